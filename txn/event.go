@@ -1,0 +1,216 @@
+package txn
+
+// Event is one binlog event inside a transaction. Exactly one of the typed
+// fields is set, according to Kind.
+type Event struct {
+	Kind EventKind
+	// Type is the event's type code as written in its header.
+	Type byte
+	// TypeName is the event type's name, for messages ("WRITE_ROWS_EVENT_V2").
+	TypeName string
+	// Pos is the position of the event's first byte.
+	Pos Position
+	// Timestamp is the header's timestamp (seconds since the epoch).
+	Timestamp uint32
+	// Raw is the whole event (header, body and checksum) as in the file.
+	// It is nil for events that came out of a compressed payload and have
+	// no stand-alone form.
+	Raw []byte
+
+	Query    *Query
+	TableMap *TableMap
+	Rows     *Rows
+	IntVar   *IntVar
+	Rand     *Rand
+	UserVar  *UserVar
+}
+
+// EventKind classifies the events a Txn can hold.
+type EventKind uint8
+
+// Event kinds.
+const (
+	EventQuery EventKind = iota + 1
+	EventTableMap
+	EventRows
+	EventIntVar
+	EventRand
+	EventUserVar
+)
+
+// Query is a statement event: DDL, statement-format DML, BEGIN or COMMIT.
+type Query struct {
+	// Schema is the default database the statement ran in ("" for none).
+	Schema string
+	// SQL is the statement text as bytes: its character set is the one in
+	// Status, not necessarily UTF-8.
+	SQL []byte
+	// ThreadID is the source session's id (pseudo_thread_id, which scopes
+	// temporary tables).
+	ThreadID uint32
+	// ErrorCode is the error the statement raised on the source, if any.
+	ErrorCode uint16
+	// Status is the session context logged with the statement.
+	Status Status
+}
+
+// Status is the session context a query event carries in its status
+// variables. Has* fields say which parts the event actually contained.
+type Status struct {
+	HasFlags2 bool
+	// Flags2 holds OPTION_* bits: 1<<14 AUTO_IS_NULL, 1<<19 NOT_AUTOCOMMIT,
+	// 1<<26 NO_FOREIGN_KEY_CHECKS, 1<<27 RELAXED_UNIQUE_CHECKS.
+	Flags2 uint32
+
+	HasSQLMode bool
+	SQLMode    uint64
+
+	HasAutoIncrement    bool
+	AutoIncrementIncr   uint16
+	AutoIncrementOffset uint16
+
+	HasCharset bool
+	// CharsetClient, CollationConnection and CollationServer are collation ids.
+	CharsetClient       uint16
+	CollationConnection uint16
+	CollationServer     uint16
+
+	HasTimeZone bool
+	TimeZone    string
+
+	HasLCTimeNames bool
+	LCTimeNames    uint16
+
+	HasCollationDatabase bool
+	CollationDatabase    uint16
+
+	// HasMicroseconds and Microseconds give the statement's start time
+	// fraction (MySQL Q_MICROSECONDS, MariaDB Q_HRNOW).
+	HasMicroseconds bool
+	Microseconds    uint32
+
+	HasExplicitDefaultsForTimestamp bool
+	ExplicitDefaultsForTimestamp    bool
+}
+
+// Flags2 bits.
+const (
+	Flags2AutoIsNull          = 1 << 14
+	Flags2NotAutocommit       = 1 << 19
+	Flags2NoForeignKeyChecks  = 1 << 26
+	Flags2RelaxedUniqueChecks = 1 << 27
+)
+
+// IntVar is an INTVAR event: the LAST_INSERT_ID() or INSERT_ID a following
+// statement-format query must see.
+type IntVar struct {
+	// Type is 1 for LAST_INSERT_ID, 2 for INSERT_ID.
+	Type  uint8
+	Value uint64
+}
+
+// IntVar types.
+const (
+	IntVarLastInsertID = 1
+	IntVarInsertID     = 2
+)
+
+// Rand is a RAND event: the seeds of RAND() for the following query.
+type Rand struct{ Seed1, Seed2 uint64 }
+
+// UserVar is a USER_VAR event: a user variable a following query reads.
+type UserVar struct {
+	Name   string
+	IsNull bool
+	// ValueType is the item result type: 0 STRING, 1 REAL, 2 INT, 4 DECIMAL.
+	ValueType uint8
+	// Collation is the collation id of a string value.
+	Collation uint32
+	// Value is the value's bytes as logged (little-endian for INT and REAL,
+	// packed binary for DECIMAL, the string's bytes for STRING).
+	Value []byte
+	// Unsigned is set for an unsigned INT value.
+	Unsigned bool
+}
+
+// UserVar value types.
+const (
+	UserVarString  = 0
+	UserVarReal    = 1
+	UserVarInt     = 2
+	UserVarDecimal = 4
+)
+
+// TableMap describes the table that following row events write to.
+type TableMap struct {
+	ID     uint64
+	Schema string
+	Table  string
+	// ColumnTypes are the MYSQL_TYPE_* codes of the columns, in order.
+	ColumnTypes []byte
+	// ColumnMeta is the per-column metadata (length, precision...).
+	ColumnMeta []uint16
+	// Nullable says which columns may be NULL.
+	Nullable []bool
+	// Optional metadata (binlog_row_metadata=FULL, or MySQL 8 MINIMAL):
+	// nil where the event did not carry it.
+	ColumnNames []string
+	// Unsigned says, per numeric column, whether it is unsigned; nil when
+	// the event did not say.
+	Unsigned []bool
+	// PrimaryKey lists the primary key's column indexes, if logged.
+	PrimaryKey []int
+}
+
+// Op is the operation of a row event.
+type Op uint8
+
+// Row operations.
+const (
+	OpInsert Op = iota + 1
+	OpUpdate
+	OpDelete
+)
+
+// String returns "insert", "update" or "delete".
+func (o Op) String() string {
+	switch o {
+	case OpInsert:
+		return "insert"
+	case OpUpdate:
+		return "update"
+	case OpDelete:
+		return "delete"
+	}
+	return "op?"
+}
+
+// Rows is a decoded row event (WRITE/UPDATE/DELETE_ROWS, v0 to v2, and
+// MariaDB's compressed forms).
+type Rows struct {
+	Op    Op
+	Table *TableMap
+	// Flags are the event's flags: 1 STMT_END, 2 NO_FOREIGN_KEY_CHECKS,
+	// 4 RELAXED_UNIQUE_CHECKS, 8 COMPLETE_ROWS.
+	Flags uint16
+	// Columns says which columns the images hold (before image for update
+	// and delete, after image for insert); ColumnsAfter is for updates.
+	Columns      []bool
+	ColumnsAfter []bool
+	// Rows holds the images: for insert and delete one image per row, for
+	// update a before image followed by its after image. A column absent
+	// from the image (MINIMAL/NOBLOB) is nil, like NULL: check Columns.
+	// Values are nil, int64, uint64, float32, float64, string (DECIMAL,
+	// temporal types and JSON as MySQL text) or []byte (everything else).
+	Rows [][]any
+	// Decoded is false when the reader was asked not to decode row images:
+	// then Rows is empty and only Raw (on the Event) is usable.
+	Decoded bool
+}
+
+// Row event flags.
+const (
+	RowsFlagStmtEnd             = 1
+	RowsFlagNoForeignKeyChecks  = 2
+	RowsFlagRelaxedUniqueChecks = 4
+)

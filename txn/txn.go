@@ -1,0 +1,122 @@
+// Package txn holds binlog-replay's own representation of what a binary log
+// contains: transactions made of events, with their positions, GTIDs and
+// session context. It is the bottom of the project: it imports no outside
+// library, so that only the binlog package knows how the bytes were parsed.
+//
+// A Txn is the unit that is applied atomically on the target. Row events keep
+// their raw bytes (for passthrough with a BINLOG statement) next to their
+// decoded form (for write sets and SQL generation).
+package txn
+
+import (
+	"fmt"
+	"time"
+)
+
+// Flavor is the kind of server that wrote a binary log.
+type Flavor uint8
+
+// Flavors.
+const (
+	FlavorUnknown Flavor = iota
+	FlavorMySQL
+	FlavorMariaDB
+)
+
+// String returns "mysql", "mariadb" or "unknown".
+func (f Flavor) String() string {
+	switch f {
+	case FlavorMySQL:
+		return "mysql"
+	case FlavorMariaDB:
+		return "mariadb"
+	}
+	return "unknown"
+}
+
+// Position is a place in a binlog file: the base name of the file and a byte
+// offset in it. For an event it is the offset of its first byte; for a
+// transaction's end it is the offset just past its last event, which is where
+// a resumed replay starts reading.
+type Position struct {
+	File   string
+	Offset uint64
+}
+
+// String formats p as FILE:OFFSET.
+func (p Position) String() string { return fmt.Sprintf("%s:%d", p.File, p.Offset) }
+
+// IsZero reports whether p is unset.
+func (p Position) IsZero() bool { return p.File == "" && p.Offset == 0 }
+
+// Kind says what a transaction holds, and so how it may be applied.
+type Kind uint8
+
+// Transaction kinds.
+const (
+	// KindRows is BEGIN, table maps and row events, COMMIT/XID: it is fully
+	// described by its row images and may run in parallel with others.
+	KindRows Kind = iota + 1
+	// KindStatement is a transaction with statement-format DML (possibly
+	// mixed with row events): it runs alone, as a barrier.
+	KindStatement
+	// KindDDL is a single query outside BEGIN/COMMIT (DDL or an
+	// auto-committed statement): it runs alone and commits implicitly.
+	KindDDL
+)
+
+// String returns the kind's name.
+func (k Kind) String() string {
+	switch k {
+	case KindRows:
+		return "rows"
+	case KindStatement:
+		return "statement"
+	case KindDDL:
+		return "ddl"
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+// Txn is one source transaction: everything between its GTID (or BEGIN) and
+// its commit, or one standalone query.
+type Txn struct {
+	// Seq numbers transactions from 1 in the order the reader produced them.
+	Seq uint64
+	// Kind says how the transaction may be applied.
+	Kind Kind
+	// GTID is the transaction's global id, or the zero GTID.
+	GTID GTID
+	// Start is the position of its first event (GTID or BEGIN event).
+	Start Position
+	// End is the position just past its last event: where to resume.
+	End Position
+	// Time is the commit time as the source logged it (the timestamp of the
+	// commit event, or of the query for KindDDL).
+	Time time.Time
+	// ServerID is the id of the server that originally executed it.
+	ServerID uint32
+	// Begin is the BEGIN query (its status variables are the session context
+	// of the row events), or for KindDDL the query itself. Nil where a
+	// transaction has no BEGIN (MySQL XA, some MariaDB GTID groups).
+	Begin *Query
+	// Events are the events between BEGIN and the commit, in order, without
+	// GTID, BEGIN, COMMIT or XID events. For KindDDL it holds the query.
+	Events []Event
+	// Format is the format description event in force for this transaction.
+	Format *Format
+	// Bytes is the size of all its events in the binlog.
+	Bytes int64
+}
+
+// Format is the format description event of a binlog file.
+type Format struct {
+	Flavor        Flavor
+	ServerVersion string
+	// Checksum is true when every event ends with a CRC32 checksum.
+	Checksum bool
+	// Raw is the whole event as it is in the file, for BINLOG statements.
+	Raw []byte
+	// Pos is where the event is.
+	Pos Position
+}
