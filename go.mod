@@ -1,6 +1,6 @@
 module github.com/binlog-replay/binlog-replay
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/go-mysql-org/go-mysql v1.14.0
