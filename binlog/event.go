@@ -1,0 +1,187 @@
+package binlog
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/replication"
+
+	"github.com/binlog-replay/binlog-replay/txn"
+)
+
+// event is one event ready for grouping: its header, where it is, and its
+// bytes.
+type event struct {
+	header
+	pos  uint64 // offset of the event (of the payload event for inner events)
+	end  uint64 // offset just past the event (past the payload for inner events)
+	raw  []byte // exact bytes in the file; nil for events inside a payload
+	data []byte // the whole event as go-mysql's parser takes it
+	body []byte // body without header and checksum
+	// parser decodes table maps and rows: the file's, or the payload's.
+	parser    *replication.BinlogParser
+	inPayload bool
+}
+
+// event checks and decodes one framed event and feeds it to the grouping
+// state machine. It returns the transaction the event completes, if any.
+func (r *Reader) event(ev rawEvent) (*txn.Txn, error) {
+	if r.format == nil {
+		if err := r.startFile(ev); err != nil {
+			return nil, err
+		}
+		if r.skipping {
+			return nil, r.checkStart(event{header: ev.header, pos: ev.Pos, end: ev.Pos + uint64(ev.Size)})
+		}
+		return nil, nil
+	}
+	body := ev.Raw[headerSize:]
+	if r.format.Checksum {
+		if err := verifyChecksum(ev.Raw); err != nil {
+			return nil, err
+		}
+		body = body[:len(body)-4]
+	}
+	e := event{header: ev.header, pos: ev.Pos, end: ev.Pos + uint64(ev.Size),
+		raw: ev.Raw, data: ev.Raw, body: body, parser: r.main}
+	if r.skipping {
+		if err := r.checkStart(e); err != nil {
+			return nil, err
+		}
+	}
+	return r.dispatch(e)
+}
+
+// startFile handles the first event of a file, which must be its
+// FORMAT_DESCRIPTION event, and sets up the parsers.
+func (r *Reader) startFile(ev rawEvent) error {
+	if ev.Type != evFormatDescription {
+		return fmt.Errorf("file does not start with a FORMAT_DESCRIPTION_EVENT (found %s)", eventTypeName(ev.Type))
+	}
+	f, err := parseFormat(ev.Raw, txn.Position{File: r.fr.name, Offset: ev.Pos})
+	if err != nil {
+		return err
+	}
+	r.format = f
+	if r.main, err = r.newParser(ev.Raw); err != nil {
+		return err
+	}
+	// Events inside a TRANSACTION_PAYLOAD have no checksum: their parser
+	// gets the same format description with the algorithm set to OFF.
+	if f.Checksum {
+		noCRC := append([]byte(nil), ev.Raw...)
+		noCRC[len(noCRC)-5] = checksumOff
+		r.inner, err = r.newParser(noCRC)
+	} else {
+		r.inner, err = r.newParser(ev.Raw)
+	}
+	return err
+}
+
+// newParser returns a go-mysql parser primed with the format description fde.
+func (r *Reader) newParser(fde []byte) (*replication.BinlogParser, error) {
+	p := replication.NewBinlogParser()
+	p.SetFlavor(r.format.Flavor.String())
+	p.SetVerifyChecksum(false) // checked here, with file and offset in the error
+	p.SetParseTime(false)
+	p.SetUseDecimal(false)
+	p.SetTimestampStringLocation(time.UTC)
+	p.SetTableMapOptionalMetaDecodeFunc(func(b []byte) error {
+		r.meta, r.metaErr = parseOptMeta(b)
+		return nil
+	})
+	if !r.opts.DecodeRows {
+		p.SetRowsEventDecodeFunc(func(re *replication.RowsEvent, data []byte) error {
+			_, err := re.DecodeHeader(data)
+			return err
+		})
+	}
+	if _, err := parse(p, fde); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// maxErrLen bounds the go-mysql error text quoted in an error.
+const maxErrLen = 200
+
+// parse runs go-mysql's parser on one whole event, turning its panics and
+// verbose errors into short errors.
+func parse(p *replication.BinlogParser, data []byte) (ev *replication.BinlogEvent, err error) {
+	defer func() {
+		if rec := recover(); rec != nil {
+			ev, err = nil, fmt.Errorf("decode event: malformed data (%v)", rec)
+		}
+	}()
+	ev, err = p.Parse(data)
+	var ee *replication.EventError
+	if errors.As(err, &ee) {
+		err = errors.New(ee.Err)
+	}
+	if err != nil {
+		// go-mysql quotes whole event bodies in some messages: keep it short.
+		msg := err.Error()
+		if len(msg) > maxErrLen {
+			msg = msg[:maxErrLen] + "..."
+		}
+		return nil, fmt.Errorf("decode event: %s", msg)
+	}
+	return ev, nil
+}
+
+// checkStart enforces Options.Start while the reader is still before it.
+func (r *Reader) checkStart(e event) error {
+	start := r.opts.Start.Offset
+	switch {
+	case e.pos == start:
+		if r.cur != nil {
+			return &Error{File: r.fr.name, Offset: start, Err: fmt.Errorf(
+				"start position is inside the transaction starting at %s", r.cur.t.Start)}
+		}
+		r.skipping = false
+	case e.pos < start && start < e.end:
+		near := e.end
+		if r.cur != nil {
+			near = r.cur.t.Start.Offset
+		} else if startsTxn(e.Type) {
+			near = e.pos
+		}
+		return &Error{File: r.fr.name, Offset: start, Err: fmt.Errorf(
+			"start position is not an event boundary (it falls inside the %s at %d); the nearest transaction boundary is %s",
+			eventTypeName(e.Type), e.pos, txn.Position{File: r.fr.name, Offset: near})}
+	}
+	return nil
+}
+
+// startsTxn reports whether an event of type t begins a transaction when it
+// comes between transactions.
+func startsTxn(t byte) bool {
+	switch t {
+	case evGTID, evAnonymousGTID, evGTIDTagged, evMariaGTID, evQuery, evQueryCompressed,
+		evIntVar, evRand, evUserVar:
+		return true
+	}
+	return false
+}
+
+// tableIDLen is the size of the table id in TABLE_MAP and rows events of
+// type t: 6 bytes, or 4 in MySQL 5.1.0-5.1.15 (post-header length 6).
+func (r *Reader) tableIDLen(t byte) int {
+	if r.format.postHeaderLen(t) == 6 {
+		return 4
+	}
+	return 6
+}
+
+// tableID reads the table id that starts a TABLE_MAP or rows event body.
+func (r *Reader) tableID(e event) (uint64, error) {
+	n := r.tableIDLen(e.Type)
+	if len(e.body) < n+2 {
+		return 0, fmt.Errorf("%s body of %d bytes is too short", eventTypeName(e.Type), len(e.body))
+	}
+	var b [8]byte
+	copy(b[:], e.body[:n])
+	return binary.LittleEndian.Uint64(b[:]), nil
+}

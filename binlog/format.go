@@ -1,0 +1,118 @@
+package binlog
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/binlog-replay/binlog-replay/txn"
+)
+
+// format is what the reader knows about a file's FORMAT_DESCRIPTION event.
+type format struct {
+	*txn.Format
+	// postHeader holds the post-header length of each event type
+	// (index type-1), as the event lists them.
+	postHeader []byte
+}
+
+// Checksum algorithms a FORMAT_DESCRIPTION event may announce.
+const (
+	checksumOff   = 0
+	checksumCRC32 = 1
+)
+
+// parseFormat decodes a FORMAT_DESCRIPTION event (raw is the whole event) at
+// pos in file name. It returns an error for a malformed or unsupported event,
+// or when its own checksum does not match.
+func parseFormat(raw []byte, pos txn.Position) (*format, error) {
+	body := raw[headerSize:]
+	// binlog version (2), server version (50), create time (4), header length (1)
+	const fixed = 2 + 50 + 4 + 1
+	if len(body) < fixed {
+		return nil, fmt.Errorf("format description of %d bytes is too short", len(raw))
+	}
+	if v := binary.LittleEndian.Uint16(body); v != 4 {
+		return nil, fmt.Errorf("binlog version %d is not supported (only version 4, MySQL 5.0 and later)", v)
+	}
+	version := string(body[2:52])
+	if i := bytes.IndexByte(body[2:52], 0); i >= 0 {
+		version = string(body[2 : 2+i])
+	}
+	if hl := body[56]; hl != headerSize {
+		return nil, fmt.Errorf("event header length %d is not supported (want %d)", hl, headerSize)
+	}
+	f := &format{Format: &txn.Format{ServerVersion: version, Pos: pos, Raw: raw}}
+	f.Flavor = txn.FlavorMySQL
+	if strings.Contains(strings.ToLower(version), "mariadb") {
+		f.Flavor = txn.FlavorMariaDB
+	}
+	rest := body[fixed:]
+	if hasChecksumAlg(version, f.Flavor) {
+		// post-header lengths, then the algorithm (1) and the checksum (4),
+		// which is there even when the algorithm is OFF.
+		if len(rest) < 5 {
+			return nil, errors.New("format description is too short to hold its checksum algorithm")
+		}
+		switch alg := rest[len(rest)-5]; alg {
+		case checksumOff:
+		case checksumCRC32:
+			f.Checksum = true
+			// The server clears LOG_EVENT_BINLOG_IN_USE_F in the file when it
+			// closes it; the checksum was computed without that flag.
+			cp := append([]byte(nil), raw...)
+			cp[17] &^= flagInUse
+			if err := verifyChecksum(cp); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, fmt.Errorf("checksum algorithm %d is not supported", alg)
+		}
+		rest = rest[:len(rest)-5]
+	}
+	f.postHeader = rest
+	return f, nil
+}
+
+// postHeaderLen returns the post-header length of event type t, or -1 if the
+// format description does not list it.
+func (f *format) postHeaderLen(t byte) int {
+	if t == 0 || int(t) > len(f.postHeader) {
+		return -1
+	}
+	return int(f.postHeader[t-1])
+}
+
+// hasChecksumAlg reports whether a server of this version writes the
+// checksum algorithm in its format description: MySQL 5.6.1 and MariaDB 5.3.0
+// onwards.
+func hasChecksumAlg(version string, flavor txn.Flavor) bool {
+	want := [3]int{5, 6, 1}
+	if flavor == txn.FlavorMariaDB {
+		want = [3]int{5, 3, 0}
+	}
+	got := splitVersion(version)
+	for i := range got {
+		if got[i] != want[i] {
+			return got[i] > want[i]
+		}
+	}
+	return true
+}
+
+// splitVersion parses the leading "X.Y.Z" of a server version string;
+// missing or malformed parts are zero.
+func splitVersion(v string) [3]int {
+	var out [3]int
+	for i, part := range strings.SplitN(v, ".", 3) {
+		end := 0
+		for end < len(part) && part[end] >= '0' && part[end] <= '9' {
+			end++
+		}
+		out[i], _ = strconv.Atoi(part[:end])
+	}
+	return out
+}

@@ -1,0 +1,151 @@
+package binlog
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// headerSize is the size of the common event header in binlog version 4.
+const headerSize = 19
+
+// binlogMagic starts every binlog file.
+var binlogMagic = []byte{0xfe, 'b', 'i', 'n'}
+
+// header is the common header of an event.
+type header struct {
+	Timestamp uint32
+	Type      byte
+	ServerID  uint32
+	Size      uint32
+	LogPos    uint32
+	Flags     uint16
+}
+
+// Header flags.
+const (
+	flagInUse     = 0x01 // LOG_EVENT_BINLOG_IN_USE_F: set in the format description while the server writes the file
+	flagIgnorable = 0x80 // LOG_EVENT_IGNORABLE_F: a reader that does not know the event may skip it
+)
+
+// rawEvent is one framed event: its header, its position and its exact bytes.
+type rawEvent struct {
+	header
+	Pos uint64
+	Raw []byte
+}
+
+// errShortFile is returned by next when the file ends inside an event.
+var errShortFile = errors.New("file ends inside an event")
+
+// fileReader frames the events of one binlog file, streaming it.
+type fileReader struct {
+	path string
+	name string // base name
+	f    *os.File
+	br   *bufio.Reader
+	size uint64
+	pos  uint64
+}
+
+// openFile opens path and checks its magic number.
+func openFile(path string) (*fileReader, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open binlog: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("stat binlog: %w", err)
+	}
+	fr := &fileReader{path: path, name: filepath.Base(path), f: f,
+		br: bufio.NewReaderSize(f, 256<<10), size: uint64(st.Size())}
+	magic := make([]byte, len(binlogMagic))
+	if _, err := io.ReadFull(fr.br, magic); err != nil || !bytes.Equal(magic, binlogMagic) {
+		f.Close()
+		return nil, &Error{File: fr.name, Offset: 0, Err: errors.New("not a binlog file (bad magic number)")}
+	}
+	fr.pos = uint64(len(binlogMagic))
+	return fr, nil
+}
+
+// close closes the file.
+func (fr *fileReader) close() error { return fr.f.Close() }
+
+// next returns the next event, io.EOF at a clean end of file, or
+// errShortFile when the file ends inside an event. The returned Raw is a new
+// slice owned by the caller.
+func (fr *fileReader) next() (rawEvent, error) {
+	var ev rawEvent
+	ev.Pos = fr.pos
+	if fr.pos == fr.size {
+		return ev, io.EOF
+	}
+	if fr.size-fr.pos < headerSize {
+		return ev, errShortFile
+	}
+	var hb [headerSize]byte
+	if _, err := io.ReadFull(fr.br, hb[:]); err != nil {
+		return ev, fr.readErr(err)
+	}
+	ev.header = parseHeader(hb[:])
+	if ev.Size < headerSize {
+		return ev, fr.errAt(ev, fmt.Errorf("bad event size %d (less than the %d-byte header)", ev.Size, headerSize))
+	}
+	if uint64(ev.Size) > fr.size-fr.pos {
+		return ev, errShortFile
+	}
+	ev.Raw = make([]byte, ev.Size)
+	copy(ev.Raw, hb[:])
+	if _, err := io.ReadFull(fr.br, ev.Raw[headerSize:]); err != nil {
+		return ev, fr.readErr(err)
+	}
+	fr.pos += uint64(ev.Size)
+	return ev, nil
+}
+
+// readErr turns a read error into the reader's errors: the file may have
+// shrunk since it was opened.
+func (fr *fileReader) readErr(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return errShortFile
+	}
+	return &Error{File: fr.name, Offset: fr.pos, Err: fmt.Errorf("read binlog: %w", err)}
+}
+
+// errAt wraps err in an *Error naming ev.
+func (fr *fileReader) errAt(ev rawEvent, err error) error {
+	return &Error{File: fr.name, Offset: ev.Pos, EventType: eventTypeName(ev.Type), Err: err}
+}
+
+// parseHeader decodes the 19-byte common header.
+func parseHeader(b []byte) header {
+	return header{
+		Timestamp: binary.LittleEndian.Uint32(b[0:]),
+		Type:      b[4],
+		ServerID:  binary.LittleEndian.Uint32(b[5:]),
+		Size:      binary.LittleEndian.Uint32(b[9:]),
+		LogPos:    binary.LittleEndian.Uint32(b[13:]),
+		Flags:     binary.LittleEndian.Uint16(b[17:]),
+	}
+}
+
+// verifyChecksum checks the CRC32 that ends raw.
+func verifyChecksum(raw []byte) error {
+	if len(raw) < headerSize+4 {
+		return fmt.Errorf("event of %d bytes is too short to hold a checksum", len(raw))
+	}
+	n := len(raw) - 4
+	want := binary.LittleEndian.Uint32(raw[n:])
+	if got := crc32.ChecksumIEEE(raw[:n]); got != want {
+		return fmt.Errorf("checksum mismatch: event says %08x, computed %08x", want, got)
+	}
+	return nil
+}

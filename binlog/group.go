@@ -1,0 +1,434 @@
+package binlog
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/replication"
+
+	"github.com/binlog-replay/binlog-replay/txn"
+)
+
+// Grouping states of a transaction being assembled.
+const (
+	// stGTID: a MySQL GTID was read; next comes BEGIN (a group), a single
+	// statement, or a TRANSACTION_PAYLOAD.
+	stGTID = iota + 1
+	// stSingle: a MariaDB standalone GTID was read; next comes one
+	// statement, possibly after INTVAR/RAND/USER_VAR events.
+	stSingle
+	// stContext: INTVAR/RAND/USER_VAR events outside BEGIN; next comes the
+	// statement they belong to (old binlogs without GTIDs).
+	stContext
+	// stGroup: inside BEGIN (or a MariaDB GTID group) until XID or COMMIT.
+	stGroup
+)
+
+// builder is a transaction being assembled.
+type builder struct {
+	t         *txn.Txn
+	state     int
+	statement bool // holds statement-format content
+	context   bool // holds INTVAR/RAND/USER_VAR events
+}
+
+// dispatch feeds one event to the grouping state machine and returns the
+// transaction it completes, if any.
+func (r *Reader) dispatch(e event) (*txn.Txn, error) {
+	if e.Type >= evAnnotateRows && e.Type <= evLastMariaDB {
+		r.markMariaDB()
+	}
+	switch e.Type {
+	case evPreviousGTIDs, evMariaGTIDList, evBinlogCheckpoint, evRotate, evStop, evFormatDescription:
+		return nil, r.outsideTxn(e)
+	case evHeartbeat, evHeartbeatV2, evIgnorable, evRowsQuery, evAnnotateRows:
+		return nil, nil // informational
+	case evGTID, evAnonymousGTID, evGTIDTagged:
+		return nil, r.mysqlGTIDEvent(e)
+	case evMariaGTID:
+		return nil, r.mariaGTIDEvent(e)
+	case evQuery, evQueryCompressed:
+		return r.queryEvent(e)
+	case evXID:
+		return r.commitEvent(e)
+	case evIntVar, evRand, evUserVar:
+		return nil, r.contextEvent(e)
+	case evTableMap:
+		return nil, r.tableMapEvent(e)
+	case evTransactionPayload:
+		return r.payloadEvent(e)
+	case evIncident:
+		return nil, incidentError(e.body)
+	case evStartEncryption:
+		return nil, errors.New("encrypted binlogs are not supported")
+	case evXAPrepare:
+		return nil, errors.New("XA transactions are not supported")
+	}
+	if isRowsEvent(e.Type) {
+		return nil, r.rowsEvent(e)
+	}
+	if e.Flags&flagIgnorable != 0 || r.opts.SkipUnknown {
+		r.stats.Skipped[eventTypeName(e.Type)]++
+		return nil, nil
+	}
+	return nil, errors.New("event type not supported (Options.SkipUnknown skips it)")
+}
+
+// outsideTxn accepts an event that may only come between transactions.
+func (r *Reader) outsideTxn(e event) error {
+	if r.cur != nil || e.inPayload {
+		return r.inTxnError(e)
+	}
+	if e.Type == evFormatDescription {
+		return errors.New("a second FORMAT_DESCRIPTION_EVENT in one file (relay log?) is not supported")
+	}
+	return nil
+}
+
+// inTxnError reports an event that cannot be part of the current transaction.
+func (r *Reader) inTxnError(e event) error {
+	if r.cur == nil {
+		return fmt.Errorf("unexpected %s outside a transaction", eventTypeName(e.Type))
+	}
+	return fmt.Errorf("unexpected %s inside the transaction starting at %s", eventTypeName(e.Type), r.cur.t.Start)
+}
+
+// begin starts assembling a transaction at e.
+func (r *Reader) begin(e event, g txn.GTID, state int) {
+	r.cur = &builder{state: state, t: &txn.Txn{
+		GTID:     g,
+		Start:    txn.Position{File: r.fr.name, Offset: e.pos},
+		ServerID: e.ServerID,
+		Format:   r.format.Format,
+	}}
+}
+
+// add appends a decoded event to the current transaction.
+func (r *Reader) add(e event, kind txn.EventKind) *txn.Event {
+	r.cur.t.Events = append(r.cur.t.Events, txn.Event{
+		Kind:      kind,
+		Type:      e.Type,
+		TypeName:  eventTypeName(e.Type),
+		Pos:       txn.Position{File: r.fr.name, Offset: e.pos},
+		Timestamp: e.Timestamp,
+		Raw:       e.raw,
+	})
+	return &r.cur.t.Events[len(r.cur.t.Events)-1]
+}
+
+// finish completes the current transaction with e as its last event.
+func (r *Reader) finish(e event, kind txn.Kind) *txn.Txn {
+	t := r.cur.t
+	t.Kind = kind
+	t.End = txn.Position{File: r.fr.name, Offset: e.end}
+	t.Time = time.Unix(int64(e.Timestamp), 0).UTC()
+	t.Bytes = int64(t.End.Offset - t.Start.Offset)
+	r.cur = nil
+	clear(r.tables)
+	return t
+}
+
+// mysqlGTIDEvent starts a transaction at a MySQL GTID or ANONYMOUS_GTID.
+func (r *Reader) mysqlGTIDEvent(e event) error {
+	if r.cur != nil || e.inPayload {
+		return r.inTxnError(e)
+	}
+	ev, err := parse(e.parser, e.data)
+	if err != nil {
+		return err
+	}
+	var g txn.GTID
+	switch x := ev.Event.(type) {
+	case *replication.GTIDEvent:
+		if e.Type == evGTID {
+			g, err = mysqlGTID(x.SID, "", x.GNO)
+		}
+	case *replication.GtidTaggedLogEvent:
+		g, err = mysqlGTID(x.SID, x.Tag, x.GNO)
+	default:
+		err = fmt.Errorf("decode GTID: unexpected %T", ev.Event)
+	}
+	if err != nil {
+		return err
+	}
+	r.begin(e, g, stGTID)
+	return nil
+}
+
+// mariaGTIDEvent starts a transaction at a MariaDB GTID event.
+func (r *Reader) mariaGTIDEvent(e event) error {
+	if r.cur != nil || e.inPayload {
+		return r.inTxnError(e)
+	}
+	g, err := parseMariaGTID(e.body, e.ServerID)
+	if err != nil {
+		return err
+	}
+	state := stGroup
+	if g.Standalone {
+		state = stSingle
+	}
+	r.begin(e, g.GTID, state)
+	return nil
+}
+
+// markMariaDB records that the file is MariaDB's, as its MariaDB-only events
+// show, even if its server version string does not say so.
+func (r *Reader) markMariaDB() {
+	if r.format.Flavor == txn.FlavorMariaDB {
+		return
+	}
+	f := *r.format.Format
+	f.Flavor = txn.FlavorMariaDB
+	r.format.Format = &f
+	if r.cur != nil {
+		r.cur.t.Format = &f
+	}
+}
+
+// Statement classes that matter for grouping.
+const (
+	sqlOther = iota
+	sqlBegin
+	sqlCommit
+	sqlRollback
+	sqlXA
+)
+
+// classify tells BEGIN, COMMIT, ROLLBACK and XA statements from others.
+func classify(sql []byte) int {
+	s := bytes.TrimSpace(sql)
+	switch {
+	case bytes.EqualFold(s, []byte("BEGIN")):
+		return sqlBegin
+	case bytes.EqualFold(s, []byte("COMMIT")):
+		return sqlCommit
+	case bytes.EqualFold(s, []byte("ROLLBACK")):
+		return sqlRollback
+	case len(s) > 3 && bytes.EqualFold(s[:3], []byte("XA ")):
+		return sqlXA
+	}
+	return sqlOther
+}
+
+// queryEvent groups a QUERY event: BEGIN, COMMIT, or a statement.
+func (r *Reader) queryEvent(e event) (*txn.Txn, error) {
+	ph := r.format.postHeaderLen(e.Type)
+	if ph < 0 {
+		ph = r.format.postHeaderLen(evQuery)
+	}
+	q, err := parseQuery(e.body, ph, e.Type == evQueryCompressed)
+	if err != nil {
+		return nil, err
+	}
+	switch classify(q.SQL) {
+	case sqlXA:
+		return nil, fmt.Errorf("XA transactions are not supported (%.40q)", q.SQL)
+	case sqlRollback:
+		start := "outside a transaction"
+		if r.cur != nil {
+			start = "ending the transaction starting at " + r.cur.t.Start.String()
+		}
+		return nil, fmt.Errorf("ROLLBACK %s: it changed non-transactional tables and was rolled back on the source; replaying it is not supported", start)
+	case sqlBegin:
+		return nil, r.beginQuery(e, q)
+	case sqlCommit:
+		if r.cur == nil || r.cur.state != stGroup {
+			return nil, r.inTxnError(e)
+		}
+		return r.finish(e, r.groupKind()), nil
+	}
+	if r.cur == nil {
+		r.begin(e, txn.GTID{}, stSingle)
+	}
+	r.add(e, txn.EventQuery).Query = q
+	if r.cur.state == stGroup {
+		r.cur.statement = true
+		return nil, nil
+	}
+	// A statement on its own: DDL or an auto-committed statement.
+	if r.cur.context {
+		return r.finish(e, txn.KindStatement), nil
+	}
+	r.cur.t.Begin = q
+	return r.finish(e, txn.KindDDL), nil
+}
+
+// beginQuery handles a BEGIN query: it opens a group, after a GTID or alone.
+func (r *Reader) beginQuery(e event, q *txn.Query) error {
+	if r.cur == nil {
+		r.begin(e, txn.GTID{}, stGroup)
+		r.cur.t.Begin = q
+		return nil
+	}
+	c := r.cur
+	if (c.state == stGTID || c.state == stGroup) && c.t.Begin == nil && len(c.t.Events) == 0 {
+		c.state = stGroup
+		c.t.Begin = q
+		return nil
+	}
+	return r.inTxnError(e)
+}
+
+// groupKind is the kind of the current group at its commit.
+func (r *Reader) groupKind() txn.Kind {
+	if r.cur.statement {
+		return txn.KindStatement
+	}
+	return txn.KindRows
+}
+
+// commitEvent ends a group at its XID event.
+func (r *Reader) commitEvent(e event) (*txn.Txn, error) {
+	if r.cur == nil || r.cur.state != stGroup {
+		return nil, r.inTxnError(e)
+	}
+	return r.finish(e, r.groupKind()), nil
+}
+
+// contextEvent adds an INTVAR, RAND or USER_VAR event, which belongs to the
+// next statement.
+func (r *Reader) contextEvent(e event) error {
+	var ev *txn.Event
+	if r.cur == nil {
+		r.begin(e, txn.GTID{}, stContext)
+	}
+	switch e.Type {
+	case evIntVar:
+		v, err := parseIntVar(e.body)
+		if err != nil {
+			return err
+		}
+		ev = r.add(e, txn.EventIntVar)
+		ev.IntVar = v
+	case evRand:
+		v, err := parseRand(e.body)
+		if err != nil {
+			return err
+		}
+		ev = r.add(e, txn.EventRand)
+		ev.Rand = v
+	default:
+		v, err := parseUserVar(e.body)
+		if err != nil {
+			return err
+		}
+		ev = r.add(e, txn.EventUserVar)
+		ev.UserVar = v
+	}
+	r.cur.context = true
+	r.cur.statement = true
+	return nil
+}
+
+// tableMapEvent adds a TABLE_MAP event to the current group.
+func (r *Reader) tableMapEvent(e event) error {
+	if r.cur == nil || r.cur.state != stGroup {
+		return r.inTxnError(e)
+	}
+	r.meta, r.metaErr = optMeta{}, nil
+	ev, err := parse(e.parser, e.data)
+	if err == nil {
+		err = r.metaErr
+	}
+	if err != nil {
+		return err
+	}
+	tme, ok := ev.Event.(*replication.TableMapEvent)
+	if !ok {
+		return fmt.Errorf("decode table map: unexpected %T", ev.Event)
+	}
+	tm, err := convertTableMap(tme, r.meta, r.format.Flavor)
+	if err != nil {
+		return err
+	}
+	r.tables[tm.ID] = tm
+	r.add(e, txn.EventTableMap).TableMap = tm
+	return nil
+}
+
+// rowsEvent adds a row event to the current group.
+func (r *Reader) rowsEvent(e event) error {
+	if r.cur == nil || r.cur.state != stGroup {
+		return r.inTxnError(e)
+	}
+	if _, ok := rowsOp(e.Type); !ok {
+		return errors.New("MariaDB compressed row events in the v2 layout are not supported")
+	}
+	id, err := r.tableID(e)
+	if err != nil {
+		return err
+	}
+	tm, ok := r.tables[id]
+	if !ok {
+		return fmt.Errorf("row event for table id %d has no TABLE_MAP before it in its transaction", id)
+	}
+	if err := checkRowsHeader(e, r.tableIDLen(e.Type), tm); err != nil {
+		return err
+	}
+	ev, err := parse(e.parser, e.data)
+	if err != nil {
+		return fmt.Errorf("table `%s`.`%s`: %w", tm.Schema, tm.Table, err)
+	}
+	re, ok := ev.Event.(*replication.RowsEvent)
+	if !ok {
+		return fmt.Errorf("decode rows: unexpected %T", ev.Event)
+	}
+	rows, err := convertRows(e.Type, re, tm, r.opts.DecodeRows)
+	if err != nil {
+		return err
+	}
+	r.add(e, txn.EventRows).Rows = rows
+	return nil
+}
+
+// payloadEvent expands a MySQL 8 TRANSACTION_PAYLOAD: the compressed
+// transaction after a GTID event.
+func (r *Reader) payloadEvent(e event) (*txn.Txn, error) {
+	if r.cur == nil || r.cur.state != stGTID || e.inPayload {
+		return nil, r.inTxnError(e)
+	}
+	if err := checkPayload(e.body); err != nil {
+		return nil, err
+	}
+	ev, err := parse(e.parser, e.data)
+	if err != nil {
+		return nil, err
+	}
+	pe, ok := ev.Event.(*replication.TransactionPayloadEvent)
+	if !ok {
+		return nil, fmt.Errorf("decode transaction payload: unexpected %T", ev.Event)
+	}
+	for i, in := range pe.Events {
+		h := parseHeader(in.RawData)
+		ie := event{header: h, pos: e.pos, end: e.end, data: in.RawData,
+			body: in.RawData[headerSize:], parser: r.inner, inPayload: true}
+		t, err := r.dispatch(ie)
+		if err != nil {
+			return nil, fmt.Errorf("event %d (%s) inside the transaction payload: %w", i+1, eventTypeName(h.Type), err)
+		}
+		if t != nil {
+			if i != len(pe.Events)-1 {
+				return nil, fmt.Errorf("transaction payload has events after its commit (event %d of %d)", i+2, len(pe.Events))
+			}
+			return t, nil
+		}
+	}
+	return nil, errors.New("transaction payload does not hold a whole transaction")
+}
+
+// incidentError describes an INCIDENT event: the source lost events there.
+func incidentError(body []byte) error {
+	msg := ""
+	if len(body) >= 3 && len(body) >= 3+int(body[2]) {
+		msg = string(body[3 : 3+int(body[2])])
+	}
+	code := 0
+	if len(body) >= 2 {
+		code = int(binary.LittleEndian.Uint16(body))
+	}
+	return fmt.Errorf("INCIDENT event (code %d, %q): the source could not log some changes here; the binlog is incomplete", code, msg)
+}

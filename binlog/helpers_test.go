@@ -1,0 +1,78 @@
+package binlog
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/binlog-replay/binlog-replay/txn"
+)
+
+// fixtures is the directory of real binlog files described by MANIFEST.tsv.
+const fixtures = "/work/shared/fixtures"
+
+// fixture returns the path of a fixture, skipping the test if it is absent.
+func fixture(t testing.TB, rel string) string {
+	t.Helper()
+	p := filepath.Join(fixtures, rel)
+	if _, err := os.Stat(p); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("fixture missing: %v", err)
+		}
+		t.Skipf("fixture missing: %v", err)
+	}
+	return p
+}
+
+// readAll reads every transaction of files; it returns them with the error
+// that ended reading (nil for a clean io.EOF).
+func readAll(t testing.TB, files []string, opts Options) ([]*txn.Txn, error) {
+	t.Helper()
+	r, err := NewReader(files, opts)
+	if err != nil {
+		t.Fatalf("NewReader: %v", err)
+	}
+	defer r.Close()
+	var out []*txn.Txn
+	for {
+		tx, err := r.Next(context.Background())
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+		out = append(out, tx)
+	}
+}
+
+// mustReadAll is readAll failing the test on any error.
+func mustReadAll(t testing.TB, files []string, opts Options) []*txn.Txn {
+	t.Helper()
+	txns, err := readAll(t, files, opts)
+	if err != nil {
+		t.Fatalf("read %v: %v", files, err)
+	}
+	return txns
+}
+
+// copyFile copies src to a new file in dir named name, truncated to n bytes
+// (n < 0: whole file), and returns its path.
+func copyFile(t testing.TB, src, dir, name string, n int) string {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n >= 0 {
+		b = b[:n]
+	}
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

@@ -1,0 +1,191 @@
+package binlog
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+	"io"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/binlog-replay/binlog-replay/txn"
+)
+
+func TestTransactionPayload(t *testing.T) {
+	p := fixture(t, "mysql-binlog-connector-java/src/test/resources/mysql-bin.compressed")
+	txns := mustReadAll(t, []string{p}, Options{DecodeRows: true})
+	if len(txns) != 1 {
+		t.Fatalf("%d transactions, want 1", len(txns))
+	}
+	tx := txns[0]
+	if tx.Kind != txn.KindRows || tx.Begin == nil || string(tx.Begin.SQL) != "BEGIN" || len(tx.Events) != 2 {
+		t.Fatalf("txn %+v", tx)
+	}
+	payloadPos := tx.Events[0].Pos
+	for _, e := range tx.Events {
+		if e.Raw != nil || e.Pos != payloadPos || e.Pos.Offset <= tx.Start.Offset {
+			t.Errorf("event %s: Raw=%d bytes Pos=%s, want nil at the payload's position", e.TypeName, len(e.Raw), e.Pos)
+		}
+	}
+	tm, rows := tx.Events[0].TableMap, tx.Events[1].Rows
+	if tm.Schema != "demo" || tm.Table != "movies" || rows.Op != txn.OpUpdate || len(rows.Rows) != 2 {
+		t.Errorf("table map %+v rows %+v", tm, rows)
+	}
+
+	p = fixture(t, "mysql-binlog-connector-rust/tests/parse_file_tests/mysql-bin.000057")
+	txns = mustReadAll(t, []string{p}, Options{DecodeRows: true})
+	var kinds []txn.Kind
+	for _, tx := range txns {
+		kinds = append(kinds, tx.Kind)
+		if tx.GTID.IsZero() {
+			t.Errorf("txn %d has no GTID", tx.Seq)
+		}
+	}
+	if len(kinds) != 3 || kinds[0] != txn.KindDDL || kinds[1] != txn.KindRows || kinds[2] != txn.KindRows {
+		t.Errorf("kinds %v, want ddl rows rows", kinds)
+	}
+}
+
+func TestSkippedEventsAreCounted(t *testing.T) {
+	// An Aurora padding event (type 100) carries the IGNORABLE flag.
+	p := fixture(t, "mysql-binlog-connector-java/src/test/resources/mysql-bin.aurora-padding")
+	r, err := NewReader([]string{p}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := readFrom(r); !errors.Is(err, ErrTruncated) {
+		t.Fatalf("got %v, want the truncation after BEGIN", err)
+	}
+	if st := r.Stats(); st.Skipped["EVENT_TYPE_100"] != 1 || st.Events != 5 {
+		t.Errorf("stats %+v", st)
+	}
+
+	// LOAD DATA events are refused, or skipped and counted on request.
+	p = fixture(t, "mysql-cdc-rs/tests/events/5.7/17_18_load/log.bin")
+	r, err = NewReader([]string{p}, Options{SkipUnknown: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	n, err := readFrom(r)
+	if err != nil || n != 1 {
+		t.Fatalf("read %d transactions, %v", n, err)
+	}
+	if st := r.Stats(); st.Skipped["BEGIN_LOAD_QUERY_EVENT"] != 1 || st.Skipped["EXECUTE_LOAD_QUERY_EVENT"] != 1 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// readFrom counts the transactions r returns before its first error.
+func readFrom(r *Reader) (int, error) {
+	n := 0
+	for {
+		_, err := r.Next(context.Background())
+		if errors.Is(err, io.EOF) {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+		n++
+	}
+}
+
+// fixChecksum recomputes the CRC32 that ends an event.
+func fixChecksum(ev []byte) {
+	n := len(ev) - 4
+	binary.LittleEndian.PutUint32(ev[n:], crc32.ChecksumIEEE(ev[:n]))
+}
+
+// TestCorruptBodiesDoNotPanic flips bytes inside event bodies (keeping the
+// checksums right, as a bug in the writer would) and reads the result: every
+// outcome must be transactions and then nil, or a descriptive error.
+func TestCorruptBodiesDoNotPanic(t *testing.T) {
+	rng := rand.New(rand.NewSource(seedForTest()))
+	for _, rel := range []string{crcFixture,
+		"mysql-binlog-connector-java/src/test/resources/mysql-bin.compressed",
+		"rust_mysql_common/test-data/binlogs/json.binlog.000001",
+		"rust_mysql_common/test-data/binlogs/mariadb-bin.000001",
+		"mysql-cdc-rs/tests/events/5.7/14_user_var/log.bin",
+		"rust_mysql_common/test-data/binlogs/vector.binlog",
+	} {
+		src := fixture(t, rel)
+		orig, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var events [][2]int // [start, end) of each event after the format description
+		for pos := 4; pos+headerSize <= len(orig); {
+			size := int(binary.LittleEndian.Uint32(orig[pos+9:]))
+			if pos > 4 && size > headerSize+4 {
+				events = append(events, [2]int{pos, pos + size})
+			}
+			pos += size
+		}
+		dir := t.TempDir()
+		for i := 0; i < itersForTest(); i++ {
+			b := append([]byte(nil), orig...)
+			ev := events[rng.Intn(len(events))]
+			for k := 0; k < 1+rng.Intn(3); k++ {
+				b[ev[0]+headerSize+rng.Intn(ev[1]-ev[0]-headerSize-4)] = byte(rng.Intn(256))
+			}
+			fixChecksum(b[ev[0]:ev[1]])
+			p := filepath.Join(dir, "mysql-bin.000001")
+			if err := os.WriteFile(p, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			for _, decode := range []bool{false, true} {
+				_, err := readAll(t, []string{p}, Options{DecodeRows: decode})
+				var e *Error
+				if err != nil && (!errors.As(err, &e) || e.File == "" || e.Error() == "") {
+					t.Fatalf("%s: corrupt event at %d: error %T %v is not a descriptive *Error", rel, ev[0], err, err)
+				}
+			}
+		}
+	}
+}
+
+func TestParseMariaGTID(t *testing.T) {
+	body := func(flags byte, rest ...byte) []byte {
+		b := []byte{5, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, flags}
+		return append(b, rest...)
+	}
+	g, err := parseMariaGTID(body(mariaStandalone, 0, 0, 0, 0, 0, 0), 7)
+	if err != nil || !g.Standalone || g.GTID.String() != "2-7-5" {
+		t.Errorf("standalone: %+v %v", g, err)
+	}
+	g, err = parseMariaGTID(body(mariaGroupCommitID, 1, 2, 3, 4, 5, 6, 7, 8, 0), 7)
+	if err != nil || g.Standalone {
+		t.Errorf("group commit: %+v %v", g, err)
+	}
+	for name, b := range map[string][]byte{
+		"XA":                 body(mariaPreparedXA, 0, 0, 0, 0, 0, 0),
+		"two-phase ALTER":    body(0, mariaExtraStartAlter, 0, 0, 0, 0, 0, 0, 0, 0),
+		"commit id missing":  body(mariaGroupCommitID, 1, 2),
+		"too short":          {1, 2, 3},
+		"ROLLBACK ALTER too": body(mariaGroupCommitID, 1, 2, 3, 4, 5, 6, 7, 8, mariaExtraRollbackAlter, 1, 2, 3, 4, 5, 6, 7, 8),
+	} {
+		if _, err := parseMariaGTID(b, 1); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// seedForTest and itersForTest let a longer run be asked for:
+// BINLOG_CORRUPT_SEED=n BINLOG_CORRUPT_ITERS=n go test -run TestCorrupt.
+func seedForTest() int64 {
+	n, _ := strconv.ParseInt(os.Getenv("BINLOG_CORRUPT_SEED"), 10, 64)
+	return n + 1
+}
+
+func itersForTest() int {
+	if n, err := strconv.Atoi(os.Getenv("BINLOG_CORRUPT_ITERS")); err == nil {
+		return n
+	}
+	return 300
+}

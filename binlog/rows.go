@@ -1,0 +1,270 @@
+package binlog
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
+
+	"github.com/binlog-replay/binlog-replay/txn"
+)
+
+// optMeta is the optional metadata of a table map that this package uses.
+// It is decoded here rather than by go-mysql, whose decoder sizes slices
+// from unchecked lengths.
+type optMeta struct {
+	signedness []byte
+	names      []string
+	primaryKey []int
+}
+
+// Optional metadata field types (MySQL rows_event.h, MariaDB log_event.h).
+const (
+	optSignedness       = 1
+	optColumnName       = 4
+	optSimplePrimaryKey = 8
+	optPrimaryKeyPrefix = 9
+)
+
+// parseOptMeta decodes the type-length-value optional metadata of a table
+// map; fields it does not use are skipped.
+func parseOptMeta(b []byte) (optMeta, error) {
+	var m optMeta
+	for pos := 0; pos < len(b); {
+		typ := b[pos]
+		l, p, err := lenenc(b, pos+1)
+		if err != nil || l > uint64(len(b)-p) {
+			return m, fmt.Errorf("table map optional metadata field %d is malformed", typ)
+		}
+		v := b[p : p+int(l)]
+		pos = p + int(l)
+		switch typ {
+		case optSignedness:
+			m.signedness = v
+		case optColumnName:
+			for i := 0; i < len(v); {
+				n, j, err := lenenc(v, i)
+				if err != nil || n > uint64(len(v)-j) {
+					return m, errors.New("table map column names are malformed")
+				}
+				m.names = append(m.names, string(v[j:j+int(n)]))
+				i = j + int(n)
+			}
+		case optSimplePrimaryKey, optPrimaryKeyPrefix:
+			for i := 0; i < len(v); {
+				c, j, err := lenenc(v, i)
+				if err == nil && typ == optPrimaryKeyPrefix {
+					_, j, err = lenenc(v, j) // prefix length
+				}
+				if err != nil || c > 1<<16 {
+					return m, errors.New("table map primary key is malformed")
+				}
+				m.primaryKey = append(m.primaryKey, int(c))
+				i = j
+			}
+		}
+	}
+	return m, nil
+}
+
+// convertTableMap turns go-mysql's table map and the optional metadata
+// decoded here into the project's.
+func convertTableMap(tm *replication.TableMapEvent, meta optMeta, flavor txn.Flavor) (*txn.TableMap, error) {
+	n := int(tm.ColumnCount)
+	out := &txn.TableMap{
+		ID:          tm.TableID,
+		Schema:      string(tm.Schema),
+		Table:       string(tm.Table),
+		ColumnTypes: tm.ColumnType,
+		ColumnMeta:  tm.ColumnMeta,
+		Nullable:    bitmapBools(tm.NullBitmap, n),
+		Unsigned:    unsignedColumns(meta.signedness, tm.ColumnType, flavor),
+		PrimaryKey:  meta.primaryKey,
+	}
+	if meta.names != nil {
+		if len(meta.names) != n {
+			return nil, fmt.Errorf("table map of `%s`.`%s` names %d columns, has %d", out.Schema, out.Table, len(meta.names), n)
+		}
+		out.ColumnNames = meta.names
+	}
+	for _, c := range meta.primaryKey {
+		if c >= n {
+			return nil, fmt.Errorf("table map of `%s`.`%s`: primary key column %d out of %d", out.Schema, out.Table, c, n)
+		}
+	}
+	return out, nil
+}
+
+// unsignedColumns expands the SIGNEDNESS optional metadata: one bit per
+// numeric column, most significant bit first. Which columns count as numeric
+// differs: MySQL (is_numeric_type) counts the integers, FLOAT, DOUBLE and
+// DECIMAL; MariaDB (every Field_num) also YEAR and the pre-5.0 DECIMAL. It
+// returns nil without metadata.
+func unsignedColumns(bitmap []byte, types []byte, flavor txn.Flavor) []bool {
+	if len(bitmap) == 0 {
+		return nil
+	}
+	out := make([]bool, len(types))
+	bit := 0
+	for i, t := range types {
+		switch t {
+		case mysql.MYSQL_TYPE_TINY, mysql.MYSQL_TYPE_SHORT, mysql.MYSQL_TYPE_INT24, mysql.MYSQL_TYPE_LONG,
+			mysql.MYSQL_TYPE_LONGLONG, mysql.MYSQL_TYPE_NEWDECIMAL, mysql.MYSQL_TYPE_FLOAT, mysql.MYSQL_TYPE_DOUBLE:
+		case mysql.MYSQL_TYPE_YEAR, mysql.MYSQL_TYPE_DECIMAL:
+			if flavor != txn.FlavorMariaDB {
+				continue
+			}
+		default:
+			continue
+		}
+		if bit/8 >= len(bitmap) {
+			return nil // metadata too short: trust none of it
+		}
+		out[i] = bitmap[bit/8]&(0x80>>(bit%8)) != 0
+		bit++
+	}
+	return out
+}
+
+// bitmapBools expands an n-bit little-endian bitmap.
+func bitmapBools(bitmap []byte, n int) []bool {
+	if len(bitmap)*8 < n {
+		return nil
+	}
+	out := make([]bool, n)
+	for i := range out {
+		out[i] = bitmap[i/8]&(1<<(i%8)) != 0
+	}
+	return out
+}
+
+// rowsOp returns the operation of a rows event type.
+func rowsOp(t byte) (txn.Op, bool) {
+	switch t {
+	case 20, 23, 30, 166: // WRITE_ROWS v0, v1, v2, MariaDB compressed v1
+		return txn.OpInsert, true
+	case 21, 24, 31, 39, 167: // UPDATE_ROWS ..., PARTIAL_UPDATE_ROWS
+		return txn.OpUpdate, true
+	case 22, 25, 32, 168: // DELETE_ROWS ...
+		return txn.OpDelete, true
+	}
+	return 0, false
+}
+
+// isRowsEvent reports whether t is a row event type, including the MariaDB
+// compressed forms this reader cannot decode (169-171).
+func isRowsEvent(t byte) bool {
+	_, ok := rowsOp(t)
+	return ok || (t >= 169 && t <= 171)
+}
+
+// convertRows turns a go-mysql rows event into the project's. table is the
+// converted table map the event refers to. When decode is false, or for
+// PARTIAL_UPDATE_ROWS (whose JSON diffs go-mysql cannot fully decode), only
+// the header is kept and Decoded is false.
+func convertRows(t byte, re *replication.RowsEvent, table *txn.TableMap, decode bool) (*txn.Rows, error) {
+	op, _ := rowsOp(t)
+	n := int(re.ColumnCount)
+	if n != len(table.ColumnTypes) {
+		return nil, fmt.Errorf("rows event has %d columns, table map of `%s`.`%s` has %d",
+			n, table.Schema, table.Table, len(table.ColumnTypes))
+	}
+	out := &txn.Rows{
+		Op:      op,
+		Table:   table,
+		Flags:   re.Flags,
+		Columns: bitmapBools(re.ColumnBitmap1, n),
+	}
+	if op == txn.OpUpdate {
+		out.ColumnsAfter = bitmapBools(re.ColumnBitmap2, n)
+	}
+	if !decode || t == evPartialUpdateRows {
+		return out, nil
+	}
+	out.Decoded = true
+	out.Rows = re.Rows
+	for ri, row := range re.Rows {
+		if len(row) != n {
+			return nil, fmt.Errorf("row %d has %d values, want %d", ri, len(row), n)
+		}
+		for ci, v := range row {
+			cv, err := convertValue(v, table, ci)
+			if err != nil {
+				return nil, fmt.Errorf("row %d column %d of `%s`.`%s`: %w", ri, ci, table.Schema, table.Table, err)
+			}
+			row[ci] = cv
+		}
+	}
+	return out, nil
+}
+
+// convertValue maps a go-mysql row value to the types txn.Rows documents:
+// nil, int64, uint64, float32, float64, string (DECIMAL, temporal, JSON) or
+// []byte. Integers are unsigned only when the table map says so; BIT and SET
+// are uint64 bit patterns, ENUM the int64 index of the value.
+func convertValue(v any, table *txn.TableMap, col int) (any, error) {
+	unsigned := len(table.Unsigned) > col && table.Unsigned[col]
+	switch x := v.(type) {
+	case nil:
+		return nil, nil
+	case int8:
+		if unsigned {
+			return uint64(uint8(x)), nil
+		}
+		return int64(x), nil
+	case int16:
+		if unsigned {
+			return uint64(uint16(x)), nil
+		}
+		return int64(x), nil
+	case int32:
+		if unsigned {
+			if table.ColumnTypes[col] == mysql.MYSQL_TYPE_INT24 {
+				return uint64(uint32(x) & 0xffffff), nil
+			}
+			return uint64(uint32(x)), nil
+		}
+		return int64(x), nil
+	case int64:
+		return convertInt64(x, table, col, unsigned), nil
+	case int: // YEAR
+		return int64(x), nil
+	case float32, float64:
+		return x, nil
+	case string:
+		return convertString(x, table.ColumnTypes[col]), nil
+	case []byte:
+		return x, nil
+	}
+	return nil, fmt.Errorf("unexpected decoded value of type %T", v)
+}
+
+// convertInt64 handles the int64 values go-mysql returns for BIGINT, BIT,
+// ENUM and SET columns.
+func convertInt64(x int64, table *txn.TableMap, col int, unsigned bool) any {
+	typ := table.ColumnTypes[col]
+	if typ == mysql.MYSQL_TYPE_STRING && len(table.ColumnMeta) > col {
+		typ = byte(table.ColumnMeta[col] >> 8) // ENUM and SET are logged as STRING
+	}
+	switch {
+	case typ == mysql.MYSQL_TYPE_BIT || typ == mysql.MYSQL_TYPE_SET:
+		return uint64(x)
+	case typ == mysql.MYSQL_TYPE_ENUM:
+		return x
+	case unsigned:
+		return uint64(x)
+	}
+	return x
+}
+
+// convertString keeps DECIMAL, temporal and JSON values as text and turns
+// character and binary strings into bytes (their charset is not UTF-8 in
+// general).
+func convertString(s string, typ byte) any {
+	switch typ {
+	case mysql.MYSQL_TYPE_VARCHAR, mysql.MYSQL_TYPE_VAR_STRING, mysql.MYSQL_TYPE_STRING:
+		return []byte(s)
+	}
+	return s
+}
