@@ -1,0 +1,114 @@
+package workload
+
+import (
+	"fmt"
+	"math/rand/v2"
+)
+
+// bigGen is the BigTxn profile. Session 0 runs, spread over its share of
+// transactions: one transaction inserting BigRows(Scale) rows, updating
+// them all and deleting a third of them; later one autocommit UPDATE of
+// every row of bt_big; later still one autocommit DELETE of a fifth of it.
+// All other transactions are small updates and inserts.
+type bigGen struct{ o Options }
+
+func newBigGen(o Options) generator { return &bigGen{o: o} }
+
+func (*bigGen) stateless() {}
+
+// BigRows returns how many rows BigTxn's big transaction inserts at scale:
+// 500 per base row, at least 1000 (100,000 at the default Scale).
+func BigRows(scale int) int {
+	if scale == 0 {
+		scale = DefaultScale
+	}
+	return max(1000, 500*scale)
+}
+
+func bigRow(r *rand.Rand, id int) []string {
+	return []string{fmt.Sprint(id), fmt.Sprint(r.IntN(1e6)), str(randASCII(r, 10+r.IntN(40))), str(randASCII(r, 60))}
+}
+
+func (g *bigGen) setup(r *rand.Rand) []unit {
+	var big, small [][]string
+	for id := 1; id <= g.o.Scale; id++ {
+		big = append(big, bigRow(r, id))
+		small = append(small, []string{fmt.Sprint(id), fmt.Sprint(r.IntN(100))})
+	}
+	return []unit{
+		autoUnit(`CREATE TABLE bt_big (
+  id INT NOT NULL PRIMARY KEY,
+  k INT NOT NULL,
+  v VARCHAR(64) NOT NULL,
+  pad CHAR(100) NOT NULL,
+  KEY k_k (k)
+) ENGINE=InnoDB`),
+		autoUnit(`CREATE TABLE bt_small (
+  id INT NOT NULL PRIMARY KEY,
+  n INT NOT NULL
+) ENGINE=InnoDB`),
+		txUnit(insertRows("bt_big", idents("id", "k", "v", "pad"), big, 100)...),
+		txUnit(insertRows("bt_small", idents("id", "n"), small, 100)...),
+	}
+}
+
+func (g *bigGen) session(s int, r *rand.Rand) txnSource {
+	n := 0
+	for i := s; i < g.o.Txns; i += g.o.Threads {
+		n++
+	}
+	return &bigSession{g: g, r: r, s: s, local: n,
+		alloc: newIDAlloc(owner{s: s, n: g.o.Threads}, g.o.Scale+BigRows(g.o.Scale))}
+}
+
+type bigSession struct {
+	g     *bigGen
+	r     *rand.Rand
+	s     int
+	local int
+	alloc *idAlloc // ids for bt_small
+}
+
+func (b *bigSession) next(i int) []unit {
+	k := (i - b.s) / b.g.o.Threads
+	var units []unit
+	if b.s == 0 && k == 0 {
+		units = append(units, b.bigTxn())
+	}
+	if b.s == 0 && k == b.local/3 {
+		units = append(units, autoUnit("UPDATE bt_big SET k=k+7, v=REVERSE(v)"))
+	}
+	if b.s == 0 && k == 2*b.local/3 {
+		units = append(units, autoUnit("DELETE FROM bt_big WHERE id % 5 = 1"))
+	}
+	return append(units, b.small())
+}
+
+// bigTxn inserts BigRows rows after the base ones (1000 per statement),
+// updates them all and deletes a third, in one transaction.
+func (b *bigSession) bigTxn() unit {
+	first, n := b.g.o.Scale+1, BigRows(b.g.o.Scale)
+	rows := make([][]string, n)
+	for i := range rows {
+		rows[i] = bigRow(b.r, first+i)
+	}
+	stmts := insertRows("bt_big", idents("id", "k", "v", "pad"), rows, 1000)
+	return txUnit(append(stmts,
+		fmt.Sprintf("UPDATE bt_big SET k=k+1, v=CONCAT(LEFT(v, 50), '-u') WHERE id >= %d", first),
+		fmt.Sprintf("DELETE FROM bt_big WHERE id >= %d AND id %% 3 = 0", first),
+	)...)
+}
+
+func (b *bigSession) small() unit {
+	r := b.r
+	big := 1 + r.IntN(b.g.o.Scale+BigRows(b.g.o.Scale))
+	switch r.IntN(3) {
+	case 0:
+		return autoUnit(fmt.Sprintf("INSERT INTO bt_small (id, n) VALUES (%d, %d)", b.alloc.fresh(), r.IntN(100)))
+	case 1:
+		return autoUnit(fmt.Sprintf("UPDATE bt_small SET n=n+1 WHERE id=%d", 1+r.IntN(b.g.o.Scale)))
+	default:
+		return txUnit(fmt.Sprintf("UPDATE bt_big SET k=k-1 WHERE id=%d", big),
+			fmt.Sprintf("UPDATE bt_small SET n=n-1 WHERE id=%d", 1+r.IntN(b.g.o.Scale)))
+	}
+}
