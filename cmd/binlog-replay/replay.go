@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/replay"
+	"github.com/binlog-replay/binlog-replay/txn"
+)
+
+// ReplayOptions are the flags of the replay command.
+type ReplayOptions struct {
+	Target         string
+	StartPosition  string
+	StartGTID      string
+	FromBackup     string
+	StopPosition   string
+	StopDatetime   string
+	StopBeforeGTID string
+	ExcludeGTIDs   string
+	Databases      string
+	Tables         string
+	Workers        int
+	GroupTxns      int
+	GroupBytes     int64
+	Resume         bool
+	NoLogBin       bool
+	SkipUnknown    bool
+	JSON           bool
+	Progress       string
+}
+
+// AddFlags registers the options on fs, with defaults from replay.DefaultOptions.
+func (o *ReplayOptions) AddFlags(fs *flag.FlagSet) {
+	d := replay.DefaultOptions()
+	fs.StringVar(&o.Target, "target", "", "target server DSN, e.g. 'root@unix(/run/mysqld/mysqld.sock)/' (password from MYSQL_PWD)")
+	fs.StringVar(&o.StartPosition, "start-position", "", "start at `FILE:POS` (a transaction boundary)")
+	fs.StringVar(&o.StartGTID, "start-gtid", "", "skip the transactions in this GTID `SET` (MySQL uuid:1-5 or MariaDB d-s-n syntax)")
+	fs.StringVar(&o.FromBackup, "from-backup", "", "start at the binlog position recorded by the base backup in `DIR` (xtrabackup/mariabackup/mydumper)")
+	fs.StringVar(&o.StopPosition, "stop-position", "", "stop before the first transaction not ending at or before `FILE:POS`")
+	fs.StringVar(&o.StopDatetime, "stop-datetime", "", "stop before the first transaction committed at or after `TIME` ('2006-01-02 15:04:05' in local time, or RFC 3339)")
+	fs.StringVar(&o.StopBeforeGTID, "stop-before-gtid", "", "stop before the transaction with this `GTID`")
+	fs.StringVar(&o.ExcludeGTIDs, "exclude-gtids", "", "skip the transactions in this GTID `SET`")
+	fs.StringVar(&o.Databases, "databases", "", "apply only these comma-separated databases")
+	fs.StringVar(&o.Tables, "tables", "", "apply only these comma-separated db.table tables")
+	fs.IntVar(&o.Workers, "workers", d.Workers, "parallel target connections")
+	fs.IntVar(&o.GroupTxns, "group-txns", d.GroupTxns, "most source transactions committed together in one target transaction")
+	fs.Int64Var(&o.GroupBytes, "group-bytes", d.GroupBytes, "most binlog bytes committed together in one target transaction")
+	fs.BoolVar(&o.Resume, "resume", false, "continue from the checkpoint saved on the target")
+	fs.BoolVar(&o.NoLogBin, "no-log-bin", false, "keep the replay out of the target's binary log (SET sql_log_bin=0)")
+	fs.BoolVar(&o.SkipUnknown, "skip-unknown", false, "skip events that are not understood (counted) instead of stopping")
+	fs.BoolVar(&o.JSON, "json", false, "print the summary as JSON on stdout")
+	fs.StringVar(&o.Progress, "progress", "auto", "progress display: auto, bar, plain or none")
+}
+
+// options turns the flags and file arguments into replay options.
+func (o *ReplayOptions) options(args []string) (replay.Options, error) {
+	ro := replay.DefaultOptions()
+	var err error
+	if ro.Files, err = binlog.ResolveFiles(args); err != nil {
+		return ro, err
+	}
+	if ro.TargetDSN, err = resolveDSN("target", o.Target); err != nil {
+		return ro, err
+	}
+	if o.StartPosition != "" && o.FromBackup != "" {
+		return ro, errors.New("give either --start-position or --from-backup, not both")
+	}
+	if ro.StartPosition, err = parsePosition("start-position", o.StartPosition); err != nil {
+		return ro, err
+	}
+	if ro.StartGTIDs, err = txn.ParseGTIDSet(o.StartGTID); err != nil {
+		return ro, fmt.Errorf("--start-gtid: %w", err)
+	}
+	if o.FromBackup != "" {
+		bs, err := replay.StartFromBackup(o.FromBackup)
+		if err != nil {
+			return ro, err
+		}
+		ro.StartPosition = bs.Position
+	}
+	if ro.StopPosition, err = parsePosition("stop-position", o.StopPosition); err != nil {
+		return ro, err
+	}
+	if ro.StopDatetime, err = parseDatetime(o.StopDatetime); err != nil {
+		return ro, err
+	}
+	if o.StopBeforeGTID != "" {
+		if ro.StopBeforeGTID, err = txn.ParseGTID(o.StopBeforeGTID); err != nil {
+			return ro, fmt.Errorf("--stop-before-gtid: %w", err)
+		}
+	}
+	if ro.ExcludeGTIDs, err = txn.ParseGTIDSet(o.ExcludeGTIDs); err != nil {
+		return ro, fmt.Errorf("--exclude-gtids: %w", err)
+	}
+	ro.Databases, ro.Tables = splitList(o.Databases), splitList(o.Tables)
+	ro.Workers, ro.GroupTxns, ro.GroupBytes = o.Workers, o.GroupTxns, o.GroupBytes
+	ro.Resume, ro.NoLogBin, ro.SkipUnknown = o.Resume, o.NoLogBin, o.SkipUnknown
+	return ro, ro.Validate()
+}
+
+func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: binlog-replay replay --target DSN [flags] BINLOG_FILES|DIR|INDEX...")
+		fs.PrintDefaults()
+	}
+	var o ReplayOptions
+	o.AddFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	ro, err := o.options(fs.Args())
+	if err != nil {
+		fmt.Fprintf(stderr, "binlog-replay replay: %v\n", err)
+		return 2
+	}
+	progress := newProgress(o.Progress, stderr)
+	ro.Progress = progress.update
+	sum, err := replay.Run(ctx, ro, stderr)
+	progress.finish()
+	if sum != nil {
+		printReplaySummary(stdout, sum, o.JSON, err)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "binlog-replay replay: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func printReplaySummary(w io.Writer, s *replay.Summary, asJSON bool, runErr error) {
+	if asJSON {
+		out := struct {
+			*replay.Summary
+			Error string `json:"error,omitempty"`
+		}{Summary: s}
+		if runErr != nil {
+			out.Error = runErr.Error()
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(out)
+		return
+	}
+	fmt.Fprintf(w, "applied %d transactions (%s of binlog) in %s", s.Applied, humanBytes(s.BytesApplied), s.Elapsed.Round(time.Millisecond))
+	if secs := s.Elapsed.Seconds(); secs > 0 {
+		fmt.Fprintf(w, ", %.0f transactions/s", float64(s.Applied)/secs)
+	}
+	fmt.Fprintln(w)
+	if s.Skipped > 0 {
+		fmt.Fprintf(w, "skipped %d transactions by GTID filters\n", s.Skipped)
+	}
+	if s.Last != nil {
+		fmt.Fprintf(w, "last applied: #%d at %s", s.Last.Seq, s.Last.Start)
+		if s.Last.GTID != "" {
+			fmt.Fprintf(w, " GTID %s", s.Last.GTID)
+		}
+		fmt.Fprintf(w, ", committed on the source %s\n", s.Last.Time.UTC().Format("2006-01-02 15:04:05 MST"))
+	}
+	if s.StopReason != "" {
+		fmt.Fprintf(w, "stop: %s\n", s.StopReason)
+	}
+	fmt.Fprintf(w, "checkpoint: next transaction at %s\n", s.Next)
+}
+
+// parsePosition parses FILE:POS.
+func parsePosition(flagName, s string) (txn.Position, error) {
+	if s == "" {
+		return txn.Position{}, nil
+	}
+	i := strings.LastIndexByte(s, ':')
+	if i <= 0 {
+		return txn.Position{}, fmt.Errorf("--%s: want FILE:POS, got %q", flagName, s)
+	}
+	off, err := strconv.ParseUint(s[i+1:], 10, 64)
+	if err != nil {
+		return txn.Position{}, fmt.Errorf("--%s: bad offset in %q: %w", flagName, s, err)
+	}
+	return txn.Position{File: s[:i], Offset: off}, nil
+}
+
+// parseDatetime parses a --stop-datetime value: RFC 3339, or
+// "YYYY-MM-DD HH:MM:SS[.ffffff]" in the local time zone (as mysqlbinlog).
+func parseDatetime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	for _, layout := range []string{"2006-01-02 15:04:05.999999", "2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("--stop-datetime: cannot parse %q: want 'YYYY-MM-DD HH:MM:SS' (local time) or RFC 3339", s)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/binlog-replay/binlog-replay/internal/replaytest"
+	"github.com/binlog-replay/binlog-replay/replay"
+)
+
+// buildBinary builds the command into a temp dir.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "binlog-replay")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// resumeWorkload writes rows whose double application would be detected:
+// inserts of fresh keys (a second insert fails), and statement-format
+// increments (a second one changes the total).
+func resumeWorkload(ctx context.Context, db *sql.DB) error {
+	rng := rand.New(rand.NewPCG(7, 7))
+	for i := 0; i < 6000; i++ {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		k := rng.IntN(50)
+		stmts := []string{
+			fmt.Sprintf("INSERT INTO kr.log (id, k, v) VALUES (%d, %d, 'v%d')", i+1, k, i),
+			fmt.Sprintf("UPDATE kr.counter SET n = n + 1, last = %d WHERE id = %d", i, k),
+		}
+		if i%7 == 0 {
+			stmts = append(stmts, fmt.Sprintf("DELETE FROM kr.log WHERE id = %d", i/2+1))
+		}
+		for _, s := range stmts {
+			if _, err := tx.ExecContext(ctx, s); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("%s: %w", s, err)
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+		if i == 3000 {
+			if _, err := db.ExecContext(ctx, "ALTER TABLE kr.log ADD COLUMN extra INT DEFAULT 7"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func resumeSetup(ctx context.Context, db *sql.DB) error {
+	for _, s := range []string{
+		"CREATE DATABASE kr",
+		"CREATE TABLE kr.log (id INT PRIMARY KEY, k INT, v VARCHAR(20), KEY(k))",
+		"CREATE TABLE kr.counter (id INT PRIMARY KEY, n INT NOT NULL, last INT)",
+		"INSERT INTO kr.counter (id, n) SELECT seq, 0 FROM kr.seq_0_to_49",
+	} {
+		if _, err := db.ExecContext(ctx, s); err != nil {
+			return fmt.Errorf("%s: %w", s, err)
+		}
+	}
+	return nil
+}
+
+// TestKillAndResume kills the tool with SIGKILL at random moments, at least
+// ten times, resumes each time, and checks the final state equals the
+// source: a transaction applied twice would fail (duplicate key) or change
+// a counter; one lost would leave a difference.
+func TestKillAndResume(t *testing.T) {
+	for _, format := range []string{"ROW", "STATEMENT"} {
+		t.Run(format, func(t *testing.T) {
+			testKillAndResume(t, format)
+		})
+	}
+}
+
+func testKillAndResume(t *testing.T, format string) {
+	bin := buildBinary(t)
+	sc := replaytest.New(t, format, resumeSetup, resumeWorkload)
+	tgt, db := sc.Target(t)
+	rng := rand.New(rand.NewPCG(11, uint64(len(format))))
+	kills := 0
+	for run := 0; ; run++ {
+		if run > 200 {
+			t.Fatal("replay did not finish after 200 runs")
+		}
+		args := []string{"replay", "--target", tgt.DSN(""), "--workers", "4", "--group-txns", "2", "--progress", "none"}
+		cp, err := replay.ReadCheckpoint(context.Background(), db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cp != nil {
+			args = append(args, "--resume")
+		} else {
+			args = append(args, "--start-position", sc.Start.String())
+		}
+		cmd := exec.Command(bin, append(args, sc.Files...)...)
+		var out strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		var timer <-chan time.Time
+		if kills < 10 {
+			timer = time.After(time.Duration(30+rng.IntN(220)) * time.Millisecond)
+		}
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("run %d failed: %v\n%s", run, err, out.String())
+			}
+			if kills < 10 {
+				t.Fatalf("replay finished after only %d kills: the workload is too small for this test", kills)
+			}
+			replaytest.RequireEqual(t, db, sc.SourceDB, "kr")
+			t.Logf("%s: finished after %d kills and %d runs", format, kills, run+1)
+			return
+		case <-timer:
+			_ = cmd.Process.Kill()
+			<-done
+			kills++
+		}
+	}
+}

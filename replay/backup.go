@@ -1,0 +1,125 @@
+package replay
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/binlog-replay/binlog-replay/txn"
+)
+
+// BackupStart is the binlog coordinate a base backup was taken at.
+type BackupStart struct {
+	Position txn.Position
+	// GTIDs is the executed GTID set recorded with the backup, if any.
+	GTIDs txn.GTIDSet
+	// Source names the file it was read from.
+	Source string
+}
+
+// StartFromBackup reads the binlog position a base backup recorded:
+// xtrabackup_binlog_info / mariadb_backup_binlog_info (mariabackup,
+// xtrabackup: "FILE<TAB>POS[<TAB>GTIDS]") or mydumper's metadata file (old
+// "SHOW MASTER STATUS:" style or the newer "[source]" / "[master]" INI
+// style). It returns an error naming the files it looked for when none is
+// found or parsable.
+func StartFromBackup(dir string) (BackupStart, error) {
+	for _, name := range []string{"mariadb_backup_binlog_info", "xtrabackup_binlog_info"} {
+		p := filepath.Join(dir, name)
+		data, err := os.ReadFile(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return BackupStart{}, fmt.Errorf("read backup position: %w", err)
+		}
+		return parseXtrabackupInfo(p, string(data))
+	}
+	p := filepath.Join(dir, "metadata")
+	f, err := os.Open(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return BackupStart{}, fmt.Errorf("read backup position: %s has none of mariadb_backup_binlog_info, xtrabackup_binlog_info, metadata", dir)
+	}
+	if err != nil {
+		return BackupStart{}, fmt.Errorf("read backup position: %w", err)
+	}
+	defer f.Close()
+	return parseMydumperMetadata(p, f)
+}
+
+func parseXtrabackupInfo(path, data string) (BackupStart, error) {
+	fields := strings.Split(strings.TrimSpace(data), "\t")
+	if len(fields) < 2 {
+		return BackupStart{}, fmt.Errorf("parse %s: want FILE<TAB>POSITION[<TAB>GTIDS], got %q", path, strings.TrimSpace(data))
+	}
+	pos, err := strconv.ParseUint(strings.TrimSpace(fields[1]), 10, 64)
+	if err != nil {
+		return BackupStart{}, fmt.Errorf("parse %s: position: %w", path, err)
+	}
+	bs := BackupStart{Position: txn.Position{File: strings.TrimSpace(fields[0]), Offset: pos}, Source: path}
+	if len(fields) > 2 {
+		if bs.GTIDs, err = txn.ParseGTIDSet(strings.TrimSpace(strings.Join(fields[2:], ","))); err != nil {
+			return BackupStart{}, fmt.Errorf("parse %s: %w", path, err)
+		}
+	}
+	return bs, nil
+}
+
+// parseMydumperMetadata reads the first source position of a mydumper
+// metadata file, in either of its formats.
+func parseMydumperMetadata(path string, f *os.File) (BackupStart, error) {
+	bs := BackupStart{Source: path}
+	var (
+		section string
+		gtids   string
+		havePos bool
+	)
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(line, "[") || strings.HasSuffix(line, ":") && !strings.Contains(line, " ") || strings.HasPrefix(line, "SHOW ") {
+			if havePos {
+				break // only the first (source) section
+			}
+			section = line
+			continue
+		}
+		key, val, ok := strings.Cut(line, "=")
+		if !ok {
+			key, val, ok = strings.Cut(line, ":")
+		}
+		if !ok || section == "" {
+			continue
+		}
+		key, val = strings.ToLower(strings.TrimSpace(key)), strings.Trim(strings.TrimSpace(val), `"`)
+		switch key {
+		case "log", "file":
+			bs.Position.File = val
+		case "pos", "position":
+			p, err := strconv.ParseUint(val, 10, 64)
+			if err != nil {
+				return BackupStart{}, fmt.Errorf("parse %s: position %q: %w", path, val, err)
+			}
+			bs.Position.Offset, havePos = p, true
+		case "gtid", "executed_gtid_set":
+			gtids = val
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return BackupStart{}, fmt.Errorf("read %s: %w", path, err)
+	}
+	if bs.Position.File == "" || !havePos {
+		return BackupStart{}, fmt.Errorf("parse %s: no binlog file and position found", path)
+	}
+	if gtids != "" {
+		var err error
+		if bs.GTIDs, err = txn.ParseGTIDSet(gtids); err != nil {
+			return BackupStart{}, fmt.Errorf("parse %s: %w", path, err)
+		}
+	}
+	return bs, nil
+}

@@ -1,0 +1,75 @@
+package replay
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/binlog-replay/binlog-replay/txn"
+)
+
+func TestFilterStopPoints(t *testing.T) {
+	t0 := time.Date(2026, 11, 20, 14, 0, 0, 0, time.UTC)
+	mk := func(seq uint64, file string, start, end uint64, sec int, gtid string) *txn.Txn {
+		g, _ := txn.ParseGTID(gtid)
+		return &txn.Txn{Seq: seq, Kind: txn.KindRows, Start: txn.Position{File: file, Offset: start},
+			End: txn.Position{File: file, Offset: end}, Time: t0.Add(time.Duration(sec) * time.Second), GTID: g}
+	}
+	txns := []*txn.Txn{
+		mk(1, "b.000001", 100, 200, 0, "0-1-1"),
+		mk(2, "b.000001", 200, 300, 10, "0-1-2"),
+		mk(3, "b.000002", 4, 90, 20, "0-1-3"),
+		mk(4, "b.000002", 90, 190, 30, "0-1-4"),
+	}
+	gtid3, _ := txn.ParseGTID("0-1-3")
+	excl, _ := txn.ParseGTIDSet("0-1-1")
+	tests := []struct {
+		name      string
+		opts      Options
+		wantKept  int
+		wantCause string
+	}{
+		{"position across files", Options{StopPosition: txn.Position{File: "b.000002", Offset: 90}}, 3, "--stop-position"},
+		{"position inside a transaction", Options{StopPosition: txn.Position{File: "b.000002", Offset: 100}}, 3, "--stop-position"},
+		{"datetime", Options{StopDatetime: t0.Add(15 * time.Second)}, 2, "--stop-datetime"},
+		{"datetime exact", Options{StopDatetime: t0.Add(10 * time.Second)}, 1, "--stop-datetime"},
+		{"gtid", Options{StopBeforeGTID: gtid3}, 2, "--stop-before-gtid"},
+		{"exclude", Options{ExcludeGTIDs: excl}, 3, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.opts.Files = []string{"/x/b.000001", "/x/b.000002"}
+			f := newFilter(&tt.opts)
+			kept, cause := 0, ""
+			for _, tx := range txns {
+				keep, stop := f.apply(tx)
+				if stop != "" {
+					cause = stop
+					break
+				}
+				if keep {
+					kept++
+				}
+			}
+			if kept != tt.wantKept || !strings.Contains(cause, tt.wantCause) || (tt.wantCause == "") != (cause == "") {
+				t.Errorf("kept %d (stop %q), want %d (stop mentioning %q)", kept, cause, tt.wantKept, tt.wantCause)
+			}
+		})
+	}
+}
+
+func TestFilterInclude(t *testing.T) {
+	a := &txn.TableMap{ID: 1, Schema: "app", Table: "a"}
+	b := &txn.TableMap{ID: 2, Schema: "app", Table: "b"}
+	tx := &txn.Txn{Kind: txn.KindRows, Events: []txn.Event{
+		{Kind: txn.EventTableMap, TableMap: a}, {Kind: txn.EventRows, Rows: &txn.Rows{Table: a}},
+		{Kind: txn.EventTableMap, TableMap: b}, {Kind: txn.EventRows, Rows: &txn.Rows{Table: b}},
+	}}
+	opts := Options{Files: []string{"f.000001"}, Tables: []string{"app.b"}}
+	if keep, _ := newFilter(&opts).apply(tx); !keep {
+		t.Fatal("transaction dropped: a filtered transaction is kept (possibly empty) so the checkpoint moves")
+	}
+	if len(tx.Events) != 2 || tx.Events[0].TableMap != b || tx.Events[1].Rows.Table != b {
+		t.Errorf("kept events %+v, want only app.b's table map and rows", tx.Events)
+	}
+}

@@ -1,0 +1,122 @@
+package replay
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/binlog-replay/binlog-replay/txn"
+)
+
+// Options configure a replay. Build them with DefaultOptions and adjust.
+type Options struct {
+	// Files are the binlog files to read, in order (see binlog.ResolveFiles).
+	Files []string
+	// TargetDSN is the go-sql-driver DSN of the target server. Its password
+	// must already be filled in (cmd takes it from MYSQL_PWD).
+	TargetDSN string
+
+	// StartPosition starts reading there (a transaction boundary).
+	StartPosition txn.Position
+	// StartGTIDs skips every transaction whose GTID is in the set.
+	StartGTIDs txn.GTIDSet
+	// Resume continues from the checkpoint saved on the target. Without it,
+	// a target that has a checkpoint is refused.
+	Resume bool
+
+	// StopPosition stops before the first transaction that does not end at
+	// or before it.
+	StopPosition txn.Position
+	// StopDatetime stops before the first transaction committed at or after it.
+	StopDatetime time.Time
+	// StopBeforeGTID stops before the transaction with this GTID.
+	StopBeforeGTID txn.GTID
+	// ExcludeGTIDs are skipped (the checkpoint still moves past them).
+	ExcludeGTIDs txn.GTIDSet
+	// Databases and Tables ("db.table") keep only what they name; empty
+	// keeps everything. A statement or DDL is kept when its default
+	// database is kept (as mysqlbinlog --database does).
+	Databases []string
+	Tables    []string
+
+	// Workers is the number of target connections applying in parallel.
+	Workers int
+	// GroupTxns and GroupBytes bound how many consecutive source
+	// transactions may be committed together in one target transaction.
+	GroupTxns  int
+	GroupBytes int64
+	// NoLogBin keeps the replay out of the target's binary log.
+	NoLogBin bool
+	// SkipUnknown skips events the reader does not understand (each is
+	// counted in the summary) instead of stopping.
+	SkipUnknown bool
+	// LockWaitTimeout is the target session's innodb_lock_wait_timeout,
+	// which bounds how long a commit-order deadlock lasts before it is
+	// resolved. MaxRetries bounds retries of one group.
+	LockWaitTimeout time.Duration
+	MaxRetries      int
+
+	// Progress, if set, receives a snapshot about every ProgressInterval.
+	Progress         func(Stats)
+	ProgressInterval time.Duration
+}
+
+// DefaultOptions returns options with defaults suited to the machine.
+func DefaultOptions() Options {
+	return Options{
+		Workers:          min(max(2*runtime.NumCPU(), 4), 16),
+		GroupTxns:        64,
+		GroupBytes:       4 << 20,
+		LockWaitTimeout:  2 * time.Second,
+		MaxRetries:       20,
+		ProgressInterval: time.Second,
+	}
+}
+
+// Validate reports the first problem with o.
+func (o *Options) Validate() error {
+	switch {
+	case len(o.Files) == 0:
+		return errors.New("no binlog files given")
+	case o.TargetDSN == "":
+		return errors.New("no target given (--target DSN)")
+	case o.Workers < 1:
+		return fmt.Errorf("workers must be at least 1, got %d", o.Workers)
+	case o.GroupTxns < 1:
+		return fmt.Errorf("group size must be at least 1, got %d", o.GroupTxns)
+	case o.Resume && (!o.StartPosition.IsZero() || !o.StartGTIDs.IsEmpty()):
+		return errors.New("--resume continues from the target's checkpoint: do not also give a start point")
+	case o.LockWaitTimeout < time.Second:
+		return errors.New("lock wait timeout must be at least 1s")
+	}
+	for _, t := range o.Tables {
+		if !strings.Contains(t, ".") {
+			return fmt.Errorf("table filter %q: want db.table", t)
+		}
+	}
+	return nil
+}
+
+// Stats is a snapshot of a running replay.
+type Stats struct {
+	// Applied counts the source transactions committed on the target.
+	Applied uint64
+	// Skipped counts transactions passed over by GTID filters.
+	Skipped uint64
+	// BytesApplied is the binlog size of the applied transactions;
+	// BytesTotal the size of the input files.
+	BytesApplied, BytesTotal int64
+	// Position is the end of the last applied transaction, and SourceTime
+	// its commit time on the source.
+	Position   txn.Position
+	SourceTime time.Time
+	Elapsed    time.Duration
+	// Busy counts the workers applying a group right now; Waiting those
+	// whose group is applied and waits for its turn to commit.
+	Busy, Waiting int
+	// Barriers counts the groups that had to run alone (DDL, statements,
+	// tables without keys).
+	Barriers uint64
+}

@@ -1,0 +1,455 @@
+// Package replay applies binlog transactions to a target server: one
+// pipeline under one errgroup (read and filter, group and order, apply on N
+// connections), with commits in source order and a checkpoint in the same
+// target transaction as the data, so the target always holds a prefix of
+// the source history and a replay can resume exactly where it stopped.
+//
+// Row events are applied by passthrough: the raw table map and row events
+// go back to the server in BINLOG statements, as mysqlbinlog does, so the
+// server decodes them itself with exact type fidelity and fires no
+// triggers. Statement-format events and DDL run as SQL in the source
+// session's context.
+package replay
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/txn"
+)
+
+// TxnRef identifies a source transaction in a summary.
+type TxnRef struct {
+	Seq   uint64       `json:"seq"`
+	Start txn.Position `json:"start"`
+	End   txn.Position `json:"end"`
+	GTID  string       `json:"gtid,omitempty"`
+	Time  time.Time    `json:"time"`
+}
+
+func refOf(t *txn.Txn) *TxnRef {
+	return &TxnRef{Seq: t.Seq, Start: t.Start, End: t.End, GTID: t.GTID.String(), Time: t.Time}
+}
+
+// Summary tells what a replay did.
+type Summary struct {
+	Stats
+	// First and Last are the first and last transactions applied in this
+	// run (nil when none was).
+	First, Last *TxnRef
+	// StopReason says why the replay stopped.
+	StopReason string
+	// Next is where a later replay would continue (the checkpoint).
+	Next txn.Position
+	// Retries counts groups rolled back and retried after lock conflicts.
+	Retries uint64
+	// BarrierReasons counts, by reason, the transactions that had to run
+	// alone.
+	BarrierReasons map[string]uint64 `json:",omitempty"`
+}
+
+// run is the state of one replay.
+type run struct {
+	opts          Options
+	db            *sql.DB
+	seq           *sequencer
+	collations    collationNames
+	appliedBefore uint64 // from the checkpoint, when resuming
+	resumeDDL     txn.Position
+	logw          io.Writer
+
+	// stmtWorker is the session statement-format and DDL groups run on,
+	// one at a time (stmtMu), whichever worker picked them up.
+	stmtWorker *worker
+	stmtMu     sync.Mutex
+
+	busy    atomic.Int64
+	retries atomic.Uint64
+
+	mu      sync.Mutex
+	stats   Stats
+	first   *TxnRef
+	last    *TxnRef
+	stopWhy string
+	// barrierWhy counts barriers by reason (at most 20 reasons).
+	barrierWhy map[string]uint64
+	started    time.Time
+	barriers   atomic.Uint64
+	skipped    atomic.Uint64
+}
+
+// Run replays the binlogs described by opts into the target. It returns
+// the summary of what was applied and, if the replay did not reach its
+// stop point, the error that stopped it (an *ApplyError for a transaction
+// the target refused, a *binlog.Error for bad input).
+//
+// Cancelling ctx stops at a transaction boundary: every transaction on the
+// target was committed whole, with its checkpoint, and --resume continues.
+func Run(ctx context.Context, opts Options, logw io.Writer) (*Summary, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if logw == nil {
+		logw = io.Discard
+	}
+	db, err := openTarget(opts.TargetDSN, opts.Workers+1)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	r := &run{opts: opts, db: db, logw: logw, started: time.Now()}
+	start, err := r.prepare(ctx)
+	if err != nil {
+		return nil, err
+	}
+	runErr := r.pipeline(ctx, start)
+	return r.summary(), runErr
+}
+
+// openTarget opens the target with the settings the applier relies on.
+func openTarget(dsn string, conns int) (*sql.DB, error) {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("parse target DSN: %w", err)
+	}
+	cfg.MultiStatements = true
+	cfg.InterpolateParams = true
+	cfg.ParseTime = false
+	cfg.MaxAllowedPacket = 0 // use the server's
+	connector, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open target: %w", err)
+	}
+	db := sql.OpenDB(connector)
+	db.SetMaxOpenConns(conns + 1)
+	db.SetMaxIdleConns(conns + 1)
+	return db, nil
+}
+
+// prepare checks the target, creates the checkpoint table and works out
+// where to start reading.
+func (r *run) prepare(ctx context.Context) (txn.Position, error) {
+	if err := r.db.PingContext(ctx); err != nil {
+		return txn.Position{}, fmt.Errorf("connect to target: %w", err)
+	}
+	names, err := loadCollations(ctx, r.db)
+	if err != nil {
+		return txn.Position{}, err
+	}
+	r.collations = names
+	cp, err := ReadCheckpoint(ctx, r.db)
+	if err != nil {
+		return txn.Position{}, err
+	}
+	start := r.opts.StartPosition
+	switch {
+	case cp != nil && !r.opts.Resume:
+		return txn.Position{}, fmt.Errorf("the target has a checkpoint from an earlier replay (%d transactions applied, next %s): "+
+			"use --resume to continue it, or drop the database `%s` on the target to start over", cp.Applied, cp.Next, CheckpointSchema)
+	case cp == nil && r.opts.Resume:
+		return txn.Position{}, errors.New("--resume: the target has no checkpoint to resume from")
+	case cp != nil:
+		start = cp.Next
+		r.appliedBefore = cp.Applied
+		if cp.State == "ddl" {
+			r.resumeDDL = cp.DDLStart
+		}
+		r.logf("resuming from checkpoint %s (%d transactions applied before)", cp.Next, cp.Applied)
+	}
+	if start.IsZero() {
+		start = txn.Position{File: filepath.Base(r.opts.Files[0])}
+	}
+	r.stats.Position = start
+	conn, err := r.db.Conn(ctx)
+	if err != nil {
+		return txn.Position{}, fmt.Errorf("connect to target: %w", err)
+	}
+	defer conn.Close()
+	if err := ensureCheckpointTable(ctx, conn); err != nil {
+		return txn.Position{}, err
+	}
+	if cp == nil {
+		first := &txn.Txn{End: start}
+		if _, err := conn.ExecContext(ctx, checkpointSQL(first, 0, "running")); err != nil {
+			return txn.Position{}, fmt.Errorf("create checkpoint: %w", err)
+		}
+	}
+	return start, nil
+}
+
+// pipeline runs the stages: read -> dispatch -> workers.
+func (r *run) pipeline(ctx context.Context, start txn.Position) error {
+	r.seq = newSequencer(0)
+	sw, err := r.newWorker(ctx)
+	if err != nil {
+		return err
+	}
+	defer sw.conn.Close()
+	r.stmtWorker = sw
+	g, gctx := errgroup.WithContext(context.WithoutCancel(ctx))
+	// The reader stops at the first cancellation (a graceful stop); the
+	// workers finish what was dispatched unless something failed.
+	readCtx, stopReading := context.WithCancel(ctx)
+	defer stopReading()
+	go func() {
+		<-gctx.Done()
+		stopReading()
+	}()
+	txns := make(chan *txn.Txn, 256)
+	groups := make(chan *group, r.opts.Workers)
+	g.Go(func() error { return r.read(readCtx, start, txns) })
+	g.Go(func() error { return r.dispatch(gctx, txns, groups) })
+	for i := 0; i < r.opts.Workers; i++ {
+		g.Go(func() error {
+			w, err := r.newWorker(gctx)
+			if err != nil {
+				return err
+			}
+			defer w.conn.Close()
+			return w.loop(gctx, groups)
+		})
+	}
+	if r.opts.Progress != nil {
+		done := make(chan struct{})
+		defer close(done)
+		go r.reportProgress(done)
+	}
+	err = g.Wait()
+	if err != nil {
+		r.seq.fail(err)
+	}
+	if err == nil && ctx.Err() != nil && r.stopReason() == "" {
+		r.setStop("interrupted: stopped at a transaction boundary, checkpoint saved")
+	}
+	return err
+}
+
+// newWorker opens a target connection and sets up its session.
+func (r *run) newWorker(ctx context.Context) (*worker, error) {
+	conn, err := r.db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("connect to target: %w", err)
+	}
+	w := &worker{r: r, conn: conn}
+	setup := fmt.Sprintf("SET SESSION autocommit=0, SESSION innodb_lock_wait_timeout=%d", int(r.opts.LockWaitTimeout/time.Second))
+	if r.opts.NoLogBin {
+		setup += ", SESSION sql_log_bin=0"
+	}
+	if _, err := conn.ExecContext(ctx, setup); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("set up target session: %w", err)
+	}
+	if err := conn.QueryRowContext(ctx, "SELECT @@max_allowed_packet").Scan(&w.maxPacket); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("read max_allowed_packet: %w", err)
+	}
+	return w, nil
+}
+
+// read reads transactions from the files, filters them and sends the ones
+// to apply to out, which it closes.
+func (r *run) read(ctx context.Context, start txn.Position, out chan<- *txn.Txn) error {
+	defer close(out)
+	var total int64
+	for _, f := range r.opts.Files {
+		if fi, err := os.Stat(f); err == nil {
+			total += fi.Size()
+		}
+	}
+	r.mu.Lock()
+	r.stats.BytesTotal = total
+	r.mu.Unlock()
+	rd, err := binlog.NewReader(r.opts.Files, binlog.Options{Start: start, SkipUnknown: r.opts.SkipUnknown, DecodeRows: r.parallel()})
+	if err != nil {
+		return err
+	}
+	defer rd.Close()
+	f := newFilter(&r.opts)
+	for {
+		t, err := rd.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			r.setStop("reached the end of the binlogs")
+			return nil
+		}
+		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		keep, stop := f.apply(t)
+		if stop != "" {
+			r.setStop(stop)
+			return nil
+		}
+		if !keep {
+			r.skipped.Add(1)
+			continue
+		}
+		select {
+		case out <- t:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// committed records that g is committed on the target.
+func (r *run) committed(g *group) {
+	r.seq.done(g.last())
+	last := g.txns[len(g.txns)-1]
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.first == nil {
+		r.first = refOf(g.txns[0])
+	}
+	r.last = refOf(last)
+	r.stats.Applied += uint64(len(g.txns))
+	r.stats.Position = last.End
+	r.stats.SourceTime = last.Time
+	for _, t := range g.txns {
+		r.stats.BytesApplied += t.Bytes
+	}
+}
+
+// parallel reports whether transactions are keyed to run side by side.
+func (r *run) parallel() bool { return r.opts.Workers > 1 }
+
+// noteBarrier counts a transaction that must run alone, by reason.
+func (r *run) noteBarrier(t *txn.Txn, reason string) {
+	r.barriers.Add(1)
+	if t.Kind != txn.KindRows {
+		reason = t.Kind.String()
+	} else if i := strings.Index(reason, " ("); i > 0 {
+		reason = reason[:i]
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.barrierWhy == nil {
+		r.barrierWhy = map[string]uint64{}
+	}
+	if _, ok := r.barrierWhy[reason]; ok || len(r.barrierWhy) < 20 {
+		r.barrierWhy[reason]++
+	}
+}
+
+// mayBeApplied reports whether t is the DDL a crashed run had started.
+func (r *run) mayBeApplied(t *txn.Txn) bool {
+	return !r.resumeDDL.IsZero() && t.Start == r.resumeDDL
+}
+
+func (r *run) applyError(t *txn.Txn, s *stmt, err error) error {
+	var ae *ApplyError
+	if errors.As(err, &ae) {
+		return err
+	}
+	ae = &ApplyError{Seq: t.Seq, Start: t.Start, GTID: t.GTID.String(), Err: err}
+	if s != nil {
+		if s.event != nil {
+			ae.Event = fmt.Sprintf("%s at %s", s.event.TypeName, s.event.Pos)
+		}
+		ae.Statement = abbreviate(s.sql, 200)
+	}
+	return ae
+}
+
+func abbreviate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+func (r *run) setStop(why string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopWhy == "" {
+		r.stopWhy = why
+	}
+}
+
+func (r *run) stopReason() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stopWhy
+}
+
+func (r *run) logf(format string, args ...any) {
+	fmt.Fprintf(r.logw, format+"\n", args...)
+}
+
+// snapshot returns the current statistics.
+func (r *run) snapshot() Stats {
+	r.mu.Lock()
+	s := r.stats
+	r.mu.Unlock()
+	s.Elapsed = time.Since(r.started)
+	s.Busy = int(r.busy.Load())
+	s.Barriers = r.barriers.Load()
+	s.Skipped = r.skipped.Load()
+	return s
+}
+
+func (r *run) reportProgress(done <-chan struct{}) {
+	interval := r.opts.ProgressInterval
+	if interval <= 0 {
+		interval = time.Second
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-tick.C:
+			r.opts.Progress(r.snapshot())
+		}
+	}
+}
+
+func (r *run) summary() *Summary {
+	s := &Summary{Stats: r.snapshot(), StopReason: r.stopReason(), Retries: r.retries.Load()}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s.First, s.Last = r.first, r.last
+	s.BarrierReasons = r.barrierWhy
+	s.Next = r.stats.Position
+	return s
+}
+
+// loadCollations reads the target's collation ids, for user variables.
+func loadCollations(ctx context.Context, db *sql.DB) (collationNames, error) {
+	rows, err := db.QueryContext(ctx, "SELECT ID, COLLATION_NAME, CHARACTER_SET_NAME FROM information_schema.COLLATIONS WHERE ID IS NOT NULL")
+	if err != nil {
+		return nil, fmt.Errorf("read collations: %w", err)
+	}
+	defer rows.Close()
+	names := collationNames{}
+	for rows.Next() {
+		var (
+			id                 uint16
+			collation, charset string
+		)
+		if err := rows.Scan(&id, &collation, &charset); err != nil {
+			return nil, fmt.Errorf("read collations: %w", err)
+		}
+		names[id] = struct{ collation, charset string }{collation, charset}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read collations: %w", err)
+	}
+	return names, nil
+}

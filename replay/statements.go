@@ -1,0 +1,288 @@
+package replay
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/binlog-replay/binlog-replay/txn"
+)
+
+// stmt is one statement sent to the target, with the event it came from
+// for error messages.
+type stmt struct {
+	sql string
+	// events, when set, are raw events to pass through in a BINLOG
+	// statement: the table maps and row events of whole source statements.
+	// Consecutive ones are merged into one BINLOG statement (see
+	// worker.exec), which is always sent in a round trip of its own:
+	// MariaDB 10.11 answers a BINLOG statement that applies an update row
+	// event inside a multi-statement packet with results the client cannot
+	// match (go-sql-driver then reports "busy buffer" on the next command).
+	events []*txn.Event
+	// alone is set when the statement must be sent in its own round trip:
+	// statements whose text is in the source's character set, which a
+	// preceding SET in the same multi-statement packet would not apply to.
+	alone bool
+	event *txn.Event
+	txn   *txn.Txn
+}
+
+// binlogStatement returns the BINLOG statement that passes events through.
+func binlogStatement(events []*txn.Event) string {
+	var b strings.Builder
+	b.WriteString("BINLOG '")
+	for _, e := range events {
+		b.WriteByte('\n')
+		b.WriteString(base64.StdEncoding.EncodeToString(e.Raw))
+	}
+	b.WriteString("\n'")
+	return b.String()
+}
+
+// binlogSize is the length of binlogStatement(events) without building it.
+func binlogSize(events []*txn.Event) int {
+	n := len("BINLOG '\n'")
+	for _, e := range events {
+		n += 1 + base64.StdEncoding.EncodedLen(len(e.Raw))
+	}
+	return n
+}
+
+// collationNames maps collation ids to names, read once from the target.
+type collationNames map[uint16]struct{ collation, charset string }
+
+// formatStatement returns the BINLOG statement that installs a binlog
+// file's format description on a session; row events need it first.
+func formatStatement(f *txn.Format) stmt {
+	return stmt{events: []*txn.Event{{Raw: f.Raw, Pos: f.Pos, TypeName: "FORMAT_DESCRIPTION_EVENT"}}}
+}
+
+// bodyStatements returns the statements that apply t's events, without
+// BEGIN and COMMIT. Row events are passed through as BINLOG statements, one
+// per source statement (table maps up to the row event that ends the
+// statement); statement events run as SQL in their session context.
+func bodyStatements(t *txn.Txn, names collationNames) ([]stmt, error) {
+	var (
+		out     []stmt
+		pending []*txn.Event // table maps and row events of one statement
+	)
+	flushRows := func() {
+		if len(pending) == 0 {
+			return
+		}
+		out = append(out, stmt{events: pending, event: pending[0]})
+		pending = nil
+	}
+	for i := range t.Events {
+		e := &t.Events[i]
+		switch e.Kind {
+		case txn.EventTableMap, txn.EventRows:
+			if e.Raw == nil {
+				return nil, fmt.Errorf("%s at %s has no stand-alone form (it came from a compressed transaction payload): the BINLOG passthrough cannot apply it", e.TypeName, e.Pos)
+			}
+			pending = append(pending, e)
+			if e.Kind == txn.EventRows && e.Rows != nil && e.Rows.Flags&txn.RowsFlagStmtEnd != 0 {
+				flushRows()
+			}
+		case txn.EventQuery:
+			flushRows()
+			out = append(out, contextStatement(e.Query, e))
+			out = append(out, querySetup(e.Query, e)...)
+			out = append(out, stmt{sql: string(e.Query.SQL), alone: true, event: e})
+		case txn.EventIntVar, txn.EventRand, txn.EventUserVar:
+			flushRows()
+			s, err := varStatement(e, names)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, s)
+		default:
+			return nil, fmt.Errorf("%s at %s: event kind %d cannot be applied", e.TypeName, e.Pos, e.Kind)
+		}
+	}
+	flushRows()
+	return out, nil
+}
+
+// contextStatement returns the SET statement that gives the session the
+// source session's context for q: what mysqlbinlog writes before a query.
+func contextStatement(q *txn.Query, e *txn.Event) stmt {
+	st := q.Status
+	sets := []string{fmt.Sprintf("@@session.pseudo_thread_id=%d", q.ThreadID)}
+	ts := fmt.Sprintf("TIMESTAMP=%d", e.Timestamp)
+	if st.HasMicroseconds {
+		ts += fmt.Sprintf(".%06d", st.Microseconds)
+	}
+	sets = append(sets, ts)
+	if st.HasFlags2 {
+		sets = append(sets,
+			"@@session.foreign_key_checks="+boolInt(st.Flags2&txn.Flags2NoForeignKeyChecks == 0),
+			"@@session.unique_checks="+boolInt(st.Flags2&txn.Flags2RelaxedUniqueChecks == 0),
+			"@@session.sql_auto_is_null="+boolInt(st.Flags2&txn.Flags2AutoIsNull != 0))
+	}
+	if st.HasSQLMode {
+		sets = append(sets, fmt.Sprintf("@@session.sql_mode=%d", st.SQLMode))
+	}
+	if st.HasAutoIncrement {
+		sets = append(sets, fmt.Sprintf("@@session.auto_increment_increment=%d, @@session.auto_increment_offset=%d",
+			st.AutoIncrementIncr, st.AutoIncrementOffset))
+	}
+	if st.HasCharset {
+		sets = append(sets, fmt.Sprintf("@@session.character_set_client=%d, @@session.collation_connection=%d, @@session.collation_server=%d",
+			st.CharsetClient, st.CollationConnection, st.CollationServer))
+	}
+	if st.HasTimeZone {
+		sets = append(sets, "@@session.time_zone="+quote(st.TimeZone))
+	}
+	if st.HasLCTimeNames {
+		sets = append(sets, fmt.Sprintf("@@session.lc_time_names=%d", st.LCTimeNames))
+	}
+	if st.HasCollationDatabase {
+		sets = append(sets, fmt.Sprintf("@@session.collation_database=%d", st.CollationDatabase))
+	}
+	if st.HasExplicitDefaultsForTimestamp {
+		sets = append(sets, "@@session.explicit_defaults_for_timestamp="+boolInt(st.ExplicitDefaultsForTimestamp))
+	}
+	return stmt{sql: "SET " + strings.Join(sets, ", "), event: e}
+}
+
+// querySetup returns the USE statement for q's default database.
+func querySetup(q *txn.Query, e *txn.Event) []stmt {
+	if q.Schema == "" {
+		return nil
+	}
+	return []stmt{{sql: "USE " + quoteIdent(q.Schema), event: e}}
+}
+
+// varStatement turns an INTVAR, RAND or USER_VAR event into the SET that
+// gives the next query the same values.
+func varStatement(e *txn.Event, names collationNames) (stmt, error) {
+	switch e.Kind {
+	case txn.EventIntVar:
+		name := "INSERT_ID"
+		if e.IntVar.Type == txn.IntVarLastInsertID {
+			name = "LAST_INSERT_ID"
+		}
+		return stmt{sql: fmt.Sprintf("SET %s=%d", name, e.IntVar.Value), event: e}, nil
+	case txn.EventRand:
+		return stmt{sql: fmt.Sprintf("SET @@RAND_SEED1=%d, @@RAND_SEED2=%d", e.Rand.Seed1, e.Rand.Seed2), event: e}, nil
+	}
+	v, err := userVarLiteral(e.UserVar, names)
+	if err != nil {
+		return stmt{}, fmt.Errorf("%s at %s: user variable @%s: %w", e.TypeName, e.Pos, e.UserVar.Name, err)
+	}
+	return stmt{sql: "SET @" + quoteIdent(e.UserVar.Name) + ":=" + v, event: e}, nil
+}
+
+// userVarLiteral renders a logged user variable value as an SQL literal of
+// the same type.
+func userVarLiteral(u *txn.UserVar, names collationNames) (string, error) {
+	if u.IsNull {
+		return "NULL", nil
+	}
+	switch u.ValueType {
+	case txn.UserVarString:
+		if u.Collation > math.MaxUint16 {
+			return "", fmt.Errorf("collation id %d out of range", u.Collation)
+		}
+		n, ok := names[uint16(u.Collation)]
+		if !ok {
+			return "", fmt.Errorf("collation id %d unknown to the target", u.Collation)
+		}
+		if len(u.Value) == 0 {
+			return fmt.Sprintf("_%s'' COLLATE %s", n.charset, quoteIdent(n.collation)), nil
+		}
+		return fmt.Sprintf("_%s X'%x' COLLATE %s", n.charset, u.Value, quoteIdent(n.collation)), nil
+	case txn.UserVarReal:
+		if len(u.Value) < 8 {
+			return "", fmt.Errorf("REAL value has %d bytes", len(u.Value))
+		}
+		f := math.Float64frombits(binary.LittleEndian.Uint64(u.Value))
+		return strconv.FormatFloat(f, 'e', -1, 64), nil
+	case txn.UserVarInt:
+		if len(u.Value) < 8 {
+			return "", fmt.Errorf("INT value has %d bytes", len(u.Value))
+		}
+		v := binary.LittleEndian.Uint64(u.Value)
+		if u.Unsigned {
+			return strconv.FormatUint(v, 10), nil
+		}
+		return strconv.FormatInt(int64(v), 10), nil
+	case txn.UserVarDecimal:
+		if len(u.Value) < 2 {
+			return "", fmt.Errorf("DECIMAL value has %d bytes", len(u.Value))
+		}
+		return decodeDecimal(int(u.Value[0]), int(u.Value[1]), u.Value[2:])
+	}
+	return "", fmt.Errorf("value type %d not supported", u.ValueType)
+}
+
+// decodeDecimal decodes MySQL's packed binary DECIMAL(precision, scale).
+func decodeDecimal(precision, scale int, data []byte) (string, error) {
+	const digitsPerWord = 9
+	compressed := [...]int{0, 1, 1, 2, 2, 3, 3, 4, 4, 4}
+	intg := precision - scale
+	intWords, intLeft := intg/digitsPerWord, intg%digitsPerWord
+	fracWords, fracLeft := scale/digitsPerWord, scale%digitsPerWord
+	size := intWords*4 + compressed[intLeft] + fracWords*4 + compressed[fracLeft]
+	if precision <= 0 || scale < 0 || scale > precision || len(data) < size {
+		return "", fmt.Errorf("bad DECIMAL(%d,%d) of %d bytes", precision, scale, len(data))
+	}
+	buf := append([]byte(nil), data[:size]...)
+	negative := buf[0]&0x80 == 0
+	buf[0] ^= 0x80
+	if negative {
+		for i := range buf {
+			buf[i] = ^buf[i]
+		}
+	}
+	var b strings.Builder
+	if negative {
+		b.WriteByte('-')
+	}
+	pos := 0
+	read := func(n int) uint32 {
+		var v uint32
+		for i := 0; i < n; i++ {
+			v = v<<8 | uint32(buf[pos+i])
+		}
+		pos += n
+		return v
+	}
+	var intPart strings.Builder
+	if n := compressed[intLeft]; n > 0 {
+		intPart.WriteString(strconv.FormatUint(uint64(read(n)), 10))
+	}
+	for i := 0; i < intWords; i++ {
+		fmt.Fprintf(&intPart, "%09d", read(4))
+	}
+	digits := strings.TrimLeft(intPart.String(), "0")
+	if digits == "" {
+		digits = "0"
+	}
+	b.WriteString(digits)
+	if scale > 0 {
+		b.WriteByte('.')
+		for i := 0; i < fracWords; i++ {
+			fmt.Fprintf(&b, "%09d", read(4))
+		}
+		if n := compressed[fracLeft]; n > 0 {
+			fmt.Fprintf(&b, "%0*d", fracLeft, read(n))
+		}
+	}
+	return b.String(), nil
+}
+
+// quoteIdent quotes an identifier with backticks, doubling inner ones.
+func quoteIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
+
+func boolInt(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}

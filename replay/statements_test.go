@@ -1,0 +1,125 @@
+package replay
+
+import (
+	"encoding/binary"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/binlog-replay/binlog-replay/txn"
+)
+
+func TestDecodeDecimal(t *testing.T) {
+	tests := []struct {
+		precision, scale int
+		hex              []byte
+		want             string
+	}{
+		// DECIMAL(5,2) 123.45 and -123.45 (MySQL's documented layout).
+		{5, 2, []byte{0x80, 0x7b, 0x2d}, "123.45"},
+		{5, 2, []byte{0x7f, 0x84, 0xd2}, "-123.45"},
+		// DECIMAL(14,4) 1234567890.1234: 1 byte (1 digit) + 4 bytes (9 digits) + 2 bytes (4 digits).
+		{14, 4, []byte{0x81, 0x0d, 0xfb, 0x38, 0xd2, 0x04, 0xd2}, "1234567890.1234"},
+		{10, 0, []byte{0x80, 0x00, 0x00, 0x00, 0x00}, "0"},
+	}
+	for _, tt := range tests {
+		got, err := decodeDecimal(tt.precision, tt.scale, tt.hex)
+		if err != nil || got != tt.want {
+			t.Errorf("decodeDecimal(%d,%d,% x) = %q, %v; want %q", tt.precision, tt.scale, tt.hex, got, err, tt.want)
+		}
+	}
+	if _, err := decodeDecimal(14, 4, []byte{0x80}); err == nil {
+		t.Error("decodeDecimal with too few bytes: want an error")
+	}
+}
+
+func TestQuote(t *testing.T) {
+	tests := map[string]string{
+		"mysql-bin.000001": "'mysql-bin.000001'",
+		"0-1-42":           "'0-1-42'",
+		"it's":             "X'69742773'",
+		"a\\b":             "X'615c62'",
+		"":                 "''",
+	}
+	for in, want := range tests {
+		if got := quote(in); got != want {
+			t.Errorf("quote(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+func TestUserVarLiteral(t *testing.T) {
+	names := collationNames{8: {"latin1_swedish_ci", "latin1"}}
+	le := func(v uint64) []byte { b := make([]byte, 8); binary.LittleEndian.PutUint64(b, v); return b }
+	tests := []struct {
+		v    txn.UserVar
+		want string
+	}{
+		{txn.UserVar{IsNull: true}, "NULL"},
+		{txn.UserVar{ValueType: txn.UserVarString, Collation: 8, Value: []byte{'a', 0xe9}}, "_latin1 X'61e9' COLLATE `latin1_swedish_ci`"},
+		{txn.UserVar{ValueType: txn.UserVarInt, Value: le(uint64(math.MaxUint64))}, "-1"},
+		{txn.UserVar{ValueType: txn.UserVarInt, Value: le(uint64(math.MaxUint64)), Unsigned: true}, "18446744073709551615"},
+		{txn.UserVar{ValueType: txn.UserVarReal, Value: le(math.Float64bits(0.1))}, "1e-01"},
+		{txn.UserVar{ValueType: txn.UserVarDecimal, Value: []byte{5, 2, 0x80, 0x7b, 0x2d}}, "123.45"},
+	}
+	for _, tt := range tests {
+		got, err := userVarLiteral(&tt.v, names)
+		if err != nil || got != tt.want {
+			t.Errorf("userVarLiteral(%+v) = %q, %v; want %q", tt.v, got, err, tt.want)
+		}
+	}
+	if _, err := userVarLiteral(&txn.UserVar{ValueType: txn.UserVarString, Collation: 999}, names); err == nil {
+		t.Error("unknown collation: want an error")
+	}
+}
+
+func TestBodyStatementsGroupsRowEventsByStatement(t *testing.T) {
+	tm := &txn.TableMap{ID: 7, Schema: "db", Table: "t"}
+	ev := func(kind txn.EventKind, raw string, flags uint16) txn.Event {
+		e := txn.Event{Kind: kind, Raw: []byte(raw), TypeName: "X"}
+		if kind == txn.EventRows {
+			e.Rows = &txn.Rows{Table: tm, Flags: flags}
+		} else {
+			e.TableMap = tm
+		}
+		return e
+	}
+	tx := &txn.Txn{Kind: txn.KindRows, Events: []txn.Event{
+		ev(txn.EventTableMap, "m1", 0), ev(txn.EventRows, "r1", 0), ev(txn.EventRows, "r2", txn.RowsFlagStmtEnd),
+		ev(txn.EventTableMap, "m2", 0), ev(txn.EventRows, "r3", txn.RowsFlagStmtEnd),
+	}}
+	stmts, err := bodyStatements(tx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stmts) != 2 {
+		t.Fatalf("got %d statements, want 2 (one BINLOG per source statement): %v", len(stmts), stmts)
+	}
+	if got := binlogStatement(stmts[0].events); got != "BINLOG '\nbTE=\ncjE=\ncjI=\n'" {
+		t.Errorf("first statement = %q", got)
+	}
+	if got, want := binlogSize(stmts[0].events), len(binlogStatement(stmts[0].events)); got != want {
+		t.Errorf("binlogSize = %d, want %d", got, want)
+	}
+	tx.Events[1].Raw = nil
+	if _, err := bodyStatements(tx, nil); err == nil {
+		t.Error("row event without raw bytes: want an error, not a silent skip")
+	}
+}
+
+func TestContextStatement(t *testing.T) {
+	q := &txn.Query{ThreadID: 9, Status: txn.Status{
+		HasFlags2: true, Flags2: txn.Flags2NoForeignKeyChecks,
+		HasSQLMode: true, SQLMode: 1411383296,
+		HasCharset: true, CharsetClient: 8, CollationConnection: 8, CollationServer: 45,
+		HasTimeZone: true, TimeZone: "+05:30",
+		HasMicroseconds: true, Microseconds: 42,
+	}}
+	got := contextStatement(q, &txn.Event{Timestamp: 1700000000}).sql
+	for _, want := range []string{"pseudo_thread_id=9", "TIMESTAMP=1700000000.000042", "foreign_key_checks=0",
+		"unique_checks=1", "sql_mode=1411383296", "character_set_client=8", "collation_server=45", "time_zone='+05:30'"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("context statement %q lacks %q", got, want)
+		}
+	}
+}

@@ -1,0 +1,262 @@
+package replay
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/binlog-replay/binlog-replay/txn"
+)
+
+// group is a run of consecutive source transactions that one worker applies
+// and commits together in one target transaction.
+type group struct {
+	txns []*txn.Txn
+	// first is the ticket of txns[0]; tickets number the transactions handed
+	// to workers from 1, in source order, without gaps.
+	first uint64
+	// dependsOn is the last ticket that must be committed before the group
+	// may start.
+	dependsOn uint64
+	// ddl groups hold one standalone query, which commits implicitly.
+	ddl bool
+	// statement groups hold statement-format events (or DDL). They run on
+	// the run's statement session, so that temporary tables and session
+	// state carry from one to the next as on the source.
+	statement bool
+	bytes     int64
+}
+
+func (g *group) last() uint64 { return g.first + uint64(len(g.txns)) - 1 }
+
+// worker applies groups on its own target connection.
+type worker struct {
+	r         *run
+	conn      *sql.Conn
+	format    *txn.Format // format description installed on conn, if any
+	maxPacket int
+}
+
+// loop applies groups from in until it is closed or an error occurs.
+func (w *worker) loop(ctx context.Context, in <-chan *group) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case g, ok := <-in:
+			if !ok {
+				return nil
+			}
+			w.r.busy.Add(1)
+			err := w.apply(ctx, g)
+			w.r.busy.Add(-1)
+			if err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// apply applies g, retrying on lock conflicts, until it is committed.
+func (w *worker) apply(ctx context.Context, g *group) error {
+	if g.statement && w != w.r.stmtWorker {
+		// Statement groups run alone: once everything before one has
+		// committed (and everything after waits for it), the statement
+		// session is free. Wait first, lock after: an earlier statement
+		// group may still need the session.
+		if err := w.r.seq.waitCommitted(ctx, g.first-1); err != nil {
+			return err
+		}
+		w.r.stmtMu.Lock()
+		defer w.r.stmtMu.Unlock()
+		return w.r.stmtWorker.apply(ctx, g)
+	}
+	if g.ddl {
+		return w.applyDDL(ctx, g)
+	}
+	seq := w.r.seq
+	for attempt := 0; ; attempt++ {
+		if err := seq.waitCommitted(ctx, g.dependsOn); err != nil {
+			return err
+		}
+		err := w.applyOnce(ctx, g, seq.generation())
+		if err == nil {
+			return nil
+		}
+		w.rollback()
+		var aborted errAborted
+		switch {
+		case errors.As(err, &aborted):
+			// An earlier group needs our locks: let it commit first.
+			if err := seq.waitCommitted(ctx, aborted.until); err != nil {
+				return err
+			}
+		case isRetryable(err) && attempt < w.r.opts.MaxRetries:
+			w.r.retries.Add(1)
+			if seq.committedUpTo() == g.first-1 {
+				// We are the earliest pending group: whoever holds our
+				// locks is a later group waiting for its turn.
+				seq.abortLater(g.first)
+			} else if err := seq.waitCommitted(ctx, g.first-1); err != nil {
+				return err
+			}
+		default:
+			return err
+		}
+	}
+}
+
+// applyOnce runs g's body, waits for its turn and commits.
+func (w *worker) applyOnce(ctx context.Context, g *group, gen uint64) error {
+	// The session runs with autocommit=0: the group's statements form one
+	// target transaction, ended by the COMMIT below.
+	var stmts []stmt
+	for _, t := range g.txns {
+		if t.Format != nil && t.Format != w.format && hasRowEvents(t) {
+			stmts = append(stmts, formatStatement(t.Format))
+			w.format = t.Format
+		}
+		body, err := bodyStatements(t, w.r.collations)
+		if err != nil {
+			return w.r.applyError(t, nil, err)
+		}
+		for i := range body {
+			body[i].txn = t
+		}
+		stmts = append(stmts, body...)
+	}
+	if err := w.exec(ctx, stmts); err != nil {
+		return err
+	}
+	if err := w.r.seq.waitTurn(ctx, g.first, gen); err != nil {
+		return err
+	}
+	last := g.txns[len(g.txns)-1]
+	commit := checkpointSQL(last, w.r.appliedBefore+g.last(), "running") + ";\nCOMMIT"
+	if _, err := w.conn.ExecContext(ctx, commit); err != nil {
+		// The commit may or may not have happened: the checkpoint on the
+		// target says which, and --resume reads it.
+		return w.r.applyError(last, nil, fmt.Errorf("commit (outcome unknown; --resume reads the checkpoint to find out): %w", err))
+	}
+	w.r.committed(g)
+	return nil
+}
+
+// applyDDL applies a standalone query, bracketed by checkpoint updates
+// because it commits implicitly (see CheckpointSchema).
+func (w *worker) applyDDL(ctx context.Context, g *group) error {
+	t := g.txns[0]
+	if err := w.r.seq.waitCommitted(ctx, g.first-1); err != nil {
+		return err
+	}
+	if _, err := w.conn.ExecContext(ctx, ddlStartSQL(t)+";\nCOMMIT"); err != nil {
+		return w.r.applyError(t, nil, fmt.Errorf("record DDL start: %w", err))
+	}
+	body, err := bodyStatements(t, w.r.collations)
+	if err != nil {
+		return w.r.applyError(t, nil, err)
+	}
+	for i := range body {
+		body[i].txn = t
+	}
+	if err := w.exec(ctx, body); err != nil {
+		if !w.r.mayBeApplied(t) || !isMySQLError(err, alreadyDoneErrors...) {
+			return err
+		}
+		w.r.logf("DDL at %s was already applied before the restart (%v): continuing", t.Start, err)
+	}
+	if _, err := w.conn.ExecContext(ctx, checkpointSQL(t, w.r.appliedBefore+g.last(), "running")+";\nCOMMIT"); err != nil {
+		return w.r.applyError(t, nil, fmt.Errorf("record DDL end: %w", err))
+	}
+	w.r.committed(g)
+	return nil
+}
+
+// alreadyDoneErrors are the errors a DDL raises when it is applied a second
+// time: after a crash between a DDL and its checkpoint they mean the DDL
+// had been applied.
+var alreadyDoneErrors = []uint16{errTableExists, errBadTable, errDupFieldName, errDupKeyName,
+	errCantDropField, errDBCreateExists, errDBDropExists, errNoSuchTable, errSPDoesNotExist,
+	errTrgDoesNotExist, errTrgAlreadyExists}
+
+// exec sends stmts, several per round trip where allowed, within the
+// target's packet limit: consecutive SQL statements share a multi-statement
+// packet, consecutive row events share one BINLOG statement sent alone. The
+// error names the transaction, event and statement that failed.
+func (w *worker) exec(ctx context.Context, stmts []stmt) error {
+	limit := max(w.maxPacket/2, 64<<10)
+	var (
+		batch  []string // SQL statements for one packet
+		events []*txn.Event
+		first  *stmt // first statement of what is pending
+		size   int
+	)
+	send := func(sql string) error {
+		_, err := w.conn.ExecContext(ctx, sql)
+		if err != nil {
+			w.format = nil // the session may have lost what it was told
+			if first.txn == nil {
+				return err
+			}
+			return w.r.applyError(first.txn, first, err)
+		}
+		return nil
+	}
+	flush := func() error {
+		var err error
+		switch {
+		case len(events) > 0:
+			err = send(binlogStatement(events))
+		case len(batch) > 0:
+			err = send(strings.Join(batch, ";\n"))
+		}
+		batch, events, size = batch[:0], nil, 0
+		return err
+	}
+	for i := range stmts {
+		s := &stmts[i]
+		n := len(s.sql) + 2
+		if s.events != nil {
+			n = binlogSize(s.events)
+		}
+		// A change of kind, a statement that must go alone, or a full
+		// packet ends what is pending.
+		if (s.events != nil) != (len(events) > 0) || s.alone || size+n > limit {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		if size == 0 {
+			first = s
+		}
+		size += n
+		if s.events != nil {
+			events = append(events, s.events...)
+			continue
+		}
+		batch = append(batch, s.sql)
+		if s.alone {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return flush()
+}
+
+// rollback ends the open target transaction, if any. Errors are ignored:
+// a broken connection rolls back on its own.
+func (w *worker) rollback() {
+	_, _ = w.conn.ExecContext(context.Background(), "ROLLBACK")
+}
+
+func hasRowEvents(t *txn.Txn) bool {
+	for i := range t.Events {
+		if k := t.Events[i].Kind; k == txn.EventRows || k == txn.EventTableMap {
+			return true
+		}
+	}
+	return false
+}
