@@ -49,6 +49,10 @@ type Options struct {
 	GroupBytes int64
 	// NoLogBin keeps the replay out of the target's binary log.
 	NoLogBin bool
+	// Strict refuses a last binlog file that ends inside a transaction
+	// (by default every complete transaction is applied and the summary
+	// says where the file was cut).
+	Strict bool
 	// SkipUnknown skips events the reader does not understand (each is
 	// counted in the summary) instead of stopping.
 	SkipUnknown bool

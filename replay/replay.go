@@ -84,6 +84,7 @@ type run struct {
 	first   *TxnRef
 	last    *TxnRef
 	stopWhy string
+	readErr error
 	// barrierWhy counts barriers by reason (at most 20 reasons).
 	barrierWhy map[string]uint64
 	started    time.Time
@@ -231,6 +232,9 @@ func (r *run) pipeline(ctx context.Context, start txn.Position) error {
 	if err != nil {
 		r.seq.fail(err)
 	}
+	if err == nil {
+		err = r.readErr
+	}
 	if err == nil && ctx.Err() != nil && r.stopReason() == "" {
 		r.setStop("interrupted: stopped at a transaction boundary, checkpoint saved")
 	}
@@ -287,8 +291,15 @@ func (r *run) read(ctx context.Context, start txn.Position, out chan<- *txn.Txn)
 		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 			return nil
 		}
+		var trunc *binlog.TruncatedError
+		if errors.As(err, &trunc) && !r.opts.Strict {
+			r.setStop(fmt.Sprintf("the last binlog ends inside a transaction (%v): applied every complete transaction before it; --strict refuses such input", err))
+			return nil
+		}
 		if err != nil {
-			return err
+			// Apply what was read before the bad input, then report it.
+			r.setReadErr(err)
+			return nil
 		}
 		keep, stop := f.apply(t)
 		if stop != "" {
@@ -323,6 +334,15 @@ func (r *run) committed(g *group) {
 	for _, t := range g.txns {
 		r.stats.BytesApplied += t.Bytes
 	}
+}
+
+// setReadErr records bad input found by the reader: the transactions
+// before it are still applied, then the replay stops with this error.
+func (r *run) setReadErr(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.readErr = err
+	r.stopWhy = "bad input in the binlogs: every transaction before it was applied"
 }
 
 // parallel reports whether transactions are keyed to run side by side.

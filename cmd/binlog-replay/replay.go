@@ -34,6 +34,7 @@ type ReplayOptions struct {
 	Resume         bool
 	NoLogBin       bool
 	SkipUnknown    bool
+	Strict         bool
 	JSON           bool
 	Progress       string
 }
@@ -57,6 +58,7 @@ func (o *ReplayOptions) AddFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.Resume, "resume", false, "continue from the checkpoint saved on the target")
 	fs.BoolVar(&o.NoLogBin, "no-log-bin", false, "keep the replay out of the target's binary log (SET sql_log_bin=0)")
 	fs.BoolVar(&o.SkipUnknown, "skip-unknown", false, "skip events that are not understood (counted) instead of stopping")
+	fs.BoolVar(&o.Strict, "strict", false, "refuse a last binlog file that ends inside a transaction (default: apply every complete transaction and say where it was cut)")
 	fs.BoolVar(&o.JSON, "json", false, "print the summary as JSON on stdout")
 	fs.StringVar(&o.Progress, "progress", "auto", "progress display: auto, bar, plain or none")
 }
@@ -103,7 +105,7 @@ func (o *ReplayOptions) options(args []string) (replay.Options, error) {
 	}
 	ro.Databases, ro.Tables = splitList(o.Databases), splitList(o.Tables)
 	ro.Workers, ro.GroupTxns, ro.GroupBytes = o.Workers, o.GroupTxns, o.GroupBytes
-	ro.Resume, ro.NoLogBin, ro.SkipUnknown = o.Resume, o.NoLogBin, o.SkipUnknown
+	ro.Resume, ro.NoLogBin, ro.SkipUnknown, ro.Strict = o.Resume, o.NoLogBin, o.SkipUnknown, o.Strict
 	return ro, ro.Validate()
 }
 
