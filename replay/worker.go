@@ -233,6 +233,15 @@ func (w *worker) exec(ctx context.Context, stmts []stmt) error {
 		}
 		size += n
 		if s.events != nil {
+			if n > limit {
+				// One source statement too large for a packet: send it
+				// in pieces (nothing else is pending here).
+				if err := w.sendSplit(ctx, s, limit); err != nil {
+					return err
+				}
+				size = 0
+				continue
+			}
 			events = append(events, s.events...)
 			continue
 		}
@@ -244,6 +253,46 @@ func (w *worker) exec(ctx context.Context, stmts []stmt) error {
 		}
 	}
 	return flush()
+}
+
+// sendSplit sends the row events of one source statement in several BINLOG
+// statements of at most limit bytes each, repeating the statement's table
+// maps at the head of every piece so that each piece can be applied on its
+// own; the server keeps the statement open until the row event flagged as
+// its end.
+func (w *worker) sendSplit(ctx context.Context, s *stmt, limit int) error {
+	var maps, piece []*txn.Event
+	for _, e := range s.events {
+		if e.Kind == txn.EventTableMap {
+			maps = append(maps, e)
+		}
+	}
+	piece = append(piece, maps...)
+	for _, e := range s.events {
+		if e.Kind == txn.EventTableMap {
+			continue
+		}
+		if len(piece) > len(maps) && binlogSize(append(piece, e)) > limit {
+			if err := w.sendBinlog(ctx, s, piece); err != nil {
+				return err
+			}
+			piece = append(piece[:0], maps...)
+		}
+		piece = append(piece, e)
+	}
+	return w.sendBinlog(ctx, s, piece)
+}
+
+// sendBinlog sends one BINLOG statement made of events, on behalf of s.
+func (w *worker) sendBinlog(ctx context.Context, s *stmt, events []*txn.Event) error {
+	if _, err := w.conn.ExecContext(ctx, binlogStatement(events)); err != nil {
+		w.format = nil
+		if s.txn == nil {
+			return err
+		}
+		return w.r.applyError(s.txn, s, err)
+	}
+	return nil
 }
 
 // rollback ends the open target transaction, if any. Errors are ignored:
