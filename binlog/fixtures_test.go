@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/binlog-replay/binlog-replay/internal/fixtures"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -109,11 +110,12 @@ func wantError(t *testing.T, err error, file string, offset uint64, typ, text st
 func TestFixtures(t *testing.T) {
 	manifest := readManifest(t)
 	seen := 0
-	err := filepath.WalkDir(fixtures, func(p string, d os.DirEntry, err error) error {
+	dir := fixtures.Dir(t)
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() || d.Name() == "MANIFEST.tsv" {
 			return err
 		}
-		rel, _ := filepath.Rel(fixtures, p)
+		rel, _ := filepath.Rel(dir, p)
 		seen++
 		t.Run(rel, func(t *testing.T) {
 			entry, ok := manifest[rel]

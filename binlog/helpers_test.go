@@ -8,16 +8,15 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/binlog-replay/binlog-replay/internal/fixtures"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
-// fixtures is the directory of real binlog files described by MANIFEST.tsv.
-const fixtures = "/work/shared/fixtures"
-
-// fixture returns the path of a fixture, skipping the test if it is absent.
+// fixture returns the path of a fixture, skipping the test if it is absent
+// (failing it when CI=true).
 func fixture(t testing.TB, rel string) string {
 	t.Helper()
-	p := filepath.Join(fixtures, rel)
+	p := filepath.Join(fixtures.Dir(t), rel)
 	if _, err := os.Stat(p); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("fixture missing: %v", err)

@@ -7,7 +7,6 @@ import (
 	"math"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -101,7 +100,7 @@ func TestValuesAgainstMariadbBinlog(t *testing.T) {
 		if !strings.Contains(m.notes, "mariadb-binlog -vv: ok") || expectedFailures[rel].check != nil {
 			continue
 		}
-		path := filepath.Join(fixtures, rel)
+		path := fixture(t, rel)
 		txns := mustReadAll(t, []string{path}, Options{DecodeRows: true})
 		theirs, ours := mariadbBinlogImages(t, path), ourImages(txns)
 		if len(theirs) != len(ours) {

@@ -59,6 +59,9 @@ type Summary struct {
 	// BarrierReasons counts, by reason, the transactions that had to run
 	// alone.
 	BarrierReasons map[string]uint64 `json:",omitempty"`
+	// SkippedEvents counts, by event type, the events skipped because they
+	// are marked ignorable or because --skip-unknown was given.
+	SkippedEvents map[string]uint64 `json:",omitempty"`
 }
 
 // run is the state of one replay.
@@ -85,6 +88,8 @@ type run struct {
 	last    *TxnRef
 	stopWhy string
 	readErr error
+	// skippedEvents counts, by type, the events the reader skipped.
+	skippedEvents map[string]uint64
 	// barrierWhy counts barriers by reason (at most 20 reasons).
 	barrierWhy map[string]uint64
 	started    time.Time
@@ -280,7 +285,13 @@ func (r *run) read(ctx context.Context, start txn.Position, out chan<- *txn.Txn)
 	if err != nil {
 		return err
 	}
-	defer rd.Close()
+	defer func() {
+		skipped := rd.Stats().Skipped
+		r.mu.Lock()
+		r.skippedEvents = skipped
+		r.mu.Unlock()
+		rd.Close()
+	}()
 	f := newFilter(&r.opts)
 	for {
 		t, err := rd.Next(ctx)
@@ -446,6 +457,9 @@ func (r *run) summary() *Summary {
 	defer r.mu.Unlock()
 	s.First, s.Last = r.first, r.last
 	s.BarrierReasons = r.barrierWhy
+	if len(r.skippedEvents) > 0 {
+		s.SkippedEvents = r.skippedEvents
+	}
 	s.Next = r.stats.Position
 	return s
 }

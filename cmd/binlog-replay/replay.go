@@ -162,6 +162,9 @@ func printReplaySummary(w io.Writer, s *replay.Summary, asJSON bool, runErr erro
 	if s.Skipped > 0 {
 		fmt.Fprintf(w, "skipped %d transactions by GTID filters\n", s.Skipped)
 	}
+	for typ, n := range s.SkippedEvents {
+		fmt.Fprintf(w, "skipped %d %s events (ignorable, or --skip-unknown)\n", n, typ)
+	}
 	if s.Last != nil {
 		fmt.Fprintf(w, "last applied: #%d at %s", s.Last.Seq, s.Last.Start)
 		if s.Last.GTID != "" {
