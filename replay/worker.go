@@ -102,6 +102,8 @@ func (w *worker) apply(ctx context.Context, g *group) error {
 			} else if err := seq.waitCommitted(ctx, g.first-1); err != nil {
 				return err
 			}
+		case isRetryable(err):
+			return fmt.Errorf("gave up after %d retries: %w", attempt, err)
 		default:
 			return err
 		}
@@ -115,7 +117,9 @@ func (w *worker) applyOnce(ctx context.Context, g *group, gen uint64) error {
 	var stmts []stmt
 	for _, t := range g.txns {
 		if t.Format != nil && t.Format != w.format && hasRowEvents(t) {
-			stmts = append(stmts, formatStatement(t.Format))
+			f := formatStatement(t.Format)
+			f.txn = t
+			stmts = append(stmts, f)
 			w.format = t.Format
 		}
 		body, err := bodyStatements(t, w.r.collations)
