@@ -31,7 +31,7 @@ func buildBinary(t *testing.T) string {
 // increments (a second one changes the total).
 func resumeWorkload(ctx context.Context, db *sql.DB) error {
 	rng := rand.New(rand.NewPCG(7, 7))
-	for i := 0; i < 6000; i++ {
+	for i := 0; i < 10000; i++ {
 		tx, err := db.BeginTx(ctx, nil)
 		if err != nil {
 			return err
@@ -53,7 +53,7 @@ func resumeWorkload(ctx context.Context, db *sql.DB) error {
 		if err := tx.Commit(); err != nil {
 			return err
 		}
-		if i == 3000 {
+		if i == 5000 {
 			if _, err := db.ExecContext(ctx, "ALTER TABLE kr.log ADD COLUMN extra INT DEFAULT 7"); err != nil {
 				return err
 			}
@@ -95,8 +95,8 @@ func testKillAndResume(t *testing.T, format string) {
 	rng := rand.New(rand.NewPCG(11, uint64(len(format))))
 	kills := 0
 	for run := 0; ; run++ {
-		if run > 200 {
-			t.Fatal("replay did not finish after 200 runs")
+		if run > 300 {
+			t.Fatal("replay did not finish after 300 runs")
 		}
 		args := []string{"replay", "--target", tgt.DSN(""), "--workers", "4", "--group-txns", "2", "--progress", "none"}
 		cp, err := replay.ReadCheckpoint(context.Background(), db)
@@ -117,7 +117,7 @@ func testKillAndResume(t *testing.T, format string) {
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
 		var timer <-chan time.Time
-		if kills < 10 {
+		if kills < 20 {
 			timer = time.After(time.Duration(30+rng.IntN(220)) * time.Millisecond)
 		}
 		select {
@@ -125,7 +125,7 @@ func testKillAndResume(t *testing.T, format string) {
 			if err != nil {
 				t.Fatalf("run %d failed: %v\n%s", run, err, out.String())
 			}
-			if kills < 10 {
+			if kills < 20 {
 				t.Fatalf("replay finished after only %d kills: the workload is too small for this test", kills)
 			}
 			replaytest.RequireEqual(t, db, sc.SourceDB, "kr")
