@@ -77,7 +77,7 @@ func resumeSetup(ctx context.Context, db *sql.DB) error {
 }
 
 // TestKillAndResume kills the tool with SIGKILL at random moments, at least
-// ten times, resumes each time, and checks the final state equals the
+// twenty times, resumes each time, and checks the final state equals the
 // source: a transaction applied twice would fail (duplicate key) or change
 // a counter; one lost would leave a difference.
 func TestKillAndResume(t *testing.T) {
