@@ -1,0 +1,297 @@
+package plan
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/txn"
+)
+
+// analyzer takes the transactions in binlog order and fills a Report.
+type analyzer struct {
+	opts   *Options
+	rep    *Report
+	filter *filter
+	stops  *stopFinder
+	par    *parallel
+
+	tables  map[string]*TableCount
+	servers map[string]*ServerInfo // flavor + version -> files
+	order   []string               // keys of servers, as first seen
+	facts   txnFacts
+	gtids   map[string]*gtidStream
+	gtidSet txn.GTIDSet
+	streams map[[2]uint32]string // MariaDB domain, server -> stream name
+	names   tableNames
+	stopped bool // the predicted replay has stopped
+
+	// The last transactions read and applied, copied into the report by
+	// finish (a pointer per transaction would be garbage).
+	lastRead, lastApplied TxnRef
+}
+
+func newAnalyzer(o *Options, rep *Report) *analyzer {
+	rep.Contents.ByKind = map[string]uint64{}
+	return &analyzer{
+		opts: o, rep: rep, filter: newFilter(o), stops: newStopFinder(o),
+		par:    newParallel(o),
+		tables: map[string]*TableCount{}, servers: map[string]*ServerInfo{}, gtids: map[string]*gtidStream{},
+		streams: map[[2]uint32]string{}, names: tableNames{},
+	}
+}
+
+// add analyses one transaction.
+func (a *analyzer) add(t *txn.Txn) {
+	a.count(t)
+	cand := a.stops.check(t, &a.facts) // before the include filters remove events
+	applied := a.predict(t)
+	if cand != nil {
+		cand.Applied = applied
+		a.rep.Candidates = append(a.rep.Candidates, *cand)
+	}
+	a.stops.seen(t)
+}
+
+// predict runs t through the replay's filter and, if the replay would
+// apply it, through the parallelism estimate. It reports whether t is
+// applied.
+func (a *analyzer) predict(t *txn.Txn) bool {
+	p := &a.rep.Replay
+	if a.stopped {
+		return false
+	}
+	if reason := a.filter.stopBefore(t); reason != "" {
+		a.stopped = true
+		p.StoppedBefore, p.StopReason = refOf(t), reason
+		return false
+	}
+	if a.filter.skips(t) {
+		p.Skipped++
+		return false
+	}
+	a.filter.include(t)
+	p.Applied++
+	p.Bytes += t.Bytes
+	if p.First == nil {
+		p.First = refOf(t)
+	}
+	a.lastApplied = *refOf(t)
+	a.par.add(t)
+	return true
+}
+
+// count adds t to the contents and sets a.facts.
+func (a *analyzer) count(t *txn.Txn) {
+	a.facts.reset()
+	c := &a.rep.Contents
+	c.Transactions++
+	c.ByKind[t.Kind.String()]++
+	c.Bytes += t.Bytes
+	if c.First == nil {
+		c.First, c.Earliest, c.Latest = refOf(t), t.Time, t.Time
+	}
+	a.lastRead = *refOf(t)
+	if t.Time.Before(c.Earliest) {
+		c.Earliest = t.Time
+	}
+	if t.Time.After(c.Latest) {
+		c.Latest = t.Time
+	}
+	a.countServer(t)
+	a.countGTID(t)
+	noRaw := false
+	for i := range t.Events {
+		e := &t.Events[i]
+		if e.Raw == nil {
+			a.countNoRaw(e)
+			noRaw = true
+		}
+		switch e.Kind {
+		case txn.EventRows:
+			a.countRows(e.Rows)
+		case txn.EventQuery:
+			cls := classifySQL(e.Query.SQL)
+			a.facts.queries = append(a.facts.queries, queryFact{q: e.Query, cls: cls})
+			if cls.ddl {
+				c.DDL++
+			} else {
+				c.Statements++
+			}
+		}
+	}
+	if noRaw {
+		a.rep.Problems.TxnsWithoutRaw++
+	}
+}
+
+func (a *analyzer) countNoRaw(e *txn.Event) {
+	pr := &a.rep.Problems
+	pr.EventsWithoutRaw++
+	if pr.FirstWithoutRaw == nil {
+		pos := e.Pos
+		pr.FirstWithoutRaw = &pos
+	}
+}
+
+func (a *analyzer) countServer(t *txn.Txn) {
+	if t.Format == nil {
+		return
+	}
+	key := t.Format.Flavor.String() + "\x00" + t.Format.ServerVersion
+	s := a.servers[key]
+	if s == nil {
+		s = &ServerInfo{Flavor: t.Format.Flavor.String(), Version: t.Format.ServerVersion}
+		a.servers[key] = s
+		a.order = append(a.order, key)
+	}
+	if n := len(s.Files); n == 0 || s.Files[n-1] != t.Start.File {
+		s.Files = append(s.Files, t.Start.File)
+	}
+}
+
+// countRows adds one row event to its table's counts.
+func (a *analyzer) countRows(r *txn.Rows) {
+	if r == nil {
+		return
+	}
+	name := "?"
+	if r.Table != nil {
+		name = a.names.of(r.Table)
+	}
+	tc := a.tables[name]
+	if tc == nil {
+		tc = &TableCount{Table: name}
+		a.tables[name] = tc
+	}
+	if r.Table != nil && len(r.Table.PrimaryKey) > 0 {
+		tc.PrimaryKey = true
+	}
+	c := &a.rep.Contents
+	tc.Events.add(r.Op, 1)
+	c.RowEvents.add(r.Op, 1)
+	if !r.Decoded {
+		tc.Undecoded++
+		a.rep.Problems.UndecodedEvents++
+		return
+	}
+	n := rowCount(r)
+	a.facts.addRows(r.Op, name, n)
+	tc.Rows.add(r.Op, n)
+	c.Rows.add(r.Op, n)
+	if !allSet(r.Columns) || r.Op == txn.OpUpdate && !allSet(r.ColumnsAfter) {
+		tc.Minimal++
+		a.rep.Problems.MinimalEvents++
+	}
+}
+
+// rowCount is the number of rows a decoded event changes.
+func rowCount(r *txn.Rows) uint64 {
+	if r.Op == txn.OpUpdate {
+		return uint64(len(r.Rows) / 2)
+	}
+	return uint64(len(r.Rows))
+}
+
+// finish completes the report once reading has ended with readErr (nil at
+// the end of the files).
+func (a *analyzer) finish(readErr error) {
+	c := &a.rep.Contents
+	c.Tables = make([]TableCount, 0, len(a.tables))
+	for _, tc := range a.tables {
+		c.Tables = append(c.Tables, *tc)
+	}
+	sort.Slice(c.Tables, func(i, j int) bool { return c.Tables[i].Table < c.Tables[j].Table })
+	for _, key := range a.order {
+		a.rep.Servers = append(a.rep.Servers, *a.servers[key])
+	}
+	if c.First != nil {
+		last := a.lastRead
+		c.Last = &last
+	}
+	if a.rep.Replay.First != nil {
+		last := a.lastApplied
+		a.rep.Replay.Last = &last
+	}
+	c.GTIDs = a.gtidRanges()
+	c.GTIDSet = a.gtidSet.String()
+	a.rep.Parallelism = a.par.result()
+	if readErr != nil {
+		a.rep.Problems.ReadError = readErrorOf(readErr)
+		a.rep.Replay.Fails = !a.stopped
+	}
+}
+
+func readErrorOf(err error) *ReadError {
+	re := &ReadError{Message: err.Error()}
+	var be *binlog.Error
+	var te *binlog.TruncatedError
+	switch {
+	case errors.As(err, &te):
+		re.Truncated, re.File, re.Offset = true, te.Partial.File, te.Partial.Offset
+		if !te.LastEnd.IsZero() {
+			end := te.LastEnd
+			re.LastEnd = &end
+		}
+	case errors.As(err, &be):
+		re.File, re.Offset, re.EventType = be.File, be.Offset, be.EventType
+	}
+	return re
+}
+
+// gtidStream is what one GTID stream contributed so far.
+type gtidStream struct {
+	r    GTIDRange
+	seen txn.GTIDSet // exact sequence numbers, to tell gaps and repeats
+	dup  bool
+}
+
+// streamGTID maps g to a MySQL-syntax GTID whose source names g's stream,
+// so that a GTIDSet holds its exact sequence numbers in either flavor.
+func (a *analyzer) streamGTID(g txn.GTID) txn.GTID {
+	if g.Flavor != txn.FlavorMariaDB {
+		return g
+	}
+	key := [2]uint32{g.Domain, g.Server}
+	name, ok := a.streams[key]
+	if !ok {
+		name = fmt.Sprintf("%d-%d", g.Domain, g.Server)
+		a.streams[key] = name
+	}
+	return txn.GTID{Flavor: txn.FlavorMySQL, Source: name, Seq: g.Seq}
+}
+
+// countGTID adds t's GTID to its stream and sets a.facts.gtidRepeat.
+func (a *analyzer) countGTID(t *txn.Txn) {
+	g := t.GTID
+	if g.IsZero() {
+		a.rep.Contents.NoGTID++
+		return
+	}
+	a.gtidSet.Add(g)
+	sg := a.streamGTID(g)
+	s := a.gtids[sg.Source]
+	if s == nil {
+		s = &gtidStream{r: GTIDRange{Stream: sg.Source, First: g.String(), MinSeq: g.Seq, MaxSeq: g.Seq}}
+		a.gtids[sg.Source] = s
+	}
+	if s.seen.Contains(sg) {
+		s.dup, a.facts.gtidRepeat = true, true
+	}
+	s.seen.Add(sg)
+	s.r.Last = g.String()
+	s.r.Count++
+	s.r.MinSeq, s.r.MaxSeq = min(s.r.MinSeq, g.Seq), max(s.r.MaxSeq, g.Seq)
+}
+
+func (a *analyzer) gtidRanges() []GTIDRange {
+	var out []GTIDRange
+	for _, s := range a.gtids {
+		r := s.r
+		r.Contiguous = !s.dup && r.MaxSeq-r.MinSeq+1 == r.Count
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Stream < out[j].Stream })
+	return out
+}

@@ -1,0 +1,196 @@
+package plan
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/binlog-replay/binlog-replay/internal/fixtures"
+)
+
+// manifestEntry is one line of MANIFEST.tsv: the event counts a separate
+// tool (mariadb-binlog and a raw event walk) found in the file.
+type manifestEntry struct {
+	file    string
+	events  map[string]int // outside compressed payloads
+	payload map[string]int // inside TRANSACTION_PAYLOAD events
+	// notFull counts the row events whose images are not FULL.
+	notFull uint64
+}
+
+var notFullRE = regexp.MustCompile(`non-FULL row images in (\d+)/\d+ rows events`)
+
+func readManifest(t *testing.T) []manifestEntry {
+	t.Helper()
+	f, err := os.Open(filepath.Join(fixtures.Dir(t), "MANIFEST.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []manifestEntry
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for first := true; sc.Scan(); first = false {
+		cols := strings.Split(sc.Text(), "\t")
+		if first || len(cols) < 8 {
+			continue
+		}
+		_, list, _ := strings.Cut(cols[7], "events: ")
+		outer, inner, _ := strings.Cut(list, " | in TRANSACTION_PAYLOAD(ZSTD): ")
+		e := manifestEntry{file: cols[0], events: eventCounts(outer), payload: eventCounts(inner)}
+		if m := notFullRE.FindStringSubmatch(cols[7]); m != nil {
+			e.notFull, _ = strconv.ParseUint(m[1], 10, 64)
+		}
+		out = append(out, e)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// eventCounts parses "A:1,B:2".
+func eventCounts(s string) map[string]int {
+	out := map[string]int{}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(kv), ":")
+		if n, err := strconv.Atoi(v); ok && err == nil {
+			out[k] += n
+		}
+	}
+	return out
+}
+
+// sum adds the counts of the named event types, in and out of payloads.
+func (m manifestEntry) sum(names ...string) uint64 {
+	var n int
+	for _, name := range names {
+		n += m.events[name] + m.payload[name]
+	}
+	return uint64(n)
+}
+
+// TestFixtureCounts plans every fixture the reader reads to its end and
+// checks the report's counts against MANIFEST.tsv.
+func TestFixtureCounts(t *testing.T) {
+	checked := 0
+	dir := fixtures.Dir(t)
+	for _, m := range readManifest(t) {
+		path := filepath.Join(dir, m.file)
+		rep, err := Run(context.Background(), Options{Files: []string{path}})
+		if err != nil {
+			t.Errorf("%s: %v", m.file, err)
+			continue
+		}
+		if rep.Problems.ReadError != nil {
+			t.Logf("%s: not read to the end: %s", m.file, rep.Problems.ReadError.Message)
+			continue
+		}
+		checked++
+		checkCounts(t, m, rep, path)
+	}
+	if checked < 60 {
+		t.Errorf("only %d fixtures were read to the end", checked)
+	}
+}
+
+func checkCounts(t *testing.T, m manifestEntry, rep *Report, path string) {
+	t.Helper()
+	c := &rep.Contents
+	want := OpCounts{
+		Insert: m.sum("WRITE_ROWS_V1", "WRITE_ROWS_V2"),
+		Update: m.sum("UPDATE_ROWS_V1", "UPDATE_ROWS_V2", "PARTIAL_UPDATE_ROWS"),
+		Delete: m.sum("DELETE_ROWS_V1", "DELETE_ROWS_V2"),
+	}
+	if c.RowEvents != want {
+		t.Errorf("%s: row events %+v, manifest %+v", m.file, c.RowEvents, want)
+	}
+	var perTable OpCounts
+	for _, tc := range c.Tables {
+		perTable.Insert += tc.Events.Insert
+		perTable.Update += tc.Events.Update
+		perTable.Delete += tc.Events.Delete
+	}
+	if perTable != want {
+		t.Errorf("%s: row events by table add up to %+v, manifest %+v", m.file, perTable, want)
+	}
+	if withGTID := c.Transactions - c.NoGTID; withGTID != m.sum("GTID", "MARIA_GTID") {
+		t.Errorf("%s: %d transactions with a GTID, manifest has %d GTID events", m.file, withGTID, m.sum("GTID", "MARIA_GTID"))
+	}
+	if anon := m.sum("ANONYMOUS_GTID"); anon > 0 && c.NoGTID != anon {
+		t.Errorf("%s: %d transactions without GTID, manifest has %d ANONYMOUS_GTID events", m.file, c.NoGTID, anon)
+	}
+	if got, want := rep.Problems.UndecodedEvents, m.sum("PARTIAL_UPDATE_ROWS"); got != want {
+		t.Errorf("%s: %d undecoded row events, manifest has %d PARTIAL_UPDATE_ROWS", m.file, got, want)
+	}
+	// A PARTIAL_UPDATE_ROWS event is not decoded, and not FULL either.
+	if got := rep.Problems.MinimalEvents + rep.Problems.UndecodedEvents; got != m.notFull {
+		t.Errorf("%s: %d minimal and %d undecoded row events, manifest has %d not FULL",
+			m.file, rep.Problems.MinimalEvents, rep.Problems.UndecodedEvents, m.notFull)
+	}
+	var inPayload uint64
+	for _, name := range []string{"TABLE_MAP", "WRITE_ROWS_V2", "UPDATE_ROWS_V2", "DELETE_ROWS_V2"} {
+		inPayload += uint64(m.payload[name])
+	}
+	if rep.Problems.EventsWithoutRaw != inPayload {
+		t.Errorf("%s: %d events without raw bytes, manifest has %d table maps and row events in payloads",
+			m.file, rep.Problems.EventsWithoutRaw, inPayload)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.BytesRead+4 != uint64(st.Size()) { // every event after the magic number
+		t.Errorf("%s: %d bytes of events read, file has %d after the magic number", m.file, c.BytesRead, st.Size()-4)
+	}
+	var total int
+	for _, n := range m.events {
+		total += n
+	}
+	if c.EventsRead != uint64(total) {
+		t.Errorf("%s: %d events read, manifest lists %d", m.file, c.EventsRead, total)
+	}
+}
+
+// TestFixtureReadErrors: fixtures the reader cannot read to the end give a
+// report with the error's place, and a replay that would fail.
+func TestFixtureReadErrors(t *testing.T) {
+	cases := []struct {
+		file      string
+		offset    uint64
+		truncated bool
+	}{
+		{"MyFlash/binlog_output_base.flashback", 120, false},
+		{"mysql-binlog-connector-java/src/test/resources/mysql-bin.aurora-padding", 216, true},
+		{"mysql-cdc-rs/tests/events/5.7/17_18_load/log.bin", 304, false},
+		{"tiflow/mysql-bin.000001", 1819, false},
+	}
+	dir := fixtures.Dir(t)
+	for _, c := range cases {
+		rep, err := Run(context.Background(), Options{Files: []string{filepath.Join(dir, c.file)}})
+		if err != nil {
+			t.Fatalf("%s: %v", c.file, err)
+		}
+		re := rep.Problems.ReadError
+		if re == nil || re.File != filepath.Base(c.file) || re.Offset != c.offset || re.Truncated != c.truncated || !rep.Replay.Fails {
+			t.Errorf("%s: read error %+v, replay fails %v; want offset %d truncated %v", c.file, re, rep.Replay.Fails, c.offset, c.truncated)
+		}
+	}
+}
+
+// TestRunCancelled: a done context ends Run with its error and no report.
+func TestRunCancelled(t *testing.T) {
+	path := filepath.Join(fixtures.Dir(t), "msmp/test/binlog.000001")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	rep, err := Run(ctx, Options{Files: []string{path}})
+	if !errors.Is(err, context.Canceled) || rep != nil {
+		t.Errorf("got report %v, error %v; want context.Canceled", rep != nil, err)
+	}
+}

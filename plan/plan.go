@@ -1,0 +1,183 @@
+// Package plan analyses binary logs without a server: what they contain,
+// where an operator may want the replay to stop (every DDL and destructive
+// event, with the exact stop flags), what a replay with given start, stop
+// and filter options would apply, how much parallelism the transactions
+// allow, and what a replay could not handle.
+//
+// Without a server there is no schema, so the write sets behind the
+// parallelism estimate are built from what the binlog itself says: a row is
+// keyed by its primary key when the table map carries it (optional metadata,
+// binlog_row_metadata=FULL), and otherwise every write to the table is keyed
+// by the whole table, which makes all transactions writing that table
+// conflict. Unique secondary keys and foreign keys are not in the binlog:
+// with primary-key keying the estimate can be optimistic for tables that
+// have them (the replay, which reads the target's schema, finds more
+// conflicts); with table keying it is pessimistic, except across tables
+// linked by foreign keys. String key values are compared ASCII
+// case-insensitively without trailing spaces; accent-insensitive
+// equalities of non-ASCII values are not seen.
+package plan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/txn"
+)
+
+// Options say which binlogs to analyse and which replay to predict. The
+// start, stop and filter fields mean what they mean in replay.Options.
+type Options struct {
+	// Files are the binlog files, in order (see binlog.ResolveFiles).
+	Files []string
+
+	StartPosition  txn.Position
+	StartGTIDs     txn.GTIDSet
+	StopPosition   txn.Position
+	StopDatetime   time.Time
+	StopBeforeGTID txn.GTID
+	ExcludeGTIDs   txn.GTIDSet
+	Databases      []string
+	Tables         []string
+	// SkipUnknown skips events the reader does not understand, as the
+	// replay's --skip-unknown does; they are counted in the report.
+	SkipUnknown bool
+
+	// BigRows is the number of deleted or updated rows in one transaction
+	// above which it is a stop-point candidate (default 1000).
+	BigRows int
+	// Workers are the worker counts to simulate (default 1, 2, 4, 8, 16, 32).
+	Workers []int
+	// TableKeys keys every row write by its table, even where the table
+	// map gives the primary key.
+	TableKeys bool
+	// HotKeys is how many of the keys touched by most transactions to
+	// report (default 10).
+	HotKeys int
+	// Location is the time zone of --stop-datetime values (default
+	// time.Local, as the replay command parses them).
+	Location *time.Location
+}
+
+// Validate reports the first problem with o.
+func (o *Options) Validate() error {
+	switch {
+	case len(o.Files) == 0:
+		return errors.New("no binlog files given")
+	case o.BigRows < 0:
+		return fmt.Errorf("--big-rows must not be negative, got %d", o.BigRows)
+	case o.HotKeys < 0:
+		return fmt.Errorf("hot keys must not be negative, got %d", o.HotKeys)
+	}
+	for _, n := range o.Workers {
+		if n < 1 {
+			return fmt.Errorf("worker counts must be at least 1, got %d", n)
+		}
+	}
+	for _, t := range o.Tables {
+		if !strings.Contains(t, ".") {
+			return fmt.Errorf("table filter %q: want db.table", t)
+		}
+	}
+	return nil
+}
+
+func (o *Options) withDefaults() Options {
+	c := *o
+	if c.BigRows == 0 {
+		c.BigRows = 1000
+	}
+	if len(c.Workers) == 0 {
+		c.Workers = []int{1, 2, 4, 8, 16, 32}
+	}
+	if c.HotKeys == 0 {
+		c.HotKeys = 10
+	}
+	if c.Location == nil {
+		c.Location = time.Local
+	}
+	return c
+}
+
+// Run reads o.Files from o.StartPosition to their end and returns the
+// report. Reading and analysing run in two goroutines. A binlog the reader
+// cannot read to its end is not an error of Run: the report holds what was
+// read before it and the reader's error (Report.Problems.ReadError), and
+// says whether the predicted replay would hit it. Run returns an error for
+// invalid options, a file it cannot stat, or ctx ending (then with no
+// report).
+func Run(ctx context.Context, o Options) (*Report, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	opts := o.withDefaults()
+	rep := &Report{Candidates: []Candidate{}} // [] rather than null in JSON
+	for _, f := range opts.Files {
+		st, err := os.Stat(f)
+		if err != nil {
+			return nil, fmt.Errorf("plan binlogs: %w", err)
+		}
+		rep.Files = append(rep.Files, FileInfo{Path: f, Name: filepath.Base(f), Bytes: st.Size()})
+	}
+	rd, err := binlog.NewReader(opts.Files, binlog.Options{Start: opts.StartPosition, DecodeRows: true, SkipUnknown: opts.SkipUnknown})
+	if err != nil {
+		return nil, fmt.Errorf("plan binlogs: %w", err)
+	}
+	defer rd.Close()
+	a := newAnalyzer(&opts, rep)
+	readErr, err := pipe(ctx, rd, a.add)
+	if err != nil {
+		return nil, err
+	}
+	st := rd.Stats()
+	rep.Contents.EventsRead, rep.Contents.BytesRead = st.Events, st.Bytes
+	if len(st.Skipped) > 0 {
+		rep.Problems.SkippedEvents = st.Skipped
+	}
+	a.finish(readErr)
+	return rep, nil
+}
+
+// pipe reads transactions from rd in one goroutine and hands them to add,
+// in order, in the calling one. It returns the reader's own error (nil at
+// the end of the files), or ctx's error.
+func pipe(ctx context.Context, rd *binlog.Reader, add func(*txn.Txn)) (readErr, err error) {
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch := make(chan *txn.Txn, 32)
+	done := make(chan error, 1)
+	go func() {
+		defer close(ch)
+		for {
+			t, err := rd.Next(rctx)
+			if err != nil {
+				if errors.Is(err, io.EOF) {
+					err = nil
+				}
+				done <- err
+				return
+			}
+			select {
+			case ch <- t:
+			case <-rctx.Done():
+				done <- rctx.Err()
+				return
+			}
+		}
+	}()
+	for t := range ch {
+		add(t)
+	}
+	readErr = <-done
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("plan binlogs: %w", context.Cause(ctx))
+	}
+	return readErr, nil
+}

@@ -1,0 +1,276 @@
+package plan
+
+import (
+	"time"
+
+	"github.com/binlog-replay/binlog-replay/txn"
+)
+
+// Report is what Run found. Its JSON encoding is the command's --json
+// output.
+type Report struct {
+	// Files are the input files, in order; Servers the servers that wrote
+	// the transactions read.
+	Files   []FileInfo   `json:"files"`
+	Servers []ServerInfo `json:"servers"`
+	// Contents is what the files hold from the start position on.
+	Contents Contents `json:"contents"`
+	// Candidates are the stop-point candidates: every DDL and every
+	// destructive event, in binlog order.
+	Candidates []Candidate `json:"stop_candidates"`
+	// Replay is what a replay with the same options would do, and
+	// Parallelism what its transactions allow.
+	Replay      Prediction  `json:"replay"`
+	Parallelism Parallelism `json:"parallelism"`
+	// Problems are what a replay could not handle, or not exactly.
+	Problems Problems `json:"problems"`
+}
+
+// FileInfo is one input file: its path as given, base name and size.
+type FileInfo struct {
+	Path  string `json:"path"`
+	Name  string `json:"name"`
+	Bytes int64  `json:"bytes"`
+}
+
+// ServerInfo is a server that wrote some of the files, from their format
+// description events: flavor ("mysql", "mariadb"), version string, and the
+// files holding its transactions.
+type ServerInfo struct {
+	Flavor  string   `json:"flavor"`
+	Version string   `json:"version"`
+	Files   []string `json:"files"`
+}
+
+// TxnRef identifies a transaction: its number in the order read (from 1,
+// at the start position), where it starts and ends, its GTID and its
+// commit time.
+type TxnRef struct {
+	Seq   uint64       `json:"seq"`
+	Start txn.Position `json:"start"`
+	End   txn.Position `json:"end"`
+	GTID  string       `json:"gtid,omitempty"`
+	Time  time.Time    `json:"time"`
+}
+
+func refOf(t *txn.Txn) *TxnRef {
+	return &TxnRef{Seq: t.Seq, Start: t.Start, End: t.End, GTID: t.GTID.String(), Time: t.Time}
+}
+
+// Contents counts what the files hold from the start position on,
+// whatever the stop and filter options.
+type Contents struct {
+	Transactions uint64            `json:"transactions"`
+	ByKind       map[string]uint64 `json:"by_kind"`
+	// Bytes is the size of the transactions; BytesRead and EventsRead
+	// what the reader read (headers and skipped events included).
+	Bytes      int64  `json:"bytes"`
+	BytesRead  uint64 `json:"bytes_read"`
+	EventsRead uint64 `json:"events_read"`
+	// First and Last are the first and last transactions in binlog order;
+	// Earliest and Latest the smallest and largest commit times (binlog
+	// order is not always commit-time order).
+	First    *TxnRef   `json:"first,omitempty"`
+	Last     *TxnRef   `json:"last,omitempty"`
+	Earliest time.Time `json:"earliest_commit"`
+	Latest   time.Time `json:"latest_commit"`
+	// GTIDs are the GTIDs seen per stream (MySQL source, MariaDB
+	// domain-server), and GTIDSet all of them as a set (for MariaDB, the
+	// highest sequence number per domain, as gtid_slave_pos).
+	GTIDs     []GTIDRange  `json:"gtids,omitempty"`
+	GTIDSet   string       `json:"gtid_set,omitempty"`
+	NoGTID    uint64       `json:"transactions_without_gtid"`
+	Tables    []TableCount `json:"tables"`
+	RowEvents OpCounts     `json:"row_events"`
+	Rows      OpCounts     `json:"rows"`
+	// Statements counts statement-format DML queries; DDL counts DDL
+	// statements.
+	Statements uint64 `json:"statements"`
+	DDL        uint64 `json:"ddl"`
+}
+
+// GTIDRange is what one GTID stream contributed.
+type GTIDRange struct {
+	// Stream is the MySQL source ("uuid[:tag]") or the MariaDB
+	// "domain-server".
+	Stream string `json:"stream"`
+	First  string `json:"first"`
+	Last   string `json:"last"`
+	Count  uint64 `json:"count"`
+	// MinSeq and MaxSeq bound the sequence numbers; Contiguous is true
+	// when every number between them was seen exactly once.
+	MinSeq     uint64 `json:"min_seq"`
+	MaxSeq     uint64 `json:"max_seq"`
+	Contiguous bool   `json:"contiguous"`
+}
+
+// OpCounts counts by row operation. For updates a row is a before/after
+// pair.
+type OpCounts struct {
+	Insert uint64 `json:"insert"`
+	Update uint64 `json:"update"`
+	Delete uint64 `json:"delete"`
+}
+
+// Total returns the sum of the three counts.
+func (c OpCounts) Total() uint64 { return c.Insert + c.Update + c.Delete }
+
+func (c *OpCounts) add(op txn.Op, n uint64) {
+	switch op {
+	case txn.OpInsert:
+		c.Insert += n
+	case txn.OpUpdate:
+		c.Update += n
+	case txn.OpDelete:
+		c.Delete += n
+	}
+}
+
+// TableCount is the row events of one table.
+type TableCount struct {
+	Table  string   `json:"table"`
+	Events OpCounts `json:"events"`
+	Rows   OpCounts `json:"rows"`
+	// Minimal counts row events whose images lack some columns
+	// (binlog_row_image MINIMAL or NOBLOB); Undecoded those whose rows
+	// were not decoded (their rows are not counted).
+	Minimal   uint64 `json:"minimal_image_events,omitempty"`
+	Undecoded uint64 `json:"undecoded_events,omitempty"`
+	// PrimaryKey is true when a table map of the table gave its primary key.
+	PrimaryKey bool `json:"primary_key_logged"`
+}
+
+// Candidate is a transaction the operator may want the replay to stop
+// just before: a DDL or a destructive event.
+type Candidate struct {
+	TxnRef
+	// Kind is "ddl" or the destructive kind: "drop-table",
+	// "drop-database", "truncate", "alter-drop", "big-delete",
+	// "big-update", "delete-without-where", "update-without-where".
+	Kind        string `json:"kind"`
+	Destructive bool   `json:"destructive"`
+	// Detail is the statement (shortened) or the row counts.
+	Detail string `json:"detail"`
+	Schema string `json:"schema,omitempty"`
+	// StopPosition, StopDatetime and StopBeforeGTID are the values of the
+	// replay flags that stop just before this transaction ("" where no
+	// such flag can); Flags is them as a command line.
+	StopPosition   string   `json:"stop_position"`
+	StopDatetime   string   `json:"stop_datetime"`
+	StopBeforeGTID string   `json:"stop_before_gtid,omitempty"`
+	Flags          []string `json:"flags"`
+	// Warnings say where a flag would stop earlier than here.
+	Warnings []string `json:"warnings,omitempty"`
+	// Applied says whether the predicted replay applies this transaction
+	// (false: it is skipped, or after the stop point).
+	Applied bool `json:"applied_by_replay"`
+}
+
+// Prediction is what a replay with the same start, stop and filter
+// options would do with the files.
+type Prediction struct {
+	// Applied counts the transactions it applies, Bytes their size;
+	// Skipped those the GTID filters pass over.
+	Applied uint64  `json:"applied"`
+	Skipped uint64  `json:"skipped"`
+	Bytes   int64   `json:"bytes"`
+	First   *TxnRef `json:"first,omitempty"`
+	Last    *TxnRef `json:"last,omitempty"`
+	// StoppedBefore is the transaction a stop option stops before, and
+	// StopReason the option; both empty when it reads to the end.
+	StoppedBefore *TxnRef `json:"stopped_before,omitempty"`
+	StopReason    string  `json:"stop_reason,omitempty"`
+	// Fails is true when the replay would hit the reader's error
+	// (Problems.ReadError) before its stop point.
+	Fails bool `json:"fails"`
+}
+
+// Parallelism is what the dependencies between the applied transactions
+// allow, under the keying the package comment describes.
+type Parallelism struct {
+	Transactions int `json:"transactions"`
+	// Keys says how rows were keyed; WholeTables lists the tables whose
+	// writes were keyed by the whole table, with why.
+	Keys        string       `json:"keys"`
+	WholeTables []WholeTable `json:"whole_tables,omitempty"`
+	RowTables   int          `json:"row_keyed_tables"`
+	// Barriers counts transactions that run alone, by reason.
+	Barriers       uint64            `json:"barriers"`
+	BarrierReasons map[string]uint64 `json:"barrier_reasons,omitempty"`
+	BarrierShare   float64           `json:"barrier_share"`
+	// Overlapping counts transactions that may start before their
+	// predecessor has committed.
+	Overlapping int `json:"overlapping"`
+	// CriticalPath is the longest chain of dependencies (commit order
+	// included) under each cost model.
+	CriticalPath []PathLength `json:"critical_path"`
+	// SpeedUp is the simulated bound per worker count.
+	SpeedUp []SpeedUp `json:"speed_up"`
+	// HotKeys are the keys touched by most transactions. They are exact
+	// unless HotKeysApproximate (too many distinct keys were seen, and
+	// rarely touched ones were forgotten: counts are then lower bounds).
+	HotKeys            []HotKey `json:"hot_keys"`
+	HotKeysApproximate bool     `json:"hot_keys_approximate,omitempty"`
+}
+
+// WholeTable is a table whose writes were keyed by the whole table.
+type WholeTable struct {
+	Table  string `json:"table"`
+	Reason string `json:"reason"`
+}
+
+// PathLength is the critical path under one cost model: "txn" (each
+// transaction costs 1), "row" (each row, at least 1 per transaction),
+// "byte" (its size in the binlog).
+type PathLength struct {
+	Cost   string  `json:"cost"`
+	Serial float64 `json:"serial"`
+	Path   float64 `json:"path"`
+	// Share is Path / Serial.
+	Share float64 `json:"share"`
+}
+
+// SpeedUp is the speed-up bound with Workers workers under each cost model.
+type SpeedUp struct {
+	Workers int     `json:"workers"`
+	ByTxn   float64 `json:"by_txn"`
+	ByRow   float64 `json:"by_row"`
+	ByByte  float64 `json:"by_byte"`
+}
+
+// HotKey is a key and how many transactions touched it.
+type HotKey struct {
+	Key  string `json:"key"`
+	Txns uint64 `json:"txns"`
+}
+
+// Problems are what a replay could not handle, or not exactly.
+type Problems struct {
+	ReadError *ReadError `json:"read_error,omitempty"`
+	// EventsWithoutRaw counts events with no stand-alone bytes (from MySQL
+	// compressed transaction payloads), in TxnsWithoutRaw transactions:
+	// they cannot be passed through as BINLOG statements.
+	EventsWithoutRaw uint64        `json:"events_without_raw,omitempty"`
+	TxnsWithoutRaw   uint64        `json:"txns_without_raw,omitempty"`
+	FirstWithoutRaw  *txn.Position `json:"first_without_raw,omitempty"`
+	// MinimalEvents counts row events with incomplete images, and
+	// UndecodedEvents row events not decoded (see TableCount).
+	MinimalEvents   uint64 `json:"minimal_image_events,omitempty"`
+	UndecodedEvents uint64 `json:"undecoded_events,omitempty"`
+	// SkippedEvents counts by type the events the reader skipped (ignorable
+	// events, or unknown ones with SkipUnknown).
+	SkippedEvents map[string]uint64 `json:"skipped_events,omitempty"`
+}
+
+// ReadError is the error that stopped the reader.
+type ReadError struct {
+	Message   string `json:"message"`
+	File      string `json:"file,omitempty"`
+	Offset    uint64 `json:"offset,omitempty"`
+	EventType string `json:"event_type,omitempty"`
+	// Truncated is true when the last file ends inside an event or a
+	// transaction (a crash, or a binlog still being written); LastEnd is
+	// then the end of the last complete transaction.
+	Truncated bool          `json:"truncated"`
+	LastEnd   *txn.Position `json:"last_end,omitempty"`
+}

@@ -1,0 +1,238 @@
+package plan
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// WriteText writes r for a person to w, times in loc (time.Local when
+// nil). It returns the first write error.
+func WriteText(w io.Writer, r *Report, loc *time.Location) error {
+	if loc == nil {
+		loc = time.Local
+	}
+	p := &printer{w: w, loc: loc}
+	p.files(r)
+	p.contents(r)
+	p.candidates(r)
+	p.replay(r)
+	p.parallelism(r)
+	p.problems(r)
+	return p.err
+}
+
+type printer struct {
+	w   io.Writer
+	loc *time.Location
+	err error
+}
+
+func (p *printer) f(format string, args ...any) {
+	if p.err == nil {
+		_, p.err = fmt.Fprintf(p.w, format, args...)
+	}
+}
+
+func (p *printer) time(t time.Time) string {
+	return t.In(p.loc).Format("2006-01-02 15:04:05 MST")
+}
+
+func (p *printer) ref(r *TxnRef) string {
+	s := fmt.Sprintf("#%d at %s", r.Seq, r.Start)
+	if r.GTID != "" {
+		s += " GTID " + r.GTID
+	}
+	return s + ", committed " + p.time(r.Time)
+}
+
+func (p *printer) files(r *Report) {
+	var total int64
+	for _, f := range r.Files {
+		total += f.Bytes
+	}
+	p.f("files: %d, %s", len(r.Files), humanBytes(total))
+	if n := len(r.Files); n > 0 {
+		p.f(" (%s", r.Files[0].Name)
+		if n > 1 {
+			p.f(" .. %s", r.Files[n-1].Name)
+		}
+		p.f(")")
+	}
+	p.f("\n")
+	for _, s := range r.Servers {
+		p.f("server: %s %s (%s)\n", s.Flavor, s.Version, strings.Join(s.Files, ", "))
+	}
+}
+
+func (p *printer) contents(r *Report) {
+	c := &r.Contents
+	kinds := make([]string, 0, len(c.ByKind))
+	for k, n := range c.ByKind {
+		kinds = append(kinds, fmt.Sprintf("%s %d", k, n))
+	}
+	sort.Strings(kinds)
+	p.f("transactions: %d (%s), %s; %d events, %s read\n", c.Transactions, strings.Join(kinds, ", "),
+		humanBytes(c.Bytes), c.EventsRead, humanBytes(int64(c.BytesRead)))
+	if c.First != nil {
+		p.f("first: %s\nlast:  %s\n", p.ref(c.First), p.ref(c.Last))
+		if !c.Earliest.Equal(c.First.Time) || !c.Latest.Equal(c.Last.Time) {
+			p.f("commit times range from %s to %s (not in binlog order)\n", p.time(c.Earliest), p.time(c.Latest))
+		}
+	}
+	for _, g := range c.GTIDs {
+		gaps := ""
+		if !g.Contiguous {
+			gaps = ", with gaps or repeats"
+		}
+		p.f("GTIDs %s: %s .. %s (%d%s)\n", g.Stream, g.First, g.Last, g.Count, gaps)
+	}
+	if c.GTIDSet != "" {
+		p.f("GTID set: %s\n", c.GTIDSet)
+	}
+	if c.NoGTID > 0 {
+		p.f("transactions without GTID: %d\n", c.NoGTID)
+	}
+	p.f("statements: %d DDL, %d statement-format DML\n", c.DDL, c.Statements)
+	p.f("\nrow changes (rows; row events):\n")
+	tw := tabwriter.NewWriter(p.w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "table\tinsert\tupdate\tdelete\tevents\tpk logged\t\n")
+	for _, t := range c.Tables {
+		pk := "no"
+		if t.PrimaryKey {
+			pk = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t\n", t.Table, t.Rows.Insert, t.Rows.Update, t.Rows.Delete, t.Events.Total(), pk)
+	}
+	fmt.Fprintf(tw, "total\t%d\t%d\t%d\t%d\t\t\n", c.Rows.Insert, c.Rows.Update, c.Rows.Delete, c.RowEvents.Total())
+	if err := tw.Flush(); err != nil && p.err == nil {
+		p.err = err
+	}
+}
+
+func (p *printer) candidates(r *Report) {
+	p.f("\nstop-point candidates (DDL and destructive events): %d\n", len(r.Candidates))
+	for _, c := range r.Candidates {
+		what := "DDL"
+		if c.Destructive {
+			what = "DESTRUCTIVE " + c.Kind
+		}
+		p.f("  %s: %s", what, p.ref(&c.TxnRef))
+		if !c.Applied {
+			p.f(" [not applied by this replay]")
+		}
+		p.f("\n    %s\n    stop just before it: %s\n", c.Detail, strings.Join(c.Flags, "  |  "))
+		for _, w := range c.Warnings {
+			p.f("    warning: %s\n", w)
+		}
+	}
+}
+
+func (p *printer) replay(r *Report) {
+	pr := &r.Replay
+	p.f("\nreplay with these options: applies %d transactions (%s)", pr.Applied, humanBytes(pr.Bytes))
+	if pr.Skipped > 0 {
+		p.f(", skips %d by GTID filters", pr.Skipped)
+	}
+	p.f("\n")
+	if pr.First != nil {
+		p.f("  first applied: %s\n  last applied:  %s\n", p.ref(pr.First), p.ref(pr.Last))
+	}
+	switch {
+	case pr.StoppedBefore != nil:
+		p.f("  stops before %s (%s)\n", p.ref(pr.StoppedBefore), pr.StopReason)
+	case pr.Fails:
+		p.f("  FAILS at the read error below\n")
+	default:
+		p.f("  reads to the end of the binlogs\n")
+	}
+}
+
+func (p *printer) parallelism(r *Report) {
+	x := &r.Parallelism
+	p.f("\nparallelism of the %d applied transactions\n  keys: %s\n", x.Transactions, x.Keys)
+	for _, t := range x.WholeTables {
+		p.f("  keyed by whole table: %s (%s)\n", t.Table, t.Reason)
+	}
+	if x.Transactions == 0 {
+		return
+	}
+	p.f("  barriers (run alone): %d, %.1f%%", x.Barriers, 100*x.BarrierShare)
+	reasons := make([]string, 0, len(x.BarrierReasons))
+	for k, n := range x.BarrierReasons {
+		reasons = append(reasons, fmt.Sprintf("%s %d", k, n))
+	}
+	sort.Strings(reasons)
+	if len(reasons) > 0 {
+		p.f(" (%s)", strings.Join(reasons, ", "))
+	}
+	p.f("\n  may overlap their predecessor: %d\n", x.Overlapping)
+	for _, c := range x.CriticalPath {
+		p.f("  critical path by %s cost: %.0f of %.0f (%.1f%%)\n", c.Cost, c.Path, c.Serial, 100*c.Share)
+	}
+	tw := tabwriter.NewWriter(p.w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "  speed-up bound\tby txn\tby row\tby byte\t\n")
+	for _, s := range x.SpeedUp {
+		fmt.Fprintf(tw, "  %d workers\t%.2f\t%.2f\t%.2f\t\n", s.Workers, s.ByTxn, s.ByRow, s.ByByte)
+	}
+	if err := tw.Flush(); err != nil && p.err == nil {
+		p.err = err
+	}
+	approx := ""
+	if x.HotKeysApproximate {
+		approx = " (approximate: lower bounds)"
+	}
+	p.f("  hottest keys%s:\n", approx)
+	for _, k := range x.HotKeys {
+		p.f("    %8d txns  %s\n", k.Txns, k.Key)
+	}
+}
+
+func (p *printer) problems(r *Report) {
+	pr := &r.Problems
+	p.f("\nproblems:")
+	none := true
+	if e := pr.ReadError; e != nil {
+		none = false
+		p.f("\n  read error: %s", e.Message)
+		if e.Truncated && e.LastEnd != nil {
+			p.f("\n    (truncated: the last complete transaction ends at %s)", e.LastEnd)
+		}
+	}
+	if pr.EventsWithoutRaw > 0 {
+		none = false
+		p.f("\n  %d events in %d transactions have no stand-alone bytes (compressed payload, first at %s): no BINLOG passthrough for them",
+			pr.EventsWithoutRaw, pr.TxnsWithoutRaw, pr.FirstWithoutRaw)
+	}
+	if pr.MinimalEvents > 0 {
+		none = false
+		p.f("\n  %d row events have incomplete images (binlog_row_image MINIMAL or NOBLOB)", pr.MinimalEvents)
+	}
+	if pr.UndecodedEvents > 0 {
+		none = false
+		p.f("\n  %d row events were not decoded (PARTIAL_UPDATE_ROWS): passthrough only, rows not counted", pr.UndecodedEvents)
+	}
+	if len(pr.SkippedEvents) > 0 {
+		none = false
+		p.f("\n  skipped events: %v", pr.SkippedEvents)
+	}
+	if none {
+		p.f(" none")
+	}
+	p.f("\n")
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
