@@ -106,21 +106,23 @@ func (o *Options) Validate() error {
 // Stats is a snapshot of a running replay.
 type Stats struct {
 	// Applied counts the source transactions committed on the target.
-	Applied uint64
+	Applied uint64 `json:"applied"`
 	// Skipped counts transactions passed over by GTID filters.
-	Skipped uint64
+	Skipped uint64 `json:"skipped"`
 	// BytesApplied is the binlog size of the applied transactions;
 	// BytesTotal the size of the input files.
-	BytesApplied, BytesTotal int64
+	BytesApplied int64 `json:"bytes_applied"`
+	BytesTotal   int64 `json:"bytes_total"`
 	// Position is the end of the last applied transaction, and SourceTime
 	// its commit time on the source.
-	Position   txn.Position
-	SourceTime time.Time
-	Elapsed    time.Duration
+	Position   txn.Position  `json:"position"`
+	SourceTime time.Time     `json:"source_time"`
+	Elapsed    time.Duration `json:"elapsed_ns"`
 	// Busy counts the workers applying a group right now; Waiting those
 	// whose group is applied and waits for its turn to commit.
-	Busy, Waiting int
+	Busy    int `json:"busy"`
+	Waiting int `json:"waiting"`
 	// Barriers counts the groups that had to run alone (DDL, statements,
 	// tables without keys).
-	Barriers uint64
+	Barriers uint64 `json:"barriers"`
 }

@@ -49,19 +49,20 @@ type Summary struct {
 	Stats
 	// First and Last are the first and last transactions applied in this
 	// run (nil when none was).
-	First, Last *TxnRef
+	First *TxnRef `json:"first"`
+	Last  *TxnRef `json:"last"`
 	// StopReason says why the replay stopped.
-	StopReason string
+	StopReason string `json:"stop_reason"`
 	// Next is where a later replay would continue (the checkpoint).
-	Next txn.Position
+	Next txn.Position `json:"next"`
 	// Retries counts groups rolled back and retried after lock conflicts.
-	Retries uint64
+	Retries uint64 `json:"retries"`
 	// BarrierReasons counts, by reason, the transactions that had to run
 	// alone.
-	BarrierReasons map[string]uint64 `json:",omitempty"`
+	BarrierReasons map[string]uint64 `json:"barrier_reasons,omitempty"`
 	// SkippedEvents counts, by event type, the events skipped because they
 	// are marked ignorable or because --skip-unknown was given.
-	SkippedEvents map[string]uint64 `json:",omitempty"`
+	SkippedEvents map[string]uint64 `json:"skipped_events,omitempty"`
 }
 
 // run is the state of one replay.
@@ -80,6 +81,7 @@ type run struct {
 	stmtMu     sync.Mutex
 
 	busy    atomic.Int64
+	waiting atomic.Int64
 	retries atomic.Uint64
 
 	mu      sync.Mutex
@@ -429,6 +431,7 @@ func (r *run) snapshot() Stats {
 	r.mu.Unlock()
 	s.Elapsed = time.Since(r.started)
 	s.Busy = int(r.busy.Load())
+	s.Waiting = int(r.waiting.Load())
 	s.Barriers = r.barriers.Load()
 	s.Skipped = r.skipped.Load()
 	return s

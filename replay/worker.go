@@ -134,7 +134,10 @@ func (w *worker) applyOnce(ctx context.Context, g *group, gen uint64) error {
 	if err := w.exec(ctx, stmts); err != nil {
 		return err
 	}
-	if err := w.r.seq.waitTurn(ctx, g.first, gen); err != nil {
+	w.r.waiting.Add(1)
+	err := w.r.seq.waitTurn(ctx, g.first, gen)
+	w.r.waiting.Add(-1)
+	if err != nil {
 		return err
 	}
 	last := g.txns[len(g.txns)-1]

@@ -39,8 +39,8 @@ func (f Flavor) String() string {
 // transaction's end it is the offset just past its last event, which is where
 // a resumed replay starts reading.
 type Position struct {
-	File   string
-	Offset uint64
+	File   string `json:"file"`
+	Offset uint64 `json:"offset"`
 }
 
 // String formats p as FILE:OFFSET.

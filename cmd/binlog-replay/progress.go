@@ -61,7 +61,8 @@ func (p *progress) describe(s replay.Stats) string {
 	if secs := s.Elapsed.Seconds(); secs > 0 {
 		rate = float64(s.Applied) / secs
 	}
-	return fmt.Sprintf("%d txns (%.0f/s), %d busy workers, at %s", s.Applied, rate, s.Busy, sourceTime(s))
+	return fmt.Sprintf("%d txns (%.0f/s), workers %d busy/%d waiting to commit, %d barriers, at %s",
+		s.Applied, rate, s.Busy, s.Waiting, s.Barriers, sourceTime(s))
 }
 
 func sourceTime(s replay.Stats) string {
