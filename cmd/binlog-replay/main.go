@@ -34,6 +34,7 @@ func commands() []command {
 	return []command{
 		{"replay", "apply binlogs to a target server", runReplay},
 		{"verify", "compare the data of two servers table by table", runVerify},
+		{"bench", "measure the speed-up over mariadb-binlog | mariadb on this machine, verified", runBench},
 		{"plan", "analyse binlogs without a server: contents, stop-point candidates, parallelism", runPlan},
 	}
 }
