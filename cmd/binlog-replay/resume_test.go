@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -137,4 +138,39 @@ func testKillAndResume(t *testing.T, format string) {
 			kills++
 		}
 	}
+}
+
+// TestInterruptAndResume sends SIGINT (Ctrl-C) mid-replay: the tool must
+// stop at a transaction boundary on its own, report it and save the
+// checkpoint; --resume then finishes with the target equal to the source.
+func TestInterruptAndResume(t *testing.T) {
+	bin := buildBinary(t)
+	sc := replaytest.New(t, "ROW", resumeSetup, resumeWorkload)
+	tgt, db := sc.Target(t)
+	args := []string{"replay", "--target", tgt.DSN(""), "--workers", "4", "--group-txns", "2", "--progress", "none"}
+	cmd := exec.Command(bin, append(append(args, "--start-position", sc.Start.String()), sc.Files...)...)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(400 * time.Millisecond)
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("interrupted replay: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "interrupted: stopped at a transaction boundary") {
+		t.Fatalf("the summary does not say it was interrupted (did it finish before the signal?):\n%s", out.String())
+	}
+	cp, err := replay.ReadCheckpoint(context.Background(), db)
+	if err != nil || cp == nil || cp.Applied == 0 {
+		t.Fatalf("checkpoint after interrupt: %+v, %v", cp, err)
+	}
+	resume := exec.Command(bin, append(append(args, "--resume"), sc.Files...)...)
+	if b, err := resume.CombinedOutput(); err != nil {
+		t.Fatalf("resume: %v\n%s", err, b)
+	}
+	replaytest.RequireEqual(t, db, sc.SourceDB, "kr")
 }
