@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/filter"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -13,7 +14,7 @@ import (
 type analyzer struct {
 	opts   *Options
 	rep    *Report
-	filter *filter
+	filter *filter.Filter
 	stops  *stopFinder
 	par    *parallel
 
@@ -35,7 +36,7 @@ type analyzer struct {
 func newAnalyzer(o *Options, rep *Report) *analyzer {
 	rep.Contents.ByKind = map[string]uint64{}
 	return &analyzer{
-		opts: o, rep: rep, filter: newFilter(o), stops: newStopFinder(o),
+		opts: o, rep: rep, filter: filter.New(o.filterOptions()), stops: newStopFinder(o),
 		par:    newParallel(o),
 		tables: map[string]*TableCount{}, servers: map[string]*ServerInfo{}, gtids: map[string]*gtidStream{},
 		streams: map[[2]uint32]string{}, names: tableNames{},
@@ -62,16 +63,16 @@ func (a *analyzer) predict(t *txn.Txn) bool {
 	if a.stopped {
 		return false
 	}
-	if reason := a.filter.stopBefore(t); reason != "" {
+	if reason := a.filter.Stop(t); reason != "" {
 		a.stopped = true
 		p.StoppedBefore, p.StopReason = refOf(t), reason
 		return false
 	}
-	if a.filter.skips(t) {
+	if a.filter.Skips(t) {
 		p.Skipped++
 		return false
 	}
-	a.filter.include(t)
+	a.filter.Include(t)
 	p.Applied++
 	p.Bytes += t.Bytes
 	if p.First == nil {

@@ -29,8 +29,16 @@ import (
 	"time"
 
 	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/filter"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
+
+// filterOptions returns the replay's start, stop and include settings.
+func (o *Options) filterOptions() filter.Options {
+	return filter.Options{Files: o.Files, StartGTIDs: o.StartGTIDs, ExcludeGTIDs: o.ExcludeGTIDs,
+		StopPosition: o.StopPosition, StopDatetime: o.StopDatetime, StopBeforeGTID: o.StopBeforeGTID,
+		Databases: o.Databases, Tables: o.Tables}
+}
 
 // Options say which binlogs to analyse and which replay to predict. The
 // start, stop and filter fields mean what they mean in replay.Options.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/binlog-replay/binlog-replay/filter"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -65,6 +66,14 @@ type Options struct {
 	// Progress, if set, receives a snapshot about every ProgressInterval.
 	Progress         func(Stats)
 	ProgressInterval time.Duration
+}
+
+// Filter returns the start, stop and include settings of o for the filter
+// package, reading files.
+func (o *Options) Filter(files []string) filter.Options {
+	return filter.Options{Files: files, StartGTIDs: o.StartGTIDs, ExcludeGTIDs: o.ExcludeGTIDs,
+		StopPosition: o.StopPosition, StopDatetime: o.StopDatetime, StopBeforeGTID: o.StopBeforeGTID,
+		Databases: o.Databases, Tables: o.Tables}
 }
 
 // DefaultOptions returns options with defaults suited to the machine.

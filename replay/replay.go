@@ -28,6 +28,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/filter"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -294,7 +295,7 @@ func (r *run) read(ctx context.Context, start txn.Position, out chan<- *txn.Txn)
 		r.mu.Unlock()
 		rd.Close()
 	}()
-	f := newFilter(&r.opts)
+	f := filter.New(r.opts.Filter(r.opts.Files))
 	for {
 		t, err := rd.Next(ctx)
 		if errors.Is(err, io.EOF) {
@@ -314,15 +315,15 @@ func (r *run) read(ctx context.Context, start txn.Position, out chan<- *txn.Txn)
 			r.setReadErr(err)
 			return nil
 		}
-		keep, stop := f.apply(t)
-		if stop != "" {
+		if stop := f.Stop(t); stop != "" {
 			r.setStop(stop)
 			return nil
 		}
-		if !keep {
+		if f.Skips(t) {
 			r.skipped.Add(1)
 			continue
 		}
+		f.Include(t)
 		select {
 		case out <- t:
 		case <-ctx.Done():

@@ -1,4 +1,4 @@
-package replay
+package filter
 
 import (
 	"strings"
@@ -39,15 +39,14 @@ func TestFilterStopPoints(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.opts.Files = []string{"/x/b.000001", "/x/b.000002"}
-			f := newFilter(&tt.opts)
+			f := New(tt.opts)
 			kept, cause := 0, ""
 			for _, tx := range txns {
-				keep, stop := f.apply(tx)
-				if stop != "" {
+				if stop := f.Stop(tx); stop != "" {
 					cause = stop
 					break
 				}
-				if keep {
+				if !f.Skips(tx) {
 					kept++
 				}
 			}
@@ -66,9 +65,11 @@ func TestFilterInclude(t *testing.T) {
 		{Kind: txn.EventTableMap, TableMap: b}, {Kind: txn.EventRows, Rows: &txn.Rows{Table: b}},
 	}}
 	opts := Options{Files: []string{"f.000001"}, Tables: []string{"app.b"}}
-	if keep, _ := newFilter(&opts).apply(tx); !keep {
+	f := New(opts)
+	if f.Stop(tx) != "" || f.Skips(tx) {
 		t.Fatal("transaction dropped: a filtered transaction is kept (possibly empty) so the checkpoint moves")
 	}
+	f.Include(tx)
 	if len(tx.Events) != 2 || tx.Events[0].TableMap != b || tx.Events[1].Rows.Table != b {
 		t.Errorf("kept events %+v, want only app.b's table map and rows", tx.Events)
 	}

@@ -1,0 +1,152 @@
+// Package filter decides, in source order, what a replay does with each
+// transaction: stop before it (--stop-before-gtid, --stop-datetime,
+// --stop-position, checked in that order), skip it (--start-gtid,
+// --exclude-gtids), or apply it with the events --databases and --tables
+// keep. The replay applies these rules and plan predicts with the same code.
+package filter
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/binlog-replay/binlog-replay/txn"
+)
+
+// Options are the start, stop and include settings of a replay.
+type Options struct {
+	// Files are the binlog files read, in order: positions in different
+	// files compare by the files' order.
+	Files []string
+	// StartGTIDs and ExcludeGTIDs are skipped.
+	StartGTIDs, ExcludeGTIDs txn.GTIDSet
+	// StopPosition stops before the first transaction that does not end at
+	// or before it.
+	StopPosition txn.Position
+	// StopDatetime stops before the first transaction committed at or
+	// after it.
+	StopDatetime time.Time
+	// StopBeforeGTID stops before the transaction with this GTID.
+	StopBeforeGTID txn.GTID
+	// Databases and Tables ("db.table") keep only what they name; empty
+	// keeps everything. A statement or DDL is kept when its default
+	// database is kept (as mysqlbinlog --database does).
+	Databases, Tables []string
+}
+
+// Filter applies Options to transactions. It is not safe for concurrent use.
+type Filter struct {
+	o         Options
+	fileIndex map[string]int // binlog base name -> order
+	databases map[string]bool
+	tables    map[string]bool
+}
+
+// New returns a Filter for o.
+func New(o Options) *Filter {
+	f := &Filter{o: o, fileIndex: map[string]int{}}
+	for i, name := range o.Files {
+		f.fileIndex[filepath.Base(name)] = i
+	}
+	f.databases = set(o.Databases)
+	f.tables = set(o.Tables)
+	return f
+}
+
+func set(names []string) map[string]bool {
+	if len(names) == 0 {
+		return nil
+	}
+	m := map[string]bool{}
+	for _, n := range names {
+		m[n] = true
+	}
+	return m
+}
+
+// before reports whether position a comes before b in the input files.
+func (f *Filter) before(a, b txn.Position) bool {
+	ia, ib := f.fileIndex[a.File], f.fileIndex[b.File]
+	if ia != ib {
+		return ia < ib
+	}
+	return a.Offset < b.Offset
+}
+
+// Stop returns why the replay stops before t, or "" to go on.
+func (f *Filter) Stop(t *txn.Txn) string {
+	o := &f.o
+	switch {
+	case !o.StopBeforeGTID.IsZero() && t.GTID == o.StopBeforeGTID:
+		return fmt.Sprintf("stopped before GTID %s at %s (--stop-before-gtid)", t.GTID, t.Start)
+	case !o.StopDatetime.IsZero() && !t.Time.Before(o.StopDatetime):
+		return fmt.Sprintf("stopped before transaction #%d at %s committed %s (--stop-datetime %s)",
+			t.Seq, t.Start, t.Time.UTC().Format("2006-01-02 15:04:05"), o.StopDatetime.UTC().Format("2006-01-02 15:04:05 MST"))
+	case !o.StopPosition.IsZero() && f.before(o.StopPosition, t.End):
+		return fmt.Sprintf("stopped before transaction #%d at %s, which ends at %s, after --stop-position %s",
+			t.Seq, t.Start, t.End, o.StopPosition)
+	}
+	return ""
+}
+
+// Skips reports whether the GTID filters pass over t.
+func (f *Filter) Skips(t *txn.Txn) bool {
+	return f.o.StartGTIDs.Contains(t.GTID) || f.o.ExcludeGTIDs.Contains(t.GTID)
+}
+
+// Include removes from t the events the include filters do not keep. A
+// transaction left empty is still applied, so that the checkpoint moves past
+// it; a statement or DDL transaction left empty no longer runs alone.
+func (f *Filter) Include(t *txn.Txn) {
+	if f.databases == nil && f.tables == nil {
+		return
+	}
+	kept := t.Events[:0]
+	keepTable := map[uint64]bool{}
+	for _, e := range t.Events {
+		switch e.Kind {
+		case txn.EventTableMap:
+			keepTable[e.TableMap.ID] = f.keepTable(e.TableMap.Schema, e.TableMap.Table)
+			if !keepTable[e.TableMap.ID] {
+				continue
+			}
+		case txn.EventRows:
+			if e.Rows != nil && e.Rows.Table != nil && !keepTable[e.Rows.Table.ID] {
+				continue
+			}
+		case txn.EventQuery:
+			if !f.keepSchema(e.Query.Schema) {
+				continue
+			}
+		}
+		kept = append(kept, e)
+	}
+	t.Events = kept
+	if t.Kind != txn.KindRows && len(kept) == 0 {
+		t.Kind = txn.KindRows
+	}
+}
+
+func (f *Filter) keepSchema(db string) bool {
+	if f.databases == nil {
+		return f.tables == nil || f.tablesInSchema(db)
+	}
+	return f.databases[db]
+}
+
+func (f *Filter) tablesInSchema(db string) bool {
+	for t := range f.tables {
+		if strings.HasPrefix(t, db+".") {
+			return true
+		}
+	}
+	return false
+}
+
+func (f *Filter) keepTable(db, table string) bool {
+	if f.tables != nil {
+		return f.tables[db+"."+table]
+	}
+	return f.databases[db]
+}
