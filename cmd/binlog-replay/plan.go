@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,44 +11,23 @@ import (
 
 	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/plan"
-	"github.com/binlog-replay/binlog-replay/replay"
-	"github.com/binlog-replay/binlog-replay/txn"
 )
 
 // PlanOptions are the flags of the plan command: the replay command's
 // start, stop and filter flags, and the analysis's own.
 type PlanOptions struct {
-	StartPosition  string
-	StartGTID      string
-	FromBackup     string
-	StopPosition   string
-	StopDatetime   string
-	StopBeforeGTID string
-	ExcludeGTIDs   string
-	Databases      string
-	Tables         string
-	SkipUnknown    bool
-	BigRows        int
-	Workers        string
-	TableKeys      bool
-	HotKeys        int
-	JSON           bool
+	SelectionFlags
+	BigRows   int
+	Workers   string
+	TableKeys bool
+	HotKeys   int
+	JSON      bool
 }
 
 // AddFlags registers the options on fs. The replay flags have the replay
 // command's names and help.
 func (o *PlanOptions) AddFlags(fs *flag.FlagSet) {
-	var ro ReplayOptions
-	tmp := flag.NewFlagSet("replay", flag.ContinueOnError)
-	ro.AddFlags(tmp)
-	for name, p := range map[string]*string{
-		"start-position": &o.StartPosition, "start-gtid": &o.StartGTID, "from-backup": &o.FromBackup,
-		"stop-position": &o.StopPosition, "stop-datetime": &o.StopDatetime, "stop-before-gtid": &o.StopBeforeGTID,
-		"exclude-gtids": &o.ExcludeGTIDs, "databases": &o.Databases, "tables": &o.Tables,
-	} {
-		fs.StringVar(p, name, "", tmp.Lookup(name).Usage)
-	}
-	fs.BoolVar(&o.SkipUnknown, "skip-unknown", false, tmp.Lookup("skip-unknown").Usage)
+	o.SelectionFlags.AddFlags(fs)
 	fs.IntVar(&o.BigRows, "big-rows", 1000, "a DELETE or UPDATE of more than `N` rows in one transaction is a stop-point candidate")
 	fs.StringVar(&o.Workers, "workers", "1,2,4,8,16,32", "worker `COUNTS` to simulate, comma-separated")
 	fs.BoolVar(&o.TableKeys, "table-keys", false, "key every row write by its table, even where the binlog logs the primary key")
@@ -64,37 +42,13 @@ func (o *PlanOptions) options(args []string) (plan.Options, error) {
 	if po.Files, err = binlog.ResolveFiles(args); err != nil {
 		return po, err
 	}
-	if o.StartPosition != "" && o.FromBackup != "" {
-		return po, errors.New("give either --start-position or --from-backup, not both")
-	}
-	if po.StartPosition, err = parsePosition("start-position", o.StartPosition); err != nil {
+	start, f, err := o.SelectionFlags.parse(po.Files)
+	if err != nil {
 		return po, err
 	}
-	if o.FromBackup != "" {
-		bs, err := replay.StartFromBackup(o.FromBackup)
-		if err != nil {
-			return po, err
-		}
-		po.StartPosition = bs.Position
-	}
-	if po.StartGTIDs, err = txn.ParseGTIDSet(o.StartGTID); err != nil {
-		return po, fmt.Errorf("--start-gtid: %w", err)
-	}
-	if po.StopPosition, err = parsePosition("stop-position", o.StopPosition); err != nil {
-		return po, err
-	}
-	if po.StopDatetime, err = parseDatetime(o.StopDatetime); err != nil {
-		return po, err
-	}
-	if o.StopBeforeGTID != "" {
-		if po.StopBeforeGTID, err = txn.ParseGTID(o.StopBeforeGTID); err != nil {
-			return po, fmt.Errorf("--stop-before-gtid: %w", err)
-		}
-	}
-	if po.ExcludeGTIDs, err = txn.ParseGTIDSet(o.ExcludeGTIDs); err != nil {
-		return po, fmt.Errorf("--exclude-gtids: %w", err)
-	}
-	po.Databases, po.Tables = splitList(o.Databases), splitList(o.Tables)
+	po.StartPosition, po.StartGTIDs, po.ExcludeGTIDs = start, f.StartGTIDs, f.ExcludeGTIDs
+	po.StopPosition, po.StopDatetime, po.StopBeforeGTID = f.StopPosition, f.StopDatetime, f.StopBeforeGTID
+	po.Databases, po.Tables = f.Databases, f.Tables
 	po.SkipUnknown, po.TableKeys = o.SkipUnknown, o.TableKeys
 	if o.BigRows < 1 {
 		return po, fmt.Errorf("--big-rows must be at least 1, got %d", o.BigRows)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -18,46 +17,28 @@ import (
 
 // ReplayOptions are the flags of the replay command.
 type ReplayOptions struct {
-	Target         string
-	StartPosition  string
-	StartGTID      string
-	FromBackup     string
-	StopPosition   string
-	StopDatetime   string
-	StopBeforeGTID string
-	ExcludeGTIDs   string
-	Databases      string
-	Tables         string
-	Workers        int
-	GroupTxns      int
-	GroupBytes     int64
-	Resume         bool
-	NoLogBin       bool
-	SkipUnknown    bool
-	Strict         bool
-	JSON           bool
-	Progress       string
+	SelectionFlags
+	Target     string
+	Workers    int
+	GroupTxns  int
+	GroupBytes int64
+	Resume     bool
+	NoLogBin   bool
+	Strict     bool
+	JSON       bool
+	Progress   string
 }
 
 // AddFlags registers the options on fs, with defaults from replay.DefaultOptions.
 func (o *ReplayOptions) AddFlags(fs *flag.FlagSet) {
 	d := replay.DefaultOptions()
 	fs.StringVar(&o.Target, "target", "", "target server DSN, e.g. 'root@unix(/run/mysqld/mysqld.sock)/' (password from MYSQL_PWD)")
-	fs.StringVar(&o.StartPosition, "start-position", "", "start at `FILE:POS` (a transaction boundary)")
-	fs.StringVar(&o.StartGTID, "start-gtid", "", "skip the transactions in this GTID `SET` (MySQL uuid:1-5 or MariaDB d-s-n syntax)")
-	fs.StringVar(&o.FromBackup, "from-backup", "", "start at the binlog position recorded by the base backup in `DIR` (xtrabackup/mariabackup/mydumper)")
-	fs.StringVar(&o.StopPosition, "stop-position", "", "stop before the first transaction not ending at or before `FILE:POS`")
-	fs.StringVar(&o.StopDatetime, "stop-datetime", "", "stop before the first transaction committed at or after `TIME` ('2006-01-02 15:04:05' in local time, or RFC 3339)")
-	fs.StringVar(&o.StopBeforeGTID, "stop-before-gtid", "", "stop before the transaction with this `GTID`")
-	fs.StringVar(&o.ExcludeGTIDs, "exclude-gtids", "", "skip the transactions in this GTID `SET`")
-	fs.StringVar(&o.Databases, "databases", "", "apply only these comma-separated databases")
-	fs.StringVar(&o.Tables, "tables", "", "apply only these comma-separated db.table tables")
+	o.SelectionFlags.AddFlags(fs)
 	fs.IntVar(&o.Workers, "workers", d.Workers, "parallel target connections")
 	fs.IntVar(&o.GroupTxns, "group-txns", d.GroupTxns, "most source transactions committed together in one target transaction")
 	fs.Int64Var(&o.GroupBytes, "group-bytes", d.GroupBytes, "most binlog bytes committed together in one target transaction")
 	fs.BoolVar(&o.Resume, "resume", false, "continue from the checkpoint saved on the target")
 	fs.BoolVar(&o.NoLogBin, "no-log-bin", false, "keep the replay out of the target's binary log (SET sql_log_bin=0)")
-	fs.BoolVar(&o.SkipUnknown, "skip-unknown", false, "skip events that are not understood (counted) instead of stopping")
 	fs.BoolVar(&o.Strict, "strict", false, "refuse a last binlog file that ends inside a transaction (default: apply every complete transaction and say where it was cut)")
 	fs.BoolVar(&o.JSON, "json", false, "print the summary as JSON on stdout")
 	fs.StringVar(&o.Progress, "progress", "auto", "progress display: auto, bar, plain or none")
@@ -73,37 +54,13 @@ func (o *ReplayOptions) options(args []string) (replay.Options, error) {
 	if ro.TargetDSN, err = resolveDSN("target", o.Target); err != nil {
 		return ro, err
 	}
-	if o.StartPosition != "" && o.FromBackup != "" {
-		return ro, errors.New("give either --start-position or --from-backup, not both")
-	}
-	if ro.StartPosition, err = parsePosition("start-position", o.StartPosition); err != nil {
+	start, f, err := o.SelectionFlags.parse(ro.Files)
+	if err != nil {
 		return ro, err
 	}
-	if ro.StartGTIDs, err = txn.ParseGTIDSet(o.StartGTID); err != nil {
-		return ro, fmt.Errorf("--start-gtid: %w", err)
-	}
-	if o.FromBackup != "" {
-		bs, err := replay.StartFromBackup(o.FromBackup)
-		if err != nil {
-			return ro, err
-		}
-		ro.StartPosition = bs.Position
-	}
-	if ro.StopPosition, err = parsePosition("stop-position", o.StopPosition); err != nil {
-		return ro, err
-	}
-	if ro.StopDatetime, err = parseDatetime(o.StopDatetime); err != nil {
-		return ro, err
-	}
-	if o.StopBeforeGTID != "" {
-		if ro.StopBeforeGTID, err = txn.ParseGTID(o.StopBeforeGTID); err != nil {
-			return ro, fmt.Errorf("--stop-before-gtid: %w", err)
-		}
-	}
-	if ro.ExcludeGTIDs, err = txn.ParseGTIDSet(o.ExcludeGTIDs); err != nil {
-		return ro, fmt.Errorf("--exclude-gtids: %w", err)
-	}
-	ro.Databases, ro.Tables = splitList(o.Databases), splitList(o.Tables)
+	ro.StartPosition, ro.StartGTIDs, ro.ExcludeGTIDs = start, f.StartGTIDs, f.ExcludeGTIDs
+	ro.StopPosition, ro.StopDatetime, ro.StopBeforeGTID = f.StopPosition, f.StopDatetime, f.StopBeforeGTID
+	ro.Databases, ro.Tables = f.Databases, f.Tables
 	ro.Workers, ro.GroupTxns, ro.GroupBytes = o.Workers, o.GroupTxns, o.GroupBytes
 	ro.Resume, ro.NoLogBin, ro.SkipUnknown, ro.Strict = o.Resume, o.NoLogBin, o.SkipUnknown, o.Strict
 	return ro, ro.Validate()

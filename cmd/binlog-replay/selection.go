@@ -1,0 +1,79 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+
+	"github.com/binlog-replay/binlog-replay/filter"
+	"github.com/binlog-replay/binlog-replay/replay"
+	"github.com/binlog-replay/binlog-replay/txn"
+)
+
+// SelectionFlags are the start, stop and include flags that replay and
+// plan share, so that plan predicts exactly what replay would do.
+type SelectionFlags struct {
+	StartPosition  string
+	StartGTID      string
+	FromBackup     string
+	StopPosition   string
+	StopDatetime   string
+	StopBeforeGTID string
+	ExcludeGTIDs   string
+	Databases      string
+	Tables         string
+	SkipUnknown    bool
+}
+
+// AddFlags registers the flags on fs.
+func (o *SelectionFlags) AddFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.StartPosition, "start-position", "", "start at `FILE:POS` (a transaction boundary)")
+	fs.StringVar(&o.StartGTID, "start-gtid", "", "skip the transactions in this GTID `SET` (MySQL uuid:1-5 or MariaDB d-s-n syntax)")
+	fs.StringVar(&o.FromBackup, "from-backup", "", "start at the binlog position recorded by the base backup in `DIR` (xtrabackup/mariabackup/mydumper)")
+	fs.StringVar(&o.StopPosition, "stop-position", "", "stop before the first transaction not ending at or before `FILE:POS`")
+	fs.StringVar(&o.StopDatetime, "stop-datetime", "", "stop before the first transaction committed at or after `TIME` ('2006-01-02 15:04:05' in local time, or RFC 3339)")
+	fs.StringVar(&o.StopBeforeGTID, "stop-before-gtid", "", "stop before the transaction with this `GTID`")
+	fs.StringVar(&o.ExcludeGTIDs, "exclude-gtids", "", "skip the transactions in this GTID `SET`")
+	fs.StringVar(&o.Databases, "databases", "", "apply only these comma-separated databases")
+	fs.StringVar(&o.Tables, "tables", "", "apply only these comma-separated db.table tables")
+	fs.BoolVar(&o.SkipUnknown, "skip-unknown", false, "skip events that are not understood (counted) instead of stopping")
+}
+
+// parse returns the start position and the filter the flags describe, for
+// the given binlog files.
+func (o *SelectionFlags) parse(files []string) (txn.Position, filter.Options, error) {
+	f := filter.Options{Files: files}
+	if o.StartPosition != "" && o.FromBackup != "" {
+		return txn.Position{}, f, errors.New("give either --start-position or --from-backup, not both")
+	}
+	start, err := parsePosition("start-position", o.StartPosition)
+	if err != nil {
+		return start, f, err
+	}
+	if o.FromBackup != "" {
+		bs, err := replay.StartFromBackup(o.FromBackup)
+		if err != nil {
+			return start, f, err
+		}
+		start = bs.Position
+	}
+	if f.StartGTIDs, err = txn.ParseGTIDSet(o.StartGTID); err != nil {
+		return start, f, fmt.Errorf("--start-gtid: %w", err)
+	}
+	if f.StopPosition, err = parsePosition("stop-position", o.StopPosition); err != nil {
+		return start, f, err
+	}
+	if f.StopDatetime, err = parseDatetime(o.StopDatetime); err != nil {
+		return start, f, err
+	}
+	if o.StopBeforeGTID != "" {
+		if f.StopBeforeGTID, err = txn.ParseGTID(o.StopBeforeGTID); err != nil {
+			return start, f, fmt.Errorf("--stop-before-gtid: %w", err)
+		}
+	}
+	if f.ExcludeGTIDs, err = txn.ParseGTIDSet(o.ExcludeGTIDs); err != nil {
+		return start, f, fmt.Errorf("--exclude-gtids: %w", err)
+	}
+	f.Databases, f.Tables = splitList(o.Databases), splitList(o.Tables)
+	return start, f, nil
+}
