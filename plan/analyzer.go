@@ -30,7 +30,7 @@ type analyzer struct {
 
 	// The last transactions read and applied, copied into the report by
 	// finish (a pointer per transaction would be garbage).
-	lastRead, lastApplied TxnRef
+	lastRead, lastApplied txn.Ref
 }
 
 func newAnalyzer(o *Options, rep *Report) *analyzer {
@@ -65,7 +65,7 @@ func (a *analyzer) predict(t *txn.Txn) bool {
 	}
 	if reason := a.filter.Stop(t); reason != "" {
 		a.stopped = true
-		p.StoppedBefore, p.StopReason = refOf(t), reason
+		p.StoppedBefore, p.StopReason = t.Ref(), reason
 		return false
 	}
 	if a.filter.Skips(t) {
@@ -76,9 +76,9 @@ func (a *analyzer) predict(t *txn.Txn) bool {
 	p.Applied++
 	p.Bytes += t.Bytes
 	if p.First == nil {
-		p.First = refOf(t)
+		p.First = t.Ref()
 	}
-	a.lastApplied = *refOf(t)
+	a.lastApplied = *t.Ref()
 	a.par.add(t)
 	return true
 }
@@ -91,9 +91,9 @@ func (a *analyzer) count(t *txn.Txn) {
 	c.ByKind[t.Kind.String()]++
 	c.Bytes += t.Bytes
 	if c.First == nil {
-		c.First, c.Earliest, c.Latest = refOf(t), t.Time, t.Time
+		c.First, c.Earliest, c.Latest = t.Ref(), t.Time, t.Time
 	}
-	a.lastRead = *refOf(t)
+	a.lastRead = *t.Ref()
 	if t.Time.Before(c.Earliest) {
 		c.Earliest = t.Time
 	}

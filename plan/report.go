@@ -42,21 +42,6 @@ type ServerInfo struct {
 	Files   []string `json:"files"`
 }
 
-// TxnRef identifies a transaction: its number in the order read (from 1,
-// at the start position), where it starts and ends, its GTID and its
-// commit time.
-type TxnRef struct {
-	Seq   uint64       `json:"seq"`
-	Start txn.Position `json:"start"`
-	End   txn.Position `json:"end"`
-	GTID  string       `json:"gtid,omitempty"`
-	Time  time.Time    `json:"time"`
-}
-
-func refOf(t *txn.Txn) *TxnRef {
-	return &TxnRef{Seq: t.Seq, Start: t.Start, End: t.End, GTID: t.GTID.String(), Time: t.Time}
-}
-
 // Contents counts what the files hold from the start position on,
 // whatever the stop and filter options.
 type Contents struct {
@@ -70,8 +55,8 @@ type Contents struct {
 	// First and Last are the first and last transactions in binlog order;
 	// Earliest and Latest the smallest and largest commit times (binlog
 	// order is not always commit-time order).
-	First    *TxnRef   `json:"first,omitempty"`
-	Last     *TxnRef   `json:"last,omitempty"`
+	First    *txn.Ref  `json:"first,omitempty"`
+	Last     *txn.Ref  `json:"last,omitempty"`
 	Earliest time.Time `json:"earliest_commit"`
 	Latest   time.Time `json:"latest_commit"`
 	// GTIDs are the GTIDs seen per stream (MySQL source, MariaDB
@@ -143,7 +128,7 @@ type TableCount struct {
 // Candidate is a transaction the operator may want the replay to stop
 // just before: a DDL or a destructive event.
 type Candidate struct {
-	TxnRef
+	txn.Ref
 	// Kind is "ddl" or the destructive kind: "drop-table",
 	// "drop-database", "truncate", "alter-drop", "big-delete",
 	// "big-update", "delete-without-where", "update-without-where".
@@ -171,15 +156,15 @@ type Candidate struct {
 type Prediction struct {
 	// Applied counts the transactions it applies, Bytes their size;
 	// Skipped those the GTID filters pass over.
-	Applied uint64  `json:"applied"`
-	Skipped uint64  `json:"skipped"`
-	Bytes   int64   `json:"bytes"`
-	First   *TxnRef `json:"first,omitempty"`
-	Last    *TxnRef `json:"last,omitempty"`
+	Applied uint64   `json:"applied"`
+	Skipped uint64   `json:"skipped"`
+	Bytes   int64    `json:"bytes"`
+	First   *txn.Ref `json:"first,omitempty"`
+	Last    *txn.Ref `json:"last,omitempty"`
 	// StoppedBefore is the transaction a stop option stops before, and
 	// StopReason the option; both empty when it reads to the end.
-	StoppedBefore *TxnRef `json:"stopped_before,omitempty"`
-	StopReason    string  `json:"stop_reason,omitempty"`
+	StoppedBefore *txn.Ref `json:"stopped_before,omitempty"`
+	StopReason    string   `json:"stop_reason,omitempty"`
 	// Fails is true when the replay would hit the reader's error
 	// (Problems.ReadError) before its stop point.
 	Fails bool `json:"fails"`

@@ -201,7 +201,7 @@ func checkFlags(t *testing.T, sc *replaytest.Scenario, base *plan.Report, drop p
 	if err != nil {
 		t.Fatal(err)
 	}
-	pos := drop.TxnRef.Start
+	pos := drop.Ref.Start
 	g, err := txn.ParseGTID(drop.StopBeforeGTID)
 	if err != nil {
 		t.Fatal(err)

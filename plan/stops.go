@@ -83,7 +83,7 @@ type stopFinder struct {
 
 type timeMark struct {
 	time time.Time
-	ref  *TxnRef
+	ref  *txn.Ref
 }
 
 func newStopFinder(o *Options) *stopFinder { return &stopFinder{opts: o} }
@@ -91,7 +91,7 @@ func newStopFinder(o *Options) *stopFinder { return &stopFinder{opts: o} }
 // seen records t as read, after check.
 func (s *stopFinder) seen(t *txn.Txn) {
 	if n := len(s.marks); n == 0 || t.Time.After(s.marks[n-1].time) {
-		s.marks = append(s.marks, timeMark{t.Time, refOf(t)})
+		s.marks = append(s.marks, timeMark{t.Time, t.Ref()})
 	}
 }
 
@@ -128,7 +128,7 @@ func (s *stopFinder) check(t *txn.Txn, f *txnFacts) *Candidate {
 	if len(kinds) == 0 {
 		return nil
 	}
-	c := &Candidate{TxnRef: *refOf(t), Kind: kinds[0], Destructive: destructive,
+	c := &Candidate{Ref: *t.Ref(), Kind: kinds[0], Destructive: destructive,
 		Detail: strings.Join(details, "; "), Schema: schema}
 	s.stopFlags(t, c, f.gtidRepeat)
 	return c

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/binlog-replay/binlog-replay/txn"
 )
 
 // WriteText writes r for a person to w, times in loc (time.Local when
@@ -41,7 +43,7 @@ func (p *printer) time(t time.Time) string {
 	return t.In(p.loc).Format("2006-01-02 15:04:05 MST")
 }
 
-func (p *printer) ref(r *TxnRef) string {
+func (p *printer) ref(r *txn.Ref) string {
 	s := fmt.Sprintf("#%d at %s", r.Seq, r.Start)
 	if r.GTID != "" {
 		s += " GTID " + r.GTID
@@ -120,7 +122,7 @@ func (p *printer) candidates(r *Report) {
 		if c.Destructive {
 			what = "DESTRUCTIVE " + c.Kind
 		}
-		p.f("  %s: %s", what, p.ref(&c.TxnRef))
+		p.f("  %s: %s", what, p.ref(&c.Ref))
 		if !c.Applied {
 			p.f(" [not applied by this replay]")
 		}

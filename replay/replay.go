@@ -32,26 +32,13 @@ import (
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
-// TxnRef identifies a source transaction in a summary.
-type TxnRef struct {
-	Seq   uint64       `json:"seq"`
-	Start txn.Position `json:"start"`
-	End   txn.Position `json:"end"`
-	GTID  string       `json:"gtid,omitempty"`
-	Time  time.Time    `json:"time"`
-}
-
-func refOf(t *txn.Txn) *TxnRef {
-	return &TxnRef{Seq: t.Seq, Start: t.Start, End: t.End, GTID: t.GTID.String(), Time: t.Time}
-}
-
 // Summary tells what a replay did.
 type Summary struct {
 	Stats
 	// First and Last are the first and last transactions applied in this
 	// run (nil when none was).
-	First *TxnRef `json:"first"`
-	Last  *TxnRef `json:"last"`
+	First *txn.Ref `json:"first"`
+	Last  *txn.Ref `json:"last"`
 	// StopReason says why the replay stopped.
 	StopReason string `json:"stop_reason"`
 	// Next is where a later replay would continue (the checkpoint).
@@ -87,8 +74,8 @@ type run struct {
 
 	mu      sync.Mutex
 	stats   Stats
-	first   *TxnRef
-	last    *TxnRef
+	first   *txn.Ref
+	last    *txn.Ref
 	stopWhy string
 	readErr error
 	// skippedEvents counts, by type, the events the reader skipped.
@@ -339,9 +326,9 @@ func (r *run) committed(g *group) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.first == nil {
-		r.first = refOf(g.txns[0])
+		r.first = g.txns[0].Ref()
 	}
-	r.last = refOf(last)
+	r.last = last.Ref()
 	r.stats.Applied += uint64(len(g.txns))
 	r.stats.Position = last.End
 	r.stats.SourceTime = last.Time

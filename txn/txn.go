@@ -120,3 +120,18 @@ type Format struct {
 	// Pos is where the event is.
 	Pos Position
 }
+
+// Ref identifies a transaction in reports: its number in the order read,
+// where it starts and ends, its GTID and its commit time.
+type Ref struct {
+	Seq   uint64    `json:"seq"`
+	Start Position  `json:"start"`
+	End   Position  `json:"end"`
+	GTID  string    `json:"gtid,omitempty"`
+	Time  time.Time `json:"time"`
+}
+
+// Ref returns the reference of t.
+func (t *Txn) Ref() *Ref {
+	return &Ref{Seq: t.Seq, Start: t.Start, End: t.End, GTID: t.GTID.String(), Time: t.Time}
+}
