@@ -13,6 +13,7 @@ import (
 	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/txn"
+	"github.com/binlog-replay/binlog-replay/verify"
 )
 
 // ReplayOptions are the flags of the replay command.
@@ -27,6 +28,9 @@ type ReplayOptions struct {
 	Strict     bool
 	JSON       bool
 	Progress   string
+	// VerifyAgainst, when set, compares the target with this reference
+	// server after the replay (a staging rehearsal).
+	VerifyAgainst string
 }
 
 // AddFlags registers the options on fs, with defaults from replay.DefaultOptions.
@@ -42,6 +46,7 @@ func (o *ReplayOptions) AddFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.Strict, "strict", false, "refuse a last binlog file that ends inside a transaction (default: apply every complete transaction and say where it was cut)")
 	fs.BoolVar(&o.JSON, "json", false, "print the summary as JSON on stdout")
 	fs.StringVar(&o.Progress, "progress", "auto", "progress display: auto, bar, plain or none")
+	fs.StringVar(&o.VerifyAgainst, "verify-against", "", "after the replay, compare the target table by table with this reference `DSN` (exit 1 when they differ)")
 }
 
 // options turns the flags and file arguments into replay options.
@@ -92,6 +97,36 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "binlog-replay replay: %v\n", err)
+		return 1
+	}
+	if o.VerifyAgainst != "" {
+		return verifyAfterReplay(ctx, ro, o.VerifyAgainst, stdout, stderr)
+	}
+	return 0
+}
+
+// verifyAfterReplay compares the replayed target with a reference server,
+// over the replay's databases (or all), and prints the report. It returns
+// the exit code: 0 identical, 1 different or not comparable.
+func verifyAfterReplay(ctx context.Context, ro replay.Options, reference string, stdout, stderr io.Writer) int {
+	ref, err := resolveDSN("verify-against", reference)
+	if err != nil {
+		fmt.Fprintf(stderr, "binlog-replay replay: %v\n", err)
+		return 1
+	}
+	vo := verifyOptions{Target: ro.TargetDSN, Reference: ref, ChunkSize: verify.DefaultChunkSize, SampleRows: verify.DefaultSampleRows}
+	vo.Databases, vo.Tables = strings.Join(ro.Databases, ","), strings.Join(ro.Tables, ",")
+	report, err := compareServers(ctx, vo)
+	if err != nil {
+		fmt.Fprintf(stderr, "binlog-replay replay: verify: %v\n", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, "verify against the reference:")
+	if err := printReport(stdout, report, false); err != nil {
+		fmt.Fprintf(stderr, "binlog-replay replay: %v\n", err)
+	}
+	if !report.Equal() {
+		fmt.Fprintln(stderr, "binlog-replay replay: the target differs from the reference")
 		return 1
 	}
 	return 0

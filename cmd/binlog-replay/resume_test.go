@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -173,4 +174,30 @@ func TestInterruptAndResume(t *testing.T) {
 		t.Fatalf("resume: %v\n%s", err, b)
 	}
 	replaytest.RequireEqual(t, db, sc.SourceDB, "kr")
+}
+
+// TestVerifyAgainst replays into a staging target and compares it with a
+// reference at the end: equal to the source it exits 0; against a
+// reference that differs by one row it exits 1 and names the table.
+func TestVerifyAgainst(t *testing.T) {
+	bin := buildBinary(t)
+	sc := replaytest.New(t, "ROW", resumeSetup, resumeWorkload)
+	run := func(target, reference string) (string, error) {
+		out, err := exec.Command(bin, append([]string{"replay", "--target", target, "--progress", "none",
+			"--start-position", sc.Start.String(), "--verify-against", reference}, sc.Files...)...).CombinedOutput()
+		return string(out), err
+	}
+	tgt1, db1 := sc.Target(t)
+	if out, err := run(tgt1.DSN(""), sc.Source.DSN("")); err != nil {
+		t.Fatalf("replay --verify-against the source: %v\n%s", err, out)
+	}
+	if _, err := db1.Exec("UPDATE kr.counter SET n = n + 100 WHERE id = 3"); err != nil {
+		t.Fatal(err)
+	}
+	tgt2, _ := sc.Target(t)
+	out, err := run(tgt2.DSN(""), tgt1.DSN(""))
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(out, "counter") {
+		t.Fatalf("replay --verify-against a reference differing in kr.counter: %v, want exit 1 naming the table\n%s", err, out)
+	}
 }
