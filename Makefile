@@ -3,10 +3,17 @@
 
 GO ?= go
 
-.PHONY: test build fmt-check vet demo
+.PHONY: test build fmt-check vet demo fuzz
 
 test: fmt-check vet
 	$(GO) test -race -count=1 -timeout 20m ./...
+	$(MAKE) fuzz FUZZTIME=15s
+
+# fuzz: mutated binlogs through the reader with row decoding (seeded with
+# real fixtures); a short bounded run is part of `make test`.
+FUZZTIME ?= 60s
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzReader -fuzztime $(FUZZTIME) -timeout 5m ./binlog
 
 fmt-check:
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then \
