@@ -62,6 +62,12 @@ type Options struct {
 	// resolved. MaxRetries bounds retries of one group.
 	LockWaitTimeout time.Duration
 	MaxRetries      int
+	// Reconnect is how long a lost target is waited for (reconnecting with
+	// backoff) before the replay gives up; 0 gives up at once.
+	Reconnect time.Duration
+	// resumeOrStart, set on reconnection, resumes from the checkpoint if
+	// the target has one and starts from the start point otherwise.
+	resumeOrStart bool
 
 	// Progress, if set, receives a snapshot about every ProgressInterval.
 	Progress         func(Stats)
@@ -84,6 +90,7 @@ func DefaultOptions() Options {
 		GroupBytes:       4 << 20,
 		LockWaitTimeout:  2 * time.Second,
 		MaxRetries:       20,
+		Reconnect:        2 * time.Minute,
 		ProgressInterval: time.Second,
 	}
 }
@@ -99,7 +106,7 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("workers must be at least 1, got %d", o.Workers)
 	case o.GroupTxns < 1:
 		return fmt.Errorf("group size must be at least 1, got %d", o.GroupTxns)
-	case o.Resume && (!o.StartPosition.IsZero() || !o.StartGTIDs.IsEmpty()):
+	case o.Resume && !o.resumeOrStart && (!o.StartPosition.IsZero() || !o.StartGTIDs.IsEmpty()):
 		return errors.New("--resume continues from the target's checkpoint: do not also give a start point")
 	case o.LockWaitTimeout < time.Second:
 		return errors.New("lock wait timeout must be at least 1s")

@@ -94,6 +94,8 @@ type run struct {
 //
 // Cancelling ctx stops at a transaction boundary: every transaction on the
 // target was committed whole, with its checkpoint, and --resume continues.
+// When the target is lost (restarted, network cut), Run reconnects with
+// backoff for up to opts.Reconnect and resumes from the target's checkpoint.
 func Run(ctx context.Context, opts Options, logw io.Writer) (*Summary, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
@@ -101,6 +103,12 @@ func Run(ctx context.Context, opts Options, logw io.Writer) (*Summary, error) {
 	if logw == nil {
 		logw = io.Discard
 	}
+	return runResilient(ctx, opts, logw)
+}
+
+// runOnce is one replay, from connecting to the target to the stop point
+// or the first error.
+func runOnce(ctx context.Context, opts Options, logw io.Writer) (*Summary, error) {
 	db, err := openTarget(opts.TargetDSN, opts.Workers+1)
 	if err != nil {
 		return nil, err
@@ -155,7 +163,7 @@ func (r *run) prepare(ctx context.Context) (txn.Position, error) {
 	case cp != nil && !r.opts.Resume:
 		return txn.Position{}, fmt.Errorf("the target has a checkpoint from an earlier replay (%d transactions applied, next %s): "+
 			"use --resume to continue it, or drop the database `%s` on the target to start over", cp.Applied, cp.Next, CheckpointSchema)
-	case cp == nil && r.opts.Resume:
+	case cp == nil && r.opts.Resume && !r.opts.resumeOrStart:
 		return txn.Position{}, errors.New("--resume: the target has no checkpoint to resume from")
 	case cp != nil:
 		start = cp.Next

@@ -28,6 +28,7 @@ type ReplayOptions struct {
 	Strict     bool
 	JSON       bool
 	Progress   string
+	Reconnect  time.Duration
 	// VerifyAgainst, when set, compares the target with this reference
 	// server after the replay (a staging rehearsal).
 	VerifyAgainst string
@@ -46,6 +47,7 @@ func (o *ReplayOptions) AddFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.Strict, "strict", false, "refuse a last binlog file that ends inside a transaction (default: apply every complete transaction and say where it was cut)")
 	fs.BoolVar(&o.JSON, "json", false, "print the summary as JSON on stdout")
 	fs.StringVar(&o.Progress, "progress", "auto", "progress display: auto, bar, plain or none")
+	fs.DurationVar(&o.Reconnect, "reconnect-for", d.Reconnect, "when the target is lost, reconnect with backoff for this long, then resume from its checkpoint (0: stop at once)")
 	fs.StringVar(&o.VerifyAgainst, "verify-against", "", "after the replay, compare the target table by table with this reference `DSN` (exit 1 when they differ)")
 }
 
@@ -68,6 +70,7 @@ func (o *ReplayOptions) options(args []string) (replay.Options, error) {
 	ro.Databases, ro.Tables = f.Databases, f.Tables
 	ro.Workers, ro.GroupTxns, ro.GroupBytes = o.Workers, o.GroupTxns, o.GroupBytes
 	ro.Resume, ro.NoLogBin, ro.SkipUnknown, ro.Strict = o.Resume, o.NoLogBin, o.SkipUnknown, o.Strict
+	ro.Reconnect = o.Reconnect
 	return ro, ro.Validate()
 }
 

@@ -1,0 +1,95 @@
+package replay
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// Server errors that mean the connection is gone rather than the statement
+// refused: the server is shutting down, or killed the connection.
+const (
+	errServerShutdown   = 1053
+	errConnectionKilled = 1927
+)
+
+// isConnectionLoss reports whether err means the target went away (a
+// restart, a network cut), as opposed to the target refusing a statement.
+func isConnectionLoss(err error) bool {
+	var netErr net.Error
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, driver.ErrBadConn), errors.Is(err, mysql.ErrInvalidConn),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.As(err, &netErr):
+		return true
+	}
+	return isMySQLError(err, errServerShutdown, errConnectionKilled)
+}
+
+// runResilient runs the replay, and when the target is lost, reconnects
+// with backoff for up to opts.Reconnect and continues from the checkpoint
+// the target holds: the transactions committed there are exactly those
+// applied, whatever happened to the ones in flight.
+func runResilient(ctx context.Context, opts Options, logw io.Writer) (*Summary, error) {
+	var (
+		total   *Summary
+		lostAt  time.Time
+		backoff = 250 * time.Millisecond
+	)
+	for {
+		sum, err := runOnce(ctx, opts, logw)
+		total = mergeSummaries(total, sum)
+		if !isConnectionLoss(err) || opts.Reconnect <= 0 || ctx.Err() != nil {
+			return total, err
+		}
+		if lostAt.IsZero() || sum != nil && sum.Applied > 0 {
+			lostAt = time.Now() // progress was made: the outage clock restarts
+		}
+		if time.Since(lostAt) > opts.Reconnect {
+			return total, fmt.Errorf("target unreachable for %s, giving up (the checkpoint on the target names where --resume continues): %w",
+				opts.Reconnect, err)
+		}
+		fmt.Fprintf(logw, "lost the target (%v): retrying in %s, then resuming from its checkpoint\n", err, backoff)
+		select {
+		case <-ctx.Done():
+			return total, err
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+		// From now on the checkpoint on the target says where to go on
+		// (if the first run had not saved one yet, start as asked).
+		opts.Resume = true
+		opts.resumeOrStart = true
+	}
+}
+
+// mergeSummaries adds b, a later run's summary, to a.
+func mergeSummaries(a, b *Summary) *Summary {
+	switch {
+	case b == nil:
+		return a
+	case a == nil:
+		return b
+	}
+	m := *b
+	m.Applied += a.Applied
+	m.Skipped += a.Skipped
+	m.BytesApplied += a.BytesApplied
+	m.Retries += a.Retries
+	m.Barriers += a.Barriers
+	m.Elapsed += a.Elapsed
+	if a.First != nil {
+		m.First = a.First
+	}
+	if m.Last == nil {
+		m.Last = a.Last
+	}
+	return &m
+}
