@@ -37,6 +37,12 @@ type Options struct {
 	Workers []int
 	// Repeat runs every method this many times; the median is reported.
 	Repeat int
+	// Native also measures MariaDB's own parallel replication applying the
+	// same binlogs to the same base: a replica with NativeThreads applier
+	// threads in NativeMode ("optimistic" or "conservative").
+	Native        bool
+	NativeThreads int
+	NativeMode    string
 	// Durable targets commit with innodb_flush_log_at_trx_commit=1, as a
 	// production server would.
 	Durable bool
@@ -55,6 +61,7 @@ func DefaultOptions() Options {
 		Profiles: []workload.Profile{workload.OLTP, workload.HotRows},
 		Seed:     1, Scale: 20000, Txns: 20000, Threads: 8, Tables: 8,
 		Workers: []int{1, 4, 8}, Repeat: 1, Durable: true,
+		NativeThreads: 16, NativeMode: "optimistic",
 	}
 }
 
@@ -180,6 +187,9 @@ func runProfile(ctx context.Context, o *Options, p workload.Profile) (*ProfileRe
 	for _, w := range o.Workers {
 		methods = append(methods, fmt.Sprintf("binlog-replay --workers %d", w))
 	}
+	if o.Native {
+		methods = append(methods, nativeMethod(o))
+	}
 	for i, m := range methods {
 		res := Result{Method: m, Verified: true}
 		for rep := 0; rep < o.Repeat; rep++ {
@@ -208,10 +218,14 @@ func runProfile(ctx context.Context, o *Options, p workload.Profile) (*ProfileRe
 	return pr, nil
 }
 
-// workersOf returns the worker count of method i (0 for the anchor).
+// workersOf returns the worker count of method i: 0 for the anchor, -1
+// for native replication.
 func workersOf(o *Options, i int) int {
-	if i == 0 {
+	switch {
+	case i == 0:
 		return 0
+	case i > len(o.Workers):
+		return -1
 	}
 	return o.Workers[i-1]
 }
@@ -276,6 +290,23 @@ func (s *source) count(ctx context.Context) error {
 	}
 }
 
+// apply applies the source's binlogs to tgt with one method (workers 0 =
+// the anchor, -1 = native replication) and returns how long it took.
+func apply(ctx context.Context, o *Options, src *source, tgt *sandbox.Server, workers int) (time.Duration, error) {
+	if workers < 0 {
+		return applyNative(ctx, o, src, tgt)
+	}
+	begin := time.Now()
+	if workers == 0 {
+		err := workload.ReplayWithMariaDBBinlog(ctx, src.files, src.start.File, src.start.Offset, tgt.Socket)
+		return time.Since(begin), err
+	}
+	ro := replay.DefaultOptions()
+	ro.Files, ro.TargetDSN, ro.StartPosition, ro.Workers = src.files, tgt.DSN(""), src.start, workers
+	_, err := replay.Run(ctx, ro, o.Log)
+	return time.Since(begin), err
+}
+
 // measure applies the source's binlogs to a fresh target restored from the
 // base with one method (workers 0 = the anchor), times the apply and
 // verifies the target. problem is non-empty when the target differs.
@@ -286,15 +317,8 @@ func measure(ctx context.Context, o *Options, src *source, method string, worker
 		return 0, "", err
 	}
 	defer tgt.Close()
-	begin := time.Now()
-	if workers == 0 {
-		err = workload.ReplayWithMariaDBBinlog(ctx, src.files, src.start.File, src.start.Offset, tgt.Socket)
-	} else {
-		ro := replay.DefaultOptions()
-		ro.Files, ro.TargetDSN, ro.StartPosition, ro.Workers = src.files, tgt.DSN(""), src.start, workers
-		_, err = replay.Run(ctx, ro, o.Log)
-	}
-	secs = time.Since(begin).Seconds()
+	d, err := apply(ctx, o, src, tgt, workers)
+	secs = d.Seconds()
 	if err != nil {
 		return secs, "", err
 	}

@@ -34,6 +34,7 @@ func TestBenchTiny(t *testing.T) {
 	o := tiny()
 	o.Profiles = workload.Profiles()
 	o.Txns = 40
+	o.Native = true
 	rep, err := Run(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +43,7 @@ func TestBenchTiny(t *testing.T) {
 		t.Fatalf("%d profiles reported, want %d", len(rep.Profiles), len(o.Profiles))
 	}
 	for _, p := range rep.Profiles {
-		if len(p.Results) != 1+len(o.Workers) || p.Txns == 0 {
+		if len(p.Results) != 2+len(o.Workers) || p.Txns == 0 { // anchor, workers, native
 			t.Errorf("profile %s: %d results, %d transactions", p.Profile, len(p.Results), p.Txns)
 		}
 		for _, r := range p.Results {

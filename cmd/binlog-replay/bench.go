@@ -38,6 +38,9 @@ func (o *BenchOptions) AddFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.Tables, "tables", o.Tables, "tables of the oltp profile")
 	fs.IntVar(&o.Repeat, "repeat", o.Repeat, "runs per method (the median is reported, with the spread)")
 	fs.BoolVar(&o.Durable, "durable", o.Durable, "targets commit durably (innodb_flush_log_at_trx_commit=1)")
+	fs.BoolVar(&o.Native, "native", false, "also measure MariaDB's own parallel replication applying the same binlogs to the same base")
+	fs.IntVar(&o.NativeThreads, "native-threads", o.NativeThreads, "slave_parallel_threads for --native")
+	fs.StringVar(&o.NativeMode, "native-mode", o.NativeMode, "slave_parallel_mode for --native: optimistic or conservative")
 	fs.BoolVar(&o.JSON, "json", false, "print the report as JSON")
 }
 

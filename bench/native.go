@@ -1,0 +1,119 @@
+package bench
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/binlog-replay/binlog-replay/sandbox"
+)
+
+func nativeMethod(o *Options) string {
+	return fmt.Sprintf("native parallel replication, %d threads, %s", o.NativeThreads, o.NativeMode)
+}
+
+// applyNative makes tgt a replica of the source from the base's position,
+// lets its IO thread fetch every binlog first (untimed), then times only
+// the SQL threads applying them: MariaDB's own parallel replication.
+func applyNative(ctx context.Context, o *Options, src *source, tgt *sandbox.Server) (time.Duration, error) {
+	db, err := tgt.Open(ctx, "")
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	last := src.files[len(src.files)-1]
+	fi, err := os.Stat(last)
+	if err != nil {
+		return 0, fmt.Errorf("stat last binlog: %w", err)
+	}
+	end := endPos{file: filepath.Base(last), pos: fi.Size()}
+	setup := []string{
+		fmt.Sprintf("CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=%d, MASTER_USER='root', MASTER_PASSWORD='', "+
+			"MASTER_LOG_FILE='%s', MASTER_LOG_POS=%d, MASTER_USE_GTID=no", src.srv.Port, src.start.File, src.start.Offset),
+		fmt.Sprintf("SET GLOBAL slave_parallel_threads=%d", o.NativeThreads),
+		fmt.Sprintf("SET GLOBAL slave_parallel_mode='%s'", o.NativeMode),
+		"START SLAVE IO_THREAD",
+	}
+	for _, q := range setup {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return 0, fmt.Errorf("%s: %w", q, err)
+		}
+	}
+	if err := waitReplica(ctx, db, end, "Read_Master_Log_Pos", "Master_Log_File"); err != nil {
+		return 0, fmt.Errorf("fetch binlogs: %w", err)
+	}
+	begin := time.Now()
+	if _, err := db.ExecContext(ctx, "START SLAVE SQL_THREAD"); err != nil {
+		return 0, fmt.Errorf("start slave sql_thread: %w", err)
+	}
+	if err := waitReplica(ctx, db, end, "Exec_Master_Log_Pos", "Relay_Master_Log_File"); err != nil {
+		return 0, fmt.Errorf("apply: %w", err)
+	}
+	d := time.Since(begin)
+	if _, err := db.ExecContext(ctx, "STOP SLAVE"); err != nil {
+		return d, fmt.Errorf("stop slave: %w", err)
+	}
+	return d, nil
+}
+
+type endPos struct {
+	file string
+	pos  int64
+}
+
+// waitReplica polls SHOW SLAVE STATUS every 20 ms until the position
+// column (in the file column) reaches end. Polling is the only way to
+// observe a replica's progress; errors of either replica thread stop it.
+func waitReplica(ctx context.Context, db *sql.DB, end endPos, posCol, fileCol string) error {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		st, err := slaveStatus(ctx, db)
+		if err != nil {
+			return err
+		}
+		if e := st["Last_IO_Error"] + st["Last_SQL_Error"]; e != "" {
+			return fmt.Errorf("replica error: %s", e)
+		}
+		if st[fileCol] == end.file && st[posCol] == fmt.Sprint(end.pos) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// slaveStatus returns SHOW SLAVE STATUS as column name -> value.
+func slaveStatus(ctx context.Context, db *sql.DB) (map[string]string, error) {
+	rows, err := db.QueryContext(ctx, "SHOW SLAVE STATUS")
+	if err != nil {
+		return nil, fmt.Errorf("show slave status: %w", err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	if !rows.Next() {
+		return nil, fmt.Errorf("show slave status: no replica configured")
+	}
+	vals := make([]sql.NullString, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := rows.Scan(ptrs...); err != nil {
+		return nil, fmt.Errorf("show slave status: %w", err)
+	}
+	st := make(map[string]string, len(cols))
+	for i, c := range cols {
+		st[c] = vals[i].String
+	}
+	return st, rows.Err()
+}
