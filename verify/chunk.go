@@ -88,10 +88,22 @@ func (c *comparer) compareData(ctx context.Context, ref *tableSchema, tr *TableR
 	tr.Key = p.keyName
 	samples := c.opts.sampleRows()
 	var lower []string
+	// seen guarantees termination: a table has finitely many keys, so a
+	// walk that fails to advance (a key type whose bounds do not round-trip)
+	// repeats a bound, and that is an error rather than an endless loop.
+	seen := make(map[string]bool)
 	for {
 		upper, err := c.nextBoundary(ctx, p, lower)
 		if err != nil {
 			return fmt.Errorf("find chunk bound of %s %s: %w", p.table, p.after(lower), err)
+		}
+		if upper != nil {
+			k := joinKey(upper)
+			if seen[k] {
+				return fmt.Errorf("walk %s by key %s: bound %s repeats; the key cannot be chunked",
+					p.table, quoteIdent(p.keyName), displayKey(p.key, upper))
+			}
+			seen[k] = true
 		}
 		pred, args := rangePred(p.key, lower, upper)
 		ts, rs, err := c.bothSums(ctx, p.sumsQuery(p.from(), pred), args)
