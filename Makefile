@@ -3,7 +3,7 @@
 
 GO ?= go
 
-.PHONY: test build fmt-check vet demo fuzz
+.PHONY: test build fmt-check vet demo bench fuzz
 
 test: fmt-check vet
 	$(GO) test -race -count=1 -timeout 20m ./...
@@ -26,8 +26,17 @@ build:
 	$(GO) build -o bin/binlog-replay ./cmd/binlog-replay
 
 # demo: installs MariaDB if missing, then a short verified benchmark on this
-# machine (about two minutes on 2 cores): mariadb-binlog | mariadb against
-# binlog-replay on the same binlogs and base, every target checked.
+# machine (about two minutes on 2 cores): mariadb-binlog | mariadb, binlog-replay
+# and MariaDB's own parallel replication on the same binlogs and base, every
+# target checked against the source; bin/demo.png charts the apply times.
 demo: build
 	bash scripts/install-mariadb.sh
-	./bin/binlog-replay bench --profiles oltp,hot --workers 1,4,8 --scale 20000 --txns 20000 --threads 8
+	./bin/binlog-replay bench --profiles oltp,hot --workers 1,4,8 --scale 20000 --txns 15000 --threads 8 \
+		--native --plot bin/demo.png
+
+# bench: the long comparison, every profile, three runs per method (tens of
+# minutes); override with e.g. `make bench BENCH_FLAGS='--profiles oltp --repeat 5'`.
+BENCH_FLAGS ?= --profiles all --workers 1,4,8,16 --native --repeat 3
+bench: build
+	bash scripts/install-mariadb.sh
+	./bin/binlog-replay bench $(BENCH_FLAGS) --plot bin/bench.png

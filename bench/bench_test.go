@@ -1,16 +1,25 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
+	"errors"
 	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/sandbox"
 	"github.com/binlog-replay/binlog-replay/workload"
 )
 
+// requireServer skips t when MariaDB is missing, and fails it under CI.
 func requireServer(t *testing.T) {
 	t.Helper()
 	if err := sandbox.Available(); err != nil {
@@ -21,21 +30,42 @@ func requireServer(t *testing.T) {
 	}
 }
 
+// tiny returns options for a run of a few seconds per profile.
 func tiny() Options {
 	o := DefaultOptions()
 	o.Scale, o.Txns, o.Threads, o.Tables, o.Workers, o.Durable = 50, 120, 2, 2, []int{1, 4}, false
 	return o
 }
 
-// TestBenchTiny runs every profile end to end at a tiny scale: every
-// method must be measured and verified.
+// checkNoServers fails t if a mariadbd started by this process still runs.
+func checkNoServers(t *testing.T) {
+	t.Helper()
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	me := strconv.Itoa(os.Getpid())
+	for _, p := range stats {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...
+		s := string(data)
+		i := strings.LastIndexByte(s, ')')
+		fields := strings.Fields(s[i+1:])
+		if strings.Contains(s[:i], "(mariadbd") && len(fields) > 1 && fields[1] == me && fields[0] != "Z" {
+			t.Errorf("a mariadbd started by this test still runs: %s", strings.TrimSpace(s[:i+1]))
+		}
+	}
+}
+
+// TestBenchTiny runs every profile end to end at a tiny scale with every
+// method, native replication included: each must be measured and verified.
 func TestBenchTiny(t *testing.T) {
 	requireServer(t)
 	o := tiny()
 	o.Profiles = workload.Profiles()
 	o.Txns = 40
 	o.Native = true
-	rep, err := Run(context.Background(), o)
+	rep, err := Run(t.Context(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,23 +73,29 @@ func TestBenchTiny(t *testing.T) {
 		t.Fatalf("%d profiles reported, want %d", len(rep.Profiles), len(o.Profiles))
 	}
 	for _, p := range rep.Profiles {
-		if len(p.Results) != 2+len(o.Workers) || p.Txns == 0 { // anchor, workers, native
-			t.Errorf("profile %s: %d results, %d transactions", p.Profile, len(p.Results), p.Txns)
+		if len(p.Results) != 2+len(o.Workers) || p.Txns == 0 || p.Rows == 0 || p.BinlogBytes == 0 { // anchor, workers, native
+			t.Errorf("profile %s: %d results, %d transactions, %d rows, %d bytes", p.Profile, len(p.Results), p.Txns, p.Rows, p.BinlogBytes)
 		}
 		for _, r := range p.Results {
-			if !r.Verified || r.Median <= 0 || r.Ratio <= 0 {
-				t.Errorf("profile %s, %s: verified=%v median=%v ratio=%v %s", p.Profile, r.Method, r.Verified, r.Median, r.Ratio, r.Problem)
+			if !r.Verified || r.Median <= 0 || r.Ratio <= 0 || r.TxnsPerSec <= 0 {
+				t.Errorf("profile %s, %s: verified=%v median=%v ratio=%v txn/s=%v %s%s", p.Profile, r.Method, r.Verified, r.Median, r.Ratio, r.TxnsPerSec, r.Error, r.Problem)
 			}
+		}
+		if k := p.Results[len(p.Results)-1].Kind; k != KindNative {
+			t.Errorf("profile %s: last method is %s, want native", p.Profile, k)
 		}
 	}
 	var out strings.Builder
-	if err := WriteText(&out, rep); err != nil || !strings.Contains(out.String(), AnchorMethod) {
+	if err := WriteText(&out, rep); err != nil || !strings.Contains(out.String(), AnchorMethod) ||
+		strings.Contains(out.String(), "FAILED") || strings.Count(out.String(), " yes\n") != len(o.Profiles)*(2+len(o.Workers)) {
 		t.Errorf("text report: %v\n%s", err, out.String())
 	}
+	checkNoServers(t)
 }
 
 // TestBenchDetectsCorruption changes one row on one method's target after
-// its apply: that method must be reported as not verified, the others not.
+// its apply: that method must be reported as not verified, the others not,
+// and Run must say so with ErrNotVerified.
 func TestBenchDetectsCorruption(t *testing.T) {
 	requireServer(t)
 	o := tiny()
@@ -72,16 +108,154 @@ func TestBenchDetectsCorruption(t *testing.T) {
 		_, err := db.ExecContext(ctx, "UPDATE wl_oltp.sbtest1 SET c = CONCAT(c, 'x') ORDER BY id LIMIT 1")
 		return err
 	}
-	rep, err := Run(context.Background(), o)
-	if err != nil {
-		t.Fatal(err)
+	rep, err := Run(t.Context(), o)
+	if !errors.Is(err, ErrNotVerified) || !strings.Contains(err.Error(), victim) {
+		t.Fatalf("Run returned %v, want ErrNotVerified naming %q", err, victim)
 	}
 	if rep.Verified() {
 		t.Fatal("a corrupted target was reported as verified")
 	}
 	for _, r := range rep.Profiles[0].Results {
 		if (r.Method == victim) == r.Verified {
-			t.Errorf("%s: verified=%v", r.Method, r.Verified)
+			t.Errorf("%s: verified=%v %s", r.Method, r.Verified, r.Problem)
 		}
+	}
+	var out strings.Builder
+	if err := WriteText(&out, rep); err != nil || !strings.Contains(out.String(), "VERIFICATION FAILED: profile oltp, "+victim) ||
+		!strings.Contains(out.String(), "sbtest1") {
+		t.Errorf("text report does not name the corruption: %v\n%s", err, out.String())
+	}
+}
+
+// TestBenchUserBinlogs keeps a generated run's base and binlogs, then
+// benchmarks them as a user's own (no source): targets are checked against
+// the anchor's, and a corrupted target is still caught.
+func TestBenchUserBinlogs(t *testing.T) {
+	requireServer(t)
+	o := tiny()
+	o.Profiles, o.Workers = []workload.Profile{workload.OLTP}, []int{2}
+	o.Dir, o.Keep = t.TempDir(), true
+	rep, err := Run(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkNoServers(t)
+	files, err := binlog.ResolveFiles([]string{filepath.Join(o.Dir, "oltp-source")})
+	if err != nil {
+		t.Fatalf("kept binlogs: %v", err)
+	}
+	for _, name := range []string{"oltp-base/mysql", "oltp-anchor-1/data/wl_oltp", "oltp-replay-w2-1/data/wl_oltp"} {
+		if _, err := os.Stat(filepath.Join(o.Dir, name)); err != nil {
+			t.Errorf("kept %s: %v", name, err)
+		}
+	}
+
+	u := DefaultOptions()
+	u.Binlogs, u.Base, u.Start, u.Durable = files, filepath.Join(o.Dir, "oltp-base"), rep.Profiles[0].Start, false
+	u.Workers, u.Repeat = []int{1, 4}, 2
+	u.Tamper = func(ctx context.Context, method string, db *sql.DB) error {
+		if method != "binlog-replay --workers 4" {
+			return nil
+		}
+		_, err := db.ExecContext(ctx, "DELETE FROM wl_oltp.sbtest2 ORDER BY id LIMIT 1")
+		return err
+	}
+	urep, err := Run(t.Context(), u)
+	if !errors.Is(err, ErrNotVerified) {
+		t.Fatalf("user binlogs with a corrupted target: Run returned %v, want ErrNotVerified", err)
+	}
+	p := urep.Profiles[0]
+	if p.CheckedAgainst != "anchor" || p.Txns != rep.Profiles[0].Txns || len(p.Results) != 3 {
+		t.Fatalf("user binlogs: checked against %q, %d transactions (generated %d), %d results",
+			p.CheckedAgainst, p.Txns, rep.Profiles[0].Txns, len(p.Results))
+	}
+	want := []bool{true, true, false} // anchor (repeat 2 checked against repeat 1), w1, corrupted w4
+	for i, r := range p.Results {
+		if r.Verified != want[i] || len(r.Seconds) != 2 || r.IsReference != (i == 0) {
+			t.Errorf("%s: verified=%v (want %v), %d runs, reference=%v %s%s", r.Method, r.Verified, want[i], len(r.Seconds), r.IsReference, r.Error, r.Problem)
+		}
+	}
+	checkNoServers(t)
+}
+
+// cancelWriter cancels a context when a line containing at appears.
+type cancelWriter struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	at     string
+	cancel context.CancelFunc
+}
+
+func (w *cancelWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if bytes.Contains(p, []byte(w.at)) {
+		w.cancel()
+	}
+	return w.buf.Write(p)
+}
+
+// TestBenchCancel cancels a run while a method is starting: Run must stop
+// with the context's error, leaving no server running and no temp dir.
+func TestBenchCancel(t *testing.T) {
+	requireServer(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	pattern := filepath.Join(os.TempDir(), "binlog-replay-bench-*")
+	before, _ := filepath.Glob(pattern)
+	o := tiny()
+	o.Profiles = []workload.Profile{workload.HotRows}
+	w := &cancelWriter{at: "binlog-replay --workers 4", cancel: cancel}
+	o.Log = w
+	rep, err := Run(ctx, o)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run returned %v, want context.Canceled\n%s", err, w.buf.String())
+	}
+	if len(rep.Profiles) != 1 || len(rep.Profiles[0].Results) != 2 {
+		t.Errorf("the report should hold the anchor and workers 1, measured before the cancel: %+v", rep.Profiles)
+	}
+	checkNoServers(t)
+	after, _ := filepath.Glob(pattern)
+	for _, dir := range after {
+		if !slices.Contains(before, dir) {
+			t.Errorf("left behind: %s", dir)
+		}
+	}
+}
+
+// TestReportJSON checks the JSON field names machines read.
+func TestReportJSON(t *testing.T) {
+	data, err := json.Marshal(sampleReport())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, field := range []string{`"median_seconds":40`, `"speedup_vs_anchor":4`, `"verified":false`, `"checked_against":"source"`, `"kind":"native"`} {
+		if !bytes.Contains(data, []byte(field)) {
+			t.Errorf("JSON report lacks %s: %s", field, data)
+		}
+	}
+}
+
+// TestValidate checks that contradictory options are refused.
+func TestValidate(t *testing.T) {
+	bad := map[string]func(o *Options){
+		"no profiles":         func(o *Options) { o.Profiles = nil },
+		"repeat 0":            func(o *Options) { o.Repeat = 0 },
+		"workers 0":           func(o *Options) { o.Workers = []int{4, 0} },
+		"binlogs, no base":    func(o *Options) { o.Binlogs = []string{"x.000001"} },
+		"base, no binlogs":    func(o *Options) { o.Base = "/data" },
+		"native with base":    func(o *Options) { o.Binlogs, o.Base, o.Native = []string{"x.000001"}, "/data", true },
+		"unknown native mode": func(o *Options) { o.Native, o.NativeMode = true, "fast" },
+	}
+	for name, change := range bad {
+		o := DefaultOptions()
+		change(&o)
+		if err := o.Validate(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	o := DefaultOptions()
+	if err := o.Validate(); err != nil {
+		t.Errorf("defaults: %v", err)
 	}
 }

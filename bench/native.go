@@ -11,20 +11,19 @@ import (
 	"github.com/binlog-replay/binlog-replay/sandbox"
 )
 
-func nativeMethod(o *Options) string {
-	return fmt.Sprintf("native parallel replication, %d threads, %s", o.NativeThreads, o.NativeMode)
-}
-
 // applyNative makes tgt a replica of the source from the base's position,
 // lets its IO thread fetch every binlog first (untimed), then times only
 // the SQL threads applying them: MariaDB's own parallel replication.
-func applyNative(ctx context.Context, o *Options, src *source, tgt *sandbox.Server) (time.Duration, error) {
+func applyNative(ctx context.Context, o *Options, in *input, tgt *sandbox.Server) (time.Duration, error) {
+	if in.source == nil {
+		return 0, fmt.Errorf("native replication: no source server to replicate from")
+	}
 	db, err := tgt.Open(ctx, "")
 	if err != nil {
 		return 0, err
 	}
 	defer db.Close()
-	last := src.files[len(src.files)-1]
+	last := in.files[len(in.files)-1]
 	fi, err := os.Stat(last)
 	if err != nil {
 		return 0, fmt.Errorf("stat last binlog: %w", err)
@@ -32,7 +31,7 @@ func applyNative(ctx context.Context, o *Options, src *source, tgt *sandbox.Serv
 	end := endPos{file: filepath.Base(last), pos: fi.Size()}
 	setup := []string{
 		fmt.Sprintf("CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=%d, MASTER_USER='root', MASTER_PASSWORD='', "+
-			"MASTER_LOG_FILE='%s', MASTER_LOG_POS=%d, MASTER_USE_GTID=no", src.srv.Port, src.start.File, src.start.Offset),
+			"MASTER_LOG_FILE='%s', MASTER_LOG_POS=%d, MASTER_USE_GTID=no", in.source.Port, in.start.File, in.start.Offset),
 		fmt.Sprintf("SET GLOBAL slave_parallel_threads=%d", o.NativeThreads),
 		fmt.Sprintf("SET GLOBAL slave_parallel_mode='%s'", o.NativeMode),
 		"START SLAVE IO_THREAD",

@@ -3,22 +3,33 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/binlog-replay/binlog-replay/bench"
+	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/workload"
 )
 
+// durationTxnCap is the transaction cap of a --duration workload when
+// --txns is not given.
+const durationTxnCap = 1_000_000
+
 // BenchOptions are the flags of the bench command.
 type BenchOptions struct {
-	Profiles string
-	Workers  string
-	JSON     bool
+	Profiles      string
+	Workers       string
+	Binlogs       string
+	StartPosition string
+	Plot          string
+	JSON          bool
 	bench.Options
 }
 
@@ -29,11 +40,16 @@ func (o *BenchOptions) AddFlags(fs *flag.FlagSet) {
 	for i, p := range o.Options.Profiles {
 		names[i] = string(p)
 	}
+	workers := make([]string, len(o.Options.Workers))
+	for i, w := range o.Options.Workers {
+		workers[i] = strconv.Itoa(w)
+	}
 	fs.StringVar(&o.Profiles, "profiles", strings.Join(names, ","), "comma-separated workload `profiles`, or all")
-	fs.StringVar(&o.Workers, "workers", "1,4,8", "comma-separated binlog-replay worker `counts` to measure")
+	fs.StringVar(&o.Workers, "workers", strings.Join(workers, ","), "comma-separated binlog-replay worker `counts` to measure")
 	fs.Int64Var(&o.Seed, "seed", o.Seed, "workload random seed")
 	fs.IntVar(&o.Scale, "scale", o.Scale, "rows per table in the base")
-	fs.IntVar(&o.Txns, "txns", o.Txns, "transactions in the workload")
+	fs.IntVar(&o.Txns, "txns", o.Txns, "transactions in the workload (with --duration: the most)")
+	fs.DurationVar(&o.Duration, "duration", 0, "run each workload for this long instead of --txns transactions")
 	fs.IntVar(&o.Threads, "threads", o.Threads, "client sessions generating the workload")
 	fs.IntVar(&o.Tables, "tables", o.Tables, "tables of the oltp profile")
 	fs.IntVar(&o.Repeat, "repeat", o.Repeat, "runs per method (the median is reported, with the spread)")
@@ -41,10 +57,17 @@ func (o *BenchOptions) AddFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.Native, "native", false, "also measure MariaDB's own parallel replication applying the same binlogs to the same base")
 	fs.IntVar(&o.NativeThreads, "native-threads", o.NativeThreads, "slave_parallel_threads for --native")
 	fs.StringVar(&o.NativeMode, "native-mode", o.NativeMode, "slave_parallel_mode for --native: optimistic or conservative")
+	fs.StringVar(&o.Binlogs, "binlogs", "", "benchmark these binlogs (a `DIR`, an index file, or comma-separated files) instead of a generated workload; needs --base")
+	fs.StringVar(&o.Base, "base", "", "restored base `DATADIR` the --binlogs apply to (copied, never modified); targets are checked against the anchor's")
+	fs.StringVar(&o.StartPosition, "start-position", "", "with --binlogs: where the base leaves off, `FILE:POS` (default: the first file's beginning)")
+	fs.BoolVar(&o.Keep, "keep", false, "keep the bases and every stopped server (datadirs, binlogs, error logs) in the temp dir for inspection")
+	fs.StringVar(&o.Plot, "plot", "", "also write a PNG bar chart of the apply times to `FILE`")
 	fs.BoolVar(&o.JSON, "json", false, "print the report as JSON")
 }
 
-func (o *BenchOptions) parse() error {
+// parse turns the list flags into options and validates them. set holds
+// the names of the flags given on the command line.
+func (o *BenchOptions) parse(set map[string]bool) error {
 	o.Options.Profiles = nil
 	for _, name := range splitList(o.Profiles) {
 		if name == "all" {
@@ -53,7 +76,7 @@ func (o *BenchOptions) parse() error {
 		}
 		p := workload.Profile(name)
 		if !slices.Contains(workload.Profiles(), p) {
-			return fmt.Errorf("--profiles: unknown profile %q", name)
+			return fmt.Errorf("--profiles: unknown profile %q (known: %v)", name, workload.Profiles())
 		}
 		o.Options.Profiles = append(o.Options.Profiles, p)
 	}
@@ -65,6 +88,27 @@ func (o *BenchOptions) parse() error {
 		}
 		o.Options.Workers = append(o.Options.Workers, n)
 	}
+	if o.Duration > 0 && !set["txns"] {
+		o.Txns = durationTxnCap
+	}
+	if o.Binlogs != "" {
+		files, err := binlog.ResolveFiles(splitList(o.Binlogs))
+		if err != nil {
+			return fmt.Errorf("--binlogs: %w", err)
+		}
+		o.Options.Binlogs = files
+		if set["profiles"] || set["scale"] || set["txns"] || set["duration"] || set["threads"] || set["tables"] || set["seed"] {
+			return errors.New("--binlogs replaces the generated workload: do not also give --profiles, --scale, --txns, --duration, --threads, --tables or --seed")
+		}
+	}
+	if o.StartPosition != "" && o.Binlogs == "" {
+		return errors.New("--start-position is for --binlogs")
+	}
+	start, err := parsePosition("start-position", o.StartPosition)
+	if err != nil {
+		return err
+	}
+	o.Start = start
 	return o.Options.Validate()
 }
 
@@ -72,7 +116,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: binlog-replay bench [flags]\n\nGenerates a workload on a throwaway MariaDB source, then applies the same binlogs to\nidentical targets restored from the base with mariadb-binlog | mariadb and with\nbinlog-replay, times the apply and verifies every target against the source.\nExit status 1 if any target differs.")
+		fmt.Fprintln(stderr, "usage: binlog-replay bench [flags]\n\n"+
+			"Generates a workload on a throwaway MariaDB source (binlog on, ROW), takes a base\n"+
+			"before it, then applies the same binlogs to identical targets restored from the base\n"+
+			"with mariadb-binlog | mariadb and with binlog-replay (and with --native, MariaDB's own\n"+
+			"parallel replication), times only the apply and verifies every target against the\n"+
+			"source. With --binlogs and --base: your own binlogs and base, checked against the\n"+
+			"anchor's result. Exit status 1 if any apply fails or any target differs.")
 		fs.PrintDefaults()
 	}
 	var o BenchOptions
@@ -80,28 +130,60 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if err := o.parse(); err != nil {
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "binlog-replay bench: unexpected arguments %v\n", fs.Args())
+		return 2
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if err := o.parse(set); err != nil {
 		fmt.Fprintf(stderr, "binlog-replay bench: %v\n", err)
 		return 2
 	}
 	o.Log = stderr
+	begin := time.Now()
 	rep, err := bench.Run(ctx, o.Options)
 	if rep != nil {
-		if o.JSON {
-			enc := json.NewEncoder(stdout)
-			enc.SetIndent("", "  ")
-			_ = enc.Encode(rep)
-		} else {
-			_ = bench.WriteText(stdout, rep)
+		if werr := writeBenchReport(stdout, &o, rep); werr != nil {
+			err = errors.Join(err, werr)
 		}
 	}
 	switch {
+	case errors.Is(err, bench.ErrNotVerified):
+		fmt.Fprintf(stderr, "binlog-replay bench: FAILED (see above): %v\n", err)
+		return 1
 	case err != nil:
 		fmt.Fprintf(stderr, "binlog-replay bench: %v\n", err)
 		return 1
-	case !rep.Verified():
-		fmt.Fprintln(stderr, "binlog-replay bench: a target differs from its source (see above)")
-		return 1
 	}
+	fmt.Fprintf(stderr, "binlog-replay bench: done in %s, every target verified\n", time.Since(begin).Round(time.Second))
 	return 0
+}
+
+// writeBenchReport prints the report as text or JSON and writes the chart.
+func writeBenchReport(stdout io.Writer, o *BenchOptions, rep *bench.Report) error {
+	if o.JSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return fmt.Errorf("write report: %w", err)
+		}
+	} else if err := bench.WriteText(stdout, rep); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	if o.Plot == "" {
+		return nil
+	}
+	f, err := os.Create(o.Plot)
+	if err != nil {
+		return fmt.Errorf("write chart: %w", err)
+	}
+	if err := bench.WritePNG(f, rep); err != nil {
+		f.Close()
+		return fmt.Errorf("write chart %s: %w", o.Plot, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write chart %s: %w", o.Plot, err)
+	}
+	return nil
 }
