@@ -21,13 +21,14 @@ type event struct {
 	data []byte // the whole event as go-mysql's parser takes it
 	body []byte // body without header and checksum
 	// parser decodes table maps and rows: the file's, or the payload's.
-	parser    *replication.BinlogParser
+	parser    *parsers
 	inPayload bool
+	inner     int // index (from 1) inside the TRANSACTION_PAYLOAD, 0 outside
 }
 
 // event checks and decodes one framed event and feeds it to the grouping
 // state machine. It returns the transaction the event completes, if any.
-func (r *Reader) event(ev rawEvent) (*txn.Txn, error) {
+func (r *Reader) event(ev rawEvent) (*pendingTxn, error) {
 	if r.format == nil {
 		if err := r.startFile(ev); err != nil {
 			return nil, err
@@ -65,19 +66,49 @@ func (r *Reader) startFile(ev rawEvent) error {
 		return err
 	}
 	r.format = f
-	if r.main, err = r.newParser(ev.Raw); err != nil {
+	return r.newParsers(ev.Raw)
+}
+
+// parsers are go-mysql parsers primed with one format description. events
+// decodes all but rows events. rows only sets up rows events: it never
+// decodes a table map, so the map of tables that each rows event it returns
+// refers to is never written. go-mysql prints that map in some decoding
+// errors, which decode workers meet while events decodes table maps.
+type parsers struct {
+	events, rows *replication.BinlogParser
+	// templates holds, by event type, a rows event rows set up
+	// (Reader.rowsTemplate).
+	templates map[byte]*replication.RowsEvent
+}
+
+// newParsers sets up the file's parsers from its format description fde.
+func (r *Reader) newParsers(fde []byte) error {
+	var err error
+	if r.main, err = r.newParserPair(fde); err != nil {
 		return err
 	}
-	// Events inside a TRANSACTION_PAYLOAD have no checksum: their parser
-	// gets the same format description with the algorithm set to OFF.
-	if f.Checksum {
-		noCRC := append([]byte(nil), ev.Raw...)
+	// Events inside a TRANSACTION_PAYLOAD have no checksum: their parsers
+	// get the same format description with the algorithm set to OFF.
+	if r.format.Checksum {
+		noCRC := append([]byte(nil), fde...)
 		noCRC[len(noCRC)-5] = checksumOff
-		r.inner, err = r.newParser(noCRC)
-	} else {
-		r.inner, err = r.newParser(ev.Raw)
+		fde = noCRC
 	}
+	r.inner, err = r.newParserPair(fde)
 	return err
+}
+
+// newParserPair returns the parsers for format description fde.
+func (r *Reader) newParserPair(fde []byte) (*parsers, error) {
+	events, err := r.newParser(fde)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := r.newParser(fde)
+	if err != nil {
+		return nil, err
+	}
+	return &parsers{events: events, rows: rows, templates: map[byte]*replication.RowsEvent{}}, nil
 }
 
 // newParser returns a go-mysql parser primed with the format description fde.
@@ -92,12 +123,9 @@ func (r *Reader) newParser(fde []byte) (*replication.BinlogParser, error) {
 		r.meta, r.metaErr = parseOptMeta(b)
 		return nil
 	})
-	if !r.opts.DecodeRows {
-		p.SetRowsEventDecodeFunc(func(re *replication.RowsEvent, data []byte) error {
-			_, err := re.DecodeHeader(data)
-			return err
-		})
-	}
+	// Rows events are only set up by the parser: this package reads their
+	// header (checkRowsHeader) and decodes their images later (rowsJob).
+	p.SetRowsEventDecodeFunc(func(*replication.RowsEvent, []byte) error { return nil })
 	if _, err := parse(p, fde); err != nil {
 		return nil, err
 	}
@@ -121,14 +149,19 @@ func parse(p *replication.BinlogParser, data []byte) (ev *replication.BinlogEven
 		err = errors.New(ee.Err)
 	}
 	if err != nil {
-		// go-mysql quotes whole event bodies in some messages: keep it short.
-		msg := err.Error()
-		if len(msg) > maxErrLen {
-			msg = msg[:maxErrLen] + "..."
-		}
-		return nil, fmt.Errorf("decode event: %s", msg)
+		return nil, shortDecodeError(err)
 	}
 	return ev, nil
+}
+
+// shortDecodeError turns a go-mysql decoding error into "decode event: ...",
+// cut short: go-mysql quotes whole event bodies in some messages.
+func shortDecodeError(err error) error {
+	msg := err.Error()
+	if len(msg) > maxErrLen {
+		msg = msg[:maxErrLen] + "..."
+	}
+	return fmt.Errorf("decode event: %s", msg)
 }
 
 // checkStart enforces Options.Start while the reader is still before it.

@@ -52,6 +52,38 @@ type fileReader struct {
 	br   *bufio.Reader
 	size uint64
 	pos  uint64
+	// slab is memory for the Raw bytes of the next events: its free space
+	// is slab[len(slab):cap(slab)].
+	slab     []byte
+	slabSize int // size of the next slab
+}
+
+// Slab sizes: events are carved from slabs of the size of the previous
+// transaction, within these bounds.
+const (
+	minSlab = 512
+	maxSlab = 64 << 10
+)
+
+// newSlab makes the next events take their Raw bytes from a new slab of
+// about size bytes: the reader calls it where a transaction may start, so
+// that the events of a transaction share one allocation (or a few) that no
+// other transaction keeps alive.
+func (fr *fileReader) newSlab(size int) {
+	fr.slab, fr.slabSize = nil, min(max(size, minSlab), maxSlab)
+}
+
+// alloc returns n bytes for an event's Raw, with no room to append.
+func (fr *fileReader) alloc(n int) []byte {
+	if n > fr.slabSize/2 {
+		return make([]byte, n) // large: on its own
+	}
+	if cap(fr.slab)-len(fr.slab) < n {
+		fr.slab = make([]byte, 0, fr.slabSize)
+	}
+	i := len(fr.slab)
+	fr.slab = fr.slab[:i+n]
+	return fr.slab[i : i+n : i+n]
 }
 
 // openFile opens path and checks its magic number.
@@ -80,8 +112,8 @@ func openFile(path string) (*fileReader, error) {
 func (fr *fileReader) close() error { return fr.f.Close() }
 
 // next returns the next event, io.EOF at a clean end of file, or
-// errShortFile when the file ends inside an event. The returned Raw is a new
-// slice owned by the caller.
+// errShortFile when the file ends inside an event. The returned Raw is
+// owned by the caller (see newSlab).
 func (fr *fileReader) next() (rawEvent, error) {
 	var ev rawEvent
 	ev.Pos = fr.pos
@@ -91,24 +123,29 @@ func (fr *fileReader) next() (rawEvent, error) {
 	if fr.size-fr.pos < headerSize {
 		return ev, errShortFile
 	}
-	var hb [headerSize]byte
-	if _, err := io.ReadFull(fr.br, hb[:]); err != nil {
+	hb, err := fr.br.Peek(headerSize)
+	if err != nil {
 		return ev, fr.readErr(err)
 	}
-	ev.header = parseHeader(hb[:])
+	ev.header = parseHeader(hb)
 	if ev.Size < headerSize {
 		return ev, fr.errAt(ev, fmt.Errorf("bad event size %d (less than the %d-byte header)", ev.Size, headerSize))
 	}
 	if uint64(ev.Size) > fr.size-fr.pos {
 		return ev, errShortFile
 	}
-	ev.Raw = make([]byte, ev.Size)
-	copy(ev.Raw, hb[:])
-	if _, err := io.ReadFull(fr.br, ev.Raw[headerSize:]); err != nil {
+	if ev.Raw, err = fr.read(int(ev.Size)); err != nil {
 		return ev, fr.readErr(err)
 	}
 	fr.pos += uint64(ev.Size)
 	return ev, nil
+}
+
+// read returns the next n bytes of the file in a new slice.
+func (fr *fileReader) read(n int) ([]byte, error) {
+	out := fr.alloc(n)
+	_, err := io.ReadFull(fr.br, out)
+	return out, err
 }
 
 // readErr turns a read error into the reader's errors: the file may have

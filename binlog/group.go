@@ -30,6 +30,7 @@ const (
 // builder is a transaction being assembled.
 type builder struct {
 	t         *txn.Txn
+	jobs      []rowsJob // row images to decode
 	state     int
 	statement bool // holds statement-format content
 	context   bool // holds INTVAR/RAND/USER_VAR events
@@ -37,7 +38,7 @@ type builder struct {
 
 // dispatch feeds one event to the grouping state machine and returns the
 // transaction it completes, if any.
-func (r *Reader) dispatch(e event) (*txn.Txn, error) {
+func (r *Reader) dispatch(e event) (*pendingTxn, error) {
 	if e.Type >= evAnnotateRows && e.Type <= evLastMariaDB {
 		r.markMariaDB()
 	}
@@ -103,7 +104,11 @@ func (r *Reader) begin(e event, g txn.GTID, state int) {
 		Start:    txn.Position{File: r.fr.name, Offset: e.pos},
 		ServerID: e.ServerID,
 		Format:   r.format.Format,
+		Events:   make([]txn.Event, 0, min(max(r.hint.events, 1), 64)),
 	}}
+	if r.opts.DecodeRows && r.hint.jobs > 0 {
+		r.cur.jobs = make([]rowsJob, 0, min(r.hint.jobs, 64))
+	}
 }
 
 // add appends a decoded event to the current transaction.
@@ -120,15 +125,16 @@ func (r *Reader) add(e event, kind txn.EventKind) *txn.Event {
 }
 
 // finish completes the current transaction with e as its last event.
-func (r *Reader) finish(e event, kind txn.Kind) *txn.Txn {
+func (r *Reader) finish(e event, kind txn.Kind) *pendingTxn {
 	t := r.cur.t
 	t.Kind = kind
 	t.End = txn.Position{File: r.fr.name, Offset: e.end}
 	t.Time = time.Unix(int64(e.Timestamp), 0).UTC()
 	t.Bytes = int64(t.End.Offset - t.Start.Offset)
+	p := &pendingTxn{t: t, jobs: r.cur.jobs}
 	r.cur = nil
 	clear(r.tables)
-	return t
+	return p
 }
 
 // mysqlGTIDEvent starts a transaction at a MySQL GTID or ANONYMOUS_GTID.
@@ -136,7 +142,7 @@ func (r *Reader) mysqlGTIDEvent(e event) error {
 	if r.cur != nil || e.inPayload {
 		return r.inTxnError(e)
 	}
-	ev, err := parse(e.parser, e.data)
+	ev, err := parse(e.parser.events, e.data)
 	if err != nil {
 		return err
 	}
@@ -187,6 +193,7 @@ func (r *Reader) markMariaDB() {
 	if r.cur != nil {
 		r.cur.t.Format = &f
 	}
+	clear(r.tableCache) // decoded with the other flavor
 }
 
 // Statement classes that matter for grouping.
@@ -215,7 +222,7 @@ func classify(sql []byte) int {
 }
 
 // queryEvent groups a QUERY event: BEGIN, COMMIT, or a statement.
-func (r *Reader) queryEvent(e event) (*txn.Txn, error) {
+func (r *Reader) queryEvent(e event) (*pendingTxn, error) {
 	ph := r.format.postHeaderLen(e.Type)
 	if ph < 0 {
 		ph = r.format.postHeaderLen(evQuery)
@@ -282,7 +289,7 @@ func (r *Reader) groupKind() txn.Kind {
 }
 
 // commitEvent ends a group at its XID event.
-func (r *Reader) commitEvent(e event) (*txn.Txn, error) {
+func (r *Reader) commitEvent(e event) (*pendingTxn, error) {
 	if r.cur == nil || r.cur.state != stGroup {
 		return nil, r.inTxnError(e)
 	}
@@ -329,72 +336,64 @@ func (r *Reader) tableMapEvent(e event) error {
 	if r.cur == nil || r.cur.state != stGroup {
 		return r.inTxnError(e)
 	}
-	r.meta, r.metaErr = optMeta{}, nil
-	ev, err := parse(e.parser, e.data)
-	if err == nil {
-		err = r.metaErr
-	}
+	te, err := r.tableMap(e)
 	if err != nil {
 		return err
 	}
-	tme, ok := ev.Event.(*replication.TableMapEvent)
-	if !ok {
-		return fmt.Errorf("decode table map: unexpected %T", ev.Event)
-	}
-	tm, err := convertTableMap(tme, r.meta, r.format.Flavor)
-	if err != nil {
-		return err
-	}
-	r.tables[tm.ID] = tm
-	r.add(e, txn.EventTableMap).TableMap = tm
+	r.tables[te.tm.ID] = te
+	r.add(e, txn.EventTableMap).TableMap = te.tm
 	return nil
 }
 
-// rowsEvent adds a row event to the current group.
+// rowsEvent adds a row event to the current group and, with
+// Options.DecodeRows, a job to decode its images.
 func (r *Reader) rowsEvent(e event) error {
 	if r.cur == nil || r.cur.state != stGroup {
 		return r.inTxnError(e)
 	}
-	if _, ok := rowsOp(e.Type); !ok {
+	op, ok := rowsOp(e.Type)
+	if !ok {
 		return errors.New("MariaDB compressed row events in the v2 layout are not supported")
 	}
 	id, err := r.tableID(e)
 	if err != nil {
 		return err
 	}
-	tm, ok := r.tables[id]
+	te, ok := r.tables[id]
 	if !ok {
-		return fmt.Errorf("row event for table id %d has no TABLE_MAP before it in its transaction", id)
+		return fmt.Errorf("row event for table id %d has no TABLE_MAP before it in its statement", id)
 	}
-	if err := checkRowsHeader(e, r.tableIDLen(e.Type), tm); err != nil {
-		return err
-	}
-	ev, err := parse(e.parser, e.data)
-	if err != nil {
-		return fmt.Errorf("table `%s`.`%s`: %w", tm.Schema, tm.Table, err)
-	}
-	re, ok := ev.Event.(*replication.RowsEvent)
-	if !ok {
-		return fmt.Errorf("decode rows: unexpected %T", ev.Event)
-	}
-	rows, err := convertRows(e.Type, re, tm, r.opts.DecodeRows)
+	h, err := checkRowsHeader(e, r.tableIDLen(e.Type), te.tm)
 	if err != nil {
 		return err
 	}
+	rows := newRows(op, h, te)
 	r.add(e, txn.EventRows).Rows = rows
+	if h.flags&txn.RowsFlagStmtEnd != 0 {
+		clear(r.tables) // table maps are scoped to their statement, as the server applies them
+	}
+	if !r.opts.DecodeRows || e.Type == evPartialUpdateRows || r.skipping {
+		return nil
+	}
+	tmpl, err := r.rowsTemplate(e, te)
+	if err != nil {
+		return err
+	}
+	r.cur.jobs = append(r.cur.jobs, rowsJob{rows: rows, tmpl: tmpl, table: te.tme, head: h, body: e.body,
+		pos: e.pos, typ: e.Type, inner: e.inner})
 	return nil
 }
 
 // payloadEvent expands a MySQL 8 TRANSACTION_PAYLOAD: the compressed
 // transaction after a GTID event.
-func (r *Reader) payloadEvent(e event) (*txn.Txn, error) {
+func (r *Reader) payloadEvent(e event) (*pendingTxn, error) {
 	if r.cur == nil || r.cur.state != stGTID || e.inPayload {
 		return nil, r.inTxnError(e)
 	}
 	if err := checkPayload(e.body); err != nil {
 		return nil, err
 	}
-	ev, err := parse(e.parser, e.data)
+	ev, err := parse(e.parser.events, e.data)
 	if err != nil {
 		return nil, err
 	}
@@ -405,7 +404,7 @@ func (r *Reader) payloadEvent(e event) (*txn.Txn, error) {
 	for i, in := range pe.Events {
 		h := parseHeader(in.RawData)
 		ie := event{header: h, pos: e.pos, end: e.end, data: in.RawData,
-			body: in.RawData[headerSize:], parser: r.inner, inPayload: true}
+			body: in.RawData[headerSize:], parser: r.inner, inPayload: true, inner: i + 1}
 		t, err := r.dispatch(ie)
 		if err != nil {
 			return nil, fmt.Errorf("event %d (%s) inside the transaction payload: %w", i+1, eventTypeName(h.Type), err)

@@ -49,29 +49,48 @@ func lenenc(b []byte, pos int) (uint64, int, error) {
 	return binary.LittleEndian.Uint64(v[:]), pos + 1 + n, nil
 }
 
-// checkRowsHeader checks that a rows event body has the column count of its
-// table map and, for a MariaDB compressed event, a sane uncompressed size.
-func checkRowsHeader(e event, idLen int, tm *txn.TableMap) error {
+// rowsHead is what the post-header and column bitmaps of a rows event say.
+type rowsHead struct {
+	flags   uint16
+	columns int
+	// bitmap1 lists the columns of the (before) image; bitmap2, for the
+	// update types that carry one, those of the after image.
+	bitmap1, bitmap2 []byte
+	// data is the offset in the body of the row images (of the compressed
+	// data in a MariaDB compressed event).
+	data int
+}
+
+// checkRowsHeader reads the header of a rows event body, checking that it
+// has the column count of its table map and, for a MariaDB compressed
+// event, a sane uncompressed size.
+func checkRowsHeader(e event, idLen int, tm *txn.TableMap) (rowsHead, error) {
+	var h rowsHead
 	b := e.body
+	if idLen+2 > len(b) {
+		return h, errors.New("rows event too short")
+	}
+	h.flags = binary.LittleEndian.Uint16(b[idLen:])
 	pos := idLen + 2 // table id, flags
 	if e.Type >= 30 && e.Type <= 32 || e.Type == evPartialUpdateRows {
 		if pos+2 > len(b) {
-			return errors.New("rows event too short")
+			return h, errors.New("rows event too short")
 		}
 		extra := int(binary.LittleEndian.Uint16(b[pos:]))
 		if extra < 2 {
-			return fmt.Errorf("rows event extra data length %d is less than 2", extra)
+			return h, fmt.Errorf("rows event extra data length %d is less than 2", extra)
 		}
 		pos += extra
 	}
 	n, pos, err := lenenc(b, pos)
 	if err != nil {
-		return fmt.Errorf("rows event column count: %w", err)
+		return h, fmt.Errorf("rows event column count: %w", err)
 	}
 	if n != uint64(len(tm.ColumnTypes)) {
-		return fmt.Errorf("rows event has %d columns, the table map of `%s`.`%s` has %d",
+		return h, fmt.Errorf("rows event has %d columns, the table map of `%s`.`%s` has %d",
 			n, tm.Schema, tm.Table, len(tm.ColumnTypes))
 	}
+	h.columns = int(n)
 	nb := (int(n) + 7) / 8
 	bitmaps := 1
 	switch e.Type {
@@ -79,19 +98,23 @@ func checkRowsHeader(e event, idLen int, tm *txn.TableMap) error {
 		bitmaps = 2
 	}
 	if pos+bitmaps*nb > len(b) {
-		return errors.New("rows event ends inside its column bitmaps")
+		return h, errors.New("rows event ends inside its column bitmaps")
+	}
+	h.bitmap1 = b[pos : pos+nb]
+	if bitmaps == 2 {
+		h.bitmap2 = b[pos+nb : pos+2*nb]
 	}
 	// go-mysql decodes images until the data ends: with no column in any
 	// image, no byte would be consumed and it would loop forever.
-	empty := noColumn(b[pos:pos+nb], int(n)) && (bitmaps == 1 || noColumn(b[pos+nb:pos+2*nb], int(n)))
+	empty := noColumn(h.bitmap1, int(n)) && (bitmaps == 1 || noColumn(h.bitmap2, int(n)))
 	if empty && pos+bitmaps*nb < len(b) {
-		return errors.New("rows event has row data but no column in its bitmaps")
+		return h, errors.New("rows event has row data but no column in its bitmaps")
 	}
-	pos += bitmaps * nb
+	h.data = pos + bitmaps*nb
 	if e.Type < 166 || e.Type > 168 {
-		return nil
+		return h, nil
 	}
-	return checkMariaCompressed(b, pos)
+	return h, checkMariaCompressed(b, h.data)
 }
 
 // noColumn reports whether none of the first n bits of bitmap is set.

@@ -59,11 +59,18 @@ var eventTypeNames = map[byte]string{
 	170: "UPDATE_ROWS_COMPRESSED_EVENT", 171: "DELETE_ROWS_COMPRESSED_EVENT",
 }
 
+// typeNames holds the name of every event type code.
+var typeNames = func() (out [256]string) {
+	for i := range out {
+		n, ok := eventTypeNames[byte(i)]
+		if !ok {
+			n = "EVENT_TYPE_" + strconv.Itoa(i)
+		}
+		out[i] = n
+	}
+	return out
+}()
+
 // eventTypeName returns the server's name for an event type code, or
 // "EVENT_TYPE_N" for a code neither MySQL nor MariaDB defines.
-func eventTypeName(t byte) string {
-	if n, ok := eventTypeNames[t]; ok {
-		return n
-	}
-	return "EVENT_TYPE_" + strconv.Itoa(int(t))
-}
+func eventTypeName(t byte) string { return typeNames[t] }

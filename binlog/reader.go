@@ -29,12 +29,18 @@
 // LONGTEXT: []byte);
 // TIMESTAMP is text in UTC (apply it with time_zone '+00:00'); CHAR, VARCHAR,
 // BINARY, VARBINARY are []byte (BINARY loses its trailing zero bytes in the
-// binlog: re-pad from the schema); BLOB, TEXT, GEOMETRY and VECTOR are []byte
-// sharing memory with Event.Raw: treat values as read-only. A
+// binlog: re-pad from the schema); BLOB, TEXT, GEOMETRY and VECTOR are []byte.
+// Byte values share memory with Event.Raw (or a compressed event's
+// decompressed data), TableMaps and the Rows.Columns of full row images are
+// shared between events: treat all of them as read-only. A
 // PARTIAL_UPDATE_ROWS event (MySQL binlog_row_value_options=PARTIAL_JSON) is
 // never decoded, even with DecodeRows: go-mysql reads only the first JSON
 // diff of a column, so its Rows.Decoded is false and only passthrough can
 // apply it.
+//
+// Row images are decoded by Options.DecodeWorkers goroutines while Next reads
+// ahead; transactions and errors still come in binlog order. A TABLE_MAP
+// event identical to an earlier one in the file is decoded once.
 //
 // Refused with an *Error (they need semantics a plain replay lacks): XA
 // transactions, a transaction ending in ROLLBACK (non-transactional changes
@@ -52,6 +58,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"runtime"
 
 	"github.com/go-mysql-org/go-mysql/replication"
 
@@ -71,12 +78,21 @@ type Options struct {
 	// SkipUnknown skips events of types the reader does not understand
 	// instead of failing; each one is counted in Stats().Skipped.
 	SkipUnknown bool
+	// DecodeWorkers is how many goroutines decode row images when
+	// DecodeRows is set: 0 means runtime.GOMAXPROCS(0), 1 decodes in the
+	// goroutine calling Next. Framing, checksums and grouping stay in that
+	// goroutine; with more than one worker, Next reads ahead (a bounded
+	// number of transactions and bytes) while the workers decode, and
+	// still returns transactions and errors in binlog order. Close stops
+	// the workers.
+	DecodeWorkers int
 }
 
 // Stats counts what a Reader has read so far.
 type Stats struct {
 	// Events and Bytes count the events read (including skipped ones and
-	// those before Options.Start).
+	// those before Options.Start). With decode workers the reader reads
+	// ahead, so they may include events of transactions not returned yet.
 	Events uint64
 	Bytes  uint64
 	// Txns counts the transactions returned.
@@ -96,30 +112,48 @@ type Reader struct {
 	fr     *fileReader
 	last   bool // fr is the last file
 	format *format
-	main   *replication.BinlogParser // decodes the file's events
-	inner  *replication.BinlogParser // decodes events inside a TRANSACTION_PAYLOAD
+	main   *parsers // decode the file's events
+	inner  *parsers // decode events inside a TRANSACTION_PAYLOAD
 
 	meta    optMeta // optional metadata of the table map being decoded
 	metaErr error   // error decoding it
 
-	cur      *builder                 // transaction being assembled, nil between transactions
-	tables   map[uint64]*txn.TableMap // table maps of the current transaction
-	skipping bool                     // before opts.Start in its file
-	lastEnd  txn.Position
-	seq      uint64
-	stats    Stats
-	err      error // sticky: returned by every later Next
+	cur        *builder               // transaction being assembled, nil between transactions
+	tables     map[uint64]*tableEntry // table maps of the current statement
+	tableCache map[string]*tableEntry // decoded table maps of this file, by event body
+	skipping   bool                   // before opts.Start in its file
+	lastEnd    txn.Position           // End of the last transaction grouped (all before any error are returned)
+	hint       sizeHint               // sizes of the last transaction, to size the next one's
+	seq        uint64
+	stats      Stats
+	err        error // sticky: returned by every later Next, once the queue is empty
+
+	workers     int                   // decode workers (1: decode inline)
+	scratch     replication.RowsEvent // for decoding inline
+	dec         *decoders             // running decode workers, nil when none
+	queue       []*pendingTxn         // transactions read ahead, in order, being decoded
+	queuedBytes int64                 // their binlog bytes
 }
 
 // NewReader returns a reader of files, in the order given (see ResolveFiles).
-// It returns an error if files is empty or opts.Start names a file that is
-// not among them. Files are opened lazily by Next.
+// It returns an error if files is empty, opts.Start names a file that is
+// not among them or opts.DecodeWorkers is negative. Files are opened lazily
+// by Next, and decode workers started by it.
 func NewReader(files []string, opts Options) (*Reader, error) {
 	if len(files) == 0 {
 		return nil, errors.New("new binlog reader: no files")
 	}
-	r := &Reader{files: files, opts: opts, tables: map[uint64]*txn.TableMap{},
-		stats: Stats{Skipped: map[string]uint64{}}}
+	if opts.DecodeWorkers < 0 {
+		return nil, fmt.Errorf("new binlog reader: %d decode workers", opts.DecodeWorkers)
+	}
+	r := &Reader{files: files, opts: opts, tables: map[uint64]*tableEntry{},
+		stats: Stats{Skipped: map[string]uint64{}}, workers: opts.DecodeWorkers}
+	if r.workers == 0 {
+		r.workers = runtime.GOMAXPROCS(0)
+	}
+	if !opts.DecodeRows {
+		r.workers = 1 // nothing to decode apart
+	}
 	if opts.Start.IsZero() {
 		return r, nil
 	}
@@ -146,11 +180,13 @@ func (r *Reader) Stats() Stats {
 	return s
 }
 
-// Close closes the open file, if any. Next returns an error after Close.
+// Close closes the open file, if any, and stops the decode workers, waiting
+// for them to return. Next returns an error after Close.
 func (r *Reader) Close() error {
-	if r.err == nil {
+	if r.err == nil || len(r.queue) > 0 { // not io.EOF: queued transactions are dropped
 		r.err = errors.New("binlog reader closed")
 	}
+	r.dropQueue()
 	if r.fr == nil {
 		return nil
 	}
@@ -162,29 +198,94 @@ func (r *Reader) Close() error {
 // Next returns the next complete transaction, or io.EOF after the last one.
 // It returns ctx.Err() if ctx is done (the reader can be used again), an
 // *Error for input it cannot read, or a *TruncatedError when the last file
-// ends inside an event or a transaction. After io.EOF or a read error,
-// every call returns the same error.
+// ends inside an event or a transaction. Errors come in binlog order: every
+// transaction before the bad input is returned first. After io.EOF or a
+// read error, every call returns the same error.
 func (r *Reader) Next(ctx context.Context) (*txn.Txn, error) {
 	for {
-		if r.err != nil {
+		if len(r.queue) == 0 && r.err != nil {
+			r.stopDecoders() // nothing left for them to do
 			return nil, r.err
 		}
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		t, err := r.step()
-		if err != nil {
-			r.fail(err)
+		if r.workers == 1 {
+			if p := r.read(); p != nil {
+				p.err = decodeJobs(p.t.Start.File, p.jobs, nil, &r.scratch)
+				return r.deliver(p)
+			}
 			continue
 		}
-		if t != nil {
-			r.seq++
-			t.Seq = r.seq
-			r.lastEnd = t.End
-			r.stats.Txns++
-			return t, nil
+		// With decode workers: return the oldest transaction once decoded,
+		// reading ahead meanwhile while the queue has room.
+		if len(r.queue) > 0 && r.queue[0].decoded() {
+			return r.deliver(r.dequeue())
+		}
+		if r.err == nil && r.hasRoom() {
+			if p := r.read(); p != nil {
+				r.enqueue(p)
+			}
+			continue
+		}
+		select { // the queue is full, or holds all that is left
+		case <-r.queue[0].done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
 		}
 	}
+}
+
+// sizeHint is what the last transaction held: the next one likely holds as
+// much, and its slices and slab are sized for it.
+type sizeHint struct {
+	events, jobs, bytes int
+}
+
+// read runs the sequential stages (framing, checksums, grouping) until a
+// transaction is complete and returns it with the row images it still has
+// to decode. It returns nil once the reader has failed: then r.err is set.
+func (r *Reader) read() *pendingTxn {
+	for r.err == nil {
+		p, err := r.step()
+		if err != nil {
+			r.fail(r.earlierError(err))
+			return nil
+		}
+		if p != nil {
+			r.lastEnd = p.t.End
+			r.hint = sizeHint{events: len(p.t.Events), jobs: len(p.jobs), bytes: int(p.t.Bytes)}
+			return p
+		}
+	}
+	return nil
+}
+
+// earlierError returns the error of the first row event of the transaction
+// being assembled that does not decode, if any, else err: read one event at
+// a time, the reader would have stopped there, before err.
+func (r *Reader) earlierError(err error) error {
+	if r.cur == nil {
+		return err
+	}
+	if derr := decodeJobs(r.cur.t.Start.File, r.cur.jobs, nil, &r.scratch); derr != nil {
+		return derr
+	}
+	return err
+}
+
+// deliver returns a decoded transaction, or its decoding error, which ends
+// the reading.
+func (r *Reader) deliver(p *pendingTxn) (*txn.Txn, error) {
+	if p.err != nil {
+		r.fail(p.err)
+		r.dropQueue()
+		return nil, p.err
+	}
+	r.seq++
+	p.t.Seq = r.seq
+	r.stats.Txns++
+	return p.t, nil
 }
 
 // fail records err as the reader's final state and closes the file.
@@ -197,7 +298,7 @@ func (r *Reader) fail(err error) {
 }
 
 // step reads one event and returns the transaction it completes, if any.
-func (r *Reader) step() (*txn.Txn, error) {
+func (r *Reader) step() (*pendingTxn, error) {
 	if r.fr == nil {
 		if r.next == len(r.files) {
 			return nil, io.EOF
@@ -205,6 +306,9 @@ func (r *Reader) step() (*txn.Txn, error) {
 		if err := r.open(); err != nil {
 			return nil, err
 		}
+	}
+	if r.cur == nil {
+		r.fr.newSlab(r.hint.bytes)
 	}
 	ev, err := r.fr.next()
 	switch {
@@ -217,14 +321,14 @@ func (r *Reader) step() (*txn.Txn, error) {
 	}
 	r.stats.Events++
 	r.stats.Bytes += uint64(ev.Size)
-	t, err := r.event(ev)
+	p, err := r.event(ev)
 	if err != nil {
 		return nil, wrapErr(err, r.fr.name, ev)
 	}
-	if t != nil && r.skipping {
+	if p != nil && r.skipping {
 		return nil, nil // before the start position
 	}
-	return t, nil
+	return p, nil
 }
 
 // open opens the next file.
@@ -235,6 +339,7 @@ func (r *Reader) open() error {
 		return err
 	}
 	r.fr, r.format, r.main, r.inner = fr, nil, nil, nil
+	r.tableCache = map[string]*tableEntry{}
 	r.next++
 	r.last = r.next == len(r.files)
 	r.skipping = r.opts.Start.File == fr.name && r.opts.Start.Offset > uint64(len(binlogMagic))

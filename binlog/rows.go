@@ -3,6 +3,7 @@ package binlog
 import (
 	"errors"
 	"fmt"
+	"unsafe"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
@@ -159,51 +160,49 @@ func isRowsEvent(t byte) bool {
 	return ok || (t >= 169 && t <= 171)
 }
 
-// convertRows turns a go-mysql rows event into the project's. table is the
-// converted table map the event refers to. When decode is false, or for
-// PARTIAL_UPDATE_ROWS (whose JSON diffs go-mysql cannot fully decode), only
-// the header is kept and Decoded is false.
-func convertRows(t byte, re *replication.RowsEvent, table *txn.TableMap, decode bool) (*txn.Rows, error) {
-	op, _ := rowsOp(t)
-	n := int(re.ColumnCount)
-	if n != len(table.ColumnTypes) {
-		return nil, fmt.Errorf("rows event has %d columns, table map of `%s`.`%s` has %d",
-			n, table.Schema, table.Table, len(table.ColumnTypes))
-	}
+// newRows returns the Rows of an event on table te from its header; the
+// images are decoded later (rowsJob), if at all.
+func newRows(op txn.Op, h rowsHead, te *tableEntry) *txn.Rows {
 	out := &txn.Rows{
 		Op:      op,
-		Table:   table,
-		Flags:   re.Flags,
-		Columns: bitmapBools(re.ColumnBitmap1, n),
+		Table:   te.tm,
+		Flags:   h.flags,
+		Columns: te.columns(h.bitmap1, h.columns),
 	}
 	if op == txn.OpUpdate {
-		out.ColumnsAfter = bitmapBools(re.ColumnBitmap2, n)
+		out.ColumnsAfter = te.columns(h.bitmap2, h.columns)
 	}
-	if !decode || t == evPartialUpdateRows {
-		return out, nil
-	}
-	out.Decoded = true
-	out.Rows = re.Rows
-	for ri, row := range re.Rows {
+	return out
+}
+
+// convertImages converts the row images go-mysql decoded (each row has a
+// value per column) from the event body to the types txn.Rows documents,
+// and stores them in out.
+func convertImages(rows [][]any, out *txn.Rows, body []byte) error {
+	table := out.Table
+	n := len(table.ColumnTypes)
+	for ri, row := range rows {
 		if len(row) != n {
-			return nil, fmt.Errorf("row %d has %d values, want %d", ri, len(row), n)
+			return fmt.Errorf("row %d has %d values, want %d", ri, len(row), n)
 		}
 		for ci, v := range row {
-			cv, err := convertValue(v, table, ci)
+			cv, err := convertValue(v, table, ci, body)
 			if err != nil {
-				return nil, fmt.Errorf("row %d column %d of `%s`.`%s`: %w", ri, ci, table.Schema, table.Table, err)
+				return fmt.Errorf("row %d column %d of `%s`.`%s`: %w", ri, ci, table.Schema, table.Table, err)
 			}
 			row[ci] = cv
 		}
 	}
-	return out, nil
+	out.Rows = rows
+	out.Decoded = true
+	return nil
 }
 
 // convertValue maps a go-mysql row value to the types txn.Rows documents:
 // nil, int64, uint64, float32, float64, string (DECIMAL, temporal, JSON) or
 // []byte. Integers are unsigned only when the table map says so; BIT and SET
 // are uint64 bit patterns, ENUM the int64 index of the value.
-func convertValue(v any, table *txn.TableMap, col int) (any, error) {
+func convertValue(v any, table *txn.TableMap, col int, body []byte) (any, error) {
 	unsigned := len(table.Unsigned) > col && table.Unsigned[col]
 	switch x := v.(type) {
 	case nil:
@@ -233,7 +232,7 @@ func convertValue(v any, table *txn.TableMap, col int) (any, error) {
 	case float32, float64:
 		return x, nil
 	case string:
-		return convertString(x, table.ColumnTypes[col]), nil
+		return convertString(x, table.ColumnTypes[col], body), nil
 	case []byte:
 		return x, nil
 	}
@@ -260,11 +259,31 @@ func convertInt64(x int64, table *txn.TableMap, col int, unsigned bool) any {
 
 // convertString keeps DECIMAL, temporal and JSON values as text and turns
 // character and binary strings into bytes (their charset is not UTF-8 in
-// general).
-func convertString(s string, typ byte) any {
+// general). body is the event body the value was decoded from.
+func convertString(s string, typ byte, body []byte) any {
 	switch typ {
 	case mysql.MYSQL_TYPE_VARCHAR, mysql.MYSQL_TYPE_VAR_STRING, mysql.MYSQL_TYPE_STRING:
-		return []byte(s)
+		return stringBytes(s, body)
 	}
 	return s
+}
+
+// stringBytes returns the bytes of a CHAR or VARCHAR value. go-mysql returns
+// such a value as a string sharing the memory of the event body
+// (utils.ByteSliceToString): when s lies inside body, the slice is a view of
+// body, as BLOB values are, without a copy; otherwise (a compressed event's
+// values lie in its decompressed data) it is a copy. The view's capacity is
+// its length, so appending to it copies. An empty value is an empty,
+// non-nil slice (a nil one would read as NULL).
+func stringBytes(s string, body []byte) []byte {
+	if len(s) == 0 {
+		return []byte{}
+	}
+	p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(body)))
+	if p < start || p+uintptr(len(s)) > start+uintptr(len(body)) {
+		return []byte(s)
+	}
+	off := int(p - start)
+	return body[off : off+len(s) : off+len(s)]
 }
