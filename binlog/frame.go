@@ -30,8 +30,9 @@ type header struct {
 
 // Header flags.
 const (
-	flagInUse     = 0x01 // LOG_EVENT_BINLOG_IN_USE_F: set in the format description while the server writes the file
-	flagIgnorable = 0x80 // LOG_EVENT_IGNORABLE_F: a reader that does not know the event may skip it
+	flagInUse       = 0x01 // LOG_EVENT_BINLOG_IN_USE_F: set in the format description while the server writes the file
+	flagSuppressUse = 0x08 // LOG_EVENT_SUPPRESS_USE_F: the query must not run in its logged default database
+	flagIgnorable   = 0x80 // LOG_EVENT_IGNORABLE_F: a reader that does not know the event may skip it
 )
 
 // rawEvent is one framed event: its header, its position and its exact bytes.

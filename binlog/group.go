@@ -231,6 +231,7 @@ func (r *Reader) queryEvent(e event) (*pendingTxn, error) {
 	if err != nil {
 		return nil, err
 	}
+	q.SuppressUse = e.Flags&flagSuppressUse != 0
 	switch classify(q.SQL) {
 	case sqlXA:
 		return nil, fmt.Errorf("XA transactions are not supported (%.40q)", q.SQL)
@@ -368,7 +369,13 @@ func (r *Reader) rowsEvent(e event) error {
 		return err
 	}
 	rows := newRows(op, h, te)
-	r.add(e, txn.EventRows).Rows = rows
+	ev := r.add(e, txn.EventRows)
+	ev.Rows = rows
+	if _, compressed := uncompressedRowsType[e.Type]; compressed && e.raw != nil && !r.skipping {
+		if ev.Raw, err = expandCompressedRows(e, h, r.format.Checksum); err != nil {
+			return err
+		}
+	}
 	if h.flags&txn.RowsFlagStmtEnd != 0 {
 		clear(r.tables) // table maps are scoped to their statement, as the server applies them
 	}

@@ -2,6 +2,7 @@ package binlog
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"os/exec"
 	"path/filepath"
@@ -168,8 +169,21 @@ func checkFirstRow(t *testing.T, tx *txn.Txn) {
 			t.Errorf("column %d (%s): got %#v, want %#v", i, tm.ColumnNames[i], got[i], want[i])
 		}
 	}
-	if raw := tx.Events[1].Raw; len(raw) < headerSize || raw[4] != tx.Events[1].Type {
-		t.Error("row event without its Raw bytes")
+	// Raw is the event as in the file, or for a compressed row event the
+	// equivalent uncompressed one, whose checksum must hold.
+	ev := tx.Events[1]
+	wantType := ev.Type
+	if u, ok := uncompressedRowsType[ev.Type]; ok {
+		wantType = u
+		if err := verifyChecksum(ev.Raw); err != nil {
+			t.Errorf("uncompressed form of %s: %v", ev.TypeName, err)
+		}
+	}
+	if raw := ev.Raw; len(raw) < headerSize {
+		t.Errorf("row event %s without its Raw bytes", ev.TypeName)
+	} else if raw[4] != wantType || int(binary.LittleEndian.Uint32(raw[9:])) != len(raw) {
+		t.Errorf("row event %s: Raw has type %d and size %d, want %d and %d", ev.TypeName,
+			raw[4], binary.LittleEndian.Uint32(raw[9:]), wantType, len(raw))
 	}
 }
 

@@ -41,6 +41,16 @@ func isMySQLError(err error, codes ...uint16) bool {
 	return false
 }
 
+// isServerError reports whether err is an error the target server
+// returned for a statement (not a lost connection or a cancelled context).
+func isServerError(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me)
+}
+
+// errCommitUnknown marks a failed COMMIT, whose outcome is unknown.
+var errCommitUnknown = errors.New("commit (outcome unknown)")
+
 // isRetryable reports whether err is a lock conflict worth retrying.
 func isRetryable(err error) bool {
 	return isMySQLError(err, errLockWaitTimeout, errLockDeadlock)

@@ -74,7 +74,17 @@ func bodyStatements(t *txn.Txn, names collationNames) ([]stmt, error) {
 		if len(pending) == 0 {
 			return
 		}
-		out = append(out, stmt{events: pending, event: pending[0]})
+		// Errors name the statement's first row event: the server
+		// refuses row events (a type it does not take, a row it does not
+		// find), not the table maps before them.
+		blame := pending[0]
+		for _, e := range pending {
+			if e.Kind == txn.EventRows {
+				blame = e
+				break
+			}
+		}
+		out = append(out, stmt{events: pending, event: blame})
 		pending = nil
 	}
 	for i := range t.Events {
@@ -150,9 +160,10 @@ func contextStatement(q *txn.Query, e *txn.Event) stmt {
 	return stmt{sql: "SET " + strings.Join(sets, ", "), event: e}
 }
 
-// querySetup returns the USE statement for q's default database.
+// querySetup returns the USE statement for q's default database, if it
+// has one the server did not tell readers to ignore.
 func querySetup(q *txn.Query, e *txn.Event) []stmt {
-	if q.Schema == "" {
+	if q.Schema == "" || q.SuppressUse {
 		return nil
 	}
 	return []stmt{{sql: "USE " + quoteIdent(q.Schema), event: e}}

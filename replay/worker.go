@@ -104,10 +104,27 @@ func (w *worker) apply(ctx context.Context, g *group) error {
 			}
 		case isRetryable(err):
 			return fmt.Errorf("gave up after %d retries: %w", attempt, err)
+		case len(g.txns) > 1 && isServerError(err) && !errors.Is(err, errCommitUnknown):
+			// One of the grouped transactions is refused: apply them one
+			// at a time, so that those before it commit and the error
+			// names the one that fails.
+			return w.applyEach(ctx, g)
 		default:
 			return err
 		}
 	}
+}
+
+// applyEach applies g's transactions as groups of one, in order.
+func (w *worker) applyEach(ctx context.Context, g *group) error {
+	for i, t := range g.txns {
+		one := &group{txns: g.txns[i : i+1], first: g.first + uint64(i), dependsOn: g.first + uint64(i) - 1,
+			statement: g.statement, bytes: t.Bytes}
+		if err := w.apply(ctx, one); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // applyOnce runs g's body, waits for its turn and commits.
@@ -145,7 +162,7 @@ func (w *worker) applyOnce(ctx context.Context, g *group, gen uint64) error {
 	if _, err := w.conn.ExecContext(ctx, commit); err != nil {
 		// The commit may or may not have happened: the checkpoint on the
 		// target says which, and --resume reads it.
-		return w.r.applyError(last, nil, fmt.Errorf("commit (outcome unknown; --resume reads the checkpoint to find out): %w", err))
+		return w.r.applyError(last, nil, fmt.Errorf("%w; --resume reads the checkpoint to find out: %w", errCommitUnknown, err))
 	}
 	w.r.committed(g)
 	return nil
@@ -197,17 +214,17 @@ func (w *worker) exec(ctx context.Context, stmts []stmt) error {
 	var (
 		batch  []string // SQL statements for one packet
 		events []*txn.Event
-		first  *stmt // first statement of what is pending
+		blame  *stmt // first statement of what is pending that names an event
 		size   int
 	)
 	send := func(sql string) error {
 		_, err := w.conn.ExecContext(ctx, sql)
 		if err != nil {
 			w.format = nil // the session may have lost what it was told
-			if first.txn == nil {
+			if blame == nil || blame.txn == nil {
 				return err
 			}
-			return w.r.applyError(first.txn, first, err)
+			return w.r.applyError(blame.txn, blame, err)
 		}
 		return nil
 	}
@@ -219,7 +236,7 @@ func (w *worker) exec(ctx context.Context, stmts []stmt) error {
 		case len(batch) > 0:
 			err = send(strings.Join(batch, ";\n"))
 		}
-		batch, events, size = batch[:0], nil, 0
+		batch, events, blame, size = batch[:0], nil, nil, 0
 		return err
 	}
 	for i := range stmts {
@@ -235,8 +252,8 @@ func (w *worker) exec(ctx context.Context, stmts []stmt) error {
 				return err
 			}
 		}
-		if size == 0 {
-			first = s
+		if blame == nil || blame.event == nil && s.event != nil {
+			blame = s // the format description names no event: the statement after it does
 		}
 		size += n
 		if s.events != nil {
@@ -246,7 +263,7 @@ func (w *worker) exec(ctx context.Context, stmts []stmt) error {
 				if err := w.sendSplit(ctx, s, limit); err != nil {
 					return err
 				}
-				size = 0
+				size, blame = 0, nil
 				continue
 			}
 			events = append(events, s.events...)

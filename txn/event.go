@@ -12,9 +12,13 @@ type Event struct {
 	Pos Position
 	// Timestamp is the header's timestamp (seconds since the epoch).
 	Timestamp uint32
-	// Raw is the whole event (header, body and checksum) as in the file.
-	// It is nil for events that came out of a compressed payload and have
-	// no stand-alone form.
+	// Raw is the whole event (header, body and checksum) as in the file,
+	// ready to pass through in a BINLOG statement. For a MariaDB compressed
+	// row event (types 166-168) it is the equivalent uncompressed v1 event
+	// (types 23-25), which is what a server's BINLOG statement accepts;
+	// Type and TypeName still name the event in the file. It is nil for
+	// events that came out of a compressed payload and have no stand-alone
+	// form.
 	Raw []byte
 
 	Query    *Query
@@ -42,6 +46,11 @@ const (
 type Query struct {
 	// Schema is the default database the statement ran in ("" for none).
 	Schema string
+	// SuppressUse is set when the server flagged the event
+	// LOG_EVENT_SUPPRESS_USE_F (CREATE, ALTER and DROP DATABASE): the
+	// statement must not run with Schema as default database, which may
+	// not exist (it may be the database being created).
+	SuppressUse bool
 	// SQL is the statement text as bytes: its character set is the one in
 	// Status, not necessarily UTF-8.
 	SQL []byte

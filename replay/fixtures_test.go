@@ -1,0 +1,465 @@
+package replay_test
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/internal/fixtures"
+	"github.com/binlog-replay/binlog-replay/replay"
+	"github.com/binlog-replay/binlog-replay/sandbox"
+	"github.com/binlog-replay/binlog-replay/txn"
+	"github.com/binlog-replay/binlog-replay/verify"
+	"github.com/binlog-replay/binlog-replay/workload"
+)
+
+// fixtureTimeout bounds one fixture's replay: a replay still running then
+// is taken as hung.
+const fixtureTimeout = 30 * time.Second
+
+// fixtureEntry is one line of the shared fixtures' MANIFEST.tsv.
+type fixtureEntry struct {
+	file    string // path under the fixtures directory
+	version string // server_version
+	notes   string
+}
+
+// selfContained reports whether the fixture holds the DDL of every table
+// its rows touch (or is statement-format with its own CREATE TABLE).
+func (f fixtureEntry) selfContained() bool {
+	return strings.Contains(f.notes, "ddl_self_contained=yes") ||
+		strings.Contains(f.notes, "ddl_self_contained=has CREATE TABLE")
+}
+
+// refusedEvent returns the event the BINLOG passthrough cannot apply that
+// the fixture holds ("" for none): MySQL 8 compressed transaction payloads
+// and PARTIAL_UPDATE_ROWS (JSON diffs).
+func (f fixtureEntry) refusedEvent() string {
+	for _, ev := range []string{"TRANSACTION_PAYLOAD", "PARTIAL_UPDATE_ROWS"} {
+		if strings.Contains(f.notes, ev+":") {
+			return ev
+		}
+	}
+	return ""
+}
+
+// readFixtureManifest returns the fixtures directory and its manifest
+// entries, in manifest order.
+func readFixtureManifest(t *testing.T) (string, []fixtureEntry) {
+	t.Helper()
+	dir := fixtures.Dir(t)
+	f, err := os.Open(filepath.Join(dir, "MANIFEST.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []fixtureEntry
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for first := true; sc.Scan(); first = false {
+		cols := strings.Split(sc.Text(), "\t")
+		if first || len(cols) < 8 {
+			continue
+		}
+		out = append(out, fixtureEntry{file: cols[0], version: cols[5], notes: cols[7]})
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(out) == 0 {
+		t.Fatal("MANIFEST.tsv lists no fixture")
+	}
+	return dir, out
+}
+
+// fixtureOutcome is what happened to one fixture, for the summary table.
+type fixtureOutcome struct {
+	file, result string
+}
+
+// TestFixturesReplayMatchesAnchor replays every self-contained fixture,
+// whole, into a fresh target with replay.Run and into another fresh target
+// with mariadb-binlog | mariadb, and compares the two targets. Databases the
+// fixture uses without creating them are created on both targets first (a
+// fixture holds its tables' DDL, not always its databases'). Where the
+// anchor fails (MariaDB cannot run the fixture's DDL or events), the replay
+// must either succeed or fail with an error naming file, offset and event;
+// where the anchor succeeds, the replay must succeed with the same data.
+// Fixtures holding events the passthrough cannot apply (MySQL 8 compressed
+// payloads, PARTIAL_UPDATE_ROWS) must be refused with an error naming the
+// event, unless the replay fails, located, on an earlier transaction.
+func TestFixturesReplayMatchesAnchor(t *testing.T) {
+	dir, entries := readFixtureManifest(t)
+	var (
+		mu       sync.Mutex
+		outcomes []fixtureOutcome
+		selected int
+	)
+	t.Run("each", func(t *testing.T) {
+		for _, e := range entries {
+			if !e.selfContained() && e.refusedEvent() == "" {
+				continue
+			}
+			selected++
+			t.Run(e.file, func(t *testing.T) {
+				t.Parallel()
+				res := "FAILED: see the subtest's log"
+				defer func() {
+					mu.Lock()
+					defer mu.Unlock()
+					outcomes = append(outcomes, fixtureOutcome{file: e.file, result: res})
+				}()
+				replayFixture(t, filepath.Join(dir, e.file), e, &res)
+			})
+		}
+	})
+	if selected < 30 {
+		t.Errorf("only %d fixtures selected; the manifest has over 30 self-contained ones", selected)
+	}
+	sort.Slice(outcomes, func(i, j int) bool { return outcomes[i].file < outcomes[j].file })
+	var b strings.Builder
+	for _, o := range outcomes {
+		fmt.Fprintf(&b, "\n  %-80s %s", o.file, o.result)
+	}
+	t.Logf("fixture outcomes:%s", b.String())
+}
+
+// replayFixture runs both replays of one fixture, checks them and sets
+// *res to a one-line description of the outcome.
+func replayFixture(t *testing.T, path string, e fixtureEntry, res *string) {
+	ctx := context.Background()
+	scan := scanFixture(t, path)
+	mine := sandbox.ForTest(t, sandbox.Options{})
+	mineDB := openServer(t, mine)
+	anchor := sandbox.ForTest(t, sandbox.Options{})
+	anchorDB := openServer(t, anchor)
+	for _, db := range []*sql.DB{mineDB, anchorDB} {
+		createMissingDatabases(t, db, scan)
+	}
+	replayErr := replayFixtureFile(t, path, mine)
+	actx, cancel := context.WithTimeout(ctx, fixtureTimeout)
+	defer cancel()
+	anchorErr := workload.ReplayWithMariaDBBinlog(actx, []string{path}, filepath.Base(path), 4, anchor.Socket)
+
+	if ev := e.refusedEvent(); ev != "" {
+		*res = checkRefused(t, replayErr, ev, scan.refusedAt)
+		return
+	}
+	switch {
+	case anchorErr == nil && replayErr == nil:
+		rep, err := verify.Compare(ctx, mineDB, anchorDB, verify.Options{})
+		if err != nil {
+			t.Fatalf("compare with the anchor: %v", err)
+		}
+		if !rep.Equal() {
+			t.Fatalf("replay differs from mariadb-binlog | mariadb:\n%s", rep.String())
+		}
+		*res = fmt.Sprintf("equal (%d tables)", len(rep.Tables))
+	case anchorErr == nil && refusesMySQL8Collation(replayErr):
+		// mariadb-binlog drops the SET of a character set it does not
+		// know ("# Ignored (Unknown charset)") and the statements then
+		// run in the client's; the replay refuses instead of guessing.
+		requireLocated(t, replayErr, filepath.Base(path))
+		*res = "anchor ignored charset #255 and succeeded; replay refused: " + shortErr(replayErr)
+	case anchorErr == nil:
+		t.Fatalf("mariadb-binlog | mariadb applied the fixture, replay failed: %v", replayErr)
+	case replayErr == nil:
+		t.Logf("anchor failed, replay succeeded; anchor: %v", anchorErr)
+		*res = "anchor failed (" + anchorReason(anchorErr) + "); replay succeeded"
+	default:
+		requireLocated(t, replayErr, filepath.Base(path))
+		t.Logf("anchor: %v\nreplay: %v", anchorErr, replayErr)
+		*res = "anchor failed (" + anchorReason(anchorErr) + "); replay refused: " + shortErr(replayErr)
+	}
+}
+
+// checkRefused checks the replay of a fixture whose transaction at
+// refusedAt holds event ev, which the passthrough cannot apply: the replay
+// must fail there naming the event, or fail located on an earlier
+// transaction.
+func checkRefused(t *testing.T, err error, ev string, refusedAt uint64) string {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("replay of a fixture holding %s succeeded; the passthrough cannot apply it", ev)
+	}
+	var be *binlog.Error
+	var ae *replay.ApplyError
+	var at uint64
+	switch {
+	case errors.As(err, &be):
+		at = be.Offset
+	case errors.As(err, &ae):
+		at = ae.Start.Offset
+	default:
+		t.Fatalf("replay error %T %q is neither a *binlog.Error nor a *replay.ApplyError", err, err)
+	}
+	if refusedAt == 0 {
+		t.Fatalf("the reader found no %s in the fixture", ev)
+	}
+	if at < refusedAt {
+		return fmt.Sprintf("stopped before the %s transaction at %d: %s", ev, refusedAt, shortErr(err))
+	}
+	if want := refusalText[ev]; !strings.Contains(err.Error(), want) {
+		t.Errorf("replay error %q does not mention %q", err, want)
+	}
+	return fmt.Sprintf("refused (%s): %s", ev, shortErr(err))
+}
+
+// refusalText is what the refusal of each event says: the replay's own
+// words for a compressed payload, MariaDB's for PARTIAL_UPDATE_ROWS, which
+// the passthrough sends and the server rejects (error 1730).
+var refusalText = map[string]string{
+	"TRANSACTION_PAYLOAD": "came from a compressed transaction payload",
+	"PARTIAL_UPDATE_ROWS": "MySQL Update_rows_partial",
+}
+
+// TestFixturePartialUpdateRowsRefused replays, from the transaction that
+// holds it, the MySQL 8 PARTIAL_UPDATE_ROWS event (a JSON diff) of a
+// fixture whose earlier statements MariaDB cannot run (collation 255), on a
+// target that has the table: the replay must refuse that transaction, with
+// an error that says so and where, and apply nothing of it.
+func TestFixturePartialUpdateRowsRefused(t *testing.T) {
+	dir := fixtures.Dir(t)
+	path := filepath.Join(dir, "rust_mysql_common/test-data/binlogs/json.binlog.000001")
+	at := scanFixture(t, path).refusedAt
+	if at == 0 {
+		t.Fatal("the reader found no PARTIAL_UPDATE_ROWS event in json.binlog.000001")
+	}
+	for _, workers := range []int{1, 4} {
+		t.Run(fmt.Sprint("workers=", workers), func(t *testing.T) {
+			srv := sandbox.ForTest(t, sandbox.Options{})
+			db := openServer(t, srv)
+			if _, err := db.Exec("CREATE TABLE mysql.t (id INT PRIMARY KEY AUTO_INCREMENT, json_col JSON, name VARCHAR(100), age INT)"); err != nil {
+				t.Fatal(err)
+			}
+			o := opts(workers)
+			o.Files, o.TargetDSN, o.Reconnect = []string{path}, srv.DSN(""), 0
+			o.StartPosition = txn.Position{File: filepath.Base(path), Offset: at}
+			ctx, cancel := context.WithTimeout(context.Background(), fixtureTimeout)
+			defer cancel()
+			sum, err := replay.Run(ctx, o, io.Discard)
+			var ae *replay.ApplyError
+			if !errors.As(err, &ae) || ae.Start != o.StartPosition {
+				t.Fatalf("replay: %v; want an *replay.ApplyError for the transaction at %s", err, o.StartPosition)
+			}
+			if !strings.Contains(err.Error(), refusalText["PARTIAL_UPDATE_ROWS"]) {
+				t.Errorf("error %q does not name the event", err)
+			}
+			if sum == nil || sum.Applied != 0 {
+				t.Errorf("summary %+v: want nothing applied", sum)
+			}
+		})
+	}
+}
+
+// fixtureScan is what a fixture's transactions say about it.
+type fixtureScan struct {
+	used    map[string]bool // databases queries run in or rows go to
+	created map[string]bool // databases a CREATE DATABASE in the file creates
+	// collation is, by database, the collation id its queries say the
+	// database (or else the source server) had.
+	collation map[string]uint16
+	// refusedAt is the start offset of the first transaction holding an
+	// event the passthrough cannot apply (0 if none).
+	refusedAt uint64
+}
+
+// createDatabase matches CREATE DATABASE/SCHEMA [IF NOT EXISTS] name.
+var createDatabase = regexp.MustCompile("(?is)^\\s*create\\s+(?:database|schema)\\s+" +
+	"(?:/\\*!?\\d*\\s*if\\s+not\\s+exists\\s*\\*/\\s*|if\\s+not\\s+exists\\s+)?`?([^`\\s;/]+)")
+
+// scanFixture reads the fixture's transactions (up to the first error,
+// which the replay reports itself).
+func scanFixture(t *testing.T, path string) fixtureScan {
+	t.Helper()
+	sc := fixtureScan{used: map[string]bool{}, created: map[string]bool{}, collation: map[string]uint16{}}
+	r, err := binlog.NewReader([]string{path}, binlog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for {
+		tx, err := r.Next(context.Background())
+		if err != nil {
+			return sc
+		}
+		for _, e := range tx.Events {
+			switch {
+			case e.Query != nil && e.Query.Schema != "":
+				sc.used[e.Query.Schema] = true
+				st := e.Query.Status
+				if _, ok := sc.collation[e.Query.Schema]; !ok && st.HasCollationDatabase {
+					sc.collation[e.Query.Schema] = st.CollationDatabase
+				} else if !ok && st.HasCharset {
+					sc.collation[e.Query.Schema] = st.CollationServer
+				}
+			case e.TableMap != nil:
+				sc.used[e.TableMap.Schema] = true
+			}
+			if e.Query != nil {
+				if m := createDatabase.FindSubmatch(e.Query.SQL); m != nil {
+					sc.created[string(m[1])] = true
+				}
+			}
+			if sc.refusedAt == 0 && ((e.Raw == nil && e.Kind != txn.EventQuery) || e.Type == partialUpdateRows) {
+				sc.refusedAt = tx.Start.Offset
+			}
+		}
+	}
+}
+
+// partialUpdateRows is MySQL's PARTIAL_UPDATE_ROWS_EVENT type code.
+const partialUpdateRows = 39
+
+// missingDatabases returns the databases the fixture uses but does not
+// create, except the server's own.
+func (sc fixtureScan) missingDatabases() []string {
+	var out []string
+	for name := range sc.used {
+		switch strings.ToLower(name) {
+		case "mysql", "information_schema", "performance_schema", "sys":
+			continue
+		}
+		if !sc.created[name] {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// createMissingDatabases creates on db the databases the fixture uses
+// without creating them, with the collation its queries give them when the
+// server knows it.
+func createMissingDatabases(t *testing.T, db *sql.DB, scan fixtureScan) {
+	t.Helper()
+	ctx := context.Background()
+	for _, name := range scan.missingDatabases() {
+		q := "CREATE DATABASE " + quoteName(name)
+		if id, ok := scan.collation[name]; ok {
+			var coll string
+			err := db.QueryRowContext(ctx, "SELECT COLLATION_NAME FROM information_schema.COLLATIONS WHERE ID = ?", id).Scan(&coll)
+			switch {
+			case err == nil:
+				q += " COLLATE " + coll
+			case !errors.Is(err, sql.ErrNoRows):
+				t.Fatalf("look up collation %d: %v", id, err)
+			}
+		}
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("create database %s the fixture uses: %v", name, err)
+		}
+	}
+}
+
+// quoteName quotes an identifier with backticks.
+func quoteName(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
+
+// replayFixtureFile replays the whole file into srv with four workers and
+// returns the replay's error. A replay that outlives fixtureTimeout fails
+// the test as hung.
+func replayFixtureFile(t *testing.T, path string, srv *sandbox.Server) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), fixtureTimeout)
+	defer cancel()
+	o := opts(4)
+	o.Files, o.TargetDSN, o.Reconnect = []string{path}, srv.DSN(""), 0
+	sum, err := replay.Run(ctx, o, io.Discard)
+	if ctx.Err() != nil {
+		t.Fatalf("replay did not finish within %v (hung?): %v", fixtureTimeout, err)
+	}
+	if err == nil && sum == nil {
+		t.Fatal("replay returned neither a summary nor an error")
+	}
+	if err == nil && !strings.Contains(sum.StopReason, "end of the binlogs") {
+		t.Errorf("replay stopped early without an error: %q", sum.StopReason)
+	}
+	return err
+}
+
+// requireLocated fails t unless err names the file, an offset and the
+// event it failed on: a *binlog.Error with all three, or an *replay.ApplyError
+// whose transaction position is in file and whose text names an event.
+func requireLocated(t *testing.T, err error, file string) {
+	t.Helper()
+	var be *binlog.Error
+	var ae *replay.ApplyError
+	switch {
+	case errors.As(err, &be):
+		if be.File != file || be.Offset < 4 || be.EventType == "" {
+			t.Errorf("binlog error %q lacks file %s, offset or event type", err, file)
+		}
+	case errors.As(err, &ae):
+		if ae.Start.File != file || ae.Start.Offset < 4 {
+			t.Errorf("apply error %q does not name %s and an offset", err, file)
+		}
+		if ae.Event == "" && !strings.Contains(ae.Err.Error(), "EVENT") {
+			t.Errorf("apply error %q names no event", err)
+		}
+	default:
+		t.Errorf("replay error %T %q is neither a *binlog.Error nor a *replay.ApplyError", err, err)
+	}
+}
+
+// refusesMySQL8Collation reports whether err is the target refusing
+// MySQL 8's default collation utf8mb4_0900_ai_ci (id 255), which MariaDB
+// 10.11 does not have, in a query event's session context.
+func refusesMySQL8Collation(err error) bool {
+	return err != nil && (strings.Contains(err.Error(), "Unknown character set: '255'") ||
+		strings.Contains(err.Error(), "Unknown collation: '255'"))
+}
+
+// shortErr describes a replay error in one short line: the event and
+// position and the server's message for an *replay.ApplyError.
+func shortErr(err error) string {
+	var ae *replay.ApplyError
+	if !errors.As(err, &ae) {
+		return firstLine(err)
+	}
+	where := "transaction at " + ae.Start.String()
+	if ae.Event != "" {
+		where = ae.Event
+	}
+	return firstLine(fmt.Errorf("%s: %w", where, ae.Err))
+}
+
+// anchorReason shortens the anchor's error to the client's message.
+func anchorReason(err error) string {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, "ERROR "); i >= 0 {
+		msg = msg[i:]
+	}
+	return firstLine(errors.New(msg))
+}
+
+// firstLine returns the first line of err's text, at most 160 bytes.
+func firstLine(err error) string {
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	if len(s) > 160 {
+		s = s[:160] + "..."
+	}
+	return s
+}
+
+// openServer opens a pool on srv, closed with the test.
+func openServer(t *testing.T, srv *sandbox.Server) *sql.DB {
+	t.Helper()
+	db, err := srv.Open(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
