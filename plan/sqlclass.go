@@ -1,9 +1,10 @@
 package plan
 
 import (
-	"bytes"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/binlog-replay/binlog-replay/sqlscan"
 )
 
 // stmtClass is what plan needs to know about a logged statement.
@@ -117,86 +118,21 @@ type sqlWord struct {
 	keyword bool
 }
 
-// sqlWords returns the words of sql, skipping comments, string literals
-// and numbers; quoted identifiers come back as non-keywords. The text of
-// MySQL executable comments ("/*!40101 ... */") is read as code. It stops
-// after limit words (0: no limit).
+// sqlWords returns the words of sql (see sqlscan.Tokens): bare words upper
+// cased, quoted identifiers as non-keywords. It stops after limit words (0:
+// no limit).
 func sqlWords(sql []byte, limit int) []sqlWord {
 	var out []sqlWord
-	depth := 0
-	for i := 0; i < len(sql) && (limit == 0 || len(out) < limit); {
-		c := sql[i]
-		switch {
-		case c == '/' && i+2 < len(sql) && sql[i+1] == '*' && sql[i+2] == '!':
-			i += 3
-			for i < len(sql) && sql[i] >= '0' && sql[i] <= '9' {
-				i++
-			}
-		case c == '/' && i+1 < len(sql) && sql[i+1] == '*':
-			end := bytes.Index(sql[i+2:], []byte("*/"))
-			if end < 0 {
-				return out
-			}
-			i += end + 4
-		case c == '*' && i+1 < len(sql) && sql[i+1] == '/': // end of /*! ... */
-			i += 2
-		case c == '#' || c == '-' && i+2 < len(sql) && sql[i+1] == '-' && (sql[i+2] == ' ' || sql[i+2] == '\t' || sql[i+2] == '\n'):
-			end := bytes.IndexByte(sql[i:], '\n')
-			if end < 0 {
-				return out
-			}
-			i += end + 1
-		case c == '\'' || c == '"' || c == '`':
-			end := skipQuoted(sql, i)
-			if c == '`' {
-				out = append(out, sqlWord{text: string(sql[i+1 : max(end-1, i+1)]), depth: depth})
-			}
-			i = end
-		case c == '(':
-			depth++
-			i++
-		case c == ')':
-			depth = max(depth-1, 0)
-			i++
-		case isWordByte(c):
-			j := i
-			for j < len(sql) && isWordByte(sql[j]) {
-				j++
-			}
-			if c < '0' || c > '9' {
-				out = append(out, sqlWord{text: strings.ToUpper(string(sql[i:j])), depth: depth, keyword: true})
-			}
-			i = j
-		default:
-			i++
+	for _, t := range sqlscan.Tokens(sql, 2*limit) {
+		if t.Kind == sqlscan.Punct {
+			continue
+		}
+		out = append(out, sqlWord{text: t.Upper(), depth: t.Depth, keyword: t.Kind == sqlscan.Word})
+		if len(out) == limit {
+			break
 		}
 	}
 	return out
-}
-
-// skipQuoted returns the index just past the quoted text starting at i:
-// doubled quotes and (for strings) backslash escapes stay inside.
-func skipQuoted(sql []byte, i int) int {
-	q := sql[i]
-	for j := i + 1; j < len(sql); j++ {
-		switch sql[j] {
-		case '\\':
-			if q != '`' {
-				j++
-			}
-		case q:
-			if j+1 < len(sql) && sql[j+1] == q {
-				j++
-				continue
-			}
-			return j + 1
-		}
-	}
-	return len(sql)
-}
-
-func isWordByte(c byte) bool {
-	return c == '_' || c == '$' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80
 }
 
 // shortSQL returns sql on one line, valid UTF-8, at most n runes (then

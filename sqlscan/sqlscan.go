@@ -1,0 +1,136 @@
+// Package sqlscan splits SQL statement text into tokens, for the little
+// the tool needs to know of logged statements (is it DDL, which tables does
+// it name) without a full parser.
+package sqlscan
+
+import (
+	"bytes"
+	"strings"
+)
+
+// Kind is a token's kind.
+type Kind uint8
+
+// Token kinds.
+const (
+	// Word is a bare word: a keyword or an unquoted identifier.
+	Word Kind = iota + 1
+	// Ident is a backquoted identifier, without its quotes.
+	Ident
+	// Punct is one of . , ;
+	Punct
+)
+
+// Token is one token of a statement.
+type Token struct {
+	Kind Kind
+	// Text is the token as written (for Ident, unquoted, with doubled
+	// backquotes undone).
+	Text string
+	// Depth is the parenthesis depth the token stands at.
+	Depth int
+}
+
+// Is reports whether t is the bare word w (upper case), ignoring case.
+func (t Token) Is(w string) bool { return t.Kind == Word && strings.EqualFold(t.Text, w) }
+
+// Upper returns t's text in upper case for a bare word, as is otherwise.
+func (t Token) Upper() string {
+	if t.Kind == Word {
+		return strings.ToUpper(t.Text)
+	}
+	return t.Text
+}
+
+// Tokens returns the tokens of sql, skipping comments, string literals,
+// numbers, operators and parentheses (which set Depth). The text of MySQL
+// executable comments ("/*!40101 ... */") is read as code. It stops after
+// limit tokens (0: no limit).
+func Tokens(sql []byte, limit int) []Token {
+	var out []Token
+	depth := 0
+	for i := 0; i < len(sql) && (limit == 0 || len(out) < limit); {
+		c := sql[i]
+		switch {
+		case c == '/' && i+2 < len(sql) && sql[i+1] == '*' &&
+			(sql[i+2] == '!' || sql[i+2] == 'M' && i+3 < len(sql) && sql[i+3] == '!'):
+			// /*!NNNNN code */ and MariaDB's /*M!NNNNN code */
+			i += 3
+			if sql[i-1] == 'M' {
+				i++
+			}
+			for i < len(sql) && sql[i] >= '0' && sql[i] <= '9' {
+				i++
+			}
+		case c == '/' && i+1 < len(sql) && sql[i+1] == '*':
+			end := bytes.Index(sql[i+2:], []byte("*/"))
+			if end < 0 {
+				return out
+			}
+			i += end + 4
+		case c == '*' && i+1 < len(sql) && sql[i+1] == '/': // end of /*! ... */
+			i += 2
+		case c == '#' || c == '-' && i+2 < len(sql) && sql[i+1] == '-' && (sql[i+2] == ' ' || sql[i+2] == '\t' || sql[i+2] == '\n'):
+			end := bytes.IndexByte(sql[i:], '\n')
+			if end < 0 {
+				return out
+			}
+			i += end + 1
+		case c == '\'' || c == '"' || c == '`':
+			end := skipQuoted(sql, i)
+			if c == '`' {
+				text := string(sql[i+1 : max(end-1, i+1)])
+				out = append(out, Token{Kind: Ident, Text: strings.ReplaceAll(text, "``", "`"), Depth: depth})
+			}
+			i = end
+		case c == '(':
+			depth++
+			i++
+		case c == ')':
+			depth = max(depth-1, 0)
+			i++
+		case c == '.' || c == ',' || c == ';':
+			out = append(out, Token{Kind: Punct, Text: string(c), Depth: depth})
+			i++
+		case isWordByte(c):
+			j := i
+			for j < len(sql) && isWordByte(sql[j]) {
+				j++
+			}
+			if c < '0' || c > '9' {
+				out = append(out, Token{Kind: Word, Text: string(sql[i:j]), Depth: depth})
+			} else if j < len(sql) && sql[j] == '.' {
+				j++ // a decimal point belongs to the number
+			}
+			i = j
+		default:
+			i++
+		}
+	}
+	return out
+}
+
+// skipQuoted returns the index just past the quoted text starting at i:
+// doubled quotes and (for strings) backslash escapes stay inside.
+func skipQuoted(sql []byte, i int) int {
+	q := sql[i]
+	for j := i + 1; j < len(sql); j++ {
+		switch sql[j] {
+		case '\\':
+			if q != '`' {
+				j++
+			}
+		case q:
+			if j+1 < len(sql) && sql[j+1] == q {
+				j++
+				continue
+			}
+			return j + 1
+		}
+	}
+	return len(sql)
+}
+
+func isWordByte(c byte) bool {
+	return c == '_' || c == '$' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80
+}

@@ -1,0 +1,39 @@
+package sqlscan
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func TestTokens(t *testing.T) {
+	cases := []struct{ sql, want string }{
+		{"ALTER TABLE `db`.`t``x` ADD c INT", "W:ALTER W:TABLE I:db P:. I:t`x W:ADD W:c W:INT"},
+		{"/*!40101 SET */ x = 'a''b\\'c' -- note\nFROM t1.c2", "W:SET W:x W:FROM W:t1 P:. W:c2"},
+		{"/*M!100100 DROP */ t /* plain */ , u # end", "W:DROP W:t P:, W:u"},
+		{"/*Modified*/ a", "W:a"},
+		{"SELECT (1.5, f(x)) ; y", "W:SELECT P:, W:f W:x(2) P:; W:y"},
+		{"INSERT INTO t VALUES (\"q\"\"q\", 3)", "W:INSERT W:INTO W:t W:VALUES P:,"},
+		{"unterminated /* comment", "W:unterminated"},
+	}
+	for _, c := range cases {
+		var parts []string
+		for _, tok := range Tokens([]byte(c.sql), 0) {
+			p := fmt.Sprintf("%c:%s", "?WIP"[tok.Kind], tok.Text)
+			if tok.Depth > 1 { // depth 1 is not shown
+				p += fmt.Sprintf("(%d)", tok.Depth)
+			}
+			parts = append(parts, p)
+		}
+		got := strings.Join(parts, " ")
+		if got != c.want {
+			t.Errorf("Tokens(%q) = %s, want %s", c.sql, got, c.want)
+		}
+	}
+	if n := len(Tokens([]byte("a b c d"), 2)); n != 2 {
+		t.Errorf("limit 2: %d tokens", n)
+	}
+	if !(Token{Kind: Word, Text: "drop"}).Is("DROP") || (Token{Kind: Ident, Text: "DROP"}).Is("DROP") {
+		t.Error("Is: a bare word matches ignoring case, a quoted identifier never")
+	}
+}
