@@ -66,6 +66,40 @@ func NewTracker(maxKeys int) *Tracker {
 // Seqs must strictly increase; a seq that does not is treated as a barrier
 // depending on seq-1 (the caller's bug, made safe).
 func (tr *Tracker) Add(seq uint64, keys []Key, barrier bool) (dependsOn uint64) {
+	return tr.add(seq, seq, keys, barrier)
+}
+
+// AddToGroup is Add for a transaction that joins a group: the consecutive
+// transactions first..seq-1, already added, which one connection applies
+// in order, and which waits for what each of its members depends on. It
+// returns the latest transaction before first that seq depends on beyond
+// what the group waits for already (0 for none), always less than first.
+//
+// A key last written inside the group adds nothing: its earlier writers
+// are what that member depended on, or members themselves. So a group of
+// transactions on the same hot row waits only for the group before it
+// that touched the row, not for every earlier group. When the floor lies
+// inside the group (a barrier cannot: it never joins a group; the
+// eviction of keys can), the transaction depends on first-1: every
+// transaction before the group.
+//
+// Worked example (group 4..5 being built, then 6 joins it):
+//
+//	seq  writes   group  AddToGroup  why
+//	1    a.1      -      0
+//	2    b.1      -      0
+//	3    c.1      -      0
+//	4    a.1      4..    1           a.1 by 1
+//	5    a.1      4..5   0           a.1 by 4, in the group
+//	6    a.1, b.1 4..6   2           a.1 by 5 adds nothing; b.1 by 2
+//
+// A barrier does not join groups: use Add.
+func (tr *Tracker) AddToGroup(seq, first uint64, keys []Key) (dependsOn uint64) {
+	return tr.add(seq, min(first, seq), keys, false)
+}
+
+// add is Add and AddToGroup: writers from first on are in seq's group.
+func (tr *Tracker) add(seq, first uint64, keys []Key, barrier bool) (dependsOn uint64) {
 	if seq <= tr.prev {
 		barrier = true
 	}
@@ -78,8 +112,11 @@ func (tr *Tracker) Add(seq uint64, keys []Key, barrier bool) (dependsOn uint64) 
 		return dependsOn
 	}
 	dependsOn = tr.floor
+	if dependsOn >= first {
+		dependsOn = first - 1
+	}
 	for _, k := range keys {
-		if s := tr.last[k]; s > dependsOn {
+		if s := tr.last[k]; s > dependsOn && s < first {
 			dependsOn = s
 		}
 	}

@@ -168,3 +168,77 @@ func TestSimulate(t *testing.T) {
 		t.Errorf("Analyze(independent) = %+v", st)
 	}
 }
+
+// The worked example of AddToGroup's doc comment.
+func TestTrackerAddToGroupExample(t *testing.T) {
+	const a1, b1, c1 = Key(1), Key(101), Key(201)
+	tr := NewTracker(0)
+	for _, c := range []addCase{{1, []Key{a1}, false, 0}, {2, []Key{b1}, false, 0}, {3, []Key{c1}, false, 0}} {
+		if got := tr.Add(c.seq, c.keys, false); got != c.want {
+			t.Fatalf("Add(%d) = %d, want %d", c.seq, got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		seq, first uint64
+		keys       []Key
+		want       uint64
+	}{{4, 4, []Key{a1}, 1}, {5, 4, []Key{a1}, 0}, {6, 4, []Key{a1, b1}, 2}} {
+		if got := tr.AddToGroup(c.seq, c.first, c.keys); got != c.want {
+			t.Errorf("AddToGroup(%d, %d, %v) = %d, want %d", c.seq, c.first, c.keys, got, c.want)
+		}
+	}
+}
+
+// A group waits for the largest AddToGroup result of its members: that
+// must cover every earlier transaction outside the group that any member
+// shares a key with, also when the tracker forgets keys.
+func TestTrackerAddToGroupCoversConflicts(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, maxKeys := range []int{math.MaxInt32, 16, 3} {
+		tr := NewTracker(maxKeys)
+		var history []addCase
+		seq, first, groupDep := uint64(0), uint64(0), uint64(0)
+		for i := 0; i < 5000; i++ {
+			seq++
+			c := addCase{seq: seq, barrier: rng.IntN(80) == 0}
+			for j := rng.IntN(4); j > 0; j-- {
+				c.keys = append(c.keys, Key(rng.IntN(30)))
+			}
+			if c.barrier || first == 0 || rng.IntN(6) == 0 {
+				first, groupDep = seq, 0 // a new group
+			}
+			var got uint64
+			if c.barrier {
+				got = tr.Add(seq, c.keys, true)
+				first = 0 // a barrier runs alone
+			} else {
+				got = tr.AddToGroup(seq, first, c.keys)
+				if got >= first {
+					t.Fatalf("maxKeys %d, step %d: AddToGroup(%d, %d) = %d, inside the group", maxKeys, i, seq, first, got)
+				}
+				groupDep = max(groupDep, got)
+				// Every earlier transaction outside the group sharing a key,
+				// and every barrier, must be covered.
+				for _, h := range history {
+					if h.seq >= first {
+						continue
+					}
+					if (h.barrier || shares(h.keys, c.keys)) && h.seq > groupDep {
+						t.Fatalf("maxKeys %d, step %d: transaction %d (group from %d) shares a key with %d, the group waits only for %d",
+							maxKeys, i, seq, first, h.seq, groupDep)
+					}
+				}
+			}
+			history = append(history, c)
+		}
+	}
+}
+
+func shares(a, b []Key) bool {
+	for _, k := range a {
+		if slices.Contains(b, k) {
+			return true
+		}
+	}
+	return false
+}

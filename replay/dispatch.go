@@ -27,22 +27,44 @@ func newScheduler(r *run) *scheduler {
 }
 
 // depends returns the ticket t depends on and whether it must run alone.
-func (s *scheduler) depends(ctx context.Context, t *txn.Txn, ticket uint64) (uint64, bool, string, error) {
+// first is the first ticket of the group t would join (ticket when none):
+// for a transaction that joins, the ticket returned is the latest before
+// the group that it depends on beyond what the group waits for already
+// (see partition.Tracker.AddToGroup); a barrier never joins.
+func (s *scheduler) depends(ctx context.Context, t *txn.Txn, ticket, first uint64) (uint64, bool, string, error) {
 	if s.keyer == nil {
-		return ticket - 1, t.Kind != txn.KindRows, "", nil
+		return first - 1, t.Kind != txn.KindRows, "", nil
 	}
 	keys, barrier, reason, err := s.keyer.KeysOf(ctx, t)
 	if err != nil {
 		return 0, false, "", fmt.Errorf("compute write set of transaction #%d at %s: %w", t.Seq, t.Start, err)
 	}
-	return s.tracker.Add(ticket, keys, barrier), barrier, reason, nil
+	if barrier {
+		return s.tracker.Add(ticket, keys, true), true, reason, nil
+	}
+	return s.tracker.AddToGroup(ticket, first, keys), false, reason, nil
 }
 
-// schemaChanged drops what was learnt of the target's tables.
-func (s *scheduler) schemaChanged() {
-	if s.cache != nil {
-		s.cache.InvalidateAll()
-		s.keyer = partition.NewKeyer(s.cache)
+// schemaChanged drops what was learnt of the tables the DDL transaction t
+// may have changed: the tables it names, or all of them when it may change
+// tables it does not name (see schema.DDLTables).
+func (s *scheduler) schemaChanged(t *txn.Txn) {
+	if s.cache == nil {
+		return
+	}
+	for _, e := range t.Events {
+		if e.Query == nil {
+			continue
+		}
+		names, ok := schema.DDLTables(e.Query.SQL, e.Query.Schema)
+		if !ok {
+			s.cache.InvalidateAll()
+			s.keyer = partition.NewKeyer(s.cache)
+			return
+		}
+		for _, n := range names {
+			s.cache.Invalidate(n.Schema, n.Table)
+		}
 	}
 }
 
@@ -51,10 +73,10 @@ func (s *scheduler) schemaChanged() {
 // already queued, up to the group limits: under load it grows and saves
 // commits, when idle it goes out at once. It closes out when in is drained.
 //
-// The tracker gives each transaction only the latest earlier transaction it
-// depends on. When that one is in the group being built, the transaction's
-// other dependencies (on earlier groups) are hidden behind it, so the group
-// then waits for every earlier group to commit.
+// A transaction joining the group adds to what the group waits for only
+// its dependencies on transactions before the group (see
+// partition.Tracker.AddToGroup): within the group, one connection applies
+// the transactions in order.
 func (r *run) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- *group) error {
 	defer close(out)
 	sched := newScheduler(r)
@@ -79,7 +101,7 @@ func (r *run) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- *grou
 		return send(g)
 	}
 	for {
-		t, ok, err := r.next(ctx, in, cur != nil, flush)
+		t, ok, err := r.next(ctx, in, cur, flush)
 		if err != nil || !ok {
 			if err == nil {
 				err = flush()
@@ -87,12 +109,41 @@ func (r *run) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- *grou
 			return err
 		}
 		ticket++
-		dependsOn, barrier, reason, err := sched.depends(ctx, t, ticket)
+		// Close a full group first: t's dependencies are worked out
+		// against the group it will join.
+		if cur != nil && (len(cur.txns) >= r.opts.GroupTxns || cur.bytes+t.Bytes > r.opts.GroupBytes) {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		first := ticket
+		if cur != nil {
+			first = cur.first
+		}
+		dependsOn, barrier, reason, err := sched.depends(ctx, t, ticket, first)
 		if err != nil {
 			return err
 		}
 		if barrier {
 			r.noteBarrier(t, reason)
+		}
+		if barrier && t.Kind == txn.KindRows {
+			// A row transaction that cannot be keyed (no usable key, a
+			// cascade, a trigger...) runs after everything before it
+			// has committed and before anything after it starts: it
+			// joins the group, which then waits for every earlier
+			// group, and later transactions wait for it (the
+			// tracker's floor). One connection applies the group in
+			// order, as the serial path does.
+			if cur == nil {
+				cur = &group{first: ticket}
+			}
+			cur.dependsOn = cur.first - 1
+			cur.txns = append(cur.txns, t)
+			cur.bytes += t.Bytes
+			continue
+		}
+		if barrier {
 			if err := flush(); err != nil {
 				return err
 			}
@@ -106,40 +157,46 @@ func (r *run) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- *grou
 				if err := r.seq.waitCommitted(ctx, ticket); err != nil {
 					return err
 				}
-				sched.schemaChanged()
+				sched.schemaChanged(t)
 			}
 			continue
 		}
-		if cur != nil && (len(cur.txns) >= r.opts.GroupTxns || cur.bytes+t.Bytes > r.opts.GroupBytes) {
-			if err := flush(); err != nil {
-				return err
-			}
+		if cur == nil {
+			cur = &group{first: ticket}
 		}
-		switch {
-		case cur == nil:
-			cur = &group{first: ticket, dependsOn: dependsOn}
-		case dependsOn >= cur.first:
-			cur.dependsOn = cur.first - 1 // see the function comment
-		default:
-			cur.dependsOn = max(cur.dependsOn, dependsOn)
-		}
+		cur.dependsOn = max(cur.dependsOn, dependsOn)
 		cur.txns = append(cur.txns, t)
 		cur.bytes += t.Bytes
 	}
 }
 
 // next receives the next transaction. While a group is being built and
-// nothing more is queued, it first sends the group (flush): batching takes
-// only what is already there.
-func (r *run) next(ctx context.Context, in <-chan *txn.Txn, building bool, flush func() error) (*txn.Txn, bool, error) {
-	if building {
+// nothing more is queued, it sends the group (flush) as soon as the group
+// could start, that is once what it depends on has committed: until then,
+// the group keeps taking transactions as they arrive. A serial stream (hot
+// rows) thus gets groups as large as the wait for the previous commit
+// allows, whatever the number of workers, and an independent one is sent
+// at once.
+func (r *run) next(ctx context.Context, in <-chan *txn.Txn, cur *group, flush func() error) (*txn.Txn, bool, error) {
+	for cur != nil {
+		committed, changed := r.seq.progress()
+		if committed >= cur.dependsOn {
+			select {
+			case t, ok := <-in:
+				return t, ok, nil
+			default:
+				if err := flush(); err != nil {
+					return nil, false, err
+				}
+			}
+			break
+		}
 		select {
 		case t, ok := <-in:
 			return t, ok, nil
-		default:
-			if err := flush(); err != nil {
-				return nil, false, err
-			}
+		case <-changed:
+		case <-ctx.Done():
+			return nil, false, ctx.Err()
 		}
 	}
 	select {

@@ -45,6 +45,9 @@ type Summary struct {
 	Next txn.Position `json:"next"`
 	// Retries counts groups rolled back and retried after lock conflicts.
 	Retries uint64 `json:"retries"`
+	// OrderAborts counts the commit-order deadlocks ended by making the
+	// later groups roll back (see ordermonitor.go).
+	OrderAborts uint64 `json:"order_aborts"`
 	// BarrierReasons counts, by reason, the transactions that had to run
 	// alone.
 	BarrierReasons map[string]uint64 `json:"barrier_reasons,omitempty"`
@@ -71,6 +74,10 @@ type run struct {
 	busy    atomic.Int64
 	waiting atomic.Int64
 	retries atomic.Uint64
+	// bodies are the groups running their bodies, for the order monitor;
+	// orderAborts counts the commit-order deadlocks it ended.
+	bodies      bodies
+	orderAborts atomic.Uint64
 
 	mu      sync.Mutex
 	stats   Stats
@@ -225,6 +232,9 @@ func (r *run) pipeline(ctx context.Context, start txn.Position) error {
 			defer w.conn.Close()
 			return w.loop(gctx, groups)
 		})
+	}
+	if r.opts.Workers > 1 {
+		go r.monitorOrder(gctx)
 	}
 	if r.opts.Progress != nil {
 		done := make(chan struct{})
@@ -451,7 +461,8 @@ func (r *run) reportProgress(done <-chan struct{}) {
 }
 
 func (r *run) summary() *Summary {
-	s := &Summary{Stats: r.snapshot(), StopReason: r.stopReason(), Retries: r.retries.Load()}
+	s := &Summary{Stats: r.snapshot(), StopReason: r.stopReason(), Retries: r.retries.Load(),
+		OrderAborts: r.orderAborts.Load()}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s.First, s.Last = r.first, r.last

@@ -154,6 +154,14 @@ func (s *sequencer) fail(err error) {
 	}
 }
 
+// progress returns the last committed ticket and a channel closed at the
+// next change of the sequencer's state.
+func (s *sequencer) progress() (uint64, <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.committed, s.changed
+}
+
 // committedUpTo returns the last committed ticket.
 func (s *sequencer) committedUpTo() uint64 {
 	s.mu.Lock()

@@ -148,11 +148,14 @@ func (w *worker) applyOnce(ctx context.Context, g *group, gen uint64) error {
 		}
 		stmts = append(stmts, body...)
 	}
-	if err := w.exec(ctx, stmts); err != nil {
+	w.r.bodies.start(g.first)
+	err := w.exec(ctx, stmts)
+	w.r.bodies.end(g.first)
+	if err != nil {
 		return err
 	}
 	w.r.waiting.Add(1)
-	err := w.r.seq.waitTurn(ctx, g.first, gen)
+	err = w.r.seq.waitTurn(ctx, g.first, gen)
 	w.r.waiting.Add(-1)
 	if err != nil {
 		return err

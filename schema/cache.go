@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"sync"
 )
 
@@ -134,11 +135,19 @@ func (c *Cache) isMariaDB(ctx context.Context) (*bool, error) {
 // the table, once per table the DDL names (RENAME TABLE a TO b: both a and
 // b); when the tables are not all known (DROP DATABASE, CALL...) call
 // InvalidateAll.
+//
+// Names are matched ignoring case, which is right whatever the target's
+// lower_case_table_names: at worst a table is read again for nothing.
 func (c *Cache) Invalidate(schema, table string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
-	delete(c.own, tableKey{schema, table})
+	for k := range c.own {
+		if strings.EqualFold(k.schema, schema) && strings.EqualFold(k.table, table) {
+			delete(c.own, k)
+			c.dirty = append(c.dirty, k)
+		}
+	}
 	c.dirty = append(c.dirty, tableKey{schema, table})
 	c.assembled = map[tableKey]*Table{}
 }
