@@ -27,12 +27,13 @@ import (
 // T1 and T2, then T3's error, and drops T4.
 
 // Read-ahead limits with decode workers: transactions per worker (up to
-// maxQueued in all) and binlog bytes queued. A transaction larger than
-// maxQueuedBytes is read when the queue is empty.
+// maxQueued in all) and binlog bytes queued (Options.ReadAheadBytes,
+// default defaultReadAhead). A transaction larger than that is read when
+// the queue is empty.
 const (
-	queuedPerWorker = 128
-	maxQueued       = 1024
-	maxQueuedBytes  = 64 << 20
+	queuedPerWorker  = 128
+	maxQueued        = 1024
+	defaultReadAhead = 64 << 20
 )
 
 // errStopped ends decoding when the reader is closed; no caller sees it.
@@ -204,7 +205,7 @@ func (r *Reader) dequeue() *pendingTxn {
 
 // hasRoom reports whether the queue may take another transaction.
 func (r *Reader) hasRoom() bool {
-	return len(r.queue) < r.maxQueued() && r.queuedBytes < maxQueuedBytes
+	return len(r.queue) < r.maxQueued() && r.queuedBytes < r.readAhead
 }
 
 // maxQueued is how many transactions the queue may hold.

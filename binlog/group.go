@@ -34,6 +34,10 @@ type builder struct {
 	state     int
 	statement bool // holds statement-format content
 	context   bool // holds INTVAR/RAND/USER_VAR events
+	// rowBytes counts the row event bytes so far; undecoded is set once
+	// they exceed Options.DecodeMaxBytes.
+	rowBytes  int64
+	undecoded bool
 }
 
 // dispatch feeds one event to the grouping state machine and returns the
@@ -379,7 +383,11 @@ func (r *Reader) rowsEvent(e event) error {
 	if h.flags&txn.RowsFlagStmtEnd != 0 {
 		clear(r.tables) // table maps are scoped to their statement, as the server applies them
 	}
-	if !r.opts.DecodeRows || e.Type == evPartialUpdateRows || r.skipping {
+	if !r.opts.DecodeRows || e.Type == evPartialUpdateRows || r.skipping || r.cur.undecoded {
+		return nil
+	}
+	if r.cur.rowBytes += int64(len(e.body)); r.opts.DecodeMaxBytes > 0 && r.cur.rowBytes > r.opts.DecodeMaxBytes {
+		r.cur.undecoded, r.cur.jobs = true, nil // too large: left undecoded
 		return nil
 	}
 	tmpl, err := r.rowsTemplate(e, te)

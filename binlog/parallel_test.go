@@ -61,6 +61,11 @@ func readChecked(t *testing.T, files []string, opts Options) ([]*txn.Txn, error)
 		if len(r.queue) > r.maxQueued() || r.queuedBytes < 0 {
 			t.Fatalf("queue holds %d transactions (limit %d), %d bytes", len(r.queue), r.maxQueued(), r.queuedBytes)
 		}
+		// The last transaction queued may cross the byte limit, not the
+		// ones before it.
+		if n := len(r.queue); n > 1 && r.queuedBytes-r.queue[n-1].t.Bytes >= r.readAhead {
+			t.Fatalf("queue holds %d bytes before its last transaction, read-ahead limit %d", r.queuedBytes-r.queue[n-1].t.Bytes, r.readAhead)
+		}
 		if errors.Is(err, io.EOF) {
 			return out, nil
 		}
@@ -84,6 +89,8 @@ func TestParallelMatchesInline(t *testing.T) {
 		seen++
 		t.Run(rel, func(t *testing.T) {
 			sameRead(t, []string{p}, Options{DecodeRows: true})
+			// A small read-ahead: the queue is often full.
+			sameRead(t, []string{p}, Options{DecodeRows: true, ReadAheadBytes: 4 << 10})
 		})
 		return nil
 	})
@@ -342,5 +349,52 @@ func TestParallelWorkersStopAtEnd(t *testing.T) {
 func TestNegativeDecodeWorkers(t *testing.T) {
 	if _, err := NewReader([]string{"x"}, Options{DecodeWorkers: -1}); err == nil {
 		t.Error("NewReader accepted -1 decode workers")
+	}
+}
+
+// TestDecodeMaxBytes leaves undecoded exactly the transactions whose row
+// events hold more bytes than the limit, and decodes the others as without
+// a limit, inline and with decode workers.
+func TestDecodeMaxBytes(t *testing.T) {
+	files := []string{fixture(t, "mysql-binlog-connector-java/src/test/resources/mysql-bin.sakila")}
+	full := mustReadAll(t, files, Options{DecodeRows: true})
+	const limit = 16 << 10
+	var big, small int
+	for _, workers := range []int{1, parallelWorkers} {
+		got := mustReadAll(t, files, Options{DecodeRows: true, DecodeMaxBytes: limit, DecodeWorkers: workers})
+		if len(got) != len(full) {
+			t.Fatalf("%d transactions, want %d", len(got), len(full))
+		}
+		big, small = 0, 0
+		for i, tx := range got {
+			var rowBytes int
+			for _, e := range tx.Events {
+				if e.Rows != nil {
+					rowBytes += len(e.Raw) - headerSize // the body, without the checksum
+					if tx.Format.Checksum {
+						rowBytes -= 4
+					}
+				}
+			}
+			for j, e := range tx.Events {
+				if e.Rows == nil {
+					continue
+				}
+				switch {
+				case rowBytes > limit && e.Rows.Decoded:
+					t.Fatalf("transaction %d (%d bytes of row events) has decoded images", i+1, rowBytes)
+				case rowBytes <= limit && !reflect.DeepEqual(e.Rows, full[i].Events[j].Rows):
+					t.Fatalf("transaction %d (%d bytes of row events) differs from the read without a limit", i+1, rowBytes)
+				}
+			}
+			if rowBytes > limit {
+				big++
+			} else if rowBytes > 0 {
+				small++
+			}
+		}
+	}
+	if big == 0 || small == 0 {
+		t.Fatalf("%d transactions over the limit, %d under: the fixture does not test both", big, small)
 	}
 }

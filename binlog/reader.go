@@ -75,6 +75,15 @@ type Options struct {
 	// DecodeRows decodes row images into txn.Rows.Rows; otherwise
 	// Rows.Decoded is false and only the event's Raw bytes are usable.
 	DecodeRows bool
+	// DecodeMaxBytes, when positive, leaves undecoded (Rows.Decoded false)
+	// the row images of a transaction whose row events hold more bytes:
+	// decoded images take several times the memory of the binlog bytes,
+	// and a caller may not need them for large transactions. Such images
+	// are not checked for corruption by the reader.
+	DecodeMaxBytes int64
+	// ReadAheadBytes bounds the binlog bytes of the transactions read
+	// ahead while decode workers decode them (default 64 MiB).
+	ReadAheadBytes int64
 	// SkipUnknown skips events of types the reader does not understand
 	// instead of failing; each one is counted in Stats().Skipped.
 	SkipUnknown bool
@@ -133,6 +142,7 @@ type Reader struct {
 	dec         *decoders             // running decode workers, nil when none
 	queue       []*pendingTxn         // transactions read ahead, in order, being decoded
 	queuedBytes int64                 // their binlog bytes
+	readAhead   int64                 // limit of queuedBytes
 }
 
 // NewReader returns a reader of files, in the order given (see ResolveFiles).
@@ -150,6 +160,10 @@ func NewReader(files []string, opts Options) (*Reader, error) {
 		stats: Stats{Skipped: map[string]uint64{}}, workers: opts.DecodeWorkers}
 	if r.workers == 0 {
 		r.workers = runtime.GOMAXPROCS(0)
+	}
+	r.readAhead = opts.ReadAheadBytes
+	if r.readAhead <= 0 {
+		r.readAhead = defaultReadAhead
 	}
 	if !opts.DecodeRows {
 		r.workers = 1 // nothing to decode apart

@@ -48,6 +48,11 @@ type Options struct {
 	// transactions may be committed together in one target transaction.
 	GroupTxns  int
 	GroupBytes int64
+	// MemoryBudget bounds, in bytes, what the replay holds in memory
+	// between reading transactions and committing them (see memory.go),
+	// whatever the size of the binlogs. A transaction larger than the
+	// budget is applied alone.
+	MemoryBudget int64
 	// NoLogBin keeps the replay out of the target's binary log.
 	NoLogBin bool
 	// Strict refuses a last binlog file that ends inside a transaction
@@ -88,6 +93,7 @@ func DefaultOptions() Options {
 		Workers:          min(max(2*runtime.NumCPU(), 4), 16),
 		GroupTxns:        64,
 		GroupBytes:       4 << 20,
+		MemoryBudget:     256 << 20,
 		LockWaitTimeout:  2 * time.Second,
 		MaxRetries:       20,
 		Reconnect:        2 * time.Minute,
@@ -106,6 +112,8 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("workers must be at least 1, got %d", o.Workers)
 	case o.GroupTxns < 1:
 		return fmt.Errorf("group size must be at least 1, got %d", o.GroupTxns)
+	case o.MemoryBudget < 1<<20:
+		return fmt.Errorf("memory budget must be at least 1 MiB, got %d bytes", o.MemoryBudget)
 	case o.Resume && !o.resumeOrStart && (!o.StartPosition.IsZero() || !o.StartGTIDs.IsEmpty()):
 		return errors.New("--resume continues from the target's checkpoint: do not also give a start point")
 	case o.LockWaitTimeout < time.Second:

@@ -3,11 +3,13 @@ package replay_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"testing"
 	"time"
 
+	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/workload"
@@ -109,4 +111,43 @@ func TestOrderMonitorEndsCommitOrderDeadlocks(t *testing.T) {
 		}
 	}
 	t.Fatal("no commit-order deadlock in 3 seeds: the test no longer exercises the monitor")
+}
+
+// TestMemoryBudgetSmallerThanATransaction replays a workload holding a
+// 100k-row transaction with the smallest memory budget (1 MiB) and 4
+// workers: transactions larger than the budget are applied alone, and the
+// result must equal the source.
+func TestMemoryBudgetSmallerThanATransaction(t *testing.T) {
+	wopts := workload.Options{Profile: workload.BigTxn, Seed: 5, Format: "ROW"}
+	sc := replaytest.New(t, "ROW",
+		func(ctx context.Context, db *sql.DB) error { return workload.Setup(ctx, db, wopts) },
+		func(ctx context.Context, db *sql.DB) error { return workload.Run(ctx, db, wopts) })
+	const budget = 1 << 20
+	var largest int64
+	r, err := binlog.NewReader(sc.Files, binlog.Options{Start: sc.Start})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for {
+		tx, err := r.Next(context.Background())
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		largest = max(largest, tx.Bytes)
+	}
+	if largest < 4*budget {
+		t.Fatalf("the largest transaction has %d bytes: not several times the budget", largest)
+	}
+	t.Logf("largest transaction: %d bytes, budget %d", largest, budget)
+	o := opts(4)
+	o.MemoryBudget = budget
+	db, sum := replayInto(t, sc, o)
+	if sum.Applied == 0 {
+		t.Fatal("nothing applied")
+	}
+	replaytest.RequireEqual(t, db, sc.SourceDB)
 }

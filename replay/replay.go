@@ -78,6 +78,7 @@ type run struct {
 	// orderAborts counts the commit-order deadlocks it ended.
 	bodies      bodies
 	orderAborts atomic.Uint64
+	mem         *budget
 
 	mu      sync.Mutex
 	stats   Stats
@@ -204,6 +205,7 @@ func (r *run) prepare(ctx context.Context) (txn.Position, error) {
 // pipeline runs the stages: read -> dispatch -> workers.
 func (r *run) pipeline(ctx context.Context, start txn.Position) error {
 	r.seq = newSequencer(0)
+	r.mem = newBudget(r.opts.MemoryBudget)
 	sw, err := r.newWorker(ctx)
 	if err != nil {
 		return err
@@ -289,7 +291,9 @@ func (r *run) read(ctx context.Context, start txn.Position, out chan<- *txn.Txn)
 	r.mu.Lock()
 	r.stats.BytesTotal = total
 	r.mu.Unlock()
-	rd, err := binlog.NewReader(r.opts.Files, binlog.Options{Start: start, SkipUnknown: r.opts.SkipUnknown, DecodeRows: r.parallel()})
+	readAhead, decodeMax := readerLimits(r.opts.MemoryBudget)
+	rd, err := binlog.NewReader(r.opts.Files, binlog.Options{Start: start, SkipUnknown: r.opts.SkipUnknown,
+		DecodeRows: r.parallel(), DecodeMaxBytes: decodeMax, ReadAheadBytes: readAhead})
 	if err != nil {
 		return err
 	}
@@ -329,6 +333,9 @@ func (r *run) read(ctx context.Context, start txn.Position, out chan<- *txn.Txn)
 			continue
 		}
 		f.Include(t)
+		if err := r.mem.acquire(ctx, t); err != nil {
+			return nil // cancelled: a graceful stop
+		}
 		select {
 		case out <- t:
 		case <-ctx.Done():
@@ -340,6 +347,7 @@ func (r *run) read(ctx context.Context, start txn.Position, out chan<- *txn.Txn)
 // committed records that g is committed on the target.
 func (r *run) committed(g *group) {
 	r.seq.done(g.last())
+	r.mem.release(g.txns)
 	last := g.txns[len(g.txns)-1]
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -29,6 +30,7 @@ type ReplayOptions struct {
 	JSON       bool
 	Progress   string
 	Reconnect  time.Duration
+	Memory     byteSize
 	// VerifyAgainst, when set, compares the target with this reference
 	// server after the replay (a staging rehearsal).
 	VerifyAgainst string
@@ -40,6 +42,8 @@ func (o *ReplayOptions) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Target, "target", "", "target server DSN, e.g. 'root@unix(/run/mysqld/mysqld.sock)/' (password from MYSQL_PWD)")
 	o.SelectionFlags.AddFlags(fs)
 	fs.IntVar(&o.Workers, "workers", d.Workers, "parallel target connections")
+	o.Memory = byteSize(d.MemoryBudget)
+	fs.Var(&o.Memory, "memory", "memory `budget` for transactions between reading and commit, e.g. 256M or 1G; a transaction larger than it is applied alone")
 	fs.IntVar(&o.GroupTxns, "group-txns", d.GroupTxns, "most source transactions committed together in one target transaction")
 	fs.Int64Var(&o.GroupBytes, "group-bytes", d.GroupBytes, "most binlog bytes committed together in one target transaction")
 	fs.BoolVar(&o.Resume, "resume", false, "continue from the checkpoint saved on the target")
@@ -70,7 +74,7 @@ func (o *ReplayOptions) options(args []string) (replay.Options, error) {
 	ro.Databases, ro.Tables = f.Databases, f.Tables
 	ro.Workers, ro.GroupTxns, ro.GroupBytes = o.Workers, o.GroupTxns, o.GroupBytes
 	ro.Resume, ro.NoLogBin, ro.SkipUnknown, ro.Strict = o.Resume, o.NoLogBin, o.SkipUnknown, o.Strict
-	ro.Reconnect = o.Reconnect
+	ro.Reconnect, ro.MemoryBudget = o.Reconnect, int64(o.Memory)
 	return ro, ro.Validate()
 }
 
@@ -91,6 +95,9 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "binlog-replay replay: %v\n", err)
 		return 2
 	}
+	// The budget bounds what the replay keeps live; the soft limit makes
+	// the garbage collector keep the heap near it.
+	debug.SetMemoryLimit(2 * ro.MemoryBudget)
 	progress := newProgress(o.Progress, stderr)
 	ro.Progress = progress.update
 	sum, err := replay.Run(ctx, ro, stderr)
