@@ -6,7 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
+
+// fuzzInputTimeout is how long one input may take: a reader that takes
+// longer on at most 1 MiB hangs, for an operator.
+const fuzzInputTimeout = 10 * time.Second
 
 // FuzzReader feeds mutated binlog files to the reader with row decoding on:
 // whatever the bytes, it must return transactions or an error, never panic
@@ -51,11 +56,23 @@ func FuzzReader(f *testing.F) {
 			return
 		}
 		defer r.Close()
-		for i := 0; i < 100000; i++ {
-			if _, err := r.Next(context.Background()); err != nil {
-				return
+		done := make(chan string, 1)
+		go func() {
+			for i := 0; i < 100000; i++ {
+				if _, err := r.Next(context.Background()); err != nil {
+					done <- ""
+					return
+				}
 			}
+			done <- "more than 100000 transactions from at most 1 MiB"
+		}()
+		select {
+		case msg := <-done:
+			if msg != "" {
+				t.Fatal(msg)
+			}
+		case <-time.After(fuzzInputTimeout):
+			t.Fatalf("reading %d bytes took more than %v", len(data), fuzzInputTimeout)
 		}
-		t.Fatal("more than 100000 transactions from at most 1 MiB")
 	})
 }
