@@ -117,7 +117,7 @@ func Run(ctx context.Context, opts Options, logw io.Writer) (*Summary, error) {
 // runOnce is one replay, from connecting to the target to the stop point
 // or the first error.
 func runOnce(ctx context.Context, opts Options, logw io.Writer) (*Summary, error) {
-	db, err := openTarget(opts.TargetDSN, opts.Workers+1)
+	db, err := openTarget(opts.TargetDSN, opts.Workers+2) // workers, statement session, schema reads and the order monitor
 	if err != nil {
 		return nil, err
 	}
@@ -183,6 +183,9 @@ func (r *run) prepare(ctx context.Context) (txn.Position, error) {
 	}
 	if start.IsZero() {
 		start = txn.Position{File: filepath.Base(r.opts.Files[0])}
+	}
+	if err := r.checkBinlogPrivilege(ctx, start); err != nil {
+		return txn.Position{}, err
 	}
 	r.stats.Position = start
 	conn, err := r.db.Conn(ctx)

@@ -1,0 +1,65 @@
+package replay
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/txn"
+)
+
+// Privileges the replay needs on the target, checked before anything is
+// written where they can be:
+//   - BINLOG REPLAY (MariaDB 10.5 and later), BINLOG_ADMIN (MySQL 8) or
+//     SUPER, for the BINLOG statements that apply row events: checked by
+//     sending the binlogs' format description in one;
+//   - CREATE, INSERT, UPDATE, SELECT on the binlog_replay database, for the
+//     checkpoint: its creation fails with the server's message otherwise;
+//   - whatever the logged statements and DDL need (as for mysqlbinlog | mysql);
+//   - PROCESS, optional: without it the order monitor stops (see
+//     ordermonitor.go) and commit-order deadlocks last a lock wait timeout.
+
+// errSpecificAccessDenied is the server's error 1227 (access denied; you
+// need some privilege).
+const errSpecificAccessDenied = 1227
+
+// checkBinlogPrivilege sends the format description of the first
+// transaction to apply from start in a BINLOG statement, on a session of
+// its own: it fails when the target user may not run BINLOG statements.
+// Binlogs it cannot read are left to the reader to report.
+func (r *run) checkBinlogPrivilege(ctx context.Context, start txn.Position) error {
+	f := firstFormat(ctx, r.opts.Files, start)
+	if f == nil {
+		return nil
+	}
+	conn, err := r.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("connect to target: %w", err)
+	}
+	defer conn.Close()
+	_, err = conn.ExecContext(ctx, binlogStatement([]*txn.Event{{Raw: f.Raw}}))
+	switch {
+	case err == nil:
+		return nil
+	case isMySQLError(err, errSpecificAccessDenied):
+		return fmt.Errorf("the target user may not run BINLOG statements, which apply row events: "+
+			"grant it BINLOG REPLAY (MariaDB 10.5 and later), BINLOG_ADMIN (MySQL 8) or SUPER: %w", err)
+	default:
+		return fmt.Errorf("check that the target accepts BINLOG statements: %w", err)
+	}
+}
+
+// firstFormat returns the format description of the first transaction in
+// files from start, nil if there is none or it cannot be read.
+func firstFormat(ctx context.Context, files []string, start txn.Position) *txn.Format {
+	rd, err := binlog.NewReader(files, binlog.Options{Start: start})
+	if err != nil {
+		return nil
+	}
+	defer rd.Close()
+	t, err := rd.Next(ctx)
+	if err != nil { // io.EOF: nothing to apply
+		return nil
+	}
+	return t.Format
+}
