@@ -64,7 +64,7 @@ func scanDir(dir string) ([]string, error) {
 		if !e.Type().IsRegular() {
 			continue
 		}
-		if _, _, ok := splitName(e.Name()); !ok {
+		if _, _, ok := splitName(LogName(e.Name())); !ok {
 			continue
 		}
 		path := filepath.Join(dir, e.Name())
@@ -82,9 +82,9 @@ func scanDir(dir string) ([]string, error) {
 // hasMagic reports whether the file at path starts with the binlog magic
 // number.
 func hasMagic(path string) (bool, error) {
-	f, err := os.Open(path)
+	f, _, err := openStream(path)
 	if err != nil {
-		return false, fmt.Errorf("resolve binlog files: %w", err)
+		return false, fmt.Errorf("resolve binlog files: %s: %w", path, err)
 	}
 	defer f.Close()
 	b := make([]byte, len(binlogMagic))
@@ -153,7 +153,7 @@ func orderFiles(paths []string) ([]string, error) {
 	var files []numbered
 	base := ""
 	for _, p := range paths {
-		b, n, ok := splitName(filepath.Base(p))
+		b, n, ok := splitName(LogName(p))
 		if !ok {
 			if len(paths) == 1 {
 				return paths, nil
@@ -203,7 +203,7 @@ func dedupe(paths []string) ([]string, error) {
 // missingName builds the name of the file numbered n in prev's sequence,
 // keeping prev's zero padding.
 func missingName(prev string, n uint64) string {
-	name := filepath.Base(prev)
+	name := LogName(prev)
 	i := strings.LastIndexByte(name, '.')
 	width := len(name) - i - 1
 	return fmt.Sprintf("%s.%0*d", name[:i], width, n)

@@ -8,8 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
-	"os"
-	"path/filepath"
+	"math"
 )
 
 // headerSize is the size of the common event header in binlog version 4.
@@ -48,11 +47,16 @@ var errShortFile = errors.New("file ends inside an event")
 // fileReader frames the events of one binlog file, streaming it.
 type fileReader struct {
 	path string
-	name string // base name
-	f    *os.File
+	name string // base name, without a compression suffix (LogName)
+	f    io.ReadCloser
 	br   *bufio.Reader
+	// size is the file's size; unknownSize for a compressed file, whose
+	// end shows only when reading it.
 	size uint64
 	pos  uint64
+	// partial counts the bytes of the last event read only in part
+	// (where the file ends inside it).
+	partial int
 	// slab is memory for the Raw bytes of the next events: its free space
 	// is slab[len(slab):cap(slab)].
 	slab     []byte
@@ -87,26 +91,42 @@ func (fr *fileReader) alloc(n int) []byte {
 	return fr.slab[i : i+n : i+n]
 }
 
-// openFile opens path and checks its magic number.
+// unknownSize is the size of a compressed file.
+const unknownSize = math.MaxUint64
+
+// openFile opens path (decompressing it as it reads, for a compressed
+// binlog) and checks its magic number.
 func openFile(path string) (*fileReader, error) {
-	f, err := os.Open(path)
+	f, size, err := openStream(path)
 	if err != nil {
 		return nil, fmt.Errorf("open binlog: %w", err)
 	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("stat binlog: %w", err)
+	fr := &fileReader{path: path, name: LogName(path), f: f,
+		br: bufio.NewReaderSize(f, 256<<10), size: uint64(size)}
+	if Compressed(path) {
+		fr.size = unknownSize
 	}
-	fr := &fileReader{path: path, name: filepath.Base(path), f: f,
-		br: bufio.NewReaderSize(f, 256<<10), size: uint64(st.Size())}
 	magic := make([]byte, len(binlogMagic))
 	if _, err := io.ReadFull(fr.br, magic); err != nil || !bytes.Equal(magic, binlogMagic) {
 		f.Close()
-		return nil, &Error{File: fr.name, Offset: 0, Err: errors.New("not a binlog file (bad magic number)")}
+		msg := "not a binlog file (bad magic number)"
+		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+			msg = fmt.Sprintf("not a binlog file (%v)", err)
+		}
+		return nil, &Error{File: fr.name, Offset: 0, Err: errors.New(msg)}
 	}
 	fr.pos = uint64(len(binlogMagic))
 	return fr, nil
+}
+
+// dataEnd returns the size of the file's binlog data: its size, or for a
+// compressed file, known only once read to its end, the offset of the
+// bytes read so far (the buffered ones included).
+func (fr *fileReader) dataEnd() uint64 {
+	if fr.size != unknownSize {
+		return fr.size
+	}
+	return fr.pos + uint64(fr.partial) + uint64(fr.br.Buffered())
 }
 
 // close closes the file.
@@ -126,6 +146,9 @@ func (fr *fileReader) next() (rawEvent, error) {
 	}
 	hb, err := fr.br.Peek(headerSize)
 	if err != nil {
+		if fr.size == unknownSize && len(hb) == 0 && errors.Is(err, io.EOF) {
+			return ev, io.EOF // the end of a compressed file
+		}
 		return ev, fr.readErr(err)
 	}
 	ev.header = parseHeader(hb)
@@ -145,7 +168,10 @@ func (fr *fileReader) next() (rawEvent, error) {
 // read returns the next n bytes of the file in a new slice.
 func (fr *fileReader) read(n int) ([]byte, error) {
 	out := fr.alloc(n)
-	_, err := io.ReadFull(fr.br, out)
+	k, err := io.ReadFull(fr.br, out)
+	if fr.partial = 0; err != nil {
+		fr.partial = k
+	}
 	return out, err
 }
 

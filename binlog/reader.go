@@ -57,7 +57,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"runtime"
 
 	"github.com/go-mysql-org/go-mysql/replication"
@@ -175,7 +174,7 @@ func NewReader(files []string, opts Options) (*Reader, error) {
 		return nil, fmt.Errorf("new binlog reader: start offset %d is inside the file header", opts.Start.Offset)
 	}
 	for i, f := range files {
-		if filepath.Base(f) == opts.Start.File {
+		if LogName(f) == opts.Start.File {
 			r.next = i
 			r.lastEnd = opts.Start
 			return r, nil
@@ -372,9 +371,9 @@ func (r *Reader) endOfFile() error {
 	}
 	if r.cur != nil {
 		if r.last {
-			return &TruncatedError{File: fr.name, Size: fr.size, Partial: r.cur.t.Start, LastEnd: r.lastEnd}
+			return &TruncatedError{File: fr.name, Size: fr.dataEnd(), Partial: r.cur.t.Start, LastEnd: r.lastEnd}
 		}
-		return &Error{File: fr.name, Offset: fr.size,
+		return &Error{File: fr.name, Offset: fr.dataEnd(),
 			Err: fmt.Errorf("file ends inside the transaction starting at %s, and more files follow", r.cur.t.Start)}
 	}
 	r.fr = nil
@@ -389,14 +388,14 @@ func (r *Reader) shortFile(ev rawEvent) error {
 		partial = r.cur.t.Start
 	}
 	if r.last && !r.skipping {
-		return &TruncatedError{File: fr.name, Size: fr.size, Partial: partial, LastEnd: r.lastEnd, InEvent: true}
+		return &TruncatedError{File: fr.name, Size: fr.dataEnd(), Partial: partial, LastEnd: r.lastEnd, InEvent: true}
 	}
 	if r.last {
 		return &Error{File: fr.name, Offset: ev.Pos,
-			Err: fmt.Errorf("file ends inside this event (file size %d), before the start position", fr.size)}
+			Err: fmt.Errorf("file ends inside this event (file size %d), before the start position", fr.dataEnd())}
 	}
 	return &Error{File: fr.name, Offset: ev.Pos,
-		Err: fmt.Errorf("file ends inside this event (file size %d), and more files follow", fr.size)}
+		Err: fmt.Errorf("file ends inside this event (file size %d), and more files follow", fr.dataEnd())}
 }
 
 // wrapErr makes err an *Error naming ev, unless it already is one.

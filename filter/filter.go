@@ -7,10 +7,10 @@ package filter
 
 import (
 	"fmt"
-	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -47,7 +47,7 @@ type Filter struct {
 func New(o Options) *Filter {
 	f := &Filter{o: o, fileIndex: map[string]int{}}
 	for i, name := range o.Files {
-		f.fileIndex[filepath.Base(name)] = i
+		f.fileIndex[binlog.LogName(name)] = i
 	}
 	f.databases = set(o.Databases)
 	f.tables = set(o.Tables)

@@ -24,7 +24,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -132,7 +131,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		if err != nil {
 			return nil, fmt.Errorf("plan binlogs: %w", err)
 		}
-		rep.Files = append(rep.Files, FileInfo{Path: f, Name: filepath.Base(f), Bytes: st.Size()})
+		rep.Files = append(rep.Files, FileInfo{Path: f, Name: binlog.LogName(f), Bytes: st.Size()})
 	}
 	rd, err := binlog.NewReader(opts.Files, binlog.Options{Start: opts.StartPosition, DecodeRows: true, SkipUnknown: opts.SkipUnknown})
 	if err != nil {

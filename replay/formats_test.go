@@ -1,15 +1,19 @@
 package replay_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
@@ -455,6 +459,69 @@ func TestFormatsSequences(t *testing.T) {
 					}
 				})
 			}
+		})
+	}
+}
+
+// TestCompressedBinlogFiles replays binlogs archived as .gz and .zst files,
+// from a start position named as the server names it: the target must equal
+// the source.
+func TestCompressedBinlogFiles(t *testing.T) {
+	wo := workload.Options{Profile: workload.OLTP, Seed: 3, Scale: 100, Txns: 300, Format: "ROW"}
+	sc := replaytest.New(t, "ROW",
+		func(ctx context.Context, db *sql.DB) error { return workload.Setup(ctx, db, wo) },
+		func(ctx context.Context, db *sql.DB) error {
+			if err := workload.Run(ctx, db, wo); err != nil {
+				return err
+			}
+			if _, err := db.ExecContext(ctx, "FLUSH BINARY LOGS"); err != nil {
+				return err
+			}
+			return workload.Run(ctx, db, workload.Options{Profile: workload.OLTP, Seed: 4, Scale: 100, Txns: 300, Format: "ROW"})
+		})
+	dir := t.TempDir()
+	var files []string
+	for i, f := range sc.Files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		name := filepath.Base(f)
+		if i%2 == 0 {
+			w := gzip.NewWriter(&b)
+			w.Write(data)
+			w.Close()
+			name += ".gz"
+		} else {
+			w, _ := zstd.NewWriter(&b)
+			w.Write(data)
+			w.Close()
+			name += ".zst"
+		}
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b.Bytes(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, p)
+	}
+	resolved, err := binlog.ResolveFiles([]string{dir})
+	if err != nil || len(resolved) != len(files) {
+		t.Fatalf("ResolveFiles: %v, %v", resolved, err)
+	}
+	for _, workers := range []int{1, 4} {
+		t.Run(fmt.Sprint("workers=", workers), func(t *testing.T) {
+			tgt, db := sc.Target(t)
+			o := opts(workers)
+			o.Files, o.TargetDSN, o.StartPosition, o.Reconnect = resolved, tgt.DSN(""), sc.Start, 0
+			sum, err := replay.Run(context.Background(), o, io.Discard)
+			if err != nil {
+				t.Fatalf("replay: %v", err)
+			}
+			if sum.Applied < 600 {
+				t.Fatalf("applied %d transactions, want 600", sum.Applied)
+			}
+			replaytest.RequireEqual(t, db, sc.SourceDB)
 		})
 	}
 }

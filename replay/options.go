@@ -134,7 +134,8 @@ type Stats struct {
 	// Skipped counts transactions passed over by GTID filters.
 	Skipped uint64 `json:"skipped"`
 	// BytesApplied is the binlog size of the applied transactions;
-	// BytesTotal the size of the input files.
+	// BytesTotal the size of the input files (0 when unknown: compressed
+	// files).
 	BytesApplied int64 `json:"bytes_applied"`
 	BytesTotal   int64 `json:"bytes_total"`
 	// Position is the end of the last applied transaction, and SourceTime

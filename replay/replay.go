@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -182,7 +181,7 @@ func (r *run) prepare(ctx context.Context) (txn.Position, error) {
 		r.logf("resuming from checkpoint %s (%d transactions applied before)", cp.Next, cp.Applied)
 	}
 	if start.IsZero() {
-		start = txn.Position{File: filepath.Base(r.opts.Files[0])}
+		start = txn.Position{File: binlog.LogName(r.opts.Files[0])}
 	}
 	if err := r.checkBinlogPrivilege(ctx, start); err != nil {
 		return txn.Position{}, err
@@ -287,6 +286,10 @@ func (r *run) read(ctx context.Context, start txn.Position, out chan<- *txn.Txn)
 	defer close(out)
 	var total int64
 	for _, f := range r.opts.Files {
+		if binlog.Compressed(f) {
+			total = 0 // unknown until read
+			break
+		}
 		if fi, err := os.Stat(f); err == nil {
 			total += fi.Size()
 		}

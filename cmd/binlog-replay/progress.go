@@ -36,7 +36,11 @@ func (p *progress) update(s replay.Stats) {
 	switch p.mode {
 	case "bar":
 		if p.bar == nil {
-			p.bar = progressbar.NewOptions64(s.BytesTotal,
+			max := s.BytesTotal
+			if max <= 0 {
+				max = -1 // unknown (compressed files): a spinner
+			}
+			p.bar = progressbar.NewOptions64(max,
 				progressbar.OptionSetWriter(p.w),
 				progressbar.OptionShowBytes(true),
 				progressbar.OptionSetWidth(30),
