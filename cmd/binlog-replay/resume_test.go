@@ -33,7 +33,7 @@ func buildBinary(t *testing.T) string {
 // increments (a second one changes the total).
 func resumeWorkload(ctx context.Context, db *sql.DB) error {
 	rng := rand.New(rand.NewPCG(7, 7))
-	for i := 0; i < 10000; i++ {
+	for i := 0; i < 15000; i++ {
 		tx, err := db.BeginTx(ctx, nil)
 		if err != nil {
 			return err
@@ -120,7 +120,7 @@ func testKillAndResume(t *testing.T, format string) {
 		go func() { done <- cmd.Wait() }()
 		var timer <-chan time.Time
 		if kills < 20 {
-			timer = time.After(time.Duration(30+rng.IntN(220)) * time.Millisecond)
+			timer = time.After(time.Duration(20+rng.IntN(120)) * time.Millisecond)
 		}
 		select {
 		case err := <-done:
