@@ -201,3 +201,49 @@ func TestVerifyAgainst(t *testing.T) {
 		t.Fatalf("replay --verify-against a reference differing in kr.counter: %v, want exit 1 naming the table\n%s", err, out)
 	}
 }
+
+// TestDryRun rehearses on a staging target: with clean binlogs it replays,
+// verifies against the source and reports; with a flipped byte in the
+// binlogs it refuses before applying anything (the staging target gets no
+// checkpoint), where a plain replay would apply everything before the bad
+// byte first.
+func TestDryRun(t *testing.T) {
+	bin := buildBinary(t)
+	sc := replaytest.New(t, "ROW", resumeSetup, resumeWorkload)
+	run := func(target string, files []string) (string, error) {
+		out, err := exec.Command(bin, append([]string{"replay", "--dry-run", "--target", target, "--progress", "none",
+			"--start-position", sc.Start.String(), "--verify-against", sc.Source.DSN("")}, files...)...).CombinedOutput()
+		return string(out), err
+	}
+	tgt, _ := sc.Target(t)
+	out, err := run(tgt.DSN(""), sc.Files)
+	if err != nil || !strings.Contains(out, "dry run: the binlogs read cleanly") || !strings.Contains(out, "equals the reference") {
+		t.Fatalf("dry run on clean binlogs: %v\n%s", err, out)
+	}
+	// A flipped byte in the middle of the workload's file.
+	dir := t.TempDir()
+	var files []string
+	for _, f := range sc.Files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if filepath.Base(f) == sc.Start.File {
+			data[len(data)/2] ^= 0x20
+		}
+		p := filepath.Join(dir, filepath.Base(f))
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, p)
+	}
+	tgt2, db2 := sc.Target(t)
+	out, err = run(tgt2.DSN(""), files)
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(out, "nothing applied") || !strings.Contains(out, sc.Start.File) {
+		t.Fatalf("dry run on a corrupt binlog: %v, want exit 1 before applying, naming the file\n%s", err, out)
+	}
+	if cp, err := replay.ReadCheckpoint(context.Background(), db2); err != nil || cp != nil {
+		t.Fatalf("the refused dry run wrote a checkpoint: %+v, %v", cp, err)
+	}
+}
