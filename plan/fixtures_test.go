@@ -1,7 +1,6 @@
 package plan
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"os"
@@ -28,29 +27,15 @@ var notFullRE = regexp.MustCompile(`non-FULL row images in (\d+)/\d+ rows events
 
 func readManifest(t *testing.T) []manifestEntry {
 	t.Helper()
-	f, err := os.Open(filepath.Join(fixtures.Dir(t), "MANIFEST.tsv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	var out []manifestEntry
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for first := true; sc.Scan(); first = false {
-		cols := strings.Split(sc.Text(), "\t")
-		if first || len(cols) < 8 {
-			continue
-		}
-		_, list, _ := strings.Cut(cols[7], "events: ")
+	for _, m := range fixtures.Manifest(t, fixtures.Dir(t)) {
+		_, list, _ := strings.Cut(m.Notes, "events: ")
 		outer, inner, _ := strings.Cut(list, " | in TRANSACTION_PAYLOAD(ZSTD): ")
-		e := manifestEntry{file: cols[0], events: eventCounts(outer), payload: eventCounts(inner)}
-		if m := notFullRE.FindStringSubmatch(cols[7]); m != nil {
-			e.notFull, _ = strconv.ParseUint(m[1], 10, 64)
+		e := manifestEntry{file: m.File, events: eventCounts(outer), payload: eventCounts(inner)}
+		if sm := notFullRE.FindStringSubmatch(m.Notes); sm != nil {
+			e.notFull, _ = strconv.ParseUint(sm[1], 10, 64)
 		}
 		out = append(out, e)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
 	}
 	return out
 }

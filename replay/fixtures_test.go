@@ -1,13 +1,11 @@
 package replay_test
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -60,26 +58,9 @@ func (f fixtureEntry) refusedEvent() string {
 func readFixtureManifest(t *testing.T) (string, []fixtureEntry) {
 	t.Helper()
 	dir := fixtures.Dir(t)
-	f, err := os.Open(filepath.Join(dir, "MANIFEST.tsv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	var out []fixtureEntry
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for first := true; sc.Scan(); first = false {
-		cols := strings.Split(sc.Text(), "\t")
-		if first || len(cols) < 8 {
-			continue
-		}
-		out = append(out, fixtureEntry{file: cols[0], version: cols[5], notes: cols[7]})
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	if len(out) == 0 {
-		t.Fatal("MANIFEST.tsv lists no fixture")
+	for _, m := range fixtures.Manifest(t, dir) {
+		out = append(out, fixtureEntry{file: m.File, version: m.Version, notes: m.Notes})
 	}
 	return dir, out
 }
