@@ -58,10 +58,7 @@ func (r *Reader) event(ev rawEvent) (*pendingTxn, error) {
 // startFile handles the first event of a file, which must be its
 // FORMAT_DESCRIPTION event, and sets up the parsers.
 func (r *Reader) startFile(ev rawEvent) error {
-	if ev.Type != evFormatDescription {
-		return fmt.Errorf("file does not start with a FORMAT_DESCRIPTION_EVENT (found %s)", eventTypeName(ev.Type))
-	}
-	f, err := parseFormat(ev.Raw, txn.Position{File: r.fr.name, Offset: ev.Pos})
+	f, err := firstFormat(ev, r.fr.name)
 	if err != nil {
 		return err
 	}

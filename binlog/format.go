@@ -116,3 +116,31 @@ func splitVersion(v string) [3]int {
 	}
 	return out
 }
+
+// ReadFormat returns the format description of the binlog file at path
+// (plain or compressed), reading only its first event.
+func ReadFormat(path string) (*txn.Format, error) {
+	fr, err := openFile(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fr.close()
+	ev, err := fr.next()
+	if err != nil {
+		return nil, &Error{File: fr.name, Offset: ev.Pos, Err: fmt.Errorf("read the format description: %w", err)}
+	}
+	f, err := firstFormat(ev, fr.name)
+	if err != nil {
+		return nil, fr.errAt(ev, err)
+	}
+	return f.Format, nil
+}
+
+// firstFormat decodes ev, the first event of the file called name, which
+// must be its format description.
+func firstFormat(ev rawEvent, name string) (*format, error) {
+	if ev.Type != evFormatDescription {
+		return nil, fmt.Errorf("file does not start with a FORMAT_DESCRIPTION_EVENT (found %s)", eventTypeName(ev.Type))
+	}
+	return parseFormat(ev.Raw, txn.Position{File: name, Offset: ev.Pos})
+}

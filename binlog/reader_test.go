@@ -1,6 +1,7 @@
 package binlog
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -268,5 +269,31 @@ func TestFlavorFromMariaDBEvents(t *testing.T) {
 			!strings.Contains(tx.Format.ServerVersion, "Xxxxxxx") {
 			t.Errorf("txn %d: format %+v GTID %s", tx.Seq, tx.Format, tx.GTID)
 		}
+	}
+}
+
+// TestReadFormat reads only the format description of a file, plain and
+// gzip-compressed, and it equals the one the reader gives its transactions.
+func TestReadFormat(t *testing.T) {
+	src := fixture(t, crcFixture)
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	plain := writeCompressed(t, dir, "mysql-bin.000001", data)
+	gz := writeCompressed(t, dir, "mysql-bin.000002.gz", data)
+	want := mustReadAll(t, []string{plain}, Options{})[0].Format
+	for _, p := range []string{plain, gz} {
+		f, err := ReadFormat(p)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if !bytes.Equal(f.Raw, want.Raw) || f.Flavor != want.Flavor || f.Checksum != want.Checksum || f.Pos.File != LogName(p) {
+			t.Errorf("%s: format %+v, want %+v", p, f, want)
+		}
+	}
+	if _, err := ReadFormat(writeCompressed(t, dir, "mysql-bin.000003", data[:10])); err == nil {
+		t.Error("a file cut inside its format description: no error")
 	}
 }

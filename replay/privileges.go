@@ -23,12 +23,18 @@ import (
 // need some privilege).
 const errSpecificAccessDenied = 1227
 
-// checkBinlogPrivilege sends the format description of the first
-// transaction to apply from start in a BINLOG statement, on a session of
-// its own: it fails when the target user may not run BINLOG statements.
-// Binlogs it cannot read are left to the reader to report.
+// checkBinlogPrivilege sends the format description of the file where the
+// replay starts in a BINLOG statement, on a session of its own: it fails
+// when the target user may not run BINLOG statements. A file it cannot
+// read is left to the reader to report.
 func (r *run) checkBinlogPrivilege(ctx context.Context, start txn.Position) error {
-	f := firstFormat(ctx, r.opts.Files, start)
+	var f *txn.Format
+	for _, path := range r.opts.Files {
+		if binlog.LogName(path) == start.File {
+			f, _ = binlog.ReadFormat(path)
+			break
+		}
+	}
 	if f == nil {
 		return nil
 	}
@@ -47,19 +53,4 @@ func (r *run) checkBinlogPrivilege(ctx context.Context, start txn.Position) erro
 	default:
 		return fmt.Errorf("check that the target accepts BINLOG statements: %w", err)
 	}
-}
-
-// firstFormat returns the format description of the first transaction in
-// files from start, nil if there is none or it cannot be read.
-func firstFormat(ctx context.Context, files []string, start txn.Position) *txn.Format {
-	rd, err := binlog.NewReader(files, binlog.Options{Start: start})
-	if err != nil {
-		return nil
-	}
-	defer rd.Close()
-	t, err := rd.Next(ctx)
-	if err != nil { // io.EOF: nothing to apply
-		return nil
-	}
-	return t.Format
 }
