@@ -26,11 +26,12 @@ func newScheduler(r *run) *scheduler {
 	return &scheduler{cache: cache, keyer: partition.NewKeyer(cache), tracker: partition.NewTracker(0)}
 }
 
-// depends returns the ticket t depends on and whether it must run alone.
+// depends returns the ticket t depends on and whether it is a barrier.
 // first is the first ticket of the group t would join (ticket when none):
-// for a transaction that joins, the ticket returned is the latest before
-// the group that it depends on beyond what the group waits for already
-// (see partition.Tracker.AddToGroup); a barrier never joins.
+// the ticket returned is the latest before the group that t depends on
+// beyond what the group waits for already (see
+// partition.Tracker.AddToGroup); for a barrier, first-1, every transaction
+// before the group.
 func (s *scheduler) depends(ctx context.Context, t *txn.Txn, ticket, first uint64) (uint64, bool, string, error) {
 	if s.keyer == nil {
 		return first - 1, t.Kind != txn.KindRows, "", nil
@@ -40,7 +41,8 @@ func (s *scheduler) depends(ctx context.Context, t *txn.Txn, ticket, first uint6
 		return 0, false, "", fmt.Errorf("compute write set of transaction #%d at %s: %w", t.Seq, t.Start, err)
 	}
 	if barrier {
-		return s.tracker.Add(ticket, keys, true), true, reason, nil
+		s.tracker.Add(ticket, keys, true) // later transactions wait for it
+		return first - 1, true, reason, nil
 	}
 	return s.tracker.AddToGroup(ticket, first, keys), false, reason, nil
 }
@@ -127,28 +129,18 @@ func (r *run) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- *grou
 		if barrier {
 			r.noteBarrier(t, reason)
 		}
-		if barrier && t.Kind == txn.KindRows {
-			// A row transaction that cannot be keyed (no usable key, a
-			// cascade, a trigger...) runs after everything before it
-			// has committed and before anything after it starts: it
-			// joins the group, which then waits for every earlier
-			// group, and later transactions wait for it (the
-			// tracker's floor). One connection applies the group in
-			// order, as the serial path does.
-			if cur == nil {
-				cur = &group{first: ticket}
-			}
-			cur.dependsOn = cur.first - 1
-			cur.txns = append(cur.txns, t)
-			cur.bytes += t.Bytes
-			continue
-		}
-		if barrier {
+		// A row transaction that cannot be keyed (no usable key, a
+		// cascade, a trigger...) joins the group like any other: its
+		// dependency, every transaction before the group, makes the group
+		// wait for every earlier group, and later transactions wait for it
+		// (the tracker's floor). Statement-format and DDL transactions run
+		// alone.
+		if barrier && t.Kind != txn.KindRows {
 			if err := flush(); err != nil {
 				return err
 			}
 			g := &group{txns: []*txn.Txn{t}, first: ticket, dependsOn: ticket - 1,
-				ddl: t.Kind == txn.KindDDL, statement: t.Kind != txn.KindRows, bytes: t.Bytes}
+				ddl: t.Kind == txn.KindDDL, statement: true, bytes: t.Bytes}
 			if err := send(g); err != nil {
 				return err
 			}
