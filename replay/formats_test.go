@@ -150,19 +150,7 @@ type binlogCensus struct {
 func takeCensus(t *testing.T, sc *replaytest.Scenario) binlogCensus {
 	t.Helper()
 	var c binlogCensus
-	r, err := binlog.NewReader(sc.Files, binlog.Options{Start: sc.Start})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	for {
-		tx, err := r.Next(context.Background())
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatalf("read the binlogs: %v", err)
-		}
+	for _, tx := range scenarioTxns(t, sc) {
 		for _, e := range tx.Events {
 			c.add(e)
 		}

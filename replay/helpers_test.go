@@ -3,11 +3,15 @@ package replay_test
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"io"
 	"strings"
 	"testing"
 
+	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
 	"github.com/binlog-replay/binlog-replay/replay"
+	"github.com/binlog-replay/binlog-replay/txn"
 )
 
 // replayInto replays the scenario's binlogs into a fresh target restored
@@ -32,4 +36,26 @@ func opts(workers int) replay.Options {
 	o := replay.DefaultOptions()
 	o.Workers = workers
 	return o
+}
+
+// scenarioTxns reads the transactions of the scenario's binlogs from its
+// start.
+func scenarioTxns(t *testing.T, sc *replaytest.Scenario) []*txn.Txn {
+	t.Helper()
+	r, err := binlog.NewReader(sc.Files, binlog.Options{Start: sc.Start})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var out []*txn.Txn
+	for {
+		tx, err := r.Next(context.Background())
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatalf("read the binlogs: %v", err)
+		}
+		out = append(out, tx)
+	}
 }

@@ -3,13 +3,11 @@ package replay_test
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"io"
 	"testing"
 	"time"
 
-	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/workload"
@@ -124,19 +122,7 @@ func TestMemoryBudgetSmallerThanATransaction(t *testing.T) {
 		func(ctx context.Context, db *sql.DB) error { return workload.Run(ctx, db, wopts) })
 	const budget = 1 << 20
 	var largest int64
-	r, err := binlog.NewReader(sc.Files, binlog.Options{Start: sc.Start})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	for {
-		tx, err := r.Next(context.Background())
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, tx := range scenarioTxns(t, sc) {
 		largest = max(largest, tx.Bytes)
 	}
 	if largest < 4*budget {

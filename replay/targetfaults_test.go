@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/txn"
@@ -120,18 +119,9 @@ func TestReadOnlyTarget(t *testing.T) {
 // scenario's workload.
 func gtidOf(t *testing.T, sc *replaytest.Scenario, n int) txn.GTID {
 	t.Helper()
-	r, err := binlog.NewReader(sc.Files, binlog.Options{Start: sc.Start})
-	if err != nil {
-		t.Fatal(err)
+	txns := scenarioTxns(t, sc)
+	if n < 1 || n > len(txns) {
+		t.Fatalf("transaction %d of %d", n, len(txns))
 	}
-	defer r.Close()
-	for i := 1; ; i++ {
-		tx, err := r.Next(context.Background())
-		if err != nil {
-			t.Fatalf("transaction %d: %v", n, err)
-		}
-		if i == n {
-			return tx.GTID
-		}
-	}
+	return txns[n-1].GTID
 }
