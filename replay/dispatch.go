@@ -111,9 +111,11 @@ func (r *run) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- *grou
 			return err
 		}
 		ticket++
-		// Close a full group first: t's dependencies are worked out
-		// against the group it will join.
-		if cur != nil && (len(cur.txns) >= r.opts.GroupTxns || cur.bytes+t.Bytes > r.opts.GroupBytes) {
+		// Close a full group first (or, keeping source GTIDs, one of
+		// another domain or server: see GTIDMode): t's dependencies are
+		// worked out against the group it will join.
+		if cur != nil && (len(cur.txns) >= r.opts.GroupTxns || cur.bytes+t.Bytes > r.opts.GroupBytes ||
+			r.keepGTIDs && gtidOrigin(cur.txns[len(cur.txns)-1].GTID) != gtidOrigin(t.GTID)) {
 			if err := flush(); err != nil {
 				return err
 			}

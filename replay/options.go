@@ -55,6 +55,9 @@ type Options struct {
 	MemoryBudget int64
 	// NoLogBin keeps the replay out of the target's binary log.
 	NoLogBin bool
+	// TargetGTIDs says which GTIDs the replayed transactions get in the
+	// target's binary log (see GTIDMode); empty means GTIDsAuto.
+	TargetGTIDs GTIDMode
 	// Strict refuses a last binlog file that ends inside a transaction
 	// (by default every complete transaction is applied and the summary
 	// says where the file was cut).
@@ -98,6 +101,7 @@ func DefaultOptions() Options {
 		MaxRetries:       20,
 		Reconnect:        2 * time.Minute,
 		ProgressInterval: time.Second,
+		TargetGTIDs:      GTIDsAuto,
 	}
 }
 
@@ -118,6 +122,11 @@ func (o *Options) Validate() error {
 		return errors.New("--resume continues from the target's checkpoint: do not also give a start point")
 	case o.LockWaitTimeout < time.Second:
 		return errors.New("lock wait timeout must be at least 1s")
+	}
+	if o.TargetGTIDs != "" {
+		if _, err := ParseGTIDMode(string(o.TargetGTIDs)); err != nil {
+			return err
+		}
 	}
 	for _, t := range o.Tables {
 		if !strings.Contains(t, ".") {

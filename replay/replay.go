@@ -50,6 +50,9 @@ type Summary struct {
 	// BarrierReasons counts, by reason, the transactions that had to run
 	// alone.
 	BarrierReasons map[string]uint64 `json:"barrier_reasons,omitempty"`
+	// SourceGTIDs tells whether the target logged the replayed
+	// transactions with their source GTIDs (see GTIDMode).
+	SourceGTIDs bool `json:"source_gtids"`
 	// SkippedEvents counts, by event type, the events skipped because they
 	// are marked ignorable or because --skip-unknown was given.
 	SkippedEvents map[string]uint64 `json:"skipped_events,omitempty"`
@@ -64,6 +67,8 @@ type run struct {
 	appliedBefore uint64 // from the checkpoint, when resuming
 	resumeDDL     txn.Position
 	logw          io.Writer
+	// keepGTIDs: target commits are logged with source GTIDs (gtids.go).
+	keepGTIDs bool
 
 	// stmtWorker is the session statement-format and DDL groups run on,
 	// one at a time (stmtMu), whichever worker picked them up.
@@ -192,16 +197,40 @@ func (r *run) prepare(ctx context.Context) (txn.Position, error) {
 		return txn.Position{}, fmt.Errorf("connect to target: %w", err)
 	}
 	defer conn.Close()
-	if err := ensureCheckpointTable(ctx, conn); err != nil {
+	if r.keepGTIDs, err = r.decideGTIDs(ctx, conn); err != nil {
 		return txn.Position{}, err
 	}
-	if cp == nil {
-		first := &txn.Txn{End: start}
-		if _, err := conn.ExecContext(ctx, checkpointSQL(first, 0, "running")); err != nil {
-			return txn.Position{}, fmt.Errorf("create checkpoint: %w", err)
-		}
+	if err := r.createCheckpoint(ctx, conn, cp == nil, start); err != nil {
+		return txn.Position{}, err
 	}
 	return start, nil
+}
+
+// createCheckpoint creates the checkpoint table if missing and, when fresh,
+// the checkpoint naming start, out of the target's binlog when source GTIDs
+// are kept (see GTIDMode).
+func (r *run) createCheckpoint(ctx context.Context, conn *sql.Conn, fresh bool, start txn.Position) (err error) {
+	if r.keepGTIDs {
+		if _, err := conn.ExecContext(ctx, "SET SESSION sql_log_bin=0"); err != nil {
+			return fmt.Errorf("create checkpoint: %w", err)
+		}
+		defer func() {
+			// The connection goes back to the pool: it must log again.
+			if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), "SET SESSION sql_log_bin=1"); rerr != nil && err == nil {
+				err = fmt.Errorf("create checkpoint: %w", rerr)
+			}
+		}()
+	}
+	if err := ensureCheckpointTable(ctx, conn); err != nil {
+		return err
+	}
+	if fresh {
+		first := &txn.Txn{End: start}
+		if _, err := conn.ExecContext(ctx, checkpointSQL(first, 0, "running")); err != nil {
+			return fmt.Errorf("create checkpoint: %w", err)
+		}
+	}
+	return nil
 }
 
 // pipeline runs the stages: read -> dispatch -> workers.
@@ -476,7 +505,7 @@ func (r *run) reportProgress(done <-chan struct{}) {
 
 func (r *run) summary() *Summary {
 	s := &Summary{Stats: r.snapshot(), StopReason: r.stopReason(), Retries: r.retries.Load(),
-		OrderAborts: r.orderAborts.Load()}
+		OrderAborts: r.orderAborts.Load(), SourceGTIDs: r.keepGTIDs}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s.First, s.Last = r.first, r.last

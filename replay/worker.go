@@ -132,6 +132,10 @@ func (w *worker) applyOnce(ctx context.Context, g *group, gen uint64) error {
 	// The session runs with autocommit=0: the group's statements form one
 	// target transaction, ended by the COMMIT below.
 	var stmts []stmt
+	last := g.txns[len(g.txns)-1]
+	if w.r.keepGTIDs {
+		stmts = append(stmts, stmt{sql: gtidStatement(last.GTID), txn: last})
+	}
 	for _, t := range g.txns {
 		if t.Format != nil && t.Format != w.format && hasRowEvents(t) {
 			f := formatStatement(t.Format)
@@ -160,7 +164,6 @@ func (w *worker) applyOnce(ctx context.Context, g *group, gen uint64) error {
 	if err != nil {
 		return err
 	}
-	last := g.txns[len(g.txns)-1]
 	commit := checkpointSQL(last, w.r.appliedBefore+g.last(), "running") + ";\nCOMMIT"
 	if _, err := w.conn.ExecContext(ctx, commit); err != nil {
 		// The commit may or may not have happened: the checkpoint on the
@@ -178,7 +181,7 @@ func (w *worker) applyDDL(ctx context.Context, g *group) error {
 	if err := w.r.seq.waitCommitted(ctx, g.first-1); err != nil {
 		return err
 	}
-	if _, err := w.conn.ExecContext(ctx, ddlStartSQL(t)+";\nCOMMIT"); err != nil {
+	if _, err := w.conn.ExecContext(ctx, w.r.unlogged(ddlStartSQL(t)+";\nCOMMIT")); err != nil {
 		return w.r.applyError(t, nil, fmt.Errorf("record DDL start: %w", err))
 	}
 	body, err := bodyStatements(t, w.r.collations)
@@ -188,13 +191,16 @@ func (w *worker) applyDDL(ctx context.Context, g *group) error {
 	for i := range body {
 		body[i].txn = t
 	}
+	if w.r.keepGTIDs {
+		body = append([]stmt{{sql: gtidStatement(t.GTID), txn: t}}, body...)
+	}
 	if err := w.exec(ctx, body); err != nil {
 		if !w.r.mayBeApplied(t) || !isMySQLError(err, alreadyDoneErrors...) {
 			return err
 		}
 		w.r.logf("DDL at %s was already applied before the restart (%v): continuing", t.Start, err)
 	}
-	if _, err := w.conn.ExecContext(ctx, checkpointSQL(t, w.r.appliedBefore+g.last(), "running")+";\nCOMMIT"); err != nil {
+	if _, err := w.conn.ExecContext(ctx, w.r.unlogged(checkpointSQL(t, w.r.appliedBefore+g.last(), "running")+";\nCOMMIT")); err != nil {
 		return w.r.applyError(t, nil, fmt.Errorf("record DDL end: %w", err))
 	}
 	w.r.committed(g)

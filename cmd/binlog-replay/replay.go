@@ -28,10 +28,12 @@ type ReplayOptions struct {
 	Resume     bool
 	NoLogBin   bool
 	Strict     bool
-	JSON       bool
-	Progress   string
-	Reconnect  time.Duration
-	Memory     byteSize
+	// TargetGTIDs is --target-gtids: auto, source or own.
+	TargetGTIDs string
+	JSON        bool
+	Progress    string
+	Reconnect   time.Duration
+	Memory      byteSize
 	// VerifyAgainst, when set, compares the target with this reference
 	// server after the replay (a staging rehearsal).
 	VerifyAgainst string
@@ -53,6 +55,7 @@ func (o *ReplayOptions) AddFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&o.GroupBytes, "group-bytes", d.GroupBytes, "most binlog bytes committed together in one target transaction")
 	fs.BoolVar(&o.Resume, "resume", false, "continue from the checkpoint saved on the target")
 	fs.BoolVar(&o.NoLogBin, "no-log-bin", false, "keep the replay out of the target's binary log (SET sql_log_bin=0)")
+	fs.StringVar(&o.TargetGTIDs, "target-gtids", string(d.TargetGTIDs), "GTIDs the replayed transactions get in the target's binlog: source (keep the source's: MariaDB source and target, needs BINLOG ADMIN), own (the target's), auto (source where possible, says which at the start)")
 	fs.BoolVar(&o.Strict, "strict", false, "refuse a last binlog file that ends inside a transaction (default: apply every complete transaction and say where it was cut)")
 	fs.BoolVar(&o.JSON, "json", false, "print the summary as JSON on stdout")
 	fs.StringVar(&o.Progress, "progress", "auto", "progress display: auto, bar, plain or none")
@@ -81,6 +84,9 @@ func (o *ReplayOptions) options(args []string) (replay.Options, error) {
 	ro.Workers, ro.GroupTxns, ro.GroupBytes = o.Workers, o.GroupTxns, o.GroupBytes
 	ro.Resume, ro.NoLogBin, ro.SkipUnknown, ro.Strict = o.Resume, o.NoLogBin, o.SkipUnknown, o.Strict
 	ro.Reconnect, ro.MemoryBudget = o.Reconnect, int64(o.Memory)
+	if ro.TargetGTIDs, err = replay.ParseGTIDMode(o.TargetGTIDs); err != nil {
+		return ro, err
+	}
 	return ro, ro.Validate()
 }
 

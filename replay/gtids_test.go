@@ -1,0 +1,169 @@
+package replay_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/binlog-replay/binlog-replay/internal/replaytest"
+	"github.com/binlog-replay/binlog-replay/replay"
+	"github.com/binlog-replay/binlog-replay/sandbox"
+)
+
+// gtidScenario writes a workload in two GTID domains and from two server
+// ids, with DDL and statement-format transactions among row ones.
+func gtidScenario(t *testing.T) *replaytest.Scenario {
+	return replaytest.New(t, "ROW", func(ctx context.Context, db *sql.DB) error {
+		return execAll(ctx, db,
+			"CREATE DATABASE g",
+			"CREATE TABLE g.a (id INT PRIMARY KEY, n INT NOT NULL)",
+			"CREATE TABLE g.b (id INT PRIMARY KEY, v VARCHAR(20))")
+	}, func(ctx context.Context, db *sql.DB) error {
+		conns := make([]*sql.Conn, 3)
+		for i := range conns {
+			c, err := db.Conn(ctx)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			conns[i] = c
+		}
+		// conns[0] logs in domain 0, conns[1] in domain 5, conns[2] in
+		// domain 0 as server 77 (as after a failover), in statement format.
+		// Domain 5's last transaction is followed by row transactions of
+		// domain 0 only, which may join its group.
+		if _, err := conns[1].ExecContext(ctx, "SET SESSION gtid_domain_id=5"); err != nil {
+			return err
+		}
+		if _, err := conns[2].ExecContext(ctx, "SET SESSION server_id=77, SESSION binlog_format=STATEMENT"); err != nil {
+			return err
+		}
+		rng := rand.New(rand.NewSource(7))
+		for i := 0; i < 400; i++ {
+			var q string
+			c := conns[0]
+			switch {
+			case i%37 == 5:
+				c = conns[1]
+				q = fmt.Sprintf("INSERT INTO g.b (id, v) VALUES (%d, 'd5-%d') ON DUPLICATE KEY UPDATE v=VALUES(v)", rng.Intn(50), i)
+			case i%41 == 7 && i < 300:
+				c = conns[2]
+				q = fmt.Sprintf("UPDATE g.a SET n=n+1 WHERE id < %d", rng.Intn(20))
+			case i == 200:
+				q = "ALTER TABLE g.b ADD COLUMN w INT NOT NULL DEFAULT 3"
+			default:
+				q = fmt.Sprintf("INSERT INTO g.a VALUES (%d, %d) ON DUPLICATE KEY UPDATE n=n+VALUES(n)", rng.Intn(100), i)
+			}
+			if _, err := c.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("%s: %w", q, err)
+			}
+		}
+		return nil
+	})
+}
+
+// gtidState returns the server's @@gtid_binlog_pos and @@gtid_binlog_state.
+func gtidState(t *testing.T, db *sql.DB) (pos, state string) {
+	t.Helper()
+	if err := db.QueryRow("SELECT @@gtid_binlog_pos, @@gtid_binlog_state").Scan(&pos, &state); err != nil {
+		t.Fatal(err)
+	}
+	return pos, state
+}
+
+// TestTargetKeepsSourceGTIDs replays into targets with their binlog on: by
+// default every target commit is logged with its last source transaction's
+// GTID, so the target ends at the source's GTID position, also under
+// gtid_strict_mode; with --target-gtids=own the target logs its own.
+func TestTargetKeepsSourceGTIDs(t *testing.T) {
+	sc := gtidScenario(t)
+	srcPos, srcState := gtidState(t, sc.SourceDB)
+	if !strings.Contains(srcPos, "5-") || !strings.Contains(srcState, "-77-") {
+		t.Fatalf("source GTID state %q (position %q) lacks domain 5 or server 77", srcState, srcPos)
+	}
+	run := func(t *testing.T, o replay.Options, dsn func(*sandbox.Server) string) (*sandbox.Server, *sql.DB, *replay.Summary, error) {
+		tgt := sandbox.ForTest(t, sandbox.Options{FromDatadir: sc.Base, Binlog: true, Args: []string{"--gtid-strict-mode=1"}})
+		db, err := tgt.Open(context.Background(), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		if err := execAll(context.Background(), db, "SET SESSION sql_log_bin=0",
+			"CREATE USER 'app'@'localhost' IDENTIFIED BY 'pw'",
+			"GRANT ALL ON *.* TO 'app'@'localhost'",
+			"REVOKE SUPER, BINLOG ADMIN ON *.* FROM 'app'@'localhost'"); err != nil {
+			t.Fatal(err)
+		}
+		o.Files, o.TargetDSN, o.StartPosition = sc.Files, dsn(tgt), sc.Start
+		// Block the replay's first transaction for a while, so that the
+		// transactions after it gather in large groups.
+		lock, err := db.Conn(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lock.Close()
+		if _, err := lock.ExecContext(context.Background(), "LOCK TABLES g.a WRITE, g.b WRITE"); err != nil {
+			t.Fatal(err)
+		}
+		unlock := time.AfterFunc(time.Second, func() { lock.ExecContext(context.Background(), "UNLOCK TABLES") })
+		defer unlock.Stop()
+		var log strings.Builder
+		sum, err := replay.Run(context.Background(), o, &log)
+		t.Logf("log:\n%s", log.String())
+		return tgt, db, sum, err
+	}
+	root := func(s *sandbox.Server) string { return s.DSN("") }
+	app := func(s *sandbox.Server) string { return strings.Replace(s.DSN(""), "root@", "app:pw@", 1) }
+	for _, workers := range []int{1, 4} {
+		t.Run(fmt.Sprintf("source/workers=%d", workers), func(t *testing.T) {
+			_, db, sum, err := run(t, opts(workers), root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			replaytest.RequireEqual(t, db, sc.SourceDB, "g")
+			pos, state := gtidState(t, db)
+			if !sum.SourceGTIDs || pos != srcPos || state != srcState {
+				t.Fatalf("target GTID position %q state %q (source GTIDs kept: %v); want the source's %q, %q",
+					pos, state, sum.SourceGTIDs, srcPos, srcState)
+			}
+		})
+	}
+	t.Run("own", func(t *testing.T) {
+		o := opts(4)
+		o.TargetGTIDs = replay.GTIDsOwn
+		tgt, db, sum, err := run(t, o, root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		replaytest.RequireEqual(t, db, sc.SourceDB, "g")
+		if pos, _ := gtidState(t, db); sum.SourceGTIDs || !strings.Contains(pos, fmt.Sprintf("-%d-", tgt.ServerID)) {
+			t.Fatalf("target GTID position %q (source GTIDs kept: %v); want the target's own server id %d", pos, sum.SourceGTIDs, tgt.ServerID)
+		}
+	})
+	t.Run("auto without BINLOG ADMIN", func(t *testing.T) {
+		_, db, sum, err := run(t, opts(4), app)
+		if err != nil {
+			t.Fatal(err)
+		}
+		replaytest.RequireEqual(t, db, sc.SourceDB, "g")
+		if sum.SourceGTIDs {
+			t.Fatal("source GTIDs kept by a user who may not set sql_log_bin")
+		}
+	})
+	t.Run("source without BINLOG ADMIN", func(t *testing.T) {
+		o := opts(4)
+		o.TargetGTIDs = replay.GTIDsSource
+		_, db, _, err := run(t, o, app)
+		if err == nil || !strings.Contains(err.Error(), "BINLOG ADMIN") {
+			t.Fatalf("replay: %v; want a refusal naming BINLOG ADMIN", err)
+		}
+		var n int
+		if err := db.QueryRow("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", replay.CheckpointSchema).Scan(&n); err != nil || n != 0 {
+			t.Fatalf("checkpoint schema created before the refusal (%d, %v)", n, err)
+		}
+	})
+}
