@@ -1,7 +1,8 @@
 package partition
 
 // DefaultMaxKeys is the memory bound NewTracker uses when given 0: about
-// 1M remembered keys, some 50 MB.
+// 1M remembered keys, some 50 MB. An applier that calls Forget as commits
+// go by stays far below it.
 const DefaultMaxKeys = 1 << 20
 
 // Tracker turns write sets into dependencies. Transactions are added in
@@ -129,6 +130,22 @@ func (tr *Tracker) add(seq, first uint64, keys []Key, barrier bool) (dependsOn u
 	return dependsOn
 }
 
+// Forget forgets the pairs of transactions up to upTo, which the caller
+// knows have committed: a later transaction that shares a key with one of
+// them needs no wait for it. An applier that calls it as commits go by
+// keeps only the keys of the transactions in flight, however long the
+// binlogs.
+func (tr *Tracker) Forget(upTo uint64) {
+	for tr.head < len(tr.queue) && tr.queue[tr.head].seq <= upTo {
+		p := tr.queue[tr.head]
+		tr.head++
+		if tr.last[p.key] == p.seq {
+			delete(tr.last, p.key)
+		}
+	}
+	tr.compact()
+}
+
 // evict forgets the oldest pairs beyond maxKeys, raising the floor.
 func (tr *Tracker) evict() {
 	for len(tr.queue)-tr.head > tr.maxKeys {
@@ -139,6 +156,12 @@ func (tr *Tracker) evict() {
 		}
 		tr.floor = max(tr.floor, p.seq)
 	}
+	tr.compact()
+}
+
+// compact moves the remembered pairs to the front of the queue once most
+// of it is forgotten.
+func (tr *Tracker) compact() {
 	if tr.head > len(tr.queue)/2 && tr.head > 1024 {
 		n := copy(tr.queue, tr.queue[tr.head:])
 		tr.queue, tr.head = tr.queue[:n], 0

@@ -194,11 +194,21 @@ func TestTrackerAddToGroupExample(t *testing.T) {
 // shares a key with, also when the tracker forgets keys.
 func TestTrackerAddToGroupCoversConflicts(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	for _, maxKeys := range []int{math.MaxInt32, 16, 3} {
+	for _, tc := range []struct {
+		maxKeys int
+		forget  bool
+	}{{math.MaxInt32, false}, {16, false}, {3, false}, {math.MaxInt32, true}, {16, true}} {
+		maxKeys := tc.maxKeys
 		tr := NewTracker(maxKeys)
 		var history []addCase
 		seq, first, groupDep := uint64(0), uint64(0), uint64(0)
+		committed := uint64(0) // with forget: what has committed, told to the tracker
 		for i := 0; i < 5000; i++ {
+			if tc.forget && first > 0 && rng.IntN(3) == 0 {
+				// Commits go by in order, never into the group being built.
+				committed = max(committed, committed+uint64(rng.IntN(int(first-committed))))
+				tr.Forget(committed)
+			}
 			seq++
 			c := addCase{seq: seq, barrier: rng.IntN(80) == 0}
 			for j := rng.IntN(4); j > 0; j-- {
@@ -218,9 +228,9 @@ func TestTrackerAddToGroupCoversConflicts(t *testing.T) {
 				}
 				groupDep = max(groupDep, got)
 				// Every earlier transaction outside the group sharing a key,
-				// and every barrier, must be covered.
+				// and every barrier, must be covered, unless committed.
 				for _, h := range history {
-					if h.seq >= first {
+					if h.seq >= first || h.seq <= committed {
 						continue
 					}
 					if (h.barrier || shares(h.keys, c.keys)) && h.seq > groupDep {

@@ -47,6 +47,15 @@ func (s *scheduler) depends(ctx context.Context, t *txn.Txn, ticket, first uint6
 	return s.tracker.AddToGroup(ticket, first, keys), false, reason, nil
 }
 
+// forget drops what the tracker remembers of the transactions up to the
+// ticket committed: nothing later waits for them, and the tracker then
+// holds only the keys of the transactions in flight.
+func (s *scheduler) forget(committed uint64) {
+	if s.tracker != nil {
+		s.tracker.Forget(committed)
+	}
+}
+
 // schemaChanged drops what was learnt of the tables the DDL transaction t
 // may have changed: the tables it names, or all of them when it may change
 // tables it does not name (see schema.DDLTables).
@@ -124,6 +133,7 @@ func (r *run) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- *grou
 		if cur != nil {
 			first = cur.first
 		}
+		sched.forget(r.seq.committedUpTo())
 		dependsOn, barrier, reason, err := sched.depends(ctx, t, ticket, first)
 		if err != nil {
 			return err
