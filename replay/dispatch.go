@@ -94,8 +94,15 @@ func (r *run) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- *grou
 	var (
 		cur    *group
 		ticket uint64
+		wide   width
 	)
 	send := func(g *group) error {
+		if sched.keyer != nil {
+			p := wide.add(g.last(), g.dependsOn)
+			r.mu.Lock()
+			r.stats.Parallelism = p
+			r.mu.Unlock()
+		}
 		select {
 		case out <- g:
 			return nil

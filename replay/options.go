@@ -156,6 +156,12 @@ type Stats struct {
 	// whose group is applied and waits for its turn to commit.
 	Busy    int `json:"busy"`
 	Waiting int `json:"waiting"`
+	// Parallelism is how much parallelism the binlog allows, as measured
+	// on the groups dispatched so far: their number divided by the length
+	// of the longest chain of groups each waiting for the one before. It
+	// bounds the speed-up more workers can bring; 0 when unknown (one
+	// worker computes no dependencies).
+	Parallelism float64 `json:"parallelism"`
 	// Barriers counts the groups that had to run alone (DDL, statements,
 	// tables without keys).
 	Barriers uint64 `json:"barriers"`

@@ -65,8 +65,12 @@ func (p *progress) describe(s replay.Stats) string {
 	if secs := s.Elapsed.Seconds(); secs > 0 {
 		rate = float64(s.Applied) / secs
 	}
-	return fmt.Sprintf("%d txns (%.0f/s), workers %d busy/%d waiting to commit, %d barriers, at %s",
-		s.Applied, rate, s.Busy, s.Waiting, s.Barriers, sourceTime(s))
+	par := ""
+	if s.Parallelism > 0 {
+		par = fmt.Sprintf(" (the binlog allows %.1f)", s.Parallelism)
+	}
+	return fmt.Sprintf("%d txns (%.0f/s), workers %d busy/%d waiting to commit%s, %d barriers, at %s",
+		s.Applied, rate, s.Busy, s.Waiting, par, s.Barriers, sourceTime(s))
 }
 
 func sourceTime(s replay.Stats) string {

@@ -219,6 +219,10 @@ func printReplaySummary(w io.Writer, s *replay.Summary, asJSON bool, runErr erro
 		fmt.Fprintf(w, ", %.0f transactions/s", float64(s.Applied)/secs)
 	}
 	fmt.Fprintln(w)
+	if s.Parallelism > 0 {
+		fmt.Fprintf(w, "parallelism: the binlog allowed %.1f groups at once on average (groups per step of the longest dependency chain); %d barriers\n",
+			s.Parallelism, s.Barriers)
+	}
 	if s.Skipped > 0 {
 		fmt.Fprintf(w, "skipped %d transactions by GTID filters\n", s.Skipped)
 	}
