@@ -66,6 +66,10 @@ type Options struct {
 	// Keep leaves Dir in place with every server's directory (stopped)
 	// moved into it, for inspection.
 	Keep bool
+	// LogValues lets the report show data values: the values quoted in
+	// failed applies' errors and the key values of differing rows. By
+	// default they are replaced by ?.
+	LogValues bool
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
 	// Tamper, if set, is called on each target after its apply and before

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/binlog-replay/binlog-replay/redact"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/sandbox"
 	"github.com/binlog-replay/binlog-replay/verify"
@@ -47,9 +48,9 @@ func measure(ctx context.Context, o *Options, in *input, m method, run int) (out
 	case err != nil && ctx.Err() != nil:
 		return out, ctx.Err()
 	case err != nil && in.ref == nil:
-		return out, fmt.Errorf("the anchor's target is the reference, and its apply failed: %w", err)
+		return out, fmt.Errorf("the anchor's target is the reference, and its apply failed: %s", o.errorText(m, err))
 	case err != nil:
-		out.applyErr = err.Error()
+		out.applyErr = o.errorText(m, err)
 		return out, nil
 	}
 	db, err := tgt.Open(ctx, "")
@@ -67,7 +68,7 @@ func measure(ctx context.Context, o *Options, in *input, m method, run int) (out
 			return out, fmt.Errorf("tamper: %w", err)
 		}
 	}
-	vr, err := verify.Compare(ctx, db, in.ref, verify.Options{})
+	vr, err := verify.Compare(ctx, db, in.ref, verify.Options{HideValues: !o.LogValues})
 	if err != nil {
 		return out, fmt.Errorf("verify: %w", err)
 	}
@@ -75,6 +76,17 @@ func measure(ctx context.Context, o *Options, in *input, m method, run int) (out
 		out.problem = vr.String()
 	}
 	return out, nil
+}
+
+// errorText is the message of err, the failed apply of method m, with the
+// values it quotes left out unless o.LogValues is set. The replay's errors
+// leave them out themselves; the client's and the replica's messages are
+// free text, in which everything between quotes is left out.
+func (o *Options) errorText(m method, err error) string {
+	if o.LogValues || m.kind == KindReplay {
+		return err.Error()
+	}
+	return redact.Text(err.Error())
 }
 
 // slug names m in directory names.
@@ -101,6 +113,7 @@ func apply(ctx context.Context, o *Options, in *input, tgt *sandbox.Server, m me
 	}
 	ro := replay.DefaultOptions()
 	ro.Files, ro.TargetDSN, ro.StartPosition, ro.Workers = in.files, tgt.DSN(""), in.start, m.workers
+	ro.LogValues = o.LogValues
 	begin := time.Now()
 	sum, err := replay.Run(ctx, ro, o.Log)
 	d := time.Since(begin)

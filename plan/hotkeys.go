@@ -28,6 +28,8 @@ type hotKeys struct {
 	names    map[partition.Key]string
 	next     uint64 // order of the next new key
 	pruned   bool
+	// hideValues names rows without their key values.
+	hideValues bool
 }
 
 type hotCount struct {
@@ -35,14 +37,15 @@ type hotCount struct {
 	order uint64 // when the key was first seen
 }
 
-func newHotKeys(n, limit int) *hotKeys {
-	return &hotKeys{n: n, limit: limit, counts: map[partition.Key]hotCount{}, names: map[partition.Key]string{}}
+func newHotKeys(n, limit int, hideValues bool) *hotKeys {
+	return &hotKeys{n: n, limit: limit, counts: map[partition.Key]hotCount{}, names: map[partition.Key]string{},
+		hideValues: hideValues}
 }
 
 // touchRow counts one transaction touching the row ref.
 func (h *hotKeys) touchRow(ref *rowRef) {
 	if h.touch(ref.key) {
-		h.names[ref.key] = ref.label()
+		h.names[ref.key] = ref.label(h.hideValues)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/binlog-replay/binlog-replay/partition"
+	"github.com/binlog-replay/binlog-replay/redact"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -58,8 +59,9 @@ func (r *rowRef) has(c int) bool {
 	return c < len(r.img) && (r.cols == nil || c < len(r.cols) && r.cols[c])
 }
 
-// label names the row: "schema.table [id=5]".
-func (r *rowRef) label() string {
+// label names the row: "schema.table [id=5]", or "schema.table [id=?]"
+// with hideValues.
+func (r *rowRef) label(hideValues bool) string {
 	var b strings.Builder
 	b.WriteString(r.table.Schema + "." + r.table.Table + " [")
 	for i, c := range r.table.PrimaryKey {
@@ -72,6 +74,10 @@ func (r *rowRef) label() string {
 			fmt.Fprintf(&b, "@%d", c+1)
 		}
 		b.WriteString("=")
+		if hideValues {
+			b.WriteString(redact.Mark)
+			continue
+		}
 		b.WriteString(renderValue(r.value(c)))
 	}
 	b.WriteString("]")

@@ -48,7 +48,7 @@ type step struct {
 func newParallel(o *Options) *parallel {
 	return &parallel{
 		opts: o, keyer: keyer{tableOnly: o.TableKeys, names: tableNames{}}, tracker: partition.NewTracker(0),
-		tables: map[string]*tableLock{}, hot: newHotKeys(o.HotKeys, hotKeyLimit),
+		tables: map[string]*tableLock{}, hot: newHotKeys(o.HotKeys, hotKeyLimit, o.HideValues),
 		barriers: map[string]uint64{}, whole: map[string]string{}, byRow: map[string]bool{},
 	}
 }

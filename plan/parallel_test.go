@@ -112,7 +112,7 @@ func TestWriteSetImages(t *testing.T) {
 		ws := k.writeSetOf(&txn.Txn{Kind: txn.KindRows, Events: []txn.Event{{Kind: txn.EventRows, Rows: r}}})
 		var labels []string
 		for i := range ws.rows {
-			labels = append(labels, ws.rows[i].label())
+			labels = append(labels, ws.rows[i].label(false))
 		}
 		return labels, append([]string(nil), ws.whole...)
 	}
@@ -155,7 +155,7 @@ func TestWriteSetImages(t *testing.T) {
 func TestHotKeys(t *testing.T) {
 	// Keys touched once are named only when among the first n: the top
 	// still has n names, in order of first appearance.
-	h := newHotKeys(3, 100)
+	h := newHotKeys(3, 100, false)
 	for _, name := range []string{"a", "b", "c", "d", "e"} {
 		h.touchTable(name)
 	}
@@ -171,7 +171,7 @@ func TestHotKeys(t *testing.T) {
 }
 
 func TestHotKeysPrune(t *testing.T) {
-	h := newHotKeys(1, 8)
+	h := newHotKeys(1, 8, false)
 	for i := 0; i < 5; i++ {
 		h.touchTable("hot")
 	}

@@ -71,6 +71,10 @@ type Options struct {
 	// Location is the time zone of --stop-datetime values (default
 	// time.Local, as the replay command parses them).
 	Location *time.Location
+	// HideValues keeps data values out of the report, for reports that are
+	// printed or logged: the literals of the statements quoted at stop
+	// points are replaced by ?, and hot keys are named without their values.
+	HideValues bool
 }
 
 // Validate reports the first problem with o.

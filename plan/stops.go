@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/binlog-replay/binlog-replay/redact"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -112,7 +113,11 @@ func (s *stopFinder) check(t *txn.Txn, f *txnFacts) *Candidate {
 			destructive = true
 		}
 		kinds = append(kinds, kind)
-		details = append(details, shortSQL(qf.q.SQL, 160))
+		sql := qf.q.SQL
+		if s.opts.HideValues {
+			sql = []byte(redact.SQL(string(sql)))
+		}
+		details = append(details, shortSQL(sql, 160))
 		if schema == "" {
 			schema = qf.q.Schema
 		}

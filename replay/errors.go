@@ -3,14 +3,17 @@ package replay
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/binlog-replay/binlog-replay/redact"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
 // MySQL/MariaDB server error numbers the applier branches on.
 const (
+	errAccessDenied     = 1045
 	errBadDB            = 1049
 	errNoSuchTable      = 1146
 	errLockWaitTimeout  = 1205
@@ -58,6 +61,11 @@ func isRetryable(err error) bool {
 
 // ApplyError is returned when a source transaction could not be applied. The
 // target holds every transaction before it and nothing of it.
+//
+// Unless LogValues is set, it carries no data values: Statement is the SQL
+// with its literals replaced by ?, or the size of a BINLOG statement, and
+// Error replaces the values the server's message quotes (see package
+// redact), keeping the error code and the names of tables and keys.
 type ApplyError struct {
 	// Txn is the source transaction that failed.
 	Seq   uint64
@@ -65,8 +73,12 @@ type ApplyError struct {
 	GTID  string
 	// Event is the event being applied, when known.
 	Event string
+	// Table is the table of the failing row event ("db.table"), when known.
+	Table string
 	// Statement is the start of the statement that failed.
 	Statement string
+	// LogValues makes Error quote the server's message whole.
+	LogValues bool
 	Err       error
 }
 
@@ -79,11 +91,25 @@ func (e *ApplyError) Error() string {
 	if e.Event != "" {
 		msg += ", " + e.Event
 	}
+	if e.Table != "" {
+		msg += " on table " + e.Table
+	}
 	if e.Statement != "" {
 		msg += ", statement " + e.Statement
 	}
-	return msg + ": " + e.Err.Error()
+	return msg + ": " + errorText(e.Err, e.LogValues)
 }
 
 // Unwrap returns the underlying error.
 func (e *ApplyError) Unwrap() error { return e.Err }
+
+// errorText returns err's message; unless logValues is set, with the
+// values quoted by the server's message in it replaced.
+func errorText(err error, logValues bool) string {
+	text := err.Error()
+	var me *mysql.MySQLError
+	if logValues || !errors.As(err, &me) || me.Message == "" {
+		return text
+	}
+	return strings.ReplaceAll(text, me.Message, redact.ServerMessage(me.Number, me.Message))
+}

@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"runtime"
@@ -18,6 +19,14 @@ type Options struct {
 	// TargetDSN is the go-sql-driver DSN of the target server. Its password
 	// must already be filled in (cmd takes it from MYSQL_PWD).
 	TargetDSN string
+	// TargetTLS, if set, is the TLS configuration of every connection to
+	// the target (a custom CA, a client certificate); it overrides the
+	// DSN's tls parameter. Its ServerName defaults to the DSN's host.
+	TargetTLS *tls.Config
+	// LogValues lets errors quote data values: the failing statement's
+	// literals and the values in the server's message. By default they are
+	// replaced by ? (see ApplyError).
+	LogValues bool
 
 	// StartPosition starts reading there (a transaction boundary).
 	StartPosition txn.Position

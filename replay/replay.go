@@ -13,6 +13,7 @@ package replay
 
 import (
 	"context"
+	"crypto/tls"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -28,6 +29,7 @@ import (
 
 	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/filter"
+	"github.com/binlog-replay/binlog-replay/redact"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -121,7 +123,7 @@ func Run(ctx context.Context, opts Options, logw io.Writer) (*Summary, error) {
 // runOnce is one replay, from connecting to the target to the stop point
 // or the first error.
 func runOnce(ctx context.Context, opts Options, logw io.Writer) (*Summary, error) {
-	db, err := openTarget(opts.TargetDSN, opts.Workers+2) // workers, statement session, schema reads and the order monitor
+	db, err := openTarget(opts.TargetDSN, opts.TargetTLS, opts.Workers+2) // workers, statement session, schema reads and the order monitor
 	if err != nil {
 		return nil, err
 	}
@@ -135,11 +137,16 @@ func runOnce(ctx context.Context, opts Options, logw io.Writer) (*Summary, error
 	return r.summary(), runErr
 }
 
-// openTarget opens the target with the settings the applier relies on.
-func openTarget(dsn string, conns int) (*sql.DB, error) {
+// openTarget opens the target with the settings the applier relies on,
+// over TLS with tlsConfig when it is set.
+func openTarget(dsn string, tlsConfig *tls.Config, conns int) (*sql.DB, error) {
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("parse target DSN: %w", err)
+	}
+	if tlsConfig != nil {
+		cfg.TLS = tlsConfig.Clone()
+		cfg.AllowFallbackToPlaintext = false
 	}
 	cfg.MultiStatements = true
 	cfg.InterpolateParams = true
@@ -159,6 +166,10 @@ func openTarget(dsn string, conns int) (*sql.DB, error) {
 // where to start reading.
 func (r *run) prepare(ctx context.Context) (txn.Position, error) {
 	if err := r.db.PingContext(ctx); err != nil {
+		if isMySQLError(err, errAccessDenied) {
+			return txn.Position{}, fmt.Errorf("connect to target: %w (check the user and the password; "+
+				"an account that REQUIREs SSL also needs TLS: --tls-ca FILE, or tls=true in the DSN)", err)
+		}
 		return txn.Position{}, fmt.Errorf("connect to target: %w", err)
 	}
 	names, err := loadCollations(ctx, r.db)
@@ -433,19 +444,38 @@ func (r *run) mayBeApplied(t *txn.Txn) bool {
 	return !r.resumeDDL.IsZero() && t.Start == r.resumeDDL
 }
 
+// applyError wraps err, raised applying statement s (nil: unknown) of t,
+// in an *ApplyError. The statement is shown without its values unless
+// opts.LogValues is set.
 func (r *run) applyError(t *txn.Txn, s *stmt, err error) error {
 	var ae *ApplyError
 	if errors.As(err, &ae) {
 		return err
 	}
-	ae = &ApplyError{Seq: t.Seq, Start: t.Start, GTID: t.GTID.String(), Err: err}
+	ae = &ApplyError{Seq: t.Seq, Start: t.Start, GTID: t.GTID.String(), Err: err, LogValues: r.opts.LogValues}
 	if s != nil {
 		if s.event != nil {
 			ae.Event = fmt.Sprintf("%s at %s", s.event.TypeName, s.event.Pos)
+			if rows := s.event.Rows; rows != nil && rows.Table != nil {
+				ae.Table = rows.Table.Schema + "." + rows.Table.Table
+			}
 		}
-		ae.Statement = abbreviate(s.sql, 200)
+		ae.Statement = describeStatement(s, r.opts.LogValues)
 	}
 	return ae
+}
+
+// describeStatement shows s in an error: the start of its SQL (its
+// literals replaced by ? unless logValues is set), or the size of the
+// BINLOG statement that passes its row events through.
+func describeStatement(s *stmt, logValues bool) string {
+	switch {
+	case s.events != nil:
+		return redact.BinlogStatement(binlogSize(s.events))
+	case logValues:
+		return abbreviate(s.sql, 200)
+	}
+	return abbreviate(redact.SQL(s.sql), 200)
 }
 
 func abbreviate(s string, n int) string {

@@ -48,9 +48,42 @@ func (t Token) Upper() string {
 // limit tokens (0: no limit).
 func Tokens(sql []byte, limit int) []Token {
 	var out []Token
+	scan(sql, func(tok Token, _ Span) bool {
+		if tok.Kind != 0 {
+			out = append(out, tok)
+		}
+		return limit == 0 || len(out) < limit
+	})
+	return out
+}
+
+// Span is the byte range [Start, End) of a piece of statement text.
+type Span struct{ Start, End int }
+
+// ValueSpans returns, in order, the spans of sql that may hold data
+// values: string literals (with a directly preceding X, B or N prefix),
+// numbers (with their sign left out) and comments other than executable
+// ones. Identifiers, keywords and the code of executable comments are not
+// in any span.
+func ValueSpans(sql []byte) []Span {
+	var out []Span
+	scan(sql, func(tok Token, sp Span) bool {
+		if tok.Kind == 0 {
+			out = append(out, sp)
+		}
+		return true
+	})
+	return out
+}
+
+// scan walks sql, calling emit with each token and its span, and with a
+// zero-Kind token for each value span (see ValueSpans), until emit returns
+// false.
+func scan(sql []byte, emit func(Token, Span) bool) {
 	depth := 0
-	for i := 0; i < len(sql) && (limit == 0 || len(out) < limit); {
+	for i := 0; i < len(sql); {
 		c := sql[i]
+		more := true
 		switch {
 		case c == '/' && i+2 < len(sql) && sql[i+1] == '*' &&
 			(sql[i+2] == '!' || sql[i+2] == 'M' && i+3 < len(sql) && sql[i+3] == '!'):
@@ -65,22 +98,28 @@ func Tokens(sql []byte, limit int) []Token {
 		case c == '/' && i+1 < len(sql) && sql[i+1] == '*':
 			end := bytes.Index(sql[i+2:], []byte("*/"))
 			if end < 0 {
-				return out
+				emit(Token{}, Span{i, len(sql)})
+				return
 			}
+			more = emit(Token{}, Span{i, i + end + 4})
 			i += end + 4
 		case c == '*' && i+1 < len(sql) && sql[i+1] == '/': // end of /*! ... */
 			i += 2
 		case c == '#' || c == '-' && i+2 < len(sql) && sql[i+1] == '-' && (sql[i+2] == ' ' || sql[i+2] == '\t' || sql[i+2] == '\n'):
 			end := bytes.IndexByte(sql[i:], '\n')
 			if end < 0 {
-				return out
+				emit(Token{}, Span{i, len(sql)})
+				return
 			}
+			more = emit(Token{}, Span{i, i + end})
 			i += end + 1
 		case c == '\'' || c == '"' || c == '`':
 			end := skipQuoted(sql, i)
 			if c == '`' {
 				text := string(sql[i+1 : max(end-1, i+1)])
-				out = append(out, Token{Kind: Ident, Text: strings.ReplaceAll(text, "``", "`"), Depth: depth})
+				more = emit(Token{Kind: Ident, Text: strings.ReplaceAll(text, "``", "`"), Depth: depth}, Span{i, end})
+			} else {
+				more = emit(Token{}, Span{i, end})
 			}
 			i = end
 		case c == '(':
@@ -90,24 +129,38 @@ func Tokens(sql []byte, limit int) []Token {
 			depth = max(depth-1, 0)
 			i++
 		case c == '.' || c == ',' || c == ';':
-			out = append(out, Token{Kind: Punct, Text: string(c), Depth: depth})
+			more = emit(Token{Kind: Punct, Text: string(c), Depth: depth}, Span{i, i + 1})
 			i++
 		case isWordByte(c):
 			j := i
 			for j < len(sql) && isWordByte(sql[j]) {
 				j++
 			}
-			if c < '0' || c > '9' {
-				out = append(out, Token{Kind: Word, Text: string(sql[i:j]), Depth: depth})
-			} else if j < len(sql) && sql[j] == '.' {
-				j++ // a decimal point belongs to the number
+			switch {
+			case j < len(sql) && sql[j] == '\'' && j == i+1 && strings.IndexByte("xXbBnN", c) >= 0:
+				// X'0A', B'101', N'text': the prefix belongs to the string
+				end := skipQuoted(sql, j)
+				more = emit(Token{}, Span{i, end})
+				j = end
+			case c < '0' || c > '9':
+				more = emit(Token{Kind: Word, Text: string(sql[i:j]), Depth: depth}, Span{i, j})
+			default:
+				if j < len(sql) && sql[j] == '.' {
+					j++ // a decimal point belongs to the number
+					for j < len(sql) && isWordByte(sql[j]) {
+						j++
+					}
+				}
+				more = emit(Token{}, Span{i, j})
 			}
 			i = j
 		default:
 			i++
 		}
+		if !more {
+			return
+		}
 	}
-	return out
 }
 
 // skipQuoted returns the index just past the quoted text starting at i:

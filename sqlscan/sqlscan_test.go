@@ -37,3 +37,24 @@ func TestTokens(t *testing.T) {
 		t.Error("Is: a bare word matches ignoring case, a quoted identifier never")
 	}
 }
+
+func TestValueSpans(t *testing.T) {
+	cases := []struct {
+		sql  string
+		want []string
+	}{
+		{"INSERT INTO t VALUES (1, 'a''b', \"c\\\"d\", -2.5e3, X'0A', 0x1F)",
+			[]string{"1", "'a''b'", `"c\"d"`, "2.5e3", "X'0A'", "0x1F"}},
+		{"/*!40101 SET x = 5 */ /* note 'x' */ SELECT `a'b` # tail 7\nFROM t2", []string{"5", "/* note 'x' */", "# tail 7"}},
+		{"UPDATE t SET c = _utf8mb4'sec' WHERE id = 'open", []string{"'sec'", "'open"}},
+	}
+	for _, c := range cases {
+		var got []string
+		for _, sp := range ValueSpans([]byte(c.sql)) {
+			got = append(got, c.sql[sp.Start:sp.End])
+		}
+		if strings.Join(got, "|") != strings.Join(c.want, "|") {
+			t.Errorf("ValueSpans(%q) = %q, want %q", c.sql, got, c.want)
+		}
+	}
+}

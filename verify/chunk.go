@@ -23,6 +23,8 @@ type tablePlan struct {
 	hash    string // per-row hash expression
 	key     []keyColumn
 	keyName string
+	// hideValues shows key values as ? (Options.HideValues).
+	hideValues bool
 }
 
 func newPlan(t *tableSchema) *tablePlan {
@@ -36,7 +38,16 @@ func (p *tablePlan) after(lower []string) string {
 	if lower == nil {
 		return "at the start"
 	}
-	return "after " + displayKey(p.key, lower)
+	return "after " + p.display(lower)
+}
+
+// display renders a key value as displayKey does, or with every value
+// replaced by ? when the plan hides values.
+func (p *tablePlan) display(vals []string) string {
+	if p.hideValues {
+		return displayKey(p.key, nil)
+	}
+	return displayKey(p.key, vals)
 }
 
 // from is "FROM t FORCE INDEX(k)".
@@ -82,6 +93,7 @@ func (c *comparer) bothSums(ctx context.Context, query string, args []any) (t, r
 // both sides, filling tr. It returns an error if a query fails.
 func (c *comparer) compareData(ctx context.Context, ref *tableSchema, tr *TableReport) error {
 	p := newPlan(ref)
+	p.hideValues = c.opts.HideValues
 	if p.key == nil {
 		return c.compareWhole(ctx, p, tr)
 	}
@@ -101,7 +113,7 @@ func (c *comparer) compareData(ctx context.Context, ref *tableSchema, tr *TableR
 			k := joinKey(upper)
 			if seen[k] {
 				return fmt.Errorf("walk %s by key %s: bound %s repeats; the key cannot be chunked",
-					p.table, quoteIdent(p.keyName), displayKey(p.key, upper))
+					p.table, quoteIdent(p.keyName), p.display(upper))
 			}
 			seen[k] = true
 		}
@@ -116,10 +128,10 @@ func (c *comparer) compareData(ctx context.Context, ref *tableSchema, tr *TableR
 			tr.Status = DataDiffers
 			cd := ChunkDiff{RowsTarget: ts.Count, RowsReference: rs.Count}
 			if lower != nil {
-				cd.Lower = displayKey(p.key, lower)
+				cd.Lower = p.display(lower)
 			}
 			if upper != nil {
-				cd.Upper = displayKey(p.key, upper)
+				cd.Upper = p.display(upper)
 			}
 			if len(tr.SampleRows) < samples {
 				if err := c.diffChunk(ctx, p, pred, args, &cd, tr, samples); err != nil {
@@ -211,7 +223,7 @@ func (c *comparer) diffChunk(ctx context.Context, p *tablePlan, pred string, arg
 	}
 	sample := func(kind RowDiffKind, key []string) {
 		if len(tr.SampleRows) < limit {
-			tr.SampleRows = append(tr.SampleRows, RowDiff{Kind: kind, Key: displayKey(p.key, key)})
+			tr.SampleRows = append(tr.SampleRows, RowDiff{Kind: kind, Key: p.display(key)})
 		}
 	}
 	err = scanKeyHash(ctx, c.target, query, args, len(p.key), func(key []string, hash uint64) error {

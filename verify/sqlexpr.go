@@ -249,11 +249,16 @@ func keyList(key []keyColumn, sel bool) string {
 	return strings.Join(parts, ", ")
 }
 
-// displayKey renders a key value as "a=1, b='x'".
+// displayKey renders a key value as "a=1, b='x'"; with vals nil, as
+// "a=?, b=?".
 func displayKey(key []keyColumn, vals []string) string {
 	parts := make([]string, len(key))
 	for i, k := range key {
-		parts[i] = k.Name + "=" + k.display(vals[i])
+		v := "?"
+		if vals != nil {
+			v = k.display(vals[i])
+		}
+		parts[i] = k.Name + "=" + v
 	}
 	return strings.Join(parts, ", ")
 }

@@ -54,6 +54,10 @@ type Options struct {
 	// SampleRows is the number of differing rows named per table
 	// (default DefaultSampleRows; negative: none).
 	SampleRows int
+	// HideValues replaces the key values in the report and in errors
+	// (chunk bounds, sample rows) by ?, for reports that are printed or
+	// logged where data values must not appear; names and counts remain.
+	HideValues bool
 	// Progress, if set, is called after each chunk with the number of
 	// reference rows of the table compared so far.
 	Progress func(db, table string, rowsDone int64)

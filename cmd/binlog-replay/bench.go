@@ -63,6 +63,7 @@ func (o *BenchOptions) AddFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.Keep, "keep", false, "keep the bases and every stopped server (datadirs, binlogs, error logs) in the temp dir for inspection")
 	fs.StringVar(&o.Plot, "plot", "", "also write a PNG bar chart of the apply times to `FILE`")
 	fs.BoolVar(&o.JSON, "json", false, "print the report as JSON")
+	fs.BoolVar(&o.LogValues, "log-values", false, "let failed applies' errors and the verification report show data values (by default replaced by ?)")
 }
 
 // parse turns the list flags into options and validates them. set holds

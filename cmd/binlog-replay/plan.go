@@ -22,6 +22,8 @@ type PlanOptions struct {
 	TableKeys bool
 	HotKeys   int
 	JSON      bool
+	// LogValues shows data values: statement literals and hot key values.
+	LogValues bool
 }
 
 // AddFlags registers the options on fs. The replay flags have the replay
@@ -33,6 +35,7 @@ func (o *PlanOptions) AddFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.TableKeys, "table-keys", false, "key every row write by its table, even where the binlog logs the primary key")
 	fs.IntVar(&o.HotKeys, "hot-keys", 10, "how many of the most touched keys to list")
 	fs.BoolVar(&o.JSON, "json", false, "print the whole report as JSON")
+	fs.BoolVar(&o.LogValues, "log-values", false, "show data values: the literals of the statements at stop points and the values of hot keys (by default replaced by ?)")
 }
 
 // options turns the flags and file arguments into plan options.
@@ -49,7 +52,7 @@ func (o *PlanOptions) options(args []string) (plan.Options, error) {
 	po.StartPosition, po.StartGTIDs, po.ExcludeGTIDs = start, f.StartGTIDs, f.ExcludeGTIDs
 	po.StopPosition, po.StopDatetime, po.StopBeforeGTID = f.StopPosition, f.StopDatetime, f.StopBeforeGTID
 	po.Databases, po.Tables = f.Databases, f.Tables
-	po.SkipUnknown, po.TableKeys = o.SkipUnknown, o.TableKeys
+	po.SkipUnknown, po.TableKeys, po.HideValues = o.SkipUnknown, o.TableKeys, !o.LogValues
 	if o.BigRows < 1 {
 		return po, fmt.Errorf("--big-rows must be at least 1, got %d", o.BigRows)
 	}

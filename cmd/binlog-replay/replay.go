@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -41,6 +42,17 @@ type ReplayOptions struct {
 	// first checked as plan does, and nothing is applied if the replay
 	// would fail on them.
 	DryRun bool
+	// LogValues lets errors and reports show data values (statement
+	// literals, values in server messages, verify's key values).
+	LogValues bool
+	// TLS configures the connections to the target, ReferenceTLS those to
+	// the --verify-against reference.
+	TLS, ReferenceTLS tlsFlags
+
+	// reference and referenceTLS are VerifyAgainst resolved (password
+	// filled in) and ReferenceTLS loaded, by options.
+	reference    string
+	referenceTLS *tls.Config
 }
 
 // AddFlags registers the options on fs, with defaults from replay.DefaultOptions.
@@ -62,17 +74,32 @@ func (o *ReplayOptions) AddFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.Reconnect, "reconnect-for", d.Reconnect, "when the target is lost, reconnect with backoff for this long, then resume from its checkpoint (0: stop at once)")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "rehearse on a staging target: check the binlogs as plan does first (apply nothing if the replay would fail on them), replay, verify with --verify-against, and report")
 	fs.StringVar(&o.VerifyAgainst, "verify-against", "", "after the replay, compare the target table by table with this reference `DSN` (exit 1 when they differ)")
+	fs.BoolVar(&o.LogValues, "log-values", false, "let errors and the verify report show data values (statement literals, values quoted by the server, key values); by default they are replaced by ?")
+	o.TLS.addFlags(fs, "", "target")
+	o.ReferenceTLS.addFlags(fs, "reference-", "--verify-against reference")
 }
 
-// options turns the flags and file arguments into replay options.
-func (o *ReplayOptions) options(args []string) (replay.Options, error) {
+// options turns the flags and file arguments into replay options. Warnings
+// (a password on the command line) go to warn.
+func (o *ReplayOptions) options(args []string, warn io.Writer) (replay.Options, error) {
 	ro := replay.DefaultOptions()
 	var err error
 	if ro.Files, err = binlog.ResolveFiles(args); err != nil {
 		return ro, err
 	}
-	if ro.TargetDSN, err = resolveDSN("target", o.Target); err != nil {
+	if ro.TargetDSN, err = resolveDSN("target", o.Target, warn); err != nil {
 		return ro, err
+	}
+	if ro.TargetTLS, err = o.TLS.config(); err != nil {
+		return ro, err
+	}
+	if o.VerifyAgainst != "" {
+		if o.reference, err = resolveDSN("verify-against", o.VerifyAgainst, warn); err != nil {
+			return ro, err
+		}
+		if o.referenceTLS, err = o.ReferenceTLS.config(); err != nil {
+			return ro, err
+		}
 	}
 	start, f, err := o.SelectionFlags.parse(ro.Files)
 	if err != nil {
@@ -83,7 +110,7 @@ func (o *ReplayOptions) options(args []string) (replay.Options, error) {
 	ro.Databases, ro.Tables = f.Databases, f.Tables
 	ro.Workers, ro.GroupTxns, ro.GroupBytes = o.Workers, o.GroupTxns, o.GroupBytes
 	ro.Resume, ro.NoLogBin, ro.SkipUnknown, ro.Strict = o.Resume, o.NoLogBin, o.SkipUnknown, o.Strict
-	ro.Reconnect, ro.MemoryBudget = o.Reconnect, int64(o.Memory)
+	ro.Reconnect, ro.MemoryBudget, ro.LogValues = o.Reconnect, int64(o.Memory), o.LogValues
 	if ro.TargetGTIDs, err = replay.ParseGTIDMode(o.TargetGTIDs); err != nil {
 		return ro, err
 	}
@@ -102,7 +129,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	ro, err := o.options(fs.Args())
+	ro, err := o.options(fs.Args(), stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "binlog-replay replay: %v\n", err)
 		return 2
@@ -128,7 +155,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	code := 0
 	if o.VerifyAgainst != "" {
-		code = verifyAfterReplay(ctx, ro, o.VerifyAgainst, stdout, stderr)
+		code = verifyAfterReplay(ctx, ro, &o, stdout, stderr)
 	}
 	if o.DryRun {
 		verdict := "not verified (no --verify-against)"
@@ -154,7 +181,8 @@ func dryRunCheck(ctx context.Context, ro replay.Options, stderr io.Writer) int {
 	}
 	rep, err := plan.Run(ctx, plan.Options{Files: ro.Files, StartPosition: start, StartGTIDs: ro.StartGTIDs,
 		StopPosition: ro.StopPosition, StopDatetime: ro.StopDatetime, StopBeforeGTID: ro.StopBeforeGTID,
-		ExcludeGTIDs: ro.ExcludeGTIDs, Databases: ro.Databases, Tables: ro.Tables, SkipUnknown: ro.SkipUnknown})
+		ExcludeGTIDs: ro.ExcludeGTIDs, Databases: ro.Databases, Tables: ro.Tables, SkipUnknown: ro.SkipUnknown,
+		HideValues: !ro.LogValues})
 	if err != nil {
 		fmt.Fprintf(stderr, "binlog-replay replay --dry-run: check the binlogs: %v\n", err)
 		return 1
@@ -173,16 +201,13 @@ func dryRunCheck(ctx context.Context, ro replay.Options, stderr io.Writer) int {
 	return 0
 }
 
-// verifyAfterReplay compares the replayed target with a reference server,
-// over the replay's databases (or all), and prints the report. It returns
-// the exit code: 0 identical, 1 different or not comparable.
-func verifyAfterReplay(ctx context.Context, ro replay.Options, reference string, stdout, stderr io.Writer) int {
-	ref, err := resolveDSN("verify-against", reference)
-	if err != nil {
-		fmt.Fprintf(stderr, "binlog-replay replay: %v\n", err)
-		return 1
-	}
-	vo := verifyOptions{Target: ro.TargetDSN, Reference: ref, ChunkSize: verify.DefaultChunkSize, SampleRows: verify.DefaultSampleRows}
+// verifyAfterReplay compares the replayed target with the --verify-against
+// reference server, over the replay's databases (or all), and prints the
+// report. It returns the exit code: 0 identical, 1 different or not
+// comparable.
+func verifyAfterReplay(ctx context.Context, ro replay.Options, o *ReplayOptions, stdout, stderr io.Writer) int {
+	vo := verifyOptions{Target: ro.TargetDSN, Reference: o.reference, ChunkSize: verify.DefaultChunkSize, SampleRows: verify.DefaultSampleRows,
+		LogValues: ro.LogValues, targetTLS: ro.TargetTLS, referenceTLS: o.referenceTLS}
 	vo.Databases, vo.Tables = strings.Join(ro.Databases, ","), strings.Join(ro.Tables, ",")
 	report, err := compareServers(ctx, vo)
 	if err != nil {

@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"database/sql"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/binlog-replay/binlog-replay/verify"
 )
@@ -19,6 +22,12 @@ type verifyOptions struct {
 	ChunkSize         int
 	SampleRows        int
 	JSON              bool
+	// LogValues lets the report show key values (see verify.Options).
+	LogValues bool
+	// TLS and ReferenceTLS are the TLS flags of each server; validate
+	// turns them into targetTLS and referenceTLS.
+	TLS, ReferenceTLS       tlsFlags
+	targetTLS, referenceTLS *tls.Config
 }
 
 func (o *verifyOptions) addFlags(fs *flag.FlagSet) {
@@ -29,15 +38,25 @@ func (o *verifyOptions) addFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.ChunkSize, "chunk-size", verify.DefaultChunkSize, "rows per checksum chunk")
 	fs.IntVar(&o.SampleRows, "sample-rows", verify.DefaultSampleRows, "differing rows to name per table")
 	fs.BoolVar(&o.JSON, "json", false, "print the report as JSON")
+	fs.BoolVar(&o.LogValues, "log-values", false, "show the key values of differing chunks and rows (by default replaced by ?)")
+	o.TLS.addFlags(fs, "", "target")
+	o.ReferenceTLS.addFlags(fs, "reference-", "reference")
 }
 
-// validate checks the flags and resolves the DSNs' passwords.
-func (o *verifyOptions) validate() error {
+// validate checks the flags, resolves the DSNs' passwords (warning on
+// warn about passwords on the command line) and loads the TLS files.
+func (o *verifyOptions) validate(warn io.Writer) error {
 	var err error
-	if o.Target, err = resolveDSN("target", o.Target); err != nil {
+	if o.Target, err = resolveDSN("target", o.Target, warn); err != nil {
 		return err
 	}
-	if o.Reference, err = resolveDSN("reference", o.Reference); err != nil {
+	if o.Reference, err = resolveDSN("reference", o.Reference, warn); err != nil {
+		return err
+	}
+	if o.targetTLS, err = o.TLS.config(); err != nil {
+		return err
+	}
+	if o.referenceTLS, err = o.ReferenceTLS.config(); err != nil {
 		return err
 	}
 	if o.ChunkSize < 1 {
@@ -61,6 +80,7 @@ func (o *verifyOptions) compareOptions() verify.Options {
 		Tables:     splitList(o.Tables),
 		ChunkSize:  o.ChunkSize,
 		SampleRows: sample,
+		HideValues: !o.LogValues,
 	}
 }
 
@@ -86,7 +106,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "binlog-replay verify: unexpected arguments %q\n", fs.Args())
 		return 2
 	}
-	if err := o.validate(); err != nil {
+	if err := o.validate(stderr); err != nil {
 		fmt.Fprintf(stderr, "binlog-replay verify: %v\n", err)
 		return 2
 	}
@@ -107,12 +127,12 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 
 // compareServers opens both servers and compares them.
 func compareServers(ctx context.Context, o verifyOptions) (*verify.Report, error) {
-	target, err := openVerifyDB(ctx, "target", o.Target)
+	target, err := openVerifyDB(ctx, "target", o.Target, o.targetTLS)
 	if err != nil {
 		return nil, err
 	}
 	defer target.Close()
-	reference, err := openVerifyDB(ctx, "reference", o.Reference)
+	reference, err := openVerifyDB(ctx, "reference", o.Reference, o.referenceTLS)
 	if err != nil {
 		return nil, err
 	}
@@ -120,11 +140,21 @@ func compareServers(ctx context.Context, o verifyOptions) (*verify.Report, error
 	return verify.Compare(ctx, target, reference, o.compareOptions())
 }
 
-func openVerifyDB(ctx context.Context, name, dsn string) (*sql.DB, error) {
-	db, err := sql.Open("mysql", dsn)
+// openVerifyDB opens and pings the server dsn names (over TLS with
+// tlsConfig when it is set); name says which one it is in errors.
+func openVerifyDB(ctx context.Context, name, dsn string, tlsConfig *tls.Config) (*sql.DB, error) {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open %s %s: %s", name, redactDSN(dsn), parseErrorText(dsn, err))
+	}
+	if tlsConfig != nil {
+		cfg.TLS, cfg.AllowFallbackToPlaintext = tlsConfig.Clone(), false
+	}
+	connector, err := mysql.NewConnector(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open %s %s: %w", name, redactDSN(dsn), err)
 	}
+	db := sql.OpenDB(connector)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("connect to %s %s: %w", name, redactDSN(dsn), err)

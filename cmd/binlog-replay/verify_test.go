@@ -54,9 +54,14 @@ func TestRunVerify(t *testing.T) {
 	}
 	defer tdb.Close()
 	verifyExec(t, tdb, "DELETE FROM vc.t WHERE id = 33")
-	code, out, errOut := run(target, ref, "--databases=vc", "--chunk-size=10")
+	code, out, errOut := run(target, ref, "--databases=vc", "--chunk-size=10", "--log-values")
 	if code != 1 || !strings.Contains(out, "`vc`.`t`: data differs") || !strings.Contains(out, "row id=33: missing in target") {
 		t.Errorf("differing: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	// Without --log-values the key values are left out, the rest is said.
+	code, out, errOut = run(target, ref, "--databases=vc", "--chunk-size=10")
+	if code != 1 || !strings.Contains(out, "row id=?: missing in target") || strings.Contains(out+errOut, "33") {
+		t.Errorf("differing, values hidden: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	code, out, _ = run(target, ref, "--databases=vc", "--json")
 	var got struct {
