@@ -148,12 +148,6 @@ func replayFixture(t *testing.T, path string, e fixtureEntry, res *string) {
 			t.Fatalf("replay differs from mariadb-binlog | mariadb:\n%s", rep.String())
 		}
 		*res = fmt.Sprintf("equal (%d tables)", len(rep.Tables))
-	case anchorErr == nil && refusesMySQL8Collation(replayErr):
-		// mariadb-binlog drops the SET of a character set it does not
-		// know ("# Ignored (Unknown charset)") and the statements then
-		// run in the client's; the replay refuses instead of guessing.
-		requireLocated(t, replayErr, filepath.Base(path))
-		*res = "anchor ignored charset #255 and succeeded; replay refused: " + shortErr(replayErr)
 	case anchorErr == nil:
 		t.Fatalf("mariadb-binlog | mariadb applied the fixture, replay failed: %v", replayErr)
 	case replayErr == nil:
@@ -392,14 +386,6 @@ func requireLocated(t *testing.T, err error, file string) {
 	default:
 		t.Errorf("replay error %T %q is neither a *binlog.Error nor a *replay.ApplyError", err, err)
 	}
-}
-
-// refusesMySQL8Collation reports whether err is the target refusing
-// MySQL 8's default collation utf8mb4_0900_ai_ci (id 255), which MariaDB
-// 10.11 does not have, in a query event's session context.
-func refusesMySQL8Collation(err error) bool {
-	return err != nil && (strings.Contains(err.Error(), "Unknown character set: '255'") ||
-		strings.Contains(err.Error(), "Unknown collation: '255'"))
 }
 
 // shortErr describes a replay error in one short line: the event and

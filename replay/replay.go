@@ -65,7 +65,7 @@ type run struct {
 	opts          Options
 	db            *sql.DB
 	seq           *sequencer
-	collations    collationNames
+	collations    *collations
 	appliedBefore uint64 // from the checkpoint, when resuming
 	resumeDDL     txn.Position
 	logw          io.Writer
@@ -172,7 +172,7 @@ func (r *run) prepare(ctx context.Context) (txn.Position, error) {
 		}
 		return txn.Position{}, fmt.Errorf("connect to target: %w", err)
 	}
-	names, err := loadCollations(ctx, r.db)
+	names, err := loadCollations(ctx, r.db, r.logf)
 	if err != nil {
 		return txn.Position{}, err
 	}
@@ -545,28 +545,4 @@ func (r *run) summary() *Summary {
 	}
 	s.Next = r.stats.Position
 	return s
-}
-
-// loadCollations reads the target's collation ids, for user variables.
-func loadCollations(ctx context.Context, db *sql.DB) (collationNames, error) {
-	rows, err := db.QueryContext(ctx, "SELECT ID, COLLATION_NAME, CHARACTER_SET_NAME FROM information_schema.COLLATIONS WHERE ID IS NOT NULL")
-	if err != nil {
-		return nil, fmt.Errorf("read collations: %w", err)
-	}
-	defer rows.Close()
-	names := collationNames{}
-	for rows.Next() {
-		var (
-			id                 uint16
-			collation, charset string
-		)
-		if err := rows.Scan(&id, &collation, &charset); err != nil {
-			return nil, fmt.Errorf("read collations: %w", err)
-		}
-		names[id] = struct{ collation, charset string }{collation, charset}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read collations: %w", err)
-	}
-	return names, nil
 }

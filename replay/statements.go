@@ -52,9 +52,6 @@ func binlogSize(events []*txn.Event) int {
 	return n
 }
 
-// collationNames maps collation ids to names, read once from the target.
-type collationNames map[uint16]struct{ collation, charset string }
-
 // formatStatement returns the BINLOG statement that installs a binlog
 // file's format description on a session; row events need it first.
 func formatStatement(f *txn.Format) stmt {
@@ -65,7 +62,7 @@ func formatStatement(f *txn.Format) stmt {
 // BEGIN and COMMIT. Row events are passed through as BINLOG statements, one
 // per source statement (table maps up to the row event that ends the
 // statement); statement events run as SQL in their session context.
-func bodyStatements(t *txn.Txn, names collationNames) ([]stmt, error) {
+func bodyStatements(t *txn.Txn, names *collations) ([]stmt, error) {
 	var (
 		out     []stmt
 		pending []*txn.Event // table maps and row events of one statement
@@ -100,7 +97,7 @@ func bodyStatements(t *txn.Txn, names collationNames) ([]stmt, error) {
 			}
 		case txn.EventQuery:
 			flushRows()
-			out = append(out, contextStatement(e.Query, e))
+			out = append(out, contextStatement(e.Query, e, names))
 			out = append(out, querySetup(e.Query, e)...)
 			out = append(out, stmt{sql: string(e.Query.SQL), alone: true, event: e})
 		case txn.EventIntVar, txn.EventRand, txn.EventUserVar:
@@ -120,7 +117,7 @@ func bodyStatements(t *txn.Txn, names collationNames) ([]stmt, error) {
 
 // contextStatement returns the SET statement that gives the session the
 // source session's context for q: what mysqlbinlog writes before a query.
-func contextStatement(q *txn.Query, e *txn.Event) stmt {
+func contextStatement(q *txn.Query, e *txn.Event, names *collations) stmt {
 	st := q.Status
 	sets := []string{fmt.Sprintf("@@session.pseudo_thread_id=%d", q.ThreadID)}
 	ts := fmt.Sprintf("TIMESTAMP=%d", e.Timestamp)
@@ -143,7 +140,7 @@ func contextStatement(q *txn.Query, e *txn.Event) stmt {
 	}
 	if st.HasCharset {
 		sets = append(sets, fmt.Sprintf("@@session.character_set_client=%d, @@session.collation_connection=%d, @@session.collation_server=%d",
-			st.CharsetClient, st.CollationConnection, st.CollationServer))
+			names.sessionID(st.CharsetClient), names.sessionID(st.CollationConnection), names.sessionID(st.CollationServer)))
 	}
 	if st.HasTimeZone {
 		sets = append(sets, "@@session.time_zone="+quote(st.TimeZone))
@@ -152,7 +149,7 @@ func contextStatement(q *txn.Query, e *txn.Event) stmt {
 		sets = append(sets, fmt.Sprintf("@@session.lc_time_names=%d", st.LCTimeNames))
 	}
 	if st.HasCollationDatabase {
-		sets = append(sets, fmt.Sprintf("@@session.collation_database=%d", st.CollationDatabase))
+		sets = append(sets, fmt.Sprintf("@@session.collation_database=%d", names.sessionID(st.CollationDatabase)))
 	}
 	if st.HasExplicitDefaultsForTimestamp {
 		sets = append(sets, "@@session.explicit_defaults_for_timestamp="+boolInt(st.ExplicitDefaultsForTimestamp))
@@ -171,7 +168,7 @@ func querySetup(q *txn.Query, e *txn.Event) []stmt {
 
 // varStatement turns an INTVAR, RAND or USER_VAR event into the SET that
 // gives the next query the same values.
-func varStatement(e *txn.Event, names collationNames) (stmt, error) {
+func varStatement(e *txn.Event, names *collations) (stmt, error) {
 	switch e.Kind {
 	case txn.EventIntVar:
 		name := "INSERT_ID"
@@ -191,7 +188,7 @@ func varStatement(e *txn.Event, names collationNames) (stmt, error) {
 
 // userVarLiteral renders a logged user variable value as an SQL literal of
 // the same type.
-func userVarLiteral(u *txn.UserVar, names collationNames) (string, error) {
+func userVarLiteral(u *txn.UserVar, names *collations) (string, error) {
 	if u.IsNull {
 		return "NULL", nil
 	}
@@ -200,14 +197,14 @@ func userVarLiteral(u *txn.UserVar, names collationNames) (string, error) {
 		if u.Collation > math.MaxUint16 {
 			return "", fmt.Errorf("collation id %d out of range", u.Collation)
 		}
-		n, ok := names[uint16(u.Collation)]
+		n, ok := names.lookup(uint16(u.Collation))
 		if !ok {
 			return "", fmt.Errorf("collation id %d unknown to the target", u.Collation)
 		}
 		if len(u.Value) == 0 {
-			return fmt.Sprintf("_%s'' COLLATE %s", n.charset, quoteIdent(n.collation)), nil
+			return fmt.Sprintf("_%s'' COLLATE %s", n.charset, quoteIdent(n.name)), nil
 		}
-		return fmt.Sprintf("_%s X'%x' COLLATE %s", n.charset, u.Value, quoteIdent(n.collation)), nil
+		return fmt.Sprintf("_%s X'%x' COLLATE %s", n.charset, u.Value, quoteIdent(n.name)), nil
 	case txn.UserVarReal:
 		if len(u.Value) < 8 {
 			return "", fmt.Errorf("REAL value has %d bytes", len(u.Value))

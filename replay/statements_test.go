@@ -2,6 +2,7 @@ package replay
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -49,7 +50,7 @@ func TestQuote(t *testing.T) {
 }
 
 func TestUserVarLiteral(t *testing.T) {
-	names := collationNames{8: {"latin1_swedish_ci", "latin1"}}
+	names := newCollations([]collation{{8, "latin1_swedish_ci", "latin1"}}, nil, nil)
 	le := func(v uint64) []byte { b := make([]byte, 8); binary.LittleEndian.PutUint64(b, v); return b }
 	tests := []struct {
 		v    txn.UserVar
@@ -115,11 +116,41 @@ func TestContextStatement(t *testing.T) {
 		HasTimeZone: true, TimeZone: "+05:30",
 		HasMicroseconds: true, Microseconds: 42,
 	}}
-	got := contextStatement(q, &txn.Event{Timestamp: 1700000000}).sql
+	got := contextStatement(q, &txn.Event{Timestamp: 1700000000}, nil).sql
 	for _, want := range []string{"pseudo_thread_id=9", "TIMESTAMP=1700000000.000042", "foreign_key_checks=0",
 		"unique_checks=1", "sql_mode=1411383296", "character_set_client=8", "collation_server=45", "time_zone='+05:30'"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("context statement %q lacks %q", got, want)
 		}
+	}
+}
+
+// TestMySQL8CollationStandIns checks that MySQL 8 collation ids a MariaDB
+// target lacks are replaced by its default collation of their character
+// set, said once, while ids it knows, and ids it knows nothing of, stay.
+func TestMySQL8CollationStandIns(t *testing.T) {
+	utf8mb4 := collation{45, "utf8mb4_general_ci", "utf8mb4"}
+	latin1 := collation{8, "latin1_swedish_ci", "latin1"}
+	var log []string
+	names := newCollations([]collation{utf8mb4, latin1, {46, "utf8mb4_bin", "utf8mb4"}},
+		map[string]collation{"utf8mb4": utf8mb4, "latin1": latin1},
+		func(format string, args ...any) { log = append(log, fmt.Sprintf(format, args...)) })
+	q := &txn.Query{Status: txn.Status{HasCharset: true, CharsetClient: 255, CollationConnection: 255, CollationServer: 8,
+		HasCollationDatabase: true, CollationDatabase: 999}}
+	got := contextStatement(q, &txn.Event{}, names).sql
+	for _, want := range []string{"character_set_client=45", "collation_connection=45", "collation_server=8", "collation_database=999"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("context statement %q lacks %q", got, want)
+		}
+	}
+	if v, err := userVarLiteral(&txn.UserVar{ValueType: txn.UserVarString, Collation: 309, Value: []byte("a")}, names); err != nil ||
+		v != "_utf8mb4 X'61' COLLATE `utf8mb4_general_ci`" {
+		t.Errorf("user variable in collation 309: %q, %v", v, err)
+	}
+	if names.sessionID(46) != 46 || names.sessionID(254) != 254 {
+		t.Error("a collation the target knows, or one of no MySQL 8 range, was replaced")
+	}
+	if len(log) != 2 || !strings.Contains(log[0], "collation id 255") || !strings.Contains(log[0], "utf8mb4_general_ci") {
+		t.Errorf("log %q; want one line for 255, one for 309", log)
 	}
 }
