@@ -58,7 +58,7 @@ func (r *Reader) event(ev rawEvent) (*pendingTxn, error) {
 // startFile handles the first event of a file, which must be its
 // FORMAT_DESCRIPTION event, and sets up the parsers.
 func (r *Reader) startFile(ev rawEvent) error {
-	f, err := firstFormat(ev, r.fr.name)
+	f, err := firstFormat(ev, r.fr.fileName())
 	if err != nil {
 		return err
 	}
@@ -167,7 +167,7 @@ func (r *Reader) checkStart(e event) error {
 	switch {
 	case e.pos == start:
 		if r.cur != nil {
-			return &Error{File: r.fr.name, Offset: start, Err: fmt.Errorf(
+			return &Error{File: r.fr.fileName(), Offset: start, Err: fmt.Errorf(
 				"start position is inside the transaction starting at %s", r.cur.t.Start)}
 		}
 		r.skipping = false
@@ -178,9 +178,9 @@ func (r *Reader) checkStart(e event) error {
 		} else if startsTxn(e.Type) {
 			near = e.pos
 		}
-		return &Error{File: r.fr.name, Offset: start, Err: fmt.Errorf(
+		return &Error{File: r.fr.fileName(), Offset: start, Err: fmt.Errorf(
 			"start position is not an event boundary (it falls inside the %s at %d); the nearest transaction boundary is %s",
-			eventTypeName(e.Type), e.pos, txn.Position{File: r.fr.name, Offset: near})}
+			eventTypeName(e.Type), e.pos, txn.Position{File: r.fr.fileName(), Offset: near})}
 	}
 	return nil
 }

@@ -208,3 +208,15 @@ func missingName(prev string, n uint64) string {
 	width := len(name) - i - 1
 	return fmt.Sprintf("%s.%0*d", name[:i], width, n)
 }
+
+// FileBefore reports whether binlog file a comes before file b of the same
+// sequence: by numeric extension ("mysql-bin.000009" before
+// "mysql-bin.000010"), or by name when either has none.
+func FileBefore(a, b string) bool {
+	_, na, okA := splitName(LogName(a))
+	_, nb, okB := splitName(LogName(b))
+	if okA && okB {
+		return na < nb
+	}
+	return a < b
+}

@@ -44,6 +44,25 @@ type rawEvent struct {
 // errShortFile is returned by next when the file ends inside an event.
 var errShortFile = errors.New("file ends inside an event")
 
+// framer frames the events of one binlog file for a Reader: a file read
+// from disk (fileReader) or one a server sends (remoteFile, remote.go).
+type framer interface {
+	// next returns the next event, io.EOF at a clean end of the file, or
+	// errShortFile when the file ends inside an event.
+	next() (rawEvent, error)
+	// newSlab is called where a transaction may start (see
+	// fileReader.newSlab).
+	newSlab(size int)
+	// fileName is the file's base name, as positions name it.
+	fileName() string
+	// fileSize is the file's size, or unknownSize.
+	fileSize() uint64
+	// dataEnd is the offset where the file's data ends, or where reading
+	// it stopped when its size is unknown.
+	dataEnd() uint64
+	close() error
+}
+
 // fileReader frames the events of one binlog file, streaming it.
 type fileReader struct {
 	path string
@@ -128,6 +147,12 @@ func (fr *fileReader) dataEnd() uint64 {
 	}
 	return fr.pos + uint64(fr.partial) + uint64(fr.br.Buffered())
 }
+
+// fileName returns the file's base name.
+func (fr *fileReader) fileName() string { return fr.name }
+
+// fileSize returns the file's size, or unknownSize.
+func (fr *fileReader) fileSize() uint64 { return fr.size }
 
 // close closes the file.
 func (fr *fileReader) close() error { return fr.f.Close() }

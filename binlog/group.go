@@ -105,7 +105,7 @@ func (r *Reader) inTxnError(e event) error {
 func (r *Reader) begin(e event, g txn.GTID, state int) {
 	r.cur = &builder{state: state, t: &txn.Txn{
 		GTID:     g,
-		Start:    txn.Position{File: r.fr.name, Offset: e.pos},
+		Start:    txn.Position{File: r.fr.fileName(), Offset: e.pos},
 		ServerID: e.ServerID,
 		Format:   r.format.Format,
 		Events:   make([]txn.Event, 0, min(max(r.hint.events, 1), 64)),
@@ -121,7 +121,7 @@ func (r *Reader) add(e event, kind txn.EventKind) *txn.Event {
 		Kind:      kind,
 		Type:      e.Type,
 		TypeName:  eventTypeName(e.Type),
-		Pos:       txn.Position{File: r.fr.name, Offset: e.pos},
+		Pos:       txn.Position{File: r.fr.fileName(), Offset: e.pos},
 		Timestamp: e.Timestamp,
 		Raw:       e.raw,
 	})
@@ -132,7 +132,7 @@ func (r *Reader) add(e event, kind txn.EventKind) *txn.Event {
 func (r *Reader) finish(e event, kind txn.Kind) *pendingTxn {
 	t := r.cur.t
 	t.Kind = kind
-	t.End = txn.Position{File: r.fr.name, Offset: e.end}
+	t.End = txn.Position{File: r.fr.fileName(), Offset: e.end}
 	t.Time = time.Unix(int64(e.Timestamp), 0).UTC()
 	t.Bytes = int64(t.End.Offset - t.Start.Offset)
 	p := &pendingTxn{t: t, jobs: r.cur.jobs}

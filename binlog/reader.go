@@ -1,7 +1,9 @@
-// Package binlog reads MySQL and MariaDB binary log files and turns them into
-// transactions (txn.Txn). It is the only package that knows how binlog bytes
-// are parsed; it uses go-mysql for table maps, row images and compressed
-// payloads, and parses the rest itself.
+// Package binlog reads MySQL and MariaDB binary log files, or a server's
+// binlogs over the replication protocol (NewRemoteReader), and turns them
+// into transactions (txn.Txn). It is the only package that knows how binlog
+// bytes are parsed; it uses go-mysql for table maps, row images and
+// compressed payloads (and its client for the connection to a server), and
+// parses the rest itself.
 //
 // What the reader guarantees:
 //   - Every txn.Event carries Raw, the exact bytes of the event in the file
@@ -116,8 +118,11 @@ type Reader struct {
 	files []string
 	opts  Options
 	next  int // index in files of the next file to open
+	// remote, when not nil, is the source server the events come from
+	// instead of files (NewRemoteReader).
+	remote *remoteStream
 
-	fr     *fileReader
+	fr     framer
 	last   bool // fr is the last file
 	format *format
 	main   *parsers // decode the file's events
@@ -193,13 +198,17 @@ func (r *Reader) Stats() Stats {
 	return s
 }
 
-// Close closes the open file, if any, and stops the decode workers, waiting
-// for them to return. Next returns an error after Close.
+// Close closes the open file, if any, or the connection to the source
+// server, and stops the decode workers, waiting for them to return. Next
+// returns an error after Close.
 func (r *Reader) Close() error {
 	if r.err == nil || len(r.queue) > 0 { // not io.EOF: queued transactions are dropped
 		r.err = errors.New("binlog reader closed")
 	}
 	r.dropQueue()
+	if r.remote != nil {
+		r.remote.close()
+	}
 	if r.fr == nil {
 		return nil
 	}
@@ -313,7 +322,7 @@ func (r *Reader) fail(err error) {
 // step reads one event and returns the transaction it completes, if any.
 func (r *Reader) step() (*pendingTxn, error) {
 	if r.fr == nil {
-		if r.next == len(r.files) {
+		if r.remote == nil && r.next == len(r.files) {
 			return nil, io.EOF
 		}
 		if err := r.open(); err != nil {
@@ -336,7 +345,7 @@ func (r *Reader) step() (*pendingTxn, error) {
 	r.stats.Bytes += uint64(ev.Size)
 	p, err := r.event(ev)
 	if err != nil {
-		return nil, wrapErr(err, r.fr.name, ev)
+		return nil, wrapErr(err, r.fr.fileName(), ev)
 	}
 	if p != nil && r.skipping {
 		return nil, nil // before the start position
@@ -344,18 +353,29 @@ func (r *Reader) step() (*pendingTxn, error) {
 	return p, nil
 }
 
-// open opens the next file.
+// open opens the next file: the next path, or the next file the source
+// server sends (io.EOF once its log ends).
 func (r *Reader) open() error {
-	path := r.files[r.next]
-	fr, err := openFile(path)
-	if err != nil {
-		return err
+	var fr framer
+	if r.remote != nil {
+		rf, err := r.remote.nextFile()
+		if err != nil {
+			return err
+		}
+		// Only the end of the source's log can cut a transaction short.
+		fr, r.last = rf, true
+	} else {
+		f, err := openFile(r.files[r.next])
+		if err != nil {
+			return err
+		}
+		fr = f
+		r.next++
+		r.last = r.next == len(r.files)
 	}
 	r.fr, r.format, r.main, r.inner = fr, nil, nil, nil
 	r.tableCache = map[string]*tableEntry{}
-	r.next++
-	r.last = r.next == len(r.files)
-	r.skipping = r.opts.Start.File == fr.name && r.opts.Start.Offset > uint64(len(binlogMagic))
+	r.skipping = r.opts.Start.File == fr.fileName() && r.opts.Start.Offset > uint64(len(binlogMagic))
 	return nil
 }
 
@@ -363,17 +383,17 @@ func (r *Reader) open() error {
 func (r *Reader) endOfFile() error {
 	fr := r.fr
 	if r.skipping {
-		if r.opts.Start.Offset > fr.size {
-			return &Error{File: fr.name, Offset: r.opts.Start.Offset,
-				Err: fmt.Errorf("start offset is beyond the end of the file (%d bytes)", fr.size)}
+		if r.opts.Start.Offset > fr.fileSize() {
+			return &Error{File: fr.fileName(), Offset: r.opts.Start.Offset,
+				Err: fmt.Errorf("start offset is beyond the end of the file (%d bytes)", fr.fileSize())}
 		}
 		r.skipping = false // the start was the end of the file
 	}
 	if r.cur != nil {
 		if r.last {
-			return &TruncatedError{File: fr.name, Size: fr.dataEnd(), Partial: r.cur.t.Start, LastEnd: r.lastEnd}
+			return &TruncatedError{File: fr.fileName(), Size: fr.dataEnd(), Partial: r.cur.t.Start, LastEnd: r.lastEnd}
 		}
-		return &Error{File: fr.name, Offset: fr.dataEnd(),
+		return &Error{File: fr.fileName(), Offset: fr.dataEnd(),
 			Err: fmt.Errorf("file ends inside the transaction starting at %s, and more files follow", r.cur.t.Start)}
 	}
 	r.fr = nil
@@ -383,18 +403,18 @@ func (r *Reader) endOfFile() error {
 // shortFile handles a file that ends inside the event at ev.Pos.
 func (r *Reader) shortFile(ev rawEvent) error {
 	fr := r.fr
-	partial := txn.Position{File: fr.name, Offset: ev.Pos}
+	partial := txn.Position{File: fr.fileName(), Offset: ev.Pos}
 	if r.cur != nil {
 		partial = r.cur.t.Start
 	}
 	if r.last && !r.skipping {
-		return &TruncatedError{File: fr.name, Size: fr.dataEnd(), Partial: partial, LastEnd: r.lastEnd, InEvent: true}
+		return &TruncatedError{File: fr.fileName(), Size: fr.dataEnd(), Partial: partial, LastEnd: r.lastEnd, InEvent: true}
 	}
 	if r.last {
-		return &Error{File: fr.name, Offset: ev.Pos,
+		return &Error{File: fr.fileName(), Offset: ev.Pos,
 			Err: fmt.Errorf("file ends inside this event (file size %d), before the start position", fr.dataEnd())}
 	}
-	return &Error{File: fr.name, Offset: ev.Pos,
+	return &Error{File: fr.fileName(), Offset: ev.Pos,
 		Err: fmt.Errorf("file ends inside this event (file size %d), and more files follow", fr.dataEnd())}
 }
 

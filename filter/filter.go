@@ -17,7 +17,8 @@ import (
 // Options are the start, stop and include settings of a replay.
 type Options struct {
 	// Files are the binlog files read, in order: positions in different
-	// files compare by the files' order.
+	// files compare by the files' order (by the binlog sequence number when
+	// a file is not among them).
 	Files []string
 	// StartGTIDs and ExcludeGTIDs are skipped.
 	StartGTIDs, ExcludeGTIDs txn.GTIDSet
@@ -65,13 +66,19 @@ func set(names []string) map[string]bool {
 	return m
 }
 
-// before reports whether position a comes before b in the input files.
+// before reports whether position a comes before b in the input files, or
+// in the binlog sequence when a file is not among them (reading from a
+// server).
 func (f *Filter) before(a, b txn.Position) bool {
-	ia, ib := f.fileIndex[a.File], f.fileIndex[b.File]
-	if ia != ib {
+	if a.File == b.File {
+		return a.Offset < b.Offset
+	}
+	ia, okA := f.fileIndex[a.File]
+	ib, okB := f.fileIndex[b.File]
+	if okA && okB {
 		return ia < ib
 	}
-	return a.Offset < b.Offset
+	return binlog.FileBefore(a.File, b.File)
 }
 
 // Stop returns why the replay stops before t, or "" to go on.

@@ -8,6 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/filter"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -16,6 +19,9 @@ import (
 type Options struct {
 	// Files are the binlog files to read, in order (see binlog.ResolveFiles).
 	Files []string
+	// Source, when Source.DSN is set, is a server to read the binlogs from
+	// with the replication protocol, instead of Files.
+	Source Source
 	// TargetDSN is the go-sql-driver DSN of the target server. Its password
 	// must already be filled in (cmd takes it from MYSQL_PWD).
 	TargetDSN string
@@ -91,8 +97,36 @@ type Options struct {
 	ProgressInterval time.Duration
 }
 
+// Source is a live server the replay reads binlogs from, as a replica or
+// mysqlbinlog --read-from-remote-server does: positions and checkpoints then
+// name the source's own binlog files and offsets.
+type Source struct {
+	// DSN is the source's go-sql-driver DSN (address, user, TLS); its
+	// password must already be filled in. Its user needs REPLICATION SLAVE.
+	DSN string
+	// ServerID is the server_id of the dump connection: neither the
+	// source's own nor another replica's (the source ends an earlier dump
+	// with the same id).
+	ServerID uint32
+	// StartGTID, when there is no start position nor checkpoint, makes the
+	// source start after this MariaDB GTID position (domain-server-seq per
+	// domain). Set StartGTIDs to the same set, so that the filter skips
+	// what the source may still send of it.
+	StartGTID string
+}
+
+// remote returns the source as the binlog package takes it.
+func (s Source) remote() (binlog.RemoteSource, error) {
+	cfg, err := mysql.ParseDSN(s.DSN)
+	if err != nil {
+		return binlog.RemoteSource{}, fmt.Errorf("parse source DSN: %w", err)
+	}
+	return binlog.RemoteSource{Network: cfg.Net, Address: cfg.Addr, User: cfg.User, Password: cfg.Passwd,
+		TLS: cfg.TLS, ServerID: s.ServerID, StartGTID: s.StartGTID}, nil
+}
+
 // Filter returns the start, stop and include settings of o for the filter
-// package, reading files.
+// package, reading files (none for a Source).
 func (o *Options) Filter(files []string) filter.Options {
 	return filter.Options{Files: files, StartGTIDs: o.StartGTIDs, ExcludeGTIDs: o.ExcludeGTIDs,
 		StopPosition: o.StopPosition, StopDatetime: o.StopDatetime, StopBeforeGTID: o.StopBeforeGTID,
@@ -117,8 +151,14 @@ func DefaultOptions() Options {
 // Validate reports the first problem with o.
 func (o *Options) Validate() error {
 	switch {
-	case len(o.Files) == 0:
-		return errors.New("no binlog files given")
+	case len(o.Files) == 0 && o.Source.DSN == "":
+		return errors.New("no binlog files given (nor --source)")
+	case len(o.Files) > 0 && o.Source.DSN != "":
+		return errors.New("give binlog files or --source, not both")
+	case o.Source.DSN != "" && o.Source.ServerID == 0:
+		return errors.New("the source's dump connection needs a server id other than 0")
+	case o.Source.DSN != "" && !o.Resume && o.StartPosition.IsZero() && o.Source.StartGTID == "":
+		return errors.New("reading from --source needs a start point: --source-start FILE:POS or GTID, or --resume")
 	case o.TargetDSN == "":
 		return errors.New("no target given (--target DSN)")
 	case o.Workers < 1:

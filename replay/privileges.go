@@ -26,9 +26,20 @@ const errSpecificAccessDenied = 1227
 // checkBinlogPrivilege sends the format description of the file where the
 // replay starts in a BINLOG statement, on a session of its own: it fails
 // when the target user may not run BINLOG statements. A file it cannot
-// read is left to the reader to report.
+// read is left to the reader to report; a source server that refuses to
+// send it (a missing REPLICATION SLAVE privilege, an unknown file) is an
+// error at once.
 func (r *run) checkBinlogPrivilege(ctx context.Context, start txn.Position) error {
 	var f *txn.Format
+	if r.opts.Source.DSN != "" {
+		src, err := r.opts.Source.remote()
+		if err != nil {
+			return err
+		}
+		if f, err = binlog.ReadRemoteFormat(ctx, src, start); err != nil {
+			return sourceError{fmt.Errorf("read the format description from the source: %w", err)}
+		}
+	}
 	for _, path := range r.opts.Files {
 		if binlog.LogName(path) == start.File {
 			f, _ = binlog.ReadFormat(path)

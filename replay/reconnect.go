@@ -24,7 +24,7 @@ const (
 func isConnectionLoss(err error) bool {
 	var netErr net.Error
 	switch {
-	case err == nil:
+	case err == nil, errors.As(err, new(sourceError)):
 		return false
 	case errors.Is(err, driver.ErrBadConn), errors.Is(err, mysql.ErrInvalidConn),
 		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.As(err, &netErr):
@@ -32,6 +32,14 @@ func isConnectionLoss(err error) bool {
 	}
 	return isMySQLError(err, errServerShutdown, errConnectionKilled)
 }
+
+// sourceError is an error reading from the source server (Options.Source):
+// the replay stops on it, whatever it wraps, rather than reconnecting to
+// the target; --resume continues from the checkpoint.
+type sourceError struct{ error }
+
+// Unwrap returns the error.
+func (e sourceError) Unwrap() error { return e.error }
 
 // runResilient runs the replay, and when the target is lost, reconnects
 // with backoff for up to opts.Reconnect and continues from the checkpoint

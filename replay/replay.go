@@ -196,8 +196,12 @@ func (r *run) prepare(ctx context.Context) (txn.Position, error) {
 		}
 		r.logf("resuming from checkpoint %s (%d transactions applied before)", cp.Next, cp.Applied)
 	}
-	if start.IsZero() {
+	switch {
+	case !start.IsZero():
+	case r.opts.Source.DSN == "":
 		start = txn.Position{File: binlog.LogName(r.opts.Files[0])}
+	case r.opts.Source.StartGTID == "":
+		return txn.Position{}, errors.New("the target's checkpoint names no position yet: start again with --source-start")
 	}
 	if err := r.checkBinlogPrivilege(ctx, start); err != nil {
 		return txn.Position{}, err
@@ -337,9 +341,7 @@ func (r *run) read(ctx context.Context, start txn.Position, out chan<- *txn.Txn)
 	r.mu.Lock()
 	r.stats.BytesTotal = total
 	r.mu.Unlock()
-	readAhead, decodeMax := readerLimits(r.opts.MemoryBudget)
-	rd, err := binlog.NewReader(r.opts.Files, binlog.Options{Start: start, SkipUnknown: r.opts.SkipUnknown,
-		DecodeRows: r.parallel(), DecodeMaxBytes: decodeMax, ReadAheadBytes: readAhead})
+	rd, err := r.openReader(ctx, start)
 	if err != nil {
 		return err
 	}
@@ -353,6 +355,10 @@ func (r *run) read(ctx context.Context, start txn.Position, out chan<- *txn.Txn)
 	f := filter.New(r.opts.Filter(r.opts.Files))
 	for {
 		t, err := rd.Next(ctx)
+		if errors.Is(err, io.EOF) && r.opts.Source.DSN != "" {
+			r.setStop("reached the end of the source's binlog")
+			return nil
+		}
 		if errors.Is(err, io.EOF) {
 			r.setStop("reached the end of the binlogs")
 			return nil
@@ -366,7 +372,8 @@ func (r *run) read(ctx context.Context, start txn.Position, out chan<- *txn.Txn)
 			return nil
 		}
 		if err != nil {
-			// Apply what was read before the bad input, then report it.
+			// Apply what was read before the bad input (or the lost
+			// source), then report it.
 			r.setReadErr(err)
 			return nil
 		}
@@ -388,6 +395,26 @@ func (r *run) read(ctx context.Context, start txn.Position, out chan<- *txn.Txn)
 			return nil
 		}
 	}
+}
+
+// openReader opens the binlog files, or connects to the source server, to
+// read from start.
+func (r *run) openReader(ctx context.Context, start txn.Position) (*binlog.Reader, error) {
+	readAhead, decodeMax := readerLimits(r.opts.MemoryBudget)
+	bo := binlog.Options{Start: start, SkipUnknown: r.opts.SkipUnknown,
+		DecodeRows: r.parallel(), DecodeMaxBytes: decodeMax, ReadAheadBytes: readAhead}
+	if r.opts.Source.DSN == "" {
+		return binlog.NewReader(r.opts.Files, bo)
+	}
+	src, err := r.opts.Source.remote()
+	if err != nil {
+		return nil, err
+	}
+	rd, err := binlog.NewRemoteReader(ctx, src, bo)
+	if err != nil {
+		return nil, sourceError{err}
+	}
+	return rd, nil
 }
 
 // committed records that g is committed on the target.
@@ -416,6 +443,10 @@ func (r *run) setReadErr(err error) {
 	defer r.mu.Unlock()
 	r.readErr = err
 	r.stopWhy = "bad input in the binlogs: every transaction before it was applied"
+	if r.opts.Source.DSN != "" {
+		r.readErr = sourceError{err}
+		r.stopWhy = "the source failed (connection lost, or bad input): every complete transaction before it was applied"
+	}
 }
 
 // parallel reports whether transactions are keyed to run side by side.

@@ -9,6 +9,18 @@ import (
 	"github.com/go-sql-driver/mysql"
 )
 
+// sourcePwdEnv holds the password of the --source DSN when it has none.
+const sourcePwdEnv = "BINLOG_REPLAY_SOURCE_PWD"
+
+// resolveSourceDSN is resolveDSN for --source: the password comes from
+// BINLOG_REPLAY_SOURCE_PWD when that is set (even empty), else MYSQL_PWD.
+func resolveSourceDSN(dsn string, warn io.Writer) (string, error) {
+	if pwd, ok := os.LookupEnv(sourcePwdEnv); ok {
+		return resolveDSNWith("source", dsn, pwd, sourcePwdEnv, warn)
+	}
+	return resolveDSNWith("source", dsn, os.Getenv("MYSQL_PWD"), sourcePwdEnv+" (or MYSQL_PWD)", warn)
+}
+
 // resolveDSN checks a go-sql-driver DSN and, when it has no password, takes
 // the one in the MYSQL_PWD environment variable, so that passwords need not
 // be on the command line. When the DSN holds a password it writes a
@@ -16,6 +28,12 @@ import (
 // password itself is never written, nor put in the error. The result must
 // never be printed.
 func resolveDSN(flagName, dsn string, warn io.Writer) (string, error) {
+	return resolveDSNWith(flagName, dsn, os.Getenv("MYSQL_PWD"), "MYSQL_PWD", warn)
+}
+
+// resolveDSNWith is resolveDSN with the password pwd, from the environment
+// variable env, filled in when the DSN has none.
+func resolveDSNWith(flagName, dsn, pwd, env string, warn io.Writer) (string, error) {
 	if dsn == "" {
 		return "", fmt.Errorf("--%s is required (a DSN such as 'root@unix(/run/mysqld/mysqld.sock)/' or 'user@tcp(host:3306)/')", flagName)
 	}
@@ -25,9 +43,9 @@ func resolveDSN(flagName, dsn string, warn io.Writer) (string, error) {
 	}
 	if cfg.Passwd != "" {
 		fmt.Fprintf(warn, "binlog-replay: warning: the --%s DSN holds a password, which other users of this machine can read "+
-			"(ps, /proc); leave it out and set MYSQL_PWD instead\n", flagName)
+			"(ps, /proc); leave it out and set %s instead\n", flagName, env)
 	} else {
-		cfg.Passwd = os.Getenv("MYSQL_PWD")
+		cfg.Passwd = pwd
 	}
 	return cfg.FormatDSN(), nil
 }

@@ -4,6 +4,7 @@
 // Usage:
 //
 //	binlog-replay replay --target DSN [flags] BINLOGS...
+//	binlog-replay replay --target DSN --source DSN --source-start FILE:POS|GTID [flags]
 //	binlog-replay verify --target DSN --reference DSN [flags]
 //
 // Run "binlog-replay COMMAND -h" for a command's flags.

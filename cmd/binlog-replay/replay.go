@@ -4,15 +4,19 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"math"
+	"math/rand/v2"
 	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/filter"
 	"github.com/binlog-replay/binlog-replay/plan"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/txn"
@@ -35,6 +39,11 @@ type ReplayOptions struct {
 	Progress    string
 	Reconnect   time.Duration
 	Memory      byteSize
+	// Source, SourceStart and SourceServerID read the binlogs from a live
+	// server instead of files (see sourceOptions).
+	Source         string
+	SourceStart    string
+	SourceServerID uint
 	// VerifyAgainst, when set, compares the target with this reference
 	// server after the replay (a staging rehearsal).
 	VerifyAgainst string
@@ -59,6 +68,10 @@ type ReplayOptions struct {
 func (o *ReplayOptions) AddFlags(fs *flag.FlagSet) {
 	d := replay.DefaultOptions()
 	fs.StringVar(&o.Target, "target", "", "target server DSN, e.g. 'root@unix(/run/mysqld/mysqld.sock)/' (password from MYSQL_PWD)")
+	fs.StringVar(&o.Source, "source", "", "read the binlogs from this live server `DSN` with the replication protocol instead of files "+
+		"(its user needs REPLICATION SLAVE; password from "+sourcePwdEnv+", else MYSQL_PWD)")
+	fs.StringVar(&o.SourceStart, "source-start", "", "with --source: start at `FILE:POS` in the source's binlogs, or after a MariaDB GTID position (d-s-n,...)")
+	fs.UintVar(&o.SourceServerID, "source-server-id", 0, "with --source: server_id of the dump connection, unique among the source's replicas (default: random in 2147483648..4294967295)")
 	o.SelectionFlags.AddFlags(fs)
 	fs.IntVar(&o.Workers, "workers", d.Workers, "parallel target connections")
 	o.Memory = byteSize(d.MemoryBudget)
@@ -84,8 +97,16 @@ func (o *ReplayOptions) AddFlags(fs *flag.FlagSet) {
 func (o *ReplayOptions) options(args []string, warn io.Writer) (replay.Options, error) {
 	ro := replay.DefaultOptions()
 	var err error
-	if ro.Files, err = binlog.ResolveFiles(args); err != nil {
-		return ro, err
+	if o.Source != "" && len(args) > 0 {
+		return ro, errors.New("give binlog files or --source, not both")
+	}
+	if o.Source == "" {
+		if o.SourceStart != "" || o.SourceServerID != 0 {
+			return ro, errors.New("--source-start and --source-server-id need --source")
+		}
+		if ro.Files, err = binlog.ResolveFiles(args); err != nil {
+			return ro, err
+		}
 	}
 	if ro.TargetDSN, err = resolveDSN("target", o.Target, warn); err != nil {
 		return ro, err
@@ -105,6 +126,11 @@ func (o *ReplayOptions) options(args []string, warn io.Writer) (replay.Options, 
 	if err != nil {
 		return ro, err
 	}
+	if o.Source != "" {
+		if ro.Source, err = o.sourceOptions(&start, &f, warn); err != nil {
+			return ro, err
+		}
+	}
 	ro.StartPosition, ro.StartGTIDs, ro.ExcludeGTIDs = start, f.StartGTIDs, f.ExcludeGTIDs
 	ro.StopPosition, ro.StopDatetime, ro.StopBeforeGTID = f.StopPosition, f.StopDatetime, f.StopBeforeGTID
 	ro.Databases, ro.Tables = f.Databases, f.Tables
@@ -117,11 +143,52 @@ func (o *ReplayOptions) options(args []string, warn io.Writer) (replay.Options, 
 	return ro, ro.Validate()
 }
 
+// sourceOptions returns the --source settings. The start point comes from
+// --source-start, or from --start-position, --start-gtid or --from-backup
+// (one of them): a GTID start is where the source's dump begins and is also
+// skipped by the filter.
+func (o *ReplayOptions) sourceOptions(start *txn.Position, f *filter.Options, warn io.Writer) (replay.Source, error) {
+	dsn, err := resolveSourceDSN(o.Source, warn)
+	if err != nil {
+		return replay.Source{}, err
+	}
+	src := replay.Source{DSN: dsn, ServerID: uint32(o.SourceServerID), StartGTID: strings.TrimSpace(o.StartGTID)}
+	if o.SourceServerID > math.MaxUint32 {
+		return src, fmt.Errorf("--source-server-id %d is out of range", o.SourceServerID)
+	}
+	if src.ServerID == 0 {
+		src.ServerID = 1<<31 + rand.Uint32N(1<<31)
+	}
+	if o.SourceStart == "" {
+		return src, nil
+	}
+	if !start.IsZero() || !f.StartGTIDs.IsEmpty() {
+		return src, errors.New("give one start point: --source-start, or --start-position, --start-gtid or --from-backup")
+	}
+	if isGTIDList(o.SourceStart) {
+		if f.StartGTIDs, err = txn.ParseGTIDSet(o.SourceStart); err != nil {
+			return src, fmt.Errorf("--source-start: %w", err)
+		}
+		src.StartGTID = strings.TrimSpace(o.SourceStart)
+		return src, nil
+	}
+	*start, err = parsePosition("source-start", o.SourceStart)
+	return src, err
+}
+
+// isGTIDList reports whether s looks like a MariaDB GTID position
+// ("0-1-100,1-2-5") rather than FILE:POS.
+func isGTIDList(s string) bool {
+	s = strings.TrimSpace(s)
+	return s != "" && strings.Trim(s, "0123456789-, ") == "" && strings.Contains(s, "-")
+}
+
 func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: binlog-replay replay --target DSN [flags] BINLOG_FILES|DIR|INDEX...")
+		fmt.Fprintln(stderr, "       binlog-replay replay --target DSN --source DSN --source-start FILE:POS|GTID [flags]")
 		fs.PrintDefaults()
 	}
 	var o ReplayOptions
@@ -132,6 +199,10 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	ro, err := o.options(fs.Args(), stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "binlog-replay replay: %v\n", err)
+		return 2
+	}
+	if o.DryRun && o.Source != "" {
+		fmt.Fprintln(stderr, "binlog-replay replay: --dry-run checks binlog files first; it does not work with --source yet")
 		return 2
 	}
 	if o.DryRun {

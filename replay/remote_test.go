@@ -1,0 +1,235 @@
+package replay_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/internal/replaytest"
+	"github.com/binlog-replay/binlog-replay/replay"
+	"github.com/binlog-replay/binlog-replay/txn"
+)
+
+// sourceSetup creates the tables of sourceWork.
+func sourceSetup(ctx context.Context, db *sql.DB) error {
+	return execAll(ctx, db, "CREATE DATABASE rs",
+		"CREATE TABLE rs.acct (id INT PRIMARY KEY, owner VARCHAR(30) NOT NULL, balance BIGINT NOT NULL, UNIQUE KEY (owner))",
+		"CREATE TABLE rs.ledger (id INT AUTO_INCREMENT PRIMARY KEY, acct INT NOT NULL, amount INT NOT NULL, pad TEXT, KEY (acct))",
+		"CREATE TABLE rs.total (id INT PRIMARY KEY, n BIGINT NOT NULL)",
+		"INSERT INTO rs.total VALUES (1, 0)")
+}
+
+// sourceWork returns a workload of n transactions over three tables, with
+// the binlog rotated twice (FLUSH BINARY LOGS), a DDL in the middle and
+// statement-format increments (which a transaction applied twice would
+// change). pad makes each ledger row that many bytes.
+func sourceWork(n, pad int) func(context.Context, *sql.DB) error {
+	return func(ctx context.Context, db *sql.DB) error {
+		conn, err := db.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		for i := 1; i <= n; i++ {
+			acct := i % 40
+			stmts := []string{"BEGIN",
+				fmt.Sprintf("INSERT INTO rs.acct (id, owner, balance) VALUES (%d, 'owner%d', %d) ON DUPLICATE KEY UPDATE balance = balance + %d", acct, acct, i, i),
+				fmt.Sprintf("INSERT INTO rs.ledger (acct, amount, pad) VALUES (%d, %d, REPEAT('p', %d))", acct, i, pad),
+				"COMMIT"}
+			switch {
+			case i == n/3 || i == 2*n/3:
+				stmts = append(stmts, "FLUSH BINARY LOGS")
+			case i == n/2:
+				stmts = append(stmts, "ALTER TABLE rs.acct ADD COLUMN note VARCHAR(10) DEFAULT 'x'")
+			case i%10 == 0:
+				stmts = []string{"SET SESSION binlog_format = 'STATEMENT'",
+					fmt.Sprintf("UPDATE rs.total SET n = n + %d WHERE id = 1", i), "SET SESSION binlog_format = 'ROW'"}
+			case i%17 == 0:
+				stmts = append(stmts[:1], fmt.Sprintf("DELETE FROM rs.ledger WHERE acct = %d ORDER BY id LIMIT 1", acct), "COMMIT")
+			}
+			for _, s := range stmts {
+				if _, err := conn.ExecContext(ctx, s); err != nil {
+					return fmt.Errorf("transaction %d: %s: %w", i, s, err)
+				}
+			}
+		}
+		return nil
+	}
+}
+
+// sourceOpts returns replay options reading from the scenario's source
+// over TCP.
+func sourceOpts(sc *replaytest.Scenario, workers int) replay.Options {
+	o := opts(workers)
+	o.Source = replay.Source{DSN: sc.Source.TCPDSN(""), ServerID: 4000002}
+	return o
+}
+
+// runFrom runs a replay into the target at dsn and returns its summary,
+// error and log.
+func runFrom(dsn string, o replay.Options) (*replay.Summary, string, error) {
+	o.TargetDSN = dsn
+	var log strings.Builder
+	sum, err := replay.Run(context.Background(), o, &log)
+	return sum, log.String(), err
+}
+
+func TestReplayFromSource(t *testing.T) {
+	t.Parallel()
+	sc := replaytest.New(t, "ROW", sourceSetup, sourceWork(600, 50))
+	txns := scenarioTxns(t, sc)
+	if len(sc.Files) < 4 {
+		t.Fatalf("%d binlog files, want at least 4", len(sc.Files))
+	}
+	last := txns[len(txns)-1]
+
+	t.Run("Whole", func(t *testing.T) {
+		tgt, db := sc.Target(t)
+		o := sourceOpts(sc, 4)
+		o.StartPosition = sc.Start
+		sum, log, err := runFrom(tgt.DSN(""), o)
+		if err != nil {
+			t.Fatalf("replay: %v\n%s", err, log)
+		}
+		// Positions and the checkpoint name the source's own files.
+		if sum.Applied != uint64(len(txns)) || sum.Next != last.End || sum.Last.Start != last.Start ||
+			!strings.Contains(sum.StopReason, "end of the source's binlog") {
+			t.Fatalf("applied %d, next %s, stop %q; want %d transactions up to %s", sum.Applied, sum.Next, sum.StopReason, len(txns), last.End)
+		}
+		replaytest.RequireEqual(t, db, sc.SourceDB, "rs")
+	})
+
+	// Mid-way: the target first replays the files up to transaction k,
+	// then forgets its checkpoint and reads the rest from the source.
+	k := len(txns) / 2
+	midway := func(t *testing.T, set func(*replay.Options)) {
+		tgt, db := sc.Target(t)
+		o := opts(2)
+		o.Files, o.StartPosition, o.StopPosition = sc.Files, sc.Start, txns[k-1].End
+		if sum, log, err := runFrom(tgt.DSN(""), o); err != nil || sum.Applied != uint64(k) {
+			t.Fatalf("replay the files up to %s: %v\n%s", txns[k-1].End, err, log)
+		}
+		if _, err := db.Exec("DROP DATABASE " + replay.CheckpointSchema); err != nil {
+			t.Fatal(err)
+		}
+		o = sourceOpts(sc, 4)
+		set(&o)
+		sum, log, err := runFrom(tgt.DSN(""), o)
+		if err != nil {
+			t.Fatalf("replay from the source: %v\n%s", err, log)
+		}
+		if sum.First == nil || sum.First.Start != txns[k].Start || sum.Next != last.End {
+			t.Fatalf("first applied %+v, next %s; want %s up to %s", sum.First, sum.Next, txns[k].Start, last.End)
+		}
+		replaytest.RequireEqual(t, db, sc.SourceDB, "rs")
+	}
+	t.Run("FromPosition", func(t *testing.T) {
+		midway(t, func(o *replay.Options) { o.StartPosition = txns[k].Start })
+	})
+	t.Run("FromGTID", func(t *testing.T) {
+		midway(t, func(o *replay.Options) {
+			o.Source.StartGTID = txns[k-1].GTID.String()
+			o.StartGTIDs, _ = txn.ParseGTIDSet(o.Source.StartGTID)
+		})
+	})
+
+	t.Run("StopAndResume", func(t *testing.T) {
+		tgt, db := sc.Target(t)
+		stop := txns[2*len(txns)/3+5]
+		o := sourceOpts(sc, 4)
+		o.StartPosition, o.StopPosition = sc.Start, stop.End
+		sum, log, err := runFrom(tgt.DSN(""), o)
+		if err != nil {
+			t.Fatalf("replay: %v\n%s", err, log)
+		}
+		if sum.Next != stop.End || !strings.Contains(sum.StopReason, "--stop-position") {
+			t.Fatalf("next %s, stop %q; want a stop at %s", sum.Next, sum.StopReason, stop.End)
+		}
+		first := sum.Applied
+		o = sourceOpts(sc, 4)
+		o.Resume = true
+		sum, log, err = runFrom(tgt.DSN(""), o)
+		if err != nil {
+			t.Fatalf("resume: %v\n%s", err, log)
+		}
+		if first+sum.Applied != uint64(len(txns)) || sum.First.Start != stop.End || sum.Next != last.End {
+			t.Fatalf("applied %d then %d from %s; want %d in all, the second run from %s", first, sum.Applied, sum.First.Start, len(txns), stop.End)
+		}
+		replaytest.RequireEqual(t, db, sc.SourceDB, "rs")
+	})
+
+	t.Run("MissingPrivilege", func(t *testing.T) {
+		if err := execAll(context.Background(), sc.SourceDB, "CREATE USER 'noslave'@'%'", "GRANT SELECT ON *.* TO 'noslave'@'%'"); err != nil {
+			t.Fatal(err)
+		}
+		tgt, db := sc.Target(t)
+		o := sourceOpts(sc, 2)
+		o.Source.DSN = strings.Replace(o.Source.DSN, "root@", "noslave@", 1)
+		o.StartPosition = sc.Start
+		_, _, err := runFrom(tgt.DSN(""), o)
+		if err == nil || !strings.Contains(err.Error(), "REPLICATION SLAVE") {
+			t.Fatalf("got %v, want an error naming REPLICATION SLAVE", err)
+		}
+		if cp, err := replay.ReadCheckpoint(context.Background(), db); err != nil || cp != nil {
+			t.Fatalf("checkpoint %+v (%v): want nothing written on the target", cp, err)
+		}
+	})
+}
+
+// TestSourceKilledMidStream kills the source while the replay reads from
+// it: the replay stops with an error naming the source and the position
+// reached, the target holds whole transactions up to its checkpoint, and
+// --resume against the restarted source ends equal to it.
+func TestSourceKilledMidStream(t *testing.T) {
+	t.Parallel()
+	const n = 4000
+	sc := replaytest.New(t, "ROW", sourceSetup, sourceWork(n, 4000)) // about 16 MB of binlog, more than socket buffers hold
+	txns := scenarioTxns(t, sc)
+	tgt, db := sc.Target(t)
+	o := sourceOpts(sc, 1)
+	o.StartPosition = sc.Start
+	o.MemoryBudget = 1 << 20 // the reader waits for the workers, so the stream is still running when it is killed
+	o.ProgressInterval = 20 * time.Millisecond
+	var once sync.Once
+	o.Progress = func(s replay.Stats) {
+		if s.Applied >= 100 {
+			once.Do(func() {
+				if err := sc.Source.Kill(); err != nil {
+					t.Errorf("kill the source: %v", err)
+				}
+			})
+		}
+	}
+	sum, log, err := runFrom(tgt.DSN(""), o)
+	var be *binlog.Error
+	if !errors.As(err, &be) || !strings.Contains(err.Error(), "lost the connection to source 127.0.0.1:") {
+		t.Fatalf("got %v, want a lost source\n%s", err, log)
+	}
+	if sum == nil || sum.Applied == 0 || sum.Applied >= uint64(len(txns)) {
+		t.Fatalf("summary %+v: want some transactions applied before the loss", sum)
+	}
+	t.Logf("%v; applied %d, checkpoint %s", err, sum.Applied, sum.Next)
+	cp, cerr := replay.ReadCheckpoint(context.Background(), db)
+	if cerr != nil || cp == nil || cp.Next != sum.Next || cp.Next != txns[cp.Applied-1].End {
+		t.Fatalf("checkpoint %+v (%v): want the end of applied transaction %d, %s", cp, cerr, sum.Applied, sum.Next)
+	}
+	if err := sc.Source.Restart(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	o = sourceOpts(sc, 4)
+	o.Resume = true
+	sum, log, err = runFrom(tgt.DSN(""), o)
+	if err != nil {
+		t.Fatalf("resume: %v\n%s", err, log)
+	}
+	if cp.Applied+sum.Applied != uint64(len(txns)) {
+		t.Fatalf("applied %d then %d, want %d in all", cp.Applied, sum.Applied, len(txns))
+	}
+	replaytest.RequireEqual(t, db, sc.SourceDB, "rs")
+}
