@@ -51,3 +51,29 @@ func expandCompressedRows(e event, h rowsHead, checksum bool) ([]byte, error) {
 	}
 	return raw, nil
 }
+
+// MySQL 8's compressed transactions (binlog_transaction_compression=ON)
+// hold their events, without checksums, in one TRANSACTION_PAYLOAD event.
+// The reader gives each of them, as Event.Raw, the stand-alone event a
+// server's BINLOG statement takes: the same bytes, with a CRC32 when the
+// file has checksums (the format description sent with them says so). This
+// is what mysqlbinlog prints for them.
+
+// standaloneEvent returns the event in, from a TRANSACTION_PAYLOAD, as a
+// stand-alone event.
+func standaloneEvent(in []byte, checksum bool) ([]byte, error) {
+	size := len(in)
+	if checksum {
+		size += 4
+	}
+	if uint64(size) > 1<<32-1 {
+		return nil, fmt.Errorf("event of %d bytes is too large for an event header", size)
+	}
+	raw := make([]byte, 0, size)
+	raw = append(raw, in...)
+	if checksum {
+		binary.LittleEndian.PutUint32(raw[9:], uint32(size))
+		raw = binary.LittleEndian.AppendUint32(raw, crc32.ChecksumIEEE(raw))
+	}
+	return raw, nil
+}

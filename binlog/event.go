@@ -17,7 +17,7 @@ type event struct {
 	header
 	pos  uint64 // offset of the event (of the payload event for inner events)
 	end  uint64 // offset just past the event (past the payload for inner events)
-	raw  []byte // exact bytes in the file; nil for events inside a payload
+	raw  []byte // exact bytes in the file; for events inside a payload, their stand-alone form (standaloneEvent)
 	data []byte // the whole event as go-mysql's parser takes it
 	body []byte // body without header and checksum
 	// parser decodes table maps and rows: the file's, or the payload's.

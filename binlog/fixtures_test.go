@@ -179,7 +179,7 @@ func (c *counts) add(tx *txn.Txn) {
 		c.gtids++
 	}
 	for _, e := range tx.Events {
-		if e.Raw == nil {
+		if e.InPayload > 0 {
 			c.payloadEvents++
 		}
 		switch e.Kind {

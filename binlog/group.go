@@ -124,6 +124,7 @@ func (r *Reader) add(e event, kind txn.EventKind) *txn.Event {
 		Pos:       txn.Position{File: r.fr.fileName(), Offset: e.pos},
 		Timestamp: e.Timestamp,
 		Raw:       e.raw,
+		InPayload: e.inner,
 	})
 	return &r.cur.t.Events[len(r.cur.t.Events)-1]
 }
@@ -420,6 +421,11 @@ func (r *Reader) payloadEvent(e event) (*pendingTxn, error) {
 		h := parseHeader(in.RawData)
 		ie := event{header: h, pos: e.pos, end: e.end, data: in.RawData,
 			body: in.RawData[headerSize:], parser: r.inner, inPayload: true, inner: i + 1}
+		if !r.skipping {
+			if ie.raw, err = standaloneEvent(in.RawData, r.format.Checksum); err != nil {
+				return nil, fmt.Errorf("event %d (%s) inside the transaction payload: %w", i+1, eventTypeName(h.Type), err)
+			}
+		}
 		t, err := r.dispatch(ie)
 		if err != nil {
 			return nil, fmt.Errorf("event %d (%s) inside the transaction payload: %w", i+1, eventTypeName(h.Type), err)

@@ -26,9 +26,16 @@ func TestTransactionPayload(t *testing.T) {
 		t.Fatalf("txn %+v", tx)
 	}
 	payloadPos := tx.Events[0].Pos
-	for _, e := range tx.Events {
-		if e.Raw != nil || e.Pos != payloadPos || e.Pos.Offset <= tx.Start.Offset {
-			t.Errorf("event %s: Raw=%d bytes Pos=%s, want nil at the payload's position", e.TypeName, len(e.Raw), e.Pos)
+	for i, e := range tx.Events {
+		// The payload's first event is the BEGIN (tx.Begin).
+		if e.InPayload != i+2 || e.Pos != payloadPos || e.Pos.Offset <= tx.Start.Offset {
+			t.Errorf("event %s: payload index %d at %s, want %d at the payload's position", e.TypeName, e.InPayload, e.Pos, i+2)
+		}
+		// The stand-alone form: a whole event with its size in its header
+		// and a CRC32, since the file has checksums.
+		if n := len(e.Raw); n < headerSize+4 || int(binary.LittleEndian.Uint32(e.Raw[9:])) != n || e.Raw[4] != e.Type ||
+			crc32.ChecksumIEEE(e.Raw[:n-4]) != binary.LittleEndian.Uint32(e.Raw[n-4:]) {
+			t.Errorf("event %s: stand-alone form of %d bytes is not a whole checksummed event", e.TypeName, len(e.Raw))
 		}
 	}
 	tm, rows := tx.Events[0].TableMap, tx.Events[1].Rows

@@ -9,8 +9,10 @@
 //   - Every txn.Event carries Raw, the exact bytes of the event in the file
 //     (header, body and checksum), and Pos, its offset. Events that came out
 //     of a MySQL 8 TRANSACTION_PAYLOAD (binlog_transaction_compression) have
-//     Raw == nil and Pos == the payload event's offset: they cannot be sent
-//     back in a BINLOG statement one by one.
+//     as Raw their stand-alone form (a CRC32 added when the file has
+//     checksums, as mysqlbinlog prints them) and as Pos the payload event's
+//     offset; MariaDB compressed row events have the uncompressed v1 event
+//     (see compressed.go).
 //   - CRC32 checksums are verified when the file has them.
 //   - An event it does not understand, inside or outside a transaction, is
 //     an *Error naming file, offset and type, unless it carries the server's

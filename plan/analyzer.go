@@ -102,12 +102,12 @@ func (a *analyzer) count(t *txn.Txn) {
 	}
 	a.countServer(t)
 	a.countGTID(t)
-	noRaw := false
+	compressed := false
 	for i := range t.Events {
 		e := &t.Events[i]
-		if e.Raw == nil {
-			a.countNoRaw(e)
-			noRaw = true
+		if e.InPayload > 0 {
+			c.CompressedEvents++
+			compressed = true
 		}
 		switch e.Kind {
 		case txn.EventRows:
@@ -122,17 +122,8 @@ func (a *analyzer) count(t *txn.Txn) {
 			}
 		}
 	}
-	if noRaw {
-		a.rep.Problems.TxnsWithoutRaw++
-	}
-}
-
-func (a *analyzer) countNoRaw(e *txn.Event) {
-	pr := &a.rep.Problems
-	pr.EventsWithoutRaw++
-	if pr.FirstWithoutRaw == nil {
-		pos := e.Pos
-		pr.FirstWithoutRaw = &pos
+	if compressed {
+		c.CompressedTxns++
 	}
 }
 

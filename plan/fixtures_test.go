@@ -123,9 +123,9 @@ func checkCounts(t *testing.T, m manifestEntry, rep *Report, path string) {
 	for _, name := range []string{"TABLE_MAP", "WRITE_ROWS_V2", "UPDATE_ROWS_V2", "DELETE_ROWS_V2"} {
 		inPayload += uint64(m.payload[name])
 	}
-	if rep.Problems.EventsWithoutRaw != inPayload {
-		t.Errorf("%s: %d events without raw bytes, manifest has %d table maps and row events in payloads",
-			m.file, rep.Problems.EventsWithoutRaw, inPayload)
+	if rep.Contents.CompressedEvents != inPayload {
+		t.Errorf("%s: %d events from compressed payloads, manifest has %d table maps and row events in payloads",
+			m.file, rep.Contents.CompressedEvents, inPayload)
 	}
 	st, err := os.Stat(path)
 	if err != nil {

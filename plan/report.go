@@ -72,6 +72,10 @@ type Contents struct {
 	// statements.
 	Statements uint64 `json:"statements"`
 	DDL        uint64 `json:"ddl"`
+	// CompressedTxns counts the transactions that came out of MySQL 8
+	// compressed transaction payloads, and CompressedEvents their events.
+	CompressedTxns   uint64 `json:"compressed_txns,omitempty"`
+	CompressedEvents uint64 `json:"compressed_events,omitempty"`
 }
 
 // GTIDRange is what one GTID stream contributed.
@@ -232,12 +236,6 @@ type HotKey struct {
 // Problems are what a replay could not handle, or not exactly.
 type Problems struct {
 	ReadError *ReadError `json:"read_error,omitempty"`
-	// EventsWithoutRaw counts events with no stand-alone bytes (from MySQL
-	// compressed transaction payloads), in TxnsWithoutRaw transactions:
-	// they cannot be passed through as BINLOG statements.
-	EventsWithoutRaw uint64        `json:"events_without_raw,omitempty"`
-	TxnsWithoutRaw   uint64        `json:"txns_without_raw,omitempty"`
-	FirstWithoutRaw  *txn.Position `json:"first_without_raw,omitempty"`
 	// MinimalEvents counts row events with incomplete images, and
 	// UndecodedEvents row events not decoded (see TableCount).
 	MinimalEvents   uint64 `json:"minimal_image_events,omitempty"`

@@ -99,6 +99,9 @@ func (p *printer) contents(r *Report) {
 		p.f("transactions without GTID: %d\n", c.NoGTID)
 	}
 	p.f("statements: %d DDL, %d statement-format DML\n", c.DDL, c.Statements)
+	if c.CompressedTxns > 0 {
+		p.f("compressed: %d transactions (%d events) from MySQL compressed transaction payloads\n", c.CompressedTxns, c.CompressedEvents)
+	}
 	p.f("\nrow changes (rows; row events):\n")
 	tw := tabwriter.NewWriter(p.w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "table\tinsert\tupdate\tdelete\tevents\tpk logged\t\n")
@@ -203,11 +206,6 @@ func (p *printer) problems(r *Report) {
 		if e.Truncated && e.LastEnd != nil {
 			p.f("\n    (truncated: the last complete transaction ends at %s)", e.LastEnd)
 		}
-	}
-	if pr.EventsWithoutRaw > 0 {
-		none = false
-		p.f("\n  %d events in %d transactions have no stand-alone bytes (compressed payload, first at %s): no BINLOG passthrough for them",
-			pr.EventsWithoutRaw, pr.TxnsWithoutRaw, pr.FirstWithoutRaw)
 	}
 	if pr.MinimalEvents > 0 {
 		none = false

@@ -42,10 +42,11 @@ func (f fixtureEntry) selfContained() bool {
 }
 
 // refusedEvent returns the event the BINLOG passthrough cannot apply that
-// the fixture holds ("" for none): MySQL 8 compressed transaction payloads
-// and PARTIAL_UPDATE_ROWS (JSON diffs).
+// the fixture holds ("" for none): PARTIAL_UPDATE_ROWS (JSON diffs). The
+// compressed payload fixtures are replayed by
+// TestCompressedPayloadFixtures.
 func (f fixtureEntry) refusedEvent() string {
-	for _, ev := range []string{"TRANSACTION_PAYLOAD", "PARTIAL_UPDATE_ROWS"} {
+	for _, ev := range []string{"PARTIAL_UPDATE_ROWS"} {
 		if strings.Contains(f.notes, ev+":") {
 			return ev
 		}
@@ -78,9 +79,9 @@ type fixtureOutcome struct {
 // anchor fails (MariaDB cannot run the fixture's DDL or events), the replay
 // must either succeed or fail with an error naming file, offset and event;
 // where the anchor succeeds, the replay must succeed with the same data.
-// Fixtures holding events the passthrough cannot apply (MySQL 8 compressed
-// payloads, PARTIAL_UPDATE_ROWS) must be refused with an error naming the
-// event, unless the replay fails, located, on an earlier transaction.
+// Fixtures holding events the passthrough cannot apply (PARTIAL_UPDATE_ROWS)
+// must be refused with an error naming the event, unless the replay fails,
+// located, on an earlier transaction.
 func TestFixturesReplayMatchesAnchor(t *testing.T) {
 	dir, entries := readFixtureManifest(t)
 	var (
@@ -192,11 +193,10 @@ func checkRefused(t *testing.T, err error, ev string, refusedAt uint64) string {
 	return fmt.Sprintf("refused (%s): %s", ev, shortErr(err))
 }
 
-// refusalText is what the refusal of each event says: the replay's own
-// words for a compressed payload, MariaDB's for PARTIAL_UPDATE_ROWS, which
-// the passthrough sends and the server rejects (error 1730).
+// refusalText is what the refusal of each event says: MariaDB's words for
+// PARTIAL_UPDATE_ROWS, which the passthrough sends and the server rejects
+// (error 1730).
 var refusalText = map[string]string{
-	"TRANSACTION_PAYLOAD": "came from a compressed transaction payload",
 	"PARTIAL_UPDATE_ROWS": "MySQL Update_rows_partial",
 }
 
@@ -288,7 +288,7 @@ func scanFixture(t *testing.T, path string) fixtureScan {
 					sc.created[string(m[1])] = true
 				}
 			}
-			if sc.refusedAt == 0 && ((e.Raw == nil && e.Kind != txn.EventQuery) || e.Type == partialUpdateRows) {
+			if sc.refusedAt == 0 && e.Type == partialUpdateRows {
 				sc.refusedAt = tx.Start.Offset
 			}
 		}

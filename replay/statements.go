@@ -89,7 +89,7 @@ func bodyStatements(t *txn.Txn, names *collations) ([]stmt, error) {
 		switch e.Kind {
 		case txn.EventTableMap, txn.EventRows:
 			if e.Raw == nil {
-				return nil, fmt.Errorf("%s at %s has no stand-alone form (it came from a compressed transaction payload): the BINLOG passthrough cannot apply it", e.TypeName, e.Pos)
+				return nil, fmt.Errorf("%s at %s has no raw bytes: the BINLOG passthrough cannot apply it", e.TypeName, e.Pos)
 			}
 			pending = append(pending, e)
 			if e.Kind == txn.EventRows && e.Rows != nil && e.Rows.Flags&txn.RowsFlagStmtEnd != 0 {

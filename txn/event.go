@@ -16,10 +16,14 @@ type Event struct {
 	// ready to pass through in a BINLOG statement. For a MariaDB compressed
 	// row event (types 166-168) it is the equivalent uncompressed v1 event
 	// (types 23-25), which is what a server's BINLOG statement accepts;
-	// Type and TypeName still name the event in the file. It is nil for
-	// events that came out of a compressed payload and have no stand-alone
-	// form.
+	// Type and TypeName still name the event in the file. For an event
+	// that came out of a MySQL 8 compressed transaction payload, it is the
+	// event's stand-alone form (a CRC32 added when the file has checksums).
 	Raw []byte
+	// InPayload is the event's index (from 1) in the MySQL 8 compressed
+	// transaction payload it came out of (Pos is the payload's); 0 for an
+	// event of the file.
+	InPayload int
 
 	Query    *Query
 	TableMap *TableMap
