@@ -35,7 +35,8 @@ type builder struct {
 	statement bool // holds statement-format content
 	context   bool // holds INTVAR/RAND/USER_VAR events
 	// rowBytes counts the row event bytes so far; undecoded is set once
-	// they exceed Options.DecodeMaxBytes.
+	// they exceed Options.DecodeMaxBytes, or from the start when
+	// Options.SkipDecode says so.
 	rowBytes  int64
 	undecoded bool
 }
@@ -110,7 +111,8 @@ func (r *Reader) begin(e event, g txn.GTID, state int) {
 		Format:   r.format.Format,
 		Events:   make([]txn.Event, 0, min(max(r.hint.events, 1), 64)),
 	}}
-	if r.opts.DecodeRows && r.hint.jobs > 0 {
+	r.cur.undecoded = r.opts.SkipDecode != nil && r.opts.SkipDecode.Load()
+	if r.opts.DecodeRows && !r.cur.undecoded && r.hint.jobs > 0 {
 		r.cur.jobs = make([]rowsJob, 0, min(r.hint.jobs, 64))
 	}
 }

@@ -62,6 +62,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"sync/atomic"
 
 	"github.com/go-mysql-org/go-mysql/replication"
 
@@ -84,6 +85,12 @@ type Options struct {
 	// and a caller may not need them for large transactions. Such images
 	// are not checked for corruption by the reader.
 	DecodeMaxBytes int64
+	// SkipDecode, when set, is read as each transaction starts: while it
+	// holds true, the transactions read leave their row images undecoded
+	// (Rows.Decoded false), as without DecodeRows. A caller that does not
+	// need the images for a while (a serial stretch of binlog) saves their
+	// decoding; it may flip it at any time.
+	SkipDecode *atomic.Bool
 	// ReadAheadBytes bounds the binlog bytes of the transactions read
 	// ahead while decode workers decode them (default 64 MiB).
 	ReadAheadBytes int64

@@ -102,6 +102,7 @@ func (r *run) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- *grou
 			r.mu.Lock()
 			r.stats.Parallelism = p
 			r.mu.Unlock()
+			r.serial.dispatched(g)
 		}
 		select {
 		case out <- g:
@@ -145,7 +146,10 @@ func (r *run) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- *grou
 		if err != nil {
 			return err
 		}
-		if barrier {
+		switch {
+		case barrier && t.Kind == txn.KindRows && !rowsDecoded(t) && r.serial.serial():
+			r.serialTxns.Add(1) // not decoded in a serial stretch: no barrier to report
+		case barrier:
 			r.noteBarrier(t, reason)
 		}
 		// A row transaction that cannot be keyed (no usable key, a
@@ -216,4 +220,14 @@ func (r *run) next(ctx context.Context, in <-chan *txn.Txn, cur *group, flush fu
 	case <-ctx.Done():
 		return nil, false, ctx.Err()
 	}
+}
+
+// rowsDecoded reports whether t's row images were decoded.
+func rowsDecoded(t *txn.Txn) bool {
+	for i := range t.Events {
+		if rows := t.Events[i].Rows; rows != nil && !rows.Decoded {
+			return false
+		}
+	}
+	return true
 }

@@ -137,3 +137,35 @@ func TestMemoryBudgetSmallerThanATransaction(t *testing.T) {
 	}
 	replaytest.RequireEqual(t, db, sc.SourceDB)
 }
+
+// TestSerialStretch replays hot rows (every group waits for the one
+// before), then independent OLTP transactions, with 4 workers: the hot
+// stretch must have been applied without decoding (Summary.SerialTxns),
+// the decoding then off for the OLTP part too (the probe comes after
+// serialProbe transactions), and the target must equal the source.
+func TestSerialStretch(t *testing.T) {
+	wopts := func(p workload.Profile, txns int) workload.Options {
+		return workload.Options{Profile: p, Seed: 5, Format: "ROW", Threads: 2, Txns: txns, Tables: 1, Scale: 20}
+	}
+	sc := replaytest.New(t, "ROW",
+		func(ctx context.Context, db *sql.DB) error {
+			if err := workload.Setup(ctx, db, wopts(workload.HotRows, 0)); err != nil {
+				return err
+			}
+			return workload.Setup(ctx, db, wopts(workload.OLTP, 0))
+		},
+		func(ctx context.Context, db *sql.DB) error {
+			if err := workload.Run(ctx, db, wopts(workload.HotRows, 4000)); err != nil {
+				return err
+			}
+			return workload.Run(ctx, db, wopts(workload.OLTP, 1000))
+		})
+	o := opts(4)
+	o.GroupTxns = 8 // many groups: the stretch is found early
+	db, sum := replayInto(t, sc, o)
+	if sum.SerialTxns == 0 || sum.Parallelism > 1.5 {
+		t.Errorf("serial transactions %d, parallelism %.2f: want a serial stretch found", sum.SerialTxns, sum.Parallelism)
+	}
+	t.Logf("applied %d, %d in serial stretches, parallelism %.2f", sum.Applied, sum.SerialTxns, sum.Parallelism)
+	replaytest.RequireEqual(t, db, sc.SourceDB)
+}

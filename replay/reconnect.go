@@ -92,6 +92,8 @@ func mergeSummaries(a, b *Summary) *Summary {
 	m.BytesApplied += a.BytesApplied
 	m.Retries += a.Retries
 	m.Barriers += a.Barriers
+	m.SerialTxns += a.SerialTxns
+	m.OrderAborts += a.OrderAborts
 	m.Elapsed += a.Elapsed
 	if a.First != nil {
 		m.First = a.First

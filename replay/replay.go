@@ -49,6 +49,10 @@ type Summary struct {
 	// OrderAborts counts the commit-order deadlocks ended by making the
 	// later groups roll back (see ordermonitor.go).
 	OrderAborts uint64 `json:"order_aborts"`
+	// SerialTxns counts the transactions applied in serial stretches of
+	// the binlog, where every group waited for the one before: their row
+	// images were not decoded nor their write sets computed (serial.go).
+	SerialTxns uint64 `json:"serial_txns"`
 	// BarrierReasons counts, by reason, the transactions that had to run
 	// alone.
 	BarrierReasons map[string]uint64 `json:"barrier_reasons,omitempty"`
@@ -71,6 +75,10 @@ type run struct {
 	logw          io.Writer
 	// keepGTIDs: target commits are logged with source GTIDs (gtids.go).
 	keepGTIDs bool
+	// serial turns row decoding off where the binlog is serial (serial.go);
+	// serialTxns counts the transactions dispatched while it was off.
+	serial     serialMode
+	serialTxns atomic.Uint64
 
 	// stmtWorker is the session statement-format and DDL groups run on,
 	// one at a time (stmtMu), whichever worker picked them up.
@@ -402,7 +410,7 @@ func (r *run) read(ctx context.Context, start txn.Position, out chan<- *txn.Txn)
 func (r *run) openReader(ctx context.Context, start txn.Position) (*binlog.Reader, error) {
 	readAhead, decodeMax := readerLimits(r.opts.MemoryBudget)
 	bo := binlog.Options{Start: start, SkipUnknown: r.opts.SkipUnknown,
-		DecodeRows: r.parallel(), DecodeMaxBytes: decodeMax, ReadAheadBytes: readAhead}
+		DecodeRows: r.parallel(), DecodeMaxBytes: decodeMax, ReadAheadBytes: readAhead, SkipDecode: &r.serial.skip}
 	if r.opts.Source.DSN == "" {
 		return binlog.NewReader(r.opts.Files, bo)
 	}
@@ -566,7 +574,7 @@ func (r *run) reportProgress(done <-chan struct{}) {
 
 func (r *run) summary() *Summary {
 	s := &Summary{Stats: r.snapshot(), StopReason: r.stopReason(), Retries: r.retries.Load(),
-		OrderAborts: r.orderAborts.Load(), SourceGTIDs: r.keepGTIDs}
+		OrderAborts: r.orderAborts.Load(), SourceGTIDs: r.keepGTIDs, SerialTxns: r.serialTxns.Load()}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s.First, s.Last = r.first, r.last

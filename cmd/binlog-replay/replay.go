@@ -315,6 +315,9 @@ func printReplaySummary(w io.Writer, s *replay.Summary, asJSON bool, runErr erro
 		fmt.Fprintf(w, "parallelism: the binlog allowed %.1f groups at once on average (groups per step of the longest dependency chain); %d barriers\n",
 			s.Parallelism, s.Barriers)
 	}
+	if s.SerialTxns > 0 {
+		fmt.Fprintf(w, "serial stretches: %d transactions applied in order without computing their write sets (every group waited for the one before)\n", s.SerialTxns)
+	}
 	if s.Skipped > 0 {
 		fmt.Fprintf(w, "skipped %d transactions by GTID filters\n", s.Skipped)
 	}
