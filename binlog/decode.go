@@ -77,6 +77,8 @@ type rowsJob struct {
 	pos   uint64
 	typ   byte
 	inner int
+	// forced is set for a job decoded for Options.DecodeJSON only.
+	forced bool
 }
 
 // decodeJobs decodes the jobs of a transaction in file, in order, and
@@ -109,6 +111,11 @@ func (j *rowsJob) decode(re *replication.RowsEvent) error {
 	tm := j.rows.Table
 	if err := decodeRowsData(re, j.head.data, j.body); err != nil {
 		return j.errorf("table `%s`.`%s`: %w", tm.Schema, tm.Table, err)
+	}
+	if j.typ == evPartialUpdateRows {
+		if err := partialDiffs(re, j.head, j.body); err != nil {
+			return j.errorf("table `%s`.`%s`: %w", tm.Schema, tm.Table, err)
+		}
 	}
 	if err := convertImages(re.Rows, j.rows, j.body); err != nil {
 		return j.errorf("%w", err)

@@ -253,7 +253,7 @@ func checkTxn(t *testing.T, tx *txn.Txn, seq uint64, file string, decode bool) {
 			t.Errorf("txn %d event %d: Raw does not hold the event", seq, i)
 		}
 		if e.Rows != nil {
-			want := decode && e.Type != evPartialUpdateRows
+			want := decode
 			if e.Rows.Decoded != want || (want && len(e.Rows.Rows) == 0) || e.Rows.Table == nil {
 				t.Errorf("txn %d event %d: Decoded=%v with %d rows, want decoded=%v", seq, i, e.Rows.Decoded, len(e.Rows.Rows), want)
 			}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/replication"
@@ -383,23 +384,42 @@ func (r *Reader) rowsEvent(e event) error {
 			return err
 		}
 	}
+	forced := r.opts.DecodeJSON && r.statementHasJSON()
 	if h.flags&txn.RowsFlagStmtEnd != 0 {
 		clear(r.tables) // table maps are scoped to their statement, as the server applies them
 	}
-	if !r.opts.DecodeRows || e.Type == evPartialUpdateRows || r.skipping || r.cur.undecoded {
+	if r.skipping {
 		return nil
 	}
-	if r.cur.rowBytes += int64(len(e.body)); r.opts.DecodeMaxBytes > 0 && r.cur.rowBytes > r.opts.DecodeMaxBytes {
-		r.cur.undecoded, r.cur.jobs = true, nil // too large: left undecoded
-		return nil
+	if !forced {
+		if !r.opts.DecodeRows || r.cur.undecoded {
+			return nil
+		}
+		if r.cur.rowBytes += int64(len(e.body)); r.opts.DecodeMaxBytes > 0 && r.cur.rowBytes > r.opts.DecodeMaxBytes {
+			r.cur.undecoded = true // too large: left undecoded, but for the forced jobs
+			r.cur.jobs = slices.DeleteFunc(r.cur.jobs, func(j rowsJob) bool { return !j.forced })
+			return nil
+		}
 	}
 	tmpl, err := r.rowsTemplate(e, te)
 	if err != nil {
 		return err
 	}
 	r.cur.jobs = append(r.cur.jobs, rowsJob{rows: rows, tmpl: tmpl, table: te.tme, head: h, body: e.body,
-		pos: e.pos, typ: e.Type, inner: e.inner})
+		pos: e.pos, typ: e.Type, inner: e.inner, forced: forced})
 	return nil
+}
+
+// statementHasJSON reports whether a table map of the current statement
+// has a MySQL JSON column (Options.DecodeJSON): every table map of a
+// statement comes before its row events.
+func (r *Reader) statementHasJSON() bool {
+	for _, te := range r.tables {
+		if te.tm.HasJSON() {
+			return true
+		}
+	}
+	return false
 }
 
 // payloadEvent expands a MySQL 8 TRANSACTION_PAYLOAD: the compressed

@@ -36,11 +36,11 @@
 // binlog: re-pad from the schema); BLOB, TEXT, GEOMETRY and VECTOR are []byte.
 // Byte values share memory with Event.Raw (or a compressed event's
 // decompressed data), TableMaps and the Rows.Columns of full row images are
-// shared between events: treat all of them as read-only. A
-// PARTIAL_UPDATE_ROWS event (MySQL binlog_row_value_options=PARTIAL_JSON) is
-// never decoded, even with DecodeRows: go-mysql reads only the first JSON
-// diff of a column, so its Rows.Decoded is false and only passthrough can
-// apply it.
+// shared between events: treat all of them as read-only. In the after
+// images of a PARTIAL_UPDATE_ROWS event (MySQL
+// binlog_row_value_options=PARTIAL_JSON), a JSON column logged in part
+// holds its []txn.JSONDiff, read by this package (partial.go): go-mysql
+// reads only the first diff of a column.
 //
 // Row images are decoded by Options.DecodeWorkers goroutines while Next reads
 // ahead; transactions and errors still come in binlog order. A TABLE_MAP
@@ -91,6 +91,12 @@ type Options struct {
 	// need the images for a while (a serial stretch of binlog) saves their
 	// decoding; it may flip it at any time.
 	SkipDecode *atomic.Bool
+	// DecodeJSON decodes the row images of every source statement that
+	// writes to a table with a MySQL JSON column (txn.TableMap.HasJSON),
+	// all of its row events, even when DecodeRows is off or the
+	// transaction exceeds DecodeMaxBytes: a MariaDB target cannot take
+	// them by passthrough, and SQL made from the images applies them.
+	DecodeJSON bool
 	// ReadAheadBytes bounds the binlog bytes of the transactions read
 	// ahead while decode workers decode them (default 64 MiB).
 	ReadAheadBytes int64

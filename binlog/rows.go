@@ -235,6 +235,8 @@ func convertValue(v any, table *txn.TableMap, col int, body []byte) (any, error)
 		return convertString(x, table.ColumnTypes[col], body), nil
 	case []byte:
 		return x, nil
+	case []txn.JSONDiff: // set by partialDiffs
+		return x, nil
 	}
 	return nil, fmt.Errorf("unexpected decoded value of type %T", v)
 }

@@ -20,10 +20,9 @@ type scheduler struct {
 
 func newScheduler(r *run) *scheduler {
 	if !r.parallel() {
-		return &scheduler{}
+		return &scheduler{cache: r.schemas}
 	}
-	cache := schema.NewCache(r.db)
-	return &scheduler{cache: cache, keyer: partition.NewKeyer(cache), tracker: partition.NewTracker(0)}
+	return &scheduler{cache: r.schemas, keyer: partition.NewKeyer(r.schemas), tracker: partition.NewTracker(0)}
 }
 
 // depends returns the ticket t depends on and whether it is a barrier.
@@ -70,7 +69,9 @@ func (s *scheduler) schemaChanged(t *txn.Txn) {
 		names, ok := schema.DDLTables(e.Query.SQL, e.Query.Schema)
 		if !ok {
 			s.cache.InvalidateAll()
-			s.keyer = partition.NewKeyer(s.cache)
+			if s.keyer != nil {
+				s.keyer = partition.NewKeyer(s.cache)
+			}
 			return
 		}
 		for _, n := range names {

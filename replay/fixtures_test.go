@@ -18,7 +18,6 @@ import (
 	"github.com/binlog-replay/binlog-replay/internal/fixtures"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/sandbox"
-	"github.com/binlog-replay/binlog-replay/txn"
 	"github.com/binlog-replay/binlog-replay/verify"
 	"github.com/binlog-replay/binlog-replay/workload"
 )
@@ -39,19 +38,6 @@ type fixtureEntry struct {
 func (f fixtureEntry) selfContained() bool {
 	return strings.Contains(f.notes, "ddl_self_contained=yes") ||
 		strings.Contains(f.notes, "ddl_self_contained=has CREATE TABLE")
-}
-
-// refusedEvent returns the event the BINLOG passthrough cannot apply that
-// the fixture holds ("" for none): PARTIAL_UPDATE_ROWS (JSON diffs). The
-// compressed payload fixtures are replayed by
-// TestCompressedPayloadFixtures.
-func (f fixtureEntry) refusedEvent() string {
-	for _, ev := range []string{"PARTIAL_UPDATE_ROWS"} {
-		if strings.Contains(f.notes, ev+":") {
-			return ev
-		}
-	}
-	return ""
 }
 
 // readFixtureManifest returns the fixtures directory and its manifest
@@ -79,9 +65,6 @@ type fixtureOutcome struct {
 // anchor fails (MariaDB cannot run the fixture's DDL or events), the replay
 // must either succeed or fail with an error naming file, offset and event;
 // where the anchor succeeds, the replay must succeed with the same data.
-// Fixtures holding events the passthrough cannot apply (PARTIAL_UPDATE_ROWS)
-// must be refused with an error naming the event, unless the replay fails,
-// located, on an earlier transaction.
 func TestFixturesReplayMatchesAnchor(t *testing.T) {
 	dir, entries := readFixtureManifest(t)
 	var (
@@ -91,7 +74,7 @@ func TestFixturesReplayMatchesAnchor(t *testing.T) {
 	)
 	t.Run("each", func(t *testing.T) {
 		for _, e := range entries {
-			if !e.selfContained() && e.refusedEvent() == "" {
+			if !e.selfContained() {
 				continue
 			}
 			selected++
@@ -135,10 +118,6 @@ func replayFixture(t *testing.T, path string, e fixtureEntry, res *string) {
 	defer cancel()
 	anchorErr := workload.ReplayWithMariaDBBinlog(actx, []string{path}, filepath.Base(path), 4, anchor.Socket)
 
-	if ev := e.refusedEvent(); ev != "" {
-		*res = checkRefused(t, replayErr, ev, scan.refusedAt)
-		return
-	}
 	switch {
 	case anchorErr == nil && replayErr == nil:
 		rep, err := verify.Compare(ctx, mineDB, anchorDB, verify.Options{})
@@ -161,84 +140,6 @@ func replayFixture(t *testing.T, path string, e fixtureEntry, res *string) {
 	}
 }
 
-// checkRefused checks the replay of a fixture whose transaction at
-// refusedAt holds event ev, which the passthrough cannot apply: the replay
-// must fail there naming the event, or fail located on an earlier
-// transaction.
-func checkRefused(t *testing.T, err error, ev string, refusedAt uint64) string {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("replay of a fixture holding %s succeeded; the passthrough cannot apply it", ev)
-	}
-	var be *binlog.Error
-	var ae *replay.ApplyError
-	var at uint64
-	switch {
-	case errors.As(err, &be):
-		at = be.Offset
-	case errors.As(err, &ae):
-		at = ae.Start.Offset
-	default:
-		t.Fatalf("replay error %T %q is neither a *binlog.Error nor a *replay.ApplyError", err, err)
-	}
-	if refusedAt == 0 {
-		t.Fatalf("the reader found no %s in the fixture", ev)
-	}
-	if at < refusedAt {
-		return fmt.Sprintf("stopped before the %s transaction at %d: %s", ev, refusedAt, shortErr(err))
-	}
-	if want := refusalText[ev]; !strings.Contains(err.Error(), want) {
-		t.Errorf("replay error %q does not mention %q", err, want)
-	}
-	return fmt.Sprintf("refused (%s): %s", ev, shortErr(err))
-}
-
-// refusalText is what the refusal of each event says: MariaDB's words for
-// PARTIAL_UPDATE_ROWS, which the passthrough sends and the server rejects
-// (error 1730).
-var refusalText = map[string]string{
-	"PARTIAL_UPDATE_ROWS": "MySQL Update_rows_partial",
-}
-
-// TestFixturePartialUpdateRowsRefused replays, from the transaction that
-// holds it, the MySQL 8 PARTIAL_UPDATE_ROWS event (a JSON diff) of a
-// fixture whose earlier statements MariaDB cannot run (collation 255), on a
-// target that has the table: the replay must refuse that transaction, with
-// an error that says so and where, and apply nothing of it.
-func TestFixturePartialUpdateRowsRefused(t *testing.T) {
-	dir := fixtures.Dir(t)
-	path := filepath.Join(dir, "rust_mysql_common/test-data/binlogs/json.binlog.000001")
-	at := scanFixture(t, path).refusedAt
-	if at == 0 {
-		t.Fatal("the reader found no PARTIAL_UPDATE_ROWS event in json.binlog.000001")
-	}
-	for _, workers := range []int{1, 4} {
-		t.Run(fmt.Sprint("workers=", workers), func(t *testing.T) {
-			srv := sandbox.ForTest(t, sandbox.Options{})
-			db := openServer(t, srv)
-			if _, err := db.Exec("CREATE TABLE mysql.t (id INT PRIMARY KEY AUTO_INCREMENT, json_col JSON, name VARCHAR(100), age INT)"); err != nil {
-				t.Fatal(err)
-			}
-			o := opts(workers)
-			o.Files, o.TargetDSN, o.Reconnect = []string{path}, srv.DSN(""), 0
-			o.StartPosition = txn.Position{File: filepath.Base(path), Offset: at}
-			ctx, cancel := context.WithTimeout(context.Background(), fixtureTimeout)
-			defer cancel()
-			sum, err := replay.Run(ctx, o, io.Discard)
-			var ae *replay.ApplyError
-			if !errors.As(err, &ae) || ae.Start != o.StartPosition {
-				t.Fatalf("replay: %v; want an *replay.ApplyError for the transaction at %s", err, o.StartPosition)
-			}
-			if !strings.Contains(err.Error(), refusalText["PARTIAL_UPDATE_ROWS"]) {
-				t.Errorf("error %q does not name the event", err)
-			}
-			if sum == nil || sum.Applied != 0 {
-				t.Errorf("summary %+v: want nothing applied", sum)
-			}
-		})
-	}
-}
-
 // fixtureScan is what a fixture's transactions say about it.
 type fixtureScan struct {
 	used    map[string]bool // databases queries run in or rows go to
@@ -246,9 +147,9 @@ type fixtureScan struct {
 	// collation is, by database, the collation id its queries say the
 	// database (or else the source server) had.
 	collation map[string]uint16
-	// refusedAt is the start offset of the first transaction holding an
-	// event the passthrough cannot apply (0 if none).
-	refusedAt uint64
+	// partialAt is the start offset of the first transaction holding a
+	// PARTIAL_UPDATE_ROWS event (0 if none).
+	partialAt uint64
 }
 
 // createDatabase matches CREATE DATABASE/SCHEMA [IF NOT EXISTS] name.
@@ -288,8 +189,8 @@ func scanFixture(t *testing.T, path string) fixtureScan {
 					sc.created[string(m[1])] = true
 				}
 			}
-			if sc.refusedAt == 0 && e.Type == partialUpdateRows {
-				sc.refusedAt = tx.Start.Offset
+			if sc.partialAt == 0 && e.Type == partialUpdateRows {
+				sc.partialAt = tx.Start.Offset
 			}
 		}
 	}

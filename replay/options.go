@@ -214,4 +214,8 @@ type Stats struct {
 	// Barriers counts the groups that had to run alone (DDL, statements,
 	// tables without keys).
 	Barriers uint64 `json:"barriers"`
+	// SQLRowEvents counts the row events applied as SQL made from their
+	// images rather than passed through: MySQL row events on tables with
+	// a JSON column, on a MariaDB target.
+	SQLRowEvents uint64 `json:"sql_row_events"`
 }

@@ -19,7 +19,8 @@ import (
 )
 
 // TestCompressedPayloadFixtures replays the MySQL 8 fixtures whose
-// transactions are compressed (TRANSACTION_PAYLOAD, zstd) into MariaDB.
+// transactions are compressed (TRANSACTION_PAYLOAD, zstd) into MariaDB, the
+// row events of MySQL JSON tables by the SQL apply path.
 // mariadb-binlog cannot read them, so there is no anchor: the fixtures lack
 // their tables' DDL, so the test creates the tables from the logged table
 // maps (column types and lengths), puts in the rows the updates expect (the
@@ -30,33 +31,46 @@ func TestCompressedPayloadFixtures(t *testing.T) {
 	for _, tc := range []struct {
 		file  string
 		setup []string
-		// table holds the rows to check; stopsAt, when set, is the
+		// tables hold the rows to check; stopsAt, when set, is the
 		// transaction the replay must stop at, naming stopsOn.
-		table   string
+		tables  []string
 		stopsAt uint64
 		stopsOn string
+		// sqlEvents is how many row events the SQL apply path applies.
+		sqlEvents uint64
 	}{
-		{file: "mysql-binlog-connector-java/src/test/resources/mysql-bin.compressed", table: "demo.movies",
+		{file: "mysql-binlog-connector-java/src/test/resources/mysql-bin.compressed", tables: []string{"demo.movies"},
 			setup: []string{"CREATE DATABASE demo", "CREATE TABLE demo.movies (c1 INT NOT NULL PRIMARY KEY, " +
 				"c2 VARCHAR(256) NOT NULL, c3 INT NOT NULL, c4 VARCHAR(256) NOT NULL, c5 VARCHAR(256) NOT NULL, " +
 				"c6 VARCHAR(1024) NOT NULL, c7 VARCHAR(512) NOT NULL, c8 VARCHAR(256) NOT NULL, c9 VARCHAR(256) NOT NULL, " +
 				"c10 VARCHAR(256) NOT NULL, c11 VARCHAR(256) NOT NULL) CHARACTER SET utf8mb4"}},
-		{file: "rust_mysql_common/test-data/binlogs/transaction_compression.000001", table: "test.tb1",
+		{file: "rust_mysql_common/test-data/binlogs/transaction_compression.000001", tables: []string{"test.tb1"},
 			setup: []string{"CREATE DATABASE test", "CREATE TABLE test.tb1 (c1 INT)"}},
-		// Its third transaction updates a table with a MySQL JSON column,
-		// which MariaDB cannot take from a row event: the first two apply.
-		{file: "mysql-binlog-connector-rust/tests/parse_file_tests/mysql-bin.000057", table: "a.b",
-			setup: []string{"CREATE DATABASE a"}, stopsAt: 3, stopsOn: "UPDATE_ROWS_EVENT_V2"},
+		// Its third transaction updates and inserts rows of a table with a
+		// MySQL JSON column, which MariaDB cannot take from a row event:
+		// the SQL apply path applies them. The table, not in the file, is
+		// made from its table map (no primary key: the update finds its
+		// row by every column); ENUM and SET members are named after
+		// their ordinal and bit, as the images show them.
+		{file: "mysql-binlog-connector-rust/tests/parse_file_tests/mysql-bin.000057", tables: []string{"a.b", "a.test_table_3"},
+			setup: []string{"CREATE DATABASE a", "CREATE TABLE a.test_table_3 (c1 INT NOT NULL, c2 VARCHAR(255) NOT NULL, " +
+				"c3 DATE, c4 INT, c5 TEXT, c6 TIMESTAMP NULL, c7 ENUM('1','2','3','4','5'), c8 SET('1','2','4','8'), " +
+				"c9 CHAR(3) CHARACTER SET latin1, c10 JSON, c11 VARCHAR(255) NOT NULL, c12 DATE NOT NULL, c13 DATE, c14 INT, " +
+				"c15 TEXT, c16 TIMESTAMP NULL, c17 DATE, c18 INT, c19 TEXT, c20 TIMESTAMP NULL) CHARACTER SET utf8mb3"},
+			sqlEvents: 2},
 	} {
 		t.Run(filepath.Base(tc.file), func(t *testing.T) {
 			path := filepath.Join(dir, tc.file)
 			txns := readFixtureTxns(t, path)
 			srv := sandbox.ForTest(t, sandbox.Options{})
-			db := openServer(t, srv)
+			db := openUTC(t, srv)
 			if err := execAll(context.Background(), db, tc.setup...); err != nil {
 				t.Fatal(err)
 			}
-			want := expectedRows(t, db, txns, tc.table, tc.stopsAt)
+			want := map[string]string{}
+			for _, table := range tc.tables {
+				want[table] = expectedRows(t, db, txns, table, tc.stopsAt)
+			}
 			o := opts(4)
 			o.Files, o.TargetDSN, o.Reconnect = []string{path}, srv.DSN(""), 0
 			sum, err := replay.Run(context.Background(), o, io.Discard)
@@ -67,16 +81,46 @@ func TestCompressedPayloadFixtures(t *testing.T) {
 			case tc.stopsAt != 0 && (!errors.As(err, &ae) || ae.Seq != tc.stopsAt || !strings.Contains(err.Error(), tc.stopsOn)):
 				t.Fatalf("replay: %v; want a stop at transaction #%d naming %s", err, tc.stopsAt, tc.stopsOn)
 			}
-			if got := tableRows(t, db, tc.table); got != want {
-				t.Fatalf("%s after the replay (%d transactions applied):\n%s\nwant the logged after images:\n%s", tc.table, sum.Applied, got, want)
+			for _, table := range tc.tables {
+				if got := tableRows(t, db, table); got != want[table] {
+					t.Fatalf("%s after the replay (%d transactions applied):\n%s\nwant the logged after images:\n%s", table, sum.Applied, got, want[table])
+				}
+			}
+			if sum.SQLRowEvents != tc.sqlEvents {
+				t.Errorf("%d row events applied as SQL, want %d", sum.SQLRowEvents, tc.sqlEvents)
 			}
 		})
 	}
 }
 
+// openUTC opens a pool on srv whose sessions use time_zone '+00:00', the
+// zone in which the reader shows TIMESTAMP values, closed with the test.
+func openUTC(t *testing.T, srv *sandbox.Server) *sql.DB {
+	t.Helper()
+	if _, err := openServer(t, srv).Exec("SET GLOBAL time_zone = '+00:00'"); err != nil {
+		t.Fatal(err)
+	}
+	return openServer(t, srv)
+}
+
 // readFixtureTxns reads a fixture's transactions with their rows decoded,
 // checking that some came out of a compressed payload.
 func readFixtureTxns(t *testing.T, path string) []*txn.Txn {
+	t.Helper()
+	out := readTxns(t, path)
+	for _, tx := range out {
+		for _, e := range tx.Events {
+			if e.InPayload > 0 {
+				return out
+			}
+		}
+	}
+	t.Fatalf("%s: no event came out of a compressed payload", path)
+	return nil
+}
+
+// readTxns reads a fixture's transactions with their rows decoded.
+func readTxns(t *testing.T, path string) []*txn.Txn {
 	t.Helper()
 	r, err := binlog.NewReader([]string{path}, binlog.Options{DecodeRows: true})
 	if err != nil {
@@ -84,24 +128,16 @@ func readFixtureTxns(t *testing.T, path string) []*txn.Txn {
 	}
 	defer r.Close()
 	var out []*txn.Txn
-	compressed := false
 	for {
 		tx, err := r.Next(context.Background())
 		if errors.Is(err, io.EOF) {
-			break
+			return out
 		}
 		if err != nil {
 			t.Fatalf("read %s: %v", path, err)
 		}
-		for _, e := range tx.Events {
-			compressed = compressed || e.InPayload > 0
-		}
 		out = append(out, tx)
 	}
-	if !compressed {
-		t.Fatalf("%s: no event came out of a compressed payload", path)
-	}
-	return out
 }
 
 // expectedRows inserts into table the before images of the updates and

@@ -109,14 +109,14 @@ func TestFirstErrorNamesEvent(t *testing.T) {
 }
 
 // TestPartialUpdateRowsNamed replays the transaction holding a MySQL 8
-// PARTIAL_UPDATE_ROWS event: the server refuses it (error 1730), and the
-// error must name the event and its position, not only the transaction.
+// PARTIAL_UPDATE_ROWS event into a target that lacks its table: the error
+// must name the event and its position, not only the transaction.
 func TestPartialUpdateRowsNamed(t *testing.T) {
 	path := filepath.Join(fixtures.Dir(t), "rust_mysql_common/test-data/binlogs/json.binlog.000001")
 	srv := sandbox.ForTest(t, sandbox.Options{})
 	o := opts(1)
 	o.Files, o.TargetDSN, o.Reconnect = []string{path}, srv.DSN(""), 0
-	o.StartPosition = txn.Position{File: filepath.Base(path), Offset: scanFixture(t, path).refusedAt}
+	o.StartPosition = txn.Position{File: filepath.Base(path), Offset: scanFixture(t, path).partialAt}
 	_, err := replay.Run(context.Background(), o, io.Discard)
 	var ae *replay.ApplyError
 	if !errors.As(err, &ae) || !strings.Contains(ae.Event, "PARTIAL_UPDATE_ROWS") {

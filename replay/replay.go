@@ -7,8 +7,10 @@
 // Row events are applied by passthrough: the raw table map and row events
 // go back to the server in BINLOG statements, as mysqlbinlog does, so the
 // server decodes them itself with exact type fidelity and fires no
-// triggers. Statement-format events and DDL run as SQL in the source
-// session's context.
+// triggers. Where the target cannot read them (MySQL row events on tables
+// with a JSON column, for a MariaDB target) they are applied as SQL made
+// from the decoded images instead (see rowsql.go). Statement-format events
+// and DDL run as SQL in the source session's context.
 package replay
 
 import (
@@ -30,6 +32,7 @@ import (
 	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/filter"
 	"github.com/binlog-replay/binlog-replay/redact"
+	"github.com/binlog-replay/binlog-replay/schema"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -79,6 +82,11 @@ type run struct {
 	// serialTxns counts the transactions dispatched while it was off.
 	serial     serialMode
 	serialTxns atomic.Uint64
+	// schemas holds the target's table definitions, for the scheduler's
+	// write sets and the SQL apply path; sqlApply says which row events
+	// take that path (rowsql.go).
+	schemas  *schema.Cache
+	sqlApply *sqlApply
 
 	// stmtWorker is the session statement-format and DDL groups run on,
 	// one at a time (stmtMu), whichever worker picked them up.
@@ -185,6 +193,12 @@ func (r *run) prepare(ctx context.Context) (txn.Position, error) {
 		return txn.Position{}, err
 	}
 	r.collations = names
+	var version string
+	if err := r.db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
+		return txn.Position{}, fmt.Errorf("read the target's version: %w", err)
+	}
+	r.schemas = schema.NewCache(r.db)
+	r.sqlApply = &sqlApply{targetMariaDB: strings.Contains(strings.ToLower(version), "mariadb"), tables: r.schemas.Table}
 	cp, err := ReadCheckpoint(ctx, r.db)
 	if err != nil {
 		return txn.Position{}, err
@@ -410,7 +424,8 @@ func (r *run) read(ctx context.Context, start txn.Position, out chan<- *txn.Txn)
 func (r *run) openReader(ctx context.Context, start txn.Position) (*binlog.Reader, error) {
 	readAhead, decodeMax := readerLimits(r.opts.MemoryBudget)
 	bo := binlog.Options{Start: start, SkipUnknown: r.opts.SkipUnknown,
-		DecodeRows: r.parallel(), DecodeMaxBytes: decodeMax, ReadAheadBytes: readAhead, SkipDecode: &r.serial.skip}
+		DecodeRows: r.parallel(), DecodeMaxBytes: decodeMax, ReadAheadBytes: readAhead,
+		SkipDecode: &r.serial.skip, DecodeJSON: r.sqlApply.targetMariaDB}
 	if r.opts.Source.DSN == "" {
 		return binlog.NewReader(r.opts.Files, bo)
 	}
@@ -437,6 +452,7 @@ func (r *run) committed(g *group) {
 	}
 	r.last = last.Ref()
 	r.stats.Applied += uint64(len(g.txns))
+	r.stats.SQLRowEvents += g.sqlEvents
 	r.stats.Position = last.End
 	r.stats.SourceTime = last.Time
 	for _, t := range g.txns {

@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
@@ -27,8 +28,19 @@ type stmt struct {
 	// statements whose text is in the source's character set, which a
 	// preceding SET in the same multi-statement packet would not apply to.
 	alone bool
+	// check, when set, marks a statement of the SQL apply path: it is sent
+	// with the others of its row event and the rows it changed are
+	// checked (worker.execChecked).
+	check *rowCheck
 	event *txn.Event
 	txn   *txn.Txn
+}
+
+// sqlApply says which row events bodyStatements applies as SQL (see
+// needsSQL) and where it reads the target's tables.
+type sqlApply struct {
+	targetMariaDB bool
+	tables        tableFunc
 }
 
 // binlogStatement returns the BINLOG statement that passes events through.
@@ -61,15 +73,26 @@ func formatStatement(f *txn.Format) stmt {
 // bodyStatements returns the statements that apply t's events, without
 // BEGIN and COMMIT. Row events are passed through as BINLOG statements, one
 // per source statement (table maps up to the row event that ends the
-// statement); statement events run as SQL in their session context.
-func bodyStatements(t *txn.Txn, names *collations) ([]stmt, error) {
+// statement), or applied as SQL where sa says the target cannot take them
+// (sa nil: passthrough only); statement events run as SQL in their session
+// context. ctx bounds the reads of table definitions.
+func bodyStatements(ctx context.Context, t *txn.Txn, names *collations, sa *sqlApply) ([]stmt, error) {
 	var (
 		out     []stmt
 		pending []*txn.Event // table maps and row events of one statement
 	)
-	flushRows := func() {
+	flushRows := func() error {
 		if len(pending) == 0 {
-			return
+			return nil
+		}
+		if sa != nil && needsSQL(t.Format, sa.targetMariaDB, pending) {
+			s, err := sqlStatements(ctx, sa.tables, pending)
+			if err != nil {
+				return err
+			}
+			out = append(out, s...)
+			pending = nil
+			return nil
 		}
 		// Errors name the statement's first row event: the server
 		// refuses row events (a type it does not take, a row it does not
@@ -83,6 +106,7 @@ func bodyStatements(t *txn.Txn, names *collations) ([]stmt, error) {
 		}
 		out = append(out, stmt{events: pending, event: blame})
 		pending = nil
+		return nil
 	}
 	for i := range t.Events {
 		e := &t.Events[i]
@@ -93,15 +117,21 @@ func bodyStatements(t *txn.Txn, names *collations) ([]stmt, error) {
 			}
 			pending = append(pending, e)
 			if e.Kind == txn.EventRows && e.Rows != nil && e.Rows.Flags&txn.RowsFlagStmtEnd != 0 {
-				flushRows()
+				if err := flushRows(); err != nil {
+					return nil, err
+				}
 			}
 		case txn.EventQuery:
-			flushRows()
+			if err := flushRows(); err != nil {
+				return nil, err
+			}
 			out = append(out, contextStatement(e.Query, e, names))
 			out = append(out, querySetup(e.Query, e)...)
 			out = append(out, stmt{sql: string(e.Query.SQL), alone: true, event: e})
 		case txn.EventIntVar, txn.EventRand, txn.EventUserVar:
-			flushRows()
+			if err := flushRows(); err != nil {
+				return nil, err
+			}
 			s, err := varStatement(e, names)
 			if err != nil {
 				return nil, err
@@ -111,7 +141,9 @@ func bodyStatements(t *txn.Txn, names *collations) ([]stmt, error) {
 			return nil, fmt.Errorf("%s at %s: event kind %d cannot be applied", e.TypeName, e.Pos, e.Kind)
 		}
 	}
-	flushRows()
+	if err := flushRows(); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 

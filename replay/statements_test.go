@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -89,7 +90,7 @@ func TestBodyStatementsGroupsRowEventsByStatement(t *testing.T) {
 		ev(txn.EventTableMap, "m1", 0), ev(txn.EventRows, "r1", 0), ev(txn.EventRows, "r2", txn.RowsFlagStmtEnd),
 		ev(txn.EventTableMap, "m2", 0), ev(txn.EventRows, "r3", txn.RowsFlagStmtEnd),
 	}}
-	stmts, err := bodyStatements(tx, nil)
+	stmts, err := bodyStatements(context.Background(), tx, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +104,7 @@ func TestBodyStatementsGroupsRowEventsByStatement(t *testing.T) {
 		t.Errorf("binlogSize = %d, want %d", got, want)
 	}
 	tx.Events[1].Raw = nil
-	if _, err := bodyStatements(tx, nil); err == nil {
+	if _, err := bodyStatements(context.Background(), tx, nil, nil); err == nil {
 		t.Error("row event without raw bytes: want an error, not a silent skip")
 	}
 }

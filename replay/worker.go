@@ -3,9 +3,12 @@ package replay
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -27,6 +30,9 @@ type group struct {
 	// state carry from one to the next as on the source.
 	statement bool
 	bytes     int64
+	// sqlEvents counts the row events of the group applied as SQL
+	// (rowsql.go), set by the attempt that commits.
+	sqlEvents uint64
 }
 
 func (g *group) last() uint64 { return g.first + uint64(len(g.txns)) - 1 }
@@ -104,7 +110,7 @@ func (w *worker) apply(ctx context.Context, g *group) error {
 			}
 		case isRetryable(err):
 			return fmt.Errorf("gave up after %d retries: %w", attempt, err)
-		case len(g.txns) > 1 && isServerError(err) && !errors.Is(err, errCommitUnknown):
+		case len(g.txns) > 1 && (isServerError(err) || isRowsError(err)) && !errors.Is(err, errCommitUnknown):
 			// One of the grouped transactions is refused: apply them one
 			// at a time, so that those before it commit and the error
 			// names the one that fails.
@@ -143,15 +149,16 @@ func (w *worker) applyOnce(ctx context.Context, g *group, gen uint64) error {
 			stmts = append(stmts, f)
 			w.format = t.Format
 		}
-		body, err := bodyStatements(t, w.r.collations)
+		body, err := bodyStatements(ctx, t, w.r.collations, w.r.sqlApply)
 		if err != nil {
-			return w.r.applyError(t, nil, err)
+			return w.r.applyError(t, failedEvent(err), err)
 		}
 		for i := range body {
 			body[i].txn = t
 		}
 		stmts = append(stmts, body...)
 	}
+	g.sqlEvents = countSQLEvents(stmts)
 	w.r.bodies.start(g.first)
 	err := w.exec(ctx, stmts)
 	w.r.bodies.end(g.first)
@@ -184,9 +191,9 @@ func (w *worker) applyDDL(ctx context.Context, g *group) error {
 	if _, err := w.conn.ExecContext(ctx, w.r.unlogged(ddlStartSQL(t)+";\nCOMMIT")); err != nil {
 		return w.r.applyError(t, nil, fmt.Errorf("record DDL start: %w", err))
 	}
-	body, err := bodyStatements(t, w.r.collations)
+	body, err := bodyStatements(ctx, t, w.r.collations, w.r.sqlApply)
 	if err != nil {
-		return w.r.applyError(t, nil, err)
+		return w.r.applyError(t, failedEvent(err), err)
 	}
 	for i := range body {
 		body[i].txn = t
@@ -221,10 +228,11 @@ var alreadyDoneErrors = []uint16{errTableExists, errBadTable, errDupFieldName, e
 func (w *worker) exec(ctx context.Context, stmts []stmt) error {
 	limit := max(w.maxPacket/2, 64<<10)
 	var (
-		batch  []string // SQL statements for one packet
-		events []*txn.Event
-		blame  *stmt // first statement of what is pending that names an event
-		size   int
+		batch   []string // SQL statements for one packet
+		events  []*txn.Event
+		checked []*stmt // statements of the SQL apply path for one packet
+		blame   *stmt   // first statement of what is pending that names an event
+		size    int
 	)
 	send := func(sql string) error {
 		_, err := w.conn.ExecContext(ctx, sql)
@@ -242,10 +250,12 @@ func (w *worker) exec(ctx context.Context, stmts []stmt) error {
 		switch {
 		case len(events) > 0:
 			err = send(binlogStatement(events))
+		case len(checked) > 0:
+			err = w.execChecked(ctx, checked)
 		case len(batch) > 0:
 			err = send(strings.Join(batch, ";\n"))
 		}
-		batch, events, blame, size = batch[:0], nil, nil, 0
+		batch, events, checked, blame, size = batch[:0], nil, nil, nil, 0
 		return err
 	}
 	for i := range stmts {
@@ -256,7 +266,10 @@ func (w *worker) exec(ctx context.Context, stmts []stmt) error {
 		}
 		// A change of kind, a statement that must go alone, or a full
 		// packet ends what is pending.
-		if (s.events != nil) != (len(events) > 0) || s.alone || size+n > limit {
+		// Statements of the SQL apply path go one row event per packet,
+		// so that an error names the event that failed.
+		if (s.events != nil) != (len(events) > 0) || (s.check != nil) != (len(checked) > 0) ||
+			len(checked) > 0 && checked[0].event != s.event || s.alone || size+n > limit {
 			if err := flush(); err != nil {
 				return err
 			}
@@ -278,6 +291,10 @@ func (w *worker) exec(ctx context.Context, stmts []stmt) error {
 			events = append(events, s.events...)
 			continue
 		}
+		if s.check != nil {
+			checked = append(checked, s)
+			continue
+		}
 		batch = append(batch, s.sql)
 		if s.alone {
 			if err := flush(); err != nil {
@@ -286,6 +303,68 @@ func (w *worker) exec(ctx context.Context, stmts []stmt) error {
 		}
 	}
 	return flush()
+}
+
+// execChecked sends statements of the SQL apply path, those of one row
+// event, in one packet and checks that each changed the rows it must (see
+// rowCheck). A server error names the event and its first statement: the
+// driver does not say which statement failed.
+func (w *worker) execChecked(ctx context.Context, stmts []*stmt) error {
+	sqls := make([]string, len(stmts))
+	for i, s := range stmts {
+		sqls[i] = s.sql
+	}
+	var affected []int64
+	err := w.conn.Raw(func(dc any) error {
+		ex, ok := dc.(driver.ExecerContext)
+		if !ok {
+			return fmt.Errorf("the target's driver connection %T cannot run statements", dc)
+		}
+		res, err := ex.ExecContext(ctx, strings.Join(sqls, ";\n"), nil)
+		if err != nil {
+			return err
+		}
+		mr, ok := res.(mysql.Result)
+		if !ok {
+			return fmt.Errorf("the target's driver result %T does not count rows per statement", res)
+		}
+		affected = mr.AllRowsAffected()
+		return nil
+	})
+	if err == nil && len(affected) != len(stmts) {
+		err = fmt.Errorf("the target reported %d results for %d statements", len(affected), len(stmts))
+	}
+	if err != nil {
+		w.format = nil
+		return w.r.applyError(stmts[0].txn, stmts[0], &rowsError{event: stmts[0].event, err: err})
+	}
+	for i, s := range stmts {
+		if err := w.checkRows(ctx, s, affected[i]); err != nil {
+			return w.r.applyError(s.txn, s, &rowsError{event: s.event, err: err})
+		}
+	}
+	return nil
+}
+
+// checkRows checks that s changed the rows it must: n rows reported, or,
+// for an UPDATE that changed nothing, a row that holds its after image.
+func (w *worker) checkRows(ctx context.Context, s *stmt, n int64) error {
+	if n == s.check.rows {
+		return nil
+	}
+	if n == 0 && s.check.found != "" {
+		var found int64
+		if err := w.conn.QueryRowContext(ctx, s.check.found).Scan(&found); err != nil {
+			return fmt.Errorf("look for the updated row: %w", err)
+		}
+		if found > 0 {
+			return nil // the row already held the after image
+		}
+	}
+	if n < s.check.rows {
+		return fmt.Errorf("%w: the statement changed %d of %d rows (the target lacks a row the source had)", errRowNotFound, n, s.check.rows)
+	}
+	return fmt.Errorf("the statement changed %d rows, want %d", n, s.check.rows)
 }
 
 // sendSplit sends the row events of one source statement in several BINLOG
@@ -341,4 +420,17 @@ func hasRowEvents(t *txn.Txn) bool {
 		}
 	}
 	return false
+}
+
+// countSQLEvents counts the row events that stmts apply as SQL.
+func countSQLEvents(stmts []stmt) uint64 {
+	var n uint64
+	var last *txn.Event
+	for i := range stmts {
+		if s := &stmts[i]; s.check != nil && s.event != last {
+			n++
+			last = s.event
+		}
+	}
+	return n
 }

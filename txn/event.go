@@ -175,6 +175,21 @@ type TableMap struct {
 	PrimaryKey []int
 }
 
+// TypeJSON is MYSQL_TYPE_JSON, the column type MySQL logs for its JSON
+// columns (MySQL's binary JSON in row images). MariaDB's JSON is a LONGTEXT,
+// logged as a BLOB.
+const TypeJSON = 245
+
+// HasJSON reports whether the table has a MySQL JSON column (TypeJSON).
+func (tm *TableMap) HasJSON() bool {
+	for _, t := range tm.ColumnTypes {
+		if t == TypeJSON {
+			return true
+		}
+	}
+	return false
+}
+
 // Op is the operation of a row event.
 type Op uint8
 
@@ -214,12 +229,39 @@ type Rows struct {
 	// update a before image followed by its after image. A column absent
 	// from the image (MINIMAL/NOBLOB) is nil, like NULL: check Columns.
 	// Values are nil, int64, uint64, float32, float64, string (DECIMAL,
-	// temporal types and JSON as MySQL text) or []byte (everything else).
+	// temporal types and JSON as MySQL text) or []byte (everything else);
+	// in the after image of a PARTIAL_UPDATE_ROWS event, a JSON column
+	// updated in part holds []JSONDiff, the changes to make to its value.
 	Rows [][]any
 	// Decoded is false when the reader was asked not to decode row images:
 	// then Rows is empty and only Raw (on the Event) is usable.
 	Decoded bool
 }
+
+// JSONDiff is one change of a MySQL partial JSON update
+// (binlog_row_value_options=PARTIAL_JSON): the after image of a
+// PARTIAL_UPDATE_ROWS event holds, for a JSON column updated in part, the
+// changes to apply in order to the column's value instead of the value.
+type JSONDiff struct {
+	Op JSONDiffOp
+	// Path is the MySQL JSON path as logged ("$.a[2]"); it never is "$".
+	Path string
+	// Value is the new value as JSON text; empty for JSONRemove.
+	Value string
+}
+
+// JSONDiffOp is the operation of a JSONDiff, with MySQL's codes.
+type JSONDiffOp uint8
+
+// JSON diff operations. JSONReplace replaces the value at an existing
+// path; JSONInsert adds an object member that does not exist or inserts
+// into an array at the path's index; JSONRemove removes the value at an
+// existing path.
+const (
+	JSONReplace JSONDiffOp = 0
+	JSONInsert  JSONDiffOp = 1
+	JSONRemove  JSONDiffOp = 2
+)
 
 // Row event flags.
 const (

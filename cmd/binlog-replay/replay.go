@@ -318,6 +318,9 @@ func printReplaySummary(w io.Writer, s *replay.Summary, asJSON bool, runErr erro
 	if s.SerialTxns > 0 {
 		fmt.Fprintf(w, "serial stretches: %d transactions applied in order without computing their write sets (every group waited for the one before)\n", s.SerialTxns)
 	}
+	if s.SQLRowEvents > 0 {
+		fmt.Fprintf(w, "applied %d row events as SQL instead of passthrough (MySQL JSON tables on a MariaDB target)\n", s.SQLRowEvents)
+	}
 	if s.Skipped > 0 {
 		fmt.Fprintf(w, "skipped %d transactions by GTID filters\n", s.Skipped)
 	}
