@@ -63,6 +63,9 @@ func (r *Reader) startFile(ev rawEvent) error {
 		return err
 	}
 	r.format = f
+	if err := r.cont.beginFile(r.fr.fileName()); err != nil {
+		return err
+	}
 	return r.newParsers(ev.Raw)
 }
 

@@ -49,7 +49,15 @@ func (r *Reader) dispatch(e event) (*pendingTxn, error) {
 		r.markMariaDB()
 	}
 	switch e.Type {
-	case evPreviousGTIDs, evMariaGTIDList, evBinlogCheckpoint, evRotate, evStop, evFormatDescription:
+	case evPreviousGTIDs, evMariaGTIDList:
+		if err := r.outsideTxn(e); err != nil {
+			return nil, err
+		}
+		return nil, r.cont.list(e.Type, e.body)
+	case evRotate:
+		r.cont.rotate(e.body, e.Flags, r.format.postHeaderLen(evRotate), e.pos)
+		return nil, r.outsideTxn(e)
+	case evBinlogCheckpoint, evStop, evFormatDescription:
 		return nil, r.outsideTxn(e)
 	case evHeartbeat, evHeartbeatV2, evIgnorable, evRowsQuery, evAnnotateRows:
 		return nil, nil // informational
@@ -105,6 +113,7 @@ func (r *Reader) inTxnError(e event) error {
 
 // begin starts assembling a transaction at e.
 func (r *Reader) begin(e event, g txn.GTID, state int) {
+	r.cont.txnStart(g, r.skipping)
 	r.cur = &builder{state: state, t: &txn.Txn{
 		GTID:     g,
 		Start:    txn.Position{File: r.fr.fileName(), Offset: e.pos},

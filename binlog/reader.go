@@ -111,6 +111,9 @@ type Options struct {
 	// still returns transactions and errors in binlog order. Close stops
 	// the workers.
 	DecodeWorkers int
+	// NoContinuityCheck reads on where a file does not carry on from the
+	// one before it (see continuity.go) instead of failing.
+	NoContinuityCheck bool
 }
 
 // Stats counts what a Reader has read so far.
@@ -162,6 +165,7 @@ type Reader struct {
 	queue       []*pendingTxn         // transactions read ahead, in order, being decoded
 	queuedBytes int64                 // their binlog bytes
 	readAhead   int64                 // limit of queuedBytes
+	cont        continuity            // GTID history across files
 }
 
 // NewReader returns a reader of files, in the order given (see ResolveFiles).
@@ -177,6 +181,7 @@ func NewReader(files []string, opts Options) (*Reader, error) {
 	}
 	r := &Reader{files: files, opts: opts, tables: map[uint64]*tableEntry{},
 		stats: Stats{Skipped: map[string]uint64{}}, workers: opts.DecodeWorkers}
+	r.cont.off = opts.NoContinuityCheck
 	if r.workers == 0 {
 		r.workers = runtime.GOMAXPROCS(0)
 	}

@@ -56,6 +56,9 @@ type Options struct {
 	// SkipUnknown skips events the reader does not understand, as the
 	// replay's --skip-unknown does; they are counted in the report.
 	SkipUnknown bool
+	// NoContinuityCheck reads on where a binlog file does not carry on from
+	// the one before it, as the replay's --no-continuity-check does.
+	NoContinuityCheck bool
 
 	// BigRows is the number of deleted or updated rows in one transaction
 	// above which it is a stop-point candidate (default 1000).
@@ -137,7 +140,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 		rep.Files = append(rep.Files, FileInfo{Path: f, Name: binlog.LogName(f), Bytes: st.Size()})
 	}
-	rd, err := binlog.NewReader(opts.Files, binlog.Options{Start: opts.StartPosition, DecodeRows: true, SkipUnknown: opts.SkipUnknown})
+	rd, err := binlog.NewReader(opts.Files, binlog.Options{Start: opts.StartPosition, DecodeRows: true, SkipUnknown: opts.SkipUnknown,
+		NoContinuityCheck: opts.NoContinuityCheck})
 	if err != nil {
 		return nil, fmt.Errorf("plan binlogs: %w", err)
 	}

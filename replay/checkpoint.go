@@ -83,13 +83,37 @@ func ensureCheckpointTable(ctx context.Context, conn *sql.Conn) error {
 func ReadCheckpoint(ctx context.Context, db interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
 }) (*Checkpoint, error) {
+	return readCheckpoint(ctx, db, "")
+}
+
+// queryRower is a *sql.DB, *sql.Conn or *sql.Tx.
+type queryRower interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}
+
+// readCheckpointSettled reads the checkpoint with a locking read: when a
+// commit of an earlier run is still in progress on the target (its
+// connection was lost while the server was committing: an ambiguous
+// commit, or a commit waiting for disk space), the read waits for it to
+// end, so that the checkpoint says whether it committed. It fails after
+// the target's innodb_lock_wait_timeout.
+func readCheckpointSettled(ctx context.Context, db queryRower) (*Checkpoint, error) {
+	cp, err := readCheckpoint(ctx, db, " LOCK IN SHARE MODE")
+	if isMySQLError(err, errLockWaitTimeout) {
+		return nil, fmt.Errorf("another session holds the checkpoint (a commit of an earlier run still in progress on the target, "+
+			"waiting for disk space or a lock?): see SHOW PROCESSLIST on the target, then run again: %w", err)
+	}
+	return cp, err
+}
+
+func readCheckpoint(ctx context.Context, db queryRower, lock string) (*Checkpoint, error) {
 	var (
 		cp      Checkpoint
 		srcTime sql.NullString
 	)
 	err := db.QueryRowContext(ctx,
 		"SELECT seq, file, pos, gtid, source_time, state, ddl_file, ddl_pos FROM `"+
-			CheckpointSchema+"`.`checkpoint` WHERE channel = ?", checkpointChannel).
+			CheckpointSchema+"`.`checkpoint` WHERE channel = ?"+lock, checkpointChannel).
 		Scan(&cp.Applied, &cp.Next.File, &cp.Next.Offset, &cp.GTID, &srcTime, &cp.State,
 			&cp.DDLStart.File, &cp.DDLStart.Offset)
 	if errors.Is(err, sql.ErrNoRows) || isMySQLError(err, errNoSuchTable, errBadDB) {

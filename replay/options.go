@@ -80,6 +80,9 @@ type Options struct {
 	// SkipUnknown skips events the reader does not understand (each is
 	// counted in the summary) instead of stopping.
 	SkipUnknown bool
+	// NoContinuityCheck reads on where a binlog file does not carry on
+	// from the one before it (see binlog.Options.NoContinuityCheck).
+	NoContinuityCheck bool
 	// LockWaitTimeout is the target session's innodb_lock_wait_timeout,
 	// which bounds how long a commit-order deadlock lasts before it is
 	// resolved. MaxRetries bounds retries of one group.
@@ -91,6 +94,14 @@ type Options struct {
 	// resumeOrStart, set on reconnection, resumes from the checkpoint if
 	// the target has one and starts from the start point otherwise.
 	resumeOrStart bool
+	// stale, set on reconnection, are the lost run's target sessions.
+	stale staleSessions
+
+	// StallReport, when positive, is how long the replay waits without a
+	// commit (while transactions are being applied) before it logs what
+	// its sessions on the target are doing, and again after each further
+	// period: a target whose disk is full waits for space without failing.
+	StallReport time.Duration
 
 	// Progress, if set, receives a snapshot about every ProgressInterval.
 	Progress         func(Stats)
@@ -143,6 +154,7 @@ func DefaultOptions() Options {
 		LockWaitTimeout:  2 * time.Second,
 		MaxRetries:       20,
 		Reconnect:        2 * time.Minute,
+		StallReport:      30 * time.Second,
 		ProgressInterval: time.Second,
 		TargetGTIDs:      GTIDsAuto,
 	}

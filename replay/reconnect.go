@@ -75,10 +75,28 @@ func runResilient(ctx context.Context, opts Options, logw io.Writer) (*Summary, 
 		// (if the first run had not saved one yet, start as asked).
 		opts.Resume = true
 		opts.resumeOrStart = true
+		if sum != nil {
+			opts.stale = sum.stale
+		}
 	}
 }
 
-// mergeSummaries adds b, a later run's summary, to a.
+// withGroup returns s with the uncertain group u counted as applied.
+func withGroup(s *Summary, u *uncertainGroup) *Summary {
+	c := *s
+	c.Applied += u.txns
+	c.BytesApplied += u.bytes
+	c.Last = u.last
+	if c.First == nil {
+		c.First = u.first
+	}
+	c.uncertain = nil
+	return &c
+}
+
+// mergeSummaries adds b, a later run's summary, to a. A group whose commit
+// was cut off in a's run (its outcome unknown) is counted when b's
+// checkpoint shows it committed.
 func mergeSummaries(a, b *Summary) *Summary {
 	switch {
 	case b == nil:
@@ -87,6 +105,11 @@ func mergeSummaries(a, b *Summary) *Summary {
 		return b
 	}
 	m := *b
+	m.base = a.base
+	if u := a.uncertain; u != nil && b.base >= a.base+a.Applied+u.txns {
+		// The commit cut off in a's run did happen: b resumed after it.
+		a = withGroup(a, u)
+	}
 	m.Applied += a.Applied
 	m.Skipped += a.Skipped
 	m.BytesApplied += a.BytesApplied

@@ -65,6 +65,23 @@ type Summary struct {
 	// SkippedEvents counts, by event type, the events skipped because they
 	// are marked ignorable or because --skip-unknown was given.
 	SkippedEvents map[string]uint64 `json:"skipped_events,omitempty"`
+
+	// base is the checkpoint's count of applied transactions when the run
+	// started; uncertain the group whose commit was cut off, if any (see
+	// mergeSummaries).
+	base      uint64
+	uncertain *uncertainGroup
+	// stale are the run's target sessions, ended by the next run if the
+	// target was lost (see stale.go).
+	stale staleSessions
+}
+
+// uncertainGroup is a group whose COMMIT was sent but not acknowledged:
+// the connection was lost, so it may or may not have committed.
+type uncertainGroup struct {
+	first, last *txn.Ref
+	txns        uint64
+	bytes       int64
 }
 
 // run is the state of one replay.
@@ -74,6 +91,7 @@ type run struct {
 	seq           *sequencer
 	collations    *collations
 	appliedBefore uint64 // from the checkpoint, when resuming
+	resumed       bool   // started from a checkpoint
 	resumeDDL     txn.Position
 	logw          io.Writer
 	// keepGTIDs: target commits are logged with source GTIDs (gtids.go).
@@ -87,6 +105,7 @@ type run struct {
 	// take that path (rowsql.go).
 	schemas  *schema.Cache
 	sqlApply *sqlApply
+	logMu    sync.Mutex // serializes writes to logw
 
 	// stmtWorker is the session statement-format and DDL groups run on,
 	// one at a time (stmtMu), whichever worker picked them up.
@@ -112,9 +131,15 @@ type run struct {
 	skippedEvents map[string]uint64
 	// barrierWhy counts barriers by reason (at most 20 reasons).
 	barrierWhy map[string]uint64
-	started    time.Time
-	barriers   atomic.Uint64
-	skipped    atomic.Uint64
+	// uncertain is the group whose commit was cut off, if any.
+	uncertain *uncertainGroup
+	// sessions are the target connection ids of the workers; serverStart
+	// is when the target started (Unix seconds).
+	sessions    []uint64
+	serverStart int64
+	started     time.Time
+	barriers    atomic.Uint64
+	skipped     atomic.Uint64
 }
 
 // Run replays the binlogs described by opts into the target. It returns
@@ -199,7 +224,11 @@ func (r *run) prepare(ctx context.Context) (txn.Position, error) {
 	}
 	r.schemas = schema.NewCache(r.db)
 	r.sqlApply = &sqlApply{targetMariaDB: strings.Contains(strings.ToLower(version), "mariadb"), tables: r.schemas.Table}
-	cp, err := ReadCheckpoint(ctx, r.db)
+	if r.serverStart, err = serverStart(ctx, r.db); err != nil {
+		return txn.Position{}, err
+	}
+	r.endStaleSessions(ctx)
+	cp, err := readCheckpointSettled(ctx, r.db)
 	if err != nil {
 		return txn.Position{}, err
 	}
@@ -213,6 +242,7 @@ func (r *run) prepare(ctx context.Context) (txn.Position, error) {
 	case cp != nil:
 		start = cp.Next
 		r.appliedBefore = cp.Applied
+		r.resumed = true
 		if cp.State == "ddl" {
 			r.resumeDDL = cp.DDLStart
 		}
@@ -224,6 +254,9 @@ func (r *run) prepare(ctx context.Context) (txn.Position, error) {
 		start = txn.Position{File: binlog.LogName(r.opts.Files[0])}
 	case r.opts.Source.StartGTID == "":
 		return txn.Position{}, errors.New("the target's checkpoint names no position yet: start again with --source-start")
+	}
+	if err := r.checkStartGap(ctx, start); err != nil {
+		return txn.Position{}, err
 	}
 	if err := r.checkBinlogPrivilege(ctx, start); err != nil {
 		return txn.Position{}, err
@@ -306,6 +339,7 @@ func (r *run) pipeline(ctx context.Context, start txn.Position) error {
 	if r.opts.Workers > 1 {
 		go r.monitorOrder(gctx)
 	}
+	go r.watchStalls(gctx)
 	if r.opts.Progress != nil {
 		done := make(chan struct{})
 		defer close(done)
@@ -339,10 +373,12 @@ func (r *run) newWorker(ctx context.Context) (*worker, error) {
 		conn.Close()
 		return nil, fmt.Errorf("set up target session: %w", err)
 	}
-	if err := conn.QueryRowContext(ctx, "SELECT @@max_allowed_packet").Scan(&w.maxPacket); err != nil {
+	var id uint64
+	if err := conn.QueryRowContext(ctx, "SELECT @@max_allowed_packet, CONNECTION_ID()").Scan(&w.maxPacket, &id); err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("read max_allowed_packet: %w", err)
+		return nil, fmt.Errorf("read target session settings: %w", err)
 	}
+	r.addSession(id)
 	return w, nil
 }
 
@@ -375,6 +411,7 @@ func (r *run) read(ctx context.Context, start txn.Position, out chan<- *txn.Txn)
 		rd.Close()
 	}()
 	f := filter.New(r.opts.Filter(r.opts.Files))
+	sent := 0
 	for {
 		t, err := rd.Next(ctx)
 		if errors.Is(err, io.EOF) && r.opts.Source.DSN != "" {
@@ -382,7 +419,7 @@ func (r *run) read(ctx context.Context, start txn.Position, out chan<- *txn.Txn)
 			return nil
 		}
 		if errors.Is(err, io.EOF) {
-			r.setStop("reached the end of the binlogs")
+			r.endOfBinlogs(rd, sent)
 			return nil
 		}
 		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
@@ -396,7 +433,11 @@ func (r *run) read(ctx context.Context, start txn.Position, out chan<- *txn.Txn)
 		if err != nil {
 			// Apply what was read before the bad input (or the lost
 			// source), then report it.
-			r.setReadErr(err)
+			why := "bad input in the binlogs: every transaction before it was applied"
+			if r.opts.Source.DSN != "" {
+				why = "the source failed (connection lost, or bad input): every complete transaction before it was applied"
+			}
+			r.setReadErr(err, why)
 			return nil
 		}
 		if stop := f.Stop(t); stop != "" {
@@ -413,6 +454,7 @@ func (r *run) read(ctx context.Context, start txn.Position, out chan<- *txn.Txn)
 		}
 		select {
 		case out <- t:
+			sent++
 		case <-ctx.Done():
 			return nil
 		}
@@ -425,7 +467,7 @@ func (r *run) openReader(ctx context.Context, start txn.Position) (*binlog.Reade
 	readAhead, decodeMax := readerLimits(r.opts.MemoryBudget)
 	bo := binlog.Options{Start: start, SkipUnknown: r.opts.SkipUnknown,
 		DecodeRows: r.parallel(), DecodeMaxBytes: decodeMax, ReadAheadBytes: readAhead,
-		SkipDecode: &r.serial.skip, DecodeJSON: r.sqlApply.targetMariaDB}
+		SkipDecode: &r.serial.skip, DecodeJSON: r.sqlApply.targetMariaDB, NoContinuityCheck: r.opts.NoContinuityCheck}
 	if r.opts.Source.DSN == "" {
 		return binlog.NewReader(r.opts.Files, bo)
 	}
@@ -460,16 +502,30 @@ func (r *run) committed(g *group) {
 	}
 }
 
-// setReadErr records bad input found by the reader: the transactions
-// before it are still applied, then the replay stops with this error.
-func (r *run) setReadErr(err error) {
+// commitUncertain records that g's COMMIT was sent but its outcome is
+// unknown (the connection was lost): the checkpoint read by the next run
+// tells whether it committed.
+func (r *run) commitUncertain(g *group) {
+	u := &uncertainGroup{first: g.txns[0].Ref(), last: g.txns[len(g.txns)-1].Ref(), txns: uint64(len(g.txns))}
+	for _, t := range g.txns {
+		u.bytes += t.Bytes
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.uncertain = u
+}
+
+// setReadErr records an error found while reading (bad input, a start
+// point that does not fit the binlogs), and why as the stop reason: the
+// transactions read before it are still applied, then the replay stops
+// with this error.
+func (r *run) setReadErr(err error, why string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.readErr = err
-	r.stopWhy = "bad input in the binlogs: every transaction before it was applied"
+	r.stopWhy = why
 	if r.opts.Source.DSN != "" {
-		r.readErr = sourceError{err}
-		r.stopWhy = "the source failed (connection lost, or bad input): every complete transaction before it was applied"
+		r.readErr = sourceError{err} // stops the run: no reconnection to the target helps
 	}
 }
 
@@ -555,6 +611,8 @@ func (r *run) stopReason() string {
 }
 
 func (r *run) logf(format string, args ...any) {
+	r.logMu.Lock()
+	defer r.logMu.Unlock()
 	fmt.Fprintf(r.logw, format+"\n", args...)
 }
 
@@ -594,6 +652,8 @@ func (r *run) summary() *Summary {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s.First, s.Last = r.first, r.last
+	s.base, s.uncertain = r.appliedBefore, r.uncertain
+	s.stale = staleSessions{ids: append([]uint64(nil), r.sessions...), serverStart: r.serverStart}
 	s.BarrierReasons = r.barrierWhy
 	if len(r.skippedEvents) > 0 {
 		s.SkippedEvents = r.skippedEvents

@@ -175,6 +175,9 @@ func (w *worker) applyOnce(ctx context.Context, g *group, gen uint64) error {
 	if _, err := w.conn.ExecContext(ctx, commit); err != nil {
 		// The commit may or may not have happened: the checkpoint on the
 		// target says which, and --resume reads it.
+		if !isServerError(err) {
+			w.r.commitUncertain(g)
+		}
 		return w.r.applyError(last, nil, fmt.Errorf("%w; --resume reads the checkpoint to find out: %w", errCommitUnknown, err))
 	}
 	w.r.committed(g)
@@ -208,6 +211,9 @@ func (w *worker) applyDDL(ctx context.Context, g *group) error {
 		w.r.logf("DDL at %s was already applied before the restart (%v): continuing", t.Start, err)
 	}
 	if _, err := w.conn.ExecContext(ctx, w.r.unlogged(checkpointSQL(t, w.r.appliedBefore+g.last(), "running")+";\nCOMMIT")); err != nil {
+		if !isServerError(err) {
+			w.r.commitUncertain(g)
+		}
 		return w.r.applyError(t, nil, fmt.Errorf("record DDL end: %w", err))
 	}
 	w.r.committed(g)

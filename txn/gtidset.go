@@ -83,7 +83,12 @@ func (s *GTIDSet) addInterval(source string, iv interval) {
 	if s.mysql == nil {
 		s.mysql = map[string][]interval{}
 	}
-	ivs := append(s.mysql[source], iv)
+	ivs := s.mysql[source]
+	if n := len(ivs); n > 0 && iv.lo >= ivs[n-1].lo && iv.lo <= ivs[n-1].hi+1 {
+		ivs[n-1].hi = max(ivs[n-1].hi, iv.hi) // the common case: the next GTID of a source
+		return
+	}
+	ivs = append(ivs, iv)
 	sort.Slice(ivs, func(i, j int) bool { return ivs[i].lo < ivs[j].lo })
 	merged := ivs[:1]
 	for _, v := range ivs[1:] {

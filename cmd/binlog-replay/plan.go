@@ -52,7 +52,7 @@ func (o *PlanOptions) options(args []string) (plan.Options, error) {
 	po.StartPosition, po.StartGTIDs, po.ExcludeGTIDs = start, f.StartGTIDs, f.ExcludeGTIDs
 	po.StopPosition, po.StopDatetime, po.StopBeforeGTID = f.StopPosition, f.StopDatetime, f.StopBeforeGTID
 	po.Databases, po.Tables = f.Databases, f.Tables
-	po.SkipUnknown, po.TableKeys, po.HideValues = o.SkipUnknown, o.TableKeys, !o.LogValues
+	po.SkipUnknown, po.TableKeys, po.HideValues, po.NoContinuityCheck = o.SkipUnknown, o.TableKeys, !o.LogValues, o.NoContinuityCheck
 	if o.BigRows < 1 {
 		return po, fmt.Errorf("--big-rows must be at least 1, got %d", o.BigRows)
 	}

@@ -44,6 +44,9 @@ type ReplayOptions struct {
 	Source         string
 	SourceStart    string
 	SourceServerID uint
+	// StallReport is how long without a commit before the replay says what
+	// its target sessions are doing (a full disk makes a target wait).
+	StallReport time.Duration
 	// VerifyAgainst, when set, compares the target with this reference
 	// server after the replay (a staging rehearsal).
 	VerifyAgainst string
@@ -85,6 +88,7 @@ func (o *ReplayOptions) AddFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.JSON, "json", false, "print the summary as JSON on stdout")
 	fs.StringVar(&o.Progress, "progress", "auto", "progress display: auto, bar, plain or none")
 	fs.DurationVar(&o.Reconnect, "reconnect-for", d.Reconnect, "when the target is lost, reconnect with backoff for this long, then resume from its checkpoint (0: stop at once)")
+	fs.DurationVar(&o.StallReport, "stall-report", d.StallReport, "when no transaction has committed for this long, say what the replay's sessions on the target are doing (0: never)")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "rehearse on a staging target: check the binlogs as plan does first (apply nothing if the replay would fail on them), replay, verify with --verify-against, and report")
 	fs.StringVar(&o.VerifyAgainst, "verify-against", "", "after the replay, compare the target table by table with this reference `DSN` (exit 1 when they differ)")
 	fs.BoolVar(&o.LogValues, "log-values", false, "let errors and the verify report show data values (statement literals, values quoted by the server, key values); by default they are replaced by ?")
@@ -136,7 +140,8 @@ func (o *ReplayOptions) options(args []string, warn io.Writer) (replay.Options, 
 	ro.Databases, ro.Tables = f.Databases, f.Tables
 	ro.Workers, ro.GroupTxns, ro.GroupBytes = o.Workers, o.GroupTxns, o.GroupBytes
 	ro.Resume, ro.NoLogBin, ro.SkipUnknown, ro.Strict = o.Resume, o.NoLogBin, o.SkipUnknown, o.Strict
-	ro.Reconnect, ro.MemoryBudget, ro.LogValues = o.Reconnect, int64(o.Memory), o.LogValues
+	ro.NoContinuityCheck = o.NoContinuityCheck
+	ro.Reconnect, ro.MemoryBudget, ro.StallReport, ro.LogValues = o.Reconnect, int64(o.Memory), o.StallReport, o.LogValues
 	if ro.TargetGTIDs, err = replay.ParseGTIDMode(o.TargetGTIDs); err != nil {
 		return ro, err
 	}
@@ -253,7 +258,7 @@ func dryRunCheck(ctx context.Context, ro replay.Options, stderr io.Writer) int {
 	rep, err := plan.Run(ctx, plan.Options{Files: ro.Files, StartPosition: start, StartGTIDs: ro.StartGTIDs,
 		StopPosition: ro.StopPosition, StopDatetime: ro.StopDatetime, StopBeforeGTID: ro.StopBeforeGTID,
 		ExcludeGTIDs: ro.ExcludeGTIDs, Databases: ro.Databases, Tables: ro.Tables, SkipUnknown: ro.SkipUnknown,
-		HideValues: !ro.LogValues})
+		HideValues: !ro.LogValues, NoContinuityCheck: ro.NoContinuityCheck})
 	if err != nil {
 		fmt.Fprintf(stderr, "binlog-replay replay --dry-run: check the binlogs: %v\n", err)
 		return 1

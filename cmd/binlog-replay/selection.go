@@ -23,6 +23,9 @@ type SelectionFlags struct {
 	Databases      string
 	Tables         string
 	SkipUnknown    bool
+	// NoContinuityCheck reads on where a file does not carry on from the
+	// one before it (GTID history, ROTATE).
+	NoContinuityCheck bool
 }
 
 // AddFlags registers the flags on fs.
@@ -37,6 +40,8 @@ func (o *SelectionFlags) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Databases, "databases", "", "apply only these comma-separated databases")
 	fs.StringVar(&o.Tables, "tables", "", "apply only these comma-separated db.table tables")
 	fs.BoolVar(&o.SkipUnknown, "skip-unknown", false, "skip events that are not understood (counted) instead of stopping")
+	fs.BoolVar(&o.NoContinuityCheck, "no-continuity-check", false,
+		"read on where a binlog file does not carry on from the one before it (after RESET MASTER TO, DELETE_DOMAIN_ID, a changed gtid_binlog_state or gtid_purged)")
 }
 
 // parse returns the start position and the filter the flags describe, for

@@ -1,0 +1,347 @@
+package binlog
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/binlog-replay/binlog-replay/txn"
+)
+
+// A server starts each binlog file with the GTID history written before it:
+// MariaDB a GTID_LIST event (its binlog state: the last GTID of each domain
+// and server id), MySQL 5.6+ a PREVIOUS_GTIDS event (gtid_executed). So the
+// list at the start of file k+1 equals the list of file k advanced by the
+// GTIDs written in file k, and the ROTATE event ending file k names file
+// k+1. The reader checks both at each file boundary (continuity), which
+// catches files of two servers mixed under the same names, and a file
+// missing from the middle of a sequence that was renumbered.
+//
+// Legitimate sequences that break this, and need Options.NoContinuityCheck:
+// RESET MASTER TO n (the history starts over), FLUSH BINARY LOGS
+// DELETE_DOMAIN_ID (a MariaDB domain leaves the list), SET GLOBAL
+// gtid_binlog_state or gtid_purged between two files. A change of server_id
+// (a replica promoted) keeps continuity: the new server's binlog state
+// carries the old server's entries. Files without such lists (MySQL 5.5,
+// MariaDB 5.5) and MySQL files written with gtid_mode=OFF carry no history,
+// so only ROTATE is checked there.
+
+// mariaKey is a MariaDB (domain, server id) pair.
+type mariaKey struct{ domain, server uint32 }
+
+// gtidHistory is the GTID history of a binlog sequence up to a point.
+type gtidHistory struct {
+	// kind is the event type of the list it started from: evMariaGTIDList,
+	// evPreviousGTIDs, or 0 while unknown (no list read).
+	kind  byte
+	maria map[mariaKey]uint64 // MariaDB: the last sequence number of each (domain, server)
+	mysql txn.GTIDSet         // MySQL: every GTID
+}
+
+// add records a transaction's GTID.
+func (h *gtidHistory) add(g txn.GTID) {
+	switch {
+	case g.IsZero():
+	case g.Flavor == txn.FlavorMariaDB:
+		if h.maria == nil {
+			h.maria = map[mariaKey]uint64{}
+		}
+		h.maria[mariaKey{g.Domain, g.Server}] = g.Seq
+	default:
+		h.mysql.Add(g)
+	}
+}
+
+// set returns the history as a GTID set (MariaDB: the highest sequence
+// number of each domain).
+func (h *gtidHistory) set() txn.GTIDSet {
+	var s txn.GTIDSet
+	s.Union(h.mysql)
+	for k, seq := range h.maria {
+		s.Add(txn.GTID{Flavor: txn.FlavorMariaDB, Domain: k.domain, Server: k.server, Seq: seq})
+	}
+	return s
+}
+
+// clone returns a copy of h.
+func (h *gtidHistory) clone() gtidHistory {
+	c := gtidHistory{kind: h.kind}
+	c.mysql.Union(h.mysql)
+	if h.maria != nil {
+		c.maria = make(map[mariaKey]uint64, len(h.maria))
+		for k, v := range h.maria {
+			c.maria[k] = v
+		}
+	}
+	return c
+}
+
+// continuity follows the GTID history across the files a Reader reads and
+// checks each file boundary.
+type continuity struct {
+	off       bool   // Options.NoContinuityCheck
+	prevFile  string // base name of the file before the current one, "" for the first
+	file      string // base name of the current file
+	rotateTo  string // the file the last ROTATE named ("" if none)
+	rotatePos uint64 // that ROTATE's offset
+	rotateIn  string // the file holding it
+
+	now     gtidHistory // up to the last event read
+	start   gtidHistory // as of the reader's start position, once startSet
+	started bool
+}
+
+// beginFile is called at the format description of each file, before any
+// other of its events: it checks that the ROTATE ending the previous file,
+// if any, named this one.
+func (c *continuity) beginFile(name string) error {
+	c.prevFile, c.file = c.file, name
+	rotateTo, pos, in := c.rotateTo, c.rotatePos, c.rotateIn
+	c.rotateTo = ""
+	if c.off || c.prevFile == "" || rotateTo == "" || in != c.prevFile || sameSequenceNumber(rotateTo, name) {
+		return nil
+	}
+	return &Error{File: in, Offset: pos, EventType: eventTypeName(evRotate), Err: fmt.Errorf(
+		"%s ends by naming %s as the next file, but the next file given is %s: files from different servers or a missing file? "+
+			"(--no-continuity-check reads on)", in, rotateTo, name)}
+}
+
+// sameSequenceNumber reports whether binlog names a and b have the same
+// number (or, without numbers, are the same name): files may have been
+// renamed, keeping their numbers.
+func sameSequenceNumber(a, b string) bool {
+	_, na, okA := splitName(a)
+	_, nb, okB := splitName(b)
+	if okA && okB {
+		return na == nb
+	}
+	return a == b
+}
+
+// rotate records the file a ROTATE event names.
+func (c *continuity) rotate(body []byte, flags uint16, postHeader int, pos uint64) {
+	if flags&flagArtificial != 0 {
+		return
+	}
+	if postHeader < 0 || postHeader > len(body) {
+		postHeader = 8
+	}
+	if postHeader > len(body) {
+		return
+	}
+	c.rotateTo, c.rotatePos, c.rotateIn = string(body[postHeader:]), pos, c.file
+}
+
+// txnStart is called where each transaction starts, skipping telling
+// whether it is before the reader's start position.
+func (c *continuity) txnStart(g txn.GTID, skipping bool) {
+	if !skipping && !c.started {
+		c.start, c.started = c.now.clone(), true
+	}
+	c.now.add(g)
+}
+
+// list handles the GTID_LIST or PREVIOUS_GTIDS event of the current file:
+// when the history before it is known, the list must equal it.
+func (c *continuity) list(typ byte, body []byte) error {
+	got := gtidHistory{kind: typ}
+	var err error
+	if typ == evMariaGTIDList {
+		got.maria, err = parseMariaGTIDList(body)
+	} else {
+		got.mysql, err = parsePreviousGTIDs(body)
+	}
+	if err != nil {
+		return err
+	}
+	prev := c.now
+	c.now = got
+	if c.off || c.prevFile == "" || prev.kind == 0 {
+		return nil
+	}
+	if prev.kind != typ {
+		return fmt.Errorf("%s is a %s binlog but %s is not: files from different servers? (--no-continuity-check reads on)",
+			c.file, flavorOfList(typ), c.prevFile)
+	}
+	if mine, theirs, differ := historyDiff(got, prev); differ {
+		return fmt.Errorf("%s starts after %s but %s ended at %s: files from different servers or a missing file? "+
+			"(after RESET MASTER or DELETE_DOMAIN_ID, --no-continuity-check reads on)", c.file, mine, c.prevFile, theirs)
+	}
+	return nil
+}
+
+func flavorOfList(typ byte) string {
+	if typ == evMariaGTIDList {
+		return "MariaDB"
+	}
+	return "MySQL"
+}
+
+// historyDiff describes the first domain or source where a and b differ.
+func historyDiff(a, b gtidHistory) (inA, inB string, differ bool) {
+	if a.kind == evMariaGTIDList {
+		for _, d := range mariaDomains(a.maria, b.maria) {
+			sa, sb := mariaDomain(a.maria, d), mariaDomain(b.maria, d)
+			if sa != sb {
+				return sa, sb, true
+			}
+		}
+		return "", "", false
+	}
+	sources := append(a.mysql.Sources(), b.mysql.Sources()...)
+	sort.Strings(sources)
+	for _, src := range sources {
+		sa, sb := a.mysql.Source(src).String(), b.mysql.Source(src).String()
+		if sa != sb {
+			return orNothing(sa, src), orNothing(sb, src), true
+		}
+	}
+	return "", "", false
+}
+
+func orNothing(s, what string) string {
+	if s == "" {
+		return "nothing of " + what
+	}
+	return s
+}
+
+// mariaDomains returns the domains of a and b, sorted.
+func mariaDomains(a, b map[mariaKey]uint64) []uint32 {
+	seen := map[uint32]bool{}
+	var out []uint32
+	for _, m := range []map[mariaKey]uint64{a, b} {
+		for k := range m {
+			if !seen[k.domain] {
+				seen[k.domain] = true
+				out = append(out, k.domain)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// mariaDomain formats the entries of domain d, by sequence number then
+// server id.
+func mariaDomain(m map[mariaKey]uint64, d uint32) string {
+	type entry struct {
+		server uint32
+		seq    uint64
+	}
+	var es []entry
+	for k, seq := range m {
+		if k.domain == d {
+			es = append(es, entry{k.server, seq})
+		}
+	}
+	if len(es) == 0 {
+		return fmt.Sprintf("nothing of domain %d", d)
+	}
+	sort.Slice(es, func(i, j int) bool {
+		return es[i].seq < es[j].seq || es[i].seq == es[j].seq && es[i].server < es[j].server
+	})
+	parts := make([]string, len(es))
+	for i, e := range es {
+		parts[i] = fmt.Sprintf("%d-%d-%d", d, e.server, e.seq)
+	}
+	return strings.Join(parts, ",")
+}
+
+// parseMariaGTIDList decodes a GTID_LIST event body: a count (its top four
+// bits are flags), then (domain 4, server id 4, sequence number 8) each.
+func parseMariaGTIDList(body []byte) (map[mariaKey]uint64, error) {
+	if len(body) < 4 {
+		return nil, fmt.Errorf("GTID_LIST body of %d bytes is too short", len(body))
+	}
+	n := int(binary.LittleEndian.Uint32(body) & (1<<28 - 1))
+	if len(body) < 4+16*n {
+		return nil, fmt.Errorf("GTID_LIST of %d entries in a body of %d bytes", n, len(body))
+	}
+	m := make(map[mariaKey]uint64, n)
+	for i := 0; i < n; i++ {
+		b := body[4+16*i:]
+		m[mariaKey{binary.LittleEndian.Uint32(b), binary.LittleEndian.Uint32(b[4:])}] = binary.LittleEndian.Uint64(b[8:])
+	}
+	return m, nil
+}
+
+// parsePreviousGTIDs decodes a PREVIOUS_GTIDS event body: the number of
+// sources (8 bytes; MySQL 8.3+ tagged format: a format byte, 6 bytes of
+// count, the format byte again), then per source its UUID (16), its tag in
+// the tagged format (a length byte holding twice the length, the tag),
+// its number of intervals (8) and the intervals (start, end exclusive, 8
+// each).
+func parsePreviousGTIDs(body []byte) (txn.GTIDSet, error) {
+	var set txn.GTIDSet
+	if len(body) < 8 {
+		return set, fmt.Errorf("PREVIOUS_GTIDS body of %d bytes is too short", len(body))
+	}
+	tagged := body[7] == 1
+	var n uint64
+	if tagged {
+		var b [8]byte
+		copy(b[:], body[1:7])
+		n = binary.LittleEndian.Uint64(b[:])
+	} else {
+		n = binary.LittleEndian.Uint64(body)
+	}
+	p := body[8:]
+	short := fmt.Errorf("PREVIOUS_GTIDS body of %d bytes ends inside its %d sources", len(body), n)
+	if n > uint64(len(p)/24) {
+		return set, short
+	}
+	for i := uint64(0); i < n; i++ {
+		if len(p) < 16 {
+			return set, short
+		}
+		h := hex.EncodeToString(p[:16])
+		src := h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+		p = p[16:]
+		if tagged {
+			if len(p) < 1 || p[0]&1 != 0 || len(p) < 1+int(p[0]>>1) {
+				return set, short
+			}
+			if l := int(p[0] >> 1); l > 0 {
+				src += ":" + string(p[1:1+l])
+			}
+			p = p[1+int(p[0]>>1):]
+		}
+		if len(p) < 8 {
+			return set, short
+		}
+		k := binary.LittleEndian.Uint64(p)
+		p = p[8:]
+		if k > uint64(len(p)/16) {
+			return set, short
+		}
+		for j := uint64(0); j < k; j++ {
+			lo, end := binary.LittleEndian.Uint64(p), binary.LittleEndian.Uint64(p[8:])
+			p = p[16:]
+			if lo == 0 || end <= lo {
+				return set, fmt.Errorf("PREVIOUS_GTIDS interval [%d, %d) of %s is not valid", lo, end, src)
+			}
+			set.AddRange(src, lo, end-1)
+		}
+	}
+	return set, nil
+}
+
+// GTIDHistory returns the GTID history the binlogs record: atStart, the
+// GTIDs written before the start position (the list at the start of the
+// first file read, plus the GTIDs before the start position in that file),
+// and read, the same plus every GTID read since. For MariaDB a domain's
+// position is its highest sequence number. known is false when the files
+// read carry no GTID list (MySQL and MariaDB 5.5): then only the GTIDs read
+// are returned. Call it between calls to Next; with decode workers, read
+// may include transactions read ahead and not returned yet (all of them
+// once Next has returned io.EOF).
+func (r *Reader) GTIDHistory() (atStart, read txn.GTIDSet, known bool) {
+	start := r.cont.start
+	if !r.cont.started {
+		start = r.cont.now
+	}
+	return start.set(), r.cont.now.set(), start.kind != 0
+}

@@ -1,0 +1,96 @@
+package filter
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/binlog-replay/binlog-replay/txn"
+)
+
+// A --start-gtid set says what the target already holds (the base backup's
+// GTID position). The binlogs record what was written before them: the GTID
+// list at the start of their first file (MariaDB GTID_LIST, MySQL
+// PREVIOUS_GTIDS). Three checks follow:
+//
+//   - StartGap: GTIDs written before the binlogs that the set lacks are in
+//     neither the target nor the binlogs: the backup is older than the
+//     first binlog (or files are missing before it). Refused before
+//     anything is applied.
+//   - StartBeyond: GTIDs of the set past the end of the binlogs, in a domain
+//     or source the binlogs follow: the target is newer than these
+//     binlogs (binlogs of another server, or newer binlogs missing).
+//     Found at the end of the binlogs.
+//   - StartUnknown: domains or sources of the set the binlogs never mention
+//     (the backup came from a server with more replication streams, or
+//     from another server): nothing to skip there; reported, not refused.
+//
+// MariaDB sets are positions: domain d at sequence n holds every GTID of d
+// up to n, whatever the server id.
+
+// StartGap returns an error naming the missing transactions when the set
+// start lacks GTIDs of before, the GTID history written before the
+// binlogs' start position (read from file, the first file read).
+func StartGap(start, before txn.GTIDSet, file string) error {
+	missing := before.Subtract(start)
+	if missing.IsEmpty() {
+		return nil
+	}
+	var parts []string
+	for _, d := range missing.Domains() {
+		last, _ := before.DomainSeq(d)
+		if have, ok := start.DomainSeq(d); ok {
+			parts = append(parts, fmt.Sprintf("domain %d sequence numbers %d to %d", d, have+1, last))
+		} else {
+			parts = append(parts, fmt.Sprintf("domain %d up to sequence number %d (--start-gtid has nothing of domain %d)", d, last, d))
+		}
+	}
+	for _, src := range missing.Sources() {
+		parts = append(parts, missing.Source(src).String())
+	}
+	return fmt.Errorf("--start-gtid %s: the binlogs begin after %s (the GTID list at the start of %s), "+
+		"so the transactions %s are neither in the target nor in these binlogs: "+
+		"is the base backup older than the first binlog, or are binlog files missing before %s?",
+		start, before, file, strings.Join(parts, ", "), file)
+}
+
+// StartBeyond returns an error when the set start holds GTIDs past end (the
+// GTID history of the binlogs up to their end) in a domain or source that
+// end mentions.
+func StartBeyond(start, end txn.GTIDSet) error {
+	ahead := start.Subtract(end)
+	var parts []string
+	for _, d := range ahead.Domains() {
+		if last, ok := end.DomainSeq(d); ok {
+			seq, _ := start.DomainSeq(d)
+			parts = append(parts, fmt.Sprintf("domain %d is at sequence number %d, the binlogs end at %d", d, seq, last))
+		}
+	}
+	for _, src := range ahead.Sources() {
+		if !end.Source(src).IsEmpty() {
+			parts = append(parts, ahead.Source(src).String()+" are not in the binlogs")
+		}
+	}
+	if len(parts) == 0 {
+		return nil
+	}
+	return fmt.Errorf("--start-gtid %s is past the end of the binlogs (%s): %s; "+
+		"the target is newer than these binlogs (binlogs of another server, or newer binlog files missing?)",
+		start, end, strings.Join(parts, "; "))
+}
+
+// StartUnknown returns the domains ("domain 5") and sources of the set
+// start that end, the binlogs' GTID history, never mentions.
+func StartUnknown(start, end txn.GTIDSet) []string {
+	var out []string
+	for _, d := range start.Domains() {
+		if _, ok := end.DomainSeq(d); !ok {
+			out = append(out, fmt.Sprintf("domain %d", d))
+		}
+	}
+	for _, src := range start.Sources() {
+		if end.Source(src).IsEmpty() {
+			out = append(out, src)
+		}
+	}
+	return out
+}

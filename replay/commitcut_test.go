@@ -1,0 +1,355 @@
+package replay_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/binlog-replay/binlog-replay/internal/replaytest"
+	"github.com/binlog-replay/binlog-replay/replay"
+	"github.com/binlog-replay/binlog-replay/txn"
+)
+
+// cutMode says where a cutProxy cuts the connection that sends the
+// trigger packet.
+type cutMode int
+
+const (
+	// cutAfter forwards the packet, lets the server answer it, and closes
+	// the client's side without passing the answer on: the server
+	// committed, the client cannot know.
+	cutAfter cutMode = iota
+	// cutBefore closes both sides without forwarding it: the server rolls
+	// back.
+	cutBefore
+	// cutBeforeServerUnaware resets the client's side without forwarding
+	// it and leaves the server's side open, as a network partition the
+	// server has not noticed: its session stays idle in the transaction,
+	// holding its locks.
+	cutBeforeServerUnaware
+)
+
+// cutProxy forwards MySQL protocol connections to a server and cuts one
+// connection exactly at the n-th COM_QUERY packet that commits a group
+// (the checkpoint update and COMMIT, sent together by the replay).
+type cutProxy struct {
+	ln     net.Listener
+	server string
+	mode   cutMode
+	n      int
+
+	mu       sync.Mutex
+	seen     int
+	cut      bool   // the connection was cut
+	answered []byte // cutAfter: the server's answer the client never saw
+	closed   chan struct{}
+	wg       sync.WaitGroup
+}
+
+func newCutProxy(t *testing.T, server string, mode cutMode, n int) *cutProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{ln: ln, server: server, mode: mode, n: n, closed: make(chan struct{})}
+	p.wg.Add(1)
+	go p.accept()
+	t.Cleanup(func() {
+		ln.Close()
+		close(p.closed)
+		p.wg.Wait()
+	})
+	return p
+}
+
+func (p *cutProxy) accept() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		s, err := net.Dial("tcp", p.server)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		pc := &proxyConn{c: c, s: s, answered: make(chan struct{})}
+		p.wg.Add(2)
+		go func() {
+			defer p.wg.Done()
+			p.backward(pc)
+		}()
+		go func() {
+			defer p.wg.Done()
+			p.forward(pc)
+		}()
+	}
+}
+
+// proxyConn is one client connection and its server connection.
+type proxyConn struct {
+	c, s net.Conn
+
+	mu       sync.Mutex
+	cut      bool          // the client side is cut: answers are kept, not passed on
+	answer   []byte        // what the server answered after the cut
+	answered chan struct{} // closed once answer holds two OK packets (or the server closed)
+	once     sync.Once
+}
+
+// backward copies the server's answers to the client, or keeps them once
+// the client side is cut.
+func (p *cutProxy) backward(pc *proxyConn) {
+	defer pc.c.Close()
+	defer pc.once.Do(func() { close(pc.answered) })
+	buf := make([]byte, 64<<10)
+	for {
+		k, err := pc.s.Read(buf)
+		pc.mu.Lock()
+		if pc.cut {
+			pc.answer = append(pc.answer, buf[:k]...)
+			if okPackets(pc.answer) >= 2 {
+				pc.once.Do(func() { close(pc.answered) })
+			}
+		} else if k > 0 {
+			if _, werr := pc.c.Write(buf[:k]); werr != nil && err == nil {
+				err = werr
+			}
+		}
+		pc.mu.Unlock()
+		if err != nil {
+			return
+		}
+	}
+}
+
+// forward copies client packets to the server until the trigger.
+func (p *cutProxy) forward(pc *proxyConn) {
+	defer pc.s.Close()
+	defer pc.c.Close()
+	for {
+		var head [4]byte
+		if _, err := io.ReadFull(pc.c, head[:]); err != nil {
+			return
+		}
+		n := int(head[0]) | int(head[1])<<8 | int(head[2])<<16
+		packet := make([]byte, 4+n)
+		copy(packet, head[:])
+		if _, err := io.ReadFull(pc.c, packet[4:]); err != nil {
+			return
+		}
+		if p.trigger(packet[4:]) {
+			switch p.mode {
+			case cutAfter:
+				p.cutAfterForwarding(pc, packet)
+			case cutBeforeServerUnaware:
+				pc.mu.Lock()
+				pc.cut = true
+				pc.c.(*net.TCPConn).SetLinger(0)
+				pc.c.Close()
+				pc.mu.Unlock()
+				<-p.closed // the server's side stays open until the test ends
+			}
+			return // both sides close
+		}
+		if _, err := pc.s.Write(packet); err != nil {
+			return
+		}
+	}
+}
+
+// trigger reports whether packet body is the commit to cut at.
+func (p *cutProxy) trigger(body []byte) bool {
+	if len(body) == 0 || body[0] != 0x03 || !bytes.Contains(body, []byte("`binlog_replay`.`checkpoint`")) ||
+		!bytes.HasSuffix(body, []byte("COMMIT")) {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.seen++
+	if p.seen != p.n || p.cut {
+		return false
+	}
+	p.cut = true
+	return true
+}
+
+// cutAfterForwarding resets the client's side, sends packet to the server
+// and waits for its answer (an OK for the checkpoint update, then one for
+// COMMIT), which it keeps to prove the commit happened.
+func (p *cutProxy) cutAfterForwarding(pc *proxyConn, packet []byte) {
+	pc.mu.Lock()
+	pc.cut = true
+	pc.c.(*net.TCPConn).SetLinger(0) // a reset, as a network cut looks to the client
+	pc.c.Close()
+	pc.mu.Unlock()
+	if _, err := pc.s.Write(packet); err == nil {
+		select {
+		case <-pc.answered:
+		case <-time.After(10 * time.Second):
+		}
+	}
+	pc.mu.Lock()
+	p.mu.Lock()
+	p.answered = append([]byte(nil), pc.answer...)
+	p.mu.Unlock()
+	pc.mu.Unlock()
+}
+
+// okPackets counts the complete OK packets at the start of b.
+func okPackets(b []byte) int {
+	n := 0
+	for len(b) >= 4 {
+		size := int(binary.LittleEndian.Uint32(append(b[:3:3], 0)))
+		if len(b) < 4+size || size == 0 || b[4] != 0x00 {
+			return n
+		}
+		n++
+		b = b[4+size:]
+	}
+	return n
+}
+
+func (p *cutProxy) state() (cut bool, oks int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cut, okPackets(p.answered)
+}
+
+// TestConnectionCutAtCommit cuts the replay's connection exactly at the
+// COMMIT of a group, once just after the server received it (it commits,
+// the replay never hears so) and once just before (nothing committed), on
+// a row-format and on a statement-format transaction: the replay must
+// reconnect, read the checkpoint to learn which, and end equal to the
+// source with every transaction applied once (a statement applied twice
+// would add to a counter twice; a row transaction applied twice would fail
+// on a duplicate key) and counted once in the summary.
+func TestConnectionCutAtCommit(t *testing.T) {
+	const units = 40
+	sc := replaytest.New(t, "ROW",
+		func(ctx context.Context, db *sql.DB) error {
+			return execAll(ctx, db, "CREATE DATABASE cc", "CREATE TABLE cc.r (id INT PRIMARY KEY, v INT)",
+				"CREATE TABLE cc.c (id INT PRIMARY KEY, n INT)", "INSERT INTO cc.c VALUES (1, 0)")
+		},
+		func(ctx context.Context, db *sql.DB) error {
+			conn, err := db.Conn(ctx)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			for i := 1; i <= units; i++ {
+				for _, q := range []string{
+					"SET SESSION binlog_format = 'ROW'",
+					fmt.Sprintf("INSERT INTO cc.r VALUES (%d, %d)", i, i),
+					"SET SESSION binlog_format = 'STATEMENT'",
+					"UPDATE cc.c SET n = n + 1 WHERE id = 1",
+				} {
+					if _, err := conn.ExecContext(ctx, q); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+	total := len(scenarioTxns(t, sc))
+	if total != 2*units {
+		t.Fatalf("%d transactions, want %d", total, 2*units)
+	}
+	for _, c := range []struct {
+		name string
+		mode cutMode
+		nth  int // commits alternate: odd ones are row transactions, even ones statements
+	}{
+		{"after COMMIT, row transaction", cutAfter, 11},
+		{"after COMMIT, statement", cutAfter, 12},
+		{"before COMMIT, row transaction", cutBefore, 11},
+		{"before COMMIT, statement", cutBefore, 12},
+		{"before COMMIT, row transaction, the server unaware", cutBeforeServerUnaware, 11},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tgt, db := sc.Target(t)
+			proxy := newCutProxy(t, fmt.Sprintf("127.0.0.1:%d", tgt.Port), c.mode, c.nth)
+			o := opts(4)
+			o.GroupTxns = 1  // one commit per source transaction: the n-th commit is transaction n
+			o.MaxRetries = 2 // waiting on a lock of the lost session would fail, not last
+			o.Files, o.StartPosition, o.Reconnect = sc.Files, sc.Start, 30*time.Second
+			o.TargetDSN = strings.Replace(tgt.TCPDSN(""), fmt.Sprint(tgt.Port), fmt.Sprint(proxy.ln.Addr().(*net.TCPAddr).Port), 1)
+			var log strings.Builder
+			sum, err := replay.Run(context.Background(), o, &log)
+			if err != nil {
+				t.Fatalf("replay: %v\nlog:\n%s", err, log.String())
+			}
+			cut, oks := proxy.state()
+			if !cut || !strings.Contains(log.String(), "lost the target") {
+				t.Fatalf("the connection was not cut at commit %d (cut %v)\nlog:\n%s", c.nth, cut, log.String())
+			}
+			if c.mode == cutAfter && oks != 2 {
+				t.Fatalf("the server answered the cut commit with %d OK packets, want 2 (checkpoint update and COMMIT)", oks)
+			}
+			t.Logf("log:\n%s", log.String())
+			replaytest.RequireEqual(t, db, sc.SourceDB, "cc")
+			cp, err := replay.ReadCheckpoint(context.Background(), db)
+			if err != nil || cp == nil || cp.Applied != uint64(total) || sum.Applied != uint64(total) {
+				t.Fatalf("checkpoint %+v (%v), summary applied %d: want %d transactions", cp, err, sum.Applied, total)
+			}
+		})
+	}
+}
+
+// TestResumeWaitsForCommitInProgress resumes while a commit of an earlier
+// run is still in progress on the target: a session holds transaction 31's
+// row and the checkpoint update naming it, uncommitted, as a server does
+// when the replay's connection was lost during COMMIT (or the commit waits
+// for disk space). The resume must wait for that commit and continue after
+// transaction 31, not read the old checkpoint and apply it a second time.
+func TestResumeWaitsForCommitInProgress(t *testing.T) {
+	ctx := context.Background()
+	sc := twoTableScenario(t)
+	tgt, db := sc.Target(t)
+	o := opts(4)
+	o.Files, o.TargetDSN, o.StartPosition, o.Reconnect = sc.Files, tgt.DSN(""), sc.Start, 0
+	o.StopBeforeGTID = gtidOf(t, sc, 31)
+	if _, err := replay.Run(ctx, o, nil); err != nil {
+		t.Fatal(err)
+	}
+	requireStoppedAt(t, db, 30)
+	// The commit in progress: transaction 31 (INSERT INTO tf.a VALUES (31))
+	// and its checkpoint, in one open transaction.
+	t31 := scenarioTxns(t, sc)[30]
+	zombie, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zombie.Rollback()
+	if _, err := zombie.Exec("INSERT INTO tf.a VALUES (31)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := zombie.Exec("UPDATE binlog_replay.checkpoint SET seq = 31, file = ?, pos = ?, gtid = ? WHERE channel = 'default'",
+		t31.End.File, t31.End.Offset, t31.GTID.String()); err != nil {
+		t.Fatal(err)
+	}
+	o.StopBeforeGTID, o.StartPosition, o.Resume = gtidOf(t, sc, 40), txn.Position{}, true
+	done := make(chan error, 1)
+	go func() {
+		_, err := replay.Run(ctx, o, nil)
+		done <- err
+	}()
+	time.Sleep(time.Second) // the resume is waiting for the session
+	if err := zombie.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("resume while a commit was in progress: %v", err)
+	}
+	requireStoppedAt(t, db, 39)
+}

@@ -1,0 +1,95 @@
+package replay
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// A replay can stall with nothing failing: a MariaDB target whose disk is
+// full waits for space ("Waiting for someone to free space", retrying every
+// minute, for ever) while writing its binlog or an Aria/MyISAM table, and
+// the statement or COMMIT the replay sent simply does not return. So while
+// groups are being applied and none has committed for Options.StallReport,
+// the replay says what its sessions on the target are doing, and again
+// after each further period, until a commit goes through.
+
+// addSession records the target connection id of one of the run's workers.
+func (r *run) addSession(id uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sessions = append(r.sessions, id)
+}
+
+// watchStalls reports stalls (see above) until ctx is done.
+func (r *run) watchStalls(ctx context.Context) {
+	every := r.opts.StallReport
+	if every <= 0 {
+		return
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	var lastApplied uint64
+	lastProgress := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		r.mu.Lock()
+		applied := r.stats.Applied
+		r.mu.Unlock()
+		if applied != lastApplied || r.busy.Load() == 0 {
+			lastApplied, lastProgress = applied, time.Now()
+			continue
+		}
+		r.logf("%s", r.stallReport(ctx, time.Since(lastProgress)))
+	}
+}
+
+// stallReport describes what the run's sessions on the target are doing.
+func (r *run) stallReport(ctx context.Context, d time.Duration) string {
+	msg := fmt.Sprintf("still applying: no transaction committed for %s", d.Round(time.Second))
+	r.mu.Lock()
+	ids := make([]string, len(r.sessions))
+	for i, id := range r.sessions {
+		ids[i] = fmt.Sprint(id)
+	}
+	r.mu.Unlock()
+	if len(ids) == 0 {
+		return msg
+	}
+	rows, err := r.db.QueryContext(ctx, "SELECT ID, COALESCE(STATE, ''), TIME, COALESCE(LEFT(INFO, 60), '') "+
+		"FROM information_schema.PROCESSLIST WHERE COMMAND <> 'Sleep' AND ID <> CONNECTION_ID() AND ID IN ("+strings.Join(ids, ",")+")")
+	if err != nil {
+		return fmt.Sprintf("%s (cannot read the target's process list: %v)", msg, err)
+	}
+	defer rows.Close()
+	var (
+		parts    []string
+		diskFull bool
+	)
+	for rows.Next() {
+		var (
+			id          uint64
+			state, info string
+			secs        int64
+		)
+		if err := rows.Scan(&id, &state, &secs, &info); err != nil {
+			return fmt.Sprintf("%s (cannot read the target's process list: %v)", msg, err)
+		}
+		diskFull = diskFull || strings.Contains(state, "free space")
+		info = strings.Join(strings.Fields(info), " ")
+		parts = append(parts, fmt.Sprintf("session %d %q for %ds (%s)", id, state, secs, abbreviate(info, 60)))
+	}
+	if len(parts) == 0 {
+		return msg + "; none of its sessions is running a statement on the target"
+	}
+	msg += "; on the target: " + strings.Join(parts, ", ")
+	if diskFull {
+		msg += ". The target's disk is full: free space there (its binlog or data directory); the server retries the write every minute"
+	}
+	return msg
+}

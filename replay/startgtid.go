@@ -1,0 +1,63 @@
+package replay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/filter"
+	"github.com/binlog-replay/binlog-replay/txn"
+)
+
+// checkStartGap refuses a --start-gtid set that lacks transactions written
+// before the binlogs' start (see filter.StartGap), before anything is
+// written to the target. It reads the binlogs from start up to their first
+// transaction; a run resuming from a checkpoint skips it, and so does bad
+// input there (the replay reports it where it comes).
+func (r *run) checkStartGap(ctx context.Context, start txn.Position) error {
+	if r.opts.StartGTIDs.IsEmpty() || r.resumed {
+		return nil
+	}
+	rd, err := binlog.NewReader(r.opts.Files, binlog.Options{Start: start, SkipUnknown: r.opts.SkipUnknown,
+		NoContinuityCheck: r.opts.NoContinuityCheck})
+	if err != nil {
+		return err
+	}
+	defer rd.Close()
+	if _, err := rd.Next(ctx); err != nil && !errors.Is(err, io.EOF) {
+		return nil
+	}
+	before, _, known := rd.GTIDHistory()
+	if !known {
+		return nil
+	}
+	return filter.StartGap(r.opts.StartGTIDs, before, start.File)
+}
+
+// endOfBinlogs records why the reading ended at the end of the binlogs,
+// sent transactions having been passed on to be applied. A --start-gtid
+// set past the end of the binlogs is an error (after what was read is
+// applied); one that skipped everything says so.
+func (r *run) endOfBinlogs(rd *binlog.Reader, sent int) {
+	s := r.opts.StartGTIDs
+	if s.IsEmpty() {
+		r.setStop("reached the end of the binlogs")
+		return
+	}
+	_, end, _ := rd.GTIDHistory()
+	if unknown := filter.StartUnknown(s, end); len(unknown) > 0 {
+		r.logf("warning: --start-gtid names %s, which these binlogs never mention: nothing of it to skip", strings.Join(unknown, ", "))
+	}
+	if err := filter.StartBeyond(s, end); err != nil {
+		r.setReadErr(err, "the start GTID set is past the end of the binlogs")
+		return
+	}
+	if sent == 0 && r.skipped.Load() > 0 {
+		r.setStop(fmt.Sprintf("nothing to apply: every transaction in the binlogs is already in --start-gtid (%d skipped); the target is at their end", r.skipped.Load()))
+		return
+	}
+	r.setStop("reached the end of the binlogs")
+}

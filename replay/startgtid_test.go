@@ -1,0 +1,104 @@
+package replay_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/binlog-replay/binlog-replay/internal/replaytest"
+	"github.com/binlog-replay/binlog-replay/replay"
+	"github.com/binlog-replay/binlog-replay/txn"
+)
+
+// TestStartGTIDNotInBinlogs replays with --start-gtid sets that do not fit
+// the binlogs: older than their start (refused before anything is
+// written), past their end (refused), exactly at their end (nothing to
+// apply, said so), and with a domain the binlogs never mention (a warning;
+// the replay goes on).
+func TestStartGTIDNotInBinlogs(t *testing.T) {
+	sc := replaytest.New(t, "ROW",
+		func(ctx context.Context, db *sql.DB) error {
+			return execAll(ctx, db, "CREATE DATABASE sg", "CREATE TABLE sg.t (id INT PRIMARY KEY)")
+		},
+		func(ctx context.Context, db *sql.DB) error {
+			for i := 1; i <= 30; i++ {
+				if err := execAll(ctx, db, fmt.Sprintf("INSERT INTO sg.t VALUES (%d)", i)); err != nil {
+					return err
+				}
+				if i == 10 {
+					if err := execAll(ctx, db, "FLUSH BINARY LOGS"); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+	txns := scenarioTxns(t, sc)
+	if len(txns) != 30 {
+		t.Fatalf("%d transactions in the workload, want 30", len(txns))
+	}
+	first, last := txns[0].GTID, txns[29].GTID
+	at := func(seq uint64) string { return fmt.Sprintf("%d-%d-%d", first.Domain, first.Server, seq) }
+	base := at(first.Seq - 1) // the base backup's position
+	run := func(t *testing.T, files []string, set string) (*sql.DB, *replay.Summary, string, error) {
+		t.Helper()
+		tgt, db := sc.Target(t)
+		o := opts(4)
+		o.Files, o.TargetDSN, o.Reconnect = files, tgt.DSN(""), 0
+		var err error
+		if o.StartGTIDs, err = txn.ParseGTIDSet(set); err != nil {
+			t.Fatal(err)
+		}
+		var log strings.Builder
+		sum, err := replay.Run(context.Background(), o, &log)
+		return db, sum, log.String(), err
+	}
+
+	t.Run("at the base, with an unknown domain", func(t *testing.T) {
+		db, sum, log, err := run(t, sc.Files, base+",9-1-5")
+		if err != nil {
+			t.Fatalf("replay: %v", err)
+		}
+		if sum.Applied != 30 || !strings.Contains(log, "--start-gtid names domain 9, which these binlogs never mention") {
+			t.Fatalf("applied %d (want 30), log:\n%s", sum.Applied, log)
+		}
+		replaytest.RequireEqual(t, db, sc.SourceDB, "sg")
+	})
+
+	t.Run("binlogs begin after it", func(t *testing.T) {
+		// The file holding transactions 1 to 10 is left out.
+		files := sc.Files[len(sc.Files)-2:]
+		db, _, _, err := run(t, files, base)
+		want := fmt.Sprintf("domain %d sequence numbers %d to %d", first.Domain, first.Seq, txns[9].GTID.Seq)
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "older than the first binlog") {
+			t.Fatalf("replay: %v; want an error naming %q", err, want)
+		}
+		t.Logf("error: %v", err)
+		if cp, err := replay.ReadCheckpoint(context.Background(), db); err != nil || cp != nil {
+			t.Fatalf("checkpoint %+v, %v: want nothing written", cp, err)
+		}
+	})
+
+	t.Run("past the end", func(t *testing.T) {
+		db, sum, _, err := run(t, sc.Files, at(last.Seq+5))
+		if err == nil || !strings.Contains(err.Error(), "past the end of the binlogs") ||
+			!strings.Contains(err.Error(), fmt.Sprintf("the binlogs end at %d", last.Seq)) {
+			t.Fatalf("replay: %v; want an error saying the set is past the end", err)
+		}
+		t.Logf("error: %v", err)
+		var n int
+		if err := db.QueryRow("SELECT COUNT(*) FROM sg.t").Scan(&n); err != nil || n != 0 || sum == nil || sum.Applied != 0 {
+			t.Fatalf("target holds %d rows (%v), summary %+v: want nothing applied", n, err, sum)
+		}
+	})
+
+	t.Run("at the end", func(t *testing.T) {
+		_, sum, _, err := run(t, sc.Files, at(last.Seq))
+		if err != nil || sum.Applied != 0 || !strings.Contains(sum.StopReason, "nothing to apply") {
+			t.Fatalf("replay: %v, summary %+v; want success, nothing applied, and a stop reason saying so", err, sum)
+		}
+		t.Logf("stop: %s", sum.StopReason)
+	})
+}
