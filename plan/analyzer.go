@@ -172,7 +172,7 @@ func (a *analyzer) countRows(r *txn.Rows) {
 	a.facts.addRows(r.Op, name, n)
 	tc.Rows.add(r.Op, n)
 	c.Rows.add(r.Op, n)
-	if !allSet(r.Columns) || r.Op == txn.OpUpdate && !allSet(r.ColumnsAfter) {
+	if !allSet(r.Columns) || r.Op == txn.OpUpdate && (!allSet(r.ColumnsAfter) || hasJSONDiffs(r)) {
 		tc.Minimal++
 		a.rep.Problems.MinimalEvents++
 	}
@@ -286,4 +286,17 @@ func (a *analyzer) gtidRanges() []GTIDRange {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Stream < out[j].Stream })
 	return out
+}
+
+// hasJSONDiffs reports whether an update's after images hold JSON columns
+// logged in part (PARTIAL_UPDATE_ROWS): such images are not FULL either.
+func hasJSONDiffs(r *txn.Rows) bool {
+	for i := 1; i < len(r.Rows); i += 2 {
+		for _, v := range r.Rows[i] {
+			if _, ok := v.([]txn.JSONDiff); ok {
+				return true
+			}
+		}
+	}
+	return false
 }
