@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
 
+	"github.com/binlog-replay/binlog-replay/schema"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -102,6 +104,11 @@ func bodyStatements(ctx context.Context, t *txn.Txn, names *collations, sa *sqlA
 			if e.Kind == txn.EventRows {
 				blame = e
 				break
+			}
+		}
+		if sa != nil && sa.tables != nil {
+			if err := checkColumnCounts(ctx, sa.tables, pending, blame); err != nil {
+				return err
 			}
 		}
 		out = append(out, stmt{events: pending, event: blame})
@@ -325,4 +332,30 @@ func boolInt(b bool) string {
 		return "1"
 	}
 	return "0"
+}
+
+// checkColumnCounts refuses the row events of one source statement when a
+// table they write has another number of columns on the target than in
+// its table map: the server would apply them anyway, as replication does
+// for tables that differ (extra columns filled with defaults, missing ones
+// dropped), where a recovery must stop. A table missing on the target is
+// left to the server, which refuses it naming it.
+func checkColumnCounts(ctx context.Context, tables tableFunc, events []*txn.Event, blame *txn.Event) error {
+	for _, e := range events {
+		if e.Kind != txn.EventTableMap {
+			continue
+		}
+		tm := e.TableMap
+		t, err := tables(ctx, tm.Schema, tm.Table)
+		switch {
+		case errors.Is(err, schema.ErrNoTable):
+			continue
+		case err != nil:
+			return &rowsError{event: blame, err: fmt.Errorf("read the definition of %s.%s on the target: %w", tm.Schema, tm.Table, err)}
+		case !sameColumns(t, len(tm.ColumnTypes)):
+			return &rowsError{event: blame, err: fmt.Errorf("table %s.%s has %d columns in the binlog and %d on the target: "+
+				"the target's table differs from the source's", tm.Schema, tm.Table, len(tm.ColumnTypes), len(t.Columns))}
+		}
+	}
+	return nil
 }

@@ -76,6 +76,42 @@ func TestTargetMissingTable(t *testing.T) {
 	}
 }
 
+// TestTargetTableDiffers replays into targets whose tf.b, which the 51st
+// transaction writes, differs from the source's: a column fewer, a column
+// more, a column of another type. The server refuses the row event, and
+// the replay must stop at that transaction naming the table, with the 50
+// before it applied and checkpointed and nothing of it.
+func TestTargetTableDiffers(t *testing.T) {
+	sc := twoTableScenario(t)
+	for name, alter := range map[string]string{
+		"column fewer": "ALTER TABLE tf.b DROP COLUMN v",
+		"column more":  "ALTER TABLE tf.b ADD COLUMN w INT NOT NULL",
+		"other type":   "ALTER TABLE tf.b MODIFY v VARCHAR(10)",
+	} {
+		for _, workers := range []int{1, 4} {
+			t.Run(fmt.Sprintf("%s/workers=%d", name, workers), func(t *testing.T) {
+				tgt, db := sc.Target(t)
+				if _, err := db.Exec(alter); err != nil {
+					t.Fatal(err)
+				}
+				o := opts(workers)
+				o.Files, o.TargetDSN, o.StartPosition, o.Reconnect = sc.Files, tgt.DSN(""), sc.Start, 0
+				_, err := replay.Run(context.Background(), o, io.Discard)
+				var ae *replay.ApplyError
+				if !errors.As(err, &ae) || ae.Seq != 51 || !strings.Contains(err.Error(), "tf.b") {
+					t.Fatalf("replay: %v; want an ApplyError for transaction #51 naming table tf.b", err)
+				}
+				t.Logf("error: %v", err)
+				requireStoppedAt(t, db, 50)
+				var n int
+				if err := db.QueryRow("SELECT COUNT(*) FROM tf.b").Scan(&n); err != nil || n != 0 {
+					t.Fatalf("tf.b holds %d rows (%v): the refused transaction was applied in part", n, err)
+				}
+			})
+		}
+	}
+}
+
 // TestReadOnlyTarget resumes a replay on a target that went read-only
 // (error 1290): the replay must stop with the server's reason, and the
 // checkpoint must still name the transactions applied before.
@@ -124,4 +160,26 @@ func gtidOf(t *testing.T, sc *replaytest.Scenario, n int) txn.GTID {
 		t.Fatalf("transaction %d of %d", n, len(txns))
 	}
 	return txns[n-1].GTID
+}
+
+// TestUnknownDatabaseNamesTheUse replays a statement-format transaction
+// whose default database the target lacks: the error must quote the USE
+// that failed, not the SET sent before it in the same packet.
+func TestUnknownDatabaseNamesTheUse(t *testing.T) {
+	sc := replaytest.New(t, "STATEMENT", func(ctx context.Context, db *sql.DB) error {
+		return execAll(ctx, db, "CREATE DATABASE gone", "CREATE TABLE gone.t (id INT PRIMARY KEY)")
+	}, func(ctx context.Context, db *sql.DB) error {
+		return execAll(ctx, db, "USE gone", "INSERT INTO t VALUES (1)")
+	})
+	tgt, db := sc.Target(t)
+	if _, err := db.Exec("DROP DATABASE gone"); err != nil {
+		t.Fatal(err)
+	}
+	o := opts(1)
+	o.Files, o.TargetDSN, o.StartPosition, o.Reconnect = sc.Files, tgt.DSN(""), sc.Start, 0
+	_, err := replay.Run(context.Background(), o, io.Discard)
+	var ae *replay.ApplyError
+	if !errors.As(err, &ae) || !strings.HasPrefix(ae.Statement, "USE `gone`") || !strings.Contains(err.Error(), "1049") {
+		t.Fatalf("replay: %v; want error 1049 quoting the USE statement", err)
+	}
 }
