@@ -142,12 +142,15 @@ func (w *worker) applyOnce(ctx context.Context, g *group, gen uint64) error {
 	if w.r.keepGTIDs {
 		stmts = append(stmts, stmt{sql: gtidStatement(last.GTID), txn: last})
 	}
+	// format is the format description the session will have once the
+	// statements are sent: w.format changes only when they are.
+	format := w.format
 	for _, t := range g.txns {
-		if t.Format != nil && t.Format != w.format && hasRowEvents(t) {
+		if t.Format != nil && t.Format != format && hasRowEvents(t) {
 			f := formatStatement(t.Format)
 			f.txn = t
 			stmts = append(stmts, f)
-			w.format = t.Format
+			format = t.Format
 		}
 		body, err := bodyStatements(ctx, t, w.r.collations, w.r.sqlApply)
 		if err != nil {
@@ -165,6 +168,7 @@ func (w *worker) applyOnce(ctx context.Context, g *group, gen uint64) error {
 	if err != nil {
 		return err
 	}
+	w.format = format
 	w.r.waiting.Add(1)
 	err = w.r.seq.waitTurn(ctx, g.first, gen)
 	w.r.waiting.Add(-1)
@@ -235,6 +239,7 @@ func (w *worker) exec(ctx context.Context, stmts []stmt) error {
 	limit := max(w.maxPacket/2, 64<<10)
 	var (
 		batch   []string // SQL statements for one packet
+		batched []*stmt  // the statements of batch
 		events  []*txn.Event
 		checked []*stmt // statements of the SQL apply path for one packet
 		blame   *stmt   // first statement of what is pending that names an event
@@ -244,6 +249,9 @@ func (w *worker) exec(ctx context.Context, stmts []stmt) error {
 		_, err := w.conn.ExecContext(ctx, sql)
 		if err != nil {
 			w.format = nil // the session may have lost what it was told
+			if s := culprit(batched, err); s != nil && s.txn != nil {
+				blame = s
+			}
 			if blame == nil || blame.txn == nil {
 				return err
 			}
@@ -261,7 +269,7 @@ func (w *worker) exec(ctx context.Context, stmts []stmt) error {
 		case len(batch) > 0:
 			err = send(strings.Join(batch, ";\n"))
 		}
-		batch, events, checked, blame, size = batch[:0], nil, nil, nil, 0
+		batch, batched, events, checked, blame, size = batch[:0], batched[:0], nil, nil, nil, 0
 		return err
 	}
 	for i := range stmts {
@@ -301,7 +309,7 @@ func (w *worker) exec(ctx context.Context, stmts []stmt) error {
 			checked = append(checked, s)
 			continue
 		}
-		batch = append(batch, s.sql)
+		batch, batched = append(batch, s.sql), append(batched, s)
 		if s.alone {
 			if err := flush(); err != nil {
 				return err
@@ -371,6 +379,22 @@ func (w *worker) checkRows(ctx context.Context, s *stmt, n int64) error {
 		return fmt.Errorf("%w: the statement changed %d of %d rows (the target lacks a row the source had)", errRowNotFound, n, s.check.rows)
 	}
 	return fmt.Errorf("the statement changed %d rows, want %d", n, s.check.rows)
+}
+
+// culprit returns, among the statements of a multi-statement packet that
+// failed with err, the one the error is about where its code tells (the
+// driver does not say which statement of a packet failed), or nil: an
+// unknown database is the USE's, not the SET's before it.
+func culprit(batched []*stmt, err error) *stmt {
+	if !isMySQLError(err, errBadDB) {
+		return nil
+	}
+	for _, s := range batched {
+		if strings.HasPrefix(s.sql, "USE ") {
+			return s
+		}
+	}
+	return nil
 }
 
 // sendSplit sends the row events of one source statement in several BINLOG
