@@ -38,6 +38,10 @@ type Options struct {
 	StartPosition txn.Position
 	// StartGTIDs skips every transaction whose GTID is in the set.
 	StartGTIDs txn.GTIDSet
+	// StartGTIDsFromTarget takes StartGTIDs from the target before anything
+	// is written, when it has no checkpoint: the GTIDs it already holds
+	// (MariaDB @@gtid_current_pos, MySQL @@gtid_executed).
+	StartGTIDsFromTarget bool
 	// Resume continues from the checkpoint saved on the target. Without it,
 	// a target that has a checkpoint is refused.
 	Resume bool
@@ -179,7 +183,11 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("group size must be at least 1, got %d", o.GroupTxns)
 	case o.MemoryBudget < 1<<20:
 		return fmt.Errorf("memory budget must be at least 1 MiB, got %d bytes", o.MemoryBudget)
-	case o.Resume && !o.resumeOrStart && (!o.StartPosition.IsZero() || !o.StartGTIDs.IsEmpty()):
+	case o.StartGTIDsFromTarget && !o.StartGTIDs.IsEmpty():
+		return errors.New("--start-gtid: give a GTID set or target, not both")
+	case o.StartGTIDsFromTarget && o.Source.DSN != "":
+		return errors.New("--start-gtid target reads files; with --source, give --source-start")
+	case o.Resume && !o.resumeOrStart && (!o.StartPosition.IsZero() || !o.StartGTIDs.IsEmpty() || o.StartGTIDsFromTarget):
 		return errors.New("--resume continues from the target's checkpoint: do not also give a start point")
 	case o.LockWaitTimeout < time.Second:
 		return errors.New("lock wait timeout must be at least 1s")

@@ -255,6 +255,11 @@ func (r *run) prepare(ctx context.Context) (txn.Position, error) {
 	case r.opts.Source.StartGTID == "":
 		return txn.Position{}, errors.New("the target's checkpoint names no position yet: start again with --source-start")
 	}
+	if r.opts.StartGTIDsFromTarget && cp == nil {
+		if r.opts.StartGTIDs, err = r.startGTIDsFromTarget(ctx); err != nil {
+			return txn.Position{}, err
+		}
+	}
 	if err := r.checkStartGap(ctx, start); err != nil {
 		return txn.Position{}, err
 	}

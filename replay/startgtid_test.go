@@ -4,11 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
 	"github.com/binlog-replay/binlog-replay/replay"
+	"github.com/binlog-replay/binlog-replay/sandbox"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -100,5 +102,69 @@ func TestStartGTIDNotInBinlogs(t *testing.T) {
 			t.Fatalf("replay: %v, summary %+v; want success, nothing applied, and a stop reason saying so", err, sum)
 		}
 		t.Logf("stop: %s", sum.StopReason)
+	})
+}
+
+// TestStartGTIDFromTarget takes the start GTID set from the target: a
+// target holding the first 30 transactions, its gtid_slave_pos set to the
+// 30th's GTID as from a base backup, gets the rest and ends equal to the
+// source; a target without a GTID position, or whose position it wrote
+// itself, is refused before anything is written.
+func TestStartGTIDFromTarget(t *testing.T) {
+	sc := twoTableScenario(t)
+	g30 := gtidOf(t, sc, 30)
+	t.Run("from gtid_slave_pos", func(t *testing.T) {
+		tgt, db := sc.Target(t)
+		o := opts(4)
+		o.Files, o.TargetDSN, o.StartPosition, o.Reconnect = sc.Files, tgt.DSN(""), sc.Start, 0
+		o.StopBeforeGTID = gtidOf(t, sc, 31)
+		if _, err := replay.Run(context.Background(), o, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		// As a restored backup: the data of 1..30, the GTID position, no
+		// checkpoint.
+		if err := execAll(context.Background(), db, "DROP DATABASE "+replay.CheckpointSchema,
+			"SET GLOBAL gtid_slave_pos = '"+g30.String()+"'"); err != nil {
+			t.Fatal(err)
+		}
+		o = opts(4)
+		o.Files, o.TargetDSN, o.Reconnect, o.StartGTIDsFromTarget = sc.Files, tgt.DSN(""), 0, true
+		var log strings.Builder
+		sum, err := replay.Run(context.Background(), o, &log)
+		if err != nil {
+			t.Fatalf("replay: %v\n%s", err, log.String())
+		}
+		if !strings.Contains(log.String(), "start GTID set read from the target: "+g30.String()) || sum.Applied != 71 {
+			t.Fatalf("applied %d (want 71); log:\n%s", sum.Applied, log.String())
+		}
+		replaytest.RequireEqual(t, db, sc.SourceDB, "tf")
+	})
+	t.Run("no position", func(t *testing.T) {
+		tgt, _ := sc.Target(t)
+		o := opts(1)
+		o.Files, o.TargetDSN, o.Reconnect, o.StartGTIDsFromTarget = sc.Files, tgt.DSN(""), 0, true
+		if _, err := replay.Run(context.Background(), o, io.Discard); err == nil || !strings.Contains(err.Error(), "holds no GTID position") {
+			t.Fatalf("replay: %v; want a refusal: no GTID position", err)
+		}
+	})
+	t.Run("own position", func(t *testing.T) {
+		tgt := sandbox.ForTest(t, sandbox.Options{FromDatadir: sc.Base, Binlog: true})
+		db, err := tgt.Open(context.Background(), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if _, err := db.Exec("CREATE DATABASE target_own"); err != nil { // logged with the target's server id
+			t.Fatal(err)
+		}
+		o := opts(1)
+		o.Files, o.TargetDSN, o.Reconnect, o.StartGTIDsFromTarget = sc.Files, tgt.DSN(""), 0, true
+		if _, err := replay.Run(context.Background(), o, io.Discard); err == nil || !strings.Contains(err.Error(), "written by the target itself") {
+			t.Fatalf("replay: %v; want a refusal: the position is the target's own", err)
+		}
+		var n int
+		if err := db.QueryRow("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", replay.CheckpointSchema).Scan(&n); err != nil || n != 0 {
+			t.Fatalf("checkpoint schema created before the refusal (%d, %v)", n, err)
+		}
 	})
 }

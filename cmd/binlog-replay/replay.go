@@ -126,7 +126,12 @@ func (o *ReplayOptions) options(args []string, warn io.Writer) (replay.Options, 
 			return ro, err
 		}
 	}
-	start, f, err := o.SelectionFlags.parse(ro.Files)
+	// --start-gtid target: the set comes from the target at the start.
+	sel := o.SelectionFlags
+	if strings.EqualFold(strings.TrimSpace(sel.StartGTID), "target") {
+		sel.StartGTID, ro.StartGTIDsFromTarget = "", true
+	}
+	start, f, err := sel.parse(ro.Files)
 	if err != nil {
 		return ro, err
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strings"
 
 	"github.com/binlog-replay/binlog-replay/filter"
 	"github.com/binlog-replay/binlog-replay/replay"
@@ -31,7 +32,8 @@ type SelectionFlags struct {
 // AddFlags registers the flags on fs.
 func (o *SelectionFlags) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.StartPosition, "start-position", "", "start at `FILE:POS` (a transaction boundary)")
-	fs.StringVar(&o.StartGTID, "start-gtid", "", "skip the transactions in this GTID `SET` (MySQL uuid:1-5 or MariaDB d-s-n syntax)")
+	fs.StringVar(&o.StartGTID, "start-gtid", "", "skip the transactions in this GTID `SET` (MySQL uuid:1-5 or MariaDB d-s-n syntax), "+
+		"or, for replay, 'target': the GTIDs the target holds (MariaDB gtid_current_pos, MySQL gtid_executed)")
 	fs.StringVar(&o.FromBackup, "from-backup", "", "start at the binlog position recorded by the base backup in `DIR` (xtrabackup/mariabackup/mydumper)")
 	fs.StringVar(&o.StopPosition, "stop-position", "", "stop before the first transaction not ending at or before `FILE:POS`")
 	fs.StringVar(&o.StopDatetime, "stop-datetime", "", "stop before the first transaction committed at or after `TIME` ('2006-01-02 15:04:05' in local time, or RFC 3339)")
@@ -61,6 +63,9 @@ func (o *SelectionFlags) parse(files []string) (txn.Position, filter.Options, er
 			return start, f, err
 		}
 		start = bs.Position
+	}
+	if strings.EqualFold(strings.TrimSpace(o.StartGTID), "target") {
+		return start, f, errors.New("--start-gtid target takes the set from a target server: give it to replay, or give the set here")
 	}
 	if f.StartGTIDs, err = txn.ParseGTIDSet(o.StartGTID); err != nil {
 		return start, f, fmt.Errorf("--start-gtid: %w", err)
