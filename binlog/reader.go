@@ -176,22 +176,11 @@ func NewReader(files []string, opts Options) (*Reader, error) {
 	if len(files) == 0 {
 		return nil, errors.New("new binlog reader: no files")
 	}
-	if opts.DecodeWorkers < 0 {
-		return nil, fmt.Errorf("new binlog reader: %d decode workers", opts.DecodeWorkers)
+	r, err := newReader(opts)
+	if err != nil {
+		return nil, err
 	}
-	r := &Reader{files: files, opts: opts, tables: map[uint64]*tableEntry{},
-		stats: Stats{Skipped: map[string]uint64{}}, workers: opts.DecodeWorkers}
-	r.cont.off = opts.NoContinuityCheck
-	if r.workers == 0 {
-		r.workers = runtime.GOMAXPROCS(0)
-	}
-	r.readAhead = opts.ReadAheadBytes
-	if r.readAhead <= 0 {
-		r.readAhead = defaultReadAhead
-	}
-	if !opts.DecodeRows {
-		r.workers = 1 // nothing to decode apart
-	}
+	r.files = files
 	if opts.Start.IsZero() {
 		return r, nil
 	}
@@ -206,6 +195,28 @@ func NewReader(files []string, opts Options) (*Reader, error) {
 		}
 	}
 	return nil, fmt.Errorf("new binlog reader: start file %q is not among the %d binlog files", opts.Start.File, len(files))
+}
+
+// newReader returns a reader set up from opts, with neither files nor a
+// source yet.
+func newReader(opts Options) (*Reader, error) {
+	if opts.DecodeWorkers < 0 {
+		return nil, fmt.Errorf("new binlog reader: %d decode workers", opts.DecodeWorkers)
+	}
+	r := &Reader{opts: opts, tables: map[uint64]*tableEntry{},
+		stats: Stats{Skipped: map[string]uint64{}}, workers: opts.DecodeWorkers}
+	r.cont.off = opts.NoContinuityCheck
+	if r.workers == 0 {
+		r.workers = runtime.GOMAXPROCS(0)
+	}
+	r.readAhead = opts.ReadAheadBytes
+	if r.readAhead <= 0 {
+		r.readAhead = defaultReadAhead
+	}
+	if !opts.DecodeRows {
+		r.workers = 1 // nothing to decode apart
+	}
+	return r, nil
 }
 
 // Stats returns what the reader has counted so far.

@@ -9,7 +9,6 @@ import (
 	"hash/crc32"
 	"io"
 	"net"
-	"runtime"
 	"strings"
 	"time"
 
@@ -100,25 +99,14 @@ type remoteStream struct {
 // refuses the dump: the transaction in progress then is never returned. The
 // source's binlogs are expected to hold the position asked for.
 func NewRemoteReader(ctx context.Context, src RemoteSource, opts Options) (*Reader, error) {
-	if opts.DecodeWorkers < 0 {
-		return nil, fmt.Errorf("new binlog reader: %d decode workers", opts.DecodeWorkers)
-	}
-	s, err := dialRemote(ctx, src, opts.Start)
+	r, err := newReader(opts)
 	if err != nil {
 		return nil, err
 	}
-	r := &Reader{opts: opts, remote: s, tables: map[uint64]*tableEntry{},
-		stats: Stats{Skipped: map[string]uint64{}}, workers: opts.DecodeWorkers, lastEnd: opts.Start}
-	if r.workers == 0 {
-		r.workers = runtime.GOMAXPROCS(0)
+	if r.remote, err = dialRemote(ctx, src, opts.Start); err != nil {
+		return nil, err
 	}
-	r.readAhead = opts.ReadAheadBytes
-	if r.readAhead <= 0 {
-		r.readAhead = defaultReadAhead
-	}
-	if !opts.DecodeRows {
-		r.workers = 1 // nothing to decode apart
-	}
+	r.lastEnd = opts.Start
 	return r, nil
 }
 

@@ -42,7 +42,13 @@ func opts(workers int) replay.Options {
 // start.
 func scenarioTxns(t *testing.T, sc *replaytest.Scenario) []*txn.Txn {
 	t.Helper()
-	r, err := binlog.NewReader(sc.Files, binlog.Options{Start: sc.Start})
+	return readTxns(t, sc.Files, binlog.Options{Start: sc.Start})
+}
+
+// readTxns reads every transaction of files.
+func readTxns(t *testing.T, files []string, opts binlog.Options) []*txn.Txn {
+	t.Helper()
+	r, err := binlog.NewReader(files, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

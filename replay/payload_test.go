@@ -107,37 +107,16 @@ func openUTC(t *testing.T, srv *sandbox.Server) *sql.DB {
 // checking that some came out of a compressed payload.
 func readFixtureTxns(t *testing.T, path string) []*txn.Txn {
 	t.Helper()
-	out := readTxns(t, path)
-	for _, tx := range out {
+	txns := readTxns(t, []string{path}, binlog.Options{DecodeRows: true})
+	for _, tx := range txns {
 		for _, e := range tx.Events {
 			if e.InPayload > 0 {
-				return out
+				return txns
 			}
 		}
 	}
 	t.Fatalf("%s: no event came out of a compressed payload", path)
 	return nil
-}
-
-// readTxns reads a fixture's transactions with their rows decoded.
-func readTxns(t *testing.T, path string) []*txn.Txn {
-	t.Helper()
-	r, err := binlog.NewReader([]string{path}, binlog.Options{DecodeRows: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	var out []*txn.Txn
-	for {
-		tx, err := r.Next(context.Background())
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		if err != nil {
-			t.Fatalf("read %s: %v", path, err)
-		}
-		out = append(out, tx)
-	}
 }
 
 // expectedRows inserts into table the before images of the updates and

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/internal/fixtures"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/sandbox"
@@ -26,7 +27,7 @@ import (
 // (opaque values). The target must hold exactly the logged after images.
 func TestSQLApplyJSONFixture(t *testing.T) {
 	path := filepath.Join(fixtures.Dir(t), "rust_mysql_common/test-data/binlogs/json-opaque.binlog")
-	txns := readTxns(t, path)
+	txns := readTxns(t, []string{path}, binlog.Options{DecodeRows: true})
 	for _, workers := range []int{1, 4} {
 		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
 			srv := sandbox.ForTest(t, sandbox.Options{})
@@ -61,7 +62,7 @@ func TestSQLApplyJSONFixture(t *testing.T) {
 // computed from them.
 func TestSQLApplyPartialJSON(t *testing.T) {
 	path := filepath.Join(fixtures.Dir(t), "rust_mysql_common/test-data/binlogs/json.binlog.000001")
-	txns := readTxns(t, path)
+	txns := readTxns(t, []string{path}, binlog.Options{DecodeRows: true})
 	want, partial := partialOracle(t, txns)
 	if partial == 0 {
 		t.Fatal("the fixture holds no PARTIAL_UPDATE_ROWS event")
@@ -240,7 +241,7 @@ func sameJSONValue(t *testing.T, a, b string) bool {
 // In both, the first two transactions are applied and checkpointed.
 func TestSQLApplyRefusals(t *testing.T) {
 	path := filepath.Join(fixtures.Dir(t), "mysql-binlog-connector-rust/tests/parse_file_tests/mysql-bin.000057")
-	txns := readTxns(t, path)
+	txns := readTxns(t, []string{path}, binlog.Options{DecodeRows: true})
 	const table = "CREATE TABLE a.test_table_3 (c1 INT NOT NULL, c2 VARCHAR(255) NOT NULL, " +
 		"c3 DATE, c4 INT, c5 TEXT, c6 TIMESTAMP NULL, c7 ENUM('1','2','3','4','5'), c8 SET('1','2','4','8'), " +
 		"c9 CHAR(3) CHARACTER SET latin1, c10 JSON, c11 VARCHAR(255) NOT NULL, c12 DATE NOT NULL, c13 DATE, c14 INT, " +
