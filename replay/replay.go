@@ -223,7 +223,8 @@ func (r *run) prepare(ctx context.Context) (txn.Position, error) {
 		return txn.Position{}, fmt.Errorf("read the target's version: %w", err)
 	}
 	r.schemas = schema.NewCache(r.db)
-	r.sqlApply = &sqlApply{targetMariaDB: strings.Contains(strings.ToLower(version), "mariadb"), tables: r.schemas.Table}
+	r.sqlApply = &sqlApply{targetMariaDB: strings.Contains(strings.ToLower(version), "mariadb"),
+		tables: r.schemas.Table, shapes: r.schemas.Shape}
 	if r.serverStart, err = serverStart(ctx, r.db); err != nil {
 		return txn.Position{}, err
 	}

@@ -43,6 +43,9 @@ type stmt struct {
 type sqlApply struct {
 	targetMariaDB bool
 	tables        tableFunc
+	// shapes returns a table's columns only (schema.Cache.Shape), for the
+	// column count check of passthrough.
+	shapes tableFunc
 }
 
 // binlogStatement returns the BINLOG statement that passes events through.
@@ -106,8 +109,8 @@ func bodyStatements(ctx context.Context, t *txn.Txn, names *collations, sa *sqlA
 				break
 			}
 		}
-		if sa != nil && sa.tables != nil {
-			if err := checkColumnCounts(ctx, sa.tables, pending, blame); err != nil {
+		if sa != nil && sa.shapes != nil {
+			if err := checkColumnCounts(ctx, sa.shapes, pending, blame); err != nil {
 				return err
 			}
 		}

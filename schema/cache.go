@@ -25,6 +25,7 @@ type Cache struct {
 	fks       *fkGraph            // nil until loaded
 	dirty     []tableKey          // invalidated since fks was read
 	assembled map[tableKey]*Table // own + foreign keys, as handed out
+	shapes    map[tableKey]*Table // columns and keys only (Shape)
 	mariadb   *bool               // server flavor, nil until asked
 
 	collMu     sync.Mutex
@@ -39,7 +40,44 @@ func NewCache(db *sql.DB) *Cache {
 		db:        db,
 		own:       map[tableKey]*Table{},
 		assembled: map[tableKey]*Table{},
+		shapes:    map[tableKey]*Table{},
 	}
+}
+
+// Shape returns the columns (in binlog order, hidden ones included) and keys
+// of schema.table, for callers that need no more, such as a check of a row
+// image's column count: the Table read by Table when there is one, else one
+// read without its collations' weights, triggers and foreign keys (Weights
+// nil, HasTriggers false, no foreign keys), which is cheaper. Errors are
+// Table's.
+func (c *Cache) Shape(ctx context.Context, schema, table string) (*Table, error) {
+	k := tableKey{schema, table}
+	c.mu.RLock()
+	t, ok := c.own[k]
+	if !ok {
+		t, ok = c.shapes[k]
+	}
+	gen, flavor := c.gen, c.mariadb
+	c.mu.RUnlock()
+	if ok {
+		return t, nil
+	}
+	var err error
+	if flavor == nil {
+		if flavor, err = c.isMariaDB(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if t, err = loadShape(ctx, c.db, schema, table, *flavor); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.mariadb = flavor
+	if c.gen == gen { // nothing was invalidated while we read
+		c.shapes[k] = t
+	}
+	return t, nil
 }
 
 // Table returns the definition of schema.table, reading it from the server
@@ -148,6 +186,11 @@ func (c *Cache) Invalidate(schema, table string) {
 			c.dirty = append(c.dirty, k)
 		}
 	}
+	for k := range c.shapes {
+		if strings.EqualFold(k.schema, schema) && strings.EqualFold(k.table, table) {
+			delete(c.shapes, k)
+		}
+	}
 	c.dirty = append(c.dirty, tableKey{schema, table})
 	c.assembled = map[tableKey]*Table{}
 }
@@ -162,6 +205,7 @@ func (c *Cache) InvalidateAll() {
 	c.own = map[tableKey]*Table{}
 	c.fks, c.dirty = nil, nil
 	c.assembled = map[tableKey]*Table{}
+	c.shapes = map[tableKey]*Table{}
 }
 
 // assemble returns a copy of own with its foreign keys in both directions.

@@ -380,3 +380,51 @@ func TestCacheConcurrent(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestCacheShape checks that Shape reads a table's columns, hidden ones
+// included, without its weights or triggers, hands out the full Table once
+// read, and sees a change after Invalidate.
+func TestCacheShape(t *testing.T) {
+	ctx := context.Background()
+	s := sandbox.ForTest(t, sandbox.Options{})
+	db := openDB(t, s, "")
+	for _, q := range []string{
+		"CREATE DATABASE d",
+		"CREATE TABLE d.t (id INT PRIMARY KEY, v VARCHAR(10) COLLATE utf8mb4_general_ci, b BLOB, UNIQUE KEY ub (b))",
+		"CREATE TRIGGER d.trg BEFORE INSERT ON d.t FOR EACH ROW SET NEW.v = NEW.v",
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	cache := NewCache(db)
+	shape, err := cache.Shape(ctx, "d", "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// id, v, b and the hidden DB_ROW_HASH_1 of the long unique key on b.
+	if n := len(shape.Columns); n != 4 || !shape.Columns[3].Hidden || shape.Columns[1].Weights != nil || shape.HasTriggers {
+		t.Fatalf("shape: %d columns, last hidden %v, weights %v, triggers %v; want 4, hidden, none, false",
+			n, n == 4 && shape.Columns[3].Hidden, shape.Columns[1].Weights != nil, shape.HasTriggers)
+	}
+	full, err := cache.Table(ctx, "d", "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(full.Columns) != len(shape.Columns) || full.Columns[1].Weights == nil || !full.HasTriggers {
+		t.Fatalf("table: %d columns, weights %v, triggers %v", len(full.Columns), full.Columns[1].Weights != nil, full.HasTriggers)
+	}
+	if again, err := cache.Shape(ctx, "d", "t"); err != nil || again.Columns[1].Weights == nil {
+		t.Fatalf("shape after Table: %v, weights read %v; want the full Table", err, err == nil && again.Columns[1].Weights != nil)
+	}
+	if _, err := db.ExecContext(ctx, "ALTER TABLE d.t ADD COLUMN w INT"); err != nil {
+		t.Fatal(err)
+	}
+	cache.Invalidate("d", "t")
+	if shape, err = cache.Shape(ctx, "d", "t"); err != nil || len(shape.Columns) != 5 {
+		t.Fatalf("shape after invalidation: %v, %d columns; want 5", err, len(shape.Columns))
+	}
+	if _, err := cache.Shape(ctx, "d", "missing"); !errors.Is(err, ErrNoTable) {
+		t.Fatalf("missing table: %v; want ErrNoTable", err)
+	}
+}

@@ -17,9 +17,33 @@ type tableInfo struct {
 // charset is not covered).
 type collationFunc func(ctx context.Context, name, charset string) (*Collation, error)
 
-// loadTable reads a table's columns, keys and triggers (not its foreign
-// keys). mariadb says whether to expect MariaDB's hidden columns.
+// loadTable reads a table's columns with their collations' weights, its
+// keys and triggers (not its foreign keys). mariadb says whether to expect
+// MariaDB's hidden columns.
 func loadTable(ctx context.Context, db *sql.DB, schema, table string, mariadb bool, colls collationFunc) (*Table, error) {
+	t, err := loadShape(ctx, db, schema, table, mariadb)
+	if err != nil {
+		return nil, err
+	}
+	name := quoteName(schema, table)
+	for i := range t.Columns {
+		col := &t.Columns[i]
+		if needsCollation(col.Collation) {
+			if col.Weights, err = colls(ctx, col.Collation, col.Charset); err != nil {
+				return nil, fmt.Errorf("read column %s of %s: %w", col.Name, name, err)
+			}
+		}
+	}
+	if t.HasTriggers, err = loadHasTriggers(ctx, db, schema, table); err != nil {
+		return nil, fmt.Errorf("read triggers of %s: %w", name, err)
+	}
+	return t, nil
+}
+
+// loadShape reads a table's columns, in binlog order with MariaDB's hidden
+// ones, and its keys: not its collations' weights, triggers or foreign
+// keys.
+func loadShape(ctx context.Context, db *sql.DB, schema, table string, mariadb bool) (*Table, error) {
 	name := quoteName(schema, table)
 	info, err := loadTableInfo(ctx, db, schema, table)
 	if err != nil {
@@ -48,16 +72,7 @@ func loadTable(ctx context.Context, db *sql.DB, schema, table string, mariadb bo
 		}
 	}
 	for i := range t.Columns {
-		col := &t.Columns[i]
-		col.Ordinal = i
-		if needsCollation(col.Collation) {
-			if col.Weights, err = colls(ctx, col.Collation, col.Charset); err != nil {
-				return nil, fmt.Errorf("read column %s of %s: %w", col.Name, name, err)
-			}
-		}
-	}
-	if t.HasTriggers, err = loadHasTriggers(ctx, db, schema, table); err != nil {
-		return nil, fmt.Errorf("read triggers of %s: %w", name, err)
+		t.Columns[i].Ordinal = i
 	}
 	return t, nil
 }
