@@ -69,7 +69,7 @@ func (r *run) decideGTIDs(ctx context.Context, conn *sql.Conn) (bool, error) {
 	if mode == GTIDsOwn {
 		return false, nil
 	}
-	why, err := sourceGTIDsBlocked(ctx, conn, r.opts.NoLogBin)
+	why, err := sourceGTIDsBlocked(ctx, conn, r.sqlApply.targetMariaDB, r.opts.NoLogBin)
 	switch {
 	case err != nil:
 		return false, err
@@ -84,21 +84,20 @@ func (r *run) decideGTIDs(ctx context.Context, conn *sql.Conn) (bool, error) {
 	}
 }
 
-// sourceGTIDsBlocked returns why the target cannot keep source GTIDs, or
-// "" when it can.
-func sourceGTIDsBlocked(ctx context.Context, conn *sql.Conn, noLogBin bool) (string, error) {
-	if noLogBin {
-		return "--no-log-bin keeps the replay out of the target's binlog", nil
-	}
-	var version string
-	var logBin bool
-	if err := conn.QueryRowContext(ctx, "SELECT @@version, @@log_bin").Scan(&version, &logBin); err != nil {
-		return "", fmt.Errorf("read the target's version and log_bin: %w", err)
-	}
+// sourceGTIDsBlocked returns why the target (MariaDB or not) cannot keep
+// source GTIDs, or "" when it can.
+func sourceGTIDsBlocked(ctx context.Context, conn *sql.Conn, mariadb, noLogBin bool) (string, error) {
 	switch {
-	case !strings.Contains(strings.ToLower(version), "mariadb"):
+	case noLogBin:
+		return "--no-log-bin keeps the replay out of the target's binlog", nil
+	case !mariadb:
 		return "the target is not MariaDB (MySQL's gtid_next is not supported yet)", nil
-	case !logBin:
+	}
+	var logBin bool
+	if err := conn.QueryRowContext(ctx, "SELECT @@log_bin").Scan(&logBin); err != nil {
+		return "", fmt.Errorf("read the target's log_bin: %w", err)
+	}
+	if !logBin {
 		return "the target's binary log is off", nil
 	}
 	_, err := conn.ExecContext(ctx, "SET SESSION sql_log_bin=1")

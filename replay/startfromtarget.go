@@ -19,13 +19,13 @@ import (
 // say a CREATE USER after the restore with its binlog on) would make it
 // skip source transactions it does not hold, so it is refused.
 func (r *run) startGTIDsFromTarget(ctx context.Context) (txn.GTIDSet, error) {
-	var version, pos string
+	var pos string
 	var serverID uint32
-	q := "SELECT VERSION(), @@global.gtid_executed, @@server_id"
+	q := "SELECT @@global.gtid_executed, @@server_id"
 	if r.sqlApply.targetMariaDB {
-		q = "SELECT VERSION(), @@gtid_current_pos, @@server_id"
+		q = "SELECT @@gtid_current_pos, @@server_id"
 	}
-	if err := r.db.QueryRowContext(ctx, q).Scan(&version, &pos, &serverID); err != nil {
+	if err := r.db.QueryRowContext(ctx, q).Scan(&pos, &serverID); err != nil {
 		return txn.GTIDSet{}, fmt.Errorf("--start-gtid target: read the target's GTID position: %w", err)
 	}
 	pos = strings.Join(strings.Fields(pos), "") // MySQL breaks long sets over lines
