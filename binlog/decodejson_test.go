@@ -1,9 +1,6 @@
 package binlog
 
 import (
-	"context"
-	"errors"
-	"io"
 	"path/filepath"
 	"testing"
 
@@ -27,20 +24,8 @@ func TestDecodeJSON(t *testing.T) {
 		{"without DecodeJSON", Options{}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r, err := NewReader([]string{path}, tc.opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Close()
 			var json, other int
-			for {
-				tx, err := r.Next(context.Background())
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
+			for _, tx := range mustReadAll(t, []string{path}, tc.opts) {
 				for _, e := range tx.Events {
 					if e.Rows == nil {
 						continue

@@ -2,6 +2,7 @@ package binlog
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"os"
@@ -34,6 +35,12 @@ func readAll(t testing.TB, files []string, opts Options) ([]*txn.Txn, error) {
 	if err != nil {
 		t.Fatalf("NewReader: %v", err)
 	}
+	return drain(r)
+}
+
+// drain reads every transaction of r and closes it; it returns them with
+// the error that ended reading (nil for a clean io.EOF).
+func drain(r *Reader) ([]*txn.Txn, error) {
 	defer r.Close()
 	var out []*txn.Txn
 	for {
@@ -74,4 +81,18 @@ func copyFile(t testing.TB, src, dir, name string, n int) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// eventSpans returns the [start, end) offsets of the events of the binlog
+// file b after its format description that have a body beyond a checksum.
+func eventSpans(b []byte) [][2]int {
+	var spans [][2]int
+	for pos := 4; pos+headerSize <= len(b); {
+		size := int(binary.LittleEndian.Uint32(b[pos+9:]))
+		if pos > 4 && size > headerSize+4 {
+			spans = append(spans, [2]int{pos, pos + size})
+		}
+		pos += size
+	}
+	return spans
 }

@@ -3,8 +3,6 @@ package binlog
 import (
 	"context"
 	"encoding/binary"
-	"errors"
-	"io"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -27,26 +25,14 @@ const partialFixture = "rust_mysql_common/test-data/binlogs/json.binlog.000001"
 func TestPartialUpdateRowsDecoded(t *testing.T) {
 	path := filepath.Join(fixtures.Dir(t), partialFixture)
 	for _, o := range []Options{{DecodeRows: true, DecodeWorkers: 2}, {DecodeJSON: true}} {
-		r, err := NewReader([]string{path}, o)
-		if err != nil {
-			t.Fatal(err)
-		}
 		var rows *txn.Rows
-		for {
-			tx, err := r.Next(context.Background())
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
+		for _, tx := range mustReadAll(t, []string{path}, o) {
 			for _, e := range tx.Events {
 				if e.Type == evPartialUpdateRows {
 					rows = e.Rows
 				}
 			}
 		}
-		r.Close()
 		if rows == nil || !rows.Decoded || len(rows.Rows) != 12 {
 			t.Fatalf("%+v: partial update rows %+v; want 6 decoded before/after pairs", o, rows)
 		}

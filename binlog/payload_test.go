@@ -126,14 +126,7 @@ func TestCorruptBodiesDoNotPanic(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var events [][2]int // [start, end) of each event after the format description
-		for pos := 4; pos+headerSize <= len(orig); {
-			size := int(binary.LittleEndian.Uint32(orig[pos+9:]))
-			if pos > 4 && size > headerSize+4 {
-				events = append(events, [2]int{pos, pos + size})
-			}
-			pos += size
-		}
+		events := eventSpans(orig)
 		dir := t.TempDir()
 		for i := 0; i < itersForTest(); i++ {
 			b := append([]byte(nil), orig...)

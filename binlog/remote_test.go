@@ -29,18 +29,7 @@ func readRemote(t testing.TB, src RemoteSource, opts Options) ([]*txn.Txn, error
 	if err != nil {
 		t.Fatalf("NewRemoteReader: %v", err)
 	}
-	defer r.Close()
-	var out []*txn.Txn
-	for {
-		tx, err := r.Next(context.Background())
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return out, err
-		}
-		out = append(out, tx)
-	}
+	return drain(r)
 }
 
 // remoteWorkload runs the common workload on a ROW server, with binlog
