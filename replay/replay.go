@@ -224,7 +224,7 @@ func (r *run) prepare(ctx context.Context) (txn.Position, error) {
 	}
 	r.schemas = schema.NewCache(r.db)
 	r.sqlApply = &sqlApply{targetMariaDB: strings.Contains(strings.ToLower(version), "mariadb"),
-		tables: r.schemas.Table, shapes: r.schemas.Shape}
+		tables: r.schemas.Table, shapes: r.schemas.Shape, logf: r.logf}
 	if r.serverStart, err = serverStart(ctx, r.db); err != nil {
 		return txn.Position{}, err
 	}

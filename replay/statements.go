@@ -9,6 +9,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/binlog-replay/binlog-replay/schema"
 	"github.com/binlog-replay/binlog-replay/txn"
@@ -46,6 +47,26 @@ type sqlApply struct {
 	// shapes returns a table's columns only (schema.Cache.Shape), for the
 	// column count check of passthrough.
 	shapes tableFunc
+	// logf and invisibleTold report, once per run, that MySQL's
+	// invisible-column comments were rewritten (invisibleForMariaDB).
+	logf          func(format string, args ...any)
+	invisibleTold sync.Once
+}
+
+// querySQL returns the text to run for the statement event e of t: as
+// logged, but for MySQL's /*!80023 INVISIBLE */ on a MariaDB target.
+func (sa *sqlApply) querySQL(t *txn.Txn, e *txn.Event) string {
+	if sa == nil || !sa.targetMariaDB || t.Format == nil || t.Format.Flavor != txn.FlavorMySQL {
+		return string(e.Query.SQL)
+	}
+	sql, changed := invisibleForMariaDB(e.Query.SQL)
+	if changed && sa.logf != nil {
+		sa.invisibleTold.Do(func() {
+			sa.logf("%s at %s: MySQL's /*!80023 INVISIBLE */, which MariaDB ignores, runs as INVISIBLE "+
+				"(said once; every such statement is rewritten)", e.TypeName, e.Pos)
+		})
+	}
+	return string(sql)
 }
 
 // binlogStatement returns the BINLOG statement that passes events through.
@@ -137,7 +158,7 @@ func bodyStatements(ctx context.Context, t *txn.Txn, names *collations, sa *sqlA
 			}
 			out = append(out, contextStatement(e.Query, e, names))
 			out = append(out, querySetup(e.Query, e)...)
-			out = append(out, stmt{sql: string(e.Query.SQL), alone: true, event: e})
+			out = append(out, stmt{sql: sa.querySQL(t, e), alone: true, event: e})
 		case txn.EventIntVar, txn.EventRand, txn.EventUserVar:
 			if err := flushRows(); err != nil {
 				return nil, err
