@@ -44,6 +44,11 @@ func (o *Options) filterOptions() filter.Options {
 type Options struct {
 	// Files are the binlog files, in order (see binlog.ResolveFiles).
 	Files []string
+	// Source, when set instead of Files, is a live server whose binlogs
+	// are read with the replication protocol, from StartPosition or else
+	// from after Source.StartGTID, to the end of its log (as the replay's
+	// --source reads them).
+	Source *binlog.RemoteSource
 
 	StartPosition  txn.Position
 	StartGTIDs     txn.GTIDSet
@@ -83,8 +88,12 @@ type Options struct {
 // Validate reports the first problem with o.
 func (o *Options) Validate() error {
 	switch {
-	case len(o.Files) == 0:
-		return errors.New("no binlog files given")
+	case len(o.Files) == 0 && o.Source == nil:
+		return errors.New("no binlog files given (nor a source server)")
+	case len(o.Files) > 0 && o.Source != nil:
+		return errors.New("give binlog files or a source server, not both")
+	case o.Source != nil && o.StartPosition.IsZero() && o.Source.StartGTID == "":
+		return errors.New("reading from a source server needs a start position or GTID")
 	case o.BigRows < 0:
 		return fmt.Errorf("--big-rows must not be negative, got %d", o.BigRows)
 	case o.HotKeys < 0:
@@ -120,8 +129,8 @@ func (o *Options) withDefaults() Options {
 	return c
 }
 
-// Run reads o.Files from o.StartPosition to their end and returns the
-// report. Reading and analysing run in two goroutines. A binlog the reader
+// Run reads o.Files (or o.Source) from o.StartPosition to their end and
+// returns the report. Reading and analysing run in two goroutines. A binlog the reader
 // cannot read to its end is not an error of Run: the report holds what was
 // read before it and the reader's error (Report.Problems.ReadError), and
 // says whether the predicted replay would hit it. Run returns an error for
@@ -133,21 +142,20 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	opts := o.withDefaults()
 	rep := &Report{Candidates: []Candidate{}} // [] rather than null in JSON
-	for _, f := range opts.Files {
-		st, err := os.Stat(f)
-		if err != nil {
-			return nil, fmt.Errorf("plan binlogs: %w", err)
-		}
-		rep.Files = append(rep.Files, FileInfo{Path: f, Name: binlog.LogName(f), Bytes: st.Size()})
-	}
-	rd, err := binlog.NewReader(opts.Files, binlog.Options{Start: opts.StartPosition, DecodeRows: true, SkipUnknown: opts.SkipUnknown,
-		NoContinuityCheck: opts.NoContinuityCheck})
+	rd, err := openReader(ctx, &opts, rep)
 	if err != nil {
 		return nil, fmt.Errorf("plan binlogs: %w", err)
 	}
 	defer rd.Close()
 	a := newAnalyzer(&opts, rep)
-	readErr, err := pipe(ctx, rd, a.add)
+	add := a.add
+	if opts.Source != nil {
+		add = func(t *txn.Txn) {
+			rep.addRemoteFile(t)
+			a.add(t)
+		}
+	}
+	readErr, err := pipe(ctx, rd, add)
 	if err != nil {
 		return nil, err
 	}
@@ -158,6 +166,34 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	a.finish(readErr)
 	return rep, nil
+}
+
+// openReader opens o's files, after listing them in rep, or connects to
+// o's source server.
+func openReader(ctx context.Context, o *Options, rep *Report) (*binlog.Reader, error) {
+	bo := binlog.Options{Start: o.StartPosition, DecodeRows: true, SkipUnknown: o.SkipUnknown,
+		NoContinuityCheck: o.NoContinuityCheck}
+	if o.Source != nil {
+		rep.Source = o.Source.String()
+		return binlog.NewRemoteReader(ctx, *o.Source, bo)
+	}
+	for _, f := range o.Files {
+		st, err := os.Stat(f)
+		if err != nil {
+			return nil, err
+		}
+		rep.Files = append(rep.Files, FileInfo{Path: f, Name: binlog.LogName(f), Bytes: st.Size()})
+	}
+	return binlog.NewReader(o.Files, bo)
+}
+
+// addRemoteFile counts t in the source file it was read from: a read from
+// a server lists the files it met, with the bytes of their transactions.
+func (r *Report) addRemoteFile(t *txn.Txn) {
+	if n := len(r.Files); n == 0 || r.Files[n-1].Name != t.Start.File {
+		r.Files = append(r.Files, FileInfo{Name: t.Start.File})
+	}
+	r.Files[len(r.Files)-1].Bytes += t.Bytes
 }
 
 // pipe reads transactions from rd in one goroutine and hands them to add,

@@ -10,7 +10,10 @@ import (
 // output.
 type Report struct {
 	// Files are the input files, in order; Servers the servers that wrote
-	// the transactions read.
+	// the transactions read. Source is the server read from, when the
+	// binlogs were read with the replication protocol: Files are then the
+	// source's files the transactions were in.
+	Source  string       `json:"source,omitempty"`
 	Files   []FileInfo   `json:"files"`
 	Servers []ServerInfo `json:"servers"`
 	// Contents is what the files hold from the start position on.
@@ -26,7 +29,8 @@ type Report struct {
 	Problems Problems `json:"problems"`
 }
 
-// FileInfo is one input file: its path as given, base name and size.
+// FileInfo is one input file: its path as given, base name and size (read
+// from a source server: no path, and the size of its transactions read).
 type FileInfo struct {
 	Path  string `json:"path"`
 	Name  string `json:"name"`

@@ -56,6 +56,9 @@ func (p *printer) files(r *Report) {
 	for _, f := range r.Files {
 		total += f.Bytes
 	}
+	if r.Source != "" {
+		p.f("source: %s, ", r.Source)
+	}
 	p.f("files: %d, %s", len(r.Files), humanBytes(total))
 	if n := len(r.Files); n > 0 {
 		p.f(" (%s", r.Files[0].Name)

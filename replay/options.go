@@ -130,8 +130,8 @@ type Source struct {
 	StartGTID string
 }
 
-// remote returns the source as the binlog package takes it.
-func (s Source) remote() (binlog.RemoteSource, error) {
+// Remote returns the source as the binlog package takes it.
+func (s Source) Remote() (binlog.RemoteSource, error) {
 	cfg, err := mysql.ParseDSN(s.DSN)
 	if err != nil {
 		return binlog.RemoteSource{}, fmt.Errorf("parse source DSN: %w", err)

@@ -32,7 +32,7 @@ const errSpecificAccessDenied = 1227
 func (r *run) checkBinlogPrivilege(ctx context.Context, start txn.Position) error {
 	var f *txn.Format
 	if r.opts.Source.DSN != "" {
-		src, err := r.opts.Source.remote()
+		src, err := r.opts.Source.Remote()
 		if err != nil {
 			return err
 		}

@@ -477,7 +477,7 @@ func (r *run) openReader(ctx context.Context, start txn.Position) (*binlog.Reade
 	if r.opts.Source.DSN == "" {
 		return binlog.NewReader(r.opts.Files, bo)
 	}
-	src, err := r.opts.Source.remote()
+	src, err := r.opts.Source.Remote()
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ import (
 // start, stop and filter flags, and the analysis's own.
 type PlanOptions struct {
 	SelectionFlags
+	SourceFlags
 	BigRows   int
 	Workers   string
 	TableKeys bool
@@ -29,6 +30,7 @@ type PlanOptions struct {
 // AddFlags registers the options on fs. The replay flags have the replay
 // command's names and help.
 func (o *PlanOptions) AddFlags(fs *flag.FlagSet) {
+	o.SourceFlags.AddFlags(fs)
 	o.SelectionFlags.AddFlags(fs)
 	fs.IntVar(&o.BigRows, "big-rows", 1000, "a DELETE or UPDATE of more than `N` rows in one transaction is a stop-point candidate")
 	fs.StringVar(&o.Workers, "workers", "1,2,4,8,16,32", "worker `COUNTS` to simulate, comma-separated")
@@ -38,16 +40,33 @@ func (o *PlanOptions) AddFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.LogValues, "log-values", false, "show data values: the literals of the statements at stop points and the values of hot keys (by default replaced by ?)")
 }
 
-// options turns the flags and file arguments into plan options.
-func (o *PlanOptions) options(args []string) (plan.Options, error) {
+// options turns the flags and file arguments into plan options. Warnings
+// (a password on the command line) go to warn.
+func (o *PlanOptions) options(args []string, warn io.Writer) (plan.Options, error) {
 	var po plan.Options
 	var err error
-	if po.Files, err = binlog.ResolveFiles(args); err != nil {
+	if err := o.SourceFlags.check(args); err != nil {
 		return po, err
+	}
+	if o.Source == "" {
+		if po.Files, err = binlog.ResolveFiles(args); err != nil {
+			return po, err
+		}
 	}
 	start, f, err := o.SelectionFlags.parse(po.Files)
 	if err != nil {
 		return po, err
+	}
+	if o.Source != "" {
+		src, err := o.SourceFlags.options(o.StartGTID, &start, &f, warn)
+		if err != nil {
+			return po, err
+		}
+		rs, err := src.Remote()
+		if err != nil {
+			return po, err
+		}
+		po.Source = &rs
 	}
 	po.StartPosition, po.StartGTIDs, po.ExcludeGTIDs = start, f.StartGTIDs, f.ExcludeGTIDs
 	po.StopPosition, po.StopDatetime, po.StopBeforeGTID = f.StopPosition, f.StopDatetime, f.StopBeforeGTID
@@ -74,8 +93,9 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: binlog-replay plan [flags] BINLOG_FILES|DIR|INDEX...\n\n"+
-			"Analyses binlogs without a server: contents, stop-point candidates with the flags\n"+
+		fmt.Fprintln(stderr, "usage: binlog-replay plan [flags] BINLOG_FILES|DIR|INDEX...\n"+
+			"       binlog-replay plan --source DSN --source-start FILE:POS|GTID [flags]\n\n"+
+			"Analyses binlogs without a target server: contents, stop-point candidates with the flags\n"+
 			"that stop just before each, what a replay with the same flags would apply, and\n"+
 			"the parallelism the transactions allow. Exit status 1 if the predicted replay\n"+
 			"would fail on the binlogs.")
@@ -86,7 +106,7 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	po, err := o.options(fs.Args())
+	po, err := o.options(fs.Args(), stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "binlog-replay plan: %v\n", err)
 		return 2

@@ -4,19 +4,15 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"math"
-	"math/rand/v2"
 	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/binlog-replay/binlog-replay/binlog"
-	"github.com/binlog-replay/binlog-replay/filter"
 	"github.com/binlog-replay/binlog-replay/plan"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/txn"
@@ -39,11 +35,8 @@ type ReplayOptions struct {
 	Progress    string
 	Reconnect   time.Duration
 	Memory      byteSize
-	// Source, SourceStart and SourceServerID read the binlogs from a live
-	// server instead of files (see sourceOptions).
-	Source         string
-	SourceStart    string
-	SourceServerID uint
+	// SourceFlags read the binlogs from a live server instead of files.
+	SourceFlags
 	// StallReport is how long without a commit before the replay says what
 	// its target sessions are doing (a full disk makes a target wait).
 	StallReport time.Duration
@@ -71,10 +64,7 @@ type ReplayOptions struct {
 func (o *ReplayOptions) AddFlags(fs *flag.FlagSet) {
 	d := replay.DefaultOptions()
 	fs.StringVar(&o.Target, "target", "", "target server DSN, e.g. 'root@unix(/run/mysqld/mysqld.sock)/' (password from MYSQL_PWD)")
-	fs.StringVar(&o.Source, "source", "", "read the binlogs from this live server `DSN` with the replication protocol instead of files "+
-		"(its user needs REPLICATION SLAVE; password from "+sourcePwdEnv+", else MYSQL_PWD)")
-	fs.StringVar(&o.SourceStart, "source-start", "", "with --source: start at `FILE:POS` in the source's binlogs, or after a MariaDB GTID position (d-s-n,...)")
-	fs.UintVar(&o.SourceServerID, "source-server-id", 0, "with --source: server_id of the dump connection, unique among the source's replicas (default: random in 2147483648..4294967295)")
+	o.SourceFlags.AddFlags(fs)
 	o.SelectionFlags.AddFlags(fs)
 	fs.IntVar(&o.Workers, "workers", d.Workers, "parallel target connections")
 	o.Memory = byteSize(d.MemoryBudget)
@@ -101,13 +91,10 @@ func (o *ReplayOptions) AddFlags(fs *flag.FlagSet) {
 func (o *ReplayOptions) options(args []string, warn io.Writer) (replay.Options, error) {
 	ro := replay.DefaultOptions()
 	var err error
-	if o.Source != "" && len(args) > 0 {
-		return ro, errors.New("give binlog files or --source, not both")
+	if err := o.SourceFlags.check(args); err != nil {
+		return ro, err
 	}
 	if o.Source == "" {
-		if o.SourceStart != "" || o.SourceServerID != 0 {
-			return ro, errors.New("--source-start and --source-server-id need --source")
-		}
 		if ro.Files, err = binlog.ResolveFiles(args); err != nil {
 			return ro, err
 		}
@@ -136,7 +123,7 @@ func (o *ReplayOptions) options(args []string, warn io.Writer) (replay.Options, 
 		return ro, err
 	}
 	if o.Source != "" {
-		if ro.Source, err = o.sourceOptions(&start, &f, warn); err != nil {
+		if ro.Source, err = o.SourceFlags.options(o.StartGTID, &start, &f, warn); err != nil {
 			return ro, err
 		}
 	}
@@ -151,46 +138,6 @@ func (o *ReplayOptions) options(args []string, warn io.Writer) (replay.Options, 
 		return ro, err
 	}
 	return ro, ro.Validate()
-}
-
-// sourceOptions returns the --source settings. The start point comes from
-// --source-start, or from --start-position, --start-gtid or --from-backup
-// (one of them): a GTID start is where the source's dump begins and is also
-// skipped by the filter.
-func (o *ReplayOptions) sourceOptions(start *txn.Position, f *filter.Options, warn io.Writer) (replay.Source, error) {
-	dsn, err := resolveSourceDSN(o.Source, warn)
-	if err != nil {
-		return replay.Source{}, err
-	}
-	src := replay.Source{DSN: dsn, ServerID: uint32(o.SourceServerID), StartGTID: strings.TrimSpace(o.StartGTID)}
-	if o.SourceServerID > math.MaxUint32 {
-		return src, fmt.Errorf("--source-server-id %d is out of range", o.SourceServerID)
-	}
-	if src.ServerID == 0 {
-		src.ServerID = 1<<31 + rand.Uint32N(1<<31)
-	}
-	if o.SourceStart == "" {
-		return src, nil
-	}
-	if !start.IsZero() || !f.StartGTIDs.IsEmpty() {
-		return src, errors.New("give one start point: --source-start, or --start-position, --start-gtid or --from-backup")
-	}
-	if isGTIDList(o.SourceStart) {
-		if f.StartGTIDs, err = txn.ParseGTIDSet(o.SourceStart); err != nil {
-			return src, fmt.Errorf("--source-start: %w", err)
-		}
-		src.StartGTID = strings.TrimSpace(o.SourceStart)
-		return src, nil
-	}
-	*start, err = parsePosition("source-start", o.SourceStart)
-	return src, err
-}
-
-// isGTIDList reports whether s looks like a MariaDB GTID position
-// ("0-1-100,1-2-5") rather than FILE:POS.
-func isGTIDList(s string) bool {
-	s = strings.TrimSpace(s)
-	return s != "" && strings.Trim(s, "0123456789-, ") == "" && strings.Contains(s, "-")
 }
 
 func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -211,12 +158,13 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "binlog-replay replay: %v\n", err)
 		return 2
 	}
-	if o.DryRun && o.Source != "" {
-		fmt.Fprintln(stderr, "binlog-replay replay: --dry-run checks binlog files first; it does not work with --source yet")
+	if o.DryRun && o.Source != "" && o.Resume {
+		fmt.Fprintln(stderr, "binlog-replay replay: --dry-run with --source checks from the start point given; "+
+			"with --resume that is the target's checkpoint: rehearse on a fresh staging target instead")
 		return 2
 	}
 	if o.DryRun {
-		if code := dryRunCheck(ctx, ro, stderr); code != 0 {
+		if code := dryRunCheck(ctx, &ro, stderr); code != 0 {
 			return code
 		}
 	}
@@ -254,16 +202,28 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 
 // dryRunCheck reads the binlogs as plan does, with the replay's selection,
 // and returns 1 (after saying why) when the replay would fail on them or
-// meet events it cannot apply, before anything is applied.
-func dryRunCheck(ctx context.Context, ro replay.Options, stderr io.Writer) int {
+// meet events it cannot apply, before anything is applied. Reading from a
+// source server, which may log more in the meantime, the replay is then
+// made to stop where the check stopped reading, so that it applies what
+// was checked and nothing else.
+func dryRunCheck(ctx context.Context, ro *replay.Options, stderr io.Writer) int {
 	start := ro.StartPosition
 	if ro.Resume {
 		start = txn.Position{} // the checkpoint decides; check the files whole
 	}
-	rep, err := plan.Run(ctx, plan.Options{Files: ro.Files, StartPosition: start, StartGTIDs: ro.StartGTIDs,
+	po := plan.Options{Files: ro.Files, StartPosition: start, StartGTIDs: ro.StartGTIDs,
 		StopPosition: ro.StopPosition, StopDatetime: ro.StopDatetime, StopBeforeGTID: ro.StopBeforeGTID,
 		ExcludeGTIDs: ro.ExcludeGTIDs, Databases: ro.Databases, Tables: ro.Tables, SkipUnknown: ro.SkipUnknown,
-		HideValues: !ro.LogValues, NoContinuityCheck: ro.NoContinuityCheck})
+		HideValues: !ro.LogValues, NoContinuityCheck: ro.NoContinuityCheck}
+	if ro.Source.DSN != "" {
+		src, err := ro.Source.Remote()
+		if err != nil {
+			fmt.Fprintf(stderr, "binlog-replay replay --dry-run: %v\n", err)
+			return 2
+		}
+		po.Source = &src
+	}
+	rep, err := plan.Run(ctx, po)
 	if err != nil {
 		fmt.Fprintf(stderr, "binlog-replay replay --dry-run: check the binlogs: %v\n", err)
 		return 1
@@ -275,6 +235,10 @@ func dryRunCheck(ctx context.Context, ro replay.Options, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stderr, "dry run: the binlogs read cleanly: %d transactions to apply\n", rep.Replay.Applied)
+	if po.Source != nil && rep.Replay.StoppedBefore == nil && rep.Contents.Last != nil {
+		ro.StopPosition = rep.Contents.Last.End
+		fmt.Fprintf(stderr, "dry run: the source's binlog was checked up to %s; the replay stops there\n", ro.StopPosition)
+	}
 	return 0
 }
 
