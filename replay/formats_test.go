@@ -388,21 +388,7 @@ func seqWork(format string) func(context.Context, *sql.DB) error {
 // (verify does not compare sequences): its one row, as text.
 func sequenceStates(t *testing.T, db *sql.DB, schema string) map[string]string {
 	t.Helper()
-	rows, err := db.Query("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'SEQUENCE'", schema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		names = append(names, n)
-	}
-	if err := rows.Close(); err != nil {
-		t.Fatal(err)
-	}
+	names := queryStrings(t, db, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'SEQUENCE'", schema)
 	out := map[string]string{}
 	for _, n := range names {
 		var next, minv, maxv, start, inc, cache, cycle, round sql.NullString

@@ -110,23 +110,8 @@ func checkInvisibleReplay(t *testing.T, path, name string, start uint64, anchor 
 		}
 	}
 
-	var hidden []string
-	rows, err := openServer(t, mine).QueryContext(ctx, `SELECT COLUMN_NAME FROM information_schema.COLUMNS
+	hidden := queryStrings(t, openServer(t, mine), `SELECT COLUMN_NAME FROM information_schema.COLUMNS
 		WHERE TABLE_SCHEMA = 'mysql' AND TABLE_NAME = 't1' AND EXTRA LIKE '%INVISIBLE%' ORDER BY ORDINAL_POSITION`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var c string
-		if err := rows.Scan(&c); err != nil {
-			t.Fatal(err)
-		}
-		hidden = append(hidden, c)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
 	if strings.Join(hidden, ",") != "f1,f2,f6" {
 		t.Errorf("invisible columns on the target: %v; want f1,f2,f6", hidden)
 	}
@@ -136,22 +121,6 @@ func checkInvisibleReplay(t *testing.T, path, name string, start uint64, anchor 
 // leave out the invisible ones), as |-joined text in f3 order.
 func invisibleRows(t *testing.T, db *sql.DB) []string {
 	t.Helper()
-	rows, err := db.QueryContext(context.Background(), `SELECT CONCAT_WS('|', IFNULL(f1, 'NULL'), IFNULL(f2, 'NULL'),
+	return queryStrings(t, db, `SELECT CONCAT_WS('|', IFNULL(f1, 'NULL'), IFNULL(f2, 'NULL'),
 		IFNULL(f3, 'NULL'), IFNULL(f4, 'NULL'), IFNULL(f5, 'NULL'), IFNULL(f6, 'NULL')) FROM mysql.t1 ORDER BY f3 DESC`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
