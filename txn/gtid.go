@@ -41,7 +41,12 @@ func ParseGTID(s string) (GTID, error) {
 		if err != nil || seq == 0 {
 			return GTID{}, fmt.Errorf("parse GTID %q: bad sequence number", s)
 		}
-		return GTID{Flavor: FlavorMySQL, Source: strings.ToLower(s[:i]), Seq: seq}, nil
+		source := strings.ToLower(s[:i])
+		uuid, tag, tagged := strings.Cut(source, ":")
+		if err := checkSource(uuid, tag, tagged); err != nil {
+			return GTID{}, fmt.Errorf("parse GTID %q: %w", s, err)
+		}
+		return GTID{Flavor: FlavorMySQL, Source: source, Seq: seq}, nil
 	}
 	parts := strings.Split(s, "-")
 	if len(parts) != 3 {
@@ -59,4 +64,34 @@ func ParseGTID(s string) (GTID, error) {
 		return GTID{}, fmt.Errorf("parse GTID %q: domain or server id out of range", s)
 	}
 	return GTID{Flavor: FlavorMariaDB, Domain: uint32(n[0]), Server: uint32(n[1]), Seq: n[2]}, nil
+}
+
+// checkSource checks a MySQL GTID's server UUID (8-4-4-4-12 hexadecimal
+// digits) and, when tagged, its tag (a letter or underscore, then up to 31
+// letters, digits or underscores, as MySQL 8.3+ allows).
+func checkSource(uuid, tag string, tagged bool) error {
+	if len(uuid) != 36 {
+		return fmt.Errorf("server UUID %q: want 8-4-4-4-12 hexadecimal digits", uuid)
+	}
+	for i := 0; i < len(uuid); i++ {
+		c := uuid[i]
+		dash := i == 8 || i == 13 || i == 18 || i == 23
+		if dash != (c == '-') || !dash && !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return fmt.Errorf("server UUID %q: want 8-4-4-4-12 hexadecimal digits", uuid)
+		}
+	}
+	if !tagged {
+		return nil
+	}
+	if tag == "" || len(tag) > 32 {
+		return fmt.Errorf("GTID tag %q: want 1 to 32 characters", tag)
+	}
+	for i := 0; i < len(tag); i++ {
+		c := tag[i]
+		letter := c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+		if !letter && (i == 0 || c < '0' || c > '9') {
+			return fmt.Errorf("GTID tag %q: want a letter or _ then letters, digits or _", tag)
+		}
+	}
+	return nil
 }

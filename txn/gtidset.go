@@ -48,16 +48,27 @@ func ParseGTIDSet(s string) (GTIDSet, error) {
 	return set, nil
 }
 
-// addMySQL adds "uuid[:tag]:a-b:c" to the set.
+// addMySQL adds "uuid[:tag]:a-b:c[:tag2:d-e...]" to the set: every tag
+// (and the UUID when no tag follows it directly) needs an interval.
 func (s *GTIDSet) addMySQL(part string) error {
 	fields := strings.Split(part, ":")
+	if err := checkSource(fields[0], "", false); err != nil {
+		return err
+	}
 	source := strings.ToLower(fields[0])
+	intervals := 0 // of the current source
 	for _, f := range fields[1:] {
 		if f == "" {
 			return fmt.Errorf("empty interval in %q", part)
 		}
 		if c := f[0]; c < '0' || c > '9' { // a tag: "uuid:tag:1-5"
-			source = strings.ToLower(fields[0] + ":" + f)
+			if intervals == 0 && source != strings.ToLower(fields[0]) {
+				return fmt.Errorf("tag of %q without an interval", source)
+			}
+			if err := checkSource(fields[0], f, true); err != nil {
+				return err
+			}
+			source, intervals = strings.ToLower(fields[0]+":"+f), 0
 			continue
 		}
 		lo, hi, found := strings.Cut(f, "-")
@@ -75,6 +86,10 @@ func (s *GTIDSet) addMySQL(part string) error {
 			return fmt.Errorf("bad interval %q", f)
 		}
 		s.addInterval(source, interval{a, b})
+		intervals++
+	}
+	if intervals == 0 {
+		return fmt.Errorf("%q has no interval", part)
 	}
 	return nil
 }
