@@ -195,7 +195,7 @@ func (w *worker) applyDDL(ctx context.Context, g *group) error {
 	if err := w.r.seq.waitCommitted(ctx, g.first-1); err != nil {
 		return err
 	}
-	if _, err := w.conn.ExecContext(ctx, w.r.unlogged(ddlStartSQL(t)+";\nCOMMIT")); err != nil {
+	if err := w.execUnlogged(ctx, ddlStartSQL(t)+";\nCOMMIT"); err != nil {
 		return w.r.applyError(t, nil, fmt.Errorf("record DDL start: %w", err))
 	}
 	body, err := bodyStatements(ctx, t, w.r.collations, w.r.sqlApply)
@@ -214,7 +214,7 @@ func (w *worker) applyDDL(ctx context.Context, g *group) error {
 		}
 		w.r.logf("DDL at %s was already applied before the restart (%v): continuing", t.Start, err)
 	}
-	if _, err := w.conn.ExecContext(ctx, w.r.unlogged(checkpointSQL(t, w.r.appliedBefore+g.last(), "running")+";\nCOMMIT")); err != nil {
+	if err := w.execUnlogged(ctx, checkpointSQL(t, w.r.appliedBefore+g.last(), "running")+";\nCOMMIT"); err != nil {
 		if !isServerError(err) {
 			w.r.commitUncertain(g)
 		}
@@ -222,6 +222,21 @@ func (w *worker) applyDDL(ctx context.Context, g *group) error {
 	}
 	w.r.committed(g)
 	return nil
+}
+
+// execUnlogged runs sql, statements ending in a COMMIT, kept out of the
+// target's binlog when source GTIDs are kept (run.unlogged). When the
+// server refuses one of them, the statements after it in the packet do not
+// run: the session's sql_log_bin is then set back, so that nothing else
+// run on it is left out of the binlog.
+func (w *worker) execUnlogged(ctx context.Context, sql string) error {
+	_, err := w.conn.ExecContext(ctx, w.r.unlogged(sql))
+	if err != nil && w.r.keepGTIDs && isServerError(err) {
+		if _, rerr := w.conn.ExecContext(context.WithoutCancel(ctx), "SET SESSION sql_log_bin=1"); rerr != nil {
+			w.r.logf("could not set sql_log_bin back to 1 on a target session after %v: %v", err, rerr)
+		}
+	}
+	return err
 }
 
 // alreadyDoneErrors are the errors a DDL raises when it is applied a second
