@@ -13,7 +13,7 @@ import (
 )
 
 // CheckpointSchema is the target database where binlog-replay keeps its
-// checkpoint. It holds one table:
+// checkpoint. It holds two tables: the checkpoint,
 //
 //	binlog_replay.checkpoint (
 //	  channel     VARCHAR(64) PRIMARY KEY,  -- always 'default' for now
@@ -26,9 +26,13 @@ import (
 //	  ddl_file, ddl_pos                     -- start of the DDL being applied, when state='ddl'
 //	  updated_at  TIMESTAMP(6))
 //
-// The row is updated inside the same target transaction as the data it
-// describes, so after any crash it names exactly the prefix of the source
-// history that the target holds. DDL commits implicitly on MySQL and
+// and binlog_replay.sessions, where each run records its sessions on the
+// target, so that a later run can end those a lost run left holding locks
+// (see stale.go).
+//
+// The checkpoint row is updated inside the same target transaction as the
+// data it describes, so after any crash it names exactly the prefix of the
+// source history that the target holds. DDL commits implicitly on MySQL and
 // MariaDB, so a DDL is bracketed: state='ddl' is committed before it and
 // 'running' with the new position after it (see Checkpoint.State).
 const CheckpointSchema = "binlog_replay"
@@ -53,7 +57,8 @@ type Checkpoint struct {
 	DDLStart txn.Position
 }
 
-// ensureCheckpointTable creates the checkpoint schema and table if missing.
+// ensureCheckpointTable creates the checkpoint schema, the checkpoint
+// table and the sessions table (see stale.go) if missing.
 func ensureCheckpointTable(ctx context.Context, conn *sql.Conn) error {
 	stmts := []string{
 		"CREATE DATABASE IF NOT EXISTS `" + CheckpointSchema + "`",
@@ -74,6 +79,9 @@ func ensureCheckpointTable(ctx context.Context, conn *sql.Conn) error {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("create checkpoint table: %w", err)
 		}
+	}
+	if _, err := conn.ExecContext(ctx, sessionsTableSQL); err != nil {
+		return fmt.Errorf("create sessions table: %w", err)
 	}
 	return nil
 }

@@ -226,17 +226,13 @@ func (p *cutProxy) state() (cut bool, oks int) {
 	return p.cut, okPackets(p.answered)
 }
 
-// TestConnectionCutAtCommit cuts the replay's connection exactly at the
-// COMMIT of a group, once just after the server received it (it commits,
-// the replay never hears so) and once just before (nothing committed), on
-// a row-format and on a statement-format transaction: the replay must
-// reconnect, read the checkpoint to learn which, and end equal to the
-// source with every transaction applied once (a statement applied twice
-// would add to a counter twice; a row transaction applied twice would fail
-// on a duplicate key) and counted once in the summary.
-func TestConnectionCutAtCommit(t *testing.T) {
-	const units = 40
-	sc := replaytest.New(t, "ROW",
+// counterScenario has units pairs of transactions: a row-format insert of
+// row i into cc.r, then a statement-format update adding 1 to the counter
+// cc.c.n. A transaction applied twice fails on a duplicate key (row) or
+// counts twice (statement).
+func counterScenario(t *testing.T, units int) *replaytest.Scenario {
+	t.Helper()
+	return replaytest.New(t, "ROW",
 		func(ctx context.Context, db *sql.DB) error {
 			return execAll(ctx, db, "CREATE DATABASE cc", "CREATE TABLE cc.r (id INT PRIMARY KEY, v INT)",
 				"CREATE TABLE cc.c (id INT PRIMARY KEY, n INT)", "INSERT INTO cc.c VALUES (1, 0)")
@@ -261,6 +257,19 @@ func TestConnectionCutAtCommit(t *testing.T) {
 			}
 			return nil
 		})
+}
+
+// TestConnectionCutAtCommit cuts the replay's connection exactly at the
+// COMMIT of a group, once just after the server received it (it commits,
+// the replay never hears so) and once just before (nothing committed), on
+// a row-format and on a statement-format transaction: the replay must
+// reconnect, read the checkpoint to learn which, and end equal to the
+// source with every transaction applied once (a statement applied twice
+// would add to a counter twice; a row transaction applied twice would fail
+// on a duplicate key) and counted once in the summary.
+func TestConnectionCutAtCommit(t *testing.T) {
+	const units = 40
+	sc := counterScenario(t, units)
 	total := len(scenarioTxns(t, sc))
 	if total != 2*units {
 		t.Fatalf("%d transactions, want %d", total, 2*units)
@@ -304,6 +313,111 @@ func TestConnectionCutAtCommit(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestResumeEndsLostRunSessions loses the target the way a network
+// partition or the replay host losing power does: the connection of the
+// worker committing transaction 11 is reset on the replay's side, and the
+// server keeps its session, idle in its transaction and holding the row
+// lock of transaction 11, until wait_timeout. The run ends with the error
+// (no reconnection). A fresh run refuses the target's checkpoint and must
+// not end anything; then a new run with --resume, in a new process as far
+// as it knows (fresh Options, connected directly), must find the lost
+// session recorded on the target, end it, and finish with every
+// transaction applied once. Without the recorded sessions it waits on the
+// lost session's lock and gives up after its retries.
+func TestResumeEndsLostRunSessions(t *testing.T) {
+	const units = 20
+	ctx := context.Background()
+	sc := counterScenario(t, units)
+	total := len(scenarioTxns(t, sc))
+	tgt, db := sc.Target(t)
+	proxy := newCutProxy(t, fmt.Sprintf("127.0.0.1:%d", tgt.Port), cutBeforeServerUnaware, 11)
+	newOptions := func() replay.Options {
+		o := opts(4)
+		o.GroupTxns = 1  // one commit per source transaction: the n-th commit is transaction n
+		o.MaxRetries = 2 // waiting on a lock of the lost session fails, in about 3 s
+		o.LockWaitTimeout = time.Second
+		o.Reconnect = 0
+		o.Files, o.TargetDSN = sc.Files, tgt.DSN("")
+		return o
+	}
+
+	o := newOptions()
+	o.StartPosition = sc.Start
+	o.TargetDSN = strings.Replace(tgt.TCPDSN(""), fmt.Sprint(tgt.Port), fmt.Sprint(proxy.ln.Addr().(*net.TCPAddr).Port), 1)
+	var log strings.Builder
+	if _, err := replay.Run(ctx, o, &log); err == nil {
+		t.Fatalf("the first run ended without error\nlog:\n%s", log.String())
+	}
+	if cut, _ := proxy.state(); !cut {
+		t.Fatalf("the connection was not cut at commit 11\nlog:\n%s", log.String())
+	}
+	lost := lostSession(t, db)
+	var recorded int
+	if err := db.QueryRow("SELECT COUNT(*) FROM binlog_replay.sessions WHERE id = ?", lost).Scan(&recorded); err != nil || recorded != 1 {
+		t.Fatalf("the lost session %d is recorded %d times in binlog_replay.sessions (%v), want once", lost, recorded, err)
+	}
+	before, err := replay.ReadCheckpoint(ctx, db)
+	if err != nil || before == nil || before.Applied != 10 {
+		t.Fatalf("checkpoint after the cut: %+v (%v), want 10 transactions applied", before, err)
+	}
+
+	// A run that does not resume refuses the checkpoint and ends nothing.
+	log.Reset()
+	if _, err := replay.Run(ctx, newOptions(), &log); err == nil || !strings.Contains(err.Error(), "use --resume") {
+		t.Fatalf("a run without --resume on a target with a checkpoint: %v, want a refusal", err)
+	}
+	if strings.Contains(log.String(), "ended session") || lostSession(t, db) != lost {
+		t.Fatalf("a run without --resume ended the lost session\nlog:\n%s", log.String())
+	}
+
+	o = newOptions()
+	o.Resume = true
+	log.Reset()
+	start := time.Now()
+	sum, err := replay.Run(ctx, o, &log)
+	if err != nil {
+		t.Fatalf("resume after the lost run (%s): %v\nlog:\n%s", time.Since(start).Round(time.Millisecond), err, log.String())
+	}
+	t.Logf("resumed in %s, log:\n%s", time.Since(start).Round(time.Millisecond), log.String())
+	if want := fmt.Sprintf("ended session %d of the lost run", lost); !strings.Contains(log.String(), want) {
+		t.Fatalf("the log does not say %q", want)
+	}
+	replaytest.RequireEqual(t, db, sc.SourceDB, "cc")
+	cp, err := replay.ReadCheckpoint(ctx, db)
+	if err != nil || cp == nil || cp.Applied != uint64(total) || sum.Applied != uint64(total)-before.Applied {
+		t.Fatalf("checkpoint %+v (%v), resume applied %d: want %d transactions in all, %d by the resume",
+			cp, err, sum.Applied, total, uint64(total)-before.Applied)
+	}
+}
+
+// lostSession waits until exactly one session on the target holds an open
+// transaction (the other sessions of the lost run are closed by its
+// process as it ends) and returns its connection id.
+func lostSession(t *testing.T, db *sql.DB) uint64 {
+	t.Helper()
+	var ids []uint64
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		rows, err := db.Query("SELECT trx_mysql_thread_id FROM information_schema.INNODB_TRX")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = ids[:0]
+		for rows.Next() {
+			var id uint64
+			if err := rows.Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if len(ids) == 1 {
+			return ids[0]
+		}
+	}
+	t.Fatalf("sessions with an open transaction on the target: %v, want the lost one alone", ids)
+	return 0
 }
 
 // TestResumeWaitsForCommitInProgress resumes while a commit of an earlier

@@ -134,9 +134,11 @@ type run struct {
 	// uncertain is the group whose commit was cut off, if any.
 	uncertain *uncertainGroup
 	// sessions are the target connection ids of the workers; serverStart
-	// is when the target started (Unix seconds).
+	// is when the target started (Unix seconds). runID identifies the run
+	// in binlog_replay.sessions (see stale.go).
 	sessions    []uint64
 	serverStart int64
+	runID       string
 	started     time.Time
 	barriers    atomic.Uint64
 	skipped     atomic.Uint64
@@ -169,7 +171,7 @@ func runOnce(ctx context.Context, opts Options, logw io.Writer) (*Summary, error
 		return nil, err
 	}
 	defer db.Close()
-	r := &run{opts: opts, db: db, logw: logw, started: time.Now()}
+	r := &run{opts: opts, db: db, logw: logw, started: time.Now(), runID: newRunID()}
 	start, err := r.prepare(ctx)
 	if err != nil {
 		return nil, err
@@ -282,9 +284,10 @@ func (r *run) prepare(ctx context.Context) (txn.Position, error) {
 	return start, nil
 }
 
-// createCheckpoint creates the checkpoint table if missing and, when fresh,
-// the checkpoint naming start, out of the target's binlog when source GTIDs
-// are kept (see GTIDMode).
+// createCheckpoint creates the checkpoint and sessions tables if missing,
+// replaces the sessions recorded by earlier runs (see stale.go) and, when
+// fresh, creates the checkpoint naming start, out of the target's binlog
+// when source GTIDs are kept (see GTIDMode).
 func (r *run) createCheckpoint(ctx context.Context, conn *sql.Conn, fresh bool, start txn.Position) (err error) {
 	if r.keepGTIDs {
 		if _, err := conn.ExecContext(ctx, "SET SESSION sql_log_bin=0"); err != nil {
@@ -298,6 +301,9 @@ func (r *run) createCheckpoint(ctx context.Context, conn *sql.Conn, fresh bool, 
 		}()
 	}
 	if err := ensureCheckpointTable(ctx, conn); err != nil {
+		return err
+	}
+	if err := r.resetSessions(ctx, conn); err != nil {
 		return err
 	}
 	if fresh {
@@ -384,7 +390,10 @@ func (r *run) newWorker(ctx context.Context) (*worker, error) {
 		conn.Close()
 		return nil, fmt.Errorf("read target session settings: %w", err)
 	}
-	r.addSession(id)
+	if err := r.recordSession(ctx, conn, r.addSession(id)); err != nil {
+		conn.Close()
+		return nil, err
+	}
 	return w, nil
 }
 

@@ -2,27 +2,58 @@ package replay
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 )
 
 // When the connection to the target is lost without the server noticing
-// (a network partition), the server keeps the lost run's sessions, each
-// idle in its open transaction and holding its row locks, until it drops
-// them (wait_timeout, hours by default). The resumed run would wait on
-// those locks and give up. So before resuming after a loss, the run ends
-// the lost run's sessions that are still there and idle: their work was
-// not committed and is applied again. Sessions still running a statement
-// (a COMMIT in progress) are left to finish: the checkpoint is read with a
-// locking read, which waits for them (readCheckpointSettled). Connection
-// ids are only compared on the same run of the server, recognized by its
-// start time.
+// (a network partition, the replay host losing power), the server keeps
+// the lost run's sessions, each idle in its open transaction and holding
+// its row locks, until it drops them (wait_timeout, hours by default). The
+// resumed run would wait on those locks and give up. So a run that resumes
+// (Options.Resume, or a reconnection) first ends the lost run's sessions
+// that are still there and idle: their work was not committed and is
+// applied again. Sessions still running a statement (a COMMIT in progress)
+// are left to finish: the checkpoint is read with a locking read, which
+// waits for them (readCheckpointSettled). A run that does not resume ends
+// nothing: it refuses a target that has a checkpoint anyway.
+//
+// The lost run's sessions are known two ways, merged: the reconnecting
+// process remembers its own (Options.stale), and every run records the
+// connection ids of its sessions on the target, with the server's start
+// time, in binlog_replay.sessions (see sessionsTableSQL), so that a new
+// process resuming after the loss finds them too. Connection ids are only
+// compared on the same run of the server, recognized by its start time;
+// ids grow within a server run, so only ids below the connection asking
+// are ended, which keeps the run's own connections out. Each run replaces
+// the recorded sessions with its own once it has ended the stale ones.
+
+// sessionsTableSQL creates the table where each run records its sessions
+// on the target: one row per slot (0 for the first session the run opens,
+// 1 for the next...), overwritten by each run; id 0 marks a slot the
+// current run has not opened. It holds only the worker sessions (the
+// statement session included): the run's other connections never leave a
+// transaction open.
+const sessionsTableSQL = "CREATE TABLE IF NOT EXISTS `" + CheckpointSchema + "`.`sessions` (" +
+	"slot INT UNSIGNED NOT NULL PRIMARY KEY, " +
+	"run VARCHAR(64) NOT NULL, " + // the run that opened the session (a random id)
+	"server_start BIGINT NOT NULL, " + // the target's start time then (Unix seconds)
+	"id BIGINT UNSIGNED NOT NULL, " + // the session's CONNECTION_ID(), 0 if not opened
+	"updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6)" +
+	") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
 
 // staleSessions are the target sessions of a lost run.
 type staleSessions struct {
 	ids         []uint64
 	serverStart int64 // the target's start time (Unix seconds) when they were opened
+}
+
+// newRunID returns a random identity for a run, recorded with its sessions.
+func newRunID() string {
+	return rand.Text()
 }
 
 // serverStart returns when the target server started, in Unix seconds
@@ -37,20 +68,41 @@ func serverStart(ctx context.Context, db *sql.DB) (int64, error) {
 	return start, nil
 }
 
-// endStaleSessions ends the sessions of the lost run that the target still
-// holds idle (see above). Errors are logged: at worst the resumed run waits
-// on their locks.
+// sameServerRun reports whether sessions opened when the target's start
+// time was start are on the server run the replay is connected to.
+func (r *run) sameServerRun(start int64) bool {
+	return r.serverStart != 0 && abs(r.serverStart-start) <= 2
+}
+
+// endStaleSessions ends, when the run resumes, the sessions of the lost
+// run that the target still holds idle (see above). Errors are logged: at
+// worst the resumed run waits on their locks.
 func (r *run) endStaleSessions(ctx context.Context) {
-	stale := r.opts.stale
-	if len(stale.ids) == 0 || r.serverStart == 0 || abs(r.serverStart-stale.serverStart) > 2 {
+	if !r.opts.Resume {
+		return
+	}
+	conn, err := r.db.Conn(ctx)
+	if err != nil {
+		r.logf("could not look for the lost run's sessions on the target: %v", err)
+		return
+	}
+	defer conn.Close()
+	var known []uint64
+	if stale := r.opts.stale; r.sameServerRun(stale.serverStart) {
+		known = append(known, stale.ids...)
+	}
+	known = append(known, r.recordedSessions(ctx, conn)...)
+	slices.Sort(known)
+	known = slices.Compact(known)
+	if len(known) == 0 {
 		return // nothing known, or the server restarted: they are gone
 	}
-	ids := make([]string, len(stale.ids))
-	for i, id := range stale.ids {
+	ids := make([]string, len(known))
+	for i, id := range known {
 		ids[i] = fmt.Sprint(id)
 	}
-	rows, err := r.db.QueryContext(ctx, "SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND = 'Sleep' AND ID IN ("+
-		strings.Join(ids, ",")+")")
+	rows, err := conn.QueryContext(ctx, "SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND = 'Sleep' "+
+		"AND ID < CONNECTION_ID() AND ID IN ("+strings.Join(ids, ",")+")")
 	if err != nil {
 		r.logf("could not look for the lost run's sessions on the target: %v", err)
 		return
@@ -65,12 +117,71 @@ func (r *run) endStaleSessions(ctx context.Context) {
 	}
 	rows.Close()
 	for _, id := range idle {
-		if _, err := r.db.ExecContext(ctx, fmt.Sprintf("KILL CONNECTION %d", id)); err != nil && !isMySQLError(err, errNoSuchThread) {
+		if _, err := conn.ExecContext(ctx, fmt.Sprintf("KILL CONNECTION %d", id)); err != nil && !isMySQLError(err, errNoSuchThread) {
 			r.logf("could not end session %d of the lost run on the target: %v", id, err)
 			continue
 		}
 		r.logf("ended session %d of the lost run, left idle on the target in its transaction", id)
 	}
+}
+
+// recordedSessions returns the connection ids that earlier runs recorded
+// in binlog_replay.sessions on this server run. Errors are logged.
+func (r *run) recordedSessions(ctx context.Context, conn *sql.Conn) []uint64 {
+	rows, err := conn.QueryContext(ctx, "SELECT run, server_start, id FROM `"+CheckpointSchema+"`.`sessions` WHERE id <> 0")
+	if isMySQLError(err, errNoSuchTable, errBadDB) {
+		return nil // no run recorded any
+	}
+	if err != nil {
+		r.logf("could not read the sessions recorded by the earlier run: %v", err)
+		return nil
+	}
+	defer rows.Close()
+	var ids []uint64
+	for rows.Next() {
+		var (
+			run   string
+			start int64
+			id    uint64
+		)
+		if err := rows.Scan(&run, &start, &id); err != nil {
+			r.logf("could not read the sessions recorded by the earlier run: %v", err)
+			return ids
+		}
+		if run != r.runID && r.sameServerRun(start) {
+			ids = append(ids, id)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		r.logf("could not read the sessions recorded by the earlier run: %v", err)
+	}
+	return ids
+}
+
+// resetSessions replaces the sessions recorded by earlier runs with the
+// current run's, none opened yet, on conn (whose sql_log_bin the caller
+// has set). Called once the stale sessions were ended.
+func (r *run) resetSessions(ctx context.Context, conn *sql.Conn) error {
+	_, err := conn.ExecContext(ctx, "UPDATE `"+CheckpointSchema+"`.`sessions` SET run = ?, server_start = ?, id = 0",
+		r.runID, r.serverStart)
+	if err != nil {
+		return fmt.Errorf("reset the recorded target sessions: %w", err)
+	}
+	return nil
+}
+
+// recordSession records a session the run opened, as slot, on that
+// session's own connection (which runs with autocommit off), out of the
+// target's binlog when source GTIDs are kept. It touches only the slot's
+// row, which no other session holds locked.
+func (r *run) recordSession(ctx context.Context, conn *sql.Conn, slot int) error {
+	q := fmt.Sprintf("INSERT INTO `%s`.`sessions` (slot, run, server_start, id) VALUES (%d, %s, %d, CONNECTION_ID()) "+
+		"ON DUPLICATE KEY UPDATE run=VALUES(run), server_start=VALUES(server_start), id=VALUES(id)",
+		CheckpointSchema, slot, quote(r.runID), r.serverStart)
+	if _, err := conn.ExecContext(ctx, r.unlogged(q+";\nCOMMIT")); err != nil {
+		return fmt.Errorf("record target session: %w", err)
+	}
+	return nil
 }
 
 // errNoSuchThread: KILL of a connection that is already gone.

@@ -15,11 +15,13 @@ import (
 // the replay says what its sessions on the target are doing, and again
 // after each further period, until a commit goes through.
 
-// addSession records the target connection id of one of the run's workers.
-func (r *run) addSession(id uint64) {
+// addSession records the target connection id of one of the run's workers
+// and returns its slot: how many the run had opened before it.
+func (r *run) addSession(id uint64) (slot int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.sessions = append(r.sessions, id)
+	return len(r.sessions) - 1
 }
 
 // watchStalls reports stalls (see above) until ctx is done.
