@@ -130,12 +130,13 @@ func (o *Options) withDefaults() Options {
 }
 
 // Run reads o.Files (or o.Source) from o.StartPosition to their end and
-// returns the report. Reading and analysing run in two goroutines. A binlog the reader
-// cannot read to its end is not an error of Run: the report holds what was
-// read before it and the reader's error (Report.Problems.ReadError), and
-// says whether the predicted replay would hit it. Run returns an error for
-// invalid options, a file it cannot stat, or ctx ending (then with no
-// report).
+// returns the report. Reading and analysing run in two goroutines. A
+// binlog the reader cannot read to its end (or a source connection lost)
+// is not an error of Run: the report holds what was read before it and the
+// reader's error (Report.Problems.ReadError), and says whether the
+// predicted replay would hit it. Run returns an error for invalid options,
+// a file it cannot stat, a source it cannot connect to or that refuses the
+// dump, or ctx ending (then with no report).
 func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
