@@ -135,8 +135,9 @@ func (o *Options) withDefaults() Options {
 // is not an error of Run: the report holds what was read before it and the
 // reader's error (Report.Problems.ReadError), and says whether the
 // predicted replay would hit it. Run returns an error for invalid options,
-// a file it cannot stat, a source it cannot connect to or that refuses the
-// dump, or ctx ending (then with no report).
+// a file it cannot stat, a source it cannot connect to, or ctx ending (then
+// with no report); a source refusing the dump (a missing privilege) is a
+// read error.
 func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err

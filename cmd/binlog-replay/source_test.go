@@ -129,6 +129,16 @@ func TestPlanFromSourceCLI(t *testing.T) {
 	if strings.Contains(stdout.String()+stderr.String(), pwd) {
 		t.Error("the source password is printed")
 	}
+	// A user without REPLICATION SLAVE: the source refuses the dump.
+	if _, err := sc.SourceDB.Exec("CREATE USER 'norepl'@'%' IDENTIFIED BY '" + pwd + "'"); err != nil {
+		t.Fatal(err)
+	}
+	stderr.Reset()
+	norepl := fmt.Sprintf("norepl@tcp(127.0.0.1:%d)/", sc.Source.Port)
+	if code := runPlan(context.Background(), []string{"--source", norepl, "--source-start", sc.Start.String()}, io.Discard, &stderr); code != 1 ||
+		!strings.Contains(stderr.String(), "REPLICATION SLAVE") {
+		t.Errorf("a user without REPLICATION SLAVE: exit %d, %s", code, stderr.String())
+	}
 	stderr.Reset()
 	if code := runPlan(context.Background(), []string{"--source", source, "--source-start", sc.Start.String(), sc.Files[0]},
 		io.Discard, &stderr); code != 2 || !strings.Contains(stderr.String(), "not both") {
