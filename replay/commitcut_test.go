@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -35,6 +36,11 @@ const (
 	// server has not noticed: its session stays idle in the transaction,
 	// holding its locks.
 	cutBeforeServerUnaware
+	// cutAllServerUnaware does the same to every connection open through
+	// the proxy, as the replay host losing power or a partition of the
+	// whole host does: the server keeps every session (the one holding the
+	// replay lock too). Later connections go through again.
+	cutAllServerUnaware
 )
 
 // cutProxy forwards MySQL protocol connections to a server and cuts one
@@ -47,6 +53,7 @@ type cutProxy struct {
 	n      int
 
 	mu       sync.Mutex
+	conns    []*proxyConn
 	seen     int
 	cut      bool   // the connection was cut
 	answered []byte // cutAfter: the server's answer the client never saw
@@ -84,6 +91,9 @@ func (p *cutProxy) accept() {
 			continue
 		}
 		pc := &proxyConn{c: c, s: s, answered: make(chan struct{})}
+		p.mu.Lock()
+		p.conns = append(p.conns, pc)
+		p.mu.Unlock()
 		p.wg.Add(2)
 		go func() {
 			defer p.wg.Done()
@@ -140,12 +150,14 @@ func (p *cutProxy) forward(pc *proxyConn) {
 	for {
 		var head [4]byte
 		if _, err := io.ReadFull(pc.c, head[:]); err != nil {
+			p.holdIfCut(pc)
 			return
 		}
 		n := int(head[0]) | int(head[1])<<8 | int(head[2])<<16
 		packet := make([]byte, 4+n)
 		copy(packet, head[:])
 		if _, err := io.ReadFull(pc.c, packet[4:]); err != nil {
+			p.holdIfCut(pc)
 			return
 		}
 		if p.trigger(packet[4:]) {
@@ -153,18 +165,45 @@ func (p *cutProxy) forward(pc *proxyConn) {
 			case cutAfter:
 				p.cutAfterForwarding(pc, packet)
 			case cutBeforeServerUnaware:
-				pc.mu.Lock()
-				pc.cut = true
-				pc.c.(*net.TCPConn).SetLinger(0)
-				pc.c.Close()
-				pc.mu.Unlock()
+				pc.cutClient()
 				<-p.closed // the server's side stays open until the test ends
+			case cutAllServerUnaware:
+				p.mu.Lock()
+				conns := append([]*proxyConn(nil), p.conns...)
+				p.mu.Unlock()
+				for _, c := range conns {
+					c.cutClient()
+				}
+				<-p.closed
 			}
 			return // both sides close
 		}
 		if _, err := pc.s.Write(packet); err != nil {
 			return
 		}
+	}
+}
+
+// cutClient resets the client's side of pc, as a network cut looks to the
+// client, and leaves the server's side open.
+func (pc *proxyConn) cutClient() {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if !pc.cut {
+		pc.cut = true
+		pc.c.(*net.TCPConn).SetLinger(0)
+		pc.c.Close()
+	}
+}
+
+// holdIfCut keeps the server's side of pc open until the test ends when
+// its client's side was cut.
+func (p *cutProxy) holdIfCut(pc *proxyConn) {
+	pc.mu.Lock()
+	cut := pc.cut
+	pc.mu.Unlock()
+	if cut {
+		<-p.closed
 	}
 }
 
@@ -284,6 +323,7 @@ func TestConnectionCutAtCommit(t *testing.T) {
 		{"before COMMIT, row transaction", cutBefore, 11},
 		{"before COMMIT, statement", cutBefore, 12},
 		{"before COMMIT, row transaction, the server unaware", cutBeforeServerUnaware, 11},
+		{"before COMMIT, row transaction, every connection cut, the server unaware", cutAllServerUnaware, 11},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			tgt, db := sc.Target(t)
@@ -304,6 +344,13 @@ func TestConnectionCutAtCommit(t *testing.T) {
 			}
 			if c.mode == cutAfter && oks != 2 {
 				t.Fatalf("the server answered the cut commit with %d OK packets, want 2 (checkpoint update and COMMIT)", oks)
+			}
+			// Every session left on the server, the one holding the replay
+			// lock too: the process knows it as its own and ends it without
+			// waiting for it to look lost.
+			if c.mode == cutAllServerUnaware && (!strings.Contains(log.String(), "which held the target's replay lock") ||
+				strings.Contains(log.String(), "waiting until")) {
+				t.Fatalf("the reconnection did not end the process's own lock session at once\nlog:\n%s", log.String())
 			}
 			t.Logf("log:\n%s", log.String())
 			replaytest.RequireEqual(t, db, sc.SourceDB, "cc")
@@ -326,13 +373,26 @@ func TestConnectionCutAtCommit(t *testing.T) {
 // session recorded on the target, end it, and finish with every
 // transaction applied once. Without the recorded sessions it waits on the
 // lost session's lock and gives up after its retries.
+//
+// Cut one connection, the process still closes the others, the session
+// holding the replay lock with them: the resume takes the lock at once.
+// Cut every connection (the host lost), the server keeps the lost run's
+// lock session too, idle: the fresh run is refused naming it, and the
+// resume waits until it has been idle for the staleness threshold (10 s),
+// then ends it with the other sessions (without the threshold it would be
+// refused as a live run's; without the lock, nothing tells).
 func TestResumeEndsLostRunSessions(t *testing.T) {
+	t.Run("one connection cut", func(t *testing.T) { testResumeEndsLostRunSessions(t, cutBeforeServerUnaware) })
+	t.Run("every connection cut", func(t *testing.T) { testResumeEndsLostRunSessions(t, cutAllServerUnaware) })
+}
+
+func testResumeEndsLostRunSessions(t *testing.T, mode cutMode) {
 	const units = 20
 	ctx := context.Background()
 	sc := counterScenario(t, units)
 	total := len(scenarioTxns(t, sc))
 	tgt, db := sc.Target(t)
-	proxy := newCutProxy(t, fmt.Sprintf("127.0.0.1:%d", tgt.Port), cutBeforeServerUnaware, 11)
+	proxy := newCutProxy(t, fmt.Sprintf("127.0.0.1:%d", tgt.Port), mode, 11)
 	newOptions := func() replay.Options {
 		o := opts(4)
 		o.GroupTxns = 1  // one commit per source transaction: the n-th commit is transaction n
@@ -353,23 +413,44 @@ func TestResumeEndsLostRunSessions(t *testing.T) {
 	if cut, _ := proxy.state(); !cut {
 		t.Fatalf("the connection was not cut at commit 11\nlog:\n%s", log.String())
 	}
-	lost := lostSession(t, db)
-	var recorded int
-	if err := db.QueryRow("SELECT COUNT(*) FROM binlog_replay.sessions WHERE id = ?", lost).Scan(&recorded); err != nil || recorded != 1 {
-		t.Fatalf("the lost session %d is recorded %d times in binlog_replay.sessions (%v), want once", lost, recorded, err)
+	// The lost sessions: the one cut at commit 11 or, the host lost, every
+	// session the run recorded that the server still has.
+	var lost []uint64
+	var lockHolder uint64
+	if mode == cutBeforeServerUnaware {
+		lost = []uint64{lostSession(t, db)}
+		if holder := replayLockHolder(t, db); holder != 0 {
+			t.Fatalf("connection %d still holds the replay lock after the run ended", holder)
+		}
+	} else {
+		lost = liveSessions(t, db, recordedSessions(t, db))
+		lockHolder = replayLockHolder(t, db)
+		if lockHolder == 0 || !slices.Contains(lost, lockHolder) {
+			t.Fatalf("the replay lock is held by connection %d, want one of the lost run's recorded sessions %v", lockHolder, lost)
+		}
+	}
+	for _, id := range lost {
+		if !slices.Contains(recordedSessions(t, db), id) {
+			t.Fatalf("the lost session %d is not recorded in binlog_replay.sessions", id)
+		}
 	}
 	before, err := replay.ReadCheckpoint(ctx, db)
 	if err != nil || before == nil || before.Applied != 10 {
 		t.Fatalf("checkpoint after the cut: %+v (%v), want 10 transactions applied", before, err)
 	}
 
-	// A run that does not resume refuses the checkpoint and ends nothing.
+	// A run that does not resume is refused (the checkpoint; the lost run's
+	// replay lock) and ends nothing.
 	log.Reset()
-	if _, err := replay.Run(ctx, newOptions(), &log); err == nil || !strings.Contains(err.Error(), "use --resume") {
-		t.Fatalf("a run without --resume on a target with a checkpoint: %v, want a refusal", err)
+	want := "use --resume"
+	if lockHolder != 0 {
+		want = fmt.Sprintf("holds the target's replay lock, GET_LOCK('binlog_replay'): connection %d", lockHolder)
 	}
-	if strings.Contains(log.String(), "ended session") || lostSession(t, db) != lost {
-		t.Fatalf("a run without --resume ended the lost session\nlog:\n%s", log.String())
+	if _, err := replay.Run(ctx, newOptions(), &log); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("a run without --resume on a target with a checkpoint: %v, want a refusal saying %q", err, want)
+	}
+	if strings.Contains(log.String(), "ended session") || !slices.Equal(liveSessions(t, db, lost), lost) {
+		t.Fatalf("a run without --resume ended a lost session\nlog:\n%s", log.String())
 	}
 
 	o = newOptions()
@@ -377,12 +458,27 @@ func TestResumeEndsLostRunSessions(t *testing.T) {
 	log.Reset()
 	start := time.Now()
 	sum, err := replay.Run(ctx, o, &log)
+	took := time.Since(start)
 	if err != nil {
-		t.Fatalf("resume after the lost run (%s): %v\nlog:\n%s", time.Since(start).Round(time.Millisecond), err, log.String())
+		t.Fatalf("resume after the lost run (%s): %v\nlog:\n%s", took.Round(time.Millisecond), err, log.String())
 	}
-	t.Logf("resumed in %s, log:\n%s", time.Since(start).Round(time.Millisecond), log.String())
-	if want := fmt.Sprintf("ended session %d of the lost run", lost); !strings.Contains(log.String(), want) {
-		t.Fatalf("the log does not say %q", want)
+	t.Logf("resumed in %s, log:\n%s", took.Round(time.Millisecond), log.String())
+	for _, id := range lost {
+		if want := fmt.Sprintf("ended session %d of the lost run", id); !strings.Contains(log.String(), want) {
+			t.Fatalf("the log does not say %q", want)
+		}
+	}
+	if left := liveSessions(t, db, lost); len(left) > 0 {
+		t.Fatalf("sessions of the lost run still on the target: %v", left)
+	}
+	waited := strings.Contains(log.String(), "waiting until it has been idle for 10s")
+	switch {
+	case lockHolder == 0 && waited:
+		t.Fatalf("the resume waited for a replay lock the lost run's process had released")
+	case lockHolder != 0 && !waited:
+		t.Fatalf("the resume did not say that it waits for the lost run's lock session to look lost")
+	case lockHolder != 0 && !strings.Contains(log.String(), fmt.Sprintf("ended session %d of the lost run, which held the target's replay lock", lockHolder)):
+		t.Fatalf("the log does not say that the lost run's lock session %d was ended", lockHolder)
 	}
 	replaytest.RequireEqual(t, db, sc.SourceDB, "cc")
 	cp, err := replay.ReadCheckpoint(ctx, db)
@@ -390,6 +486,48 @@ func TestResumeEndsLostRunSessions(t *testing.T) {
 		t.Fatalf("checkpoint %+v (%v), resume applied %d: want %d transactions in all, %d by the resume",
 			cp, err, sum.Applied, total, uint64(total)-before.Applied)
 	}
+	if holder := replayLockHolder(t, db); holder != 0 {
+		t.Fatalf("connection %d holds the replay lock after the resume ended", holder)
+	}
+}
+
+// replayLockHolder returns the connection id holding the target's replay
+// lock, 0 when it is free.
+func replayLockHolder(t *testing.T, db *sql.DB) uint64 {
+	t.Helper()
+	var id sql.NullInt64
+	if err := db.QueryRow("SELECT IS_USED_LOCK('binlog_replay')").Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	return uint64(id.Int64)
+}
+
+// recordedSessions returns the connection ids recorded in
+// binlog_replay.sessions.
+func recordedSessions(t *testing.T, db *sql.DB) []uint64 {
+	t.Helper()
+	var ids []uint64
+	for _, s := range queryStrings(t, db, "SELECT id FROM binlog_replay.sessions WHERE id <> 0 ORDER BY id") {
+		var id uint64
+		fmt.Sscan(s, &id)
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// liveSessions returns those of ids that are sessions on the target, in
+// order.
+func liveSessions(t *testing.T, db *sql.DB, ids []uint64) []uint64 {
+	t.Helper()
+	var live []uint64
+	for _, s := range queryStrings(t, db, "SELECT ID FROM information_schema.PROCESSLIST ORDER BY ID") {
+		var id uint64
+		fmt.Sscan(s, &id)
+		if slices.Contains(ids, id) {
+			live = append(live, id)
+		}
+	}
+	return live
 }
 
 // lostSession waits until exactly one session on the target holds an open

@@ -17,7 +17,11 @@ import (
 //     checkpoint: its creation fails with the server's message otherwise;
 //   - whatever the logged statements and DDL need (as for mysqlbinlog | mysql);
 //   - PROCESS, optional: without it the order monitor stops (see
-//     ordermonitor.go) and commit-order deadlocks last a lock wait timeout.
+//     ordermonitor.go) and commit-order deadlocks last a lock wait timeout,
+//     and a replay lock held by another user's session is refused without
+//     telling whether it is a lost run's (runlock.go);
+//   - CONNECTION ADMIN or SUPER, optional: to end the sessions a lost run
+//     of another user left on the target (stale.go).
 
 // errSpecificAccessDenied is the server's error 1227 (access denied; you
 // need some privilege).

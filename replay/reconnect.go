@@ -26,6 +26,8 @@ func isConnectionLoss(err error) bool {
 	switch {
 	case err == nil, errors.As(err, new(sourceError)):
 		return false
+	case errors.As(err, new(lockLostError)):
+		return true
 	case errors.Is(err, driver.ErrBadConn), errors.Is(err, mysql.ErrInvalidConn),
 		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.As(err, &netErr):
 		return true
@@ -52,7 +54,7 @@ func runResilient(ctx context.Context, opts Options, logw io.Writer) (*Summary, 
 		backoff = 250 * time.Millisecond
 	)
 	for {
-		sum, err := runOnce(ctx, opts, logw)
+		sum, stale, err := runOnce(ctx, opts, logw)
 		total = mergeSummaries(total, sum)
 		if !isConnectionLoss(err) || opts.Reconnect <= 0 || ctx.Err() != nil {
 			return total, err
@@ -75,9 +77,7 @@ func runResilient(ctx context.Context, opts Options, logw io.Writer) (*Summary, 
 		// (if the first run had not saved one yet, start as asked).
 		opts.Resume = true
 		opts.resumeOrStart = true
-		if sum != nil {
-			opts.stale = sum.stale
-		}
+		opts.stale = opts.stale.add(stale)
 	}
 }
 

@@ -71,9 +71,6 @@ type Summary struct {
 	// mergeSummaries).
 	base      uint64
 	uncertain *uncertainGroup
-	// stale are the run's target sessions, ended by the next run if the
-	// target was lost (see stale.go).
-	stale staleSessions
 }
 
 // uncertainGroup is a group whose COMMIT was sent but not acknowledged:
@@ -139,9 +136,11 @@ type run struct {
 	sessions    []uint64
 	serverStart int64
 	runID       string
-	started     time.Time
-	barriers    atomic.Uint64
-	skipped     atomic.Uint64
+	// lock is the target's replay lock, held for the whole run (runlock.go).
+	lock     *replayLock
+	started  time.Time
+	barriers atomic.Uint64
+	skipped  atomic.Uint64
 }
 
 // Run replays the binlogs described by opts into the target. It returns
@@ -164,20 +163,23 @@ func Run(ctx context.Context, opts Options, logw io.Writer) (*Summary, error) {
 }
 
 // runOnce is one replay, from connecting to the target to the stop point
-// or the first error.
-func runOnce(ctx context.Context, opts Options, logw io.Writer) (*Summary, error) {
+// or the first error. It also returns the run's target sessions, for the
+// next attempt to end if the target was lost (see stale.go).
+func runOnce(ctx context.Context, opts Options, logw io.Writer) (*Summary, staleSessions, error) {
 	db, err := openTarget(opts.TargetDSN, opts.TargetTLS, opts.Workers+2) // workers, statement session, schema reads and the order monitor
 	if err != nil {
-		return nil, err
+		return nil, staleSessions{}, err
 	}
-	defer db.Close()
 	r := &run{opts: opts, db: db, logw: logw, started: time.Now(), runID: newRunID()}
+	// The replay lock goes last, once the run's other sessions are closed.
+	defer func() { r.lock.release() }()
+	defer db.Close()
 	start, err := r.prepare(ctx)
 	if err != nil {
-		return nil, err
+		return nil, r.staleSessions(), err
 	}
 	runErr := r.pipeline(ctx, start)
-	return r.summary(), runErr
+	return r.summary(), r.staleSessions(), runErr
 }
 
 // openTarget opens the target with the settings the applier relies on,
@@ -228,6 +230,9 @@ func (r *run) prepare(ctx context.Context) (txn.Position, error) {
 	r.sqlApply = &sqlApply{targetMariaDB: strings.Contains(strings.ToLower(version), "mariadb"),
 		tables: r.schemas.Table, shapes: r.schemas.Shape, logf: r.logf}
 	if r.serverStart, err = serverStart(ctx, r.db); err != nil {
+		return txn.Position{}, err
+	}
+	if err := r.takeLock(ctx); err != nil {
 		return txn.Position{}, err
 	}
 	r.endStaleSessions(ctx)
@@ -285,7 +290,8 @@ func (r *run) prepare(ctx context.Context) (txn.Position, error) {
 }
 
 // createCheckpoint creates the checkpoint and sessions tables if missing,
-// replaces the sessions recorded by earlier runs (see stale.go) and, when
+// replaces the sessions recorded by earlier runs with the connection
+// holding the replay lock (see stale.go) and, when
 // fresh, creates the checkpoint naming start, out of the target's binlog
 // when source GTIDs are kept (see GTIDMode).
 func (r *run) createCheckpoint(ctx context.Context, conn *sql.Conn, fresh bool, start txn.Position) (err error) {
@@ -304,6 +310,9 @@ func (r *run) createCheckpoint(ctx context.Context, conn *sql.Conn, fresh bool, 
 		return err
 	}
 	if err := r.resetSessions(ctx, conn); err != nil {
+		return err
+	}
+	if err := r.recordLockSession(ctx, conn); err != nil {
 		return err
 	}
 	if fresh {
@@ -325,7 +334,18 @@ func (r *run) pipeline(ctx context.Context, start txn.Position) error {
 	}
 	defer sw.conn.Close()
 	r.stmtWorker = sw
-	g, gctx := errgroup.WithContext(context.WithoutCancel(ctx))
+	// Losing the replay lock's connection stops the run as a lost target
+	// does: it no longer knows that no other run applies.
+	base, abort := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer abort(nil)
+	go func() {
+		select {
+		case <-r.lock.lostC():
+			abort(r.lock.lostErr())
+		case <-base.Done():
+		}
+	}()
+	g, gctx := errgroup.WithContext(base)
 	// The reader stops at the first cancellation (a graceful stop); the
 	// workers finish what was dispatched unless something failed.
 	readCtx, stopReading := context.WithCancel(ctx)
@@ -358,6 +378,9 @@ func (r *run) pipeline(ctx context.Context, start txn.Position) error {
 		go r.reportProgress(done)
 	}
 	err = g.Wait()
+	if lost := r.lock.lostErr(); lost != nil && err != nil {
+		err = lost // the workers' errors follow from it
+	}
 	if err != nil {
 		r.seq.fail(err)
 	}
@@ -668,7 +691,6 @@ func (r *run) summary() *Summary {
 	defer r.mu.Unlock()
 	s.First, s.Last = r.first, r.last
 	s.base, s.uncertain = r.appliedBefore, r.uncertain
-	s.stale = staleSessions{ids: append([]uint64(nil), r.sessions...), serverStart: r.serverStart}
 	s.BarrierReasons = r.barrierWhy
 	if len(r.skippedEvents) > 0 {
 		s.SkippedEvents = r.skippedEvents

@@ -30,12 +30,36 @@ import (
 // ids grow within a server run, so only ids below the connection asking
 // are ended, which keeps the run's own connections out. Each run replaces
 // the recorded sessions with its own once it has ended the stale ones.
+//
+// An idle session of a lost run looks exactly like an idle session of a
+// run that is still alive: a second process started with --resume while
+// the first one still runs (another terminal, a service restarted while
+// the old process lives) would end the live run's sessions, then both
+// would apply the same binlogs, fighting over the target. So one run at a
+// time holds the target's replay lock (runlock.go), a named lock
+// (GET_LOCK) on a connection of its own that it keeps for its whole
+// duration, records in binlog_replay.sessions like its workers, and keeps
+// visibly alive: a statement every lockHeartbeat, so that its idle time in
+// the process list stays small. At the start, before ending any session
+// or writing anything, a run takes the lock; when it is held, the holder
+// tells a live run from a lost one:
+//   - a session an earlier run recorded on this server run, idle (Sleep)
+//     for lockStaleAfter or more, is a lost run's when this run resumes: it
+//     is ended with the lost run's other idle sessions and the lock taken;
+//   - the same, idle for less: the run waits, looking every second, until
+//     it has been idle long enough or shows activity (its idle time drops);
+//   - anything else (a holder that is active, not recorded by an earlier
+//     run, or seen by a run that does not resume) is refused at once, the
+//     error naming the holder's connection id, user, host and idle time.
+// The process's own lock connection from before a reconnection is ended
+// without waiting: the process knows that run is over.
 
 // sessionsTableSQL creates the table where each run records its sessions
 // on the target: one row per slot (0 for the first session the run opens,
 // 1 for the next...), overwritten by each run; id 0 marks a slot the
-// current run has not opened. It holds only the worker sessions (the
-// statement session included): the run's other connections never leave a
+// current run has not opened. It holds the connection holding the replay
+// lock (slot 0, see runlock.go) and the worker sessions (the statement
+// session included): the run's other connections never leave a
 // transaction open.
 const sessionsTableSQL = "CREATE TABLE IF NOT EXISTS `" + CheckpointSchema + "`.`sessions` (" +
 	"slot INT UNSIGNED NOT NULL PRIMARY KEY, " +
@@ -49,6 +73,33 @@ const sessionsTableSQL = "CREATE TABLE IF NOT EXISTS `" + CheckpointSchema + "`.
 type staleSessions struct {
 	ids         []uint64
 	serverStart int64 // the target's start time (Unix seconds) when they were opened
+}
+
+// add returns s with the sessions of a later run, t, added: merged when
+// they are on the same server run, t's alone when the server restarted in
+// between (the earlier ones are gone).
+func (s staleSessions) add(t staleSessions) staleSessions {
+	switch {
+	case len(t.ids) == 0:
+		return s
+	case len(s.ids) == 0 || abs(s.serverStart-t.serverStart) > 2:
+		return t
+	}
+	return staleSessions{ids: append(slices.Clone(s.ids), t.ids...), serverStart: t.serverStart}
+}
+
+// staleSessions returns the run's target sessions, for the next attempt
+// to end if the target was lost (see runResilient).
+func (r *run) staleSessions() staleSessions {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return staleSessions{ids: slices.Clone(r.sessions), serverStart: r.serverStart}
+}
+
+// ownStale reports whether id is a session this process opened on the
+// target in an earlier attempt, on the server run it is connected to.
+func (r *run) ownStale(id uint64) bool {
+	return r.sameServerRun(r.opts.stale.serverStart) && slices.Contains(r.opts.stale.ids, id)
 }
 
 // newRunID returns a random identity for a run, recorded with its sessions.
@@ -87,13 +138,7 @@ func (r *run) endStaleSessions(ctx context.Context) {
 		return
 	}
 	defer conn.Close()
-	var known []uint64
-	if stale := r.opts.stale; r.sameServerRun(stale.serverStart) {
-		known = append(known, stale.ids...)
-	}
-	known = append(known, r.recordedSessions(ctx, conn)...)
-	slices.Sort(known)
-	known = slices.Compact(known)
+	known := r.knownSessions(ctx, conn)
 	if len(known) == 0 {
 		return // nothing known, or the server restarted: they are gone
 	}
@@ -123,6 +168,19 @@ func (r *run) endStaleSessions(ctx context.Context) {
 		}
 		r.logf("ended session %d of the lost run, left idle on the target in its transaction", id)
 	}
+}
+
+// knownSessions returns the sessions of earlier runs on this server run:
+// those this process opened before a reconnection and those recorded in
+// binlog_replay.sessions, sorted, without duplicates. Errors are logged.
+func (r *run) knownSessions(ctx context.Context, conn *sql.Conn) []uint64 {
+	var known []uint64
+	if stale := r.opts.stale; r.sameServerRun(stale.serverStart) {
+		known = append(known, stale.ids...)
+	}
+	known = append(known, r.recordedSessions(ctx, conn)...)
+	slices.Sort(known)
+	return slices.Compact(known)
 }
 
 // recordedSessions returns the connection ids that earlier runs recorded
@@ -175,13 +233,30 @@ func (r *run) resetSessions(ctx context.Context, conn *sql.Conn) error {
 // target's binlog when source GTIDs are kept. It touches only the slot's
 // row, which no other session holds locked.
 func (r *run) recordSession(ctx context.Context, conn *sql.Conn, slot int) error {
-	q := fmt.Sprintf("INSERT INTO `%s`.`sessions` (slot, run, server_start, id) VALUES (%d, %s, %d, CONNECTION_ID()) "+
-		"ON DUPLICATE KEY UPDATE run=VALUES(run), server_start=VALUES(server_start), id=VALUES(id)",
-		CheckpointSchema, slot, quote(r.runID), r.serverStart)
-	if _, err := conn.ExecContext(ctx, r.unlogged(q+";\nCOMMIT")); err != nil {
+	if _, err := conn.ExecContext(ctx, r.unlogged(r.sessionSQL(slot, "CONNECTION_ID()")+";\nCOMMIT")); err != nil {
 		return fmt.Errorf("record target session: %w", err)
 	}
 	return nil
+}
+
+// recordLockSession records the connection holding the replay lock, on
+// conn (whose sql_log_bin the caller has set, as for resetSessions).
+func (r *run) recordLockSession(ctx context.Context, conn *sql.Conn) error {
+	if r.lock == nil || !r.lock.held {
+		return nil
+	}
+	if _, err := conn.ExecContext(ctx, r.sessionSQL(r.lock.slot, fmt.Sprint(r.lock.id))); err != nil {
+		return fmt.Errorf("record target session: %w", err)
+	}
+	return nil
+}
+
+// sessionSQL records the session whose connection id is id (an SQL
+// expression) as slot.
+func (r *run) sessionSQL(slot int, id string) string {
+	return fmt.Sprintf("INSERT INTO `%s`.`sessions` (slot, run, server_start, id) VALUES (%d, %s, %d, %s) "+
+		"ON DUPLICATE KEY UPDATE run=VALUES(run), server_start=VALUES(server_start), id=VALUES(id)",
+		CheckpointSchema, slot, quote(r.runID), r.serverStart, id)
 }
 
 // errNoSuchThread: KILL of a connection that is already gone.

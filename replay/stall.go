@@ -16,7 +16,8 @@ import (
 // after each further period, until a commit goes through.
 
 // addSession records the target connection id of one of the run's workers
-// and returns its slot: how many the run had opened before it.
+// (or of the session holding its replay lock) and returns its slot: how
+// many the run had opened before it.
 func (r *run) addSession(id uint64) (slot int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -55,9 +56,11 @@ func (r *run) watchStalls(ctx context.Context) {
 func (r *run) stallReport(ctx context.Context, d time.Duration) string {
 	msg := fmt.Sprintf("still applying: no transaction committed for %s", d.Round(time.Second))
 	r.mu.Lock()
-	ids := make([]string, len(r.sessions))
-	for i, id := range r.sessions {
-		ids[i] = fmt.Sprint(id)
+	var ids []string
+	for _, id := range r.sessions {
+		if r.lock == nil || id != r.lock.id { // the replay lock's session applies nothing
+			ids = append(ids, fmt.Sprint(id))
+		}
 	}
 	r.mu.Unlock()
 	if len(ids) == 0 {
