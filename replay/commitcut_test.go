@@ -196,6 +196,19 @@ func (pc *proxyConn) cutClient() {
 	}
 }
 
+// cutAll resets the client's side of every connection open through p and
+// leaves the server's sides open, as the replay host losing power looks to
+// the server; later connections go through.
+func (p *cutProxy) cutAll() {
+	p.mu.Lock()
+	p.cut = true
+	conns := append([]*proxyConn(nil), p.conns...)
+	p.mu.Unlock()
+	for _, c := range conns {
+		c.cutClient()
+	}
+}
+
 // holdIfCut keeps the server's side of pc open until the test ends when
 // its client's side was cut.
 func (p *cutProxy) holdIfCut(pc *proxyConn) {
@@ -488,6 +501,87 @@ func testResumeEndsLostRunSessions(t *testing.T, mode cutMode) {
 	}
 	if holder := replayLockHolder(t, db); holder != 0 {
 		t.Fatalf("connection %d holds the replay lock after the resume ended", holder)
+	}
+}
+
+// TestResumeEndsBusyLostSession loses the replay host while one of its
+// sessions runs a long statement: a statement-format UPDATE that a
+// trigger on the target makes sleep 60 s. The server keeps that session
+// busy, holding the row it updates. The resume must end it too, not only
+// the idle ones: left alone, it holds the row until its statement ends
+// (the resume's own UPDATE of that row waits, and gives up after its
+// retries), then sits idle in its transaction.
+func TestResumeEndsBusyLostSession(t *testing.T) {
+	ctx := context.Background()
+	sc := counterScenario(t, 10)
+	total := len(scenarioTxns(t, sc))
+	tgt, db := sc.Target(t)
+	// Target only, and adding nothing to the data: the trigger sleeps while
+	// the test holds a named lock (a flag in a table would be locked by
+	// the sleeping statement's read of it).
+	if err := execAll(ctx, db, "CREATE TRIGGER cc.slow_counter BEFORE UPDATE ON cc.c FOR EACH ROW BEGIN "+
+		"IF IS_USED_LOCK('test_slow') IS NOT NULL THEN DO SLEEP(60); END IF; END"); err != nil {
+		t.Fatal(err)
+	}
+	flag, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer flag.Close()
+	if _, err := flag.ExecContext(ctx, "DO GET_LOCK('test_slow', 0)"); err != nil {
+		t.Fatal(err)
+	}
+	proxy := newCutProxy(t, fmt.Sprintf("127.0.0.1:%d", tgt.Port), cutAfter, 1<<30) // cut by hand only
+	newOptions := func() replay.Options {
+		o := opts(2)
+		o.MaxRetries, o.LockWaitTimeout, o.Reconnect = 2, time.Second, 0
+		o.Files, o.TargetDSN = sc.Files, tgt.DSN("")
+		return o
+	}
+	o := newOptions()
+	o.StartPosition = sc.Start
+	o.TargetDSN = strings.Replace(tgt.TCPDSN(""), fmt.Sprint(tgt.Port), fmt.Sprint(proxy.ln.Addr().(*net.TCPAddr).Port), 1)
+	done := make(chan error, 1)
+	var log strings.Builder
+	go func() {
+		_, err := replay.Run(ctx, o, &log)
+		done <- err
+	}()
+	// The first counter UPDATE sleeps in the trigger: lose the host then.
+	var busy uint64
+	for deadline := time.Now().Add(20 * time.Second); busy == 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no session of the replay sleeps in the trigger")
+		}
+		if ids := queryStrings(t, db, "SELECT ID FROM information_schema.PROCESSLIST WHERE STATE = 'User sleep'"); len(ids) == 1 {
+			fmt.Sscan(ids[0], &busy)
+		}
+	}
+	proxy.cutAll()
+	if err := <-done; err == nil {
+		t.Fatalf("the first run ended without error\nlog:\n%s", log.String())
+	}
+	if !slices.Contains(recordedSessions(t, db), busy) || !slices.Contains(liveSessions(t, db, []uint64{busy}), busy) {
+		t.Fatalf("the busy session %d is not a recorded session still on the target", busy)
+	}
+	if _, err := flag.ExecContext(ctx, "DO RELEASE_LOCK('test_slow')"); err != nil {
+		t.Fatal(err)
+	}
+
+	o = newOptions()
+	o.Resume = true
+	log.Reset()
+	start := time.Now()
+	if _, err := replay.Run(ctx, o, &log); err != nil {
+		t.Fatalf("resume after the lost run (%s): %v\nlog:\n%s", time.Since(start).Round(time.Millisecond), err, log.String())
+	}
+	t.Logf("resumed in %s, log:\n%s", time.Since(start).Round(time.Millisecond), log.String())
+	if want := fmt.Sprintf("ended session %d of the lost run, still running a statement", busy); !strings.Contains(log.String(), want) {
+		t.Errorf("the log does not say %q", want)
+	}
+	replaytest.RequireEqual(t, db, sc.SourceDB, "cc")
+	if cp, err := replay.ReadCheckpoint(ctx, db); err != nil || cp == nil || cp.Applied != uint64(total) {
+		t.Fatalf("checkpoint %+v (%v), want %d transactions applied", cp, err, total)
 	}
 }
 

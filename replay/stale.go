@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // When the connection to the target is lost without the server noticing
@@ -14,12 +15,17 @@ import (
 // the lost run's sessions, each idle in its open transaction and holding
 // its row locks, until it drops them (wait_timeout, hours by default). The
 // resumed run would wait on those locks and give up. So a run that resumes
-// (Options.Resume, or a reconnection) first ends the lost run's sessions
-// that are still there and idle: their work was not committed and is
-// applied again. Sessions still running a statement (a COMMIT in progress)
-// are left to finish: the checkpoint is read with a locking read, which
-// waits for them (readCheckpointSettled). A run that does not resume ends
-// nothing: it refuses a target that has a checkpoint anyway.
+// (Options.Resume, or a reconnection), once it holds the target's replay
+// lock (below), first ends the lost run's sessions that are still there:
+// their work was not committed and is applied again. It ends those running
+// a statement too (a lock wait, a long statement, a frozen process's
+// statement): left alone, such a session ends its statement idle in its
+// transaction, holding its locks, or, its process woken, commits a group
+// the resumed run applies again. A COMMIT in progress commits or rolls back
+// whole when ended, and the checkpoint is then read with a locking read,
+// which waits for it to settle (readCheckpointSettled). The run waits for
+// the ended sessions to roll back before it goes on. A run that does not
+// resume ends nothing: it refuses a target that has a checkpoint anyway.
 //
 // The lost run's sessions are known two ways, merged: the reconnecting
 // process remembers its own (Options.stale), and every run records the
@@ -45,7 +51,8 @@ import (
 // tells a live run from a lost one:
 //   - a session an earlier run recorded on this server run, idle (Sleep)
 //     for lockStaleAfter or more, is a lost run's when this run resumes: it
-//     is ended with the lost run's other idle sessions and the lock taken;
+//     is ended, then the lock taken and the lost run's other sessions
+//     ended;
 //   - the same, idle for less: the run waits, looking every second, until
 //     it has been idle long enough or shows activity (its idle time drops);
 //   - anything else (a holder that is active, not recorded by an earlier
@@ -146,27 +153,86 @@ func (r *run) endStaleSessions(ctx context.Context) {
 	for i, id := range known {
 		ids[i] = fmt.Sprint(id)
 	}
-	rows, err := conn.QueryContext(ctx, "SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND = 'Sleep' "+
-		"AND ID < CONNECTION_ID() AND ID IN ("+strings.Join(ids, ",")+")")
+	// Holding the replay lock, the run knows that no run is alive that
+	// recorded these sessions: every one of them still there is a lost
+	// run's, idle or not.
+	rows, err := conn.QueryContext(ctx, "SELECT ID, COALESCE(COMMAND, ''), COALESCE(STATE, '') FROM information_schema.PROCESSLIST "+
+		"WHERE ID < CONNECTION_ID() AND ID IN ("+strings.Join(ids, ",")+")")
 	if err != nil {
 		r.logf("could not look for the lost run's sessions on the target: %v", err)
 		return
 	}
-	var idle []uint64
+	type session struct {
+		id             uint64
+		command, state string
+	}
+	var found []session
 	for rows.Next() {
-		var id uint64
-		if err := rows.Scan(&id); err != nil {
+		var s session
+		if err := rows.Scan(&s.id, &s.command, &s.state); err != nil {
 			break
 		}
-		idle = append(idle, id)
+		found = append(found, s)
 	}
 	rows.Close()
-	for _, id := range idle {
-		if _, err := conn.ExecContext(ctx, fmt.Sprintf("KILL CONNECTION %d", id)); err != nil && !isMySQLError(err, errNoSuchThread) {
-			r.logf("could not end session %d of the lost run on the target: %v", id, err)
+	var ended []uint64
+	for _, s := range found {
+		if _, err := conn.ExecContext(ctx, fmt.Sprintf("KILL CONNECTION %d", s.id)); err != nil && !isMySQLError(err, errNoSuchThread) {
+			r.logf("could not end session %d of the lost run on the target: %v", s.id, err)
 			continue
 		}
-		r.logf("ended session %d of the lost run, left idle on the target in its transaction", id)
+		what := "left idle on the target in its transaction"
+		if s.command != "Sleep" {
+			what = fmt.Sprintf("still running a statement on the target (%s: %s)", s.command, s.state)
+		}
+		r.logf("ended session %d of the lost run, %s", s.id, what)
+		ended = append(ended, s.id)
+	}
+	r.awaitEnded(ctx, conn, ended)
+}
+
+// endedWait bounds the wait for ended sessions to go (rolling back a large
+// transaction takes a while); the run goes on after it, and waits on the
+// locks of a session still rolling back as on any other lock.
+const endedWait = 5 * time.Minute
+
+// awaitEnded waits until the sessions ids, just ended, have left the
+// process list: until then they roll back and hold their locks.
+func (r *run) awaitEnded(ctx context.Context, conn *sql.Conn, ids []uint64) {
+	if len(ids) == 0 {
+		return
+	}
+	list := make([]string, len(ids))
+	for i, id := range ids {
+		list[i] = fmt.Sprint(id)
+	}
+	q := "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID IN (" + strings.Join(list, ",") + ")"
+	start, said := time.Now(), false
+	for {
+		var left int
+		if err := conn.QueryRowContext(ctx, q).Scan(&left); err != nil {
+			r.logf("could not check that the lost run's sessions have ended: %v", err)
+			return
+		}
+		waited := time.Since(start)
+		switch {
+		case left == 0:
+			if said {
+				r.logf("the lost run's sessions have ended, after %s", waited.Round(time.Second))
+			}
+			return
+		case waited > endedWait:
+			r.logf("%d sessions of the lost run are still rolling back after %s: going on", left, endedWait)
+			return
+		case waited > 2*time.Second && !said:
+			said = true
+			r.logf("waiting for %d ended sessions of the lost run to roll back", left)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 }
 
