@@ -227,7 +227,8 @@ func (r *run) prepare(ctx context.Context) (txn.Position, error) {
 		return txn.Position{}, fmt.Errorf("read the target's version: %w", err)
 	}
 	r.schemas = schema.NewCache(r.db)
-	r.sqlApply = &sqlApply{targetMariaDB: strings.Contains(strings.ToLower(version), "mariadb"),
+	mariadb := strings.Contains(strings.ToLower(version), "mariadb")
+	r.sqlApply = &sqlApply{targetMariaDB: mariadb, ignoredModes: ignoredSQLModes(version, mariadb),
 		tables: r.schemas.Table, shapes: r.schemas.Shape, logf: r.logf}
 	if r.serverStart, err = serverStart(ctx, r.db); err != nil {
 		return txn.Position{}, err

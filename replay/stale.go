@@ -117,13 +117,19 @@ func newRunID() string {
 // serverStart returns when the target server started, in Unix seconds
 // (within a second).
 func serverStart(ctx context.Context, db *sql.DB) (int64, error) {
-	var start int64
-	err := db.QueryRowContext(ctx, "SELECT CAST(UNIX_TIMESTAMP() AS SIGNED) - CAST(VARIABLE_VALUE AS SIGNED) FROM information_schema.GLOBAL_STATUS "+
-		"WHERE VARIABLE_NAME = 'UPTIME'").Scan(&start)
-	if err != nil {
+	// SHOW GLOBAL STATUS, not information_schema.GLOBAL_STATUS: MySQL 8
+	// has no such table (5.7 refuses it by default).
+	var (
+		name        string
+		uptime, now int64
+	)
+	if err := db.QueryRowContext(ctx, "SHOW GLOBAL STATUS LIKE 'Uptime'").Scan(&name, &uptime); err != nil {
 		return 0, fmt.Errorf("read the target's uptime: %w", err)
 	}
-	return start, nil
+	if err := db.QueryRowContext(ctx, "SELECT CAST(UNIX_TIMESTAMP() AS SIGNED)").Scan(&now); err != nil {
+		return 0, fmt.Errorf("read the target's clock: %w", err)
+	}
+	return now - uptime, nil
 }
 
 // sameServerRun reports whether sessions opened when the target's start

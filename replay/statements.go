@@ -43,7 +43,11 @@ type stmt struct {
 // needsSQL) and where it reads the target's tables.
 type sqlApply struct {
 	targetMariaDB bool
-	tables        tableFunc
+	// ignoredModes are the sql_mode bits the target refuses but its own
+	// replication applier drops (ignoredSQLModes): cleared from the
+	// source's sql_mode before it is set.
+	ignoredModes uint64
+	tables       tableFunc
 	// shapes returns a table's columns only (schema.Cache.Shape), for the
 	// column count check of passthrough.
 	shapes tableFunc
@@ -156,7 +160,7 @@ func bodyStatements(ctx context.Context, t *txn.Txn, names *collations, sa *sqlA
 			if err := flushRows(); err != nil {
 				return nil, err
 			}
-			out = append(out, contextStatement(e.Query, e, names))
+			out = append(out, contextStatement(e.Query, e, names, sa.sqlModeMask()))
 			out = append(out, querySetup(e.Query, e)...)
 			out = append(out, stmt{sql: sa.querySQL(t, e), alone: true, event: e})
 		case txn.EventIntVar, txn.EventRand, txn.EventUserVar:
@@ -178,9 +182,42 @@ func bodyStatements(ctx context.Context, t *txn.Txn, names *collations, sa *sqlA
 	return out, nil
 }
 
+// mysql8IgnoredModes are the sql_mode bits MySQL 8.0 removed, which its
+// replication applier clears from a logged sql_mode instead of refusing
+// it (MODE_IGNORED_MASK in MySQL's sql/system_variables.h): POSTGRESQL,
+// ORACLE, MSSQL, DB2, MAXDB, NO_KEY_OPTIONS, NO_TABLE_OPTIONS,
+// NO_FIELD_OPTIONS, MYSQL323, MYSQL40 and NO_AUTO_CREATE_USER. MySQL 5.7
+// and MariaDB log them (NO_AUTO_CREATE_USER is in their default sql_mode);
+// a client setting them on MySQL 8 gets error 3899 (mysqlbinlog's output
+// avoids it with pseudo_replica_mode, which needs more privileges).
+const mysql8IgnoredModes = 0x1003FF00
+
+// ignoredSQLModes returns the sql_mode bits to clear for a target of the
+// given VERSION(): MySQL 8.0 and later's removed modes, none for MariaDB
+// and MySQL 5.x.
+func ignoredSQLModes(version string, mariadb bool) uint64 {
+	if mariadb {
+		return 0
+	}
+	major, _, _ := strings.Cut(version, ".")
+	if n, err := strconv.Atoi(major); err == nil && n >= 8 {
+		return mysql8IgnoredModes
+	}
+	return 0
+}
+
+// sqlModeMask returns the sql_mode bits contextStatement keeps.
+func (sa *sqlApply) sqlModeMask() uint64 {
+	if sa == nil {
+		return math.MaxUint64
+	}
+	return ^sa.ignoredModes
+}
+
 // contextStatement returns the SET statement that gives the session the
 // source session's context for q: what mysqlbinlog writes before a query.
-func contextStatement(q *txn.Query, e *txn.Event, names *collations) stmt {
+// The source's sql_mode is set with only the bits in modeMask.
+func contextStatement(q *txn.Query, e *txn.Event, names *collations, modeMask uint64) stmt {
 	st := q.Status
 	sets := []string{fmt.Sprintf("@@session.pseudo_thread_id=%d", q.ThreadID)}
 	ts := fmt.Sprintf("TIMESTAMP=%d", e.Timestamp)
@@ -195,7 +232,7 @@ func contextStatement(q *txn.Query, e *txn.Event, names *collations) stmt {
 			"@@session.sql_auto_is_null="+boolInt(st.Flags2&txn.Flags2AutoIsNull != 0))
 	}
 	if st.HasSQLMode {
-		sets = append(sets, fmt.Sprintf("@@session.sql_mode=%d", st.SQLMode))
+		sets = append(sets, fmt.Sprintf("@@session.sql_mode=%d", st.SQLMode&modeMask))
 	}
 	if st.HasAutoIncrement {
 		sets = append(sets, fmt.Sprintf("@@session.auto_increment_increment=%d, @@session.auto_increment_offset=%d",

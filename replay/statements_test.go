@@ -117,7 +117,7 @@ func TestContextStatement(t *testing.T) {
 		HasTimeZone: true, TimeZone: "+05:30",
 		HasMicroseconds: true, Microseconds: 42,
 	}}
-	got := contextStatement(q, &txn.Event{Timestamp: 1700000000}, nil).sql
+	got := contextStatement(q, &txn.Event{Timestamp: 1700000000}, nil, math.MaxUint64).sql
 	for _, want := range []string{"pseudo_thread_id=9", "TIMESTAMP=1700000000.000042", "foreign_key_checks=0",
 		"unique_checks=1", "sql_mode=1411383296", "character_set_client=8", "collation_server=45", "time_zone='+05:30'"} {
 		if !strings.Contains(got, want) {
@@ -138,7 +138,7 @@ func TestMySQL8CollationStandIns(t *testing.T) {
 		func(format string, args ...any) { log = append(log, fmt.Sprintf(format, args...)) })
 	q := &txn.Query{Status: txn.Status{HasCharset: true, CharsetClient: 255, CollationConnection: 255, CollationServer: 8,
 		HasCollationDatabase: true, CollationDatabase: 999}}
-	got := contextStatement(q, &txn.Event{}, names).sql
+	got := contextStatement(q, &txn.Event{}, names, math.MaxUint64).sql
 	for _, want := range []string{"character_set_client=45", "collation_connection=45", "collation_server=8", "collation_database=999"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("context statement %q lacks %q", got, want)
@@ -153,5 +153,41 @@ func TestMySQL8CollationStandIns(t *testing.T) {
 	}
 	if len(log) != 2 || !strings.Contains(log[0], "collation id 255") || !strings.Contains(log[0], "utf8mb4_general_ci") {
 		t.Errorf("log %q; want one line for 255, one for 309", log)
+	}
+}
+
+// TestMySQL8SQLModes checks that a MySQL 8 target gets the logged sql_mode
+// without the modes MySQL 8 removed (its replication applier drops them;
+// a client setting them gets error 3899), and every other target gets it
+// as logged. 1436549152 is MySQL 5.7's default sql_mode
+// (ONLY_FULL_GROUP_BY, STRICT_TRANS_TABLES, NO_ZERO_IN_DATE, NO_ZERO_DATE,
+// ERROR_FOR_DIVISION_BY_ZERO, NO_AUTO_CREATE_USER, NO_ENGINE_SUBSTITUTION,
+// as MariaDB 10.11 reads the number back); 1168113696 is the same without
+// NO_AUTO_CREATE_USER.
+func TestMySQL8SQLModes(t *testing.T) {
+	for _, c := range []struct {
+		version string
+		mariadb bool
+		want    uint64
+	}{
+		{"8.0.36", false, mysql8IgnoredModes},
+		{"8.4.3-log", false, mysql8IgnoredModes},
+		{"9.1.0", false, mysql8IgnoredModes},
+		{"5.7.44-log", false, 0},
+		{"10.11.19-MariaDB-0+deb12u1", true, 0},
+		{"11.8.5-MariaDB", true, 0},
+	} {
+		if got := ignoredSQLModes(c.version, c.mariadb); got != c.want {
+			t.Errorf("ignoredSQLModes(%q) = %#x, want %#x", c.version, got, c.want)
+		}
+	}
+	q := &txn.Query{Status: txn.Status{HasSQLMode: true, SQLMode: 1436549152}}
+	mysql8 := &sqlApply{ignoredModes: ignoredSQLModes("8.0.36", false)}
+	if got := contextStatement(q, &txn.Event{}, nil, mysql8.sqlModeMask()).sql; !strings.Contains(got, "@@session.sql_mode=1168113696") {
+		t.Errorf("for MySQL 8: %s", got)
+	}
+	mariadb := &sqlApply{targetMariaDB: true}
+	if got := contextStatement(q, &txn.Event{}, nil, mariadb.sqlModeMask()).sql; !strings.Contains(got, "@@session.sql_mode=1436549152") {
+		t.Errorf("for MariaDB: %s", got)
 	}
 }
