@@ -292,9 +292,9 @@ func (r *run) prepare(ctx context.Context) (txn.Position, error) {
 
 // createCheckpoint creates the checkpoint and sessions tables if missing,
 // replaces the sessions recorded by earlier runs with the connection
-// holding the replay lock (see stale.go) and, when
-// fresh, creates the checkpoint naming start, out of the target's binlog
-// when source GTIDs are kept (see GTIDMode).
+// holding the replay lock (see stale.go) and, when fresh, creates the
+// checkpoint naming start, out of the target's binlog when source GTIDs
+// are kept (see GTIDMode).
 func (r *run) createCheckpoint(ctx context.Context, conn *sql.Conn, fresh bool, start txn.Position) (err error) {
 	if r.keepGTIDs {
 		if _, err := conn.ExecContext(ctx, "SET SESSION sql_log_bin=0"); err != nil {
