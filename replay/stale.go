@@ -139,7 +139,8 @@ func (r *run) sameServerRun(start int64) bool {
 }
 
 // endStaleSessions ends, when the run resumes, the sessions of the lost
-// run that the target still holds idle (see above). Errors are logged: at
+// run that the target still holds, idle in their transactions or running
+// a statement (see above), and waits for them to go. Errors are logged: at
 // worst the resumed run waits on their locks.
 func (r *run) endStaleSessions(ctx context.Context) {
 	if !r.opts.Resume {
