@@ -1,7 +1,6 @@
 package binlog
 
 import (
-	"bufio"
 	"errors"
 	"os"
 	"path/filepath"
@@ -20,30 +19,17 @@ type manifestEntry struct {
 	payload              map[string]int // event counts inside TRANSACTION_PAYLOADs
 }
 
-// readManifest parses MANIFEST.tsv.
+// readManifest parses MANIFEST.tsv (fixtures.Manifest), with each entry's
+// event counts.
 func readManifest(t *testing.T) map[string]manifestEntry {
 	t.Helper()
-	f, err := os.Open(fixture(t, "MANIFEST.tsv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	out := map[string]manifestEntry{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for first := true; sc.Scan(); first = false {
-		cols := strings.Split(sc.Text(), "\t")
-		if first || len(cols) < 8 {
-			continue
-		}
-		e := manifestEntry{file: cols[0], version: cols[5], notes: cols[7]}
+	for _, m := range fixtures.Manifest(t, fixtures.Dir(t)) {
+		e := manifestEntry{file: m.File, version: m.Version, notes: m.Notes}
 		_, list, _ := strings.Cut(e.notes, "events: ")
 		outer, inner, _ := strings.Cut(list, " | in TRANSACTION_PAYLOAD(ZSTD): ")
 		e.events, e.payload = eventCounts(outer), eventCounts(inner)
 		out[e.file] = e
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
 	}
 	return out
 }
