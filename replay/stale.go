@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -156,15 +157,11 @@ func (r *run) endStaleSessions(ctx context.Context) {
 	if len(known) == 0 {
 		return // nothing known, or the server restarted: they are gone
 	}
-	ids := make([]string, len(known))
-	for i, id := range known {
-		ids[i] = fmt.Sprint(id)
-	}
 	// Holding the replay lock, the run knows that no run is alive that
 	// recorded these sessions: every one of them still there is a lost
 	// run's, idle or not.
 	rows, err := conn.QueryContext(ctx, "SELECT ID, COALESCE(COMMAND, ''), COALESCE(STATE, '') FROM information_schema.PROCESSLIST "+
-		"WHERE ID < CONNECTION_ID() AND ID IN ("+strings.Join(ids, ",")+")")
+		"WHERE ID < CONNECTION_ID() AND ID IN ("+idList(known)+")")
 	if err != nil {
 		r.logf("could not look for the lost run's sessions on the target: %v", err)
 		return
@@ -209,11 +206,7 @@ func (r *run) awaitEnded(ctx context.Context, conn *sql.Conn, ids []uint64) {
 	if len(ids) == 0 {
 		return
 	}
-	list := make([]string, len(ids))
-	for i, id := range ids {
-		list[i] = fmt.Sprint(id)
-	}
-	q := "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID IN (" + strings.Join(list, ",") + ")"
+	q := "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID IN (" + idList(ids) + ")"
 	start, said := time.Now(), false
 	for {
 		var left int
@@ -241,6 +234,15 @@ func (r *run) awaitEnded(ctx context.Context, conn *sql.Conn, ids []uint64) {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// idList returns connection ids as an SQL list: "7,9,12".
+func idList(ids []uint64) string {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = strconv.FormatUint(id, 10)
+	}
+	return strings.Join(s, ",")
 }
 
 // knownSessions returns the sessions of earlier runs on this server run:

@@ -56,10 +56,10 @@ func (r *run) watchStalls(ctx context.Context) {
 func (r *run) stallReport(ctx context.Context, d time.Duration) string {
 	msg := fmt.Sprintf("still applying: no transaction committed for %s", d.Round(time.Second))
 	r.mu.Lock()
-	var ids []string
+	var ids []uint64
 	for _, id := range r.sessions {
 		if r.lock == nil || id != r.lock.id { // the replay lock's session applies nothing
-			ids = append(ids, fmt.Sprint(id))
+			ids = append(ids, id)
 		}
 	}
 	r.mu.Unlock()
@@ -67,7 +67,7 @@ func (r *run) stallReport(ctx context.Context, d time.Duration) string {
 		return msg
 	}
 	rows, err := r.db.QueryContext(ctx, "SELECT ID, COALESCE(STATE, ''), TIME, COALESCE(LEFT(INFO, 60), '') "+
-		"FROM information_schema.PROCESSLIST WHERE COMMAND <> 'Sleep' AND ID <> CONNECTION_ID() AND ID IN ("+strings.Join(ids, ",")+")")
+		"FROM information_schema.PROCESSLIST WHERE COMMAND <> 'Sleep' AND ID <> CONNECTION_ID() AND ID IN ("+idList(ids)+")")
 	if err != nil {
 		return fmt.Sprintf("%s (cannot read the target's process list: %v)", msg, err)
 	}
