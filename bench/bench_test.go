@@ -196,9 +196,13 @@ func (w *cancelWriter) Write(p []byte) (int, error) {
 }
 
 // TestBenchCancel cancels a run while a method is starting: Run must stop
-// with the context's error, leaving no server running and no temp dir.
+// with the context's error, leaving no server running and no temp dir. The
+// run gets a temp dir of its own (TMPDIR): other packages' tests run bench
+// at the same time and make their own binlog-replay-bench-* dirs in the
+// shared one.
 func TestBenchCancel(t *testing.T) {
 	requireServer(t)
+	t.Setenv("TMPDIR", t.TempDir())
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	pattern := filepath.Join(os.TempDir(), "binlog-replay-bench-*")
