@@ -46,9 +46,12 @@
 // ahead; transactions and errors still come in binlog order. A TABLE_MAP
 // event identical to an earlier one in the file is decoded once.
 //
+// A group that changed non-transactional tables is marked
+// txn.Txn.NonTransactional (from the commit event and MariaDB's GTID
+// flags), and one the source rolled back after such changes RolledBack.
+//
 // Refused with an *Error (they need semantics a plain replay lacks): XA
-// transactions, a transaction ending in ROLLBACK (non-transactional changes
-// rolled back on the source), MariaDB two-phase ALTER, LOAD DATA events,
+// transactions, MariaDB two-phase ALTER, LOAD DATA events,
 // INCIDENT events, encrypted binlogs, a second FORMAT_DESCRIPTION in a file
 // (relay logs), MariaDB compressed row events in the v2 layout (169-171).
 // Known limit: MariaDB tables whose TIMESTAMP/DATETIME/TIME(n>0) columns

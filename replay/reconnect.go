@@ -117,6 +117,7 @@ func mergeSummaries(a, b *Summary) *Summary {
 	m.Barriers += a.Barriers
 	m.SerialTxns += a.SerialTxns
 	m.OrderAborts += a.OrderAborts
+	m.ExpectedErrors += a.ExpectedErrors
 	m.Elapsed += a.Elapsed
 	if a.First != nil {
 		m.First = a.First

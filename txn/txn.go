@@ -107,6 +107,17 @@ type Txn struct {
 	Format *Format
 	// Bytes is the size of all its events in the binlog.
 	Bytes int64
+	// NonTransactional is set when the binlog says the transaction changed
+	// a table that ROLLBACK cannot undo (MyISAM, Aria, MEMORY...): it ends
+	// with a COMMIT query instead of an XID event, or, from MariaDB, its
+	// GTID event lacks the FL_TRANSACTIONAL flag. Its writes survive a
+	// rollback on the target too, so it must never be applied twice.
+	NonTransactional bool
+	// RolledBack is set for a group that ends with ROLLBACK: the source
+	// rolled it back after it had changed non-transactional tables, whose
+	// changes stayed (and so were logged). It is applied the same way:
+	// its events, then ROLLBACK.
+	RolledBack bool
 }
 
 // Format is the format description event of a binlog file.

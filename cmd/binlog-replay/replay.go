@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -27,8 +28,14 @@ type ReplayOptions struct {
 	GroupTxns  int
 	GroupBytes int64
 	Resume     bool
-	NoLogBin   bool
-	Strict     bool
+	// StopNeverReachedOK exits 0 when the binlogs end before the stop
+	// point given (by default: exit status 3).
+	StopNeverReachedOK bool
+	// Uncertain is --uncertain: what became of the transaction an earlier
+	// run left unfinished (applied or not-applied).
+	Uncertain string
+	NoLogBin  bool
+	Strict    bool
 	// TargetGTIDs is --target-gtids: auto, source or own.
 	TargetGTIDs string
 	JSON        bool
@@ -72,6 +79,9 @@ func (o *ReplayOptions) AddFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.GroupTxns, "group-txns", d.GroupTxns, "most source transactions committed together in one target transaction")
 	fs.Int64Var(&o.GroupBytes, "group-bytes", d.GroupBytes, "most binlog bytes committed together in one target transaction")
 	fs.BoolVar(&o.Resume, "resume", false, "continue from the checkpoint saved on the target")
+	fs.BoolVar(&o.StopNeverReachedOK, "stop-never-reached-ok", false, "exit 0, not 3, when the binlogs end before the stop point given (--stop-position, --stop-datetime, --stop-before-gtid)")
+	fs.StringVar(&o.Uncertain, "uncertain", "", "with --resume, when the earlier run stopped inside a transaction whose outcome cannot be known "+
+		"(it writes non-transactional tables, or a DDL that cannot be told): `applied` (it took effect: continue after it) or not-applied (apply it)")
 	fs.BoolVar(&o.NoLogBin, "no-log-bin", false, "keep the replay out of the target's binary log (SET sql_log_bin=0)")
 	fs.StringVar(&o.TargetGTIDs, "target-gtids", string(d.TargetGTIDs), "GTIDs the replayed transactions get in the target's binlog: source (keep the source's: MariaDB source and target, needs BINLOG ADMIN), own (the target's), auto (source where possible, says which at the start)")
 	fs.BoolVar(&o.Strict, "strict", false, "refuse a last binlog file that ends inside a transaction (default: apply every complete transaction and say where it was cut)")
@@ -132,13 +142,22 @@ func (o *ReplayOptions) options(args []string, warn io.Writer) (replay.Options, 
 	ro.Databases, ro.Tables = f.Databases, f.Tables
 	ro.Workers, ro.GroupTxns, ro.GroupBytes = o.Workers, o.GroupTxns, o.GroupBytes
 	ro.Resume, ro.NoLogBin, ro.SkipUnknown, ro.Strict = o.Resume, o.NoLogBin, o.SkipUnknown, o.Strict
-	ro.NoContinuityCheck = o.NoContinuityCheck
+	ro.NoContinuityCheck, ro.StopNeverReachedOK = o.NoContinuityCheck, o.StopNeverReachedOK
 	ro.Reconnect, ro.MemoryBudget, ro.StallReport, ro.LogValues = o.Reconnect, int64(o.Memory), o.StallReport, o.LogValues
 	if ro.TargetGTIDs, err = replay.ParseGTIDMode(o.TargetGTIDs); err != nil {
 		return ro, err
 	}
+	if o.Uncertain != "" {
+		if ro.Uncertain, err = replay.ParseOutcome(o.Uncertain); err != nil {
+			return ro, err
+		}
+	}
 	return ro, ro.Validate()
 }
+
+// exitStopNotReached is the exit status of a replay whose binlogs ended
+// before the stop point given: everything in them was applied.
+const exitStopNotReached = 3
 
 func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
@@ -177,6 +196,11 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	progress.finish()
 	if sum != nil {
 		printReplaySummary(stdout, sum, o.JSON, err)
+	}
+	var missed *replay.StopNotReachedError
+	if errors.As(err, &missed) {
+		fmt.Fprintf(stderr, "binlog-replay replay: %v (exit status 3; --stop-never-reached-ok exits 0)\n", err)
+		return exitStopNotReached
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "binlog-replay replay: %v\n", err)
