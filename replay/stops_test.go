@@ -54,7 +54,9 @@ func TestStopPoints(t *testing.T) {
 			o.StopBeforeGTID = txns[2].GTID
 			o.StartPosition = txns[5].Start
 		}, 0, "passed"},
-		{"position past the end", func(o *replay.Options) { o.StopPosition = txn.Position{File: last.End.File, Offset: last.End.Offset + 1000} },
+		{"position past the end", func(o *replay.Options) {
+			o.StopPosition = txn.Position{File: last.End.File, Offset: last.End.Offset + 1000}
+		},
 			uint64(len(txns)), "not reached"},
 		{"position before the start point", func(o *replay.Options) {
 			o.StopPosition, o.StartPosition = txns[2].End, txns[5].Start
