@@ -114,22 +114,20 @@ func (o *BenchOptions) parse(set map[string]bool) error {
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: binlog-replay bench [flags]\n\n"+
-			"Generates a workload on a throwaway MariaDB source (binlog on, ROW), takes a base\n"+
-			"before it, then applies the same binlogs to identical targets restored from the base\n"+
-			"with mariadb-binlog | mariadb and with binlog-replay (and with --native, MariaDB's own\n"+
-			"parallel replication), times only the apply and verifies every target against the\n"+
-			"source. With --binlogs and --base: your own binlogs and base, checked against the\n"+
-			"anchor's result. Exit status 1 if any apply fails or any target differs.")
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("bench", stderr, "usage: binlog-replay bench [flags]\n\n"+
+		"Generates a workload on a throwaway MariaDB source (binlog on, ROW), takes a base\n"+
+		"before it, then applies the same binlogs to identical targets restored from the base\n"+
+		"with mariadb-binlog | mariadb and with binlog-replay (and with --native, MariaDB's own\n"+
+		"parallel replication), times only the apply and verifies every target against the\n"+
+		"source. With --binlogs and --base: your own binlogs and base, checked against the\n"+
+		"anchor's result.",
+		exitStatus{0, "every method applied the binlogs and every target was verified"},
+		exitStatus{1, "error: an apply failed, a target differs, or the bench could not run (servers, files)"},
+		exitStatus{2, "usage: bad flags or arguments"})
 	var o BenchOptions
 	o.AddFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "binlog-replay bench: unexpected arguments %v\n", fs.Args())

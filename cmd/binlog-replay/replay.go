@@ -140,18 +140,31 @@ func (o *ReplayOptions) options(args []string, warn io.Writer) (replay.Options, 
 	return ro, ro.Validate()
 }
 
+// replayExitStatuses are the exit statuses of the replay command, for its -h.
+// Status 3 comes from the replay (replay.Run's error), not from this command.
+var replayExitStatuses = []exitStatus{
+	{0, "success: the stop point given was reached, or the end of the binlogs when none was given " +
+		"(and with --verify-against, the target equals the reference)"},
+	{1, "error: the replay stopped (the message names the file, offset and event; the target holds " +
+		"every transaction before it and nothing of it, and --resume continues), or, with " +
+		"--verify-against, the target differs from the reference"},
+	{2, "usage: bad flags or arguments; nothing was applied"},
+	{3, "the binlogs ended before the stop point given (--stop-position, --stop-datetime, " +
+		"--stop-before-gtid) was reached: everything in them was applied, and the summary says where " +
+		"they ended (--stop-never-reached-ok makes this 0)"},
+}
+
 func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: binlog-replay replay --target DSN [flags] BINLOG_FILES|DIR|INDEX...")
-		fmt.Fprintln(stderr, "       binlog-replay replay --target DSN --source DSN --source-start FILE:POS|GTID [flags]")
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("replay", stderr, "usage: binlog-replay replay --target DSN [flags] BINLOG_FILES|DIR|INDEX...\n"+
+		"       binlog-replay replay --target DSN --source DSN --source-start FILE:POS|GTID [flags]\n\n"+
+		"Applies the binlogs to the target in parallel, committing in source order with a\n"+
+		"checkpoint, from the start point given (or the checkpoint, with --resume) to the\n"+
+		"stop point given (or the end of the binlogs).",
+		replayExitStatuses...)
 	var o ReplayOptions
 	o.AddFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	ro, err := o.options(fs.Args(), stderr)
 	if err != nil {

@@ -89,18 +89,15 @@ func (o *verifyOptions) compareOptions() verify.Options {
 // they are identical, 1 when they differ, 2 on a usage or comparison error
 // (including a cancelled ctx).
 func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: binlog-replay verify --target DSN --reference DSN [flags]\n\n"+
-			"Compares the data of two servers table by table (chunked checksums).\n"+
-			"Exit status: 0 identical, 1 different, 2 error.\n\nflags:")
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("verify", stderr, "usage: binlog-replay verify --target DSN --reference DSN [flags]\n\n"+
+		"Compares the data of two servers table by table (chunked checksums).",
+		exitStatus{0, "the servers hold identical data"},
+		exitStatus{1, "the servers differ (the report says where): unlike the other commands, 1 is not an error"},
+		exitStatus{2, "usage or error: bad flags, a server that cannot be reached or read; nothing was compared"})
 	var o verifyOptions
 	o.addFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return 2 // flag has printed the error or the help
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "binlog-replay verify: unexpected arguments %q\n", fs.Args())
