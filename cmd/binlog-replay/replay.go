@@ -33,8 +33,11 @@ type ReplayOptions struct {
 	TargetGTIDs string
 	JSON        bool
 	Progress    string
-	Reconnect   time.Duration
-	Memory      byteSize
+	// Verbose adds the engine's details (workers, parallelism, barriers)
+	// to the progress bar's display, as a full line every 10 s.
+	Verbose   bool
+	Reconnect time.Duration
+	Memory    byteSize
 	// SourceFlags read the binlogs from a live server instead of files.
 	SourceFlags
 	// StallReport is how long without a commit before the replay says what
@@ -76,7 +79,9 @@ func (o *ReplayOptions) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.TargetGTIDs, "target-gtids", string(d.TargetGTIDs), "GTIDs the replayed transactions get in the target's binlog: source (keep the source's: MariaDB source and target, needs BINLOG ADMIN), own (the target's), auto (source where possible, says which at the start)")
 	fs.BoolVar(&o.Strict, "strict", false, "refuse a last binlog file that ends inside a transaction (default: apply every complete transaction and say where it was cut)")
 	fs.BoolVar(&o.JSON, "json", false, "print the summary as JSON on stdout")
-	fs.StringVar(&o.Progress, "progress", "auto", "progress display: auto, bar, plain or none")
+	fs.StringVar(&o.Progress, "progress", progressAuto, "progress display: bar (one line redrawn in place: bytes, transactions/s, time left, source time reached), "+
+		"plain (a full line every 10 s, with the workers, parallelism and barriers), none, or auto (bar on a terminal, else plain)")
+	fs.BoolVar(&o.Verbose, "verbose", false, "with the progress bar, also print the full progress line (workers busy and waiting, parallelism, barriers) every 10 s")
 	fs.DurationVar(&o.Reconnect, "reconnect-for", d.Reconnect, "when the target is lost, reconnect with backoff for this long, then resume from its checkpoint (0: stop at once)")
 	fs.DurationVar(&o.StallReport, "stall-report", d.StallReport, "when no transaction has committed for this long, say what the replay's sessions on the target are doing (0: never)")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "rehearse on a staging target: check the binlogs as plan does first (apply nothing if the replay would fail on them), replay, verify with --verify-against, and report")
@@ -176,6 +181,11 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			"with --resume that is the target's checkpoint: rehearse on a fresh staging target instead")
 		return 2
 	}
+	progress, err := newProgress(o.Progress, o.Verbose, stderr, ro.Files, ro.StopPosition)
+	if err != nil {
+		fmt.Fprintf(stderr, "binlog-replay replay: %v\n", err)
+		return 2
+	}
 	if o.DryRun {
 		if code := dryRunCheck(ctx, &ro, stderr); code != 0 {
 			return code
@@ -184,10 +194,13 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	// The budget bounds what the replay keeps live; the soft limit makes
 	// the garbage collector keep the heap near it.
 	debug.SetMemoryLimit(2 * ro.MemoryBudget)
-	progress := newProgress(o.Progress, stderr)
-	ro.Progress = progress.update
-	sum, err := replay.Run(ctx, ro, stderr)
-	progress.finish()
+	ro.Progress, ro.ProgressInterval = progress.update, progress.interval()
+	sum, err := replay.Run(ctx, ro, progress.logWriter())
+	var final *replay.Stats
+	if sum != nil {
+		final = &sum.Stats
+	}
+	progress.finish(final)
 	if sum != nil {
 		printReplaySummary(stdout, sum, o.JSON, err)
 	}
