@@ -61,7 +61,7 @@ func (o *BenchOptions) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Base, "base", "", "restored base `DATADIR` the --binlogs apply to (copied, never modified); targets are checked against the anchor's")
 	fs.StringVar(&o.StartPosition, "start-position", "", "with --binlogs: where the base leaves off, `FILE:POS` (default: the first file's beginning)")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the bases and every stopped server (datadirs, binlogs, error logs) in the temp dir for inspection")
-	fs.StringVar(&o.Plot, "plot", "", "also write a PNG bar chart of the apply times to `FILE`")
+	fs.StringVar(&o.Plot, "plot", "", "also write a bar chart of the apply times to `FILE`: PNG or SVG, by its extension (.png, .svg)")
 	fs.BoolVar(&o.JSON, "json", false, "print the report as JSON")
 	fs.BoolVar(&o.LogValues, "log-values", false, "let failed applies' errors and the verification report show data values (by default replaced by ?)")
 }
@@ -100,6 +100,11 @@ func (o *BenchOptions) parse(set map[string]bool) error {
 		o.Options.Binlogs = files
 		if set["profiles"] || set["scale"] || set["txns"] || set["duration"] || set["threads"] || set["tables"] || set["seed"] {
 			return errors.New("--binlogs replaces the generated workload: do not also give --profiles, --scale, --txns, --duration, --threads, --tables or --seed")
+		}
+	}
+	if o.Plot != "" {
+		if _, err := bench.ChartFormat(o.Plot); err != nil {
+			return fmt.Errorf("--plot: %w", err)
 		}
 	}
 	if o.StartPosition != "" && o.Binlogs == "" {
@@ -173,11 +178,15 @@ func writeBenchReport(stdout io.Writer, o *BenchOptions, rep *bench.Report) erro
 	if o.Plot == "" {
 		return nil
 	}
+	format, err := bench.ChartFormat(o.Plot)
+	if err != nil {
+		return err
+	}
 	f, err := os.Create(o.Plot)
 	if err != nil {
 		return fmt.Errorf("write chart: %w", err)
 	}
-	if err := bench.WritePNG(f, rep); err != nil {
+	if err := bench.WriteChart(f, rep, format); err != nil {
 		f.Close()
 		return fmt.Errorf("write chart %s: %w", o.Plot, err)
 	}
