@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/plan"
 )
 
@@ -49,7 +48,7 @@ func (o *PlanOptions) options(args []string, warn io.Writer) (plan.Options, erro
 		return po, err
 	}
 	if o.Source == "" {
-		if po.Files, err = binlog.ResolveFiles(args); err != nil {
+		if po.Files, err = resolveBinlogFiles(args); err != nil {
 			return po, err
 		}
 	}

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/plan"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/txn"
@@ -100,7 +99,7 @@ func (o *ReplayOptions) options(args []string, warn io.Writer) (replay.Options, 
 		return ro, err
 	}
 	if o.Source == "" {
-		if ro.Files, err = binlog.ResolveFiles(args); err != nil {
+		if ro.Files, err = resolveBinlogFiles(args); err != nil {
 			return ro, err
 		}
 	}
@@ -181,6 +180,10 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			"with --resume that is the target's checkpoint: rehearse on a fresh staging target instead")
 		return 2
 	}
+	if err := preflight(ctx, &ro, o.FromBackup); err != nil {
+		fmt.Fprintf(stderr, "binlog-replay replay: %v\n", err)
+		return 1
+	}
 	progress, err := newProgress(o.Progress, o.Verbose, stderr, ro.Files, ro.StopPosition)
 	if err != nil {
 		fmt.Fprintf(stderr, "binlog-replay replay: %v\n", err)
@@ -205,7 +208,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		printReplaySummary(stdout, sum, o.JSON, err)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "binlog-replay replay: %v\n", err)
+		fmt.Fprintf(stderr, "binlog-replay replay: %v\n", explainPrivileges(err))
 		return 1
 	}
 	code := 0
@@ -274,7 +277,7 @@ func dryRunCheck(ctx context.Context, ro *replay.Options, stderr io.Writer) int 
 // comparable.
 func verifyAfterReplay(ctx context.Context, ro replay.Options, o *ReplayOptions, stdout, stderr io.Writer) int {
 	vo := verifyOptions{Target: ro.TargetDSN, Reference: o.reference, ChunkSize: verify.DefaultChunkSize, SampleRows: verify.DefaultSampleRows,
-		LogValues: ro.LogValues, targetTLS: ro.TargetTLS, referenceTLS: o.referenceTLS}
+		LogValues: ro.LogValues, targetTLS: ro.TargetTLS, referenceTLS: o.referenceTLS, referenceFlag: "--verify-against"}
 	vo.Databases, vo.Tables = strings.Join(ro.Databases, ","), strings.Join(ro.Tables, ",")
 	report, err := compareServers(ctx, vo)
 	if err != nil {
