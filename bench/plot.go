@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"image/color"
 	"io"
+	"math"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -213,8 +215,37 @@ func profilePlot(p ProfileReport) (*plot.Plot, error) {
 	pl.NominalY(names...)
 	pl.X.Min = 0
 	pl.X.Max = max(slowest, 0.01) * chartHeadroom
+	pl.X.Tick.Marker = secondTicks{}
 	pl.Y.Min, pl.Y.Max = -0.6, float64(n)-0.4
 	return pl, nil
+}
+
+// secondTicks marks the time axis with about five labelled ticks at
+// round steps (1, 2 or 5 times a power of ten) and unlabelled ones
+// between them; gonum's default labels as few as two.
+type secondTicks struct{}
+
+// Ticks implements plot.Ticker.
+func (secondTicks) Ticks(lo, hi float64) []plot.Tick {
+	if hi <= lo {
+		return plot.DefaultTicks{}.Ticks(lo, hi)
+	}
+	step := math.Pow(10, math.Floor(math.Log10((hi-lo)/5)))
+	for _, m := range []float64{1, 2, 5, 10} {
+		if (hi-lo)/(m*step) <= 6 {
+			step *= m
+			break
+		}
+	}
+	digits := max(0, -int(math.Floor(math.Log10(step))))
+	var ticks []plot.Tick
+	for v := math.Ceil(lo/step) * step; v <= hi+step/1e6; v += step {
+		ticks = append(ticks, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'f', digits, 64)})
+		if minor := v + step/2; minor < hi {
+			ticks = append(ticks, plot.Tick{Value: minor})
+		}
+	}
+	return ticks
 }
 
 // errorPoints are the bars' medians with the spread of their repeats.

@@ -138,3 +138,25 @@ func TestChartFormat(t *testing.T) {
 		t.Errorf("empty report: %v", err)
 	}
 }
+
+func TestSecondTicks(t *testing.T) {
+	for _, tc := range []struct {
+		hi   float64
+		want string
+	}{
+		{3.225, "0 1 2 3"},
+		{2.6, "0.0 0.5 1.0 1.5 2.0 2.5"},
+		{60, "0 10 20 30 40 50 60"},
+		{0.9, "0.0 0.2 0.4 0.6 0.8"},
+	} {
+		var labels []string
+		for _, tick := range (secondTicks{}).Ticks(0, tc.hi) {
+			if tick.Label != "" {
+				labels = append(labels, tick.Label)
+			}
+		}
+		if got := strings.Join(labels, " "); got != tc.want {
+			t.Errorf("0..%g: %q, want %q", tc.hi, got, tc.want)
+		}
+	}
+}
