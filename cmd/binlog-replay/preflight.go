@@ -80,7 +80,7 @@ func checkStart(ctx context.Context, ro *replay.Options, fromBackup string) erro
 			"give the directory or files that hold it, or check the position. Nothing was applied",
 			start, from, start.File, fileRange(names))
 	}
-	rd, err := binlog.NewReader(ro.Files, binlog.Options{Start: start})
+	rd, err := binlog.NewReader(ro.Files, binlog.Options{Start: start, ReadAheadBytes: 1 << 20}) // one transaction is needed
 	if err != nil {
 		return fmt.Errorf("read the binlogs at the start position %s (from %s): %w. Nothing was applied", start, from, err)
 	}
