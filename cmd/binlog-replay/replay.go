@@ -149,9 +149,10 @@ func (o *ReplayOptions) options(args []string, warn io.Writer) (replay.Options, 
 var replayExitStatuses = []exitStatus{
 	{0, "success: the stop point given was reached, or the end of the binlogs when none was given " +
 		"(and with --verify-against, the target equals the reference)"},
-	{1, "error: the replay stopped (the message names the file, offset and event; the target holds " +
-		"every transaction before it and nothing of it, and --resume continues), or, with " +
-		"--verify-against, the target differs from the reference"},
+	{1, "error: the replay could not start (nothing was applied; the message says what to check), " +
+		"or it stopped (the message names the file, offset and event; the target holds every transaction " +
+		"before it and nothing of it, and --resume continues), or, with --verify-against, the target " +
+		"differs from the reference"},
 	{2, "usage: bad flags or arguments; nothing was applied"},
 	{3, "the binlogs ended before the stop point given (--stop-position, --stop-datetime, " +
 		"--stop-before-gtid) was reached: everything in them was applied, and the summary says where " +
