@@ -59,6 +59,9 @@ func (o *SelectionFlags) parse(files []string) (txn.Position, filter.Options, er
 		return start, f, err
 	}
 	if o.FromBackup != "" {
+		if err := checkFromBackupDir(o.FromBackup); err != nil {
+			return start, f, err
+		}
 		bs, err := replay.StartFromBackup(o.FromBackup)
 		if err != nil {
 			return start, f, err
