@@ -41,6 +41,9 @@ type builder struct {
 	// Options.SkipDecode says so.
 	rowBytes  int64
 	undecoded bool
+	// stream is what a transaction handed out in pieces keeps between
+	// them (stream.go).
+	stream streamState
 }
 
 // dispatch feeds one event to the grouping state machine and returns the
@@ -150,6 +153,7 @@ func (r *Reader) finish(e event, kind txn.Kind) *pendingTxn {
 	t.Time = time.Unix(int64(e.Timestamp), 0).UTC()
 	t.Bytes = int64(t.End.Offset - t.Start.Offset)
 	t.NonTransactional = r.cur.nonTrans
+	r.cur.finishStream(t)
 	p := &pendingTxn{t: t, jobs: r.cur.jobs}
 	r.cur = nil
 	clear(r.tables)
@@ -371,7 +375,9 @@ func (r *Reader) tableMapEvent(e event) error {
 		return err
 	}
 	r.tables[te.tm.ID] = te
-	r.add(e, txn.EventTableMap).TableMap = te.tm
+	ev := r.add(e, txn.EventTableMap)
+	ev.TableMap = te.tm
+	r.cur.noteEvent(ev)
 	return nil
 }
 
@@ -400,6 +406,7 @@ func (r *Reader) rowsEvent(e event) error {
 	rows := newRows(op, h, te)
 	ev := r.add(e, txn.EventRows)
 	ev.Rows = rows
+	r.cur.noteEvent(ev)
 	if _, compressed := uncompressedRowsType[e.Type]; compressed && e.raw != nil && !r.skipping {
 		if ev.Raw, err = expandCompressedRows(e, h, r.format.Checksum); err != nil {
 			return err

@@ -104,6 +104,21 @@ func (f *Filter) Stop(t *txn.Txn) string {
 	return ""
 }
 
+// StopAt is Stop for a piece of a transaction read in pieces
+// (txn.Txn.Part): the GTID stop is decided on the first piece, the
+// others, which need the transaction's end and commit time, on the last.
+func (f *Filter) StopAt(t *txn.Txn) string {
+	switch {
+	case t.Final:
+		return f.Stop(t)
+	case t.Part == 1 && !f.o.StopBeforeGTID.IsZero():
+		g := f.o
+		g.StopDatetime, g.StopPosition = time.Time{}, txn.Position{}
+		return (&Filter{o: g, fileIndex: f.fileIndex}).Stop(t)
+	}
+	return ""
+}
+
 // Skips reports whether the GTID filters pass over t.
 func (f *Filter) Skips(t *txn.Txn) bool {
 	return f.o.StartGTIDs.Contains(t.GTID) || f.o.ExcludeGTIDs.Contains(t.GTID)

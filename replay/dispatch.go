@@ -135,6 +135,17 @@ func (r *run) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- *grou
 			return err
 		}
 		ticket++
+		if t.Part > 0 {
+			// A transaction read in pieces runs alone, the pieces
+			// following the first.
+			if err := flush(); err != nil {
+				return err
+			}
+			if err := r.dispatchStream(ctx, in, t, ticket, sched, send); err != nil {
+				return err
+			}
+			continue
+		}
 		solo, err := r.soloReason(ctx, t)
 		if err != nil {
 			return err
@@ -199,6 +210,62 @@ func (r *run) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- *grou
 		cur.dependsOn = max(cur.dependsOn, dependsOn)
 		cur.txns = append(cur.txns, t)
 		cur.bytes += t.Bytes
+	}
+}
+
+// dispatchStream hands out first, the first piece of a transaction read
+// in pieces (see stream.go), as a group of its own with ticket, then
+// forwards the pieces that follow it on in to the group's stream, which it
+// closes after the last one or when in ends first (the worker then rolls
+// the transaction back).
+func (r *run) dispatchStream(ctx context.Context, in <-chan *txn.Txn, first *txn.Txn, ticket uint64,
+	sched *scheduler, send func(*group) error) error {
+	solo, err := r.soloReason(ctx, first)
+	if err != nil {
+		return err
+	}
+	r.noteBarrier(first, "a transaction too large to hold whole")
+	if _, _, _, err := sched.depends(ctx, first, ticket, ticket, true); err != nil {
+		return err
+	}
+	g := &group{txns: []*txn.Txn{first}, first: ticket, dependsOn: ticket - 1, ddl: isDDLTxn(first),
+		statement: true, bytes: first.Bytes, solo: solo, stream: make(chan *txn.Txn, 1)}
+	r.temps.apply(first)
+	g.temps = r.temps.String()
+	defer close(g.stream)
+	if err := send(g); err != nil {
+		return err
+	}
+	for {
+		var t *txn.Txn
+		var ok bool
+		select {
+		case t, ok = <-in:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if !ok {
+			return nil // the reading stopped before the last piece
+		}
+		r.temps.apply(t)
+		if t.Final {
+			g.temps = r.temps.String() // read by the worker once it has the last piece
+		}
+		select {
+		case g.stream <- t:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if !t.Final {
+			continue
+		}
+		if g.ddl {
+			if err := r.seq.waitCommitted(ctx, ticket); err != nil {
+				return err
+			}
+			sched.schemaChanged(first)
+		}
+		return nil
 	}
 }
 

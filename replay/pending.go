@@ -148,3 +148,22 @@ func (w *worker) skipApplied(ctx context.Context, g *group) error {
 	w.r.committed(g)
 	return nil
 }
+
+// markApart commits, from a session of its own, the mark that says t is
+// being applied apart (see CheckpointSchema): for a transaction whose own
+// session has its target transaction open (a streamed one).
+func (r *run) markApart(ctx context.Context, t *txn.Txn, state, print, what string) error {
+	conn, err := r.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("connect to record the start of a transaction applied apart: %w", err)
+	}
+	defer conn.Close()
+	q := pendingSQL(t, state, print, what) + ";\nCOMMIT" // the pooled session may have autocommit off
+	if r.keepGTIDs {
+		q = "SET SESSION sql_log_bin=0;\n" + q + ";\nSET SESSION sql_log_bin=1"
+	}
+	if _, err := conn.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("record the start of a transaction applied apart: %w", err)
+	}
+	return nil
+}

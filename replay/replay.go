@@ -486,6 +486,7 @@ func (r *run) read(ctx context.Context, start txn.Position, out chan<- *txn.Txn)
 	}()
 	f := filter.New(r.opts.Filter(r.opts.Files))
 	sent := 0
+	skipping := false // the pieces of a transaction the GTID filters skip
 	for first := true; ; first = false {
 		t, err := rd.Next(ctx)
 		if first && (err == nil || errors.Is(err, io.EOF)) {
@@ -520,13 +521,32 @@ func (r *run) read(ctx context.Context, start txn.Position, out chan<- *txn.Txn)
 			r.setReadErr(err, why)
 			return nil
 		}
-		if stop := f.Stop(t); stop != "" {
-			r.setStop(stop)
-			return nil
-		}
-		if f.Skips(t) {
-			r.skipped.Add(1)
-			continue
+		if t.Part > 0 {
+			// A piece of a transaction read in pieces (stream.go): its
+			// GTID is known from the first, its end and commit time only
+			// with the last; a stream ended early is rolled back.
+			if t.Part == 1 {
+				skipping = f.Skips(t)
+			}
+			switch stop := f.StopAt(t); {
+			case stop != "":
+				r.setStop(stop)
+				return nil
+			case skipping:
+				if t.Final {
+					r.skipped.Add(1)
+				}
+				continue
+			}
+		} else {
+			if stop := f.Stop(t); stop != "" {
+				r.setStop(stop)
+				return nil
+			}
+			if f.Skips(t) {
+				r.skipped.Add(1)
+				continue
+			}
 		}
 		f.Include(t)
 		if err := r.mem.acquire(ctx, t); err != nil {
@@ -546,7 +566,7 @@ func (r *run) read(ctx context.Context, start txn.Position, out chan<- *txn.Txn)
 func (r *run) openReader(ctx context.Context, start txn.Position) (*binlog.Reader, error) {
 	readAhead, decodeMax := readerLimits(r.opts.MemoryBudget)
 	bo := binlog.Options{Start: start, SkipUnknown: r.opts.SkipUnknown,
-		DecodeRows: r.parallel(), DecodeMaxBytes: decodeMax, ReadAheadBytes: readAhead,
+		DecodeRows: r.parallel(), DecodeMaxBytes: decodeMax, ReadAheadBytes: readAhead, StreamAbove: decodeMax,
 		SkipDecode: &r.serial.skip, DecodeJSON: r.sqlApply.targetMariaDB, NoContinuityCheck: r.opts.NoContinuityCheck}
 	if r.opts.Source.DSN == "" {
 		return binlog.NewReader(r.opts.Files, bo)
@@ -565,7 +585,9 @@ func (r *run) openReader(ctx context.Context, start txn.Position) (*binlog.Reade
 // committed records that g is committed on the target.
 func (r *run) committed(g *group) {
 	r.seq.done(g.last())
-	r.mem.release(g.txns)
+	if g.stream == nil { // a stream's pieces gave their memory back as they were sent
+		r.mem.release(g.txns)
+	}
 	last := g.txns[len(g.txns)-1]
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -40,6 +40,10 @@ type group struct {
 	// temps names the binlog's temporary tables open after the group, for
 	// the checkpoint (see tempTables).
 	temps string
+	// stream, for a transaction read in pieces, brings the pieces after
+	// the first (txns[0]); the dispatcher closes it after the last one, or
+	// earlier when the reading stops (stream.go).
+	stream chan *txn.Txn
 }
 
 func (g *group) last() uint64 { return g.first + uint64(len(g.txns)) - 1 }
@@ -85,6 +89,9 @@ func (w *worker) apply(ctx context.Context, g *group) error {
 		w.r.stmtMu.Lock()
 		defer w.r.stmtMu.Unlock()
 		return w.r.stmtWorker.apply(ctx, g)
+	}
+	if g.stream != nil {
+		return w.applyStream(ctx, g)
 	}
 	if g.ddl {
 		return w.applyDDL(ctx, g)
@@ -231,43 +238,85 @@ func (w *worker) applyDDL(ctx context.Context, g *group) error {
 	if err := w.r.seq.waitCommitted(ctx, g.first-1); err != nil {
 		return err
 	}
-	q := ddlEvent(t)
-	if q == nil {
-		return w.r.applyError(t, nil, errors.New("a DDL transaction without its statement"))
-	}
-	rowsOnly := false
-	if p := w.r.takePending(t); p != nil {
-		applied, err := w.ddlApplied(ctx, t, q, p)
-		switch {
-		case err != nil:
-			return err
-		case applied && hasRowEvents(t) && g.solo != "":
-			return &UncertainError{Start: t.Start, GTID: t.GTID.String(),
-				What: "its DDL ran before the stop, and the rows it writes go to non-transactional tables, which may hold some of them: " + g.solo}
-		case applied && hasRowEvents(t):
-			// CREATE TABLE ... SELECT: the table was created, its rows
-			// were not committed (they commit with the checkpoint).
-			w.r.logf("DDL at %s: applying the rows it writes", t.Start)
-			rowsOnly = true
-		case applied:
-			return w.skipApplied(ctx, g)
-		}
+	q, rowsOnly, skip, err := w.settleDDL(ctx, g)
+	switch {
+	case err != nil:
+		return err
+	case skip:
+		return w.skipApplied(ctx, g)
 	}
 	if !rowsOnly {
-		print, err := schema.Fingerprint(ctx, w.conn, q.Query.SQL, q.Query.Schema)
-		if err != nil {
-			return w.r.applyError(t, nil, fmt.Errorf("read the state of the objects the DDL changes: %w", err))
-		}
-		mark := print.Digest
-		if print.Ambiguous != "" {
-			mark = "ambiguous: " + print.Ambiguous
-		}
-		if err := w.execUnlogged(ctx, pendingSQL(t, stateDDL, mark, g.solo)+";\nCOMMIT"); err != nil {
-			return w.r.applyError(t, nil, fmt.Errorf("record DDL start: %w", err))
+		if err := w.markDDL(ctx, t, q, g.solo); err != nil {
+			return err
 		}
 	}
-	// The DDL first (unless it ran before the stop), then the rows it
-	// wrote, if any, checked against the table it made.
+	if err := w.execDDL(ctx, t, q, rowsOnly); err != nil {
+		return err
+	}
+	if err := w.execUnlogged(ctx, checkpointSQL(t, w.r.appliedBefore+g.last(), g.temps)+";\nCOMMIT"); err != nil {
+		if !isServerError(err) {
+			w.r.commitUncertain(g)
+		}
+		return w.r.applyError(t, nil, fmt.Errorf("record DDL end: %w", err))
+	}
+	w.r.committed(g)
+	return nil
+}
+
+// settleDDL returns the DDL statement of g's transaction and, when an
+// earlier run left it pending, what became of it: skip when it ran,
+// rowsOnly when it is CREATE TABLE ... SELECT whose CREATE ran and whose
+// rows (committed with the checkpoint) did not.
+func (w *worker) settleDDL(ctx context.Context, g *group) (q *txn.Event, rowsOnly, skip bool, err error) {
+	t := g.txns[0]
+	if q = ddlEvent(t); q == nil {
+		return nil, false, false, w.r.applyError(t, nil, errors.New("a DDL transaction without its statement"))
+	}
+	p := w.r.takePending(t)
+	if p == nil {
+		return q, false, false, nil
+	}
+	applied, err := w.ddlApplied(ctx, t, q, p)
+	switch {
+	case err != nil:
+		return nil, false, false, err
+	case applied && hasRowEvents(t) && g.solo != "":
+		return nil, false, false, &UncertainError{Start: t.Start, GTID: t.GTID.String(),
+			What: "its DDL ran before the stop, and the rows it writes go to non-transactional tables, which may hold some of them: " + g.solo}
+	case applied && hasRowEvents(t) && w.stageFor(t, q) == nil:
+		// CREATE TABLE ... SELECT: the table was created, its rows
+		// were not committed (they commit with the checkpoint). Staged
+		// (ctas.go), it ran whole.
+		w.r.logf("DDL at %s: applying the rows it writes", t.Start)
+		return q, true, false, nil
+	}
+	return q, false, applied, nil
+}
+
+// markDDL commits the mark before the DDL statement q of t, with the
+// fingerprint of the objects it changes.
+func (w *worker) markDDL(ctx context.Context, t *txn.Txn, q *txn.Event, solo string) error {
+	print, err := schema.Fingerprint(ctx, w.conn, q.Query.SQL, q.Query.Schema)
+	if err != nil {
+		return w.r.applyError(t, nil, fmt.Errorf("read the state of the objects the DDL changes: %w", err))
+	}
+	mark := print.Digest
+	if print.Ambiguous != "" {
+		mark = "ambiguous: " + print.Ambiguous
+	}
+	if err := w.execUnlogged(ctx, pendingSQL(t, stateDDL, mark, solo)+";\nCOMMIT"); err != nil {
+		return w.r.applyError(t, nil, fmt.Errorf("record DDL start: %w", err))
+	}
+	return nil
+}
+
+// execDDL sends the DDL statement q of t (unless rowsOnly), then the rows
+// t holds after it, if any, checked against the table it made. With source
+// GTIDs kept, the GTID statement goes first.
+func (w *worker) execDDL(ctx context.Context, t *txn.Txn, q *txn.Event, rowsOnly bool) error {
+	if s := w.stageFor(t, q); s != nil {
+		return w.execStaged(ctx, t, s)
+	}
 	statement, rows := splitDDL(t, q)
 	var body []stmt
 	if w.r.keepGTIDs {
@@ -283,27 +332,30 @@ func (w *worker) applyDDL(ctx context.Context, g *group) error {
 	if err := w.exec(ctx, body); err != nil {
 		return err
 	}
-	if rows != nil {
-		w.r.invalidateTables(statement)
-		body, err := w.bodyOf(ctx, t, rows)
-		if err != nil {
-			return err
-		}
-		if t.Format != nil {
-			body = append([]stmt{{events: formatStatement(t.Format).events, txn: t}}, body...)
-		}
-		if err := w.exec(ctx, body); err != nil {
-			return err
-		}
-		w.format = t.Format
+	if rows == nil {
+		return nil
 	}
-	if err := w.execUnlogged(ctx, checkpointSQL(t, w.r.appliedBefore+g.last(), g.temps)+";\nCOMMIT"); err != nil {
-		if !isServerError(err) {
-			w.r.commitUncertain(g)
-		}
-		return w.r.applyError(t, nil, fmt.Errorf("record DDL end: %w", err))
+	w.r.invalidateTables(statement)
+	return w.execPiece(ctx, t, rows)
+}
+
+// execPiece sends the statements that apply part, a part of t (a piece
+// of a streamed transaction, the rows after a DDL), the format
+// description first where the session lacks it.
+func (w *worker) execPiece(ctx context.Context, t, part *txn.Txn) error {
+	body, err := w.bodyOf(ctx, t, part)
+	if err != nil {
+		return err
 	}
-	w.r.committed(g)
+	if part.Format != nil && part.Format != w.format && hasRowEvents(part) {
+		body = append([]stmt{{events: formatStatement(part.Format).events, txn: t}}, body...)
+	}
+	if err := w.exec(ctx, body); err != nil {
+		return err
+	}
+	if hasRowEvents(part) {
+		w.format = part.Format
+	}
 	return nil
 }
 

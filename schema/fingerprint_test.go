@@ -103,3 +103,21 @@ func TestFingerprint(t *testing.T) {
 		})
 	}
 }
+
+func TestCreateTableName(t *testing.T) {
+	for _, c := range []struct {
+		sql, name, span string
+		ok          bool
+	}{
+		{"CREATE TABLE `c` (\n  `id` int(11) NOT NULL\n)", "d.c", "`c`", true},
+		{"CREATE OR REPLACE TABLE `x`.`c` (id INT) SELECT 1", "x.c", "`x`.`c`", true},
+		{"CREATE TABLE IF NOT EXISTS x . y (id INT)", "x.y", "x . y", true},
+		{"CREATE TEMPORARY TABLE t (id INT)", "", "", false},
+		{"CREATE INDEX i ON t (c)", "", "", false},
+	} {
+		n, start, end, ok := CreateTableName([]byte(c.sql), "d")
+		if ok != c.ok || ok && (n.Schema+"."+n.Table != c.name || c.sql[start:end] != c.span) {
+			t.Errorf("CreateTableName(%q) = %v %q %v, want %s %q %v", c.sql, n, c.sql[start:end], ok, c.name, c.span, c.ok)
+		}
+	}
+}

@@ -210,3 +210,25 @@ func IsDDL(sql []byte) bool {
 	}
 	return false
 }
+
+// CreateTableName returns the table a CREATE [OR REPLACE] TABLE statement
+// creates, resolved with default database defaultDB, and the span of sql
+// that names it ([schema.]table); ok is false for another statement.
+func CreateTableName(sql []byte, defaultDB string) (name Name, start, end int, ok bool) {
+	toks, spans := sqlscan.TokenSpans(sql, 0)
+	p := &ddlParser{toks: toks, db: defaultDB}
+	if !p.word("CREATE") {
+		return Name{}, 0, 0, false
+	}
+	p.word("OR")
+	p.word("REPLACE")
+	if !p.word("TABLE") {
+		return Name{}, 0, 0, false
+	}
+	p.ifExists()
+	first := p.i
+	if name, ok = p.name(); !ok {
+		return Name{}, 0, 0, false
+	}
+	return name, spans[first].Start, spans[p.i-1].End, true
+}

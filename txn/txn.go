@@ -113,6 +113,15 @@ type Txn struct {
 	// GTID event lacks the FL_TRANSACTIONAL flag. Its writes survive a
 	// rollback on the target too, so it must never be applied twice.
 	NonTransactional bool
+	// Part numbers the pieces of a transaction too large to hold whole,
+	// which a reader hands out as it reads them (binlog.Options.
+	// StreamAbove): 0 for a whole transaction, 1, 2... for the pieces of a
+	// streamed one, the last with Final set. Every piece has the
+	// transaction's Seq, GTID, Start and Format; End, Time,
+	// NonTransactional and RolledBack are set on the last one only, and
+	// Bytes counts each piece's own bytes.
+	Part  int
+	Final bool
 	// RolledBack is set for a group that ends with ROLLBACK: the source
 	// rolled it back after it had changed non-transactional tables, whose
 	// changes stayed (and so were logged). It is applied the same way:
