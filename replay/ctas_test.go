@@ -117,7 +117,9 @@ func TestCreateTableSelectKeepsGTIDs(t *testing.T) {
 			o.Files, o.StartPosition, o.TargetDSN = sc.Files, sc.Start, tgt.DSN("")
 			if c.cut != "" {
 				// The statement that creates cs.c from the staging table.
-				match := func(b []byte) bool { return bytes.Contains(b, []byte("SELECT `id`, `v` FROM `binlog_replay`.`ctas_stage`")) }
+				match := func(b []byte) bool {
+					return bytes.Contains(b, []byte("SELECT `id`, `v` FROM `binlog_replay`.`ctas_stage`"))
+				}
 				mode := cutBefore
 				if c.cut == "after" {
 					mode = cutAfter

@@ -107,7 +107,7 @@ func TestFingerprint(t *testing.T) {
 func TestCreateTableName(t *testing.T) {
 	for _, c := range []struct {
 		sql, name, span string
-		ok          bool
+		ok              bool
 	}{
 		{"CREATE TABLE `c` (\n  `id` int(11) NOT NULL\n)", "d.c", "`c`", true},
 		{"CREATE OR REPLACE TABLE `x`.`c` (id INT) SELECT 1", "x.c", "`x`.`c`", true},
