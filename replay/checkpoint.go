@@ -3,12 +3,12 @@ package replay
 import (
 	"context"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -262,15 +262,15 @@ func readOldCheckpoint(ctx context.Context, db queryRower, lock string) (*Checkp
 func checkpointSQL(t *txn.Txn, applied uint64, temps string) string {
 	srcTime := "NULL"
 	if !t.Time.IsZero() {
-		srcTime = quote(t.Time.UTC().Format("2006-01-02 15:04:05.999999"))
+		srcTime = sqlgen.Quote(t.Time.UTC().Format("2006-01-02 15:04:05.999999"))
 	}
 	return fmt.Sprintf("INSERT INTO `%s`.`checkpoint` (channel, seq, file, pos, gtid, source_time, state, ddl_file, ddl_pos, temp_tables) "+
 		"VALUES (%s, %d, %s, %d, %s, %s, %s, '', 0, %s) ON DUPLICATE KEY UPDATE "+
 		"seq=VALUES(seq), file=VALUES(file), pos=VALUES(pos), gtid=VALUES(gtid), "+
 		"source_time=VALUES(source_time), state=VALUES(state), ddl_file='', ddl_pos=0, "+
 		"pending_gtid='', pending_print='', pending_what='', temp_tables=VALUES(temp_tables)",
-		CheckpointSchema, quote(checkpointChannel), applied, quote(t.End.File), t.End.Offset,
-		quote(t.GTID.String()), srcTime, quote(stateRunning), quote(temps))
+		CheckpointSchema, sqlgen.Quote(checkpointChannel), applied, sqlgen.Quote(t.End.File), t.End.Offset,
+		sqlgen.Quote(t.GTID.String()), srcTime, sqlgen.Quote(stateRunning), sqlgen.Quote(temps))
 }
 
 // pendingSQL records that t is about to be applied apart, in state
@@ -279,23 +279,8 @@ func checkpointSQL(t *txn.Txn, applied uint64, temps string) string {
 func pendingSQL(t *txn.Txn, state, print, what string) string {
 	return fmt.Sprintf("UPDATE `%s`.`checkpoint` SET state=%s, ddl_file=%s, ddl_pos=%d, "+
 		"pending_gtid=%s, pending_print=%s, pending_what=%s WHERE channel=%s",
-		CheckpointSchema, quote(state), quote(t.Start.File), t.Start.Offset,
-		quote(t.GTID.String()), quote(clip(print)), quote(clip(what)), quote(checkpointChannel))
-}
-
-// quote returns s as an SQL string literal that means the same under any
-// sql_mode and character set: plain '...' when s holds only harmless ASCII,
-// a hex literal otherwise.
-func quote(s string) string {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		safe := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
-			strings.IndexByte(" ._:-+/,", c) >= 0
-		if !safe {
-			return "X'" + hex.EncodeToString([]byte(s)) + "'"
-		}
-	}
-	return "'" + s + "'"
+		CheckpointSchema, sqlgen.Quote(state), sqlgen.Quote(t.Start.File), t.Start.Offset,
+		sqlgen.Quote(t.GTID.String()), sqlgen.Quote(clip(print)), sqlgen.Quote(clip(what)), sqlgen.Quote(checkpointChannel))
 }
 
 // clip shortens s to fit a pending_* column, keeping it valid UTF-8.

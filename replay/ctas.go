@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
 	"github.com/binlog-replay/binlog-replay/schema"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -129,11 +130,11 @@ func (w *worker) finishStage(ctx context.Context, t *txn.Txn, s *ctasStage) erro
 	if err != nil {
 		return err
 	}
-	body = append([]stmt{{sql: "SET SESSION binlog_format='ROW'", txn: t}, {sql: gtidStatement(t.GTID), txn: t}}, body...)
+	body = append([]sqlgen.Stmt{{SQL: "SET SESSION binlog_format='ROW'", Txn: t}, {SQL: gtidStatement(t.GTID), Txn: t}}, body...)
 	if err := w.exec(ctx, body); err != nil {
 		return err
 	}
-	if _, err := w.conn.ExecContext(ctx, "SET SESSION binlog_format="+quote(format)+";\n"+
+	if _, err := w.conn.ExecContext(ctx, "SET SESSION binlog_format="+sqlgen.Quote(format)+";\n"+
 		"SET SESSION sql_log_bin=0;\nDROP TABLE IF EXISTS "+stageName()+";\nSET SESSION sql_log_bin=1"); err != nil {
 		return w.r.applyError(t, nil, fmt.Errorf("drop the staging table of CREATE TABLE ... SELECT: %w", err))
 	}
@@ -165,7 +166,7 @@ func (w *worker) stageColumns(ctx context.Context) (string, error) {
 		if err := rows.Scan(&c); err != nil {
 			return "", fmt.Errorf("read the staging table's columns: %w", err)
 		}
-		cols = append(cols, quoteIdent(c))
+		cols = append(cols, sqlgen.QuoteIdent(c))
 	}
 	if err := rows.Err(); err != nil {
 		return "", fmt.Errorf("read the staging table's columns: %w", err)
@@ -176,7 +177,9 @@ func (w *worker) stageColumns(ctx context.Context) (string, error) {
 	return strings.Join(cols, ", "), nil
 }
 
-func stageName() string { return quoteIdent(CheckpointSchema) + "." + quoteIdent(stageTable) }
+func stageName() string {
+	return sqlgen.QuoteIdent(CheckpointSchema) + "." + sqlgen.QuoteIdent(stageTable)
+}
 
 // execStaged applies t, CREATE TABLE ... SELECT, through the staging
 // table (see above).

@@ -69,7 +69,7 @@ func (r *run) decideGTIDs(ctx context.Context, conn *sql.Conn) (bool, error) {
 	if mode == GTIDsOwn {
 		return false, nil
 	}
-	why, err := sourceGTIDsBlocked(ctx, conn, r.sqlApply.targetMariaDB, r.opts.NoLogBin)
+	why, err := sourceGTIDsBlocked(ctx, conn, r.sqlApply.TargetMariaDB, r.opts.NoLogBin)
 	switch {
 	case err != nil:
 		return false, err

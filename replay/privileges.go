@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -58,7 +59,7 @@ func (r *run) checkBinlogPrivilege(ctx context.Context, start txn.Position) erro
 		return fmt.Errorf("connect to target: %w", err)
 	}
 	defer conn.Close()
-	_, err = conn.ExecContext(ctx, binlogStatement([]*txn.Event{{Raw: f.Raw}}))
+	_, err = conn.ExecContext(ctx, sqlgen.BinlogStatement([]*txn.Event{{Raw: f.Raw}}))
 	switch {
 	case err == nil:
 		return nil

@@ -31,7 +31,7 @@ import (
 
 	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/filter"
-	"github.com/binlog-replay/binlog-replay/redact"
+	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
 	"github.com/binlog-replay/binlog-replay/schema"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -93,7 +93,6 @@ type run struct {
 	opts          Options
 	db            *sql.DB
 	seq           *sequencer
-	collations    *collations
 	appliedBefore uint64 // from the checkpoint, when resuming
 	resumed       bool   // started from a checkpoint
 	// pending is the transaction the checkpoint names as started by an
@@ -119,7 +118,7 @@ type run struct {
 	// write sets and the SQL apply path; sqlApply says which row events
 	// take that path (rowsql.go).
 	schemas  *schema.Cache
-	sqlApply *sqlApply
+	sqlApply *sqlgen.Generator
 	logMu    sync.Mutex // serializes writes to logw
 
 	// stmtWorker is the session statement-format and DDL groups run on,
@@ -238,19 +237,18 @@ func (r *run) prepare(ctx context.Context) (txn.Position, error) {
 		}
 		return txn.Position{}, fmt.Errorf("connect to target: %w", err)
 	}
-	names, err := loadCollations(ctx, r.db, r.logf)
+	names, err := sqlgen.LoadCollations(ctx, r.db, r.logf)
 	if err != nil {
 		return txn.Position{}, err
 	}
-	r.collations = names
 	var version string
 	if err := r.db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
 		return txn.Position{}, fmt.Errorf("read the target's version: %w", err)
 	}
 	r.schemas = schema.NewCache(r.db)
 	mariadb := strings.Contains(strings.ToLower(version), "mariadb")
-	r.sqlApply = &sqlApply{targetMariaDB: mariadb, ignoredModes: ignoredSQLModes(version, mariadb),
-		tables: r.schemas.Table, shapes: r.schemas.Shape, logf: r.logf}
+	r.sqlApply = &sqlgen.Generator{TargetMariaDB: mariadb, IgnoredModes: sqlgen.IgnoredSQLModes(version, mariadb),
+		Tables: r.schemas.Table, Shapes: r.schemas.Shape, Collations: names, Logf: r.logf}
 	if r.serverStart, err = serverStart(ctx, r.db); err != nil {
 		return txn.Position{}, err
 	}
@@ -567,7 +565,7 @@ func (r *run) openReader(ctx context.Context, start txn.Position) (*binlog.Reade
 	readAhead, decodeMax := readerLimits(r.opts.MemoryBudget)
 	bo := binlog.Options{Start: start, SkipUnknown: r.opts.SkipUnknown,
 		DecodeRows: r.parallel(), DecodeMaxBytes: decodeMax, ReadAheadBytes: readAhead, StreamAbove: decodeMax,
-		SkipDecode: &r.serial.skip, DecodeJSON: r.sqlApply.targetMariaDB, NoContinuityCheck: r.opts.NoContinuityCheck}
+		SkipDecode: &r.serial.skip, DecodeJSON: r.sqlApply.TargetMariaDB, NoContinuityCheck: r.opts.NoContinuityCheck}
 	if r.opts.Source.DSN == "" {
 		return binlog.NewReader(r.opts.Files, bo)
 	}
@@ -655,35 +653,22 @@ func (r *run) noteBarrier(t *txn.Txn, reason string) {
 // applyError wraps err, raised applying statement s (nil: unknown) of t,
 // in an *ApplyError. The statement is shown without its values unless
 // opts.LogValues is set.
-func (r *run) applyError(t *txn.Txn, s *stmt, err error) error {
+func (r *run) applyError(t *txn.Txn, s *sqlgen.Stmt, err error) error {
 	var ae *ApplyError
 	if errors.As(err, &ae) {
 		return err
 	}
 	ae = &ApplyError{Seq: t.Seq, Start: t.Start, GTID: t.GTID.String(), Err: err, LogValues: r.opts.LogValues}
 	if s != nil {
-		if s.event != nil {
-			ae.Event = fmt.Sprintf("%s at %s", s.event.TypeName, s.event.Pos)
-			if rows := s.event.Rows; rows != nil && rows.Table != nil {
+		if s.Event != nil {
+			ae.Event = fmt.Sprintf("%s at %s", s.Event.TypeName, s.Event.Pos)
+			if rows := s.Event.Rows; rows != nil && rows.Table != nil {
 				ae.Table = rows.Table.Schema + "." + rows.Table.Table
 			}
 		}
-		ae.Statement = describeStatement(s, r.opts.LogValues)
+		ae.Statement = sqlgen.Describe(s, r.opts.LogValues)
 	}
 	return ae
-}
-
-// describeStatement shows s in an error: the start of its SQL (its
-// literals replaced by ? unless logValues is set), or the size of the
-// BINLOG statement that passes its row events through.
-func describeStatement(s *stmt, logValues bool) string {
-	switch {
-	case s.events != nil:
-		return redact.BinlogStatement(binlogSize(s.events))
-	case logValues:
-		return abbreviate(s.sql, 200)
-	}
-	return abbreviate(redact.SQL(s.sql), 200)
 }
 
 func abbreviate(s string, n int) string {

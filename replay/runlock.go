@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
 	"slices"
 	"sync"
 	"time"
@@ -215,14 +216,14 @@ func (r *run) endLockHolder(ctx context.Context, conn *sql.Conn, h lockHolder) e
 // get tries to take the lock, waiting up to wait for it.
 func (lk *replayLock) get(ctx context.Context, wait time.Duration) (bool, error) {
 	var got sql.NullInt64
-	err := lk.conn.QueryRowContext(ctx, fmt.Sprintf("SELECT GET_LOCK(%s, %d)", quote(lockName), int(wait/time.Second))).Scan(&got)
+	err := lk.conn.QueryRowContext(ctx, fmt.Sprintf("SELECT GET_LOCK(%s, %d)", sqlgen.Quote(lockName), int(wait/time.Second))).Scan(&got)
 	return got.Valid && got.Int64 == 1, err
 }
 
 // holder returns the session holding the lock (id 0: none).
 func (lk *replayLock) holder(ctx context.Context) (lockHolder, error) {
 	var id sql.NullInt64
-	if err := lk.conn.QueryRowContext(ctx, fmt.Sprintf("SELECT IS_USED_LOCK(%s)", quote(lockName))).Scan(&id); err != nil || !id.Valid {
+	if err := lk.conn.QueryRowContext(ctx, fmt.Sprintf("SELECT IS_USED_LOCK(%s)", sqlgen.Quote(lockName))).Scan(&id); err != nil || !id.Valid {
 		return lockHolder{}, err
 	}
 	h := lockHolder{id: uint64(id.Int64), visible: true}
@@ -294,7 +295,7 @@ func (lk *replayLock) release() {
 		<-lk.done
 		if lk.lostErr() == nil {
 			ctx, cancel := context.WithTimeout(context.Background(), lockHeartbeat)
-			_, _ = lk.conn.ExecContext(ctx, fmt.Sprintf("DO RELEASE_LOCK(%s)", quote(lockName)))
+			_, _ = lk.conn.ExecContext(ctx, fmt.Sprintf("DO RELEASE_LOCK(%s)", sqlgen.Quote(lockName)))
 			cancel()
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"fmt"
+	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
 	"slices"
 	"strconv"
 	"strings"
@@ -331,7 +332,7 @@ func (r *run) recordLockSession(ctx context.Context, conn *sql.Conn) error {
 func (r *run) sessionSQL(slot int, id string) string {
 	return fmt.Sprintf("INSERT INTO `%s`.`sessions` (slot, run, server_start, id) VALUES (%d, %s, %d, %s) "+
 		"ON DUPLICATE KEY UPDATE run=VALUES(run), server_start=VALUES(server_start), id=VALUES(id)",
-		CheckpointSchema, slot, quote(r.runID), r.serverStart, id)
+		CheckpointSchema, slot, sqlgen.Quote(r.runID), r.serverStart, id)
 }
 
 // errNoSuchThread: KILL of a connection that is already gone.

@@ -22,7 +22,7 @@ func (r *run) startGTIDsFromTarget(ctx context.Context) (txn.GTIDSet, error) {
 	var pos string
 	var serverID uint32
 	q := "SELECT @@global.gtid_executed, @@server_id"
-	if r.sqlApply.targetMariaDB {
+	if r.sqlApply.TargetMariaDB {
 		q = "SELECT @@gtid_current_pos, @@server_id"
 	}
 	if err := r.db.QueryRowContext(ctx, q).Scan(&pos, &serverID); err != nil {
@@ -38,7 +38,7 @@ func (r *run) startGTIDsFromTarget(ctx context.Context) (txn.GTIDSet, error) {
 	if err != nil {
 		return txn.GTIDSet{}, fmt.Errorf("--start-gtid target: the target's GTID position %q: %w", pos, err)
 	}
-	if r.sqlApply.targetMariaDB {
+	if r.sqlApply.TargetMariaDB {
 		for _, part := range strings.Split(pos, ",") {
 			if g, err := txn.ParseGTID(part); err == nil && g.Server == serverID {
 				return txn.GTIDSet{}, fmt.Errorf("--start-gtid target: the target's position in domain %d, %s, was written by the "+

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -178,7 +179,7 @@ func (st *streamApply) piece(ctx context.Context, t *txn.Txn) error {
 		}
 	}
 	if t == first && w.r.keepGTIDs {
-		if err := w.exec(ctx, []stmt{{sql: gtidStatement(first.GTID), txn: first}}); err != nil {
+		if err := w.exec(ctx, []sqlgen.Stmt{{SQL: gtidStatement(first.GTID), Txn: first}}); err != nil {
 			return err
 		}
 	}

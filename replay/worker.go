@@ -3,13 +3,13 @@ package replay
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
 	"github.com/binlog-replay/binlog-replay/schema"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -127,7 +127,7 @@ func (w *worker) apply(ctx context.Context, g *group) error {
 			}
 		case isRetryable(err):
 			return fmt.Errorf("gave up after %d retries: %w", attempt, err)
-		case len(g.txns) == 1 && g.dependsOn < g.first-1 && (isServerError(err) || isRowsError(err)) && !errors.Is(err, errCommitUnknown):
+		case len(g.txns) == 1 && g.dependsOn < g.first-1 && (isServerError(err) || sqlgen.IsRowsError(err)) && !errors.Is(err, errCommitUnknown):
 			// It ran beside earlier transactions its write set said it
 			// does not touch, and was refused (a duplicate key, a row
 			// not found, a foreign key): had the write set missed a
@@ -136,7 +136,7 @@ func (w *worker) apply(ctx context.Context, g *group) error {
 			w.r.logf("transaction at %s was refused while earlier ones were in flight (%v): applying it again after them",
 				g.txns[0].Start, err)
 			g.dependsOn = g.first - 1
-		case len(g.txns) > 1 && (isServerError(err) || isRowsError(err)) && !errors.Is(err, errCommitUnknown):
+		case len(g.txns) > 1 && (isServerError(err) || sqlgen.IsRowsError(err)) && !errors.Is(err, errCommitUnknown):
 			// One of the grouped transactions is refused: apply them one
 			// at a time, so that those before it commit and the error
 			// names the one that fails.
@@ -162,28 +162,28 @@ func (w *worker) applyEach(ctx context.Context, g *group) error {
 // statements returns the statements that apply g's transactions, with
 // the GTID and format description statements they need first, and the
 // format description the session has once they are sent.
-func (w *worker) statements(ctx context.Context, g *group) ([]stmt, *txn.Format, error) {
-	var stmts []stmt
+func (w *worker) statements(ctx context.Context, g *group) ([]sqlgen.Stmt, *txn.Format, error) {
+	var stmts []sqlgen.Stmt
 	last := g.txns[len(g.txns)-1]
 	if w.r.keepGTIDs {
-		stmts = append(stmts, stmt{sql: gtidStatement(last.GTID), txn: last})
+		stmts = append(stmts, sqlgen.Stmt{SQL: gtidStatement(last.GTID), Txn: last})
 	}
 	// format is the format description the session will have once the
 	// statements are sent: w.format changes only when they are.
 	format := w.format
 	for _, t := range g.txns {
 		if t.Format != nil && t.Format != format && hasRowEvents(t) {
-			f := formatStatement(t.Format)
-			f.txn = t
+			f := sqlgen.FormatStatement(t.Format)
+			f.Txn = t
 			stmts = append(stmts, f)
 			format = t.Format
 		}
-		body, err := bodyStatements(ctx, t, w.r.collations, w.r.sqlApply)
+		body, err := w.r.sqlApply.Body(ctx, t)
 		if err != nil {
-			return nil, nil, w.r.applyError(t, failedEvent(err), err)
+			return nil, nil, w.r.applyError(t, sqlgen.FailedEvent(err), err)
 		}
 		for i := range body {
-			body[i].txn = t
+			body[i].Txn = t
 		}
 		stmts = append(stmts, body...)
 	}
@@ -318,9 +318,9 @@ func (w *worker) execDDL(ctx context.Context, t *txn.Txn, q *txn.Event, rowsOnly
 		return w.execStaged(ctx, t, s)
 	}
 	statement, rows := splitDDL(t, q)
-	var body []stmt
+	var body []sqlgen.Stmt
 	if w.r.keepGTIDs {
-		body = append(body, stmt{sql: gtidStatement(t.GTID), txn: t})
+		body = append(body, sqlgen.Stmt{SQL: gtidStatement(t.GTID), Txn: t})
 	}
 	if !rowsOnly {
 		s, err := w.bodyOf(ctx, t, statement)
@@ -348,7 +348,7 @@ func (w *worker) execPiece(ctx context.Context, t, part *txn.Txn) error {
 		return err
 	}
 	if part.Format != nil && part.Format != w.format && hasRowEvents(part) {
-		body = append([]stmt{{events: formatStatement(part.Format).events, txn: t}}, body...)
+		body = append([]sqlgen.Stmt{{Events: sqlgen.FormatStatement(part.Format).Events, Txn: t}}, body...)
 	}
 	if err := w.exec(ctx, body); err != nil {
 		return err
@@ -361,13 +361,13 @@ func (w *worker) execPiece(ctx context.Context, t, part *txn.Txn) error {
 
 // bodyOf returns the statements that apply part, a part of t, marked as
 // t's.
-func (w *worker) bodyOf(ctx context.Context, t, part *txn.Txn) ([]stmt, error) {
-	body, err := bodyStatements(ctx, part, w.r.collations, w.r.sqlApply)
+func (w *worker) bodyOf(ctx context.Context, t, part *txn.Txn) ([]sqlgen.Stmt, error) {
+	body, err := w.r.sqlApply.Body(ctx, part)
 	if err != nil {
-		return nil, w.r.applyError(t, failedEvent(err), err)
+		return nil, w.r.applyError(t, sqlgen.FailedEvent(err), err)
 	}
 	for i := range body {
-		body[i].txn = t
+		body[i].Txn = t
 	}
 	return body, nil
 }
@@ -430,30 +430,30 @@ func (w *worker) execUnlogged(ctx context.Context, sql string) error {
 // target's packet limit: consecutive SQL statements share a multi-statement
 // packet, consecutive row events share one BINLOG statement sent alone. The
 // error names the transaction, event and statement that failed.
-func (w *worker) exec(ctx context.Context, stmts []stmt) error {
+func (w *worker) exec(ctx context.Context, stmts []sqlgen.Stmt) error {
 	limit := max(w.maxPacket/2, 64<<10)
 	var (
-		batch   []string // SQL statements for one packet
-		batched []*stmt  // the statements of batch
+		batch   []string       // SQL statements for one packet
+		batched []*sqlgen.Stmt // the statements of batch
 		events  []*txn.Event
-		checked []*stmt // statements of the SQL apply path for one packet
-		blame   *stmt   // first statement of what is pending that names an event
+		checked []*sqlgen.Stmt // statements of the SQL apply path for one packet
+		blame   *sqlgen.Stmt   // first statement of what is pending that names an event
 		size    int
 	)
 	send := func(sql string) error {
 		_, err := w.conn.ExecContext(ctx, sql)
-		if len(batched) == 1 && batched[0].expectErr != 0 {
+		if len(batched) == 1 && batched[0].ExpectErr != 0 {
 			err = w.expected(batched[0], err)
 		}
 		if err != nil {
 			w.format = nil // the session may have lost what it was told
-			if s := culprit(batched, err); s != nil && s.txn != nil {
+			if s := culprit(batched, err); s != nil && s.Txn != nil {
 				blame = s
 			}
-			if blame == nil || blame.txn == nil {
+			if blame == nil || blame.Txn == nil {
 				return err
 			}
-			return w.r.applyError(blame.txn, blame, err)
+			return w.r.applyError(blame.Txn, blame, err)
 		}
 		return nil
 	}
@@ -461,7 +461,7 @@ func (w *worker) exec(ctx context.Context, stmts []stmt) error {
 		var err error
 		switch {
 		case len(events) > 0:
-			err = send(binlogStatement(events))
+			err = send(sqlgen.BinlogStatement(events))
 		case len(checked) > 0:
 			err = w.execChecked(ctx, checked)
 		case len(batch) > 0:
@@ -472,25 +472,25 @@ func (w *worker) exec(ctx context.Context, stmts []stmt) error {
 	}
 	for i := range stmts {
 		s := &stmts[i]
-		n := len(s.sql) + 2
-		if s.events != nil {
-			n = binlogSize(s.events)
+		n := len(s.SQL) + 2
+		if s.Events != nil {
+			n = sqlgen.BinlogSize(s.Events)
 		}
 		// A change of kind, a statement that must go alone, or a full
 		// packet ends what is pending.
 		// Statements of the SQL apply path go one row event per packet,
 		// so that an error names the event that failed.
-		if (s.events != nil) != (len(events) > 0) || (s.check != nil) != (len(checked) > 0) ||
-			len(checked) > 0 && checked[0].event != s.event || s.alone || size+n > limit {
+		if (s.Events != nil) != (len(events) > 0) || (s.Check != nil) != (len(checked) > 0) ||
+			len(checked) > 0 && checked[0].Event != s.Event || s.Alone || size+n > limit {
 			if err := flush(); err != nil {
 				return err
 			}
 		}
-		if blame == nil || blame.event == nil && s.event != nil {
+		if blame == nil || blame.Event == nil && s.Event != nil {
 			blame = s // the format description names no event: the statement after it does
 		}
 		size += n
-		if s.events != nil {
+		if s.Events != nil {
 			if n > limit {
 				// One source statement too large for a packet: send it
 				// in pieces (nothing else is pending here).
@@ -500,15 +500,15 @@ func (w *worker) exec(ctx context.Context, stmts []stmt) error {
 				size, blame = 0, nil
 				continue
 			}
-			events = append(events, s.events...)
+			events = append(events, s.Events...)
 			continue
 		}
-		if s.check != nil {
+		if s.Check != nil {
 			checked = append(checked, s)
 			continue
 		}
-		batch, batched = append(batch, s.sql), append(batched, s)
-		if s.alone {
+		batch, batched = append(batch, s.SQL), append(batched, s)
+		if s.Alone {
 			if err := flush(); err != nil {
 				return err
 			}
@@ -521,95 +521,43 @@ func (w *worker) exec(ctx context.Context, stmts []stmt) error {
 // logged as failing with error s.expectErr, as a replica does: the same
 // error is success (what the statement changed before failing stays, as
 // on the source), anything else stops the replay.
-func (w *worker) expected(s *stmt, err error) error {
+func (w *worker) expected(s *sqlgen.Stmt, err error) error {
 	var me *mysql.MySQLError
 	switch {
-	case isMySQLError(err, s.expectErr):
+	case isMySQLError(err, s.ExpectErr):
 		w.r.expectedErrors.Add(1)
 		w.r.logf("%s at %s failed with error %d, as on the source (what it changed before failing stays)",
-			s.event.TypeName, s.event.Pos, s.expectErr)
+			s.Event.TypeName, s.Event.Pos, s.ExpectErr)
 		return nil
 	case err == nil:
 		return fmt.Errorf("the source logged this statement as failing with error %d part way; the target ran it "+
-			"without error, so the two now differ (a replica stops here too)", s.expectErr)
+			"without error, so the two now differ (a replica stops here too)", s.ExpectErr)
 	case errors.As(err, &me):
-		return fmt.Errorf("the source logged this statement as failing with error %d; the target failed with another: %w", s.expectErr, err)
+		return fmt.Errorf("the source logged this statement as failing with error %d; the target failed with another: %w", s.ExpectErr, err)
 	}
 	return err
 }
 
-// execChecked sends statements of the SQL apply path, those of one row
-// event, in one packet and checks that each changed the rows it must (see
-// rowCheck). A server error names the event and its first statement: the
-// driver does not say which statement failed.
-func (w *worker) execChecked(ctx context.Context, stmts []*stmt) error {
-	sqls := make([]string, len(stmts))
-	for i, s := range stmts {
-		sqls[i] = s.sql
-	}
-	var affected []int64
-	err := w.conn.Raw(func(dc any) error {
-		ex, ok := dc.(driver.ExecerContext)
-		if !ok {
-			return fmt.Errorf("the target's driver connection %T cannot run statements", dc)
-		}
-		res, err := ex.ExecContext(ctx, strings.Join(sqls, ";\n"), nil)
-		if err != nil {
-			return err
-		}
-		mr, ok := res.(mysql.Result)
-		if !ok {
-			return fmt.Errorf("the target's driver result %T does not count rows per statement", res)
-		}
-		affected = mr.AllRowsAffected()
-		return nil
-	})
-	if err == nil && len(affected) != len(stmts) {
-		err = fmt.Errorf("the target reported %d results for %d statements", len(affected), len(stmts))
-	}
-	if err != nil {
+// execChecked sends the statements of the SQL apply path for one row
+// event and checks the rows they changed (sqlgen.ExecChecked).
+func (w *worker) execChecked(ctx context.Context, stmts []*sqlgen.Stmt) error {
+	if s, err := sqlgen.ExecChecked(ctx, w.conn, stmts); err != nil {
 		w.format = nil
-		return w.r.applyError(stmts[0].txn, stmts[0], &rowsError{event: stmts[0].event, err: err})
-	}
-	for i, s := range stmts {
-		if err := w.checkRows(ctx, s, affected[i]); err != nil {
-			return w.r.applyError(s.txn, s, &rowsError{event: s.event, err: err})
-		}
+		return w.r.applyError(s.Txn, s, err)
 	}
 	return nil
-}
-
-// checkRows checks that s changed the rows it must: n rows reported, or,
-// for an UPDATE that changed nothing, a row that holds its after image.
-func (w *worker) checkRows(ctx context.Context, s *stmt, n int64) error {
-	if n == s.check.rows {
-		return nil
-	}
-	if n == 0 && s.check.found != "" {
-		var found int64
-		if err := w.conn.QueryRowContext(ctx, s.check.found).Scan(&found); err != nil {
-			return fmt.Errorf("look for the updated row: %w", err)
-		}
-		if found > 0 {
-			return nil // the row already held the after image
-		}
-	}
-	if n < s.check.rows {
-		return fmt.Errorf("%w: the statement changed %d of %d rows (the target lacks a row the source had)", errRowNotFound, n, s.check.rows)
-	}
-	return fmt.Errorf("the statement changed %d rows, want %d", n, s.check.rows)
 }
 
 // culprit returns, among the statements of a multi-statement packet that
 // failed with err, the one the error is about where its code tells (the
 // driver does not say which statement of a packet failed), or nil: an
 // unknown database is the USE's, not the SET's before it.
-func culprit(batched []*stmt, err error) *stmt {
+func culprit(batched []*sqlgen.Stmt, err error) *sqlgen.Stmt {
 	if !isMySQLError(err, errBadDB) {
 		return nil
 	}
 	for _, s := range batched {
-		if strings.HasPrefix(s.sql, "USE ") {
+		if strings.HasPrefix(s.SQL, "USE ") {
 			return s
 		}
 	}
@@ -621,19 +569,19 @@ func culprit(batched []*stmt, err error) *stmt {
 // maps at the head of every piece so that each piece can be applied on its
 // own; the server keeps the statement open until the row event flagged as
 // its end.
-func (w *worker) sendSplit(ctx context.Context, s *stmt, limit int) error {
+func (w *worker) sendSplit(ctx context.Context, s *sqlgen.Stmt, limit int) error {
 	var maps, piece []*txn.Event
-	for _, e := range s.events {
+	for _, e := range s.Events {
 		if e.Kind == txn.EventTableMap {
 			maps = append(maps, e)
 		}
 	}
 	piece = append(piece, maps...)
-	for _, e := range s.events {
+	for _, e := range s.Events {
 		if e.Kind == txn.EventTableMap {
 			continue
 		}
-		if len(piece) > len(maps) && binlogSize(append(piece, e)) > limit {
+		if len(piece) > len(maps) && sqlgen.BinlogSize(append(piece, e)) > limit {
 			if err := w.sendBinlog(ctx, s, piece); err != nil {
 				return err
 			}
@@ -645,13 +593,13 @@ func (w *worker) sendSplit(ctx context.Context, s *stmt, limit int) error {
 }
 
 // sendBinlog sends one BINLOG statement made of events, on behalf of s.
-func (w *worker) sendBinlog(ctx context.Context, s *stmt, events []*txn.Event) error {
-	if _, err := w.conn.ExecContext(ctx, binlogStatement(events)); err != nil {
+func (w *worker) sendBinlog(ctx context.Context, s *sqlgen.Stmt, events []*txn.Event) error {
+	if _, err := w.conn.ExecContext(ctx, sqlgen.BinlogStatement(events)); err != nil {
 		w.format = nil
-		if s.txn == nil {
+		if s.Txn == nil {
 			return err
 		}
-		return w.r.applyError(s.txn, s, err)
+		return w.r.applyError(s.Txn, s, err)
 	}
 	return nil
 }
@@ -672,13 +620,13 @@ func hasRowEvents(t *txn.Txn) bool {
 }
 
 // countSQLEvents counts the row events that stmts apply as SQL.
-func countSQLEvents(stmts []stmt) uint64 {
+func countSQLEvents(stmts []sqlgen.Stmt) uint64 {
 	var n uint64
 	var last *txn.Event
 	for i := range stmts {
-		if s := &stmts[i]; s.check != nil && s.event != last {
+		if s := &stmts[i]; s.Check != nil && s.Event != last {
 			n++
-			last = s.event
+			last = s.Event
 		}
 	}
 	return n

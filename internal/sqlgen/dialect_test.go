@@ -1,4 +1,4 @@
-package replay
+package sqlgen
 
 import "testing"
 
@@ -8,7 +8,7 @@ func TestInvisibleForMariaDB(t *testing.T) {
 			"CREATE TABLE `t` (\n  `my_row_id` bigint unsigned NOT NULL AUTO_INCREMENT  INVISIBLE ,\n  `c` int, PRIMARY KEY (`my_row_id`)) ENGINE=InnoDB"},
 		{"ALTER TABLE t ADD a INT/*!80023 invisible*/, ADD b INT /*!80023  INVISIBLE*/",
 			"ALTER TABLE t ADD a INT INVISIBLE , ADD b INT  INVISIBLE "},
-		// left alone: in a string literal, in a plain comment, an invisible
+		// left Alone: in a string literal, in a plain comment, an invisible
 		// index (/*!80000), no comment at all
 		{"INSERT INTO t VALUES ('/*!80023 INVISIBLE */')", ""},
 		{"CREATE TABLE t (a INT) /* was /*!80023 INVISIBLE */", ""},

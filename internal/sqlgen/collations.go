@@ -1,4 +1,4 @@
-package replay
+package sqlgen
 
 import (
 	"context"
@@ -13,7 +13,7 @@ type collation struct {
 	name, charset string
 }
 
-// collations are the target's collations by id, read once, with stand-ins
+// Collations are the target's collations by id, read once, with stand-ins
 // for the MySQL 8 collations a MariaDB target lacks.
 //
 // MySQL 8 logs its default collation utf8mb4_0900_ai_ci (id 255) and the
@@ -26,7 +26,7 @@ type collation struct {
 // Columns keep their own collations: the session's matters for string
 // literals and for the default collation of CREATE DATABASE/TABLE without
 // one.
-type collations struct {
+type Collations struct {
 	byID map[uint16]collation
 	// standIns maps a MySQL 8 id the target lacks to the target's
 	// default collation of its character set.
@@ -49,9 +49,9 @@ func mysql8Charset(id uint16) string {
 	return ""
 }
 
-// loadCollations reads the target's collations; logf tells when a stand-in
+// LoadCollations reads the target's collations; logf tells when a stand-in
 // is first used.
-func loadCollations(ctx context.Context, db *sql.DB, logf func(string, ...any)) (*collations, error) {
+func LoadCollations(ctx context.Context, db *sql.DB, logf func(string, ...any)) (*Collations, error) {
 	rows, err := db.QueryContext(ctx, "SELECT ID, COLLATION_NAME, CHARACTER_SET_NAME, IS_DEFAULT FROM information_schema.COLLATIONS WHERE ID IS NOT NULL")
 	if err != nil {
 		return nil, fmt.Errorf("read collations: %w", err)
@@ -78,8 +78,8 @@ func loadCollations(ctx context.Context, db *sql.DB, logf func(string, ...any)) 
 
 // newCollations indexes the target's collations and works out the
 // stand-ins from its default collation of each character set.
-func newCollations(all []collation, defaults map[string]collation, logf func(string, ...any)) *collations {
-	c := &collations{byID: map[uint16]collation{}, standIns: map[uint16]collation{}, logf: logf, told: map[uint16]bool{}}
+func newCollations(all []collation, defaults map[string]collation, logf func(string, ...any)) *Collations {
+	c := &Collations{byID: map[uint16]collation{}, standIns: map[uint16]collation{}, logf: logf, told: map[uint16]bool{}}
 	for _, x := range all {
 		c.byID[x.id] = x
 	}
@@ -96,7 +96,7 @@ func newCollations(all []collation, defaults map[string]collation, logf func(str
 
 // lookup returns the target's collation for id, or its stand-in (none
 // when c is nil).
-func (c *collations) lookup(id uint16) (collation, bool) {
+func (c *Collations) lookup(id uint16) (collation, bool) {
 	if c == nil {
 		return collation{}, false
 	}
@@ -113,7 +113,7 @@ func (c *collations) lookup(id uint16) (collation, bool) {
 // sessionID returns the id to set in the session for id: id itself, its
 // stand-in, or, when the target knows neither, id (which the target then
 // refuses, naming it).
-func (c *collations) sessionID(id uint16) uint16 {
+func (c *Collations) sessionID(id uint16) uint16 {
 	if x, ok := c.lookup(id); ok {
 		return x.id
 	}
@@ -121,7 +121,7 @@ func (c *collations) sessionID(id uint16) uint16 {
 }
 
 // tell logs the first use of a stand-in.
-func (c *collations) tell(id uint16, x collation) {
+func (c *Collations) tell(id uint16, x collation) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.told[id] || c.logf == nil {

@@ -1,9 +1,10 @@
-package replay
+package sqlgen
 
 import (
 	"context"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -15,69 +16,76 @@ import (
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
-// stmt is one statement sent to the target, with the event it came from
+// Stmt is one statement sent to the target, with the event it came from
 // for error messages.
-type stmt struct {
-	sql string
-	// events, when set, are raw events to pass through in a BINLOG
+type Stmt struct {
+	SQL string
+	// Events, when set, are raw events to pass through in a BINLOG
 	// statement: the table maps and row events of whole source statements.
 	// Consecutive ones are merged into one BINLOG statement (see
 	// worker.exec), which is always sent in a round trip of its own:
 	// MariaDB 10.11 answers a BINLOG statement that applies an update row
 	// event inside a multi-statement packet with results the client cannot
 	// match (go-sql-driver then reports "busy buffer" on the next command).
-	events []*txn.Event
+	Events []*txn.Event
 	// alone is set when the statement must be sent in its own round trip:
 	// statements whose text is in the source's character set, which a
 	// preceding SET in the same multi-statement packet would not apply to.
-	alone bool
+	Alone bool
 	// check, when set, marks a statement of the SQL apply path: it is sent
 	// with the others of its row event and the rows it changed are
 	// checked (worker.execChecked).
-	check *rowCheck
+	Check *RowCheck
 	// expectErr is the error the source logged for the statement (it
 	// failed part way there): the target must fail the same way.
-	expectErr uint16
-	event     *txn.Event
-	txn       *txn.Txn
+	ExpectErr uint16
+	Event     *txn.Event
+	Txn       *txn.Txn
 }
 
-// sqlApply says which row events bodyStatements applies as SQL (see
-// needsSQL) and where it reads the target's tables.
-type sqlApply struct {
-	targetMariaDB bool
-	// ignoredModes are the sql_mode bits the target refuses but its own
-	// replication applier drops (ignoredSQLModes): cleared from the
+// Generator turns source transactions into the statements that apply
+// them on one target (Body). Its exported fields are set before first use;
+// it is safe for concurrent use after that.
+type Generator struct {
+	// TargetMariaDB says the target is MariaDB: MySQL row events on
+	// tables with a JSON column are applied as SQL (see needsSQL), and
+	// MySQL's invisible-column comments rewritten.
+	TargetMariaDB bool
+	// IgnoredModes are the sql_mode bits the target refuses but its own
+	// replication applier drops (IgnoredSQLModes): cleared from the
 	// source's sql_mode before it is set.
-	ignoredModes uint64
-	tables       tableFunc
-	// shapes returns a table's columns only (schema.Cache.Shape), for the
-	// column count check of passthrough.
-	shapes tableFunc
-	// logf and invisibleTold report, once per run, that MySQL's
-	// invisible-column comments were rewritten (invisibleForMariaDB).
-	logf          func(format string, args ...any)
+	IgnoredModes uint64
+	// Tables reads the target's table definitions for the SQL apply path;
+	// Shapes a table's columns only (schema.Cache.Shape), for the column
+	// count check of passthrough (nil: no check).
+	Tables, Shapes TableFunc
+	// Collations are the target's, for the session context and user
+	// variables (nil: ids are used as they are).
+	Collations *Collations
+	// Logf, when set, reports (once per generator) that MySQL's
+	// invisible-column comments were rewritten.
+	Logf          func(format string, args ...any)
 	invisibleTold sync.Once
 }
 
 // querySQL returns the text to run for the statement event e of t: as
 // logged, but for MySQL's /*!80023 INVISIBLE */ on a MariaDB target.
-func (sa *sqlApply) querySQL(t *txn.Txn, e *txn.Event) string {
-	if sa == nil || !sa.targetMariaDB || t.Format == nil || t.Format.Flavor != txn.FlavorMySQL {
+func (sa *Generator) querySQL(t *txn.Txn, e *txn.Event) string {
+	if sa == nil || !sa.TargetMariaDB || t.Format == nil || t.Format.Flavor != txn.FlavorMySQL {
 		return string(e.Query.SQL)
 	}
 	sql, changed := invisibleForMariaDB(e.Query.SQL)
-	if changed && sa.logf != nil {
+	if changed && sa.Logf != nil {
 		sa.invisibleTold.Do(func() {
-			sa.logf("%s at %s: MySQL's /*!80023 INVISIBLE */, which MariaDB ignores, runs as INVISIBLE "+
+			sa.Logf("%s at %s: MySQL's /*!80023 INVISIBLE */, which MariaDB ignores, runs as INVISIBLE "+
 				"(said once; every such statement is rewritten)", e.TypeName, e.Pos)
 		})
 	}
 	return string(sql)
 }
 
-// binlogStatement returns the BINLOG statement that passes events through.
-func binlogStatement(events []*txn.Event) string {
+// BinlogStatement returns the BINLOG statement that passes events through.
+func BinlogStatement(events []*txn.Event) string {
 	var b strings.Builder
 	b.WriteString("BINLOG '")
 	for _, e := range events {
@@ -88,8 +96,8 @@ func binlogStatement(events []*txn.Event) string {
 	return b.String()
 }
 
-// binlogSize is the length of binlogStatement(events) without building it.
-func binlogSize(events []*txn.Event) int {
+// BinlogSize is the length of BinlogStatement(events) without building it.
+func BinlogSize(events []*txn.Event) int {
 	n := len("BINLOG '\n'")
 	for _, e := range events {
 		n += 1 + base64.StdEncoding.EncodedLen(len(e.Raw))
@@ -97,29 +105,33 @@ func binlogSize(events []*txn.Event) int {
 	return n
 }
 
-// formatStatement returns the BINLOG statement that installs a binlog
+// FormatStatement returns the BINLOG statement that installs a binlog
 // file's format description on a session; row events need it first.
-func formatStatement(f *txn.Format) stmt {
-	return stmt{events: []*txn.Event{{Raw: f.Raw, Pos: f.Pos, TypeName: "FORMAT_DESCRIPTION_EVENT"}}}
+func FormatStatement(f *txn.Format) Stmt {
+	return Stmt{Events: []*txn.Event{{Raw: f.Raw, Pos: f.Pos, TypeName: "FORMAT_DESCRIPTION_EVENT"}}}
 }
 
-// bodyStatements returns the statements that apply t's events, without
+// Body returns the statements that apply t's events, without
 // BEGIN and COMMIT. Row events are passed through as BINLOG statements, one
 // per source statement (table maps up to the row event that ends the
 // statement), or applied as SQL where sa says the target cannot take them
 // (sa nil: passthrough only); statement events run as SQL in their session
 // context. ctx bounds the reads of table definitions.
-func bodyStatements(ctx context.Context, t *txn.Txn, names *collations, sa *sqlApply) ([]stmt, error) {
+func (sa *Generator) Body(ctx context.Context, t *txn.Txn) ([]Stmt, error) {
+	var names *Collations
+	if sa != nil {
+		names = sa.Collations
+	}
 	var (
-		out     []stmt
+		out     []Stmt
 		pending []*txn.Event // table maps and row events of one statement
 	)
 	flushRows := func() error {
 		if len(pending) == 0 {
 			return nil
 		}
-		if sa != nil && needsSQL(t.Format, sa.targetMariaDB, pending) {
-			s, err := sqlStatements(ctx, sa.tables, pending)
+		if sa != nil && needsSQL(t.Format, sa.TargetMariaDB, pending) {
+			s, err := sqlStatements(ctx, sa.Tables, pending)
 			if err != nil {
 				return err
 			}
@@ -127,7 +139,7 @@ func bodyStatements(ctx context.Context, t *txn.Txn, names *collations, sa *sqlA
 			pending = nil
 			return nil
 		}
-		// Errors name the statement's first row event: the server
+		// Errors name the statement's first row Event: the server
 		// refuses row events (a type it does not take, a row it does not
 		// find), not the table maps before them.
 		blame := pending[0]
@@ -137,12 +149,12 @@ func bodyStatements(ctx context.Context, t *txn.Txn, names *collations, sa *sqlA
 				break
 			}
 		}
-		if sa != nil && sa.shapes != nil {
-			if err := checkColumnCounts(ctx, sa.shapes, pending, blame); err != nil {
+		if sa != nil && sa.Shapes != nil {
+			if err := checkColumnCounts(ctx, sa.Shapes, pending, blame); err != nil {
 				return err
 			}
 		}
-		out = append(out, stmt{events: pending, event: blame})
+		out = append(out, Stmt{Events: pending, Event: blame})
 		pending = nil
 		return nil
 	}
@@ -165,7 +177,7 @@ func bodyStatements(ctx context.Context, t *txn.Txn, names *collations, sa *sqlA
 			}
 			out = append(out, contextStatement(e.Query, e, names, sa.sqlModeMask()))
 			out = append(out, querySetup(e.Query, e)...)
-			out = append(out, stmt{sql: sa.querySQL(t, e), alone: true, event: e, expectErr: e.Query.ErrorCode})
+			out = append(out, Stmt{SQL: sa.querySQL(t, e), Alone: true, Event: e, ExpectErr: e.Query.ErrorCode})
 		case txn.EventIntVar, txn.EventRand, txn.EventUserVar:
 			if err := flushRows(); err != nil {
 				return nil, err
@@ -195,10 +207,10 @@ func bodyStatements(ctx context.Context, t *txn.Txn, names *collations, sa *sqlA
 // avoids it with pseudo_replica_mode, which needs more privileges).
 const mysql8IgnoredModes = 0x1003FF00
 
-// ignoredSQLModes returns the sql_mode bits to clear for a target of the
+// IgnoredSQLModes returns the sql_mode bits to clear for a target of the
 // given VERSION(): MySQL 8.0 and later's removed modes, none for MariaDB
 // and MySQL 5.x.
-func ignoredSQLModes(version string, mariadb bool) uint64 {
+func IgnoredSQLModes(version string, mariadb bool) uint64 {
 	if mariadb {
 		return 0
 	}
@@ -210,17 +222,17 @@ func ignoredSQLModes(version string, mariadb bool) uint64 {
 }
 
 // sqlModeMask returns the sql_mode bits contextStatement keeps.
-func (sa *sqlApply) sqlModeMask() uint64 {
+func (sa *Generator) sqlModeMask() uint64 {
 	if sa == nil {
 		return math.MaxUint64
 	}
-	return ^sa.ignoredModes
+	return ^sa.IgnoredModes
 }
 
 // contextStatement returns the SET statement that gives the session the
 // source session's context for q: what mysqlbinlog writes before a query.
 // The source's sql_mode is set with only the bits in modeMask.
-func contextStatement(q *txn.Query, e *txn.Event, names *collations, modeMask uint64) stmt {
+func contextStatement(q *txn.Query, e *txn.Event, names *Collations, modeMask uint64) Stmt {
 	st := q.Status
 	sets := []string{fmt.Sprintf("@@session.pseudo_thread_id=%d", q.ThreadID)}
 	ts := fmt.Sprintf("TIMESTAMP=%d", e.Timestamp)
@@ -246,7 +258,7 @@ func contextStatement(q *txn.Query, e *txn.Event, names *collations, modeMask ui
 			names.sessionID(st.CharsetClient), names.sessionID(st.CollationConnection), names.sessionID(st.CollationServer)))
 	}
 	if st.HasTimeZone {
-		sets = append(sets, "@@session.time_zone="+quote(st.TimeZone))
+		sets = append(sets, "@@session.time_zone="+Quote(st.TimeZone))
 	}
 	if st.HasLCTimeNames {
 		sets = append(sets, fmt.Sprintf("@@session.lc_time_names=%d", st.LCTimeNames))
@@ -257,41 +269,41 @@ func contextStatement(q *txn.Query, e *txn.Event, names *collations, modeMask ui
 	if st.HasExplicitDefaultsForTimestamp {
 		sets = append(sets, "@@session.explicit_defaults_for_timestamp="+boolInt(st.ExplicitDefaultsForTimestamp))
 	}
-	return stmt{sql: "SET " + strings.Join(sets, ", "), event: e}
+	return Stmt{SQL: "SET " + strings.Join(sets, ", "), Event: e}
 }
 
 // querySetup returns the USE statement for q's default database, if it
 // has one the server did not tell readers to ignore.
-func querySetup(q *txn.Query, e *txn.Event) []stmt {
+func querySetup(q *txn.Query, e *txn.Event) []Stmt {
 	if q.Schema == "" || q.SuppressUse {
 		return nil
 	}
-	return []stmt{{sql: "USE " + quoteIdent(q.Schema), event: e}}
+	return []Stmt{{SQL: "USE " + QuoteIdent(q.Schema), Event: e}}
 }
 
 // varStatement turns an INTVAR, RAND or USER_VAR event into the SET that
 // gives the next query the same values.
-func varStatement(e *txn.Event, names *collations) (stmt, error) {
+func varStatement(e *txn.Event, names *Collations) (Stmt, error) {
 	switch e.Kind {
 	case txn.EventIntVar:
 		name := "INSERT_ID"
 		if e.IntVar.Type == txn.IntVarLastInsertID {
 			name = "LAST_INSERT_ID"
 		}
-		return stmt{sql: fmt.Sprintf("SET %s=%d", name, e.IntVar.Value), event: e}, nil
+		return Stmt{SQL: fmt.Sprintf("SET %s=%d", name, e.IntVar.Value), Event: e}, nil
 	case txn.EventRand:
-		return stmt{sql: fmt.Sprintf("SET @@RAND_SEED1=%d, @@RAND_SEED2=%d", e.Rand.Seed1, e.Rand.Seed2), event: e}, nil
+		return Stmt{SQL: fmt.Sprintf("SET @@RAND_SEED1=%d, @@RAND_SEED2=%d", e.Rand.Seed1, e.Rand.Seed2), Event: e}, nil
 	}
 	v, err := userVarLiteral(e.UserVar, names)
 	if err != nil {
-		return stmt{}, fmt.Errorf("%s at %s: user variable @%s: %w", e.TypeName, e.Pos, e.UserVar.Name, err)
+		return Stmt{}, fmt.Errorf("%s at %s: user variable @%s: %w", e.TypeName, e.Pos, e.UserVar.Name, err)
 	}
-	return stmt{sql: "SET @" + quoteIdent(e.UserVar.Name) + ":=" + v, event: e}, nil
+	return Stmt{SQL: "SET @" + QuoteIdent(e.UserVar.Name) + ":=" + v, Event: e}, nil
 }
 
 // userVarLiteral renders a logged user variable value as an SQL literal of
 // the same type.
-func userVarLiteral(u *txn.UserVar, names *collations) (string, error) {
+func userVarLiteral(u *txn.UserVar, names *Collations) (string, error) {
 	if u.IsNull {
 		return "NULL", nil
 	}
@@ -305,9 +317,9 @@ func userVarLiteral(u *txn.UserVar, names *collations) (string, error) {
 			return "", fmt.Errorf("collation id %d unknown to the target", u.Collation)
 		}
 		if len(u.Value) == 0 {
-			return fmt.Sprintf("_%s'' COLLATE %s", n.charset, quoteIdent(n.name)), nil
+			return fmt.Sprintf("_%s'' COLLATE %s", n.charset, QuoteIdent(n.name)), nil
 		}
-		return fmt.Sprintf("_%s X'%x' COLLATE %s", n.charset, u.Value, quoteIdent(n.name)), nil
+		return fmt.Sprintf("_%s X'%x' COLLATE %s", n.charset, u.Value, QuoteIdent(n.name)), nil
 	case txn.UserVarReal:
 		if len(u.Value) < 8 {
 			return "", fmt.Errorf("REAL value has %d bytes", len(u.Value))
@@ -388,8 +400,8 @@ func decodeDecimal(precision, scale int, data []byte) (string, error) {
 	return b.String(), nil
 }
 
-// quoteIdent quotes an identifier with backticks, doubling inner ones.
-func quoteIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
+// QuoteIdent quotes an identifier with backticks, doubling inner ones.
+func QuoteIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
 
 func boolInt(b bool) string {
 	if b {
@@ -404,7 +416,7 @@ func boolInt(b bool) string {
 // for tables that differ (extra columns filled with defaults, missing ones
 // dropped), where a recovery must stop. A table missing on the target is
 // left to the server, which refuses it naming it.
-func checkColumnCounts(ctx context.Context, tables tableFunc, events []*txn.Event, blame *txn.Event) error {
+func checkColumnCounts(ctx context.Context, tables TableFunc, events []*txn.Event, blame *txn.Event) error {
 	for _, e := range events {
 		if e.Kind != txn.EventTableMap {
 			continue
@@ -415,11 +427,26 @@ func checkColumnCounts(ctx context.Context, tables tableFunc, events []*txn.Even
 		case errors.Is(err, schema.ErrNoTable):
 			continue
 		case err != nil:
-			return &rowsError{event: blame, err: fmt.Errorf("read the definition of %s.%s on the target: %w", tm.Schema, tm.Table, err)}
+			return &RowsError{Event: blame, Err: fmt.Errorf("read the definition of %s.%s on the target: %w", tm.Schema, tm.Table, err)}
 		case !sameColumns(t, len(tm.ColumnTypes)):
-			return &rowsError{event: blame, err: fmt.Errorf("table %s.%s has %d columns in the binlog and %d on the target: "+
+			return &RowsError{Event: blame, Err: fmt.Errorf("table %s.%s has %d columns in the binlog and %d on the target: "+
 				"the target's table differs from the source's", tm.Schema, tm.Table, len(tm.ColumnTypes), len(t.Columns))}
 		}
 	}
 	return nil
+}
+
+// Quote returns s as an SQL string literal that means the same under any
+// sql_mode and character set: plain '...' when s holds only harmless ASCII,
+// a hex literal otherwise.
+func Quote(s string) string {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		safe := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+			strings.IndexByte(" ._:-+/,", c) >= 0
+		if !safe {
+			return "X'" + hex.EncodeToString([]byte(s)) + "'"
+		}
+	}
+	return "'" + s + "'"
 }

@@ -1,4 +1,4 @@
-package replay
+package sqlgen
 
 import (
 	"context"
@@ -44,8 +44,8 @@ func TestQuote(t *testing.T) {
 		"":                 "''",
 	}
 	for in, want := range tests {
-		if got := quote(in); got != want {
-			t.Errorf("quote(%q) = %s, want %s", in, got, want)
+		if got := Quote(in); got != want {
+			t.Errorf("Quote(%q) = %s, want %s", in, got, want)
 		}
 	}
 }
@@ -90,21 +90,21 @@ func TestBodyStatementsGroupsRowEventsByStatement(t *testing.T) {
 		ev(txn.EventTableMap, "m1", 0), ev(txn.EventRows, "r1", 0), ev(txn.EventRows, "r2", txn.RowsFlagStmtEnd),
 		ev(txn.EventTableMap, "m2", 0), ev(txn.EventRows, "r3", txn.RowsFlagStmtEnd),
 	}}
-	stmts, err := bodyStatements(context.Background(), tx, nil, nil)
+	stmts, err := (*Generator)(nil).Body(context.Background(), tx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(stmts) != 2 {
 		t.Fatalf("got %d statements, want 2 (one BINLOG per source statement): %v", len(stmts), stmts)
 	}
-	if got := binlogStatement(stmts[0].events); got != "BINLOG '\nbTE=\ncjE=\ncjI=\n'" {
+	if got := BinlogStatement(stmts[0].Events); got != "BINLOG '\nbTE=\ncjE=\ncjI=\n'" {
 		t.Errorf("first statement = %q", got)
 	}
-	if got, want := binlogSize(stmts[0].events), len(binlogStatement(stmts[0].events)); got != want {
-		t.Errorf("binlogSize = %d, want %d", got, want)
+	if got, want := BinlogSize(stmts[0].Events), len(BinlogStatement(stmts[0].Events)); got != want {
+		t.Errorf("BinlogSize = %d, want %d", got, want)
 	}
 	tx.Events[1].Raw = nil
-	if _, err := bodyStatements(context.Background(), tx, nil, nil); err == nil {
+	if _, err := (*Generator)(nil).Body(context.Background(), tx); err == nil {
 		t.Error("row event without raw bytes: want an error, not a silent skip")
 	}
 }
@@ -117,7 +117,7 @@ func TestContextStatement(t *testing.T) {
 		HasTimeZone: true, TimeZone: "+05:30",
 		HasMicroseconds: true, Microseconds: 42,
 	}}
-	got := contextStatement(q, &txn.Event{Timestamp: 1700000000}, nil, math.MaxUint64).sql
+	got := contextStatement(q, &txn.Event{Timestamp: 1700000000}, nil, math.MaxUint64).SQL
 	for _, want := range []string{"pseudo_thread_id=9", "TIMESTAMP=1700000000.000042", "foreign_key_checks=0",
 		"unique_checks=1", "sql_mode=1411383296", "character_set_client=8", "collation_server=45", "time_zone='+05:30'"} {
 		if !strings.Contains(got, want) {
@@ -138,7 +138,7 @@ func TestMySQL8CollationStandIns(t *testing.T) {
 		func(format string, args ...any) { log = append(log, fmt.Sprintf(format, args...)) })
 	q := &txn.Query{Status: txn.Status{HasCharset: true, CharsetClient: 255, CollationConnection: 255, CollationServer: 8,
 		HasCollationDatabase: true, CollationDatabase: 999}}
-	got := contextStatement(q, &txn.Event{}, names, math.MaxUint64).sql
+	got := contextStatement(q, &txn.Event{}, names, math.MaxUint64).SQL
 	for _, want := range []string{"character_set_client=45", "collation_connection=45", "collation_server=8", "collation_database=999"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("context statement %q lacks %q", got, want)
@@ -177,17 +177,17 @@ func TestMySQL8SQLModes(t *testing.T) {
 		{"10.11.19-MariaDB-0+deb12u1", true, 0},
 		{"11.8.5-MariaDB", true, 0},
 	} {
-		if got := ignoredSQLModes(c.version, c.mariadb); got != c.want {
-			t.Errorf("ignoredSQLModes(%q) = %#x, want %#x", c.version, got, c.want)
+		if got := IgnoredSQLModes(c.version, c.mariadb); got != c.want {
+			t.Errorf("IgnoredSQLModes(%q) = %#x, want %#x", c.version, got, c.want)
 		}
 	}
 	q := &txn.Query{Status: txn.Status{HasSQLMode: true, SQLMode: 1436549152}}
-	mysql8 := &sqlApply{ignoredModes: ignoredSQLModes("8.0.36", false)}
-	if got := contextStatement(q, &txn.Event{}, nil, mysql8.sqlModeMask()).sql; !strings.Contains(got, "@@session.sql_mode=1168113696") {
+	mysql8 := &Generator{IgnoredModes: IgnoredSQLModes("8.0.36", false)}
+	if got := contextStatement(q, &txn.Event{}, nil, mysql8.sqlModeMask()).SQL; !strings.Contains(got, "@@session.sql_mode=1168113696") {
 		t.Errorf("for MySQL 8: %s", got)
 	}
-	mariadb := &sqlApply{targetMariaDB: true}
-	if got := contextStatement(q, &txn.Event{}, nil, mariadb.sqlModeMask()).sql; !strings.Contains(got, "@@session.sql_mode=1436549152") {
+	mariadb := &Generator{TargetMariaDB: true}
+	if got := contextStatement(q, &txn.Event{}, nil, mariadb.sqlModeMask()).SQL; !strings.Contains(got, "@@session.sql_mode=1436549152") {
 		t.Errorf("for MariaDB: %s", got)
 	}
 }

@@ -1,4 +1,4 @@
-package replay
+package sqlgen
 
 import (
 	"context"
@@ -65,31 +65,31 @@ func needsSQL(f *txn.Format, targetMariaDB bool, events []*txn.Event) bool {
 	return false
 }
 
-// tableFunc returns the target's definition of a table (schema.Cache.Table).
-type tableFunc func(ctx context.Context, schema, table string) (*schema.Table, error)
+// TableFunc returns the target's definition of a table (schema.Cache.Table).
+type TableFunc func(ctx context.Context, schema, table string) (*schema.Table, error)
 
-// rowCheck is how a statement of the SQL apply path is checked once run.
-type rowCheck struct {
-	// rows is the number of rows the statement must change.
-	rows int64
-	// found, for an UPDATE, is a query counting the rows that hold the
+// RowCheck is how a statement of the SQL apply path is checked once run.
+type RowCheck struct {
+	// Rows is the number of rows the statement must change.
+	Rows int64
+	// Found, for an UPDATE, is a query counting the rows that hold the
 	// after image's key: an UPDATE that finds its row but changes nothing
 	// (the row already held the after image) reports 0 rows.
-	found string
+	Found string
 }
 
 // sqlStatements returns the statements that apply the row events of one
 // source statement (events: its table maps and row events) as SQL. It
 // fails, naming the event, table and column, on anything it cannot render.
-func sqlStatements(ctx context.Context, tables tableFunc, events []*txn.Event) ([]stmt, error) {
-	var out []stmt
+func sqlStatements(ctx context.Context, tables TableFunc, events []*txn.Event) ([]Stmt, error) {
+	var out []Stmt
 	for _, e := range events {
 		if e.Kind != txn.EventRows {
 			continue
 		}
 		s, err := rowStatements(ctx, tables, e)
 		if err != nil {
-			return nil, &rowsError{event: e, err: fmt.Errorf("SQL apply: %w", err)}
+			return nil, &RowsError{Event: e, Err: fmt.Errorf("SQL apply: %w", err)}
 		}
 		out = append(out, s...)
 	}
@@ -97,10 +97,10 @@ func sqlStatements(ctx context.Context, tables tableFunc, events []*txn.Event) (
 }
 
 // rowStatements renders one row event.
-func rowStatements(ctx context.Context, tables tableFunc, e *txn.Event) ([]stmt, error) {
+func rowStatements(ctx context.Context, tables TableFunc, e *txn.Event) ([]Stmt, error) {
 	rows := e.Rows
 	tm := rows.Table
-	name := quoteIdent(tm.Schema) + "." + quoteIdent(tm.Table)
+	name := QuoteIdent(tm.Schema) + "." + QuoteIdent(tm.Table)
 	if !rows.Decoded {
 		return nil, fmt.Errorf("table %s: the row images were not decoded", name)
 	}
@@ -115,9 +115,9 @@ func rowStatements(ctx context.Context, tables tableFunc, e *txn.Event) ([]stmt,
 		return nil, fmt.Errorf("table %s has triggers on the target, which SQL statements would fire (row events do not)", name)
 	}
 	r := rowRenderer{t: t, tm: tm, name: name, prefix: setStatement(rows.Flags)}
-	var out []stmt
-	add := func(sql string, check rowCheck) {
-		out = append(out, stmt{sql: sql, event: e, check: &check})
+	var out []Stmt
+	add := func(sql string, check RowCheck) {
+		out = append(out, Stmt{SQL: sql, Event: e, Check: &check})
 	}
 	switch rows.Op {
 	case txn.OpInsert:
@@ -125,7 +125,7 @@ func rowStatements(ctx context.Context, tables tableFunc, e *txn.Event) ([]stmt,
 		if err != nil {
 			return nil, err
 		}
-		add(sql, rowCheck{rows: int64(len(rows.Rows))})
+		add(sql, RowCheck{Rows: int64(len(rows.Rows))})
 	case txn.OpUpdate:
 		if len(rows.Rows)%2 != 0 {
 			return nil, fmt.Errorf("table %s: update event with %d images (not before/after pairs)", name, len(rows.Rows))
@@ -135,7 +135,7 @@ func rowStatements(ctx context.Context, tables tableFunc, e *txn.Event) ([]stmt,
 			if err != nil {
 				return nil, fmt.Errorf("row %d: %w", i/2+1, err)
 			}
-			add(sql, rowCheck{rows: 1, found: found})
+			add(sql, RowCheck{Rows: 1, Found: found})
 		}
 	case txn.OpDelete:
 		for i, img := range rows.Rows {
@@ -143,7 +143,7 @@ func rowStatements(ctx context.Context, tables tableFunc, e *txn.Event) ([]stmt,
 			if err != nil {
 				return nil, fmt.Errorf("row %d: %w", i+1, err)
 			}
-			add(r.prefix+"DELETE FROM "+name+where, rowCheck{rows: 1})
+			add(r.prefix+"DELETE FROM "+name+where, RowCheck{Rows: 1})
 		}
 	default:
 		return nil, fmt.Errorf("table %s: row operation %v", name, rows.Op)
@@ -203,7 +203,7 @@ func (r *rowRenderer) insert(present []bool, images [][]any) (string, error) {
 		if j > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(quoteIdent(r.t.Columns[i].Name))
+		b.WriteString(QuoteIdent(r.t.Columns[i].Name))
 	}
 	b.WriteString(") VALUES ")
 	for n, img := range images {
@@ -244,7 +244,7 @@ func (r *rowRenderer) update(before []bool, bimg []any, after []bool, aimg []any
 		if err != nil {
 			return "", "", err
 		}
-		sets = append(sets, quoteIdent(r.t.Columns[i].Name)+" = "+lit)
+		sets = append(sets, QuoteIdent(r.t.Columns[i].Name)+" = "+lit)
 	}
 	if len(sets) == 0 {
 		return "", "", fmt.Errorf("table %s: the after image holds no column the target lets write", r.name)
@@ -282,15 +282,15 @@ func (r *rowRenderer) update(before []bool, bimg []any, after []bool, aimg []any
 func (r *rowRenderer) jsonDiffs(i int, diffs []txn.JSONDiff) (string, error) {
 	col := &r.t.Columns[i]
 	if r.tm.ColumnTypes[i] != txn.TypeJSON || targetClass(col.DataType) != "string" {
-		return "", fmt.Errorf("table %s column %s: JSON diffs for a %s column", r.name, quoteIdent(col.Name), col.ColumnType)
+		return "", fmt.Errorf("table %s column %s: JSON diffs for a %s column", r.name, QuoteIdent(col.Name), col.ColumnType)
 	}
 	utf8 := &schema.Column{Charset: "utf8mb4"} // MySQL JSON paths and values are UTF-8
-	expr := quoteIdent(col.Name)
+	expr := QuoteIdent(col.Name)
 	for _, d := range diffs {
 		if lastCell.MatchString(d.Path) {
 			// MariaDB 10.11 resolves [last] in JSON_ARRAY_INSERT as the
 			// end of the array, MySQL as the last cell.
-			return "", fmt.Errorf("table %s column %s: a JSON diff path with [last] cannot be applied exactly", r.name, quoteIdent(col.Name))
+			return "", fmt.Errorf("table %s column %s: a JSON diff path with [last] cannot be applied exactly", r.name, QuoteIdent(col.Name))
 		}
 		path := hexLiteral([]byte(d.Path), utf8)
 		value := "JSON_EXTRACT(" + hexLiteral([]byte(d.Value), utf8) + ", '$')"
@@ -304,7 +304,7 @@ func (r *rowRenderer) jsonDiffs(i int, diffs []txn.JSONDiff) (string, error) {
 		case d.Op == txn.JSONRemove:
 			expr = "JSON_REMOVE(" + expr + ", " + path + ")"
 		default:
-			return "", fmt.Errorf("table %s column %s: JSON diff operation %d", r.name, quoteIdent(col.Name), d.Op)
+			return "", fmt.Errorf("table %s column %s: JSON diff operation %d", r.name, QuoteIdent(col.Name), d.Op)
 		}
 	}
 	return expr, nil
@@ -331,7 +331,7 @@ func (r *rowRenderer) where(present []bool, img []any) (string, error) {
 				if err != nil {
 					return "", err
 				}
-				conds[j] = quoteIdent(r.t.Columns[i].Name) + " = " + lit
+				conds[j] = QuoteIdent(r.t.Columns[i].Name) + " = " + lit
 			}
 			return " WHERE " + strings.Join(conds, " AND "), nil
 		}
@@ -345,7 +345,7 @@ func (r *rowRenderer) where(present []bool, img []any) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		conds = append(conds, quoteIdent(r.t.Columns[i].Name)+" <=> "+lit)
+		conds = append(conds, QuoteIdent(r.t.Columns[i].Name)+" <=> "+lit)
 	}
 	if len(conds) == 0 {
 		return "", fmt.Errorf("table %s: the image holds no column to find its row by", r.name)
@@ -357,12 +357,12 @@ func (r *rowRenderer) where(present []bool, img []any) (string, error) {
 // errors (never the value).
 func (r *rowRenderer) literal(i int, img []any) (string, error) {
 	if i >= len(img) {
-		return "", fmt.Errorf("column %s: the image has %d values", quoteIdent(r.t.Columns[i].Name), len(img))
+		return "", fmt.Errorf("column %s: the image has %d values", QuoteIdent(r.t.Columns[i].Name), len(img))
 	}
 	unsignedKnown := len(r.tm.Unsigned) > i
 	lit, err := sqlLiteral(img[i], &r.t.Columns[i], r.tm.ColumnTypes[i], columnMeta(r.tm, i), unsignedKnown)
 	if err != nil {
-		return "", fmt.Errorf("table %s column %s: %w", r.name, quoteIdent(r.t.Columns[i].Name), err)
+		return "", fmt.Errorf("table %s column %s: %w", r.name, QuoteIdent(r.t.Columns[i].Name), err)
 	}
 	return lit, nil
 }
@@ -558,32 +558,35 @@ func hexLiteral(b []byte, col *schema.Column) string {
 	return sb.String()
 }
 
-// errRowNotFound is wrapped by the error of an UPDATE or DELETE of the SQL
+// ErrRowNotFound is wrapped by the error of an UPDATE or DELETE of the SQL
 // apply path that found no row, as the passthrough's error 1032 says.
-var errRowNotFound = errors.New("row not found on the target")
+var ErrRowNotFound = errors.New("row not found on the target")
 
-// rowsError is an error of the SQL apply path about one row event: the
+// RowsError is an error of the SQL apply path about one row event: the
 // target refuses it, as a server error refuses a passthrough statement.
-type rowsError struct {
-	event *txn.Event
-	err   error
+type RowsError struct {
+	Event *txn.Event
+	Err   error
 }
 
-func (e *rowsError) Error() string { return e.err.Error() }
-func (e *rowsError) Unwrap() error { return e.err }
+// Error returns the error's text.
+func (e *RowsError) Error() string { return e.Err.Error() }
 
-// isRowsError reports whether err is, or wraps, a *rowsError.
-func isRowsError(err error) bool {
-	var re *rowsError
+// Unwrap returns the error.
+func (e *RowsError) Unwrap() error { return e.Err }
+
+// IsRowsError reports whether err is, or wraps, a *RowsError.
+func IsRowsError(err error) bool {
+	var re *RowsError
 	return errors.As(err, &re)
 }
 
-// failedEvent returns, for an error of bodyStatements, a statement naming
+// FailedEvent returns, for an error of Generator.Body, a statement naming
 // the event it is about (for the *ApplyError), or nil.
-func failedEvent(err error) *stmt {
-	var re *rowsError
-	if errors.As(err, &re) && re.event != nil {
-		return &stmt{event: re.event}
+func FailedEvent(err error) *Stmt {
+	var re *RowsError
+	if errors.As(err, &re) && re.Event != nil {
+		return &Stmt{Event: re.Event}
 	}
 	return nil
 }

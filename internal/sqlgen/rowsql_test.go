@@ -1,4 +1,4 @@
-package replay
+package sqlgen
 
 import (
 	"context"
@@ -127,7 +127,7 @@ func TestSQLLiteralRefuses(t *testing.T) {
 }
 
 // fakeTables serves table definitions from a map.
-func fakeTables(tables map[string]*schema.Table) tableFunc {
+func fakeTables(tables map[string]*schema.Table) TableFunc {
 	return func(_ context.Context, db, table string) (*schema.Table, error) {
 		if t, ok := tables[db+"."+table]; ok {
 			return t, nil
@@ -136,7 +136,7 @@ func fakeTables(tables map[string]*schema.Table) tableFunc {
 	}
 }
 
-// TestSQLStatements checks the statements made from row events: INSERT
+// TestSQLStatements checks the statements made from row Events: INSERT
 // with the columns present, UPDATE and DELETE keyed on the target's
 // primary key, or on every column with <=> and LIMIT 1 without one;
 // generated columns never written; the session settings of the event.
@@ -189,8 +189,8 @@ func TestSQLStatements(t *testing.T) {
 		}
 		var got []string
 		for _, s := range stmts {
-			got = append(got, s.sql)
-			if s.check == nil || s.event != tc.event {
+			got = append(got, s.SQL)
+			if s.Check == nil || s.Event != tc.event {
 				t.Errorf("%s: statement without its check or event", tc.name)
 			}
 		}
@@ -198,14 +198,14 @@ func TestSQLStatements(t *testing.T) {
 			t.Errorf("%s:\ngot  %q\nwant %q", tc.name, got, tc.want)
 		}
 	}
-	// The update's check: the row holding the after image, by its key.
+	// The update's Check: the row holding the after image, by its key.
 	stmts, err := sqlStatements(context.Background(), fakeTables(map[string]*schema.Table{"d.t": withPK}),
 		[]*txn.Event{ev(txn.OpUpdate, 1, []bool{true, false, false}, []bool{false, true, false}, []any{int64(1), nil, nil}, []any{nil, `2`, nil})})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := prefix + "SELECT COUNT(*) FROM `d`.`t` WHERE `id` = 1"; stmts[0].check.found != want || stmts[0].check.rows != 1 {
-		t.Errorf("update check = %+v, want rows 1 and %q", *stmts[0].check, want)
+	if want := prefix + "SELECT COUNT(*) FROM `d`.`t` WHERE `id` = 1"; stmts[0].Check.Found != want || stmts[0].Check.Rows != 1 {
+		t.Errorf("update check = %+v, want rows 1 and %q", *stmts[0].Check, want)
 	}
 }
 
@@ -242,9 +242,9 @@ func TestSQLStatementsRefuse(t *testing.T) {
 			tables["d.t"] = tc.table
 		}
 		_, err := sqlStatements(context.Background(), fakeTables(tables), []*txn.Event{tc.event})
-		var re *rowsError
+		var re *RowsError
 		switch {
-		case !errors.As(err, &re) || re.event != tc.event:
+		case !errors.As(err, &re) || re.Event != tc.event:
 			t.Errorf("%s: error %v does not name its event", tc.name, err)
 		case !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "`d`.`t`"):
 			t.Errorf("%s: error %q does not say %q and name the table", tc.name, err, tc.want)
@@ -282,7 +282,7 @@ func TestSQLStatementsHiddenColumns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(stmts) != 1 || strings.Contains(stmts[0].sql, "DB_ROW_HASH") || strings.Contains(stmts[0].check.found, "DB_ROW_HASH") {
+	if len(stmts) != 1 || strings.Contains(stmts[0].SQL, "DB_ROW_HASH") || strings.Contains(stmts[0].Check.Found, "DB_ROW_HASH") {
 		t.Errorf("statements %+v", stmts)
 	}
 }
@@ -290,8 +290,8 @@ func TestSQLStatementsHiddenColumns(t *testing.T) {
 // TestSQLStatementsRedacted checks that an SQL path statement shown in an
 // error hides its values.
 func TestSQLStatementsRedacted(t *testing.T) {
-	s := &stmt{sql: setStatement(1) + "INSERT INTO `d`.`t` (`a`, `b`, `c`, `d`) VALUES (12345, _utf8mb4 X'3132333435', '2024-01-02', 1.2345e+04)"}
-	got := describeStatement(s, false)
+	s := &Stmt{SQL: setStatement(1) + "INSERT INTO `d`.`t` (`a`, `b`, `c`, `d`) VALUES (12345, _utf8mb4 X'3132333435', '2024-01-02', 1.2345e+04)"}
+	got := Describe(s, false)
 	if strings.Contains(got, "12345") || strings.Contains(got, "3132333435") || strings.Contains(got, "2024") || strings.Contains(got, "1.2345") {
 		t.Errorf("describeStatement = %q: values shown", got)
 	}

@@ -1,4 +1,4 @@
-package replay
+package sqlgen
 
 import (
 	"context"
@@ -94,11 +94,7 @@ func roundTripCases() []valueCase {
 func TestSQLApplyRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	srv := sandbox.ForTest(t, sandbox.Options{})
-	db, err := openTarget(srv.DSN(""), nil, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openDB(t, srv)
 	cases := roundTripCases()
 	var defs, selects []string
 	tm := &txn.TableMap{Schema: "d", Table: "v"}
@@ -137,7 +133,6 @@ func TestSQLApplyRoundTrip(t *testing.T) {
 	if _, err := conn.ExecContext(ctx, "SET time_zone = '+05:30', sql_mode = 'ANSI,TRADITIONAL', autocommit = 1"); err != nil {
 		t.Fatal(err)
 	}
-	w := &worker{r: &run{}, conn: conn}
 	cache := schema.NewCache(db)
 	all := make([]bool, len(cases))
 	for i := range all {
@@ -152,12 +147,13 @@ func TestSQLApplyRoundTrip(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		ptrs := make([]*stmt, len(stmts))
+		ptrs := make([]*Stmt, len(stmts))
 		for i := range stmts {
-			stmts[i].txn = &txn.Txn{Seq: 1}
+			stmts[i].Txn = &txn.Txn{Seq: 1}
 			ptrs[i] = &stmts[i]
 		}
-		return w.execChecked(ctx, ptrs)
+		_, err = ExecChecked(ctx, conn, ptrs)
+		return err
 	}
 	check := func(table string, id int) {
 		t.Helper()
@@ -212,9 +208,10 @@ func TestSQLApplyRoundTrip(t *testing.T) {
 		{"nopk", txn.OpDelete, [][]any{missing}},
 	} {
 		err := apply(tc.table, tc.op, tc.rows...)
-		var ae *ApplyError
-		if !errors.As(err, &ae) || !errors.Is(err, errRowNotFound) || !strings.Contains(ae.Event, "ROWS_EVENT") || ae.Table != "d."+tc.table {
-			t.Errorf("%s of a missing row in %s: %v; want an *ApplyError naming the event and table, wrapping errRowNotFound", tc.op, tc.table, err)
+		var re *RowsError
+		if !errors.As(err, &re) || !errors.Is(err, ErrRowNotFound) || re.Event == nil || re.Event.TypeName != "ROWS_EVENT" ||
+			re.Event.Rows.Table.Table != tc.table {
+			t.Errorf("%s of a missing row in %s: %v; want a *RowsError naming the event and table, wrapping ErrRowNotFound", tc.op, tc.table, err)
 		} else if strings.Contains(err.Error(), "12345") {
 			t.Errorf("%s of a missing row: error %q shows a value", tc.op, err)
 		}
@@ -232,11 +229,7 @@ func TestSQLApplyRoundTrip(t *testing.T) {
 func TestSQLApplyJSONDiffs(t *testing.T) {
 	ctx := context.Background()
 	srv := sandbox.ForTest(t, sandbox.Options{})
-	db, err := openTarget(srv.DSN(""), nil, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openDB(t, srv)
 	if err := execStatements(ctx, db, "CREATE DATABASE d", "CREATE TABLE d.j (id INT PRIMARY KEY, j JSON)",
 		`INSERT INTO d.j VALUES (1, '{"a": 0, "c": [5], "d": 1, "s": "str"}')`); err != nil {
 		t.Fatal(err)
@@ -246,7 +239,6 @@ func TestSQLApplyJSONDiffs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	w := &worker{r: &run{}, conn: conn}
 	tm := &txn.TableMap{Schema: "d", Table: "j", ColumnTypes: []byte{typeLong, txn.TypeJSON}, ColumnMeta: []uint16{0, 4}}
 	diffs := []txn.JSONDiff{
 		{Op: txn.JSONReplace, Path: "$.a", Value: `{"x": [1, 2]}`},
@@ -264,8 +256,8 @@ func TestSQLApplyJSONDiffs(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range stmts {
-		stmts[i].txn = &txn.Txn{Seq: 1}
-		if err := w.execChecked(ctx, []*stmt{&stmts[i]}); err != nil {
+		stmts[i].Txn = &txn.Txn{Seq: 1}
+		if _, err := ExecChecked(ctx, conn, []*Stmt{&stmts[i]}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -290,6 +282,18 @@ func sameJSON(t *testing.T, a, b string) bool {
 		t.Fatalf("bad JSON %q: %v", b, err)
 	}
 	return reflect.DeepEqual(va, vb)
+}
+
+// openDB opens s as the replay does (several statements per packet),
+// closed with the test.
+func openDB(t *testing.T, s *sandbox.Server) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("mysql", strings.Replace(s.DSN(""), "multiStatements=false", "multiStatements=true", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
 
 // execStatements runs statements in order.

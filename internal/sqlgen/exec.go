@@ -1,0 +1,73 @@
+package sqlgen
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"strings"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// ExecChecked sends stmts, the statements of the SQL apply path for one
+// row event, in one packet on conn, and checks that each changed the rows
+// it must (see RowCheck). On error it returns the statement it is about
+// and a *RowsError naming the event: a server error names the first
+// statement (the driver does not say which statement of a packet failed).
+func ExecChecked(ctx context.Context, conn *sql.Conn, stmts []*Stmt) (*Stmt, error) {
+	sqls := make([]string, len(stmts))
+	for i, s := range stmts {
+		sqls[i] = s.SQL
+	}
+	var affected []int64
+	err := conn.Raw(func(dc any) error {
+		ex, ok := dc.(driver.ExecerContext)
+		if !ok {
+			return fmt.Errorf("the target's driver connection %T cannot run statements", dc)
+		}
+		res, err := ex.ExecContext(ctx, strings.Join(sqls, ";\n"), nil)
+		if err != nil {
+			return err
+		}
+		mr, ok := res.(mysql.Result)
+		if !ok {
+			return fmt.Errorf("the target's driver result %T does not count rows per statement", res)
+		}
+		affected = mr.AllRowsAffected()
+		return nil
+	})
+	if err == nil && len(affected) != len(stmts) {
+		err = fmt.Errorf("the target reported %d results for %d statements", len(affected), len(stmts))
+	}
+	if err != nil {
+		return stmts[0], &RowsError{Event: stmts[0].Event, Err: err}
+	}
+	for i, s := range stmts {
+		if err := checkRows(ctx, conn, s, affected[i]); err != nil {
+			return s, &RowsError{Event: s.Event, Err: err}
+		}
+	}
+	return nil, nil
+}
+
+// checkRows checks that s changed the rows it must: n rows reported, or,
+// for an UPDATE that changed nothing, a row that holds its after image.
+func checkRows(ctx context.Context, conn *sql.Conn, s *Stmt, n int64) error {
+	if n == s.Check.Rows {
+		return nil
+	}
+	if n == 0 && s.Check.Found != "" {
+		var found int64
+		if err := conn.QueryRowContext(ctx, s.Check.Found).Scan(&found); err != nil {
+			return fmt.Errorf("look for the updated row: %w", err)
+		}
+		if found > 0 {
+			return nil // the row already held the after image
+		}
+	}
+	if n < s.Check.Rows {
+		return fmt.Errorf("%w: the statement changed %d of %d rows (the target lacks a row the source had)", ErrRowNotFound, n, s.Check.Rows)
+	}
+	return fmt.Errorf("the statement changed %d rows, want %d", n, s.Check.Rows)
+}
