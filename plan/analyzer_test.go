@@ -71,7 +71,7 @@ func TestContents(t *testing.T) {
 	if len(c.GTIDs) != 1 || c.GTIDs[0].First != "0-1-1" || c.GTIDs[0].Last != "0-1-14" || c.GTIDs[0].Count != 14 || !c.GTIDs[0].Contiguous {
 		t.Errorf("GTIDs %+v", c.GTIDs)
 	}
-	if c.GTIDSet != "0-0-14" {
+	if c.GTIDSet != "0-1-14" {
 		t.Errorf("GTID set %q", c.GTIDSet)
 	}
 	if !c.Earliest.Equal(s.txns[0].Time) || !c.Latest.Equal(s.txns[13].Time) || c.Last.Seq != 14 {

@@ -16,6 +16,9 @@ import (
 type GTIDSet struct {
 	mysql   map[string][]interval // source (lower case, with tag) -> sorted intervals
 	mariadb map[uint32]uint64     // domain -> highest seq contained
+	// servers is, per domain, the server id of the GTID at its position
+	// (informational: shown by String, never compared).
+	servers map[uint32]uint32
 }
 
 type interval struct{ lo, hi uint64 } // inclusive
@@ -127,8 +130,12 @@ func (s *GTIDSet) Add(g GTID) {
 		if s.mariadb == nil {
 			s.mariadb = map[uint32]uint64{}
 		}
-		if g.Seq > s.mariadb[g.Domain] {
+		if seq, ok := s.mariadb[g.Domain]; !ok || g.Seq > seq {
 			s.mariadb[g.Domain] = g.Seq
+			if s.servers == nil {
+				s.servers = map[uint32]uint32{}
+			}
+			s.servers[g.Domain] = g.Server
 		}
 		return
 	}
@@ -165,7 +172,7 @@ func (s GTIDSet) String() string {
 	sort.Slice(domains, func(i, j int) bool { return domains[i] < domains[j] })
 	for _, d := range domains {
 		// The server id of a MariaDB position is informational only.
-		parts = append(parts, fmt.Sprintf("%d-0-%d", d, s.mariadb[d]))
+		parts = append(parts, fmt.Sprintf("%d-%d-%d", d, s.servers[d], s.mariadb[d]))
 	}
 	sources := make([]string, 0, len(s.mysql))
 	for src := range s.mysql {

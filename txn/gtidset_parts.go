@@ -48,7 +48,7 @@ func (s *GTIDSet) Union(o GTIDSet) {
 		}
 	}
 	for d, seq := range o.mariadb {
-		s.Add(GTID{Flavor: FlavorMariaDB, Domain: d, Seq: seq})
+		s.Add(GTID{Flavor: FlavorMariaDB, Domain: d, Server: o.servers[d], Seq: seq})
 	}
 }
 
@@ -66,7 +66,7 @@ func (s GTIDSet) Subtract(o GTIDSet) GTIDSet {
 	}
 	for d, seq := range s.mariadb {
 		if other, ok := o.mariadb[d]; !ok || seq > other {
-			out.Add(GTID{Flavor: FlavorMariaDB, Domain: d, Seq: seq})
+			out.Add(GTID{Flavor: FlavorMariaDB, Domain: d, Server: s.servers[d], Seq: seq})
 		}
 	}
 	return out

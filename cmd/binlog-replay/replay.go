@@ -84,7 +84,8 @@ func (o *ReplayOptions) AddFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.Resume, "resume", false, "continue from the checkpoint saved on the target")
 	fs.BoolVar(&o.StopNeverReachedOK, "stop-never-reached-ok", false, "exit 0, not 3, when the binlogs end before the stop point given (--stop-position, --stop-datetime, --stop-before-gtid)")
 	fs.StringVar(&o.Uncertain, "uncertain", "", "with --resume, when the earlier run stopped inside a transaction whose outcome cannot be known "+
-		"(it writes non-transactional tables, or a DDL that cannot be told): `applied` (it took effect: continue after it) or not-applied (apply it)")
+		"(it writes non-transactional tables, or a DDL that cannot be told), the `outcome` the operator found: "+
+		"applied (it took effect: continue after it) or not-applied (apply it)")
 	fs.BoolVar(&o.NoLogBin, "no-log-bin", false, "keep the replay out of the target's binary log (SET sql_log_bin=0)")
 	fs.StringVar(&o.TargetGTIDs, "target-gtids", string(d.TargetGTIDs), "GTIDs the replayed transactions get in the target's binlog: source (keep the source's: MariaDB source and target, needs BINLOG ADMIN), own (the target's), auto (source where possible, says which at the start)")
 	fs.BoolVar(&o.Strict, "strict", false, "refuse a last binlog file that ends inside a transaction (default: apply every complete transaction and say where it was cut)")
@@ -167,6 +168,11 @@ const memoryHeadroom = 64 << 20
 // before the stop point given: everything in them was applied.
 const exitStopNotReached = 3
 
+// exitInterrupted is the exit status of a replay stopped by SIGINT or
+// SIGTERM at a transaction boundary (as a shell reports a command a
+// SIGINT ended).
+const exitInterrupted = 130
+
 // replayExitStatuses are the exit statuses of the replay command, for its -h.
 var replayExitStatuses = []exitStatus{
 	{0, "success: the stop point given was reached, or the end of the binlogs when none was given " +
@@ -180,6 +186,8 @@ var replayExitStatuses = []exitStatus{
 	{3, "the binlogs ended before the stop point given (--stop-position, --stop-datetime, " +
 		"--stop-before-gtid) was reached: everything in them was applied, and the summary says where " +
 		"they ended (--stop-never-reached-ok makes this 0)"},
+	{130, "interrupted (SIGINT or SIGTERM): stopped at a transaction boundary with the checkpoint saved; " +
+		"--resume continues (a second signal exits at once, also with 130)"},
 }
 
 func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -240,6 +248,11 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		fmt.Fprintf(stderr, "binlog-replay replay: %v\n", explainPrivileges(err))
 		return 1
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintln(stderr, "binlog-replay replay: interrupted before the stop point: the target holds whole transactions "+
+			"up to the checkpoint, and --resume continues (exit status 130)")
+		return exitInterrupted
 	}
 	code := 0
 	if o.VerifyAgainst != "" {

@@ -159,8 +159,9 @@ func TestInterruptAndResume(t *testing.T) {
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("interrupted replay: %v\n%s", err, out.String())
+	var exit *exec.ExitError
+	if err := cmd.Wait(); !errors.As(err, &exit) || exit.ExitCode() != 130 {
+		t.Fatalf("interrupted replay: %v, want exit status 130\n%s", err, out.String())
 	}
 	if !strings.Contains(out.String(), "interrupted: stopped at a transaction boundary") {
 		t.Fatalf("the summary does not say it was interrupted (did it finish before the signal?):\n%s", out.String())
