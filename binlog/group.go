@@ -44,6 +44,9 @@ type builder struct {
 	// stream is what a transaction handed out in pieces keeps between
 	// them (stream.go).
 	stream streamState
+	// loads are the files of LOAD DATA statements being read, by file id
+	// (load.go).
+	loads map[uint32][]byte
 }
 
 // dispatch feeds one event to the grouping state machine and returns the
@@ -69,8 +72,10 @@ func (r *Reader) dispatch(e event) (*pendingTxn, error) {
 		return nil, r.mysqlGTIDEvent(e)
 	case evMariaGTID:
 		return nil, r.mariaGTIDEvent(e)
-	case evQuery, evQueryCompressed:
+	case evQuery, evQueryCompressed, evExecuteLoadQuery:
 		return r.queryEvent(e)
+	case evBeginLoadQuery, evAppendBlock, evDeleteFile:
+		return nil, r.loadBlock(e)
 	case evXID:
 		return r.commitEvent(e)
 	case evIntVar, evRand, evUserVar:
@@ -256,6 +261,11 @@ func (r *Reader) queryEvent(e event) (*pendingTxn, error) {
 	q, err := parseQuery(e.body, ph, e.Type == evQueryCompressed)
 	if err != nil {
 		return nil, err
+	}
+	if e.Type == evExecuteLoadQuery {
+		if q.Load, err = r.loadOf(e.body, q); err != nil {
+			return nil, err
+		}
 	}
 	q.SuppressUse = e.Flags&flagSuppressUse != 0
 	switch classify(q.SQL) {

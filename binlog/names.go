@@ -9,10 +9,14 @@ const (
 	evStop               = 3
 	evRotate             = 4
 	evIntVar             = 5
+	evAppendBlock        = 9
+	evDeleteFile         = 11
 	evRand               = 13
 	evUserVar            = 14
 	evFormatDescription  = 15
 	evXID                = 16
+	evBeginLoadQuery     = 17
+	evExecuteLoadQuery   = 18
 	evTableMap           = 19
 	evIncident           = 26
 	evHeartbeat          = 27

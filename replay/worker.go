@@ -1,10 +1,12 @@
 package replay
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/go-sql-driver/mysql"
@@ -441,6 +443,12 @@ func (w *worker) exec(ctx context.Context, stmts []sqlgen.Stmt) error {
 		size    int
 	)
 	send := func(sql string) error {
+		if len(batched) == 1 && batched[0].LoadName != "" {
+			// LOAD DATA reads its file from the session (sqlgen.Stmt.Load).
+			data := batched[0].Load
+			mysql.RegisterReaderHandler(batched[0].LoadName, func() io.Reader { return bytes.NewReader(data) })
+			defer mysql.DeregisterReaderHandler(batched[0].LoadName)
+		}
 		_, err := w.conn.ExecContext(ctx, sql)
 		if len(batched) == 1 && batched[0].ExpectErr != 0 {
 			err = w.expected(batched[0], err)

@@ -65,7 +65,32 @@ type Query struct {
 	ErrorCode uint16
 	// Status is the session context logged with the statement.
 	Status Status
+	// Load, for a LOAD DATA INFILE statement logged as such
+	// (EXECUTE_LOAD_QUERY), is the file's content the source logged
+	// before it; nil for other statements.
+	Load *LoadData
 }
+
+// LoadData is the file of a LOAD DATA INFILE statement, as the binlog
+// carries it (BEGIN_LOAD_QUERY and APPEND_BLOCK events).
+type LoadData struct {
+	// Data is the file's content.
+	Data []byte
+	// FileStart and FileEnd delimit, in the statement's SQL, the part
+	// naming the file (from " INFILE" to "INTO", as the server logs it):
+	// a client replaces it with LOCAL INFILE and a file of its own.
+	FileStart, FileEnd int
+	// Dup is the statement's duplicate handling: LoadDupError,
+	// LoadDupIgnore or LoadDupReplace.
+	Dup uint8
+}
+
+// LoadData duplicate handling.
+const (
+	LoadDupError   = 0
+	LoadDupIgnore  = 1
+	LoadDupReplace = 2
+)
 
 // Status is the session context a query event carries in its status
 // variables. Has* fields say which parts the event actually contained.

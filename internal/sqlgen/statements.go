@@ -19,6 +19,7 @@ import (
 // Stmt is one statement sent to the target, with the event it came from
 // for error messages.
 type Stmt struct {
+	// SQL is the statement's text (empty when Events is set).
 	SQL string
 	// Events, when set, are raw events to pass through in a BINLOG
 	// statement: the table maps and row events of whole source statements.
@@ -28,19 +29,26 @@ type Stmt struct {
 	// event inside a multi-statement packet with results the client cannot
 	// match (go-sql-driver then reports "busy buffer" on the next command).
 	Events []*txn.Event
-	// alone is set when the statement must be sent in its own round trip:
+	// Alone is set when the statement must be sent in its own round trip:
 	// statements whose text is in the source's character set, which a
 	// preceding SET in the same multi-statement packet would not apply to.
 	Alone bool
-	// check, when set, marks a statement of the SQL apply path: it is sent
+	// Check, when set, marks a statement of the SQL apply path: it is sent
 	// with the others of its row event and the rows it changed are
 	// checked (worker.execChecked).
 	Check *RowCheck
-	// expectErr is the error the source logged for the statement (it
+	// ExpectErr is the error the source logged for the statement (it
 	// failed part way there): the target must fail the same way.
 	ExpectErr uint16
-	Event     *txn.Event
-	Txn       *txn.Txn
+	// Load, for LOAD DATA, is the file's content and LoadName the name the
+	// statement reads it under (LOCAL INFILE 'Reader::LoadName'): the
+	// session serves it to the server when it runs the statement.
+	Load     []byte
+	LoadName string
+	// Event and Txn are the event and transaction the statement applies,
+	// for errors.
+	Event *txn.Event
+	Txn   *txn.Txn
 }
 
 // Generator turns source transactions into the statements that apply
@@ -177,7 +185,12 @@ func (sa *Generator) Body(ctx context.Context, t *txn.Txn) ([]Stmt, error) {
 			}
 			out = append(out, contextStatement(e.Query, e, names, sa.sqlModeMask()))
 			out = append(out, querySetup(e.Query, e)...)
-			out = append(out, Stmt{SQL: sa.querySQL(t, e), Alone: true, Event: e, ExpectErr: e.Query.ErrorCode})
+			q := Stmt{SQL: sa.querySQL(t, e), Alone: true, Event: e, ExpectErr: e.Query.ErrorCode}
+			if e.Query.Load != nil {
+				q.SQL, q.LoadName = loadStatement(q.SQL, e)
+				q.Load = e.Query.Load.Data
+			}
+			out = append(out, q)
 		case txn.EventIntVar, txn.EventRand, txn.EventUserVar:
 			if err := flushRows(); err != nil {
 				return nil, err
@@ -449,4 +462,20 @@ func Quote(s string) string {
 		}
 	}
 	return "'" + s + "'"
+}
+
+// loadStatement rewrites the LOAD DATA INFILE statement sql of event e to
+// read its file from the client (LOCAL INFILE), as mysqlbinlog's output
+// does, under a name unique to e; it returns the statement and the name.
+func loadStatement(sql string, e *txn.Event) (string, string) {
+	ld := e.Query.Load
+	name := fmt.Sprintf("binlog-replay-%s-%d-%p", e.Pos.File, e.Pos.Offset, ld)
+	var dup string
+	switch ld.Dup {
+	case txn.LoadDupReplace:
+		dup = " REPLACE"
+	case txn.LoadDupIgnore:
+		dup = " IGNORE"
+	}
+	return sql[:ld.FileStart] + " LOCAL INFILE " + Quote("Reader::"+name) + dup + " INTO" + sql[ld.FileEnd:], name
 }
