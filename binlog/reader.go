@@ -49,10 +49,12 @@
 // A group that changed non-transactional tables is marked
 // txn.Txn.NonTransactional (from the commit event and MariaDB's GTID
 // flags), and one the source rolled back after such changes RolledBack.
+// LOAD DATA logged as a statement comes with its file (txn.Query.Load,
+// load.go).
 //
 // Refused with an *Error (they need semantics a plain replay lacks): XA
-// transactions, MariaDB two-phase ALTER, LOAD DATA events,
-// INCIDENT events, encrypted binlogs, a second FORMAT_DESCRIPTION in a file
+// transactions, MariaDB two-phase ALTER, the LOAD DATA events of servers
+// before 5.0 (LOAD_EVENT, CREATE_FILE_EVENT, EXEC_LOAD_EVENT), INCIDENT events, encrypted binlogs, a second FORMAT_DESCRIPTION in a file
 // (relay logs), MariaDB compressed row events in the v2 layout (169-171).
 // Known limit: MariaDB tables whose TIMESTAMP/DATETIME/TIME(n>0) columns
 // still use the pre-10.1 format are logged without their size, so decoding
