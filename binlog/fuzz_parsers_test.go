@@ -424,8 +424,8 @@ const (
 func FuzzEventBodies(f *testing.F) {
 	f.Add(byte(bodyMariaGTID), []byte{5, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, mariaGroupCommitID, 1, 2, 3, 4, 5, 6, 7, 8, 0})
 	f.Add(byte(bodyMariaGTIDList), []byte{1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0})
-	f.Add(byte(bodyPreviousGTIDs), encodePreviousGTIDs(&testing.T{}, false, []gtidSource{{"896e7882-18fe-11ef-ab88-22222d34d411", "", [][2]uint64{{1, 5}}}}))
-	f.Add(byte(bodyPreviousGTIDs), encodePreviousGTIDs(&testing.T{}, true, []gtidSource{{"896e7882-18fe-11ef-ab88-22222d34d411", "tag", [][2]uint64{{1, 5}, {7, 9}}}}))
+	f.Add(byte(bodyPreviousGTIDs), encodePreviousGTIDs(f, false, []gtidSource{{"896e7882-18fe-11ef-ab88-22222d34d411", "", [][2]uint64{{1, 5}}}}))
+	f.Add(byte(bodyPreviousGTIDs), encodePreviousGTIDs(f, true, []gtidSource{{"896e7882-18fe-11ef-ab88-22222d34d411", "tag", [][2]uint64{{1, 5}, {7, 9}}}}))
 	f.Add(byte(bodyOptMeta), []byte{optSignedness, 1, 0x80, optColumnName, 4, 2, 'i', 'd', 0, optSimplePrimaryKey, 1, 0})
 	f.Add(byte(bodyIntVar), []byte{txn.IntVarInsertID, 1, 0, 0, 0, 0, 0, 0, 0})
 	f.Add(byte(bodyRand), make([]byte, 16))
