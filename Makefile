@@ -9,7 +9,7 @@ GO ?= go
 BINLOG_REPLAY_FIXTURES ?= $(wildcard $(abspath $(CURDIR)/..)/shared/fixtures)
 export BINLOG_REPLAY_FIXTURES
 
-.PHONY: test build fmt-check vet demo bench fuzz
+.PHONY: test build install fmt-check vet demo bench fuzz
 
 test: fmt-check vet
 	$(GO) test -race -count=1 -timeout 20m ./...
@@ -36,8 +36,21 @@ fmt-check:
 vet:
 	$(GO) vet ./...
 
+# build, install: `binlog-replay --version` names the git revision. The go
+# command stamps it (-buildvcs=auto overrides a GOFLAGS=-buildvcs=false);
+# where it cannot (a git worktree), the -X values below stand in.
+GIT_REVISION := $(shell git rev-parse HEAD 2>/dev/null)
+GIT_TIME := $(shell TZ=UTC git log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ 2>/dev/null)
+GIT_MODIFIED := $(shell if [ -n "$$(git status --porcelain 2>/dev/null)" ]; then echo true; else echo false; fi)
+VERSION_LDFLAGS := -X main.linkedRevision=$(GIT_REVISION) -X main.linkedTime=$(GIT_TIME) -X main.linkedModified=$(GIT_MODIFIED)
+BUILD_FLAGS ?= -buildvcs=auto -ldflags '$(VERSION_LDFLAGS)'
+
 build:
-	$(GO) build -o bin/binlog-replay ./cmd/binlog-replay
+	$(GO) build $(BUILD_FLAGS) -o bin/binlog-replay ./cmd/binlog-replay
+
+# install: into $(go env GOBIN), else $(go env GOPATH)/bin.
+install:
+	$(GO) install $(BUILD_FLAGS) ./cmd/binlog-replay
 
 # demo: installs MariaDB if missing, then a short verified benchmark on this
 # machine (about two minutes on 2 cores): mariadb-binlog | mariadb, binlog-replay

@@ -34,12 +34,16 @@ type builder struct {
 	jobs      []rowsJob // row images to decode
 	state     int
 	statement bool // holds statement-format content
+	nonTrans  bool // the binlog says it changed non-transactional tables
 	context   bool // holds INTVAR/RAND/USER_VAR events
 	// rowBytes counts the row event bytes so far; undecoded is set once
 	// they exceed Options.DecodeMaxBytes, or from the start when
 	// Options.SkipDecode says so.
 	rowBytes  int64
 	undecoded bool
+	// stream is what a transaction handed out in pieces keeps between
+	// them (stream.go).
+	stream streamState
 }
 
 // dispatch feeds one event to the grouping state machine and returns the
@@ -148,6 +152,8 @@ func (r *Reader) finish(e event, kind txn.Kind) *pendingTxn {
 	t.End = txn.Position{File: r.fr.fileName(), Offset: e.end}
 	t.Time = time.Unix(int64(e.Timestamp), 0).UTC()
 	t.Bytes = int64(t.End.Offset - t.Start.Offset)
+	t.NonTransactional = r.cur.nonTrans
+	r.cur.finishStream(t)
 	p := &pendingTxn{t: t, jobs: r.cur.jobs}
 	r.cur = nil
 	clear(r.tables)
@@ -195,6 +201,9 @@ func (r *Reader) mariaGTIDEvent(e event) error {
 		state = stSingle
 	}
 	r.begin(e, g.GTID, state)
+	// The server flags a group that changed only transactional tables
+	// (and DDL apart); a group without either flag changed others.
+	r.cur.nonTrans = !g.Standalone && !g.Transactional && !g.DDL
 	return nil
 }
 
@@ -253,17 +262,24 @@ func (r *Reader) queryEvent(e event) (*pendingTxn, error) {
 	case sqlXA:
 		return nil, fmt.Errorf("XA transactions are not supported (%.40q)", q.SQL)
 	case sqlRollback:
-		start := "outside a transaction"
-		if r.cur != nil {
-			start = "ending the transaction starting at " + r.cur.t.Start.String()
+		// The source rolled back a transaction that had changed
+		// non-transactional tables: it is logged so that those changes
+		// are made again, and applied the same way.
+		if r.cur == nil || r.cur.state != stGroup {
+			return nil, r.inTxnError(e)
 		}
-		return nil, fmt.Errorf("ROLLBACK %s: it changed non-transactional tables and was rolled back on the source; replaying it is not supported", start)
+		r.cur.nonTrans = true
+		p := r.finish(e, r.groupKind())
+		p.t.RolledBack = true
+		return p, nil
 	case sqlBegin:
 		return nil, r.beginQuery(e, q)
 	case sqlCommit:
 		if r.cur == nil || r.cur.state != stGroup {
 			return nil, r.inTxnError(e)
 		}
+		// A group of transactional tables only ends with an XID event.
+		r.cur.nonTrans = true
 		return r.finish(e, r.groupKind()), nil
 	}
 	if r.cur == nil {
@@ -359,7 +375,9 @@ func (r *Reader) tableMapEvent(e event) error {
 		return err
 	}
 	r.tables[te.tm.ID] = te
-	r.add(e, txn.EventTableMap).TableMap = te.tm
+	ev := r.add(e, txn.EventTableMap)
+	ev.TableMap = te.tm
+	r.cur.noteEvent(ev)
 	return nil
 }
 
@@ -388,6 +406,7 @@ func (r *Reader) rowsEvent(e event) error {
 	rows := newRows(op, h, te)
 	ev := r.add(e, txn.EventRows)
 	ev.Rows = rows
+	r.cur.noteEvent(ev)
 	if _, compressed := uncompressedRowsType[e.Type]; compressed && e.raw != nil && !r.skipping {
 		if ev.Raw, err = expandCompressedRows(e, h, r.format.Checksum); err != nil {
 			return err

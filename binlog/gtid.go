@@ -12,6 +12,8 @@ import (
 const (
 	mariaStandalone    = 1
 	mariaGroupCommitID = 2
+	mariaTransactional = 4
+	mariaDDL           = 32
 	mariaPreparedXA    = 64
 	mariaCompletedXA   = 128
 
@@ -26,6 +28,9 @@ const (
 type mariaGTID struct {
 	GTID       txn.GTID
 	Standalone bool
+	// Transactional is FL_TRANSACTIONAL: the server logs it for an event
+	// group that changed only transactional tables. DDL is FL_DDL.
+	Transactional, DDL bool
 }
 
 // parseMariaGTID decodes a MariaDB GTID event body: sequence number (8),
@@ -45,6 +50,8 @@ func parseMariaGTID(body []byte, serverID uint32) (mariaGTID, error) {
 	}
 	flags := body[12]
 	g.Standalone = flags&mariaStandalone != 0
+	g.Transactional = flags&mariaTransactional != 0
+	g.DDL = flags&mariaDDL != 0
 	if flags&(mariaPreparedXA|mariaCompletedXA) != 0 {
 		return g, fmt.Errorf("GTID %s belongs to an XA transaction, which is not supported", g.GTID)
 	}

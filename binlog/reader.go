@@ -46,9 +46,12 @@
 // ahead; transactions and errors still come in binlog order. A TABLE_MAP
 // event identical to an earlier one in the file is decoded once.
 //
+// A group that changed non-transactional tables is marked
+// txn.Txn.NonTransactional (from the commit event and MariaDB's GTID
+// flags), and one the source rolled back after such changes RolledBack.
+//
 // Refused with an *Error (they need semantics a plain replay lacks): XA
-// transactions, a transaction ending in ROLLBACK (non-transactional changes
-// rolled back on the source), MariaDB two-phase ALTER, LOAD DATA events,
+// transactions, MariaDB two-phase ALTER, LOAD DATA events,
 // INCIDENT events, encrypted binlogs, a second FORMAT_DESCRIPTION in a file
 // (relay logs), MariaDB compressed row events in the v2 layout (169-171).
 // Known limit: MariaDB tables whose TIMESTAMP/DATETIME/TIME(n>0) columns
@@ -114,6 +117,10 @@ type Options struct {
 	// NoContinuityCheck reads on where a file does not carry on from the
 	// one before it (see continuity.go) instead of failing.
 	NoContinuityCheck bool
+	// StreamAbove, when positive, makes Next hand out a transaction whose
+	// events exceed this many bytes in pieces as it reads it, instead of
+	// holding it whole (see stream.go and txn.Txn.Part).
+	StreamAbove int64
 }
 
 // Stats counts what a Reader has read so far.
@@ -306,7 +313,9 @@ func (r *Reader) read() *pendingTxn {
 			return nil
 		}
 		if p != nil {
-			r.lastEnd = p.t.End
+			if p.t.Part == 0 || p.t.Final {
+				r.lastEnd = p.t.End
+			}
 			r.hint = sizeHint{events: len(p.t.Events), jobs: len(p.jobs), bytes: int(p.t.Bytes)}
 			return p
 		}
@@ -335,9 +344,13 @@ func (r *Reader) deliver(p *pendingTxn) (*txn.Txn, error) {
 		r.dropQueue()
 		return nil, p.err
 	}
-	r.seq++
+	if p.t.Part <= 1 { // the pieces of a streamed transaction share its number
+		r.seq++
+	}
 	p.t.Seq = r.seq
-	r.stats.Txns++
+	if p.t.Part == 0 || p.t.Final {
+		r.stats.Txns++
+	}
 	return p.t, nil
 }
 
@@ -377,6 +390,9 @@ func (r *Reader) step() (*pendingTxn, error) {
 	p, err := r.event(ev)
 	if err != nil {
 		return nil, wrapErr(err, r.fr.fileName(), ev)
+	}
+	if p == nil {
+		p = r.cutPiece(ev.Pos + uint64(ev.Size))
 	}
 	if p != nil && r.skipping {
 		return nil, nil // before the start position

@@ -28,7 +28,11 @@ type Options struct {
 	// StopDatetime stops before the first transaction committed at or
 	// after it.
 	StopDatetime time.Time
-	// StopBeforeGTID stops before the transaction with this GTID.
+	// StopBeforeGTID stops before the first transaction of its MariaDB
+	// domain (MySQL source UUID) at or beyond its sequence number, as a
+	// server's START SLAVE UNTIL does: the transaction with this GTID, or
+	// the next one of its domain when it does not occur as such (another
+	// server id after a failover, a gap).
 	StopBeforeGTID txn.GTID
 	// Databases and Tables ("db.table") keep only what they name; empty
 	// keeps everything. A statement or DDL is kept when its default
@@ -87,12 +91,30 @@ func (f *Filter) Stop(t *txn.Txn) string {
 	switch {
 	case !o.StopBeforeGTID.IsZero() && t.GTID == o.StopBeforeGTID:
 		return fmt.Sprintf("stopped before GTID %s at %s (--stop-before-gtid)", t.GTID, t.Start)
+	case !o.StopBeforeGTID.IsZero() && AtOrBeyond(t.GTID, o.StopBeforeGTID):
+		return fmt.Sprintf("stopped before GTID %s at %s, the first of its %s at or beyond --stop-before-gtid %s",
+			t.GTID, t.Start, stream(o.StopBeforeGTID), o.StopBeforeGTID)
 	case !o.StopDatetime.IsZero() && !t.Time.Before(o.StopDatetime):
 		return fmt.Sprintf("stopped before transaction #%d at %s committed %s (--stop-datetime %s)",
 			t.Seq, t.Start, t.Time.UTC().Format("2006-01-02 15:04:05"), o.StopDatetime.UTC().Format("2006-01-02 15:04:05 MST"))
 	case !o.StopPosition.IsZero() && f.before(o.StopPosition, t.End):
 		return fmt.Sprintf("stopped before transaction #%d at %s, which ends at %s, after --stop-position %s",
 			t.Seq, t.Start, t.End, o.StopPosition)
+	}
+	return ""
+}
+
+// StopAt is Stop for a piece of a transaction read in pieces
+// (txn.Txn.Part): the GTID stop is decided on the first piece, the
+// others, which need the transaction's end and commit time, on the last.
+func (f *Filter) StopAt(t *txn.Txn) string {
+	switch {
+	case t.Final:
+		return f.Stop(t)
+	case t.Part == 1 && !f.o.StopBeforeGTID.IsZero():
+		g := f.o
+		g.StopDatetime, g.StopPosition = time.Time{}, txn.Position{}
+		return (&Filter{o: g, fileIndex: f.fileIndex}).Stop(t)
 	}
 	return ""
 }
@@ -156,4 +178,25 @@ func (f *Filter) keepTable(db, table string) bool {
 		return f.tables[db+"."+table]
 	}
 	return f.databases[db]
+}
+
+// AtOrBeyond reports whether g is at or beyond stop in stop's stream: the
+// same MariaDB domain (whatever the server id) or the same MySQL source
+// UUID (and tag), with a sequence number at least stop's.
+func AtOrBeyond(g, stop txn.GTID) bool {
+	if g.IsZero() || g.Flavor != stop.Flavor || g.Seq < stop.Seq {
+		return false
+	}
+	if g.Flavor == txn.FlavorMariaDB {
+		return g.Domain == stop.Domain
+	}
+	return g.Source == stop.Source
+}
+
+// stream names the GTID stream of g: "domain 0" or "source UUID".
+func stream(g txn.GTID) string {
+	if g.Flavor == txn.FlavorMariaDB {
+		return fmt.Sprintf("domain %d", g.Domain)
+	}
+	return "source " + g.Source
 }

@@ -213,6 +213,9 @@ func (a *analyzer) finish(readErr error) {
 		a.rep.Problems.ReadError = readErrorOf(readErr)
 		a.rep.Replay.Fails = !a.stopped
 	}
+	if !a.stopped && !a.rep.Replay.Fails {
+		a.rep.Replay.StopNotReached = a.filter.Stops()
+	}
 }
 
 func readErrorOf(err error) *ReadError {

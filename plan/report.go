@@ -173,6 +173,10 @@ type Prediction struct {
 	// StopReason the option; both empty when it reads to the end.
 	StoppedBefore *txn.Ref `json:"stopped_before,omitempty"`
 	StopReason    string   `json:"stop_reason,omitempty"`
+	// StopNotReached, when stop options were given and the binlogs end
+	// before any is met, names them: the replay would apply everything
+	// and exit with status 3.
+	StopNotReached string `json:"stop_not_reached,omitempty"`
 	// Fails is true when the replay would hit the reader's error
 	// (Problems.ReadError) before its stop point.
 	Fails bool `json:"fails"`

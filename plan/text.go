@@ -154,6 +154,9 @@ func (p *printer) replay(r *Report) {
 		p.f("  stops before %s (%s)\n", p.ref(pr.StoppedBefore), pr.StopReason)
 	case pr.Fails:
 		p.f("  FAILS at the read error below\n")
+	case pr.StopNotReached != "":
+		p.f("  reads to the end of the binlogs WITHOUT REACHING THE STOP POINT (%s): the replay would apply everything and exit with status 3\n",
+			pr.StopNotReached)
 	default:
 		p.f("  reads to the end of the binlogs\n")
 	}

@@ -22,8 +22,11 @@ import (
 //	  pos         BIGINT UNSIGNED,          -- its offset (the end of the last applied one)
 //	  gtid        VARCHAR(255),             -- GTID of the last applied transaction, '' if none
 //	  source_time DATETIME(6),              -- its commit time on the source (UTC)
-//	  state       VARCHAR(16),              -- 'running', 'ddl' (a DDL was started) or 'done'
-//	  ddl_file, ddl_pos                     -- start of the DDL being applied, when state='ddl'
+//	  state       VARCHAR(16),              -- 'running', or 'ddl' / 'nontrans' (see below)
+//	  ddl_file, ddl_pos                     -- start of the pending transaction, when state is not 'running'
+//	  pending_gtid, pending_print,          -- its GTID, the DDL's fingerprint before it ran,
+//	  pending_what                          -- and why it is applied apart
+//	  temp_tables                           -- the binlog's temporary tables open at this point
 //	  updated_at  TIMESTAMP(6))
 //
 // and binlog_replay.sessions, where each run records its sessions on the
@@ -32,9 +35,17 @@ import (
 //
 // The checkpoint row is updated inside the same target transaction as the
 // data it describes, so after any crash it names exactly the prefix of the
-// source history that the target holds. DDL commits implicitly on MySQL and
-// MariaDB, so a DDL is bracketed: state='ddl' is committed before it and
-// 'running' with the new position after it (see Checkpoint.State).
+// source history that the target holds. Two kinds of transactions cannot
+// commit with it, and are bracketed instead: a mark naming the transaction
+// (state 'ddl' or 'nontrans') is committed before it, and 'running' with
+// the new position after it.
+//   - DDL commits implicitly. With the mark goes a fingerprint of the
+//     objects it changes (schema.Fingerprint): after a crash, the same
+//     fingerprint taken again tells whether the DDL ran (see pending.go).
+//   - A transaction that writes non-transactional tables (MyISAM, Aria...)
+//     leaves its writes there even when it is rolled back: after a crash
+//     its outcome is unknown, and the replay stops rather than apply it
+//     twice (see solo.go).
 const CheckpointSchema = "binlog_replay"
 
 const checkpointChannel = "default"
@@ -50,12 +61,38 @@ type Checkpoint struct {
 	GTID string
 	// SourceTime is the last applied transaction's commit time.
 	SourceTime time.Time
-	// State is "running", "done", or "ddl" when the process stopped between
-	// starting a DDL and recording its end: the DDL at DDLStart may or may
-	// not have been applied.
-	State    string
-	DDLStart txn.Position
+	// State is "running", or stateDDL / stateNonTrans when the process
+	// stopped between the mark before such a transaction and the commit
+	// after it: the transaction at Pending.Start may or may not have been
+	// applied (see Pending).
+	State string
+	// Pending describes that transaction, when State is not "running".
+	Pending Pending
+	// TempTables names the temporary tables the binlog had created and
+	// not dropped at Next: they lived in the session that applied them.
+	TempTables string
 }
+
+// Pending is the transaction a checkpoint names as started but not known
+// to be finished.
+type Pending struct {
+	// Start is where it starts in the binlogs, GTID its GTID.
+	Start txn.Position
+	GTID  string
+	// Print is the DDL's fingerprint taken before it ran (a digest, or
+	// "ambiguous: " and why a digest cannot tell).
+	Print string
+	// What says why it was applied apart (the non-transactional tables it
+	// writes...).
+	What string
+}
+
+// Checkpoint states.
+const (
+	stateRunning  = "running"
+	stateDDL      = "ddl"
+	stateNonTrans = "nontrans"
+)
 
 // ensureCheckpointTable creates the checkpoint schema, the checkpoint
 // table and the sessions table (see stale.go) if missing.
@@ -72,7 +109,8 @@ func ensureCheckpointTable(ctx context.Context, conn *sql.Conn) error {
 			"state VARCHAR(16) NOT NULL, " +
 			"ddl_file VARCHAR(255) NOT NULL DEFAULT '', " +
 			"ddl_pos BIGINT UNSIGNED NOT NULL DEFAULT 0, " +
-			"updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6)" +
+			"updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6), " +
+			strings.Join(addedColumns, ", ") +
 			") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
 	}
 	for _, q := range stmts {
@@ -80,8 +118,56 @@ func ensureCheckpointTable(ctx context.Context, conn *sql.Conn) error {
 			return fmt.Errorf("create checkpoint table: %w", err)
 		}
 	}
+	if err := addCheckpointColumns(ctx, conn); err != nil {
+		return err
+	}
 	if _, err := conn.ExecContext(ctx, sessionsTableSQL); err != nil {
 		return fmt.Errorf("create sessions table: %w", err)
+	}
+	return nil
+}
+
+// addedColumns are the checkpoint's columns that earlier versions did not
+// create: addCheckpointColumns adds them to a table of such a version.
+var addedColumns = []string{
+	"pending_gtid VARCHAR(255) NOT NULL DEFAULT ''",
+	"pending_print VARCHAR(2048) NOT NULL DEFAULT ''",
+	"pending_what VARCHAR(2048) NOT NULL DEFAULT ''",
+	"temp_tables VARCHAR(4096) NOT NULL DEFAULT ''",
+}
+
+// addCheckpointColumns adds the addedColumns a checkpoint table made by an
+// earlier version lacks.
+func addCheckpointColumns(ctx context.Context, conn *sql.Conn) error {
+	rows, err := conn.QueryContext(ctx, "SELECT COLUMN_NAME FROM information_schema.COLUMNS "+
+		"WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'checkpoint'", CheckpointSchema)
+	if err != nil {
+		return fmt.Errorf("read the checkpoint table's columns: %w", err)
+	}
+	have := map[string]bool{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return fmt.Errorf("read the checkpoint table's columns: %w", err)
+		}
+		have[strings.ToLower(name)] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read the checkpoint table's columns: %w", err)
+	}
+	var add []string
+	for _, c := range addedColumns {
+		if name, _, _ := strings.Cut(c, " "); !have[name] {
+			add = append(add, "ADD COLUMN "+c)
+		}
+	}
+	if len(add) == 0 {
+		return nil
+	}
+	if _, err := conn.ExecContext(ctx, "ALTER TABLE `"+CheckpointSchema+"`.`checkpoint` "+strings.Join(add, ", ")); err != nil {
+		return fmt.Errorf("add columns to the checkpoint table of an earlier version: %w", err)
 	}
 	return nil
 }
@@ -120,12 +206,17 @@ func readCheckpoint(ctx context.Context, db queryRower, lock string) (*Checkpoin
 		srcTime sql.NullString
 	)
 	err := db.QueryRowContext(ctx,
-		"SELECT seq, file, pos, gtid, source_time, state, ddl_file, ddl_pos FROM `"+
+		"SELECT seq, file, pos, gtid, source_time, state, ddl_file, ddl_pos, "+
+			"pending_gtid, pending_print, pending_what, temp_tables FROM `"+
 			CheckpointSchema+"`.`checkpoint` WHERE channel = ?"+lock, checkpointChannel).
 		Scan(&cp.Applied, &cp.Next.File, &cp.Next.Offset, &cp.GTID, &srcTime, &cp.State,
-			&cp.DDLStart.File, &cp.DDLStart.Offset)
+			&cp.Pending.Start.File, &cp.Pending.Start.Offset, &cp.Pending.GTID, &cp.Pending.Print,
+			&cp.Pending.What, &cp.TempTables)
 	if errors.Is(err, sql.ErrNoRows) || isMySQLError(err, errNoSuchTable, errBadDB) {
 		return nil, nil
+	}
+	if isMySQLError(err, errBadField) {
+		return readOldCheckpoint(ctx, db, lock)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read checkpoint: %w", err)
@@ -136,26 +227,60 @@ func readCheckpoint(ctx context.Context, db queryRower, lock string) (*Checkpoin
 	return &cp, nil
 }
 
+// readOldCheckpoint reads a checkpoint table made by an earlier version,
+// which lacks the pending_* and temp_tables columns (the first run of this
+// version adds them).
+func readOldCheckpoint(ctx context.Context, db queryRower, lock string) (*Checkpoint, error) {
+	var (
+		cp      Checkpoint
+		srcTime sql.NullString
+	)
+	err := db.QueryRowContext(ctx,
+		"SELECT seq, file, pos, gtid, source_time, state, ddl_file, ddl_pos FROM `"+
+			CheckpointSchema+"`.`checkpoint` WHERE channel = ?"+lock, checkpointChannel).
+		Scan(&cp.Applied, &cp.Next.File, &cp.Next.Offset, &cp.GTID, &srcTime, &cp.State,
+			&cp.Pending.Start.File, &cp.Pending.Start.Offset)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read checkpoint: %w", err)
+	}
+	if srcTime.Valid {
+		cp.SourceTime, _ = time.Parse("2006-01-02 15:04:05.999999", srcTime.String)
+	}
+	if cp.State == stateDDL {
+		cp.Pending.Print = "ambiguous: the checkpoint was written by an earlier version, which kept no fingerprint of the DDL"
+	}
+	return &cp, nil
+}
+
 // checkpointSQL returns the statement that records t as the last applied
-// transaction, applied being the running count. It is sent in the same
-// multi-statement batch as COMMIT, so values are literals.
-func checkpointSQL(t *txn.Txn, applied uint64, state string) string {
+// transaction, applied being the running count, and temps as the
+// temporary tables open after it. It is sent in the same multi-statement
+// batch as COMMIT, so values are literals.
+func checkpointSQL(t *txn.Txn, applied uint64, temps string) string {
 	srcTime := "NULL"
 	if !t.Time.IsZero() {
 		srcTime = quote(t.Time.UTC().Format("2006-01-02 15:04:05.999999"))
 	}
-	return fmt.Sprintf("INSERT INTO `%s`.`checkpoint` (channel, seq, file, pos, gtid, source_time, state, ddl_file, ddl_pos) "+
-		"VALUES (%s, %d, %s, %d, %s, %s, %s, '', 0) ON DUPLICATE KEY UPDATE "+
+	return fmt.Sprintf("INSERT INTO `%s`.`checkpoint` (channel, seq, file, pos, gtid, source_time, state, ddl_file, ddl_pos, temp_tables) "+
+		"VALUES (%s, %d, %s, %d, %s, %s, %s, '', 0, %s) ON DUPLICATE KEY UPDATE "+
 		"seq=VALUES(seq), file=VALUES(file), pos=VALUES(pos), gtid=VALUES(gtid), "+
-		"source_time=VALUES(source_time), state=VALUES(state), ddl_file='', ddl_pos=0",
+		"source_time=VALUES(source_time), state=VALUES(state), ddl_file='', ddl_pos=0, "+
+		"pending_gtid='', pending_print='', pending_what='', temp_tables=VALUES(temp_tables)",
 		CheckpointSchema, quote(checkpointChannel), applied, quote(t.End.File), t.End.Offset,
-		quote(t.GTID.String()), srcTime, quote(state))
+		quote(t.GTID.String()), srcTime, quote(stateRunning), quote(temps))
 }
 
-// ddlStartSQL records that the DDL t is about to be applied.
-func ddlStartSQL(t *txn.Txn) string {
-	return fmt.Sprintf("UPDATE `%s`.`checkpoint` SET state='ddl', ddl_file=%s, ddl_pos=%d WHERE channel=%s",
-		CheckpointSchema, quote(t.Start.File), t.Start.Offset, quote(checkpointChannel))
+// pendingSQL records that t is about to be applied apart, in state
+// (stateDDL or stateNonTrans), with the DDL's fingerprint print and what
+// makes it apart.
+func pendingSQL(t *txn.Txn, state, print, what string) string {
+	return fmt.Sprintf("UPDATE `%s`.`checkpoint` SET state=%s, ddl_file=%s, ddl_pos=%d, "+
+		"pending_gtid=%s, pending_print=%s, pending_what=%s WHERE channel=%s",
+		CheckpointSchema, quote(state), quote(t.Start.File), t.Start.Offset,
+		quote(t.GTID.String()), quote(clip(print)), quote(clip(what)), quote(checkpointChannel))
 }
 
 // quote returns s as an SQL string literal that means the same under any
@@ -171,4 +296,9 @@ func quote(s string) string {
 		}
 	}
 	return "'" + s + "'"
+}
+
+// clip shortens s to fit a pending_* column, keeping it valid UTF-8.
+func clip(s string) string {
+	return strings.ToValidUTF8(abbreviate(s, 2000), "")
 }

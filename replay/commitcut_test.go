@@ -51,6 +51,8 @@ type cutProxy struct {
 	server string
 	mode   cutMode
 	n      int
+	// match, when set, picks the packets counted instead of the commits.
+	match func(body []byte) bool
 
 	mu       sync.Mutex
 	conns    []*proxyConn
@@ -63,11 +65,18 @@ type cutProxy struct {
 
 func newCutProxy(t *testing.T, server string, mode cutMode, n int) *cutProxy {
 	t.Helper()
+	return newMatchingCutProxy(t, server, mode, n, nil)
+}
+
+// newMatchingCutProxy is newCutProxy counting the COM_QUERY packets match
+// picks (nil: the commits).
+func newMatchingCutProxy(t *testing.T, server string, mode cutMode, n int, match func(body []byte) bool) *cutProxy {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &cutProxy{ln: ln, server: server, mode: mode, n: n, closed: make(chan struct{})}
+	p := &cutProxy{ln: ln, server: server, mode: mode, n: n, match: match, closed: make(chan struct{})}
 	p.wg.Add(1)
 	go p.accept()
 	t.Cleanup(func() {
@@ -222,8 +231,14 @@ func (p *cutProxy) holdIfCut(pc *proxyConn) {
 
 // trigger reports whether packet body is the commit to cut at.
 func (p *cutProxy) trigger(body []byte) bool {
-	if len(body) == 0 || body[0] != 0x03 || !bytes.Contains(body, []byte("`binlog_replay`.`checkpoint`")) ||
-		!bytes.HasSuffix(body, []byte("COMMIT")) {
+	switch {
+	case len(body) == 0 || body[0] != 0x03:
+		return false
+	case p.match != nil:
+		if !p.match(body[1:]) {
+			return false
+		}
+	case !bytes.Contains(body, []byte("`binlog_replay`.`checkpoint`")) || !bytes.HasSuffix(body, []byte("COMMIT")):
 		return false
 	}
 	p.mu.Lock()

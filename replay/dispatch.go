@@ -3,9 +3,11 @@ package replay
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/binlog-replay/binlog-replay/partition"
 	"github.com/binlog-replay/binlog-replay/schema"
+	"github.com/binlog-replay/binlog-replay/sqlscan"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -30,10 +32,14 @@ func newScheduler(r *run) *scheduler {
 // the ticket returned is the latest before the group that t depends on
 // beyond what the group waits for already (see
 // partition.Tracker.AddToGroup); for a barrier, first-1, every transaction
-// before the group.
-func (s *scheduler) depends(ctx context.Context, t *txn.Txn, ticket, first uint64) (uint64, bool, string, error) {
+// before the group. alone makes t a barrier whatever its write set.
+func (s *scheduler) depends(ctx context.Context, t *txn.Txn, ticket, first uint64, alone bool) (uint64, bool, string, error) {
 	if s.keyer == nil {
-		return first - 1, t.Kind != txn.KindRows, "", nil
+		return first - 1, alone || t.Kind != txn.KindRows, "", nil
+	}
+	if alone {
+		s.tracker.Add(ticket, nil, true) // later transactions wait for it
+		return first - 1, true, "", nil
 	}
 	keys, barrier, reason, err := s.keyer.KeysOf(ctx, t)
 	if err != nil {
@@ -129,10 +135,31 @@ func (r *run) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- *grou
 			return err
 		}
 		ticket++
+		if t.Part > 0 {
+			// A transaction read in pieces runs alone, the pieces
+			// following the first.
+			if err := flush(); err != nil {
+				return err
+			}
+			if err := r.dispatchStream(ctx, in, t, ticket, sched, send); err != nil {
+				return err
+			}
+			continue
+		}
+		solo, err := r.soloReason(ctx, t)
+		if err != nil {
+			return err
+		}
+		ddl := isDDLTxn(t)
+		if t.Kind != txn.KindRows {
+			r.temps.apply(t)
+		}
 		// Close a full group first (or, keeping source GTIDs, one of
-		// another domain or server: see GTIDMode): t's dependencies are
-		// worked out against the group it will join.
-		if cur != nil && (len(cur.txns) >= r.opts.GroupTxns || cur.bytes+t.Bytes > r.opts.GroupBytes ||
+		// another domain or server: see GTIDMode), or the group before a
+		// transaction that runs alone: t's dependencies are worked out
+		// against the group it will join.
+		alone := solo != "" || ddl || t.Kind != txn.KindRows
+		if cur != nil && (alone || len(cur.txns) >= r.opts.GroupTxns || cur.bytes+t.Bytes > r.opts.GroupBytes ||
 			r.keepGTIDs && gtidOrigin(cur.txns[len(cur.txns)-1].GTID) != gtidOrigin(t.GTID)) {
 			if err := flush(); err != nil {
 				return err
@@ -143,11 +170,13 @@ func (r *run) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- *grou
 			first = cur.first
 		}
 		sched.forget(r.seq.committedUpTo())
-		dependsOn, barrier, reason, err := sched.depends(ctx, t, ticket, first)
+		dependsOn, barrier, reason, err := sched.depends(ctx, t, ticket, first, solo != "" || ddl)
 		if err != nil {
 			return err
 		}
 		switch {
+		case solo != "":
+			r.noteBarrier(t, "non-transactional or failed on the source")
 		case barrier && t.Kind == txn.KindRows && !rowsDecoded(t) && r.serial.serial():
 			r.serialTxns.Add(1) // not decoded in a serial stretch: no barrier to report
 		case barrier:
@@ -157,14 +186,11 @@ func (r *run) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- *grou
 		// cascade, a trigger...) joins the group like any other: its
 		// dependency, every transaction before the group, makes the group
 		// wait for every earlier group, and later transactions wait for it
-		// (the tracker's floor). Statement-format and DDL transactions run
-		// alone.
-		if barrier && t.Kind != txn.KindRows {
-			if err := flush(); err != nil {
-				return err
-			}
+		// (the tracker's floor). Statement-format and DDL transactions,
+		// and those that must be applied once (solo.go), run alone.
+		if alone {
 			g := &group{txns: []*txn.Txn{t}, first: ticket, dependsOn: ticket - 1,
-				ddl: t.Kind == txn.KindDDL, statement: true, bytes: t.Bytes}
+				ddl: ddl, statement: t.Kind != txn.KindRows, bytes: t.Bytes, solo: solo, temps: r.temps.String()}
 			if err := send(g); err != nil {
 				return err
 			}
@@ -180,9 +206,66 @@ func (r *run) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- *grou
 		if cur == nil {
 			cur = &group{first: ticket}
 		}
+		cur.temps = r.temps.String()
 		cur.dependsOn = max(cur.dependsOn, dependsOn)
 		cur.txns = append(cur.txns, t)
 		cur.bytes += t.Bytes
+	}
+}
+
+// dispatchStream hands out first, the first piece of a transaction read
+// in pieces (see stream.go), as a group of its own with ticket, then
+// forwards the pieces that follow it on in to the group's stream, which it
+// closes after the last one or when in ends first (the worker then rolls
+// the transaction back).
+func (r *run) dispatchStream(ctx context.Context, in <-chan *txn.Txn, first *txn.Txn, ticket uint64,
+	sched *scheduler, send func(*group) error) error {
+	solo, err := r.soloReason(ctx, first)
+	if err != nil {
+		return err
+	}
+	r.noteBarrier(first, "a transaction too large to hold whole")
+	if _, _, _, err := sched.depends(ctx, first, ticket, ticket, true); err != nil {
+		return err
+	}
+	g := &group{txns: []*txn.Txn{first}, first: ticket, dependsOn: ticket - 1, ddl: isDDLTxn(first),
+		statement: true, bytes: first.Bytes, solo: solo, stream: make(chan *txn.Txn, 1)}
+	r.temps.apply(first)
+	g.temps = r.temps.String()
+	defer close(g.stream)
+	if err := send(g); err != nil {
+		return err
+	}
+	for {
+		var t *txn.Txn
+		var ok bool
+		select {
+		case t, ok = <-in:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if !ok {
+			return nil // the reading stopped before the last piece
+		}
+		r.temps.apply(t)
+		if t.Final {
+			g.temps = r.temps.String() // read by the worker once it has the last piece
+		}
+		select {
+		case g.stream <- t:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if !t.Final {
+			continue
+		}
+		if g.ddl {
+			if err := r.seq.waitCommitted(ctx, ticket); err != nil {
+				return err
+			}
+			sched.schemaChanged(first)
+		}
+		return nil
 	}
 }
 
@@ -231,4 +314,56 @@ func rowsDecoded(t *txn.Txn) bool {
 		}
 	}
 	return true
+}
+
+// invalidateTables drops what the schema cache knows of the tables the
+// DDL statements of t may have changed (all of them when it cannot tell),
+// so that the rows written after them are checked against the new
+// definitions.
+func (r *run) invalidateTables(t *txn.Txn) {
+	for _, e := range t.Events {
+		if e.Query == nil {
+			continue
+		}
+		names, ok := schema.DDLTables(e.Query.SQL, e.Query.Schema)
+		if !ok {
+			r.schemas.InvalidateAll()
+			return
+		}
+		for _, n := range names {
+			r.schemas.Invalidate(n.Schema, n.Table)
+		}
+	}
+}
+
+// isDDLTxn reports whether t holds a DDL statement, which commits
+// implicitly: a standalone DDL, or a group with one and the rows it wrote
+// (CREATE TABLE ... SELECT in row format).
+func isDDLTxn(t *txn.Txn) bool {
+	if t.Kind == txn.KindDDL {
+		return t.Begin == nil || !isDML(t.Begin.SQL)
+	}
+	if t.Kind != txn.KindStatement {
+		return false
+	}
+	for i := range t.Events {
+		if q := t.Events[i].Query; q != nil && schema.IsDDL(q.SQL) {
+			return true
+		}
+	}
+	return false
+}
+
+// isDML reports whether sql is a data statement (INSERT, UPDATE, DELETE,
+// REPLACE, LOAD DATA, CALL...) rather than DDL.
+func isDML(sql []byte) bool {
+	toks := sqlscan.Tokens(sql, 1)
+	if len(toks) == 0 {
+		return false
+	}
+	switch strings.ToUpper(toks[0].Text) {
+	case "INSERT", "UPDATE", "DELETE", "REPLACE", "LOAD", "CALL", "DO", "SELECT", "WITH", "SET":
+		return toks[0].Kind == sqlscan.Word
+	}
+	return false
 }

@@ -15,6 +15,7 @@ import (
 const (
 	errAccessDenied     = 1045
 	errBadDB            = 1049
+	errBadField         = 1054
 	errNoSuchTable      = 1146
 	errLockWaitTimeout  = 1205
 	errLockDeadlock     = 1213

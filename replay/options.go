@@ -45,6 +45,13 @@ type Options struct {
 	// Resume continues from the checkpoint saved on the target. Without it,
 	// a target that has a checkpoint is refused.
 	Resume bool
+	// Uncertain, when resuming, says what became of the transaction the
+	// checkpoint names as started by the earlier run but not known to be
+	// finished (see UncertainError): OutcomeApplied goes on after it,
+	// OutcomeNotApplied applies it. Without it such a checkpoint is
+	// refused, unless the replay can tell by itself (a DDL whose
+	// fingerprint tells).
+	Uncertain Outcome
 
 	// StopPosition stops before the first transaction that does not end at
 	// or before it.
@@ -53,6 +60,9 @@ type Options struct {
 	StopDatetime time.Time
 	// StopBeforeGTID stops before the transaction with this GTID.
 	StopBeforeGTID txn.GTID
+	// StopNeverReachedOK makes Run return no error when the binlogs end
+	// before the stop point given (by default a *StopNotReachedError).
+	StopNeverReachedOK bool
 	// ExcludeGTIDs are skipped (the checkpoint still moves past them).
 	ExcludeGTIDs txn.GTIDSet
 	// Databases and Tables ("db.table") keep only what they name; empty
@@ -191,6 +201,13 @@ func (o *Options) Validate() error {
 		return errors.New("--resume continues from the target's checkpoint: do not also give a start point")
 	case o.LockWaitTimeout < time.Second:
 		return errors.New("lock wait timeout must be at least 1s")
+	case o.Uncertain != "" && !o.Resume:
+		return errors.New("--uncertain settles a transaction an earlier run left unfinished: it needs --resume")
+	}
+	if o.Uncertain != "" {
+		if _, err := ParseOutcome(string(o.Uncertain)); err != nil {
+			return err
+		}
 	}
 	if o.TargetGTIDs != "" {
 		if _, err := ParseGTIDMode(string(o.TargetGTIDs)); err != nil {

@@ -46,7 +46,10 @@ func (e sourceError) Unwrap() error { return e.error }
 // runResilient runs the replay, and when the target is lost, reconnects
 // with backoff for up to opts.Reconnect and continues from the checkpoint
 // the target holds: the transactions committed there are exactly those
-// applied, whatever happened to the ones in flight.
+// applied, whatever happened to the ones in flight. A target that the
+// first run could not connect to and prepare (sum is nil) is an error at
+// once: it was never there to be lost (a wrong address, a server not
+// started).
 func runResilient(ctx context.Context, opts Options, logw io.Writer) (*Summary, error) {
 	var (
 		total   *Summary
@@ -56,7 +59,7 @@ func runResilient(ctx context.Context, opts Options, logw io.Writer) (*Summary, 
 	for {
 		sum, stale, err := runOnce(ctx, opts, logw)
 		total = mergeSummaries(total, sum)
-		if !isConnectionLoss(err) || opts.Reconnect <= 0 || ctx.Err() != nil {
+		if !isConnectionLoss(err) || opts.Reconnect <= 0 || ctx.Err() != nil || total == nil {
 			return total, err
 		}
 		if lostAt.IsZero() || sum != nil && sum.Applied > 0 {
@@ -117,6 +120,7 @@ func mergeSummaries(a, b *Summary) *Summary {
 	m.Barriers += a.Barriers
 	m.SerialTxns += a.SerialTxns
 	m.OrderAborts += a.OrderAborts
+	m.ExpectedErrors += a.ExpectedErrors
 	m.Elapsed += a.Elapsed
 	if a.First != nil {
 		m.First = a.First

@@ -65,6 +65,13 @@ type Summary struct {
 	// SkippedEvents counts, by event type, the events skipped because they
 	// are marked ignorable or because --skip-unknown was given.
 	SkippedEvents map[string]uint64 `json:"skipped_events,omitempty"`
+	// StopNotReached is set when the binlogs ended before the stop point
+	// given (see StopNotReachedError).
+	StopNotReached bool `json:"stop_not_reached,omitempty"`
+	// ExpectedErrors counts the statements the source logged as failing
+	// part way (a duplicate key in a multi-row INSERT into a MyISAM table,
+	// say), which failed the same way on the target, as on a replica.
+	ExpectedErrors uint64 `json:"expected_errors,omitempty"`
 
 	// base is the checkpoint's count of applied transactions when the run
 	// started; uncertain the group whose commit was cut off, if any (see
@@ -89,8 +96,19 @@ type run struct {
 	collations    *collations
 	appliedBefore uint64 // from the checkpoint, when resuming
 	resumed       bool   // started from a checkpoint
-	resumeDDL     txn.Position
-	logw          io.Writer
+	// pending is the transaction the checkpoint names as started by an
+	// earlier run but not known to be finished (see pending.go), until it
+	// is settled; guarded by mu.
+	pending *Pending
+	// temps follows the binlog's temporary tables (dispatch only).
+	temps tempTables
+	// lastTime is the commit time of the last transaction the checkpoint
+	// says was applied (zero on a fresh start), for the stop checks.
+	lastTime time.Time
+	// missed is set when reading ended before the stop point given
+	// (stops.go); guarded by mu.
+	missed *StopNotReachedError
+	logw   io.Writer
 	// keepGTIDs: target commits are logged with source GTIDs (gtids.go).
 	keepGTIDs bool
 	// serial turns row decoding off where the binlog is serial (serial.go);
@@ -141,6 +159,9 @@ type run struct {
 	started  time.Time
 	barriers atomic.Uint64
 	skipped  atomic.Uint64
+	// expectedErrors counts the statements that failed on the target with
+	// the error the source logged for them (worker.expected).
+	expectedErrors atomic.Uint64
 }
 
 // Run replays the binlogs described by opts into the target. It returns
@@ -252,10 +273,14 @@ func (r *run) prepare(ctx context.Context) (txn.Position, error) {
 		start = cp.Next
 		r.appliedBefore = cp.Applied
 		r.resumed = true
-		if cp.State == "ddl" {
-			r.resumeDDL = cp.DDLStart
+		if cp.TempTables != "" {
+			return txn.Position{}, tempTablesLost(cp)
 		}
+		r.lastTime = cp.SourceTime
 		r.logf("resuming from checkpoint %s (%d transactions applied before)", cp.Next, cp.Applied)
+	}
+	if err := r.checkPending(cp); err != nil {
+		return txn.Position{}, err
 	}
 	switch {
 	case !start.IsZero():
@@ -270,6 +295,9 @@ func (r *run) prepare(ctx context.Context) (txn.Position, error) {
 		}
 	}
 	if err := r.checkStartGap(ctx, start); err != nil {
+		return txn.Position{}, err
+	}
+	if err := r.checkStops(ctx, start); err != nil {
 		return txn.Position{}, err
 	}
 	if err := r.checkBinlogPrivilege(ctx, start); err != nil {
@@ -318,7 +346,7 @@ func (r *run) createCheckpoint(ctx context.Context, conn *sql.Conn, fresh bool, 
 	}
 	if fresh {
 		first := &txn.Txn{End: start}
-		if _, err := conn.ExecContext(ctx, checkpointSQL(first, 0, "running")); err != nil {
+		if _, err := conn.ExecContext(ctx, checkpointSQL(first, 0, "")); err != nil {
 			return fmt.Errorf("create checkpoint: %w", err)
 		}
 	}
@@ -388,6 +416,13 @@ func (r *run) pipeline(ctx context.Context, start txn.Position) error {
 	if err == nil {
 		err = r.readErr
 	}
+	if err == nil && ctx.Err() == nil && !r.opts.StopNeverReachedOK {
+		r.mu.Lock()
+		if r.missed != nil {
+			err = r.missed
+		}
+		r.mu.Unlock()
+	}
 	if err == nil && ctx.Err() != nil && r.stopReason() == "" {
 		r.setStop("interrupted: stopped at a transaction boundary, checkpoint saved")
 	}
@@ -451,14 +486,21 @@ func (r *run) read(ctx context.Context, start txn.Position, out chan<- *txn.Txn)
 	}()
 	f := filter.New(r.opts.Filter(r.opts.Files))
 	sent := 0
-	for {
+	skipping := false // the pieces of a transaction the GTID filters skip
+	for first := true; ; first = false {
 		t, err := rd.Next(ctx)
+		if first && (err == nil || errors.Is(err, io.EOF)) {
+			if err := r.checkStopPassedAtStart(f, rd, start); err != nil {
+				r.setReadErr(err, "nothing applied: the stop point is behind the start point")
+				return nil
+			}
+		}
 		if errors.Is(err, io.EOF) && r.opts.Source.DSN != "" {
-			r.setStop("reached the end of the source's binlog")
+			r.stopNotReached(f, rd, "reached the end of the source's binlog")
 			return nil
 		}
 		if errors.Is(err, io.EOF) {
-			r.endOfBinlogs(rd, sent)
+			r.endOfBinlogs(f, rd, sent)
 			return nil
 		}
 		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
@@ -466,7 +508,7 @@ func (r *run) read(ctx context.Context, start txn.Position, out chan<- *txn.Txn)
 		}
 		var trunc *binlog.TruncatedError
 		if errors.As(err, &trunc) && !r.opts.Strict {
-			r.setStop(fmt.Sprintf("the last binlog ends inside a transaction (%v): applied every complete transaction before it; --strict refuses such input", err))
+			r.stopNotReached(f, rd, fmt.Sprintf("the last binlog ends inside a transaction (%v): applied every complete transaction before it; --strict refuses such input", err))
 			return nil
 		}
 		if err != nil {
@@ -479,13 +521,32 @@ func (r *run) read(ctx context.Context, start txn.Position, out chan<- *txn.Txn)
 			r.setReadErr(err, why)
 			return nil
 		}
-		if stop := f.Stop(t); stop != "" {
-			r.setStop(stop)
-			return nil
-		}
-		if f.Skips(t) {
-			r.skipped.Add(1)
-			continue
+		if t.Part > 0 {
+			// A piece of a transaction read in pieces (stream.go): its
+			// GTID is known from the first, its end and commit time only
+			// with the last; a stream ended early is rolled back.
+			if t.Part == 1 {
+				skipping = f.Skips(t)
+			}
+			switch stop := f.StopAt(t); {
+			case stop != "":
+				r.setStop(stop)
+				return nil
+			case skipping:
+				if t.Final {
+					r.skipped.Add(1)
+				}
+				continue
+			}
+		} else {
+			if stop := f.Stop(t); stop != "" {
+				r.setStop(stop)
+				return nil
+			}
+			if f.Skips(t) {
+				r.skipped.Add(1)
+				continue
+			}
 		}
 		f.Include(t)
 		if err := r.mem.acquire(ctx, t); err != nil {
@@ -505,7 +566,7 @@ func (r *run) read(ctx context.Context, start txn.Position, out chan<- *txn.Txn)
 func (r *run) openReader(ctx context.Context, start txn.Position) (*binlog.Reader, error) {
 	readAhead, decodeMax := readerLimits(r.opts.MemoryBudget)
 	bo := binlog.Options{Start: start, SkipUnknown: r.opts.SkipUnknown,
-		DecodeRows: r.parallel(), DecodeMaxBytes: decodeMax, ReadAheadBytes: readAhead,
+		DecodeRows: r.parallel(), DecodeMaxBytes: decodeMax, ReadAheadBytes: readAhead, StreamAbove: decodeMax,
 		SkipDecode: &r.serial.skip, DecodeJSON: r.sqlApply.targetMariaDB, NoContinuityCheck: r.opts.NoContinuityCheck}
 	if r.opts.Source.DSN == "" {
 		return binlog.NewReader(r.opts.Files, bo)
@@ -524,7 +585,9 @@ func (r *run) openReader(ctx context.Context, start txn.Position) (*binlog.Reade
 // committed records that g is committed on the target.
 func (r *run) committed(g *group) {
 	r.seq.done(g.last())
-	r.mem.release(g.txns)
+	if g.stream == nil { // a stream's pieces gave their memory back as they were sent
+		r.mem.release(g.txns)
+	}
 	last := g.txns[len(g.txns)-1]
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -587,11 +650,6 @@ func (r *run) noteBarrier(t *txn.Txn, reason string) {
 	if _, ok := r.barrierWhy[reason]; ok || len(r.barrierWhy) < 20 {
 		r.barrierWhy[reason]++
 	}
-}
-
-// mayBeApplied reports whether t is the DDL a crashed run had started.
-func (r *run) mayBeApplied(t *txn.Txn) bool {
-	return !r.resumeDDL.IsZero() && t.Start == r.resumeDDL
 }
 
 // applyError wraps err, raised applying statement s (nil: unknown) of t,
@@ -687,10 +745,12 @@ func (r *run) reportProgress(done <-chan struct{}) {
 
 func (r *run) summary() *Summary {
 	s := &Summary{Stats: r.snapshot(), StopReason: r.stopReason(), Retries: r.retries.Load(),
-		OrderAborts: r.orderAborts.Load(), SourceGTIDs: r.keepGTIDs, SerialTxns: r.serialTxns.Load()}
+		OrderAborts: r.orderAborts.Load(), SourceGTIDs: r.keepGTIDs, SerialTxns: r.serialTxns.Load(),
+		ExpectedErrors: r.expectedErrors.Load()}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s.First, s.Last = r.first, r.last
+	s.StopNotReached = r.missed != nil
 	s.base, s.uncertain = r.appliedBefore, r.uncertain
 	s.BarrierReasons = r.barrierWhy
 	if len(r.skippedEvents) > 0 {

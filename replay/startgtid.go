@@ -41,10 +41,10 @@ func (r *run) checkStartGap(ctx context.Context, start txn.Position) error {
 // sent transactions having been passed on to be applied. A --start-gtid
 // set past the end of the binlogs is an error (after what was read is
 // applied); one that skipped everything says so.
-func (r *run) endOfBinlogs(rd *binlog.Reader, sent int) {
+func (r *run) endOfBinlogs(f *filter.Filter, rd *binlog.Reader, sent int) {
 	s := r.opts.StartGTIDs
 	if s.IsEmpty() {
-		r.setStop("reached the end of the binlogs")
+		r.stopNotReached(f, rd, "reached the end of the binlogs")
 		return
 	}
 	_, end, _ := rd.GTIDHistory()
@@ -56,8 +56,8 @@ func (r *run) endOfBinlogs(rd *binlog.Reader, sent int) {
 		return
 	}
 	if sent == 0 && r.skipped.Load() > 0 {
-		r.setStop(fmt.Sprintf("nothing to apply: every transaction in the binlogs is already in --start-gtid (%d skipped); the target is at their end", r.skipped.Load()))
+		r.stopNotReached(f, rd, fmt.Sprintf("nothing to apply: every transaction in the binlogs is already in --start-gtid (%d skipped); the target is at their end", r.skipped.Load()))
 		return
 	}
-	r.setStop("reached the end of the binlogs")
+	r.stopNotReached(f, rd, "reached the end of the binlogs")
 }

@@ -35,8 +35,11 @@ type stmt struct {
 	// with the others of its row event and the rows it changed are
 	// checked (worker.execChecked).
 	check *rowCheck
-	event *txn.Event
-	txn   *txn.Txn
+	// expectErr is the error the source logged for the statement (it
+	// failed part way there): the target must fail the same way.
+	expectErr uint16
+	event     *txn.Event
+	txn       *txn.Txn
 }
 
 // sqlApply says which row events bodyStatements applies as SQL (see
@@ -162,7 +165,7 @@ func bodyStatements(ctx context.Context, t *txn.Txn, names *collations, sa *sqlA
 			}
 			out = append(out, contextStatement(e.Query, e, names, sa.sqlModeMask()))
 			out = append(out, querySetup(e.Query, e)...)
-			out = append(out, stmt{sql: sa.querySQL(t, e), alone: true, event: e})
+			out = append(out, stmt{sql: sa.querySQL(t, e), alone: true, event: e, expectErr: e.Query.ErrorCode})
 		case txn.EventIntVar, txn.EventRand, txn.EventUserVar:
 			if err := flushRows(); err != nil {
 				return nil, err

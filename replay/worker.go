@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/binlog-replay/binlog-replay/schema"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -33,6 +34,16 @@ type group struct {
 	// sqlEvents counts the row events of the group applied as SQL
 	// (rowsql.go), set by the attempt that commits.
 	sqlEvents uint64
+	// solo, when set, says why the group's one transaction must be
+	// applied once and alone (see solo.go).
+	solo string
+	// temps names the binlog's temporary tables open after the group, for
+	// the checkpoint (see tempTables).
+	temps string
+	// stream, for a transaction read in pieces, brings the pieces after
+	// the first (txns[0]); the dispatcher closes it after the last one, or
+	// earlier when the reading stops (stream.go).
+	stream chan *txn.Txn
 }
 
 func (g *group) last() uint64 { return g.first + uint64(len(g.txns)) - 1 }
@@ -79,8 +90,14 @@ func (w *worker) apply(ctx context.Context, g *group) error {
 		defer w.r.stmtMu.Unlock()
 		return w.r.stmtWorker.apply(ctx, g)
 	}
+	if g.stream != nil {
+		return w.applyStream(ctx, g)
+	}
 	if g.ddl {
 		return w.applyDDL(ctx, g)
+	}
+	if g.solo != "" {
+		return w.applySolo(ctx, g)
 	}
 	seq := w.r.seq
 	for attempt := 0; ; attempt++ {
@@ -110,6 +127,15 @@ func (w *worker) apply(ctx context.Context, g *group) error {
 			}
 		case isRetryable(err):
 			return fmt.Errorf("gave up after %d retries: %w", attempt, err)
+		case len(g.txns) == 1 && g.dependsOn < g.first-1 && (isServerError(err) || isRowsError(err)) && !errors.Is(err, errCommitUnknown):
+			// It ran beside earlier transactions its write set said it
+			// does not touch, and was refused (a duplicate key, a row
+			// not found, a foreign key): had the write set missed a
+			// dependency, it would see their rows once they commit. Run
+			// it again alone, after all of them.
+			w.r.logf("transaction at %s was refused while earlier ones were in flight (%v): applying it again after them",
+				g.txns[0].Start, err)
+			g.dependsOn = g.first - 1
 		case len(g.txns) > 1 && (isServerError(err) || isRowsError(err)) && !errors.Is(err, errCommitUnknown):
 			// One of the grouped transactions is refused: apply them one
 			// at a time, so that those before it commit and the error
@@ -133,10 +159,10 @@ func (w *worker) applyEach(ctx context.Context, g *group) error {
 	return nil
 }
 
-// applyOnce runs g's body, waits for its turn and commits.
-func (w *worker) applyOnce(ctx context.Context, g *group, gen uint64) error {
-	// The session runs with autocommit=0: the group's statements form one
-	// target transaction, ended by the COMMIT below.
+// statements returns the statements that apply g's transactions, with
+// the GTID and format description statements they need first, and the
+// format description the session has once they are sent.
+func (w *worker) statements(ctx context.Context, g *group) ([]stmt, *txn.Format, error) {
 	var stmts []stmt
 	last := g.txns[len(g.txns)-1]
 	if w.r.keepGTIDs {
@@ -154,16 +180,28 @@ func (w *worker) applyOnce(ctx context.Context, g *group, gen uint64) error {
 		}
 		body, err := bodyStatements(ctx, t, w.r.collations, w.r.sqlApply)
 		if err != nil {
-			return w.r.applyError(t, failedEvent(err), err)
+			return nil, nil, w.r.applyError(t, failedEvent(err), err)
 		}
 		for i := range body {
 			body[i].txn = t
 		}
 		stmts = append(stmts, body...)
 	}
+	return stmts, format, nil
+}
+
+// applyOnce runs g's body, waits for its turn and commits.
+func (w *worker) applyOnce(ctx context.Context, g *group, gen uint64) error {
+	// The session runs with autocommit=0: the group's statements form one
+	// target transaction, ended by the COMMIT below.
+	stmts, format, err := w.statements(ctx, g)
+	if err != nil {
+		return err
+	}
+	last := g.txns[len(g.txns)-1]
 	g.sqlEvents = countSQLEvents(stmts)
 	w.r.bodies.start(g.first)
-	err := w.exec(ctx, stmts)
+	err = w.exec(ctx, stmts)
 	w.r.bodies.end(g.first)
 	if err != nil {
 		return err
@@ -175,7 +213,7 @@ func (w *worker) applyOnce(ctx context.Context, g *group, gen uint64) error {
 	if err != nil {
 		return err
 	}
-	commit := checkpointSQL(last, w.r.appliedBefore+g.last(), "running") + ";\nCOMMIT"
+	commit := checkpointSQL(last, w.r.appliedBefore+g.last(), g.temps) + ";\nCOMMIT"
 	if _, err := w.conn.ExecContext(ctx, commit); err != nil {
 		// The commit may or may not have happened: the checkpoint on the
 		// target says which, and --resume reads it.
@@ -188,33 +226,34 @@ func (w *worker) applyOnce(ctx context.Context, g *group, gen uint64) error {
 	return nil
 }
 
-// applyDDL applies a standalone query, bracketed by checkpoint updates
-// because it commits implicitly (see CheckpointSchema).
+// applyDDL applies a DDL transaction (a standalone DDL statement, or a
+// group holding one and the rows it wrote: CREATE TABLE ... SELECT in row
+// format), bracketed by checkpoint marks because DDL commits implicitly
+// (see CheckpointSchema). The mark before it holds a fingerprint of the
+// objects it changes: a resumed run that finds the mark (the DDL may or
+// may not have run) takes the fingerprint again to tell, and never runs a
+// DDL a second time.
 func (w *worker) applyDDL(ctx context.Context, g *group) error {
 	t := g.txns[0]
 	if err := w.r.seq.waitCommitted(ctx, g.first-1); err != nil {
 		return err
 	}
-	if err := w.execUnlogged(ctx, ddlStartSQL(t)+";\nCOMMIT"); err != nil {
-		return w.r.applyError(t, nil, fmt.Errorf("record DDL start: %w", err))
+	q, rowsOnly, skip, err := w.settleDDL(ctx, g)
+	switch {
+	case err != nil:
+		return err
+	case skip:
+		return w.skipApplied(ctx, g)
 	}
-	body, err := bodyStatements(ctx, t, w.r.collations, w.r.sqlApply)
-	if err != nil {
-		return w.r.applyError(t, failedEvent(err), err)
-	}
-	for i := range body {
-		body[i].txn = t
-	}
-	if w.r.keepGTIDs {
-		body = append([]stmt{{sql: gtidStatement(t.GTID), txn: t}}, body...)
-	}
-	if err := w.exec(ctx, body); err != nil {
-		if !w.r.mayBeApplied(t) || !isMySQLError(err, alreadyDoneErrors...) {
+	if !rowsOnly {
+		if err := w.markDDL(ctx, t, q, g.solo); err != nil {
 			return err
 		}
-		w.r.logf("DDL at %s was already applied before the restart (%v): continuing", t.Start, err)
 	}
-	if err := w.execUnlogged(ctx, checkpointSQL(t, w.r.appliedBefore+g.last(), "running")+";\nCOMMIT"); err != nil {
+	if err := w.execDDL(ctx, t, q, rowsOnly); err != nil {
+		return err
+	}
+	if err := w.execUnlogged(ctx, checkpointSQL(t, w.r.appliedBefore+g.last(), g.temps)+";\nCOMMIT"); err != nil {
 		if !isServerError(err) {
 			w.r.commitUncertain(g)
 		}
@@ -222,6 +261,154 @@ func (w *worker) applyDDL(ctx context.Context, g *group) error {
 	}
 	w.r.committed(g)
 	return nil
+}
+
+// settleDDL returns the DDL statement of g's transaction and, when an
+// earlier run left it pending, what became of it: skip when it ran,
+// rowsOnly when it is CREATE TABLE ... SELECT whose CREATE ran and whose
+// rows (committed with the checkpoint) did not.
+func (w *worker) settleDDL(ctx context.Context, g *group) (q *txn.Event, rowsOnly, skip bool, err error) {
+	t := g.txns[0]
+	if q = ddlEvent(t); q == nil {
+		return nil, false, false, w.r.applyError(t, nil, errors.New("a DDL transaction without its statement"))
+	}
+	p := w.r.takePending(t)
+	if p == nil {
+		return q, false, false, nil
+	}
+	applied, err := w.ddlApplied(ctx, t, q, p)
+	switch {
+	case err != nil:
+		return nil, false, false, err
+	case applied && hasRowEvents(t) && g.solo != "":
+		return nil, false, false, &UncertainError{Start: t.Start, GTID: t.GTID.String(),
+			What: "its DDL ran before the stop, and the rows it writes go to non-transactional tables, which may hold some of them: " + g.solo}
+	case applied && hasRowEvents(t) && w.stageFor(t, q) == nil:
+		// CREATE TABLE ... SELECT: the table was created, its rows
+		// were not committed (they commit with the checkpoint). Staged
+		// (ctas.go), it ran whole.
+		w.r.logf("DDL at %s: applying the rows it writes", t.Start)
+		return q, true, false, nil
+	}
+	return q, false, applied, nil
+}
+
+// markDDL commits the mark before the DDL statement q of t, with the
+// fingerprint of the objects it changes.
+func (w *worker) markDDL(ctx context.Context, t *txn.Txn, q *txn.Event, solo string) error {
+	print, err := schema.Fingerprint(ctx, w.conn, q.Query.SQL, q.Query.Schema)
+	if err != nil {
+		return w.r.applyError(t, nil, fmt.Errorf("read the state of the objects the DDL changes: %w", err))
+	}
+	mark := print.Digest
+	if print.Ambiguous != "" {
+		mark = "ambiguous: " + print.Ambiguous
+	}
+	if err := w.execUnlogged(ctx, pendingSQL(t, stateDDL, mark, solo)+";\nCOMMIT"); err != nil {
+		return w.r.applyError(t, nil, fmt.Errorf("record DDL start: %w", err))
+	}
+	return nil
+}
+
+// execDDL sends the DDL statement q of t (unless rowsOnly), then the rows
+// t holds after it, if any, checked against the table it made. With source
+// GTIDs kept, the GTID statement goes first.
+func (w *worker) execDDL(ctx context.Context, t *txn.Txn, q *txn.Event, rowsOnly bool) error {
+	if s := w.stageFor(t, q); s != nil {
+		return w.execStaged(ctx, t, s)
+	}
+	statement, rows := splitDDL(t, q)
+	var body []stmt
+	if w.r.keepGTIDs {
+		body = append(body, stmt{sql: gtidStatement(t.GTID), txn: t})
+	}
+	if !rowsOnly {
+		s, err := w.bodyOf(ctx, t, statement)
+		if err != nil {
+			return err
+		}
+		body = append(body, s...)
+	}
+	if err := w.exec(ctx, body); err != nil {
+		return err
+	}
+	if rows == nil {
+		return nil
+	}
+	w.r.invalidateTables(statement)
+	return w.execPiece(ctx, t, rows)
+}
+
+// execPiece sends the statements that apply part, a part of t (a piece
+// of a streamed transaction, the rows after a DDL), the format
+// description first where the session lacks it.
+func (w *worker) execPiece(ctx context.Context, t, part *txn.Txn) error {
+	body, err := w.bodyOf(ctx, t, part)
+	if err != nil {
+		return err
+	}
+	if part.Format != nil && part.Format != w.format && hasRowEvents(part) {
+		body = append([]stmt{{events: formatStatement(part.Format).events, txn: t}}, body...)
+	}
+	if err := w.exec(ctx, body); err != nil {
+		return err
+	}
+	if hasRowEvents(part) {
+		w.format = part.Format
+	}
+	return nil
+}
+
+// bodyOf returns the statements that apply part, a part of t, marked as
+// t's.
+func (w *worker) bodyOf(ctx context.Context, t, part *txn.Txn) ([]stmt, error) {
+	body, err := bodyStatements(ctx, part, w.r.collations, w.r.sqlApply)
+	if err != nil {
+		return nil, w.r.applyError(t, failedEvent(err), err)
+	}
+	for i := range body {
+		body[i].txn = t
+	}
+	return body, nil
+}
+
+// splitDDL splits the DDL transaction t at its DDL statement q: the events
+// up to q, and those after it (nil when there are none: a standalone DDL).
+// Both are shallow copies of t.
+func splitDDL(t *txn.Txn, q *txn.Event) (statement, rest *txn.Txn) {
+	for i := range t.Events {
+		if &t.Events[i] != q {
+			continue
+		}
+		head := *t
+		head.Events = t.Events[:i+1]
+		if i+1 == len(t.Events) {
+			return &head, nil
+		}
+		tail := *t
+		tail.Events = t.Events[i+1:]
+		return &head, &tail
+	}
+	return t, nil
+}
+
+// ddlEvent returns the query event of t that is its DDL statement: the
+// only query of a standalone one, the CREATE of a CREATE TABLE ... SELECT.
+func ddlEvent(t *txn.Txn) *txn.Event {
+	var first *txn.Event
+	for i := range t.Events {
+		e := &t.Events[i]
+		if e.Kind != txn.EventQuery {
+			continue
+		}
+		if t.Kind == txn.KindDDL || schema.IsDDL(e.Query.SQL) {
+			return e
+		}
+		if first == nil {
+			first = e
+		}
+	}
+	return first
 }
 
 // execUnlogged runs sql, statements ending in a COMMIT, kept out of the
@@ -239,13 +426,6 @@ func (w *worker) execUnlogged(ctx context.Context, sql string) error {
 	return err
 }
 
-// alreadyDoneErrors are the errors a DDL raises when it is applied a second
-// time: after a crash between a DDL and its checkpoint they mean the DDL
-// had been applied.
-var alreadyDoneErrors = []uint16{errTableExists, errBadTable, errDupFieldName, errDupKeyName,
-	errCantDropField, errDBCreateExists, errDBDropExists, errNoSuchTable, errSPDoesNotExist,
-	errTrgDoesNotExist, errTrgAlreadyExists}
-
 // exec sends stmts, several per round trip where allowed, within the
 // target's packet limit: consecutive SQL statements share a multi-statement
 // packet, consecutive row events share one BINLOG statement sent alone. The
@@ -262,6 +442,9 @@ func (w *worker) exec(ctx context.Context, stmts []stmt) error {
 	)
 	send := func(sql string) error {
 		_, err := w.conn.ExecContext(ctx, sql)
+		if len(batched) == 1 && batched[0].expectErr != 0 {
+			err = w.expected(batched[0], err)
+		}
 		if err != nil {
 			w.format = nil // the session may have lost what it was told
 			if s := culprit(batched, err); s != nil && s.txn != nil {
@@ -332,6 +515,27 @@ func (w *worker) exec(ctx context.Context, stmts []stmt) error {
 		}
 	}
 	return flush()
+}
+
+// expected checks the outcome err of the statement s, which the source
+// logged as failing with error s.expectErr, as a replica does: the same
+// error is success (what the statement changed before failing stays, as
+// on the source), anything else stops the replay.
+func (w *worker) expected(s *stmt, err error) error {
+	var me *mysql.MySQLError
+	switch {
+	case isMySQLError(err, s.expectErr):
+		w.r.expectedErrors.Add(1)
+		w.r.logf("%s at %s failed with error %d, as on the source (what it changed before failing stays)",
+			s.event.TypeName, s.event.Pos, s.expectErr)
+		return nil
+	case err == nil:
+		return fmt.Errorf("the source logged this statement as failing with error %d part way; the target ran it "+
+			"without error, so the two now differ (a replica stops here too)", s.expectErr)
+	case errors.As(err, &me):
+		return fmt.Errorf("the source logged this statement as failing with error %d; the target failed with another: %w", s.expectErr, err)
+	}
+	return err
 }
 
 // execChecked sends statements of the SQL apply path, those of one row

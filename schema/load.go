@@ -9,8 +9,9 @@ import (
 
 // tableInfo is the TABLES row of a table.
 type tableInfo struct {
-	tableType string // "BASE TABLE", "SYSTEM VERSIONED", "VIEW"...
-	engine    string
+	tableType     string // "BASE TABLE", "SYSTEM VERSIONED", "VIEW"...
+	engine        string
+	transactional bool // the engine's TRANSACTIONS in information_schema.ENGINES
 }
 
 // collationFunc returns the Collation of a collation name (nil when its
@@ -49,7 +50,8 @@ func loadShape(ctx context.Context, db *sql.DB, schema, table string, mariadb bo
 	if err != nil {
 		return nil, fmt.Errorf("read table %s: %w", name, err)
 	}
-	t := &Table{Schema: schema, Name: table, SystemVersioned: info.tableType == "SYSTEM VERSIONED"}
+	t := &Table{Schema: schema, Name: table, SystemVersioned: info.tableType == "SYSTEM VERSIONED",
+		Engine: info.engine, Transactional: info.transactional}
 	explicitPeriod, err := loadColumns(ctx, db, t)
 	if err != nil {
 		return nil, fmt.Errorf("read columns of %s: %w", name, err)
@@ -85,9 +87,10 @@ func hiddenColumn(name, dataType, columnType string, unsigned bool) Column {
 // loadTableInfo reads the TABLES row; a missing table or a view is ErrNoTable.
 func loadTableInfo(ctx context.Context, db *sql.DB, schema, table string) (tableInfo, error) {
 	var info tableInfo
-	var engine sql.NullString
-	err := db.QueryRowContext(ctx, `SELECT TABLE_TYPE, ENGINE FROM information_schema.TABLES
-		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`, schema, table).Scan(&info.tableType, &engine)
+	var engine, transactions sql.NullString
+	err := db.QueryRowContext(ctx, `SELECT t.TABLE_TYPE, t.ENGINE, e.TRANSACTIONS
+		FROM information_schema.TABLES t LEFT JOIN information_schema.ENGINES e ON e.ENGINE = t.ENGINE
+		WHERE t.TABLE_SCHEMA = ? AND t.TABLE_NAME = ?`, schema, table).Scan(&info.tableType, &engine, &transactions)
 	switch {
 	case err == sql.ErrNoRows:
 		return info, ErrNoTable
@@ -97,6 +100,7 @@ func loadTableInfo(ctx context.Context, db *sql.DB, schema, table string) (table
 		return info, fmt.Errorf("is a view: %w", ErrNoTable)
 	}
 	info.engine = engine.String
+	info.transactional = transactions.String == "YES"
 	return info, nil
 }
 
@@ -197,11 +201,13 @@ func loadHasTriggers(ctx context.Context, db *sql.DB, schema, table string) (boo
 	return n > 0, err
 }
 
-// quoteName formats `schema`.`table` for messages, doubling backticks.
+// quoteName formats `schema`.`table`, doubling backticks.
 func quoteName(schema, table string) string {
-	q := func(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
-	return q(schema) + "." + q(table)
+	return quoteIdent(schema) + "." + quoteIdent(table)
 }
+
+// quoteIdent quotes an identifier with backticks, doubling inner ones.
+func quoteIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
 
 func containsFold(s, sub string) bool {
 	return strings.Contains(strings.ToLower(s), sub)

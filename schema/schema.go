@@ -152,6 +152,11 @@ type Table struct {
 	HasTriggers bool
 	// SystemVersioned is set for MariaDB tables WITH SYSTEM VERSIONING.
 	SystemVersioned bool
+	// Engine is the table's storage engine; Transactional says whether
+	// the server reports it as supporting transactions (InnoDB: yes;
+	// MyISAM, Aria, MEMORY, CSV: no, their writes survive a ROLLBACK).
+	Engine        string
+	Transactional bool
 }
 
 // PrimaryKey returns the primary key, or nil when the table has none.

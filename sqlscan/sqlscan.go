@@ -57,6 +57,21 @@ func Tokens(sql []byte, limit int) []Token {
 	return out
 }
 
+// TokenSpans is Tokens, with the span each token was read from (for an
+// Ident, its quotes included).
+func TokenSpans(sql []byte, limit int) ([]Token, []Span) {
+	var toks []Token
+	var spans []Span
+	scan(sql, func(tok Token, sp Span) bool {
+		if tok.Kind != 0 {
+			toks = append(toks, tok)
+			spans = append(spans, sp)
+		}
+		return limit == 0 || len(toks) < limit
+	})
+	return toks, spans
+}
+
 // Span is the byte range [Start, End) of a piece of statement text.
 type Span struct{ Start, End int }
 

@@ -107,6 +107,26 @@ type Txn struct {
 	Format *Format
 	// Bytes is the size of all its events in the binlog.
 	Bytes int64
+	// NonTransactional is set when the binlog says the transaction changed
+	// a table that ROLLBACK cannot undo (MyISAM, Aria, MEMORY...): it ends
+	// with a COMMIT query instead of an XID event, or, from MariaDB, its
+	// GTID event lacks the FL_TRANSACTIONAL flag. Its writes survive a
+	// rollback on the target too, so it must never be applied twice.
+	NonTransactional bool
+	// Part numbers the pieces of a transaction too large to hold whole,
+	// which a reader hands out as it reads them (binlog.Options.
+	// StreamAbove): 0 for a whole transaction, 1, 2... for the pieces of a
+	// streamed one, the last with Final set. Every piece has the
+	// transaction's Seq, GTID, Start and Format; End, Time,
+	// NonTransactional and RolledBack are set on the last one only, and
+	// Bytes counts each piece's own bytes.
+	Part  int
+	Final bool
+	// RolledBack is set for a group that ends with ROLLBACK: the source
+	// rolled it back after it had changed non-transactional tables, whose
+	// changes stayed (and so were logged). It is applied the same way:
+	// its events, then ROLLBACK.
+	RolledBack bool
 }
 
 // Format is the format description event of a binlog file.

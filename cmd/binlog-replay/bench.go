@@ -61,7 +61,7 @@ func (o *BenchOptions) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Base, "base", "", "restored base `DATADIR` the --binlogs apply to (copied, never modified); targets are checked against the anchor's")
 	fs.StringVar(&o.StartPosition, "start-position", "", "with --binlogs: where the base leaves off, `FILE:POS` (default: the first file's beginning)")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the bases and every stopped server (datadirs, binlogs, error logs) in the temp dir for inspection")
-	fs.StringVar(&o.Plot, "plot", "", "also write a PNG bar chart of the apply times to `FILE`")
+	fs.StringVar(&o.Plot, "plot", "", "also write a bar chart of the apply times to `FILE`: PNG or SVG, by its extension (.png, .svg)")
 	fs.BoolVar(&o.JSON, "json", false, "print the report as JSON")
 	fs.BoolVar(&o.LogValues, "log-values", false, "let failed applies' errors and the verification report show data values (by default replaced by ?)")
 }
@@ -102,6 +102,11 @@ func (o *BenchOptions) parse(set map[string]bool) error {
 			return errors.New("--binlogs replaces the generated workload: do not also give --profiles, --scale, --txns, --duration, --threads, --tables or --seed")
 		}
 	}
+	if o.Plot != "" {
+		if _, err := bench.ChartFormat(o.Plot); err != nil {
+			return fmt.Errorf("--plot: %w", err)
+		}
+	}
 	if o.StartPosition != "" && o.Binlogs == "" {
 		return errors.New("--start-position is for --binlogs")
 	}
@@ -114,22 +119,20 @@ func (o *BenchOptions) parse(set map[string]bool) error {
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: binlog-replay bench [flags]\n\n"+
-			"Generates a workload on a throwaway MariaDB source (binlog on, ROW), takes a base\n"+
-			"before it, then applies the same binlogs to identical targets restored from the base\n"+
-			"with mariadb-binlog | mariadb and with binlog-replay (and with --native, MariaDB's own\n"+
-			"parallel replication), times only the apply and verifies every target against the\n"+
-			"source. With --binlogs and --base: your own binlogs and base, checked against the\n"+
-			"anchor's result. Exit status 1 if any apply fails or any target differs.")
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("bench", stderr, "usage: binlog-replay bench [flags]\n\n"+
+		"Generates a workload on a throwaway MariaDB source (binlog on, ROW), takes a base\n"+
+		"before it, then applies the same binlogs to identical targets restored from the base\n"+
+		"with mariadb-binlog | mariadb and with binlog-replay (and with --native, MariaDB's own\n"+
+		"parallel replication), times only the apply and verifies every target against the\n"+
+		"source. With --binlogs and --base: your own binlogs and base, checked against the\n"+
+		"anchor's result.",
+		exitStatus{0, "every method applied the binlogs and every target was verified"},
+		exitStatus{1, "error: an apply failed, a target differs, or the bench could not run (servers, files)"},
+		exitStatus{2, "usage: bad flags or arguments"})
 	var o BenchOptions
 	o.AddFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "binlog-replay bench: unexpected arguments %v\n", fs.Args())
@@ -175,11 +178,15 @@ func writeBenchReport(stdout io.Writer, o *BenchOptions, rep *bench.Report) erro
 	if o.Plot == "" {
 		return nil
 	}
+	format, err := bench.ChartFormat(o.Plot)
+	if err != nil {
+		return err
+	}
 	f, err := os.Create(o.Plot)
 	if err != nil {
 		return fmt.Errorf("write chart: %w", err)
 	}
-	if err := bench.WritePNG(f, rep); err != nil {
+	if err := bench.WriteChart(f, rep, format); err != nil {
 		f.Close()
 		return fmt.Errorf("write chart %s: %w", o.Plot, err)
 	}

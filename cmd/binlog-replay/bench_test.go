@@ -25,6 +25,7 @@ func TestBenchFlags(t *testing.T) {
 		{"--binlogs", t.TempDir()},
 		{"--base", t.TempDir()},
 		{"stray"},
+		{"--plot", "chart.jpg"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := runBench(t.Context(), args, &stdout, &stderr); code != 2 {

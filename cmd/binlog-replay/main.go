@@ -6,6 +6,9 @@
 //	binlog-replay replay --target DSN [flags] BINLOGS...
 //	binlog-replay replay --target DSN --source DSN --source-start FILE:POS|GTID [flags]
 //	binlog-replay verify --target DSN --reference DSN [flags]
+//	binlog-replay plan [flags] BINLOGS...
+//	binlog-replay bench [flags]
+//	binlog-replay version
 //
 // Run "binlog-replay COMMAND -h" for a command's flags.
 package main
@@ -37,16 +40,26 @@ func commands() []command {
 		{"verify", "compare the data of two servers table by table", runVerify},
 		{"bench", "measure the speed-up over mariadb-binlog | mariadb on this machine, verified", runBench},
 		{"plan", "analyse binlogs without a server: contents, stop-point candidates, parallelism", runPlan},
+		{"version", "print the version, git revision and build of this binary (also --version)", runVersion},
 	}
 }
 
+// runMain runs the command args name and returns the process exit status.
 func runMain(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		usage(stderr)
 		return 2
 	}
+	name := args[0]
+	switch name {
+	case "-h", "--help", "-help", "help":
+		usage(stdout)
+		return 0
+	case "--version", "-version":
+		name = "version"
+	}
 	for _, c := range commands() {
-		if c.name != args[0] {
+		if c.name != name {
 			continue
 		}
 		ctx, stop := interruptContext(stderr)
@@ -63,7 +76,7 @@ func usage(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.short)
 	}
-	fmt.Fprintln(w, "\nRun 'binlog-replay COMMAND -h' for a command's flags.")
+	fmt.Fprintln(w, "\nRun 'binlog-replay COMMAND -h' for a command's flags and exit statuses.")
 }
 
 // interruptContext returns a context cancelled by the first SIGINT or

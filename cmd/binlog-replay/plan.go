@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/plan"
 )
 
@@ -49,7 +48,7 @@ func (o *PlanOptions) options(args []string, warn io.Writer) (plan.Options, erro
 		return po, err
 	}
 	if o.Source == "" {
-		if po.Files, err = binlog.ResolveFiles(args); err != nil {
+		if po.Files, err = resolveBinlogFiles(args); err != nil {
 			return po, err
 		}
 	}
@@ -90,21 +89,18 @@ func (o *PlanOptions) options(args []string, warn io.Writer) (plan.Options, erro
 }
 
 func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: binlog-replay plan [flags] BINLOG_FILES|DIR|INDEX...\n"+
-			"       binlog-replay plan --source DSN --source-start FILE:POS|GTID [flags]\n\n"+
-			"Analyses binlogs without a target server: contents, stop-point candidates with the flags\n"+
-			"that stop just before each, what a replay with the same flags would apply, and\n"+
-			"the parallelism the transactions allow. Exit status 1 if the predicted replay\n"+
-			"would fail on the binlogs.")
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("plan", stderr, "usage: binlog-replay plan [flags] BINLOG_FILES|DIR|INDEX...\n"+
+		"       binlog-replay plan --source DSN --source-start FILE:POS|GTID [flags]\n\n"+
+		"Analyses binlogs without a target server: contents, stop-point candidates with the flags\n"+
+		"that stop just before each, what a replay with the same flags would apply, and\n"+
+		"the parallelism the transactions allow.",
+		exitStatus{0, "the report was written, and a replay with these flags would read the binlogs cleanly"},
+		exitStatus{1, "error: the binlogs (or the source) could not be read, or a replay with these flags would fail on them (the report says where)"},
+		exitStatus{2, "usage: bad flags or arguments"})
 	var o PlanOptions
 	o.AddFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	po, err := o.options(fs.Args(), stderr)
 	if err != nil {

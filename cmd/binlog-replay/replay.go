@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/plan"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/txn"
@@ -27,14 +27,23 @@ type ReplayOptions struct {
 	GroupTxns  int
 	GroupBytes int64
 	Resume     bool
-	NoLogBin   bool
-	Strict     bool
+	// StopNeverReachedOK exits 0 when the binlogs end before the stop
+	// point given (by default: exit status 3).
+	StopNeverReachedOK bool
+	// Uncertain is --uncertain: what became of the transaction an earlier
+	// run left unfinished (applied or not-applied).
+	Uncertain string
+	NoLogBin  bool
+	Strict    bool
 	// TargetGTIDs is --target-gtids: auto, source or own.
 	TargetGTIDs string
 	JSON        bool
 	Progress    string
-	Reconnect   time.Duration
-	Memory      byteSize
+	// Verbose adds the engine's details (workers, parallelism, barriers)
+	// to the progress bar's display, as a full line every 10 s.
+	Verbose   bool
+	Reconnect time.Duration
+	Memory    byteSize
 	// SourceFlags read the binlogs from a live server instead of files.
 	SourceFlags
 	// StallReport is how long without a commit before the replay says what
@@ -72,11 +81,16 @@ func (o *ReplayOptions) AddFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.GroupTxns, "group-txns", d.GroupTxns, "most source transactions committed together in one target transaction")
 	fs.Int64Var(&o.GroupBytes, "group-bytes", d.GroupBytes, "most binlog bytes committed together in one target transaction")
 	fs.BoolVar(&o.Resume, "resume", false, "continue from the checkpoint saved on the target")
+	fs.BoolVar(&o.StopNeverReachedOK, "stop-never-reached-ok", false, "exit 0, not 3, when the binlogs end before the stop point given (--stop-position, --stop-datetime, --stop-before-gtid)")
+	fs.StringVar(&o.Uncertain, "uncertain", "", "with --resume, when the earlier run stopped inside a transaction whose outcome cannot be known "+
+		"(it writes non-transactional tables, or a DDL that cannot be told): `applied` (it took effect: continue after it) or not-applied (apply it)")
 	fs.BoolVar(&o.NoLogBin, "no-log-bin", false, "keep the replay out of the target's binary log (SET sql_log_bin=0)")
 	fs.StringVar(&o.TargetGTIDs, "target-gtids", string(d.TargetGTIDs), "GTIDs the replayed transactions get in the target's binlog: source (keep the source's: MariaDB source and target, needs BINLOG ADMIN), own (the target's), auto (source where possible, says which at the start)")
 	fs.BoolVar(&o.Strict, "strict", false, "refuse a last binlog file that ends inside a transaction (default: apply every complete transaction and say where it was cut)")
 	fs.BoolVar(&o.JSON, "json", false, "print the summary as JSON on stdout")
-	fs.StringVar(&o.Progress, "progress", "auto", "progress display: auto, bar, plain or none")
+	fs.StringVar(&o.Progress, "progress", progressAuto, "progress display: bar (one line redrawn in place: bytes, transactions/s, time left, source time reached), "+
+		"plain (a full line every 10 s, with the workers, parallelism and barriers), none, or auto (bar on a terminal, else plain)")
+	fs.BoolVar(&o.Verbose, "verbose", false, "with the progress bar, also print the full progress line (workers busy and waiting, parallelism, barriers) every 10 s")
 	fs.DurationVar(&o.Reconnect, "reconnect-for", d.Reconnect, "when the target is lost, reconnect with backoff for this long, then resume from its checkpoint (0: stop at once)")
 	fs.DurationVar(&o.StallReport, "stall-report", d.StallReport, "when no transaction has committed for this long, say what the replay's sessions on the target are doing (0: never)")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "rehearse on a staging target: check the binlogs as plan does first (apply nothing if the replay would fail on them), replay, verify with --verify-against, and report")
@@ -95,7 +109,7 @@ func (o *ReplayOptions) options(args []string, warn io.Writer) (replay.Options, 
 		return ro, err
 	}
 	if o.Source == "" {
-		if ro.Files, err = binlog.ResolveFiles(args); err != nil {
+		if ro.Files, err = resolveBinlogFiles(args); err != nil {
 			return ro, err
 		}
 	}
@@ -132,26 +146,49 @@ func (o *ReplayOptions) options(args []string, warn io.Writer) (replay.Options, 
 	ro.Databases, ro.Tables = f.Databases, f.Tables
 	ro.Workers, ro.GroupTxns, ro.GroupBytes = o.Workers, o.GroupTxns, o.GroupBytes
 	ro.Resume, ro.NoLogBin, ro.SkipUnknown, ro.Strict = o.Resume, o.NoLogBin, o.SkipUnknown, o.Strict
-	ro.NoContinuityCheck = o.NoContinuityCheck
+	ro.NoContinuityCheck, ro.StopNeverReachedOK = o.NoContinuityCheck, o.StopNeverReachedOK
 	ro.Reconnect, ro.MemoryBudget, ro.StallReport, ro.LogValues = o.Reconnect, int64(o.Memory), o.StallReport, o.LogValues
 	if ro.TargetGTIDs, err = replay.ParseGTIDMode(o.TargetGTIDs); err != nil {
 		return ro, err
 	}
+	if o.Uncertain != "" {
+		if ro.Uncertain, err = replay.ParseOutcome(o.Uncertain); err != nil {
+			return ro, err
+		}
+	}
 	return ro, ro.Validate()
 }
 
+// exitStopNotReached is the exit status of a replay whose binlogs ended
+// before the stop point given: everything in them was applied.
+const exitStopNotReached = 3
+
+// replayExitStatuses are the exit statuses of the replay command, for its -h.
+var replayExitStatuses = []exitStatus{
+	{0, "success: the stop point given was reached, or the end of the binlogs when none was given " +
+		"(and with --verify-against, the target equals the reference)"},
+	{1, "error: the replay could not start (nothing was applied; the message says what to check), " +
+		"or it stopped (the message names the file, offset and event; the target holds every transaction " +
+		"before it and nothing of it, and --resume continues; where a transaction's outcome cannot be known, " +
+		"--resume --uncertain applied|not-applied settles it), or, with --verify-against, the target " +
+		"differs from the reference"},
+	{2, "usage: bad flags or arguments; nothing was applied"},
+	{3, "the binlogs ended before the stop point given (--stop-position, --stop-datetime, " +
+		"--stop-before-gtid) was reached: everything in them was applied, and the summary says where " +
+		"they ended (--stop-never-reached-ok makes this 0)"},
+}
+
 func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: binlog-replay replay --target DSN [flags] BINLOG_FILES|DIR|INDEX...")
-		fmt.Fprintln(stderr, "       binlog-replay replay --target DSN --source DSN --source-start FILE:POS|GTID [flags]")
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("replay", stderr, "usage: binlog-replay replay --target DSN [flags] BINLOG_FILES|DIR|INDEX...\n"+
+		"       binlog-replay replay --target DSN --source DSN --source-start FILE:POS|GTID [flags]\n\n"+
+		"Applies the binlogs to the target in parallel, committing in source order with a\n"+
+		"checkpoint, from the start point given (or the checkpoint, with --resume) to the\n"+
+		"stop point given (or the end of the binlogs).",
+		replayExitStatuses...)
 	var o ReplayOptions
 	o.AddFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	ro, err := o.options(fs.Args(), stderr)
 	if err != nil {
@@ -163,6 +200,15 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			"with --resume that is the target's checkpoint: rehearse on a fresh staging target instead")
 		return 2
 	}
+	if err := preflight(ctx, &ro, o.FromBackup); err != nil {
+		fmt.Fprintf(stderr, "binlog-replay replay: %v\n", err)
+		return 1
+	}
+	progress, err := newProgress(o.Progress, o.Verbose, stderr, ro.Files, ro.StopPosition)
+	if err != nil {
+		fmt.Fprintf(stderr, "binlog-replay replay: %v\n", err)
+		return 2
+	}
 	if o.DryRun {
 		if code := dryRunCheck(ctx, &ro, stderr); code != 0 {
 			return code
@@ -171,15 +217,23 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	// The budget bounds what the replay keeps live; the soft limit makes
 	// the garbage collector keep the heap near it.
 	debug.SetMemoryLimit(2 * ro.MemoryBudget)
-	progress := newProgress(o.Progress, stderr)
-	ro.Progress = progress.update
-	sum, err := replay.Run(ctx, ro, stderr)
-	progress.finish()
+	ro.Progress, ro.ProgressInterval = progress.update, progress.interval()
+	sum, err := replay.Run(ctx, ro, progress.logWriter())
+	var final *replay.Stats
+	if sum != nil {
+		final = &sum.Stats
+	}
+	progress.finish(final)
 	if sum != nil {
 		printReplaySummary(stdout, sum, o.JSON, err)
 	}
+	var missed *replay.StopNotReachedError
+	if errors.As(err, &missed) {
+		fmt.Fprintf(stderr, "binlog-replay replay: %v (exit status 3; --stop-never-reached-ok exits 0)\n", err)
+		return exitStopNotReached
+	}
 	if err != nil {
-		fmt.Fprintf(stderr, "binlog-replay replay: %v\n", err)
+		fmt.Fprintf(stderr, "binlog-replay replay: %v\n", explainPrivileges(err))
 		return 1
 	}
 	code := 0
@@ -248,7 +302,7 @@ func dryRunCheck(ctx context.Context, ro *replay.Options, stderr io.Writer) int 
 // comparable.
 func verifyAfterReplay(ctx context.Context, ro replay.Options, o *ReplayOptions, stdout, stderr io.Writer) int {
 	vo := verifyOptions{Target: ro.TargetDSN, Reference: o.reference, ChunkSize: verify.DefaultChunkSize, SampleRows: verify.DefaultSampleRows,
-		LogValues: ro.LogValues, targetTLS: ro.TargetTLS, referenceTLS: o.referenceTLS}
+		LogValues: ro.LogValues, targetTLS: ro.TargetTLS, referenceTLS: o.referenceTLS, referenceFlag: "--verify-against"}
 	vo.Databases, vo.Tables = strings.Join(ro.Databases, ","), strings.Join(ro.Tables, ",")
 	report, err := compareServers(ctx, vo)
 	if err != nil {

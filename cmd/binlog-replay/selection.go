@@ -37,7 +37,8 @@ func (o *SelectionFlags) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.FromBackup, "from-backup", "", "start at the binlog position recorded by the base backup in `DIR` (xtrabackup/mariabackup/mydumper)")
 	fs.StringVar(&o.StopPosition, "stop-position", "", "stop before the first transaction not ending at or before `FILE:POS`")
 	fs.StringVar(&o.StopDatetime, "stop-datetime", "", "stop before the first transaction committed at or after `TIME` ('2006-01-02 15:04:05' in local time, or RFC 3339)")
-	fs.StringVar(&o.StopBeforeGTID, "stop-before-gtid", "", "stop before the transaction with this `GTID`")
+	fs.StringVar(&o.StopBeforeGTID, "stop-before-gtid", "", "stop before the transaction with this `GTID`, or before the first of its "+
+		"MariaDB domain (MySQL source UUID) at or beyond its sequence number when it does not occur as such")
 	fs.StringVar(&o.ExcludeGTIDs, "exclude-gtids", "", "skip the transactions in this GTID `SET`")
 	fs.StringVar(&o.Databases, "databases", "", "apply only these comma-separated databases")
 	fs.StringVar(&o.Tables, "tables", "", "apply only these comma-separated db.table tables")
@@ -58,6 +59,9 @@ func (o *SelectionFlags) parse(files []string) (txn.Position, filter.Options, er
 		return start, f, err
 	}
 	if o.FromBackup != "" {
+		if err := checkFromBackupDir(o.FromBackup); err != nil {
+			return start, f, err
+		}
 		bs, err := replay.StartFromBackup(o.FromBackup)
 		if err != nil {
 			return start, f, err

@@ -194,7 +194,7 @@ func TestTLSTarget(t *testing.T) {
 	if err := o.validate(&bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}
-	vdb, err := openVerifyDB(t.Context(), "target", o.Target, o.targetTLS)
+	vdb, err := openVerifyDB(t.Context(), "target", "--target", o.Target, o.targetTLS)
 	if err != nil {
 		t.Fatal(err)
 	}

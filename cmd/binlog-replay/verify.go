@@ -28,6 +28,9 @@ type verifyOptions struct {
 	// turns them into targetTLS and referenceTLS.
 	TLS, ReferenceTLS       tlsFlags
 	targetTLS, referenceTLS *tls.Config
+	// referenceFlag is the flag that named the reference, for messages:
+	// --reference (the default), or replay's --verify-against.
+	referenceFlag string
 }
 
 func (o *verifyOptions) addFlags(fs *flag.FlagSet) {
@@ -89,18 +92,15 @@ func (o *verifyOptions) compareOptions() verify.Options {
 // they are identical, 1 when they differ, 2 on a usage or comparison error
 // (including a cancelled ctx).
 func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: binlog-replay verify --target DSN --reference DSN [flags]\n\n"+
-			"Compares the data of two servers table by table (chunked checksums).\n"+
-			"Exit status: 0 identical, 1 different, 2 error.\n\nflags:")
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("verify", stderr, "usage: binlog-replay verify --target DSN --reference DSN [flags]\n\n"+
+		"Compares the data of two servers table by table (chunked checksums).",
+		exitStatus{0, "the servers hold identical data"},
+		exitStatus{1, "the servers differ (the report says where): unlike the other commands, 1 is not an error"},
+		exitStatus{2, "usage or error: bad flags, a server that cannot be reached or read; nothing was compared"})
 	var o verifyOptions
 	o.addFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return 2 // flag has printed the error or the help
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "binlog-replay verify: unexpected arguments %q\n", fs.Args())
@@ -127,12 +127,16 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int
 
 // compareServers opens both servers and compares them.
 func compareServers(ctx context.Context, o verifyOptions) (*verify.Report, error) {
-	target, err := openVerifyDB(ctx, "target", o.Target, o.targetTLS)
+	target, err := openVerifyDB(ctx, "target", "--target", o.Target, o.targetTLS)
 	if err != nil {
 		return nil, err
 	}
 	defer target.Close()
-	reference, err := openVerifyDB(ctx, "reference", o.Reference, o.referenceTLS)
+	refFlag := o.referenceFlag
+	if refFlag == "" {
+		refFlag = "--reference"
+	}
+	reference, err := openVerifyDB(ctx, "reference", refFlag, o.Reference, o.referenceTLS)
 	if err != nil {
 		return nil, err
 	}
@@ -141,8 +145,9 @@ func compareServers(ctx context.Context, o verifyOptions) (*verify.Report, error
 }
 
 // openVerifyDB opens and pings the server dsn names (over TLS with
-// tlsConfig when it is set); name says which one it is in errors.
-func openVerifyDB(ctx context.Context, name, dsn string, tlsConfig *tls.Config) (*sql.DB, error) {
+// tlsConfig when it is set); name says which one it is in errors, and
+// flag the flag that gave dsn.
+func openVerifyDB(ctx context.Context, name, flag, dsn string, tlsConfig *tls.Config) (*sql.DB, error) {
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open %s %s: %s", name, redactDSN(dsn), parseErrorText(dsn, err))
@@ -150,14 +155,22 @@ func openVerifyDB(ctx context.Context, name, dsn string, tlsConfig *tls.Config) 
 	if tlsConfig != nil {
 		cfg.TLS, cfg.AllowFallbackToPlaintext = tlsConfig.Clone(), false
 	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = connectTimeout
+	}
 	connector, err := mysql.NewConnector(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open %s %s: %w", name, redactDSN(dsn), err)
 	}
 	db := sql.OpenDB(connector)
-	if err := db.PingContext(ctx); err != nil {
+	pctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	if err := db.PingContext(pctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("connect to %s %s: %w", name, redactDSN(dsn), err)
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("connect to %s %s: %w", name, redactDSN(dsn), err)
+		}
+		return nil, explainConnectError(name, flag, cfg, err, connectTimeout)
 	}
 	return db, nil
 }

@@ -44,7 +44,7 @@ func TestRunVerify(t *testing.T) {
 		t.Errorf("with MYSQL_PWD: exit %d, stderr %q", code, errOut)
 	}
 	t.Setenv("MYSQL_PWD", "")
-	if code, _, errOut := run("--target="+userDSN(ts), "--reference="+userDSN(rs)); code != 2 || !strings.Contains(errOut, "connect to target") {
+	if code, _, errOut := run("--target="+userDSN(ts), "--reference="+userDSN(rs)); code != 2 || !strings.Contains(errOut, "cannot connect to the target") {
 		t.Errorf("without password: exit %d, stderr %q; want 2 and a connect error", code, errOut)
 	}
 

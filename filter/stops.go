@@ -1,0 +1,84 @@
+package filter
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/binlog-replay/binlog-replay/txn"
+)
+
+// Stops describes the stop options set, as flags ("--stop-before-gtid
+// 0-1-5, --stop-datetime ..."), "" when none is.
+func (f *Filter) Stops() string {
+	o := &f.o
+	var out []string
+	if !o.StopBeforeGTID.IsZero() {
+		out = append(out, "--stop-before-gtid "+o.StopBeforeGTID.String())
+	}
+	if !o.StopDatetime.IsZero() {
+		out = append(out, "--stop-datetime "+o.StopDatetime.UTC().Format("2006-01-02 15:04:05 MST"))
+	}
+	if !o.StopPosition.IsZero() {
+		out = append(out, "--stop-position "+o.StopPosition.String())
+	}
+	return strings.Join(out, ", ")
+}
+
+// StopPassed returns why a stop option is already behind the point where
+// reading starts, "" when none is: start is that point, atStart the GTID
+// history of the binlogs before it, lastTime the commit time of the last
+// transaction applied before it (zero when unknown). A replay must then
+// apply nothing: everything it would apply lies after the stop point.
+func (f *Filter) StopPassed(start txn.Position, atStart txn.GTIDSet, lastTime time.Time) string {
+	o := &f.o
+	switch {
+	case !o.StopPosition.IsZero() && !start.IsZero() && f.before(o.StopPosition, start):
+		return fmt.Sprintf("the start point %s is past --stop-position %s", start, o.StopPosition)
+	case !o.StopDatetime.IsZero() && !lastTime.IsZero() && !lastTime.Before(o.StopDatetime):
+		return fmt.Sprintf("the last transaction applied before the start point %s was committed at %s, not before --stop-datetime %s",
+			start, lastTime.UTC().Format("2006-01-02 15:04:05"), o.StopDatetime.UTC().Format("2006-01-02 15:04:05 MST"))
+	case o.StopBeforeGTID.IsZero():
+		return ""
+	}
+	stop := o.StopBeforeGTID
+	if stop.Flavor == txn.FlavorMariaDB {
+		if seq, ok := atStart.DomainSeq(stop.Domain); ok && seq >= stop.Seq {
+			return fmt.Sprintf("the binlogs before the start point %s already reach sequence number %d of domain %d, "+
+				"at or beyond --stop-before-gtid %s", start, seq, stop.Domain, stop)
+		}
+		return ""
+	}
+	if atStart.Contains(stop) {
+		return fmt.Sprintf("the binlogs before the start point %s already hold --stop-before-gtid %s", start, stop)
+	}
+	return ""
+}
+
+// StopUnknown returns why --stop-before-gtid stop can never be met in
+// binlogs whose whole GTID history is end: its domain (source UUID) does
+// not occur there. "" when it does.
+func StopUnknown(stop txn.GTID, end txn.GTIDSet) string {
+	if stop.IsZero() {
+		return ""
+	}
+	if stop.Flavor == txn.FlavorMariaDB {
+		if _, ok := end.DomainSeq(stop.Domain); ok {
+			return ""
+		}
+		return fmt.Sprintf("--stop-before-gtid %s names domain %d, which these binlogs never mention (they hold %s)",
+			stop, stop.Domain, orNone(end.String()))
+	}
+	if !end.Source(stop.Source).IsEmpty() {
+		return ""
+	}
+	return fmt.Sprintf("--stop-before-gtid %s names source %s, which these binlogs never mention (they hold %s)",
+		stop, stop.Source, orNone(end.String()))
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "no GTIDs"
+	}
+	return s
+}

@@ -1,0 +1,171 @@
+package replay_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/binlog-replay/binlog-replay/internal/replaytest"
+	"github.com/binlog-replay/binlog-replay/replay"
+	"github.com/binlog-replay/binlog-replay/sandbox"
+)
+
+// ctasScenario runs, in row format, CREATE TABLE ... SELECT (one GTID
+// group holding the CREATE and the rows), writes to the new table, then
+// CREATE OR REPLACE TABLE ... SELECT over it (a table the replay already
+// knows, with another definition), and a CREATE TABLE ... SELECT into a
+// MyISAM table.
+func ctasScenario(t *testing.T) *replaytest.Scenario {
+	t.Helper()
+	return replaytest.New(t, "ROW",
+		func(ctx context.Context, db *sql.DB) error {
+			return execAll(ctx, db, "CREATE DATABASE cs", "CREATE TABLE cs.src (id INT PRIMARY KEY, v VARCHAR(10))",
+				"INSERT INTO cs.src VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd')")
+		},
+		func(ctx context.Context, db *sql.DB) error {
+			return execAll(ctx, db,
+				"CREATE TABLE cs.c ENGINE=InnoDB SELECT * FROM cs.src",
+				"INSERT INTO cs.c VALUES (5, 'e')",
+				"UPDATE cs.src SET v = 'z' WHERE id = 2",
+				"CREATE OR REPLACE TABLE cs.c (id INT PRIMARY KEY, v VARCHAR(10), w INT DEFAULT 7) SELECT * FROM cs.src WHERE id < 4",
+				"INSERT INTO cs.c (id, v) VALUES (6, 'f')",
+				"CREATE TABLE cs.m ENGINE=MyISAM SELECT * FROM cs.src",
+				"INSERT INTO cs.src VALUES (9, 'i')")
+		})
+}
+
+// TestCreateTableSelect replays CREATE TABLE ... SELECT and CREATE OR
+// REPLACE TABLE ... SELECT: the target must end equal to the source, with
+// 1 and 4 workers (the table the replay knew is read again after the
+// CREATE OR REPLACE).
+func TestCreateTableSelect(t *testing.T) {
+	sc := ctasScenario(t)
+	for _, workers := range []int{1, 4} {
+		t.Run(fmt.Sprintf("%d workers", workers), func(t *testing.T) {
+			db, _ := replayInto(t, sc, opts(workers))
+			replaytest.RequireEqual(t, db, sc.SourceDB, "cs")
+		})
+	}
+}
+
+// TestCreateTableSelectResume loses the target between the CREATE of a
+// CREATE TABLE ... SELECT (committed on its own) and the commit of its
+// rows, for the first CREATE and for the CREATE OR REPLACE: the resumed
+// run must see that the table was created, apply the rows, and end equal
+// to the source.
+func TestCreateTableSelectResume(t *testing.T) {
+	sc := ctasScenario(t)
+	for _, c := range []struct{ name, stmt string }{
+		{"CREATE TABLE", "CREATE TABLE `cs`.`c`"},
+		{"CREATE OR REPLACE TABLE", "CREATE OR REPLACE TABLE `cs`.`c`"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tgt, db := sc.Target(t)
+			// The packet after the CREATE: the one passing its rows through.
+			seen := false
+			match := func(b []byte) bool {
+				if bytes.Contains(b, []byte(c.stmt)) {
+					seen = true
+					return false
+				}
+				return seen && bytes.HasPrefix(b, []byte("BINLOG"))
+			}
+			proxy := newMatchingCutProxy(t, fmt.Sprintf("127.0.0.1:%d", tgt.Port), cutBefore, 1, match)
+			o := opts(4)
+			o.Files, o.StartPosition, o.Reconnect = sc.Files, sc.Start, 30*time.Second
+			o.TargetDSN = strings.Replace(tgt.TCPDSN(""), fmt.Sprint(tgt.Port), fmt.Sprint(proxy.ln.Addr().(*net.TCPAddr).Port), 1)
+			var log strings.Builder
+			if _, err := replay.Run(context.Background(), o, &log); err != nil {
+				t.Fatalf("replay: %v\nlog:\n%s", err, log.String())
+			}
+			if cut, _ := proxy.state(); !cut || !strings.Contains(log.String(), "applying the rows it writes") {
+				t.Fatalf("the connection was not cut between the CREATE and its rows\nlog:\n%s", log.String())
+			}
+			replaytest.RequireEqual(t, db, sc.SourceDB, "cs")
+		})
+	}
+}
+
+// TestCreateTableSelectKeepsGTIDs replays CREATE TABLE ... SELECT into a
+// target that keeps the source's GTIDs in its binlog, under
+// gtid_strict_mode: each must be logged under its source GTID alone, the
+// CREATE and its rows together (as the source logged them), with no GTID
+// of the target's own; and the target must end equal to the source, also
+// when the connection is cut just before or just after the statement
+// that creates the table.
+func TestCreateTableSelectKeepsGTIDs(t *testing.T) {
+	sc := ctasScenario(t)
+	srcPos, _ := gtidState(t, sc.SourceDB)
+	for _, c := range []struct{ name, cut string }{
+		{"no cut", ""},
+		{"cut before the CREATE ... SELECT", "before"},
+		{"cut after the CREATE ... SELECT", "after"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tgt := sandbox.ForTest(t, sandbox.Options{FromDatadir: sc.Base, Binlog: true, Args: []string{"--gtid-strict-mode=1"}})
+			db, err := tgt.Open(context.Background(), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			o := opts(4)
+			o.Files, o.StartPosition, o.TargetDSN = sc.Files, sc.Start, tgt.DSN("")
+			if c.cut != "" {
+				// The statement that creates cs.c from the staging table.
+				match := func(b []byte) bool {
+					return bytes.Contains(b, []byte("SELECT `id`, `v` FROM `binlog_replay`.`ctas_stage`"))
+				}
+				mode := cutBefore
+				if c.cut == "after" {
+					mode = cutAfter
+				}
+				proxy := newMatchingCutProxy(t, fmt.Sprintf("127.0.0.1:%d", tgt.Port), mode, 1, match)
+				o.Reconnect = 30 * time.Second
+				o.TargetDSN = strings.Replace(tgt.TCPDSN(""), fmt.Sprint(tgt.Port), fmt.Sprint(proxy.ln.Addr().(*net.TCPAddr).Port), 1)
+				defer func() {
+					if cut, _ := proxy.state(); !cut {
+						t.Errorf("the connection was not cut")
+					}
+				}()
+			}
+			var log strings.Builder
+			sum, err := replay.Run(context.Background(), o, &log)
+			if err != nil {
+				t.Fatalf("replay: %v\nlog:\n%s", err, log.String())
+			}
+			if !sum.SourceGTIDs {
+				t.Fatalf("source GTIDs not kept\nlog:\n%s", log.String())
+			}
+			replaytest.RequireEqual(t, db, sc.SourceDB, "cs")
+			if pos, _ := gtidState(t, db); pos != srcPos {
+				t.Fatalf("target GTID position %q, want the source's %q", pos, srcPos)
+			}
+			seen := map[string]bool{}
+			rows, err := db.Query("SHOW BINLOG EVENTS")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var logName, typ, info string
+				var pos, serverID, end uint64
+				if err := rows.Scan(&logName, &pos, &typ, &serverID, &end, &info); err != nil {
+					t.Fatal(err)
+				}
+				if typ != "Gtid" {
+					continue
+				}
+				g := info[strings.LastIndexByte(info, ' ')+1:]
+				if serverID == uint64(tgt.ServerID) || seen[g] {
+					t.Fatalf("target binlog holds GTID %s (server id %d, seen before: %v): a GTID the source did not give", g, serverID, seen[g])
+				}
+				seen[g] = true
+			}
+		})
+	}
+}

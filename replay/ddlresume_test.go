@@ -1,0 +1,146 @@
+package replay_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/binlog-replay/binlog-replay/internal/replaytest"
+	"github.com/binlog-replay/binlog-replay/replay"
+	"github.com/binlog-replay/binlog-replay/txn"
+)
+
+// ddlResumeScenario runs DDL that must not run twice, each between row
+// transactions: a rename that swaps two InnoDB tables of one definition,
+// an unnamed index, a column renamed, a procedure created, a primary key
+// added, an unnamed foreign key, and a swap of two MyISAM tables of one
+// definition (whose identity the server does not show).
+func ddlResumeScenario(t *testing.T) *replaytest.Scenario {
+	t.Helper()
+	return replaytest.New(t, "ROW",
+		func(ctx context.Context, db *sql.DB) error {
+			return execAll(ctx, db, "CREATE DATABASE dd",
+				"CREATE TABLE dd.a (id INT PRIMARY KEY, v INT) ENGINE=InnoDB", "CREATE TABLE dd.b LIKE dd.a",
+				"CREATE TABLE dd.ma (id INT PRIMARY KEY, v INT) ENGINE=MyISAM", "CREATE TABLE dd.mb LIKE dd.ma",
+				"CREATE TABLE dd.t (id INT PRIMARY KEY, v INT) ENGINE=InnoDB",
+				"CREATE TABLE dd.u (id INT NOT NULL, v INT) ENGINE=InnoDB",
+				"INSERT INTO dd.a VALUES (1, 1), (2, 1)", "INSERT INTO dd.b VALUES (1, 2), (2, 2), (3, 2)",
+				"INSERT INTO dd.ma VALUES (1, 3)", "INSERT INTO dd.mb VALUES (1, 4), (2, 4)",
+				"INSERT INTO dd.u VALUES (1, 1), (2, 2)")
+		},
+		func(ctx context.Context, db *sql.DB) error {
+			return execAll(ctx, db,
+				"INSERT INTO dd.a VALUES (10, 10)",
+				"RENAME TABLE dd.a TO dd.tmp, dd.b TO dd.a, dd.tmp TO dd.b",
+				"INSERT INTO dd.a VALUES (11, 11)",
+				"ALTER TABLE dd.t ADD INDEX (v)",
+				"INSERT INTO dd.t VALUES (1, 1)",
+				"ALTER TABLE dd.t CHANGE COLUMN v w INT",
+				"INSERT INTO dd.t VALUES (2, 2)",
+				"CREATE PROCEDURE dd.p() SELECT 1",
+				"ALTER TABLE dd.u ADD PRIMARY KEY (id)",
+				"INSERT INTO dd.u VALUES (5, 5)",
+				"ALTER TABLE dd.t ADD FOREIGN KEY (w) REFERENCES dd.u (id)",
+				"RENAME TABLE dd.ma TO dd.tmp, dd.mb TO dd.ma, dd.tmp TO dd.mb",
+				"INSERT INTO dd.ma VALUES (12, 12)")
+		})
+}
+
+// commitPacket returns the number of the commit packet (counted as
+// cutProxy counts them, one source transaction per commit) that ends the
+// k-th DDL of txns: a DDL and a transaction writing a MyISAM table take two
+// (the mark before them, the commit after), others one.
+func commitPacket(t *testing.T, txns []*txn.Txn, k int) int {
+	t.Helper()
+	n, ddls := 0, 0
+	for _, tx := range txns {
+		switch {
+		case tx.Kind == txn.KindDDL:
+			n += 2
+			if ddls == k {
+				return n
+			}
+			ddls++
+		case tx.NonTransactional:
+			n += 2
+		default:
+			n++
+		}
+	}
+	t.Fatalf("no DDL number %d", k)
+	return 0
+}
+
+// TestDDLResumeExactlyOnce loses the target just after each DDL ran and
+// before its end was recorded (the replay reconnects and resumes from the
+// checkpoint, which names the DDL as started): the resumed run must find
+// out that it ran and not run it again. Run twice, the swap swaps back, the
+// index and the foreign key are made twice, the others fail. Lost just
+// before a DDL ran, the resumed run must run it. For two MyISAM tables of
+// one definition swapped, nothing tells: the replay stops and says so, and
+// goes on once told (--uncertain applied).
+func TestDDLResumeExactlyOnce(t *testing.T) {
+	sc := ddlResumeScenario(t)
+	txns := scenarioTxns(t, sc)
+	for _, c := range []struct {
+		name      string
+		ddl       int
+		match     func([]byte) bool
+		uncertain bool
+	}{
+		{name: "InnoDB swap ran", ddl: 0},
+		{name: "unnamed index ran", ddl: 1},
+		{name: "CHANGE COLUMN ran", ddl: 2},
+		{name: "CREATE PROCEDURE ran", ddl: 3},
+		{name: "ADD PRIMARY KEY ran", ddl: 4},
+		{name: "unnamed foreign key ran", ddl: 5},
+		{name: "InnoDB swap did not run", match: func(b []byte) bool { return bytes.HasPrefix(b, []byte("RENAME TABLE dd.a")) }},
+		{name: "MyISAM swap ran", ddl: 6, uncertain: true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tgt, db := sc.Target(t)
+			n := 1
+			if c.match == nil {
+				n = commitPacket(t, txns, c.ddl)
+			}
+			proxy := newMatchingCutProxy(t, fmt.Sprintf("127.0.0.1:%d", tgt.Port), cutBefore, n, c.match)
+			o := opts(4)
+			o.GroupTxns = 1
+			o.Files, o.StartPosition, o.Reconnect = sc.Files, sc.Start, 30*time.Second
+			o.TargetDSN = strings.Replace(tgt.TCPDSN(""), fmt.Sprint(tgt.Port), fmt.Sprint(proxy.ln.Addr().(*net.TCPAddr).Port), 1)
+			var log strings.Builder
+			_, err := replay.Run(context.Background(), o, &log)
+			if cut, _ := proxy.state(); !cut || !strings.Contains(log.String(), "lost the target") {
+				t.Fatalf("the connection was not cut (packet %d)\nlog:\n%s", n, log.String())
+			}
+			if c.uncertain {
+				var ue *replay.UncertainError
+				if !errors.As(err, &ue) || !strings.Contains(err.Error(), "same definition") {
+					t.Fatalf("replay: %v, want an *UncertainError saying the tables have the same definition\nlog:\n%s", err, log.String())
+				}
+				o.TargetDSN, o.Resume, o.StartPosition, o.Uncertain = tgt.DSN(""), true, txn.Position{}, replay.OutcomeApplied
+				if _, err = replay.Run(context.Background(), o, io.Discard); err != nil {
+					t.Fatalf("resume --uncertain applied: %v", err)
+				}
+			} else if err != nil {
+				t.Fatalf("replay: %v\nlog:\n%s", err, log.String())
+			}
+			replaytest.RequireEqual(t, db, sc.SourceDB, "dd")
+			var procs int
+			if err := db.QueryRow("SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'dd'").Scan(&procs); err != nil || procs != 1 {
+				t.Fatalf("%d procedures in dd (%v), want 1", procs, err)
+			}
+			var fks int
+			if err := db.QueryRow("SELECT COUNT(*) FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = 'dd'").Scan(&fks); err != nil || fks != 1 {
+				t.Fatalf("%d foreign keys in dd (%v), want 1", fks, err)
+			}
+		})
+	}
+}

@@ -1,0 +1,97 @@
+package replay_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/binlog-replay/binlog-replay/internal/replaytest"
+	"github.com/binlog-replay/binlog-replay/replay"
+)
+
+// TestExpectedError replays statements the source logged with an error
+// code: a multi-row INSERT into a MyISAM table that hit a duplicate key
+// part way (its first rows stay), in MIXED format. A replica expects the
+// same error; so must the replay, and the target must end equal to the
+// source. Where the target does not fail the same way (the conflicting row
+// is missing there), the replay must stop and say so.
+func TestExpectedError(t *testing.T) {
+	sc := replaytest.New(t, "MIXED",
+		func(ctx context.Context, db *sql.DB) error {
+			return execAll(ctx, db, "CREATE DATABASE ee", "CREATE TABLE ee.m (id INT PRIMARY KEY) ENGINE=MyISAM",
+				"CREATE TABLE ee.i (id INT PRIMARY KEY) ENGINE=InnoDB", "INSERT INTO ee.m VALUES (1)")
+		},
+		func(ctx context.Context, db *sql.DB) error {
+			conn, err := db.Conn(ctx)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			if _, err := conn.ExecContext(ctx, "INSERT INTO ee.m VALUES (2), (1), (3)"); err == nil {
+				return fmt.Errorf("the duplicate key did not fail on the source")
+			}
+			return execAll(ctx, db, "INSERT INTO ee.i VALUES (1)", "INSERT INTO ee.m VALUES (4)")
+		})
+	t.Run("the same error", func(t *testing.T) {
+		db, sum := replayInto(t, sc, opts(4))
+		replaytest.RequireEqual(t, db, sc.SourceDB, "ee")
+		if sum.ExpectedErrors != 1 {
+			t.Fatalf("summary counts %d expected errors, want 1", sum.ExpectedErrors)
+		}
+	})
+	t.Run("no error on the target", func(t *testing.T) {
+		tgt, db := sc.Target(t)
+		if _, err := db.Exec("DELETE FROM ee.m WHERE id = 1"); err != nil {
+			t.Fatal(err)
+		}
+		o := opts(4)
+		o.Files, o.TargetDSN, o.StartPosition = sc.Files, tgt.DSN(""), sc.Start
+		_, err := replay.Run(context.Background(), o, nil)
+		if err == nil || !strings.Contains(err.Error(), "failing with error 1062") {
+			t.Fatalf("replay: %v, want an error saying the source failed with 1062 and the target did not", err)
+		}
+	})
+}
+
+// TestTemporaryTablesLost replays, in statement format, a temporary table
+// that has the name of a permanent one (statements on that name write the
+// temporary table while it exists), and loses the target while it is
+// open: the temporary table is gone with the session, so the resumed run
+// would write the permanent table instead. It must refuse to go on, naming
+// the temporary table.
+func TestTemporaryTablesLost(t *testing.T) {
+	sc := replaytest.New(t, "STATEMENT",
+		func(ctx context.Context, db *sql.DB) error {
+			return execAll(ctx, db, "CREATE DATABASE tt", "CREATE TABLE tt.t (id INT PRIMARY KEY, v INT)",
+				"INSERT INTO tt.t VALUES (1, 1)")
+		},
+		func(ctx context.Context, db *sql.DB) error {
+			return execAll(ctx, db, "CREATE TEMPORARY TABLE tt.t (id INT PRIMARY KEY, v INT)",
+				"INSERT INTO tt.t VALUES (2, 2)", "UPDATE tt.t SET v = 20", "INSERT INTO tt.t VALUES (3, 3)",
+				"DROP TEMPORARY TABLE tt.t", "UPDATE tt.t SET v = 10")
+		})
+	tgt, db := sc.Target(t)
+	// Cut at the commit of the UPDATE of the temporary table.
+	match := func(b []byte) bool { return bytes.Contains(b, []byte("UPDATE tt.t SET v = 20")) }
+	proxy := newMatchingCutProxy(t, fmt.Sprintf("127.0.0.1:%d", tgt.Port), cutBefore, 1, match)
+	o := opts(4)
+	o.Files, o.StartPosition, o.Reconnect = sc.Files, sc.Start, 30*time.Second
+	o.TargetDSN = strings.Replace(tgt.TCPDSN(""), fmt.Sprint(tgt.Port), fmt.Sprint(proxy.ln.Addr().(*net.TCPAddr).Port), 1)
+	var log strings.Builder
+	_, err := replay.Run(context.Background(), o, &log)
+	if cut, _ := proxy.state(); !cut {
+		t.Fatalf("the connection was not cut\nlog:\n%s", log.String())
+	}
+	if err == nil || !strings.Contains(err.Error(), "temporary tables open there (tt.t") {
+		t.Fatalf("replay: %v, want a refusal naming the temporary table tt.t\nlog:\n%s", err, log.String())
+	}
+	var v int
+	if err := db.QueryRow("SELECT v FROM tt.t WHERE id = 1").Scan(&v); err != nil || v != 1 {
+		t.Fatalf("the permanent table's row holds %d (%v), want 1: written in the temporary table's place", v, err)
+	}
+}

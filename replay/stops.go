@@ -1,0 +1,144 @@
+package replay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/filter"
+	"github.com/binlog-replay/binlog-replay/txn"
+)
+
+// Stop points. A replay given --stop-position, --stop-datetime or
+// --stop-before-gtid must stop there, or say plainly that it did not:
+//   - a stop point already behind where the replay starts (the checkpoint
+//     passed it, or the start point is after it) is refused before
+//     anything is applied (StopPassedError);
+//   - a --stop-before-gtid whose domain (MySQL source UUID) never occurs
+//     in the binlog files is refused before anything is applied: a typo,
+//     or binlogs of another server;
+//   - binlogs that end before any stop point given is met are applied
+//     whole, and Run returns a *StopNotReachedError with the summary
+//     (Options.StopNeverReachedOK returns nil instead).
+
+// StopNotReachedError is returned by Run when the binlogs ended before the
+// stop point given was met: every transaction in them was applied, and
+// the target may lack what the operator meant to restore.
+type StopNotReachedError struct {
+	// Stops are the stop options given, as flags.
+	Stops string
+	// Why says what was read to its end.
+	Why string
+}
+
+// Error says so.
+func (e *StopNotReachedError) Error() string {
+	return fmt.Sprintf("the stop point was never reached (%s): %s", e.Stops, e.Why)
+}
+
+// StopPassedError refuses a replay whose stop point lies before its start
+// point: nothing was applied.
+type StopPassedError struct {
+	Why string
+}
+
+// Error says why.
+func (e *StopPassedError) Error() string {
+	return "nothing applied: the stop point is already behind the start point: " + e.Why +
+		" (check the stop option, or the target: it may already hold more than the stop point allows)"
+}
+
+// checkStops refuses, before anything is applied, a stop point behind the
+// start point (as far as the position and the checkpoint's time tell:
+// GTIDs are checked when reading starts), and, reading binlog files, a
+// --stop-before-gtid whose domain never occurs in them. It warns when the
+// files end before the GTID stop point.
+func (r *run) checkStops(ctx context.Context, start txn.Position) error {
+	f := filter.New(r.opts.Filter(r.opts.Files))
+	if why := f.StopPassed(start, txn.GTIDSet{}, r.lastTime); why != "" {
+		return &StopPassedError{Why: why}
+	}
+	if r.opts.StopBeforeGTID.IsZero() || r.opts.Source.DSN != "" {
+		return nil
+	}
+	atStart, end, met, err := scanGTIDs(ctx, r.opts, start, f)
+	if err != nil {
+		r.logf("could not read the binlogs ahead to check --stop-before-gtid (%v): checked while replaying instead", err)
+		return nil
+	}
+	if why := f.StopPassed(start, atStart, r.lastTime); why != "" {
+		return &StopPassedError{Why: why}
+	}
+	if why := filter.StopUnknown(r.opts.StopBeforeGTID, end); why != "" {
+		return fmt.Errorf("nothing applied: %s: check the GTID (a typo, or binlogs of another server?)", why)
+	}
+	if met == nil {
+		r.logf("warning: these binlogs end before --stop-before-gtid %s (they reach %s): the replay applies them all, then exits with the stop point not reached",
+			r.opts.StopBeforeGTID, end)
+	}
+	return nil
+}
+
+// scanGTIDs reads the binlog files from start without decoding row images
+// and returns their GTID history before start and at their end, and the
+// first transaction where f stops (nil when none).
+func scanGTIDs(ctx context.Context, o Options, start txn.Position, f *filter.Filter) (atStart, end txn.GTIDSet, met *txn.Ref, err error) {
+	rd, err := binlog.NewReader(o.Files, binlog.Options{Start: start, SkipUnknown: o.SkipUnknown,
+		NoContinuityCheck: o.NoContinuityCheck})
+	if err != nil {
+		return atStart, end, nil, err
+	}
+	defer rd.Close()
+	for met == nil {
+		t, err := rd.Next(ctx)
+		var trunc *binlog.TruncatedError
+		if errors.Is(err, io.EOF) || errors.As(err, &trunc) {
+			break
+		}
+		if err != nil {
+			return atStart, end, nil, err
+		}
+		if f.Stop(t) != "" {
+			met = t.Ref()
+		}
+	}
+	atStart, end, _ = rd.GTIDHistory()
+	return atStart, end, met, nil
+}
+
+// checkStopPassedAtStart refuses, once reading has started (rd has
+// returned its first transaction, or ended), a --stop-before-gtid that the
+// binlogs before the start point already reach.
+func (r *run) checkStopPassedAtStart(f *filter.Filter, rd *binlog.Reader, start txn.Position) error {
+	if r.opts.StopBeforeGTID.IsZero() {
+		return nil
+	}
+	atStart, _, _ := rd.GTIDHistory()
+	if why := f.StopPassed(start, atStart, r.lastTime); why != "" {
+		return &StopPassedError{Why: why}
+	}
+	return nil
+}
+
+// stopNotReached records that reading ended (why) before the stop point
+// given, if one was: the stop reason says so, and Run returns a
+// *StopNotReachedError unless Options.StopNeverReachedOK.
+func (r *run) stopNotReached(f *filter.Filter, rd *binlog.Reader, why string) {
+	stops := f.Stops()
+	if stops == "" {
+		r.setStop(why)
+		return
+	}
+	if !r.opts.StopBeforeGTID.IsZero() {
+		_, end, _ := rd.GTIDHistory()
+		if unknown := filter.StopUnknown(r.opts.StopBeforeGTID, end); unknown != "" {
+			why += "; " + unknown
+		}
+	}
+	r.mu.Lock()
+	r.missed = &StopNotReachedError{Stops: stops, Why: why + ": every transaction read was applied"}
+	r.mu.Unlock()
+	r.setStop(fmt.Sprintf("%s BEFORE THE STOP POINT (%s): every transaction read was applied, the stop point was never reached", why, stops))
+}

@@ -1,0 +1,131 @@
+package replay_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/binlog-replay/binlog-replay/replay"
+	"github.com/binlog-replay/binlog-replay/txn"
+)
+
+// TestStopPoints checks the stop points that are not met as given: the
+// replay must stop where a server's START SLAVE UNTIL would, refuse before
+// applying anything when the stop point cannot be right, and say when the
+// binlogs end before it (a *StopNotReachedError, and the summary), never
+// "reached the end of the binlogs" with no error as if all were well.
+func TestStopPoints(t *testing.T) {
+	sc := counterScenario(t, 20)
+	txns := scenarioTxns(t, sc)
+	mid := txns[9].GTID // the 10th transaction
+	last := txns[len(txns)-1]
+	otherServer := mid
+	otherServer.Server += 1000 // after a failover: same domain, another server id
+	gtid := func(d uint32, s uint32, seq uint64) txn.GTID {
+		return txn.GTID{Flavor: txn.FlavorMariaDB, Domain: d, Server: s, Seq: seq}
+	}
+	run := func(t *testing.T, set func(o *replay.Options)) (*replay.Summary, error, string) {
+		tgt, _ := sc.Target(t)
+		o := opts(4)
+		o.Files, o.TargetDSN, o.StartPosition = sc.Files, tgt.DSN(""), sc.Start
+		set(&o)
+		var log strings.Builder
+		sum, err := replay.Run(context.Background(), o, &log)
+		return sum, err, log.String()
+	}
+	for _, c := range []struct {
+		name    string
+		set     func(o *replay.Options)
+		applied uint64
+		want    string // "": no error; "not reached", "passed" or another error's text
+	}{
+		{"GTID of another server id, same domain", func(o *replay.Options) { o.StopBeforeGTID = otherServer }, 9, ""},
+		{"GTID sequence number past the end", func(o *replay.Options) { o.StopBeforeGTID = gtid(0, mid.Server, last.GTID.Seq+5) },
+			uint64(len(txns)), "not reached"},
+		{"GTID past the end, --stop-never-reached-ok", func(o *replay.Options) {
+			o.StopBeforeGTID, o.StopNeverReachedOK = gtid(0, mid.Server, last.GTID.Seq+5), true
+		}, uint64(len(txns)), ""},
+		{"GTID of a domain never in the binlogs", func(o *replay.Options) { o.StopBeforeGTID = gtid(99, mid.Server, 3) },
+			0, "domain 99, which these binlogs never mention"},
+		{"GTID before the start point", func(o *replay.Options) {
+			o.StopBeforeGTID = txns[2].GTID
+			o.StartPosition = txns[5].Start
+		}, 0, "passed"},
+		{"position past the end", func(o *replay.Options) {
+			o.StopPosition = txn.Position{File: last.End.File, Offset: last.End.Offset + 1000}
+		},
+			uint64(len(txns)), "not reached"},
+		{"position before the start point", func(o *replay.Options) {
+			o.StopPosition, o.StartPosition = txns[2].End, txns[5].Start
+		}, 0, "passed"},
+		{"datetime in the future", func(o *replay.Options) { o.StopDatetime = time.Now().Add(time.Hour) },
+			uint64(len(txns)), "not reached"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sum, err, log := run(t, c.set)
+			var missed *replay.StopNotReachedError
+			var passed *replay.StopPassedError
+			switch {
+			case c.want == "" && err != nil:
+				t.Fatalf("replay: %v\nlog:\n%s", err, log)
+			case c.want == "not reached" && (!errors.As(err, &missed) || !sum.StopNotReached ||
+				!strings.Contains(sum.StopReason, "BEFORE THE STOP POINT")):
+				t.Fatalf("replay: %v, summary %+v: want a *StopNotReachedError and the summary saying so", err, sum)
+			case c.want == "passed" && !errors.As(err, &passed):
+				t.Fatalf("replay: %v, want a *StopPassedError", err)
+			case c.want != "" && c.want != "not reached" && c.want != "passed" && (err == nil || !strings.Contains(err.Error(), c.want)):
+				t.Fatalf("replay: %v, want an error containing %q", err, c.want)
+			}
+			if got := uint64(0); sum != nil {
+				got = sum.Applied
+				if got != c.applied {
+					t.Fatalf("%d transactions applied, want %d (stop reason %q)", got, c.applied, sum.StopReason)
+				}
+			} else if c.applied != 0 {
+				t.Fatalf("no summary, want %d transactions applied", c.applied)
+			}
+		})
+	}
+}
+
+// TestStopPassedOnResume resumes a replay that stopped at a GTID with a
+// stop point the checkpoint already passed (a GTID, a datetime): refused,
+// nothing more applied.
+func TestStopPassedOnResume(t *testing.T) {
+	sc := counterScenario(t, 10)
+	txns := scenarioTxns(t, sc)
+	tgt, db := sc.Target(t)
+	o := opts(2)
+	o.Files, o.TargetDSN, o.StartPosition = sc.Files, tgt.DSN(""), sc.Start
+	o.StopBeforeGTID = txns[12].GTID
+	if _, err := replay.Run(context.Background(), o, io.Discard); err != nil {
+		t.Fatalf("replay to %s: %v", o.StopBeforeGTID, err)
+	}
+	for _, c := range []struct {
+		name string
+		set  func(o *replay.Options)
+	}{
+		{"GTID", func(o *replay.Options) { o.StopBeforeGTID = txns[6].GTID }},
+		{"datetime", func(o *replay.Options) { o.StopDatetime = txns[11].Time.Add(-time.Hour) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := opts(2)
+			o.Files, o.TargetDSN, o.Resume = sc.Files, tgt.DSN(""), true
+			c.set(&o)
+			sum, err := replay.Run(context.Background(), o, io.Discard)
+			var passed *replay.StopPassedError
+			if !errors.As(err, &passed) {
+				t.Fatalf("resume: %v, want a *StopPassedError", err)
+			}
+			if sum != nil && sum.Applied != 0 {
+				t.Fatalf("%d transactions applied after the refusal", sum.Applied)
+			}
+		})
+	}
+	if cp, err := replay.ReadCheckpoint(context.Background(), db); err != nil || cp == nil || cp.Applied != 12 {
+		t.Fatalf("checkpoint %+v (%v), want 12 transactions applied", cp, err)
+	}
+}

@@ -1,0 +1,123 @@
+package schema
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/binlog-replay/binlog-replay/sandbox"
+)
+
+func TestDDLObjects(t *testing.T) {
+	tbl := func(s, n string) Object { return Object{Kind: ObjTable, Schema: s, Name: n} }
+	for _, c := range []struct {
+		sql  string
+		want []Object
+	}{
+		{"RENAME TABLE a TO tmp, b TO a", []Object{tbl("d", "a"), tbl("d", "tmp"), tbl("d", "b"), tbl("d", "a")}},
+		{"ALTER TABLE t ADD INDEX (v)", []Object{tbl("d", "t")}},
+		{"CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW SET @x = 1", []Object{tbl("d", "t"), {ObjTrigger, "d", "tr"}}},
+		{"DROP TRIGGER IF EXISTS x.tr", []Object{{ObjTrigger, "x", "tr"}}},
+		{"CREATE DATABASE IF NOT EXISTS `n`", []Object{{ObjDatabase, "", "n"}}},
+		{"ALTER DATABASE CHARACTER SET latin1", []Object{{ObjDatabase, "", "d"}}},
+		{"DROP SCHEMA n", []Object{{ObjDatabase, "", "n"}}},
+		{"CREATE DEFINER=`root`@`localhost` PROCEDURE `p`() SELECT 1", []Object{{ObjRoutine, "d", "p"}}},
+		{"DROP FUNCTION IF EXISTS x.f", []Object{{ObjRoutine, "x", "f"}}},
+		{"CREATE OR REPLACE ALGORITHM=MERGE DEFINER=CURRENT_USER SQL SECURITY INVOKER VIEW v AS SELECT 1", []Object{tbl("d", "v")}},
+		{"DROP VIEW IF EXISTS v1, x.v2", []Object{tbl("d", "v1"), tbl("x", "v2")}},
+		{"CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO SELECT 1", []Object{{ObjEvent, "d", "e"}}},
+		{"GRANT SELECT ON d.* TO u", []Object{{Kind: ObjAccounts}}},
+		{"CREATE USER u IDENTIFIED BY 'x'", []Object{{Kind: ObjAccounts}}},
+		{"SET PASSWORD FOR u = PASSWORD('x')", []Object{{Kind: ObjAccounts}}},
+		{"CREATE SERVER s FOREIGN DATA WRAPPER mysql OPTIONS (HOST 'h')", []Object{{Kind: ObjServers}}},
+		{"INSTALL SONAME 'ha_example'", []Object{{Kind: ObjPlugins}}},
+		{"ANALYZE TABLE t", nil},
+		{"SOMETHING NEW", []Object{{Kind: ObjEverything}}},
+	} {
+		if got := DDLObjects([]byte(c.sql), "d"); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("DDLObjects(%q) = %v, want %v", c.sql, got, c.want)
+		}
+	}
+}
+
+// TestFingerprint takes prints before and after DDL statements on a real
+// server: every statement that changes something changes the digest of
+// the objects it names (the swap of two InnoDB tables of one definition
+// too, by their table ids), one that changes nothing leaves it, and a swap
+// of two MyISAM tables of one definition, which would leave it, is
+// flagged ambiguous beforehand.
+func TestFingerprint(t *testing.T) {
+	ctx := context.Background()
+	s := sandbox.ForTest(t, sandbox.Options{})
+	db := openDB(t, s, "")
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, q := range []string{"CREATE DATABASE d", "USE d",
+		"CREATE TABLE a (id INT PRIMARY KEY, v INT) ENGINE=InnoDB", "CREATE TABLE b LIKE a",
+		"CREATE TABLE ma (id INT PRIMARY KEY) ENGINE=MyISAM", "CREATE TABLE mb LIKE ma",
+		"CREATE TABLE `we ird-name` (id INT PRIMARY KEY) ENGINE=InnoDB", "CREATE TABLE `x.y` LIKE `we ird-name`"} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		sql       string
+		changes   bool
+		ambiguous string
+	}{
+		{"RENAME TABLE a TO tmp, b TO a, tmp TO b", true, ""},
+		{"ALTER TABLE a ADD INDEX (v)", true, ""},
+		{"ALTER TABLE a ADD INDEX (v)", true, ""}, // a second index v_2
+		{"CREATE TABLE IF NOT EXISTS a (x INT)", false, ""},
+		{"RENAME TABLE `we ird-name` TO w2, `x.y` TO `we ird-name`, w2 TO `x.y`", true, ""}, // names InnoDB encodes
+		{"CREATE PROCEDURE p() SELECT 1", true, ""},
+		{"CREATE DATABASE n", true, ""},
+		{"DROP DATABASE n", true, ""},
+		{"CREATE USER u", true, ""},
+		{"GRANT SELECT ON d.* TO u", true, ""},
+		{"TRUNCATE TABLE a", true, ""}, // InnoDB gives the table a new id
+		{"RENAME TABLE ma TO tmp, mb TO ma, tmp TO mb", false, "same definition"},
+	} {
+		t.Run(c.sql, func(t *testing.T) {
+			before, err := Fingerprint(ctx, conn, []byte(c.sql), "d")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := conn.ExecContext(ctx, c.sql); err != nil {
+				t.Fatal(err)
+			}
+			after, err := Fingerprint(ctx, conn, []byte(c.sql), "d")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if changed := before.Digest != after.Digest; changed != c.changes {
+				t.Errorf("digest changed: %v, want %v", changed, c.changes)
+			}
+			if c.ambiguous == "" && before.Ambiguous != "" || !strings.Contains(before.Ambiguous, c.ambiguous) {
+				t.Errorf("ambiguous %q, want %q", before.Ambiguous, c.ambiguous)
+			}
+		})
+	}
+}
+
+func TestCreateTableName(t *testing.T) {
+	for _, c := range []struct {
+		sql, name, span string
+		ok              bool
+	}{
+		{"CREATE TABLE `c` (\n  `id` int(11) NOT NULL\n)", "d.c", "`c`", true},
+		{"CREATE OR REPLACE TABLE `x`.`c` (id INT) SELECT 1", "x.c", "`x`.`c`", true},
+		{"CREATE TABLE IF NOT EXISTS x . y (id INT)", "x.y", "x . y", true},
+		{"CREATE TEMPORARY TABLE t (id INT)", "", "", false},
+		{"CREATE INDEX i ON t (c)", "", "", false},
+	} {
+		n, start, end, ok := CreateTableName([]byte(c.sql), "d")
+		if ok != c.ok || ok && (n.Schema+"."+n.Table != c.name || c.sql[start:end] != c.span) {
+			t.Errorf("CreateTableName(%q) = %v %q %v, want %s %q %v", c.sql, n, c.sql[start:end], ok, c.name, c.span, c.ok)
+		}
+	}
+}
