@@ -161,6 +161,7 @@ type Reader struct {
 	tableCache map[string]*tableEntry // decoded table maps of this file, by event body
 	skipping   bool                   // before opts.Start in its file
 	lastEnd    txn.Position           // End of the last transaction grouped (all before any error are returned)
+	readTo     txn.Position           // just past the last event read (see ReadTo)
 	hint       sizeHint               // sizes of the last transaction, to size the next one's
 	seq        uint64
 	stats      Stats
@@ -225,6 +226,11 @@ func newReader(opts Options) (*Reader, error) {
 	}
 	return r, nil
 }
+
+// ReadTo returns the position just past the last event read: once Next
+// has returned io.EOF, the end of the last file. With decode workers the
+// reader reads ahead of the transactions returned.
+func (r *Reader) ReadTo() txn.Position { return r.readTo }
 
 // Stats returns what the reader has counted so far.
 func (r *Reader) Stats() Stats {
@@ -387,6 +393,7 @@ func (r *Reader) step() (*pendingTxn, error) {
 	}
 	r.stats.Events++
 	r.stats.Bytes += uint64(ev.Size)
+	r.readTo = txn.Position{File: r.fr.fileName(), Offset: ev.Pos + uint64(ev.Size)}
 	p, err := r.event(ev)
 	if err != nil {
 		return nil, wrapErr(err, r.fr.fileName(), ev)

@@ -82,3 +82,9 @@ func orNone(s string) string {
 	}
 	return s
 }
+
+// Reached reports whether reading that went on to position end has passed
+// position p: p is at or before end in the files' order.
+func (f *Filter) Reached(p, end txn.Position) bool {
+	return !end.IsZero() && (p == end || f.before(p, end))
+}

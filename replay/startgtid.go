@@ -22,7 +22,7 @@ func (r *run) checkStartGap(ctx context.Context, start txn.Position) error {
 		return nil // a source finds where a GTID start is itself
 	}
 	rd, err := binlog.NewReader(r.opts.Files, binlog.Options{Start: start, SkipUnknown: r.opts.SkipUnknown,
-		NoContinuityCheck: r.opts.NoContinuityCheck})
+		NoContinuityCheck: r.opts.NoContinuityCheck, StreamAbove: scanPiece})
 	if err != nil {
 		return err
 	}

@@ -81,12 +81,16 @@ func (r *run) checkStops(ctx context.Context, start txn.Position) error {
 	return nil
 }
 
+// scanPiece is the piece size of the reads ahead of the replay (the stop
+// and start checks), which hold no more of a huge transaction than that.
+const scanPiece = 1 << 20
+
 // scanGTIDs reads the binlog files from start without decoding row images
 // and returns their GTID history before start and at their end, and the
 // first transaction where f stops (nil when none).
 func scanGTIDs(ctx context.Context, o Options, start txn.Position, f *filter.Filter) (atStart, end txn.GTIDSet, met *txn.Ref, err error) {
 	rd, err := binlog.NewReader(o.Files, binlog.Options{Start: start, SkipUnknown: o.SkipUnknown,
-		NoContinuityCheck: o.NoContinuityCheck})
+		NoContinuityCheck: o.NoContinuityCheck, StreamAbove: scanPiece, ReadAheadBytes: scanPiece})
 	if err != nil {
 		return atStart, end, nil, err
 	}
@@ -100,7 +104,11 @@ func scanGTIDs(ctx context.Context, o Options, start txn.Position, f *filter.Fil
 		if err != nil {
 			return atStart, end, nil, err
 		}
-		if f.Stop(t) != "" {
+		stop := f.Stop(t)
+		if t.Part > 0 {
+			stop = f.StopAt(t)
+		}
+		if stop != "" {
 			met = t.Ref()
 		}
 	}
@@ -129,6 +137,11 @@ func (r *run) stopNotReached(f *filter.Filter, rd *binlog.Reader, why string) {
 	stops := f.Stops()
 	if stops == "" {
 		r.setStop(why)
+		return
+	}
+	if p := r.opts.StopPosition; !p.IsZero() && f.Reached(p, rd.ReadTo()) {
+		// Everything up to the stop position was read and applied.
+		r.setStop(fmt.Sprintf("%s, which is at or after --stop-position %s", why, p))
 		return
 	}
 	if !r.opts.StopBeforeGTID.IsZero() {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +29,13 @@ func TestStopPoints(t *testing.T) {
 	gtid := func(d uint32, s uint32, seq uint64) txn.GTID {
 		return txn.GTID{Flavor: txn.FlavorMariaDB, Domain: d, Server: s, Seq: seq}
 	}
+	lastFile := sc.Files[len(sc.Files)-1]
+	fi, err := os.Stat(lastFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pastEnd := txn.Position{File: filepath.Base(lastFile), Offset: uint64(fi.Size()) + 1000}
+	atEnd := txn.Position{File: filepath.Base(lastFile), Offset: uint64(fi.Size())}
 	run := func(t *testing.T, set func(o *replay.Options)) (*replay.Summary, error, string) {
 		tgt, _ := sc.Target(t)
 		o := opts(4)
@@ -55,9 +64,10 @@ func TestStopPoints(t *testing.T) {
 			o.StartPosition = txns[5].Start
 		}, 0, "passed"},
 		{"position past the end", func(o *replay.Options) {
-			o.StopPosition = txn.Position{File: last.End.File, Offset: last.End.Offset + 1000}
+			o.StopPosition = pastEnd
 		},
 			uint64(len(txns)), "not reached"},
+		{"position at the end of the binlogs", func(o *replay.Options) { o.StopPosition = atEnd }, uint64(len(txns)), ""},
 		{"position before the start point", func(o *replay.Options) {
 			o.StopPosition, o.StartPosition = txns[2].End, txns[5].Start
 		}, 0, "passed"},

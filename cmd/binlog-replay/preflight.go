@@ -80,7 +80,9 @@ func checkStart(ctx context.Context, ro *replay.Options, fromBackup string) erro
 			"give the directory or files that hold it, or check the position. Nothing was applied",
 			start, from, start.File, fileRange(names))
 	}
-	rd, err := binlog.NewReader(ro.Files, binlog.Options{Start: start, ReadAheadBytes: 1 << 20}) // one transaction is needed
+	// The first transaction's start is what is needed: a huge one is read
+	// in pieces, the first only.
+	rd, err := binlog.NewReader(ro.Files, binlog.Options{Start: start, ReadAheadBytes: 1 << 20, StreamAbove: 1 << 20})
 	if err != nil {
 		return fmt.Errorf("read the binlogs at the start position %s (from %s): %w. Nothing was applied", start, from, err)
 	}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/plan"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/txn"
@@ -159,6 +160,9 @@ func (o *ReplayOptions) options(args []string, warn io.Writer) (replay.Options, 
 	return ro, ro.Validate()
 }
 
+// memoryHeadroom is what the process may use beyond --memory.
+const memoryHeadroom = 64 << 20
+
 // exitStopNotReached is the exit status of a replay whose binlogs ended
 // before the stop point given: everything in them was applied.
 const exitStopNotReached = 3
@@ -215,8 +219,9 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 	}
 	// The budget bounds what the replay keeps live; the soft limit makes
-	// the garbage collector keep the heap near it.
-	debug.SetMemoryLimit(2 * ro.MemoryBudget)
+	// the garbage collector keep the heap near it, with room for the rest
+	// of the process (connections, the reader's read-ahead, the runtime).
+	debug.SetMemoryLimit(ro.MemoryBudget + memoryHeadroom)
 	ro.Progress, ro.ProgressInterval = progress.update, progress.interval()
 	sum, err := replay.Run(ctx, ro, progress.logWriter())
 	var final *replay.Stats
@@ -381,7 +386,8 @@ func parsePosition(flagName, s string) (txn.Position, error) {
 	if err != nil {
 		return txn.Position{}, fmt.Errorf("--%s: bad offset in %q: %w", flagName, s, err)
 	}
-	return txn.Position{File: s[:i], Offset: off}, nil
+	// Positions name binlog files by base name: a path given is cut to it.
+	return txn.Position{File: binlog.LogName(s[:i]), Offset: off}, nil
 }
 
 // parseDatetime parses a --stop-datetime value: RFC 3339, or
