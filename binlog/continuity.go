@@ -305,7 +305,12 @@ func parsePreviousGTIDs(body []byte) (txn.GTIDSet, error) {
 				return set, short
 			}
 			if l := int(p[0] >> 1); l > 0 {
-				src += ":" + string(p[1:1+l])
+				// MySQL's tag syntax, in lower case as MySQL keeps it: a set
+				// with any other text would not parse back.
+				src += ":" + strings.ToLower(string(p[1:1+l]))
+				if _, err := txn.ParseGTID(src + ":1"); err != nil {
+					return set, fmt.Errorf("PREVIOUS_GTIDS: %w", err)
+				}
 			}
 			p = p[1+int(p[0]>>1):]
 		}

@@ -109,6 +109,9 @@ func (j *rowsJob) decode(re *replication.RowsEvent) error {
 	re.Flags, re.ColumnCount = j.head.flags, uint64(j.head.columns)
 	re.ColumnBitmap1, re.ColumnBitmap2 = j.head.bitmap1, j.head.bitmap2
 	tm := j.rows.Table
+	if err := checkRowsJSON(j.table, j.head, j.body, j.typ); err != nil {
+		return j.errorf("table `%s`.`%s`: %w", tm.Schema, tm.Table, err)
+	}
 	if err := decodeRowsData(re, j.head.data, j.body); err != nil {
 		return j.errorf("table `%s`.`%s`: %w", tm.Schema, tm.Table, err)
 	}

@@ -43,7 +43,10 @@ func (r *Reader) event(ev rawEvent) (*pendingTxn, error) {
 		if err := verifyChecksum(ev.Raw); err != nil {
 			return nil, err
 		}
-		body = body[:len(body)-4]
+		// No capacity past the body: go-mysql slices values past their
+		// length where capacity allows (a truncated DECIMAL at the end of
+		// an image would read the checksum instead of failing).
+		body = body[: len(body)-4 : len(body)-4]
 	}
 	e := event{header: ev.header, pos: ev.Pos, end: ev.Pos + uint64(ev.Size),
 		raw: ev.Raw, data: ev.Raw, body: body, parser: r.main}

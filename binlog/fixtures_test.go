@@ -19,12 +19,12 @@ type manifestEntry struct {
 	payload              map[string]int // event counts inside TRANSACTION_PAYLOADs
 }
 
-// readManifest parses MANIFEST.tsv (fixtures.Manifest), with each entry's
-// event counts.
-func readManifest(t *testing.T) map[string]manifestEntry {
+// readManifest parses the MANIFEST.tsv of the corpus in dir
+// (fixtures.Manifest), with each entry's event counts.
+func readManifest(t *testing.T, dir string) map[string]manifestEntry {
 	t.Helper()
 	out := map[string]manifestEntry{}
-	for _, m := range fixtures.Manifest(t, fixtures.Dir(t)) {
+	for _, m := range fixtures.Manifest(t, dir) {
 		e := manifestEntry{file: m.File, version: m.Version, notes: m.Notes}
 		_, list, _ := strings.Cut(e.notes, "events: ")
 		outer, inner, _ := strings.Cut(list, " | in TRANSACTION_PAYLOAD(ZSTD): ")
@@ -91,12 +91,16 @@ func wantError(t *testing.T, err error, file string, offset uint64, typ, text st
 	}
 }
 
-// TestFixtures reads every fixture to its end, with and without row
-// decoding, and checks what MANIFEST.tsv says about it.
+// TestFixtures reads every fixture of both corpora to its end, with and
+// without row decoding, and checks what MANIFEST.tsv says about it.
 func TestFixtures(t *testing.T) {
-	manifest := readManifest(t)
+	fixtures.Each(t, func(t *testing.T, c fixtures.Corpus) { checkCorpus(t, c.Dir) })
+}
+
+// checkCorpus runs checkFixture on every file of the corpus in dir.
+func checkCorpus(t *testing.T, dir string) {
+	manifest := readManifest(t, dir)
 	seen := 0
-	dir := fixtures.Dir(t)
 	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() || d.Name() == "MANIFEST.tsv" {
 			return err

@@ -480,7 +480,7 @@ func (r *Reader) payloadEvent(e event) (*pendingTxn, error) {
 	for i, in := range pe.Events {
 		h := parseHeader(in.RawData)
 		ie := event{header: h, pos: e.pos, end: e.end, data: in.RawData,
-			body: in.RawData[headerSize:], parser: r.inner, inPayload: true, inner: i + 1}
+			body: in.RawData[headerSize:len(in.RawData):len(in.RawData)], parser: r.inner, inPayload: true, inner: i + 1}
 		if !r.skipping {
 			if ie.raw, err = standaloneEvent(in.RawData, r.format.Checksum); err != nil {
 				return nil, fmt.Errorf("event %d (%s) inside the transaction payload: %w", i+1, eventTypeName(h.Type), err)

@@ -13,18 +13,11 @@ import (
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
-// fixture returns the path of a fixture, skipping the test if it is absent
-// (failing it when CI=true).
+// fixture returns the path of a file of the external corpus, skipping the
+// test if it is absent (failing it when CI=true).
 func fixture(t testing.TB, rel string) string {
 	t.Helper()
-	p := filepath.Join(fixtures.Dir(t), rel)
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("fixture missing: %v", err)
-		}
-		t.Skipf("fixture missing: %v", err)
-	}
-	return p
+	return fixtures.External(t, rel)
 }
 
 // readAll reads every transaction of files; it returns them with the error

@@ -78,7 +78,11 @@ func readChecked(t *testing.T, files []string, opts Options) ([]*txn.Txn, error)
 // TestParallelMatchesInline reads every fixture with row decoding inline and
 // with decode workers: transactions and errors must be the same.
 func TestParallelMatchesInline(t *testing.T) {
-	dir := fixtures.Dir(t)
+	fixtures.Each(t, func(t *testing.T, c fixtures.Corpus) { parallelMatchesInline(t, c.Dir) })
+}
+
+// parallelMatchesInline checks every fixture of the corpus in dir.
+func parallelMatchesInline(t *testing.T, dir string) {
 	seen := 0
 	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() || d.Name() == "MANIFEST.tsv" {

@@ -195,8 +195,12 @@ func readDiffs(re *replication.RowsEvent, b []byte) ([]txn.JSONDiff, int, error)
 // as the values of full images are. go-mysql does not export its decoder
 // of a lone value: it decodes a one-column row image made for it instead
 // (a NULL before image, then an after image holding the value), with the
-// settings of re (a PARTIAL_UPDATE_ROWS event's).
+// settings of re (a PARTIAL_UPDATE_ROWS event's). The value is checked
+// first (checkJSONBinary).
 func jsonText(re *replication.RowsEvent, bin []byte) (string, error) {
+	if err := checkJSONBinary(bin); err != nil {
+		return "", err
+	}
 	one := *re
 	one.Table = &replication.TableMapEvent{ColumnCount: 1, ColumnType: []byte{mysql.MYSQL_TYPE_JSON}, ColumnMeta: []uint16{4}}
 	one.ColumnCount = 1
@@ -234,15 +238,20 @@ func valueSize(typ byte, meta uint16, b []byte) (int, error) {
 		n = 4
 	case mysql.MYSQL_TYPE_LONGLONG, mysql.MYSQL_TYPE_DOUBLE, mysql.MYSQL_TYPE_DATETIME:
 		n = 8
-	case mysql.MYSQL_TYPE_TIMESTAMP2:
-		n = 4 + (int(meta)+1)/2
-	case mysql.MYSQL_TYPE_DATETIME2:
-		n = 5 + (int(meta)+1)/2
-	case mysql.MYSQL_TYPE_TIME2:
-		n = 3 + (int(meta)+1)/2
+	case mysql.MYSQL_TYPE_TIMESTAMP2, mysql.MYSQL_TYPE_DATETIME2, mysql.MYSQL_TYPE_TIME2:
+		if meta > 6 {
+			return 0, fmt.Errorf("bad metadata: fractional seconds precision %d", meta)
+		}
+		n = 3 + (int(meta)+1)/2 // TIME2: 3 bytes, then the fraction
+		switch typ {
+		case mysql.MYSQL_TYPE_TIMESTAMP2:
+			n++
+		case mysql.MYSQL_TYPE_DATETIME2:
+			n += 2
+		}
 	case mysql.MYSQL_TYPE_NEWDECIMAL:
 		if n = decimalSize(int(meta>>8), int(meta&0xff)); n == 0 {
-			return 0, fmt.Errorf("bad DECIMAL metadata %#x", meta)
+			return 0, fmt.Errorf("bad metadata: DECIMAL %#x", meta)
 		}
 	case mysql.MYSQL_TYPE_BIT:
 		n = (int(meta>>8)*8 + int(meta&0xff) + 7) / 8
@@ -253,6 +262,8 @@ func valueSize(typ byte, meta uint16, b []byte) (int, error) {
 		switch {
 		case byte(b0) == mysql.MYSQL_TYPE_ENUM || byte(b0) == mysql.MYSQL_TYPE_SET:
 			n = b1
+		case byte(b0)|0x30 != mysql.MYSQL_TYPE_STRING:
+			return 0, fmt.Errorf("bad metadata: STRING column of real type %d", b0|0x30)
 		case b0&0x30 != 0x30: // CHAR longer than 255 bytes
 			return prefixed(b, lengthBytes(b1|((b0&0x30)^0x30)<<4))
 		default:
@@ -261,7 +272,7 @@ func valueSize(typ byte, meta uint16, b []byte) (int, error) {
 	case mysql.MYSQL_TYPE_BLOB, mysql.MYSQL_TYPE_GEOMETRY, mysql.MYSQL_TYPE_JSON, mysql.MYSQL_TYPE_VECTOR,
 		mysql.MYSQL_TYPE_TINY_BLOB, mysql.MYSQL_TYPE_MEDIUM_BLOB, mysql.MYSQL_TYPE_LONG_BLOB:
 		if meta < 1 || meta > 4 {
-			return 0, fmt.Errorf("bad length size %d of a type %d value", meta, typ)
+			return 0, fmt.Errorf("bad metadata: length size %d of a type %d value", meta, typ)
 		}
 		return prefixed(b, int(meta))
 	default:

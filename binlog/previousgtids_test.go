@@ -20,7 +20,7 @@ type gtidSource struct {
 
 // encodePreviousGTIDs builds a PREVIOUS_GTIDS body in MySQL's classic
 // format, or in the tagged format of MySQL 8.3+ when tagged is set.
-func encodePreviousGTIDs(t *testing.T, tagged bool, sources []gtidSource) []byte {
+func encodePreviousGTIDs(t testing.TB, tagged bool, sources []gtidSource) []byte {
 	t.Helper()
 	var b []byte
 	le := func(v uint64) { b = binary.LittleEndian.AppendUint64(b, v) }

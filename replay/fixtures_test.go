@@ -40,16 +40,15 @@ func (f fixtureEntry) selfContained() bool {
 		strings.Contains(f.notes, "ddl_self_contained=has CREATE TABLE")
 }
 
-// readFixtureManifest returns the fixtures directory and its manifest
-// entries, in manifest order.
-func readFixtureManifest(t *testing.T) (string, []fixtureEntry) {
+// readFixtureManifest returns the manifest entries of the corpus in dir,
+// in manifest order.
+func readFixtureManifest(t *testing.T, dir string) []fixtureEntry {
 	t.Helper()
-	dir := fixtures.Dir(t)
 	var out []fixtureEntry
 	for _, m := range fixtures.Manifest(t, dir) {
 		out = append(out, fixtureEntry{file: m.File, version: m.Version, notes: m.Notes})
 	}
-	return dir, out
+	return out
 }
 
 // fixtureOutcome is what happened to one fixture, for the summary table.
@@ -65,8 +64,22 @@ type fixtureOutcome struct {
 // anchor fails (MariaDB cannot run the fixture's DDL or events), the replay
 // must either succeed or fail with an error naming file, offset and event;
 // where the anchor succeeds, the replay must succeed with the same data.
+// Both corpora: the external one has over 30 self-contained fixtures, the
+// repository's 4.
 func TestFixturesReplayMatchesAnchor(t *testing.T) {
-	dir, entries := readFixtureManifest(t)
+	fixtures.Each(t, func(t *testing.T, c fixtures.Corpus) {
+		min := 4
+		if c.External {
+			min = 30
+		}
+		replayCorpus(t, c.Dir, min)
+	})
+}
+
+// replayCorpus replays the self-contained fixtures of the corpus in dir,
+// min of them at least.
+func replayCorpus(t *testing.T, dir string, min int) {
+	entries := readFixtureManifest(t, dir)
 	var (
 		mu       sync.Mutex
 		outcomes []fixtureOutcome
@@ -90,8 +103,8 @@ func TestFixturesReplayMatchesAnchor(t *testing.T) {
 			})
 		}
 	})
-	if selected < 30 {
-		t.Errorf("only %d fixtures selected; the manifest has over 30 self-contained ones", selected)
+	if selected < min {
+		t.Errorf("only %d fixtures selected; the manifest has %d self-contained ones or more", selected, min)
 	}
 	sort.Slice(outcomes, func(i, j int) bool { return outcomes[i].file < outcomes[j].file })
 	var b strings.Builder

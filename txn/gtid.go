@@ -33,8 +33,19 @@ func (g GTID) String() string {
 }
 
 // ParseGTID parses a single GTID in MySQL ("uuid[:tag]:n") or MariaDB
-// ("d-s-n") syntax.
+// ("d-s-n") syntax. Sequence number 0 names no transaction: it is an
+// error in either syntax.
 func ParseGTID(s string) (GTID, error) {
+	g, err := parseGTID(s)
+	if err == nil && g.IsZero() {
+		return GTID{}, fmt.Errorf("parse GTID %q: sequence number 0 names no transaction", s)
+	}
+	return g, err
+}
+
+// parseGTID is ParseGTID allowing a MariaDB sequence number of 0, which a
+// replication position may hold (ParseGTIDSet).
+func parseGTID(s string) (GTID, error) {
 	s = strings.TrimSpace(s)
 	if i := strings.LastIndexByte(s, ':'); i > 0 {
 		seq, err := strconv.ParseUint(s[i+1:], 10, 64)

@@ -42,7 +42,7 @@ func ParseGTIDSet(s string) (GTIDSet, error) {
 			}
 			continue
 		}
-		g, err := ParseGTID(part)
+		g, err := parseGTID(part)
 		if err != nil {
 			return GTIDSet{}, fmt.Errorf("parse GTID set %q: %w", s, err)
 		}
