@@ -231,6 +231,10 @@ func (p *cutProxy) holdIfCut(pc *proxyConn) {
 
 // trigger reports whether packet body is the commit to cut at.
 func (p *cutProxy) trigger(body []byte) bool {
+	// match runs under the lock: the connections forward at once, and a
+	// match may keep state.
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	switch {
 	case len(body) == 0 || body[0] != 0x03:
 		return false
@@ -241,8 +245,6 @@ func (p *cutProxy) trigger(body []byte) bool {
 	case !bytes.Contains(body, []byte("`binlog_replay`.`checkpoint`")) || !bytes.HasSuffix(body, []byte("COMMIT")):
 		return false
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.seen++
 	if p.seen != p.n || p.cut {
 		return false
