@@ -2,7 +2,7 @@ package preflight
 
 import (
 	"context"
-		"errors"
+	"errors"
 	"fmt"
 	"io"
 	"sort"

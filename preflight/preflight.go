@@ -20,7 +20,7 @@ import (
 	"runtime"
 	"time"
 
-		"github.com/binlog-replay/binlog-replay/plan"
+	"github.com/binlog-replay/binlog-replay/plan"
 )
 
 // Options configure a preflight.
