@@ -81,7 +81,15 @@ type Probe struct {
 	RoundTrip Latency     `json:"round_trip"`
 	Commit    Latency     `json:"commit"`
 	Apply     *ApplyProbe `json:"apply,omitempty"`
+	// ApplySkipped, when set, says why the apply probe did not run.
+	ApplySkipped string `json:"apply_skipped,omitempty"`
 }
+
+// minFreeForProbe is the least free space on the target's datadir
+// filesystem for the apply probe to write: it writes copies of tables
+// and their redo, and a server that runs out of space in its redo log
+// aborts.
+const minFreeForProbe = 1 << 30
 
 // Failed returns the checks that failed: the replay would fail on them.
 func (r *Report) Failed() []Check {
@@ -256,6 +264,11 @@ func probe(ctx context.Context, db *sql.DB, o *Options, rep *Report, binlogOn bo
 				rep.Target.BinlogDisk = &d
 			}
 		}
+	}
+	if d := rep.Target.Disk; d != nil && d.Free < minFreeForProbe {
+		rep.Probe.ApplySkipped = fmt.Sprintf("the target's datadir has %s free, less than the %s the apply probe wants before it writes",
+			human(int64(d.Free)), human(minFreeForProbe))
+		return nil
 	}
 	a, err := applyProbe(ctx, sc, rep.Binlogs.sample, applyOptions{groupTxns: o.GroupTxns, groupBytes: o.GroupBytes, sessions: o.ProbeSessions})
 	if err != nil {

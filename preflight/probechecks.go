@@ -37,12 +37,14 @@ func probeChecks(rep *Report) []Check {
 		l.MedianMs, l.P99Ms, l.Samples, rtt.MedianMs, rtt.P99Ms)
 	var notes []string
 	if rtt.MedianMs > 1 {
-		notes = append(notes, fmt.Sprintf("%.2f ms of it is the round trip: the target is far from this machine (each group of the replay costs a few)", rtt.MedianMs))
+		notes = append(notes, fmt.Sprintf("%.2f ms of it is the round trip, which is slow: a network (or a proxy) between the replay and the target "+
+			"costs that a few times per group", rtt.MedianMs))
 	}
-	kind := ""
+	if flush != 1 {
+		notes = append(notes, "commits are not synced at commit (innodb_flush_log_at_trx_commit is not 1): the disk's sync time is not in these figures")
+	}
+	var kind string
 	switch {
-	case flush != 1:
-		kind = "commits are not synced (innodb_flush_log_at_trx_commit is not 1): the disk's sync time is not in these figures"
 	case l.MedianMs <= localSSDMs:
 		kind = fmt.Sprintf("like a healthy local SSD (typically up to %.0f ms)", localSSDMs)
 	case l.MedianMs <= networkMs:
@@ -68,6 +70,10 @@ func probeChecks(rep *Report) []Check {
 
 	a := p.Apply
 	if a == nil {
+		if p.ApplySkipped != "" {
+			out = append(out, Check{Name: "apply rate", Status: Unknown, Value: "not measured", Finding: p.ApplySkipped,
+				What: "how fast the target applies transactions like the binlogs' (the estimate's main input)."})
+		}
 		return out
 	}
 	c = Check{Name: "apply rate",

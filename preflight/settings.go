@@ -221,7 +221,7 @@ func diskCheck(t *Target, b *Binlogs, logged bool) Check {
 	}
 	switch {
 	case len(short) > 0:
-		c.Status, c.Finding = Fail, "too little: "+strings.Join(short, ", ")+"; the server would stop and wait for space"
+		c.Status, c.Finding = Fail, "too little: "+strings.Join(short, ", ")+"; the replay would stall, or the server abort, for want of space"
 	case uint64(2*need) > t.Disk.Free:
 		c.Status, c.Finding = Warn, fmt.Sprintf("tight: the replay needs about %s (data %s, binlog %s), more than half the space free", human(need), human(rows), human(logBytes))
 	default:

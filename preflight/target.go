@@ -130,32 +130,64 @@ func readGrants(ctx context.Context, db *sql.DB) ([]string, error) {
 }
 
 // tableBytes returns the data and index size of the written tables the
-// target has, and of every user table.
+// target has, and of every user table: the larger of what
+// information_schema.TABLES says (statistics, which a restored server may
+// not have brought up to date) and the size of the table's InnoDB file.
 func tableBytes(ctx context.Context, db *sql.DB, written []TableWrites) (int64, int64, error) {
-	rows, err := db.QueryContext(ctx, "SELECT table_schema, table_name, COALESCE(data_length, 0) + COALESCE(index_length, 0) "+
+	sizes := map[string]int64{}
+	rows, err := db.QueryContext(ctx, "SELECT CONCAT(table_schema, '/', table_name), COALESCE(data_length, 0) + COALESCE(index_length, 0) "+
 		"FROM information_schema.TABLES WHERE table_type = 'BASE TABLE' AND "+
 		"table_schema NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')")
 	if err != nil {
 		return 0, 0, fmt.Errorf("read the target's table sizes: %w", err)
 	}
+	if err := scanSizes(rows, sizes); err != nil {
+		return 0, 0, fmt.Errorf("read the target's table sizes: %w", err)
+	}
+	// MariaDB's INNODB_SYS_TABLESPACES, MySQL's INNODB_TABLESPACES: the
+	// files' sizes (a partition's name has #P# after the table's).
+	for _, view := range []string{"INNODB_SYS_TABLESPACES", "INNODB_TABLESPACES"} {
+		rows, err := db.QueryContext(ctx, "SELECT SUBSTRING_INDEX(name, '#', 1), SUM(file_size) FROM information_schema."+view+" GROUP BY 1")
+		if err != nil {
+			continue
+		}
+		files := map[string]int64{}
+		if err := scanSizes(rows, files); err != nil {
+			return 0, 0, fmt.Errorf("read the target's tablespace sizes: %w", err)
+		}
+		for name, n := range files {
+			if old, ok := sizes[name]; ok && n > old {
+				sizes[name] = n
+			}
+		}
+		break
+	}
 	want := map[string]bool{}
 	for _, w := range written {
-		want[w.Schema+"."+w.Table] = true
+		want[w.Schema+"/"+w.Table] = true
 	}
 	var some, all int64
-	for rows.Next() {
-		var s, name string
-		var n int64
-		if err := rows.Scan(&s, &name, &n); err != nil {
-			rows.Close()
-			return 0, 0, fmt.Errorf("read the target's table sizes: %w", err)
-		}
+	for name, n := range sizes {
 		all += n
-		if want[s+"."+name] {
+		if want[name] {
 			some += n
 		}
 	}
-	return some, all, closeRows(rows)
+	return some, all, nil
+}
+
+// scanSizes reads rows of (name, bytes) into sizes and closes rows.
+func scanSizes(rows *sql.Rows, sizes map[string]int64) error {
+	for rows.Next() {
+		var name string
+		var n sql.NullInt64
+		if err := rows.Scan(&name, &n); err != nil {
+			rows.Close()
+			return err
+		}
+		sizes[name] += n.Int64
+	}
+	return closeRows(rows)
 }
 
 // closeRows closes rows and returns the iteration's error.
