@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/binlog-replay/binlog-replay/filter"
 	pf "github.com/binlog-replay/binlog-replay/preflight"
 	"github.com/binlog-replay/binlog-replay/replay"
 )
@@ -131,6 +132,36 @@ func runPreflight(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			names[i] = c.Name
 		}
 		fmt.Fprintf(stderr, "binlog-replay preflight: the replay would fail: %s\n", strings.Join(names, "; "))
+		return 1
+	}
+	return 0
+}
+
+// dryRunPreflight runs the preflight checks and estimate at the start of
+// replay --dry-run, on the replay's target, binlogs and selection, and
+// prints them to stderr. It returns 1 (nothing applied) when a check
+// fails. Reading from a source server or resuming, it says it does not
+// run (the preflight reads files from a start point).
+func dryRunPreflight(ctx context.Context, ro replay.Options, stderr io.Writer) int {
+	if ro.Source.DSN != "" || ro.Resume || ro.StartGTIDsFromTarget {
+		fmt.Fprintln(stderr, "dry run: preflight checks not run (they read binlog files from a start point: not with --source, --resume or --start-gtid target)")
+		return 0
+	}
+	po := pf.Options{TargetDSN: ro.TargetDSN, TargetTLS: ro.TargetTLS,
+		Selection: pf.Selection{Files: ro.Files, Start: ro.StartPosition, SkipUnknown: ro.SkipUnknown, NoContinuityCheck: ro.NoContinuityCheck,
+			Filter: filter.Options{Files: ro.Files, StartGTIDs: ro.StartGTIDs, ExcludeGTIDs: ro.ExcludeGTIDs, StopPosition: ro.StopPosition,
+				StopDatetime: ro.StopDatetime, StopBeforeGTID: ro.StopBeforeGTID, Databases: ro.Databases, Tables: ro.Tables}},
+		Workers: ro.Workers, GroupTxns: ro.GroupTxns, GroupBytes: ro.GroupBytes, NoLogBin: ro.NoLogBin, Log: stderr}
+	rep, err := pf.Run(ctx, po)
+	if err != nil {
+		fmt.Fprintf(stderr, "dry run: preflight checks could not run: %v\n", err)
+		return 0
+	}
+	if err := pf.WriteText(stderr, rep); err != nil {
+		fmt.Fprintf(stderr, "dry run: %v\n", err)
+	}
+	if len(rep.Failed()) > 0 {
+		fmt.Fprintln(stderr, "binlog-replay replay --dry-run: nothing applied: a preflight check failed (above)")
 		return 1
 	}
 	return 0
