@@ -50,6 +50,10 @@ type etaInput struct {
 	binlogSync bool
 	// overflow is set when the written tables exceed the buffer pool.
 	overflow bool
+	// load is this machine's load average and cores its CPUs: a load
+	// above the cores raises the range's top.
+	load  float64
+	cores int
 	// readSeconds is how long reading, decoding and keying the binlogs
 	// took this machine (the replay's own work).
 	readSeconds float64
@@ -112,6 +116,11 @@ func estimate(in etaInput) ETA {
 	}
 	total := func(s float64) float64 { return (s*serverFactor+in.readSeconds)/speed + other + sync + fixed }
 	e.Seconds, e.LowSeconds, e.HighSeconds = total(serial), total(low)*rangeLow, total(high)*rangeHigh
+	if in.cores > 0 && in.load > float64(in.cores) {
+		f := math.Min(in.load/float64(in.cores), 3)
+		e.HighSeconds *= f
+		e.Basis = append(e.Basis, fmt.Sprintf("this machine is busy (load %.1f on %d cores): the range's top raised %.1f times", in.load, in.cores, f))
+	}
 	if in.overflow {
 		e.HighSeconds *= 2
 		e.Basis = append(e.Basis, "the written tables exceed the buffer pool: the replay will read from disk, which the probe did not (the range's top doubled)")

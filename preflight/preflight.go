@@ -16,8 +16,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/binlog-replay/binlog-replay/plan"
@@ -53,6 +56,9 @@ type Options struct {
 	// Statfs returns a filesystem's space (default Statfs): tests inject
 	// one.
 	Statfs StatfsFunc
+	// LoadAvg returns this machine's one-minute load average (default:
+	// from /proc/loadavg; an error leaves the load out). Tests inject one.
+	LoadAvg func() (float64, error)
 	// ConnectTimeout bounds the first connection (default 10 s).
 	ConnectTimeout time.Duration
 	// Log receives progress lines; nil discards them.
@@ -139,6 +145,9 @@ func (o *Options) withDefaults() Options {
 	if c.Statfs == nil {
 		c.Statfs = Statfs
 	}
+	if c.LoadAvg == nil {
+		c.LoadAvg = loadAvg
+	}
 	if c.ConnectTimeout <= 0 {
 		c.ConnectTimeout = 10 * time.Second
 	}
@@ -209,10 +218,15 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	rep.Checks = append(rep.Checks, settingChecks(settingsInput{t: t, b: b, commitMs: rep.Probe.Commit.MedianMs, groups: groups, logged: logged})...)
 	rep.Checks = append(rep.Checks, diskCheck(t, b, logged))
 	rep.Checks = append(rep.Checks, privilegeChecks(ctx, db, t, b, opts.Selection, binlogOn)...)
+	load, loadErr := opts.LoadAvg()
+	cores := runtime.NumCPU()
+	if loadErr == nil {
+		rep.Checks = append(rep.Checks, loadCheck(load, cores))
+	}
 	bp, _ := t.intVar("innodb_buffer_pool_size")
 	sync, _ := t.intVar("sync_binlog")
 	in := etaInput{b: b, apply: rep.Probe.Apply, rttMs: rep.Probe.RoundTrip.MedianMs, commitMs: rep.Probe.Commit.MedianMs,
-		workers: opts.Workers, binlogSync: logged && sync == 1, overflow: bp > 0 && t.DataBytes > bp, readSeconds: b.ReadSeconds}
+		workers: opts.Workers, binlogSync: logged && sync == 1, overflow: bp > 0 && t.DataBytes > bp, readSeconds: b.ReadSeconds, load: load, cores: cores}
 	if rep.Parallelism != nil {
 		in.bound = rep.Parallelism.ByRow
 	}
@@ -276,6 +290,8 @@ func probe(ctx context.Context, db *sql.DB, o *Options, rep *Report, binlogOn bo
 	}
 	why := ""
 	switch {
+	case a == nil && rep.Binlogs.RowTxns < 10:
+		why = fmt.Sprintf("the binlogs hold %d row transactions, too few to sample", rep.Binlogs.RowTxns)
 	case a == nil && len(rep.Binlogs.sample) == 0:
 		why = "the binlogs' first transactions hold no row transaction to sample"
 	case a == nil:
@@ -299,4 +315,34 @@ func probe(ctx context.Context, db *sql.DB, o *Options, rep *Report, binlogOn bo
 	}
 	rep.Probe.Apply = a
 	return nil
+}
+
+// loadAvg reads the one-minute load average from /proc/loadavg.
+func loadAvg() (float64, error) {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0, fmt.Errorf("read the load average: %w", err)
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0, errors.New("read the load average: /proc/loadavg is empty")
+	}
+	return strconv.ParseFloat(f[0], 64)
+}
+
+// loadCheck warns when other work competes for this machine's CPUs,
+// where the replay runs (and the target, when it is local).
+func loadCheck(load float64, cores int) Check {
+	c := Check{Name: "CPU load of this machine", Value: fmt.Sprintf("load average %.1f on %d cores", load, cores),
+		What: "the replay's own work (reading, decoding, write sets) runs here, and the target's too when it is local; " +
+			"the probe lasts seconds, the replay longer, and other work on the CPUs slows it more than it slowed the probe.",
+		During: "run the replay on a machine (and a target) that does nothing else"}
+	if load > float64(cores) {
+		c.Status = Warn
+		c.Finding = fmt.Sprintf("busy: other work competes for the CPUs; the range's top is raised %.1f times (measured on a 2-core machine at a load of 6 to 9: "+
+			"OLTP replays took 1.5 to 2.3 times the estimate)", min(load/float64(cores), 3))
+	} else {
+		c.Status, c.Finding = OK, "the CPUs are not oversubscribed"
+	}
+	return c
 }

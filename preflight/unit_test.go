@@ -127,6 +127,10 @@ func TestEstimate(t *testing.T) {
 	if d := synced.Seconds - one.Seconds; d < 1.5 || d > 1.7 { // 160 groups of 62.5 at 10 ms
 		t.Errorf("binlog sync adds %.2f s, want 1.6: %+v", d, synced)
 	}
+	busy := estimate(etaInput{b: b, apply: a, workers: 1, load: 8, cores: 2})
+	if busy.Seconds != one.Seconds || busy.HighSeconds < 2.9*one.HighSeconds {
+		t.Errorf("a load of 8 on 2 cores: %+v, idle %+v", busy, one)
+	}
 	if e := estimate(etaInput{b: b, workers: 1}); e.Seconds != 0 {
 		t.Errorf("no probe, an estimate: %+v", e)
 	}

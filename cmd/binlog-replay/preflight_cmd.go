@@ -69,8 +69,8 @@ func (o *PreflightOptions) options(args []string, warn io.Writer) (pf.Options, e
 		return po, fmt.Errorf("--workers must be at least 1, got %d", o.Workers)
 	case o.Commits < 10:
 		return po, fmt.Errorf("--commits must be at least 10, got %d", o.Commits)
-	case o.Sample < 10:
-		return po, fmt.Errorf("--sample must be at least 10, got %d", o.Sample)
+	case o.Sample < 500:
+		return po, fmt.Errorf("--sample must be at least 500 (a smaller sample times mostly its fixed costs), got %d", o.Sample)
 	case o.ScratchSchema == "" || o.ScratchSchema == replay.CheckpointSchema:
 		return po, fmt.Errorf("--scratch-schema must name a database of its own, not %q", o.ScratchSchema)
 	}

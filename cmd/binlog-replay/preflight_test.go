@@ -51,7 +51,7 @@ func TestPreflightCommand(t *testing.T) {
 	args := func(cmd, dsn string, extra ...string) []string {
 		a := []string{cmd, "--target", dsn, "--start-position", sc.Start.String(), "--workers", "2"}
 		if cmd == "preflight" {
-			a = append(a, "--sample", "100", "--commits", "50")
+			a = append(a, "--sample", "500", "--commits", "50")
 		} else {
 			a = append(a, "--progress", "none")
 		}
