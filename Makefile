@@ -3,7 +3,7 @@
 
 GO ?= go
 
-.PHONY: test build fmt-check vet demo bench fuzz
+.PHONY: test build fmt-check vet demo bench fuzz soak
 
 test: fmt-check vet
 	$(GO) test -race -count=1 -timeout 20m ./...
@@ -40,3 +40,20 @@ BENCH_FLAGS ?= --profiles all --workers 1,4,8,16 --native --repeat 3
 bench: build
 	bash scripts/install-mariadb.sh
 	./bin/binlog-replay bench $(BENCH_FLAGS) --plot bin/bench.png
+
+# soak: the randomized differential soak (internal/soak): each seed a random
+# workload on a MariaDB source, replayed by binlog-replay with random workers,
+# stop points, kills and target restarts, and checked against mariadb-binlog |
+# mariadb over the same range. SEEDS=N seeds from FIRST (default 1), or
+# SEED=S alone; FEATURES (default all; see internal/soak/features.go),
+# FORMAT=ROW|MIXED|STATEMENT, NEWEXITS=1 (expect exit 3 and the new
+# refusals), DURATION=2h, KEEP=DIR (failing seeds' base and binlogs, default
+# bin/soak), FROM=DIR (rerun a kept seed's replay on its input), RACE=1.
+# Each failing seed is printed with the command that reproduces it.
+SEEDS ?= 20
+FIRST ?= 1
+KEEP ?= $(CURDIR)/bin/soak
+soak:
+	SOAK_SEEDS=$(if $(SEED),,$(SEEDS)) SOAK_SEED=$(SEED) SOAK_FIRST=$(FIRST) SOAK_FEATURES=$(FEATURES) \
+		SOAK_FORMAT=$(FORMAT) SOAK_NEW_EXITS=$(NEWEXITS) SOAK_DURATION=$(DURATION) SOAK_KEEP=$(KEEP) SOAK_FROM=$(FROM) SOAK_RACE=$(RACE) \
+		$(GO) test -run '^TestSoak$$' -count=1 -timeout 0 -v ./internal/soak

@@ -1,0 +1,123 @@
+package soak
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/binlog-replay/binlog-replay/sandbox"
+)
+
+// testSeeds are the seeds `make test` runs (with the stable features): a
+// few, so that the package stays well under two minutes with -race.
+var testSeeds = []uint64{1, 2, 3}
+
+// TestSoak runs the soak. Without settings it runs testSeeds with
+// StableFeatures. The environment selects a longer run (`make soak`):
+//
+//	SOAK_SEEDS=N      run N seeds, from SOAK_FIRST (default 1)
+//	SOAK_SEED=S       run seed S only
+//	SOAK_DURATION=D   stop starting seeds after D (e.g. 2h)
+//	SOAK_FEATURES=L   the feature mask (default "all" with SOAK_SEEDS or
+//	                  SOAK_SEED, else "stable"); see ParseFeatures
+//	SOAK_FORMAT=F     force the binlog format (ROW, MIXED, STATEMENT)
+//	SOAK_NEW_EXITS=1  expect exit status 3 and the unknown-domain refusal
+//	SOAK_KEEP=DIR     keep failing seeds' base, binlogs and report there
+//	SOAK_FROM=DIR     rerun a kept seed's replay and check on its input
+//	SOAK_RACE=1       build binlog-replay with the race detector
+func TestSoak(t *testing.T) {
+	if err := sandbox.Available(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("MariaDB is required when CI=true: %v", err)
+		}
+		t.Skipf("MariaDB not installed: %v", err)
+	}
+	cfg, seeds, deadline := soakSettings(t)
+	cfg.Bin = buildBinary(t, os.Getenv("SOAK_RACE") == "1")
+	cfg.WorkDir = t.TempDir()
+	var tally Tally
+	for i, seed := range seeds {
+		if !deadline.IsZero() && time.Now().After(deadline) {
+			t.Logf("soak: SOAK_DURATION reached after %d seeds", i)
+			break
+		}
+		r := RunSeed(context.Background(), cfg, seed)
+		tally.Add(r)
+		t.Log(r.Line())
+		switch r.Status {
+		case Fail, Harness:
+			t.Errorf("%s", r.Report())
+		case Inconclusive:
+			t.Logf("%s", r.Report())
+		}
+	}
+	t.Log("\n" + tally.String())
+}
+
+// soakSettings reads the environment (see TestSoak).
+func soakSettings(t *testing.T) (Config, []uint64, time.Time) {
+	t.Helper()
+	soakMode := os.Getenv("SOAK_SEEDS") != "" || os.Getenv("SOAK_SEED") != ""
+	maskText := os.Getenv("SOAK_FEATURES")
+	if maskText == "" && !soakMode {
+		maskText = "stable"
+	}
+	mask, err := ParseFeatures(maskText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Mask: mask, Format: os.Getenv("SOAK_FORMAT"), NewExits: os.Getenv("SOAK_NEW_EXITS") == "1",
+		Keep: os.Getenv("SOAK_KEEP"), From: os.Getenv("SOAK_FROM")}
+	seeds := testSeeds
+	switch {
+	case os.Getenv("SOAK_SEED") != "":
+		seeds = []uint64{envUint(t, "SOAK_SEED", 0)}
+	case os.Getenv("SOAK_SEEDS") != "":
+		first, n := envUint(t, "SOAK_FIRST", 1), envUint(t, "SOAK_SEEDS", 0)
+		seeds = nil
+		for i := uint64(0); i < n; i++ {
+			seeds = append(seeds, first+i)
+		}
+	}
+	var deadline time.Time
+	if d := os.Getenv("SOAK_DURATION"); d != "" {
+		dur, err := time.ParseDuration(d)
+		if err != nil {
+			t.Fatalf("SOAK_DURATION: %v", err)
+		}
+		deadline = time.Now().Add(dur)
+	}
+	return cfg, seeds, deadline
+}
+
+func envUint(t *testing.T, name string, def uint64) uint64 {
+	t.Helper()
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return n
+}
+
+// buildBinary builds binlog-replay into a temp dir.
+func buildBinary(t *testing.T, race bool) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "binlog-replay")
+	args := []string{"build", "-o", bin}
+	if race {
+		args = append(args, "-race")
+	}
+	out, err := exec.Command("go", append(args, "github.com/binlog-replay/binlog-replay/cmd/binlog-replay")...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
