@@ -2,12 +2,12 @@ package soak
 
 import (
 	"fmt"
-	"sort"
-	"strconv"
-	"strings"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
 )
 
 // keepSeed copies a failing seed's base, binlogs and report into
