@@ -75,7 +75,9 @@ type Result struct {
 	// Err is set for Harness: what could not be done.
 	Err      error
 	Duration time.Duration
-	Repro    string
+	// Timing is the time each phase took ("source 3.1s", ...).
+	Timing []string
+	Repro  string
 	// Notes are observations that are not failures (the anchor against
 	// the source, statements the source refused).
 	Notes []string
@@ -87,7 +89,8 @@ type Result struct {
 // Line is the one-line summary of the seed.
 func (r *Result) Line() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "seed %d %s %.1fs %s %d txns", r.Seed, r.Status, r.Duration.Seconds(), r.Plan.Format, r.Txns)
+	fmt.Fprintf(&b, "seed %d %s %.1fs (%s) %s %d txns", r.Seed, r.Status, r.Duration.Seconds(),
+		strings.Join(r.Timing, ", "), r.Plan.Format, r.Txns)
 	if r.Outcome != nil {
 		o := r.Outcome
 		fmt.Fprintf(&b, "; %s; exit %d (want %d, %s); %d runs, %d kills, %d restarts done",
@@ -162,6 +165,7 @@ func (r *Result) run(ctx context.Context, cfg Config, dir string) error {
 	if err := os.Mkdir(loadDir, 0o755); err != nil {
 		return fmt.Errorf("create load dir: %w", err)
 	}
+	began := time.Now()
 	src, err := r.source(ctx, cfg, dir, loadDir)
 	if src != nil && src.Server != nil {
 		defer src.Server.Close()
@@ -180,6 +184,7 @@ func (r *Result) run(ctx context.Context, cfg Config, dir string) error {
 	r.Txns = len(txns)
 	r.Replay = chooseReplay(newRand(r.Seed, streamReplay), r.Plan, txns, cfg.NewExits)
 	r.Expect = expect(txns, r.Replay, cfg.NewExits)
+	r.phase("source", &began)
 	anchor, err := r.runAnchor(ctx, src, files, txns, dir)
 	if anchor != nil {
 		defer anchor.Close()
@@ -187,17 +192,8 @@ func (r *Result) run(ctx context.Context, cfg Config, dir string) error {
 	if err != nil {
 		return err
 	}
-	target, err := sandbox.Start(ctx, sandbox.Options{FromDatadir: src.Base})
-	if err != nil {
-		return fmt.Errorf("start target: %w", err)
-	}
-	defer target.Close()
-	rp := &replayer{bin: cfg.Bin, target: target, src: src, cfg: r.Replay, rng: newRand(r.Seed, streamReplay+100)}
-	if r.Outcome, err = rp.run(ctx); err != nil {
-		return err
-	}
-	c := &checker{txns: txns, exp: r.Expect, out: r.Outcome, src: src, target: target, anchor: anchor}
-	if r.Failures, err = c.check(ctx); err != nil {
+	r.phase("anchor", &began)
+	if err := r.replayAndCheck(ctx, cfg, src, anchor, txns); err != nil {
 		return err
 	}
 	r.Status = verdict(r)
@@ -207,6 +203,35 @@ func (r *Result) run(ctx context.Context, cfg Config, dir string) error {
 		}
 	}
 	return nil
+}
+
+// replayAndCheck replays into a target restored from the base and checks
+// it against the anchor.
+func (r *Result) replayAndCheck(ctx context.Context, cfg Config, src *Source, anchor *sandbox.Server, txns []BinTxn) error {
+	began := time.Now()
+	target, err := sandbox.Start(ctx, sandbox.Options{FromDatadir: src.Base})
+	if err != nil {
+		return fmt.Errorf("start target: %w", err)
+	}
+	defer target.Close()
+	rp := &replayer{bin: cfg.Bin, target: target, src: src, cfg: r.Replay, rng: newRand(r.Seed, streamReplay+100)}
+	if r.Outcome, err = rp.run(ctx); err != nil {
+		return err
+	}
+	r.phase("replay", &began)
+	c := &checker{txns: txns, exp: r.Expect, out: r.Outcome, src: src, target: target, anchor: anchor}
+	if r.Failures, err = c.check(ctx); err != nil {
+		return err
+	}
+	r.phase("check", &began)
+	return nil
+}
+
+// phase records the time since *since under name, and resets *since.
+func (r *Result) phase(name string, since *time.Time) {
+	now := time.Now()
+	r.Timing = append(r.Timing, fmt.Sprintf("%s %.1fs", name, now.Sub(*since).Seconds()))
+	*since = now
 }
 
 // source runs the seed's source, or with cfg.From reads a kept seed's
