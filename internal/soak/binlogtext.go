@@ -32,6 +32,9 @@ type BinTxn struct {
 	// Statement is true when it holds a statement-format query other than
 	// BEGIN/COMMIT (or is a DDL).
 	Statement bool
+	// Load is true when it holds a statement-format LOAD DATA (its file in
+	// Begin_load_query events).
+	Load bool
 }
 
 // eventHeader matches the line mariadb-binlog prints after "# at N":
@@ -155,6 +158,9 @@ func (p *textParser) event(at uint64, m []string) error {
 		return nil
 	}
 	p.cur.End, p.cur.Time = end, ts
+	if typ == "Begin_load_query" || typ == "Execute_load_query" {
+		p.cur.Statement, p.cur.Load = true, true
+	}
 	if typ == "Query" {
 		if i := strings.Index(desc, "error_code="); i >= 0 {
 			code := strings.Fields(desc[i+len("error_code="):])[0]
@@ -192,8 +198,6 @@ func (p *textParser) body(line string) {
 			p.cur.Refused = "ROLLBACK"
 		}
 	case p.lastType == "Query" && isStatementText(u):
-		p.cur.Statement = true
-	case p.lastType == "Execute_load_query" || p.lastType == "Begin_load_query":
 		p.cur.Statement = true
 	}
 }

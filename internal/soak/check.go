@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/binlog-replay/binlog-replay/sandbox"
@@ -22,6 +23,9 @@ type Expect struct {
 	Refusal string
 	// Why says how the expectation was reached.
 	Why string
+	// StopFlag is the flag the summary's stop reason names when the
+	// replay stops at the stop point ("" when it does not stop at one).
+	StopFlag string
 }
 
 // expect computes the expectation from the stop point and the
@@ -51,7 +55,11 @@ func expect(txns []BinTxn, c ReplayConfig, newExits bool) Expect {
 	case s.Index == len(txns):
 		return Expect{Exit: 0, Applied: len(txns), Why: "to the end"}
 	}
-	return Expect{Exit: 0, Applied: s.Index, Why: fmt.Sprintf("stop before transaction #%d", s.Index+1)}
+	e := Expect{Exit: 0, Applied: s.Index, Why: fmt.Sprintf("stop before transaction #%d", s.Index+1)}
+	if len(s.Args) > 0 {
+		e.StopFlag = s.Args[0]
+	}
+	return e
 }
 
 // Failure is one way a replay differs from the oracle.
@@ -86,13 +94,13 @@ func (c *checker) check(ctx context.Context) ([]Failure, error) {
 		c.fail("hang", "a replay process ran longer than %s", runTimeout)
 		return c.failures, nil
 	case out.Exit != c.exp.Exit:
-		c.fail(fmt.Sprintf("exit %d, want %d: %s", out.Exit, c.exp.Exit, errorClass(out)),
+		c.fail(fmt.Sprintf("exit %d, want %d: %s", out.Exit, c.exp.Exit, c.errorClass()),
 			"exit status %d, want %d (%s); error: %s", out.Exit, c.exp.Exit, c.exp.Why, lastError(out))
 		if out.Exit != 0 {
 			return c.failures, nil
 		}
 	case c.exp.Refusal != "" && !strings.Contains(lastError(out), c.exp.Refusal):
-		c.fail("unexpected error: "+errorClass(out), "exit 1 as expected for a %s refusal, but the error is: %s",
+		c.fail("unexpected error: "+c.errorClass(), "exit 1 as expected for a %s refusal, but the error is: %s",
 			c.exp.Refusal, lastError(out))
 		return c.failures, nil
 	}
@@ -131,9 +139,16 @@ func (c *checker) checkStopPoint(ctx context.Context) error {
 		c.fail("stop point: checkpoint", "checkpoint next %s:%d GTID %q (%d applied), want %s GTID %q (%d applied; %s)",
 			cp.File, cp.Pos, cp.GTID, cp.Seq, want, gtid, c.exp.Applied, c.exp.Why)
 	}
-	if s := c.out.Summary; s != nil && s.Next.File != "" && fmt.Sprintf("%s:%d", s.Next.File, s.Next.Offset) != want {
+	s := c.out.Summary
+	if s == nil {
+		return nil
+	}
+	if s.Next.File != "" && fmt.Sprintf("%s:%d", s.Next.File, s.Next.Offset) != want {
 		c.fail("stop point: summary", "summary next %s:%d, want %s (%s); stop reason: %s",
 			s.Next.File, s.Next.Offset, want, c.exp.Why, s.StopReason)
+	}
+	if flag := c.exp.StopFlag; flag != "" && c.exp.Exit == 0 && !strings.Contains(s.StopReason, flag) {
+		c.fail("stop point: reason", "stop reason %q does not name %s (%s)", s.StopReason, flag, c.exp.Why)
 	}
 	return nil
 }
@@ -190,21 +205,93 @@ func lastError(out *Outcome) string {
 }
 
 var (
-	reNumbers = regexp.MustCompile(`\d+`)
-	reQuoted  = regexp.MustCompile("'[^']*'|`[^`]*`")
+	reNumbers  = regexp.MustCompile(`\d+`)
+	reQuoted   = regexp.MustCompile("'[^']*'|`[^`]*`")
+	reEvent    = regexp.MustCompile(`\(?([A-Z_]+_EVENT(?:_V\d)?)\)?`)
+	reTable    = regexp.MustCompile(`on table ([^ ,]+)`)
+	reStmt     = regexp.MustCompile(`statement ((?:[A-Z]+ ){1,2}\S+)`)
+	reServer   = regexp.MustCompile(`Error (\d+) \(\w+\): ([^:]*)`)
+	reGTID     = regexp.MustCompile(`GTID (\d+-\d+-\d+)`)
+	reAtOffset = regexp.MustCompile(`binlog (\S+) at offset (\d+)`)
 )
 
-// errorClass reduces an error message to a class: numbers and quoted
-// names replaced, cut to a length.
-func errorClass(out *Outcome) string {
-	msg := lastError(out)
-	if i := strings.LastIndex(msg, ": Error "); i >= 0 {
-		msg = msg[i+2:]
+// errorClass reduces the replay's error to a class: the event type, the
+// table or statement, the server's error (numbers and quoted values
+// replaced), what the oracle knows of the transaction, and the chaos of
+// the run.
+func (c *checker) errorClass() string {
+	msg := lastError(c.out)
+	var parts []string
+	if m := reEvent.FindStringSubmatch(msg); m != nil {
+		parts = append(parts, m[1])
 	}
-	msg = reQuoted.ReplaceAllString(msg, "?")
-	msg = reNumbers.ReplaceAllString(msg, "N")
-	if len(msg) > 140 {
-		msg = msg[:140]
+	if m := reTable.FindStringSubmatch(msg); m != nil {
+		parts = append(parts, "on "+m[1])
+	} else if m := reStmt.FindStringSubmatch(msg); m != nil {
+		parts = append(parts, m[1])
 	}
-	return msg
+	if m := reServer.FindStringSubmatch(msg); m != nil {
+		parts = append(parts, "error "+m[1]+" "+reQuoted.ReplaceAllString(m[2], "?"))
+	} else {
+		tail := msg
+		if i := strings.LastIndex(msg, ": "); i >= 0 && len(parts) > 0 {
+			tail = msg[i+2:]
+		}
+		tail = reNumbers.ReplaceAllString(reQuoted.ReplaceAllString(tail, "?"), "N")
+		if len(tail) > 100 {
+			tail = tail[:100]
+		}
+		parts = append(parts, tail)
+	}
+	class := strings.Join(parts, " ")
+	if tags := c.tags(msg); len(tags) > 0 {
+		class += " [" + strings.Join(tags, ", ") + "]"
+	}
+	return class
+}
+
+// tags says what the oracle knows of the transaction the error names, and
+// the chaos the run went through.
+func (c *checker) tags(msg string) []string {
+	var tags []string
+	if t := c.txnOf(msg); t != nil {
+		if t.ErrorCodes > 0 {
+			tags = append(tags, "a query logged with an error code")
+		}
+		if t.Load {
+			tags = append(tags, "LOAD DATA")
+		}
+		if t.Refused != "" {
+			tags = append(tags, t.Refused)
+		}
+	}
+	if c.out.Kills > 0 {
+		tags = append(tags, "after kill -9 and --resume")
+	}
+	if c.out.Restarts > 0 {
+		tags = append(tags, "after a target restart")
+	}
+	return tags
+}
+
+// txnOf returns the transaction an error names, by GTID or by the offset
+// of an event in it.
+func (c *checker) txnOf(msg string) *BinTxn {
+	if m := reGTID.FindStringSubmatch(msg); m != nil {
+		for i := range c.txns {
+			if c.txns[i].GTID == m[1] {
+				return &c.txns[i]
+			}
+		}
+	}
+	if m := reAtOffset.FindStringSubmatch(msg); m != nil {
+		off, _ := strconv.ParseUint(m[2], 10, 64)
+		for i := range c.txns {
+			t := &c.txns[i]
+			if t.File == m[1] && t.Start <= off && off < t.End {
+				return t
+			}
+		}
+	}
+	return nil
 }

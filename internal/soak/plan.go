@@ -38,7 +38,7 @@ type Plan struct {
 func NewPlan(seed uint64, mask Features, format string) Plan {
 	rng := newRand(seed, streamPlan)
 	p := Plan{Seed: seed}
-	p.Features = mask.subset(rng, 0.6)
+	p.Features = mask.subset(rng, 0.45)
 	formats := []string{"ROW", "MIXED", "STATEMENT"}
 	p.Format = formats[rng.IntN(len(formats))]
 	if format != "" {

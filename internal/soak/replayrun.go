@@ -151,7 +151,7 @@ func (r *replayer) run(ctx context.Context) (*Outcome, error) {
 		case restarts > 0:
 			chaos, restarts = "restart", restarts-1
 		}
-		delay := time.Duration(20+r.rng.IntN(900)) * time.Millisecond
+		delay := time.Duration(10+r.rng.IntN(500)) * time.Millisecond
 		killed, err := r.runOnce(ctx, out, resume, workers, chaos, delay)
 		if err != nil {
 			return out, err

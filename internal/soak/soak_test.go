@@ -28,6 +28,8 @@ var testSeeds = []uint64{1, 2, 3}
 //	SOAK_NEW_EXITS=1  expect exit status 3 and the unknown-domain refusal
 //	SOAK_KEEP=DIR     keep failing seeds' base, binlogs and report there
 //	SOAK_FROM=DIR     rerun a kept seed's replay and check on its input
+//	SOAK_REPEAT=N     run each seed N times (kills and restarts land at
+//	                  random moments: a failure may need a few tries)
 //	SOAK_RACE=1       build binlog-replay with the race detector
 func TestSoak(t *testing.T) {
 	if err := sandbox.Available(); err != nil {
@@ -82,6 +84,15 @@ func soakSettings(t *testing.T) (Config, []uint64, time.Time) {
 		for i := uint64(0); i < n; i++ {
 			seeds = append(seeds, first+i)
 		}
+	}
+	if n := envUint(t, "SOAK_REPEAT", 1); n > 1 {
+		var repeated []uint64
+		for _, s := range seeds {
+			for i := uint64(0); i < n; i++ {
+				repeated = append(repeated, s)
+			}
+		}
+		seeds = repeated
 	}
 	var deadline time.Time
 	if d := os.Getenv("SOAK_DURATION"); d != "" {
