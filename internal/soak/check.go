@@ -228,7 +228,7 @@ func (c *checker) errorClass() string {
 	if m := reTable.FindStringSubmatch(msg); m != nil {
 		parts = append(parts, "on "+m[1])
 	} else if m := reStmt.FindStringSubmatch(msg); m != nil {
-		parts = append(parts, m[1])
+		parts = append(parts, reNumbers.ReplaceAllString(m[1], "N"))
 	}
 	if m := reServer.FindStringSubmatch(msg); m != nil {
 		parts = append(parts, "error "+m[1]+" "+reQuoted.ReplaceAllString(m[2], "?"))

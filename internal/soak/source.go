@@ -185,10 +185,12 @@ func runSession(ctx context.Context, dbh *sql.DB, scripts []Script) (map[string]
 // abandon rolls back a script's transaction after a deadlock or lock wait
 // timeout (an XA transaction by its xid).
 func abandon(ctx context.Context, conn *sql.Conn, stmts []string) {
-	if xid, ok := strings.CutPrefix(stmts[0], "XA START "); ok {
-		conn.ExecContext(ctx, "XA END "+xid)
-		conn.ExecContext(ctx, "XA ROLLBACK "+xid)
-		return
+	for _, s := range stmts {
+		if xid, ok := strings.CutPrefix(s, "XA START "); ok {
+			conn.ExecContext(ctx, "XA END "+xid)
+			conn.ExecContext(ctx, "XA ROLLBACK "+xid)
+			return
+		}
 	}
 	conn.ExecContext(ctx, "ROLLBACK")
 }
