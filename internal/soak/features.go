@@ -61,6 +61,9 @@ const (
 	FeatStopTime  Feature = "stoptime"  // --stop-datetime
 	FeatStopGTID  Feature = "stopgtid"  // --stop-before-gtid
 	FeatStopNever Feature = "stopnever" // stop points the binlogs never reach
+	// FeatStopBehind resumes a finished replay with a stop point before
+	// its checkpoint (only with the new exit statuses: a refusal).
+	FeatStopBehind Feature = "stopbehind"
 	FeatSmallMem  Feature = "smallmem"  // a small --memory budget
 	FeatMultiFile Feature = "multifile" // a small max_binlog_size: many binlog files
 )
@@ -71,7 +74,7 @@ var allFeatures = []Feature{
 	FeatTriggers, FeatDDL, FeatRename, FeatCTAS, FeatTruncate, FeatProcedure, FeatTempTables,
 	FeatBigTxn, FeatLoadData, FeatErrorCode, FeatRollback, FeatFormatSwap, FeatXA,
 	FeatKill, FeatRestart, FeatCrash, FeatStopPos, FeatStopTime, FeatStopGTID, FeatStopNever,
-	FeatSmallMem, FeatMultiFile,
+	FeatSmallMem, FeatMultiFile, FeatStopBehind,
 }
 
 // optIn are the features "all" leaves out: XA transactions are refused by

@@ -11,7 +11,8 @@ import (
 const (
 	streamPlan uint64 = iota + 1
 	streamReplay
-	streamSession // + the session's number
+	streamFeatures
+	streamSession // + the session's number: keep last
 )
 
 // newRand returns the random source of stream for seed.
@@ -38,7 +39,10 @@ type Plan struct {
 func NewPlan(seed uint64, mask Features, format string) Plan {
 	rng := newRand(seed, streamPlan)
 	p := Plan{Seed: seed}
-	p.Features = mask.subset(rng, 0.45)
+	// Features come from a stream of their own, drawn over the fixed list
+	// of every feature: a feature added at the end of the list changes
+	// neither the other features of a seed nor its format and size.
+	p.Features = mask.subset(newRand(seed, streamFeatures), 0.45)
 	formats := []string{"ROW", "MIXED", "STATEMENT"}
 	p.Format = formats[rng.IntN(len(formats))]
 	if format != "" {

@@ -224,7 +224,37 @@ func (r *Result) replayAndCheck(ctx context.Context, cfg Config, src *Source, an
 		return err
 	}
 	r.phase("check", &began)
+	if cfg.NewExits && r.Plan.has(FeatStopBehind) && len(r.Failures) == 0 && r.Outcome.Exit == 0 && r.Expect.Applied >= 2 {
+		return r.stopBehind(ctx, rp, c)
+	}
 	return nil
+}
+
+// stopBehind resumes the finished replay with a stop point before its
+// checkpoint (an applied transaction's end or GTID): the replay must
+// refuse (exit 1) and leave the target as it was.
+func (r *Result) stopBehind(ctx context.Context, rp *replayer, c *checker) error {
+	rng := newRand(r.Seed, streamReplay+200)
+	t := c.txns[rng.IntN(r.Expect.Applied-1)]
+	stop := Stop{Desc: "behind the checkpoint: gtid", Args: []string{"--stop-before-gtid", t.GTID}}
+	if rng.IntN(2) == 0 {
+		stop = Stop{Desc: "behind the checkpoint: position", Args: []string{"--stop-position", fmt.Sprintf("%s:%d", t.File, t.End)}}
+	}
+	again := *rp
+	again.cfg.Stop, again.cfg.NeverOK = stop, false
+	out := &Outcome{Runs: 1}
+	if _, err := again.runOnce(ctx, out, true, rp.cfg.Workers, "", 0); err != nil {
+		return err
+	}
+	c.out = out
+	c.exp = Expect{Exit: 1, Applied: r.Expect.Applied, Why: "refused: the checkpoint is past the stop point (" + stop.Desc + ")"}
+	failures, err := c.check(ctx)
+	for _, f := range failures {
+		f.Class = "stop " + stop.Desc + ": " + f.Class
+		r.Failures = append(r.Failures, f)
+	}
+	r.Outcome.Log.WriteString(out.Log.String())
+	return err
 }
 
 // phase records the time since *since under name, and resets *since.
