@@ -194,14 +194,23 @@ func tableEngine(ctx context.Context, schema, table string, dbs ...*sql.DB) stri
 	return "?"
 }
 
-// lastError returns the replay's error message: the summary's, or the
-// last line of its standard error.
+// lastError returns the replay's error message: the summary's, a usage
+// error, or the last line of its standard error that the command wrote.
 func lastError(out *Outcome) string {
 	if out.Summary != nil && out.Summary.Error != "" {
 		return out.Summary.Error
 	}
 	lines := strings.Split(strings.TrimSpace(out.Stderr), "\n")
-	return lines[len(lines)-1]
+	last := lines[len(lines)-1]
+	for _, l := range lines {
+		switch {
+		case strings.HasPrefix(l, "flag provided but not defined"), strings.HasPrefix(l, "invalid value"):
+			return l
+		case strings.HasPrefix(l, "binlog-replay"):
+			last = l
+		}
+	}
+	return last
 }
 
 var (
@@ -220,6 +229,9 @@ var (
 // replaced), what the oracle knows of the transaction, and the chaos of
 // the run.
 func (c *checker) errorClass() string {
+	if c.out.Exit == 0 && c.out.Summary != nil {
+		return "stop reason " + reNumbers.ReplaceAllString(reQuoted.ReplaceAllString(c.out.Summary.StopReason, "?"), "N")
+	}
 	msg := lastError(c.out)
 	var parts []string
 	if m := reEvent.FindStringSubmatch(msg); m != nil {
