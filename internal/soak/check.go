@@ -230,7 +230,11 @@ var (
 // the run.
 func (c *checker) errorClass() string {
 	if c.out.Exit == 0 && c.out.Summary != nil {
-		return "stop reason " + reNumbers.ReplaceAllString(reQuoted.ReplaceAllString(c.out.Summary.StopReason, "?"), "N")
+		reason := reNumbers.ReplaceAllString(reQuoted.ReplaceAllString(c.out.Summary.StopReason, "?"), "N")
+		if len(reason) > 100 {
+			reason = reason[:100]
+		}
+		return "stop reason " + reason
 	}
 	msg := lastError(c.out)
 	var parts []string
