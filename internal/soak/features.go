@@ -64,8 +64,8 @@ const (
 	// FeatStopBehind resumes a finished replay with a stop point before
 	// its checkpoint (only with the new exit statuses: a refusal).
 	FeatStopBehind Feature = "stopbehind"
-	FeatSmallMem  Feature = "smallmem"  // a small --memory budget
-	FeatMultiFile Feature = "multifile" // a small max_binlog_size: many binlog files
+	FeatSmallMem   Feature = "smallmem"  // a small --memory budget
+	FeatMultiFile  Feature = "multifile" // a small max_binlog_size: many binlog files
 )
 
 // allFeatures lists every feature in a fixed order (the order of reports).

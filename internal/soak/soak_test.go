@@ -12,9 +12,10 @@ import (
 	"github.com/binlog-replay/binlog-replay/sandbox"
 )
 
-// testSeeds are the seeds `make test` runs (with the stable features): a
-// few, so that the package stays well under two minutes with -race.
-var testSeeds = []uint64{1, 2, 3}
+// testSeeds are the seeds `make test` runs, with the stable features and
+// one binlog format each: a few, so that the package stays well under two
+// minutes with -race.
+var testSeeds = []seedRun{{1, "ROW"}, {2, "MIXED"}, {3, "STATEMENT"}}
 
 // TestSoak runs the soak. Without settings it runs testSeeds with
 // StableFeatures. The environment selects a longer run (`make soak`):
@@ -42,12 +43,16 @@ func TestSoak(t *testing.T) {
 	cfg.Bin = buildBinary(t, os.Getenv("SOAK_RACE") == "1")
 	cfg.WorkDir = t.TempDir()
 	var tally Tally
-	for i, seed := range seeds {
+	for i, s := range seeds {
 		if !deadline.IsZero() && time.Now().After(deadline) {
 			t.Logf("soak: SOAK_DURATION reached after %d seeds", i)
 			break
 		}
-		r := RunSeed(context.Background(), cfg, seed)
+		seedCfg := cfg
+		if s.format != "" {
+			seedCfg.Format = s.format
+		}
+		r := RunSeed(context.Background(), seedCfg, s.seed)
 		tally.Add(r)
 		t.Log(r.Line())
 		switch r.Status {
@@ -60,8 +65,15 @@ func TestSoak(t *testing.T) {
 	t.Log("\n" + tally.String())
 }
 
+// seedRun is a seed to run, with the binlog format it forces ("": the
+// configuration's).
+type seedRun struct {
+	seed   uint64
+	format string
+}
+
 // soakSettings reads the environment (see TestSoak).
-func soakSettings(t *testing.T) (Config, []uint64, time.Time) {
+func soakSettings(t *testing.T) (Config, []seedRun, time.Time) {
 	t.Helper()
 	soakMode := os.Getenv("SOAK_SEEDS") != "" || os.Getenv("SOAK_SEED") != ""
 	maskText := os.Getenv("SOAK_FEATURES")
@@ -74,19 +86,20 @@ func soakSettings(t *testing.T) (Config, []uint64, time.Time) {
 	}
 	cfg := Config{Mask: mask, Format: os.Getenv("SOAK_FORMAT"), NewExits: os.Getenv("SOAK_NEW_EXITS") == "1",
 		Keep: os.Getenv("SOAK_KEEP"), From: os.Getenv("SOAK_FROM")}
-	seeds := testSeeds
+	var seeds []seedRun
 	switch {
 	case os.Getenv("SOAK_SEED") != "":
-		seeds = []uint64{envUint(t, "SOAK_SEED", 0)}
+		seeds = []seedRun{{seed: envUint(t, "SOAK_SEED", 0)}}
 	case os.Getenv("SOAK_SEEDS") != "":
 		first, n := envUint(t, "SOAK_FIRST", 1), envUint(t, "SOAK_SEEDS", 0)
-		seeds = nil
 		for i := uint64(0); i < n; i++ {
-			seeds = append(seeds, first+i)
+			seeds = append(seeds, seedRun{seed: first + i})
 		}
+	default:
+		seeds = testSeeds
 	}
 	if n := envUint(t, "SOAK_REPEAT", 1); n > 1 {
-		var repeated []uint64
+		var repeated []seedRun
 		for _, s := range seeds {
 			for i := uint64(0); i < n; i++ {
 				repeated = append(repeated, s)
