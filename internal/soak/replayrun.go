@@ -107,6 +107,10 @@ type replayer struct {
 	src    *Source
 	cfg    ReplayConfig
 	rng    *rand.Rand
+	// txns are the transactions, applied how many of them the replay is
+	// expected to apply: chaos events wait for progress among them.
+	txns    []BinTxn
+	applied int
 }
 
 // args returns one run's command line.
@@ -151,8 +155,7 @@ func (r *replayer) run(ctx context.Context) (*Outcome, error) {
 		case restarts > 0:
 			chaos, restarts = "restart", restarts-1
 		}
-		delay := time.Duration(10+r.rng.IntN(500)) * time.Millisecond
-		killed, err := r.runOnce(ctx, out, resume, workers, chaos, delay)
+		killed, err := r.runOnce(ctx, out, resume, workers, r.chaosAt(chaos))
 		if err != nil {
 			return out, err
 		}
@@ -169,10 +172,86 @@ func (r *replayer) run(ctx context.Context) (*Outcome, error) {
 	}
 }
 
-// runOnce runs one replay process. chaos "kill" kills it after delay (if
-// it still runs), "restart" restarts the target then. It reports whether
-// the process was killed; otherwise out holds its exit status and output.
-func (r *replayer) runOnce(ctx context.Context, out *Outcome, resume bool, workers int, chaos string, delay time.Duration) (bool, error) {
+// chaosEvent is a kill of the replay ("kill") or a restart of the target
+// ("restart") during a run: after a delay, or once the target's checkpoint
+// has passed a transaction (progress is nil for a delay).
+type chaosEvent struct {
+	kind     string // "" for none
+	delay    time.Duration
+	progress *BinTxn
+}
+
+// String says when the event happens, for the log.
+func (e chaosEvent) String() string {
+	if e.progress != nil {
+		return fmt.Sprintf("once the checkpoint passed %s:%d", e.progress.File, e.progress.End)
+	}
+	return "after " + e.delay.String()
+}
+
+// chaosAt draws when an event of kind happens: two times in three once a
+// transaction of those the replay applies has committed, else after a
+// delay (which may fall in the replay's start-up).
+func (r *replayer) chaosAt(kind string) chaosEvent {
+	e := chaosEvent{kind: kind, delay: time.Duration(5+r.rng.IntN(300)) * time.Millisecond}
+	if n := r.applied; n > 0 && r.rng.IntN(3) > 0 {
+		e.progress = &r.txns[r.rng.IntN(n)]
+	}
+	return e
+}
+
+// trigger returns a channel closed when ev is due (nil for no event).
+func (r *replayer) trigger(ctx context.Context, ev chaosEvent) <-chan struct{} {
+	if ev.kind == "" {
+		return nil
+	}
+	ch := make(chan struct{})
+	go func() {
+		if ev.progress == nil {
+			select {
+			case <-time.After(ev.delay):
+				close(ch)
+			case <-ctx.Done():
+			}
+			return
+		}
+		if r.waitProgress(ctx, ev.progress) {
+			close(ch)
+		}
+	}()
+	return ch
+}
+
+// waitProgress polls the target's checkpoint until it is at or past the
+// end of t (true), or ctx ends (false). Errors (the checkpoint not made
+// yet, the target restarting) are polled through.
+func (r *replayer) waitProgress(ctx context.Context, t *BinTxn) bool {
+	dbh, err := sql.Open("mysql", r.target.DSN("")+"&timeout=1s")
+	if err != nil {
+		return false
+	}
+	defer dbh.Close()
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		var file string
+		var pos uint64
+		err := dbh.QueryRowContext(ctx, "SELECT file, pos FROM binlog_replay.checkpoint").Scan(&file, &pos)
+		if err == nil && !posBefore(file, pos, t.File, t.End) {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-tick.C:
+		}
+	}
+}
+
+// runOnce runs one replay process, with the chaos event ev during it. It
+// reports whether the process was killed; otherwise out holds its exit
+// status and output.
+func (r *replayer) runOnce(ctx context.Context, out *Outcome, resume bool, workers int, ev chaosEvent) (bool, error) {
 	runCtx, cancel := context.WithTimeout(ctx, runTimeout)
 	defer cancel()
 	args := r.args(resume, workers)
@@ -185,10 +264,9 @@ func (r *replayer) runOnce(ctx context.Context, out *Outcome, resume bool, worke
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	var timer <-chan time.Time
-	if chaos != "" {
-		timer = time.After(delay)
-	}
+	pollCtx, stopPoll := context.WithCancel(runCtx)
+	defer stopPoll()
+	timer := r.trigger(pollCtx, ev)
 	var restartDone chan error
 	var waitErr error
 	killed := false
@@ -199,18 +277,19 @@ loop:
 			break loop
 		case <-timer:
 			timer = nil
-			if chaos == "kill" {
+			if ev.kind == "kill" {
 				cmd.Process.Signal(syscall.SIGKILL)
 				killed = true
-				fmt.Fprintf(&out.Log, "  (killed with SIGKILL after %s)\n", delay)
+				fmt.Fprintf(&out.Log, "  (killed with SIGKILL %s)\n", ev)
 				continue
 			}
 			restartDone = make(chan error, 1)
 			go func() { restartDone <- r.restartTarget(ctx) }()
 			out.Restarts++
-			fmt.Fprintf(&out.Log, "  (target restarted after %s, crash=%v)\n", delay, r.cfg.Crash)
+			fmt.Fprintf(&out.Log, "  (target restarted %s, crash=%v)\n", ev, r.cfg.Crash)
 		}
 	}
+	stopPoll()
 	if restartDone != nil {
 		if err := <-restartDone; err != nil {
 			return false, err

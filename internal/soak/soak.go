@@ -214,7 +214,8 @@ func (r *Result) replayAndCheck(ctx context.Context, cfg Config, src *Source, an
 		return fmt.Errorf("start target: %w", err)
 	}
 	defer target.Close()
-	rp := &replayer{bin: cfg.Bin, target: target, src: src, cfg: r.Replay, rng: newRand(r.Seed, streamReplay+100)}
+	rp := &replayer{bin: cfg.Bin, target: target, src: src, cfg: r.Replay, rng: newRand(r.Seed, streamReplay+100),
+		txns: txns, applied: r.Expect.Applied}
 	if r.Outcome, err = rp.run(ctx); err != nil {
 		return err
 	}
@@ -243,7 +244,7 @@ func (r *Result) stopBehind(ctx context.Context, rp *replayer, c *checker) error
 	again := *rp
 	again.cfg.Stop, again.cfg.NeverOK = stop, false
 	out := &Outcome{Runs: 1}
-	if _, err := again.runOnce(ctx, out, true, rp.cfg.Workers, "", 0); err != nil {
+	if _, err := again.runOnce(ctx, out, true, rp.cfg.Workers, chaosEvent{}); err != nil {
 		return err
 	}
 	c.out = out

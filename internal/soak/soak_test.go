@@ -12,10 +12,17 @@ import (
 	"github.com/binlog-replay/binlog-replay/sandbox"
 )
 
-// testSeeds are the seeds `make test` runs, with the stable features and
-// one binlog format each: a few, so that the package stays well under two
-// minutes with -race.
-var testSeeds = []seedRun{{1, "ROW"}, {2, "MIXED"}, {3, "STATEMENT"}}
+// testSeeds are the seeds `make test` runs: a few, so that the package
+// stays well under two minutes with -race. One per binlog format with the
+// stable features, and one with kills and target restarts on a workload
+// without DDL (a resume re-runs a DDL the killed run had applied: one of
+// the bug classes being fixed).
+var testSeeds = []seedRun{
+	{1, "ROW", "stable"},
+	{2, "MIXED", "stable"},
+	{3, "STATEMENT", "stable"},
+	{4, "", "stable,-ddl,-rename,-truncate,-proc,kill,restart,crash"},
+}
 
 // TestSoak runs the soak. Without settings it runs testSeeds with
 // StableFeatures. The environment selects a longer run (`make soak`):
@@ -52,6 +59,13 @@ func TestSoak(t *testing.T) {
 		if s.format != "" {
 			seedCfg.Format = s.format
 		}
+		if s.mask != "" && os.Getenv("SOAK_FEATURES") == "" {
+			mask, err := ParseFeatures(s.mask)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seedCfg.Mask = mask
+		}
 		r := RunSeed(context.Background(), seedCfg, s.seed)
 		tally.Add(r)
 		t.Log(r.Line())
@@ -65,11 +79,12 @@ func TestSoak(t *testing.T) {
 	t.Log("\n" + tally.String())
 }
 
-// seedRun is a seed to run, with the binlog format it forces ("": the
-// configuration's).
+// seedRun is a seed to run, with the binlog format and feature mask it
+// forces ("": the configuration's).
 type seedRun struct {
 	seed   uint64
 	format string
+	mask   string
 }
 
 // soakSettings reads the environment (see TestSoak).
