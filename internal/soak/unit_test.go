@@ -8,7 +8,7 @@ import (
 )
 
 func TestParseFeaturesCompact(t *testing.T) {
-	for _, in := range []string{"", "all", "stable", "all,-kill,-xa", "stable,kill", "uk,fk", "all,xa"} {
+	for _, in := range []string{"", "all", "stable", "stable-chaos", "all,-kill,-xa", "stable,kill", "uk,fk", "all,xa"} {
 		fs, err := ParseFeatures(in)
 		if err != nil {
 			t.Fatalf("ParseFeatures(%q): %v", in, err)
