@@ -148,14 +148,16 @@ func (r *replayer) run(ctx context.Context) (*Outcome, error) {
 		if out.Runs > 20 {
 			return out, errors.New("replay: more than 20 runs")
 		}
-		var chaos string
-		switch {
-		case kills > 0 && (restarts == 0 || r.rng.IntN(2) == 0):
-			chaos, kills = "kill", kills-1
-		case restarts > 0:
-			chaos, restarts = "restart", restarts-1
+		// The target restarts in the first run (the replay rides them
+		// out), then a kill ends each run while kills remain.
+		var events []chaosEvent
+		for ; restarts > 0; restarts-- {
+			events = append(events, r.chaosAt("restart"))
 		}
-		killed, err := r.runOnce(ctx, out, resume, workers, r.chaosAt(chaos))
+		if kills > 0 {
+			events, kills = append(events, r.chaosAt("kill")), kills-1
+		}
+		killed, err := r.runOnce(ctx, out, resume, workers, events)
 		if err != nil {
 			return out, err
 		}
@@ -200,11 +202,13 @@ func (r *replayer) chaosAt(kind string) chaosEvent {
 	return e
 }
 
-// trigger returns a channel closed when ev is due (nil for no event).
-func (r *replayer) trigger(ctx context.Context, ev chaosEvent) <-chan struct{} {
-	if ev.kind == "" {
+// trigger returns a channel closed when events[i] is due (nil when there
+// is no such event).
+func (r *replayer) trigger(ctx context.Context, events []chaosEvent, i int) <-chan struct{} {
+	if i >= len(events) {
 		return nil
 	}
+	ev := events[i]
 	ch := make(chan struct{})
 	go func() {
 		if ev.progress == nil {
@@ -248,10 +252,10 @@ func (r *replayer) waitProgress(ctx context.Context, t *BinTxn) bool {
 	}
 }
 
-// runOnce runs one replay process, with the chaos event ev during it. It
-// reports whether the process was killed; otherwise out holds its exit
-// status and output.
-func (r *replayer) runOnce(ctx context.Context, out *Outcome, resume bool, workers int, ev chaosEvent) (bool, error) {
+// runOnce runs one replay process, with the chaos events during it, one
+// after the other. It reports whether the process was killed; otherwise out
+// holds its exit status and output.
+func (r *replayer) runOnce(ctx context.Context, out *Outcome, resume bool, workers int, events []chaosEvent) (bool, error) {
 	runCtx, cancel := context.WithTimeout(ctx, runTimeout)
 	defer cancel()
 	args := r.args(resume, workers)
@@ -264,36 +268,9 @@ func (r *replayer) runOnce(ctx context.Context, out *Outcome, resume bool, worke
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	pollCtx, stopPoll := context.WithCancel(runCtx)
-	defer stopPoll()
-	timer := r.trigger(pollCtx, ev)
-	var restartDone chan error
-	var waitErr error
-	killed := false
-loop:
-	for {
-		select {
-		case waitErr = <-done:
-			break loop
-		case <-timer:
-			timer = nil
-			if ev.kind == "kill" {
-				cmd.Process.Signal(syscall.SIGKILL)
-				killed = true
-				fmt.Fprintf(&out.Log, "  (killed with SIGKILL %s)\n", ev)
-				continue
-			}
-			restartDone = make(chan error, 1)
-			go func() { restartDone <- r.restartTarget(ctx) }()
-			out.Restarts++
-			fmt.Fprintf(&out.Log, "  (target restarted %s, crash=%v)\n", ev, r.cfg.Crash)
-		}
-	}
-	stopPoll()
-	if restartDone != nil {
-		if err := <-restartDone; err != nil {
-			return false, err
-		}
+	killed, waitErr, err := r.chaos(runCtx, ctx, cmd, done, events, out)
+	if err != nil {
+		return false, err
 	}
 	fmt.Fprintf(&out.Log, "%s%s", indent(compactSummary(stdout.String())), indent(stderr.String()))
 	if runCtx.Err() == context.DeadlineExceeded {
@@ -306,6 +283,50 @@ loop:
 	out.Stdout, out.Stderr = stdout.String(), stderr.String()
 	out.Summary = parseSummary(out.Stdout)
 	return false, nil
+}
+
+// chaos runs the events while the process runs, until it exits (done). A
+// restart's next event is armed once the target is back. It returns
+// whether the process was killed and its exit error; restarts use
+// serverCtx, which outlives the run.
+func (r *replayer) chaos(runCtx, serverCtx context.Context, cmd *exec.Cmd, done <-chan error, events []chaosEvent,
+	out *Outcome) (killed bool, waitErr, restartErr error) {
+	pollCtx, stopPoll := context.WithCancel(runCtx)
+	defer stopPoll()
+	i := 0
+	due := r.trigger(pollCtx, events, i)
+	var restarted chan error
+	for {
+		select {
+		case waitErr = <-done:
+			stopPoll()
+			if restarted != nil {
+				restartErr = <-restarted
+			}
+			return killed, waitErr, restartErr
+		case restartErr = <-restarted:
+			restarted = nil
+			if restartErr != nil {
+				cmd.Process.Signal(syscall.SIGKILL)
+				continue
+			}
+			i++
+			due = r.trigger(pollCtx, events, i)
+		case <-due:
+			due = nil
+			ev := events[i]
+			if ev.kind == "kill" {
+				cmd.Process.Signal(syscall.SIGKILL)
+				killed = true
+				fmt.Fprintf(&out.Log, "  (killed with SIGKILL %s)\n", ev)
+				continue
+			}
+			restarted = make(chan error, 1)
+			go func() { restarted <- r.restartTarget(serverCtx) }()
+			out.Restarts++
+			fmt.Fprintf(&out.Log, "  (target restarted %s, crash=%v)\n", ev, r.cfg.Crash)
+		}
+	}
 }
 
 func (r *replayer) restartTarget(ctx context.Context) error {

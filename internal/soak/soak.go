@@ -244,7 +244,7 @@ func (r *Result) stopBehind(ctx context.Context, rp *replayer, c *checker) error
 	again := *rp
 	again.cfg.Stop, again.cfg.NeverOK = stop, false
 	out := &Outcome{Runs: 1}
-	if _, err := again.runOnce(ctx, out, true, rp.cfg.Workers, chaosEvent{}); err != nil {
+	if _, err := again.runOnce(ctx, out, true, rp.cfg.Workers, nil); err != nil {
 		return err
 	}
 	c.out = out
