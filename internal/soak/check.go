@@ -252,7 +252,7 @@ func (c *checker) errorClass() string {
 		parts = append(parts, reNumbers.ReplaceAllString(m[1], "N"))
 	}
 	if m := reServer.FindStringSubmatch(msg); m != nil {
-		parts = append(parts, "error "+m[1]+" "+reQuoted.ReplaceAllString(m[2], "?"))
+		parts = append(parts, "error "+m[1]+" "+reNumbers.ReplaceAllString(reQuoted.ReplaceAllString(m[2], "?"), "N"))
 	} else {
 		tail := msg
 		if i := strings.LastIndex(msg, ": "); i >= 0 && len(parts) > 0 {
