@@ -32,6 +32,8 @@ type BinTxn struct {
 	// Statement is true when it holds a statement-format query other than
 	// BEGIN/COMMIT (or is a DDL).
 	Statement bool
+	// DDL is true for a standalone query (its GTID event says "ddl").
+	DDL bool
 	// Load is true when it holds a statement-format LOAD DATA (its file in
 	// Begin_load_query events).
 	Load bool
@@ -148,7 +150,7 @@ func (p *textParser) event(at uint64, m []string) error {
 		f := strings.Fields(desc)
 		p.cur = &BinTxn{File: p.file, Start: at, GTID: f[1]}
 		if strings.Contains(desc, " ddl") {
-			p.cur.Statement = true
+			p.cur.Statement, p.cur.DDL = true, true
 		}
 	case outsideTxn(typ, desc):
 		p.close()

@@ -11,28 +11,43 @@ import (
 
 // chaosEvent is a kill of the replay ("kill") or a restart of the target
 // ("restart") during a run: after a delay, or once the target's checkpoint
-// has passed a transaction (progress is nil for a delay).
+// has passed a transaction (progress is nil for a delay), and with inDDL
+// once the checkpoint also says a DDL is being applied (state 'ddl').
 type chaosEvent struct {
 	kind     string // "" for none
 	delay    time.Duration
 	progress *BinTxn
+	inDDL    bool
 }
 
 // String says when the event happens, for the log.
 func (e chaosEvent) String() string {
-	if e.progress != nil {
+	switch {
+	case e.inDDL:
+		return fmt.Sprintf("during the DDL after %s:%d (checkpoint state 'ddl')", e.progress.File, e.progress.End)
+	case e.progress != nil:
 		return fmt.Sprintf("once the checkpoint passed %s:%d", e.progress.File, e.progress.End)
 	}
 	return "after " + e.delay.String()
 }
 
-// chaosAt draws when an event of kind happens: two times in three once a
-// transaction of those the replay applies has committed, else after a
-// delay (which may fall in the replay's start-up).
+// chaosAt draws when an event of kind happens: during a DDL one time in
+// three when the replay applies DDL, else mostly once a transaction of
+// those it applies has committed, else after a delay (which may fall in
+// the replay's start-up).
 func (r *replayer) chaosAt(kind string) chaosEvent {
 	e := chaosEvent{kind: kind, delay: time.Duration(5+r.rng.IntN(300)) * time.Millisecond}
-	if n := r.applied; n > 0 && r.rng.IntN(3) > 0 {
-		e.progress = &r.txns[r.rng.IntN(n)]
+	var ddls []int
+	for i, t := range r.txns[:r.applied] {
+		if t.DDL && i > 0 {
+			ddls = append(ddls, i)
+		}
+	}
+	switch {
+	case len(ddls) > 0 && r.rng.IntN(3) == 0:
+		e.progress, e.inDDL = &r.txns[ddls[r.rng.IntN(len(ddls))]-1], true
+	case r.applied > 0 && r.rng.IntN(3) > 0:
+		e.progress = &r.txns[r.rng.IntN(r.applied)]
 	}
 	return e
 }
@@ -54,7 +69,7 @@ func (r *replayer) trigger(ctx context.Context, events []chaosEvent, i int) <-ch
 			}
 			return
 		}
-		if r.waitProgress(ctx, ev.progress) {
+		if r.waitProgress(ctx, ev.progress, ev.inDDL) {
 			close(ch)
 		}
 	}()
@@ -62,9 +77,9 @@ func (r *replayer) trigger(ctx context.Context, events []chaosEvent, i int) <-ch
 }
 
 // waitProgress polls the target's checkpoint until it is at or past the
-// end of t (true), or ctx ends (false). Errors (the checkpoint not made
-// yet, the target restarting) are polled through.
-func (r *replayer) waitProgress(ctx context.Context, t *BinTxn) bool {
+// end of t, in state 'ddl' if inDDL (true), or ctx ends (false). Errors
+// (the checkpoint not made yet, the target restarting) are polled through.
+func (r *replayer) waitProgress(ctx context.Context, t *BinTxn, inDDL bool) bool {
 	dbh, err := sql.Open("mysql", r.target.DSN("")+"&timeout=1s")
 	if err != nil {
 		return false
@@ -73,10 +88,10 @@ func (r *replayer) waitProgress(ctx context.Context, t *BinTxn) bool {
 	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		var file string
+		var file, state string
 		var pos uint64
-		err := dbh.QueryRowContext(ctx, "SELECT file, pos FROM binlog_replay.checkpoint").Scan(&file, &pos)
-		if err == nil && !posBefore(file, pos, t.File, t.End) {
+		err := dbh.QueryRowContext(ctx, "SELECT file, pos, state FROM binlog_replay.checkpoint").Scan(&file, &pos, &state)
+		if err == nil && !posBefore(file, pos, t.File, t.End) && (!inDDL || state == "ddl") {
 			return true
 		}
 		select {

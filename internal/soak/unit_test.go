@@ -112,7 +112,7 @@ func TestParseBinlogText(t *testing.T) {
 		return tm
 	}
 	want := []BinTxn{
-		{File: "mysql-bin.000002", Start: 385, End: 550, GTID: "0-1-13", Time: at("2026-12-04 18:55:21"), Statement: true},
+		{File: "mysql-bin.000002", Start: 385, End: 550, GTID: "0-1-13", Time: at("2026-12-04 18:55:21"), Statement: true, DDL: true},
 		{File: "mysql-bin.000002", Start: 550, End: 759, GTID: "0-1-14", Time: at("2026-12-04 08:55:23"), ErrorCodes: 1, Statement: true},
 		{File: "mysql-bin.000002", Start: 759, End: 981, GTID: "0-1-15", Time: at("2026-12-04 18:55:25")},
 		{File: "mysql-bin.000002", Start: 981, End: 1170, GTID: "0-1-16", Time: at("2026-12-04 18:55:25"), Refused: "ROLLBACK", Statement: true},
