@@ -3,6 +3,7 @@ package replay
 import (
 	"context"
 	"fmt"
+	"github.com/binlog-replay/binlog-replay/internal/target"
 	"strings"
 
 	"github.com/binlog-replay/binlog-replay/binlog"
@@ -93,7 +94,7 @@ func (s *ctasStage) retarget(part *txn.Txn) (*txn.Txn, error) {
 // begin creates the staging table, out of the target's binlog, and leaves
 // the session logging nothing until finish or abort.
 func (w *worker) beginStage(ctx context.Context, t *txn.Txn, s *ctasStage) error {
-	if _, err := w.conn.ExecContext(ctx, "SET SESSION sql_log_bin=0;\nDROP TABLE IF EXISTS "+stageName()); err != nil {
+	if _, err := w.sess.Conn().ExecContext(ctx, "SET SESSION sql_log_bin=0;\nDROP TABLE IF EXISTS "+stageName()); err != nil {
 		return w.r.applyError(t, nil, fmt.Errorf("prepare the staging table of CREATE TABLE ... SELECT: %w", err))
 	}
 	create := s.statement(t, func(sql []byte) []byte {
@@ -112,7 +113,7 @@ func (w *worker) beginStage(ctx context.Context, t *txn.Txn, s *ctasStage) error
 // statement with a SELECT of them under t's GTID, logged in row format,
 // and drops the staging table.
 func (w *worker) finishStage(ctx context.Context, t *txn.Txn, s *ctasStage) error {
-	if _, err := w.conn.ExecContext(ctx, "COMMIT;\nSET SESSION sql_log_bin=1"); err != nil {
+	if _, err := w.sess.Conn().ExecContext(ctx, "COMMIT;\nSET SESSION sql_log_bin=1"); err != nil {
 		return w.r.applyError(t, nil, fmt.Errorf("commit the staged rows of CREATE TABLE ... SELECT: %w", err))
 	}
 	cols, err := w.stageColumns(ctx)
@@ -120,7 +121,7 @@ func (w *worker) finishStage(ctx context.Context, t *txn.Txn, s *ctasStage) erro
 		return w.r.applyError(t, nil, err)
 	}
 	var format string
-	if err := w.conn.QueryRowContext(ctx, "SELECT @@SESSION.binlog_format").Scan(&format); err != nil {
+	if err := w.sess.Conn().QueryRowContext(ctx, "SELECT @@SESSION.binlog_format").Scan(&format); err != nil {
 		return w.r.applyError(t, nil, fmt.Errorf("read the session's binlog_format: %w", err))
 	}
 	ctas := s.statement(t, func(sql []byte) []byte {
@@ -130,11 +131,11 @@ func (w *worker) finishStage(ctx context.Context, t *txn.Txn, s *ctasStage) erro
 	if err != nil {
 		return err
 	}
-	body = append([]sqlgen.Stmt{{SQL: "SET SESSION binlog_format='ROW'", Txn: t}, {SQL: gtidStatement(t.GTID), Txn: t}}, body...)
+	body = append([]sqlgen.Stmt{{SQL: "SET SESSION binlog_format='ROW'", Txn: t}, {SQL: target.GTIDStatement(t.GTID), Txn: t}}, body...)
 	if err := w.exec(ctx, body); err != nil {
 		return err
 	}
-	if _, err := w.conn.ExecContext(ctx, "SET SESSION binlog_format="+sqlgen.Quote(format)+";\n"+
+	if _, err := w.sess.Conn().ExecContext(ctx, "SET SESSION binlog_format="+sqlgen.Quote(format)+";\n"+
 		"SET SESSION sql_log_bin=0;\nDROP TABLE IF EXISTS "+stageName()+";\nSET SESSION sql_log_bin=1"); err != nil {
 		return w.r.applyError(t, nil, fmt.Errorf("drop the staging table of CREATE TABLE ... SELECT: %w", err))
 	}
@@ -145,7 +146,7 @@ func (w *worker) finishStage(ctx context.Context, t *txn.Txn, s *ctasStage) erro
 // after a failure between beginStage and finishStage.
 func (w *worker) abortStage() {
 	w.rollback()
-	if _, err := w.conn.ExecContext(context.Background(), "SET SESSION sql_log_bin=1"); err != nil {
+	if _, err := w.sess.Conn().ExecContext(context.Background(), "SET SESSION sql_log_bin=1"); err != nil {
 		w.r.logf("could not set sql_log_bin back to 1 on a target session: %v", err)
 	}
 }
@@ -153,7 +154,7 @@ func (w *worker) abortStage() {
 // stageColumns returns the staging table's columns that can be written,
 // quoted, comma-separated.
 func (w *worker) stageColumns(ctx context.Context) (string, error) {
-	rows, err := w.conn.QueryContext(ctx, "SELECT COLUMN_NAME FROM information_schema.COLUMNS "+
+	rows, err := w.sess.Conn().QueryContext(ctx, "SELECT COLUMN_NAME FROM information_schema.COLUMNS "+
 		"WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND IS_GENERATED = 'NEVER' ORDER BY ORDINAL_POSITION",
 		CheckpointSchema, stageTable)
 	if err != nil {

@@ -3,6 +3,7 @@ package replay
 import (
 	"context"
 	"fmt"
+	"github.com/binlog-replay/binlog-replay/internal/target"
 	"strings"
 
 	"github.com/binlog-replay/binlog-replay/partition"
@@ -160,7 +161,7 @@ func (r *run) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- *grou
 		// against the group it will join.
 		alone := solo != "" || ddl || t.Kind != txn.KindRows
 		if cur != nil && (alone || len(cur.txns) >= r.opts.GroupTxns || cur.bytes+t.Bytes > r.opts.GroupBytes ||
-			r.keepGTIDs && gtidOrigin(cur.txns[len(cur.txns)-1].GTID) != gtidOrigin(t.GTID)) {
+			r.keepGTIDs && target.GTIDOrigin(cur.txns[len(cur.txns)-1].GTID) != target.GTIDOrigin(t.GTID)) {
 			if err := flush(); err != nil {
 				return err
 			}

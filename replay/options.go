@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/binlog-replay/binlog-replay/internal/target"
 	"runtime"
 	"strings"
 	"time"
@@ -109,7 +110,7 @@ type Options struct {
 	// the target has one and starts from the start point otherwise.
 	resumeOrStart bool
 	// stale, set on reconnection, are the lost run's target sessions.
-	stale staleSessions
+	stale target.Stale
 
 	// StallReport, when positive, is how long the replay waits without a
 	// commit (while transactions are being applied) before it logs what

@@ -89,7 +89,7 @@ func (r *run) monitorOrder(ctx context.Context) {
 		if earliest == lastTicket && time.Since(lastAbort) < monitorReabortIn {
 			continue
 		}
-		waiting, err := lockWaiting(ctx, r.db)
+		waiting, err := lockWaiting(ctx, r.tgt.DB())
 		if err != nil {
 			if ctx.Err() == nil {
 				r.logf("commit-order monitor stopped (lock waits will be resolved by innodb_lock_wait_timeout instead): %v", err)

@@ -3,6 +3,7 @@ package replay
 import (
 	"context"
 	"fmt"
+	"github.com/binlog-replay/binlog-replay/internal/target"
 	"strings"
 
 	"github.com/binlog-replay/binlog-replay/schema"
@@ -70,12 +71,12 @@ func (e *UncertainError) Unwrap() error { return e.Err }
 // --uncertain when there is no such transaction.
 func (r *run) checkPending(cp *Checkpoint) error {
 	switch {
-	case cp == nil || cp.State == stateRunning || cp.State == "":
+	case cp == nil || cp.State == target.StateRunning || cp.State == "":
 		if r.opts.Uncertain != "" {
 			return fmt.Errorf("--uncertain %s: the target's checkpoint names no transaction whose outcome is unknown", r.opts.Uncertain)
 		}
 		return nil
-	case cp.State != stateDDL && cp.State != stateNonTrans:
+	case cp.State != target.StateDDL && cp.State != target.StateNonTrans:
 		return fmt.Errorf("the target's checkpoint is in state %q, which this version does not know: use the version that wrote it", cp.State)
 	}
 	r.pending = &cp.Pending
@@ -85,7 +86,7 @@ func (r *run) checkPending(cp *Checkpoint) error {
 		r.logf("the transaction at %s was started by an earlier run and its outcome is unknown (%s): taken as %s (--uncertain)",
 			cp.Pending.Start, cp.Pending.What, r.opts.Uncertain)
 		return nil
-	case cp.State == stateNonTrans:
+	case cp.State == target.StateNonTrans:
 		uncertain.What = cp.Pending.What + "; the earlier run stopped while applying it, and writes to such tables " +
 			"survive a rollback, so they may have been made in part or in whole"
 		return uncertain
@@ -122,7 +123,7 @@ func (w *worker) ddlApplied(ctx context.Context, t *txn.Txn, q *txn.Event, p *Pe
 	case OutcomeNotApplied:
 		return false, nil
 	}
-	now, err := schema.Fingerprint(ctx, w.conn, q.Query.SQL, q.Query.Schema)
+	now, err := schema.Fingerprint(ctx, w.sess.Conn(), q.Query.SQL, q.Query.Schema)
 	if err != nil {
 		return false, w.r.applyError(t, nil, fmt.Errorf("read the state of the objects the pending DDL changes: %w", err))
 	}
@@ -139,7 +140,7 @@ func (w *worker) ddlApplied(ctx context.Context, t *txn.Txn, q *txn.Event, p *Pe
 // applying it again.
 func (w *worker) skipApplied(ctx context.Context, g *group) error {
 	t := g.txns[len(g.txns)-1]
-	if err := w.execUnlogged(ctx, checkpointSQL(t, w.r.appliedBefore+g.last(), g.temps)+";\nCOMMIT"); err != nil {
+	if err := w.execUnlogged(ctx, target.CheckpointSQL(t, w.r.appliedBefore+g.last(), g.temps)+";\nCOMMIT"); err != nil {
 		if !isServerError(err) {
 			w.r.commitUncertain(g)
 		}
@@ -153,12 +154,12 @@ func (w *worker) skipApplied(ctx context.Context, g *group) error {
 // being applied apart (see CheckpointSchema): for a transaction whose own
 // session has its target transaction open (a streamed one).
 func (r *run) markApart(ctx context.Context, t *txn.Txn, state, print, what string) error {
-	conn, err := r.db.Conn(ctx)
+	conn, err := r.tgt.DB().Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("connect to record the start of a transaction applied apart: %w", err)
 	}
 	defer conn.Close()
-	q := pendingSQL(t, state, print, what) + ";\nCOMMIT" // the pooled session may have autocommit off
+	q := target.PendingSQL(t, state, print, what) + ";\nCOMMIT" // the pooled session may have autocommit off
 	if r.keepGTIDs {
 		q = "SET SESSION sql_log_bin=0;\n" + q + ";\nSET SESSION sql_log_bin=1"
 	}

@@ -2,9 +2,11 @@ package replay
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"github.com/binlog-replay/binlog-replay/internal/target"
 	"io"
 	"net"
 	"time"
@@ -26,9 +28,9 @@ func isConnectionLoss(err error) bool {
 	switch {
 	case err == nil, errors.As(err, new(sourceError)):
 		return false
-	case errors.As(err, new(lockLostError)):
+	case errors.As(err, new(target.LockLostError)):
 		return true
-	case errors.Is(err, driver.ErrBadConn), errors.Is(err, mysql.ErrInvalidConn),
+	case errors.Is(err, driver.ErrBadConn), errors.Is(err, mysql.ErrInvalidConn), errors.Is(err, sql.ErrConnDone),
 		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.As(err, &netErr):
 		return true
 	}
@@ -80,7 +82,7 @@ func runResilient(ctx context.Context, opts Options, logw io.Writer) (*Summary, 
 		// (if the first run had not saved one yet, start as asked).
 		opts.Resume = true
 		opts.resumeOrStart = true
-		opts.stale = opts.stale.add(stale)
+		opts.stale = opts.stale.Add(stale)
 	}
 }
 

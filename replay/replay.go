@@ -15,10 +15,10 @@ package replay
 
 import (
 	"context"
-	"crypto/tls"
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/binlog-replay/binlog-replay/internal/target"
 	"io"
 	"os"
 	"strings"
@@ -26,7 +26,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/binlog-replay/binlog-replay/binlog"
@@ -90,8 +89,10 @@ type uncertainGroup struct {
 
 // run is the state of one replay.
 type run struct {
-	opts          Options
-	db            *sql.DB
+	opts Options
+	// tgt is the target server: the pool, the replay lock, the run's
+	// recorded sessions.
+	tgt           *target.Target
 	seq           *sequencer
 	appliedBefore uint64 // from the checkpoint, when resuming
 	resumed       bool   // started from a checkpoint
@@ -108,7 +109,8 @@ type run struct {
 	// (stops.go); guarded by mu.
 	missed *StopNotReachedError
 	logw   io.Writer
-	// keepGTIDs: target commits are logged with source GTIDs (gtids.go).
+	// keepGTIDs: target commits are logged with source GTIDs
+	// (target.Target.DecideGTIDs).
 	keepGTIDs bool
 	// serial turns row decoding off where the binlog is serial (serial.go);
 	// serialTxns counts the transactions dispatched while it was off.
@@ -147,17 +149,9 @@ type run struct {
 	barrierWhy map[string]uint64
 	// uncertain is the group whose commit was cut off, if any.
 	uncertain *uncertainGroup
-	// sessions are the target connection ids of the workers; serverStart
-	// is when the target started (Unix seconds). runID identifies the run
-	// in binlog_replay.sessions (see stale.go).
-	sessions    []uint64
-	serverStart int64
-	runID       string
-	// lock is the target's replay lock, held for the whole run (runlock.go).
-	lock     *replayLock
-	started  time.Time
-	barriers atomic.Uint64
-	skipped  atomic.Uint64
+	started   time.Time
+	barriers  atomic.Uint64
+	skipped   atomic.Uint64
 	// expectedErrors counts the statements that failed on the target with
 	// the error the source logged for them (worker.expected).
 	expectedErrors atomic.Uint64
@@ -184,79 +178,42 @@ func Run(ctx context.Context, opts Options, logw io.Writer) (*Summary, error) {
 
 // runOnce is one replay, from connecting to the target to the stop point
 // or the first error. It also returns the run's target sessions, for the
-// next attempt to end if the target was lost (see stale.go).
-func runOnce(ctx context.Context, opts Options, logw io.Writer) (*Summary, staleSessions, error) {
-	db, err := openTarget(opts.TargetDSN, opts.TargetTLS, opts.Workers+2) // workers, statement session, schema reads and the order monitor
+// next attempt to end if the target was lost (see target.Stale).
+func runOnce(ctx context.Context, opts Options, logw io.Writer) (*Summary, target.Stale, error) {
+	r := &run{opts: opts, logw: logw, started: time.Now()}
+	tgt, err := target.Open(ctx, target.Config{DSN: opts.TargetDSN, TLS: opts.TargetTLS,
+		Conns:  opts.Workers + 2, // workers, statement session, schema reads and the order monitor
+		Resume: opts.Resume, Stale: opts.stale, NoLogBin: opts.NoLogBin}, r.logf)
 	if err != nil {
-		return nil, staleSessions{}, err
+		return nil, target.Stale{}, err
 	}
-	r := &run{opts: opts, db: db, logw: logw, started: time.Now(), runID: newRunID()}
-	// The replay lock goes last, once the run's other sessions are closed.
-	defer func() { r.lock.release() }()
-	defer db.Close()
+	defer tgt.Close() // the replay lock last, once the run's other sessions are closed
+	r.tgt = tgt
 	start, err := r.prepare(ctx)
 	if err != nil {
-		return nil, r.staleSessions(), err
+		return nil, tgt.Stale(), err
 	}
 	runErr := r.pipeline(ctx, start)
-	return r.summary(), r.staleSessions(), runErr
-}
-
-// openTarget opens the target with the settings the applier relies on,
-// over TLS with tlsConfig when it is set.
-func openTarget(dsn string, tlsConfig *tls.Config, conns int) (*sql.DB, error) {
-	cfg, err := mysql.ParseDSN(dsn)
-	if err != nil {
-		return nil, fmt.Errorf("parse target DSN: %w", err)
-	}
-	if tlsConfig != nil {
-		cfg.TLS = tlsConfig.Clone()
-		cfg.AllowFallbackToPlaintext = false
-	}
-	cfg.MultiStatements = true
-	cfg.InterpolateParams = true
-	cfg.ParseTime = false
-	cfg.MaxAllowedPacket = 0 // use the server's
-	connector, err := mysql.NewConnector(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("open target: %w", err)
-	}
-	db := sql.OpenDB(connector)
-	db.SetMaxOpenConns(conns + 1)
-	db.SetMaxIdleConns(conns + 1)
-	return db, nil
+	return r.summary(), tgt.Stale(), runErr
 }
 
 // prepare checks the target, creates the checkpoint table and works out
 // where to start reading.
 func (r *run) prepare(ctx context.Context) (txn.Position, error) {
-	if err := r.db.PingContext(ctx); err != nil {
-		if isMySQLError(err, errAccessDenied) {
-			return txn.Position{}, fmt.Errorf("connect to target: %w (check the user and the password; "+
-				"an account that REQUIREs SSL also needs TLS: --tls-ca FILE, or tls=true in the DSN)", err)
-		}
-		return txn.Position{}, fmt.Errorf("connect to target: %w", err)
-	}
-	names, err := sqlgen.LoadCollations(ctx, r.db, r.logf)
+	db := r.tgt.DB()
+	names, err := sqlgen.LoadCollations(ctx, db, r.logf)
 	if err != nil {
 		return txn.Position{}, err
 	}
-	var version string
-	if err := r.db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
-		return txn.Position{}, fmt.Errorf("read the target's version: %w", err)
-	}
-	r.schemas = schema.NewCache(r.db)
-	mariadb := strings.Contains(strings.ToLower(version), "mariadb")
+	r.schemas = schema.NewCache(db)
+	mariadb, version := r.tgt.MariaDB(), r.tgt.Version()
 	r.sqlApply = &sqlgen.Generator{TargetMariaDB: mariadb, IgnoredModes: sqlgen.IgnoredSQLModes(version, mariadb),
 		Tables: r.schemas.Table, Shapes: r.schemas.Shape, Collations: names, Logf: r.logf}
-	if r.serverStart, err = serverStart(ctx, r.db); err != nil {
+	if err := r.tgt.TakeLock(ctx); err != nil {
 		return txn.Position{}, err
 	}
-	if err := r.takeLock(ctx); err != nil {
-		return txn.Position{}, err
-	}
-	r.endStaleSessions(ctx)
-	cp, err := readCheckpointSettled(ctx, r.db)
+	r.tgt.EndStaleSessions(ctx)
+	cp, err := target.ReadCheckpointSettled(ctx, db)
 	if err != nil {
 		return txn.Position{}, err
 	}
@@ -288,7 +245,7 @@ func (r *run) prepare(ctx context.Context) (txn.Position, error) {
 		return txn.Position{}, errors.New("the target's checkpoint names no position yet: start again with --source-start")
 	}
 	if r.opts.StartGTIDsFromTarget && cp == nil {
-		if r.opts.StartGTIDs, err = r.startGTIDsFromTarget(ctx); err != nil {
+		if r.opts.StartGTIDs, err = r.tgt.StartGTIDs(ctx); err != nil {
 			return txn.Position{}, err
 		}
 	}
@@ -302,12 +259,12 @@ func (r *run) prepare(ctx context.Context) (txn.Position, error) {
 		return txn.Position{}, err
 	}
 	r.stats.Position = start
-	conn, err := r.db.Conn(ctx)
+	conn, err := db.Conn(ctx)
 	if err != nil {
 		return txn.Position{}, fmt.Errorf("connect to target: %w", err)
 	}
 	defer conn.Close()
-	if r.keepGTIDs, err = r.decideGTIDs(ctx, conn); err != nil {
+	if r.keepGTIDs, err = r.tgt.DecideGTIDs(ctx, conn, r.opts.TargetGTIDs); err != nil {
 		return txn.Position{}, err
 	}
 	if err := r.createCheckpoint(ctx, conn, cp == nil, start); err != nil {
@@ -333,18 +290,18 @@ func (r *run) createCheckpoint(ctx context.Context, conn *sql.Conn, fresh bool, 
 			}
 		}()
 	}
-	if err := ensureCheckpointTable(ctx, conn); err != nil {
+	if err := target.EnsureTables(ctx, conn); err != nil {
 		return err
 	}
-	if err := r.resetSessions(ctx, conn); err != nil {
+	if err := r.tgt.ResetSessions(ctx, conn); err != nil {
 		return err
 	}
-	if err := r.recordLockSession(ctx, conn); err != nil {
+	if err := r.tgt.RecordLockSession(ctx, conn); err != nil {
 		return err
 	}
 	if fresh {
 		first := &txn.Txn{End: start}
-		if _, err := conn.ExecContext(ctx, checkpointSQL(first, 0, "")); err != nil {
+		if _, err := conn.ExecContext(ctx, target.CheckpointSQL(first, 0, "")); err != nil {
 			return fmt.Errorf("create checkpoint: %w", err)
 		}
 	}
@@ -359,7 +316,7 @@ func (r *run) pipeline(ctx context.Context, start txn.Position) error {
 	if err != nil {
 		return err
 	}
-	defer sw.conn.Close()
+	defer sw.sess.Close()
 	r.stmtWorker = sw
 	// Losing the replay lock's connection stops the run as a lost target
 	// does: it no longer knows that no other run applies.
@@ -367,8 +324,8 @@ func (r *run) pipeline(ctx context.Context, start txn.Position) error {
 	defer abort(nil)
 	go func() {
 		select {
-		case <-r.lock.lostC():
-			abort(r.lock.lostErr())
+		case <-r.tgt.LockLost():
+			abort(r.tgt.LockErr())
 		case <-base.Done():
 		}
 	}()
@@ -391,25 +348,33 @@ func (r *run) pipeline(ctx context.Context, start txn.Position) error {
 			if err != nil {
 				return err
 			}
-			defer w.conn.Close()
+			defer w.sess.Close()
 			return w.loop(gctx, groups)
 		})
 	}
 	if r.opts.Workers > 1 {
 		go r.monitorOrder(gctx)
 	}
-	go r.watchStalls(gctx)
+	go r.tgt.WatchStalls(gctx, r.opts.StallReport, func() (uint64, bool) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.stats.Applied, r.busy.Load() > 0
+	})
 	if r.opts.Progress != nil {
 		done := make(chan struct{})
 		defer close(done)
 		go r.reportProgress(done)
 	}
 	err = g.Wait()
-	if lost := r.lock.lostErr(); lost != nil && err != nil {
+	if lost := r.tgt.LockErr(); lost != nil && err != nil {
 		err = lost // the workers' errors follow from it
 	}
 	if err != nil {
 		r.seq.fail(err)
+		if r.readErr == nil {
+			// Whatever the reader reached, the run stopped on this error.
+			r.forceStop("stopped on an error (below): the target holds every transaction before the one it names, and nothing of it")
+		}
 	}
 	if err == nil {
 		err = r.readErr
@@ -427,31 +392,14 @@ func (r *run) pipeline(ctx context.Context, start txn.Position) error {
 	return err
 }
 
-// newWorker opens a target connection and sets up its session.
+// newWorker opens a target session for a worker.
 func (r *run) newWorker(ctx context.Context) (*worker, error) {
-	conn, err := r.db.Conn(ctx)
+	sess, err := r.tgt.NewSession(ctx, r.opts.LockWaitTimeout)
 	if err != nil {
-		return nil, fmt.Errorf("connect to target: %w", err)
-	}
-	w := &worker{r: r, conn: conn}
-	setup := fmt.Sprintf("SET SESSION autocommit=0, SESSION innodb_lock_wait_timeout=%d", int(r.opts.LockWaitTimeout/time.Second))
-	if r.opts.NoLogBin {
-		setup += ", SESSION sql_log_bin=0"
-	}
-	if _, err := conn.ExecContext(ctx, setup); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("set up target session: %w", err)
-	}
-	var id uint64
-	if err := conn.QueryRowContext(ctx, "SELECT @@max_allowed_packet, CONNECTION_ID()").Scan(&w.maxPacket, &id); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("read target session settings: %w", err)
-	}
-	if err := r.recordSession(ctx, conn, r.addSession(id)); err != nil {
-		conn.Close()
 		return nil, err
 	}
-	return w, nil
+	sess.Expected = func(*sqlgen.Stmt) { r.expectedErrors.Add(1) }
+	return &worker{r: r, sess: sess}, nil
 }
 
 // read reads transactions from the files, filters them and sends the ones
@@ -684,6 +632,15 @@ func (r *run) setStop(why string) {
 	if r.stopWhy == "" {
 		r.stopWhy = why
 	}
+}
+
+// forceStop records why as the stop reason, over any earlier one.
+// The stop point is then not what was missed.
+func (r *run) forceStop(why string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stopWhy = why
+	r.missed = nil
 }
 
 func (r *run) stopReason() string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/binlog-replay/binlog-replay/internal/target"
 	"slices"
 	"strings"
 
@@ -95,7 +96,7 @@ func (w *worker) applySolo(ctx context.Context, g *group) error {
 	if p := w.r.takePending(t); p != nil && w.r.opts.Uncertain == OutcomeApplied {
 		return w.skipApplied(ctx, g)
 	}
-	if err := w.execUnlogged(ctx, pendingSQL(t, stateNonTrans, "", g.solo)+";\nCOMMIT"); err != nil {
+	if err := w.execUnlogged(ctx, target.PendingSQL(t, target.StateNonTrans, "", g.solo)+";\nCOMMIT"); err != nil {
 		return w.r.applyError(t, nil, fmt.Errorf("record the start of a transaction that must not be applied twice: %w", err))
 	}
 	uncertain := func(err error) error {
@@ -110,17 +111,17 @@ func (w *worker) applySolo(ctx context.Context, g *group) error {
 		w.rollback()
 		return uncertain(err)
 	}
-	w.format = format
+	w.sess.SetFormat(format)
 	last := g.txns[len(g.txns)-1]
-	commit := checkpointSQL(last, w.r.appliedBefore+g.last(), g.temps) + ";\nCOMMIT"
+	commit := target.CheckpointSQL(last, w.r.appliedBefore+g.last(), g.temps) + ";\nCOMMIT"
 	if t.RolledBack {
 		// As on the source: the transactional changes go, the others stay.
-		if _, err := w.conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+		if _, err := w.sess.Conn().ExecContext(ctx, "ROLLBACK"); err != nil {
 			return uncertain(fmt.Errorf("roll back as the source did: %w", err))
 		}
 		err = w.execUnlogged(ctx, commit)
 	} else {
-		_, err = w.conn.ExecContext(ctx, commit)
+		_, err = w.sess.Conn().ExecContext(ctx, commit)
 	}
 	if err != nil {
 		if !isServerError(err) {

@@ -3,6 +3,7 @@ package replay
 import (
 	"context"
 	"fmt"
+	"github.com/binlog-replay/binlog-replay/internal/target"
 
 	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
 	"github.com/binlog-replay/binlog-replay/txn"
@@ -172,14 +173,14 @@ func (st *streamApply) piece(ctx context.Context, t *txn.Txn) error {
 		}
 		if solo != "" {
 			// Marked from another session: this one's transaction is open.
-			if err := w.r.markApart(ctx, first, stateNonTrans, "", solo); err != nil {
+			if err := w.r.markApart(ctx, first, target.StateNonTrans, "", solo); err != nil {
 				return w.r.applyError(t, nil, err)
 			}
 			st.g.solo, st.marked = solo, true
 		}
 	}
 	if t == first && w.r.keepGTIDs {
-		if err := w.exec(ctx, []sqlgen.Stmt{{SQL: gtidStatement(first.GTID), Txn: first}}); err != nil {
+		if err := w.exec(ctx, []sqlgen.Stmt{{SQL: target.GTIDStatement(first.GTID), Txn: first}}); err != nil {
 			return err
 		}
 	}
@@ -220,7 +221,7 @@ func (st *streamApply) whole(last *txn.Txn) *txn.Txn {
 func (st *streamApply) commit(ctx context.Context, last *txn.Txn) error {
 	w, g := st.w, st.g
 	g.txns = []*txn.Txn{st.whole(last)}
-	commit := checkpointSQL(g.txns[0], w.r.appliedBefore+g.last(), g.temps) + ";\nCOMMIT"
+	commit := target.CheckpointSQL(g.txns[0], w.r.appliedBefore+g.last(), g.temps) + ";\nCOMMIT"
 	var err error
 	if st.stage != nil {
 		if err := w.finishStage(ctx, st.first, st.stage); err != nil {
@@ -229,11 +230,11 @@ func (st *streamApply) commit(ctx context.Context, last *txn.Txn) error {
 		}
 		err = w.execUnlogged(ctx, commit)
 	} else if last.RolledBack {
-		if _, err = w.conn.ExecContext(ctx, "ROLLBACK"); err == nil {
+		if _, err = w.sess.Conn().ExecContext(ctx, "ROLLBACK"); err == nil {
 			err = w.execUnlogged(ctx, commit)
 		}
 	} else {
-		_, err = w.conn.ExecContext(ctx, commit)
+		_, err = w.sess.Conn().ExecContext(ctx, commit)
 	}
 	if err != nil {
 		if !isServerError(err) {

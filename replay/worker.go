@@ -1,15 +1,10 @@
 package replay
 
 import (
-	"bytes"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
-	"io"
-	"strings"
-
-	"github.com/go-sql-driver/mysql"
+	"github.com/binlog-replay/binlog-replay/internal/target"
 
 	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
 	"github.com/binlog-replay/binlog-replay/schema"
@@ -50,12 +45,10 @@ type group struct {
 
 func (g *group) last() uint64 { return g.first + uint64(len(g.txns)) - 1 }
 
-// worker applies groups on its own target connection.
+// worker applies groups on its own target session.
 type worker struct {
-	r         *run
-	conn      *sql.Conn
-	format    *txn.Format // format description installed on conn, if any
-	maxPacket int
+	r    *run
+	sess *target.Session
 }
 
 // loop applies groups from in until it is closed or an error occurs.
@@ -168,11 +161,11 @@ func (w *worker) statements(ctx context.Context, g *group) ([]sqlgen.Stmt, *txn.
 	var stmts []sqlgen.Stmt
 	last := g.txns[len(g.txns)-1]
 	if w.r.keepGTIDs {
-		stmts = append(stmts, sqlgen.Stmt{SQL: gtidStatement(last.GTID), Txn: last})
+		stmts = append(stmts, sqlgen.Stmt{SQL: target.GTIDStatement(last.GTID), Txn: last})
 	}
 	// format is the format description the session will have once the
-	// statements are sent: w.format changes only when they are.
-	format := w.format
+	// statements are sent: w.sess.Format() changes only when they are.
+	format := w.sess.Format()
 	for _, t := range g.txns {
 		if t.Format != nil && t.Format != format && hasRowEvents(t) {
 			f := sqlgen.FormatStatement(t.Format)
@@ -208,15 +201,15 @@ func (w *worker) applyOnce(ctx context.Context, g *group, gen uint64) error {
 	if err != nil {
 		return err
 	}
-	w.format = format
+	w.sess.SetFormat(format)
 	w.r.waiting.Add(1)
 	err = w.r.seq.waitTurn(ctx, g.first, gen)
 	w.r.waiting.Add(-1)
 	if err != nil {
 		return err
 	}
-	commit := checkpointSQL(last, w.r.appliedBefore+g.last(), g.temps) + ";\nCOMMIT"
-	if _, err := w.conn.ExecContext(ctx, commit); err != nil {
+	commit := target.CheckpointSQL(last, w.r.appliedBefore+g.last(), g.temps) + ";\nCOMMIT"
+	if _, err := w.sess.Conn().ExecContext(ctx, commit); err != nil {
 		// The commit may or may not have happened: the checkpoint on the
 		// target says which, and --resume reads it.
 		if !isServerError(err) {
@@ -255,7 +248,7 @@ func (w *worker) applyDDL(ctx context.Context, g *group) error {
 	if err := w.execDDL(ctx, t, q, rowsOnly); err != nil {
 		return err
 	}
-	if err := w.execUnlogged(ctx, checkpointSQL(t, w.r.appliedBefore+g.last(), g.temps)+";\nCOMMIT"); err != nil {
+	if err := w.execUnlogged(ctx, target.CheckpointSQL(t, w.r.appliedBefore+g.last(), g.temps)+";\nCOMMIT"); err != nil {
 		if !isServerError(err) {
 			w.r.commitUncertain(g)
 		}
@@ -298,7 +291,7 @@ func (w *worker) settleDDL(ctx context.Context, g *group) (q *txn.Event, rowsOnl
 // markDDL commits the mark before the DDL statement q of t, with the
 // fingerprint of the objects it changes.
 func (w *worker) markDDL(ctx context.Context, t *txn.Txn, q *txn.Event, solo string) error {
-	print, err := schema.Fingerprint(ctx, w.conn, q.Query.SQL, q.Query.Schema)
+	print, err := schema.Fingerprint(ctx, w.sess.Conn(), q.Query.SQL, q.Query.Schema)
 	if err != nil {
 		return w.r.applyError(t, nil, fmt.Errorf("read the state of the objects the DDL changes: %w", err))
 	}
@@ -306,7 +299,7 @@ func (w *worker) markDDL(ctx context.Context, t *txn.Txn, q *txn.Event, solo str
 	if print.Ambiguous != "" {
 		mark = "ambiguous: " + print.Ambiguous
 	}
-	if err := w.execUnlogged(ctx, pendingSQL(t, stateDDL, mark, solo)+";\nCOMMIT"); err != nil {
+	if err := w.execUnlogged(ctx, target.PendingSQL(t, target.StateDDL, mark, solo)+";\nCOMMIT"); err != nil {
 		return w.r.applyError(t, nil, fmt.Errorf("record DDL start: %w", err))
 	}
 	return nil
@@ -322,7 +315,7 @@ func (w *worker) execDDL(ctx context.Context, t *txn.Txn, q *txn.Event, rowsOnly
 	statement, rows := splitDDL(t, q)
 	var body []sqlgen.Stmt
 	if w.r.keepGTIDs {
-		body = append(body, sqlgen.Stmt{SQL: gtidStatement(t.GTID), Txn: t})
+		body = append(body, sqlgen.Stmt{SQL: target.GTIDStatement(t.GTID), Txn: t})
 	}
 	if !rowsOnly {
 		s, err := w.bodyOf(ctx, t, statement)
@@ -349,14 +342,14 @@ func (w *worker) execPiece(ctx context.Context, t, part *txn.Txn) error {
 	if err != nil {
 		return err
 	}
-	if part.Format != nil && part.Format != w.format && hasRowEvents(part) {
+	if part.Format != nil && part.Format != w.sess.Format() && hasRowEvents(part) {
 		body = append([]sqlgen.Stmt{{Events: sqlgen.FormatStatement(part.Format).Events, Txn: t}}, body...)
 	}
 	if err := w.exec(ctx, body); err != nil {
 		return err
 	}
 	if hasRowEvents(part) {
-		w.format = part.Format
+		w.sess.SetFormat(part.Format)
 	}
 	return nil
 }
@@ -413,210 +406,26 @@ func ddlEvent(t *txn.Txn) *txn.Event {
 	return first
 }
 
-// execUnlogged runs sql, statements ending in a COMMIT, kept out of the
-// target's binlog when source GTIDs are kept (run.unlogged). When the
-// server refuses one of them, the statements after it in the packet do not
-// run: the session's sql_log_bin is then set back, so that nothing else
-// run on it is left out of the binlog.
+// execUnlogged runs sql (statements ending in a COMMIT) out of the
+// target's binlog when source GTIDs are kept (target.Session.RunUnlogged).
 func (w *worker) execUnlogged(ctx context.Context, sql string) error {
-	_, err := w.conn.ExecContext(ctx, w.r.unlogged(sql))
-	if err != nil && w.r.keepGTIDs && isServerError(err) {
-		if _, rerr := w.conn.ExecContext(context.WithoutCancel(ctx), "SET SESSION sql_log_bin=1"); rerr != nil {
-			w.r.logf("could not set sql_log_bin back to 1 on a target session after %v: %v", err, rerr)
-		}
-	}
-	return err
+	return w.sess.RunUnlogged(ctx, sql)
 }
 
-// exec sends stmts, several per round trip where allowed, within the
-// target's packet limit: consecutive SQL statements share a multi-statement
-// packet, consecutive row events share one BINLOG statement sent alone. The
-// error names the transaction, event and statement that failed.
+// exec sends stmts on the worker's session (target.Session.Exec); an error
+// about one statement names its transaction, event and statement.
 func (w *worker) exec(ctx context.Context, stmts []sqlgen.Stmt) error {
-	limit := max(w.maxPacket/2, 64<<10)
-	var (
-		batch   []string       // SQL statements for one packet
-		batched []*sqlgen.Stmt // the statements of batch
-		events  []*txn.Event
-		checked []*sqlgen.Stmt // statements of the SQL apply path for one packet
-		blame   *sqlgen.Stmt   // first statement of what is pending that names an event
-		size    int
-	)
-	send := func(sql string) error {
-		if len(batched) == 1 && batched[0].LoadName != "" {
-			// LOAD DATA reads its file from the session (sqlgen.Stmt.Load).
-			data := batched[0].Load
-			mysql.RegisterReaderHandler(batched[0].LoadName, func() io.Reader { return bytes.NewReader(data) })
-			defer mysql.DeregisterReaderHandler(batched[0].LoadName)
-		}
-		_, err := w.conn.ExecContext(ctx, sql)
-		if len(batched) == 1 && batched[0].ExpectErr != 0 {
-			err = w.expected(batched[0], err)
-		}
-		if err != nil {
-			w.format = nil // the session may have lost what it was told
-			if s := culprit(batched, err); s != nil && s.Txn != nil {
-				blame = s
-			}
-			if blame == nil || blame.Txn == nil {
-				return err
-			}
-			return w.r.applyError(blame.Txn, blame, err)
-		}
-		return nil
-	}
-	flush := func() error {
-		var err error
-		switch {
-		case len(events) > 0:
-			err = send(sqlgen.BinlogStatement(events))
-		case len(checked) > 0:
-			err = w.execChecked(ctx, checked)
-		case len(batch) > 0:
-			err = send(strings.Join(batch, ";\n"))
-		}
-		batch, batched, events, checked, blame, size = batch[:0], batched[:0], nil, nil, nil, 0
-		return err
-	}
-	for i := range stmts {
-		s := &stmts[i]
-		n := len(s.SQL) + 2
-		if s.Events != nil {
-			n = sqlgen.BinlogSize(s.Events)
-		}
-		// A change of kind, a statement that must go alone, or a full
-		// packet ends what is pending.
-		// Statements of the SQL apply path go one row event per packet,
-		// so that an error names the event that failed.
-		if (s.Events != nil) != (len(events) > 0) || (s.Check != nil) != (len(checked) > 0) ||
-			len(checked) > 0 && checked[0].Event != s.Event || s.Alone || size+n > limit {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-		if blame == nil || blame.Event == nil && s.Event != nil {
-			blame = s // the format description names no event: the statement after it does
-		}
-		size += n
-		if s.Events != nil {
-			if n > limit {
-				// One source statement too large for a packet: send it
-				// in pieces (nothing else is pending here).
-				if err := w.sendSplit(ctx, s, limit); err != nil {
-					return err
-				}
-				size, blame = 0, nil
-				continue
-			}
-			events = append(events, s.Events...)
-			continue
-		}
-		if s.Check != nil {
-			checked = append(checked, s)
-			continue
-		}
-		batch, batched = append(batch, s.SQL), append(batched, s)
-		if s.Alone {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-	}
-	return flush()
-}
-
-// expected checks the outcome err of the statement s, which the source
-// logged as failing with error s.expectErr, as a replica does: the same
-// error is success (what the statement changed before failing stays, as
-// on the source), anything else stops the replay.
-func (w *worker) expected(s *sqlgen.Stmt, err error) error {
-	var me *mysql.MySQLError
-	switch {
-	case isMySQLError(err, s.ExpectErr):
-		w.r.expectedErrors.Add(1)
-		w.r.logf("%s at %s failed with error %d, as on the source (what it changed before failing stays)",
-			s.Event.TypeName, s.Event.Pos, s.ExpectErr)
-		return nil
-	case err == nil:
-		return fmt.Errorf("the source logged this statement as failing with error %d part way; the target ran it "+
-			"without error, so the two now differ (a replica stops here too)", s.ExpectErr)
-	case errors.As(err, &me):
-		return fmt.Errorf("the source logged this statement as failing with error %d; the target failed with another: %w", s.ExpectErr, err)
+	err := w.sess.Exec(ctx, stmts)
+	var se *target.StmtError
+	if errors.As(err, &se) && se.Stmt != nil && se.Stmt.Txn != nil {
+		return w.r.applyError(se.Stmt.Txn, se.Stmt, se.Err)
 	}
 	return err
-}
-
-// execChecked sends the statements of the SQL apply path for one row
-// event and checks the rows they changed (sqlgen.ExecChecked).
-func (w *worker) execChecked(ctx context.Context, stmts []*sqlgen.Stmt) error {
-	if s, err := sqlgen.ExecChecked(ctx, w.conn, stmts); err != nil {
-		w.format = nil
-		return w.r.applyError(s.Txn, s, err)
-	}
-	return nil
-}
-
-// culprit returns, among the statements of a multi-statement packet that
-// failed with err, the one the error is about where its code tells (the
-// driver does not say which statement of a packet failed), or nil: an
-// unknown database is the USE's, not the SET's before it.
-func culprit(batched []*sqlgen.Stmt, err error) *sqlgen.Stmt {
-	if !isMySQLError(err, errBadDB) {
-		return nil
-	}
-	for _, s := range batched {
-		if strings.HasPrefix(s.SQL, "USE ") {
-			return s
-		}
-	}
-	return nil
-}
-
-// sendSplit sends the row events of one source statement in several BINLOG
-// statements of at most limit bytes each, repeating the statement's table
-// maps at the head of every piece so that each piece can be applied on its
-// own; the server keeps the statement open until the row event flagged as
-// its end.
-func (w *worker) sendSplit(ctx context.Context, s *sqlgen.Stmt, limit int) error {
-	var maps, piece []*txn.Event
-	for _, e := range s.Events {
-		if e.Kind == txn.EventTableMap {
-			maps = append(maps, e)
-		}
-	}
-	piece = append(piece, maps...)
-	for _, e := range s.Events {
-		if e.Kind == txn.EventTableMap {
-			continue
-		}
-		if len(piece) > len(maps) && sqlgen.BinlogSize(append(piece, e)) > limit {
-			if err := w.sendBinlog(ctx, s, piece); err != nil {
-				return err
-			}
-			piece = append(piece[:0], maps...)
-		}
-		piece = append(piece, e)
-	}
-	return w.sendBinlog(ctx, s, piece)
-}
-
-// sendBinlog sends one BINLOG statement made of events, on behalf of s.
-func (w *worker) sendBinlog(ctx context.Context, s *sqlgen.Stmt, events []*txn.Event) error {
-	if _, err := w.conn.ExecContext(ctx, sqlgen.BinlogStatement(events)); err != nil {
-		w.format = nil
-		if s.Txn == nil {
-			return err
-		}
-		return w.r.applyError(s.Txn, s, err)
-	}
-	return nil
 }
 
 // rollback ends the open target transaction, if any. Errors are ignored:
 // a broken connection rolls back on its own.
-func (w *worker) rollback() {
-	_, _ = w.conn.ExecContext(context.Background(), "ROLLBACK")
-}
+func (w *worker) rollback() { w.sess.Rollback() }
 
 func hasRowEvents(t *txn.Txn) bool {
 	for i := range t.Events {

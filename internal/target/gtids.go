@@ -1,4 +1,4 @@
-package replay
+package target
 
 import (
 	"context"
@@ -59,27 +59,32 @@ type errNoSourceGTIDs string
 
 func (e errNoSourceGTIDs) Error() string { return string(e) }
 
-// decideGTIDs works out whether the replay keeps the source GTIDs, on conn
-// (whose sql_log_bin it may change and restores).
-func (r *run) decideGTIDs(ctx context.Context, conn *sql.Conn) (bool, error) {
-	mode := r.opts.TargetGTIDs
+// DecideGTIDs works out, for mode, whether the run keeps the source GTIDs
+// (see KeepGTIDs), on conn (whose sql_log_bin it may change and restores).
+func (t *Target) DecideGTIDs(ctx context.Context, conn *sql.Conn, mode GTIDMode) (bool, error) {
+	keep, err := t.decideGTIDs(ctx, conn, mode)
+	t.keepGTIDs = keep
+	return keep, err
+}
+
+func (t *Target) decideGTIDs(ctx context.Context, conn *sql.Conn, mode GTIDMode) (bool, error) {
 	if mode == "" {
 		mode = GTIDsAuto
 	}
 	if mode == GTIDsOwn {
 		return false, nil
 	}
-	why, err := sourceGTIDsBlocked(ctx, conn, r.sqlApply.TargetMariaDB, r.opts.NoLogBin)
+	why, err := sourceGTIDsBlocked(ctx, conn, t.mariadb, t.cfg.NoLogBin)
 	switch {
 	case err != nil:
 		return false, err
 	case why == "":
-		r.logf("target GTIDs: the source's (each target commit is logged with the GTID of its last source transaction)")
+		t.logf("target GTIDs: the source's (each target commit is logged with the GTID of its last source transaction)")
 		return true, nil
 	case mode == GTIDsSource:
 		return false, fmt.Errorf("--target-gtids=source: %s", why)
 	default:
-		r.logf("target GTIDs: the target's own, because %s", why)
+		t.logf("target GTIDs: the target's own, because %s", why)
 		return false, nil
 	}
 }
@@ -111,16 +116,16 @@ func sourceGTIDsBlocked(ctx context.Context, conn *sql.Conn, mariadb, noLogBin b
 	}
 }
 
-// gtidOrigin is what must not change within a group when source GTIDs are
+// GTIDOrigin is what must not change within a group when source GTIDs are
 // kept: the group's commit is logged with one GTID only.
-func gtidOrigin(g txn.GTID) txn.GTID {
+func GTIDOrigin(g txn.GTID) txn.GTID {
 	g.Seq = 0
 	return g
 }
 
-// gtidStatement returns the SETs that make the next target commit be
+// GTIDStatement returns the SETs that make the next target commit be
 // logged with g: a MariaDB GTID, or the target's own for any other.
-func gtidStatement(g txn.GTID) string {
+func GTIDStatement(g txn.GTID) string {
 	if g.Flavor != txn.FlavorMariaDB || g.Seq == 0 {
 		return "SET SESSION gtid_domain_id=DEFAULT, SESSION server_id=DEFAULT"
 	}
@@ -131,10 +136,10 @@ func gtidStatement(g txn.GTID) string {
 		g.Domain, g.Server, g.Seq)
 }
 
-// unlogged wraps sql, statements ending in a COMMIT, so that they stay out
+// Unlogged wraps sql, statements ending in a COMMIT, so that they stay out
 // of the target's binlog when source GTIDs are kept.
-func (r *run) unlogged(sql string) string {
-	if !r.keepGTIDs {
+func (t *Target) Unlogged(sql string) string {
+	if !t.keepGTIDs {
 		return sql
 	}
 	return "SET SESSION sql_log_bin=0;\n" + sql + ";\nSET SESSION sql_log_bin=1"

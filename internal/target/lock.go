@@ -1,4 +1,4 @@
-package replay
+package target
 
 import (
 	"context"
@@ -54,16 +54,16 @@ type replayLock struct {
 	err  error // why it was lost
 }
 
-// lockLostError stops a run whose lock connection failed: it no longer
+// LockLostError stops a run whose lock connection failed: it no longer
 // knows that it holds the lock. It counts as a lost target: the run
 // reconnects, and takes the lock again or is refused.
-type lockLostError struct{ err error }
+type LockLostError struct{ err error }
 
-func (e lockLostError) Error() string {
+func (e LockLostError) Error() string {
 	return "lost the connection holding the target's replay lock: " + e.err.Error()
 }
 
-func (e lockLostError) Unwrap() error { return e.err }
+func (e LockLostError) Unwrap() error { return e.err }
 
 // lockHolder is the session holding the replay lock, as the process list
 // shows it.
@@ -82,12 +82,12 @@ func (h lockHolder) String() string {
 	return fmt.Sprintf("connection %d (user %s@%s, %s for %ds)", h.id, h.user, h.host, h.command, h.idle)
 }
 
-// takeLock takes the target's replay lock for the run, before anything is
+// TakeLock takes the target's replay lock for the run, before anything is
 // ended or written (see the top of stale.go): at once when it is free;
 // after ending its holder when that is a lost run's; not at all, with an
 // error naming the holder, when another run (or some session) holds it.
-func (r *run) takeLock(ctx context.Context) error {
-	db, err := openTarget(r.opts.TargetDSN, r.opts.TargetTLS, 1)
+func (t *Target) TakeLock(ctx context.Context) error {
+	db, err := openPool(t.cfg.DSN, t.cfg.TLS, 1)
 	if err != nil {
 		return err
 	}
@@ -97,7 +97,7 @@ func (r *run) takeLock(ctx context.Context) error {
 		return fmt.Errorf("connect to target: %w", err)
 	}
 	lk := &replayLock{db: db, conn: conn, done: make(chan struct{}), lost: make(chan struct{})}
-	r.lock = lk // released by runOnce whatever happens from here
+	t.lock = lk // released by runOnce whatever happens from here
 	if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&lk.id); err != nil {
 		return fmt.Errorf("connect to target: %w", err)
 	}
@@ -124,7 +124,7 @@ func (r *run) takeLock(ctx context.Context) error {
 		default:
 			if h.id != holder.id {
 				holder, lastIdle, invisible = h, -1, 0
-				known = r.knownSessions(ctx, conn)
+				known = t.knownSessions(ctx, conn)
 			}
 			if !h.visible {
 				if invisible++; invisible < 2 {
@@ -134,12 +134,12 @@ func (r *run) takeLock(ctx context.Context) error {
 			if h.command == "Killed" {
 				break // being ended: it releases the lock
 			}
-			why, stale := r.judgeHolder(h, known, lastIdle)
+			why, stale := t.judgeHolder(h, known, lastIdle)
 			switch {
 			case why != "":
 				return lockHeldError(h, why)
 			case stale:
-				if err = r.endLockHolder(ctx, conn, h); err != nil {
+				if err = t.endLockHolder(ctx, conn, h); err != nil {
 					return err
 				}
 				ended = h.id
@@ -147,7 +147,7 @@ func (r *run) takeLock(ctx context.Context) error {
 				continue
 			case !waiting:
 				waiting = true
-				r.logf("the target's replay lock is held by %s, a session of an earlier run: "+
+				t.logf("the target's replay lock is held by %s, a session of an earlier run: "+
 					"waiting until it has been idle for %s, then ending it as a lost run's "+
 					"(a live run keeps it busy every %s, and this run then stops)", h, lockStaleAfter, lockHeartbeat)
 			}
@@ -159,7 +159,7 @@ func (r *run) takeLock(ctx context.Context) error {
 		return fmt.Errorf("take the target's replay lock: %w", err)
 	}
 	lk.held = true
-	lk.slot = r.addSession(lk.id)
+	lk.slot = t.addSession(lk.id)
 	hctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	lk.stop = stop
 	go lk.heartbeat(hctx)
@@ -170,13 +170,13 @@ func (r *run) takeLock(ctx context.Context) error {
 // sessions of earlier runs (known) and h's idle time at the last look
 // (lastIdle, -1 for none): why the run must not go on (""
 // when it may), and whether h is a lost run's, to end now (false: wait).
-func (r *run) judgeHolder(h lockHolder, known []uint64, lastIdle int64) (why string, stale bool) {
-	own := r.ownStale(h.id)
+func (t *Target) judgeHolder(h lockHolder, known []uint64, lastIdle int64) (why string, stale bool) {
+	own := t.ownStale(h.id)
 	switch {
 	case !h.visible:
 		return "the target user cannot see that session in the process list: it is another user's " +
 			"(seeing it needs the PROCESS privilege, ending it CONNECTION ADMIN or SUPER)", false
-	case !r.opts.Resume:
+	case !t.cfg.Resume:
 		return "this run does not resume (only --resume ends a lost run's sessions)", false
 	case !slices.Contains(known, h.id):
 		return fmt.Sprintf("it is not a session an earlier run recorded in `%s`.`sessions` on this run of the server", CheckpointSchema), false
@@ -199,11 +199,11 @@ func lockHeldError(h lockHolder, why string) error {
 }
 
 // endLockHolder ends h, the lost run's session holding the lock.
-func (r *run) endLockHolder(ctx context.Context, conn *sql.Conn, h lockHolder) error {
+func (t *Target) endLockHolder(ctx context.Context, conn *sql.Conn, h lockHolder) error {
 	_, err := conn.ExecContext(ctx, fmt.Sprintf("KILL CONNECTION %d", h.id))
 	switch {
 	case err == nil, isMySQLError(err, errNoSuchThread):
-		r.logf("ended session %d of the lost run, which held the target's replay lock, idle for %ds", h.id, h.idle)
+		t.logf("ended session %d of the lost run, which held the target's replay lock, idle for %ds", h.id, h.idle)
 		return nil
 	case isMySQLError(err, errKillDenied, errSpecificAccessDenied):
 		return fmt.Errorf("could not end %s, a lost run's session holding the target's replay lock: "+
@@ -257,7 +257,7 @@ func (lk *replayLock) heartbeat(ctx context.Context) {
 		}
 		if err != nil {
 			lk.mu.Lock()
-			lk.err = lockLostError{err}
+			lk.err = LockLostError{err}
 			lk.mu.Unlock()
 			close(lk.lost)
 			return
@@ -302,3 +302,11 @@ func (lk *replayLock) release() {
 	lk.conn.Close()
 	lk.db.Close()
 }
+
+// LockLost returns a channel closed when the connection holding the
+// replay lock fails: the run no longer knows that no other run applies,
+// and must stop (LockErr says why).
+func (t *Target) LockLost() <-chan struct{} { return t.lock.lostC() }
+
+// LockErr returns why the replay lock was lost (a *LockLostError), or nil.
+func (t *Target) LockErr() error { return t.lock.lostErr() }

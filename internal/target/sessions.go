@@ -1,4 +1,4 @@
-package replay
+package target
 
 import (
 	"context"
@@ -25,7 +25,7 @@ import (
 // transaction, holding its locks, or, its process woken, commits a group
 // the resumed run applies again. A COMMIT in progress commits or rolls back
 // whole when ended, and the checkpoint is then read with a locking read,
-// which waits for it to settle (readCheckpointSettled). The run waits for
+// which waits for it to settle (ReadCheckpointSettled). The run waits for
 // the ended sessions to roll back before it goes on. A run that does not
 // resume ends nothing: it refuses a target that has a checkpoint anyway.
 //
@@ -78,8 +78,8 @@ const sessionsTableSQL = "CREATE TABLE IF NOT EXISTS `" + CheckpointSchema + "`.
 	"updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6)" +
 	") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
 
-// staleSessions are the target sessions of a lost run.
-type staleSessions struct {
+// Stale are the target sessions of a lost run.
+type Stale struct {
 	ids         []uint64
 	serverStart int64 // the target's start time (Unix seconds) when they were opened
 }
@@ -87,28 +87,28 @@ type staleSessions struct {
 // add returns s with the sessions of a later run, t, added: merged when
 // they are on the same server run, t's alone when the server restarted in
 // between (the earlier ones are gone).
-func (s staleSessions) add(t staleSessions) staleSessions {
+func (s Stale) Add(t Stale) Stale {
 	switch {
 	case len(t.ids) == 0:
 		return s
 	case len(s.ids) == 0 || abs(s.serverStart-t.serverStart) > 2:
 		return t
 	}
-	return staleSessions{ids: append(slices.Clone(s.ids), t.ids...), serverStart: t.serverStart}
+	return Stale{ids: append(slices.Clone(s.ids), t.ids...), serverStart: t.serverStart}
 }
 
-// staleSessions returns the run's target sessions, for the next attempt
-// to end if the target was lost (see runResilient).
-func (r *run) staleSessions() staleSessions {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return staleSessions{ids: slices.Clone(r.sessions), serverStart: r.serverStart}
+// Stale returns the run's target sessions, for the next attempt to end
+// if the target was lost (replay's runResilient).
+func (t *Target) Stale() Stale {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return Stale{ids: slices.Clone(t.sessions), serverStart: t.serverStart}
 }
 
 // ownStale reports whether id is a session this process opened on the
 // target in an earlier attempt, on the server run it is connected to.
-func (r *run) ownStale(id uint64) bool {
-	return r.sameServerRun(r.opts.stale.serverStart) && slices.Contains(r.opts.stale.ids, id)
+func (t *Target) ownStale(id uint64) bool {
+	return t.sameServerRun(t.cfg.Stale.serverStart) && slices.Contains(t.cfg.Stale.ids, id)
 }
 
 // newRunID returns a random identity for a run, recorded with its sessions.
@@ -136,25 +136,25 @@ func serverStart(ctx context.Context, db *sql.DB) (int64, error) {
 
 // sameServerRun reports whether sessions opened when the target's start
 // time was start are on the server run the replay is connected to.
-func (r *run) sameServerRun(start int64) bool {
-	return r.serverStart != 0 && abs(r.serverStart-start) <= 2
+func (t *Target) sameServerRun(start int64) bool {
+	return t.serverStart != 0 && abs(t.serverStart-start) <= 2
 }
 
-// endStaleSessions ends, when the run resumes, the sessions of the lost
+// EndStaleSessions ends, when the run resumes, the sessions of the lost
 // run that the target still holds, idle in their transactions or running
 // a statement (see above), and waits for them to go. Errors are logged: at
 // worst the resumed run waits on their locks.
-func (r *run) endStaleSessions(ctx context.Context) {
-	if !r.opts.Resume {
+func (t *Target) EndStaleSessions(ctx context.Context) {
+	if !t.cfg.Resume {
 		return
 	}
-	conn, err := r.db.Conn(ctx)
+	conn, err := t.db.Conn(ctx)
 	if err != nil {
-		r.logf("could not look for the lost run's sessions on the target: %v", err)
+		t.logf("could not look for the lost run's sessions on the target: %v", err)
 		return
 	}
 	defer conn.Close()
-	known := r.knownSessions(ctx, conn)
+	known := t.knownSessions(ctx, conn)
 	if len(known) == 0 {
 		return // nothing known, or the server restarted: they are gone
 	}
@@ -164,7 +164,7 @@ func (r *run) endStaleSessions(ctx context.Context) {
 	rows, err := conn.QueryContext(ctx, "SELECT ID, COALESCE(COMMAND, ''), COALESCE(STATE, '') FROM information_schema.PROCESSLIST "+
 		"WHERE ID < CONNECTION_ID() AND ID IN ("+idList(known)+")")
 	if err != nil {
-		r.logf("could not look for the lost run's sessions on the target: %v", err)
+		t.logf("could not look for the lost run's sessions on the target: %v", err)
 		return
 	}
 	type session struct {
@@ -183,17 +183,17 @@ func (r *run) endStaleSessions(ctx context.Context) {
 	var ended []uint64
 	for _, s := range found {
 		if _, err := conn.ExecContext(ctx, fmt.Sprintf("KILL CONNECTION %d", s.id)); err != nil && !isMySQLError(err, errNoSuchThread) {
-			r.logf("could not end session %d of the lost run on the target: %v", s.id, err)
+			t.logf("could not end session %d of the lost run on the target: %v", s.id, err)
 			continue
 		}
 		what := "left idle on the target in its transaction"
 		if s.command != "Sleep" {
 			what = fmt.Sprintf("still running a statement on the target (%s: %s)", s.command, s.state)
 		}
-		r.logf("ended session %d of the lost run, %s", s.id, what)
+		t.logf("ended session %d of the lost run, %s", s.id, what)
 		ended = append(ended, s.id)
 	}
-	r.awaitEnded(ctx, conn, ended)
+	t.awaitEnded(ctx, conn, ended)
 }
 
 // endedWait bounds the wait for ended sessions to go (rolling back a large
@@ -203,7 +203,7 @@ const endedWait = 5 * time.Minute
 
 // awaitEnded waits until the sessions ids, just ended, have left the
 // process list: until then they roll back and hold their locks.
-func (r *run) awaitEnded(ctx context.Context, conn *sql.Conn, ids []uint64) {
+func (t *Target) awaitEnded(ctx context.Context, conn *sql.Conn, ids []uint64) {
 	if len(ids) == 0 {
 		return
 	}
@@ -212,22 +212,22 @@ func (r *run) awaitEnded(ctx context.Context, conn *sql.Conn, ids []uint64) {
 	for {
 		var left int
 		if err := conn.QueryRowContext(ctx, q).Scan(&left); err != nil {
-			r.logf("could not check that the lost run's sessions have ended: %v", err)
+			t.logf("could not check that the lost run's sessions have ended: %v", err)
 			return
 		}
 		waited := time.Since(start)
 		switch {
 		case left == 0:
 			if said {
-				r.logf("the lost run's sessions have ended, after %s", waited.Round(time.Second))
+				t.logf("the lost run's sessions have ended, after %s", waited.Round(time.Second))
 			}
 			return
 		case waited > endedWait:
-			r.logf("%d sessions of the lost run are still rolling back after %s: going on", left, endedWait)
+			t.logf("%d sessions of the lost run are still rolling back after %s: going on", left, endedWait)
 			return
 		case waited > 2*time.Second && !said:
 			said = true
-			r.logf("waiting for %d ended sessions of the lost run to roll back", left)
+			t.logf("waiting for %d ended sessions of the lost run to roll back", left)
 		}
 		select {
 		case <-ctx.Done():
@@ -249,25 +249,25 @@ func idList(ids []uint64) string {
 // knownSessions returns the sessions of earlier runs on this server run:
 // those this process opened before a reconnection and those recorded in
 // binlog_replay.sessions, sorted, without duplicates. Errors are logged.
-func (r *run) knownSessions(ctx context.Context, conn *sql.Conn) []uint64 {
+func (t *Target) knownSessions(ctx context.Context, conn *sql.Conn) []uint64 {
 	var known []uint64
-	if stale := r.opts.stale; r.sameServerRun(stale.serverStart) {
+	if stale := t.cfg.Stale; t.sameServerRun(stale.serverStart) {
 		known = append(known, stale.ids...)
 	}
-	known = append(known, r.recordedSessions(ctx, conn)...)
+	known = append(known, t.recordedSessions(ctx, conn)...)
 	slices.Sort(known)
 	return slices.Compact(known)
 }
 
 // recordedSessions returns the connection ids that earlier runs recorded
 // in binlog_replay.sessions on this server run. Errors are logged.
-func (r *run) recordedSessions(ctx context.Context, conn *sql.Conn) []uint64 {
+func (t *Target) recordedSessions(ctx context.Context, conn *sql.Conn) []uint64 {
 	rows, err := conn.QueryContext(ctx, "SELECT run, server_start, id FROM `"+CheckpointSchema+"`.`sessions` WHERE id <> 0")
 	if isMySQLError(err, errNoSuchTable, errBadDB) {
 		return nil // no run recorded any
 	}
 	if err != nil {
-		r.logf("could not read the sessions recorded by the earlier run: %v", err)
+		t.logf("could not read the sessions recorded by the earlier run: %v", err)
 		return nil
 	}
 	defer rows.Close()
@@ -279,49 +279,49 @@ func (r *run) recordedSessions(ctx context.Context, conn *sql.Conn) []uint64 {
 			id    uint64
 		)
 		if err := rows.Scan(&run, &start, &id); err != nil {
-			r.logf("could not read the sessions recorded by the earlier run: %v", err)
+			t.logf("could not read the sessions recorded by the earlier run: %v", err)
 			return ids
 		}
-		if run != r.runID && r.sameServerRun(start) {
+		if run != t.runID && t.sameServerRun(start) {
 			ids = append(ids, id)
 		}
 	}
 	if err := rows.Err(); err != nil {
-		r.logf("could not read the sessions recorded by the earlier run: %v", err)
+		t.logf("could not read the sessions recorded by the earlier run: %v", err)
 	}
 	return ids
 }
 
-// resetSessions replaces the sessions recorded by earlier runs with the
+// ResetSessions replaces the sessions recorded by earlier runs with the
 // current run's, none opened yet, on conn (whose sql_log_bin the caller
 // has set). Called once the stale sessions were ended.
-func (r *run) resetSessions(ctx context.Context, conn *sql.Conn) error {
+func (t *Target) ResetSessions(ctx context.Context, conn *sql.Conn) error {
 	_, err := conn.ExecContext(ctx, "UPDATE `"+CheckpointSchema+"`.`sessions` SET run = ?, server_start = ?, id = 0",
-		r.runID, r.serverStart)
+		t.runID, t.serverStart)
 	if err != nil {
 		return fmt.Errorf("reset the recorded target sessions: %w", err)
 	}
 	return nil
 }
 
-// recordSession records a session the run opened, as slot, on that
+// RecordSession records a session the run opened, as slot, on that
 // session's own connection (which runs with autocommit off), out of the
 // target's binlog when source GTIDs are kept. It touches only the slot's
 // row, which no other session holds locked.
-func (r *run) recordSession(ctx context.Context, conn *sql.Conn, slot int) error {
-	if _, err := conn.ExecContext(ctx, r.unlogged(r.sessionSQL(slot, "CONNECTION_ID()")+";\nCOMMIT")); err != nil {
+func (t *Target) RecordSession(ctx context.Context, conn *sql.Conn, slot int) error {
+	if _, err := conn.ExecContext(ctx, t.Unlogged(t.sessionSQL(slot, "CONNECTION_ID()")+";\nCOMMIT")); err != nil {
 		return fmt.Errorf("record target session: %w", err)
 	}
 	return nil
 }
 
-// recordLockSession records the connection holding the replay lock, on
-// conn (whose sql_log_bin the caller has set, as for resetSessions).
-func (r *run) recordLockSession(ctx context.Context, conn *sql.Conn) error {
-	if r.lock == nil || !r.lock.held {
+// RecordLockSession records the connection holding the replay lock, on
+// conn (whose sql_log_bin the caller has set, as for ResetSessions).
+func (t *Target) RecordLockSession(ctx context.Context, conn *sql.Conn) error {
+	if t.lock == nil || !t.lock.held {
 		return nil
 	}
-	if _, err := conn.ExecContext(ctx, r.sessionSQL(r.lock.slot, fmt.Sprint(r.lock.id))); err != nil {
+	if _, err := conn.ExecContext(ctx, t.sessionSQL(t.lock.slot, fmt.Sprint(t.lock.id))); err != nil {
 		return fmt.Errorf("record target session: %w", err)
 	}
 	return nil
@@ -329,10 +329,10 @@ func (r *run) recordLockSession(ctx context.Context, conn *sql.Conn) error {
 
 // sessionSQL records the session whose connection id is id (an SQL
 // expression) as slot.
-func (r *run) sessionSQL(slot int, id string) string {
+func (t *Target) sessionSQL(slot int, id string) string {
 	return fmt.Sprintf("INSERT INTO `%s`.`sessions` (slot, run, server_start, id) VALUES (%d, %s, %d, %s) "+
 		"ON DUPLICATE KEY UPDATE run=VALUES(run), server_start=VALUES(server_start), id=VALUES(id)",
-		CheckpointSchema, slot, sqlgen.Quote(r.runID), r.serverStart, id)
+		CheckpointSchema, slot, sqlgen.Quote(t.runID), t.serverStart, id)
 }
 
 // errNoSuchThread: KILL of a connection that is already gone.

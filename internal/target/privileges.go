@@ -1,10 +1,9 @@
-package replay
+package target
 
 import (
 	"context"
 	"fmt"
 
-	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -28,33 +27,11 @@ import (
 // need some privilege).
 const errSpecificAccessDenied = 1227
 
-// checkBinlogPrivilege sends the format description of the file where the
-// replay starts in a BINLOG statement, on a session of its own: it fails
-// when the target user may not run BINLOG statements. A file it cannot
-// read is left to the reader to report; a source server that refuses to
-// send it (a missing REPLICATION SLAVE privilege, an unknown file) is an
-// error at once.
-func (r *run) checkBinlogPrivilege(ctx context.Context, start txn.Position) error {
-	var f *txn.Format
-	if r.opts.Source.DSN != "" {
-		src, err := r.opts.Source.Remote()
-		if err != nil {
-			return err
-		}
-		if f, err = binlog.ReadRemoteFormat(ctx, src, start); err != nil {
-			return sourceError{fmt.Errorf("read the format description from the source: %w", err)}
-		}
-	}
-	for _, path := range r.opts.Files {
-		if binlog.LogName(path) == start.File {
-			f, _ = binlog.ReadFormat(path)
-			break
-		}
-	}
-	if f == nil {
-		return nil
-	}
-	conn, err := r.db.Conn(ctx)
+// CheckBinlogPrivilege sends f, the format description of the binlog
+// where the replay starts, in a BINLOG statement, on a session of its own:
+// it fails when the target user may not run BINLOG statements.
+func (t *Target) CheckBinlogPrivilege(ctx context.Context, f *txn.Format) error {
+	conn, err := t.db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("connect to target: %w", err)
 	}

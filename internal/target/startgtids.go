@@ -1,4 +1,4 @@
-package replay
+package target
 
 import (
 	"context"
@@ -9,8 +9,8 @@ import (
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
-// startGTIDsFromTarget reads the GTID set the target already holds, for
-// Options.StartGTIDsFromTarget: MariaDB's @@gtid_current_pos (its binlog
+// StartGTIDs reads the GTID set the target already holds (replay's
+// --start-gtid target): MariaDB's @@gtid_current_pos (its binlog
 // position, or gtid_slave_pos where that is further, as set from a base
 // backup's GTID), MySQL's @@gtid_executed.
 //
@@ -18,14 +18,14 @@ import (
 // id: a domain whose position the target wrote itself (its own server id,
 // say a CREATE USER after the restore with its binlog on) would make it
 // skip source transactions it does not hold, so it is refused.
-func (r *run) startGTIDsFromTarget(ctx context.Context) (txn.GTIDSet, error) {
+func (t *Target) StartGTIDs(ctx context.Context) (txn.GTIDSet, error) {
 	var pos string
 	var serverID uint32
 	q := "SELECT @@global.gtid_executed, @@server_id"
-	if r.sqlApply.TargetMariaDB {
+	if t.mariadb {
 		q = "SELECT @@gtid_current_pos, @@server_id"
 	}
-	if err := r.db.QueryRowContext(ctx, q).Scan(&pos, &serverID); err != nil {
+	if err := t.db.QueryRowContext(ctx, q).Scan(&pos, &serverID); err != nil {
 		return txn.GTIDSet{}, fmt.Errorf("--start-gtid target: read the target's GTID position: %w", err)
 	}
 	pos = strings.Join(strings.Fields(pos), "") // MySQL breaks long sets over lines
@@ -38,7 +38,7 @@ func (r *run) startGTIDsFromTarget(ctx context.Context) (txn.GTIDSet, error) {
 	if err != nil {
 		return txn.GTIDSet{}, fmt.Errorf("--start-gtid target: the target's GTID position %q: %w", pos, err)
 	}
-	if r.sqlApply.TargetMariaDB {
+	if t.mariadb {
 		for _, part := range strings.Split(pos, ",") {
 			if g, err := txn.ParseGTID(part); err == nil && g.Server == serverID {
 				return txn.GTIDSet{}, fmt.Errorf("--start-gtid target: the target's position in domain %d, %s, was written by the "+
@@ -48,6 +48,6 @@ func (r *run) startGTIDsFromTarget(ctx context.Context) (txn.GTIDSet, error) {
 			}
 		}
 	}
-	r.logf("start GTID set read from the target: %s", pos)
+	t.logf("start GTID set read from the target: %s", pos)
 	return set, nil
 }

@@ -1,4 +1,4 @@
-package replay
+package target
 
 import (
 	"context"
@@ -18,16 +18,17 @@ import (
 // addSession records the target connection id of one of the run's workers
 // (or of the session holding its replay lock) and returns its slot: how
 // many the run had opened before it.
-func (r *run) addSession(id uint64) (slot int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.sessions = append(r.sessions, id)
-	return len(r.sessions) - 1
+func (t *Target) addSession(id uint64) (slot int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.sessions = append(t.sessions, id)
+	return len(t.sessions) - 1
 }
 
-// watchStalls reports stalls (see above) until ctx is done.
-func (r *run) watchStalls(ctx context.Context) {
-	every := r.opts.StallReport
+// WatchStalls reports stalls (see above), every period, until ctx is
+// done: progress returns how many transactions the run has committed and
+// whether it is applying some.
+func (t *Target) WatchStalls(ctx context.Context, every time.Duration, progress func() (applied uint64, busy bool)) {
 	if every <= 0 {
 		return
 	}
@@ -41,32 +42,30 @@ func (r *run) watchStalls(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		r.mu.Lock()
-		applied := r.stats.Applied
-		r.mu.Unlock()
-		if applied != lastApplied || r.busy.Load() == 0 {
+		applied, busy := progress()
+		if applied != lastApplied || !busy {
 			lastApplied, lastProgress = applied, time.Now()
 			continue
 		}
-		r.logf("%s", r.stallReport(ctx, time.Since(lastProgress)))
+		t.logf("%s", t.stallReport(ctx, time.Since(lastProgress)))
 	}
 }
 
 // stallReport describes what the run's sessions on the target are doing.
-func (r *run) stallReport(ctx context.Context, d time.Duration) string {
+func (t *Target) stallReport(ctx context.Context, d time.Duration) string {
 	msg := fmt.Sprintf("still applying: no transaction committed for %s", d.Round(time.Second))
-	r.mu.Lock()
+	t.mu.Lock()
 	var ids []uint64
-	for _, id := range r.sessions {
-		if r.lock == nil || id != r.lock.id { // the replay lock's session applies nothing
+	for _, id := range t.sessions {
+		if t.lock == nil || id != t.lock.id { // the replay lock's session applies nothing
 			ids = append(ids, id)
 		}
 	}
-	r.mu.Unlock()
+	t.mu.Unlock()
 	if len(ids) == 0 {
 		return msg
 	}
-	rows, err := r.db.QueryContext(ctx, "SELECT ID, COALESCE(STATE, ''), TIME, COALESCE(LEFT(INFO, 60), '') "+
+	rows, err := t.db.QueryContext(ctx, "SELECT ID, COALESCE(STATE, ''), TIME, COALESCE(LEFT(INFO, 60), '') "+
 		"FROM information_schema.PROCESSLIST WHERE COMMAND <> 'Sleep' AND ID <> CONNECTION_ID() AND ID IN ("+idList(ids)+")")
 	if err != nil {
 		return fmt.Sprintf("%s (cannot read the target's process list: %v)", msg, err)

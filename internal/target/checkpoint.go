@@ -1,4 +1,4 @@
-package replay
+package target
 
 import (
 	"context"
@@ -61,7 +61,7 @@ type Checkpoint struct {
 	GTID string
 	// SourceTime is the last applied transaction's commit time.
 	SourceTime time.Time
-	// State is "running", or stateDDL / stateNonTrans when the process
+	// State is "running", or StateDDL / StateNonTrans when the process
 	// stopped between the mark before such a transaction and the commit
 	// after it: the transaction at Pending.Start may or may not have been
 	// applied (see Pending).
@@ -89,14 +89,14 @@ type Pending struct {
 
 // Checkpoint states.
 const (
-	stateRunning  = "running"
-	stateDDL      = "ddl"
-	stateNonTrans = "nontrans"
+	StateRunning  = "running"
+	StateDDL      = "ddl"
+	StateNonTrans = "nontrans"
 )
 
-// ensureCheckpointTable creates the checkpoint schema, the checkpoint
+// EnsureTables creates the checkpoint schema, the checkpoint
 // table and the sessions table (see stale.go) if missing.
-func ensureCheckpointTable(ctx context.Context, conn *sql.Conn) error {
+func EnsureTables(ctx context.Context, conn *sql.Conn) error {
 	stmts := []string{
 		"CREATE DATABASE IF NOT EXISTS `" + CheckpointSchema + "`",
 		"CREATE TABLE IF NOT EXISTS `" + CheckpointSchema + "`.`checkpoint` (" +
@@ -185,13 +185,13 @@ type queryRower interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
 }
 
-// readCheckpointSettled reads the checkpoint with a locking read: when a
+// ReadCheckpointSettled reads the checkpoint with a locking read: when a
 // commit of an earlier run is still in progress on the target (its
 // connection was lost while the server was committing: an ambiguous
 // commit, or a commit waiting for disk space), the read waits for it to
 // end, so that the checkpoint says whether it committed. It fails after
 // the target's innodb_lock_wait_timeout.
-func readCheckpointSettled(ctx context.Context, db queryRower) (*Checkpoint, error) {
+func ReadCheckpointSettled(ctx context.Context, db queryRower) (*Checkpoint, error) {
 	cp, err := readCheckpoint(ctx, db, " LOCK IN SHARE MODE")
 	if isMySQLError(err, errLockWaitTimeout) {
 		return nil, fmt.Errorf("another session holds the checkpoint (a commit of an earlier run still in progress on the target, "+
@@ -249,17 +249,17 @@ func readOldCheckpoint(ctx context.Context, db queryRower, lock string) (*Checkp
 	if srcTime.Valid {
 		cp.SourceTime, _ = time.Parse("2006-01-02 15:04:05.999999", srcTime.String)
 	}
-	if cp.State == stateDDL {
+	if cp.State == StateDDL {
 		cp.Pending.Print = "ambiguous: the checkpoint was written by an earlier version, which kept no fingerprint of the DDL"
 	}
 	return &cp, nil
 }
 
-// checkpointSQL returns the statement that records t as the last applied
+// CheckpointSQL returns the statement that records t as the last applied
 // transaction, applied being the running count, and temps as the
 // temporary tables open after it. It is sent in the same multi-statement
 // batch as COMMIT, so values are literals.
-func checkpointSQL(t *txn.Txn, applied uint64, temps string) string {
+func CheckpointSQL(t *txn.Txn, applied uint64, temps string) string {
 	srcTime := "NULL"
 	if !t.Time.IsZero() {
 		srcTime = sqlgen.Quote(t.Time.UTC().Format("2006-01-02 15:04:05.999999"))
@@ -270,13 +270,13 @@ func checkpointSQL(t *txn.Txn, applied uint64, temps string) string {
 		"source_time=VALUES(source_time), state=VALUES(state), ddl_file='', ddl_pos=0, "+
 		"pending_gtid='', pending_print='', pending_what='', temp_tables=VALUES(temp_tables)",
 		CheckpointSchema, sqlgen.Quote(checkpointChannel), applied, sqlgen.Quote(t.End.File), t.End.Offset,
-		sqlgen.Quote(t.GTID.String()), srcTime, sqlgen.Quote(stateRunning), sqlgen.Quote(temps))
+		sqlgen.Quote(t.GTID.String()), srcTime, sqlgen.Quote(StateRunning), sqlgen.Quote(temps))
 }
 
-// pendingSQL records that t is about to be applied apart, in state
-// (stateDDL or stateNonTrans), with the DDL's fingerprint print and what
+// PendingSQL records that t is about to be applied apart, in state
+// (StateDDL or StateNonTrans), with the DDL's fingerprint print and what
 // makes it apart.
-func pendingSQL(t *txn.Txn, state, print, what string) string {
+func PendingSQL(t *txn.Txn, state, print, what string) string {
 	return fmt.Sprintf("UPDATE `%s`.`checkpoint` SET state=%s, ddl_file=%s, ddl_pos=%d, "+
 		"pending_gtid=%s, pending_print=%s, pending_what=%s WHERE channel=%s",
 		CheckpointSchema, sqlgen.Quote(state), sqlgen.Quote(t.Start.File), t.Start.Offset,
