@@ -18,7 +18,7 @@ import (
 // transaction; a run resuming from a checkpoint skips it, and so does bad
 // input there (the replay reports it where it comes).
 func (r *run) checkStartGap(ctx context.Context, start txn.Position) error {
-	if r.opts.StartGTIDs.IsEmpty() || r.resumed || r.opts.Source.DSN != "" {
+	if r.opts.StartGTIDs.IsEmpty() || r.start.resumed || r.opts.Source.DSN != "" {
 		return nil // a source finds where a GTID start is itself
 	}
 	rd, err := binlog.NewReader(r.opts.Files, binlog.Options{Start: start, SkipUnknown: r.opts.SkipUnknown,

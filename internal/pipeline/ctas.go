@@ -1,4 +1,4 @@
-package replay
+package pipeline
 
 import (
 	"context"
@@ -31,7 +31,7 @@ import (
 // That statement is one atomic DDL, so the DDL mark's fingerprint tells a
 // resumed run whether it ran.
 
-// stageTable is the staging table, in CheckpointSchema.
+// stageTable is the staging table, in target.CheckpointSchema.
 const stageTable = "ctas_stage"
 
 // ctasStage is a CREATE TABLE ... SELECT being applied through the
@@ -47,7 +47,7 @@ type ctasStage struct {
 // CREATE TABLE ... SELECT in row format and source GTIDs are kept; nil
 // otherwise.
 func (w *worker) stageFor(t *txn.Txn, q *txn.Event) *ctasStage {
-	if !w.r.keepGTIDs || !hasRowEvents(t) {
+	if !w.p.cfg.KeepGTIDs || !hasRowEvents(t) {
 		return nil
 	}
 	name, start, end, ok := schema.CreateTableName(q.Query.SQL, q.Query.Schema)
@@ -80,12 +80,12 @@ func (s *ctasStage) retarget(part *txn.Txn) (*txn.Txn, error) {
 		if e.Kind != txn.EventTableMap || e.TableMap.Schema != s.table.Schema || e.TableMap.Table != s.table.Table {
 			continue
 		}
-		raw, err := binlog.RetargetTableMap(e.Raw, part.Format, CheckpointSchema, stageTable)
+		raw, err := binlog.RetargetTableMap(e.Raw, part.Format, target.CheckpointSchema, stageTable)
 		if err != nil {
 			return nil, fmt.Errorf("%s at %s: %w", e.TypeName, e.Pos, err)
 		}
 		tm := *e.TableMap
-		tm.Schema, tm.Table = CheckpointSchema, stageTable
+		tm.Schema, tm.Table = target.CheckpointSchema, stageTable
 		e.Raw, e.TableMap = raw, &tm
 	}
 	return &cp, nil
@@ -95,7 +95,7 @@ func (s *ctasStage) retarget(part *txn.Txn) (*txn.Txn, error) {
 // the session logging nothing until finish or abort.
 func (w *worker) beginStage(ctx context.Context, t *txn.Txn, s *ctasStage) error {
 	if _, err := w.sess.Conn().ExecContext(ctx, "SET SESSION sql_log_bin=0;\nDROP TABLE IF EXISTS "+stageName()); err != nil {
-		return w.r.applyError(t, nil, fmt.Errorf("prepare the staging table of CREATE TABLE ... SELECT: %w", err))
+		return w.p.applyError(t, nil, fmt.Errorf("prepare the staging table of CREATE TABLE ... SELECT: %w", err))
 	}
 	create := s.statement(t, func(sql []byte) []byte {
 		return []byte(string(sql[:s.start]) + stageName() + string(sql[s.end:]))
@@ -105,7 +105,7 @@ func (w *worker) beginStage(ctx context.Context, t *txn.Txn, s *ctasStage) error
 		return err
 	}
 	err = w.exec(ctx, body)
-	w.r.schemas.Invalidate(CheckpointSchema, stageTable) // made anew for each statement
+	w.p.deps.Tables.Invalidate(target.CheckpointSchema, stageTable) // made anew for each statement
 	return err
 }
 
@@ -114,15 +114,15 @@ func (w *worker) beginStage(ctx context.Context, t *txn.Txn, s *ctasStage) error
 // and drops the staging table.
 func (w *worker) finishStage(ctx context.Context, t *txn.Txn, s *ctasStage) error {
 	if _, err := w.sess.Conn().ExecContext(ctx, "COMMIT;\nSET SESSION sql_log_bin=1"); err != nil {
-		return w.r.applyError(t, nil, fmt.Errorf("commit the staged rows of CREATE TABLE ... SELECT: %w", err))
+		return w.p.applyError(t, nil, fmt.Errorf("commit the staged rows of CREATE TABLE ... SELECT: %w", err))
 	}
 	cols, err := w.stageColumns(ctx)
 	if err != nil {
-		return w.r.applyError(t, nil, err)
+		return w.p.applyError(t, nil, err)
 	}
 	var format string
 	if err := w.sess.Conn().QueryRowContext(ctx, "SELECT @@SESSION.binlog_format").Scan(&format); err != nil {
-		return w.r.applyError(t, nil, fmt.Errorf("read the session's binlog_format: %w", err))
+		return w.p.applyError(t, nil, fmt.Errorf("read the session's binlog_format: %w", err))
 	}
 	ctas := s.statement(t, func(sql []byte) []byte {
 		return []byte(string(sql) + " SELECT " + cols + " FROM " + stageName())
@@ -137,7 +137,7 @@ func (w *worker) finishStage(ctx context.Context, t *txn.Txn, s *ctasStage) erro
 	}
 	if _, err := w.sess.Conn().ExecContext(ctx, "SET SESSION binlog_format="+sqlgen.Quote(format)+";\n"+
 		"SET SESSION sql_log_bin=0;\nDROP TABLE IF EXISTS "+stageName()+";\nSET SESSION sql_log_bin=1"); err != nil {
-		return w.r.applyError(t, nil, fmt.Errorf("drop the staging table of CREATE TABLE ... SELECT: %w", err))
+		return w.p.applyError(t, nil, fmt.Errorf("drop the staging table of CREATE TABLE ... SELECT: %w", err))
 	}
 	return nil
 }
@@ -147,7 +147,7 @@ func (w *worker) finishStage(ctx context.Context, t *txn.Txn, s *ctasStage) erro
 func (w *worker) abortStage() {
 	w.rollback()
 	if _, err := w.sess.Conn().ExecContext(context.Background(), "SET SESSION sql_log_bin=1"); err != nil {
-		w.r.logf("could not set sql_log_bin back to 1 on a target session: %v", err)
+		w.p.logf("could not set sql_log_bin back to 1 on a target session: %v", err)
 	}
 }
 
@@ -156,7 +156,7 @@ func (w *worker) abortStage() {
 func (w *worker) stageColumns(ctx context.Context) (string, error) {
 	rows, err := w.sess.Conn().QueryContext(ctx, "SELECT COLUMN_NAME FROM information_schema.COLUMNS "+
 		"WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND IS_GENERATED = 'NEVER' ORDER BY ORDINAL_POSITION",
-		CheckpointSchema, stageTable)
+		target.CheckpointSchema, stageTable)
 	if err != nil {
 		return "", fmt.Errorf("read the staging table's columns: %w", err)
 	}
@@ -179,7 +179,7 @@ func (w *worker) stageColumns(ctx context.Context) (string, error) {
 }
 
 func stageName() string {
-	return sqlgen.QuoteIdent(CheckpointSchema) + "." + sqlgen.QuoteIdent(stageTable)
+	return sqlgen.QuoteIdent(target.CheckpointSchema) + "." + sqlgen.QuoteIdent(stageTable)
 }
 
 // execStaged applies t, CREATE TABLE ... SELECT, through the staging
@@ -197,7 +197,7 @@ func (w *worker) execStaged(ctx context.Context, t *txn.Txn, s *ctasStage) error
 		}
 		if err != nil {
 			w.abortStage()
-			return w.r.applyError(t, nil, err)
+			return w.p.applyError(t, nil, err)
 		}
 	}
 	if err := w.finishStage(ctx, t, s); err != nil {

@@ -1,8 +1,7 @@
-package replay
+package pipeline
 
 import (
 	"context"
-	"database/sql"
 	"sync"
 	"time"
 )
@@ -67,7 +66,7 @@ func (b *bodies) since(first uint64) (time.Time, bool) {
 }
 
 // monitorOrder runs the order monitor until ctx is done.
-func (r *run) monitorOrder(ctx context.Context) {
+func (p *Pipeline) monitorOrder(ctx context.Context) {
 	tick := time.NewTicker(monitorTick)
 	defer tick.Stop()
 	var lastTicket uint64
@@ -78,37 +77,28 @@ func (r *run) monitorOrder(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		if r.waiting.Load() == 0 {
+		if p.counts.waiting.Load() == 0 {
 			continue
 		}
-		earliest := r.seq.committedUpTo() + 1
-		since, ok := r.bodies.since(earliest)
+		earliest := p.seq.committedUpTo() + 1
+		since, ok := p.bodies.since(earliest)
 		if !ok || time.Since(since) < monitorPatience {
 			continue
 		}
 		if earliest == lastTicket && time.Since(lastAbort) < monitorReabortIn {
 			continue
 		}
-		waiting, err := lockWaiting(ctx, r.tgt.DB())
+		waiting, err := p.deps.Target.LockWaiting(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
-				r.logf("commit-order monitor stopped (lock waits will be resolved by innodb_lock_wait_timeout instead): %v", err)
+				p.logf("commit-order monitor stopped (lock waits will be resolved by innodb_lock_wait_timeout instead): %v", err)
 			}
 			return
 		}
 		if waiting {
-			r.seq.abortLater(earliest)
-			r.orderAborts.Add(1)
+			p.seq.abortLater(earliest)
+			p.counts.orderAborts.Add(1)
 			lastTicket, lastAbort = earliest, time.Now()
 		}
 	}
-}
-
-// lockWaiting reports whether a transaction on the target waits for a row
-// lock (InnoDB refreshes this view at most every 0.1 s).
-func lockWaiting(ctx context.Context, db *sql.DB) (bool, error) {
-	var n int
-	err := db.QueryRowContext(ctx,
-		"SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'").Scan(&n)
-	return n > 0, err
 }

@@ -1,7 +1,8 @@
-package replay
+package pipeline
 
 import (
 	"fmt"
+	"github.com/binlog-replay/binlog-replay/internal/target"
 	"slices"
 	"strings"
 
@@ -86,9 +87,9 @@ func (tt *tempTables) String() string {
 	return strings.Join(out, ", ")
 }
 
-// tempTablesLost explains why a run cannot resume at checkpoint cp, where
+// TempTablesLost explains why a run cannot resume at checkpoint cp, where
 // the binlog has temporary tables open.
-func tempTablesLost(cp *Checkpoint) error {
+func TempTablesLost(cp *target.Checkpoint) error {
 	return fmt.Errorf("cannot resume at %s: the binlog has temporary tables open there (%s). They lived in the target "+
 		"session that applied them, which ended with the earlier run (or with the lost connection), so the statements "+
 		"after this point that use them cannot be applied as on the source (they would fail, or write a permanent table "+

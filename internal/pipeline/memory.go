@@ -1,4 +1,4 @@
-package replay
+package pipeline
 
 import (
 	"context"
@@ -22,36 +22,37 @@ import (
 // an upper estimate: raw bytes, decoded images, BINLOG text.
 const memoryFactor = 4
 
-// budget hands out shares of the memory budget.
-type budget struct {
+// Budget hands out shares of the memory budget.
+type Budget struct {
 	sem *semaphore.Weighted
 	max int64
 }
 
-func newBudget(max int64) *budget {
-	return &budget{sem: semaphore.NewWeighted(max), max: max}
+// NewBudget returns a budget of max bytes.
+func NewBudget(max int64) *Budget {
+	return &Budget{sem: semaphore.NewWeighted(max), max: max}
 }
 
 // share returns t's share of the budget.
-func (b *budget) share(t *txn.Txn) int64 {
+func (b *Budget) share(t *txn.Txn) int64 {
 	return min(max(t.Bytes*memoryFactor, 1), b.max)
 }
 
-// acquire waits until t's share is free, or ctx is done.
-func (b *budget) acquire(ctx context.Context, t *txn.Txn) error {
+// Acquire waits until t's share is free, or ctx is done.
+func (b *Budget) Acquire(ctx context.Context, t *txn.Txn) error {
 	return b.sem.Acquire(ctx, b.share(t))
 }
 
-// release gives back the shares of committed transactions.
-func (b *budget) release(ts []*txn.Txn) {
+// Release gives back the shares of committed transactions.
+func (b *Budget) Release(ts []*txn.Txn) {
 	for _, t := range ts {
 		b.sem.Release(b.share(t))
 	}
 }
 
-// readerLimits returns how many binlog bytes the reader may read ahead and
+// ReaderLimits returns how many binlog bytes the reader may read ahead and
 // the largest transaction whose row images it decodes (a larger one is a
 // barrier: it cannot be keyed without its images), for a budget of max.
-func readerLimits(max int64) (readAhead, decodeMax int64) {
+func ReaderLimits(max int64) (readAhead, decodeMax int64) {
 	return max / 8, max / 16
 }

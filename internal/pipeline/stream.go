@@ -1,4 +1,4 @@
-package replay
+package pipeline
 
 import (
 	"context"
@@ -50,10 +50,10 @@ func (st *streamApply) apply(ctx context.Context) error {
 	held := first // the piece whose memory is not given back yet
 	defer func() {
 		if held != nil {
-			w.r.mem.release([]*txn.Txn{held})
+			w.p.deps.Mem.Release([]*txn.Txn{held})
 		}
 	}()
-	if err := w.r.seq.waitCommitted(ctx, g.first-1); err != nil {
+	if err := w.p.seq.waitCommitted(ctx, g.first-1); err != nil {
 		return err
 	}
 	var q *txn.Event
@@ -63,7 +63,7 @@ func (st *streamApply) apply(ctx context.Context) error {
 		if q, rowsOnly, skip, err = w.settleDDL(ctx, g); err != nil {
 			return err
 		}
-	} else if p := w.r.takePending(first); p != nil && w.r.opts.Uncertain == OutcomeApplied {
+	} else if p := w.p.takePending(first); p != nil && w.p.cfg.Uncertain == OutcomeApplied {
 		skip = true
 	}
 	if skip {
@@ -87,7 +87,7 @@ func (st *streamApply) apply(ctx context.Context) error {
 	} else if err := st.piece(ctx, first); err != nil {
 		return err
 	}
-	w.r.mem.release([]*txn.Txn{first})
+	w.p.deps.Mem.Release([]*txn.Txn{first})
 	held = nil
 	part := first
 	for !part.Final {
@@ -97,7 +97,7 @@ func (st *streamApply) apply(ctx context.Context) error {
 		}
 		if !ok {
 			w.rollback()
-			w.r.logf("transaction at %s, read in pieces, ended before its last piece (the stop point, or the end of the reading): rolled back on the target",
+			w.p.logf("transaction at %s, read in pieces, ended before its last piece (the stop point, or the end of the reading): rolled back on the target",
 				first.Start)
 			return nil
 		}
@@ -105,7 +105,7 @@ func (st *streamApply) apply(ctx context.Context) error {
 		if err := st.piece(ctx, part); err != nil {
 			return err
 		}
-		w.r.mem.release([]*txn.Txn{part})
+		w.p.deps.Mem.Release([]*txn.Txn{part})
 		held = nil
 	}
 	return st.commit(ctx, part)
@@ -142,7 +142,7 @@ func (st *streamApply) beginStaged(ctx context.Context, first *txn.Txn) error {
 func (st *streamApply) stagePiece(ctx context.Context, part *txn.Txn) error {
 	staged, err := st.stage.retarget(part)
 	if err != nil {
-		return st.w.r.applyError(part, nil, err)
+		return st.w.p.applyError(part, nil, err)
 	}
 	return st.w.execPiece(ctx, st.g.txns[0], staged)
 }
@@ -167,19 +167,19 @@ func (st *streamApply) piece(ctx context.Context, t *txn.Txn) error {
 		return st.stagePiece(ctx, t)
 	}
 	if !st.marked {
-		solo, err := w.r.soloReason(ctx, t)
+		solo, err := w.p.soloReason(ctx, t)
 		if err != nil {
-			return w.r.applyError(t, nil, err)
+			return w.p.applyError(t, nil, err)
 		}
 		if solo != "" {
 			// Marked from another session: this one's transaction is open.
-			if err := w.r.markApart(ctx, first, target.StateNonTrans, "", solo); err != nil {
-				return w.r.applyError(t, nil, err)
+			if err := w.p.markApart(ctx, first, target.StateNonTrans, "", solo); err != nil {
+				return w.p.applyError(t, nil, err)
 			}
 			st.g.solo, st.marked = solo, true
 		}
 	}
-	if t == first && w.r.keepGTIDs {
+	if t == first && w.p.cfg.KeepGTIDs {
 		if err := w.exec(ctx, []sqlgen.Stmt{{SQL: target.GTIDStatement(first.GTID), Txn: first}}); err != nil {
 			return err
 		}
@@ -191,7 +191,7 @@ func (st *streamApply) piece(ctx context.Context, t *txn.Txn) error {
 func (st *streamApply) drain() {
 	go func() {
 		for t := range st.g.stream {
-			st.w.r.mem.release([]*txn.Txn{t})
+			st.w.p.deps.Mem.Release([]*txn.Txn{t})
 		}
 	}()
 }
@@ -221,7 +221,7 @@ func (st *streamApply) whole(last *txn.Txn) *txn.Txn {
 func (st *streamApply) commit(ctx context.Context, last *txn.Txn) error {
 	w, g := st.w, st.g
 	g.txns = []*txn.Txn{st.whole(last)}
-	commit := target.CheckpointSQL(g.txns[0], w.r.appliedBefore+g.last(), g.temps) + ";\nCOMMIT"
+	commit := target.CheckpointSQL(g.txns[0], w.p.cfg.AppliedBefore+g.last(), g.temps) + ";\nCOMMIT"
 	var err error
 	if st.stage != nil {
 		if err := w.finishStage(ctx, st.first, st.stage); err != nil {
@@ -230,19 +230,19 @@ func (st *streamApply) commit(ctx context.Context, last *txn.Txn) error {
 		}
 		err = w.execUnlogged(ctx, commit)
 	} else if last.RolledBack {
-		if _, err = w.sess.Conn().ExecContext(ctx, "ROLLBACK"); err == nil {
+		if err = w.sess.Run(ctx, "ROLLBACK"); err == nil {
 			err = w.execUnlogged(ctx, commit)
 		}
 	} else {
-		_, err = w.sess.Conn().ExecContext(ctx, commit)
+		err = w.sess.Run(ctx, commit)
 	}
 	if err != nil {
 		if !isServerError(err) {
-			w.r.commitUncertain(g)
+			w.p.commitUncertain(g)
 		}
-		return w.r.applyError(last, nil, fmt.Errorf("%w; --resume reads the checkpoint to find out: %w", errCommitUnknown, err))
+		return w.p.applyError(last, nil, fmt.Errorf("%w; --resume reads the checkpoint to find out: %w", errCommitUnknown, err))
 	}
-	w.r.committed(g)
+	w.p.committed(g)
 	return nil
 }
 
@@ -256,7 +256,7 @@ func (st *streamApply) skip(ctx context.Context) error {
 		if err != nil || !ok {
 			return err
 		}
-		st.w.r.mem.release([]*txn.Txn{t})
+		st.w.p.deps.Mem.Release([]*txn.Txn{t})
 		st.bytes += t.Bytes
 		part = t
 	}

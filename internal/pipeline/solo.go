@@ -1,4 +1,4 @@
-package replay
+package pipeline
 
 import (
 	"context"
@@ -36,7 +36,7 @@ import (
 // soloReason returns why t must be applied alone and at most once, or ""
 // (see above). The target's engines come from the schema cache; a table
 // the target lacks is left to the server to refuse.
-func (r *run) soloReason(ctx context.Context, t *txn.Txn) (string, error) {
+func (p *Pipeline) soloReason(ctx context.Context, t *txn.Txn) (string, error) {
 	if t.Kind == txn.KindDDL && !isDDLTxn(t) {
 		return "it is a statement the source logged on its own, without BEGIN (auto-committed, " +
 			"as old servers log non-transactional tables' statements)", nil
@@ -58,7 +58,7 @@ func (r *run) soloReason(ctx context.Context, t *txn.Txn) (string, error) {
 			continue
 		}
 		tables = append(tables, name)
-		tbl, err := r.schemas.Shape(ctx, tm.Schema, tm.Table)
+		tbl, err := p.deps.Tables.Shape(ctx, tm.Schema, tm.Table)
 		switch {
 		case errors.Is(err, schema.ErrNoTable):
 			continue
@@ -90,14 +90,14 @@ func tableList(tables []string) string {
 // alone (see above).
 func (w *worker) applySolo(ctx context.Context, g *group) error {
 	t := g.txns[0]
-	if err := w.r.seq.waitCommitted(ctx, g.first-1); err != nil {
+	if err := w.p.seq.waitCommitted(ctx, g.first-1); err != nil {
 		return err
 	}
-	if p := w.r.takePending(t); p != nil && w.r.opts.Uncertain == OutcomeApplied {
+	if p := w.p.takePending(t); p != nil && w.p.cfg.Uncertain == OutcomeApplied {
 		return w.skipApplied(ctx, g)
 	}
 	if err := w.execUnlogged(ctx, target.PendingSQL(t, target.StateNonTrans, "", g.solo)+";\nCOMMIT"); err != nil {
-		return w.r.applyError(t, nil, fmt.Errorf("record the start of a transaction that must not be applied twice: %w", err))
+		return w.p.applyError(t, nil, fmt.Errorf("record the start of a transaction that must not be applied twice: %w", err))
 	}
 	uncertain := func(err error) error {
 		return &UncertainError{Start: t.Start, GTID: t.GTID.String(), What: g.solo, Err: err}
@@ -113,22 +113,22 @@ func (w *worker) applySolo(ctx context.Context, g *group) error {
 	}
 	w.sess.SetFormat(format)
 	last := g.txns[len(g.txns)-1]
-	commit := target.CheckpointSQL(last, w.r.appliedBefore+g.last(), g.temps) + ";\nCOMMIT"
+	commit := target.CheckpointSQL(last, w.p.cfg.AppliedBefore+g.last(), g.temps) + ";\nCOMMIT"
 	if t.RolledBack {
 		// As on the source: the transactional changes go, the others stay.
-		if _, err := w.sess.Conn().ExecContext(ctx, "ROLLBACK"); err != nil {
+		if err := w.sess.Run(ctx, "ROLLBACK"); err != nil {
 			return uncertain(fmt.Errorf("roll back as the source did: %w", err))
 		}
 		err = w.execUnlogged(ctx, commit)
 	} else {
-		_, err = w.sess.Conn().ExecContext(ctx, commit)
+		err = w.sess.Run(ctx, commit)
 	}
 	if err != nil {
 		if !isServerError(err) {
-			w.r.commitUncertain(g)
+			w.p.commitUncertain(g)
 		}
-		return w.r.applyError(last, nil, fmt.Errorf("%w; --resume reads the checkpoint to find out: %w", errCommitUnknown, err))
+		return w.p.applyError(last, nil, fmt.Errorf("%w; --resume reads the checkpoint to find out: %w", errCommitUnknown, err))
 	}
-	w.r.committed(g)
+	w.p.committed(g)
 	return nil
 }

@@ -1,4 +1,4 @@
-package replay
+package pipeline
 
 import (
 	"context"
@@ -16,16 +16,16 @@ import (
 // ticket it depends on. With one worker, or without decoded rows, every
 // transaction simply depends on the one before it.
 type scheduler struct {
-	cache   *schema.Cache
+	cache   Tables
 	keyer   *partition.Keyer
 	tracker *partition.Tracker
 }
 
-func newScheduler(r *run) *scheduler {
-	if !r.parallel() {
-		return &scheduler{cache: r.schemas}
+func newScheduler(p *Pipeline) *scheduler {
+	if !p.parallel() {
+		return &scheduler{cache: p.deps.Tables}
 	}
-	return &scheduler{cache: r.schemas, keyer: partition.NewKeyer(r.schemas), tracker: partition.NewTracker(0)}
+	return &scheduler{cache: p.deps.Tables, keyer: partition.NewKeyer(p.deps.Tables), tracker: partition.NewTracker(0)}
 }
 
 // depends returns the ticket t depends on and whether it is a barrier.
@@ -96,9 +96,9 @@ func (s *scheduler) schemaChanged(t *txn.Txn) {
 // its dependencies on transactions before the group (see
 // partition.Tracker.AddToGroup): within the group, one connection applies
 // the transactions in order.
-func (r *run) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- *group) error {
+func (p *Pipeline) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- *group) error {
 	defer close(out)
-	sched := newScheduler(r)
+	sched := newScheduler(p)
 	var (
 		cur    *group
 		ticket uint64
@@ -106,11 +106,11 @@ func (r *run) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- *grou
 	)
 	send := func(g *group) error {
 		if sched.keyer != nil {
-			p := wide.add(g.last(), g.dependsOn)
-			r.mu.Lock()
-			r.stats.Parallelism = p
-			r.mu.Unlock()
-			r.serial.dispatched(g)
+			width := wide.add(g.last(), g.dependsOn)
+			p.mu.Lock()
+			p.prog.parallelism = width
+			p.mu.Unlock()
+			p.serial.dispatched(g)
 		}
 		select {
 		case out <- g:
@@ -128,7 +128,7 @@ func (r *run) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- *grou
 		return send(g)
 	}
 	for {
-		t, ok, err := r.next(ctx, in, cur, flush)
+		t, ok, err := p.next(ctx, in, cur, flush)
 		if err != nil || !ok {
 			if err == nil {
 				err = flush()
@@ -142,26 +142,26 @@ func (r *run) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- *grou
 			if err := flush(); err != nil {
 				return err
 			}
-			if err := r.dispatchStream(ctx, in, t, ticket, sched, send); err != nil {
+			if err := p.dispatchStream(ctx, in, t, ticket, sched, send); err != nil {
 				return err
 			}
 			continue
 		}
-		solo, err := r.soloReason(ctx, t)
+		solo, err := p.soloReason(ctx, t)
 		if err != nil {
 			return err
 		}
 		ddl := isDDLTxn(t)
 		if t.Kind != txn.KindRows {
-			r.temps.apply(t)
+			p.temps.apply(t)
 		}
 		// Close a full group first (or, keeping source GTIDs, one of
 		// another domain or server: see GTIDMode), or the group before a
 		// transaction that runs alone: t's dependencies are worked out
 		// against the group it will join.
 		alone := solo != "" || ddl || t.Kind != txn.KindRows
-		if cur != nil && (alone || len(cur.txns) >= r.opts.GroupTxns || cur.bytes+t.Bytes > r.opts.GroupBytes ||
-			r.keepGTIDs && target.GTIDOrigin(cur.txns[len(cur.txns)-1].GTID) != target.GTIDOrigin(t.GTID)) {
+		if cur != nil && (alone || len(cur.txns) >= p.cfg.GroupTxns || cur.bytes+t.Bytes > p.cfg.GroupBytes ||
+			p.cfg.KeepGTIDs && target.GTIDOrigin(cur.txns[len(cur.txns)-1].GTID) != target.GTIDOrigin(t.GTID)) {
 			if err := flush(); err != nil {
 				return err
 			}
@@ -170,18 +170,18 @@ func (r *run) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- *grou
 		if cur != nil {
 			first = cur.first
 		}
-		sched.forget(r.seq.committedUpTo())
+		sched.forget(p.seq.committedUpTo())
 		dependsOn, barrier, reason, err := sched.depends(ctx, t, ticket, first, solo != "" || ddl)
 		if err != nil {
 			return err
 		}
 		switch {
 		case solo != "":
-			r.noteBarrier(t, "non-transactional or failed on the source")
-		case barrier && t.Kind == txn.KindRows && !rowsDecoded(t) && r.serial.serial():
-			r.serialTxns.Add(1) // not decoded in a serial stretch: no barrier to report
+			p.noteBarrier(t, "non-transactional or failed on the source")
+		case barrier && t.Kind == txn.KindRows && !rowsDecoded(t) && p.serial.serial():
+			p.counts.serialTxns.Add(1) // not decoded in a serial stretch: no barrier to report
 		case barrier:
-			r.noteBarrier(t, reason)
+			p.noteBarrier(t, reason)
 		}
 		// A row transaction that cannot be keyed (no usable key, a
 		// cascade, a trigger...) joins the group like any other: its
@@ -191,13 +191,13 @@ func (r *run) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- *grou
 		// and those that must be applied once (solo.go), run alone.
 		if alone {
 			g := &group{txns: []*txn.Txn{t}, first: ticket, dependsOn: ticket - 1,
-				ddl: ddl, statement: t.Kind != txn.KindRows, bytes: t.Bytes, solo: solo, temps: r.temps.String()}
+				ddl: ddl, statement: t.Kind != txn.KindRows, bytes: t.Bytes, solo: solo, temps: p.temps.String()}
 			if err := send(g); err != nil {
 				return err
 			}
 			if g.ddl {
 				// Later transactions are keyed against the new schema.
-				if err := r.seq.waitCommitted(ctx, ticket); err != nil {
+				if err := p.seq.waitCommitted(ctx, ticket); err != nil {
 					return err
 				}
 				sched.schemaChanged(t)
@@ -207,7 +207,7 @@ func (r *run) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- *grou
 		if cur == nil {
 			cur = &group{first: ticket}
 		}
-		cur.temps = r.temps.String()
+		cur.temps = p.temps.String()
 		cur.dependsOn = max(cur.dependsOn, dependsOn)
 		cur.txns = append(cur.txns, t)
 		cur.bytes += t.Bytes
@@ -219,20 +219,20 @@ func (r *run) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- *grou
 // forwards the pieces that follow it on in to the group's stream, which it
 // closes after the last one or when in ends first (the worker then rolls
 // the transaction back).
-func (r *run) dispatchStream(ctx context.Context, in <-chan *txn.Txn, first *txn.Txn, ticket uint64,
+func (p *Pipeline) dispatchStream(ctx context.Context, in <-chan *txn.Txn, first *txn.Txn, ticket uint64,
 	sched *scheduler, send func(*group) error) error {
-	solo, err := r.soloReason(ctx, first)
+	solo, err := p.soloReason(ctx, first)
 	if err != nil {
 		return err
 	}
-	r.noteBarrier(first, "a transaction too large to hold whole")
+	p.noteBarrier(first, "a transaction too large to hold whole")
 	if _, _, _, err := sched.depends(ctx, first, ticket, ticket, true); err != nil {
 		return err
 	}
 	g := &group{txns: []*txn.Txn{first}, first: ticket, dependsOn: ticket - 1, ddl: isDDLTxn(first),
 		statement: true, bytes: first.Bytes, solo: solo, stream: make(chan *txn.Txn, 1)}
-	r.temps.apply(first)
-	g.temps = r.temps.String()
+	p.temps.apply(first)
+	g.temps = p.temps.String()
 	defer close(g.stream)
 	if err := send(g); err != nil {
 		return err
@@ -248,9 +248,9 @@ func (r *run) dispatchStream(ctx context.Context, in <-chan *txn.Txn, first *txn
 		if !ok {
 			return nil // the reading stopped before the last piece
 		}
-		r.temps.apply(t)
+		p.temps.apply(t)
 		if t.Final {
-			g.temps = r.temps.String() // read by the worker once it has the last piece
+			g.temps = p.temps.String() // read by the worker once it has the last piece
 		}
 		select {
 		case g.stream <- t:
@@ -261,7 +261,7 @@ func (r *run) dispatchStream(ctx context.Context, in <-chan *txn.Txn, first *txn
 			continue
 		}
 		if g.ddl {
-			if err := r.seq.waitCommitted(ctx, ticket); err != nil {
+			if err := p.seq.waitCommitted(ctx, ticket); err != nil {
 				return err
 			}
 			sched.schemaChanged(first)
@@ -277,9 +277,9 @@ func (r *run) dispatchStream(ctx context.Context, in <-chan *txn.Txn, first *txn
 // rows) thus gets groups as large as the wait for the previous commit
 // allows, whatever the number of workers, and an independent one is sent
 // at once.
-func (r *run) next(ctx context.Context, in <-chan *txn.Txn, cur *group, flush func() error) (*txn.Txn, bool, error) {
+func (p *Pipeline) next(ctx context.Context, in <-chan *txn.Txn, cur *group, flush func() error) (*txn.Txn, bool, error) {
 	for cur != nil {
-		committed, changed := r.seq.progress()
+		committed, changed := p.seq.progress()
 		if committed >= cur.dependsOn {
 			select {
 			case t, ok := <-in:
@@ -321,18 +321,18 @@ func rowsDecoded(t *txn.Txn) bool {
 // DDL statements of t may have changed (all of them when it cannot tell),
 // so that the rows written after them are checked against the new
 // definitions.
-func (r *run) invalidateTables(t *txn.Txn) {
+func (p *Pipeline) invalidateTables(t *txn.Txn) {
 	for _, e := range t.Events {
 		if e.Query == nil {
 			continue
 		}
 		names, ok := schema.DDLTables(e.Query.SQL, e.Query.Schema)
 		if !ok {
-			r.schemas.InvalidateAll()
+			p.deps.Tables.InvalidateAll()
 			return
 		}
 		for _, n := range names {
-			r.schemas.Invalidate(n.Schema, n.Table)
+			p.deps.Tables.Invalidate(n.Schema, n.Table)
 		}
 	}
 }

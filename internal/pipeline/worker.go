@@ -1,4 +1,4 @@
-package replay
+package pipeline
 
 import (
 	"context"
@@ -47,8 +47,8 @@ func (g *group) last() uint64 { return g.first + uint64(len(g.txns)) - 1 }
 
 // worker applies groups on its own target session.
 type worker struct {
-	r    *run
-	sess *target.Session
+	p    *Pipeline
+	sess Session
 }
 
 // loop applies groups from in until it is closed or an error occurs.
@@ -61,9 +61,9 @@ func (w *worker) loop(ctx context.Context, in <-chan *group) error {
 			if !ok {
 				return nil
 			}
-			w.r.busy.Add(1)
+			w.p.counts.busy.Add(1)
 			err := w.apply(ctx, g)
-			w.r.busy.Add(-1)
+			w.p.counts.busy.Add(-1)
 			if err != nil {
 				return err
 			}
@@ -73,17 +73,17 @@ func (w *worker) loop(ctx context.Context, in <-chan *group) error {
 
 // apply applies g, retrying on lock conflicts, until it is committed.
 func (w *worker) apply(ctx context.Context, g *group) error {
-	if g.statement && w != w.r.stmtWorker {
+	if g.statement && w != w.p.stmt.worker {
 		// Statement groups run alone: once everything before one has
 		// committed (and everything after waits for it), the statement
 		// session is free. Wait first, lock after: an earlier statement
 		// group may still need the session.
-		if err := w.r.seq.waitCommitted(ctx, g.first-1); err != nil {
+		if err := w.p.seq.waitCommitted(ctx, g.first-1); err != nil {
 			return err
 		}
-		w.r.stmtMu.Lock()
-		defer w.r.stmtMu.Unlock()
-		return w.r.stmtWorker.apply(ctx, g)
+		w.p.stmt.mu.Lock()
+		defer w.p.stmt.mu.Unlock()
+		return w.p.stmt.worker.apply(ctx, g)
 	}
 	if g.stream != nil {
 		return w.applyStream(ctx, g)
@@ -94,7 +94,7 @@ func (w *worker) apply(ctx context.Context, g *group) error {
 	if g.solo != "" {
 		return w.applySolo(ctx, g)
 	}
-	seq := w.r.seq
+	seq := w.p.seq
 	for attempt := 0; ; attempt++ {
 		if err := seq.waitCommitted(ctx, g.dependsOn); err != nil {
 			return err
@@ -111,8 +111,8 @@ func (w *worker) apply(ctx context.Context, g *group) error {
 			if err := seq.waitCommitted(ctx, aborted.until); err != nil {
 				return err
 			}
-		case isRetryable(err) && attempt < w.r.opts.MaxRetries:
-			w.r.retries.Add(1)
+		case isRetryable(err) && attempt < w.p.cfg.MaxRetries:
+			w.p.counts.retries.Add(1)
 			if seq.committedUpTo() == g.first-1 {
 				// We are the earliest pending group: whoever holds our
 				// locks is a later group waiting for its turn.
@@ -128,7 +128,7 @@ func (w *worker) apply(ctx context.Context, g *group) error {
 			// not found, a foreign key): had the write set missed a
 			// dependency, it would see their rows once they commit. Run
 			// it again alone, after all of them.
-			w.r.logf("transaction at %s was refused while earlier ones were in flight (%v): applying it again after them",
+			w.p.logf("transaction at %s was refused while earlier ones were in flight (%v): applying it again after them",
 				g.txns[0].Start, err)
 			g.dependsOn = g.first - 1
 		case len(g.txns) > 1 && (isServerError(err) || sqlgen.IsRowsError(err)) && !errors.Is(err, errCommitUnknown):
@@ -160,7 +160,7 @@ func (w *worker) applyEach(ctx context.Context, g *group) error {
 func (w *worker) statements(ctx context.Context, g *group) ([]sqlgen.Stmt, *txn.Format, error) {
 	var stmts []sqlgen.Stmt
 	last := g.txns[len(g.txns)-1]
-	if w.r.keepGTIDs {
+	if w.p.cfg.KeepGTIDs {
 		stmts = append(stmts, sqlgen.Stmt{SQL: target.GTIDStatement(last.GTID), Txn: last})
 	}
 	// format is the format description the session will have once the
@@ -173,9 +173,9 @@ func (w *worker) statements(ctx context.Context, g *group) ([]sqlgen.Stmt, *txn.
 			stmts = append(stmts, f)
 			format = t.Format
 		}
-		body, err := w.r.sqlApply.Body(ctx, t)
+		body, err := w.p.deps.Gen.Body(ctx, t)
 		if err != nil {
-			return nil, nil, w.r.applyError(t, sqlgen.FailedEvent(err), err)
+			return nil, nil, w.p.applyError(t, sqlgen.FailedEvent(err), err)
 		}
 		for i := range body {
 			body[i].Txn = t
@@ -195,42 +195,42 @@ func (w *worker) applyOnce(ctx context.Context, g *group, gen uint64) error {
 	}
 	last := g.txns[len(g.txns)-1]
 	g.sqlEvents = countSQLEvents(stmts)
-	w.r.bodies.start(g.first)
+	w.p.bodies.start(g.first)
 	err = w.exec(ctx, stmts)
-	w.r.bodies.end(g.first)
+	w.p.bodies.end(g.first)
 	if err != nil {
 		return err
 	}
 	w.sess.SetFormat(format)
-	w.r.waiting.Add(1)
-	err = w.r.seq.waitTurn(ctx, g.first, gen)
-	w.r.waiting.Add(-1)
+	w.p.counts.waiting.Add(1)
+	err = w.p.seq.waitTurn(ctx, g.first, gen)
+	w.p.counts.waiting.Add(-1)
 	if err != nil {
 		return err
 	}
-	commit := target.CheckpointSQL(last, w.r.appliedBefore+g.last(), g.temps) + ";\nCOMMIT"
-	if _, err := w.sess.Conn().ExecContext(ctx, commit); err != nil {
+	commit := target.CheckpointSQL(last, w.p.cfg.AppliedBefore+g.last(), g.temps) + ";\nCOMMIT"
+	if err := w.sess.Run(ctx, commit); err != nil {
 		// The commit may or may not have happened: the checkpoint on the
 		// target says which, and --resume reads it.
 		if !isServerError(err) {
-			w.r.commitUncertain(g)
+			w.p.commitUncertain(g)
 		}
-		return w.r.applyError(last, nil, fmt.Errorf("%w; --resume reads the checkpoint to find out: %w", errCommitUnknown, err))
+		return w.p.applyError(last, nil, fmt.Errorf("%w; --resume reads the checkpoint to find out: %w", errCommitUnknown, err))
 	}
-	w.r.committed(g)
+	w.p.committed(g)
 	return nil
 }
 
 // applyDDL applies a DDL transaction (a standalone DDL statement, or a
 // group holding one and the rows it wrote: CREATE TABLE ... SELECT in row
 // format), bracketed by checkpoint marks because DDL commits implicitly
-// (see CheckpointSchema). The mark before it holds a fingerprint of the
+// (see target.CheckpointSchema). The mark before it holds a fingerprint of the
 // objects it changes: a resumed run that finds the mark (the DDL may or
 // may not have run) takes the fingerprint again to tell, and never runs a
 // DDL a second time.
 func (w *worker) applyDDL(ctx context.Context, g *group) error {
 	t := g.txns[0]
-	if err := w.r.seq.waitCommitted(ctx, g.first-1); err != nil {
+	if err := w.p.seq.waitCommitted(ctx, g.first-1); err != nil {
 		return err
 	}
 	q, rowsOnly, skip, err := w.settleDDL(ctx, g)
@@ -248,13 +248,13 @@ func (w *worker) applyDDL(ctx context.Context, g *group) error {
 	if err := w.execDDL(ctx, t, q, rowsOnly); err != nil {
 		return err
 	}
-	if err := w.execUnlogged(ctx, target.CheckpointSQL(t, w.r.appliedBefore+g.last(), g.temps)+";\nCOMMIT"); err != nil {
+	if err := w.execUnlogged(ctx, target.CheckpointSQL(t, w.p.cfg.AppliedBefore+g.last(), g.temps)+";\nCOMMIT"); err != nil {
 		if !isServerError(err) {
-			w.r.commitUncertain(g)
+			w.p.commitUncertain(g)
 		}
-		return w.r.applyError(t, nil, fmt.Errorf("record DDL end: %w", err))
+		return w.p.applyError(t, nil, fmt.Errorf("record DDL end: %w", err))
 	}
-	w.r.committed(g)
+	w.p.committed(g)
 	return nil
 }
 
@@ -265,9 +265,9 @@ func (w *worker) applyDDL(ctx context.Context, g *group) error {
 func (w *worker) settleDDL(ctx context.Context, g *group) (q *txn.Event, rowsOnly, skip bool, err error) {
 	t := g.txns[0]
 	if q = ddlEvent(t); q == nil {
-		return nil, false, false, w.r.applyError(t, nil, errors.New("a DDL transaction without its statement"))
+		return nil, false, false, w.p.applyError(t, nil, errors.New("a DDL transaction without its statement"))
 	}
-	p := w.r.takePending(t)
+	p := w.p.takePending(t)
 	if p == nil {
 		return q, false, false, nil
 	}
@@ -282,7 +282,7 @@ func (w *worker) settleDDL(ctx context.Context, g *group) (q *txn.Event, rowsOnl
 		// CREATE TABLE ... SELECT: the table was created, its rows
 		// were not committed (they commit with the checkpoint). Staged
 		// (ctas.go), it ran whole.
-		w.r.logf("DDL at %s: applying the rows it writes", t.Start)
+		w.p.logf("DDL at %s: applying the rows it writes", t.Start)
 		return q, true, false, nil
 	}
 	return q, false, applied, nil
@@ -293,14 +293,14 @@ func (w *worker) settleDDL(ctx context.Context, g *group) (q *txn.Event, rowsOnl
 func (w *worker) markDDL(ctx context.Context, t *txn.Txn, q *txn.Event, solo string) error {
 	print, err := schema.Fingerprint(ctx, w.sess.Conn(), q.Query.SQL, q.Query.Schema)
 	if err != nil {
-		return w.r.applyError(t, nil, fmt.Errorf("read the state of the objects the DDL changes: %w", err))
+		return w.p.applyError(t, nil, fmt.Errorf("read the state of the objects the DDL changes: %w", err))
 	}
 	mark := print.Digest
 	if print.Ambiguous != "" {
 		mark = "ambiguous: " + print.Ambiguous
 	}
 	if err := w.execUnlogged(ctx, target.PendingSQL(t, target.StateDDL, mark, solo)+";\nCOMMIT"); err != nil {
-		return w.r.applyError(t, nil, fmt.Errorf("record DDL start: %w", err))
+		return w.p.applyError(t, nil, fmt.Errorf("record DDL start: %w", err))
 	}
 	return nil
 }
@@ -314,7 +314,7 @@ func (w *worker) execDDL(ctx context.Context, t *txn.Txn, q *txn.Event, rowsOnly
 	}
 	statement, rows := splitDDL(t, q)
 	var body []sqlgen.Stmt
-	if w.r.keepGTIDs {
+	if w.p.cfg.KeepGTIDs {
 		body = append(body, sqlgen.Stmt{SQL: target.GTIDStatement(t.GTID), Txn: t})
 	}
 	if !rowsOnly {
@@ -330,7 +330,7 @@ func (w *worker) execDDL(ctx context.Context, t *txn.Txn, q *txn.Event, rowsOnly
 	if rows == nil {
 		return nil
 	}
-	w.r.invalidateTables(statement)
+	w.p.invalidateTables(statement)
 	return w.execPiece(ctx, t, rows)
 }
 
@@ -357,9 +357,9 @@ func (w *worker) execPiece(ctx context.Context, t, part *txn.Txn) error {
 // bodyOf returns the statements that apply part, a part of t, marked as
 // t's.
 func (w *worker) bodyOf(ctx context.Context, t, part *txn.Txn) ([]sqlgen.Stmt, error) {
-	body, err := w.r.sqlApply.Body(ctx, part)
+	body, err := w.p.deps.Gen.Body(ctx, part)
 	if err != nil {
-		return nil, w.r.applyError(t, sqlgen.FailedEvent(err), err)
+		return nil, w.p.applyError(t, sqlgen.FailedEvent(err), err)
 	}
 	for i := range body {
 		body[i].Txn = t
@@ -418,7 +418,7 @@ func (w *worker) exec(ctx context.Context, stmts []sqlgen.Stmt) error {
 	err := w.sess.Exec(ctx, stmts)
 	var se *target.StmtError
 	if errors.As(err, &se) && se.Stmt != nil && se.Stmt.Txn != nil {
-		return w.r.applyError(se.Stmt.Txn, se.Stmt, se.Err)
+		return w.p.applyError(se.Stmt.Txn, se.Stmt, se.Err)
 	}
 	return err
 }
