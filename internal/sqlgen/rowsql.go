@@ -262,7 +262,7 @@ func targetClass(dataType string) string {
 // whether the table map said which integers are unsigned (else a negative
 // value in an unsigned column is the unsigned one read as signed).
 func sqlLiteral(v any, col *schema.Column, typ byte, meta uint16, unsignedKnown bool) (string, error) {
-	cp := colPlan{col: col, typ: realType(typ, meta), meta: meta, unsignedKnown: unsignedKnown}
+	cp := colPlan{col: col, typ: realType(typ, meta), meta: meta, unsignedKnown: unsignedKnown, padLen: fixedLen(col)}
 	if lc, tc := loggedClass(cp.typ), targetClass(col.DataType); lc != tc {
 		cp.classErr = fmt.Errorf("a logged value of type %d cannot be written to a %s column", cp.typ, col.ColumnType)
 	}

@@ -71,6 +71,21 @@ type colPlan struct {
 	exactKey      bool  // its literal identifies its value (not text, not floating point)
 	classErr      error // set when a logged value cannot go into the column
 	introducer    string
+	padLen        int // fixed length its bytes are padded to with 0x00 (see fixedLen)
+}
+
+// fixedLen returns the length of a column's values that the binlog logs
+// without their trailing 0x00 bytes, as BINARY(n): BINARY itself and
+// MariaDB's fixed binary types INET6, UUID (16 bytes) and INET4 (4); 0
+// for other columns.
+func fixedLen(c *schema.Column) int {
+	switch c.DataType {
+	case "inet6", "uuid":
+		return 16
+	case "inet4":
+		return 4
+	}
+	return c.BinaryPadLen
 }
 
 // tablePlan is one table map's table on the target, for one Body call.
@@ -107,6 +122,7 @@ func newTablePlan(tm *txn.TableMap, t *schema.Table, name string, opt sqlOptions
 		cp := colPlan{col: c, name: QuoteIdent(c.Name), typ: typ, meta: meta, unsignedKnown: len(tm.Unsigned) > i,
 			writable: !c.Generated && !c.Hidden, text: c.Charset != "" && targetClass(c.DataType) == "string"}
 		cp.exactKey = !cp.text && typ != typeFloat && typ != typeDouble
+		cp.padLen = fixedLen(c)
 		if lc, tc := loggedClass(typ), targetClass(c.DataType); lc != tc {
 			cp.classErr = fmt.Errorf("a logged value of type %d cannot be written to a %s column", typ, c.ColumnType)
 		}
@@ -741,7 +757,7 @@ func appendValue(b []byte, v any, cp *colPlan) ([]byte, error) {
 		}
 		return appendText(b, x, cp.typ)
 	case []byte:
-		if pad := cp.col.BinaryPadLen; pad > len(x) {
+		if pad := cp.padLen; pad > len(x) {
 			b = append(b, "X'"...)
 			b = hex.AppendEncode(b, x)
 			b = append(b, strings.Repeat("00", pad-len(x))...)

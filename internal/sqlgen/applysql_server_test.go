@@ -1,0 +1,254 @@
+package sqlgen
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/sandbox"
+	"github.com/binlog-replay/binlog-replay/schema"
+	"github.com/binlog-replay/binlog-replay/txn"
+	"github.com/binlog-replay/binlog-replay/verify"
+	"github.com/binlog-replay/binlog-replay/workload"
+)
+
+// sqlApplyProfiles are the workloads TestSQLApplyWorkloads replays: every
+// column type at its limits, zero dates, ENUM error values, generated and
+// invisible columns (Types), OLTP, primary keys and unique values moving
+// between rows and case changes under a _ci collation (UniqueChurn),
+// duplicate rows without a key (NoPK), latin1 and utf8mb4 bytes and odd
+// names (Charset), cascading foreign keys and foreign_key_checks=0
+// (ForeignKeys), range deletes (GapLocks), DML between DDL (DDL).
+var sqlApplyProfiles = []workload.Profile{workload.Types, workload.OLTP, workload.UniqueChurn, workload.NoPK,
+	workload.Charset, workload.ForeignKeys, workload.GapLocks, workload.DDL}
+
+// TestSQLApplyWorkloads runs workloads on a MariaDB source with FULL,
+// MINIMAL and NOBLOB row images, reads the binlog back, applies every row
+// event as SQL (Generator.ApplySQL) to a target that holds the same base,
+// and compares the two servers' tables (package verify): every value,
+// every row, duplicates of tables without a key included.
+func TestSQLApplyWorkloads(t *testing.T) {
+	images := []string{"FULL", "MINIMAL", "NOBLOB"}
+	if testing.Short() {
+		images = images[:1]
+	}
+	for _, image := range images {
+		t.Run(image, func(t *testing.T) {
+			ctx := context.Background()
+			src := sandbox.ForTest(t, sandbox.Options{Binlog: true,
+				Args: []string{"--binlog-row-image=" + image, "--binlog-row-metadata=" + map[string]string{"FULL": "MINIMAL", "MINIMAL": "FULL", "NOBLOB": "NO_LOG"}[image]}})
+			dst := sandbox.ForTest(t, sandbox.Options{})
+			sdb, ddb := openDB(t, src), openDB(t, dst)
+			for _, p := range sqlApplyProfiles {
+				o := workload.Options{Profile: p, Seed: 19, Scale: 30, Txns: 150}
+				if p == workload.UniqueChurn || p == workload.OLTP {
+					o.Txns = 400
+				}
+				n := replayWorkload(t, ctx, src, sdb, ddb, o, &Generator{TargetMariaDB: true, ApplySQL: true, MaxStatementBytes: 4096})
+				t.Logf("%s: %d row events applied as SQL", p, n)
+			}
+		})
+	}
+}
+
+// replayWorkload sets up o on both servers, runs it on the source, applies
+// its binlog to the target with g and compares the two. It returns the
+// number of row events applied as SQL.
+func replayWorkload(t *testing.T, ctx context.Context, src *sandbox.Server, sdb, ddb *sql.DB, o workload.Options, g *Generator) uint64 {
+	t.Helper()
+	for _, db := range []*sql.DB{sdb, ddb} {
+		if err := workload.Setup(ctx, db, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := sdb.ExecContext(ctx, "FLUSH BINARY LOGS"); err != nil {
+		t.Fatal(err)
+	}
+	before, err := src.BinlogFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := workload.Run(ctx, sdb, o); err != nil {
+		t.Fatal(err)
+	}
+	files, err := src.BinlogFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := schema.NewCache(ddb)
+	g.Tables, g.Shapes = cache.Table, cache.Shape
+	conn, err := ddb.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	n, err := applyBinlog(ctx, files[len(before)-1:], g, conn, cache.InvalidateAll)
+	if err != nil {
+		t.Fatalf("%s: %v", o.Profile, err)
+	}
+	schemaName := o.Schema
+	if schemaName == "" {
+		schemaName = "wl_" + string(o.Profile)
+	}
+	rep, err := verify.Compare(ctx, ddb, sdb, verify.Options{Databases: []string{schemaName}})
+	if err != nil {
+		t.Fatalf("%s: compare: %v", o.Profile, err)
+	}
+	if !rep.Equal() {
+		t.Errorf("%s: the target differs from the source:\n%s", o.Profile, rep)
+	}
+	return n
+}
+
+// applyBinlog applies the transactions of files to conn as the replay's
+// worker does: each in a transaction, statements of the SQL apply path in
+// packets (ExecChecked), others one at a time. invalidate is called after
+// each DDL. It returns the number of row events applied as SQL.
+func applyBinlog(ctx context.Context, files []string, g *Generator, conn *sql.Conn, invalidate func()) (uint64, error) {
+	r, err := binlog.NewReader(files, binlog.Options{DecodeRows: true, DecodeWorkers: 1})
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	var n uint64
+	for {
+		tx, err := r.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+		// CREATE TABLE ... SELECT in row format: the rows' table exists
+		// on the target only once the CREATE ran, and the SQL apply path
+		// reads its definition when it renders them, so the CREATE runs
+		// first, on its own (as the replay's staging of such statements
+		// does).
+		parts := []*txn.Txn{tx}
+		if len(tx.Events) > 1 && tx.Events[0].Kind == txn.EventQuery && tx.Events[1].Kind == txn.EventTableMap {
+			head, rest := *tx, *tx
+			head.Events, rest.Events = tx.Events[:1], tx.Events[1:]
+			head.Kind, rest.Kind = txn.KindDDL, txn.KindRows
+			parts = []*txn.Txn{&head, &rest}
+		}
+		for _, part := range parts {
+			body, err := g.Body(ctx, part)
+			if err != nil {
+				var kinds []string
+				for _, e := range tx.Events {
+					kinds = append(kinds, e.TypeName)
+				}
+				return n, fmt.Errorf("txn %d (%v: %v) at %s: %w", tx.Seq, tx.Kind, kinds, tx.Start, err)
+			}
+			n += SQLRowEvents(body)
+			ddl := part.Kind == txn.KindDDL
+			if !ddl {
+				if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
+					return n, err
+				}
+			}
+			if err := execBody(ctx, conn, body, 64<<10); err != nil {
+				_, _ = conn.ExecContext(ctx, "ROLLBACK")
+				return n, fmt.Errorf("txn %d at %s: %w", tx.Seq, tx.Start, err)
+			}
+			if ddl {
+				invalidate() // any table may have changed
+				continue
+			}
+			if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+				return n, err
+			}
+		}
+	}
+}
+// execBody runs stmts as the worker does: checked statements in packets of
+// at most limit bytes (a new packet at a new Event or at Alone), the others
+// one at a time, passthrough statements as BINLOG statements.
+func execBody(ctx context.Context, conn *sql.Conn, stmts []Stmt, limit int) error {
+	var packet []*Stmt
+	size := 0
+	flush := func() error {
+		if len(packet) == 0 {
+			return nil
+		}
+		_, err := ExecChecked(ctx, conn, packet)
+		packet, size = nil, 0
+		return err
+	}
+	for i := range stmts {
+		s := &stmts[i]
+		if s.Check != nil {
+			if len(packet) > 0 && (packet[0].Event != s.Event || s.Alone || size+len(s.SQL)+2 > limit) {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+			packet = append(packet, s)
+			size += len(s.SQL) + 2
+			continue
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+		q := s.SQL
+		if s.Events != nil {
+			q = BinlogStatement(s.Events)
+		}
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("%s: %w", abbreviate(q, 200), err)
+		}
+	}
+	return flush()
+}
+
+// TestSQLApplyTriggersRefused checks that a row event on a table with
+// triggers on the target is refused, naming the event and table, unless
+// the generator is told triggers fire.
+func TestSQLApplyTriggersRefused(t *testing.T) {
+	if os.Getenv("CI") == "" && testing.Short() {
+		t.Skip("short")
+	}
+	ctx := context.Background()
+	srv := sandbox.ForTest(t, sandbox.Options{})
+	db := openDB(t, srv)
+	if err := execStatements(ctx, db, "CREATE DATABASE d", "CREATE TABLE d.t (id INT PRIMARY KEY)", "CREATE TABLE d.audit (n INT)",
+		"CREATE TRIGGER d.tr AFTER INSERT ON d.t FOR EACH ROW INSERT INTO d.audit VALUES (NEW.id)"); err != nil {
+		t.Fatal(err)
+	}
+	tm := &txn.TableMap{Schema: "d", Table: "t", ColumnTypes: []byte{typeLong}, ColumnMeta: []uint16{0}}
+	tx := &txn.Txn{Seq: 1, Kind: txn.KindRows, Events: []txn.Event{
+		{Kind: txn.EventTableMap, TableMap: tm, Raw: []byte{1}},
+		{Kind: txn.EventRows, Type: 30, TypeName: "WRITE_ROWS_EVENT", Pos: txn.Position{File: "f", Offset: 4}, Raw: []byte{1},
+			Rows: &txn.Rows{Op: txn.OpInsert, Table: tm, Flags: txn.RowsFlagStmtEnd, Columns: []bool{true}, Rows: [][]any{{int64(1)}}, Decoded: true}},
+	}}
+	cache := schema.NewCache(db)
+	g := &Generator{TargetMariaDB: true, ApplySQL: true, Tables: cache.Table}
+	_, err := g.Body(ctx, tx)
+	var re *RowsError
+	if !errors.As(err, &re) || re.Event != &tx.Events[1] || !strings.Contains(err.Error(), "`d`.`t` has triggers") {
+		t.Fatalf("Body = %v; want a *RowsError naming the event and the table's triggers", err)
+	}
+	g.TriggersFire = true
+	body, err := g.Body(ctx, tx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := execBody(ctx, conn, body, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM d.audit").Scan(&n); err != nil || n != 1 {
+		t.Errorf("audit rows %d, %v: want the trigger to have fired once", n, err)
+	}
+}
