@@ -167,6 +167,7 @@ func applyBinlog(ctx context.Context, files []string, g *Generator, conn *sql.Co
 		}
 	}
 }
+
 // execBody runs stmts as the worker does: checked statements in packets of
 // at most limit bytes (a new packet at a new Event or at Alone), the others
 // one at a time, passthrough statements as BINLOG statements.
