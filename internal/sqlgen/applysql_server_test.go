@@ -3,6 +3,7 @@ package sqlgen
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -252,4 +253,150 @@ func TestSQLApplyTriggersRefused(t *testing.T) {
 	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM d.audit").Scan(&n); err != nil || n != 1 {
 		t.Errorf("audit rows %d, %v: want the trigger to have fired once", n, err)
 	}
+}
+
+// rowsTxn returns a transaction of row events on tm, one per op: inserts
+// of images, updates of before/after pairs, deletes of images.
+func rowsTxn(tm *txn.TableMap, evs ...*txn.Rows) *txn.Txn {
+	tx := &txn.Txn{Seq: 1, Kind: txn.KindRows, Events: []txn.Event{{Kind: txn.EventTableMap, TableMap: tm}}}
+	for i, r := range evs {
+		r.Table = tm
+		if r.Flags == 0 {
+			r.Flags = txn.RowsFlagStmtEnd
+		}
+		r.Decoded = true
+		tx.Events = append(tx.Events, txn.Event{Kind: txn.EventRows, Type: 30, TypeName: r.Op.String() + "_rows",
+			Pos: txn.Position{File: "f", Offset: uint64(100 * (i + 1))}, Rows: r})
+	}
+	return tx
+}
+
+// applyTxn generates tx's statements with g and applies them on conn in a
+// transaction.
+func applyTxn(ctx context.Context, conn *sql.Conn, g *Generator, tx *txn.Txn) error {
+	body, err := g.Body(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
+		return err
+	}
+	if err := execBody(ctx, conn, body, 64<<10); err != nil {
+		_, _ = conn.ExecContext(ctx, "ROLLBACK")
+		return err
+	}
+	_, err = conn.ExecContext(ctx, "COMMIT")
+	return err
+}
+
+// TestSQLApplyCharsets writes, for every character set of the server, text
+// in a VARCHAR and a CHAR column through the SQL apply path and reads back
+// its bytes; then, in a table without a primary key holding two rows equal
+// under the character set's default collation ('a' and 'A', 'a' and
+// 'a '), it deletes and updates one of them and checks it was that one
+// (a replica compares the bytes).
+func TestSQLApplyCharsets(t *testing.T) {
+	ctx := context.Background()
+	srv := sandbox.ForTest(t, sandbox.Options{})
+	db := openDB(t, srv)
+	if _, err := db.ExecContext(ctx, "CREATE DATABASE d"); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := db.QueryContext(ctx, "SELECT CHARACTER_SET_NAME, MAXLEN FROM information_schema.CHARACTER_SETS ORDER BY 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type cs struct {
+		name   string
+		maxLen int
+	}
+	var sets []cs
+	for rows.Next() {
+		var c cs
+		if err := rows.Scan(&c.name, &c.maxLen); err != nil {
+			t.Fatal(err)
+		}
+		sets = append(sets, c)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	cache := schema.NewCache(db)
+	g := &Generator{TargetMariaDB: true, ApplySQL: true, Tables: cache.Table}
+	for _, c := range sets {
+		if c.name == "binary" {
+			continue // BINARY and VARBINARY: TestSQLApplyRoundTrip
+		}
+		// The text in c: the server's conversion (characters c lacks
+		// become '?').
+		// (Read as hexadecimal: the server would convert text to the
+		// connection's character set.)
+		var hexes [4]string
+		if err := db.QueryRowContext(ctx, "SELECT HEX(CONVERT(_utf8mb4 'x\u00e9\u20ac\\\\''\u00c9\U0001F600' USING "+c.name+")), "+
+			"HEX(CONVERT(_utf8mb4 'a' USING "+c.name+")), HEX(CONVERT(_utf8mb4 'A' USING "+c.name+")), HEX(CONVERT(_utf8mb4 'a ' USING "+c.name+"))").
+			Scan(&hexes[0], &hexes[1], &hexes[2], &hexes[3]); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		var vals [4][]byte
+		for i, h := range hexes {
+			if vals[i], err = hex.DecodeString(h); err != nil {
+				t.Fatal(err)
+			}
+		}
+		text, lower, upper, spaced := vals[0], vals[1], vals[2], vals[3]
+		table := "t_" + c.name
+		nopk := "n_" + c.name
+		if err := execStatements(ctx, db,
+			"CREATE TABLE d."+table+" (id INT PRIMARY KEY, v VARCHAR(20) CHARACTER SET "+c.name+", ch CHAR(8) CHARACTER SET "+c.name+")",
+			"CREATE TABLE d."+nopk+" (v VARCHAR(20) CHARACTER SET "+c.name+", n INT)"); err != nil {
+			t.Fatal(err)
+		}
+		tm := &txn.TableMap{Schema: "d", Table: table, ColumnTypes: []byte{typeLong, typeVarchar, typeString},
+			ColumnMeta: []uint16{0, uint16(20 * c.maxLen), 0xfe00 | uint16(8*c.maxLen)}}
+		all := []bool{true, true, true}
+		if err := applyTxn(ctx, conn, g, rowsTxn(tm, &txn.Rows{Op: txn.OpInsert, Columns: all, Rows: [][]any{{int64(1), text, text}}})); err != nil {
+			t.Errorf("%s: insert: %v", c.name, err)
+			continue
+		}
+		var v, ch string
+		if err := db.QueryRowContext(ctx, "SELECT HEX(v), HEX(ch) FROM d."+table).Scan(&v, &ch); err != nil {
+			t.Fatal(err)
+		}
+		if want := strings.ToUpper(hex.EncodeToString(text)); v != want || ch != want {
+			t.Errorf("%s: stored %s and %s, want %s", c.name, v, ch, want)
+		}
+		// Rows equal under the collation, told apart by their bytes.
+		tn := &txn.TableMap{Schema: "d", Table: nopk, ColumnTypes: []byte{typeVarchar, typeLong}, ColumnMeta: []uint16{uint16(20 * c.maxLen), 0}}
+		both := []bool{true, true}
+		for _, tc := range []struct{ keep, gone []byte }{{lower, upper}, {lower, spaced}, {spaced, lower}} {
+			if string(tc.keep) == string(tc.gone) {
+				continue
+			}
+			steps := rowsTxn(tn,
+				&txn.Rows{Op: txn.OpInsert, Columns: both, Rows: [][]any{{tc.keep, int64(1)}, {tc.gone, int64(1)}}},
+				&txn.Rows{Op: txn.OpUpdate, Columns: both, ColumnsAfter: both, Rows: [][]any{{tc.gone, int64(1)}, {tc.gone, int64(2)}}},
+				&txn.Rows{Op: txn.OpDelete, Columns: both, Rows: [][]any{{tc.gone, int64(2)}}})
+			if err := applyTxn(ctx, conn, g, steps); err != nil {
+				t.Errorf("%s: %x and %x: %v", c.name, tc.keep, tc.gone, err)
+				continue
+			}
+			var left string
+			var n int
+			if err := db.QueryRowContext(ctx, "SELECT HEX(v), n FROM d."+nopk).Scan(&left, &n); err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+			if want := strings.ToUpper(hex.EncodeToString(tc.keep)); left != want || n != 1 {
+				t.Errorf("%s: left %s (n=%d), want %s (n=1): the statements found the other row", c.name, left, n, want)
+			}
+			if _, err := db.ExecContext(ctx, "DELETE FROM d."+nopk); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	t.Logf("%d character sets", len(sets))
 }
