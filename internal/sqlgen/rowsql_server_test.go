@@ -3,9 +3,9 @@ package sqlgen
 import (
 	"context"
 	"crypto/md5"
-	"encoding/hex"
 	"database/sql"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
