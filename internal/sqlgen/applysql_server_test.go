@@ -400,3 +400,85 @@ func TestSQLApplyCharsets(t *testing.T) {
 	}
 	t.Logf("%d character sets", len(sets))
 }
+
+// TestSQLApplyPackets applies, in one transaction, updates that change
+// nothing (the target already holds the after image) followed in the same
+// transaction by other writes to the same rows, and checks that each
+// UPDATE's Found check ran before a later statement could hide its row;
+// then a multi-row DELETE and an UPDATE that miss a row, which must fail
+// naming the row events.
+func TestSQLApplyPackets(t *testing.T) {
+	ctx := context.Background()
+	srv := sandbox.ForTest(t, sandbox.Options{})
+	db := openDB(t, srv)
+	if err := execStatements(ctx, db, "CREATE DATABASE d", "CREATE TABLE d.t (id INT PRIMARY KEY, v INT)",
+		"INSERT INTO d.t VALUES (1, 10), (2, 20), (3, 30), (4, 40), (5, 50), (7, 70)",
+		"CREATE TABLE d.n (a INT, v INT)", "INSERT INTO d.n VALUES (1, 1), (1, 1)"); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	g := &Generator{TargetMariaDB: true, ApplySQL: true, Tables: schema.NewCache(db).Table}
+	tm := &txn.TableMap{Schema: "d", Table: "t", ColumnTypes: []byte{typeLong, typeLong}, ColumnMeta: []uint16{0, 0}}
+	tn := &txn.TableMap{Schema: "d", Table: "n", ColumnTypes: []byte{typeLong, typeLong}, ColumnMeta: []uint16{0, 0}}
+	all := []bool{true, true}
+	upd := func(rows ...[]any) *txn.Rows {
+		return &txn.Rows{Op: txn.OpUpdate, Columns: all, ColumnsAfter: all, Rows: rows}
+	}
+	del := func(rows ...[]any) *txn.Rows { return &txn.Rows{Op: txn.OpDelete, Columns: all, Rows: rows} }
+	ins := func(rows ...[]any) *txn.Rows { return &txn.Rows{Op: txn.OpInsert, Columns: all, Rows: rows} }
+	tx := rowsTxn(tm,
+		upd(vals(1, 10), vals(1, 10)), // no change
+		upd(vals(1, 10), vals(1, 11)),
+		upd(vals(2, 20), vals(2, 20)), // no change, then deleted
+		del(vals(2, 20)),
+		ins(vals(2, 22)),
+		upd(vals(3, 30), vals(3, 30)),      // no change, then moved
+		upd(vals(3, 30), vals(8, 30)),      // its key moved
+		del(vals(4, 40)), del(vals(5, 50))) // one multi-row DELETE
+	if err := applyTxn(ctx, conn, g, tx); err != nil {
+		t.Fatalf("updates that change nothing, then other writes to their rows: %v", err)
+	}
+	// Without a key: a row updated to itself, then deleted.
+	if err := applyTxn(ctx, conn, g, rowsTxn(tn, upd(vals(1, 1), vals(1, 1)), del(vals(1, 1)))); err != nil {
+		t.Fatalf("without a key: %v", err)
+	}
+	var got []string
+	rows, err := db.QueryContext(ctx, "SELECT CONCAT(id, '=', v) FROM d.t ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, s)
+	}
+	if want := "1=11 2=22 7=70 8=30"; strings.Join(got, " ") != want {
+		t.Errorf("rows %s, want %s", strings.Join(got, " "), want)
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM d.n").Scan(&n); err != nil || n != 1 {
+		t.Errorf("d.n holds %d rows (%v), want 1", n, err)
+	}
+	// Rows the target lacks.
+	for _, tc := range []struct {
+		name   string
+		tx     *txn.Txn
+		events string
+	}{
+		{"multi-row delete", rowsTxn(tm, del(vals(7, 70)), del(vals(9, 90))), "rows of 2 row events"},
+		{"update", rowsTxn(tm, upd(vals(9, 90), vals(9, 91))), ""},
+		{"update without a key", rowsTxn(tn, upd(vals(5, 5), vals(5, 6))), ""},
+	} {
+		err := applyTxn(ctx, conn, g, tc.tx)
+		var re *RowsError
+		if !errors.Is(err, ErrRowNotFound) || !errors.As(err, &re) || re.Event != &tc.tx.Events[1] || !strings.Contains(err.Error(), tc.events) {
+			t.Errorf("%s of a missing row: %v; want ErrRowNotFound naming the first row event and %q", tc.name, err, tc.events)
+		}
+	}
+}

@@ -74,6 +74,9 @@ func withEvents(err error, stmts []*Stmt) error {
 		return err
 	}
 	first, last := events[0], events[len(events)-1]
+	if len(events) == 1 {
+		return fmt.Errorf("%w (rows of %s at %s)", err, first.TypeName, first.Pos)
+	}
 	return fmt.Errorf("%w (rows of %d row events, %s at %s to %s at %s)", err, len(events),
 		first.TypeName, first.Pos, last.TypeName, last.Pos)
 }

@@ -153,6 +153,9 @@ func newTablePlan(tm *txn.TableMap, t *schema.Table, name string, opt sqlOptions
 	return p, nil
 }
 
+// tableName returns the table's name.
+func (p *tablePlan) tableName() tableName { return tableName{p.tm.Schema, p.tm.Table} }
+
 // hasAll reports whether the image's present columns include every column
 // of cols.
 func hasAll(present []bool, cols []int) bool {
@@ -253,7 +256,7 @@ type batcher struct {
 	tables TableFunc
 	opt    sqlOptions
 	out    *[]Stmt
-	plans  map[*txn.TableMap]*tablePlan
+	plans  map[tableName]*tablePlan
 	prefix map[prefixKey]string
 	row    []byte // scratch
 
@@ -270,8 +273,29 @@ type batcher struct {
 		event     *txn.Event
 		alone     bool
 		stmts     int
-		sensitive map[*tablePlan]*keySet
+		sensitive map[tableName]*keySet
 	}
+}
+
+// tableName is a table's schema and name.
+type tableName struct{ schema, table string }
+
+// sameMap reports whether two table maps describe the same columns (each
+// source statement logs its own table map).
+func sameMap(a, b *txn.TableMap) bool {
+	if a == b {
+		return true
+	}
+	if a.Schema != b.Schema || a.Table != b.Table || string(a.ColumnTypes) != string(b.ColumnTypes) ||
+		len(a.ColumnMeta) != len(b.ColumnMeta) || (a.Unsigned == nil) != (b.Unsigned == nil) {
+		return false
+	}
+	for i := range a.ColumnMeta {
+		if a.ColumnMeta[i] != b.ColumnMeta[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func newBatcher(ctx context.Context, tables TableFunc, opt sqlOptions, out *[]Stmt) *batcher {
@@ -279,14 +303,15 @@ func newBatcher(ctx context.Context, tables TableFunc, opt sqlOptions, out *[]St
 		opt.maxStatement = DefaultMaxStatementBytes
 	}
 	return &batcher{ctx: ctx, tables: tables, opt: opt, out: out,
-		plans: map[*txn.TableMap]*tablePlan{}, prefix: map[prefixKey]string{}}
+		plans: map[tableName]*tablePlan{}, prefix: map[prefixKey]string{}}
 }
 
 // plan returns the plan of e's table, reading the target's definition once
-// per table map.
+// per table and columns.
 func (b *batcher) plan(e *txn.Event) (*tablePlan, error) {
 	tm := e.Rows.Table
-	if p, ok := b.plans[tm]; ok {
+	k := tableName{tm.Schema, tm.Table}
+	if p, ok := b.plans[k]; ok && sameMap(p.tm, tm) {
 		return p, nil
 	}
 	name := QuoteIdent(tm.Schema) + "." + QuoteIdent(tm.Table)
@@ -298,7 +323,7 @@ func (b *batcher) plan(e *txn.Event) (*tablePlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	b.plans[tm] = p
+	b.plans[k] = p
 	return p, nil
 }
 
@@ -370,7 +395,7 @@ func (b *batcher) touch(e *txn.Event, p *tablePlan, key string, ok bool) {
 	conflict := false
 	if p.sideEffects {
 		conflict = true
-	} else if s := b.group.sensitive[p]; s != nil {
+	} else if s := b.group.sensitive[p.tableName()]; s != nil {
 		conflict = s.all || !ok || s.keys[key]
 	}
 	if conflict {
@@ -382,12 +407,12 @@ func (b *batcher) touch(e *txn.Event, p *tablePlan, key string, ok bool) {
 // (ok false: at any row) of p.
 func (b *batcher) sense(p *tablePlan, key string, ok bool) {
 	if b.group.sensitive == nil {
-		b.group.sensitive = map[*tablePlan]*keySet{}
+		b.group.sensitive = map[tableName]*keySet{}
 	}
-	s := b.group.sensitive[p]
+	s := b.group.sensitive[p.tableName()]
 	if s == nil {
 		s = &keySet{}
-		b.group.sensitive[p] = s
+		b.group.sensitive[p.tableName()] = s
 	}
 	if !ok {
 		s.all = true
