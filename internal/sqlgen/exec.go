@@ -100,18 +100,19 @@ func SQLRowEvents(stmts []Stmt) uint64 {
 }
 
 // checkRows checks that s changed the rows it must: n rows reported, or,
-// for an UPDATE that changed nothing, a row that holds its after image.
+// for an UPDATE that changed fewer, its rows all found (the others already
+// held their after images).
 func checkRows(ctx context.Context, conn *sql.Conn, s *Stmt, n int64) error {
 	if n == s.Check.Rows {
 		return nil
 	}
-	if n == 0 && s.Check.Found != "" {
+	if n < s.Check.Rows && s.Check.Found != "" {
 		var found int64
 		if err := conn.QueryRowContext(ctx, s.Check.Found).Scan(&found); err != nil {
-			return fmt.Errorf("look for the updated row: %w", err)
+			return fmt.Errorf("look for the updated rows: %w", err)
 		}
-		if found > 0 {
-			return nil // the row already held the after image
+		if found >= s.Check.Rows {
+			return nil // the rows not changed already held their after images
 		}
 	}
 	if n < s.Check.Rows {

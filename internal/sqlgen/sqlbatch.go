@@ -99,6 +99,8 @@ type tablePlan struct {
 	// sideEffects: writing it may change other tables (triggers that
 	// fire, cascading foreign keys).
 	sideEffects bool
+	// multiUpdate: rows may share an UPDATE (see updateBatchable).
+	multiUpdate bool
 }
 
 // newTablePlan checks that tm's row events can be applied as SQL to t.
@@ -150,7 +152,54 @@ func newTablePlan(tm *txn.TableMap, t *schema.Table, name string, opt sqlOptions
 			p.sideEffects = true
 		}
 	}
+	p.multiUpdate = p.pk != nil && !p.selfRef && len(t.ReferencedBy) == 0 && !t.HasTriggers
+	for _, i := range p.pk {
+		p.multiUpdate = p.multiUpdate && p.cols[i].exactKey
+	}
 	return p, nil
+}
+
+// updateBatchable reports whether the update of one row may share a
+// multi-row UPDATE with others: a multi-row UPDATE changes its rows in key
+// order, not in the source's, so only where the order cannot matter. The
+// table has a primary key of exact values (no text, no floating point),
+// is referenced by no foreign key and has no triggers; the update keeps
+// the primary key and every other unique key's columns unchanged (no
+// transient duplicate can depend on the order) and logs no JSON diff.
+func (p *tablePlan) updateBatchable(before, after []bool, bimg, aimg []any) bool {
+	if !p.multiUpdate || !hasAll(before, p.pk) {
+		return false
+	}
+	same := func(i int) bool {
+		if i < 0 || i >= len(p.cols) {
+			return false
+		}
+		if i >= len(after) || !after[i] {
+			return true // not written
+		}
+		if i >= len(before) || !before[i] || i >= len(bimg) || i >= len(aimg) {
+			return false
+		}
+		x, err1 := appendValue(nil, bimg[i], &p.cols[i])
+		y, err2 := appendValue(nil, aimg[i], &p.cols[i])
+		return err1 == nil && err2 == nil && string(x) == string(y)
+	}
+	for _, idx := range p.t.Indexes {
+		if !idx.Unique {
+			continue
+		}
+		for _, i := range idx.Columns {
+			if !same(i) {
+				return false
+			}
+		}
+	}
+	for i := range aimg {
+		if _, diff := aimg[i].([]txn.JSONDiff); diff {
+			return false
+		}
+	}
+	return true
 }
 
 // tableName returns the table's name.
@@ -247,6 +296,7 @@ const (
 	kindNone stmtKind = iota
 	kindInsert
 	kindDelete
+	kindUpdate
 )
 
 // batcher turns the row events of one transaction into SQL apply
@@ -264,10 +314,15 @@ type batcher struct {
 		kind   stmtKind
 		plan   *tablePlan
 		prefix string
-		cols   []bool // insert: the image's present columns
-		buf    []byte
+		cols   []bool // insert, update: the image's present columns
+		buf    []byte // insert, delete: the statement; update: its keys
 		rows   int
 		events []*txn.Event
+		// update: the columns set and, per column, its WHEN ... THEN
+		// list
+		set   []int
+		whens [][]byte
+		size  int
 	}
 	group struct {
 		event     *txn.Event
@@ -466,8 +521,81 @@ func (b *batcher) finish() {
 	if c.kind == kindDelete && len(c.plan.pk) == 1 {
 		c.buf = append(c.buf, ')')
 	}
-	b.emit(string(c.buf), &RowCheck{Rows: int64(c.rows), Events: c.events})
-	c.kind, c.plan, c.cols, c.buf, c.rows, c.events = kindNone, nil, nil, c.buf[:0], 0, nil
+	check := &RowCheck{Rows: int64(c.rows), Events: c.events}
+	sql := string(c.buf)
+	if c.kind == kindUpdate {
+		sql, check.Found = b.updateSQL()
+	}
+	b.emit(sql, check)
+	c.kind, c.plan, c.cols, c.buf, c.rows, c.events, c.set, c.size = kindNone, nil, nil, c.buf[:0], 0, nil, c.set[:0], 0
+}
+
+// updateSQL returns the multi-row UPDATE being built and its Found query:
+//
+//	UPDATE t SET c = CASE `id` WHEN 1 THEN .. WHEN 2 THEN .. END, ... WHERE `id` IN (1, 2)
+//
+// (CASE WHEN `a` = 1 AND `b` = 2 THEN .. and WHERE (..) OR (..) for a key
+// of several columns).
+func (b *batcher) updateSQL() (string, string) {
+	c := &b.cur
+	p := c.plan
+	if c.rows == 1 {
+		// One row: UPDATE t SET c = .. WHERE `id` = 1.
+		cond := c.buf
+		if len(p.pk) > 1 {
+			cond = cond[1 : len(cond)-1]
+		}
+		where := " WHERE "
+		if len(p.pk) == 1 {
+			where += p.cols[p.pk[0]].name + " = "
+		}
+		where += string(cond)
+		out := make([]byte, 0, c.size+len(where)+64)
+		out = append(out, c.prefix...)
+		out = append(out, "UPDATE "...)
+		out = append(out, p.name...)
+		out = append(out, " SET "...)
+		for j, i := range c.set {
+			if j > 0 {
+				out = append(out, ", "...)
+			}
+			out = append(out, p.cols[i].name...)
+			out = append(out, " = "...)
+			out = append(out, c.whens[j][len(" WHEN ")+len(cond)+len(" THEN "):]...)
+		}
+		out = append(out, where...)
+		return string(out), c.prefix + "SELECT COUNT(*) FROM " + p.name + where
+	}
+	var where []byte
+	where = append(where, " WHERE "...)
+	if len(p.pk) == 1 {
+		where = append(where, p.cols[p.pk[0]].name...)
+		where = append(where, " IN ("...)
+		where = append(where, c.buf...)
+		where = append(where, ')')
+	} else {
+		where = append(where, c.buf...)
+	}
+	out := make([]byte, 0, c.size+len(where)+64)
+	out = append(out, c.prefix...)
+	out = append(out, "UPDATE "...)
+	out = append(out, p.name...)
+	out = append(out, " SET "...)
+	for j, i := range c.set {
+		if j > 0 {
+			out = append(out, ", "...)
+		}
+		out = append(out, p.cols[i].name...)
+		out = append(out, " = CASE"...)
+		if len(p.pk) == 1 {
+			out = append(out, ' ')
+			out = append(out, p.cols[p.pk[0]].name...)
+		}
+		out = append(out, c.whens[j]...)
+		out = append(out, " END"...)
+	}
+	out = append(out, where...)
+	return string(out), c.prefix + "SELECT COUNT(*) FROM " + p.name + string(where)
 }
 
 // end finishes what is under way before a statement that is not of the
@@ -646,6 +774,9 @@ func (b *batcher) update(e *txn.Event, p *tablePlan, bimg, aimg []any) error {
 	if aok && akey != key {
 		b.touch(e, p, akey, aok)
 	}
+	if p.updateBatchable(before, after, bimg, aimg) {
+		return b.updateRow(e, p, key, after, bimg, aimg)
+	}
 	buf := b.row[:0]
 	buf = append(buf, b.prefixFor(e, p.lax(after, aimg), !p.complete(after))...)
 	buf = append(buf, "UPDATE "...)
@@ -690,6 +821,97 @@ func (b *batcher) update(e *txn.Event, p *tablePlan, bimg, aimg []any) error {
 	b.emit(string(buf), &RowCheck{Rows: 1, Found: found, Events: []*txn.Event{e}})
 	b.sense(p, key, ok)
 	return nil
+}
+
+// updateRow adds the update of one row, found by its primary key key,
+// which it keeps, to a multi-row UPDATE.
+func (b *batcher) updateRow(e *txn.Event, p *tablePlan, key string, after []bool, bimg, aimg []any) error {
+	// The row's key, as a CASE condition and in the WHERE list.
+	var err error
+	cond := b.row[:0]
+	for j, i := range p.pk {
+		if len(p.pk) > 1 {
+			if j > 0 {
+				cond = append(cond, " AND "...)
+			}
+			cond = append(cond, p.cols[i].name...)
+			cond = append(cond, " = "...)
+		}
+		if cond, err = p.appendLiteral(cond, i, bimg); err != nil {
+			return err
+		}
+	}
+	b.row = cond
+	var vals [][]byte
+	size := 2*len(cond) + 16
+	n := 0
+	for i := range p.cols {
+		if i >= len(after) || !after[i] || !p.cols[i].writable || isKey(p.pk, i) {
+			continue
+		}
+		v, err := p.appendLiteral(nil, i, aimg)
+		if err != nil {
+			return err
+		}
+		vals = append(vals, v)
+		size += len(cond) + len(v) + 12
+		n++
+	}
+	if n == 0 {
+		return fmt.Errorf("table %s: the after image holds no column the target lets write", p.name)
+	}
+	prefix := b.prefixFor(e, p.lax(after, aimg), !p.complete(after))
+	c := &b.cur
+	if !(c.kind == kindUpdate && c.plan == p && c.prefix == prefix && sameBools(c.cols, after) &&
+		c.size+size+len(prefix)+len(p.name)+64 <= b.opt.maxStatement) {
+		b.finish()
+		c.kind, c.plan, c.prefix, c.cols = kindUpdate, p, prefix, after
+		c.set = c.set[:0]
+		for i := range p.cols {
+			if i < len(after) && after[i] && p.cols[i].writable && !isKey(p.pk, i) {
+				c.set = append(c.set, i)
+			}
+		}
+		for len(c.whens) < len(c.set) {
+			c.whens = append(c.whens, nil)
+		}
+		for j := range c.set {
+			c.whens[j] = c.whens[j][:0]
+		}
+		c.size = 0
+	} else if len(p.pk) == 1 {
+		c.buf = append(c.buf, ", "...)
+	} else {
+		c.buf = append(c.buf, " OR "...)
+	}
+	if len(p.pk) > 1 {
+		c.buf = append(c.buf, '(')
+		c.buf = append(c.buf, cond...)
+		c.buf = append(c.buf, ')')
+	} else {
+		c.buf = append(c.buf, cond...)
+	}
+	for j, v := range vals {
+		c.whens[j] = append(c.whens[j], " WHEN "...)
+		c.whens[j] = append(c.whens[j], cond...)
+		c.whens[j] = append(c.whens[j], " THEN "...)
+		c.whens[j] = append(c.whens[j], v...)
+	}
+	c.size += size
+	c.rows++
+	b.addEvent(e)
+	b.sense(p, key, true)
+	return nil
+}
+
+// isKey reports whether column i is one of key's.
+func isKey(key []int, i int) bool {
+	for _, k := range key {
+		if k == i {
+			return true
+		}
+	}
+	return false
 }
 
 // where renders the WHERE clause that finds the row of an image as a
