@@ -15,36 +15,69 @@ import (
 )
 
 // The SQL apply path. Row events go to the target by passthrough (BINLOG
-// statements) except where the target cannot read them: MySQL row events
-// on tables with a MySQL JSON column, whose binary JSON a MariaDB target
-// refuses (error 1105), and MySQL's partial JSON updates
-// (PARTIAL_UPDATE_ROWS, error 1730), which only come on such tables. Those
-// source statements are applied with SQL made from the decoded row images:
-// one INSERT per row event, one UPDATE or DELETE per row, keyed on the
-// target table's primary key (on every column of the before image, with
-// <=> and LIMIT 1, when it has none); a JSON column logged as diffs is set
-// to itself changed by JSON_REPLACE, JSON_INSERT, JSON_ARRAY_INSERT and
-// JSON_REMOVE. The choice is made from the table maps (needsSQL), never by
-// catching errors, and the statements run in the source transaction's
-// target transaction, next to the passthrough ones.
+// statements) except where the target cannot read them, or where the
+// Generator is told to apply every row event as SQL (ApplySQL). A MariaDB
+// target cannot read MySQL row events on tables with a MySQL JSON column,
+// whose binary JSON it refuses (error 1105), nor MySQL's partial JSON
+// updates (PARTIAL_UPDATE_ROWS, error 1730), which only come on such
+// tables; those source statements are applied as SQL in any case (the
+// choice is made from the table maps, needsSQL, never by catching errors),
+// each row event in statements and packets of its own. With ApplySQL every
+// row event is, and consecutive row events of a transaction share
+// statements and packets (sqlbatch.go says how: multi-row INSERT, DELETE
+// and UPDATE where the result cannot differ from applying the rows one by
+// one in order). Rows are found as a replica finds them: by the target
+// table's primary key, or without one by every column the before image
+// holds (<=>, text compared as bytes, LIMIT 1). A JSON column logged as
+// diffs is set to itself changed by JSON_REPLACE, JSON_INSERT,
+// JSON_ARRAY_INSERT and JSON_REMOVE. The statements run in the source
+// transaction's target transaction, next to any others.
+//
+// Row images: only the columns an image holds are used (the bitmaps of
+// MINIMAL and NOBLOB images): an INSERT names the columns present (the
+// target fills the others with their defaults, as a replica does, at the
+// event's time), an UPDATE sets the after image's columns and finds the row
+// by the before image's. Generated and hidden columns (MariaDB's long
+// unique hashes, system versioning's) are never written; invisible ones
+// are, by name.
+//
+// Refused, with an error naming the event and table: a table with
+// triggers on the target (SQL fires them, row events do not, and MariaDB
+// has no session setting to turn them off; Generator.TriggersFire accepts
+// them firing), a system-versioned table (its row events carry the
+// history rows the source wrote, which SQL would have the target version
+// again), a table whose columns differ from the table map's, undecoded
+// images.
 //
 // Each statement runs with SET STATEMENT (MariaDB) time_zone '+00:00' (the
 // reader gives TIMESTAMP values in UTC), the event's foreign_key_checks and
-// unique_checks, and sql_mode (sqlMode) NO_AUTO_VALUE_ON_ZERO (a logged 0
-// in an AUTO_INCREMENT column stays 0), STRICT_ALL_TABLES (a value the
-// target column cannot hold is an error, not clamped or cut: a
+// unique_checks, check_constraint_checks=0 (a replica does not check CHECK
+// constraints on row events: the source did), the event's time as
+// timestamp where the image lacks columns the target fills (defaults of
+// CURRENT_TIMESTAMP), and sql_mode (sqlMode) NO_AUTO_VALUE_ON_ZERO (a
+// logged 0 in an AUTO_INCREMENT column stays 0), STRICT_ALL_TABLES (a
+// value the target column cannot hold is an error, not clamped or cut: a
 // non-strict session stores 0 for a negative value into an unsigned
-// column, with a warning nobody reads) and ALLOW_INVALID_DATES (dates a
-// source in that mode stored, such as 2024-02-30, are kept; zero dates
-// are allowed anyway, as neither NO_ZERO_DATE nor NO_ZERO_IN_DATE is
-// set). The SQL is parsed before SET STATEMENT applies, in the session's
-// sql_mode: it uses only backquoted names, numbers, hexadecimal and
-// plain quoted literals, which every sql_mode reads alike. Every value is an
-// exact literal: numbers in full precision, text and bytes in hexadecimal
-// with the target column's character set as introducer, so that neither
-// the session's character set nor escaping changes them. The number of
-// rows each statement changed is checked: a row an UPDATE or DELETE does
-// not find stops the replay, as the passthrough does (error 1032).
+// column, with a warning nobody reads; not for a row holding an ENUM's
+// error value 0, which only a non-strict statement can store: laxSQLMode)
+// and ALLOW_INVALID_DATES (dates a source in that mode stored, such as
+// 2024-02-30, are kept; zero dates are allowed anyway, as neither
+// NO_ZERO_DATE nor NO_ZERO_IN_DATE is set). The SQL is parsed before SET
+// STATEMENT applies, in the session's sql_mode: it uses only backquoted
+// names, numbers, hexadecimal and plain quoted literals, which every
+// sql_mode reads alike; names are UTF-8, as the table maps give them, so
+// the session's character_set_client must be utf8mb4 (or utf8mb3) where a
+// name is not ASCII. Every value is an exact literal: numbers in full
+// precision, text and bytes in hexadecimal with the target column's
+// character set as introducer, so that neither the session's character
+// set nor escaping changes them; BINARY, INET6, UUID and INET4 values get
+// back the trailing 0x00 bytes the binlog drops. The number of rows each
+// statement changed is checked: a row an UPDATE or DELETE does not find
+// stops the replay, as the passthrough does (error 1032).
+//
+// Known differences from a replica: a DOUBLE or FLOAT -0 written by an
+// UPDATE is stored as 0 (seen on MariaDB 10.11); a MINIMAL image's
+// defaults are computed at the event's second, not its microsecond.
 
 // sqlMode is the sql_mode of the SQL apply path's statements.
 const sqlMode = "STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,ALLOW_INVALID_DATES"

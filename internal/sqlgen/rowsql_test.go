@@ -302,6 +302,11 @@ func TestSQLStatementsRedacted(t *testing.T) {
 		t.Errorf("describeStatement = %q: lost the table", got)
 	}
 	t.Logf("shown as %s", got)
+	s = &Stmt{SQL: setStatement(1) + "UPDATE `d`.`t` SET `v` = CASE `id` WHEN 12345 THEN _utf8mb4 X'3132333435' WHEN 67890 THEN NULL END WHERE `id` IN (12345, 67890)"}
+	if got := Describe(s, false); strings.Contains(got, "12345") || strings.Contains(got, "3132333435") || strings.Contains(got, "67890") ||
+		!strings.Contains(got, "UPDATE `d`.`t`") {
+		t.Errorf("multi-row UPDATE shown as %q", got)
+	}
 }
 
 // diffEv is a partial JSON update of column 1 of tm, inserting at path.

@@ -30,13 +30,20 @@ import (
 //     RESTRICT would then refuse a parent deleted before its child.
 //     Otherwise (no primary key, or the image lacks it) one DELETE per row
 //     on every column the image holds, LIMIT 1, as a replica does.
-//   - Updates: one UPDATE per row, found by the primary key or, without
-//     one, by every column of the before image (LIMIT 1). Several go in
-//     one multi-statement packet (see Stmt.Check).
+//   - Updates: where the order of the rows cannot matter (see
+//     updateBatchable: an exact primary key that the update keeps, other
+//     unique keys unchanged, no foreign key referencing the table, no
+//     triggers), consecutive rows share one UPDATE t SET c = CASE pk WHEN
+//     .. THEN .. END, .. WHERE pk IN (..), setting the after image's
+//     columns but the key's. Otherwise one UPDATE per row, found by the
+//     primary key or, without one, by every column of the before image
+//     (LIMIT 1). Several statements go in one multi-statement packet (see
+//     Stmt.Check).
 //
-// An UPDATE that reports no row changed may have found its row already
-// holding the after image: its RowCheck.Found query, the UPDATE's own WHERE
-// clause, run after the packet, tells. Later statements of the same packet
+// An UPDATE that reports fewer rows changed than it carries may have found
+// some already holding their after images: its RowCheck.Found query, the
+// UPDATE's own WHERE clause, run after the packet, tells whether it found
+// them all. Later statements of the same packet
 // must not change what that query sees, so a statement touching a row an
 // UPDATE of the packet found (its primary key value, or any row of a table
 // updated without a primary key, or any row of another table through

@@ -148,8 +148,8 @@ func FormatStatement(f *txn.Format) Stmt {
 // Body returns the statements that apply t's events, without
 // BEGIN and COMMIT. Row events are passed through as BINLOG statements, one
 // per source statement (table maps up to the row event that ends the
-// statement), or applied as SQL where sa says the target cannot take them
-// (sa nil: passthrough only); statement events run as SQL in their session
+// statement), or applied as SQL with sa.ApplySQL, or where sa says the
+// target cannot take them (sa nil: passthrough only; see rowsql.go); statement events run as SQL in their session
 // context. ctx bounds the reads of table definitions.
 func (sa *Generator) Body(ctx context.Context, t *txn.Txn) ([]Stmt, error) {
 	var names *Collations
