@@ -194,7 +194,7 @@ func (w *worker) applyOnce(ctx context.Context, g *group, gen uint64) error {
 		return err
 	}
 	last := g.txns[len(g.txns)-1]
-	g.sqlEvents = countSQLEvents(stmts)
+	g.sqlEvents = sqlgen.SQLRowEvents(stmts)
 	w.p.bodies.start(g.first)
 	err = w.exec(ctx, stmts)
 	w.p.bodies.end(g.first)
@@ -434,17 +434,4 @@ func hasRowEvents(t *txn.Txn) bool {
 		}
 	}
 	return false
-}
-
-// countSQLEvents counts the row events that stmts apply as SQL.
-func countSQLEvents(stmts []sqlgen.Stmt) uint64 {
-	var n uint64
-	var last *txn.Event
-	for i := range stmts {
-		if s := &stmts[i]; s.Check != nil && s.Event != last {
-			n++
-			last = s.Event
-		}
-	}
-	return n
 }
