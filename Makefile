@@ -3,13 +3,7 @@
 
 GO ?= go
 
-# The external corpus of real binlogs from other projects (docs/testing.md,
-# Fixtures) is not in the repository: CI lays it beside the clone. Tests
-# that need it fail under CI=true when it is missing, and skip elsewhere.
-BINLOG_REPLAY_FIXTURES ?= $(wildcard $(abspath $(CURDIR)/..)/shared/fixtures)
-export BINLOG_REPLAY_FIXTURES
-
-.PHONY: test build install fmt-check vet demo bench fuzz
+.PHONY: test build install fmt-check vet demo bench fuzz soak
 
 test: fmt-check vet
 	$(GO) test -race -count=1 -timeout 20m ./...
@@ -67,3 +61,21 @@ BENCH_FLAGS ?= --profiles all --workers 1,4,8,16 --native --repeat 3
 bench: build
 	bash scripts/install-mariadb.sh
 	./bin/binlog-replay bench $(BENCH_FLAGS) --plot bin/bench.png
+
+# soak: the randomized differential soak (internal/soak): each seed a random
+# workload on a MariaDB source, replayed by binlog-replay with random workers,
+# stop points, kills and target restarts, and checked against mariadb-binlog |
+# mariadb over the same range. SEEDS=N seeds from FIRST (default 1), or
+# SEED=S alone; FEATURES (default all; see internal/soak/features.go),
+# FORMAT=ROW|MIXED|STATEMENT, NEWEXITS=1 (expect exit 3 and the new
+# refusals), DURATION=2h, KEEP=DIR (failing seeds' base and binlogs, default
+# bin/soak), FROM=DIR (rerun a kept seed's replay on its input), REPEAT=N
+# (each seed N times: kills land at random moments), RACE=1.
+# Each failing seed is printed with the command that reproduces it.
+SEEDS ?= 20
+FIRST ?= 1
+KEEP ?= $(CURDIR)/bin/soak
+soak:
+	SOAK_SEEDS=$(if $(SEED),,$(SEEDS)) SOAK_SEED=$(SEED) SOAK_FIRST=$(FIRST) SOAK_FEATURES=$(FEATURES) \
+		SOAK_FORMAT=$(FORMAT) SOAK_NEW_EXITS=$(NEWEXITS) SOAK_DURATION=$(DURATION) SOAK_KEEP=$(KEEP) SOAK_FROM=$(FROM) SOAK_REPEAT=$(REPEAT) SOAK_RACE=$(RACE) \
+		$(GO) test -run '^TestSoak$$' -count=1 -timeout 0 -v ./internal/soak

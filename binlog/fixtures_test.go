@@ -67,10 +67,6 @@ var expectedFailures = map[string]expectedFailure{
 			t.Errorf("want truncation inside the transaction at 216, got %v", err)
 		}
 	}},
-	// LOAD DATA in statement format.
-	"mysql-cdc-rs/tests/events/5.7/17_18_load/log.bin": {check: func(t *testing.T, err error) {
-		wantError(t, err, "log.bin", 304, "BEGIN_LOAD_QUERY_EVENT", "not supported")
-	}},
 	// MariaDB 10.0 hi-res TIMESTAMP(n) in the pre-10.1 format: the table map
 	// does not say its size, and go-mysql's decoding runs off the image.
 	"tiflow/mysql-bin.000001": {decodeOnly: true, check: func(t *testing.T, err error) {

@@ -162,7 +162,6 @@ func TestFixtureReadErrors(t *testing.T) {
 	}{
 		{"MyFlash/binlog_output_base.flashback", 120, false},
 		{"mysql-binlog-connector-java/src/test/resources/mysql-bin.aurora-padding", 216, true},
-		{"mysql-cdc-rs/tests/events/5.7/17_18_load/log.bin", 304, false},
 		{"tiflow/mysql-bin.000001", 1819, false},
 	}
 	dir := fixtures.Dir(t)

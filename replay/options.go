@@ -105,11 +105,6 @@ type Options struct {
 	// Reconnect is how long a lost target is waited for (reconnecting with
 	// backoff) before the replay gives up; 0 gives up at once.
 	Reconnect time.Duration
-	// resumeOrStart, set on reconnection, resumes from the checkpoint if
-	// the target has one and starts from the start point otherwise.
-	resumeOrStart bool
-	// stale, set on reconnection, are the lost run's target sessions.
-	stale staleSessions
 
 	// StallReport, when positive, is how long the replay waits without a
 	// commit (while transactions are being applied) before it logs what
@@ -197,7 +192,7 @@ func (o *Options) Validate() error {
 		return errors.New("--start-gtid: give a GTID set or target, not both")
 	case o.StartGTIDsFromTarget && o.Source.DSN != "":
 		return errors.New("--start-gtid target reads files; with --source, give --source-start")
-	case o.Resume && !o.resumeOrStart && (!o.StartPosition.IsZero() || !o.StartGTIDs.IsEmpty() || o.StartGTIDsFromTarget):
+	case o.Resume && (!o.StartPosition.IsZero() || !o.StartGTIDs.IsEmpty() || o.StartGTIDsFromTarget):
 		return errors.New("--resume continues from the target's checkpoint: do not also give a start point")
 	case o.LockWaitTimeout < time.Second:
 		return errors.New("lock wait timeout must be at least 1s")

@@ -1,91 +1,63 @@
 package replay
 
 import (
-	"context"
 	"fmt"
 	"strings"
 
-	"github.com/binlog-replay/binlog-replay/schema"
-	"github.com/binlog-replay/binlog-replay/txn"
+	"github.com/binlog-replay/binlog-replay/internal/pipeline"
+	"github.com/binlog-replay/binlog-replay/internal/target"
 )
 
 // Outcome is what the operator says of a transaction whose outcome the
 // checkpoint leaves unknown (see Options.Uncertain).
-type Outcome string
+type Outcome = pipeline.Outcome
 
 // Outcomes.
 const (
 	// OutcomeApplied: the transaction took effect; go on after it.
-	OutcomeApplied Outcome = "applied"
+	OutcomeApplied = pipeline.OutcomeApplied
 	// OutcomeNotApplied: it did not (or its effects were undone by hand);
 	// apply it.
-	OutcomeNotApplied Outcome = "not-applied"
+	OutcomeNotApplied = pipeline.OutcomeNotApplied
 )
 
 // ParseOutcome parses the value of --uncertain.
-func ParseOutcome(s string) (Outcome, error) {
-	switch o := Outcome(strings.ToLower(s)); o {
-	case OutcomeApplied, OutcomeNotApplied:
-		return o, nil
-	}
-	return "", fmt.Errorf("--uncertain %q: want applied or not-applied", s)
-}
+func ParseOutcome(s string) (Outcome, error) { return pipeline.ParseOutcome(s) }
 
 // UncertainError stops a replay at a transaction that an earlier run (or
 // this one) started and whose outcome cannot be known: applying it again
 // could apply it twice, skipping it could lose it. The target holds every
 // transaction before it.
-type UncertainError struct {
-	// Start and GTID identify the transaction.
-	Start txn.Position
-	GTID  string
-	// What says what it writes and why that makes its outcome unknown.
-	What string
-	// Err, when set, is the error that interrupted it in this run.
-	Err error
-}
+type UncertainError = pipeline.UncertainError
 
-// Error explains what is unknown and how to continue.
-func (e *UncertainError) Error() string {
-	id := e.Start.String()
-	if e.GTID != "" {
-		id += " (GTID " + e.GTID + ")"
-	}
-	msg := fmt.Sprintf("the outcome of the transaction at %s is unknown: %s", id, e.What)
-	if e.Err != nil {
-		msg += fmt.Sprintf("; it was interrupted: %v", e.Err)
-	}
-	return msg + ". Check the objects it writes on the target against the source (or the binlog), " +
-		"then run again with --resume --uncertain applied (it took effect: continue after it) " +
-		"or --resume --uncertain not-applied (apply it again)"
-}
-
-// Unwrap returns the interrupting error.
-func (e *UncertainError) Unwrap() error { return e.Err }
+// ApplyError is returned when a source transaction could not be applied.
+// The target holds every transaction before it and nothing of it.
+type ApplyError = pipeline.ApplyError
 
 // checkPending refuses, at the start of a resumed run, a checkpoint that
 // names a transaction whose outcome is unknown and cannot be found out
 // (written to non-transactional tables, or a DDL whose fingerprint cannot
 // tell), unless the operator said what it was (Options.Uncertain); and
-// --uncertain when there is no such transaction.
+// --uncertain when there is no such transaction. The pipeline settles the
+// one it may find out (a DDL's fingerprint) when it reaches it.
 func (r *run) checkPending(cp *Checkpoint) error {
 	switch {
-	case cp == nil || cp.State == stateRunning || cp.State == "":
+	case cp == nil || cp.State == target.StateRunning || cp.State == "":
 		if r.opts.Uncertain != "" {
 			return fmt.Errorf("--uncertain %s: the target's checkpoint names no transaction whose outcome is unknown", r.opts.Uncertain)
 		}
 		return nil
-	case cp.State != stateDDL && cp.State != stateNonTrans:
+	case cp.State != target.StateDDL && cp.State != target.StateNonTrans:
 		return fmt.Errorf("the target's checkpoint is in state %q, which this version does not know: use the version that wrote it", cp.State)
 	}
-	r.pending = &cp.Pending
+	r.start.pending = &cp.Pending
 	uncertain := &UncertainError{Start: cp.Pending.Start, GTID: cp.Pending.GTID}
 	switch {
 	case r.opts.Uncertain != "":
 		r.logf("the transaction at %s was started by an earlier run and its outcome is unknown (%s): taken as %s (--uncertain)",
 			cp.Pending.Start, cp.Pending.What, r.opts.Uncertain)
 		return nil
-	case cp.State == stateNonTrans:
+	case cp.State == target.StateNonTrans:
 		uncertain.What = cp.Pending.What + "; the earlier run stopped while applying it, and writes to such tables " +
 			"survive a rollback, so they may have been made in part or in whole"
 		return uncertain
@@ -93,77 +65,6 @@ func (r *run) checkPending(cp *Checkpoint) error {
 		uncertain.What = "a DDL the earlier run stopped while applying; whether it ran cannot be told from the catalog: " +
 			strings.TrimPrefix(cp.Pending.Print, "ambiguous: ")
 		return uncertain
-	}
-	return nil
-}
-
-// takePending returns the transaction an earlier run left pending when t
-// is it (and forgets it: it is settled once), else nil.
-func (r *run) takePending(t *txn.Txn) *Pending {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.pending == nil || t.Start != r.pending.Start {
-		return nil
-	}
-	p := r.pending
-	r.pending = nil
-	return p
-}
-
-// ddlApplied works out whether the DDL t, which an earlier run left
-// pending (p), ran: from the operator's word (Options.Uncertain), else by
-// comparing the fingerprint of the objects it changes with the one taken
-// before it ran. q is its DDL statement; conn is the session that would
-// run it.
-func (w *worker) ddlApplied(ctx context.Context, t *txn.Txn, q *txn.Event, p *Pending) (bool, error) {
-	switch w.r.opts.Uncertain {
-	case OutcomeApplied:
-		return true, nil
-	case OutcomeNotApplied:
-		return false, nil
-	}
-	now, err := schema.Fingerprint(ctx, w.conn, q.Query.SQL, q.Query.Schema)
-	if err != nil {
-		return false, w.r.applyError(t, nil, fmt.Errorf("read the state of the objects the pending DDL changes: %w", err))
-	}
-	w.rollback() // end the read's transaction: it holds metadata locks
-	if now.Digest == p.Print {
-		w.r.logf("DDL at %s: the earlier run stopped before it ran (the objects it changes are as they were): running it", t.Start)
-		return false, nil
-	}
-	w.r.logf("DDL at %s: the earlier run stopped after it ran (the objects it changes are no longer as they were before it): not run again", t.Start)
-	return true, nil
-}
-
-// skipApplied records g, which an earlier run applied, as applied without
-// applying it again.
-func (w *worker) skipApplied(ctx context.Context, g *group) error {
-	t := g.txns[len(g.txns)-1]
-	if err := w.execUnlogged(ctx, checkpointSQL(t, w.r.appliedBefore+g.last(), g.temps)+";\nCOMMIT"); err != nil {
-		if !isServerError(err) {
-			w.r.commitUncertain(g)
-		}
-		return w.r.applyError(t, nil, fmt.Errorf("record the transaction an earlier run applied: %w", err))
-	}
-	w.r.committed(g)
-	return nil
-}
-
-// markApart commits, from a session of its own, the mark that says t is
-// being applied apart (see CheckpointSchema): for a transaction whose own
-// session has its target transaction open (a streamed one).
-func (r *run) markApart(ctx context.Context, t *txn.Txn, state, print, what string) error {
-	conn, err := r.db.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("connect to record the start of a transaction applied apart: %w", err)
-	}
-	defer conn.Close()
-	q := pendingSQL(t, state, print, what) + ";\nCOMMIT" // the pooled session may have autocommit off
-	if r.keepGTIDs {
-		q = "SET SESSION sql_log_bin=0;\n" + q + ";\nSET SESSION sql_log_bin=1"
-	}
-	if _, err := conn.ExecContext(ctx, q); err != nil {
-		return fmt.Errorf("record the start of a transaction applied apart: %w", err)
 	}
 	return nil
 }

@@ -2,9 +2,12 @@ package replay
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"github.com/binlog-replay/binlog-replay/internal/pipeline"
+	"github.com/binlog-replay/binlog-replay/internal/target"
 	"io"
 	"net"
 	"time"
@@ -26,13 +29,14 @@ func isConnectionLoss(err error) bool {
 	switch {
 	case err == nil, errors.As(err, new(sourceError)):
 		return false
-	case errors.As(err, new(lockLostError)):
+	case errors.As(err, new(target.LockLostError)):
 		return true
-	case errors.Is(err, driver.ErrBadConn), errors.Is(err, mysql.ErrInvalidConn),
+	case errors.Is(err, driver.ErrBadConn), errors.Is(err, mysql.ErrInvalidConn), errors.Is(err, sql.ErrConnDone),
 		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.As(err, &netErr):
 		return true
 	}
-	return isMySQLError(err, errServerShutdown, errConnectionKilled)
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && (me.Number == errServerShutdown || me.Number == errConnectionKilled)
 }
 
 // sourceError is an error reading from the source server (Options.Source):
@@ -55,9 +59,10 @@ func runResilient(ctx context.Context, opts Options, logw io.Writer) (*Summary, 
 		total   *Summary
 		lostAt  time.Time
 		backoff = 250 * time.Millisecond
+		again   attempt
 	)
 	for {
-		sum, stale, err := runOnce(ctx, opts, logw)
+		sum, stale, err := runOnce(ctx, opts, again, logw)
 		total = mergeSummaries(total, sum)
 		if !isConnectionLoss(err) || opts.Reconnect <= 0 || ctx.Err() != nil || total == nil {
 			return total, err
@@ -78,20 +83,29 @@ func runResilient(ctx context.Context, opts Options, logw io.Writer) (*Summary, 
 		backoff = min(2*backoff, 5*time.Second)
 		// From now on the checkpoint on the target says where to go on
 		// (if the first run had not saved one yet, start as asked).
-		opts.Resume = true
-		opts.resumeOrStart = true
-		opts.stale = opts.stale.add(stale)
+		again.reconnected = true
+		again.stale = again.stale.Add(stale)
 	}
 }
 
+// attempt is what a reconnection carries from the lost attempt of a run
+// to the next.
+type attempt struct {
+	// reconnected: resume from the checkpoint if the target has one, and
+	// start from the start point given otherwise.
+	reconnected bool
+	// stale are the lost attempts' target sessions (see target.Stale).
+	stale target.Stale
+}
+
 // withGroup returns s with the uncertain group u counted as applied.
-func withGroup(s *Summary, u *uncertainGroup) *Summary {
+func withGroup(s *Summary, u *pipeline.UncertainGroup) *Summary {
 	c := *s
-	c.Applied += u.txns
-	c.BytesApplied += u.bytes
-	c.Last = u.last
+	c.Applied += u.Txns
+	c.BytesApplied += u.Bytes
+	c.Last = u.Last
 	if c.First == nil {
-		c.First = u.first
+		c.First = u.First
 	}
 	c.uncertain = nil
 	return &c
@@ -109,7 +123,7 @@ func mergeSummaries(a, b *Summary) *Summary {
 	}
 	m := *b
 	m.base = a.base
-	if u := a.uncertain; u != nil && b.base >= a.base+a.Applied+u.txns {
+	if u := a.uncertain; u != nil && b.base >= a.base+a.Applied+u.Txns {
 		// The commit cut off in a's run did happen: b resumed after it.
 		a = withGroup(a, u)
 	}

@@ -1,36 +1,44 @@
-// Package replay applies binlog transactions to a target server: one
-// pipeline under one errgroup (read and filter, group and order, apply on N
-// connections), with commits in source order and a checkpoint in the same
-// target transaction as the data, so the target always holds a prefix of
-// the source history and a replay can resume exactly where it stopped.
+// Package replay applies binlog transactions to a target server, with
+// commits in source order and a checkpoint in the same target transaction
+// as the data, so the target always holds a prefix of the source history
+// and a replay can resume exactly where it stopped.
 //
-// Row events are applied by passthrough: the raw table map and row events
-// go back to the server in BINLOG statements, as mysqlbinlog does, so the
+// A run (Run) is, under one errgroup:
+//
+//	prepare (replay.go)   the target (internal/target): lock, checkpoint,
+//	                      start point, stop and privilege checks
+//	read (replay.go)      binlog files or a source server -> filter
+//	                      (start, stop, include) -> transactions
+//	apply                 internal/pipeline: dispatch (write sets, groups)
+//	                      -> workers (target sessions) -> commit order
+//	                      (sequencer) -> checkpoint
+//
+// and a lost target is reconnected to, the run resuming from the
+// checkpoint (reconnect.go). Statements are made by internal/sqlgen: row
+// events passed through in BINLOG statements, as mysqlbinlog does (the
 // server decodes them itself with exact type fidelity and fires no
-// triggers. Where the target cannot read them (MySQL row events on tables
-// with a JSON column, for a MariaDB target) they are applied as SQL made
-// from the decoded images instead (see rowsql.go). Statement-format events
-// and DDL run as SQL in the source session's context.
+// triggers), or applied as SQL where the target cannot read them;
+// statement-format events and DDL run as SQL in the source session's
+// context.
 package replay
 
 import (
 	"context"
-	"crypto/tls"
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/binlog-replay/binlog-replay/internal/target"
 	"io"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/filter"
+	"github.com/binlog-replay/binlog-replay/internal/pipeline"
 	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
 	"github.com/binlog-replay/binlog-replay/schema"
 	"github.com/binlog-replay/binlog-replay/txn"
@@ -77,90 +85,58 @@ type Summary struct {
 	// started; uncertain the group whose commit was cut off, if any (see
 	// mergeSummaries).
 	base      uint64
-	uncertain *uncertainGroup
+	uncertain *pipeline.UncertainGroup
 }
 
-// uncertainGroup is a group whose COMMIT was sent but not acknowledged:
-// the connection was lost, so it may or may not have committed.
-type uncertainGroup struct {
-	first, last *txn.Ref
-	txns        uint64
-	bytes       int64
-}
-
-// run is the state of one replay.
+// run is the state of one attempt of a replay.
 type run struct {
-	opts          Options
-	db            *sql.DB
-	seq           *sequencer
-	appliedBefore uint64 // from the checkpoint, when resuming
-	resumed       bool   // started from a checkpoint
-	// pending is the transaction the checkpoint names as started by an
-	// earlier run but not known to be finished (see pending.go), until it
-	// is settled; guarded by mu.
-	pending *Pending
-	// temps follows the binlog's temporary tables (dispatch only).
-	temps tempTables
+	opts Options
+	// again is what a reconnection carries from the lost attempt.
+	again attempt
+	// tgt is the target server: the pool, the replay lock, the run's
+	// recorded sessions; pipe applies the transactions read.
+	tgt  *target.Target
+	pipe *pipeline.Pipeline
+	// schemas holds the target's table definitions; gen makes the
+	// statements; mem bounds the memory of the transactions in flight.
+	schemas *schema.Cache
+	gen     *sqlgen.Generator
+	mem     *pipeline.Budget
+	// start is what prepare found: where to start, the checkpoint's
+	// count, time and pending transaction, whether source GTIDs are kept.
+	start startPoint
+	logw  io.Writer
+	logMu sync.Mutex // serializes writes to logw
+
+	mu   sync.Mutex
+	read readState // guarded by mu
+	// skipped counts the transactions the GTID filters passed over.
+	skipped atomic.Uint64
+	started time.Time
+}
+
+// startPoint is where and how a run starts (prepare).
+type startPoint struct {
+	pos     txn.Position
+	resumed bool   // from a checkpoint
+	applied uint64 // the checkpoint's count of applied transactions
 	// lastTime is the commit time of the last transaction the checkpoint
 	// says was applied (zero on a fresh start), for the stop checks.
-	lastTime time.Time
-	// missed is set when reading ended before the stop point given
-	// (stops.go); guarded by mu.
-	missed *StopNotReachedError
-	logw   io.Writer
-	// keepGTIDs: target commits are logged with source GTIDs (gtids.go).
+	lastTime  time.Time
+	pending   *Pending // see checkPending
 	keepGTIDs bool
-	// serial turns row decoding off where the binlog is serial (serial.go);
-	// serialTxns counts the transactions dispatched while it was off.
-	serial     serialMode
-	serialTxns atomic.Uint64
-	// schemas holds the target's table definitions, for the scheduler's
-	// write sets and the SQL apply path; sqlApply says which row events
-	// take that path (rowsql.go).
-	schemas  *schema.Cache
-	sqlApply *sqlgen.Generator
-	logMu    sync.Mutex // serializes writes to logw
+}
 
-	// stmtWorker is the session statement-format and DDL groups run on,
-	// one at a time (stmtMu), whichever worker picked them up.
-	stmtWorker *worker
-	stmtMu     sync.Mutex
-
-	busy    atomic.Int64
-	waiting atomic.Int64
-	retries atomic.Uint64
-	// bodies are the groups running their bodies, for the order monitor;
-	// orderAborts counts the commit-order deadlocks it ended.
-	bodies      bodies
-	orderAborts atomic.Uint64
-	mem         *budget
-
-	mu      sync.Mutex
-	stats   Stats
-	first   *txn.Ref
-	last    *txn.Ref
-	stopWhy string
-	readErr error
+// readState is what the read stage found, guarded by run.mu.
+type readState struct {
+	stopWhy    string
+	err        error
+	bytesTotal int64
 	// skippedEvents counts, by type, the events the reader skipped.
 	skippedEvents map[string]uint64
-	// barrierWhy counts barriers by reason (at most 20 reasons).
-	barrierWhy map[string]uint64
-	// uncertain is the group whose commit was cut off, if any.
-	uncertain *uncertainGroup
-	// sessions are the target connection ids of the workers; serverStart
-	// is when the target started (Unix seconds). runID identifies the run
-	// in binlog_replay.sessions (see stale.go).
-	sessions    []uint64
-	serverStart int64
-	runID       string
-	// lock is the target's replay lock, held for the whole run (runlock.go).
-	lock     *replayLock
-	started  time.Time
-	barriers atomic.Uint64
-	skipped  atomic.Uint64
-	// expectedErrors counts the statements that failed on the target with
-	// the error the source logged for them (worker.expected).
-	expectedErrors atomic.Uint64
+	// missed is set when reading ended before the stop point given
+	// (stops.go).
+	missed *StopNotReachedError
 }
 
 // Run replays the binlogs described by opts into the target. It returns
@@ -184,97 +160,59 @@ func Run(ctx context.Context, opts Options, logw io.Writer) (*Summary, error) {
 
 // runOnce is one replay, from connecting to the target to the stop point
 // or the first error. It also returns the run's target sessions, for the
-// next attempt to end if the target was lost (see stale.go).
-func runOnce(ctx context.Context, opts Options, logw io.Writer) (*Summary, staleSessions, error) {
-	db, err := openTarget(opts.TargetDSN, opts.TargetTLS, opts.Workers+2) // workers, statement session, schema reads and the order monitor
+// next attempt to end if the target was lost (see target.Stale).
+func runOnce(ctx context.Context, opts Options, again attempt, logw io.Writer) (*Summary, target.Stale, error) {
+	r := &run{opts: opts, again: again, logw: logw, started: time.Now()}
+	tgt, err := target.Open(ctx, target.Config{DSN: opts.TargetDSN, TLS: opts.TargetTLS,
+		Conns:  opts.Workers + 2, // workers, statement session, schema reads and the order monitor
+		Resume: opts.Resume || again.reconnected, Stale: again.stale, NoLogBin: opts.NoLogBin}, r.logf)
 	if err != nil {
-		return nil, staleSessions{}, err
+		return nil, target.Stale{}, err
 	}
-	r := &run{opts: opts, db: db, logw: logw, started: time.Now(), runID: newRunID()}
-	// The replay lock goes last, once the run's other sessions are closed.
-	defer func() { r.lock.release() }()
-	defer db.Close()
+	defer tgt.Close() // the replay lock last, once the run's other sessions are closed
+	r.tgt = tgt
 	start, err := r.prepare(ctx)
 	if err != nil {
-		return nil, r.staleSessions(), err
+		return nil, tgt.Stale(), err
 	}
 	runErr := r.pipeline(ctx, start)
-	return r.summary(), r.staleSessions(), runErr
-}
-
-// openTarget opens the target with the settings the applier relies on,
-// over TLS with tlsConfig when it is set.
-func openTarget(dsn string, tlsConfig *tls.Config, conns int) (*sql.DB, error) {
-	cfg, err := mysql.ParseDSN(dsn)
-	if err != nil {
-		return nil, fmt.Errorf("parse target DSN: %w", err)
-	}
-	if tlsConfig != nil {
-		cfg.TLS = tlsConfig.Clone()
-		cfg.AllowFallbackToPlaintext = false
-	}
-	cfg.MultiStatements = true
-	cfg.InterpolateParams = true
-	cfg.ParseTime = false
-	cfg.MaxAllowedPacket = 0 // use the server's
-	connector, err := mysql.NewConnector(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("open target: %w", err)
-	}
-	db := sql.OpenDB(connector)
-	db.SetMaxOpenConns(conns + 1)
-	db.SetMaxIdleConns(conns + 1)
-	return db, nil
+	return r.summary(), tgt.Stale(), runErr
 }
 
 // prepare checks the target, creates the checkpoint table and works out
 // where to start reading.
 func (r *run) prepare(ctx context.Context) (txn.Position, error) {
-	if err := r.db.PingContext(ctx); err != nil {
-		if isMySQLError(err, errAccessDenied) {
-			return txn.Position{}, fmt.Errorf("connect to target: %w (check the user and the password; "+
-				"an account that REQUIREs SSL also needs TLS: --tls-ca FILE, or tls=true in the DSN)", err)
-		}
-		return txn.Position{}, fmt.Errorf("connect to target: %w", err)
-	}
-	names, err := sqlgen.LoadCollations(ctx, r.db, r.logf)
+	db := r.tgt.DB()
+	names, err := sqlgen.LoadCollations(ctx, db, r.logf)
 	if err != nil {
 		return txn.Position{}, err
 	}
-	var version string
-	if err := r.db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
-		return txn.Position{}, fmt.Errorf("read the target's version: %w", err)
-	}
-	r.schemas = schema.NewCache(r.db)
-	mariadb := strings.Contains(strings.ToLower(version), "mariadb")
-	r.sqlApply = &sqlgen.Generator{TargetMariaDB: mariadb, IgnoredModes: sqlgen.IgnoredSQLModes(version, mariadb),
+	r.schemas = schema.NewCache(db)
+	mariadb, version := r.tgt.MariaDB(), r.tgt.Version()
+	r.gen = &sqlgen.Generator{TargetMariaDB: mariadb, IgnoredModes: sqlgen.IgnoredSQLModes(version, mariadb),
 		Tables: r.schemas.Table, Shapes: r.schemas.Shape, Collations: names, Logf: r.logf}
-	if r.serverStart, err = serverStart(ctx, r.db); err != nil {
+	if err := r.tgt.TakeLock(ctx); err != nil {
 		return txn.Position{}, err
 	}
-	if err := r.takeLock(ctx); err != nil {
-		return txn.Position{}, err
-	}
-	r.endStaleSessions(ctx)
-	cp, err := readCheckpointSettled(ctx, r.db)
+	r.tgt.EndStaleSessions(ctx)
+	cp, err := target.ReadCheckpointSettled(ctx, db)
 	if err != nil {
 		return txn.Position{}, err
 	}
 	start := r.opts.StartPosition
 	switch {
-	case cp != nil && !r.opts.Resume:
+	case cp != nil && !r.opts.Resume && !r.again.reconnected:
 		return txn.Position{}, fmt.Errorf("the target has a checkpoint from an earlier replay (%d transactions applied, next %s): "+
 			"use --resume to continue it, or drop the database `%s` on the target to start over", cp.Applied, cp.Next, CheckpointSchema)
-	case cp == nil && r.opts.Resume && !r.opts.resumeOrStart:
+	case cp == nil && r.opts.Resume && !r.again.reconnected:
 		return txn.Position{}, errors.New("--resume: the target has no checkpoint to resume from")
 	case cp != nil:
 		start = cp.Next
-		r.appliedBefore = cp.Applied
-		r.resumed = true
+		r.start.applied, r.start.resumed = cp.Applied, true
 		if cp.TempTables != "" {
-			return txn.Position{}, tempTablesLost(cp)
+			return txn.Position{}, pipeline.TempTablesLost(cp)
 		}
-		r.lastTime = cp.SourceTime
+		r.start.lastTime = cp.SourceTime
 		r.logf("resuming from checkpoint %s (%d transactions applied before)", cp.Next, cp.Applied)
 	}
 	if err := r.checkPending(cp); err != nil {
@@ -288,7 +226,7 @@ func (r *run) prepare(ctx context.Context) (txn.Position, error) {
 		return txn.Position{}, errors.New("the target's checkpoint names no position yet: start again with --source-start")
 	}
 	if r.opts.StartGTIDsFromTarget && cp == nil {
-		if r.opts.StartGTIDs, err = r.startGTIDsFromTarget(ctx); err != nil {
+		if r.opts.StartGTIDs, err = r.tgt.StartGTIDs(ctx); err != nil {
 			return txn.Position{}, err
 		}
 	}
@@ -301,13 +239,13 @@ func (r *run) prepare(ctx context.Context) (txn.Position, error) {
 	if err := r.checkBinlogPrivilege(ctx, start); err != nil {
 		return txn.Position{}, err
 	}
-	r.stats.Position = start
-	conn, err := r.db.Conn(ctx)
+	r.start.pos = start
+	conn, err := db.Conn(ctx)
 	if err != nil {
 		return txn.Position{}, fmt.Errorf("connect to target: %w", err)
 	}
 	defer conn.Close()
-	if r.keepGTIDs, err = r.decideGTIDs(ctx, conn); err != nil {
+	if r.start.keepGTIDs, err = r.tgt.DecideGTIDs(ctx, conn, r.opts.TargetGTIDs); err != nil {
 		return txn.Position{}, err
 	}
 	if err := r.createCheckpoint(ctx, conn, cp == nil, start); err != nil {
@@ -322,7 +260,7 @@ func (r *run) prepare(ctx context.Context) (txn.Position, error) {
 // checkpoint naming start, out of the target's binlog when source GTIDs
 // are kept (see GTIDMode).
 func (r *run) createCheckpoint(ctx context.Context, conn *sql.Conn, fresh bool, start txn.Position) (err error) {
-	if r.keepGTIDs {
+	if r.start.keepGTIDs {
 		if _, err := conn.ExecContext(ctx, "SET SESSION sql_log_bin=0"); err != nil {
 			return fmt.Errorf("create checkpoint: %w", err)
 		}
@@ -333,42 +271,39 @@ func (r *run) createCheckpoint(ctx context.Context, conn *sql.Conn, fresh bool, 
 			}
 		}()
 	}
-	if err := ensureCheckpointTable(ctx, conn); err != nil {
+	if err := target.EnsureTables(ctx, conn); err != nil {
 		return err
 	}
-	if err := r.resetSessions(ctx, conn); err != nil {
+	if err := r.tgt.ResetSessions(ctx, conn); err != nil {
 		return err
 	}
-	if err := r.recordLockSession(ctx, conn); err != nil {
+	if err := r.tgt.RecordLockSession(ctx, conn); err != nil {
 		return err
 	}
 	if fresh {
 		first := &txn.Txn{End: start}
-		if _, err := conn.ExecContext(ctx, checkpointSQL(first, 0, "")); err != nil {
+		if _, err := conn.ExecContext(ctx, target.CheckpointSQL(first, 0, "")); err != nil {
 			return fmt.Errorf("create checkpoint: %w", err)
 		}
 	}
 	return nil
 }
 
-// pipeline runs the stages: read -> dispatch -> workers.
+// pipeline runs the stages: read -> apply (internal/pipeline).
 func (r *run) pipeline(ctx context.Context, start txn.Position) error {
-	r.seq = newSequencer(0)
-	r.mem = newBudget(r.opts.MemoryBudget)
-	sw, err := r.newWorker(ctx)
-	if err != nil {
-		return err
-	}
-	defer sw.conn.Close()
-	r.stmtWorker = sw
+	r.mem = pipeline.NewBudget(r.opts.MemoryBudget)
+	r.pipe = pipeline.New(pipeline.Config{Workers: r.opts.Workers, GroupTxns: r.opts.GroupTxns, GroupBytes: r.opts.GroupBytes,
+		MaxRetries: r.opts.MaxRetries, KeepGTIDs: r.start.keepGTIDs, LogValues: r.opts.LogValues,
+		AppliedBefore: r.start.applied, Start: start, Pending: r.start.pending, Uncertain: r.opts.Uncertain},
+		pipeline.Deps{Target: targetSessions{r}, Tables: r.schemas, Gen: r.gen, Mem: r.mem, Logf: r.logf})
 	// Losing the replay lock's connection stops the run as a lost target
 	// does: it no longer knows that no other run applies.
 	base, abort := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer abort(nil)
 	go func() {
 		select {
-		case <-r.lock.lostC():
-			abort(r.lock.lostErr())
+		case <-r.tgt.LockLost():
+			abort(r.tgt.LockErr())
 		case <-base.Done():
 		}
 	}()
@@ -382,81 +317,71 @@ func (r *run) pipeline(ctx context.Context, start txn.Position) error {
 		stopReading()
 	}()
 	txns := make(chan *txn.Txn, 256)
-	groups := make(chan *group, r.opts.Workers)
-	g.Go(func() error { return r.read(readCtx, start, txns) })
-	g.Go(func() error { return r.dispatch(gctx, txns, groups) })
-	for i := 0; i < r.opts.Workers; i++ {
-		g.Go(func() error {
-			w, err := r.newWorker(gctx)
-			if err != nil {
-				return err
-			}
-			defer w.conn.Close()
-			return w.loop(gctx, groups)
-		})
-	}
-	if r.opts.Workers > 1 {
-		go r.monitorOrder(gctx)
-	}
-	go r.watchStalls(gctx)
+	g.Go(func() error { return r.readStage(readCtx, start, txns) })
+	g.Go(func() error { return r.pipe.Run(gctx, txns) })
+	go r.tgt.WatchStalls(gctx, r.opts.StallReport, func() (uint64, bool) {
+		s := r.pipe.Snapshot()
+		return s.Applied, s.Busy > 0
+	})
 	if r.opts.Progress != nil {
 		done := make(chan struct{})
 		defer close(done)
 		go r.reportProgress(done)
 	}
-	err = g.Wait()
-	if lost := r.lock.lostErr(); lost != nil && err != nil {
+	err := g.Wait()
+	if lost := r.tgt.LockErr(); lost != nil && err != nil {
 		err = lost // the workers' errors follow from it
 	}
-	if err != nil {
-		r.seq.fail(err)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil && r.read.err == nil {
+		// Whatever the reader reached, the run stopped on this error: the
+		// stop point is not what was missed.
+		r.read.stopWhy = "stopped on an error (below): the target holds every transaction before the one it names, and nothing of it"
+		r.read.missed = nil
 	}
 	if err == nil {
-		err = r.readErr
+		err = r.read.err
 	}
-	if err == nil && ctx.Err() == nil && !r.opts.StopNeverReachedOK {
-		r.mu.Lock()
-		if r.missed != nil {
-			err = r.missed
-		}
-		r.mu.Unlock()
+	if err == nil && ctx.Err() == nil && !r.opts.StopNeverReachedOK && r.read.missed != nil {
+		err = r.read.missed
 	}
-	if err == nil && ctx.Err() != nil && r.stopReason() == "" {
-		r.setStop("interrupted: stopped at a transaction boundary, checkpoint saved")
+	if err == nil && ctx.Err() != nil && r.read.stopWhy == "" {
+		r.read.stopWhy = "interrupted: stopped at a transaction boundary, checkpoint saved"
 	}
 	return err
 }
 
-// newWorker opens a target connection and sets up its session.
-func (r *run) newWorker(ctx context.Context) (*worker, error) {
-	conn, err := r.db.Conn(ctx)
+// targetSessions is the run's target as the pipeline sees it.
+type targetSessions struct{ r *run }
+
+// NewSession opens a target session for a worker.
+func (ts targetSessions) NewSession(ctx context.Context) (pipeline.Session, error) {
+	sess, err := ts.r.tgt.NewSession(ctx, ts.r.opts.LockWaitTimeout)
 	if err != nil {
-		return nil, fmt.Errorf("connect to target: %w", err)
-	}
-	w := &worker{r: r, conn: conn}
-	setup := fmt.Sprintf("SET SESSION autocommit=0, SESSION innodb_lock_wait_timeout=%d", int(r.opts.LockWaitTimeout/time.Second))
-	if r.opts.NoLogBin {
-		setup += ", SESSION sql_log_bin=0"
-	}
-	if _, err := conn.ExecContext(ctx, setup); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("set up target session: %w", err)
-	}
-	var id uint64
-	if err := conn.QueryRowContext(ctx, "SELECT @@max_allowed_packet, CONNECTION_ID()").Scan(&w.maxPacket, &id); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("read target session settings: %w", err)
-	}
-	if err := r.recordSession(ctx, conn, r.addSession(id)); err != nil {
-		conn.Close()
 		return nil, err
 	}
-	return w, nil
+	sess.Expected = func(*sqlgen.Stmt) { ts.r.pipe.ExpectedError() }
+	return sess, nil
+}
+
+// Unlogged is target.Target.Unlogged.
+func (ts targetSessions) Unlogged(sql string) string { return ts.r.tgt.Unlogged(sql) }
+
+// Exec runs sql on a pooled connection.
+func (ts targetSessions) Exec(ctx context.Context, sql string) error {
+	_, err := ts.r.tgt.DB().ExecContext(ctx, sql)
+	return err
+}
+
+// LockWaiting is target.Target.LockWaiting.
+func (ts targetSessions) LockWaiting(ctx context.Context) (bool, error) {
+	return ts.r.tgt.LockWaiting(ctx)
 }
 
 // read reads transactions from the files, filters them and sends the ones
 // to apply to out, which it closes.
-func (r *run) read(ctx context.Context, start txn.Position, out chan<- *txn.Txn) error {
+func (r *run) readStage(ctx context.Context, start txn.Position, out chan<- *txn.Txn) error {
 	defer close(out)
 	var total int64
 	for _, f := range r.opts.Files {
@@ -469,7 +394,7 @@ func (r *run) read(ctx context.Context, start txn.Position, out chan<- *txn.Txn)
 		}
 	}
 	r.mu.Lock()
-	r.stats.BytesTotal = total
+	r.read.bytesTotal = total
 	r.mu.Unlock()
 	rd, err := r.openReader(ctx, start)
 	if err != nil {
@@ -478,7 +403,7 @@ func (r *run) read(ctx context.Context, start txn.Position, out chan<- *txn.Txn)
 	defer func() {
 		skipped := rd.Stats().Skipped
 		r.mu.Lock()
-		r.skippedEvents = skipped
+		r.read.skippedEvents = skipped
 		r.mu.Unlock()
 		rd.Close()
 	}()
@@ -547,7 +472,7 @@ func (r *run) read(ctx context.Context, start txn.Position, out chan<- *txn.Txn)
 			}
 		}
 		f.Include(t)
-		if err := r.mem.acquire(ctx, t); err != nil {
+		if err := r.mem.Acquire(ctx, t); err != nil {
 			return nil // cancelled: a graceful stop
 		}
 		select {
@@ -562,10 +487,10 @@ func (r *run) read(ctx context.Context, start txn.Position, out chan<- *txn.Txn)
 // openReader opens the binlog files, or connects to the source server, to
 // read from start.
 func (r *run) openReader(ctx context.Context, start txn.Position) (*binlog.Reader, error) {
-	readAhead, decodeMax := readerLimits(r.opts.MemoryBudget)
+	readAhead, decodeMax := pipeline.ReaderLimits(r.opts.MemoryBudget)
 	bo := binlog.Options{Start: start, SkipUnknown: r.opts.SkipUnknown,
-		DecodeRows: r.parallel(), DecodeMaxBytes: decodeMax, ReadAheadBytes: readAhead, StreamAbove: decodeMax,
-		SkipDecode: &r.serial.skip, DecodeJSON: r.sqlApply.TargetMariaDB, NoContinuityCheck: r.opts.NoContinuityCheck}
+		DecodeRows: r.opts.Workers > 1, DecodeMaxBytes: decodeMax, ReadAheadBytes: readAhead, StreamAbove: decodeMax,
+		SkipDecode: r.pipe.SkipDecode(), DecodeJSON: r.gen.TargetMariaDB, NoContinuityCheck: r.opts.NoContinuityCheck}
 	if r.opts.Source.DSN == "" {
 		return binlog.NewReader(r.opts.Files, bo)
 	}
@@ -580,41 +505,6 @@ func (r *run) openReader(ctx context.Context, start txn.Position) (*binlog.Reade
 	return rd, nil
 }
 
-// committed records that g is committed on the target.
-func (r *run) committed(g *group) {
-	r.seq.done(g.last())
-	if g.stream == nil { // a stream's pieces gave their memory back as they were sent
-		r.mem.release(g.txns)
-	}
-	last := g.txns[len(g.txns)-1]
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.first == nil {
-		r.first = g.txns[0].Ref()
-	}
-	r.last = last.Ref()
-	r.stats.Applied += uint64(len(g.txns))
-	r.stats.SQLRowEvents += g.sqlEvents
-	r.stats.Position = last.End
-	r.stats.SourceTime = last.Time
-	for _, t := range g.txns {
-		r.stats.BytesApplied += t.Bytes
-	}
-}
-
-// commitUncertain records that g's COMMIT was sent but its outcome is
-// unknown (the connection was lost): the checkpoint read by the next run
-// tells whether it committed.
-func (r *run) commitUncertain(g *group) {
-	u := &uncertainGroup{first: g.txns[0].Ref(), last: g.txns[len(g.txns)-1].Ref(), txns: uint64(len(g.txns))}
-	for _, t := range g.txns {
-		u.bytes += t.Bytes
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.uncertain = u
-}
-
 // setReadErr records an error found while reading (bad input, a start
 // point that does not fit the binlogs), and why as the stop reason: the
 // transactions read before it are still applied, then the replay stops
@@ -622,53 +512,11 @@ func (r *run) commitUncertain(g *group) {
 func (r *run) setReadErr(err error, why string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.readErr = err
-	r.stopWhy = why
+	r.read.err = err
+	r.read.stopWhy = why
 	if r.opts.Source.DSN != "" {
-		r.readErr = sourceError{err} // stops the run: no reconnection to the target helps
+		r.read.err = sourceError{err} // stops the run: no reconnection to the target helps
 	}
-}
-
-// parallel reports whether transactions are keyed to run side by side.
-func (r *run) parallel() bool { return r.opts.Workers > 1 }
-
-// noteBarrier counts a transaction that must run alone, by reason.
-func (r *run) noteBarrier(t *txn.Txn, reason string) {
-	r.barriers.Add(1)
-	if t.Kind != txn.KindRows {
-		reason = t.Kind.String()
-	} else if i := strings.Index(reason, " ("); i > 0 {
-		reason = reason[:i]
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.barrierWhy == nil {
-		r.barrierWhy = map[string]uint64{}
-	}
-	if _, ok := r.barrierWhy[reason]; ok || len(r.barrierWhy) < 20 {
-		r.barrierWhy[reason]++
-	}
-}
-
-// applyError wraps err, raised applying statement s (nil: unknown) of t,
-// in an *ApplyError. The statement is shown without its values unless
-// opts.LogValues is set.
-func (r *run) applyError(t *txn.Txn, s *sqlgen.Stmt, err error) error {
-	var ae *ApplyError
-	if errors.As(err, &ae) {
-		return err
-	}
-	ae = &ApplyError{Seq: t.Seq, Start: t.Start, GTID: t.GTID.String(), Err: err, LogValues: r.opts.LogValues}
-	if s != nil {
-		if s.Event != nil {
-			ae.Event = fmt.Sprintf("%s at %s", s.Event.TypeName, s.Event.Pos)
-			if rows := s.Event.Rows; rows != nil && rows.Table != nil {
-				ae.Table = rows.Table.Schema + "." + rows.Table.Table
-			}
-		}
-		ae.Statement = sqlgen.Describe(s, r.opts.LogValues)
-	}
-	return ae
 }
 
 func abbreviate(s string, n int) string {
@@ -681,15 +529,24 @@ func abbreviate(s string, n int) string {
 func (r *run) setStop(why string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.stopWhy == "" {
-		r.stopWhy = why
+	if r.read.stopWhy == "" {
+		r.read.stopWhy = why
 	}
+}
+
+// forceStop records why as the stop reason, over any earlier one.
+// The stop point is then not what was missed.
+func (r *run) forceStop(why string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.read.stopWhy = why
+	r.read.missed = nil
 }
 
 func (r *run) stopReason() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.stopWhy
+	return r.read.stopWhy
 }
 
 func (r *run) logf(format string, args ...any) {
@@ -698,17 +555,22 @@ func (r *run) logf(format string, args ...any) {
 	fmt.Fprintf(r.logw, format+"\n", args...)
 }
 
-// snapshot returns the current statistics.
+// snapshot returns the current statistics: what the pipeline committed
+// (the start point before it ran) and what the reader found.
 func (r *run) snapshot() Stats {
+	var ps pipeline.Snapshot
+	if r.pipe != nil {
+		ps = r.pipe.Snapshot()
+	} else {
+		ps.Position = r.start.pos
+	}
 	r.mu.Lock()
-	s := r.stats
+	total := r.read.bytesTotal
 	r.mu.Unlock()
-	s.Elapsed = time.Since(r.started)
-	s.Busy = int(r.busy.Load())
-	s.Waiting = int(r.waiting.Load())
-	s.Barriers = r.barriers.Load()
-	s.Skipped = r.skipped.Load()
-	return s
+	return Stats{Applied: ps.Applied, Skipped: r.skipped.Load(), BytesApplied: ps.Bytes, BytesTotal: total,
+		Position: ps.Position, SourceTime: ps.SourceTime, Elapsed: time.Since(r.started),
+		Busy: ps.Busy, Waiting: ps.Waiting, Parallelism: ps.Parallelism, Barriers: ps.Barriers,
+		SQLRowEvents: ps.SQLRowEvents}
 }
 
 func (r *run) reportProgress(done <-chan struct{}) {
@@ -729,18 +591,18 @@ func (r *run) reportProgress(done <-chan struct{}) {
 }
 
 func (r *run) summary() *Summary {
-	s := &Summary{Stats: r.snapshot(), StopReason: r.stopReason(), Retries: r.retries.Load(),
-		OrderAborts: r.orderAborts.Load(), SourceGTIDs: r.keepGTIDs, SerialTxns: r.serialTxns.Load(),
-		ExpectedErrors: r.expectedErrors.Load()}
+	s := &Summary{Stats: r.snapshot(), StopReason: r.stopReason(), SourceGTIDs: r.start.keepGTIDs, base: r.start.applied}
+	if r.pipe != nil {
+		ps := r.pipe.Snapshot()
+		s.Retries, s.OrderAborts, s.SerialTxns, s.ExpectedErrors = ps.Retries, ps.OrderAborts, ps.SerialTxns, ps.ExpectedErrors
+		s.First, s.Last, s.uncertain, s.BarrierReasons = ps.First, ps.Last, ps.Uncertain, ps.BarrierReasons
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	s.First, s.Last = r.first, r.last
-	s.StopNotReached = r.missed != nil
-	s.base, s.uncertain = r.appliedBefore, r.uncertain
-	s.BarrierReasons = r.barrierWhy
-	if len(r.skippedEvents) > 0 {
-		s.SkippedEvents = r.skippedEvents
+	s.StopNotReached = r.read.missed != nil
+	if len(r.read.skippedEvents) > 0 {
+		s.SkippedEvents = r.read.skippedEvents
 	}
-	s.Next = r.stats.Position
+	s.Next = s.Position
 	return s
 }

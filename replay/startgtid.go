@@ -18,7 +18,7 @@ import (
 // transaction; a run resuming from a checkpoint skips it, and so does bad
 // input there (the replay reports it where it comes).
 func (r *run) checkStartGap(ctx context.Context, start txn.Position) error {
-	if r.opts.StartGTIDs.IsEmpty() || r.resumed || r.opts.Source.DSN != "" {
+	if r.opts.StartGTIDs.IsEmpty() || r.start.resumed || r.opts.Source.DSN != "" {
 		return nil // a source finds where a GTID start is itself
 	}
 	rd, err := binlog.NewReader(r.opts.Files, binlog.Options{Start: start, SkipUnknown: r.opts.SkipUnknown,
@@ -60,4 +60,33 @@ func (r *run) endOfBinlogs(f *filter.Filter, rd *binlog.Reader, sent int) {
 		return
 	}
 	r.stopNotReached(f, rd, "reached the end of the binlogs")
+}
+
+// checkBinlogPrivilege checks, before anything is written, that the
+// target user may run BINLOG statements, with the format description of
+// the binlog where the replay starts (target.Target.CheckBinlogPrivilege).
+// A file it cannot read is left to the reader to report; a source server
+// that refuses to send it (a missing REPLICATION SLAVE privilege, an
+// unknown file) is an error at once.
+func (r *run) checkBinlogPrivilege(ctx context.Context, start txn.Position) error {
+	var f *txn.Format
+	if r.opts.Source.DSN != "" {
+		src, err := r.opts.Source.Remote()
+		if err != nil {
+			return err
+		}
+		if f, err = binlog.ReadRemoteFormat(ctx, src, start); err != nil {
+			return sourceError{fmt.Errorf("read the format description from the source: %w", err)}
+		}
+	}
+	for _, path := range r.opts.Files {
+		if binlog.LogName(path) == start.File {
+			f, _ = binlog.ReadFormat(path)
+			break
+		}
+	}
+	if f == nil {
+		return nil
+	}
+	return r.tgt.CheckBinlogPrivilege(ctx, f)
 }

@@ -57,7 +57,7 @@ func (e *StopPassedError) Error() string {
 // files end before the GTID stop point.
 func (r *run) checkStops(ctx context.Context, start txn.Position) error {
 	f := filter.New(r.opts.Filter(r.opts.Files))
-	if why := f.StopPassed(start, txn.GTIDSet{}, r.lastTime); why != "" {
+	if why := f.StopPassed(start, txn.GTIDSet{}, r.start.lastTime); why != "" {
 		return &StopPassedError{Why: why}
 	}
 	if r.opts.StopBeforeGTID.IsZero() || r.opts.Source.DSN != "" {
@@ -68,7 +68,7 @@ func (r *run) checkStops(ctx context.Context, start txn.Position) error {
 		r.logf("could not read the binlogs ahead to check --stop-before-gtid (%v): checked while replaying instead", err)
 		return nil
 	}
-	if why := f.StopPassed(start, atStart, r.lastTime); why != "" {
+	if why := f.StopPassed(start, atStart, r.start.lastTime); why != "" {
 		return &StopPassedError{Why: why}
 	}
 	if why := filter.StopUnknown(r.opts.StopBeforeGTID, end); why != "" {
@@ -124,7 +124,7 @@ func (r *run) checkStopPassedAtStart(f *filter.Filter, rd *binlog.Reader, start 
 		return nil
 	}
 	atStart, _, _ := rd.GTIDHistory()
-	if why := f.StopPassed(start, atStart, r.lastTime); why != "" {
+	if why := f.StopPassed(start, atStart, r.start.lastTime); why != "" {
 		return &StopPassedError{Why: why}
 	}
 	return nil
@@ -151,7 +151,7 @@ func (r *run) stopNotReached(f *filter.Filter, rd *binlog.Reader, why string) {
 		}
 	}
 	r.mu.Lock()
-	r.missed = &StopNotReachedError{Stops: stops, Why: why + ": every transaction read was applied"}
+	r.read.missed = &StopNotReachedError{Stops: stops, Why: why + ": every transaction read was applied"}
 	r.mu.Unlock()
 	r.setStop(fmt.Sprintf("%s BEFORE THE STOP POINT (%s): every transaction read was applied, the stop point was never reached", why, stops))
 }

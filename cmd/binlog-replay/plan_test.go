@@ -42,9 +42,9 @@ func TestRunPlan(t *testing.T) {
 	}
 
 	// A binlog the replay cannot read: the report, and exit status 1.
-	bad := planFixture(t, "mysql-cdc-rs/tests/events/5.7/17_18_load/log.bin")
+	bad := planFixture(t, "MyFlash/binlog_output_base.flashback")
 	code, out, errOut = run(bad)
-	if code != 1 || !strings.Contains(out, "read error: binlog log.bin at offset 304") || !strings.Contains(errOut, "would fail") {
+	if code != 1 || !strings.Contains(out, "read error: binlog binlog_output_base.flashback at offset 120") || !strings.Contains(errOut, "would fail") {
 		t.Errorf("bad binlog: exit %d, stderr %q, stdout:\n%s", code, errOut, out)
 	}
 

@@ -33,9 +33,13 @@ type Stmt struct {
 	// statements whose text is in the source's character set, which a
 	// preceding SET in the same multi-statement packet would not apply to.
 	Alone bool
-	// Check, when set, marks a statement of the SQL apply path: it is sent
-	// with the others of its row event and the rows it changed are
-	// checked (worker.execChecked).
+	// Check, when set, marks a statement of the SQL apply path. Consecutive
+	// statements with Check and the same Event are sent together, in one
+	// multi-statement packet within the packet limit (ExecChecked), and
+	// the rows each changed are checked; one with Alone set starts a new
+	// packet (its Found check must run before the statements after it).
+	// Event is then the first row event of the packet's statements, and
+	// Check.Events the row events each statement applies.
 	Check *RowCheck
 	// ExpectErr is the error the source logged for the statement (it
 	// failed part way there): the target must fail the same way.
@@ -63,6 +67,28 @@ type Generator struct {
 	// replication applier drops (IgnoredSQLModes): cleared from the
 	// source's sql_mode before it is set.
 	IgnoredModes uint64
+	// ApplySQL applies every row event as SQL made from its decoded row
+	// images (see sqlbatch.go) instead of passing it through in BINLOG
+	// statements: the target then needs no BINLOG privilege and need not
+	// read the source's row event format, but the row images must be
+	// decoded (txn.Rows.Decoded) and Tables set. Consecutive row events
+	// of a transaction share multi-row statements and packets. Refused
+	// (an error naming the event and table): tables with triggers on the
+	// target (unless TriggersFire), system-versioned tables, tables whose
+	// columns differ from the table map's. MariaDB targets only (the
+	// statements use SET STATEMENT).
+	ApplySQL bool
+	// TriggersFire accepts, on the SQL apply path, row events on tables
+	// that have triggers on the target: the triggers fire for the rows
+	// applied, which passthrough never does (MariaDB has no session
+	// setting to turn triggers off; slave_run_triggers_for_rbr is for
+	// replication threads only). Without it such a row event is an error.
+	TriggersFire bool
+	// MaxStatementBytes bounds the length of each statement of the SQL
+	// apply path (DefaultMaxStatementBytes when 0); a single row longer
+	// than that goes in a statement of its own. Give the limit the worker
+	// packs packets to (half of max_allowed_packet).
+	MaxStatementBytes int
 	// Tables reads the target's table definitions for the SQL apply path;
 	// Shapes a table's columns only (schema.Cache.Shape), for the column
 	// count check of passthrough (nil: no check).
@@ -122,8 +148,8 @@ func FormatStatement(f *txn.Format) Stmt {
 // Body returns the statements that apply t's events, without
 // BEGIN and COMMIT. Row events are passed through as BINLOG statements, one
 // per source statement (table maps up to the row event that ends the
-// statement), or applied as SQL where sa says the target cannot take them
-// (sa nil: passthrough only); statement events run as SQL in their session
+// statement), or applied as SQL with sa.ApplySQL, or where sa says the
+// target cannot take them (sa nil: passthrough only; see rowsql.go); statement events run as SQL in their session
 // context. ctx bounds the reads of table definitions.
 func (sa *Generator) Body(ctx context.Context, t *txn.Txn) ([]Stmt, error) {
 	var names *Collations
@@ -133,20 +159,28 @@ func (sa *Generator) Body(ctx context.Context, t *txn.Txn) ([]Stmt, error) {
 	var (
 		out     []Stmt
 		pending []*txn.Event // table maps and row events of one statement
+		batch   *batcher     // SQL apply statements under way
 	)
 	flushRows := func() error {
 		if len(pending) == 0 {
 			return nil
 		}
-		if sa != nil && needsSQL(t.Format, sa.TargetMariaDB, pending) {
-			s, err := sqlStatements(ctx, sa.Tables, pending)
-			if err != nil {
-				return err
+		if sa != nil && (sa.ApplySQL || needsSQL(t.Format, sa.TargetMariaDB, pending)) {
+			if batch == nil {
+				batch = newBatcher(ctx, sa.Tables, sa.sqlOptions(), &out)
 			}
-			out = append(out, s...)
+			for _, e := range pending {
+				if e.Kind != txn.EventRows {
+					continue
+				}
+				if err := batch.add(e); err != nil {
+					return err
+				}
+			}
 			pending = nil
 			return nil
 		}
+		batch.end()
 		// Errors name the statement's first row Event: the server
 		// refuses row events (a type it does not take, a row it does not
 		// find), not the table maps before them.
@@ -170,7 +204,7 @@ func (sa *Generator) Body(ctx context.Context, t *txn.Txn) ([]Stmt, error) {
 		e := &t.Events[i]
 		switch e.Kind {
 		case txn.EventTableMap, txn.EventRows:
-			if e.Raw == nil {
+			if e.Raw == nil && (sa == nil || !sa.ApplySQL) {
 				return nil, fmt.Errorf("%s at %s has no raw bytes: the BINLOG passthrough cannot apply it", e.TypeName, e.Pos)
 			}
 			pending = append(pending, e)
@@ -183,6 +217,7 @@ func (sa *Generator) Body(ctx context.Context, t *txn.Txn) ([]Stmt, error) {
 			if err := flushRows(); err != nil {
 				return nil, err
 			}
+			batch.end()
 			out = append(out, contextStatement(e.Query, e, names, sa.sqlModeMask()))
 			out = append(out, querySetup(e.Query, e)...)
 			q := Stmt{SQL: sa.querySQL(t, e), Alone: true, Event: e, ExpectErr: e.Query.ErrorCode}
@@ -195,6 +230,7 @@ func (sa *Generator) Body(ctx context.Context, t *txn.Txn) ([]Stmt, error) {
 			if err := flushRows(); err != nil {
 				return nil, err
 			}
+			batch.end()
 			s, err := varStatement(e, names)
 			if err != nil {
 				return nil, err
@@ -207,7 +243,13 @@ func (sa *Generator) Body(ctx context.Context, t *txn.Txn) ([]Stmt, error) {
 	if err := flushRows(); err != nil {
 		return nil, err
 	}
+	batch.end()
 	return out, nil
+}
+
+// sqlOptions returns the choices of sa for the SQL apply path.
+func (sa *Generator) sqlOptions() sqlOptions {
+	return sqlOptions{maxStatement: sa.MaxStatementBytes, triggersFire: sa.TriggersFire, crossEvents: sa.ApplySQL}
 }
 
 // mysql8IgnoredModes are the sql_mode bits MySQL 8.0 removed, which its

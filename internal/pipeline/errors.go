@@ -1,0 +1,116 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/binlog-replay/binlog-replay/redact"
+	"github.com/binlog-replay/binlog-replay/txn"
+)
+
+// MySQL/MariaDB server error numbers the applier branches on.
+const (
+	errAccessDenied     = 1045
+	errBadDB            = 1049
+	errBadField         = 1054
+	errNoSuchTable      = 1146
+	errLockWaitTimeout  = 1205
+	errLockDeadlock     = 1213
+	errTableExists      = 1050
+	errBadTable         = 1051
+	errDupFieldName     = 1060
+	errDupKeyName       = 1061
+	errCantDropField    = 1091
+	errDBCreateExists   = 1007
+	errDBDropExists     = 1008
+	errSPDoesNotExist   = 1305
+	errTrgDoesNotExist  = 1360
+	errTrgAlreadyExists = 1359
+)
+
+// isMySQLError reports whether err is a server error with one of codes.
+func isMySQLError(err error, codes ...uint16) bool {
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) {
+		return false
+	}
+	for _, c := range codes {
+		if me.Number == c {
+			return true
+		}
+	}
+	return false
+}
+
+// isServerError reports whether err is an error the target server
+// returned for a statement (not a lost connection or a cancelled context).
+func isServerError(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me)
+}
+
+// errCommitUnknown marks a failed COMMIT, whose outcome is unknown.
+var errCommitUnknown = errors.New("commit (outcome unknown)")
+
+// isRetryable reports whether err is a lock conflict worth retrying.
+func isRetryable(err error) bool {
+	return isMySQLError(err, errLockWaitTimeout, errLockDeadlock)
+}
+
+// ApplyError is returned when a source transaction could not be applied. The
+// target holds every transaction before it and nothing of it.
+//
+// Unless LogValues is set, it carries no data values: Statement is the SQL
+// with its literals replaced by ?, or the size of a BINLOG statement, and
+// Error replaces the values the server's message quotes (see package
+// redact), keeping the error code and the names of tables and keys.
+type ApplyError struct {
+	// Txn is the source transaction that failed.
+	Seq   uint64
+	Start txn.Position
+	GTID  string
+	// Event is the event being applied, when known.
+	Event string
+	// Table is the table of the failing row event ("db.table"), when known.
+	Table string
+	// Statement is the start of the statement that failed.
+	Statement string
+	// LogValues makes Error quote the server's message whole.
+	LogValues bool
+	Err       error
+}
+
+// Error names the transaction, its position and the failing statement.
+func (e *ApplyError) Error() string {
+	msg := fmt.Sprintf("apply transaction #%d at %s", e.Seq, e.Start)
+	if e.GTID != "" {
+		msg += " (GTID " + e.GTID + ")"
+	}
+	if e.Event != "" {
+		msg += ", " + e.Event
+	}
+	if e.Table != "" {
+		msg += " on table " + e.Table
+	}
+	if e.Statement != "" {
+		msg += ", statement " + e.Statement
+	}
+	return msg + ": " + errorText(e.Err, e.LogValues)
+}
+
+// Unwrap returns the underlying error.
+func (e *ApplyError) Unwrap() error { return e.Err }
+
+// errorText returns err's message; unless logValues is set, with the
+// values quoted by the server's message in it replaced.
+func errorText(err error, logValues bool) string {
+	text := err.Error()
+	var me *mysql.MySQLError
+	if logValues || !errors.As(err, &me) || me.Message == "" {
+		return text
+	}
+	return strings.ReplaceAll(text, me.Message, redact.ServerMessage(me.Number, me.Message))
+}

@@ -1,0 +1,334 @@
+package pipeline
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
+	"github.com/binlog-replay/binlog-replay/internal/target"
+	"github.com/binlog-replay/binlog-replay/schema"
+	"github.com/binlog-replay/binlog-replay/txn"
+)
+
+// fakeTarget is a target server in memory, for the pipeline's unit tests.
+// It applies a transaction when a session sends its statements: it
+// records it in the session's open transaction, takes the row locks the
+// test gives it (fakeTxn.locks), and, on COMMIT with the checkpoint, makes
+// the session's transactions committed, in the order they were sent. A
+// test scripts what goes wrong: a transaction that waits, fails once or
+// always, a COMMIT whose outcome is lost.
+type fakeTarget struct {
+	t    *testing.T
+	mu   sync.Mutex
+	cond *sync.Cond
+	// txns are the test's transactions by sequence number.
+	txns map[uint64]*fakeTxn
+	// locks: a lock name and the session holding it.
+	locks map[string]*fakeSession
+	// committed are the sequence numbers committed, in commit order;
+	// commits the checkpoint counts of the commits.
+	committed []uint64
+	commits   []uint64
+	// applied counts how often each transaction's statements were sent.
+	applied map[uint64]int
+	// waiting counts the sessions waiting for a lock.
+	waiting int
+	// marks are the checkpoint marks written apart (solo, DDL).
+	marks []string
+	// lockWait is how long a lock is waited for before error 1205.
+	lockWait time.Duration
+	// loseCommit, when set, is the checkpoint count of the commit whose
+	// answer is lost (the server committed or not: commitLost says).
+	loseCommit uint64
+	commitLost bool
+}
+
+// fakeTxn is how the fake target treats one transaction.
+type fakeTxn struct {
+	// locks are the row locks the transaction takes when applied, held
+	// until its commit or rollback.
+	locks []string
+	// delay holds its statements back that long before they are applied.
+	delay time.Duration
+	// failOnce fails its first application with this error; fail fails
+	// every one.
+	failOnce, fail error
+	// needs, when set, fails its application with error 1062 unless that
+	// transaction is committed (a dependency its write set missed).
+	needs uint64
+}
+
+func newFakeTarget(t *testing.T, txns map[uint64]*fakeTxn) *fakeTarget {
+	f := &fakeTarget{t: t, txns: txns, locks: map[string]*fakeSession{}, applied: map[uint64]int{}, lockWait: 300 * time.Millisecond}
+	f.cond = sync.NewCond(&f.mu)
+	if f.txns == nil {
+		f.txns = map[uint64]*fakeTxn{}
+	}
+	return f
+}
+
+func (f *fakeTarget) NewSession(context.Context) (Session, error) {
+	return &fakeSession{f: f}, nil
+}
+
+func (f *fakeTarget) Unlogged(sql string) string { return sql }
+
+func (f *fakeTarget) Exec(_ context.Context, sql string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.marks = append(f.marks, sql)
+	return nil
+}
+
+func (f *fakeTarget) LockWaiting(context.Context) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.waiting > 0, nil
+}
+
+// result returns what was committed, in order.
+func (f *fakeTarget) result() []uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.committed)
+}
+
+// fakeSession is a session of the fake target.
+type fakeSession struct {
+	f      *fakeTarget
+	open   []uint64 // the transactions of its open transaction
+	held   []string // the locks it holds
+	format *txn.Format
+}
+
+func serverError(code uint16) error {
+	return &mysql.MySQLError{Number: code, Message: fmt.Sprintf("fake error %d", code)}
+}
+
+// Exec applies the transactions stmts belong to (their first statement
+// each), in order.
+func (s *fakeSession) Exec(ctx context.Context, stmts []sqlgen.Stmt) error {
+	for i := range stmts {
+		st := &stmts[i]
+		if st.Txn == nil || i > 0 && stmts[i-1].Txn == st.Txn {
+			continue
+		}
+		if err := s.apply(ctx, st); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// apply applies one transaction: its delay, its scripted failures, its
+// locks.
+func (s *fakeSession) apply(ctx context.Context, st *sqlgen.Stmt) error {
+	f := s.f
+	seq := st.Txn.Seq
+	ft := f.txns[seq]
+	if ft == nil {
+		ft = &fakeTxn{}
+	}
+	if ft.delay > 0 {
+		select {
+		case <-time.After(ft.delay):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.applied[seq]++
+	switch {
+	case ft.fail != nil:
+		return &target.StmtError{Stmt: st, Err: ft.fail}
+	case ft.failOnce != nil && f.applied[seq] == 1:
+		return &target.StmtError{Stmt: st, Err: ft.failOnce}
+	case ft.needs != 0 && !slices.Contains(f.committed, ft.needs):
+		return &target.StmtError{Stmt: st, Err: serverError(1062)}
+	}
+	for _, l := range ft.locks {
+		if err := s.lock(ctx, l); err != nil {
+			return &target.StmtError{Stmt: st, Err: err}
+		}
+	}
+	s.open = append(s.open, seq)
+	return nil
+}
+
+// lock takes lock l, waiting up to the lock wait timeout while another
+// session holds it. f.mu is held.
+func (s *fakeSession) lock(ctx context.Context, l string) error {
+	f := s.f
+	deadline := time.Now().Add(f.lockWait)
+	for {
+		holder := f.locks[l]
+		if holder == nil || holder == s {
+			f.locks[l] = s
+			s.held = append(s.held, l)
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return serverError(1205)
+		}
+		f.waiting++
+		timer := time.AfterFunc(10*time.Millisecond, f.cond.Broadcast)
+		f.cond.Wait()
+		timer.Stop()
+		f.waiting--
+	}
+}
+
+var checkpointCount = regexp.MustCompile("checkpoint` .* VALUES \\('default', (\\d+),")
+
+// Run commits when sql commits with the checkpoint, and rolls back on
+// ROLLBACK; other statements (marks) are recorded.
+func (s *fakeSession) Run(_ context.Context, sql string) error {
+	f := s.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	m := checkpointCount.FindStringSubmatch(sql)
+	if m == nil {
+		f.marks = append(f.marks, sql)
+		if sql == "ROLLBACK" {
+			s.release()
+		}
+		return nil
+	}
+	count, _ := strconv.ParseUint(m[1], 10, 64)
+	if f.loseCommit != 0 && count == f.loseCommit {
+		f.loseCommit = 0
+		if f.commitLost {
+			f.committed = append(f.committed, s.open...)
+			f.commits = append(f.commits, count)
+		}
+		s.release()
+		return io.ErrUnexpectedEOF // the answer never came
+	}
+	f.committed = append(f.committed, s.open...)
+	f.commits = append(f.commits, count)
+	s.release()
+	return nil
+}
+
+// release ends the session's transaction. f.mu is held.
+func (s *fakeSession) release() {
+	for _, l := range s.held {
+		if s.f.locks[l] == s {
+			delete(s.f.locks, l)
+		}
+	}
+	s.open, s.held = nil, nil
+	s.f.cond.Broadcast()
+}
+
+func (s *fakeSession) RunUnlogged(ctx context.Context, sql string) error { return s.Run(ctx, sql) }
+
+func (s *fakeSession) Rollback() {
+	s.f.mu.Lock()
+	defer s.f.mu.Unlock()
+	s.release()
+}
+
+func (s *fakeSession) Format() *txn.Format     { return s.format }
+func (s *fakeSession) SetFormat(f *txn.Format) { s.format = f }
+func (s *fakeSession) Conn() *sql.Conn         { return nil }
+func (s *fakeSession) Close() error            { s.Rollback(); return nil }
+
+// fakeTables is the target's one table, d.t (id INT PRIMARY KEY), InnoDB.
+type fakeTables struct{}
+
+func (fakeTables) Table(_ context.Context, sch, table string) (*schema.Table, error) {
+	if sch != "d" || table != "t" {
+		return nil, fmt.Errorf("%s.%s: %w", sch, table, schema.ErrNoTable)
+	}
+	return &schema.Table{Schema: "d", Name: "t", Engine: "InnoDB", Transactional: true,
+		Columns: []schema.Column{{Name: "id", Ordinal: 0, DataType: "int", ColumnType: "int(11)"}},
+		Indexes: []schema.Index{{Name: "PRIMARY", Primary: true, Unique: true, Columns: []int{0}, Prefix: []int{0}}}}, nil
+}
+
+func (t fakeTables) Shape(ctx context.Context, sch, table string) (*schema.Table, error) {
+	return t.Table(ctx, sch, table)
+}
+
+func (fakeTables) Invalidate(string, string) {}
+func (fakeTables) InvalidateAll()            {}
+
+// rowTxn returns transaction seq, which inserts row id into d.t (its
+// write set: d.t's key id).
+func rowTxn(seq uint64, id int64) *txn.Txn {
+	tm := &txn.TableMap{ID: 1, Schema: "d", Table: "t", ColumnTypes: []byte{3}, ColumnMeta: []uint16{0}, Nullable: []bool{false}}
+	pos := func(n uint64) txn.Position { return txn.Position{File: "bin.000001", Offset: n} }
+	return &txn.Txn{Seq: seq, Kind: txn.KindRows, Start: pos(seq * 100), End: pos(seq*100 + 100), Bytes: 100,
+		Time: time.Unix(int64(1700000000+seq), 0).UTC(), Format: &txn.Format{Flavor: txn.FlavorMariaDB, Raw: []byte{15}},
+		Events: []txn.Event{
+			{Kind: txn.EventTableMap, TypeName: "TABLE_MAP_EVENT", Pos: pos(seq*100 + 10), Raw: []byte{19}, TableMap: tm},
+			{Kind: txn.EventRows, TypeName: "WRITE_ROWS_EVENT", Pos: pos(seq*100 + 50), Raw: []byte{30},
+				Rows: &txn.Rows{Op: txn.OpInsert, Table: tm, Flags: txn.RowsFlagStmtEnd, Columns: []bool{true},
+					Rows: [][]any{{id}}, Decoded: true}},
+		}}
+}
+
+// runPipeline applies txns through a pipeline on f and returns its error
+// and the pipeline.
+func runPipeline(t *testing.T, ctx context.Context, f *fakeTarget, cfg Config, txns ...*txn.Txn) (*Pipeline, error) {
+	t.Helper()
+	if cfg.GroupTxns == 0 {
+		cfg.GroupTxns = 1
+	}
+	if cfg.GroupBytes == 0 {
+		cfg.GroupBytes = 1 << 20
+	}
+	if cfg.MaxRetries == 0 {
+		cfg.MaxRetries = 5
+	}
+	p := New(cfg, Deps{Target: f, Tables: fakeTables{}, Gen: &sqlgen.Generator{}, Mem: NewBudget(64 << 20), Logf: t.Logf})
+	in := make(chan *txn.Txn, len(txns))
+	for _, tx := range txns {
+		if err := p.deps.Mem.Acquire(ctx, tx); err != nil {
+			t.Fatal(err)
+		}
+		in <- tx
+	}
+	close(in)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx, in) }()
+	select {
+	case err := <-done:
+		return p, err
+	case <-time.After(20 * time.Second):
+		t.Fatal("the pipeline did not return within 20 s")
+		return nil, nil
+	}
+}
+
+// seqs returns 1..n.
+func seqs(n int) []uint64 {
+	out := make([]uint64, n)
+	for i := range out {
+		out[i] = uint64(i + 1)
+	}
+	return out
+}
+
+// errorsAs is errors.As for a test's wanted type.
+func errorsAs[T error](err error) (T, bool) {
+	var target T
+	ok := errors.As(err, &target)
+	return target, ok
+}
+
+// sqlgenGenerator returns a generator of passthrough statements with no
+// target checks.
+func sqlgenGenerator() *sqlgen.Generator { return &sqlgen.Generator{} }

@@ -1,0 +1,370 @@
+// Package pipeline applies source transactions to a target, in parallel,
+// with commits in source order and a checkpoint in each commit: the stages
+// after the reading of the binlogs.
+//
+//	transactions (from the read stage, in source order)
+//	  -> dispatch (dispatch.go): tickets, write sets (partition), groups
+//	  -> workers (worker.go): a target session each, a group's body, then
+//	     its turn and its COMMIT with the checkpoint
+//	  -> sequencer (sequencer.go): commit order, commit-order deadlocks
+//	     (ordermonitor.go)
+//
+// Transactions that cannot be applied in a group run alone: DDL (with a
+// fingerprint for exactly-once resume, worker.go and ctas.go), those
+// writing non-transactional tables (solo.go), those read in pieces
+// (stream.go). The memory the transactions in flight hold is bounded
+// (memory.go); serial stretches of binlog skip row decoding (serial.go).
+//
+// The pipeline talks to the target through Target and Session, and reads
+// table definitions through Tables, so that its logic is tested without a
+// server (pipeline_test.go).
+package pipeline
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
+	"github.com/binlog-replay/binlog-replay/internal/target"
+	"github.com/binlog-replay/binlog-replay/partition"
+	"github.com/binlog-replay/binlog-replay/schema"
+	"github.com/binlog-replay/binlog-replay/txn"
+)
+
+// Config are the pipeline's settings.
+type Config struct {
+	// Workers is how many target sessions apply groups in parallel.
+	Workers int
+	// GroupTxns and GroupBytes bound how many consecutive source
+	// transactions one target commit may hold.
+	GroupTxns  int
+	GroupBytes int64
+	// MaxRetries bounds the retries of a group after lock conflicts.
+	MaxRetries int
+	// KeepGTIDs logs each commit with its source GTID on the target.
+	KeepGTIDs bool
+	// LogValues lets errors quote data values.
+	LogValues bool
+	// AppliedBefore is the checkpoint's count of applied transactions when
+	// the run starts; Start is where it starts reading.
+	AppliedBefore uint64
+	Start         txn.Position
+	// Pending is the transaction the checkpoint names as started by an
+	// earlier run and not known to be finished, nil when none; Uncertain
+	// is what the operator said of it.
+	Pending   *target.Pending
+	Uncertain Outcome
+}
+
+// Target is what the pipeline needs of the target server.
+type Target interface {
+	// NewSession opens a session for a worker (autocommit off).
+	NewSession(ctx context.Context) (Session, error)
+	// Unlogged wraps statements ending in a COMMIT so that they stay out
+	// of the target's binlog when source GTIDs are kept.
+	Unlogged(sql string) string
+	// Exec runs sql on a session of its own (autocommit).
+	Exec(ctx context.Context, sql string) error
+	// LockWaiting reports whether a transaction on the target waits for a
+	// row lock.
+	LockWaiting(ctx context.Context) (bool, error)
+}
+
+// Session is a target session as a worker uses it (see target.Session).
+type Session interface {
+	// Exec sends statements; an error about one of them is a
+	// *target.StmtError.
+	Exec(ctx context.Context, stmts []sqlgen.Stmt) error
+	// Run sends sql, one packet (statements ending in a COMMIT, say).
+	Run(ctx context.Context, sql string) error
+	// RunUnlogged is Run out of the target's binlog when source GTIDs are
+	// kept.
+	RunUnlogged(ctx context.Context, sql string) error
+	// Rollback ends the open transaction, if any.
+	Rollback()
+	// Format and SetFormat track the format description installed on the
+	// session.
+	Format() *txn.Format
+	SetFormat(*txn.Format)
+	// Conn is the session's connection, for the reads that must see what
+	// it sees (DDL fingerprints, the staging of CREATE TABLE ... SELECT);
+	// nil where there is none (a fake).
+	Conn() *sql.Conn
+	Close() error
+}
+
+// Tables are the target's table definitions (a *schema.Cache).
+type Tables interface {
+	partition.TableSource
+	// Shape returns a table's columns and keys (schema.Cache.Shape).
+	Shape(ctx context.Context, schema, table string) (*schema.Table, error)
+	// Invalidate and InvalidateAll forget definitions a DDL may change.
+	Invalidate(schema, table string)
+	InvalidateAll()
+}
+
+// Deps are what the pipeline works with.
+type Deps struct {
+	Target Target
+	Tables Tables
+	// Gen makes the statements that apply a transaction.
+	Gen *sqlgen.Generator
+	// Mem is the memory budget the read stage takes shares of and the
+	// pipeline gives back (memory.go).
+	Mem *Budget
+	// Logf receives the pipeline's log lines.
+	Logf func(format string, args ...any)
+}
+
+// Pipeline applies transactions. Run it once.
+type Pipeline struct {
+	cfg  Config
+	deps Deps
+
+	seq    *sequencer
+	serial serialMode
+	temps  tempTables // dispatch only
+	bodies bodies     // the groups running their bodies, for the order monitor
+	stmt   stmtSession
+	counts counters
+
+	mu   sync.Mutex
+	prog progress // guarded by mu
+}
+
+// stmtSession is the session statement-format, DDL and streamed groups run
+// on, one at a time (mu), whichever worker picked them up: temporary
+// tables and session state carry from one to the next as on the source.
+type stmtSession struct {
+	worker *worker
+	mu     sync.Mutex
+}
+
+// counters count what the stages do, read by Snapshot.
+type counters struct {
+	busy, waiting                        atomic.Int64
+	retries, orderAborts                 atomic.Uint64
+	serialTxns, barriers, expectedErrors atomic.Uint64
+}
+
+// progress is what was committed, guarded by Pipeline.mu.
+type progress struct {
+	applied, sqlRowEvents uint64
+	bytes                 int64
+	position              txn.Position
+	sourceTime            time.Time
+	parallelism           float64
+	first, last           *txn.Ref
+	uncertain             *UncertainGroup
+	barrierWhy            map[string]uint64 // at most 20 reasons
+	pending               *target.Pending   // until settled
+}
+
+// New returns a pipeline.
+func New(cfg Config, deps Deps) *Pipeline {
+	if deps.Logf == nil {
+		deps.Logf = func(string, ...any) {}
+	}
+	p := &Pipeline{cfg: cfg, deps: deps, seq: newSequencer(0)}
+	p.prog.position = cfg.Start
+	p.prog.pending = cfg.Pending
+	return p
+}
+
+// SkipDecode is what the read stage's reader reads to know whether to
+// decode row images (binlog.Options.SkipDecode): off in serial stretches
+// (serial.go).
+func (p *Pipeline) SkipDecode() *atomic.Bool { return &p.serial.skip }
+
+// Run applies the transactions read from in, until in is closed and
+// everything read is committed, or an error. Cancelling ctx stops the
+// workers at once (what was not committed is rolled back); to stop at a
+// transaction boundary, close in instead. It returns the first error of a
+// stage (an *ApplyError for a transaction the target refused).
+func (p *Pipeline) Run(ctx context.Context, in <-chan *txn.Txn) error {
+	sw, err := p.newWorker(ctx)
+	if err != nil {
+		return err
+	}
+	defer sw.sess.Close()
+	p.stmt.worker = sw
+	g, gctx := errgroup.WithContext(ctx)
+	groups := make(chan *group, p.cfg.Workers)
+	g.Go(func() error { return p.dispatch(gctx, in, groups) })
+	for i := 0; i < p.cfg.Workers; i++ {
+		g.Go(func() error {
+			w, err := p.newWorker(gctx)
+			if err != nil {
+				return err
+			}
+			defer w.sess.Close()
+			return w.loop(gctx, groups)
+		})
+	}
+	if p.cfg.Workers > 1 {
+		go p.monitorOrder(gctx)
+	}
+	err = g.Wait()
+	if err != nil {
+		p.seq.fail(err)
+	}
+	return err
+}
+
+// newWorker opens a target session for a worker.
+func (p *Pipeline) newWorker(ctx context.Context) (*worker, error) {
+	sess, err := p.deps.Target.NewSession(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &worker{p: p, sess: sess}, nil
+}
+
+// ExpectedError counts a statement that failed on the target with the
+// error the source logged for it (target.Session.Expected).
+func (p *Pipeline) ExpectedError() { p.counts.expectedErrors.Add(1) }
+
+// UncertainGroup is a group whose COMMIT was sent but not acknowledged:
+// the connection was lost, so it may or may not have committed.
+type UncertainGroup struct {
+	First, Last *txn.Ref
+	Txns        uint64
+	Bytes       int64
+}
+
+// Snapshot is what the pipeline did so far.
+type Snapshot struct {
+	// Applied counts the source transactions committed, Bytes their
+	// binlog bytes; Position is where the next one starts, SourceTime the
+	// commit time of the last one; First and Last the first and last
+	// committed (nil when none).
+	Applied     uint64
+	Bytes       int64
+	Position    txn.Position
+	SourceTime  time.Time
+	First, Last *txn.Ref
+	// Busy and Waiting count the workers applying a group and those
+	// waiting for their turn to commit.
+	Busy, Waiting int
+	// Parallelism is what the binlog allows as dispatched (width.go).
+	Parallelism float64
+	// Barriers counts the transactions that ran alone, BarrierReasons by
+	// reason.
+	Barriers       uint64
+	BarrierReasons map[string]uint64
+	// SQLRowEvents counts the row events applied as SQL.
+	SQLRowEvents uint64
+	// Retries, OrderAborts, SerialTxns and ExpectedErrors: see
+	// replay.Summary.
+	Retries, OrderAborts, SerialTxns, ExpectedErrors uint64
+	// Uncertain is the group whose commit was cut off, if any.
+	Uncertain *UncertainGroup
+}
+
+// Snapshot returns what the pipeline did so far.
+func (p *Pipeline) Snapshot() Snapshot {
+	p.mu.Lock()
+	s := Snapshot{Applied: p.prog.applied, Bytes: p.prog.bytes, Position: p.prog.position,
+		SourceTime: p.prog.sourceTime, First: p.prog.first, Last: p.prog.last,
+		Parallelism: p.prog.parallelism, SQLRowEvents: p.prog.sqlRowEvents, Uncertain: p.prog.uncertain}
+	if len(p.prog.barrierWhy) > 0 {
+		s.BarrierReasons = make(map[string]uint64, len(p.prog.barrierWhy))
+		for k, v := range p.prog.barrierWhy {
+			s.BarrierReasons[k] = v
+		}
+	}
+	p.mu.Unlock()
+	c := &p.counts
+	s.Busy, s.Waiting = int(c.busy.Load()), int(c.waiting.Load())
+	s.Barriers, s.Retries, s.OrderAborts = c.barriers.Load(), c.retries.Load(), c.orderAborts.Load()
+	s.SerialTxns, s.ExpectedErrors = c.serialTxns.Load(), c.expectedErrors.Load()
+	return s
+}
+
+// committed records that g is committed on the target.
+func (p *Pipeline) committed(g *group) {
+	p.seq.done(g.last())
+	if g.stream == nil { // a stream's pieces gave their memory back as they were sent
+		p.deps.Mem.Release(g.txns)
+	}
+	last := g.txns[len(g.txns)-1]
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.prog.first == nil {
+		p.prog.first = g.txns[0].Ref()
+	}
+	p.prog.last = last.Ref()
+	p.prog.applied += uint64(len(g.txns))
+	p.prog.sqlRowEvents += g.sqlEvents
+	p.prog.position = last.End
+	p.prog.sourceTime = last.Time
+	for _, t := range g.txns {
+		p.prog.bytes += t.Bytes
+	}
+}
+
+// commitUncertain records that g's COMMIT was sent but its outcome is
+// unknown (the connection was lost): the checkpoint read by the next run
+// tells whether it committed.
+func (p *Pipeline) commitUncertain(g *group) {
+	u := &UncertainGroup{First: g.txns[0].Ref(), Last: g.txns[len(g.txns)-1].Ref(), Txns: uint64(len(g.txns))}
+	for _, t := range g.txns {
+		u.Bytes += t.Bytes
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.prog.uncertain = u
+}
+
+// parallel reports whether transactions are keyed to run side by side.
+func (p *Pipeline) parallel() bool { return p.cfg.Workers > 1 }
+
+// noteBarrier counts a transaction that must run alone, by reason.
+func (p *Pipeline) noteBarrier(t *txn.Txn, reason string) {
+	p.counts.barriers.Add(1)
+	if t.Kind != txn.KindRows {
+		reason = t.Kind.String()
+	} else if i := strings.Index(reason, " ("); i > 0 {
+		reason = reason[:i]
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.prog.barrierWhy == nil {
+		p.prog.barrierWhy = map[string]uint64{}
+	}
+	if _, ok := p.prog.barrierWhy[reason]; ok || len(p.prog.barrierWhy) < 20 {
+		p.prog.barrierWhy[reason]++
+	}
+}
+
+// applyError wraps err, raised applying statement s (nil: unknown) of t,
+// in an *ApplyError. The statement is shown without its values unless
+// Config.LogValues is set.
+func (p *Pipeline) applyError(t *txn.Txn, s *sqlgen.Stmt, err error) error {
+	var ae *ApplyError
+	if errors.As(err, &ae) {
+		return err
+	}
+	ae = &ApplyError{Seq: t.Seq, Start: t.Start, GTID: t.GTID.String(), Err: err, LogValues: p.cfg.LogValues}
+	if s != nil {
+		if s.Event != nil {
+			ae.Event = fmt.Sprintf("%s at %s", s.Event.TypeName, s.Event.Pos)
+			if rows := s.Event.Rows; rows != nil && rows.Table != nil {
+				ae.Table = rows.Table.Schema + "." + rows.Table.Table
+			}
+		}
+		ae.Statement = sqlgen.Describe(s, p.cfg.LogValues)
+	}
+	return ae
+}
+
+// logf writes a log line.
+func (p *Pipeline) logf(format string, args ...any) { p.deps.Logf(format, args...) }

@@ -1,0 +1,170 @@
+package pipeline
+
+import (
+	"context"
+	"sync"
+)
+
+// sequencer orders the commits of concurrently applied groups.
+//
+// Every group of source transactions handed to a worker gets a contiguous
+// range of tickets [first, last], numbered from 1 in source order, and a
+// dependsOn ticket: the last ticket that must be committed before the group
+// may even start (its body would touch rows an earlier uncommitted
+// transaction also touches). A group:
+//
+//  1. waits until committed >= dependsOn, then runs its body on its own
+//     connection inside one target transaction;
+//  2. waits until committed == first-1 (its turn), then writes the
+//     checkpoint and commits;
+//  3. calls done(last), which wakes the next in line.
+//
+// Worked example, 3 workers, groups in source order:
+//
+//	group  tickets  dependsOn  (why)
+//	A      1..2     0          first
+//	B      3..3     0          disjoint keys from A
+//	C      4..5     2          shares a key with ticket 2 (in A)
+//
+// A and B run their bodies at once; C waits for A's commit. B finishes its
+// body first but waits for its turn (committed == 2). A commits
+// (committed = 2): B may commit and C may start. B commits (committed = 3),
+// C runs and commits (committed = 5). The target only ever holds a prefix of
+// the source history: after A, after A+B, after A+B+C.
+//
+// Commit-order deadlock: B may hold a lock (a gap lock, a unique check) that
+// A's body needs while B waits for its turn; InnoDB sees no cycle and A's
+// lock wait times out. The worker of the earliest pending group (A) then
+// calls abortLater: every group waiting for its turn with a later ticket
+// rolls back and waits for A to commit before it runs its body again, and A
+// retries. Commits are never reordered.
+type sequencer struct {
+	mu        sync.Mutex
+	committed uint64
+	// abortGen counts abortLater calls; abortFrom is the ticket of the group
+	// that asked (groups after it must roll back).
+	abortGen  uint64
+	abortFrom uint64
+	changed   chan struct{} // closed and replaced on every state change
+	failed    error
+}
+
+func newSequencer(committed uint64) *sequencer {
+	return &sequencer{committed: committed, changed: make(chan struct{})}
+}
+
+// notifyLocked wakes every waiter. s.mu must be held.
+func (s *sequencer) notifyLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// waitFor blocks until cond (called with s.mu held) is true, ctx is done or
+// the sequencer failed.
+func (s *sequencer) waitFor(ctx context.Context, cond func() bool) error {
+	for {
+		s.mu.Lock()
+		if s.failed != nil {
+			err := s.failed
+			s.mu.Unlock()
+			return err
+		}
+		if cond() {
+			s.mu.Unlock()
+			return nil
+		}
+		ch := s.changed
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// waitCommitted blocks until every ticket up to n is committed.
+func (s *sequencer) waitCommitted(ctx context.Context, n uint64) error {
+	return s.waitFor(ctx, func() bool { return s.committed >= n })
+}
+
+// errAborted tells a group waiting for its turn that an earlier group needs
+// its locks: roll back and run the body again after that group commits.
+type errAborted struct{ until uint64 }
+
+func (e errAborted) Error() string { return "rolled back to let an earlier transaction commit" }
+
+// waitTurn blocks until the group starting at first may commit. It returns
+// errAborted when an earlier group asked later ones to roll back after
+// this group started waiting (gen is the abort generation seen when its
+// body started).
+func (s *sequencer) waitTurn(ctx context.Context, first, gen uint64) error {
+	var aborted *errAborted
+	err := s.waitFor(ctx, func() bool {
+		if s.abortGen != gen && s.committed < first-1 {
+			aborted = &errAborted{until: s.abortFrom}
+			return true
+		}
+		return s.committed == first-1
+	})
+	if err != nil {
+		return err
+	}
+	if aborted != nil {
+		return *aborted
+	}
+	return nil
+}
+
+// generation returns the current abort generation.
+func (s *sequencer) generation() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.abortGen
+}
+
+// abortLater makes every group that waits for its turn, other than the
+// earliest pending one (the caller, whose first ticket is first), roll back
+// (see the type's comment).
+func (s *sequencer) abortLater(first uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.abortGen++
+	s.abortFrom = first
+	s.notifyLocked()
+}
+
+// done marks every ticket up to last as committed.
+func (s *sequencer) done(last uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if last > s.committed {
+		s.committed = last
+	}
+	s.notifyLocked()
+}
+
+// fail wakes every waiter with err; later waits return it at once.
+func (s *sequencer) fail(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failed == nil {
+		s.failed = err
+		s.notifyLocked()
+	}
+}
+
+// progress returns the last committed ticket and a channel closed at the
+// next change of the sequencer's state.
+func (s *sequencer) progress() (uint64, <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.committed, s.changed
+}
+
+// committedUpTo returns the last committed ticket.
+func (s *sequencer) committedUpTo() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.committed
+}

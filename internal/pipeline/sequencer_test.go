@@ -1,0 +1,104 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestSequencerCommitsInOrder runs many groups on several goroutines with
+// random body durations and checks that commits happen strictly in ticket
+// order and that no group starts before what it depends on committed.
+func TestSequencerCommitsInOrder(t *testing.T) {
+	const groups = 400
+	s := newSequencer(0)
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(1, 2))
+	deps := make([]uint64, groups+1)
+	delays := make([]time.Duration, groups+1)
+	for i := uint64(1); i <= groups; i++ {
+		deps[i] = rng.Uint64N(i) // any earlier ticket, or 0
+		delays[i] = time.Duration(rng.IntN(200)) * time.Microsecond
+	}
+	var (
+		mu    sync.Mutex
+		order []uint64
+	)
+	work := make(chan uint64)
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ticket := range work {
+				if err := s.waitCommitted(ctx, deps[ticket]); err != nil {
+					t.Error(err)
+					return
+				}
+				if got := s.committedUpTo(); got < deps[ticket] {
+					t.Errorf("ticket %d started with %d committed, depends on %d", ticket, got, deps[ticket])
+				}
+				time.Sleep(delays[ticket])
+				if err := s.waitTurn(ctx, ticket, s.generation()); err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				order = append(order, ticket)
+				mu.Unlock()
+				s.done(ticket)
+			}
+		}()
+	}
+	for i := uint64(1); i <= groups; i++ {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	if len(order) != groups {
+		t.Fatalf("committed %d groups, want %d", len(order), groups)
+	}
+	for i, ticket := range order {
+		if ticket != uint64(i+1) {
+			t.Fatalf("commit %d was ticket %d: commits out of order", i+1, ticket)
+		}
+	}
+}
+
+// TestSequencerAbortLater checks that a group waiting for its turn is told
+// to roll back when the earliest pending group asks, and the earliest is not.
+func TestSequencerAbortLater(t *testing.T) {
+	s := newSequencer(4) // tickets 1..4 committed; 5 is the earliest pending
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	gen := s.generation()
+	got := make(chan error, 1)
+	go func() { got <- s.waitTurn(ctx, 7, gen) }() // group 7 waits for 5 and 6
+	time.Sleep(20 * time.Millisecond)
+	s.abortLater(5)
+	err := <-got
+	var ab errAborted
+	if !errors.As(err, &ab) || ab.until != 5 {
+		t.Fatalf("waitTurn(7) after abortLater(5) = %v, want errAborted{until: 5}", err)
+	}
+	// The earliest pending group itself is never aborted: it is its turn.
+	if err := s.waitTurn(ctx, 5, gen); err != nil {
+		t.Fatalf("waitTurn(5) = %v, want nil", err)
+	}
+}
+
+// TestSequencerFail wakes waiters with the failure.
+func TestSequencerFail(t *testing.T) {
+	s := newSequencer(0)
+	boom := errors.New("boom")
+	got := make(chan error, 1)
+	go func() { got <- s.waitCommitted(context.Background(), 10) }()
+	time.Sleep(10 * time.Millisecond)
+	s.fail(boom)
+	if err := <-got; !errors.Is(err, boom) {
+		t.Fatalf("waitCommitted after fail = %v, want %v", err, boom)
+	}
+}

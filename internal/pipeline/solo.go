@@ -1,0 +1,134 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"github.com/binlog-replay/binlog-replay/internal/target"
+	"slices"
+	"strings"
+
+	"github.com/binlog-replay/binlog-replay/schema"
+	"github.com/binlog-replay/binlog-replay/txn"
+)
+
+// Transactions applied once, alone.
+//
+// A write to a non-transactional table (MyISAM, Aria, MEMORY, CSV...)
+// survives a ROLLBACK. A transaction holding one must therefore never be
+// rolled back and sent again, as a group is after a lock wait, a deadlock,
+// an order-monitor abort, the one-at-a-time fallback or a lost connection:
+// that would apply its writes twice. Such a transaction (a "solo" one):
+//   - runs in a group of its own, once every transaction before it has
+//     committed, and every later one waits for it (a barrier);
+//   - is bracketed on the target: a mark naming it (state 'nontrans') is
+//     committed before it is sent, and the checkpoint moves past it with
+//     its COMMIT. If anything fails once the mark is written, the replay
+//     stops with an *UncertainError naming it, and a resumed run finding
+//     the mark refuses to go on until the operator says what happened
+//     (Options.Uncertain): the transaction is never applied twice, nor
+//     skipped, without that word.
+//
+// The same goes for a statement the source logged with an error code (it
+// failed part way, its partial effects logged): the target must fail the
+// same way, and what it changed before failing stays.
+
+// soloReason returns why t must be applied alone and at most once, or ""
+// (see above). The target's engines come from the schema cache; a table
+// the target lacks is left to the server to refuse.
+func (p *Pipeline) soloReason(ctx context.Context, t *txn.Txn) (string, error) {
+	if t.Kind == txn.KindDDL && !isDDLTxn(t) {
+		return "it is a statement the source logged on its own, without BEGIN (auto-committed, " +
+			"as old servers log non-transactional tables' statements)", nil
+	}
+	for i := range t.Events {
+		if q := t.Events[i].Query; q != nil && q.ErrorCode != 0 {
+			return fmt.Sprintf("its statement at %s failed part way on the source (error %d), and must fail the same way",
+				t.Events[i].Pos, q.ErrorCode), nil
+		}
+	}
+	var tables, nonTrans []string
+	for i := range t.Events {
+		tm := t.Events[i].TableMap
+		if tm == nil {
+			continue
+		}
+		name := tm.Schema + "." + tm.Table
+		if slices.Contains(tables, name) {
+			continue
+		}
+		tables = append(tables, name)
+		tbl, err := p.deps.Tables.Shape(ctx, tm.Schema, tm.Table)
+		switch {
+		case errors.Is(err, schema.ErrNoTable):
+			continue
+		case err != nil:
+			return "", fmt.Errorf("read the engine of %s on the target: %w", name, err)
+		case !tbl.Transactional:
+			nonTrans = append(nonTrans, fmt.Sprintf("%s (%s on the target)", name, tbl.Engine))
+		}
+	}
+	switch {
+	case len(nonTrans) > 0:
+		return "it writes non-transactional tables: " + strings.Join(nonTrans, ", "), nil
+	case t.RolledBack:
+		return "the source rolled it back after it had written non-transactional tables" + tableList(tables), nil
+	case t.NonTransactional:
+		return "the binlog marks it as writing non-transactional tables" + tableList(tables), nil
+	}
+	return "", nil
+}
+
+func tableList(tables []string) string {
+	if len(tables) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(tables, ", ") + ")"
+}
+
+// applySolo applies g, one transaction that must be applied once and
+// alone (see above).
+func (w *worker) applySolo(ctx context.Context, g *group) error {
+	t := g.txns[0]
+	if err := w.p.seq.waitCommitted(ctx, g.first-1); err != nil {
+		return err
+	}
+	if p := w.p.takePending(t); p != nil && w.p.cfg.Uncertain == OutcomeApplied {
+		return w.skipApplied(ctx, g)
+	}
+	if err := w.execUnlogged(ctx, target.PendingSQL(t, target.StateNonTrans, "", g.solo)+";\nCOMMIT"); err != nil {
+		return w.p.applyError(t, nil, fmt.Errorf("record the start of a transaction that must not be applied twice: %w", err))
+	}
+	uncertain := func(err error) error {
+		return &UncertainError{Start: t.Start, GTID: t.GTID.String(), What: g.solo, Err: err}
+	}
+	stmts, format, err := w.statements(ctx, g)
+	if err != nil {
+		w.rollback()
+		return uncertain(err)
+	}
+	if err := w.exec(ctx, stmts); err != nil {
+		w.rollback()
+		return uncertain(err)
+	}
+	w.sess.SetFormat(format)
+	last := g.txns[len(g.txns)-1]
+	commit := target.CheckpointSQL(last, w.p.cfg.AppliedBefore+g.last(), g.temps) + ";\nCOMMIT"
+	if t.RolledBack {
+		// As on the source: the transactional changes go, the others stay.
+		if err := w.sess.Run(ctx, "ROLLBACK"); err != nil {
+			return uncertain(fmt.Errorf("roll back as the source did: %w", err))
+		}
+		err = w.execUnlogged(ctx, commit)
+	} else {
+		err = w.sess.Run(ctx, commit)
+	}
+	if err != nil {
+		if !isServerError(err) {
+			w.p.commitUncertain(g)
+		}
+		return w.p.applyError(last, nil, fmt.Errorf("%w; --resume reads the checkpoint to find out: %w", errCommitUnknown, err))
+	}
+	w.p.committed(g)
+	return nil
+}

@@ -1,0 +1,98 @@
+package pipeline
+
+import (
+	"fmt"
+	"github.com/binlog-replay/binlog-replay/internal/target"
+	"slices"
+	"strings"
+
+	"github.com/binlog-replay/binlog-replay/schema"
+	"github.com/binlog-replay/binlog-replay/sqlscan"
+	"github.com/binlog-replay/binlog-replay/txn"
+)
+
+// tempTables follows, in source order, the temporary tables that the
+// binlog's statements (STATEMENT and MIXED formats) create and drop. They
+// live in the target session that applies those statements (the run's
+// statement session, as on the source each lived in its own session): a
+// session lost with a temporary table open loses the table, and a statement
+// using it later would fail, or worse, write the permanent table of the
+// same name. The checkpoint therefore records the tables open at each
+// point, and a run resuming where some are open refuses to go on
+// (tempTablesLost).
+//
+// The zero value is ready to use; it is not safe for concurrent use.
+type tempTables struct {
+	open map[tempKey]bool
+}
+
+// tempKey is a temporary table of one source session.
+type tempKey struct {
+	thread uint32
+	name   schema.Name
+}
+
+// apply follows the statements of t.
+func (tt *tempTables) apply(t *txn.Txn) {
+	for i := range t.Events {
+		q := t.Events[i].Query
+		if q != nil {
+			tt.statement(q)
+		}
+	}
+}
+
+// statement follows one statement: CREATE TEMPORARY TABLE, DROP
+// [TEMPORARY] TABLE, RENAME TABLE and ALTER TABLE ... RENAME of a
+// temporary table.
+func (tt *tempTables) statement(q *txn.Query) {
+	toks := sqlscan.Tokens(q.SQL, 4)
+	if len(toks) < 2 {
+		return
+	}
+	names, ok := schema.DDLTables(q.SQL, q.Schema)
+	if !ok || len(names) == 0 {
+		return
+	}
+	switch {
+	case toks[0].Is("CREATE") && toks[1].Is("TEMPORARY"),
+		toks[0].Is("CREATE") && toks[1].Is("OR") && len(toks) > 3 && toks[3].Is("TEMPORARY"):
+		if tt.open == nil {
+			tt.open = map[tempKey]bool{}
+		}
+		tt.open[tempKey{q.ThreadID, names[0]}] = true
+	case toks[0].Is("DROP"):
+		for _, n := range names {
+			delete(tt.open, tempKey{q.ThreadID, n}) // a permanent table's name is not there
+		}
+	case toks[0].Is("RENAME"), toks[0].Is("ALTER"):
+		// names: from, to, from, to... (ALTER: the table, then its new name)
+		for i := 0; i+1 < len(names); i += 2 {
+			from := tempKey{q.ThreadID, names[i]}
+			if tt.open[from] {
+				delete(tt.open, from)
+				tt.open[tempKey{q.ThreadID, names[i+1]}] = true
+			}
+		}
+	}
+}
+
+// String lists the open temporary tables, sorted, "" when none.
+func (tt *tempTables) String() string {
+	var out []string
+	for k := range tt.open {
+		out = append(out, fmt.Sprintf("%s.%s (session %d)", k.name.Schema, k.name.Table, k.thread))
+	}
+	slices.Sort(out)
+	return strings.Join(out, ", ")
+}
+
+// TempTablesLost explains why a run cannot resume at checkpoint cp, where
+// the binlog has temporary tables open.
+func TempTablesLost(cp *target.Checkpoint) error {
+	return fmt.Errorf("cannot resume at %s: the binlog has temporary tables open there (%s). They lived in the target "+
+		"session that applied them, which ended with the earlier run (or with the lost connection), so the statements "+
+		"after this point that use them cannot be applied as on the source (they would fail, or write a permanent table "+
+		"of the same name). Restore the base backup again and replay without interruption, or replay from the base up to "+
+		"a point where no temporary table is open", cp.Next, cp.TempTables)
+}

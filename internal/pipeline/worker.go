@@ -1,0 +1,437 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"github.com/binlog-replay/binlog-replay/internal/target"
+
+	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
+	"github.com/binlog-replay/binlog-replay/schema"
+	"github.com/binlog-replay/binlog-replay/txn"
+)
+
+// group is a run of consecutive source transactions that one worker applies
+// and commits together in one target transaction.
+type group struct {
+	txns []*txn.Txn
+	// first is the ticket of txns[0]; tickets number the transactions handed
+	// to workers from 1, in source order, without gaps.
+	first uint64
+	// dependsOn is the last ticket that must be committed before the group
+	// may start.
+	dependsOn uint64
+	// ddl groups hold one standalone query, which commits implicitly.
+	ddl bool
+	// statement groups hold statement-format events (or DDL). They run on
+	// the run's statement session, so that temporary tables and session
+	// state carry from one to the next as on the source.
+	statement bool
+	bytes     int64
+	// sqlEvents counts the row events of the group applied as SQL
+	// (rowsql.go), set by the attempt that commits.
+	sqlEvents uint64
+	// solo, when set, says why the group's one transaction must be
+	// applied once and alone (see solo.go).
+	solo string
+	// temps names the binlog's temporary tables open after the group, for
+	// the checkpoint (see tempTables).
+	temps string
+	// stream, for a transaction read in pieces, brings the pieces after
+	// the first (txns[0]); the dispatcher closes it after the last one, or
+	// earlier when the reading stops (stream.go).
+	stream chan *txn.Txn
+}
+
+func (g *group) last() uint64 { return g.first + uint64(len(g.txns)) - 1 }
+
+// worker applies groups on its own target session.
+type worker struct {
+	p    *Pipeline
+	sess Session
+}
+
+// loop applies groups from in until it is closed or an error occurs.
+func (w *worker) loop(ctx context.Context, in <-chan *group) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case g, ok := <-in:
+			if !ok {
+				return nil
+			}
+			w.p.counts.busy.Add(1)
+			err := w.apply(ctx, g)
+			w.p.counts.busy.Add(-1)
+			if err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// apply applies g, retrying on lock conflicts, until it is committed.
+func (w *worker) apply(ctx context.Context, g *group) error {
+	if g.statement && w != w.p.stmt.worker {
+		// Statement groups run alone: once everything before one has
+		// committed (and everything after waits for it), the statement
+		// session is free. Wait first, lock after: an earlier statement
+		// group may still need the session.
+		if err := w.p.seq.waitCommitted(ctx, g.first-1); err != nil {
+			return err
+		}
+		w.p.stmt.mu.Lock()
+		defer w.p.stmt.mu.Unlock()
+		return w.p.stmt.worker.apply(ctx, g)
+	}
+	if g.stream != nil {
+		return w.applyStream(ctx, g)
+	}
+	if g.ddl {
+		return w.applyDDL(ctx, g)
+	}
+	if g.solo != "" {
+		return w.applySolo(ctx, g)
+	}
+	seq := w.p.seq
+	for attempt := 0; ; attempt++ {
+		if err := seq.waitCommitted(ctx, g.dependsOn); err != nil {
+			return err
+		}
+		err := w.applyOnce(ctx, g, seq.generation())
+		if err == nil {
+			return nil
+		}
+		w.rollback()
+		var aborted errAborted
+		switch {
+		case errors.As(err, &aborted):
+			// An earlier group needs our locks: let it commit first.
+			if err := seq.waitCommitted(ctx, aborted.until); err != nil {
+				return err
+			}
+		case isRetryable(err) && attempt < w.p.cfg.MaxRetries:
+			w.p.counts.retries.Add(1)
+			if seq.committedUpTo() == g.first-1 {
+				// We are the earliest pending group: whoever holds our
+				// locks is a later group waiting for its turn.
+				seq.abortLater(g.first)
+			} else if err := seq.waitCommitted(ctx, g.first-1); err != nil {
+				return err
+			}
+		case isRetryable(err):
+			return fmt.Errorf("gave up after %d retries: %w", attempt, err)
+		case len(g.txns) == 1 && g.dependsOn < g.first-1 && (isServerError(err) || sqlgen.IsRowsError(err)) && !errors.Is(err, errCommitUnknown):
+			// It ran beside earlier transactions its write set said it
+			// does not touch, and was refused (a duplicate key, a row
+			// not found, a foreign key): had the write set missed a
+			// dependency, it would see their rows once they commit. Run
+			// it again alone, after all of them.
+			w.p.logf("transaction at %s was refused while earlier ones were in flight (%v): applying it again after them",
+				g.txns[0].Start, err)
+			g.dependsOn = g.first - 1
+		case len(g.txns) > 1 && (isServerError(err) || sqlgen.IsRowsError(err)) && !errors.Is(err, errCommitUnknown):
+			// One of the grouped transactions is refused: apply them one
+			// at a time, so that those before it commit and the error
+			// names the one that fails.
+			return w.applyEach(ctx, g)
+		default:
+			return err
+		}
+	}
+}
+
+// applyEach applies g's transactions as groups of one, in order.
+func (w *worker) applyEach(ctx context.Context, g *group) error {
+	for i, t := range g.txns {
+		one := &group{txns: g.txns[i : i+1], first: g.first + uint64(i), dependsOn: g.first + uint64(i) - 1,
+			statement: g.statement, bytes: t.Bytes}
+		if err := w.apply(ctx, one); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// statements returns the statements that apply g's transactions, with
+// the GTID and format description statements they need first, and the
+// format description the session has once they are sent.
+func (w *worker) statements(ctx context.Context, g *group) ([]sqlgen.Stmt, *txn.Format, error) {
+	var stmts []sqlgen.Stmt
+	last := g.txns[len(g.txns)-1]
+	if w.p.cfg.KeepGTIDs {
+		stmts = append(stmts, sqlgen.Stmt{SQL: target.GTIDStatement(last.GTID), Txn: last})
+	}
+	// format is the format description the session will have once the
+	// statements are sent: w.sess.Format() changes only when they are.
+	format := w.sess.Format()
+	for _, t := range g.txns {
+		if t.Format != nil && t.Format != format && hasRowEvents(t) {
+			f := sqlgen.FormatStatement(t.Format)
+			f.Txn = t
+			stmts = append(stmts, f)
+			format = t.Format
+		}
+		body, err := w.p.deps.Gen.Body(ctx, t)
+		if err != nil {
+			return nil, nil, w.p.applyError(t, sqlgen.FailedEvent(err), err)
+		}
+		for i := range body {
+			body[i].Txn = t
+		}
+		stmts = append(stmts, body...)
+	}
+	return stmts, format, nil
+}
+
+// applyOnce runs g's body, waits for its turn and commits.
+func (w *worker) applyOnce(ctx context.Context, g *group, gen uint64) error {
+	// The session runs with autocommit=0: the group's statements form one
+	// target transaction, ended by the COMMIT below.
+	stmts, format, err := w.statements(ctx, g)
+	if err != nil {
+		return err
+	}
+	last := g.txns[len(g.txns)-1]
+	g.sqlEvents = sqlgen.SQLRowEvents(stmts)
+	w.p.bodies.start(g.first)
+	err = w.exec(ctx, stmts)
+	w.p.bodies.end(g.first)
+	if err != nil {
+		return err
+	}
+	w.sess.SetFormat(format)
+	w.p.counts.waiting.Add(1)
+	err = w.p.seq.waitTurn(ctx, g.first, gen)
+	w.p.counts.waiting.Add(-1)
+	if err != nil {
+		return err
+	}
+	commit := target.CheckpointSQL(last, w.p.cfg.AppliedBefore+g.last(), g.temps) + ";\nCOMMIT"
+	if err := w.sess.Run(ctx, commit); err != nil {
+		// The commit may or may not have happened: the checkpoint on the
+		// target says which, and --resume reads it.
+		if !isServerError(err) {
+			w.p.commitUncertain(g)
+		}
+		return w.p.applyError(last, nil, fmt.Errorf("%w; --resume reads the checkpoint to find out: %w", errCommitUnknown, err))
+	}
+	w.p.committed(g)
+	return nil
+}
+
+// applyDDL applies a DDL transaction (a standalone DDL statement, or a
+// group holding one and the rows it wrote: CREATE TABLE ... SELECT in row
+// format), bracketed by checkpoint marks because DDL commits implicitly
+// (see target.CheckpointSchema). The mark before it holds a fingerprint of the
+// objects it changes: a resumed run that finds the mark (the DDL may or
+// may not have run) takes the fingerprint again to tell, and never runs a
+// DDL a second time.
+func (w *worker) applyDDL(ctx context.Context, g *group) error {
+	t := g.txns[0]
+	if err := w.p.seq.waitCommitted(ctx, g.first-1); err != nil {
+		return err
+	}
+	q, rowsOnly, skip, err := w.settleDDL(ctx, g)
+	switch {
+	case err != nil:
+		return err
+	case skip:
+		return w.skipApplied(ctx, g)
+	}
+	if !rowsOnly {
+		if err := w.markDDL(ctx, t, q, g.solo); err != nil {
+			return err
+		}
+	}
+	if err := w.execDDL(ctx, t, q, rowsOnly); err != nil {
+		return err
+	}
+	if err := w.execUnlogged(ctx, target.CheckpointSQL(t, w.p.cfg.AppliedBefore+g.last(), g.temps)+";\nCOMMIT"); err != nil {
+		if !isServerError(err) {
+			w.p.commitUncertain(g)
+		}
+		return w.p.applyError(t, nil, fmt.Errorf("record DDL end: %w", err))
+	}
+	w.p.committed(g)
+	return nil
+}
+
+// settleDDL returns the DDL statement of g's transaction and, when an
+// earlier run left it pending, what became of it: skip when it ran,
+// rowsOnly when it is CREATE TABLE ... SELECT whose CREATE ran and whose
+// rows (committed with the checkpoint) did not.
+func (w *worker) settleDDL(ctx context.Context, g *group) (q *txn.Event, rowsOnly, skip bool, err error) {
+	t := g.txns[0]
+	if q = ddlEvent(t); q == nil {
+		return nil, false, false, w.p.applyError(t, nil, errors.New("a DDL transaction without its statement"))
+	}
+	p := w.p.takePending(t)
+	if p == nil {
+		return q, false, false, nil
+	}
+	applied, err := w.ddlApplied(ctx, t, q, p)
+	switch {
+	case err != nil:
+		return nil, false, false, err
+	case applied && hasRowEvents(t) && g.solo != "":
+		return nil, false, false, &UncertainError{Start: t.Start, GTID: t.GTID.String(),
+			What: "its DDL ran before the stop, and the rows it writes go to non-transactional tables, which may hold some of them: " + g.solo}
+	case applied && hasRowEvents(t) && w.stageFor(t, q) == nil:
+		// CREATE TABLE ... SELECT: the table was created, its rows
+		// were not committed (they commit with the checkpoint). Staged
+		// (ctas.go), it ran whole.
+		w.p.logf("DDL at %s: applying the rows it writes", t.Start)
+		return q, true, false, nil
+	}
+	return q, false, applied, nil
+}
+
+// markDDL commits the mark before the DDL statement q of t, with the
+// fingerprint of the objects it changes.
+func (w *worker) markDDL(ctx context.Context, t *txn.Txn, q *txn.Event, solo string) error {
+	print, err := schema.Fingerprint(ctx, w.sess.Conn(), q.Query.SQL, q.Query.Schema)
+	if err != nil {
+		return w.p.applyError(t, nil, fmt.Errorf("read the state of the objects the DDL changes: %w", err))
+	}
+	mark := print.Digest
+	if print.Ambiguous != "" {
+		mark = "ambiguous: " + print.Ambiguous
+	}
+	if err := w.execUnlogged(ctx, target.PendingSQL(t, target.StateDDL, mark, solo)+";\nCOMMIT"); err != nil {
+		return w.p.applyError(t, nil, fmt.Errorf("record DDL start: %w", err))
+	}
+	return nil
+}
+
+// execDDL sends the DDL statement q of t (unless rowsOnly), then the rows
+// t holds after it, if any, checked against the table it made. With source
+// GTIDs kept, the GTID statement goes first.
+func (w *worker) execDDL(ctx context.Context, t *txn.Txn, q *txn.Event, rowsOnly bool) error {
+	if s := w.stageFor(t, q); s != nil {
+		return w.execStaged(ctx, t, s)
+	}
+	statement, rows := splitDDL(t, q)
+	var body []sqlgen.Stmt
+	if w.p.cfg.KeepGTIDs {
+		body = append(body, sqlgen.Stmt{SQL: target.GTIDStatement(t.GTID), Txn: t})
+	}
+	if !rowsOnly {
+		s, err := w.bodyOf(ctx, t, statement)
+		if err != nil {
+			return err
+		}
+		body = append(body, s...)
+	}
+	if err := w.exec(ctx, body); err != nil {
+		return err
+	}
+	if rows == nil {
+		return nil
+	}
+	w.p.invalidateTables(statement)
+	return w.execPiece(ctx, t, rows)
+}
+
+// execPiece sends the statements that apply part, a part of t (a piece
+// of a streamed transaction, the rows after a DDL), the format
+// description first where the session lacks it.
+func (w *worker) execPiece(ctx context.Context, t, part *txn.Txn) error {
+	body, err := w.bodyOf(ctx, t, part)
+	if err != nil {
+		return err
+	}
+	if part.Format != nil && part.Format != w.sess.Format() && hasRowEvents(part) {
+		body = append([]sqlgen.Stmt{{Events: sqlgen.FormatStatement(part.Format).Events, Txn: t}}, body...)
+	}
+	if err := w.exec(ctx, body); err != nil {
+		return err
+	}
+	if hasRowEvents(part) {
+		w.sess.SetFormat(part.Format)
+	}
+	return nil
+}
+
+// bodyOf returns the statements that apply part, a part of t, marked as
+// t's.
+func (w *worker) bodyOf(ctx context.Context, t, part *txn.Txn) ([]sqlgen.Stmt, error) {
+	body, err := w.p.deps.Gen.Body(ctx, part)
+	if err != nil {
+		return nil, w.p.applyError(t, sqlgen.FailedEvent(err), err)
+	}
+	for i := range body {
+		body[i].Txn = t
+	}
+	return body, nil
+}
+
+// splitDDL splits the DDL transaction t at its DDL statement q: the events
+// up to q, and those after it (nil when there are none: a standalone DDL).
+// Both are shallow copies of t.
+func splitDDL(t *txn.Txn, q *txn.Event) (statement, rest *txn.Txn) {
+	for i := range t.Events {
+		if &t.Events[i] != q {
+			continue
+		}
+		head := *t
+		head.Events = t.Events[:i+1]
+		if i+1 == len(t.Events) {
+			return &head, nil
+		}
+		tail := *t
+		tail.Events = t.Events[i+1:]
+		return &head, &tail
+	}
+	return t, nil
+}
+
+// ddlEvent returns the query event of t that is its DDL statement: the
+// only query of a standalone one, the CREATE of a CREATE TABLE ... SELECT.
+func ddlEvent(t *txn.Txn) *txn.Event {
+	var first *txn.Event
+	for i := range t.Events {
+		e := &t.Events[i]
+		if e.Kind != txn.EventQuery {
+			continue
+		}
+		if t.Kind == txn.KindDDL || schema.IsDDL(e.Query.SQL) {
+			return e
+		}
+		if first == nil {
+			first = e
+		}
+	}
+	return first
+}
+
+// execUnlogged runs sql (statements ending in a COMMIT) out of the
+// target's binlog when source GTIDs are kept (target.Session.RunUnlogged).
+func (w *worker) execUnlogged(ctx context.Context, sql string) error {
+	return w.sess.RunUnlogged(ctx, sql)
+}
+
+// exec sends stmts on the worker's session (target.Session.Exec); an error
+// about one statement names its transaction, event and statement.
+func (w *worker) exec(ctx context.Context, stmts []sqlgen.Stmt) error {
+	err := w.sess.Exec(ctx, stmts)
+	var se *target.StmtError
+	if errors.As(err, &se) && se.Stmt != nil && se.Stmt.Txn != nil {
+		return w.p.applyError(se.Stmt.Txn, se.Stmt, se.Err)
+	}
+	return err
+}
+
+// rollback ends the open target transaction, if any. Errors are ignored:
+// a broken connection rolls back on its own.
+func (w *worker) rollback() { w.sess.Rollback() }
+
+func hasRowEvents(t *txn.Txn) bool {
+	for i := range t.Events {
+		if k := t.Events[i].Kind; k == txn.EventRows || k == txn.EventTableMap {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,327 @@
+package soak
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/binlog-replay/binlog-replay/sandbox"
+)
+
+// Config is what a soak run is given: the same for every seed.
+type Config struct {
+	// Mask holds the features seeds draw theirs from.
+	Mask Features
+	// Format forces the source's binlog format ("": drawn per seed).
+	Format string
+	// NewExits expects exit status 3 when the binlogs end before the stop
+	// point, and a refusal for a --stop-before-gtid in an unknown domain.
+	NewExits bool
+	// Bin is the binlog-replay binary.
+	Bin string
+	// WorkDir holds the seeds' temporary directories.
+	WorkDir string
+	// Keep, when set, receives the base, binlogs and replay log of each
+	// failing seed, in Keep/seed-N.
+	Keep string
+	// From, when set, is such a kept seed's directory: the seed's replay
+	// and check run again on its base and binlogs, without a source.
+	From string
+}
+
+// Repro returns the command that reruns seed with this configuration.
+func (c Config) Repro(seed uint64) string {
+	s := fmt.Sprintf("make soak SEED=%d FEATURES=%s", seed, c.Mask.Compact())
+	if c.Format != "" {
+		s += " FORMAT=" + c.Format
+	}
+	if c.NewExits {
+		s += " NEWEXITS=1"
+	}
+	if c.Keep != "" {
+		s += " KEEP=" + c.Keep
+	}
+	return s
+}
+
+// Status is the verdict on a seed.
+type Status string
+
+// Verdicts.
+const (
+	Pass    Status = "PASS"    // the replay did what the oracle expects
+	Refused Status = "REFUSED" // as PASS, the replay refusing an input class on purpose
+	Fail    Status = "FAIL"    // the replay differs from the oracle
+	Harness Status = "HARNESS" // the seed could not be run (source, anchor, servers)
+	// Inconclusive: the anchor itself failed statements the source did not
+	// log as failed (the binlogs do not replay faithfully, e.g. an unsafe
+	// statement in STATEMENT format): the oracle cannot judge.
+	Inconclusive Status = "INCONCLUSIVE"
+)
+
+// Result is the outcome of one seed.
+type Result struct {
+	Seed     uint64
+	Plan     Plan
+	Replay   ReplayConfig
+	Expect   Expect
+	Outcome  *Outcome
+	Txns     int
+	Status   Status
+	Failures []Failure
+	// Err is set for Harness: what could not be done.
+	Err      error
+	Duration time.Duration
+	// Timing is the time each phase took ("source 3.1s", ...).
+	Timing []string
+	Repro  string
+	// Notes are observations that are not failures (the anchor against
+	// the source, statements the source refused).
+	Notes []string
+	// anchorUnfaithful is set when the anchor failed statements the
+	// source did not log as failed.
+	anchorUnfaithful bool
+}
+
+// Line is the one-line summary of the seed.
+func (r *Result) Line() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "seed %d %s %.1fs (%s) %s %d txns", r.Seed, r.Status, r.Duration.Seconds(),
+		strings.Join(r.Timing, ", "), r.Plan.Format, r.Txns)
+	if r.Outcome != nil {
+		o := r.Outcome
+		fmt.Fprintf(&b, "; %s; exit %d (want %d, %s); %d runs, %d kills, %d restarts done",
+			r.Replay, o.Exit, r.Expect.Exit, r.Expect.Why, o.Runs, o.Kills, o.Restarts)
+	}
+	fmt.Fprintf(&b, "; features=%s", r.Plan.Features)
+	switch {
+	case r.Err != nil:
+		fmt.Fprintf(&b, "; %v", r.Err)
+	case len(r.Failures) > 0:
+		classes := make([]string, len(r.Failures))
+		for i, f := range r.Failures {
+			classes[i] = f.Class
+		}
+		fmt.Fprintf(&b, "; %s", strings.Join(classes, " | "))
+	}
+	return b.String()
+}
+
+// Report is the failing seed's details: failures, the replay's log, and
+// the command that reproduces it.
+func (r *Result) Report() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "seed %d %s: reproduce with: %s\n", r.Seed, r.Status, r.Repro)
+	fmt.Fprintf(&b, "plan: %s\nreplay: %s\nexpected: exit %d, %d of %d transactions applied (%s)\n",
+		r.Plan, r.Replay, r.Expect.Exit, r.Expect.Applied, r.Txns, r.Expect.Why)
+	if r.Err != nil {
+		fmt.Fprintf(&b, "error: %v\n", r.Err)
+	}
+	for _, f := range r.Failures {
+		fmt.Fprintf(&b, "FAILURE %s\n  %s\n", f.Class, strings.ReplaceAll(f.Detail, "\n", "\n  "))
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(&b, "note: %s\n", n)
+	}
+	if r.Outcome != nil {
+		fmt.Fprintf(&b, "replay log:\n%s", tailLines(r.Outcome.Log.String(), 80))
+	}
+	return b.String()
+}
+
+func tailLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = append([]string{fmt.Sprintf("  ... (%d lines before)", len(lines)-n)}, lines[len(lines)-n:]...)
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
+
+// RunSeed runs one seed: source and workload, then the replay and the
+// anchor on targets restored from the base, then the check. It never
+// panics on a server failure: that is a Harness result.
+func RunSeed(ctx context.Context, cfg Config, seed uint64) *Result {
+	began := time.Now()
+	r := &Result{Seed: seed, Plan: NewPlan(seed, cfg.Mask, cfg.Format), Repro: cfg.Repro(seed)}
+	dir, err := os.MkdirTemp(cfg.WorkDir, fmt.Sprintf("seed-%d-", seed))
+	if err != nil {
+		r.Status, r.Err = Harness, fmt.Errorf("create seed dir: %w", err)
+		return r
+	}
+	defer os.RemoveAll(dir)
+	if err := r.run(ctx, cfg, dir); err != nil {
+		r.Status, r.Err = Harness, err
+	}
+	r.Duration = time.Since(began)
+	return r
+}
+
+// run does RunSeed's work in dir.
+func (r *Result) run(ctx context.Context, cfg Config, dir string) error {
+	loadDir := filepath.Join(dir, "load")
+	if err := os.Mkdir(loadDir, 0o755); err != nil {
+		return fmt.Errorf("create load dir: %w", err)
+	}
+	began := time.Now()
+	src, err := r.source(ctx, cfg, dir, loadDir)
+	if src != nil && src.Server != nil {
+		defer src.Server.Close()
+	}
+	if err != nil {
+		return err
+	}
+	if len(src.Errors) > 0 {
+		r.Notes = append(r.Notes, fmt.Sprintf("the source refused %s", errorSummary(src.Errors)))
+	}
+	files := filesFrom(src.Files, src.StartFile)
+	txns, err := readBinlogTexts(ctx, files, src.StartPos)
+	if err != nil {
+		return err
+	}
+	r.Txns = len(txns)
+	r.Replay = chooseReplay(newRand(r.Seed, streamReplay), r.Plan, txns, cfg.NewExits)
+	r.Expect = expect(txns, r.Replay, cfg.NewExits)
+	r.phase("source", &began)
+	anchor, err := r.runAnchor(ctx, src, files, txns, dir)
+	if anchor != nil {
+		defer anchor.Close()
+	}
+	if err != nil {
+		return err
+	}
+	r.phase("anchor", &began)
+	if err := r.replayAndCheck(ctx, cfg, src, anchor, txns); err != nil {
+		return err
+	}
+	r.Status = verdict(r)
+	if r.Status == Fail && cfg.Keep != "" && cfg.From == "" {
+		if err := keepSeed(cfg.Keep, r, src); err != nil {
+			r.Notes = append(r.Notes, err.Error())
+		}
+	}
+	return nil
+}
+
+// replayAndCheck replays into a target restored from the base and checks
+// it against the anchor.
+func (r *Result) replayAndCheck(ctx context.Context, cfg Config, src *Source, anchor *sandbox.Server, txns []BinTxn) error {
+	began := time.Now()
+	target, err := sandbox.Start(ctx, sandbox.Options{FromDatadir: src.Base})
+	if err != nil {
+		return fmt.Errorf("start target: %w", err)
+	}
+	defer target.Close()
+	rp := &replayer{bin: cfg.Bin, target: target, src: src, cfg: r.Replay, rng: newRand(r.Seed, streamReplay+100),
+		txns: txns, applied: r.Expect.Applied}
+	if r.Outcome, err = rp.run(ctx); err != nil {
+		return err
+	}
+	r.phase("replay", &began)
+	c := &checker{txns: txns, exp: r.Expect, out: r.Outcome, src: src, target: target, anchor: anchor}
+	if r.Failures, err = c.check(ctx); err != nil {
+		return err
+	}
+	r.phase("check", &began)
+	if cfg.NewExits && r.Plan.has(FeatStopBehind) && len(r.Failures) == 0 && r.Outcome.Exit == 0 && r.Expect.Applied >= 2 {
+		return r.stopBehind(ctx, rp, c)
+	}
+	return nil
+}
+
+// stopBehind resumes the finished replay with a stop point before its
+// checkpoint (an applied transaction's end or GTID): the replay must
+// refuse (exit 1) and leave the target as it was.
+func (r *Result) stopBehind(ctx context.Context, rp *replayer, c *checker) error {
+	rng := newRand(r.Seed, streamReplay+200)
+	t := c.txns[rng.IntN(r.Expect.Applied-1)]
+	stop := Stop{Desc: "behind the checkpoint: gtid", Args: []string{"--stop-before-gtid", t.GTID}}
+	if rng.IntN(2) == 0 {
+		stop = Stop{Desc: "behind the checkpoint: position", Args: []string{"--stop-position", fmt.Sprintf("%s:%d", t.File, t.End)}}
+	}
+	again := *rp
+	again.cfg.Stop, again.cfg.NeverOK = stop, false
+	out := &Outcome{Runs: 1}
+	if _, err := again.runOnce(ctx, out, true, rp.cfg.Workers, nil); err != nil {
+		return err
+	}
+	c.out = out
+	c.exp = Expect{Exit: 1, Applied: r.Expect.Applied, Why: "refused: the checkpoint is past the stop point (" + stop.Desc + ")"}
+	failures, err := c.check(ctx)
+	for _, f := range failures {
+		f.Class = "stop " + stop.Desc + ": " + f.Class
+		r.Failures = append(r.Failures, f)
+	}
+	r.Outcome.Log.WriteString(out.Log.String())
+	return err
+}
+
+// phase records the time since *since under name, and resets *since.
+func (r *Result) phase(name string, since *time.Time) {
+	now := time.Now()
+	r.Timing = append(r.Timing, fmt.Sprintf("%s %.1fs", name, now.Sub(*since).Seconds()))
+	*since = now
+}
+
+// source runs the seed's source, or with cfg.From reads a kept seed's
+// base and binlogs instead.
+func (r *Result) source(ctx context.Context, cfg Config, dir, loadDir string) (*Source, error) {
+	if cfg.From != "" {
+		return keptSource(cfg.From)
+	}
+	return runSource(ctx, r.Plan, Generate(r.Plan, loadDir), dir)
+}
+
+func verdict(r *Result) Status {
+	switch {
+	case r.anchorUnfaithful:
+		return Inconclusive
+	case len(r.Failures) > 0:
+		return Fail
+	case r.Expect.Refusal != "" || (r.Expect.Exit == 1 && r.Outcome.Exit == 1):
+		return Refused
+	}
+	return Pass
+}
+
+// runAnchor starts the anchor target and applies the expected range to it.
+func (r *Result) runAnchor(ctx context.Context, src *Source, files []string, txns []BinTxn, dir string) (*sandbox.Server, error) {
+	anchor, err := sandbox.Start(ctx, sandbox.Options{FromDatadir: src.Base})
+	if err != nil {
+		return nil, fmt.Errorf("start anchor: %w", err)
+	}
+	rg, ok := rangeFor(files, src.StartPos, txns, r.Expect.Applied)
+	if !ok {
+		return anchor, nil
+	}
+	loadDir := filepath.Join(dir, "anchor-load")
+	if err := os.Mkdir(loadDir, 0o700); err != nil {
+		return anchor, fmt.Errorf("create anchor load dir: %w", err)
+	}
+	failed, stderr, err := applyAnchor(ctx, rg, anchor.Socket, loadDir)
+	if err != nil {
+		return anchor, err
+	}
+	want := 0
+	for _, t := range txns[:r.Expect.Applied] {
+		want += t.ErrorCodes
+	}
+	if failed != want {
+		r.anchorUnfaithful = failed > want
+		r.Notes = append(r.Notes, fmt.Sprintf("anchor: %d statements failed, %d logged with an error code (%s): %s",
+			failed, want, rg.Command(anchor.Socket), tailLines(stderr, 5)))
+	}
+	return anchor, nil
+}
+
+// filesFrom returns the files from the one named start on.
+func filesFrom(files []string, start string) []string {
+	for i, f := range files {
+		if filepath.Base(f) == start {
+			return files[i:]
+		}
+	}
+	return files
+}

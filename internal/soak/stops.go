@@ -1,0 +1,179 @@
+package soak
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Stop is the stop point a replay is given and what the oracle expects of
+// it, computed from mariadb-binlog's text (BinTxn), not by binlog-replay.
+type Stop struct {
+	// Desc says how the stop point was chosen, e.g. "position mid #17".
+	Desc string
+	// Args are the replay's stop flags (none for a replay to the end).
+	Args []string
+	// Index is how many transactions (from the start) come before the
+	// stop point: the replay applies txns[:Index].
+	Index int
+	// NeverMet is true when the binlogs end before the stop point.
+	NeverMet bool
+	// UnknownDomain is true for a --stop-before-gtid in a domain the
+	// binlogs never mention.
+	UnknownDomain bool
+}
+
+// posBefore reports whether binlog position (fa, a) comes before (fb, b).
+// Binlog names share a prefix and a zero-padded number: they sort as text.
+func posBefore(fa string, a uint64, fb string, b uint64) bool {
+	if fa != fb {
+		return fa < fb
+	}
+	return a < b
+}
+
+// chooseStop draws a stop point among the kinds the features allow.
+func chooseStop(rng *rand.Rand, fs Features, txns []BinTxn) Stop {
+	var kinds []func(*rand.Rand, []BinTxn, bool) Stop
+	if fs[FeatStopPos] {
+		kinds = append(kinds, stopAtPosition)
+	}
+	if fs[FeatStopTime] {
+		kinds = append(kinds, stopAtDatetime)
+	}
+	if fs[FeatStopGTID] {
+		kinds = append(kinds, stopBeforeGTID)
+	}
+	if len(kinds) == 0 || len(txns) == 0 || rng.IntN(4) == 0 {
+		return Stop{Desc: "none", Index: len(txns)}
+	}
+	never := fs[FeatStopNever] && rng.IntN(3) == 0
+	return kinds[rng.IntN(len(kinds))](rng, txns, never)
+}
+
+// stopAtPosition picks --stop-position: at a transaction's end, inside
+// it, at its start, or past the end of the binlogs.
+func stopAtPosition(rng *rand.Rand, txns []BinTxn, never bool) Stop {
+	last := txns[len(txns)-1]
+	if never {
+		if rng.IntN(2) == 0 {
+			return posStop("past the end", last.File, last.End+1000, txns)
+		}
+		return posStop("a later file", nextFileName(last.File), 4, txns)
+	}
+	t := txns[rng.IntN(len(txns))]
+	switch rng.IntN(3) {
+	case 0:
+		return posStop("at an end", t.File, t.End, txns)
+	case 1:
+		off := t.Start + 1
+		if t.End-t.Start > 2 {
+			off += uint64(rng.Int64N(int64(t.End - t.Start - 1)))
+		}
+		return posStop("inside a transaction", t.File, off, txns)
+	default:
+		return posStop("at a start", t.File, t.Start, txns)
+	}
+}
+
+// posStop expects the replay to stop before the first transaction that
+// does not end at or before file:off.
+func posStop(desc, file string, off uint64, txns []BinTxn) Stop {
+	s := Stop{Desc: "position " + desc, Args: []string{"--stop-position", fmt.Sprintf("%s:%d", file, off)}}
+	s.Index = len(txns)
+	for i, t := range txns {
+		if posBefore(file, off, t.File, t.End) {
+			s.Index = i
+			break
+		}
+	}
+	s.NeverMet = s.Index == len(txns)
+	return s
+}
+
+// nextFileName returns the binlog name after name (mysql-bin.000007 ->
+// mysql-bin.000008).
+func nextFileName(name string) string {
+	i := strings.LastIndexByte(name, '.')
+	n, err := strconv.Atoi(name[i+1:])
+	if i < 0 || err != nil {
+		return name + ".1"
+	}
+	return fmt.Sprintf("%s.%0*d", name[:i], len(name)-i-1, n+1)
+}
+
+// stopAtDatetime picks --stop-datetime: a transaction's commit second, half
+// a second after it, before everything, or after everything.
+func stopAtDatetime(rng *rand.Rand, txns []BinTxn, never bool) Stop {
+	maxT := txns[0].Time
+	for _, t := range txns {
+		if t.Time.After(maxT) {
+			maxT = t.Time
+		}
+	}
+	if never {
+		return timeStop("after the end", maxT.Add(time.Hour), txns)
+	}
+	t := txns[rng.IntN(len(txns))].Time
+	switch rng.IntN(6) {
+	case 0:
+		return timeStop("before everything", txns[0].Time.Add(-time.Hour), txns)
+	case 1, 2:
+		return timeStop("half a second after a commit", t.Add(500*time.Millisecond), txns)
+	default:
+		return timeStop("at a commit", t, txns)
+	}
+}
+
+// timeStop expects the replay to stop before the first transaction
+// committed at or after at.
+func timeStop(desc string, at time.Time, txns []BinTxn) Stop {
+	s := Stop{Desc: "datetime " + desc, Args: []string{"--stop-datetime", at.UTC().Format(time.RFC3339Nano)}}
+	s.Index = len(txns)
+	for i, t := range txns {
+		if !t.Time.Before(at) {
+			s.Index = i
+			break
+		}
+	}
+	s.NeverMet = s.Index == len(txns)
+	return s
+}
+
+// stopBeforeGTID picks --stop-before-gtid: a transaction's GTID, or one
+// never logged: past the end of its domain, of another server id in the
+// domain, or in a domain the binlogs never mention.
+func stopBeforeGTID(rng *rand.Rand, txns []BinTxn, never bool) Stop {
+	if !never {
+		i := rng.IntN(len(txns))
+		return Stop{Desc: "gtid of a transaction", Args: []string{"--stop-before-gtid", txns[i].GTID}, Index: i}
+	}
+	domain, server, seq := splitGTID(txns[len(txns)-1].GTID)
+	s := Stop{Index: len(txns), NeverMet: true}
+	var g string
+	switch rng.IntN(3) {
+	case 0:
+		s.Desc, g = "gtid past the end", fmt.Sprintf("%d-%d-%d", domain, server, seq+5)
+	case 1:
+		s.Desc, g = "gtid of another server id", fmt.Sprintf("%d-%d-%d", domain, server+1, seq-1)
+	default:
+		s.Desc, g = "gtid of an unknown domain", fmt.Sprintf("%d-%d-%d", domain+7, server, 1+rng.IntN(int(seq)))
+		s.NeverMet, s.UnknownDomain = false, true
+	}
+	s.Args = []string{"--stop-before-gtid", g}
+	return s
+}
+
+// splitGTID parses a MariaDB GTID domain-server-seq (zeros when it cannot).
+func splitGTID(g string) (domain, server, seq uint64) {
+	parts := strings.Split(g, "-")
+	if len(parts) != 3 {
+		return 0, 0, 0
+	}
+	domain, _ = strconv.ParseUint(parts[0], 10, 32)
+	server, _ = strconv.ParseUint(parts[1], 10, 32)
+	seq, _ = strconv.ParseUint(parts[2], 10, 64)
+	return domain, server, seq
+}

@@ -1,0 +1,146 @@
+package target
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/binlog-replay/binlog-replay/txn"
+)
+
+// GTIDMode says which GTIDs the replayed transactions get in the target's
+// binary log.
+//
+// With source GTIDs (MariaDB source and target, the target's binlog on),
+// each target commit is logged with the GTID of the last source
+// transaction in it, as mysqlbinlog's output does for one transaction: the
+// restored server's gtid_binlog_pos ends at the source's position, so it
+// can serve replicas of the lost server or rejoin replication itself.
+// Consecutive source transactions share a commit only when they have the
+// same domain and server id, so that every domain's last GTID is logged.
+// The checkpoint writes that commit on their own (creating the checkpoint
+// table, the marks around a DDL) are kept out of the binlog with
+// sql_log_bin=0, which needs BINLOG ADMIN (or SUPER): they would otherwise
+// take GTIDs of the target's own in the source's domains and break
+// gtid_strict_mode. The checkpoint rows written with the data are logged
+// with it, so a replica of the restored server needs the binlog_replay
+// database (a replica built from a backup of the restored server has it),
+// or replicate_wild_ignore_table=binlog_replay.%.
+//
+// MySQL GTIDs (uuid:n) cannot be logged by a MariaDB target: their
+// transactions get the target's own GTIDs. MySQL targets (gtid_next) are
+// not supported yet: they get their own GTIDs too.
+type GTIDMode string
+
+// GTID modes.
+const (
+	// GTIDsAuto keeps the source GTIDs where the target can log them and
+	// the user may keep checkpoint writes out of the binlog, and says so
+	// at the start; otherwise the target gives its own.
+	GTIDsAuto GTIDMode = "auto"
+	// GTIDsSource keeps the source GTIDs, or refuses to start.
+	GTIDsSource GTIDMode = "source"
+	// GTIDsOwn lets the target give the transactions its own GTIDs.
+	GTIDsOwn GTIDMode = "own"
+)
+
+// ParseGTIDMode parses the value of --target-gtids.
+func ParseGTIDMode(s string) (GTIDMode, error) {
+	switch m := GTIDMode(strings.ToLower(s)); m {
+	case GTIDsAuto, GTIDsSource, GTIDsOwn:
+		return m, nil
+	}
+	return "", fmt.Errorf("target GTIDs %q: want auto, source or own", s)
+}
+
+// errNoSourceGTIDs explains why source GTIDs cannot be kept.
+type errNoSourceGTIDs string
+
+func (e errNoSourceGTIDs) Error() string { return string(e) }
+
+// DecideGTIDs works out, for mode, whether the run keeps the source GTIDs
+// (see KeepGTIDs), on conn (whose sql_log_bin it may change and restores).
+func (t *Target) DecideGTIDs(ctx context.Context, conn *sql.Conn, mode GTIDMode) (bool, error) {
+	keep, err := t.decideGTIDs(ctx, conn, mode)
+	t.keepGTIDs = keep
+	return keep, err
+}
+
+func (t *Target) decideGTIDs(ctx context.Context, conn *sql.Conn, mode GTIDMode) (bool, error) {
+	if mode == "" {
+		mode = GTIDsAuto
+	}
+	if mode == GTIDsOwn {
+		return false, nil
+	}
+	why, err := sourceGTIDsBlocked(ctx, conn, t.mariadb, t.cfg.NoLogBin)
+	switch {
+	case err != nil:
+		return false, err
+	case why == "":
+		t.logf("target GTIDs: the source's (each target commit is logged with the GTID of its last source transaction)")
+		return true, nil
+	case mode == GTIDsSource:
+		return false, fmt.Errorf("--target-gtids=source: %s", why)
+	default:
+		t.logf("target GTIDs: the target's own, because %s", why)
+		return false, nil
+	}
+}
+
+// sourceGTIDsBlocked returns why the target (MariaDB or not) cannot keep
+// source GTIDs, or "" when it can.
+func sourceGTIDsBlocked(ctx context.Context, conn *sql.Conn, mariadb, noLogBin bool) (string, error) {
+	switch {
+	case noLogBin:
+		return "--no-log-bin keeps the replay out of the target's binlog", nil
+	case !mariadb:
+		return "the target is not MariaDB (MySQL's gtid_next is not supported yet)", nil
+	}
+	var logBin bool
+	if err := conn.QueryRowContext(ctx, "SELECT @@log_bin").Scan(&logBin); err != nil {
+		return "", fmt.Errorf("read the target's log_bin: %w", err)
+	}
+	if !logBin {
+		return "the target's binary log is off", nil
+	}
+	_, err := conn.ExecContext(ctx, "SET SESSION sql_log_bin=1")
+	switch {
+	case err == nil:
+		return "", nil
+	case isMySQLError(err, errSpecificAccessDenied):
+		return "the target user may not set sql_log_bin (grant it BINLOG ADMIN to keep the source GTIDs)", nil
+	default:
+		return "", fmt.Errorf("check that the target user may set sql_log_bin: %w", err)
+	}
+}
+
+// GTIDOrigin is what must not change within a group when source GTIDs are
+// kept: the group's commit is logged with one GTID only.
+func GTIDOrigin(g txn.GTID) txn.GTID {
+	g.Seq = 0
+	return g
+}
+
+// GTIDStatement returns the SETs that make the next target commit be
+// logged with g: a MariaDB GTID, or the target's own for any other.
+func GTIDStatement(g txn.GTID) string {
+	if g.Flavor != txn.FlavorMariaDB || g.Seq == 0 {
+		return "SET SESSION gtid_domain_id=DEFAULT, SESSION server_id=DEFAULT"
+	}
+	// Two statements: the server checks gtid_seq_no (under
+	// gtid_strict_mode) against the domain and server id in force before
+	// the statement.
+	return fmt.Sprintf("SET SESSION gtid_domain_id=%d, SESSION server_id=%d;\nSET SESSION gtid_seq_no=%d",
+		g.Domain, g.Server, g.Seq)
+}
+
+// Unlogged wraps sql, statements ending in a COMMIT, so that they stay out
+// of the target's binlog when source GTIDs are kept.
+func (t *Target) Unlogged(sql string) string {
+	if !t.keepGTIDs {
+		return sql
+	}
+	return "SET SESSION sql_log_bin=0;\n" + sql + ";\nSET SESSION sql_log_bin=1"
+}
