@@ -39,6 +39,7 @@ var manualPages = []struct {
 	{"plan", func(fs *flag.FlagSet) { new(PlanOptions).AddFlags(fs) }},
 	{"verify", func(fs *flag.FlagSet) { new(verifyOptions).addFlags(fs) }},
 	{"bench", func(fs *flag.FlagSet) { new(BenchOptions).AddFlags(fs) }},
+	{"preflight", func(fs *flag.FlagSet) { new(PreflightOptions).AddFlags(fs) }},
 }
 
 // machineDefaults are defaults that depend on the machine the test runs
@@ -49,6 +50,9 @@ var machineDefaults = map[string]struct {
 	value func() string
 }{
 	"replay --workers": {"twice the cores, 4 to 16", func() string {
+		return strconv.Itoa(min(max(2*runtime.NumCPU(), 4), 16))
+	}},
+	"preflight --workers": {"twice the cores, 4 to 16", func() string {
 		return strconv.Itoa(min(max(2*runtime.NumCPU(), 4), 16))
 	}},
 }

@@ -225,6 +225,9 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if code := dryRunCheck(ctx, &ro, stderr); code != 0 {
 			return code
 		}
+		if code := dryRunPreflight(ctx, ro, stderr); code != 0 {
+			return code
+		}
 	}
 	// The budget bounds what the replay keeps live; the soft limit makes
 	// the garbage collector keep the heap near it, with room for the rest
