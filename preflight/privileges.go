@@ -9,12 +9,13 @@ import (
 
 	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
+	"github.com/binlog-replay/binlog-replay/internal/target"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
 // checkpointSchema is the replay's database on the target (its
-// checkpoint and lock records): replay.CheckpointSchema.
-const checkpointSchema = "binlog_replay"
+// checkpoint and lock records).
+const checkpointSchema = target.CheckpointSchema
 
 // binlogStatementCheck sends the format description of the file the
 // replay starts in as a BINLOG statement, as the replay does before it

@@ -22,7 +22,7 @@ const DefaultScratchSchema = "binlog_replay_preflight"
 // fallbackSchema holds the probe's tables (named preflight_*) when the
 // account may not create the scratch database: the replay's account has
 // every privilege on it.
-const fallbackSchema = "binlog_replay"
+const fallbackSchema = checkpointSchema
 
 // errBinlogOn is returned when the target's binlog is on and the probe
 // cannot keep its writes out of it.
