@@ -25,7 +25,7 @@ type ReplayConfig struct {
 	GroupTxns int    // 0: the default
 	Memory    string // "": the default
 	Stop      Stop
-	// NeverOK adds --stop-never-reached-ok (with the new exit statuses).
+	// NeverOK adds --stop-never-reached-ok.
 	NeverOK bool
 	// Kills is how many times the replay is killed with SIGKILL;
 	// Restarts how many times the target is restarted (Crash: killed)
@@ -49,7 +49,7 @@ func (c ReplayConfig) String() string {
 // chooseReplay draws the replay configuration. Restarts are left out when
 // the plan has MEMORY tables (a restart empties them, as it would on any
 // server), and crashes when it has MyISAM tables (not crash safe).
-func chooseReplay(rng *rand.Rand, p Plan, txns []BinTxn, newExits bool) ReplayConfig {
+func chooseReplay(rng *rand.Rand, p Plan, txns []BinTxn, end binEnd) ReplayConfig {
 	c := ReplayConfig{Workers: 1 + rng.IntN(8)}
 	if rng.IntN(3) > 0 {
 		c.GroupTxns = []int{1, 2, 4, 16, 64}[rng.IntN(5)]
@@ -57,8 +57,8 @@ func chooseReplay(rng *rand.Rand, p Plan, txns []BinTxn, newExits bool) ReplayCo
 	if p.has(FeatSmallMem) && rng.IntN(2) == 0 {
 		c.Memory = []string{"1M", "4M", "16M"}[rng.IntN(3)]
 	}
-	c.Stop = chooseStop(rng, p.Features, txns)
-	c.NeverOK = newExits && rng.IntN(2) == 0
+	c.Stop = chooseStop(rng, p.Features, txns, end)
+	c.NeverOK = rng.IntN(2) == 0
 	if p.has(FeatKill) {
 		c.Kills = rng.IntN(4)
 	}
@@ -82,6 +82,21 @@ type Outcome struct {
 	Restarts int
 	// Hung is true when a process outlived runTimeout.
 	Hung bool
+	// Settled lists the transactions whose outcome a run refused to guess
+	// (an UncertainError after a kill or a restart) and what the soak, as
+	// the operator, said of them with --uncertain.
+	Settled []Settled
+	// TempRefused, when set, is a run's refusal to resume where the
+	// binlog has temporary tables open, after a kill or a restart: the
+	// replay ended there.
+	TempRefused *TempRefusal
+	// Failures are what the checks of those refusals found wrong;
+	// RefusalFailed is set when a refusal could not be confirmed (the
+	// replay went no further).
+	Failures      []Failure
+	RefusalFailed bool
+	// Notes are observations of those checks that are not failures.
+	Notes []string
 	// Log holds every run's command and output, for reports.
 	Log strings.Builder
 }
@@ -111,6 +126,12 @@ type replayer struct {
 	// expected to apply: chaos events wait for progress among them.
 	txns    []BinTxn
 	applied int
+	// files are the binlog files from the start file on (the anchors'
+	// input); dir is a directory for the anchors' LOAD DATA files.
+	files []string
+	dir   string
+	// uncertain is the --uncertain value of the next run ("": none).
+	uncertain string
 }
 
 // args returns one run's command line.
@@ -129,6 +150,9 @@ func (r *replayer) args(resume bool, workers int) []string {
 	}
 	if resume {
 		a = append(a, "--resume")
+		if r.uncertain != "" {
+			a = append(a, "--uncertain", r.uncertain)
+		}
 	} else {
 		a = append(a, "--start-position", fmt.Sprintf("%s:%d", r.src.StartFile, r.src.StartPos))
 	}
@@ -137,11 +161,15 @@ func (r *replayer) args(resume bool, workers int) []string {
 
 // run replays until a process ends by itself: each chaos event (a kill of
 // the replay, a restart of the target) happens at a random moment of a
-// run; after a kill the next run resumes.
+// run; after a kill the next run resumes. A run that ends refusing to
+// guess the outcome of a transaction a kill or a restart interrupted
+// (UncertainError) is checked and settled as an operator would (see
+// settleUncertain), and the replay resumes with --uncertain; a refusal to
+// resume where temporary tables are open is checked and ends the replay.
 func (r *replayer) run(ctx context.Context) (*Outcome, error) {
 	out := &Outcome{}
 	kills, restarts := r.cfg.Kills, r.cfg.Restarts
-	resume := false
+	resume, afterKill := false, false
 	workers := r.cfg.Workers
 	for {
 		out.Runs++
@@ -157,14 +185,25 @@ func (r *replayer) run(ctx context.Context) (*Outcome, error) {
 		if kills > 0 {
 			events, kills = append(events, r.chaosAt("kill")), kills-1
 		}
+		restartsBefore := out.Restarts
 		killed, err := r.runOnce(ctx, out, resume, workers, events)
+		r.uncertain = ""
 		if err != nil {
 			return out, err
 		}
 		if !killed {
-			return out, nil
+			if out.Exit != 1 || !(afterKill || out.Restarts > restartsBefore) {
+				return out, nil
+			}
+			settled, err := r.refusal(ctx, out)
+			if err != nil || settled == "" {
+				return out, err
+			}
+			r.uncertain, resume, afterKill = settled, true, false
+			continue
 		}
 		out.Kills++
+		afterKill = true
 		if resume, err = r.hasCheckpoint(ctx); err != nil {
 			return out, err
 		}
@@ -219,6 +258,13 @@ type targetCheckpoint struct {
 	File string
 	Pos  uint64
 	GTID string
+	// State is "running", or "ddl" / "nontrans" while a transaction
+	// applied apart is pending: PendingFile:PendingPos is its start.
+	State       string
+	PendingFile string
+	PendingPos  uint64
+	PendingGTID string
+	TempTables  string
 }
 
 // readTargetCheckpoint reads binlog_replay.checkpoint; nil when there is
@@ -238,8 +284,9 @@ func readTargetCheckpoint(ctx context.Context, s *sandbox.Server) (*targetCheckp
 		return nil, nil
 	}
 	var cp targetCheckpoint
-	err = dbh.QueryRowContext(ctx, "SELECT seq, file, pos, gtid FROM binlog_replay.checkpoint").
-		Scan(&cp.Seq, &cp.File, &cp.Pos, &cp.GTID)
+	err = dbh.QueryRowContext(ctx, "SELECT seq, file, pos, gtid, state, ddl_file, ddl_pos, pending_gtid, temp_tables "+
+		"FROM binlog_replay.checkpoint").
+		Scan(&cp.Seq, &cp.File, &cp.Pos, &cp.GTID, &cp.State, &cp.PendingFile, &cp.PendingPos, &cp.PendingGTID, &cp.TempTables)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
