@@ -240,8 +240,10 @@ func tempOps(u string) []string {
 		op, rest = "+", strings.TrimPrefix(u, "CREATE TEMPORARY TABLE ")
 		rest = strings.TrimPrefix(rest, "IF NOT EXISTS ")
 		rest = strings.Fields(strings.ReplaceAll(rest, "(", " ") + " ")[0]
-	case strings.HasPrefix(u, "DROP TEMPORARY TABLE "):
-		op, rest = "-", strings.TrimPrefix(u, "DROP TEMPORARY TABLE ")
+	case strings.HasPrefix(u, "DROP TEMPORARY TABLE "), strings.HasPrefix(u, "DROP /*!40005 TEMPORARY */ TABLE "):
+		// The second is how the source logs the drop of a closed
+		// session's temporary tables.
+		op, rest = "-", u[strings.Index(u, "TABLE ")+len("TABLE "):]
 		rest = strings.TrimPrefix(rest, "IF EXISTS ")
 		if i := strings.Index(rest, "/*"); i >= 0 {
 			rest = rest[:i]

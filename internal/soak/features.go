@@ -66,6 +66,9 @@ const (
 	FeatStopBehind Feature = "stopbehind"
 	FeatSmallMem   Feature = "smallmem"  // a small --memory budget
 	FeatMultiFile  Feature = "multifile" // a small max_binlog_size: many binlog files
+	// FeatTerm makes some of the kills a SIGTERM: the replay must stop at
+	// a transaction boundary and exit 130, then --resume.
+	FeatTerm Feature = "term"
 )
 
 // allFeatures lists every feature in a fixed order (the order of reports).
@@ -74,7 +77,7 @@ var allFeatures = []Feature{
 	FeatTriggers, FeatDDL, FeatRename, FeatCTAS, FeatTruncate, FeatProcedure, FeatTempTables,
 	FeatBigTxn, FeatLoadData, FeatErrorCode, FeatRollback, FeatFormatSwap, FeatXA,
 	FeatKill, FeatRestart, FeatCrash, FeatStopPos, FeatStopTime, FeatStopGTID, FeatStopNever,
-	FeatSmallMem, FeatMultiFile, FeatStopBehind,
+	FeatSmallMem, FeatMultiFile, FeatStopBehind, FeatTerm,
 }
 
 // optIn are the features "all" leaves out: XA transactions are refused by

@@ -27,11 +27,13 @@ type ReplayConfig struct {
 	Stop      Stop
 	// NeverOK adds --stop-never-reached-ok.
 	NeverOK bool
-	// Kills is how many times the replay is killed with SIGKILL;
+	// Kills is how many times the replay is killed with SIGKILL (or,
+	// with Term, some of them sent SIGTERM);
 	// Restarts how many times the target is restarted (Crash: killed)
 	// during it.
 	Kills, Restarts int
 	Crash           bool
+	Term            bool
 }
 
 // String describes the configuration in one line.
@@ -39,6 +41,9 @@ func (c ReplayConfig) String() string {
 	s := fmt.Sprintf("workers=%d group=%d stop=%q kills=%d restarts=%d", c.Workers, c.GroupTxns, c.Stop.Desc, c.Kills, c.Restarts)
 	if c.Crash {
 		s += " (crash)"
+	}
+	if c.Term {
+		s += " (some kills SIGTERM)"
 	}
 	if c.Memory != "" {
 		s += " memory=" + c.Memory
@@ -67,6 +72,7 @@ func chooseReplay(rng *rand.Rand, p Plan, txns []BinTxn, end binEnd) ReplayConfi
 		c.Crash = p.has(FeatCrash) && !p.has(FeatMyISAM, FeatErrorCode, FeatRollback) &&
 			(!p.has(FeatRestart) || rng.IntN(2) == 0)
 	}
+	c.Term = p.has(FeatTerm) && c.Kills > 0
 	return c
 }
 
@@ -80,6 +86,8 @@ type Outcome struct {
 	Runs     int
 	Kills    int
 	Restarts int
+	// Terms counts the runs that a SIGTERM stopped (exit 130).
+	Terms int
 	// Hung is true when a process outlived runTimeout.
 	Hung bool
 	// Settled lists the transactions whose outcome a run refused to guess
@@ -132,6 +140,8 @@ type replayer struct {
 	dir   string
 	// uncertain is the --uncertain value of the next run ("": none).
 	uncertain string
+	// term makes some kills a SIGTERM (ReplayConfig.Term).
+	term bool
 }
 
 // args returns one run's command line.
@@ -186,12 +196,25 @@ func (r *replayer) run(ctx context.Context) (*Outcome, error) {
 			events, kills = append(events, r.chaosAt("kill")), kills-1
 		}
 		restartsBefore := out.Restarts
-		killed, err := r.runOnce(ctx, out, resume, workers, events)
+		ended, err := r.runOnce(ctx, out, resume, workers, events)
 		r.uncertain = ""
 		if err != nil {
 			return out, err
 		}
-		if !killed {
+		if ended == "interrupted" {
+			// SIGTERM: the replay stopped at a transaction boundary
+			// (exit 130); it resumes, and needs no --uncertain.
+			out.Terms++
+			if err := r.checkInterrupted(ctx, out); err != nil || out.RefusalFailed {
+				return out, err
+			}
+			if resume, err = r.hasCheckpoint(ctx); err != nil {
+				return out, err
+			}
+			afterKill = false
+			continue
+		}
+		if ended != "killed" {
 			if out.Exit != 1 || !(afterKill || out.Restarts > restartsBefore) {
 				return out, nil
 			}
@@ -214,9 +237,10 @@ func (r *replayer) run(ctx context.Context) (*Outcome, error) {
 }
 
 // runOnce runs one replay process, with the chaos events during it, one
-// after the other. It reports whether the process was killed; otherwise out
-// holds its exit status and output.
-func (r *replayer) runOnce(ctx context.Context, out *Outcome, resume bool, workers int, events []chaosEvent) (bool, error) {
+// after the other. It reports "killed" when the process was killed,
+// "interrupted" when it was sent SIGTERM and exited 130, else ""; out
+// holds the exit status and output of a process not killed.
+func (r *replayer) runOnce(ctx context.Context, out *Outcome, resume bool, workers int, events []chaosEvent) (string, error) {
 	runCtx, cancel := context.WithTimeout(ctx, runTimeout)
 	defer cancel()
 	args := r.args(resume, workers)
@@ -225,25 +249,61 @@ func (r *replayer) runOnce(ctx context.Context, out *Outcome, resume bool, worke
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	fmt.Fprintf(&out.Log, "$ binlog-replay %s\n", strings.Join(args[:len(args)-len(r.src.Files)], " "))
 	if err := cmd.Start(); err != nil {
-		return false, fmt.Errorf("start replay: %w", err)
+		return "", fmt.Errorf("start replay: %w", err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	killed, waitErr, err := r.chaos(runCtx, ctx, cmd, done, events, out)
+	killed, termed, waitErr, err := r.chaos(runCtx, ctx, cmd, done, events, out)
 	if err != nil {
-		return false, err
+		return "", err
 	}
 	fmt.Fprintf(&out.Log, "%s%s", indent(compactSummary(stdout.String())), indent(stderr.String()))
 	if runCtx.Err() == context.DeadlineExceeded {
 		out.Hung = true
 	}
 	if killed {
-		return true, nil
+		return "killed", nil
 	}
 	out.Exit = exitCode(waitErr)
 	out.Stdout, out.Stderr = stdout.String(), stderr.String()
 	out.Summary = parseSummary(out.Stdout)
-	return false, nil
+	switch {
+	case termed && out.Exit == 130:
+		return "interrupted", nil
+	case termed && out.Exit == 128+int(syscall.SIGTERM):
+		// The signal came before the replay handles signals (its first
+		// milliseconds) or after it stopped handling them (on its way
+		// out): the process died of it, as of a kill.
+		out.Notes = append(out.Notes, "SIGTERM outside the replay's signal handling (start-up or exit): the process died of it (exit 143); taken as a kill")
+		return "killed", nil
+	}
+	return "", nil
+}
+
+// checkInterrupted checks the target after a run that SIGTERM stopped:
+// its checkpoint must be at a transaction boundary (no transaction
+// pending), and the summary must not say the end was reached.
+func (r *replayer) checkInterrupted(ctx context.Context, out *Outcome) error {
+	cp, err := readTargetCheckpoint(ctx, r.target)
+	if err != nil {
+		return err
+	}
+	if cp != nil && cp.State != "running" {
+		refusalFail(out, "SIGTERM: the checkpoint names a pending transaction",
+			"after exit 130 the checkpoint is in state %q, pending %s:%d (GTID %s): %s",
+			cp.State, cp.PendingFile, cp.PendingPos, cp.PendingGTID, lastError(out))
+	}
+	if f := lastSummaryFailure(out, r.txns); f != nil {
+		f.Class += " (SIGTERM)"
+		out.Failures = append(out.Failures, *f)
+	}
+	if s := out.Summary; s != nil && len(r.txns) > 0 {
+		last := r.txns[len(r.txns)-1]
+		if s.Next.File != "" && !posBefore(s.Next.File, s.Next.Offset, last.File, last.End) {
+			out.Notes = append(out.Notes, fmt.Sprintf("SIGTERM after the last transaction was applied: exit 130 (%s)", lastError(out)))
+		}
+	}
+	return nil
 }
 
 // hasCheckpoint reports whether the target holds a checkpoint row.

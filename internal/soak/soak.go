@@ -87,8 +87,8 @@ func (r *Result) Line() string {
 		strings.Join(r.Timing, ", "), r.Plan.Format, r.Txns)
 	if r.Outcome != nil {
 		o := r.Outcome
-		fmt.Fprintf(&b, "; %s; exit %d (want %d, %s); %d runs, %d kills, %d restarts done",
-			r.Replay, o.Exit, r.Expect.Exit, r.Expect.Why, o.Runs, o.Kills, o.Restarts)
+		fmt.Fprintf(&b, "; %s; exit %d (want %d, %s); %d runs, %d kills, %d SIGTERMs, %d restarts done",
+			r.Replay, o.Exit, r.Expect.Exit, r.Expect.Why, o.Runs, o.Kills, o.Terms, o.Restarts)
 		for _, s := range o.Settled {
 			fmt.Fprintf(&b, "; settled %s", s)
 		}
@@ -217,7 +217,7 @@ func (r *Result) replayAndCheck(ctx context.Context, cfg Config, src *Source, an
 	}
 	defer target.Close()
 	rp := &replayer{bin: cfg.Bin, target: target, src: src, cfg: r.Replay, rng: newRand(r.Seed, streamReplay+100),
-		txns: txns, applied: r.Expect.Applied, files: files, dir: dir}
+		txns: txns, applied: r.Expect.Applied, files: files, dir: dir, term: r.Replay.Term}
 	r.Outcome, err = rp.run(ctx)
 	if r.Outcome != nil && r.Outcome.TempRefused != nil && r.Outcome.TempRefused.Anchor != nil {
 		defer r.Outcome.TempRefused.Anchor.Close()

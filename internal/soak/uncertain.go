@@ -128,7 +128,7 @@ func (r *replayer) settleUncertain(ctx context.Context, out *Outcome, m []string
 			"checkpoint %+v; the refusal names #%d at %s:%d: %s", cp, k+1, t.File, t.Start, msg)
 		return "", nil
 	}
-	if c := lastSummaryFailure(out); c != nil {
+	if c := lastSummaryFailure(out, r.txns); c != nil {
 		out.Failures = append(out.Failures, *c)
 	}
 	before, err := r.anchorAt(ctx, k, out)
@@ -340,13 +340,20 @@ func restoreTables(ctx context.Context, from, to *sandbox.Server, tables []strin
 }
 
 // lastSummaryFailure returns the failure of a run that stopped on an error
-// while its summary says it reached the end (nil when it does not).
-func lastSummaryFailure(out *Outcome) *Failure {
-	if out.Exit != 0 && out.Summary != nil && strings.HasPrefix(out.Summary.StopReason, "reached the end") {
-		return &Failure{Class: "summary: stop reason says the end was reached on an error",
-			Detail: fmt.Sprintf("exit %d with stop reason %q; error: %s", out.Exit, out.Summary.StopReason, lastError(out))}
+// (or a signal) before the end of the binlogs while its summary says it
+// reached the end (nil when it does not).
+func lastSummaryFailure(out *Outcome, txns []BinTxn) *Failure {
+	s := out.Summary
+	if out.Exit == 0 || s == nil || !strings.HasPrefix(s.StopReason, "reached the end") || len(txns) == 0 {
+		return nil
 	}
-	return nil
+	last := txns[len(txns)-1]
+	if s.Next.File != "" && !posBefore(s.Next.File, s.Next.Offset, last.File, last.End) {
+		return nil // it did reach the end
+	}
+	return &Failure{Class: "summary: stop reason says the end was reached on an error",
+		Detail: fmt.Sprintf("exit %d with stop reason %q, next %s:%d, the binlogs' last transaction ends at %s:%d; error: %s",
+			out.Exit, s.StopReason, s.Next.File, s.Next.Offset, last.File, last.End, lastError(out))}
 }
 
 func sortedKeys(m map[string]string) []string {
