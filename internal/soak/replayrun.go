@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os/exec"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -179,7 +180,8 @@ func (r *replayer) args(resume bool, workers int) []string {
 func (r *replayer) run(ctx context.Context) (*Outcome, error) {
 	out := &Outcome{}
 	kills, restarts := r.cfg.Kills, r.cfg.Restarts
-	resume, afterKill := false, false
+	// afterKill: the run resumes after a kill (or a SIGTERM: afterTerm).
+	resume, afterKill, afterTerm := false, false, false
 	workers := r.cfg.Workers
 	for {
 		out.Runs++
@@ -211,22 +213,35 @@ func (r *replayer) run(ctx context.Context) (*Outcome, error) {
 			if resume, err = r.hasCheckpoint(ctx); err != nil {
 				return out, err
 			}
-			afterKill = false
+			afterKill, afterTerm = true, true
 			continue
 		}
 		if ended != "killed" {
 			if out.Exit != 1 || !(afterKill || out.Restarts > restartsBefore) {
 				return out, nil
 			}
-			settled, err := r.refusal(ctx, out)
-			if err != nil || settled == "" {
+			settled, err := r.refusal(ctx, out, afterTerm && out.Restarts == restartsBefore)
+			if err != nil {
 				return out, err
 			}
-			r.uncertain, resume, afterKill = settled, true, false
+			if settled != "" {
+				r.uncertain, resume, afterKill, afterTerm = settled, true, false, false
+				continue
+			}
+			if out.TempRefused != nil || out.RefusalFailed || out.Restarts == restartsBefore || !r.startupLoss(out) {
+				return out, nil
+			}
+			// The replay did not start (a restart of the target
+			// during its start-up): run the command again, as an
+			// operator would.
+			if resume, err = r.hasCheckpoint(ctx); err != nil {
+				return out, err
+			}
+			afterKill, afterTerm = false, false
 			continue
 		}
 		out.Kills++
-		afterKill = true
+		afterKill, afterTerm = true, false
 		if resume, err = r.hasCheckpoint(ctx); err != nil {
 			return out, err
 		}
@@ -278,6 +293,30 @@ func (r *replayer) runOnce(ctx context.Context, out *Outcome, resume bool, worke
 		return "killed", nil
 	}
 	return "", nil
+}
+
+// reConnLoss matches the errors of a lost connection to the target.
+var reConnLoss = regexp.MustCompile(`invalid connection|bad connection|connection is already closed|no such file or directory|` +
+	`connection refused|broken pipe|unexpected EOF|: EOF$`)
+
+// startupLoss reports whether a run that ended with exit 1 after a
+// restart of the target lost the target before the replay began (it wrote
+// no summary): on purpose when it never reached the target (the replay
+// fails fast, nothing applied: a note), a failure when it had reached it
+// and does not reconnect.
+func (r *replayer) startupLoss(out *Outcome) bool {
+	msg := lastError(out)
+	switch {
+	case strings.Contains(msg, "cannot connect to the target") && strings.Contains(msg, "Nothing was applied"):
+		out.Notes = append(out.Notes, "a restart of the target during the replay's start-up: it could not connect and did not start "+
+			"(fails fast on purpose, nothing applied); run again")
+		return true
+	case out.Summary == nil && reConnLoss.MatchString(msg):
+		out.Failures = append(out.Failures, Failure{Class: "start-up: a target lost after it was reached, before the replay began, is not reconnected to",
+			Detail: fmt.Sprintf("exit 1 after a restart of the target, with no summary: %s; the soak runs the command again", msg)})
+		return true
+	}
+	return false
 }
 
 // checkInterrupted checks the target after a run that SIGTERM stopped:

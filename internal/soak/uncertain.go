@@ -76,14 +76,19 @@ type TempRefusal struct {
 	Anchor *sandbox.Server
 }
 
-// refusal looks at a run that ended with exit 1 after a kill or a restart.
-// It returns the --uncertain value to resume with when the run refused to
-// guess a transaction's outcome and the soak settled it, else "" (the
-// replay ends: the refusal is recorded in out, or it is an error for the
-// checker).
-func (r *replayer) refusal(ctx context.Context, out *Outcome) (string, error) {
+// refusal looks at a run that ended with exit 1 after a kill or a restart
+// (afterTerm: after a SIGTERM only, which stops at a transaction boundary:
+// no outcome is unknown). It returns the --uncertain value to resume with
+// when the run refused to guess a transaction's outcome and the soak
+// settled it, else "" (the replay ends: the refusal is recorded in out, or
+// it is an error for the checker).
+func (r *replayer) refusal(ctx context.Context, out *Outcome, afterTerm bool) (string, error) {
 	msg := lastError(out)
 	if m := reUncertain.FindStringSubmatch(msg); m != nil {
+		if afterTerm {
+			refusalFail(out, "uncertain refusal after a SIGTERM (exit 130 stops at a transaction boundary)", "%s", msg)
+			return "", nil
+		}
 		return r.settleUncertain(ctx, out, m)
 	}
 	if m := reTempLost.FindStringSubmatch(msg); m != nil {
