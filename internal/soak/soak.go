@@ -241,6 +241,9 @@ func (r *Result) replayAndCheck(ctx context.Context, cfg Config, src *Source, an
 		anchor = tr.Anchor
 	}
 	c := &checker{txns: txns, exp: r.Expect, out: out, src: src, target: target, anchor: anchor}
+	if tr := out.TempRefused; tr != nil {
+		c.exempt = tr.Exempt
+	}
 	failures, err := c.check(ctx)
 	r.Failures = append(r.Failures, failures...)
 	if err != nil {
