@@ -318,7 +318,10 @@ func (r *replayer) exemptPending(ctx context.Context, out *Outcome, tr *TempRefu
 		}
 	}
 	if !ok {
-		return nil // the checker reports the differences
+		// The checker reports the differences.
+		fmt.Fprintf(&out.Log, "  (transaction #%d, pending in state %s: the target differs from the anchor before it in %s, after it in %s)\n",
+			k+1, cp.State, orNone(strings.Join(sortedKeys(dBefore), ", ")), orNone(strings.Join(sortedKeys(dAfter), ", ")))
+		return nil
 	}
 	tr.Exempt = dBefore
 	out.Notes = append(out.Notes, fmt.Sprintf("a temporary-table refusal where the checkpoint also names the next transaction as pending "+
