@@ -297,7 +297,7 @@ func (r *replayer) exemptPending(ctx context.Context, out *Outcome, tr *TempRefu
 	if err != nil {
 		return err
 	}
-	dAfter, _, err := compareServers(ctx, r.target, after)
+	dAfter, repAfter, err := compareServers(ctx, r.target, after)
 	if err != nil {
 		return err
 	}
@@ -319,8 +319,8 @@ func (r *replayer) exemptPending(ctx context.Context, out *Outcome, tr *TempRefu
 	}
 	if !ok {
 		// The checker reports the differences.
-		fmt.Fprintf(&out.Log, "  (transaction #%d, pending in state %s: the target differs from the anchor before it in %s, after it in %s)\n",
-			k+1, cp.State, orNone(strings.Join(sortedKeys(dBefore), ", ")), orNone(strings.Join(sortedKeys(dAfter), ", ")))
+		fmt.Fprintf(&out.Log, "  (transaction #%d, pending in state %s: the target differs from the anchor before it in %s, after it in %s:\n%s)\n",
+			k+1, cp.State, orNone(strings.Join(sortedKeys(dBefore), ", ")), orNone(strings.Join(sortedKeys(dAfter), ", ")), indent(repAfter))
 		return nil
 	}
 	tr.Exempt = dBefore
