@@ -20,8 +20,12 @@ type Options struct {
 	// files compare by the files' order (by the binlog sequence number when
 	// a file is not among them).
 	Files []string
-	// StartGTIDs and ExcludeGTIDs are skipped.
-	StartGTIDs, ExcludeGTIDs txn.GTIDSet
+	// StartGTIDs are skipped (a MariaDB d-s-n: every transaction of domain
+	// d up to n).
+	StartGTIDs txn.GTIDSet
+	// ExcludeGTIDs are skipped: a GTID set, or ranges naming exactly some
+	// MariaDB transactions (see GTIDs).
+	ExcludeGTIDs GTIDs
 	// StopPosition stops before the first transaction that does not end at
 	// or before it.
 	StopPosition txn.Position

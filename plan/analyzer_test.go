@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/binlog-replay/binlog-replay/filter"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -217,10 +218,13 @@ func TestFilterFollowsReplayOptions(t *testing.T) {
 	}
 	skipSet, _ := txn.ParseGTIDSet("0-1-6")
 	o := testOptions(files...)
-	o.StartGTIDs, o.ExcludeGTIDs = skipSet, skipSet
+	o.StartGTIDs, o.ExcludeGTIDs = skipSet, filter.GTIDs{Set: skipSet}
 	check("start-gtid 0-1-6", o, never, func(tx *txn.Txn) bool { return tx.GTID.Seq <= 6 })
 	o.StartGTIDs = txn.GTIDSet{}
 	check("exclude-gtids 0-1-6", o, never, func(tx *txn.Txn) bool { return tx.GTID.Seq <= 6 })
+	o.ExcludeGTIDs, _ = filter.ParseGTIDs("0-1-4..6")
+	check("exclude-gtids 0-1-4..6", o, never, func(tx *txn.Txn) bool { return tx.GTID.Seq >= 4 && tx.GTID.Seq <= 6 })
+	o.ExcludeGTIDs = filter.GTIDs{Set: skipSet}
 	// A stop option wins over a skip for the same transaction (replay
 	// checks stops first): the replay stops, it does not skip past it.
 	o.StopBeforeGTID = mgtid(4)

@@ -55,7 +55,7 @@ type Options struct {
 	StopPosition   txn.Position
 	StopDatetime   time.Time
 	StopBeforeGTID txn.GTID
-	ExcludeGTIDs   txn.GTIDSet
+	ExcludeGTIDs   filter.GTIDs
 	Databases      []string
 	Tables         []string
 	// SkipUnknown skips events the reader does not understand, as the

@@ -63,8 +63,10 @@ type Options struct {
 	// StopNeverReachedOK makes Run return no error when the binlogs end
 	// before the stop point given (by default a *StopNotReachedError).
 	StopNeverReachedOK bool
-	// ExcludeGTIDs are skipped (the checkpoint still moves past them).
-	ExcludeGTIDs txn.GTIDSet
+	// ExcludeGTIDs are skipped (the checkpoint still moves past them): a
+	// GTID set, or MariaDB ranges naming exactly some transactions (see
+	// filter.GTIDs).
+	ExcludeGTIDs filter.GTIDs
 	// Databases and Tables ("db.table") keep only what they name; empty
 	// keeps everything. A statement or DDL is kept when its default
 	// database is kept (as mysqlbinlog --database does).

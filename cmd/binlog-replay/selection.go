@@ -39,7 +39,9 @@ func (o *SelectionFlags) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.StopDatetime, "stop-datetime", "", "stop before the first transaction committed at or after `TIME` ('2006-01-02 15:04:05' in local time, or RFC 3339)")
 	fs.StringVar(&o.StopBeforeGTID, "stop-before-gtid", "", "stop before the transaction with this `GTID`, or before the first of its "+
 		"MariaDB domain (MySQL source UUID) at or beyond its sequence number when it does not occur as such")
-	fs.StringVar(&o.ExcludeGTIDs, "exclude-gtids", "", "skip the transactions in this GTID `SET`")
+	fs.StringVar(&o.ExcludeGTIDs, "exclude-gtids", "", "skip the transactions in this GTID `SET` (as --start-gtid: MariaDB d-s-n is "+
+		"every transaction of domain d up to n), or exactly those of MariaDB ranges d-s-first..last (0-1-5001..5003; "+
+		"0-1-5003..5003 is that one transaction); comma-separated, both may be mixed")
 	fs.StringVar(&o.Databases, "databases", "", "apply only these comma-separated databases")
 	fs.StringVar(&o.Tables, "tables", "", "apply only these comma-separated db.table tables")
 	fs.BoolVar(&o.SkipUnknown, "skip-unknown", false, "skip events that are not understood (counted) instead of stopping")
@@ -85,7 +87,7 @@ func (o *SelectionFlags) parse(files []string) (txn.Position, filter.Options, er
 			return start, f, fmt.Errorf("--stop-before-gtid: %w", err)
 		}
 	}
-	if f.ExcludeGTIDs, err = txn.ParseGTIDSet(o.ExcludeGTIDs); err != nil {
+	if f.ExcludeGTIDs, err = filter.ParseGTIDs(o.ExcludeGTIDs); err != nil {
 		return start, f, fmt.Errorf("--exclude-gtids: %w", err)
 	}
 	f.Databases, f.Tables = splitList(o.Databases), splitList(o.Tables)
