@@ -537,14 +537,23 @@ func (e *Error) StopFlag() string {
 // SkipFlag is the flag that skips the transaction alone, "" when it has
 // no GTID.
 func (e *Error) SkipFlag() string {
+	if g := e.SkipGTIDs(); g != "" {
+		return "--exclude-gtids " + g
+	}
+	return ""
+}
+
+// SkipGTIDs is the value of --exclude-gtids that names the transaction
+// alone (a MariaDB range d-s-n..n, or MySQL's uuid:n), "" when it has no
+// GTID.
+func (e *Error) SkipGTIDs() string {
 	switch {
 	case e.gtid.IsZero():
 		return ""
 	case e.gtid.Flavor == txn.FlavorMariaDB:
-		return "--exclude-gtids " + filter.GTIDRange{Domain: e.gtid.Domain, Server: e.gtid.Server,
-			First: e.gtid.Seq, Last: e.gtid.Seq}.String()
+		return filter.GTIDRange{Domain: e.gtid.Domain, Server: e.gtid.Server, First: e.gtid.Seq, Last: e.gtid.Seq}.String()
 	}
-	return "--exclude-gtids " + e.gtid.String()
+	return e.gtid.String()
 }
 
 // refuse returns the *Error refusing t because of its event e.

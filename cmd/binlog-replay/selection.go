@@ -8,6 +8,7 @@ import (
 
 	"github.com/binlog-replay/binlog-replay/filter"
 	"github.com/binlog-replay/binlog-replay/replay"
+	"github.com/binlog-replay/binlog-replay/rewrite"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -23,7 +24,9 @@ type SelectionFlags struct {
 	ExcludeGTIDs   string
 	Databases      string
 	Tables         string
-	SkipUnknown    bool
+	// RewriteDB are the --rewrite-db rules, one per flag.
+	RewriteDB   rewriteFlag
+	SkipUnknown bool
 	// NoContinuityCheck reads on where a file does not carry on from the
 	// one before it (GTID history, ROTATE).
 	NoContinuityCheck bool
@@ -44,9 +47,27 @@ func (o *SelectionFlags) AddFlags(fs *flag.FlagSet) {
 		"0-1-5003..5003 is that one transaction); comma-separated, both may be mixed")
 	fs.StringVar(&o.Databases, "databases", "", "apply only these comma-separated databases")
 	fs.StringVar(&o.Tables, "tables", "", "apply only these comma-separated db.table tables")
+	fs.Var(&o.RewriteDB, "rewrite-db", "rename a database: `OLD=NEW` applies what --databases or --tables keep of OLD to NEW "+
+		"(repeatable; the filters name the binlogs' databases; a statement that cannot be renamed with certainty is refused)")
 	fs.BoolVar(&o.SkipUnknown, "skip-unknown", false, "skip events that are not understood (counted) instead of stopping")
 	fs.BoolVar(&o.NoContinuityCheck, "no-continuity-check", false,
 		"read on where a binlog file does not carry on from the one before it (after RESET MASTER TO, DELETE_DOMAIN_ID, a changed gtid_binlog_state or gtid_purged)")
+}
+
+// rewriteFlag collects the --rewrite-db rules.
+type rewriteFlag rewrite.Rules
+
+// String lists the rules.
+func (r *rewriteFlag) String() string { return rewrite.Rules(*r).String() }
+
+// Set adds a rule.
+func (r *rewriteFlag) Set(s string) error {
+	rule, err := rewrite.ParseRule(s)
+	if err != nil {
+		return err
+	}
+	*r = append(*r, rule)
+	return nil
 }
 
 // parse returns the start position and the filter the flags describe, for
