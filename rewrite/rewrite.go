@@ -113,14 +113,16 @@ func checkFilters(rules Rules, f *filter.Filter) error {
 	}
 	named = append(named, f.Databases()...)
 	for _, r := range rules {
-		if !f.KeepsSchema(r.From) {
-			return fmt.Errorf("--rewrite-db %s renames %s, which --databases and --tables do not apply", r, r.From)
-		}
 		for _, db := range named {
 			if strings.EqualFold(db, r.To) {
 				return fmt.Errorf("--databases or --tables names %s, the new name of --rewrite-db %s: "+
 					"they name the databases as the binlogs do (here %s)", db, r, r.From)
 			}
+		}
+	}
+	for _, r := range rules {
+		if !f.KeepsSchema(r.From) {
+			return fmt.Errorf("--rewrite-db %s renames %s, which --databases and --tables do not apply", r, r.From)
 		}
 	}
 	return nil
@@ -398,15 +400,23 @@ func (rw *Rewriter) otherDatabase(db string) refusal {
 // filters do not keep (see keepQuery).
 func (rw *Rewriter) outside(q *txn.Query) (bool, refusal) {
 	st := parse(q.SQL)
-	if st.kind != kindPlain && st.kind != kindDatabase {
-		return false, "" // accounts, definitions: no data of the database
-	}
 	named := ""
-	for i, tok := range st.toks {
-		if st.head(i) || i == st.dbName {
-			if from, _ := rw.fromName(tok.Text); from != "" {
+	switch st.kind {
+	case kindServer:
+		return false, "" // accounts: no data of the database
+	case kindDefinition:
+		for from := range rw.to { // it may create its object there
+			if mentions(st.sql, from) {
 				named = from
-				break
+			}
+		}
+	default:
+		for i, tok := range st.toks {
+			if st.head(i) || i == st.dbName {
+				if from, _ := rw.fromName(tok.Text); from != "" {
+					named = from
+					break
+				}
 			}
 		}
 	}
