@@ -239,6 +239,9 @@ func (r *run) prepare(ctx context.Context) (txn.Position, error) {
 	if err := r.checkStops(ctx, start); err != nil {
 		return txn.Position{}, err
 	}
+	if err := r.checkSideTables(ctx); err != nil {
+		return txn.Position{}, err
+	}
 	if err := r.checkRewrites(ctx, start); err != nil {
 		return txn.Position{}, err
 	}

@@ -83,6 +83,49 @@ func (r *run) checkRewriteDB(cp *Checkpoint) error {
 	return fmt.Errorf("the checkpoint on the target was made by a replay with --rewrite-db %s, not %s: resume with the same rules", have, want)
 }
 
+// checkSideTables refuses, with --tables, a renamed database on the
+// target that holds tables --tables does not name: a statement kept for a
+// table of --tables that also reads another would read the restored copy
+// of that other table, not one rolled forward (without it, the statement
+// fails, naming the missing table).
+func (r *run) checkSideTables(ctx context.Context) error {
+	if len(r.opts.RewriteDB) == 0 || len(r.opts.Tables) == 0 {
+		return nil
+	}
+	kept := map[string]bool{}
+	for _, t := range r.opts.Tables {
+		kept[t] = true
+	}
+	for _, rule := range r.opts.RewriteDB {
+		rows, err := r.tgt.DB().QueryContext(ctx, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME", rule.To)
+		if err != nil {
+			return fmt.Errorf("list the tables of %s on the target: %w", rule.To, err)
+		}
+		var extra []string
+		for rows.Next() {
+			var name string
+			if err := rows.Scan(&name); err != nil {
+				rows.Close()
+				return fmt.Errorf("list the tables of %s on the target: %w", rule.To, err)
+			}
+			if !kept[rule.From+"."+name] {
+				extra = append(extra, rule.To+"."+name)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("list the tables of %s on the target: %w", rule.To, err)
+		}
+		if len(extra) > 0 {
+			return fmt.Errorf("nothing applied: --rewrite-db %s with --tables: the target's %s holds %s, which --tables does not name: "+
+				"statements applied to the tables of --tables that read them would read the restored copies, not tables rolled forward; "+
+				"drop them from %s, or roll the whole database forward with --databases %s",
+				rule, rule.To, strings.Join(extra, ", "), rule.To, rule.From)
+		}
+	}
+	return nil
+}
+
 // checkRewrites runs, reading binlog files with --rewrite-db, every
 // transaction from start to the stop point through the filters and the
 // rules, and refuses the replay (a *RewriteRefusedError) when some cannot

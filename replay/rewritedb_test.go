@@ -223,6 +223,22 @@ func TestRewriteDB(t *testing.T) {
 	}
 }
 
+// TestRewriteDBTablesAlone refuses --rewrite-db with --tables when the
+// side database holds another table: a statement on orders that reads it
+// would read its restored copy, not one rolled forward.
+func TestRewriteDBTablesAlone(t *testing.T) {
+	sc := replaytest.New(t, "MIXED", shopSetup, refusedWork)
+	tgt, db := sc.Target(t)
+	restoreSide(t, db, "shop_r", "orders", "customers")
+	o := opts(2)
+	o.Files, o.TargetDSN, o.StartPosition = sc.Files, tgt.DSN(""), sc.Start
+	o.Tables, o.RewriteDB = []string{"shop.orders"}, rewrite.Rules{{From: "shop", To: "shop_r"}}
+	sum, err := replay.Run(context.Background(), o, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "holds shop_r.customers, which --tables does not name") || sum != nil && sum.Applied > 0 {
+		t.Fatalf("replay: %v (summary %+v), want a refusal naming shop_r.customers", err, sum)
+	}
+}
+
 // tablesOf lists the tables of database db, sorted.
 func tablesOf(t *testing.T, db *sql.DB, name string) []string {
 	t.Helper()
