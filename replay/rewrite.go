@@ -44,7 +44,7 @@ func (e *RewriteRefusedError) Error() string {
 	fmt.Fprintf(&b, "nothing applied: --rewrite-db cannot apply %d transaction(s) of these binlogs before the stop point:", e.Total)
 	var gtids []string
 	for _, r := range e.Refused {
-		fmt.Fprintf(&b, "\n  - %v", r)
+		fmt.Fprintf(&b, "\n  - %s", r.Detail())
 		if g := r.SkipGTIDs(); g != "" {
 			gtids = append(gtids, g)
 		}

@@ -519,9 +519,12 @@ type Error struct {
 }
 
 // Error says what is refused, why, and how to skip it or stop before it.
-func (e *Error) Error() string {
+func (e *Error) Error() string { return "--rewrite-db cannot apply " + e.Detail() }
+
+// Detail is Error without its first words: "the transaction #N at ...".
+func (e *Error) Detail() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "--rewrite-db cannot apply the transaction #%d at %s", e.Txn.Seq, e.Txn.Start)
+	fmt.Fprintf(&b, "the transaction #%d at %s", e.Txn.Seq, e.Txn.Start)
 	if e.Txn.GTID != "" {
 		fmt.Fprintf(&b, " (GTID %s)", e.Txn.GTID)
 	}
