@@ -194,7 +194,8 @@ func checkResumeRefused(t *testing.T, bin string, db *sql.DB, args, files []stri
 // without filters, or with a filter naming the new name, is a usage error
 // (2); binlogs holding a DDL that cannot be renamed make replay refuse
 // before applying anything (1, naming it and the flag that skips it) and
-// plan say so (1); skipping it, the replay applies the rest (0).
+// plan say so (1); skipping it, the replay applies the rest (0), and
+// --verify-against finds the target's shop_r equal to the source's shop.
 func TestRewriteDBExitStatus(t *testing.T) {
 	bin := buildBinary(t)
 	sc := replaytest.New(t, "ROW",
@@ -264,8 +265,11 @@ func TestRewriteDBExitStatus(t *testing.T) {
 		t.Fatalf("gtid_binlog_pos %q: %v", last, err)
 	}
 	skip := fmt.Sprintf("%d-%d-%d..%d", domain, server, seq-1, seq-1)
-	if out, code := run(append(replayArgs, "--databases", "shop", "--rewrite-db", "shop=shop_r", "--exclude-gtids", skip)...); code != 0 {
-		t.Fatalf("replay --exclude-gtids %s: exit status %d:\n%s", skip, code, out)
+	// --verify-against compares the target's shop_r with the source's shop.
+	out, code := run(append(replayArgs, "--databases", "shop", "--rewrite-db", "shop=shop_r", "--exclude-gtids", skip,
+		"--verify-against", sc.Source.DSN(""))...)
+	if code != 0 || !strings.Contains(out, "1 tables compared, all equal") {
+		t.Fatalf("replay --exclude-gtids %s --verify-against the source: exit status %d:\n%s", skip, code, out)
 	}
 	var n int
 	if err := db.QueryRow("SELECT COUNT(*) FROM shop_r.t").Scan(&n); err != nil || n != 3 {
