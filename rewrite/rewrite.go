@@ -14,8 +14,9 @@
 // The include filters (--databases, --tables) name the databases and
 // tables as the binlogs do: they decide what is applied, and the rules
 // then say where it goes. They are needed: without them every other
-// database would be applied as it is too. Rewriting makes them stricter,
-// so that nothing is applied to or lost from a database in silence:
+// database would be applied as it is too. Rewriting adjusts how they
+// treat statements, so that nothing is applied to or lost from a
+// database in silence:
 //   - a statement the filters keep that names, qualified, a database they
 //     do not keep is refused (it would read or write that database on the
 //     target as it is there now);
