@@ -12,6 +12,7 @@ import (
 
 	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/filter"
+	"github.com/binlog-replay/binlog-replay/rewrite"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -63,13 +64,22 @@ type Options struct {
 	// StopNeverReachedOK makes Run return no error when the binlogs end
 	// before the stop point given (by default a *StopNotReachedError).
 	StopNeverReachedOK bool
-	// ExcludeGTIDs are skipped (the checkpoint still moves past them).
-	ExcludeGTIDs txn.GTIDSet
+	// ExcludeGTIDs are skipped (the checkpoint still moves past them): a
+	// GTID set, or MariaDB ranges naming exactly some transactions (see
+	// filter.GTIDs).
+	ExcludeGTIDs filter.GTIDs
 	// Databases and Tables ("db.table") keep only what they name; empty
 	// keeps everything. A statement or DDL is kept when its default
 	// database is kept (as mysqlbinlog --database does).
 	Databases []string
 	Tables    []string
+	// RewriteDB renames databases (--rewrite-db old=new): what the
+	// include filters keep of the old database is applied to the new one
+	// (see package rewrite). It needs Databases or Tables, which name the
+	// databases as the binlogs do; the target then logs the transactions
+	// with GTIDs of its own (they are not the source's), and a resume must
+	// give the same rules (the checkpoint records them).
+	RewriteDB rewrite.Rules
 
 	// Workers is the number of target connections applying in parallel.
 	Workers int
@@ -214,7 +224,35 @@ func (o *Options) Validate() error {
 			return fmt.Errorf("table filter %q: want db.table", t)
 		}
 	}
+	return o.validateRewrite()
+}
+
+// validateRewrite checks RewriteDB against the other options.
+func (o *Options) validateRewrite() error {
+	if len(o.RewriteDB) == 0 {
+		return nil
+	}
+	if _, err := o.rewriter(nil); err != nil {
+		return err
+	}
+	switch {
+	case o.TargetGTIDs == GTIDsSource:
+		return errors.New("--target-gtids source: with --rewrite-db the transactions write other databases than the source's: " +
+			"the target logs them with GTIDs of its own")
+	case o.StartGTIDsFromTarget:
+		return errors.New("--start-gtid target takes the GTIDs the target holds, which with --rewrite-db (restoring into " +
+			"another database, on a server of its own history) say nothing of the database restored: give the backup's start point")
+	}
 	return nil
+}
+
+// rewriter returns the rewriter of a run reading files (none for a
+// source), nil without RewriteDB.
+func (o *Options) rewriter(files []string) (*rewrite.Rewriter, error) {
+	if len(o.RewriteDB) == 0 {
+		return nil, nil
+	}
+	return rewrite.New(rewrite.Config{Rules: o.RewriteDB, Filter: filter.New(o.Filter(files)), LogValues: o.LogValues})
 }
 
 // Stats is a snapshot of a running replay.

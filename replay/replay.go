@@ -215,6 +215,9 @@ func (r *run) prepare(ctx context.Context) (txn.Position, error) {
 		r.start.lastTime = cp.SourceTime
 		r.logf("resuming from checkpoint %s (%d transactions applied before)", cp.Next, cp.Applied)
 	}
+	if err := r.checkRewriteDB(cp); err != nil {
+		return txn.Position{}, err
+	}
 	if err := r.checkPending(cp); err != nil {
 		return txn.Position{}, err
 	}
@@ -236,6 +239,12 @@ func (r *run) prepare(ctx context.Context) (txn.Position, error) {
 	if err := r.checkStops(ctx, start); err != nil {
 		return txn.Position{}, err
 	}
+	if err := r.checkSideTables(ctx); err != nil {
+		return txn.Position{}, err
+	}
+	if err := r.checkRewrites(ctx, start); err != nil {
+		return txn.Position{}, err
+	}
 	if err := r.checkBinlogPrivilege(ctx, start); err != nil {
 		return txn.Position{}, err
 	}
@@ -245,7 +254,13 @@ func (r *run) prepare(ctx context.Context) (txn.Position, error) {
 		return txn.Position{}, fmt.Errorf("connect to target: %w", err)
 	}
 	defer conn.Close()
-	if r.start.keepGTIDs, err = r.tgt.DecideGTIDs(ctx, conn, r.opts.TargetGTIDs); err != nil {
+	mode := r.opts.TargetGTIDs
+	if len(r.opts.RewriteDB) > 0 {
+		r.logf("target GTIDs: the target's own, because --rewrite-db %s changes what the transactions write: they are not the source's",
+			r.opts.RewriteDB)
+		mode = GTIDsOwn
+	}
+	if r.start.keepGTIDs, err = r.tgt.DecideGTIDs(ctx, conn, mode); err != nil {
 		return txn.Position{}, err
 	}
 	if err := r.createCheckpoint(ctx, conn, cp == nil, start); err != nil {
@@ -281,10 +296,28 @@ func (r *run) createCheckpoint(ctx context.Context, conn *sql.Conn, fresh bool, 
 		return err
 	}
 	if fresh {
-		first := &txn.Txn{End: start}
-		if _, err := conn.ExecContext(ctx, target.CheckpointSQL(first, 0, "")); err != nil {
-			return fmt.Errorf("create checkpoint: %w", err)
-		}
+		return r.createFresh(ctx, conn, start)
+	}
+	return nil
+}
+
+// createFresh creates the checkpoint naming start, with the run's
+// --rewrite-db rules, in one transaction.
+func (r *run) createFresh(ctx context.Context, conn *sql.Conn, start txn.Position) error {
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("create checkpoint: %w", err)
+	}
+	defer tx.Rollback()
+	first := &txn.Txn{End: start}
+	if _, err := tx.ExecContext(ctx, target.CheckpointSQL(first, 0, "")); err != nil {
+		return fmt.Errorf("create checkpoint: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, target.RewriteDBSQL(r.opts.RewriteDB.String())); err != nil {
+		return fmt.Errorf("create checkpoint: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("create checkpoint: %w", err)
 	}
 	return nil
 }
@@ -408,6 +441,10 @@ func (r *run) readStage(ctx context.Context, start txn.Position, out chan<- *txn
 		rd.Close()
 	}()
 	f := filter.New(r.opts.Filter(r.opts.Files))
+	rw, err := r.opts.rewriter(r.opts.Files)
+	if err != nil {
+		return err
+	}
 	sent := 0
 	skipping := false // the pieces of a transaction the GTID filters skip
 	for first := true; ; first = false {
@@ -471,7 +508,12 @@ func (r *run) readStage(ctx context.Context, start txn.Position, out chan<- *txn
 				continue
 			}
 		}
-		f.Include(t)
+		if rw == nil {
+			f.Include(t)
+		} else if err := rw.Apply(t); err != nil {
+			r.setReadErr(err, "refused by --rewrite-db: every transaction before it was applied, and nothing of it")
+			return nil
+		}
 		if err := r.mem.Acquire(ctx, t); err != nil {
 			return nil // cancelled: a graceful stop
 		}

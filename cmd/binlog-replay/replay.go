@@ -16,6 +16,7 @@ import (
 	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/plan"
 	"github.com/binlog-replay/binlog-replay/replay"
+	"github.com/binlog-replay/binlog-replay/rewrite"
 	"github.com/binlog-replay/binlog-replay/txn"
 	"github.com/binlog-replay/binlog-replay/verify"
 )
@@ -145,7 +146,7 @@ func (o *ReplayOptions) options(args []string, warn io.Writer) (replay.Options, 
 	}
 	ro.StartPosition, ro.StartGTIDs, ro.ExcludeGTIDs = start, f.StartGTIDs, f.ExcludeGTIDs
 	ro.StopPosition, ro.StopDatetime, ro.StopBeforeGTID = f.StopPosition, f.StopDatetime, f.StopBeforeGTID
-	ro.Databases, ro.Tables = f.Databases, f.Tables
+	ro.Databases, ro.Tables, ro.RewriteDB = f.Databases, f.Tables, rewrite.Rules(o.RewriteDB)
 	ro.Workers, ro.GroupTxns, ro.GroupBytes = o.Workers, o.GroupTxns, o.GroupBytes
 	ro.Resume, ro.NoLogBin, ro.SkipUnknown, ro.Strict = o.Resume, o.NoLogBin, o.SkipUnknown, o.Strict
 	ro.NoContinuityCheck, ro.StopNeverReachedOK = o.NoContinuityCheck, o.StopNeverReachedOK
@@ -288,7 +289,7 @@ func dryRunCheck(ctx context.Context, ro *replay.Options, stderr io.Writer) int 
 	}
 	po := plan.Options{Files: ro.Files, StartPosition: start, StartGTIDs: ro.StartGTIDs,
 		StopPosition: ro.StopPosition, StopDatetime: ro.StopDatetime, StopBeforeGTID: ro.StopBeforeGTID,
-		ExcludeGTIDs: ro.ExcludeGTIDs, Databases: ro.Databases, Tables: ro.Tables, SkipUnknown: ro.SkipUnknown,
+		ExcludeGTIDs: ro.ExcludeGTIDs, Databases: ro.Databases, Tables: ro.Tables, RewriteDB: ro.RewriteDB, SkipUnknown: ro.SkipUnknown,
 		HideValues: !ro.LogValues, NoContinuityCheck: ro.NoContinuityCheck}
 	if ro.Source.DSN != "" {
 		src, err := ro.Source.Remote()
@@ -309,6 +310,11 @@ func dryRunCheck(ctx context.Context, ro *replay.Options, stderr io.Writer) int 
 			strings.TrimSpace(p.ReadError.Message))
 		return 1
 	}
+	if rep.Replay.Refused > 0 {
+		fmt.Fprintf(stderr, "binlog-replay replay --dry-run: nothing applied: --rewrite-db cannot rename %d transactions "+
+			"with certainty (binlog-replay plan with the same flags lists them)\n", rep.Replay.Refused)
+		return 1
+	}
 	fmt.Fprintf(stderr, "dry run: the binlogs read cleanly: %d transactions to apply\n", rep.Replay.Applied)
 	if po.Source != nil && rep.Replay.StoppedBefore == nil && rep.Contents.Last != nil {
 		ro.StopPosition = rep.Contents.Last.End
@@ -325,6 +331,14 @@ func verifyAfterReplay(ctx context.Context, ro replay.Options, o *ReplayOptions,
 	vo := verifyOptions{Target: ro.TargetDSN, Reference: o.reference, ChunkSize: verify.DefaultChunkSize, SampleRows: verify.DefaultSampleRows,
 		LogValues: ro.LogValues, targetTLS: ro.TargetTLS, referenceTLS: o.referenceTLS, referenceFlag: "--verify-against"}
 	vo.Databases, vo.Tables = strings.Join(ro.Databases, ","), strings.Join(ro.Tables, ",")
+	if len(ro.RewriteDB) > 0 {
+		// The reference holds the binlogs' databases; the target, the
+		// renamed ones.
+		vo.targetNames = map[string]string{}
+		for _, r := range ro.RewriteDB {
+			vo.targetNames[r.From] = r.To
+		}
+	}
 	report, err := compareServers(ctx, vo)
 	if err != nil {
 		fmt.Fprintf(stderr, "binlog-replay replay: verify: %v\n", err)

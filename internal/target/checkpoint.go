@@ -27,6 +27,7 @@ import (
 //	  pending_gtid, pending_print,          -- its GTID, the DDL's fingerprint before it ran,
 //	  pending_what                          -- and why it is applied apart
 //	  temp_tables                           -- the binlog's temporary tables open at this point
+//	  rewrite_db                            -- the --rewrite-db rules of the replay that made it
 //	  updated_at  TIMESTAMP(6))
 //
 // and binlog_replay.sessions, where each run records its sessions on the
@@ -71,6 +72,10 @@ type Checkpoint struct {
 	// TempTables names the temporary tables the binlog had created and
 	// not dropped at Next: they lived in the session that applied them.
 	TempTables string
+	// RewriteDB are the --rewrite-db rules of the replay that made the
+	// checkpoint (rewrite.Rules.String), "" for none: a resume must give
+	// the same, or it would apply the rest of the binlogs elsewhere.
+	RewriteDB string
 }
 
 // Pending is the transaction a checkpoint names as started but not known
@@ -134,6 +139,7 @@ var addedColumns = []string{
 	"pending_print VARCHAR(2048) NOT NULL DEFAULT ''",
 	"pending_what VARCHAR(2048) NOT NULL DEFAULT ''",
 	"temp_tables VARCHAR(4096) NOT NULL DEFAULT ''",
+	"rewrite_db VARCHAR(4096) NOT NULL DEFAULT ''",
 }
 
 // addCheckpointColumns adds the addedColumns a checkpoint table made by an
@@ -224,7 +230,32 @@ func readCheckpoint(ctx context.Context, db queryRower, lock string) (*Checkpoin
 	if srcTime.Valid {
 		cp.SourceTime, _ = time.Parse("2006-01-02 15:04:05.999999", srcTime.String)
 	}
+	if cp.RewriteDB, err = readRewriteDB(ctx, db); err != nil {
+		return nil, err
+	}
 	return &cp, nil
+}
+
+// readRewriteDB reads the checkpoint's rewrite_db, "" from a table made
+// by a version without it.
+func readRewriteDB(ctx context.Context, db queryRower) (string, error) {
+	var rules string
+	err := db.QueryRowContext(ctx, "SELECT rewrite_db FROM `"+CheckpointSchema+"`.`checkpoint` WHERE channel = ?",
+		checkpointChannel).Scan(&rules)
+	switch {
+	case isMySQLError(err, errBadField), errors.Is(err, sql.ErrNoRows):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("read checkpoint: %w", err)
+	}
+	return rules, nil
+}
+
+// RewriteDBSQL records rules (rewrite.Rules.String) as the --rewrite-db
+// rules of the checkpoint, in the transaction that creates it.
+func RewriteDBSQL(rules string) string {
+	return fmt.Sprintf("UPDATE `%s`.`checkpoint` SET rewrite_db=%s WHERE channel=%s",
+		CheckpointSchema, sqlgen.Quote(rules), sqlgen.Quote(checkpointChannel))
 }
 
 // readOldCheckpoint reads a checkpoint table made by an earlier version,
