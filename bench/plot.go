@@ -45,6 +45,7 @@ var (
 		KindAnchor: {0x88, 0x88, 0x88, 0xff},
 		KindReplay: {0x2a, 0x6f, 0xdb, 0xff},
 		KindNative: {0xe0, 0x8a, 0x1e, 0xff},
+		KindLimit:  {0x2c, 0xa0, 0x2c, 0xff},
 	}
 	chartBad = color.RGBA{0xd6, 0x27, 0x28, 0xff}
 )
@@ -54,6 +55,7 @@ var chartLegend = []struct{ kind, name string }{
 	{KindAnchor, "mariadb-binlog | mariadb (the anchor)"},
 	{KindReplay, "binlog-replay"},
 	{KindNative, "MariaDB parallel replication"},
+	{KindLimit, "the limit (prepared BINLOG statements, one session)"},
 	{"", "failed, or target not verified"},
 }
 
@@ -318,6 +320,8 @@ func chartLabel(res Result) string {
 		return "mariadb-binlog | mariadb"
 	case KindNative:
 		return fmt.Sprintf("native, %d threads", res.Workers)
+	case KindLimit:
+		return "limit, one session"
 	case KindReplay:
 		if res.Workers == 1 {
 			return "binlog-replay, 1 worker"
