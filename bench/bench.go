@@ -191,6 +191,11 @@ type Result struct {
 	// CPU is the processor time used during the applies, over every
 	// repeat; nil where it cannot be read (not Linux).
 	CPU *CPU `json:"cpu,omitempty"`
+	// ProxyRoundTripMs is, with a target latency, the round trip the
+	// proxy added as it measured it (netdelay.Proxy.RoundTrip), the mean
+	// over the repeats: the latency asked for plus the scheduler's delays.
+	// For native replication it is that of the untimed fetch.
+	ProxyRoundTripMs float64 `json:"proxy_round_trip_ms,omitempty"`
 }
 
 // ProfileReport holds the results of one workload profile (or of the
@@ -393,6 +398,9 @@ func runInput(ctx context.Context, o *Options, in *input, pr *ProfileReport) err
 			}
 		}
 		res.CPU = used.cpu()
+		if used.rttN > 0 {
+			res.ProxyRoundTripMs = millis(used.rtt / time.Duration(used.rttN))
+		}
 		slices.Sort(res.Seconds)
 		n := len(res.Seconds)
 		res.Median = (res.Seconds[(n-1)/2] + res.Seconds[n/2]) / 2

@@ -136,6 +136,9 @@ func TestBenchRemoteSlowTarget(t *testing.T) {
 		if c := r.CPU; c != nil && r.Kind != KindNative && c.Proxy <= 0 {
 			t.Errorf("%s: no CPU counted for the latency proxy: %+v", r.Method, c)
 		}
+		if r.ProxyRoundTripMs < 2 {
+			t.Errorf("%s: the proxy measured a round trip of %v ms, below the 2 ms asked for", r.Method, r.ProxyRoundTripMs)
+		}
 	}
 	if rep.TargetLatencyMs != 2 || rep.CommitLatencyMs != 1 {
 		t.Errorf("report: target latency %v ms, commit latency %v ms", rep.TargetLatencyMs, rep.CommitLatencyMs)

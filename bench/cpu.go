@@ -50,6 +50,10 @@ type usage struct {
 	busy, total uint64
 	// ok is false when the counters could not be read (not Linux).
 	ok bool
+	// rtt sums the round trips the latency proxy measured, over rttN
+	// applies.
+	rtt  time.Duration
+	rttN int
 }
 
 // add adds v to u; the sum is ok only when both are.
@@ -62,6 +66,8 @@ func (u *usage) add(v usage) {
 	u.self += v.self
 	u.busy += v.busy
 	u.total += v.total
+	u.rtt += v.rtt
+	u.rttN += v.rttN
 	u.ok = ok
 }
 

@@ -145,6 +145,7 @@ func apply(ctx context.Context, o *Options, in *input, tgt *sandbox.Server, m me
 		// Close waits for the proxy's connections, whose CPU it then knows.
 		proxy.Close()
 		used.proxy = proxy.CPU()
+		used.rtt, used.rttN = proxy.RoundTrip(), 1
 		if m.kind == KindReplay || m.kind == KindLimit {
 			used.tool = max(0, used.self-used.proxy)
 		}

@@ -25,7 +25,11 @@ func WriteText(w io.Writer, r *Report) error {
 		}
 		fmt.Fprintf(tw, "\nprofile %s: %d transactions, %d row changes, %.1f MiB of binlog; targets checked against %s\n",
 			p.Profile, p.Txns, p.Rows, float64(p.BinlogBytes)/(1<<20), against)
-		head := "method\tapply s\tspread s\ttxn/s\trows/s\tspeed-up\ttarget cpu\ttool cpu\t"
+		head := "method\tapply s\tspread s\ttxn/s\trows/s\tspeed-up\t"
+		if proxy {
+			head += "rtt ms\t"
+		}
+		head += "target cpu\ttool cpu\t"
 		if proxy {
 			head += "proxy cpu\t"
 		}
@@ -39,14 +43,23 @@ func WriteText(w io.Writer, r *Report) error {
 			if res.Ratio > 0 {
 				ratio = fmt.Sprintf("%.1fx", res.Ratio)
 			}
-			fmt.Fprintf(tw, "%s\t%.2f\t%s\t%s\t%s\t%s\t%s%s\t\n", res.Method, res.Median, spread, rate, rows, ratio,
-				cpuColumns(res, proxy), verdict(res))
+			rtt := ""
+			if proxy {
+				rtt = fmt.Sprintf("%.2f\t", res.ProxyRoundTripMs)
+			}
+			fmt.Fprintf(tw, "%s\t%.2f\t%s\t%s\t%s\t%s\t%s%s%s\t\n", res.Method, res.Median, spread, rate, rows, ratio,
+				rtt, cpuColumns(res, proxy), verdict(res))
 		}
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintln(w, "\ncpu: cores used during the applies (CPU seconds per second of apply): target = the target's mariadbd;"+
+	if proxy {
+		fmt.Fprintln(w, "\nrtt: the round trip the latency proxy added, as it measured it (native: the untimed fetch from the source)")
+	} else {
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w, "cpu: cores used during the applies (CPU seconds per second of apply): target = the target's mariadbd;"+
 		"\n  tool = the applying client (mariadb-binlog and mariadb; binlog-replay or the limit's session, in this process);"+
 		"\n  other = the rest of the machine; busy = the share of all the machine's cores that was busy")
 	for _, p := range r.Profiles {

@@ -10,7 +10,9 @@
 // another: a stream of many packets, or several requests sent before their
 // answers, pays the delay once, not once per packet, as on a real link.
 // There is no bandwidth limit, loss or jitter. The delay is a minimum: the
-// Go scheduler adds its own wake-up latency, more on a busy machine.
+// scheduler adds its own wake-up latency, more on a busy machine (on 2
+// busy cores at a load of 6, 1 ms asked for added about 2.3 ms);
+// RoundTrip says what was added.
 package netdelay
 
 import (
@@ -44,6 +46,9 @@ type Proxy struct {
 	// cpu is the CPU time, in nanoseconds, of the forwarding goroutines
 	// that have ended.
 	cpu atomic.Int64
+	// held and chunks sum how long the chunks forwarded were held, from
+	// their read to the end of their write, in nanoseconds.
+	held, chunks atomic.Int64
 
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
@@ -78,6 +83,18 @@ func (p *Proxy) Addr() *net.TCPAddr { return p.ln.Addr().(*net.TCPAddr) }
 // CPU returns the processor time the proxy's forwarding has used on the
 // connections that have ended (every connection, once Close has returned).
 func (p *Proxy) CPU() time.Duration { return time.Duration(p.cpu.Load()) }
+
+// RoundTrip returns the round trip the proxy has added so far, as
+// measured: twice the mean time a chunk was held, from its read to the end
+// of its write (0 before any). It exceeds the round trip asked for by the
+// scheduler's wake-up latency, and the write's own time.
+func (p *Proxy) RoundTrip() time.Duration {
+	n := p.chunks.Load()
+	if n == 0 {
+		return 0
+	}
+	return time.Duration(2 * p.held.Load() / n)
+}
 
 // Close stops accepting, cuts every open connection and waits until every
 // goroutine of the proxy has returned. It returns nil, also when called
@@ -162,10 +179,10 @@ func (p *Proxy) serve(client net.Conn) {
 	wg.Wait()
 }
 
-// chunk is what one read returned, due to be written at due.
+// chunk is what one read returned at read, due to be written at due.
 type chunk struct {
-	due  time.Time
-	data []byte
+	read, due time.Time
+	data      []byte
 }
 
 // pump copies src to dst, writing each chunk p.oneWay after it was read,
@@ -188,6 +205,8 @@ func (p *Proxy) pump(dst, src net.Conn) error {
 			if _, err := dst.Write(queue[n].data); err != nil {
 				return fmt.Errorf("netdelay: write: %w", err)
 			}
+			p.held.Add(int64(time.Since(queue[n].read)))
+			p.chunks.Add(1)
 			n++
 		}
 		queue = append(queue[:0], queue[n:]...)
@@ -208,7 +227,8 @@ func (p *Proxy) pump(dst, src net.Conn) error {
 		}
 		m, err := src.Read(buf)
 		if m > 0 {
-			queue = append(queue, chunk{due: time.Now().Add(p.oneWay), data: append([]byte(nil), buf[:m]...)})
+			read := time.Now()
+			queue = append(queue, chunk{read: read, due: read.Add(p.oneWay), data: append([]byte(nil), buf[:m]...)})
 		}
 		switch {
 		case err == nil, errors.Is(err, os.ErrDeadlineExceeded):

@@ -84,9 +84,12 @@ func TestAddedRoundTrip(t *testing.T) {
 		p := listen(t, echo, rtt)
 		got := medianTurn(t, p.Addr().String(), 20)
 		added := got - direct
-		t.Logf("round trip %s: direct %s, through the proxy %s (added %s)", rtt, direct, got, added)
+		t.Logf("round trip %s: direct %s, through the proxy %s (added %s; the proxy measured %s)", rtt, direct, got, added, p.RoundTrip())
 		if got < rtt || added > rtt+15*time.Millisecond {
 			t.Errorf("round trip %s: a turn took %s through the proxy, %s directly", rtt, got, direct)
+		}
+		if m := p.RoundTrip(); m < rtt || m > rtt+15*time.Millisecond {
+			t.Errorf("round trip %s: the proxy measured %s", rtt, m)
 		}
 	}
 }
