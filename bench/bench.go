@@ -193,8 +193,9 @@ type Result struct {
 	CPU *CPU `json:"cpu,omitempty"`
 	// ProxyRoundTripMs is, with a target latency, the round trip the
 	// proxy added as it measured it (netdelay.Proxy.RoundTrip), the mean
-	// over the repeats: the latency asked for plus the scheduler's delays.
-	// For native replication it is that of the untimed fetch.
+	// over the repeats: the latency asked for plus the lateness of the
+	// proxy's wake-ups. For native replication it is that of the untimed
+	// fetch.
 	ProxyRoundTripMs float64 `json:"proxy_round_trip_ms,omitempty"`
 }
 

@@ -11,7 +11,7 @@
 // answers, pays the delay once, not once per packet, as on a real link.
 // There is no bandwidth limit, loss or jitter. The delay is a minimum: the
 // scheduler adds its own wake-up latency, more on a busy machine (on 2
-// busy cores at a load of 6, 1 ms asked for added about 2.3 ms);
+// busy cores at a load of 6, 2 ms asked for added about 2.3 ms);
 // RoundTrip says what was added.
 package netdelay
 
@@ -46,9 +46,9 @@ type Proxy struct {
 	// cpu is the CPU time, in nanoseconds, of the forwarding goroutines
 	// that have ended.
 	cpu atomic.Int64
-	// held and chunks sum how long the chunks forwarded were held, from
-	// their read to the end of their write, in nanoseconds.
-	held, chunks atomic.Int64
+	// late and wakes sum how late the forwarding woke, in nanoseconds,
+	// when a chunk came due.
+	late, wakes atomic.Int64
 
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
@@ -85,15 +85,23 @@ func (p *Proxy) Addr() *net.TCPAddr { return p.ln.Addr().(*net.TCPAddr) }
 func (p *Proxy) CPU() time.Duration { return time.Duration(p.cpu.Load()) }
 
 // RoundTrip returns the round trip the proxy has added so far, as
-// measured: twice the mean time a chunk was held, from its read to the end
-// of its write (0 before any). It exceeds the round trip asked for by the
-// scheduler's wake-up latency, and the write's own time.
+// measured: the round trip asked for plus twice the mean lateness of its
+// wake-ups when a chunk came due (just the round trip asked for before
+// any). It leaves out how late the proxy read a chunk after it arrived,
+// and the time a write waits for a receiver that does not keep up (that
+// is the receiver's, not the link's).
 func (p *Proxy) RoundTrip() time.Duration {
-	n := p.chunks.Load()
-	if n == 0 {
-		return 0
+	rtt := 2 * p.oneWay
+	if n := p.wakes.Load(); n > 0 {
+		rtt += time.Duration(2 * p.late.Load() / n)
 	}
-	return time.Duration(2 * p.held.Load() / n)
+	return rtt
+}
+
+// woke records a wake-up at now for a chunk due at due.
+func (p *Proxy) woke(now, due time.Time) {
+	p.late.Add(int64(max(0, now.Sub(due))))
+	p.wakes.Add(1)
 }
 
 // Close stops accepting, cuts every open connection and waits until every
@@ -179,10 +187,10 @@ func (p *Proxy) serve(client net.Conn) {
 	wg.Wait()
 }
 
-// chunk is what one read returned at read, due to be written at due.
+// chunk is what one read returned, due to be written at due.
 type chunk struct {
-	read, due time.Time
-	data      []byte
+	due  time.Time
+	data []byte
 }
 
 // pump copies src to dst, writing each chunk p.oneWay after it was read,
@@ -205,8 +213,6 @@ func (p *Proxy) pump(dst, src net.Conn) error {
 			if _, err := dst.Write(queue[n].data); err != nil {
 				return fmt.Errorf("netdelay: write: %w", err)
 			}
-			p.held.Add(int64(time.Since(queue[n].read)))
-			p.chunks.Add(1)
 			n++
 		}
 		queue = append(queue[:0], queue[n:]...)
@@ -219,6 +225,7 @@ func (p *Proxy) pump(dst, src net.Conn) error {
 				return closeWrite(dst)
 			}
 			time.Sleep(time.Until(next))
+			p.woke(time.Now(), next)
 			continue
 		}
 		// Read until the next chunk is due, then write what is due.
@@ -227,11 +234,12 @@ func (p *Proxy) pump(dst, src net.Conn) error {
 		}
 		m, err := src.Read(buf)
 		if m > 0 {
-			read := time.Now()
-			queue = append(queue, chunk{read: read, due: read.Add(p.oneWay), data: append([]byte(nil), buf[:m]...)})
+			queue = append(queue, chunk{due: time.Now().Add(p.oneWay), data: append([]byte(nil), buf[:m]...)})
 		}
 		switch {
-		case err == nil, errors.Is(err, os.ErrDeadlineExceeded):
+		case err == nil:
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			p.woke(time.Now(), next)
 		case errors.Is(err, io.EOF):
 			eof = true
 		default:

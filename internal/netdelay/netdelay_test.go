@@ -121,9 +121,12 @@ func TestStreamPaysOnce(t *testing.T) {
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("read back %d bytes of %d (%v)", len(got), len(data), err)
 	}
-	t.Logf("4 MiB echoed through a %s proxy in %s", rtt, took)
+	t.Logf("4 MiB echoed through a %s proxy in %s; the proxy measured a round trip of %s", rtt, took, p.RoundTrip())
 	if took < rtt || took > 10*rtt {
 		t.Errorf("4 MiB echoed in %s through a proxy adding %s", took, rtt)
+	}
+	if m := p.RoundTrip(); m < rtt || m > rtt+50*time.Millisecond {
+		t.Errorf("the proxy measured a round trip of %s for a stream, asked for %s", m, rtt)
 	}
 	if p.Close(); p.CPU() <= 0 {
 		t.Errorf("the proxy reports %s of CPU after forwarding 8 MiB", p.CPU())
