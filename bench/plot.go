@@ -121,12 +121,18 @@ func WriteChart(w io.Writer, r *Report, format string) error {
 		plots[0] = []*plot.Plot{pl}
 	}
 	header := text.Style{Color: color.Black, Font: sans(14), XAlign: draw.XLeft, YAlign: draw.YTop, Handler: plot.DefaultTextHandler}
-	durable := "fast commits"
+	targets := "fast commits"
 	if r.Durable {
-		durable = "durable commits"
+		targets = "durable commits"
+	}
+	if r.CommitLatencyMs > 0 {
+		targets += fmt.Sprintf(", fsyncs %s slower", fmtMs(r.CommitLatencyMs))
+	}
+	if r.TargetLatencyMs > 0 {
+		targets += fmt.Sprintf(", %s more per round trip", fmtMs(r.TargetLatencyMs))
 	}
 	dc.FillText(header, vg.Point{X: vg.Points(10), Y: height - vg.Points(10)},
-		fmt.Sprintf("binlog-replay bench: apply time of the same binlogs (%d CPUs, %s on the targets)", r.CPUs, durable))
+		fmt.Sprintf("binlog-replay bench: apply time of the same binlogs (%d CPUs, %s on the targets)", r.CPUs, targets))
 	body := draw.Crop(dc, 0, 0, chartLegendH, -chartHeaderH)
 	tiles := draw.Tiles{Rows: n, Cols: 1, PadTop: vg.Points(6), PadBottom: vg.Points(6), PadLeft: vg.Points(8), PadRight: vg.Points(14), PadY: vg.Points(10)}
 	canvases := plot.Align(plots, tiles, body)
