@@ -51,12 +51,15 @@ func (o *BenchOptions) AddFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.Txns, "txns", o.Txns, "transactions in the workload (with --duration: the most)")
 	fs.DurationVar(&o.Duration, "duration", 0, "run each workload for this long instead of --txns transactions")
 	fs.IntVar(&o.Threads, "threads", o.Threads, "client sessions generating the workload")
-	fs.IntVar(&o.Tables, "tables", o.Tables, "tables of the oltp profile")
+	fs.IntVar(&o.Tables, "tables", o.Tables, "tables of the oltp and oltp-special profiles")
 	fs.IntVar(&o.Repeat, "repeat", o.Repeat, "runs per method (the median is reported, with the spread)")
 	fs.BoolVar(&o.Durable, "durable", o.Durable, "targets commit durably (innodb_flush_log_at_trx_commit=1)")
 	fs.BoolVar(&o.Native, "native", false, "also measure MariaDB's own parallel replication applying the same binlogs to the same base")
 	fs.IntVar(&o.NativeThreads, "native-threads", o.NativeThreads, "slave_parallel_threads for --native")
 	fs.StringVar(&o.NativeMode, "native-mode", o.NativeMode, "slave_parallel_mode for --native: optimistic or conservative")
+	fs.BoolVar(&o.Limit, "limit", false, "also measure the limit: the statements binlog-replay sends (default grouping), prepared in advance and sent back to back by one session")
+	fs.DurationVar(&o.TargetLatency, "target-latency", 0, "add this to every round trip to the targets: every method reaches its target over TCP through a proxy holding each byte for half of it each way (--native: the replica reaches its source through one)")
+	fs.DurationVar(&o.CommitLatency, "commit-latency", 0, "make every fsync and fdatasync of the targets wait this long first, as on a network-attached disk (a library preloaded into mariadbd, built with cc); needs --durable")
 	fs.StringVar(&o.Binlogs, "binlogs", "", "benchmark these binlogs (a `DIR`, an index file, or comma-separated files) instead of a generated workload; needs --base")
 	fs.StringVar(&o.Base, "base", "", "restored base `DATADIR` the --binlogs apply to (copied, never modified); targets are checked against the anchor's")
 	fs.StringVar(&o.StartPosition, "start-position", "", "with --binlogs: where the base leaves off, `FILE:POS` (default: the first file's beginning)")
@@ -123,9 +126,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		"Generates a workload on a throwaway MariaDB source (binlog on, ROW), takes a base\n"+
 		"before it, then applies the same binlogs to identical targets restored from the base\n"+
 		"with mariadb-binlog | mariadb and with binlog-replay (and with --native, MariaDB's own\n"+
-		"parallel replication), times only the apply and verifies every target against the\n"+
-		"source. With --binlogs and --base: your own binlogs and base, checked against the\n"+
-		"anchor's result.",
+		"parallel replication; with --limit, the target fed prepared statements by one session),\n"+
+		"times only the apply, reports the CPU the target, the tool and the machine used, and\n"+
+		"verifies every target against the source. --target-latency and --commit-latency make\n"+
+		"the targets remote or their disks slow. With --binlogs and --base: your own binlogs\n"+
+		"and base, checked against the anchor's result.",
 		exitStatus{0, "every method applied the binlogs and every target was verified"},
 		exitStatus{1, "error: an apply failed, a target differs, or the bench could not run (servers, files)"},
 		exitStatus{2, "usage: bad flags or arguments"})
