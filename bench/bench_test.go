@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/sandbox"
 	"github.com/binlog-replay/binlog-replay/workload"
 )
@@ -124,6 +125,30 @@ func TestBenchDetectsCorruption(t *testing.T) {
 	if err := WriteText(&out, rep); err != nil || !strings.Contains(out.String(), "VERIFICATION FAILED: profile oltp, "+victim) ||
 		!strings.Contains(out.String(), "sbtest1") {
 		t.Errorf("text report does not name the corruption: %v\n%s", err, out.String())
+	}
+}
+
+// TestBenchApplySQL measures binlog-replay with row events passed through
+// and applied as SQL, beside each other: both rows reported, named and
+// verified, the SQL one checked to have applied its rows as SQL.
+func TestBenchApplySQL(t *testing.T) {
+	requireServer(t)
+	o := tiny()
+	o.Profiles, o.Workers = []workload.Profile{workload.OLTP}, []int{2}
+	o.Apply = []replay.ApplyMode{replay.ApplyBinlog, replay.ApplySQL}
+	rep, err := Run(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := rep.Profiles[0].Results
+	if len(res) != 3 || res[1].Method != "binlog-replay --workers 2" || res[2].Method != "binlog-replay --workers 2 --apply sql" ||
+		res[2].Apply != replay.ApplySQL || chartLabel(res[2]) != "binlog-replay, 2 workers, SQL" {
+		t.Fatalf("results %+v: want the anchor, then --workers 2 passed through and as SQL", res)
+	}
+	for _, r := range res {
+		if !r.Verified || r.Ratio <= 0 {
+			t.Errorf("%s: verified=%v ratio=%v %s%s", r.Method, r.Verified, r.Ratio, r.Error, r.Problem)
+		}
 	}
 }
 
@@ -250,6 +275,7 @@ func TestValidate(t *testing.T) {
 		"base, no binlogs":    func(o *Options) { o.Base = "/data" },
 		"native with base":    func(o *Options) { o.Binlogs, o.Base, o.Native = []string{"x.000001"}, "/data", true },
 		"unknown native mode": func(o *Options) { o.Native, o.NativeMode = true, "fast" },
+		"apply auto":          func(o *Options) { o.Apply = []replay.ApplyMode{replay.ApplyBinlog, replay.ApplyAuto} },
 	}
 	for name, change := range bad {
 		o := DefaultOptions()

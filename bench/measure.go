@@ -97,6 +97,9 @@ func (m method) slug() string {
 	case KindNative:
 		return "native"
 	}
+	if m.apply == replay.ApplySQL {
+		return fmt.Sprintf("replay-sql-w%d", m.workers)
+	}
 	return fmt.Sprintf("replay-w%d", m.workers)
 }
 
@@ -114,11 +117,17 @@ func apply(ctx context.Context, o *Options, in *input, tgt *sandbox.Server, m me
 	ro := replay.DefaultOptions()
 	ro.Files, ro.TargetDSN, ro.StartPosition, ro.Workers = in.files, tgt.DSN(""), in.start, m.workers
 	ro.LogValues = o.LogValues
+	if m.apply != "" {
+		ro.Apply = m.apply
+	}
 	begin := time.Now()
 	sum, err := replay.Run(ctx, ro, o.Log)
 	d := time.Since(begin)
-	if err == nil && sum.Applied != uint64(in.txns) {
+	switch {
+	case err == nil && sum.Applied != uint64(in.txns):
 		err = fmt.Errorf("binlog-replay applied %d transactions of %d (stopped: %s)", sum.Applied, in.txns, sum.StopReason)
+	case err == nil && m.apply != "" && sum.Apply != m.apply:
+		err = fmt.Errorf("binlog-replay --apply %s applied row events by %s", m.apply, sum.Apply)
 	}
 	return d, err
 }
