@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/binlog-replay/binlog-replay/internal/syncdelay"
+	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/txn"
 	"github.com/binlog-replay/binlog-replay/workload"
 )
@@ -39,8 +40,11 @@ type Options struct {
 	// Duration, if positive, runs each workload for this long instead of
 	// until Txns transactions (which then only caps it).
 	Duration time.Duration
-	// Workers are the binlog-replay worker counts to measure.
+	// Workers are the binlog-replay worker counts to measure, each with
+	// every way of applying row events in Apply (default: passthrough
+	// only).
 	Workers []int
+	Apply   []replay.ApplyMode
 	// Repeat runs every method this many times; the median is reported.
 	Repeat int
 	// Native also measures MariaDB's own parallel replication applying the
@@ -143,6 +147,11 @@ func (o *Options) Validate() error {
 			return fmt.Errorf("worker count %d: must be at least 1", w)
 		}
 	}
+	for _, a := range o.Apply {
+		if a != replay.ApplyBinlog && a != replay.ApplySQL {
+			return fmt.Errorf("apply %q: want binlog or sql", a)
+		}
+	}
 	return nil
 }
 
@@ -167,6 +176,8 @@ type Result struct {
 	// binlog-replay worker count or the native applier threads.
 	Kind    string `json:"kind"`
 	Workers int    `json:"workers,omitempty"`
+	// Apply is how binlog-replay applied row events (replay.ApplyMode).
+	Apply replay.ApplyMode `json:"apply,omitempty"`
 	// Seconds are the apply times of the repeats, sorted.
 	Seconds []float64 `json:"seconds"`
 	// Median is the reported apply time (the mean of the middle two for
@@ -355,13 +366,24 @@ type method struct {
 	name    string
 	kind    string
 	workers int
+	apply   replay.ApplyMode // binlog-replay's
 }
 
 // methods lists the methods o asks for, the anchor first.
 func (o *Options) methods() []method {
 	ms := []method{{name: AnchorMethod, kind: KindAnchor}}
+	apply := o.Apply
+	if len(apply) == 0 {
+		apply = []replay.ApplyMode{replay.ApplyBinlog}
+	}
 	for _, w := range o.Workers {
-		ms = append(ms, method{name: fmt.Sprintf("binlog-replay --workers %d", w), kind: KindReplay, workers: w})
+		for _, a := range apply {
+			name := fmt.Sprintf("binlog-replay --workers %d", w)
+			if a == replay.ApplySQL {
+				name += " --apply sql"
+			}
+			ms = append(ms, method{name: name, kind: KindReplay, workers: w, apply: a})
+		}
 	}
 	if o.Native {
 		ms = append(ms, method{name: fmt.Sprintf("native parallel replication, %d threads, %s", o.NativeThreads, o.NativeMode),
@@ -378,7 +400,7 @@ func (o *Options) methods() []method {
 // measured so far.
 func runInput(ctx context.Context, o *Options, in *input, pr *ProfileReport) error {
 	for _, m := range o.methods() {
-		res := Result{Method: m.name, Kind: m.kind, Workers: m.workers, Verified: true}
+		res := Result{Method: m.name, Kind: m.kind, Workers: m.workers, Apply: m.apply, Verified: true}
 		var used usage
 		for run := 1; run <= o.Repeat; run++ {
 			fmt.Fprintf(o.Log, "bench: %s: %s (run %d of %d)\n", in.name, m.name, run, o.Repeat)

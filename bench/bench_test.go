@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/sandbox"
 	"github.com/binlog-replay/binlog-replay/workload"
 )
@@ -185,6 +186,30 @@ func TestBenchDetectsCorruption(t *testing.T) {
 	}
 }
 
+// TestBenchApplySQL measures binlog-replay with row events passed through
+// and applied as SQL, beside each other: both rows reported, named and
+// verified, the SQL one checked to have applied its rows as SQL.
+func TestBenchApplySQL(t *testing.T) {
+	requireServer(t)
+	o := tiny()
+	o.Profiles, o.Workers = []workload.Profile{workload.OLTP}, []int{2}
+	o.Apply = []replay.ApplyMode{replay.ApplyBinlog, replay.ApplySQL}
+	rep, err := Run(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := rep.Profiles[0].Results
+	if len(res) != 3 || res[1].Method != "binlog-replay --workers 2" || res[2].Method != "binlog-replay --workers 2 --apply sql" ||
+		res[2].Apply != replay.ApplySQL || chartLabel(res[2]) != "binlog-replay, 2 workers, SQL" {
+		t.Fatalf("results %+v: want the anchor, then --workers 2 passed through and as SQL", res)
+	}
+	for _, r := range res {
+		if !r.Verified || r.Ratio <= 0 {
+			t.Errorf("%s: verified=%v ratio=%v %s%s", r.Method, r.Verified, r.Ratio, r.Error, r.Problem)
+		}
+	}
+}
+
 // TestBenchUserBinlogs keeps a generated run's base and binlogs, then
 // benchmarks them as a user's own (no source): targets are checked against
 // the anchor's, and a corrupted target is still caught.
@@ -310,6 +335,7 @@ func TestValidate(t *testing.T) {
 		"unknown native mode": func(o *Options) { o.Native, o.NativeMode = true, "fast" },
 		"negative latency":    func(o *Options) { o.TargetLatency = -time.Millisecond },
 		"slow commits, fast":  func(o *Options) { o.CommitLatency, o.Durable = time.Millisecond, false },
+		"apply auto":          func(o *Options) { o.Apply = []replay.ApplyMode{replay.ApplyBinlog, replay.ApplyAuto} },
 	}
 	for name, change := range bad {
 		o := DefaultOptions()

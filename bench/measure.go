@@ -103,6 +103,9 @@ func (m method) slug() string {
 	case KindLimit:
 		return "limit"
 	}
+	if m.apply == replay.ApplySQL {
+		return fmt.Sprintf("replay-sql-w%d", m.workers)
+	}
 	return fmt.Sprintf("replay-w%d", m.workers)
 }
 
@@ -176,12 +179,18 @@ func applyReplay(ctx context.Context, o *Options, in *input, tgt *sandbox.Server
 		ro.TargetDSN = strings.Replace(tgt.TCPDSN(""), fmt.Sprintf(":%d)", tgt.Port), fmt.Sprintf(":%d)", proxy.Addr().Port), 1)
 	}
 	ro.LogValues = o.LogValues
+	if m.apply != "" {
+		ro.Apply = m.apply
+	}
 	mt := startMeter(tgt.Pid)
 	sum, err := replay.Run(ctx, ro, o.Log)
 	used := mt.stop()
 	used.tool = used.self
-	if err == nil && sum.Applied != uint64(in.txns) {
+	switch {
+	case err == nil && sum.Applied != uint64(in.txns):
 		err = fmt.Errorf("binlog-replay applied %d transactions of %d (stopped: %s)", sum.Applied, in.txns, sum.StopReason)
+	case err == nil && m.apply != "" && sum.Apply != m.apply:
+		err = fmt.Errorf("binlog-replay --apply %s applied row events by %s", m.apply, sum.Apply)
 	}
 	return used, err
 }

@@ -17,6 +17,8 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
+
+	"github.com/binlog-replay/binlog-replay/replay"
 )
 
 // Chart formats, chosen by the output file's extension.
@@ -329,10 +331,14 @@ func chartLabel(res Result) string {
 	case KindLimit:
 		return "limit, one session"
 	case KindReplay:
+		label := fmt.Sprintf("binlog-replay, %d workers", res.Workers)
 		if res.Workers == 1 {
-			return "binlog-replay, 1 worker"
+			label = "binlog-replay, 1 worker"
 		}
-		return fmt.Sprintf("binlog-replay, %d workers", res.Workers)
+		if res.Apply == replay.ApplySQL {
+			label += ", SQL"
+		}
+		return label
 	}
 	return res.Method
 }

@@ -94,6 +94,14 @@ type Options struct {
 	MemoryBudget int64
 	// NoLogBin keeps the replay out of the target's binary log.
 	NoLogBin bool
+	// Apply says how row events are applied: passed through in BINLOG
+	// statements, or as SQL made from their images (see ApplyMode);
+	// empty means ApplyAuto.
+	Apply ApplyMode
+	// SQLTriggers says what the SQL apply path does with row events on
+	// tables that have triggers on the target (see TriggerMode); empty
+	// means TriggersRefuse.
+	SQLTriggers TriggerMode
 	// TargetGTIDs says which GTIDs the replayed transactions get in the
 	// target's binary log (see GTIDMode); empty means GTIDsAuto.
 	TargetGTIDs GTIDMode
@@ -176,6 +184,8 @@ func DefaultOptions() Options {
 		StallReport:      30 * time.Second,
 		ProgressInterval: time.Second,
 		TargetGTIDs:      GTIDsAuto,
+		Apply:            ApplyAuto,
+		SQLTriggers:      TriggersRefuse,
 	}
 }
 
@@ -216,6 +226,16 @@ func (o *Options) Validate() error {
 	}
 	if o.TargetGTIDs != "" {
 		if _, err := ParseGTIDMode(string(o.TargetGTIDs)); err != nil {
+			return err
+		}
+	}
+	if o.Apply != "" {
+		if _, err := ParseApplyMode(string(o.Apply)); err != nil {
+			return err
+		}
+	}
+	if o.SQLTriggers != "" {
+		if _, err := ParseTriggerMode(string(o.SQLTriggers)); err != nil {
 			return err
 		}
 	}
@@ -285,7 +305,7 @@ type Stats struct {
 	// tables without keys).
 	Barriers uint64 `json:"barriers"`
 	// SQLRowEvents counts the row events applied as SQL made from their
-	// images rather than passed through: MySQL row events on tables with
-	// a JSON column, on a MariaDB target.
+	// images rather than passed through: every one with ApplySQL, else
+	// MySQL row events on tables with a JSON column, on a MariaDB target.
 	SQLRowEvents uint64 `json:"sql_row_events"`
 }

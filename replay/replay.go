@@ -17,9 +17,10 @@
 // checkpoint (reconnect.go). Statements are made by internal/sqlgen: row
 // events passed through in BINLOG statements, as mysqlbinlog does (the
 // server decodes them itself with exact type fidelity and fires no
-// triggers), or applied as SQL where the target cannot read them;
-// statement-format events and DDL run as SQL in the source session's
-// context.
+// triggers), or applied as SQL made from their images where the target
+// user may not run BINLOG statements or Options.Apply says so (apply.go),
+// and where the target cannot read them; statement-format events and DDL
+// run as SQL in the source session's context.
 package replay
 
 import (
@@ -70,6 +71,9 @@ type Summary struct {
 	// SourceGTIDs tells whether the target logged the replayed
 	// transactions with their source GTIDs (see GTIDMode).
 	SourceGTIDs bool `json:"source_gtids"`
+	// Apply is how row events were applied: ApplyBinlog (passed through)
+	// or ApplySQL (see ApplyMode).
+	Apply ApplyMode `json:"apply"`
 	// SkippedEvents counts, by event type, the events skipped because they
 	// are marked ignorable or because --skip-unknown was given.
 	SkippedEvents map[string]uint64 `json:"skipped_events,omitempty"`
@@ -190,7 +194,8 @@ func (r *run) prepare(ctx context.Context) (txn.Position, error) {
 	r.schemas = schema.NewCache(db)
 	mariadb, version := r.tgt.MariaDB(), r.tgt.Version()
 	r.gen = &sqlgen.Generator{TargetMariaDB: mariadb, IgnoredModes: sqlgen.IgnoredSQLModes(version, mariadb),
-		Tables: r.schemas.Table, Shapes: r.schemas.Shape, Collations: names, Logf: r.logf}
+		Tables: r.schemas.Table, Shapes: r.schemas.Shape, Collations: names, Logf: r.logf,
+		TriggersFire: r.opts.SQLTriggers == TriggersFire}
 	if err := r.tgt.TakeLock(ctx); err != nil {
 		return txn.Position{}, err
 	}
@@ -245,7 +250,7 @@ func (r *run) prepare(ctx context.Context) (txn.Position, error) {
 	if err := r.checkRewrites(ctx, start); err != nil {
 		return txn.Position{}, err
 	}
-	if err := r.checkBinlogPrivilege(ctx, start); err != nil {
+	if err := r.decideApply(ctx, start); err != nil {
 		return txn.Position{}, err
 	}
 	r.start.pos = start
@@ -533,6 +538,12 @@ func (r *run) openReader(ctx context.Context, start txn.Position) (*binlog.Reade
 	bo := binlog.Options{Start: start, SkipUnknown: r.opts.SkipUnknown,
 		DecodeRows: r.opts.Workers > 1, DecodeMaxBytes: decodeMax, ReadAheadBytes: readAhead, StreamAbove: decodeMax,
 		SkipDecode: r.pipe.SkipDecode(), DecodeJSON: r.gen.TargetMariaDB, NoContinuityCheck: r.opts.NoContinuityCheck}
+	if r.gen.ApplySQL {
+		// Every row event is applied from its images: all decoded, a
+		// large transaction too (it comes in pieces of at most decodeMax
+		// bytes, each decoded as it is read).
+		bo.DecodeRows, bo.DecodeMaxBytes, bo.SkipDecode = true, 0, nil
+	}
 	if r.opts.Source.DSN == "" {
 		return binlog.NewReader(r.opts.Files, bo)
 	}
@@ -633,7 +644,11 @@ func (r *run) reportProgress(done <-chan struct{}) {
 }
 
 func (r *run) summary() *Summary {
-	s := &Summary{Stats: r.snapshot(), StopReason: r.stopReason(), SourceGTIDs: r.start.keepGTIDs, base: r.start.applied}
+	s := &Summary{Stats: r.snapshot(), StopReason: r.stopReason(), SourceGTIDs: r.start.keepGTIDs, base: r.start.applied,
+		Apply: ApplyBinlog}
+	if r.gen != nil && r.gen.ApplySQL {
+		s.Apply = ApplySQL
+	}
 	if r.pipe != nil {
 		ps := r.pipe.Snapshot()
 		s.Retries, s.OrderAborts, s.SerialTxns, s.ExpectedErrors = ps.Retries, ps.OrderAborts, ps.SerialTxns, ps.ExpectedErrors

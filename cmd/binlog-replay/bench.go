@@ -15,6 +15,7 @@ import (
 
 	"github.com/binlog-replay/binlog-replay/bench"
 	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/workload"
 )
 
@@ -26,6 +27,7 @@ const durationTxnCap = 1_000_000
 type BenchOptions struct {
 	Profiles      string
 	Workers       string
+	Apply         string
 	Binlogs       string
 	StartPosition string
 	Plot          string
@@ -46,6 +48,8 @@ func (o *BenchOptions) AddFlags(fs *flag.FlagSet) {
 	}
 	fs.StringVar(&o.Profiles, "profiles", strings.Join(names, ","), "comma-separated workload `profiles`, or all")
 	fs.StringVar(&o.Workers, "workers", strings.Join(workers, ","), "comma-separated binlog-replay worker `counts` to measure")
+	fs.StringVar(&o.Apply, "apply", "binlog", "comma-separated `ways` binlog-replay applies row events, each measured with every worker count: "+
+		"binlog (passed through in BINLOG statements), sql (as SQL made from the row images, --apply sql)")
 	fs.Int64Var(&o.Seed, "seed", o.Seed, "workload random seed")
 	fs.IntVar(&o.Scale, "scale", o.Scale, "rows per table in the base")
 	fs.IntVar(&o.Txns, "txns", o.Txns, "transactions in the workload (with --duration: the most)")
@@ -91,6 +95,14 @@ func (o *BenchOptions) parse(set map[string]bool) error {
 			return fmt.Errorf("--workers: %w", err)
 		}
 		o.Options.Workers = append(o.Options.Workers, n)
+	}
+	o.Options.Apply = nil
+	for _, s := range splitList(o.Apply) {
+		a, err := replay.ParseApplyMode(s)
+		if err != nil || a == replay.ApplyAuto {
+			return fmt.Errorf("--apply: %q: want binlog or sql", s)
+		}
+		o.Options.Apply = append(o.Options.Apply, a)
 	}
 	if o.Duration > 0 && !set["txns"] {
 		o.Txns = durationTxnCap

@@ -39,6 +39,10 @@ type ReplayOptions struct {
 	Strict    bool
 	// TargetGTIDs is --target-gtids: auto, source or own.
 	TargetGTIDs string
+	// Apply is --apply: auto, binlog or sql; SQLTriggers is
+	// --sql-triggers: refuse or fire.
+	Apply       string
+	SQLTriggers string
 	JSON        bool
 	Progress    string
 	// Verbose adds the engine's details (workers, parallelism, barriers)
@@ -89,6 +93,13 @@ func (o *ReplayOptions) AddFlags(fs *flag.FlagSet) {
 		"applied (it took effect: continue after it) or not-applied (apply it)")
 	fs.BoolVar(&o.NoLogBin, "no-log-bin", false, "keep the replay out of the target's binary log (SET sql_log_bin=0)")
 	fs.StringVar(&o.TargetGTIDs, "target-gtids", string(d.TargetGTIDs), "GTIDs the replayed transactions get in the target's binlog: source (keep the source's: MariaDB source and target, needs BINLOG ADMIN), own (the target's), auto (source where possible, says which at the start)")
+	fs.StringVar(&o.Apply, "apply", string(d.Apply), "how row events are applied: binlog (passed through in BINLOG statements, "+
+		"as mysqlbinlog does: the user needs BINLOG REPLAY on MariaDB 10.5+, BINLOG_ADMIN on MySQL 8, or SUPER), "+
+		"sql (as INSERT, UPDATE and DELETE made from the row images: the user needs only privileges on the tables; MariaDB targets), "+
+		"auto (binlog where the target user may run BINLOG statements, else sql; says which at the start)")
+	fs.StringVar(&o.SQLTriggers, "sql-triggers", string(d.SQLTriggers), "row events applied as SQL on a table with triggers on the target: "+
+		"refuse (stop before applying one, naming the table: SQL fires the triggers, and a row-format binlog already holds what "+
+		"the source's triggers wrote) or fire (apply it, the triggers firing: for triggers the source did not have)")
 	fs.BoolVar(&o.Strict, "strict", false, "refuse a last binlog file that ends inside a transaction (default: apply every complete transaction and say where it was cut)")
 	fs.BoolVar(&o.JSON, "json", false, "print the summary as JSON on stdout")
 	fs.StringVar(&o.Progress, "progress", progressAuto, "progress display: bar (one line redrawn in place: bytes, transactions/s, time left, source time reached), "+
@@ -152,6 +163,12 @@ func (o *ReplayOptions) options(args []string, warn io.Writer) (replay.Options, 
 	ro.NoContinuityCheck, ro.StopNeverReachedOK = o.NoContinuityCheck, o.StopNeverReachedOK
 	ro.Reconnect, ro.MemoryBudget, ro.StallReport, ro.LogValues = o.Reconnect, int64(o.Memory), o.StallReport, o.LogValues
 	if ro.TargetGTIDs, err = replay.ParseGTIDMode(o.TargetGTIDs); err != nil {
+		return ro, err
+	}
+	if ro.Apply, err = replay.ParseApplyMode(o.Apply); err != nil {
+		return ro, err
+	}
+	if ro.SQLTriggers, err = replay.ParseTriggerMode(o.SQLTriggers); err != nil {
 		return ro, err
 	}
 	if o.Uncertain != "" {
@@ -381,7 +398,10 @@ func printReplaySummary(w io.Writer, s *replay.Summary, asJSON bool, runErr erro
 	if s.SerialTxns > 0 {
 		fmt.Fprintf(w, "serial stretches: %d transactions applied in order without computing their write sets (every group waited for the one before)\n", s.SerialTxns)
 	}
-	if s.SQLRowEvents > 0 {
+	switch {
+	case s.Apply == replay.ApplySQL:
+		fmt.Fprintf(w, "applied %d row events as SQL made from their row images (--apply)\n", s.SQLRowEvents)
+	case s.SQLRowEvents > 0:
 		fmt.Fprintf(w, "applied %d row events as SQL instead of passthrough (MySQL JSON tables on a MariaDB target)\n", s.SQLRowEvents)
 	}
 	if s.Skipped > 0 {

@@ -16,16 +16,17 @@ import (
 // ticket it depends on. With one worker, or without decoded rows, every
 // transaction simply depends on the one before it.
 type scheduler struct {
-	cache   Tables
-	keyer   *partition.Keyer
-	tracker *partition.Tracker
+	cache    Tables
+	keyer    *partition.Keyer
+	tracker  *partition.Tracker
+	newKeyer func() *partition.Keyer
 }
 
 func newScheduler(p *Pipeline) *scheduler {
 	if !p.parallel() {
 		return &scheduler{cache: p.deps.Tables}
 	}
-	return &scheduler{cache: p.deps.Tables, keyer: partition.NewKeyer(p.deps.Tables), tracker: partition.NewTracker(0)}
+	return &scheduler{cache: p.deps.Tables, keyer: p.newKeyer(), tracker: partition.NewTracker(0), newKeyer: p.newKeyer}
 }
 
 // depends returns the ticket t depends on and whether it is a barrier.
@@ -77,7 +78,7 @@ func (s *scheduler) schemaChanged(t *txn.Txn) {
 		if !ok {
 			s.cache.InvalidateAll()
 			if s.keyer != nil {
-				s.keyer = partition.NewKeyer(s.cache)
+				s.keyer = s.newKeyer()
 			}
 			return
 		}

@@ -179,11 +179,6 @@ func New(cfg Config, deps Deps) *Pipeline {
 	return p
 }
 
-// SkipDecode is what the read stage's reader reads to know whether to
-// decode row images (binlog.Options.SkipDecode): off in serial stretches
-// (serial.go).
-func (p *Pipeline) SkipDecode() *atomic.Bool { return &p.serial.skip }
-
 // Run applies the transactions read from in, until in is closed and
 // everything read is committed, or an error. Cancelling ctx stops the
 // workers at once (what was not committed is rolled back); to stop at a

@@ -167,7 +167,7 @@ func (w *worker) statements(ctx context.Context, g *group) ([]sqlgen.Stmt, *txn.
 	// statements are sent: w.sess.Format() changes only when they are.
 	format := w.sess.Format()
 	for _, t := range g.txns {
-		if t.Format != nil && t.Format != format && hasRowEvents(t) {
+		if t.Format != nil && t.Format != format && w.p.needsFormat(t) {
 			f := sqlgen.FormatStatement(t.Format)
 			f.Txn = t
 			stmts = append(stmts, f)
@@ -342,7 +342,7 @@ func (w *worker) execPiece(ctx context.Context, t, part *txn.Txn) error {
 	if err != nil {
 		return err
 	}
-	if part.Format != nil && part.Format != w.sess.Format() && hasRowEvents(part) {
+	if part.Format != nil && part.Format != w.sess.Format() && w.p.needsFormat(part) {
 		body = append([]sqlgen.Stmt{{Events: sqlgen.FormatStatement(part.Format).Events, Txn: t}}, body...)
 	}
 	if err := w.exec(ctx, body); err != nil {

@@ -276,6 +276,36 @@ func TestApplySQLStatementSize(t *testing.T) {
 	}
 }
 
+// TestApplySQLUpdateRows checks that a multi-row UPDATE carries at most
+// maxUpdateRows rows whatever the size limit (its CASE costs the server
+// rows*rows comparisons), and that every row is still updated once.
+func TestApplySQLUpdateRows(t *testing.T) {
+	var pairs [][]any
+	for i := range 1000 {
+		pairs = append(pairs, vals(int64(i), 0), vals(int64(i), int64(i)))
+	}
+	tx := &txn.Txn{Seq: 1, Kind: txn.KindRows, Events: []txn.Event{rowsEvent("t", txn.OpUpdate, 1, pairs...)}}
+	g := applyGen()
+	g.MaxStatementBytes = 64 << 20
+	stmts, err := g.Body(context.Background(), tx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var updated int64
+	for _, s := range stmts {
+		if !strings.Contains(s.SQL, "UPDATE") || s.Check == nil {
+			t.Fatalf("unexpected statement %q", s.SQL)
+		}
+		if s.Check.Rows > maxUpdateRows || strings.Count(s.SQL, " WHEN ") > maxUpdateRows {
+			t.Errorf("an UPDATE of %d rows (%d WHENs), at most %d wanted", s.Check.Rows, strings.Count(s.SQL, " WHEN "), maxUpdateRows)
+		}
+		updated += s.Check.Rows
+	}
+	if updated != 1000 || len(stmts) != 1000/maxUpdateRows {
+		t.Errorf("%d statements updating %d rows, want %d updating 1000", len(stmts), updated, 1000/maxUpdateRows)
+	}
+}
+
 // TestApplySQLAroundOtherEvents checks that a statement event between row
 // events ends the statement and the packet, and that without ApplySQL
 // only MySQL JSON row events are applied as SQL, each row event in

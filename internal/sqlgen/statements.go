@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/binlog-replay/binlog-replay/schema"
+	"github.com/binlog-replay/binlog-replay/sqlscan"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -67,6 +68,14 @@ type Generator struct {
 	// replication applier drops (IgnoredSQLModes): cleared from the
 	// source's sql_mode before it is set.
 	IgnoredModes uint64
+	// NoPseudoThreadID says the target user may not set the session's
+	// pseudo_thread_id (it needs BINLOG REPLAY or SUPER on MariaDB, which
+	// a user of the SQL apply path may lack): a statement event's context
+	// leaves it out, and a statement that calls CONNECTION_ID(), which
+	// would then return the target session's id instead of the source
+	// session's, is refused. (Stored routines and triggers calling it
+	// cannot be told from the statement.)
+	NoPseudoThreadID bool
 	// ApplySQL applies every row event as SQL made from its decoded row
 	// images (see sqlbatch.go) instead of passing it through in BINLOG
 	// statements: the target then needs no BINLOG privilege and need not
@@ -218,7 +227,12 @@ func (sa *Generator) Body(ctx context.Context, t *txn.Txn) ([]Stmt, error) {
 				return nil, err
 			}
 			batch.end()
-			out = append(out, contextStatement(e.Query, e, names, sa.sqlModeMask()))
+			if sa != nil && sa.NoPseudoThreadID && callsConnectionID(e.Query.SQL) {
+				return nil, fmt.Errorf("%s at %s calls CONNECTION_ID(), which returns the source session's id only in a "+
+					"session whose pseudo_thread_id is set, and the target user may not set it: grant it BINLOG REPLAY or SUPER",
+					e.TypeName, e.Pos)
+			}
+			out = append(out, contextStatement(e.Query, e, names, sa.sqlModeMask(), sa == nil || !sa.NoPseudoThreadID))
 			out = append(out, querySetup(e.Query, e)...)
 			q := Stmt{SQL: sa.querySQL(t, e), Alone: true, Event: e, ExpectErr: e.Query.ErrorCode}
 			if e.Query.Load != nil {
@@ -286,10 +300,14 @@ func (sa *Generator) sqlModeMask() uint64 {
 
 // contextStatement returns the SET statement that gives the session the
 // source session's context for q: what mysqlbinlog writes before a query.
-// The source's sql_mode is set with only the bits in modeMask.
-func contextStatement(q *txn.Query, e *txn.Event, names *Collations, modeMask uint64) Stmt {
+// The source's sql_mode is set with only the bits in modeMask; its thread
+// id as pseudo_thread_id when threadID is set.
+func contextStatement(q *txn.Query, e *txn.Event, names *Collations, modeMask uint64, threadID bool) Stmt {
 	st := q.Status
-	sets := []string{fmt.Sprintf("@@session.pseudo_thread_id=%d", q.ThreadID)}
+	var sets []string
+	if threadID {
+		sets = append(sets, fmt.Sprintf("@@session.pseudo_thread_id=%d", q.ThreadID))
+	}
 	ts := fmt.Sprintf("TIMESTAMP=%d", e.Timestamp)
 	if st.HasMicroseconds {
 		ts += fmt.Sprintf(".%06d", st.Microseconds)
@@ -325,6 +343,18 @@ func contextStatement(q *txn.Query, e *txn.Event, names *Collations, modeMask ui
 		sets = append(sets, "@@session.explicit_defaults_for_timestamp="+boolInt(st.ExplicitDefaultsForTimestamp))
 	}
 	return Stmt{SQL: "SET " + strings.Join(sets, ", "), Event: e}
+}
+
+// callsConnectionID reports whether sql calls CONNECTION_ID() (outside
+// string literals and comments).
+func callsConnectionID(sql []byte) bool {
+	toks, spans := sqlscan.TokenSpans(sql, 0)
+	for i, tok := range toks {
+		if tok.Is("CONNECTION_ID") && strings.HasPrefix(strings.TrimLeft(string(sql[spans[i].End:]), " \t\r\n"), "(") {
+			return true
+		}
+	}
+	return false
 }
 
 // querySetup returns the USE statement for q's default database, if it
