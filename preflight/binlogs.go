@@ -11,6 +11,7 @@ import (
 	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/filter"
 	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
+	"github.com/binlog-replay/binlog-replay/rewrite"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -77,6 +78,11 @@ type Selection struct {
 	Filter            filter.Options
 	SkipUnknown       bool
 	NoContinuityCheck bool
+	// RewriteDB are the replay's --rewrite-db rules: the tables counted
+	// (privileges, the probe's scratch copies) are the renamed ones, and a
+	// transaction the replay would refuse stops the reading, as it stops
+	// the replay.
+	RewriteDB rewrite.Rules
 }
 
 // sampleLimits bound the transactions kept for the apply probe.
@@ -104,6 +110,14 @@ func readBinlogs(ctx context.Context, sel Selection, lim sampleLimits) (*Binlogs
 	defer rd.Close()
 	b := &Binlogs{}
 	f := filter.New(sel.Filter)
+	include := func(t *txn.Txn) error { f.Include(t); return nil }
+	if len(sel.RewriteDB) > 0 {
+		rw, err := rewrite.New(rewrite.Config{Rules: sel.RewriteDB, Filter: f})
+		if err != nil {
+			return nil, err
+		}
+		include = rw.Apply
+	}
 	tables := map[string]*TableWrites{}
 	ddl := map[string]bool{}
 	var txnBytes int64
@@ -125,7 +139,10 @@ func readBinlogs(ctx context.Context, sel Selection, lim sampleLimits) (*Binlogs
 		if f.Skips(t) {
 			continue
 		}
-		f.Include(t)
+		if err := include(t); err != nil {
+			b.ReadError = err.Error()
+			break
+		}
 		if t.Part <= 1 {
 			txnBytes = 0
 			b.Transactions++

@@ -41,6 +41,11 @@ type Options struct {
 	GroupTxns  int
 	GroupBytes int64
 	NoLogBin   bool
+	// Apply is the replay's --apply: "auto" (or ""), "binlog" or "sql".
+	// It decides whether an account that may not run BINLOG statements
+	// fails the check (binlog) or only warns that the row events will be
+	// applied as SQL (auto on MariaDB).
+	Apply string
 	// ScratchSchema is the database the probe creates and drops
 	// (default DefaultScratchSchema).
 	ScratchSchema string
@@ -214,10 +219,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		groups = float64(b.RowTxns) / (float64(a.Txns) / float64(a.Groups))
 	}
 	groups += float64(b.StmtTxns + b.DDLTxns)
+	rep.Checks = append(rep.Checks, binlogsCheck(b))
 	rep.Checks = append(rep.Checks, probeChecks(rep)...)
 	rep.Checks = append(rep.Checks, settingChecks(settingsInput{t: t, b: b, commitMs: rep.Probe.Commit.MedianMs, groups: groups, logged: logged})...)
 	rep.Checks = append(rep.Checks, diskCheck(t, b, logged))
-	rep.Checks = append(rep.Checks, privilegeChecks(ctx, db, t, b, opts.Selection, binlogOn)...)
+	rep.Checks = append(rep.Checks, privilegeChecks(ctx, db, t, b, opts.Selection, opts.Apply, binlogOn)...)
 	load, loadErr := opts.LoadAvg()
 	cores := runtime.NumCPU()
 	if loadErr == nil {
@@ -344,5 +350,21 @@ func loadCheck(load float64, cores int) Check {
 	} else {
 		c.Status, c.Finding = OK, "the CPUs are not oversubscribed"
 	}
+	return c
+}
+
+// binlogsCheck fails when the binlogs could not be read to the stop point
+// (a corrupt or truncated event, a transaction --rewrite-db would refuse):
+// the replay would stop there too, and the estimate covers only what was
+// read.
+func binlogsCheck(b *Binlogs) Check {
+	c := Check{Name: "binlogs", Value: fmt.Sprintf("%d transactions read", b.Transactions),
+		What: "the binlogs are read from the start to the stop point, as the replay will read them."}
+	if b.ReadError != "" {
+		c.Status, c.Finding = Fail, "the reading stopped early, where the replay would stop too: "+b.ReadError
+		c.Fix = "see the error: a damaged binlog (stop before it, or use another copy), or a transaction the flags refuse"
+		return c
+	}
+	c.Status, c.Finding = OK, "read to the stop point"
 	return c
 }

@@ -52,10 +52,48 @@ func binlogStatementCheck(ctx context.Context, db *sql.DB, files []string, start
 	return fmt.Sprintf("the target refused a BINLOG statement with the binlogs' format description (%v)", err), true
 }
 
+// binlogPrivilegeCheck checks that the account may run BINLOG statements,
+// which pass the row events through. With --apply sql they are not
+// needed (but a MariaDB target is); with --apply auto on MariaDB, an
+// account that may not run them only warns: the replay will apply the row
+// events as SQL, which is slower and refuses tables with triggers.
+func binlogPrivilegeCheck(ctx context.Context, db *sql.DB, t *Target, sel Selection, apply string) Check {
+	binlogPriv := "BINLOG REPLAY (MariaDB 10.5 and later) or SUPER"
+	if !t.MariaDB {
+		binlogPriv = "BINLOG_ADMIN or SUPER"
+	}
+	c := Check{Name: "privilege: BINLOG statements", Value: t.User,
+		What: "the replay passes row events through as BINLOG statements, which need " + binlogPriv +
+			"; without it, on MariaDB, --apply auto (the default) applies them as SQL statements instead.",
+		Fix: "GRANT " + strings.Split(binlogPriv, " (")[0] + " ON *.* TO <account>; it may stay granted (or be revoked) after the recovery."}
+	if apply == "sql" {
+		if !t.MariaDB {
+			c.Status, c.Finding = Fail, "--apply sql needs a MariaDB target (its statements use SET STATEMENT); use --apply binlog"
+		} else {
+			c.Status, c.Finding = OK, "not needed: --apply sql applies the row events as SQL statements"
+		}
+		return c
+	}
+	problem, ok := binlogStatementCheck(ctx, db, sel.Files, sel.Start)
+	switch {
+	case !ok:
+		c.Status, c.Finding = Unknown, "not tried (the binlogs' format description could not be read)"
+	case problem == "":
+		c.Status, c.Finding = OK, "a BINLOG statement with the binlogs' format description ran"
+	case apply != "binlog" && t.MariaDB:
+		c.Status, c.Finding = Warn, problem+": the replay (--apply auto) will apply the row events as SQL statements instead, "+
+			"which is slower than passing them through and refuses tables with triggers (--sql-triggers); the estimate assumes passthrough"
+	default:
+		c.Status, c.Finding = Fail, problem
+	}
+	return c
+}
+
 // privilegeChecks returns the checks of the account's privileges: what
-// the replay needs (BINLOG statements, its own database, writing the
-// tables the binlogs write) and what it uses when it has it.
-func privilegeChecks(ctx context.Context, db *sql.DB, t *Target, b *Binlogs, sel Selection, binlogOn bool) []Check {
+// the replay needs (BINLOG statements unless it applies row events as SQL,
+// its own database, writing the tables the binlogs write) and what it uses
+// when it has it. apply is the replay's --apply ("" is auto).
+func privilegeChecks(ctx context.Context, db *sql.DB, t *Target, b *Binlogs, sel Selection, apply string, binlogOn bool) []Check {
 	g := parseGrants(t.Grants)
 	unknownIfRoles := func(c Check) Check {
 		if c.Status == Fail && g.roles {
@@ -65,21 +103,7 @@ func privilegeChecks(ctx context.Context, db *sql.DB, t *Target, b *Binlogs, sel
 		return c
 	}
 	var out []Check
-	binlogPriv := "BINLOG REPLAY (MariaDB 10.5 and later) or SUPER"
-	if !t.MariaDB {
-		binlogPriv = "BINLOG_ADMIN or SUPER"
-	}
-	c := Check{Name: "privilege: BINLOG statements", Value: t.User,
-		What: "the replay applies row events as BINLOG statements, which need " + binlogPriv + ".",
-		Fix:  "GRANT " + strings.Split(binlogPriv, " (")[0] + " ON *.* TO <account>; it may stay granted (or be revoked) after the recovery."}
-	if problem, ok := binlogStatementCheck(ctx, db, sel.Files, sel.Start); !ok {
-		c.Status, c.Finding = Unknown, "not tried (the binlogs' format description could not be read)"
-	} else if problem != "" {
-		c.Status, c.Finding = Fail, problem
-	} else {
-		c.Status, c.Finding = OK, "a BINLOG statement with the binlogs' format description ran"
-	}
-	out = append(out, c)
+	out = append(out, binlogPrivilegeCheck(ctx, db, t, sel, apply))
 
 	need := []string{"SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "DROP"}
 	var lack []string
@@ -88,7 +112,7 @@ func privilegeChecks(ctx context.Context, db *sql.DB, t *Target, b *Binlogs, sel
 			lack = append(lack, p)
 		}
 	}
-	c = Check{Name: "privilege: " + checkpointSchema + ".*", Value: t.User,
+	c := Check{Name: "privilege: " + checkpointSchema + ".*", Value: t.User,
 		What: "the replay keeps its checkpoint, lock records and staging tables in the " + checkpointSchema + " database, which it creates.",
 		Fix:  "GRANT ALL ON " + checkpointSchema + ".* TO <account>; keep it while a resume may be needed."}
 	if len(lack) == 0 {

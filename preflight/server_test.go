@@ -317,8 +317,9 @@ func TestSettingsAdvice(t *testing.T) {
 }
 
 // TestPrivileges: an account without write privileges on the data nor
-// BINLOG REPLAY fails those checks; with the target's binlog on and no
-// BINLOG ADMIN, the probe does not write.
+// BINLOG REPLAY fails those checks (BINLOG statements only with --apply
+// binlog); with the target's binlog on and no BINLOG ADMIN, the probe
+// does not write.
 func TestPrivileges(t *testing.T) {
 	sc := shopScenario(t, 2000, 100, 100)
 	tgt := sandbox.ForTest(t, sandbox.Options{FromDatadir: sc.Base, Binlog: true, Durable: true})
@@ -332,7 +333,9 @@ func TestPrivileges(t *testing.T) {
 		t.Fatal(err)
 	}
 	dsn := strings.Replace(tgt.DSN(""), "root@", "pf:pw@", 1)
-	rep, err := preflight.Run(context.Background(), options(sc, dsn))
+	o := options(sc, dsn)
+	o.Apply = "binlog"
+	rep, err := preflight.Run(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,6 +356,20 @@ func TestPrivileges(t *testing.T) {
 		t.Errorf("probe: %+v", rep.Probe)
 	}
 	t.Logf("\n%s", text)
+
+	// The replay's default, --apply auto, applies the row events as SQL
+	// when BINLOG statements are refused: a warning, not a failure; with
+	// --apply sql they are not needed.
+	for apply, want := range map[string]preflight.Status{"": preflight.Warn, "sql": preflight.OK} {
+		o.Apply = apply
+		rep, err := preflight.Run(context.Background(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := check(t, rep, "privilege: BINLOG statements"); c.Status != want {
+			t.Errorf("--apply %q: BINLOG statements: %s, want %s: %+v", apply, c.Status, want, c)
+		}
+	}
 }
 
 // TestTooLittleDisk: a target whose datadir is on a small filesystem (a

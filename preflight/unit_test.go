@@ -1,10 +1,16 @@
 package preflight
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/binlog-replay/binlog-replay/filter"
+	"github.com/binlog-replay/binlog-replay/rewrite"
 )
 
 func TestParseGrants(t *testing.T) {
@@ -133,5 +139,62 @@ func TestEstimate(t *testing.T) {
 	}
 	if e := estimate(etaInput{b: b, workers: 1}); e.Seconds != 0 {
 		t.Errorf("no probe, an estimate: %+v", e)
+	}
+}
+
+// TestReadBinlogs reads the repository's ROW binlogs: whole, renamed by
+// --rewrite-db (the tables counted are the renamed ones; a transaction it
+// refuses stops the reading), and cut short
+// (the reading stops early and the binlogs check fails).
+func TestReadBinlogs(t *testing.T) {
+	dir := filepath.Join("..", "testdata", "binlogs", "mariadb-10.11", "row")
+	files := []string{filepath.Join(dir, "mysql-bin.000001"), filepath.Join(dir, "mysql-bin.000002"), filepath.Join(dir, "mysql-bin.000003")}
+	lim := sampleLimits{txns: 10, bytes: 1 << 20, maxTxn: 1 << 20}
+	ctx := context.Background()
+
+	b, err := readBinlogs(ctx, Selection{Files: files}, lim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := binlogsCheck(b); c.Status != OK || b.Transactions == 0 {
+		t.Fatalf("whole binlogs: %+v, %d transactions", c, b.Transactions)
+	}
+	if len(b.Tables) == 0 || b.Tables[0].Schema != "d" {
+		t.Fatalf("tables: %+v", b.Tables)
+	}
+
+	// The column d of d.t: CREATE TABLE d.t cannot be renamed with
+	// certainty, and the replay would refuse it: so does the reading.
+	sel := Selection{Files: files, Filter: filter.Options{Databases: []string{"d"}}, RewriteDB: rewrite.Rules{{From: "d", To: "side"}}}
+	rb, err := readBinlogs(ctx, sel, lim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := binlogsCheck(rb); c.Status != Fail || !strings.Contains(rb.ReadError, "--rewrite-db cannot apply") {
+		t.Errorf("--rewrite-db d=side: %+v", c)
+	}
+	minimal := filepath.Join("..", "testdata", "binlogs", "mariadb-10.11", "minimal", "mysql-bin.000001")
+	sel = Selection{Files: []string{minimal}, Filter: filter.Options{Databases: []string{"m"}}, RewriteDB: rewrite.Rules{{From: "m", To: "side"}}}
+	if rb, err = readBinlogs(ctx, sel, lim); err != nil {
+		t.Fatal(err)
+	}
+	if rb.ReadError != "" || len(rb.Tables) != 1 || rb.Tables[0].Schema != "side" {
+		t.Errorf("--rewrite-db m=side: read error %q, tables %+v", rb.ReadError, rb.Tables)
+	}
+
+	data, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(t.TempDir(), "mysql-bin.000001")
+	if err := os.WriteFile(cut, data[:len(data)-300], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tb, err := readBinlogs(ctx, Selection{Files: []string{cut, files[1]}}, lim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := binlogsCheck(tb); c.Status != Fail || tb.ReadError == "" {
+		t.Errorf("a cut binlog: %+v", c)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/binlog-replay/binlog-replay/filter"
 	pf "github.com/binlog-replay/binlog-replay/preflight"
 	"github.com/binlog-replay/binlog-replay/replay"
+	"github.com/binlog-replay/binlog-replay/rewrite"
 )
 
 // PreflightOptions are the flags of the preflight command: the target,
@@ -20,6 +21,7 @@ type PreflightOptions struct {
 	Target        string
 	Workers       int
 	NoLogBin      bool
+	Apply         string
 	JSON          bool
 	ScratchSchema string
 	Commits       int
@@ -35,6 +37,8 @@ func (o *PreflightOptions) AddFlags(fs *flag.FlagSet) {
 	o.SelectionFlags.AddFlags(fs)
 	fs.IntVar(&o.Workers, "workers", d.Workers, "the replay's worker count, which the estimate is for")
 	fs.BoolVar(&o.NoLogBin, "no-log-bin", false, "the replay will run with --no-log-bin (out of the target's binlog): the estimate and the disk check count no binlog writes")
+	fs.StringVar(&o.Apply, "apply", string(d.Apply), "how the replay will apply row events (auto, binlog or sql, as replay --apply): "+
+		"an account that may not run BINLOG statements fails the check with binlog, and only warns with auto (the replay applies them as SQL)")
 	fs.BoolVar(&o.JSON, "json", false, "print the report as JSON on stdout")
 	fs.StringVar(&o.ScratchSchema, "scratch-schema", pf.DefaultScratchSchema, "the `database` the probe creates on the target and drops afterwards "+
 		"(without CREATE there, it uses preflight_* tables in binlog_replay)")
@@ -74,7 +78,13 @@ func (o *PreflightOptions) options(args []string, warn io.Writer) (pf.Options, e
 	case o.ScratchSchema == "" || o.ScratchSchema == replay.CheckpointSchema:
 		return po, fmt.Errorf("--scratch-schema must name a database of its own, not %q", o.ScratchSchema)
 	}
-	po.Selection = pf.Selection{Files: files, Start: start, Filter: f, SkipUnknown: o.SkipUnknown, NoContinuityCheck: o.NoContinuityCheck}
+	apply, err := replay.ParseApplyMode(o.Apply)
+	if err != nil {
+		return po, err
+	}
+	po.Apply = string(apply)
+	po.Selection = pf.Selection{Files: files, Start: start, Filter: f, SkipUnknown: o.SkipUnknown, NoContinuityCheck: o.NoContinuityCheck,
+		RewriteDB: rewrite.Rules(o.RewriteDB)}
 	po.Workers, po.NoLogBin, po.ScratchSchema, po.Commits, po.SampleTxns = o.Workers, o.NoLogBin, o.ScratchSchema, o.Commits, o.Sample
 	return po, nil
 }
@@ -148,10 +158,10 @@ func dryRunPreflight(ctx context.Context, ro replay.Options, stderr io.Writer) i
 		return 0
 	}
 	po := pf.Options{TargetDSN: ro.TargetDSN, TargetTLS: ro.TargetTLS,
-		Selection: pf.Selection{Files: ro.Files, Start: ro.StartPosition, SkipUnknown: ro.SkipUnknown, NoContinuityCheck: ro.NoContinuityCheck,
+		Selection: pf.Selection{Files: ro.Files, Start: ro.StartPosition, SkipUnknown: ro.SkipUnknown, NoContinuityCheck: ro.NoContinuityCheck, RewriteDB: ro.RewriteDB,
 			Filter: filter.Options{Files: ro.Files, StartGTIDs: ro.StartGTIDs, ExcludeGTIDs: ro.ExcludeGTIDs, StopPosition: ro.StopPosition,
 				StopDatetime: ro.StopDatetime, StopBeforeGTID: ro.StopBeforeGTID, Databases: ro.Databases, Tables: ro.Tables}},
-		Workers: ro.Workers, GroupTxns: ro.GroupTxns, GroupBytes: ro.GroupBytes, NoLogBin: ro.NoLogBin, Log: stderr}
+		Workers: ro.Workers, GroupTxns: ro.GroupTxns, GroupBytes: ro.GroupBytes, NoLogBin: ro.NoLogBin, Apply: string(ro.Apply), Log: stderr}
 	rep, err := pf.Run(ctx, po)
 	if err != nil {
 		fmt.Fprintf(stderr, "dry run: preflight checks could not run: %v\n", err)
