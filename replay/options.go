@@ -12,6 +12,7 @@ import (
 
 	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/filter"
+	"github.com/binlog-replay/binlog-replay/internal/target"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -77,6 +78,12 @@ type Options struct {
 	// transactions may be committed together in one target transaction.
 	GroupTxns  int
 	GroupBytes int64
+	// ClientCommitOrder makes each group's COMMIT wait in the replay for
+	// the one before it to be acknowledged. By default a COMMIT is sent as
+	// soon as the one before it is sent, and the target holds it until
+	// that one has committed (chained commits, internal/target/turns.go):
+	// over a network, many commits then share one round trip.
+	ClientCommitOrder bool
 	// MemoryBudget bounds, in bytes, what the replay holds in memory
 	// between reading transactions and committing them (see memory.go),
 	// whatever the size of the binlogs. A transaction larger than the
@@ -194,6 +201,8 @@ func (o *Options) Validate() error {
 		return errors.New("--start-gtid target reads files; with --source, give --source-start")
 	case o.Resume && (!o.StartPosition.IsZero() || !o.StartGTIDs.IsEmpty() || o.StartGTIDsFromTarget):
 		return errors.New("--resume continues from the target's checkpoint: do not also give a start point")
+	case !o.ClientCommitOrder && 2*o.GroupTxns >= target.TurnSlots:
+		return fmt.Errorf("--group-txns %d: at most %d with chained commits (--commit-order server)", o.GroupTxns, target.TurnSlots/2-1)
 	case o.LockWaitTimeout < time.Second:
 		return errors.New("lock wait timeout must be at least 1s")
 	case o.Uncertain != "" && !o.Resume:

@@ -25,11 +25,13 @@ package replay
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"github.com/binlog-replay/binlog-replay/internal/target"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -294,6 +296,7 @@ func (r *run) pipeline(ctx context.Context, start txn.Position) error {
 	r.mem = pipeline.NewBudget(r.opts.MemoryBudget)
 	r.pipe = pipeline.New(pipeline.Config{Workers: r.opts.Workers, GroupTxns: r.opts.GroupTxns, GroupBytes: r.opts.GroupBytes,
 		MaxRetries: r.opts.MaxRetries, KeepGTIDs: r.start.keepGTIDs, LogValues: r.opts.LogValues,
+		ChainCommits: !r.opts.ClientCommitOrder, LockWait: r.opts.LockWaitTimeout,
 		AppliedBefore: r.start.applied, Start: start, Pending: r.start.pending, Uncertain: r.opts.Uncertain},
 		pipeline.Deps{Target: targetSessions{r}, Tables: r.schemas, Gen: r.gen, Mem: r.mem, Logf: r.logf})
 	// Losing the replay lock's connection stops the run as a lost target
@@ -370,7 +373,20 @@ func (ts targetSessions) Unlogged(sql string) string { return ts.r.tgt.Unlogged(
 
 // Exec runs sql on a pooled connection.
 func (ts targetSessions) Exec(ctx context.Context, sql string) error {
-	_, err := ts.r.tgt.DB().ExecContext(ctx, sql)
+	conn, err := ts.r.tgt.DB().Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("connect to target: %w", err)
+	}
+	defer conn.Close()
+	_, err = conn.ExecContext(ctx, sql)
+	if err != nil && strings.HasPrefix(sql, "SET SESSION sql_log_bin=0") {
+		// The statements after the failed one did not run: the
+		// connection goes back to the pool logged again.
+		if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), "SET SESSION sql_log_bin=1"); rerr != nil {
+			// Not back to the pool, then.
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}
 	return err
 }
 
