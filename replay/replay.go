@@ -31,6 +31,7 @@ import (
 	"github.com/binlog-replay/binlog-replay/internal/target"
 	"io"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -165,14 +166,26 @@ func Run(ctx context.Context, opts Options, logw io.Writer) (*Summary, error) {
 // next attempt to end if the target was lost (see target.Stale).
 func runOnce(ctx context.Context, opts Options, again attempt, logw io.Writer) (*Summary, target.Stale, error) {
 	r := &run{opts: opts, again: again, logw: logw, started: time.Now()}
+	conns := opts.Workers
+	if conns == 0 {
+		conns = maxAutoWorkers
+	}
 	tgt, err := target.Open(ctx, target.Config{DSN: opts.TargetDSN, TLS: opts.TargetTLS,
-		Conns:  opts.Workers + 2, // workers, statement session, schema reads and the order monitor
+		Conns:  conns + 2, // workers, statement session, schema reads and the order monitor
 		Resume: opts.Resume || again.reconnected, Stale: again.stale, NoLogBin: opts.NoLogBin}, r.logf)
 	if err != nil {
 		return nil, target.Stale{}, err
 	}
 	defer tgt.Close() // the replay lock last, once the run's other sessions are closed
 	r.tgt = tgt
+	if r.opts.Workers == 0 {
+		rtt, err := tgt.RoundTrip(ctx)
+		if err != nil {
+			return nil, tgt.Stale(), err
+		}
+		r.opts.Workers = AutoWorkers(runtime.NumCPU(), rtt)
+		r.logf("workers: %d (%d processors here, a round trip of %s to the target)", r.opts.Workers, runtime.NumCPU(), rtt.Round(10*time.Microsecond))
+	}
 	start, err := r.prepare(ctx)
 	if err != nil {
 		return nil, tgt.Stale(), err

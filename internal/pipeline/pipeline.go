@@ -44,7 +44,8 @@ type Config struct {
 	// Workers is how many target sessions apply groups in parallel.
 	Workers int
 	// GroupTxns and GroupBytes bound how many consecutive source
-	// transactions one target commit may hold.
+	// transactions one target commit may hold; GroupTxns 0 lets the
+	// pipeline choose, as it goes (groupsize.go).
 	GroupTxns  int
 	GroupBytes int64
 	// MaxRetries bounds the retries of a group after lock conflicts.

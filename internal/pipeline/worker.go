@@ -207,7 +207,7 @@ func (w *worker) applyOnce(ctx context.Context, g *group) error {
 		// Groups that use the same turn slot must be far apart (see
 		// target.TurnSlots): a group and the one chained on it have
 		// committed before a later group takes their slot again.
-		if err := w.p.seq.waitCommitted(ctx, turnWindow(g.first, w.p.cfg.GroupTxns)); err != nil {
+		if err := w.p.seq.waitCommitted(ctx, turnWindow(g.first, groupTxnsBound(w.p.cfg.GroupTxns))); err != nil {
 			return err
 		}
 	}
