@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"runtime"
 	"strings"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 
 	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/filter"
+	"github.com/binlog-replay/binlog-replay/internal/target"
 	"github.com/binlog-replay/binlog-replay/rewrite"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -81,12 +81,22 @@ type Options struct {
 	// give the same rules (the checkpoint records them).
 	RewriteDB rewrite.Rules
 
-	// Workers is the number of target connections applying in parallel.
+	// Workers is the number of target connections applying in parallel;
+	// 0 chooses it from the machine and the round trip to the target
+	// (AutoWorkers).
 	Workers int
 	// GroupTxns and GroupBytes bound how many consecutive source
-	// transactions may be committed together in one target transaction.
+	// transactions may be committed together in one target transaction;
+	// GroupTxns 0 lets the replay choose as it goes (64 to 1024: see
+	// internal/pipeline/groupsize.go).
 	GroupTxns  int
 	GroupBytes int64
+	// ClientCommitOrder makes each group's COMMIT wait in the replay for
+	// the one before it to be acknowledged. By default a COMMIT is sent as
+	// soon as the one before it is sent, and the target holds it until
+	// that one has committed (chained commits, internal/target/turns.go):
+	// over a network, many commits then share one round trip.
+	ClientCommitOrder bool
 	// MemoryBudget bounds, in bytes, what the replay holds in memory
 	// between reading transactions and committing them (see memory.go),
 	// whatever the size of the binlogs. A transaction larger than the
@@ -171,11 +181,34 @@ func (o *Options) Filter(files []string) filter.Options {
 		Databases: o.Databases, Tables: o.Tables}
 }
 
+// Worker counts AutoWorkers chooses between.
+const (
+	minAutoWorkers = 4
+	maxAutoWorkers = 32
+)
+
+// AutoWorkers returns the number of workers for a replay on a machine
+// with cpus processors to a target rtt away. Locally, twice the
+// processors (the replay and a local target share them; more only adds
+// lock conflicts): 4 to 16. Over a network each session waits a round
+// trip per statement, time in which the target has nothing of it to
+// do: one more session per 250 µs of round trip keeps about as many
+// statements at work in the target as locally (a group's statements take
+// the target a fraction of a millisecond to a few), up to 32.
+func AutoWorkers(cpus int, rtt time.Duration) int {
+	local := min(max(2*cpus, minAutoWorkers), 16)
+	extra := int((rtt + 249*time.Microsecond) / (250 * time.Microsecond))
+	if rtt < 200*time.Microsecond {
+		extra = 0 // a local socket or loopback
+	}
+	return min(local+extra, maxAutoWorkers)
+}
+
 // DefaultOptions returns options with defaults suited to the machine.
 func DefaultOptions() Options {
 	return Options{
-		Workers:          min(max(2*runtime.NumCPU(), 4), 16),
-		GroupTxns:        64,
+		Workers:          0,
+		GroupTxns:        0,
 		GroupBytes:       4 << 20,
 		MemoryBudget:     256 << 20,
 		LockWaitTimeout:  2 * time.Second,
@@ -202,10 +235,10 @@ func (o *Options) Validate() error {
 		return errors.New("reading from --source needs a start point: --source-start FILE:POS or GTID, or --resume")
 	case o.TargetDSN == "":
 		return errors.New("no target given (--target DSN)")
-	case o.Workers < 1:
-		return fmt.Errorf("workers must be at least 1, got %d", o.Workers)
-	case o.GroupTxns < 1:
-		return fmt.Errorf("group size must be at least 1, got %d", o.GroupTxns)
+	case o.Workers < 0:
+		return fmt.Errorf("workers must be at least 1 (or 0: chosen), got %d", o.Workers)
+	case o.GroupTxns < 0:
+		return fmt.Errorf("group size must be at least 1 (or 0: chosen), got %d", o.GroupTxns)
 	case o.MemoryBudget < 1<<20:
 		return fmt.Errorf("memory budget must be at least 1 MiB, got %d bytes", o.MemoryBudget)
 	case o.StartGTIDsFromTarget && !o.StartGTIDs.IsEmpty():
@@ -214,6 +247,8 @@ func (o *Options) Validate() error {
 		return errors.New("--start-gtid target reads files; with --source, give --source-start")
 	case o.Resume && (!o.StartPosition.IsZero() || !o.StartGTIDs.IsEmpty() || o.StartGTIDsFromTarget):
 		return errors.New("--resume continues from the target's checkpoint: do not also give a start point")
+	case !o.ClientCommitOrder && 2*o.GroupTxns >= target.TurnSlots:
+		return fmt.Errorf("--group-txns %d: at most %d with chained commits (--commit-order server)", o.GroupTxns, target.TurnSlots/2-1)
 	case o.LockWaitTimeout < time.Second:
 		return errors.New("lock wait timeout must be at least 1s")
 	case o.Uncertain != "" && !o.Resume:

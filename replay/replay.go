@@ -26,11 +26,14 @@ package replay
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"github.com/binlog-replay/binlog-replay/internal/target"
 	"io"
 	"os"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -167,14 +170,26 @@ func Run(ctx context.Context, opts Options, logw io.Writer) (*Summary, error) {
 // next attempt to end if the target was lost (see target.Stale).
 func runOnce(ctx context.Context, opts Options, again attempt, logw io.Writer) (*Summary, target.Stale, error) {
 	r := &run{opts: opts, again: again, logw: logw, started: time.Now()}
+	conns := opts.Workers
+	if conns == 0 {
+		conns = maxAutoWorkers
+	}
 	tgt, err := target.Open(ctx, target.Config{DSN: opts.TargetDSN, TLS: opts.TargetTLS,
-		Conns:  opts.Workers + 2, // workers, statement session, schema reads and the order monitor
+		Conns:  conns + 2, // workers, statement session, schema reads and the order monitor
 		Resume: opts.Resume || again.reconnected, Stale: again.stale, NoLogBin: opts.NoLogBin}, r.logf)
 	if err != nil {
 		return nil, target.Stale{}, err
 	}
 	defer tgt.Close() // the replay lock last, once the run's other sessions are closed
 	r.tgt = tgt
+	if r.opts.Workers == 0 {
+		rtt, err := tgt.RoundTrip(ctx)
+		if err != nil {
+			return nil, tgt.Stale(), err
+		}
+		r.opts.Workers = AutoWorkers(runtime.NumCPU(), rtt)
+		r.logf("workers: %d (%d processors here, a round trip of %s to the target)", r.opts.Workers, runtime.NumCPU(), rtt.Round(10*time.Microsecond))
+	}
 	start, err := r.prepare(ctx)
 	if err != nil {
 		return nil, tgt.Stale(), err
@@ -332,6 +347,7 @@ func (r *run) pipeline(ctx context.Context, start txn.Position) error {
 	r.mem = pipeline.NewBudget(r.opts.MemoryBudget)
 	r.pipe = pipeline.New(pipeline.Config{Workers: r.opts.Workers, GroupTxns: r.opts.GroupTxns, GroupBytes: r.opts.GroupBytes,
 		MaxRetries: r.opts.MaxRetries, KeepGTIDs: r.start.keepGTIDs, LogValues: r.opts.LogValues,
+		ChainCommits: !r.opts.ClientCommitOrder, LockWait: r.opts.LockWaitTimeout,
 		AppliedBefore: r.start.applied, Start: start, Pending: r.start.pending, Uncertain: r.opts.Uncertain},
 		pipeline.Deps{Target: targetSessions{r}, Tables: r.schemas, Gen: r.gen, Mem: r.mem, Logf: r.logf})
 	// Losing the replay lock's connection stops the run as a lost target
@@ -408,7 +424,20 @@ func (ts targetSessions) Unlogged(sql string) string { return ts.r.tgt.Unlogged(
 
 // Exec runs sql on a pooled connection.
 func (ts targetSessions) Exec(ctx context.Context, sql string) error {
-	_, err := ts.r.tgt.DB().ExecContext(ctx, sql)
+	conn, err := ts.r.tgt.DB().Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("connect to target: %w", err)
+	}
+	defer conn.Close()
+	_, err = conn.ExecContext(ctx, sql)
+	if err != nil && strings.HasPrefix(sql, "SET SESSION sql_log_bin=0") {
+		// The statements after the failed one did not run: the
+		// connection goes back to the pool logged again.
+		if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), "SET SESSION sql_log_bin=1"); rerr != nil {
+			// Not back to the pool, then.
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}
 	return err
 }
 

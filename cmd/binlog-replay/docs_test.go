@@ -7,9 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -48,14 +46,7 @@ var manualPages = []struct {
 var machineDefaults = map[string]struct {
 	text  string
 	value func() string
-}{
-	"replay --workers": {"twice the cores, 4 to 16", func() string {
-		return strconv.Itoa(min(max(2*runtime.NumCPU(), 4), 16))
-	}},
-	"preflight --workers": {"twice the cores, 4 to 16", func() string {
-		return strconv.Itoa(min(max(2*runtime.NumCPU(), 4), 16))
-	}},
-}
+}{}
 
 // Markers of the generated parts.
 const (

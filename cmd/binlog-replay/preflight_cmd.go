@@ -35,7 +35,7 @@ func (o *PreflightOptions) AddFlags(fs *flag.FlagSet) {
 	d := replay.DefaultOptions()
 	fs.StringVar(&o.Target, "target", "", "target server DSN, e.g. 'root@unix(/run/mysqld/mysqld.sock)/' (password from MYSQL_PWD)")
 	o.SelectionFlags.AddFlags(fs)
-	fs.IntVar(&o.Workers, "workers", d.Workers, "the replay's worker count, which the estimate is for")
+	fs.IntVar(&o.Workers, "workers", d.Workers, "the replay's worker count, which the estimate is for (0: the replay's default on a local target)")
 	fs.BoolVar(&o.NoLogBin, "no-log-bin", false, "the replay will run with --no-log-bin (out of the target's binlog): the estimate and the disk check count no binlog writes")
 	fs.StringVar(&o.Apply, "apply", string(d.Apply), "how the replay will apply row events (auto, binlog or sql, as replay --apply): "+
 		"an account that may not run BINLOG statements fails the check with binlog, and only warns with auto (the replay applies them as SQL)")
@@ -69,8 +69,8 @@ func (o *PreflightOptions) options(args []string, warn io.Writer) (pf.Options, e
 		return po, err
 	}
 	switch {
-	case o.Workers < 1:
-		return po, fmt.Errorf("--workers must be at least 1, got %d", o.Workers)
+	case o.Workers < 0:
+		return po, fmt.Errorf("--workers must be at least 1 (or 0: the replay's default), got %d", o.Workers)
 	case o.Commits < 10:
 		return po, fmt.Errorf("--commits must be at least 10, got %d", o.Commits)
 	case o.Sample < 500:

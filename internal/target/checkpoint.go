@@ -13,7 +13,7 @@ import (
 )
 
 // CheckpointSchema is the target database where binlog-replay keeps its
-// checkpoint. It holds two tables: the checkpoint,
+// checkpoint. It holds three tables: the checkpoint,
 //
 //	binlog_replay.checkpoint (
 //	  channel     VARCHAR(64) PRIMARY KEY,  -- always 'default' for now
@@ -30,9 +30,10 @@ import (
 //	  rewrite_db                            -- the --rewrite-db rules of the replay that made it
 //	  updated_at  TIMESTAMP(6))
 //
-// and binlog_replay.sessions, where each run records its sessions on the
+// binlog_replay.sessions, where each run records its sessions on the
 // target, so that a later run can end those a lost run left holding locks
-// (see stale.go).
+// (see sessions.go), and binlog_replay.turns, which orders chained commits
+// (see turns.go).
 //
 // The checkpoint row is updated inside the same target transaction as the
 // data it describes, so after any crash it names exactly the prefix of the
@@ -100,7 +101,8 @@ const (
 )
 
 // EnsureTables creates the checkpoint schema, the checkpoint
-// table and the sessions table (see stale.go) if missing.
+// table, the sessions table (see sessions.go) and the turns table (see
+// turns.go) if missing.
 func EnsureTables(ctx context.Context, conn *sql.Conn) error {
 	stmts := []string{
 		"CREATE DATABASE IF NOT EXISTS `" + CheckpointSchema + "`",
@@ -129,7 +131,7 @@ func EnsureTables(ctx context.Context, conn *sql.Conn) error {
 	if _, err := conn.ExecContext(ctx, sessionsTableSQL); err != nil {
 		return fmt.Errorf("create sessions table: %w", err)
 	}
-	return nil
+	return EnsureTurns(ctx, conn)
 }
 
 // addedColumns are the checkpoint's columns that earlier versions did not
