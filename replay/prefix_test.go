@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/binlog-replay/binlog-replay/internal/netdelay"
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
 	"github.com/binlog-replay/binlog-replay/replay"
 )
@@ -180,15 +181,37 @@ func (s prefixSample) check() string {
 // snapshots: every sample must be a prefix of the source history (rows
 // 1..k, each lane's last row, and a checkpoint saying k transactions), and
 // the samples must never go back.
+//
+// The replay also runs through a proxy adding 2 ms of round trip, with
+// commits chained on the server (the default) and kept in order by the
+// client, so that many commits are in flight at once.
 func TestCommitOrderPrefix(t *testing.T) {
 	const n = 3000
 	sc := replaytest.New(t, "ROW", prefixSetup, prefixWork(n))
-	for _, workers := range []int{1, 2, 8, 32} {
-		t.Run(fmt.Sprint("workers=", workers), func(t *testing.T) {
+	for _, tc := range []struct {
+		workers     int
+		rtt         time.Duration
+		clientOrder bool
+	}{{1, 0, false}, {2, 0, false}, {8, 0, false}, {32, 0, false},
+		{8, 2 * time.Millisecond, false}, {32, 2 * time.Millisecond, false}, {8, 2 * time.Millisecond, true}} {
+		name := fmt.Sprint("workers=", tc.workers)
+		if tc.rtt > 0 {
+			name += fmt.Sprint(",rtt=", tc.rtt, ",client-order=", tc.clientOrder)
+		}
+		t.Run(name, func(t *testing.T) {
 			tgt, db := sc.Target(t)
-			o := opts(workers)
+			o := opts(tc.workers)
 			o.Files, o.TargetDSN, o.StartPosition, o.Reconnect = sc.Files, tgt.DSN(""), sc.Start, 0
 			o.GroupTxns = prefixRun // more commits: more moments to sample
+			o.ClientCommitOrder = tc.clientOrder
+			if tc.rtt > 0 {
+				proxy, err := netdelay.Listen(context.Background(), fmt.Sprintf("127.0.0.1:%d", tgt.Port), tc.rtt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer proxy.Close()
+				o.TargetDSN = strings.Replace(tgt.TCPDSN(""), fmt.Sprintf(":%d)", tgt.Port), fmt.Sprintf(":%d)", proxy.Addr().Port), 1)
+			}
 
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -224,6 +247,11 @@ func TestCommitOrderPrefix(t *testing.T) {
 			if sum.Applied != n {
 				t.Fatalf("applied %d transactions, want %d", sum.Applied, n)
 			}
+			// Over the proxy, commits are chained (in flight together)
+			// unless the client keeps the order.
+			if chained := sum.ChainedCommits > 0; tc.rtt > 0 && chained == tc.clientOrder {
+				t.Fatalf("%d commits chained with client-order=%v", sum.ChainedCommits, tc.clientOrder)
+			}
 			final, err := takePrefixSample(context.Background(), db)
 			if err != nil {
 				t.Fatal(err)
@@ -249,7 +277,7 @@ func TestCommitOrderPrefix(t *testing.T) {
 			if distinct < 5 {
 				t.Fatalf("only %d distinct states in %d samples: the replay went too fast to sample", distinct, len(samples))
 			}
-			t.Logf("%d samples, %d distinct prefixes, all consistent", len(samples), distinct)
+			t.Logf("%d samples, %d distinct prefixes, all consistent; %d commits chained", len(samples), distinct, sum.ChainedCommits)
 			replaytest.RequireEqual(t, db, sc.SourceDB, "prefix")
 		})
 	}

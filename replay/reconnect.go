@@ -134,6 +134,7 @@ func mergeSummaries(a, b *Summary) *Summary {
 	m.Barriers += a.Barriers
 	m.SerialTxns += a.SerialTxns
 	m.OrderAborts += a.OrderAborts
+	m.ChainedCommits += a.ChainedCommits
 	m.ExpectedErrors += a.ExpectedErrors
 	m.SQLRowEvents += a.SQLRowEvents
 	m.Elapsed += a.Elapsed

@@ -64,6 +64,10 @@ type Summary struct {
 	// OrderAborts counts the commit-order deadlocks ended by making the
 	// later groups roll back (see ordermonitor.go).
 	OrderAborts uint64 `json:"order_aborts"`
+	// ChainedCommits counts the target commits sent before the one before
+	// them was acknowledged, the target keeping them in order
+	// (--commit-order server).
+	ChainedCommits uint64 `json:"chained_commits"`
 	// SerialTxns counts the transactions applied in serial stretches of
 	// the binlog, where every group waited for the one before: their row
 	// images were not decoded nor their write sets computed (serial.go).
@@ -681,6 +685,7 @@ func (r *run) summary() *Summary {
 	if r.pipe != nil {
 		ps := r.pipe.Snapshot()
 		s.Retries, s.OrderAborts, s.SerialTxns, s.ExpectedErrors = ps.Retries, ps.OrderAborts, ps.SerialTxns, ps.ExpectedErrors
+		s.ChainedCommits = ps.ChainedCommits
 		s.First, s.Last, s.uncertain, s.BarrierReasons = ps.First, ps.Last, ps.Uncertain, ps.BarrierReasons
 	}
 	r.mu.Lock()

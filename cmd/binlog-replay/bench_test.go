@@ -19,7 +19,9 @@ func TestBenchFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"--profiles", "nosuch"},
 		{"--workers", "1,x"},
-		{"--workers", "0"},
+		{"--workers", "-1"},
+		{"--group-txns", "64,x"},
+		{"--group-txns", "-1"},
 		{"--repeat", "0"},
 		{"--start-position", "mysql-bin.000001:4"},
 		{"--binlogs", t.TempDir()},

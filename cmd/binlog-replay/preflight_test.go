@@ -15,10 +15,10 @@ import (
 
 func TestPreflightUsage(t *testing.T) {
 	for _, args := range [][]string{
-		{"preflight", "--target", "root@unix(/nonexistent)/"},                 // no binlogs
-		{"preflight", "testdata"},                                             // no target
-		{"preflight", "--target", "root@unix(/x)/", "--workers", "0", "."},    // bad workers
-		{"preflight", "--target", "root@unix(/x)/", "--start-gtid", "target"}, // no set
+		{"preflight", "--target", "root@unix(/nonexistent)/"}, // no binlogs
+		{"preflight", "testdata"},                             // no target
+		{"preflight", "--target", "root@unix(/x)/", "--workers", "-1", "../../testdata/binlogs/mariadb-10.11/row/mysql-bin.000001"}, // bad workers
+		{"preflight", "--target", "root@unix(/x)/", "--start-gtid", "target"},                                                       // no set
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := runMain(args, &stdout, &stderr); code != 2 {

@@ -160,7 +160,7 @@ type stmtSession struct {
 // counters count what the stages do, read by Snapshot.
 type counters struct {
 	busy, waiting                        atomic.Int64
-	retries, orderAborts                 atomic.Uint64
+	retries, orderAborts, chained        atomic.Uint64
 	serialTxns, barriers, expectedErrors atomic.Uint64
 }
 
@@ -279,6 +279,9 @@ type Snapshot struct {
 	// Retries, OrderAborts, SerialTxns and ExpectedErrors: see
 	// replay.Summary.
 	Retries, OrderAborts, SerialTxns, ExpectedErrors uint64
+	// ChainedCommits counts the commits sent chained on the one before,
+	// before it was acknowledged (target/turns.go).
+	ChainedCommits uint64
 	// Uncertain is the group whose commit was cut off, if any.
 	Uncertain *UncertainGroup
 }
@@ -300,6 +303,7 @@ func (p *Pipeline) Snapshot() Snapshot {
 	s.Busy, s.Waiting = int(c.busy.Load()), int(c.waiting.Load())
 	s.Barriers, s.Retries, s.OrderAborts = c.barriers.Load(), c.retries.Load(), c.orderAborts.Load()
 	s.SerialTxns, s.ExpectedErrors = c.serialTxns.Load(), c.expectedErrors.Load()
+	s.ChainedCommits = c.chained.Load()
 	return s
 }
 

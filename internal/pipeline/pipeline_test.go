@@ -21,9 +21,12 @@ import (
 func TestLaterGroupFinishesFirst(t *testing.T) {
 	bothCommitModes(t, func(t *testing.T, chain bool) {
 		f := newFakeTarget(t, map[uint64]*fakeTxn{1: {delay: 200 * time.Millisecond}})
-		_, err := runPipeline(t, context.Background(), f, Config{ChainCommits: chain, Workers: 3}, rowTxn(1, 1), rowTxn(2, 2), rowTxn(3, 3))
+		p, err := runPipeline(t, context.Background(), f, Config{ChainCommits: chain, Workers: 3}, rowTxn(1, 1), rowTxn(2, 2), rowTxn(3, 3))
 		if err != nil {
 			t.Fatal(err)
+		}
+		if got := p.Snapshot().ChainedCommits; got != uint64(f.chained) {
+			t.Fatalf("the snapshot counts %d chained commits, the target %d", got, f.chained)
 		}
 		if got := f.result(); !slices.Equal(got, seqs(3)) {
 			t.Fatalf("committed %v, want 1 2 3", got)

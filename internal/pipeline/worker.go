@@ -274,6 +274,9 @@ func (w *worker) applyOnce(ctx context.Context, g *group) error {
 		}
 		return w.p.applyError(last, nil, fmt.Errorf("%w; --resume reads the checkpoint to find out: %w", errCommitUnknown, err))
 	}
+	if after != 0 {
+		w.p.counts.chained.Add(1)
+	}
 	w.p.committed(g)
 	return nil
 }
