@@ -208,7 +208,7 @@ func (w *worker) applyOnce(ctx context.Context, g *group, gen uint64) error {
 	if err != nil {
 		return err
 	}
-	commit := target.CheckpointSQL(last, w.p.cfg.AppliedBefore+g.last(), g.temps) + ";\nCOMMIT"
+	commit := w.p.checkpointSQL(last, w.p.cfg.AppliedBefore+g.last(), g.temps) + ";\nCOMMIT"
 	if err := w.sess.Run(ctx, commit); err != nil {
 		// The commit may or may not have happened: the checkpoint on the
 		// target says which, and --resume reads it.
@@ -248,7 +248,7 @@ func (w *worker) applyDDL(ctx context.Context, g *group) error {
 	if err := w.execDDL(ctx, t, q, rowsOnly); err != nil {
 		return err
 	}
-	if err := w.execUnlogged(ctx, target.CheckpointSQL(t, w.p.cfg.AppliedBefore+g.last(), g.temps)+";\nCOMMIT"); err != nil {
+	if err := w.execUnlogged(ctx, w.p.checkpointSQL(t, w.p.cfg.AppliedBefore+g.last(), g.temps)+";\nCOMMIT"); err != nil {
 		if !isServerError(err) {
 			w.p.commitUncertain(g)
 		}
@@ -299,7 +299,7 @@ func (w *worker) markDDL(ctx context.Context, t *txn.Txn, q *txn.Event, solo str
 	if print.Ambiguous != "" {
 		mark = "ambiguous: " + print.Ambiguous
 	}
-	if err := w.execUnlogged(ctx, target.PendingSQL(t, target.StateDDL, mark, solo)+";\nCOMMIT"); err != nil {
+	if err := w.execUnlogged(ctx, w.p.pendingSQL(t, target.StateDDL, mark, solo)+";\nCOMMIT"); err != nil {
 		return w.p.applyError(t, nil, fmt.Errorf("record DDL start: %w", err))
 	}
 	return nil

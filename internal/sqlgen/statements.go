@@ -37,6 +37,11 @@ type Stmt struct {
 	// with the others of its row event and the rows it changed are
 	// checked (worker.execChecked).
 	Check *RowCheck
+	// Expect, when set, marks a check of the rows the statements after it
+	// change (SQL and Events are empty): it is sent alone, in its own
+	// round trip, and the statements after it are not sent when it fails
+	// (see RowExpect).
+	Expect *RowExpect
 	// ExpectErr is the error the source logged for the statement (it
 	// failed part way there): the target must fail the same way.
 	ExpectErr uint16
