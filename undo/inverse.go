@@ -37,7 +37,7 @@ func (e *RefusedError) Error() string {
 	if e.Txn == nil {
 		return "nothing undone: " + e.Why
 	}
-	at := fmt.Sprintf("the transaction #%d at %s", e.Txn.Seq, e.Txn.Start)
+	at := "the transaction at " + e.Txn.Start.String()
 	if e.Txn.GTID != "" {
 		at += " (GTID " + e.Txn.GTID + ")"
 	}

@@ -126,6 +126,23 @@ func (s *spool) record(b []byte) error {
 	return nil
 }
 
+// truncate forgets everything written after the spool held size bytes
+// and txns transactions (the transaction being written included).
+func (s *spool) truncate(size int64, txns int) error {
+	if err := s.w.Flush(); err != nil {
+		return fmt.Errorf("write the undo's spool file: %w", err)
+	}
+	if err := s.f.Truncate(size); err != nil {
+		return fmt.Errorf("truncate the undo's spool file: %w", err)
+	}
+	if _, err := s.f.Seek(size, io.SeekStart); err != nil {
+		return fmt.Errorf("truncate the undo's spool file: %w", err)
+	}
+	s.w.Reset(s.f)
+	s.size, s.txns, s.cur.open = size, txns, false
+	return nil
+}
+
 // finish flushes what was written: the spool is then read back.
 func (s *spool) finish() error {
 	if s.cur.open {
@@ -188,9 +205,9 @@ type backward struct {
 	decoders   map[*txn.Format]*binlog.Decoder
 	pieceBytes int64
 	// filter, when set, is given each inverse row event as read back
-	// (decoded) and returns the event to apply instead, or nil to drop
-	// its statement.
-	filter func(ev *txn.Event) (*txn.Event, error)
+	// (decoded), with its format, and returns the event to apply instead,
+	// or nil to drop its statement.
+	filter func(f *txn.Format, ev *txn.Event) (*txn.Event, error)
 
 	h    *header // the transaction being read, nil between transactions
 	left int64   // its statements still to read
@@ -363,7 +380,7 @@ func (b *backward) readStatement(f *txn.Format) (statement, error) {
 	rows.TypeName = name
 	st := statement{tableMap: &tm, rows: &rows}
 	if b.filter != nil {
-		if st.rows, err = b.filter(st.rows); err != nil {
+		if st.rows, err = b.filter(f, st.rows); err != nil {
 			return statement{}, err
 		}
 	}
