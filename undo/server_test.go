@@ -254,21 +254,32 @@ func TestUndoBadDelete(t *testing.T) {
 		after: unrelated,
 	})
 	ref := s.reference(t)
-	sum := runUndo(t, s.undoOptions(4))
-	if !sum.Finished || sum.Undone != 1 {
-		t.Errorf("summary: finished %v, %d transactions undone; want the one", sum.Finished, sum.Undone)
+	// Whole, then (the accident replayed again) in pieces of 64 KiB under
+	// a 1 MiB memory budget.
+	for _, memory := range []int64{256 << 20, 1 << 20} {
+		t.Run(fmt.Sprint("memory=", memory), func(t *testing.T) {
+			if memory == 1<<20 {
+				redo(t, s)
+			}
+			o := s.undoOptions(4)
+			o.MemoryBudget = memory
+			sum := runUndo(t, o)
+			if !sum.Finished || sum.Undone != 1 {
+				t.Errorf("summary: finished %v, %d transactions undone; want the one", sum.Finished, sum.Undone)
+			}
+			want := map[string]int64{"app.customers": 250, "app.orders": 750, "app.items": 1500}
+			for _, tr := range sum.Tables {
+				if tr.Inserted != want[tr.Table] || tr.Deleted != 0 || tr.Updated != 0 {
+					t.Errorf("%s: %+v, want %d rows inserted back", tr.Table, tr, want[tr.Table])
+				}
+				delete(want, tr.Table)
+			}
+			if len(want) > 0 {
+				t.Errorf("the summary lacks %v", want)
+			}
+			replaytest.RequireEqual(t, s.SourceDB, ref, "app")
+		})
 	}
-	want := map[string]int64{"app.customers": 250, "app.orders": 750, "app.items": 1500}
-	for _, tr := range sum.Tables {
-		if tr.Inserted != want[tr.Table] || tr.Deleted != 0 || tr.Updated != 0 {
-			t.Errorf("%s: %+v, want %d rows inserted back", tr.Table, tr, want[tr.Table])
-		}
-		delete(want, tr.Table)
-	}
-	if len(want) > 0 {
-		t.Errorf("the summary lacks %v", want)
-	}
-	replaytest.RequireEqual(t, s.SourceDB, ref, "app")
 }
 
 // TestUndoUpdateWithoutWhere undoes an UPDATE of every row of a table,
