@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"slices"
 
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -56,6 +57,29 @@ type NotFullError struct {
 func (e *NotFullError) Error() string {
 	return fmt.Sprintf("the %s images of %s do not hold every column (the binlog was written with binlog_row_image MINIMAL or NOBLOB): "+
 		"an inverse needs them all (binlog_row_image=FULL)", e.Image, e.Table)
+}
+
+// CheckInvertible returns why Invert would refuse the row event e as far
+// as the event says without being read (its type, images that lack
+// columns), nil when it does not.
+func CheckInvertible(e *txn.Event) error {
+	if e.Kind != txn.EventRows || e.Rows == nil || e.Rows.Table == nil || len(e.Raw) < headerSize {
+		return errors.New("not a row event with its table map")
+	}
+	if _, ok := inverseType[e.Raw[4]]; !ok {
+		return fmt.Errorf("%s events cannot be edited (only WRITE, UPDATE and DELETE_ROWS v1 and v2)", e.TypeName)
+	}
+	name := "`" + e.Rows.Table.Schema + "`.`" + e.Rows.Table.Table + "`"
+	full := func(cols []bool) bool { return !slices.Contains(cols, false) }
+	switch {
+	case !full(e.Rows.Columns) && e.Rows.Op == txn.OpUpdate:
+		return &NotFullError{Table: name, Image: "before"}
+	case !full(e.Rows.Columns):
+		return &NotFullError{Table: name, Image: "row"}
+	case e.Rows.Op == txn.OpUpdate && !full(e.Rows.ColumnsAfter):
+		return &NotFullError{Table: name, Image: "after"}
+	}
+	return nil
 }
 
 // rowsLayout is a row event cut at its parts: offsets in raw.

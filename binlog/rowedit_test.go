@@ -84,6 +84,9 @@ func checkRowEdits(t *testing.T, rel string, txns []*txn.Txn) (inverted, refused
 				continue
 			}
 			inv, err := ed.Invert(e)
+			if check := CheckInvertible(e); (check == nil) != (err == nil) {
+				t.Errorf("%s: %s at %s: CheckInvertible says %v, Invert %v", rel, e.TypeName, e.Pos, check, err)
+			}
 			if _, ok := inverseType[e.Raw[4]]; !ok {
 				if err == nil {
 					t.Errorf("%s: %s at %s inverted, want a refusal", rel, e.TypeName, e.Pos)
