@@ -66,7 +66,9 @@ func (u *undo) apply(ctx context.Context, l *later, start txn.Position, applied 
 	if err != nil || ctx.Err() != nil || !u.fed {
 		return err
 	}
-	if _, err := db.ExecContext(ctx, doneSQL()); err != nil {
+	// The pool's connections may come from the workers' sessions, with
+	// autocommit off: the statement commits itself.
+	if _, err := db.ExecContext(ctx, doneSQL()+";\nCOMMIT"); err != nil {
 		return fmt.Errorf("record the end of the undo on the target: %w", err)
 	}
 	u.sum.Finished = true

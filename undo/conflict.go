@@ -201,16 +201,19 @@ func (s *scanner) rows(ctx context.Context, t *txn.Txn, e *txn.Event, l *later) 
 	return nil
 }
 
-// query records what the later statement e may have written of the range.
+// query records what the later statement e may have written of the range:
+// the tables a DDL names (none for statements on users, grants, views,
+// routines, or ANALYZE and the like), every table for a DDL whose tables
+// cannot be told (DROP DATABASE...) or a statement-format DML.
 func (s *scanner) query(t *txn.Txn, e *txn.Event, l *later) {
 	q := e.Query
-	if !schema.IsDDL(q.SQL) {
-		l.touchAll(t, fmt.Sprintf("it holds statement-format DML (%s at %s), whose rows the binlog does not hold", e.TypeName, e.Pos))
-		return
-	}
 	names, ok := schema.DDLTables(q.SQL, q.Schema)
-	if !ok {
+	switch {
+	case !ok && schema.IsDDL(q.SQL):
 		l.touchAll(t, fmt.Sprintf("it holds DDL (%s at %s) whose tables cannot be told", e.TypeName, e.Pos))
+		return
+	case !ok:
+		l.touchAll(t, fmt.Sprintf("it holds statement-format DML (%s at %s), whose rows the binlog does not hold", e.TypeName, e.Pos))
 		return
 	}
 	for _, n := range names {
@@ -271,7 +274,7 @@ func (e *ConflictError) Error() string {
 func FormatConflicts(cs []Conflict, indent string) string {
 	var b strings.Builder
 	for _, c := range cs {
-		fmt.Fprintf(&b, "%s%s: %d of its %d rows in the range were written again later, first by %s", indent, c.Table, c.Rows, c.Total, describeRef(c.First))
+		fmt.Fprintf(&b, "%s%s: %d of the range's %d rows written again later, first by %s", indent, c.Table, c.Rows, c.Total, describeRef(c.First))
 		if c.Why != "" {
 			b.WriteString(" (" + c.Why + ")")
 		}

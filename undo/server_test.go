@@ -277,6 +277,10 @@ func TestUndoBadDelete(t *testing.T) {
 			if len(want) > 0 {
 				t.Errorf("the summary lacks %v", want)
 			}
+			var state string
+			if err := s.SourceDB.QueryRow("SELECT state FROM binlog_replay.undo").Scan(&state); err != nil || state != "done" {
+				t.Errorf("the undo's record is in state %q (%v), want done", state, err)
+			}
 			replaytest.RequireEqual(t, s.SourceDB, ref, "app")
 		})
 	}
@@ -435,7 +439,7 @@ func TestUndoConflicts(t *testing.T) {
 		if c := got["app.items"]; c.Rows != 1 || c.Total != 40 || c.First == nil || c.First.Start == got["app.customers"].First.Start {
 			t.Errorf("dry run %v: app.items conflict %+v, want 1 of 40 rows, first written by another transaction than the customers", dry, c)
 		}
-		if len(got) != 2 || !strings.Contains(err.Error(), "app.customers: 3 of its 100 rows") {
+		if len(got) != 2 || !strings.Contains(err.Error(), "app.customers: 3 of the range's 100 rows") {
 			t.Errorf("dry run %v: conflicts %v", dry, err)
 		}
 	}

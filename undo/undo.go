@@ -273,6 +273,9 @@ func (u *undo) run(ctx context.Context) error {
 			return err
 		}
 		if len(cs) > 0 && o.OnConflict == ConflictRefuse {
+			if o.DryRun {
+				u.sum.Tables = u.rangeRows()
+			}
 			return &ConflictError{Conflicts: cs, ScannedTo: l.end}
 		}
 		u.sum.Left = cs
@@ -283,7 +286,6 @@ func (u *undo) run(ctx context.Context) error {
 	if o.DryRun {
 		u.sum.Tables = u.rangeRows()
 		u.sum.Next = u.sum.RangeEnd
-		u.logf("dry run: nothing written")
 		return nil
 	}
 	start, applied := u.sum.RangeEnd, uint64(0)

@@ -155,7 +155,7 @@ func runUndo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	debug.SetMemoryLimit(uo.MemoryBudget + memoryHeadroom)
 	sum, err := undo.Run(ctx, uo, stderr)
-	if sum != nil {
+	if sum != nil && (sum.RangeTxns > 0 || sum.Finished) {
 		printUndoSummary(stdout, sum, o.JSON, err)
 	}
 	var ce *undo.ConflictError
@@ -187,6 +187,10 @@ func printUndoSummary(w io.Writer, s *undo.Summary, asJSON bool, runErr error) {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(out)
+		return
+	}
+	if s.RangeTxns == 0 && s.Finished {
+		fmt.Fprintf(w, "finished: the range %s..%s is undone\n", s.RangeStart, s.RangeEnd)
 		return
 	}
 	if s.RangeTxns > 0 {
