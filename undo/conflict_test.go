@@ -44,3 +44,29 @@ func TestLaterConflict(t *testing.T) {
 		t.Error("later writes reported empty")
 	}
 }
+
+// TestLaterStatements checks what later statements count as writing: the
+// tables a DDL names, nothing for grants and account statements, every
+// row for statement-format DML and for DDL whose tables cannot be told.
+func TestLaterStatements(t *testing.T) {
+	s := &scanner{tables: &tables{byKey: map[string]*tableInfo{"app.t": {name: "app.t"}}}}
+	for _, tc := range []struct {
+		sql        string
+		table, all bool
+	}{
+		{"GRANT ALL ON app.* TO 'u'@'h'", false, false},
+		{"CREATE USER 'u'@'h' IDENTIFIED BY 'p'", false, false},
+		{"ALTER TABLE app.other ADD COLUMN c INT", false, false},
+		{"ALTER TABLE t ADD COLUMN c INT", true, false},
+		{"TRUNCATE TABLE app.t", true, false},
+		{"UPDATE app.t SET v = 1", false, true},
+		{"DROP DATABASE app", false, true},
+	} {
+		l := &later{hits: map[partition.Key]*txn.Ref{}, tables: map[string]touch{}}
+		e := &txn.Event{Kind: txn.EventQuery, TypeName: "QUERY_EVENT", Query: &txn.Query{SQL: []byte(tc.sql), Schema: "app"}}
+		s.query(&txn.Txn{Seq: 1}, e, l)
+		if _, table := l.tables["app.t"]; table != tc.table || (l.all != nil) != tc.all {
+			t.Errorf("%s: touches app.t %v, everything %v; want %v, %v", tc.sql, table, l.all != nil, tc.table, tc.all)
+		}
+	}
+}
