@@ -522,3 +522,43 @@ func TestUndoRefusals(t *testing.T) {
 		t.Errorf("the refused undos wrote their record (%d, %v)", n, err)
 	}
 }
+
+// TestUndoTriggerRows undoes a DELETE on a table whose trigger wrote audit
+// rows: in ROW format the trigger's rows are in the binlog, and are undone
+// with the others (the undo's row events fire no trigger on the target),
+// which warns of the trigger.
+func TestUndoTriggerRows(t *testing.T) {
+	s := newScenario(t, accident{
+		before: func(ctx context.Context, db *sql.DB) error {
+			return execAll(ctx, db,
+				"CREATE TABLE app.deleted (id INT AUTO_INCREMENT PRIMARY KEY, customer INT, name VARCHAR(40))",
+				"CREATE TRIGGER app.customers_ad AFTER DELETE ON app.customers FOR EACH ROW "+
+					"INSERT INTO app.deleted (customer, name) VALUES (OLD.id, OLD.name)")
+		},
+		accident: func(ctx context.Context, db *sql.DB) error {
+			return execAll(ctx, db, "USE app", "BEGIN",
+				"DELETE i FROM app.items i JOIN app.orders o ON o.id = i.order_id WHERE o.customer_id BETWEEN 100 AND 149",
+				"DELETE FROM app.orders WHERE customer_id BETWEEN 100 AND 149",
+				"DELETE FROM app.customers WHERE id BETWEEN 100 AND 149",
+				"COMMIT")
+		},
+		after: unrelated,
+	})
+	ref := s.reference(t)
+	var log strings.Builder
+	sum, err := undo.Run(context.Background(), s.undoOptions(4), &log)
+	if err != nil {
+		t.Fatalf("undo: %v\n%s", err, log.String())
+	}
+	rows := map[string]undo.TableRows{}
+	for _, tr := range sum.Tables {
+		rows[tr.Table] = tr
+	}
+	if rows["app.customers"].Inserted != 50 || rows["app.deleted"].Deleted != 50 {
+		t.Errorf("rows changed back %+v: want 50 customers inserted back and their 50 audit rows deleted", sum.Tables)
+	}
+	if !strings.Contains(log.String(), "app.customers has triggers on the target") {
+		t.Errorf("no warning of the trigger:\n%s", log.String())
+	}
+	replaytest.RequireEqual(t, s.SourceDB, ref, "app")
+}
