@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -58,6 +59,11 @@ func (u *undo) apply(ctx context.Context, l *later, start txn.Position, applied 
 	txns := make(chan *txn.Txn, 64)
 	g.Go(func() error { return u.feed(feedCtx, txns, l, mem, start, resume) })
 	g.Go(func() error { return pipe.Run(gctx, txns) })
+	go u.tgt.WatchStalls(gctx, stallReport, func() (uint64, bool) {
+		ps := pipe.Snapshot()
+		return ps.Applied, ps.Busy > 0
+	})
+	go u.reportProgress(gctx, pipe)
 	err = g.Wait()
 	if lost := u.tgt.LockErr(); lost != nil && err != nil {
 		err = lost
@@ -73,6 +79,32 @@ func (u *undo) apply(ctx context.Context, l *later, start txn.Position, applied 
 	}
 	u.sum.Finished = true
 	return nil
+}
+
+// stallReport is how long the undo waits without a commit, while
+// transactions are applied, before it logs what its sessions on the
+// target are doing (a full disk makes a target wait); progressEvery is
+// how often it logs how far it got.
+const (
+	stallReport   = 30 * time.Second
+	progressEvery = 10 * time.Second
+)
+
+// reportProgress logs how far the undo got, every progressEvery, until
+// ctx is done.
+func (u *undo) reportProgress(ctx context.Context, pipe *pipeline.Pipeline) {
+	tick := time.NewTicker(progressEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			ps := pipe.Snapshot()
+			u.logf("undone %d transactions in this run (the range has %d); the range is undone from %s to its end",
+				ps.Applied, u.sum.RangeTxns, ps.Position)
+		}
+	}
 }
 
 // feed sends the inverse transactions to out, the last of the range

@@ -211,3 +211,55 @@ func checkInverseEvents(t *testing.T, tx *txn.Txn, events []txn.Event) {
 		}
 	}
 }
+
+// TestSpoolTruncate checks that a transaction spooled in part and then
+// found outside the range (its last piece past the stop point) is
+// forgotten: what is read back is the transactions before and after it.
+func TestSpoolTruncate(t *testing.T) {
+	var rows []*txn.Txn
+	for _, tx := range readFixture(t, "mariadb-10.11/row", 0) {
+		if tx.Kind == txn.KindRows && !tx.NonTransactional {
+			rows = append(rows, tx)
+		}
+	}
+	if len(rows) < 3 {
+		t.Fatalf("%d row transactions in the fixture, want 3", len(rows))
+	}
+	sp, err := newSpool(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	iv := newInverter()
+	add := func(tx *txn.Txn) {
+		stmts, err := iv.invert(tx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sp.add(tx, stmts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add(rows[0])
+	size, txns := sp.size, sp.txns
+	piece := *rows[1]
+	piece.Part = 1 // a first piece: no header yet
+	add(&piece)
+	if err := sp.truncate(size, txns); err != nil {
+		t.Fatal(err)
+	}
+	add(rows[2])
+	if err := sp.finish(); err != nil {
+		t.Fatal(err)
+	}
+	back := sp.backward(1 << 20)
+	for _, want := range []*txn.Txn{rows[2], rows[0]} {
+		got, err := back.next()
+		if err != nil || got.Start != want.Start {
+			t.Fatalf("read back %v, %v; want the inverse of %s", got, err, want.Start)
+		}
+	}
+	if _, err := back.next(); !errors.Is(err, io.EOF) {
+		t.Fatalf("after two transactions: %v, want io.EOF", err)
+	}
+}

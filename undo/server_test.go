@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
@@ -559,6 +560,39 @@ func TestUndoTriggerRows(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "app.customers has triggers on the target") {
 		t.Errorf("no warning of the trigger:\n%s", log.String())
+	}
+	replaytest.RequireEqual(t, s.SourceDB, ref, "app")
+}
+
+// TestUndoByDatetime selects the range by commit times: the accident's
+// second, between writes of other seconds.
+func TestUndoByDatetime(t *testing.T) {
+	pause := func(ctx context.Context, db *sql.DB) error {
+		time.Sleep(1100 * time.Millisecond)
+		return nil
+	}
+	s := newScenario(t, accident{
+		before: pause,
+		accident: func(ctx context.Context, db *sql.DB) error {
+			return execAll(ctx, db, "UPDATE app.orders SET amount = 0", "UPDATE app.customers SET balance = 0")
+		},
+		after: func(ctx context.Context, db *sql.DB) error {
+			if err := pause(ctx, db); err != nil {
+				return err
+			}
+			return unrelated(ctx, db)
+		},
+	})
+	if !s.first.Time.Equal(s.last.Time) {
+		t.Skipf("the accident spans two seconds (%s, %s)", s.first.Time, s.last.Time)
+	}
+	ref := s.reference(t)
+	o := s.undoOptions(4)
+	o.StartPosition, o.StopPosition = txn.Position{}, txn.Position{}
+	o.StartDatetime, o.StopDatetime = s.first.Time, s.first.Time.Add(time.Second)
+	sum := runUndo(t, o)
+	if sum.RangeTxns != 2 || sum.RangeStart != s.first.Start || sum.RangeEnd != s.last.End {
+		t.Errorf("range %s..%s of %d transactions, want the accident's two %s..%s", sum.RangeStart, sum.RangeEnd, sum.RangeTxns, s.first.Start, s.last.End)
 	}
 	replaytest.RequireEqual(t, s.SourceDB, ref, "app")
 }

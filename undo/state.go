@@ -69,17 +69,20 @@ func readRecord(ctx context.Context, db *sql.DB) (*record, error) {
 	return &rec, nil
 }
 
-// startSQL returns the statements that record a new undo and its fresh
-// checkpoint: nothing undone yet, the range ending at rec.end.
+// createSQL creates the table of the undo's record.
+const createSQL = "CREATE TABLE IF NOT EXISTS " + undoTable + " (" +
+	"channel VARCHAR(64) NOT NULL PRIMARY KEY, " +
+	"first_file VARCHAR(255) NOT NULL, first_pos BIGINT UNSIGNED NOT NULL, " +
+	"end_file VARCHAR(255) NOT NULL, end_pos BIGINT UNSIGNED NOT NULL, " +
+	"until_file VARCHAR(255) NOT NULL, until_pos BIGINT UNSIGNED NOT NULL, " +
+	"on_conflict VARCHAR(16) NOT NULL, state VARCHAR(16) NOT NULL, " +
+	"started_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)" +
+	") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+
+// startSQL returns the transaction that records a new undo and its fresh
+// checkpoint (nothing undone yet, the range ending at rec.end), together.
 func startSQL(rec *record) string {
-	return "CREATE TABLE IF NOT EXISTS " + undoTable + " (" +
-		"channel VARCHAR(64) NOT NULL PRIMARY KEY, " +
-		"first_file VARCHAR(255) NOT NULL, first_pos BIGINT UNSIGNED NOT NULL, " +
-		"end_file VARCHAR(255) NOT NULL, end_pos BIGINT UNSIGNED NOT NULL, " +
-		"until_file VARCHAR(255) NOT NULL, until_pos BIGINT UNSIGNED NOT NULL, " +
-		"on_conflict VARCHAR(16) NOT NULL, state VARCHAR(16) NOT NULL, " +
-		"started_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)" +
-		") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;\n" +
+	return "BEGIN;\n" +
 		fmt.Sprintf("REPLACE INTO %s (channel, first_file, first_pos, end_file, end_pos, until_file, until_pos, on_conflict, state) "+
 			"VALUES (%s, %s, %d, %s, %d, %s, %d, %s, %s);\n", undoTable, sqlgen.Quote(target.UndoChannel),
 			sqlgen.Quote(rec.first.File), rec.first.Offset, sqlgen.Quote(rec.end.File), rec.end.Offset,

@@ -202,12 +202,18 @@ type undo struct {
 	fed     bool // the feed sent the whole range
 }
 
+// ApplyError is returned when an inverse transaction could not be
+// applied: it names the transaction undone, the event and the statement
+// (a row check names the rows). The target holds every inverse before it
+// and nothing of it.
+type ApplyError = pipeline.ApplyError
+
 // Run undoes the range opts describes on the target (see the package
 // documentation). It returns the summary and, when the undo did not
 // finish, why: a *RefusedError or a *ConflictError when nothing was
-// written, an *pipeline.ApplyError naming the transaction, event and rows
-// the target refused (everything undone before it stays committed, with
-// the checkpoint; --resume continues).
+// written, an *ApplyError naming the transaction, event and rows the
+// target refused (everything undone before it stays committed, with the
+// checkpoint; Options.Resume continues).
 func Run(ctx context.Context, opts Options, logw io.Writer) (*Summary, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
@@ -359,7 +365,10 @@ func (u *undo) record(ctx context.Context, rec *record) error {
 	if err := u.tgt.RecordLockSession(ctx, conn); err != nil {
 		return err
 	}
-	if _, err := conn.ExecContext(ctx, "BEGIN;\n"+startSQL(rec)); err != nil {
+	if _, err := conn.ExecContext(ctx, createSQL); err != nil {
+		return fmt.Errorf("create the undo's record on the target: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, startSQL(rec)); err != nil {
 		return fmt.Errorf("record the undo on the target: %w", err)
 	}
 	return nil
