@@ -57,7 +57,7 @@ func (u *undo) apply(ctx context.Context, l *later, start txn.Position, applied 
 		stopFeed()
 	}()
 	txns := make(chan *txn.Txn, 64)
-	g.Go(func() error { return u.feed(feedCtx, txns, l, mem, start, resume) })
+	g.Go(func() error { return u.feed(feedCtx, txns, l, mem, pipe, start, resume) })
 	g.Go(func() error { return pipe.Run(gctx, txns) })
 	go u.tgt.WatchStalls(gctx, stallReport, func() (uint64, bool) {
 		ps := pipe.Snapshot()
@@ -112,7 +112,8 @@ func (u *undo) reportProgress(ctx context.Context, pipe *pipeline.Pipeline) {
 // start at or after it are undone), and closes out. With OnConflict skip,
 // the rows later transactions wrote are left out of them. It counts the
 // rows of each transaction it sends (u.counts).
-func (u *undo) feed(ctx context.Context, out chan<- *txn.Txn, l *later, mem *pipeline.Budget, start txn.Position, resume bool) error {
+func (u *undo) feed(ctx context.Context, out chan<- *txn.Txn, l *later, mem *pipeline.Budget, pipe *pipeline.Pipeline,
+	start txn.Position, resume bool) error {
 	defer close(out)
 	b := u.spool.backward(u.pieceBytes())
 	if resume {
@@ -145,11 +146,10 @@ func (u *undo) feed(ctx context.Context, out chan<- *txn.Txn, l *later, mem *pip
 		if err != nil {
 			return err
 		}
+		applied := pipe.Snapshot().Applied
 		u.mu.Lock()
-		if t.Part <= 1 {
-			u.counts = append(u.counts, map[string]*TableRows{})
-		}
-		addRows(u.counts[len(u.counts)-1], u.pending)
+		u.counts.committed(applied)
+		u.counts.sent(t.Part <= 1, u.pending)
 		u.pending = nil
 		u.mu.Unlock()
 		if err := mem.Acquire(ctx, t); err != nil {
@@ -241,18 +241,46 @@ func addRows(to, from map[string]*TableRows) {
 	}
 }
 
-// summarize fills the summary from what the pipeline committed: the
-// rows of the first inverse transactions the feed sent, as many as were
-// committed.
+// rowCounts counts the rows of the inverse transactions the feed sent:
+// those the pipeline committed in total, the others, in order, in
+// inFlight (the pipeline commits in the order it was sent them; the
+// memory budget bounds how many are in flight).
+type rowCounts struct {
+	total    map[string]*TableRows
+	inFlight []map[string]*TableRows
+	done     uint64 // transactions counted in total
+}
+
+// sent records the rows of a transaction sent, or of a further piece of
+// the last one (first false).
+func (c *rowCounts) sent(first bool, rows map[string]*TableRows) {
+	if first || len(c.inFlight) == 0 {
+		c.inFlight = append(c.inFlight, map[string]*TableRows{})
+	}
+	addRows(c.inFlight[len(c.inFlight)-1], rows)
+}
+
+// committed moves to total the rows of the transactions up to the
+// applied-th sent.
+func (c *rowCounts) committed(applied uint64) {
+	if c.total == nil {
+		c.total = map[string]*TableRows{}
+	}
+	for ; c.done < applied && len(c.inFlight) > 0; c.done++ {
+		addRows(c.total, c.inFlight[0])
+		c.inFlight[0] = nil
+		c.inFlight = c.inFlight[1:]
+	}
+}
+
+// summarize fills the summary from what the pipeline committed.
 func (u *undo) summarize(ps pipeline.Snapshot) {
 	s := &u.sum
 	s.Undone, s.First, s.Last, s.Retries = ps.Applied, ps.First, ps.Last, ps.Retries
 	s.Next = ps.Position
-	total := map[string]*TableRows{}
 	u.mu.Lock()
-	for i := 0; i < len(u.counts) && uint64(i) < ps.Applied; i++ {
-		addRows(total, u.counts[i])
-	}
+	u.counts.committed(ps.Applied)
+	total := u.counts.total
 	u.mu.Unlock()
 	s.Tables = nil
 	for _, c := range total {

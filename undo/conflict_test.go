@@ -70,3 +70,23 @@ func TestLaterStatements(t *testing.T) {
 		}
 	}
 }
+
+// TestRowCounts checks that the rows of the transactions sent are counted
+// once committed, pieces with their transaction, the others kept apart.
+func TestRowCounts(t *testing.T) {
+	var c rowCounts
+	rows := func(n int64) map[string]*TableRows { return map[string]*TableRows{"a.t": {Table: "a.t", Inserted: n}} }
+	c.sent(true, rows(1))
+	c.sent(true, rows(10))
+	c.sent(false, rows(100)) // a piece of the second
+	c.sent(true, rows(1000))
+	c.committed(2)
+	if got := c.total["a.t"].Inserted; got != 111 || len(c.inFlight) != 1 {
+		t.Errorf("after two commits: %d rows counted, %d transactions in flight; want 111 and 1", got, len(c.inFlight))
+	}
+	c.committed(2)
+	c.committed(3)
+	if got := c.total["a.t"].Inserted; got != 1111 || len(c.inFlight) != 0 {
+		t.Errorf("after three commits: %d rows counted, %d in flight", got, len(c.inFlight))
+	}
+}

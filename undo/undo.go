@@ -194,10 +194,10 @@ type undo struct {
 	editor map[*txn.Format]*binlog.RowEditor
 	sum    Summary
 
-	// counts are the rows of each inverse transaction the feed sent, in
-	// order (see feed), pending those of the one being read.
+	// counts are the rows the feed sent (see feed); pending those of the
+	// statement being read.
 	mu      sync.Mutex
-	counts  []map[string]*TableRows
+	counts  rowCounts
 	pending map[string]*TableRows
 	fed     bool // the feed sent the whole range
 }
