@@ -12,6 +12,7 @@ import (
 	"github.com/binlog-replay/binlog-replay/filter"
 	"github.com/binlog-replay/binlog-replay/partition"
 	"github.com/binlog-replay/binlog-replay/schema"
+	"github.com/binlog-replay/binlog-replay/sqlscan"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -33,8 +34,9 @@ import (
 //     any later write to it conflicts with all the range's rows of it;
 //   - a later row event that cannot be keyed (images not decoded, a table
 //     of another shape): all the range's rows of its table;
-//   - a later DDL on a table of the range: all its rows (the table may
-//     no longer take the range's row events);
+//   - a later DDL on a table of the range, or DROP DATABASE of its
+//     database: all its rows (the table may no longer take the range's
+//     row events); CREATE and ALTER DATABASE change no table;
 //   - a later statement-format transaction, or DDL whose tables cannot be
 //     told: every row of the range.
 //
@@ -203,10 +205,25 @@ func (s *scanner) rows(ctx context.Context, t *txn.Txn, e *txn.Event, l *later) 
 
 // query records what the later statement e may have written of the range:
 // the tables a DDL names (none for statements on users, grants, views,
-// routines, or ANALYZE and the like), every table for a DDL whose tables
-// cannot be told (DROP DATABASE...) or a statement-format DML.
+// routines, or ANALYZE and the like), the range's tables in a database
+// dropped (none for CREATE or ALTER DATABASE), every table for a DDL whose
+// tables cannot be told (CREATE OR REPLACE DATABASE...) or a
+// statement-format DML.
 func (s *scanner) query(t *txn.Txn, e *txn.Event, l *later) {
 	q := e.Query
+	if verb, db, ok := databaseDDL(q.SQL); ok {
+		// CREATE and ALTER DATABASE change no table (an undo creates
+		// the binlog_replay database this way); DROP DATABASE drops
+		// the tables of the range in it.
+		if verb == "DROP" {
+			for name, ti := range s.tables.byKey {
+				if ti.def != nil && strings.EqualFold(ti.def.Schema, db) || strings.HasPrefix(name, db+".") {
+					l.touch(name, t, fmt.Sprintf("it drops the database of %s (DDL at %s)", name, e.Pos))
+				}
+			}
+		}
+		return
+	}
 	names, ok := schema.DDLTables(q.SQL, q.Schema)
 	switch {
 	case !ok && schema.IsDDL(q.SQL):
@@ -222,6 +239,28 @@ func (s *scanner) query(t *txn.Txn, e *txn.Event, l *later) {
 			l.touch(name, t, fmt.Sprintf("it changes the definition of %s (DDL at %s)", name, e.Pos))
 		}
 	}
+}
+
+// databaseDDL returns the verb (CREATE, ALTER or DROP) and the database
+// of a CREATE, ALTER or DROP DATABASE (or SCHEMA) statement; ok is false
+// for other statements.
+func databaseDDL(sql []byte) (verb, db string, ok bool) {
+	toks := sqlscan.Tokens(sql, 8)
+	if len(toks) < 3 || !toks[1].Is("DATABASE") && !toks[1].Is("SCHEMA") {
+		return "", "", false
+	}
+	verb = toks[0].Upper()
+	if verb != "CREATE" && verb != "ALTER" && verb != "DROP" {
+		return "", "", false
+	}
+	rest := toks[2:]
+	for len(rest) > 0 && (rest[0].Is("IF") || rest[0].Is("NOT") || rest[0].Is("EXISTS")) {
+		rest = rest[1:]
+	}
+	if len(rest) == 0 || rest[0].Kind != sqlscan.Word && rest[0].Kind != sqlscan.Ident {
+		return "", "", false
+	}
+	return verb, rest[0].Text, true
 }
 
 func (l *later) touch(name string, t *txn.Txn, why string) {

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/binlog-replay/binlog-replay/partition"
+	"github.com/binlog-replay/binlog-replay/schema"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -46,10 +47,12 @@ func TestLaterConflict(t *testing.T) {
 }
 
 // TestLaterStatements checks what later statements count as writing: the
-// tables a DDL names, nothing for grants and account statements, every
-// row for statement-format DML and for DDL whose tables cannot be told.
+// tables a DDL names, the range's tables in a database dropped, nothing
+// for grants, account statements and CREATE or ALTER DATABASE (an undo
+// creates its own database), every row for statement-format DML and for
+// DDL whose tables cannot be told.
 func TestLaterStatements(t *testing.T) {
-	s := &scanner{tables: &tables{byKey: map[string]*tableInfo{"app.t": {name: "app.t"}}}}
+	s := &scanner{tables: &tables{byKey: map[string]*tableInfo{"app.t": {name: "app.t", def: &schema.Table{Schema: "app", Name: "t"}}}}}
 	for _, tc := range []struct {
 		sql        string
 		table, all bool
@@ -60,7 +63,13 @@ func TestLaterStatements(t *testing.T) {
 		{"ALTER TABLE t ADD COLUMN c INT", true, false},
 		{"TRUNCATE TABLE app.t", true, false},
 		{"UPDATE app.t SET v = 1", false, true},
-		{"DROP DATABASE app", false, true},
+		{"DROP DATABASE app", true, false},
+		{"DROP SCHEMA IF EXISTS `app`", true, false},
+		{"DROP DATABASE other", false, false},
+		{"CREATE OR REPLACE DATABASE app", false, true}, // drops it first
+		{"CREATE DATABASE IF NOT EXISTS `binlog_replay`", false, false},
+		{"ALTER DATABASE app CHARACTER SET utf8mb4", false, false},
+		{"DROP TRIGGER app.tr", false, true},
 	} {
 		l := &later{hits: map[partition.Key]*txn.Ref{}, tables: map[string]touch{}}
 		e := &txn.Event{Kind: txn.EventQuery, TypeName: "QUERY_EVENT", Query: &txn.Query{SQL: []byte(tc.sql), Schema: "app"}}
