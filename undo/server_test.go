@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -595,4 +597,100 @@ func TestUndoByDatetime(t *testing.T) {
 		t.Errorf("range %s..%s of %d transactions, want the accident's two %s..%s", sum.RangeStart, sum.RangeEnd, sum.RangeTxns, s.first.Start, s.last.End)
 	}
 	replaytest.RequireEqual(t, s.SourceDB, ref, "app")
+}
+
+// TestUndoRangeAtEndOfBinlogs gives the undo binlogs that end where the
+// range does, as a live server's last file may: exactly at
+// --stop-position, and inside a later transaction being written. The
+// range ends there and is undone. Binlogs that end inside the range are
+// still refused, with nothing written.
+func TestUndoRangeAtEndOfBinlogs(t *testing.T) {
+	ctx := context.Background()
+	s := newScenario(t, accident{
+		accident: func(ctx context.Context, db *sql.DB) error {
+			_, err := db.ExecContext(ctx, "UPDATE app.orders SET amount = 0 WHERE customer_id <= 100")
+			return err
+		},
+		after: unrelated,
+	})
+	var next *txn.Txn
+	for i, tx := range s.txns {
+		if tx == s.last && i+1 < len(s.txns) {
+			next = s.txns[i+1]
+		}
+	}
+	if next == nil || next.Start.File != s.last.End.File {
+		t.Fatalf("no transaction after the accident in its file %s", s.last.End.File)
+	}
+	ref := s.reference(t)
+	// undoTo undoes the accident from binlogs that end size bytes into
+	// the accident's file.
+	undoTo := func(t *testing.T, size uint64) (*undo.Summary, string, error) {
+		o := s.undoOptions(4)
+		o.Files, o.Until = binlogsTo(t, s.Files, s.last.End.File, size), txn.Position{}
+		var log strings.Builder
+		sum, err := undo.Run(ctx, o, &log)
+		return sum, log.String(), err
+	}
+
+	_, log, err := undoTo(t, s.last.End.Offset-1)
+	var re *undo.RefusedError
+	if !errors.As(err, &re) || !strings.Contains(err.Error(), "before the end of the range") {
+		t.Fatalf("binlogs ending inside the range: got %v, want a refusal\n%s", err, log)
+	}
+	var n int
+	if err := s.SourceDB.QueryRow("SELECT COUNT(*) FROM app.orders WHERE amount = 0").Scan(&n); err != nil || n != 300 {
+		t.Fatalf("after the refusal %d orders are as the accident left them (%v), want 300", n, err)
+	}
+
+	for i, c := range []struct {
+		name string
+		size uint64
+	}{
+		{"at the stop position", s.last.End.Offset},
+		{"inside a later transaction", (next.Start.Offset + next.End.Offset) / 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if i > 0 {
+				redo(t, s) // the accident again, to undo again
+			}
+			sum, log, err := undoTo(t, c.size)
+			if err != nil {
+				t.Fatalf("undo: %v\n%s", err, log)
+			}
+			if !sum.Finished || sum.RangeTxns != 1 || sum.RangeEnd != s.last.End || sum.LaterTxns != 0 {
+				t.Errorf("summary: finished %v, %d transactions to %s, %d later; want the accident's one, to %s, none later",
+					sum.Finished, sum.RangeTxns, sum.RangeEnd, sum.LaterTxns, s.last.End)
+			}
+			replaytest.RequireEqual(t, s.SourceDB, ref, "app")
+		})
+	}
+}
+
+// binlogsTo copies files to a new directory up to the one named last,
+// which is cut to size bytes, and returns the copies.
+func binlogsTo(t *testing.T, files []string, last string, size uint64) []string {
+	t.Helper()
+	dir := t.TempDir()
+	var out []string
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := binlog.LogName(f)
+		if name == last {
+			data = data[:size]
+		}
+		dst := filepath.Join(dir, filepath.Base(f))
+		if err := os.WriteFile(dst, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, dst)
+		if name == last {
+			return out
+		}
+	}
+	t.Fatalf("no binlog file %s in %v", last, files)
+	return nil
 }

@@ -408,10 +408,18 @@ func (u *undo) readRange(ctx context.Context) (*txn.Txn, error) {
 		first *txn.Txn
 		cur   *rangeTxn
 	)
+read:
 	for {
 		t, err := rd.Next(ctx)
 		var trunc *binlog.TruncatedError
 		switch {
+		case (errors.Is(err, io.EOF) || errors.As(err, &trunc)) && first != nil && !o.StopPosition.IsZero() &&
+			stop.Reached(o.StopPosition, u.sum.RangeEnd):
+			// The range ends where the binlogs do, at the stop position
+			// (the rest of a live server's last file, if any, is being
+			// written). Nothing of a later transaction is spooled: its
+			// first piece starts at or past the stop position.
+			break read
 		case errors.Is(err, io.EOF) || errors.As(err, &trunc):
 			why := "the binlogs end"
 			if trunc != nil {
@@ -425,7 +433,7 @@ func (u *undo) readRange(ctx context.Context) (*txn.Txn, error) {
 			cur = &rangeTxn{spoolSize: u.spool.size, spoolTxns: u.spool.txns, keys: len(u.keys.keys),
 				counts: map[*tableInfo]map[txn.Op]int64{}}
 			if t.Part == 1 && !o.StopPosition.IsZero() && stop.Reached(o.StopPosition, t.Start) {
-				break // it starts at or past the stop position: it ends past it
+				break read // it starts at or past the stop position: it ends past it
 			}
 		}
 		whole := t.Part == 0 || t.Final
@@ -433,7 +441,7 @@ func (u *undo) readRange(ctx context.Context) (*txn.Txn, error) {
 			if err := u.retract(cur); err != nil {
 				return nil, err
 			}
-			break
+			break read
 		}
 		before := whole && !o.StartDatetime.IsZero() && t.Time.Before(o.StartDatetime)
 		if cur.err == nil && !before {
