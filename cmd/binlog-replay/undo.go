@@ -195,12 +195,15 @@ func printUndoSummary(w io.Writer, s *undo.Summary, asJSON bool, runErr error) {
 	}
 	if s.RangeTxns > 0 {
 		fmt.Fprintf(w, "range: %d transactions, from %s to %s\n", s.RangeTxns, s.RangeStart, s.RangeEnd)
-		fmt.Fprintf(w, "later writes: %d transactions read after the range, to %s\n", s.LaterTxns, s.ScannedTo)
+		if !s.ScannedTo.IsZero() {
+			fmt.Fprintf(w, "later writes: %d transactions read after the range, to %s\n", s.LaterTxns, s.ScannedTo)
+		}
 	}
 	verb := "changed back"
-	if s.DryRun {
+	switch {
+	case s.DryRun:
 		verb = "to change back"
-	} else {
+	case s.Undone > 0 || s.Finished || !s.Next.IsZero():
 		fmt.Fprintf(w, "undone %d transactions in %s\n", s.Undone, s.Elapsed.Round(time.Millisecond))
 	}
 	if len(s.Tables) > 0 {

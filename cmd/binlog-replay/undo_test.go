@@ -16,6 +16,7 @@ import (
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/txn"
+	"github.com/binlog-replay/binlog-replay/undo"
 )
 
 // undoSetup creates the tables of the undo's kill test.
@@ -137,6 +138,47 @@ func TestUndoKillAndResume(t *testing.T) {
 			_ = cmd.Process.Kill()
 			<-done
 			kills++
+		}
+	}
+}
+
+// TestUndoSummaryText checks the lines of the undo's summary that depend
+// on how far it got: no "later writes" line when it stopped before the
+// scan, no "undone" line when it stopped before applying anything (a
+// refusal over later writes), and both once it applied.
+func TestUndoSummaryText(t *testing.T) {
+	p := func(file string, off uint64) txn.Position { return txn.Position{File: file, Offset: off} }
+	rng := undo.Summary{RangeStart: p("mysql-bin.000001", 400), RangeEnd: p("mysql-bin.000001", 900), RangeTxns: 2}
+	scanned := rng
+	scanned.ScannedTo, scanned.LaterTxns = p("mysql-bin.000002", 300), 5
+	stopped := scanned // stopped on its first inverse transaction
+	stopped.Next = stopped.RangeEnd
+	finished := stopped
+	finished.Undone, finished.Next, finished.Finished = 2, finished.RangeStart, true
+	finished.Tables = []undo.TableRows{{Table: "app.t", Inserted: 7}}
+	for _, c := range []struct {
+		name    string
+		sum     undo.Summary
+		want    []string
+		notWant []string
+	}{
+		{"stopped before the scan", rng, []string{"range: 2 transactions"}, []string{"later writes", "undone"}},
+		{"refused over later writes", scanned, []string{"later writes: 5 transactions read after the range, to mysql-bin.000002:300"},
+			[]string{"undone"}},
+		{"stopped at its first transaction", stopped, []string{"undone 0 transactions", "checkpoint: the range is undone from mysql-bin.000001:900"}, nil},
+		{"finished", finished, []string{"later writes: 5", "undone 2 transactions", "app.t: 7 inserted back", "finished: the range"}, nil},
+	} {
+		var b strings.Builder
+		printUndoSummary(&b, &c.sum, false, nil)
+		for _, w := range c.want {
+			if !strings.Contains(b.String(), w) {
+				t.Errorf("%s: the summary lacks %q:\n%s", c.name, w, b.String())
+			}
+		}
+		for _, w := range c.notWant {
+			if strings.Contains(b.String(), w) {
+				t.Errorf("%s: the summary says %q:\n%s", c.name, w, b.String())
+			}
 		}
 	}
 }
