@@ -67,8 +67,7 @@ bench: build
 # stop points, kills and target restarts, and checked against mariadb-binlog |
 # mariadb over the same range. SEEDS=N seeds from FIRST (default 1), or
 # SEED=S alone; FEATURES (default all; see internal/soak/features.go),
-# FORMAT=ROW|MIXED|STATEMENT, NEWEXITS=1 (expect exit 3 and the new
-# refusals), DURATION=2h, KEEP=DIR (failing seeds' base and binlogs, default
+# FORMAT=ROW|MIXED|STATEMENT, DURATION=2h, KEEP=DIR (failing seeds' base and binlogs, default
 # bin/soak), FROM=DIR (rerun a kept seed's replay on its input), REPEAT=N
 # (each seed N times: kills land at random moments), RACE=1.
 # Each failing seed is printed with the command that reproduces it.
@@ -77,5 +76,5 @@ FIRST ?= 1
 KEEP ?= $(CURDIR)/bin/soak
 soak:
 	SOAK_SEEDS=$(if $(SEED),,$(SEEDS)) SOAK_SEED=$(SEED) SOAK_FIRST=$(FIRST) SOAK_FEATURES=$(FEATURES) \
-		SOAK_FORMAT=$(FORMAT) SOAK_NEW_EXITS=$(NEWEXITS) SOAK_DURATION=$(DURATION) SOAK_KEEP=$(KEEP) SOAK_FROM=$(FROM) SOAK_REPEAT=$(REPEAT) SOAK_RACE=$(RACE) \
+		SOAK_FORMAT=$(FORMAT) SOAK_DURATION=$(DURATION) SOAK_KEEP=$(KEEP) SOAK_FROM=$(FROM) SOAK_REPEAT=$(REPEAT) SOAK_RACE=$(RACE) \
 		$(GO) test -run '^TestSoak$$' -count=1 -timeout 0 -v ./internal/soak

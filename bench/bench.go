@@ -16,11 +16,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/binlog-replay/binlog-replay/internal/syncdelay"
+	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/txn"
 	"github.com/binlog-replay/binlog-replay/workload"
 )
@@ -37,8 +40,11 @@ type Options struct {
 	// Duration, if positive, runs each workload for this long instead of
 	// until Txns transactions (which then only caps it).
 	Duration time.Duration
-	// Workers are the binlog-replay worker counts to measure.
+	// Workers are the binlog-replay worker counts to measure, each with
+	// every way of applying row events in Apply (default: passthrough
+	// only).
 	Workers []int
+	Apply   []replay.ApplyMode
 	// Repeat runs every method this many times; the median is reported.
 	Repeat int
 	// Native also measures MariaDB's own parallel replication applying the
@@ -50,6 +56,25 @@ type Options struct {
 	// Durable targets commit with innodb_flush_log_at_trx_commit=1, as a
 	// production server would.
 	Durable bool
+	// Limit also measures the limit: the target applying the same
+	// statements binlog-replay sends, grouped as its defaults group them,
+	// prepared before the clock starts and sent back to back by one
+	// session (see limit.go).
+	Limit bool
+
+	// TargetLatency, when positive, is added to every round trip to the
+	// targets: binlog-replay, the anchor's mariadb client and the limit's
+	// session reach their target over TCP through a proxy holding every
+	// byte for half of it in each direction (internal/netdelay), and a
+	// native replica reaches its source through one (the fetch is
+	// untimed: its appliers run inside the target). Zero connects over the
+	// unix socket, as before.
+	TargetLatency time.Duration
+	// CommitLatency, when positive, makes every fsync and fdatasync of the
+	// targets wait this long first (internal/syncdelay, built with the C
+	// compiler), as on a network-attached cloud disk: a durable commit
+	// waits it once. It needs Durable.
+	CommitLatency time.Duration
 
 	// Binlogs and Base, when Base is set, replace the generated workloads:
 	// the binlog files (in order) are applied to targets started from
@@ -75,6 +100,9 @@ type Options struct {
 	// Tamper, if set, is called on each target after its apply and before
 	// its verification (tests use it to prove corruption is caught).
 	Tamper func(ctx context.Context, method string, target *sql.DB) error
+
+	// syncEnv is the targets' environment for CommitLatency, set by Run.
+	syncEnv []string
 }
 
 // DefaultOptions returns a short benchmark (a minute or two on 2 cores).
@@ -104,6 +132,10 @@ func (o *Options) Validate() error {
 		return errors.New("scale, txns and threads must be at least 1")
 	case o.Duration < 0:
 		return errors.New("duration must not be negative")
+	case o.TargetLatency < 0 || o.CommitLatency < 0:
+		return errors.New("target and commit latencies must not be negative")
+	case o.CommitLatency > 0 && !o.Durable:
+		return errors.New("commit latency slows the targets' flushes, which only durable targets make at each commit: it needs durable targets")
 	case o.Native && o.NativeThreads < 0:
 		return errors.New("native threads must not be negative")
 	case o.Native && o.NativeMode != "optimistic" && o.NativeMode != "conservative" &&
@@ -115,6 +147,11 @@ func (o *Options) Validate() error {
 			return fmt.Errorf("worker count %d: must be at least 1", w)
 		}
 	}
+	for _, a := range o.Apply {
+		if a != replay.ApplyBinlog && a != replay.ApplySQL {
+			return fmt.Errorf("apply %q: want binlog or sql", a)
+		}
+	}
 	return nil
 }
 
@@ -123,7 +160,11 @@ const (
 	KindAnchor = "anchor"
 	KindReplay = "binlog-replay"
 	KindNative = "native"
+	KindLimit  = "limit"
 )
+
+// LimitMethod names the limit in reports.
+const LimitMethod = "limit: prepared BINLOG, one session"
 
 // AnchorMethod names the sequential reference pipeline in reports.
 const AnchorMethod = "mariadb-binlog | mariadb"
@@ -135,6 +176,8 @@ type Result struct {
 	// binlog-replay worker count or the native applier threads.
 	Kind    string `json:"kind"`
 	Workers int    `json:"workers,omitempty"`
+	// Apply is how binlog-replay applied row events (replay.ApplyMode).
+	Apply replay.ApplyMode `json:"apply,omitempty"`
 	// Seconds are the apply times of the repeats, sorted.
 	Seconds []float64 `json:"seconds"`
 	// Median is the reported apply time (the mean of the middle two for
@@ -156,6 +199,15 @@ type Result struct {
 	// Problem says how a target differed; Error why an apply failed.
 	Problem string `json:"problem,omitempty"`
 	Error   string `json:"error,omitempty"`
+	// CPU is the processor time used during the applies, over every
+	// repeat; nil where it cannot be read (not Linux).
+	CPU *CPU `json:"cpu,omitempty"`
+	// ProxyRoundTripMs is, with a target latency, the round trip the
+	// proxy added as it measured it (netdelay.Proxy.RoundTrip), the mean
+	// over the repeats: the latency asked for plus the lateness of the
+	// proxy's wake-ups. For native replication it is that of the untimed
+	// fetch.
+	ProxyRoundTripMs float64 `json:"proxy_round_trip_ms,omitempty"`
 }
 
 // ProfileReport holds the results of one workload profile (or of the
@@ -174,9 +226,17 @@ type ProfileReport struct {
 
 // Report is the outcome of a benchmark run.
 type Report struct {
-	CPUs     int             `json:"cpus"`
-	Durable  bool            `json:"durable"`
-	Profiles []ProfileReport `json:"profiles"`
+	CPUs    int  `json:"cpus"`
+	Durable bool `json:"durable"`
+	// TargetLatencyMs and CommitLatencyMs are Options.TargetLatency and
+	// Options.CommitLatency in milliseconds.
+	TargetLatencyMs float64 `json:"target_latency_ms"`
+	CommitLatencyMs float64 `json:"commit_latency_ms"`
+	// LoadStart and LoadEnd are the machine's 1-minute load average when
+	// the run started and ended (-1: unknown).
+	LoadStart float64         `json:"load_average_start"`
+	LoadEnd   float64         `json:"load_average_end"`
+	Profiles  []ProfileReport `json:"profiles"`
 }
 
 // Verified reports whether every target of every method equalled its
@@ -224,8 +284,22 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 		o.Dir = dir
 	}
-	rep := &Report{CPUs: runtime.NumCPU(), Durable: o.Durable}
-	if err := runAll(ctx, &o, rep); err != nil {
+	rep := &Report{CPUs: runtime.NumCPU(), Durable: o.Durable, LoadStart: loadAverage(),
+		TargetLatencyMs: millis(o.TargetLatency), CommitLatencyMs: millis(o.CommitLatency)}
+	if o.CommitLatency > 0 {
+		dir := filepath.Join(o.Dir, "syncdelay")
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("commit latency: %w", err)
+		}
+		lib, err := syncdelay.Build(ctx, dir)
+		if err != nil {
+			return nil, fmt.Errorf("commit latency: %w", err)
+		}
+		o.syncEnv = syncdelay.Env(lib, o.CommitLatency)
+	}
+	err := runAll(ctx, &o, rep)
+	rep.LoadEnd = loadAverage()
+	if err != nil {
 		return rep, withCtx(ctx, err)
 	}
 	if failed := rep.failures(); len(failed) > 0 {
@@ -259,6 +333,9 @@ func runAll(ctx context.Context, o *Options, rep *Report) error {
 	return nil
 }
 
+// millis returns d in milliseconds.
+func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
 // withCtx makes err wrap ctx.Err() when ctx has ended, whatever the
 // failing step wrapped.
 func withCtx(ctx context.Context, err error) error {
@@ -289,17 +366,31 @@ type method struct {
 	name    string
 	kind    string
 	workers int
+	apply   replay.ApplyMode // binlog-replay's
 }
 
 // methods lists the methods o asks for, the anchor first.
 func (o *Options) methods() []method {
 	ms := []method{{name: AnchorMethod, kind: KindAnchor}}
+	apply := o.Apply
+	if len(apply) == 0 {
+		apply = []replay.ApplyMode{replay.ApplyBinlog}
+	}
 	for _, w := range o.Workers {
-		ms = append(ms, method{name: fmt.Sprintf("binlog-replay --workers %d", w), kind: KindReplay, workers: w})
+		for _, a := range apply {
+			name := fmt.Sprintf("binlog-replay --workers %d", w)
+			if a == replay.ApplySQL {
+				name += " --apply sql"
+			}
+			ms = append(ms, method{name: name, kind: KindReplay, workers: w, apply: a})
+		}
 	}
 	if o.Native {
 		ms = append(ms, method{name: fmt.Sprintf("native parallel replication, %d threads, %s", o.NativeThreads, o.NativeMode),
 			kind: KindNative, workers: o.NativeThreads})
+	}
+	if o.Limit {
+		ms = append(ms, method{name: LimitMethod, kind: KindLimit})
 	}
 	return ms
 }
@@ -309,13 +400,15 @@ func (o *Options) methods() []method {
 // measured so far.
 func runInput(ctx context.Context, o *Options, in *input, pr *ProfileReport) error {
 	for _, m := range o.methods() {
-		res := Result{Method: m.name, Kind: m.kind, Workers: m.workers, Verified: true}
+		res := Result{Method: m.name, Kind: m.kind, Workers: m.workers, Apply: m.apply, Verified: true}
+		var used usage
 		for run := 1; run <= o.Repeat; run++ {
 			fmt.Fprintf(o.Log, "bench: %s: %s (run %d of %d)\n", in.name, m.name, run, o.Repeat)
 			out, err := measure(ctx, o, in, m, run)
 			if err != nil {
 				return fmt.Errorf("%s: %w", m.name, err)
 			}
+			used.add(out.used)
 			res.Seconds = append(res.Seconds, out.secs)
 			res.IsReference = res.IsReference || out.isReference
 			switch {
@@ -326,6 +419,10 @@ func runInput(ctx context.Context, o *Options, in *input, pr *ProfileReport) err
 				res.Verified, res.Problem = false, out.problem
 				fmt.Fprintf(o.Log, "bench: %s: %s: TARGET DIFFERS from the %s\n", in.name, m.name, pr.CheckedAgainst)
 			}
+		}
+		res.CPU = used.cpu()
+		if used.rttN > 0 {
+			res.ProxyRoundTripMs = millis(used.rtt / time.Duration(used.rttN))
 		}
 		slices.Sort(res.Seconds)
 		n := len(res.Seconds)

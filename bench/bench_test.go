@@ -7,14 +7,17 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/sandbox"
 	"github.com/binlog-replay/binlog-replay/workload"
 )
@@ -58,36 +61,92 @@ func checkNoServers(t *testing.T) {
 }
 
 // TestBenchTiny runs every profile end to end at a tiny scale with every
-// method, native replication included: each must be measured and verified.
+// method, native replication and the limit included: each must be
+// measured, with the CPU it used, and verified.
 func TestBenchTiny(t *testing.T) {
 	requireServer(t)
 	o := tiny()
 	o.Profiles = workload.Profiles()
 	o.Txns = 40
-	o.Native = true
+	o.Native, o.Limit = true, true
 	rep, err := Run(t.Context(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkAll(t, rep, o, 3+len(o.Workers)) // anchor, workers, native, limit
+	for _, p := range rep.Profiles {
+		if k := p.Results[len(p.Results)-2].Kind; k != KindNative {
+			t.Errorf("profile %s: last but one method is %s, want native", p.Profile, k)
+		}
+		if k := p.Results[len(p.Results)-1].Kind; k != KindLimit {
+			t.Errorf("profile %s: last method is %s, want the limit", p.Profile, k)
+		}
+	}
+	checkNoServers(t)
+}
+
+// checkAll checks that rep holds every profile of o with n results each,
+// every one verified, timed and with its CPU measured, and that its text
+// report says so.
+func checkAll(t *testing.T, rep *Report, o Options, n int) {
+	t.Helper()
 	if len(rep.Profiles) != len(o.Profiles) {
 		t.Fatalf("%d profiles reported, want %d", len(rep.Profiles), len(o.Profiles))
 	}
 	for _, p := range rep.Profiles {
-		if len(p.Results) != 2+len(o.Workers) || p.Txns == 0 || p.Rows == 0 || p.BinlogBytes == 0 { // anchor, workers, native
+		if len(p.Results) != n || p.Txns == 0 || p.Rows == 0 || p.BinlogBytes == 0 {
 			t.Errorf("profile %s: %d results, %d transactions, %d rows, %d bytes", p.Profile, len(p.Results), p.Txns, p.Rows, p.BinlogBytes)
 		}
 		for _, r := range p.Results {
 			if !r.Verified || r.Median <= 0 || r.Ratio <= 0 || r.TxnsPerSec <= 0 {
 				t.Errorf("profile %s, %s: verified=%v median=%v ratio=%v txn/s=%v %s%s", p.Profile, r.Method, r.Verified, r.Median, r.Ratio, r.TxnsPerSec, r.Error, r.Problem)
 			}
-		}
-		if k := p.Results[len(p.Results)-1].Kind; k != KindNative {
-			t.Errorf("profile %s: last method is %s, want native", p.Profile, k)
+			// The target's and the machine's CPU counters tick every
+			// 10 ms: a tiny apply may see none.
+			if c := r.CPU; c == nil || c.Target < 0 || c.MachineBusy < 0 || c.MachineBusy > 100 || (r.Kind != KindNative) != (c.Tool > 0) {
+				t.Errorf("profile %s, %s: CPU %+v", p.Profile, r.Method, c)
+			}
 		}
 	}
 	var out strings.Builder
 	if err := WriteText(&out, rep); err != nil || !strings.Contains(out.String(), AnchorMethod) ||
-		strings.Contains(out.String(), "FAILED") || strings.Count(out.String(), " yes\n") != len(o.Profiles)*(2+len(o.Workers)) {
+		strings.Contains(out.String(), "FAILED") || strings.Count(out.String(), " yes\n") != len(o.Profiles)*n {
+		t.Errorf("text report: %v\n%s", err, out.String())
+	}
+}
+
+// TestBenchRemoteSlowTarget runs every method against targets reached
+// through a latency proxy and whose fsyncs are slowed: each must be
+// measured and verified, the proxy's CPU counted, and the report must say
+// how the targets were set up. The times are not checked.
+func TestBenchRemoteSlowTarget(t *testing.T) {
+	requireServer(t)
+	if _, err := exec.LookPath("cc"); err != nil && os.Getenv("CC") == "" {
+		t.Skip("--commit-latency needs a C compiler")
+	}
+	o := tiny()
+	o.Profiles = []workload.Profile{workload.OLTPSpecial}
+	o.Native, o.Limit, o.Durable = true, true, true
+	o.TargetLatency, o.CommitLatency = 2*time.Millisecond, time.Millisecond
+	rep, err := Run(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAll(t, rep, o, 3+len(o.Workers))
+	for _, r := range rep.Profiles[0].Results {
+		if c := r.CPU; c != nil && r.Kind != KindNative && c.Proxy <= 0 {
+			t.Errorf("%s: no CPU counted for the latency proxy: %+v", r.Method, c)
+		}
+		if r.ProxyRoundTripMs < 2 {
+			t.Errorf("%s: the proxy measured a round trip of %v ms, below the 2 ms asked for", r.Method, r.ProxyRoundTripMs)
+		}
+	}
+	if rep.TargetLatencyMs != 2 || rep.CommitLatencyMs != 1 {
+		t.Errorf("report: target latency %v ms, commit latency %v ms", rep.TargetLatencyMs, rep.CommitLatencyMs)
+	}
+	var out strings.Builder
+	if err := WriteText(&out, rep); err != nil || !strings.Contains(out.String(), "2ms added to each round trip") ||
+		!strings.Contains(out.String(), "each fsync and fdatasync 1ms slower") || !strings.Contains(out.String(), "proxy cpu") {
 		t.Errorf("text report: %v\n%s", err, out.String())
 	}
 	checkNoServers(t)
@@ -124,6 +183,30 @@ func TestBenchDetectsCorruption(t *testing.T) {
 	if err := WriteText(&out, rep); err != nil || !strings.Contains(out.String(), "VERIFICATION FAILED: profile oltp, "+victim) ||
 		!strings.Contains(out.String(), "sbtest1") {
 		t.Errorf("text report does not name the corruption: %v\n%s", err, out.String())
+	}
+}
+
+// TestBenchApplySQL measures binlog-replay with row events passed through
+// and applied as SQL, beside each other: both rows reported, named and
+// verified, the SQL one checked to have applied its rows as SQL.
+func TestBenchApplySQL(t *testing.T) {
+	requireServer(t)
+	o := tiny()
+	o.Profiles, o.Workers = []workload.Profile{workload.OLTP}, []int{2}
+	o.Apply = []replay.ApplyMode{replay.ApplyBinlog, replay.ApplySQL}
+	rep, err := Run(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := rep.Profiles[0].Results
+	if len(res) != 3 || res[1].Method != "binlog-replay --workers 2" || res[2].Method != "binlog-replay --workers 2 --apply sql" ||
+		res[2].Apply != replay.ApplySQL || chartLabel(res[2]) != "binlog-replay, 2 workers, SQL" {
+		t.Fatalf("results %+v: want the anchor, then --workers 2 passed through and as SQL", res)
+	}
+	for _, r := range res {
+		if !r.Verified || r.Ratio <= 0 {
+			t.Errorf("%s: verified=%v ratio=%v %s%s", r.Method, r.Verified, r.Ratio, r.Error, r.Problem)
+		}
 	}
 }
 
@@ -250,6 +333,9 @@ func TestValidate(t *testing.T) {
 		"base, no binlogs":    func(o *Options) { o.Base = "/data" },
 		"native with base":    func(o *Options) { o.Binlogs, o.Base, o.Native = []string{"x.000001"}, "/data", true },
 		"unknown native mode": func(o *Options) { o.Native, o.NativeMode = true, "fast" },
+		"negative latency":    func(o *Options) { o.TargetLatency = -time.Millisecond },
+		"slow commits, fast":  func(o *Options) { o.CommitLatency, o.Durable = time.Millisecond, false },
+		"apply auto":          func(o *Options) { o.Apply = []replay.ApplyMode{replay.ApplyBinlog, replay.ApplyAuto} },
 	}
 	for name, change := range bad {
 		o := DefaultOptions()

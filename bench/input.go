@@ -32,6 +32,10 @@ type input struct {
 	ref    *sql.DB
 	// servers are closed with the input: the source, or the reference.
 	servers []namedServer
+	// limit holds the limit's packets once prepared, for a target whose
+	// max_allowed_packet is limitMax.
+	limit    []limitPacket
+	limitMax int
 }
 
 type namedServer struct {
@@ -117,7 +121,7 @@ func generate(ctx context.Context, o *Options, p workload.Profile, in *input) er
 	}
 	wo := workload.Options{Profile: p, Seed: o.Seed, Scale: o.Scale, Txns: o.Txns, Threads: o.Threads, Format: "ROW"}
 	switch p {
-	case workload.OLTP:
+	case workload.OLTP, workload.OLTPSpecial:
 		wo.Tables = o.Tables
 	case workload.BigTxn:
 		wo.Scale = min(wo.Scale, maxBigTxnScale)

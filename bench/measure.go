@@ -2,9 +2,11 @@ package bench
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
-	"time"
+	"strings"
 
+	"github.com/binlog-replay/binlog-replay/internal/netdelay"
 	"github.com/binlog-replay/binlog-replay/redact"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/sandbox"
@@ -15,6 +17,8 @@ import (
 // outcome is one timed apply of one method and its check.
 type outcome struct {
 	secs float64
+	// used is the CPU the apply used.
+	used usage
 	// applyErr says why the apply failed; problem how the target differs
 	// from the reference.
 	applyErr, problem string
@@ -31,7 +35,7 @@ type outcome struct {
 // check, ctx ending, or an anchor failing when it is the reference.
 func measure(ctx context.Context, o *Options, in *input, m method, run int) (outcome, error) {
 	tgt, err := sandbox.Start(ctx, sandbox.Options{FromDatadir: in.base, Durable: o.Durable,
-		Args: []string{"--innodb-buffer-pool-size=1G"}})
+		Args: []string{"--innodb-buffer-pool-size=1G"}, Env: o.syncEnv})
 	if err != nil {
 		return outcome{}, err
 	}
@@ -42,8 +46,8 @@ func measure(ctx context.Context, o *Options, in *input, m method, run int) (out
 			closeServer(o, tgt, label)
 		}
 	}()
-	d, err := apply(ctx, o, in, tgt, m)
-	out := outcome{secs: d.Seconds()}
+	used, err := apply(ctx, o, in, tgt, m)
+	out := outcome{secs: used.wall.Seconds(), used: used}
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return out, ctx.Err()
@@ -96,29 +100,132 @@ func (m method) slug() string {
 		return "anchor"
 	case KindNative:
 		return "native"
+	case KindLimit:
+		return "limit"
+	}
+	if m.apply == replay.ApplySQL {
+		return fmt.Sprintf("replay-sql-w%d", m.workers)
 	}
 	return fmt.Sprintf("replay-w%d", m.workers)
 }
 
 // apply applies the input's binlogs to tgt with method m and returns how
-// long the apply took.
-func apply(ctx context.Context, o *Options, in *input, tgt *sandbox.Server, m method) (time.Duration, error) {
+// long the apply took and the CPU it used. With o.TargetLatency the
+// method reaches the target (native replication: the source) through a
+// latency proxy, closed when the apply ends.
+func apply(ctx context.Context, o *Options, in *input, tgt *sandbox.Server, m method) (usage, error) {
+	upstream := tgt.Port
+	if m.kind == KindNative && in.source != nil {
+		upstream = in.source.Port
+	}
+	var proxy *netdelay.Proxy
+	if o.TargetLatency > 0 {
+		var err error
+		if proxy, err = netdelay.Listen(ctx, fmt.Sprintf("127.0.0.1:%d", upstream), o.TargetLatency); err != nil {
+			return usage{}, err
+		}
+		defer proxy.Close()
+	}
+	var (
+		used usage
+		err  error
+	)
 	switch m.kind {
 	case KindNative:
-		return applyNative(ctx, o, in, tgt)
+		port := 0
+		if proxy != nil {
+			port = proxy.Addr().Port
+		}
+		used, err = applyNative(ctx, o, in, tgt, port)
 	case KindAnchor:
-		begin := time.Now()
-		err := workload.ReplayWithMariaDBBinlog(ctx, in.files, in.start.File, in.start.Offset, tgt.Socket)
-		return time.Since(begin), err
+		used, err = applyAnchor(ctx, in, tgt, proxy)
+	case KindLimit:
+		used, err = applyLimitMethod(ctx, in, tgt, proxy)
+	default:
+		used, err = applyReplay(ctx, o, in, tgt, m, proxy)
 	}
+	if proxy != nil {
+		// Close waits for the proxy's connections, whose CPU it then knows.
+		proxy.Close()
+		used.proxy = proxy.CPU()
+		used.rtt, used.rttN = proxy.RoundTrip(), 1
+		if m.kind == KindReplay || m.kind == KindLimit {
+			used.tool = max(0, used.self-used.proxy)
+		}
+	}
+	return used, err
+}
+
+// applyAnchor applies the input with mariadb-binlog | mariadb, the client
+// connecting through proxy when there is one.
+func applyAnchor(ctx context.Context, in *input, tgt *sandbox.Server, proxy *netdelay.Proxy) (usage, error) {
+	client := workload.Client{Socket: tgt.Socket}
+	if proxy != nil {
+		client = workload.Client{Host: "127.0.0.1", Port: proxy.Addr().Port}
+	}
+	m := startMeter(tgt.Pid)
+	cpu, err := workload.ApplyWithMariaDBBinlog(ctx, in.files, in.start.File, in.start.Offset, client)
+	used := m.stop()
+	used.tool = cpu.Binlog + cpu.Client
+	return used, err
+}
+
+// applyReplay applies the input with binlog-replay, in this process, with
+// m.workers workers, through proxy when there is one.
+func applyReplay(ctx context.Context, o *Options, in *input, tgt *sandbox.Server, m method, proxy *netdelay.Proxy) (usage, error) {
 	ro := replay.DefaultOptions()
 	ro.Files, ro.TargetDSN, ro.StartPosition, ro.Workers = in.files, tgt.DSN(""), in.start, m.workers
-	ro.LogValues = o.LogValues
-	begin := time.Now()
-	sum, err := replay.Run(ctx, ro, o.Log)
-	d := time.Since(begin)
-	if err == nil && sum.Applied != uint64(in.txns) {
-		err = fmt.Errorf("binlog-replay applied %d transactions of %d (stopped: %s)", sum.Applied, in.txns, sum.StopReason)
+	if proxy != nil {
+		ro.TargetDSN = strings.Replace(tgt.TCPDSN(""), fmt.Sprintf(":%d)", tgt.Port), fmt.Sprintf(":%d)", proxy.Addr().Port), 1)
 	}
-	return d, err
+	ro.LogValues = o.LogValues
+	if m.apply != "" {
+		ro.Apply = m.apply
+	}
+	mt := startMeter(tgt.Pid)
+	sum, err := replay.Run(ctx, ro, o.Log)
+	used := mt.stop()
+	used.tool = used.self
+	switch {
+	case err == nil && sum.Applied != uint64(in.txns):
+		err = fmt.Errorf("binlog-replay applied %d transactions of %d (stopped: %s)", sum.Applied, in.txns, sum.StopReason)
+	case err == nil && m.apply != "" && sum.Apply != m.apply:
+		err = fmt.Errorf("binlog-replay --apply %s applied row events by %s", m.apply, sum.Apply)
+	}
+	return used, err
+}
+
+// applyLimitMethod applies the input as the limit: the packets are
+// prepared and the session opened before the clock starts.
+func applyLimitMethod(ctx context.Context, in *input, tgt *sandbox.Server, proxy *netdelay.Proxy) (usage, error) {
+	dsn := limitDSN("unix", tgt.Socket)
+	if proxy != nil {
+		dsn = limitDSN("tcp", proxy.Addr().String())
+	}
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		return usage{}, fmt.Errorf("limit: %w", err)
+	}
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return usage{}, fmt.Errorf("limit: connect to the target: %w", err)
+	}
+	defer conn.Close()
+	var maxPacket int
+	if err := conn.QueryRowContext(ctx, "SELECT @@max_allowed_packet").Scan(&maxPacket); err != nil {
+		return usage{}, fmt.Errorf("limit: %w", err)
+	}
+	packets, err := in.limitPackets(ctx, maxPacket)
+	if err != nil {
+		return usage{}, err
+	}
+	if _, err := conn.ExecContext(ctx, "SET SESSION autocommit=0"); err != nil {
+		return usage{}, fmt.Errorf("limit: %w", err)
+	}
+	m := startMeter(tgt.Pid)
+	err = applyLimit(ctx, conn, packets)
+	used := m.stop()
+	used.tool = used.self
+	return used, err
 }

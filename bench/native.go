@@ -13,49 +13,54 @@ import (
 
 // applyNative makes tgt a replica of the source from the base's position,
 // lets its IO thread fetch every binlog first (untimed), then times only
-// the SQL threads applying them: MariaDB's own parallel replication.
-func applyNative(ctx context.Context, o *Options, in *input, tgt *sandbox.Server) (time.Duration, error) {
+// the SQL threads applying them: MariaDB's own parallel replication. The
+// replica connects to the source's port, or to sourcePort when it is not
+// 0 (a latency proxy's).
+func applyNative(ctx context.Context, o *Options, in *input, tgt *sandbox.Server, sourcePort int) (usage, error) {
 	if in.source == nil {
-		return 0, fmt.Errorf("native replication: no source server to replicate from")
+		return usage{}, fmt.Errorf("native replication: no source server to replicate from")
+	}
+	if sourcePort == 0 {
+		sourcePort = in.source.Port
 	}
 	db, err := tgt.Open(ctx, "")
 	if err != nil {
-		return 0, err
+		return usage{}, err
 	}
 	defer db.Close()
 	last := in.files[len(in.files)-1]
 	fi, err := os.Stat(last)
 	if err != nil {
-		return 0, fmt.Errorf("stat last binlog: %w", err)
+		return usage{}, fmt.Errorf("stat last binlog: %w", err)
 	}
 	end := endPos{file: filepath.Base(last), pos: fi.Size()}
 	setup := []string{
 		fmt.Sprintf("CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=%d, MASTER_USER='root', MASTER_PASSWORD='', "+
-			"MASTER_LOG_FILE='%s', MASTER_LOG_POS=%d, MASTER_USE_GTID=no", in.source.Port, in.start.File, in.start.Offset),
+			"MASTER_LOG_FILE='%s', MASTER_LOG_POS=%d, MASTER_USE_GTID=no", sourcePort, in.start.File, in.start.Offset),
 		fmt.Sprintf("SET GLOBAL slave_parallel_threads=%d", o.NativeThreads),
 		fmt.Sprintf("SET GLOBAL slave_parallel_mode='%s'", o.NativeMode),
 		"START SLAVE IO_THREAD",
 	}
 	for _, q := range setup {
 		if _, err := db.ExecContext(ctx, q); err != nil {
-			return 0, fmt.Errorf("%s: %w", q, err)
+			return usage{}, fmt.Errorf("%s: %w", q, err)
 		}
 	}
 	if err := waitReplica(ctx, db, end, "Read_Master_Log_Pos", "Master_Log_File"); err != nil {
-		return 0, fmt.Errorf("fetch binlogs: %w", err)
+		return usage{}, fmt.Errorf("fetch binlogs: %w", err)
 	}
-	begin := time.Now()
+	m := startMeter(tgt.Pid)
 	if _, err := db.ExecContext(ctx, "START SLAVE SQL_THREAD"); err != nil {
-		return 0, fmt.Errorf("start slave sql_thread: %w", err)
+		return m.stop(), fmt.Errorf("start slave sql_thread: %w", err)
 	}
 	if err := waitReplica(ctx, db, end, "Exec_Master_Log_Pos", "Relay_Master_Log_File"); err != nil {
-		return 0, fmt.Errorf("apply: %w", err)
+		return m.stop(), fmt.Errorf("apply: %w", err)
 	}
-	d := time.Since(begin)
+	used := m.stop()
 	if _, err := db.ExecContext(ctx, "STOP SLAVE"); err != nil {
-		return d, fmt.Errorf("stop slave: %w", err)
+		return used, fmt.Errorf("stop slave: %w", err)
 	}
-	return d, nil
+	return used, nil
 }
 
 type endPos struct {

@@ -17,6 +17,8 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
+
+	"github.com/binlog-replay/binlog-replay/replay"
 )
 
 // Chart formats, chosen by the output file's extension.
@@ -45,6 +47,7 @@ var (
 		KindAnchor: {0x88, 0x88, 0x88, 0xff},
 		KindReplay: {0x2a, 0x6f, 0xdb, 0xff},
 		KindNative: {0xe0, 0x8a, 0x1e, 0xff},
+		KindLimit:  {0x2c, 0xa0, 0x2c, 0xff},
 	}
 	chartBad = color.RGBA{0xd6, 0x27, 0x28, 0xff}
 )
@@ -54,6 +57,7 @@ var chartLegend = []struct{ kind, name string }{
 	{KindAnchor, "mariadb-binlog | mariadb (the anchor)"},
 	{KindReplay, "binlog-replay"},
 	{KindNative, "MariaDB parallel replication"},
+	{KindLimit, "the limit (prepared BINLOG statements, one session)"},
 	{"", "failed, or target not verified"},
 }
 
@@ -119,12 +123,18 @@ func WriteChart(w io.Writer, r *Report, format string) error {
 		plots[0] = []*plot.Plot{pl}
 	}
 	header := text.Style{Color: color.Black, Font: sans(14), XAlign: draw.XLeft, YAlign: draw.YTop, Handler: plot.DefaultTextHandler}
-	durable := "fast commits"
+	targets := "fast commits"
 	if r.Durable {
-		durable = "durable commits"
+		targets = "durable commits"
+	}
+	if r.CommitLatencyMs > 0 {
+		targets += fmt.Sprintf(", fsyncs %s slower", fmtMs(r.CommitLatencyMs))
+	}
+	if r.TargetLatencyMs > 0 {
+		targets += fmt.Sprintf(", %s more per round trip", fmtMs(r.TargetLatencyMs))
 	}
 	dc.FillText(header, vg.Point{X: vg.Points(10), Y: height - vg.Points(10)},
-		fmt.Sprintf("binlog-replay bench: apply time of the same binlogs (%d CPUs, %s on the targets)", r.CPUs, durable))
+		fmt.Sprintf("binlog-replay bench: apply time of the same binlogs (%d CPUs, %s on the targets)", r.CPUs, targets))
 	body := draw.Crop(dc, 0, 0, chartLegendH, -chartHeaderH)
 	tiles := draw.Tiles{Rows: n, Cols: 1, PadTop: vg.Points(6), PadBottom: vg.Points(6), PadLeft: vg.Points(8), PadRight: vg.Points(14), PadY: vg.Points(10)}
 	canvases := plot.Align(plots, tiles, body)
@@ -318,11 +328,17 @@ func chartLabel(res Result) string {
 		return "mariadb-binlog | mariadb"
 	case KindNative:
 		return fmt.Sprintf("native, %d threads", res.Workers)
+	case KindLimit:
+		return "limit, one session"
 	case KindReplay:
+		label := fmt.Sprintf("binlog-replay, %d workers", res.Workers)
 		if res.Workers == 1 {
-			return "binlog-replay, 1 worker"
+			label = "binlog-replay, 1 worker"
 		}
-		return fmt.Sprintf("binlog-replay, %d workers", res.Workers)
+		if res.Apply == replay.ApplySQL {
+			label += ", SQL"
+		}
+		return label
 	}
 	return res.Method
 }

@@ -20,8 +20,12 @@ type Options struct {
 	// files compare by the files' order (by the binlog sequence number when
 	// a file is not among them).
 	Files []string
-	// StartGTIDs and ExcludeGTIDs are skipped.
-	StartGTIDs, ExcludeGTIDs txn.GTIDSet
+	// StartGTIDs are skipped (a MariaDB d-s-n: every transaction of domain
+	// d up to n).
+	StartGTIDs txn.GTIDSet
+	// ExcludeGTIDs are skipped: a GTID set, or ranges naming exactly some
+	// MariaDB transactions (see GTIDs).
+	ExcludeGTIDs GTIDs
 	// StopPosition stops before the first transaction that does not end at
 	// or before it.
 	StopPosition txn.Position
@@ -131,12 +135,21 @@ func (f *Filter) Include(t *txn.Txn) {
 	if f.databases == nil && f.tables == nil {
 		return
 	}
+	f.IncludeWith(t, func(e *txn.Event) bool { return f.keepSchema(e.Query.Schema) })
+}
+
+// IncludeWith is Include with keepQuery deciding which statement events
+// stay, instead of their default database (--rewrite-db keeps statements
+// by the databases they name). Table maps and row events are kept by
+// their table.
+func (f *Filter) IncludeWith(t *txn.Txn, keepQuery func(e *txn.Event) bool) {
 	kept := t.Events[:0]
 	keepTable := map[uint64]bool{}
-	for _, e := range t.Events {
+	for i := range t.Events {
+		e := &t.Events[i]
 		switch e.Kind {
 		case txn.EventTableMap:
-			keepTable[e.TableMap.ID] = f.keepTable(e.TableMap.Schema, e.TableMap.Table)
+			keepTable[e.TableMap.ID] = f.KeepsTable(e.TableMap.Schema, e.TableMap.Table)
 			if !keepTable[e.TableMap.ID] {
 				continue
 			}
@@ -145,17 +158,37 @@ func (f *Filter) Include(t *txn.Txn) {
 				continue
 			}
 		case txn.EventQuery:
-			if !f.keepSchema(e.Query.Schema) {
+			if !keepQuery(e) {
 				continue
 			}
 		}
-		kept = append(kept, e)
+		kept = append(kept, *e)
 	}
 	t.Events = kept
 	if t.Kind != txn.KindRows && len(kept) == 0 {
 		t.Kind = txn.KindRows
 	}
 }
+
+// Databases returns the databases of --databases, as given.
+func (f *Filter) Databases() []string { return append([]string(nil), f.o.Databases...) }
+
+// Tables returns the tables of --tables ("db.table"), as given.
+func (f *Filter) Tables() []string { return append([]string(nil), f.o.Tables...) }
+
+// Filtering reports whether --databases or --tables is set.
+func (f *Filter) Filtering() bool { return f.databases != nil || f.tables != nil }
+
+// FiltersTables reports whether --tables is set.
+func (f *Filter) FiltersTables() bool { return f.tables != nil }
+
+// KeepsSchema reports whether Include keeps the statements whose default
+// database is db: every database when no include filter is set, else
+// those of --databases, or those holding a table of --tables.
+func (f *Filter) KeepsSchema(db string) bool { return !f.Filtering() || f.keepSchema(db) }
+
+// KeepsTable reports whether Include keeps the row events of db.table.
+func (f *Filter) KeepsTable(db, table string) bool { return !f.Filtering() || f.keepTable(db, table) }
 
 func (f *Filter) keepSchema(db string) bool {
 	if f.databases == nil {

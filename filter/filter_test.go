@@ -22,7 +22,8 @@ func TestFilterStopPoints(t *testing.T) {
 		mk(4, "b.000002", 90, 190, 30, "0-1-4"),
 	}
 	gtid3, _ := txn.ParseGTID("0-1-3")
-	excl, _ := txn.ParseGTIDSet("0-1-1")
+	excl, _ := ParseGTIDs("0-1-1")
+	excl2to3, _ := ParseGTIDs("0-1-2..3")
 	tests := []struct {
 		name      string
 		opts      Options
@@ -35,6 +36,7 @@ func TestFilterStopPoints(t *testing.T) {
 		{"datetime exact", Options{StopDatetime: t0.Add(10 * time.Second)}, 1, "--stop-datetime"},
 		{"gtid", Options{StopBeforeGTID: gtid3}, 2, "--stop-before-gtid"},
 		{"exclude", Options{ExcludeGTIDs: excl}, 3, ""},
+		{"exclude a range", Options{ExcludeGTIDs: excl2to3}, 2, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/filter"
+	"github.com/binlog-replay/binlog-replay/rewrite"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -15,8 +16,10 @@ type analyzer struct {
 	opts   *Options
 	rep    *Report
 	filter *filter.Filter
-	stops  *stopFinder
-	par    *parallel
+	// rewriter applies --rewrite-db (nil without it).
+	rewriter *rewrite.Rewriter
+	stops    *stopFinder
+	par      *parallel
 
 	tables  map[string]*TableCount
 	servers map[string]*ServerInfo // flavor + version -> files
@@ -35,7 +38,8 @@ type analyzer struct {
 
 func newAnalyzer(o *Options, rep *Report) *analyzer {
 	rep.Contents.ByKind = map[string]uint64{}
-	return &analyzer{
+	rw, _ := o.rewriter() // checked by Validate
+	return &analyzer{rewriter: rw,
 		opts: o, rep: rep, filter: filter.New(o.filterOptions()), stops: newStopFinder(o),
 		par:    newParallel(o),
 		tables: map[string]*TableCount{}, servers: map[string]*ServerInfo{}, gtids: map[string]*gtidStream{},
@@ -72,7 +76,12 @@ func (a *analyzer) predict(t *txn.Txn) bool {
 		p.Skipped++
 		return false
 	}
-	a.filter.Include(t)
+	if a.rewriter == nil {
+		a.filter.Include(t)
+	} else if err := a.rewriter.Apply(t); err != nil {
+		a.refuse(t, err)
+		return false
+	}
 	p.Applied++
 	p.Bytes += t.Bytes
 	if p.First == nil {
@@ -81,6 +90,26 @@ func (a *analyzer) predict(t *txn.Txn) bool {
 	a.lastApplied = *t.Ref()
 	a.par.add(t)
 	return true
+}
+
+// maxRefusals bounds the refusals of --rewrite-db the report lists.
+const maxRefusals = 100
+
+// refuse records that the replay's --rewrite-db refuses t (err).
+func (a *analyzer) refuse(t *txn.Txn, err error) {
+	a.rep.Replay.Refused++
+	if len(a.rep.Problems.RewriteRefused) >= maxRefusals {
+		return
+	}
+	r := RewriteRefusal{Txn: *t.Ref(), Message: err.Error()}
+	var re *rewrite.Error
+	if errors.As(err, &re) {
+		r.Message, r.SkipGTIDs = re.Why+": "+re.Event, re.SkipGTIDs()
+		if re.Statement != "" {
+			r.Message += ": " + re.Statement
+		}
+	}
+	a.rep.Problems.RewriteRefused = append(a.rep.Problems.RewriteRefused, r)
 }
 
 // count adds t to the contents and sets a.facts.

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/binlog-replay/binlog-replay/filter"
+	"github.com/binlog-replay/binlog-replay/rewrite"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -217,10 +219,13 @@ func TestFilterFollowsReplayOptions(t *testing.T) {
 	}
 	skipSet, _ := txn.ParseGTIDSet("0-1-6")
 	o := testOptions(files...)
-	o.StartGTIDs, o.ExcludeGTIDs = skipSet, skipSet
+	o.StartGTIDs, o.ExcludeGTIDs = skipSet, filter.GTIDs{Set: skipSet}
 	check("start-gtid 0-1-6", o, never, func(tx *txn.Txn) bool { return tx.GTID.Seq <= 6 })
 	o.StartGTIDs = txn.GTIDSet{}
 	check("exclude-gtids 0-1-6", o, never, func(tx *txn.Txn) bool { return tx.GTID.Seq <= 6 })
+	o.ExcludeGTIDs, _ = filter.ParseGTIDs("0-1-4..6")
+	check("exclude-gtids 0-1-4..6", o, never, func(tx *txn.Txn) bool { return tx.GTID.Seq >= 4 && tx.GTID.Seq <= 6 })
+	o.ExcludeGTIDs = filter.GTIDs{Set: skipSet}
 	// A stop option wins over a skip for the same transaction (replay
 	// checks stops first): the replay stops, it does not skip past it.
 	o.StopBeforeGTID = mgtid(4)
@@ -274,5 +279,39 @@ func TestRepeatedGTID(t *testing.T) {
 	o.StopBeforeGTID = mgtid(2)
 	if got := analyse(o, s.txns).Replay.StoppedBefore; got == nil || got.Seq != 2 {
 		t.Errorf("stopped before %+v, want #2", got)
+	}
+}
+
+// TestRewriteRefusals checks that plan predicts what the replay's
+// --rewrite-db refuses: the transaction is not counted as applied, the
+// problems name it with the --exclude-gtids value that skips it, and the
+// text says the replay applies nothing.
+func TestRewriteRefusals(t *testing.T) {
+	s := newSynth("bin.000001")
+	s.add(txn.KindDDL, mgtid(1), 100, ddl("shop", "CREATE TABLE t (id INT PRIMARY KEY)"))
+	s.add(txn.KindDDL, mgtid(2), 100, ddl("shop", "CREATE VIEW v AS SELECT * FROM shop.t"))
+	s.add(txn.KindDDL, mgtid(3), 100, ddl("shop", "ALTER TABLE t ADD c INT"))
+	o := Options{Files: []string{"bin.000001"}, Databases: []string{"shop"}, RewriteDB: rewrite.Rules{{From: "shop", To: "shop_r"}}}
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	rep := analyse(o, s.txns)
+	p := rep.Problems.RewriteRefused
+	if rep.Replay.Applied != 2 || rep.Replay.Refused != 1 || len(p) != 1 || p[0].SkipGTIDs != "0-1-2..2" ||
+		!strings.Contains(p[0].Message, "defines a view") {
+		t.Fatalf("applied %d, refused %d, problems %+v", rep.Replay.Applied, rep.Replay.Refused, p)
+	}
+	var b strings.Builder
+	if err := WriteText(&b, rep, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"REFUSED: --rewrite-db cannot rename 1 of them", "--exclude-gtids 0-1-2..2"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("the report does not say %q:\n%s", want, b.String())
+		}
+	}
+	o.Databases = nil
+	if err := o.Validate(); err == nil || !strings.Contains(err.Error(), "needs --databases or --tables") {
+		t.Errorf("--rewrite-db without filters: %v", err)
 	}
 }

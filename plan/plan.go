@@ -29,6 +29,7 @@ import (
 
 	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/filter"
+	"github.com/binlog-replay/binlog-replay/rewrite"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -55,9 +56,13 @@ type Options struct {
 	StopPosition   txn.Position
 	StopDatetime   time.Time
 	StopBeforeGTID txn.GTID
-	ExcludeGTIDs   txn.GTIDSet
+	ExcludeGTIDs   filter.GTIDs
 	Databases      []string
 	Tables         []string
+	// RewriteDB are the replay's --rewrite-db rules: the report says which
+	// transactions the replay would refuse under them (the contents and
+	// stop candidates name the binlogs' databases).
+	RewriteDB rewrite.Rules
 	// SkipUnknown skips events the reader does not understand, as the
 	// replay's --skip-unknown does; they are counted in the report.
 	SkipUnknown bool
@@ -109,7 +114,16 @@ func (o *Options) Validate() error {
 			return fmt.Errorf("table filter %q: want db.table", t)
 		}
 	}
-	return nil
+	_, err := o.rewriter()
+	return err
+}
+
+// rewriter returns the replay's rewriter, nil without RewriteDB.
+func (o *Options) rewriter() (*rewrite.Rewriter, error) {
+	if len(o.RewriteDB) == 0 {
+		return nil, nil
+	}
+	return rewrite.New(rewrite.Config{Rules: o.RewriteDB, Filter: filter.New(o.filterOptions()), LogValues: !o.HideValues})
 }
 
 func (o *Options) withDefaults() Options {

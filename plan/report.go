@@ -186,6 +186,12 @@ type Prediction struct {
 	// Fails is true when the replay would hit the reader's error
 	// (Problems.ReadError) before its stop point.
 	Fails bool `json:"fails"`
+	// Refused counts the transactions before the stop point that
+	// --rewrite-db cannot rename with certainty (Problems.RewriteRefused):
+	// reading files, the replay refuses to start, naming them; reading a
+	// source server, it stops before the first. They are not counted in
+	// Applied.
+	Refused uint64 `json:"refused_by_rewrite_db,omitempty"`
 }
 
 // Parallelism is what the dependencies between the applied transactions
@@ -257,6 +263,19 @@ type Problems struct {
 	// SkippedEvents counts by type the events the reader skipped (ignorable
 	// events, or unknown ones with SkipUnknown).
 	SkippedEvents map[string]uint64 `json:"skipped_events,omitempty"`
+	// RewriteRefused are the transactions --rewrite-db cannot rename with
+	// certainty (the first 100; Prediction.Refused counts them all).
+	RewriteRefused []RewriteRefusal `json:"rewrite_refused,omitempty"`
+}
+
+// RewriteRefusal is a transaction the replay's --rewrite-db refuses.
+type RewriteRefusal struct {
+	Txn txn.Ref `json:"txn"`
+	// Message says why, naming the event and the statement.
+	Message string `json:"message"`
+	// SkipGTIDs is the --exclude-gtids value that skips it alone, "" when
+	// it has no GTID.
+	SkipGTIDs string `json:"skip_gtids,omitempty"`
 }
 
 // ReadError is the error that stopped the reader.

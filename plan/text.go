@@ -155,6 +155,10 @@ func (p *printer) replay(r *Report) {
 	if pr.First != nil {
 		p.f("  first applied: %s\n  last applied:  %s\n", p.ref(pr.First), p.ref(pr.Last))
 	}
+	if pr.Refused > 0 {
+		p.f("  REFUSED: --rewrite-db cannot rename %d of them with certainty (problems below): reading files, the replay applies nothing\n",
+			pr.Refused)
+	}
 	switch {
 	case pr.StoppedBefore != nil:
 		p.f("  stops before %s (%s)\n", p.ref(pr.StoppedBefore), pr.StopReason)
@@ -230,6 +234,22 @@ func (p *printer) problems(r *Report) {
 	if len(pr.SkippedEvents) > 0 {
 		none = false
 		p.f("\n  skipped events: %v", pr.SkippedEvents)
+	}
+	if len(pr.RewriteRefused) > 0 {
+		none = false
+		p.f("\n  --rewrite-db refuses %d transactions:", r.Replay.Refused)
+		var skip []string
+		for _, x := range pr.RewriteRefused {
+			p.f("\n    %s: %s", p.ref(&x.Txn), x.Message)
+			if x.SkipGTIDs != "" {
+				skip = append(skip, x.SkipGTIDs)
+			}
+		}
+		if n := r.Replay.Refused - uint64(len(pr.RewriteRefused)); n > 0 {
+			p.f("\n    ... and %d more", n)
+		} else if len(skip) == len(pr.RewriteRefused) {
+			p.f("\n    to skip them all, once checked: --exclude-gtids %s", strings.Join(skip, ","))
+		}
 	}
 	if none {
 		p.f(" none")

@@ -335,7 +335,8 @@ func counterScenario(t *testing.T, units int) *replaytest.Scenario {
 // reconnect, read the checkpoint to learn which, and end equal to the
 // source with every transaction applied once (a statement applied twice
 // would add to a counter twice; a row transaction applied twice would fail
-// on a duplicate key) and counted once in the summary.
+// on a duplicate key) and counted once in the summary. The cuts at a row
+// transaction's COMMIT are also made with row events applied as SQL.
 func TestConnectionCutAtCommit(t *testing.T) {
 	const units = 40
 	sc := counterScenario(t, units)
@@ -344,21 +345,25 @@ func TestConnectionCutAtCommit(t *testing.T) {
 		t.Fatalf("%d transactions, want %d", total, 2*units)
 	}
 	for _, c := range []struct {
-		name string
-		mode cutMode
-		nth  int // commits alternate: odd ones are row transactions, even ones statements
+		name  string
+		mode  cutMode
+		nth   int // commits alternate: odd ones are row transactions, even ones statements
+		apply replay.ApplyMode
 	}{
-		{"after COMMIT, row transaction", cutAfter, 11},
-		{"after COMMIT, statement", cutAfter, 12},
-		{"before COMMIT, row transaction", cutBefore, 11},
-		{"before COMMIT, statement", cutBefore, 12},
-		{"before COMMIT, row transaction, the server unaware", cutBeforeServerUnaware, 11},
-		{"before COMMIT, row transaction, every connection cut, the server unaware", cutAllServerUnaware, 11},
+		{"after COMMIT, row transaction", cutAfter, 11, replay.ApplyBinlog},
+		{"after COMMIT, statement", cutAfter, 12, replay.ApplyBinlog},
+		{"before COMMIT, row transaction", cutBefore, 11, replay.ApplyBinlog},
+		{"before COMMIT, statement", cutBefore, 12, replay.ApplyBinlog},
+		{"before COMMIT, row transaction, the server unaware", cutBeforeServerUnaware, 11, replay.ApplyBinlog},
+		{"before COMMIT, row transaction, every connection cut, the server unaware", cutAllServerUnaware, 11, replay.ApplyBinlog},
+		{"after COMMIT, row transaction, apply=sql", cutAfter, 11, replay.ApplySQL},
+		{"before COMMIT, row transaction, apply=sql", cutBefore, 11, replay.ApplySQL},
+		{"before COMMIT, row transaction, the server unaware, apply=sql", cutBeforeServerUnaware, 11, replay.ApplySQL},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			tgt, db := sc.Target(t)
 			proxy := newCutProxy(t, fmt.Sprintf("127.0.0.1:%d", tgt.Port), c.mode, c.nth)
-			o := opts(4)
+			o := withApply(opts(4), c.apply)
 			o.GroupTxns = 1  // one commit per source transaction: the n-th commit is transaction n
 			o.MaxRetries = 2 // waiting on a lock of the lost session would fail, not last
 			o.Files, o.StartPosition, o.Reconnect = sc.Files, sc.Start, 30*time.Second
@@ -383,6 +388,7 @@ func TestConnectionCutAtCommit(t *testing.T) {
 				t.Fatalf("the reconnection did not end the process's own lock session at once\nlog:\n%s", log.String())
 			}
 			t.Logf("log:\n%s", log.String())
+			checkApplied(t, o, sum, log.String())
 			replaytest.RequireEqual(t, db, sc.SourceDB, "cc")
 			cp, err := replay.ReadCheckpoint(context.Background(), db)
 			if err != nil || cp == nil || cp.Applied != uint64(total) || sum.Applied != uint64(total) {

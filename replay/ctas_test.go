@@ -42,14 +42,17 @@ func ctasScenario(t *testing.T) *replaytest.Scenario {
 // TestCreateTableSelect replays CREATE TABLE ... SELECT and CREATE OR
 // REPLACE TABLE ... SELECT: the target must end equal to the source, with
 // 1 and 4 workers (the table the replay knew is read again after the
-// CREATE OR REPLACE).
+// CREATE OR REPLACE), row events passed through and applied as SQL (the
+// rows after the CREATE, made from the table it created).
 func TestCreateTableSelect(t *testing.T) {
 	sc := ctasScenario(t)
 	for _, workers := range []int{1, 4} {
-		t.Run(fmt.Sprintf("%d workers", workers), func(t *testing.T) {
-			db, _ := replayInto(t, sc, opts(workers))
-			replaytest.RequireEqual(t, db, sc.SourceDB, "cs")
-		})
+		for _, apply := range applyModes {
+			t.Run(fmt.Sprintf("%d workers, apply=%s", workers, apply), func(t *testing.T) {
+				db, _ := replayInto(t, sc, withApply(opts(workers), apply))
+				replaytest.RequireEqual(t, db, sc.SourceDB, "cs")
+			})
+		}
 	}
 }
 
@@ -97,14 +100,19 @@ func TestCreateTableSelectResume(t *testing.T) {
 // CREATE and its rows together (as the source logged them), with no GTID
 // of the target's own; and the target must end equal to the source, also
 // when the connection is cut just before or just after the statement
-// that creates the table.
+// that creates the table. Row events applied as SQL go to the staging
+// table the same way (no cut).
 func TestCreateTableSelectKeepsGTIDs(t *testing.T) {
 	sc := ctasScenario(t)
 	srcPos, _ := gtidState(t, sc.SourceDB)
-	for _, c := range []struct{ name, cut string }{
-		{"no cut", ""},
-		{"cut before the CREATE ... SELECT", "before"},
-		{"cut after the CREATE ... SELECT", "after"},
+	for _, c := range []struct {
+		name, cut string
+		apply     replay.ApplyMode
+	}{
+		{"no cut", "", replay.ApplyBinlog},
+		{"cut before the CREATE ... SELECT", "before", replay.ApplyBinlog},
+		{"cut after the CREATE ... SELECT", "after", replay.ApplyBinlog},
+		{"no cut, apply=sql", "", replay.ApplySQL},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			tgt := sandbox.ForTest(t, sandbox.Options{FromDatadir: sc.Base, Binlog: true, Args: []string{"--gtid-strict-mode=1"}})
@@ -113,7 +121,7 @@ func TestCreateTableSelectKeepsGTIDs(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { db.Close() })
-			o := opts(4)
+			o := withApply(opts(4), c.apply)
 			o.Files, o.StartPosition, o.TargetDSN = sc.Files, sc.Start, tgt.DSN("")
 			if c.cut != "" {
 				// The statement that creates cs.c from the staging table.
@@ -141,6 +149,7 @@ func TestCreateTableSelectKeepsGTIDs(t *testing.T) {
 			if !sum.SourceGTIDs {
 				t.Fatalf("source GTIDs not kept\nlog:\n%s", log.String())
 			}
+			checkApplied(t, o, sum, log.String())
 			replaytest.RequireEqual(t, db, sc.SourceDB, "cs")
 			if pos, _ := gtidState(t, db); pos != srcPos {
 				t.Fatalf("target GTID position %q, want the source's %q", pos, srcPos)

@@ -17,7 +17,8 @@ import (
 )
 
 // TestReplayEquivalence replays every workload profile, in every binlog
-// format, with 1 and 4 workers, and compares every table with the source.
+// format, with 1 and 4 workers, row events passed through and applied as
+// SQL, and compares every table with the source.
 func TestReplayEquivalence(t *testing.T) {
 	for _, format := range []string{"ROW", "MIXED", "STATEMENT"} {
 		t.Run(format, func(t *testing.T) {
@@ -43,13 +44,15 @@ func TestReplayEquivalence(t *testing.T) {
 					return nil
 				})
 			for _, workers := range []int{1, 4} {
-				t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
-					db, sum := replayInto(t, sc, opts(workers))
-					if sum.Applied == 0 {
-						t.Fatal("nothing applied")
-					}
-					replaytest.RequireEqual(t, db, sc.SourceDB)
-				})
+				for _, apply := range applyModes {
+					t.Run(fmt.Sprintf("workers=%d,apply=%s", workers, apply), func(t *testing.T) {
+						db, sum := replayIntoPrepared(t, sc, withApply(opts(workers), apply), sqlPrepare(apply, format))
+						if sum.Applied == 0 {
+							t.Fatal("nothing applied")
+						}
+						replaytest.RequireEqual(t, db, sc.SourceDB)
+					})
+				}
 			}
 		})
 	}

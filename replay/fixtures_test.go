@@ -64,8 +64,11 @@ type fixtureOutcome struct {
 // anchor fails (MariaDB cannot run the fixture's DDL or events), the replay
 // must either succeed or fail with an error naming file, offset and event;
 // where the anchor succeeds, the replay must succeed with the same data.
-// Both corpora: the external one has over 30 self-contained fixtures, the
-// repository's 4.
+// Where the replay succeeds (row events passed through, as root may), a
+// third replay applying row events as SQL (--apply sql) must succeed too,
+// to the same data, or stop where that path refuses by design (tables
+// with triggers), naming where. Both corpora: the external one has over 30
+// self-contained fixtures, the repository's 4.
 func TestFixturesReplayMatchesAnchor(t *testing.T) {
 	fixtures.Each(t, func(t *testing.T, c fixtures.Corpus) {
 		min := 4
@@ -126,7 +129,7 @@ func replayFixture(t *testing.T, path string, e fixtureEntry, res *string) {
 	for _, db := range []*sql.DB{mineDB, anchorDB} {
 		createMissingDatabases(t, db, scan)
 	}
-	replayErr := replayFixtureFile(t, path, mine)
+	replayErr := replayFixtureFile(t, path, mine, replay.ApplyBinlog)
 	actx, cancel := context.WithTimeout(ctx, fixtureTimeout)
 	defer cancel()
 	anchorErr := workload.ReplayWithMariaDBBinlog(actx, []string{path}, filepath.Base(path), 4, anchor.Socket)
@@ -151,6 +154,40 @@ func replayFixture(t *testing.T, path string, e fixtureEntry, res *string) {
 		t.Logf("anchor: %v\nreplay: %v", anchorErr, replayErr)
 		*res = "anchor failed (" + anchorReason(anchorErr) + "); replay refused: " + shortErr(replayErr)
 	}
+	if replayErr == nil {
+		*res += "; --apply sql: " + replayFixtureSQL(t, path, scan, mineDB)
+	}
+}
+
+// replayFixtureSQL replays the fixture at path with row events applied as
+// SQL into a fresh server, and fails t unless it succeeds with the data of
+// want, the target of the passthrough replay, or stops where the SQL
+// apply path refuses by design (a row event on a table with triggers or
+// a system-versioned table: see replay.TriggerMode), naming file, offset,
+// event and table. It returns the outcome in a few words.
+func replayFixtureSQL(t *testing.T, path string, scan fixtureScan, want *sql.DB) string {
+	t.Helper()
+	srv := sandbox.ForTest(t, sandbox.Options{})
+	db := openServer(t, srv)
+	createMissingDatabases(t, db, scan)
+	err := replayFixtureFile(t, path, srv, replay.ApplySQL)
+	var ae *replay.ApplyError
+	switch {
+	case err != nil && errors.As(err, &ae) && ae.Table != "" &&
+		(strings.Contains(err.Error(), "has triggers on the target") || strings.Contains(err.Error(), "is system-versioned")):
+		requireLocated(t, err, filepath.Base(path))
+		return "refused by design: " + shortErr(err)
+	case err != nil:
+		t.Fatalf("--apply sql failed where --apply binlog replayed the fixture: %v", err)
+	}
+	rep, err := verify.Compare(context.Background(), db, want, verify.Options{})
+	if err != nil {
+		t.Fatalf("compare --apply sql with --apply binlog: %v", err)
+	}
+	if !rep.Equal() {
+		t.Fatalf("--apply sql differs from --apply binlog:\n%s", rep.String())
+	}
+	return "equal"
 }
 
 // fixtureScan is what a fixture's transactions say about it.
@@ -256,16 +293,19 @@ func createMissingDatabases(t *testing.T, db *sql.DB, scan fixtureScan) {
 // quoteName quotes an identifier with backticks.
 func quoteName(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
 
-// replayFixtureFile replays the whole file into srv with four workers and
-// returns the replay's error. A replay that outlives fixtureTimeout fails
-// the test as hung.
-func replayFixtureFile(t *testing.T, path string, srv *sandbox.Server) error {
+// replayFixtureFile replays the whole file into srv with four workers,
+// row events applied by apply, and returns the replay's error. A replay
+// that outlives fixtureTimeout fails the test as hung.
+func replayFixtureFile(t *testing.T, path string, srv *sandbox.Server, apply replay.ApplyMode) error {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), fixtureTimeout)
 	defer cancel()
-	o := opts(4)
+	o := withApply(opts(4), apply)
 	o.Files, o.TargetDSN, o.Reconnect = []string{path}, srv.DSN(""), 0
 	sum, err := replay.Run(ctx, o, io.Discard)
+	if err == nil && sum.Apply != apply {
+		t.Fatalf("--apply %s: row events applied by %q", apply, sum.Apply)
+	}
 	if ctx.Err() != nil {
 		t.Fatalf("replay did not finish within %v (hung?): %v", fixtureTimeout, err)
 	}

@@ -15,10 +15,22 @@ import (
 )
 
 // replayInto replays the scenario's binlogs into a fresh target restored
-// from the base and returns the target.
+// from the base and returns the target. A replay applying row events as
+// SQL must have applied every one so (Summary.Apply; SQLRowEvents when
+// the binlogs hold row events).
 func replayInto(t *testing.T, sc *replaytest.Scenario, o replay.Options) (*sql.DB, *replay.Summary) {
 	t.Helper()
+	return replayIntoPrepared(t, sc, o, nil)
+}
+
+// replayIntoPrepared is replayInto with prepare, when set, run on the
+// target before the replay.
+func replayIntoPrepared(t *testing.T, sc *replaytest.Scenario, o replay.Options, prepare func(*testing.T, *sql.DB)) (*sql.DB, *replay.Summary) {
+	t.Helper()
 	tgt, db := sc.Target(t)
+	if prepare != nil {
+		prepare(t, db)
+	}
 	o.Files = sc.Files
 	o.TargetDSN = tgt.DSN("")
 	if o.StartPosition.IsZero() {
@@ -29,7 +41,67 @@ func replayInto(t *testing.T, sc *replaytest.Scenario, o replay.Options) (*sql.D
 	if err != nil {
 		t.Fatalf("replay: %v\nlog:\n%s", err, log.String())
 	}
+	checkApplied(t, o, sum, log.String())
 	return db, sum
+}
+
+// applyModes are the two ways of applying row events that the equivalence
+// tests run: passthrough in BINLOG statements, and SQL made from the row
+// images.
+var applyModes = []replay.ApplyMode{replay.ApplyBinlog, replay.ApplySQL}
+
+// withApply returns o applying row events by mode.
+func withApply(o replay.Options, mode replay.ApplyMode) replay.Options {
+	o.Apply = mode
+	return o
+}
+
+// checkApplied fails t unless a replay run with o applied row events as o
+// asks (when it names a mode, not auto) and said so in its log.
+func checkApplied(t *testing.T, o replay.Options, sum *replay.Summary, log string) {
+	t.Helper()
+	switch {
+	case !strings.Contains(log, "row events: "):
+		t.Fatalf("the log does not say how row events are applied\nlog:\n%s", log)
+	case o.Apply != replay.ApplyAuto && o.Apply != "" && sum.Apply != o.Apply:
+		t.Fatalf("--apply %s: the replay applied row events by %q\nlog:\n%s", o.Apply, sum.Apply, log)
+	}
+}
+
+// dropTriggers drops every trigger on the target: a row-format source
+// logged what its triggers wrote, and SQL statements applying the rows
+// would fire them again (the SQL apply path refuses such tables: see
+// replay.TriggerMode). Statement-format binlogs need them kept.
+func dropTriggers(t *testing.T, db *sql.DB) {
+	t.Helper()
+	rows, err := db.Query("SELECT TRIGGER_SCHEMA, TRIGGER_NAME FROM information_schema.TRIGGERS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var drops []string
+	for rows.Next() {
+		var s, n string
+		if err := rows.Scan(&s, &n); err != nil {
+			t.Fatal(err)
+		}
+		drops = append(drops, "DROP TRIGGER "+quoteName(s)+"."+quoteName(n))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	rows.Close()
+	if err := execAll(context.Background(), db, drops...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sqlPrepare returns what to run on a target before replaying binlogs of
+// the given format with mode: for SQL of row-format binlogs, dropTriggers.
+func sqlPrepare(mode replay.ApplyMode, format string) func(*testing.T, *sql.DB) {
+	if mode == replay.ApplySQL && format == "ROW" {
+		return dropTriggers
+	}
+	return nil
 }
 
 func opts(workers int) replay.Options {

@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"runtime"
 	"strings"
 	"time"
 
@@ -12,6 +11,8 @@ import (
 
 	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/filter"
+	"github.com/binlog-replay/binlog-replay/internal/target"
+	"github.com/binlog-replay/binlog-replay/rewrite"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -63,20 +64,39 @@ type Options struct {
 	// StopNeverReachedOK makes Run return no error when the binlogs end
 	// before the stop point given (by default a *StopNotReachedError).
 	StopNeverReachedOK bool
-	// ExcludeGTIDs are skipped (the checkpoint still moves past them).
-	ExcludeGTIDs txn.GTIDSet
+	// ExcludeGTIDs are skipped (the checkpoint still moves past them): a
+	// GTID set, or MariaDB ranges naming exactly some transactions (see
+	// filter.GTIDs).
+	ExcludeGTIDs filter.GTIDs
 	// Databases and Tables ("db.table") keep only what they name; empty
 	// keeps everything. A statement or DDL is kept when its default
 	// database is kept (as mysqlbinlog --database does).
 	Databases []string
 	Tables    []string
+	// RewriteDB renames databases (--rewrite-db old=new): what the
+	// include filters keep of the old database is applied to the new one
+	// (see package rewrite). It needs Databases or Tables, which name the
+	// databases as the binlogs do; the target then logs the transactions
+	// with GTIDs of its own (they are not the source's), and a resume must
+	// give the same rules (the checkpoint records them).
+	RewriteDB rewrite.Rules
 
-	// Workers is the number of target connections applying in parallel.
+	// Workers is the number of target connections applying in parallel;
+	// 0 chooses it from the machine and the round trip to the target
+	// (AutoWorkers).
 	Workers int
 	// GroupTxns and GroupBytes bound how many consecutive source
-	// transactions may be committed together in one target transaction.
+	// transactions may be committed together in one target transaction;
+	// GroupTxns 0 lets the replay choose as it goes (64 to 1024: see
+	// internal/pipeline/groupsize.go).
 	GroupTxns  int
 	GroupBytes int64
+	// ClientCommitOrder makes each group's COMMIT wait in the replay for
+	// the one before it to be acknowledged. By default a COMMIT is sent as
+	// soon as the one before it is sent, and the target holds it until
+	// that one has committed (chained commits, internal/target/turns.go):
+	// over a network, many commits then share one round trip.
+	ClientCommitOrder bool
 	// MemoryBudget bounds, in bytes, what the replay holds in memory
 	// between reading transactions and committing them (see memory.go),
 	// whatever the size of the binlogs. A transaction larger than the
@@ -84,6 +104,14 @@ type Options struct {
 	MemoryBudget int64
 	// NoLogBin keeps the replay out of the target's binary log.
 	NoLogBin bool
+	// Apply says how row events are applied: passed through in BINLOG
+	// statements, or as SQL made from their images (see ApplyMode);
+	// empty means ApplyAuto.
+	Apply ApplyMode
+	// SQLTriggers says what the SQL apply path does with row events on
+	// tables that have triggers on the target (see TriggerMode); empty
+	// means TriggersRefuse.
+	SQLTriggers TriggerMode
 	// TargetGTIDs says which GTIDs the replayed transactions get in the
 	// target's binary log (see GTIDMode); empty means GTIDsAuto.
 	TargetGTIDs GTIDMode
@@ -153,11 +181,34 @@ func (o *Options) Filter(files []string) filter.Options {
 		Databases: o.Databases, Tables: o.Tables}
 }
 
+// Worker counts AutoWorkers chooses between.
+const (
+	minAutoWorkers = 4
+	maxAutoWorkers = 32
+)
+
+// AutoWorkers returns the number of workers for a replay on a machine
+// with cpus processors to a target rtt away. Locally, twice the
+// processors (the replay and a local target share them; more only adds
+// lock conflicts): 4 to 16. Over a network each session waits a round
+// trip per statement, time in which the target has nothing of it to
+// do: one more session per 250 µs of round trip keeps about as many
+// statements at work in the target as locally (a group's statements take
+// the target a fraction of a millisecond to a few), up to 32.
+func AutoWorkers(cpus int, rtt time.Duration) int {
+	local := min(max(2*cpus, minAutoWorkers), 16)
+	extra := int((rtt + 249*time.Microsecond) / (250 * time.Microsecond))
+	if rtt < 200*time.Microsecond {
+		extra = 0 // a local socket or loopback
+	}
+	return min(local+extra, maxAutoWorkers)
+}
+
 // DefaultOptions returns options with defaults suited to the machine.
 func DefaultOptions() Options {
 	return Options{
-		Workers:          min(max(2*runtime.NumCPU(), 4), 16),
-		GroupTxns:        64,
+		Workers:          0,
+		GroupTxns:        0,
 		GroupBytes:       4 << 20,
 		MemoryBudget:     256 << 20,
 		LockWaitTimeout:  2 * time.Second,
@@ -166,6 +217,8 @@ func DefaultOptions() Options {
 		StallReport:      30 * time.Second,
 		ProgressInterval: time.Second,
 		TargetGTIDs:      GTIDsAuto,
+		Apply:            ApplyAuto,
+		SQLTriggers:      TriggersRefuse,
 	}
 }
 
@@ -182,10 +235,10 @@ func (o *Options) Validate() error {
 		return errors.New("reading from --source needs a start point: --source-start FILE:POS or GTID, or --resume")
 	case o.TargetDSN == "":
 		return errors.New("no target given (--target DSN)")
-	case o.Workers < 1:
-		return fmt.Errorf("workers must be at least 1, got %d", o.Workers)
-	case o.GroupTxns < 1:
-		return fmt.Errorf("group size must be at least 1, got %d", o.GroupTxns)
+	case o.Workers < 0:
+		return fmt.Errorf("workers must be at least 1 (or 0: chosen), got %d", o.Workers)
+	case o.GroupTxns < 0:
+		return fmt.Errorf("group size must be at least 1 (or 0: chosen), got %d", o.GroupTxns)
 	case o.MemoryBudget < 1<<20:
 		return fmt.Errorf("memory budget must be at least 1 MiB, got %d bytes", o.MemoryBudget)
 	case o.StartGTIDsFromTarget && !o.StartGTIDs.IsEmpty():
@@ -194,6 +247,8 @@ func (o *Options) Validate() error {
 		return errors.New("--start-gtid target reads files; with --source, give --source-start")
 	case o.Resume && (!o.StartPosition.IsZero() || !o.StartGTIDs.IsEmpty() || o.StartGTIDsFromTarget):
 		return errors.New("--resume continues from the target's checkpoint: do not also give a start point")
+	case !o.ClientCommitOrder && 2*o.GroupTxns >= target.TurnSlots:
+		return fmt.Errorf("--group-txns %d: at most %d with chained commits (--commit-order server)", o.GroupTxns, target.TurnSlots/2-1)
 	case o.LockWaitTimeout < time.Second:
 		return errors.New("lock wait timeout must be at least 1s")
 	case o.Uncertain != "" && !o.Resume:
@@ -209,12 +264,50 @@ func (o *Options) Validate() error {
 			return err
 		}
 	}
+	if o.Apply != "" {
+		if _, err := ParseApplyMode(string(o.Apply)); err != nil {
+			return err
+		}
+	}
+	if o.SQLTriggers != "" {
+		if _, err := ParseTriggerMode(string(o.SQLTriggers)); err != nil {
+			return err
+		}
+	}
 	for _, t := range o.Tables {
 		if !strings.Contains(t, ".") {
 			return fmt.Errorf("table filter %q: want db.table", t)
 		}
 	}
+	return o.validateRewrite()
+}
+
+// validateRewrite checks RewriteDB against the other options.
+func (o *Options) validateRewrite() error {
+	if len(o.RewriteDB) == 0 {
+		return nil
+	}
+	if _, err := o.rewriter(nil); err != nil {
+		return err
+	}
+	switch {
+	case o.TargetGTIDs == GTIDsSource:
+		return errors.New("--target-gtids source: with --rewrite-db the transactions write other databases than the source's: " +
+			"the target logs them with GTIDs of its own")
+	case o.StartGTIDsFromTarget:
+		return errors.New("--start-gtid target takes the GTIDs the target holds, which with --rewrite-db (restoring into " +
+			"another database, on a server of its own history) say nothing of the database restored: give the backup's start point")
+	}
 	return nil
+}
+
+// rewriter returns the rewriter of a run reading files (none for a
+// source), nil without RewriteDB.
+func (o *Options) rewriter(files []string) (*rewrite.Rewriter, error) {
+	if len(o.RewriteDB) == 0 {
+		return nil, nil
+	}
+	return rewrite.New(rewrite.Config{Rules: o.RewriteDB, Filter: filter.New(o.Filter(files)), LogValues: o.LogValues})
 }
 
 // Stats is a snapshot of a running replay.
@@ -247,7 +340,7 @@ type Stats struct {
 	// tables without keys).
 	Barriers uint64 `json:"barriers"`
 	// SQLRowEvents counts the row events applied as SQL made from their
-	// images rather than passed through: MySQL row events on tables with
-	// a JSON column, on a MariaDB target.
+	// images rather than passed through: every one with ApplySQL, else
+	// MySQL row events on tables with a JSON column, on a MariaDB target.
 	SQLRowEvents uint64 `json:"sql_row_events"`
 }

@@ -135,6 +135,7 @@ func mergeSummaries(a, b *Summary) *Summary {
 	m.SerialTxns += a.SerialTxns
 	m.OrderAborts += a.OrderAborts
 	m.ExpectedErrors += a.ExpectedErrors
+	m.SQLRowEvents += a.SQLRowEvents
 	m.Elapsed += a.Elapsed
 	if a.First != nil {
 		m.First = a.First

@@ -15,7 +15,8 @@ import (
 
 // TestTargetRestartedMidReplay kills the target server (SIGKILL) during the
 // replay and starts it again a second later: the replay must reconnect,
-// resume from the checkpoint and end equal to the source.
+// resume from the checkpoint and end equal to the source, row events
+// passed through and applied as SQL.
 func TestTargetRestartedMidReplay(t *testing.T) {
 	sc := replaytest.New(t, "ROW",
 		func(ctx context.Context, db *sql.DB) error {
@@ -30,8 +31,14 @@ func TestTargetRestartedMidReplay(t *testing.T) {
 			}
 			return nil
 		})
+	for _, apply := range applyModes {
+		t.Run(fmt.Sprint("apply=", apply), func(t *testing.T) { testTargetRestartedMidReplay(t, sc, apply) })
+	}
+}
+
+func testTargetRestartedMidReplay(t *testing.T, sc *replaytest.Scenario, apply replay.ApplyMode) {
 	tgt, db := sc.Target(t)
-	o := opts(4)
+	o := withApply(opts(4), apply)
 	o.Files, o.TargetDSN, o.StartPosition = sc.Files, tgt.DSN(""), sc.Start
 	o.GroupTxns = 2
 	var (
@@ -61,5 +68,6 @@ func TestTargetRestartedMidReplay(t *testing.T) {
 	if !strings.Contains(log.String(), "lost the target") {
 		t.Fatalf("the target was never lost (the replay finished in %v, before the kill?): make the workload bigger\nlog:\n%s", sum.Elapsed, log.String())
 	}
+	checkApplied(t, o, sum, log.String())
 	replaytest.RequireEqual(t, db, sc.SourceDB, "rs")
 }

@@ -17,19 +17,23 @@
 // checkpoint (reconnect.go). Statements are made by internal/sqlgen: row
 // events passed through in BINLOG statements, as mysqlbinlog does (the
 // server decodes them itself with exact type fidelity and fires no
-// triggers), or applied as SQL where the target cannot read them;
-// statement-format events and DDL run as SQL in the source session's
-// context.
+// triggers), or applied as SQL made from their images where the target
+// user may not run BINLOG statements or Options.Apply says so (apply.go),
+// and where the target cannot read them; statement-format events and DDL
+// run as SQL in the source session's context.
 package replay
 
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"github.com/binlog-replay/binlog-replay/internal/target"
 	"io"
 	"os"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -70,6 +74,9 @@ type Summary struct {
 	// SourceGTIDs tells whether the target logged the replayed
 	// transactions with their source GTIDs (see GTIDMode).
 	SourceGTIDs bool `json:"source_gtids"`
+	// Apply is how row events were applied: ApplyBinlog (passed through)
+	// or ApplySQL (see ApplyMode).
+	Apply ApplyMode `json:"apply"`
 	// SkippedEvents counts, by event type, the events skipped because they
 	// are marked ignorable or because --skip-unknown was given.
 	SkippedEvents map[string]uint64 `json:"skipped_events,omitempty"`
@@ -163,14 +170,26 @@ func Run(ctx context.Context, opts Options, logw io.Writer) (*Summary, error) {
 // next attempt to end if the target was lost (see target.Stale).
 func runOnce(ctx context.Context, opts Options, again attempt, logw io.Writer) (*Summary, target.Stale, error) {
 	r := &run{opts: opts, again: again, logw: logw, started: time.Now()}
+	conns := opts.Workers
+	if conns == 0 {
+		conns = maxAutoWorkers
+	}
 	tgt, err := target.Open(ctx, target.Config{DSN: opts.TargetDSN, TLS: opts.TargetTLS,
-		Conns:  opts.Workers + 2, // workers, statement session, schema reads and the order monitor
+		Conns:  conns + 2, // workers, statement session, schema reads and the order monitor
 		Resume: opts.Resume || again.reconnected, Stale: again.stale, NoLogBin: opts.NoLogBin}, r.logf)
 	if err != nil {
 		return nil, target.Stale{}, err
 	}
 	defer tgt.Close() // the replay lock last, once the run's other sessions are closed
 	r.tgt = tgt
+	if r.opts.Workers == 0 {
+		rtt, err := tgt.RoundTrip(ctx)
+		if err != nil {
+			return nil, tgt.Stale(), err
+		}
+		r.opts.Workers = AutoWorkers(runtime.NumCPU(), rtt)
+		r.logf("workers: %d (%d processors here, a round trip of %s to the target)", r.opts.Workers, runtime.NumCPU(), rtt.Round(10*time.Microsecond))
+	}
 	start, err := r.prepare(ctx)
 	if err != nil {
 		return nil, tgt.Stale(), err
@@ -190,7 +209,8 @@ func (r *run) prepare(ctx context.Context) (txn.Position, error) {
 	r.schemas = schema.NewCache(db)
 	mariadb, version := r.tgt.MariaDB(), r.tgt.Version()
 	r.gen = &sqlgen.Generator{TargetMariaDB: mariadb, IgnoredModes: sqlgen.IgnoredSQLModes(version, mariadb),
-		Tables: r.schemas.Table, Shapes: r.schemas.Shape, Collations: names, Logf: r.logf}
+		Tables: r.schemas.Table, Shapes: r.schemas.Shape, Collations: names, Logf: r.logf,
+		TriggersFire: r.opts.SQLTriggers == TriggersFire}
 	if err := r.tgt.TakeLock(ctx); err != nil {
 		return txn.Position{}, err
 	}
@@ -215,6 +235,9 @@ func (r *run) prepare(ctx context.Context) (txn.Position, error) {
 		r.start.lastTime = cp.SourceTime
 		r.logf("resuming from checkpoint %s (%d transactions applied before)", cp.Next, cp.Applied)
 	}
+	if err := r.checkRewriteDB(cp); err != nil {
+		return txn.Position{}, err
+	}
 	if err := r.checkPending(cp); err != nil {
 		return txn.Position{}, err
 	}
@@ -236,7 +259,13 @@ func (r *run) prepare(ctx context.Context) (txn.Position, error) {
 	if err := r.checkStops(ctx, start); err != nil {
 		return txn.Position{}, err
 	}
-	if err := r.checkBinlogPrivilege(ctx, start); err != nil {
+	if err := r.checkSideTables(ctx); err != nil {
+		return txn.Position{}, err
+	}
+	if err := r.checkRewrites(ctx, start); err != nil {
+		return txn.Position{}, err
+	}
+	if err := r.decideApply(ctx, start); err != nil {
 		return txn.Position{}, err
 	}
 	r.start.pos = start
@@ -245,7 +274,13 @@ func (r *run) prepare(ctx context.Context) (txn.Position, error) {
 		return txn.Position{}, fmt.Errorf("connect to target: %w", err)
 	}
 	defer conn.Close()
-	if r.start.keepGTIDs, err = r.tgt.DecideGTIDs(ctx, conn, r.opts.TargetGTIDs); err != nil {
+	mode := r.opts.TargetGTIDs
+	if len(r.opts.RewriteDB) > 0 {
+		r.logf("target GTIDs: the target's own, because --rewrite-db %s changes what the transactions write: they are not the source's",
+			r.opts.RewriteDB)
+		mode = GTIDsOwn
+	}
+	if r.start.keepGTIDs, err = r.tgt.DecideGTIDs(ctx, conn, mode); err != nil {
 		return txn.Position{}, err
 	}
 	if err := r.createCheckpoint(ctx, conn, cp == nil, start); err != nil {
@@ -281,10 +316,28 @@ func (r *run) createCheckpoint(ctx context.Context, conn *sql.Conn, fresh bool, 
 		return err
 	}
 	if fresh {
-		first := &txn.Txn{End: start}
-		if _, err := conn.ExecContext(ctx, target.CheckpointSQL(first, 0, "")); err != nil {
-			return fmt.Errorf("create checkpoint: %w", err)
-		}
+		return r.createFresh(ctx, conn, start)
+	}
+	return nil
+}
+
+// createFresh creates the checkpoint naming start, with the run's
+// --rewrite-db rules, in one transaction.
+func (r *run) createFresh(ctx context.Context, conn *sql.Conn, start txn.Position) error {
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("create checkpoint: %w", err)
+	}
+	defer tx.Rollback()
+	first := &txn.Txn{End: start}
+	if _, err := tx.ExecContext(ctx, target.CheckpointSQL(first, 0, "")); err != nil {
+		return fmt.Errorf("create checkpoint: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, target.RewriteDBSQL(r.opts.RewriteDB.String())); err != nil {
+		return fmt.Errorf("create checkpoint: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("create checkpoint: %w", err)
 	}
 	return nil
 }
@@ -294,6 +347,7 @@ func (r *run) pipeline(ctx context.Context, start txn.Position) error {
 	r.mem = pipeline.NewBudget(r.opts.MemoryBudget)
 	r.pipe = pipeline.New(pipeline.Config{Workers: r.opts.Workers, GroupTxns: r.opts.GroupTxns, GroupBytes: r.opts.GroupBytes,
 		MaxRetries: r.opts.MaxRetries, KeepGTIDs: r.start.keepGTIDs, LogValues: r.opts.LogValues,
+		ChainCommits: !r.opts.ClientCommitOrder, LockWait: r.opts.LockWaitTimeout,
 		AppliedBefore: r.start.applied, Start: start, Pending: r.start.pending, Uncertain: r.opts.Uncertain},
 		pipeline.Deps{Target: targetSessions{r}, Tables: r.schemas, Gen: r.gen, Mem: r.mem, Logf: r.logf})
 	// Losing the replay lock's connection stops the run as a lost target
@@ -370,7 +424,20 @@ func (ts targetSessions) Unlogged(sql string) string { return ts.r.tgt.Unlogged(
 
 // Exec runs sql on a pooled connection.
 func (ts targetSessions) Exec(ctx context.Context, sql string) error {
-	_, err := ts.r.tgt.DB().ExecContext(ctx, sql)
+	conn, err := ts.r.tgt.DB().Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("connect to target: %w", err)
+	}
+	defer conn.Close()
+	_, err = conn.ExecContext(ctx, sql)
+	if err != nil && strings.HasPrefix(sql, "SET SESSION sql_log_bin=0") {
+		// The statements after the failed one did not run: the
+		// connection goes back to the pool logged again.
+		if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), "SET SESSION sql_log_bin=1"); rerr != nil {
+			// Not back to the pool, then.
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}
 	return err
 }
 
@@ -408,6 +475,10 @@ func (r *run) readStage(ctx context.Context, start txn.Position, out chan<- *txn
 		rd.Close()
 	}()
 	f := filter.New(r.opts.Filter(r.opts.Files))
+	rw, err := r.opts.rewriter(r.opts.Files)
+	if err != nil {
+		return err
+	}
 	sent := 0
 	skipping := false // the pieces of a transaction the GTID filters skip
 	for first := true; ; first = false {
@@ -471,7 +542,12 @@ func (r *run) readStage(ctx context.Context, start txn.Position, out chan<- *txn
 				continue
 			}
 		}
-		f.Include(t)
+		if rw == nil {
+			f.Include(t)
+		} else if err := rw.Apply(t); err != nil {
+			r.setReadErr(err, "refused by --rewrite-db: every transaction before it was applied, and nothing of it")
+			return nil
+		}
 		if err := r.mem.Acquire(ctx, t); err != nil {
 			return nil // cancelled: a graceful stop
 		}
@@ -491,6 +567,12 @@ func (r *run) openReader(ctx context.Context, start txn.Position) (*binlog.Reade
 	bo := binlog.Options{Start: start, SkipUnknown: r.opts.SkipUnknown,
 		DecodeRows: r.opts.Workers > 1, DecodeMaxBytes: decodeMax, ReadAheadBytes: readAhead, StreamAbove: decodeMax,
 		SkipDecode: r.pipe.SkipDecode(), DecodeJSON: r.gen.TargetMariaDB, NoContinuityCheck: r.opts.NoContinuityCheck}
+	if r.gen.ApplySQL {
+		// Every row event is applied from its images: all decoded, a
+		// large transaction too (it comes in pieces of at most decodeMax
+		// bytes, each decoded as it is read).
+		bo.DecodeRows, bo.DecodeMaxBytes, bo.SkipDecode = true, 0, nil
+	}
 	if r.opts.Source.DSN == "" {
 		return binlog.NewReader(r.opts.Files, bo)
 	}
@@ -591,7 +673,11 @@ func (r *run) reportProgress(done <-chan struct{}) {
 }
 
 func (r *run) summary() *Summary {
-	s := &Summary{Stats: r.snapshot(), StopReason: r.stopReason(), SourceGTIDs: r.start.keepGTIDs, base: r.start.applied}
+	s := &Summary{Stats: r.snapshot(), StopReason: r.stopReason(), SourceGTIDs: r.start.keepGTIDs, base: r.start.applied,
+		Apply: ApplyBinlog}
+	if r.gen != nil && r.gen.ApplySQL {
+		s.Apply = ApplySQL
+	}
 	if r.pipe != nil {
 		ps := r.pipe.Snapshot()
 		s.Retries, s.OrderAborts, s.SerialTxns, s.ExpectedErrors = ps.Retries, ps.OrderAborts, ps.SerialTxns, ps.ExpectedErrors

@@ -14,6 +14,7 @@ import (
 
 	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/internal/fixtures"
+	"github.com/binlog-replay/binlog-replay/internal/replaytest"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/sandbox"
 	"github.com/binlog-replay/binlog-replay/txn"
@@ -295,4 +296,143 @@ func TestSQLApplyRefusals(t *testing.T) {
 			}
 		})
 	}
+}
+
+// triggerScenario writes, in row format, to a table with an AFTER INSERT
+// trigger writing an audit row, after a transaction on a table without
+// triggers.
+func triggerScenario(t *testing.T) *replaytest.Scenario {
+	t.Helper()
+	return replaytest.New(t, "ROW",
+		func(ctx context.Context, db *sql.DB) error {
+			return execAll(ctx, db, "CREATE DATABASE tg",
+				"CREATE TABLE tg.plain (id INT PRIMARY KEY)",
+				"CREATE TABLE tg.items (id INT PRIMARY KEY, v INT)",
+				"CREATE TABLE tg.audit (item INT NOT NULL)",
+				"CREATE TRIGGER tg.items_ai AFTER INSERT ON tg.items FOR EACH ROW INSERT INTO tg.audit VALUES (NEW.id)")
+		},
+		func(ctx context.Context, db *sql.DB) error {
+			return execAll(ctx, db, "INSERT INTO tg.plain VALUES (1), (2)",
+				"INSERT INTO tg.items VALUES (1, 1), (2, 2), (3, 3)", "INSERT INTO tg.plain VALUES (3)")
+		})
+}
+
+// TestSQLApplyTriggers applies row events as SQL to a target whose table
+// has a trigger (the source's, restored with the base). By default the
+// replay stops before the first row event on it, naming the table, with
+// the transaction before it applied and nothing of its own; the start of
+// the log names the table. With --sql-triggers fire the trigger fires for
+// every row applied: the audit holds each row twice, once from the
+// binlog's row events for what the source's trigger wrote and once from
+// the target's trigger (why it is refused by default). Passthrough fires
+// nothing and equals the source.
+func TestSQLApplyTriggers(t *testing.T) {
+	sc := triggerScenario(t)
+	run := func(t *testing.T, o replay.Options) (*sql.DB, *replay.Summary, string, error) {
+		tgt, db := sc.Target(t)
+		o.Files, o.TargetDSN, o.StartPosition, o.Reconnect = sc.Files, tgt.DSN(""), sc.Start, 0
+		var log strings.Builder
+		sum, err := replay.Run(context.Background(), o, &log)
+		return db, sum, log.String(), err
+	}
+	audit := func(t *testing.T, db *sql.DB) int { return tableCount(t, db, "tg.audit") }
+	t.Run("refused", func(t *testing.T) {
+		db, sum, log, err := run(t, withApply(opts(4), replay.ApplySQL))
+		var ae *replay.ApplyError
+		if !errors.As(err, &ae) || ae.Table != "tg.items" || !strings.Contains(err.Error(), "has triggers on the target") {
+			t.Fatalf("replay: %v; want an *replay.ApplyError naming tg.items and its triggers\nlog:\n%s", err, log)
+		}
+		if !strings.Contains(log, "tables with triggers on the target (tg.items)") {
+			t.Errorf("the start of the log does not name tg.items\nlog:\n%s", log)
+		}
+		items, plain := tableCount(t, db, "tg.items"), tableCount(t, db, "tg.plain")
+		if sum.Applied != 1 || audit(t, db) != 0 || items != 0 || plain != 2 {
+			t.Errorf("%d applied, audit %d, %d items, %d plain rows: want the first transaction only", sum.Applied, audit(t, db), items, plain)
+		}
+	})
+	t.Run("fire", func(t *testing.T) {
+		o := withApply(opts(4), replay.ApplySQL)
+		o.SQLTriggers = replay.TriggersFire
+		db, sum, log, err := run(t, o)
+		if err != nil {
+			t.Fatalf("replay: %v\nlog:\n%s", err, log)
+		}
+		if got := audit(t, db); sum.Apply != replay.ApplySQL || got != 6 {
+			t.Fatalf("row events by %q, %d audit rows: want SQL, and 6 (3 logged by the source, 3 by the target's trigger)", sum.Apply, got)
+		}
+	})
+	t.Run("binlog", func(t *testing.T) {
+		db, _, log, err := run(t, withApply(opts(4), replay.ApplyBinlog))
+		if err != nil {
+			t.Fatalf("replay: %v\nlog:\n%s", err, log)
+		}
+		replaytest.RequireEqual(t, db, sc.SourceDB, "tg")
+	})
+}
+
+// TestSQLApplyAfterLatin1Statement replays, in MIXED format, transactions
+// from a client whose character set is latin1, each a statement logged as
+// such (run with the source's character_set_client, latin1) and then rows
+// logged as row events (UUID() is unsafe for statements) into a table
+// whose name is not ASCII. The rows, applied as SQL on the same session,
+// name the table in UTF-8, as the table map does: the session must be set
+// back to utf8mb4 first, or the target looks for another table.
+func TestSQLApplyAfterLatin1Statement(t *testing.T) {
+	sc := replaytest.New(t, "MIXED",
+		func(ctx context.Context, db *sql.DB) error {
+			return execAll(ctx, db, "CREATE DATABASE cz", "CREATE TABLE cz.src (id INT PRIMARY KEY, v VARCHAR(40))",
+				"CREATE TABLE cz.`café` (id INT PRIMARY KEY, v VARCHAR(40))", "INSERT INTO cz.src VALUES (1, 'a'), (2, 'b')")
+		},
+		func(ctx context.Context, db *sql.DB) error {
+			conn, err := db.Conn(ctx)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			for i := range 3 {
+				for _, q := range []string{"SET NAMES latin1", "BEGIN", fmt.Sprintf("UPDATE cz.src SET v = 'u%d' WHERE id = 1", i),
+					fmt.Sprintf("INSERT INTO cz.`caf\xe9` VALUES (%d, UUID())", i), "COMMIT"} {
+					if _, err := conn.ExecContext(ctx, q); err != nil {
+						return fmt.Errorf("%s: %w", q, err)
+					}
+				}
+			}
+			_, err = conn.ExecContext(ctx, "SET NAMES utf8mb4") // the connection goes back to the pool
+			return err
+		})
+	mixed := 0
+	for _, tx := range scenarioTxns(t, sc) {
+		latin1 := false
+		for _, e := range tx.Events {
+			if q := e.Query; q != nil && q.Status.HasCharset && q.Status.CharsetClient == 8 {
+				latin1 = true
+			}
+			if r := e.Rows; latin1 && r != nil && r.Table.Table == "café" {
+				mixed++
+				break
+			}
+		}
+	}
+	if mixed != 3 {
+		t.Fatalf("%d transactions hold a latin1 statement, then rows of cz.café: the scenario no longer tests the reset", mixed)
+	}
+	for _, workers := range []int{1, 4} {
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
+			db, sum := replayInto(t, sc, withApply(opts(workers), replay.ApplySQL))
+			if sum.SQLRowEvents != 3 {
+				t.Errorf("%d row events applied as SQL, want 3", sum.SQLRowEvents)
+			}
+			replaytest.RequireEqual(t, db, sc.SourceDB, "cz")
+		})
+	}
+}
+
+// tableCount returns the number of rows of table.
+func tableCount(t *testing.T, db *sql.DB, table string) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRow("SELECT COUNT(*) FROM " + table).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

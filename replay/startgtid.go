@@ -64,19 +64,20 @@ func (r *run) endOfBinlogs(f *filter.Filter, rd *binlog.Reader, sent int) {
 
 // checkBinlogPrivilege checks, before anything is written, that the
 // target user may run BINLOG statements, with the format description of
-// the binlog where the replay starts (target.Target.CheckBinlogPrivilege).
-// A file it cannot read is left to the reader to report; a source server
-// that refuses to send it (a missing REPLICATION SLAVE privilege, an
-// unknown file) is an error at once.
-func (r *run) checkBinlogPrivilege(ctx context.Context, start txn.Position) error {
+// the binlog where the replay starts, or else of the first binlog file
+// that has one (target.Target.CheckBinlogPrivilege). It reports whether it
+// could check: a file it cannot read is left to the reader to report. A
+// source server that refuses to send it (a missing REPLICATION SLAVE
+// privilege, an unknown file) is an error at once.
+func (r *run) checkBinlogPrivilege(ctx context.Context, start txn.Position) (bool, error) {
 	var f *txn.Format
 	if r.opts.Source.DSN != "" {
 		src, err := r.opts.Source.Remote()
 		if err != nil {
-			return err
+			return false, err
 		}
 		if f, err = binlog.ReadRemoteFormat(ctx, src, start); err != nil {
-			return sourceError{fmt.Errorf("read the format description from the source: %w", err)}
+			return false, sourceError{fmt.Errorf("read the format description from the source: %w", err)}
 		}
 	}
 	for _, path := range r.opts.Files {
@@ -85,8 +86,14 @@ func (r *run) checkBinlogPrivilege(ctx context.Context, start txn.Position) erro
 			break
 		}
 	}
-	if f == nil {
-		return nil
+	for _, path := range r.opts.Files {
+		if f != nil {
+			break
+		}
+		f, _ = binlog.ReadFormat(path)
 	}
-	return r.tgt.CheckBinlogPrivilege(ctx, f)
+	if f == nil {
+		return false, nil
+	}
+	return true, r.tgt.CheckBinlogPrivilege(ctx, f)
 }

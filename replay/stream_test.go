@@ -52,19 +52,23 @@ func bigTxnScenario(t *testing.T) *replaytest.Scenario {
 
 // TestStreamedTransactions replays transactions larger than the memory
 // budget allows to hold whole: they come in pieces, each applied as it is
-// read, and commit whole. The target must end equal to the source.
+// read, and commit whole. The target must end equal to the source, with
+// row events passed through and applied as SQL (each piece decoded as it
+// is read).
 func TestStreamedTransactions(t *testing.T) {
 	sc := bigTxnScenario(t)
 	for _, workers := range []int{1, 4} {
-		t.Run(fmt.Sprintf("%d workers", workers), func(t *testing.T) {
-			o := opts(workers)
-			o.MemoryBudget = 4 << 20
-			db, sum := replayInto(t, sc, o)
-			replaytest.RequireEqual(t, db, sc.SourceDB, "bt")
-			if sum.BarrierReasons["a transaction too large to hold whole"] == 0 {
-				t.Fatalf("no transaction was read in pieces: %v", sum.BarrierReasons)
-			}
-		})
+		for _, apply := range applyModes {
+			t.Run(fmt.Sprintf("%d workers, apply=%s", workers, apply), func(t *testing.T) {
+				o := withApply(opts(workers), apply)
+				o.MemoryBudget = 4 << 20
+				db, sum := replayInto(t, sc, o)
+				replaytest.RequireEqual(t, db, sc.SourceDB, "bt")
+				if sum.BarrierReasons["a transaction too large to hold whole"] == 0 {
+					t.Fatalf("no transaction was read in pieces: %v", sum.BarrierReasons)
+				}
+			})
+		}
 	}
 }
 

@@ -64,6 +64,9 @@ func (s *Server) startProcess(ctx context.Context) error {
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	cmd.SysProcAttr = childAttr()
+	if len(s.opts.Env) > 0 {
+		cmd.Env = append(os.Environ(), s.opts.Env...)
+	}
 	err = cmd.Start()
 	logFile.Close()
 	if err != nil {

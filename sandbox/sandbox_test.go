@@ -473,3 +473,15 @@ func BenchmarkStartClose(b *testing.B) {
 		}
 	}
 }
+
+// TestEnv gives mariadbd an environment variable: a timezone it then
+// reports as its system time zone.
+func TestEnv(t *testing.T) {
+	s := sandbox.ForTest(t, sandbox.Options{Env: []string{"TZ=Pacific/Chatham"}})
+	db := open(t, s, "")
+	tz := variable(t, db, "system_time_zone")
+	t.Logf("system_time_zone %s", tz)
+	if !strings.Contains(tz, "+1245") && !strings.Contains(tz, "+1345") {
+		t.Errorf("system_time_zone %q, want Chatham's (+1245 or +1345)", tz)
+	}
+}

@@ -60,6 +60,9 @@ type Options struct {
 	// Durable sets innodb_flush_log_at_trx_commit=1 and sync_binlog=1; by
 	// default they are 2 and 0, which is much faster for tests.
 	Durable bool
+	// Env are environment variables ("NAME=value") added to mariadbd's,
+	// e.g. an LD_PRELOAD library (see internal/syncdelay).
+	Env []string
 }
 
 // Server is a running (or stopped) throwaway MariaDB server. Its exported

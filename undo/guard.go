@@ -39,6 +39,9 @@ type guard struct {
 	logValues bool
 }
 
+// Modes are those of the generator the statements come from.
+func (g *guard) Modes() (applySQL, triggersFire bool) { return g.gen.Modes() }
+
 // Body returns the statements that apply t, checks included.
 func (g *guard) Body(ctx context.Context, t *txn.Txn) ([]sqlgen.Stmt, error) {
 	body, err := g.gen.Body(ctx, t)

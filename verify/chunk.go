@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -23,12 +24,16 @@ type tablePlan struct {
 	hash    string // per-row hash expression
 	key     []keyColumn
 	keyName string
+	// targetTable is the table on the target: table, or its name in
+	// another database there (Options.TargetNames).
+	targetTable string
 	// hideValues shows key values as ? (Options.HideValues).
 	hideValues bool
 }
 
 func newPlan(t *tableSchema) *tablePlan {
 	p := &tablePlan{table: quoteTable(t.Schema, t.Name), hash: rowHashExpr(hashedColumns(t.Columns))}
+	p.targetTable = p.table
 	p.key, p.keyName = chunkKey(t)
 	return p
 }
@@ -55,6 +60,15 @@ func (p *tablePlan) from() string {
 	return "FROM " + p.table + " FORCE INDEX(" + quoteIdent(p.keyName) + ")"
 }
 
+// onTarget returns query, made for the reference's table, for the
+// target's: the same query when the table has the same name there.
+func (p *tablePlan) onTarget(query string) string {
+	if p.targetTable == p.table {
+		return query
+	}
+	return strings.ReplaceAll(query, "FROM "+p.table, "FROM "+p.targetTable)
+}
+
 // sumsQuery returns the query aggregating the row hashes of the rows
 // matching pred.
 func (p *tablePlan) sumsQuery(from, pred string) string {
@@ -68,11 +82,12 @@ func querySums(ctx context.Context, q querier, query string, args []any) (sums, 
 	return s, err
 }
 
-// bothSums runs the same aggregate on both servers at once.
-func (c *comparer) bothSums(ctx context.Context, query string, args []any) (t, r sums, err error) {
+// bothSums runs the same aggregate on both servers at once (query names
+// the reference's table; p's table on the target).
+func (c *comparer) bothSums(ctx context.Context, p *tablePlan, query string, args []any) (t, r sums, err error) {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) {
-		t, err = querySums(gctx, c.target, query, args)
+		t, err = querySums(gctx, c.target, p.onTarget(query), args)
 		if err != nil {
 			err = fmt.Errorf("target: %w", err)
 		}
@@ -91,8 +106,9 @@ func (c *comparer) bothSums(ctx context.Context, query string, args []any) (t, r
 
 // compareData compares the rows of a table whose schema is the same on
 // both sides, filling tr. It returns an error if a query fails.
-func (c *comparer) compareData(ctx context.Context, ref *tableSchema, tr *TableReport) error {
+func (c *comparer) compareData(ctx context.Context, ref *tableSchema, targetDB string, tr *TableReport) error {
 	p := newPlan(ref)
+	p.targetTable = quoteTable(targetDB, ref.Name)
 	p.hideValues = c.opts.HideValues
 	if p.key == nil {
 		return c.compareWhole(ctx, p, tr)
@@ -118,7 +134,7 @@ func (c *comparer) compareData(ctx context.Context, ref *tableSchema, tr *TableR
 			seen[k] = true
 		}
 		pred, args := rangePred(p.key, lower, upper)
-		ts, rs, err := c.bothSums(ctx, p.sumsQuery(p.from(), pred), args)
+		ts, rs, err := c.bothSums(ctx, p, p.sumsQuery(p.from(), pred), args)
 		if err != nil {
 			return fmt.Errorf("checksum chunk of %s %s: %w", p.table, p.after(lower), err)
 		}
@@ -181,7 +197,7 @@ func (c *comparer) nextBoundary(ctx context.Context, p *tablePlan, lower []strin
 // compareWhole compares a table without a usable key by its whole-table
 // count and order-independent checksum.
 func (c *comparer) compareWhole(ctx context.Context, p *tablePlan, tr *TableReport) error {
-	ts, rs, err := c.bothSums(ctx, p.sumsQuery("FROM "+p.table, "1"), nil)
+	ts, rs, err := c.bothSums(ctx, p, p.sumsQuery("FROM "+p.table, "1"), nil)
 	if err != nil {
 		return fmt.Errorf("checksum table %s: %w", p.table, err)
 	}
@@ -226,7 +242,7 @@ func (c *comparer) diffChunk(ctx context.Context, p *tablePlan, pred string, arg
 			tr.SampleRows = append(tr.SampleRows, RowDiff{Kind: kind, Key: p.display(key)})
 		}
 	}
-	err = scanKeyHash(ctx, c.target, query, args, len(p.key), func(key []string, hash uint64) error {
+	err = scanKeyHash(ctx, c.target, p.onTarget(query), args, len(p.key), func(key []string, hash uint64) error {
 		r := byKey[joinKey(key)]
 		switch {
 		case r == nil:

@@ -49,6 +49,12 @@ type Options struct {
 	Databases []string
 	// Tables, as "db.table", restricts the comparison to these tables.
 	Tables []string
+	// TargetNames maps a database of the reference to its name on the
+	// target, where they differ (a replay with --rewrite-db): the
+	// reference's database d is compared with the target's TargetNames[d].
+	// Databases, Tables and the report name the reference's databases.
+	// It needs Databases or Tables.
+	TargetNames map[string]string
 	// ChunkSize is the number of rows per chunk (default DefaultChunkSize).
 	ChunkSize int
 	// SampleRows is the number of differing rows named per table
@@ -115,7 +121,10 @@ type Report struct {
 type TableReport struct {
 	Schema string `json:"schema"`
 	Table  string `json:"table"`
-	Status Status `json:"status"`
+	// TargetSchema is the table's database on the target when it differs
+	// from Schema (Options.TargetNames).
+	TargetSchema string `json:"target_schema,omitempty"`
+	Status       Status `json:"status"`
 	// RowsTarget and RowsReference are the rows counted on each side; 0
 	// when the data was not compared.
 	RowsTarget    int64 `json:"rows_target"`
@@ -200,7 +209,11 @@ func (r *Report) String() string {
 	}
 	fmt.Fprintf(&b, "%d tables compared, %d differ\n", len(r.Tables), len(diffs))
 	for _, t := range diffs {
-		fmt.Fprintf(&b, "%s.%s: %s", quoteIdent(t.Schema), quoteIdent(t.Table), strings.ReplaceAll(t.Status.String(), "_", " "))
+		fmt.Fprintf(&b, "%s.%s", quoteIdent(t.Schema), quoteIdent(t.Table))
+		if t.TargetSchema != "" {
+			fmt.Fprintf(&b, " (on the target %s.%s)", quoteIdent(t.TargetSchema), quoteIdent(t.Table))
+		}
+		fmt.Fprintf(&b, ": %s", strings.ReplaceAll(t.Status.String(), "_", " "))
 		if t.Status == DataDiffers {
 			fmt.Fprintf(&b, " (rows: target %d, reference %d)", t.RowsTarget, t.RowsReference)
 		}
@@ -246,6 +259,10 @@ func (c ChunkDiff) describeRange() string {
 // (connection, query, cancelled ctx, a table of opts.Tables on neither
 // server); differences are in the Report.
 func Compare(ctx context.Context, target, reference *sql.DB, opts Options) (*Report, error) {
+	if len(opts.TargetNames) > 0 && len(opts.Databases) == 0 && len(opts.Tables) == 0 {
+		return nil, fmt.Errorf("compare databases under other names on the target (%s): name the databases or tables to compare",
+			describeNames(opts.TargetNames))
+	}
 	tconn, err := openSession(ctx, target)
 	if err != nil {
 		return nil, fmt.Errorf("open target session: %w", err)
@@ -318,6 +335,24 @@ func databases(ctx context.Context, opts Options, qs ...querier) ([]string, erro
 	return out, nil
 }
 
+// targetDB returns the name on the target of the reference's database db.
+func (o Options) targetDB(db string) string {
+	if name, ok := o.TargetNames[db]; ok {
+		return name
+	}
+	return db
+}
+
+// describeNames lists TargetNames as "ref=target", sorted.
+func describeNames(names map[string]string) string {
+	parts := make([]string, 0, len(names))
+	for ref, tgt := range names {
+		parts = append(parts, ref+"="+tgt)
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
+}
+
 // wanted reports whether opts selects table db.name.
 func (o Options) wanted(db, name string) bool {
 	if len(o.Tables) == 0 {
@@ -341,7 +376,8 @@ type comparer struct {
 func (c *comparer) compareDatabase(ctx context.Context, db string) ([]TableReport, error) {
 	var tschemas, rschemas map[string]*tableSchema
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() (err error) { tschemas, err = loadDatabase(gctx, c.target, db); return err })
+	tdb := c.opts.targetDB(db)
+	g.Go(func() (err error) { tschemas, err = loadDatabase(gctx, c.target, tdb); return err })
 	g.Go(func() (err error) { rschemas, err = loadDatabase(gctx, c.ref, db); return err })
 	if err := g.Wait(); err != nil {
 		return nil, err
@@ -364,6 +400,9 @@ func (c *comparer) compareDatabase(ctx context.Context, db string) ([]TableRepor
 	var out []TableReport
 	for _, name := range sorted {
 		tr := TableReport{Schema: db, Table: name}
+		if tdb != db {
+			tr.TargetSchema = tdb
+		}
 		ts, rs := tschemas[name], rschemas[name]
 		switch {
 		case ts == nil:
@@ -374,7 +413,7 @@ func (c *comparer) compareDatabase(ctx context.Context, db string) ([]TableRepor
 			if diffs := schemaDiff(ts, rs); len(diffs) > 0 {
 				tr.Status = SchemaDiffers
 				tr.Detail = strings.Join(diffs, "\n")
-			} else if err := c.compareData(ctx, rs, &tr); err != nil {
+			} else if err := c.compareData(ctx, rs, tdb, &tr); err != nil {
 				return nil, err
 			}
 		}

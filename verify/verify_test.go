@@ -496,3 +496,34 @@ func TestTimeZoneIndependent(t *testing.T) {
 		t.Errorf("want changed row at 2023-11-15 05:13:20.500000 UTC, got %+v", tr.SampleRows)
 	}
 }
+
+// TestTargetNames compares a reference database with a database of
+// another name on the target (a replay with --rewrite-db): the target's
+// database of the reference's name, which differs, is not looked at.
+func TestTargetNames(t *testing.T) {
+	p := newPair(t)
+	rows := []string{
+		"CREATE TABLE $db.k (id INT PRIMARY KEY, v VARCHAR(10))",
+		"INSERT INTO $db.k VALUES (1, 'a'), (2, 'b'), (3, 'c')",
+		"CREATE TABLE $db.nokey (v INT)",
+		"INSERT INTO $db.nokey VALUES (1), (1), (2)",
+	}
+	p.setup(t, "tn", rows, []string{"DELETE FROM $db.k"}, nil) // the target's tn differs: not compared
+	exec(t, p.target, "DROP DATABASE IF EXISTS tn_side", "CREATE DATABASE tn_side")
+	for _, s := range rows {
+		exec(t, p.target, strings.ReplaceAll(s, "$db", "tn_side"))
+	}
+	opts := verify.Options{Databases: []string{"tn"}, TargetNames: map[string]string{"tn": "tn_side"}, ChunkSize: 2}
+	if r := p.compare(t, opts); !r.Equal() || len(r.Tables) != 2 || r.Tables[0].TargetSchema != "tn_side" {
+		t.Fatalf("tn against tn_side: %+v\n%s", r.Tables, r)
+	}
+	exec(t, p.target, "UPDATE tn_side.k SET v = 'x' WHERE id = 2", "INSERT INTO tn_side.nokey VALUES (3)")
+	r := p.compare(t, opts)
+	if r.Equal() || len(r.Differences()) != 2 || len(r.Tables[0].SampleRows) != 1 ||
+		!strings.Contains(r.String(), "`tn`.`k` (on the target `tn_side`.`k`): data differs") {
+		t.Fatalf("after changing tn_side: %+v\n%s", r.Tables, r)
+	}
+	if _, err := verify.Compare(t.Context(), p.target, p.ref, verify.Options{TargetNames: map[string]string{"tn": "tn_side"}}); err == nil {
+		t.Fatal("TargetNames without Databases or Tables was accepted")
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 )
 
 // ReplayWithMariaDBBinlog applies files from start (file base name + pos) to
@@ -21,6 +22,38 @@ import (
 // error holding both programs' stderr if either fails, or if ctx is
 // cancelled (both are killed then).
 func ReplayWithMariaDBBinlog(ctx context.Context, files []string, startFile string, startPos uint64, targetSocket string) error {
+	_, err := ApplyWithMariaDBBinlog(ctx, files, startFile, startPos, Client{Socket: targetSocket})
+	return err
+}
+
+// Client says how the mariadb client of ApplyWithMariaDBBinlog reaches the
+// target: over its unix Socket or, when Host is set, over TCP to Host and
+// Port.
+type Client struct {
+	Socket string
+	Host   string
+	Port   int
+}
+
+// args returns the client's connection options.
+func (c Client) args() []string {
+	if c.Host != "" {
+		return []string{"--protocol=TCP", "--host=" + c.Host, fmt.Sprintf("--port=%d", c.Port)}
+	}
+	return []string{"--socket=" + c.Socket}
+}
+
+// PipelineCPU is the processor time (user and system) the two programs
+// of the pipeline used.
+type PipelineCPU struct {
+	Binlog, Client time.Duration
+}
+
+// ApplyWithMariaDBBinlog is ReplayWithMariaDBBinlog with the client
+// reaching the target as c says. It returns the CPU time both programs
+// used, also when one failed.
+func ApplyWithMariaDBBinlog(ctx context.Context, files []string, startFile string, startPos uint64, c Client) (PipelineCPU, error) {
+	var cpu PipelineCPU
 	from := -1
 	for i, f := range files {
 		if filepath.Base(f) == startFile {
@@ -29,46 +62,57 @@ func ReplayWithMariaDBBinlog(ctx context.Context, files []string, startFile stri
 		}
 	}
 	if from < 0 {
-		return fmt.Errorf("replay with mariadb-binlog: start file %q not among %d files", startFile, len(files))
+		return cpu, fmt.Errorf("replay with mariadb-binlog: start file %q not among %d files", startFile, len(files))
 	}
 	binlogProg, err := lookPath("mariadb-binlog", "mysqlbinlog")
 	if err != nil {
-		return err
+		return cpu, err
 	}
 	clientProg, err := lookPath("mariadb", "mysql")
 	if err != nil {
-		return err
+		return cpu, err
 	}
 	args := append([]string{fmt.Sprintf("--start-position=%d", startPos)}, files[from:]...)
 	dump := exec.CommandContext(ctx, binlogProg, args...)
-	load := exec.CommandContext(ctx, clientProg, "--no-defaults", "--socket="+targetSocket, "--user=root",
-		"--binary-mode", "--batch")
+	load := exec.CommandContext(ctx, clientProg, append(append([]string{"--no-defaults"}, c.args()...),
+		"--user=root", "--binary-mode", "--batch")...)
 	var dumpErr, loadErr bytes.Buffer
 	dump.Stderr, load.Stderr = &dumpErr, &loadErr
 	r, w, err := os.Pipe()
 	if err != nil {
-		return fmt.Errorf("replay with mariadb-binlog: create pipe: %w", err)
+		return cpu, fmt.Errorf("replay with mariadb-binlog: create pipe: %w", err)
 	}
 	dump.Stdout, load.Stdin = w, r
 	if err := load.Start(); err != nil {
 		r.Close()
 		w.Close()
-		return fmt.Errorf("replay with mariadb-binlog: start %s: %w", clientProg, err)
+		return cpu, fmt.Errorf("replay with mariadb-binlog: start %s: %w", clientProg, err)
 	}
 	r.Close()
 	if err := dump.Start(); err != nil {
 		w.Close()
 		_ = load.Wait()
-		return fmt.Errorf("replay with mariadb-binlog: start %s: %w", binlogProg, err)
+		cpu.Client = processCPU(load.ProcessState)
+		return cpu, fmt.Errorf("replay with mariadb-binlog: start %s: %w", binlogProg, err)
 	}
 	w.Close()
 	dumpWait, loadWait := dump.Wait(), load.Wait()
+	cpu = PipelineCPU{Binlog: processCPU(dump.ProcessState), Client: processCPU(load.ProcessState)}
 	if loadWait != nil || dumpWait != nil {
-		return fmt.Errorf("replay with mariadb-binlog from %s:%d: %s: %v: %s; %s: %v: %s",
+		return cpu, fmt.Errorf("replay with mariadb-binlog from %s:%d: %s: %v: %s; %s: %v: %s",
 			startFile, startPos, filepath.Base(binlogProg), dumpWait, strings.TrimSpace(dumpErr.String()),
 			filepath.Base(clientProg), loadWait, strings.TrimSpace(loadErr.String()))
 	}
-	return nil
+	return cpu, nil
+}
+
+// processCPU returns the user and system time of an exited process, 0
+// when it did not run.
+func processCPU(ps *os.ProcessState) time.Duration {
+	if ps == nil {
+		return 0
+	}
+	return ps.UserTime() + ps.SystemTime()
 }
 
 // lookPath returns the path of the first of names found in $PATH.

@@ -62,6 +62,7 @@ func TestPlansCoverHazards(t *testing.T) {
 			"INVISIBLE", "VIRTUAL", "STORED", "INET6", "UUID", "BIT(64)", "_latin1 X'", "+05:30", "NOW(6)",
 			"DELETE FROM", permissiveSQLMode},
 		OLTP:        {"UPDATE `sbtest", "SET k=k+1", "DELETE FROM `sbtest", "INSERT INTO `sbtest"},
+		OLTPSpecial: {"UPDATE `sbtest", "SET k=k+1", "WHERE id=15", "WHERE id=16"},
 		HotRows:     {"WHERE id=1", "WHERE id=2"},
 		UniqueChurn: {"SET id=id+1000", "ORDER BY id DESC", "@ea", "nick=NULL", "tmp-"},
 		ForeignKeys: {"ON DELETE CASCADE", "ON UPDATE CASCADE", "DELETE FROM fk_parent", "UPDATE fk_parent SET id=",
@@ -182,5 +183,33 @@ func TestTypesTableIndex(t *testing.T) {
 		if got := g.tables[g.tableIndex(name)].name; got != name {
 			t.Errorf("tableIndex(%q) names %q", name, got)
 		}
+	}
+}
+
+// TestSpecialDistribution draws ids as sysbench's special distribution
+// does: about three in four in a window of under 1% of the range past its
+// middle, the rest a bell over the whole range, every one in range.
+func TestSpecialDistribution(t *testing.T) {
+	const n, draws = 20000, 100000
+	r := newRand(1, 0)
+	hot, counts := 0, map[int]int{}
+	for range draws {
+		id := specialID(r, n)
+		if id < 1 || id > n {
+			t.Fatalf("id %d out of [1, %d]", id, n)
+		}
+		counts[id]++
+		if id > n/2-n/200 && id <= n/2+n/200 {
+			hot++
+		}
+	}
+	if share := float64(hot) / draws; share < 0.74 || share > 0.78 {
+		t.Errorf("%.3f of the draws in the middle 1%%, want about 0.76", share)
+	}
+	if len(counts) < n/10 {
+		t.Errorf("%d distinct ids of %d drawn", len(counts), n)
+	}
+	if got := specialID(r, 1); got != 1 {
+		t.Errorf("specialID(1) = %d", got)
 	}
 }

@@ -6,15 +6,19 @@ import (
 	"strings"
 )
 
-// oltpGen is sysbench oltp_write_only (OLTP), or the same on few, hot rows
-// (HotRows). Its statements do not depend on which rows exist, so sessions
-// share every row and really contend.
+// oltpGen is sysbench oltp_write_only with uniformly drawn ids (OLTP) or
+// sysbench 1.0's default "special" distribution (OLTPSpecial), or the same
+// on few, hot rows (HotRows). Its statements do not depend on which rows
+// exist, so sessions share every row and really contend.
 type oltpGen struct {
-	o   Options
-	hot bool
+	o       Options
+	hot     bool
+	special bool
 }
 
-func newOLTPGen(o Options) generator { return &oltpGen{o: o, hot: o.Profile == HotRows} }
+func newOLTPGen(o Options) generator {
+	return &oltpGen{o: o, hot: o.Profile == HotRows, special: o.Profile == OLTPSpecial}
+}
 
 func (*oltpGen) stateless() {}
 
@@ -67,11 +71,44 @@ type oltpSession struct {
 	r *rand.Rand
 }
 
-// id returns a row id: uniform, or for HotRows one of the first hotRows
-// ids nine times in ten.
+// id returns a row id: uniform, from the special distribution for
+// OLTPSpecial, or for HotRows one of the first hotRows ids nine times in
+// ten.
 func (s *oltpSession) id() int {
-	if s.g.hot && s.r.IntN(10) != 0 {
+	switch {
+	case s.g.special:
+		return specialID(s.r, s.g.o.Scale)
+	case s.g.hot && s.r.IntN(10) != 0:
 		return 1 + s.r.IntN(min(hotRows, s.g.o.Scale))
+	}
+	return 1 + s.r.IntN(s.g.o.Scale)
+}
+
+// specialID returns an id in [1, n] drawn as sysbench 1.0 draws one with
+// its default --rand-type=special (--rand-spec-pct=1, --rand-spec-res=75):
+// one draw in four is the mean of 12 uniform draws over the whole range (a
+// bell around its middle); the other three fall uniformly in a window of
+// under 1% of the range just past its middle (sysbench reuses the draw that
+// chose the branch, so the window's first quarter is never hit). Of 20,000
+// rows, about 150 take three quarters of the writes.
+func specialID(r *rand.Rand, n int) int {
+	span := float64(n - 1)
+	pick := r.Float64()
+	if pick < 0.25 {
+		sum := 0.0
+		for range 12 {
+			sum += r.Float64()
+		}
+		return 1 + int(sum*span/12)
+	}
+	return 1 + int(pick*(span*0.01+1)+span/2-span*0.005)
+}
+
+// k returns the k of an inserted row: as sysbench draws it, from the
+// distribution of ids for OLTPSpecial, else uniform.
+func (s *oltpSession) k() int {
+	if s.g.special {
+		return specialID(s.r, s.g.o.Scale)
 	}
 	return 1 + s.r.IntN(s.g.o.Scale)
 }
@@ -89,6 +126,6 @@ func (s *oltpSession) next(int) []unit {
 		fmt.Sprintf("UPDATE %s SET c=%s WHERE id=%d", s.table(), str(sysbenchString(r, 10)), s.id()),
 		fmt.Sprintf("DELETE FROM %s WHERE id=%d", delTable, del),
 		fmt.Sprintf("INSERT INTO %s (id, k, c, pad) VALUES (%d, %d, %s, %s)", delTable, del,
-			1+r.IntN(s.g.o.Scale), str(sysbenchString(r, 10)), str(sysbenchString(r, 5))),
+			s.k(), str(sysbenchString(r, 10)), str(sysbenchString(r, 5))),
 	)}
 }

@@ -32,8 +32,14 @@ const (
 	// limits, zero dates, NULLs, generated and invisible columns.
 	Types Profile = "types"
 	// OLTP is sysbench oltp_write_only: per transaction an index update, a
-	// non-index update, a delete and an insert of the same id.
+	// non-index update, a delete and an insert of the same id, every id
+	// drawn uniformly (sysbench --rand-type=uniform, the default of
+	// sysbench 1.1).
 	OLTP Profile = "oltp"
+	// OLTPSpecial is OLTP with ids drawn from sysbench 1.0's default
+	// distribution (--rand-type=special): three writes in four go to under
+	// 1% of the rows, the rest spread around the middle of the table.
+	OLTPSpecial Profile = "oltp-special"
 	// HotRows is OLTP on one small table where most transactions touch the
 	// same few rows.
 	HotRows Profile = "hot"
@@ -64,7 +70,7 @@ const (
 
 // Profiles returns every profile, in a fixed order.
 func Profiles() []Profile {
-	return []Profile{Types, OLTP, HotRows, UniqueChurn, ForeignKeys, DDL,
+	return []Profile{Types, OLTP, OLTPSpecial, HotRows, UniqueChurn, ForeignKeys, DDL,
 		NoPK, Triggers, BigTxn, Charset, GapLocks}
 }
 
@@ -95,8 +101,8 @@ type Options struct {
 	// more than one the binlog order is whatever the server logged and the
 	// result is no longer deterministic.
 	Threads int
-	// Tables is the number of tables for OLTP (default 4) and HotRows
-	// (default 1); other profiles ignore it.
+	// Tables is the number of tables for OLTP and OLTPSpecial (default 4)
+	// and HotRows (default 1); other profiles ignore it.
 	Tables int
 	// Format is the source's binlog format: "ROW", "MIXED" or "STATEMENT".
 	// With "STATEMENT" Run avoids statements that are unsafe to log as text
@@ -185,6 +191,7 @@ type txnSource interface {
 var generators = map[Profile]func(o Options) generator{
 	Types:       newTypesGen,
 	OLTP:        newOLTPGen,
+	OLTPSpecial: newOLTPGen,
 	HotRows:     newOLTPGen,
 	UniqueChurn: newUniqueGen,
 	ForeignKeys: newFKGen,

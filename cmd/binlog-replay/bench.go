@@ -15,6 +15,7 @@ import (
 
 	"github.com/binlog-replay/binlog-replay/bench"
 	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/workload"
 )
 
@@ -26,6 +27,7 @@ const durationTxnCap = 1_000_000
 type BenchOptions struct {
 	Profiles      string
 	Workers       string
+	Apply         string
 	Binlogs       string
 	StartPosition string
 	Plot          string
@@ -46,17 +48,22 @@ func (o *BenchOptions) AddFlags(fs *flag.FlagSet) {
 	}
 	fs.StringVar(&o.Profiles, "profiles", strings.Join(names, ","), "comma-separated workload `profiles`, or all")
 	fs.StringVar(&o.Workers, "workers", strings.Join(workers, ","), "comma-separated binlog-replay worker `counts` to measure")
+	fs.StringVar(&o.Apply, "apply", "binlog", "comma-separated `ways` binlog-replay applies row events, each measured with every worker count: "+
+		"binlog (passed through in BINLOG statements), sql (as SQL made from the row images, --apply sql)")
 	fs.Int64Var(&o.Seed, "seed", o.Seed, "workload random seed")
 	fs.IntVar(&o.Scale, "scale", o.Scale, "rows per table in the base")
 	fs.IntVar(&o.Txns, "txns", o.Txns, "transactions in the workload (with --duration: the most)")
 	fs.DurationVar(&o.Duration, "duration", 0, "run each workload for this long instead of --txns transactions")
 	fs.IntVar(&o.Threads, "threads", o.Threads, "client sessions generating the workload")
-	fs.IntVar(&o.Tables, "tables", o.Tables, "tables of the oltp profile")
+	fs.IntVar(&o.Tables, "tables", o.Tables, "tables of the oltp and oltp-special profiles")
 	fs.IntVar(&o.Repeat, "repeat", o.Repeat, "runs per method (the median is reported, with the spread)")
 	fs.BoolVar(&o.Durable, "durable", o.Durable, "targets commit durably (innodb_flush_log_at_trx_commit=1)")
 	fs.BoolVar(&o.Native, "native", false, "also measure MariaDB's own parallel replication applying the same binlogs to the same base")
 	fs.IntVar(&o.NativeThreads, "native-threads", o.NativeThreads, "slave_parallel_threads for --native")
 	fs.StringVar(&o.NativeMode, "native-mode", o.NativeMode, "slave_parallel_mode for --native: optimistic or conservative")
+	fs.BoolVar(&o.Limit, "limit", false, "also measure the limit: the statements binlog-replay sends (default grouping), prepared in advance and sent back to back by one session")
+	fs.DurationVar(&o.TargetLatency, "target-latency", 0, "add this to every round trip to the targets: every method reaches its target over TCP through a proxy holding each byte for half of it each way (--native: the replica reaches its source through one)")
+	fs.DurationVar(&o.CommitLatency, "commit-latency", 0, "make every fsync and fdatasync of the targets wait this long first, as on a network-attached disk (a library preloaded into mariadbd, built with cc); needs --durable")
 	fs.StringVar(&o.Binlogs, "binlogs", "", "benchmark these binlogs (a `DIR`, an index file, or comma-separated files) instead of a generated workload; needs --base")
 	fs.StringVar(&o.Base, "base", "", "restored base `DATADIR` the --binlogs apply to (copied, never modified); targets are checked against the anchor's")
 	fs.StringVar(&o.StartPosition, "start-position", "", "with --binlogs: where the base leaves off, `FILE:POS` (default: the first file's beginning)")
@@ -88,6 +95,14 @@ func (o *BenchOptions) parse(set map[string]bool) error {
 			return fmt.Errorf("--workers: %w", err)
 		}
 		o.Options.Workers = append(o.Options.Workers, n)
+	}
+	o.Options.Apply = nil
+	for _, s := range splitList(o.Apply) {
+		a, err := replay.ParseApplyMode(s)
+		if err != nil || a == replay.ApplyAuto {
+			return fmt.Errorf("--apply: %q: want binlog or sql", s)
+		}
+		o.Options.Apply = append(o.Options.Apply, a)
 	}
 	if o.Duration > 0 && !set["txns"] {
 		o.Txns = durationTxnCap
@@ -123,9 +138,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		"Generates a workload on a throwaway MariaDB source (binlog on, ROW), takes a base\n"+
 		"before it, then applies the same binlogs to identical targets restored from the base\n"+
 		"with mariadb-binlog | mariadb and with binlog-replay (and with --native, MariaDB's own\n"+
-		"parallel replication), times only the apply and verifies every target against the\n"+
-		"source. With --binlogs and --base: your own binlogs and base, checked against the\n"+
-		"anchor's result.",
+		"parallel replication; with --limit, the target fed prepared statements by one session),\n"+
+		"times only the apply, reports the CPU the target, the tool and the machine used, and\n"+
+		"verifies every target against the source. --target-latency and --commit-latency make\n"+
+		"the targets remote or their disks slow. With --binlogs and --base: your own binlogs\n"+
+		"and base, checked against the anchor's result.",
 		exitStatus{0, "every method applied the binlogs and every target was verified"},
 		exitStatus{1, "error: an apply failed, a target differs, or the bench could not run (servers, files)"},
 		exitStatus{2, "usage: bad flags or arguments"})

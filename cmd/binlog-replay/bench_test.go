@@ -26,6 +26,9 @@ func TestBenchFlags(t *testing.T) {
 		{"--base", t.TempDir()},
 		{"stray"},
 		{"--plot", "chart.jpg"},
+		{"--target-latency", "-1ms"},
+		{"--commit-latency", "2ms", "--durable=false"},
+		{"--commit-latency", "soon"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := runBench(t.Context(), args, &stdout, &stderr); code != 2 {

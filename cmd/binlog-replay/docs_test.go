@@ -30,7 +30,7 @@ const docsDir = "../../docs"
 
 // manualPages are the commands that have a manual page, each with its
 // flags registered as the command registers them (runReplay, runUndo,
-// runPlan, runVerify, runBench).
+// runPlan, runVerify, runBench, runPreflight).
 var manualPages = []struct {
 	command  string
 	addFlags func(fs *flag.FlagSet)
@@ -40,6 +40,7 @@ var manualPages = []struct {
 	{"plan", func(fs *flag.FlagSet) { new(PlanOptions).AddFlags(fs) }},
 	{"verify", func(fs *flag.FlagSet) { new(verifyOptions).addFlags(fs) }},
 	{"bench", func(fs *flag.FlagSet) { new(BenchOptions).AddFlags(fs) }},
+	{"preflight", func(fs *flag.FlagSet) { new(PreflightOptions).AddFlags(fs) }},
 }
 
 // machineDefaults are defaults that depend on the machine the test runs
@@ -49,9 +50,6 @@ var machineDefaults = map[string]struct {
 	text  string
 	value func() string
 }{
-	"replay --workers": {"twice the cores, 4 to 16", func() string {
-		return strconv.Itoa(min(max(2*runtime.NumCPU(), 4), 16))
-	}},
 	"undo --workers": {"twice the cores, 4 to 16", func() string {
 		return strconv.Itoa(min(max(2*runtime.NumCPU(), 4), 16))
 	}},

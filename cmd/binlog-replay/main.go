@@ -8,6 +8,7 @@
 //	binlog-replay undo --target DSN --start-position FILE:POS --stop-position FILE:POS [flags] BINLOGS...
 //	binlog-replay verify --target DSN --reference DSN [flags]
 //	binlog-replay plan [flags] BINLOGS...
+//	binlog-replay preflight --target DSN [flags] BINLOGS...
 //	binlog-replay bench [flags]
 //	binlog-replay version
 //
@@ -42,6 +43,7 @@ func commands() []command {
 		{"verify", "compare the data of two servers table by table", runVerify},
 		{"bench", "measure the speed-up over mariadb-binlog | mariadb on this machine, verified", runBench},
 		{"plan", "analyse binlogs without a server: contents, stop-point candidates, parallelism", runPlan},
+		{"preflight", "check the target's health, settings and privileges, and estimate how long the replay will take", runPreflight},
 		{"version", "print the version, git revision and build of this binary (also --version)", runVersion},
 	}
 }
@@ -76,7 +78,7 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: binlog-replay COMMAND [flags] [args]\n\ncommands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.short)
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.short)
 	}
 	fmt.Fprintln(w, "\nRun 'binlog-replay COMMAND -h' for a command's flags and exit statuses.")
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/binlog-replay/binlog-replay/plan"
+	"github.com/binlog-replay/binlog-replay/rewrite"
 )
 
 // PlanOptions are the flags of the plan command: the replay command's
@@ -69,7 +70,7 @@ func (o *PlanOptions) options(args []string, warn io.Writer) (plan.Options, erro
 	}
 	po.StartPosition, po.StartGTIDs, po.ExcludeGTIDs = start, f.StartGTIDs, f.ExcludeGTIDs
 	po.StopPosition, po.StopDatetime, po.StopBeforeGTID = f.StopPosition, f.StopDatetime, f.StopBeforeGTID
-	po.Databases, po.Tables = f.Databases, f.Tables
+	po.Databases, po.Tables, po.RewriteDB = f.Databases, f.Tables, rewrite.Rules(o.RewriteDB)
 	po.SkipUnknown, po.TableKeys, po.HideValues, po.NoContinuityCheck = o.SkipUnknown, o.TableKeys, !o.LogValues, o.NoContinuityCheck
 	if o.BigRows < 1 {
 		return po, fmt.Errorf("--big-rows must be at least 1, got %d", o.BigRows)
@@ -95,7 +96,8 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"that stop just before each, what a replay with the same flags would apply, and\n"+
 		"the parallelism the transactions allow.",
 		exitStatus{0, "the report was written, and a replay with these flags would read the binlogs cleanly"},
-		exitStatus{1, "error: the binlogs (or the source) could not be read, or a replay with these flags would fail on them (the report says where)"},
+		exitStatus{1, "error: the binlogs (or the source) could not be read, or a replay with these flags would fail on them " +
+			"or refuse some of their transactions (--rewrite-db; the report says where)"},
 		exitStatus{2, "usage: bad flags or arguments"})
 	var o PlanOptions
 	o.AddFlags(fs)
@@ -126,6 +128,11 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if rep.Replay.Fails {
 		fmt.Fprintf(stderr, "binlog-replay plan: a replay with these options would fail: %s\n",
 			strings.TrimSpace(rep.Problems.ReadError.Message))
+		return 1
+	}
+	if rep.Replay.Refused > 0 {
+		fmt.Fprintf(stderr, "binlog-replay plan: a replay with these options would refuse %d transactions that --rewrite-db "+
+			"cannot rename with certainty (listed under problems)\n", rep.Replay.Refused)
 		return 1
 	}
 	return 0

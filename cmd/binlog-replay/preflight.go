@@ -292,8 +292,9 @@ func explainPrivileges(err error) error {
 		return err
 	}
 	return fmt.Errorf("%w\nThe replay's user on the target needs all privileges on the %s database (its checkpoint), "+
-		"BINLOG REPLAY (MariaDB 10.5 and later; BINLOG_ADMIN on MySQL 8) or SUPER, and for the statements and DDL in the "+
-		"binlogs their privileges on their databases; as an administrator: GRANT ALL ON %s.* TO <account>; "+
+		"for the row events, statements and DDL in the binlogs their privileges on their databases, and, to pass row events "+
+		"through (--apply binlog), BINLOG REPLAY (MariaDB 10.5 and later; BINLOG_ADMIN on MySQL 8) or SUPER (without it, "+
+		"--apply auto applies them as SQL on a MariaDB target); as an administrator: GRANT ALL ON %s.* TO <account>; "+
 		"GRANT BINLOG REPLAY ON *.* TO <account> (SELECT CURRENT_USER() names the account)",
 		err, replay.CheckpointSchema, replay.CheckpointSchema)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/plan"
 	"github.com/binlog-replay/binlog-replay/replay"
+	"github.com/binlog-replay/binlog-replay/rewrite"
 	"github.com/binlog-replay/binlog-replay/txn"
 	"github.com/binlog-replay/binlog-replay/verify"
 )
@@ -27,7 +28,9 @@ type ReplayOptions struct {
 	Workers    int
 	GroupTxns  int
 	GroupBytes int64
-	Resume     bool
+	// CommitOrder is --commit-order: server (chained commits) or client.
+	CommitOrder string
+	Resume      bool
 	// StopNeverReachedOK exits 0 when the binlogs end before the stop
 	// point given (by default: exit status 3).
 	StopNeverReachedOK bool
@@ -38,6 +41,10 @@ type ReplayOptions struct {
 	Strict    bool
 	// TargetGTIDs is --target-gtids: auto, source or own.
 	TargetGTIDs string
+	// Apply is --apply: auto, binlog or sql; SQLTriggers is
+	// --sql-triggers: refuse or fire.
+	Apply       string
+	SQLTriggers string
 	JSON        bool
 	Progress    string
 	// Verbose adds the engine's details (workers, parallelism, barriers)
@@ -76,11 +83,12 @@ func (o *ReplayOptions) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Target, "target", "", "target server DSN, e.g. 'root@unix(/run/mysqld/mysqld.sock)/' (password from MYSQL_PWD)")
 	o.SourceFlags.AddFlags(fs)
 	o.SelectionFlags.AddFlags(fs)
-	fs.IntVar(&o.Workers, "workers", d.Workers, "parallel target connections")
+	fs.IntVar(&o.Workers, "workers", d.Workers, "parallel target connections (0: twice the processors here, 4 to 16, plus one per 250 µs of round trip to the target, up to 32)")
 	o.Memory = byteSize(d.MemoryBudget)
 	fs.Var(&o.Memory, "memory", "memory `budget` for transactions between reading and commit, e.g. 256M or 1G; a transaction larger than it is applied alone")
-	fs.IntVar(&o.GroupTxns, "group-txns", d.GroupTxns, "most source transactions committed together in one target transaction")
+	fs.IntVar(&o.GroupTxns, "group-txns", d.GroupTxns, "most source transactions committed together in one target transaction (0: chosen as the replay goes, 64 to 1024: larger where each group waits for the one before)")
 	fs.Int64Var(&o.GroupBytes, "group-bytes", d.GroupBytes, "most binlog bytes committed together in one target transaction")
+	fs.StringVar(&o.CommitOrder, "commit-order", "server", "how commits are kept in source order: server (a COMMIT is sent as soon as the one before it is sent; the target holds it until that one commits: one round trip for many commits over a network) or client (each COMMIT waits in the replay for the one before it to be acknowledged)")
 	fs.BoolVar(&o.Resume, "resume", false, "continue from the checkpoint saved on the target")
 	fs.BoolVar(&o.StopNeverReachedOK, "stop-never-reached-ok", false, "exit 0, not 3, when the binlogs end before the stop point given (--stop-position, --stop-datetime, --stop-before-gtid)")
 	fs.StringVar(&o.Uncertain, "uncertain", "", "with --resume, when the earlier run stopped inside a transaction whose outcome cannot be known "+
@@ -88,6 +96,13 @@ func (o *ReplayOptions) AddFlags(fs *flag.FlagSet) {
 		"applied (it took effect: continue after it) or not-applied (apply it)")
 	fs.BoolVar(&o.NoLogBin, "no-log-bin", false, "keep the replay out of the target's binary log (SET sql_log_bin=0)")
 	fs.StringVar(&o.TargetGTIDs, "target-gtids", string(d.TargetGTIDs), "GTIDs the replayed transactions get in the target's binlog: source (keep the source's: MariaDB source and target, needs BINLOG ADMIN), own (the target's), auto (source where possible, says which at the start)")
+	fs.StringVar(&o.Apply, "apply", string(d.Apply), "how row events are applied: binlog (passed through in BINLOG statements, "+
+		"as mysqlbinlog does: the user needs BINLOG REPLAY on MariaDB 10.5+, BINLOG_ADMIN on MySQL 8, or SUPER), "+
+		"sql (as INSERT, UPDATE and DELETE made from the row images: the user needs only privileges on the tables; MariaDB targets), "+
+		"auto (binlog where the target user may run BINLOG statements, else sql; says which at the start)")
+	fs.StringVar(&o.SQLTriggers, "sql-triggers", string(d.SQLTriggers), "row events applied as SQL on a table with triggers on the target: "+
+		"refuse (stop before applying one, naming the table: SQL fires the triggers, and a row-format binlog already holds what "+
+		"the source's triggers wrote) or fire (apply it, the triggers firing: for triggers the source did not have)")
 	fs.BoolVar(&o.Strict, "strict", false, "refuse a last binlog file that ends inside a transaction (default: apply every complete transaction and say where it was cut)")
 	fs.BoolVar(&o.JSON, "json", false, "print the summary as JSON on stdout")
 	fs.StringVar(&o.Progress, "progress", progressAuto, "progress display: bar (one line redrawn in place: bytes, transactions/s, time left, source time reached), "+
@@ -145,12 +160,25 @@ func (o *ReplayOptions) options(args []string, warn io.Writer) (replay.Options, 
 	}
 	ro.StartPosition, ro.StartGTIDs, ro.ExcludeGTIDs = start, f.StartGTIDs, f.ExcludeGTIDs
 	ro.StopPosition, ro.StopDatetime, ro.StopBeforeGTID = f.StopPosition, f.StopDatetime, f.StopBeforeGTID
-	ro.Databases, ro.Tables = f.Databases, f.Tables
+	ro.Databases, ro.Tables, ro.RewriteDB = f.Databases, f.Tables, rewrite.Rules(o.RewriteDB)
 	ro.Workers, ro.GroupTxns, ro.GroupBytes = o.Workers, o.GroupTxns, o.GroupBytes
+	switch o.CommitOrder {
+	case "server":
+	case "client":
+		ro.ClientCommitOrder = true
+	default:
+		return ro, fmt.Errorf("--commit-order %q: want server or client", o.CommitOrder)
+	}
 	ro.Resume, ro.NoLogBin, ro.SkipUnknown, ro.Strict = o.Resume, o.NoLogBin, o.SkipUnknown, o.Strict
 	ro.NoContinuityCheck, ro.StopNeverReachedOK = o.NoContinuityCheck, o.StopNeverReachedOK
 	ro.Reconnect, ro.MemoryBudget, ro.StallReport, ro.LogValues = o.Reconnect, int64(o.Memory), o.StallReport, o.LogValues
 	if ro.TargetGTIDs, err = replay.ParseGTIDMode(o.TargetGTIDs); err != nil {
+		return ro, err
+	}
+	if ro.Apply, err = replay.ParseApplyMode(o.Apply); err != nil {
+		return ro, err
+	}
+	if ro.SQLTriggers, err = replay.ParseTriggerMode(o.SQLTriggers); err != nil {
 		return ro, err
 	}
 	if o.Uncertain != "" {
@@ -225,6 +253,9 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if code := dryRunCheck(ctx, &ro, stderr); code != 0 {
 			return code
 		}
+		if code := dryRunPreflight(ctx, ro, stderr); code != 0 {
+			return code
+		}
 	}
 	// The budget bounds what the replay keeps live; the soft limit makes
 	// the garbage collector keep the heap near it, with room for the rest
@@ -285,7 +316,7 @@ func dryRunCheck(ctx context.Context, ro *replay.Options, stderr io.Writer) int 
 	}
 	po := plan.Options{Files: ro.Files, StartPosition: start, StartGTIDs: ro.StartGTIDs,
 		StopPosition: ro.StopPosition, StopDatetime: ro.StopDatetime, StopBeforeGTID: ro.StopBeforeGTID,
-		ExcludeGTIDs: ro.ExcludeGTIDs, Databases: ro.Databases, Tables: ro.Tables, SkipUnknown: ro.SkipUnknown,
+		ExcludeGTIDs: ro.ExcludeGTIDs, Databases: ro.Databases, Tables: ro.Tables, RewriteDB: ro.RewriteDB, SkipUnknown: ro.SkipUnknown,
 		HideValues: !ro.LogValues, NoContinuityCheck: ro.NoContinuityCheck}
 	if ro.Source.DSN != "" {
 		src, err := ro.Source.Remote()
@@ -306,6 +337,11 @@ func dryRunCheck(ctx context.Context, ro *replay.Options, stderr io.Writer) int 
 			strings.TrimSpace(p.ReadError.Message))
 		return 1
 	}
+	if rep.Replay.Refused > 0 {
+		fmt.Fprintf(stderr, "binlog-replay replay --dry-run: nothing applied: --rewrite-db cannot rename %d transactions "+
+			"with certainty (binlog-replay plan with the same flags lists them)\n", rep.Replay.Refused)
+		return 1
+	}
 	fmt.Fprintf(stderr, "dry run: the binlogs read cleanly: %d transactions to apply\n", rep.Replay.Applied)
 	if po.Source != nil && rep.Replay.StoppedBefore == nil && rep.Contents.Last != nil {
 		ro.StopPosition = rep.Contents.Last.End
@@ -322,6 +358,14 @@ func verifyAfterReplay(ctx context.Context, ro replay.Options, o *ReplayOptions,
 	vo := verifyOptions{Target: ro.TargetDSN, Reference: o.reference, ChunkSize: verify.DefaultChunkSize, SampleRows: verify.DefaultSampleRows,
 		LogValues: ro.LogValues, targetTLS: ro.TargetTLS, referenceTLS: o.referenceTLS, referenceFlag: "--verify-against"}
 	vo.Databases, vo.Tables = strings.Join(ro.Databases, ","), strings.Join(ro.Tables, ",")
+	if len(ro.RewriteDB) > 0 {
+		// The reference holds the binlogs' databases; the target, the
+		// renamed ones.
+		vo.targetNames = map[string]string{}
+		for _, r := range ro.RewriteDB {
+			vo.targetNames[r.From] = r.To
+		}
+	}
 	report, err := compareServers(ctx, vo)
 	if err != nil {
 		fmt.Fprintf(stderr, "binlog-replay replay: verify: %v\n", err)
@@ -364,7 +408,10 @@ func printReplaySummary(w io.Writer, s *replay.Summary, asJSON bool, runErr erro
 	if s.SerialTxns > 0 {
 		fmt.Fprintf(w, "serial stretches: %d transactions applied in order without computing their write sets (every group waited for the one before)\n", s.SerialTxns)
 	}
-	if s.SQLRowEvents > 0 {
+	switch {
+	case s.Apply == replay.ApplySQL:
+		fmt.Fprintf(w, "applied %d row events as SQL made from their row images (--apply)\n", s.SQLRowEvents)
+	case s.SQLRowEvents > 0:
 		fmt.Fprintf(w, "applied %d row events as SQL instead of passthrough (MySQL JSON tables on a MariaDB target)\n", s.SQLRowEvents)
 	}
 	if s.Skipped > 0 {

@@ -81,16 +81,17 @@ func resumeSetup(ctx context.Context, db *sql.DB) error {
 // TestKillAndResume kills the tool with SIGKILL at random moments, at least
 // twenty times, resumes each time, and checks the final state equals the
 // source: a transaction applied twice would fail (duplicate key) or change
-// a counter; one lost would leave a difference.
+// a counter; one lost would leave a difference. Row-format binlogs are
+// replayed with row events passed through and applied as SQL.
 func TestKillAndResume(t *testing.T) {
-	for _, format := range []string{"ROW", "STATEMENT"} {
-		t.Run(format, func(t *testing.T) {
-			testKillAndResume(t, format)
+	for _, c := range []struct{ format, apply string }{{"ROW", "binlog"}, {"ROW", "sql"}, {"STATEMENT", "binlog"}} {
+		t.Run(c.format+",apply="+c.apply, func(t *testing.T) {
+			testKillAndResume(t, c.format, c.apply)
 		})
 	}
 }
 
-func testKillAndResume(t *testing.T, format string) {
+func testKillAndResume(t *testing.T, format, apply string) {
 	bin := buildBinary(t)
 	sc := replaytest.New(t, format, resumeSetup, resumeWorkload)
 	tgt, db := sc.Target(t)
@@ -100,7 +101,8 @@ func testKillAndResume(t *testing.T, format string) {
 		if run > 300 {
 			t.Fatal("replay did not finish after 300 runs")
 		}
-		args := []string{"replay", "--target", tgt.DSN(""), "--workers", "4", "--group-txns", "2", "--progress", "none"}
+		args := []string{"replay", "--target", tgt.DSN(""), "--workers", "4", "--group-txns", "2", "--progress", "none",
+			"--apply", apply}
 		cp, err := replay.ReadCheckpoint(context.Background(), db)
 		if err != nil {
 			t.Fatal(err)
@@ -130,8 +132,12 @@ func testKillAndResume(t *testing.T, format string) {
 			if kills < 20 {
 				t.Fatalf("replay finished after only %d kills: the workload is too small for this test", kills)
 			}
+			if want := "row events: passed through"; apply == "sql" && !strings.Contains(out.String(), "row events: applied as SQL") ||
+				apply == "binlog" && !strings.Contains(out.String(), want) {
+				t.Fatalf("the last run does not say it applied row events by %s:\n%s", apply, out.String())
+			}
 			replaytest.RequireEqual(t, db, sc.SourceDB, "kr")
-			t.Logf("%s: finished after %d kills and %d runs", format, kills, run+1)
+			t.Logf("%s, apply=%s: finished after %d kills and %d runs", format, apply, kills, run+1)
 			return
 		case <-timer:
 			_ = cmd.Process.Kill()

@@ -8,6 +8,7 @@ import (
 
 	"github.com/binlog-replay/binlog-replay/filter"
 	"github.com/binlog-replay/binlog-replay/replay"
+	"github.com/binlog-replay/binlog-replay/rewrite"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -23,7 +24,9 @@ type SelectionFlags struct {
 	ExcludeGTIDs   string
 	Databases      string
 	Tables         string
-	SkipUnknown    bool
+	// RewriteDB are the --rewrite-db rules, one per flag.
+	RewriteDB   rewriteFlag
+	SkipUnknown bool
 	// NoContinuityCheck reads on where a file does not carry on from the
 	// one before it (GTID history, ROTATE).
 	NoContinuityCheck bool
@@ -39,12 +42,32 @@ func (o *SelectionFlags) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.StopDatetime, "stop-datetime", "", "stop before the first transaction committed at or after `TIME` ('2006-01-02 15:04:05' in local time, or RFC 3339)")
 	fs.StringVar(&o.StopBeforeGTID, "stop-before-gtid", "", "stop before the transaction with this `GTID`, or before the first of its "+
 		"MariaDB domain (MySQL source UUID) at or beyond its sequence number when it does not occur as such")
-	fs.StringVar(&o.ExcludeGTIDs, "exclude-gtids", "", "skip the transactions in this GTID `SET`")
+	fs.StringVar(&o.ExcludeGTIDs, "exclude-gtids", "", "skip the transactions in this GTID `SET` (as --start-gtid: MariaDB d-s-n is "+
+		"every transaction of domain d up to n), or exactly those of MariaDB ranges d-s-first..last (0-1-5001..5003; "+
+		"0-1-5003..5003 is that one transaction); comma-separated, both may be mixed")
 	fs.StringVar(&o.Databases, "databases", "", "apply only these comma-separated databases")
 	fs.StringVar(&o.Tables, "tables", "", "apply only these comma-separated db.table tables")
+	fs.Var(&o.RewriteDB, "rewrite-db", "rename a database: `OLD=NEW` applies what --databases or --tables keep of OLD to NEW "+
+		"(repeatable; the filters name the binlogs' databases; a statement that cannot be renamed with certainty is refused)")
 	fs.BoolVar(&o.SkipUnknown, "skip-unknown", false, "skip events that are not understood (counted) instead of stopping")
 	fs.BoolVar(&o.NoContinuityCheck, "no-continuity-check", false,
 		"read on where a binlog file does not carry on from the one before it (after RESET MASTER TO, DELETE_DOMAIN_ID, a changed gtid_binlog_state or gtid_purged)")
+}
+
+// rewriteFlag collects the --rewrite-db rules.
+type rewriteFlag rewrite.Rules
+
+// String lists the rules.
+func (r *rewriteFlag) String() string { return rewrite.Rules(*r).String() }
+
+// Set adds a rule.
+func (r *rewriteFlag) Set(s string) error {
+	rule, err := rewrite.ParseRule(s)
+	if err != nil {
+		return err
+	}
+	*r = append(*r, rule)
+	return nil
 }
 
 // parse returns the start position and the filter the flags describe, for
@@ -85,7 +108,7 @@ func (o *SelectionFlags) parse(files []string) (txn.Position, filter.Options, er
 			return start, f, fmt.Errorf("--stop-before-gtid: %w", err)
 		}
 	}
-	if f.ExcludeGTIDs, err = txn.ParseGTIDSet(o.ExcludeGTIDs); err != nil {
+	if f.ExcludeGTIDs, err = filter.ParseGTIDs(o.ExcludeGTIDs); err != nil {
 		return start, f, fmt.Errorf("--exclude-gtids: %w", err)
 	}
 	f.Databases, f.Tables = splitList(o.Databases), splitList(o.Tables)

@@ -31,6 +31,9 @@ type verifyOptions struct {
 	// referenceFlag is the flag that named the reference, for messages:
 	// --reference (the default), or replay's --verify-against.
 	referenceFlag string
+	// targetNames maps a reference database to its name on the target
+	// (replay's --rewrite-db).
+	targetNames map[string]string
 }
 
 func (o *verifyOptions) addFlags(fs *flag.FlagSet) {
@@ -79,11 +82,12 @@ func (o *verifyOptions) compareOptions() verify.Options {
 		sample = -1 // the flag's 0 means none; verify's 0 means the default
 	}
 	return verify.Options{
-		Databases:  splitList(o.Databases),
-		Tables:     splitList(o.Tables),
-		ChunkSize:  o.ChunkSize,
-		SampleRows: sample,
-		HideValues: !o.LogValues,
+		Databases:   splitList(o.Databases),
+		Tables:      splitList(o.Tables),
+		ChunkSize:   o.ChunkSize,
+		SampleRows:  sample,
+		HideValues:  !o.LogValues,
+		TargetNames: o.targetNames,
 	}
 }
 

@@ -71,22 +71,38 @@ func (s *ctasStage) statement(t *txn.Txn, edit func(sql []byte) []byte) *txn.Txn
 }
 
 // retarget returns a copy of part with the table maps of the created table
-// pointed at the staging table.
+// pointed at the staging table, raw (for passthrough) and decoded, in the
+// table map events and in the row events' images (for the SQL apply path,
+// which finds a row event's table there).
 func (s *ctasStage) retarget(part *txn.Txn) (*txn.Txn, error) {
 	cp := *part
 	cp.Events = append([]txn.Event(nil), part.Events...)
+	staged := map[*txn.TableMap]*txn.TableMap{}
+	stage := func(tm *txn.TableMap) *txn.TableMap {
+		if staged[tm] == nil {
+			c := *tm
+			c.Schema, c.Table = target.CheckpointSchema, stageTable
+			staged[tm] = &c
+		}
+		return staged[tm]
+	}
+	created := func(tm *txn.TableMap) bool {
+		return tm != nil && tm.Schema == s.table.Schema && tm.Table == s.table.Table
+	}
 	for i := range cp.Events {
 		e := &cp.Events[i]
-		if e.Kind != txn.EventTableMap || e.TableMap.Schema != s.table.Schema || e.TableMap.Table != s.table.Table {
-			continue
+		switch {
+		case e.Kind == txn.EventRows && e.Rows != nil && created(e.Rows.Table):
+			rows := *e.Rows
+			rows.Table = stage(e.Rows.Table)
+			e.Rows = &rows
+		case e.Kind == txn.EventTableMap && created(e.TableMap):
+			raw, err := binlog.RetargetTableMap(e.Raw, part.Format, target.CheckpointSchema, stageTable)
+			if err != nil {
+				return nil, fmt.Errorf("%s at %s: %w", e.TypeName, e.Pos, err)
+			}
+			e.Raw, e.TableMap = raw, stage(e.TableMap)
 		}
-		raw, err := binlog.RetargetTableMap(e.Raw, part.Format, target.CheckpointSchema, stageTable)
-		if err != nil {
-			return nil, fmt.Errorf("%s at %s: %w", e.TypeName, e.Pos, err)
-		}
-		tm := *e.TableMap
-		tm.Schema, tm.Table = target.CheckpointSchema, stageTable
-		e.Raw, e.TableMap = raw, &tm
 	}
 	return &cp, nil
 }

@@ -16,16 +16,17 @@ import (
 // ticket it depends on. With one worker, or without decoded rows, every
 // transaction simply depends on the one before it.
 type scheduler struct {
-	cache   Tables
-	keyer   *partition.Keyer
-	tracker *partition.Tracker
+	cache    Tables
+	keyer    *partition.Keyer
+	tracker  *partition.Tracker
+	newKeyer func() *partition.Keyer
 }
 
 func newScheduler(p *Pipeline) *scheduler {
 	if !p.parallel() {
 		return &scheduler{cache: p.deps.Tables}
 	}
-	return &scheduler{cache: p.deps.Tables, keyer: partition.NewKeyer(p.deps.Tables), tracker: partition.NewTracker(0)}
+	return &scheduler{cache: p.deps.Tables, keyer: p.newKeyer(), tracker: partition.NewTracker(0), newKeyer: p.newKeyer}
 }
 
 // depends returns the ticket t depends on and whether it is a barrier.
@@ -77,7 +78,7 @@ func (s *scheduler) schemaChanged(t *txn.Txn) {
 		if !ok {
 			s.cache.InvalidateAll()
 			if s.keyer != nil {
-				s.keyer = partition.NewKeyer(s.cache)
+				s.keyer = s.newKeyer()
 			}
 			return
 		}
@@ -99,12 +100,14 @@ func (s *scheduler) schemaChanged(t *txn.Txn) {
 func (p *Pipeline) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- *group) error {
 	defer close(out)
 	sched := newScheduler(p)
+	sizer := newGroupSizer(p.cfg.GroupTxns)
 	var (
 		cur    *group
 		ticket uint64
 		wide   width
 	)
 	send := func(g *group) error {
+		sizer.observe(g)
 		if sched.keyer != nil {
 			width := wide.add(g.last(), g.dependsOn)
 			p.mu.Lock()
@@ -160,7 +163,7 @@ func (p *Pipeline) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- 
 		// transaction that runs alone: t's dependencies are worked out
 		// against the group it will join.
 		alone := solo != "" || ddl || t.Kind != txn.KindRows
-		if cur != nil && (alone || len(cur.txns) >= p.cfg.GroupTxns || cur.bytes+t.Bytes > p.cfg.GroupBytes ||
+		if cur != nil && (alone || len(cur.txns) >= sizer.maxTxns() || cur.bytes+t.Bytes > p.cfg.GroupBytes ||
 			p.cfg.KeepGTIDs && target.GTIDOrigin(cur.txns[len(cur.txns)-1].GTID) != target.GTIDOrigin(t.GTID)) {
 			if err := flush(); err != nil {
 				return err

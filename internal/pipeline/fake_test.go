@@ -52,6 +52,11 @@ type fakeTarget struct {
 	// answer is lost (the server committed or not: commitLost says).
 	loseCommit uint64
 	commitLost bool
+	// turns are the committed tickets of the turn slots (chained
+	// commits, target/turns.go).
+	turns map[uint64]uint64
+	// chained counts the COMMITs that waited for a turn on the server.
+	chained int
 }
 
 // fakeTxn is how the fake target treats one transaction.
@@ -67,10 +72,17 @@ type fakeTxn struct {
 	// needs, when set, fails its application with error 1062 unless that
 	// transaction is committed (a dependency its write set missed).
 	needs uint64
+	// commitDelay holds the COMMIT of its group that long (the locks
+	// held); failCommitOnce fails that COMMIT once, rolling the group
+	// back.
+	commitDelay    time.Duration
+	failCommitOnce error
+	commitFailed   bool
 }
 
 func newFakeTarget(t *testing.T, txns map[uint64]*fakeTxn) *fakeTarget {
-	f := &fakeTarget{t: t, txns: txns, locks: map[string]*fakeSession{}, applied: map[uint64]int{}, lockWait: 300 * time.Millisecond}
+	f := &fakeTarget{t: t, txns: txns, locks: map[string]*fakeSession{}, applied: map[uint64]int{}, lockWait: 300 * time.Millisecond,
+		turns: map[uint64]uint64{}}
 	f.cond = sync.NewCond(&f.mu)
 	if f.txns == nil {
 		f.txns = map[uint64]*fakeTxn{}
@@ -87,6 +99,10 @@ func (f *fakeTarget) Unlogged(sql string) string { return sql }
 func (f *fakeTarget) Exec(_ context.Context, sql string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if sql == target.ResetTurnsSQL {
+		clear(f.turns)
+		return nil
+	}
 	f.marks = append(f.marks, sql)
 	return nil
 }
@@ -110,24 +126,61 @@ type fakeSession struct {
 	open   []uint64 // the transactions of its open transaction
 	held   []string // the locks it holds
 	format *txn.Format
+	// turns are the tickets its open transaction wrote, by slot.
+	turns map[uint64]uint64
 }
 
 func serverError(code uint16) error {
 	return &mysql.MySQLError{Number: code, Message: fmt.Sprintf("fake error %d", code)}
 }
 
+var (
+	turnTake = regexp.MustCompile("turns` SET ticket = (\\d+) WHERE slot = (\\d+)$")
+	turnWait = regexp.MustCompile("turns` SET slot = IF\\(ticket = (\\d+), slot, -1\\) WHERE slot = (\\d+);")
+)
+
 // Exec applies the transactions stmts belong to (their first statement
-// each), in order.
+// each), in order, and takes the turn slots they take.
 func (s *fakeSession) Exec(ctx context.Context, stmts []sqlgen.Stmt) error {
+	var last *txn.Txn
 	for i := range stmts {
 		st := &stmts[i]
-		if st.Txn == nil || i > 0 && stmts[i-1].Txn == st.Txn {
+		if m := turnTake.FindStringSubmatch(st.SQL); m != nil {
+			if err := s.takeTurn(ctx, atoi(m[2]), atoi(m[1])); err != nil {
+				return &target.StmtError{Stmt: st, Err: err}
+			}
 			continue
 		}
+		if st.Txn == nil || st.Txn == last {
+			continue
+		}
+		last = st.Txn
 		if err := s.apply(ctx, st); err != nil {
 			return err
 		}
 	}
+	return nil
+}
+
+func atoi(s string) uint64 {
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		panic(err)
+	}
+	return n
+}
+
+// takeTurn writes ticket into the turn slot, locking it.
+func (s *fakeSession) takeTurn(ctx context.Context, slot, ticket uint64) error {
+	s.f.mu.Lock()
+	defer s.f.mu.Unlock()
+	if err := s.lock(ctx, fmt.Sprint("turn ", slot)); err != nil {
+		return err
+	}
+	if s.turns == nil {
+		s.turns = map[uint64]uint64{}
+	}
+	s.turns[slot] = ticket
 	return nil
 }
 
@@ -192,9 +245,10 @@ func (s *fakeSession) lock(ctx context.Context, l string) error {
 
 var checkpointCount = regexp.MustCompile("checkpoint` .* VALUES \\('default', (\\d+),")
 
-// Run commits when sql commits with the checkpoint, and rolls back on
-// ROLLBACK; other statements (marks) are recorded.
-func (s *fakeSession) Run(_ context.Context, sql string) error {
+// Run commits when sql commits with the checkpoint (after the turn it
+// waits for, if chained), and rolls back on ROLLBACK; other statements
+// (marks) are recorded.
+func (s *fakeSession) Run(ctx context.Context, sql string) error {
 	f := s.f
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -206,18 +260,52 @@ func (s *fakeSession) Run(_ context.Context, sql string) error {
 		}
 		return nil
 	}
+	if w := turnWait.FindStringSubmatch(sql); w != nil {
+		// As the server: wait for the slot's lock, then fail with a
+		// duplicate key unless the group awaited committed.
+		f.chained++
+		slot := atoi(w[2])
+		if err := s.lock(ctx, fmt.Sprint("turn ", slot)); err != nil {
+			return err
+		}
+		if f.turns[slot] != atoi(w[1]) {
+			return serverError(1062)
+		}
+	}
+	for _, seq := range s.open {
+		ft := f.txns[seq]
+		if ft == nil {
+			continue
+		}
+		if ft.commitDelay > 0 {
+			f.mu.Unlock()
+			time.Sleep(ft.commitDelay)
+			f.mu.Lock()
+		}
+		if ft.failCommitOnce != nil && !ft.commitFailed {
+			ft.commitFailed = true
+			s.release()
+			return ft.failCommitOnce
+		}
+	}
 	count, _ := strconv.ParseUint(m[1], 10, 64)
 	if f.loseCommit != 0 && count == f.loseCommit {
 		f.loseCommit = 0
 		if f.commitLost {
 			f.committed = append(f.committed, s.open...)
 			f.commits = append(f.commits, count)
+			for slot, ticket := range s.turns {
+				f.turns[slot] = ticket
+			}
 		}
 		s.release()
 		return io.ErrUnexpectedEOF // the answer never came
 	}
 	f.committed = append(f.committed, s.open...)
 	f.commits = append(f.commits, count)
+	for slot, ticket := range s.turns {
+		f.turns[slot] = ticket
+	}
 	s.release()
 	return nil
 }
@@ -229,7 +317,7 @@ func (s *fakeSession) release() {
 			delete(s.f.locks, l)
 		}
 	}
-	s.open, s.held = nil, nil
+	s.open, s.held, s.turns = nil, nil, nil
 	s.f.cond.Broadcast()
 }
 

@@ -44,13 +44,22 @@ type Config struct {
 	// Workers is how many target sessions apply groups in parallel.
 	Workers int
 	// GroupTxns and GroupBytes bound how many consecutive source
-	// transactions one target commit may hold.
+	// transactions one target commit may hold; GroupTxns 0 lets the
+	// pipeline choose, as it goes (groupsize.go).
 	GroupTxns  int
 	GroupBytes int64
 	// MaxRetries bounds the retries of a group after lock conflicts.
 	MaxRetries int
 	// KeepGTIDs logs each commit with its source GTID on the target.
 	KeepGTIDs bool
+	// ChainCommits sends a group's COMMIT as soon as the one before it
+	// sent its own; the server keeps them in order (target/turns.go).
+	ChainCommits bool
+	// LockWait is the target sessions' lock wait timeout: when the
+	// pipeline stops, a COMMIT sent (which may wait that long on the
+	// target for the one before it) is given that long and a second to
+	// end, rather than be cut off and left to land later.
+	LockWait time.Duration
 	// LogValues lets errors quote data values.
 	LogValues bool
 	// AppliedBefore is the checkpoint's count of applied transactions when
@@ -116,8 +125,12 @@ type Tables interface {
 
 // Generator makes the statements that apply a transaction, without BEGIN
 // and COMMIT (a *sqlgen.Generator, or one that adds to its statements).
+// Modes says whether it applies every row event as SQL and lets the
+// target's triggers fire (sqlgen.Generator.ApplySQL, TriggersFire; see
+// applysql.go).
 type Generator interface {
 	Body(ctx context.Context, t *txn.Txn) ([]sqlgen.Stmt, error)
+	Modes() (applySQL, triggersFire bool)
 }
 
 // Deps are what the pipeline works with.
@@ -172,7 +185,10 @@ type progress struct {
 	sourceTime            time.Time
 	parallelism           float64
 	first, last           *txn.Ref
+	firstTicket           uint64 // of first
+	lastTicket            uint64 // of last
 	uncertain             *UncertainGroup
+	uncertainLast         uint64            // the last ticket of uncertain
 	barrierWhy            map[string]uint64 // at most 20 reasons
 	pending               *target.Pending   // until settled
 }
@@ -188,17 +204,19 @@ func New(cfg Config, deps Deps) *Pipeline {
 	return p
 }
 
-// SkipDecode is what the read stage's reader reads to know whether to
-// decode row images (binlog.Options.SkipDecode): off in serial stretches
-// (serial.go).
-func (p *Pipeline) SkipDecode() *atomic.Bool { return &p.serial.skip }
-
 // Run applies the transactions read from in, until in is closed and
 // everything read is committed, or an error. Cancelling ctx stops the
 // workers at once (what was not committed is rolled back); to stop at a
 // transaction boundary, close in instead. It returns the first error of a
 // stage (an *ApplyError for a transaction the target refused).
 func (p *Pipeline) Run(ctx context.Context, in <-chan *txn.Txn) error {
+	if p.cfg.ChainCommits {
+		// Out of the target's binlog when source GTIDs are kept: a
+		// commit of the target's own would add its GTID to theirs.
+		if err := p.deps.Target.Exec(ctx, p.deps.Target.Unlogged(target.ResetTurnsSQL)); err != nil {
+			return fmt.Errorf("reset the turns of chained commits: %w", err)
+		}
+	}
 	sw, err := p.newWorker(ctx)
 	if err != nil {
 		return err
@@ -298,7 +316,9 @@ func (p *Pipeline) Snapshot() Snapshot {
 	return s
 }
 
-// committed records that g is committed on the target.
+// committed records that g is committed on the target. With chained
+// commits, a group's acknowledgement may come before the one of the group
+// before it (whose commit it proves).
 func (p *Pipeline) committed(g *group) {
 	p.seq.done(g.last())
 	if g.stream == nil { // a stream's pieces gave their memory back as they were sent
@@ -307,14 +327,19 @@ func (p *Pipeline) committed(g *group) {
 	last := g.txns[len(g.txns)-1]
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.prog.first == nil {
-		p.prog.first = g.txns[0].Ref()
+	if p.prog.first == nil || g.first < p.prog.firstTicket {
+		p.prog.first, p.prog.firstTicket = g.txns[0].Ref(), g.first
 	}
-	p.prog.last = last.Ref()
+	if g.last() > p.prog.lastTicket {
+		p.prog.last, p.prog.lastTicket = last.Ref(), g.last()
+		p.prog.position = last.End
+		p.prog.sourceTime = last.Time
+	}
+	if p.prog.uncertain != nil && g.last() >= p.prog.uncertainLast {
+		p.prog.uncertain = nil // committed, as this commit proves
+	}
 	p.prog.applied += uint64(len(g.txns))
 	p.prog.sqlRowEvents += g.sqlEvents
-	p.prog.position = last.End
-	p.prog.sourceTime = last.Time
 	for _, t := range g.txns {
 		p.prog.bytes += t.Bytes
 	}
@@ -322,7 +347,8 @@ func (p *Pipeline) committed(g *group) {
 
 // commitUncertain records that g's COMMIT was sent but its outcome is
 // unknown (the connection was lost): the checkpoint read by the next run
-// tells whether it committed.
+// tells whether it committed. A later group's commit already acknowledged
+// proves it committed.
 func (p *Pipeline) commitUncertain(g *group) {
 	u := &UncertainGroup{First: g.txns[0].Ref(), Last: g.txns[len(g.txns)-1].Ref(), Txns: uint64(len(g.txns))}
 	for _, t := range g.txns {
@@ -330,7 +356,10 @@ func (p *Pipeline) commitUncertain(g *group) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.prog.uncertain = u
+	if p.prog.lastTicket >= g.last() {
+		return
+	}
+	p.prog.uncertain, p.prog.uncertainLast = u, g.last()
 }
 
 // parallel reports whether transactions are keyed to run side by side.

@@ -19,17 +19,19 @@ import (
 // independent of it and quick: their bodies run beside it, but they
 // commit after it.
 func TestLaterGroupFinishesFirst(t *testing.T) {
-	f := newFakeTarget(t, map[uint64]*fakeTxn{1: {delay: 200 * time.Millisecond}})
-	_, err := runPipeline(t, context.Background(), f, Config{Workers: 3}, rowTxn(1, 1), rowTxn(2, 2), rowTxn(3, 3))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := f.result(); !slices.Equal(got, seqs(3)) {
-		t.Fatalf("committed %v, want 1 2 3", got)
-	}
-	if !slices.Equal(f.commits, []uint64{1, 2, 3}) {
-		t.Fatalf("checkpoint counts %v, want 1 2 3", f.commits)
-	}
+	bothCommitModes(t, func(t *testing.T, chain bool) {
+		f := newFakeTarget(t, map[uint64]*fakeTxn{1: {delay: 200 * time.Millisecond}})
+		_, err := runPipeline(t, context.Background(), f, Config{ChainCommits: chain, Workers: 3}, rowTxn(1, 1), rowTxn(2, 2), rowTxn(3, 3))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.result(); !slices.Equal(got, seqs(3)) {
+			t.Fatalf("committed %v, want 1 2 3", got)
+		}
+		if !slices.Equal(f.commits, []uint64{1, 2, 3}) {
+			t.Fatalf("checkpoint counts %v, want 1 2 3", f.commits)
+		}
+	})
 }
 
 // TestCommitOrderDeadlock: transaction 2, independent of 1 by its write
@@ -38,107 +40,119 @@ func TestLaterGroupFinishesFirst(t *testing.T) {
 // wait must make the later one roll back, so that 1 commits, then 2 runs
 // again; the commits stay in order.
 func TestCommitOrderDeadlock(t *testing.T) {
-	f := newFakeTarget(t, map[uint64]*fakeTxn{
-		1: {delay: 100 * time.Millisecond, locks: []string{"gap"}},
-		2: {locks: []string{"gap"}},
+	bothCommitModes(t, func(t *testing.T, chain bool) {
+		f := newFakeTarget(t, map[uint64]*fakeTxn{
+			1: {delay: 100 * time.Millisecond, locks: []string{"gap"}},
+			2: {locks: []string{"gap"}},
+		})
+		p, err := runPipeline(t, context.Background(), f, Config{ChainCommits: chain, Workers: 2}, rowTxn(1, 1), rowTxn(2, 2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.result(); !slices.Equal(got, seqs(2)) {
+			t.Fatalf("committed %v, want 1 2", got)
+		}
+		s := p.Snapshot()
+		if s.OrderAborts+s.Retries == 0 || f.applied[2] < 2 {
+			t.Fatalf("order aborts %d, retries %d, transaction 2 applied %d times: the deadlock was not broken by rolling 2 back",
+				s.OrderAborts, s.Retries, f.applied[2])
+		}
 	})
-	p, err := runPipeline(t, context.Background(), f, Config{Workers: 2}, rowTxn(1, 1), rowTxn(2, 2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := f.result(); !slices.Equal(got, seqs(2)) {
-		t.Fatalf("committed %v, want 1 2", got)
-	}
-	s := p.Snapshot()
-	if s.OrderAborts+s.Retries == 0 || f.applied[2] < 2 {
-		t.Fatalf("order aborts %d, retries %d, transaction 2 applied %d times: the deadlock was not broken by rolling 2 back",
-			s.OrderAborts, s.Retries, f.applied[2])
-	}
 }
 
 // TestLostCommitOutcome: the COMMIT of transaction 2 is sent and its
 // answer lost (the server committed it): the pipeline stops with the
 // commit's outcome unknown, naming the group, and does not go on.
 func TestLostCommitOutcome(t *testing.T) {
-	for _, committed := range []bool{true, false} {
-		f := newFakeTarget(t, nil)
-		f.loseCommit, f.commitLost = 2, committed
-		p, err := runPipeline(t, context.Background(), f, Config{Workers: 1}, rowTxn(1, 1), rowTxn(2, 2), rowTxn(3, 3))
-		if !errors.Is(err, errCommitUnknown) {
-			t.Fatalf("lost commit: %v, want the outcome unknown", err)
+	bothCommitModes(t, func(t *testing.T, chain bool) {
+		for _, committed := range []bool{true, false} {
+			f := newFakeTarget(t, nil)
+			f.loseCommit, f.commitLost = 2, committed
+			p, err := runPipeline(t, context.Background(), f, Config{ChainCommits: chain, Workers: 1}, rowTxn(1, 1), rowTxn(2, 2), rowTxn(3, 3))
+			if !errors.Is(err, errCommitUnknown) {
+				t.Fatalf("lost commit: %v, want the outcome unknown", err)
+			}
+			want := []uint64{1}
+			if committed {
+				want = seqs(2)
+			}
+			if got := f.result(); !slices.Equal(got, want) {
+				t.Fatalf("committed %v, want %v", got, want)
+			}
+			if u := p.Snapshot().Uncertain; u == nil || u.Txns != 1 || u.First.Seq != 2 {
+				t.Fatalf("uncertain group %+v, want transaction 2", u)
+			}
 		}
-		want := []uint64{1}
-		if committed {
-			want = seqs(2)
-		}
-		if got := f.result(); !slices.Equal(got, want) {
-			t.Fatalf("committed %v, want %v", got, want)
-		}
-		if u := p.Snapshot().Uncertain; u == nil || u.Txns != 1 || u.First.Seq != 2 {
-			t.Fatalf("uncertain group %+v, want transaction 2", u)
-		}
-	}
+	})
 }
 
 // TestRetryAfterPartialBatch: a group of three fails on its second
 // transaction with a deadlock, after the first was applied: the group is
 // rolled back and applied again whole, and commits once.
 func TestRetryAfterPartialBatch(t *testing.T) {
-	f := newFakeTarget(t, map[uint64]*fakeTxn{2: {failOnce: serverError(1213)}})
-	p, err := runPipeline(t, context.Background(), f, Config{Workers: 1, GroupTxns: 3}, rowTxn(1, 1), rowTxn(2, 2), rowTxn(3, 3))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := f.result(); !slices.Equal(got, seqs(3)) {
-		t.Fatalf("committed %v, want 1 2 3", got)
-	}
-	if len(f.commits) != 1 || f.commits[0] != 3 || f.applied[1] != 2 || p.Snapshot().Retries != 1 {
-		t.Fatalf("commits %v, transaction 1 applied %d times, %d retries: want one commit of the group after one retry",
-			f.commits, f.applied[1], p.Snapshot().Retries)
-	}
+	bothCommitModes(t, func(t *testing.T, chain bool) {
+		f := newFakeTarget(t, map[uint64]*fakeTxn{2: {failOnce: serverError(1213)}})
+		p, err := runPipeline(t, context.Background(), f, Config{ChainCommits: chain, Workers: 1, GroupTxns: 3}, rowTxn(1, 1), rowTxn(2, 2), rowTxn(3, 3))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.result(); !slices.Equal(got, seqs(3)) {
+			t.Fatalf("committed %v, want 1 2 3", got)
+		}
+		if len(f.commits) != 1 || f.commits[0] != 3 || f.applied[1] != 2 || p.Snapshot().Retries != 1 {
+			t.Fatalf("commits %v, transaction 1 applied %d times, %d retries: want one commit of the group after one retry",
+				f.commits, f.applied[1], p.Snapshot().Retries)
+		}
+	})
 }
 
 // TestFallbackOneAtATime: in a group of three, the target refuses the
 // second (a duplicate key): the transactions are applied one at a time,
 // the first commits, and the error names the second.
 func TestFallbackOneAtATime(t *testing.T) {
-	f := newFakeTarget(t, map[uint64]*fakeTxn{2: {fail: serverError(1062)}})
-	_, err := runPipeline(t, context.Background(), f, Config{Workers: 1, GroupTxns: 3}, rowTxn(1, 1), rowTxn(2, 2), rowTxn(3, 3))
-	ae, ok := errorsAs[*ApplyError](err)
-	if !ok || ae.Seq != 2 {
-		t.Fatalf("error %v, want an *ApplyError naming transaction 2", err)
-	}
-	if got := f.result(); !slices.Equal(got, []uint64{1}) || !slices.Equal(f.commits, []uint64{1}) {
-		t.Fatalf("committed %v (counts %v), want 1 alone", got, f.commits)
-	}
+	bothCommitModes(t, func(t *testing.T, chain bool) {
+		f := newFakeTarget(t, map[uint64]*fakeTxn{2: {fail: serverError(1062)}})
+		_, err := runPipeline(t, context.Background(), f, Config{ChainCommits: chain, Workers: 1, GroupTxns: 3}, rowTxn(1, 1), rowTxn(2, 2), rowTxn(3, 3))
+		ae, ok := errorsAs[*ApplyError](err)
+		if !ok || ae.Seq != 2 {
+			t.Fatalf("error %v, want an *ApplyError naming transaction 2", err)
+		}
+		if got := f.result(); !slices.Equal(got, []uint64{1}) || !slices.Equal(f.commits, []uint64{1}) {
+			t.Fatalf("committed %v (counts %v), want 1 alone", got, f.commits)
+		}
+	})
 }
 
 // TestSingleTransactionRetriedAlone: transaction 2's write set says it is
 // independent of 1, but the target refuses it until 1 has committed (a
 // dependency the write set missed): it is applied again alone, after 1.
 func TestSingleTransactionRetriedAlone(t *testing.T) {
-	f := newFakeTarget(t, map[uint64]*fakeTxn{1: {delay: 100 * time.Millisecond}, 2: {needs: 1}})
-	_, err := runPipeline(t, context.Background(), f, Config{Workers: 2}, rowTxn(1, 1), rowTxn(2, 2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := f.result(); !slices.Equal(got, seqs(2)) || f.applied[2] != 2 {
-		t.Fatalf("committed %v, transaction 2 applied %d times: want 1 2, 2 applied twice", got, f.applied[2])
-	}
+	bothCommitModes(t, func(t *testing.T, chain bool) {
+		f := newFakeTarget(t, map[uint64]*fakeTxn{1: {delay: 100 * time.Millisecond}, 2: {needs: 1}})
+		_, err := runPipeline(t, context.Background(), f, Config{ChainCommits: chain, Workers: 2}, rowTxn(1, 1), rowTxn(2, 2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.result(); !slices.Equal(got, seqs(2)) || f.applied[2] != 2 {
+			t.Fatalf("committed %v, transaction 2 applied %d times: want 1 2, 2 applied twice", got, f.applied[2])
+		}
+	})
 }
 
 // TestDependentTransactionsWait: transactions sharing a key never run
 // side by side: 2 writes the row 1 writes, so it starts only once 1 has
 // committed, whatever the workers.
 func TestDependentTransactionsWait(t *testing.T) {
-	f := newFakeTarget(t, map[uint64]*fakeTxn{1: {delay: 100 * time.Millisecond}, 2: {needs: 1}})
-	_, err := runPipeline(t, context.Background(), f, Config{Workers: 4}, rowTxn(1, 7), rowTxn(2, 7), rowTxn(3, 8))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := f.result(); !slices.Equal(got, seqs(3)) || f.applied[2] != 1 {
-		t.Fatalf("committed %v, transaction 2 applied %d times: it ran before 1 committed", got, f.applied[2])
-	}
+	bothCommitModes(t, func(t *testing.T, chain bool) {
+		f := newFakeTarget(t, map[uint64]*fakeTxn{1: {delay: 100 * time.Millisecond}, 2: {needs: 1}})
+		_, err := runPipeline(t, context.Background(), f, Config{ChainCommits: chain, Workers: 4}, rowTxn(1, 7), rowTxn(2, 7), rowTxn(3, 8))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.result(); !slices.Equal(got, seqs(3)) || f.applied[2] != 1 {
+			t.Fatalf("committed %v, transaction 2 applied %d times: it ran before 1 committed", got, f.applied[2])
+		}
+	})
 }
 
 // TestCancellation cancels the pipeline at every stage: while a body is
@@ -146,48 +160,50 @@ func TestDependentTransactionsWait(t *testing.T) {
 // for more transactions. Run returns the cancellation at once, and what
 // was committed is a prefix of the source order.
 func TestCancellation(t *testing.T) {
-	for _, c := range []struct {
-		name string
-		txns map[uint64]*fakeTxn
-		open bool // the input stays open: the dispatcher waits for more
-	}{
-		{"in a body", map[uint64]*fakeTxn{2: {delay: 5 * time.Second}}, false},
-		{"waiting for the turn", map[uint64]*fakeTxn{1: {delay: 5 * time.Second}}, false},
-		{"waiting for input", nil, true},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			f := newFakeTarget(t, c.txns)
-			p := New(Config{Workers: 3, GroupTxns: 1, GroupBytes: 1 << 20, MaxRetries: 5},
-				Deps{Target: f, Tables: fakeTables{}, Gen: sqlgenGenerator(), Mem: NewBudget(64 << 20), Logf: t.Logf})
-			in := make(chan *txn.Txn, 3)
-			for i := uint64(1); i <= 3; i++ {
-				tx := rowTxn(i, int64(i))
-				if err := p.deps.Mem.Acquire(context.Background(), tx); err != nil {
-					t.Fatal(err)
+	bothCommitModes(t, func(t *testing.T, chain bool) {
+		for _, c := range []struct {
+			name string
+			txns map[uint64]*fakeTxn
+			open bool // the input stays open: the dispatcher waits for more
+		}{
+			{"in a body", map[uint64]*fakeTxn{2: {delay: 5 * time.Second}}, false},
+			{"waiting for the turn", map[uint64]*fakeTxn{1: {delay: 5 * time.Second}}, false},
+			{"waiting for input", nil, true},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				f := newFakeTarget(t, c.txns)
+				p := New(Config{ChainCommits: chain, Workers: 3, GroupTxns: 1, GroupBytes: 1 << 20, MaxRetries: 5},
+					Deps{Target: f, Tables: fakeTables{}, Gen: sqlgenGenerator(), Mem: NewBudget(64 << 20), Logf: t.Logf})
+				in := make(chan *txn.Txn, 3)
+				for i := uint64(1); i <= 3; i++ {
+					tx := rowTxn(i, int64(i))
+					if err := p.deps.Mem.Acquire(context.Background(), tx); err != nil {
+						t.Fatal(err)
+					}
+					in <- tx
 				}
-				in <- tx
-			}
-			if !c.open {
-				close(in)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- p.Run(ctx, in) }()
-			time.Sleep(300 * time.Millisecond)
-			cancel()
-			select {
-			case err := <-done:
-				if !errors.Is(err, context.Canceled) {
-					t.Fatalf("cancelled: %v, want context.Canceled", err)
+				if !c.open {
+					close(in)
 				}
-			case <-time.After(3 * time.Second):
-				t.Fatal("the pipeline did not return within 3 s of its cancellation")
-			}
-			if got := f.result(); !slices.Equal(got, seqs(len(got))) {
-				t.Fatalf("committed %v: not a prefix of the source order", got)
-			}
-		})
-	}
+				ctx, cancel := context.WithCancel(context.Background())
+				done := make(chan error, 1)
+				go func() { done <- p.Run(ctx, in) }()
+				time.Sleep(300 * time.Millisecond)
+				cancel()
+				select {
+				case err := <-done:
+					if !errors.Is(err, context.Canceled) {
+						t.Fatalf("cancelled: %v, want context.Canceled", err)
+					}
+				case <-time.After(3 * time.Second):
+					t.Fatal("the pipeline did not return within 3 s of its cancellation")
+				}
+				if got := f.result(); !slices.Equal(got, seqs(len(got))) {
+					t.Fatalf("committed %v: not a prefix of the source order", got)
+				}
+			})
+		}
+	})
 }
 
 // TestNonTransactionalAlone: a transaction that writes a
@@ -195,25 +211,73 @@ func TestCancellation(t *testing.T) {
 // and is never sent twice: its failure after it was sent is an
 // *UncertainError, even for an error that is retried for others.
 func TestNonTransactionalAlone(t *testing.T) {
-	solo := rowTxn(2, 2)
-	solo.NonTransactional = true
-	f := newFakeTarget(t, nil)
-	if _, err := runPipeline(t, context.Background(), f, Config{Workers: 2, GroupTxns: 3}, rowTxn(1, 1), solo, rowTxn(3, 3)); err != nil {
+	bothCommitModes(t, func(t *testing.T, chain bool) {
+		solo := rowTxn(2, 2)
+		solo.NonTransactional = true
+		f := newFakeTarget(t, nil)
+		if _, err := runPipeline(t, context.Background(), f, Config{ChainCommits: chain, Workers: 2, GroupTxns: 3}, rowTxn(1, 1), solo, rowTxn(3, 3)); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.result(); !slices.Equal(got, seqs(3)) || !slices.Equal(f.commits, seqs(3)) {
+			t.Fatalf("committed %v in commits %v: want 2 committed alone", got, f.commits)
+		}
+		if len(f.marks) != 1 || !strings.Contains(f.marks[0], "'nontrans'") {
+			t.Fatalf("marks %q, want one 'nontrans' mark", f.marks)
+		}
+
+		f = newFakeTarget(t, map[uint64]*fakeTxn{2: {failOnce: serverError(1213)}})
+		_, err := runPipeline(t, context.Background(), f, Config{ChainCommits: chain, Workers: 2}, rowTxn(1, 1), solo, rowTxn(3, 3))
+		if _, ok := errorsAs[*UncertainError](err); !ok || f.applied[2] != 1 {
+			t.Fatalf("error %v, transaction 2 sent %d times: want an *UncertainError, sent once", err, f.applied[2])
+		}
+		if got := f.result(); !slices.Equal(got, []uint64{1}) {
+			t.Fatalf("committed %v, want 1 alone", got)
+		}
+	})
+}
+
+// bothCommitModes runs test with commits sent in turn and chained.
+func bothCommitModes(t *testing.T, test func(t *testing.T, chain bool)) {
+	t.Helper()
+	for _, chain := range []bool{false, true} {
+		t.Run(map[bool]string{false: "in turn", true: "chained"}[chain], func(t *testing.T) { test(t, chain) })
+	}
+}
+
+// TestChainedCommits: transaction 1's COMMIT is slow (a slow disk). With
+// chained commits, 2 and 3 send theirs while it runs, and the target
+// holds them until 1 has committed; without, they wait in the client.
+// Either way they commit in source order.
+func TestChainedCommits(t *testing.T) {
+	bothCommitModes(t, func(t *testing.T, chain bool) {
+		f := newFakeTarget(t, map[uint64]*fakeTxn{1: {commitDelay: 200 * time.Millisecond}})
+		_, err := runPipeline(t, context.Background(), f, Config{ChainCommits: chain, Workers: 3}, rowTxn(1, 1), rowTxn(2, 2), rowTxn(3, 3))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.result(); !slices.Equal(got, seqs(3)) || !slices.Equal(f.commits, seqs(3)) {
+			t.Fatalf("committed %v (checkpoint counts %v), want 1 2 3", got, f.commits)
+		}
+		if chain != (f.chained > 0) {
+			t.Fatalf("%d COMMITs chained on the target, with chaining %v", f.chained, chain)
+		}
+	})
+}
+
+// TestChainedCommitAfterRollback: transaction 1's COMMIT fails (a
+// deadlock) after 2 has sent its COMMIT chained on it. The target must
+// not commit 2: the turn 2 waits for was not committed. 2 runs again
+// after 1 is applied again and commits.
+func TestChainedCommitAfterRollback(t *testing.T) {
+	f := newFakeTarget(t, map[uint64]*fakeTxn{1: {commitDelay: 200 * time.Millisecond, failCommitOnce: serverError(1213)}})
+	_, err := runPipeline(t, context.Background(), f, Config{ChainCommits: true, Workers: 2}, rowTxn(1, 1), rowTxn(2, 2))
+	if err != nil {
 		t.Fatal(err)
 	}
-	if got := f.result(); !slices.Equal(got, seqs(3)) || !slices.Equal(f.commits, seqs(3)) {
-		t.Fatalf("committed %v in commits %v: want 2 committed alone", got, f.commits)
+	if got := f.result(); !slices.Equal(got, seqs(2)) || !slices.Equal(f.commits, seqs(2)) {
+		t.Fatalf("committed %v (checkpoint counts %v), want 1 2", got, f.commits)
 	}
-	if len(f.marks) != 1 || !strings.Contains(f.marks[0], "'nontrans'") {
-		t.Fatalf("marks %q, want one 'nontrans' mark", f.marks)
-	}
-
-	f = newFakeTarget(t, map[uint64]*fakeTxn{2: {failOnce: serverError(1213)}})
-	_, err := runPipeline(t, context.Background(), f, Config{Workers: 2}, rowTxn(1, 1), solo, rowTxn(3, 3))
-	if _, ok := errorsAs[*UncertainError](err); !ok || f.applied[2] != 1 {
-		t.Fatalf("error %v, transaction 2 sent %d times: want an *UncertainError, sent once", err, f.applied[2])
-	}
-	if got := f.result(); !slices.Equal(got, []uint64{1}) {
-		t.Fatalf("committed %v, want 1 alone", got)
+	if f.chained == 0 || f.applied[1] != 2 || f.applied[2] != 2 {
+		t.Fatalf("%d chained COMMITs, transactions applied %v: want 2 chained on 1, both applied twice", f.chained, f.applied)
 	}
 }

@@ -19,6 +19,10 @@ import (
 //     checkpoint and commits;
 //  3. calls done(last), which wakes the next in line.
 //
+// With chained commits (target/turns.go), step 2 also ends when the group
+// before has sent its COMMIT (sending): the group then sends its own,
+// chained on it, and the server holds it until the one before commits.
+//
 // Worked example, 3 workers, groups in source order:
 //
 //	group  tickets  dependsOn  (why)
@@ -45,8 +49,10 @@ type sequencer struct {
 	// that asked (groups after it must roll back).
 	abortGen  uint64
 	abortFrom uint64
-	changed   chan struct{} // closed and replaced on every state change
-	failed    error
+	// sentFirst..sentLast is the latest group that sent its COMMIT.
+	sentFirst, sentLast uint64
+	changed             chan struct{} // closed and replaced on every state change
+	failed              error
 }
 
 func newSequencer(committed uint64) *sequencer {
@@ -97,23 +103,43 @@ func (e errAborted) Error() string { return "rolled back to let an earlier trans
 // waitTurn blocks until the group starting at first may commit. It returns
 // errAborted when an earlier group asked later ones to roll back after
 // this group started waiting (gen is the abort generation seen when its
-// body started).
-func (s *sequencer) waitTurn(ctx context.Context, first, gen uint64) error {
+// body started). With chain, it also returns when the group before has
+// sent its COMMIT, with that group's first ticket (after): the COMMIT must
+// then be chained on it. after is 0 when every ticket before first is
+// committed.
+func (s *sequencer) waitTurn(ctx context.Context, first, gen uint64, chain bool) (after uint64, err error) {
 	var aborted *errAborted
-	err := s.waitFor(ctx, func() bool {
-		if s.abortGen != gen && s.committed < first-1 {
+	err = s.waitFor(ctx, func() bool {
+		switch {
+		case s.committed == first-1:
+			return true
+		case s.abortGen != gen && s.committed < first-1:
 			aborted = &errAborted{until: s.abortFrom}
 			return true
+		case chain && s.sentLast == first-1:
+			after = s.sentFirst
+			return true
 		}
-		return s.committed == first-1
+		return false
 	})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if aborted != nil {
-		return *aborted
+		return 0, *aborted
 	}
-	return nil
+	return after, nil
+}
+
+// sending records that the group of tickets first..last sends its COMMIT:
+// the group after it may send its own, chained.
+func (s *sequencer) sending(first, last uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if last > s.sentLast {
+		s.sentFirst, s.sentLast = first, last
+		s.notifyLocked()
+	}
 }
 
 // generation returns the current abort generation.

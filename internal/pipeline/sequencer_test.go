@@ -42,7 +42,7 @@ func TestSequencerCommitsInOrder(t *testing.T) {
 					t.Errorf("ticket %d started with %d committed, depends on %d", ticket, got, deps[ticket])
 				}
 				time.Sleep(delays[ticket])
-				if err := s.waitTurn(ctx, ticket, s.generation()); err != nil {
+				if _, err := s.waitTurn(ctx, ticket, s.generation(), false); err != nil {
 					t.Error(err)
 					return
 				}
@@ -76,7 +76,7 @@ func TestSequencerAbortLater(t *testing.T) {
 	defer cancel()
 	gen := s.generation()
 	got := make(chan error, 1)
-	go func() { got <- s.waitTurn(ctx, 7, gen) }() // group 7 waits for 5 and 6
+	go func() { _, err := s.waitTurn(ctx, 7, gen, false); got <- err }() // group 7 waits for 5 and 6
 	time.Sleep(20 * time.Millisecond)
 	s.abortLater(5)
 	err := <-got
@@ -85,8 +85,45 @@ func TestSequencerAbortLater(t *testing.T) {
 		t.Fatalf("waitTurn(7) after abortLater(5) = %v, want errAborted{until: 5}", err)
 	}
 	// The earliest pending group itself is never aborted: it is its turn.
-	if err := s.waitTurn(ctx, 5, gen); err != nil {
+	if _, err := s.waitTurn(ctx, 5, gen, false); err != nil {
 		t.Fatalf("waitTurn(5) = %v, want nil", err)
+	}
+}
+
+// TestSequencerChain: with chained commits, a group may send its COMMIT
+// once the group just before it sent its own, chained on that group; not
+// earlier, and not on another group.
+func TestSequencerChain(t *testing.T) {
+	s := newSequencer(4) // 1..4 committed; groups 5..6 and 7..9 pending
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	type turn struct {
+		after uint64
+		err   error
+	}
+	got := make(chan turn, 1)
+	go func() { after, err := s.waitTurn(ctx, 7, s.generation(), true); got <- turn{after, err} }()
+	time.Sleep(20 * time.Millisecond)
+	s.sending(3, 4) // an older group: not the one 7 follows
+	select {
+	case tu := <-got:
+		t.Fatalf("group 7 got its turn (%+v) before group 5..6 sent its COMMIT", tu)
+	case <-time.After(20 * time.Millisecond):
+	}
+	s.sending(5, 6)
+	if tu := <-got; tu.err != nil || tu.after != 5 {
+		t.Fatalf("group 7 after 5..6 sent: %+v, want chained on 5", tu)
+	}
+	// Without chaining, the COMMIT sent is not enough.
+	go func() { after, err := s.waitTurn(ctx, 7, s.generation(), false); got <- turn{after, err} }()
+	select {
+	case tu := <-got:
+		t.Fatalf("unchained group 7 got its turn (%+v) before 6 committed", tu)
+	case <-time.After(20 * time.Millisecond):
+	}
+	s.done(6)
+	if tu := <-got; tu.err != nil || tu.after != 0 {
+		t.Fatalf("group 7 after 6 committed: %+v, want its turn, not chained", tu)
 	}
 }
 

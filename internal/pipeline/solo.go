@@ -107,7 +107,7 @@ func (w *worker) applySolo(ctx context.Context, g *group) error {
 		w.rollback()
 		return uncertain(err)
 	}
-	if err := w.exec(ctx, stmts); err != nil {
+	if err := w.exec(ctx, append(w.lead(g, false), stmts...)); err != nil {
 		w.rollback()
 		return uncertain(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/binlog-replay/binlog-replay/internal/target"
+	"time"
 
 	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
 	"github.com/binlog-replay/binlog-replay/schema"
@@ -96,10 +97,7 @@ func (w *worker) apply(ctx context.Context, g *group) error {
 	}
 	seq := w.p.seq
 	for attempt := 0; ; attempt++ {
-		if err := seq.waitCommitted(ctx, g.dependsOn); err != nil {
-			return err
-		}
-		err := w.applyOnce(ctx, g, seq.generation())
+		err := w.applyOnce(ctx, g)
 		if err == nil {
 			return nil
 		}
@@ -154,20 +152,31 @@ func (w *worker) applyEach(ctx context.Context, g *group) error {
 	return nil
 }
 
-// statements returns the statements that apply g's transactions, with
-// the GTID and format description statements they need first, and the
-// format description the session has once they are sent.
-func (w *worker) statements(ctx context.Context, g *group) ([]sqlgen.Stmt, *txn.Format, error) {
+// lead returns the statements that start g's target transaction: the
+// GTID it is logged with, when source GTIDs are kept (it may not change
+// inside a transaction), and with chain its turn slot.
+func (w *worker) lead(g *group, chain bool) []sqlgen.Stmt {
 	var stmts []sqlgen.Stmt
 	last := g.txns[len(g.txns)-1]
 	if w.p.cfg.KeepGTIDs {
 		stmts = append(stmts, sqlgen.Stmt{SQL: target.GTIDStatement(last.GTID), Txn: last})
 	}
+	if chain {
+		stmts = append(stmts, sqlgen.Stmt{SQL: target.TurnTakeSQL(g.first, g.last()), Txn: g.txns[0]})
+	}
+	return stmts
+}
+
+// statements returns the statements that apply g's transactions, with
+// the format description statements they need, and the format
+// description the session has once they are sent.
+func (w *worker) statements(ctx context.Context, g *group) ([]sqlgen.Stmt, *txn.Format, error) {
+	var stmts []sqlgen.Stmt
 	// format is the format description the session will have once the
 	// statements are sent: w.sess.Format() changes only when they are.
 	format := w.sess.Format()
 	for _, t := range g.txns {
-		if t.Format != nil && t.Format != format && hasRowEvents(t) {
+		if t.Format != nil && t.Format != format && w.p.needsFormat(t) {
 			f := sqlgen.FormatStatement(t.Format)
 			f.Txn = t
 			stmts = append(stmts, f)
@@ -186,15 +195,45 @@ func (w *worker) statements(ctx context.Context, g *group) ([]sqlgen.Stmt, *txn.
 }
 
 // applyOnce runs g's body, waits for its turn and commits.
-func (w *worker) applyOnce(ctx context.Context, g *group, gen uint64) error {
+func (w *worker) applyOnce(ctx context.Context, g *group) error {
 	// The session runs with autocommit=0: the group's statements form one
-	// target transaction, ended by the COMMIT below.
+	// target transaction, ended by the COMMIT below. Statement-format
+	// groups are not chained: their statements may commit implicitly (a
+	// BEGIN, LOCK TABLES...), which would commit the turn slot before
+	// the group's own COMMIT; they start once everything before them has
+	// committed anyway.
+	chain := w.p.cfg.ChainCommits && !g.statement
+	if chain {
+		// Groups that use the same turn slot must be far apart (see
+		// target.TurnSlots): a group and the one chained on it have
+		// committed before a later group takes their slot again.
+		if err := w.p.seq.waitCommitted(ctx, turnWindow(g.first, groupTxnsBound(w.p.cfg.GroupTxns))); err != nil {
+			return err
+		}
+	}
+	// The lead statements go before the wait for the groups g depends
+	// on: over a network, their round trip is then not added to the
+	// chain of dependent groups.
+	lead := w.lead(g, chain)
+	if chain {
+		if err := w.exec(ctx, lead); err != nil {
+			return err
+		}
+		lead = nil
+	}
+	if err := w.p.seq.waitCommitted(ctx, g.dependsOn); err != nil {
+		return err
+	}
+	gen := w.p.seq.generation()
+	// The statements are made once the groups before have committed: a
+	// DDL among them may change the tables they read.
 	stmts, format, err := w.statements(ctx, g)
 	if err != nil {
 		return err
 	}
 	last := g.txns[len(g.txns)-1]
-	g.sqlEvents = countSQLEvents(stmts)
+	g.sqlEvents = sqlgen.SQLRowEvents(stmts)
+	stmts = append(lead, stmts...)
 	w.p.bodies.start(g.first)
 	err = w.exec(ctx, stmts)
 	w.p.bodies.end(g.first)
@@ -203,13 +242,31 @@ func (w *worker) applyOnce(ctx context.Context, g *group, gen uint64) error {
 	}
 	w.sess.SetFormat(format)
 	w.p.counts.waiting.Add(1)
-	err = w.p.seq.waitTurn(ctx, g.first, gen)
+	after, err := w.p.seq.waitTurn(ctx, g.first, gen, chain)
 	w.p.counts.waiting.Add(-1)
 	if err != nil {
 		return err
 	}
 	commit := w.p.checkpointSQL(last, w.p.cfg.AppliedBefore+g.last(), g.temps) + ";\nCOMMIT"
-	if err := w.sess.Run(ctx, commit); err != nil {
+	if after != 0 {
+		commit = target.TurnWaitSQL(after, g.first) + ";\n" + commit
+	}
+	if chain {
+		w.p.seq.sending(g.first, g.last())
+	}
+	runCtx := ctx
+	if chain {
+		c, cancel := graceContext(ctx, w.p.cfg.LockWait+time.Second)
+		defer cancel()
+		runCtx = c
+	}
+	if err := w.sess.Run(runCtx, commit); err != nil {
+		if after != 0 && isServerError(err) && (target.IsTurnLost(err) || isRetryable(err)) {
+			// The group before rolled back (or was slow to commit, or
+			// needs a lock this one holds): nothing was committed. Run
+			// again once it has committed.
+			return errAborted{until: g.first - 1}
+		}
 		// The commit may or may not have happened: the checkpoint on the
 		// target says which, and --resume reads it.
 		if !isServerError(err) {
@@ -219,6 +276,32 @@ func (w *worker) applyOnce(ctx context.Context, g *group, gen uint64) error {
 	}
 	w.p.committed(g)
 	return nil
+}
+
+// graceContext returns a context that ends d after ctx ends.
+func graceContext(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	gctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() {
+		timer := time.AfterFunc(d, cancel)
+		context.AfterFunc(gctx, func() { timer.Stop() })
+	})
+	return gctx, func() { stop(); cancel() }
+}
+
+// turnWindow returns the ticket that must be committed before the group
+// starting at first takes its turn slot: the groups that used the slot
+// before, and those chained on them, hold at most 2*groupTxns tickets from
+// first-TurnSlots on.
+func turnWindow(first uint64, groupTxns int) uint64 {
+	span := 2 * uint64(max(groupTxns, 1))
+	if span >= target.TurnSlots {
+		return first - 1 // groups too large to share the slots: one at a time
+	}
+	reach := target.TurnSlots - span
+	if first <= reach {
+		return 0
+	}
+	return first - reach
 }
 
 // applyDDL applies a DDL transaction (a standalone DDL statement, or a
@@ -342,7 +425,7 @@ func (w *worker) execPiece(ctx context.Context, t, part *txn.Txn) error {
 	if err != nil {
 		return err
 	}
-	if part.Format != nil && part.Format != w.sess.Format() && hasRowEvents(part) {
+	if part.Format != nil && part.Format != w.sess.Format() && w.p.needsFormat(part) {
 		body = append([]sqlgen.Stmt{{Events: sqlgen.FormatStatement(part.Format).Events, Txn: t}}, body...)
 	}
 	if err := w.exec(ctx, body); err != nil {
@@ -434,17 +517,4 @@ func hasRowEvents(t *txn.Txn) bool {
 		}
 	}
 	return false
-}
-
-// countSQLEvents counts the row events that stmts apply as SQL.
-func countSQLEvents(stmts []sqlgen.Stmt) uint64 {
-	var n uint64
-	var last *txn.Event
-	for i := range stmts {
-		if s := &stmts[i]; s.Check != nil && s.Event != last {
-			n++
-			last = s.Event
-		}
-	}
-	return n
 }

@@ -27,8 +27,17 @@ type BinTxn struct {
 	// ErrorCodes counts its query events logged with an error code.
 	ErrorCodes int
 	// Refused says why binlog-replay refuses it on purpose ("" if it
-	// does not): an XA transaction, or one ended by ROLLBACK.
+	// does not): an XA transaction.
 	Refused string
+	// RolledBack is true when it ends with a ROLLBACK query (the source
+	// rolled it back after writing non-transactional tables): it is
+	// applied, events then ROLLBACK, by the replay and the anchor alike.
+	RolledBack bool
+	// TempOps are the temporary tables its query events create ("+") and
+	// drop ("-"), as "+thread:name"; TempsOpen is how many the binlog has
+	// open after it (readBinlogTexts counts them over every file).
+	TempOps   []string
+	TempsOpen int
 	// Statement is true when it holds a statement-format query other than
 	// BEGIN/COMMIT (or is a DDL).
 	Statement bool
@@ -47,6 +56,7 @@ var eventHeader = regexp.MustCompile(`^#(\d{6} [ \d]\d:\d\d:\d\d) server id (\d+
 // first) and returns the transactions in order.
 func readBinlogTexts(ctx context.Context, files []string, startPos uint64) ([]BinTxn, error) {
 	var all []BinTxn
+	open := map[string]bool{}
 	for i, f := range files {
 		args := []string{"--base64-output=decode-rows"}
 		if i == 0 {
@@ -55,6 +65,16 @@ func readBinlogTexts(ctx context.Context, files []string, startPos uint64) ([]Bi
 		txns, err := readBinlogText(ctx, append(args, f), filepath.Base(f))
 		if err != nil {
 			return nil, err
+		}
+		for j := range txns {
+			for _, op := range txns[j].TempOps {
+				if op[0] == '+' {
+					open[op[1:]] = true
+				} else {
+					delete(open, op[1:])
+				}
+			}
+			txns[j].TempsOpen = len(open)
 		}
 		all = append(all, txns...)
 	}
@@ -89,8 +109,10 @@ type textParser struct {
 	file string
 	txns []BinTxn
 	cur  *BinTxn
-	// lastType is the type of the event being read, lastPos its end.
-	lastType string
+	// lastType is the type of the event being read, lastThread the
+	// thread_id of the query event being read.
+	lastType   string
+	lastThread string
 }
 
 // parseBinlogText reads mariadb-binlog output of one file. A transaction
@@ -164,6 +186,10 @@ func (p *textParser) event(at uint64, m []string) error {
 		p.cur.Statement, p.cur.Load = true, true
 	}
 	if typ == "Query" {
+		p.lastThread = ""
+		if i := strings.Index(desc, "thread_id="); i >= 0 {
+			p.lastThread = strings.Fields(desc[i+len("thread_id="):])[0]
+		}
 		if i := strings.Index(desc, "error_code="); i >= 0 {
 			code := strings.Fields(desc[i+len("error_code="):])[0]
 			if code != "0" {
@@ -196,12 +222,46 @@ func (p *textParser) body(line string) {
 		strings.HasPrefix(u, "XA COMMIT"):
 		p.cur.Refused = "XA"
 	case p.lastType == "Query" && u == "ROLLBACK":
-		if p.cur.Refused == "" {
-			p.cur.Refused = "ROLLBACK"
-		}
+		p.cur.RolledBack, p.cur.Statement = true, true
 	case p.lastType == "Query" && isStatementText(u):
 		p.cur.Statement = true
+		for _, op := range tempOps(u) {
+			p.cur.TempOps = append(p.cur.TempOps, op[:1]+p.lastThread+":"+op[1:])
+		}
 	}
+}
+
+// tempOps returns the temporary tables a statement (upper case) creates
+// ("+name") or drops ("-name"), names without schema or quotes.
+func tempOps(u string) []string {
+	var op, rest string
+	switch {
+	case strings.HasPrefix(u, "CREATE TEMPORARY TABLE "):
+		op, rest = "+", strings.TrimPrefix(u, "CREATE TEMPORARY TABLE ")
+		rest = strings.TrimPrefix(rest, "IF NOT EXISTS ")
+		rest = strings.Fields(strings.ReplaceAll(rest, "(", " ") + " ")[0]
+	case strings.HasPrefix(u, "DROP TEMPORARY TABLE "), strings.HasPrefix(u, "DROP /*!40005 TEMPORARY */ TABLE "):
+		// The second is how the source logs the drop of a closed
+		// session's temporary tables.
+		op, rest = "-", u[strings.Index(u, "TABLE ")+len("TABLE "):]
+		rest = strings.TrimPrefix(rest, "IF EXISTS ")
+		if i := strings.Index(rest, "/*"); i >= 0 {
+			rest = rest[:i]
+		}
+	default:
+		return nil
+	}
+	var out []string
+	for _, name := range strings.Split(rest, ",") {
+		name = strings.ToLower(strings.ReplaceAll(strings.TrimSpace(name), "`", ""))
+		if i := strings.LastIndexByte(name, '.'); i >= 0 {
+			name = name[i+1:]
+		}
+		if name != "" {
+			out = append(out, op+name)
+		}
+	}
+	return out
 }
 
 // isStatementText reports whether a query event's line is a statement (not

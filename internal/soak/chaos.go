@@ -9,8 +9,8 @@ import (
 	"time"
 )
 
-// chaosEvent is a kill of the replay ("kill") or a restart of the target
-// ("restart") during a run: after a delay, or once the target's checkpoint
+// chaosEvent is a kill of the replay ("kill"), a SIGTERM of the replay
+// ("term") or a restart of the target ("restart") during a run: after a delay, or once the target's checkpoint
 // has passed a transaction (progress is nil for a delay), and with inDDL
 // once the checkpoint also says a DDL is being applied (state 'ddl').
 type chaosEvent struct {
@@ -37,6 +37,9 @@ func (e chaosEvent) String() string {
 // the replay's start-up).
 func (r *replayer) chaosAt(kind string) chaosEvent {
 	e := chaosEvent{kind: kind, delay: time.Duration(5+r.rng.IntN(300)) * time.Millisecond}
+	if kind == "kill" && r.term && r.rng.IntN(2) == 0 {
+		e.kind = "term"
+	}
 	var ddls []int
 	for i, t := range r.txns[:r.applied] {
 		if t.DDL && i > 0 {
@@ -104,10 +107,10 @@ func (r *replayer) waitProgress(ctx context.Context, t *BinTxn, inDDL bool) bool
 
 // chaos runs the events while the process runs, until it exits (done). A
 // restart's next event is armed once the target is back. It returns
-// whether the process was killed and its exit error; restarts use
-// serverCtx, which outlives the run.
+// whether the process was killed or sent SIGTERM, and its exit error;
+// restarts use serverCtx, which outlives the run.
 func (r *replayer) chaos(runCtx, serverCtx context.Context, cmd *exec.Cmd, done <-chan error, events []chaosEvent,
-	out *Outcome) (killed bool, waitErr, restartErr error) {
+	out *Outcome) (killed, termed bool, waitErr, restartErr error) {
 	pollCtx, stopPoll := context.WithCancel(runCtx)
 	defer stopPoll()
 	i := 0
@@ -120,7 +123,7 @@ func (r *replayer) chaos(runCtx, serverCtx context.Context, cmd *exec.Cmd, done 
 			if restarted != nil {
 				restartErr = <-restarted
 			}
-			return killed, waitErr, restartErr
+			return killed, termed, waitErr, restartErr
 		case restartErr = <-restarted:
 			restarted = nil
 			if restartErr != nil {
@@ -136,6 +139,12 @@ func (r *replayer) chaos(runCtx, serverCtx context.Context, cmd *exec.Cmd, done 
 				cmd.Process.Signal(syscall.SIGKILL)
 				killed = true
 				fmt.Fprintf(&out.Log, "  (killed with SIGKILL %s)\n", ev)
+				continue
+			}
+			if ev.kind == "term" {
+				cmd.Process.Signal(syscall.SIGTERM)
+				termed = true
+				fmt.Fprintf(&out.Log, "  (sent SIGTERM %s)\n", ev)
 				continue
 			}
 			restarted = make(chan error, 1)

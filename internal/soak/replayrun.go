@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os/exec"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -25,13 +26,17 @@ type ReplayConfig struct {
 	GroupTxns int    // 0: the default
 	Memory    string // "": the default
 	Stop      Stop
-	// NeverOK adds --stop-never-reached-ok (with the new exit statuses).
+	// NeverOK adds --stop-never-reached-ok.
 	NeverOK bool
-	// Kills is how many times the replay is killed with SIGKILL;
+	// Kills is how many times the replay is killed with SIGKILL (or,
+	// with Term, some of them sent SIGTERM);
 	// Restarts how many times the target is restarted (Crash: killed)
 	// during it.
 	Kills, Restarts int
 	Crash           bool
+	Term            bool
+	// Apply is --apply ("": the default, auto).
+	Apply string
 }
 
 // String describes the configuration in one line.
@@ -40,8 +45,14 @@ func (c ReplayConfig) String() string {
 	if c.Crash {
 		s += " (crash)"
 	}
+	if c.Term {
+		s += " (some kills SIGTERM)"
+	}
 	if c.Memory != "" {
 		s += " memory=" + c.Memory
+	}
+	if c.Apply != "" {
+		s += " apply=" + c.Apply
 	}
 	return s
 }
@@ -49,7 +60,7 @@ func (c ReplayConfig) String() string {
 // chooseReplay draws the replay configuration. Restarts are left out when
 // the plan has MEMORY tables (a restart empties them, as it would on any
 // server), and crashes when it has MyISAM tables (not crash safe).
-func chooseReplay(rng *rand.Rand, p Plan, txns []BinTxn, newExits bool) ReplayConfig {
+func chooseReplay(rng *rand.Rand, p Plan, txns []BinTxn, end binEnd) ReplayConfig {
 	c := ReplayConfig{Workers: 1 + rng.IntN(8)}
 	if rng.IntN(3) > 0 {
 		c.GroupTxns = []int{1, 2, 4, 16, 64}[rng.IntN(5)]
@@ -57,8 +68,8 @@ func chooseReplay(rng *rand.Rand, p Plan, txns []BinTxn, newExits bool) ReplayCo
 	if p.has(FeatSmallMem) && rng.IntN(2) == 0 {
 		c.Memory = []string{"1M", "4M", "16M"}[rng.IntN(3)]
 	}
-	c.Stop = chooseStop(rng, p.Features, txns)
-	c.NeverOK = newExits && rng.IntN(2) == 0
+	c.Stop = chooseStop(rng, p.Features, txns, end)
+	c.NeverOK = rng.IntN(2) == 0
 	if p.has(FeatKill) {
 		c.Kills = rng.IntN(4)
 	}
@@ -66,6 +77,13 @@ func chooseReplay(rng *rand.Rand, p Plan, txns []BinTxn, newExits bool) ReplayCo
 		c.Restarts = rng.IntN(3)
 		c.Crash = p.has(FeatCrash) && !p.has(FeatMyISAM, FeatErrorCode, FeatRollback) &&
 			(!p.has(FeatRestart) || rng.IntN(2) == 0)
+	}
+	c.Term = p.has(FeatTerm) && c.Kills > 0
+	// Row events as SQL, but not with triggers: their row events are
+	// refused (they would fire the triggers again). Drawn last, so that
+	// a seed's other choices stay what they were.
+	if !p.has(FeatTriggers) && rng.IntN(3) == 0 {
+		c.Apply = "sql"
 	}
 	return c
 }
@@ -80,8 +98,25 @@ type Outcome struct {
 	Runs     int
 	Kills    int
 	Restarts int
+	// Terms counts the runs that a SIGTERM stopped (exit 130).
+	Terms int
 	// Hung is true when a process outlived runTimeout.
 	Hung bool
+	// Settled lists the transactions whose outcome a run refused to guess
+	// (an UncertainError after a kill or a restart) and what the soak, as
+	// the operator, said of them with --uncertain.
+	Settled []Settled
+	// TempRefused, when set, is a run's refusal to resume where the
+	// binlog has temporary tables open, after a kill or a restart: the
+	// replay ended there.
+	TempRefused *TempRefusal
+	// Failures are what the checks of those refusals found wrong;
+	// RefusalFailed is set when a refusal could not be confirmed (the
+	// replay went no further).
+	Failures      []Failure
+	RefusalFailed bool
+	// Notes are observations of those checks that are not failures.
+	Notes []string
 	// Log holds every run's command and output, for reports.
 	Log strings.Builder
 }
@@ -111,6 +146,14 @@ type replayer struct {
 	// expected to apply: chaos events wait for progress among them.
 	txns    []BinTxn
 	applied int
+	// files are the binlog files from the start file on (the anchors'
+	// input); dir is a directory for the anchors' LOAD DATA files.
+	files []string
+	dir   string
+	// uncertain is the --uncertain value of the next run ("": none).
+	uncertain string
+	// term makes some kills a SIGTERM (ReplayConfig.Term).
+	term bool
 }
 
 // args returns one run's command line.
@@ -123,12 +166,18 @@ func (r *replayer) args(resume bool, workers int) []string {
 	if r.cfg.Memory != "" {
 		a = append(a, "--memory", r.cfg.Memory)
 	}
+	if r.cfg.Apply != "" {
+		a = append(a, "--apply", r.cfg.Apply)
+	}
 	a = append(a, r.cfg.Stop.Args...)
 	if r.cfg.NeverOK {
 		a = append(a, "--stop-never-reached-ok")
 	}
 	if resume {
 		a = append(a, "--resume")
+		if r.uncertain != "" {
+			a = append(a, "--uncertain", r.uncertain)
+		}
 	} else {
 		a = append(a, "--start-position", fmt.Sprintf("%s:%d", r.src.StartFile, r.src.StartPos))
 	}
@@ -137,11 +186,16 @@ func (r *replayer) args(resume bool, workers int) []string {
 
 // run replays until a process ends by itself: each chaos event (a kill of
 // the replay, a restart of the target) happens at a random moment of a
-// run; after a kill the next run resumes.
+// run; after a kill the next run resumes. A run that ends refusing to
+// guess the outcome of a transaction a kill or a restart interrupted
+// (UncertainError) is checked and settled as an operator would (see
+// settleUncertain), and the replay resumes with --uncertain; a refusal to
+// resume where temporary tables are open is checked and ends the replay.
 func (r *replayer) run(ctx context.Context) (*Outcome, error) {
 	out := &Outcome{}
 	kills, restarts := r.cfg.Kills, r.cfg.Restarts
-	resume := false
+	// afterKill: the run resumes after a kill (or a SIGTERM: afterTerm).
+	resume, afterKill, afterTerm := false, false, false
 	workers := r.cfg.Workers
 	for {
 		out.Runs++
@@ -157,14 +211,51 @@ func (r *replayer) run(ctx context.Context) (*Outcome, error) {
 		if kills > 0 {
 			events, kills = append(events, r.chaosAt("kill")), kills-1
 		}
-		killed, err := r.runOnce(ctx, out, resume, workers, events)
+		restartsBefore := out.Restarts
+		ended, err := r.runOnce(ctx, out, resume, workers, events)
+		r.uncertain = ""
 		if err != nil {
 			return out, err
 		}
-		if !killed {
-			return out, nil
+		if ended == "interrupted" {
+			// SIGTERM: the replay stopped at a transaction boundary
+			// (exit 130); it resumes, and needs no --uncertain.
+			out.Terms++
+			if err := r.checkInterrupted(ctx, out); err != nil || out.RefusalFailed {
+				return out, err
+			}
+			if resume, err = r.hasCheckpoint(ctx); err != nil {
+				return out, err
+			}
+			afterKill, afterTerm = true, true
+			continue
+		}
+		if ended != "killed" {
+			if out.Exit != 1 || !(afterKill || out.Restarts > restartsBefore) {
+				return out, nil
+			}
+			settled, err := r.refusal(ctx, out, afterTerm && out.Restarts == restartsBefore)
+			if err != nil {
+				return out, err
+			}
+			if settled != "" {
+				r.uncertain, resume, afterKill, afterTerm = settled, true, false, false
+				continue
+			}
+			if out.TempRefused != nil || out.RefusalFailed || out.Restarts == restartsBefore || !r.startupLoss(out) {
+				return out, nil
+			}
+			// The replay did not start (a restart of the target
+			// during its start-up): run the command again, as an
+			// operator would.
+			if resume, err = r.hasCheckpoint(ctx); err != nil {
+				return out, err
+			}
+			afterKill, afterTerm = false, false
+			continue
 		}
 		out.Kills++
+		afterKill, afterTerm = true, false
 		if resume, err = r.hasCheckpoint(ctx); err != nil {
 			return out, err
 		}
@@ -175,9 +266,10 @@ func (r *replayer) run(ctx context.Context) (*Outcome, error) {
 }
 
 // runOnce runs one replay process, with the chaos events during it, one
-// after the other. It reports whether the process was killed; otherwise out
-// holds its exit status and output.
-func (r *replayer) runOnce(ctx context.Context, out *Outcome, resume bool, workers int, events []chaosEvent) (bool, error) {
+// after the other. It reports "killed" when the process was killed,
+// "interrupted" when it was sent SIGTERM and exited 130, else ""; out
+// holds the exit status and output of a process not killed.
+func (r *replayer) runOnce(ctx context.Context, out *Outcome, resume bool, workers int, events []chaosEvent) (string, error) {
 	runCtx, cancel := context.WithTimeout(ctx, runTimeout)
 	defer cancel()
 	args := r.args(resume, workers)
@@ -186,25 +278,85 @@ func (r *replayer) runOnce(ctx context.Context, out *Outcome, resume bool, worke
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	fmt.Fprintf(&out.Log, "$ binlog-replay %s\n", strings.Join(args[:len(args)-len(r.src.Files)], " "))
 	if err := cmd.Start(); err != nil {
-		return false, fmt.Errorf("start replay: %w", err)
+		return "", fmt.Errorf("start replay: %w", err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	killed, waitErr, err := r.chaos(runCtx, ctx, cmd, done, events, out)
+	killed, termed, waitErr, err := r.chaos(runCtx, ctx, cmd, done, events, out)
 	if err != nil {
-		return false, err
+		return "", err
 	}
 	fmt.Fprintf(&out.Log, "%s%s", indent(compactSummary(stdout.String())), indent(stderr.String()))
 	if runCtx.Err() == context.DeadlineExceeded {
 		out.Hung = true
 	}
 	if killed {
-		return true, nil
+		return "killed", nil
 	}
 	out.Exit = exitCode(waitErr)
 	out.Stdout, out.Stderr = stdout.String(), stderr.String()
 	out.Summary = parseSummary(out.Stdout)
-	return false, nil
+	switch {
+	case termed && out.Exit == 130:
+		return "interrupted", nil
+	case termed && out.Exit == 128+int(syscall.SIGTERM):
+		// The signal came before the replay handles signals (its first
+		// milliseconds) or after it stopped handling them (on its way
+		// out): the process died of it, as of a kill.
+		out.Notes = append(out.Notes, "SIGTERM outside the replay's signal handling (start-up or exit): the process died of it (exit 143); taken as a kill")
+		return "killed", nil
+	}
+	return "", nil
+}
+
+// reConnLoss matches the errors of a lost connection to the target.
+var reConnLoss = regexp.MustCompile(`invalid connection|bad connection|connection is already closed|no such file or directory|` +
+	`connection refused|broken pipe|unexpected EOF|: EOF$`)
+
+// startupLoss reports whether a run that ended with exit 1 after a
+// restart of the target lost the target before the replay began (it wrote
+// no summary): on purpose when it never reached the target (the replay
+// fails fast, nothing applied: a note), a failure when it had reached it
+// and does not reconnect.
+func (r *replayer) startupLoss(out *Outcome) bool {
+	msg := lastError(out)
+	switch {
+	case strings.Contains(msg, "cannot connect to the target") && strings.Contains(msg, "Nothing was applied"):
+		out.Notes = append(out.Notes, "a restart of the target during the replay's start-up: it could not connect and did not start "+
+			"(fails fast on purpose, nothing applied); run again")
+		return true
+	case out.Summary == nil && reConnLoss.MatchString(msg):
+		out.Failures = append(out.Failures, Failure{Class: "start-up: a target lost after it was reached, before the replay began, is not reconnected to",
+			Detail: fmt.Sprintf("exit 1 after a restart of the target, with no summary: %s; the soak runs the command again", msg)})
+		return true
+	}
+	return false
+}
+
+// checkInterrupted checks the target after a run that SIGTERM stopped:
+// its checkpoint must be at a transaction boundary (no transaction
+// pending), and the summary must not say the end was reached.
+func (r *replayer) checkInterrupted(ctx context.Context, out *Outcome) error {
+	cp, err := readTargetCheckpoint(ctx, r.target)
+	if err != nil {
+		return err
+	}
+	if cp != nil && cp.State != "running" {
+		refusalFail(out, "SIGTERM: the checkpoint names a pending transaction",
+			"after exit 130 the checkpoint is in state %q, pending %s:%d (GTID %s): %s",
+			cp.State, cp.PendingFile, cp.PendingPos, cp.PendingGTID, lastError(out))
+	}
+	if f := lastSummaryFailure(out, r.txns); f != nil {
+		f.Class += " (SIGTERM)"
+		out.Failures = append(out.Failures, *f)
+	}
+	if s := out.Summary; s != nil && len(r.txns) > 0 {
+		last := r.txns[len(r.txns)-1]
+		if s.Next.File != "" && !posBefore(s.Next.File, s.Next.Offset, last.File, last.End) {
+			out.Notes = append(out.Notes, fmt.Sprintf("SIGTERM after the last transaction was applied: exit 130 (%s)", lastError(out)))
+		}
+	}
+	return nil
 }
 
 // hasCheckpoint reports whether the target holds a checkpoint row.
@@ -219,6 +371,13 @@ type targetCheckpoint struct {
 	File string
 	Pos  uint64
 	GTID string
+	// State is "running", or "ddl" / "nontrans" while a transaction
+	// applied apart is pending: PendingFile:PendingPos is its start.
+	State       string
+	PendingFile string
+	PendingPos  uint64
+	PendingGTID string
+	TempTables  string
 }
 
 // readTargetCheckpoint reads binlog_replay.checkpoint; nil when there is
@@ -238,8 +397,9 @@ func readTargetCheckpoint(ctx context.Context, s *sandbox.Server) (*targetCheckp
 		return nil, nil
 	}
 	var cp targetCheckpoint
-	err = dbh.QueryRowContext(ctx, "SELECT seq, file, pos, gtid FROM binlog_replay.checkpoint").
-		Scan(&cp.Seq, &cp.File, &cp.Pos, &cp.GTID)
+	err = dbh.QueryRowContext(ctx, "SELECT seq, file, pos, gtid, state, ddl_file, ddl_pos, pending_gtid, temp_tables "+
+		"FROM binlog_replay.checkpoint").
+		Scan(&cp.Seq, &cp.File, &cp.Pos, &cp.GTID, &cp.State, &cp.PendingFile, &cp.PendingPos, &cp.PendingGTID, &cp.TempTables)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}

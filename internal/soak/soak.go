@@ -17,9 +17,6 @@ type Config struct {
 	Mask Features
 	// Format forces the source's binlog format ("": drawn per seed).
 	Format string
-	// NewExits expects exit status 3 when the binlogs end before the stop
-	// point, and a refusal for a --stop-before-gtid in an unknown domain.
-	NewExits bool
 	// Bin is the binlog-replay binary.
 	Bin string
 	// WorkDir holds the seeds' temporary directories.
@@ -37,9 +34,6 @@ func (c Config) Repro(seed uint64) string {
 	s := fmt.Sprintf("make soak SEED=%d FEATURES=%s", seed, c.Mask.Compact())
 	if c.Format != "" {
 		s += " FORMAT=" + c.Format
-	}
-	if c.NewExits {
-		s += " NEWEXITS=1"
 	}
 	if c.Keep != "" {
 		s += " KEEP=" + c.Keep
@@ -93,8 +87,11 @@ func (r *Result) Line() string {
 		strings.Join(r.Timing, ", "), r.Plan.Format, r.Txns)
 	if r.Outcome != nil {
 		o := r.Outcome
-		fmt.Fprintf(&b, "; %s; exit %d (want %d, %s); %d runs, %d kills, %d restarts done",
-			r.Replay, o.Exit, r.Expect.Exit, r.Expect.Why, o.Runs, o.Kills, o.Restarts)
+		fmt.Fprintf(&b, "; %s; exit %d (want %d, %s); %d runs, %d kills, %d SIGTERMs, %d restarts done",
+			r.Replay, o.Exit, r.Expect.Exit, r.Expect.Why, o.Runs, o.Kills, o.Terms, o.Restarts)
+		for _, s := range o.Settled {
+			fmt.Fprintf(&b, "; settled %s", s)
+		}
 	}
 	fmt.Fprintf(&b, "; features=%s", r.Plan.Features)
 	switch {
@@ -182,8 +179,12 @@ func (r *Result) run(ctx context.Context, cfg Config, dir string) error {
 		return err
 	}
 	r.Txns = len(txns)
-	r.Replay = chooseReplay(newRand(r.Seed, streamReplay), r.Plan, txns, cfg.NewExits)
-	r.Expect = expect(txns, r.Replay, cfg.NewExits)
+	end, err := binlogEnd(files)
+	if err != nil {
+		return err
+	}
+	r.Replay = chooseReplay(newRand(r.Seed, streamReplay), r.Plan, txns, end)
+	r.Expect = expect(txns, r.Replay)
 	r.phase("source", &began)
 	anchor, err := r.runAnchor(ctx, src, files, txns, dir)
 	if anchor != nil {
@@ -193,7 +194,7 @@ func (r *Result) run(ctx context.Context, cfg Config, dir string) error {
 		return err
 	}
 	r.phase("anchor", &began)
-	if err := r.replayAndCheck(ctx, cfg, src, anchor, txns); err != nil {
+	if err := r.replayAndCheck(ctx, cfg, src, anchor, txns, files, dir); err != nil {
 		return err
 	}
 	r.Status = verdict(r)
@@ -207,7 +208,8 @@ func (r *Result) run(ctx context.Context, cfg Config, dir string) error {
 
 // replayAndCheck replays into a target restored from the base and checks
 // it against the anchor.
-func (r *Result) replayAndCheck(ctx context.Context, cfg Config, src *Source, anchor *sandbox.Server, txns []BinTxn) error {
+func (r *Result) replayAndCheck(ctx context.Context, cfg Config, src *Source, anchor *sandbox.Server, txns []BinTxn,
+	files []string, dir string) error {
 	began := time.Now()
 	target, err := sandbox.Start(ctx, sandbox.Options{FromDatadir: src.Base})
 	if err != nil {
@@ -215,17 +217,40 @@ func (r *Result) replayAndCheck(ctx context.Context, cfg Config, src *Source, an
 	}
 	defer target.Close()
 	rp := &replayer{bin: cfg.Bin, target: target, src: src, cfg: r.Replay, rng: newRand(r.Seed, streamReplay+100),
-		txns: txns, applied: r.Expect.Applied}
-	if r.Outcome, err = rp.run(ctx); err != nil {
+		txns: txns, applied: r.Expect.Applied, files: files, dir: dir, term: r.Replay.Term}
+	r.Outcome, err = rp.run(ctx)
+	if r.Outcome != nil && r.Outcome.TempRefused != nil && r.Outcome.TempRefused.Anchor != nil {
+		defer r.Outcome.TempRefused.Anchor.Close()
+	}
+	if err != nil {
 		return err
 	}
 	r.phase("replay", &began)
-	c := &checker{txns: txns, exp: r.Expect, out: r.Outcome, src: src, target: target, anchor: anchor}
-	if r.Failures, err = c.check(ctx); err != nil {
+	out := r.Outcome
+	r.Notes = append(r.Notes, out.Notes...)
+	r.Failures = append(r.Failures, out.Failures...)
+	if out.RefusalFailed {
+		// The check of a refusal failed: the replay went no further.
+		return nil
+	}
+	if tr := out.TempRefused; tr != nil {
+		// The replay refused to resume where temporary tables are open:
+		// the target must hold what comes before that point.
+		r.Expect = Expect{Exit: 1, Applied: tr.Index, Refusal: "temporary tables open there",
+			Why: fmt.Sprintf("refused after a kill or a restart: temporary tables open after transaction #%d (%s)", tr.Index, tr.Tables)}
+		anchor = tr.Anchor
+	}
+	c := &checker{txns: txns, exp: r.Expect, out: out, src: src, target: target, anchor: anchor}
+	if tr := out.TempRefused; tr != nil {
+		c.exempt = tr.Exempt
+	}
+	failures, err := c.check(ctx)
+	r.Failures = append(r.Failures, failures...)
+	if err != nil {
 		return err
 	}
 	r.phase("check", &began)
-	if cfg.NewExits && r.Plan.has(FeatStopBehind) && len(r.Failures) == 0 && r.Outcome.Exit == 0 && r.Expect.Applied >= 2 {
+	if r.Plan.has(FeatStopBehind) && len(r.Failures) == 0 && out.Exit == 0 && r.Expect.Applied >= 2 {
 		return r.stopBehind(ctx, rp, c)
 	}
 	return nil
@@ -238,11 +263,17 @@ func (r *Result) stopBehind(ctx context.Context, rp *replayer, c *checker) error
 	rng := newRand(r.Seed, streamReplay+200)
 	t := c.txns[rng.IntN(r.Expect.Applied-1)]
 	stop := Stop{Desc: "behind the checkpoint: gtid", Args: []string{"--stop-before-gtid", t.GTID}}
-	if rng.IntN(2) == 0 {
+	switch rng.IntN(3) {
+	case 0:
 		stop = Stop{Desc: "behind the checkpoint: position", Args: []string{"--stop-position", fmt.Sprintf("%s:%d", t.File, t.End)}}
+	case 1:
+		// The checkpoint's commit time is the last applied transaction's:
+		// a stop at that second is behind it.
+		last := c.txns[r.Expect.Applied-1].Time
+		stop = Stop{Desc: "behind the checkpoint: datetime", Args: []string{"--stop-datetime", last.UTC().Format(time.RFC3339)}}
 	}
 	again := *rp
-	again.cfg.Stop, again.cfg.NeverOK = stop, false
+	again.cfg.Stop, again.cfg.NeverOK, again.uncertain = stop, false, ""
 	out := &Outcome{Runs: 1}
 	if _, err := again.runOnce(ctx, out, true, rp.cfg.Workers, nil); err != nil {
 		return err
@@ -272,6 +303,19 @@ func (r *Result) source(ctx context.Context, cfg Config, dir, loadDir string) (*
 		return keptSource(cfg.From)
 	}
 	return runSource(ctx, r.Plan, Generate(r.Plan, loadDir), dir)
+}
+
+// binlogEnd returns where the binlogs end: the last file and its size.
+func binlogEnd(files []string) (binEnd, error) {
+	if len(files) == 0 {
+		return binEnd{}, fmt.Errorf("no binlog files")
+	}
+	last := files[len(files)-1]
+	st, err := os.Stat(last)
+	if err != nil {
+		return binEnd{}, fmt.Errorf("binlog end: %w", err)
+	}
+	return binEnd{File: filepath.Base(last), Size: uint64(st.Size())}, nil
 }
 
 func verdict(r *Result) Status {

@@ -31,7 +31,6 @@ var testSeeds = []seedRun{
 //	SOAK_FEATURES=L   the feature mask (default "all" with SOAK_SEEDS or
 //	                  SOAK_SEED, else each test seed's); see ParseFeatures
 //	SOAK_FORMAT=F     force the binlog format (ROW, MIXED, STATEMENT)
-//	SOAK_NEW_EXITS=1  expect exit status 3 and the unknown-domain refusal
 //	SOAK_KEEP=DIR     keep failing seeds' base, binlogs and report there
 //	SOAK_FROM=DIR     rerun a kept seed's replay and check on its input
 //	SOAK_REPEAT=N     run each seed N times (kills and restarts land at
@@ -97,8 +96,7 @@ func soakSettings(t *testing.T) (Config, []seedRun, time.Time) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Mask: mask, Format: os.Getenv("SOAK_FORMAT"), NewExits: os.Getenv("SOAK_NEW_EXITS") == "1",
-		Keep: os.Getenv("SOAK_KEEP"), From: os.Getenv("SOAK_FROM")}
+	cfg := Config{Mask: mask, Format: os.Getenv("SOAK_FORMAT"), Keep: os.Getenv("SOAK_KEEP"), From: os.Getenv("SOAK_FROM")}
 	var seeds []seedRun
 	switch {
 	case os.Getenv("SOAK_SEED") != "":

@@ -72,7 +72,10 @@ func runSource(ctx context.Context, p Plan, w *Workload, dir string) (*Source, e
 			return src, fmt.Errorf("write load file: %w", err)
 		}
 	}
-	if err := src.runSessions(ctx, dbh, w.Sessions); err != nil {
+	if err := src.runSessions(ctx, srv, w.Sessions); err != nil {
+		return src, err
+	}
+	if err := waitSessionsGone(ctx, dbh); err != nil {
 		return src, err
 	}
 	if _, err := dbh.ExecContext(ctx, "FLUSH BINARY LOGS"); err != nil {
@@ -117,7 +120,14 @@ func masterStatus(ctx context.Context, dbh *sql.DB) (string, uint64, error) {
 // runSessions runs every session's scripts concurrently, each session on a
 // connection of its own, and closes them (the source then logs the drop of
 // their temporary tables).
-func (src *Source) runSessions(ctx context.Context, dbh *sql.DB, sessions [][]Script) error {
+func (src *Source) runSessions(ctx context.Context, srv *sandbox.Server, sessions [][]Script) error {
+	dbh, err := srv.Open(ctx, db)
+	if err != nil {
+		return fmt.Errorf("open source: %w", err)
+	}
+	// Closing the pool closes the sessions' connections (a sql.Conn's
+	// Close only returns it to the pool).
+	defer dbh.Close()
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
@@ -180,6 +190,31 @@ func runSession(ctx context.Context, dbh *sql.DB, scripts []Script) (map[string]
 		}
 	}
 	return counts, n, nil
+}
+
+// waitSessionsGone waits until the source has no client connection but
+// dbh's own: the sessions are closed and the source has logged the drop of
+// their temporary tables, before the binlogs are flushed and read.
+func waitSessionsGone(ctx context.Context, dbh *sql.DB) error {
+	for i := 0; ; i++ {
+		var n int
+		err := dbh.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.PROCESSLIST "+
+			"WHERE ID <> CONNECTION_ID() AND COMMAND NOT IN ('Daemon', 'Binlog Dump')").Scan(&n)
+		if err != nil {
+			return fmt.Errorf("wait for the sessions to close: %w", err)
+		}
+		if n == 0 {
+			return nil
+		}
+		if i == 500 {
+			return fmt.Errorf("wait for the sessions to close: %d connections left after 10s", n)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // abandon rolls back a script's transaction after a deadlock or lock wait

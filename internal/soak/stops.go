@@ -34,11 +34,21 @@ func posBefore(fa string, a uint64, fb string, b uint64) bool {
 	return a < b
 }
 
-// chooseStop draws a stop point among the kinds the features allow.
-func chooseStop(rng *rand.Rand, fs Features, txns []BinTxn) Stop {
+// binEnd is where the binlogs end: the last file (the empty one the
+// source's final FLUSH BINARY LOGS opened) and its size.
+type binEnd struct {
+	File string
+	Size uint64
+}
+
+// chooseStop draws a stop point among the kinds the features allow; end is
+// where the binlogs end.
+func chooseStop(rng *rand.Rand, fs Features, txns []BinTxn, end binEnd) Stop {
 	var kinds []func(*rand.Rand, []BinTxn, bool) Stop
 	if fs[FeatStopPos] {
-		kinds = append(kinds, stopAtPosition)
+		kinds = append(kinds, func(rng *rand.Rand, txns []BinTxn, never bool) Stop {
+			return stopAtPosition(rng, txns, never, end)
+		})
 	}
 	if fs[FeatStopTime] {
 		kinds = append(kinds, stopAtDatetime)
@@ -54,33 +64,43 @@ func chooseStop(rng *rand.Rand, fs Features, txns []BinTxn) Stop {
 }
 
 // stopAtPosition picks --stop-position: at a transaction's end, inside
-// it, at its start, or past the end of the binlogs.
-func stopAtPosition(rng *rand.Rand, txns []BinTxn, never bool) Stop {
+// it, at its start; with never, past the end of the binlogs (never met),
+// at their very end, or past the end of the last transaction's file when
+// later files follow (both reached).
+func stopAtPosition(rng *rand.Rand, txns []BinTxn, never bool, end binEnd) Stop {
 	last := txns[len(txns)-1]
 	if never {
-		if rng.IntN(2) == 0 {
-			return posStop("past the end", last.File, last.End+1000, txns)
+		switch rng.IntN(4) {
+		case 0:
+			return posStop("past the end", end.File, end.Size+1000, txns, end)
+		case 1:
+			return posStop("a later file", nextFileName(end.File), 4, txns, end)
+		case 2:
+			return posStop("at the very end", end.File, end.Size, txns, end)
+		default:
+			return posStop("past the end of the last transaction's file", last.File, last.End+1000, txns, end)
 		}
-		return posStop("a later file", nextFileName(last.File), 4, txns)
 	}
 	t := txns[rng.IntN(len(txns))]
 	switch rng.IntN(3) {
 	case 0:
-		return posStop("at an end", t.File, t.End, txns)
+		return posStop("at an end", t.File, t.End, txns, end)
 	case 1:
 		off := t.Start + 1
 		if t.End-t.Start > 2 {
 			off += uint64(rng.Int64N(int64(t.End - t.Start - 1)))
 		}
-		return posStop("inside a transaction", t.File, off, txns)
+		return posStop("inside a transaction", t.File, off, txns, end)
 	default:
-		return posStop("at a start", t.File, t.Start, txns)
+		return posStop("at a start", t.File, t.Start, txns, end)
 	}
 }
 
 // posStop expects the replay to stop before the first transaction that
-// does not end at or before file:off.
-func posStop(desc, file string, off uint64, txns []BinTxn) Stop {
+// does not end at or before file:off. When every transaction does, the
+// stop point is met if the binlogs reach it (it is at or before their
+// end), never met otherwise.
+func posStop(desc, file string, off uint64, txns []BinTxn, end binEnd) Stop {
 	s := Stop{Desc: "position " + desc, Args: []string{"--stop-position", fmt.Sprintf("%s:%d", file, off)}}
 	s.Index = len(txns)
 	for i, t := range txns {
@@ -89,7 +109,7 @@ func posStop(desc, file string, off uint64, txns []BinTxn) Stop {
 			break
 		}
 	}
-	s.NeverMet = s.Index == len(txns)
+	s.NeverMet = s.Index == len(txns) && posBefore(end.File, end.Size, file, off)
 	return s
 }
 
@@ -144,7 +164,9 @@ func timeStop(desc string, at time.Time, txns []BinTxn) Stop {
 
 // stopBeforeGTID picks --stop-before-gtid: a transaction's GTID, or one
 // never logged: past the end of its domain, of another server id in the
-// domain, or in a domain the binlogs never mention.
+// domain (met at the first transaction of the domain at or beyond its
+// sequence number, as START SLAVE UNTIL), or in a domain the binlogs never
+// mention (refused).
 func stopBeforeGTID(rng *rand.Rand, txns []BinTxn, never bool) Stop {
 	if !never {
 		i := rng.IntN(len(txns))
@@ -157,13 +179,27 @@ func stopBeforeGTID(rng *rand.Rand, txns []BinTxn, never bool) Stop {
 	case 0:
 		s.Desc, g = "gtid past the end", fmt.Sprintf("%d-%d-%d", domain, server, seq+5)
 	case 1:
-		s.Desc, g = "gtid of another server id", fmt.Sprintf("%d-%d-%d", domain, server+1, seq-1)
+		_, _, n := splitGTID(txns[rng.IntN(len(txns))].GTID)
+		s.Desc, g = "gtid of another server id", fmt.Sprintf("%d-%d-%d", domain, server+1, n)
+		s.Index = firstAtOrBeyond(txns, domain, n)
+		s.NeverMet = s.Index == len(txns)
 	default:
 		s.Desc, g = "gtid of an unknown domain", fmt.Sprintf("%d-%d-%d", domain+7, server, 1+rng.IntN(int(seq)))
 		s.NeverMet, s.UnknownDomain = false, true
 	}
 	s.Args = []string{"--stop-before-gtid", g}
 	return s
+}
+
+// firstAtOrBeyond returns the index of the first transaction of domain
+// whose sequence number is at least seq (len(txns) when none is).
+func firstAtOrBeyond(txns []BinTxn, domain, seq uint64) int {
+	for i, t := range txns {
+		if d, _, n := splitGTID(t.GTID); d == domain && n >= seq {
+			return i
+		}
+	}
+	return len(txns)
 }
 
 // splitGTID parses a MariaDB GTID domain-server-seq (zeros when it cannot).

@@ -8,13 +8,18 @@ import (
 	"strings"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/binlog-replay/binlog-replay/txn"
 )
 
-// ExecChecked sends stmts, the statements of the SQL apply path for one
-// row event, in one packet on conn, and checks that each changed the rows
-// it must (see RowCheck). On error it returns the statement it is about
-// and a *RowsError naming the event: a server error names the first
-// statement (the driver does not say which statement of a packet failed).
+// ExecChecked sends stmts, statements of the SQL apply path that may share
+// a packet (consecutive ones with the same Event, up to one with Alone; see
+// Stmt.Check), in one packet on conn, and checks that each changed the
+// rows it must (see RowCheck). On error it returns the statement it is
+// about and a *RowsError naming its Event, with the positions of the row
+// events its rows come from when there are several: a server error is
+// about the first statement (the driver does not say which statement of a
+// packet failed), and names every row event of the packet.
 func ExecChecked(ctx context.Context, conn *sql.Conn, stmts []*Stmt) (*Stmt, error) {
 	sqls := make([]string, len(stmts))
 	for i, s := range stmts {
@@ -41,29 +46,73 @@ func ExecChecked(ctx context.Context, conn *sql.Conn, stmts []*Stmt) (*Stmt, err
 		err = fmt.Errorf("the target reported %d results for %d statements", len(affected), len(stmts))
 	}
 	if err != nil {
-		return stmts[0], &RowsError{Event: stmts[0].Event, Err: err}
+		return stmts[0], &RowsError{Event: stmts[0].Event, Err: withEvents(err, stmts)}
 	}
 	for i, s := range stmts {
 		if err := checkRows(ctx, conn, s, affected[i]); err != nil {
-			return s, &RowsError{Event: s.Event, Err: err}
+			return s, &RowsError{Event: s.Event, Err: withEvents(err, stmts[i:i+1])}
 		}
 	}
 	return nil, nil
 }
 
+// withEvents adds to err the row events stmts apply, when they are more
+// than the one the error names (their Event).
+func withEvents(err error, stmts []*Stmt) error {
+	var events []*txn.Event
+	for _, s := range stmts {
+		if s.Check == nil {
+			continue
+		}
+		for _, e := range s.Check.Events {
+			if n := len(events); n == 0 || events[n-1] != e {
+				events = append(events, e)
+			}
+		}
+	}
+	if len(events) < 2 && (len(events) == 0 || events[0] == stmts[0].Event) {
+		return err
+	}
+	first, last := events[0], events[len(events)-1]
+	if len(events) == 1 {
+		return fmt.Errorf("%w (rows of %s at %s)", err, first.TypeName, first.Pos)
+	}
+	return fmt.Errorf("%w (rows of %d row events, %s at %s to %s at %s)", err, len(events),
+		first.TypeName, first.Pos, last.TypeName, last.Pos)
+}
+
+// SQLRowEvents counts the row events that stmts apply as SQL (the
+// statements with Check set).
+func SQLRowEvents(stmts []Stmt) uint64 {
+	var n uint64
+	var last *txn.Event
+	for i := range stmts {
+		if c := stmts[i].Check; c != nil {
+			for _, e := range c.Events {
+				if e != last {
+					n++
+					last = e
+				}
+			}
+		}
+	}
+	return n
+}
+
 // checkRows checks that s changed the rows it must: n rows reported, or,
-// for an UPDATE that changed nothing, a row that holds its after image.
+// for an UPDATE that changed fewer, its rows all found (the others already
+// held their after images).
 func checkRows(ctx context.Context, conn *sql.Conn, s *Stmt, n int64) error {
 	if n == s.Check.Rows {
 		return nil
 	}
-	if n == 0 && s.Check.Found != "" {
+	if n < s.Check.Rows && s.Check.Found != "" {
 		var found int64
 		if err := conn.QueryRowContext(ctx, s.Check.Found).Scan(&found); err != nil {
-			return fmt.Errorf("look for the updated row: %w", err)
+			return fmt.Errorf("look for the updated rows: %w", err)
 		}
-		if found > 0 {
-			return nil // the row already held the after image
+		if found >= s.Check.Rows {
+			return nil // the rows not changed already held their after images
 		}
 	}
 	if n < s.Check.Rows {

@@ -15,39 +15,78 @@ import (
 )
 
 // The SQL apply path. Row events go to the target by passthrough (BINLOG
-// statements) except where the target cannot read them: MySQL row events
-// on tables with a MySQL JSON column, whose binary JSON a MariaDB target
-// refuses (error 1105), and MySQL's partial JSON updates
-// (PARTIAL_UPDATE_ROWS, error 1730), which only come on such tables. Those
-// source statements are applied with SQL made from the decoded row images:
-// one INSERT per row event, one UPDATE or DELETE per row, keyed on the
-// target table's primary key (on every column of the before image, with
-// <=> and LIMIT 1, when it has none); a JSON column logged as diffs is set
-// to itself changed by JSON_REPLACE, JSON_INSERT, JSON_ARRAY_INSERT and
-// JSON_REMOVE. The choice is made from the table maps (needsSQL), never by
-// catching errors, and the statements run in the source transaction's
-// target transaction, next to the passthrough ones.
+// statements) except where the target cannot read them, or where the
+// Generator is told to apply every row event as SQL (ApplySQL). A MariaDB
+// target cannot read MySQL row events on tables with a MySQL JSON column,
+// whose binary JSON it refuses (error 1105), nor MySQL's partial JSON
+// updates (PARTIAL_UPDATE_ROWS, error 1730), which only come on such
+// tables; those source statements are applied as SQL in any case (the
+// choice is made from the table maps, needsSQL, never by catching errors),
+// each row event in statements and packets of its own. With ApplySQL every
+// row event is, and consecutive row events of a transaction share
+// statements and packets (sqlbatch.go says how: multi-row INSERT, DELETE
+// and UPDATE where the result cannot differ from applying the rows one by
+// one in order). Rows are found as a replica finds them: by the target
+// table's primary key, or without one by every column the before image
+// holds (<=>, text compared as bytes, LIMIT 1). A JSON column logged as
+// diffs is set to itself changed by JSON_REPLACE, JSON_INSERT,
+// JSON_ARRAY_INSERT and JSON_REMOVE. The statements run in the source
+// transaction's target transaction, next to any others.
+//
+// Row images: only the columns an image holds are used (the bitmaps of
+// MINIMAL and NOBLOB images): an INSERT names the columns present (the
+// target fills the others with their defaults, as a replica does, at the
+// event's time), an UPDATE sets the after image's columns and finds the row
+// by the before image's. Generated and hidden columns (MariaDB's long
+// unique hashes, system versioning's) are never written; invisible ones
+// are, by name.
+//
+// Refused, with an error naming the event and table: a table with
+// triggers on the target (SQL fires them, row events do not, and MariaDB
+// has no session setting to turn them off; Generator.TriggersFire accepts
+// them firing), a system-versioned table (its row events carry the
+// history rows the source wrote, which SQL would have the target version
+// again), a table whose columns differ from the table map's, undecoded
+// images.
 //
 // Each statement runs with SET STATEMENT (MariaDB) time_zone '+00:00' (the
 // reader gives TIMESTAMP values in UTC), the event's foreign_key_checks and
-// unique_checks, and sql_mode (sqlMode) NO_AUTO_VALUE_ON_ZERO (a logged 0
-// in an AUTO_INCREMENT column stays 0), STRICT_ALL_TABLES (a value the
-// target column cannot hold is an error, not clamped or cut: a
+// unique_checks, check_constraint_checks=0 (a replica does not check CHECK
+// constraints on row events: the source did), the event's time as
+// timestamp where the image lacks columns the target fills (defaults of
+// CURRENT_TIMESTAMP), and sql_mode (sqlMode) NO_AUTO_VALUE_ON_ZERO (a
+// logged 0 in an AUTO_INCREMENT column stays 0), STRICT_ALL_TABLES (a
+// value the target column cannot hold is an error, not clamped or cut: a
 // non-strict session stores 0 for a negative value into an unsigned
-// column, with a warning nobody reads) and ALLOW_INVALID_DATES (dates a
-// source in that mode stored, such as 2024-02-30, are kept; zero dates
-// are allowed anyway, as neither NO_ZERO_DATE nor NO_ZERO_IN_DATE is
-// set). The SQL is parsed before SET STATEMENT applies, in the session's
-// sql_mode: it uses only backquoted names, numbers, hexadecimal and
-// plain quoted literals, which every sql_mode reads alike. Every value is an
-// exact literal: numbers in full precision, text and bytes in hexadecimal
-// with the target column's character set as introducer, so that neither
-// the session's character set nor escaping changes them. The number of
-// rows each statement changed is checked: a row an UPDATE or DELETE does
-// not find stops the replay, as the passthrough does (error 1032).
+// column, with a warning nobody reads; not for a row holding an ENUM's
+// error value 0, which only a non-strict statement can store: laxSQLMode)
+// and ALLOW_INVALID_DATES (dates a source in that mode stored, such as
+// 2024-02-30, are kept; zero dates are allowed anyway, as neither
+// NO_ZERO_DATE nor NO_ZERO_IN_DATE is set). The SQL is parsed before SET
+// STATEMENT applies, in the session's sql_mode: it uses only backquoted
+// names, numbers, hexadecimal and plain quoted literals, which every
+// sql_mode reads alike; names are UTF-8, as the table maps give them, so
+// the session's character_set_client must be utf8mb4 (or utf8mb3) where a
+// name is not ASCII. Every value is an exact literal: numbers in full
+// precision, text and bytes in hexadecimal with the target column's
+// character set as introducer, so that neither the session's character
+// set nor escaping changes them; BINARY, INET6, UUID and INET4 values get
+// back the trailing 0x00 bytes the binlog drops. The number of rows each
+// statement changed is checked: a row an UPDATE or DELETE does not find
+// stops the replay, as the passthrough does (error 1032).
+//
+// Known differences from a replica: a DOUBLE or FLOAT -0 written by an
+// UPDATE is stored as 0 (seen on MariaDB 10.11); a MINIMAL image's
+// defaults are computed at the event's second, not its microsecond.
 
 // sqlMode is the sql_mode of the SQL apply path's statements.
 const sqlMode = "STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,ALLOW_INVALID_DATES"
+
+// laxSQLMode is sqlMode without STRICT_ALL_TABLES, for the statements of
+// rows holding an ENUM's empty error value (ordinal 0), which a strict
+// sql_mode refuses and a non-strict source stores for a value not in the
+// list.
+const laxSQLMode = "NO_AUTO_VALUE_ON_ZERO,ALLOW_INVALID_DATES"
 
 // needsSQL reports whether the row events of one source statement (its
 // table maps and row events) must be applied as SQL rather than passed
@@ -72,82 +111,32 @@ type TableFunc func(ctx context.Context, schema, table string) (*schema.Table, e
 type RowCheck struct {
 	// Rows is the number of rows the statement must change.
 	Rows int64
-	// Found, for an UPDATE, is a query counting the rows that hold the
-	// after image's key: an UPDATE that finds its row but changes nothing
-	// (the row already held the after image) reports 0 rows.
+	// Found, for an UPDATE, is a query counting the rows its WHERE clause
+	// finds: an UPDATE that finds its row but changes nothing (the row
+	// already held the after image) reports 0 rows, and its row is still
+	// found by the same WHERE clause afterwards.
 	Found string
+	// Events are the row events whose rows the statement applies, in
+	// order (a multi-row statement may carry the rows of several).
+	Events []*txn.Event
 }
 
 // sqlStatements returns the statements that apply the row events of one
-// source statement (events: its table maps and row events) as SQL. It
-// fails, naming the event, table and column, on anything it cannot render.
+// source statement (events: its table maps and row events) as SQL, each row
+// event with statements and packets of its own. It fails, naming the event,
+// table and column, on anything it cannot render.
 func sqlStatements(ctx context.Context, tables TableFunc, events []*txn.Event) ([]Stmt, error) {
 	var out []Stmt
+	b := newBatcher(ctx, tables, sqlOptions{}, &out)
 	for _, e := range events {
 		if e.Kind != txn.EventRows {
 			continue
 		}
-		s, err := rowStatements(ctx, tables, e)
-		if err != nil {
-			return nil, &RowsError{Event: e, Err: fmt.Errorf("SQL apply: %w", err)}
-		}
-		out = append(out, s...)
-	}
-	return out, nil
-}
-
-// rowStatements renders one row event.
-func rowStatements(ctx context.Context, tables TableFunc, e *txn.Event) ([]Stmt, error) {
-	rows := e.Rows
-	tm := rows.Table
-	name := QuoteIdent(tm.Schema) + "." + QuoteIdent(tm.Table)
-	if !rows.Decoded {
-		return nil, fmt.Errorf("table %s: the row images were not decoded", name)
-	}
-	t, err := tables(ctx, tm.Schema, tm.Table)
-	if err != nil {
-		return nil, fmt.Errorf("table %s: read its definition on the target: %w", name, err)
-	}
-	if !sameColumns(t, len(tm.ColumnTypes)) {
-		return nil, fmt.Errorf("table %s: the binlog has %d columns, the target's table %d", name, len(tm.ColumnTypes), len(t.Columns))
-	}
-	if t.HasTriggers {
-		return nil, fmt.Errorf("table %s has triggers on the target, which SQL statements would fire (row events do not)", name)
-	}
-	r := rowRenderer{t: t, tm: tm, name: name, prefix: setStatement(rows.Flags)}
-	var out []Stmt
-	add := func(sql string, check RowCheck) {
-		out = append(out, Stmt{SQL: sql, Event: e, Check: &check})
-	}
-	switch rows.Op {
-	case txn.OpInsert:
-		sql, err := r.insert(rows.Columns, rows.Rows)
-		if err != nil {
+		if err := b.add(e); err != nil {
 			return nil, err
 		}
-		add(sql, RowCheck{Rows: int64(len(rows.Rows))})
-	case txn.OpUpdate:
-		if len(rows.Rows)%2 != 0 {
-			return nil, fmt.Errorf("table %s: update event with %d images (not before/after pairs)", name, len(rows.Rows))
-		}
-		for i := 0; i < len(rows.Rows); i += 2 {
-			sql, found, err := r.update(rows.Columns, rows.Rows[i], rows.ColumnsAfter, rows.Rows[i+1])
-			if err != nil {
-				return nil, fmt.Errorf("row %d: %w", i/2+1, err)
-			}
-			add(sql, RowCheck{Rows: 1, Found: found})
-		}
-	case txn.OpDelete:
-		for i, img := range rows.Rows {
-			where, err := r.where(rows.Columns, img)
-			if err != nil {
-				return nil, fmt.Errorf("row %d: %w", i+1, err)
-			}
-			add(r.prefix+"DELETE FROM "+name+where, RowCheck{Rows: 1})
-		}
-	default:
-		return nil, fmt.Errorf("table %s: row operation %v", name, rows.Op)
 	}
+	b.finish()
 	return out, nil
 }
 
@@ -170,116 +159,14 @@ func sameColumns(t *schema.Table, n int) bool {
 // setStatement returns the SET STATEMENT prefix giving a statement the
 // session the SQL apply path needs, with the row event's checks.
 func setStatement(flags uint16) string {
-	return fmt.Sprintf("SET STATEMENT time_zone='+00:00', sql_mode='%s', foreign_key_checks=%s, unique_checks=%s FOR ",
-		sqlMode, boolInt(flags&txn.RowsFlagNoForeignKeyChecks == 0), boolInt(flags&txn.RowsFlagRelaxedUniqueChecks == 0))
-}
-
-// rowRenderer renders the statements of one row event on table t.
-type rowRenderer struct {
-	t      *schema.Table
-	tm     *txn.TableMap
-	name   string // quoted `schema`.`table`
-	prefix string // SET STATEMENT ... FOR
-}
-
-// writable reports whether column i may be written: generated and hidden
-// columns are computed by the target.
-func (r *rowRenderer) writable(i int) bool {
-	c := &r.t.Columns[i]
-	return !c.Generated && !c.Hidden
-}
-
-// insert renders a multi-row INSERT of images holding the columns present.
-func (r *rowRenderer) insert(present []bool, images [][]any) (string, error) {
-	var cols []int
-	for i := range r.tm.ColumnTypes {
-		if i < len(present) && present[i] && r.writable(i) {
-			cols = append(cols, i)
-		}
-	}
-	var b strings.Builder
-	b.WriteString(r.prefix + "INSERT INTO " + r.name + " (")
-	for j, i := range cols {
-		if j > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(QuoteIdent(r.t.Columns[i].Name))
-	}
-	b.WriteString(") VALUES ")
-	for n, img := range images {
-		if n > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteByte('(')
-		for j, i := range cols {
-			if j > 0 {
-				b.WriteString(", ")
-			}
-			lit, err := r.literal(i, img)
-			if err != nil {
-				return "", fmt.Errorf("row %d: %w", n+1, err)
-			}
-			b.WriteString(lit)
-		}
-		b.WriteByte(')')
-	}
-	return b.String(), nil
-}
-
-// update renders the UPDATE of one before/after pair, and the query that
-// tells whether the row holding the after image's key exists.
-func (r *rowRenderer) update(before []bool, bimg []any, after []bool, aimg []any) (sql, found string, err error) {
-	var sets []string
-	for i := range r.tm.ColumnTypes {
-		if i >= len(after) || !after[i] || !r.writable(i) {
-			continue
-		}
-		var lit string
-		var err error
-		if diffs, ok := aimg[i].([]txn.JSONDiff); ok {
-			lit, err = r.jsonDiffs(i, diffs)
-		} else {
-			lit, err = r.literal(i, aimg)
-		}
-		if err != nil {
-			return "", "", err
-		}
-		sets = append(sets, QuoteIdent(r.t.Columns[i].Name)+" = "+lit)
-	}
-	if len(sets) == 0 {
-		return "", "", fmt.Errorf("table %s: the after image holds no column the target lets write", r.name)
-	}
-	where, err := r.where(before, bimg)
-	if err != nil {
-		return "", "", err
-	}
-	// The row after the update: the after image's values, the before
-	// image's for the columns the after image lacks (MINIMAL images) or
-	// logs as JSON diffs (PARTIAL_UPDATE_ROWS).
-	merged := make([]any, len(r.tm.ColumnTypes))
-	present := make([]bool, len(r.tm.ColumnTypes))
-	for i := range merged {
-		_, diffs := aimg[i].([]txn.JSONDiff)
-		switch {
-		case i < len(after) && after[i] && !diffs:
-			merged[i], present[i] = aimg[i], true
-		case i < len(before) && before[i]:
-			merged[i], present[i] = bimg[i], true
-		}
-	}
-	foundWhere, err := r.where(present, merged)
-	if err != nil {
-		return "", "", err
-	}
-	return r.prefix + "UPDATE " + r.name + " SET " + strings.Join(sets, ", ") + where,
-		r.prefix + "SELECT COUNT(*) FROM " + r.name + foundWhere, nil
+	return setStatementFor(prefixKey{flags: flags & (txn.RowsFlagNoForeignKeyChecks | txn.RowsFlagRelaxedUniqueChecks)})
 }
 
 // jsonDiffs renders the new value of JSON column i from the diffs of a
 // partial JSON update (PARTIAL_UPDATE_ROWS): the column's value changed by
 // JSON_REPLACE, JSON_INSERT (JSON_ARRAY_INSERT for an array cell) and
 // JSON_REMOVE, in order, each new value parsed as JSON.
-func (r *rowRenderer) jsonDiffs(i int, diffs []txn.JSONDiff) (string, error) {
+func jsonDiffs(r *tablePlan, i int, diffs []txn.JSONDiff) (string, error) {
 	col := &r.t.Columns[i]
 	if r.tm.ColumnTypes[i] != txn.TypeJSON || targetClass(col.DataType) != "string" {
 		return "", fmt.Errorf("table %s column %s: JSON diffs for a %s column", r.name, QuoteIdent(col.Name), col.ColumnType)
@@ -313,59 +200,6 @@ func (r *rowRenderer) jsonDiffs(i int, diffs []txn.JSONDiff) (string, error) {
 // lastCell matches a JSON path with an array cell counted from the end
 // ([last], [last-1], ranges ending in last).
 var lastCell = regexp.MustCompile(`(?i)\[[^\]"]*\blast\b`)
-
-// where renders the WHERE clause finding the row of an image: on the
-// target's primary key when the image holds all of its columns, else on
-// every non-generated column the image holds, NULL-safe, LIMIT 1.
-func (r *rowRenderer) where(present []bool, img []any) (string, error) {
-	has := func(i int) bool { return i >= 0 && i < len(present) && present[i] }
-	if pk := r.t.PrimaryKey(); pk != nil {
-		all := true
-		for _, i := range pk.Columns {
-			all = all && has(i)
-		}
-		if all {
-			conds := make([]string, len(pk.Columns))
-			for j, i := range pk.Columns {
-				lit, err := r.literal(i, img)
-				if err != nil {
-					return "", err
-				}
-				conds[j] = QuoteIdent(r.t.Columns[i].Name) + " = " + lit
-			}
-			return " WHERE " + strings.Join(conds, " AND "), nil
-		}
-	}
-	var conds []string
-	for i := range r.tm.ColumnTypes {
-		if !has(i) || !r.writable(i) {
-			continue
-		}
-		lit, err := r.literal(i, img)
-		if err != nil {
-			return "", err
-		}
-		conds = append(conds, QuoteIdent(r.t.Columns[i].Name)+" <=> "+lit)
-	}
-	if len(conds) == 0 {
-		return "", fmt.Errorf("table %s: the image holds no column to find its row by", r.name)
-	}
-	return " WHERE " + strings.Join(conds, " AND ") + " LIMIT 1", nil
-}
-
-// literal renders column i's value in img, with the column's name in
-// errors (never the value).
-func (r *rowRenderer) literal(i int, img []any) (string, error) {
-	if i >= len(img) {
-		return "", fmt.Errorf("column %s: the image has %d values", QuoteIdent(r.t.Columns[i].Name), len(img))
-	}
-	unsignedKnown := len(r.tm.Unsigned) > i
-	lit, err := sqlLiteral(img[i], &r.t.Columns[i], r.tm.ColumnTypes[i], columnMeta(r.tm, i), unsignedKnown)
-	if err != nil {
-		return "", fmt.Errorf("table %s column %s: %w", r.name, QuoteIdent(r.t.Columns[i].Name), err)
-	}
-	return lit, nil
-}
 
 func columnMeta(tm *txn.TableMap, i int) uint16 {
 	if i < len(tm.ColumnMeta) {
@@ -461,40 +295,15 @@ func targetClass(dataType string) string {
 // whether the table map said which integers are unsigned (else a negative
 // value in an unsigned column is the unsigned one read as signed).
 func sqlLiteral(v any, col *schema.Column, typ byte, meta uint16, unsignedKnown bool) (string, error) {
-	if v == nil {
-		return "NULL", nil
+	cp := colPlan{col: col, typ: realType(typ, meta), meta: meta, unsignedKnown: unsignedKnown, padLen: fixedLen(col)}
+	if lc, tc := loggedClass(cp.typ), targetClass(col.DataType); lc != tc {
+		cp.classErr = fmt.Errorf("a logged value of type %d cannot be written to a %s column", cp.typ, col.ColumnType)
 	}
-	typ = realType(typ, meta)
-	if lc, tc := loggedClass(typ), targetClass(col.DataType); lc != tc {
-		return "", fmt.Errorf("a logged value of type %d cannot be written to a %s column", typ, col.ColumnType)
+	if col.Charset != "" {
+		cp.introducer = "_" + col.Charset + " "
 	}
-	switch x := v.(type) {
-	case int64:
-		if x < 0 && col.Unsigned && !unsignedKnown {
-			u, ok := unsignedFix(x, typ)
-			if !ok {
-				return "", fmt.Errorf("negative value for an unsigned column of type %d", typ)
-			}
-			return strconv.FormatUint(u, 10), nil
-		}
-		return strconv.FormatInt(x, 10), nil
-	case uint64:
-		return strconv.FormatUint(x, 10), nil
-	case float32:
-		return floatLiteral(float64(x))
-	case float64:
-		return floatLiteral(x)
-	case string:
-		return stringLiteral(x, col, typ)
-	case []byte:
-		if col.BinaryPadLen > len(x) {
-			padded := make([]byte, col.BinaryPadLen)
-			copy(padded, x)
-			x = padded
-		}
-		return hexLiteral(x, col), nil
-	}
-	return "", fmt.Errorf("unexpected decoded value of type %T", v)
+	b, err := appendValue(nil, v, &cp)
+	return string(b), err
 }
 
 // unsignedFix reinterprets a negative integer decoded without signedness
@@ -515,32 +324,32 @@ func unsignedFix(x int64, typ byte) (uint64, bool) {
 	return 0, false
 }
 
-// floatLiteral renders a FLOAT or DOUBLE value: the shortest decimal that
+// appendFloat appends a FLOAT or DOUBLE value: the shortest decimal that
 // reads back as the same float64 (a FLOAT's float32 value is exactly a
 // float64, so it reads back exactly too).
-func floatLiteral(f float64) (string, error) {
+func appendFloat(b []byte, f float64) ([]byte, error) {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return "", fmt.Errorf("value is not a finite number")
+		return b, fmt.Errorf("value is not a finite number")
 	}
-	return strconv.FormatFloat(f, 'e', -1, 64), nil
+	return strconv.AppendFloat(b, f, 'e', -1, 64), nil
 }
 
-// stringLiteral renders the text form of DECIMAL and temporal values
-// (checked to be made of digits and separators only: they are written as
-// they are) and of MySQL JSON (in hexadecimal, as the column's text).
-func stringLiteral(s string, col *schema.Column, typ byte) (string, error) {
-	if typ == txn.TypeJSON {
-		return hexLiteral([]byte(s), col), nil
-	}
+// appendText appends the text form of DECIMAL and temporal values,
+// checked to be made of digits and separators only: they are written as
+// they are, quoted.
+func appendText(b []byte, s string, typ byte) ([]byte, error) {
 	if s == "" {
-		return "", fmt.Errorf("empty text for a value of type %d", typ)
+		return b, fmt.Errorf("empty text for a value of type %d", typ)
 	}
-	for _, c := range []byte(s) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
 		if !(c >= '0' && c <= '9' || c == '-' || c == ':' || c == '.' || c == ' ') {
-			return "", fmt.Errorf("unexpected character in the text of a value of type %d", typ)
+			return b, fmt.Errorf("unexpected character in the text of a value of type %d", typ)
 		}
 	}
-	return "'" + s + "'", nil
+	b = append(b, '\'')
+	b = append(b, s...)
+	return append(b, '\''), nil
 }
 
 // hexLiteral renders bytes as a hexadecimal string literal in the column's

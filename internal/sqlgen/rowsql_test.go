@@ -155,7 +155,7 @@ func TestSQLStatements(t *testing.T) {
 		return &txn.Event{Kind: txn.EventRows, Type: 30, TypeName: "ROWS", Pos: txn.Position{File: "f", Offset: 4},
 			Rows: &txn.Rows{Op: op, Table: tm, Flags: flags, Columns: columns, ColumnsAfter: after, Rows: rows, Decoded: true}}
 	}
-	prefix := "SET STATEMENT time_zone='+00:00', sql_mode='STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,ALLOW_INVALID_DATES', foreign_key_checks=1, unique_checks=1 FOR "
+	prefix := "SET STATEMENT time_zone='+00:00', sql_mode='STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,ALLOW_INVALID_DATES', foreign_key_checks=1, unique_checks=1, check_constraint_checks=0 FOR "
 	for _, tc := range []struct {
 		name  string
 		table *schema.Table
@@ -165,7 +165,7 @@ func TestSQLStatements(t *testing.T) {
 		{"insert", withPK, ev(txn.OpInsert, 1, all, nil, []any{int64(1), `{}`, []byte("g")}, []any{int64(2), nil, []byte("g")}),
 			[]string{prefix + "INSERT INTO `d`.`t` (`id`, `j`) VALUES (1, _utf8mb4 X'7b7d'), (2, NULL)"}},
 		{"insert without checks", withPK, ev(txn.OpInsert, 1|txn.RowsFlagNoForeignKeyChecks|txn.RowsFlagRelaxedUniqueChecks, all, nil, []any{int64(1), nil, nil}),
-			[]string{"SET STATEMENT time_zone='+00:00', sql_mode='STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,ALLOW_INVALID_DATES', foreign_key_checks=0, unique_checks=0 FOR " +
+			[]string{"SET STATEMENT time_zone='+00:00', sql_mode='STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,ALLOW_INVALID_DATES', foreign_key_checks=0, unique_checks=0, check_constraint_checks=0 FOR " +
 				"INSERT INTO `d`.`t` (`id`, `j`) VALUES (1, NULL)"}},
 		{"update by primary key", withPK, ev(txn.OpUpdate, 1, all, all, []any{int64(1), `1`, nil}, []any{int64(2), `2`, nil}),
 			[]string{prefix + "UPDATE `d`.`t` SET `id` = 2, `j` = _utf8mb4 X'32' WHERE `id` = 1"}},
@@ -180,7 +180,10 @@ func TestSQLStatements(t *testing.T) {
 				"_utf8mb4 X'242e61', JSON_EXTRACT(_utf8mb4 X'31', '$')), _utf8mb4 X'242e62', JSON_EXTRACT(_utf8mb4 X'227822', '$')), " +
 				"_utf8mb4 X'242e635b305d', JSON_EXTRACT(_utf8mb4 X'7b7d', '$')), _utf8mb4 X'242e64') WHERE `id` = 1"}},
 		{"delete", withPK, ev(txn.OpDelete, 1, all, nil, []any{int64(7), nil, nil}, []any{int64(8), nil, nil}),
-			[]string{prefix + "DELETE FROM `d`.`t` WHERE `id` = 7", prefix + "DELETE FROM `d`.`t` WHERE `id` = 8"}},
+			[]string{prefix + "DELETE FROM `d`.`t` WHERE `id` IN (7, 8)"}},
+		{"delete without primary key", noPK, ev(txn.OpDelete, 1, all, nil, []any{int64(7), nil, nil}, []any{int64(8), `x`, nil}),
+			[]string{prefix + "DELETE FROM `d`.`t` WHERE `id` <=> 7 AND `j` <=> NULL LIMIT 1",
+				prefix + "DELETE FROM `d`.`t` WHERE `id` <=> 8 AND `j` <=> _utf8mb4 X'78' AND BINARY `j` = _utf8mb4 X'78' LIMIT 1"}},
 	} {
 		stmts, err := sqlStatements(context.Background(), fakeTables(map[string]*schema.Table{"d.t": tc.table}), []*txn.Event{tc.event})
 		if err != nil {
@@ -299,6 +302,11 @@ func TestSQLStatementsRedacted(t *testing.T) {
 		t.Errorf("describeStatement = %q: lost the table", got)
 	}
 	t.Logf("shown as %s", got)
+	s = &Stmt{SQL: setStatement(1) + "UPDATE `d`.`t` SET `v` = CASE `id` WHEN 12345 THEN _utf8mb4 X'3132333435' WHEN 67890 THEN NULL END WHERE `id` IN (12345, 67890)"}
+	if got := Describe(s, false); strings.Contains(got, "12345") || strings.Contains(got, "3132333435") || strings.Contains(got, "67890") ||
+		!strings.Contains(got, "UPDATE `d`.`t`") {
+		t.Errorf("multi-row UPDATE shown as %q", got)
+	}
 }
 
 // diffEv is a partial JSON update of column 1 of tm, inserting at path.

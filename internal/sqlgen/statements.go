@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/binlog-replay/binlog-replay/schema"
+	"github.com/binlog-replay/binlog-replay/sqlscan"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -33,9 +34,13 @@ type Stmt struct {
 	// statements whose text is in the source's character set, which a
 	// preceding SET in the same multi-statement packet would not apply to.
 	Alone bool
-	// Check, when set, marks a statement of the SQL apply path: it is sent
-	// with the others of its row event and the rows it changed are
-	// checked (worker.execChecked).
+	// Check, when set, marks a statement of the SQL apply path. Consecutive
+	// statements with Check and the same Event are sent together, in one
+	// multi-statement packet within the packet limit (ExecChecked), and
+	// the rows each changed are checked; one with Alone set starts a new
+	// packet (its Found check must run before the statements after it).
+	// Event is then the first row event of the packet's statements, and
+	// Check.Events the row events each statement applies.
 	Check *RowCheck
 	// Expect, when set, marks a check of the rows the statements after it
 	// change (SQL and Events are empty): it is sent alone, in its own
@@ -68,6 +73,36 @@ type Generator struct {
 	// replication applier drops (IgnoredSQLModes): cleared from the
 	// source's sql_mode before it is set.
 	IgnoredModes uint64
+	// NoPseudoThreadID says the target user may not set the session's
+	// pseudo_thread_id (it needs BINLOG REPLAY or SUPER on MariaDB, which
+	// a user of the SQL apply path may lack): a statement event's context
+	// leaves it out, and a statement that calls CONNECTION_ID(), which
+	// would then return the target session's id instead of the source
+	// session's, is refused. (Stored routines and triggers calling it
+	// cannot be told from the statement.)
+	NoPseudoThreadID bool
+	// ApplySQL applies every row event as SQL made from its decoded row
+	// images (see sqlbatch.go) instead of passing it through in BINLOG
+	// statements: the target then needs no BINLOG privilege and need not
+	// read the source's row event format, but the row images must be
+	// decoded (txn.Rows.Decoded) and Tables set. Consecutive row events
+	// of a transaction share multi-row statements and packets. Refused
+	// (an error naming the event and table): tables with triggers on the
+	// target (unless TriggersFire), system-versioned tables, tables whose
+	// columns differ from the table map's. MariaDB targets only (the
+	// statements use SET STATEMENT).
+	ApplySQL bool
+	// TriggersFire accepts, on the SQL apply path, row events on tables
+	// that have triggers on the target: the triggers fire for the rows
+	// applied, which passthrough never does (MariaDB has no session
+	// setting to turn triggers off; slave_run_triggers_for_rbr is for
+	// replication threads only). Without it such a row event is an error.
+	TriggersFire bool
+	// MaxStatementBytes bounds the length of each statement of the SQL
+	// apply path (DefaultMaxStatementBytes when 0); a single row longer
+	// than that goes in a statement of its own. Give the limit the worker
+	// packs packets to (half of max_allowed_packet).
+	MaxStatementBytes int
 	// Tables reads the target's table definitions for the SQL apply path;
 	// Shapes a table's columns only (schema.Cache.Shape), for the column
 	// count check of passthrough (nil: no check).
@@ -124,11 +159,20 @@ func FormatStatement(f *txn.Format) Stmt {
 	return Stmt{Events: []*txn.Event{{Raw: f.Raw, Pos: f.Pos, TypeName: "FORMAT_DESCRIPTION_EVENT"}}}
 }
 
+// Modes returns ApplySQL and TriggersFire (false for a nil sa): how the
+// pipeline must read and key what Body applies.
+func (sa *Generator) Modes() (applySQL, triggersFire bool) {
+	if sa == nil {
+		return false, false
+	}
+	return sa.ApplySQL, sa.TriggersFire
+}
+
 // Body returns the statements that apply t's events, without
 // BEGIN and COMMIT. Row events are passed through as BINLOG statements, one
 // per source statement (table maps up to the row event that ends the
-// statement), or applied as SQL where sa says the target cannot take them
-// (sa nil: passthrough only); statement events run as SQL in their session
+// statement), or applied as SQL with sa.ApplySQL, or where sa says the
+// target cannot take them (sa nil: passthrough only; see rowsql.go); statement events run as SQL in their session
 // context. ctx bounds the reads of table definitions.
 func (sa *Generator) Body(ctx context.Context, t *txn.Txn) ([]Stmt, error) {
 	var names *Collations
@@ -138,20 +182,28 @@ func (sa *Generator) Body(ctx context.Context, t *txn.Txn) ([]Stmt, error) {
 	var (
 		out     []Stmt
 		pending []*txn.Event // table maps and row events of one statement
+		batch   *batcher     // SQL apply statements under way
 	)
 	flushRows := func() error {
 		if len(pending) == 0 {
 			return nil
 		}
-		if sa != nil && needsSQL(t.Format, sa.TargetMariaDB, pending) {
-			s, err := sqlStatements(ctx, sa.Tables, pending)
-			if err != nil {
-				return err
+		if sa != nil && (sa.ApplySQL || needsSQL(t.Format, sa.TargetMariaDB, pending)) {
+			if batch == nil {
+				batch = newBatcher(ctx, sa.Tables, sa.sqlOptions(), &out)
 			}
-			out = append(out, s...)
+			for _, e := range pending {
+				if e.Kind != txn.EventRows {
+					continue
+				}
+				if err := batch.add(e); err != nil {
+					return err
+				}
+			}
 			pending = nil
 			return nil
 		}
+		batch.end()
 		// Errors name the statement's first row Event: the server
 		// refuses row events (a type it does not take, a row it does not
 		// find), not the table maps before them.
@@ -175,7 +227,7 @@ func (sa *Generator) Body(ctx context.Context, t *txn.Txn) ([]Stmt, error) {
 		e := &t.Events[i]
 		switch e.Kind {
 		case txn.EventTableMap, txn.EventRows:
-			if e.Raw == nil {
+			if e.Raw == nil && (sa == nil || !sa.ApplySQL) {
 				return nil, fmt.Errorf("%s at %s has no raw bytes: the BINLOG passthrough cannot apply it", e.TypeName, e.Pos)
 			}
 			pending = append(pending, e)
@@ -188,7 +240,13 @@ func (sa *Generator) Body(ctx context.Context, t *txn.Txn) ([]Stmt, error) {
 			if err := flushRows(); err != nil {
 				return nil, err
 			}
-			out = append(out, contextStatement(e.Query, e, names, sa.sqlModeMask()))
+			batch.end()
+			if sa != nil && sa.NoPseudoThreadID && callsConnectionID(e.Query.SQL) {
+				return nil, fmt.Errorf("%s at %s calls CONNECTION_ID(), which returns the source session's id only in a "+
+					"session whose pseudo_thread_id is set, and the target user may not set it: grant it BINLOG REPLAY or SUPER",
+					e.TypeName, e.Pos)
+			}
+			out = append(out, contextStatement(e.Query, e, names, sa.sqlModeMask(), sa == nil || !sa.NoPseudoThreadID))
 			out = append(out, querySetup(e.Query, e)...)
 			q := Stmt{SQL: sa.querySQL(t, e), Alone: true, Event: e, ExpectErr: e.Query.ErrorCode}
 			if e.Query.Load != nil {
@@ -200,6 +258,7 @@ func (sa *Generator) Body(ctx context.Context, t *txn.Txn) ([]Stmt, error) {
 			if err := flushRows(); err != nil {
 				return nil, err
 			}
+			batch.end()
 			s, err := varStatement(e, names)
 			if err != nil {
 				return nil, err
@@ -212,7 +271,13 @@ func (sa *Generator) Body(ctx context.Context, t *txn.Txn) ([]Stmt, error) {
 	if err := flushRows(); err != nil {
 		return nil, err
 	}
+	batch.end()
 	return out, nil
+}
+
+// sqlOptions returns the choices of sa for the SQL apply path.
+func (sa *Generator) sqlOptions() sqlOptions {
+	return sqlOptions{maxStatement: sa.MaxStatementBytes, triggersFire: sa.TriggersFire, crossEvents: sa.ApplySQL}
 }
 
 // mysql8IgnoredModes are the sql_mode bits MySQL 8.0 removed, which its
@@ -249,10 +314,14 @@ func (sa *Generator) sqlModeMask() uint64 {
 
 // contextStatement returns the SET statement that gives the session the
 // source session's context for q: what mysqlbinlog writes before a query.
-// The source's sql_mode is set with only the bits in modeMask.
-func contextStatement(q *txn.Query, e *txn.Event, names *Collations, modeMask uint64) Stmt {
+// The source's sql_mode is set with only the bits in modeMask; its thread
+// id as pseudo_thread_id when threadID is set.
+func contextStatement(q *txn.Query, e *txn.Event, names *Collations, modeMask uint64, threadID bool) Stmt {
 	st := q.Status
-	sets := []string{fmt.Sprintf("@@session.pseudo_thread_id=%d", q.ThreadID)}
+	var sets []string
+	if threadID {
+		sets = append(sets, fmt.Sprintf("@@session.pseudo_thread_id=%d", q.ThreadID))
+	}
 	ts := fmt.Sprintf("TIMESTAMP=%d", e.Timestamp)
 	if st.HasMicroseconds {
 		ts += fmt.Sprintf(".%06d", st.Microseconds)
@@ -288,6 +357,18 @@ func contextStatement(q *txn.Query, e *txn.Event, names *Collations, modeMask ui
 		sets = append(sets, "@@session.explicit_defaults_for_timestamp="+boolInt(st.ExplicitDefaultsForTimestamp))
 	}
 	return Stmt{SQL: "SET " + strings.Join(sets, ", "), Event: e}
+}
+
+// callsConnectionID reports whether sql calls CONNECTION_ID() (outside
+// string literals and comments).
+func callsConnectionID(sql []byte) bool {
+	toks, spans := sqlscan.TokenSpans(sql, 0)
+	for i, tok := range toks {
+		if tok.Is("CONNECTION_ID") && strings.HasPrefix(strings.TrimLeft(string(sql[spans[i].End:]), " \t\r\n"), "(") {
+			return true
+		}
+	}
+	return false
 }
 
 // querySetup returns the USE statement for q's default database, if it

@@ -117,7 +117,7 @@ func TestContextStatement(t *testing.T) {
 		HasTimeZone: true, TimeZone: "+05:30",
 		HasMicroseconds: true, Microseconds: 42,
 	}}
-	got := contextStatement(q, &txn.Event{Timestamp: 1700000000}, nil, math.MaxUint64).SQL
+	got := contextStatement(q, &txn.Event{Timestamp: 1700000000}, nil, math.MaxUint64, true).SQL
 	for _, want := range []string{"pseudo_thread_id=9", "TIMESTAMP=1700000000.000042", "foreign_key_checks=0",
 		"unique_checks=1", "sql_mode=1411383296", "character_set_client=8", "collation_server=45", "time_zone='+05:30'"} {
 		if !strings.Contains(got, want) {
@@ -138,7 +138,7 @@ func TestMySQL8CollationStandIns(t *testing.T) {
 		func(format string, args ...any) { log = append(log, fmt.Sprintf(format, args...)) })
 	q := &txn.Query{Status: txn.Status{HasCharset: true, CharsetClient: 255, CollationConnection: 255, CollationServer: 8,
 		HasCollationDatabase: true, CollationDatabase: 999}}
-	got := contextStatement(q, &txn.Event{}, names, math.MaxUint64).SQL
+	got := contextStatement(q, &txn.Event{}, names, math.MaxUint64, true).SQL
 	for _, want := range []string{"character_set_client=45", "collation_connection=45", "collation_server=8", "collation_database=999"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("context statement %q lacks %q", got, want)
@@ -183,11 +183,48 @@ func TestMySQL8SQLModes(t *testing.T) {
 	}
 	q := &txn.Query{Status: txn.Status{HasSQLMode: true, SQLMode: 1436549152}}
 	mysql8 := &Generator{IgnoredModes: IgnoredSQLModes("8.0.36", false)}
-	if got := contextStatement(q, &txn.Event{}, nil, mysql8.sqlModeMask()).SQL; !strings.Contains(got, "@@session.sql_mode=1168113696") {
+	if got := contextStatement(q, &txn.Event{}, nil, mysql8.sqlModeMask(), true).SQL; !strings.Contains(got, "@@session.sql_mode=1168113696") {
 		t.Errorf("for MySQL 8: %s", got)
 	}
 	mariadb := &Generator{TargetMariaDB: true}
-	if got := contextStatement(q, &txn.Event{}, nil, mariadb.sqlModeMask()).SQL; !strings.Contains(got, "@@session.sql_mode=1436549152") {
+	if got := contextStatement(q, &txn.Event{}, nil, mariadb.sqlModeMask(), true).SQL; !strings.Contains(got, "@@session.sql_mode=1436549152") {
 		t.Errorf("for MariaDB: %s", got)
+	}
+}
+
+// TestNoPseudoThreadID checks a Generator for a target user who may not
+// set pseudo_thread_id: the context of a statement leaves it out, and a
+// statement calling CONNECTION_ID() is refused naming the event, while
+// one only naming it (a column, a string) is not.
+func TestNoPseudoThreadID(t *testing.T) {
+	for sql, calls := range map[string]bool{
+		"INSERT INTO t VALUES (CONNECTION_ID())":         true,
+		"insert into t values (connection_id ( ))":       true,
+		"UPDATE t SET c = 1 WHERE connection_id = 5":     false,
+		"INSERT INTO t (`connection_id`) VALUES (1)":     false,
+		"INSERT INTO t VALUES ('CONNECTION_ID()')":       false,
+		"INSERT INTO t VALUES (1) /* CONNECTION_ID() */": false,
+	} {
+		if got := callsConnectionID([]byte(sql)); got != calls {
+			t.Errorf("callsConnectionID(%q) = %v, want %v", sql, got, calls)
+		}
+	}
+	query := func(sql string) *txn.Txn {
+		return &txn.Txn{Kind: txn.KindStatement, Events: []txn.Event{{Kind: txn.EventQuery, TypeName: "QUERY_EVENT",
+			Pos: txn.Position{File: "f", Offset: 7}, Query: &txn.Query{SQL: []byte(sql), ThreadID: 9}}}}
+	}
+	g := &Generator{TargetMariaDB: true, NoPseudoThreadID: true}
+	stmts, err := g.Body(context.Background(), query("INSERT INTO t VALUES (1)"))
+	if err != nil || len(stmts) == 0 || strings.Contains(stmts[0].SQL, "pseudo_thread_id") {
+		t.Errorf("context %v, %v: want one without pseudo_thread_id", stmts, err)
+	}
+	if _, err := g.Body(context.Background(), query("INSERT INTO t VALUES (CONNECTION_ID())")); err == nil ||
+		!strings.Contains(err.Error(), "QUERY_EVENT at f:7 calls CONNECTION_ID()") {
+		t.Errorf("a statement calling CONNECTION_ID(): %v; want it refused naming the event", err)
+	}
+	g.NoPseudoThreadID = false
+	if stmts, err := g.Body(context.Background(), query("INSERT INTO t VALUES (CONNECTION_ID())")); err != nil ||
+		!strings.Contains(stmts[0].SQL, "pseudo_thread_id=9") {
+		t.Errorf("with pseudo_thread_id: %v, %v", stmts, err)
 	}
 }

@@ -13,7 +13,7 @@ import (
 )
 
 // CheckpointSchema is the target database where binlog-replay keeps its
-// checkpoint. It holds two tables: the checkpoint,
+// checkpoint. It holds three tables: the checkpoint,
 //
 //	binlog_replay.checkpoint (
 //	  channel     VARCHAR(64) PRIMARY KEY,  -- always 'default' for now
@@ -27,11 +27,13 @@ import (
 //	  pending_gtid, pending_print,          -- its GTID, the DDL's fingerprint before it ran,
 //	  pending_what                          -- and why it is applied apart
 //	  temp_tables                           -- the binlog's temporary tables open at this point
+//	  rewrite_db                            -- the --rewrite-db rules of the replay that made it
 //	  updated_at  TIMESTAMP(6))
 //
-// and binlog_replay.sessions, where each run records its sessions on the
+// binlog_replay.sessions, where each run records its sessions on the
 // target, so that a later run can end those a lost run left holding locks
-// (see stale.go).
+// (see sessions.go), and binlog_replay.turns, which orders chained commits
+// (see turns.go).
 //
 // The checkpoint row is updated inside the same target transaction as the
 // data it describes, so after any crash it names exactly the prefix of the
@@ -77,6 +79,10 @@ type Checkpoint struct {
 	// TempTables names the temporary tables the binlog had created and
 	// not dropped at Next: they lived in the session that applied them.
 	TempTables string
+	// RewriteDB are the --rewrite-db rules of the replay that made the
+	// checkpoint (rewrite.Rules.String), "" for none: a resume must give
+	// the same, or it would apply the rest of the binlogs elsewhere.
+	RewriteDB string
 }
 
 // Pending is the transaction a checkpoint names as started but not known
@@ -101,7 +107,8 @@ const (
 )
 
 // EnsureTables creates the checkpoint schema, the checkpoint
-// table and the sessions table (see stale.go) if missing.
+// table, the sessions table (see sessions.go) and the turns table (see
+// turns.go) if missing.
 func EnsureTables(ctx context.Context, conn *sql.Conn) error {
 	stmts := []string{
 		"CREATE DATABASE IF NOT EXISTS `" + CheckpointSchema + "`",
@@ -130,7 +137,7 @@ func EnsureTables(ctx context.Context, conn *sql.Conn) error {
 	if _, err := conn.ExecContext(ctx, sessionsTableSQL); err != nil {
 		return fmt.Errorf("create sessions table: %w", err)
 	}
-	return nil
+	return EnsureTurns(ctx, conn)
 }
 
 // addedColumns are the checkpoint's columns that earlier versions did not
@@ -140,6 +147,7 @@ var addedColumns = []string{
 	"pending_print VARCHAR(2048) NOT NULL DEFAULT ''",
 	"pending_what VARCHAR(2048) NOT NULL DEFAULT ''",
 	"temp_tables VARCHAR(4096) NOT NULL DEFAULT ''",
+	"rewrite_db VARCHAR(4096) NOT NULL DEFAULT ''",
 }
 
 // addCheckpointColumns adds the addedColumns a checkpoint table made by an
@@ -236,7 +244,32 @@ func readCheckpoint(ctx context.Context, db queryRower, channel, lock string) (*
 	if srcTime.Valid {
 		cp.SourceTime, _ = time.Parse("2006-01-02 15:04:05.999999", srcTime.String)
 	}
+	if cp.RewriteDB, err = readRewriteDB(ctx, db, channel); err != nil {
+		return nil, err
+	}
 	return &cp, nil
+}
+
+// readRewriteDB reads the rewrite_db of the checkpoint of channel, ""
+// from a table made by a version without it.
+func readRewriteDB(ctx context.Context, db queryRower, channel string) (string, error) {
+	var rules string
+	err := db.QueryRowContext(ctx, "SELECT rewrite_db FROM `"+CheckpointSchema+"`.`checkpoint` WHERE channel = ?",
+		channel).Scan(&rules)
+	switch {
+	case isMySQLError(err, errBadField), errors.Is(err, sql.ErrNoRows):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("read checkpoint: %w", err)
+	}
+	return rules, nil
+}
+
+// RewriteDBSQL records rules (rewrite.Rules.String) as the --rewrite-db
+// rules of the replay's checkpoint, in the transaction that creates it.
+func RewriteDBSQL(rules string) string {
+	return fmt.Sprintf("UPDATE `%s`.`checkpoint` SET rewrite_db=%s WHERE channel=%s",
+		CheckpointSchema, sqlgen.Quote(rules), sqlgen.Quote(ReplayChannel))
 }
 
 // readOldCheckpoint reads a checkpoint table made by an earlier version,

@@ -2,6 +2,7 @@ package target
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
@@ -11,8 +12,12 @@ import (
 // Privileges the replay needs on the target, checked before anything is
 // written where they can be:
 //   - BINLOG REPLAY (MariaDB 10.5 and later), BINLOG_ADMIN (MySQL 8) or
-//     SUPER, for the BINLOG statements that apply row events: checked by
-//     sending the binlogs' format description in one;
+//     SUPER, for the BINLOG statements that pass row events through:
+//     checked by sending the binlogs' format description in one. Not
+//     needed when row events are applied as SQL (sqlgen.Generator.ApplySQL,
+//     MariaDB targets), which needs the data privileges on their tables
+//     instead; without it, a statement event's context cannot set
+//     pseudo_thread_id (MaySetPseudoThreadID);
 //   - CREATE, INSERT, UPDATE, SELECT on the binlog_replay database, for the
 //     checkpoint: its creation fails with the server's message otherwise;
 //   - whatever the logged statements and DDL need (as for mysqlbinlog | mysql);
@@ -26,6 +31,10 @@ import (
 // errSpecificAccessDenied is the server's error 1227 (access denied; you
 // need some privilege).
 const errSpecificAccessDenied = 1227
+
+// ErrNoBinlogPrivilege is wrapped by the error of CheckBinlogPrivilege
+// when the target user may not run BINLOG statements.
+var ErrNoBinlogPrivilege = errors.New("the target user may not run BINLOG statements, which pass row events through")
 
 // CheckBinlogPrivilege sends f, the format description of the binlog
 // where the replay starts, in a BINLOG statement, on a session of its own:
@@ -41,9 +50,25 @@ func (t *Target) CheckBinlogPrivilege(ctx context.Context, f *txn.Format) error 
 	case err == nil:
 		return nil
 	case isMySQLError(err, errSpecificAccessDenied):
-		return fmt.Errorf("the target user may not run BINLOG statements, which apply row events: "+
-			"grant it BINLOG REPLAY (MariaDB 10.5 and later), BINLOG_ADMIN (MySQL 8) or SUPER: %w", err)
+		return fmt.Errorf("%w: grant it BINLOG REPLAY (MariaDB 10.5 and later), BINLOG_ADMIN (MySQL 8) or SUPER: %w",
+			ErrNoBinlogPrivilege, err)
 	default:
 		return fmt.Errorf("check that the target accepts BINLOG statements: %w", err)
 	}
+}
+
+// MaySetPseudoThreadID reports whether the target user may set the
+// session's pseudo_thread_id, which a statement event's context sets so
+// that CONNECTION_ID() returns the source session's id (MariaDB: BINLOG
+// REPLAY or SUPER). It tries on a pooled connection with the connection's
+// own id, which changes nothing.
+func (t *Target) MaySetPseudoThreadID(ctx context.Context) (bool, error) {
+	_, err := t.db.ExecContext(ctx, "SET @@session.pseudo_thread_id=CONNECTION_ID()")
+	switch {
+	case err == nil:
+		return true, nil
+	case isMySQLError(err, errSpecificAccessDenied):
+		return false, nil
+	}
+	return false, fmt.Errorf("check that the target user may set pseudo_thread_id: %w", err)
 }

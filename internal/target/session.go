@@ -29,6 +29,10 @@ type Session struct {
 	// format is the format description the session has installed (row
 	// events need one first), nil when none or when it may have been lost.
 	format *txn.Format
+	// utf8 is set once the session's character set is known to be
+	// utf8mb4, as the SQL apply path's statements need (see Exec); a
+	// statement event's context changes it.
+	utf8 bool
 	// Expected, when set, is called for each statement that failed with
 	// the error the source logged for it (see Exec).
 	Expected func(*sqlgen.Stmt)
@@ -111,12 +115,36 @@ func (sess *Session) RunUnlogged(ctx context.Context, sql string) error {
 	return err
 }
 
-// exec sends stmts, several per round trip where allowed, within the
+// PacketLimit is the most bytes a session packs into one packet for a
+// target whose max_allowed_packet is maxAllowedPacket: half of it (room
+// for the protocol and for statements larger than their estimate), at
+// least 64 KiB. The SQL apply path's statements must fit in it
+// (sqlgen.Generator.MaxStatementBytes).
+func PacketLimit(maxAllowedPacket int) int { return max(maxAllowedPacket/2, 64<<10) }
+
+// PacketLimit reads the target's max_allowed_packet and returns the
+// PacketLimit of its sessions.
+func (t *Target) PacketLimit(ctx context.Context) (int, error) {
+	var n int
+	if err := t.db.QueryRowContext(ctx, "SELECT @@max_allowed_packet").Scan(&n); err != nil {
+		return 0, fmt.Errorf("read the target's max_allowed_packet: %w", err)
+	}
+	return PacketLimit(n), nil
+}
+
+// Exec sends stmts, several per round trip where allowed, within the
 // target's packet limit: consecutive SQL statements share a multi-statement
 // packet, consecutive row events share one BINLOG statement sent alone. The
 // error names the transaction, event and statement that failed.
+//
+// The SQL apply path's statements (Stmt.Check) name tables and columns in
+// UTF-8, as the table maps give them: before the first of them, and again
+// after any statement event (whose context sets the source's
+// character_set_client, latin1 say), the session is given SET NAMES
+// utf8mb4, in a round trip of its own (a SET in the same multi-statement
+// packet would not apply to the statements after it).
 func (sess *Session) Exec(ctx context.Context, stmts []sqlgen.Stmt) error {
-	limit := max(sess.maxPacket/2, 64<<10)
+	limit := PacketLimit(sess.maxPacket)
 	var (
 		batch   []string       // SQL statements for one packet
 		batched []*sqlgen.Stmt // the statements of batch
@@ -133,6 +161,11 @@ func (sess *Session) Exec(ctx context.Context, stmts []sqlgen.Stmt) error {
 			defer mysql.DeregisterReaderHandler(batched[0].LoadName)
 		}
 		_, err := sess.conn.ExecContext(ctx, sql)
+		for _, s := range batched {
+			if s.Event != nil && s.Event.Kind == txn.EventQuery {
+				sess.utf8 = false // the source session's character set, now
+			}
+		}
 		if len(batched) == 1 && batched[0].ExpectErr != 0 {
 			err = sess.expected(batched[0], err)
 		}
@@ -184,6 +217,14 @@ func (sess *Session) Exec(ctx context.Context, stmts []sqlgen.Stmt) error {
 		if (s.Events != nil) != (len(events) > 0) || (s.Check != nil) != (len(checked) > 0) ||
 			len(checked) > 0 && checked[0].Event != s.Event || s.Alone || size+n > limit {
 			if err := flush(); err != nil {
+				return err
+			}
+		}
+		if s.Check != nil && !sess.utf8 {
+			if err := flush(); err != nil {
+				return err
+			}
+			if err := sess.setNames(ctx, s); err != nil {
 				return err
 			}
 		}
@@ -239,6 +280,21 @@ func (sess *Session) expected(s *sqlgen.Stmt, err error) error {
 		return fmt.Errorf("the source logged this statement as failing with error %d; the target failed with another: %w", s.ExpectErr, err)
 	}
 	return err
+}
+
+// setNames gives the session the character set of the SQL apply path's
+// statements, before s (see Exec).
+func (sess *Session) setNames(ctx context.Context, s *sqlgen.Stmt) error {
+	if _, err := sess.conn.ExecContext(ctx, "SET NAMES utf8mb4"); err != nil {
+		sess.format = nil
+		err = fmt.Errorf("set the session's character set to utf8mb4 for the SQL apply path: %w", err)
+		if s.Txn == nil {
+			return err
+		}
+		return &StmtError{Stmt: s, Err: err}
+	}
+	sess.utf8 = true
+	return nil
 }
 
 // execChecked sends the statements of the SQL apply path for one row

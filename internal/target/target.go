@@ -17,8 +17,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 )
@@ -189,4 +191,24 @@ func (t *Target) LockWaiting(ctx context.Context) (bool, error) {
 	err := t.db.QueryRowContext(ctx,
 		"SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'").Scan(&n)
 	return n > 0, err
+}
+
+// RoundTrip measures the round trip to the target: the median of a few
+// trivial statements on one connection.
+func (t *Target) RoundTrip(ctx context.Context) (time.Duration, error) {
+	conn, err := t.db.Conn(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("connect to target: %w", err)
+	}
+	defer conn.Close()
+	times := make([]time.Duration, 7)
+	for i := range times {
+		start := time.Now()
+		if _, err := conn.ExecContext(ctx, "DO 0"); err != nil {
+			return 0, fmt.Errorf("measure the round trip to the target: %w", err)
+		}
+		times[i] = time.Since(start)
+	}
+	slices.Sort(times)
+	return times[len(times)/2], nil
 }

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/binlog-replay/binlog-replay/internal/replaytest"
+	"github.com/binlog-replay/binlog-replay/replay"
+	"github.com/binlog-replay/binlog-replay/sandbox"
+)
+
+func TestPreflightUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"preflight", "--target", "root@unix(/nonexistent)/"},                 // no binlogs
+		{"preflight", "testdata"},                                             // no target
+		{"preflight", "--target", "root@unix(/x)/", "--workers", "0", "."},    // bad workers
+		{"preflight", "--target", "root@unix(/x)/", "--start-gtid", "target"}, // no set
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := runMain(args, &stdout, &stderr); code != 2 {
+			t.Errorf("%v: exit status %d, want 2\n%s", args, code, stderr.String())
+		}
+	}
+}
+
+// TestPreflightCommand: binlogs holding a 3 MB row against a target whose
+// max_allowed_packet is 1 MB: preflight exits 1 naming the check (also
+// with --json), and replay --dry-run prints the checks and applies
+// nothing; with 16 MB both go ahead, the dry run printing the estimate.
+func TestPreflightCommand(t *testing.T) {
+	sc := replaytest.New(t, "ROW",
+		func(ctx context.Context, db *sql.DB) error {
+			_, err := db.ExecContext(ctx, "CREATE DATABASE big")
+			if err == nil {
+				_, err = db.ExecContext(ctx, "CREATE TABLE big.blobs (id INT PRIMARY KEY, b LONGBLOB) ENGINE=InnoDB")
+			}
+			return err
+		},
+		func(ctx context.Context, db *sql.DB) error {
+			_, err := db.ExecContext(ctx, "INSERT INTO big.blobs SELECT seq, REPEAT('z', 100) FROM big.seq_1_to_50")
+			if err == nil {
+				_, err = db.ExecContext(ctx, "INSERT INTO big.blobs VALUES (1000, REPEAT('b', 3000000))")
+			}
+			return err
+		})
+	small := sandbox.ForTest(t, sandbox.Options{FromDatadir: sc.Base, Durable: true, Args: []string{"--max-allowed-packet=1M"}})
+	args := func(cmd, dsn string, extra ...string) []string {
+		a := []string{cmd, "--target", dsn, "--start-position", sc.Start.String(), "--workers", "2"}
+		if cmd == "preflight" {
+			a = append(a, "--sample", "500", "--commits", "50")
+		} else {
+			a = append(a, "--progress", "none")
+		}
+		return append(append(a, extra...), sc.Files...)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := runMain(args("preflight", small.DSN("")), &stdout, &stderr); code != 1 ||
+		!strings.Contains(stdout.String(), "FAIL    max_allowed_packet: too small") || !strings.Contains(stderr.String(), "the replay would fail: max_allowed_packet") {
+		t.Fatalf("preflight on a 1 MB max_allowed_packet: exit status %d, want 1\n%s%s", code, stdout.String(), stderr.String())
+	}
+	t.Logf("preflight, 1 MB max_allowed_packet:\n%s", stdout.String())
+	stdout.Reset()
+	if code := runMain(args("preflight", small.DSN(""), "--json"), &stdout, &stderr); code != 1 {
+		t.Fatalf("preflight --json: exit status %d, want 1", code)
+	}
+	var rep struct {
+		Checks []struct{ Name, Status string }
+		ETA    struct{ Seconds float64 }
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil || len(rep.Checks) == 0 || rep.ETA.Seconds <= 0 {
+		t.Fatalf("preflight --json: %v\n%s", err, stdout.String())
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if code := runMain(args("replay", small.DSN(""), "--dry-run"), &stdout, &stderr); code != 1 ||
+		!strings.Contains(stderr.String(), "nothing applied: a preflight check failed") {
+		t.Fatalf("replay --dry-run on a 1 MB max_allowed_packet: exit status %d, want 1\n%s%s", code, stdout.String(), stderr.String())
+	}
+	db, err := small.Open(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if cp, err := replay.ReadCheckpoint(context.Background(), db); err != nil || cp != nil {
+		t.Fatalf("the refused dry run wrote a checkpoint: %+v, %v", cp, err)
+	}
+
+	big := sandbox.ForTest(t, sandbox.Options{FromDatadir: sc.Base, Durable: true, Args: []string{"--max-allowed-packet=16M"}})
+	stdout.Reset()
+	stderr.Reset()
+	if code := runMain(args("preflight", big.DSN("")), &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "ESTIMATE: the replay should take about") {
+		t.Fatalf("preflight on a 16 MB max_allowed_packet: exit status %d, want 0\n%s%s", code, stdout.String(), stderr.String())
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if code := runMain(args("replay", big.DSN(""), "--dry-run"), &stdout, &stderr); code != 0 ||
+		!strings.Contains(stderr.String(), "ESTIMATE: the replay should take about") || !strings.Contains(stdout.String(), "applied 2 transactions") {
+		t.Fatalf("replay --dry-run on a 16 MB max_allowed_packet: exit status %d, want 0\n%s%s", code, stdout.String(), stderr.String())
+	}
+}

@@ -1,0 +1,296 @@
+package rewrite
+
+import (
+	"strings"
+
+	"github.com/binlog-replay/binlog-replay/schema"
+	"github.com/binlog-replay/binlog-replay/sqlscan"
+	"github.com/binlog-replay/binlog-replay/txn"
+)
+
+// The decisions on statements: kept or left out (keepQuery), renamed or
+// refused (renameQuery). sql.go reads their text.
+
+// keepQuery decides whether the statement q is applied, or why it must
+// not be left out either. The include filters keep it by its default
+// database; rewriting adds:
+//   - with --tables, only a statement that names a table of --tables is
+//     kept (concernsTables);
+//   - a statement whose default database the filters do not keep, but
+//     that names a renamed database, may write it: it is kept when it has
+//     no default database (every table it names is then qualified, and
+//     each is checked when it is renamed), left out when it is an INSERT
+//     or REPLACE into a table of another database (it only reads the
+//     renamed one), and refused otherwise.
+func (rw *Rewriter) keepQuery(q *txn.Query) (bool, refusal) {
+	if !rw.filter.KeepsSchema(q.Schema) {
+		keep, why := rw.outside(q)
+		if !keep || why != "" {
+			return false, why
+		}
+	}
+	return rw.concernsTables(q)
+}
+
+// fromName returns the rule whose old name equals name in letter case
+// (exact), or in another (folded); "" when none.
+func (rw *Rewriter) fromName(name string) (from string, exact bool) {
+	if _, ok := rw.to[name]; ok {
+		return name, true
+	}
+	for f := range rw.to {
+		if strings.EqualFold(f, name) {
+			return f, false
+		}
+	}
+	return "", false
+}
+
+// renameQuery returns q with its default database and the databases its
+// text names renamed (q itself when nothing changes), or why it cannot be
+// renamed with certainty.
+func (rw *Rewriter) renameQuery(q *txn.Query) (*txn.Query, refusal) {
+	st := parse(q.SQL)
+	var edits []edit
+	var why refusal
+	switch st.kind {
+	case kindServer:
+		return nil, "it changes the server's accounts, roles, servers or plugins, not a database: " +
+			"applied under --rewrite-db it would change the target's"
+	case kindDefinition:
+		why = rw.checkDefinition(st)
+	default:
+		if why = rw.checkQuoted(st, q); why == "" {
+			edits, why = rw.renameNames(st)
+		}
+	}
+	if why != "" {
+		return nil, why
+	}
+	to, renamedDB := rw.to[q.Schema]
+	if len(edits) == 0 && !renamedDB {
+		return q, ""
+	}
+	cp := *q
+	if renamedDB {
+		cp.Schema = to
+	}
+	if len(edits) > 0 {
+		sql, shift := apply(q.SQL, edits)
+		cp.SQL = sql
+		if q.Load != nil {
+			load := *q.Load
+			load.FileStart, load.FileEnd = shift(load.FileStart), shift(load.FileEnd)
+			cp.Load = &load
+		}
+	}
+	return &cp, ""
+}
+
+// checkQuoted refuses a renamed database named inside a string or a
+// comment of DDL, or in double quotes under ANSI_QUOTES (which make them
+// an identifier, which the tokens do not show).
+func (rw *Rewriter) checkQuoted(st *statement, q *txn.Query) refusal {
+	ansi := q.Status.HasSQLMode && q.Status.SQLMode&ansiQuotes != 0
+	dml := st.isDML()
+	for _, sp := range sqlscan.ValueSpans(st.sql) {
+		text := st.sql[sp.Start:sp.End]
+		for from := range rw.to {
+			if !mentions(text, from) {
+				continue
+			}
+			switch {
+			case ansi && text[0] == '"':
+				return refusef("it names %s in double quotes under ANSI_QUOTES (an identifier there), which cannot be renamed with certainty", quoteIdent(from))
+			case !dml && isString(st.sql, sp):
+				return refusef("it names %s inside a string (a COMMENT, DEFAULT or CONNECTION string?), which cannot be renamed with certainty", quoteIdent(from))
+			}
+		}
+	}
+	return ""
+}
+
+// checkDefinition refuses a view, trigger, routine or event definition
+// whose text names a renamed database in any way, or that creates its
+// object in a database the filters do not apply.
+func (rw *Rewriter) checkDefinition(st *statement) refusal {
+	for from := range rw.to {
+		if mentions(st.sql, from) {
+			return refusef("it defines a %s whose text names %s: the SQL of its body cannot be renamed with certainty",
+				st.objectName(), quoteIdent(from))
+		}
+	}
+	// CREATE VIEW db.v, CREATE TRIGGER db.tr ... ON db.t: where it lands.
+	for _, i := range []int{st.nameAfter(st.object), st.onTable()} {
+		if i >= 0 && st.head(i) && !rw.filter.KeepsSchema(st.toks[i].Text) {
+			return rw.otherDatabase(st.toks[i].Text)
+		}
+	}
+	return ""
+}
+
+// onTable returns the index of the name after the first ON of a trigger
+// definition, -1 for other statements.
+func (st *statement) onTable() int {
+	if st.object < 0 || !st.word(st.object, "TRIGGER") {
+		return -1
+	}
+	for i := st.object + 1; i < len(st.toks); i++ {
+		if st.word(i, "ON") && st.toks[i].Depth == 0 {
+			if i+1 < len(st.toks) && st.name(i+1) {
+				return i + 1
+			}
+			return -1
+		}
+	}
+	return -1
+}
+
+// renameNames returns the edits that rename the databases a plain or
+// database statement names, or why it cannot be renamed with certainty.
+func (rw *Rewriter) renameNames(st *statement) ([]edit, refusal) {
+	// Names that stand other than as the first part of a qualified name:
+	// tables, columns and aliases (a first part equal to one of them is
+	// a table or an alias, not a database).
+	other := map[string]bool{}
+	for i := range st.toks {
+		if st.name(i) && !st.head(i) && i != st.dbName {
+			other[strings.ToLower(st.toks[i].Text)] = true
+		}
+	}
+	var edits []edit
+	for i, tok := range st.toks {
+		if !st.head(i) && i != st.dbName {
+			continue
+		}
+		from, exact := rw.fromName(tok.Text)
+		switch {
+		case from != "" && !exact:
+			return nil, refusef("it names %s, which differs from %s of --rewrite-db only in letter case: "+
+				"a database or a table of that name? (lower_case_table_names decides)", quoteIdent(tok.Text), quoteIdent(from))
+		case from != "" && i != st.dbName && other[strings.ToLower(from)]:
+			return nil, refusef("it names %s both as the first part of a qualified name and as a table, column or alias: "+
+				"%s.x could be either, so it cannot be renamed with certainty", quoteIdent(from), quoteIdent(from))
+		case from != "":
+			edits = append(edits, edit{span: st.spans[i], text: quoteIdent(rw.to[from])})
+		case i == st.dbName && !rw.filter.KeepsSchema(tok.Text):
+			return nil, refusef("it changes the database %s, which the include filters do not apply", quoteIdent(tok.Text))
+		case i != st.dbName && !other[strings.ToLower(tok.Text)] && !rw.filter.KeepsSchema(tok.Text):
+			return nil, rw.otherDatabase(tok.Text)
+		}
+	}
+	return edits, ""
+}
+
+// otherDatabase is the refusal of a statement that names, qualified, a
+// database the include filters do not apply.
+func (rw *Rewriter) otherDatabase(db string) refusal {
+	return refusef("it names the database %s, which the include filters do not apply and --rewrite-db does not rename: "+
+		"it would read or write %s on the target as it is there now", quoteIdent(db), quoteIdent(db))
+}
+
+// outside decides for a statement whose default database the include
+// filters do not keep (see keepQuery).
+func (rw *Rewriter) outside(q *txn.Query) (bool, refusal) {
+	st := parse(q.SQL)
+	named := ""
+	switch st.kind {
+	case kindServer:
+		return false, "" // accounts: no data of the database
+	case kindDefinition:
+		for from := range rw.to { // it may create its object there
+			if mentions(st.sql, from) {
+				named = from
+			}
+		}
+	default:
+		for i, tok := range st.toks {
+			if st.head(i) || i == st.dbName {
+				if from, _ := rw.fromName(tok.Text); from != "" {
+					named = from
+					break
+				}
+			}
+		}
+	}
+	switch {
+	case named == "":
+		return false, ""
+	case q.Schema == "":
+		return true, ""
+	}
+	if db, ok := st.insertInto(q.Schema); ok {
+		if from, _ := rw.fromName(db); from == "" {
+			return false, ""
+		}
+	}
+	return false, refusef("it runs in the database %s, which the include filters do not apply, "+
+		"but it names %s, which --rewrite-db restores: it may write both", quoteIdent(q.Schema), quoteIdent(named))
+}
+
+// insertInto returns the database of the table an INSERT or REPLACE
+// writes (defaultDB when unqualified).
+func (st *statement) insertInto(defaultDB string) (string, bool) {
+	if !st.word(0, "INSERT") && !st.word(0, "REPLACE") {
+		return "", false
+	}
+	i := 1
+	for st.word(i, "LOW_PRIORITY") || st.word(i, "DELAYED") || st.word(i, "HIGH_PRIORITY") || st.word(i, "IGNORE") {
+		i++
+	}
+	if st.word(i, "INTO") {
+		i++
+	}
+	if i >= len(st.toks) || !st.name(i) {
+		return "", false
+	}
+	if st.head(i) {
+		return st.toks[i].Text, true
+	}
+	return defaultDB, true
+}
+
+// concernsTables decides, with --tables, whether a statement the filters
+// keep (by its default database) is applied: only when it names a table
+// of --tables; one that changes both such a table and another is
+// refused. Without --tables every kept statement is applied.
+func (rw *Rewriter) concernsTables(q *txn.Query) (bool, refusal) {
+	if !rw.filter.FiltersTables() {
+		return true, ""
+	}
+	st := parse(q.SQL)
+	if st.kind == kindServer {
+		return true, "" // refused as such
+	}
+	names, ok := schema.DDLTables(q.SQL, q.Schema)
+	switch {
+	case ok && len(names) > 0:
+		var in, out []string
+		for _, n := range names {
+			if rw.filter.KeepsTable(n.Schema, n.Table) {
+				in = append(in, n.Schema+"."+n.Table)
+			} else {
+				out = append(out, n.Schema+"."+n.Table)
+			}
+		}
+		if len(in) > 0 && len(out) > 0 {
+			return false, refusef("it changes tables of --tables (%s) and others (%s): the side database holds the first only",
+				strings.Join(in, ", "), strings.Join(out, ", "))
+		}
+		return len(in) > 0, ""
+	case ok:
+		return false, "" // views, routines, events, ANALYZE...: not a table of --tables
+	case st.kind == kindDatabase || schema.IsDDL(q.SQL):
+		return true, "" // DROP TRIGGER, a form not known: applied, and it fails if it cannot be
+	}
+	for i, tok := range st.toks {
+		if st.name(i) {
+			for _, t := range rw.tables {
+				if strings.EqualFold(tok.Text, t) {
+					return true, ""
+				}
+			}
+		}
+	}
+	return false, ""
+}
