@@ -40,11 +40,14 @@ type Options struct {
 	// Duration, if positive, runs each workload for this long instead of
 	// until Txns transactions (which then only caps it).
 	Duration time.Duration
-	// Workers are the binlog-replay worker counts to measure, each with
+	// Workers are the binlog-replay worker counts to measure (0: the
+	// replay's default, chosen from the machine and the round trip), each
+	// with every group size in GroupTxns (0, the default: adaptive) and
 	// every way of applying row events in Apply (default: passthrough
 	// only).
-	Workers []int
-	Apply   []replay.ApplyMode
+	Workers   []int
+	GroupTxns []int
+	Apply     []replay.ApplyMode
 	// Repeat runs every method this many times; the median is reported.
 	Repeat int
 	// Native also measures MariaDB's own parallel replication applying the
@@ -143,8 +146,13 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("native mode %q: want optimistic, conservative, aggressive, minimal or none", o.NativeMode)
 	}
 	for _, w := range o.Workers {
-		if w < 1 {
-			return fmt.Errorf("worker count %d: must be at least 1", w)
+		if w < 0 {
+			return fmt.Errorf("worker count %d: must be at least 1 (or 0: the replay's default)", w)
+		}
+	}
+	for _, g := range o.GroupTxns {
+		if g < 0 {
+			return fmt.Errorf("group size %d: must be at least 1 (or 0: adaptive)", g)
 		}
 	}
 	for _, a := range o.Apply {
@@ -176,6 +184,8 @@ type Result struct {
 	// binlog-replay worker count or the native applier threads.
 	Kind    string `json:"kind"`
 	Workers int    `json:"workers,omitempty"`
+	// GroupTxns is binlog-replay's --group-txns (0: adaptive).
+	GroupTxns int `json:"group_txns,omitempty"`
 	// Apply is how binlog-replay applied row events (replay.ApplyMode).
 	Apply replay.ApplyMode `json:"apply,omitempty"`
 	// Seconds are the apply times of the repeats, sorted.
@@ -363,10 +373,11 @@ func (r *Report) failures() []string {
 
 // method is one way of applying the binlogs.
 type method struct {
-	name    string
-	kind    string
-	workers int
-	apply   replay.ApplyMode // binlog-replay's
+	name      string
+	kind      string
+	workers   int
+	groupTxns int              // binlog-replay's (0: adaptive)
+	apply     replay.ApplyMode // binlog-replay's
 }
 
 // methods lists the methods o asks for, the anchor first.
@@ -376,13 +387,22 @@ func (o *Options) methods() []method {
 	if len(apply) == 0 {
 		apply = []replay.ApplyMode{replay.ApplyBinlog}
 	}
+	groups := o.GroupTxns
+	if len(groups) == 0 {
+		groups = []int{0}
+	}
 	for _, w := range o.Workers {
-		for _, a := range apply {
-			name := fmt.Sprintf("binlog-replay --workers %d", w)
-			if a == replay.ApplySQL {
-				name += " --apply sql"
+		for _, g := range groups {
+			for _, a := range apply {
+				name := fmt.Sprintf("binlog-replay --workers %d", w)
+				if g > 0 {
+					name += fmt.Sprintf(" --group-txns %d", g)
+				}
+				if a == replay.ApplySQL {
+					name += " --apply sql"
+				}
+				ms = append(ms, method{name: name, kind: KindReplay, workers: w, groupTxns: g, apply: a})
 			}
-			ms = append(ms, method{name: name, kind: KindReplay, workers: w, apply: a})
 		}
 	}
 	if o.Native {
@@ -400,7 +420,7 @@ func (o *Options) methods() []method {
 // measured so far.
 func runInput(ctx context.Context, o *Options, in *input, pr *ProfileReport) error {
 	for _, m := range o.methods() {
-		res := Result{Method: m.name, Kind: m.kind, Workers: m.workers, Apply: m.apply, Verified: true}
+		res := Result{Method: m.name, Kind: m.kind, Workers: m.workers, GroupTxns: m.groupTxns, Apply: m.apply, Verified: true}
 		var used usage
 		for run := 1; run <= o.Repeat; run++ {
 			fmt.Fprintf(o.Log, "bench: %s: %s (run %d of %d)\n", in.name, m.name, run, o.Repeat)

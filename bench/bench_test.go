@@ -328,7 +328,8 @@ func TestValidate(t *testing.T) {
 	bad := map[string]func(o *Options){
 		"no profiles":         func(o *Options) { o.Profiles = nil },
 		"repeat 0":            func(o *Options) { o.Repeat = 0 },
-		"workers 0":           func(o *Options) { o.Workers = []int{4, 0} },
+		"negative workers":    func(o *Options) { o.Workers = []int{4, -1} },
+		"negative group size": func(o *Options) { o.GroupTxns = []int{0, -1} },
 		"binlogs, no base":    func(o *Options) { o.Binlogs = []string{"x.000001"} },
 		"base, no binlogs":    func(o *Options) { o.Base = "/data" },
 		"native with base":    func(o *Options) { o.Binlogs, o.Base, o.Native = []string{"x.000001"}, "/data", true },
@@ -347,5 +348,29 @@ func TestValidate(t *testing.T) {
 	o := DefaultOptions()
 	if err := o.Validate(); err != nil {
 		t.Errorf("defaults: %v", err)
+	}
+}
+
+// TestMethodsGroupSizes: every worker count is measured with every group
+// size, each a method of its own name and directory.
+func TestMethodsGroupSizes(t *testing.T) {
+	o := DefaultOptions()
+	o.Workers, o.GroupTxns = []int{0, 8}, []int{0, 64}
+	var names []string
+	slugs := map[string]bool{}
+	for _, m := range o.methods() {
+		if m.kind != KindReplay {
+			continue
+		}
+		names = append(names, m.name)
+		if slugs[m.slug()] {
+			t.Errorf("slug %s twice", m.slug())
+		}
+		slugs[m.slug()] = true
+	}
+	want := []string{"binlog-replay --workers 0", "binlog-replay --workers 0 --group-txns 64",
+		"binlog-replay --workers 8", "binlog-replay --workers 8 --group-txns 64"}
+	if strings.Join(names, "|") != strings.Join(want, "|") {
+		t.Errorf("methods %q, want %q", names, want)
 	}
 }

@@ -103,10 +103,14 @@ func (m method) slug() string {
 	case KindLimit:
 		return "limit"
 	}
-	if m.apply == replay.ApplySQL {
-		return fmt.Sprintf("replay-sql-w%d", m.workers)
+	slug := fmt.Sprintf("replay-w%d", m.workers)
+	if m.groupTxns > 0 {
+		slug += fmt.Sprintf("-g%d", m.groupTxns)
 	}
-	return fmt.Sprintf("replay-w%d", m.workers)
+	if m.apply == replay.ApplySQL {
+		slug += "-sql"
+	}
+	return slug
 }
 
 // apply applies the input's binlogs to tgt with method m and returns how
@@ -175,6 +179,7 @@ func applyAnchor(ctx context.Context, in *input, tgt *sandbox.Server, proxy *net
 func applyReplay(ctx context.Context, o *Options, in *input, tgt *sandbox.Server, m method, proxy *netdelay.Proxy) (usage, error) {
 	ro := replay.DefaultOptions()
 	ro.Files, ro.TargetDSN, ro.StartPosition, ro.Workers = in.files, tgt.DSN(""), in.start, m.workers
+	ro.GroupTxns = m.groupTxns
 	if proxy != nil {
 		ro.TargetDSN = strings.Replace(tgt.TCPDSN(""), fmt.Sprintf(":%d)", tgt.Port), fmt.Sprintf(":%d)", proxy.Addr().Port), 1)
 	}

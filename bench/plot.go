@@ -332,8 +332,14 @@ func chartLabel(res Result) string {
 		return "limit, one session"
 	case KindReplay:
 		label := fmt.Sprintf("binlog-replay, %d workers", res.Workers)
-		if res.Workers == 1 {
+		switch res.Workers {
+		case 0:
+			label = "binlog-replay, workers auto"
+		case 1:
 			label = "binlog-replay, 1 worker"
+		}
+		if res.GroupTxns > 0 {
+			label += fmt.Sprintf(", groups of %d", res.GroupTxns)
 		}
 		if res.Apply == replay.ApplySQL {
 			label += ", SQL"

@@ -27,6 +27,7 @@ const durationTxnCap = 1_000_000
 type BenchOptions struct {
 	Profiles      string
 	Workers       string
+	GroupTxns     string
 	Apply         string
 	Binlogs       string
 	StartPosition string
@@ -47,7 +48,8 @@ func (o *BenchOptions) AddFlags(fs *flag.FlagSet) {
 		workers[i] = strconv.Itoa(w)
 	}
 	fs.StringVar(&o.Profiles, "profiles", strings.Join(names, ","), "comma-separated workload `profiles`, or all")
-	fs.StringVar(&o.Workers, "workers", strings.Join(workers, ","), "comma-separated binlog-replay worker `counts` to measure")
+	fs.StringVar(&o.Workers, "workers", strings.Join(workers, ","), "comma-separated binlog-replay worker `counts` to measure (0: the replay's default, chosen from the processors and the round trip)")
+	fs.StringVar(&o.GroupTxns, "group-txns", "0", "comma-separated binlog-replay group `sizes` (--group-txns) to measure with every worker count (0: adaptive, the replay's default)")
 	fs.StringVar(&o.Apply, "apply", "binlog", "comma-separated `ways` binlog-replay applies row events, each measured with every worker count: "+
 		"binlog (passed through in BINLOG statements), sql (as SQL made from the row images, --apply sql)")
 	fs.Int64Var(&o.Seed, "seed", o.Seed, "workload random seed")
@@ -95,6 +97,14 @@ func (o *BenchOptions) parse(set map[string]bool) error {
 			return fmt.Errorf("--workers: %w", err)
 		}
 		o.Options.Workers = append(o.Options.Workers, n)
+	}
+	o.Options.GroupTxns = nil
+	for _, s := range splitList(o.GroupTxns) {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return fmt.Errorf("--group-txns: %w", err)
+		}
+		o.Options.GroupTxns = append(o.Options.GroupTxns, n)
 	}
 	o.Options.Apply = nil
 	for _, s := range splitList(o.Apply) {
