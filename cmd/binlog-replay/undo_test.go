@@ -36,13 +36,13 @@ func undoSetup(ctx context.Context, db *sql.DB) error {
 	return nil
 }
 
-// undoAccident is the accident of the kill test: 4,000 transactions that
+// undoAccident is the accident of the kill test: 8,000 transactions that
 // move money and log it (rows inserted, updated and deleted, many rows
 // touched by several of them), then one large DELETE (about 3 MB of row
 // events, read and applied in pieces under --memory 1M).
 func undoAccident(ctx context.Context, db *sql.DB) error {
 	rng := rand.New(rand.NewPCG(5, 9))
-	for i := 0; i < 4000; i++ {
+	for i := 0; i < 8000; i++ {
 		from, to := rng.IntN(500)+1, rng.IntN(500)+1
 		tx, err := db.BeginTx(ctx, nil)
 		if err != nil {
