@@ -51,6 +51,12 @@ type Keyer struct {
 	// leave it unset for BINLOG passthrough, where row events do not fire
 	// them (MariaDB slave_run_triggers_for_rbr=NO, the default).
 	TriggersFire bool
+	// OwnKeysOnly leaves out of the keys those of foreign keys (a child
+	// row keyed with its parent's key, a parent's referenced columns): a
+	// row's keys are then those of its table's own primary and unique
+	// keys, which say whether two writes wrote the same row (or the same
+	// unique value). Set it before the first KeysOf.
+	OwnKeysOnly bool
 
 	tables TableSource
 
@@ -123,6 +129,36 @@ func (k *Keyer) KeysOf(ctx context.Context, t *txn.Txn) (keys []Key, barrier boo
 
 // addRows appends the keys of one row event, or returns why it cannot.
 func (k *Keyer) addRows(ctx context.Context, ev *txn.Event, keys *[]Key) (string, error) {
+	return k.eachRow(ctx, ev, keys, nil)
+}
+
+// RowKeys returns the keys of each row of the row event ev, as KeysOf
+// keys them: keys[i] are those of the i-th row (the i-th image, or the
+// i-th before/after pair of an update), unsorted. reason says why the
+// event cannot be keyed (KeysOf's barrier reasons), with keys nil. err is
+// set only when the TableSource fails.
+func (k *Keyer) RowKeys(ctx context.Context, ev *txn.Event) (keys [][]Key, reason string, err error) {
+	var flat []Key
+	var starts []int
+	reason, err = k.eachRow(ctx, ev, &flat, func(int) { starts = append(starts, len(flat)) })
+	if err != nil || reason != "" {
+		return nil, reason, err
+	}
+	keys = make([][]Key, len(starts))
+	for i, start := range starts {
+		end := len(flat)
+		if i+1 < len(starts) {
+			end = starts[i+1]
+		}
+		keys[i] = flat[start:end:end]
+	}
+	return keys, "", nil
+}
+
+// eachRow appends the keys of each row of one row event to keys, calling
+// start, when set, before each row; it returns why the event cannot be
+// keyed, if it cannot.
+func (k *Keyer) eachRow(ctx context.Context, ev *txn.Event, keys *[]Key, start func(row int)) (string, error) {
 	r := ev.Rows
 	if r == nil || r.Table == nil {
 		return "row event without its table map", nil
@@ -140,21 +176,29 @@ func (k *Keyer) addRows(ctx context.Context, ev *txn.Event, keys *[]Key) (string
 	if reason := checkShape(r, p.table); reason != "" {
 		return reason, nil
 	}
+	begin := func(row int) {
+		if start != nil {
+			start(row)
+		}
+	}
 	switch r.Op {
 	case txn.OpInsert:
-		for _, row := range r.Rows {
+		for i, row := range r.Rows {
+			begin(i)
 			if reason := p.addInsert(image{row, r.Columns}, keys); reason != "" {
 				return reason, nil
 			}
 		}
 	case txn.OpDelete:
-		for _, row := range r.Rows {
+		for i, row := range r.Rows {
+			begin(i)
 			if reason := p.addDelete(image{row, r.Columns}, keys); reason != "" {
 				return reason, nil
 			}
 		}
 	case txn.OpUpdate:
 		for i := 0; i+1 < len(r.Rows); i += 2 {
+			begin(i / 2)
 			before, after := image{r.Rows[i], r.Columns}, image{r.Rows[i+1], r.ColumnsAfter}
 			if reason := p.addUpdate(before, after, keys); reason != "" {
 				return reason, nil
@@ -192,6 +236,9 @@ func (k *Keyer) planFor(ctx context.Context, schemaName, table string) (*plan, s
 	}
 	if p, err = buildPlan(ctx, t, k.tables); err != nil {
 		return nil, "", err
+	}
+	if k.OwnKeysOnly {
+		p.groups = slices.DeleteFunc(p.groups, func(g group) bool { return !g.own })
 	}
 	if k.TriggersFire && t.HasTriggers && p.unusable == "" {
 		p.unusable = "table " + quote(t.Schema, t.Name) + " has triggers on the target"

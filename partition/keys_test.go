@@ -420,3 +420,53 @@ func TestNormalizeDecimal(t *testing.T) {
 		}
 	}
 }
+
+// TestRowKeys checks the keys of each row of an event: together they are
+// the event's write set, and each row has its own.
+func TestRowKeys(t *testing.T) {
+	tb := testTables()
+	users := tb["db.users"]
+	s := func(v string) []byte { return []byte(v) }
+	e := ev(users, txn.OpUpdate,
+		row(int64(1), s("a"), nil, int64(1)), row(int64(1), s("a"), nil, int64(2)),
+		row(int64(2), nil, nil, nil), row(int64(3), nil, nil, nil))
+	k := NewKeyer(tb)
+	keys, reason, err := k.RowKeys(context.Background(), &e)
+	if err != nil || reason != "" || len(keys) != 2 {
+		t.Fatalf("RowKeys: %d rows, reason %q, err %v", len(keys), reason, err)
+	}
+	var all []Key
+	for _, rk := range keys {
+		all = append(all, rk...)
+	}
+	slices.Sort(all)
+	if want := mustKeys(t, tb, rowsTxn(e)); !slices.Equal(slices.Compact(all), want) {
+		t.Errorf("the rows' keys %v are not the event's write set %v", all, want)
+	}
+	if shareKey(keys[0], keys[1]) {
+		t.Error("two different rows share a key")
+	}
+	nopk := ev(tb["db.nopk"], txn.OpInsert, row(int64(1), int64(2)))
+	if keys, reason, err := k.RowKeys(context.Background(), &nopk); keys != nil || reason == "" || err != nil {
+		t.Errorf("a table without a key: %v, %q, %v; want a reason", keys, reason, err)
+	}
+}
+
+// TestOwnKeysOnly checks that a Keyer with OwnKeysOnly keys a child row
+// by its own keys only: it no longer meets a write of its parent row.
+func TestOwnKeysOnly(t *testing.T) {
+	tb := testTables()
+	parent, child := tb["db.parent"], tb["db.child"]
+	p := ev(parent, txn.OpUpdate, row(int64(2), int64(1)), row(int64(2), int64(5)))
+	c := ev(child, txn.OpInsert, row(int64(1), int64(2), nil))
+	if !shareKey(mustKeys(t, tb, rowsTxn(p)), mustKeys(t, tb, rowsTxn(c))) {
+		t.Fatal("a child row does not meet its parent's write by default")
+	}
+	k := NewKeyer(tb)
+	k.OwnKeysOnly = true
+	pk, _, _ := k.RowKeys(context.Background(), &p)
+	ck, _, _ := k.RowKeys(context.Background(), &c)
+	if len(ck) != 1 || len(ck[0]) != 1 || shareKey(pk[0], ck[0]) {
+		t.Errorf("with OwnKeysOnly the child row has keys %v, its parent's write %v: want its primary key only, not shared", ck, pk)
+	}
+}

@@ -21,6 +21,7 @@ type group struct {
 	specs    []*schema.Column // how to normalize each value (the key owner's columns)
 	prefixes []int            // key prefix lengths, 0 for whole values
 	identity bool             // the key that identifies the row (PK or NOT NULL unique)
+	own      bool             // a primary or unique key of the table itself (not a foreign key's)
 }
 
 // cascade is a foreign key from a child table whose ON DELETE or ON UPDATE
@@ -62,7 +63,7 @@ func buildPlan(ctx context.Context, t *schema.Table, tables TableSource) (*plan,
 	for i := range t.Indexes {
 		idx := &t.Indexes[i]
 		g := group{what: "key `" + idx.Name + "` of " + name, prefix: keyPrefix(t.Schema, t.Name, idx.Name),
-			cols: idx.Columns, prefixes: prefixesOf(idx), identity: i == identity}
+			cols: idx.Columns, prefixes: prefixesOf(idx), identity: i == identity, own: true}
 		for _, c := range idx.Columns {
 			if c < 0 || c >= len(t.Columns) {
 				p.unusable = g.what + " has an unknown column"

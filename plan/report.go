@@ -154,6 +154,12 @@ type Candidate struct {
 	Flags          []string `json:"flags"`
 	// Warnings say where a flag would stop earlier than here.
 	Warnings []string `json:"warnings,omitempty"`
+	// Undo, for a destructive transaction that binlog-replay undo can
+	// reverse as far as the binlog tells, are the flags that select it
+	// for undo (its start and end); UndoRefusal otherwise says why it
+	// cannot be undone.
+	Undo        []string `json:"undo,omitempty"`
+	UndoRefusal string   `json:"undo_refusal,omitempty"`
 	// Applied says whether the predicted replay applies this transaction
 	// (false: it is skipped, or after the stop point).
 	Applied bool `json:"applied_by_replay"`

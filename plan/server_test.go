@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -184,6 +185,13 @@ func TestPlanGeneratedBinlog(t *testing.T) {
 	}
 	if drop.Kind != "drop-table" || !strings.HasPrefix(drop.Detail, "DROP TABLE") || c.DDL != 1 {
 		t.Errorf("second candidate %+v, DDL %d", drop, c.DDL)
+	}
+	// The DELETE can be undone, as far as the binlog tells; the DROP not.
+	if want := []string{"--start-position " + big.Start.String(), "--stop-position " + big.End.String()}; !slices.Equal(big.Undo, want) || big.UndoRefusal != "" {
+		t.Errorf("the DELETE's undo flags %q (refusal %q), want %q", big.Undo, big.UndoRefusal, want)
+	}
+	if drop.Undo != nil || !strings.Contains(drop.UndoRefusal, "DDL") {
+		t.Errorf("the DROP's undo flags %q, refusal %q; want a refusal naming DDL", drop.Undo, drop.UndoRefusal)
 	}
 	if drop.StopPosition != tr.dropStart.String() || drop.StopBeforeGTID != tr.dropGTID || len(drop.Warnings) != 0 {
 		t.Errorf("DROP's flags %q %q (warnings %q), server says start %s GTID %s",

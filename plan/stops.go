@@ -136,6 +136,9 @@ func (s *stopFinder) check(t *txn.Txn, f *txnFacts) *Candidate {
 	c := &Candidate{Ref: *t.Ref(), Kind: kinds[0], Destructive: destructive,
 		Detail: strings.Join(details, "; "), Schema: schema}
 	s.stopFlags(t, c, f.gtidRepeat)
+	if destructive {
+		s.undoOf(t, c)
+	}
 	return c
 }
 

@@ -136,6 +136,12 @@ func (p *printer) candidates(r *Report) {
 		for _, w := range c.Warnings {
 			p.f("    warning: %s\n", w)
 		}
+		switch {
+		case len(c.Undo) > 0:
+			p.f("    undo it (on the server it happened on; --dry-run first): %s\n", undoCommand(&c, r.Files))
+		case c.UndoRefusal != "":
+			p.f("    cannot be undone: %s\n", c.UndoRefusal)
+		}
 	}
 }
 

@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -27,13 +29,14 @@ var updateDocs = flag.Bool("update", false, "rewrite the generated parts of the 
 const docsDir = "../../docs"
 
 // manualPages are the commands that have a manual page, each with its
-// flags registered as the command registers them (runReplay, runPlan,
-// runVerify, runBench).
+// flags registered as the command registers them (runReplay, runUndo,
+// runPlan, runVerify, runBench, runPreflight).
 var manualPages = []struct {
 	command  string
 	addFlags func(fs *flag.FlagSet)
 }{
 	{"replay", func(fs *flag.FlagSet) { new(ReplayOptions).AddFlags(fs) }},
+	{"undo", func(fs *flag.FlagSet) { new(UndoOptions).AddFlags(fs) }},
 	{"plan", func(fs *flag.FlagSet) { new(PlanOptions).AddFlags(fs) }},
 	{"verify", func(fs *flag.FlagSet) { new(verifyOptions).addFlags(fs) }},
 	{"bench", func(fs *flag.FlagSet) { new(BenchOptions).AddFlags(fs) }},
@@ -46,7 +49,11 @@ var manualPages = []struct {
 var machineDefaults = map[string]struct {
 	text  string
 	value func() string
-}{}
+}{
+	"undo --workers": {"twice the cores, 4 to 16", func() string {
+		return strconv.Itoa(min(max(2*runtime.NumCPU(), 4), 16))
+	}},
+}
 
 // Markers of the generated parts.
 const (

@@ -5,6 +5,7 @@
 //
 //	binlog-replay replay --target DSN [flags] BINLOGS...
 //	binlog-replay replay --target DSN --source DSN --source-start FILE:POS|GTID [flags]
+//	binlog-replay undo --target DSN --start-position FILE:POS --stop-position FILE:POS [flags] BINLOGS...
 //	binlog-replay verify --target DSN --reference DSN [flags]
 //	binlog-replay plan [flags] BINLOGS...
 //	binlog-replay preflight --target DSN [flags] BINLOGS...
@@ -38,6 +39,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"replay", "apply binlogs to a target server", runReplay},
+		{"undo", "reverse a range of the binlogs on a target server (an accidental DELETE, UPDATE...)", runUndo},
 		{"verify", "compare the data of two servers table by table", runVerify},
 		{"bench", "measure the speed-up over mariadb-binlog | mariadb on this machine, verified", runBench},
 		{"plan", "analyse binlogs without a server: contents, stop-point candidates, parallelism", runPlan},

@@ -15,7 +15,13 @@ import (
 // set, so a write to a table with triggers is a barrier (newKeyer).
 
 // applySQL reports whether every row event is applied as SQL.
-func (p *Pipeline) applySQL() bool { return p.deps.Gen != nil && p.deps.Gen.ApplySQL }
+func (p *Pipeline) applySQL() bool {
+	if p.deps.Gen == nil {
+		return false
+	}
+	applySQL, _ := p.deps.Gen.Modes()
+	return applySQL
+}
 
 // SkipDecode is what the read stage's reader reads to know whether to
 // decode row images (binlog.Options.SkipDecode): off in serial stretches
@@ -38,6 +44,8 @@ func (p *Pipeline) needsFormat(t *txn.Txn) bool {
 // newKeyer returns the write-set keyer of the dispatch.
 func (p *Pipeline) newKeyer() *partition.Keyer {
 	k := partition.NewKeyer(p.deps.Tables)
-	k.TriggersFire = p.deps.Gen != nil && p.deps.Gen.TriggersFire
+	if p.deps.Gen != nil {
+		_, k.TriggersFire = p.deps.Gen.Modes()
+	}
 	return k
 }

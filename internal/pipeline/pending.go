@@ -106,7 +106,7 @@ func (w *worker) ddlApplied(ctx context.Context, t *txn.Txn, q *txn.Event, p *ta
 // applying it again.
 func (w *worker) skipApplied(ctx context.Context, g *group) error {
 	t := g.txns[len(g.txns)-1]
-	if err := w.execUnlogged(ctx, target.CheckpointSQL(t, w.p.cfg.AppliedBefore+g.last(), g.temps)+";\nCOMMIT"); err != nil {
+	if err := w.execUnlogged(ctx, w.p.checkpointSQL(t, w.p.cfg.AppliedBefore+g.last(), g.temps)+";\nCOMMIT"); err != nil {
 		if !isServerError(err) {
 			w.p.commitUncertain(g)
 		}
@@ -120,7 +120,7 @@ func (w *worker) skipApplied(ctx context.Context, g *group) error {
 // being applied apart (see target.CheckpointSchema): for a transaction
 // whose own session has its target transaction open (a streamed one).
 func (p *Pipeline) markApart(ctx context.Context, t *txn.Txn, state, print, what string) error {
-	q := p.deps.Target.Unlogged(target.PendingSQL(t, state, print, what) + ";\nCOMMIT")
+	q := p.deps.Target.Unlogged(p.pendingSQL(t, state, print, what) + ";\nCOMMIT")
 	if err := p.deps.Target.Exec(ctx, q); err != nil {
 		return fmt.Errorf("record the start of a transaction applied apart: %w", err)
 	}

@@ -71,6 +71,9 @@ type Config struct {
 	// is what the operator said of it.
 	Pending   *target.Pending
 	Uncertain Outcome
+	// Channel is the checkpoint's channel (target.ReplayChannel when
+	// empty; an undo keeps its own, target.UndoChannel).
+	Channel string
 }
 
 // Target is what the pipeline needs of the target server.
@@ -120,12 +123,22 @@ type Tables interface {
 	InvalidateAll()
 }
 
+// Generator makes the statements that apply a transaction, without BEGIN
+// and COMMIT (a *sqlgen.Generator, or one that adds to its statements).
+// Modes says whether it applies every row event as SQL and lets the
+// target's triggers fire (sqlgen.Generator.ApplySQL, TriggersFire; see
+// applysql.go).
+type Generator interface {
+	Body(ctx context.Context, t *txn.Txn) ([]sqlgen.Stmt, error)
+	Modes() (applySQL, triggersFire bool)
+}
+
 // Deps are what the pipeline works with.
 type Deps struct {
 	Target Target
 	Tables Tables
 	// Gen makes the statements that apply a transaction.
-	Gen *sqlgen.Generator
+	Gen Generator
 	// Mem is the memory budget the read stage takes shares of and the
 	// pipeline gives back (memory.go).
 	Mem *Budget
@@ -393,6 +406,25 @@ func (p *Pipeline) applyError(t *txn.Txn, s *sqlgen.Stmt, err error) error {
 		ae.Statement = sqlgen.Describe(s, p.cfg.LogValues)
 	}
 	return ae
+}
+
+// checkpointSQL returns the statement that records t in the checkpoint
+// (target.CheckpointSQL) of the pipeline's channel.
+func (p *Pipeline) checkpointSQL(t *txn.Txn, applied uint64, temps string) string {
+	return target.ChannelCheckpointSQL(p.channel(), t, applied, temps)
+}
+
+// pendingSQL returns the statement that marks t as applied apart
+// (target.PendingSQL) in the checkpoint of the pipeline's channel.
+func (p *Pipeline) pendingSQL(t *txn.Txn, state, print, what string) string {
+	return target.ChannelPendingSQL(p.channel(), t, state, print, what)
+}
+
+func (p *Pipeline) channel() string {
+	if p.cfg.Channel == "" {
+		return target.ReplayChannel
+	}
+	return p.cfg.Channel
 }
 
 // logf writes a log line.

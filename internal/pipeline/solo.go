@@ -96,7 +96,7 @@ func (w *worker) applySolo(ctx context.Context, g *group) error {
 	if p := w.p.takePending(t); p != nil && w.p.cfg.Uncertain == OutcomeApplied {
 		return w.skipApplied(ctx, g)
 	}
-	if err := w.execUnlogged(ctx, target.PendingSQL(t, target.StateNonTrans, "", g.solo)+";\nCOMMIT"); err != nil {
+	if err := w.execUnlogged(ctx, w.p.pendingSQL(t, target.StateNonTrans, "", g.solo)+";\nCOMMIT"); err != nil {
 		return w.p.applyError(t, nil, fmt.Errorf("record the start of a transaction that must not be applied twice: %w", err))
 	}
 	uncertain := func(err error) error {
@@ -113,7 +113,7 @@ func (w *worker) applySolo(ctx context.Context, g *group) error {
 	}
 	w.sess.SetFormat(format)
 	last := g.txns[len(g.txns)-1]
-	commit := target.CheckpointSQL(last, w.p.cfg.AppliedBefore+g.last(), g.temps) + ";\nCOMMIT"
+	commit := w.p.checkpointSQL(last, w.p.cfg.AppliedBefore+g.last(), g.temps) + ";\nCOMMIT"
 	if t.RolledBack {
 		// As on the source: the transactional changes go, the others stay.
 		if err := w.sess.Run(ctx, "ROLLBACK"); err != nil {

@@ -247,7 +247,7 @@ func (w *worker) applyOnce(ctx context.Context, g *group) error {
 	if err != nil {
 		return err
 	}
-	commit := target.CheckpointSQL(last, w.p.cfg.AppliedBefore+g.last(), g.temps) + ";\nCOMMIT"
+	commit := w.p.checkpointSQL(last, w.p.cfg.AppliedBefore+g.last(), g.temps) + ";\nCOMMIT"
 	if after != 0 {
 		commit = target.TurnWaitSQL(after, g.first) + ";\n" + commit
 	}
@@ -334,7 +334,7 @@ func (w *worker) applyDDL(ctx context.Context, g *group) error {
 	if err := w.execDDL(ctx, t, q, rowsOnly); err != nil {
 		return err
 	}
-	if err := w.execUnlogged(ctx, target.CheckpointSQL(t, w.p.cfg.AppliedBefore+g.last(), g.temps)+";\nCOMMIT"); err != nil {
+	if err := w.execUnlogged(ctx, w.p.checkpointSQL(t, w.p.cfg.AppliedBefore+g.last(), g.temps)+";\nCOMMIT"); err != nil {
 		if !isServerError(err) {
 			w.p.commitUncertain(g)
 		}
@@ -385,7 +385,7 @@ func (w *worker) markDDL(ctx context.Context, t *txn.Txn, q *txn.Event, solo str
 	if print.Ambiguous != "" {
 		mark = "ambiguous: " + print.Ambiguous
 	}
-	if err := w.execUnlogged(ctx, target.PendingSQL(t, target.StateDDL, mark, solo)+";\nCOMMIT"); err != nil {
+	if err := w.execUnlogged(ctx, w.p.pendingSQL(t, target.StateDDL, mark, solo)+";\nCOMMIT"); err != nil {
 		return w.p.applyError(t, nil, fmt.Errorf("record DDL start: %w", err))
 	}
 	return nil

@@ -120,3 +120,42 @@ func checkRows(ctx context.Context, conn *sql.Conn, s *Stmt, n int64) error {
 	}
 	return fmt.Errorf("the statement changed %d rows, want %d", n, s.Check.Rows)
 }
+
+// ExecExpect runs the check s.Expect on conn and returns a *RowsError
+// naming s's event (wrapping ErrRowDiffers) when the rows are not as
+// expected: the problem, how many rows, and the first rows that differ.
+func ExecExpect(ctx context.Context, conn *sql.Conn, s *Stmt) error {
+	x := s.Expect
+	var got int64
+	if err := conn.QueryRowContext(ctx, x.Query).Scan(&got); err != nil {
+		return &RowsError{Event: s.Event, Err: fmt.Errorf("check the rows on the target: %w", err)}
+	}
+	if got == x.Want {
+		return nil
+	}
+	var keys []string
+	bad := 0
+	for _, p := range x.Probes {
+		var n int64
+		if err := conn.QueryRowContext(ctx, p.Query).Scan(&n); err != nil {
+			return &RowsError{Event: s.Event, Err: fmt.Errorf("check the rows on the target: %w", err)}
+		}
+		if n == p.Want {
+			continue
+		}
+		if bad++; len(keys) < maxNamedRows {
+			keys = append(keys, p.Key)
+		}
+	}
+	which := ""
+	if len(keys) > 0 {
+		which = ": " + strings.Join(keys, "; ")
+		if bad > len(keys) {
+			which += fmt.Sprintf("; and %d more", bad-len(keys))
+		}
+	}
+	return &RowsError{Event: s.Event, Err: fmt.Errorf("%w: %s (%d of %d rows%s)", ErrRowDiffers, x.Problem, max(bad, 1), len(x.Probes), which)}
+}
+
+// maxNamedRows bounds the rows an error of ExecExpect names.
+const maxNamedRows = 5

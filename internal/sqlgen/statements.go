@@ -42,6 +42,11 @@ type Stmt struct {
 	// Event is then the first row event of the packet's statements, and
 	// Check.Events the row events each statement applies.
 	Check *RowCheck
+	// Expect, when set, marks a check of the rows the statements after it
+	// change (SQL and Events are empty): it is sent alone, in its own
+	// round trip, and the statements after it are not sent when it fails
+	// (see RowExpect).
+	Expect *RowExpect
 	// ExpectErr is the error the source logged for the statement (it
 	// failed part way there): the target must fail the same way.
 	ExpectErr uint16
@@ -152,6 +157,15 @@ func BinlogSize(events []*txn.Event) int {
 // file's format description on a session; row events need it first.
 func FormatStatement(f *txn.Format) Stmt {
 	return Stmt{Events: []*txn.Event{{Raw: f.Raw, Pos: f.Pos, TypeName: "FORMAT_DESCRIPTION_EVENT"}}}
+}
+
+// Modes returns ApplySQL and TriggersFire (false for a nil sa): how the
+// pipeline must read and key what Body applies.
+func (sa *Generator) Modes() (applySQL, triggersFire bool) {
+	if sa == nil {
+		return false, false
+	}
+	return sa.ApplySQL, sa.TriggersFire
 }
 
 // Body returns the statements that apply t's events, without

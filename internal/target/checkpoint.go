@@ -50,7 +50,13 @@ import (
 //     twice (see solo.go).
 const CheckpointSchema = "binlog_replay"
 
-const checkpointChannel = "default"
+// Channels name the rows of the checkpoint table: a replay keeps its
+// checkpoint in ReplayChannel, an undo (package undo) in UndoChannel, so
+// that neither ever resumes from the other's.
+const (
+	ReplayChannel = "default"
+	UndoChannel   = "undo"
+)
 
 // Checkpoint is the saved progress of a replay on a target.
 type Checkpoint struct {
@@ -185,7 +191,7 @@ func addCheckpointColumns(ctx context.Context, conn *sql.Conn) error {
 func ReadCheckpoint(ctx context.Context, db interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
 }) (*Checkpoint, error) {
-	return readCheckpoint(ctx, db, "")
+	return readCheckpoint(ctx, db, ReplayChannel, "")
 }
 
 // queryRower is a *sql.DB, *sql.Conn or *sql.Tx.
@@ -200,7 +206,13 @@ type queryRower interface {
 // end, so that the checkpoint says whether it committed. It fails after
 // the target's innodb_lock_wait_timeout.
 func ReadCheckpointSettled(ctx context.Context, db queryRower) (*Checkpoint, error) {
-	cp, err := readCheckpoint(ctx, db, " LOCK IN SHARE MODE")
+	return ReadChannelSettled(ctx, db, ReplayChannel)
+}
+
+// ReadChannelSettled is ReadCheckpointSettled for the checkpoint of the
+// given channel.
+func ReadChannelSettled(ctx context.Context, db queryRower, channel string) (*Checkpoint, error) {
+	cp, err := readCheckpoint(ctx, db, channel, " LOCK IN SHARE MODE")
 	if isMySQLError(err, errLockWaitTimeout) {
 		return nil, fmt.Errorf("another session holds the checkpoint (a commit of an earlier run still in progress on the target, "+
 			"waiting for disk space or a lock?): see SHOW PROCESSLIST on the target, then run again: %w", err)
@@ -208,7 +220,7 @@ func ReadCheckpointSettled(ctx context.Context, db queryRower) (*Checkpoint, err
 	return cp, err
 }
 
-func readCheckpoint(ctx context.Context, db queryRower, lock string) (*Checkpoint, error) {
+func readCheckpoint(ctx context.Context, db queryRower, channel, lock string) (*Checkpoint, error) {
 	var (
 		cp      Checkpoint
 		srcTime sql.NullString
@@ -216,7 +228,7 @@ func readCheckpoint(ctx context.Context, db queryRower, lock string) (*Checkpoin
 	err := db.QueryRowContext(ctx,
 		"SELECT seq, file, pos, gtid, source_time, state, ddl_file, ddl_pos, "+
 			"pending_gtid, pending_print, pending_what, temp_tables FROM `"+
-			CheckpointSchema+"`.`checkpoint` WHERE channel = ?"+lock, checkpointChannel).
+			CheckpointSchema+"`.`checkpoint` WHERE channel = ?"+lock, channel).
 		Scan(&cp.Applied, &cp.Next.File, &cp.Next.Offset, &cp.GTID, &srcTime, &cp.State,
 			&cp.Pending.Start.File, &cp.Pending.Start.Offset, &cp.Pending.GTID, &cp.Pending.Print,
 			&cp.Pending.What, &cp.TempTables)
@@ -224,7 +236,7 @@ func readCheckpoint(ctx context.Context, db queryRower, lock string) (*Checkpoin
 		return nil, nil
 	}
 	if isMySQLError(err, errBadField) {
-		return readOldCheckpoint(ctx, db, lock)
+		return readOldCheckpoint(ctx, db, channel, lock)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read checkpoint: %w", err)
@@ -232,18 +244,18 @@ func readCheckpoint(ctx context.Context, db queryRower, lock string) (*Checkpoin
 	if srcTime.Valid {
 		cp.SourceTime, _ = time.Parse("2006-01-02 15:04:05.999999", srcTime.String)
 	}
-	if cp.RewriteDB, err = readRewriteDB(ctx, db); err != nil {
+	if cp.RewriteDB, err = readRewriteDB(ctx, db, channel); err != nil {
 		return nil, err
 	}
 	return &cp, nil
 }
 
-// readRewriteDB reads the checkpoint's rewrite_db, "" from a table made
-// by a version without it.
-func readRewriteDB(ctx context.Context, db queryRower) (string, error) {
+// readRewriteDB reads the rewrite_db of the checkpoint of channel, ""
+// from a table made by a version without it.
+func readRewriteDB(ctx context.Context, db queryRower, channel string) (string, error) {
 	var rules string
 	err := db.QueryRowContext(ctx, "SELECT rewrite_db FROM `"+CheckpointSchema+"`.`checkpoint` WHERE channel = ?",
-		checkpointChannel).Scan(&rules)
+		channel).Scan(&rules)
 	switch {
 	case isMySQLError(err, errBadField), errors.Is(err, sql.ErrNoRows):
 		return "", nil
@@ -254,23 +266,23 @@ func readRewriteDB(ctx context.Context, db queryRower) (string, error) {
 }
 
 // RewriteDBSQL records rules (rewrite.Rules.String) as the --rewrite-db
-// rules of the checkpoint, in the transaction that creates it.
+// rules of the replay's checkpoint, in the transaction that creates it.
 func RewriteDBSQL(rules string) string {
 	return fmt.Sprintf("UPDATE `%s`.`checkpoint` SET rewrite_db=%s WHERE channel=%s",
-		CheckpointSchema, sqlgen.Quote(rules), sqlgen.Quote(checkpointChannel))
+		CheckpointSchema, sqlgen.Quote(rules), sqlgen.Quote(ReplayChannel))
 }
 
 // readOldCheckpoint reads a checkpoint table made by an earlier version,
 // which lacks the pending_* and temp_tables columns (the first run of this
 // version adds them).
-func readOldCheckpoint(ctx context.Context, db queryRower, lock string) (*Checkpoint, error) {
+func readOldCheckpoint(ctx context.Context, db queryRower, channel, lock string) (*Checkpoint, error) {
 	var (
 		cp      Checkpoint
 		srcTime sql.NullString
 	)
 	err := db.QueryRowContext(ctx,
 		"SELECT seq, file, pos, gtid, source_time, state, ddl_file, ddl_pos FROM `"+
-			CheckpointSchema+"`.`checkpoint` WHERE channel = ?"+lock, checkpointChannel).
+			CheckpointSchema+"`.`checkpoint` WHERE channel = ?"+lock, channel).
 		Scan(&cp.Applied, &cp.Next.File, &cp.Next.Offset, &cp.GTID, &srcTime, &cp.State,
 			&cp.Pending.Start.File, &cp.Pending.Start.Offset)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -293,6 +305,12 @@ func readOldCheckpoint(ctx context.Context, db queryRower, lock string) (*Checkp
 // temporary tables open after it. It is sent in the same multi-statement
 // batch as COMMIT, so values are literals.
 func CheckpointSQL(t *txn.Txn, applied uint64, temps string) string {
+	return ChannelCheckpointSQL(ReplayChannel, t, applied, temps)
+}
+
+// ChannelCheckpointSQL is CheckpointSQL for the checkpoint of the given
+// channel.
+func ChannelCheckpointSQL(channel string, t *txn.Txn, applied uint64, temps string) string {
 	srcTime := "NULL"
 	if !t.Time.IsZero() {
 		srcTime = sqlgen.Quote(t.Time.UTC().Format("2006-01-02 15:04:05.999999"))
@@ -302,7 +320,7 @@ func CheckpointSQL(t *txn.Txn, applied uint64, temps string) string {
 		"seq=VALUES(seq), file=VALUES(file), pos=VALUES(pos), gtid=VALUES(gtid), "+
 		"source_time=VALUES(source_time), state=VALUES(state), ddl_file='', ddl_pos=0, "+
 		"pending_gtid='', pending_print='', pending_what='', temp_tables=VALUES(temp_tables)",
-		CheckpointSchema, sqlgen.Quote(checkpointChannel), applied, sqlgen.Quote(t.End.File), t.End.Offset,
+		CheckpointSchema, sqlgen.Quote(channel), applied, sqlgen.Quote(t.End.File), t.End.Offset,
 		sqlgen.Quote(t.GTID.String()), srcTime, sqlgen.Quote(StateRunning), sqlgen.Quote(temps))
 }
 
@@ -310,10 +328,15 @@ func CheckpointSQL(t *txn.Txn, applied uint64, temps string) string {
 // (StateDDL or StateNonTrans), with the DDL's fingerprint print and what
 // makes it apart.
 func PendingSQL(t *txn.Txn, state, print, what string) string {
+	return ChannelPendingSQL(ReplayChannel, t, state, print, what)
+}
+
+// ChannelPendingSQL is PendingSQL for the checkpoint of the given channel.
+func ChannelPendingSQL(channel string, t *txn.Txn, state, print, what string) string {
 	return fmt.Sprintf("UPDATE `%s`.`checkpoint` SET state=%s, ddl_file=%s, ddl_pos=%d, "+
 		"pending_gtid=%s, pending_print=%s, pending_what=%s WHERE channel=%s",
 		CheckpointSchema, sqlgen.Quote(state), sqlgen.Quote(t.Start.File), t.Start.Offset,
-		sqlgen.Quote(t.GTID.String()), sqlgen.Quote(clip(print)), sqlgen.Quote(clip(what)), sqlgen.Quote(checkpointChannel))
+		sqlgen.Quote(t.GTID.String()), sqlgen.Quote(clip(print)), sqlgen.Quote(clip(what)), sqlgen.Quote(channel))
 }
 
 // clip shortens s to fit a pending_* column, keeping it valid UTF-8.

@@ -204,6 +204,16 @@ func (sess *Session) Exec(ctx context.Context, stmts []sqlgen.Stmt) error {
 		// packet ends what is pending.
 		// Statements of the SQL apply path go one row event per packet,
 		// so that an error names the event that failed.
+		if s.Expect != nil {
+			if err := flush(); err != nil {
+				return err
+			}
+			if err := sqlgen.ExecExpect(ctx, sess.conn, s); err != nil {
+				sess.format = nil
+				return &StmtError{Stmt: s, Err: err}
+			}
+			continue
+		}
 		if (s.Events != nil) != (len(events) > 0) || (s.Check != nil) != (len(checked) > 0) ||
 			len(checked) > 0 && checked[0].Event != s.Event || s.Alone || size+n > limit {
 			if err := flush(); err != nil {

@@ -1,0 +1,116 @@
+package binlog
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/binlog-replay/binlog-replay/txn"
+)
+
+// Decoder decodes stand-alone TABLE_MAP and row events of binlogs of one
+// format, one at a time, as the reader decodes them in a file: events kept
+// apart from their file (an undo spools the events a RowEditor made to
+// disk and reads them back). A row event is decoded with the last TABLE_MAP
+// decoded for its table id. A Decoder is not safe for concurrent use.
+type Decoder struct {
+	r *Reader
+}
+
+// NewDecoder returns a decoder of the events of binlogs whose format
+// description is f.
+func NewDecoder(f *txn.Format) (*Decoder, error) {
+	r, err := newReader(Options{DecodeRows: true, DecodeWorkers: 1})
+	if err != nil {
+		return nil, err
+	}
+	fm, err := parseFormat(f.Raw, f.Pos)
+	if err != nil {
+		return nil, fmt.Errorf("decoder: format description at %s: %w", f.Pos, err)
+	}
+	fm.Format = f // with the flavor the reader settled on
+	r.format, r.tableCache = fm, map[string]*tableEntry{}
+	if err := r.newParsers(f.Raw); err != nil {
+		return nil, fmt.Errorf("decoder: format description at %s: %w", f.Pos, err)
+	}
+	return &Decoder{r: r}, nil
+}
+
+// Decode decodes raw, the whole event (header, body, checksum), which
+// errors name as being at pos: a TABLE_MAP event, or a WRITE, UPDATE or
+// DELETE_ROWS event (v1 or v2) after the TABLE_MAP of its table. The
+// event's row images are decoded; its values share raw's memory.
+func (d *Decoder) Decode(raw []byte, pos txn.Position) (txn.Event, error) {
+	ev, err := d.decode(raw, pos)
+	if err != nil {
+		var e *Error
+		if !errors.As(err, &e) {
+			typ := ""
+			if len(raw) > 4 {
+				typ = eventTypeName(raw[4])
+			}
+			err = &Error{File: pos.File, Offset: pos.Offset, EventType: typ, Err: err}
+		}
+		return txn.Event{}, err
+	}
+	return ev, nil
+}
+
+func (d *Decoder) decode(raw []byte, pos txn.Position) (txn.Event, error) {
+	r := d.r
+	if len(raw) < headerSize {
+		return txn.Event{}, fmt.Errorf("event of %d bytes is shorter than its header", len(raw))
+	}
+	h := parseHeader(raw)
+	if int(h.Size) != len(raw) {
+		return txn.Event{}, fmt.Errorf("event header says %d bytes, the event has %d", h.Size, len(raw))
+	}
+	body := raw[headerSize:]
+	if r.format.Checksum {
+		if err := verifyChecksum(raw); err != nil {
+			return txn.Event{}, err
+		}
+		body = body[: len(body)-4 : len(body)-4]
+	}
+	e := event{header: h, pos: pos.Offset, end: pos.Offset + uint64(len(raw)), raw: raw, data: raw, body: body, parser: r.main}
+	ev := txn.Event{Type: h.Type, TypeName: eventTypeName(h.Type), Pos: pos, Timestamp: h.Timestamp, Raw: raw}
+	if h.Type == evTableMap {
+		te, err := r.tableMap(e)
+		if err != nil {
+			return txn.Event{}, err
+		}
+		r.tables[te.tm.ID] = te
+		ev.Kind, ev.TableMap = txn.EventTableMap, te.tm
+		return ev, nil
+	}
+	if _, ok := inverseType[h.Type]; !ok {
+		return txn.Event{}, errors.New("not a TABLE_MAP nor a v1 or v2 WRITE, UPDATE or DELETE_ROWS event")
+	}
+	op, _ := rowsOp(h.Type)
+	id, err := r.tableID(e)
+	if err != nil {
+		return txn.Event{}, err
+	}
+	te, ok := r.tables[id]
+	if !ok {
+		return txn.Event{}, fmt.Errorf("row event for table id %d has no TABLE_MAP before it", id)
+	}
+	head, err := checkRowsHeader(e, r.tableIDLen(h.Type), te.tm)
+	if err != nil {
+		return txn.Event{}, err
+	}
+	rows := newRows(op, head, te)
+	tmpl, err := r.rowsTemplate(e, te)
+	if err != nil {
+		return txn.Event{}, err
+	}
+	job := rowsJob{rows: rows, tmpl: tmpl, table: te.tme, head: head, body: body, pos: e.pos, typ: h.Type}
+	if err := job.decode(&r.scratch); err != nil {
+		var be *Error
+		if errors.As(err, &be) {
+			be.File = pos.File
+		}
+		return txn.Event{}, err
+	}
+	ev.Kind, ev.Rows = txn.EventRows, rows
+	return ev, nil
+}

@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/internal/replaytest"
+	"github.com/binlog-replay/binlog-replay/replay"
+	"github.com/binlog-replay/binlog-replay/txn"
+	"github.com/binlog-replay/binlog-replay/undo"
+)
+
+// undoSetup creates the tables of the undo's kill test.
+func undoSetup(ctx context.Context, db *sql.DB) error {
+	stmts := []string{
+		"CREATE DATABASE ku",
+		"CREATE TABLE ku.acct (id INT PRIMARY KEY, bal BIGINT NOT NULL, note VARCHAR(200))",
+		"CREATE TABLE ku.log (id INT PRIMARY KEY, acct INT NOT NULL, amount INT, pad VARCHAR(200), KEY (acct))",
+		"INSERT INTO ku.acct SELECT seq, 1000, REPEAT('n', 150) FROM ku.seq_1_to_500",
+		"INSERT INTO ku.log SELECT seq, seq % 500 + 1, seq, REPEAT('p', 150) FROM ku.seq_1_to_20000",
+	}
+	for _, s := range stmts {
+		if _, err := db.ExecContext(ctx, s); err != nil {
+			return fmt.Errorf("%s: %w", s, err)
+		}
+	}
+	return nil
+}
+
+// undoAccident is the accident of the kill test: 8,000 transactions that
+// move money and log it (rows inserted, updated and deleted, many rows
+// touched by several of them), then one large DELETE (about 3 MB of row
+// events, read and applied in pieces under --memory 1M).
+func undoAccident(ctx context.Context, db *sql.DB) error {
+	rng := rand.New(rand.NewPCG(5, 9))
+	for i := 0; i < 8000; i++ {
+		from, to := rng.IntN(500)+1, rng.IntN(500)+1
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		for _, s := range []string{
+			fmt.Sprintf("UPDATE ku.acct SET bal = bal - %d WHERE id = %d", i%97, from),
+			fmt.Sprintf("UPDATE ku.acct SET bal = bal + %d WHERE id = %d", i%97, to),
+			fmt.Sprintf("INSERT INTO ku.log VALUES (%d, %d, %d, 'moved')", 100000+i, from, i%97),
+			fmt.Sprintf("DELETE FROM ku.log WHERE id = %d", 1+rng.IntN(10000)),
+		} {
+			if _, err := tx.ExecContext(ctx, s); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("%s: %w", s, err)
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+	}
+	_, err := db.ExecContext(ctx, "DELETE FROM ku.log WHERE id > 10000")
+	return err
+}
+
+// TestUndoKillAndResume kills undo with SIGKILL at random moments, resumes
+// it each time, and checks the end state equals a replay of the binlogs
+// that skips the accident: an inverse applied twice or lost would leave a
+// difference (or fail on a row check). The undo runs on the source itself,
+// whose binlog gets the undo's writes: a resume must not take them for
+// later writes to the range.
+func TestUndoKillAndResume(t *testing.T) {
+	ctx := context.Background()
+	bin := buildBinary(t)
+	var first, last *txn.Txn
+	sc := replaytest.New(t, "ROW", undoSetup, func(ctx context.Context, db *sql.DB) error {
+		if err := undoAccident(ctx, db); err != nil {
+			return err
+		}
+		_, err := db.ExecContext(ctx, "INSERT INTO ku.acct VALUES (9001, 1, 'after the accident')")
+		return err
+	})
+	txns := readUndoTxns(t, sc.Files, sc.Start)
+	first, last = txns[0], txns[len(txns)-2] // all but the unrelated insert
+	// The reference: the binlogs without the accident.
+	ref, refDB := sc.Target(t)
+	for i, r := range [][2]txn.Position{{last.End, {}}} {
+		o := replay.DefaultOptions()
+		o.Files, o.TargetDSN, o.StartPosition, o.StopPosition = sc.Files, ref.DSN(""), r[0], r[1]
+		o.StopNeverReachedOK = true
+		if _, err := replay.Run(ctx, o, io.Discard); err != nil {
+			t.Fatalf("reference replay %d: %v", i, err)
+		}
+	}
+	args := []string{"undo", "--target", sc.Source.DSN(""), "--workers", "4", "--group-txns", "2", "--memory", "1M",
+		"--start-position", first.Start.String(), "--stop-position", last.End.String()}
+	rng := rand.New(rand.NewPCG(13, 17))
+	kills := 0
+	for run := 0; ; run++ {
+		if run > 200 {
+			t.Fatal("undo did not finish after 200 runs")
+		}
+		a := args
+		if state := undoState(t, sc.SourceDB); state == "running" {
+			a = append(a, "--resume")
+		}
+		cmd := exec.Command(bin, append(a, sc.Files...)...)
+		var out strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		var timer <-chan time.Time
+		if kills < 12 {
+			timer = time.After(time.Duration(150+rng.IntN(600)) * time.Millisecond)
+		}
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("run %d failed: %v\n%s", run, err, out.String())
+			}
+			if kills < 12 {
+				t.Fatalf("undo finished after only %d kills: the accident is too small for this test\n%s", kills, out.String())
+			}
+			if !strings.Contains(out.String(), "finished: the range") {
+				t.Fatalf("the last run does not say the undo finished:\n%s", out.String())
+			}
+			replaytest.RequireEqual(t, sc.SourceDB, refDB, "ku")
+			t.Logf("finished after %d kills and %d runs; last run:\n%s", kills, run+1, out.String())
+			return
+		case <-timer:
+			_ = cmd.Process.Kill()
+			<-done
+			kills++
+		}
+	}
+}
+
+// TestUndoSummaryText checks the lines of the undo's summary that depend
+// on how far it got: no "later writes" line when it stopped before the
+// scan, no "undone" line when it stopped before applying anything (a
+// refusal over later writes), and both once it applied.
+func TestUndoSummaryText(t *testing.T) {
+	p := func(file string, off uint64) txn.Position { return txn.Position{File: file, Offset: off} }
+	rng := undo.Summary{RangeStart: p("mysql-bin.000001", 400), RangeEnd: p("mysql-bin.000001", 900), RangeTxns: 2}
+	scanned := rng
+	scanned.ScannedTo, scanned.LaterTxns = p("mysql-bin.000002", 300), 5
+	stopped := scanned // stopped on its first inverse transaction
+	stopped.Next = stopped.RangeEnd
+	finished := stopped
+	finished.Undone, finished.Next, finished.Finished = 2, finished.RangeStart, true
+	finished.Tables = []undo.TableRows{{Table: "app.t", Inserted: 7}}
+	for _, c := range []struct {
+		name    string
+		sum     undo.Summary
+		want    []string
+		notWant []string
+	}{
+		{"stopped before the scan", rng, []string{"range: 2 transactions"}, []string{"later writes", "undone"}},
+		{"refused over later writes", scanned, []string{"later writes: 5 transactions read after the range, to mysql-bin.000002:300"},
+			[]string{"undone"}},
+		{"stopped at its first transaction", stopped, []string{"undone 0 transactions", "checkpoint: the range is undone from mysql-bin.000001:900"}, nil},
+		{"finished", finished, []string{"later writes: 5", "undone 2 transactions", "app.t: 7 inserted back", "finished: the range"}, nil},
+	} {
+		var b strings.Builder
+		printUndoSummary(&b, &c.sum, false, nil)
+		for _, w := range c.want {
+			if !strings.Contains(b.String(), w) {
+				t.Errorf("%s: the summary lacks %q:\n%s", c.name, w, b.String())
+			}
+		}
+		for _, w := range c.notWant {
+			if strings.Contains(b.String(), w) {
+				t.Errorf("%s: the summary says %q:\n%s", c.name, w, b.String())
+			}
+		}
+	}
+}
+
+// undoState returns the state of the undo recorded on the target, "" when
+// there is none.
+func undoState(t *testing.T, db *sql.DB) string {
+	t.Helper()
+	var state string
+	err := db.QueryRow("SELECT state FROM binlog_replay.undo WHERE channel = 'undo'").Scan(&state)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) && !strings.Contains(err.Error(), "1146") {
+		t.Fatal(err)
+	}
+	return state
+}
+
+// readUndoTxns reads the transactions of files from start.
+func readUndoTxns(t *testing.T, files []string, start txn.Position) []*txn.Txn {
+	t.Helper()
+	r, err := binlog.NewReader(files, binlog.Options{Start: start})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var out []*txn.Txn
+	for {
+		tx, err := r.Next(context.Background())
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, tx)
+	}
+}
