@@ -1,5 +1,5 @@
 # binlog-replay build and test entry points. `make test` is what CI runs
-# (.ci/run); the tests start their own MariaDB servers (package sandbox).
+# (.ci/run); the tests start their own MariaDB servers (package internal/sandbox).
 
 GO ?= go
 

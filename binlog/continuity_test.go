@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/binlog-replay/binlog-replay/internal/fixtures"
-	"github.com/binlog-replay/binlog-replay/sandbox"
+	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 )
 
 // TestContinuityFixtures reads every run of consecutively numbered fixture

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/binlog-replay/binlog-replay/sandbox"
+	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/binlog-replay/binlog-replay/sandbox"
+	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 	"github.com/binlog-replay/binlog-replay/schema"
 )
 

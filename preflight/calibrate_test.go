@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 	"github.com/binlog-replay/binlog-replay/preflight"
 	"github.com/binlog-replay/binlog-replay/replay"
-	"github.com/binlog-replay/binlog-replay/sandbox"
 )
 
 // TestCalibrate compares the estimate with the real replay on kept bench

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
+	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 	"github.com/binlog-replay/binlog-replay/replay"
-	"github.com/binlog-replay/binlog-replay/sandbox"
 )
 
 // ctasScenario runs, in row format, CREATE TABLE ... SELECT (one GTID

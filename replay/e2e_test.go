@@ -10,10 +10,10 @@ import (
 
 	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
+	"github.com/binlog-replay/binlog-replay/internal/workload"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/txn"
 	"github.com/binlog-replay/binlog-replay/verify"
-	"github.com/binlog-replay/binlog-replay/workload"
 )
 
 // TestReplayEquivalence replays every workload profile, in every binlog

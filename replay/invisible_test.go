@@ -13,10 +13,10 @@ import (
 	"testing"
 
 	"github.com/binlog-replay/binlog-replay/internal/fixtures"
+	"github.com/binlog-replay/binlog-replay/internal/sandbox"
+	"github.com/binlog-replay/binlog-replay/internal/workload"
 	"github.com/binlog-replay/binlog-replay/replay"
-	"github.com/binlog-replay/binlog-replay/sandbox"
 	"github.com/binlog-replay/binlog-replay/txn"
-	"github.com/binlog-replay/binlog-replay/workload"
 )
 
 // TestInvisibleColumnsFixture replays MySQL 8.0.26's binlog of a table with

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
+	"github.com/binlog-replay/binlog-replay/internal/workload"
 	"github.com/binlog-replay/binlog-replay/replay"
-	"github.com/binlog-replay/binlog-replay/workload"
 )
 
 // hazardProfiles are the workloads of the correctness hazards parallel

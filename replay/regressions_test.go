@@ -12,10 +12,10 @@ import (
 
 	"github.com/binlog-replay/binlog-replay/internal/fixtures"
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
+	"github.com/binlog-replay/binlog-replay/internal/sandbox"
+	"github.com/binlog-replay/binlog-replay/internal/workload"
 	"github.com/binlog-replay/binlog-replay/replay"
-	"github.com/binlog-replay/binlog-replay/sandbox"
 	"github.com/binlog-replay/binlog-replay/txn"
-	"github.com/binlog-replay/binlog-replay/workload"
 )
 
 // Regression tests for bugs the issue-7 tests found: USE sent for events

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
+	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 	"github.com/binlog-replay/binlog-replay/replay"
-	"github.com/binlog-replay/binlog-replay/sandbox"
 )
 
 // delayProxy forwards MySQL protocol connections to a server, holding each

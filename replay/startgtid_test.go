@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
+	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 	"github.com/binlog-replay/binlog-replay/replay"
-	"github.com/binlog-replay/binlog-replay/sandbox"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 

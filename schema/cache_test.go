@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/binlog-replay/binlog-replay/binlog"
-	"github.com/binlog-replay/binlog-replay/sandbox"
+	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/binlog-replay/binlog-replay/sandbox"
+	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 )
 
 func TestDDLObjects(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/binlog-replay/binlog-replay/sandbox"
+	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 	"github.com/binlog-replay/binlog-replay/verify"
 )
 

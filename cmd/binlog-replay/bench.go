@@ -13,10 +13,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/binlog-replay/binlog-replay/bench"
 	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/internal/bench"
+	"github.com/binlog-replay/binlog-replay/internal/workload"
 	"github.com/binlog-replay/binlog-replay/replay"
-	"github.com/binlog-replay/binlog-replay/workload"
 )
 
 // durationTxnCap is the transaction cap of a --duration workload when

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/binlog-replay/binlog-replay/bench"
-	"github.com/binlog-replay/binlog-replay/sandbox"
+	"github.com/binlog-replay/binlog-replay/internal/bench"
+	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 )
 
 // TestBenchFlags checks that bad or contradictory flags exit 2 before

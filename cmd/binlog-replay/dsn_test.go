@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/binlog-replay/binlog-replay/sandbox"
+	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 )
 
 // TestPasswordNeverPrinted runs the commands with DSNs holding a

@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
-	"github.com/binlog-replay/binlog-replay/sandbox"
+	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 )
 
 // testCA is a certificate authority made for one test.

@@ -14,7 +14,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/binlog-replay/binlog-replay/sandbox"
+	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 )
 
 // runTimeout bounds one replay process: longer is a hang.

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/binlog-replay/binlog-replay/sandbox"
+	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 )
 
 // Config is what a soak run is given: the same for every seed.

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/binlog-replay/binlog-replay/sandbox"
+	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 )
 
 // testSeeds are the seeds `make test` runs: a few, so that the package

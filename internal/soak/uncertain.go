@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/binlog-replay/binlog-replay/sandbox"
+	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 	"github.com/binlog-replay/binlog-replay/verify"
 )
 

@@ -12,11 +12,11 @@ import (
 	"testing"
 
 	"github.com/binlog-replay/binlog-replay/binlog"
-	"github.com/binlog-replay/binlog-replay/sandbox"
+	"github.com/binlog-replay/binlog-replay/internal/sandbox"
+	"github.com/binlog-replay/binlog-replay/internal/workload"
 	"github.com/binlog-replay/binlog-replay/schema"
 	"github.com/binlog-replay/binlog-replay/txn"
 	"github.com/binlog-replay/binlog-replay/verify"
-	"github.com/binlog-replay/binlog-replay/workload"
 )
 
 // sqlApplyProfiles are the workloads TestSQLApplyWorkloads replays: every

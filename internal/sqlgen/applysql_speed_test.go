@@ -14,11 +14,11 @@ import (
 	"time"
 
 	"github.com/binlog-replay/binlog-replay/binlog"
-	"github.com/binlog-replay/binlog-replay/sandbox"
+	"github.com/binlog-replay/binlog-replay/internal/sandbox"
+	"github.com/binlog-replay/binlog-replay/internal/workload"
 	"github.com/binlog-replay/binlog-replay/schema"
 	"github.com/binlog-replay/binlog-replay/txn"
 	"github.com/binlog-replay/binlog-replay/verify"
-	"github.com/binlog-replay/binlog-replay/workload"
 )
 
 // TestSQLApplySpeed compares, on one MariaDB target and one connection,

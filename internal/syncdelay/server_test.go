@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/binlog-replay/binlog-replay/sandbox"
+	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 )
 
 // TestServerCommits preloads the library into a durable MariaDB server:

@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/binlog-replay/binlog-replay/binlog"
-	"github.com/binlog-replay/binlog-replay/sandbox"
+	"github.com/binlog-replay/binlog-replay/internal/sandbox"
+	"github.com/binlog-replay/binlog-replay/internal/workload"
 	"github.com/binlog-replay/binlog-replay/txn"
-	"github.com/binlog-replay/binlog-replay/workload"
 )
 
 // input is what every method applies: binlogs from a start position onto

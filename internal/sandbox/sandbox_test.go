@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/binlog-replay/binlog-replay/sandbox"
+	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 )
 
 func open(t *testing.T, s *sandbox.Server, db string) *sql.DB {

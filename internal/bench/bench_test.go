@@ -17,9 +17,9 @@ import (
 	"time"
 
 	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/internal/sandbox"
+	"github.com/binlog-replay/binlog-replay/internal/workload"
 	"github.com/binlog-replay/binlog-replay/replay"
-	"github.com/binlog-replay/binlog-replay/sandbox"
-	"github.com/binlog-replay/binlog-replay/workload"
 )
 
 // requireServer skips t when MariaDB is missing, and fails it under CI.

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/binlog-replay/binlog-replay/sandbox"
-	"github.com/binlog-replay/binlog-replay/workload"
+	"github.com/binlog-replay/binlog-replay/internal/sandbox"
+	"github.com/binlog-replay/binlog-replay/internal/workload"
 )
 
 // small is the scale of the server-backed tests.

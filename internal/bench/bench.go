@@ -23,9 +23,9 @@ import (
 	"time"
 
 	"github.com/binlog-replay/binlog-replay/internal/syncdelay"
+	"github.com/binlog-replay/binlog-replay/internal/workload"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/txn"
-	"github.com/binlog-replay/binlog-replay/workload"
 )
 
 // Options configure a benchmark run. Build them with DefaultOptions.

@@ -7,11 +7,11 @@ import (
 	"strings"
 
 	"github.com/binlog-replay/binlog-replay/internal/netdelay"
+	"github.com/binlog-replay/binlog-replay/internal/sandbox"
+	"github.com/binlog-replay/binlog-replay/internal/workload"
 	"github.com/binlog-replay/binlog-replay/redact"
 	"github.com/binlog-replay/binlog-replay/replay"
-	"github.com/binlog-replay/binlog-replay/sandbox"
 	"github.com/binlog-replay/binlog-replay/verify"
-	"github.com/binlog-replay/binlog-replay/workload"
 )
 
 // outcome is one timed apply of one method and its check.
