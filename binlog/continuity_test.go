@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/binlog-replay/binlog-replay/binlog/event"
 	"github.com/binlog-replay/binlog-replay/internal/fixtures"
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 )
@@ -159,7 +160,7 @@ func TestContinuityMixedServers(t *testing.T) {
 	}
 	mixed := []string{a[0], a[1], b[2], a[3]}
 	txns, err := readAll(t, mixed, Options{})
-	var e *Error
+	var e *event.Error
 	if !errors.As(err, &e) || e.File != LogName(b[2]) ||
 		!strings.Contains(err.Error(), LogName(a[1])) || !strings.Contains(err.Error(), "different servers") {
 		t.Fatalf("mixed files: %v; want an *Error on %s naming %s", err, LogName(b[2]), LogName(a[1]))
@@ -195,7 +196,7 @@ func TestContinuityRotate(t *testing.T) {
 		t.Fatalf("renamed base: %v", err)
 	}
 	_, err := readAll(t, renamed, Options{})
-	var e *Error
+	var e *event.Error
 	if !errors.As(err, &e) || e.EventType != "ROTATE_EVENT" || e.File != "mysql-bin.000007" ||
 		!strings.Contains(err.Error(), LogName(files[1])) {
 		t.Fatalf("renumbered files: %v; want an *Error on the ROTATE of mysql-bin.000007", err)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/binlog-replay/binlog-replay/binlog/event"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -23,7 +24,7 @@ func NewDecoder(f *txn.Format) (*Decoder, error) {
 	if err != nil {
 		return nil, err
 	}
-	fm, err := parseFormat(f.Raw, f.Pos)
+	fm, err := event.ParseFormat(f.Raw, f.Pos)
 	if err != nil {
 		return nil, fmt.Errorf("decoder: format description at %s: %w", f.Pos, err)
 	}
@@ -42,13 +43,13 @@ func NewDecoder(f *txn.Format) (*Decoder, error) {
 func (d *Decoder) Decode(raw []byte, pos txn.Position) (txn.Event, error) {
 	ev, err := d.decode(raw, pos)
 	if err != nil {
-		var e *Error
+		var e *event.Error
 		if !errors.As(err, &e) {
 			typ := ""
 			if len(raw) > 4 {
-				typ = eventTypeName(raw[4])
+				typ = event.TypeName(raw[4])
 			}
-			err = &Error{File: pos.File, Offset: pos.Offset, EventType: typ, Err: err}
+			err = &event.Error{File: pos.File, Offset: pos.Offset, EventType: typ, Err: err}
 		}
 		return txn.Event{}, err
 	}
@@ -57,23 +58,23 @@ func (d *Decoder) Decode(raw []byte, pos txn.Position) (txn.Event, error) {
 
 func (d *Decoder) decode(raw []byte, pos txn.Position) (txn.Event, error) {
 	r := d.r
-	if len(raw) < headerSize {
+	if len(raw) < event.HeaderSize {
 		return txn.Event{}, fmt.Errorf("event of %d bytes is shorter than its header", len(raw))
 	}
-	h := parseHeader(raw)
+	h := event.ParseHeader(raw)
 	if int(h.Size) != len(raw) {
 		return txn.Event{}, fmt.Errorf("event header says %d bytes, the event has %d", h.Size, len(raw))
 	}
-	body := raw[headerSize:]
+	body := raw[event.HeaderSize:]
 	if r.format.Checksum {
-		if err := verifyChecksum(raw); err != nil {
+		if err := event.VerifyChecksum(raw); err != nil {
 			return txn.Event{}, err
 		}
 		body = body[: len(body)-4 : len(body)-4]
 	}
-	e := event{header: h, pos: pos.Offset, end: pos.Offset + uint64(len(raw)), raw: raw, data: raw, body: body, parser: r.main}
-	ev := txn.Event{Type: h.Type, TypeName: eventTypeName(h.Type), Pos: pos, Timestamp: h.Timestamp, Raw: raw}
-	if h.Type == evTableMap {
+	e := readyEvent{Header: h, pos: pos.Offset, end: pos.Offset + uint64(len(raw)), raw: raw, data: raw, body: body, parser: r.main}
+	ev := txn.Event{Type: h.Type, TypeName: event.TypeName(h.Type), Pos: pos, Timestamp: h.Timestamp, Raw: raw}
+	if h.Type == event.TypeTableMap {
 		te, err := r.tableMap(e)
 		if err != nil {
 			return txn.Event{}, err
@@ -94,7 +95,7 @@ func (d *Decoder) decode(raw []byte, pos txn.Position) (txn.Event, error) {
 	if !ok {
 		return txn.Event{}, fmt.Errorf("row event for table id %d has no TABLE_MAP before it", id)
 	}
-	head, err := checkRowsHeader(e, r.tableIDLen(h.Type), te.tm)
+	head, err := event.CheckRowsHeader(h.Type, e.body, r.tableIDLen(h.Type), te.tm)
 	if err != nil {
 		return txn.Event{}, err
 	}
@@ -105,7 +106,7 @@ func (d *Decoder) decode(raw []byte, pos txn.Position) (txn.Event, error) {
 	}
 	job := rowsJob{rows: rows, tmpl: tmpl, table: te.tme, head: head, body: body, pos: e.pos, typ: h.Type}
 	if err := job.decode(&r.scratch); err != nil {
-		var be *Error
+		var be *event.Error
 		if errors.As(err, &be) {
 			be.File = pos.File
 		}

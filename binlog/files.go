@@ -2,7 +2,6 @@ package binlog
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +10,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/binlog-replay/binlog-replay/binlog/event"
 )
 
 // ResolveFiles turns command-line arguments into the binlog files to read,
@@ -87,11 +88,11 @@ func hasMagic(path string) (bool, error) {
 		return false, fmt.Errorf("resolve binlog files: %s: %w", path, err)
 	}
 	defer f.Close()
-	b := make([]byte, len(binlogMagic))
+	b := make([]byte, len(event.Magic))
 	if _, err := io.ReadFull(f, b); err != nil {
 		return false, nil // shorter than a magic number: not a binlog
 	}
-	return bytes.Equal(b, binlogMagic), nil
+	return string(b) == event.Magic, nil
 }
 
 // readIndex reads a binlog index file.

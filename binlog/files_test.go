@@ -6,13 +6,15 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/binlog-replay/binlog-replay/binlog/event"
 )
 
 // writeFiles creates files in dir; binlog ones start with the magic number.
 func writeFiles(t *testing.T, dir string, binlogs []string, others ...string) {
 	t.Helper()
 	for _, n := range binlogs {
-		if err := os.WriteFile(filepath.Join(dir, n), append([]byte(nil), binlogMagic...), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, n), append([]byte(nil), event.Magic...), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -2,44 +2,14 @@ package binlog
 
 import (
 	"bufio"
-	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"math"
+
+	"github.com/binlog-replay/binlog-replay/binlog/event"
+	"github.com/binlog-replay/binlog-replay/txn"
 )
-
-// headerSize is the size of the common event header in binlog version 4.
-const headerSize = 19
-
-// binlogMagic starts every binlog file.
-var binlogMagic = []byte{0xfe, 'b', 'i', 'n'}
-
-// header is the common header of an event.
-type header struct {
-	Timestamp uint32
-	Type      byte
-	ServerID  uint32
-	Size      uint32
-	LogPos    uint32
-	Flags     uint16
-}
-
-// Header flags.
-const (
-	flagInUse       = 0x01 // LOG_EVENT_BINLOG_IN_USE_F: set in the format description while the server writes the file
-	flagSuppressUse = 0x08 // LOG_EVENT_SUPPRESS_USE_F: the query must not run in its logged default database
-	flagIgnorable   = 0x80 // LOG_EVENT_IGNORABLE_F: a reader that does not know the event may skip it
-)
-
-// rawEvent is one framed event: its header, its position and its exact bytes.
-type rawEvent struct {
-	header
-	Pos uint64
-	Raw []byte
-}
 
 // errShortFile is returned by next when the file ends inside an event.
 var errShortFile = errors.New("file ends inside an event")
@@ -49,7 +19,7 @@ var errShortFile = errors.New("file ends inside an event")
 type framer interface {
 	// next returns the next event, io.EOF at a clean end of the file, or
 	// errShortFile when the file ends inside an event.
-	next() (rawEvent, error)
+	next() (event.Framed, error)
 	// newSlab is called where a transaction may start (see
 	// fileReader.newSlab).
 	newSlab(size int)
@@ -125,16 +95,16 @@ func openFile(path string) (*fileReader, error) {
 	if Compressed(path) {
 		fr.size = unknownSize
 	}
-	magic := make([]byte, len(binlogMagic))
-	if _, err := io.ReadFull(fr.br, magic); err != nil || !bytes.Equal(magic, binlogMagic) {
+	magic := make([]byte, len(event.Magic))
+	if _, err := io.ReadFull(fr.br, magic); err != nil || string(magic) != event.Magic {
 		f.Close()
 		msg := "not a binlog file (bad magic number)"
 		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
 			msg = fmt.Sprintf("not a binlog file (%v)", err)
 		}
-		return nil, &Error{File: fr.name, Offset: 0, Err: errors.New(msg)}
+		return nil, &event.Error{File: fr.name, Offset: 0, Err: errors.New(msg)}
 	}
-	fr.pos = uint64(len(binlogMagic))
+	fr.pos = uint64(len(event.Magic))
 	return fr, nil
 }
 
@@ -160,25 +130,25 @@ func (fr *fileReader) close() error { return fr.f.Close() }
 // next returns the next event, io.EOF at a clean end of file, or
 // errShortFile when the file ends inside an event. The returned Raw is
 // owned by the caller (see newSlab).
-func (fr *fileReader) next() (rawEvent, error) {
-	var ev rawEvent
+func (fr *fileReader) next() (event.Framed, error) {
+	var ev event.Framed
 	ev.Pos = fr.pos
 	if fr.pos == fr.size {
 		return ev, io.EOF
 	}
-	if fr.size-fr.pos < headerSize {
+	if fr.size-fr.pos < event.HeaderSize {
 		return ev, errShortFile
 	}
-	hb, err := fr.br.Peek(headerSize)
+	hb, err := fr.br.Peek(event.HeaderSize)
 	if err != nil {
 		if fr.size == unknownSize && len(hb) == 0 && errors.Is(err, io.EOF) {
 			return ev, io.EOF // the end of a compressed file
 		}
 		return ev, fr.readErr(err)
 	}
-	ev.header = parseHeader(hb)
-	if ev.Size < headerSize {
-		return ev, fr.errAt(ev, fmt.Errorf("bad event size %d (less than the %d-byte header)", ev.Size, headerSize))
+	ev.Header = event.ParseHeader(hb)
+	if ev.Size < event.HeaderSize {
+		return ev, fr.errAt(ev, fmt.Errorf("bad event size %d (less than the %d-byte header)", ev.Size, event.HeaderSize))
 	}
 	if uint64(ev.Size) > fr.size-fr.pos {
 		return ev, errShortFile
@@ -206,35 +176,29 @@ func (fr *fileReader) readErr(err error) error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return errShortFile
 	}
-	return &Error{File: fr.name, Offset: fr.pos, Err: fmt.Errorf("read binlog: %w", err)}
+	return &event.Error{File: fr.name, Offset: fr.pos, Err: fmt.Errorf("read binlog: %w", err)}
 }
 
-// errAt wraps err in an *Error naming ev.
-func (fr *fileReader) errAt(ev rawEvent, err error) error {
-	return &Error{File: fr.name, Offset: ev.Pos, EventType: eventTypeName(ev.Type), Err: err}
+// errAt wraps err in an *event.Error naming ev.
+func (fr *fileReader) errAt(ev event.Framed, err error) error {
+	return &event.Error{File: fr.name, Offset: ev.Pos, EventType: event.TypeName(ev.Type), Err: err}
 }
 
-// parseHeader decodes the 19-byte common header.
-func parseHeader(b []byte) header {
-	return header{
-		Timestamp: binary.LittleEndian.Uint32(b[0:]),
-		Type:      b[4],
-		ServerID:  binary.LittleEndian.Uint32(b[5:]),
-		Size:      binary.LittleEndian.Uint32(b[9:]),
-		LogPos:    binary.LittleEndian.Uint32(b[13:]),
-		Flags:     binary.LittleEndian.Uint16(b[17:]),
+// ReadFormat returns the format description of the binlog file at path
+// (plain or compressed), reading only its first event.
+func ReadFormat(path string) (*txn.Format, error) {
+	fr, err := openFile(path)
+	if err != nil {
+		return nil, err
 	}
-}
-
-// verifyChecksum checks the CRC32 that ends raw.
-func verifyChecksum(raw []byte) error {
-	if len(raw) < headerSize+4 {
-		return fmt.Errorf("event of %d bytes is too short to hold a checksum", len(raw))
+	defer fr.close()
+	ev, err := fr.next()
+	if err != nil {
+		return nil, &event.Error{File: fr.name, Offset: ev.Pos, Err: fmt.Errorf("read the format description: %w", err)}
 	}
-	n := len(raw) - 4
-	want := binary.LittleEndian.Uint32(raw[n:])
-	if got := crc32.ChecksumIEEE(raw[:n]); got != want {
-		return fmt.Errorf("checksum mismatch: event says %08x, computed %08x", want, got)
+	f, err := event.FirstFormat(ev, fr.name)
+	if err != nil {
+		return nil, fr.errAt(ev, err)
 	}
-	return nil
+	return f.Format, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/replication"
 
+	"github.com/binlog-replay/binlog-replay/binlog/event"
 	"github.com/binlog-replay/binlog-replay/internal/fixtures"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -28,7 +29,7 @@ func TestPartialUpdateRowsDecoded(t *testing.T) {
 		var rows *txn.Rows
 		for _, tx := range mustReadAll(t, []string{path}, o) {
 			for _, e := range tx.Events {
-				if e.Type == evPartialUpdateRows {
+				if e.Type == event.TypePartialUpdateRows {
 					rows = e.Rows
 				}
 			}
@@ -62,7 +63,7 @@ func partialTemplate(t *testing.T) *replication.RowsEvent {
 			t.Fatalf("no PARTIAL_UPDATE_ROWS event: %v", err)
 		}
 		for i, e := range tx.Events {
-			if e.Type != evPartialUpdateRows {
+			if e.Type != event.TypePartialUpdateRows {
 				continue
 			}
 			p := replication.NewBinlogParser()

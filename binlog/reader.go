@@ -1,9 +1,11 @@
 // Package binlog reads MySQL and MariaDB binary log files, or a server's
 // binlogs over the replication protocol (NewRemoteReader), and turns them
-// into transactions (txn.Txn). It is the only package that knows how binlog
-// bytes are parsed; it uses go-mysql for table maps, row images and
-// compressed payloads (and its client for the connection to a server), and
-// parses the rest itself.
+// into transactions (txn.Txn). It and its subpackages are the only packages
+// that know how binlog bytes are parsed, and the only ones that import
+// go-mysql: package event parses the common header, the format description
+// and the event bodies go-mysql is not used for; go-mysql decodes table
+// maps, row images and compressed payloads (and its client connects to a
+// server).
 //
 // What the reader guarantees:
 //   - Every txn.Event carries Raw, the exact bytes of the event in the file
@@ -12,15 +14,15 @@
 //     as Raw their stand-alone form (a CRC32 added when the file has
 //     checksums, as mysqlbinlog prints them) and as Pos the payload event's
 //     offset; MariaDB compressed row events have the uncompressed v1 event
-//     (see compressed.go).
+//     (see event/compressed.go).
 //   - CRC32 checksums are verified when the file has them.
 //   - An event it does not understand, inside or outside a transaction, is
-//     an *Error naming file, offset and type, unless it carries the server's
-//     IGNORABLE flag or Options.SkipUnknown is set: then it is skipped and
-//     counted in Stats().Skipped.
+//     an *event.Error naming file, offset and type, unless it carries the
+//     server's IGNORABLE flag or Options.SkipUnknown is set: then it is
+//     skipped and counted in Stats().Skipped.
 //   - A file that ends inside an event or a transaction is an error: a
 //     *TruncatedError (errors.Is ErrTruncated) for the last file, after every
-//     complete transaction was returned; an *Error for any other file.
+//     complete transaction was returned; an *event.Error for any other file.
 //
 // Row values (Options.DecodeRows) have the types txn.Rows documents, with
 // these rules: integers are int64 unless the table map's optional metadata
@@ -52,10 +54,11 @@
 // LOAD DATA logged as a statement comes with its file (txn.Query.Load,
 // load.go).
 //
-// Refused with an *Error (they need semantics a plain replay lacks): XA
-// transactions, MariaDB two-phase ALTER, the LOAD DATA events of servers
-// before 5.0 (LOAD_EVENT, CREATE_FILE_EVENT, EXEC_LOAD_EVENT), INCIDENT events, encrypted binlogs, a second FORMAT_DESCRIPTION in a file
-// (relay logs), MariaDB compressed row events in the v2 layout (169-171).
+// Refused with an *event.Error (they need semantics a plain replay lacks):
+// XA transactions, MariaDB two-phase ALTER, the LOAD DATA events of servers
+// before 5.0 (LOAD_EVENT, CREATE_FILE_EVENT, EXEC_LOAD_EVENT), INCIDENT
+// events, encrypted binlogs, a second FORMAT_DESCRIPTION in a file (relay
+// logs), MariaDB compressed row events in the v2 layout (169-171).
 // Known limit: MariaDB tables whose TIMESTAMP/DATETIME/TIME(n>0) columns
 // still use the pre-10.1 format are logged without their size, so decoding
 // their rows fails (or could misread them); read them with DecodeRows off.
@@ -71,6 +74,7 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/replication"
 
+	"github.com/binlog-replay/binlog-replay/binlog/event"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -151,12 +155,12 @@ type Reader struct {
 
 	fr     framer
 	last   bool // fr is the last file
-	format *format
+	format *event.Format
 	main   *parsers // decode the file's events
 	inner  *parsers // decode events inside a TRANSACTION_PAYLOAD
 
-	meta    optMeta // optional metadata of the table map being decoded
-	metaErr error   // error decoding it
+	meta    event.OptMeta // optional metadata of the table map being decoded
+	metaErr error         // error decoding it
 
 	cur        *builder               // transaction being assembled, nil between transactions
 	tables     map[uint64]*tableEntry // table maps of the current statement
@@ -194,7 +198,7 @@ func NewReader(files []string, opts Options) (*Reader, error) {
 	if opts.Start.IsZero() {
 		return r, nil
 	}
-	if opts.Start.Offset > 0 && opts.Start.Offset < uint64(len(binlogMagic)) {
+	if opts.Start.Offset > 0 && opts.Start.Offset < uint64(len(event.Magic)) {
 		return nil, fmt.Errorf("new binlog reader: start offset %d is inside the file header", opts.Start.Offset)
 	}
 	for i, f := range files {
@@ -265,8 +269,8 @@ func (r *Reader) Close() error {
 
 // Next returns the next complete transaction, or io.EOF after the last one.
 // It returns ctx.Err() if ctx is done (the reader can be used again), an
-// *Error for input it cannot read, or a *TruncatedError when the last file
-// ends inside an event or a transaction. Errors come in binlog order: every
+// *event.Error for input it cannot read, or a *TruncatedError when the last
+// file ends inside an event or a transaction. Errors come in binlog order: every
 // transaction before the bad input is returned first. After io.EOF or a
 // read error, every call returns the same error.
 func (r *Reader) Next(ctx context.Context) (*txn.Txn, error) {
@@ -431,7 +435,7 @@ func (r *Reader) open() error {
 	}
 	r.fr, r.format, r.main, r.inner = fr, nil, nil, nil
 	r.tableCache = map[string]*tableEntry{}
-	r.skipping = r.opts.Start.File == fr.fileName() && r.opts.Start.Offset > uint64(len(binlogMagic))
+	r.skipping = r.opts.Start.File == fr.fileName() && r.opts.Start.Offset > uint64(len(event.Magic))
 	return nil
 }
 
@@ -440,7 +444,7 @@ func (r *Reader) endOfFile() error {
 	fr := r.fr
 	if r.skipping {
 		if r.opts.Start.Offset > fr.fileSize() {
-			return &Error{File: fr.fileName(), Offset: r.opts.Start.Offset,
+			return &event.Error{File: fr.fileName(), Offset: r.opts.Start.Offset,
 				Err: fmt.Errorf("start offset is beyond the end of the file (%d bytes)", fr.fileSize())}
 		}
 		r.skipping = false // the start was the end of the file
@@ -449,7 +453,7 @@ func (r *Reader) endOfFile() error {
 		if r.last {
 			return &TruncatedError{File: fr.fileName(), Size: fr.dataEnd(), Partial: r.cur.t.Start, LastEnd: r.lastEnd}
 		}
-		return &Error{File: fr.fileName(), Offset: fr.dataEnd(),
+		return &event.Error{File: fr.fileName(), Offset: fr.dataEnd(),
 			Err: fmt.Errorf("file ends inside the transaction starting at %s, and more files follow", r.cur.t.Start)}
 	}
 	r.fr = nil
@@ -457,7 +461,7 @@ func (r *Reader) endOfFile() error {
 }
 
 // shortFile handles a file that ends inside the event at ev.Pos.
-func (r *Reader) shortFile(ev rawEvent) error {
+func (r *Reader) shortFile(ev event.Framed) error {
 	fr := r.fr
 	partial := txn.Position{File: fr.fileName(), Offset: ev.Pos}
 	if r.cur != nil {
@@ -467,18 +471,18 @@ func (r *Reader) shortFile(ev rawEvent) error {
 		return &TruncatedError{File: fr.fileName(), Size: fr.dataEnd(), Partial: partial, LastEnd: r.lastEnd, InEvent: true}
 	}
 	if r.last {
-		return &Error{File: fr.fileName(), Offset: ev.Pos,
+		return &event.Error{File: fr.fileName(), Offset: ev.Pos,
 			Err: fmt.Errorf("file ends inside this event (file size %d), before the start position", fr.dataEnd())}
 	}
-	return &Error{File: fr.fileName(), Offset: ev.Pos,
+	return &event.Error{File: fr.fileName(), Offset: ev.Pos,
 		Err: fmt.Errorf("file ends inside this event (file size %d), and more files follow", fr.dataEnd())}
 }
 
-// wrapErr makes err an *Error naming ev, unless it already is one.
-func wrapErr(err error, file string, ev rawEvent) error {
-	var e *Error
+// wrapErr makes err an *event.Error naming ev, unless it already is one.
+func wrapErr(err error, file string, ev event.Framed) error {
+	var e *event.Error
 	if errors.As(err, &e) {
 		return err
 	}
-	return &Error{File: file, Offset: ev.Pos, EventType: eventTypeName(ev.Type), Err: err}
+	return &event.Error{File: file, Offset: ev.Pos, EventType: event.TypeName(ev.Type), Err: err}
 }

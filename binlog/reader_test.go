@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/binlog-replay/binlog-replay/binlog/event"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -98,7 +99,7 @@ func TestTruncatedNotLastFile(t *testing.T) {
 	if len(got) != 5 {
 		t.Errorf("got %d transactions before the error, want 5", len(got))
 	}
-	var e *Error
+	var e *event.Error
 	if !errors.As(err, &e) || errors.Is(err, ErrTruncated) || e.File != "mysql-bin.000001" ||
 		!strings.Contains(err.Error(), "more files follow") {
 		t.Fatalf("got %v, want an *Error for the first file", err)
@@ -126,8 +127,8 @@ func TestChecksumMismatch(t *testing.T) {
 	all := mustReadAll(t, []string{src}, Options{})
 	ev := all[30].Events[1] // a row event
 	for name, off := range map[string]uint64{
-		"row event": ev.Pos.Offset + headerSize + 5,
-		"format":    4 + headerSize + 10,
+		"row event": ev.Pos.Offset + event.HeaderSize + 5,
+		"format":    4 + event.HeaderSize + 10,
 	} {
 		b, err := os.ReadFile(src)
 		if err != nil {

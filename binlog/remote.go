@@ -15,6 +15,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/client"
 	"github.com/go-mysql-org/go-mysql/mysql"
 
+	"github.com/binlog-replay/binlog-replay/binlog/event"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -64,10 +65,6 @@ const (
 	// source that this client understands every event of MariaDB 10.0 and
 	// later; without it the source replaces GTID events with dummy ones.
 	mariaCapabilityGTID = 4
-	// flagArtificial (LOG_EVENT_ARTIFICIAL_F) marks events the source
-	// makes up for the dump (a ROTATE naming the file, MariaDB's GTID_LIST
-	// at a GTID start), which are not in its files.
-	flagArtificial = 0x20
 	// defaultRemoteTimeout is RemoteSource.ReadTimeout's default.
 	defaultRemoteTimeout = time.Minute
 )
@@ -84,7 +81,7 @@ type remoteStream struct {
 	pos  uint64
 	// pending is an event read ahead (the first of the next file), with
 	// its file.
-	pending     *rawEvent
+	pending     *event.Framed
 	pendingFile string
 	ended       bool // the source sent EOF: its log ends here
 	err         error
@@ -94,7 +91,7 @@ type remoteStream struct {
 // opts.Start (a transaction boundary in one of the source's files) or, when
 // that is zero, from after src.StartGTID. It connects and asks for the
 // dump at once; ctx bounds the connection only. Next returns io.EOF at the
-// end of the source's log, where the source sends EOF, and an *Error naming
+// end of the source's log, where the source sends EOF, and an *event.Error naming
 // the file and offset reached when the connection is lost or the source
 // refuses the dump: the transaction in progress then is never returned. The
 // source's binlogs are expected to hold the position asked for.
@@ -116,7 +113,7 @@ func NewRemoteReader(ctx context.Context, src RemoteSource, opts Options) (*Read
 // source refuses the dump (a missing privilege, an unknown file).
 func ReadRemoteFormat(ctx context.Context, src RemoteSource, start txn.Position) (*txn.Format, error) {
 	if !start.IsZero() {
-		start.Offset = uint64(len(binlogMagic)) // the file's own, unaltered
+		start.Offset = uint64(len(event.Magic)) // the file's own, unaltered
 	}
 	s, err := dialRemote(ctx, src, start)
 	if err != nil {
@@ -126,13 +123,13 @@ func ReadRemoteFormat(ctx context.Context, src RemoteSource, start txn.Position)
 	for {
 		ev, file, err := s.event()
 		if errors.Is(err, io.EOF) {
-			return nil, &Error{File: file, Offset: ev.Pos, Err: fmt.Errorf("source %s sent no format description", src)}
+			return nil, &event.Error{File: file, Offset: ev.Pos, Err: fmt.Errorf("source %s sent no format description", src)}
 		}
 		if err != nil {
 			return nil, err
 		}
-		if ev.Type == evFormatDescription {
-			f, err := parseFormat(ev.Raw, txn.Position{File: file, Offset: ev.Pos})
+		if ev.Type == event.TypeFormatDescription {
+			f, err := event.ParseFormat(ev.Raw, txn.Position{File: file, Offset: ev.Pos})
 			if err != nil {
 				return nil, wrapErr(err, file, ev)
 			}
@@ -196,7 +193,7 @@ func (s *remoteStream) requestDump(start txn.Position) error {
 			return fmt.Errorf("source %s: bad MariaDB GTID position %q", s.src, s.src.StartGTID)
 		}
 		setup = append(setup, fmt.Sprintf("SET @slave_connect_state = '%s'", s.src.StartGTID))
-		start.Offset = uint64(len(binlogMagic)) // the source ignores file and offset
+		start.Offset = uint64(len(event.Magic)) // the source ignores file and offset
 	}
 	for _, q := range setup {
 		if _, err := s.conn.Execute(q); err != nil {
@@ -238,15 +235,15 @@ func (s *remoteStream) nextFile() (*remoteFile, error) {
 }
 
 // unread puts ev back, to be returned by the next call to event.
-func (s *remoteStream) unread(ev rawEvent, file string) {
+func (s *remoteStream) unread(ev event.Framed, file string) {
 	s.pending, s.pendingFile = &ev, file
 }
 
 // event returns the next event the source sends and the name of its file,
 // skipping the events the source makes up for the dump. It returns io.EOF
-// (with the offset reached) where the source's log ends, and an *Error when
+// (with the offset reached) where the source's log ends, and an *event.Error when
 // the connection is lost or the source reports an error.
-func (s *remoteStream) event() (rawEvent, string, error) {
+func (s *remoteStream) event() (event.Framed, string, error) {
 	if s.pending != nil {
 		ev, file := *s.pending, s.pendingFile
 		s.pending = nil
@@ -254,7 +251,7 @@ func (s *remoteStream) event() (rawEvent, string, error) {
 	}
 	for s.err == nil {
 		if s.ended {
-			return rawEvent{Pos: s.pos}, s.file, io.EOF
+			return event.Framed{Pos: s.pos}, s.file, io.EOF
 		}
 		data, err := s.receive()
 		if err != nil {
@@ -273,7 +270,7 @@ func (s *remoteStream) event() (rawEvent, string, error) {
 			return ev, file, nil
 		}
 	}
-	return rawEvent{Pos: s.pos}, s.file, s.err
+	return event.Framed{Pos: s.pos}, s.file, s.err
 }
 
 // fail records err and closes the connection.
@@ -290,7 +287,7 @@ func (s *remoteStream) receive() ([]byte, error) {
 	}
 	data, err := s.conn.ReadPacket()
 	if err != nil {
-		return nil, &Error{File: s.file, Offset: s.pos, Err: fmt.Errorf(
+		return nil, &event.Error{File: s.file, Offset: s.pos, Err: fmt.Errorf(
 			"lost the connection to source %s after the event ending at this offset: %w", s.src, err)}
 	}
 	switch {
@@ -308,38 +305,38 @@ func (s *remoteStream) receive() ([]byte, error) {
 		if errors.As(err, &me) && me.Code == mysql.ER_SPECIFIC_ACCESS_DENIED_ERROR {
 			hint = " (the source user needs the REPLICATION SLAVE privilege)"
 		}
-		return nil, &Error{File: s.file, Offset: s.pos, Err: fmt.Errorf("source %s stopped the binlog dump%s: %w", s.src, hint, err)}
+		return nil, &event.Error{File: s.file, Offset: s.pos, Err: fmt.Errorf("source %s stopped the binlog dump%s: %w", s.src, hint, err)}
 	}
-	return nil, &Error{File: s.file, Offset: s.pos, Err: fmt.Errorf("source %s sent an unexpected packet (%d bytes)", s.src, len(data))}
+	return nil, &event.Error{File: s.file, Offset: s.pos, Err: fmt.Errorf("source %s sent an unexpected packet (%d bytes)", s.src, len(data))}
 }
 
-// frame turns one event the source sent into a rawEvent at its offset in
+// frame turns one event the source sent into an event.Framed at its offset in
 // its file. It reports ok false for the events the source makes up
 // (artificial ROTATE and GTID_LIST, heartbeats), after taking the file name
 // from a ROTATE.
-func (s *remoteStream) frame(b []byte) (ev rawEvent, file string, ok bool, err error) {
-	if len(b) < headerSize {
-		return ev, "", false, &Error{File: s.file, Offset: s.pos, Err: fmt.Errorf("source %s sent an event of %d bytes", s.src, len(b))}
+func (s *remoteStream) frame(b []byte) (ev event.Framed, file string, ok bool, err error) {
+	if len(b) < event.HeaderSize {
+		return ev, "", false, &event.Error{File: s.file, Offset: s.pos, Err: fmt.Errorf("source %s sent an event of %d bytes", s.src, len(b))}
 	}
-	ev.header = parseHeader(b)
+	ev.Header = event.ParseHeader(b)
 	ev.Raw = b[:len(b):len(b)]
 	file = s.file
 	if int(ev.Size) != len(b) {
-		return ev, file, false, &Error{File: file, Offset: s.pos, EventType: eventTypeName(ev.Type),
+		return ev, file, false, &event.Error{File: file, Offset: s.pos, EventType: event.TypeName(ev.Type),
 			Err: fmt.Errorf("event header says %d bytes, the source sent %d", ev.Size, len(b))}
 	}
 	switch {
-	case ev.Type == evRotate && (ev.Flags&flagArtificial != 0 || ev.LogPos == 0):
+	case ev.Type == event.TypeRotate && (ev.Flags&event.FlagArtificial != 0 || ev.LogPos == 0):
 		return ev, file, false, s.rotate(ev)
-	case ev.Type == evFormatDescription:
+	case ev.Type == event.TypeFormatDescription:
 		// At the file's start; when the dump starts further in, the source
 		// sends it with log_pos 0, then the events from the start.
-		ev.Pos = uint64(len(binlogMagic))
+		ev.Pos = uint64(len(event.Magic))
 		if s.pos <= ev.Pos {
 			s.pos = ev.Pos + uint64(ev.Size)
 		}
 		return ev, file, true, nil
-	case ev.Flags&flagArtificial != 0, ev.Type == evHeartbeat, ev.Type == evHeartbeatV2:
+	case ev.Flags&event.FlagArtificial != 0, ev.Type == event.TypeHeartbeat, ev.Type == event.TypeHeartbeatV2:
 		return ev, file, false, nil
 	}
 	end := s.pos + uint64(ev.Size)
@@ -347,22 +344,22 @@ func (s *remoteStream) frame(b []byte) (ev rawEvent, file string, ok bool, err e
 		end = eventEnd(s.pos, ev.Size, ev.LogPos)
 	}
 	ev.Pos, s.pos = end-uint64(ev.Size), end
-	if ev.Type == evRotate { // the file's last event: the next file follows
+	if ev.Type == event.TypeRotate { // the file's last event: the next file follows
 		return ev, file, true, s.rotate(ev)
 	}
 	return ev, file, true, nil
 }
 
 // rotate moves to the file a ROTATE event names.
-func (s *remoteStream) rotate(ev rawEvent) error {
-	body := ev.Raw[headerSize:]
+func (s *remoteStream) rotate(ev event.Framed) error {
+	body := ev.Raw[event.HeaderSize:]
 	// A checksum ends the event unless the source left it out (it does
 	// for the first, made-up ROTATE): take it off where it matches.
 	if n := len(body) - 4; n >= 8 && crc32.ChecksumIEEE(ev.Raw[:len(ev.Raw)-4]) == binary.LittleEndian.Uint32(body[n:]) {
 		body = body[:n]
 	}
 	if len(body) <= 8 {
-		return &Error{File: s.file, Offset: s.pos, EventType: eventTypeName(ev.Type),
+		return &event.Error{File: s.file, Offset: s.pos, EventType: event.TypeName(ev.Type),
 			Err: fmt.Errorf("source %s sent a ROTATE without a file name", s.src)}
 	}
 	s.file, s.pos = string(body[8:]), binary.LittleEndian.Uint64(body)
@@ -394,24 +391,24 @@ type remoteFile struct {
 
 // next returns the next event of the file, io.EOF where the source moves
 // to another file or its log ends, or the stream's error.
-func (f *remoteFile) next() (rawEvent, error) {
+func (f *remoteFile) next() (event.Framed, error) {
 	if f.done {
-		return rawEvent{Pos: f.end}, io.EOF
+		return event.Framed{Pos: f.end}, io.EOF
 	}
 	ev, file, err := f.s.event()
 	if errors.Is(err, io.EOF) {
 		f.done = true
-		return rawEvent{Pos: f.end}, io.EOF
+		return event.Framed{Pos: f.end}, io.EOF
 	}
 	if err != nil {
 		return ev, err
 	}
-	if file != f.name || ev.Type == evFormatDescription && f.fde {
+	if file != f.name || ev.Type == event.TypeFormatDescription && f.fde {
 		f.s.unread(ev, file) // the first event of the next file
 		f.done = true
-		return rawEvent{Pos: f.end}, io.EOF
+		return event.Framed{Pos: f.end}, io.EOF
 	}
-	f.fde = f.fde || ev.Type == evFormatDescription
+	f.fde = f.fde || ev.Type == event.TypeFormatDescription
 	f.end = ev.Pos + uint64(ev.Size)
 	return ev, nil
 }

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/binlog-replay/binlog-replay/binlog/event"
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -140,7 +141,7 @@ func TestRemoteMatchesFiles(t *testing.T) {
 			o := opts
 			o.Start = start
 			got, err := readRemote(t, src, o)
-			var e *Error
+			var e *event.Error
 			if len(got) != 0 || !errors.As(err, &e) || e.File != start.File {
 				t.Fatalf("got %d transactions and %v from %s, want an error", len(got), err, start)
 			}
@@ -159,7 +160,7 @@ func TestRemoteMatchesFiles(t *testing.T) {
 		// The source clears the in-use flag of its active file's format
 		// description, as it does when it closes the file.
 		raw := append([]byte(nil), local.Raw...)
-		raw[17] &^= flagInUse
+		raw[17] &^= event.FlagInUse
 		if f.ServerVersion != local.ServerVersion || f.Pos != local.Pos || !bytes.Equal(f.Raw, raw) {
 			t.Fatalf("format %s at %s from the source, %s at %s from the file\n% x\n% x", f.ServerVersion, f.Pos, local.ServerVersion, local.Pos, f.Raw, local.Raw)
 		}
@@ -180,7 +181,7 @@ func TestRemoteRefused(t *testing.T) {
 	files := runStatements(t, s, "CREATE USER 'weak'@'%'", "GRANT SELECT ON *.* TO 'weak'@'%'")
 	src := remoteSource(s)
 	_, err := readRemote(t, src, Options{Start: txn.Position{File: "mysql-bin.999999", Offset: 4}})
-	var e *Error
+	var e *event.Error
 	if !errors.As(err, &e) || e.File != "mysql-bin.999999" || !strings.Contains(err.Error(), "source 127.0.0.1:") {
 		t.Fatalf("unknown start file: got %v", err)
 	}
@@ -234,7 +235,7 @@ func TestRemoteConnectionLost(t *testing.T) {
 	// Cut after the handshake, inside the stream of events.
 	src.Address = cutProxy(t, src.Address, 6000)
 	got, err := readRemote(t, src, Options{Start: txn.Position{File: LogName(files[0]), Offset: 4}})
-	var e *Error
+	var e *event.Error
 	if !errors.As(err, &e) || !strings.Contains(err.Error(), "lost the connection to source "+src.Address) {
 		t.Fatalf("got %d transactions and %v, want a lost connection", len(got), err)
 	}

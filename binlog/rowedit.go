@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"slices"
 
+	"github.com/binlog-replay/binlog-replay/binlog/event"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -20,13 +21,13 @@ import (
 // exact binary form (DOUBLE, fractional TIMESTAMP, JSON...). A RowEditor is
 // safe for concurrent use.
 type RowEditor struct {
-	format *format
+	format *event.Format
 }
 
 // NewRowEditor returns an editor of the row events of binlogs whose format
 // description is f.
 func NewRowEditor(f *txn.Format) (*RowEditor, error) {
-	fm, err := parseFormat(f.Raw, f.Pos)
+	fm, err := event.ParseFormat(f.Raw, f.Pos)
 	if err != nil {
 		return nil, fmt.Errorf("row editor: format description at %s: %w", f.Pos, err)
 	}
@@ -38,7 +39,7 @@ func NewRowEditor(f *txn.Format) (*RowEditor, error) {
 // their inverse: a WRITE_ROWS undoes a DELETE_ROWS and the other way
 // round, an UPDATE_ROWS undoes an UPDATE_ROWS (its images swapped). The
 // types are v1 (MySQL 5.1.16+, MariaDB, which also gives its compressed
-// events as v1: see compressed.go) and v2 (MySQL 5.6+).
+// events as v1: see event/compressed.go) and v2 (MySQL 5.6+).
 var inverseType = map[byte]byte{
 	23: 25, 24: 24, 25: 23, // v1
 	30: 32, 31: 31, 32: 30, // v2
@@ -63,7 +64,7 @@ func (e *NotFullError) Error() string {
 // as the event says without being read (its type, images that lack
 // columns), nil when it does not.
 func CheckInvertible(e *txn.Event) error {
-	if e.Kind != txn.EventRows || e.Rows == nil || e.Rows.Table == nil || len(e.Raw) < headerSize {
+	if e.Kind != txn.EventRows || e.Rows == nil || e.Rows.Table == nil || len(e.Raw) < event.HeaderSize {
 		return errors.New("not a row event with its table map")
 	}
 	if _, ok := inverseType[e.Raw[4]]; !ok {
@@ -114,28 +115,28 @@ func (ed *RowEditor) layout(e *txn.Event) (*rowsLayout, error) {
 		return nil, errors.New("not a row event with its table map")
 	}
 	raw := e.Raw
-	if len(raw) < headerSize {
+	if len(raw) < event.HeaderSize {
 		return nil, fmt.Errorf("event of %d bytes is shorter than its header", len(raw))
 	}
 	typ := raw[4]
 	if _, ok := inverseType[typ]; !ok {
-		return nil, fmt.Errorf("%s events cannot be edited (only WRITE, UPDATE and DELETE_ROWS v1 and v2)", eventTypeName(typ))
+		return nil, fmt.Errorf("%s events cannot be edited (only WRITE, UPDATE and DELETE_ROWS v1 and v2)", event.TypeName(typ))
 	}
 	if size := binary.LittleEndian.Uint32(raw[9:]); int(size) != len(raw) {
 		return nil, fmt.Errorf("event header says %d bytes, the event has %d", size, len(raw))
 	}
 	l := &rowsLayout{raw: raw, typ: typ, update: typ == 24 || typ == 31, end: len(raw)}
 	if ed.format.Checksum {
-		if err := verifyChecksum(raw); err != nil {
+		if err := event.VerifyChecksum(raw); err != nil {
 			return nil, err
 		}
 		l.end -= 4
 	}
 	idLen := 6
-	if ed.format.postHeaderLen(typ) == 6 {
+	if ed.format.PostHeaderLen(typ) == 6 {
 		idLen = 4
 	}
-	pos := headerSize + idLen
+	pos := event.HeaderSize + idLen
 	l.flags = pos
 	pos += 2
 	if typ >= 30 {
@@ -149,7 +150,7 @@ func (ed *RowEditor) layout(e *txn.Event) (*rowsLayout, error) {
 		l.extra, l.extraEnd = pos+2, pos+n
 		pos += n
 	}
-	n, pos, err := lenenc(raw[:l.end], pos)
+	n, pos, err := event.LengthEncodedInt(raw[:l.end], pos)
 	if err != nil {
 		return nil, fmt.Errorf("row event column count: %w", err)
 	}
@@ -248,7 +249,7 @@ func (ed *RowEditor) Invert(e *txn.Event) (*txn.Event, error) {
 	}
 	out = ed.seal(out)
 	inv := &txn.Event{Kind: txn.EventRows, Type: out[4], Pos: e.Pos, Timestamp: e.Timestamp, Raw: out,
-		TypeName: eventTypeName(out[4]) + " (inverse of " + e.TypeName + ")",
+		TypeName: event.TypeName(out[4]) + " (inverse of " + e.TypeName + ")",
 		Rows:     invertRows(e.Rows, flags)}
 	return inv, nil
 }
@@ -368,7 +369,7 @@ func (ed *RowEditor) seal(out []byte) []byte {
 	return out
 }
 
-// errorf returns an *Error naming the event e.
+// errorf returns an *event.Error naming the event e.
 func (ed *RowEditor) errorf(e *txn.Event, format string, args ...any) error {
-	return &Error{File: e.Pos.File, Offset: e.Pos.Offset, EventType: e.TypeName, Err: fmt.Errorf(format, args...)}
+	return &event.Error{File: e.Pos.File, Offset: e.Pos.Offset, EventType: e.TypeName, Err: fmt.Errorf(format, args...)}
 }

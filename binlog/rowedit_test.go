@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/binlog-replay/binlog-replay/binlog/event"
 	"github.com/binlog-replay/binlog-replay/internal/fixtures"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -199,7 +200,7 @@ func decodeAlone(t *testing.T, at string, f *txn.Format, tm, e *txn.Event) *txn.
 func withStmtEnd(raw []byte, checksum bool) []byte {
 	out := bytes.Clone(raw)
 	idLen := 6
-	flags := headerSize + idLen
+	flags := event.HeaderSize + idLen
 	binary.LittleEndian.PutUint16(out[flags:], binary.LittleEndian.Uint16(out[flags:])|txn.RowsFlagStmtEnd)
 	if checksum {
 		n := len(out) - 4
@@ -227,7 +228,7 @@ func TestRowEditorRefusesMinimal(t *testing.T) {
 			}
 			_, err := ed.Invert(e)
 			var nf *NotFullError
-			var be *Error
+			var be *event.Error
 			if !errors.As(err, &nf) || !errors.As(err, &be) || be.Offset != e.Pos.Offset || be.File != e.Pos.File {
 				t.Fatalf("%s at %s: got %v, want a NotFullError naming the event", e.TypeName, e.Pos, err)
 			}

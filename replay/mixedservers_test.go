@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/binlog/event"
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 	"github.com/binlog-replay/binlog-replay/replay"
@@ -70,9 +71,9 @@ func TestMixedServersRefused(t *testing.T) {
 	o := opts(4)
 	o.Files, o.TargetDSN, o.StartPosition, o.Reconnect = mixed, tgt.DSN(""), a.Start, 0
 	sum, err := replay.Run(context.Background(), o, nil)
-	var be *binlog.Error
+	var be *event.Error
 	if !errors.As(err, &be) || be.File != binlog.LogName(bFiles[k]) || !strings.Contains(err.Error(), binlog.LogName(mixed[k-1])) {
-		t.Fatalf("replay of mixed files: %v; want a *binlog.Error on %s naming %s", err, binlog.LogName(bFiles[k]), binlog.LogName(mixed[k-1]))
+		t.Fatalf("replay of mixed files: %v; want an *event.Error on %s naming %s", err, binlog.LogName(bFiles[k]), binlog.LogName(mixed[k-1]))
 	}
 	t.Logf("error: %v", err)
 	var n, foreign int

@@ -153,7 +153,7 @@ type readState struct {
 // Run replays the binlogs described by opts into the target. It returns
 // the summary of what was applied and, if the replay did not reach its
 // stop point, the error that stopped it (an *ApplyError for a transaction
-// the target refused, a *binlog.Error for bad input).
+// the target refused, an *event.Error for bad input).
 //
 // Cancelling ctx stops at a transaction boundary: every transaction on the
 // target was committed whole, with its checkpoint, and --resume continues.
