@@ -8,6 +8,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/replication"
 
 	"github.com/binlog-replay/binlog-replay/binlog/event"
+	"github.com/binlog-replay/binlog-replay/binlog/mysqljson"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -110,14 +111,14 @@ func (j *rowsJob) decode(re *replication.RowsEvent) error {
 	re.Flags, re.ColumnCount = j.head.Flags, uint64(j.head.Columns)
 	re.ColumnBitmap1, re.ColumnBitmap2 = j.head.Bitmap1, j.head.Bitmap2
 	tm := j.rows.Table
-	if err := checkRowsJSON(j.table, j.head, j.body, j.typ); err != nil {
+	if err := mysqljson.CheckRows(j.table, j.head, j.body, j.typ); err != nil {
 		return j.errorf("table `%s`.`%s`: %w", tm.Schema, tm.Table, err)
 	}
-	if err := decodeRowsData(re, j.head.Data, j.body); err != nil {
+	if err := event.DecodeRowsData(re, j.head.Data, j.body); err != nil {
 		return j.errorf("table `%s`.`%s`: %w", tm.Schema, tm.Table, err)
 	}
 	if j.typ == event.TypePartialUpdateRows {
-		if err := partialDiffs(re, j.head, j.body); err != nil {
+		if err := mysqljson.PartialDiffs(re, j.head, j.body); err != nil {
 			return j.errorf("table `%s`.`%s`: %w", tm.Schema, tm.Table, err)
 		}
 	}
@@ -137,20 +138,6 @@ func (j *rowsJob) errorf(format string, args ...any) error {
 		typ = event.TypeTransactionPayload
 	}
 	return &event.Error{Offset: j.pos, EventType: event.TypeName(typ), Err: err}
-}
-
-// decodeRowsData runs go-mysql's decoder of row images, turning its panics
-// and verbose errors into short errors, as parse does.
-func decodeRowsData(re *replication.RowsEvent, pos int, body []byte) (err error) {
-	defer func() {
-		if rec := recover(); rec != nil {
-			err = fmt.Errorf("decode event: malformed data (%v)", rec)
-		}
-	}()
-	if err := re.DecodeData(pos, body); err != nil {
-		return shortDecodeError(err)
-	}
-	return nil
 }
 
 // decoders is a pool of goroutines decoding the jobs of pending

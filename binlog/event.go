@@ -2,7 +2,6 @@ package binlog
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"time"
 
@@ -130,42 +129,10 @@ func (r *Reader) newParser(fde []byte) (*replication.BinlogParser, error) {
 	// Rows events are only set up by the parser: this package reads their
 	// header (event.CheckRowsHeader) and decodes their images later (rowsJob).
 	p.SetRowsEventDecodeFunc(func(*replication.RowsEvent, []byte) error { return nil })
-	if _, err := parse(p, fde); err != nil {
+	if _, err := event.Parse(p, fde); err != nil {
 		return nil, err
 	}
 	return p, nil
-}
-
-// maxErrLen bounds the go-mysql error text quoted in an error.
-const maxErrLen = 200
-
-// parse runs go-mysql's parser on one whole event, turning its panics and
-// verbose errors into short errors.
-func parse(p *replication.BinlogParser, data []byte) (ev *replication.BinlogEvent, err error) {
-	defer func() {
-		if rec := recover(); rec != nil {
-			ev, err = nil, fmt.Errorf("decode event: malformed data (%v)", rec)
-		}
-	}()
-	ev, err = p.Parse(data)
-	var ee *replication.EventError
-	if errors.As(err, &ee) {
-		err = errors.New(ee.Err)
-	}
-	if err != nil {
-		return nil, shortDecodeError(err)
-	}
-	return ev, nil
-}
-
-// shortDecodeError turns a go-mysql decoding error into "decode event: ...",
-// cut short: go-mysql quotes whole event bodies in some messages.
-func shortDecodeError(err error) error {
-	msg := err.Error()
-	if len(msg) > maxErrLen {
-		msg = msg[:maxErrLen] + "..."
-	}
-	return fmt.Errorf("decode event: %s", msg)
 }
 
 // checkStart enforces Options.Start while the reader is still before it.

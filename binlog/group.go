@@ -171,7 +171,7 @@ func (r *Reader) mysqlGTIDEvent(e readyEvent) error {
 	if r.cur != nil || e.inPayload {
 		return r.inTxnError(e)
 	}
-	ev, err := parse(e.parser.events, e.data)
+	ev, err := event.Parse(e.parser.events, e.data)
 	if err != nil {
 		return err
 	}
@@ -470,7 +470,7 @@ func (r *Reader) payloadEvent(e readyEvent) (*pendingTxn, error) {
 	if err := event.CheckPayload(e.body); err != nil {
 		return nil, err
 	}
-	ev, err := parse(e.parser.events, e.data)
+	ev, err := event.Parse(e.parser.events, e.data)
 	if err != nil {
 		return nil, err
 	}

@@ -5,7 +5,7 @@
 // go-mysql: package event parses the common header, the format description
 // and the event bodies go-mysql is not used for; go-mysql decodes table
 // maps, row images and compressed payloads (and its client connects to a
-// server).
+// server), with mysqljson checking MySQL JSON values first.
 //
 // What the reader guarantees:
 //   - Every txn.Event carries Raw, the exact bytes of the event in the file
@@ -41,8 +41,9 @@
 // shared between events: treat all of them as read-only. In the after
 // images of a PARTIAL_UPDATE_ROWS event (MySQL
 // binlog_row_value_options=PARTIAL_JSON), a JSON column logged in part
-// holds its []txn.JSONDiff, read by this package (partial.go): go-mysql
-// reads only the first diff of a column.
+// holds its []txn.JSONDiff, read by package mysqljson: go-mysql reads only
+// the first diff of a column. mysqljson also checks every MySQL binary JSON
+// value before go-mysql decodes it.
 //
 // Row images are decoded by Options.DecodeWorkers goroutines while Next reads
 // ahead; transactions and errors still come in binlog order. A TABLE_MAP

@@ -71,7 +71,7 @@ func (r *Reader) tableMap(e readyEvent) (*tableEntry, error) {
 	// The decoded forms share the memory of the bytes they are decoded
 	// from: a copy, so that the cache does not keep alive the memory of
 	// the transaction the event came in (see fileReader.newSlab).
-	ev, err := parse(e.parser.events, bytes.Clone(e.data))
+	ev, err := event.Parse(e.parser.events, bytes.Clone(e.data))
 	if err == nil {
 		err = r.metaErr
 	}
@@ -107,7 +107,7 @@ func (r *Reader) rowsTemplate(e readyEvent, te *tableEntry) (*replication.RowsEv
 	if re := ps.templates[e.Type]; re != nil {
 		return re, nil
 	}
-	ev, err := parse(ps.rows, e.data)
+	ev, err := event.Parse(ps.rows, e.data)
 	if err != nil {
 		return nil, fmt.Errorf("table `%s`.`%s`: %w", te.tm.Schema, te.tm.Table, err)
 	}

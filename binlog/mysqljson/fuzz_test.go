@@ -1,4 +1,4 @@
-package binlog
+package mysqljson
 
 import (
 	"encoding/binary"
@@ -16,12 +16,11 @@ import (
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
-// The fuzzers here feed the parsers of event parts straight from the
-// fuzzer's bytes, without a binlog file around them, so that each runs
-// thousands of times a second: row images (go-mysql's decoder and this
-// package's valueSize, which must agree), JSON diffs and MySQL binary JSON,
-// query status variables, and the other event bodies this package parses
-// itself. docs/testing.md lists them with what each checks.
+// The fuzzers here feed this package's readers straight from the fuzzer's
+// bytes, without a binlog file around them, so that each runs thousands of
+// times a second: row images (go-mysql's decoder and this package's
+// valueSize, which must agree), JSON diffs and MySQL binary JSON.
+// docs/testing.md lists them with what each checks.
 
 // fuzzColumnTypes are the column types FuzzRowImage picks from: every type
 // a table map can hold for MySQL and MariaDB.
@@ -61,12 +60,12 @@ func badMetadata(err error) bool {
 }
 
 // FuzzRowImage decodes row images of a table the fuzzer makes up, as the
-// reader does (checkRowsJSON, then go-mysql's decoder). Whenever
+// reader does (CheckRows, then go-mysql's decoder). Whenever
 // go-mysql decodes the images, this package's own walk over them
-// (skipImage and valueSize, used for PARTIAL_UPDATE_ROWS and checkRowsJSON)
+// (skipImage and valueSize, used for PARTIAL_UPDATE_ROWS and CheckRows)
 // must find the same number of images ending at the same byte, unless it
-// refuses column metadata no server writes; and convertImages must take
-// every value go-mysql returned.
+// refuses column metadata no server writes. (The reader's conversion of
+// the values go-mysql returns is fuzzed by binlog's FuzzConvertImages.)
 func FuzzRowImage(f *testing.F) {
 	// INT, VARCHAR(10): two images.
 	f.Add([]byte{1, 3, 0, 0, 17, 10, 0, 0, 1, 0, 0, 0, 2, 'h', 'i', 0, 2, 0, 0, 0, 0})
@@ -77,7 +76,7 @@ func FuzzRowImage(f *testing.F) {
 	// JSON (4-byte length) holding an int16.
 	f.Add([]byte{0, 22, 4, 0, 0, 3, 0, 0, 0, 0x05, 0x1a, 0x00})
 	// JSON holding an array whose element points back at the array: go-mysql
-	// alone recurses until the stack overflows (checkRowsJSON refuses it).
+	// alone recurses until the stack overflows (CheckRows refuses it).
 	f.Add([]byte{0, 22, 4, 0, 0, 8, 0, 0, 0, 0x02, 0x01, 0x00, 0x07, 0x00, 0x02, 0x00, 0x00})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tm, image, ok := fuzzTable(data)
@@ -91,13 +90,13 @@ func FuzzRowImage(f *testing.F) {
 		for i := range bitmap {
 			bitmap[i] = 0xff
 		}
-		// As rowsJob.decode: JSON values are checked before go-mysql sees them.
+		// As the reader decodes rows: JSON values are checked before go-mysql sees them.
 		h := event.RowsHead{Columns: int(tm.ColumnCount), Bitmap1: bitmap}
-		if err := checkRowsJSON(tm, h, image, 30); err != nil {
+		if err := CheckRows(tm, h, image, 30); err != nil {
 			return
 		}
 		re := &replication.RowsEvent{Table: tm, ColumnCount: tm.ColumnCount, ColumnBitmap1: bitmap}
-		if err := decodeRowsData(re, 0, image); err != nil {
+		if err := event.DecodeRowsData(re, 0, image); err != nil {
 			return
 		}
 		images, pos := 0, 0
@@ -118,10 +117,6 @@ func FuzzRowImage(f *testing.F) {
 		if pos != len(image) || images != len(re.Rows) {
 			t.Fatalf("types %v meta %v: go-mysql decoded %d images of %d bytes; skipImage found %d ending at %d",
 				tm.ColumnType, tm.ColumnMeta, len(re.Rows), len(image), images, pos)
-		}
-		out := &txn.Rows{Table: &txn.TableMap{ColumnTypes: tm.ColumnType, ColumnMeta: tm.ColumnMeta}}
-		if err := convertImages(re.Rows, out, image); err != nil {
-			t.Fatalf("types %v meta %v: convertImages: %v", tm.ColumnType, tm.ColumnMeta, err)
 		}
 	})
 }

@@ -1,4 +1,9 @@
-package binlog
+// Package mysqljson reads MySQL's binary JSON in row events where go-mysql
+// alone cannot be trusted with it: it checks every binary JSON value of the
+// row images and JSON diffs of an event before go-mysql decodes them
+// (CheckRows), and reads the JSON diffs of PARTIAL_UPDATE_ROWS events, of
+// which go-mysql keeps only the first (PartialDiffs).
+package mysqljson
 
 import (
 	"encoding/binary"
@@ -18,7 +23,7 @@ import (
 // values sharing their bytes make the work grow exponentially with the
 // depth. checkJSONBinary checks the containers of a value first; the
 // reader runs it on every binary JSON value before go-mysql sees it
-// (checkRowsJSON, jsonText). Found by FuzzJSONBinary.
+// (CheckRows, jsonText). Found by FuzzJSONBinary.
 
 // Binary JSON container types and the inline value types (MySQL
 // sql-common/json_binary.h).
@@ -113,11 +118,11 @@ func jsonUint(b []byte, w int) int {
 	return int(binary.LittleEndian.Uint32(b))
 }
 
-// checkRowsJSON runs checkJSONBinary on the MySQL JSON values of the row
+// CheckRows runs checkJSONBinary on the MySQL JSON values of the row
 // images in body from offset h.data (and on the values of the JSON diffs
 // of a PARTIAL_UPDATE_ROWS event), before go-mysql decodes them. An image
 // that cannot be walked is an error too: go-mysql would refuse it.
-func checkRowsJSON(tm *replication.TableMapEvent, h event.RowsHead, body []byte, typ byte) error {
+func CheckRows(tm *replication.TableMapEvent, h event.RowsHead, body []byte, typ byte) error {
 	jsonCols := 0
 	for _, t := range tm.ColumnType {
 		if t == mysql.MYSQL_TYPE_JSON {

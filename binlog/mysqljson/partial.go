@@ -1,4 +1,4 @@
-package binlog
+package mysqljson
 
 import (
 	"encoding/binary"
@@ -25,16 +25,16 @@ import (
 //
 // go-mysql decodes these events, but keeps only the first diff of each
 // column: the reader lets it decode the rest of the images, then reads the
-// diffs itself (partialDiffs) and stores them as []txn.JSONDiff.
+// diffs itself (PartialDiffs) and stores them as []txn.JSONDiff.
 
 // partialJSONOption is the value option bit of partial JSON updates.
 const partialJSONOption = 1
 
-// partialDiffs reads the JSON diffs of the after images of a
+// PartialDiffs reads the JSON diffs of the after images of a
 // PARTIAL_UPDATE_ROWS event whose images re holds (decoded by go-mysql from
-// body, rows from offset h.data) and stores them in place of go-mysql's
+// body, rows from offset h.Data) and stores them in place of go-mysql's
 // values in re.Rows.
-func partialDiffs(re *replication.RowsEvent, h event.RowsHead, body []byte) error {
+func PartialDiffs(re *replication.RowsEvent, h event.RowsHead, body []byte) error {
 	tm := re.Table
 	jsonCols := 0
 	for _, t := range tm.ColumnType {
@@ -210,7 +210,7 @@ func jsonText(re *replication.RowsEvent, bin []byte) (string, error) {
 	data = append(data, 1, 0, 0) // before image: NULL; after image: no value options, no NULL
 	data = binary.LittleEndian.AppendUint32(data, uint32(len(bin)))
 	data = append(data, bin...)
-	if err := decodeRowsData(&one, 0, data); err != nil {
+	if err := event.DecodeRowsData(&one, 0, data); err != nil {
 		return "", fmt.Errorf("decode JSON value: %w", err)
 	}
 	if len(one.Rows) != 2 || len(one.Rows[1]) != 1 {
