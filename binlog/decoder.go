@@ -10,9 +10,10 @@ import (
 
 // Decoder decodes stand-alone TABLE_MAP and row events of binlogs of one
 // format, one at a time, as the reader decodes them in a file: events kept
-// apart from their file (an undo spools the events a RowEditor made to
-// disk and reads them back). A row event is decoded with the last TABLE_MAP
-// decoded for its table id. A Decoder is not safe for concurrent use.
+// apart from their file (an undo spools the events a rowedit.Editor made
+// to disk and reads them back). A row event is decoded with the last
+// TABLE_MAP decoded for its table id. A Decoder is not safe for concurrent
+// use.
 type Decoder struct {
 	r *Reader
 }
@@ -83,7 +84,7 @@ func (d *Decoder) decode(raw []byte, pos txn.Position) (txn.Event, error) {
 		ev.Kind, ev.TableMap = txn.EventTableMap, te.tm
 		return ev, nil
 	}
-	if _, ok := inverseType[h.Type]; !ok {
+	if !decodable(h.Type) {
 		return txn.Event{}, errors.New("not a TABLE_MAP nor a v1 or v2 WRITE, UPDATE or DELETE_ROWS event")
 	}
 	op, _ := rowsOp(h.Type)
@@ -114,4 +115,15 @@ func (d *Decoder) decode(raw []byte, pos txn.Position) (txn.Event, error) {
 	}
 	ev.Kind, ev.Rows = txn.EventRows, rows
 	return ev, nil
+}
+
+// decodable reports whether a Decoder decodes row events of type t: WRITE,
+// UPDATE and DELETE_ROWS v1 and v2, the types a rowedit.Editor takes and
+// makes.
+func decodable(t byte) bool {
+	switch t {
+	case 23, 24, 25, 30, 31, 32:
+		return true
+	}
+	return false
 }

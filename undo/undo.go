@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/binlog/rowedit"
 	"github.com/binlog-replay/binlog-replay/filter"
 	"github.com/binlog-replay/binlog-replay/internal/pipeline"
 	"github.com/binlog-replay/binlog-replay/internal/target"
@@ -191,7 +192,7 @@ type undo struct {
 	keyer  *partition.Keyer
 	keys   rangeKeys
 	spool  *spool
-	editor map[*txn.Format]*binlog.RowEditor
+	editor map[*txn.Format]*rowedit.Editor
 	sum    Summary
 
 	// counts are the rows the feed sent (see feed); pending those of the
@@ -221,7 +222,7 @@ func Run(ctx context.Context, opts Options, logw io.Writer) (*Summary, error) {
 	if logw == nil {
 		logw = io.Discard
 	}
-	u := &undo{opts: opts, logw: logw, started: time.Now(), editor: map[*txn.Format]*binlog.RowEditor{}}
+	u := &undo{opts: opts, logw: logw, started: time.Now(), editor: map[*txn.Format]*rowedit.Editor{}}
 	u.sum.DryRun = opts.DryRun
 	err := u.run(ctx)
 	u.sum.Elapsed = time.Since(u.started)

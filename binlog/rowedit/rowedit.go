@@ -1,4 +1,8 @@
-package binlog
+// Package rowedit makes new row events out of the row events of a binlog,
+// for an undo: the inverse of an event and an event holding some of its
+// rows only. It works on the events' bytes; binlog.Decoder decodes the
+// events it makes.
+package rowedit
 
 import (
 	"encoding/binary"
@@ -11,28 +15,28 @@ import (
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
-// RowEditor makes new row events out of the row events of binlogs of one
+// Editor makes new row events out of the row events of binlogs of one
 // format, for an undo: the inverse of an event (Invert) and an event
 // holding some of its rows only (Keep). The events it makes are what a
 // server's BINLOG statement takes, as the reader's are: the same header
 // (type, flags and size changed as needed), post-header and column
 // bitmaps, the rows rearranged, and a new CRC32 when the format has
 // checksums. It works on the raw bytes only, so every value keeps its
-// exact binary form (DOUBLE, fractional TIMESTAMP, JSON...). A RowEditor is
+// exact binary form (DOUBLE, fractional TIMESTAMP, JSON...). An Editor is
 // safe for concurrent use.
-type RowEditor struct {
+type Editor struct {
 	format *event.Format
 }
 
-// NewRowEditor returns an editor of the row events of binlogs whose format
+// NewEditor returns an editor of the row events of binlogs whose format
 // description is f.
-func NewRowEditor(f *txn.Format) (*RowEditor, error) {
+func NewEditor(f *txn.Format) (*Editor, error) {
 	fm, err := event.ParseFormat(f.Raw, f.Pos)
 	if err != nil {
 		return nil, fmt.Errorf("row editor: format description at %s: %w", f.Pos, err)
 	}
 	fm.Format = f // with the flavor the reader settled on
-	return &RowEditor{format: fm}, nil
+	return &Editor{format: fm}, nil
 }
 
 // inverseType maps the row event types an editor takes to the type of
@@ -110,7 +114,7 @@ func (l *rowsLayout) rowCount() int {
 }
 
 // layout cuts the row event e at its parts.
-func (ed *RowEditor) layout(e *txn.Event) (*rowsLayout, error) {
+func (ed *Editor) layout(e *txn.Event) (*rowsLayout, error) {
 	if e.Kind != txn.EventRows || e.Rows == nil || e.Rows.Table == nil {
 		return nil, errors.New("not a row event with its table map")
 	}
@@ -207,7 +211,7 @@ func (l *rowsLayout) full(off int) bool {
 // e's; its Rows, decoded when e's are, describe it. It refuses an event
 // whose images lack columns (a *NotFullError) and an event type it cannot
 // edit (v0, PARTIAL_UPDATE_ROWS, MariaDB's v2 compressed events).
-func (ed *RowEditor) Invert(e *txn.Event) (*txn.Event, error) {
+func (ed *Editor) Invert(e *txn.Event) (*txn.Event, error) {
 	l, err := ed.layout(e)
 	if err != nil {
 		return nil, ed.errorf(e, "%w", err)
@@ -315,7 +319,7 @@ func invertRows(r *txn.Rows, flags uint16) *txn.Rows {
 // Keep returns a copy of the row event e holding only the rows keep
 // accepts (row i is the i-th image, or the i-th before/after pair of an
 // update, from 0), in their order, or nil when it accepts none.
-func (ed *RowEditor) Keep(e *txn.Event, keep func(row int) bool) (*txn.Event, error) {
+func (ed *Editor) Keep(e *txn.Event, keep func(row int) bool) (*txn.Event, error) {
 	l, err := ed.layout(e)
 	if err != nil {
 		return nil, ed.errorf(e, "%w", err)
@@ -357,7 +361,7 @@ func (ed *RowEditor) Keep(e *txn.Event, keep func(row int) bool) (*txn.Event, er
 
 // seal sets the size of the event out (all but its checksum) and appends
 // the checksum when the format has them.
-func (ed *RowEditor) seal(out []byte) []byte {
+func (ed *Editor) seal(out []byte) []byte {
 	size := len(out)
 	if ed.format.Checksum {
 		size += 4
@@ -370,6 +374,6 @@ func (ed *RowEditor) seal(out []byte) []byte {
 }
 
 // errorf returns an *event.Error naming the event e.
-func (ed *RowEditor) errorf(e *txn.Event, format string, args ...any) error {
+func (ed *Editor) errorf(e *txn.Event, format string, args ...any) error {
 	return &event.Error{File: e.Pos.File, Offset: e.Pos.Offset, EventType: e.TypeName, Err: fmt.Errorf(format, args...)}
 }
