@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/binlog-replay/binlog-replay/binlog/event"
+	"github.com/binlog-replay/binlog-replay/binlog/logfile"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -109,8 +110,8 @@ func (c *continuity) beginFile(name string) error {
 // number (or, without numbers, are the same name): files may have been
 // renamed, keeping their numbers.
 func sameSequenceNumber(a, b string) bool {
-	_, na, okA := splitName(a)
-	_, nb, okB := splitName(b)
+	_, na, okA := logfile.SplitName(a)
+	_, nb, okB := logfile.SplitName(b)
 	if okA && okB {
 		return na == nb
 	}

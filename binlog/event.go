@@ -61,12 +61,12 @@ func (r *Reader) event(ev event.Framed) (*pendingTxn, error) {
 // startFile handles the first event of a file, which must be its
 // FORMAT_DESCRIPTION event, and sets up the parsers.
 func (r *Reader) startFile(ev event.Framed) error {
-	f, err := event.FirstFormat(ev, r.fr.fileName())
+	f, err := event.FirstFormat(ev, r.fr.Name())
 	if err != nil {
 		return err
 	}
 	r.format = f
-	if err := r.cont.beginFile(r.fr.fileName()); err != nil {
+	if err := r.cont.beginFile(r.fr.Name()); err != nil {
 		return err
 	}
 	return r.newParsers(ev.Raw)
@@ -141,7 +141,7 @@ func (r *Reader) checkStart(e readyEvent) error {
 	switch {
 	case e.pos == start:
 		if r.cur != nil {
-			return &event.Error{File: r.fr.fileName(), Offset: start, Err: fmt.Errorf(
+			return &event.Error{File: r.fr.Name(), Offset: start, Err: fmt.Errorf(
 				"start position is inside the transaction starting at %s", r.cur.t.Start)}
 		}
 		r.skipping = false
@@ -152,9 +152,9 @@ func (r *Reader) checkStart(e readyEvent) error {
 		} else if startsTxn(e.Type) {
 			near = e.pos
 		}
-		return &event.Error{File: r.fr.fileName(), Offset: start, Err: fmt.Errorf(
+		return &event.Error{File: r.fr.Name(), Offset: start, Err: fmt.Errorf(
 			"start position is not an event boundary (it falls inside the %s at %d); the nearest transaction boundary is %s",
-			event.TypeName(e.Type), e.pos, txn.Position{File: r.fr.fileName(), Offset: near})}
+			event.TypeName(e.Type), e.pos, txn.Position{File: r.fr.Name(), Offset: near})}
 	}
 	return nil
 }

@@ -126,7 +126,7 @@ func (r *Reader) begin(e readyEvent, g txn.GTID, state int) {
 	r.cont.txnStart(g, r.skipping)
 	r.cur = &builder{state: state, t: &txn.Txn{
 		GTID:     g,
-		Start:    txn.Position{File: r.fr.fileName(), Offset: e.pos},
+		Start:    txn.Position{File: r.fr.Name(), Offset: e.pos},
 		ServerID: e.ServerID,
 		Format:   r.format.Format,
 		Events:   make([]txn.Event, 0, min(max(r.hint.events, 1), 64)),
@@ -143,7 +143,7 @@ func (r *Reader) add(e readyEvent, kind txn.EventKind) *txn.Event {
 		Kind:      kind,
 		Type:      e.Type,
 		TypeName:  event.TypeName(e.Type),
-		Pos:       txn.Position{File: r.fr.fileName(), Offset: e.pos},
+		Pos:       txn.Position{File: r.fr.Name(), Offset: e.pos},
 		Timestamp: e.Timestamp,
 		Raw:       e.raw,
 		InPayload: e.inner,
@@ -155,7 +155,7 @@ func (r *Reader) add(e readyEvent, kind txn.EventKind) *txn.Event {
 func (r *Reader) finish(e readyEvent, kind txn.Kind) *pendingTxn {
 	t := r.cur.t
 	t.Kind = kind
-	t.End = txn.Position{File: r.fr.fileName(), Offset: e.end}
+	t.End = txn.Position{File: r.fr.Name(), Offset: e.end}
 	t.Time = time.Unix(int64(e.Timestamp), 0).UTC()
 	t.Bytes = int64(t.End.Offset - t.Start.Offset)
 	t.NonTransactional = r.cur.nonTrans

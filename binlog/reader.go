@@ -76,6 +76,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/replication"
 
 	"github.com/binlog-replay/binlog-replay/binlog/event"
+	"github.com/binlog-replay/binlog-replay/binlog/logfile"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -144,6 +145,25 @@ type Stats struct {
 	Skipped map[string]uint64
 }
 
+// framer frames the events of one binlog file for a Reader: a file read
+// from disk (logfile.File) or one a server sends (remoteFile, remote.go).
+type framer interface {
+	// Next returns the next event, io.EOF at a clean end of the file, or
+	// logfile.ErrShortFile when the file ends inside an event.
+	Next() (event.Framed, error)
+	// NewSlab is called where a transaction may start (see
+	// logfile.File.NewSlab).
+	NewSlab(size int)
+	// Name is the file's base name, as positions name it.
+	Name() string
+	// Size is the file's size, or math.MaxUint64 when it is not known.
+	Size() uint64
+	// DataEnd is the offset where the file's data ends, or where reading
+	// it stopped when its size is unknown.
+	DataEnd() uint64
+	Close() error
+}
+
 // Reader reads transactions from a sequence of binlog files. It is not safe
 // for concurrent use.
 type Reader struct {
@@ -183,10 +203,10 @@ type Reader struct {
 	cont        continuity            // GTID history across files
 }
 
-// NewReader returns a reader of files, in the order given (see ResolveFiles).
-// It returns an error if files is empty, opts.Start names a file that is
-// not among them or opts.DecodeWorkers is negative. Files are opened lazily
-// by Next, and decode workers started by it.
+// NewReader returns a reader of files, in the order given (see
+// logfile.Resolve). It returns an error if files is empty, opts.Start names
+// a file that is not among them or opts.DecodeWorkers is negative. Files
+// are opened lazily by Next, and decode workers started by it.
 func NewReader(files []string, opts Options) (*Reader, error) {
 	if len(files) == 0 {
 		return nil, errors.New("new binlog reader: no files")
@@ -203,7 +223,7 @@ func NewReader(files []string, opts Options) (*Reader, error) {
 		return nil, fmt.Errorf("new binlog reader: start offset %d is inside the file header", opts.Start.Offset)
 	}
 	for i, f := range files {
-		if LogName(f) == opts.Start.File {
+		if logfile.Name(f) == opts.Start.File {
 			r.next = i
 			r.lastEnd = opts.Start
 			return r, nil
@@ -263,7 +283,7 @@ func (r *Reader) Close() error {
 	if r.fr == nil {
 		return nil
 	}
-	err := r.fr.close()
+	err := r.fr.Close()
 	r.fr = nil
 	return err
 }
@@ -371,7 +391,7 @@ func (r *Reader) deliver(p *pendingTxn) (*txn.Txn, error) {
 func (r *Reader) fail(err error) {
 	r.err = err
 	if r.fr != nil {
-		r.fr.close()
+		r.fr.Close()
 		r.fr = nil
 	}
 }
@@ -387,23 +407,23 @@ func (r *Reader) step() (*pendingTxn, error) {
 		}
 	}
 	if r.cur == nil {
-		r.fr.newSlab(r.hint.bytes)
+		r.fr.NewSlab(r.hint.bytes)
 	}
-	ev, err := r.fr.next()
+	ev, err := r.fr.Next()
 	switch {
 	case errors.Is(err, io.EOF):
 		return nil, r.endOfFile()
-	case errors.Is(err, errShortFile):
+	case errors.Is(err, logfile.ErrShortFile):
 		return nil, r.shortFile(ev)
 	case err != nil:
 		return nil, err
 	}
 	r.stats.Events++
 	r.stats.Bytes += uint64(ev.Size)
-	r.readTo = txn.Position{File: r.fr.fileName(), Offset: ev.Pos + uint64(ev.Size)}
+	r.readTo = txn.Position{File: r.fr.Name(), Offset: ev.Pos + uint64(ev.Size)}
 	p, err := r.event(ev)
 	if err != nil {
-		return nil, wrapErr(err, r.fr.fileName(), ev)
+		return nil, wrapErr(err, r.fr.Name(), ev)
 	}
 	if p == nil {
 		p = r.cutPiece(ev.Pos + uint64(ev.Size))
@@ -426,7 +446,7 @@ func (r *Reader) open() error {
 		// Only the end of the source's log can cut a transaction short.
 		fr, r.last = rf, true
 	} else {
-		f, err := openFile(r.files[r.next])
+		f, err := logfile.Open(r.files[r.next])
 		if err != nil {
 			return err
 		}
@@ -436,7 +456,7 @@ func (r *Reader) open() error {
 	}
 	r.fr, r.format, r.main, r.inner = fr, nil, nil, nil
 	r.tableCache = map[string]*tableEntry{}
-	r.skipping = r.opts.Start.File == fr.fileName() && r.opts.Start.Offset > uint64(len(event.Magic))
+	r.skipping = r.opts.Start.File == fr.Name() && r.opts.Start.Offset > uint64(len(event.Magic))
 	return nil
 }
 
@@ -444,39 +464,39 @@ func (r *Reader) open() error {
 func (r *Reader) endOfFile() error {
 	fr := r.fr
 	if r.skipping {
-		if r.opts.Start.Offset > fr.fileSize() {
-			return &event.Error{File: fr.fileName(), Offset: r.opts.Start.Offset,
-				Err: fmt.Errorf("start offset is beyond the end of the file (%d bytes)", fr.fileSize())}
+		if r.opts.Start.Offset > fr.Size() {
+			return &event.Error{File: fr.Name(), Offset: r.opts.Start.Offset,
+				Err: fmt.Errorf("start offset is beyond the end of the file (%d bytes)", fr.Size())}
 		}
 		r.skipping = false // the start was the end of the file
 	}
 	if r.cur != nil {
 		if r.last {
-			return &TruncatedError{File: fr.fileName(), Size: fr.dataEnd(), Partial: r.cur.t.Start, LastEnd: r.lastEnd}
+			return &TruncatedError{File: fr.Name(), Size: fr.DataEnd(), Partial: r.cur.t.Start, LastEnd: r.lastEnd}
 		}
-		return &event.Error{File: fr.fileName(), Offset: fr.dataEnd(),
+		return &event.Error{File: fr.Name(), Offset: fr.DataEnd(),
 			Err: fmt.Errorf("file ends inside the transaction starting at %s, and more files follow", r.cur.t.Start)}
 	}
 	r.fr = nil
-	return fr.close()
+	return fr.Close()
 }
 
 // shortFile handles a file that ends inside the event at ev.Pos.
 func (r *Reader) shortFile(ev event.Framed) error {
 	fr := r.fr
-	partial := txn.Position{File: fr.fileName(), Offset: ev.Pos}
+	partial := txn.Position{File: fr.Name(), Offset: ev.Pos}
 	if r.cur != nil {
 		partial = r.cur.t.Start
 	}
 	if r.last && !r.skipping {
-		return &TruncatedError{File: fr.fileName(), Size: fr.dataEnd(), Partial: partial, LastEnd: r.lastEnd, InEvent: true}
+		return &TruncatedError{File: fr.Name(), Size: fr.DataEnd(), Partial: partial, LastEnd: r.lastEnd, InEvent: true}
 	}
 	if r.last {
-		return &event.Error{File: fr.fileName(), Offset: ev.Pos,
-			Err: fmt.Errorf("file ends inside this event (file size %d), before the start position", fr.dataEnd())}
+		return &event.Error{File: fr.Name(), Offset: ev.Pos,
+			Err: fmt.Errorf("file ends inside this event (file size %d), before the start position", fr.DataEnd())}
 	}
-	return &event.Error{File: fr.fileName(), Offset: ev.Pos,
-		Err: fmt.Errorf("file ends inside this event (file size %d), and more files follow", fr.dataEnd())}
+	return &event.Error{File: fr.Name(), Offset: ev.Pos,
+		Err: fmt.Errorf("file ends inside this event (file size %d), and more files follow", fr.DataEnd())}
 }
 
 // wrapErr makes err an *event.Error naming ev, unless it already is one.

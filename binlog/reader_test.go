@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/binlog-replay/binlog-replay/binlog/event"
+	"github.com/binlog-replay/binlog-replay/binlog/logfile"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -286,15 +287,15 @@ func TestReadFormat(t *testing.T) {
 	gz := writeCompressed(t, dir, "mysql-bin.000002.gz", data)
 	want := mustReadAll(t, []string{plain}, Options{})[0].Format
 	for _, p := range []string{plain, gz} {
-		f, err := ReadFormat(p)
+		f, err := logfile.ReadFormat(p)
 		if err != nil {
 			t.Fatalf("%s: %v", p, err)
 		}
-		if !bytes.Equal(f.Raw, want.Raw) || f.Flavor != want.Flavor || f.Checksum != want.Checksum || f.Pos.File != LogName(p) {
+		if !bytes.Equal(f.Raw, want.Raw) || f.Flavor != want.Flavor || f.Checksum != want.Checksum || f.Pos.File != logfile.Name(p) {
 			t.Errorf("%s: format %+v, want %+v", p, f, want)
 		}
 	}
-	if _, err := ReadFormat(writeCompressed(t, dir, "mysql-bin.000003", data[:10])); err == nil {
+	if _, err := logfile.ReadFormat(writeCompressed(t, dir, "mysql-bin.000003", data[:10])); err == nil {
 		t.Error("a file cut inside its format description: no error")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math"
 	"net"
 	"strings"
 	"time"
@@ -389,9 +390,9 @@ type remoteFile struct {
 	fde  bool // the file's format description was returned
 }
 
-// next returns the next event of the file, io.EOF where the source moves
+// Next returns the next event of the file, io.EOF where the source moves
 // to another file or its log ends, or the stream's error.
-func (f *remoteFile) next() (event.Framed, error) {
+func (f *remoteFile) Next() (event.Framed, error) {
 	if f.done {
 		return event.Framed{Pos: f.end}, io.EOF
 	}
@@ -413,17 +414,18 @@ func (f *remoteFile) next() (event.Framed, error) {
 	return ev, nil
 }
 
-// newSlab does nothing: each event the source sends has its own memory.
-func (f *remoteFile) newSlab(int) {}
+// NewSlab does nothing: each event the source sends has its own memory.
+func (f *remoteFile) NewSlab(int) {}
 
-// fileName returns the name of the source's file.
-func (f *remoteFile) fileName() string { return f.name }
+// Name returns the name of the source's file.
+func (f *remoteFile) Name() string { return f.name }
 
-// fileSize returns unknownSize: the source checks the start position.
-func (f *remoteFile) fileSize() uint64 { return unknownSize }
+// Size returns math.MaxUint64, an unknown size: the source checks the
+// start position.
+func (f *remoteFile) Size() uint64 { return math.MaxUint64 }
 
-// dataEnd returns the end of the last event read.
-func (f *remoteFile) dataEnd() uint64 { return f.end }
+// DataEnd returns the end of the last event read.
+func (f *remoteFile) DataEnd() uint64 { return f.end }
 
-// close does nothing: the Reader closes the connection.
-func (f *remoteFile) close() error { return nil }
+// Close does nothing: the Reader closes the connection.
+func (f *remoteFile) Close() error { return nil }

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/binlog-replay/binlog-replay/binlog/event"
+	"github.com/binlog-replay/binlog-replay/binlog/logfile"
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -96,7 +97,7 @@ func TestRemoteMatchesFiles(t *testing.T) {
 
 	t.Run("FromFirstFile", func(t *testing.T) {
 		o := opts
-		o.Start = txn.Position{File: LogName(files[0]), Offset: 4}
+		o.Start = txn.Position{File: logfile.Name(files[0]), Offset: 4}
 		got, err := readRemote(t, src, o)
 		if err != nil {
 			t.Fatal(err)
@@ -153,7 +154,7 @@ func TestRemoteMatchesFiles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		local, err := ReadFormat(files[2])
+		local, err := logfile.ReadFormat(files[2])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -187,7 +188,7 @@ func TestRemoteRefused(t *testing.T) {
 	}
 	weak := src
 	weak.User = "weak"
-	_, err = ReadRemoteFormat(context.Background(), weak, txn.Position{File: LogName(files[0]), Offset: 4})
+	_, err = ReadRemoteFormat(context.Background(), weak, txn.Position{File: logfile.Name(files[0]), Offset: 4})
 	if err == nil || !strings.Contains(err.Error(), "REPLICATION SLAVE") {
 		t.Fatalf("user without REPLICATION SLAVE: got %v", err)
 	}
@@ -234,7 +235,7 @@ func TestRemoteConnectionLost(t *testing.T) {
 	src := remoteSource(s)
 	// Cut after the handshake, inside the stream of events.
 	src.Address = cutProxy(t, src.Address, 6000)
-	got, err := readRemote(t, src, Options{Start: txn.Position{File: LogName(files[0]), Offset: 4}})
+	got, err := readRemote(t, src, Options{Start: txn.Position{File: logfile.Name(files[0]), Offset: 4}})
 	var e *event.Error
 	if !errors.As(err, &e) || !strings.Contains(err.Error(), "lost the connection to source "+src.Address) {
 		t.Fatalf("got %d transactions and %v, want a lost connection", len(got), err)
@@ -269,7 +270,7 @@ func TestRemoteLargeEvent(t *testing.T) {
 		"INSERT INTO d.b VALUES (1, REPEAT('x', 17 << 20))", "INSERT INTO d.b VALUES (2, 'small')")
 	want := mustReadAll(t, files, Options{})
 	src := RemoteSource{Network: "unix", Address: s.Socket, User: "root", ServerID: 4000003}
-	got, err := readRemote(t, src, Options{Start: txn.Position{File: LogName(files[0]), Offset: 4}})
+	got, err := readRemote(t, src, Options{Start: txn.Position{File: logfile.Name(files[0]), Offset: 4}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -70,7 +70,7 @@ func (r *Reader) tableMap(e readyEvent) (*tableEntry, error) {
 	r.meta, r.metaErr = event.OptMeta{}, nil
 	// The decoded forms share the memory of the bytes they are decoded
 	// from: a copy, so that the cache does not keep alive the memory of
-	// the transaction the event came in (see fileReader.newSlab).
+	// the transaction the event came in (see logfile.File.NewSlab).
 	ev, err := event.Parse(e.parser.events, bytes.Clone(e.data))
 	if err == nil {
 		err = r.metaErr

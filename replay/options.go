@@ -18,7 +18,7 @@ import (
 
 // Options configure a replay. Build them with DefaultOptions and adjust.
 type Options struct {
-	// Files are the binlog files to read, in order (see binlog.ResolveFiles).
+	// Files are the binlog files to read, in order (see logfile.Resolve).
 	Files []string
 	// Source, when Source.DSN is set, is a server to read the binlogs from
 	// with the replication protocol, instead of Files.

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/binlog/logfile"
 	"github.com/binlog-replay/binlog-replay/filter"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -81,8 +82,8 @@ func (r *run) checkBinlogPrivilege(ctx context.Context, start txn.Position) (boo
 		}
 	}
 	for _, path := range r.opts.Files {
-		if binlog.LogName(path) == start.File {
-			f, _ = binlog.ReadFormat(path)
+		if logfile.Name(path) == start.File {
+			f, _ = logfile.ReadFormat(path)
 			break
 		}
 	}
@@ -90,7 +91,7 @@ func (r *run) checkBinlogPrivilege(ctx context.Context, start txn.Position) (boo
 		if f != nil {
 			break
 		}
-		f, _ = binlog.ReadFormat(path)
+		f, _ = logfile.ReadFormat(path)
 	}
 	if f == nil {
 		return false, nil

@@ -45,7 +45,7 @@ func ParseConflictMode(s string) (ConflictMode, error) {
 
 // Options configure an undo. Build them with DefaultOptions and adjust.
 type Options struct {
-	// Files are the binlog files, in order (binlog.ResolveFiles): those
+	// Files are the binlog files, in order (logfile.Resolve): those
 	// holding the range and those after it.
 	Files []string
 	// TargetDSN is the target's go-sql-driver DSN, its password filled in;

@@ -1,4 +1,8 @@
-package binlog
+// Package logfile finds, names and opens the binlog files on disk: the
+// files that command-line arguments name, in order (Resolve), plain or
+// compressed (.gz, .zst), and the events of one file, framed as it is read
+// (File).
+package logfile
 
 import (
 	"bufio"
@@ -11,32 +15,13 @@ import (
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
-// errShortFile is returned by next when the file ends inside an event.
-var errShortFile = errors.New("file ends inside an event")
+// ErrShortFile is returned by Next when the file ends inside an event.
+var ErrShortFile = errors.New("file ends inside an event")
 
-// framer frames the events of one binlog file for a Reader: a file read
-// from disk (fileReader) or one a server sends (remoteFile, remote.go).
-type framer interface {
-	// next returns the next event, io.EOF at a clean end of the file, or
-	// errShortFile when the file ends inside an event.
-	next() (event.Framed, error)
-	// newSlab is called where a transaction may start (see
-	// fileReader.newSlab).
-	newSlab(size int)
-	// fileName is the file's base name, as positions name it.
-	fileName() string
-	// fileSize is the file's size, or unknownSize.
-	fileSize() uint64
-	// dataEnd is the offset where the file's data ends, or where reading
-	// it stopped when its size is unknown.
-	dataEnd() uint64
-	close() error
-}
-
-// fileReader frames the events of one binlog file, streaming it.
-type fileReader struct {
+// File frames the events of one binlog file, streaming it.
+type File struct {
 	path string
-	name string // base name, without a compression suffix (LogName)
+	name string // base name, without a compression suffix (Name)
 	f    io.ReadCloser
 	br   *bufio.Reader
 	// size is the file's size; unknownSize for a compressed file, whose
@@ -56,19 +41,19 @@ type fileReader struct {
 // transaction, within these bounds.
 const (
 	minSlab = 512
-	maxSlab = 64 << 10
+	MaxSlab = 64 << 10
 )
 
-// newSlab makes the next events take their Raw bytes from a new slab of
+// NewSlab makes the next events take their Raw bytes from a new slab of
 // about size bytes: the reader calls it where a transaction may start, so
 // that the events of a transaction share one allocation (or a few) that no
 // other transaction keeps alive.
-func (fr *fileReader) newSlab(size int) {
-	fr.slab, fr.slabSize = nil, min(max(size, minSlab), maxSlab)
+func (fr *File) NewSlab(size int) {
+	fr.slab, fr.slabSize = nil, min(max(size, minSlab), MaxSlab)
 }
 
 // alloc returns n bytes for an event's Raw, with no room to append.
-func (fr *fileReader) alloc(n int) []byte {
+func (fr *File) alloc(n int) []byte {
 	if n > fr.slabSize/2 {
 		return make([]byte, n) // large: on its own
 	}
@@ -83,14 +68,14 @@ func (fr *fileReader) alloc(n int) []byte {
 // unknownSize is the size of a compressed file.
 const unknownSize = math.MaxUint64
 
-// openFile opens path (decompressing it as it reads, for a compressed
+// Open opens path (decompressing it as it reads, for a compressed
 // binlog) and checks its magic number.
-func openFile(path string) (*fileReader, error) {
+func Open(path string) (*File, error) {
 	f, size, err := openStream(path)
 	if err != nil {
 		return nil, fmt.Errorf("open binlog: %w", err)
 	}
-	fr := &fileReader{path: path, name: LogName(path), f: f,
+	fr := &File{path: path, name: Name(path), f: f,
 		br: bufio.NewReaderSize(f, 256<<10), size: uint64(size)}
 	if Compressed(path) {
 		fr.size = unknownSize
@@ -108,36 +93,37 @@ func openFile(path string) (*fileReader, error) {
 	return fr, nil
 }
 
-// dataEnd returns the size of the file's binlog data: its size, or for a
+// DataEnd returns the size of the file's binlog data: its size, or for a
 // compressed file, known only once read to its end, the offset of the
 // bytes read so far (the buffered ones included).
-func (fr *fileReader) dataEnd() uint64 {
+func (fr *File) DataEnd() uint64 {
 	if fr.size != unknownSize {
 		return fr.size
 	}
 	return fr.pos + uint64(fr.partial) + uint64(fr.br.Buffered())
 }
 
-// fileName returns the file's base name.
-func (fr *fileReader) fileName() string { return fr.name }
+// Name returns the file's base name.
+func (fr *File) Name() string { return fr.name }
 
-// fileSize returns the file's size, or unknownSize.
-func (fr *fileReader) fileSize() uint64 { return fr.size }
+// Size returns the file's size, or math.MaxUint64 for a compressed file
+// (whose size shows only when it is read to its end).
+func (fr *File) Size() uint64 { return fr.size }
 
-// close closes the file.
-func (fr *fileReader) close() error { return fr.f.Close() }
+// Close closes the file.
+func (fr *File) Close() error { return fr.f.Close() }
 
-// next returns the next event, io.EOF at a clean end of file, or
-// errShortFile when the file ends inside an event. The returned Raw is
-// owned by the caller (see newSlab).
-func (fr *fileReader) next() (event.Framed, error) {
+// Next returns the next event, io.EOF at a clean end of file, or
+// ErrShortFile when the file ends inside an event. The returned Raw is
+// owned by the caller (see NewSlab).
+func (fr *File) Next() (event.Framed, error) {
 	var ev event.Framed
 	ev.Pos = fr.pos
 	if fr.pos == fr.size {
 		return ev, io.EOF
 	}
 	if fr.size-fr.pos < event.HeaderSize {
-		return ev, errShortFile
+		return ev, ErrShortFile
 	}
 	hb, err := fr.br.Peek(event.HeaderSize)
 	if err != nil {
@@ -151,7 +137,7 @@ func (fr *fileReader) next() (event.Framed, error) {
 		return ev, fr.errAt(ev, fmt.Errorf("bad event size %d (less than the %d-byte header)", ev.Size, event.HeaderSize))
 	}
 	if uint64(ev.Size) > fr.size-fr.pos {
-		return ev, errShortFile
+		return ev, ErrShortFile
 	}
 	if ev.Raw, err = fr.read(int(ev.Size)); err != nil {
 		return ev, fr.readErr(err)
@@ -161,7 +147,7 @@ func (fr *fileReader) next() (event.Framed, error) {
 }
 
 // read returns the next n bytes of the file in a new slice.
-func (fr *fileReader) read(n int) ([]byte, error) {
+func (fr *File) read(n int) ([]byte, error) {
 	out := fr.alloc(n)
 	k, err := io.ReadFull(fr.br, out)
 	if fr.partial = 0; err != nil {
@@ -172,27 +158,27 @@ func (fr *fileReader) read(n int) ([]byte, error) {
 
 // readErr turns a read error into the reader's errors: the file may have
 // shrunk since it was opened.
-func (fr *fileReader) readErr(err error) error {
+func (fr *File) readErr(err error) error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return errShortFile
+		return ErrShortFile
 	}
 	return &event.Error{File: fr.name, Offset: fr.pos, Err: fmt.Errorf("read binlog: %w", err)}
 }
 
 // errAt wraps err in an *event.Error naming ev.
-func (fr *fileReader) errAt(ev event.Framed, err error) error {
+func (fr *File) errAt(ev event.Framed, err error) error {
 	return &event.Error{File: fr.name, Offset: ev.Pos, EventType: event.TypeName(ev.Type), Err: err}
 }
 
 // ReadFormat returns the format description of the binlog file at path
 // (plain or compressed), reading only its first event.
 func ReadFormat(path string) (*txn.Format, error) {
-	fr, err := openFile(path)
+	fr, err := Open(path)
 	if err != nil {
 		return nil, err
 	}
-	defer fr.close()
-	ev, err := fr.next()
+	defer fr.Close()
+	ev, err := fr.Next()
 	if err != nil {
 		return nil, &event.Error{File: fr.name, Offset: ev.Pos, Err: fmt.Errorf("read the format description: %w", err)}
 	}
