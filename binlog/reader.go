@@ -2,10 +2,19 @@
 // binlogs over the replication protocol (NewRemoteReader), and turns them
 // into transactions (txn.Txn). It and its subpackages are the only packages
 // that know how binlog bytes are parsed, and the only ones that import
-// go-mysql: package event parses the common header, the format description
-// and the event bodies go-mysql is not used for; go-mysql decodes table
-// maps, row images and compressed payloads (and its client connects to a
-// server), with mysqljson checking MySQL JSON values first.
+// go-mysql:
+//   - event parses the common header, the format description and the event
+//     bodies go-mysql is not used for;
+//   - logfile finds, names and frames the binlog files on disk, plain or
+//     compressed; remote frames a server's over a dump connection;
+//   - mysqljson checks MySQL's binary JSON before go-mysql decodes it, and
+//     reads the JSON diffs of partial updates;
+//   - rowedit makes new row events from a binlog's (the inverses an undo
+//     applies), which Decoder decodes.
+//
+// This package groups the events into transactions, has go-mysql decode
+// table maps, row images and compressed payloads, and checks that files
+// carry on from one another.
 //
 // What the reader guarantees:
 //   - Every txn.Event carries Raw, the exact bytes of the event in the file
@@ -42,8 +51,7 @@
 // images of a PARTIAL_UPDATE_ROWS event (MySQL
 // binlog_row_value_options=PARTIAL_JSON), a JSON column logged in part
 // holds its []txn.JSONDiff, read by package mysqljson: go-mysql reads only
-// the first diff of a column. mysqljson also checks every MySQL binary JSON
-// value before go-mysql decodes it.
+// the first diff of a column.
 //
 // Row images are decoded by Options.DecodeWorkers goroutines while Next reads
 // ahead; transactions and errors still come in binlog order. A TABLE_MAP
@@ -77,6 +85,7 @@ import (
 
 	"github.com/binlog-replay/binlog-replay/binlog/event"
 	"github.com/binlog-replay/binlog-replay/binlog/logfile"
+	"github.com/binlog-replay/binlog-replay/binlog/remote"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -146,7 +155,7 @@ type Stats struct {
 }
 
 // framer frames the events of one binlog file for a Reader: a file read
-// from disk (logfile.File) or one a server sends (remoteFile, remote.go).
+// from disk (logfile.File) or one a server sends (remote.File).
 type framer interface {
 	// Next returns the next event, io.EOF at a clean end of the file, or
 	// logfile.ErrShortFile when the file ends inside an event.
@@ -172,7 +181,7 @@ type Reader struct {
 	next  int // index in files of the next file to open
 	// remote, when not nil, is the source server the events come from
 	// instead of files (NewRemoteReader).
-	remote *remoteStream
+	remote *remote.Stream
 
 	fr     framer
 	last   bool // fr is the last file
@@ -232,6 +241,27 @@ func NewReader(files []string, opts Options) (*Reader, error) {
 	return nil, fmt.Errorf("new binlog reader: start file %q is not among the %d binlog files", opts.Start.File, len(files))
 }
 
+// NewRemoteReader returns a reader of the binlogs src sends, from
+// opts.Start (a transaction boundary in one of the source's files) or, when
+// that is zero, from after src.StartGTID. It connects and asks for the
+// dump at once; ctx bounds the connection only. Next returns io.EOF at the
+// end of the source's log, where the source sends EOF, and an *event.Error
+// naming the file and offset reached when the connection is lost or the
+// source refuses the dump: the transaction in progress then is never
+// returned. The source's binlogs are expected to hold the position asked
+// for.
+func NewRemoteReader(ctx context.Context, src remote.Source, opts Options) (*Reader, error) {
+	r, err := newReader(opts)
+	if err != nil {
+		return nil, err
+	}
+	if r.remote, err = remote.Dial(ctx, src, opts.Start); err != nil {
+		return nil, err
+	}
+	r.lastEnd = opts.Start
+	return r, nil
+}
+
 // newReader returns a reader set up from opts, with neither files nor a
 // source yet.
 func newReader(opts Options) (*Reader, error) {
@@ -278,7 +308,7 @@ func (r *Reader) Close() error {
 	}
 	r.dropQueue()
 	if r.remote != nil {
-		r.remote.close()
+		r.remote.Close()
 	}
 	if r.fr == nil {
 		return nil
@@ -439,7 +469,7 @@ func (r *Reader) step() (*pendingTxn, error) {
 func (r *Reader) open() error {
 	var fr framer
 	if r.remote != nil {
-		rf, err := r.remote.nextFile()
+		rf, err := r.remote.NextFile()
 		if err != nil {
 			return err
 		}

@@ -14,18 +14,19 @@ import (
 
 	"github.com/binlog-replay/binlog-replay/binlog/event"
 	"github.com/binlog-replay/binlog-replay/binlog/logfile"
+	"github.com/binlog-replay/binlog-replay/binlog/remote"
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
-// remoteSource returns the RemoteSource of sandbox server s over TCP.
-func remoteSource(s *sandbox.Server) RemoteSource {
-	return RemoteSource{Network: "tcp", Address: fmt.Sprintf("127.0.0.1:%d", s.Port), User: "root", ServerID: 4000001}
+// remoteSource returns the remote.Source of sandbox server s over TCP.
+func remoteSource(s *sandbox.Server) remote.Source {
+	return remote.Source{Network: "tcp", Address: fmt.Sprintf("127.0.0.1:%d", s.Port), User: "root", ServerID: 4000001}
 }
 
 // readRemote reads every transaction src sends from start; it returns them
 // with the error that ended reading (nil for a clean io.EOF).
-func readRemote(t testing.TB, src RemoteSource, opts Options) ([]*txn.Txn, error) {
+func readRemote(t testing.TB, src remote.Source, opts Options) ([]*txn.Txn, error) {
 	t.Helper()
 	r, err := NewRemoteReader(context.Background(), src, opts)
 	if err != nil {
@@ -150,7 +151,7 @@ func TestRemoteMatchesFiles(t *testing.T) {
 		})
 	}
 	t.Run("Format", func(t *testing.T) {
-		f, err := ReadRemoteFormat(context.Background(), src, want[len(want)-1].Start)
+		f, err := remote.ReadFormat(context.Background(), src, want[len(want)-1].Start)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -188,7 +189,7 @@ func TestRemoteRefused(t *testing.T) {
 	}
 	weak := src
 	weak.User = "weak"
-	_, err = ReadRemoteFormat(context.Background(), weak, txn.Position{File: logfile.Name(files[0]), Offset: 4})
+	_, err = remote.ReadFormat(context.Background(), weak, txn.Position{File: logfile.Name(files[0]), Offset: 4})
 	if err == nil || !strings.Contains(err.Error(), "REPLICATION SLAVE") {
 		t.Fatalf("user without REPLICATION SLAVE: got %v", err)
 	}
@@ -269,7 +270,7 @@ func TestRemoteLargeEvent(t *testing.T) {
 	files := runStatements(t, s, "CREATE DATABASE d", "CREATE TABLE d.b (id INT PRIMARY KEY, v LONGBLOB)",
 		"INSERT INTO d.b VALUES (1, REPEAT('x', 17 << 20))", "INSERT INTO d.b VALUES (2, 'small')")
 	want := mustReadAll(t, files, Options{})
-	src := RemoteSource{Network: "unix", Address: s.Socket, User: "root", ServerID: 4000003}
+	src := remote.Source{Network: "unix", Address: s.Socket, User: "root", ServerID: 4000003}
 	got, err := readRemote(t, src, Options{Start: txn.Position{File: logfile.Name(files[0]), Offset: 4}})
 	if err != nil {
 		t.Fatal(err)

@@ -29,6 +29,7 @@ import (
 
 	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/binlog/logfile"
+	"github.com/binlog-replay/binlog-replay/binlog/remote"
 	"github.com/binlog-replay/binlog-replay/filter"
 	"github.com/binlog-replay/binlog-replay/rewrite"
 	"github.com/binlog-replay/binlog-replay/txn"
@@ -50,7 +51,7 @@ type Options struct {
 	// are read with the replication protocol, from StartPosition or else
 	// from after Source.StartGTID, to the end of its log (as the replay's
 	// --source reads them).
-	Source *binlog.RemoteSource
+	Source *remote.Source
 
 	StartPosition  txn.Position
 	StartGTIDs     txn.GTIDSet

@@ -9,6 +9,7 @@ import (
 
 	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/binlog/logfile"
+	"github.com/binlog-replay/binlog-replay/binlog/remote"
 	"github.com/binlog-replay/binlog-replay/filter"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -77,7 +78,7 @@ func (r *run) checkBinlogPrivilege(ctx context.Context, start txn.Position) (boo
 		if err != nil {
 			return false, err
 		}
-		if f, err = binlog.ReadRemoteFormat(ctx, src, start); err != nil {
+		if f, err = remote.ReadFormat(ctx, src, start); err != nil {
 			return false, sourceError{fmt.Errorf("read the format description from the source: %w", err)}
 		}
 	}

@@ -1,4 +1,9 @@
-package binlog
+// Package remote reads a server's binlogs over the replication protocol,
+// as mysqlbinlog --read-from-remote-server does: a dump connection (Dial)
+// hands out the events the source sends, file by file, each at its offset
+// in the source's own files, for the binlog reader to group into
+// transactions (binlog.NewRemoteReader).
+package remote
 
 import (
 	"context"
@@ -20,14 +25,14 @@ import (
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
-// RemoteSource is a server to read binlogs from with the replication
+// Source is a server to read binlogs from with the replication
 // protocol, as mysqlbinlog --read-from-remote-server does: a primary, a
 // surviving replica with log_slave_updates, or a binlog server.
 //
 // The events go through the same framing, checksum and grouping code as
 // files, and their positions name the source's own files and offsets, so a
 // checkpoint taken from a remote read is a position in the source's binlogs.
-type RemoteSource struct {
+type Source struct {
 	// Network is "tcp" or "unix"; Address is "host:port" or a socket path.
 	Network, Address string
 	// User needs the REPLICATION SLAVE privilege on the source.
@@ -38,9 +43,10 @@ type RemoteSource struct {
 	// be the source's own, nor that of another replica of the source: the
 	// source ends an earlier dump connection with the same id.
 	ServerID uint32
-	// StartGTID, used when Options.Start is zero, starts the dump after this
-	// MariaDB GTID position ("domain-server-seq" per domain, comma
-	// separated, as gtid_slave_pos): the source finds the file and offset.
+	// StartGTID, used when the start position (binlog.Options.Start) is
+	// zero, starts the dump after this MariaDB GTID position
+	// ("domain-server-seq" per domain, comma separated, as
+	// gtid_slave_pos): the source finds the file and offset.
 	StartGTID string
 	// ReadTimeout bounds the wait for each packet from the source (default
 	// one minute): a source that stops sending for that long is treated as
@@ -49,7 +55,7 @@ type RemoteSource struct {
 }
 
 // String names the source for messages (never with its password).
-func (s RemoteSource) String() string { return s.Address }
+func (s Source) String() string { return s.Address }
 
 // Replication protocol constants (MySQL and MariaDB client-server protocol).
 const (
@@ -66,15 +72,15 @@ const (
 	// source that this client understands every event of MariaDB 10.0 and
 	// later; without it the source replaces GTID events with dummy ones.
 	mariaCapabilityGTID = 4
-	// defaultRemoteTimeout is RemoteSource.ReadTimeout's default.
-	defaultRemoteTimeout = time.Minute
+	// defaultTimeout is Source.ReadTimeout's default.
+	defaultTimeout = time.Minute
 )
 
-// remoteStream is one dump connection: the events the source sends from
+// Stream is one dump connection: the events the source sends from
 // the start point to the end of its log, with the file and offset of each
 // in the source's binlogs.
-type remoteStream struct {
-	src  RemoteSource
+type Stream struct {
+	src  Source
 	conn *client.Conn
 	// file and pos are where the next event is expected: the file the
 	// last ROTATE named, and the end of the last event received.
@@ -88,39 +94,19 @@ type remoteStream struct {
 	err         error
 }
 
-// NewRemoteReader returns a reader of the binlogs src sends, from
-// opts.Start (a transaction boundary in one of the source's files) or, when
-// that is zero, from after src.StartGTID. It connects and asks for the
-// dump at once; ctx bounds the connection only. Next returns io.EOF at the
-// end of the source's log, where the source sends EOF, and an *event.Error naming
-// the file and offset reached when the connection is lost or the source
-// refuses the dump: the transaction in progress then is never returned. The
-// source's binlogs are expected to hold the position asked for.
-func NewRemoteReader(ctx context.Context, src RemoteSource, opts Options) (*Reader, error) {
-	r, err := newReader(opts)
-	if err != nil {
-		return nil, err
-	}
-	if r.remote, err = dialRemote(ctx, src, opts.Start); err != nil {
-		return nil, err
-	}
-	r.lastEnd = opts.Start
-	return r, nil
-}
-
-// ReadRemoteFormat returns the format description of the source's binlog
+// ReadFormat returns the format description of the source's binlog
 // where a read from start (or, when start is zero, from after
 // src.StartGTID) begins. It fails, with the source's message, when the
 // source refuses the dump (a missing privilege, an unknown file).
-func ReadRemoteFormat(ctx context.Context, src RemoteSource, start txn.Position) (*txn.Format, error) {
+func ReadFormat(ctx context.Context, src Source, start txn.Position) (*txn.Format, error) {
 	if !start.IsZero() {
 		start.Offset = uint64(len(event.Magic)) // the file's own, unaltered
 	}
-	s, err := dialRemote(ctx, src, start)
+	s, err := Dial(ctx, src, start)
 	if err != nil {
 		return nil, err
 	}
-	defer s.close()
+	defer s.Close()
 	for {
 		ev, file, err := s.event()
 		if errors.Is(err, io.EOF) {
@@ -132,16 +118,16 @@ func ReadRemoteFormat(ctx context.Context, src RemoteSource, start txn.Position)
 		if ev.Type == event.TypeFormatDescription {
 			f, err := event.ParseFormat(ev.Raw, txn.Position{File: file, Offset: ev.Pos})
 			if err != nil {
-				return nil, wrapErr(err, file, ev)
+				return nil, &event.Error{File: file, Offset: ev.Pos, EventType: event.TypeName(ev.Type), Err: err}
 			}
 			return f.Format, nil
 		}
 	}
 }
 
-// dialRemote connects to src and asks for its binlogs from start, or from
+// Dial connects to src and asks for its binlogs from start, or from
 // after src.StartGTID when start is zero.
-func dialRemote(ctx context.Context, src RemoteSource, start txn.Position) (*remoteStream, error) {
+func Dial(ctx context.Context, src Source, start txn.Position) (*Stream, error) {
 	switch {
 	case src.ServerID == 0:
 		return nil, errors.New("read binlogs from a server: server id 0 is not allowed for a dump connection")
@@ -152,7 +138,7 @@ func dialRemote(ctx context.Context, src RemoteSource, start txn.Position) (*rem
 	}
 	timeout := src.ReadTimeout
 	if timeout <= 0 {
-		timeout = defaultRemoteTimeout
+		timeout = defaultTimeout
 	}
 	dialer := &net.Dialer{Timeout: 10 * time.Second}
 	conn, err := client.ConnectWithDialer(ctx, src.Network, src.Address, src.User, src.Password, "", dialer.DialContext,
@@ -166,7 +152,7 @@ func dialRemote(ctx context.Context, src RemoteSource, start txn.Position) (*rem
 	if err != nil {
 		return nil, fmt.Errorf("connect to source %s: %w", src, err)
 	}
-	s := &remoteStream{src: src, conn: conn, file: start.File, pos: start.Offset}
+	s := &Stream{src: src, conn: conn, file: start.File, pos: start.Offset}
 	if err := s.requestDump(start); err != nil {
 		conn.Close()
 		return nil, err
@@ -176,7 +162,7 @@ func dialRemote(ctx context.Context, src RemoteSource, start txn.Position) (*rem
 
 // requestDump sets up the session as a replica would and sends the dump
 // command.
-func (s *remoteStream) requestDump(start txn.Position) error {
+func (s *Stream) requestDump(start txn.Position) error {
 	mariadb := strings.Contains(strings.ToLower(s.conn.GetServerVersion()), "mariadb")
 	// Tell the source this client reads checksums (each event keeps the
 	// one in its file); the ROTATE it makes up first then has none.
@@ -216,35 +202,35 @@ func (s *remoteStream) requestDump(start txn.Position) error {
 	return nil
 }
 
-// close ends the dump connection.
-func (s *remoteStream) close() {
+// Close ends the dump connection.
+func (s *Stream) Close() {
 	if s.conn != nil {
 		s.conn.Close()
 		s.conn = nil
 	}
 }
 
-// nextFile returns a framer for the next file the source sends, or io.EOF
-// where its log ends.
-func (s *remoteStream) nextFile() (*remoteFile, error) {
+// NextFile returns the next file the source sends, or io.EOF where its
+// log ends.
+func (s *Stream) NextFile() (*File, error) {
 	ev, file, err := s.event()
 	if err != nil {
 		return nil, err
 	}
 	s.unread(ev, file)
-	return &remoteFile{s: s, name: file, end: ev.Pos}, nil
+	return &File{s: s, name: file, end: ev.Pos}, nil
 }
 
 // unread puts ev back, to be returned by the next call to event.
-func (s *remoteStream) unread(ev event.Framed, file string) {
+func (s *Stream) unread(ev event.Framed, file string) {
 	s.pending, s.pendingFile = &ev, file
 }
 
 // event returns the next event the source sends and the name of its file,
 // skipping the events the source makes up for the dump. It returns io.EOF
-// (with the offset reached) where the source's log ends, and an *event.Error when
-// the connection is lost or the source reports an error.
-func (s *remoteStream) event() (event.Framed, string, error) {
+// (with the offset reached) where the source's log ends, and an
+// *event.Error when the connection is lost or the source reports an error.
+func (s *Stream) event() (event.Framed, string, error) {
 	if s.pending != nil {
 		ev, file := *s.pending, s.pendingFile
 		s.pending = nil
@@ -275,14 +261,14 @@ func (s *remoteStream) event() (event.Framed, string, error) {
 }
 
 // fail records err and closes the connection.
-func (s *remoteStream) fail(err error) {
+func (s *Stream) fail(err error) {
 	s.err = err
-	s.close()
+	s.Close()
 }
 
 // receive reads one packet and returns the event it holds, or nil for the
 // EOF packet that ends the dump.
-func (s *remoteStream) receive() ([]byte, error) {
+func (s *Stream) receive() ([]byte, error) {
 	if s.conn == nil {
 		return nil, errors.New("binlog reader closed")
 	}
@@ -311,11 +297,11 @@ func (s *remoteStream) receive() ([]byte, error) {
 	return nil, &event.Error{File: s.file, Offset: s.pos, Err: fmt.Errorf("source %s sent an unexpected packet (%d bytes)", s.src, len(data))}
 }
 
-// frame turns one event the source sent into an event.Framed at its offset in
-// its file. It reports ok false for the events the source makes up
+// frame turns one event the source sent into an event.Framed at its
+// offset in its file. It reports ok false for the events the source makes up
 // (artificial ROTATE and GTID_LIST, heartbeats), after taking the file name
 // from a ROTATE.
-func (s *remoteStream) frame(b []byte) (ev event.Framed, file string, ok bool, err error) {
+func (s *Stream) frame(b []byte) (ev event.Framed, file string, ok bool, err error) {
 	if len(b) < event.HeaderSize {
 		return ev, "", false, &event.Error{File: s.file, Offset: s.pos, Err: fmt.Errorf("source %s sent an event of %d bytes", s.src, len(b))}
 	}
@@ -352,7 +338,7 @@ func (s *remoteStream) frame(b []byte) (ev event.Framed, file string, ok bool, e
 }
 
 // rotate moves to the file a ROTATE event names.
-func (s *remoteStream) rotate(ev event.Framed) error {
+func (s *Stream) rotate(ev event.Framed) error {
 	body := ev.Raw[event.HeaderSize:]
 	// A checksum ends the event unless the source left it out (it does
 	// for the first, made-up ROTATE): take it off where it matches.
@@ -380,10 +366,10 @@ func eventEnd(prev uint64, size, logPos uint32) uint64 {
 	return end
 }
 
-// remoteFile frames the events of one of the source's files as the source
-// sends them (a framer).
-type remoteFile struct {
-	s    *remoteStream
+// File frames the events of one of the source's files as the source
+// sends them, as logfile.File frames a file on disk.
+type File struct {
+	s    *Stream
 	name string
 	end  uint64 // end of the last event returned
 	done bool
@@ -392,7 +378,7 @@ type remoteFile struct {
 
 // Next returns the next event of the file, io.EOF where the source moves
 // to another file or its log ends, or the stream's error.
-func (f *remoteFile) Next() (event.Framed, error) {
+func (f *File) Next() (event.Framed, error) {
 	if f.done {
 		return event.Framed{Pos: f.end}, io.EOF
 	}
@@ -415,17 +401,17 @@ func (f *remoteFile) Next() (event.Framed, error) {
 }
 
 // NewSlab does nothing: each event the source sends has its own memory.
-func (f *remoteFile) NewSlab(int) {}
+func (f *File) NewSlab(int) {}
 
 // Name returns the name of the source's file.
-func (f *remoteFile) Name() string { return f.name }
+func (f *File) Name() string { return f.name }
 
 // Size returns math.MaxUint64, an unknown size: the source checks the
 // start position.
-func (f *remoteFile) Size() uint64 { return math.MaxUint64 }
+func (f *File) Size() uint64 { return math.MaxUint64 }
 
 // DataEnd returns the end of the last event read.
-func (f *remoteFile) DataEnd() uint64 { return f.end }
+func (f *File) DataEnd() uint64 { return f.end }
 
-// Close does nothing: the Reader closes the connection.
-func (f *remoteFile) Close() error { return nil }
+// Close does nothing: the stream is closed on its own (Stream.Close).
+func (f *File) Close() error { return nil }
