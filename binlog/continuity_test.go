@@ -168,7 +168,7 @@ func TestContinuityMixedServers(t *testing.T) {
 	var e *event.Error
 	if !errors.As(err, &e) || e.File != logfile.Name(b[2]) ||
 		!strings.Contains(err.Error(), logfile.Name(a[1])) || !strings.Contains(err.Error(), "different servers") {
-		t.Fatalf("mixed files: %v; want an *Error on %s naming %s", err, logfile.Name(b[2]), logfile.Name(a[1]))
+		t.Fatalf("mixed files: %v; want an *event.Error on %s naming %s", err, logfile.Name(b[2]), logfile.Name(a[1]))
 	}
 	t.Logf("error: %v", err)
 	for _, tx := range txns {
@@ -204,7 +204,7 @@ func TestContinuityRotate(t *testing.T) {
 	var e *event.Error
 	if !errors.As(err, &e) || e.EventType != "ROTATE_EVENT" || e.File != "mysql-bin.000007" ||
 		!strings.Contains(err.Error(), logfile.Name(files[1])) {
-		t.Fatalf("renumbered files: %v; want an *Error on the ROTATE of mysql-bin.000007", err)
+		t.Fatalf("renumbered files: %v; want an *event.Error on the ROTATE of mysql-bin.000007", err)
 	}
 	t.Logf("error: %v", err)
 }

@@ -75,12 +75,12 @@ var expectedFailures = map[string]expectedFailure{
 	}},
 }
 
-// wantError checks that err is an *Error with these details.
+// wantError checks that err is an *event.Error with these details.
 func wantError(t *testing.T, err error, file string, offset uint64, typ, text string) {
 	t.Helper()
 	var e *event.Error
 	if !errors.As(err, &e) {
-		t.Fatalf("want *Error, got %T %v", err, err)
+		t.Fatalf("want *event.Error, got %T %v", err, err)
 	}
 	if e.File != file || e.Offset != offset || e.EventType != typ || !strings.Contains(e.Error(), text) {
 		t.Errorf("got %q (file %q offset %d type %q), want file %q offset %d type %q containing %q",

@@ -321,9 +321,9 @@ func (r *Reader) Close() error {
 // Next returns the next complete transaction, or io.EOF after the last one.
 // It returns ctx.Err() if ctx is done (the reader can be used again), an
 // *event.Error for input it cannot read, or a *TruncatedError when the last
-// file ends inside an event or a transaction. Errors come in binlog order: every
-// transaction before the bad input is returned first. After io.EOF or a
-// read error, every call returns the same error.
+// file ends inside an event or a transaction. Errors come in binlog order:
+// every transaction before the bad input is returned first. After io.EOF or
+// a read error, every call returns the same error.
 func (r *Reader) Next(ctx context.Context) (*txn.Txn, error) {
 	for {
 		if len(r.queue) == 0 && r.err != nil {

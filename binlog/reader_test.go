@@ -103,7 +103,7 @@ func TestTruncatedNotLastFile(t *testing.T) {
 	var e *event.Error
 	if !errors.As(err, &e) || errors.Is(err, ErrTruncated) || e.File != "mysql-bin.000001" ||
 		!strings.Contains(err.Error(), "more files follow") {
-		t.Fatalf("got %v, want an *Error for the first file", err)
+		t.Fatalf("got %v, want an *event.Error for the first file", err)
 	}
 }
 
