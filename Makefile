@@ -52,12 +52,12 @@ install:
 # target checked against the source; bin/demo.png charts the apply times.
 demo: build
 	bash scripts/install-mariadb.sh
-	./bin/binlog-replay bench --profiles oltp,hot --workers 1,4,8 --scale 20000 --txns 15000 --threads 8 \
+	./bin/binlog-replay bench --profiles oltp,hot --workers 0,1,8 --scale 20000 --txns 15000 --threads 8 \
 		--native --plot bin/demo.png
 
 # bench: the long comparison, every profile, three runs per method (tens of
 # minutes); override with e.g. `make bench BENCH_FLAGS='--profiles oltp --repeat 5'`.
-BENCH_FLAGS ?= --profiles all --workers 1,4,8,16 --native --repeat 3
+BENCH_FLAGS ?= --profiles all --workers 0,1,4,8,16 --native --repeat 3
 bench: build
 	bash scripts/install-mariadb.sh
 	./bin/binlog-replay bench $(BENCH_FLAGS) --plot bin/bench.png

@@ -144,3 +144,65 @@ func TestDDLResumeExactlyOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestCreateSelectNonTransactionalResume loses the target just after a
+// statement-format CREATE TABLE ... SELECT into a MyISAM table ran and
+// before its end was recorded. The table exists, so the fingerprint says
+// the statement ran, but a MyISAM table cut in the middle of the SELECT
+// holds only some of its rows: the replay must not take it as applied. It
+// stops naming the table; told the statement ran whole (--uncertain
+// applied), it goes on to a target equal to the source. Into an InnoDB
+// table (atomic), it goes on by itself.
+func TestCreateSelectNonTransactionalResume(t *testing.T) {
+	sc := replaytest.New(t, "STATEMENT",
+		func(ctx context.Context, db *sql.DB) error {
+			return execAll(ctx, db, "CREATE DATABASE cs",
+				"CREATE TABLE cs.src (id INT PRIMARY KEY, v INT) ENGINE=InnoDB",
+				"INSERT INTO cs.src SELECT seq, seq FROM cs.seq_1_to_500")
+		},
+		func(ctx context.Context, db *sql.DB) error {
+			return execAll(ctx, db,
+				"INSERT INTO cs.src VALUES (1000, 1)",
+				"CREATE TABLE cs.m (PRIMARY KEY (id)) ENGINE=MyISAM SELECT id, v FROM cs.src",
+				"INSERT INTO cs.src VALUES (1001, 1)",
+				"CREATE TABLE cs.i (PRIMARY KEY (id)) ENGINE=InnoDB SELECT id, v FROM cs.src",
+				"INSERT INTO cs.src VALUES (1002, 1)")
+		})
+	txns := scenarioTxns(t, sc)
+	for _, c := range []struct {
+		name      string
+		ddl       int
+		uncertain bool
+	}{
+		{name: "MyISAM", ddl: 0, uncertain: true},
+		{name: "InnoDB", ddl: 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tgt, db := sc.Target(t)
+			n := commitPacket(t, txns, c.ddl)
+			proxy := newMatchingCutProxy(t, fmt.Sprintf("127.0.0.1:%d", tgt.Port), cutBefore, n, nil)
+			o := opts(4)
+			o.GroupTxns = 1
+			o.Files, o.StartPosition, o.Reconnect = sc.Files, sc.Start, 30*time.Second
+			o.TargetDSN = strings.Replace(tgt.TCPDSN(""), fmt.Sprint(tgt.Port), fmt.Sprint(proxy.ln.Addr().(*net.TCPAddr).Port), 1)
+			var log strings.Builder
+			_, err := replay.Run(context.Background(), o, &log)
+			if cut, _ := proxy.state(); !cut || !strings.Contains(log.String(), "lost the target") {
+				t.Fatalf("the connection was not cut (packet %d)\nlog:\n%s", n, log.String())
+			}
+			if c.uncertain {
+				var ue *replay.UncertainError
+				if !errors.As(err, &ue) || !strings.Contains(err.Error(), "CREATE TABLE ... SELECT") || !strings.Contains(err.Error(), "cs.m") {
+					t.Fatalf("replay: %v, want an *UncertainError naming the CREATE TABLE ... SELECT into cs.m\nlog:\n%s", err, log.String())
+				}
+				o.TargetDSN, o.Resume, o.StartPosition, o.Uncertain = tgt.DSN(""), true, txn.Position{}, replay.OutcomeApplied
+				if _, err = replay.Run(context.Background(), o, io.Discard); err != nil {
+					t.Fatalf("resume --uncertain applied: %v", err)
+				}
+			} else if err != nil {
+				t.Fatalf("replay: %v\nlog:\n%s", err, log.String())
+			}
+			replaytest.RequireEqual(t, db, sc.SourceDB, "cs")
+		})
+	}
+}

@@ -77,7 +77,8 @@ func runResilient(ctx context.Context, opts Options, logw io.Writer) (*Summary, 
 		fmt.Fprintf(logw, "lost the target (%v): retrying in %s, then resuming from its checkpoint\n", err, backoff)
 		select {
 		case <-ctx.Done():
-			return total, err
+			return total, fmt.Errorf("interrupted while waiting to reconnect to the target, lost on: %w "+
+				"(the checkpoint on the target names where --resume continues)", err)
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 5*time.Second)

@@ -232,3 +232,26 @@ func CreateTableName(sql []byte, defaultDB string) (name Name, start, end int, o
 	}
 	return name, spans[first].Start, spans[p.i-1].End, true
 }
+
+// IsCreateSelect reports whether sql is CREATE [OR REPLACE] TABLE ...
+// SELECT: a table created and filled by one statement. (A column
+// definition, default or check cannot hold a subquery, so a SELECT
+// anywhere after TABLE is the statement's.)
+func IsCreateSelect(sql []byte) bool {
+	toks := sqlscan.Tokens(sql, 0)
+	p := &ddlParser{toks: toks}
+	if !p.word("CREATE") {
+		return false
+	}
+	p.word("OR")
+	p.word("REPLACE")
+	if !p.word("TABLE") {
+		return false
+	}
+	for _, t := range toks[p.i:] {
+		if t.Is("SELECT") {
+			return true
+		}
+	}
+	return false
+}

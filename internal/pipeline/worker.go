@@ -364,6 +364,18 @@ func (w *worker) settleDDL(ctx context.Context, g *group) (q *txn.Event, rowsOnl
 	case applied && hasRowEvents(t) && g.solo != "":
 		return nil, false, false, &UncertainError{Start: t.Start, GTID: t.GTID.String(),
 			What: "its DDL ran before the stop, and the rows it writes go to non-transactional tables, which may hold some of them: " + g.solo}
+	case applied && !hasRowEvents(t) && w.p.cfg.Uncertain == "":
+		// A CREATE TABLE ... SELECT logged as a statement is one
+		// statement, atomic only in a transactional engine: cut into a
+		// MyISAM or Aria table, it leaves the table created with some of
+		// its rows, which the fingerprint reads as "ran" (unless the
+		// operator said what happened: --uncertain).
+		if what, err := w.partialCreateSelect(ctx, t, q); err != nil || what != "" {
+			if err != nil {
+				return nil, false, false, err
+			}
+			return nil, false, false, &UncertainError{Start: t.Start, GTID: t.GTID.String(), What: what}
+		}
 	case applied && hasRowEvents(t) && w.stageFor(t, q) == nil:
 		// CREATE TABLE ... SELECT: the table was created, its rows
 		// were not committed (they commit with the checkpoint). Staged
@@ -372,6 +384,31 @@ func (w *worker) settleDDL(ctx context.Context, g *group) (q *txn.Event, rowsOnl
 		return q, true, false, nil
 	}
 	return q, false, applied, nil
+}
+
+// partialCreateSelect returns, when the DDL q of t is CREATE TABLE ...
+// SELECT and the table it made is in an engine without transactions, why
+// the rows it holds may be only some of them (the statement ran, but may
+// have been cut); "" otherwise.
+func (w *worker) partialCreateSelect(ctx context.Context, t *txn.Txn, q *txn.Event) (string, error) {
+	if !schema.IsCreateSelect(q.Query.SQL) {
+		return "", nil
+	}
+	name, _, _, ok := schema.CreateTableName(q.Query.SQL, q.Query.Schema)
+	if !ok {
+		return "", nil
+	}
+	w.p.deps.Tables.Invalidate(name.Schema, name.Table)
+	def, err := w.p.deps.Tables.Table(ctx, name.Schema, name.Table)
+	if err != nil {
+		return "", w.p.applyError(t, nil, fmt.Errorf("read the table the pending CREATE TABLE ... SELECT made: %w", err))
+	}
+	if def == nil || def.Transactional {
+		return "", nil
+	}
+	return fmt.Sprintf("its CREATE TABLE ... SELECT ran before the stop, into %s.%s, a %s table, which has no transactions: "+
+		"the table may hold only some of the rows the SELECT read. If it does, drop the table before --uncertain not-applied "+
+		"(which runs the statement again)", name.Schema, name.Table, def.Engine), nil
 }
 
 // markDDL commits the mark before the DDL statement q of t, with the
