@@ -50,6 +50,35 @@ func ParseGTIDRange(s string) (GTIDRange, error) {
 	return GTIDRange{Domain: g.Domain, Server: g.Server, First: g.Seq, Last: end}, nil
 }
 
+// ParseGTIDRanges parses a comma-separated list of GTID ranges (see
+// ParseGTIDRange), for a command that must name transactions exactly. A
+// MariaDB GTID without a range ("0-1-5003", a position: every transaction
+// of its domain up to it) and MySQL GTIDs are refused, saying why. An
+// empty string names nothing.
+func ParseGTIDRanges(s string) ([]GTIDRange, error) {
+	var out []GTIDRange
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		switch {
+		case part == "":
+			continue
+		case strings.Contains(part, ":"):
+			return nil, fmt.Errorf("%q is a MySQL GTID set: only MariaDB GTID ranges domain-server-first..last are taken here", part)
+		case !strings.Contains(part, ".."):
+			if g, err := txn.ParseGTID(part); err == nil && g.Flavor == txn.FlavorMariaDB {
+				return nil, fmt.Errorf("%q is a MariaDB GTID position, every transaction of domain %d up to sequence number %d: "+
+					"name transactions exactly with a range, %d-%d-%d..%d for that one alone", part, g.Domain, g.Seq, g.Domain, g.Server, g.Seq, g.Seq)
+			}
+		}
+		r, err := ParseGTIDRange(part)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
 // Contains reports whether g is one of the transactions r names.
 func (r GTIDRange) Contains(g txn.GTID) bool {
 	return g.Flavor == txn.FlavorMariaDB && g.Domain == r.Domain && g.Server == r.Server &&

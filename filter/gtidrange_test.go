@@ -77,3 +77,30 @@ func TestGTIDsNamesExactly(t *testing.T) {
 		t.Error("a bad range was accepted")
 	}
 }
+
+// TestParseGTIDRanges checks the list of ranges a command that names
+// transactions exactly takes: ranges only, a MariaDB position and a MySQL
+// set refused, saying why.
+func TestParseGTIDRanges(t *testing.T) {
+	got, err := ParseGTIDRanges(" 0-1-5001..5003, 1-2-7..7 ,")
+	want := []GTIDRange{{Domain: 0, Server: 1, First: 5001, Last: 5003}, {Domain: 1, Server: 2, First: 7, Last: 7}}
+	if err != nil || len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("got %+v, %v; want %+v", got, err, want)
+	}
+	if got, err := ParseGTIDRanges(""); err != nil || got != nil {
+		t.Errorf("empty: got %+v, %v", got, err)
+	}
+	for in, wantErr := range map[string]string{
+		"0-1-5003":                "a MariaDB GTID position, every transaction of domain 0 up to sequence number 5003: name transactions exactly with a range, 0-1-5003..5003",
+		"0-1-5001..5003,0-1-6000": `"0-1-6000" is a MariaDB GTID position`,
+		"3e11fa47-71ca-11e1-9e33-c80aa9429562:5-7":  "MySQL GTID set",
+		"0-1-5001..5003, 0-1-9..3":                  "below the first",
+		"banana":                                    "want domain-server-first..last",
+		"3e11fa47-71ca-11e1-9e33-c80aa9429562:5..7": "MySQL GTID set",
+		"0-1-5001..5003,,2-1-1..x":                  "not a number",
+	} {
+		if _, err := ParseGTIDRanges(in); err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Errorf("%q: error %v, want one saying %q", in, err, wantErr)
+		}
+	}
+}

@@ -156,9 +156,11 @@ type Candidate struct {
 	Warnings []string `json:"warnings,omitempty"`
 	// Undo, for a destructive transaction that binlog-replay undo can
 	// reverse as far as the binlog tells, are the flags that select it
-	// for undo (its start and end); UndoRefusal otherwise says why it
-	// cannot be undone.
+	// for undo (its start and end), and UndoGTIDs, where it has a MariaDB
+	// GTID, the flag that selects it by GTID (--gtids d-s-n..n);
+	// UndoRefusal otherwise says why it cannot be undone.
 	Undo        []string `json:"undo,omitempty"`
+	UndoGTIDs   []string `json:"undo_gtids,omitempty"`
 	UndoRefusal string   `json:"undo_refusal,omitempty"`
 	// Applied says whether the predicted replay applies this transaction
 	// (false: it is skipped, or after the stop point).

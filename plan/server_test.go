@@ -190,6 +190,10 @@ func TestPlanGeneratedBinlog(t *testing.T) {
 	if want := []string{"--start-position " + big.Start.String(), "--stop-position " + big.End.String()}; !slices.Equal(big.Undo, want) || big.UndoRefusal != "" {
 		t.Errorf("the DELETE's undo flags %q (refusal %q), want %q", big.Undo, big.UndoRefusal, want)
 	}
+	// And by its GTID, which the source gave it.
+	if g, err := txn.ParseGTID(big.GTID); err != nil || !slices.Equal(big.UndoGTIDs, []string{fmt.Sprintf("--gtids %s..%d", g, g.Seq)}) {
+		t.Errorf("the DELETE (GTID %s) undone by GTID with %q (%v)", big.GTID, big.UndoGTIDs, err)
+	}
 	if drop.Undo != nil || !strings.Contains(drop.UndoRefusal, "DDL") {
 		t.Errorf("the DROP's undo flags %q, refusal %q; want a refusal naming DDL", drop.Undo, drop.UndoRefusal)
 	}

@@ -138,7 +138,10 @@ func (p *printer) candidates(r *Report) {
 		}
 		switch {
 		case len(c.Undo) > 0:
-			p.f("    undo it (on the server it happened on; --dry-run first): %s\n", undoCommand(&c, r.Files))
+			p.f("    undo it (on the server it happened on; --dry-run first): %s\n", undoCommand(c.Undo, r.Files))
+			if len(c.UndoGTIDs) > 0 {
+				p.f("    or by its GTID: %s\n", undoCommand(c.UndoGTIDs, r.Files))
+			}
 		case c.UndoRefusal != "":
 			p.f("    cannot be undone: %s\n", c.UndoRefusal)
 		}

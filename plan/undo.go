@@ -5,12 +5,14 @@ import (
 	"strings"
 
 	"github.com/binlog-replay/binlog-replay/binlog/rowedit"
+	"github.com/binlog-replay/binlog-replay/filter"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
 // undoOf fills in, for the destructive transaction t, whether
 // binlog-replay undo can reverse it as far as the binlog tells, and the
-// range flags of the command that does (see Candidate.Undo): what the target says (its
+// range flags of the command that does, by positions and, where t has a
+// MariaDB GTID, by GTID (see Candidate.Undo): what the target says (its
 // tables' engines and foreign keys, later writes to the rows) is checked
 // by the undo itself, before it writes anything.
 func (s *stopFinder) undoOf(t *txn.Txn, c *Candidate) {
@@ -19,6 +21,10 @@ func (s *stopFinder) undoOf(t *txn.Txn, c *Candidate) {
 		return
 	}
 	c.Undo = []string{"--start-position " + t.Start.String(), "--stop-position " + t.End.String()}
+	if g := t.GTID; g.Flavor == txn.FlavorMariaDB && !g.IsZero() {
+		r := filter.GTIDRange{Domain: g.Domain, Server: g.Server, First: g.Seq, Last: g.Seq}
+		c.UndoGTIDs = []string{"--gtids " + r.String()}
+	}
 }
 
 // notUndoable returns why undo refuses t, as far as its events say, or "".
@@ -43,11 +49,11 @@ func notUndoable(t *txn.Txn) string {
 	return ""
 }
 
-// undoCommand returns the undo command line of the candidate c for the
-// files of the report: their directory when they share one (the command
-// then reads every binlog there), else the files; BINLOGS... when they
-// were read from a server.
-func undoCommand(c *Candidate, files []FileInfo) string {
+// undoCommand returns the undo command line with the range flags flags
+// (Candidate.Undo or UndoGTIDs) for the files of the report: their
+// directory when they share one (the command then reads every binlog
+// there), else the files; BINLOGS... when they were read from a server.
+func undoCommand(flags []string, files []FileInfo) string {
 	args := "BINLOGS..."
 	if len(files) > 0 {
 		dir := filepath.Dir(files[0].Path)
@@ -63,5 +69,5 @@ func undoCommand(c *Candidate, files []FileInfo) string {
 			args = dir + "/"
 		}
 	}
-	return "binlog-replay undo --target DSN " + strings.Join(c.Undo, " ") + " " + args
+	return "binlog-replay undo --target DSN " + strings.Join(flags, " ") + " " + args
 }

@@ -158,7 +158,8 @@ func TestCreateSelectNonTransactionalResume(t *testing.T) {
 		func(ctx context.Context, db *sql.DB) error {
 			return execAll(ctx, db, "CREATE DATABASE cs",
 				"CREATE TABLE cs.src (id INT PRIMARY KEY, v INT) ENGINE=InnoDB",
-				"INSERT INTO cs.src SELECT seq, seq FROM cs.seq_1_to_500")
+				"INSERT INTO cs.src SELECT seq, seq FROM cs.seq_1_to_500",
+				"CREATE TABLE cs.r (id INT PRIMARY KEY) ENGINE=InnoDB", "INSERT INTO cs.r VALUES (1)")
 		},
 		func(ctx context.Context, db *sql.DB) error {
 			return execAll(ctx, db,
@@ -166,8 +167,42 @@ func TestCreateSelectNonTransactionalResume(t *testing.T) {
 				"CREATE TABLE cs.m (PRIMARY KEY (id)) ENGINE=MyISAM SELECT id, v FROM cs.src",
 				"INSERT INTO cs.src VALUES (1001, 1)",
 				"CREATE TABLE cs.i (PRIMARY KEY (id)) ENGINE=InnoDB SELECT id, v FROM cs.src",
-				"INSERT INTO cs.src VALUES (1002, 1)")
+				"INSERT INTO cs.src VALUES (1002, 1)",
+				"CREATE OR REPLACE TABLE cs.r (PRIMARY KEY (id)) SELECT id, v FROM cs.src",
+				"INSERT INTO cs.src VALUES (1003, 1)")
 		})
+	t.Run("CREATE OR REPLACE cut between its drop and its create", func(t *testing.T) {
+		// Before MariaDB 11.2 CREATE OR REPLACE TABLE drops, then
+		// creates. The replay is cut just before it sends the statement
+		// (its DDL mark committed), and the table is dropped by hand, as
+		// a restart between the two steps leaves it: the fingerprint
+		// differs, but the statement must run again, not be skipped.
+		tgt, db := sc.Target(t)
+		match := func(b []byte) bool { return bytes.Contains(b, []byte("CREATE OR REPLACE TABLE cs.r")) }
+		proxy := newMatchingCutProxy(t, fmt.Sprintf("127.0.0.1:%d", tgt.Port), cutBefore, 1, match)
+		o := opts(4)
+		o.GroupTxns = 1
+		o.Files, o.StartPosition, o.Reconnect = sc.Files, sc.Start, 0
+		o.TargetDSN = strings.Replace(tgt.TCPDSN(""), fmt.Sprint(tgt.Port), fmt.Sprint(proxy.ln.Addr().(*net.TCPAddr).Port), 1)
+		if _, err := replay.Run(context.Background(), o, io.Discard); err == nil {
+			t.Fatal("the replay went through the cut")
+		}
+		if cut, _ := proxy.state(); !cut {
+			t.Fatal("the connection was not cut")
+		}
+		if _, err := db.Exec("DROP TABLE cs.r"); err != nil {
+			t.Fatal(err)
+		}
+		o.TargetDSN, o.Resume, o.StartPosition = tgt.DSN(""), true, txn.Position{}
+		var log strings.Builder
+		if _, err := replay.Run(context.Background(), o, &log); err != nil {
+			t.Fatalf("resume: %v\nlog:\n%s", err, log.String())
+		}
+		if !strings.Contains(log.String(), "running it again") {
+			t.Errorf("the resume did not say it runs the statement again:\n%s", log.String())
+		}
+		replaytest.RequireEqual(t, db, sc.SourceDB, "cs")
+	})
 	txns := scenarioTxns(t, sc)
 	for _, c := range []struct {
 		name      string

@@ -255,3 +255,11 @@ func IsCreateSelect(sql []byte) bool {
 	}
 	return false
 }
+
+// IsCreateOrReplaceTable reports whether sql is CREATE OR REPLACE TABLE
+// (with or without a SELECT): it replaces the table whole, so running it
+// again on the same state of the other tables gives the same table.
+func IsCreateOrReplaceTable(sql []byte) bool {
+	p := &ddlParser{toks: sqlscan.Tokens(sql, 4)}
+	return p.word("CREATE") && p.word("OR") && p.word("REPLACE") && p.word("TABLE")
+}

@@ -19,3 +19,17 @@ func TestIsCreateSelect(t *testing.T) {
 		}
 	}
 }
+
+func TestIsCreateOrReplaceTable(t *testing.T) {
+	for sql, want := range map[string]bool{
+		"CREATE OR REPLACE TABLE cs1 (PRIMARY KEY (id)) SELECT id FROM d1": true,
+		"create or replace table t (a int)":                                true,
+		"CREATE TABLE t (a INT)":                                           false,
+		"CREATE OR REPLACE VIEW v AS SELECT 1":                             false,
+		"CREATE OR REPLACE TEMPORARY TABLE t (a INT)":                      false,
+	} {
+		if got := IsCreateOrReplaceTable([]byte(sql)); got != want {
+			t.Errorf("IsCreateOrReplaceTable(%q) = %v, want %v", sql, got, want)
+		}
+	}
+}

@@ -119,6 +119,9 @@ type scanner struct {
 	tables *tables
 	keyer  *partition.Keyer
 	logf   func(format string, args ...any)
+	// check, when set, may refuse a later transaction (whole, or its
+	// last piece).
+	check func(t *txn.Txn) error
 }
 
 // scan reads the binlogs from where the range ends (from) to their end or
@@ -147,6 +150,11 @@ func (s *scanner) scan(ctx context.Context, from txn.Position) (*later, error) {
 		}
 		if !s.until.IsZero() && (t.Part == 0 || t.Final) && stop.Stop(t) != "" {
 			return l, nil
+		}
+		if s.check != nil && (t.Part == 0 || t.Final) {
+			if err := s.check(t); err != nil {
+				return nil, err
+			}
 		}
 		if err := s.txn(ctx, t, l); err != nil {
 			return nil, err

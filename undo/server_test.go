@@ -15,6 +15,7 @@ import (
 
 	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/binlog/logfile"
+	"github.com/binlog-replay/binlog-replay/filter"
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/txn"
@@ -336,26 +337,29 @@ func TestUndoUpdateWithoutWhere(t *testing.T) {
 	replaytest.RequireEqual(t, s.SourceDB, ref, "app")
 }
 
+// batch returns run number run of a batch: ten transactions, part b
+// updating customers 301+10b to 310+10b and inserting an order for each.
+func batch(run int) func(ctx context.Context, db *sql.DB) error {
+	return func(ctx context.Context, db *sql.DB) error {
+		for b := 0; b < 10; b++ {
+			lo, hi := 301+10*b, 310+10*b
+			err := execAll(ctx, db, "BEGIN",
+				fmt.Sprintf("UPDATE app.customers SET balance = balance * 1.01 + 10, ratio = ratio * 2 WHERE id BETWEEN %d AND %d", lo, hi),
+				fmt.Sprintf("INSERT INTO app.orders SELECT 10000 + %d * 1000 + id, id, 10, NOW(3) FROM app.customers WHERE id BETWEEN %d AND %d", run, lo, hi),
+				fmt.Sprintf("INSERT INTO app.audit (what) VALUES ('batch %d part %d')", run, b),
+				"COMMIT")
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
 // TestUndoBatchRunTwice undoes the second run of a batch (ten
 // transactions, each updating and inserting), with unrelated writes after
 // it, on one worker and on four.
 func TestUndoBatchRunTwice(t *testing.T) {
-	batch := func(run int) func(ctx context.Context, db *sql.DB) error {
-		return func(ctx context.Context, db *sql.DB) error {
-			for b := 0; b < 10; b++ {
-				lo, hi := 301+10*b, 310+10*b
-				err := execAll(ctx, db, "BEGIN",
-					fmt.Sprintf("UPDATE app.customers SET balance = balance * 1.01 + 10, ratio = ratio * 2 WHERE id BETWEEN %d AND %d", lo, hi),
-					fmt.Sprintf("INSERT INTO app.orders SELECT 10000 + %d * 1000 + id, id, 10, NOW(3) FROM app.customers WHERE id BETWEEN %d AND %d", run, lo, hi),
-					fmt.Sprintf("INSERT INTO app.audit (what) VALUES ('batch %d part %d')", run, b),
-					"COMMIT")
-				if err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-	}
 	s := newScenario(t, accident{before: batch(1), accident: batch(2), after: unrelated})
 	ref := s.reference(t)
 	for _, workers := range []int{1, 4} {
@@ -371,6 +375,134 @@ func TestUndoBatchRunTwice(t *testing.T) {
 			replaytest.RequireEqual(t, s.SourceDB, ref, "app")
 		})
 	}
+}
+
+// TestUndoByGTIDs undoes the second run of a batch (ten transactions),
+// selected by --gtids, with unrelated writes after it. First, ranges that
+// cannot be honoured are refused with nothing written: one that leaves
+// out a transaction between named ones, one naming transactions of
+// another server id, one naming a transaction the binlogs do not hold.
+// Then a row changed outside the binlogs stops the undo part way, and
+// --resume with the same --gtids finishes it (the live binlog then holds
+// the undo's first writes after the range, under new GTIDs): the result
+// equals a replay of the binlogs that skips the batch's second run.
+func TestUndoByGTIDs(t *testing.T) {
+	ctx := context.Background()
+	s := newScenario(t, accident{before: batch(1), accident: batch(2), after: unrelated})
+	a, b := s.first.GTID, s.last.GTID
+	if b.Seq != a.Seq+9 || a.Domain != b.Domain || a.Server != b.Server {
+		t.Fatalf("the accident's GTIDs %s to %s are not ten consecutive ones", a, b)
+	}
+	end := s.txns[len(s.txns)-1].GTID
+	gtid := func(seq uint64) string { return fmt.Sprintf("%d-%d-%d", a.Domain, a.Server, seq) }
+	ranges := func(t *testing.T, spec string) []filter.GTIDRange {
+		t.Helper()
+		rs, err := filter.ParseGTIDRanges(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rs
+	}
+	options := func(t *testing.T, spec string) undo.Options {
+		o := s.undoOptions(4)
+		o.StartPosition, o.StopPosition = txn.Position{}, txn.Position{}
+		o.GTIDs = ranges(t, spec)
+		return o
+	}
+	ref := s.reference(t)
+
+	for _, c := range []struct {
+		name, gtids, want string
+	}{
+		{"a transaction between named ones left out", fmt.Sprintf("%s..%d,%s..%d", gtid(a.Seq), a.Seq+3, gtid(a.Seq+5), b.Seq),
+			fmt.Sprintf("not consecutive in the binlogs: the transaction at %s (GTID %s) comes after", s.txnOf(t, a.Seq+4).Start, gtid(a.Seq+4))},
+		{"another server id", fmt.Sprintf("%d-%d-%d..%d", a.Domain, a.Server+1, a.Seq, b.Seq), "none of the transactions --gtids names"},
+		{"a transaction the binlogs do not hold", fmt.Sprintf("%s..%d,%s..%d", gtid(a.Seq), b.Seq, gtid(end.Seq+100), end.Seq+100),
+			fmt.Sprintf("named ones are not found before it (%s..%d)", gtid(end.Seq+100), end.Seq+100)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var log strings.Builder
+			_, err := undo.Run(ctx, options(t, c.gtids), &log)
+			var re *undo.RefusedError
+			if !errors.As(err, &re) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("--gtids %s: got %v, want a refusal saying %q\n%s", c.gtids, err, c.want, log.String())
+			}
+		})
+	}
+	var n int
+	if err := s.SourceDB.QueryRow("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'binlog_replay' AND TABLE_NAME = 'undo'").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("the refused undos wrote their record (%d, %v)", n, err)
+	}
+	if err := s.SourceDB.QueryRow("SELECT COUNT(*) FROM app.orders WHERE id > 12000 AND id < 13000").Scan(&n); err != nil || n != 100 {
+		t.Fatalf("after the refusals %d orders of the second run are left (%v), want its 100: nothing undone", n, err)
+	}
+
+	// Customer 301, which the first transaction of the range updated,
+	// changed outside the binlogs: the undo stops before that
+	// transaction's inverse, the last it applies.
+	var note string
+	if err := s.SourceDB.QueryRow("SELECT note FROM app.customers WHERE id = 301").Scan(&note); err != nil {
+		t.Fatal(err)
+	}
+	if err := execAll(ctx, s.SourceDB, "SET SESSION sql_log_bin = 0", "UPDATE app.customers SET note = 'outside' WHERE id = 301",
+		"SET SESSION sql_log_bin = 1"); err != nil {
+		t.Fatal(err)
+	}
+	spec := fmt.Sprintf("%s..%d", gtid(a.Seq), b.Seq)
+	o := options(t, spec)
+	o.GroupTxns = 1
+	var log strings.Builder
+	sum, err := undo.Run(ctx, o, &log)
+	if !errors.Is(err, sqlgenErrRowDiffers()) {
+		t.Fatalf("undo over a row changed outside the binlogs: got %v, want the row refused\n%s", err, log.String())
+	}
+	if sum.RangeTxns != 10 || sum.RangeStart != s.first.Start || sum.RangeEnd != s.last.End {
+		t.Fatalf("range %s..%s of %d transactions, want the accident's ten %s..%s\n%s",
+			sum.RangeStart, sum.RangeEnd, sum.RangeTxns, s.first.Start, s.last.End, log.String())
+	}
+	t.Logf("first run: %d transactions undone before the row changed outside the binlogs", sum.Undone)
+	if err := execAll(ctx, s.SourceDB, "SET SESSION sql_log_bin = 0", "UPDATE app.customers SET note = '"+note+"' WHERE id = 301",
+		"SET SESSION sql_log_bin = 1"); err != nil {
+		t.Fatal(err)
+	}
+	o.Resume = true
+	sum = runUndo(t, o)
+	if !sum.Finished || sum.RangeTxns != 10 || sum.RangeStart != s.first.Start || sum.RangeEnd != s.last.End {
+		t.Errorf("resumed: finished %v, range %s..%s of %d transactions; want the accident's ten, %s..%s",
+			sum.Finished, sum.RangeStart, sum.RangeEnd, sum.RangeTxns, s.first.Start, s.last.End)
+	}
+	replaytest.RequireEqual(t, s.SourceDB, ref, "app")
+
+	// A GTID of the range logged again later (gtid_strict_mode is off):
+	// which transaction --gtids names cannot be told, and a new undo by
+	// the same GTIDs is refused (a dry run, reading the binlogs to their
+	// end: the undo's own writes, then that transaction).
+	if err := execAll(ctx, s.SourceDB, fmt.Sprintf("SET SESSION gtid_seq_no = %d", a.Seq+2), "INSERT INTO app.audit (what) VALUES ('again')"); err != nil {
+		t.Fatal(err)
+	}
+	o = options(t, spec)
+	o.Until, o.DryRun = txn.Position{}, true
+	if o.Files, err = s.Source.BinlogFiles(); err != nil { // the source may have opened a new file since
+		t.Fatal(err)
+	}
+	log.Reset()
+	_, err = undo.Run(ctx, o, &log)
+	var re *undo.RefusedError
+	if want := fmt.Sprintf("GTID %s, which --gtids names, is in the binlogs twice: again after the range", gtid(a.Seq+2)); !errors.As(err, &re) || !strings.Contains(err.Error(), want) {
+		t.Errorf("a named GTID again after the range: got %v, want a refusal saying %q\n%s", err, want, log.String())
+	}
+}
+
+// txnOf returns the scenario's transaction of GTID sequence number seq.
+func (s *scenario) txnOf(t *testing.T, seq uint64) *txn.Txn {
+	t.Helper()
+	for _, tx := range s.txns {
+		if tx.GTID.Seq == seq {
+			return tx
+		}
+	}
+	t.Fatalf("no transaction of GTID sequence number %d", seq)
+	return nil
 }
 
 // redo applies the accident's transactions to the source again (an undo

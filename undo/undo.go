@@ -63,6 +63,10 @@ type Options struct {
 	StartDatetime time.Time
 	StopPosition  txn.Position
 	StopDatetime  time.Time
+	// GTIDs, instead of the start and stop, name the range's transactions
+	// exactly: they must be consecutive in the binlogs, each found once
+	// (see gtids.go).
+	GTIDs []filter.GTIDRange
 	// Until, when set, ends the scan for later writes: the transactions
 	// that end after it are not read (by default the scan reads the
 	// binlogs to their end).
@@ -114,8 +118,10 @@ func (o *Options) Validate() error {
 		return errors.New("no binlog files given")
 	case o.TargetDSN == "":
 		return errors.New("no target given (--target DSN)")
-	case o.StopPosition.IsZero() && o.StopDatetime.IsZero():
-		return errors.New("give the end of the range to undo: --stop-position or --stop-datetime")
+	case len(o.GTIDs) > 0 && (!o.StartPosition.IsZero() || !o.StartDatetime.IsZero() || !o.StopPosition.IsZero() || !o.StopDatetime.IsZero()):
+		return errors.New("give the range to undo by --gtids or by its start and stop (positions or datetimes), not both")
+	case len(o.GTIDs) == 0 && o.StopPosition.IsZero() && o.StopDatetime.IsZero():
+		return errors.New("give the range to undo: its transactions by --gtids, or its end by --stop-position or --stop-datetime")
 	case !o.StartPosition.IsZero() && !o.StartDatetime.IsZero():
 		return errors.New("give --start-position or --start-datetime, not both")
 	case !o.StartDatetime.IsZero() && !o.StopDatetime.IsZero() && !o.StartDatetime.Before(o.StopDatetime):
@@ -130,6 +136,9 @@ func (o *Options) Validate() error {
 		return errors.New("lock wait timeout must be at least 1s")
 	case o.DryRun && o.Resume:
 		return errors.New("--dry-run reports on a new undo: do not give --resume")
+	}
+	if err := checkGTIDRanges(o.GTIDs); err != nil {
+		return err
 	}
 	_, err := ParseConflictMode(string(o.OnConflict))
 	return err
@@ -192,6 +201,8 @@ type undo struct {
 	keyer  *partition.Keyer
 	keys   rangeKeys
 	spool  *spool
+	// sel selects the range by GTIDs (Options.GTIDs), nil otherwise.
+	sel    *gtidSelector
 	editor map[*txn.Format]*rowedit.Editor
 	sum    Summary
 
@@ -343,7 +354,7 @@ func (u *undo) earlier(ctx context.Context) (*record, *target.Checkpoint, error)
 // undo being resumed.
 func (u *undo) sameRange(rec *record) error {
 	if rec.first != u.sum.RangeStart || rec.end != u.sum.RangeEnd {
-		return fmt.Errorf("--resume: the undo being resumed is of the range %s..%s, these flags select %s..%s: give the same start and stop",
+		return fmt.Errorf("--resume: the undo being resumed is of the range %s..%s, these flags select %s..%s: give the same range",
 			rec.first, rec.end, u.sum.RangeStart, u.sum.RangeEnd)
 	}
 	return nil
@@ -390,10 +401,13 @@ type rangeTxn struct {
 	keys      int
 	counts    map[*tableInfo]map[txn.Op]int64
 	err       error // a refusal, raised if it is in the range
+	before    bool  // before the range, known from its first piece (by GTID)
 }
 
 // readRange reads the range, spooling its inverses and keeping the keys of
-// its rows, and returns its first transaction.
+// its rows, and returns its first transaction. With Options.GTIDs the
+// binlogs are read from their start, and u.sel says which transactions
+// are the range's.
 func (u *undo) readRange(ctx context.Context) (*txn.Txn, error) {
 	o := &u.opts
 	readAhead, _ := pipeline.ReaderLimits(o.MemoryBudget)
@@ -404,16 +418,35 @@ func (u *undo) readRange(ctx context.Context) (*txn.Txn, error) {
 	}
 	defer rd.Close()
 	stop := filter.New(filter.Options{Files: o.Files, StopPosition: o.StopPosition, StopDatetime: o.StopDatetime})
+	if len(o.GTIDs) > 0 {
+		u.sel = newGTIDSelector(o.GTIDs)
+	}
 	iv := newInverter()
 	var (
-		first *txn.Txn
-		cur   *rangeTxn
+		first   *txn.Txn
+		cur     *rangeTxn
+		partial bool // the last piece read is not the last of its transaction
 	)
 read:
 	for {
 		t, err := rd.Next(ctx)
 		var trunc *binlog.TruncatedError
 		switch {
+		case (errors.Is(err, io.EOF) || errors.As(err, &trunc)) && u.sel != nil:
+			if partial && !cur.before {
+				return nil, &RefusedError{Why: fmt.Sprintf("the last binlog ends inside the named transaction at %s: "+
+					"give the binlog files that hold it whole", at(u.sel.last))}
+			}
+			why := "the binlogs end"
+			if trunc != nil {
+				why = "the last binlog ends inside a transaction"
+			}
+			if err := u.sel.end(why); err != nil {
+				return nil, err
+			}
+			// Every named transaction is found, and the range ends
+			// with the last of them.
+			break read
 		case (errors.Is(err, io.EOF) || errors.As(err, &trunc)) && first != nil && !o.StopPosition.IsZero() &&
 			stop.Reached(o.StopPosition, u.sum.RangeEnd):
 			// The range ends where the binlogs do, at the stop position
@@ -436,15 +469,26 @@ read:
 			if t.Part == 1 && !o.StopPosition.IsZero() && stop.Reached(o.StopPosition, t.Start) {
 				break read // it starts at or past the stop position: it ends past it
 			}
+			if u.sel != nil {
+				p, err := u.sel.next(t)
+				switch {
+				case err != nil:
+					return nil, err
+				case p == afterRange:
+					break read // the first transaction after the named ones: nothing of it is taken
+				}
+				cur.before = p == beforeRange
+			}
 		}
 		whole := t.Part == 0 || t.Final
+		partial = !whole
 		if whole && stop.Stop(t) != "" {
 			if err := u.retract(cur); err != nil {
 				return nil, err
 			}
 			break read
 		}
-		before := whole && !o.StartDatetime.IsZero() && t.Time.Before(o.StartDatetime)
+		before := cur.before || whole && !o.StartDatetime.IsZero() && t.Time.Before(o.StartDatetime)
 		if cur.err == nil && !before {
 			cur.err = u.take(ctx, iv, t, cur)
 		}
@@ -545,6 +589,9 @@ func (u *undo) scanLater(ctx context.Context, until txn.Position) (*later, error
 	s := &scanner{files: o.Files, until: until, keys: &u.keys, tables: u.tables, keyer: u.keyer, logf: u.logf,
 		opts: binlog.Options{StreamAbove: u.pieceBytes(), ReadAheadBytes: readAhead, SkipUnknown: o.SkipUnknown,
 			NoContinuityCheck: o.NoContinuityCheck}}
+	if u.sel != nil {
+		s.check = u.sel.later
+	}
 	l, err := s.scan(ctx, u.sum.RangeEnd)
 	if err != nil {
 		return nil, err

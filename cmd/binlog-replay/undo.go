@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/binlog-replay/binlog-replay/filter"
 	"github.com/binlog-replay/binlog-replay/undo"
 )
 
@@ -21,6 +22,7 @@ type UndoOptions struct {
 	StartDatetime string
 	StopPosition  string
 	StopDatetime  string
+	GTIDs         string
 	Until         string
 	OnConflict    string
 	DryRun        bool
@@ -48,6 +50,9 @@ func (o *UndoOptions) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.StartDatetime, "start-datetime", "", "the range starts with the first transaction committed at or after `TIME` ('2006-01-02 15:04:05' in local time, or RFC 3339)")
 	fs.StringVar(&o.StopPosition, "stop-position", "", "the range ends with the last transaction that ends at or before `FILE:POS`")
 	fs.StringVar(&o.StopDatetime, "stop-datetime", "", "the range ends before the first transaction committed at or after `TIME`")
+	fs.StringVar(&o.GTIDs, "gtids", "", "the range is exactly the transactions of these MariaDB GTID `RANGES` d-s-first..last, comma-separated "+
+		"(0-1-5001..5003; 0-1-5003..5003 is that one transaction), instead of the start and stop flags: they must be consecutive "+
+		"in the binlogs and each found there once, or nothing is undone")
 	fs.StringVar(&o.Until, "until", "", "read the binlogs after the range, for later writes to its rows, only to the transaction ending at or before `FILE:POS` (default: to their end)")
 	fs.StringVar(&o.OnConflict, "on-conflict", string(d.OnConflict), "when later transactions wrote rows of the range: refuse (undo nothing, report them) or skip (undo the other rows, report those left)")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "report what the undo would change back, and its conflicts, and write nothing")
@@ -96,6 +101,9 @@ func (o *UndoOptions) options(args []string, warn io.Writer) (undo.Options, erro
 	if uo.StopDatetime, err = parseDatetimeFlag("stop-datetime", o.StopDatetime); err != nil {
 		return uo, err
 	}
+	if uo.GTIDs, err = filter.ParseGTIDRanges(o.GTIDs); err != nil {
+		return uo, fmt.Errorf("--gtids: %w", err)
+	}
 	if uo.OnConflict, err = undo.ParseConflictMode(o.OnConflict); err != nil {
 		return uo, err
 	}
@@ -135,7 +143,8 @@ var undoExitStatuses = []exitStatus{
 
 func runUndo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("undo", stderr, "usage: binlog-replay undo --target DSN --start-position FILE:POS --stop-position FILE:POS [flags] BINLOG_FILES|DIR|INDEX...\n"+
-		"       binlog-replay undo --target DSN --start-datetime TIME --stop-datetime TIME [flags] BINLOG_FILES|DIR|INDEX...\n\n"+
+		"       binlog-replay undo --target DSN --start-datetime TIME --stop-datetime TIME [flags] BINLOG_FILES|DIR|INDEX...\n"+
+		"       binlog-replay undo --target DSN --gtids D-S-FIRST..LAST[,...] [flags] BINLOG_FILES|DIR|INDEX...\n\n"+
 		"Reverses a range of the binlogs on the target: each row change of the range undone, the\n"+
 		"last first (a deleted row inserted back whole, an inserted row deleted, an updated row set\n"+
 		"back), in parallel with commits in order and a checkpoint, as replay applies. Before\n"+

@@ -4,15 +4,18 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/filter"
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/txn"
@@ -213,5 +216,44 @@ func readUndoTxns(t *testing.T, files []string, start txn.Position) []*txn.Txn {
 			t.Fatal(err)
 		}
 		out = append(out, tx)
+	}
+}
+
+// TestUndoGTIDsFlag checks --gtids on the command line, without a
+// server: its ranges reach the undo's options, and what cannot name the
+// transactions exactly (a MariaDB position, a MySQL set, overlapping
+// ranges) or is combined with the start and stop flags is a usage error
+// (exit status 2) saying why, before any connection.
+func TestUndoGTIDsFlag(t *testing.T) {
+	files := "../../testdata/binlogs/mariadb-10.11/row/"
+	var o UndoOptions
+	fs := flag.NewFlagSet("undo", flag.ContinueOnError)
+	o.AddFlags(fs)
+	if err := fs.Parse([]string{"--target", "root@unix(/x)/", "--gtids", "0-1-5001..5003, 1-1-7..7"}); err != nil {
+		t.Fatal(err)
+	}
+	uo, err := o.options([]string{files}, io.Discard)
+	want := []filter.GTIDRange{{Domain: 0, Server: 1, First: 5001, Last: 5003}, {Domain: 1, Server: 1, First: 7, Last: 7}}
+	if err != nil || !slices.Equal(uo.GTIDs, want) {
+		t.Fatalf("options: %+v, %v; want the ranges %+v", uo.GTIDs, err, want)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--gtids", "0-1-5003"}, "--gtids: \"0-1-5003\" is a MariaDB GTID position, every transaction of domain 0 up to sequence number 5003: " +
+			"name transactions exactly with a range, 0-1-5003..5003 for that one alone"},
+		{[]string{"--gtids", "3e11fa47-71ca-11e1-9e33-c80aa9429562:5-7"}, "MySQL GTID set"},
+		{[]string{"--gtids", "0-1-5..9,0-1-9..12"}, "the ranges 0-1-5..9 and 0-1-9..12 overlap"},
+		{[]string{"--gtids", "0-1-5..9", "--stop-position", "mysql-bin.000001:400"}, "by --gtids or by its start and stop"},
+		{[]string{"--gtids", "0-1-5..9", "--start-datetime", "2026-12-04 10:00:00"}, "by --gtids or by its start and stop"},
+		{nil, "its transactions by --gtids, or its end by --stop-position or --stop-datetime"},
+	} {
+		var stdout, stderr strings.Builder
+		args := append([]string{"--target", "root@unix(/nonexistent/mysqld.sock)/"}, c.args...)
+		code := runUndo(context.Background(), append(args, files), &stdout, &stderr)
+		if code != 2 || !strings.Contains(stderr.String(), c.want) {
+			t.Errorf("%q: exit status %d, stderr %q; want 2 and %q", c.args, code, stderr.String(), c.want)
+		}
 	}
 }
