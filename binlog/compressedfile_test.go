@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/binlog-replay/binlog-replay/binlog/logfile"
 )
 
 // writeCompressed writes data to dir/name compressed by its suffix.
@@ -43,7 +45,7 @@ func writeCompressed(t *testing.T, dir, name string, data []byte) string {
 }
 
 // TestCompressedFiles reads a sequence of three files, plain, .gz and .zst,
-// found by ResolveFiles in a directory: the transactions, names and
+// found by logfile.Resolve in a directory: the transactions, names and
 // positions must be those of the plain files. The three files are copies of
 // one file, not a real sequence: the continuity check is off.
 func TestCompressedFiles(t *testing.T) {
@@ -57,12 +59,12 @@ func TestCompressedFiles(t *testing.T) {
 		plain = append(plain, writeCompressed(t, plainDir, name, data))
 		writeCompressed(t, dir, name+[]string{"", ".gz", ".zst"}[i], data)
 	}
-	files, err := ResolveFiles([]string{dir})
+	files, err := logfile.Resolve([]string{dir})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) != 3 || filepath.Base(files[1]) != "mysql-bin.000002.gz" || LogName(files[2]) != "mysql-bin.000003" {
-		t.Fatalf("ResolveFiles: %v", files)
+	if len(files) != 3 || filepath.Base(files[1]) != "mysql-bin.000002.gz" || logfile.Name(files[2]) != "mysql-bin.000003" {
+		t.Fatalf("logfile.Resolve: %v", files)
 	}
 	for _, workers := range []int{1, 4} {
 		want := mustReadAll(t, plain, Options{DecodeRows: true, DecodeWorkers: workers, NoContinuityCheck: true})

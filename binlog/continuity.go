@@ -1,12 +1,12 @@
 package binlog
 
 import (
-	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"sort"
 	"strings"
 
+	"github.com/binlog-replay/binlog-replay/binlog/event"
+	"github.com/binlog-replay/binlog-replay/binlog/logfile"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -28,16 +28,14 @@ import (
 // MariaDB 5.5) and MySQL files written with gtid_mode=OFF carry no history,
 // so only ROTATE is checked there.
 
-// mariaKey is a MariaDB (domain, server id) pair.
-type mariaKey struct{ domain, server uint32 }
-
 // gtidHistory is the GTID history of a binlog sequence up to a point.
 type gtidHistory struct {
-	// kind is the event type of the list it started from: evMariaGTIDList,
-	// evPreviousGTIDs, or 0 while unknown (no list read).
+	// kind is the event type of the list it started from:
+	// event.TypeMariaGTIDList, event.TypePreviousGTIDs, or 0 while unknown
+	// (no list read).
 	kind  byte
-	maria map[mariaKey]uint64 // MariaDB: the last sequence number of each (domain, server)
-	mysql txn.GTIDSet         // MySQL: every GTID
+	maria map[event.MariaKey]uint64 // MariaDB: the last sequence number of each (domain, server)
+	mysql txn.GTIDSet               // MySQL: every GTID
 }
 
 // add records a transaction's GTID.
@@ -46,9 +44,9 @@ func (h *gtidHistory) add(g txn.GTID) {
 	case g.IsZero():
 	case g.Flavor == txn.FlavorMariaDB:
 		if h.maria == nil {
-			h.maria = map[mariaKey]uint64{}
+			h.maria = map[event.MariaKey]uint64{}
 		}
-		h.maria[mariaKey{g.Domain, g.Server}] = g.Seq
+		h.maria[event.MariaKey{Domain: g.Domain, Server: g.Server}] = g.Seq
 	default:
 		h.mysql.Add(g)
 	}
@@ -60,7 +58,7 @@ func (h *gtidHistory) set() txn.GTIDSet {
 	var s txn.GTIDSet
 	s.Union(h.mysql)
 	for k, seq := range h.maria {
-		s.Add(txn.GTID{Flavor: txn.FlavorMariaDB, Domain: k.domain, Server: k.server, Seq: seq})
+		s.Add(txn.GTID{Flavor: txn.FlavorMariaDB, Domain: k.Domain, Server: k.Server, Seq: seq})
 	}
 	return s
 }
@@ -70,7 +68,7 @@ func (h *gtidHistory) clone() gtidHistory {
 	c := gtidHistory{kind: h.kind}
 	c.mysql.Union(h.mysql)
 	if h.maria != nil {
-		c.maria = make(map[mariaKey]uint64, len(h.maria))
+		c.maria = make(map[event.MariaKey]uint64, len(h.maria))
 		for k, v := range h.maria {
 			c.maria[k] = v
 		}
@@ -103,7 +101,7 @@ func (c *continuity) beginFile(name string) error {
 	if c.off || c.prevFile == "" || rotateTo == "" || in != c.prevFile || sameSequenceNumber(rotateTo, name) {
 		return nil
 	}
-	return &Error{File: in, Offset: pos, EventType: eventTypeName(evRotate), Err: fmt.Errorf(
+	return &event.Error{File: in, Offset: pos, EventType: event.TypeName(event.TypeRotate), Err: fmt.Errorf(
 		"%s ends by naming %s as the next file, but the next file given is %s: files from different servers or a missing file? "+
 			"(--no-continuity-check reads on)", in, rotateTo, name)}
 }
@@ -112,8 +110,8 @@ func (c *continuity) beginFile(name string) error {
 // number (or, without numbers, are the same name): files may have been
 // renamed, keeping their numbers.
 func sameSequenceNumber(a, b string) bool {
-	_, na, okA := splitName(a)
-	_, nb, okB := splitName(b)
+	_, na, okA := logfile.SplitName(a)
+	_, nb, okB := logfile.SplitName(b)
 	if okA && okB {
 		return na == nb
 	}
@@ -122,7 +120,7 @@ func sameSequenceNumber(a, b string) bool {
 
 // rotate records the file a ROTATE event names.
 func (c *continuity) rotate(body []byte, flags uint16, postHeader int, pos uint64) {
-	if flags&flagArtificial != 0 {
+	if flags&event.FlagArtificial != 0 {
 		return
 	}
 	if postHeader < 0 || postHeader > len(body) {
@@ -148,10 +146,10 @@ func (c *continuity) txnStart(g txn.GTID, skipping bool) {
 func (c *continuity) list(typ byte, body []byte) error {
 	got := gtidHistory{kind: typ}
 	var err error
-	if typ == evMariaGTIDList {
-		got.maria, err = parseMariaGTIDList(body)
+	if typ == event.TypeMariaGTIDList {
+		got.maria, err = event.ParseMariaGTIDList(body)
 	} else {
-		got.mysql, err = parsePreviousGTIDs(body)
+		got.mysql, err = event.ParsePreviousGTIDs(body)
 	}
 	if err != nil {
 		return err
@@ -173,7 +171,7 @@ func (c *continuity) list(typ byte, body []byte) error {
 }
 
 func flavorOfList(typ byte) string {
-	if typ == evMariaGTIDList {
+	if typ == event.TypeMariaGTIDList {
 		return "MariaDB"
 	}
 	return "MySQL"
@@ -181,7 +179,7 @@ func flavorOfList(typ byte) string {
 
 // historyDiff describes the first domain or source where a and b differ.
 func historyDiff(a, b gtidHistory) (inA, inB string, differ bool) {
-	if a.kind == evMariaGTIDList {
+	if a.kind == event.TypeMariaGTIDList {
 		for _, d := range mariaDomains(a.maria, b.maria) {
 			sa, sb := mariaDomain(a.maria, d), mariaDomain(b.maria, d)
 			if sa != sb {
@@ -209,14 +207,14 @@ func orNothing(s, what string) string {
 }
 
 // mariaDomains returns the domains of a and b, sorted.
-func mariaDomains(a, b map[mariaKey]uint64) []uint32 {
+func mariaDomains(a, b map[event.MariaKey]uint64) []uint32 {
 	seen := map[uint32]bool{}
 	var out []uint32
-	for _, m := range []map[mariaKey]uint64{a, b} {
+	for _, m := range []map[event.MariaKey]uint64{a, b} {
 		for k := range m {
-			if !seen[k.domain] {
-				seen[k.domain] = true
-				out = append(out, k.domain)
+			if !seen[k.Domain] {
+				seen[k.Domain] = true
+				out = append(out, k.Domain)
 			}
 		}
 	}
@@ -226,15 +224,15 @@ func mariaDomains(a, b map[mariaKey]uint64) []uint32 {
 
 // mariaDomain formats the entries of domain d, by sequence number then
 // server id.
-func mariaDomain(m map[mariaKey]uint64, d uint32) string {
+func mariaDomain(m map[event.MariaKey]uint64, d uint32) string {
 	type entry struct {
 		server uint32
 		seq    uint64
 	}
 	var es []entry
 	for k, seq := range m {
-		if k.domain == d {
-			es = append(es, entry{k.server, seq})
+		if k.Domain == d {
+			es = append(es, entry{k.Server, seq})
 		}
 	}
 	if len(es) == 0 {
@@ -248,90 +246,6 @@ func mariaDomain(m map[mariaKey]uint64, d uint32) string {
 		parts[i] = fmt.Sprintf("%d-%d-%d", d, e.server, e.seq)
 	}
 	return strings.Join(parts, ",")
-}
-
-// parseMariaGTIDList decodes a GTID_LIST event body: a count (its top four
-// bits are flags), then (domain 4, server id 4, sequence number 8) each.
-func parseMariaGTIDList(body []byte) (map[mariaKey]uint64, error) {
-	if len(body) < 4 {
-		return nil, fmt.Errorf("GTID_LIST body of %d bytes is too short", len(body))
-	}
-	n := int(binary.LittleEndian.Uint32(body) & (1<<28 - 1))
-	if len(body) < 4+16*n {
-		return nil, fmt.Errorf("GTID_LIST of %d entries in a body of %d bytes", n, len(body))
-	}
-	m := make(map[mariaKey]uint64, n)
-	for i := 0; i < n; i++ {
-		b := body[4+16*i:]
-		m[mariaKey{binary.LittleEndian.Uint32(b), binary.LittleEndian.Uint32(b[4:])}] = binary.LittleEndian.Uint64(b[8:])
-	}
-	return m, nil
-}
-
-// parsePreviousGTIDs decodes a PREVIOUS_GTIDS event body: the number of
-// sources (8 bytes; MySQL 8.3+ tagged format: a format byte, 6 bytes of
-// count, the format byte again), then per source its UUID (16), its tag in
-// the tagged format (a length byte holding twice the length, the tag),
-// its number of intervals (8) and the intervals (start, end exclusive, 8
-// each).
-func parsePreviousGTIDs(body []byte) (txn.GTIDSet, error) {
-	var set txn.GTIDSet
-	if len(body) < 8 {
-		return set, fmt.Errorf("PREVIOUS_GTIDS body of %d bytes is too short", len(body))
-	}
-	tagged := body[7] == 1
-	var n uint64
-	if tagged {
-		var b [8]byte
-		copy(b[:], body[1:7])
-		n = binary.LittleEndian.Uint64(b[:])
-	} else {
-		n = binary.LittleEndian.Uint64(body)
-	}
-	p := body[8:]
-	short := fmt.Errorf("PREVIOUS_GTIDS body of %d bytes ends inside its %d sources", len(body), n)
-	if n > uint64(len(p)/24) {
-		return set, short
-	}
-	for i := uint64(0); i < n; i++ {
-		if len(p) < 16 {
-			return set, short
-		}
-		h := hex.EncodeToString(p[:16])
-		src := h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-		p = p[16:]
-		if tagged {
-			if len(p) < 1 || p[0]&1 != 0 || len(p) < 1+int(p[0]>>1) {
-				return set, short
-			}
-			if l := int(p[0] >> 1); l > 0 {
-				// MySQL's tag syntax, in lower case as MySQL keeps it: a set
-				// with any other text would not parse back.
-				src += ":" + strings.ToLower(string(p[1:1+l]))
-				if _, err := txn.ParseGTID(src + ":1"); err != nil {
-					return set, fmt.Errorf("PREVIOUS_GTIDS: %w", err)
-				}
-			}
-			p = p[1+int(p[0]>>1):]
-		}
-		if len(p) < 8 {
-			return set, short
-		}
-		k := binary.LittleEndian.Uint64(p)
-		p = p[8:]
-		if k > uint64(len(p)/16) {
-			return set, short
-		}
-		for j := uint64(0); j < k; j++ {
-			lo, end := binary.LittleEndian.Uint64(p), binary.LittleEndian.Uint64(p[8:])
-			p = p[16:]
-			if lo == 0 || end <= lo {
-				return set, fmt.Errorf("PREVIOUS_GTIDS interval [%d, %d) of %s is not valid", lo, end, src)
-			}
-			set.AddRange(src, lo, end-1)
-		}
-	}
-	return set, nil
 }
 
 // GTIDHistory returns the GTID history the binlogs record: atStart, the

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/binlog-replay/binlog-replay/binlog/event"
+	"github.com/binlog-replay/binlog-replay/binlog/logfile"
 	"github.com/binlog-replay/binlog-replay/internal/fixtures"
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 )
@@ -30,10 +32,14 @@ func TestContinuityFixtures(t *testing.T) {
 // continuityFixtures checks the multi-file runs of the corpus in dir:
 // there must be minRuns of them at least.
 func continuityFixtures(t *testing.T, dir string, minRuns int) {
+	type numbered struct {
+		path string
+		num  uint64
+	}
 	byBase := map[string][]numbered{}
 	for _, e := range fixtures.Manifest(t, dir) {
 		p := filepath.Join(dir, e.File)
-		base, n, ok := splitName(LogName(p))
+		base, n, ok := logfile.SplitName(logfile.Name(p))
 		if !ok {
 			continue
 		}
@@ -154,19 +160,19 @@ func TestContinuityMixedServers(t *testing.T) {
 	a := flushBetween(t, sandbox.ForTest(t, sandbox.Options{Binlog: true, ServerID: 1}), batches...)
 	b := flushBetween(t, sandbox.ForTest(t, sandbox.Options{Binlog: true, ServerID: 2}),
 		append([][]string{{"CREATE DATABASE other", "CREATE DATABASE other2"}}, batches...)...)
-	if LogName(a[1]) != LogName(b[1]) {
+	if logfile.Name(a[1]) != logfile.Name(b[1]) {
 		t.Fatalf("file names differ: %s and %s", a[1], b[1])
 	}
 	mixed := []string{a[0], a[1], b[2], a[3]}
 	txns, err := readAll(t, mixed, Options{})
-	var e *Error
-	if !errors.As(err, &e) || e.File != LogName(b[2]) ||
-		!strings.Contains(err.Error(), LogName(a[1])) || !strings.Contains(err.Error(), "different servers") {
-		t.Fatalf("mixed files: %v; want an *Error on %s naming %s", err, LogName(b[2]), LogName(a[1]))
+	var e *event.Error
+	if !errors.As(err, &e) || e.File != logfile.Name(b[2]) ||
+		!strings.Contains(err.Error(), logfile.Name(a[1])) || !strings.Contains(err.Error(), "different servers") {
+		t.Fatalf("mixed files: %v; want an *event.Error on %s naming %s", err, logfile.Name(b[2]), logfile.Name(a[1]))
 	}
 	t.Logf("error: %v", err)
 	for _, tx := range txns {
-		if tx.Start.File == LogName(b[2]) || tx.ServerID == 2 {
+		if tx.Start.File == logfile.Name(b[2]) || tx.ServerID == 2 {
 			t.Fatalf("transaction %d at %s from the foreign file was returned", tx.Seq, tx.Start)
 		}
 	}
@@ -195,10 +201,10 @@ func TestContinuityRotate(t *testing.T) {
 		t.Fatalf("renamed base: %v", err)
 	}
 	_, err := readAll(t, renamed, Options{})
-	var e *Error
+	var e *event.Error
 	if !errors.As(err, &e) || e.EventType != "ROTATE_EVENT" || e.File != "mysql-bin.000007" ||
-		!strings.Contains(err.Error(), LogName(files[1])) {
-		t.Fatalf("renumbered files: %v; want an *Error on the ROTATE of mysql-bin.000007", err)
+		!strings.Contains(err.Error(), logfile.Name(files[1])) {
+		t.Fatalf("renumbered files: %v; want an *event.Error on the ROTATE of mysql-bin.000007", err)
 	}
 	t.Logf("error: %v", err)
 }

@@ -7,6 +7,8 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/replication"
 
+	"github.com/binlog-replay/binlog-replay/binlog/event"
+	"github.com/binlog-replay/binlog-replay/binlog/mysqljson"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -69,7 +71,7 @@ type rowsJob struct {
 	rows  *txn.Rows                  // the event's Rows: header filled, images to come
 	tmpl  *replication.RowsEvent     // set up for the event's type (Reader.rowsTemplate); read-only
 	table *replication.TableMapEvent // the event's table map; read-only
-	head  rowsHead
+	head  event.RowsHead
 	body  []byte // event body without header and checksum
 	// Where the event is, for errors: offset (of the payload event for an
 	// event inside a TRANSACTION_PAYLOAD), type, and index (from 1) inside
@@ -82,7 +84,7 @@ type rowsJob struct {
 }
 
 // decodeJobs decodes the jobs of a transaction in file, in order, and
-// returns the first error, an *Error naming the event. It returns errStopped
+// returns the first error, an *event.Error naming the event. It returns errStopped
 // if quit is closed first. re is scratch space.
 func decodeJobs(file string, jobs []rowsJob, quit <-chan struct{}, re *replication.RowsEvent) error {
 	for i := range jobs {
@@ -92,7 +94,7 @@ func decodeJobs(file string, jobs []rowsJob, quit <-chan struct{}, re *replicati
 		default:
 		}
 		if err := jobs[i].decode(re); err != nil {
-			var e *Error
+			var e *event.Error
 			if errors.As(err, &e) {
 				e.File = file
 			}
@@ -106,17 +108,17 @@ func decodeJobs(file string, jobs []rowsJob, quit <-chan struct{}, re *replicati
 func (j *rowsJob) decode(re *replication.RowsEvent) error {
 	*re = *j.tmpl // go-mysql's private decoding settings
 	re.Table, re.TableID = j.table, j.table.TableID
-	re.Flags, re.ColumnCount = j.head.flags, uint64(j.head.columns)
-	re.ColumnBitmap1, re.ColumnBitmap2 = j.head.bitmap1, j.head.bitmap2
+	re.Flags, re.ColumnCount = j.head.Flags, uint64(j.head.Columns)
+	re.ColumnBitmap1, re.ColumnBitmap2 = j.head.Bitmap1, j.head.Bitmap2
 	tm := j.rows.Table
-	if err := checkRowsJSON(j.table, j.head, j.body, j.typ); err != nil {
+	if err := mysqljson.CheckRows(j.table, j.head, j.body, j.typ); err != nil {
 		return j.errorf("table `%s`.`%s`: %w", tm.Schema, tm.Table, err)
 	}
-	if err := decodeRowsData(re, j.head.data, j.body); err != nil {
+	if err := event.DecodeRowsData(re, j.head.Data, j.body); err != nil {
 		return j.errorf("table `%s`.`%s`: %w", tm.Schema, tm.Table, err)
 	}
-	if j.typ == evPartialUpdateRows {
-		if err := partialDiffs(re, j.head, j.body); err != nil {
+	if j.typ == event.TypePartialUpdateRows {
+		if err := mysqljson.PartialDiffs(re, j.head, j.body); err != nil {
 			return j.errorf("table `%s`.`%s`: %w", tm.Schema, tm.Table, err)
 		}
 	}
@@ -126,30 +128,16 @@ func (j *rowsJob) decode(re *replication.RowsEvent) error {
 	return nil
 }
 
-// errorf returns an *Error naming j's event, as the grouping stage names
+// errorf returns an *event.Error naming j's event, as the grouping stage names
 // the events it refuses.
 func (j *rowsJob) errorf(format string, args ...any) error {
 	err := fmt.Errorf(format, args...)
 	typ := j.typ
 	if j.inner > 0 {
-		err = fmt.Errorf("event %d (%s) inside the transaction payload: %w", j.inner, eventTypeName(typ), err)
-		typ = evTransactionPayload
+		err = fmt.Errorf("event %d (%s) inside the transaction payload: %w", j.inner, event.TypeName(typ), err)
+		typ = event.TypeTransactionPayload
 	}
-	return &Error{Offset: j.pos, EventType: eventTypeName(typ), Err: err}
-}
-
-// decodeRowsData runs go-mysql's decoder of row images, turning its panics
-// and verbose errors into short errors, as parse does.
-func decodeRowsData(re *replication.RowsEvent, pos int, body []byte) (err error) {
-	defer func() {
-		if rec := recover(); rec != nil {
-			err = fmt.Errorf("decode event: malformed data (%v)", rec)
-		}
-	}()
-	if err := re.DecodeData(pos, body); err != nil {
-		return shortDecodeError(err)
-	}
-	return nil
+	return &event.Error{Offset: j.pos, EventType: event.TypeName(typ), Err: err}
 }
 
 // decoders is a pool of goroutines decoding the jobs of pending

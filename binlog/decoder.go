@@ -4,14 +4,16 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/binlog-replay/binlog-replay/binlog/event"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
 // Decoder decodes stand-alone TABLE_MAP and row events of binlogs of one
 // format, one at a time, as the reader decodes them in a file: events kept
-// apart from their file (an undo spools the events a RowEditor made to
-// disk and reads them back). A row event is decoded with the last TABLE_MAP
-// decoded for its table id. A Decoder is not safe for concurrent use.
+// apart from their file (an undo spools the events a rowedit.Editor made
+// to disk and reads them back). A row event is decoded with the last
+// TABLE_MAP decoded for its table id. A Decoder is not safe for concurrent
+// use.
 type Decoder struct {
 	r *Reader
 }
@@ -23,7 +25,7 @@ func NewDecoder(f *txn.Format) (*Decoder, error) {
 	if err != nil {
 		return nil, err
 	}
-	fm, err := parseFormat(f.Raw, f.Pos)
+	fm, err := event.ParseFormat(f.Raw, f.Pos)
 	if err != nil {
 		return nil, fmt.Errorf("decoder: format description at %s: %w", f.Pos, err)
 	}
@@ -42,13 +44,13 @@ func NewDecoder(f *txn.Format) (*Decoder, error) {
 func (d *Decoder) Decode(raw []byte, pos txn.Position) (txn.Event, error) {
 	ev, err := d.decode(raw, pos)
 	if err != nil {
-		var e *Error
+		var e *event.Error
 		if !errors.As(err, &e) {
 			typ := ""
 			if len(raw) > 4 {
-				typ = eventTypeName(raw[4])
+				typ = event.TypeName(raw[4])
 			}
-			err = &Error{File: pos.File, Offset: pos.Offset, EventType: typ, Err: err}
+			err = &event.Error{File: pos.File, Offset: pos.Offset, EventType: typ, Err: err}
 		}
 		return txn.Event{}, err
 	}
@@ -57,23 +59,23 @@ func (d *Decoder) Decode(raw []byte, pos txn.Position) (txn.Event, error) {
 
 func (d *Decoder) decode(raw []byte, pos txn.Position) (txn.Event, error) {
 	r := d.r
-	if len(raw) < headerSize {
+	if len(raw) < event.HeaderSize {
 		return txn.Event{}, fmt.Errorf("event of %d bytes is shorter than its header", len(raw))
 	}
-	h := parseHeader(raw)
+	h := event.ParseHeader(raw)
 	if int(h.Size) != len(raw) {
 		return txn.Event{}, fmt.Errorf("event header says %d bytes, the event has %d", h.Size, len(raw))
 	}
-	body := raw[headerSize:]
+	body := raw[event.HeaderSize:]
 	if r.format.Checksum {
-		if err := verifyChecksum(raw); err != nil {
+		if err := event.VerifyChecksum(raw); err != nil {
 			return txn.Event{}, err
 		}
 		body = body[: len(body)-4 : len(body)-4]
 	}
-	e := event{header: h, pos: pos.Offset, end: pos.Offset + uint64(len(raw)), raw: raw, data: raw, body: body, parser: r.main}
-	ev := txn.Event{Type: h.Type, TypeName: eventTypeName(h.Type), Pos: pos, Timestamp: h.Timestamp, Raw: raw}
-	if h.Type == evTableMap {
+	e := readyEvent{Header: h, pos: pos.Offset, end: pos.Offset + uint64(len(raw)), raw: raw, data: raw, body: body, parser: r.main}
+	ev := txn.Event{Type: h.Type, TypeName: event.TypeName(h.Type), Pos: pos, Timestamp: h.Timestamp, Raw: raw}
+	if h.Type == event.TypeTableMap {
 		te, err := r.tableMap(e)
 		if err != nil {
 			return txn.Event{}, err
@@ -82,7 +84,7 @@ func (d *Decoder) decode(raw []byte, pos txn.Position) (txn.Event, error) {
 		ev.Kind, ev.TableMap = txn.EventTableMap, te.tm
 		return ev, nil
 	}
-	if _, ok := inverseType[h.Type]; !ok {
+	if !decodable(h.Type) {
 		return txn.Event{}, errors.New("not a TABLE_MAP nor a v1 or v2 WRITE, UPDATE or DELETE_ROWS event")
 	}
 	op, _ := rowsOp(h.Type)
@@ -94,7 +96,7 @@ func (d *Decoder) decode(raw []byte, pos txn.Position) (txn.Event, error) {
 	if !ok {
 		return txn.Event{}, fmt.Errorf("row event for table id %d has no TABLE_MAP before it", id)
 	}
-	head, err := checkRowsHeader(e, r.tableIDLen(h.Type), te.tm)
+	head, err := event.CheckRowsHeader(h.Type, e.body, r.tableIDLen(h.Type), te.tm)
 	if err != nil {
 		return txn.Event{}, err
 	}
@@ -105,7 +107,7 @@ func (d *Decoder) decode(raw []byte, pos txn.Position) (txn.Event, error) {
 	}
 	job := rowsJob{rows: rows, tmpl: tmpl, table: te.tme, head: head, body: body, pos: e.pos, typ: h.Type}
 	if err := job.decode(&r.scratch); err != nil {
-		var be *Error
+		var be *event.Error
 		if errors.As(err, &be) {
 			be.File = pos.File
 		}
@@ -113,4 +115,15 @@ func (d *Decoder) decode(raw []byte, pos txn.Position) (txn.Event, error) {
 	}
 	ev.Kind, ev.Rows = txn.EventRows, rows
 	return ev, nil
+}
+
+// decodable reports whether a Decoder decodes row events of type t: WRITE,
+// UPDATE and DELETE_ROWS v1 and v2, the types a rowedit.Editor takes and
+// makes.
+func decodable(t byte) bool {
+	switch t {
+	case 23, 24, 25, 30, 31, 32:
+		return true
+	}
+	return false
 }

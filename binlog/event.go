@@ -2,22 +2,22 @@ package binlog
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/replication"
 
+	"github.com/binlog-replay/binlog-replay/binlog/event"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
-// event is one event ready for grouping: its header, where it is, and its
+// readyEvent is one event ready for grouping: its header, where it is, and its
 // bytes.
-type event struct {
-	header
+type readyEvent struct {
+	event.Header
 	pos  uint64 // offset of the event (of the payload event for inner events)
 	end  uint64 // offset just past the event (past the payload for inner events)
-	raw  []byte // exact bytes in the file; for events inside a payload, their stand-alone form (standaloneEvent)
+	raw  []byte // exact bytes in the file; for events inside a payload, their stand-alone form (event.Standalone)
 	data []byte // the whole event as go-mysql's parser takes it
 	body []byte // body without header and checksum
 	// parser decodes table maps and rows: the file's, or the payload's.
@@ -28,19 +28,19 @@ type event struct {
 
 // event checks and decodes one framed event and feeds it to the grouping
 // state machine. It returns the transaction the event completes, if any.
-func (r *Reader) event(ev rawEvent) (*pendingTxn, error) {
+func (r *Reader) event(ev event.Framed) (*pendingTxn, error) {
 	if r.format == nil {
 		if err := r.startFile(ev); err != nil {
 			return nil, err
 		}
 		if r.skipping {
-			return nil, r.checkStart(event{header: ev.header, pos: ev.Pos, end: ev.Pos + uint64(ev.Size)})
+			return nil, r.checkStart(readyEvent{Header: ev.Header, pos: ev.Pos, end: ev.Pos + uint64(ev.Size)})
 		}
 		return nil, nil
 	}
-	body := ev.Raw[headerSize:]
+	body := ev.Raw[event.HeaderSize:]
 	if r.format.Checksum {
-		if err := verifyChecksum(ev.Raw); err != nil {
+		if err := event.VerifyChecksum(ev.Raw); err != nil {
 			return nil, err
 		}
 		// No capacity past the body: go-mysql slices values past their
@@ -48,7 +48,7 @@ func (r *Reader) event(ev rawEvent) (*pendingTxn, error) {
 		// an image would read the checksum instead of failing).
 		body = body[: len(body)-4 : len(body)-4]
 	}
-	e := event{header: ev.header, pos: ev.Pos, end: ev.Pos + uint64(ev.Size),
+	e := readyEvent{Header: ev.Header, pos: ev.Pos, end: ev.Pos + uint64(ev.Size),
 		raw: ev.Raw, data: ev.Raw, body: body, parser: r.main}
 	if r.skipping {
 		if err := r.checkStart(e); err != nil {
@@ -60,13 +60,13 @@ func (r *Reader) event(ev rawEvent) (*pendingTxn, error) {
 
 // startFile handles the first event of a file, which must be its
 // FORMAT_DESCRIPTION event, and sets up the parsers.
-func (r *Reader) startFile(ev rawEvent) error {
-	f, err := firstFormat(ev, r.fr.fileName())
+func (r *Reader) startFile(ev event.Framed) error {
+	f, err := event.FirstFormat(ev, r.fr.Name())
 	if err != nil {
 		return err
 	}
 	r.format = f
-	if err := r.cont.beginFile(r.fr.fileName()); err != nil {
+	if err := r.cont.beginFile(r.fr.Name()); err != nil {
 		return err
 	}
 	return r.newParsers(ev.Raw)
@@ -94,7 +94,7 @@ func (r *Reader) newParsers(fde []byte) error {
 	// get the same format description with the algorithm set to OFF.
 	if r.format.Checksum {
 		noCRC := append([]byte(nil), fde...)
-		noCRC[len(noCRC)-5] = checksumOff
+		noCRC[len(noCRC)-5] = event.ChecksumOff
 		fde = noCRC
 	}
 	r.inner, err = r.newParserPair(fde)
@@ -123,57 +123,25 @@ func (r *Reader) newParser(fde []byte) (*replication.BinlogParser, error) {
 	p.SetUseDecimal(false)
 	p.SetTimestampStringLocation(time.UTC)
 	p.SetTableMapOptionalMetaDecodeFunc(func(b []byte) error {
-		r.meta, r.metaErr = parseOptMeta(b)
+		r.meta, r.metaErr = event.ParseOptMeta(b)
 		return nil
 	})
 	// Rows events are only set up by the parser: this package reads their
-	// header (checkRowsHeader) and decodes their images later (rowsJob).
+	// header (event.CheckRowsHeader) and decodes their images later (rowsJob).
 	p.SetRowsEventDecodeFunc(func(*replication.RowsEvent, []byte) error { return nil })
-	if _, err := parse(p, fde); err != nil {
+	if _, err := event.Parse(p, fde); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
-// maxErrLen bounds the go-mysql error text quoted in an error.
-const maxErrLen = 200
-
-// parse runs go-mysql's parser on one whole event, turning its panics and
-// verbose errors into short errors.
-func parse(p *replication.BinlogParser, data []byte) (ev *replication.BinlogEvent, err error) {
-	defer func() {
-		if rec := recover(); rec != nil {
-			ev, err = nil, fmt.Errorf("decode event: malformed data (%v)", rec)
-		}
-	}()
-	ev, err = p.Parse(data)
-	var ee *replication.EventError
-	if errors.As(err, &ee) {
-		err = errors.New(ee.Err)
-	}
-	if err != nil {
-		return nil, shortDecodeError(err)
-	}
-	return ev, nil
-}
-
-// shortDecodeError turns a go-mysql decoding error into "decode event: ...",
-// cut short: go-mysql quotes whole event bodies in some messages.
-func shortDecodeError(err error) error {
-	msg := err.Error()
-	if len(msg) > maxErrLen {
-		msg = msg[:maxErrLen] + "..."
-	}
-	return fmt.Errorf("decode event: %s", msg)
-}
-
 // checkStart enforces Options.Start while the reader is still before it.
-func (r *Reader) checkStart(e event) error {
+func (r *Reader) checkStart(e readyEvent) error {
 	start := r.opts.Start.Offset
 	switch {
 	case e.pos == start:
 		if r.cur != nil {
-			return &Error{File: r.fr.fileName(), Offset: start, Err: fmt.Errorf(
+			return &event.Error{File: r.fr.Name(), Offset: start, Err: fmt.Errorf(
 				"start position is inside the transaction starting at %s", r.cur.t.Start)}
 		}
 		r.skipping = false
@@ -184,9 +152,9 @@ func (r *Reader) checkStart(e event) error {
 		} else if startsTxn(e.Type) {
 			near = e.pos
 		}
-		return &Error{File: r.fr.fileName(), Offset: start, Err: fmt.Errorf(
+		return &event.Error{File: r.fr.Name(), Offset: start, Err: fmt.Errorf(
 			"start position is not an event boundary (it falls inside the %s at %d); the nearest transaction boundary is %s",
-			eventTypeName(e.Type), e.pos, txn.Position{File: r.fr.fileName(), Offset: near})}
+			event.TypeName(e.Type), e.pos, txn.Position{File: r.fr.Name(), Offset: near})}
 	}
 	return nil
 }
@@ -195,8 +163,8 @@ func (r *Reader) checkStart(e event) error {
 // comes between transactions.
 func startsTxn(t byte) bool {
 	switch t {
-	case evGTID, evAnonymousGTID, evGTIDTagged, evMariaGTID, evQuery, evQueryCompressed,
-		evIntVar, evRand, evUserVar:
+	case event.TypeGTID, event.TypeAnonymousGTID, event.TypeGTIDTagged, event.TypeMariaGTID, event.TypeQuery, event.TypeQueryCompressed,
+		event.TypeIntVar, event.TypeRand, event.TypeUserVar:
 		return true
 	}
 	return false
@@ -205,17 +173,17 @@ func startsTxn(t byte) bool {
 // tableIDLen is the size of the table id in TABLE_MAP and rows events of
 // type t: 6 bytes, or 4 in MySQL 5.1.0-5.1.15 (post-header length 6).
 func (r *Reader) tableIDLen(t byte) int {
-	if r.format.postHeaderLen(t) == 6 {
+	if r.format.PostHeaderLen(t) == 6 {
 		return 4
 	}
 	return 6
 }
 
 // tableID reads the table id that starts a TABLE_MAP or rows event body.
-func (r *Reader) tableID(e event) (uint64, error) {
+func (r *Reader) tableID(e readyEvent) (uint64, error) {
 	n := r.tableIDLen(e.Type)
 	if len(e.body) < n+2 {
-		return 0, fmt.Errorf("%s body of %d bytes is too short", eventTypeName(e.Type), len(e.body))
+		return 0, fmt.Errorf("%s body of %d bytes is too short", event.TypeName(e.Type), len(e.body))
 	}
 	var b [8]byte
 	copy(b[:], e.body[:n])

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/binlog-replay/binlog-replay/binlog/event"
 	"github.com/binlog-replay/binlog-replay/internal/fixtures"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -74,12 +75,12 @@ var expectedFailures = map[string]expectedFailure{
 	}},
 }
 
-// wantError checks that err is an *Error with these details.
+// wantError checks that err is an *event.Error with these details.
 func wantError(t *testing.T, err error, file string, offset uint64, typ, text string) {
 	t.Helper()
-	var e *Error
+	var e *event.Error
 	if !errors.As(err, &e) {
-		t.Fatalf("want *Error, got %T %v", err, err)
+		t.Fatalf("want *event.Error, got %T %v", err, err)
 	}
 	if e.File != file || e.Offset != offset || e.EventType != typ || !strings.Contains(e.Error(), text) {
 		t.Errorf("got %q (file %q offset %d type %q), want file %q offset %d type %q containing %q",
@@ -235,7 +236,7 @@ func checkTxn(t *testing.T, tx *txn.Txn, seq uint64, file string, decode bool) {
 		if e.Pos.Offset < tx.Start.Offset || e.Pos.Offset >= tx.End.Offset || e.TypeName == "" {
 			t.Errorf("txn %d event %d: position %s outside [%s, %s)", seq, i, e.Pos, tx.Start, tx.End)
 		}
-		if e.Raw != nil && (len(e.Raw) < headerSize || e.Raw[4] != e.Type) {
+		if e.Raw != nil && (len(e.Raw) < event.HeaderSize || e.Raw[4] != e.Type) {
 			t.Errorf("txn %d event %d: Raw does not hold the event", seq, i)
 		}
 		if e.Rows != nil {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/binlog-replay/binlog-replay/binlog/event"
 	"github.com/binlog-replay/binlog-replay/internal/fixtures"
 )
 
@@ -61,10 +62,10 @@ func cutTransactions(t testing.TB, path string, max int) [][]byte {
 			t.Fatalf("cut %s: %v", path, err)
 		}
 		n := int(tx.End.Offset - tx.Start.Offset)
-		if n+len(tx.Format.Raw)+len(binlogMagic) > maxSeedBytes {
+		if n+len(tx.Format.Raw)+len(event.Magic) > maxSeedBytes {
 			continue
 		}
-		seed := append(append([]byte(nil), binlogMagic...), tx.Format.Raw...)
+		seed := append(append([]byte(nil), event.Magic...), tx.Format.Raw...)
 		out = append(out, append(seed, data[tx.Start.Offset:tx.End.Offset]...))
 	}
 	return out
@@ -95,9 +96,9 @@ func FuzzReader(f *testing.F) {
 			return
 		}
 		data = append([]byte(nil), data...)
-		for pos := 4; pos+headerSize <= len(data); {
+		for pos := 4; pos+event.HeaderSize <= len(data); {
 			size := int(binary.LittleEndian.Uint32(data[pos+9:]))
-			if size < headerSize+4 || pos+size > len(data) {
+			if size < event.HeaderSize+4 || pos+size > len(data) {
 				break
 			}
 			fixChecksum(data[pos : pos+size])

@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/replication"
 
+	"github.com/binlog-replay/binlog-replay/binlog/event"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -51,81 +52,81 @@ type builder struct {
 
 // dispatch feeds one event to the grouping state machine and returns the
 // transaction it completes, if any.
-func (r *Reader) dispatch(e event) (*pendingTxn, error) {
-	if e.Type >= evAnnotateRows && e.Type <= evLastMariaDB {
+func (r *Reader) dispatch(e readyEvent) (*pendingTxn, error) {
+	if e.Type >= event.TypeAnnotateRows && e.Type <= event.TypeLastMariaDB {
 		r.markMariaDB()
 	}
 	switch e.Type {
-	case evPreviousGTIDs, evMariaGTIDList:
+	case event.TypePreviousGTIDs, event.TypeMariaGTIDList:
 		if err := r.outsideTxn(e); err != nil {
 			return nil, err
 		}
 		return nil, r.cont.list(e.Type, e.body)
-	case evRotate:
-		r.cont.rotate(e.body, e.Flags, r.format.postHeaderLen(evRotate), e.pos)
+	case event.TypeRotate:
+		r.cont.rotate(e.body, e.Flags, r.format.PostHeaderLen(event.TypeRotate), e.pos)
 		return nil, r.outsideTxn(e)
-	case evBinlogCheckpoint, evStop, evFormatDescription:
+	case event.TypeBinlogCheckpoint, event.TypeStop, event.TypeFormatDescription:
 		return nil, r.outsideTxn(e)
-	case evHeartbeat, evHeartbeatV2, evIgnorable, evRowsQuery, evAnnotateRows:
+	case event.TypeHeartbeat, event.TypeHeartbeatV2, event.TypeIgnorable, event.TypeRowsQuery, event.TypeAnnotateRows:
 		return nil, nil // informational
-	case evGTID, evAnonymousGTID, evGTIDTagged:
+	case event.TypeGTID, event.TypeAnonymousGTID, event.TypeGTIDTagged:
 		return nil, r.mysqlGTIDEvent(e)
-	case evMariaGTID:
+	case event.TypeMariaGTID:
 		return nil, r.mariaGTIDEvent(e)
-	case evQuery, evQueryCompressed, evExecuteLoadQuery:
+	case event.TypeQuery, event.TypeQueryCompressed, event.TypeExecuteLoadQuery:
 		return r.queryEvent(e)
-	case evBeginLoadQuery, evAppendBlock, evDeleteFile:
+	case event.TypeBeginLoadQuery, event.TypeAppendBlock, event.TypeDeleteFile:
 		return nil, r.loadBlock(e)
-	case evXID:
+	case event.TypeXID:
 		return r.commitEvent(e)
-	case evIntVar, evRand, evUserVar:
+	case event.TypeIntVar, event.TypeRand, event.TypeUserVar:
 		return nil, r.contextEvent(e)
-	case evTableMap:
+	case event.TypeTableMap:
 		return nil, r.tableMapEvent(e)
-	case evTransactionPayload:
+	case event.TypeTransactionPayload:
 		return r.payloadEvent(e)
-	case evIncident:
+	case event.TypeIncident:
 		return nil, incidentError(e.body)
-	case evStartEncryption:
+	case event.TypeStartEncryption:
 		return nil, errors.New("encrypted binlogs are not supported")
-	case evXAPrepare:
+	case event.TypeXAPrepare:
 		return nil, errors.New("XA transactions are not supported")
 	}
 	if isRowsEvent(e.Type) {
 		return nil, r.rowsEvent(e)
 	}
-	if e.Flags&flagIgnorable != 0 || r.opts.SkipUnknown {
-		r.stats.Skipped[eventTypeName(e.Type)]++
+	if e.Flags&event.FlagIgnorable != 0 || r.opts.SkipUnknown {
+		r.stats.Skipped[event.TypeName(e.Type)]++
 		return nil, nil
 	}
 	return nil, errors.New("event type not supported (Options.SkipUnknown skips it)")
 }
 
 // outsideTxn accepts an event that may only come between transactions.
-func (r *Reader) outsideTxn(e event) error {
+func (r *Reader) outsideTxn(e readyEvent) error {
 	if r.cur != nil || e.inPayload {
 		return r.inTxnError(e)
 	}
-	if e.Type == evFormatDescription {
+	if e.Type == event.TypeFormatDescription {
 		return errors.New("a second FORMAT_DESCRIPTION_EVENT in one file (relay log?) is not supported")
 	}
 	return nil
 }
 
 // inTxnError reports an event that cannot be part of the current transaction.
-func (r *Reader) inTxnError(e event) error {
+func (r *Reader) inTxnError(e readyEvent) error {
 	if r.cur == nil {
-		return fmt.Errorf("unexpected %s outside a transaction", eventTypeName(e.Type))
+		return fmt.Errorf("unexpected %s outside a transaction", event.TypeName(e.Type))
 	}
-	return fmt.Errorf("unexpected %s inside the transaction starting at %s", eventTypeName(e.Type), r.cur.t.Start)
+	return fmt.Errorf("unexpected %s inside the transaction starting at %s", event.TypeName(e.Type), r.cur.t.Start)
 }
 
 // begin starts assembling a transaction at e.
-func (r *Reader) begin(e event, g txn.GTID, state int) {
+func (r *Reader) begin(e readyEvent, g txn.GTID, state int) {
 	r.cont.txnStart(g, r.skipping)
 	r.cur = &builder{state: state, t: &txn.Txn{
 		GTID:     g,
-		Start:    txn.Position{File: r.fr.fileName(), Offset: e.pos},
+		Start:    txn.Position{File: r.fr.Name(), Offset: e.pos},
 		ServerID: e.ServerID,
 		Format:   r.format.Format,
 		Events:   make([]txn.Event, 0, min(max(r.hint.events, 1), 64)),
@@ -137,12 +138,12 @@ func (r *Reader) begin(e event, g txn.GTID, state int) {
 }
 
 // add appends a decoded event to the current transaction.
-func (r *Reader) add(e event, kind txn.EventKind) *txn.Event {
+func (r *Reader) add(e readyEvent, kind txn.EventKind) *txn.Event {
 	r.cur.t.Events = append(r.cur.t.Events, txn.Event{
 		Kind:      kind,
 		Type:      e.Type,
-		TypeName:  eventTypeName(e.Type),
-		Pos:       txn.Position{File: r.fr.fileName(), Offset: e.pos},
+		TypeName:  event.TypeName(e.Type),
+		Pos:       txn.Position{File: r.fr.Name(), Offset: e.pos},
 		Timestamp: e.Timestamp,
 		Raw:       e.raw,
 		InPayload: e.inner,
@@ -151,10 +152,10 @@ func (r *Reader) add(e event, kind txn.EventKind) *txn.Event {
 }
 
 // finish completes the current transaction with e as its last event.
-func (r *Reader) finish(e event, kind txn.Kind) *pendingTxn {
+func (r *Reader) finish(e readyEvent, kind txn.Kind) *pendingTxn {
 	t := r.cur.t
 	t.Kind = kind
-	t.End = txn.Position{File: r.fr.fileName(), Offset: e.end}
+	t.End = txn.Position{File: r.fr.Name(), Offset: e.end}
 	t.Time = time.Unix(int64(e.Timestamp), 0).UTC()
 	t.Bytes = int64(t.End.Offset - t.Start.Offset)
 	t.NonTransactional = r.cur.nonTrans
@@ -166,22 +167,22 @@ func (r *Reader) finish(e event, kind txn.Kind) *pendingTxn {
 }
 
 // mysqlGTIDEvent starts a transaction at a MySQL GTID or ANONYMOUS_GTID.
-func (r *Reader) mysqlGTIDEvent(e event) error {
+func (r *Reader) mysqlGTIDEvent(e readyEvent) error {
 	if r.cur != nil || e.inPayload {
 		return r.inTxnError(e)
 	}
-	ev, err := parse(e.parser.events, e.data)
+	ev, err := event.Parse(e.parser.events, e.data)
 	if err != nil {
 		return err
 	}
 	var g txn.GTID
 	switch x := ev.Event.(type) {
 	case *replication.GTIDEvent:
-		if e.Type == evGTID {
-			g, err = mysqlGTID(x.SID, "", x.GNO)
+		if e.Type == event.TypeGTID {
+			g, err = event.MySQLGTID(x.SID, "", x.GNO)
 		}
 	case *replication.GtidTaggedLogEvent:
-		g, err = mysqlGTID(x.SID, x.Tag, x.GNO)
+		g, err = event.MySQLGTID(x.SID, x.Tag, x.GNO)
 	default:
 		err = fmt.Errorf("decode GTID: unexpected %T", ev.Event)
 	}
@@ -193,11 +194,11 @@ func (r *Reader) mysqlGTIDEvent(e event) error {
 }
 
 // mariaGTIDEvent starts a transaction at a MariaDB GTID event.
-func (r *Reader) mariaGTIDEvent(e event) error {
+func (r *Reader) mariaGTIDEvent(e readyEvent) error {
 	if r.cur != nil || e.inPayload {
 		return r.inTxnError(e)
 	}
-	g, err := parseMariaGTID(e.body, e.ServerID)
+	g, err := event.ParseMariaGTID(e.body, e.ServerID)
 	if err != nil {
 		return err
 	}
@@ -253,21 +254,21 @@ func classify(sql []byte) int {
 }
 
 // queryEvent groups a QUERY event: BEGIN, COMMIT, or a statement.
-func (r *Reader) queryEvent(e event) (*pendingTxn, error) {
-	ph := r.format.postHeaderLen(e.Type)
+func (r *Reader) queryEvent(e readyEvent) (*pendingTxn, error) {
+	ph := r.format.PostHeaderLen(e.Type)
 	if ph < 0 {
-		ph = r.format.postHeaderLen(evQuery)
+		ph = r.format.PostHeaderLen(event.TypeQuery)
 	}
-	q, err := parseQuery(e.body, ph, e.Type == evQueryCompressed)
+	q, err := event.ParseQuery(e.body, ph, e.Type == event.TypeQueryCompressed)
 	if err != nil {
 		return nil, err
 	}
-	if e.Type == evExecuteLoadQuery {
+	if e.Type == event.TypeExecuteLoadQuery {
 		if q.Load, err = r.loadOf(e.body, q); err != nil {
 			return nil, err
 		}
 	}
-	q.SuppressUse = e.Flags&flagSuppressUse != 0
+	q.SuppressUse = e.Flags&event.FlagSuppressUse != 0
 	switch classify(q.SQL) {
 	case sqlXA:
 		return nil, fmt.Errorf("XA transactions are not supported (%.40q)", q.SQL)
@@ -309,7 +310,7 @@ func (r *Reader) queryEvent(e event) (*pendingTxn, error) {
 }
 
 // beginQuery handles a BEGIN query: it opens a group, after a GTID or alone.
-func (r *Reader) beginQuery(e event, q *txn.Query) error {
+func (r *Reader) beginQuery(e readyEvent, q *txn.Query) error {
 	if r.cur == nil {
 		r.begin(e, txn.GTID{}, stGroup)
 		r.cur.t.Begin = q
@@ -333,7 +334,7 @@ func (r *Reader) groupKind() txn.Kind {
 }
 
 // commitEvent ends a group at its XID event.
-func (r *Reader) commitEvent(e event) (*pendingTxn, error) {
+func (r *Reader) commitEvent(e readyEvent) (*pendingTxn, error) {
 	if r.cur == nil || r.cur.state != stGroup {
 		return nil, r.inTxnError(e)
 	}
@@ -342,28 +343,28 @@ func (r *Reader) commitEvent(e event) (*pendingTxn, error) {
 
 // contextEvent adds an INTVAR, RAND or USER_VAR event, which belongs to the
 // next statement.
-func (r *Reader) contextEvent(e event) error {
+func (r *Reader) contextEvent(e readyEvent) error {
 	var ev *txn.Event
 	if r.cur == nil {
 		r.begin(e, txn.GTID{}, stContext)
 	}
 	switch e.Type {
-	case evIntVar:
-		v, err := parseIntVar(e.body)
+	case event.TypeIntVar:
+		v, err := event.ParseIntVar(e.body)
 		if err != nil {
 			return err
 		}
 		ev = r.add(e, txn.EventIntVar)
 		ev.IntVar = v
-	case evRand:
-		v, err := parseRand(e.body)
+	case event.TypeRand:
+		v, err := event.ParseRand(e.body)
 		if err != nil {
 			return err
 		}
 		ev = r.add(e, txn.EventRand)
 		ev.Rand = v
 	default:
-		v, err := parseUserVar(e.body)
+		v, err := event.ParseUserVar(e.body)
 		if err != nil {
 			return err
 		}
@@ -376,7 +377,7 @@ func (r *Reader) contextEvent(e event) error {
 }
 
 // tableMapEvent adds a TABLE_MAP event to the current group.
-func (r *Reader) tableMapEvent(e event) error {
+func (r *Reader) tableMapEvent(e readyEvent) error {
 	if r.cur == nil || r.cur.state != stGroup {
 		return r.inTxnError(e)
 	}
@@ -393,7 +394,7 @@ func (r *Reader) tableMapEvent(e event) error {
 
 // rowsEvent adds a row event to the current group and, with
 // Options.DecodeRows, a job to decode its images.
-func (r *Reader) rowsEvent(e event) error {
+func (r *Reader) rowsEvent(e readyEvent) error {
 	if r.cur == nil || r.cur.state != stGroup {
 		return r.inTxnError(e)
 	}
@@ -409,7 +410,7 @@ func (r *Reader) rowsEvent(e event) error {
 	if !ok {
 		return fmt.Errorf("row event for table id %d has no TABLE_MAP before it in its statement", id)
 	}
-	h, err := checkRowsHeader(e, r.tableIDLen(e.Type), te.tm)
+	h, err := event.CheckRowsHeader(e.Type, e.body, r.tableIDLen(e.Type), te.tm)
 	if err != nil {
 		return err
 	}
@@ -417,13 +418,13 @@ func (r *Reader) rowsEvent(e event) error {
 	ev := r.add(e, txn.EventRows)
 	ev.Rows = rows
 	r.cur.noteEvent(ev)
-	if _, compressed := uncompressedRowsType[e.Type]; compressed && e.raw != nil && !r.skipping {
-		if ev.Raw, err = expandCompressedRows(e, h, r.format.Checksum); err != nil {
+	if _, compressed := event.UncompressedType(e.Type); compressed && e.raw != nil && !r.skipping {
+		if ev.Raw, err = event.ExpandCompressedRows(e.raw, e.body, h, r.format.Checksum); err != nil {
 			return err
 		}
 	}
 	forced := r.opts.DecodeJSON && r.statementHasJSON()
-	if h.flags&txn.RowsFlagStmtEnd != 0 {
+	if h.Flags&txn.RowsFlagStmtEnd != 0 {
 		clear(r.tables) // table maps are scoped to their statement, as the server applies them
 	}
 	if r.skipping {
@@ -462,14 +463,14 @@ func (r *Reader) statementHasJSON() bool {
 
 // payloadEvent expands a MySQL 8 TRANSACTION_PAYLOAD: the compressed
 // transaction after a GTID event.
-func (r *Reader) payloadEvent(e event) (*pendingTxn, error) {
+func (r *Reader) payloadEvent(e readyEvent) (*pendingTxn, error) {
 	if r.cur == nil || r.cur.state != stGTID || e.inPayload {
 		return nil, r.inTxnError(e)
 	}
-	if err := checkPayload(e.body); err != nil {
+	if err := event.CheckPayload(e.body); err != nil {
 		return nil, err
 	}
-	ev, err := parse(e.parser.events, e.data)
+	ev, err := event.Parse(e.parser.events, e.data)
 	if err != nil {
 		return nil, err
 	}
@@ -478,17 +479,17 @@ func (r *Reader) payloadEvent(e event) (*pendingTxn, error) {
 		return nil, fmt.Errorf("decode transaction payload: unexpected %T", ev.Event)
 	}
 	for i, in := range pe.Events {
-		h := parseHeader(in.RawData)
-		ie := event{header: h, pos: e.pos, end: e.end, data: in.RawData,
-			body: in.RawData[headerSize:len(in.RawData):len(in.RawData)], parser: r.inner, inPayload: true, inner: i + 1}
+		h := event.ParseHeader(in.RawData)
+		ie := readyEvent{Header: h, pos: e.pos, end: e.end, data: in.RawData,
+			body: in.RawData[event.HeaderSize:len(in.RawData):len(in.RawData)], parser: r.inner, inPayload: true, inner: i + 1}
 		if !r.skipping {
-			if ie.raw, err = standaloneEvent(in.RawData, r.format.Checksum); err != nil {
-				return nil, fmt.Errorf("event %d (%s) inside the transaction payload: %w", i+1, eventTypeName(h.Type), err)
+			if ie.raw, err = event.Standalone(in.RawData, r.format.Checksum); err != nil {
+				return nil, fmt.Errorf("event %d (%s) inside the transaction payload: %w", i+1, event.TypeName(h.Type), err)
 			}
 		}
 		t, err := r.dispatch(ie)
 		if err != nil {
-			return nil, fmt.Errorf("event %d (%s) inside the transaction payload: %w", i+1, eventTypeName(h.Type), err)
+			return nil, fmt.Errorf("event %d (%s) inside the transaction payload: %w", i+1, event.TypeName(h.Type), err)
 		}
 		if t != nil {
 			if i != len(pe.Events)-1 {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/binlog-replay/binlog-replay/binlog/event"
 	"github.com/binlog-replay/binlog-replay/internal/fixtures"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -80,9 +81,9 @@ func copyFile(t testing.TB, src, dir, name string, n int) string {
 // file b after its format description that have a body beyond a checksum.
 func eventSpans(b []byte) [][2]int {
 	var spans [][2]int
-	for pos := 4; pos+headerSize <= len(b); {
+	for pos := 4; pos+event.HeaderSize <= len(b); {
 		size := int(binary.LittleEndian.Uint32(b[pos+9:]))
-		if pos > 4 && size > headerSize+4 {
+		if pos > 4 && size > event.HeaderSize+4 {
 			spans = append(spans, [2]int{pos, pos + size})
 		}
 		pos += size

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/binlog-replay/binlog-replay/binlog/event"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -18,24 +19,24 @@ import (
 // loadBlock takes a BEGIN_LOAD_QUERY or APPEND_BLOCK event's block of file
 // content (file id, then the data), or a DELETE_FILE event (file id: the
 // statement failed and is not logged).
-func (r *Reader) loadBlock(e event) error {
+func (r *Reader) loadBlock(e readyEvent) error {
 	if r.cur == nil || r.cur.state != stGroup {
 		return r.inTxnError(e)
 	}
 	if len(e.body) < 4 {
-		return fmt.Errorf("%s body of %d bytes has no file id", eventTypeName(e.Type), len(e.body))
+		return fmt.Errorf("%s body of %d bytes has no file id", event.TypeName(e.Type), len(e.body))
 	}
 	id := binary.LittleEndian.Uint32(e.body)
 	if r.cur.loads == nil {
 		r.cur.loads = map[uint32][]byte{}
 	}
 	switch e.Type {
-	case evBeginLoadQuery:
+	case event.TypeBeginLoadQuery:
 		if _, ok := r.cur.loads[id]; ok {
 			return fmt.Errorf("a second BEGIN_LOAD_QUERY_EVENT for file id %d", id)
 		}
 		r.cur.loads[id] = append([]byte(nil), e.body[4:]...)
-	case evAppendBlock:
+	case event.TypeAppendBlock:
 		data, ok := r.cur.loads[id]
 		if !ok {
 			return fmt.Errorf("APPEND_BLOCK_EVENT for file id %d, which no BEGIN_LOAD_QUERY_EVENT began", id)

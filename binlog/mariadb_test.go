@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/binlog-replay/binlog-replay/binlog/event"
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -174,13 +175,13 @@ func checkFirstRow(t *testing.T, tx *txn.Txn) {
 	// equivalent uncompressed one, whose checksum must hold.
 	ev := tx.Events[1]
 	wantType := ev.Type
-	if u, ok := uncompressedRowsType[ev.Type]; ok {
+	if u, ok := event.UncompressedType(ev.Type); ok {
 		wantType = u
-		if err := verifyChecksum(ev.Raw); err != nil {
+		if err := event.VerifyChecksum(ev.Raw); err != nil {
 			t.Errorf("uncompressed form of %s: %v", ev.TypeName, err)
 		}
 	}
-	if raw := ev.Raw; len(raw) < headerSize {
+	if raw := ev.Raw; len(raw) < event.HeaderSize {
 		t.Errorf("row event %s without its Raw bytes", ev.TypeName)
 	} else if raw[4] != wantType || int(binary.LittleEndian.Uint32(raw[9:])) != len(raw) {
 		t.Errorf("row event %s: Raw has type %d and size %d, want %d and %d", ev.TypeName,
@@ -257,7 +258,7 @@ func TestMariaDBRefusedTransactions(t *testing.T) {
 			s := sandbox.ForTest(t, sandbox.Options{Binlog: true, BinlogFormat: c.format})
 			files := runStatements(t, s, append(append([]string(nil), setup...), c.queries...)...)
 			txns, err := readAll(t, files, Options{DecodeRows: true})
-			var e *Error
+			var e *event.Error
 			if len(txns) != 3 || !errors.As(err, &e) || !strings.Contains(err.Error(), c.want) || e.Offset == 0 {
 				t.Fatalf("got %d transactions and %v, want 3 then an error containing %q", len(txns), err, c.want)
 			}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/binlog-replay/binlog-replay/binlog/event"
 	"github.com/binlog-replay/binlog-replay/internal/fixtures"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -109,10 +110,10 @@ func parallelMatchesInline(t *testing.T, dir string) {
 // event raw (a MySQL 5.6+ event: 6-byte table id), and the column count.
 func tableMapColumns(t *testing.T, raw []byte) (int, int) {
 	t.Helper()
-	pos := headerSize + 6 + 2 // table id, flags
+	pos := event.HeaderSize + 6 + 2 // table id, flags
 	pos += 1 + int(raw[pos]) + 1
 	pos += 1 + int(raw[pos]) + 1
-	n, pos, err := lenenc(raw, pos)
+	n, pos, err := event.LengthEncodedInt(raw, pos)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +167,7 @@ func TestParallelErrorInTheMiddle(t *testing.T) {
 			b[all[k].End.Offset-1] ^= 0xff // the XID event's checksum
 		}},
 		{"then a bad checksum in a later transaction", func(b []byte) {
-			b[all[k+2].Start.Offset+headerSize] ^= 0xff
+			b[all[k+2].Start.Offset+event.HeaderSize] ^= 0xff
 		}},
 	}
 	for _, c := range cases {
@@ -182,7 +183,7 @@ func TestParallelErrorInTheMiddle(t *testing.T) {
 			if len(got) != k || !reflect.DeepEqual(ends(got), ends(all[:k])) {
 				t.Errorf("got %d transactions ending at %v, want the first %d", len(got), ends(got), k)
 			}
-			var e *Error
+			var e *event.Error
 			if !errors.As(err, &e) || e.File != "mysql-bin.000001" || e.Offset != rowsAt ||
 				!strings.Contains(e.EventType, "ROWS") || !strings.Contains(err.Error(), "unsupport") {
 				t.Errorf("got %v, want the decoding error of the rows event at %d", err, rowsAt)
@@ -211,7 +212,7 @@ func TestParallelCorruptBodies(t *testing.T) {
 			b := append([]byte(nil), orig...)
 			ev := events[rng.Intn(len(events))]
 			for k := 0; k < 1+rng.Intn(3); k++ {
-				b[ev[0]+headerSize+rng.Intn(ev[1]-ev[0]-headerSize-4)] = byte(rng.Intn(256))
+				b[ev[0]+event.HeaderSize+rng.Intn(ev[1]-ev[0]-event.HeaderSize-4)] = byte(rng.Intn(256))
 			}
 			fixChecksum(b[ev[0]:ev[1]])
 			p := filepath.Join(dir, "mysql-bin.000001")
@@ -366,7 +367,7 @@ func TestDecodeMaxBytes(t *testing.T) {
 			var rowBytes int
 			for _, e := range tx.Events {
 				if e.Rows != nil {
-					rowBytes += len(e.Raw) - headerSize // the body, without the checksum
+					rowBytes += len(e.Raw) - event.HeaderSize // the body, without the checksum
 					if tx.Format.Checksum {
 						rowBytes -= 4
 					}

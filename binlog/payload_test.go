@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/binlog-replay/binlog-replay/binlog/event"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -33,7 +34,7 @@ func TestTransactionPayload(t *testing.T) {
 		}
 		// The stand-alone form: a whole event with its size in its header
 		// and a CRC32, since the file has checksums.
-		if n := len(e.Raw); n < headerSize+4 || int(binary.LittleEndian.Uint32(e.Raw[9:])) != n || e.Raw[4] != e.Type ||
+		if n := len(e.Raw); n < event.HeaderSize+4 || int(binary.LittleEndian.Uint32(e.Raw[9:])) != n || e.Raw[4] != e.Type ||
 			crc32.ChecksumIEEE(e.Raw[:n-4]) != binary.LittleEndian.Uint32(e.Raw[n-4:]) {
 			t.Errorf("event %s: stand-alone form of %d bytes is not a whole checksummed event", e.TypeName, len(e.Raw))
 		}
@@ -136,7 +137,7 @@ func TestCorruptBodiesDoNotPanic(t *testing.T) {
 			b := append([]byte(nil), orig...)
 			ev := events[rng.Intn(len(events))]
 			for k := 0; k < 1+rng.Intn(3); k++ {
-				b[ev[0]+headerSize+rng.Intn(ev[1]-ev[0]-headerSize-4)] = byte(rng.Intn(256))
+				b[ev[0]+event.HeaderSize+rng.Intn(ev[1]-ev[0]-event.HeaderSize-4)] = byte(rng.Intn(256))
 			}
 			fixChecksum(b[ev[0]:ev[1]])
 			p := filepath.Join(dir, "mysql-bin.000001")
@@ -145,37 +146,11 @@ func TestCorruptBodiesDoNotPanic(t *testing.T) {
 			}
 			for _, decode := range []bool{false, true} {
 				_, err := readAll(t, []string{p}, Options{DecodeRows: decode})
-				var e *Error
+				var e *event.Error
 				if err != nil && (!errors.As(err, &e) || e.File == "" || e.Error() == "") {
 					t.Fatalf("%s: corrupt event at %d: error %T %v is not a descriptive *Error", rel, ev[0], err, err)
 				}
 			}
-		}
-	}
-}
-
-func TestParseMariaGTID(t *testing.T) {
-	body := func(flags byte, rest ...byte) []byte {
-		b := []byte{5, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, flags}
-		return append(b, rest...)
-	}
-	g, err := parseMariaGTID(body(mariaStandalone, 0, 0, 0, 0, 0, 0), 7)
-	if err != nil || !g.Standalone || g.GTID.String() != "2-7-5" {
-		t.Errorf("standalone: %+v %v", g, err)
-	}
-	g, err = parseMariaGTID(body(mariaGroupCommitID, 1, 2, 3, 4, 5, 6, 7, 8, 0), 7)
-	if err != nil || g.Standalone {
-		t.Errorf("group commit: %+v %v", g, err)
-	}
-	for name, b := range map[string][]byte{
-		"XA":                 body(mariaPreparedXA, 0, 0, 0, 0, 0, 0),
-		"two-phase ALTER":    body(0, mariaExtraStartAlter, 0, 0, 0, 0, 0, 0, 0, 0),
-		"commit id missing":  body(mariaGroupCommitID, 1, 2),
-		"too short":          {1, 2, 3},
-		"ROLLBACK ALTER too": body(mariaGroupCommitID, 1, 2, 3, 4, 5, 6, 7, 8, mariaExtraRollbackAlter, 1, 2, 3, 4, 5, 6, 7, 8),
-	} {
-		if _, err := parseMariaGTID(b, 1); err == nil {
-			t.Errorf("%s: accepted", name)
 		}
 	}
 }

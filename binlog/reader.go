@@ -1,9 +1,20 @@
 // Package binlog reads MySQL and MariaDB binary log files, or a server's
 // binlogs over the replication protocol (NewRemoteReader), and turns them
-// into transactions (txn.Txn). It is the only package that knows how binlog
-// bytes are parsed; it uses go-mysql for table maps, row images and
-// compressed payloads (and its client for the connection to a server), and
-// parses the rest itself.
+// into transactions (txn.Txn). It and its subpackages are the only packages
+// that know how binlog bytes are parsed, and the only ones that import
+// go-mysql:
+//   - event parses the common header, the format description and the event
+//     bodies go-mysql is not used for;
+//   - logfile finds, names and frames the binlog files on disk, plain or
+//     compressed; remote frames a server's over a dump connection;
+//   - mysqljson checks MySQL's binary JSON before go-mysql decodes it, and
+//     reads the JSON diffs of partial updates;
+//   - rowedit makes new row events from a binlog's (the inverses an undo
+//     applies), which Decoder decodes.
+//
+// This package groups the events into transactions, has go-mysql decode
+// table maps, row images and compressed payloads, and checks that files
+// carry on from one another.
 //
 // What the reader guarantees:
 //   - Every txn.Event carries Raw, the exact bytes of the event in the file
@@ -12,15 +23,15 @@
 //     as Raw their stand-alone form (a CRC32 added when the file has
 //     checksums, as mysqlbinlog prints them) and as Pos the payload event's
 //     offset; MariaDB compressed row events have the uncompressed v1 event
-//     (see compressed.go).
+//     (see event/compressed.go).
 //   - CRC32 checksums are verified when the file has them.
 //   - An event it does not understand, inside or outside a transaction, is
-//     an *Error naming file, offset and type, unless it carries the server's
-//     IGNORABLE flag or Options.SkipUnknown is set: then it is skipped and
-//     counted in Stats().Skipped.
+//     an *event.Error naming file, offset and type, unless it carries the
+//     server's IGNORABLE flag or Options.SkipUnknown is set: then it is
+//     skipped and counted in Stats().Skipped.
 //   - A file that ends inside an event or a transaction is an error: a
 //     *TruncatedError (errors.Is ErrTruncated) for the last file, after every
-//     complete transaction was returned; an *Error for any other file.
+//     complete transaction was returned; an *event.Error for any other file.
 //
 // Row values (Options.DecodeRows) have the types txn.Rows documents, with
 // these rules: integers are int64 unless the table map's optional metadata
@@ -39,8 +50,8 @@
 // shared between events: treat all of them as read-only. In the after
 // images of a PARTIAL_UPDATE_ROWS event (MySQL
 // binlog_row_value_options=PARTIAL_JSON), a JSON column logged in part
-// holds its []txn.JSONDiff, read by this package (partial.go): go-mysql
-// reads only the first diff of a column.
+// holds its []txn.JSONDiff, read by package mysqljson: go-mysql reads only
+// the first diff of a column.
 //
 // Row images are decoded by Options.DecodeWorkers goroutines while Next reads
 // ahead; transactions and errors still come in binlog order. A TABLE_MAP
@@ -52,10 +63,11 @@
 // LOAD DATA logged as a statement comes with its file (txn.Query.Load,
 // load.go).
 //
-// Refused with an *Error (they need semantics a plain replay lacks): XA
-// transactions, MariaDB two-phase ALTER, the LOAD DATA events of servers
-// before 5.0 (LOAD_EVENT, CREATE_FILE_EVENT, EXEC_LOAD_EVENT), INCIDENT events, encrypted binlogs, a second FORMAT_DESCRIPTION in a file
-// (relay logs), MariaDB compressed row events in the v2 layout (169-171).
+// Refused with an *event.Error (they need semantics a plain replay lacks):
+// XA transactions, MariaDB two-phase ALTER, the LOAD DATA events of servers
+// before 5.0 (LOAD_EVENT, CREATE_FILE_EVENT, EXEC_LOAD_EVENT), INCIDENT
+// events, encrypted binlogs, a second FORMAT_DESCRIPTION in a file (relay
+// logs), MariaDB compressed row events in the v2 layout (169-171).
 // Known limit: MariaDB tables whose TIMESTAMP/DATETIME/TIME(n>0) columns
 // still use the pre-10.1 format are logged without their size, so decoding
 // their rows fails (or could misread them); read them with DecodeRows off.
@@ -71,6 +83,9 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/replication"
 
+	"github.com/binlog-replay/binlog-replay/binlog/event"
+	"github.com/binlog-replay/binlog-replay/binlog/logfile"
+	"github.com/binlog-replay/binlog-replay/binlog/remote"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -139,6 +154,25 @@ type Stats struct {
 	Skipped map[string]uint64
 }
 
+// framer frames the events of one binlog file for a Reader: a file read
+// from disk (logfile.File) or one a server sends (remote.File).
+type framer interface {
+	// Next returns the next event, io.EOF at a clean end of the file, or
+	// logfile.ErrShortFile when the file ends inside an event.
+	Next() (event.Framed, error)
+	// NewSlab is called where a transaction may start (see
+	// logfile.File.NewSlab).
+	NewSlab(size int)
+	// Name is the file's base name, as positions name it.
+	Name() string
+	// Size is the file's size, or math.MaxUint64 when it is not known.
+	Size() uint64
+	// DataEnd is the offset where the file's data ends, or where reading
+	// it stopped when its size is unknown.
+	DataEnd() uint64
+	Close() error
+}
+
 // Reader reads transactions from a sequence of binlog files. It is not safe
 // for concurrent use.
 type Reader struct {
@@ -147,16 +181,16 @@ type Reader struct {
 	next  int // index in files of the next file to open
 	// remote, when not nil, is the source server the events come from
 	// instead of files (NewRemoteReader).
-	remote *remoteStream
+	remote *remote.Stream
 
 	fr     framer
 	last   bool // fr is the last file
-	format *format
+	format *event.Format
 	main   *parsers // decode the file's events
 	inner  *parsers // decode events inside a TRANSACTION_PAYLOAD
 
-	meta    optMeta // optional metadata of the table map being decoded
-	metaErr error   // error decoding it
+	meta    event.OptMeta // optional metadata of the table map being decoded
+	metaErr error         // error decoding it
 
 	cur        *builder               // transaction being assembled, nil between transactions
 	tables     map[uint64]*tableEntry // table maps of the current statement
@@ -178,10 +212,10 @@ type Reader struct {
 	cont        continuity            // GTID history across files
 }
 
-// NewReader returns a reader of files, in the order given (see ResolveFiles).
-// It returns an error if files is empty, opts.Start names a file that is
-// not among them or opts.DecodeWorkers is negative. Files are opened lazily
-// by Next, and decode workers started by it.
+// NewReader returns a reader of files, in the order given (see
+// logfile.Resolve). It returns an error if files is empty, opts.Start names
+// a file that is not among them or opts.DecodeWorkers is negative. Files
+// are opened lazily by Next, and decode workers started by it.
 func NewReader(files []string, opts Options) (*Reader, error) {
 	if len(files) == 0 {
 		return nil, errors.New("new binlog reader: no files")
@@ -194,17 +228,38 @@ func NewReader(files []string, opts Options) (*Reader, error) {
 	if opts.Start.IsZero() {
 		return r, nil
 	}
-	if opts.Start.Offset > 0 && opts.Start.Offset < uint64(len(binlogMagic)) {
+	if opts.Start.Offset > 0 && opts.Start.Offset < uint64(len(event.Magic)) {
 		return nil, fmt.Errorf("new binlog reader: start offset %d is inside the file header", opts.Start.Offset)
 	}
 	for i, f := range files {
-		if LogName(f) == opts.Start.File {
+		if logfile.Name(f) == opts.Start.File {
 			r.next = i
 			r.lastEnd = opts.Start
 			return r, nil
 		}
 	}
 	return nil, fmt.Errorf("new binlog reader: start file %q is not among the %d binlog files", opts.Start.File, len(files))
+}
+
+// NewRemoteReader returns a reader of the binlogs src sends, from
+// opts.Start (a transaction boundary in one of the source's files) or, when
+// that is zero, from after src.StartGTID. It connects and asks for the
+// dump at once; ctx bounds the connection only. Next returns io.EOF at the
+// end of the source's log, where the source sends EOF, and an *event.Error
+// naming the file and offset reached when the connection is lost or the
+// source refuses the dump: the transaction in progress then is never
+// returned. The source's binlogs are expected to hold the position asked
+// for.
+func NewRemoteReader(ctx context.Context, src remote.Source, opts Options) (*Reader, error) {
+	r, err := newReader(opts)
+	if err != nil {
+		return nil, err
+	}
+	if r.remote, err = remote.Dial(ctx, src, opts.Start); err != nil {
+		return nil, err
+	}
+	r.lastEnd = opts.Start
+	return r, nil
 }
 
 // newReader returns a reader set up from opts, with neither files nor a
@@ -253,22 +308,22 @@ func (r *Reader) Close() error {
 	}
 	r.dropQueue()
 	if r.remote != nil {
-		r.remote.close()
+		r.remote.Close()
 	}
 	if r.fr == nil {
 		return nil
 	}
-	err := r.fr.close()
+	err := r.fr.Close()
 	r.fr = nil
 	return err
 }
 
 // Next returns the next complete transaction, or io.EOF after the last one.
 // It returns ctx.Err() if ctx is done (the reader can be used again), an
-// *Error for input it cannot read, or a *TruncatedError when the last file
-// ends inside an event or a transaction. Errors come in binlog order: every
-// transaction before the bad input is returned first. After io.EOF or a
-// read error, every call returns the same error.
+// *event.Error for input it cannot read, or a *TruncatedError when the last
+// file ends inside an event or a transaction. Errors come in binlog order:
+// every transaction before the bad input is returned first. After io.EOF or
+// a read error, every call returns the same error.
 func (r *Reader) Next(ctx context.Context) (*txn.Txn, error) {
 	for {
 		if len(r.queue) == 0 && r.err != nil {
@@ -366,7 +421,7 @@ func (r *Reader) deliver(p *pendingTxn) (*txn.Txn, error) {
 func (r *Reader) fail(err error) {
 	r.err = err
 	if r.fr != nil {
-		r.fr.close()
+		r.fr.Close()
 		r.fr = nil
 	}
 }
@@ -382,23 +437,23 @@ func (r *Reader) step() (*pendingTxn, error) {
 		}
 	}
 	if r.cur == nil {
-		r.fr.newSlab(r.hint.bytes)
+		r.fr.NewSlab(r.hint.bytes)
 	}
-	ev, err := r.fr.next()
+	ev, err := r.fr.Next()
 	switch {
 	case errors.Is(err, io.EOF):
 		return nil, r.endOfFile()
-	case errors.Is(err, errShortFile):
+	case errors.Is(err, logfile.ErrShortFile):
 		return nil, r.shortFile(ev)
 	case err != nil:
 		return nil, err
 	}
 	r.stats.Events++
 	r.stats.Bytes += uint64(ev.Size)
-	r.readTo = txn.Position{File: r.fr.fileName(), Offset: ev.Pos + uint64(ev.Size)}
+	r.readTo = txn.Position{File: r.fr.Name(), Offset: ev.Pos + uint64(ev.Size)}
 	p, err := r.event(ev)
 	if err != nil {
-		return nil, wrapErr(err, r.fr.fileName(), ev)
+		return nil, wrapErr(err, r.fr.Name(), ev)
 	}
 	if p == nil {
 		p = r.cutPiece(ev.Pos + uint64(ev.Size))
@@ -414,14 +469,14 @@ func (r *Reader) step() (*pendingTxn, error) {
 func (r *Reader) open() error {
 	var fr framer
 	if r.remote != nil {
-		rf, err := r.remote.nextFile()
+		rf, err := r.remote.NextFile()
 		if err != nil {
 			return err
 		}
 		// Only the end of the source's log can cut a transaction short.
 		fr, r.last = rf, true
 	} else {
-		f, err := openFile(r.files[r.next])
+		f, err := logfile.Open(r.files[r.next])
 		if err != nil {
 			return err
 		}
@@ -431,7 +486,7 @@ func (r *Reader) open() error {
 	}
 	r.fr, r.format, r.main, r.inner = fr, nil, nil, nil
 	r.tableCache = map[string]*tableEntry{}
-	r.skipping = r.opts.Start.File == fr.fileName() && r.opts.Start.Offset > uint64(len(binlogMagic))
+	r.skipping = r.opts.Start.File == fr.Name() && r.opts.Start.Offset > uint64(len(event.Magic))
 	return nil
 }
 
@@ -439,46 +494,46 @@ func (r *Reader) open() error {
 func (r *Reader) endOfFile() error {
 	fr := r.fr
 	if r.skipping {
-		if r.opts.Start.Offset > fr.fileSize() {
-			return &Error{File: fr.fileName(), Offset: r.opts.Start.Offset,
-				Err: fmt.Errorf("start offset is beyond the end of the file (%d bytes)", fr.fileSize())}
+		if r.opts.Start.Offset > fr.Size() {
+			return &event.Error{File: fr.Name(), Offset: r.opts.Start.Offset,
+				Err: fmt.Errorf("start offset is beyond the end of the file (%d bytes)", fr.Size())}
 		}
 		r.skipping = false // the start was the end of the file
 	}
 	if r.cur != nil {
 		if r.last {
-			return &TruncatedError{File: fr.fileName(), Size: fr.dataEnd(), Partial: r.cur.t.Start, LastEnd: r.lastEnd}
+			return &TruncatedError{File: fr.Name(), Size: fr.DataEnd(), Partial: r.cur.t.Start, LastEnd: r.lastEnd}
 		}
-		return &Error{File: fr.fileName(), Offset: fr.dataEnd(),
+		return &event.Error{File: fr.Name(), Offset: fr.DataEnd(),
 			Err: fmt.Errorf("file ends inside the transaction starting at %s, and more files follow", r.cur.t.Start)}
 	}
 	r.fr = nil
-	return fr.close()
+	return fr.Close()
 }
 
 // shortFile handles a file that ends inside the event at ev.Pos.
-func (r *Reader) shortFile(ev rawEvent) error {
+func (r *Reader) shortFile(ev event.Framed) error {
 	fr := r.fr
-	partial := txn.Position{File: fr.fileName(), Offset: ev.Pos}
+	partial := txn.Position{File: fr.Name(), Offset: ev.Pos}
 	if r.cur != nil {
 		partial = r.cur.t.Start
 	}
 	if r.last && !r.skipping {
-		return &TruncatedError{File: fr.fileName(), Size: fr.dataEnd(), Partial: partial, LastEnd: r.lastEnd, InEvent: true}
+		return &TruncatedError{File: fr.Name(), Size: fr.DataEnd(), Partial: partial, LastEnd: r.lastEnd, InEvent: true}
 	}
 	if r.last {
-		return &Error{File: fr.fileName(), Offset: ev.Pos,
-			Err: fmt.Errorf("file ends inside this event (file size %d), before the start position", fr.dataEnd())}
+		return &event.Error{File: fr.Name(), Offset: ev.Pos,
+			Err: fmt.Errorf("file ends inside this event (file size %d), before the start position", fr.DataEnd())}
 	}
-	return &Error{File: fr.fileName(), Offset: ev.Pos,
-		Err: fmt.Errorf("file ends inside this event (file size %d), and more files follow", fr.dataEnd())}
+	return &event.Error{File: fr.Name(), Offset: ev.Pos,
+		Err: fmt.Errorf("file ends inside this event (file size %d), and more files follow", fr.DataEnd())}
 }
 
-// wrapErr makes err an *Error naming ev, unless it already is one.
-func wrapErr(err error, file string, ev rawEvent) error {
-	var e *Error
+// wrapErr makes err an *event.Error naming ev, unless it already is one.
+func wrapErr(err error, file string, ev event.Framed) error {
+	var e *event.Error
 	if errors.As(err, &e) {
 		return err
 	}
-	return &Error{File: file, Offset: ev.Pos, EventType: eventTypeName(ev.Type), Err: err}
+	return &event.Error{File: file, Offset: ev.Pos, EventType: event.TypeName(ev.Type), Err: err}
 }

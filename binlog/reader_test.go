@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/binlog-replay/binlog-replay/binlog/event"
+	"github.com/binlog-replay/binlog-replay/binlog/logfile"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -98,10 +100,10 @@ func TestTruncatedNotLastFile(t *testing.T) {
 	if len(got) != 5 {
 		t.Errorf("got %d transactions before the error, want 5", len(got))
 	}
-	var e *Error
+	var e *event.Error
 	if !errors.As(err, &e) || errors.Is(err, ErrTruncated) || e.File != "mysql-bin.000001" ||
 		!strings.Contains(err.Error(), "more files follow") {
-		t.Fatalf("got %v, want an *Error for the first file", err)
+		t.Fatalf("got %v, want an *event.Error for the first file", err)
 	}
 }
 
@@ -126,8 +128,8 @@ func TestChecksumMismatch(t *testing.T) {
 	all := mustReadAll(t, []string{src}, Options{})
 	ev := all[30].Events[1] // a row event
 	for name, off := range map[string]uint64{
-		"row event": ev.Pos.Offset + headerSize + 5,
-		"format":    4 + headerSize + 10,
+		"row event": ev.Pos.Offset + event.HeaderSize + 5,
+		"format":    4 + event.HeaderSize + 10,
 	} {
 		b, err := os.ReadFile(src)
 		if err != nil {
@@ -285,15 +287,15 @@ func TestReadFormat(t *testing.T) {
 	gz := writeCompressed(t, dir, "mysql-bin.000002.gz", data)
 	want := mustReadAll(t, []string{plain}, Options{})[0].Format
 	for _, p := range []string{plain, gz} {
-		f, err := ReadFormat(p)
+		f, err := logfile.ReadFormat(p)
 		if err != nil {
 			t.Fatalf("%s: %v", p, err)
 		}
-		if !bytes.Equal(f.Raw, want.Raw) || f.Flavor != want.Flavor || f.Checksum != want.Checksum || f.Pos.File != LogName(p) {
+		if !bytes.Equal(f.Raw, want.Raw) || f.Flavor != want.Flavor || f.Checksum != want.Checksum || f.Pos.File != logfile.Name(p) {
 			t.Errorf("%s: format %+v, want %+v", p, f, want)
 		}
 	}
-	if _, err := ReadFormat(writeCompressed(t, dir, "mysql-bin.000003", data[:10])); err == nil {
+	if _, err := logfile.ReadFormat(writeCompressed(t, dir, "mysql-bin.000003", data[:10])); err == nil {
 		t.Error("a file cut inside its format description: no error")
 	}
 }

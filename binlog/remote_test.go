@@ -12,18 +12,21 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/binlog-replay/binlog-replay/binlog/event"
+	"github.com/binlog-replay/binlog-replay/binlog/logfile"
+	"github.com/binlog-replay/binlog-replay/binlog/remote"
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
-// remoteSource returns the RemoteSource of sandbox server s over TCP.
-func remoteSource(s *sandbox.Server) RemoteSource {
-	return RemoteSource{Network: "tcp", Address: fmt.Sprintf("127.0.0.1:%d", s.Port), User: "root", ServerID: 4000001}
+// remoteSource returns the remote.Source of sandbox server s over TCP.
+func remoteSource(s *sandbox.Server) remote.Source {
+	return remote.Source{Network: "tcp", Address: fmt.Sprintf("127.0.0.1:%d", s.Port), User: "root", ServerID: 4000001}
 }
 
 // readRemote reads every transaction src sends from start; it returns them
 // with the error that ended reading (nil for a clean io.EOF).
-func readRemote(t testing.TB, src RemoteSource, opts Options) ([]*txn.Txn, error) {
+func readRemote(t testing.TB, src remote.Source, opts Options) ([]*txn.Txn, error) {
 	t.Helper()
 	r, err := NewRemoteReader(context.Background(), src, opts)
 	if err != nil {
@@ -95,7 +98,7 @@ func TestRemoteMatchesFiles(t *testing.T) {
 
 	t.Run("FromFirstFile", func(t *testing.T) {
 		o := opts
-		o.Start = txn.Position{File: LogName(files[0]), Offset: 4}
+		o.Start = txn.Position{File: logfile.Name(files[0]), Offset: 4}
 		got, err := readRemote(t, src, o)
 		if err != nil {
 			t.Fatal(err)
@@ -140,7 +143,7 @@ func TestRemoteMatchesFiles(t *testing.T) {
 			o := opts
 			o.Start = start
 			got, err := readRemote(t, src, o)
-			var e *Error
+			var e *event.Error
 			if len(got) != 0 || !errors.As(err, &e) || e.File != start.File {
 				t.Fatalf("got %d transactions and %v from %s, want an error", len(got), err, start)
 			}
@@ -148,18 +151,18 @@ func TestRemoteMatchesFiles(t *testing.T) {
 		})
 	}
 	t.Run("Format", func(t *testing.T) {
-		f, err := ReadRemoteFormat(context.Background(), src, want[len(want)-1].Start)
+		f, err := remote.ReadFormat(context.Background(), src, want[len(want)-1].Start)
 		if err != nil {
 			t.Fatal(err)
 		}
-		local, err := ReadFormat(files[2])
+		local, err := logfile.ReadFormat(files[2])
 		if err != nil {
 			t.Fatal(err)
 		}
 		// The source clears the in-use flag of its active file's format
 		// description, as it does when it closes the file.
 		raw := append([]byte(nil), local.Raw...)
-		raw[17] &^= flagInUse
+		raw[17] &^= event.FlagInUse
 		if f.ServerVersion != local.ServerVersion || f.Pos != local.Pos || !bytes.Equal(f.Raw, raw) {
 			t.Fatalf("format %s at %s from the source, %s at %s from the file\n% x\n% x", f.ServerVersion, f.Pos, local.ServerVersion, local.Pos, f.Raw, local.Raw)
 		}
@@ -180,13 +183,13 @@ func TestRemoteRefused(t *testing.T) {
 	files := runStatements(t, s, "CREATE USER 'weak'@'%'", "GRANT SELECT ON *.* TO 'weak'@'%'")
 	src := remoteSource(s)
 	_, err := readRemote(t, src, Options{Start: txn.Position{File: "mysql-bin.999999", Offset: 4}})
-	var e *Error
+	var e *event.Error
 	if !errors.As(err, &e) || e.File != "mysql-bin.999999" || !strings.Contains(err.Error(), "source 127.0.0.1:") {
 		t.Fatalf("unknown start file: got %v", err)
 	}
 	weak := src
 	weak.User = "weak"
-	_, err = ReadRemoteFormat(context.Background(), weak, txn.Position{File: LogName(files[0]), Offset: 4})
+	_, err = remote.ReadFormat(context.Background(), weak, txn.Position{File: logfile.Name(files[0]), Offset: 4})
 	if err == nil || !strings.Contains(err.Error(), "REPLICATION SLAVE") {
 		t.Fatalf("user without REPLICATION SLAVE: got %v", err)
 	}
@@ -233,8 +236,8 @@ func TestRemoteConnectionLost(t *testing.T) {
 	src := remoteSource(s)
 	// Cut after the handshake, inside the stream of events.
 	src.Address = cutProxy(t, src.Address, 6000)
-	got, err := readRemote(t, src, Options{Start: txn.Position{File: LogName(files[0]), Offset: 4}})
-	var e *Error
+	got, err := readRemote(t, src, Options{Start: txn.Position{File: logfile.Name(files[0]), Offset: 4}})
+	var e *event.Error
 	if !errors.As(err, &e) || !strings.Contains(err.Error(), "lost the connection to source "+src.Address) {
 		t.Fatalf("got %d transactions and %v, want a lost connection", len(got), err)
 	}
@@ -267,8 +270,8 @@ func TestRemoteLargeEvent(t *testing.T) {
 	files := runStatements(t, s, "CREATE DATABASE d", "CREATE TABLE d.b (id INT PRIMARY KEY, v LONGBLOB)",
 		"INSERT INTO d.b VALUES (1, REPEAT('x', 17 << 20))", "INSERT INTO d.b VALUES (2, 'small')")
 	want := mustReadAll(t, files, Options{})
-	src := RemoteSource{Network: "unix", Address: s.Socket, User: "root", ServerID: 4000003}
-	got, err := readRemote(t, src, Options{Start: txn.Position{File: LogName(files[0]), Offset: 4}})
+	src := remote.Source{Network: "unix", Address: s.Socket, User: "root", ServerID: 4000003}
+	got, err := readRemote(t, src, Options{Start: txn.Position{File: logfile.Name(files[0]), Offset: 4}})
 	if err != nil {
 		t.Fatal(err)
 	}

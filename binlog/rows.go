@@ -1,77 +1,19 @@
 package binlog
 
 import (
-	"errors"
 	"fmt"
 	"unsafe"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
 
+	"github.com/binlog-replay/binlog-replay/binlog/event"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
-// optMeta is the optional metadata of a table map that this package uses.
-// It is decoded here rather than by go-mysql, whose decoder sizes slices
-// from unchecked lengths.
-type optMeta struct {
-	signedness []byte
-	names      []string
-	primaryKey []int
-}
-
-// Optional metadata field types (MySQL rows_event.h, MariaDB log_event.h).
-const (
-	optSignedness       = 1
-	optColumnName       = 4
-	optSimplePrimaryKey = 8
-	optPrimaryKeyPrefix = 9
-)
-
-// parseOptMeta decodes the type-length-value optional metadata of a table
-// map; fields it does not use are skipped.
-func parseOptMeta(b []byte) (optMeta, error) {
-	var m optMeta
-	for pos := 0; pos < len(b); {
-		typ := b[pos]
-		l, p, err := lenenc(b, pos+1)
-		if err != nil || l > uint64(len(b)-p) {
-			return m, fmt.Errorf("table map optional metadata field %d is malformed", typ)
-		}
-		v := b[p : p+int(l)]
-		pos = p + int(l)
-		switch typ {
-		case optSignedness:
-			m.signedness = v
-		case optColumnName:
-			for i := 0; i < len(v); {
-				n, j, err := lenenc(v, i)
-				if err != nil || n > uint64(len(v)-j) {
-					return m, errors.New("table map column names are malformed")
-				}
-				m.names = append(m.names, string(v[j:j+int(n)]))
-				i = j + int(n)
-			}
-		case optSimplePrimaryKey, optPrimaryKeyPrefix:
-			for i := 0; i < len(v); {
-				c, j, err := lenenc(v, i)
-				if err == nil && typ == optPrimaryKeyPrefix {
-					_, j, err = lenenc(v, j) // prefix length
-				}
-				if err != nil || c > 1<<16 {
-					return m, errors.New("table map primary key is malformed")
-				}
-				m.primaryKey = append(m.primaryKey, int(c))
-				i = j
-			}
-		}
-	}
-	return m, nil
-}
-
 // convertTableMap turns go-mysql's table map and the optional metadata
 // decoded here into the project's.
-func convertTableMap(tm *replication.TableMapEvent, meta optMeta, flavor txn.Flavor) (*txn.TableMap, error) {
+func convertTableMap(tm *replication.TableMapEvent, meta event.OptMeta, flavor txn.Flavor) (*txn.TableMap, error) {
 	n := int(tm.ColumnCount)
 	out := &txn.TableMap{
 		ID:          tm.TableID,
@@ -80,16 +22,16 @@ func convertTableMap(tm *replication.TableMapEvent, meta optMeta, flavor txn.Fla
 		ColumnTypes: tm.ColumnType,
 		ColumnMeta:  tm.ColumnMeta,
 		Nullable:    bitmapBools(tm.NullBitmap, n),
-		Unsigned:    unsignedColumns(meta.signedness, tm.ColumnType, flavor),
-		PrimaryKey:  meta.primaryKey,
+		Unsigned:    unsignedColumns(meta.Signedness, tm.ColumnType, flavor),
+		PrimaryKey:  meta.PrimaryKey,
 	}
-	if meta.names != nil {
-		if len(meta.names) != n {
-			return nil, fmt.Errorf("table map of `%s`.`%s` names %d columns, has %d", out.Schema, out.Table, len(meta.names), n)
+	if meta.Names != nil {
+		if len(meta.Names) != n {
+			return nil, fmt.Errorf("table map of `%s`.`%s` names %d columns, has %d", out.Schema, out.Table, len(meta.Names), n)
 		}
-		out.ColumnNames = meta.names
+		out.ColumnNames = meta.Names
 	}
-	for _, c := range meta.primaryKey {
+	for _, c := range meta.PrimaryKey {
 		if c >= n {
 			return nil, fmt.Errorf("table map of `%s`.`%s`: primary key column %d out of %d", out.Schema, out.Table, c, n)
 		}
@@ -162,15 +104,15 @@ func isRowsEvent(t byte) bool {
 
 // newRows returns the Rows of an event on table te from its header; the
 // images are decoded later (rowsJob), if at all.
-func newRows(op txn.Op, h rowsHead, te *tableEntry) *txn.Rows {
+func newRows(op txn.Op, h event.RowsHead, te *tableEntry) *txn.Rows {
 	out := &txn.Rows{
 		Op:      op,
 		Table:   te.tm,
-		Flags:   h.flags,
-		Columns: te.columns(h.bitmap1, h.columns),
+		Flags:   h.Flags,
+		Columns: te.columns(h.Bitmap1, h.Columns),
 	}
 	if op == txn.OpUpdate {
-		out.ColumnsAfter = te.columns(h.bitmap2, h.columns)
+		out.ColumnsAfter = te.columns(h.Bitmap2, h.Columns)
 	}
 	return out
 }

@@ -1,6 +1,7 @@
 package binlog
 
 import (
+	"github.com/binlog-replay/binlog-replay/binlog/logfile"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -80,7 +81,7 @@ func (r *Reader) cutPiece(end uint64) *pendingTxn {
 	c.t.Events = append(c.t.Events, c.stream.stmtMaps...)
 	c.jobs = nil
 	c.stream.partStart = end
-	r.fr.newSlab(maxSlab)
+	r.fr.NewSlab(logfile.MaxSlab)
 	return p
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/replication"
 
+	"github.com/binlog-replay/binlog-replay/binlog/event"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -57,7 +58,7 @@ func allColumns(bitmap []byte, n int) bool {
 
 // tableMap returns the decoded table map of the TABLE_MAP event e, from the
 // cache when the file had an identical event before.
-func (r *Reader) tableMap(e event) (*tableEntry, error) {
+func (r *Reader) tableMap(e readyEvent) (*tableEntry, error) {
 	if te, ok := r.tableCache[string(e.body)]; ok {
 		return te, nil
 	}
@@ -66,11 +67,11 @@ func (r *Reader) tableMap(e event) (*tableEntry, error) {
 			return nil, err
 		}
 	}
-	r.meta, r.metaErr = optMeta{}, nil
+	r.meta, r.metaErr = event.OptMeta{}, nil
 	// The decoded forms share the memory of the bytes they are decoded
 	// from: a copy, so that the cache does not keep alive the memory of
-	// the transaction the event came in (see fileReader.newSlab).
-	ev, err := parse(e.parser.events, bytes.Clone(e.data))
+	// the transaction the event came in (see logfile.File.NewSlab).
+	ev, err := event.Parse(e.parser.events, bytes.Clone(e.data))
 	if err == nil {
 		err = r.metaErr
 	}
@@ -101,12 +102,12 @@ func (r *Reader) renewParsers() error {
 // go-mysql's parser gives the events it creates private decoding settings
 // (version, bitmaps, compression, time formats), which decode workers copy
 // (rowsJob.decode) instead of running the parser on every event.
-func (r *Reader) rowsTemplate(e event, te *tableEntry) (*replication.RowsEvent, error) {
+func (r *Reader) rowsTemplate(e readyEvent, te *tableEntry) (*replication.RowsEvent, error) {
 	ps := e.parser
 	if re := ps.templates[e.Type]; re != nil {
 		return re, nil
 	}
-	ev, err := parse(ps.rows, e.data)
+	ev, err := event.Parse(ps.rows, e.data)
 	if err != nil {
 		return nil, fmt.Errorf("table `%s`.`%s`: %w", te.tm.Schema, te.tm.Table, err)
 	}

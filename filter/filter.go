@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/binlog/logfile"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -56,7 +56,7 @@ type Filter struct {
 func New(o Options) *Filter {
 	f := &Filter{o: o, fileIndex: map[string]int{}}
 	for i, name := range o.Files {
-		f.fileIndex[binlog.LogName(name)] = i
+		f.fileIndex[logfile.Name(name)] = i
 	}
 	f.databases = set(o.Databases)
 	f.tables = set(o.Tables)
@@ -86,7 +86,7 @@ func (f *Filter) before(a, b txn.Position) bool {
 	if okA && okB {
 		return ia < ib
 	}
-	return binlog.FileBefore(a.File, b.File)
+	return logfile.Before(a.File, b.File)
 }
 
 // Stop returns why the replay stops before t, or "" to go on.

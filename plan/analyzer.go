@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/binlog/event"
 	"github.com/binlog-replay/binlog-replay/filter"
 	"github.com/binlog-replay/binlog-replay/rewrite"
 	"github.com/binlog-replay/binlog-replay/txn"
@@ -249,7 +250,7 @@ func (a *analyzer) finish(readErr error) {
 
 func readErrorOf(err error) *ReadError {
 	re := &ReadError{Message: err.Error()}
-	var be *binlog.Error
+	var be *event.Error
 	var te *binlog.TruncatedError
 	switch {
 	case errors.As(err, &te):

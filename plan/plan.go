@@ -28,6 +28,8 @@ import (
 	"time"
 
 	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/binlog/logfile"
+	"github.com/binlog-replay/binlog-replay/binlog/remote"
 	"github.com/binlog-replay/binlog-replay/filter"
 	"github.com/binlog-replay/binlog-replay/rewrite"
 	"github.com/binlog-replay/binlog-replay/txn"
@@ -43,13 +45,13 @@ func (o *Options) filterOptions() filter.Options {
 // Options say which binlogs to analyse and which replay to predict. The
 // start, stop and filter fields mean what they mean in replay.Options.
 type Options struct {
-	// Files are the binlog files, in order (see binlog.ResolveFiles).
+	// Files are the binlog files, in order (see logfile.Resolve).
 	Files []string
 	// Source, when set instead of Files, is a live server whose binlogs
 	// are read with the replication protocol, from StartPosition or else
 	// from after Source.StartGTID, to the end of its log (as the replay's
 	// --source reads them).
-	Source *binlog.RemoteSource
+	Source *remote.Source
 
 	StartPosition  txn.Position
 	StartGTIDs     txn.GTIDSet
@@ -198,7 +200,7 @@ func openReader(ctx context.Context, o *Options, rep *Report) (*binlog.Reader, e
 		if err != nil {
 			return nil, err
 		}
-		rep.Files = append(rep.Files, FileInfo{Path: f, Name: binlog.LogName(f), Bytes: st.Size()})
+		rep.Files = append(rep.Files, FileInfo{Path: f, Name: logfile.Name(f), Bytes: st.Size()})
 	}
 	return binlog.NewReader(o.Files, bo)
 }

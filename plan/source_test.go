@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/binlog/remote"
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
 	"github.com/binlog-replay/binlog-replay/plan"
 	"github.com/binlog-replay/binlog-replay/txn"
@@ -30,7 +30,7 @@ func TestPlanFromSource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := binlog.RemoteSource{Network: "tcp", Address: fmt.Sprintf("127.0.0.1:%d", sc.Source.Port), User: "root", ServerID: 4000101}
+	src := remote.Source{Network: "tcp", Address: fmt.Sprintf("127.0.0.1:%d", sc.Source.Port), User: "root", ServerID: 4000101}
 	fromSource, err := plan.Run(ctx, plan.Options{Source: &src, StartPosition: sc.Start})
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +82,7 @@ func TestPlanFromSource(t *testing.T) {
 	}
 
 	for _, bad := range []plan.Options{
-		{Source: &binlog.RemoteSource{Address: src.Address}},     // no start
+		{Source: &remote.Source{Address: src.Address}},           // no start
 		{Source: &src, Files: sc.Files, StartPosition: sc.Start}, // both
 	} {
 		if _, err := plan.Run(ctx, bad); err == nil {

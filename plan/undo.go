@@ -4,7 +4,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/binlog/rowedit"
 	"github.com/binlog-replay/binlog-replay/filter"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -42,7 +42,7 @@ func notUndoable(t *txn.Txn) string {
 		if e.Kind != txn.EventRows {
 			continue
 		}
-		if err := binlog.CheckInvertible(e); err != nil {
+		if err := rowedit.CheckInvertible(e); err != nil {
 			return e.TypeName + " at " + e.Pos.String() + ": " + err.Error()
 		}
 	}

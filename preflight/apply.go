@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/binlog/event"
 	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -441,7 +441,7 @@ func buildGroups(sc *scratch, sample []*txn.Txn, tables map[string]*sourceTable,
 			switch e.Kind {
 			case txn.EventTableMap:
 				st := tables[e.TableMap.Schema+"."+e.TableMap.Table]
-				raw, err := binlog.RetargetTableMap(e.Raw, t.Format, sc.schema, st.copies[s])
+				raw, err := event.RetargetTableMap(e.Raw, t.Format, sc.schema, st.copies[s])
 				if err != nil {
 					return nil, err
 				}

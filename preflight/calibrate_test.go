@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/binlog/logfile"
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 	"github.com/binlog-replay/binlog-replay/preflight"
 	"github.com/binlog-replay/binlog-replay/replay"
@@ -36,7 +36,7 @@ func TestCalibrate(t *testing.T) {
 	if !ok {
 		t.Fatal("PREFLIGHT_CALIBRATE: want BASE:BINLOG,BINLOG...")
 	}
-	files, err := binlog.ResolveFiles(strings.Split(list, ","))
+	files, err := logfile.Resolve(strings.Split(list, ","))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/binlog/logfile"
 	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
 	"github.com/binlog-replay/binlog-replay/internal/target"
 	"github.com/binlog-replay/binlog-replay/txn"
@@ -25,7 +25,7 @@ const checkpointSchema = target.CheckpointSchema
 func binlogStatementCheck(ctx context.Context, db *sql.DB, files []string, start txn.Position) (problem string, ok bool) {
 	path := ""
 	for _, f := range files {
-		if start.IsZero() || binlog.LogName(f) == start.File {
+		if start.IsZero() || logfile.Name(f) == start.File {
 			path = f
 			break
 		}
@@ -33,7 +33,7 @@ func binlogStatementCheck(ctx context.Context, db *sql.DB, files []string, start
 	if path == "" {
 		return "", false
 	}
-	f, err := binlog.ReadFormat(path)
+	f, err := logfile.ReadFormat(path)
 	if err != nil {
 		return "", false
 	}

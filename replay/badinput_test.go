@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/binlog/event"
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/txn"
@@ -132,16 +133,16 @@ func TestFlippedByte(t *testing.T) {
 		t.Fatal(err)
 	}
 	complete, readErr := completeBefore(t, files, sc.Start)
-	var be *binlog.Error
+	var be *event.Error
 	if !errors.As(readErr, &be) {
-		t.Fatalf("reader after a flipped byte: %v, want a *binlog.Error", readErr)
+		t.Fatalf("reader after a flipped byte: %v, want an *event.Error", readErr)
 	}
 	tgt, db := sc.Target(t)
 	o := opts(4)
 	o.Files, o.TargetDSN, o.StartPosition = files, tgt.DSN(""), sc.Start
 	sum, err := replay.Run(context.Background(), o, io.Discard)
 	if !errors.As(err, &be) || be.File != filepath.Base(last) {
-		t.Fatalf("replay: %v, want a *binlog.Error naming %s", err, filepath.Base(last))
+		t.Fatalf("replay: %v, want an *event.Error naming %s", err, filepath.Base(last))
 	}
 	if !strings.Contains(err.Error(), fmt.Sprintf("offset %d", be.Offset)) {
 		t.Errorf("error %q does not name the offset", err)

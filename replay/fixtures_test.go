@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/binlog/event"
 	"github.com/binlog-replay/binlog-replay/internal/fixtures"
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 	"github.com/binlog-replay/binlog-replay/internal/workload"
@@ -319,11 +320,11 @@ func replayFixtureFile(t *testing.T, path string, srv *sandbox.Server, apply rep
 }
 
 // requireLocated fails t unless err names the file, an offset and the
-// event it failed on: a *binlog.Error with all three, or an *replay.ApplyError
+// event it failed on: an *event.Error with all three, or an *replay.ApplyError
 // whose transaction position is in file and whose text names an event.
 func requireLocated(t *testing.T, err error, file string) {
 	t.Helper()
-	var be *binlog.Error
+	var be *event.Error
 	var ae *replay.ApplyError
 	switch {
 	case errors.As(err, &be):
@@ -338,7 +339,7 @@ func requireLocated(t *testing.T, err error, file string) {
 			t.Errorf("apply error %q names no event", err)
 		}
 	default:
-		t.Errorf("replay error %T %q is neither a *binlog.Error nor a *replay.ApplyError", err, err)
+		t.Errorf("replay error %T %q is neither an *event.Error nor a *replay.ApplyError", err, err)
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"github.com/klauspost/compress/zstd"
 
-	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/binlog/logfile"
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 	"github.com/binlog-replay/binlog-replay/internal/workload"
@@ -479,9 +479,9 @@ func TestCompressedBinlogFiles(t *testing.T) {
 		}
 		files = append(files, p)
 	}
-	resolved, err := binlog.ResolveFiles([]string{dir})
+	resolved, err := logfile.Resolve([]string{dir})
 	if err != nil || len(resolved) != len(files) {
-		t.Fatalf("ResolveFiles: %v, %v", resolved, err)
+		t.Fatalf("logfile.Resolve: %v, %v", resolved, err)
 	}
 	for _, workers := range []int{1, 4} {
 		t.Run(fmt.Sprint("workers=", workers), func(t *testing.T) {

@@ -8,7 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/binlog/event"
+	"github.com/binlog-replay/binlog-replay/binlog/logfile"
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 	"github.com/binlog-replay/binlog-replay/replay"
@@ -62,7 +63,7 @@ func TestMixedServersRefused(t *testing.T) {
 	// two empty ones. Replace the one holding transactions 21-30.
 	k := len(mixed) - 3
 	want := 10 * (k - 1)
-	if binlog.LogName(mixed[k]) != binlog.LogName(bFiles[k]) {
+	if logfile.Name(mixed[k]) != logfile.Name(bFiles[k]) {
 		t.Fatalf("file names differ: %s and %s", mixed[k], bFiles[k])
 	}
 	mixed[k] = bFiles[k]
@@ -70,9 +71,9 @@ func TestMixedServersRefused(t *testing.T) {
 	o := opts(4)
 	o.Files, o.TargetDSN, o.StartPosition, o.Reconnect = mixed, tgt.DSN(""), a.Start, 0
 	sum, err := replay.Run(context.Background(), o, nil)
-	var be *binlog.Error
-	if !errors.As(err, &be) || be.File != binlog.LogName(bFiles[k]) || !strings.Contains(err.Error(), binlog.LogName(mixed[k-1])) {
-		t.Fatalf("replay of mixed files: %v; want a *binlog.Error on %s naming %s", err, binlog.LogName(bFiles[k]), binlog.LogName(mixed[k-1]))
+	var be *event.Error
+	if !errors.As(err, &be) || be.File != logfile.Name(bFiles[k]) || !strings.Contains(err.Error(), logfile.Name(mixed[k-1])) {
+		t.Fatalf("replay of mixed files: %v; want an *event.Error on %s naming %s", err, logfile.Name(bFiles[k]), logfile.Name(mixed[k-1]))
 	}
 	t.Logf("error: %v", err)
 	var n, foreign int

@@ -9,7 +9,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
-	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/binlog/remote"
 	"github.com/binlog-replay/binlog-replay/filter"
 	"github.com/binlog-replay/binlog-replay/internal/target"
 	"github.com/binlog-replay/binlog-replay/rewrite"
@@ -18,7 +18,7 @@ import (
 
 // Options configure a replay. Build them with DefaultOptions and adjust.
 type Options struct {
-	// Files are the binlog files to read, in order (see binlog.ResolveFiles).
+	// Files are the binlog files to read, in order (see logfile.Resolve).
 	Files []string
 	// Source, when Source.DSN is set, is a server to read the binlogs from
 	// with the replication protocol, instead of Files.
@@ -164,12 +164,12 @@ type Source struct {
 }
 
 // Remote returns the source as the binlog package takes it.
-func (s Source) Remote() (binlog.RemoteSource, error) {
+func (s Source) Remote() (remote.Source, error) {
 	cfg, err := mysql.ParseDSN(s.DSN)
 	if err != nil {
-		return binlog.RemoteSource{}, fmt.Errorf("parse source DSN: %w", err)
+		return remote.Source{}, fmt.Errorf("parse source DSN: %w", err)
 	}
-	return binlog.RemoteSource{Network: cfg.Net, Address: cfg.Addr, User: cfg.User, Password: cfg.Passwd,
+	return remote.Source{Network: cfg.Net, Address: cfg.Addr, User: cfg.User, Password: cfg.Passwd,
 		TLS: cfg.TLS, ServerID: s.ServerID, StartGTID: s.StartGTID}, nil
 }
 

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/binlog/event"
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/txn"
@@ -207,7 +207,7 @@ func TestSourceKilledMidStream(t *testing.T) {
 		}
 	}
 	sum, log, err := runFrom(tgt.DSN(""), o)
-	var be *binlog.Error
+	var be *event.Error
 	if !errors.As(err, &be) || !strings.Contains(err.Error(), "lost the connection to source 127.0.0.1:") {
 		t.Fatalf("got %v, want a lost source\n%s", err, log)
 	}

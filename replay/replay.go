@@ -41,6 +41,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/binlog/logfile"
 	"github.com/binlog-replay/binlog-replay/filter"
 	"github.com/binlog-replay/binlog-replay/internal/pipeline"
 	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
@@ -153,7 +154,7 @@ type readState struct {
 // Run replays the binlogs described by opts into the target. It returns
 // the summary of what was applied and, if the replay did not reach its
 // stop point, the error that stopped it (an *ApplyError for a transaction
-// the target refused, a *binlog.Error for bad input).
+// the target refused, an *event.Error for bad input).
 //
 // Cancelling ctx stops at a transaction boundary: every transaction on the
 // target was committed whole, with its checkpoint, and --resume continues.
@@ -248,7 +249,7 @@ func (r *run) prepare(ctx context.Context) (txn.Position, error) {
 	switch {
 	case !start.IsZero():
 	case r.opts.Source.DSN == "":
-		start = txn.Position{File: binlog.LogName(r.opts.Files[0])}
+		start = txn.Position{File: logfile.Name(r.opts.Files[0])}
 	case r.opts.Source.StartGTID == "":
 		return txn.Position{}, errors.New("the target's checkpoint names no position yet: start again with --source-start")
 	}
@@ -456,7 +457,7 @@ func (r *run) readStage(ctx context.Context, start txn.Position, out chan<- *txn
 	defer close(out)
 	var total int64
 	for _, f := range r.opts.Files {
-		if binlog.Compressed(f) {
+		if logfile.Compressed(f) {
 			total = 0 // unknown until read
 			break
 		}

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/binlog/logfile"
+	"github.com/binlog-replay/binlog-replay/binlog/remote"
 	"github.com/binlog-replay/binlog-replay/filter"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -76,13 +78,13 @@ func (r *run) checkBinlogPrivilege(ctx context.Context, start txn.Position) (boo
 		if err != nil {
 			return false, err
 		}
-		if f, err = binlog.ReadRemoteFormat(ctx, src, start); err != nil {
+		if f, err = remote.ReadFormat(ctx, src, start); err != nil {
 			return false, sourceError{fmt.Errorf("read the format description from the source: %w", err)}
 		}
 	}
 	for _, path := range r.opts.Files {
-		if binlog.LogName(path) == start.File {
-			f, _ = binlog.ReadFormat(path)
+		if logfile.Name(path) == start.File {
+			f, _ = logfile.ReadFormat(path)
 			break
 		}
 	}
@@ -90,7 +92,7 @@ func (r *run) checkBinlogPrivilege(ctx context.Context, start txn.Position) (boo
 		if f != nil {
 			break
 		}
-		f, _ = binlog.ReadFormat(path)
+		f, _ = logfile.ReadFormat(path)
 	}
 	if f == nil {
 		return false, nil

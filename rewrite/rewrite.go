@@ -38,7 +38,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/binlog/event"
 	"github.com/binlog-replay/binlog-replay/filter"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -189,7 +189,7 @@ func (rw *Rewriter) renameTableMap(t *txn.Txn, e *txn.Event) error {
 	if t.Format == nil {
 		return rw.refuse(t, e, "the transaction has no format description to rewrite its table map with")
 	}
-	raw, err := binlog.RetargetTableMap(e.Raw, t.Format, tm.Schema, tm.Table)
+	raw, err := event.RetargetTableMap(e.Raw, t.Format, tm.Schema, tm.Table)
 	if err != nil {
 		return rw.refuse(t, e, refusal(err.Error()))
 	}

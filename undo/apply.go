@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/binlog/rowedit"
 	"github.com/binlog-replay/binlog-replay/filter"
 	"github.com/binlog-replay/binlog-replay/internal/pipeline"
 	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
@@ -215,11 +215,11 @@ func (u *undo) keep(ctx context.Context, f *txn.Format, ev *txn.Event, l *later)
 }
 
 // rowEditor returns the editor of the row events of format f.
-func (u *undo) rowEditor(f *txn.Format) (*binlog.RowEditor, error) {
+func (u *undo) rowEditor(f *txn.Format) (*rowedit.Editor, error) {
 	if ed := u.editor[f]; ed != nil {
 		return ed, nil
 	}
-	ed, err := binlog.NewRowEditor(f)
+	ed, err := rowedit.NewEditor(f)
 	if err != nil {
 		return nil, err
 	}

@@ -3,12 +3,12 @@ package undo
 import (
 	"fmt"
 
-	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/binlog/rowedit"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
 // The inverse of a transaction. Its row events are undone one by one, the
-// last first: the inverse of each (binlog.RowEditor.Invert: a DELETE_ROWS
+// last first: the inverse of each (rowedit.Editor.Invert: a DELETE_ROWS
 // for a WRITE_ROWS and the other way round, an UPDATE_ROWS with its images
 // swapped, its rows in reverse order) goes with the table map of its table
 // in a statement of its own. The transactions of the range are undone in
@@ -47,13 +47,13 @@ func (e *RefusedError) Error() string {
 // inverter makes the inverse statements of the transactions of a range, in
 // source order, each transaction possibly in pieces (txn.Txn.Part).
 type inverter struct {
-	editors map[*txn.Format]*binlog.RowEditor
+	editors map[*txn.Format]*rowedit.Editor
 	// maps are the table maps read so far in the transaction, by id.
 	maps map[uint64]*txn.Event
 }
 
 func newInverter() *inverter {
-	return &inverter{editors: map[*txn.Format]*binlog.RowEditor{}, maps: map[uint64]*txn.Event{}}
+	return &inverter{editors: map[*txn.Format]*rowedit.Editor{}, maps: map[uint64]*txn.Event{}}
 }
 
 // invert returns the inverse statements of the row events of t (a whole
@@ -104,11 +104,11 @@ func (iv *inverter) invert(t *txn.Txn) ([]statement, error) {
 }
 
 // editor returns the row editor of format f.
-func (iv *inverter) editor(f *txn.Format) (*binlog.RowEditor, error) {
+func (iv *inverter) editor(f *txn.Format) (*rowedit.Editor, error) {
 	if ed := iv.editors[f]; ed != nil {
 		return ed, nil
 	}
-	ed, err := binlog.NewRowEditor(f)
+	ed, err := rowedit.NewEditor(f)
 	if err != nil {
 		return nil, err
 	}

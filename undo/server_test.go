@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/binlog/logfile"
 	"github.com/binlog-replay/binlog-replay/filter"
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
 	"github.com/binlog-replay/binlog-replay/replay"
@@ -810,7 +811,7 @@ func binlogsTo(t *testing.T, files []string, last string, size uint64) []string 
 		if err != nil {
 			t.Fatal(err)
 		}
-		name := binlog.LogName(f)
+		name := logfile.Name(f)
 		if name == last {
 			data = data[:size]
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/binlog/rowedit"
 	"github.com/binlog-replay/binlog-replay/filter"
 	"github.com/binlog-replay/binlog-replay/internal/pipeline"
 	"github.com/binlog-replay/binlog-replay/internal/target"
@@ -44,7 +45,7 @@ func ParseConflictMode(s string) (ConflictMode, error) {
 
 // Options configure an undo. Build them with DefaultOptions and adjust.
 type Options struct {
-	// Files are the binlog files, in order (binlog.ResolveFiles): those
+	// Files are the binlog files, in order (logfile.Resolve): those
 	// holding the range and those after it.
 	Files []string
 	// TargetDSN is the target's go-sql-driver DSN, its password filled in;
@@ -202,7 +203,7 @@ type undo struct {
 	spool  *spool
 	// sel selects the range by GTIDs (Options.GTIDs), nil otherwise.
 	sel    *gtidSelector
-	editor map[*txn.Format]*binlog.RowEditor
+	editor map[*txn.Format]*rowedit.Editor
 	sum    Summary
 
 	// counts are the rows the feed sent (see feed); pending those of the
@@ -232,7 +233,7 @@ func Run(ctx context.Context, opts Options, logw io.Writer) (*Summary, error) {
 	if logw == nil {
 		logw = io.Discard
 	}
-	u := &undo{opts: opts, logw: logw, started: time.Now(), editor: map[*txn.Format]*binlog.RowEditor{}}
+	u := &undo{opts: opts, logw: logw, started: time.Now(), editor: map[*txn.Format]*rowedit.Editor{}}
 	u.sum.DryRun = opts.DryRun
 	err := u.run(ctx)
 	u.sum.Elapsed = time.Since(u.started)

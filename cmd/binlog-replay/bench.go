@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/binlog/logfile"
 	"github.com/binlog-replay/binlog-replay/internal/bench"
 	"github.com/binlog-replay/binlog-replay/internal/workload"
 	"github.com/binlog-replay/binlog-replay/replay"
@@ -118,7 +118,7 @@ func (o *BenchOptions) parse(set map[string]bool) error {
 		o.Txns = durationTxnCap
 	}
 	if o.Binlogs != "" {
-		files, err := binlog.ResolveFiles(splitList(o.Binlogs))
+		files, err := logfile.Resolve(splitList(o.Binlogs))
 		if err != nil {
 			return fmt.Errorf("--binlogs: %w", err)
 		}

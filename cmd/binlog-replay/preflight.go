@@ -17,6 +17,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/binlog/logfile"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -72,7 +73,7 @@ func checkStart(ctx context.Context, ro *replay.Options, fromBackup string) erro
 	names := make([]string, len(ro.Files))
 	found := false
 	for i, f := range ro.Files {
-		names[i] = binlog.LogName(f)
+		names[i] = logfile.Name(f)
 		found = found || names[i] == start.File
 	}
 	if !found {
@@ -262,10 +263,10 @@ func checkFromBackupDir(dir string) error {
 	return nil
 }
 
-// resolveBinlogFiles is binlog.ResolveFiles, saying what to give when the
+// resolveBinlogFiles is logfile.Resolve, saying what to give when the
 // arguments name no binlog files.
 func resolveBinlogFiles(args []string) ([]string, error) {
-	files, err := binlog.ResolveFiles(args)
+	files, err := logfile.Resolve(args)
 	var pathErr *fs.PathError
 	switch {
 	case err == nil:

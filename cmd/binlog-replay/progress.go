@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/binlog/logfile"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -224,10 +224,10 @@ func newMeter(files []string, stop txn.Position) *meter {
 	var total int64
 	for _, f := range files {
 		fi, err := os.Stat(f)
-		if err != nil || binlog.Compressed(f) {
+		if err != nil || logfile.Compressed(f) {
 			return m
 		}
-		name := binlog.LogName(f)
+		name := logfile.Name(f)
 		m.starts[name] = total
 		if name == stop.File && stop.Offset > 0 && int64(stop.Offset) <= fi.Size() {
 			m.total = total + int64(stop.Offset)

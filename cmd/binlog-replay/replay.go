@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/binlog/logfile"
 	"github.com/binlog-replay/binlog-replay/plan"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/rewrite"
@@ -447,7 +447,7 @@ func parsePosition(flagName, s string) (txn.Position, error) {
 		return txn.Position{}, fmt.Errorf("--%s: bad offset in %q: %w", flagName, s, err)
 	}
 	// Positions name binlog files by base name: a path given is cut to it.
-	return txn.Position{File: binlog.LogName(s[:i]), Offset: off}, nil
+	return txn.Position{File: logfile.Name(s[:i]), Offset: off}, nil
 }
 
 // parseDatetime parses a --stop-datetime value: RFC 3339, or

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/binlog/logfile"
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 	"github.com/binlog-replay/binlog-replay/internal/workload"
 	"github.com/binlog-replay/binlog-replay/replay"
@@ -223,7 +223,7 @@ func TestBenchUserBinlogs(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkNoServers(t)
-	files, err := binlog.ResolveFiles([]string{filepath.Join(o.Dir, "oltp-source")})
+	files, err := logfile.Resolve([]string{filepath.Join(o.Dir, "oltp-source")})
 	if err != nil {
 		t.Fatalf("kept binlogs: %v", err)
 	}

@@ -6,7 +6,7 @@ import (
 	"github.com/binlog-replay/binlog-replay/internal/target"
 	"strings"
 
-	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/binlog/event"
 	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
 	"github.com/binlog-replay/binlog-replay/schema"
 	"github.com/binlog-replay/binlog-replay/txn"
@@ -97,7 +97,7 @@ func (s *ctasStage) retarget(part *txn.Txn) (*txn.Txn, error) {
 			rows.Table = stage(e.Rows.Table)
 			e.Rows = &rows
 		case e.Kind == txn.EventTableMap && created(e.TableMap):
-			raw, err := binlog.RetargetTableMap(e.Raw, part.Format, target.CheckpointSchema, stageTable)
+			raw, err := event.RetargetTableMap(e.Raw, part.Format, target.CheckpointSchema, stageTable)
 			if err != nil {
 				return nil, fmt.Errorf("%s at %s: %w", e.TypeName, e.Pos, err)
 			}

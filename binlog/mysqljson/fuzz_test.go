@@ -1,4 +1,4 @@
-package binlog
+package mysqljson
 
 import (
 	"encoding/binary"
@@ -12,15 +12,15 @@ import (
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
 
+	"github.com/binlog-replay/binlog-replay/binlog/event"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
-// The fuzzers here feed the parsers of event parts straight from the
-// fuzzer's bytes, without a binlog file around them, so that each runs
-// thousands of times a second: row images (go-mysql's decoder and this
-// package's valueSize, which must agree), JSON diffs and MySQL binary JSON,
-// query status variables, and the other event bodies this package parses
-// itself. docs/testing.md lists them with what each checks.
+// The fuzzers here feed this package's readers straight from the fuzzer's
+// bytes, without a binlog file around them, so that each runs thousands of
+// times a second: row images (go-mysql's decoder and this package's
+// valueSize, which must agree), JSON diffs and MySQL binary JSON.
+// docs/testing.md lists them with what each checks.
 
 // fuzzColumnTypes are the column types FuzzRowImage picks from: every type
 // a table map can hold for MySQL and MariaDB.
@@ -60,12 +60,12 @@ func badMetadata(err error) bool {
 }
 
 // FuzzRowImage decodes row images of a table the fuzzer makes up, as the
-// reader does (checkRowsJSON, then go-mysql's decoder). Whenever
+// reader does (CheckRows, then go-mysql's decoder). Whenever
 // go-mysql decodes the images, this package's own walk over them
-// (skipImage and valueSize, used for PARTIAL_UPDATE_ROWS and checkRowsJSON)
+// (skipImage and valueSize, used for PARTIAL_UPDATE_ROWS and CheckRows)
 // must find the same number of images ending at the same byte, unless it
-// refuses column metadata no server writes; and convertImages must take
-// every value go-mysql returned.
+// refuses column metadata no server writes. (The reader's conversion of
+// the values go-mysql returns is fuzzed by binlog's FuzzConvertImages.)
 func FuzzRowImage(f *testing.F) {
 	// INT, VARCHAR(10): two images.
 	f.Add([]byte{1, 3, 0, 0, 17, 10, 0, 0, 1, 0, 0, 0, 2, 'h', 'i', 0, 2, 0, 0, 0, 0})
@@ -76,7 +76,7 @@ func FuzzRowImage(f *testing.F) {
 	// JSON (4-byte length) holding an int16.
 	f.Add([]byte{0, 22, 4, 0, 0, 3, 0, 0, 0, 0x05, 0x1a, 0x00})
 	// JSON holding an array whose element points back at the array: go-mysql
-	// alone recurses until the stack overflows (checkRowsJSON refuses it).
+	// alone recurses until the stack overflows (CheckRows refuses it).
 	f.Add([]byte{0, 22, 4, 0, 0, 8, 0, 0, 0, 0x02, 0x01, 0x00, 0x07, 0x00, 0x02, 0x00, 0x00})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tm, image, ok := fuzzTable(data)
@@ -90,13 +90,13 @@ func FuzzRowImage(f *testing.F) {
 		for i := range bitmap {
 			bitmap[i] = 0xff
 		}
-		// As rowsJob.decode: JSON values are checked before go-mysql sees them.
-		h := rowsHead{columns: int(tm.ColumnCount), bitmap1: bitmap}
-		if err := checkRowsJSON(tm, h, image, 30); err != nil {
+		// As the reader decodes rows: JSON values are checked before go-mysql sees them.
+		h := event.RowsHead{Columns: int(tm.ColumnCount), Bitmap1: bitmap}
+		if err := CheckRows(tm, h, image, 30); err != nil {
 			return
 		}
 		re := &replication.RowsEvent{Table: tm, ColumnCount: tm.ColumnCount, ColumnBitmap1: bitmap}
-		if err := decodeRowsData(re, 0, image); err != nil {
+		if err := event.DecodeRowsData(re, 0, image); err != nil {
 			return
 		}
 		images, pos := 0, 0
@@ -118,10 +118,6 @@ func FuzzRowImage(f *testing.F) {
 			t.Fatalf("types %v meta %v: go-mysql decoded %d images of %d bytes; skipImage found %d ending at %d",
 				tm.ColumnType, tm.ColumnMeta, len(re.Rows), len(image), images, pos)
 		}
-		out := &txn.Rows{Table: &txn.TableMap{ColumnTypes: tm.ColumnType, ColumnMeta: tm.ColumnMeta}}
-		if err := convertImages(re.Rows, out, image); err != nil {
-			t.Fatalf("types %v meta %v: convertImages: %v", tm.ColumnType, tm.ColumnMeta, err)
-		}
 	})
 }
 
@@ -133,20 +129,20 @@ func FuzzRowImage(f *testing.F) {
 func partialRowsTemplate(t testing.TB) *replication.RowsEvent {
 	t.Helper()
 	ev := func(typ byte, body []byte) []byte {
-		h := make([]byte, headerSize, headerSize+len(body))
+		h := make([]byte, event.HeaderSize, event.HeaderSize+len(body))
 		h[4] = typ
 		binary.LittleEndian.PutUint32(h[5:], 1)
-		binary.LittleEndian.PutUint32(h[9:], uint32(headerSize+len(body)))
+		binary.LittleEndian.PutUint32(h[9:], uint32(event.HeaderSize+len(body)))
 		return append(h, body...)
 	}
 	postHeaders := make([]byte, 41) // by event type - 1
 	postHeaders[2-1], postHeaders[19-1] = 13, 8
-	for _, typ := range []int{30, 31, 32, evPartialUpdateRows} {
+	for _, typ := range []int{30, 31, 32, event.TypePartialUpdateRows} {
 		postHeaders[typ-1] = 10
 	}
 	fde := append(binary.LittleEndian.AppendUint16(nil, 4), make([]byte, 50)...)
 	copy(fde[2:], "8.0.32")
-	fde = append(append(append(fde, 0, 0, 0, 0, headerSize), postHeaders...), checksumOff, 0, 0, 0, 0)
+	fde = append(append(append(fde, 0, 0, 0, 0, event.HeaderSize), postHeaders...), event.ChecksumOff, 0, 0, 0, 0)
 	tableMap := []byte{1, 0, 0, 0, 0, 0, 1, 0, 1, 'd', 0, 1, 't', 0, 1, mysql.MYSQL_TYPE_JSON, 1, 4, 1}
 	rows := []byte{1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 1, 1, 1}
 	p := replication.NewBinlogParser()
@@ -154,12 +150,12 @@ func partialRowsTemplate(t testing.TB) *replication.RowsEvent {
 	p.SetParseTime(false)
 	p.SetUseDecimal(false)
 	p.SetRowsEventDecodeFunc(func(*replication.RowsEvent, []byte) error { return nil })
-	for _, raw := range [][]byte{ev(evFormatDescription, fde), ev(evTableMap, tableMap)} {
+	for _, raw := range [][]byte{ev(event.TypeFormatDescription, fde), ev(event.TypeTableMap, tableMap)} {
 		if _, err := p.Parse(raw); err != nil {
 			t.Fatalf("partial update template: %v", err)
 		}
 	}
-	e, err := p.Parse(ev(evPartialUpdateRows, rows))
+	e, err := p.Parse(ev(event.TypePartialUpdateRows, rows))
 	if err != nil {
 		t.Fatalf("partial update template: %v", err)
 	}
@@ -300,173 +296,6 @@ func FuzzJSONBinary(f *testing.F) {
 		}
 		if !json.Valid([]byte(s)) {
 			t.Fatalf("binary JSON %x decoded to %q, which is not valid JSON", data, s)
-		}
-	})
-}
-
-// appendStatus encodes st as a query event's status variables, the way
-// the servers log them (MariaDB's Q_HRNOW is read into Microseconds too;
-// it is written as MySQL's Q_MICROSECONDS).
-func appendStatus(b []byte, st txn.Status) []byte {
-	le16 := func(v uint16) { b = binary.LittleEndian.AppendUint16(b, v) }
-	if st.HasFlags2 {
-		b = binary.LittleEndian.AppendUint32(append(b, qFlags2), st.Flags2)
-	}
-	if st.HasSQLMode {
-		b = binary.LittleEndian.AppendUint64(append(b, qSQLMode), st.SQLMode)
-	}
-	if st.HasAutoIncrement {
-		b = append(b, qAutoIncrement)
-		le16(st.AutoIncrementIncr)
-		le16(st.AutoIncrementOffset)
-	}
-	if st.HasCharset {
-		b = append(b, qCharset)
-		le16(st.CharsetClient)
-		le16(st.CollationConnection)
-		le16(st.CollationServer)
-	}
-	if st.HasTimeZone {
-		b = append(append(b, qTimeZone, byte(len(st.TimeZone))), st.TimeZone...)
-	}
-	if st.HasLCTimeNames {
-		b = append(b, qLCTimeNames)
-		le16(st.LCTimeNames)
-	}
-	if st.HasCollationDatabase {
-		b = append(b, qCharsetDatabase)
-		le16(st.CollationDatabase)
-	}
-	if st.HasMicroseconds {
-		m := st.Microseconds
-		b = append(b, qMicroseconds, byte(m), byte(m>>8), byte(m>>16))
-	}
-	if st.HasExplicitDefaultsForTimestamp {
-		v := byte(0)
-		if st.ExplicitDefaultsForTimestamp {
-			v = 1
-		}
-		b = append(b, qExplicitDefaultsForTimestamp, v)
-	}
-	return b
-}
-
-// FuzzQueryStatus parses a query event's status variables from the
-// fuzzer's bytes: an error or the variables, never a panic; the variables
-// parsed, written again (appendStatus) and parsed again, are the same.
-func FuzzQueryStatus(f *testing.F) {
-	var st txn.Status
-	st.HasFlags2, st.Flags2 = true, txn.Flags2NotAutocommit
-	st.HasSQLMode, st.SQLMode = true, 0x411
-	st.HasCharset, st.CharsetClient, st.CollationConnection, st.CollationServer = true, 33, 33, 8
-	st.HasTimeZone, st.TimeZone = true, "+02:00"
-	st.HasMicroseconds, st.Microseconds = true, 123456
-	f.Add(appendStatus(nil, st))
-	f.Add([]byte{qInvoker, 4, 'r', 'o', 'o', 't', 9, 'l', 'o', 'c', 'a', 'l', 'h', 'o', 's', 't'})
-	f.Add([]byte{qUpdatedDBNames, 2, 'a', 0, 'b', 0, qCatalogNZ, 3, 's', 't', 'd'})
-	f.Add([]byte{qGTIDFlags3, flags3CommitAlter, 1, 2, 3, 4, 5, 6, 7, 8, qHRNow, 1, 2, 3})
-	f.Add([]byte{qCharacterSetCollations, 1, 45, 0, 46, 0, qDDLLoggedWithXID, 1, 0, 0, 0, 0, 0, 0, 0})
-	f.Fuzz(func(t *testing.T, data []byte) {
-		st, err := parseStatus(data)
-		if err != nil {
-			return
-		}
-		again, err := parseStatus(appendStatus(nil, st))
-		if err != nil || again != st {
-			t.Fatalf("status %+v written and parsed again: %+v, %v", st, again, err)
-		}
-	})
-}
-
-// FuzzQueryEvent parses whole query event bodies, plain and MariaDB
-// compressed, with the post-header length the fuzzer gives: an error or
-// a query whose schema is as long as the body says, never a panic.
-func FuzzQueryEvent(f *testing.F) {
-	body := func(db, sql string, status []byte) []byte {
-		b := []byte{1, 0, 0, 0, 0, 0, 0, 0, byte(len(db)), 0, 0}
-		b = binary.LittleEndian.AppendUint16(b, uint16(len(status)))
-		b = append(append(append(b, status...), db...), 0)
-		return append(b, sql...)
-	}
-	f.Add(body("d", "BEGIN", []byte{qFlags2, 0, 0, 0, 0}), uint8(13), false)
-	f.Add(body("", "CREATE TABLE t (id INT)", nil), uint8(13), false)
-	// MariaDB compressed: header byte 0x81 (zlib, 1 byte of length), length 5.
-	f.Add(body("d", "\x81\x05x\x9cs\x0a\x0a\x0d\x00\x00\x04\x3e\x01\x66", nil), uint8(13), true)
-	f.Fuzz(func(t *testing.T, data []byte, postHeader uint8, compressed bool) {
-		q, err := parseQuery(data, int(postHeader), compressed)
-		if err != nil {
-			return
-		}
-		if len(q.Schema) != int(data[8]) {
-			t.Fatalf("schema %q, body says %d bytes", q.Schema, data[8])
-		}
-	})
-}
-
-// Kinds of event body FuzzEventBodies parses.
-const (
-	bodyMariaGTID = iota
-	bodyMariaGTIDList
-	bodyPreviousGTIDs
-	bodyOptMeta
-	bodyIntVar
-	bodyRand
-	bodyUserVar
-	bodyFormat
-	bodyKinds
-)
-
-// FuzzEventBodies parses the event bodies this package decodes itself
-// (kind picks the parser): MariaDB GTID and GTID_LIST, MySQL
-// PREVIOUS_GTIDS, table map optional metadata, INTVAR, RAND, USER_VAR and
-// FORMAT_DESCRIPTION. Each returns an error or a value, never panics; a
-// PREVIOUS_GTIDS set formats to text that parses back to the same set.
-func FuzzEventBodies(f *testing.F) {
-	f.Add(byte(bodyMariaGTID), []byte{5, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, mariaGroupCommitID, 1, 2, 3, 4, 5, 6, 7, 8, 0})
-	f.Add(byte(bodyMariaGTIDList), []byte{1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0})
-	f.Add(byte(bodyPreviousGTIDs), encodePreviousGTIDs(f, false, []gtidSource{{"896e7882-18fe-11ef-ab88-22222d34d411", "", [][2]uint64{{1, 5}}}}))
-	f.Add(byte(bodyPreviousGTIDs), encodePreviousGTIDs(f, true, []gtidSource{{"896e7882-18fe-11ef-ab88-22222d34d411", "tag", [][2]uint64{{1, 5}, {7, 9}}}}))
-	f.Add(byte(bodyOptMeta), []byte{optSignedness, 1, 0x80, optColumnName, 4, 2, 'i', 'd', 0, optSimplePrimaryKey, 1, 0})
-	f.Add(byte(bodyIntVar), []byte{txn.IntVarInsertID, 1, 0, 0, 0, 0, 0, 0, 0})
-	f.Add(byte(bodyRand), make([]byte, 16))
-	f.Add(byte(bodyUserVar), []byte{1, 0, 0, 0, 'x', 0, txn.UserVarInt, 63, 0, 0, 0, 8, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0})
-	fde := append([]byte{4, 0}, "10.11.19-MariaDB-log"...)
-	fde = append(fde, make([]byte, 52-len(fde)+4)...)
-	fde = append(fde, headerSize, 56, 13, 0, 8, 0, 0, 0, 0, checksumOff, 0, 0, 0, 0)
-	f.Add(byte(bodyFormat), fde)
-	f.Fuzz(func(t *testing.T, kind byte, body []byte) {
-		switch kind % bodyKinds {
-		case bodyMariaGTID:
-			parseMariaGTID(body, 1)
-		case bodyMariaGTIDList:
-			m, err := parseMariaGTIDList(body)
-			if err == nil && len(m) > (len(body)-4)/16 {
-				t.Fatalf("GTID_LIST of %d bytes gave %d entries", len(body), len(m))
-			}
-		case bodyPreviousGTIDs:
-			set, err := parsePreviousGTIDs(body)
-			if err != nil {
-				return
-			}
-			again, err := txn.ParseGTIDSet(set.String())
-			if err != nil || again.String() != set.String() {
-				t.Fatalf("PREVIOUS_GTIDS set %q parses back as %q, %v", set, again, err)
-			}
-		case bodyOptMeta:
-			parseOptMeta(body)
-		case bodyIntVar:
-			parseIntVar(body)
-		case bodyRand:
-			parseRand(body)
-		case bodyUserVar:
-			if uv, err := parseUserVar(body); err == nil && uv.Name == "" {
-				t.Fatal("USER_VAR without a name accepted")
-			}
-		case bodyFormat:
-			raw := append(make([]byte, headerSize), body...)
-			raw[4] = evFormatDescription
-			binary.LittleEndian.PutUint32(raw[9:], uint32(len(raw)))
-			parseFormat(raw, txn.Position{File: "mysql-bin.000001", Offset: 4})
 		}
 	})
 }

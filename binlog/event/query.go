@@ -1,4 +1,4 @@
-package binlog
+package event
 
 import (
 	"bytes"
@@ -49,10 +49,10 @@ const (
 	flags3RollbackAlter = 8
 )
 
-// parseQuery decodes a QUERY or MariaDB QUERY_COMPRESSED event body (without
+// ParseQuery decodes a QUERY or MariaDB QUERY_COMPRESSED event body (without
 // header and checksum). postHeader is the QUERY post-header length from the
 // format description.
-func parseQuery(body []byte, postHeader int, compressed bool) (*txn.Query, error) {
+func ParseQuery(body []byte, postHeader int, compressed bool) (*txn.Query, error) {
 	const minimal = 4 + 4 + 1 + 2 // thread id, exec time, db length, error code
 	if postHeader < minimal+2 {
 		return nil, fmt.Errorf("query post-header of %d bytes has no status variables (pre-5.0 format is not supported)", postHeader)
@@ -252,8 +252,8 @@ func (s *statusReader) field(code byte, st *txn.Status) error {
 	return nil
 }
 
-// parseIntVar decodes an INTVAR event body.
-func parseIntVar(body []byte) (*txn.IntVar, error) {
+// ParseIntVar decodes an INTVAR event body.
+func ParseIntVar(body []byte) (*txn.IntVar, error) {
 	if len(body) < 9 {
 		return nil, fmt.Errorf("INTVAR body of %d bytes is too short", len(body))
 	}
@@ -264,8 +264,8 @@ func parseIntVar(body []byte) (*txn.IntVar, error) {
 	return iv, nil
 }
 
-// parseRand decodes a RAND event body.
-func parseRand(body []byte) (*txn.Rand, error) {
+// ParseRand decodes a RAND event body.
+func ParseRand(body []byte) (*txn.Rand, error) {
 	if len(body) < 16 {
 		return nil, fmt.Errorf("RAND body of %d bytes is too short", len(body))
 	}
@@ -275,10 +275,10 @@ func parseRand(body []byte) (*txn.Rand, error) {
 // userVarUnsigned is the USER_VAR flag bit for an unsigned integer value.
 const userVarUnsigned = 1
 
-// parseUserVar decodes a USER_VAR event body: name length (4), name,
+// ParseUserVar decodes a USER_VAR event body: name length (4), name,
 // is_null (1), then unless NULL: type (1), collation (4), value length (4),
 // value and, from MySQL 5.1.x on, a flags byte.
-func parseUserVar(body []byte) (*txn.UserVar, error) {
+func ParseUserVar(body []byte) (*txn.UserVar, error) {
 	s := &statusReader{b: body}
 	name := s.take(int(s.u32()))
 	uv := &txn.UserVar{Name: string(name), IsNull: s.u8() != 0}

@@ -1,4 +1,4 @@
-package binlog
+package logfile
 
 import (
 	"os"
@@ -6,13 +6,15 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/binlog-replay/binlog-replay/binlog/event"
 )
 
 // writeFiles creates files in dir; binlog ones start with the magic number.
 func writeFiles(t *testing.T, dir string, binlogs []string, others ...string) {
 	t.Helper()
 	for _, n := range binlogs {
-		if err := os.WriteFile(filepath.Join(dir, n), append([]byte(nil), binlogMagic...), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, n), append([]byte(nil), event.Magic...), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -31,10 +33,10 @@ func join(dir string, names ...string) []string {
 	return out
 }
 
-func TestResolveFilesOrder(t *testing.T) {
+func TestResolveOrder(t *testing.T) {
 	dir := t.TempDir()
 	writeFiles(t, dir, []string{"mysql-bin.000009", "mysql-bin.000010", "mysql-bin.000011"})
-	got, err := ResolveFiles(join(dir, "mysql-bin.000011", "mysql-bin.000009", "mysql-bin.000010", "mysql-bin.000009"))
+	got, err := Resolve(join(dir, "mysql-bin.000011", "mysql-bin.000009", "mysql-bin.000010", "mysql-bin.000009"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,10 +46,10 @@ func TestResolveFilesOrder(t *testing.T) {
 	}
 }
 
-func TestResolveFilesWrapsPastSixDigits(t *testing.T) {
+func TestResolveWrapsPastSixDigits(t *testing.T) {
 	dir := t.TempDir()
 	writeFiles(t, dir, []string{"b.999999", "b.1000000"})
-	got, err := ResolveFiles([]string{dir})
+	got, err := Resolve([]string{dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,23 +58,23 @@ func TestResolveFilesWrapsPastSixDigits(t *testing.T) {
 	}
 }
 
-func TestResolveFilesGap(t *testing.T) {
+func TestResolveGap(t *testing.T) {
 	dir := t.TempDir()
 	writeFiles(t, dir, []string{"mysql-bin.000001", "mysql-bin.000002", "mysql-bin.000004"})
-	_, err := ResolveFiles([]string{dir})
+	_, err := Resolve([]string{dir})
 	if err == nil || !strings.Contains(err.Error(), "mysql-bin.000003 is missing") {
 		t.Fatalf("got %v, want an error naming mysql-bin.000003", err)
 	}
 }
 
-func TestResolveFilesDirectory(t *testing.T) {
+func TestResolveDirectory(t *testing.T) {
 	dir := t.TempDir()
 	writeFiles(t, dir, []string{"mysql-bin.000002", "mysql-bin.000001"},
 		"mysql-bin.index", "ibdata1", "aria_log.00000001", "README")
 	if err := os.Mkdir(filepath.Join(dir, "sub.000003"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	got, err := ResolveFiles([]string{dir})
+	got, err := Resolve([]string{dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,16 +83,16 @@ func TestResolveFilesDirectory(t *testing.T) {
 	}
 }
 
-func TestResolveFilesMixedBaseNames(t *testing.T) {
+func TestResolveMixedBaseNames(t *testing.T) {
 	dir := t.TempDir()
 	writeFiles(t, dir, []string{"mysql-bin.000001", "relay-bin.000001", "relay-bin.000002"})
-	_, err := ResolveFiles([]string{dir})
+	_, err := Resolve([]string{dir})
 	if err == nil || !strings.Contains(err.Error(), "two base names") {
 		t.Fatalf("got %v, want a mixed base names error", err)
 	}
 }
 
-func TestResolveFilesIndex(t *testing.T) {
+func TestResolveIndex(t *testing.T) {
 	dir := t.TempDir()
 	writeFiles(t, dir, []string{"mysql-bin.000001", "mysql-bin.000002"})
 	index := filepath.Join(dir, "mysql-bin.index")
@@ -98,7 +100,7 @@ func TestResolveFilesIndex(t *testing.T) {
 	if err := os.WriteFile(index, []byte("./mysql-bin.000001\n"+abs+"\n\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	got, err := ResolveFiles([]string{index})
+	got, err := Resolve([]string{index})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +109,7 @@ func TestResolveFilesIndex(t *testing.T) {
 	}
 }
 
-func TestResolveFilesErrors(t *testing.T) {
+func TestResolveErrors(t *testing.T) {
 	dir := t.TempDir()
 	other := t.TempDir()
 	writeFiles(t, dir, []string{"log.bin", "mysql-bin.000001"})
@@ -119,12 +121,12 @@ func TestResolveFilesErrors(t *testing.T) {
 		"no binlog files found": {t.TempDir()},
 	}
 	for want, args := range cases {
-		if _, err := ResolveFiles(args); err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("ResolveFiles(%v) = %v, want an error containing %q", args, err, want)
+		if _, err := Resolve(args); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Resolve(%v) = %v, want an error containing %q", args, err, want)
 		}
 	}
 	// A single file without a numeric extension is fine.
-	if got, err := ResolveFiles(join(dir, "log.bin")); err != nil || len(got) != 1 {
+	if got, err := Resolve(join(dir, "log.bin")); err != nil || len(got) != 1 {
 		t.Errorf("single unnumbered file: %v, %v", got, err)
 	}
 }

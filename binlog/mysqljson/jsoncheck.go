@@ -1,4 +1,9 @@
-package binlog
+// Package mysqljson reads MySQL's binary JSON in row events where go-mysql
+// alone cannot be trusted with it: it checks every binary JSON value of the
+// row images and JSON diffs of an event before go-mysql decodes them
+// (CheckRows), and reads the JSON diffs of PARTIAL_UPDATE_ROWS events, of
+// which go-mysql keeps only the first (PartialDiffs).
+package mysqljson
 
 import (
 	"encoding/binary"
@@ -7,6 +12,8 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
+
+	"github.com/binlog-replay/binlog-replay/binlog/event"
 )
 
 // go-mysql decodes MySQL's binary JSON by following the offsets of the
@@ -16,7 +23,7 @@ import (
 // values sharing their bytes make the work grow exponentially with the
 // depth. checkJSONBinary checks the containers of a value first; the
 // reader runs it on every binary JSON value before go-mysql sees it
-// (checkRowsJSON, jsonText). Found by FuzzJSONBinary.
+// (CheckRows, jsonText). Found by FuzzJSONBinary.
 
 // Binary JSON container types and the inline value types (MySQL
 // sql-common/json_binary.h).
@@ -111,11 +118,11 @@ func jsonUint(b []byte, w int) int {
 	return int(binary.LittleEndian.Uint32(b))
 }
 
-// checkRowsJSON runs checkJSONBinary on the MySQL JSON values of the row
+// CheckRows runs checkJSONBinary on the MySQL JSON values of the row
 // images in body from offset h.data (and on the values of the JSON diffs
 // of a PARTIAL_UPDATE_ROWS event), before go-mysql decodes them. An image
 // that cannot be walked is an error too: go-mysql would refuse it.
-func checkRowsJSON(tm *replication.TableMapEvent, h rowsHead, body []byte, typ byte) error {
+func CheckRows(tm *replication.TableMapEvent, h event.RowsHead, body []byte, typ byte) error {
 	jsonCols := 0
 	for _, t := range tm.ColumnType {
 		if t == mysql.MYSQL_TYPE_JSON {
@@ -125,19 +132,19 @@ func checkRowsJSON(tm *replication.TableMapEvent, h rowsHead, body []byte, typ b
 	if jsonCols == 0 {
 		return nil
 	}
-	update := typ == 21 || typ == 24 || typ == 31 || typ == evPartialUpdateRows
+	update := typ == 21 || typ == 24 || typ == 31 || typ == event.TypePartialUpdateRows
 	var err error
-	for pos := h.data; pos < len(body); {
-		if pos, err = checkImageJSON(tm, h.bitmap1, body, pos, nil); err != nil {
+	for pos := h.Data; pos < len(body); {
+		if pos, err = checkImageJSON(tm, h.Bitmap1, body, pos, nil); err != nil {
 			return err
 		}
 		if !update {
 			continue
 		}
 		var partial []byte
-		if typ == evPartialUpdateRows {
+		if typ == event.TypePartialUpdateRows {
 			var opts uint64
-			if opts, pos, err = lenenc(body, pos); err != nil {
+			if opts, pos, err = event.LengthEncodedInt(body, pos); err != nil {
 				return fmt.Errorf("value options: %w", err)
 			}
 			if opts&partialJSONOption != 0 {
@@ -148,7 +155,7 @@ func checkRowsJSON(tm *replication.TableMapEvent, h rowsHead, body []byte, typ b
 				partial, pos = body[pos:pos+nb], pos+nb
 			}
 		}
-		if pos, err = checkImageJSON(tm, h.bitmap2, body, pos, partial); err != nil {
+		if pos, err = checkImageJSON(tm, h.Bitmap2, body, pos, partial); err != nil {
 			return err
 		}
 	}
@@ -211,7 +218,7 @@ func checkDiffsJSON(b []byte) (int, error) {
 	}
 	for pos := 4; pos < end; {
 		op := b[pos]
-		n, p, err := lenenc(b[:end], pos+1) // the path
+		n, p, err := event.LengthEncodedInt(b[:end], pos+1) // the path
 		if err != nil || n > uint64(end-p) {
 			return 0, errors.New("JSON diffs: bad path length")
 		}
@@ -219,7 +226,7 @@ func checkDiffsJSON(b []byte) (int, error) {
 		if op == 2 { // a removal holds no value
 			continue
 		}
-		if n, p, err = lenenc(b[:end], pos); err != nil || n > uint64(end-p) {
+		if n, p, err = event.LengthEncodedInt(b[:end], pos); err != nil || n > uint64(end-p) {
 			return 0, errors.New("JSON diffs: bad value length")
 		}
 		if err := checkJSONBinary(b[p : p+int(n)]); err != nil {

@@ -1,4 +1,4 @@
-package binlog
+package mysqljson
 
 import (
 	"encoding/binary"
@@ -8,6 +8,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
 
+	"github.com/binlog-replay/binlog-replay/binlog/event"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -24,16 +25,16 @@ import (
 //
 // go-mysql decodes these events, but keeps only the first diff of each
 // column: the reader lets it decode the rest of the images, then reads the
-// diffs itself (partialDiffs) and stores them as []txn.JSONDiff.
+// diffs itself (PartialDiffs) and stores them as []txn.JSONDiff.
 
 // partialJSONOption is the value option bit of partial JSON updates.
 const partialJSONOption = 1
 
-// partialDiffs reads the JSON diffs of the after images of a
+// PartialDiffs reads the JSON diffs of the after images of a
 // PARTIAL_UPDATE_ROWS event whose images re holds (decoded by go-mysql from
-// body, rows from offset h.data) and stores them in place of go-mysql's
+// body, rows from offset h.Data) and stores them in place of go-mysql's
 // values in re.Rows.
-func partialDiffs(re *replication.RowsEvent, h rowsHead, body []byte) error {
+func PartialDiffs(re *replication.RowsEvent, h event.RowsHead, body []byte) error {
 	tm := re.Table
 	jsonCols := 0
 	for _, t := range tm.ColumnType {
@@ -41,16 +42,16 @@ func partialDiffs(re *replication.RowsEvent, h rowsHead, body []byte) error {
 			jsonCols++
 		}
 	}
-	pos, row := h.data, 0
+	pos, row := h.Data, 0
 	for pos < len(body) {
 		if row+1 >= len(re.Rows) {
 			return errors.New("partial update: more images than go-mysql decoded")
 		}
 		var err error
-		if pos, err = skipImage(tm, h.bitmap1, body, pos); err != nil {
+		if pos, err = skipImage(tm, h.Bitmap1, body, pos); err != nil {
 			return fmt.Errorf("partial update: row %d before image: %w", row/2+1, err)
 		}
-		if pos, err = readAfterImage(re, tm, h.bitmap2, body, pos, jsonCols, re.Rows[row+1]); err != nil {
+		if pos, err = readAfterImage(re, tm, h.Bitmap2, body, pos, jsonCols, re.Rows[row+1]); err != nil {
 			return fmt.Errorf("partial update: row %d after image: %w", row/2+1, err)
 		}
 		row += 2
@@ -88,7 +89,7 @@ func skipImage(tm *replication.TableMapEvent, bitmap, body []byte, pos int) (int
 // readAfterImage reads the after image at pos, storing the diffs of the
 // JSON columns logged in part into row, and returns the offset past it.
 func readAfterImage(re *replication.RowsEvent, tm *replication.TableMapEvent, bitmap, body []byte, pos, jsonCols int, row []any) (int, error) {
-	opts, pos, err := lenenc(body, pos)
+	opts, pos, err := event.LengthEncodedInt(body, pos)
 	if err != nil {
 		return 0, fmt.Errorf("value options: %w", err)
 	}
@@ -168,14 +169,14 @@ func readDiffs(re *replication.RowsEvent, b []byte) ([]txn.JSONDiff, int, error)
 		if op > txn.JSONRemove {
 			return nil, 0, fmt.Errorf("JSON diff %d: unknown operation %d", len(out)+1, op)
 		}
-		n, p, err := lenenc(b[:end], pos+1)
+		n, p, err := event.LengthEncodedInt(b[:end], pos+1)
 		if err != nil || n == 0 || n > uint64(end-p) {
 			return nil, 0, fmt.Errorf("JSON diff %d: bad path length", len(out)+1)
 		}
 		d := txn.JSONDiff{Op: op, Path: string(b[p : p+int(n)])}
 		pos = p + int(n)
 		if op != txn.JSONRemove {
-			if n, p, err = lenenc(b[:end], pos); err != nil || n == 0 || n > uint64(end-p) {
+			if n, p, err = event.LengthEncodedInt(b[:end], pos); err != nil || n == 0 || n > uint64(end-p) {
 				return nil, 0, fmt.Errorf("JSON diff %d: bad value length", len(out)+1)
 			}
 			if d.Value, err = jsonText(re, b[p:p+int(n)]); err != nil {
@@ -209,7 +210,7 @@ func jsonText(re *replication.RowsEvent, bin []byte) (string, error) {
 	data = append(data, 1, 0, 0) // before image: NULL; after image: no value options, no NULL
 	data = binary.LittleEndian.AppendUint32(data, uint32(len(bin)))
 	data = append(data, bin...)
-	if err := decodeRowsData(&one, 0, data); err != nil {
+	if err := event.DecodeRowsData(&one, 0, data); err != nil {
 		return "", fmt.Errorf("decode JSON value: %w", err)
 	}
 	if len(one.Rows) != 2 || len(one.Rows[1]) != 1 {

@@ -1,8 +1,7 @@
-package binlog
+package logfile
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -11,9 +10,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/binlog-replay/binlog-replay/binlog/event"
 )
 
-// ResolveFiles turns command-line arguments into the binlog files to read,
+// Resolve turns command-line arguments into the binlog files to read,
 // in order. An argument is a binlog file, a directory (its files named
 // BASE.NNNNNN that start with the binlog magic number are taken; other files
 // are ignored) or an index file (name ending in ".index", one path per line,
@@ -23,7 +24,7 @@ import (
 // sequence (naming the missing file), if the same number comes from two
 // different paths, or if a file without a numeric extension is given along
 // with others.
-func ResolveFiles(args []string) ([]string, error) {
+func Resolve(args []string) ([]string, error) {
 	var paths []string
 	for _, arg := range args {
 		found, err := expandArg(arg)
@@ -64,7 +65,7 @@ func scanDir(dir string) ([]string, error) {
 		if !e.Type().IsRegular() {
 			continue
 		}
-		if _, _, ok := splitName(LogName(e.Name())); !ok {
+		if _, _, ok := SplitName(Name(e.Name())); !ok {
 			continue
 		}
 		path := filepath.Join(dir, e.Name())
@@ -87,11 +88,11 @@ func hasMagic(path string) (bool, error) {
 		return false, fmt.Errorf("resolve binlog files: %s: %w", path, err)
 	}
 	defer f.Close()
-	b := make([]byte, len(binlogMagic))
+	b := make([]byte, len(event.Magic))
 	if _, err := io.ReadFull(f, b); err != nil {
 		return false, nil // shorter than a magic number: not a binlog
 	}
-	return bytes.Equal(b, binlogMagic), nil
+	return string(b) == event.Magic, nil
 }
 
 // readIndex reads a binlog index file.
@@ -119,8 +120,9 @@ func readIndex(path string) ([]string, error) {
 	return out, nil
 }
 
-// splitName splits "base.000123" into "base" and 123.
-func splitName(name string) (base string, num uint64, ok bool) {
+// SplitName splits "base.000123" into "base" and 123; ok is false for a
+// name without a numeric extension.
+func SplitName(name string) (base string, num uint64, ok bool) {
 	i := strings.LastIndexByte(name, '.')
 	if i <= 0 || i == len(name)-1 {
 		return "", 0, false
@@ -153,7 +155,7 @@ func orderFiles(paths []string) ([]string, error) {
 	var files []numbered
 	base := ""
 	for _, p := range paths {
-		b, n, ok := splitName(LogName(p))
+		b, n, ok := SplitName(Name(p))
 		if !ok {
 			if len(paths) == 1 {
 				return paths, nil
@@ -203,18 +205,18 @@ func dedupe(paths []string) ([]string, error) {
 // missingName builds the name of the file numbered n in prev's sequence,
 // keeping prev's zero padding.
 func missingName(prev string, n uint64) string {
-	name := LogName(prev)
+	name := Name(prev)
 	i := strings.LastIndexByte(name, '.')
 	width := len(name) - i - 1
 	return fmt.Sprintf("%s.%0*d", name[:i], width, n)
 }
 
-// FileBefore reports whether binlog file a comes before file b of the same
+// Before reports whether binlog file a comes before file b of the same
 // sequence: by numeric extension ("mysql-bin.000009" before
 // "mysql-bin.000010"), or by name when either has none.
-func FileBefore(a, b string) bool {
-	_, na, okA := splitName(LogName(a))
-	_, nb, okB := splitName(LogName(b))
+func Before(a, b string) bool {
+	_, na, okA := SplitName(Name(a))
+	_, nb, okB := SplitName(Name(b))
 	if okA && okB {
 		return na < nb
 	}

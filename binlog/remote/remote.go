@@ -1,4 +1,9 @@
-package binlog
+// Package remote reads a server's binlogs over the replication protocol,
+// as mysqlbinlog --read-from-remote-server does: a dump connection (Dial)
+// hands out the events the source sends, file by file, each at its offset
+// in the source's own files, for the binlog reader to group into
+// transactions (binlog.NewRemoteReader).
+package remote
 
 import (
 	"context"
@@ -8,6 +13,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math"
 	"net"
 	"strings"
 	"time"
@@ -15,17 +21,18 @@ import (
 	"github.com/go-mysql-org/go-mysql/client"
 	"github.com/go-mysql-org/go-mysql/mysql"
 
+	"github.com/binlog-replay/binlog-replay/binlog/event"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
-// RemoteSource is a server to read binlogs from with the replication
+// Source is a server to read binlogs from with the replication
 // protocol, as mysqlbinlog --read-from-remote-server does: a primary, a
 // surviving replica with log_slave_updates, or a binlog server.
 //
 // The events go through the same framing, checksum and grouping code as
 // files, and their positions name the source's own files and offsets, so a
 // checkpoint taken from a remote read is a position in the source's binlogs.
-type RemoteSource struct {
+type Source struct {
 	// Network is "tcp" or "unix"; Address is "host:port" or a socket path.
 	Network, Address string
 	// User needs the REPLICATION SLAVE privilege on the source.
@@ -36,9 +43,10 @@ type RemoteSource struct {
 	// be the source's own, nor that of another replica of the source: the
 	// source ends an earlier dump connection with the same id.
 	ServerID uint32
-	// StartGTID, used when Options.Start is zero, starts the dump after this
-	// MariaDB GTID position ("domain-server-seq" per domain, comma
-	// separated, as gtid_slave_pos): the source finds the file and offset.
+	// StartGTID, used when the start position (binlog.Options.Start) is
+	// zero, starts the dump after this MariaDB GTID position
+	// ("domain-server-seq" per domain, comma separated, as
+	// gtid_slave_pos): the source finds the file and offset.
 	StartGTID string
 	// ReadTimeout bounds the wait for each packet from the source (default
 	// one minute): a source that stops sending for that long is treated as
@@ -47,7 +55,7 @@ type RemoteSource struct {
 }
 
 // String names the source for messages (never with its password).
-func (s RemoteSource) String() string { return s.Address }
+func (s Source) String() string { return s.Address }
 
 // Replication protocol constants (MySQL and MariaDB client-server protocol).
 const (
@@ -64,19 +72,15 @@ const (
 	// source that this client understands every event of MariaDB 10.0 and
 	// later; without it the source replaces GTID events with dummy ones.
 	mariaCapabilityGTID = 4
-	// flagArtificial (LOG_EVENT_ARTIFICIAL_F) marks events the source
-	// makes up for the dump (a ROTATE naming the file, MariaDB's GTID_LIST
-	// at a GTID start), which are not in its files.
-	flagArtificial = 0x20
-	// defaultRemoteTimeout is RemoteSource.ReadTimeout's default.
-	defaultRemoteTimeout = time.Minute
+	// defaultTimeout is Source.ReadTimeout's default.
+	defaultTimeout = time.Minute
 )
 
-// remoteStream is one dump connection: the events the source sends from
+// Stream is one dump connection: the events the source sends from
 // the start point to the end of its log, with the file and offset of each
 // in the source's binlogs.
-type remoteStream struct {
-	src  RemoteSource
+type Stream struct {
+	src  Source
 	conn *client.Conn
 	// file and pos are where the next event is expected: the file the
 	// last ROTATE named, and the end of the last event received.
@@ -84,66 +88,46 @@ type remoteStream struct {
 	pos  uint64
 	// pending is an event read ahead (the first of the next file), with
 	// its file.
-	pending     *rawEvent
+	pending     *event.Framed
 	pendingFile string
 	ended       bool // the source sent EOF: its log ends here
 	err         error
 }
 
-// NewRemoteReader returns a reader of the binlogs src sends, from
-// opts.Start (a transaction boundary in one of the source's files) or, when
-// that is zero, from after src.StartGTID. It connects and asks for the
-// dump at once; ctx bounds the connection only. Next returns io.EOF at the
-// end of the source's log, where the source sends EOF, and an *Error naming
-// the file and offset reached when the connection is lost or the source
-// refuses the dump: the transaction in progress then is never returned. The
-// source's binlogs are expected to hold the position asked for.
-func NewRemoteReader(ctx context.Context, src RemoteSource, opts Options) (*Reader, error) {
-	r, err := newReader(opts)
-	if err != nil {
-		return nil, err
-	}
-	if r.remote, err = dialRemote(ctx, src, opts.Start); err != nil {
-		return nil, err
-	}
-	r.lastEnd = opts.Start
-	return r, nil
-}
-
-// ReadRemoteFormat returns the format description of the source's binlog
+// ReadFormat returns the format description of the source's binlog
 // where a read from start (or, when start is zero, from after
 // src.StartGTID) begins. It fails, with the source's message, when the
 // source refuses the dump (a missing privilege, an unknown file).
-func ReadRemoteFormat(ctx context.Context, src RemoteSource, start txn.Position) (*txn.Format, error) {
+func ReadFormat(ctx context.Context, src Source, start txn.Position) (*txn.Format, error) {
 	if !start.IsZero() {
-		start.Offset = uint64(len(binlogMagic)) // the file's own, unaltered
+		start.Offset = uint64(len(event.Magic)) // the file's own, unaltered
 	}
-	s, err := dialRemote(ctx, src, start)
+	s, err := Dial(ctx, src, start)
 	if err != nil {
 		return nil, err
 	}
-	defer s.close()
+	defer s.Close()
 	for {
 		ev, file, err := s.event()
 		if errors.Is(err, io.EOF) {
-			return nil, &Error{File: file, Offset: ev.Pos, Err: fmt.Errorf("source %s sent no format description", src)}
+			return nil, &event.Error{File: file, Offset: ev.Pos, Err: fmt.Errorf("source %s sent no format description", src)}
 		}
 		if err != nil {
 			return nil, err
 		}
-		if ev.Type == evFormatDescription {
-			f, err := parseFormat(ev.Raw, txn.Position{File: file, Offset: ev.Pos})
+		if ev.Type == event.TypeFormatDescription {
+			f, err := event.ParseFormat(ev.Raw, txn.Position{File: file, Offset: ev.Pos})
 			if err != nil {
-				return nil, wrapErr(err, file, ev)
+				return nil, &event.Error{File: file, Offset: ev.Pos, EventType: event.TypeName(ev.Type), Err: err}
 			}
 			return f.Format, nil
 		}
 	}
 }
 
-// dialRemote connects to src and asks for its binlogs from start, or from
+// Dial connects to src and asks for its binlogs from start, or from
 // after src.StartGTID when start is zero.
-func dialRemote(ctx context.Context, src RemoteSource, start txn.Position) (*remoteStream, error) {
+func Dial(ctx context.Context, src Source, start txn.Position) (*Stream, error) {
 	switch {
 	case src.ServerID == 0:
 		return nil, errors.New("read binlogs from a server: server id 0 is not allowed for a dump connection")
@@ -154,7 +138,7 @@ func dialRemote(ctx context.Context, src RemoteSource, start txn.Position) (*rem
 	}
 	timeout := src.ReadTimeout
 	if timeout <= 0 {
-		timeout = defaultRemoteTimeout
+		timeout = defaultTimeout
 	}
 	dialer := &net.Dialer{Timeout: 10 * time.Second}
 	conn, err := client.ConnectWithDialer(ctx, src.Network, src.Address, src.User, src.Password, "", dialer.DialContext,
@@ -168,7 +152,7 @@ func dialRemote(ctx context.Context, src RemoteSource, start txn.Position) (*rem
 	if err != nil {
 		return nil, fmt.Errorf("connect to source %s: %w", src, err)
 	}
-	s := &remoteStream{src: src, conn: conn, file: start.File, pos: start.Offset}
+	s := &Stream{src: src, conn: conn, file: start.File, pos: start.Offset}
 	if err := s.requestDump(start); err != nil {
 		conn.Close()
 		return nil, err
@@ -178,7 +162,7 @@ func dialRemote(ctx context.Context, src RemoteSource, start txn.Position) (*rem
 
 // requestDump sets up the session as a replica would and sends the dump
 // command.
-func (s *remoteStream) requestDump(start txn.Position) error {
+func (s *Stream) requestDump(start txn.Position) error {
 	mariadb := strings.Contains(strings.ToLower(s.conn.GetServerVersion()), "mariadb")
 	// Tell the source this client reads checksums (each event keeps the
 	// one in its file); the ROTATE it makes up first then has none.
@@ -196,7 +180,7 @@ func (s *remoteStream) requestDump(start txn.Position) error {
 			return fmt.Errorf("source %s: bad MariaDB GTID position %q", s.src, s.src.StartGTID)
 		}
 		setup = append(setup, fmt.Sprintf("SET @slave_connect_state = '%s'", s.src.StartGTID))
-		start.Offset = uint64(len(binlogMagic)) // the source ignores file and offset
+		start.Offset = uint64(len(event.Magic)) // the source ignores file and offset
 	}
 	for _, q := range setup {
 		if _, err := s.conn.Execute(q); err != nil {
@@ -218,35 +202,35 @@ func (s *remoteStream) requestDump(start txn.Position) error {
 	return nil
 }
 
-// close ends the dump connection.
-func (s *remoteStream) close() {
+// Close ends the dump connection.
+func (s *Stream) Close() {
 	if s.conn != nil {
 		s.conn.Close()
 		s.conn = nil
 	}
 }
 
-// nextFile returns a framer for the next file the source sends, or io.EOF
-// where its log ends.
-func (s *remoteStream) nextFile() (*remoteFile, error) {
+// NextFile returns the next file the source sends, or io.EOF where its
+// log ends.
+func (s *Stream) NextFile() (*File, error) {
 	ev, file, err := s.event()
 	if err != nil {
 		return nil, err
 	}
 	s.unread(ev, file)
-	return &remoteFile{s: s, name: file, end: ev.Pos}, nil
+	return &File{s: s, name: file, end: ev.Pos}, nil
 }
 
 // unread puts ev back, to be returned by the next call to event.
-func (s *remoteStream) unread(ev rawEvent, file string) {
+func (s *Stream) unread(ev event.Framed, file string) {
 	s.pending, s.pendingFile = &ev, file
 }
 
 // event returns the next event the source sends and the name of its file,
 // skipping the events the source makes up for the dump. It returns io.EOF
-// (with the offset reached) where the source's log ends, and an *Error when
-// the connection is lost or the source reports an error.
-func (s *remoteStream) event() (rawEvent, string, error) {
+// (with the offset reached) where the source's log ends, and an
+// *event.Error when the connection is lost or the source reports an error.
+func (s *Stream) event() (event.Framed, string, error) {
 	if s.pending != nil {
 		ev, file := *s.pending, s.pendingFile
 		s.pending = nil
@@ -254,7 +238,7 @@ func (s *remoteStream) event() (rawEvent, string, error) {
 	}
 	for s.err == nil {
 		if s.ended {
-			return rawEvent{Pos: s.pos}, s.file, io.EOF
+			return event.Framed{Pos: s.pos}, s.file, io.EOF
 		}
 		data, err := s.receive()
 		if err != nil {
@@ -273,24 +257,24 @@ func (s *remoteStream) event() (rawEvent, string, error) {
 			return ev, file, nil
 		}
 	}
-	return rawEvent{Pos: s.pos}, s.file, s.err
+	return event.Framed{Pos: s.pos}, s.file, s.err
 }
 
 // fail records err and closes the connection.
-func (s *remoteStream) fail(err error) {
+func (s *Stream) fail(err error) {
 	s.err = err
-	s.close()
+	s.Close()
 }
 
 // receive reads one packet and returns the event it holds, or nil for the
 // EOF packet that ends the dump.
-func (s *remoteStream) receive() ([]byte, error) {
+func (s *Stream) receive() ([]byte, error) {
 	if s.conn == nil {
 		return nil, errors.New("binlog reader closed")
 	}
 	data, err := s.conn.ReadPacket()
 	if err != nil {
-		return nil, &Error{File: s.file, Offset: s.pos, Err: fmt.Errorf(
+		return nil, &event.Error{File: s.file, Offset: s.pos, Err: fmt.Errorf(
 			"lost the connection to source %s after the event ending at this offset: %w", s.src, err)}
 	}
 	switch {
@@ -308,38 +292,38 @@ func (s *remoteStream) receive() ([]byte, error) {
 		if errors.As(err, &me) && me.Code == mysql.ER_SPECIFIC_ACCESS_DENIED_ERROR {
 			hint = " (the source user needs the REPLICATION SLAVE privilege)"
 		}
-		return nil, &Error{File: s.file, Offset: s.pos, Err: fmt.Errorf("source %s stopped the binlog dump%s: %w", s.src, hint, err)}
+		return nil, &event.Error{File: s.file, Offset: s.pos, Err: fmt.Errorf("source %s stopped the binlog dump%s: %w", s.src, hint, err)}
 	}
-	return nil, &Error{File: s.file, Offset: s.pos, Err: fmt.Errorf("source %s sent an unexpected packet (%d bytes)", s.src, len(data))}
+	return nil, &event.Error{File: s.file, Offset: s.pos, Err: fmt.Errorf("source %s sent an unexpected packet (%d bytes)", s.src, len(data))}
 }
 
-// frame turns one event the source sent into a rawEvent at its offset in
-// its file. It reports ok false for the events the source makes up
+// frame turns one event the source sent into an event.Framed at its
+// offset in its file. It reports ok false for the events the source makes up
 // (artificial ROTATE and GTID_LIST, heartbeats), after taking the file name
 // from a ROTATE.
-func (s *remoteStream) frame(b []byte) (ev rawEvent, file string, ok bool, err error) {
-	if len(b) < headerSize {
-		return ev, "", false, &Error{File: s.file, Offset: s.pos, Err: fmt.Errorf("source %s sent an event of %d bytes", s.src, len(b))}
+func (s *Stream) frame(b []byte) (ev event.Framed, file string, ok bool, err error) {
+	if len(b) < event.HeaderSize {
+		return ev, "", false, &event.Error{File: s.file, Offset: s.pos, Err: fmt.Errorf("source %s sent an event of %d bytes", s.src, len(b))}
 	}
-	ev.header = parseHeader(b)
+	ev.Header = event.ParseHeader(b)
 	ev.Raw = b[:len(b):len(b)]
 	file = s.file
 	if int(ev.Size) != len(b) {
-		return ev, file, false, &Error{File: file, Offset: s.pos, EventType: eventTypeName(ev.Type),
+		return ev, file, false, &event.Error{File: file, Offset: s.pos, EventType: event.TypeName(ev.Type),
 			Err: fmt.Errorf("event header says %d bytes, the source sent %d", ev.Size, len(b))}
 	}
 	switch {
-	case ev.Type == evRotate && (ev.Flags&flagArtificial != 0 || ev.LogPos == 0):
+	case ev.Type == event.TypeRotate && (ev.Flags&event.FlagArtificial != 0 || ev.LogPos == 0):
 		return ev, file, false, s.rotate(ev)
-	case ev.Type == evFormatDescription:
+	case ev.Type == event.TypeFormatDescription:
 		// At the file's start; when the dump starts further in, the source
 		// sends it with log_pos 0, then the events from the start.
-		ev.Pos = uint64(len(binlogMagic))
+		ev.Pos = uint64(len(event.Magic))
 		if s.pos <= ev.Pos {
 			s.pos = ev.Pos + uint64(ev.Size)
 		}
 		return ev, file, true, nil
-	case ev.Flags&flagArtificial != 0, ev.Type == evHeartbeat, ev.Type == evHeartbeatV2:
+	case ev.Flags&event.FlagArtificial != 0, ev.Type == event.TypeHeartbeat, ev.Type == event.TypeHeartbeatV2:
 		return ev, file, false, nil
 	}
 	end := s.pos + uint64(ev.Size)
@@ -347,22 +331,22 @@ func (s *remoteStream) frame(b []byte) (ev rawEvent, file string, ok bool, err e
 		end = eventEnd(s.pos, ev.Size, ev.LogPos)
 	}
 	ev.Pos, s.pos = end-uint64(ev.Size), end
-	if ev.Type == evRotate { // the file's last event: the next file follows
+	if ev.Type == event.TypeRotate { // the file's last event: the next file follows
 		return ev, file, true, s.rotate(ev)
 	}
 	return ev, file, true, nil
 }
 
 // rotate moves to the file a ROTATE event names.
-func (s *remoteStream) rotate(ev rawEvent) error {
-	body := ev.Raw[headerSize:]
+func (s *Stream) rotate(ev event.Framed) error {
+	body := ev.Raw[event.HeaderSize:]
 	// A checksum ends the event unless the source left it out (it does
 	// for the first, made-up ROTATE): take it off where it matches.
 	if n := len(body) - 4; n >= 8 && crc32.ChecksumIEEE(ev.Raw[:len(ev.Raw)-4]) == binary.LittleEndian.Uint32(body[n:]) {
 		body = body[:n]
 	}
 	if len(body) <= 8 {
-		return &Error{File: s.file, Offset: s.pos, EventType: eventTypeName(ev.Type),
+		return &event.Error{File: s.file, Offset: s.pos, EventType: event.TypeName(ev.Type),
 			Err: fmt.Errorf("source %s sent a ROTATE without a file name", s.src)}
 	}
 	s.file, s.pos = string(body[8:]), binary.LittleEndian.Uint64(body)
@@ -382,51 +366,52 @@ func eventEnd(prev uint64, size, logPos uint32) uint64 {
 	return end
 }
 
-// remoteFile frames the events of one of the source's files as the source
-// sends them (a framer).
-type remoteFile struct {
-	s    *remoteStream
+// File frames the events of one of the source's files as the source
+// sends them, as logfile.File frames a file on disk.
+type File struct {
+	s    *Stream
 	name string
 	end  uint64 // end of the last event returned
 	done bool
 	fde  bool // the file's format description was returned
 }
 
-// next returns the next event of the file, io.EOF where the source moves
+// Next returns the next event of the file, io.EOF where the source moves
 // to another file or its log ends, or the stream's error.
-func (f *remoteFile) next() (rawEvent, error) {
+func (f *File) Next() (event.Framed, error) {
 	if f.done {
-		return rawEvent{Pos: f.end}, io.EOF
+		return event.Framed{Pos: f.end}, io.EOF
 	}
 	ev, file, err := f.s.event()
 	if errors.Is(err, io.EOF) {
 		f.done = true
-		return rawEvent{Pos: f.end}, io.EOF
+		return event.Framed{Pos: f.end}, io.EOF
 	}
 	if err != nil {
 		return ev, err
 	}
-	if file != f.name || ev.Type == evFormatDescription && f.fde {
+	if file != f.name || ev.Type == event.TypeFormatDescription && f.fde {
 		f.s.unread(ev, file) // the first event of the next file
 		f.done = true
-		return rawEvent{Pos: f.end}, io.EOF
+		return event.Framed{Pos: f.end}, io.EOF
 	}
-	f.fde = f.fde || ev.Type == evFormatDescription
+	f.fde = f.fde || ev.Type == event.TypeFormatDescription
 	f.end = ev.Pos + uint64(ev.Size)
 	return ev, nil
 }
 
-// newSlab does nothing: each event the source sends has its own memory.
-func (f *remoteFile) newSlab(int) {}
+// NewSlab does nothing: each event the source sends has its own memory.
+func (f *File) NewSlab(int) {}
 
-// fileName returns the name of the source's file.
-func (f *remoteFile) fileName() string { return f.name }
+// Name returns the name of the source's file.
+func (f *File) Name() string { return f.name }
 
-// fileSize returns unknownSize: the source checks the start position.
-func (f *remoteFile) fileSize() uint64 { return unknownSize }
+// Size returns math.MaxUint64, an unknown size: the source checks the
+// start position.
+func (f *File) Size() uint64 { return math.MaxUint64 }
 
-// dataEnd returns the end of the last event read.
-func (f *remoteFile) dataEnd() uint64 { return f.end }
+// DataEnd returns the end of the last event read.
+func (f *File) DataEnd() uint64 { return f.end }
 
-// close does nothing: the Reader closes the connection.
-func (f *remoteFile) close() error { return nil }
+// Close does nothing: the stream is closed on its own (Stream.Close).
+func (f *File) Close() error { return nil }

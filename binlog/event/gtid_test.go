@@ -1,4 +1,4 @@
-package binlog
+package event
 
 import (
 	"encoding/binary"
@@ -56,7 +56,7 @@ func encodePreviousGTIDs(t testing.TB, tagged bool, sources []gtidSource) []byte
 }
 
 // TestParsePreviousGTIDsTagged decodes classic and tagged PREVIOUS_GTIDS
-// bodies with parsePreviousGTIDs and with go-mysql's decoder: both must
+// bodies with ParsePreviousGTIDs and with go-mysql's decoder: both must
 // read the same set, and it must be the set encoded. go-mysql v1.14.0
 // prints a tagged entry as ":tag:n" after the entry before it, so a UUID
 // whose first entry is tagged comes out without its UUID; those cases
@@ -83,16 +83,16 @@ func TestParsePreviousGTIDsTagged(t *testing.T) {
 			u2 + ":tag_4567890123456789012345678901:10-20", true},
 	} {
 		body := encodePreviousGTIDs(t, c.tagged, c.sources)
-		got, err := parsePreviousGTIDs(body)
+		got, err := ParsePreviousGTIDs(body)
 		if err != nil {
-			t.Fatalf("parsePreviousGTIDs(%s): %v", c.want, err)
+			t.Fatalf("ParsePreviousGTIDs(%s): %v", c.want, err)
 		}
 		want, err := txn.ParseGTIDSet(c.want)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got.String() != want.String() {
-			t.Errorf("parsePreviousGTIDs = %s, want %s", got, want)
+			t.Errorf("ParsePreviousGTIDs = %s, want %s", got, want)
 		}
 		if c.libNoUUID {
 			continue
@@ -106,11 +106,37 @@ func TestParsePreviousGTIDsTagged(t *testing.T) {
 			t.Fatalf("go-mysql's %q: %v", lib.GTIDSets, err)
 		}
 		if libSet.String() != got.String() {
-			t.Errorf("go-mysql reads %s, parsePreviousGTIDs %s", libSet, got)
+			t.Errorf("go-mysql reads %s, ParsePreviousGTIDs %s", libSet, got)
 		}
 	}
 	body := encodePreviousGTIDs(t, true, []gtidSource{{u1, "x", [][2]uint64{{1, 2}}}})
-	if _, err := parsePreviousGTIDs(body[:len(body)-3]); err == nil {
+	if _, err := ParsePreviousGTIDs(body[:len(body)-3]); err == nil {
 		t.Error("a cut tagged body was read")
+	}
+}
+
+func TestParseMariaGTID(t *testing.T) {
+	body := func(flags byte, rest ...byte) []byte {
+		b := []byte{5, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, flags}
+		return append(b, rest...)
+	}
+	g, err := ParseMariaGTID(body(mariaStandalone, 0, 0, 0, 0, 0, 0), 7)
+	if err != nil || !g.Standalone || g.GTID.String() != "2-7-5" {
+		t.Errorf("standalone: %+v %v", g, err)
+	}
+	g, err = ParseMariaGTID(body(mariaGroupCommitID, 1, 2, 3, 4, 5, 6, 7, 8, 0), 7)
+	if err != nil || g.Standalone {
+		t.Errorf("group commit: %+v %v", g, err)
+	}
+	for name, b := range map[string][]byte{
+		"XA":                 body(mariaPreparedXA, 0, 0, 0, 0, 0, 0),
+		"two-phase ALTER":    body(0, mariaExtraStartAlter, 0, 0, 0, 0, 0, 0, 0, 0),
+		"commit id missing":  body(mariaGroupCommitID, 1, 2),
+		"too short":          {1, 2, 3},
+		"ROLLBACK ALTER too": body(mariaGroupCommitID, 1, 2, 3, 4, 5, 6, 7, 8, mariaExtraRollbackAlter, 1, 2, 3, 4, 5, 6, 7, 8),
+	} {
+		if _, err := ParseMariaGTID(b, 1); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
 	}
 }

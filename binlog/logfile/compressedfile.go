@@ -1,4 +1,4 @@
-package binlog
+package logfile
 
 import (
 	"compress/gzip"
@@ -20,9 +20,9 @@ import (
 // compressedSuffixes are the file name suffixes of compressed binlogs.
 var compressedSuffixes = []string{".gz", ".zst"}
 
-// LogName returns the binlog's name for path: its base name, without a
+// Name returns the binlog's name for path: its base name, without a
 // compression suffix.
-func LogName(path string) string {
+func Name(path string) string {
 	name := filepath.Base(path)
 	for _, s := range compressedSuffixes {
 		if strings.HasSuffix(name, s) && len(name) > len(s) {
@@ -33,7 +33,7 @@ func LogName(path string) string {
 }
 
 // Compressed reports whether path names a compressed binlog (.gz, .zst).
-func Compressed(path string) bool { return LogName(path) != filepath.Base(path) }
+func Compressed(path string) bool { return Name(path) != filepath.Base(path) }
 
 // openStream opens path for reading, decompressing it if its name says it
 // is compressed. size is the file's size on disk.

@@ -1,4 +1,4 @@
-package binlog
+package event
 
 import (
 	"encoding/binary"
@@ -24,8 +24,8 @@ const (
 	mariaExtraRollbackAlter = 8
 )
 
-// mariaGTID is a decoded MariaDB GTID event.
-type mariaGTID struct {
+// MariaGTID is a decoded MariaDB GTID event.
+type MariaGTID struct {
 	GTID       txn.GTID
 	Standalone bool
 	// Transactional is FL_TRANSACTIONAL: the server logs it for an event
@@ -33,12 +33,12 @@ type mariaGTID struct {
 	Transactional, DDL bool
 }
 
-// parseMariaGTID decodes a MariaDB GTID event body: sequence number (8),
+// ParseMariaGTID decodes a MariaDB GTID event body: sequence number (8),
 // domain (4), flags (1), then optional commit id, XA xid and extra flags.
 // XA transactions and two-phase ALTER are refused: replaying them needs
-// semantics this reader does not provide.
-func parseMariaGTID(body []byte, serverID uint32) (mariaGTID, error) {
-	var g mariaGTID
+// semantics the binlog reader does not provide.
+func ParseMariaGTID(body []byte, serverID uint32) (MariaGTID, error) {
+	var g MariaGTID
 	if len(body) < 13 {
 		return g, fmt.Errorf("MariaDB GTID body of %d bytes is too short", len(body))
 	}
@@ -73,9 +73,9 @@ func parseMariaGTID(body []byte, serverID uint32) (mariaGTID, error) {
 	return g, nil
 }
 
-// mysqlGTID formats a MySQL GTID from its 16-byte source id, optional tag
+// MySQLGTID formats a MySQL GTID from its 16-byte source id, optional tag
 // and number. An anonymous GTID (number 0) is the zero GTID.
-func mysqlGTID(sid []byte, tag string, gno int64) (txn.GTID, error) {
+func MySQLGTID(sid []byte, tag string, gno int64) (txn.GTID, error) {
 	if gno == 0 {
 		return txn.GTID{}, nil
 	}

@@ -1,4 +1,4 @@
-package binlog
+package event
 
 import (
 	"bytes"
@@ -11,8 +11,8 @@ import (
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
-// format is what the reader knows about a file's FORMAT_DESCRIPTION event.
-type format struct {
+// Format is what the reader knows about a file's FORMAT_DESCRIPTION event.
+type Format struct {
 	*txn.Format
 	// postHeader holds the post-header length of each event type
 	// (index type-1), as the event lists them.
@@ -21,15 +21,15 @@ type format struct {
 
 // Checksum algorithms a FORMAT_DESCRIPTION event may announce.
 const (
-	checksumOff   = 0
-	checksumCRC32 = 1
+	ChecksumOff   = 0
+	ChecksumCRC32 = 1
 )
 
-// parseFormat decodes a FORMAT_DESCRIPTION event (raw is the whole event) at
+// ParseFormat decodes a FORMAT_DESCRIPTION event (raw is the whole event) at
 // pos in file name. It returns an error for a malformed or unsupported event,
 // or when its own checksum does not match.
-func parseFormat(raw []byte, pos txn.Position) (*format, error) {
-	body := raw[headerSize:]
+func ParseFormat(raw []byte, pos txn.Position) (*Format, error) {
+	body := raw[HeaderSize:]
 	// binlog version (2), server version (50), create time (4), header length (1)
 	const fixed = 2 + 50 + 4 + 1
 	if len(body) < fixed {
@@ -42,10 +42,10 @@ func parseFormat(raw []byte, pos txn.Position) (*format, error) {
 	if i := bytes.IndexByte(body[2:52], 0); i >= 0 {
 		version = string(body[2 : 2+i])
 	}
-	if hl := body[56]; hl != headerSize {
-		return nil, fmt.Errorf("event header length %d is not supported (want %d)", hl, headerSize)
+	if hl := body[56]; hl != HeaderSize {
+		return nil, fmt.Errorf("event header length %d is not supported (want %d)", hl, HeaderSize)
 	}
-	f := &format{Format: &txn.Format{ServerVersion: version, Pos: pos, Raw: raw}}
+	f := &Format{Format: &txn.Format{ServerVersion: version, Pos: pos, Raw: raw}}
 	f.Flavor = txn.FlavorMySQL
 	if strings.Contains(strings.ToLower(version), "mariadb") {
 		f.Flavor = txn.FlavorMariaDB
@@ -58,14 +58,14 @@ func parseFormat(raw []byte, pos txn.Position) (*format, error) {
 			return nil, errors.New("format description is too short to hold its checksum algorithm")
 		}
 		switch alg := rest[len(rest)-5]; alg {
-		case checksumOff:
-		case checksumCRC32:
+		case ChecksumOff:
+		case ChecksumCRC32:
 			f.Checksum = true
 			// The server clears LOG_EVENT_BINLOG_IN_USE_F in the file when it
 			// closes it; the checksum was computed without that flag.
 			cp := append([]byte(nil), raw...)
-			cp[17] &^= flagInUse
-			if err := verifyChecksum(cp); err != nil {
+			cp[17] &^= FlagInUse
+			if err := VerifyChecksum(cp); err != nil {
 				return nil, err
 			}
 		default:
@@ -77,9 +77,9 @@ func parseFormat(raw []byte, pos txn.Position) (*format, error) {
 	return f, nil
 }
 
-// postHeaderLen returns the post-header length of event type t, or -1 if the
+// PostHeaderLen returns the post-header length of event type t, or -1 if the
 // format description does not list it.
-func (f *format) postHeaderLen(t byte) int {
+func (f *Format) PostHeaderLen(t byte) int {
 	if t == 0 || int(t) > len(f.postHeader) {
 		return -1
 	}
@@ -117,30 +117,11 @@ func splitVersion(v string) [3]int {
 	return out
 }
 
-// ReadFormat returns the format description of the binlog file at path
-// (plain or compressed), reading only its first event.
-func ReadFormat(path string) (*txn.Format, error) {
-	fr, err := openFile(path)
-	if err != nil {
-		return nil, err
-	}
-	defer fr.close()
-	ev, err := fr.next()
-	if err != nil {
-		return nil, &Error{File: fr.name, Offset: ev.Pos, Err: fmt.Errorf("read the format description: %w", err)}
-	}
-	f, err := firstFormat(ev, fr.name)
-	if err != nil {
-		return nil, fr.errAt(ev, err)
-	}
-	return f.Format, nil
-}
-
-// firstFormat decodes ev, the first event of the file called name, which
+// FirstFormat decodes ev, the first event of the file called name, which
 // must be its format description.
-func firstFormat(ev rawEvent, name string) (*format, error) {
-	if ev.Type != evFormatDescription {
-		return nil, fmt.Errorf("file does not start with a FORMAT_DESCRIPTION_EVENT (found %s)", eventTypeName(ev.Type))
+func FirstFormat(ev Framed, name string) (*Format, error) {
+	if ev.Type != TypeFormatDescription {
+		return nil, fmt.Errorf("file does not start with a FORMAT_DESCRIPTION_EVENT (found %s)", TypeName(ev.Type))
 	}
-	return parseFormat(ev.Raw, txn.Position{File: name, Offset: ev.Pos})
+	return ParseFormat(ev.Raw, txn.Position{File: name, Offset: ev.Pos})
 }

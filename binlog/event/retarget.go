@@ -1,4 +1,4 @@
-package binlog
+package event
 
 import (
 	"encoding/binary"
@@ -19,18 +19,18 @@ func RetargetTableMap(raw []byte, f *txn.Format, db, table string) ([]byte, erro
 	if len(db) > 255 || len(table) > 255 {
 		return nil, errors.New("retarget table map: name too long")
 	}
-	ff, err := parseFormat(f.Raw, f.Pos)
+	ff, err := ParseFormat(f.Raw, f.Pos)
 	if err != nil {
 		return nil, fmt.Errorf("retarget table map: %w", err)
 	}
-	body := raw[headerSize:]
+	body := raw[HeaderSize:]
 	if ff.Checksum {
 		if len(body) < 4 {
 			return nil, errors.New("retarget table map: event too short")
 		}
 		body = body[:len(body)-4]
 	}
-	ph := ff.postHeaderLen(evTableMap)
+	ph := ff.PostHeaderLen(TypeTableMap)
 	if ph < 0 {
 		ph = 8
 	}
@@ -50,7 +50,7 @@ func RetargetTableMap(raw []byte, f *txn.Format, db, table string) ([]byte, erro
 	}
 	rest := body[p+1+tblLen+1:]
 	out := make([]byte, 0, len(raw)+len(db)+len(table))
-	out = append(out, raw[:headerSize]...)
+	out = append(out, raw[:HeaderSize]...)
 	out = append(out, body[:ph]...)
 	out = append(out, byte(len(db)))
 	out = append(out, db...)

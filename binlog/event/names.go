@@ -1,42 +1,42 @@
-package binlog
+package event
 
 import "strconv"
 
-// Event type codes this package handles by number (MySQL binlog_event.h and
+// Event type codes the binlog packages handle by number (MySQL binlog_event.h and
 // MariaDB log_event.h).
 const (
-	evQuery              = 2
-	evStop               = 3
-	evRotate             = 4
-	evIntVar             = 5
-	evAppendBlock        = 9
-	evDeleteFile         = 11
-	evRand               = 13
-	evUserVar            = 14
-	evFormatDescription  = 15
-	evXID                = 16
-	evBeginLoadQuery     = 17
-	evExecuteLoadQuery   = 18
-	evTableMap           = 19
-	evIncident           = 26
-	evHeartbeat          = 27
-	evIgnorable          = 28
-	evRowsQuery          = 29
-	evGTID               = 33
-	evAnonymousGTID      = 34
-	evPreviousGTIDs      = 35
-	evXAPrepare          = 38
-	evPartialUpdateRows  = 39
-	evTransactionPayload = 40
-	evHeartbeatV2        = 41
-	evGTIDTagged         = 42
-	evAnnotateRows       = 160
-	evBinlogCheckpoint   = 161
-	evMariaGTID          = 162
-	evMariaGTIDList      = 163
-	evStartEncryption    = 164
-	evQueryCompressed    = 165
-	evLastMariaDB        = 171 // DELETE_ROWS_COMPRESSED_EVENT
+	TypeQuery              = 2
+	TypeStop               = 3
+	TypeRotate             = 4
+	TypeIntVar             = 5
+	TypeAppendBlock        = 9
+	TypeDeleteFile         = 11
+	TypeRand               = 13
+	TypeUserVar            = 14
+	TypeFormatDescription  = 15
+	TypeXID                = 16
+	TypeBeginLoadQuery     = 17
+	TypeExecuteLoadQuery   = 18
+	TypeTableMap           = 19
+	TypeIncident           = 26
+	TypeHeartbeat          = 27
+	TypeIgnorable          = 28
+	TypeRowsQuery          = 29
+	TypeGTID               = 33
+	TypeAnonymousGTID      = 34
+	TypePreviousGTIDs      = 35
+	TypeXAPrepare          = 38
+	TypePartialUpdateRows  = 39
+	TypeTransactionPayload = 40
+	TypeHeartbeatV2        = 41
+	TypeGTIDTagged         = 42
+	TypeAnnotateRows       = 160
+	TypeBinlogCheckpoint   = 161
+	TypeMariaGTID          = 162
+	TypeMariaGTIDList      = 163
+	TypeStartEncryption    = 164
+	TypeQueryCompressed    = 165
+	TypeLastMariaDB        = 171 // DELETE_ROWS_COMPRESSED_EVENT
 )
 
 var eventTypeNames = map[byte]string{
@@ -75,6 +75,6 @@ var typeNames = func() (out [256]string) {
 	return out
 }()
 
-// eventTypeName returns the server's name for an event type code, or
+// TypeName returns the server's name for an event type code, or
 // "EVENT_TYPE_N" for a code neither MySQL nor MariaDB defines.
-func eventTypeName(t byte) string { return typeNames[t] }
+func TypeName(t byte) string { return typeNames[t] }

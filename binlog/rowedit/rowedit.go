@@ -1,4 +1,8 @@
-package binlog
+// Package rowedit makes new row events out of the row events of a binlog,
+// for an undo: the inverse of an event and an event holding some of its
+// rows only. It works on the events' bytes; binlog.Decoder decodes the
+// events it makes.
+package rowedit
 
 import (
 	"encoding/binary"
@@ -7,38 +11,39 @@ import (
 	"hash/crc32"
 	"slices"
 
+	"github.com/binlog-replay/binlog-replay/binlog/event"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
-// RowEditor makes new row events out of the row events of binlogs of one
+// Editor makes new row events out of the row events of binlogs of one
 // format, for an undo: the inverse of an event (Invert) and an event
 // holding some of its rows only (Keep). The events it makes are what a
 // server's BINLOG statement takes, as the reader's are: the same header
 // (type, flags and size changed as needed), post-header and column
 // bitmaps, the rows rearranged, and a new CRC32 when the format has
 // checksums. It works on the raw bytes only, so every value keeps its
-// exact binary form (DOUBLE, fractional TIMESTAMP, JSON...). A RowEditor is
+// exact binary form (DOUBLE, fractional TIMESTAMP, JSON...). An Editor is
 // safe for concurrent use.
-type RowEditor struct {
-	format *format
+type Editor struct {
+	format *event.Format
 }
 
-// NewRowEditor returns an editor of the row events of binlogs whose format
+// NewEditor returns an editor of the row events of binlogs whose format
 // description is f.
-func NewRowEditor(f *txn.Format) (*RowEditor, error) {
-	fm, err := parseFormat(f.Raw, f.Pos)
+func NewEditor(f *txn.Format) (*Editor, error) {
+	fm, err := event.ParseFormat(f.Raw, f.Pos)
 	if err != nil {
 		return nil, fmt.Errorf("row editor: format description at %s: %w", f.Pos, err)
 	}
 	fm.Format = f // with the flavor the reader settled on
-	return &RowEditor{format: fm}, nil
+	return &Editor{format: fm}, nil
 }
 
 // inverseType maps the row event types an editor takes to the type of
 // their inverse: a WRITE_ROWS undoes a DELETE_ROWS and the other way
 // round, an UPDATE_ROWS undoes an UPDATE_ROWS (its images swapped). The
 // types are v1 (MySQL 5.1.16+, MariaDB, which also gives its compressed
-// events as v1: see compressed.go) and v2 (MySQL 5.6+).
+// events as v1: see event/compressed.go) and v2 (MySQL 5.6+).
 var inverseType = map[byte]byte{
 	23: 25, 24: 24, 25: 23, // v1
 	30: 32, 31: 31, 32: 30, // v2
@@ -63,7 +68,7 @@ func (e *NotFullError) Error() string {
 // as the event says without being read (its type, images that lack
 // columns), nil when it does not.
 func CheckInvertible(e *txn.Event) error {
-	if e.Kind != txn.EventRows || e.Rows == nil || e.Rows.Table == nil || len(e.Raw) < headerSize {
+	if e.Kind != txn.EventRows || e.Rows == nil || e.Rows.Table == nil || len(e.Raw) < event.HeaderSize {
 		return errors.New("not a row event with its table map")
 	}
 	if _, ok := inverseType[e.Raw[4]]; !ok {
@@ -109,33 +114,33 @@ func (l *rowsLayout) rowCount() int {
 }
 
 // layout cuts the row event e at its parts.
-func (ed *RowEditor) layout(e *txn.Event) (*rowsLayout, error) {
+func (ed *Editor) layout(e *txn.Event) (*rowsLayout, error) {
 	if e.Kind != txn.EventRows || e.Rows == nil || e.Rows.Table == nil {
 		return nil, errors.New("not a row event with its table map")
 	}
 	raw := e.Raw
-	if len(raw) < headerSize {
+	if len(raw) < event.HeaderSize {
 		return nil, fmt.Errorf("event of %d bytes is shorter than its header", len(raw))
 	}
 	typ := raw[4]
 	if _, ok := inverseType[typ]; !ok {
-		return nil, fmt.Errorf("%s events cannot be edited (only WRITE, UPDATE and DELETE_ROWS v1 and v2)", eventTypeName(typ))
+		return nil, fmt.Errorf("%s events cannot be edited (only WRITE, UPDATE and DELETE_ROWS v1 and v2)", event.TypeName(typ))
 	}
 	if size := binary.LittleEndian.Uint32(raw[9:]); int(size) != len(raw) {
 		return nil, fmt.Errorf("event header says %d bytes, the event has %d", size, len(raw))
 	}
 	l := &rowsLayout{raw: raw, typ: typ, update: typ == 24 || typ == 31, end: len(raw)}
 	if ed.format.Checksum {
-		if err := verifyChecksum(raw); err != nil {
+		if err := event.VerifyChecksum(raw); err != nil {
 			return nil, err
 		}
 		l.end -= 4
 	}
 	idLen := 6
-	if ed.format.postHeaderLen(typ) == 6 {
+	if ed.format.PostHeaderLen(typ) == 6 {
 		idLen = 4
 	}
-	pos := headerSize + idLen
+	pos := event.HeaderSize + idLen
 	l.flags = pos
 	pos += 2
 	if typ >= 30 {
@@ -149,7 +154,7 @@ func (ed *RowEditor) layout(e *txn.Event) (*rowsLayout, error) {
 		l.extra, l.extraEnd = pos+2, pos+n
 		pos += n
 	}
-	n, pos, err := lenenc(raw[:l.end], pos)
+	n, pos, err := event.LengthEncodedInt(raw[:l.end], pos)
 	if err != nil {
 		return nil, fmt.Errorf("row event column count: %w", err)
 	}
@@ -206,7 +211,7 @@ func (l *rowsLayout) full(off int) bool {
 // e's; its Rows, decoded when e's are, describe it. It refuses an event
 // whose images lack columns (a *NotFullError) and an event type it cannot
 // edit (v0, PARTIAL_UPDATE_ROWS, MariaDB's v2 compressed events).
-func (ed *RowEditor) Invert(e *txn.Event) (*txn.Event, error) {
+func (ed *Editor) Invert(e *txn.Event) (*txn.Event, error) {
 	l, err := ed.layout(e)
 	if err != nil {
 		return nil, ed.errorf(e, "%w", err)
@@ -248,7 +253,7 @@ func (ed *RowEditor) Invert(e *txn.Event) (*txn.Event, error) {
 	}
 	out = ed.seal(out)
 	inv := &txn.Event{Kind: txn.EventRows, Type: out[4], Pos: e.Pos, Timestamp: e.Timestamp, Raw: out,
-		TypeName: eventTypeName(out[4]) + " (inverse of " + e.TypeName + ")",
+		TypeName: event.TypeName(out[4]) + " (inverse of " + e.TypeName + ")",
 		Rows:     invertRows(e.Rows, flags)}
 	return inv, nil
 }
@@ -314,7 +319,7 @@ func invertRows(r *txn.Rows, flags uint16) *txn.Rows {
 // Keep returns a copy of the row event e holding only the rows keep
 // accepts (row i is the i-th image, or the i-th before/after pair of an
 // update, from 0), in their order, or nil when it accepts none.
-func (ed *RowEditor) Keep(e *txn.Event, keep func(row int) bool) (*txn.Event, error) {
+func (ed *Editor) Keep(e *txn.Event, keep func(row int) bool) (*txn.Event, error) {
 	l, err := ed.layout(e)
 	if err != nil {
 		return nil, ed.errorf(e, "%w", err)
@@ -356,7 +361,7 @@ func (ed *RowEditor) Keep(e *txn.Event, keep func(row int) bool) (*txn.Event, er
 
 // seal sets the size of the event out (all but its checksum) and appends
 // the checksum when the format has them.
-func (ed *RowEditor) seal(out []byte) []byte {
+func (ed *Editor) seal(out []byte) []byte {
 	size := len(out)
 	if ed.format.Checksum {
 		size += 4
@@ -368,7 +373,7 @@ func (ed *RowEditor) seal(out []byte) []byte {
 	return out
 }
 
-// errorf returns an *Error naming the event e.
-func (ed *RowEditor) errorf(e *txn.Event, format string, args ...any) error {
-	return &Error{File: e.Pos.File, Offset: e.Pos.Offset, EventType: e.TypeName, Err: fmt.Errorf(format, args...)}
+// errorf returns an *event.Error naming the event e.
+func (ed *Editor) errorf(e *txn.Event, format string, args ...any) error {
+	return &event.Error{File: e.Pos.File, Offset: e.Pos.Offset, EventType: e.TypeName, Err: fmt.Errorf(format, args...)}
 }

@@ -1,4 +1,4 @@
-package binlog
+package event
 
 import (
 	"encoding/binary"
@@ -22,9 +22,9 @@ const (
 	maxPayloadUncompressed = 4 << 30
 )
 
-// lenenc reads a MySQL length-encoded integer at b[pos:], returning the value
+// LengthEncodedInt reads a MySQL length-encoded integer at b[pos:], returning the value
 // and the position after it.
-func lenenc(b []byte, pos int) (uint64, int, error) {
+func LengthEncodedInt(b []byte, pos int) (uint64, int, error) {
 	if pos >= len(b) {
 		return 0, 0, errors.New("length-encoded integer past the end of the event")
 	}
@@ -49,30 +49,30 @@ func lenenc(b []byte, pos int) (uint64, int, error) {
 	return binary.LittleEndian.Uint64(v[:]), pos + 1 + n, nil
 }
 
-// rowsHead is what the post-header and column bitmaps of a rows event say.
-type rowsHead struct {
-	flags   uint16
-	columns int
-	// bitmap1 lists the columns of the (before) image; bitmap2, for the
+// RowsHead is what the post-header and column bitmaps of a rows event say.
+type RowsHead struct {
+	Flags   uint16
+	Columns int
+	// Bitmap1 lists the columns of the (before) image; Bitmap2, for the
 	// update types that carry one, those of the after image.
-	bitmap1, bitmap2 []byte
-	// data is the offset in the body of the row images (of the compressed
+	Bitmap1, Bitmap2 []byte
+	// Data is the offset in the body of the row images (of the compressed
 	// data in a MariaDB compressed event).
-	data int
+	Data int
 }
 
-// checkRowsHeader reads the header of a rows event body, checking that it
-// has the column count of its table map and, for a MariaDB compressed
-// event, a sane uncompressed size.
-func checkRowsHeader(e event, idLen int, tm *txn.TableMap) (rowsHead, error) {
-	var h rowsHead
-	b := e.body
+// CheckRowsHeader reads the header of the body b of a rows event of type
+// typ whose table id takes idLen bytes, checking that it has the column
+// count of its table map and, for a MariaDB compressed event, a sane
+// uncompressed size.
+func CheckRowsHeader(typ byte, b []byte, idLen int, tm *txn.TableMap) (RowsHead, error) {
+	var h RowsHead
 	if idLen+2 > len(b) {
 		return h, errors.New("rows event too short")
 	}
-	h.flags = binary.LittleEndian.Uint16(b[idLen:])
+	h.Flags = binary.LittleEndian.Uint16(b[idLen:])
 	pos := idLen + 2 // table id, flags
-	if e.Type >= 30 && e.Type <= 32 || e.Type == evPartialUpdateRows {
+	if typ >= 30 && typ <= 32 || typ == TypePartialUpdateRows {
 		if pos+2 > len(b) {
 			return h, errors.New("rows event too short")
 		}
@@ -82,7 +82,7 @@ func checkRowsHeader(e event, idLen int, tm *txn.TableMap) (rowsHead, error) {
 		}
 		pos += extra
 	}
-	n, pos, err := lenenc(b, pos)
+	n, pos, err := LengthEncodedInt(b, pos)
 	if err != nil {
 		return h, fmt.Errorf("rows event column count: %w", err)
 	}
@@ -90,31 +90,31 @@ func checkRowsHeader(e event, idLen int, tm *txn.TableMap) (rowsHead, error) {
 		return h, fmt.Errorf("rows event has %d columns, the table map of `%s`.`%s` has %d",
 			n, tm.Schema, tm.Table, len(tm.ColumnTypes))
 	}
-	h.columns = int(n)
+	h.Columns = int(n)
 	nb := (int(n) + 7) / 8
 	bitmaps := 1
-	switch e.Type {
-	case 24, 31, evPartialUpdateRows, 167: // updates carry an after-image bitmap
+	switch typ {
+	case 24, 31, TypePartialUpdateRows, 167: // updates carry an after-image bitmap
 		bitmaps = 2
 	}
 	if pos+bitmaps*nb > len(b) {
 		return h, errors.New("rows event ends inside its column bitmaps")
 	}
-	h.bitmap1 = b[pos : pos+nb]
+	h.Bitmap1 = b[pos : pos+nb]
 	if bitmaps == 2 {
-		h.bitmap2 = b[pos+nb : pos+2*nb]
+		h.Bitmap2 = b[pos+nb : pos+2*nb]
 	}
 	// go-mysql decodes images until the data ends: with no column in any
 	// image, no byte would be consumed and it would loop forever.
-	empty := noColumn(h.bitmap1, int(n)) && (bitmaps == 1 || noColumn(h.bitmap2, int(n)))
+	empty := noColumn(h.Bitmap1, int(n)) && (bitmaps == 1 || noColumn(h.Bitmap2, int(n)))
 	if empty && pos+bitmaps*nb < len(b) {
 		return h, errors.New("rows event has row data but no column in its bitmaps")
 	}
-	h.data = pos + bitmaps*nb
-	if e.Type < 166 || e.Type > 168 {
+	h.Data = pos + bitmaps*nb
+	if typ < 166 || typ > 168 {
 		return h, nil
 	}
-	return h, checkMariaCompressed(b, h.data)
+	return h, checkMariaCompressed(b, h.Data)
 }
 
 // noColumn reports whether none of the first n bits of bitmap is set.
@@ -148,10 +148,10 @@ func checkMariaCompressed(b []byte, pos int) error {
 	return nil
 }
 
-// checkPayload checks a TRANSACTION_PAYLOAD body: its fields, and the sizes
+// CheckPayload checks a TRANSACTION_PAYLOAD body: its fields, and the sizes
 // its zstd frames declare, so that decompression cannot ask for more memory
 // than the payload says it needs.
-func checkPayload(b []byte) error {
+func CheckPayload(b []byte) error {
 	pos, declared, ztype := 0, uint64(0), uint64(0)
 	for {
 		if pos >= len(b) {

@@ -1,4 +1,4 @@
-package binlog
+package event
 
 import (
 	"encoding/binary"
@@ -22,34 +22,42 @@ var uncompressedRowsType = map[byte]byte{
 	168: 25, // DELETE_ROWS_COMPRESSED_EVENT_V1 -> DELETE_ROWS_EVENT_V1
 }
 
-// expandCompressedRows returns the uncompressed equivalent of the MariaDB
-// compressed row event e, whose row images start at body offset h.data.
-func expandCompressedRows(e event, h rowsHead, checksum bool) ([]byte, error) {
-	typ, ok := uncompressedRowsType[e.Type]
+// UncompressedType returns the v1 row event type that the MariaDB
+// compressed row event type t compresses, and whether t is one.
+func UncompressedType(t byte) (byte, bool) {
+	typ, ok := uncompressedRowsType[t]
+	return typ, ok
+}
+
+// ExpandCompressedRows returns the uncompressed equivalent of the MariaDB
+// compressed row event raw (the whole event; body is its body without
+// header and checksum), whose row images start at body offset h.Data.
+func ExpandCompressedRows(raw, body []byte, h RowsHead, checksum bool) ([]byte, error) {
+	typ, ok := uncompressedRowsType[raw[4]]
 	if !ok {
-		return nil, fmt.Errorf("event type %d is not a MariaDB compressed row event", e.Type)
+		return nil, fmt.Errorf("event type %d is not a MariaDB compressed row event", raw[4])
 	}
-	images, err := decompressMariaDB(e.body[h.data:])
+	images, err := decompressMariaDB(body[h.Data:])
 	if err != nil {
 		return nil, fmt.Errorf("decompress row images: %w", err)
 	}
-	size := headerSize + h.data + len(images)
+	size := HeaderSize + h.Data + len(images)
 	if checksum {
 		size += 4
 	}
 	if uint64(size) > 1<<32-1 {
 		return nil, fmt.Errorf("uncompressed row event of %d bytes is too large for an event header", size)
 	}
-	raw := make([]byte, 0, size)
-	raw = append(raw, e.raw[:headerSize]...)
-	raw[4] = typ
-	binary.LittleEndian.PutUint32(raw[9:], uint32(size))
-	raw = append(raw, e.body[:h.data]...)
-	raw = append(raw, images...)
+	out := make([]byte, 0, size)
+	out = append(out, raw[:HeaderSize]...)
+	out[4] = typ
+	binary.LittleEndian.PutUint32(out[9:], uint32(size))
+	out = append(out, body[:h.Data]...)
+	out = append(out, images...)
 	if checksum {
-		raw = binary.LittleEndian.AppendUint32(raw, crc32.ChecksumIEEE(raw))
+		out = binary.LittleEndian.AppendUint32(out, crc32.ChecksumIEEE(out))
 	}
-	return raw, nil
+	return out, nil
 }
 
 // MySQL 8's compressed transactions (binlog_transaction_compression=ON)
@@ -59,9 +67,9 @@ func expandCompressedRows(e event, h rowsHead, checksum bool) ([]byte, error) {
 // file has checksums (the format description sent with them says so). This
 // is what mysqlbinlog prints for them.
 
-// standaloneEvent returns the event in, from a TRANSACTION_PAYLOAD, as a
+// Standalone returns the event in, from a TRANSACTION_PAYLOAD, as a
 // stand-alone event.
-func standaloneEvent(in []byte, checksum bool) ([]byte, error) {
+func Standalone(in []byte, checksum bool) ([]byte, error) {
 	size := len(in)
 	if checksum {
 		size += 4

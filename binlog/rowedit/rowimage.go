@@ -1,4 +1,4 @@
-package binlog
+package rowedit
 
 import (
 	"encoding/binary"
@@ -12,13 +12,13 @@ import (
 )
 
 // Row images in a rows event follow one another without any index: to cut
-// an event at its rows (RowEditor), each image's length is worked out from
+// an event at its rows (Editor), each image's length is worked out from
 // its table map, as the server does (Rows_log_event, calc_field_size): a
 // null bitmap with a bit per column the image holds, then the value of
 // each such column that is not NULL, whose size its type and metadata
 // give. The sizes here follow go-mysql's decodeValue, which decodes the
-// same images, so that both read an event alike (rowimage_test.go checks
-// them against each other on real binlogs).
+// same images, so that both read an event alike (TestRowEditorFixtures
+// checks them against each other on real binlogs).
 
 // imageLen returns the length of the row image that starts data: its null
 // bitmap and the values of the columns bitmap says it holds.
