@@ -11,6 +11,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/internal/pipeline"
 	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/txn"
@@ -57,6 +58,12 @@ func prepareLimit(ctx context.Context, files []string, start txn.Position, maxPa
 	}
 	defer r.Close()
 	defaults := replay.DefaultOptions()
+	groupMax := defaults.GroupTxns
+	if groupMax == 0 {
+		// The replay chooses the size as it goes: the limit uses the
+		// size it starts at.
+		groupMax = pipeline.BaseGroupTxns
+	}
 	p := &limitPacker{limit: max(maxPacket/2, 64<<10)}
 	var (
 		group      []sqlgen.Stmt
@@ -79,7 +86,7 @@ func prepareLimit(ctx context.Context, files []string, start txn.Position, maxPa
 			return nil, fmt.Errorf("prepare the limit: %w", err)
 		}
 		alone := t.Kind != txn.KindRows
-		if alone || groupTxns >= defaults.GroupTxns || groupBytes+t.Bytes > defaults.GroupBytes {
+		if alone || groupTxns >= groupMax || groupBytes+t.Bytes > defaults.GroupBytes {
 			commit()
 		}
 		stmts, err := p.statements(ctx, t)

@@ -24,6 +24,10 @@ package pipeline
 // already form one chain, and fixed sizes of 64, 256 and 1024 took 11.07,
 // 5.08 and 5.43 s; with a uniform distribution 64-transaction groups run
 // side by side, and larger ones gained nothing there.
+// BaseGroupTxns is the size the adaptive group size starts at, and its
+// least.
+const BaseGroupTxns = baseGroupTxns
+
 const (
 	baseGroupTxns = 64
 	maxGroupTxns  = 1024
