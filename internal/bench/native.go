@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
@@ -69,7 +70,7 @@ type endPos struct {
 }
 
 // waitReplica polls SHOW SLAVE STATUS every 20 ms until the position
-// column (in the file column) reaches end. Polling is the only way to
+// column (in the file column) reaches end or goes past it. Polling is the only way to
 // observe a replica's progress; errors of either replica thread stop it.
 func waitReplica(ctx context.Context, db *sql.DB, end endPos, posCol, fileCol string) error {
 	tick := time.NewTicker(20 * time.Millisecond)
@@ -82,7 +83,11 @@ func waitReplica(ctx context.Context, db *sql.DB, end endPos, posCol, fileCol st
 		if e := st["Last_IO_Error"] + st["Last_SQL_Error"]; e != "" {
 			return fmt.Errorf("replica error: %s", e)
 		}
-		if st[fileCol] == end.file && st[posCol] == fmt.Sprint(end.pos) {
+		// At or past the end: a source that logged more after the copy
+		// was taken (the replica then applies it too, and verification
+		// says so) must not keep the wait going for ever.
+		pos, _ := strconv.ParseInt(st[posCol], 10, 64)
+		if f := st[fileCol]; f > end.file || f == end.file && pos >= end.pos {
 			return nil
 		}
 		select {
