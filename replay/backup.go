@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -61,6 +62,9 @@ func parseXtrabackupInfo(path, data string) (BackupStart, error) {
 		return BackupStart{}, fmt.Errorf("parse %s: position: %w", path, err)
 	}
 	bs := BackupStart{Position: txn.Position{File: strings.TrimSpace(fields[0]), Offset: pos}, Source: path}
+	if err := checkBinlogName(bs.Position.File); err != nil {
+		return BackupStart{}, fmt.Errorf("parse %s: %w", path, err)
+	}
 	if len(fields) > 2 {
 		if bs.GTIDs, err = txn.ParseGTIDSet(strings.TrimSpace(strings.Join(fields[2:], ","))); err != nil {
 			return BackupStart{}, fmt.Errorf("parse %s: %w", path, err)
@@ -115,6 +119,9 @@ func parseMydumperMetadata(path string, f *os.File) (BackupStart, error) {
 	if bs.Position.File == "" || !havePos {
 		return BackupStart{}, fmt.Errorf("parse %s: no binlog file and position found", path)
 	}
+	if err := checkBinlogName(bs.Position.File); err != nil {
+		return BackupStart{}, fmt.Errorf("parse %s: %w", path, err)
+	}
 	if gtids != "" {
 		var err error
 		if bs.GTIDs, err = txn.ParseGTIDSet(gtids); err != nil {
@@ -122,4 +129,21 @@ func parseMydumperMetadata(path string, f *os.File) (BackupStart, error) {
 		}
 	}
 	return bs, nil
+}
+
+// checkBinlogName refuses a binlog file name a server could not have
+// written: empty, or holding a control character (a stray carriage return
+// from a file edited on Windows, a tab from a mangled line) or a path
+// separator. Starting from such a name would fail later with a far less
+// clear message, or match no file at all.
+func checkBinlogName(name string) error {
+	if name == "" {
+		return errors.New("empty binlog file name")
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) || r == '/' || r == '\\' {
+			return fmt.Errorf("binlog file name %q holds %q, which no server writes in one", name, r)
+		}
+	}
+	return nil
 }
