@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
+	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -110,28 +111,8 @@ func TestDDLResumeExactlyOnce(t *testing.T) {
 			if c.match == nil {
 				n = commitPacket(t, txns, c.ddl)
 			}
-			proxy := newMatchingCutProxy(t, fmt.Sprintf("127.0.0.1:%d", tgt.Port), cutBefore, n, c.match)
-			o := opts(4)
-			o.GroupTxns = 1
-			o.Files, o.StartPosition, o.Reconnect = sc.Files, sc.Start, 30*time.Second
-			o.TargetDSN = strings.Replace(tgt.TCPDSN(""), fmt.Sprint(tgt.Port), fmt.Sprint(proxy.ln.Addr().(*net.TCPAddr).Port), 1)
-			var log strings.Builder
-			_, err := replay.Run(context.Background(), o, &log)
-			if cut, _ := proxy.state(); !cut || !strings.Contains(log.String(), "lost the target") {
-				t.Fatalf("the connection was not cut (packet %d)\nlog:\n%s", n, log.String())
-			}
-			if c.uncertain {
-				var ue *replay.UncertainError
-				if !errors.As(err, &ue) || !strings.Contains(err.Error(), "same definition") {
-					t.Fatalf("replay: %v, want an *UncertainError saying the tables have the same definition\nlog:\n%s", err, log.String())
-				}
-				o.TargetDSN, o.Resume, o.StartPosition, o.Uncertain = tgt.DSN(""), true, txn.Position{}, replay.OutcomeApplied
-				if _, err = replay.Run(context.Background(), o, io.Discard); err != nil {
-					t.Fatalf("resume --uncertain applied: %v", err)
-				}
-			} else if err != nil {
-				t.Fatalf("replay: %v\nlog:\n%s", err, log.String())
-			}
+			cutReplay(t, sc, tgt, 30*time.Second, n, c.match).
+				requireResumed(t, c.uncertain, "same definition")
 			replaytest.RequireEqual(t, db, sc.SourceDB, "dd")
 			var procs int
 			if err := db.QueryRow("SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'dd'").Scan(&procs); err != nil || procs != 1 {
@@ -179,20 +160,14 @@ func TestCreateSelectNonTransactionalResume(t *testing.T) {
 		// differs, but the statement must run again, not be skipped.
 		tgt, db := sc.Target(t)
 		match := func(b []byte) bool { return bytes.Contains(b, []byte("CREATE OR REPLACE TABLE cs.r")) }
-		proxy := newMatchingCutProxy(t, fmt.Sprintf("127.0.0.1:%d", tgt.Port), cutBefore, 1, match)
-		o := opts(4)
-		o.GroupTxns = 1
-		o.Files, o.StartPosition, o.Reconnect = sc.Files, sc.Start, 0
-		o.TargetDSN = strings.Replace(tgt.TCPDSN(""), fmt.Sprint(tgt.Port), fmt.Sprint(proxy.ln.Addr().(*net.TCPAddr).Port), 1)
-		if _, err := replay.Run(context.Background(), o, io.Discard); err == nil {
+		cut := cutReplay(t, sc, tgt, 0, 1, match)
+		if cut.err == nil {
 			t.Fatal("the replay went through the cut")
-		}
-		if cut, _ := proxy.state(); !cut {
-			t.Fatal("the connection was not cut")
 		}
 		if _, err := db.Exec("DROP TABLE cs.r"); err != nil {
 			t.Fatal(err)
 		}
+		o := cut.opts
 		o.TargetDSN, o.Resume, o.StartPosition = tgt.DSN(""), true, txn.Position{}
 		var log strings.Builder
 		if _, err := replay.Run(context.Background(), o, &log); err != nil {
@@ -215,29 +190,64 @@ func TestCreateSelectNonTransactionalResume(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			tgt, db := sc.Target(t)
 			n := commitPacket(t, txns, c.ddl)
-			proxy := newMatchingCutProxy(t, fmt.Sprintf("127.0.0.1:%d", tgt.Port), cutBefore, n, nil)
-			o := opts(4)
-			o.GroupTxns = 1
-			o.Files, o.StartPosition, o.Reconnect = sc.Files, sc.Start, 30*time.Second
-			o.TargetDSN = strings.Replace(tgt.TCPDSN(""), fmt.Sprint(tgt.Port), fmt.Sprint(proxy.ln.Addr().(*net.TCPAddr).Port), 1)
-			var log strings.Builder
-			_, err := replay.Run(context.Background(), o, &log)
-			if cut, _ := proxy.state(); !cut || !strings.Contains(log.String(), "lost the target") {
-				t.Fatalf("the connection was not cut (packet %d)\nlog:\n%s", n, log.String())
-			}
-			if c.uncertain {
-				var ue *replay.UncertainError
-				if !errors.As(err, &ue) || !strings.Contains(err.Error(), "CREATE TABLE ... SELECT") || !strings.Contains(err.Error(), "cs.m") {
-					t.Fatalf("replay: %v, want an *UncertainError naming the CREATE TABLE ... SELECT into cs.m\nlog:\n%s", err, log.String())
-				}
-				o.TargetDSN, o.Resume, o.StartPosition, o.Uncertain = tgt.DSN(""), true, txn.Position{}, replay.OutcomeApplied
-				if _, err = replay.Run(context.Background(), o, io.Discard); err != nil {
-					t.Fatalf("resume --uncertain applied: %v", err)
-				}
-			} else if err != nil {
-				t.Fatalf("replay: %v\nlog:\n%s", err, log.String())
-			}
+			cutReplay(t, sc, tgt, 30*time.Second, n, nil).
+				requireResumed(t, c.uncertain, "CREATE TABLE ... SELECT", "cs.m")
 			replaytest.RequireEqual(t, db, sc.SourceDB, "cs")
 		})
+	}
+}
+
+// cutRun is a replay cut by a proxy: its options (the proxy's DSN), log
+// and error, and the target to resume on.
+type cutRun struct {
+	opts replay.Options
+	log  string
+	err  error
+	tgt  *sandbox.Server
+}
+
+// cutReplay replays sc's binlogs into tgt, one source transaction per
+// commit, through a proxy that cuts the connection before the nth packet
+// match accepts (every packet when match is nil), and fails t unless the
+// cut happened.
+func cutReplay(t *testing.T, sc *replaytest.Scenario, tgt *sandbox.Server, reconnect time.Duration, n int, match func([]byte) bool) cutRun {
+	t.Helper()
+	proxy := newMatchingCutProxy(t, fmt.Sprintf("127.0.0.1:%d", tgt.Port), cutBefore, n, match)
+	o := opts(4)
+	o.GroupTxns = 1
+	o.Files, o.StartPosition, o.Reconnect = sc.Files, sc.Start, reconnect
+	o.TargetDSN = strings.Replace(tgt.TCPDSN(""), fmt.Sprint(tgt.Port), fmt.Sprint(proxy.ln.Addr().(*net.TCPAddr).Port), 1)
+	var log strings.Builder
+	_, err := replay.Run(context.Background(), o, &log)
+	if cut, _ := proxy.state(); !cut || reconnect > 0 && !strings.Contains(log.String(), "lost the target") {
+		t.Fatalf("the connection was not cut (packet %d)\nlog:\n%s", n, log.String())
+	}
+	return cutRun{opts: o, log: log.String(), err: err, tgt: tgt}
+}
+
+// requireResumed fails t unless the cut replay finished, or, when
+// uncertain, stopped with an *UncertainError whose text holds every one
+// of want and then finished with --resume --uncertain applied.
+func (c cutRun) requireResumed(t *testing.T, uncertain bool, want ...string) {
+	t.Helper()
+	if !uncertain {
+		if c.err != nil {
+			t.Fatalf("replay: %v\nlog:\n%s", c.err, c.log)
+		}
+		return
+	}
+	var ue *replay.UncertainError
+	if !errors.As(c.err, &ue) {
+		t.Fatalf("replay: %v, want an *UncertainError\nlog:\n%s", c.err, c.log)
+	}
+	for _, w := range want {
+		if !strings.Contains(c.err.Error(), w) {
+			t.Fatalf("replay: %v, want an *UncertainError saying %q\nlog:\n%s", c.err, w, c.log)
+		}
+	}
+	o := c.opts
+	o.TargetDSN, o.Resume, o.StartPosition, o.Uncertain = c.tgt.DSN(""), true, txn.Position{}, replay.OutcomeApplied
+	if _, err := replay.Run(context.Background(), o, io.Discard); err != nil {
+		t.Fatalf("resume --uncertain applied: %v", err)
 	}
 }
