@@ -9,19 +9,14 @@ test: fmt-check vet
 	$(GO) test -race -count=1 -timeout 20m ./...
 	$(MAKE) fuzz FUZZTIME=$(FUZZTIME_SHORT)
 
-# fuzz: every fuzzer of the module (each `func FuzzX(f *testing.F)` in a
-# test file), one after the other, FUZZTIME each (docs/testing.md,
-# Fuzzing); `make test` runs each for FUZZTIME_SHORT. A failing input is
-# written to the package's testdata/fuzz/FuzzX/ and stops the run.
+# fuzz: every fuzzer of the module, one after the other, FUZZTIME each
+# (scripts/fuzz.sh; docs/testing.md, Fuzzing); `make test` runs each for
+# FUZZTIME_SHORT. A failing input is written to the package's
+# testdata/fuzz/FuzzX/ and stops the run.
 FUZZTIME ?= 60s
 FUZZTIME_SHORT ?= 2s
 fuzz:
-	@set -e; grep -r --include='*_test.go' -o '^func Fuzz[A-Za-z0-9_]*(f \*testing\.F)' . | sort | \
-	while IFS=: read -r file decl; do \
-		name=$${decl#func }; name=$${name%%(*}; dir=$$(dirname "$$file"); \
-		echo "== $$name ($$dir, $(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -timeout 30m "$$dir" || exit 1; \
-	done
+	GO=$(GO) bash scripts/fuzz.sh $(FUZZTIME)
 
 fmt-check:
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then \
