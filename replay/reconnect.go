@@ -64,6 +64,9 @@ func runResilient(ctx context.Context, opts Options, logw io.Writer) (*Summary, 
 	for {
 		sum, stale, err := runOnce(ctx, opts, again, logw)
 		total = mergeSummaries(total, sum)
+		if err := asInterrupted(ctx, err); err != nil && errors.As(err, new(*InterruptedError)) {
+			return total, err
+		}
 		if !isConnectionLoss(err) || opts.Reconnect <= 0 || ctx.Err() != nil || total == nil {
 			return total, err
 		}
@@ -77,8 +80,7 @@ func runResilient(ctx context.Context, opts Options, logw io.Writer) (*Summary, 
 		fmt.Fprintf(logw, "lost the target (%v): retrying in %s, then resuming from its checkpoint\n", err, backoff)
 		select {
 		case <-ctx.Done():
-			return total, fmt.Errorf("interrupted while waiting to reconnect to the target, lost on: %w "+
-				"(the checkpoint on the target names where --resume continues)", err)
+			return total, &InterruptedError{Err: fmt.Errorf("waiting to reconnect to the target, lost on: %w", err)}
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 5*time.Second)

@@ -3,7 +3,9 @@ package replay_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
 	"github.com/binlog-replay/binlog-replay/replay"
+	"github.com/binlog-replay/binlog-replay/txn"
 )
 
 // TestTargetRestartedMidReplay kills the target server (SIGKILL) during the
@@ -70,4 +73,90 @@ func testTargetRestartedMidReplay(t *testing.T, sc *replaytest.Scenario, apply r
 	}
 	checkApplied(t, o, sum, log.String())
 	replaytest.RequireEqual(t, db, sc.SourceDB, "rs")
+}
+
+// TestInterruptedEarly cancels a replay where it cannot stop at a
+// transaction boundary of its own: before it starts, and while it waits to
+// reconnect to a target that was killed. Each must end with an
+// *InterruptedError (the command's exit 130), and a --resume once the
+// target is back must end equal to the source.
+func TestInterruptedEarly(t *testing.T) {
+	sc := replaytest.New(t, "ROW",
+		func(ctx context.Context, db *sql.DB) error {
+			return execAll(ctx, db, "CREATE DATABASE ie", "CREATE TABLE ie.t (id INT PRIMARY KEY, n INT)")
+		},
+		func(ctx context.Context, db *sql.DB) error {
+			for i := 0; i < 8000; i++ {
+				q := fmt.Sprintf("INSERT INTO ie.t VALUES (%d, 0) ON DUPLICATE KEY UPDATE n = n + 1", i%3000)
+				if _, err := db.ExecContext(ctx, q); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	tgt, db := sc.Target(t)
+	o := opts(4)
+	o.Files, o.TargetDSN, o.StartPosition = sc.Files, tgt.DSN(""), sc.Start
+	o.GroupTxns, o.Reconnect = 2, time.Minute
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var ie *replay.InterruptedError
+	if _, err := replay.Run(ctx, o, io.Discard); !errors.As(err, &ie) {
+		t.Fatalf("replay cancelled before it started: %v, want an *InterruptedError", err)
+	}
+
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	var log syncLog
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		if err := tgt.Kill(); err != nil {
+			t.Errorf("kill the target: %v", err)
+		}
+		for !strings.Contains(log.String(), "lost the target") {
+			time.Sleep(10 * time.Millisecond)
+		}
+		cancel()
+	}()
+	sum, err := replay.Run(ctx, o, &log)
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "waiting to reconnect") {
+		t.Fatalf("replay cancelled while waiting to reconnect: %v, want an *InterruptedError saying so (applied %v)\nlog:\n%s",
+			err, sum != nil && sum.Applied > 0, log.String())
+	}
+	if err := tgt.Restart(context.Background()); err != nil {
+		t.Fatalf("restart the target: %v", err)
+	}
+	o.Resume, o.StartPosition = true, txn.Position{}
+	if _, err := replay.Run(context.Background(), o, io.Discard); err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	replaytest.RequireEqual(t, db, sc.SourceDB, "ie")
+}
+
+// TestAsInterruptedKeepsOtherErrors: only a cancellation reaching the
+// replay's work becomes an *InterruptedError; an error of its own, an
+// uncertain outcome, or an error without a cancellation stays as it is.
+func TestAsInterruptedKeepsOtherErrors(t *testing.T) {
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	wrapped := fmt.Errorf("read the checkpoint: %w", context.Canceled)
+	var ie *replay.InterruptedError
+	if err := replay.AsInterrupted(cancelled, wrapped); !errors.As(err, &ie) || !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled, %v: got %v, want an *InterruptedError wrapping it", wrapped, err)
+	}
+	for _, c := range []struct {
+		name string
+		ctx  context.Context
+		err  error
+	}{
+		{"not cancelled", context.Background(), wrapped},
+		{"an error of its own", cancelled, errors.New("Table 'x.t' doesn't exist")},
+		{"uncertain", cancelled, &replay.UncertainError{What: "cut", Err: wrapped}},
+		{"nil", cancelled, nil},
+	} {
+		if err := replay.AsInterrupted(c.ctx, c.err); err != c.err {
+			t.Errorf("%s: got %v, want the error as it was (%v)", c.name, err, c.err)
+		}
+	}
 }

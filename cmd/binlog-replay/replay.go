@@ -197,8 +197,9 @@ const memoryHeadroom = 64 << 20
 const exitStopNotReached = 3
 
 // exitInterrupted is the exit status of a replay stopped by SIGINT or
-// SIGTERM at a transaction boundary (as a shell reports a command a
-// SIGINT ended).
+// SIGTERM: at a transaction boundary, or while starting or waiting to
+// reconnect (*replay.InterruptedError); as a shell reports a command a
+// SIGINT ended.
 const exitInterrupted = 130
 
 // replayExitStatuses are the exit statuses of the replay command, for its -h.
@@ -214,7 +215,8 @@ var replayExitStatuses = []exitStatus{
 	{3, "the binlogs ended before the stop point given (--stop-position, --stop-datetime, " +
 		"--stop-before-gtid) was reached: everything in them was applied, and the summary says where " +
 		"they ended (--stop-never-reached-ok makes this 0)"},
-	{130, "interrupted (SIGINT or SIGTERM): stopped at a transaction boundary with the checkpoint saved; " +
+	{130, "interrupted (SIGINT or SIGTERM): stopped at a transaction boundary with the checkpoint saved, " +
+		"or, interrupted while starting or waiting to reconnect, with the target as its checkpoint says; " +
 		"--resume continues (a second signal exits at once, also with 130)"},
 }
 
@@ -275,6 +277,11 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if errors.As(err, &missed) {
 		fmt.Fprintf(stderr, "binlog-replay replay: %v (exit status 3; --stop-never-reached-ok exits 0)\n", err)
 		return exitStopNotReached
+	}
+	var interrupted *replay.InterruptedError
+	if errors.As(err, &interrupted) {
+		fmt.Fprintf(stderr, "binlog-replay replay: %v (exit status 130)\n", err)
+		return exitInterrupted
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "binlog-replay replay: %v\n", explainPrivileges(err))

@@ -219,15 +219,20 @@ func (r *replayer) run(ctx context.Context) (*Outcome, error) {
 		}
 		if ended == "interrupted" {
 			// SIGTERM: the replay stopped at a transaction boundary
-			// (exit 130); it resumes, and needs no --uncertain.
+			// (exit 130); it resumes, and needs no --uncertain. One
+			// interrupted while starting or waiting to reconnect
+			// leaves the checkpoint as it was: a transaction an
+			// earlier kill left pending stays so, and the resume
+			// settles it as after that kill.
 			out.Terms++
-			if err := r.checkInterrupted(ctx, out); err != nil || out.RefusalFailed {
+			early := interruptedEarly(out)
+			if err := r.checkInterrupted(ctx, out, early); err != nil || out.RefusalFailed {
 				return out, err
 			}
 			if resume, err = r.hasCheckpoint(ctx); err != nil {
 				return out, err
 			}
-			afterKill, afterTerm = true, true
+			afterKill, afterTerm = true, !early
 			continue
 		}
 		if ended != "killed" {
@@ -333,15 +338,26 @@ func (r *replayer) startupLoss(out *Outcome) bool {
 	return false
 }
 
+// interruptedEarly reports whether a run that exited 130 was interrupted
+// while starting or waiting to reconnect (replay.InterruptedError), not at
+// a transaction boundary of its own.
+func interruptedEarly(out *Outcome) bool {
+	return strings.Contains(out.Stderr, "binlog-replay replay: interrupted (")
+}
+
 // checkInterrupted checks the target after a run that SIGTERM stopped:
 // its checkpoint must be at a transaction boundary (no transaction
-// pending), and the summary must not say the end was reached.
-func (r *replayer) checkInterrupted(ctx context.Context, out *Outcome) error {
+// pending) unless the run was interrupted early (interruptedEarly), and
+// the summary must not say the end was reached.
+func (r *replayer) checkInterrupted(ctx context.Context, out *Outcome, early bool) error {
 	cp, err := readTargetCheckpoint(ctx, r.target)
 	if err != nil {
 		return err
 	}
-	if cp != nil && cp.State != "running" {
+	if early {
+		out.Notes = append(out.Notes, "SIGTERM while starting or reconnecting: exit 130 ("+lastError(out)+")")
+	}
+	if cp != nil && cp.State != "running" && !early {
 		refusalFail(out, "SIGTERM: the checkpoint names a pending transaction",
 			"after exit 130 the checkpoint is in state %q, pending %s:%d (GTID %s): %s",
 			cp.State, cp.PendingFile, cp.PendingPos, cp.PendingGTID, lastError(out))

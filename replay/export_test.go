@@ -1,0 +1,4 @@
+package replay
+
+// AsInterrupted is asInterrupted, for the external tests.
+var AsInterrupted = asInterrupted
