@@ -50,24 +50,29 @@ func (e sourceError) Unwrap() error { return e.error }
 // runResilient runs the replay, and when the target is lost, reconnects
 // with backoff for up to opts.Reconnect and continues from the checkpoint
 // the target holds: the transactions committed there are exactly those
-// applied, whatever happened to the ones in flight. A target that the
-// first run could not connect to and prepare (sum is nil) is an error at
-// once: it was never there to be lost (a wrong address, a server not
-// started).
+// applied, whatever happened to the ones in flight. A target never
+// connected to is an error at once: it was never there to be lost (a wrong
+// address, a server not started). One lost while the run starts is
+// reconnected to like one lost later: the next attempt starts as the first
+// did, or, once the start point was decided against the target's
+// checkpoint (attemptResult.decided), from that checkpoint.
 func runResilient(ctx context.Context, opts Options, logw io.Writer) (*Summary, error) {
 	var (
 		total   *Summary
 		lostAt  time.Time
 		backoff = 250 * time.Millisecond
 		again   attempt
+		reached bool
 	)
 	for {
-		sum, stale, err := runOnce(ctx, opts, again, logw)
+		res, err := runOnce(ctx, opts, again, logw)
+		sum := res.sum
 		total = mergeSummaries(total, sum)
+		reached = reached || res.reached
 		if err := asInterrupted(ctx, err); err != nil && errors.As(err, new(*InterruptedError)) {
 			return total, err
 		}
-		if !isConnectionLoss(err) || opts.Reconnect <= 0 || ctx.Err() != nil || total == nil {
+		if !isConnectionLoss(err) || opts.Reconnect <= 0 || ctx.Err() != nil || !reached {
 			return total, err
 		}
 		if lostAt.IsZero() || sum != nil && sum.Applied > 0 {
@@ -84,10 +89,12 @@ func runResilient(ctx context.Context, opts Options, logw io.Writer) (*Summary, 
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 5*time.Second)
-		// From now on the checkpoint on the target says where to go on
-		// (if the first run had not saved one yet, start as asked).
-		again.reconnected = true
-		again.stale = again.stale.Add(stale)
+		// Once an attempt decided where to start, the checkpoint on the
+		// target says where to go on (if it had not saved one yet, start
+		// as asked). Before that, a checkpoint there is an earlier run's,
+		// which the next attempt must judge as the first would have.
+		again.reconnected = again.reconnected || res.decided
+		again.stale = again.stale.Add(res.stale)
 	}
 }
 

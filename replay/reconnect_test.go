@@ -1,17 +1,20 @@
 package replay_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
+	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -159,4 +162,73 @@ func TestAsInterruptedKeepsOtherErrors(t *testing.T) {
 			t.Errorf("%s: got %v, want the error as it was (%v)", c.name, err, c.err)
 		}
 	}
+}
+
+// TestTargetLostWhileStarting cuts the connection to the target while the
+// replay starts, after it reached the target: before it decided where to
+// start (at the replay lock) and after (creating the checkpoint tables),
+// once closing both sides and once leaving the server's sessions open (the
+// replay lock held by the lost attempt). The replay must reconnect and end
+// equal to the source. A target that holds an earlier run's checkpoint,
+// lost before the decision, must still be refused without --resume.
+func TestTargetLostWhileStarting(t *testing.T) {
+	sc := replaytest.New(t, "ROW",
+		func(ctx context.Context, db *sql.DB) error {
+			return execAll(ctx, db, "CREATE DATABASE ls", "CREATE TABLE ls.t (id INT PRIMARY KEY, n INT)")
+		},
+		func(ctx context.Context, db *sql.DB) error {
+			for i := 0; i < 300; i++ {
+				if _, err := db.ExecContext(ctx, fmt.Sprintf("INSERT INTO ls.t VALUES (%d, %d)", i, i)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	lock := func(b []byte) bool { return bytes.Contains(b, []byte("GET_LOCK(")) }
+	turns := func(b []byte) bool { return bytes.Contains(b, []byte("`turns`")) }
+	proxied := func(tgt *sandbox.Server, p *cutProxy) string {
+		return strings.Replace(tgt.TCPDSN(""), fmt.Sprint(tgt.Port), fmt.Sprint(p.ln.Addr().(*net.TCPAddr).Port), 1)
+	}
+	for _, c := range []struct {
+		name  string
+		match func([]byte) bool
+		mode  cutMode
+	}{
+		{"at the replay lock", lock, cutBefore},
+		{"creating the turns table", turns, cutBefore},
+		{"creating the turns table, server unaware", turns, cutAllServerUnaware},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tgt, db := sc.Target(t)
+			proxy := newMatchingCutProxy(t, fmt.Sprintf("127.0.0.1:%d", tgt.Port), c.mode, 1, c.match)
+			o := opts(2)
+			o.Files, o.StartPosition, o.Reconnect, o.TargetDSN = sc.Files, sc.Start, 30*time.Second, proxied(tgt, proxy)
+			var log strings.Builder
+			if _, err := replay.Run(context.Background(), o, &log); err != nil {
+				t.Fatalf("replay lost while starting: %v\nlog:\n%s", err, log.String())
+			}
+			if cut, _ := proxy.state(); !cut || !strings.Contains(log.String(), "lost the target") {
+				t.Fatalf("the connection was not cut\nlog:\n%s", log.String())
+			}
+			replaytest.RequireEqual(t, db, sc.SourceDB, "ls")
+		})
+	}
+	t.Run("an earlier run's checkpoint", func(t *testing.T) {
+		tgt, _ := sc.Target(t)
+		o := opts(2)
+		o.Files, o.StartPosition, o.TargetDSN = sc.Files, sc.Start, tgt.DSN("")
+		if _, err := replay.Run(context.Background(), o, io.Discard); err != nil {
+			t.Fatalf("first replay: %v", err)
+		}
+		proxy := newMatchingCutProxy(t, fmt.Sprintf("127.0.0.1:%d", tgt.Port), cutBefore, 1, lock)
+		o.Reconnect, o.TargetDSN = 30*time.Second, proxied(tgt, proxy)
+		var log strings.Builder
+		_, err := replay.Run(context.Background(), o, &log)
+		if cut, _ := proxy.state(); !cut {
+			t.Fatalf("the connection was not cut\nlog:\n%s", log.String())
+		}
+		if err == nil || !strings.Contains(err.Error(), "checkpoint from an earlier replay") {
+			t.Fatalf("second replay without --resume, lost while starting: %v, want the refusal of the earlier run's checkpoint\nlog:\n%s", err, log.String())
+		}
+	})
 }

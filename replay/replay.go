@@ -173,7 +173,7 @@ func Run(ctx context.Context, opts Options, logw io.Writer) (*Summary, error) {
 // runOnce is one replay, from connecting to the target to the stop point
 // or the first error. It also returns the run's target sessions, for the
 // next attempt to end if the target was lost (see target.Stale).
-func runOnce(ctx context.Context, opts Options, again attempt, logw io.Writer) (*Summary, target.Stale, error) {
+func runOnce(ctx context.Context, opts Options, again attempt, logw io.Writer) (attemptResult, error) {
 	r := &run{opts: opts, again: again, logw: logw, started: time.Now()}
 	conns := opts.Workers
 	if conns == 0 {
@@ -183,33 +183,63 @@ func runOnce(ctx context.Context, opts Options, again attempt, logw io.Writer) (
 		Conns:  conns + 2, // workers, statement session, schema reads and the order monitor
 		Resume: opts.Resume || again.reconnected, Stale: again.stale, NoLogBin: opts.NoLogBin}, r.logf)
 	if err != nil {
-		return nil, target.Stale{}, err
+		return attemptResult{}, err
 	}
 	defer tgt.Close() // the replay lock last, once the run's other sessions are closed
 	r.tgt = tgt
+	res := attemptResult{reached: true}
 	if r.opts.Workers == 0 {
 		rtt, err := tgt.RoundTrip(ctx)
 		if err != nil {
-			return nil, tgt.Stale(), err
+			res.stale = tgt.Stale()
+			return res, err
 		}
 		r.opts.Workers = AutoWorkers(runtime.NumCPU(), rtt)
 		r.logf("workers: %d (%d processors here, a round trip of %s to the target)", r.opts.Workers, runtime.NumCPU(), rtt.Round(10*time.Microsecond))
 	}
-	start, err := r.prepare(ctx)
+	start, fresh, err := r.prepare(ctx)
+	if err == nil {
+		// From here on a checkpoint on the target is this run's: the
+		// one it accepted, or the one it creates.
+		res.decided = true
+		err = r.begin(ctx, start, fresh)
+	}
 	if err != nil {
-		return nil, tgt.Stale(), err
+		res.stale = tgt.Stale()
+		return res, err
 	}
 	runErr := r.pipeline(ctx, start)
-	return r.summary(), tgt.Stale(), runErr
+	res.sum, res.stale = r.summary(), tgt.Stale()
+	return res, runErr
 }
 
-// prepare checks the target, creates the checkpoint table and works out
-// where to start reading.
-func (r *run) prepare(ctx context.Context) (txn.Position, error) {
+// attemptResult is what one attempt of a run tells runResilient.
+type attemptResult struct {
+	// sum is the attempt's summary, nil when it did not start applying.
+	sum *Summary
+	// stale are its target sessions, for the next attempt to end.
+	stale target.Stale
+	// reached: the target was connected to and opened.
+	reached bool
+	// decided: the start point was decided against the target's
+	// checkpoint, so a checkpoint the target holds now is this run's.
+	decided bool
+}
+
+// prepare checks the target and works out where to start reading, and
+// whether the target has no checkpoint yet (fresh).
+func (r *run) prepare(ctx context.Context) (start txn.Position, fresh bool, err error) {
+	start, cp, err := r.decideStart(ctx)
+	return start, cp == nil, err
+}
+
+// decideStart checks the target and works out where to start reading from
+// the options and the target's checkpoint cp (nil when it has none).
+func (r *run) decideStart(ctx context.Context) (txn.Position, *target.Checkpoint, error) {
 	db := r.tgt.DB()
 	names, err := sqlgen.LoadCollations(ctx, db, r.logf)
 	if err != nil {
-		return txn.Position{}, err
+		return txn.Position{}, nil, err
 	}
 	r.schemas = schema.NewCache(db)
 	mariadb, version := r.tgt.MariaDB(), r.tgt.Version()
@@ -217,66 +247,73 @@ func (r *run) prepare(ctx context.Context) (txn.Position, error) {
 		Tables: r.schemas.Table, Shapes: r.schemas.Shape, Collations: names, Logf: r.logf,
 		TriggersFire: r.opts.SQLTriggers == TriggersFire}
 	if err := r.tgt.TakeLock(ctx); err != nil {
-		return txn.Position{}, err
+		return txn.Position{}, nil, err
 	}
 	r.tgt.EndStaleSessions(ctx)
 	cp, err := target.ReadCheckpointSettled(ctx, db)
 	if err != nil {
-		return txn.Position{}, err
+		return txn.Position{}, nil, err
 	}
 	start := r.opts.StartPosition
 	switch {
 	case cp != nil && !r.opts.Resume && !r.again.reconnected:
-		return txn.Position{}, fmt.Errorf("the target has a checkpoint from an earlier replay (%d transactions applied, next %s): "+
+		return txn.Position{}, nil, fmt.Errorf("the target has a checkpoint from an earlier replay (%d transactions applied, next %s): "+
 			"use --resume to continue it, or drop the database `%s` on the target to start over", cp.Applied, cp.Next, CheckpointSchema)
 	case cp == nil && r.opts.Resume && !r.again.reconnected:
-		return txn.Position{}, errors.New("--resume: the target has no checkpoint to resume from")
+		return txn.Position{}, nil, errors.New("--resume: the target has no checkpoint to resume from")
 	case cp != nil:
 		start = cp.Next
 		r.start.applied, r.start.resumed = cp.Applied, true
 		if cp.TempTables != "" {
-			return txn.Position{}, pipeline.TempTablesLost(cp)
+			return txn.Position{}, nil, pipeline.TempTablesLost(cp)
 		}
 		r.start.lastTime = cp.SourceTime
 		r.logf("resuming from checkpoint %s (%d transactions applied before)", cp.Next, cp.Applied)
 	}
 	if err := r.checkRewriteDB(cp); err != nil {
-		return txn.Position{}, err
+		return txn.Position{}, nil, err
 	}
 	if err := r.checkPending(cp); err != nil {
-		return txn.Position{}, err
+		return txn.Position{}, nil, err
 	}
 	switch {
 	case !start.IsZero():
 	case r.opts.Source.DSN == "":
 		start = txn.Position{File: logfile.Name(r.opts.Files[0])}
 	case r.opts.Source.StartGTID == "":
-		return txn.Position{}, errors.New("the target's checkpoint names no position yet: start again with --source-start")
+		return txn.Position{}, nil, errors.New("the target's checkpoint names no position yet: start again with --source-start")
 	}
 	if r.opts.StartGTIDsFromTarget && cp == nil {
 		if r.opts.StartGTIDs, err = r.tgt.StartGTIDs(ctx); err != nil {
-			return txn.Position{}, err
+			return txn.Position{}, nil, err
 		}
 	}
 	if err := r.checkStartGap(ctx, start); err != nil {
-		return txn.Position{}, err
+		return txn.Position{}, nil, err
 	}
 	if err := r.checkStops(ctx, start); err != nil {
-		return txn.Position{}, err
+		return txn.Position{}, nil, err
 	}
 	if err := r.checkSideTables(ctx); err != nil {
-		return txn.Position{}, err
+		return txn.Position{}, nil, err
 	}
 	if err := r.checkRewrites(ctx, start); err != nil {
-		return txn.Position{}, err
+		return txn.Position{}, nil, err
 	}
 	if err := r.decideApply(ctx, start); err != nil {
-		return txn.Position{}, err
+		return txn.Position{}, nil, err
 	}
 	r.start.pos = start
-	conn, err := db.Conn(ctx)
+	return start, cp, nil
+}
+
+// begin decides which GTIDs the target logs and creates the checkpoint
+// tables, and the checkpoint naming start when the target has none
+// (fresh).
+func (r *run) begin(ctx context.Context, start txn.Position, fresh bool) error {
+	conn, err := r.tgt.DB().Conn(ctx)
 	if err != nil {
-		return txn.Position{}, fmt.Errorf("connect to target: %w", err)
+		return fmt.Errorf("connect to target: %w", err)
 	}
 	defer conn.Close()
 	mode := r.opts.TargetGTIDs
@@ -286,12 +323,9 @@ func (r *run) prepare(ctx context.Context) (txn.Position, error) {
 		mode = GTIDsOwn
 	}
 	if r.start.keepGTIDs, err = r.tgt.DecideGTIDs(ctx, conn, mode); err != nil {
-		return txn.Position{}, err
+		return err
 	}
-	if err := r.createCheckpoint(ctx, conn, cp == nil, start); err != nil {
-		return txn.Position{}, err
-	}
-	return start, nil
+	return r.createCheckpoint(ctx, conn, fresh, start)
 }
 
 // createCheckpoint creates the checkpoint and sessions tables if missing,

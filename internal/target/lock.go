@@ -176,12 +176,14 @@ func (t *Target) judgeHolder(h lockHolder, known []uint64, lastIdle int64) (why 
 	case !h.visible:
 		return "the target user cannot see that session in the process list: it is another user's " +
 			"(seeing it needs the PROCESS privilege, ending it CONNECTION ADMIN or SUPER)", false
+	case own && h.command == "Sleep":
+		// This process's, before it reconnected (perhaps lost while it
+		// started, before it recorded its sessions): that attempt is over.
+		return "", true
 	case !t.cfg.Resume:
 		return "this run does not resume (only --resume ends a lost run's sessions)", false
 	case !slices.Contains(known, h.id):
 		return fmt.Sprintf("it is not a session an earlier run recorded in `%s`.`sessions` on this run of the server", CheckpointSchema), false
-	case own && h.command == "Sleep":
-		return "", true // this process's, before it reconnected: that run is over
 	case h.command != "Sleep":
 		return fmt.Sprintf("it is active (command %s)", h.command), false
 	case lastIdle >= 0 && h.idle < lastIdle:
