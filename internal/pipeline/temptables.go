@@ -88,11 +88,31 @@ func (tt *tempTables) String() string {
 }
 
 // TempTablesLost explains why a run cannot resume at checkpoint cp, where
-// the binlog has temporary tables open.
+// the binlog has temporary tables open. When cp also names the next
+// transaction as pending (applied apart and cut off: a DDL, or writes to
+// non-transactional tables), the refusal names it too, since the target
+// may hold part of it: the resume that would settle it cannot run.
 func TempTablesLost(cp *target.Checkpoint) error {
+	held := fmt.Sprintf("the target holds every transaction before %s", cp.Next)
+	if cp.State == target.StateDDL || cp.State == target.StateNonTrans {
+		id := cp.Pending.Start.String()
+		if cp.Pending.GTID != "" {
+			id += " (GTID " + cp.Pending.GTID + ")"
+		}
+		what := "a DDL statement"
+		if cp.State == target.StateNonTrans {
+			what = "writes to non-transactional tables"
+		}
+		if cp.Pending.What != "" {
+			what += ": " + cp.Pending.What
+		}
+		held += fmt.Sprintf(", and MAY HOLD PART OF THE TRANSACTION AT %s (%s): the earlier run was cut off while applying it, "+
+			"and its outcome is not settled (a CREATE OR REPLACE TABLE may have dropped its table without creating it again; "+
+			"writes to non-transactional tables may have been made in part)", id, what)
+	}
 	return fmt.Errorf("cannot resume at %s: the binlog has temporary tables open there (%s). They lived in the target "+
 		"session that applied them, which ended with the earlier run (or with the lost connection), so the statements "+
 		"after this point that use them cannot be applied as on the source (they would fail, or write a permanent table "+
-		"of the same name). Restore the base backup again and replay without interruption, or replay from the base up to "+
-		"a point where no temporary table is open", cp.Next, cp.TempTables)
+		"of the same name); %s. Restore the base backup again and replay without interruption, or replay from the base up to "+
+		"a point where no temporary table is open", cp.Next, cp.TempTables, held)
 }
