@@ -138,7 +138,8 @@ var undoExitStatuses = []exitStatus{
 	{2, "usage: bad flags or arguments; nothing was written"},
 	{3, "refused: later transactions wrote rows of the range (the report names each table, its rows, and the first " +
 		"such transaction); nothing was written; --on-conflict skip undoes the other rows"},
-	{130, "interrupted (SIGINT or SIGTERM): stopped at a transaction boundary with the checkpoint saved; --resume continues"},
+	{130, "interrupted (SIGINT or SIGTERM): stopped at a transaction boundary with the checkpoint saved, or before writing anything " +
+		"(while reading the range or scanning the later binlogs); --resume continues, or the same command once nothing was undone"},
 }
 
 func runUndo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -172,6 +173,16 @@ func runUndo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.As(err, &ce):
 		fmt.Fprintf(stderr, "binlog-replay undo: %v", err)
 		return exitConflicts
+	case err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled):
+		// Cut short before the apply's own boundary: while reading the
+		// range or scanning the later binlogs, or starting.
+		var undone uint64
+		if sum != nil {
+			undone = sum.Undone
+		}
+		fmt.Fprintf(stderr, "binlog-replay undo: interrupted (%v): the target holds whole inverse transactions up to its checkpoint "+
+			"(%d by this run); the same command continues, with --resume once any was undone (exit status 130)\n", err, undone)
+		return exitInterrupted
 	case err != nil:
 		fmt.Fprintf(stderr, "binlog-replay undo: %v\n", explainPrivileges(err))
 		return 1

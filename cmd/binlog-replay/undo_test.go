@@ -257,3 +257,17 @@ func TestUndoGTIDsFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestUndoInterruptedEarly: an undo interrupted before it reaches the
+// target (here: cancelled before it starts) exits 130, saying what holds,
+// not 1 with a bare "context canceled".
+func TestUndoInterruptedEarly(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var stdout, stderr strings.Builder
+	code := runUndo(ctx, []string{"--target", "root@unix(/nonexistent/mysqld.sock)/", "--gtids", "0-1-5001..5003",
+		"../../testdata/binlogs/mariadb-10.11/row/"}, &stdout, &stderr)
+	if code != 130 || !strings.Contains(stderr.String(), "binlog-replay undo: interrupted (") {
+		t.Fatalf("exit status %d, stderr %q; want 130 and the interruption explained", code, stderr.String())
+	}
+}
