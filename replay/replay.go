@@ -197,12 +197,12 @@ func runOnce(ctx context.Context, opts Options, again attempt, logw io.Writer) (
 		r.opts.Workers = AutoWorkers(runtime.NumCPU(), rtt)
 		r.logf("workers: %d (%d processors here, a round trip of %s to the target)", r.opts.Workers, runtime.NumCPU(), rtt.Round(10*time.Microsecond))
 	}
-	start, fresh, err := r.prepare(ctx)
+	start, cp, err := r.prepare(ctx)
 	if err == nil {
 		// From here on a checkpoint on the target is this run's: the
 		// one it accepted, or the one it creates.
 		res.decided = true
-		err = r.begin(ctx, start, fresh)
+		err = r.begin(ctx, start, cp == nil)
 	}
 	if err != nil {
 		res.stale = tgt.Stale()
@@ -226,16 +226,10 @@ type attemptResult struct {
 	decided bool
 }
 
-// prepare checks the target and works out where to start reading, and
-// whether the target has no checkpoint yet (fresh).
-func (r *run) prepare(ctx context.Context) (start txn.Position, fresh bool, err error) {
-	start, cp, err := r.decideStart(ctx)
-	return start, cp == nil, err
-}
-
-// decideStart checks the target and works out where to start reading from
-// the options and the target's checkpoint cp (nil when it has none).
-func (r *run) decideStart(ctx context.Context) (txn.Position, *target.Checkpoint, error) {
+// prepare checks the target and works out where to start reading from
+// the options and the target's checkpoint, which it returns (nil when the
+// target has none).
+func (r *run) prepare(ctx context.Context) (txn.Position, *target.Checkpoint, error) {
 	db := r.tgt.DB()
 	names, err := sqlgen.LoadCollations(ctx, db, r.logf)
 	if err != nil {
