@@ -19,6 +19,7 @@ import (
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 	"github.com/binlog-replay/binlog-replay/internal/workload"
+	"github.com/binlog-replay/binlog-replay/internal/workload/reference"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -40,7 +41,7 @@ func formatScenario(t *testing.T, format string, args []string, setup, work func
 		t.Fatalf("snapshot: %v", err)
 	}
 	sc.SourceDB = openServer(t, src)
-	file, pos, err := workload.BinlogPosition(ctx, sc.SourceDB)
+	file, pos, err := reference.BinlogPosition(ctx, sc.SourceDB)
 	if err != nil {
 		t.Fatal(err)
 	}

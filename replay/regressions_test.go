@@ -13,7 +13,7 @@ import (
 	"github.com/binlog-replay/binlog-replay/internal/fixtures"
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
-	"github.com/binlog-replay/binlog-replay/internal/workload"
+	"github.com/binlog-replay/binlog-replay/internal/workload/reference"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -63,7 +63,7 @@ func TestSuppressUse(t *testing.T) {
 	}
 	sc := replaytest.New(t, "ROW", noSetup, work)
 	anchor, anchorDB := sc.Target(t)
-	if err := workload.ReplayWithMariaDBBinlog(context.Background(), sc.Files, sc.Start.File, sc.Start.Offset, anchor.Socket); err != nil {
+	if err := reference.ReplayWithMariaDBBinlog(context.Background(), sc.Files, sc.Start.File, sc.Start.Offset, anchor.Socket); err != nil {
 		t.Fatalf("anchor: %v", err)
 	}
 	replaytest.RequireEqual(t, anchorDB, sc.SourceDB)
@@ -141,7 +141,7 @@ func TestCompressedRows(t *testing.T) {
 		t.Fatalf("no compressed row event in the binlogs: %+v", c)
 	}
 	anchor, anchorDB := sc.Target(t)
-	if err := workload.ReplayWithMariaDBBinlog(context.Background(), sc.Files, sc.Start.File, sc.Start.Offset, anchor.Socket); err != nil {
+	if err := reference.ReplayWithMariaDBBinlog(context.Background(), sc.Files, sc.Start.File, sc.Start.Offset, anchor.Socket); err != nil {
 		t.Fatalf("anchor: %v", err)
 	}
 	replaytest.RequireEqual(t, anchorDB, sc.SourceDB, "kb")

@@ -13,6 +13,7 @@ import (
 	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 	"github.com/binlog-replay/binlog-replay/internal/workload"
+	"github.com/binlog-replay/binlog-replay/internal/workload/reference"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -134,7 +135,7 @@ func generate(ctx context.Context, o *Options, p workload.Profile, in *input) er
 	if err := srv.Snapshot(ctx, in.base); err != nil {
 		return err
 	}
-	file, pos, err := workload.BinlogPosition(ctx, in.ref)
+	file, pos, err := reference.BinlogPosition(ctx, in.ref)
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/binlog-replay/binlog-replay/internal/netdelay"
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
-	"github.com/binlog-replay/binlog-replay/internal/workload"
+	"github.com/binlog-replay/binlog-replay/internal/workload/reference"
 	"github.com/binlog-replay/binlog-replay/redact"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/verify"
@@ -163,12 +163,12 @@ func apply(ctx context.Context, o *Options, in *input, tgt *sandbox.Server, m me
 // applyAnchor applies the input with mariadb-binlog | mariadb, the client
 // connecting through proxy when there is one.
 func applyAnchor(ctx context.Context, in *input, tgt *sandbox.Server, proxy *netdelay.Proxy) (usage, error) {
-	client := workload.Client{Socket: tgt.Socket}
+	client := reference.Client{Socket: tgt.Socket}
 	if proxy != nil {
-		client = workload.Client{Host: "127.0.0.1", Port: proxy.Addr().Port}
+		client = reference.Client{Host: "127.0.0.1", Port: proxy.Addr().Port}
 	}
 	m := startMeter(tgt.Pid)
-	cpu, err := workload.ApplyWithMariaDBBinlog(ctx, in.files, in.start.File, in.start.Offset, client)
+	cpu, err := reference.ApplyWithMariaDBBinlog(ctx, in.files, in.start.File, in.start.Offset, client)
 	used := m.stop()
 	used.tool = cpu.Binlog + cpu.Client
 	return used, err

@@ -3,6 +3,10 @@ package workload
 import (
 	"fmt"
 	"math/rand/v2"
+
+	"github.com/binlog-replay/binlog-replay/internal/workload/idset"
+
+	"github.com/binlog-replay/binlog-replay/internal/workload/sqlvals"
 )
 
 // bigGen is the BigTxn profile. Session 0 runs, spread over its share of
@@ -26,7 +30,7 @@ func BigRows(scale int) int {
 }
 
 func bigRow(r *rand.Rand, id int) []string {
-	return []string{fmt.Sprint(id), fmt.Sprint(r.IntN(1e6)), str(randASCII(r, 10+r.IntN(40))), str(randASCII(r, 60))}
+	return []string{fmt.Sprint(id), fmt.Sprint(r.IntN(1e6)), sqlvals.Str(sqlvals.RandASCII(r, 10+r.IntN(40))), sqlvals.Str(sqlvals.RandASCII(r, 60))}
 }
 
 func (g *bigGen) setup(r *rand.Rand) []unit {
@@ -47,8 +51,8 @@ func (g *bigGen) setup(r *rand.Rand) []unit {
   id INT NOT NULL PRIMARY KEY,
   n INT NOT NULL
 ) ENGINE=InnoDB`),
-		txUnit(insertRows("bt_big", idents("id", "k", "v", "pad"), big, 100)...),
-		txUnit(insertRows("bt_small", idents("id", "n"), small, 100)...),
+		txUnit(sqlvals.InsertRows("bt_big", sqlvals.Idents("id", "k", "v", "pad"), big, 100)...),
+		txUnit(sqlvals.InsertRows("bt_small", sqlvals.Idents("id", "n"), small, 100)...),
 	}
 }
 
@@ -58,7 +62,7 @@ func (g *bigGen) session(s int, r *rand.Rand) txnSource {
 		n++
 	}
 	return &bigSession{g: g, r: r, s: s, local: n,
-		alloc: newIDAlloc(owner{s: s, n: g.o.Threads}, g.o.Scale+BigRows(g.o.Scale))}
+		alloc: idset.NewAlloc(idset.Owner{S: s, N: g.o.Threads}, g.o.Scale+BigRows(g.o.Scale))}
 }
 
 type bigSession struct {
@@ -66,7 +70,7 @@ type bigSession struct {
 	r     *rand.Rand
 	s     int
 	local int
-	alloc *idAlloc // ids for bt_small
+	alloc *idset.Alloc // ids for bt_small
 }
 
 func (b *bigSession) next(i int) []unit {
@@ -92,7 +96,7 @@ func (b *bigSession) bigTxn() unit {
 	for i := range rows {
 		rows[i] = bigRow(b.r, first+i)
 	}
-	stmts := insertRows("bt_big", idents("id", "k", "v", "pad"), rows, 1000)
+	stmts := sqlvals.InsertRows("bt_big", sqlvals.Idents("id", "k", "v", "pad"), rows, 1000)
 	return txUnit(append(stmts,
 		fmt.Sprintf("UPDATE bt_big SET k=k+1, v=CONCAT(LEFT(v, 50), '-u') WHERE id >= %d", first),
 		fmt.Sprintf("DELETE FROM bt_big WHERE id >= %d AND id %% 3 = 0", first),
@@ -104,7 +108,7 @@ func (b *bigSession) small() unit {
 	big := 1 + r.IntN(b.g.o.Scale+BigRows(b.g.o.Scale))
 	switch r.IntN(3) {
 	case 0:
-		return autoUnit(fmt.Sprintf("INSERT INTO bt_small (id, n) VALUES (%d, %d)", b.alloc.fresh(), r.IntN(100)))
+		return autoUnit(fmt.Sprintf("INSERT INTO bt_small (id, n) VALUES (%d, %d)", b.alloc.Fresh(), r.IntN(100)))
 	case 1:
 		return autoUnit(fmt.Sprintf("UPDATE bt_small SET n=n+1 WHERE id=%d", 1+r.IntN(b.g.o.Scale)))
 	default:

@@ -4,6 +4,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+
+	"github.com/binlog-replay/binlog-replay/internal/workload/idset"
+
+	"github.com/binlog-replay/binlog-replay/internal/workload/sqlvals"
 )
 
 // ddlGen is the DDL profile. Setup creates ddl_base; in Run each session
@@ -21,7 +25,7 @@ func (*ddlGen) stateless() {}
 func (g *ddlGen) setup(r *rand.Rand) []unit {
 	var rows [][]string
 	for id := 1; id <= g.o.Scale; id++ {
-		rows = append(rows, []string{fmt.Sprint(id), fmt.Sprint(r.IntN(1e6)), str(fmt.Sprintf("b-%d-%s", id, randASCII(r, 6)))})
+		rows = append(rows, []string{fmt.Sprint(id), fmt.Sprint(r.IntN(1e6)), sqlvals.Str(fmt.Sprintf("b-%d-%s", id, sqlvals.RandASCII(r, 6)))})
 	}
 	return []unit{
 		autoUnit(`CREATE TABLE ddl_base (
@@ -29,23 +33,23 @@ func (g *ddlGen) setup(r *rand.Rand) []unit {
   a INT NOT NULL,
   b VARCHAR(32) NOT NULL
 ) ENGINE=InnoDB`),
-		txUnit(insertRows("ddl_base", idents("id", "a", "b"), rows, 100)...),
+		txUnit(sqlvals.InsertRows("ddl_base", sqlvals.Idents("id", "a", "b"), rows, 100)...),
 	}
 }
 
 // ddlTable is the model of one of a session's tables.
 type ddlTable struct {
-	name string
+	Name string
 	cols []ddlCol
-	rows *idSet
+	rows *idset.Set
 }
 
 // ddlCol is a column; kind picks the values DML writes into it.
-type ddlCol struct{ name, kind string }
+type ddlCol struct{ Name, kind string }
 
 func (t *ddlTable) col(name string) int {
 	for i, c := range t.cols {
-		if c.name == name {
+		if c.Name == name {
 			return i
 		}
 	}
@@ -58,7 +62,7 @@ func (g *ddlGen) session(s int, r *rand.Rand) txnSource {
 		n++
 	}
 	return &ddlSession{g: g, r: r, s: s, local: n, tables: map[string]*ddlTable{},
-		alloc: newIDAlloc(owner{s: 0, n: 1}, g.o.Scale)}
+		alloc: idset.NewAlloc(idset.Owner{S: 0, N: 1}, g.o.Scale)}
 }
 
 type ddlSession struct {
@@ -69,14 +73,14 @@ type ddlSession struct {
 	done   int // steps done
 	tables map[string]*ddlTable
 	roles  []string // the keys of tables, in creation order
-	alloc  *idAlloc
+	alloc  *idset.Alloc
 }
 
 // name returns the session's table name for base.
-func (d *ddlSession) name(base string) string { return fmt.Sprintf("d%d_%s", d.s, base) }
+func (d *ddlSession) Name(base string) string { return fmt.Sprintf("d%d_%s", d.s, base) }
 
 // q quotes the current name of role's table.
-func (d *ddlSession) q(role string) string { return ident(d.tables[role].name) }
+func (d *ddlSession) q(role string) string { return sqlvals.Ident(d.tables[role].Name) }
 
 func (d *ddlSession) next(i int) []unit {
 	k := (i - d.s) / d.g.o.Threads
@@ -89,8 +93,8 @@ func (d *ddlSession) next(i int) []unit {
 }
 
 // addTable records a new table holding rows.
-func (d *ddlSession) addTable(role, name string, cols []ddlCol, rows *idSet) {
-	d.tables[role] = &ddlTable{name: name, cols: cols, rows: rows}
+func (d *ddlSession) addTable(role, name string, cols []ddlCol, rows *idset.Set) {
+	d.tables[role] = &ddlTable{Name: name, cols: cols, rows: rows}
 	d.roles = append(d.roles, role)
 }
 
@@ -106,11 +110,11 @@ func (d *ddlSession) dropTable(role string) {
 
 // copyRows returns a copy of the ids of role's table, optionally only those
 // up to maxID.
-func (d *ddlSession) copyRows(role string, maxID int) *idSet {
-	out := newIDSet()
-	for _, id := range d.tables[role].rows.ids {
+func (d *ddlSession) copyRows(role string, maxID int) *idset.Set {
+	out := idset.New()
+	for _, id := range d.tables[role].rows.IDs {
 		if maxID == 0 || id <= maxID {
-			out.add(id)
+			out.Add(id)
 		}
 	}
 	return out
@@ -123,11 +127,11 @@ func (d *ddlSession) alter(role, clause string) []unit {
 // ddlSteps run once per session, in order; each changes the model along.
 var ddlSteps = []func(d *ddlSession) []unit{
 	func(d *ddlSession) []unit {
-		rows := newIDSet()
+		rows := idset.New()
 		for id := 1; id <= d.g.o.Scale; id++ {
-			rows.add(id)
+			rows.Add(id)
 		}
-		d.addTable("main", d.name("main"), []ddlCol{{"id", "id"}, {"a", "int"}, {"b", "str"}}, rows)
+		d.addTable("main", d.Name("main"), []ddlCol{{"id", "id"}, {"a", "int"}, {"b", "str"}}, rows)
 		return []unit{autoUnit(fmt.Sprintf("CREATE TABLE %s LIKE ddl_base", d.q("main"))),
 			txUnit(fmt.Sprintf("INSERT INTO %s SELECT * FROM ddl_base ORDER BY id", d.q("main")))}
 	},
@@ -141,13 +145,13 @@ var ddlSteps = []func(d *ddlSession) []unit{
 	},
 	func(d *ddlSession) []unit { return d.alter("main", "MODIFY b VARCHAR(100) NULL") },
 	func(d *ddlSession) []unit {
-		d.addTable("side", d.name("side"), []ddlCol{{"id", "id"}, {"x", "str"}}, newIDSet())
+		d.addTable("side", d.Name("side"), []ddlCol{{"id", "id"}, {"x", "str"}}, idset.New())
 		return []unit{autoUnit(fmt.Sprintf("CREATE TABLE %s (id INT NOT NULL PRIMARY KEY, x VARCHAR(40) NOT NULL) ENGINE=InnoDB", d.q("side"))),
 			d.insert("side")}
 	},
 	func(d *ddlSession) []unit {
 		old := d.q("main")
-		d.tables["main"].name = d.name("main_r")
+		d.tables["main"].Name = d.Name("main_r")
 		return []unit{autoUnit(fmt.Sprintf("RENAME TABLE %s TO %s", old, d.q("main")))}
 	},
 	func(d *ddlSession) []unit {
@@ -163,7 +167,7 @@ var ddlSteps = []func(d *ddlSession) []unit{
 	},
 	func(d *ddlSession) []unit {
 		t := d.tables["main"]
-		d.addTable("copy", d.name("copy"), append([]ddlCol(nil), t.cols...), d.copyRows("main", 0))
+		d.addTable("copy", d.Name("copy"), append([]ddlCol(nil), t.cols...), d.copyRows("main", 0))
 		return []unit{autoUnit(fmt.Sprintf("CREATE TABLE %s AS SELECT * FROM %s ORDER BY id", d.q("copy"), d.q("main")))}
 	},
 	func(d *ddlSession) []unit {
@@ -174,7 +178,7 @@ var ddlSteps = []func(d *ddlSession) []unit{
 	func(d *ddlSession) []unit {
 		half := d.g.o.Scale / 2
 		t := d.tables["main"]
-		d.addTable("like", d.name("like"), append([]ddlCol(nil), t.cols...), d.copyRows("main", half))
+		d.addTable("like", d.Name("like"), append([]ddlCol(nil), t.cols...), d.copyRows("main", half))
 		return []unit{autoUnit(fmt.Sprintf("CREATE TABLE %s LIKE %s", d.q("like"), d.q("main"))),
 			autoUnit(fmt.Sprintf("INSERT INTO %s SELECT * FROM %s WHERE id <= %d ORDER BY id", d.q("like"), d.q("main"), half))}
 	},
@@ -183,11 +187,11 @@ var ddlSteps = []func(d *ddlSession) []unit{
 	func(d *ddlSession) []unit { return d.alter("main", "DROP PRIMARY KEY") },
 	func(d *ddlSession) []unit {
 		t := d.tables["main"]
-		t.cols[t.col("a")].name = "a2"
+		t.cols[t.col("a")].Name = "a2"
 		return d.alter("main", "CHANGE a a2 BIGINT NULL")
 	},
 	func(d *ddlSession) []unit {
-		d.tables["like"].rows = newIDSet()
+		d.tables["like"].rows = idset.New()
 		return []unit{autoUnit("TRUNCATE TABLE " + d.q("like"))}
 	},
 	func(d *ddlSession) []unit { return d.alter("main", "ADD PRIMARY KEY (id)") },
@@ -198,7 +202,7 @@ var ddlSteps = []func(d *ddlSession) []unit{
 	},
 	func(d *ddlSession) []unit {
 		oldCopy, oldLike := d.q("copy"), d.q("like")
-		d.tables["copy"].name, d.tables["like"].name = d.name("copy_r"), d.name("like_r")
+		d.tables["copy"].Name, d.tables["like"].Name = d.Name("copy_r"), d.Name("like_r")
 		return []unit{autoUnit(fmt.Sprintf("DROP INDEX idx_a ON %s", d.q("main"))),
 			autoUnit(fmt.Sprintf("RENAME TABLE %s TO %s, %s TO %s", oldCopy, d.q("copy"), oldLike, d.q("like")))}
 	},
@@ -217,11 +221,11 @@ func (d *ddlSession) tempTable() []unit {
 	t, like := d.tables["main"], d.tables["like"]
 	var vals []string
 	for range 5 {
-		id := t.rows.pick(d.r)
-		like.rows.remove(id)
+		id := t.rows.Pick(d.r)
+		like.rows.Remove(id)
 		vals = append(vals, fmt.Sprintf("(%d, %d)", id, d.r.IntN(1000)))
 	}
-	tmp := ident(d.name("tmp"))
+	tmp := sqlvals.Ident(d.Name("tmp"))
 	return []unit{
 		autoUnit(fmt.Sprintf("CREATE TEMPORARY TABLE %s (id INT NOT NULL PRIMARY KEY, v INT NOT NULL)", tmp)),
 		autoUnit(fmt.Sprintf("INSERT IGNORE INTO %s (id, v) VALUES %s", tmp, strings.Join(vals, ", "))),
@@ -240,14 +244,14 @@ func (d *ddlSession) value(c ddlCol, id int) string {
 	case "int":
 		return fmt.Sprint(r.IntN(1e6) - 5e5)
 	case "str":
-		return str(fmt.Sprintf("b-%d-%s", id, randASCII(r, 1+r.IntN(10))))
+		return sqlvals.Str(fmt.Sprintf("b-%d-%s", id, sqlvals.RandASCII(r, 1+r.IntN(10))))
 	case "json":
-		return fmt.Sprintf("JSON_OBJECT('n', %d, 's', %s)", r.IntN(100), str(randText(r, 5)))
+		return fmt.Sprintf("JSON_OBJECT('n', %d, 's', %s)", r.IntN(100), sqlvals.Str(sqlvals.RandText(r, 5)))
 	case "dt":
 		if r.IntN(2) == 0 {
 			return "NOW(6)"
 		}
-		return quotedTime(randTime(r, 2000, 2030), layoutDT6)
+		return sqlvals.QuotedTime(sqlvals.RandTime(r, 2000, 2030), sqlvals.LayoutDT6)
 	default: // enum
 		return []string{"'x'", "'y'", "'z'"}[r.IntN(3)]
 	}
@@ -255,14 +259,14 @@ func (d *ddlSession) value(c ddlCol, id int) string {
 
 func (d *ddlSession) insert(role string) unit {
 	t := d.tables[role]
-	id := d.alloc.fresh()
-	t.rows.add(id)
+	id := d.alloc.Fresh()
+	t.rows.Add(id)
 	var names, vals []string
 	for _, c := range t.cols {
-		names = append(names, ident(c.name))
+		names = append(names, sqlvals.Ident(c.Name))
 		vals = append(vals, d.value(c, id))
 	}
-	return autoUnit(fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)", ident(t.name), strings.Join(names, ", "), strings.Join(vals, ", ")))
+	return autoUnit(fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)", sqlvals.Ident(t.Name), strings.Join(names, ", "), strings.Join(vals, ", ")))
 }
 
 // dml returns one to three inserts, updates or deletes on the tables that
@@ -273,19 +277,19 @@ func (d *ddlSession) dml() unit {
 		role := d.roles[d.r.IntN(len(d.roles))]
 		t := d.tables[role]
 		switch k := d.r.IntN(5); {
-		case t.rows.len() < 3 || k == 0:
+		case t.rows.Len() < 3 || k == 0:
 			stmts = append(stmts, d.insert(role).stmts...)
 		case k == 1:
-			id := t.rows.pick(d.r)
-			t.rows.remove(id)
-			stmts = append(stmts, fmt.Sprintf("DELETE FROM %s WHERE id=%d", ident(t.name), id))
+			id := t.rows.Pick(d.r)
+			t.rows.Remove(id)
+			stmts = append(stmts, fmt.Sprintf("DELETE FROM %s WHERE id=%d", sqlvals.Ident(t.Name), id))
 		default:
-			id := t.rows.pick(d.r)
+			id := t.rows.Pick(d.r)
 			c := t.cols[d.r.IntN(len(t.cols))]
 			if c.kind == "id" {
 				c = t.cols[len(t.cols)-1]
 			}
-			stmts = append(stmts, fmt.Sprintf("UPDATE %s SET %s=%s WHERE id=%d", ident(t.name), ident(c.name), d.value(c, id), id))
+			stmts = append(stmts, fmt.Sprintf("UPDATE %s SET %s=%s WHERE id=%d", sqlvals.Ident(t.Name), sqlvals.Ident(c.Name), d.value(c, id), id))
 		}
 	}
 	if len(stmts) > 1 && d.r.IntN(3) != 0 {

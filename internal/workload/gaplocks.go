@@ -3,6 +3,10 @@ package workload
 import (
 	"fmt"
 	"math/rand/v2"
+
+	"github.com/binlog-replay/binlog-replay/internal/workload/idset"
+
+	"github.com/binlog-replay/binlog-replay/internal/workload/sqlvals"
 )
 
 // gapGen is the GapLocks profile: gl_rows has a secondary index on k (base
@@ -24,7 +28,7 @@ func (g *gapGen) setup(r *rand.Rand) []unit {
 		if id%2 == 0 {
 			u = fmt.Sprint(id)
 		}
-		rows = append(rows, []string{fmt.Sprint(id), fmt.Sprint(id * 10), u, str(randASCII(r, 8))})
+		rows = append(rows, []string{fmt.Sprint(id), fmt.Sprint(id * 10), u, sqlvals.Str(sqlvals.RandASCII(r, 8))})
 	}
 	return []unit{
 		autoUnit(`CREATE TABLE gl_rows (
@@ -35,27 +39,27 @@ func (g *gapGen) setup(r *rand.Rand) []unit {
   KEY k_k (k),
   UNIQUE KEY uk_u (u)
 ) ENGINE=InnoDB`),
-		txUnit(insertRows("gl_rows", idents("id", "k", "u", "v"), rows, 100)...),
+		txUnit(sqlvals.InsertRows("gl_rows", sqlvals.Idents("id", "k", "u", "v"), rows, 100)...),
 	}
 }
 
 func (g *gapGen) session(s int, r *rand.Rand) txnSource {
-	return &gapSession{g: g, r: r, alloc: newIDAlloc(owner{s: s, n: g.o.Threads}, g.o.Scale)}
+	return &gapSession{g: g, r: r, alloc: idset.NewAlloc(idset.Owner{S: s, N: g.o.Threads}, g.o.Scale)}
 }
 
 type gapSession struct {
 	g     *gapGen
 	r     *rand.Rand
-	alloc *idAlloc // ids and u values
+	alloc *idset.Alloc // ids and u values
 }
 
 // insertAt inserts a new row at k.
 func (s *gapSession) insertAt(k int) string {
 	u := "NULL"
 	if s.r.IntN(2) == 0 {
-		u = fmt.Sprint(s.alloc.fresh())
+		u = fmt.Sprint(s.alloc.Fresh())
 	}
-	return fmt.Sprintf("INSERT INTO gl_rows (id, k, u, v) VALUES (%d, %d, %s, %s)", s.alloc.fresh(), k, u, str(randASCII(s.r, 8)))
+	return fmt.Sprintf("INSERT INTO gl_rows (id, k, u, v) VALUES (%d, %d, %s, %s)", s.alloc.Fresh(), k, u, sqlvals.Str(sqlvals.RandASCII(s.r, 8)))
 }
 
 func (s *gapSession) next(int) []unit {
@@ -67,7 +71,7 @@ func (s *gapSession) next(int) []unit {
 	case 1:
 		return []unit{autoUnit(s.insertAt(a + 1 + r.IntN(9)))}
 	case 2:
-		return []unit{autoUnit(fmt.Sprintf("UPDATE gl_rows SET v=%s WHERE k > %d AND k < %d", str(randASCII(r, 6)), a, a+30))}
+		return []unit{autoUnit(fmt.Sprintf("UPDATE gl_rows SET v=%s WHERE k > %d AND k < %d", sqlvals.Str(sqlvals.RandASCII(r, 6)), a, a+30))}
 	case 3:
 		return []unit{autoUnit(fmt.Sprintf("UPDATE gl_rows SET k=k+5 WHERE k BETWEEN %d AND %d", a, a+15))}
 	case 4: // empty a range and fill it again

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/binlog-replay/binlog-replay/internal/workload/sqlvals"
 )
 
 // plan returns every statement Setup and Run would send for o, in order,
@@ -141,11 +143,11 @@ func TestBigRows(t *testing.T) {
 
 func TestQuoting(t *testing.T) {
 	cases := []struct{ got, want string }{
-		{ident("a`b"), "`a``b`"},
-		{str("it's \\ \x00\n\r\x1a"), `'it\'s \\ \0\n\r\Z'`},
-		{strRaw("a'b\\\x00"), "'a''b\\\\\x00'"},
-		{strNoBackslash(`a\'b`), `'a\''b'`},
-		{hexLit([]byte{0, 0xff}), "X'00ff'"},
+		{sqlvals.Ident("a`b"), "`a``b`"},
+		{sqlvals.Str("it's \\ \x00\n\r\x1a"), `'it\'s \\ \0\n\r\Z'`},
+		{sqlvals.StrRaw("a'b\\\x00"), "'a''b\\\\\x00'"},
+		{sqlvals.StrNoBackslash(`a\'b`), `'a\''b'`},
+		{sqlvals.HexLit([]byte{0, 0xff}), "X'00ff'"},
 	}
 	for _, c := range cases {
 		if c.got != c.want {
@@ -180,7 +182,7 @@ func TestTxnTimestamp(t *testing.T) {
 func TestTypesTableIndex(t *testing.T) {
 	g := newTypesGen(Options{}.withDefaults()).(*typesGen)
 	for _, name := range []string{"ty_time", "ty_misc"} {
-		if got := g.tables[g.tableIndex(name)].name; got != name {
+		if got := g.tables[g.tableIndex(name)].Name; got != name {
 			t.Errorf("tableIndex(%q) names %q", name, got)
 		}
 	}

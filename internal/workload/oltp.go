@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+
+	"github.com/binlog-replay/binlog-replay/internal/workload/sqlvals"
 )
 
 // oltpGen is sysbench oltp_write_only with uniformly drawn ids (OLTP) or
@@ -25,7 +27,7 @@ func (*oltpGen) stateless() {}
 // hotRows is how many rows HotRows transactions mostly touch.
 const hotRows = 5
 
-func oltpTable(t int) string { return ident(fmt.Sprintf("sbtest%d", t)) }
+func oltpTable(t int) string { return sqlvals.Ident(fmt.Sprintf("sbtest%d", t)) }
 
 // sysbenchString returns groups of 11 random digits joined by '-', as
 // sysbench fills c (10 groups) and pad (5 groups).
@@ -55,9 +57,9 @@ func (g *oltpGen) setup(r *rand.Rand) []unit {
 		rows := make([][]string, g.o.Scale)
 		for i := range rows {
 			rows[i] = []string{fmt.Sprint(i + 1), fmt.Sprint(1 + r.IntN(g.o.Scale)),
-				str(sysbenchString(r, 10)), str(sysbenchString(r, 5))}
+				sqlvals.Str(sysbenchString(r, 10)), sqlvals.Str(sysbenchString(r, 5))}
 		}
-		units = append(units, txUnit(insertRows(oltpTable(t), idents("id", "k", "c", "pad"), rows, 100)...))
+		units = append(units, txUnit(sqlvals.InsertRows(oltpTable(t), sqlvals.Idents("id", "k", "c", "pad"), rows, 100)...))
 	}
 	return units
 }
@@ -123,9 +125,9 @@ func (s *oltpSession) next(int) []unit {
 	del, delTable := s.id(), s.table()
 	return []unit{txUnit(
 		fmt.Sprintf("UPDATE %s SET k=k+1 WHERE id=%d", s.table(), s.id()),
-		fmt.Sprintf("UPDATE %s SET c=%s WHERE id=%d", s.table(), str(sysbenchString(r, 10)), s.id()),
+		fmt.Sprintf("UPDATE %s SET c=%s WHERE id=%d", s.table(), sqlvals.Str(sysbenchString(r, 10)), s.id()),
 		fmt.Sprintf("DELETE FROM %s WHERE id=%d", delTable, del),
 		fmt.Sprintf("INSERT INTO %s (id, k, c, pad) VALUES (%d, %d, %s, %s)", delTable, del,
-			s.k(), str(sysbenchString(r, 10)), str(sysbenchString(r, 5))),
+			s.k(), sqlvals.Str(sysbenchString(r, 10)), sqlvals.Str(sysbenchString(r, 5))),
 	)}
 }

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/binlog-replay/binlog-replay/internal/workload/sqlvals"
+
 	"github.com/go-sql-driver/mysql"
 )
 
@@ -87,7 +89,7 @@ func openSession(ctx context.Context, db *sql.DB, o Options, id int) (*session, 
 	for _, q := range []string{
 		"SET NAMES " + d.charset,
 		fmt.Sprintf("SET time_zone=%s, sql_mode=%s, foreign_key_checks=1, autocommit=1",
-			str(d.timeZone), str(d.sqlMode)),
+			sqlvals.Str(d.timeZone), sqlvals.Str(d.sqlMode)),
 	} {
 		if err := s.exec(ctx, q); err != nil {
 			s.close()
@@ -142,10 +144,10 @@ func (s *session) prepare(ctx context.Context, e env, second int64, j int) error
 	}
 	var sets []string
 	if e.timeZone != s.cur.timeZone {
-		sets = append(sets, "time_zone="+str(e.timeZone))
+		sets = append(sets, "time_zone="+sqlvals.Str(e.timeZone))
 	}
 	if e.sqlMode != s.cur.sqlMode {
-		sets = append(sets, "sql_mode="+str(e.sqlMode))
+		sets = append(sets, "sql_mode="+sqlvals.Str(e.sqlMode))
 	}
 	if e.noFKChecks != s.cur.noFKChecks {
 		sets = append(sets, fmt.Sprintf("foreign_key_checks=%d", b2i(!e.noFKChecks)))

@@ -20,6 +20,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/binlog-replay/binlog-replay/internal/workload/sqlvals"
+
 	"golang.org/x/sync/errgroup"
 )
 
@@ -225,9 +227,9 @@ func Setup(ctx context.Context, db *sql.DB, opts Options) error {
 	}
 	defer s.close()
 	for _, q := range []string{
-		"DROP DATABASE IF EXISTS " + ident(o.Schema),
-		"CREATE DATABASE " + ident(o.Schema) + " CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci",
-		"USE " + ident(o.Schema),
+		"DROP DATABASE IF EXISTS " + sqlvals.Ident(o.Schema),
+		"CREATE DATABASE " + sqlvals.Ident(o.Schema) + " CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci",
+		"USE " + sqlvals.Ident(o.Schema),
 	} {
 		if err := s.exec(ctx, q); err != nil {
 			return fmt.Errorf("set up %s: %w", o.Profile, err)
@@ -277,7 +279,7 @@ func runSession(ctx context.Context, db *sql.DB, o Options, s int, src txnSource
 		return err
 	}
 	defer sess.close()
-	if err := sess.exec(ctx, "USE "+ident(o.Schema)); err != nil {
+	if err := sess.exec(ctx, "USE "+sqlvals.Ident(o.Schema)); err != nil {
 		return fmt.Errorf("run %s session %d: %w", o.Profile, s, err)
 	}
 	for i := s; i < o.Txns; i += o.Threads {

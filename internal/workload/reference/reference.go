@@ -1,4 +1,8 @@
-package workload
+// Package reference runs the reference a replay is compared with (the
+// anchor): binlogs applied by MariaDB's own mariadb-binlog | mariadb
+// pipeline. It also reads a source's binlog position and checksums tables so
+// that two servers' data can be compared.
+package reference
 
 import (
 	"bytes"
@@ -11,6 +15,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/binlog-replay/binlog-replay/internal/workload/sqlvals"
 )
 
 // ReplayWithMariaDBBinlog applies files from start (file base name + pos) to
@@ -173,19 +179,19 @@ func Checksums(ctx context.Context, db *sql.DB, schema string) (map[string]uint6
 		if t.virtual {
 			sum, err = rowsChecksum(ctx, db, schema, t)
 		} else {
-			sum, err = checksumTable(ctx, db, schema, t.name)
+			sum, err = checksumTable(ctx, db, schema, t.Name)
 		}
 		if err != nil {
 			return nil, err
 		}
-		sums[t.name] = sum
+		sums[t.Name] = sum
 	}
 	return sums, nil
 }
 
 // tableInfo lists a table's stored columns and whether it has virtual ones.
 type tableInfo struct {
-	name    string
+	Name    string
 	stored  []string
 	virtual bool
 }
@@ -207,8 +213,8 @@ func tableColumns(ctx context.Context, db *sql.DB, schema string) ([]*tableInfo,
 		if err := rows.Scan(&table, &col, &extra); err != nil {
 			return nil, fmt.Errorf("list columns of %s: %w", schema, err)
 		}
-		if len(out) == 0 || out[len(out)-1].name != table {
-			out = append(out, &tableInfo{name: table})
+		if len(out) == 0 || out[len(out)-1].Name != table {
+			out = append(out, &tableInfo{Name: table})
 		}
 		t := out[len(out)-1]
 		if strings.Contains(strings.ToUpper(extra), "VIRTUAL") {
@@ -226,7 +232,7 @@ func tableColumns(ctx context.Context, db *sql.DB, schema string) ([]*tableInfo,
 func checksumTable(ctx context.Context, db *sql.DB, schema, table string) (uint64, error) {
 	var name string
 	var sum sql.Null[uint64]
-	q := fmt.Sprintf("CHECKSUM TABLE %s.%s EXTENDED", ident(schema), ident(table))
+	q := fmt.Sprintf("CHECKSUM TABLE %s.%s EXTENDED", sqlvals.Ident(schema), sqlvals.Ident(table))
 	if err := db.QueryRowContext(ctx, q).Scan(&name, &sum); err != nil {
 		return 0, fmt.Errorf("checksum %s.%s: %w", schema, table, err)
 	}
@@ -243,13 +249,13 @@ func checksumTable(ctx context.Context, db *sql.DB, schema, table string) (uint6
 func rowsChecksum(ctx context.Context, db *sql.DB, schema string, t *tableInfo) (uint64, error) {
 	exprs := make([]string, len(t.stored))
 	for i, c := range t.stored {
-		exprs[i] = fmt.Sprintf("IFNULL(HEX(CAST(%s AS BINARY)), 'N')", ident(c))
+		exprs[i] = fmt.Sprintf("IFNULL(HEX(CAST(%s AS BINARY)), 'N')", sqlvals.Ident(c))
 	}
 	q := fmt.Sprintf("SELECT COUNT(*), CAST(IFNULL(SUM(CONV(LEFT(MD5(CONCAT_WS('|', %s)), 15), 16, 10)), 0) "+
-		"%% 18446744073709551616 AS UNSIGNED) FROM %s.%s", strings.Join(exprs, ", "), ident(schema), ident(t.name))
+		"%% 18446744073709551616 AS UNSIGNED) FROM %s.%s", strings.Join(exprs, ", "), sqlvals.Ident(schema), sqlvals.Ident(t.Name))
 	var n, sum uint64
 	if err := db.QueryRowContext(ctx, q).Scan(&n, &sum); err != nil {
-		return 0, fmt.Errorf("checksum rows of %s.%s: %w", schema, t.name, err)
+		return 0, fmt.Errorf("checksum rows of %s.%s: %w", schema, t.Name, err)
 	}
 	return sum ^ n*0x9E3779B97F4A7C15, nil
 }

@@ -1,4 +1,8 @@
-package workload
+// Package sqlvals builds the SQL text workload profiles write: quoted
+// identifiers and literals, random strings and bytes, multi-row INSERTs, and
+// the column catalog of the Types profile with random and limit values for
+// every column type.
+package sqlvals
 
 import (
 	"encoding/hex"
@@ -7,14 +11,14 @@ import (
 	"strings"
 )
 
-// ident quotes an identifier, doubling backticks.
-func ident(name string) string {
+// Ident quotes an identifier, doubling backticks.
+func Ident(name string) string {
 	return "`" + strings.ReplaceAll(name, "`", "``") + "`"
 }
 
-// str quotes s as a string literal for a session without
+// Str quotes s as a string literal for a session without
 // NO_BACKSLASH_ESCAPES: NUL, quotes, backslash, CR, LF and ^Z are escaped.
-func str(s string) string {
+func Str(s string) string {
 	var b strings.Builder
 	b.Grow(len(s) + 2)
 	b.WriteByte('\'')
@@ -40,28 +44,28 @@ func str(s string) string {
 	return b.String()
 }
 
-// strRaw quotes s escaping only quotes and backslashes, so NUL and control
+// StrRaw quotes s escaping only quotes and backslashes, so NUL and control
 // bytes travel raw in the statement text.
-func strRaw(s string) string {
+func StrRaw(s string) string {
 	s = strings.ReplaceAll(s, `\`, `\\`)
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
 
-// strNoBackslash quotes s for a session with NO_BACKSLASH_ESCAPES: only
+// StrNoBackslash quotes s for a session with NO_BACKSLASH_ESCAPES: only
 // quotes are doubled; backslashes are plain characters.
-func strNoBackslash(s string) string {
+func StrNoBackslash(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
 
-// hexLit returns b as a hexadecimal (binary string) literal.
-func hexLit(b []byte) string {
+// HexLit returns b as a hexadecimal (binary string) literal.
+func HexLit(b []byte) string {
 	return "X'" + hex.EncodeToString(b) + "'"
 }
 
-// latin1Lit returns b as a latin1 string literal, whatever the connection
+// Latin1Lit returns b as a latin1 string literal, whatever the connection
 // character set is.
-func latin1Lit(b []byte) string {
-	return "_latin1 " + hexLit(b)
+func Latin1Lit(b []byte) string {
+	return "_latin1 " + HexLit(b)
 }
 
 // textPieces are the pieces random text is made of: ASCII, accents, CJK,
@@ -72,9 +76,9 @@ var textPieces = []string{
 	"'", "\"", "\\", "%", "_", "`",
 }
 
-// randText returns up to maxChars characters of random text (never more
+// RandText returns up to maxChars characters of random text (never more
 // than maxChars code points, so it fits a column of that many characters).
-func randText(r *rand.Rand, maxChars int) string {
+func RandText(r *rand.Rand, maxChars int) string {
 	n := r.IntN(maxChars + 1)
 	var b strings.Builder
 	for i := 0; i < n; i++ {
@@ -90,8 +94,8 @@ func randText(r *rand.Rand, maxChars int) string {
 	return b.String()
 }
 
-// randASCII returns exactly n random lowercase letters and digits.
-func randASCII(r *rand.Rand, n int) string {
+// RandASCII returns exactly n random lowercase letters and digits.
+func RandASCII(r *rand.Rand, n int) string {
 	const letters = "abcdefghijklmnopqrstuvwxyz0123456789"
 	b := make([]byte, n)
 	for i := range b {
@@ -100,8 +104,8 @@ func randASCII(r *rand.Rand, n int) string {
 	return string(b)
 }
 
-// randBytes returns n random bytes.
-func randBytes(r *rand.Rand, n int) []byte {
+// RandBytes returns n random bytes.
+func RandBytes(r *rand.Rand, n int) []byte {
 	b := make([]byte, n)
 	for i := range b {
 		b[i] = byte(r.UintN(256))
@@ -109,8 +113,8 @@ func randBytes(r *rand.Rand, n int) []byte {
 	return b
 }
 
-// randLatin1 returns up to n random latin1 bytes, mostly from 0x80-0xFF.
-func randLatin1(r *rand.Rand, n int) []byte {
+// RandLatin1 returns up to n random latin1 bytes, mostly from 0x80-0xFF.
+func RandLatin1(r *rand.Rand, n int) []byte {
 	b := make([]byte, r.IntN(n+1))
 	for i := range b {
 		if r.IntN(4) == 0 {
@@ -122,9 +126,9 @@ func randLatin1(r *rand.Rand, n int) []byte {
 	return b
 }
 
-// insertRows returns INSERT statements for rows, batch rows per statement.
+// InsertRows returns INSERT statements for rows, batch rows per statement.
 // cols are already quoted; each row holds SQL literals.
-func insertRows(table string, cols []string, rows [][]string, batch int) []string {
+func InsertRows(table string, cols []string, rows [][]string, batch int) []string {
 	var out []string
 	for len(rows) > 0 {
 		n := min(batch, len(rows))
@@ -142,25 +146,25 @@ func insertRows(table string, cols []string, rows [][]string, batch int) []strin
 	return out
 }
 
-// idents quotes every name.
-func idents(names ...string) []string {
+// Idents quotes every name.
+func Idents(names ...string) []string {
 	out := make([]string, len(names))
 	for i, n := range names {
-		out[i] = ident(n)
+		out[i] = Ident(n)
 	}
 	return out
 }
 
-// orNull returns "NULL" with probability 1/n, else v.
-func orNull(r *rand.Rand, n int, v string) string {
+// OrNull returns "NULL" with probability 1/n, else v.
+func OrNull(r *rand.Rand, n int, v string) string {
 	if r.IntN(n) == 0 {
 		return "NULL"
 	}
 	return v
 }
 
-// splitStatements splits a script whose statements end with ";\n".
-func splitStatements(script string) []string {
+// SplitStatements splits a script whose statements end with ";\n".
+func SplitStatements(script string) []string {
 	var out []string
 	for _, q := range strings.Split(script, ";\n") {
 		if q = strings.TrimSpace(q); q != "" {
