@@ -1,4 +1,4 @@
-package soak
+package seedgen
 
 import (
 	"fmt"
@@ -188,7 +188,7 @@ func (g *sessionGen) createSelect() []string {
 		return []string{fmt.Sprintf("CREATE TABLE cs%d ENGINE=InnoDB %s", m.ctas, sel)}
 	default:
 		engine := "InnoDB"
-		if g.p.has(FeatMyISAM) {
+		if g.p.Has(FeatMyISAM) {
 			engine = "MyISAM"
 		}
 		return []string{fmt.Sprintf("CREATE TABLE IF NOT EXISTS cs%d (PRIMARY KEY (id)) ENGINE=%s %s", m.ctas, engine, sel)}

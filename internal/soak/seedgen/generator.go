@@ -1,4 +1,4 @@
-package soak
+package seedgen
 
 import (
 	"fmt"
@@ -38,8 +38,8 @@ type Workload struct {
 func Generate(p Plan, fileDir string) *Workload {
 	w := &Workload{Setup: setupSQL(p), Files: map[string][]byte{}}
 	for i := 0; i < p.Sessions; i++ {
-		g := &sessionGen{p: p, rng: newRand(p.Seed, streamSession+uint64(i)), id: i, fileDir: fileDir, files: w.Files}
-		if i == 0 && p.has(FeatDDL, FeatRename, FeatCTAS, FeatTruncate, FeatProcedure) {
+		g := &sessionGen{p: p, rng: NewRand(p.Seed, streamSession+uint64(i)), id: i, fileDir: fileDir, files: w.Files}
+		if i == 0 && p.Has(FeatDDL, FeatRename, FeatCTAS, FeatTruncate, FeatProcedure) {
 			g.ddl = newDDLModel()
 		}
 		w.Sessions = append(w.Sessions, g.scripts(p.TxnsPerSession))
@@ -99,14 +99,14 @@ func (g *sessionGen) scripts(n int) []Script {
 	var enabled []kind
 	total := 0
 	for _, k := range g.kinds() {
-		if len(k.needs) == 0 || g.p.has(k.needs...) {
+		if len(k.needs) == 0 || g.p.Has(k.needs...) {
 			enabled = append(enabled, k)
 			total += k.weight
 		}
 	}
 	var out []Script
 	bigAt := -1
-	if g.p.has(FeatBigTxn) && g.rng.IntN(2) == 0 {
+	if g.p.Has(FeatBigTxn) && g.rng.IntN(2) == 0 {
 		bigAt = g.rng.IntN(n)
 	}
 	for g.n = 0; g.n < n; g.n++ {
@@ -121,7 +121,7 @@ func (g *sessionGen) scripts(n int) []Script {
 		if g.rng.IntN(40) == 0 {
 			sc.Pause = time.Duration(200+g.rng.IntN(600)) * time.Millisecond
 		}
-		if g.p.has(FeatFormatSwap) && g.rng.IntN(25) == 0 && !g.tmpOpen {
+		if g.p.Has(FeatFormatSwap) && g.rng.IntN(25) == 0 && !g.tmpOpen {
 			formats := []string{"ROW", "MIXED", "STATEMENT"}
 			sc.Stmts = append([]string{"SET SESSION binlog_format = '" + formats[g.rng.IntN(3)] + "'"}, sc.Stmts...)
 		}
@@ -385,7 +385,7 @@ func (g *sessionGen) loadData() []string {
 	}
 	g.files[path] = []byte(b.String())
 	table := "ld"
-	if g.p.has(FeatMyISAM) && g.rng.IntN(2) == 0 {
+	if g.p.Has(FeatMyISAM) && g.rng.IntN(2) == 0 {
 		table = "ldm"
 	}
 	mode := []string{"IGNORE", "REPLACE"}[g.rng.IntN(2)]

@@ -1,21 +1,4 @@
-// Package soak is a seeded, randomized differential soak of binlog-replay.
-//
-// Each seed starts a MariaDB source with its binlog on, sets up a base,
-// snapshots it, and runs a random workload in several concurrent sessions
-// (InnoDB and non-transactional tables, keys and foreign keys, triggers,
-// DDL, temporary tables, LOAD DATA, big transactions, failing statements,
-// ROW / MIXED / STATEMENT). Two targets are then restored from the base:
-// one is fed the binlogs by the real binlog-replay binary, with random
-// workers, groups, stop points, kill -9 and resume, and target restarts;
-// the other, the anchor, by mariadb-binlog | mariadb over the same range.
-// The expected range comes from mariadb-binlog's text output, never from
-// binlog-replay's own code. The check compares the two targets table by
-// table, the exit status and the stop point.
-//
-// The feature set of a seed is a random subset (drawn from the seed) of a
-// mask the caller gives, so a seed and a mask reproduce a run; see
-// Features.
-package soak
+package seedgen
 
 import (
 	"fmt"

@@ -1,4 +1,4 @@
-package soak
+package binlogtext
 
 import (
 	"fmt"
@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/binlog-replay/binlog-replay/internal/soak/seedgen"
 )
 
 // Stop is the stop point a replay is given and what the oracle expects of
@@ -25,41 +27,41 @@ type Stop struct {
 	UnknownDomain bool
 }
 
-// posBefore reports whether binlog position (fa, a) comes before (fb, b).
+// PosBefore reports whether binlog position (fa, a) comes before (fb, b).
 // Binlog names share a prefix and a zero-padded number: they sort as text.
-func posBefore(fa string, a uint64, fb string, b uint64) bool {
+func PosBefore(fa string, a uint64, fb string, b uint64) bool {
 	if fa != fb {
 		return fa < fb
 	}
 	return a < b
 }
 
-// binEnd is where the binlogs end: the last file (the empty one the
+// BinEnd is where the binlogs end: the last file (the empty one the
 // source's final FLUSH BINARY LOGS opened) and its size.
-type binEnd struct {
+type BinEnd struct {
 	File string
 	Size uint64
 }
 
-// chooseStop draws a stop point among the kinds the features allow; end is
+// ChooseStop draws a stop point among the kinds the features allow; end is
 // where the binlogs end.
-func chooseStop(rng *rand.Rand, fs Features, txns []BinTxn, end binEnd) Stop {
+func ChooseStop(rng *rand.Rand, fs seedgen.Features, txns []BinTxn, end BinEnd) Stop {
 	var kinds []func(*rand.Rand, []BinTxn, bool) Stop
-	if fs[FeatStopPos] {
+	if fs[seedgen.FeatStopPos] {
 		kinds = append(kinds, func(rng *rand.Rand, txns []BinTxn, never bool) Stop {
 			return stopAtPosition(rng, txns, never, end)
 		})
 	}
-	if fs[FeatStopTime] {
+	if fs[seedgen.FeatStopTime] {
 		kinds = append(kinds, stopAtDatetime)
 	}
-	if fs[FeatStopGTID] {
+	if fs[seedgen.FeatStopGTID] {
 		kinds = append(kinds, stopBeforeGTID)
 	}
 	if len(kinds) == 0 || len(txns) == 0 || rng.IntN(4) == 0 {
 		return Stop{Desc: "none", Index: len(txns)}
 	}
-	never := fs[FeatStopNever] && rng.IntN(3) == 0
+	never := fs[seedgen.FeatStopNever] && rng.IntN(3) == 0
 	return kinds[rng.IntN(len(kinds))](rng, txns, never)
 }
 
@@ -67,7 +69,7 @@ func chooseStop(rng *rand.Rand, fs Features, txns []BinTxn, end binEnd) Stop {
 // it, at its start; with never, past the end of the binlogs (never met),
 // at their very end, or past the end of the last transaction's file when
 // later files follow (both reached).
-func stopAtPosition(rng *rand.Rand, txns []BinTxn, never bool, end binEnd) Stop {
+func stopAtPosition(rng *rand.Rand, txns []BinTxn, never bool, end BinEnd) Stop {
 	last := txns[len(txns)-1]
 	if never {
 		switch rng.IntN(4) {
@@ -100,16 +102,16 @@ func stopAtPosition(rng *rand.Rand, txns []BinTxn, never bool, end binEnd) Stop 
 // does not end at or before file:off. When every transaction does, the
 // stop point is met if the binlogs reach it (it is at or before their
 // end), never met otherwise.
-func posStop(desc, file string, off uint64, txns []BinTxn, end binEnd) Stop {
+func posStop(desc, file string, off uint64, txns []BinTxn, end BinEnd) Stop {
 	s := Stop{Desc: "position " + desc, Args: []string{"--stop-position", fmt.Sprintf("%s:%d", file, off)}}
 	s.Index = len(txns)
 	for i, t := range txns {
-		if posBefore(file, off, t.File, t.End) {
+		if PosBefore(file, off, t.File, t.End) {
 			s.Index = i
 			break
 		}
 	}
-	s.NeverMet = s.Index == len(txns) && posBefore(end.File, end.Size, file, off)
+	s.NeverMet = s.Index == len(txns) && PosBefore(end.File, end.Size, file, off)
 	return s
 }
 

@@ -1,4 +1,8 @@
-package soak
+// Package binlogtext is the soak oracle's own reading of binlogs: the
+// transactions mariadb-binlog prints (BinTxn), parsed from its text output
+// rather than by binlog-replay's reader, and the stop points (Stop) a
+// replay is given, with what the oracle expects of each, computed from them.
+package binlogtext
 
 import (
 	"bufio"
@@ -52,9 +56,9 @@ type BinTxn struct {
 // "#261204 18:55:21 server id 23001  end_log_pos 427 CRC32 0x6060184d 	GTID 0-23001-13 ddl".
 var eventHeader = regexp.MustCompile(`^#(\d{6} [ \d]\d:\d\d:\d\d) server id (\d+)\s+end_log_pos (\d+)\s+(?:CRC32 0x[0-9a-f]+\s+)?(.*)$`)
 
-// readBinlogTexts runs mariadb-binlog on each file (from startPos in the
+// ReadBinlogTexts runs mariadb-binlog on each file (from startPos in the
 // first) and returns the transactions in order.
-func readBinlogTexts(ctx context.Context, files []string, startPos uint64) ([]BinTxn, error) {
+func ReadBinlogTexts(ctx context.Context, files []string, startPos uint64) ([]BinTxn, error) {
 	var all []BinTxn
 	open := map[string]bool{}
 	for i, f := range files {

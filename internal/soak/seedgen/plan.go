@@ -1,4 +1,8 @@
-package soak
+// Package seedgen draws what a soak seed runs from the seed alone: its Plan
+// (the random subset of Features and the binlog format) and its Workload
+// (the base schema and rows, and the scripts each source session runs,
+// DDL included). Nothing here touches a server.
+package seedgen
 
 import (
 	"fmt"
@@ -10,13 +14,13 @@ import (
 // workload of a seed, and the reverse.
 const (
 	streamPlan uint64 = iota + 1
-	streamReplay
+	StreamReplay
 	streamFeatures
 	streamSession // + the session's number: keep last
 )
 
-// newRand returns the random source of stream for seed.
-func newRand(seed, stream uint64) *rand.Rand {
+// NewRand returns the random source of stream for seed.
+func NewRand(seed, stream uint64) *rand.Rand {
 	return rand.New(rand.NewPCG(seed, stream*0x9E3779B97F4A7C15))
 }
 
@@ -37,12 +41,12 @@ type Plan struct {
 // NewPlan draws the plan of seed: its features (a subset of mask), its
 // binlog format (format, or drawn when empty) and its size.
 func NewPlan(seed uint64, mask Features, format string) Plan {
-	rng := newRand(seed, streamPlan)
+	rng := NewRand(seed, streamPlan)
 	p := Plan{Seed: seed}
 	// Features come from a stream of their own, drawn over the fixed list
 	// of every feature: a feature added at the end of the list changes
 	// neither the other features of a seed nor its format and size.
-	p.Features = mask.subset(newRand(seed, streamFeatures), 0.45)
+	p.Features = mask.subset(NewRand(seed, streamFeatures), 0.45)
 	formats := []string{"ROW", "MIXED", "STATEMENT"}
 	p.Format = formats[rng.IntN(len(formats))]
 	if format != "" {
@@ -56,8 +60,8 @@ func NewPlan(seed uint64, mask Features, format string) Plan {
 	return p
 }
 
-// has reports whether the plan has any of the features.
-func (p Plan) has(fs ...Feature) bool {
+// Has reports whether the plan has any of the features.
+func (p Plan) Has(fs ...Feature) bool {
 	for _, f := range fs {
 		if p.Features[f] {
 			return true
