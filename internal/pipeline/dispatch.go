@@ -173,7 +173,7 @@ func (p *Pipeline) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- 
 		if cur != nil {
 			first = cur.first
 		}
-		sched.forget(p.seq.committedUpTo())
+		sched.forget(p.seq.CommittedUpTo())
 		dependsOn, barrier, reason, err := sched.depends(ctx, t, ticket, first, solo != "" || ddl)
 		if err != nil {
 			return err
@@ -200,7 +200,7 @@ func (p *Pipeline) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- 
 			}
 			if g.ddl {
 				// Later transactions are keyed against the new schema.
-				if err := p.seq.waitCommitted(ctx, ticket); err != nil {
+				if err := p.seq.WaitCommitted(ctx, ticket); err != nil {
 					return err
 				}
 				sched.schemaChanged(t)
@@ -264,7 +264,7 @@ func (p *Pipeline) dispatchStream(ctx context.Context, in <-chan *txn.Txn, first
 			continue
 		}
 		if g.ddl {
-			if err := p.seq.waitCommitted(ctx, ticket); err != nil {
+			if err := p.seq.WaitCommitted(ctx, ticket); err != nil {
 				return err
 			}
 			sched.schemaChanged(first)
@@ -282,7 +282,7 @@ func (p *Pipeline) dispatchStream(ctx context.Context, in <-chan *txn.Txn, first
 // at once.
 func (p *Pipeline) next(ctx context.Context, in <-chan *txn.Txn, cur *group, flush func() error) (*txn.Txn, bool, error) {
 	for cur != nil {
-		committed, changed := p.seq.progress()
+		committed, changed := p.seq.Progress()
 		if committed >= cur.dependsOn {
 			select {
 			case t, ok := <-in:

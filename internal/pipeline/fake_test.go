@@ -68,7 +68,7 @@ type fakeTxn struct {
 	delay time.Duration
 	// failOnce fails its first application with this error; fail fails
 	// every one.
-	failOnce, fail error
+	failOnce, Fail error
 	// needs, when set, fails its application with error 1062 unless that
 	// transaction is committed (a dependency its write set missed).
 	needs uint64
@@ -204,8 +204,8 @@ func (s *fakeSession) apply(ctx context.Context, st *sqlgen.Stmt) error {
 	defer f.mu.Unlock()
 	f.applied[seq]++
 	switch {
-	case ft.fail != nil:
-		return &target.StmtError{Stmt: st, Err: ft.fail}
+	case ft.Fail != nil:
+		return &target.StmtError{Stmt: st, Err: ft.Fail}
 	case ft.failOnce != nil && f.applied[seq] == 1:
 		return &target.StmtError{Stmt: st, Err: ft.failOnce}
 	case ft.needs != 0 && !slices.Contains(f.committed, ft.needs):

@@ -6,7 +6,7 @@
 //	  -> dispatch (dispatch.go): tickets, write sets (partition), groups
 //	  -> workers (worker.go): a target session each, a group's body, then
 //	     its turn and its COMMIT with the checkpoint
-//	  -> sequencer (sequencer.go): commit order, commit-order deadlocks
+//	  -> sequencer (internal/pipeline/sequencer): commit order, commit-order deadlocks
 //	     (ordermonitor.go)
 //
 // Transactions that cannot be applied in a group run alone: DDL (with a
@@ -29,6 +29,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/binlog-replay/binlog-replay/internal/pipeline/sequencer"
 
 	"golang.org/x/sync/errgroup"
 
@@ -151,7 +153,7 @@ type Pipeline struct {
 	cfg  Config
 	deps Deps
 
-	seq    *sequencer
+	seq    *sequencer.Sequencer
 	serial serialMode
 	temps  tempTables // dispatch only
 	bodies bodies     // the groups running their bodies, for the order monitor
@@ -159,7 +161,7 @@ type Pipeline struct {
 	counts counters
 
 	mu   sync.Mutex
-	prog progress // guarded by mu
+	prog Progress // guarded by mu
 }
 
 // stmtSession is the session statement-format, DDL and streamed groups run
@@ -178,7 +180,7 @@ type counters struct {
 }
 
 // progress is what was committed, guarded by Pipeline.mu.
-type progress struct {
+type Progress struct {
 	applied, sqlRowEvents uint64
 	bytes                 int64
 	position              txn.Position
@@ -198,7 +200,7 @@ func New(cfg Config, deps Deps) *Pipeline {
 	if deps.Logf == nil {
 		deps.Logf = func(string, ...any) {}
 	}
-	p := &Pipeline{cfg: cfg, deps: deps, seq: newSequencer(0)}
+	p := &Pipeline{cfg: cfg, deps: deps, seq: sequencer.New(0)}
 	p.prog.position = cfg.Start
 	p.prog.pending = cfg.Pending
 	return p
@@ -241,7 +243,7 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan *txn.Txn) error {
 	}
 	err = g.Wait()
 	if err != nil {
-		p.seq.fail(err)
+		p.seq.Fail(err)
 	}
 	return err
 }
@@ -324,7 +326,7 @@ func (p *Pipeline) Snapshot() Snapshot {
 // commits, a group's acknowledgement may come before the one of the group
 // before it (whose commit it proves).
 func (p *Pipeline) committed(g *group) {
-	p.seq.done(g.last())
+	p.seq.Done(g.last())
 	if g.stream == nil { // a stream's pieces gave their memory back as they were sent
 		p.deps.Mem.Release(g.txns)
 	}

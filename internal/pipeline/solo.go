@@ -90,7 +90,7 @@ func tableList(tables []string) string {
 // alone (see above).
 func (w *worker) applySolo(ctx context.Context, g *group) error {
 	t := g.txns[0]
-	if err := w.p.seq.waitCommitted(ctx, g.first-1); err != nil {
+	if err := w.p.seq.WaitCommitted(ctx, g.first-1); err != nil {
 		return err
 	}
 	if p := w.p.takePending(t); p != nil && w.p.cfg.Uncertain == OutcomeApplied {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/binlog-replay/binlog-replay/internal/target"
 	"time"
+
+	"github.com/binlog-replay/binlog-replay/internal/pipeline/sequencer"
+	"github.com/binlog-replay/binlog-replay/internal/target"
 
 	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
 	"github.com/binlog-replay/binlog-replay/schema"
@@ -79,7 +81,7 @@ func (w *worker) apply(ctx context.Context, g *group) error {
 		// committed (and everything after waits for it), the statement
 		// session is free. Wait first, lock after: an earlier statement
 		// group may still need the session.
-		if err := w.p.seq.waitCommitted(ctx, g.first-1); err != nil {
+		if err := w.p.seq.WaitCommitted(ctx, g.first-1); err != nil {
 			return err
 		}
 		w.p.stmt.mu.Lock()
@@ -102,20 +104,20 @@ func (w *worker) apply(ctx context.Context, g *group) error {
 			return nil
 		}
 		w.rollback()
-		var aborted errAborted
+		var aborted sequencer.ErrAborted
 		switch {
 		case errors.As(err, &aborted):
 			// An earlier group needs our locks: let it commit first.
-			if err := seq.waitCommitted(ctx, aborted.until); err != nil {
+			if err := seq.WaitCommitted(ctx, aborted.Until); err != nil {
 				return err
 			}
 		case isRetryable(err) && attempt < w.p.cfg.MaxRetries:
 			w.p.counts.retries.Add(1)
-			if seq.committedUpTo() == g.first-1 {
+			if seq.CommittedUpTo() == g.first-1 {
 				// We are the earliest pending group: whoever holds our
 				// locks is a later group waiting for its turn.
-				seq.abortLater(g.first)
-			} else if err := seq.waitCommitted(ctx, g.first-1); err != nil {
+				seq.AbortLater(g.first)
+			} else if err := seq.WaitCommitted(ctx, g.first-1); err != nil {
 				return err
 			}
 		case isRetryable(err):
@@ -207,7 +209,7 @@ func (w *worker) applyOnce(ctx context.Context, g *group) error {
 		// Groups that use the same turn slot must be far apart (see
 		// target.TurnSlots): a group and the one chained on it have
 		// committed before a later group takes their slot again.
-		if err := w.p.seq.waitCommitted(ctx, turnWindow(g.first, groupTxnsBound(w.p.cfg.GroupTxns))); err != nil {
+		if err := w.p.seq.WaitCommitted(ctx, turnWindow(g.first, groupTxnsBound(w.p.cfg.GroupTxns))); err != nil {
 			return err
 		}
 	}
@@ -221,10 +223,10 @@ func (w *worker) applyOnce(ctx context.Context, g *group) error {
 		}
 		lead = nil
 	}
-	if err := w.p.seq.waitCommitted(ctx, g.dependsOn); err != nil {
+	if err := w.p.seq.WaitCommitted(ctx, g.dependsOn); err != nil {
 		return err
 	}
-	gen := w.p.seq.generation()
+	gen := w.p.seq.Generation()
 	// The statements are made once the groups before have committed: a
 	// DDL among them may change the tables they read.
 	stmts, format, err := w.statements(ctx, g)
@@ -242,7 +244,7 @@ func (w *worker) applyOnce(ctx context.Context, g *group) error {
 	}
 	w.sess.SetFormat(format)
 	w.p.counts.waiting.Add(1)
-	after, err := w.p.seq.waitTurn(ctx, g.first, gen, chain)
+	after, err := w.p.seq.WaitTurn(ctx, g.first, gen, chain)
 	w.p.counts.waiting.Add(-1)
 	if err != nil {
 		return err
@@ -252,7 +254,7 @@ func (w *worker) applyOnce(ctx context.Context, g *group) error {
 		commit = target.TurnWaitSQL(after, g.first) + ";\n" + commit
 	}
 	if chain {
-		w.p.seq.sending(g.first, g.last())
+		w.p.seq.Sending(g.first, g.last())
 	}
 	runCtx := ctx
 	if chain {
@@ -265,7 +267,7 @@ func (w *worker) applyOnce(ctx context.Context, g *group) error {
 			// The group before rolled back (or was slow to commit, or
 			// needs a lock this one holds): nothing was committed. Run
 			// again once it has committed.
-			return errAborted{until: g.first - 1}
+			return sequencer.ErrAborted{Until: g.first - 1}
 		}
 		// The commit may or may not have happened: the checkpoint on the
 		// target says which, and --resume reads it.
@@ -316,7 +318,7 @@ func turnWindow(first uint64, groupTxns int) uint64 {
 // DDL a second time.
 func (w *worker) applyDDL(ctx context.Context, g *group) error {
 	t := g.txns[0]
-	if err := w.p.seq.waitCommitted(ctx, g.first-1); err != nil {
+	if err := w.p.seq.WaitCommitted(ctx, g.first-1); err != nil {
 		return err
 	}
 	q, rowsOnly, skip, err := w.settleDDL(ctx, g)

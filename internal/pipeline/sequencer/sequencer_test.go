@@ -1,4 +1,4 @@
-package pipeline
+package sequencer
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 // order and that no group starts before what it depends on committed.
 func TestSequencerCommitsInOrder(t *testing.T) {
 	const groups = 400
-	s := newSequencer(0)
+	s := New(0)
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(1, 2))
 	deps := make([]uint64, groups+1)
@@ -34,22 +34,22 @@ func TestSequencerCommitsInOrder(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for ticket := range work {
-				if err := s.waitCommitted(ctx, deps[ticket]); err != nil {
+				if err := s.WaitCommitted(ctx, deps[ticket]); err != nil {
 					t.Error(err)
 					return
 				}
-				if got := s.committedUpTo(); got < deps[ticket] {
+				if got := s.CommittedUpTo(); got < deps[ticket] {
 					t.Errorf("ticket %d started with %d committed, depends on %d", ticket, got, deps[ticket])
 				}
 				time.Sleep(delays[ticket])
-				if _, err := s.waitTurn(ctx, ticket, s.generation(), false); err != nil {
+				if _, err := s.WaitTurn(ctx, ticket, s.Generation(), false); err != nil {
 					t.Error(err)
 					return
 				}
 				mu.Lock()
 				order = append(order, ticket)
 				mu.Unlock()
-				s.done(ticket)
+				s.Done(ticket)
 			}
 		}()
 	}
@@ -71,21 +71,21 @@ func TestSequencerCommitsInOrder(t *testing.T) {
 // TestSequencerAbortLater checks that a group waiting for its turn is told
 // to roll back when the earliest pending group asks, and the earliest is not.
 func TestSequencerAbortLater(t *testing.T) {
-	s := newSequencer(4) // tickets 1..4 committed; 5 is the earliest pending
+	s := New(4) // tickets 1..4 committed; 5 is the earliest pending
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	gen := s.generation()
+	gen := s.Generation()
 	got := make(chan error, 1)
-	go func() { _, err := s.waitTurn(ctx, 7, gen, false); got <- err }() // group 7 waits for 5 and 6
+	go func() { _, err := s.WaitTurn(ctx, 7, gen, false); got <- err }() // group 7 waits for 5 and 6
 	time.Sleep(20 * time.Millisecond)
-	s.abortLater(5)
+	s.AbortLater(5)
 	err := <-got
-	var ab errAborted
-	if !errors.As(err, &ab) || ab.until != 5 {
+	var ab ErrAborted
+	if !errors.As(err, &ab) || ab.Until != 5 {
 		t.Fatalf("waitTurn(7) after abortLater(5) = %v, want errAborted{until: 5}", err)
 	}
 	// The earliest pending group itself is never aborted: it is its turn.
-	if _, err := s.waitTurn(ctx, 5, gen, false); err != nil {
+	if _, err := s.WaitTurn(ctx, 5, gen, false); err != nil {
 		t.Fatalf("waitTurn(5) = %v, want nil", err)
 	}
 }
@@ -94,7 +94,7 @@ func TestSequencerAbortLater(t *testing.T) {
 // once the group just before it sent its own, chained on that group; not
 // earlier, and not on another group.
 func TestSequencerChain(t *testing.T) {
-	s := newSequencer(4) // 1..4 committed; groups 5..6 and 7..9 pending
+	s := New(4) // 1..4 committed; groups 5..6 and 7..9 pending
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	type turn struct {
@@ -102,26 +102,26 @@ func TestSequencerChain(t *testing.T) {
 		err   error
 	}
 	got := make(chan turn, 1)
-	go func() { after, err := s.waitTurn(ctx, 7, s.generation(), true); got <- turn{after, err} }()
+	go func() { after, err := s.WaitTurn(ctx, 7, s.Generation(), true); got <- turn{after, err} }()
 	time.Sleep(20 * time.Millisecond)
-	s.sending(3, 4) // an older group: not the one 7 follows
+	s.Sending(3, 4) // an older group: not the one 7 follows
 	select {
 	case tu := <-got:
 		t.Fatalf("group 7 got its turn (%+v) before group 5..6 sent its COMMIT", tu)
 	case <-time.After(20 * time.Millisecond):
 	}
-	s.sending(5, 6)
+	s.Sending(5, 6)
 	if tu := <-got; tu.err != nil || tu.after != 5 {
 		t.Fatalf("group 7 after 5..6 sent: %+v, want chained on 5", tu)
 	}
 	// Without chaining, the COMMIT sent is not enough.
-	go func() { after, err := s.waitTurn(ctx, 7, s.generation(), false); got <- turn{after, err} }()
+	go func() { after, err := s.WaitTurn(ctx, 7, s.Generation(), false); got <- turn{after, err} }()
 	select {
 	case tu := <-got:
 		t.Fatalf("unchained group 7 got its turn (%+v) before 6 committed", tu)
 	case <-time.After(20 * time.Millisecond):
 	}
-	s.done(6)
+	s.Done(6)
 	if tu := <-got; tu.err != nil || tu.after != 0 {
 		t.Fatalf("group 7 after 6 committed: %+v, want its turn, not chained", tu)
 	}
@@ -129,12 +129,12 @@ func TestSequencerChain(t *testing.T) {
 
 // TestSequencerFail wakes waiters with the failure.
 func TestSequencerFail(t *testing.T) {
-	s := newSequencer(0)
+	s := New(0)
 	boom := errors.New("boom")
 	got := make(chan error, 1)
-	go func() { got <- s.waitCommitted(context.Background(), 10) }()
+	go func() { got <- s.WaitCommitted(context.Background(), 10) }()
 	time.Sleep(10 * time.Millisecond)
-	s.fail(boom)
+	s.Fail(boom)
 	if err := <-got; !errors.Is(err, boom) {
 		t.Fatalf("waitCommitted after fail = %v, want %v", err, boom)
 	}

@@ -1,11 +1,15 @@
-package pipeline
+// Package sequencer orders the commits of the groups the pipeline's
+// workers apply concurrently: each group commits in its turn, in source
+// order, and a group that needs an earlier pending group's locks can have
+// the later ones roll back (see Sequencer).
+package sequencer
 
 import (
 	"context"
 	"sync"
 )
 
-// sequencer orders the commits of concurrently applied groups.
+// Sequencer orders the commits of concurrently applied groups.
 //
 // Every group of source transactions handed to a worker gets a contiguous
 // range of tickets [first, last], numbered from 1 in source order, and a
@@ -17,10 +21,10 @@ import (
 //     connection inside one target transaction;
 //  2. waits until committed == first-1 (its turn), then writes the
 //     checkpoint and commits;
-//  3. calls done(last), which wakes the next in line.
+//  3. calls Done(last), which wakes the next in line.
 //
 // With chained commits (target/turns.go), step 2 also ends when the group
-// before has sent its COMMIT (sending): the group then sends its own,
+// before has sent its COMMIT (Sending): the group then sends its own,
 // chained on it, and the server holds it until the one before commits.
 //
 // Worked example, 3 workers, groups in source order:
@@ -39,13 +43,13 @@ import (
 // Commit-order deadlock: B may hold a lock (a gap lock, a unique check) that
 // A's body needs while B waits for its turn; InnoDB sees no cycle and A's
 // lock wait times out. The worker of the earliest pending group (A) then
-// calls abortLater: every group waiting for its turn with a later ticket
+// calls AbortLater: every group waiting for its turn with a later ticket
 // rolls back and waits for A to commit before it runs its body again, and A
 // retries. Commits are never reordered.
-type sequencer struct {
+type Sequencer struct {
 	mu        sync.Mutex
 	committed uint64
-	// abortGen counts abortLater calls; abortFrom is the ticket of the group
+	// abortGen counts AbortLater calls; abortFrom is the ticket of the group
 	// that asked (groups after it must roll back).
 	abortGen  uint64
 	abortFrom uint64
@@ -55,19 +59,20 @@ type sequencer struct {
 	failed              error
 }
 
-func newSequencer(committed uint64) *sequencer {
-	return &sequencer{committed: committed, changed: make(chan struct{})}
+// New returns a sequencer whose tickets up to committed count as committed.
+func New(committed uint64) *Sequencer {
+	return &Sequencer{committed: committed, changed: make(chan struct{})}
 }
 
 // notifyLocked wakes every waiter. s.mu must be held.
-func (s *sequencer) notifyLocked() {
+func (s *Sequencer) notifyLocked() {
 	close(s.changed)
 	s.changed = make(chan struct{})
 }
 
 // waitFor blocks until cond (called with s.mu held) is true, ctx is done or
 // the sequencer failed.
-func (s *sequencer) waitFor(ctx context.Context, cond func() bool) error {
+func (s *Sequencer) waitFor(ctx context.Context, cond func() bool) error {
 	for {
 		s.mu.Lock()
 		if s.failed != nil {
@@ -89,32 +94,33 @@ func (s *sequencer) waitFor(ctx context.Context, cond func() bool) error {
 	}
 }
 
-// waitCommitted blocks until every ticket up to n is committed.
-func (s *sequencer) waitCommitted(ctx context.Context, n uint64) error {
+// WaitCommitted blocks until every ticket up to n is committed.
+func (s *Sequencer) WaitCommitted(ctx context.Context, n uint64) error {
 	return s.waitFor(ctx, func() bool { return s.committed >= n })
 }
 
-// errAborted tells a group waiting for its turn that an earlier group needs
+// ErrAborted tells a group waiting for its turn that an earlier group needs
 // its locks: roll back and run the body again after that group commits.
-type errAborted struct{ until uint64 }
+type ErrAborted struct{ Until uint64 }
 
-func (e errAborted) Error() string { return "rolled back to let an earlier transaction commit" }
+// Error implements error.
+func (e ErrAborted) Error() string { return "rolled back to let an earlier transaction commit" }
 
-// waitTurn blocks until the group starting at first may commit. It returns
+// WaitTurn blocks until the group starting at first may commit. It returns
 // errAborted when an earlier group asked later ones to roll back after
 // this group started waiting (gen is the abort generation seen when its
 // body started). With chain, it also returns when the group before has
 // sent its COMMIT, with that group's first ticket (after): the COMMIT must
 // then be chained on it. after is 0 when every ticket before first is
 // committed.
-func (s *sequencer) waitTurn(ctx context.Context, first, gen uint64, chain bool) (after uint64, err error) {
-	var aborted *errAborted
+func (s *Sequencer) WaitTurn(ctx context.Context, first, gen uint64, chain bool) (after uint64, err error) {
+	var aborted *ErrAborted
 	err = s.waitFor(ctx, func() bool {
 		switch {
 		case s.committed == first-1:
 			return true
 		case s.abortGen != gen && s.committed < first-1:
-			aborted = &errAborted{until: s.abortFrom}
+			aborted = &ErrAborted{Until: s.abortFrom}
 			return true
 		case chain && s.sentLast == first-1:
 			after = s.sentFirst
@@ -131,9 +137,9 @@ func (s *sequencer) waitTurn(ctx context.Context, first, gen uint64, chain bool)
 	return after, nil
 }
 
-// sending records that the group of tickets first..last sends its COMMIT:
+// Sending records that the group of tickets first..last sends its COMMIT:
 // the group after it may send its own, chained.
-func (s *sequencer) sending(first, last uint64) {
+func (s *Sequencer) Sending(first, last uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if last > s.sentLast {
@@ -142,17 +148,17 @@ func (s *sequencer) sending(first, last uint64) {
 	}
 }
 
-// generation returns the current abort generation.
-func (s *sequencer) generation() uint64 {
+// Generation returns the current abort generation.
+func (s *Sequencer) Generation() uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.abortGen
 }
 
-// abortLater makes every group that waits for its turn, other than the
+// AbortLater makes every group that waits for its turn, other than the
 // earliest pending one (the caller, whose first ticket is first), roll back
 // (see the type's comment).
-func (s *sequencer) abortLater(first uint64) {
+func (s *Sequencer) AbortLater(first uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.abortGen++
@@ -160,8 +166,8 @@ func (s *sequencer) abortLater(first uint64) {
 	s.notifyLocked()
 }
 
-// done marks every ticket up to last as committed.
-func (s *sequencer) done(last uint64) {
+// Done marks every ticket up to last as committed.
+func (s *Sequencer) Done(last uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if last > s.committed {
@@ -170,8 +176,8 @@ func (s *sequencer) done(last uint64) {
 	s.notifyLocked()
 }
 
-// fail wakes every waiter with err; later waits return it at once.
-func (s *sequencer) fail(err error) {
+// Fail wakes every waiter with err; later waits return it at once.
+func (s *Sequencer) Fail(err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.failed == nil {
@@ -180,16 +186,16 @@ func (s *sequencer) fail(err error) {
 	}
 }
 
-// progress returns the last committed ticket and a channel closed at the
+// Progress returns the last committed ticket and a channel closed at the
 // next change of the sequencer's state.
-func (s *sequencer) progress() (uint64, <-chan struct{}) {
+func (s *Sequencer) Progress() (uint64, <-chan struct{}) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.committed, s.changed
 }
 
-// committedUpTo returns the last committed ticket.
-func (s *sequencer) committedUpTo() uint64 {
+// CommittedUpTo returns the last committed ticket.
+func (s *Sequencer) CommittedUpTo() uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.committed
