@@ -6,11 +6,12 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"github.com/binlog-replay/binlog-replay/internal/pipeline"
-	"github.com/binlog-replay/binlog-replay/internal/target"
 	"io"
 	"net"
 	"time"
+
+	"github.com/binlog-replay/binlog-replay/internal/pipeline"
+	"github.com/binlog-replay/binlog-replay/internal/target"
 
 	"github.com/go-sql-driver/mysql"
 )

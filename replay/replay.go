@@ -29,7 +29,6 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"github.com/binlog-replay/binlog-replay/internal/target"
 	"io"
 	"os"
 	"runtime"
@@ -37,6 +36,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/binlog-replay/binlog-replay/internal/pipeline/budget"
+	"github.com/binlog-replay/binlog-replay/internal/target"
 
 	"golang.org/x/sync/errgroup"
 
@@ -113,7 +115,7 @@ type run struct {
 	// statements; mem bounds the memory of the transactions in flight.
 	schemas *schema.Cache
 	gen     *sqlgen.Generator
-	mem     *pipeline.Budget
+	mem     *budget.Budget
 	// start is what prepare found: where to start, the checkpoint's
 	// count, time and pending transaction, whether source GTIDs are kept.
 	start startPoint
@@ -377,7 +379,7 @@ func (r *run) createFresh(ctx context.Context, conn *sql.Conn, start txn.Positio
 
 // pipeline runs the stages: read -> apply (internal/pipeline).
 func (r *run) pipeline(ctx context.Context, start txn.Position) error {
-	r.mem = pipeline.NewBudget(r.opts.MemoryBudget)
+	r.mem = budget.New(r.opts.MemoryBudget)
 	r.pipe = pipeline.New(pipeline.Config{Workers: r.opts.Workers, GroupTxns: r.opts.GroupTxns, GroupBytes: r.opts.GroupBytes,
 		MaxRetries: r.opts.MaxRetries, KeepGTIDs: r.start.keepGTIDs, LogValues: r.opts.LogValues,
 		ChainCommits: !r.opts.ClientCommitOrder, LockWait: r.opts.LockWaitTimeout,
@@ -596,7 +598,7 @@ func (r *run) readStage(ctx context.Context, start txn.Position, out chan<- *txn
 // openReader opens the binlog files, or connects to the source server, to
 // read from start.
 func (r *run) openReader(ctx context.Context, start txn.Position) (*binlog.Reader, error) {
-	readAhead, decodeMax := pipeline.ReaderLimits(r.opts.MemoryBudget)
+	readAhead, decodeMax := budget.ReaderLimits(r.opts.MemoryBudget)
 	bo := binlog.Options{Start: start, SkipUnknown: r.opts.SkipUnknown,
 		DecodeRows: r.opts.Workers > 1, DecodeMaxBytes: decodeMax, ReadAheadBytes: readAhead, StreamAbove: decodeMax,
 		SkipDecode: r.pipe.SkipDecode(), DecodeJSON: r.gen.TargetMariaDB, NoContinuityCheck: r.opts.NoContinuityCheck}

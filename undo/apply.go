@@ -13,6 +13,7 @@ import (
 	"github.com/binlog-replay/binlog-replay/binlog/rowedit"
 	"github.com/binlog-replay/binlog-replay/filter"
 	"github.com/binlog-replay/binlog-replay/internal/pipeline"
+	"github.com/binlog-replay/binlog-replay/internal/pipeline/budget"
 	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
 	"github.com/binlog-replay/binlog-replay/internal/target"
 	"github.com/binlog-replay/binlog-replay/partition"
@@ -31,7 +32,7 @@ func (u *undo) apply(ctx context.Context, l *later, start txn.Position, applied 
 	}
 	gen := &sqlgen.Generator{TargetMariaDB: true, IgnoredModes: sqlgen.IgnoredSQLModes(u.tgt.Version(), true),
 		Tables: u.defs.Table, Shapes: u.defs.Shape, Collations: names, Logf: u.logf}
-	mem := pipeline.NewBudget(o.MemoryBudget)
+	mem := budget.New(o.MemoryBudget)
 	pipe := pipeline.New(pipeline.Config{Workers: o.Workers, GroupTxns: o.GroupTxns, GroupBytes: o.GroupBytes,
 		MaxRetries: o.MaxRetries, LogValues: o.LogValues, AppliedBefore: applied, Start: start, Channel: target.UndoChannel},
 		pipeline.Deps{Target: sessions{u}, Tables: u.defs, Gen: &guard{gen: gen, tables: u.tables, logValues: o.LogValues},
@@ -112,7 +113,7 @@ func (u *undo) reportProgress(ctx context.Context, pipe *pipeline.Pipeline) {
 // start at or after it are undone), and closes out. With OnConflict skip,
 // the rows later transactions wrote are left out of them. It counts the
 // rows of each transaction it sends (u.counts).
-func (u *undo) feed(ctx context.Context, out chan<- *txn.Txn, l *later, mem *pipeline.Budget, pipe *pipeline.Pipeline,
+func (u *undo) feed(ctx context.Context, out chan<- *txn.Txn, l *later, mem *budget.Budget, pipe *pipeline.Pipeline,
 	start txn.Position, resume bool) error {
 	defer close(out)
 	b := u.spool.backward(u.pieceBytes())

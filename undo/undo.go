@@ -15,6 +15,7 @@ import (
 	"github.com/binlog-replay/binlog-replay/binlog/rowedit"
 	"github.com/binlog-replay/binlog-replay/filter"
 	"github.com/binlog-replay/binlog-replay/internal/pipeline"
+	"github.com/binlog-replay/binlog-replay/internal/pipeline/budget"
 	"github.com/binlog-replay/binlog-replay/internal/target"
 	"github.com/binlog-replay/binlog-replay/partition"
 	"github.com/binlog-replay/binlog-replay/schema"
@@ -389,7 +390,7 @@ func (u *undo) record(ctx context.Context, rec *record) error {
 // pieceBytes is the size above which a transaction is read, spooled and
 // applied in pieces, as a replay does.
 func (u *undo) pieceBytes() int64 {
-	_, piece := pipeline.ReaderLimits(u.opts.MemoryBudget)
+	_, piece := budget.ReaderLimits(u.opts.MemoryBudget)
 	return piece
 }
 
@@ -410,7 +411,7 @@ type rangeTxn struct {
 // are the range's.
 func (u *undo) readRange(ctx context.Context) (*txn.Txn, error) {
 	o := &u.opts
-	readAhead, _ := pipeline.ReaderLimits(o.MemoryBudget)
+	readAhead, _ := budget.ReaderLimits(o.MemoryBudget)
 	rd, err := binlog.NewReader(o.Files, binlog.Options{Start: o.StartPosition, DecodeRows: true, StreamAbove: u.pieceBytes(),
 		ReadAheadBytes: readAhead, SkipUnknown: o.SkipUnknown, NoContinuityCheck: o.NoContinuityCheck})
 	if err != nil {
@@ -585,7 +586,7 @@ func rowCount(r *txn.Rows) int {
 // scanLater scans the binlogs after the range, to until when set.
 func (u *undo) scanLater(ctx context.Context, until txn.Position) (*later, error) {
 	o := &u.opts
-	readAhead, _ := pipeline.ReaderLimits(o.MemoryBudget)
+	readAhead, _ := budget.ReaderLimits(o.MemoryBudget)
 	s := &scanner{files: o.Files, until: until, keys: &u.keys, tables: u.tables, keyer: u.keyer, logf: u.logf,
 		opts: binlog.Options{StreamAbove: u.pieceBytes(), ReadAheadBytes: readAhead, SkipUnknown: o.SkipUnknown,
 			NoContinuityCheck: o.NoContinuityCheck}}

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/binlog-replay/binlog-replay/internal/pipeline/budget"
+
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
@@ -381,7 +383,7 @@ func runPipeline(t *testing.T, ctx context.Context, f *fakeTarget, cfg Config, t
 	if cfg.MaxRetries == 0 {
 		cfg.MaxRetries = 5
 	}
-	p := New(cfg, Deps{Target: f, Tables: fakeTables{}, Gen: &sqlgen.Generator{}, Mem: NewBudget(64 << 20), Logf: t.Logf})
+	p := New(cfg, Deps{Target: f, Tables: fakeTables{}, Gen: &sqlgen.Generator{}, Mem: budget.New(64 << 20), Logf: t.Logf})
 	in := make(chan *txn.Txn, len(txns))
 	for _, tx := range txns {
 		if err := p.deps.Mem.Acquire(ctx, tx); err != nil {

@@ -13,7 +13,7 @@
 // fingerprint for exactly-once resume, worker.go and ctas.go), those
 // writing non-transactional tables (solo.go), those read in pieces
 // (stream.go). The memory the transactions in flight hold is bounded
-// (memory.go); serial stretches of binlog skip row decoding (serial.go).
+// (internal/pipeline/budget); serial stretches of binlog skip row decoding (serial.go).
 //
 // The pipeline talks to the target through Target and Session, and reads
 // table definitions through Tables, so that its logic is tested without a
@@ -29,6 +29,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/binlog-replay/binlog-replay/internal/pipeline/budget"
 
 	"github.com/binlog-replay/binlog-replay/internal/pipeline/sequencer"
 
@@ -143,7 +145,7 @@ type Deps struct {
 	Gen Generator
 	// Mem is the memory budget the read stage takes shares of and the
 	// pipeline gives back (memory.go).
-	Mem *Budget
+	Mem *budget.Budget
 	// Logf receives the pipeline's log lines.
 	Logf func(format string, args ...any)
 }

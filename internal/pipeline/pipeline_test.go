@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/binlog-replay/binlog-replay/internal/pipeline/budget"
+
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -176,7 +178,7 @@ func TestCancellation(t *testing.T) {
 			t.Run(c.name, func(t *testing.T) {
 				f := newFakeTarget(t, c.txns)
 				p := New(Config{ChainCommits: chain, Workers: 3, GroupTxns: 1, GroupBytes: 1 << 20, MaxRetries: 5},
-					Deps{Target: f, Tables: fakeTables{}, Gen: sqlgenGenerator(), Mem: NewBudget(64 << 20), Logf: t.Logf})
+					Deps{Target: f, Tables: fakeTables{}, Gen: sqlgenGenerator(), Mem: budget.New(64 << 20), Logf: t.Logf})
 				in := make(chan *txn.Txn, 3)
 				for i := uint64(1); i <= 3; i++ {
 					tx := rowTxn(i, int64(i))

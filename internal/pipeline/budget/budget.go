@@ -1,4 +1,7 @@
-package pipeline
+// Package budget bounds the memory a replay holds in transactions read but
+// not yet committed: the read stage takes a share for each transaction and
+// the apply stage gives it back when the transaction's group commits.
+package budget
 
 import (
 	"context"
@@ -16,7 +19,7 @@ import (
 // budget: a transaction larger than the budget waits until everything
 // before it has committed, then is read and applied alone. The reader's
 // own read-ahead and the largest transaction it decodes are bounded by
-// fractions of the budget (see readerLimits).
+// fractions of the budget (see ReaderLimits).
 
 // memoryFactor is the memory a transaction in flight takes per binlog byte,
 // an upper estimate: raw bytes, decoded images, BINLOG text.
@@ -28,8 +31,8 @@ type Budget struct {
 	max int64
 }
 
-// NewBudget returns a budget of max bytes.
-func NewBudget(max int64) *Budget {
+// New returns a budget of max bytes.
+func New(max int64) *Budget {
 	return &Budget{sem: semaphore.NewWeighted(max), max: max}
 }
 
