@@ -46,6 +46,7 @@ import (
 	"github.com/binlog-replay/binlog-replay/binlog/logfile"
 	"github.com/binlog-replay/binlog-replay/filter"
 	"github.com/binlog-replay/binlog-replay/internal/pipeline"
+	"github.com/binlog-replay/binlog-replay/internal/pipeline/temptables"
 	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
 	"github.com/binlog-replay/binlog-replay/schema"
 	"github.com/binlog-replay/binlog-replay/txn"
@@ -261,7 +262,7 @@ func (r *run) prepare(ctx context.Context) (txn.Position, *target.Checkpoint, er
 		start = cp.Next
 		r.start.applied, r.start.resumed = cp.Applied, true
 		if cp.TempTables != "" {
-			return txn.Position{}, nil, pipeline.TempTablesLost(cp)
+			return txn.Position{}, nil, temptables.Lost(cp)
 		}
 		r.start.lastTime = cp.SourceTime
 		r.logf("resuming from checkpoint %s (%d transactions applied before)", cp.Next, cp.Applied)

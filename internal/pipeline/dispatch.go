@@ -3,9 +3,9 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"github.com/binlog-replay/binlog-replay/internal/target"
 	"strings"
 
+	"github.com/binlog-replay/binlog-replay/internal/target"
 	"github.com/binlog-replay/binlog-replay/partition"
 	"github.com/binlog-replay/binlog-replay/schema"
 	"github.com/binlog-replay/binlog-replay/sqlscan"
@@ -156,7 +156,7 @@ func (p *Pipeline) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- 
 		}
 		ddl := isDDLTxn(t)
 		if t.Kind != txn.KindRows {
-			p.temps.apply(t)
+			p.temps.Apply(t)
 		}
 		// Close a full group first (or, keeping source GTIDs, one of
 		// another domain or server: see GTIDMode), or the group before a
@@ -234,7 +234,7 @@ func (p *Pipeline) dispatchStream(ctx context.Context, in <-chan *txn.Txn, first
 	}
 	g := &group{txns: []*txn.Txn{first}, first: ticket, dependsOn: ticket - 1, ddl: isDDLTxn(first),
 		statement: true, bytes: first.Bytes, solo: solo, stream: make(chan *txn.Txn, 1)}
-	p.temps.apply(first)
+	p.temps.Apply(first)
 	g.temps = p.temps.String()
 	defer close(g.stream)
 	if err := send(g); err != nil {
@@ -251,7 +251,7 @@ func (p *Pipeline) dispatchStream(ctx context.Context, in <-chan *txn.Txn, first
 		if !ok {
 			return nil // the reading stopped before the last piece
 		}
-		p.temps.apply(t)
+		p.temps.Apply(t)
 		if t.Final {
 			g.temps = p.temps.String() // read by the worker once it has the last piece
 		}

@@ -157,7 +157,7 @@ func (s *fakeSession) Exec(ctx context.Context, stmts []sqlgen.Stmt) error {
 			continue
 		}
 		last = st.Txn
-		if err := s.apply(ctx, st); err != nil {
+		if err := s.Apply(ctx, st); err != nil {
 			return err
 		}
 	}
@@ -188,7 +188,7 @@ func (s *fakeSession) takeTurn(ctx context.Context, slot, ticket uint64) error {
 
 // apply applies one transaction: its delay, its scripted failures, its
 // locks.
-func (s *fakeSession) apply(ctx context.Context, st *sqlgen.Stmt) error {
+func (s *fakeSession) Apply(ctx context.Context, st *sqlgen.Stmt) error {
 	f := s.f
 	seq := st.Txn.Seq
 	ft := f.txns[seq]

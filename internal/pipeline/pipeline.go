@@ -30,6 +30,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/binlog-replay/binlog-replay/internal/pipeline/temptables"
+
 	"github.com/binlog-replay/binlog-replay/internal/pipeline/budget"
 
 	"github.com/binlog-replay/binlog-replay/internal/pipeline/sequencer"
@@ -157,8 +159,8 @@ type Pipeline struct {
 
 	seq    *sequencer.Sequencer
 	serial serialMode
-	temps  tempTables // dispatch only
-	bodies bodies     // the groups running their bodies, for the order monitor
+	temps  temptables.Tables // dispatch only
+	bodies bodies            // the groups running their bodies, for the order monitor
 	stmt   stmtSession
 	counts counters
 

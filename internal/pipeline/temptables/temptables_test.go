@@ -1,4 +1,4 @@
-package pipeline
+package temptables
 
 import (
 	"strings"
@@ -15,7 +15,7 @@ import (
 func TestTempTablesLostNamesPending(t *testing.T) {
 	cp := &target.Checkpoint{Next: txn.Position{File: "mysql-bin.000002", Offset: 117936}, State: target.StateRunning,
 		TempTables: "soak.tmp_s0 (session 7)"}
-	msg := TempTablesLost(cp).Error()
+	msg := Lost(cp).Error()
 	for _, want := range []string{"cannot resume at mysql-bin.000002:117936", "soak.tmp_s0 (session 7)",
 		"the target holds every transaction before mysql-bin.000002:117936"} {
 		if !strings.Contains(msg, want) {
@@ -28,7 +28,7 @@ func TestTempTablesLostNamesPending(t *testing.T) {
 	for _, state := range []string{target.StateDDL, target.StateNonTrans} {
 		cp.State = state
 		cp.Pending = target.Pending{Start: cp.Next, GTID: "0-1-310", What: "soak.m (MyISAM)"}
-		msg := TempTablesLost(cp).Error()
+		msg := Lost(cp).Error()
 		if !strings.Contains(msg, "MAY HOLD PART OF THE TRANSACTION AT mysql-bin.000002:117936 (GTID 0-1-310)") ||
 			!strings.Contains(msg, "soak.m (MyISAM)") {
 			t.Errorf("state %s: %q does not name the pending transaction", state, msg)

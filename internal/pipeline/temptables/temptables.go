@@ -1,17 +1,20 @@
-package pipeline
+// Package temptables follows the temporary tables a binlog's statements
+// open and close, so that a replay can record them in its checkpoint and
+// refuse to resume where one is open.
+package temptables
 
 import (
 	"fmt"
-	"github.com/binlog-replay/binlog-replay/internal/target"
 	"slices"
 	"strings"
 
+	"github.com/binlog-replay/binlog-replay/internal/target"
 	"github.com/binlog-replay/binlog-replay/schema"
 	"github.com/binlog-replay/binlog-replay/sqlscan"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
-// tempTables follows, in source order, the temporary tables that the
+// Tables follows, in source order, the temporary tables that the
 // binlog's statements (STATEMENT and MIXED formats) create and drop. They
 // live in the target session that applies those statements (the run's
 // statement session, as on the source each lived in its own session): a
@@ -19,10 +22,10 @@ import (
 // using it later would fail, or worse, write the permanent table of the
 // same name. The checkpoint therefore records the tables open at each
 // point, and a run resuming where some are open refuses to go on
-// (tempTablesLost).
+// (Lost).
 //
 // The zero value is ready to use; it is not safe for concurrent use.
-type tempTables struct {
+type Tables struct {
 	open map[tempKey]bool
 }
 
@@ -32,8 +35,8 @@ type tempKey struct {
 	name   schema.Name
 }
 
-// apply follows the statements of t.
-func (tt *tempTables) apply(t *txn.Txn) {
+// Apply follows the statements of t.
+func (tt *Tables) Apply(t *txn.Txn) {
 	for i := range t.Events {
 		q := t.Events[i].Query
 		if q != nil {
@@ -45,7 +48,7 @@ func (tt *tempTables) apply(t *txn.Txn) {
 // statement follows one statement: CREATE TEMPORARY TABLE, DROP
 // [TEMPORARY] TABLE, RENAME TABLE and ALTER TABLE ... RENAME of a
 // temporary table.
-func (tt *tempTables) statement(q *txn.Query) {
+func (tt *Tables) statement(q *txn.Query) {
 	toks := sqlscan.Tokens(q.SQL, 4)
 	if len(toks) < 2 {
 		return
@@ -78,7 +81,7 @@ func (tt *tempTables) statement(q *txn.Query) {
 }
 
 // String lists the open temporary tables, sorted, "" when none.
-func (tt *tempTables) String() string {
+func (tt *Tables) String() string {
 	var out []string
 	for k := range tt.open {
 		out = append(out, fmt.Sprintf("%s.%s (session %d)", k.name.Schema, k.name.Table, k.thread))
@@ -87,12 +90,12 @@ func (tt *tempTables) String() string {
 	return strings.Join(out, ", ")
 }
 
-// TempTablesLost explains why a run cannot resume at checkpoint cp, where
+// Lost explains why a run cannot resume at checkpoint cp, where
 // the binlog has temporary tables open. When cp also names the next
 // transaction as pending (applied apart and cut off: a DDL, or writes to
 // non-transactional tables), the refusal names it too, since the target
 // may hold part of it: the resume that would settle it cannot run.
-func TempTablesLost(cp *target.Checkpoint) error {
+func Lost(cp *target.Checkpoint) error {
 	held := fmt.Sprintf("the target holds every transaction before %s", cp.Next)
 	if cp.State == target.StateDDL || cp.State == target.StateNonTrans {
 		id := cp.Pending.Start.String()
