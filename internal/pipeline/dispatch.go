@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/binlog-replay/binlog-replay/internal/pipeline/width"
+
 	"github.com/binlog-replay/binlog-replay/internal/target"
 	"github.com/binlog-replay/binlog-replay/partition"
 	"github.com/binlog-replay/binlog-replay/schema"
@@ -104,12 +106,12 @@ func (p *Pipeline) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- 
 	var (
 		cur    *group
 		ticket uint64
-		wide   width
+		wide   width.Meter
 	)
 	send := func(g *group) error {
 		sizer.observe(g)
 		if sched.keyer != nil {
-			width := wide.add(g.last(), g.dependsOn)
+			width := wide.Add(g.last(), g.dependsOn)
 			p.mu.Lock()
 			p.prog.parallelism = width
 			p.mu.Unlock()

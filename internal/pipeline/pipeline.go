@@ -287,7 +287,7 @@ type Snapshot struct {
 	// Busy and Waiting count the workers applying a group and those
 	// waiting for their turn to commit.
 	Busy, Waiting int
-	// Parallelism is what the binlog allows as dispatched (width.go).
+	// Parallelism is what the binlog allows as dispatched (internal/pipeline/width).
 	Parallelism float64
 	// Barriers counts the transactions that ran alone, BarrierReasons by
 	// reason.

@@ -1,4 +1,4 @@
-package pipeline
+package width
 
 import "testing"
 
@@ -17,10 +17,10 @@ func TestWidth(t *testing.T) {
 		// A dependency on a ticket inside a group counts that group.
 		{"mid-group", []g{{3, 0}, {6, 0}, {7, 2}, {8, 7}}, 4.0 / 3},
 	} {
-		var w width
+		var w Meter
 		var got float64
 		for _, x := range tc.groups {
-			got = w.add(x.last, x.dependsOn)
+			got = w.Add(x.last, x.dependsOn)
 		}
 		if got != tc.want {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
@@ -31,17 +31,17 @@ func TestWidth(t *testing.T) {
 // TestWidthWindow checks that dependencies on groups no longer kept still
 // lengthen the chain.
 func TestWidthWindow(t *testing.T) {
-	var w width
+	var w Meter
 	var got float64
 	n := uint64(5 * widthWindow)
 	for i := uint64(1); i <= n; i++ {
-		got = w.add(i, i-1) // serial
+		got = w.Add(i, i-1) // serial
 	}
 	if got != 1 {
 		t.Fatalf("serial through the window: %v, want 1", got)
 	}
 	for i := n + 1; i <= 2*n; i++ {
-		got = w.add(i, i/2) // waits for a long-gone group
+		got = w.Add(i, i/2) // waits for a long-gone group
 	}
 	if w.chain <= n || got >= 2 {
 		t.Fatalf("chain %d, parallelism %v after depending on dropped groups", w.chain, got)

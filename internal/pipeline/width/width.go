@@ -1,4 +1,7 @@
-package pipeline
+// Package width measures how much parallelism a binlog allows as the
+// pipeline dispatches it: groups handed out over the longest chain of groups
+// each waiting for the one before.
+package width
 
 import "sort"
 
@@ -7,12 +10,12 @@ import "sort"
 // newest group no longer kept.
 const widthWindow = 4096
 
-// width measures how much parallelism the binlog allows, as dispatched:
+// Meter measures how much parallelism the binlog allows, as dispatched:
 // the groups handed out so far divided by the length of the longest chain
 // of groups each waiting for the one before (the critical path). With
 // enough workers and groups of equal cost, that is how many groups run at
 // once on average; 1 means the binlog is serial.
-type width struct {
+type Meter struct {
 	lasts  []uint64 // last ticket of each kept group, increasing
 	depths []uint64 // its depth: the length of the longest chain it ends
 	// dropped is the last ticket of the newest group no longer kept, and
@@ -21,9 +24,9 @@ type width struct {
 	groups, chain         uint64 // groups so far, longest chain so far
 }
 
-// add records the group whose last ticket is last and which waits for the
+// Add records the group whose last ticket is last and which waits for the
 // ticket dependsOn (0: nothing), and returns the parallelism so far.
-func (w *width) add(last, dependsOn uint64) float64 {
+func (w *Meter) Add(last, dependsOn uint64) float64 {
 	depth := uint64(1)
 	switch {
 	case dependsOn == 0:
