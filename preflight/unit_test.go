@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/binlog-replay/binlog-replay/preflight/probe"
+
 	"github.com/binlog-replay/binlog-replay/filter"
 	"github.com/binlog-replay/binlog-replay/rewrite"
 )
@@ -54,11 +56,11 @@ func TestSummarise(t *testing.T) {
 	for i := 1; i <= 100; i++ {
 		ds = append(ds, time.Duration(i)*time.Millisecond)
 	}
-	l := summarise(ds)
+	l := probe.Summarise(ds)
 	if l.Samples != 100 || l.MedianMs != 51 || l.P99Ms != 99 || l.MaxMs != 100 {
 		t.Errorf("summarise 1..100 ms: %+v", l)
 	}
-	if r := (Latency{MedianMs: 0.5, P99Ms: 10}).Ratio(); r != 20 {
+	if r := (probe.Latency{MedianMs: 0.5, P99Ms: 10}).Ratio(); r != 20 {
 		t.Errorf("ratio %v", r)
 	}
 }
@@ -115,7 +117,7 @@ func TestMaxAllowedPacketCheck(t *testing.T) {
 
 func TestEstimate(t *testing.T) {
 	b := &Binlogs{Transactions: 10000, RowTxns: 10000, RowTxnBytes: 20 << 20, Bytes: 20 << 20}
-	a := &ApplyProbe{Method: "passthrough", Txns: 1000, Bytes: 2 << 20, Groups: 16, Seconds: 0.1, Scaling: 1.5, Sessions: 4}
+	a := &probe.ApplyProbe{Method: "passthrough", Txns: 1000, Bytes: 2 << 20, Groups: 16, Seconds: 0.1, Scaling: 1.5, Sessions: 4}
 	one := estimate(etaInput{b: b, apply: a, workers: 1})
 	want := 1.0*serverFactor + startUpSeconds
 	if d := one.Seconds - want; d > 0.01 || d < -0.01 {

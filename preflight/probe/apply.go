@@ -1,4 +1,8 @@
-package preflight
+// Package probe measures a target in a scratch schema it creates and drops:
+// the round trip and the latency of a small durable commit (CommitProbe),
+// and the rate at which the target applies a sample of the binlogs' own
+// transactions (RunApplyProbe) or synthetic inserts (InsertProbe).
+package probe
 
 import (
 	"context"
@@ -91,15 +95,17 @@ type sourceTable struct {
 // copied whole for the sample.
 const wholeCopyLimit = 16 << 20
 
-// applyOptions say how to group the sample, as the replay would.
-type applyOptions struct {
-	groupTxns  int
-	groupBytes int64
-	sessions   int
+// ApplyOptions say how to group the sample, as the replay would.
+type ApplyOptions struct {
+	// GroupTxns and GroupBytes bound a group, as the replay's options do.
+	GroupTxns  int
+	GroupBytes int64
+	// Sessions is the number of sessions applying groups at once.
+	Sessions int
 }
 
-// applyProbe applies the sample to scratch copies of its tables.
-func applyProbe(ctx context.Context, sc *scratch, sample []*txn.Txn, o applyOptions) (*ApplyProbe, error) {
+// RunApplyProbe applies the sample to scratch copies of its tables.
+func RunApplyProbe(ctx context.Context, sc *Scratch, sample []*txn.Txn, o ApplyOptions) (*ApplyProbe, error) {
 	p := &ApplyProbe{Method: "passthrough"}
 	tables, err := sampleTables(ctx, sc.db, sample, p)
 	if err != nil {
@@ -110,8 +116,8 @@ func applyProbe(ctx context.Context, sc *scratch, sample []*txn.Txn, o applyOpti
 		return nil, nil
 	}
 	sets := 1
-	if o.sessions > 1 {
-		sets += o.sessions
+	if o.Sessions > 1 {
+		sets += o.Sessions
 	}
 	conn, err := sc.conn(ctx)
 	if err != nil {
@@ -328,7 +334,7 @@ func sortedTables(tables map[string]*sourceTable) []*sourceTable {
 
 // makeCopies creates sets scratch copies of t, each holding the rows the
 // sample's updates and deletes find (or the whole table).
-func makeCopies(ctx context.Context, conn *sql.Conn, sc *scratch, t *sourceTable, index, sets int) error {
+func makeCopies(ctx context.Context, conn *sql.Conn, sc *Scratch, t *sourceTable, index, sets int) error {
 	src := sqlgen.QuoteIdent(t.schema) + "." + sqlgen.QuoteIdent(t.name)
 	var keys []string
 	for k := range t.keys {
@@ -401,7 +407,7 @@ type group struct {
 // writing to the copies of set s: BINLOG statements of at most limit
 // bytes (the format description first when it changes), then a
 // checkpoint-like row written with the COMMIT.
-func buildGroups(sc *scratch, sample []*txn.Txn, tables map[string]*sourceTable, s int, ckpt string, o applyOptions, limit int) ([]group, error) {
+func buildGroups(sc *Scratch, sample []*txn.Txn, tables map[string]*sourceTable, s int, ckpt string, o ApplyOptions, limit int) ([]group, error) {
 	var (
 		out    []group
 		cur    group
@@ -427,7 +433,7 @@ func buildGroups(sc *scratch, sample []*txn.Txn, tables map[string]*sourceTable,
 		cur = group{}
 	}
 	for _, t := range sample {
-		if cur.txns >= o.groupTxns || cur.txns > 0 && cur.bytes+t.Bytes > o.groupBytes {
+		if cur.txns >= o.GroupTxns || cur.txns > 0 && cur.bytes+t.Bytes > o.GroupBytes {
 			endGroup()
 		}
 		if t.Format != format {
@@ -441,7 +447,7 @@ func buildGroups(sc *scratch, sample []*txn.Txn, tables map[string]*sourceTable,
 			switch e.Kind {
 			case txn.EventTableMap:
 				st := tables[e.TableMap.Schema+"."+e.TableMap.Table]
-				raw, err := event.RetargetTableMap(e.Raw, t.Format, sc.schema, st.copies[s])
+				raw, err := event.RetargetTableMap(e.Raw, t.Format, sc.Schema, st.copies[s])
 				if err != nil {
 					return nil, err
 				}
@@ -485,7 +491,7 @@ func runGroups(ctx context.Context, conn *sql.Conn, groups []group) (time.Durati
 				if ctx.Err() != nil {
 					return 0, 0, ctx.Err()
 				}
-				if mysqlErrorNumber(err) == 0 {
+				if errorNumber(err) == 0 {
 					return 0, 0, fmt.Errorf("apply the sample: %w", err)
 				}
 				_, _ = conn.ExecContext(ctx, "ROLLBACK")
@@ -499,7 +505,7 @@ func runGroups(ctx context.Context, conn *sql.Conn, groups []group) (time.Durati
 
 // runParallel applies each set of groups on a session of its own, all at
 // once, and returns how long they took together.
-func runParallel(ctx context.Context, sc *scratch, sets [][]group) (time.Duration, error) {
+func runParallel(ctx context.Context, sc *Scratch, sets [][]group) (time.Duration, error) {
 	conns := make([]*sql.Conn, len(sets))
 	defer func() {
 		for _, c := range conns {

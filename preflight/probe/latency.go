@@ -1,4 +1,4 @@
-package preflight
+package probe
 
 import (
 	"context"
@@ -23,8 +23,8 @@ func (l Latency) Ratio() float64 {
 	return l.P99Ms / l.MedianMs
 }
 
-// summarise returns the latency of the durations ds.
-func summarise(ds []time.Duration) Latency {
+// Summarise returns the latency of the durations ds.
+func Summarise(ds []time.Duration) Latency {
 	if len(ds) == 0 {
 		return Latency{}
 	}
@@ -35,10 +35,10 @@ func summarise(ds []time.Duration) Latency {
 	return Latency{Samples: len(s), MedianMs: ms(s[len(s)/2]), P99Ms: ms(p99), MaxMs: ms(s[len(s)-1])}
 }
 
-// commitProbe times round trips (DO 1) and n small commits (one row
+// CommitProbe times round trips (DO 1) and n small commits (one row
 // updated, autocommit) on the scratch table, with the target's own
 // durability settings.
-func commitProbe(ctx context.Context, sc *scratch, n int) (rtt, commit Latency, local bool, err error) {
+func CommitProbe(ctx context.Context, sc *Scratch, n int) (rtt, commit Latency, local bool, err error) {
 	conn, err := sc.conn(ctx)
 	if err != nil {
 		return rtt, commit, false, err
@@ -69,7 +69,7 @@ func commitProbe(ctx context.Context, sc *scratch, n int) (rtt, commit Latency, 
 			ds = append(ds, time.Since(t0))
 		}
 	}
-	rtt = summarise(ds)
+	rtt = Summarise(ds)
 	ds = ds[:0]
 	update := "UPDATE " + table + " SET n = n + 1 WHERE id = 1"
 	for i := 0; i < n+10; i++ {
@@ -81,5 +81,5 @@ func commitProbe(ctx context.Context, sc *scratch, n int) (rtt, commit Latency, 
 			ds = append(ds, time.Since(t0))
 		}
 	}
-	return rtt, summarise(ds), local, nil
+	return rtt, Summarise(ds), local, nil
 }

@@ -1,4 +1,4 @@
-package preflight
+package probe
 
 import (
 	"context"
@@ -7,12 +7,12 @@ import (
 	"time"
 )
 
-// insertProbe applies txns transactions of rowsPerTxn rows each (a
+// InsertProbe applies txns transactions of rowsPerTxn rows each (a
 // multi-row INSERT of sysbench-like rows, about 190 bytes) to a scratch
 // table, committed in groups of groupTxns as a replay worker would: the
 // rate of row writes when none of the binlogs' own transactions could be
 // applied.
-func insertProbe(ctx context.Context, sc *scratch, txns, rowsPerTxn, groupTxns int, why string) (*ApplyProbe, error) {
+func InsertProbe(ctx context.Context, sc *Scratch, txns, rowsPerTxn, groupTxns int, why string) (*ApplyProbe, error) {
 	conn, err := sc.conn(ctx)
 	if err != nil {
 		return nil, err
