@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/binlog-replay/binlog-replay/internal/pipeline/budget"
+	"github.com/binlog-replay/binlog-replay/internal/sqlgen/dialect"
 	"github.com/binlog-replay/binlog-replay/internal/target"
 
 	"golang.org/x/sync/errgroup"
@@ -234,7 +235,7 @@ type attemptResult struct {
 // target has none).
 func (r *run) prepare(ctx context.Context) (txn.Position, *target.Checkpoint, error) {
 	db := r.tgt.DB()
-	names, err := sqlgen.LoadCollations(ctx, db, r.logf)
+	names, err := dialect.LoadCollations(ctx, db, r.logf)
 	if err != nil {
 		return txn.Position{}, nil, err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/binlog-replay/binlog-replay/internal/pipeline"
 	"github.com/binlog-replay/binlog-replay/internal/pipeline/budget"
 	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
+	"github.com/binlog-replay/binlog-replay/internal/sqlgen/dialect"
 	"github.com/binlog-replay/binlog-replay/internal/target"
 	"github.com/binlog-replay/binlog-replay/partition"
 	"github.com/binlog-replay/binlog-replay/txn"
@@ -26,7 +27,7 @@ import (
 func (u *undo) apply(ctx context.Context, l *later, start txn.Position, applied uint64, resume bool) error {
 	o := &u.opts
 	db := u.tgt.DB()
-	names, err := sqlgen.LoadCollations(ctx, db, u.logf)
+	names, err := dialect.LoadCollations(ctx, db, u.logf)
 	if err != nil {
 		return err
 	}

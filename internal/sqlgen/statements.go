@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/binlog-replay/binlog-replay/internal/sqlgen/dialect"
+
 	"github.com/binlog-replay/binlog-replay/schema"
 	"github.com/binlog-replay/binlog-replay/sqlscan"
 	"github.com/binlog-replay/binlog-replay/txn"
@@ -109,7 +111,7 @@ type Generator struct {
 	Tables, Shapes TableFunc
 	// Collations are the target's, for the session context and user
 	// variables (nil: ids are used as they are).
-	Collations *Collations
+	Collations *dialect.Collations
 	// Logf, when set, reports (once per generator) that MySQL's
 	// invisible-column comments were rewritten.
 	Logf          func(format string, args ...any)
@@ -122,7 +124,7 @@ func (sa *Generator) querySQL(t *txn.Txn, e *txn.Event) string {
 	if sa == nil || !sa.TargetMariaDB || t.Format == nil || t.Format.Flavor != txn.FlavorMySQL {
 		return string(e.Query.SQL)
 	}
-	sql, changed := invisibleForMariaDB(e.Query.SQL)
+	sql, changed := dialect.InvisibleForMariaDB(e.Query.SQL)
 	if changed && sa.Logf != nil {
 		sa.invisibleTold.Do(func() {
 			sa.Logf("%s at %s: MySQL's /*!80023 INVISIBLE */, which MariaDB ignores, runs as INVISIBLE "+
@@ -175,7 +177,7 @@ func (sa *Generator) Modes() (applySQL, triggersFire bool) {
 // target cannot take them (sa nil: passthrough only; see rowsql.go); statement events run as SQL in their session
 // context. ctx bounds the reads of table definitions.
 func (sa *Generator) Body(ctx context.Context, t *txn.Txn) ([]Stmt, error) {
-	var names *Collations
+	var names *dialect.Collations
 	if sa != nil {
 		names = sa.Collations
 	}
@@ -316,7 +318,7 @@ func (sa *Generator) sqlModeMask() uint64 {
 // source session's context for q: what mysqlbinlog writes before a query.
 // The source's sql_mode is set with only the bits in modeMask; its thread
 // id as pseudo_thread_id when threadID is set.
-func contextStatement(q *txn.Query, e *txn.Event, names *Collations, modeMask uint64, threadID bool) Stmt {
+func contextStatement(q *txn.Query, e *txn.Event, names *dialect.Collations, modeMask uint64, threadID bool) Stmt {
 	st := q.Status
 	var sets []string
 	if threadID {
@@ -342,7 +344,7 @@ func contextStatement(q *txn.Query, e *txn.Event, names *Collations, modeMask ui
 	}
 	if st.HasCharset {
 		sets = append(sets, fmt.Sprintf("@@session.character_set_client=%d, @@session.collation_connection=%d, @@session.collation_server=%d",
-			names.sessionID(st.CharsetClient), names.sessionID(st.CollationConnection), names.sessionID(st.CollationServer)))
+			names.SessionID(st.CharsetClient), names.SessionID(st.CollationConnection), names.SessionID(st.CollationServer)))
 	}
 	if st.HasTimeZone {
 		sets = append(sets, "@@session.time_zone="+Quote(st.TimeZone))
@@ -351,7 +353,7 @@ func contextStatement(q *txn.Query, e *txn.Event, names *Collations, modeMask ui
 		sets = append(sets, fmt.Sprintf("@@session.lc_time_names=%d", st.LCTimeNames))
 	}
 	if st.HasCollationDatabase {
-		sets = append(sets, fmt.Sprintf("@@session.collation_database=%d", names.sessionID(st.CollationDatabase)))
+		sets = append(sets, fmt.Sprintf("@@session.collation_database=%d", names.SessionID(st.CollationDatabase)))
 	}
 	if st.HasExplicitDefaultsForTimestamp {
 		sets = append(sets, "@@session.explicit_defaults_for_timestamp="+boolInt(st.ExplicitDefaultsForTimestamp))
@@ -382,7 +384,7 @@ func querySetup(q *txn.Query, e *txn.Event) []Stmt {
 
 // varStatement turns an INTVAR, RAND or USER_VAR event into the SET that
 // gives the next query the same values.
-func varStatement(e *txn.Event, names *Collations) (Stmt, error) {
+func varStatement(e *txn.Event, names *dialect.Collations) (Stmt, error) {
 	switch e.Kind {
 	case txn.EventIntVar:
 		name := "INSERT_ID"
@@ -402,7 +404,7 @@ func varStatement(e *txn.Event, names *Collations) (Stmt, error) {
 
 // userVarLiteral renders a logged user variable value as an SQL literal of
 // the same type.
-func userVarLiteral(u *txn.UserVar, names *Collations) (string, error) {
+func userVarLiteral(u *txn.UserVar, names *dialect.Collations) (string, error) {
 	if u.IsNull {
 		return "NULL", nil
 	}
@@ -411,14 +413,14 @@ func userVarLiteral(u *txn.UserVar, names *Collations) (string, error) {
 		if u.Collation > math.MaxUint16 {
 			return "", fmt.Errorf("collation id %d out of range", u.Collation)
 		}
-		n, ok := names.lookup(uint16(u.Collation))
+		n, ok := names.Lookup(uint16(u.Collation))
 		if !ok {
 			return "", fmt.Errorf("collation id %d unknown to the target", u.Collation)
 		}
 		if len(u.Value) == 0 {
-			return fmt.Sprintf("_%s'' COLLATE %s", n.charset, QuoteIdent(n.name)), nil
+			return fmt.Sprintf("_%s'' COLLATE %s", n.Charset, QuoteIdent(n.Name)), nil
 		}
-		return fmt.Sprintf("_%s X'%x' COLLATE %s", n.charset, u.Value, QuoteIdent(n.name)), nil
+		return fmt.Sprintf("_%s X'%x' COLLATE %s", n.Charset, u.Value, QuoteIdent(n.Name)), nil
 	case txn.UserVarReal:
 		if len(u.Value) < 8 {
 			return "", fmt.Errorf("REAL value has %d bytes", len(u.Value))

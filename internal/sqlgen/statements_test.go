@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/binlog-replay/binlog-replay/internal/sqlgen/dialect"
+
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -51,7 +53,7 @@ func TestQuote(t *testing.T) {
 }
 
 func TestUserVarLiteral(t *testing.T) {
-	names := newCollations([]collation{{8, "latin1_swedish_ci", "latin1"}}, nil, nil)
+	names := dialect.NewCollations([]dialect.Collation{{ID: 8, Name: "latin1_swedish_ci", Charset: "latin1"}}, nil, nil)
 	le := func(v uint64) []byte { b := make([]byte, 8); binary.LittleEndian.PutUint64(b, v); return b }
 	tests := []struct {
 		v    txn.UserVar
@@ -130,11 +132,11 @@ func TestContextStatement(t *testing.T) {
 // target lacks are replaced by its default collation of their character
 // set, said once, while ids it knows, and ids it knows nothing of, stay.
 func TestMySQL8CollationStandIns(t *testing.T) {
-	utf8mb4 := collation{45, "utf8mb4_general_ci", "utf8mb4"}
-	latin1 := collation{8, "latin1_swedish_ci", "latin1"}
+	utf8mb4 := dialect.Collation{ID: 45, Name: "utf8mb4_general_ci", Charset: "utf8mb4"}
+	latin1 := dialect.Collation{ID: 8, Name: "latin1_swedish_ci", Charset: "latin1"}
 	var log []string
-	names := newCollations([]collation{utf8mb4, latin1, {46, "utf8mb4_bin", "utf8mb4"}},
-		map[string]collation{"utf8mb4": utf8mb4, "latin1": latin1},
+	names := dialect.NewCollations([]dialect.Collation{utf8mb4, latin1, {ID: 46, Name: "utf8mb4_bin", Charset: "utf8mb4"}},
+		map[string]dialect.Collation{"utf8mb4": utf8mb4, "latin1": latin1},
 		func(format string, args ...any) { log = append(log, fmt.Sprintf(format, args...)) })
 	q := &txn.Query{Status: txn.Status{HasCharset: true, CharsetClient: 255, CollationConnection: 255, CollationServer: 8,
 		HasCollationDatabase: true, CollationDatabase: 999}}
@@ -148,7 +150,7 @@ func TestMySQL8CollationStandIns(t *testing.T) {
 		v != "_utf8mb4 X'61' COLLATE `utf8mb4_general_ci`" {
 		t.Errorf("user variable in collation 309: %q, %v", v, err)
 	}
-	if names.sessionID(46) != 46 || names.sessionID(254) != 254 {
+	if names.SessionID(46) != 46 || names.SessionID(254) != 254 {
 		t.Error("a collation the target knows, or one of no MySQL 8 range, was replaced")
 	}
 	if len(log) != 2 || !strings.Contains(log[0], "collation id 255") || !strings.Contains(log[0], "utf8mb4_general_ci") {

@@ -1,4 +1,4 @@
-package sqlgen
+package dialect
 
 import (
 	"context"
@@ -7,10 +7,10 @@ import (
 	"sync"
 )
 
-// collation is a collation the target knows.
-type collation struct {
-	id            uint16
-	name, charset string
+// Collation is a collation the target knows.
+type Collation struct {
+	ID            uint16
+	Name, Charset string
 }
 
 // Collations are the target's collations by id, read once, with stand-ins
@@ -27,10 +27,10 @@ type collation struct {
 // literals and for the default collation of CREATE DATABASE/TABLE without
 // one.
 type Collations struct {
-	byID map[uint16]collation
+	byID map[uint16]Collation
 	// standIns maps a MySQL 8 id the target lacks to the target's
 	// default collation of its character set.
-	standIns map[uint16]collation
+	standIns map[uint16]Collation
 	logf     func(format string, args ...any)
 
 	mu   sync.Mutex
@@ -57,31 +57,31 @@ func LoadCollations(ctx context.Context, db *sql.DB, logf func(string, ...any)) 
 		return nil, fmt.Errorf("read collations: %w", err)
 	}
 	defer rows.Close()
-	var all []collation
-	defaults := map[string]collation{}
+	var all []Collation
+	defaults := map[string]Collation{}
 	for rows.Next() {
-		var c collation
+		var c Collation
 		var isDefault string
-		if err := rows.Scan(&c.id, &c.name, &c.charset, &isDefault); err != nil {
+		if err := rows.Scan(&c.ID, &c.Name, &c.Charset, &isDefault); err != nil {
 			return nil, fmt.Errorf("read collations: %w", err)
 		}
 		all = append(all, c)
 		if isDefault == "Yes" {
-			defaults[c.charset] = c
+			defaults[c.Charset] = c
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read collations: %w", err)
 	}
-	return newCollations(all, defaults, logf), nil
+	return NewCollations(all, defaults, logf), nil
 }
 
 // newCollations indexes the target's collations and works out the
 // stand-ins from its default collation of each character set.
-func newCollations(all []collation, defaults map[string]collation, logf func(string, ...any)) *Collations {
-	c := &Collations{byID: map[uint16]collation{}, standIns: map[uint16]collation{}, logf: logf, told: map[uint16]bool{}}
+func NewCollations(all []Collation, defaults map[string]Collation, logf func(string, ...any)) *Collations {
+	c := &Collations{byID: map[uint16]Collation{}, standIns: map[uint16]Collation{}, logf: logf, told: map[uint16]bool{}}
 	for _, x := range all {
-		c.byID[x.id] = x
+		c.byID[x.ID] = x
 	}
 	for id := uint16(1); id <= 323; id++ {
 		if _, ok := c.byID[id]; ok {
@@ -96,9 +96,9 @@ func newCollations(all []collation, defaults map[string]collation, logf func(str
 
 // lookup returns the target's collation for id, or its stand-in (none
 // when c is nil).
-func (c *Collations) lookup(id uint16) (collation, bool) {
+func (c *Collations) Lookup(id uint16) (Collation, bool) {
 	if c == nil {
-		return collation{}, false
+		return Collation{}, false
 	}
 	if x, ok := c.byID[id]; ok {
 		return x, true
@@ -113,15 +113,15 @@ func (c *Collations) lookup(id uint16) (collation, bool) {
 // sessionID returns the id to set in the session for id: id itself, its
 // stand-in, or, when the target knows neither, id (which the target then
 // refuses, naming it).
-func (c *Collations) sessionID(id uint16) uint16 {
-	if x, ok := c.lookup(id); ok {
-		return x.id
+func (c *Collations) SessionID(id uint16) uint16 {
+	if x, ok := c.Lookup(id); ok {
+		return x.ID
 	}
 	return id
 }
 
 // tell logs the first use of a stand-in.
-func (c *Collations) tell(id uint16, x collation) {
+func (c *Collations) tell(id uint16, x Collation) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.told[id] || c.logf == nil {
@@ -129,5 +129,5 @@ func (c *Collations) tell(id uint16, x collation) {
 	}
 	c.told[id] = true
 	c.logf("collation id %d (a MySQL 8 %s collation) is unknown to the target: statements logged with it run with %s, the target's default for %s",
-		id, x.charset, x.name, x.charset)
+		id, x.Charset, x.Name, x.Charset)
 }

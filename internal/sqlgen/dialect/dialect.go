@@ -1,4 +1,7 @@
-package sqlgen
+// Package dialect bridges what a MySQL source logs and what a MariaDB
+// target accepts: the target's collations with stand-ins for the MySQL 8
+// ones it lacks, and MySQL 8's version comment for invisible columns.
+package dialect
 
 import (
 	"regexp"
@@ -21,7 +24,7 @@ var mysqlInvisible = regexp.MustCompile(`(?i)/\*!80023\s+INVISIBLE\s*\*/`)
 // invisibleForMariaDB returns sql with each MySQL /*!80023 INVISIBLE */
 // comment in its code (not inside a string literal or a plain comment)
 // written as a plain INVISIBLE, and whether it changed anything.
-func invisibleForMariaDB(sql []byte) ([]byte, bool) {
+func InvisibleForMariaDB(sql []byte) ([]byte, bool) {
 	locs := mysqlInvisible.FindAllIndex(sql, -1)
 	if locs == nil {
 		return sql, false

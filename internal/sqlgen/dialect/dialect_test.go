@@ -1,4 +1,4 @@
-package sqlgen
+package dialect
 
 import "testing"
 
@@ -15,7 +15,7 @@ func TestInvisibleForMariaDB(t *testing.T) {
 		{"CREATE TABLE t (a INT, KEY k (a) /*!80000 INVISIBLE */)", ""},
 		{"CREATE TABLE t (a INT INVISIBLE)", ""},
 	} {
-		got, changed := invisibleForMariaDB([]byte(c.in))
+		got, changed := InvisibleForMariaDB([]byte(c.in))
 		want := c.want
 		if want == "" {
 			want = c.in
