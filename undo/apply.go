@@ -117,28 +117,28 @@ func (u *undo) reportProgress(ctx context.Context, pipe *pipeline.Pipeline) {
 func (u *undo) feed(ctx context.Context, out chan<- *txn.Txn, l *later, mem *budget.Budget, pipe *pipeline.Pipeline,
 	start txn.Position, resume bool) error {
 	defer close(out)
-	b := u.spool.backward(u.pieceBytes())
+	b := u.spool.Backward(u.pieceBytes())
 	if resume {
 		undone := filter.New(filter.Options{Files: u.opts.Files})
 		for {
-			h, err := b.peek()
+			h, err := b.Peek()
 			if errors.Is(err, io.EOF) {
 				break
 			}
 			if err != nil {
 				return err
 			}
-			if !undone.Reached(start, h.start) {
+			if !undone.Reached(start, h.Start) {
 				break
 			}
-			if _, err := b.skip(); err != nil {
+			if _, err := b.Skip(); err != nil {
 				return err
 			}
 		}
 	}
-	b.filter = func(f *txn.Format, ev *txn.Event) (*txn.Event, error) { return u.keep(ctx, f, ev, l) }
+	b.Filter = func(f *txn.Format, ev *txn.Event) (*txn.Event, error) { return u.keep(ctx, f, ev, l) }
 	for {
-		t, err := b.next()
+		t, err := b.Next()
 		if errors.Is(err, io.EOF) {
 			u.mu.Lock()
 			u.fed = true

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/binlog-replay/binlog-replay/undo/inverse"
+
 	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/binlog/rowedit"
 	"github.com/binlog-replay/binlog-replay/filter"
@@ -201,7 +203,7 @@ type undo struct {
 	tables *tables
 	keyer  *partition.Keyer
 	keys   rangeKeys
-	spool  *spool
+	spool  *inverse.Spool
 	// sel selects the range by GTIDs (Options.GTIDs), nil otherwise.
 	sel    *gtidSelector
 	editor map[*txn.Format]*rowedit.Editor
@@ -220,6 +222,10 @@ type undo struct {
 // (a row check names the rows). The target holds every inverse before it
 // and nothing of it.
 type ApplyError = pipeline.ApplyError
+
+// RefusedError says why a range cannot be undone. Nothing was written to
+// the target.
+type RefusedError = inverse.RefusedError
 
 // Run undoes the range opts describes on the target (see the package
 // documentation). It returns the summary and, when the undo did not
@@ -267,7 +273,7 @@ func (u *undo) run(ctx context.Context) error {
 	u.keyer = partition.NewKeyer(u.defs)
 	u.keyer.OwnKeysOnly = true
 	u.tables = newTables(u.defs, u.logf)
-	if u.spool, err = newSpool(o.SpoolDir); err != nil {
+	if u.spool, err = inverse.NewSpool(o.SpoolDir); err != nil {
 		return err
 	}
 	defer u.spool.Close()
@@ -422,7 +428,7 @@ func (u *undo) readRange(ctx context.Context) (*txn.Txn, error) {
 	if len(o.GTIDs) > 0 {
 		u.sel = newGTIDSelector(o.GTIDs)
 	}
-	iv := newInverter()
+	iv := inverse.NewInverter()
 	var (
 		first   *txn.Txn
 		cur     *rangeTxn
@@ -465,13 +471,13 @@ read:
 			return nil, fmt.Errorf("read the range: %w", err)
 		}
 		if t.Part <= 1 {
-			cur = &rangeTxn{spoolSize: u.spool.size, spoolTxns: u.spool.txns, keys: len(u.keys.keys),
+			cur = &rangeTxn{spoolSize: u.spool.Size, spoolTxns: u.spool.Txns, keys: len(u.keys.keys),
 				counts: map[*tableInfo]map[txn.Op]int64{}}
 			if t.Part == 1 && !o.StopPosition.IsZero() && stop.Reached(o.StopPosition, t.Start) {
 				break read // it starts at or past the stop position: it ends past it
 			}
 			if u.sel != nil {
-				p, err := u.sel.next(t)
+				p, err := u.sel.Next(t)
 				switch {
 				case err != nil:
 					return nil, err
@@ -517,7 +523,7 @@ read:
 		u.sum.RangeEnd = t.End
 		u.sum.RangeTxns++
 	}
-	if err := u.spool.finish(); err != nil {
+	if err := u.spool.Finish(); err != nil {
 		return nil, err
 	}
 	if first == nil {
@@ -525,7 +531,7 @@ read:
 	}
 	u.keys.seal()
 	u.logf("range: %d transactions from %s to %s, %d row keys; inverses spooled (%d bytes)",
-		u.sum.RangeTxns, u.sum.RangeStart, u.sum.RangeEnd, len(u.keys.keys), u.spool.size)
+		u.sum.RangeTxns, u.sum.RangeStart, u.sum.RangeEnd, len(u.keys.keys), u.spool.Size)
 	return first, nil
 }
 
@@ -533,13 +539,13 @@ read:
 // in pieces, which turns out to be outside the range.
 func (u *undo) retract(cur *rangeTxn) error {
 	u.keys.keys = u.keys.keys[:cur.keys]
-	return u.spool.truncate(cur.spoolSize, cur.spoolTxns)
+	return u.spool.Truncate(cur.spoolSize, cur.spoolTxns)
 }
 
 // take inverts t, a transaction of the range or a piece of one, checks its
 // tables, keys its rows and spools its inverse.
-func (u *undo) take(ctx context.Context, iv *inverter, t *txn.Txn, cur *rangeTxn) error {
-	stmts, err := iv.invert(t)
+func (u *undo) take(ctx context.Context, iv *inverse.Inverter, t *txn.Txn, cur *rangeTxn) error {
+	stmts, err := iv.Invert(t)
 	if err != nil {
 		return err
 	}
@@ -569,10 +575,10 @@ func (u *undo) take(ctx context.Context, iv *inverter, t *txn.Txn, cur *rangeTxn
 			continue
 		}
 		for _, k := range keys {
-			u.keys.add(k)
+			u.keys.Add(k)
 		}
 	}
-	return u.spool.add(t, stmts)
+	return u.spool.Add(t, stmts)
 }
 
 // rowCount is the number of rows of a row event.
@@ -607,8 +613,8 @@ func (u *undo) scanLater(ctx context.Context, until txn.Position) (*later, error
 // range that later transactions wrote.
 func (u *undo) conflicts(ctx context.Context, l *later) ([]Conflict, error) {
 	by := map[string]*Conflict{}
-	b := u.spool.backward(u.pieceBytes())
-	b.filter = func(_ *txn.Format, ev *txn.Event) (*txn.Event, error) {
+	b := u.spool.Backward(u.pieceBytes())
+	b.Filter = func(_ *txn.Format, ev *txn.Event) (*txn.Event, error) {
 		ti, rowKeys, err := u.rowKeys(ctx, ev)
 		if err != nil {
 			return nil, err
@@ -639,7 +645,7 @@ func (u *undo) conflicts(ctx context.Context, l *later) ([]Conflict, error) {
 		return nil, nil // counted: nothing to keep
 	}
 	for {
-		if _, err := b.next(); errors.Is(err, io.EOF) {
+		if _, err := b.Next(); errors.Is(err, io.EOF) {
 			break
 		} else if err != nil {
 			return nil, err

@@ -1,4 +1,8 @@
-package undo
+// Package inverse makes the inverse of a range's transactions for an undo
+// (Inverter: each row event turned around, the last first, or a refusal
+// saying why it cannot be) and spools them to disk as the range is read
+// forward, to be read back backward when they are applied (Spool).
+package inverse
 
 import (
 	"fmt"
@@ -44,24 +48,25 @@ func (e *RefusedError) Error() string {
 	return "nothing undone: " + at + " cannot be undone: " + e.Why
 }
 
-// inverter makes the inverse statements of the transactions of a range, in
+// Inverter makes the inverse statements of the transactions of a range, in
 // source order, each transaction possibly in pieces (txn.Txn.Part).
-type inverter struct {
+type Inverter struct {
 	editors map[*txn.Format]*rowedit.Editor
 	// maps are the table maps read so far in the transaction, by id.
 	maps map[uint64]*txn.Event
 }
 
-func newInverter() *inverter {
-	return &inverter{editors: map[*txn.Format]*rowedit.Editor{}, maps: map[uint64]*txn.Event{}}
+// NewInverter returns an inverter with no table seen yet.
+func NewInverter() *Inverter {
+	return &Inverter{editors: map[*txn.Format]*rowedit.Editor{}, maps: map[uint64]*txn.Event{}}
 }
 
-// invert returns the inverse statements of the row events of t (a whole
+// Invert returns the inverse statements of the row events of t (a whole
 // transaction or a piece), in t's order: the caller applies them last
 // first. It refuses (a *RefusedError) what an undo cannot reverse: DDL,
 // statement-format DML, writes to non-transactional tables, row images
 // that lack columns, row events it cannot edit.
-func (iv *inverter) invert(t *txn.Txn) ([]statement, error) {
+func (iv *Inverter) Invert(t *txn.Txn) ([]statement, error) {
 	if t.Part <= 1 {
 		clear(iv.maps)
 	}
@@ -104,7 +109,7 @@ func (iv *inverter) invert(t *txn.Txn) ([]statement, error) {
 }
 
 // editor returns the row editor of format f.
-func (iv *inverter) editor(f *txn.Format) (*rowedit.Editor, error) {
+func (iv *Inverter) editor(f *txn.Format) (*rowedit.Editor, error) {
 	if ed := iv.editors[f]; ed != nil {
 		return ed, nil
 	}

@@ -1,4 +1,4 @@
-package undo
+package inverse
 
 import (
 	"context"
@@ -61,7 +61,7 @@ func TestInverseRefusals(t *testing.T) {
 				continue
 			}
 			found = true
-			_, err := newInverter().invert(tx)
+			_, err := NewInverter().Invert(tx)
 			var re *RefusedError
 			if !errors.As(err, &re) || re.Txn.Start != tx.Start || !strings.Contains(err.Error(), tc.want) ||
 				!strings.Contains(err.Error(), tx.Start.String()) {
@@ -92,36 +92,36 @@ func TestSpoolBackward(t *testing.T) {
 			}
 		}
 		// Read again, in pieces when piece is set, to spool.
-		sp, err := newSpool(t.TempDir())
+		sp, err := NewSpool(t.TempDir())
 		if err != nil {
 			t.Fatal(err)
 		}
-		iv := newInverter()
+		iv := NewInverter()
 		for _, tx := range readFixture(t, "mariadb-10.11/row", piece) {
 			if !keep[tx.Seq] {
 				continue
 			}
-			stmts, err := iv.invert(tx)
+			stmts, err := iv.Invert(tx)
 			if err != nil {
 				t.Fatalf("invert %s: %v", tx.Start, err)
 			}
-			if err := sp.add(tx, stmts); err != nil {
+			if err := sp.Add(tx, stmts); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if err := sp.finish(); err != nil {
+		if err := sp.Finish(); err != nil {
 			t.Fatal(err)
 		}
 		pieceBytes := int64(1 << 20)
 		if piece > 0 {
 			pieceBytes = 1 // every statement a piece
 		}
-		back := sp.backward(pieceBytes)
+		back := sp.Backward(pieceBytes)
 		for i := len(src) - 1; i >= 0; i-- {
 			want := src[i]
 			var events []txn.Event
 			for part := 1; ; part++ {
-				got, err := back.next()
+				got, err := back.Next()
 				if err != nil {
 					t.Fatalf("read back the inverse of %s: %v", want.Start, err)
 				}
@@ -145,7 +145,7 @@ func TestSpoolBackward(t *testing.T) {
 			}
 			checkInverseEvents(t, want, events)
 		}
-		if _, err := back.next(); !errors.Is(err, io.EOF) {
+		if _, err := back.Next(); !errors.Is(err, io.EOF) {
 			t.Errorf("after the first transaction: %v, want io.EOF", err)
 		}
 		if err := sp.Close(); err != nil {
@@ -225,41 +225,41 @@ func TestSpoolTruncate(t *testing.T) {
 	if len(rows) < 3 {
 		t.Fatalf("%d row transactions in the fixture, want 3", len(rows))
 	}
-	sp, err := newSpool(t.TempDir())
+	sp, err := NewSpool(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sp.Close()
-	iv := newInverter()
+	iv := NewInverter()
 	add := func(tx *txn.Txn) {
-		stmts, err := iv.invert(tx)
+		stmts, err := iv.Invert(tx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := sp.add(tx, stmts); err != nil {
+		if err := sp.Add(tx, stmts); err != nil {
 			t.Fatal(err)
 		}
 	}
 	add(rows[0])
-	size, txns := sp.size, sp.txns
+	size, txns := sp.Size, sp.Txns
 	piece := *rows[1]
 	piece.Part = 1 // a first piece: no header yet
 	add(&piece)
-	if err := sp.truncate(size, txns); err != nil {
+	if err := sp.Truncate(size, txns); err != nil {
 		t.Fatal(err)
 	}
 	add(rows[2])
-	if err := sp.finish(); err != nil {
+	if err := sp.Finish(); err != nil {
 		t.Fatal(err)
 	}
-	back := sp.backward(1 << 20)
+	back := sp.Backward(1 << 20)
 	for _, want := range []*txn.Txn{rows[2], rows[0]} {
-		got, err := back.next()
+		got, err := back.Next()
 		if err != nil || got.Start != want.Start {
 			t.Fatalf("read back %v, %v; want the inverse of %s", got, err, want.Start)
 		}
 	}
-	if _, err := back.next(); !errors.Is(err, io.EOF) {
+	if _, err := back.Next(); !errors.Is(err, io.EOF) {
 		t.Fatalf("after two transactions: %v, want io.EOF", err)
 	}
 }

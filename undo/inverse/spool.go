@@ -1,4 +1,4 @@
-package undo
+package inverse
 
 import (
 	"bufio"
@@ -33,11 +33,11 @@ import (
 // by an index into its list of format descriptions (both in memory: one
 // per binlog file at most).
 
-// spool holds the inverse statements of a range on disk.
-type spool struct {
+// Spool holds the inverse statements of a range on disk.
+type Spool struct {
 	f    *os.File
 	w    *bufio.Writer
-	size int64
+	Size int64
 	// files and formats are the names and formats the records index.
 	files     []string
 	fileIdx   map[string]uint32
@@ -49,23 +49,23 @@ type spool struct {
 		start        txn.Position
 		stmts, bytes int64
 	}
-	txns int
+	Txns int
 	buf  []byte
 }
 
-// newSpool creates the spool's file in dir (os.TempDir() when empty),
+// NewSpool creates the spool's file in dir (os.TempDir() when empty),
 // removed when the spool is closed.
-func newSpool(dir string) (*spool, error) {
+func NewSpool(dir string) (*Spool, error) {
 	f, err := os.CreateTemp(dir, "binlog-replay-undo-*.spool")
 	if err != nil {
 		return nil, fmt.Errorf("create the undo's spool file: %w", err)
 	}
-	return &spool{f: f, w: bufio.NewWriterSize(f, 1<<20), fileIdx: map[string]uint32{},
+	return &Spool{f: f, w: bufio.NewWriterSize(f, 1<<20), fileIdx: map[string]uint32{},
 		formatIdx: map[*txn.Format]uint32{}}, nil
 }
 
 // Close closes and removes the spool's file.
-func (s *spool) Close() error {
+func (s *Spool) Close() error {
 	err := s.f.Close()
 	if rerr := os.Remove(s.f.Name()); err == nil {
 		err = rerr
@@ -73,9 +73,9 @@ func (s *spool) Close() error {
 	return err
 }
 
-// add writes the statements of t, a transaction or a piece of one, in
+// Add writes the statements of t, a transaction or a piece of one, in
 // source order; the transaction's header is written with its last piece.
-func (s *spool) add(t *txn.Txn, stmts []statement) error {
+func (s *Spool) Add(t *txn.Txn, stmts []statement) error {
 	if !s.cur.open {
 		s.cur.open, s.cur.start, s.cur.stmts, s.cur.bytes = true, t.Start, 0, 0
 	}
@@ -111,24 +111,24 @@ func (s *spool) add(t *txn.Txn, stmts []statement) error {
 	b = binary.LittleEndian.AppendUint64(b, uint64(s.cur.stmts))
 	b = binary.LittleEndian.AppendUint64(b, uint64(s.cur.bytes))
 	s.cur.open = false
-	s.txns++
+	s.Txns++
 	return s.record(b)
 }
 
 // record writes one record and its length.
-func (s *spool) record(b []byte) error {
+func (s *Spool) record(b []byte) error {
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(b)))
 	s.buf = b
 	if _, err := s.w.Write(b); err != nil {
 		return fmt.Errorf("write the undo's spool file: %w", err)
 	}
-	s.size += int64(len(b))
+	s.Size += int64(len(b))
 	return nil
 }
 
-// truncate forgets everything written after the spool held size bytes
+// Truncate forgets everything written after the spool held size bytes
 // and txns transactions (the transaction being written included).
-func (s *spool) truncate(size int64, txns int) error {
+func (s *Spool) Truncate(size int64, txns int) error {
 	if err := s.w.Flush(); err != nil {
 		return fmt.Errorf("write the undo's spool file: %w", err)
 	}
@@ -139,12 +139,12 @@ func (s *spool) truncate(size int64, txns int) error {
 		return fmt.Errorf("truncate the undo's spool file: %w", err)
 	}
 	s.w.Reset(s.f)
-	s.size, s.txns, s.cur.open = size, txns, false
+	s.Size, s.Txns, s.cur.open = size, txns, false
 	return nil
 }
 
-// finish flushes what was written: the spool is then read back.
-func (s *spool) finish() error {
+// Finish flushes what was written: the spool is then read back.
+func (s *Spool) Finish() error {
 	if s.cur.open {
 		return errors.New("the spool ends inside a transaction")
 	}
@@ -154,7 +154,7 @@ func (s *spool) finish() error {
 	return nil
 }
 
-func (s *spool) appendPos(b []byte, p txn.Position) []byte {
+func (s *Spool) appendPos(b []byte, p txn.Position) []byte {
 	i, ok := s.fileIdx[p.File]
 	if !ok {
 		i = uint32(len(s.files))
@@ -165,7 +165,7 @@ func (s *spool) appendPos(b []byte, p txn.Position) []byte {
 	return binary.LittleEndian.AppendUint64(b, p.Offset)
 }
 
-func (s *spool) format(f *txn.Format) uint32 {
+func (s *Spool) format(f *txn.Format) uint32 {
 	i, ok := s.formatIdx[f]
 	if !ok {
 		i = uint32(len(s.formats))
@@ -189,7 +189,7 @@ func appendBytes(b, v []byte) []byte {
 type header struct {
 	seq        uint64
 	gtid       txn.GTID
-	start, end txn.Position
+	Start, end txn.Position
 	time       time.Time
 	serverID   uint32
 	format     *txn.Format
@@ -198,30 +198,30 @@ type header struct {
 	bytes, stmts, stmtBytes int64
 }
 
-// backward reads a spool's transactions back, the last first.
-type backward struct {
-	s          *spool
+// Backward reads a spool's transactions back, the last first.
+type Backward struct {
+	s          *Spool
 	pos        int64 // the records before pos are still to read
 	decoders   map[*txn.Format]*binlog.Decoder
 	pieceBytes int64
 	// filter, when set, is given each inverse row event as read back
 	// (decoded), with its format, and returns the event to apply instead,
 	// or nil to drop its statement.
-	filter func(f *txn.Format, ev *txn.Event) (*txn.Event, error)
+	Filter func(f *txn.Format, ev *txn.Event) (*txn.Event, error)
 
 	h    *header // the transaction being read, nil between transactions
 	left int64   // its statements still to read
 	part int
 }
 
-// backward returns a reader of the spool's transactions, last first, each
+// Backward returns a reader of the spool's transactions, last first, each
 // whole or, when its inverse statements exceed pieceBytes, in pieces. The
 // spool must be finished.
-func (s *spool) backward(pieceBytes int64) *backward {
-	return &backward{s: s, pos: s.size, decoders: map[*txn.Format]*binlog.Decoder{}, pieceBytes: pieceBytes}
+func (s *Spool) Backward(pieceBytes int64) *Backward {
+	return &Backward{s: s, pos: s.Size, decoders: map[*txn.Format]*binlog.Decoder{}, pieceBytes: pieceBytes}
 }
 
-// next returns the next inverse transaction (or piece, txn.Txn.Part), or
+// Next returns the next inverse transaction (or piece, txn.Txn.Part), or
 // io.EOF after the first transaction of the range.
 //
 // An inverse transaction has the Seq, GTID, Start, Time, ServerID and
@@ -230,7 +230,7 @@ func (s *spool) backward(pieceBytes int64) *backward {
 // resumed undo reverses what lies before it. Its events are its
 // statements' table maps and inverse row events, decoded; Bytes is their
 // size.
-func (b *backward) next() (*txn.Txn, error) {
+func (b *Backward) Next() (*txn.Txn, error) {
 	if b.h == nil {
 		if b.pos == 0 {
 			return nil, io.EOF
@@ -242,7 +242,7 @@ func (b *backward) next() (*txn.Txn, error) {
 		b.h, b.left, b.part = h, h.stmts, 0
 	}
 	h := b.h
-	t := &txn.Txn{Seq: h.seq, Kind: txn.KindRows, GTID: h.gtid, Start: h.start, Format: h.format, ServerID: h.serverID}
+	t := &txn.Txn{Seq: h.seq, Kind: txn.KindRows, GTID: h.gtid, Start: h.Start, Format: h.format, ServerID: h.serverID}
 	whole := h.stmtBytes <= b.pieceBytes
 	if !whole {
 		b.part++
@@ -261,15 +261,15 @@ func (b *backward) next() (*txn.Txn, error) {
 		t.Bytes += int64(len(st.tableMap.Raw) + len(st.rows.Raw))
 	}
 	if b.left == 0 {
-		t.End, t.Time, t.Final = h.start, h.time, !whole
+		t.End, t.Time, t.Final = h.Start, h.time, !whole
 		b.h = nil
 	}
 	return t, nil
 }
 
-// skip reads past the next transaction without decoding it and returns
+// Skip reads past the next transaction without decoding it and returns
 // its header.
-func (b *backward) skip() (*header, error) {
+func (b *Backward) Skip() (*header, error) {
 	if b.h != nil {
 		return nil, errors.New("skip inside a transaction")
 	}
@@ -288,9 +288,9 @@ func (b *backward) skip() (*header, error) {
 	return h, nil
 }
 
-// peek returns the header of the next transaction without reading it, or
+// Peek returns the header of the next transaction without reading it, or
 // io.EOF.
-func (b *backward) peek() (*header, error) {
+func (b *Backward) Peek() (*header, error) {
 	if b.pos == 0 {
 		return nil, io.EOF
 	}
@@ -301,7 +301,7 @@ func (b *backward) peek() (*header, error) {
 }
 
 // readRecord reads the record that ends at b.pos.
-func (b *backward) readRecord() ([]byte, error) {
+func (b *Backward) readRecord() ([]byte, error) {
 	var l [4]byte
 	if b.pos < 4 {
 		return nil, errors.New("undo spool: truncated record")
@@ -322,7 +322,7 @@ func (b *backward) readRecord() ([]byte, error) {
 }
 
 // readHeader reads the transaction header that ends at b.pos.
-func (b *backward) readHeader() (*header, error) {
+func (b *Backward) readHeader() (*header, error) {
 	rec, err := b.readRecord()
 	if err != nil {
 		return nil, err
@@ -333,7 +333,7 @@ func (b *backward) readHeader() (*header, error) {
 	}
 	h := &header{seq: d.u64()}
 	h.gtid = txn.GTID{Flavor: txn.Flavor(d.byte()), Domain: d.u32(), Server: d.u32(), Source: d.string(), Seq: d.u64()}
-	h.start, h.end = b.pos2(&d), b.pos2(&d)
+	h.Start, h.end = b.pos2(&d), b.pos2(&d)
 	h.time = time.Unix(0, int64(d.u64())).UTC()
 	h.serverID = d.u32()
 	fi := d.u32()
@@ -347,7 +347,7 @@ func (b *backward) readHeader() (*header, error) {
 
 // readStatement reads the statement record that ends at b.pos and decodes
 // its events, passing the row event through the filter.
-func (b *backward) readStatement(f *txn.Format) (statement, error) {
+func (b *Backward) readStatement(f *txn.Format) (statement, error) {
 	rec, err := b.readRecord()
 	if err != nil {
 		return statement{}, err
@@ -379,8 +379,8 @@ func (b *backward) readStatement(f *txn.Format) (statement, error) {
 	}
 	rows.TypeName = name
 	st := statement{tableMap: &tm, rows: &rows}
-	if b.filter != nil {
-		if st.rows, err = b.filter(f, st.rows); err != nil {
+	if b.Filter != nil {
+		if st.rows, err = b.Filter(f, st.rows); err != nil {
 			return statement{}, err
 		}
 	}
@@ -388,7 +388,7 @@ func (b *backward) readStatement(f *txn.Format) (statement, error) {
 }
 
 // pos2 decodes a position.
-func (b *backward) pos2(d *decoder) txn.Position {
+func (b *Backward) pos2(d *decoder) txn.Position {
 	i, off := d.u32(), d.u64()
 	if int(i) >= len(b.s.files) {
 		d.err = errors.New("bad file index")
