@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/binlog-replay/binlog-replay/internal/progress"
+
 	"github.com/binlog-replay/binlog-replay/binlog/logfile"
 	"github.com/binlog-replay/binlog-replay/plan"
 	"github.com/binlog-replay/binlog-replay/replay"
@@ -105,7 +107,7 @@ func (o *ReplayOptions) AddFlags(fs *flag.FlagSet) {
 		"the source's triggers wrote) or fire (apply it, the triggers firing: for triggers the source did not have)")
 	fs.BoolVar(&o.Strict, "strict", false, "refuse a last binlog file that ends inside a transaction (default: apply every complete transaction and say where it was cut)")
 	fs.BoolVar(&o.JSON, "json", false, "print the summary as JSON on stdout")
-	fs.StringVar(&o.Progress, "progress", progressAuto, "progress display: bar (one line redrawn in place: bytes, transactions/s, time left, source time reached), "+
+	fs.StringVar(&o.Progress, "progress", progress.ModeAuto, "progress display: bar (one line redrawn in place: bytes, transactions/s, time left, source time reached), "+
 		"plain (a full line every 10 s, with the workers, parallelism and barriers), none, or auto (bar on a terminal, else plain)")
 	fs.BoolVar(&o.Verbose, "verbose", false, "with the progress bar, also print the full progress line (workers busy and waiting, parallelism, barriers) every 10 s")
 	fs.DurationVar(&o.Reconnect, "reconnect-for", d.Reconnect, "when the target is lost, reconnect with backoff for this long, then resume from its checkpoint (0: stop at once)")
@@ -246,7 +248,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "binlog-replay replay: %v\n", err)
 		return 1
 	}
-	progress, err := newProgress(o.Progress, o.Verbose, stderr, ro.Files, ro.StopPosition)
+	display, err := progress.New(o.Progress, o.Verbose, stderr, ro.Files, ro.StopPosition)
 	if err != nil {
 		fmt.Fprintf(stderr, "binlog-replay replay: %v\n", err)
 		return 2
@@ -263,13 +265,13 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	// the garbage collector keep the heap near it, with room for the rest
 	// of the process (connections, the reader's read-ahead, the runtime).
 	debug.SetMemoryLimit(ro.MemoryBudget + memoryHeadroom)
-	ro.Progress, ro.ProgressInterval = progress.update, progress.interval()
-	sum, err := replay.Run(ctx, ro, progress.logWriter())
+	ro.Progress, ro.ProgressInterval = display.Update, display.Interval()
+	sum, err := replay.Run(ctx, ro, display.LogWriter())
 	var final *replay.Stats
 	if sum != nil {
 		final = &sum.Stats
 	}
-	progress.finish(final)
+	display.Finish(final)
 	if sum != nil {
 		printReplaySummary(stdout, sum, o.JSON, err)
 	}
@@ -403,7 +405,7 @@ func printReplaySummary(w io.Writer, s *replay.Summary, asJSON bool, runErr erro
 		_ = enc.Encode(out)
 		return
 	}
-	fmt.Fprintf(w, "applied %d transactions (%s of binlog) in %s", s.Applied, humanBytes(s.BytesApplied), s.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(w, "applied %d transactions (%s of binlog) in %s", s.Applied, progress.HumanBytes(s.BytesApplied), s.Elapsed.Round(time.Millisecond))
 	if secs := s.Elapsed.Seconds(); secs > 0 {
 		fmt.Fprintf(w, ", %.0f transactions/s", float64(s.Applied)/secs)
 	}
@@ -482,16 +484,4 @@ func splitList(s string) []string {
 		}
 	}
 	return out
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }

@@ -1,4 +1,7 @@
-package main
+// Package progress shows a running replay's progress (replay.Stats) to
+// people: a status line redrawn in place on a terminal, a plain line every
+// few seconds otherwise, or nothing (--progress).
+package progress
 
 import (
 	"fmt"
@@ -15,23 +18,24 @@ import (
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
-// Progress display modes (--progress).
+// Progress display modes (--progress). ModeAuto is bar on a terminal,
+// plain otherwise.
 const (
-	progressAuto  = "auto"
-	progressBar   = "bar"
-	progressPlain = "plain"
-	progressNone  = "none"
+	ModeAuto  = "auto"
+	modeBar   = "bar"
+	modePlain = "plain"
+	modeNone  = "none"
 )
 
 // plainEvery is how often plain progress lines (and --verbose's lines
 // above the bar) are printed.
 const plainEvery = 10 * time.Second
 
-// progress renders replay.Stats on w: one status line redrawn in place on
+// Display renders replay.Stats on w: one status line redrawn in place on
 // a terminal (bar mode), a full line every plainEvery otherwise (plain
 // mode), or nothing. In bar mode the replay's log lines must go through
 // logWriter, which prints them above the status line.
-type progress struct {
+type Display struct {
 	mode    string
 	verbose bool
 	meter   *meter
@@ -42,24 +46,24 @@ type progress struct {
 	lastPlain time.Time
 }
 
-// newProgress returns the display for mode on w. files are the binlog
+// New returns the display for mode on w. files are the binlog
 // files (none when reading from a server) and stop the --stop-position,
 // which the percentage counts up to. With verbose, bar mode also prints
 // the full line, with the engine's details, every plainEvery.
-func newProgress(mode string, verbose bool, w io.Writer, files []string, stop txn.Position) (*progress, error) {
+func New(mode string, verbose bool, w io.Writer, files []string, stop txn.Position) (*Display, error) {
 	fd, isTerminal := terminalFd(w)
 	switch mode {
-	case progressAuto:
-		mode = progressPlain
+	case ModeAuto:
+		mode = modePlain
 		if isTerminal && os.Getenv("TERM") != "dumb" {
-			mode = progressBar
+			mode = modeBar
 		}
-	case progressBar, progressPlain, progressNone:
+	case modeBar, modePlain, modeNone:
 	default:
 		return nil, fmt.Errorf("--progress: want auto, bar, plain or none, not %q", mode)
 	}
-	p := &progress{mode: mode, verbose: verbose, meter: newMeter(files, stop), w: w}
-	if mode == progressBar {
+	p := &Display{mode: mode, verbose: verbose, meter: newMeter(files, stop), w: w}
+	if mode == modeBar {
 		p.term = &statusTerminal{w: w, fd: fd, isTerminal: isTerminal}
 	}
 	return p, nil
@@ -75,26 +79,26 @@ func terminalFd(w io.Writer) (int, bool) {
 	return fd, term.IsTerminal(fd)
 }
 
-// interval is how often the replay should call update.
-func (p *progress) interval() time.Duration {
-	if p.mode == progressBar {
+// Interval is how often the replay should call update.
+func (p *Display) Interval() time.Duration {
+	if p.mode == modeBar {
 		return 500 * time.Millisecond
 	}
 	return time.Second
 }
 
-// logWriter is where the replay's log lines go: above the status line in
+// LogWriter is where the replay's log lines go: above the status line in
 // bar mode, else straight to w.
-func (p *progress) logWriter() io.Writer {
+func (p *Display) LogWriter() io.Writer {
 	if p.term != nil {
 		return p.term
 	}
 	return p.w
 }
 
-// update takes a snapshot of the replay's statistics (replay.Options.Progress).
-func (p *progress) update(s replay.Stats) {
-	if p.mode == progressNone {
+// Update takes a snapshot of the replay's statistics (replay.Options.Progress).
+func (p *Display) Update(s replay.Stats) {
+	if p.mode == modeNone {
 		return
 	}
 	now := time.Now()
@@ -106,9 +110,9 @@ func (p *progress) update(s replay.Stats) {
 	}
 	p.mu.Unlock()
 	switch {
-	case p.mode == progressPlain && plainDue:
+	case p.mode == modePlain && plainDue:
 		fmt.Fprintln(p.w, plainLine(r))
-	case p.mode == progressBar:
+	case p.mode == modeBar:
 		if p.verbose && plainDue {
 			fmt.Fprintln(p.term, plainLine(r))
 		}
@@ -116,9 +120,9 @@ func (p *progress) update(s replay.Stats) {
 	}
 }
 
-// finish shows final, the replay's statistics at its end (nil when it
+// Finish shows final, the replay's statistics at its end (nil when it
 // has none), on the status line, and leaves that line on the screen.
-func (p *progress) finish(final *replay.Stats) {
+func (p *Display) Finish(final *replay.Stats) {
 	if p.term == nil {
 		return
 	}
@@ -287,9 +291,9 @@ func plainLine(r reading) string {
 	var b strings.Builder
 	b.WriteString("progress: ")
 	if r.fraction >= 0 {
-		fmt.Fprintf(&b, "%.1f%% (%s of %s), ", 100*r.fraction, humanBytes(r.done), humanBytes(r.total))
+		fmt.Fprintf(&b, "%.1f%% (%s of %s), ", 100*r.fraction, HumanBytes(r.done), HumanBytes(r.total))
 	} else {
-		fmt.Fprintf(&b, "%s of binlog applied, ", humanBytes(r.stats.BytesApplied))
+		fmt.Fprintf(&b, "%s of binlog applied, ", HumanBytes(r.stats.BytesApplied))
 	}
 	fmt.Fprintf(&b, "%d txns, %s, ETA %s, source time %s; %s", r.stats.Applied, txnRate(r.txnRate),
 		etaText(r.eta), sourceTime(r.stats.SourceTime, true), details(r.stats))
@@ -366,11 +370,11 @@ func statusFields(r reading, level int) ([]string, bool) {
 	var f []string
 	if level < 3 {
 		if r.fraction >= 0 {
-			f = append(f, fmt.Sprintf("%s/%s", humanBytes(r.done), humanBytes(r.total)))
+			f = append(f, fmt.Sprintf("%s/%s", HumanBytes(r.done), HumanBytes(r.total)))
 		}
 	}
 	if r.fraction < 0 {
-		f = append(f, humanBytes(s.BytesApplied)+" applied")
+		f = append(f, HumanBytes(s.BytesApplied)+" applied")
 	}
 	if level < 2 {
 		f = append(f, fmt.Sprintf("%d txns", s.Applied))
@@ -454,4 +458,17 @@ func sourceTime(t time.Time, zone bool) string {
 		return t.UTC().Format("2006-01-02 15:04:05 UTC")
 	}
 	return t.UTC().Format("2006-01-02 15:04:05")
+}
+
+// HumanBytes writes n bytes in B, KiB, MiB or GiB.
+func HumanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
 }

@@ -1,4 +1,4 @@
-package main
+package progress
 
 import (
 	"os"
@@ -148,12 +148,12 @@ func TestStatusTerminal(t *testing.T) {
 }
 
 func TestNewProgressMode(t *testing.T) {
-	if _, err := newProgress("fancy", false, os.Stderr, nil, txn.Position{}); err == nil {
+	if _, err := New("fancy", false, os.Stderr, nil, txn.Position{}); err == nil {
 		t.Error("--progress fancy: no error")
 	}
 	// Not a terminal: auto is plain.
-	p, err := newProgress("auto", false, &strings.Builder{}, nil, txn.Position{})
-	if err != nil || p.mode != progressPlain {
+	p, err := New("auto", false, &strings.Builder{}, nil, txn.Position{})
+	if err != nil || p.mode != modePlain {
 		t.Errorf("auto on a buffer: %v, %v", p, err)
 	}
 }
