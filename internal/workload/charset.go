@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"strings"
 
+	"github.com/binlog-replay/binlog-replay/internal/workload/unit"
+
 	"github.com/binlog-replay/binlog-replay/internal/workload/idset"
 
 	"github.com/binlog-replay/binlog-replay/internal/workload/sqlvals"
@@ -70,10 +72,10 @@ var specialStrings = []string{
 	"tab\there", `"double"`, "`tick`", "😀🐬𝄞", "",
 }
 
-func (g *charsetGen) setup(r *rand.Rand) []unit {
-	var units []unit
+func (g *charsetGen) setup(r *rand.Rand) []unit.Unit {
+	var units []unit.Unit
 	for _, q := range charsetSchema {
-		units = append(units, autoUnit(q))
+		units = append(units, unit.Auto(q))
 	}
 	for ti, t := range g.tables {
 		var rows [][]string
@@ -81,7 +83,7 @@ func (g *charsetGen) setup(r *rand.Rand) []unit {
 			rows = append(rows, csRow(r, t, id, ti == 2))
 		}
 		cols := append([]string{"id"}, t.cols...)
-		units = append(units, txUnit(sqlvals.InsertRows(sqlvals.Ident(t.Name), sqlvals.Idents(cols...), rows, 100)...))
+		units = append(units, unit.Tx(sqlvals.InsertRows(sqlvals.Ident(t.Name), sqlvals.Idents(cols...), rows, 100)...))
 	}
 	return units
 }
@@ -143,25 +145,25 @@ type charsetSession struct {
 	rows  []*idset.Set
 }
 
-func (c *charsetSession) next(int) []unit {
+func (c *charsetSession) next(int) []unit.Unit {
 	switch c.r.IntN(8) {
 	case 0:
-		return []unit{c.latin1Names()}
+		return []unit.Unit{c.latin1Names()}
 	case 1:
-		return []unit{c.noBackslash()}
+		return []unit.Unit{c.noBackslash()}
 	case 2:
-		return []unit{c.rawBytes()}
+		return []unit.Unit{c.rawBytes()}
 	case 3:
-		return []unit{c.userVars()}
+		return []unit.Unit{c.userVars()}
 	}
 	var stmts []string
 	for range 1 + c.r.IntN(3) {
 		stmts = append(stmts, c.op())
 	}
 	if len(stmts) > 1 && c.r.IntN(3) != 0 {
-		return []unit{txUnit(stmts...)}
+		return []unit.Unit{unit.Tx(stmts...)}
 	}
-	return []unit{autoUnit(stmts...)}
+	return []unit.Unit{unit.Auto(stmts...)}
 }
 
 // op inserts, updates or deletes a row of a random table.
@@ -192,43 +194,43 @@ func (c *charsetSession) op() string {
 
 // latin1Names sends raw latin1 bytes in the statement text of a SET NAMES
 // latin1 session, into latin1 and utf8mb4 columns.
-func (c *charsetSession) latin1Names() unit {
+func (c *charsetSession) latin1Names() unit.Unit {
 	id := c.alloc.Fresh()
 	c.rows[0].Add(id)
 	l1, l2 := string(sqlvals.RandLatin1(c.r, 40)), string(sqlvals.RandLatin1(c.r, 40))
-	return txUnit(
+	return unit.Tx(
 		fmt.Sprintf("INSERT INTO cs_text (id, u, l, lt) VALUES (%d, %s, %s, %s)", id, sqlvals.StrRaw(l1), sqlvals.StrRaw(l2), sqlvals.StrRaw(l1+l2)),
 		fmt.Sprintf("UPDATE latin1_tbl SET s=%s WHERE id=%d", sqlvals.StrRaw(l2), 1+c.r.IntN(c.g.o.Scale)),
-	).with(env{charset: "latin1"})
+	).With(unit.Env{Charset: "latin1"})
 }
 
 // noBackslash writes strings with backslashes under NO_BACKSLASH_ESCAPES,
 // where they are ordinary characters.
-func (c *charsetSession) noBackslash() unit {
+func (c *charsetSession) noBackslash() unit.Unit {
 	id := c.alloc.Fresh()
 	c.rows[0].Add(id)
 	s1 := specialStrings[c.r.IntN(4)] + `\n\0\'`
-	return autoUnit(
+	return unit.Auto(
 		fmt.Sprintf("INSERT INTO cs_text (id, u, ub, l) VALUES (%d, %s, %s, %s)", id,
 			sqlvals.StrNoBackslash(s1), sqlvals.StrNoBackslash(`\`+sqlvals.RandText(c.r, 10)), sqlvals.StrNoBackslash(`a\b'c`)),
-	).with(env{sqlMode: defaultSQLMode + ",NO_BACKSLASH_ESCAPES"})
+	).With(unit.Env{SQLMode: unit.DefaultSQLMode + ",NO_BACKSLASH_ESCAPES"})
 }
 
 // rawBytes sends NUL, control and non-UTF-8 bytes raw inside _binary
 // literals of the statement text.
-func (c *charsetSession) rawBytes() unit {
+func (c *charsetSession) rawBytes() unit.Unit {
 	id := c.alloc.Fresh()
 	c.rows[0].Add(id)
 	b := string(append([]byte("a\x00b'c\\d\x1a\xff\xfe\r\n"), sqlvals.RandBytes(c.r, 10)...))
-	return autoUnit(fmt.Sprintf("INSERT INTO cs_text (id, u, vb, bl, c8) VALUES (%d, %s, _binary %s, _binary %s, _binary %s)",
+	return unit.Auto(fmt.Sprintf("INSERT INTO cs_text (id, u, vb, bl, c8) VALUES (%d, %s, _binary %s, _binary %s, _binary %s)",
 		id, `'50\% off\_x \q'`, sqlvals.StrRaw(b), sqlvals.StrRaw(b+b), sqlvals.StrRaw(b[:3])))
 }
 
 // userVars carries latin1, binary and utf8mb4 values in user variables.
-func (c *charsetSession) userVars() unit {
+func (c *charsetSession) userVars() unit.Unit {
 	id := c.alloc.Fresh()
 	c.rows[0].Add(id)
-	return txUnit(
+	return unit.Tx(
 		fmt.Sprintf("SET @l := %s, @b := %s, @u := %s", sqlvals.Latin1Lit(sqlvals.RandLatin1(c.r, 20)),
 			sqlvals.HexLit([]byte("\x00'\\\"\xff")), sqlvals.Str(strings.Repeat("😀", 1+c.r.IntN(5)))),
 		fmt.Sprintf("INSERT INTO cs_text (id, u, l, vb) VALUES (%d, @u, @l, @b)", id),

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 
+	"github.com/binlog-replay/binlog-replay/internal/workload/unit"
+
 	"github.com/binlog-replay/binlog-replay/internal/workload/idset"
 
 	"github.com/binlog-replay/binlog-replay/internal/workload/sqlvals"
@@ -68,11 +70,11 @@ CREATE TABLE fk_line (
   CONSTRAINT fk_line_order FOREIGN KEY (order_id) REFERENCES fk_order (id) ON DELETE CASCADE
 ) ENGINE=InnoDB`
 
-func (g *fkGen) setup(r *rand.Rand) []unit {
+func (g *fkGen) setup(r *rand.Rand) []unit.Unit {
 	g.parents, g.children, g.grand, g.refs = nil, map[int]int{}, map[int]int{}, map[int]int{}
-	var units []unit
+	var units []unit.Unit
 	for _, q := range sqlvals.SplitStatements(fkSchema) {
-		units = append(units, autoUnit(q))
+		units = append(units, unit.Auto(q))
 	}
 	n := g.o.Scale
 	var parents, children, grand, refs [][]string
@@ -97,11 +99,11 @@ func (g *fkGen) setup(r *rand.Rand) []unit {
 	}
 	g.maxID = 2 * n
 	units = append(units,
-		txUnit(sqlvals.InsertRows("fk_parent", sqlvals.Idents("id", "name", "v"), parents, 100)...),
-		txUnit(sqlvals.InsertRows("fk_child", sqlvals.Idents("id", "parent_id", "note"), children, 100)...),
-		txUnit(sqlvals.InsertRows("fk_grandchild", sqlvals.Idents("id", "child_id", "qty"), grand, 100)...),
-		txUnit(sqlvals.InsertRows("fk_ref", sqlvals.Idents("id", "parent_id"), refs, 100)...),
-		txUnit("INSERT INTO fk_order (sess, tag) VALUES (-1, 'base')",
+		unit.Tx(sqlvals.InsertRows("fk_parent", sqlvals.Idents("id", "name", "v"), parents, 100)...),
+		unit.Tx(sqlvals.InsertRows("fk_child", sqlvals.Idents("id", "parent_id", "note"), children, 100)...),
+		unit.Tx(sqlvals.InsertRows("fk_grandchild", sqlvals.Idents("id", "child_id", "qty"), grand, 100)...),
+		unit.Tx(sqlvals.InsertRows("fk_ref", sqlvals.Idents("id", "parent_id"), refs, 100)...),
+		unit.Tx("INSERT INTO fk_order (sess, tag) VALUES (-1, 'base')",
 			"INSERT INTO fk_line (order_id, qty) VALUES (LAST_INSERT_ID(), 1), (LAST_INSERT_ID(), 2)"))
 	return units
 }
@@ -157,49 +159,49 @@ type fkSession struct {
 	nOrders                        int
 }
 
-func (f *fkSession) next(int) []unit {
+func (f *fkSession) next(int) []unit.Unit {
 	r := f.r
 	if f.parents.Len() < 3 || f.children.Len() < 3 {
-		return []unit{f.family()}
+		return []unit.Unit{f.family()}
 	}
 	switch r.IntN(14) {
 	case 0, 1:
-		return []unit{f.family()}
+		return []unit.Unit{f.family()}
 	case 2:
-		return []unit{autoUnit(f.insertChild(f.parents.Pick(r)))}
+		return []unit.Unit{unit.Auto(f.insertChild(f.parents.Pick(r)))}
 	case 3:
 		p, c := f.parents.Pick(r), f.children.Pick(r)
-		return []unit{txUnit(fmt.Sprintf("UPDATE fk_parent SET v=v+1 WHERE id=%d", p),
+		return []unit.Unit{unit.Tx(fmt.Sprintf("UPDATE fk_parent SET v=v+1 WHERE id=%d", p),
 			fmt.Sprintf("UPDATE fk_child SET note=%s WHERE id=%d", sqlvals.Str(sqlvals.RandASCII(r, 6)), c))}
 	case 4:
-		return []unit{autoUnit(f.rekeyParent(true))}
+		return []unit.Unit{unit.Auto(f.rekeyParent(true))}
 	case 5:
-		return []unit{autoUnit(f.deleteParent(f.parents.Pick(r), true))}
+		return []unit.Unit{unit.Auto(f.deleteParent(f.parents.Pick(r), true))}
 	case 6:
 		c, p := f.children.Pick(r), f.parents.Pick(r)
 		f.childOf[c] = p
-		return []unit{autoUnit(fmt.Sprintf("UPDATE fk_child SET parent_id=%d WHERE id=%d", p, c))}
+		return []unit.Unit{unit.Auto(fmt.Sprintf("UPDATE fk_child SET parent_id=%d WHERE id=%d", p, c))}
 	case 7:
-		return []unit{autoUnit(f.deleteChild(f.children.Pick(r)))}
+		return []unit.Unit{unit.Auto(f.deleteChild(f.children.Pick(r)))}
 	case 8:
-		return []unit{autoUnit(f.rekeyChild())}
+		return []unit.Unit{unit.Auto(f.rekeyChild())}
 	case 9:
 		p := f.parents.Pick(r)
-		return []unit{txUnit(f.deleteParent(p, true), f.insertParent(p), f.insertChild(p))}
+		return []unit.Unit{unit.Tx(f.deleteParent(p, true), f.insertParent(p), f.insertChild(p))}
 	case 10, 11:
-		return []unit{f.orderUnit()}
+		return []unit.Unit{f.orderUnit()}
 	default:
-		return []unit{f.noChecksUnit()}
+		return []unit.Unit{f.noChecksUnit()}
 	}
 }
 
 // family inserts two parents and their children, interleaved, and a
 // grandchild, in one transaction.
-func (f *fkSession) family() unit {
+func (f *fkSession) family() unit.Unit {
 	p1, p2 := f.alloc.Fresh(), f.alloc.Fresh()
 	stmts := []string{f.insertParent(p1), f.insertChild(p1), f.insertParent(p2), f.insertChild(p2)}
 	stmts = append(stmts, f.insertGrand(f.children.IDs[len(f.children.IDs)-2]))
-	return txUnit(stmts...)
+	return unit.Tx(stmts...)
 }
 
 func (f *fkSession) insertParent(p int) string {
@@ -302,17 +304,17 @@ func (f *fkSession) rekeyChild() string {
 
 // orderUnit inserts an order and its lines through LAST_INSERT_ID(), or
 // deletes one of this session's orders (its lines go by cascade).
-func (f *fkSession) orderUnit() unit {
+func (f *fkSession) orderUnit() unit.Unit {
 	if len(f.orders) > 0 && f.r.IntN(3) == 0 {
 		i := f.r.IntN(len(f.orders))
 		tag := f.orders[i]
 		f.orders = append(f.orders[:i], f.orders[i+1:]...)
-		return autoUnit(fmt.Sprintf("DELETE FROM fk_order WHERE sess=%d AND tag=%s", f.s, sqlvals.Str(tag)))
+		return unit.Auto(fmt.Sprintf("DELETE FROM fk_order WHERE sess=%d AND tag=%s", f.s, sqlvals.Str(tag)))
 	}
 	f.nOrders++
 	tag := fmt.Sprintf("o%d", f.nOrders)
 	f.orders = append(f.orders, tag)
-	return txUnit(
+	return unit.Tx(
 		fmt.Sprintf("INSERT INTO fk_order (sess, tag) VALUES (%d, %s)", f.s, sqlvals.Str(tag)),
 		"SET @o := LAST_INSERT_ID()",
 		fmt.Sprintf("INSERT INTO fk_line (order_id, qty) VALUES (LAST_INSERT_ID(), %d), (@o, %d)",
@@ -323,17 +325,17 @@ func (f *fkSession) orderUnit() unit {
 
 // noChecksUnit runs with foreign_key_checks=0: a child inserted before its
 // parent, or a parent deleted or re-keyed leaving orphans.
-func (f *fkSession) noChecksUnit() unit {
-	e := env{noFKChecks: true}
+func (f *fkSession) noChecksUnit() unit.Unit {
+	e := unit.Env{NoFKChecks: true}
 	switch f.r.IntN(3) {
 	case 0:
 		p := f.alloc.Fresh()
 		child := f.insertChild(p)
-		return txUnit(child, f.insertParent(p)).with(e)
+		return unit.Tx(child, f.insertParent(p)).With(e)
 	case 1:
-		return autoUnit(f.deleteParent(f.parents.Pick(f.r), false)).with(e)
+		return unit.Auto(f.deleteParent(f.parents.Pick(f.r), false)).With(e)
 	default:
-		return txUnit(f.rekeyParent(false), fmt.Sprintf("UPDATE fk_parent SET v=v+1 WHERE id=%d",
-			f.parents.Pick(f.r))).with(e)
+		return unit.Tx(f.rekeyParent(false), fmt.Sprintf("UPDATE fk_parent SET v=v+1 WHERE id=%d",
+			f.parents.Pick(f.r))).With(e)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/binlog-replay/binlog-replay/internal/workload/unit"
+
 	"github.com/binlog-replay/binlog-replay/internal/workload/sqlvals"
 )
 
@@ -18,10 +20,10 @@ func plan(o Options) []string {
 	}
 	g := generators[o.Profile](o)
 	var out []string
-	add := func(units []unit) {
+	add := func(units []unit.Unit) {
 		for _, u := range units {
-			out = append(out, "-- unit", u.env.resolved().sqlMode, u.env.resolved().timeZone)
-			out = append(out, u.stmts...)
+			out = append(out, "-- unit", u.Env.Resolved().SQLMode, u.Env.Resolved().TimeZone)
+			out = append(out, u.Stmts...)
 		}
 	}
 	add(g.setup(newRand(o.Seed, 0)))
@@ -62,7 +64,7 @@ func TestPlansCoverHazards(t *testing.T) {
 	want := map[Profile][]string{
 		Types: {"DECIMAL(65,30)", "'-838:59:59.000000'", "18446744073709551615", "'0000-00-00'",
 			"INVISIBLE", "VIRTUAL", "STORED", "INET6", "UUID", "BIT(64)", "_latin1 X'", "+05:30", "NOW(6)",
-			"DELETE FROM", permissiveSQLMode},
+			"DELETE FROM", unit.PermissiveSQLMode},
 		OLTP:        {"UPDATE `sbtest", "SET k=k+1", "DELETE FROM `sbtest", "INSERT INTO `sbtest"},
 		OLTPSpecial: {"UPDATE `sbtest", "SET k=k+1", "WHERE id=15", "WHERE id=16"},
 		HotRows:     {"WHERE id=1", "WHERE id=2"},
@@ -106,7 +108,7 @@ func fkChecksMarker(o Options) string {
 	src := g.session(0, newRand(o.Seed, 1))
 	for i := 0; i < o.Txns; i++ {
 		for _, u := range src.next(i) {
-			if u.env.noFKChecks {
+			if u.Env.NoFKChecks {
 				return "-- fk0"
 			}
 		}
@@ -119,7 +121,7 @@ func TestStatementFormatAvoidsUnsafe(t *testing.T) {
 		o := Options{Profile: p, Seed: 5, Scale: 30, Txns: 200, Format: FormatStatement, RealClock: true}
 		for _, q := range plan(o) {
 			if strings.Contains(q, "LIMIT") || strings.Contains(q, "UUID()") {
-				t.Errorf("%s: statement-format plan has unsafe %q", p, clip(q))
+				t.Errorf("%s: statement-format plan has unsafe %q", p, unit.Clip(q))
 			}
 		}
 	}
@@ -173,7 +175,7 @@ func TestTxnTimestamp(t *testing.T) {
 	if a.Year() != 2024 || !b.After(a) || b.Sub(a) > 2*time.Second {
 		t.Errorf("TxnTimestamp(0) = %v, TxnTimestamp(1) = %v", a, b)
 	}
-	sec, micros := fixedClock(runEpoch+1, 0)
+	sec, micros := unit.FixedClock(unit.RunEpoch+1, 0)
 	if got := time.Unix(sec, micros*1000).UTC(); !got.Equal(b) {
 		t.Errorf("TxnTimestamp(1) = %v, session clock %v", b, got)
 	}

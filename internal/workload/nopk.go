@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"strings"
 
+	"github.com/binlog-replay/binlog-replay/internal/workload/unit"
+
 	"github.com/binlog-replay/binlog-replay/internal/workload/idset"
 
 	"github.com/binlog-replay/binlog-replay/internal/workload/sqlvals"
@@ -63,10 +65,10 @@ func plainRow(r *rand.Rand) []string {
 	}
 }
 
-func (g *noPKGen) setup(r *rand.Rand) []unit {
-	var units []unit
+func (g *noPKGen) setup(r *rand.Rand) []unit.Unit {
+	var units []unit.Unit
 	for _, q := range sqlvals.SplitStatements(noPKSchema) {
-		units = append(units, autoUnit(q))
+		units = append(units, unit.Auto(q))
 	}
 	var plain, idx, nul, impl [][]string
 	for i := 0; i < g.o.Scale; i++ {
@@ -84,10 +86,10 @@ func (g *noPKGen) setup(r *rand.Rand) []unit {
 		impl = append(impl, []string{fmt.Sprint(i + 1), sqlvals.Str(noPKWords[r.IntN(len(noPKWords))])})
 	}
 	return append(units,
-		txUnit(sqlvals.InsertRows("np_plain", sqlvals.Idents("a", "b", "f", "d", "t", "bl"), plain, 100)...),
-		txUnit(sqlvals.InsertRows("np_idx", sqlvals.Idents("a", "b", "v"), idx, 100)...),
-		txUnit(sqlvals.InsertRows("np_uniq_null", sqlvals.Idents("a", "b"), nul, 100)...),
-		txUnit(sqlvals.InsertRows("np_implicit", sqlvals.Idents("a", "b"), impl, 100)...),
+		unit.Tx(sqlvals.InsertRows("np_plain", sqlvals.Idents("a", "b", "f", "d", "t", "bl"), plain, 100)...),
+		unit.Tx(sqlvals.InsertRows("np_idx", sqlvals.Idents("a", "b", "v"), idx, 100)...),
+		unit.Tx(sqlvals.InsertRows("np_uniq_null", sqlvals.Idents("a", "b"), nul, 100)...),
+		unit.Tx(sqlvals.InsertRows("np_implicit", sqlvals.Idents("a", "b"), impl, 100)...),
 	)
 }
 
@@ -101,15 +103,15 @@ type noPKSession struct {
 	alloc *idset.Alloc // fresh values for the unique keys
 }
 
-func (s *noPKSession) next(int) []unit {
+func (s *noPKSession) next(int) []unit.Unit {
 	var stmts []string
 	for range 1 + s.r.IntN(3) {
 		stmts = append(stmts, s.op())
 	}
 	if len(stmts) > 1 && s.r.IntN(4) != 0 {
-		return []unit{txUnit(stmts...)}
+		return []unit.Unit{unit.Tx(stmts...)}
 	}
-	return []unit{autoUnit(stmts...)}
+	return []unit.Unit{unit.Auto(stmts...)}
 }
 
 func (s *noPKSession) op() string {

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"strings"
 
+	"github.com/binlog-replay/binlog-replay/internal/workload/unit"
+
 	"github.com/binlog-replay/binlog-replay/internal/workload/sqlvals"
 )
 
@@ -43,10 +45,10 @@ func sysbenchString(r *rand.Rand, groups int) string {
 	return strings.Join(parts, "-")
 }
 
-func (g *oltpGen) setup(r *rand.Rand) []unit {
-	var units []unit
+func (g *oltpGen) setup(r *rand.Rand) []unit.Unit {
+	var units []unit.Unit
 	for t := 1; t <= g.o.Tables; t++ {
-		units = append(units, autoUnit(fmt.Sprintf(`CREATE TABLE %s (
+		units = append(units, unit.Auto(fmt.Sprintf(`CREATE TABLE %s (
   id INT NOT NULL AUTO_INCREMENT,
   k INT NOT NULL DEFAULT 0,
   c CHAR(120) NOT NULL DEFAULT '',
@@ -59,7 +61,7 @@ func (g *oltpGen) setup(r *rand.Rand) []unit {
 			rows[i] = []string{fmt.Sprint(i + 1), fmt.Sprint(1 + r.IntN(g.o.Scale)),
 				sqlvals.Str(sysbenchString(r, 10)), sqlvals.Str(sysbenchString(r, 5))}
 		}
-		units = append(units, txUnit(sqlvals.InsertRows(oltpTable(t), sqlvals.Idents("id", "k", "c", "pad"), rows, 100)...))
+		units = append(units, unit.Tx(sqlvals.InsertRows(oltpTable(t), sqlvals.Idents("id", "k", "c", "pad"), rows, 100)...))
 	}
 	return units
 }
@@ -117,13 +119,13 @@ func (s *oltpSession) k() int {
 
 func (s *oltpSession) table() string { return oltpTable(1 + s.r.IntN(s.g.o.Tables)) }
 
-func (s *oltpSession) next(int) []unit {
+func (s *oltpSession) next(int) []unit.Unit {
 	r := s.r
 	if s.g.hot && r.IntN(8) == 0 {
-		return []unit{autoUnit(fmt.Sprintf("UPDATE %s SET k=k+1 WHERE id=%d", s.table(), s.id()))}
+		return []unit.Unit{unit.Auto(fmt.Sprintf("UPDATE %s SET k=k+1 WHERE id=%d", s.table(), s.id()))}
 	}
 	del, delTable := s.id(), s.table()
-	return []unit{txUnit(
+	return []unit.Unit{unit.Tx(
 		fmt.Sprintf("UPDATE %s SET k=k+1 WHERE id=%d", s.table(), s.id()),
 		fmt.Sprintf("UPDATE %s SET c=%s WHERE id=%d", s.table(), sqlvals.Str(sysbenchString(r, 10)), s.id()),
 		fmt.Sprintf("DELETE FROM %s WHERE id=%d", delTable, del),

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 
+	"github.com/binlog-replay/binlog-replay/internal/workload/unit"
+
 	"github.com/binlog-replay/binlog-replay/internal/workload/idset"
 
 	"github.com/binlog-replay/binlog-replay/internal/workload/sqlvals"
@@ -69,10 +71,10 @@ END`,
 END`,
 }
 
-func (g *triggersGen) setup(r *rand.Rand) []unit {
-	var units []unit
+func (g *triggersGen) setup(r *rand.Rand) []unit.Unit {
+	var units []unit.Unit
 	for _, q := range triggersSchema {
-		units = append(units, autoUnit(q))
+		units = append(units, unit.Auto(q))
 	}
 	g.items = nil
 	var rows [][]string
@@ -80,7 +82,7 @@ func (g *triggersGen) setup(r *rand.Rand) []unit {
 		g.items = append(g.items, id)
 		rows = append(rows, itemRow(r, id))
 	}
-	return append(units, txUnit(sqlvals.InsertRows("tr_items", sqlvals.Idents("id", "name", "qty", "price"), rows, 100)...))
+	return append(units, unit.Tx(sqlvals.InsertRows("tr_items", sqlvals.Idents("id", "name", "qty", "price"), rows, 100)...))
 }
 
 func itemRow(r *rand.Rand, id int) []string {
@@ -106,15 +108,15 @@ type triggersSession struct {
 	items *idset.Set
 }
 
-func (t *triggersSession) next(int) []unit {
+func (t *triggersSession) next(int) []unit.Unit {
 	var stmts []string
 	for range 1 + t.r.IntN(3) {
 		stmts = append(stmts, t.op()...)
 	}
 	if len(stmts) > 1 && t.r.IntN(4) != 0 {
-		return []unit{txUnit(stmts...)}
+		return []unit.Unit{unit.Tx(stmts...)}
 	}
-	return []unit{autoUnit(stmts...)}
+	return []unit.Unit{unit.Auto(stmts...)}
 }
 
 func (t *triggersSession) op() []string {

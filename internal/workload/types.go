@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"strings"
 
+	"github.com/binlog-replay/binlog-replay/internal/workload/unit"
+
 	"github.com/binlog-replay/binlog-replay/internal/workload/idset"
 
 	"github.com/binlog-replay/binlog-replay/internal/workload/sqlvals"
@@ -24,8 +26,8 @@ func newTypesGen(o Options) generator { return &typesGen{o: o, tables: sqlvals.T
 // invalidDatesSQLMode accepts dates like 2021-02-31 as they are.
 const invalidDatesSQLMode = "ALLOW_INVALID_DATES,NO_ENGINE_SUBSTITUTION"
 
-func (g *typesGen) setup(r *rand.Rand) []unit {
-	var units []unit
+func (g *typesGen) setup(r *rand.Rand) []unit.Unit {
+	var units []unit.Unit
 	g.rows = nil
 	for _, t := range g.tables {
 		defs := []string{"id INT NOT NULL PRIMARY KEY"}
@@ -33,7 +35,7 @@ func (g *typesGen) setup(r *rand.Rand) []unit {
 			defs = append(defs, sqlvals.Ident(c.Name)+" "+c.Def)
 		}
 		defs = append(defs, t.Extra...)
-		units = append(units, autoUnit(fmt.Sprintf("CREATE TABLE %s (\n  %s\n) ENGINE=InnoDB",
+		units = append(units, unit.Auto(fmt.Sprintf("CREATE TABLE %s (\n  %s\n) ENGINE=InnoDB",
 			sqlvals.Ident(t.Name), strings.Join(defs, ",\n  "))))
 		ids := idset.New()
 		var rows [][]string
@@ -56,9 +58,9 @@ func (g *typesGen) setup(r *rand.Rand) []unit {
 			rows = append(rows, row)
 			ids.Add(id)
 		}
-		units = append(units, txUnit(sqlvals.InsertRows(sqlvals.Ident(t.Name), t.ColumnList(), rows, 20)...))
+		units = append(units, unit.Tx(sqlvals.InsertRows(sqlvals.Ident(t.Name), t.ColumnList(), rows, 20)...))
 		if z := zeroUpdate(t, r, g.o.Scale, invalidDatesSQLMode); z != nil && g.o.Scale > edgeRows+2 {
-			units = append(units, *z, *zeroUpdate(t, r, g.o.Scale-1, permissiveSQLMode))
+			units = append(units, *z, *zeroUpdate(t, r, g.o.Scale-1, unit.PermissiveSQLMode))
 		}
 		g.rows = append(g.rows, ids)
 	}
@@ -85,7 +87,7 @@ func maxEdges(t sqlvals.TypeTable) int {
 
 // zeroUpdate returns an autocommit update of row id setting every column
 // that has zero values to one of them, under mode; nil if t has none.
-func zeroUpdate(t sqlvals.TypeTable, r *rand.Rand, id int, mode string) *unit {
+func zeroUpdate(t sqlvals.TypeTable, r *rand.Rand, id int, mode string) *unit.Unit {
 	var sets []string
 	for _, c := range t.Cols {
 		if len(c.Zeros) > 0 {
@@ -95,8 +97,8 @@ func zeroUpdate(t sqlvals.TypeTable, r *rand.Rand, id int, mode string) *unit {
 	if len(sets) == 0 {
 		return nil
 	}
-	u := autoUnit(fmt.Sprintf("UPDATE %s SET %s WHERE id=%d", sqlvals.Ident(t.Name), strings.Join(sets, ", "), id)).
-		with(env{sqlMode: mode})
+	u := unit.Auto(fmt.Sprintf("UPDATE %s SET %s WHERE id=%d", sqlvals.Ident(t.Name), strings.Join(sets, ", "), id)).
+		With(unit.Env{SQLMode: mode})
 	return &u
 }
 
@@ -117,30 +119,30 @@ type typesSession struct {
 	cycle []int // next column each table's single-column update writes
 }
 
-func (s *typesSession) next(int) []unit {
+func (s *typesSession) next(int) []unit.Unit {
 	r := s.r
 	if r.IntN(10) == 0 {
-		return []unit{s.zeroUnit()}
+		return []unit.Unit{s.zeroUnit()}
 	}
 	var stmts []string
 	for range 1 + r.IntN(4) {
 		stmts = append(stmts, s.op(r.IntN(len(s.g.tables)))...)
 	}
-	u := autoUnit(stmts...)
+	u := unit.Auto(stmts...)
 	if len(stmts) > 1 || r.IntN(3) == 0 {
-		u = txUnit(stmts...)
+		u = unit.Tx(stmts...)
 	}
 	if r.IntN(4) == 0 {
-		u.env.timeZone = "+05:30"
+		u.Env.TimeZone = "+05:30"
 	}
-	return []unit{u}
+	return []unit.Unit{u}
 }
 
 // zeroUnit writes zero or invalid dates (and bad ENUM/SET values) into a
 // new or existing row under a permissive sql_mode.
-func (s *typesSession) zeroUnit() unit {
+func (s *typesSession) zeroUnit() unit.Unit {
 	r := s.r
-	mode := permissiveSQLMode
+	mode := unit.PermissiveSQLMode
 	if r.IntN(2) == 0 {
 		mode = invalidDatesSQLMode
 	}
@@ -153,7 +155,7 @@ func (s *typesSession) zeroUnit() unit {
 		id := s.alloc.Fresh()
 		ids.Add(id)
 		stmt := s.insert(ti, id)
-		return autoUnit(stmt, zeroUpdate(t, r, id, mode).stmts[0]).with(env{sqlMode: mode})
+		return unit.Auto(stmt, zeroUpdate(t, r, id, mode).Stmts[0]).With(unit.Env{SQLMode: mode})
 	}
 	return *zeroUpdate(t, r, ids.Pick(r), mode)
 }

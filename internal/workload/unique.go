@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"strings"
 
+	"github.com/binlog-replay/binlog-replay/internal/workload/unit"
+
 	"github.com/binlog-replay/binlog-replay/internal/workload/idset"
 
 	"github.com/binlog-replay/binlog-replay/internal/workload/sqlvals"
@@ -36,7 +38,7 @@ type uniquePair struct {
 
 func newUniqueGen(o Options) generator { return &uniqueGen{o: o} }
 
-func (g *uniqueGen) setup(r *rand.Rand) []unit {
+func (g *uniqueGen) setup(r *rand.Rand) []unit.Unit {
 	g.users, g.pairs = nil, nil
 	var users, pairs [][]string
 	for id := 1; id <= g.o.Scale; id++ {
@@ -53,8 +55,8 @@ func (g *uniqueGen) setup(r *rand.Rand) []unit {
 		g.pairs = append(g.pairs, p)
 		pairs = append(pairs, []string{fmt.Sprint(id), fmt.Sprint(p.a), nullStr(p.b)})
 	}
-	return []unit{
-		autoUnit(`CREATE TABLE u_users (
+	return []unit.Unit{
+		unit.Auto(`CREATE TABLE u_users (
   id INT NOT NULL PRIMARY KEY,
   email VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL,
   nick VARCHAR(32) NULL,
@@ -62,14 +64,14 @@ func (g *uniqueGen) setup(r *rand.Rand) []unit {
   UNIQUE KEY uk_email (email),
   UNIQUE KEY uk_nick (nick)
 ) ENGINE=InnoDB`),
-		autoUnit(`CREATE TABLE u_pairs (
+		unit.Auto(`CREATE TABLE u_pairs (
   id INT NOT NULL PRIMARY KEY,
   a INT NULL,
   b VARCHAR(8) NULL,
   UNIQUE KEY uk_ab (a, b)
 ) ENGINE=InnoDB`),
-		txUnit(sqlvals.InsertRows("u_users", sqlvals.Idents("id", "email", "nick", "val"), users, 100)...),
-		txUnit(sqlvals.InsertRows("u_pairs", sqlvals.Idents("id", "a", "b"), pairs, 100)...),
+		unit.Tx(sqlvals.InsertRows("u_users", sqlvals.Idents("id", "email", "nick", "val"), users, 100)...),
+		unit.Tx(sqlvals.InsertRows("u_pairs", sqlvals.Idents("id", "a", "b"), pairs, 100)...),
 	}
 }
 
@@ -140,10 +142,10 @@ func (s *uniqueSession) newEmail() string {
 	return fmt.Sprintf("s%d-new%d@example.com", s.o.S, s.n)
 }
 
-func (s *uniqueSession) next(int) []unit {
+func (s *uniqueSession) next(int) []unit.Unit {
 	r := s.r
 	if s.users.Len() < 4 {
-		return []unit{autoUnit(s.insertUser(s.freshID(), s.newEmail(), ""))}
+		return []unit.Unit{unit.Auto(s.insertUser(s.freshID(), s.newEmail(), ""))}
 	}
 	switch r.IntN(12) {
 	case 0:
@@ -161,19 +163,19 @@ func (s *uniqueSession) next(int) []unit {
 	case 6:
 		u := s.user[s.users.Pick(r)]
 		u.email = caseVariant(r, strings.ToUpper(u.email[:1])+u.email[1:])
-		return []unit{autoUnit(fmt.Sprintf("UPDATE u_users SET email=%s WHERE id=%d", sqlvals.Str(u.email), u.id))}
+		return []unit.Unit{unit.Auto(fmt.Sprintf("UPDATE u_users SET email=%s WHERE id=%d", sqlvals.Str(u.email), u.id))}
 	case 7, 8:
 		return s.moveNick()
 	case 9:
 		return s.movePair()
 	case 10:
 		if r.IntN(2) == 0 {
-			return []unit{autoUnit(s.insertUser(s.freshID(), s.newEmail(), ""))}
+			return []unit.Unit{unit.Auto(s.insertUser(s.freshID(), s.newEmail(), ""))}
 		}
 		id := s.users.Pick(r)
 		s.users.Remove(id)
 		delete(s.user, id)
-		return []unit{autoUnit(fmt.Sprintf("DELETE FROM u_users WHERE id=%d", id))}
+		return []unit.Unit{unit.Auto(fmt.Sprintf("DELETE FROM u_users WHERE id=%d", id))}
 	default:
 		return s.pairNulls()
 	}
@@ -189,7 +191,7 @@ func (s *uniqueSession) insertUser(id int, email, nick string) string {
 
 // move deletes a user and inserts its email (in another letter case half
 // the time) under a new id: in one transaction or as two autocommits.
-func (s *uniqueSession) move(tx bool) []unit {
+func (s *uniqueSession) move(tx bool) []unit.Unit {
 	r := s.r
 	old := s.user[s.users.Pick(r)]
 	s.users.Remove(old.id)
@@ -201,20 +203,20 @@ func (s *uniqueSession) move(tx bool) []unit {
 	stmts := []string{fmt.Sprintf("DELETE FROM u_users WHERE id=%d", old.id),
 		s.insertUser(s.freshID(), email, old.nick)}
 	if tx {
-		return []unit{txUnit(stmts...)}
+		return []unit.Unit{unit.Tx(stmts...)}
 	}
-	return []unit{autoUnit(stmts...)}
+	return []unit.Unit{unit.Auto(stmts...)}
 }
 
 // swap exchanges the emails of two users through a temporary value, with
 // the values carried in user variables.
-func (s *uniqueSession) swap() []unit {
+func (s *uniqueSession) swap() []unit.Unit {
 	a, b := s.user[s.users.Pick(s.r)], s.user[s.users.Pick(s.r)]
 	if a.id == b.id {
 		return s.move(true)
 	}
 	a.email, b.email = b.email, a.email
-	return []unit{txUnit(
+	return []unit.Unit{unit.Tx(
 		fmt.Sprintf("SET @ea := (SELECT email FROM u_users WHERE id=%d), @eb := (SELECT email FROM u_users WHERE id=%d)", a.id, b.id),
 		fmt.Sprintf("UPDATE u_users SET email=CONCAT('tmp-', id, '@swap') WHERE id=%d", a.id),
 		fmt.Sprintf("UPDATE u_users SET email=@ea WHERE id=%d", b.id),
@@ -224,7 +226,7 @@ func (s *uniqueSession) swap() []unit {
 
 // shiftOne moves a user to the primary key id+1000 (times the number of
 // sessions, to stay in this session's ids) when that key is free.
-func (s *uniqueSession) shiftOne() []unit {
+func (s *uniqueSession) shiftOne() []unit.Unit {
 	d := 1000 * s.o.N
 	u := s.user[s.users.Pick(s.r)]
 	if s.users.Has(u.id + d) {
@@ -232,12 +234,12 @@ func (s *uniqueSession) shiftOne() []unit {
 	}
 	id := u.id
 	s.rekey(id, id+d)
-	return []unit{autoUnit(fmt.Sprintf("UPDATE u_users SET id=id+%d WHERE id=%d", d, id))}
+	return []unit.Unit{unit.Auto(fmt.Sprintf("UPDATE u_users SET id=id+%d WHERE id=%d", d, id))}
 }
 
 // shiftRange moves the users with ids in [lo, hi] up by one step, highest
 // first (ORDER BY id DESC), so that each lands on a freed key.
-func (s *uniqueSession) shiftRange() []unit {
+func (s *uniqueSession) shiftRange() []unit.Unit {
 	step := s.o.N
 	lo := s.users.Pick(s.r)
 	hi := lo + step*s.r.IntN(6)
@@ -260,7 +262,7 @@ func (s *uniqueSession) shiftRange() []unit {
 	if s.o.N > 1 {
 		where += fmt.Sprintf(" AND (id-1) %% %d = %d", s.o.N, s.o.S)
 	}
-	return []unit{autoUnit(fmt.Sprintf("UPDATE u_users SET id=id+%d WHERE %s ORDER BY id DESC", step, where))}
+	return []unit.Unit{unit.Auto(fmt.Sprintf("UPDATE u_users SET id=id+%d WHERE %s ORDER BY id DESC", step, where))}
 }
 
 func (s *uniqueSession) rekey(from, to int) {
@@ -273,30 +275,30 @@ func (s *uniqueSession) rekey(from, to int) {
 }
 
 // reinsert deletes a user and inserts it again with the same key and email.
-func (s *uniqueSession) reinsert() []unit {
+func (s *uniqueSession) reinsert() []unit.Unit {
 	u := s.user[s.users.Pick(s.r)]
-	return []unit{txUnit(fmt.Sprintf("DELETE FROM u_users WHERE id=%d", u.id),
+	return []unit.Unit{unit.Tx(fmt.Sprintf("DELETE FROM u_users WHERE id=%d", u.id),
 		s.insertUser(u.id, u.email, u.nick))}
 }
 
 // moveNick takes a's nick (or a new one) to b, leaving NULL behind.
-func (s *uniqueSession) moveNick() []unit {
+func (s *uniqueSession) moveNick() []unit.Unit {
 	a, b := s.user[s.users.Pick(s.r)], s.user[s.users.Pick(s.r)]
 	if a.id == b.id || a.nick == "" {
 		s.n++
 		a.nick = fmt.Sprintf("n%d-%d", s.o.S, s.n)
-		return []unit{autoUnit(fmt.Sprintf("UPDATE u_users SET nick=%s WHERE id=%d", sqlvals.Str(a.nick), a.id))}
+		return []unit.Unit{unit.Auto(fmt.Sprintf("UPDATE u_users SET nick=%s WHERE id=%d", sqlvals.Str(a.nick), a.id))}
 	}
 	nick := caseVariant(s.r, a.nick)
 	a.nick, b.nick = "", nick
-	return []unit{txUnit(
+	return []unit.Unit{unit.Tx(
 		fmt.Sprintf("UPDATE u_users SET nick=NULL WHERE id=%d", a.id),
 		fmt.Sprintf("UPDATE u_users SET nick=%s WHERE id=%d", sqlvals.Str(nick), b.id),
 	)}
 }
 
 // movePair moves a non-NULL (a, b) pair to another row, leaving b NULL.
-func (s *uniqueSession) movePair() []unit {
+func (s *uniqueSession) movePair() []unit.Unit {
 	if s.pairs.Len() < 2 {
 		return s.pairNulls()
 	}
@@ -306,7 +308,7 @@ func (s *uniqueSession) movePair() []unit {
 	}
 	a, b := x.a, x.b
 	x.b, y.a, y.b = "", a, b
-	return []unit{txUnit(
+	return []unit.Unit{unit.Tx(
 		fmt.Sprintf("UPDATE u_pairs SET b=NULL WHERE id=%d", x.id),
 		fmt.Sprintf("UPDATE u_pairs SET a=%d, b=%s WHERE id=%d", a, sqlvals.Str(strings.ToUpper(b)), y.id),
 	)}
@@ -314,16 +316,16 @@ func (s *uniqueSession) movePair() []unit {
 
 // pairNulls inserts a pair whose b is NULL, duplicating an existing a (NULLs
 // never conflict), or deletes one.
-func (s *uniqueSession) pairNulls() []unit {
+func (s *uniqueSession) pairNulls() []unit.Unit {
 	if s.pairs.Len() > 2 && s.r.IntN(3) == 0 {
 		id := s.pairs.Pick(s.r)
 		s.pairs.Remove(id)
 		delete(s.pair, id)
-		return []unit{autoUnit(fmt.Sprintf("DELETE FROM u_pairs WHERE id=%d", id))}
+		return []unit.Unit{unit.Auto(fmt.Sprintf("DELETE FROM u_pairs WHERE id=%d", id))}
 	}
 	id := s.freshID()
 	p := &uniquePair{id: id, a: s.r.IntN(10)}
 	s.pairs.Add(id)
 	s.pair[id] = p
-	return []unit{autoUnit(fmt.Sprintf("INSERT INTO u_pairs (id, a, b) VALUES (%d, %d, NULL)", id, p.a))}
+	return []unit.Unit{unit.Auto(fmt.Sprintf("INSERT INTO u_pairs (id, a, b) VALUES (%d, %d, NULL)", id, p.a))}
 }
