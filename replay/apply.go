@@ -83,13 +83,13 @@ func ParseTriggerMode(s string) (TriggerMode, error) {
 	return "", fmt.Errorf("--sql-triggers %q: want refuse or fire", s)
 }
 
-// decideApply works out how row events are applied (Options.Apply), before
+// decideApply works out how row events are applied (Options.Apply.Mode), before
 // anything is written to the target, sets up the statement generator for
 // it, and says in the log which it is and why. A missing BINLOG privilege
 // is found here: with --apply binlog it is an error, with auto it makes
 // the replay apply rows as SQL (on MariaDB).
 func (r *run) decideApply(ctx context.Context, start txn.Position) error {
-	mode := r.opts.Apply
+	mode := r.opts.Apply.Mode
 	if mode == "" {
 		mode = ApplyAuto
 	}

@@ -302,7 +302,7 @@ func replayFixtureFile(t *testing.T, path string, srv *sandbox.Server, apply rep
 	ctx, cancel := context.WithTimeout(context.Background(), fixtureTimeout)
 	defer cancel()
 	o := withApply(opts(4), apply)
-	o.Files, o.TargetDSN, o.Reconnect = []string{path}, srv.DSN(""), 0
+	o.Files, o.TargetDSN, o.Recovery.Reconnect = []string{path}, srv.DSN(""), 0
 	sum, err := replay.Run(ctx, o, io.Discard)
 	if err == nil && sum.Apply != apply {
 		t.Fatalf("--apply %s: row events applied by %q", apply, sum.Apply)

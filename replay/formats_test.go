@@ -310,7 +310,7 @@ func TestFormatsRowOptions(t *testing.T) {
 				t.Run(fmt.Sprint("workers=", workers), func(t *testing.T) {
 					tgt, db := sc.Target(t)
 					o := opts(workers)
-					o.Files, o.TargetDSN, o.StartPosition, o.Reconnect = sc.Files, tgt.DSN(""), sc.Start, 0
+					o.Files, o.TargetDSN, o.Select.StartPosition, o.Recovery.Reconnect = sc.Files, tgt.DSN(""), sc.Start, 0
 					sum, err := replay.Run(context.Background(), o, io.Discard)
 					if err != nil {
 						t.Fatalf("replay: %v", err)
@@ -488,7 +488,7 @@ func TestCompressedBinlogFiles(t *testing.T) {
 		t.Run(fmt.Sprint("workers=", workers), func(t *testing.T) {
 			tgt, db := sc.Target(t)
 			o := opts(workers)
-			o.Files, o.TargetDSN, o.StartPosition, o.Reconnect = resolved, tgt.DSN(""), sc.Start, 0
+			o.Files, o.TargetDSN, o.Select.StartPosition, o.Recovery.Reconnect = resolved, tgt.DSN(""), sc.Start, 0
 			sum, err := replay.Run(context.Background(), o, io.Discard)
 			if err != nil {
 				t.Fatalf("replay: %v", err)

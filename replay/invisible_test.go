@@ -83,8 +83,8 @@ func checkInvisibleReplay(t *testing.T, path, name string, start uint64, anchor 
 	mine := sandbox.ForTest(t, sandbox.Options{})
 
 	o := opts(4)
-	o.Files, o.TargetDSN, o.Reconnect = []string{path}, mine.DSN(""), 0
-	o.StartPosition = txn.Position{File: name, Offset: start}
+	o.Files, o.TargetDSN, o.Recovery.Reconnect = []string{path}, mine.DSN(""), 0
+	o.Select.StartPosition = txn.Position{File: name, Offset: start}
 	sum, err := replay.Run(ctx, o, io.Discard)
 	if err != nil {
 		t.Fatalf("replay: %v", err)

@@ -95,7 +95,7 @@ func TestFirstErrorNamesEvent(t *testing.T) {
 				t.Fatal(err)
 			}
 			o := opts(workers)
-			o.Files, o.TargetDSN, o.StartPosition, o.Reconnect = sc.Files, tgt.DSN(""), sc.Start, 0
+			o.Files, o.TargetDSN, o.Select.StartPosition, o.Recovery.Reconnect = sc.Files, tgt.DSN(""), sc.Start, 0
 			_, err := replay.Run(context.Background(), o, io.Discard)
 			var ae *replay.ApplyError
 			if !errors.As(err, &ae) {
@@ -115,8 +115,8 @@ func TestPartialUpdateRowsNamed(t *testing.T) {
 	path := filepath.Join(fixtures.Dir(t), "rust_mysql_common/test-data/binlogs/json.binlog.000001")
 	srv := sandbox.ForTest(t, sandbox.Options{})
 	o := opts(1)
-	o.Files, o.TargetDSN, o.Reconnect = []string{path}, srv.DSN(""), 0
-	o.StartPosition = txn.Position{File: filepath.Base(path), Offset: scanFixture(t, path).partialAt}
+	o.Files, o.TargetDSN, o.Recovery.Reconnect = []string{path}, srv.DSN(""), 0
+	o.Select.StartPosition = txn.Position{File: filepath.Base(path), Offset: scanFixture(t, path).partialAt}
 	_, err := replay.Run(context.Background(), o, io.Discard)
 	var ae *replay.ApplyError
 	if !errors.As(err, &ae) || !strings.Contains(ae.Event, "PARTIAL_UPDATE_ROWS") {

@@ -18,7 +18,7 @@
 // events passed through in BINLOG statements, as mysqlbinlog does (the
 // server decodes them itself with exact type fidelity and fires no
 // triggers), or applied as SQL made from their images where the target
-// user may not run BINLOG statements or Options.Apply says so (apply.go),
+// user may not run BINLOG statements or Options.Apply.Mode says so (apply.go),
 // and where the target cannot read them; statement-format events and DDL
 // run as SQL in the source session's context.
 package replay
@@ -179,27 +179,27 @@ func Run(ctx context.Context, opts Options, logw io.Writer) (*Summary, error) {
 // next attempt to end if the target was lost (see target.Stale).
 func runOnce(ctx context.Context, opts Options, again attempt, logw io.Writer) (attemptResult, error) {
 	r := &run{opts: opts, again: again, logw: logw, started: time.Now()}
-	conns := opts.Workers
+	conns := opts.Apply.Workers
 	if conns == 0 {
 		conns = maxAutoWorkers
 	}
 	tgt, err := target.Open(ctx, target.Config{DSN: opts.TargetDSN, TLS: opts.TargetTLS,
 		Conns:  conns + 2, // workers, statement session, schema reads and the order monitor
-		Resume: opts.Resume || again.reconnected, Stale: again.stale, NoLogBin: opts.NoLogBin}, r.logf)
+		Resume: opts.Recovery.Resume || again.reconnected, Stale: again.stale, NoLogBin: opts.Apply.NoLogBin}, r.logf)
 	if err != nil {
 		return attemptResult{}, err
 	}
 	defer tgt.Close() // the replay lock last, once the run's other sessions are closed
 	r.tgt = tgt
 	res := attemptResult{reached: true}
-	if r.opts.Workers == 0 {
+	if r.opts.Apply.Workers == 0 {
 		rtt, err := tgt.RoundTrip(ctx)
 		if err != nil {
 			res.stale = tgt.Stale()
 			return res, err
 		}
-		r.opts.Workers = AutoWorkers(runtime.NumCPU(), rtt)
-		r.logf("workers: %d (%d processors here, a round trip of %s to the target)", r.opts.Workers, runtime.NumCPU(), rtt.Round(10*time.Microsecond))
+		r.opts.Apply.Workers = AutoWorkers(runtime.NumCPU(), rtt)
+		r.logf("workers: %d (%d processors here, a round trip of %s to the target)", r.opts.Apply.Workers, runtime.NumCPU(), rtt.Round(10*time.Microsecond))
 	}
 	start, cp, err := r.prepare(ctx)
 	if err == nil {
@@ -243,7 +243,7 @@ func (r *run) prepare(ctx context.Context) (txn.Position, *target.Checkpoint, er
 	mariadb, version := r.tgt.MariaDB(), r.tgt.Version()
 	r.gen = &sqlgen.Generator{TargetMariaDB: mariadb, IgnoredModes: sqlgen.IgnoredSQLModes(version, mariadb),
 		Tables: r.schemas.Table, Shapes: r.schemas.Shape, Collations: names, Logf: r.logf,
-		TriggersFire: r.opts.SQLTriggers == TriggersFire}
+		TriggersFire: r.opts.Apply.SQLTriggers == TriggersFire}
 	if err := r.tgt.TakeLock(ctx); err != nil {
 		return txn.Position{}, nil, err
 	}
@@ -252,12 +252,12 @@ func (r *run) prepare(ctx context.Context) (txn.Position, *target.Checkpoint, er
 	if err != nil {
 		return txn.Position{}, nil, err
 	}
-	start := r.opts.StartPosition
+	start := r.opts.Select.StartPosition
 	switch {
-	case cp != nil && !r.opts.Resume && !r.again.reconnected:
+	case cp != nil && !r.opts.Recovery.Resume && !r.again.reconnected:
 		return txn.Position{}, nil, fmt.Errorf("the target has a checkpoint from an earlier replay (%d transactions applied, next %s): "+
 			"use --resume to continue it, or drop the database `%s` on the target to start over", cp.Applied, cp.Next, CheckpointSchema)
-	case cp == nil && r.opts.Resume && !r.again.reconnected:
+	case cp == nil && r.opts.Recovery.Resume && !r.again.reconnected:
 		return txn.Position{}, nil, errors.New("--resume: the target has no checkpoint to resume from")
 	case cp != nil:
 		start = cp.Next
@@ -281,8 +281,8 @@ func (r *run) prepare(ctx context.Context) (txn.Position, *target.Checkpoint, er
 	case r.opts.Source.StartGTID == "":
 		return txn.Position{}, nil, errors.New("the target's checkpoint names no position yet: start again with --source-start")
 	}
-	if r.opts.StartGTIDsFromTarget && cp == nil {
-		if r.opts.StartGTIDs, err = r.tgt.StartGTIDs(ctx); err != nil {
+	if r.opts.Select.StartGTIDsFromTarget && cp == nil {
+		if r.opts.Select.StartGTIDs, err = r.tgt.StartGTIDs(ctx); err != nil {
 			return txn.Position{}, nil, err
 		}
 	}
@@ -314,10 +314,10 @@ func (r *run) begin(ctx context.Context, start txn.Position, fresh bool) error {
 		return fmt.Errorf("connect to target: %w", err)
 	}
 	defer conn.Close()
-	mode := r.opts.TargetGTIDs
-	if len(r.opts.RewriteDB) > 0 {
+	mode := r.opts.Apply.TargetGTIDs
+	if len(r.opts.Select.RewriteDB) > 0 {
 		r.logf("target GTIDs: the target's own, because --rewrite-db %s changes what the transactions write: they are not the source's",
-			r.opts.RewriteDB)
+			r.opts.Select.RewriteDB)
 		mode = GTIDsOwn
 	}
 	if r.start.keepGTIDs, err = r.tgt.DecideGTIDs(ctx, conn, mode); err != nil {
@@ -370,7 +370,7 @@ func (r *run) createFresh(ctx context.Context, conn *sql.Conn, start txn.Positio
 	if _, err := tx.ExecContext(ctx, target.CheckpointSQL(first, 0, "")); err != nil {
 		return fmt.Errorf("create checkpoint: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, target.RewriteDBSQL(r.opts.RewriteDB.String())); err != nil {
+	if _, err := tx.ExecContext(ctx, target.RewriteDBSQL(r.opts.Select.RewriteDB.String())); err != nil {
 		return fmt.Errorf("create checkpoint: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -381,11 +381,11 @@ func (r *run) createFresh(ctx context.Context, conn *sql.Conn, start txn.Positio
 
 // pipeline runs the stages: read -> apply (internal/pipeline).
 func (r *run) pipeline(ctx context.Context, start txn.Position) error {
-	r.mem = budget.New(r.opts.MemoryBudget)
-	r.pipe = pipeline.New(pipeline.Config{Workers: r.opts.Workers, GroupTxns: r.opts.GroupTxns, GroupBytes: r.opts.GroupBytes,
-		MaxRetries: r.opts.MaxRetries, KeepGTIDs: r.start.keepGTIDs, LogValues: r.opts.LogValues,
-		ChainCommits: !r.opts.ClientCommitOrder, LockWait: r.opts.LockWaitTimeout,
-		AppliedBefore: r.start.applied, Start: start, Pending: r.start.pending, Uncertain: r.opts.Uncertain},
+	r.mem = budget.New(r.opts.Apply.MemoryBudget)
+	r.pipe = pipeline.New(pipeline.Config{Workers: r.opts.Apply.Workers, GroupTxns: r.opts.Apply.GroupTxns, GroupBytes: r.opts.Apply.GroupBytes,
+		MaxRetries: r.opts.Recovery.MaxRetries, KeepGTIDs: r.start.keepGTIDs, LogValues: r.opts.Report.LogValues,
+		ChainCommits: !r.opts.Apply.ClientCommitOrder, LockWait: r.opts.Recovery.LockWaitTimeout,
+		AppliedBefore: r.start.applied, Start: start, Pending: r.start.pending, Uncertain: r.opts.Recovery.Uncertain},
 		pipeline.Deps{Target: targetSessions{r}, Tables: r.schemas, Gen: r.gen, Mem: r.mem, Logf: r.logf})
 	// Losing the replay lock's connection stops the run as a lost target
 	// does: it no longer knows that no other run applies.
@@ -410,11 +410,11 @@ func (r *run) pipeline(ctx context.Context, start txn.Position) error {
 	txns := make(chan *txn.Txn, 256)
 	g.Go(func() error { return r.readStage(readCtx, start, txns) })
 	g.Go(func() error { return r.pipe.Run(gctx, txns) })
-	go r.tgt.WatchStalls(gctx, r.opts.StallReport, func() (uint64, bool) {
+	go r.tgt.WatchStalls(gctx, r.opts.Report.StallReport, func() (uint64, bool) {
 		s := r.pipe.Snapshot()
 		return s.Applied, s.Busy > 0
 	})
-	if r.opts.Progress != nil {
+	if r.opts.Report.Progress != nil {
 		done := make(chan struct{})
 		defer close(done)
 		go r.reportProgress(done)
@@ -434,7 +434,7 @@ func (r *run) pipeline(ctx context.Context, start txn.Position) error {
 	if err == nil {
 		err = r.read.err
 	}
-	if err == nil && ctx.Err() == nil && !r.opts.StopNeverReachedOK && r.read.missed != nil {
+	if err == nil && ctx.Err() == nil && !r.opts.Select.StopNeverReachedOK && r.read.missed != nil {
 		err = r.read.missed
 	}
 	if err == nil && ctx.Err() != nil && r.read.stopWhy == "" {
@@ -448,7 +448,7 @@ type targetSessions struct{ r *run }
 
 // NewSession opens a target session for a worker.
 func (ts targetSessions) NewSession(ctx context.Context) (pipeline.Session, error) {
-	sess, err := ts.r.tgt.NewSession(ctx, ts.r.opts.LockWaitTimeout)
+	sess, err := ts.r.tgt.NewSession(ctx, ts.r.opts.Recovery.LockWaitTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -538,7 +538,7 @@ func (r *run) readStage(ctx context.Context, start txn.Position, out chan<- *txn
 			return nil
 		}
 		var trunc *binlog.TruncatedError
-		if errors.As(err, &trunc) && !r.opts.Strict {
+		if errors.As(err, &trunc) && !r.opts.Recovery.Strict {
 			r.stopNotReached(f, rd, fmt.Sprintf("the last binlog ends inside a transaction (%v): applied every complete transaction before it; --strict refuses such input", err))
 			return nil
 		}
@@ -600,10 +600,10 @@ func (r *run) readStage(ctx context.Context, start txn.Position, out chan<- *txn
 // openReader opens the binlog files, or connects to the source server, to
 // read from start.
 func (r *run) openReader(ctx context.Context, start txn.Position) (*binlog.Reader, error) {
-	readAhead, decodeMax := budget.ReaderLimits(r.opts.MemoryBudget)
-	bo := binlog.Options{Start: start, SkipUnknown: r.opts.SkipUnknown,
-		DecodeRows: r.opts.Workers > 1, DecodeMaxBytes: decodeMax, ReadAheadBytes: readAhead, StreamAbove: decodeMax,
-		SkipDecode: r.pipe.SkipDecode(), DecodeJSON: r.gen.TargetMariaDB, NoContinuityCheck: r.opts.NoContinuityCheck}
+	readAhead, decodeMax := budget.ReaderLimits(r.opts.Apply.MemoryBudget)
+	bo := binlog.Options{Start: start, SkipUnknown: r.opts.Recovery.SkipUnknown,
+		DecodeRows: r.opts.Apply.Workers > 1, DecodeMaxBytes: decodeMax, ReadAheadBytes: readAhead, StreamAbove: decodeMax,
+		SkipDecode: r.pipe.SkipDecode(), DecodeJSON: r.gen.TargetMariaDB, NoContinuityCheck: r.opts.Recovery.NoContinuityCheck}
 	if r.gen.ApplySQL {
 		// Every row event is applied from its images: all decoded, a
 		// large transaction too (it comes in pieces of at most decodeMax
@@ -693,7 +693,7 @@ func (r *run) snapshot() Stats {
 }
 
 func (r *run) reportProgress(done <-chan struct{}) {
-	interval := r.opts.ProgressInterval
+	interval := r.opts.Report.ProgressInterval
 	if interval <= 0 {
 		interval = time.Second
 	}
@@ -704,7 +704,7 @@ func (r *run) reportProgress(done <-chan struct{}) {
 		case <-done:
 			return
 		case <-tick.C:
-			r.opts.Progress(r.snapshot())
+			r.opts.Report.Progress(r.snapshot())
 		}
 	}
 }

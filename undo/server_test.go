@@ -189,8 +189,8 @@ func (s *scenario) referenceTo(t *testing.T, stop txn.Position) *sql.DB {
 	tgt, db := s.Target(t)
 	run := func(start, stop txn.Position) {
 		o := replay.DefaultOptions()
-		o.Files, o.TargetDSN, o.StartPosition, o.StopPosition = s.Files, tgt.DSN(""), start, stop
-		o.StopNeverReachedOK = true
+		o.Files, o.TargetDSN, o.Select.StartPosition, o.Select.StopPosition = s.Files, tgt.DSN(""), start, stop
+		o.Select.StopNeverReachedOK = true
 		var log strings.Builder
 		if _, err := replay.Run(ctx, o, &log); err != nil {
 			t.Fatalf("replay %s..%s: %v\n%s", start, stop, err, log.String())
@@ -510,8 +510,8 @@ func (s *scenario) txnOf(t *testing.T, seq uint64) *txn.Txn {
 func redo(t *testing.T, s *scenario) {
 	t.Helper()
 	o := replay.DefaultOptions()
-	o.Files, o.TargetDSN, o.StartPosition, o.StopPosition = s.Files, s.Source.DSN(""), s.first.Start, s.last.End
-	o.NoLogBin = true
+	o.Files, o.TargetDSN, o.Select.StartPosition, o.Select.StopPosition = s.Files, s.Source.DSN(""), s.first.Start, s.last.End
+	o.Apply.NoLogBin = true
 	var log strings.Builder
 	if _, err := replay.Run(context.Background(), o, &log); err != nil {
 		t.Fatalf("redo the accident: %v\n%s", err, log.String())

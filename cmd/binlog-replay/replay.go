@@ -85,11 +85,11 @@ func (o *ReplayOptions) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Target, "target", "", "target server DSN, e.g. 'root@unix(/run/mysqld/mysqld.sock)/' (password from MYSQL_PWD)")
 	o.SourceFlags.AddFlags(fs)
 	o.SelectionFlags.AddFlags(fs)
-	fs.IntVar(&o.Workers, "workers", d.Workers, "parallel target connections (0: twice the processors here, 4 to 16, plus one per 250 µs of round trip to the target, up to 32)")
-	o.Memory = byteSize(d.MemoryBudget)
+	fs.IntVar(&o.Workers, "workers", d.Apply.Workers, "parallel target connections (0: twice the processors here, 4 to 16, plus one per 250 µs of round trip to the target, up to 32)")
+	o.Memory = byteSize(d.Apply.MemoryBudget)
 	fs.Var(&o.Memory, "memory", "memory `budget` for transactions between reading and commit, e.g. 256M or 1G; a transaction larger than it is applied alone")
-	fs.IntVar(&o.GroupTxns, "group-txns", d.GroupTxns, "most source transactions committed together in one target transaction (0: chosen as the replay goes, 64 to 1024: larger where each group waits for the one before)")
-	fs.Int64Var(&o.GroupBytes, "group-bytes", d.GroupBytes, "most binlog bytes committed together in one target transaction")
+	fs.IntVar(&o.GroupTxns, "group-txns", d.Apply.GroupTxns, "most source transactions committed together in one target transaction (0: chosen as the replay goes, 64 to 1024: larger where each group waits for the one before)")
+	fs.Int64Var(&o.GroupBytes, "group-bytes", d.Apply.GroupBytes, "most binlog bytes committed together in one target transaction")
 	fs.StringVar(&o.CommitOrder, "commit-order", "server", "how commits are kept in source order: server (a COMMIT is sent as soon as the one before it is sent; the target holds it until that one commits: one round trip for many commits over a network) or client (each COMMIT waits in the replay for the one before it to be acknowledged)")
 	fs.BoolVar(&o.Resume, "resume", false, "continue from the checkpoint saved on the target")
 	fs.BoolVar(&o.StopNeverReachedOK, "stop-never-reached-ok", false, "exit 0, not 3, when the binlogs end before the stop point given (--stop-position, --stop-datetime, --stop-before-gtid)")
@@ -97,12 +97,12 @@ func (o *ReplayOptions) AddFlags(fs *flag.FlagSet) {
 		"(it writes non-transactional tables, or a DDL that cannot be told), the `outcome` the operator found: "+
 		"applied (it took effect: continue after it) or not-applied (apply it)")
 	fs.BoolVar(&o.NoLogBin, "no-log-bin", false, "keep the replay out of the target's binary log (SET sql_log_bin=0)")
-	fs.StringVar(&o.TargetGTIDs, "target-gtids", string(d.TargetGTIDs), "GTIDs the replayed transactions get in the target's binlog: source (keep the source's: MariaDB source and target, needs BINLOG ADMIN), own (the target's), auto (source where possible, says which at the start)")
-	fs.StringVar(&o.Apply, "apply", string(d.Apply), "how row events are applied: binlog (passed through in BINLOG statements, "+
+	fs.StringVar(&o.TargetGTIDs, "target-gtids", string(d.Apply.TargetGTIDs), "GTIDs the replayed transactions get in the target's binlog: source (keep the source's: MariaDB source and target, needs BINLOG ADMIN), own (the target's), auto (source where possible, says which at the start)")
+	fs.StringVar(&o.Apply, "apply", string(d.Apply.Mode), "how row events are applied: binlog (passed through in BINLOG statements, "+
 		"as mysqlbinlog does: the user needs BINLOG REPLAY on MariaDB 10.5+, BINLOG_ADMIN on MySQL 8, or SUPER), "+
 		"sql (as INSERT, UPDATE and DELETE made from the row images: the user needs only privileges on the tables; MariaDB targets), "+
 		"auto (binlog where the target user may run BINLOG statements, else sql; says which at the start)")
-	fs.StringVar(&o.SQLTriggers, "sql-triggers", string(d.SQLTriggers), "row events applied as SQL on a table with triggers on the target: "+
+	fs.StringVar(&o.SQLTriggers, "sql-triggers", string(d.Apply.SQLTriggers), "row events applied as SQL on a table with triggers on the target: "+
 		"refuse (stop before applying one, naming the table: SQL fires the triggers, and a row-format binlog already holds what "+
 		"the source's triggers wrote) or fire (apply it, the triggers firing: for triggers the source did not have)")
 	fs.BoolVar(&o.Strict, "strict", false, "refuse a last binlog file that ends inside a transaction (default: apply every complete transaction and say where it was cut)")
@@ -110,8 +110,8 @@ func (o *ReplayOptions) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Progress, "progress", progress.ModeAuto, "progress display: bar (one line redrawn in place: bytes, transactions/s, time left, source time reached), "+
 		"plain (a full line every 10 s, with the workers, parallelism and barriers), none, or auto (bar on a terminal, else plain)")
 	fs.BoolVar(&o.Verbose, "verbose", false, "with the progress bar, also print the full progress line (workers busy and waiting, parallelism, barriers) every 10 s")
-	fs.DurationVar(&o.Reconnect, "reconnect-for", d.Reconnect, "when the target is lost, reconnect with backoff for this long, then resume from its checkpoint (0: stop at once)")
-	fs.DurationVar(&o.StallReport, "stall-report", d.StallReport, "when no transaction has committed for this long, say what the replay's sessions on the target are doing (0: never)")
+	fs.DurationVar(&o.Reconnect, "reconnect-for", d.Recovery.Reconnect, "when the target is lost, reconnect with backoff for this long, then resume from its checkpoint (0: stop at once)")
+	fs.DurationVar(&o.StallReport, "stall-report", d.Report.StallReport, "when no transaction has committed for this long, say what the replay's sessions on the target are doing (0: never)")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "rehearse on a staging target: check the binlogs as plan does first (apply nothing if the replay would fail on them), replay, verify with --verify-against, and report")
 	fs.StringVar(&o.VerifyAgainst, "verify-against", "", "after the replay, compare the target table by table with this reference `DSN` (exit 1 when they differ)")
 	fs.BoolVar(&o.LogValues, "log-values", false, "let errors and the verify report show data values (statement literals, values quoted by the server, key values); by default they are replaced by ?")
@@ -149,7 +149,7 @@ func (o *ReplayOptions) options(args []string, warn io.Writer) (replay.Options, 
 	// --start-gtid target: the set comes from the target at the start.
 	sel := o.SelectionFlags
 	if strings.EqualFold(strings.TrimSpace(sel.StartGTID), "target") {
-		sel.StartGTID, ro.StartGTIDsFromTarget = "", true
+		sel.StartGTID, ro.Select.StartGTIDsFromTarget = "", true
 	}
 	start, f, err := sel.parse(ro.Files)
 	if err != nil {
@@ -160,31 +160,31 @@ func (o *ReplayOptions) options(args []string, warn io.Writer) (replay.Options, 
 			return ro, err
 		}
 	}
-	ro.StartPosition, ro.StartGTIDs, ro.ExcludeGTIDs = start, f.StartGTIDs, f.ExcludeGTIDs
-	ro.StopPosition, ro.StopDatetime, ro.StopBeforeGTID = f.StopPosition, f.StopDatetime, f.StopBeforeGTID
-	ro.Databases, ro.Tables, ro.RewriteDB = f.Databases, f.Tables, rewrite.Rules(o.RewriteDB)
-	ro.Workers, ro.GroupTxns, ro.GroupBytes = o.Workers, o.GroupTxns, o.GroupBytes
+	ro.Select.StartPosition, ro.Select.StartGTIDs, ro.Select.ExcludeGTIDs = start, f.StartGTIDs, f.ExcludeGTIDs
+	ro.Select.StopPosition, ro.Select.StopDatetime, ro.Select.StopBeforeGTID = f.StopPosition, f.StopDatetime, f.StopBeforeGTID
+	ro.Select.Databases, ro.Select.Tables, ro.Select.RewriteDB = f.Databases, f.Tables, rewrite.Rules(o.RewriteDB)
+	ro.Apply.Workers, ro.Apply.GroupTxns, ro.Apply.GroupBytes = o.Workers, o.GroupTxns, o.GroupBytes
 	switch o.CommitOrder {
 	case "server":
 	case "client":
-		ro.ClientCommitOrder = true
+		ro.Apply.ClientCommitOrder = true
 	default:
 		return ro, fmt.Errorf("--commit-order %q: want server or client", o.CommitOrder)
 	}
-	ro.Resume, ro.NoLogBin, ro.SkipUnknown, ro.Strict = o.Resume, o.NoLogBin, o.SkipUnknown, o.Strict
-	ro.NoContinuityCheck, ro.StopNeverReachedOK = o.NoContinuityCheck, o.StopNeverReachedOK
-	ro.Reconnect, ro.MemoryBudget, ro.StallReport, ro.LogValues = o.Reconnect, int64(o.Memory), o.StallReport, o.LogValues
-	if ro.TargetGTIDs, err = replay.ParseGTIDMode(o.TargetGTIDs); err != nil {
+	ro.Recovery.Resume, ro.Apply.NoLogBin, ro.Recovery.SkipUnknown, ro.Recovery.Strict = o.Resume, o.NoLogBin, o.SkipUnknown, o.Strict
+	ro.Recovery.NoContinuityCheck, ro.Select.StopNeverReachedOK = o.NoContinuityCheck, o.StopNeverReachedOK
+	ro.Recovery.Reconnect, ro.Apply.MemoryBudget, ro.Report.StallReport, ro.Report.LogValues = o.Reconnect, int64(o.Memory), o.StallReport, o.LogValues
+	if ro.Apply.TargetGTIDs, err = replay.ParseGTIDMode(o.TargetGTIDs); err != nil {
 		return ro, err
 	}
-	if ro.Apply, err = replay.ParseApplyMode(o.Apply); err != nil {
+	if ro.Apply.Mode, err = replay.ParseApplyMode(o.Apply); err != nil {
 		return ro, err
 	}
-	if ro.SQLTriggers, err = replay.ParseTriggerMode(o.SQLTriggers); err != nil {
+	if ro.Apply.SQLTriggers, err = replay.ParseTriggerMode(o.SQLTriggers); err != nil {
 		return ro, err
 	}
 	if o.Uncertain != "" {
-		if ro.Uncertain, err = replay.ParseOutcome(o.Uncertain); err != nil {
+		if ro.Recovery.Uncertain, err = replay.ParseOutcome(o.Uncertain); err != nil {
 			return ro, err
 		}
 	}
@@ -248,7 +248,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "binlog-replay replay: %v\n", err)
 		return 1
 	}
-	display, err := progress.New(o.Progress, o.Verbose, stderr, ro.Files, ro.StopPosition)
+	display, err := progress.New(o.Progress, o.Verbose, stderr, ro.Files, ro.Select.StopPosition)
 	if err != nil {
 		fmt.Fprintf(stderr, "binlog-replay replay: %v\n", err)
 		return 2
@@ -264,8 +264,8 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	// The budget bounds what the replay keeps live; the soft limit makes
 	// the garbage collector keep the heap near it, with room for the rest
 	// of the process (connections, the reader's read-ahead, the runtime).
-	debug.SetMemoryLimit(ro.MemoryBudget + memoryHeadroom)
-	ro.Progress, ro.ProgressInterval = display.Update, display.Interval()
+	debug.SetMemoryLimit(ro.Apply.MemoryBudget + memoryHeadroom)
+	ro.Report.Progress, ro.Report.ProgressInterval = display.Update, display.Interval()
 	sum, err := replay.Run(ctx, ro, display.LogWriter())
 	var final *replay.Stats
 	if sum != nil {
@@ -319,14 +319,14 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 // made to stop where the check stopped reading, so that it applies what
 // was checked and nothing else.
 func dryRunCheck(ctx context.Context, ro *replay.Options, stderr io.Writer) int {
-	start := ro.StartPosition
-	if ro.Resume {
+	start := ro.Select.StartPosition
+	if ro.Recovery.Resume {
 		start = txn.Position{} // the checkpoint decides; check the files whole
 	}
-	po := plan.Options{Files: ro.Files, StartPosition: start, StartGTIDs: ro.StartGTIDs,
-		StopPosition: ro.StopPosition, StopDatetime: ro.StopDatetime, StopBeforeGTID: ro.StopBeforeGTID,
-		ExcludeGTIDs: ro.ExcludeGTIDs, Databases: ro.Databases, Tables: ro.Tables, RewriteDB: ro.RewriteDB, SkipUnknown: ro.SkipUnknown,
-		HideValues: !ro.LogValues, NoContinuityCheck: ro.NoContinuityCheck}
+	po := plan.Options{Files: ro.Files, StartPosition: start, StartGTIDs: ro.Select.StartGTIDs,
+		StopPosition: ro.Select.StopPosition, StopDatetime: ro.Select.StopDatetime, StopBeforeGTID: ro.Select.StopBeforeGTID,
+		ExcludeGTIDs: ro.Select.ExcludeGTIDs, Databases: ro.Select.Databases, Tables: ro.Select.Tables, RewriteDB: ro.Select.RewriteDB, SkipUnknown: ro.Recovery.SkipUnknown,
+		HideValues: !ro.Report.LogValues, NoContinuityCheck: ro.Recovery.NoContinuityCheck}
 	if ro.Source.DSN != "" {
 		src, err := ro.Source.Remote()
 		if err != nil {
@@ -353,8 +353,8 @@ func dryRunCheck(ctx context.Context, ro *replay.Options, stderr io.Writer) int 
 	}
 	fmt.Fprintf(stderr, "dry run: the binlogs read cleanly: %d transactions to apply\n", rep.Replay.Applied)
 	if po.Source != nil && rep.Replay.StoppedBefore == nil && rep.Contents.Last != nil {
-		ro.StopPosition = rep.Contents.Last.End
-		fmt.Fprintf(stderr, "dry run: the source's binlog was checked up to %s; the replay stops there\n", ro.StopPosition)
+		ro.Select.StopPosition = rep.Contents.Last.End
+		fmt.Fprintf(stderr, "dry run: the source's binlog was checked up to %s; the replay stops there\n", ro.Select.StopPosition)
 	}
 	return 0
 }
@@ -365,13 +365,13 @@ func dryRunCheck(ctx context.Context, ro *replay.Options, stderr io.Writer) int 
 // comparable.
 func verifyAfterReplay(ctx context.Context, ro replay.Options, o *ReplayOptions, stdout, stderr io.Writer) int {
 	vo := verifyOptions{Target: ro.TargetDSN, Reference: o.reference, ChunkSize: verify.DefaultChunkSize, SampleRows: verify.DefaultSampleRows,
-		LogValues: ro.LogValues, targetTLS: ro.TargetTLS, referenceTLS: o.referenceTLS, referenceFlag: "--verify-against"}
-	vo.Databases, vo.Tables = strings.Join(ro.Databases, ","), strings.Join(ro.Tables, ",")
-	if len(ro.RewriteDB) > 0 {
+		LogValues: ro.Report.LogValues, targetTLS: ro.TargetTLS, referenceTLS: o.referenceTLS, referenceFlag: "--verify-against"}
+	vo.Databases, vo.Tables = strings.Join(ro.Select.Databases, ","), strings.Join(ro.Select.Tables, ",")
+	if len(ro.Select.RewriteDB) > 0 {
 		// The reference holds the binlogs' databases; the target, the
 		// renamed ones.
 		vo.targetNames = map[string]string{}
-		for _, r := range ro.RewriteDB {
+		for _, r := range ro.Select.RewriteDB {
 			vo.targetNames[r.From] = r.To
 		}
 	}

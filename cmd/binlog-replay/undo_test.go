@@ -93,8 +93,8 @@ func TestUndoKillAndResume(t *testing.T) {
 	ref, refDB := sc.Target(t)
 	for i, r := range [][2]txn.Position{{last.End, {}}} {
 		o := replay.DefaultOptions()
-		o.Files, o.TargetDSN, o.StartPosition, o.StopPosition = sc.Files, ref.DSN(""), r[0], r[1]
-		o.StopNeverReachedOK = true
+		o.Files, o.TargetDSN, o.Select.StartPosition, o.Select.StopPosition = sc.Files, ref.DSN(""), r[0], r[1]
+		o.Select.StopNeverReachedOK = true
 		if _, err := replay.Run(ctx, o, io.Discard); err != nil {
 			t.Fatalf("reference replay %d: %v", i, err)
 		}

@@ -58,7 +58,7 @@ func prepareLimit(ctx context.Context, files []string, start txn.Position, maxPa
 	}
 	defer r.Close()
 	defaults := replay.DefaultOptions()
-	groupMax := defaults.GroupTxns
+	groupMax := defaults.Apply.GroupTxns
 	if groupMax == 0 {
 		// The replay chooses the size as it goes: the limit uses the
 		// size it starts at.
@@ -86,7 +86,7 @@ func prepareLimit(ctx context.Context, files []string, start txn.Position, maxPa
 			return nil, fmt.Errorf("prepare the limit: %w", err)
 		}
 		alone := t.Kind != txn.KindRows
-		if alone || groupTxns >= groupMax || groupBytes+t.Bytes > defaults.GroupBytes {
+		if alone || groupTxns >= groupMax || groupBytes+t.Bytes > defaults.Apply.GroupBytes {
 			commit()
 		}
 		stmts, err := p.statements(ctx, t)

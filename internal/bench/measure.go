@@ -178,14 +178,14 @@ func applyAnchor(ctx context.Context, in *input, tgt *sandbox.Server, proxy *net
 // m.workers workers, through proxy when there is one.
 func applyReplay(ctx context.Context, o *Options, in *input, tgt *sandbox.Server, m method, proxy *netdelay.Proxy) (usage, error) {
 	ro := replay.DefaultOptions()
-	ro.Files, ro.TargetDSN, ro.StartPosition, ro.Workers = in.files, tgt.DSN(""), in.start, m.workers
-	ro.GroupTxns = m.groupTxns
+	ro.Files, ro.TargetDSN, ro.Select.StartPosition, ro.Apply.Workers = in.files, tgt.DSN(""), in.start, m.workers
+	ro.Apply.GroupTxns = m.groupTxns
 	if proxy != nil {
 		ro.TargetDSN = strings.Replace(tgt.TCPDSN(""), fmt.Sprintf(":%d)", tgt.Port), fmt.Sprintf(":%d)", proxy.Addr().Port), 1)
 	}
-	ro.LogValues = o.LogValues
+	ro.Report.LogValues = o.LogValues
 	if m.apply != "" {
-		ro.Apply = m.apply
+		ro.Apply.Mode = m.apply
 	}
 	mt := startMeter(tgt.Pid)
 	sum, err := replay.Run(ctx, ro, o.Log)

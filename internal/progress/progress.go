@@ -96,7 +96,7 @@ func (p *Display) LogWriter() io.Writer {
 	return p.w
 }
 
-// Update takes a snapshot of the replay's statistics (replay.Options.Progress).
+// Update takes a snapshot of the replay's statistics (replay.Options.Report.Progress).
 func (p *Display) Update(s replay.Stats) {
 	if p.mode == modeNone {
 		return
