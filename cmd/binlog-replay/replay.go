@@ -26,39 +26,70 @@ import (
 // ReplayOptions are the flags of the replay command.
 type ReplayOptions struct {
 	SelectionFlags
-	Target     string
+	// Target is --target, the target server's DSN.
+	Target string
+	// SourceFlags read the binlogs from a live server instead of files.
+	SourceFlags
+	// TLS configures the connections to the target.
+	TLS tlsFlags
+	// The other flags, by concern.
+	ReplayApplyFlags
+	ReplayRecoveryFlags
+	ReplayOutputFlags
+	RehearsalFlags
+}
+
+// ReplayApplyFlags are the replay command's flags on how transactions are
+// applied: workers, groups, commit order, memory and the apply path.
+type ReplayApplyFlags struct {
 	Workers    int
 	GroupTxns  int
 	GroupBytes int64
 	// CommitOrder is --commit-order: server (chained commits) or client.
 	CommitOrder string
-	Resume      bool
-	// StopNeverReachedOK exits 0 when the binlogs end before the stop
-	// point given (by default: exit status 3).
-	StopNeverReachedOK bool
-	// Uncertain is --uncertain: what became of the transaction an earlier
-	// run left unfinished (applied or not-applied).
-	Uncertain string
-	NoLogBin  bool
-	Strict    bool
+	NoLogBin    bool
 	// TargetGTIDs is --target-gtids: auto, source or own.
 	TargetGTIDs string
 	// Apply is --apply: auto, binlog or sql; SQLTriggers is
 	// --sql-triggers: refuse or fire.
 	Apply       string
 	SQLTriggers string
-	JSON        bool
-	Progress    string
-	// Verbose adds the engine's details (workers, parallelism, barriers)
-	// to the progress bar's display, as a full line every 10 s.
-	Verbose   bool
+	Memory      byteSize
+}
+
+// ReplayRecoveryFlags are the replay command's flags on resuming an earlier
+// run, a stop point never reached, truncated binlogs and a lost or stalled
+// target.
+type ReplayRecoveryFlags struct {
+	Resume bool
+	// StopNeverReachedOK exits 0 when the binlogs end before the stop
+	// point given (by default: exit status 3).
+	StopNeverReachedOK bool
+	// Uncertain is --uncertain: what became of the transaction an earlier
+	// run left unfinished (applied or not-applied).
+	Uncertain string
+	Strict    bool
 	Reconnect time.Duration
-	Memory    byteSize
-	// SourceFlags read the binlogs from a live server instead of files.
-	SourceFlags
 	// StallReport is how long without a commit before the replay says what
 	// its target sessions are doing (a full disk makes a target wait).
 	StallReport time.Duration
+}
+
+// ReplayOutputFlags are the replay command's flags on what it prints.
+type ReplayOutputFlags struct {
+	JSON     bool
+	Progress string
+	// Verbose adds the engine's details (workers, parallelism, barriers)
+	// to the progress bar's display, as a full line every 10 s.
+	Verbose bool
+	// LogValues lets errors and reports show data values (statement
+	// literals, values in server messages, verify's key values).
+	LogValues bool
+}
+
+// RehearsalFlags are the replay command's flags for a rehearsal on a
+// staging target: --dry-run and --verify-against.
+type RehearsalFlags struct {
 	// VerifyAgainst, when set, compares the target with this reference
 	// server after the replay (a staging rehearsal).
 	VerifyAgainst string
@@ -66,13 +97,9 @@ type ReplayOptions struct {
 	// first checked as plan does, and nothing is applied if the replay
 	// would fail on them.
 	DryRun bool
-	// LogValues lets errors and reports show data values (statement
-	// literals, values in server messages, verify's key values).
-	LogValues bool
-	// TLS configures the connections to the target, ReferenceTLS those to
-	// the --verify-against reference.
-	TLS, ReferenceTLS tlsFlags
-
+	// ReferenceTLS configures the connections to the --verify-against
+	// reference.
+	ReferenceTLS tlsFlags
 	// reference and referenceTLS are VerifyAgainst resolved (password
 	// filled in) and ReferenceTLS loaded, by options.
 	reference    string

@@ -17,7 +17,25 @@ import (
 
 // UndoOptions are the flags of the undo command.
 type UndoOptions struct {
-	Target        string
+	// Target is --target, the target server's DSN; TLS configures its
+	// connections.
+	Target string
+	TLS    tlsFlags
+	// The range and how it is applied.
+	UndoRangeFlags
+	UndoApplyFlags
+	DryRun    bool
+	Resume    bool
+	LogValues bool
+	JSON      bool
+	// SkipUnknown and NoContinuityCheck read the binlogs as replay does.
+	SkipUnknown       bool
+	NoContinuityCheck bool
+}
+
+// UndoRangeFlags are the undo command's flags that say which transactions
+// it undoes, and what it does about later writes to their rows.
+type UndoRangeFlags struct {
 	StartPosition string
 	StartDatetime string
 	StopPosition  string
@@ -25,20 +43,17 @@ type UndoOptions struct {
 	GTIDs         string
 	Until         string
 	OnConflict    string
-	DryRun        bool
-	Resume        bool
-	Workers       int
-	GroupTxns     int
-	GroupBytes    int64
-	Memory        byteSize
-	NoLogBin      bool
-	LogValues     bool
-	JSON          bool
-	SpoolDir      string
-	// SkipUnknown and NoContinuityCheck read the binlogs as replay does.
-	SkipUnknown       bool
-	NoContinuityCheck bool
-	TLS               tlsFlags
+}
+
+// UndoApplyFlags are the undo command's flags on how the inverse
+// transactions are applied.
+type UndoApplyFlags struct {
+	Workers    int
+	GroupTxns  int
+	GroupBytes int64
+	Memory     byteSize
+	NoLogBin   bool
+	SpoolDir   string
 }
 
 // AddFlags registers the options on fs, with defaults from
