@@ -34,7 +34,7 @@ type outcome struct {
 // error is for what stops the run: a server that does not start, a failed
 // check, ctx ending, or an anchor failing when it is the reference.
 func measure(ctx context.Context, o *Options, in *input, m method, run int) (outcome, error) {
-	tgt, err := sandbox.Start(ctx, sandbox.Options{FromDatadir: in.base, Durable: o.Durable,
+	tgt, err := sandbox.Start(ctx, sandbox.Options{FromDatadir: in.base, Durable: o.Env.Durable,
 		Args: []string{"--innodb-buffer-pool-size=1G"}, Env: o.syncEnv})
 	if err != nil {
 		return outcome{}, err
@@ -123,9 +123,9 @@ func apply(ctx context.Context, o *Options, in *input, tgt *sandbox.Server, m me
 		upstream = in.source.Port
 	}
 	var proxy *netdelay.Proxy
-	if o.TargetLatency > 0 {
+	if o.Env.TargetLatency > 0 {
 		var err error
-		if proxy, err = netdelay.Listen(ctx, fmt.Sprintf("127.0.0.1:%d", upstream), o.TargetLatency); err != nil {
+		if proxy, err = netdelay.Listen(ctx, fmt.Sprintf("127.0.0.1:%d", upstream), o.Env.TargetLatency); err != nil {
 			return usage{}, err
 		}
 		defer proxy.Close()
