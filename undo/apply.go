@@ -33,9 +33,9 @@ func (u *undo) apply(ctx context.Context, l *later, start txn.Position, applied 
 	}
 	gen := &sqlgen.Generator{TargetMariaDB: true, IgnoredModes: sqlgen.IgnoredSQLModes(u.tgt.Version(), true),
 		Tables: u.defs.Table, Shapes: u.defs.Shape, Collations: names, Logf: u.logf}
-	mem := budget.New(o.MemoryBudget)
-	pipe := pipeline.New(pipeline.Config{Workers: o.Workers, GroupTxns: o.GroupTxns, GroupBytes: o.GroupBytes,
-		MaxRetries: o.MaxRetries, LogValues: o.LogValues, AppliedBefore: applied, Start: start, Channel: target.UndoChannel},
+	mem := budget.New(o.Apply.MemoryBudget)
+	pipe := pipeline.New(pipeline.Config{Workers: o.Apply.Workers, GroupTxns: o.Apply.GroupTxns, GroupBytes: o.Apply.GroupBytes,
+		MaxRetries: o.Apply.MaxRetries, LogValues: o.LogValues, AppliedBefore: applied, Start: start, Channel: target.UndoChannel},
 		pipeline.Deps{Target: sessions{u}, Tables: u.defs, Gen: &guard{gen: gen, tables: u.tables, logValues: o.LogValues},
 			Mem: mem, Logf: u.logf})
 	// Losing the replay lock's connection stops the run: it no longer
@@ -296,7 +296,7 @@ type sessions struct{ u *undo }
 
 // NewSession opens a target session for a worker.
 func (s sessions) NewSession(ctx context.Context) (pipeline.Session, error) {
-	return s.u.tgt.NewSession(ctx, s.u.opts.LockWaitTimeout)
+	return s.u.tgt.NewSession(ctx, s.u.opts.Apply.LockWaitTimeout)
 }
 
 // Unlogged is target.Target.Unlogged.

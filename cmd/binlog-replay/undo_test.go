@@ -234,8 +234,8 @@ func TestUndoGTIDsFlag(t *testing.T) {
 	}
 	uo, err := o.options([]string{files}, io.Discard)
 	want := []filter.GTIDRange{{Domain: 0, Server: 1, First: 5001, Last: 5003}, {Domain: 1, Server: 1, First: 7, Last: 7}}
-	if err != nil || !slices.Equal(uo.GTIDs, want) {
-		t.Fatalf("options: %+v, %v; want the ranges %+v", uo.GTIDs, err, want)
+	if err != nil || !slices.Equal(uo.Range.GTIDs, want) {
+		t.Fatalf("options: %+v, %v; want the ranges %+v", uo.Range.GTIDs, err, want)
 	}
 	for _, c := range []struct {
 		args []string
