@@ -113,10 +113,14 @@ func TestBodyStatementsGroupsRowEventsByStatement(t *testing.T) {
 
 func TestContextStatement(t *testing.T) {
 	q := &txn.Query{ThreadID: 9, Status: txn.Status{
-		HasFlags2: true, Flags2: txn.Flags2NoForeignKeyChecks,
-		HasSQLMode: true, SQLMode: 1411383296,
-		HasCharset: true, CharsetClient: 8, CollationConnection: 8, CollationServer: 45,
-		HasTimeZone: true, TimeZone: "+05:30",
+		SessionModes: txn.SessionModes{
+			HasFlags2: true, Flags2: txn.Flags2NoForeignKeyChecks,
+			HasSQLMode: true, SQLMode: 1411383296,
+		},
+		SessionLocale: txn.SessionLocale{
+			HasCharset: true, CharsetClient: 8, CollationConnection: 8, CollationServer: 45,
+			HasTimeZone: true, TimeZone: "+05:30",
+		},
 		HasMicroseconds: true, Microseconds: 42,
 	}}
 	got := contextStatement(q, &txn.Event{Timestamp: 1700000000}, nil, math.MaxUint64, true).SQL
@@ -138,8 +142,8 @@ func TestMySQL8CollationStandIns(t *testing.T) {
 	names := dialect.NewCollations([]dialect.Collation{utf8mb4, latin1, {ID: 46, Name: "utf8mb4_bin", Charset: "utf8mb4"}},
 		map[string]dialect.Collation{"utf8mb4": utf8mb4, "latin1": latin1},
 		func(format string, args ...any) { log = append(log, fmt.Sprintf(format, args...)) })
-	q := &txn.Query{Status: txn.Status{HasCharset: true, CharsetClient: 255, CollationConnection: 255, CollationServer: 8,
-		HasCollationDatabase: true, CollationDatabase: 999}}
+	q := &txn.Query{Status: txn.Status{SessionLocale: txn.SessionLocale{HasCharset: true, CharsetClient: 255,
+		CollationConnection: 255, CollationServer: 8, HasCollationDatabase: true, CollationDatabase: 999}}}
 	got := contextStatement(q, &txn.Event{}, names, math.MaxUint64, true).SQL
 	for _, want := range []string{"character_set_client=45", "collation_connection=45", "collation_server=8", "collation_database=999"} {
 		if !strings.Contains(got, want) {
@@ -183,7 +187,7 @@ func TestMySQL8SQLModes(t *testing.T) {
 			t.Errorf("IgnoredSQLModes(%q) = %#x, want %#x", c.version, got, c.want)
 		}
 	}
-	q := &txn.Query{Status: txn.Status{HasSQLMode: true, SQLMode: 1436549152}}
+	q := &txn.Query{Status: txn.Status{SessionModes: txn.SessionModes{HasSQLMode: true, SQLMode: 1436549152}}}
 	mysql8 := &Generator{IgnoredModes: IgnoredSQLModes("8.0.36", false)}
 	if got := contextStatement(q, &txn.Event{}, nil, mysql8.sqlModeMask(), true).SQL; !strings.Contains(got, "@@session.sql_mode=1168113696") {
 		t.Errorf("for MySQL 8: %s", got)
