@@ -50,7 +50,7 @@ type rangeKeys struct {
 }
 
 // add adds the keys of one row.
-func (rk *rangeKeys) Add(keys []partition.Key) { rk.keys = append(rk.keys, keys...) }
+func (rk *rangeKeys) add(keys []partition.Key) { rk.keys = append(rk.keys, keys...) }
 
 // seal sorts the keys once all are added.
 func (rk *rangeKeys) seal() {

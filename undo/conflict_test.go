@@ -14,8 +14,8 @@ import (
 // transaction is named.
 func TestLaterConflict(t *testing.T) {
 	var rk rangeKeys
-	rk.Add([]partition.Key{5, 3})
-	rk.Add([]partition.Key{3, 9})
+	rk.add([]partition.Key{5, 3})
+	rk.add([]partition.Key{3, 9})
 	rk.seal()
 	if !rk.has(3) || !rk.has(9) || rk.has(4) || len(rk.keys) != 3 {
 		t.Fatalf("range keys %v", rk.keys)

@@ -86,7 +86,7 @@ func (s *gtidSelector) names(g txn.GTID) int {
 
 // next places the transaction t, given its first piece (or whole), and
 // refuses what the range cannot be (see above).
-func (s *gtidSelector) Next(t *txn.Txn) (place, error) {
+func (s *gtidSelector) next(t *txn.Txn) (place, error) {
 	i := s.names(t.GTID)
 	switch {
 	case i < 0 && s.first == nil:
@@ -98,7 +98,7 @@ func (s *gtidSelector) Next(t *txn.Txn) (place, error) {
 			"comes after the named one at %s but is not named, and named ones are not found before it (%s). An undo reverses one run of "+
 			"consecutive transactions: name every transaction of the run (that one too), or undo each run on its own, the latest first",
 			describeTxn(t.Ref()), at(s.last), s.missing())}
-	case !s.Add(i, t.GTID.Seq):
+	case !s.add(i, t.GTID.Seq):
 		return 0, s.twice(t, "in the range")
 	}
 	ref := t.Ref()
@@ -139,7 +139,7 @@ func (s *gtidSelector) end(why string) error {
 
 // add records the sequence number seq of range i as found, and returns
 // false when it was found before.
-func (s *gtidSelector) Add(i int, seq uint64) bool {
+func (s *gtidSelector) add(i int, seq uint64) bool {
 	f := s.found[i]
 	// j is the first span that ends at or after seq-1 (it may take seq;
 	// seq and every lo are at least 1).

@@ -94,7 +94,7 @@ func TestGTIDSelector(t *testing.T) {
 			var err error
 			for i, tx := range gtidTxns(t, c.binlog...) {
 				var p place
-				if p, err = s.Next(tx); err != nil {
+				if p, err = s.next(tx); err != nil {
 					if i != len(c.want) {
 						t.Fatalf("refused transaction %d (%s), want it placed: %v", i, tx.GTID, err)
 					}
@@ -129,7 +129,7 @@ func TestGTIDSelectorLater(t *testing.T) {
 	s := newGTIDSelector(mustRanges(t, "0-1-5..6"))
 	txns := gtidTxns(t, "0-1-5", "0-1-6", "0-1-7", "0-1-6")
 	for _, tx := range txns[:2] {
-		if p, err := s.Next(tx); p != inRange || err != nil {
+		if p, err := s.next(tx); p != inRange || err != nil {
 			t.Fatalf("%s: %d, %v", tx.GTID, p, err)
 		}
 	}
@@ -151,11 +151,11 @@ func TestGTIDSelectorFound(t *testing.T) {
 		t.Fatalf("%d named, want 22", s.left)
 	}
 	for _, seq := range []uint64{3, 1, 2, 5, 8, 7, 9, 20} {
-		if !s.Add(0, seq) {
+		if !s.add(0, seq) {
 			t.Fatalf("%d found twice", seq)
 		}
 	}
-	if s.Add(0, 2) || s.Add(0, 8) {
+	if s.add(0, 2) || s.add(0, 8) {
 		t.Error("a sequence number found again was not told")
 	}
 	want := []span{{1, 3}, {5, 5}, {7, 9}, {20, 20}}
@@ -174,8 +174,8 @@ func TestGTIDSelectorFound(t *testing.T) {
 		t.Errorf("missing %q, want %q", got, want)
 	}
 	// 4 and 6 join the spans around them.
-	s.Add(0, 4)
-	s.Add(0, 6)
+	s.add(0, 4)
+	s.add(0, 6)
 	if len(s.found[0]) != 2 || s.found[0][0] != (span{1, 9}) {
 		t.Errorf("spans %v, want 1..9 and 20..20", s.found[0])
 	}
@@ -183,7 +183,7 @@ func TestGTIDSelectorFound(t *testing.T) {
 	// Many holes: the first ten, then how many more.
 	s = newGTIDSelector(mustRanges(t, "0-1-1..30"))
 	for seq := uint64(2); seq <= 30; seq += 2 {
-		s.Add(0, seq)
+		s.add(0, seq)
 	}
 	if got := s.missing(); !strings.HasPrefix(got, "0-1-1..1, 0-1-3..3") || !strings.HasSuffix(got, "0-1-19..19 and 5 more ranges") {
 		t.Errorf("missing %q", got)
@@ -195,7 +195,7 @@ func TestGTIDSelectorFound(t *testing.T) {
 	if s.left != math.MaxUint64 {
 		t.Errorf("%d left, want the most", s.left)
 	}
-	if !s.Add(0, math.MaxUint64) || s.Add(0, math.MaxUint64) || !s.Add(0, math.MaxUint64-1) {
+	if !s.add(0, math.MaxUint64) || s.add(0, math.MaxUint64) || !s.add(0, math.MaxUint64-1) {
 		t.Error("the largest sequence numbers")
 	}
 	if got := s.missing(); got != "1-1-1..18446744073709551615" {

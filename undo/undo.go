@@ -492,7 +492,7 @@ read:
 				break read // it starts at or past the stop position: it ends past it
 			}
 			if u.sel != nil {
-				p, err := u.sel.Next(t)
+				p, err := u.sel.next(t)
 				switch {
 				case err != nil:
 					return nil, err
@@ -590,7 +590,7 @@ func (u *undo) take(ctx context.Context, iv *inverse.Inverter, t *txn.Txn, cur *
 			continue
 		}
 		for _, k := range keys {
-			u.keys.Add(k)
+			u.keys.add(k)
 		}
 	}
 	return u.spool.Add(t, stmts)

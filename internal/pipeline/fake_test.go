@@ -70,7 +70,7 @@ type fakeTxn struct {
 	delay time.Duration
 	// failOnce fails its first application with this error; fail fails
 	// every one.
-	failOnce, Fail error
+	failOnce, fail error
 	// needs, when set, fails its application with error 1062 unless that
 	// transaction is committed (a dependency its write set missed).
 	needs uint64
@@ -157,7 +157,7 @@ func (s *fakeSession) Exec(ctx context.Context, stmts []sqlgen.Stmt) error {
 			continue
 		}
 		last = st.Txn
-		if err := s.Apply(ctx, st); err != nil {
+		if err := s.apply(ctx, st); err != nil {
 			return err
 		}
 	}
@@ -188,7 +188,7 @@ func (s *fakeSession) takeTurn(ctx context.Context, slot, ticket uint64) error {
 
 // apply applies one transaction: its delay, its scripted failures, its
 // locks.
-func (s *fakeSession) Apply(ctx context.Context, st *sqlgen.Stmt) error {
+func (s *fakeSession) apply(ctx context.Context, st *sqlgen.Stmt) error {
 	f := s.f
 	seq := st.Txn.Seq
 	ft := f.txns[seq]
@@ -206,8 +206,8 @@ func (s *fakeSession) Apply(ctx context.Context, st *sqlgen.Stmt) error {
 	defer f.mu.Unlock()
 	f.applied[seq]++
 	switch {
-	case ft.Fail != nil:
-		return &target.StmtError{Stmt: st, Err: ft.Fail}
+	case ft.fail != nil:
+		return &target.StmtError{Stmt: st, Err: ft.fail}
 	case ft.failOnce != nil && f.applied[seq] == 1:
 		return &target.StmtError{Stmt: st, Err: ft.failOnce}
 	case ft.needs != 0 && !slices.Contains(f.committed, ft.needs):

@@ -165,7 +165,7 @@ type Pipeline struct {
 	counts counters
 
 	mu   sync.Mutex
-	prog Progress // guarded by mu
+	prog progress // guarded by mu
 }
 
 // stmtSession is the session statement-format, DDL and streamed groups run
@@ -184,7 +184,7 @@ type counters struct {
 }
 
 // progress is what was committed, guarded by Pipeline.mu.
-type Progress struct {
+type progress struct {
 	applied, sqlRowEvents uint64
 	bytes                 int64
 	position              txn.Position

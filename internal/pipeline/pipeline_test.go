@@ -116,7 +116,7 @@ func TestRetryAfterPartialBatch(t *testing.T) {
 // the first commits, and the error names the second.
 func TestFallbackOneAtATime(t *testing.T) {
 	bothCommitModes(t, func(t *testing.T, chain bool) {
-		f := newFakeTarget(t, map[uint64]*fakeTxn{2: {Fail: serverError(1062)}})
+		f := newFakeTarget(t, map[uint64]*fakeTxn{2: {fail: serverError(1062)}})
 		_, err := runPipeline(t, context.Background(), f, Config{ChainCommits: chain, Workers: 1, GroupTxns: 3}, rowTxn(1, 1), rowTxn(2, 2), rowTxn(3, 3))
 		ae, ok := errorsAs[*ApplyError](err)
 		if !ok || ae.Seq != 2 {

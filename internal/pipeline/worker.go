@@ -65,7 +65,7 @@ func (w *worker) loop(ctx context.Context, in <-chan *group) error {
 				return nil
 			}
 			w.p.counts.busy.Add(1)
-			err := w.Apply(ctx, g)
+			err := w.apply(ctx, g)
 			w.p.counts.busy.Add(-1)
 			if err != nil {
 				return err
@@ -75,7 +75,7 @@ func (w *worker) loop(ctx context.Context, in <-chan *group) error {
 }
 
 // apply applies g, retrying on lock conflicts, until it is committed.
-func (w *worker) Apply(ctx context.Context, g *group) error {
+func (w *worker) apply(ctx context.Context, g *group) error {
 	if g.statement && w != w.p.stmt.worker {
 		// Statement groups run alone: once everything before one has
 		// committed (and everything after waits for it), the statement
@@ -86,7 +86,7 @@ func (w *worker) Apply(ctx context.Context, g *group) error {
 		}
 		w.p.stmt.mu.Lock()
 		defer w.p.stmt.mu.Unlock()
-		return w.p.stmt.worker.Apply(ctx, g)
+		return w.p.stmt.worker.apply(ctx, g)
 	}
 	if g.stream != nil {
 		return w.applyStream(ctx, g)
@@ -147,7 +147,7 @@ func (w *worker) applyEach(ctx context.Context, g *group) error {
 	for i, t := range g.txns {
 		one := &group{txns: g.txns[i : i+1], first: g.first + uint64(i), dependsOn: g.first + uint64(i) - 1,
 			statement: g.statement, bytes: t.Bytes}
-		if err := w.Apply(ctx, one); err != nil {
+		if err := w.apply(ctx, one); err != nil {
 			return err
 		}
 	}

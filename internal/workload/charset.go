@@ -26,7 +26,7 @@ type charsetGen struct {
 // csTable is a Charset table: its (unquoted) name and writable columns with
 // their kinds: "u" utf8mb4 text, "l" latin1 text, "b" binary, "i" integer.
 type csTable struct {
-	Name  string
+	name  string
 	cols  []string
 	kinds string
 }
@@ -83,7 +83,7 @@ func (g *charsetGen) setup(r *rand.Rand) []unit.Unit {
 			rows = append(rows, csRow(r, t, id, ti == 2))
 		}
 		cols := append([]string{"id"}, t.cols...)
-		units = append(units, unit.Tx(sqlvals.InsertRows(sqlvals.Ident(t.Name), sqlvals.Idents(cols...), rows, 100)...))
+		units = append(units, unit.Tx(sqlvals.InsertRows(sqlvals.Ident(t.name), sqlvals.Idents(cols...), rows, 100)...))
 	}
 	return units
 }
@@ -171,7 +171,7 @@ func (c *charsetSession) op() string {
 	r := c.r
 	ti := r.IntN(len(c.g.tables))
 	t, ids := c.g.tables[ti], c.rows[ti]
-	name := sqlvals.Ident(t.Name)
+	name := sqlvals.Ident(t.name)
 	if ids.Len() < 3 || r.IntN(4) == 0 {
 		id := c.alloc.Fresh()
 		ids.Add(id)

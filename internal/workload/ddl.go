@@ -41,17 +41,17 @@ func (g *ddlGen) setup(r *rand.Rand) []unit.Unit {
 
 // ddlTable is the model of one of a session's tables.
 type ddlTable struct {
-	Name string
+	name string
 	cols []ddlCol
 	rows *idset.Set
 }
 
 // ddlCol is a column; kind picks the values DML writes into it.
-type ddlCol struct{ Name, kind string }
+type ddlCol struct{ name, kind string }
 
 func (t *ddlTable) col(name string) int {
 	for i, c := range t.cols {
-		if c.Name == name {
+		if c.name == name {
 			return i
 		}
 	}
@@ -79,10 +79,10 @@ type ddlSession struct {
 }
 
 // name returns the session's table name for base.
-func (d *ddlSession) Name(base string) string { return fmt.Sprintf("d%d_%s", d.s, base) }
+func (d *ddlSession) name(base string) string { return fmt.Sprintf("d%d_%s", d.s, base) }
 
 // q quotes the current name of role's table.
-func (d *ddlSession) q(role string) string { return sqlvals.Ident(d.tables[role].Name) }
+func (d *ddlSession) q(role string) string { return sqlvals.Ident(d.tables[role].name) }
 
 func (d *ddlSession) next(i int) []unit.Unit {
 	k := (i - d.s) / d.g.o.Threads
@@ -96,7 +96,7 @@ func (d *ddlSession) next(i int) []unit.Unit {
 
 // addTable records a new table holding rows.
 func (d *ddlSession) addTable(role, name string, cols []ddlCol, rows *idset.Set) {
-	d.tables[role] = &ddlTable{Name: name, cols: cols, rows: rows}
+	d.tables[role] = &ddlTable{name: name, cols: cols, rows: rows}
 	d.roles = append(d.roles, role)
 }
 
@@ -133,7 +133,7 @@ var ddlSteps = []func(d *ddlSession) []unit.Unit{
 		for id := 1; id <= d.g.o.Scale; id++ {
 			rows.Add(id)
 		}
-		d.addTable("main", d.Name("main"), []ddlCol{{"id", "id"}, {"a", "int"}, {"b", "str"}}, rows)
+		d.addTable("main", d.name("main"), []ddlCol{{"id", "id"}, {"a", "int"}, {"b", "str"}}, rows)
 		return []unit.Unit{unit.Auto(fmt.Sprintf("CREATE TABLE %s LIKE ddl_base", d.q("main"))),
 			unit.Tx(fmt.Sprintf("INSERT INTO %s SELECT * FROM ddl_base ORDER BY id", d.q("main")))}
 	},
@@ -147,13 +147,13 @@ var ddlSteps = []func(d *ddlSession) []unit.Unit{
 	},
 	func(d *ddlSession) []unit.Unit { return d.alter("main", "MODIFY b VARCHAR(100) NULL") },
 	func(d *ddlSession) []unit.Unit {
-		d.addTable("side", d.Name("side"), []ddlCol{{"id", "id"}, {"x", "str"}}, idset.New())
+		d.addTable("side", d.name("side"), []ddlCol{{"id", "id"}, {"x", "str"}}, idset.New())
 		return []unit.Unit{unit.Auto(fmt.Sprintf("CREATE TABLE %s (id INT NOT NULL PRIMARY KEY, x VARCHAR(40) NOT NULL) ENGINE=InnoDB", d.q("side"))),
 			d.insert("side")}
 	},
 	func(d *ddlSession) []unit.Unit {
 		old := d.q("main")
-		d.tables["main"].Name = d.Name("main_r")
+		d.tables["main"].name = d.name("main_r")
 		return []unit.Unit{unit.Auto(fmt.Sprintf("RENAME TABLE %s TO %s", old, d.q("main")))}
 	},
 	func(d *ddlSession) []unit.Unit {
@@ -169,7 +169,7 @@ var ddlSteps = []func(d *ddlSession) []unit.Unit{
 	},
 	func(d *ddlSession) []unit.Unit {
 		t := d.tables["main"]
-		d.addTable("copy", d.Name("copy"), append([]ddlCol(nil), t.cols...), d.copyRows("main", 0))
+		d.addTable("copy", d.name("copy"), append([]ddlCol(nil), t.cols...), d.copyRows("main", 0))
 		return []unit.Unit{unit.Auto(fmt.Sprintf("CREATE TABLE %s AS SELECT * FROM %s ORDER BY id", d.q("copy"), d.q("main")))}
 	},
 	func(d *ddlSession) []unit.Unit {
@@ -180,7 +180,7 @@ var ddlSteps = []func(d *ddlSession) []unit.Unit{
 	func(d *ddlSession) []unit.Unit {
 		half := d.g.o.Scale / 2
 		t := d.tables["main"]
-		d.addTable("like", d.Name("like"), append([]ddlCol(nil), t.cols...), d.copyRows("main", half))
+		d.addTable("like", d.name("like"), append([]ddlCol(nil), t.cols...), d.copyRows("main", half))
 		return []unit.Unit{unit.Auto(fmt.Sprintf("CREATE TABLE %s LIKE %s", d.q("like"), d.q("main"))),
 			unit.Auto(fmt.Sprintf("INSERT INTO %s SELECT * FROM %s WHERE id <= %d ORDER BY id", d.q("like"), d.q("main"), half))}
 	},
@@ -189,7 +189,7 @@ var ddlSteps = []func(d *ddlSession) []unit.Unit{
 	func(d *ddlSession) []unit.Unit { return d.alter("main", "DROP PRIMARY KEY") },
 	func(d *ddlSession) []unit.Unit {
 		t := d.tables["main"]
-		t.cols[t.col("a")].Name = "a2"
+		t.cols[t.col("a")].name = "a2"
 		return d.alter("main", "CHANGE a a2 BIGINT NULL")
 	},
 	func(d *ddlSession) []unit.Unit {
@@ -204,7 +204,7 @@ var ddlSteps = []func(d *ddlSession) []unit.Unit{
 	},
 	func(d *ddlSession) []unit.Unit {
 		oldCopy, oldLike := d.q("copy"), d.q("like")
-		d.tables["copy"].Name, d.tables["like"].Name = d.Name("copy_r"), d.Name("like_r")
+		d.tables["copy"].name, d.tables["like"].name = d.name("copy_r"), d.name("like_r")
 		return []unit.Unit{unit.Auto(fmt.Sprintf("DROP INDEX idx_a ON %s", d.q("main"))),
 			unit.Auto(fmt.Sprintf("RENAME TABLE %s TO %s, %s TO %s", oldCopy, d.q("copy"), oldLike, d.q("like")))}
 	},
@@ -227,7 +227,7 @@ func (d *ddlSession) tempTable() []unit.Unit {
 		like.rows.Remove(id)
 		vals = append(vals, fmt.Sprintf("(%d, %d)", id, d.r.IntN(1000)))
 	}
-	tmp := sqlvals.Ident(d.Name("tmp"))
+	tmp := sqlvals.Ident(d.name("tmp"))
 	return []unit.Unit{
 		unit.Auto(fmt.Sprintf("CREATE TEMPORARY TABLE %s (id INT NOT NULL PRIMARY KEY, v INT NOT NULL)", tmp)),
 		unit.Auto(fmt.Sprintf("INSERT IGNORE INTO %s (id, v) VALUES %s", tmp, strings.Join(vals, ", "))),
@@ -265,10 +265,10 @@ func (d *ddlSession) insert(role string) unit.Unit {
 	t.rows.Add(id)
 	var names, vals []string
 	for _, c := range t.cols {
-		names = append(names, sqlvals.Ident(c.Name))
+		names = append(names, sqlvals.Ident(c.name))
 		vals = append(vals, d.value(c, id))
 	}
-	return unit.Auto(fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)", sqlvals.Ident(t.Name), strings.Join(names, ", "), strings.Join(vals, ", ")))
+	return unit.Auto(fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)", sqlvals.Ident(t.name), strings.Join(names, ", "), strings.Join(vals, ", ")))
 }
 
 // dml returns one to three inserts, updates or deletes on the tables that
@@ -284,14 +284,14 @@ func (d *ddlSession) dml() unit.Unit {
 		case k == 1:
 			id := t.rows.Pick(d.r)
 			t.rows.Remove(id)
-			stmts = append(stmts, fmt.Sprintf("DELETE FROM %s WHERE id=%d", sqlvals.Ident(t.Name), id))
+			stmts = append(stmts, fmt.Sprintf("DELETE FROM %s WHERE id=%d", sqlvals.Ident(t.name), id))
 		default:
 			id := t.rows.Pick(d.r)
 			c := t.cols[d.r.IntN(len(t.cols))]
 			if c.kind == "id" {
 				c = t.cols[len(t.cols)-1]
 			}
-			stmts = append(stmts, fmt.Sprintf("UPDATE %s SET %s=%s WHERE id=%d", sqlvals.Ident(t.Name), sqlvals.Ident(c.Name), d.value(c, id), id))
+			stmts = append(stmts, fmt.Sprintf("UPDATE %s SET %s=%s WHERE id=%d", sqlvals.Ident(t.name), sqlvals.Ident(c.name), d.value(c, id), id))
 		}
 	}
 	if len(stmts) > 1 && d.r.IntN(3) != 0 {

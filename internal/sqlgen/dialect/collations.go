@@ -76,7 +76,7 @@ func LoadCollations(ctx context.Context, db *sql.DB, logf func(string, ...any)) 
 	return NewCollations(all, defaults, logf), nil
 }
 
-// newCollations indexes the target's collations and works out the
+// NewCollations indexes the target's collations and works out the
 // stand-ins from its default collation of each character set.
 func NewCollations(all []Collation, defaults map[string]Collation, logf func(string, ...any)) *Collations {
 	c := &Collations{byID: map[uint16]Collation{}, standIns: map[uint16]Collation{}, logf: logf, told: map[uint16]bool{}}
@@ -94,7 +94,7 @@ func NewCollations(all []Collation, defaults map[string]Collation, logf func(str
 	return c
 }
 
-// lookup returns the target's collation for id, or its stand-in (none
+// Lookup returns the target's collation for id, or its stand-in (none
 // when c is nil).
 func (c *Collations) Lookup(id uint16) (Collation, bool) {
 	if c == nil {
@@ -110,7 +110,7 @@ func (c *Collations) Lookup(id uint16) (Collation, bool) {
 	return x, ok
 }
 
-// sessionID returns the id to set in the session for id: id itself, its
+// SessionID returns the id to set in the session for id: id itself, its
 // stand-in, or, when the target knows neither, id (which the target then
 // refuses, naming it).
 func (c *Collations) SessionID(id uint16) uint16 {

@@ -21,7 +21,7 @@ import (
 // MariaDB has no syntax for; it is left alone.)
 var mysqlInvisible = regexp.MustCompile(`(?i)/\*!80023\s+INVISIBLE\s*\*/`)
 
-// invisibleForMariaDB returns sql with each MySQL /*!80023 INVISIBLE */
+// InvisibleForMariaDB returns sql with each MySQL /*!80023 INVISIBLE */
 // comment in its code (not inside a string literal or a plain comment)
 // written as a plain INVISIBLE, and whether it changed anything.
 func InvisibleForMariaDB(sql []byte) ([]byte, bool) {
