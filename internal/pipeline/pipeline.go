@@ -275,6 +275,21 @@ type UncertainGroup struct {
 
 // Snapshot is what the pipeline did so far.
 type Snapshot struct {
+	// Committed is how far the commits went.
+	Committed
+	// Busy and Waiting count the workers applying a group and those
+	// waiting for their turn to commit.
+	Busy, Waiting int
+	// Parallelism is what the binlog allows as dispatched (internal/pipeline/width).
+	Parallelism float64
+	// Counters count what happened on the way.
+	Counters
+	// Uncertain is the group whose commit was cut off, if any.
+	Uncertain *UncertainGroup
+}
+
+// Committed is how far a pipeline's commits went (see Snapshot).
+type Committed struct {
 	// Applied counts the source transactions committed, Bytes their
 	// binlog bytes; Position is where the next one starts, SourceTime the
 	// commit time of the last one; First and Last the first and last
@@ -284,11 +299,11 @@ type Snapshot struct {
 	Position    txn.Position
 	SourceTime  time.Time
 	First, Last *txn.Ref
-	// Busy and Waiting count the workers applying a group and those
-	// waiting for their turn to commit.
-	Busy, Waiting int
-	// Parallelism is what the binlog allows as dispatched (internal/pipeline/width).
-	Parallelism float64
+}
+
+// Counters count the groups run alone, the row events applied as SQL,
+// retries and other events of a pipeline's run (see Snapshot).
+type Counters struct {
 	// Barriers counts the transactions that ran alone, BarrierReasons by
 	// reason.
 	Barriers       uint64
@@ -301,16 +316,14 @@ type Snapshot struct {
 	// ChainedCommits counts the commits sent chained on the one before,
 	// before it was acknowledged (target/turns.go).
 	ChainedCommits uint64
-	// Uncertain is the group whose commit was cut off, if any.
-	Uncertain *UncertainGroup
 }
 
 // Snapshot returns what the pipeline did so far.
 func (p *Pipeline) Snapshot() Snapshot {
 	p.mu.Lock()
-	s := Snapshot{Applied: p.prog.applied, Bytes: p.prog.bytes, Position: p.prog.position,
-		SourceTime: p.prog.sourceTime, First: p.prog.first, Last: p.prog.last,
-		Parallelism: p.prog.parallelism, SQLRowEvents: p.prog.sqlRowEvents, Uncertain: p.prog.uncertain}
+	s := Snapshot{Committed: Committed{Applied: p.prog.applied, Bytes: p.prog.bytes, Position: p.prog.position,
+		SourceTime: p.prog.sourceTime, First: p.prog.first, Last: p.prog.last},
+		Parallelism: p.prog.parallelism, Counters: Counters{SQLRowEvents: p.prog.sqlRowEvents}, Uncertain: p.prog.uncertain}
 	if len(p.prog.barrierWhy) > 0 {
 		s.BarrierReasons = make(map[string]uint64, len(p.prog.barrierWhy))
 		for k, v := range p.prog.barrierWhy {
