@@ -64,22 +64,9 @@ type Summary struct {
 	StopReason string `json:"stop_reason"`
 	// Next is where a later replay would continue (the checkpoint).
 	Next txn.Position `json:"next"`
-	// Retries counts groups rolled back and retried after lock conflicts.
-	Retries uint64 `json:"retries"`
-	// OrderAborts counts the commit-order deadlocks ended by making the
-	// later groups roll back (see ordermonitor.go).
-	OrderAborts uint64 `json:"order_aborts"`
-	// ChainedCommits counts the target commits sent before the one before
-	// them was acknowledged, the target keeping them in order
-	// (--commit-order server).
-	ChainedCommits uint64 `json:"chained_commits"`
-	// SerialTxns counts the transactions applied in serial stretches of
-	// the binlog, where every group waited for the one before: their row
-	// images were not decoded nor their write sets computed (serial.go).
-	SerialTxns uint64 `json:"serial_txns"`
-	// BarrierReasons counts, by reason, the transactions that had to run
-	// alone.
-	BarrierReasons map[string]uint64 `json:"barrier_reasons,omitempty"`
+	// GroupStats count how the groups ran: retries, aborts, chained
+	// commits, serial stretches, barriers.
+	GroupStats
 	// SourceGTIDs tells whether the target logged the replayed
 	// transactions with their source GTIDs (see GTIDMode).
 	SourceGTIDs bool `json:"source_gtids"`
@@ -102,6 +89,26 @@ type Summary struct {
 	// mergeSummaries).
 	base      uint64
 	uncertain *pipeline.UncertainGroup
+}
+
+// GroupStats count how a replay's groups ran (see Summary).
+type GroupStats struct {
+	// Retries counts groups rolled back and retried after lock conflicts.
+	Retries uint64 `json:"retries"`
+	// OrderAborts counts the commit-order deadlocks ended by making the
+	// later groups roll back (see ordermonitor.go).
+	OrderAborts uint64 `json:"order_aborts"`
+	// ChainedCommits counts the target commits sent before the one before
+	// them was acknowledged, the target keeping them in order
+	// (--commit-order server).
+	ChainedCommits uint64 `json:"chained_commits"`
+	// SerialTxns counts the transactions applied in serial stretches of
+	// the binlog, where every group waited for the one before: their row
+	// images were not decoded nor their write sets computed (serial.go).
+	SerialTxns uint64 `json:"serial_txns"`
+	// BarrierReasons counts, by reason, the transactions that had to run
+	// alone.
+	BarrierReasons map[string]uint64 `json:"barrier_reasons,omitempty"`
 }
 
 // run is the state of one attempt of a replay.
