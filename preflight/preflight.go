@@ -253,7 +253,7 @@ func planOptions(o Options) plan.Options {
 	return plan.Options{Files: s.Files, StartPosition: s.Start, StartGTIDs: f.StartGTIDs, StopPosition: f.StopPosition,
 		StopDatetime: f.StopDatetime, StopBeforeGTID: f.StopBeforeGTID, ExcludeGTIDs: f.ExcludeGTIDs,
 		Databases: f.Databases, Tables: f.Tables, SkipUnknown: s.SkipUnknown, NoContinuityCheck: s.NoContinuityCheck,
-		Workers: []int{o.Workers}, HideValues: true}
+		Analysis: plan.Analysis{Workers: []int{o.Workers}, HideValues: true}}
 }
 
 // runProbes measures the target's commits and apply rate in the scratch

@@ -353,7 +353,7 @@ func dryRunCheck(ctx context.Context, ro *replay.Options, stderr io.Writer) int 
 	po := plan.Options{Files: ro.Files, StartPosition: start, StartGTIDs: ro.Select.StartGTIDs,
 		StopPosition: ro.Select.StopPosition, StopDatetime: ro.Select.StopDatetime, StopBeforeGTID: ro.Select.StopBeforeGTID,
 		ExcludeGTIDs: ro.Select.ExcludeGTIDs, Databases: ro.Select.Databases, Tables: ro.Select.Tables, RewriteDB: ro.Select.RewriteDB, SkipUnknown: ro.Recovery.SkipUnknown,
-		HideValues: !ro.Report.LogValues, NoContinuityCheck: ro.Recovery.NoContinuityCheck}
+		Analysis: plan.Analysis{HideValues: !ro.Report.LogValues}, NoContinuityCheck: ro.Recovery.NoContinuityCheck}
 	if ro.Source.DSN != "" {
 		src, err := ro.Source.Remote()
 		if err != nil {
