@@ -51,6 +51,23 @@ type Options struct {
 	// fails the check (binlog) or only warns that the row events will be
 	// applied as SQL (auto on MariaDB).
 	Apply string
+	// ProbeSettings say where and how much the probes write.
+	ProbeSettings
+	// Statfs returns a filesystem's space (default Statfs): tests inject
+	// one.
+	Statfs StatfsFunc
+	// LoadAvg returns this machine's one-minute load average (default:
+	// from /proc/loadavg; an error leaves the load out). Tests inject one.
+	LoadAvg func() (float64, error)
+	// ConnectTimeout bounds the first connection (default 10 s).
+	ConnectTimeout time.Duration
+	// Log receives progress lines; nil discards them.
+	Log io.Writer
+}
+
+// ProbeSettings say where a preflight's probes write on the target, and
+// how much (see Options).
+type ProbeSettings struct {
 	// ScratchSchema is the database the probe creates and drops
 	// (default DefaultScratchSchema).
 	ScratchSchema string
@@ -63,16 +80,6 @@ type Options struct {
 	// measure the target's scaling (default: Workers, at most 4; 1 does
 	// not measure it).
 	ProbeSessions int
-	// Statfs returns a filesystem's space (default Statfs): tests inject
-	// one.
-	Statfs StatfsFunc
-	// LoadAvg returns this machine's one-minute load average (default:
-	// from /proc/loadavg; an error leaves the load out). Tests inject one.
-	LoadAvg func() (float64, error)
-	// ConnectTimeout bounds the first connection (default 10 s).
-	ConnectTimeout time.Duration
-	// Log receives progress lines; nil discards them.
-	Log io.Writer
 }
 
 // Report is what a preflight found. Its JSON encoding is the command's

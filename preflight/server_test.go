@@ -63,7 +63,7 @@ func execAll(ctx context.Context, db *sql.DB, stmts ...string) error {
 // with a small probe.
 func options(sc *replaytest.Scenario, dsn string) preflight.Options {
 	return preflight.Options{TargetDSN: dsn, Selection: preflight.Selection{Files: sc.Files, Start: sc.Start},
-		Workers: 2, Commits: 60, SampleTxns: 300}
+		Workers: 2, ProbeSettings: preflight.ProbeSettings{Commits: 60, SampleTxns: 300}}
 }
 
 func check(t *testing.T, rep *preflight.Report, name string) preflight.Check {

@@ -69,7 +69,7 @@ func TestSummarise(t *testing.T) {
 // injected statfs would report them: without root no small filesystem
 // can be mounted here (TestTooLittleDisk mounts one when it can).
 func TestDiskCheck(t *testing.T) {
-	b := &Binlogs{Bytes: 300 << 20, InsertBytes: 100 << 20, DeleteBytes: 20 << 20}
+	b := &Binlogs{Bytes: 300 << 20, RowBytes: RowBytes{InsertBytes: 100 << 20, DeleteBytes: 20 << 20}}
 	disk := func(free uint64, dev uint64) *DiskSpace {
 		return &DiskSpace{Path: "/var/lib/mysql", Total: 10 << 30, Free: free, Device: dev}
 	}
@@ -116,7 +116,7 @@ func TestMaxAllowedPacketCheck(t *testing.T) {
 }
 
 func TestEstimate(t *testing.T) {
-	b := &Binlogs{Transactions: 10000, RowTxns: 10000, RowTxnBytes: 20 << 20, Bytes: 20 << 20}
+	b := &Binlogs{Transactions: 10000, RowTxns: 10000, RowBytes: RowBytes{RowTxnBytes: 20 << 20}, Bytes: 20 << 20}
 	a := &probe.ApplyProbe{Method: "passthrough", Txns: 1000, Bytes: 2 << 20, Groups: 16, Seconds: 0.1, Scaling: 1.5, Sessions: 4}
 	one := estimate(etaInput{b: b, apply: a, workers: 1})
 	want := 1.0*serverFactor + startUpSeconds
