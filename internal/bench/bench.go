@@ -215,17 +215,9 @@ type Result struct {
 	GroupTxns int `json:"group_txns,omitempty"`
 	// Apply is how binlog-replay applied row events (replay.ApplyMode).
 	Apply replay.ApplyMode `json:"apply,omitempty"`
-	// Seconds are the apply times of the repeats, sorted.
-	Seconds []float64 `json:"seconds"`
-	// Median is the reported apply time (the mean of the middle two for
-	// an even count).
-	Median float64 `json:"median_seconds"`
-	// TxnsPerSec and RowsPerSec are transactions and row changes over the
-	// median time.
-	TxnsPerSec float64 `json:"txns_per_second"`
-	RowsPerSec float64 `json:"rows_per_second"`
-	// Ratio is the anchor's median over this one's (speed-up).
-	Ratio float64 `json:"speedup_vs_anchor"`
+	// Timing is how long the applies took, and the rates and speed-up
+	// that gives.
+	Timing
 	// Verified is true when every checked target equalled its reference
 	// (the source, or the anchor's target when there is no source).
 	Verified bool `json:"verified"`
@@ -245,6 +237,22 @@ type Result struct {
 	// proxy's wake-ups. For native replication it is that of the untimed
 	// fetch.
 	ProxyRoundTripMs float64 `json:"proxy_round_trip_ms,omitempty"`
+}
+
+// Timing is how long a method's applies took, and the rates and speed-up
+// that gives (see Result).
+type Timing struct {
+	// Seconds are the apply times of the repeats, sorted.
+	Seconds []float64 `json:"seconds"`
+	// Median is the reported apply time (the mean of the middle two for
+	// an even count).
+	Median float64 `json:"median_seconds"`
+	// TxnsPerSec and RowsPerSec are transactions and row changes over the
+	// median time.
+	TxnsPerSec float64 `json:"txns_per_second"`
+	RowsPerSec float64 `json:"rows_per_second"`
+	// Ratio is the anchor's median over this one's (speed-up).
+	Ratio float64 `json:"speedup_vs_anchor"`
 }
 
 // ProfileReport holds the results of one workload profile (or of the
