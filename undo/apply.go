@@ -71,7 +71,7 @@ func (u *undo) apply(ctx context.Context, l *later, start txn.Position, applied 
 		err = lost
 	}
 	u.summarize(pipe.Snapshot())
-	if err != nil || ctx.Err() != nil || !u.fed {
+	if err != nil || ctx.Err() != nil || !u.sent.fed {
 		return err
 	}
 	// The pool's connections may come from the workers' sessions, with
@@ -140,20 +140,20 @@ func (u *undo) feed(ctx context.Context, out chan<- *txn.Txn, l *later, mem *bud
 	for {
 		t, err := b.Next()
 		if errors.Is(err, io.EOF) {
-			u.mu.Lock()
-			u.fed = true
-			u.mu.Unlock()
+			u.sent.mu.Lock()
+			u.sent.fed = true
+			u.sent.mu.Unlock()
 			return nil
 		}
 		if err != nil {
 			return err
 		}
 		applied := pipe.Snapshot().Applied
-		u.mu.Lock()
-		u.counts.committed(applied)
-		u.counts.sent(t.Part <= 1, u.pending)
-		u.pending = nil
-		u.mu.Unlock()
+		u.sent.mu.Lock()
+		u.sent.counts.committed(applied)
+		u.sent.counts.sent(t.Part <= 1, u.sent.pending)
+		u.sent.pending = nil
+		u.sent.mu.Unlock()
 		if err := mem.Acquire(ctx, t); err != nil {
 			return nil // interrupted: a graceful stop
 		}
@@ -194,15 +194,15 @@ func (u *undo) keep(ctx context.Context, f *txn.Format, ev *txn.Event, l *later)
 	}
 	tm := ev.Rows.Table
 	name := tm.Schema + "." + tm.Table
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if u.pending == nil {
-		u.pending = map[string]*TableRows{}
+	u.sent.mu.Lock()
+	defer u.sent.mu.Unlock()
+	if u.sent.pending == nil {
+		u.sent.pending = map[string]*TableRows{}
 	}
-	c := u.pending[name]
+	c := u.sent.pending[name]
 	if c == nil {
 		c = &TableRows{Table: name}
-		u.pending[name] = c
+		u.sent.pending[name] = c
 	}
 	n := int64(rowCount(ev.Rows))
 	switch ev.Rows.Op {
@@ -280,10 +280,10 @@ func (u *undo) summarize(ps pipeline.Snapshot) {
 	s := &u.sum
 	s.Undone, s.First, s.Last, s.Retries = ps.Applied, ps.First, ps.Last, ps.Retries
 	s.Next = ps.Position
-	u.mu.Lock()
-	u.counts.committed(ps.Applied)
-	total := u.counts.total
-	u.mu.Unlock()
+	u.sent.mu.Lock()
+	u.sent.counts.committed(ps.Applied)
+	total := u.sent.counts.total
+	u.sent.mu.Unlock()
 	s.Tables = nil
 	for _, c := range total {
 		s.Tables = append(s.Tables, *c)

@@ -224,8 +224,13 @@ type undo struct {
 	editor map[*txn.Format]*rowedit.Editor
 	sum    Summary
 
-	// counts are the rows the feed sent (see feed); pending those of the
-	// statement being read.
+	// sent is what the feed sent (see feed).
+	sent feedState
+}
+
+// feedState is what an undo's feed sent: counts are the rows it sent,
+// pending those of the statement being read.
+type feedState struct {
 	mu      sync.Mutex
 	counts  rowCounts
 	pending map[string]*TableRows
