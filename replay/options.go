@@ -95,7 +95,7 @@ type ApplyOptions struct {
 	// GroupTxns and GroupBytes bound how many consecutive source
 	// transactions may be committed together in one target transaction;
 	// GroupTxns 0 lets the replay choose as it goes (64 to 1024: see
-	// internal/pipeline/groupsize.go).
+	// internal/pipeline/adapt).
 	GroupTxns  int
 	GroupBytes int64
 	// ClientCommitOrder makes each group's COMMIT wait in the replay for

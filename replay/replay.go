@@ -104,7 +104,7 @@ type GroupStats struct {
 	ChainedCommits uint64 `json:"chained_commits"`
 	// SerialTxns counts the transactions applied in serial stretches of
 	// the binlog, where every group waited for the one before: their row
-	// images were not decoded nor their write sets computed (serial.go).
+	// images were not decoded nor their write sets computed (internal/pipeline/adapt).
 	SerialTxns uint64 `json:"serial_txns"`
 	// BarrierReasons counts, by reason, the transactions that had to run
 	// alone.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/binlog-replay/binlog-replay/internal/pipeline/adapt"
+
 	"github.com/binlog-replay/binlog-replay/internal/pipeline/width"
 
 	"github.com/binlog-replay/binlog-replay/internal/target"
@@ -102,20 +104,20 @@ func (s *scheduler) schemaChanged(t *txn.Txn) {
 func (p *Pipeline) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- *group) error {
 	defer close(out)
 	sched := newScheduler(p)
-	sizer := newGroupSizer(p.cfg.GroupTxns)
+	sizer := adapt.NewGroupSizer(p.cfg.GroupTxns)
 	var (
 		cur    *group
 		ticket uint64
 		wide   width.Meter
 	)
 	send := func(g *group) error {
-		sizer.observe(g)
+		sizer.Observe(g.first, g.dependsOn)
 		if sched.keyer != nil {
 			width := wide.Add(g.last(), g.dependsOn)
 			p.mu.Lock()
 			p.prog.parallelism = width
 			p.mu.Unlock()
-			p.serial.dispatched(g)
+			p.serial.Dispatched(g.first, g.dependsOn, len(g.txns))
 		}
 		select {
 		case out <- g:
@@ -165,7 +167,7 @@ func (p *Pipeline) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- 
 		// transaction that runs alone: t's dependencies are worked out
 		// against the group it will join.
 		alone := solo != "" || ddl || t.Kind != txn.KindRows
-		if cur != nil && (alone || len(cur.txns) >= sizer.maxTxns() || cur.bytes+t.Bytes > p.cfg.GroupBytes ||
+		if cur != nil && (alone || len(cur.txns) >= sizer.MaxTxns() || cur.bytes+t.Bytes > p.cfg.GroupBytes ||
 			p.cfg.KeepGTIDs && target.GTIDOrigin(cur.txns[len(cur.txns)-1].GTID) != target.GTIDOrigin(t.GTID)) {
 			if err := flush(); err != nil {
 				return err
@@ -183,7 +185,7 @@ func (p *Pipeline) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- 
 		switch {
 		case solo != "":
 			p.noteBarrier(t, "non-transactional or failed on the source")
-		case barrier && t.Kind == txn.KindRows && !rowsDecoded(t) && p.serial.serial():
+		case barrier && t.Kind == txn.KindRows && !rowsDecoded(t) && p.serial.Active():
 			p.counts.serialTxns.Add(1) // not decoded in a serial stretch: no barrier to report
 		case barrier:
 			p.noteBarrier(t, reason)

@@ -13,7 +13,8 @@
 // fingerprint for exactly-once resume, worker.go and ctas.go), those
 // writing non-transactional tables (solo.go), those read in pieces
 // (stream.go). The memory the transactions in flight hold is bounded
-// (internal/pipeline/budget); serial stretches of binlog skip row decoding (serial.go).
+// (internal/pipeline/budget); serial stretches of binlog skip row decoding
+// (internal/pipeline/adapt).
 //
 // The pipeline talks to the target through Target and Session, and reads
 // table definitions through Tables, so that its logic is tested without a
@@ -29,6 +30,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/binlog-replay/binlog-replay/internal/pipeline/adapt"
 
 	"github.com/binlog-replay/binlog-replay/internal/pipeline/temptables"
 
@@ -51,7 +54,7 @@ type Config struct {
 	Workers int
 	// GroupTxns and GroupBytes bound how many consecutive source
 	// transactions one target commit may hold; GroupTxns 0 lets the
-	// pipeline choose, as it goes (groupsize.go).
+	// pipeline choose, as it goes (internal/pipeline/adapt).
 	GroupTxns  int
 	GroupBytes int64
 	// MaxRetries bounds the retries of a group after lock conflicts.
@@ -158,7 +161,7 @@ type Pipeline struct {
 	deps Deps
 
 	seq    *sequencer.Sequencer
-	serial serialMode
+	serial adapt.SerialMode
 	temps  temptables.Tables // dispatch only
 	bodies bodies            // the groups running their bodies, for the order monitor
 	stmt   stmtSession
@@ -282,8 +285,8 @@ type Snapshot struct {
 	Busy, Waiting int
 	// Parallelism is what the binlog allows as dispatched (internal/pipeline/width).
 	Parallelism float64
-	// Counters count what happened on the way.
-	Counters
+	// RunCounts count what happened on the way.
+	RunCounts
 	// Uncertain is the group whose commit was cut off, if any.
 	Uncertain *UncertainGroup
 }
@@ -301,9 +304,9 @@ type Committed struct {
 	First, Last *txn.Ref
 }
 
-// Counters count the groups run alone, the row events applied as SQL,
+// RunCounts count the groups run alone, the row events applied as SQL,
 // retries and other events of a pipeline's run (see Snapshot).
-type Counters struct {
+type RunCounts struct {
 	// Barriers counts the transactions that ran alone, BarrierReasons by
 	// reason.
 	Barriers       uint64
@@ -323,7 +326,7 @@ func (p *Pipeline) Snapshot() Snapshot {
 	p.mu.Lock()
 	s := Snapshot{Committed: Committed{Applied: p.prog.applied, Bytes: p.prog.bytes, Position: p.prog.position,
 		SourceTime: p.prog.sourceTime, First: p.prog.first, Last: p.prog.last},
-		Parallelism: p.prog.parallelism, Counters: Counters{SQLRowEvents: p.prog.sqlRowEvents}, Uncertain: p.prog.uncertain}
+		Parallelism: p.prog.parallelism, RunCounts: RunCounts{SQLRowEvents: p.prog.sqlRowEvents}, Uncertain: p.prog.uncertain}
 	if len(p.prog.barrierWhy) > 0 {
 		s.BarrierReasons = make(map[string]uint64, len(p.prog.barrierWhy))
 		for k, v := range p.prog.barrierWhy {

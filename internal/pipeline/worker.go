@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/binlog-replay/binlog-replay/internal/pipeline/adapt"
+
 	"github.com/binlog-replay/binlog-replay/internal/pipeline/sequencer"
 	"github.com/binlog-replay/binlog-replay/internal/target"
 
@@ -209,7 +211,7 @@ func (w *worker) applyOnce(ctx context.Context, g *group) error {
 		// Groups that use the same turn slot must be far apart (see
 		// target.TurnSlots): a group and the one chained on it have
 		// committed before a later group takes their slot again.
-		if err := w.p.seq.WaitCommitted(ctx, turnWindow(g.first, groupTxnsBound(w.p.cfg.GroupTxns))); err != nil {
+		if err := w.p.seq.WaitCommitted(ctx, turnWindow(g.first, adapt.GroupTxnsBound(w.p.cfg.GroupTxns))); err != nil {
 			return err
 		}
 	}

@@ -1,4 +1,4 @@
-package pipeline
+package adapt
 
 import "sync/atomic"
 
@@ -16,9 +16,9 @@ const (
 	serialProbe     = 20000
 )
 
-// serialMode watches the groups dispatched and turns row decoding off and
+// SerialMode watches the groups dispatched and turns row decoding off and
 // on (the reader's binlog.Options.SkipDecode).
-type serialMode struct {
+type SerialMode struct {
 	skip      atomic.Bool
 	chain     int    // groups in a row each waiting for the one before
 	chainTxns int    // their transactions
@@ -26,15 +26,17 @@ type serialMode struct {
 	undecoded int    // transactions dispatched since decoding was turned off
 }
 
-// dispatched records the group g, dispatched after every group before it.
-func (s *serialMode) dispatched(g *group) {
-	if s.prevFirst > 0 && g.dependsOn >= s.prevFirst {
+// Dispatched records the group of txns transactions from ticket first,
+// waiting for ticket dependsOn (0: nothing), dispatched after every group
+// before it.
+func (s *SerialMode) Dispatched(first, dependsOn uint64, txns int) {
+	if s.prevFirst > 0 && dependsOn >= s.prevFirst {
 		s.chain++
-		s.chainTxns += len(g.txns)
+		s.chainTxns += txns
 	} else {
 		s.chain, s.chainTxns = 0, 0
 	}
-	s.prevFirst = g.first
+	s.prevFirst = first
 	if !s.skip.Load() {
 		if s.chain >= serialAfter && s.chainTxns >= serialAfterTxns {
 			s.skip.Store(true)
@@ -42,11 +44,15 @@ func (s *serialMode) dispatched(g *group) {
 		}
 		return
 	}
-	if s.undecoded += len(g.txns); s.undecoded >= serialProbe {
+	if s.undecoded += txns; s.undecoded >= serialProbe {
 		s.skip.Store(false)
 		s.chain, s.chainTxns = 0, 0
 	}
 }
 
-// serial reports whether decoding is off.
-func (s *serialMode) serial() bool { return s.skip.Load() }
+// Active reports whether decoding is off.
+func (s *SerialMode) Active() bool { return s.skip.Load() }
+
+// SkipFlag is the flag the reader reads to know whether to decode row
+// images (binlog.Options.SkipDecode).
+func (s *SerialMode) SkipFlag() *atomic.Bool { return &s.skip }

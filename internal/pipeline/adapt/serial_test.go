@@ -1,23 +1,21 @@
-package pipeline
+package adapt
 
 import (
 	"testing"
-
-	"github.com/binlog-replay/binlog-replay/txn"
 )
 
 func TestSerialMode(t *testing.T) {
-	var s serialMode
+	var s SerialMode
 	ticket := uint64(0)
 	// send dispatches a group of n transactions that waits for the group
 	// before it, or for nothing.
 	send := func(n int, waits bool) {
-		g := &group{first: ticket + 1, txns: make([]*txn.Txn, n)}
+		first, dependsOn := ticket+1, uint64(0)
 		if waits {
-			g.dependsOn = ticket
+			dependsOn = ticket
 		}
 		ticket += uint64(n)
-		s.dispatched(g)
+		s.Dispatched(first, dependsOn, n)
 	}
 	for i := 0; i < serialAfter; i++ {
 		send(64, true)
@@ -25,41 +23,41 @@ func TestSerialMode(t *testing.T) {
 			send(64, false) // an independent group starts the count again
 		}
 	}
-	if s.serial() {
+	if s.Active() {
 		t.Fatal("serial after fewer than serialAfter waiting groups in a row")
 	}
 	// Since the independent group: 15 waiting groups, then 17 more.
 	for i := 0; i < serialAfter/2+1; i++ {
 		send(64, true)
 	}
-	if !s.serial() {
+	if !s.Active() {
 		t.Fatalf("not serial after %d waiting groups in a row", serialAfter)
 	}
 	// Small groups: serialAfterTxns transactions are needed too.
-	var small serialMode
+	var small SerialMode
 	for i := 0; i < serialAfterTxns-1; i++ {
-		small.dispatched(&group{first: uint64(i + 2), dependsOn: uint64(i + 1), txns: make([]*txn.Txn, 1)})
+		small.Dispatched(uint64(i+2), uint64(i+1), 1)
 	}
-	if small.serial() {
+	if small.Active() {
 		t.Fatalf("serial after %d transactions in waiting groups", serialAfterTxns-1)
 	}
 	// While decoding is off, groups keep waiting (row barriers); after
 	// serialProbe transactions it is turned on again to look.
 	for n := 0; n+64 < serialProbe; n += 64 {
 		send(64, true)
-		if !s.serial() {
+		if !s.Active() {
 			t.Fatalf("decoding back on after %d transactions", n+64)
 		}
 	}
 	send(64, true)
-	if s.serial() {
+	if s.Active() {
 		t.Fatalf("decoding still off after %d transactions", serialProbe)
 	}
 	// The probe sees parallelism: decoding stays on.
 	for i := 0; i < 3*serialAfter; i++ {
 		send(10, i%2 == 0)
 	}
-	if s.serial() {
+	if s.Active() {
 		t.Fatal("serial while every other group is independent")
 	}
 }

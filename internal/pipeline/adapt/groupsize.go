@@ -1,4 +1,7 @@
-package pipeline
+// Package adapt adapts the pipeline's dispatch to how serial the binlog
+// is as it goes: the size of the groups (GroupSizer) and, in serial
+// stretches, whether row images are decoded at all (SerialMode).
+package adapt
 
 // Adaptive group size. A group's commit costs the same whatever it holds:
 // a round trip or two, a log flush. Larger groups pay it less often, but a
@@ -16,7 +19,7 @@ package pipeline
 //
 // So the size limit doubles, up to maxGroupTxns, while nearly every group
 // dispatched waits for the group just before it, and halves, down to
-// baseGroupTxns, while fewer than half of them do (groupSizer.observe,
+// baseGroupTxns, while fewer than half of them do (GroupSizer.Observe,
 // every sizeWindow groups). Measured on the sysbench write-only workload
 // (8 tables x 50k rows, 8 threads, 6 s) through a proxy adding 5 ms of
 // round trip, 8 workers, on a loaded 2-core machine: with its default
@@ -24,6 +27,7 @@ package pipeline
 // already form one chain, and fixed sizes of 64, 256 and 1024 took 11.07,
 // 5.08 and 5.43 s; with a uniform distribution 64-transaction groups run
 // side by side, and larger ones gained nothing there.
+
 // BaseGroupTxns is the size the adaptive group size starts at, and its
 // least.
 const BaseGroupTxns = baseGroupTxns
@@ -34,9 +38,9 @@ const (
 	sizeWindow    = 16
 )
 
-// groupSizer sets how many transactions a group may hold. It is used by
+// GroupSizer sets how many transactions a group may hold. It is used by
 // the dispatcher only.
-type groupSizer struct {
+type GroupSizer struct {
 	fixed     bool // a size given by the operator: never changed
 	limit     int
 	prevFirst uint64 // first ticket of the group observed before
@@ -44,25 +48,26 @@ type groupSizer struct {
 	chained   int    // of which waited for the group just before
 }
 
-// newGroupSizer returns the sizer for a configured limit: fixed when it
+// NewGroupSizer returns the sizer for a configured limit: fixed when it
 // is positive, adaptive (from baseGroupTxns) when it is 0.
-func newGroupSizer(configured int) *groupSizer {
+func NewGroupSizer(configured int) *GroupSizer {
 	if configured > 0 {
-		return &groupSizer{fixed: true, limit: configured}
+		return &GroupSizer{fixed: true, limit: configured}
 	}
-	return &groupSizer{limit: baseGroupTxns}
+	return &GroupSizer{limit: baseGroupTxns}
 }
 
-// maxTxns returns the most transactions a group may hold now.
-func (s *groupSizer) maxTxns() int { return s.limit }
+// MaxTxns returns the most transactions a group may hold now.
+func (s *GroupSizer) MaxTxns() int { return s.limit }
 
-// observe records the group g, dispatched after every group before it,
-// and adjusts the limit at the end of each window.
-func (s *groupSizer) observe(g *group) {
-	if s.prevFirst > 0 && g.dependsOn >= s.prevFirst {
+// Observe records the group from ticket first, waiting for ticket
+// dependsOn (0: nothing), dispatched after every group before it, and
+// adjusts the limit at the end of each window.
+func (s *GroupSizer) Observe(first, dependsOn uint64) {
+	if s.prevFirst > 0 && dependsOn >= s.prevFirst {
 		s.chained++
 	}
-	s.prevFirst = g.first
+	s.prevFirst = first
 	if s.fixed {
 		return
 	}
@@ -78,9 +83,9 @@ func (s *groupSizer) observe(g *group) {
 	s.seen, s.chained = 0, 0
 }
 
-// groupTxnsBound is the most transactions a group may ever hold with the
+// GroupTxnsBound is the most transactions a group may ever hold with the
 // configured limit (0: adaptive).
-func groupTxnsBound(configured int) int {
+func GroupTxnsBound(configured int) int {
 	if configured > 0 {
 		return configured
 	}
