@@ -24,7 +24,7 @@ import (
 // data privileges on the tables written, for targets that refuse BINLOG
 // statements (managed services, proxies). It fires the target's triggers,
 // so row events on tables with triggers are refused unless
-// Options.SQLTriggers says they may fire; system-versioned tables are
+// Options.Apply.SQLTriggers says they may fire; system-versioned tables are
 // refused. It needs a MariaDB target (its statements use SET STATEMENT).
 //
 // Statement-format events and DDL run as SQL either way.

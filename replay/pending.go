@@ -9,7 +9,7 @@ import (
 )
 
 // Outcome is what the operator says of a transaction whose outcome the
-// checkpoint leaves unknown (see Options.Uncertain).
+// checkpoint leaves unknown (see Options.Recovery.Uncertain).
 type Outcome = pipeline.Outcome
 
 // Outcomes.
@@ -37,7 +37,7 @@ type ApplyError = pipeline.ApplyError
 // checkPending refuses, at the start of a resumed run, a checkpoint that
 // names a transaction whose outcome is unknown and cannot be found out
 // (written to non-transactional tables, or a DDL whose fingerprint cannot
-// tell), unless the operator said what it was (Options.Uncertain); and
+// tell), unless the operator said what it was (Options.Recovery.Uncertain); and
 // --uncertain when there is no such transaction. The pipeline settles the
 // one it may find out (a DDL's fingerprint) when it reaches it.
 func (r *run) checkPending(cp *Checkpoint) error {

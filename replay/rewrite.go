@@ -13,7 +13,7 @@ import (
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
-// Rewriting databases (Options.RewriteDB, package rewrite). A replay that
+// Rewriting databases (Options.Select.RewriteDB, package rewrite). A replay that
 // renames databases must never apply part of the binlogs one way and the
 // rest another, nor a transaction it cannot rename with certainty:
 //   - the checkpoint records the rules, and a resume (or a reconnection)
