@@ -149,7 +149,7 @@ type Deps struct {
 	// Gen makes the statements that apply a transaction.
 	Gen Generator
 	// Mem is the memory budget the read stage takes shares of and the
-	// pipeline gives back (memory.go).
+	// pipeline gives back (internal/pipeline/budget).
 	Mem *budget.Budget
 	// Logf receives the pipeline's log lines.
 	Logf func(format string, args ...any)
