@@ -95,6 +95,10 @@ type Session interface {
 	// Exec sends statements; an error about one of them is a
 	// *target.StmtError.
 	Exec(ctx context.Context, stmts []sqlgen.Stmt) error
+	// ExecJoined is Exec with the SQL apply path's statements of several
+	// row events and transactions sharing packets; an error may wrap
+	// sqlgen.ErrRepack (target.Session.ExecJoined).
+	ExecJoined(ctx context.Context, stmts []sqlgen.Stmt) error
 	// Run sends sql, one packet (statements ending in a COMMIT, say).
 	Run(ctx context.Context, sql string) error
 	// RunUnlogged is Run out of the target's binlog when source GTIDs are
@@ -175,6 +179,7 @@ type counters struct {
 	busy, waiting                        atomic.Int64
 	retries, orderAborts, chained        atomic.Uint64
 	serialTxns, barriers, expectedErrors atomic.Uint64
+	repacked                             atomic.Uint64
 }
 
 // progress is what was committed, guarded by Pipeline.mu.
@@ -295,6 +300,10 @@ type Snapshot struct {
 	// ChainedCommits counts the commits sent chained on the one before,
 	// before it was acknowledged (target/turns.go).
 	ChainedCommits uint64
+	// Repacked counts the groups applied again with their SQL apply
+	// statements one packet group per packet, after packets joined across
+	// groups could not be checked exactly (sqlgen.ErrRepack).
+	Repacked uint64
 	// Uncertain is the group whose commit was cut off, if any.
 	Uncertain *UncertainGroup
 }
@@ -316,7 +325,7 @@ func (p *Pipeline) Snapshot() Snapshot {
 	s.Busy, s.Waiting = int(c.busy.Load()), int(c.waiting.Load())
 	s.Barriers, s.Retries, s.OrderAborts = c.barriers.Load(), c.retries.Load(), c.orderAborts.Load()
 	s.SerialTxns, s.ExpectedErrors = c.serialTxns.Load(), c.expectedErrors.Load()
-	s.ChainedCommits = c.chained.Load()
+	s.ChainedCommits, s.Repacked = c.chained.Load(), c.repacked.Load()
 	return s
 }
 

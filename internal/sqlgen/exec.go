@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -12,14 +13,30 @@ import (
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
-// ExecChecked sends stmts, statements of the SQL apply path that may share
-// a packet (consecutive ones with the same Event, up to one with Alone; see
-// Stmt.Check), in one packet on conn, and checks that each changed the
-// rows it must (see RowCheck). On error it returns the statement it is
-// about and a *RowsError naming its Event, with the positions of the row
-// events its rows come from when there are several: a server error is
-// about the first statement (the driver does not say which statement of a
-// packet failed), and names every row event of the packet.
+// ErrRepack is returned by ExecChecked for a packet joined across packet
+// groups (see Stmt.Check) in which an UPDATE changed fewer rows than it
+// carries and a later statement of the packet, of another group, may have
+// changed what its Found query sees: whether it found its rows cannot be
+// told. Nothing is wrong with the rows; the caller rolls the transaction
+// back and applies it again with each group's statements in packets of
+// their own, where the Found query runs before any statement that could
+// change its answer.
+var ErrRepack = errors.New("an UPDATE changed fewer rows than it carries in a packet joined across groups: " +
+	"apply the transaction again with packets split at the groups")
+
+// ExecChecked sends stmts, statements of the SQL apply path, in one packet
+// on conn, and checks that each changed the rows it must (see RowCheck).
+// The statements of one packet group (consecutive ones with the same
+// Event, up to one with Alone; see Stmt.Check) may always share a packet;
+// a packet joining several groups (of several row events, of several
+// transactions) is checked as exactly, and fails with ErrRepack (not a
+// *RowsError) where it cannot be: when an UPDATE of a group before the
+// last changed fewer rows than it carries. On another error it returns
+// the statement it is about and a *RowsError naming its Event, with the
+// positions of the row events its rows come from when there are several:
+// a server error is about the first statement (the driver does not say
+// which statement of a packet failed), and names every row event of the
+// packet.
 func ExecChecked(ctx context.Context, conn *sql.Conn, stmts []*Stmt) (*Stmt, error) {
 	sqls := make([]string, len(stmts))
 	for i, s := range stmts {
@@ -48,12 +65,29 @@ func ExecChecked(ctx context.Context, conn *sql.Conn, stmts []*Stmt) (*Stmt, err
 	if err != nil {
 		return stmts[0], &RowsError{Event: stmts[0].Event, Err: withEvents(err, stmts)}
 	}
+	last := lastGroup(stmts)
 	for i, s := range stmts {
+		if i < last && affected[i] < s.Check.Rows && s.Check.Found != "" {
+			return s, fmt.Errorf("%w (%s at %s)", ErrRepack, s.Event.TypeName, s.Event.Pos)
+		}
 		if err := checkRows(ctx, conn, s, affected[i]); err != nil {
 			return s, &RowsError{Event: s.Event, Err: withEvents(err, stmts[i:i+1])}
 		}
 	}
 	return nil, nil
+}
+
+// lastGroup returns the index in stmts of the first statement of the last
+// packet group (see Stmt.Check): the statements from there on change
+// nothing that a Found query of the group looks at, so the queries may run
+// after the packet; those of earlier groups may not.
+func lastGroup(stmts []*Stmt) int {
+	for i := len(stmts) - 1; i > 0; i-- {
+		if stmts[i].Alone || stmts[i].Event != stmts[i-1].Event {
+			return i
+		}
+	}
+	return 0
 }
 
 // withEvents adds to err the row events stmts apply, when they are more
