@@ -622,3 +622,69 @@ func TestSQLApplyJoinedPackets(t *testing.T) {
 		}
 	}
 }
+
+// TestSQLApplyCommonSettings sends packets whose statements carry the
+// common SET STATEMENT prefix, which ExecChecked sends without it in the
+// session's settings (commonSettings), on a session whose own settings
+// differ from the prefix's in each: the statements run in the prefix's
+// settings (a TIMESTAMP literal read in UTC, a value too long refused),
+// and after the packet, also one that failed part way, the session has
+// its own settings back and the user variables that kept them are NULL.
+func TestSQLApplyCommonSettings(t *testing.T) {
+	ctx := context.Background()
+	srv := sandbox.ForTest(t, sandbox.Options{})
+	db := openDB(t, srv)
+	if err := execStatements(ctx, db, "CREATE DATABASE d", "CREATE TABLE d.t (id INT PRIMARY KEY, ts TIMESTAMP NULL, s VARCHAR(2))"); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "SET time_zone = '+05:00', sql_mode = 'ANSI_QUOTES', foreign_key_checks = 0, "+
+		"unique_checks = 0, check_constraint_checks = 1"); err != nil {
+		t.Fatal(err)
+	}
+	settings := func() string {
+		var s string
+		if err := conn.QueryRowContext(ctx, "SELECT CONCAT_WS(' ', @@time_zone, @@sql_mode, @@foreign_key_checks, "+
+			"@@unique_checks, @@check_constraint_checks, IFNULL(@_binlog_replay_time_zone, 'unset'))").Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	own := settings()
+	if !strings.HasPrefix(own, "+05:00 ANSI_QUOTES ") || !strings.HasSuffix(own, " unset") {
+		t.Fatalf("the session's own settings %q", own)
+	}
+	prefix := setStatementFor(prefixKey{})
+	e := &txn.Event{TypeName: "WRITE_ROWS_EVENT", Pos: txn.Position{File: "f", Offset: 4}}
+	insert := func(id int, value string) *Stmt {
+		return &Stmt{SQL: fmt.Sprintf("%sINSERT INTO `d`.`t` VALUES (%d, '2024-01-01 00:00:00', '%s')", prefix, id, value),
+			Event: e, Check: &RowCheck{Rows: 1, Events: []*txn.Event{e}}}
+	}
+	if n := len(newCommonSettings().packet([]*Stmt{insert(1, ""), insert(2, ""), insert(3, ""), insert(4, "")})); n != 6 {
+		t.Fatalf("a packet of 4 statements with the common prefix is sent in %d statements, want 6 (saved and restored around)", n)
+	}
+	if _, err := ExecChecked(ctx, conn, []*Stmt{insert(1, ""), insert(2, ""), insert(3, ""), insert(4, "")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := settings(); got != own {
+		t.Errorf("after a packet: the session's settings %q, want %q", got, own)
+	}
+	var n int
+	if err := conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM d.t WHERE UNIX_TIMESTAMP(ts) = 1704067200").Scan(&n); err != nil || n != 4 {
+		t.Errorf("%d rows (%v) hold 2024-01-01 00:00:00 UTC, want 4: the statements ran in another time zone", n, err)
+	}
+	// A value too long for the column: refused in the prefix's strict
+	// sql_mode (the session's own would truncate it), the packet's last
+	// statement, the restore after it not run.
+	_, err = ExecChecked(ctx, conn, []*Stmt{insert(5, ""), insert(6, ""), insert(7, ""), insert(8, "abc")})
+	if err == nil || !strings.Contains(err.Error(), "1406") {
+		t.Errorf("a value too long: %v, want error 1406 (strict)", err)
+	}
+	if got := settings(); got != own {
+		t.Errorf("after a packet that failed: the session's settings %q, want %q", got, own)
+	}
+}

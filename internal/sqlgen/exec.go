@@ -38,10 +38,8 @@ var ErrRepack = errors.New("an UPDATE changed fewer rows than it carries in a pa
 // which statement of a packet failed), and names every row event of the
 // packet.
 func ExecChecked(ctx context.Context, conn *sql.Conn, stmts []*Stmt) (*Stmt, error) {
-	sqls := make([]string, len(stmts))
-	for i, s := range stmts {
-		sqls[i] = s.SQL
-	}
+	common := newCommonSettings()
+	sqls := common.packet(stmts)
 	var affected []int64
 	err := conn.Raw(func(dc any) error {
 		ex, ok := dc.(driver.ExecerContext)
@@ -59,11 +57,20 @@ func ExecChecked(ctx context.Context, conn *sql.Conn, stmts []*Stmt) (*Stmt, err
 		affected = mr.AllRowsAffected()
 		return nil
 	})
-	if err == nil && len(affected) != len(stmts) {
-		err = fmt.Errorf("the target reported %d results for %d statements", len(affected), len(stmts))
+	if err == nil && len(affected) != len(sqls) {
+		err = fmt.Errorf("the target reported %d results for %d statements", len(affected), len(sqls))
 	}
 	if err != nil {
+		if len(sqls) > len(stmts) {
+			// The statements after the failed one did not run.
+			if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), common.restore); rerr != nil {
+				err = fmt.Errorf("%w; and then setting the session back failed: %w", err, rerr)
+			}
+		}
 		return stmts[0], &RowsError{Event: stmts[0].Event, Err: withEvents(err, stmts)}
+	}
+	if len(sqls) > len(stmts) {
+		affected = affected[1 : len(affected)-1]
 	}
 	last := lastGroup(stmts)
 	for i, s := range stmts {
@@ -75,6 +82,69 @@ func ExecChecked(ctx context.Context, conn *sql.Conn, stmts []*Stmt) (*Stmt, err
 		}
 	}
 	return nil, nil
+}
+
+// minCommonStatements is how many statements of a packet must carry the
+// common SET STATEMENT prefix for ExecChecked to send them without it, in
+// the session's settings (commonSettings).
+const minCommonStatements = 4
+
+// commonSettings are the settings of the SET STATEMENT prefix that most
+// statements of the SQL apply path carry (no event flags, strict, no
+// timestamp): a prefix that costs the server about as much as the
+// statement it sets (the settings are set and put back for each). Where
+// enough statements of a packet carry it, ExecChecked sends them without
+// it, between a statement that saves the session's own values of these
+// settings and gives it the prefix's (save) and one that puts them back
+// (restore), so that what runs on the session after the packet sees the
+// session as it was. The values are kept in user variables named
+// @_binlog_replay_<setting>, set back to NULL by restore.
+type commonSettings struct {
+	prefix, save, restore string
+}
+
+// newCommonSettings returns the commonSettings of prefixKey{}.
+func newCommonSettings() commonSettings {
+	settings := settingsFor(prefixKey{})
+	var keep, set, back, unset []string
+	for _, s := range settings {
+		name, value, _ := strings.Cut(s, "=")
+		v := "@_binlog_replay_" + name
+		keep = append(keep, v+" = @@session."+name)
+		set = append(set, "@@session."+name+" = "+value)
+		back = append(back, "@@session."+name+" = "+v)
+		unset = append(unset, v+" = NULL")
+	}
+	// A SET evaluates every value before it assigns any: the first
+	// assignments read the values the later ones replace.
+	return commonSettings{prefix: setStatementFor(prefixKey{}),
+		save:    "SET " + strings.Join(append(keep, set...), ", "),
+		restore: "SET " + strings.Join(append(back, unset...), ", ")}
+}
+
+// packet returns the statements that send stmts in one packet: their SQL,
+// or, where at least minCommonStatements of them carry the common prefix,
+// their SQL without it between c.save and c.restore.
+func (c commonSettings) packet(stmts []*Stmt) []string {
+	n := 0
+	for _, s := range stmts {
+		if strings.HasPrefix(s.SQL, c.prefix) {
+			n++
+		}
+	}
+	if n < minCommonStatements {
+		sqls := make([]string, len(stmts))
+		for i, s := range stmts {
+			sqls[i] = s.SQL
+		}
+		return sqls
+	}
+	sqls := make([]string, 0, len(stmts)+2)
+	sqls = append(sqls, c.save)
+	for _, s := range stmts {
+		sqls = append(sqls, strings.TrimPrefix(s.SQL, c.prefix))
+	}
+	return append(sqls, c.restore)
 }
 
 // lastGroup returns the index in stmts of the first statement of the last
