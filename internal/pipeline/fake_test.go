@@ -168,6 +168,11 @@ func (s *fakeSession) Exec(ctx context.Context, stmts []sqlgen.Stmt) error {
 	return nil
 }
 
+// ExecEach is Exec (the fake has no packets).
+func (s *fakeSession) ExecEach(ctx context.Context, stmts []sqlgen.Stmt) error {
+	return s.Exec(ctx, stmts)
+}
+
 // ExecJoined is Exec, but fails with sqlgen.ErrRepack, before applying
 // anything, when a transaction of stmts has repack set.
 func (s *fakeSession) ExecJoined(ctx context.Context, stmts []sqlgen.Stmt) error {

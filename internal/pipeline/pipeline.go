@@ -99,6 +99,9 @@ type Session interface {
 	// row events and transactions sharing packets; an error may wrap
 	// sqlgen.ErrRepack (target.Session.ExecJoined).
 	ExecJoined(ctx context.Context, stmts []sqlgen.Stmt) error
+	// ExecEach is Exec with each statement of the SQL apply path in a
+	// packet of its own (target.Session.ExecEach).
+	ExecEach(ctx context.Context, stmts []sqlgen.Stmt) error
 	// Run sends sql, one packet (statements ending in a COMMIT, say).
 	Run(ctx context.Context, sql string) error
 	// RunUnlogged is Run out of the target's binlog when source GTIDs are
@@ -406,9 +409,15 @@ func (p *Pipeline) applyError(t *txn.Txn, s *sqlgen.Stmt, err error) error {
 	}
 	ae = &ApplyError{Seq: t.Seq, Start: t.Start, GTID: t.GTID.String(), Err: err, LogValues: p.cfg.LogValues}
 	if s != nil {
-		if s.Event != nil {
-			ae.Event = fmt.Sprintf("%s at %s", s.Event.TypeName, s.Event.Pos)
-			if rows := s.Event.Rows; rows != nil && rows.Table != nil {
+		e := s.Event
+		if s.Check != nil && len(s.Check.Events) > 0 {
+			// The statement's own row event, not its packet group's
+			// first (see sqlgen.Stmt.Check).
+			e = s.Check.Events[0]
+		}
+		if e != nil {
+			ae.Event = fmt.Sprintf("%s at %s", e.TypeName, e.Pos)
+			if rows := e.Rows; rows != nil && rows.Table != nil {
 				ae.Table = rows.Table.Schema + "." + rows.Table.Table
 			}
 		}

@@ -42,10 +42,11 @@ type group struct {
 	// the first (txns[0]); the dispatcher closes it after the last one, or
 	// earlier when the reading stops (stream.go).
 	stream chan *txn.Txn
-	// split sends the group's SQL apply statements one packet group per
-	// packet (target.Session.Exec), after an attempt with them joined
+	// split sends the group's SQL apply statements one per packet
+	// (target.Session.ExecEach), after an attempt with them joined
 	// (target.Session.ExecJoined) could not check its rows exactly
-	// (sqlgen.ErrRepack).
+	// (sqlgen.ErrRepack) or was refused (the error then names the row
+	// event refused, not a packet of several).
 	split bool
 }
 
@@ -144,6 +145,12 @@ func (w *worker) apply(ctx context.Context, g *group) error {
 			// at a time, so that those before it commit and the error
 			// names the one that fails.
 			return w.applyEach(ctx, g)
+		case len(g.txns) == 1 && !g.split && g.sqlEvents > 1 && (isServerError(err) || sqlgen.IsRowsError(err)) && !errors.Is(err, errCommitUnknown):
+			// Refused with its SQL apply statements joined across row
+			// events: a server error is about a packet, not one event.
+			// Apply it again with one statement per packet, so that the
+			// error it stops on names the row event refused.
+			g.split = true
 		default:
 			return err
 		}
@@ -246,7 +253,7 @@ func (w *worker) applyOnce(ctx context.Context, g *group) error {
 	stmts = append(lead, stmts...)
 	w.p.bodies.start(g.first)
 	if g.split {
-		err = w.exec(ctx, stmts)
+		err = w.stmtError(w.sess.ExecEach(ctx, stmts))
 	} else {
 		err = w.execJoined(ctx, stmts)
 	}

@@ -147,7 +147,7 @@ func (t *Target) PacketLimit(ctx context.Context) (int, error) {
 // group for each row event, or for several consecutive ones of a
 // transaction.
 func (sess *Session) Exec(ctx context.Context, stmts []sqlgen.Stmt) error {
-	return sess.exec(ctx, stmts, false)
+	return sess.exec(ctx, stmts, packGroups)
 }
 
 // ExecJoined is Exec, but with consecutive statements of the SQL apply path
@@ -158,11 +158,28 @@ func (sess *Session) Exec(ctx context.Context, stmts []sqlgen.Stmt) error {
 // later groups after it) it fails with an error wrapping sqlgen.ErrRepack:
 // roll the transaction back and send the statements again with Exec.
 func (sess *Session) ExecJoined(ctx context.Context, stmts []sqlgen.Stmt) error {
-	return sess.exec(ctx, stmts, true)
+	return sess.exec(ctx, stmts, packJoined)
 }
 
-// exec is Exec, with join the choice of ExecJoined.
-func (sess *Session) exec(ctx context.Context, stmts []sqlgen.Stmt, join bool) error {
+// ExecEach is Exec, but with each statement of the SQL apply path in a
+// packet of its own: slower, and exact about which statement, and so
+// which row event, the target refuses (a server error is about a whole
+// packet).
+func (sess *Session) ExecEach(ctx context.Context, stmts []sqlgen.Stmt) error {
+	return sess.exec(ctx, stmts, packEach)
+}
+
+// packing says how exec packs the SQL apply path's statements.
+type packing int
+
+const (
+	packGroups packing = iota // one packet group per packet (Exec)
+	packJoined                // groups joined (ExecJoined)
+	packEach                  // one statement per packet (ExecEach)
+)
+
+// exec is Exec, ExecJoined or ExecEach, as pack says.
+func (sess *Session) exec(ctx context.Context, stmts []sqlgen.Stmt, pack packing) error {
 	limit := PacketLimit(sess.maxPacket)
 	var (
 		batch   []string       // SQL statements for one packet
@@ -234,8 +251,11 @@ func (sess *Session) exec(ctx context.Context, stmts []sqlgen.Stmt, join bool) e
 			continue
 		}
 		newGroup := s.Alone || len(checked) > 0 && checked[0].Event != s.Event
-		if s.Check != nil && join {
+		switch {
+		case s.Check != nil && pack == packJoined:
 			newGroup = false
+		case s.Check != nil && pack == packEach:
+			newGroup = true
 		}
 		if (s.Events != nil) != (len(events) > 0) || (s.Check != nil) != (len(checked) > 0) || newGroup || size+n > limit {
 			if err := flush(); err != nil {
