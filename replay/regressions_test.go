@@ -152,3 +152,39 @@ func TestCompressedRows(t *testing.T) {
 		})
 	}
 }
+
+// TestSQLErrorNamesEventInTransaction: a transaction of several row events
+// applied as SQL, whose third event the target refuses (a duplicate key):
+// the error must name that event's table, whether the statements of the
+// transaction's events shared a packet or not, with 1 and 4 workers.
+func TestSQLErrorNamesEventInTransaction(t *testing.T) {
+	setup := func(ctx context.Context, db *sql.DB) error {
+		return execAll(ctx, db, "CREATE DATABASE kq", "CREATE TABLE kq.a (id INT PRIMARY KEY, v INT)",
+			"CREATE TABLE kq.b (id INT PRIMARY KEY, v INT)", "CREATE TABLE kq.c (id INT PRIMARY KEY, v INT)")
+	}
+	work := func(ctx context.Context, db *sql.DB) error {
+		for i := 0; i < 20; i++ {
+			if err := execAll(ctx, db, "BEGIN", fmt.Sprintf("INSERT INTO kq.a VALUES (%d, 1)", i),
+				fmt.Sprintf("INSERT INTO kq.b VALUES (%d, 1)", i), fmt.Sprintf("INSERT INTO kq.c VALUES (%d, 1)", i), "COMMIT"); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	sc := replaytest.New(t, "ROW", setup, work)
+	for _, workers := range []int{1, 4} {
+		t.Run(fmt.Sprint("workers=", workers), func(t *testing.T) {
+			tgt, db := sc.Target(t)
+			if _, err := db.Exec("INSERT INTO kq.c VALUES (7, 2)"); err != nil {
+				t.Fatal(err)
+			}
+			o := withApply(opts(workers), replay.ApplySQL)
+			o.Files, o.TargetDSN, o.Select.StartPosition, o.Recovery.Reconnect = sc.Files, tgt.DSN(""), sc.Start, 0
+			_, err := replay.Run(context.Background(), o, io.Discard)
+			var ae *replay.ApplyError
+			if !errors.As(err, &ae) || ae.Table != "kq.c" {
+				t.Fatalf("replay: %v; want an *replay.ApplyError naming table kq.c", err)
+			}
+		})
+	}
+}

@@ -104,6 +104,13 @@ type Session interface {
 	// Exec sends statements; an error about one of them is a
 	// *target.StmtError.
 	Exec(ctx context.Context, stmts []sqlgen.Stmt) error
+	// ExecJoined is Exec with the SQL apply path's statements of several
+	// row events and transactions sharing packets; an error may wrap
+	// sqlgen.ErrRepack (target.Session.ExecJoined).
+	ExecJoined(ctx context.Context, stmts []sqlgen.Stmt) error
+	// ExecEach is Exec with each statement of the SQL apply path in a
+	// packet of its own (target.Session.ExecEach).
+	ExecEach(ctx context.Context, stmts []sqlgen.Stmt) error
 	// Run sends sql, one packet (statements ending in a COMMIT, say).
 	Run(ctx context.Context, sql string) error
 	// RunUnlogged is Run out of the target's binlog when source GTIDs are
@@ -184,6 +191,7 @@ type counters struct {
 	busy, waiting                        atomic.Int64
 	retries, orderAborts, chained        atomic.Uint64
 	serialTxns, barriers, expectedErrors atomic.Uint64
+	repacked                             atomic.Uint64
 }
 
 // progress is what was committed, guarded by Pipeline.mu.
@@ -319,6 +327,10 @@ type RunCounts struct {
 	// ChainedCommits counts the commits sent chained on the one before,
 	// before it was acknowledged (target/turns.go).
 	ChainedCommits uint64
+	// Repacked counts the groups applied again with their SQL apply
+	// statements one per packet, after packets joined across groups could
+	// not be checked exactly (sqlgen.ErrRepack).
+	Repacked uint64
 }
 
 // Snapshot returns what the pipeline did so far.
@@ -338,7 +350,7 @@ func (p *Pipeline) Snapshot() Snapshot {
 	s.Busy, s.Waiting = int(c.busy.Load()), int(c.waiting.Load())
 	s.Barriers, s.Retries, s.OrderAborts = c.barriers.Load(), c.retries.Load(), c.orderAborts.Load()
 	s.SerialTxns, s.ExpectedErrors = c.serialTxns.Load(), c.expectedErrors.Load()
-	s.ChainedCommits = c.chained.Load()
+	s.ChainedCommits, s.Repacked = c.chained.Load(), c.repacked.Load()
 	return s
 }
 
@@ -419,9 +431,15 @@ func (p *Pipeline) applyError(t *txn.Txn, s *sqlgen.Stmt, err error) error {
 	}
 	ae = &ApplyError{Seq: t.Seq, Start: t.Start, GTID: t.GTID.String(), Err: err, LogValues: p.cfg.LogValues}
 	if s != nil {
-		if s.Event != nil {
-			ae.Event = fmt.Sprintf("%s at %s", s.Event.TypeName, s.Event.Pos)
-			if rows := s.Event.Rows; rows != nil && rows.Table != nil {
+		e := s.Event
+		if s.Check != nil && len(s.Check.Events) > 0 {
+			// The statement's own row event, not its packet group's
+			// first (see sqlgen.Stmt.Check).
+			e = s.Check.Events[0]
+		}
+		if e != nil {
+			ae.Event = fmt.Sprintf("%s at %s", e.TypeName, e.Pos)
+			if rows := e.Rows; rows != nil && rows.Table != nil {
 				ae.Table = rows.Table.Schema + "." + rows.Table.Table
 			}
 		}

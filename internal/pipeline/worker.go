@@ -46,6 +46,12 @@ type group struct {
 	// the first (txns[0]); the dispatcher closes it after the last one, or
 	// earlier when the reading stops (stream.go).
 	stream chan *txn.Txn
+	// split sends the group's SQL apply statements one per packet
+	// (target.Session.ExecEach), after an attempt with them joined
+	// (target.Session.ExecJoined) could not check its rows exactly
+	// (sqlgen.ErrRepack) or was refused (the error then names the row
+	// event refused, not a packet of several).
+	split bool
 }
 
 func (g *group) last() uint64 { return g.first + uint64(len(g.txns)) - 1 }
@@ -108,6 +114,11 @@ func (w *worker) apply(ctx context.Context, g *group) error {
 		w.rollback()
 		var aborted sequencer.ErrAborted
 		switch {
+		case errors.Is(err, sqlgen.ErrRepack) && !g.split:
+			// A joined packet could not be checked exactly: nothing is
+			// wrong, apply the group again with its packets split.
+			w.p.counts.repacked.Add(1)
+			g.split = true
 		case errors.As(err, &aborted):
 			// An earlier group needs our locks: let it commit first.
 			if err := seq.WaitCommitted(ctx, aborted.Until); err != nil {
@@ -138,6 +149,12 @@ func (w *worker) apply(ctx context.Context, g *group) error {
 			// at a time, so that those before it commit and the error
 			// names the one that fails.
 			return w.applyEach(ctx, g)
+		case len(g.txns) == 1 && !g.split && g.sqlEvents > 1 && (isServerError(err) || sqlgen.IsRowsError(err)) && !errors.Is(err, errCommitUnknown):
+			// Refused with its SQL apply statements joined across row
+			// events: a server error is about a packet, not one event.
+			// Apply it again with one statement per packet, so that the
+			// error it stops on names the row event refused.
+			g.split = true
 		default:
 			return err
 		}
@@ -148,7 +165,7 @@ func (w *worker) apply(ctx context.Context, g *group) error {
 func (w *worker) applyEach(ctx context.Context, g *group) error {
 	for i, t := range g.txns {
 		one := &group{txns: g.txns[i : i+1], first: g.first + uint64(i), dependsOn: g.first + uint64(i) - 1,
-			statement: g.statement, bytes: t.Bytes}
+			statement: g.statement, bytes: t.Bytes, split: g.split}
 		if err := w.apply(ctx, one); err != nil {
 			return err
 		}
@@ -239,7 +256,11 @@ func (w *worker) applyOnce(ctx context.Context, g *group) error {
 	g.sqlEvents = sqlgen.SQLRowEvents(stmts)
 	stmts = append(lead, stmts...)
 	w.p.bodies.start(g.first)
-	err = w.exec(ctx, stmts)
+	if g.split {
+		err = w.stmtError(w.sess.ExecEach(ctx, stmts))
+	} else {
+		err = w.execJoined(ctx, stmts)
+	}
 	w.p.bodies.end(g.first)
 	if err != nil {
 		return err
@@ -552,7 +573,19 @@ func (w *worker) execUnlogged(ctx context.Context, sql string) error {
 // exec sends stmts on the worker's session (target.Session.Exec); an error
 // about one statement names its transaction, event and statement.
 func (w *worker) exec(ctx context.Context, stmts []sqlgen.Stmt) error {
-	err := w.sess.Exec(ctx, stmts)
+	return w.stmtError(w.sess.Exec(ctx, stmts))
+}
+
+// execJoined is exec with the SQL apply path's statements of several row
+// events and transactions sharing packets (target.Session.ExecJoined): an
+// error may then wrap sqlgen.ErrRepack.
+func (w *worker) execJoined(ctx context.Context, stmts []sqlgen.Stmt) error {
+	return w.stmtError(w.sess.ExecJoined(ctx, stmts))
+}
+
+// stmtError returns err, an error of the worker's session, naming the
+// transaction, event and statement it is about.
+func (w *worker) stmtError(err error) error {
 	var se *target.StmtError
 	if errors.As(err, &se) && se.Stmt != nil && se.Stmt.Txn != nil {
 		return w.p.applyError(se.Stmt.Txn, se.Stmt, se.Err)

@@ -37,12 +37,14 @@ type Stmt struct {
 	// preceding SET in the same multi-statement packet would not apply to.
 	Alone bool
 	// Check, when set, marks a statement of the SQL apply path. Consecutive
-	// statements with Check and the same Event are sent together, in one
-	// multi-statement packet within the packet limit (ExecChecked), and
-	// the rows each changed are checked; one with Alone set starts a new
-	// packet (its Found check must run before the statements after it).
-	// Event is then the first row event of the packet's statements, and
-	// Check.Events the row events each statement applies.
+	// statements with Check and the same Event form a packet group, sent
+	// together in one multi-statement packet within the packet limit
+	// (ExecChecked), and the rows each changed are checked; one with Alone
+	// set starts a new group (the Found checks of the group before must
+	// run before it). Event is then the first row event of the group's
+	// statements, and Check.Events the row events each statement applies.
+	// Several groups may share a packet too (target.Session.ExecJoined),
+	// where ExecChecked can check them exactly (else ErrRepack).
 	Check *RowCheck
 	// Expect, when set, marks a check of the rows the statements after it
 	// change (SQL and Events are empty): it is sent alone, in its own
