@@ -17,7 +17,7 @@ func TestStatementList(t *testing.T) {
 	}
 	tx := &txn.Txn{Kind: txn.KindStatement, NonTransactional: true, Events: []txn.Event{
 		q("soak", "BEGIN"), q("soak", "UPDATE m3 SET n = n + 1 WHERE id = 42"),
-		q("soak", "INSERT INTO mcount VALUES ('secret', " + strings.Repeat("7", 300) + ")"), q("soak", "COMMIT")}}
+		q("soak", "INSERT INTO mcount VALUES ('secret', "+strings.Repeat("7", 300)+")"), q("soak", "COMMIT")}}
 	got := statementList(tx, false)
 	for _, want := range []string{"its statements: (in soak) UPDATE m3 SET", "(in soak) INSERT INTO mcount", "triggers"} {
 		if !strings.Contains(got, want) {
