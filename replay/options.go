@@ -104,6 +104,11 @@ type Options struct {
 	MemoryBudget int64
 	// NoLogBin keeps the replay out of the target's binary log.
 	NoLogBin bool
+	// Compact applies, in each group of row transactions, the net effect
+	// of the writes to each row where that is provably the same (see
+	// internal/compact): several writes to one row become one. Rows are
+	// then decoded as they are read, whatever the other settings.
+	Compact bool
 	// Apply says how row events are applied: passed through in BINLOG
 	// statements, or as SQL made from their images (see ApplyMode);
 	// empty means ApplyAuto.

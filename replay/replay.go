@@ -43,6 +43,7 @@ import (
 	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/binlog/logfile"
 	"github.com/binlog-replay/binlog-replay/filter"
+	"github.com/binlog-replay/binlog-replay/internal/compact"
 	"github.com/binlog-replay/binlog-replay/internal/pipeline"
 	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
 	"github.com/binlog-replay/binlog-replay/schema"
@@ -384,11 +385,17 @@ func (r *run) createFresh(ctx context.Context, conn *sql.Conn, start txn.Positio
 // pipeline runs the stages: read -> apply (internal/pipeline).
 func (r *run) pipeline(ctx context.Context, start txn.Position) error {
 	r.mem = pipeline.NewBudget(r.opts.MemoryBudget)
+	deps := pipeline.Deps{Target: targetSessions{r}, Tables: r.schemas, Gen: r.gen, Mem: r.mem, Logf: r.logf}
+	if r.opts.Compact {
+		c := compact.New(r.schemas)
+		deps.Compact = c.Group
+		defer func() { r.logf("%s", c.Describe()) }()
+	}
 	r.pipe = pipeline.New(pipeline.Config{Workers: r.opts.Workers, GroupTxns: r.opts.GroupTxns, GroupBytes: r.opts.GroupBytes,
 		MaxRetries: r.opts.MaxRetries, KeepGTIDs: r.start.keepGTIDs, LogValues: r.opts.LogValues,
 		ChainCommits: !r.opts.ClientCommitOrder, LockWait: r.opts.LockWaitTimeout,
 		AppliedBefore: r.start.applied, Start: start, Pending: r.start.pending, Uncertain: r.opts.Uncertain},
-		pipeline.Deps{Target: targetSessions{r}, Tables: r.schemas, Gen: r.gen, Mem: r.mem, Logf: r.logf})
+		deps)
 	// Losing the replay lock's connection stops the run as a lost target
 	// does: it no longer knows that no other run applies.
 	base, abort := context.WithCancelCause(context.WithoutCancel(ctx))
@@ -606,6 +613,10 @@ func (r *run) openReader(ctx context.Context, start txn.Position) (*binlog.Reade
 	bo := binlog.Options{Start: start, SkipUnknown: r.opts.SkipUnknown,
 		DecodeRows: r.opts.Workers > 1, DecodeMaxBytes: decodeMax, ReadAheadBytes: readAhead, StreamAbove: decodeMax,
 		SkipDecode: r.pipe.SkipDecode(), DecodeJSON: r.gen.TargetMariaDB, NoContinuityCheck: r.opts.NoContinuityCheck}
+	if r.opts.Compact {
+		// Compaction reads the rows' key values.
+		bo.DecodeRows, bo.SkipDecode = true, nil
+	}
 	if r.gen.ApplySQL {
 		// Every row event is applied from its images: all decoded, a
 		// large transaction too (it comes in pieces of at most decodeMax

@@ -38,7 +38,9 @@ type ReplayOptions struct {
 	// run left unfinished (applied or not-applied).
 	Uncertain string
 	NoLogBin  bool
-	Strict    bool
+	// Compact is --compact: net-effect compaction inside each group.
+	Compact bool
+	Strict  bool
 	// TargetGTIDs is --target-gtids: auto, source or own.
 	TargetGTIDs string
 	// Apply is --apply: auto, binlog or sql; SQLTriggers is
@@ -95,6 +97,9 @@ func (o *ReplayOptions) AddFlags(fs *flag.FlagSet) {
 		"(it writes non-transactional tables, or a DDL that cannot be told), the `outcome` the operator found: "+
 		"applied (it took effect: continue after it) or not-applied (apply it)")
 	fs.BoolVar(&o.NoLogBin, "no-log-bin", false, "keep the replay out of the target's binary log (SET sql_log_bin=0)")
+	fs.BoolVar(&o.Compact, "compact", false, "apply, in each target commit, the net effect of several writes to one row as one write, where that provably "+
+		"leaves the same rows (tables with a primary key and no other unique key, no triggers, no foreign keys; full row images; "+
+		"row transactions only; docs/replay.md)")
 	fs.StringVar(&o.TargetGTIDs, "target-gtids", string(d.TargetGTIDs), "GTIDs the replayed transactions get in the target's binlog: source (keep the source's: MariaDB source and target, needs BINLOG ADMIN), own (the target's), auto (source where possible, says which at the start)")
 	fs.StringVar(&o.Apply, "apply", string(d.Apply), "how row events are applied: binlog (passed through in BINLOG statements, "+
 		"as mysqlbinlog does: the user needs BINLOG REPLAY on MariaDB 10.5+, BINLOG_ADMIN on MySQL 8, or SUPER), "+
@@ -170,6 +175,7 @@ func (o *ReplayOptions) options(args []string, warn io.Writer) (replay.Options, 
 		return ro, fmt.Errorf("--commit-order %q: want server or client", o.CommitOrder)
 	}
 	ro.Resume, ro.NoLogBin, ro.SkipUnknown, ro.Strict = o.Resume, o.NoLogBin, o.SkipUnknown, o.Strict
+	ro.Compact = o.Compact
 	ro.NoContinuityCheck, ro.StopNeverReachedOK = o.NoContinuityCheck, o.StopNeverReachedOK
 	ro.Reconnect, ro.MemoryBudget, ro.StallReport, ro.LogValues = o.Reconnect, int64(o.Memory), o.StallReport, o.LogValues
 	if ro.TargetGTIDs, err = replay.ParseGTIDMode(o.TargetGTIDs); err != nil {
