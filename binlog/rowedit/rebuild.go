@@ -6,6 +6,13 @@ import (
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
+// Editable reports whether an editor takes row events of type typ
+// (WRITE, UPDATE and DELETE_ROWS, v1 and v2), as far as their type says.
+func Editable(typ byte) bool {
+	_, ok := inverseType[typ]
+	return ok
+}
+
 // Images returns the row images of the row event e, in order (for an
 // update, before and after images alternate), each the image's bytes in
 // e.Raw: a null bitmap and the values its column bitmap says it holds.

@@ -48,6 +48,7 @@
 package compact
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -102,7 +103,7 @@ func (c *Compactor) Group(ctx context.Context, txns []*txn.Txn) []*txn.Txn {
 	if ed == nil {
 		return txns
 	}
-	g := &groupRows{ed: ed, tables: map[string]*tableRows{}}
+	g := &groupRows{ed: ed}
 	for i, t := range txns {
 		if t.Kind != txn.KindRows || t.Format != txns[0].Format {
 			return txns
@@ -121,7 +122,7 @@ func (c *Compactor) Group(ctx context.Context, txns []*txn.Txn) []*txn.Txn {
 	if !g.check(ctx, c.tables) {
 		return txns
 	}
-	plan := map[rowRef]*action{}
+	plan := map[rowRef]action{}
 	var in, kept uint64
 	for _, tr := range g.order {
 		if tr.unsafe != "" {
@@ -168,17 +169,37 @@ type rowRef struct{ tx, ev, row int }
 type row struct {
 	ref rowRef
 	op  txn.Op
-	// images and values are the row's images (before and after for an
-	// update) and their decoded values.
-	images [][]byte
+	ev  *txn.Event
+	// values are the row's decoded images (before and after for an
+	// update).
 	values [][]any
+}
+
+// image names one image of a row: the k-th image of the row event ev,
+// whose decoded values are values.
+type image struct {
+	ev     *txn.Event
+	k      int
+	values []any
+}
+
+// imageOf returns the before image (or only image) of r, or with after
+// the after image of an update.
+func (r *row) imageOf(after bool) image {
+	per, k := 1, 0
+	if r.op == txn.OpUpdate {
+		per = 2
+	}
+	if after {
+		k = 1
+	}
+	return image{ev: r.ev, k: r.ref.row*per + k, values: r.values[k]}
 }
 
 // action is what becomes of a row: dropped, or written with other images.
 type action struct {
 	drop   bool
-	images [][]byte
-	values [][]any
+	images []image
 }
 
 // tableRows are the writes of a group to one table.
@@ -193,9 +214,10 @@ type tableRows struct {
 
 // groupRows are the writes of a group, by table.
 type groupRows struct {
-	ed     *rowedit.Editor
-	tables map[string]*tableRows
-	order  []*tableRows
+	ed *rowedit.Editor
+	// bad says the group is left alone as a whole.
+	bad   bool
+	order []*tableRows
 }
 
 // add records the rows of the row event e, event j of transaction i.
@@ -205,50 +227,53 @@ func (g *groupRows) add(i, j int, e *txn.Event) {
 		g.unknown()
 		return
 	}
-	key := r.Table.Schema + "\x00" + r.Table.Table
-	tr := g.tables[key]
-	if tr == nil {
-		tr = &tableRows{schema: r.Table.Schema, name: r.Table.Table, tm: r.Table}
-		g.tables[key] = tr
-		g.order = append(g.order, tr)
-	}
+	tr := g.table(r.Table)
 	if tr.unsafe != "" {
 		return
 	}
-	if reason := eventUnsafe(tr.tm, r); reason != "" {
+	if reason := eventUnsafe(tr.tm, e); reason != "" {
 		tr.unsafe = reason
-		return
-	}
-	images, err := g.ed.Images(e)
-	if err != nil {
-		tr.unsafe = err.Error()
 		return
 	}
 	per := 1
 	if r.Op == txn.OpUpdate {
 		per = 2
 	}
-	if len(images) != len(r.Rows) || len(images)%per != 0 {
-		tr.unsafe = "images and decoded rows differ"
+	if len(r.Rows)%per != 0 {
+		tr.unsafe = "an update without before/after pairs"
 		return
 	}
-	for k := 0; k < len(images); k += per {
-		tr.rows = append(tr.rows, row{ref: rowRef{i, j, k / per}, op: r.Op,
-			images: images[k : k+per : k+per], values: r.Rows[k : k+per : k+per]})
+	for k := 0; k < len(r.Rows); k += per {
+		tr.rows = append(tr.rows, row{ref: rowRef{i, j, k / per}, op: r.Op, ev: e, values: r.Rows[k : k+per : k+per]})
 	}
+}
+
+// table returns the writes to the table of tm, recorded from now on.
+func (g *groupRows) table(tm *txn.TableMap) *tableRows {
+	for _, tr := range g.order {
+		if tr.schema == tm.Schema && tr.name == tm.Table {
+			return tr
+		}
+	}
+	tr := &tableRows{schema: tm.Schema, name: tm.Table, tm: tm}
+	g.order = append(g.order, tr)
+	return tr
 }
 
 // unknown marks the whole group as one to leave alone: a row event
 // without its table map.
 func (g *groupRows) unknown() {
-	g.tables[""] = &tableRows{unsafe: "a row event without its table map"}
+	g.bad = true
 }
 
-// eventUnsafe says why the rows of r cannot be compacted with those of
-// the table's first event, whose table map is first; "" when they can.
-func eventUnsafe(first *txn.TableMap, r *txn.Rows) string {
-	tm := r.Table
+// eventUnsafe says why the rows of the row event e cannot be compacted
+// with those of the table's first event, whose table map is first; ""
+// when they can.
+func eventUnsafe(first *txn.TableMap, e *txn.Event) string {
+	r, tm := e.Rows, e.Rows.Table
 	switch {
+	case len(e.Raw) < 5 || !rowedit.Editable(e.Raw[4]):
+		return e.TypeName + " events cannot be edited"
 	case !r.Decoded:
 		return "rows not decoded"
 	case r.Op != txn.OpInsert && r.Op != txn.OpUpdate && r.Op != txn.OpDelete:
@@ -268,7 +293,7 @@ func full(cols []bool, n int) bool { return len(cols) == n && !slices.Contains(c
 // whose rows cannot be compacted. It returns false when the group must be
 // left alone as a whole.
 func (g *groupRows) check(ctx context.Context, tables TableSource) bool {
-	if t := g.tables[""]; t != nil {
+	if g.bad {
 		return false
 	}
 	for _, tr := range g.order {
@@ -331,42 +356,41 @@ func (tr *tableRows) autoIncrement() bool {
 // compact adds to plan what becomes of the table's rows and returns how
 // many rows are written once compacted. A primary key change leaves the
 // table's rows as they are.
-func (tr *tableRows) compact(plan map[rowRef]*action) int {
+func (tr *tableRows) compact(plan map[rowRef]action) int {
 	pk := tr.def.PrimaryKey().Columns
-	chains := map[string][]int{}
-	var keys []string
+	var key, after []byte
+	chains := map[string]int{} // positions in lists
+	var lists [][]int
 	for i := range tr.rows {
 		r := &tr.rows[i]
-		k, ok := identity(r.values[0], pk)
-		if !ok {
+		var ok bool
+		if key, ok = appendIdentity(key[:0], r.values[0], pk); !ok {
 			return len(tr.rows)
 		}
 		if r.op == txn.OpUpdate {
-			after, ok := identity(r.values[1], pk)
-			if !ok || after != k {
+			if after, ok = appendIdentity(after[:0], r.values[1], pk); !ok || !bytes.Equal(after, key) {
 				return len(tr.rows) // a primary key change
 			}
 		}
-		if _, seen := chains[k]; !seen {
-			keys = append(keys, k)
+		n, seen := chains[string(key)]
+		if !seen {
+			n = len(lists)
+			chains[string(key)] = n
+			lists = append(lists, nil)
 		}
-		chains[k] = append(chains[k], i)
+		lists[n] = append(lists[n], i)
 	}
 	autoInc := tr.autoIncrement()
-	local := map[rowRef]*action{}
 	kept := 0
-	for _, k := range keys {
-		kept += tr.compactChain(chains[k], autoInc, local)
-	}
-	for ref, a := range local {
-		plan[ref] = a
+	for _, chain := range lists {
+		kept += tr.compactChain(chain, autoInc, plan)
 	}
 	return kept
 }
 
 // compactChain adds to plan what becomes of the writes to one row (rows
 // indexes of tr.rows, in order) and returns how many rows remain.
-func (tr *tableRows) compactChain(chain []int, autoInc bool, plan map[rowRef]*action) int {
+func (tr *tableRows) compactChain(chain []int, autoInc bool, plan map[rowRef]action) int {
 	if !wellFormed(tr.rows, chain) {
 		return len(chain)
 	}
@@ -398,14 +422,14 @@ func wellFormed(rows []row, chain []int) bool {
 // compactLife adds to plan what becomes of the writes of one lifetime of a
 // row: [INSERT] UPDATE* [DELETE], at least one write. It returns how many
 // remain.
-func (tr *tableRows) compactLife(life []int, autoInc bool, plan map[rowRef]*action) int {
+func (tr *tableRows) compactLife(life []int, autoInc bool, plan map[rowRef]action) int {
 	if len(life) < 2 {
 		return len(life)
 	}
 	first, last := &tr.rows[life[0]], &tr.rows[life[len(life)-1]]
 	drop := func(rows []int) {
 		for _, i := range rows {
-			plan[tr.rows[i].ref] = &action{drop: true}
+			plan[tr.rows[i].ref] = action{drop: true}
 		}
 	}
 	inner := life[1 : len(life)-1]
@@ -418,32 +442,30 @@ func (tr *tableRows) compactLife(life []int, autoInc bool, plan map[rowRef]*acti
 			return 2
 		}
 		drop(inner)
-		plan[last.ref] = &action{images: first.images, values: first.values}
+		plan[last.ref] = action{images: []image{first.imageOf(false)}}
 		return 2
 	case first.op == txn.OpInsert:
 		drop(life[1:])
-		plan[first.ref] = &action{images: last.images[1:], values: last.values[1:]}
+		plan[first.ref] = action{images: []image{last.imageOf(true)}}
 		return 1
 	case last.op == txn.OpDelete:
 		drop(life[:len(life)-1])
-		plan[last.ref] = &action{images: first.images[:1], values: first.values[:1]}
+		plan[last.ref] = action{images: []image{first.imageOf(false)}}
 		return 1
 	default: // updates only
 		drop(life[:len(life)-1])
-		plan[last.ref] = &action{images: [][]byte{first.images[0], last.images[1]},
-			values: [][]any{first.values[0], last.values[1]}}
+		plan[last.ref] = action{images: []image{first.imageOf(false), last.imageOf(true)}}
 		return 1
 	}
 }
 
-// identity returns the exact values of the columns pk of image, encoded
-// with their types, and false when a value is NULL or of a type it does
-// not encode.
-func identity(image []any, pk []int) (string, bool) {
-	var b []byte
+// appendIdentity appends to b the exact values of the columns pk of
+// image, encoded with their types; false when a value is NULL or of a
+// type it does not encode.
+func appendIdentity(b []byte, image []any, pk []int) ([]byte, bool) {
 	for _, c := range pk {
 		if c >= len(image) {
-			return "", false
+			return b, false
 		}
 		switch v := image[c].(type) {
 		case int64:
@@ -461,15 +483,16 @@ func identity(image []any, pk []int) (string, bool) {
 			b = binary.AppendUvarint(append(b, 'b'), uint64(len(v)))
 			b = append(b, v...)
 		default:
-			return "", false
+			return b, false
 		}
 	}
-	return string(b), true
+	return b, true
 }
 
 // rewrite returns txns with the actions of plan done: the row events
 // rebuilt, the statements left without rows dropped.
-func rewrite(ed *rowedit.Editor, txns []*txn.Txn, plan map[rowRef]*action) ([]*txn.Txn, error) {
+func rewrite(ed *rowedit.Editor, txns []*txn.Txn, plan map[rowRef]action) ([]*txn.Txn, error) {
+	ic := &imageCache{ed: ed, images: map[*txn.Event][][]byte{}}
 	changed := map[int]bool{}
 	for ref := range plan {
 		changed[ref.tx] = true
@@ -479,7 +502,7 @@ func rewrite(ed *rowedit.Editor, txns []*txn.Txn, plan map[rowRef]*action) ([]*t
 		if !changed[i] {
 			continue
 		}
-		events, err := rewriteTxn(ed, i, t, plan)
+		events, err := rewriteTxn(ic, i, t, plan)
 		if err != nil {
 			return nil, err
 		}
@@ -494,7 +517,7 @@ func rewrite(ed *rowedit.Editor, txns []*txn.Txn, plan map[rowRef]*action) ([]*t
 // the actions of plan done, statement by statement: a statement is the
 // table maps and row events up to the row event that ends it
 // (STMT_END_F), or up to the end of t.
-func rewriteTxn(ed *rowedit.Editor, i int, t *txn.Txn, plan map[rowRef]*action) ([]txn.Event, error) {
+func rewriteTxn(ic *imageCache, i int, t *txn.Txn, plan map[rowRef]action) ([]txn.Event, error) {
 	var out, stmt []txn.Event
 	hadRows := false // whether the statement under way had row events
 	last := -1       // where its last row event left is in stmt
@@ -505,7 +528,7 @@ func rewriteTxn(ed *rowedit.Editor, i int, t *txn.Txn, plan map[rowRef]*action) 
 		case last >= 0 && ended && stmt[last].Rows.Flags&txn.RowsFlagStmtEnd == 0:
 			// The row event that ended it was dropped: the last one
 			// left ends it.
-			e, err := setStmtEnd(ed, &stmt[last])
+			e, err := setStmtEnd(ic.ed, &stmt[last])
 			if err != nil {
 				return err
 			}
@@ -514,7 +537,7 @@ func rewriteTxn(ed *rowedit.Editor, i int, t *txn.Txn, plan map[rowRef]*action) 
 		default:
 			out = append(out, stmt...)
 		}
-		stmt, hadRows, last = nil, false, -1
+		stmt, hadRows, last = stmt[:0], false, -1
 		return nil
 	}
 	for j := range t.Events {
@@ -524,7 +547,7 @@ func rewriteTxn(ed *rowedit.Editor, i int, t *txn.Txn, plan map[rowRef]*action) 
 			continue
 		}
 		hadRows = true
-		ne, err := rebuildEvent(ed, rowRef{tx: i, ev: j}, e, plan)
+		ne, err := rebuildEvent(ic, rowRef{tx: i, ev: j}, e, plan)
 		if err != nil {
 			return nil, err
 		}
@@ -558,40 +581,82 @@ func setStmtEnd(ed *rowedit.Editor, e *txn.Event) (*txn.Event, error) {
 // rebuildEvent returns the row event e (event at.ev of transaction at.tx)
 // with the actions of plan on its rows done: e itself when none applies,
 // nil when every row is dropped.
-func rebuildEvent(ed *rowedit.Editor, at rowRef, e *txn.Event, plan map[rowRef]*action) (*txn.Event, error) {
+func rebuildEvent(ic *imageCache, at rowRef, e *txn.Event, plan map[rowRef]action) (*txn.Event, error) {
 	per := 1
 	if e.Rows.Op == txn.OpUpdate {
 		per = 2
 	}
 	n := len(e.Rows.Rows) / per
-	touched := false
-	for k := 0; k < n && !touched; k++ {
-		_, touched = plan[rowRef{at.tx, at.ev, k}]
+	touched, left := false, false
+	for k := 0; k < n; k++ {
+		a, ok := plan[rowRef{at.tx, at.ev, k}]
+		touched = touched || ok
+		left = left || !ok || !a.drop
 	}
-	if !touched {
+	switch {
+	case !touched:
 		return e, nil
+	case !left:
+		return nil, nil
 	}
-	images, err := ed.Images(e)
+	images, err := ic.of(e)
 	if err != nil {
 		return nil, err
 	}
 	var outImages [][]byte
 	var outValues [][]any
 	for k := 0; k < n; k++ {
-		a := plan[rowRef{at.tx, at.ev, k}]
+		a, ok := plan[rowRef{at.tx, at.ev, k}]
 		switch {
-		case a == nil:
+		case !ok:
 			outImages = append(outImages, images[k*per:k*per+per]...)
 			outValues = append(outValues, e.Rows.Rows[k*per:k*per+per]...)
 		case !a.drop:
-			outImages = append(outImages, a.images...)
-			outValues = append(outValues, a.values...)
+			for _, im := range a.images {
+				b, v, err := ic.image(im)
+				if err != nil {
+					return nil, err
+				}
+				outImages, outValues = append(outImages, b), append(outValues, v)
+			}
 		}
 	}
 	if len(outImages) == 0 {
 		return nil, nil
 	}
-	return ed.Rebuild(e, outImages, outValues, e.Rows.Flags&txn.RowsFlagStmtEnd != 0)
+	return ic.ed.Rebuild(e, outImages, outValues, e.Rows.Flags&txn.RowsFlagStmtEnd != 0)
+}
+
+// imageCache cuts row events into their images (rowedit.Editor.Images)
+// once each, for the events a compaction rewrites or takes images from.
+type imageCache struct {
+	ed     *rowedit.Editor
+	images map[*txn.Event][][]byte
+}
+
+// of returns the images of the row event e.
+func (ic *imageCache) of(e *txn.Event) ([][]byte, error) {
+	if images, ok := ic.images[e]; ok {
+		return images, nil
+	}
+	images, err := ic.ed.Images(e)
+	if err != nil {
+		return nil, err
+	}
+	if len(images) != len(e.Rows.Rows) {
+		return nil, fmt.Errorf("%s at %s: %d images, %d decoded", e.TypeName, e.Pos, len(images), len(e.Rows.Rows))
+	}
+	ic.images[e] = images
+	return images, nil
+}
+
+// image returns the bytes and decoded values of im.
+func (ic *imageCache) image(im image) ([]byte, []any, error) {
+	images, err := ic.of(im.ev)
+	if err != nil {
+		return nil, nil, err
+	}
+	return images[im.k], im.values, nil
 }
 
 // Describe returns a line saying what c compacted, for a run's log.

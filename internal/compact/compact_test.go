@@ -30,7 +30,7 @@ import (
 
 // format returns the format description of the repository's MariaDB 10.11
 // fixture, with checksums.
-func format(t *testing.T) (*txn.Format, bool) {
+func format(t testing.TB) (*txn.Format, bool) {
 	t.Helper()
 	path := filepath.Join(fixtures.Repo(t), "mariadb-10.11/row/mysql-bin.000001")
 	r, err := binlog.NewReader([]string{path}, binlog.Options{DecodeRows: true})
@@ -58,7 +58,7 @@ func format(t *testing.T) (*txn.Format, bool) {
 
 // maker builds the events of tables (id INT, v INT, s VARCHAR(20)).
 type maker struct {
-	t        *testing.T
+	t        testing.TB
 	f        *txn.Format
 	checksum bool
 	dec      *binlog.Decoder
@@ -67,7 +67,7 @@ type maker struct {
 	minimal bool
 }
 
-func newMaker(t *testing.T) *maker {
+func newMaker(t testing.TB) *maker {
 	f, checksum := format(t)
 	dec, err := binlog.NewDecoder(f)
 	if err != nil {
@@ -588,5 +588,35 @@ func TestCompactRandom(t *testing.T) {
 	}
 	if compacted < total/2 {
 		t.Fatalf("only %d groups of %d were compacted", compacted, total)
+	}
+}
+
+// BenchmarkCompactGroup compacts a group of 1024 transactions of three
+// updates each to 20 rows, a hot-row group at the largest group size.
+func BenchmarkCompactGroup(b *testing.B) {
+	m := newMaker(b)
+	ts := tables{"t1": safeTable("t1")}
+	rng := rand.New(rand.NewPCG(1, 2))
+	live := map[int32]trow{}
+	for id := int32(1); id <= 20; id++ {
+		live[id] = r(id, 0, "i")
+	}
+	var group []*txn.Txn
+	for range 1024 {
+		var stmts []stmt
+		for range 3 {
+			id := int32(1 + rng.IntN(20))
+			next := r(id, rng.Int32N(1000), "v")
+			stmts = append(stmts, upd("t1", live[id], next))
+			live[id] = next
+		}
+		group = append(group, m.txn(stmts...))
+	}
+	c := New(ts)
+	b.ResetTimer()
+	for b.Loop() {
+		if out := c.Group(context.Background(), group); rowCount(out) != 20 {
+			b.Fatalf("%d rows left", rowCount(out))
+		}
 	}
 }
