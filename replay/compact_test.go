@@ -161,7 +161,8 @@ func TestCompactHotRows(t *testing.T) {
 // compacted group, once after the server received it (it committed, the
 // replay does not know) and once before (nothing committed): the replay
 // reconnects, reads the checkpoint, resumes with --compact, and ends equal
-// to the source with every transaction applied once.
+// to the source with every transaction applied once. A run stopped half
+// way and resumed with --resume ends the same.
 func TestCompactCutAtCommit(t *testing.T) {
 	const txns = 400 + 2 // and the last two
 	sc := hotScenario(t, txns)
@@ -199,4 +200,36 @@ func TestCompactCutAtCommit(t *testing.T) {
 			}
 		})
 	}
+	// A run stopped in the middle (a stop point inside what would have
+	// been one group), then a --resume with --compact to the end.
+	t.Run("stop, then resume", func(t *testing.T) {
+		all := scenarioTxns(t, sc)
+		if len(all) != txns {
+			t.Fatalf("%d transactions, want %d", len(all), txns)
+		}
+		tgt, db := sc.Target(t)
+		o := opts(4)
+		o.Compact = true
+		o.Files, o.StartPosition, o.TargetDSN = sc.Files, sc.Start, tgt.DSN("")
+		o.StopBeforeGTID = all[txns/2].GTID
+		var log strings.Builder
+		first, err := replay.Run(context.Background(), o, &log)
+		if err != nil || first.Applied != txns/2 {
+			t.Fatalf("replay to %s: %v, %v applied, want %d\nlog:\n%s", o.StopBeforeGTID, err, first, txns/2, log.String())
+		}
+		o = opts(4)
+		o.Compact, o.Resume = true, true
+		o.Files, o.TargetDSN = sc.Files, tgt.DSN("")
+		rest, err := replay.Run(context.Background(), o, &log)
+		if err != nil || rest.Applied != txns-txns/2 {
+			t.Fatalf("resume: %v, %v applied, want %d\nlog:\n%s", err, rest, txns-txns/2, log.String())
+		}
+		if in, out := compactedRows(t, log.String()); out >= in {
+			t.Fatalf("compaction wrote %d rows of %d: nothing compacted", out, in)
+		}
+		replaytest.RequireEqual(t, db, sc.SourceDB, "cp")
+		if cp, err := replay.ReadCheckpoint(context.Background(), db); err != nil || cp == nil || cp.Applied != txns {
+			t.Fatalf("checkpoint %+v (%v), want %d transactions applied", cp, err, txns)
+		}
+	})
 }
