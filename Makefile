@@ -61,7 +61,7 @@ bench: build
 # workload on a MariaDB source, replayed by binlog-replay with random workers,
 # stop points, kills and target restarts, and checked against mariadb-binlog |
 # mariadb over the same range. SEEDS=N seeds from FIRST (default 1), or
-# SEED=S alone; FEATURES (default all; see internal/soak/features.go),
+# SEED=S alone; FEATURES (default all; see internal/soak/seedgen/features.go),
 # FORMAT=ROW|MIXED|STATEMENT, DURATION=2h, KEEP=DIR (failing seeds' base and binlogs, default
 # bin/soak), FROM=DIR (rerun a kept seed's replay on its input), REPEAT=N
 # (each seed N times: kills land at random moments), RACE=1.

@@ -258,9 +258,9 @@ func mariaDomain(m map[event.MariaKey]uint64, d uint32) string {
 // may include transactions read ahead and not returned yet (all of them
 // once Next has returned io.EOF).
 func (r *Reader) GTIDHistory() (atStart, read txn.GTIDSet, known bool) {
-	start := r.cont.start
-	if !r.cont.started {
-		start = r.cont.now
+	start := r.in.cont.start
+	if !r.in.cont.started {
+		start = r.in.cont.now
 	}
-	return start.set(), r.cont.now.set(), start.kind != 0
+	return start.set(), r.in.cont.now.set(), start.kind != 0
 }

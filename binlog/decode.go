@@ -182,45 +182,45 @@ func (d *decoders) stop() {
 // many transactions as the queue may, so this never blocks.
 func (r *Reader) enqueue(p *pendingTxn) {
 	if len(p.jobs) > 0 {
-		if r.dec == nil {
-			r.dec = startDecoders(r.workers, r.maxQueued())
+		if r.ahead.dec == nil {
+			r.ahead.dec = startDecoders(r.ahead.workers, r.maxQueued())
 		}
 		p.done = make(chan struct{})
-		r.dec.jobs <- p
+		r.ahead.dec.jobs <- p
 	}
-	r.queue = append(r.queue, p)
-	r.queuedBytes += p.t.Bytes
+	r.ahead.queue = append(r.ahead.queue, p)
+	r.ahead.queuedBytes += p.t.Bytes
 }
 
 // dequeue removes the first transaction of the queue and returns it.
 func (r *Reader) dequeue() *pendingTxn {
-	p := r.queue[0]
-	r.queuedBytes -= p.t.Bytes
-	r.queue[0] = nil
-	r.queue = r.queue[1:]
+	p := r.ahead.queue[0]
+	r.ahead.queuedBytes -= p.t.Bytes
+	r.ahead.queue[0] = nil
+	r.ahead.queue = r.ahead.queue[1:]
 	return p
 }
 
 // hasRoom reports whether the queue may take another transaction.
 func (r *Reader) hasRoom() bool {
-	return len(r.queue) < r.maxQueued() && r.queuedBytes < r.readAhead
+	return len(r.ahead.queue) < r.maxQueued() && r.ahead.queuedBytes < r.ahead.limit
 }
 
 // maxQueued is how many transactions the queue may hold.
 func (r *Reader) maxQueued() int {
-	return min(queuedPerWorker*r.workers, maxQueued)
+	return min(queuedPerWorker*r.ahead.workers, maxQueued)
 }
 
 // dropQueue forgets the transactions read ahead and stops the workers.
 func (r *Reader) dropQueue() {
-	r.queue, r.queuedBytes = nil, 0
+	r.ahead.queue, r.ahead.queuedBytes = nil, 0
 	r.stopDecoders()
 }
 
 // stopDecoders stops the decode workers, if they run.
 func (r *Reader) stopDecoders() {
-	if r.dec != nil {
-		r.dec.stop()
-		r.dec = nil
+	if r.ahead.dec != nil {
+		r.ahead.dec.stop()
+		r.ahead.dec = nil
 	}
 }

@@ -30,7 +30,7 @@ func NewDecoder(f *txn.Format) (*Decoder, error) {
 		return nil, fmt.Errorf("decoder: format description at %s: %w", f.Pos, err)
 	}
 	fm.Format = f // with the flavor the reader settled on
-	r.format, r.tableCache = fm, map[string]*tableEntry{}
+	r.parse.format, r.group.tableCache = fm, map[string]*tableEntry{}
 	if err := r.newParsers(f.Raw); err != nil {
 		return nil, fmt.Errorf("decoder: format description at %s: %w", f.Pos, err)
 	}
@@ -67,20 +67,20 @@ func (d *Decoder) decode(raw []byte, pos txn.Position) (txn.Event, error) {
 		return txn.Event{}, fmt.Errorf("event header says %d bytes, the event has %d", h.Size, len(raw))
 	}
 	body := raw[event.HeaderSize:]
-	if r.format.Checksum {
+	if r.parse.format.Checksum {
 		if err := event.VerifyChecksum(raw); err != nil {
 			return txn.Event{}, err
 		}
 		body = body[: len(body)-4 : len(body)-4]
 	}
-	e := readyEvent{Header: h, pos: pos.Offset, end: pos.Offset + uint64(len(raw)), raw: raw, data: raw, body: body, parser: r.main}
+	e := readyEvent{Header: h, pos: pos.Offset, end: pos.Offset + uint64(len(raw)), raw: raw, data: raw, body: body, parser: r.parse.main}
 	ev := txn.Event{Type: h.Type, TypeName: event.TypeName(h.Type), Pos: pos, Timestamp: h.Timestamp, Raw: raw}
 	if h.Type == event.TypeTableMap {
 		te, err := r.tableMap(e)
 		if err != nil {
 			return txn.Event{}, err
 		}
-		r.tables[te.tm.ID] = te
+		r.group.tables[te.tm.ID] = te
 		ev.Kind, ev.TableMap = txn.EventTableMap, te.tm
 		return ev, nil
 	}
@@ -92,7 +92,7 @@ func (d *Decoder) decode(raw []byte, pos txn.Position) (txn.Event, error) {
 	if err != nil {
 		return txn.Event{}, err
 	}
-	te, ok := r.tables[id]
+	te, ok := r.group.tables[id]
 	if !ok {
 		return txn.Event{}, fmt.Errorf("row event for table id %d has no TABLE_MAP before it", id)
 	}
@@ -106,7 +106,7 @@ func (d *Decoder) decode(raw []byte, pos txn.Position) (txn.Event, error) {
 		return txn.Event{}, err
 	}
 	job := rowsJob{rows: rows, tmpl: tmpl, table: te.tme, head: head, body: body, pos: e.pos, typ: h.Type}
-	if err := job.decode(&r.scratch); err != nil {
+	if err := job.decode(&r.ahead.scratch); err != nil {
 		var be *event.Error
 		if errors.As(err, &be) {
 			be.File = pos.File

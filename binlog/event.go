@@ -29,17 +29,17 @@ type readyEvent struct {
 // event checks and decodes one framed event and feeds it to the grouping
 // state machine. It returns the transaction the event completes, if any.
 func (r *Reader) event(ev event.Framed) (*pendingTxn, error) {
-	if r.format == nil {
+	if r.parse.format == nil {
 		if err := r.startFile(ev); err != nil {
 			return nil, err
 		}
-		if r.skipping {
+		if r.group.skipping {
 			return nil, r.checkStart(readyEvent{Header: ev.Header, pos: ev.Pos, end: ev.Pos + uint64(ev.Size)})
 		}
 		return nil, nil
 	}
 	body := ev.Raw[event.HeaderSize:]
-	if r.format.Checksum {
+	if r.parse.format.Checksum {
 		if err := event.VerifyChecksum(ev.Raw); err != nil {
 			return nil, err
 		}
@@ -49,8 +49,8 @@ func (r *Reader) event(ev event.Framed) (*pendingTxn, error) {
 		body = body[: len(body)-4 : len(body)-4]
 	}
 	e := readyEvent{Header: ev.Header, pos: ev.Pos, end: ev.Pos + uint64(ev.Size),
-		raw: ev.Raw, data: ev.Raw, body: body, parser: r.main}
-	if r.skipping {
+		raw: ev.Raw, data: ev.Raw, body: body, parser: r.parse.main}
+	if r.group.skipping {
 		if err := r.checkStart(e); err != nil {
 			return nil, err
 		}
@@ -61,12 +61,12 @@ func (r *Reader) event(ev event.Framed) (*pendingTxn, error) {
 // startFile handles the first event of a file, which must be its
 // FORMAT_DESCRIPTION event, and sets up the parsers.
 func (r *Reader) startFile(ev event.Framed) error {
-	f, err := event.FirstFormat(ev, r.fr.Name())
+	f, err := event.FirstFormat(ev, r.in.fr.Name())
 	if err != nil {
 		return err
 	}
-	r.format = f
-	if err := r.cont.beginFile(r.fr.Name()); err != nil {
+	r.parse.format = f
+	if err := r.in.cont.beginFile(r.in.fr.Name()); err != nil {
 		return err
 	}
 	return r.newParsers(ev.Raw)
@@ -87,17 +87,17 @@ type parsers struct {
 // newParsers sets up the file's parsers from its format description fde.
 func (r *Reader) newParsers(fde []byte) error {
 	var err error
-	if r.main, err = r.newParserPair(fde); err != nil {
+	if r.parse.main, err = r.newParserPair(fde); err != nil {
 		return err
 	}
 	// Events inside a TRANSACTION_PAYLOAD have no checksum: their parsers
 	// get the same format description with the algorithm set to OFF.
-	if r.format.Checksum {
+	if r.parse.format.Checksum {
 		noCRC := append([]byte(nil), fde...)
 		noCRC[len(noCRC)-5] = event.ChecksumOff
 		fde = noCRC
 	}
-	r.inner, err = r.newParserPair(fde)
+	r.parse.inner, err = r.newParserPair(fde)
 	return err
 }
 
@@ -117,13 +117,13 @@ func (r *Reader) newParserPair(fde []byte) (*parsers, error) {
 // newParser returns a go-mysql parser primed with the format description fde.
 func (r *Reader) newParser(fde []byte) (*replication.BinlogParser, error) {
 	p := replication.NewBinlogParser()
-	p.SetFlavor(r.format.Flavor.String())
+	p.SetFlavor(r.parse.format.Flavor.String())
 	p.SetVerifyChecksum(false) // checked here, with file and offset in the error
 	p.SetParseTime(false)
 	p.SetUseDecimal(false)
 	p.SetTimestampStringLocation(time.UTC)
 	p.SetTableMapOptionalMetaDecodeFunc(func(b []byte) error {
-		r.meta, r.metaErr = event.ParseOptMeta(b)
+		r.parse.meta, r.parse.metaErr = event.ParseOptMeta(b)
 		return nil
 	})
 	// Rows events are only set up by the parser: this package reads their
@@ -140,21 +140,21 @@ func (r *Reader) checkStart(e readyEvent) error {
 	start := r.opts.Start.Offset
 	switch {
 	case e.pos == start:
-		if r.cur != nil {
-			return &event.Error{File: r.fr.Name(), Offset: start, Err: fmt.Errorf(
-				"start position is inside the transaction starting at %s", r.cur.t.Start)}
+		if r.group.cur != nil {
+			return &event.Error{File: r.in.fr.Name(), Offset: start, Err: fmt.Errorf(
+				"start position is inside the transaction starting at %s", r.group.cur.t.Start)}
 		}
-		r.skipping = false
+		r.group.skipping = false
 	case e.pos < start && start < e.end:
 		near := e.end
-		if r.cur != nil {
-			near = r.cur.t.Start.Offset
+		if r.group.cur != nil {
+			near = r.group.cur.t.Start.Offset
 		} else if startsTxn(e.Type) {
 			near = e.pos
 		}
-		return &event.Error{File: r.fr.Name(), Offset: start, Err: fmt.Errorf(
+		return &event.Error{File: r.in.fr.Name(), Offset: start, Err: fmt.Errorf(
 			"start position is not an event boundary (it falls inside the %s at %d); the nearest transaction boundary is %s",
-			event.TypeName(e.Type), e.pos, txn.Position{File: r.fr.Name(), Offset: near})}
+			event.TypeName(e.Type), e.pos, txn.Position{File: r.in.fr.Name(), Offset: near})}
 	}
 	return nil
 }
@@ -173,7 +173,7 @@ func startsTxn(t byte) bool {
 // tableIDLen is the size of the table id in TABLE_MAP and rows events of
 // type t: 6 bytes, or 4 in MySQL 5.1.0-5.1.15 (post-header length 6).
 func (r *Reader) tableIDLen(t byte) int {
-	if r.format.PostHeaderLen(t) == 6 {
+	if r.parse.format.PostHeaderLen(t) == 6 {
 		return 4
 	}
 	return 6

@@ -61,9 +61,9 @@ func (r *Reader) dispatch(e readyEvent) (*pendingTxn, error) {
 		if err := r.outsideTxn(e); err != nil {
 			return nil, err
 		}
-		return nil, r.cont.list(e.Type, e.body)
+		return nil, r.in.cont.list(e.Type, e.body)
 	case event.TypeRotate:
-		r.cont.rotate(e.body, e.Flags, r.format.PostHeaderLen(event.TypeRotate), e.pos)
+		r.in.cont.rotate(e.body, e.Flags, r.parse.format.PostHeaderLen(event.TypeRotate), e.pos)
 		return nil, r.outsideTxn(e)
 	case event.TypeBinlogCheckpoint, event.TypeStop, event.TypeFormatDescription:
 		return nil, r.outsideTxn(e)
@@ -104,7 +104,7 @@ func (r *Reader) dispatch(e readyEvent) (*pendingTxn, error) {
 
 // outsideTxn accepts an event that may only come between transactions.
 func (r *Reader) outsideTxn(e readyEvent) error {
-	if r.cur != nil || e.inPayload {
+	if r.group.cur != nil || e.inPayload {
 		return r.inTxnError(e)
 	}
 	if e.Type == event.TypeFormatDescription {
@@ -115,60 +115,60 @@ func (r *Reader) outsideTxn(e readyEvent) error {
 
 // inTxnError reports an event that cannot be part of the current transaction.
 func (r *Reader) inTxnError(e readyEvent) error {
-	if r.cur == nil {
+	if r.group.cur == nil {
 		return fmt.Errorf("unexpected %s outside a transaction", event.TypeName(e.Type))
 	}
-	return fmt.Errorf("unexpected %s inside the transaction starting at %s", event.TypeName(e.Type), r.cur.t.Start)
+	return fmt.Errorf("unexpected %s inside the transaction starting at %s", event.TypeName(e.Type), r.group.cur.t.Start)
 }
 
 // begin starts assembling a transaction at e.
 func (r *Reader) begin(e readyEvent, g txn.GTID, state int) {
-	r.cont.txnStart(g, r.skipping)
-	r.cur = &builder{state: state, t: &txn.Txn{
+	r.in.cont.txnStart(g, r.group.skipping)
+	r.group.cur = &builder{state: state, t: &txn.Txn{
 		GTID:     g,
-		Start:    txn.Position{File: r.fr.Name(), Offset: e.pos},
+		Start:    txn.Position{File: r.in.fr.Name(), Offset: e.pos},
 		ServerID: e.ServerID,
-		Format:   r.format.Format,
-		Events:   make([]txn.Event, 0, min(max(r.hint.events, 1), 64)),
+		Format:   r.parse.format.Format,
+		Events:   make([]txn.Event, 0, min(max(r.group.hint.events, 1), 64)),
 	}}
-	r.cur.undecoded = r.opts.SkipDecode != nil && r.opts.SkipDecode.Load()
-	if r.opts.DecodeRows && !r.cur.undecoded && r.hint.jobs > 0 {
-		r.cur.jobs = make([]rowsJob, 0, min(r.hint.jobs, 64))
+	r.group.cur.undecoded = r.opts.SkipDecode != nil && r.opts.SkipDecode.Load()
+	if r.opts.DecodeRows && !r.group.cur.undecoded && r.group.hint.jobs > 0 {
+		r.group.cur.jobs = make([]rowsJob, 0, min(r.group.hint.jobs, 64))
 	}
 }
 
 // add appends a decoded event to the current transaction.
 func (r *Reader) add(e readyEvent, kind txn.EventKind) *txn.Event {
-	r.cur.t.Events = append(r.cur.t.Events, txn.Event{
+	r.group.cur.t.Events = append(r.group.cur.t.Events, txn.Event{
 		Kind:      kind,
 		Type:      e.Type,
 		TypeName:  event.TypeName(e.Type),
-		Pos:       txn.Position{File: r.fr.Name(), Offset: e.pos},
+		Pos:       txn.Position{File: r.in.fr.Name(), Offset: e.pos},
 		Timestamp: e.Timestamp,
 		Raw:       e.raw,
 		InPayload: e.inner,
 	})
-	return &r.cur.t.Events[len(r.cur.t.Events)-1]
+	return &r.group.cur.t.Events[len(r.group.cur.t.Events)-1]
 }
 
 // finish completes the current transaction with e as its last event.
 func (r *Reader) finish(e readyEvent, kind txn.Kind) *pendingTxn {
-	t := r.cur.t
+	t := r.group.cur.t
 	t.Kind = kind
-	t.End = txn.Position{File: r.fr.Name(), Offset: e.end}
+	t.End = txn.Position{File: r.in.fr.Name(), Offset: e.end}
 	t.Time = time.Unix(int64(e.Timestamp), 0).UTC()
 	t.Bytes = int64(t.End.Offset - t.Start.Offset)
-	t.NonTransactional = r.cur.nonTrans
-	r.cur.finishStream(t)
-	p := &pendingTxn{t: t, jobs: r.cur.jobs}
-	r.cur = nil
-	clear(r.tables)
+	t.NonTransactional = r.group.cur.nonTrans
+	r.group.cur.finishStream(t)
+	p := &pendingTxn{t: t, jobs: r.group.cur.jobs}
+	r.group.cur = nil
+	clear(r.group.tables)
 	return p
 }
 
 // mysqlGTIDEvent starts a transaction at a MySQL GTID or ANONYMOUS_GTID.
 func (r *Reader) mysqlGTIDEvent(e readyEvent) error {
-	if r.cur != nil || e.inPayload {
+	if r.group.cur != nil || e.inPayload {
 		return r.inTxnError(e)
 	}
 	ev, err := event.Parse(e.parser.events, e.data)
@@ -195,7 +195,7 @@ func (r *Reader) mysqlGTIDEvent(e readyEvent) error {
 
 // mariaGTIDEvent starts a transaction at a MariaDB GTID event.
 func (r *Reader) mariaGTIDEvent(e readyEvent) error {
-	if r.cur != nil || e.inPayload {
+	if r.group.cur != nil || e.inPayload {
 		return r.inTxnError(e)
 	}
 	g, err := event.ParseMariaGTID(e.body, e.ServerID)
@@ -209,23 +209,23 @@ func (r *Reader) mariaGTIDEvent(e readyEvent) error {
 	r.begin(e, g.GTID, state)
 	// The server flags a group that changed only transactional tables
 	// (and DDL apart); a group without either flag changed others.
-	r.cur.nonTrans = !g.Standalone && !g.Transactional && !g.DDL
+	r.group.cur.nonTrans = !g.Standalone && !g.Transactional && !g.DDL
 	return nil
 }
 
 // markMariaDB records that the file is MariaDB's, as its MariaDB-only events
 // show, even if its server version string does not say so.
 func (r *Reader) markMariaDB() {
-	if r.format.Flavor == txn.FlavorMariaDB {
+	if r.parse.format.Flavor == txn.FlavorMariaDB {
 		return
 	}
-	f := *r.format.Format
+	f := *r.parse.format.Format
 	f.Flavor = txn.FlavorMariaDB
-	r.format.Format = &f
-	if r.cur != nil {
-		r.cur.t.Format = &f
+	r.parse.format.Format = &f
+	if r.group.cur != nil {
+		r.group.cur.t.Format = &f
 	}
-	clear(r.tableCache) // decoded with the other flavor
+	clear(r.group.tableCache) // decoded with the other flavor
 }
 
 // Statement classes that matter for grouping.
@@ -255,9 +255,9 @@ func classify(sql []byte) int {
 
 // queryEvent groups a QUERY event: BEGIN, COMMIT, or a statement.
 func (r *Reader) queryEvent(e readyEvent) (*pendingTxn, error) {
-	ph := r.format.PostHeaderLen(e.Type)
+	ph := r.parse.format.PostHeaderLen(e.Type)
 	if ph < 0 {
-		ph = r.format.PostHeaderLen(event.TypeQuery)
+		ph = r.parse.format.PostHeaderLen(event.TypeQuery)
 	}
 	q, err := event.ParseQuery(e.body, ph, e.Type == event.TypeQueryCompressed)
 	if err != nil {
@@ -276,47 +276,47 @@ func (r *Reader) queryEvent(e readyEvent) (*pendingTxn, error) {
 		// The source rolled back a transaction that had changed
 		// non-transactional tables: it is logged so that those changes
 		// are made again, and applied the same way.
-		if r.cur == nil || r.cur.state != stGroup {
+		if r.group.cur == nil || r.group.cur.state != stGroup {
 			return nil, r.inTxnError(e)
 		}
-		r.cur.nonTrans = true
+		r.group.cur.nonTrans = true
 		p := r.finish(e, r.groupKind())
 		p.t.RolledBack = true
 		return p, nil
 	case sqlBegin:
 		return nil, r.beginQuery(e, q)
 	case sqlCommit:
-		if r.cur == nil || r.cur.state != stGroup {
+		if r.group.cur == nil || r.group.cur.state != stGroup {
 			return nil, r.inTxnError(e)
 		}
 		// A group of transactional tables only ends with an XID event.
-		r.cur.nonTrans = true
+		r.group.cur.nonTrans = true
 		return r.finish(e, r.groupKind()), nil
 	}
-	if r.cur == nil {
+	if r.group.cur == nil {
 		r.begin(e, txn.GTID{}, stSingle)
 	}
 	r.add(e, txn.EventQuery).Query = q
-	if r.cur.state == stGroup {
-		r.cur.statement = true
+	if r.group.cur.state == stGroup {
+		r.group.cur.statement = true
 		return nil, nil
 	}
 	// A statement on its own: DDL or an auto-committed statement.
-	if r.cur.context {
+	if r.group.cur.context {
 		return r.finish(e, txn.KindStatement), nil
 	}
-	r.cur.t.Begin = q
+	r.group.cur.t.Begin = q
 	return r.finish(e, txn.KindDDL), nil
 }
 
 // beginQuery handles a BEGIN query: it opens a group, after a GTID or alone.
 func (r *Reader) beginQuery(e readyEvent, q *txn.Query) error {
-	if r.cur == nil {
+	if r.group.cur == nil {
 		r.begin(e, txn.GTID{}, stGroup)
-		r.cur.t.Begin = q
+		r.group.cur.t.Begin = q
 		return nil
 	}
-	c := r.cur
+	c := r.group.cur
 	if (c.state == stGTID || c.state == stGroup) && c.t.Begin == nil && len(c.t.Events) == 0 {
 		c.state = stGroup
 		c.t.Begin = q
@@ -327,7 +327,7 @@ func (r *Reader) beginQuery(e readyEvent, q *txn.Query) error {
 
 // groupKind is the kind of the current group at its commit.
 func (r *Reader) groupKind() txn.Kind {
-	if r.cur.statement {
+	if r.group.cur.statement {
 		return txn.KindStatement
 	}
 	return txn.KindRows
@@ -335,7 +335,7 @@ func (r *Reader) groupKind() txn.Kind {
 
 // commitEvent ends a group at its XID event.
 func (r *Reader) commitEvent(e readyEvent) (*pendingTxn, error) {
-	if r.cur == nil || r.cur.state != stGroup {
+	if r.group.cur == nil || r.group.cur.state != stGroup {
 		return nil, r.inTxnError(e)
 	}
 	return r.finish(e, r.groupKind()), nil
@@ -345,7 +345,7 @@ func (r *Reader) commitEvent(e readyEvent) (*pendingTxn, error) {
 // next statement.
 func (r *Reader) contextEvent(e readyEvent) error {
 	var ev *txn.Event
-	if r.cur == nil {
+	if r.group.cur == nil {
 		r.begin(e, txn.GTID{}, stContext)
 	}
 	switch e.Type {
@@ -371,31 +371,31 @@ func (r *Reader) contextEvent(e readyEvent) error {
 		ev = r.add(e, txn.EventUserVar)
 		ev.UserVar = v
 	}
-	r.cur.context = true
-	r.cur.statement = true
+	r.group.cur.context = true
+	r.group.cur.statement = true
 	return nil
 }
 
 // tableMapEvent adds a TABLE_MAP event to the current group.
 func (r *Reader) tableMapEvent(e readyEvent) error {
-	if r.cur == nil || r.cur.state != stGroup {
+	if r.group.cur == nil || r.group.cur.state != stGroup {
 		return r.inTxnError(e)
 	}
 	te, err := r.tableMap(e)
 	if err != nil {
 		return err
 	}
-	r.tables[te.tm.ID] = te
+	r.group.tables[te.tm.ID] = te
 	ev := r.add(e, txn.EventTableMap)
 	ev.TableMap = te.tm
-	r.cur.noteEvent(ev)
+	r.group.cur.noteEvent(ev)
 	return nil
 }
 
 // rowsEvent adds a row event to the current group and, with
 // Options.DecodeRows, a job to decode its images.
 func (r *Reader) rowsEvent(e readyEvent) error {
-	if r.cur == nil || r.cur.state != stGroup {
+	if r.group.cur == nil || r.group.cur.state != stGroup {
 		return r.inTxnError(e)
 	}
 	op, ok := rowsOp(e.Type)
@@ -406,7 +406,7 @@ func (r *Reader) rowsEvent(e readyEvent) error {
 	if err != nil {
 		return err
 	}
-	te, ok := r.tables[id]
+	te, ok := r.group.tables[id]
 	if !ok {
 		return fmt.Errorf("row event for table id %d has no TABLE_MAP before it in its statement", id)
 	}
@@ -417,26 +417,26 @@ func (r *Reader) rowsEvent(e readyEvent) error {
 	rows := newRows(op, h, te)
 	ev := r.add(e, txn.EventRows)
 	ev.Rows = rows
-	r.cur.noteEvent(ev)
-	if _, compressed := event.UncompressedType(e.Type); compressed && e.raw != nil && !r.skipping {
-		if ev.Raw, err = event.ExpandCompressedRows(e.raw, e.body, h, r.format.Checksum); err != nil {
+	r.group.cur.noteEvent(ev)
+	if _, compressed := event.UncompressedType(e.Type); compressed && e.raw != nil && !r.group.skipping {
+		if ev.Raw, err = event.ExpandCompressedRows(e.raw, e.body, h, r.parse.format.Checksum); err != nil {
 			return err
 		}
 	}
 	forced := r.opts.DecodeJSON && r.statementHasJSON()
 	if h.Flags&txn.RowsFlagStmtEnd != 0 {
-		clear(r.tables) // table maps are scoped to their statement, as the server applies them
+		clear(r.group.tables) // table maps are scoped to their statement, as the server applies them
 	}
-	if r.skipping {
+	if r.group.skipping {
 		return nil
 	}
 	if !forced {
-		if !r.opts.DecodeRows || r.cur.undecoded {
+		if !r.opts.DecodeRows || r.group.cur.undecoded {
 			return nil
 		}
-		if r.cur.rowBytes += int64(len(e.body)); r.opts.DecodeMaxBytes > 0 && r.cur.rowBytes > r.opts.DecodeMaxBytes {
-			r.cur.undecoded = true // too large: left undecoded, but for the forced jobs
-			r.cur.jobs = slices.DeleteFunc(r.cur.jobs, func(j rowsJob) bool { return !j.forced })
+		if r.group.cur.rowBytes += int64(len(e.body)); r.opts.DecodeMaxBytes > 0 && r.group.cur.rowBytes > r.opts.DecodeMaxBytes {
+			r.group.cur.undecoded = true // too large: left undecoded, but for the forced jobs
+			r.group.cur.jobs = slices.DeleteFunc(r.group.cur.jobs, func(j rowsJob) bool { return !j.forced })
 			return nil
 		}
 	}
@@ -444,7 +444,7 @@ func (r *Reader) rowsEvent(e readyEvent) error {
 	if err != nil {
 		return err
 	}
-	r.cur.jobs = append(r.cur.jobs, rowsJob{rows: rows, tmpl: tmpl, table: te.tme, head: h, body: e.body,
+	r.group.cur.jobs = append(r.group.cur.jobs, rowsJob{rows: rows, tmpl: tmpl, table: te.tme, head: h, body: e.body,
 		pos: e.pos, typ: e.Type, inner: e.inner, forced: forced})
 	return nil
 }
@@ -453,7 +453,7 @@ func (r *Reader) rowsEvent(e readyEvent) error {
 // has a MySQL JSON column (Options.DecodeJSON): every table map of a
 // statement comes before its row events.
 func (r *Reader) statementHasJSON() bool {
-	for _, te := range r.tables {
+	for _, te := range r.group.tables {
 		if te.tm.HasJSON() {
 			return true
 		}
@@ -464,7 +464,7 @@ func (r *Reader) statementHasJSON() bool {
 // payloadEvent expands a MySQL 8 TRANSACTION_PAYLOAD: the compressed
 // transaction after a GTID event.
 func (r *Reader) payloadEvent(e readyEvent) (*pendingTxn, error) {
-	if r.cur == nil || r.cur.state != stGTID || e.inPayload {
+	if r.group.cur == nil || r.group.cur.state != stGTID || e.inPayload {
 		return nil, r.inTxnError(e)
 	}
 	if err := event.CheckPayload(e.body); err != nil {
@@ -481,9 +481,9 @@ func (r *Reader) payloadEvent(e readyEvent) (*pendingTxn, error) {
 	for i, in := range pe.Events {
 		h := event.ParseHeader(in.RawData)
 		ie := readyEvent{Header: h, pos: e.pos, end: e.end, data: in.RawData,
-			body: in.RawData[event.HeaderSize:len(in.RawData):len(in.RawData)], parser: r.inner, inPayload: true, inner: i + 1}
-		if !r.skipping {
-			if ie.raw, err = event.Standalone(in.RawData, r.format.Checksum); err != nil {
+			body: in.RawData[event.HeaderSize:len(in.RawData):len(in.RawData)], parser: r.parse.inner, inPayload: true, inner: i + 1}
+		if !r.group.skipping {
+			if ie.raw, err = event.Standalone(in.RawData, r.parse.format.Checksum); err != nil {
 				return nil, fmt.Errorf("event %d (%s) inside the transaction payload: %w", i+1, event.TypeName(h.Type), err)
 			}
 		}

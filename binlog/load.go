@@ -20,30 +20,30 @@ import (
 // content (file id, then the data), or a DELETE_FILE event (file id: the
 // statement failed and is not logged).
 func (r *Reader) loadBlock(e readyEvent) error {
-	if r.cur == nil || r.cur.state != stGroup {
+	if r.group.cur == nil || r.group.cur.state != stGroup {
 		return r.inTxnError(e)
 	}
 	if len(e.body) < 4 {
 		return fmt.Errorf("%s body of %d bytes has no file id", event.TypeName(e.Type), len(e.body))
 	}
 	id := binary.LittleEndian.Uint32(e.body)
-	if r.cur.loads == nil {
-		r.cur.loads = map[uint32][]byte{}
+	if r.group.cur.loads == nil {
+		r.group.cur.loads = map[uint32][]byte{}
 	}
 	switch e.Type {
 	case event.TypeBeginLoadQuery:
-		if _, ok := r.cur.loads[id]; ok {
+		if _, ok := r.group.cur.loads[id]; ok {
 			return fmt.Errorf("a second BEGIN_LOAD_QUERY_EVENT for file id %d", id)
 		}
-		r.cur.loads[id] = append([]byte(nil), e.body[4:]...)
+		r.group.cur.loads[id] = append([]byte(nil), e.body[4:]...)
 	case event.TypeAppendBlock:
-		data, ok := r.cur.loads[id]
+		data, ok := r.group.cur.loads[id]
 		if !ok {
 			return fmt.Errorf("APPEND_BLOCK_EVENT for file id %d, which no BEGIN_LOAD_QUERY_EVENT began", id)
 		}
-		r.cur.loads[id] = append(data, e.body[4:]...)
+		r.group.cur.loads[id] = append(data, e.body[4:]...)
 	default:
-		delete(r.cur.loads, id)
+		delete(r.group.cur.loads, id)
 	}
 	return nil
 }
@@ -64,13 +64,13 @@ func (r *Reader) loadOf(body []byte, q *txn.Query) (*txn.LoadData, error) {
 	if start > end || end > len(q.SQL) || dup > txn.LoadDupReplace {
 		return nil, fmt.Errorf("EXECUTE_LOAD_QUERY_EVENT: file name at %d-%d of a %d-byte query, duplicate handling %d", start, end, len(q.SQL), dup)
 	}
-	if r.cur == nil {
+	if r.group.cur == nil {
 		return nil, errors.New("EXECUTE_LOAD_QUERY_EVENT outside a transaction")
 	}
-	data, ok := r.cur.loads[id]
+	data, ok := r.group.cur.loads[id]
 	if !ok {
 		return nil, fmt.Errorf("EXECUTE_LOAD_QUERY_EVENT for file id %d, which no BEGIN_LOAD_QUERY_EVENT began", id)
 	}
-	delete(r.cur.loads, id)
+	delete(r.group.cur.loads, id)
 	return &txn.LoadData{Data: data, FileStart: start, FileEnd: end, Dup: dup}, nil
 }

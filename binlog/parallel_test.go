@@ -58,13 +58,13 @@ func readChecked(t *testing.T, files []string, opts Options) ([]*txn.Txn, error)
 	var out []*txn.Txn
 	for {
 		tx, err := r.Next(context.Background())
-		if len(r.queue) > r.maxQueued() || r.queuedBytes < 0 {
-			t.Fatalf("queue holds %d transactions (limit %d), %d bytes", len(r.queue), r.maxQueued(), r.queuedBytes)
+		if len(r.ahead.queue) > r.maxQueued() || r.ahead.queuedBytes < 0 {
+			t.Fatalf("queue holds %d transactions (limit %d), %d bytes", len(r.ahead.queue), r.maxQueued(), r.ahead.queuedBytes)
 		}
 		// The last transaction queued may cross the byte limit, not the
 		// ones before it.
-		if n := len(r.queue); n > 1 && r.queuedBytes-r.queue[n-1].t.Bytes >= r.readAhead {
-			t.Fatalf("queue holds %d bytes before its last transaction, read-ahead limit %d", r.queuedBytes-r.queue[n-1].t.Bytes, r.readAhead)
+		if n := len(r.ahead.queue); n > 1 && r.ahead.queuedBytes-r.ahead.queue[n-1].t.Bytes >= r.ahead.limit {
+			t.Fatalf("queue holds %d bytes before its last transaction, read-ahead limit %d", r.ahead.queuedBytes-r.ahead.queue[n-1].t.Bytes, r.ahead.limit)
 		}
 		if errors.Is(err, io.EOF) {
 			return out, nil
@@ -301,7 +301,7 @@ func TestParallelCancelAndClose(t *testing.T) {
 			r.enqueue(p)
 		}
 	}
-	if len(r.queue) == 0 {
+	if len(r.ahead.queue) == 0 {
 		t.Fatal("nothing in flight when closing")
 	}
 	if err := r.Close(); err != nil {

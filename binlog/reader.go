@@ -176,22 +176,42 @@ type framer interface {
 // Reader reads transactions from a sequence of binlog files. It is not safe
 // for concurrent use.
 type Reader struct {
-	files []string
 	opts  Options
+	stats Stats
+	err   error // sticky: returned by every later Next, once the queue is empty
+
+	in    input     // where the events come from
+	parse parsing   // decoding the current file's events
+	group grouping  // assembling events into transactions
+	ahead lookahead // transactions read ahead and their decode workers
+}
+
+// input is where a Reader's events come from: its files, or a source
+// server.
+type input struct {
+	files []string
 	next  int // index in files of the next file to open
 	// remote, when not nil, is the source server the events come from
 	// instead of files (NewRemoteReader).
 	remote *remote.Stream
 
-	fr     framer
-	last   bool // fr is the last file
+	fr   framer
+	last bool       // fr is the last file
+	cont continuity // GTID history across files
+}
+
+// parsing is what a Reader needs to decode the events of the current file.
+type parsing struct {
 	format *event.Format
 	main   *parsers // decode the file's events
 	inner  *parsers // decode events inside a TRANSACTION_PAYLOAD
 
 	meta    event.OptMeta // optional metadata of the table map being decoded
 	metaErr error         // error decoding it
+}
 
+// grouping is a Reader's state as it assembles events into transactions.
+type grouping struct {
 	cur        *builder               // transaction being assembled, nil between transactions
 	tables     map[uint64]*tableEntry // table maps of the current statement
 	tableCache map[string]*tableEntry // decoded table maps of this file, by event body
@@ -200,16 +220,17 @@ type Reader struct {
 	readTo     txn.Position           // just past the last event read (see ReadTo)
 	hint       sizeHint               // sizes of the last transaction, to size the next one's
 	seq        uint64
-	stats      Stats
-	err        error // sticky: returned by every later Next, once the queue is empty
+}
 
+// lookahead is a Reader's transactions read ahead of Next, and the
+// workers decoding their rows.
+type lookahead struct {
 	workers     int                   // decode workers (1: decode inline)
 	scratch     replication.RowsEvent // for decoding inline
 	dec         *decoders             // running decode workers, nil when none
 	queue       []*pendingTxn         // transactions read ahead, in order, being decoded
 	queuedBytes int64                 // their binlog bytes
-	readAhead   int64                 // limit of queuedBytes
-	cont        continuity            // GTID history across files
+	limit       int64                 // limit of queuedBytes
 }
 
 // NewReader returns a reader of files, in the order given (see
@@ -224,7 +245,7 @@ func NewReader(files []string, opts Options) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.files = files
+	r.in.files = files
 	if opts.Start.IsZero() {
 		return r, nil
 	}
@@ -233,8 +254,8 @@ func NewReader(files []string, opts Options) (*Reader, error) {
 	}
 	for i, f := range files {
 		if logfile.Name(f) == opts.Start.File {
-			r.next = i
-			r.lastEnd = opts.Start
+			r.in.next = i
+			r.group.lastEnd = opts.Start
 			return r, nil
 		}
 	}
@@ -255,10 +276,10 @@ func NewRemoteReader(ctx context.Context, src remote.Source, opts Options) (*Rea
 	if err != nil {
 		return nil, err
 	}
-	if r.remote, err = remote.Dial(ctx, src, opts.Start); err != nil {
+	if r.in.remote, err = remote.Dial(ctx, src, opts.Start); err != nil {
 		return nil, err
 	}
-	r.lastEnd = opts.Start
+	r.group.lastEnd = opts.Start
 	return r, nil
 }
 
@@ -268,18 +289,18 @@ func newReader(opts Options) (*Reader, error) {
 	if opts.DecodeWorkers < 0 {
 		return nil, fmt.Errorf("new binlog reader: %d decode workers", opts.DecodeWorkers)
 	}
-	r := &Reader{opts: opts, tables: map[uint64]*tableEntry{},
-		stats: Stats{Skipped: map[string]uint64{}}, workers: opts.DecodeWorkers}
-	r.cont.off = opts.NoContinuityCheck
-	if r.workers == 0 {
-		r.workers = runtime.GOMAXPROCS(0)
+	r := &Reader{opts: opts, group: grouping{tables: map[uint64]*tableEntry{}},
+		stats: Stats{Skipped: map[string]uint64{}}, ahead: lookahead{workers: opts.DecodeWorkers}}
+	r.in.cont.off = opts.NoContinuityCheck
+	if r.ahead.workers == 0 {
+		r.ahead.workers = runtime.GOMAXPROCS(0)
 	}
-	r.readAhead = opts.ReadAheadBytes
-	if r.readAhead <= 0 {
-		r.readAhead = defaultReadAhead
+	r.ahead.limit = opts.ReadAheadBytes
+	if r.ahead.limit <= 0 {
+		r.ahead.limit = defaultReadAhead
 	}
 	if !opts.DecodeRows {
-		r.workers = 1 // nothing to decode apart
+		r.ahead.workers = 1 // nothing to decode apart
 	}
 	return r, nil
 }
@@ -287,7 +308,7 @@ func newReader(opts Options) (*Reader, error) {
 // ReadTo returns the position just past the last event read: once Next
 // has returned io.EOF, the end of the last file. With decode workers the
 // reader reads ahead of the transactions returned.
-func (r *Reader) ReadTo() txn.Position { return r.readTo }
+func (r *Reader) ReadTo() txn.Position { return r.group.readTo }
 
 // Stats returns what the reader has counted so far.
 func (r *Reader) Stats() Stats {
@@ -303,18 +324,18 @@ func (r *Reader) Stats() Stats {
 // server, and stops the decode workers, waiting for them to return. Next
 // returns an error after Close.
 func (r *Reader) Close() error {
-	if r.err == nil || len(r.queue) > 0 { // not io.EOF: queued transactions are dropped
+	if r.err == nil || len(r.ahead.queue) > 0 { // not io.EOF: queued transactions are dropped
 		r.err = errors.New("binlog reader closed")
 	}
 	r.dropQueue()
-	if r.remote != nil {
-		r.remote.Close()
+	if r.in.remote != nil {
+		r.in.remote.Close()
 	}
-	if r.fr == nil {
+	if r.in.fr == nil {
 		return nil
 	}
-	err := r.fr.Close()
-	r.fr = nil
+	err := r.in.fr.Close()
+	r.in.fr = nil
 	return err
 }
 
@@ -326,23 +347,23 @@ func (r *Reader) Close() error {
 // a read error, every call returns the same error.
 func (r *Reader) Next(ctx context.Context) (*txn.Txn, error) {
 	for {
-		if len(r.queue) == 0 && r.err != nil {
+		if len(r.ahead.queue) == 0 && r.err != nil {
 			r.stopDecoders() // nothing left for them to do
 			return nil, r.err
 		}
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if r.workers == 1 {
+		if r.ahead.workers == 1 {
 			if p := r.read(); p != nil {
-				p.err = decodeJobs(p.t.Start.File, p.jobs, nil, &r.scratch)
+				p.err = decodeJobs(p.t.Start.File, p.jobs, nil, &r.ahead.scratch)
 				return r.deliver(p)
 			}
 			continue
 		}
 		// With decode workers: return the oldest transaction once decoded,
 		// reading ahead meanwhile while the queue has room.
-		if len(r.queue) > 0 && r.queue[0].decoded() {
+		if len(r.ahead.queue) > 0 && r.ahead.queue[0].decoded() {
 			return r.deliver(r.dequeue())
 		}
 		if r.err == nil && r.hasRoom() {
@@ -352,7 +373,7 @@ func (r *Reader) Next(ctx context.Context) (*txn.Txn, error) {
 			continue
 		}
 		select { // the queue is full, or holds all that is left
-		case <-r.queue[0].done:
+		case <-r.ahead.queue[0].done:
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
@@ -377,9 +398,9 @@ func (r *Reader) read() *pendingTxn {
 		}
 		if p != nil {
 			if p.t.Part == 0 || p.t.Final {
-				r.lastEnd = p.t.End
+				r.group.lastEnd = p.t.End
 			}
-			r.hint = sizeHint{events: len(p.t.Events), jobs: len(p.jobs), bytes: int(p.t.Bytes)}
+			r.group.hint = sizeHint{events: len(p.t.Events), jobs: len(p.jobs), bytes: int(p.t.Bytes)}
 			return p
 		}
 	}
@@ -390,10 +411,10 @@ func (r *Reader) read() *pendingTxn {
 // being assembled that does not decode, if any, else err: read one event at
 // a time, the reader would have stopped there, before err.
 func (r *Reader) earlierError(err error) error {
-	if r.cur == nil {
+	if r.group.cur == nil {
 		return err
 	}
-	if derr := decodeJobs(r.cur.t.Start.File, r.cur.jobs, nil, &r.scratch); derr != nil {
+	if derr := decodeJobs(r.group.cur.t.Start.File, r.group.cur.jobs, nil, &r.ahead.scratch); derr != nil {
 		return derr
 	}
 	return err
@@ -408,9 +429,9 @@ func (r *Reader) deliver(p *pendingTxn) (*txn.Txn, error) {
 		return nil, p.err
 	}
 	if p.t.Part <= 1 { // the pieces of a streamed transaction share its number
-		r.seq++
+		r.group.seq++
 	}
-	p.t.Seq = r.seq
+	p.t.Seq = r.group.seq
 	if p.t.Part == 0 || p.t.Final {
 		r.stats.Txns++
 	}
@@ -420,26 +441,26 @@ func (r *Reader) deliver(p *pendingTxn) (*txn.Txn, error) {
 // fail records err as the reader's final state and closes the file.
 func (r *Reader) fail(err error) {
 	r.err = err
-	if r.fr != nil {
-		r.fr.Close()
-		r.fr = nil
+	if r.in.fr != nil {
+		r.in.fr.Close()
+		r.in.fr = nil
 	}
 }
 
 // step reads one event and returns the transaction it completes, if any.
 func (r *Reader) step() (*pendingTxn, error) {
-	if r.fr == nil {
-		if r.remote == nil && r.next == len(r.files) {
+	if r.in.fr == nil {
+		if r.in.remote == nil && r.in.next == len(r.in.files) {
 			return nil, io.EOF
 		}
 		if err := r.open(); err != nil {
 			return nil, err
 		}
 	}
-	if r.cur == nil {
-		r.fr.NewSlab(r.hint.bytes)
+	if r.group.cur == nil {
+		r.in.fr.NewSlab(r.group.hint.bytes)
 	}
-	ev, err := r.fr.Next()
+	ev, err := r.in.fr.Next()
 	switch {
 	case errors.Is(err, io.EOF):
 		return nil, r.endOfFile()
@@ -450,15 +471,15 @@ func (r *Reader) step() (*pendingTxn, error) {
 	}
 	r.stats.Events++
 	r.stats.Bytes += uint64(ev.Size)
-	r.readTo = txn.Position{File: r.fr.Name(), Offset: ev.Pos + uint64(ev.Size)}
+	r.group.readTo = txn.Position{File: r.in.fr.Name(), Offset: ev.Pos + uint64(ev.Size)}
 	p, err := r.event(ev)
 	if err != nil {
-		return nil, wrapErr(err, r.fr.Name(), ev)
+		return nil, wrapErr(err, r.in.fr.Name(), ev)
 	}
 	if p == nil {
 		p = r.cutPiece(ev.Pos + uint64(ev.Size))
 	}
-	if p != nil && r.skipping {
+	if p != nil && r.group.skipping {
 		return nil, nil // before the start position
 	}
 	return p, nil
@@ -468,60 +489,60 @@ func (r *Reader) step() (*pendingTxn, error) {
 // server sends (io.EOF once its log ends).
 func (r *Reader) open() error {
 	var fr framer
-	if r.remote != nil {
-		rf, err := r.remote.NextFile()
+	if r.in.remote != nil {
+		rf, err := r.in.remote.NextFile()
 		if err != nil {
 			return err
 		}
 		// Only the end of the source's log can cut a transaction short.
-		fr, r.last = rf, true
+		fr, r.in.last = rf, true
 	} else {
-		f, err := logfile.Open(r.files[r.next])
+		f, err := logfile.Open(r.in.files[r.in.next])
 		if err != nil {
 			return err
 		}
 		fr = f
-		r.next++
-		r.last = r.next == len(r.files)
+		r.in.next++
+		r.in.last = r.in.next == len(r.in.files)
 	}
-	r.fr, r.format, r.main, r.inner = fr, nil, nil, nil
-	r.tableCache = map[string]*tableEntry{}
-	r.skipping = r.opts.Start.File == fr.Name() && r.opts.Start.Offset > uint64(len(event.Magic))
+	r.in.fr, r.parse.format, r.parse.main, r.parse.inner = fr, nil, nil, nil
+	r.group.tableCache = map[string]*tableEntry{}
+	r.group.skipping = r.opts.Start.File == fr.Name() && r.opts.Start.Offset > uint64(len(event.Magic))
 	return nil
 }
 
 // endOfFile handles a clean end of the current file.
 func (r *Reader) endOfFile() error {
-	fr := r.fr
-	if r.skipping {
+	fr := r.in.fr
+	if r.group.skipping {
 		if r.opts.Start.Offset > fr.Size() {
 			return &event.Error{File: fr.Name(), Offset: r.opts.Start.Offset,
 				Err: fmt.Errorf("start offset is beyond the end of the file (%d bytes)", fr.Size())}
 		}
-		r.skipping = false // the start was the end of the file
+		r.group.skipping = false // the start was the end of the file
 	}
-	if r.cur != nil {
-		if r.last {
-			return &TruncatedError{File: fr.Name(), Size: fr.DataEnd(), Partial: r.cur.t.Start, LastEnd: r.lastEnd}
+	if r.group.cur != nil {
+		if r.in.last {
+			return &TruncatedError{File: fr.Name(), Size: fr.DataEnd(), Partial: r.group.cur.t.Start, LastEnd: r.group.lastEnd}
 		}
 		return &event.Error{File: fr.Name(), Offset: fr.DataEnd(),
-			Err: fmt.Errorf("file ends inside the transaction starting at %s, and more files follow", r.cur.t.Start)}
+			Err: fmt.Errorf("file ends inside the transaction starting at %s, and more files follow", r.group.cur.t.Start)}
 	}
-	r.fr = nil
+	r.in.fr = nil
 	return fr.Close()
 }
 
 // shortFile handles a file that ends inside the event at ev.Pos.
 func (r *Reader) shortFile(ev event.Framed) error {
-	fr := r.fr
+	fr := r.in.fr
 	partial := txn.Position{File: fr.Name(), Offset: ev.Pos}
-	if r.cur != nil {
-		partial = r.cur.t.Start
+	if r.group.cur != nil {
+		partial = r.group.cur.t.Start
 	}
-	if r.last && !r.skipping {
-		return &TruncatedError{File: fr.Name(), Size: fr.DataEnd(), Partial: partial, LastEnd: r.lastEnd, InEvent: true}
+	if r.in.last && !r.group.skipping {
+		return &TruncatedError{File: fr.Name(), Size: fr.DataEnd(), Partial: partial, LastEnd: r.group.lastEnd, InEvent: true}
 	}
-	if r.last {
+	if r.in.last {
 		return &event.Error{File: fr.Name(), Offset: ev.Pos,
 			Err: fmt.Errorf("file ends inside this event (file size %d), before the start position", fr.DataEnd())}
 	}

@@ -56,8 +56,8 @@ func (b *builder) noteEvent(ev *txn.Event) {
 // ending at end being its last; nil otherwise. A TRANSACTION_PAYLOAD is
 // read in one step, so never cut.
 func (r *Reader) cutPiece(end uint64) *pendingTxn {
-	c := r.cur
-	if r.opts.StreamAbove <= 0 || c == nil || c.state != stGroup || r.skipping || len(c.t.Events) == 0 {
+	c := r.group.cur
+	if r.opts.StreamAbove <= 0 || c == nil || c.state != stGroup || r.group.skipping || len(c.t.Events) == 0 {
 		return nil
 	}
 	start := c.stream.partStart
@@ -81,7 +81,7 @@ func (r *Reader) cutPiece(end uint64) *pendingTxn {
 	c.t.Events = append(c.t.Events, c.stream.stmtMaps...)
 	c.jobs = nil
 	c.stream.partStart = end
-	r.fr.NewSlab(logfile.MaxSlab)
+	r.in.fr.NewSlab(logfile.MaxSlab)
 	return p
 }
 

@@ -59,21 +59,21 @@ func allColumns(bitmap []byte, n int) bool {
 // tableMap returns the decoded table map of the TABLE_MAP event e, from the
 // cache when the file had an identical event before.
 func (r *Reader) tableMap(e readyEvent) (*tableEntry, error) {
-	if te, ok := r.tableCache[string(e.body)]; ok {
+	if te, ok := r.group.tableCache[string(e.body)]; ok {
 		return te, nil
 	}
-	if len(r.tableCache) >= maxCachedTables {
+	if len(r.group.tableCache) >= maxCachedTables {
 		if err := r.renewParsers(); err != nil {
 			return nil, err
 		}
 	}
-	r.meta, r.metaErr = event.OptMeta{}, nil
+	r.parse.meta, r.parse.metaErr = event.OptMeta{}, nil
 	// The decoded forms share the memory of the bytes they are decoded
 	// from: a copy, so that the cache does not keep alive the memory of
 	// the transaction the event came in (see logfile.File.NewSlab).
 	ev, err := event.Parse(e.parser.events, bytes.Clone(e.data))
 	if err == nil {
-		err = r.metaErr
+		err = r.parse.metaErr
 	}
 	if err != nil {
 		return nil, err
@@ -82,20 +82,20 @@ func (r *Reader) tableMap(e readyEvent) (*tableEntry, error) {
 	if !ok {
 		return nil, fmt.Errorf("decode table map: unexpected %T", ev.Event)
 	}
-	tm, err := convertTableMap(tme, r.meta, r.format.Flavor)
+	tm, err := convertTableMap(tme, r.parse.meta, r.parse.format.Flavor)
 	if err != nil {
 		return nil, err
 	}
 	te := &tableEntry{tm: tm, tme: tme}
-	r.tableCache[string(e.body)] = te
+	r.group.tableCache[string(e.body)] = te
 	return te, nil
 }
 
 // renewParsers empties the table map cache and replaces the file's parsers
 // with new ones, which forget the table maps the old ones decoded.
 func (r *Reader) renewParsers() error {
-	clear(r.tableCache)
-	return r.newParsers(r.format.Raw)
+	clear(r.group.tableCache)
+	return r.newParsers(r.parse.format.Raw)
 }
 
 // rowsTemplate returns a go-mysql rows event set up for events of e's type:

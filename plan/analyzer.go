@@ -23,12 +23,9 @@ type analyzer struct {
 	par      *parallel
 
 	tables  map[string]*TableCount
-	servers map[string]*ServerInfo // flavor + version -> files
-	order   []string               // keys of servers, as first seen
+	srv     serverTally
 	facts   txnFacts
-	gtids   map[string]*gtidStream
-	gtidSet txn.GTIDSet
-	streams map[[2]uint32]string // MariaDB domain, server -> stream name
+	gtid    gtidTally
 	names   tableNames
 	stopped bool // the predicted replay has stopped
 
@@ -37,14 +34,27 @@ type analyzer struct {
 	lastRead, lastApplied txn.Ref
 }
 
+// serverTally is the servers that wrote the binlogs, as first seen.
+type serverTally struct {
+	byKey map[string]*ServerInfo // flavor + version -> files
+	order []string               // keys of byKey, as first seen
+}
+
+// gtidTally is the GTIDs seen, by stream.
+type gtidTally struct {
+	streams map[string]*gtidStream
+	set     txn.GTIDSet
+	names   map[[2]uint32]string // MariaDB domain, server -> stream name
+}
+
 func newAnalyzer(o *Options, rep *Report) *analyzer {
 	rep.Contents.ByKind = map[string]uint64{}
 	rw, _ := o.rewriter() // checked by Validate
 	return &analyzer{rewriter: rw,
 		opts: o, rep: rep, filter: filter.New(o.filterOptions()), stops: newStopFinder(o),
 		par:    newParallel(o),
-		tables: map[string]*TableCount{}, servers: map[string]*ServerInfo{}, gtids: map[string]*gtidStream{},
-		streams: map[[2]uint32]string{}, names: tableNames{},
+		tables: map[string]*TableCount{}, srv: serverTally{byKey: map[string]*ServerInfo{}},
+		gtid: gtidTally{streams: map[string]*gtidStream{}, names: map[[2]uint32]string{}}, names: tableNames{},
 	}
 }
 
@@ -162,11 +172,11 @@ func (a *analyzer) countServer(t *txn.Txn) {
 		return
 	}
 	key := t.Format.Flavor.String() + "\x00" + t.Format.ServerVersion
-	s := a.servers[key]
+	s := a.srv.byKey[key]
 	if s == nil {
 		s = &ServerInfo{Flavor: t.Format.Flavor.String(), Version: t.Format.ServerVersion}
-		a.servers[key] = s
-		a.order = append(a.order, key)
+		a.srv.byKey[key] = s
+		a.srv.order = append(a.srv.order, key)
 	}
 	if n := len(s.Files); n == 0 || s.Files[n-1] != t.Start.File {
 		s.Files = append(s.Files, t.Start.File)
@@ -225,8 +235,8 @@ func (a *analyzer) finish(readErr error) {
 		c.Tables = append(c.Tables, *tc)
 	}
 	sort.Slice(c.Tables, func(i, j int) bool { return c.Tables[i].Table < c.Tables[j].Table })
-	for _, key := range a.order {
-		a.rep.Servers = append(a.rep.Servers, *a.servers[key])
+	for _, key := range a.srv.order {
+		a.rep.Servers = append(a.rep.Servers, *a.srv.byKey[key])
 	}
 	if c.First != nil {
 		last := a.lastRead
@@ -237,7 +247,7 @@ func (a *analyzer) finish(readErr error) {
 		a.rep.Replay.Last = &last
 	}
 	c.GTIDs = a.gtidRanges()
-	c.GTIDSet = a.gtidSet.String()
+	c.GTIDSet = a.gtid.set.String()
 	a.rep.Parallelism = a.par.result()
 	if readErr != nil {
 		a.rep.Problems.ReadError = readErrorOf(readErr)
@@ -279,10 +289,10 @@ func (a *analyzer) streamGTID(g txn.GTID) txn.GTID {
 		return g
 	}
 	key := [2]uint32{g.Domain, g.Server}
-	name, ok := a.streams[key]
+	name, ok := a.gtid.names[key]
 	if !ok {
 		name = fmt.Sprintf("%d-%d", g.Domain, g.Server)
-		a.streams[key] = name
+		a.gtid.names[key] = name
 	}
 	return txn.GTID{Flavor: txn.FlavorMySQL, Source: name, Seq: g.Seq}
 }
@@ -294,12 +304,12 @@ func (a *analyzer) countGTID(t *txn.Txn) {
 		a.rep.Contents.NoGTID++
 		return
 	}
-	a.gtidSet.Add(g)
+	a.gtid.set.Add(g)
 	sg := a.streamGTID(g)
-	s := a.gtids[sg.Source]
+	s := a.gtid.streams[sg.Source]
 	if s == nil {
 		s = &gtidStream{r: GTIDRange{Stream: sg.Source, First: g.String(), MinSeq: g.Seq, MaxSeq: g.Seq}}
-		a.gtids[sg.Source] = s
+		a.gtid.streams[sg.Source] = s
 	}
 	if s.seen.Contains(sg) {
 		s.dup, a.facts.gtidRepeat = true, true
@@ -312,7 +322,7 @@ func (a *analyzer) countGTID(t *txn.Txn) {
 
 func (a *analyzer) gtidRanges() []GTIDRange {
 	var out []GTIDRange
-	for _, s := range a.gtids {
+	for _, s := range a.gtid.streams {
 		r := s.r
 		r.Contiguous = !s.dup && r.MaxSeq-r.MinSeq+1 == r.Count
 		out = append(out, r)

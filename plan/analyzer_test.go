@@ -45,7 +45,7 @@ func history() *synth {
 }
 
 func testOptions(files ...string) Options {
-	return Options{Files: files, BigRows: 10, Location: time.UTC}
+	return Options{Files: files, Analysis: Analysis{BigRows: 10, Location: time.UTC}}
 }
 
 func TestContents(t *testing.T) {

@@ -58,7 +58,7 @@ func TestCriticalPath(t *testing.T) {
 		}
 	}
 	// --table-keys forces the same.
-	forced := analyse(Options{Files: []string{"bin.000001"}, TableKeys: true}, chain(n, true).txns).Parallelism
+	forced := analyse(Options{Files: []string{"bin.000001"}, Analysis: Analysis{TableKeys: true}}, chain(n, true).txns).Parallelism
 	if got := pathOf(forced, "txn"); got != 1+2*n {
 		t.Errorf("--table-keys: critical path %v, want %d", got, 1+2*n)
 	}
@@ -93,7 +93,7 @@ func TestMixedKeying(t *testing.T) {
 	s.rowsTxn(mgtid(3), txn.OpInsert, noPK, 9)   // 3: waits for 1 (same table)
 	s.rowsTxn(mgtid(4), txn.OpInsert, withPK, 5) // 4: waits for 3 (table written whole)
 	s.rowsTxn(mgtid(5), txn.OpInsert, other, 2)  // 5: independent
-	p := newParallel(&Options{HotKeys: 10})
+	p := newParallel(&Options{Analysis: Analysis{HotKeys: 10}})
 	for _, tx := range s.txns {
 		p.add(tx)
 	}

@@ -72,6 +72,14 @@ type Options struct {
 	// the one before it, as the replay's --no-continuity-check does.
 	NoContinuityCheck bool
 
+	// Analysis says what the report looks for and how it shows it.
+	Analysis
+}
+
+// Analysis says what a plan's report looks for in the binlogs (stop-point
+// candidates, hot keys, the parallelism of worker counts) and how it shows
+// it (see Options).
+type Analysis struct {
 	// BigRows is the number of deleted or updated rows in one transaction
 	// above which it is a stop-point candidate (default 1000).
 	BigRows int

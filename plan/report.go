@@ -56,19 +56,11 @@ type Contents struct {
 	Bytes      int64  `json:"bytes"`
 	BytesRead  uint64 `json:"bytes_read"`
 	EventsRead uint64 `json:"events_read"`
-	// First and Last are the first and last transactions in binlog order;
-	// Earliest and Latest the smallest and largest commit times (binlog
-	// order is not always commit-time order).
-	First    *txn.Ref  `json:"first,omitempty"`
-	Last     *txn.Ref  `json:"last,omitempty"`
-	Earliest time.Time `json:"earliest_commit"`
-	Latest   time.Time `json:"latest_commit"`
-	// GTIDs are the GTIDs seen per stream (MySQL source, MariaDB
-	// domain-server), and GTIDSet all of them as a set (for MariaDB, the
-	// highest sequence number per domain, as gtid_slave_pos).
-	GTIDs     []GTIDRange  `json:"gtids,omitempty"`
-	GTIDSet   string       `json:"gtid_set,omitempty"`
-	NoGTID    uint64       `json:"transactions_without_gtid"`
+	// Span is where the transactions start and end, in the binlogs and
+	// in time.
+	Span
+	// GTIDSummary is their GTIDs.
+	GTIDSummary
 	Tables    []TableCount `json:"tables"`
 	RowEvents OpCounts     `json:"row_events"`
 	Rows      OpCounts     `json:"rows"`
@@ -80,6 +72,28 @@ type Contents struct {
 	// compressed transaction payloads, and CompressedEvents their events.
 	CompressedTxns   uint64 `json:"compressed_txns,omitempty"`
 	CompressedEvents uint64 `json:"compressed_events,omitempty"`
+}
+
+// Span is where a plan's transactions start and end, in the binlogs and in
+// time (see Contents).
+type Span struct {
+	// First and Last are the first and last transactions in binlog order;
+	// Earliest and Latest the smallest and largest commit times (binlog
+	// order is not always commit-time order).
+	First    *txn.Ref  `json:"first,omitempty"`
+	Last     *txn.Ref  `json:"last,omitempty"`
+	Earliest time.Time `json:"earliest_commit"`
+	Latest   time.Time `json:"latest_commit"`
+}
+
+// GTIDSummary is the GTIDs of a plan's transactions (see Contents).
+type GTIDSummary struct {
+	// GTIDs are the GTIDs seen per stream (MySQL source, MariaDB
+	// domain-server), and GTIDSet all of them as a set (for MariaDB, the
+	// highest sequence number per domain, as gtid_slave_pos).
+	GTIDs   []GTIDRange `json:"gtids,omitempty"`
+	GTIDSet string      `json:"gtid_set,omitempty"`
+	NoGTID  uint64      `json:"transactions_without_gtid"`
 }
 
 // GTIDRange is what one GTID stream contributed.

@@ -219,9 +219,9 @@ func checkFlags(t *testing.T, sc *replaytest.Scenario, base *plan.Report, drop p
 		t.Fatal(err)
 	}
 	cases := map[string]func(*plan.Options, *replay.Options){
-		"position": func(p *plan.Options, r *replay.Options) { p.StopPosition, r.StopPosition = pos, pos },
-		"datetime": func(p *plan.Options, r *replay.Options) { p.StopDatetime, r.StopDatetime = dt, dt },
-		"gtid":     func(p *plan.Options, r *replay.Options) { p.StopBeforeGTID, r.StopBeforeGTID = g, g },
+		"position": func(p *plan.Options, r *replay.Options) { p.StopPosition, r.Select.StopPosition = pos, pos },
+		"datetime": func(p *plan.Options, r *replay.Options) { p.StopDatetime, r.Select.StopDatetime = dt, dt },
+		"gtid":     func(p *plan.Options, r *replay.Options) { p.StopBeforeGTID, r.Select.StopBeforeGTID = g, g },
 	}
 	for name, set := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -237,7 +237,7 @@ func checkFlags(t *testing.T, sc *replaytest.Scenario, base *plan.Report, drop p
 				t.Fatalf("plan predicts stop before %+v after %d, want before #%d", p.StoppedBefore, p.Applied, drop.Seq)
 			}
 			tgt, db := sc.Target(t)
-			ro.Files, ro.TargetDSN, ro.StartPosition = sc.Files, tgt.DSN(""), sc.Start
+			ro.Files, ro.TargetDSN, ro.Select.StartPosition = sc.Files, tgt.DSN(""), sc.Start
 			var log strings.Builder
 			sum, err := replay.Run(ctx, ro, &log)
 			if err != nil {

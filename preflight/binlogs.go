@@ -26,13 +26,8 @@ type Binlogs struct {
 	RowTxns      uint64 `json:"row_txns"`
 	StmtTxns     uint64 `json:"statement_txns"`
 	DDLTxns      uint64 `json:"ddl_txns"`
-	// RowTxnBytes is the size of the row transactions.
-	RowTxnBytes int64 `json:"row_txn_bytes"`
-	// InsertBytes, UpdateBytes and DeleteBytes are the bytes of the row
-	// events by operation (the growth estimate's input).
-	InsertBytes int64 `json:"insert_event_bytes"`
-	UpdateBytes int64 `json:"update_event_bytes"`
-	DeleteBytes int64 `json:"delete_event_bytes"`
+	// RowBytes are the bytes of the row transactions and events.
+	RowBytes
 	// LargestPacket is the largest statement the replay must send whole:
 	// a row event with its statement's table maps in a BINLOG statement
 	// (the replay splits a source statement between row events, never
@@ -52,6 +47,18 @@ type Binlogs struct {
 
 	sample      []*txn.Txn
 	sampleBytes int64
+}
+
+// RowBytes are the bytes of the row transactions of the binlogs, and of
+// their row events by operation (see Binlogs).
+type RowBytes struct {
+	// RowTxnBytes is the size of the row transactions.
+	RowTxnBytes int64 `json:"row_txn_bytes"`
+	// InsertBytes, UpdateBytes and DeleteBytes are the bytes of the row
+	// events by operation (the growth estimate's input).
+	InsertBytes int64 `json:"insert_event_bytes"`
+	UpdateBytes int64 `json:"update_event_bytes"`
+	DeleteBytes int64 `json:"delete_event_bytes"`
 }
 
 // Packet is a size and where it was met.

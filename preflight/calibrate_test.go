@@ -63,7 +63,7 @@ func TestCalibrate(t *testing.T) {
 	}
 	t.Logf("preflight (%s):\n%s", took.Round(time.Millisecond), text.String())
 	ro := replay.DefaultOptions()
-	ro.Files, ro.TargetDSN, ro.Workers = files, tgt.DSN(""), workers
+	ro.Files, ro.TargetDSN, ro.Apply.Workers = files, tgt.DSN(""), workers
 	cpu0, srv0 := selfCPU(), procCPU(tgt.Pid)
 	sum, err := replay.Run(ctx, ro, io.Discard)
 	if err != nil {

@@ -3,6 +3,8 @@ package preflight
 import (
 	"fmt"
 	"math"
+
+	"github.com/binlog-replay/binlog-replay/preflight/probe"
 )
 
 // ETA is the estimated duration of the replay, with a range.
@@ -37,7 +39,7 @@ const (
 // etaInput is what the estimate is made from.
 type etaInput struct {
 	b        *Binlogs
-	apply    *ApplyProbe
+	apply    *probe.ApplyProbe
 	rttMs    float64
 	commitMs float64
 	// bound is plan's speed-up bound for the worker count (by rows), 0

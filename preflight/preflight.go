@@ -24,7 +24,12 @@ import (
 	"time"
 
 	"github.com/binlog-replay/binlog-replay/plan"
+	"github.com/binlog-replay/binlog-replay/preflight/probe"
 )
+
+// DefaultScratchSchema is the database the probe creates on the target
+// for its tables, and drops afterwards.
+const DefaultScratchSchema = probe.DefaultScratchSchema
 
 // Options configure a preflight.
 type Options struct {
@@ -46,6 +51,23 @@ type Options struct {
 	// fails the check (binlog) or only warns that the row events will be
 	// applied as SQL (auto on MariaDB).
 	Apply string
+	// ProbeSettings say where and how much the probes write.
+	ProbeSettings
+	// Statfs returns a filesystem's space (default Statfs): tests inject
+	// one.
+	Statfs StatfsFunc
+	// LoadAvg returns this machine's one-minute load average (default:
+	// from /proc/loadavg; an error leaves the load out). Tests inject one.
+	LoadAvg func() (float64, error)
+	// ConnectTimeout bounds the first connection (default 10 s).
+	ConnectTimeout time.Duration
+	// Log receives progress lines; nil discards them.
+	Log io.Writer
+}
+
+// ProbeSettings say where a preflight's probes write on the target, and
+// how much (see Options).
+type ProbeSettings struct {
 	// ScratchSchema is the database the probe creates and drops
 	// (default DefaultScratchSchema).
 	ScratchSchema string
@@ -58,16 +80,6 @@ type Options struct {
 	// measure the target's scaling (default: Workers, at most 4; 1 does
 	// not measure it).
 	ProbeSessions int
-	// Statfs returns a filesystem's space (default Statfs): tests inject
-	// one.
-	Statfs StatfsFunc
-	// LoadAvg returns this machine's one-minute load average (default:
-	// from /proc/loadavg; an error leaves the load out). Tests inject one.
-	LoadAvg func() (float64, error)
-	// ConnectTimeout bounds the first connection (default 10 s).
-	ConnectTimeout time.Duration
-	// Log receives progress lines; nil discards them.
-	Log io.Writer
 }
 
 // Report is what a preflight found. Its JSON encoding is the command's
@@ -87,11 +99,11 @@ type Report struct {
 // Probe is what the probe measured on the target.
 type Probe struct {
 	// Schema is where it wrote; Skipped, when set, why it did not write.
-	Schema    string      `json:"schema,omitempty"`
-	Skipped   string      `json:"skipped,omitempty"`
-	RoundTrip Latency     `json:"round_trip"`
-	Commit    Latency     `json:"commit"`
-	Apply     *ApplyProbe `json:"apply,omitempty"`
+	Schema    string            `json:"schema,omitempty"`
+	Skipped   string            `json:"skipped,omitempty"`
+	RoundTrip probe.Latency     `json:"round_trip"`
+	Commit    probe.Latency     `json:"commit"`
+	Apply     *probe.ApplyProbe `json:"apply,omitempty"`
 	// ApplySkipped, when set, says why the apply probe did not run.
 	ApplySkipped string `json:"apply_skipped,omitempty"`
 }
@@ -210,7 +222,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	binlogOn, _ := rep.Target.boolVar("log_bin")
 	logged := binlogOn && !opts.NoLogBin
 	fmt.Fprintln(opts.Log, "preflight: probing the target")
-	if err := probe(ctx, db, &opts, rep, binlogOn); err != nil {
+	if err := runProbes(ctx, db, &opts, rep, binlogOn); err != nil {
 		return nil, fmt.Errorf("preflight: %w", err)
 	}
 	t, b := rep.Target, rep.Binlogs
@@ -248,14 +260,14 @@ func planOptions(o Options) plan.Options {
 	return plan.Options{Files: s.Files, StartPosition: s.Start, StartGTIDs: f.StartGTIDs, StopPosition: f.StopPosition,
 		StopDatetime: f.StopDatetime, StopBeforeGTID: f.StopBeforeGTID, ExcludeGTIDs: f.ExcludeGTIDs,
 		Databases: f.Databases, Tables: f.Tables, SkipUnknown: s.SkipUnknown, NoContinuityCheck: s.NoContinuityCheck,
-		Workers: []int{o.Workers}, HideValues: true}
+		Analysis: plan.Analysis{Workers: []int{o.Workers}, HideValues: true}}
 }
 
-// probe measures the target's commits and apply rate in the scratch
+// runProbes measures the target's commits and apply rate in the scratch
 // schema, and its disk when it is local; a probe that cannot write says
 // why in rep.Probe.Skipped.
-func probe(ctx context.Context, db *sql.DB, o *Options, rep *Report, binlogOn bool) error {
-	sc, err := newScratch(ctx, db, o.ScratchSchema, binlogOn)
+func runProbes(ctx context.Context, db *sql.DB, o *Options, rep *Report, binlogOn bool) error {
+	sc, err := probe.NewScratch(ctx, db, o.ScratchSchema, binlogOn)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -263,13 +275,13 @@ func probe(ctx context.Context, db *sql.DB, o *Options, rep *Report, binlogOn bo
 		rep.Probe.Skipped = err.Error()
 		return nil
 	}
-	rep.Probe.Schema = sc.schema
+	rep.Probe.Schema = sc.Schema
 	defer func() {
-		if err := sc.drop(ctx); err != nil {
+		if err := sc.Drop(ctx); err != nil {
 			fmt.Fprintf(o.Log, "preflight: %v\n", err)
 		}
 	}()
-	rtt, commit, local, err := commitProbe(ctx, sc, o.Commits)
+	rtt, commit, local, err := probe.CommitProbe(ctx, sc, o.Commits)
 	if err != nil {
 		return err
 	}
@@ -290,7 +302,7 @@ func probe(ctx context.Context, db *sql.DB, o *Options, rep *Report, binlogOn bo
 			human(int64(d.Free)), human(minFreeForProbe))
 		return nil
 	}
-	a, err := applyProbe(ctx, sc, rep.Binlogs.sample, applyOptions{groupTxns: o.GroupTxns, groupBytes: o.GroupBytes, sessions: o.ProbeSessions})
+	a, err := probe.RunApplyProbe(ctx, sc, rep.Binlogs.sample, probe.ApplyOptions{GroupTxns: o.GroupTxns, GroupBytes: o.GroupBytes, Sessions: o.ProbeSessions})
 	if err != nil {
 		return err
 	}
@@ -310,7 +322,7 @@ func probe(ctx context.Context, db *sql.DB, o *Options, rep *Report, binlogOn bo
 		if b := rep.Binlogs; b.RowTxns > 0 && a != nil && a.Txns > 0 {
 			rows = max(1, a.Rows/max(a.Txns, 1))
 		}
-		ins, err := insertProbe(ctx, sc, min(o.SampleTxns, 2000), rows, o.GroupTxns, why)
+		ins, err := probe.InsertProbe(ctx, sc, min(o.SampleTxns, 2000), rows, o.GroupTxns, why)
 		if err != nil {
 			return err
 		}

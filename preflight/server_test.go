@@ -63,7 +63,7 @@ func execAll(ctx context.Context, db *sql.DB, stmts ...string) error {
 // with a small probe.
 func options(sc *replaytest.Scenario, dsn string) preflight.Options {
 	return preflight.Options{TargetDSN: dsn, Selection: preflight.Selection{Files: sc.Files, Start: sc.Start},
-		Workers: 2, Commits: 60, SampleTxns: 300}
+		Workers: 2, ProbeSettings: preflight.ProbeSettings{Commits: 60, SampleTxns: 300}}
 }
 
 func check(t *testing.T, rep *preflight.Report, name string) preflight.Check {
@@ -124,7 +124,7 @@ func TestHealthyTarget(t *testing.T) {
 	}
 	// The target is untouched: the replay applies everything from the base.
 	ro := replay.DefaultOptions()
-	ro.Files, ro.TargetDSN, ro.StartPosition, ro.Workers = sc.Files, tgt.DSN(""), sc.Start, 2
+	ro.Files, ro.TargetDSN, ro.Select.StartPosition, ro.Apply.Workers = sc.Files, tgt.DSN(""), sc.Start, 2
 	if _, err := replay.Run(context.Background(), ro, io.Discard); err != nil {
 		t.Fatalf("replay after the preflight: %v", err)
 	}
@@ -255,7 +255,7 @@ func TestMaxAllowedPacketTooSmall(t *testing.T) {
 		t.Errorf("largest packet %d bytes, want the 3 MB row base64-encoded", rep.Binlogs.LargestPacket.Bytes)
 	}
 	ro := replay.DefaultOptions()
-	ro.Files, ro.TargetDSN, ro.StartPosition = sc.Files, small.DSN(""), sc.Start
+	ro.Files, ro.TargetDSN, ro.Select.StartPosition = sc.Files, small.DSN(""), sc.Start
 	if _, err := replay.Run(context.Background(), ro, io.Discard); err == nil {
 		t.Errorf("the replay did not fail where the check failed")
 	}

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/binlog-replay/binlog-replay/preflight/probe"
+
 	"github.com/binlog-replay/binlog-replay/filter"
 	"github.com/binlog-replay/binlog-replay/rewrite"
 )
@@ -54,11 +56,11 @@ func TestSummarise(t *testing.T) {
 	for i := 1; i <= 100; i++ {
 		ds = append(ds, time.Duration(i)*time.Millisecond)
 	}
-	l := summarise(ds)
+	l := probe.Summarise(ds)
 	if l.Samples != 100 || l.MedianMs != 51 || l.P99Ms != 99 || l.MaxMs != 100 {
 		t.Errorf("summarise 1..100 ms: %+v", l)
 	}
-	if r := (Latency{MedianMs: 0.5, P99Ms: 10}).Ratio(); r != 20 {
+	if r := (probe.Latency{MedianMs: 0.5, P99Ms: 10}).Ratio(); r != 20 {
 		t.Errorf("ratio %v", r)
 	}
 }
@@ -67,7 +69,7 @@ func TestSummarise(t *testing.T) {
 // injected statfs would report them: without root no small filesystem
 // can be mounted here (TestTooLittleDisk mounts one when it can).
 func TestDiskCheck(t *testing.T) {
-	b := &Binlogs{Bytes: 300 << 20, InsertBytes: 100 << 20, DeleteBytes: 20 << 20}
+	b := &Binlogs{Bytes: 300 << 20, RowBytes: RowBytes{InsertBytes: 100 << 20, DeleteBytes: 20 << 20}}
 	disk := func(free uint64, dev uint64) *DiskSpace {
 		return &DiskSpace{Path: "/var/lib/mysql", Total: 10 << 30, Free: free, Device: dev}
 	}
@@ -114,8 +116,8 @@ func TestMaxAllowedPacketCheck(t *testing.T) {
 }
 
 func TestEstimate(t *testing.T) {
-	b := &Binlogs{Transactions: 10000, RowTxns: 10000, RowTxnBytes: 20 << 20, Bytes: 20 << 20}
-	a := &ApplyProbe{Method: "passthrough", Txns: 1000, Bytes: 2 << 20, Groups: 16, Seconds: 0.1, Scaling: 1.5, Sessions: 4}
+	b := &Binlogs{Transactions: 10000, RowTxns: 10000, RowBytes: RowBytes{RowTxnBytes: 20 << 20}, Bytes: 20 << 20}
+	a := &probe.ApplyProbe{Method: "passthrough", Txns: 1000, Bytes: 2 << 20, Groups: 16, Seconds: 0.1, Scaling: 1.5, Sessions: 4}
 	one := estimate(etaInput{b: b, apply: a, workers: 1})
 	want := 1.0*serverFactor + startUpSeconds
 	if d := one.Seconds - want; d > 0.01 || d < -0.01 {

@@ -24,7 +24,7 @@ import (
 // data privileges on the tables written, for targets that refuse BINLOG
 // statements (managed services, proxies). It fires the target's triggers,
 // so row events on tables with triggers are refused unless
-// Options.SQLTriggers says they may fire; system-versioned tables are
+// Options.Apply.SQLTriggers says they may fire; system-versioned tables are
 // refused. It needs a MariaDB target (its statements use SET STATEMENT).
 //
 // Statement-format events and DDL run as SQL either way.
@@ -83,13 +83,13 @@ func ParseTriggerMode(s string) (TriggerMode, error) {
 	return "", fmt.Errorf("--sql-triggers %q: want refuse or fire", s)
 }
 
-// decideApply works out how row events are applied (Options.Apply), before
+// decideApply works out how row events are applied (Options.Apply.Mode), before
 // anything is written to the target, sets up the statement generator for
 // it, and says in the log which it is and why. A missing BINLOG privilege
 // is found here: with --apply binlog it is an error, with auto it makes
 // the replay apply rows as SQL (on MariaDB).
 func (r *run) decideApply(ctx context.Context, start txn.Position) error {
-	mode := r.opts.Apply
+	mode := r.opts.Apply.Mode
 	if mode == "" {
 		mode = ApplyAuto
 	}

@@ -98,7 +98,7 @@ func TestTruncatedLastFile(t *testing.T) {
 	t.Run("default applies every complete transaction", func(t *testing.T) {
 		tgt, db := sc.Target(t)
 		o := opts(4)
-		o.Files, o.TargetDSN, o.StartPosition = files, tgt.DSN(""), sc.Start
+		o.Files, o.TargetDSN, o.Select.StartPosition = files, tgt.DSN(""), sc.Start
 		sum, err := replay.Run(context.Background(), o, io.Discard)
 		if err != nil {
 			t.Fatalf("replay: %v", err)
@@ -113,7 +113,7 @@ func TestTruncatedLastFile(t *testing.T) {
 	t.Run("strict refuses", func(t *testing.T) {
 		tgt, _ := sc.Target(t)
 		o := opts(4)
-		o.Files, o.TargetDSN, o.StartPosition, o.Strict = files, tgt.DSN(""), sc.Start, true
+		o.Files, o.TargetDSN, o.Select.StartPosition, o.Recovery.Strict = files, tgt.DSN(""), sc.Start, true
 		if _, err := replay.Run(context.Background(), o, io.Discard); !errors.Is(err, binlog.ErrTruncated) {
 			t.Fatalf("replay --strict on a truncated binlog: %v, want ErrTruncated", err)
 		}
@@ -139,7 +139,7 @@ func TestFlippedByte(t *testing.T) {
 	}
 	tgt, db := sc.Target(t)
 	o := opts(4)
-	o.Files, o.TargetDSN, o.StartPosition = files, tgt.DSN(""), sc.Start
+	o.Files, o.TargetDSN, o.Select.StartPosition = files, tgt.DSN(""), sc.Start
 	sum, err := replay.Run(context.Background(), o, io.Discard)
 	if !errors.As(err, &be) || be.File != filepath.Base(last) {
 		t.Fatalf("replay: %v, want an *event.Error naming %s", err, filepath.Base(last))

@@ -364,9 +364,9 @@ func TestConnectionCutAtCommit(t *testing.T) {
 			tgt, db := sc.Target(t)
 			proxy := newCutProxy(t, fmt.Sprintf("127.0.0.1:%d", tgt.Port), c.mode, c.nth)
 			o := withApply(opts(4), c.apply)
-			o.GroupTxns = 1  // one commit per source transaction: the n-th commit is transaction n
-			o.MaxRetries = 2 // waiting on a lock of the lost session would fail, not last
-			o.Files, o.StartPosition, o.Reconnect = sc.Files, sc.Start, 30*time.Second
+			o.Apply.GroupTxns = 1     // one commit per source transaction: the n-th commit is transaction n
+			o.Recovery.MaxRetries = 2 // waiting on a lock of the lost session would fail, not last
+			o.Files, o.Select.StartPosition, o.Recovery.Reconnect = sc.Files, sc.Start, 30*time.Second
 			o.TargetDSN = strings.Replace(tgt.TCPDSN(""), fmt.Sprint(tgt.Port), fmt.Sprint(proxy.ln.Addr().(*net.TCPAddr).Port), 1)
 			var log strings.Builder
 			sum, err := replay.Run(context.Background(), o, &log)
@@ -431,16 +431,16 @@ func testResumeEndsLostRunSessions(t *testing.T, mode cutMode) {
 	proxy := newCutProxy(t, fmt.Sprintf("127.0.0.1:%d", tgt.Port), mode, 11)
 	newOptions := func() replay.Options {
 		o := opts(4)
-		o.GroupTxns = 1  // one commit per source transaction: the n-th commit is transaction n
-		o.MaxRetries = 2 // waiting on a lock of the lost session fails, in about 3 s
-		o.LockWaitTimeout = time.Second
-		o.Reconnect = 0
+		o.Apply.GroupTxns = 1     // one commit per source transaction: the n-th commit is transaction n
+		o.Recovery.MaxRetries = 2 // waiting on a lock of the lost session fails, in about 3 s
+		o.Recovery.LockWaitTimeout = time.Second
+		o.Recovery.Reconnect = 0
 		o.Files, o.TargetDSN = sc.Files, tgt.DSN("")
 		return o
 	}
 
 	o := newOptions()
-	o.StartPosition = sc.Start
+	o.Select.StartPosition = sc.Start
 	o.TargetDSN = strings.Replace(tgt.TCPDSN(""), fmt.Sprint(tgt.Port), fmt.Sprint(proxy.ln.Addr().(*net.TCPAddr).Port), 1)
 	var log strings.Builder
 	if _, err := replay.Run(ctx, o, &log); err == nil {
@@ -490,7 +490,7 @@ func testResumeEndsLostRunSessions(t *testing.T, mode cutMode) {
 	}
 
 	o = newOptions()
-	o.Resume = true
+	o.Recovery.Resume = true
 	log.Reset()
 	start := time.Now()
 	sum, err := replay.Run(ctx, o, &log)
@@ -557,12 +557,12 @@ func TestResumeEndsBusyLostSession(t *testing.T) {
 	proxy := newCutProxy(t, fmt.Sprintf("127.0.0.1:%d", tgt.Port), cutAfter, 1<<30) // cut by hand only
 	newOptions := func() replay.Options {
 		o := opts(2)
-		o.MaxRetries, o.LockWaitTimeout, o.Reconnect = 2, time.Second, 0
+		o.Recovery.MaxRetries, o.Recovery.LockWaitTimeout, o.Recovery.Reconnect = 2, time.Second, 0
 		o.Files, o.TargetDSN = sc.Files, tgt.DSN("")
 		return o
 	}
 	o := newOptions()
-	o.StartPosition = sc.Start
+	o.Select.StartPosition = sc.Start
 	o.TargetDSN = strings.Replace(tgt.TCPDSN(""), fmt.Sprint(tgt.Port), fmt.Sprint(proxy.ln.Addr().(*net.TCPAddr).Port), 1)
 	done := make(chan error, 1)
 	var log strings.Builder
@@ -592,7 +592,7 @@ func TestResumeEndsBusyLostSession(t *testing.T) {
 	}
 
 	o = newOptions()
-	o.Resume = true
+	o.Recovery.Resume = true
 	log.Reset()
 	start := time.Now()
 	if _, err := replay.Run(ctx, o, &log); err != nil {
@@ -686,8 +686,8 @@ func TestResumeWaitsForCommitInProgress(t *testing.T) {
 	sc := twoTableScenario(t)
 	tgt, db := sc.Target(t)
 	o := opts(4)
-	o.Files, o.TargetDSN, o.StartPosition, o.Reconnect = sc.Files, tgt.DSN(""), sc.Start, 0
-	o.StopBeforeGTID = gtidOf(t, sc, 31)
+	o.Files, o.TargetDSN, o.Select.StartPosition, o.Recovery.Reconnect = sc.Files, tgt.DSN(""), sc.Start, 0
+	o.Select.StopBeforeGTID = gtidOf(t, sc, 31)
 	if _, err := replay.Run(ctx, o, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -707,7 +707,7 @@ func TestResumeWaitsForCommitInProgress(t *testing.T) {
 		t31.End.File, t31.End.Offset, t31.GTID.String()); err != nil {
 		t.Fatal(err)
 	}
-	o.StopBeforeGTID, o.StartPosition, o.Resume = gtidOf(t, sc, 40), txn.Position{}, true
+	o.Select.StopBeforeGTID, o.Select.StartPosition, o.Recovery.Resume = gtidOf(t, sc, 40), txn.Position{}, true
 	done := make(chan error, 1)
 	go func() {
 		_, err := replay.Run(ctx, o, nil)

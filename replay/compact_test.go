@@ -132,8 +132,8 @@ func TestCompactHotRows(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/workers=%d", mode, workers), func(t *testing.T) {
 				tgt, db := sc.Target(t)
 				o := withApply(opts(workers), mode)
-				o.Compact = true
-				o.Files, o.StartPosition, o.TargetDSN = sc.Files, sc.Start, tgt.DSN("")
+				o.Apply.Compact = true
+				o.Files, o.Select.StartPosition, o.TargetDSN = sc.Files, sc.Start, tgt.DSN("")
 				var log strings.Builder
 				sum, err := replay.Run(context.Background(), o, &log)
 				if err != nil {
@@ -177,10 +177,10 @@ func TestCompactCutAtCommit(t *testing.T) {
 			tgt, db := sc.Target(t)
 			proxy := newCutProxy(t, fmt.Sprintf("127.0.0.1:%d", tgt.Port), c.mode, 3)
 			o := opts(4)
-			o.Compact = true
-			o.GroupTxns = 16 // groups of 16 transactions: the third commit holds 33 to 48
-			o.MaxRetries = 2
-			o.Files, o.StartPosition, o.Reconnect = sc.Files, sc.Start, 30*time.Second
+			o.Apply.Compact = true
+			o.Apply.GroupTxns = 16 // groups of 16 transactions: the third commit holds 33 to 48
+			o.Recovery.MaxRetries = 2
+			o.Files, o.Select.StartPosition, o.Recovery.Reconnect = sc.Files, sc.Start, 30*time.Second
 			o.TargetDSN = strings.Replace(tgt.TCPDSN(""), fmt.Sprint(tgt.Port), fmt.Sprint(proxy.ln.Addr().(*net.TCPAddr).Port), 1)
 			var log strings.Builder
 			sum, err := replay.Run(context.Background(), o, &log)
@@ -209,16 +209,16 @@ func TestCompactCutAtCommit(t *testing.T) {
 		}
 		tgt, db := sc.Target(t)
 		o := opts(4)
-		o.Compact = true
-		o.Files, o.StartPosition, o.TargetDSN = sc.Files, sc.Start, tgt.DSN("")
-		o.StopBeforeGTID = all[txns/2].GTID
+		o.Apply.Compact = true
+		o.Files, o.Select.StartPosition, o.TargetDSN = sc.Files, sc.Start, tgt.DSN("")
+		o.Select.StopBeforeGTID = all[txns/2].GTID
 		var log strings.Builder
 		first, err := replay.Run(context.Background(), o, &log)
 		if err != nil || first.Applied != txns/2 {
-			t.Fatalf("replay to %s: %v, %v applied, want %d\nlog:\n%s", o.StopBeforeGTID, err, first, txns/2, log.String())
+			t.Fatalf("replay to %s: %v, %v applied, want %d\nlog:\n%s", o.Select.StopBeforeGTID, err, first, txns/2, log.String())
 		}
 		o = opts(4)
-		o.Compact, o.Resume = true, true
+		o.Apply.Compact, o.Recovery.Resume = true, true
 		o.Files, o.TargetDSN = sc.Files, tgt.DSN("")
 		rest, err := replay.Run(context.Background(), o, &log)
 		if err != nil || rest.Applied != txns-txns/2 {

@@ -80,7 +80,7 @@ func TestCreateTableSelectResume(t *testing.T) {
 			}
 			proxy := newMatchingCutProxy(t, fmt.Sprintf("127.0.0.1:%d", tgt.Port), cutBefore, 1, match)
 			o := opts(4)
-			o.Files, o.StartPosition, o.Reconnect = sc.Files, sc.Start, 30*time.Second
+			o.Files, o.Select.StartPosition, o.Recovery.Reconnect = sc.Files, sc.Start, 30*time.Second
 			o.TargetDSN = strings.Replace(tgt.TCPDSN(""), fmt.Sprint(tgt.Port), fmt.Sprint(proxy.ln.Addr().(*net.TCPAddr).Port), 1)
 			var log strings.Builder
 			if _, err := replay.Run(context.Background(), o, &log); err != nil {
@@ -122,7 +122,7 @@ func TestCreateTableSelectKeepsGTIDs(t *testing.T) {
 			}
 			t.Cleanup(func() { db.Close() })
 			o := withApply(opts(4), c.apply)
-			o.Files, o.StartPosition, o.TargetDSN = sc.Files, sc.Start, tgt.DSN("")
+			o.Files, o.Select.StartPosition, o.TargetDSN = sc.Files, sc.Start, tgt.DSN("")
 			if c.cut != "" {
 				// The statement that creates cs.c from the staging table.
 				match := func(b []byte) bool {
@@ -133,7 +133,7 @@ func TestCreateTableSelectKeepsGTIDs(t *testing.T) {
 					mode = cutAfter
 				}
 				proxy := newMatchingCutProxy(t, fmt.Sprintf("127.0.0.1:%d", tgt.Port), mode, 1, match)
-				o.Reconnect = 30 * time.Second
+				o.Recovery.Reconnect = 30 * time.Second
 				o.TargetDSN = strings.Replace(tgt.TCPDSN(""), fmt.Sprint(tgt.Port), fmt.Sprint(proxy.ln.Addr().(*net.TCPAddr).Port), 1)
 				defer func() {
 					if cut, _ := proxy.state(); !cut {

@@ -168,7 +168,7 @@ func TestCreateSelectNonTransactionalResume(t *testing.T) {
 			t.Fatal(err)
 		}
 		o := cut.opts
-		o.TargetDSN, o.Resume, o.StartPosition = tgt.DSN(""), true, txn.Position{}
+		o.TargetDSN, o.Recovery.Resume, o.Select.StartPosition = tgt.DSN(""), true, txn.Position{}
 		var log strings.Builder
 		if _, err := replay.Run(context.Background(), o, &log); err != nil {
 			t.Fatalf("resume: %v\nlog:\n%s", err, log.String())
@@ -214,8 +214,8 @@ func cutReplay(t *testing.T, sc *replaytest.Scenario, tgt *sandbox.Server, recon
 	t.Helper()
 	proxy := newMatchingCutProxy(t, fmt.Sprintf("127.0.0.1:%d", tgt.Port), cutBefore, n, match)
 	o := opts(4)
-	o.GroupTxns = 1
-	o.Files, o.StartPosition, o.Reconnect = sc.Files, sc.Start, reconnect
+	o.Apply.GroupTxns = 1
+	o.Files, o.Select.StartPosition, o.Recovery.Reconnect = sc.Files, sc.Start, reconnect
 	o.TargetDSN = strings.Replace(tgt.TCPDSN(""), fmt.Sprint(tgt.Port), fmt.Sprint(proxy.ln.Addr().(*net.TCPAddr).Port), 1)
 	var log strings.Builder
 	_, err := replay.Run(context.Background(), o, &log)
@@ -246,7 +246,7 @@ func (c cutRun) requireResumed(t *testing.T, uncertain bool, want ...string) {
 		}
 	}
 	o := c.opts
-	o.TargetDSN, o.Resume, o.StartPosition, o.Uncertain = c.tgt.DSN(""), true, txn.Position{}, replay.OutcomeApplied
+	o.TargetDSN, o.Recovery.Resume, o.Select.StartPosition, o.Recovery.Uncertain = c.tgt.DSN(""), true, txn.Position{}, replay.OutcomeApplied
 	if _, err := replay.Run(context.Background(), o, io.Discard); err != nil {
 		t.Fatalf("resume --uncertain applied: %v", err)
 	}

@@ -126,7 +126,7 @@ func TestDiskFullTarget(t *testing.T) {
 	}
 	waitForSpace(t, db, fmt.Sprintf("filler.f%d", freed+1), 6<<20) // 4 MB reported free when full, and 3 MB more
 	o := opts(4)
-	o.Files, o.TargetDSN, o.StartPosition, o.Reconnect = sc.Files, tgt.DSN(""), sc.Start, 0
+	o.Files, o.TargetDSN, o.Select.StartPosition, o.Recovery.Reconnect = sc.Files, tgt.DSN(""), sc.Start, 0
 	began := time.Now()
 	sum, err := replay.Run(context.Background(), o, nil)
 	var ae *replay.ApplyError
@@ -151,7 +151,7 @@ func TestDiskFullTarget(t *testing.T) {
 		}
 	}
 	waitForSpace(t, db, "df.t", 16<<20)
-	o.StartPosition, o.Resume = txn.Position{}, true
+	o.Select.StartPosition, o.Recovery.Resume = txn.Position{}, true
 	if sum, err = replay.Run(context.Background(), o, nil); err != nil {
 		t.Fatalf("resume once space is back: %v", err)
 	}
@@ -201,8 +201,8 @@ func TestTargetBinlogDiskFull(t *testing.T) {
 	}
 	defer db.Close()
 	o := opts(4)
-	o.Files, o.TargetDSN, o.StartPosition, o.Reconnect = sc.Files, tgt.DSN(""), sc.Start, 0
-	o.StallReport = time.Second
+	o.Files, o.TargetDSN, o.Select.StartPosition, o.Recovery.Reconnect = sc.Files, tgt.DSN(""), sc.Start, 0
+	o.Report.StallReport = time.Second
 	var log syncLog
 	done := make(chan error, 1)
 	go func() {

@@ -90,9 +90,9 @@ func TestStopBeforeDrop(t *testing.T) {
 		})
 	drop := findDrop(t, sc.Files, sc.Start)
 	cases := map[string]func(*replay.Options){
-		"datetime": func(o *replay.Options) { o.StopDatetime = dropTime },
-		"position": func(o *replay.Options) { o.StopPosition = drop.Start },
-		"gtid":     func(o *replay.Options) { o.StopBeforeGTID = drop.GTID },
+		"datetime": func(o *replay.Options) { o.Select.StopDatetime = dropTime },
+		"position": func(o *replay.Options) { o.Select.StopPosition = drop.Start },
+		"gtid":     func(o *replay.Options) { o.Select.StopBeforeGTID = drop.GTID },
 	}
 	for name, set := range cases {
 		t.Run(name, func(t *testing.T) {

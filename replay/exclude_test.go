@@ -76,11 +76,11 @@ func testExcludeGTIDRange(t *testing.T, format string) {
 		t.Run(c.exclude, func(t *testing.T) {
 			o := opts(4)
 			var err error
-			if o.ExcludeGTIDs, err = filter.ParseGTIDs(c.exclude); err != nil {
+			if o.Select.ExcludeGTIDs, err = filter.ParseGTIDs(c.exclude); err != nil {
 				t.Fatal(err)
 			}
 			tgt, db := all.Target(t)
-			o.Files, o.TargetDSN, o.StartPosition = all.Files, tgt.DSN(""), all.Start
+			o.Files, o.TargetDSN, o.Select.StartPosition = all.Files, tgt.DSN(""), all.Start
 			sum, err := replay.Run(context.Background(), o, io.Discard)
 			if err != nil {
 				t.Fatal(err)

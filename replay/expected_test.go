@@ -52,7 +52,7 @@ func TestExpectedError(t *testing.T) {
 			t.Fatal(err)
 		}
 		o := opts(4)
-		o.Files, o.TargetDSN, o.StartPosition = sc.Files, tgt.DSN(""), sc.Start
+		o.Files, o.TargetDSN, o.Select.StartPosition = sc.Files, tgt.DSN(""), sc.Start
 		_, err := replay.Run(context.Background(), o, nil)
 		if err == nil || !strings.Contains(err.Error(), "failing with error 1062") {
 			t.Fatalf("replay: %v, want an error saying the source failed with 1062 and the target did not", err)
@@ -82,7 +82,7 @@ func TestTemporaryTablesLost(t *testing.T) {
 	match := func(b []byte) bool { return bytes.Contains(b, []byte("UPDATE tt.t SET v = 20")) }
 	proxy := newMatchingCutProxy(t, fmt.Sprintf("127.0.0.1:%d", tgt.Port), cutBefore, 1, match)
 	o := opts(4)
-	o.Files, o.StartPosition, o.Reconnect = sc.Files, sc.Start, 30*time.Second
+	o.Files, o.Select.StartPosition, o.Recovery.Reconnect = sc.Files, sc.Start, 30*time.Second
 	o.TargetDSN = strings.Replace(tgt.TCPDSN(""), fmt.Sprint(tgt.Port), fmt.Sprint(proxy.ln.Addr().(*net.TCPAddr).Port), 1)
 	var log strings.Builder
 	_, err := replay.Run(context.Background(), o, &log)

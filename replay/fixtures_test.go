@@ -18,7 +18,7 @@ import (
 	"github.com/binlog-replay/binlog-replay/binlog/event"
 	"github.com/binlog-replay/binlog-replay/internal/fixtures"
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
-	"github.com/binlog-replay/binlog-replay/internal/workload"
+	"github.com/binlog-replay/binlog-replay/internal/workload/reference"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/verify"
 )
@@ -133,7 +133,7 @@ func replayFixture(t *testing.T, path string, e fixtureEntry, res *string) {
 	replayErr := replayFixtureFile(t, path, mine, replay.ApplyBinlog)
 	actx, cancel := context.WithTimeout(ctx, fixtureTimeout)
 	defer cancel()
-	anchorErr := workload.ReplayWithMariaDBBinlog(actx, []string{path}, filepath.Base(path), 4, anchor.Socket)
+	anchorErr := reference.ReplayWithMariaDBBinlog(actx, []string{path}, filepath.Base(path), 4, anchor.Socket)
 
 	switch {
 	case anchorErr == nil && replayErr == nil:
@@ -302,7 +302,7 @@ func replayFixtureFile(t *testing.T, path string, srv *sandbox.Server, apply rep
 	ctx, cancel := context.WithTimeout(context.Background(), fixtureTimeout)
 	defer cancel()
 	o := withApply(opts(4), apply)
-	o.Files, o.TargetDSN, o.Reconnect = []string{path}, srv.DSN(""), 0
+	o.Files, o.TargetDSN, o.Recovery.Reconnect = []string{path}, srv.DSN(""), 0
 	sum, err := replay.Run(ctx, o, io.Discard)
 	if err == nil && sum.Apply != apply {
 		t.Fatalf("--apply %s: row events applied by %q", apply, sum.Apply)

@@ -19,6 +19,7 @@ import (
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 	"github.com/binlog-replay/binlog-replay/internal/workload"
+	"github.com/binlog-replay/binlog-replay/internal/workload/reference"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -40,7 +41,7 @@ func formatScenario(t *testing.T, format string, args []string, setup, work func
 		t.Fatalf("snapshot: %v", err)
 	}
 	sc.SourceDB = openServer(t, src)
-	file, pos, err := workload.BinlogPosition(ctx, sc.SourceDB)
+	file, pos, err := reference.BinlogPosition(ctx, sc.SourceDB)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,7 +310,7 @@ func TestFormatsRowOptions(t *testing.T) {
 				t.Run(fmt.Sprint("workers=", workers), func(t *testing.T) {
 					tgt, db := sc.Target(t)
 					o := opts(workers)
-					o.Files, o.TargetDSN, o.StartPosition, o.Reconnect = sc.Files, tgt.DSN(""), sc.Start, 0
+					o.Files, o.TargetDSN, o.Select.StartPosition, o.Recovery.Reconnect = sc.Files, tgt.DSN(""), sc.Start, 0
 					sum, err := replay.Run(context.Background(), o, io.Discard)
 					if err != nil {
 						t.Fatalf("replay: %v", err)
@@ -487,7 +488,7 @@ func TestCompressedBinlogFiles(t *testing.T) {
 		t.Run(fmt.Sprint("workers=", workers), func(t *testing.T) {
 			tgt, db := sc.Target(t)
 			o := opts(workers)
-			o.Files, o.TargetDSN, o.StartPosition, o.Reconnect = resolved, tgt.DSN(""), sc.Start, 0
+			o.Files, o.TargetDSN, o.Select.StartPosition, o.Recovery.Reconnect = resolved, tgt.DSN(""), sc.Start, 0
 			sum, err := replay.Run(context.Background(), o, io.Discard)
 			if err != nil {
 				t.Fatalf("replay: %v", err)

@@ -98,7 +98,7 @@ func TestTargetKeepsSourceGTIDs(t *testing.T) {
 			"REVOKE SUPER, BINLOG ADMIN ON *.* FROM 'app'@'localhost'"); err != nil {
 			t.Fatal(err)
 		}
-		o.Files, o.TargetDSN, o.StartPosition = sc.Files, dsn(tgt), sc.Start
+		o.Files, o.TargetDSN, o.Select.StartPosition = sc.Files, dsn(tgt), sc.Start
 		// Block the replay's first transaction for a while, so that the
 		// transactions after it gather in large groups.
 		lock, err := db.Conn(context.Background())
@@ -134,7 +134,7 @@ func TestTargetKeepsSourceGTIDs(t *testing.T) {
 	}
 	t.Run("own", func(t *testing.T) {
 		o := opts(4)
-		o.TargetGTIDs = replay.GTIDsOwn
+		o.Apply.TargetGTIDs = replay.GTIDsOwn
 		tgt, db, sum, err := run(t, o, root)
 		if err != nil {
 			t.Fatal(err)
@@ -156,7 +156,7 @@ func TestTargetKeepsSourceGTIDs(t *testing.T) {
 	})
 	t.Run("source without BINLOG ADMIN", func(t *testing.T) {
 		o := opts(4)
-		o.TargetGTIDs = replay.GTIDsSource
+		o.Apply.TargetGTIDs = replay.GTIDsSource
 		_, db, _, err := run(t, o, app)
 		if err == nil || !strings.Contains(err.Error(), "BINLOG ADMIN") {
 			t.Fatalf("replay: %v; want a refusal naming BINLOG ADMIN", err)

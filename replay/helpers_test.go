@@ -33,8 +33,8 @@ func replayIntoPrepared(t *testing.T, sc *replaytest.Scenario, o replay.Options,
 	}
 	o.Files = sc.Files
 	o.TargetDSN = tgt.DSN("")
-	if o.StartPosition.IsZero() {
-		o.StartPosition = sc.Start
+	if o.Select.StartPosition.IsZero() {
+		o.Select.StartPosition = sc.Start
 	}
 	var log strings.Builder
 	sum, err := replay.Run(context.Background(), o, &log)
@@ -52,7 +52,7 @@ var applyModes = []replay.ApplyMode{replay.ApplyBinlog, replay.ApplySQL}
 
 // withApply returns o applying row events by mode.
 func withApply(o replay.Options, mode replay.ApplyMode) replay.Options {
-	o.Apply = mode
+	o.Apply.Mode = mode
 	return o
 }
 
@@ -63,8 +63,8 @@ func checkApplied(t *testing.T, o replay.Options, sum *replay.Summary, log strin
 	switch {
 	case !strings.Contains(log, "row events: "):
 		t.Fatalf("the log does not say how row events are applied\nlog:\n%s", log)
-	case o.Apply != replay.ApplyAuto && o.Apply != "" && sum.Apply != o.Apply:
-		t.Fatalf("--apply %s: the replay applied row events by %q\nlog:\n%s", o.Apply, sum.Apply, log)
+	case o.Apply.Mode != replay.ApplyAuto && o.Apply.Mode != "" && sum.Apply != o.Apply.Mode:
+		t.Fatalf("--apply %s: the replay applied row events by %q\nlog:\n%s", o.Apply.Mode, sum.Apply, log)
 	}
 }
 
@@ -106,7 +106,7 @@ func sqlPrepare(mode replay.ApplyMode, format string) func(*testing.T, *sql.DB) 
 
 func opts(workers int) replay.Options {
 	o := replay.DefaultOptions()
-	o.Workers = workers
+	o.Apply.Workers = workers
 	return o
 }
 

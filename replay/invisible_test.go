@@ -14,7 +14,7 @@ import (
 
 	"github.com/binlog-replay/binlog-replay/internal/fixtures"
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
-	"github.com/binlog-replay/binlog-replay/internal/workload"
+	"github.com/binlog-replay/binlog-replay/internal/workload/reference"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -83,8 +83,8 @@ func checkInvisibleReplay(t *testing.T, path, name string, start uint64, anchor 
 	mine := sandbox.ForTest(t, sandbox.Options{})
 
 	o := opts(4)
-	o.Files, o.TargetDSN, o.Reconnect = []string{path}, mine.DSN(""), 0
-	o.StartPosition = txn.Position{File: name, Offset: start}
+	o.Files, o.TargetDSN, o.Recovery.Reconnect = []string{path}, mine.DSN(""), 0
+	o.Select.StartPosition = txn.Position{File: name, Offset: start}
 	sum, err := replay.Run(ctx, o, io.Discard)
 	if err != nil {
 		t.Fatalf("replay: %v", err)
@@ -102,7 +102,7 @@ func checkInvisibleReplay(t *testing.T, path, name string, start uint64, anchor 
 	}
 	if anchor {
 		srv := sandbox.ForTest(t, sandbox.Options{})
-		if err := workload.ReplayWithMariaDBBinlog(ctx, []string{path}, name, start, srv.Socket); err != nil {
+		if err := reference.ReplayWithMariaDBBinlog(ctx, []string{path}, name, start, srv.Socket); err != nil {
 			t.Fatalf("anchor: %v", err)
 		}
 		if anchorRows := invisibleRows(t, openServer(t, srv)); strings.Join(anchorRows, "\n") != strings.Join(mineRows, "\n") {

@@ -52,8 +52,8 @@ func TestLockHeldByAnotherSession(t *testing.T) {
 	release := holdLock(t, db)
 	time.AfterFunc(3500*time.Millisecond, release)
 	o := opts(4)
-	o.Files, o.TargetDSN, o.StartPosition = sc.Files, tgt.DSN(""), sc.Start
-	o.LockWaitTimeout = time.Second
+	o.Files, o.TargetDSN, o.Select.StartPosition = sc.Files, tgt.DSN(""), sc.Start
+	o.Recovery.LockWaitTimeout = time.Second
 	sum, err := replay.Run(context.Background(), o, io.Discard)
 	if err != nil {
 		t.Fatalf("replay: %v", err)
@@ -71,8 +71,8 @@ func TestLockHeldForever(t *testing.T) {
 	tgt, db := sc.Target(t)
 	defer holdLock(t, db)()
 	o := opts(2)
-	o.Files, o.TargetDSN, o.StartPosition = sc.Files, tgt.DSN(""), sc.Start
-	o.LockWaitTimeout, o.MaxRetries = time.Second, 2
+	o.Files, o.TargetDSN, o.Select.StartPosition = sc.Files, tgt.DSN(""), sc.Start
+	o.Recovery.LockWaitTimeout, o.Recovery.MaxRetries = time.Second, 2
 	start := time.Now()
 	_, err := replay.Run(context.Background(), o, io.Discard)
 	var ae *replay.ApplyError

@@ -69,7 +69,7 @@ func TestMixedServersRefused(t *testing.T) {
 	mixed[k] = bFiles[k]
 	tgt, db := a.Target(t)
 	o := opts(4)
-	o.Files, o.TargetDSN, o.StartPosition, o.Reconnect = mixed, tgt.DSN(""), a.Start, 0
+	o.Files, o.TargetDSN, o.Select.StartPosition, o.Recovery.Reconnect = mixed, tgt.DSN(""), a.Start, 0
 	sum, err := replay.Run(context.Background(), o, nil)
 	var be *event.Error
 	if !errors.As(err, &be) || be.File != logfile.Name(bFiles[k]) || !strings.Contains(err.Error(), logfile.Name(mixed[k-1])) {

@@ -70,8 +70,8 @@ func TestNonTransactionalLockWait(t *testing.T) {
 			}
 			time.AfterFunc(3500*time.Millisecond, func() { _ = tx.Rollback() })
 			o := opts(workers)
-			o.Files, o.TargetDSN, o.StartPosition = sc.Files, tgt.DSN(""), sc.Start
-			o.LockWaitTimeout = time.Second
+			o.Files, o.TargetDSN, o.Select.StartPosition = sc.Files, tgt.DSN(""), sc.Start
+			o.Recovery.LockWaitTimeout = time.Second
 			var log strings.Builder
 			sum, err := replay.Run(context.Background(), o, &log)
 			if err != nil {
@@ -112,9 +112,9 @@ func TestNonTransactionalCommitCut(t *testing.T) {
 			tgt, db := sc.Target(t)
 			proxy := newCutProxy(t, fmt.Sprintf("127.0.0.1:%d", tgt.Port), c.mode, c.nth)
 			o := opts(4)
-			o.GroupTxns = 1
-			o.MaxRetries = 2
-			o.Files, o.StartPosition, o.Reconnect = sc.Files, sc.Start, 30*time.Second
+			o.Apply.GroupTxns = 1
+			o.Recovery.MaxRetries = 2
+			o.Files, o.Select.StartPosition, o.Recovery.Reconnect = sc.Files, sc.Start, 30*time.Second
 			o.TargetDSN = strings.Replace(tgt.TCPDSN(""), fmt.Sprint(tgt.Port), fmt.Sprint(proxy.ln.Addr().(*net.TCPAddr).Port), 1)
 			var log strings.Builder
 			_, err := replay.Run(context.Background(), o, &log)
@@ -133,12 +133,12 @@ func TestNonTransactionalCommitCut(t *testing.T) {
 				t.Fatalf("replay: %v, want an *UncertainError naming nt.m and --uncertain\nlog:\n%s", err, log.String())
 			}
 			// Resumed without saying what happened: refused again, nothing applied.
-			o.TargetDSN, o.Resume, o.StartPosition = tgt.DSN(""), true, replay.DefaultOptions().StartPosition
+			o.TargetDSN, o.Recovery.Resume, o.Select.StartPosition = tgt.DSN(""), true, replay.DefaultOptions().Select.StartPosition
 			if _, err := replay.Run(context.Background(), o, io.Discard); !errors.As(err, &ue) {
 				t.Fatalf("resume without --uncertain: %v, want an *UncertainError", err)
 			}
 			// The row did land: told so, the replay goes on after it.
-			o.Uncertain = replay.OutcomeApplied
+			o.Recovery.Uncertain = replay.OutcomeApplied
 			if _, err := replay.Run(context.Background(), o, &log); err != nil {
 				t.Fatalf("resume --uncertain applied: %v\nlog:\n%s", err, log.String())
 			}

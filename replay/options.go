@@ -17,6 +17,10 @@ import (
 )
 
 // Options configure a replay. Build them with DefaultOptions and adjust.
+// Besides where the binlogs come from and the target, they are grouped by
+// concern: which transactions (Select), how they are applied (Apply), how
+// the replay resumes and rides out faults (Recovery), and what it reports
+// (Report).
 type Options struct {
 	// Files are the binlog files to read, in order (see logfile.Resolve).
 	Files []string
@@ -30,11 +34,22 @@ type Options struct {
 	// the target (a custom CA, a client certificate); it overrides the
 	// DSN's tls parameter. Its ServerName defaults to the DSN's host.
 	TargetTLS *tls.Config
-	// LogValues lets errors quote data values: the failing statement's
-	// literals and the values in the server's message. By default they are
-	// replaced by ? (see ApplyError).
-	LogValues bool
 
+	// Select says which transactions of the binlogs are replayed: start,
+	// stop, filters and renames.
+	Select Selection
+	// Apply says how they are applied on the target.
+	Apply ApplyOptions
+	// Recovery says how the replay resumes, what it tolerates in the
+	// binlogs, and how it rides out lock waits and a lost target.
+	Recovery Recovery
+	// Report says what the replay tells: values in errors, stalls,
+	// progress.
+	Report Reporting
+}
+
+// Selection says which transactions a replay applies.
+type Selection struct {
 	// StartPosition starts reading there (a transaction boundary).
 	StartPosition txn.Position
 	// StartGTIDs skips every transaction whose GTID is in the set.
@@ -43,17 +58,6 @@ type Options struct {
 	// is written, when it has no checkpoint: the GTIDs it already holds
 	// (MariaDB @@gtid_current_pos, MySQL @@gtid_executed).
 	StartGTIDsFromTarget bool
-	// Resume continues from the checkpoint saved on the target. Without it,
-	// a target that has a checkpoint is refused.
-	Resume bool
-	// Uncertain, when resuming, says what became of the transaction the
-	// checkpoint names as started by the earlier run but not known to be
-	// finished (see UncertainError): OutcomeApplied goes on after it,
-	// OutcomeNotApplied applies it. Without it such a checkpoint is
-	// refused, unless the replay can tell by itself (a DDL whose
-	// fingerprint tells).
-	Uncertain Outcome
-
 	// StopPosition stops before the first transaction that does not end at
 	// or before it.
 	StopPosition txn.Position
@@ -80,7 +84,10 @@ type Options struct {
 	// with GTIDs of its own (they are not the source's), and a resume must
 	// give the same rules (the checkpoint records them).
 	RewriteDB rewrite.Rules
+}
 
+// ApplyOptions say how a replay applies the transactions it selects.
+type ApplyOptions struct {
 	// Workers is the number of target connections applying in parallel;
 	// 0 chooses it from the machine and the round trip to the target
 	// (AutoWorkers).
@@ -88,7 +95,7 @@ type Options struct {
 	// GroupTxns and GroupBytes bound how many consecutive source
 	// transactions may be committed together in one target transaction;
 	// GroupTxns 0 lets the replay choose as it goes (64 to 1024: see
-	// internal/pipeline/groupsize.go).
+	// internal/pipeline/adapt).
 	GroupTxns  int
 	GroupBytes int64
 	// ClientCommitOrder makes each group's COMMIT wait in the replay for
@@ -98,9 +105,9 @@ type Options struct {
 	// over a network, many commits then share one round trip.
 	ClientCommitOrder bool
 	// MemoryBudget bounds, in bytes, what the replay holds in memory
-	// between reading transactions and committing them (see memory.go),
-	// whatever the size of the binlogs. A transaction larger than the
-	// budget is applied alone.
+	// between reading transactions and committing them (see package
+	// internal/pipeline/budget), whatever the size of the binlogs. A
+	// transaction larger than the budget is applied alone.
 	MemoryBudget int64
 	// NoLogBin keeps the replay out of the target's binary log.
 	NoLogBin bool
@@ -109,10 +116,10 @@ type Options struct {
 	// internal/compact): several writes to one row become one. Rows are
 	// then decoded as they are read, whatever the other settings.
 	Compact bool
-	// Apply says how row events are applied: passed through in BINLOG
+	// Mode says how row events are applied: passed through in BINLOG
 	// statements, or as SQL made from their images (see ApplyMode);
 	// empty means ApplyAuto.
-	Apply ApplyMode
+	Mode ApplyMode
 	// SQLTriggers says what the SQL apply path does with row events on
 	// tables that have triggers on the target (see TriggerMode); empty
 	// means TriggersRefuse.
@@ -120,6 +127,22 @@ type Options struct {
 	// TargetGTIDs says which GTIDs the replayed transactions get in the
 	// target's binary log (see GTIDMode); empty means GTIDsAuto.
 	TargetGTIDs GTIDMode
+}
+
+// Recovery says how a replay resumes an earlier run, what it tolerates in
+// the binlogs, and how it rides out lock waits and a lost target.
+type Recovery struct {
+	// Resume continues from the checkpoint saved on the target. Without it,
+	// a target that has a checkpoint is refused.
+	Resume bool
+	// Uncertain, when resuming, says what became of the transaction the
+	// checkpoint names as started by the earlier run but not known to be
+	// finished (see UncertainError): OutcomeApplied goes on after it,
+	// OutcomeNotApplied applies it. Without it such a checkpoint is
+	// refused, unless the replay can tell by itself (a DDL whose
+	// fingerprint tells).
+	Uncertain Outcome
+
 	// Strict refuses a last binlog file that ends inside a transaction
 	// (by default every complete transaction is applied and the summary
 	// says where the file was cut).
@@ -138,6 +161,14 @@ type Options struct {
 	// Reconnect is how long a lost target is waited for (reconnecting with
 	// backoff) before the replay gives up; 0 gives up at once.
 	Reconnect time.Duration
+}
+
+// Reporting says what a replay reports, and where.
+type Reporting struct {
+	// LogValues lets errors quote data values: the failing statement's
+	// literals and the values in the server's message. By default they are
+	// replaced by ? (see ApplyError).
+	LogValues bool
 
 	// StallReport, when positive, is how long the replay waits without a
 	// commit (while transactions are being applied) before it logs what
@@ -163,7 +194,7 @@ type Source struct {
 	ServerID uint32
 	// StartGTID, when there is no start position nor checkpoint, makes the
 	// source start after this MariaDB GTID position (domain-server-seq per
-	// domain). Set StartGTIDs to the same set, so that the filter skips
+	// domain). Set Select.StartGTIDs to the same set, so that the filter skips
 	// what the source may still send of it.
 	StartGTID string
 }
@@ -181,9 +212,9 @@ func (s Source) Remote() (remote.Source, error) {
 // Filter returns the start, stop and include settings of o for the filter
 // package, reading files (none for a Source).
 func (o *Options) Filter(files []string) filter.Options {
-	return filter.Options{Files: files, StartGTIDs: o.StartGTIDs, ExcludeGTIDs: o.ExcludeGTIDs,
-		StopPosition: o.StopPosition, StopDatetime: o.StopDatetime, StopBeforeGTID: o.StopBeforeGTID,
-		Databases: o.Databases, Tables: o.Tables}
+	return filter.Options{Files: files, StartGTIDs: o.Select.StartGTIDs, ExcludeGTIDs: o.Select.ExcludeGTIDs,
+		StopPosition: o.Select.StopPosition, StopDatetime: o.Select.StopDatetime, StopBeforeGTID: o.Select.StopBeforeGTID,
+		Databases: o.Select.Databases, Tables: o.Select.Tables}
 }
 
 // Worker counts AutoWorkers chooses between.
@@ -212,18 +243,24 @@ func AutoWorkers(cpus int, rtt time.Duration) int {
 // DefaultOptions returns options with defaults suited to the machine.
 func DefaultOptions() Options {
 	return Options{
-		Workers:          0,
-		GroupTxns:        0,
-		GroupBytes:       4 << 20,
-		MemoryBudget:     256 << 20,
-		LockWaitTimeout:  2 * time.Second,
-		MaxRetries:       20,
-		Reconnect:        2 * time.Minute,
-		StallReport:      30 * time.Second,
-		ProgressInterval: time.Second,
-		TargetGTIDs:      GTIDsAuto,
-		Apply:            ApplyAuto,
-		SQLTriggers:      TriggersRefuse,
+		Apply: ApplyOptions{
+			Workers:      0,
+			GroupTxns:    0,
+			GroupBytes:   4 << 20,
+			MemoryBudget: 256 << 20,
+			TargetGTIDs:  GTIDsAuto,
+			Mode:         ApplyAuto,
+			SQLTriggers:  TriggersRefuse,
+		},
+		Recovery: Recovery{
+			LockWaitTimeout: 2 * time.Second,
+			MaxRetries:      20,
+			Reconnect:       2 * time.Minute,
+		},
+		Report: Reporting{
+			StallReport:      30 * time.Second,
+			ProgressInterval: time.Second,
+		},
 	}
 }
 
@@ -236,50 +273,50 @@ func (o *Options) Validate() error {
 		return errors.New("give binlog files or --source, not both")
 	case o.Source.DSN != "" && o.Source.ServerID == 0:
 		return errors.New("the source's dump connection needs a server id other than 0")
-	case o.Source.DSN != "" && !o.Resume && o.StartPosition.IsZero() && o.Source.StartGTID == "":
+	case o.Source.DSN != "" && !o.Recovery.Resume && o.Select.StartPosition.IsZero() && o.Source.StartGTID == "":
 		return errors.New("reading from --source needs a start point: --source-start FILE:POS or GTID, or --resume")
 	case o.TargetDSN == "":
 		return errors.New("no target given (--target DSN)")
-	case o.Workers < 0:
-		return fmt.Errorf("workers must be at least 1 (or 0: chosen), got %d", o.Workers)
-	case o.GroupTxns < 0:
-		return fmt.Errorf("group size must be at least 1 (or 0: chosen), got %d", o.GroupTxns)
-	case o.MemoryBudget < 1<<20:
-		return fmt.Errorf("memory budget must be at least 1 MiB, got %d bytes", o.MemoryBudget)
-	case o.StartGTIDsFromTarget && !o.StartGTIDs.IsEmpty():
+	case o.Apply.Workers < 0:
+		return fmt.Errorf("workers must be at least 1 (or 0: chosen), got %d", o.Apply.Workers)
+	case o.Apply.GroupTxns < 0:
+		return fmt.Errorf("group size must be at least 1 (or 0: chosen), got %d", o.Apply.GroupTxns)
+	case o.Apply.MemoryBudget < 1<<20:
+		return fmt.Errorf("memory budget must be at least 1 MiB, got %d bytes", o.Apply.MemoryBudget)
+	case o.Select.StartGTIDsFromTarget && !o.Select.StartGTIDs.IsEmpty():
 		return errors.New("--start-gtid: give a GTID set or target, not both")
-	case o.StartGTIDsFromTarget && o.Source.DSN != "":
+	case o.Select.StartGTIDsFromTarget && o.Source.DSN != "":
 		return errors.New("--start-gtid target reads files; with --source, give --source-start")
-	case o.Resume && (!o.StartPosition.IsZero() || !o.StartGTIDs.IsEmpty() || o.StartGTIDsFromTarget):
+	case o.Recovery.Resume && (!o.Select.StartPosition.IsZero() || !o.Select.StartGTIDs.IsEmpty() || o.Select.StartGTIDsFromTarget):
 		return errors.New("--resume continues from the target's checkpoint: do not also give a start point")
-	case !o.ClientCommitOrder && 2*o.GroupTxns >= target.TurnSlots:
-		return fmt.Errorf("--group-txns %d: at most %d with chained commits (--commit-order server)", o.GroupTxns, target.TurnSlots/2-1)
-	case o.LockWaitTimeout < time.Second:
+	case !o.Apply.ClientCommitOrder && 2*o.Apply.GroupTxns >= target.TurnSlots:
+		return fmt.Errorf("--group-txns %d: at most %d with chained commits (--commit-order server)", o.Apply.GroupTxns, target.TurnSlots/2-1)
+	case o.Recovery.LockWaitTimeout < time.Second:
 		return errors.New("lock wait timeout must be at least 1s")
-	case o.Uncertain != "" && !o.Resume:
+	case o.Recovery.Uncertain != "" && !o.Recovery.Resume:
 		return errors.New("--uncertain settles a transaction an earlier run left unfinished: it needs --resume")
 	}
-	if o.Uncertain != "" {
-		if _, err := ParseOutcome(string(o.Uncertain)); err != nil {
+	if o.Recovery.Uncertain != "" {
+		if _, err := ParseOutcome(string(o.Recovery.Uncertain)); err != nil {
 			return err
 		}
 	}
-	if o.TargetGTIDs != "" {
-		if _, err := ParseGTIDMode(string(o.TargetGTIDs)); err != nil {
+	if o.Apply.TargetGTIDs != "" {
+		if _, err := ParseGTIDMode(string(o.Apply.TargetGTIDs)); err != nil {
 			return err
 		}
 	}
-	if o.Apply != "" {
-		if _, err := ParseApplyMode(string(o.Apply)); err != nil {
+	if o.Apply.Mode != "" {
+		if _, err := ParseApplyMode(string(o.Apply.Mode)); err != nil {
 			return err
 		}
 	}
-	if o.SQLTriggers != "" {
-		if _, err := ParseTriggerMode(string(o.SQLTriggers)); err != nil {
+	if o.Apply.SQLTriggers != "" {
+		if _, err := ParseTriggerMode(string(o.Apply.SQLTriggers)); err != nil {
 			return err
 		}
 	}
-	for _, t := range o.Tables {
+	for _, t := range o.Select.Tables {
 		if !strings.Contains(t, ".") {
 			return fmt.Errorf("table filter %q: want db.table", t)
 		}
@@ -289,17 +326,17 @@ func (o *Options) Validate() error {
 
 // validateRewrite checks RewriteDB against the other options.
 func (o *Options) validateRewrite() error {
-	if len(o.RewriteDB) == 0 {
+	if len(o.Select.RewriteDB) == 0 {
 		return nil
 	}
 	if _, err := o.rewriter(nil); err != nil {
 		return err
 	}
 	switch {
-	case o.TargetGTIDs == GTIDsSource:
+	case o.Apply.TargetGTIDs == GTIDsSource:
 		return errors.New("--target-gtids source: with --rewrite-db the transactions write other databases than the source's: " +
 			"the target logs them with GTIDs of its own")
-	case o.StartGTIDsFromTarget:
+	case o.Select.StartGTIDsFromTarget:
 		return errors.New("--start-gtid target takes the GTIDs the target holds, which with --rewrite-db (restoring into " +
 			"another database, on a server of its own history) say nothing of the database restored: give the backup's start point")
 	}
@@ -309,10 +346,10 @@ func (o *Options) validateRewrite() error {
 // rewriter returns the rewriter of a run reading files (none for a
 // source), nil without RewriteDB.
 func (o *Options) rewriter(files []string) (*rewrite.Rewriter, error) {
-	if len(o.RewriteDB) == 0 {
+	if len(o.Select.RewriteDB) == 0 {
 		return nil, nil
 	}
-	return rewrite.New(rewrite.Config{Rules: o.RewriteDB, Filter: filter.New(o.Filter(files)), LogValues: o.LogValues})
+	return rewrite.New(rewrite.Config{Rules: o.Select.RewriteDB, Filter: filter.New(o.Filter(files)), LogValues: o.Report.LogValues})
 }
 
 // Stats is a snapshot of a running replay.

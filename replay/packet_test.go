@@ -32,7 +32,7 @@ func TestLargeStatementSmallPacket(t *testing.T) {
 	}
 	defer db.Close()
 	o := opts(2)
-	o.Files, o.TargetDSN, o.StartPosition = sc.Files, tgt.DSN(""), sc.Start
+	o.Files, o.TargetDSN, o.Select.StartPosition = sc.Files, tgt.DSN(""), sc.Start
 	if _, err := replay.Run(context.Background(), o, io.Discard); err != nil {
 		t.Fatalf("replay into a 1 MB max_allowed_packet target: %v", err)
 	}

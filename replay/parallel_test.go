@@ -64,7 +64,7 @@ func TestParallelEquivalenceSeeds(t *testing.T) {
 				for _, apply := range applyModes {
 					t.Run(fmt.Sprintf("workers=%d,group=%d,apply=%s", c.workers, c.group, apply), func(t *testing.T) {
 						o := withApply(opts(c.workers), apply)
-						o.GroupTxns = c.group
+						o.Apply.GroupTxns = c.group
 						db, sum := replayIntoPrepared(t, sc, o, sqlPrepare(apply, "ROW"))
 						if sum.Applied == 0 {
 							t.Fatal("nothing applied")
@@ -95,8 +95,8 @@ func TestOrderMonitorEndsCommitOrderDeadlocks(t *testing.T) {
 			func(ctx context.Context, db *sql.DB) error { return workload.Run(ctx, db, wopts) })
 		tgt, db := sc.Target(t)
 		o := opts(4)
-		o.Files, o.TargetDSN, o.StartPosition, o.Reconnect = sc.Files, tgt.DSN(""), sc.Start, 0
-		o.LockWaitTimeout = timeout
+		o.Files, o.TargetDSN, o.Select.StartPosition, o.Recovery.Reconnect = sc.Files, tgt.DSN(""), sc.Start, 0
+		o.Recovery.LockWaitTimeout = timeout
 		start := time.Now()
 		sum, err := replay.Run(context.Background(), o, io.Discard)
 		if err != nil {
@@ -134,7 +134,7 @@ func TestMemoryBudgetSmallerThanATransaction(t *testing.T) {
 	}
 	t.Logf("largest transaction: %d bytes, budget %d", largest, budget)
 	o := opts(4)
-	o.MemoryBudget = budget
+	o.Apply.MemoryBudget = budget
 	db, sum := replayInto(t, sc, o)
 	if sum.Applied == 0 {
 		t.Fatal("nothing applied")
@@ -165,7 +165,7 @@ func TestSerialStretch(t *testing.T) {
 			return workload.Run(ctx, db, wopts(workload.OLTP, 1000))
 		})
 	o := opts(4)
-	o.GroupTxns = 8 // many groups: the stretch is found early
+	o.Apply.GroupTxns = 8 // many groups: the stretch is found early
 	db, sum := replayInto(t, sc, o)
 	if sum.SerialTxns == 0 || sum.Parallelism > 1.5 {
 		t.Errorf("serial transactions %d, parallelism %.2f: want a serial stretch found", sum.SerialTxns, sum.Parallelism)

@@ -72,7 +72,7 @@ func TestCompressedPayloadFixtures(t *testing.T) {
 				want[table] = expectedRows(t, db, txns, table, tc.stopsAt)
 			}
 			o := opts(4)
-			o.Files, o.TargetDSN, o.Reconnect = []string{path}, srv.DSN(""), 0
+			o.Files, o.TargetDSN, o.Recovery.Reconnect = []string{path}, srv.DSN(""), 0
 			sum, err := replay.Run(context.Background(), o, io.Discard)
 			var ae *replay.ApplyError
 			switch {

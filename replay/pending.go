@@ -9,7 +9,7 @@ import (
 )
 
 // Outcome is what the operator says of a transaction whose outcome the
-// checkpoint leaves unknown (see Options.Uncertain).
+// checkpoint leaves unknown (see Options.Recovery.Uncertain).
 type Outcome = pipeline.Outcome
 
 // Outcomes.
@@ -37,14 +37,14 @@ type ApplyError = pipeline.ApplyError
 // checkPending refuses, at the start of a resumed run, a checkpoint that
 // names a transaction whose outcome is unknown and cannot be found out
 // (written to non-transactional tables, or a DDL whose fingerprint cannot
-// tell), unless the operator said what it was (Options.Uncertain); and
+// tell), unless the operator said what it was (Options.Recovery.Uncertain); and
 // --uncertain when there is no such transaction. The pipeline settles the
 // one it may find out (a DDL's fingerprint) when it reaches it.
 func (r *run) checkPending(cp *Checkpoint) error {
 	switch {
 	case cp == nil || cp.State == target.StateRunning || cp.State == "":
-		if r.opts.Uncertain != "" {
-			return fmt.Errorf("--uncertain %s: the target's checkpoint names no transaction whose outcome is unknown", r.opts.Uncertain)
+		if r.opts.Recovery.Uncertain != "" {
+			return fmt.Errorf("--uncertain %s: the target's checkpoint names no transaction whose outcome is unknown", r.opts.Recovery.Uncertain)
 		}
 		return nil
 	case cp.State != target.StateDDL && cp.State != target.StateNonTrans:
@@ -53,9 +53,9 @@ func (r *run) checkPending(cp *Checkpoint) error {
 	r.start.pending = &cp.Pending
 	uncertain := &UncertainError{Start: cp.Pending.Start, GTID: cp.Pending.GTID}
 	switch {
-	case r.opts.Uncertain != "":
+	case r.opts.Recovery.Uncertain != "":
 		r.logf("the transaction at %s was started by an earlier run and its outcome is unknown (%s): taken as %s (--uncertain)",
-			cp.Pending.Start, cp.Pending.What, r.opts.Uncertain)
+			cp.Pending.Start, cp.Pending.What, r.opts.Recovery.Uncertain)
 		return nil
 	case cp.State == target.StateNonTrans:
 		uncertain.What = cp.Pending.What + "; the earlier run stopped while applying it, and writes to such tables " +

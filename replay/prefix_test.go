@@ -201,9 +201,9 @@ func TestCommitOrderPrefix(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			tgt, db := sc.Target(t)
 			o := opts(tc.workers)
-			o.Files, o.TargetDSN, o.StartPosition, o.Reconnect = sc.Files, tgt.DSN(""), sc.Start, 0
-			o.GroupTxns = prefixRun // more commits: more moments to sample
-			o.ClientCommitOrder = tc.clientOrder
+			o.Files, o.TargetDSN, o.Select.StartPosition, o.Recovery.Reconnect = sc.Files, tgt.DSN(""), sc.Start, 0
+			o.Apply.GroupTxns = prefixRun // more commits: more moments to sample
+			o.Apply.ClientCommitOrder = tc.clientOrder
 			if tc.rtt > 0 {
 				proxy, err := netdelay.Listen(context.Background(), fmt.Sprintf("127.0.0.1:%d", tgt.Port), tc.rtt)
 				if err != nil {

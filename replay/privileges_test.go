@@ -33,7 +33,7 @@ func TestMissingBinlogPrivilege(t *testing.T) {
 	}
 	dsn := strings.Replace(tgt.DSN(""), "root@", "limited:pw@", 1)
 	o := withApply(opts(2), replay.ApplyBinlog)
-	o.Files, o.TargetDSN, o.StartPosition, o.Reconnect = sc.Files, dsn, sc.Start, 0
+	o.Files, o.TargetDSN, o.Select.StartPosition, o.Recovery.Reconnect = sc.Files, dsn, sc.Start, 0
 	_, err := replay.Run(context.Background(), o, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "BINLOG REPLAY") || !strings.Contains(err.Error(), "--apply sql") {
 		t.Fatalf("replay without BINLOG REPLAY: %v; want an error naming the privilege and --apply sql", err)
@@ -99,11 +99,11 @@ func TestApplyAutoWithoutBinlogPrivilege(t *testing.T) {
 	}
 	dsn := strings.Replace(tgt.DSN(""), "root@", "dataonly:pw@", 1)
 	o := withApply(opts(4), replay.ApplyBinlog)
-	o.Files, o.TargetDSN, o.StartPosition, o.Reconnect = sc.Files, dsn, sc.Start, 0
+	o.Files, o.TargetDSN, o.Select.StartPosition, o.Recovery.Reconnect = sc.Files, dsn, sc.Start, 0
 	if _, err := replay.Run(context.Background(), o, io.Discard); err == nil || !strings.Contains(err.Error(), "BINLOG REPLAY") {
 		t.Fatalf("--apply binlog without BINLOG REPLAY: %v; want an error naming the privilege", err)
 	}
-	o.Apply = replay.ApplyAuto
+	o.Apply.Mode = replay.ApplyAuto
 	var log strings.Builder
 	sum, err := replay.Run(context.Background(), o, &log)
 	if err != nil {
@@ -140,13 +140,13 @@ func TestSourceGTIDsNeedBinlogReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := opts(2)
-	o.Files, o.StartPosition, o.Reconnect = sc.Files, sc.Start, 0
+	o.Files, o.Select.StartPosition, o.Recovery.Reconnect = sc.Files, sc.Start, 0
 	o.TargetDSN = strings.Replace(tgt.DSN(""), "root@", "binadmin:pw@", 1)
-	o.TargetGTIDs = replay.GTIDsSource
+	o.Apply.TargetGTIDs = replay.GTIDsSource
 	if _, err := replay.Run(context.Background(), o, io.Discard); err == nil || !strings.Contains(err.Error(), "gtid_seq_no") {
 		t.Fatalf("--target-gtids source without BINLOG REPLAY: %v; want it refused naming gtid_seq_no", err)
 	}
-	o.TargetGTIDs = replay.GTIDsAuto
+	o.Apply.TargetGTIDs = replay.GTIDsAuto
 	var log strings.Builder
 	sum, err := replay.Run(context.Background(), o, &log)
 	if err != nil {

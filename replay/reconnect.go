@@ -6,11 +6,12 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"github.com/binlog-replay/binlog-replay/internal/pipeline"
-	"github.com/binlog-replay/binlog-replay/internal/target"
 	"io"
 	"net"
 	"time"
+
+	"github.com/binlog-replay/binlog-replay/internal/pipeline"
+	"github.com/binlog-replay/binlog-replay/internal/target"
 
 	"github.com/go-sql-driver/mysql"
 )
@@ -72,15 +73,15 @@ func runResilient(ctx context.Context, opts Options, logw io.Writer) (*Summary, 
 		if err := asInterrupted(ctx, err); err != nil && errors.As(err, new(*InterruptedError)) {
 			return total, err
 		}
-		if !isConnectionLoss(err) || opts.Reconnect <= 0 || ctx.Err() != nil || !reached {
+		if !isConnectionLoss(err) || opts.Recovery.Reconnect <= 0 || ctx.Err() != nil || !reached {
 			return total, err
 		}
 		if lostAt.IsZero() || sum != nil && sum.Applied > 0 {
 			lostAt = time.Now() // progress was made: the outage clock restarts
 		}
-		if time.Since(lostAt) > opts.Reconnect {
+		if time.Since(lostAt) > opts.Recovery.Reconnect {
 			return total, fmt.Errorf("target unreachable for %s, giving up (the checkpoint on the target names where --resume continues): %w",
-				opts.Reconnect, err)
+				opts.Recovery.Reconnect, err)
 		}
 		fmt.Fprintf(logw, "lost the target (%v): retrying in %s, then resuming from its checkpoint\n", err, backoff)
 		select {

@@ -45,8 +45,8 @@ func TestTargetRestartedMidReplay(t *testing.T) {
 func testTargetRestartedMidReplay(t *testing.T, sc *replaytest.Scenario, apply replay.ApplyMode) {
 	tgt, db := sc.Target(t)
 	o := withApply(opts(4), apply)
-	o.Files, o.TargetDSN, o.StartPosition = sc.Files, tgt.DSN(""), sc.Start
-	o.GroupTxns = 2
+	o.Files, o.TargetDSN, o.Select.StartPosition = sc.Files, tgt.DSN(""), sc.Start
+	o.Apply.GroupTxns = 2
 	var (
 		wg      sync.WaitGroup
 		restart error
@@ -99,8 +99,8 @@ func TestInterruptedEarly(t *testing.T) {
 		})
 	tgt, db := sc.Target(t)
 	o := opts(4)
-	o.Files, o.TargetDSN, o.StartPosition = sc.Files, tgt.DSN(""), sc.Start
-	o.GroupTxns, o.Reconnect = 2, time.Minute
+	o.Files, o.TargetDSN, o.Select.StartPosition = sc.Files, tgt.DSN(""), sc.Start
+	o.Apply.GroupTxns, o.Recovery.Reconnect = 2, time.Minute
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -130,7 +130,7 @@ func TestInterruptedEarly(t *testing.T) {
 	if err := tgt.Restart(context.Background()); err != nil {
 		t.Fatalf("restart the target: %v", err)
 	}
-	o.Resume, o.StartPosition = true, txn.Position{}
+	o.Recovery.Resume, o.Select.StartPosition = true, txn.Position{}
 	if _, err := replay.Run(context.Background(), o, io.Discard); err != nil {
 		t.Fatalf("resume: %v", err)
 	}
@@ -202,7 +202,7 @@ func TestTargetLostWhileStarting(t *testing.T) {
 			tgt, db := sc.Target(t)
 			proxy := newMatchingCutProxy(t, fmt.Sprintf("127.0.0.1:%d", tgt.Port), c.mode, 1, c.match)
 			o := opts(2)
-			o.Files, o.StartPosition, o.Reconnect, o.TargetDSN = sc.Files, sc.Start, 30*time.Second, proxied(tgt, proxy)
+			o.Files, o.Select.StartPosition, o.Recovery.Reconnect, o.TargetDSN = sc.Files, sc.Start, 30*time.Second, proxied(tgt, proxy)
 			var log strings.Builder
 			if _, err := replay.Run(context.Background(), o, &log); err != nil {
 				t.Fatalf("replay lost while starting: %v\nlog:\n%s", err, log.String())
@@ -216,12 +216,12 @@ func TestTargetLostWhileStarting(t *testing.T) {
 	t.Run("an earlier run's checkpoint", func(t *testing.T) {
 		tgt, _ := sc.Target(t)
 		o := opts(2)
-		o.Files, o.StartPosition, o.TargetDSN = sc.Files, sc.Start, tgt.DSN("")
+		o.Files, o.Select.StartPosition, o.TargetDSN = sc.Files, sc.Start, tgt.DSN("")
 		if _, err := replay.Run(context.Background(), o, io.Discard); err != nil {
 			t.Fatalf("first replay: %v", err)
 		}
 		proxy := newMatchingCutProxy(t, fmt.Sprintf("127.0.0.1:%d", tgt.Port), cutBefore, 1, lock)
-		o.Reconnect, o.TargetDSN = 30*time.Second, proxied(tgt, proxy)
+		o.Recovery.Reconnect, o.TargetDSN = 30*time.Second, proxied(tgt, proxy)
 		var log strings.Builder
 		_, err := replay.Run(context.Background(), o, &log)
 		if cut, _ := proxy.state(); !cut {

@@ -13,7 +13,7 @@ import (
 	"github.com/binlog-replay/binlog-replay/internal/fixtures"
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
-	"github.com/binlog-replay/binlog-replay/internal/workload"
+	"github.com/binlog-replay/binlog-replay/internal/workload/reference"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -63,7 +63,7 @@ func TestSuppressUse(t *testing.T) {
 	}
 	sc := replaytest.New(t, "ROW", noSetup, work)
 	anchor, anchorDB := sc.Target(t)
-	if err := workload.ReplayWithMariaDBBinlog(context.Background(), sc.Files, sc.Start.File, sc.Start.Offset, anchor.Socket); err != nil {
+	if err := reference.ReplayWithMariaDBBinlog(context.Background(), sc.Files, sc.Start.File, sc.Start.Offset, anchor.Socket); err != nil {
 		t.Fatalf("anchor: %v", err)
 	}
 	replaytest.RequireEqual(t, anchorDB, sc.SourceDB)
@@ -95,7 +95,7 @@ func TestFirstErrorNamesEvent(t *testing.T) {
 				t.Fatal(err)
 			}
 			o := opts(workers)
-			o.Files, o.TargetDSN, o.StartPosition, o.Reconnect = sc.Files, tgt.DSN(""), sc.Start, 0
+			o.Files, o.TargetDSN, o.Select.StartPosition, o.Recovery.Reconnect = sc.Files, tgt.DSN(""), sc.Start, 0
 			_, err := replay.Run(context.Background(), o, io.Discard)
 			var ae *replay.ApplyError
 			if !errors.As(err, &ae) {
@@ -115,8 +115,8 @@ func TestPartialUpdateRowsNamed(t *testing.T) {
 	path := filepath.Join(fixtures.Dir(t), "rust_mysql_common/test-data/binlogs/json.binlog.000001")
 	srv := sandbox.ForTest(t, sandbox.Options{})
 	o := opts(1)
-	o.Files, o.TargetDSN, o.Reconnect = []string{path}, srv.DSN(""), 0
-	o.StartPosition = txn.Position{File: filepath.Base(path), Offset: scanFixture(t, path).partialAt}
+	o.Files, o.TargetDSN, o.Recovery.Reconnect = []string{path}, srv.DSN(""), 0
+	o.Select.StartPosition = txn.Position{File: filepath.Base(path), Offset: scanFixture(t, path).partialAt}
 	_, err := replay.Run(context.Background(), o, io.Discard)
 	var ae *replay.ApplyError
 	if !errors.As(err, &ae) || !strings.Contains(ae.Event, "PARTIAL_UPDATE_ROWS") {
@@ -141,7 +141,7 @@ func TestCompressedRows(t *testing.T) {
 		t.Fatalf("no compressed row event in the binlogs: %+v", c)
 	}
 	anchor, anchorDB := sc.Target(t)
-	if err := workload.ReplayWithMariaDBBinlog(context.Background(), sc.Files, sc.Start.File, sc.Start.Offset, anchor.Socket); err != nil {
+	if err := reference.ReplayWithMariaDBBinlog(context.Background(), sc.Files, sc.Start.File, sc.Start.Offset, anchor.Socket); err != nil {
 		t.Fatalf("anchor: %v", err)
 	}
 	replaytest.RequireEqual(t, anchorDB, sc.SourceDB, "kb")
@@ -149,6 +149,42 @@ func TestCompressedRows(t *testing.T) {
 		t.Run(fmt.Sprint("workers=", workers), func(t *testing.T) {
 			db, _ := replayInto(t, sc, opts(workers))
 			replaytest.RequireEqual(t, db, sc.SourceDB, "kb")
+		})
+	}
+}
+
+// TestSQLErrorNamesEventInTransaction: a transaction of several row events
+// applied as SQL, whose third event the target refuses (a duplicate key):
+// the error must name that event's table, whether the statements of the
+// transaction's events shared a packet or not, with 1 and 4 workers.
+func TestSQLErrorNamesEventInTransaction(t *testing.T) {
+	setup := func(ctx context.Context, db *sql.DB) error {
+		return execAll(ctx, db, "CREATE DATABASE kq", "CREATE TABLE kq.a (id INT PRIMARY KEY, v INT)",
+			"CREATE TABLE kq.b (id INT PRIMARY KEY, v INT)", "CREATE TABLE kq.c (id INT PRIMARY KEY, v INT)")
+	}
+	work := func(ctx context.Context, db *sql.DB) error {
+		for i := 0; i < 20; i++ {
+			if err := execAll(ctx, db, "BEGIN", fmt.Sprintf("INSERT INTO kq.a VALUES (%d, 1)", i),
+				fmt.Sprintf("INSERT INTO kq.b VALUES (%d, 1)", i), fmt.Sprintf("INSERT INTO kq.c VALUES (%d, 1)", i), "COMMIT"); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	sc := replaytest.New(t, "ROW", setup, work)
+	for _, workers := range []int{1, 4} {
+		t.Run(fmt.Sprint("workers=", workers), func(t *testing.T) {
+			tgt, db := sc.Target(t)
+			if _, err := db.Exec("INSERT INTO kq.c VALUES (7, 2)"); err != nil {
+				t.Fatal(err)
+			}
+			o := withApply(opts(workers), replay.ApplySQL)
+			o.Files, o.TargetDSN, o.Select.StartPosition, o.Recovery.Reconnect = sc.Files, tgt.DSN(""), sc.Start, 0
+			_, err := replay.Run(context.Background(), o, io.Discard)
+			var ae *replay.ApplyError
+			if !errors.As(err, &ae) || ae.Table != "kq.c" {
+				t.Fatalf("replay: %v; want an *replay.ApplyError naming table kq.c", err)
+			}
 		})
 	}
 }

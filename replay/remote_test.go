@@ -92,7 +92,7 @@ func TestReplayFromSource(t *testing.T) {
 	t.Run("Whole", func(t *testing.T) {
 		tgt, db := sc.Target(t)
 		o := sourceOpts(sc, 4)
-		o.StartPosition = sc.Start
+		o.Select.StartPosition = sc.Start
 		sum, log, err := runFrom(tgt.DSN(""), o)
 		if err != nil {
 			t.Fatalf("replay: %v\n%s", err, log)
@@ -111,7 +111,7 @@ func TestReplayFromSource(t *testing.T) {
 	midway := func(t *testing.T, set func(*replay.Options)) {
 		tgt, db := sc.Target(t)
 		o := opts(2)
-		o.Files, o.StartPosition, o.StopPosition = sc.Files, sc.Start, txns[k-1].End
+		o.Files, o.Select.StartPosition, o.Select.StopPosition = sc.Files, sc.Start, txns[k-1].End
 		if sum, log, err := runFrom(tgt.DSN(""), o); err != nil || sum.Applied != uint64(k) {
 			t.Fatalf("replay the files up to %s: %v\n%s", txns[k-1].End, err, log)
 		}
@@ -130,12 +130,12 @@ func TestReplayFromSource(t *testing.T) {
 		replaytest.RequireEqual(t, db, sc.SourceDB, "rs")
 	}
 	t.Run("FromPosition", func(t *testing.T) {
-		midway(t, func(o *replay.Options) { o.StartPosition = txns[k].Start })
+		midway(t, func(o *replay.Options) { o.Select.StartPosition = txns[k].Start })
 	})
 	t.Run("FromGTID", func(t *testing.T) {
 		midway(t, func(o *replay.Options) {
 			o.Source.StartGTID = txns[k-1].GTID.String()
-			o.StartGTIDs, _ = txn.ParseGTIDSet(o.Source.StartGTID)
+			o.Select.StartGTIDs, _ = txn.ParseGTIDSet(o.Source.StartGTID)
 		})
 	})
 
@@ -143,7 +143,7 @@ func TestReplayFromSource(t *testing.T) {
 		tgt, db := sc.Target(t)
 		stop := txns[2*len(txns)/3+5]
 		o := sourceOpts(sc, 4)
-		o.StartPosition, o.StopPosition = sc.Start, stop.End
+		o.Select.StartPosition, o.Select.StopPosition = sc.Start, stop.End
 		sum, log, err := runFrom(tgt.DSN(""), o)
 		if err != nil {
 			t.Fatalf("replay: %v\n%s", err, log)
@@ -153,7 +153,7 @@ func TestReplayFromSource(t *testing.T) {
 		}
 		first := sum.Applied
 		o = sourceOpts(sc, 4)
-		o.Resume = true
+		o.Recovery.Resume = true
 		sum, log, err = runFrom(tgt.DSN(""), o)
 		if err != nil {
 			t.Fatalf("resume: %v\n%s", err, log)
@@ -171,7 +171,7 @@ func TestReplayFromSource(t *testing.T) {
 		tgt, db := sc.Target(t)
 		o := sourceOpts(sc, 2)
 		o.Source.DSN = strings.Replace(o.Source.DSN, "root@", "noslave@", 1)
-		o.StartPosition = sc.Start
+		o.Select.StartPosition = sc.Start
 		_, _, err := runFrom(tgt.DSN(""), o)
 		if err == nil || !strings.Contains(err.Error(), "REPLICATION SLAVE") {
 			t.Fatalf("got %v, want an error naming REPLICATION SLAVE", err)
@@ -193,11 +193,11 @@ func TestSourceKilledMidStream(t *testing.T) {
 	txns := scenarioTxns(t, sc)
 	tgt, db := sc.Target(t)
 	o := sourceOpts(sc, 1)
-	o.StartPosition = sc.Start
-	o.MemoryBudget = 1 << 20 // the reader waits for the workers, so the stream is still running when it is killed
-	o.ProgressInterval = 20 * time.Millisecond
+	o.Select.StartPosition = sc.Start
+	o.Apply.MemoryBudget = 1 << 20 // the reader waits for the workers, so the stream is still running when it is killed
+	o.Report.ProgressInterval = 20 * time.Millisecond
 	var once sync.Once
-	o.Progress = func(s replay.Stats) {
+	o.Report.Progress = func(s replay.Stats) {
 		if s.Applied >= 100 {
 			once.Do(func() {
 				if err := sc.Source.Kill(); err != nil {
@@ -223,7 +223,7 @@ func TestSourceKilledMidStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	o = sourceOpts(sc, 4)
-	o.Resume = true
+	o.Recovery.Resume = true
 	sum, log, err = runFrom(tgt.DSN(""), o)
 	if err != nil {
 		t.Fatalf("resume: %v\n%s", err, log)

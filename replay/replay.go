@@ -18,7 +18,7 @@
 // events passed through in BINLOG statements, as mysqlbinlog does (the
 // server decodes them itself with exact type fidelity and fires no
 // triggers), or applied as SQL made from their images where the target
-// user may not run BINLOG statements or Options.Apply says so (apply.go),
+// user may not run BINLOG statements or Options.Apply.Mode says so (apply.go),
 // and where the target cannot read them; statement-format events and DDL
 // run as SQL in the source session's context.
 package replay
@@ -29,7 +29,6 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"github.com/binlog-replay/binlog-replay/internal/target"
 	"io"
 	"os"
 	"runtime"
@@ -38,6 +37,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/binlog-replay/binlog-replay/internal/pipeline/budget"
+	"github.com/binlog-replay/binlog-replay/internal/sqlgen/dialect"
+	"github.com/binlog-replay/binlog-replay/internal/target"
+
 	"golang.org/x/sync/errgroup"
 
 	"github.com/binlog-replay/binlog-replay/binlog"
@@ -45,6 +48,7 @@ import (
 	"github.com/binlog-replay/binlog-replay/filter"
 	"github.com/binlog-replay/binlog-replay/internal/compact"
 	"github.com/binlog-replay/binlog-replay/internal/pipeline"
+	"github.com/binlog-replay/binlog-replay/internal/pipeline/temptables"
 	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
 	"github.com/binlog-replay/binlog-replay/schema"
 	"github.com/binlog-replay/binlog-replay/txn"
@@ -61,22 +65,9 @@ type Summary struct {
 	StopReason string `json:"stop_reason"`
 	// Next is where a later replay would continue (the checkpoint).
 	Next txn.Position `json:"next"`
-	// Retries counts groups rolled back and retried after lock conflicts.
-	Retries uint64 `json:"retries"`
-	// OrderAborts counts the commit-order deadlocks ended by making the
-	// later groups roll back (see ordermonitor.go).
-	OrderAborts uint64 `json:"order_aborts"`
-	// ChainedCommits counts the target commits sent before the one before
-	// them was acknowledged, the target keeping them in order
-	// (--commit-order server).
-	ChainedCommits uint64 `json:"chained_commits"`
-	// SerialTxns counts the transactions applied in serial stretches of
-	// the binlog, where every group waited for the one before: their row
-	// images were not decoded nor their write sets computed (serial.go).
-	SerialTxns uint64 `json:"serial_txns"`
-	// BarrierReasons counts, by reason, the transactions that had to run
-	// alone.
-	BarrierReasons map[string]uint64 `json:"barrier_reasons,omitempty"`
+	// GroupStats count how the groups ran: retries, aborts, chained
+	// commits, serial stretches, barriers.
+	GroupStats
 	// SourceGTIDs tells whether the target logged the replayed
 	// transactions with their source GTIDs (see GTIDMode).
 	SourceGTIDs bool `json:"source_gtids"`
@@ -101,6 +92,26 @@ type Summary struct {
 	uncertain *pipeline.UncertainGroup
 }
 
+// GroupStats count how a replay's groups ran (see Summary).
+type GroupStats struct {
+	// Retries counts groups rolled back and retried after lock conflicts.
+	Retries uint64 `json:"retries"`
+	// OrderAborts counts the commit-order deadlocks ended by making the
+	// later groups roll back (see ordermonitor.go).
+	OrderAborts uint64 `json:"order_aborts"`
+	// ChainedCommits counts the target commits sent before the one before
+	// them was acknowledged, the target keeping them in order
+	// (--commit-order server).
+	ChainedCommits uint64 `json:"chained_commits"`
+	// SerialTxns counts the transactions applied in serial stretches of
+	// the binlog, where every group waited for the one before: their row
+	// images were not decoded nor their write sets computed (internal/pipeline/adapt).
+	SerialTxns uint64 `json:"serial_txns"`
+	// BarrierReasons counts, by reason, the transactions that had to run
+	// alone.
+	BarrierReasons map[string]uint64 `json:"barrier_reasons,omitempty"`
+}
+
 // run is the state of one attempt of a replay.
 type run struct {
 	opts Options
@@ -114,7 +125,7 @@ type run struct {
 	// statements; mem bounds the memory of the transactions in flight.
 	schemas *schema.Cache
 	gen     *sqlgen.Generator
-	mem     *pipeline.Budget
+	mem     *budget.Budget
 	// start is what prepare found: where to start, the checkpoint's
 	// count, time and pending transaction, whether source GTIDs are kept.
 	start startPoint
@@ -176,34 +187,34 @@ func Run(ctx context.Context, opts Options, logw io.Writer) (*Summary, error) {
 // next attempt to end if the target was lost (see target.Stale).
 func runOnce(ctx context.Context, opts Options, again attempt, logw io.Writer) (attemptResult, error) {
 	r := &run{opts: opts, again: again, logw: logw, started: time.Now()}
-	conns := opts.Workers
+	conns := opts.Apply.Workers
 	if conns == 0 {
 		conns = maxAutoWorkers
 	}
 	tgt, err := target.Open(ctx, target.Config{DSN: opts.TargetDSN, TLS: opts.TargetTLS,
 		Conns:  conns + 2, // workers, statement session, schema reads and the order monitor
-		Resume: opts.Resume || again.reconnected, Stale: again.stale, NoLogBin: opts.NoLogBin}, r.logf)
+		Resume: opts.Recovery.Resume || again.reconnected, Stale: again.stale, NoLogBin: opts.Apply.NoLogBin}, r.logf)
 	if err != nil {
 		return attemptResult{}, err
 	}
 	defer tgt.Close() // the replay lock last, once the run's other sessions are closed
 	r.tgt = tgt
 	res := attemptResult{reached: true}
-	if r.opts.Workers == 0 {
+	if r.opts.Apply.Workers == 0 {
 		rtt, err := tgt.RoundTrip(ctx)
 		if err != nil {
 			res.stale = tgt.Stale()
 			return res, err
 		}
-		r.opts.Workers = AutoWorkers(runtime.NumCPU(), rtt)
-		r.logf("workers: %d (%d processors here, a round trip of %s to the target)", r.opts.Workers, runtime.NumCPU(), rtt.Round(10*time.Microsecond))
+		r.opts.Apply.Workers = AutoWorkers(runtime.NumCPU(), rtt)
+		r.logf("workers: %d (%d processors here, a round trip of %s to the target)", r.opts.Apply.Workers, runtime.NumCPU(), rtt.Round(10*time.Microsecond))
 	}
-	start, fresh, err := r.prepare(ctx)
+	start, cp, err := r.prepare(ctx)
 	if err == nil {
 		// From here on a checkpoint on the target is this run's: the
 		// one it accepted, or the one it creates.
 		res.decided = true
-		err = r.begin(ctx, start, fresh)
+		err = r.begin(ctx, start, cp == nil)
 	}
 	if err != nil {
 		res.stale = tgt.Stale()
@@ -227,18 +238,12 @@ type attemptResult struct {
 	decided bool
 }
 
-// prepare checks the target and works out where to start reading, and
-// whether the target has no checkpoint yet (fresh).
-func (r *run) prepare(ctx context.Context) (start txn.Position, fresh bool, err error) {
-	start, cp, err := r.decideStart(ctx)
-	return start, cp == nil, err
-}
-
-// decideStart checks the target and works out where to start reading from
-// the options and the target's checkpoint cp (nil when it has none).
-func (r *run) decideStart(ctx context.Context) (txn.Position, *target.Checkpoint, error) {
+// prepare checks the target and works out where to start reading from
+// the options and the target's checkpoint, which it returns (nil when the
+// target has none).
+func (r *run) prepare(ctx context.Context) (txn.Position, *target.Checkpoint, error) {
 	db := r.tgt.DB()
-	names, err := sqlgen.LoadCollations(ctx, db, r.logf)
+	names, err := dialect.LoadCollations(ctx, db, r.logf)
 	if err != nil {
 		return txn.Position{}, nil, err
 	}
@@ -246,7 +251,7 @@ func (r *run) decideStart(ctx context.Context) (txn.Position, *target.Checkpoint
 	mariadb, version := r.tgt.MariaDB(), r.tgt.Version()
 	r.gen = &sqlgen.Generator{TargetMariaDB: mariadb, IgnoredModes: sqlgen.IgnoredSQLModes(version, mariadb),
 		Tables: r.schemas.Table, Shapes: r.schemas.Shape, Collations: names, Logf: r.logf,
-		TriggersFire: r.opts.SQLTriggers == TriggersFire}
+		TriggersFire: r.opts.Apply.SQLTriggers == TriggersFire}
 	if err := r.tgt.TakeLock(ctx); err != nil {
 		return txn.Position{}, nil, err
 	}
@@ -255,18 +260,18 @@ func (r *run) decideStart(ctx context.Context) (txn.Position, *target.Checkpoint
 	if err != nil {
 		return txn.Position{}, nil, err
 	}
-	start := r.opts.StartPosition
+	start := r.opts.Select.StartPosition
 	switch {
-	case cp != nil && !r.opts.Resume && !r.again.reconnected:
+	case cp != nil && !r.opts.Recovery.Resume && !r.again.reconnected:
 		return txn.Position{}, nil, fmt.Errorf("the target has a checkpoint from an earlier replay (%d transactions applied, next %s): "+
 			"use --resume to continue it, or drop the database `%s` on the target to start over", cp.Applied, cp.Next, CheckpointSchema)
-	case cp == nil && r.opts.Resume && !r.again.reconnected:
+	case cp == nil && r.opts.Recovery.Resume && !r.again.reconnected:
 		return txn.Position{}, nil, errors.New("--resume: the target has no checkpoint to resume from")
 	case cp != nil:
 		start = cp.Next
 		r.start.applied, r.start.resumed = cp.Applied, true
 		if cp.TempTables != "" {
-			return txn.Position{}, nil, pipeline.TempTablesLost(cp)
+			return txn.Position{}, nil, temptables.Lost(cp)
 		}
 		r.start.lastTime = cp.SourceTime
 		r.logf("resuming from checkpoint %s (%d transactions applied before)", cp.Next, cp.Applied)
@@ -284,8 +289,8 @@ func (r *run) decideStart(ctx context.Context) (txn.Position, *target.Checkpoint
 	case r.opts.Source.StartGTID == "":
 		return txn.Position{}, nil, errors.New("the target's checkpoint names no position yet: start again with --source-start")
 	}
-	if r.opts.StartGTIDsFromTarget && cp == nil {
-		if r.opts.StartGTIDs, err = r.tgt.StartGTIDs(ctx); err != nil {
+	if r.opts.Select.StartGTIDsFromTarget && cp == nil {
+		if r.opts.Select.StartGTIDs, err = r.tgt.StartGTIDs(ctx); err != nil {
 			return txn.Position{}, nil, err
 		}
 	}
@@ -317,10 +322,10 @@ func (r *run) begin(ctx context.Context, start txn.Position, fresh bool) error {
 		return fmt.Errorf("connect to target: %w", err)
 	}
 	defer conn.Close()
-	mode := r.opts.TargetGTIDs
-	if len(r.opts.RewriteDB) > 0 {
+	mode := r.opts.Apply.TargetGTIDs
+	if len(r.opts.Select.RewriteDB) > 0 {
 		r.logf("target GTIDs: the target's own, because --rewrite-db %s changes what the transactions write: they are not the source's",
-			r.opts.RewriteDB)
+			r.opts.Select.RewriteDB)
 		mode = GTIDsOwn
 	}
 	if r.start.keepGTIDs, err = r.tgt.DecideGTIDs(ctx, conn, mode); err != nil {
@@ -373,7 +378,7 @@ func (r *run) createFresh(ctx context.Context, conn *sql.Conn, start txn.Positio
 	if _, err := tx.ExecContext(ctx, target.CheckpointSQL(first, 0, "")); err != nil {
 		return fmt.Errorf("create checkpoint: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, target.RewriteDBSQL(r.opts.RewriteDB.String())); err != nil {
+	if _, err := tx.ExecContext(ctx, target.RewriteDBSQL(r.opts.Select.RewriteDB.String())); err != nil {
 		return fmt.Errorf("create checkpoint: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -384,17 +389,17 @@ func (r *run) createFresh(ctx context.Context, conn *sql.Conn, start txn.Positio
 
 // pipeline runs the stages: read -> apply (internal/pipeline).
 func (r *run) pipeline(ctx context.Context, start txn.Position) error {
-	r.mem = pipeline.NewBudget(r.opts.MemoryBudget)
+	r.mem = budget.New(r.opts.Apply.MemoryBudget)
 	deps := pipeline.Deps{Target: targetSessions{r}, Tables: r.schemas, Gen: r.gen, Mem: r.mem, Logf: r.logf}
-	if r.opts.Compact {
+	if r.opts.Apply.Compact {
 		c := compact.New(r.schemas)
 		deps.Compact = c.Group
 		defer func() { r.logf("%s", c.Describe()) }()
 	}
-	r.pipe = pipeline.New(pipeline.Config{Workers: r.opts.Workers, GroupTxns: r.opts.GroupTxns, GroupBytes: r.opts.GroupBytes,
-		MaxRetries: r.opts.MaxRetries, KeepGTIDs: r.start.keepGTIDs, LogValues: r.opts.LogValues,
-		ChainCommits: !r.opts.ClientCommitOrder, LockWait: r.opts.LockWaitTimeout,
-		AppliedBefore: r.start.applied, Start: start, Pending: r.start.pending, Uncertain: r.opts.Uncertain},
+	r.pipe = pipeline.New(pipeline.Config{Workers: r.opts.Apply.Workers, GroupTxns: r.opts.Apply.GroupTxns, GroupBytes: r.opts.Apply.GroupBytes,
+		MaxRetries: r.opts.Recovery.MaxRetries, KeepGTIDs: r.start.keepGTIDs, LogValues: r.opts.Report.LogValues,
+		ChainCommits: !r.opts.Apply.ClientCommitOrder, LockWait: r.opts.Recovery.LockWaitTimeout,
+		AppliedBefore: r.start.applied, Start: start, Pending: r.start.pending, Uncertain: r.opts.Recovery.Uncertain},
 		deps)
 	// Losing the replay lock's connection stops the run as a lost target
 	// does: it no longer knows that no other run applies.
@@ -419,11 +424,11 @@ func (r *run) pipeline(ctx context.Context, start txn.Position) error {
 	txns := make(chan *txn.Txn, 256)
 	g.Go(func() error { return r.readStage(readCtx, start, txns) })
 	g.Go(func() error { return r.pipe.Run(gctx, txns) })
-	go r.tgt.WatchStalls(gctx, r.opts.StallReport, func() (uint64, bool) {
+	go r.tgt.WatchStalls(gctx, r.opts.Report.StallReport, func() (uint64, bool) {
 		s := r.pipe.Snapshot()
 		return s.Applied, s.Busy > 0
 	})
-	if r.opts.Progress != nil {
+	if r.opts.Report.Progress != nil {
 		done := make(chan struct{})
 		defer close(done)
 		go r.reportProgress(done)
@@ -443,7 +448,7 @@ func (r *run) pipeline(ctx context.Context, start txn.Position) error {
 	if err == nil {
 		err = r.read.err
 	}
-	if err == nil && ctx.Err() == nil && !r.opts.StopNeverReachedOK && r.read.missed != nil {
+	if err == nil && ctx.Err() == nil && !r.opts.Select.StopNeverReachedOK && r.read.missed != nil {
 		err = r.read.missed
 	}
 	if err == nil && ctx.Err() != nil && r.read.stopWhy == "" {
@@ -457,7 +462,7 @@ type targetSessions struct{ r *run }
 
 // NewSession opens a target session for a worker.
 func (ts targetSessions) NewSession(ctx context.Context) (pipeline.Session, error) {
-	sess, err := ts.r.tgt.NewSession(ctx, ts.r.opts.LockWaitTimeout)
+	sess, err := ts.r.tgt.NewSession(ctx, ts.r.opts.Recovery.LockWaitTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -547,7 +552,7 @@ func (r *run) readStage(ctx context.Context, start txn.Position, out chan<- *txn
 			return nil
 		}
 		var trunc *binlog.TruncatedError
-		if errors.As(err, &trunc) && !r.opts.Strict {
+		if errors.As(err, &trunc) && !r.opts.Recovery.Strict {
 			r.stopNotReached(f, rd, fmt.Sprintf("the last binlog ends inside a transaction (%v): applied every complete transaction before it; --strict refuses such input", err))
 			return nil
 		}
@@ -609,11 +614,11 @@ func (r *run) readStage(ctx context.Context, start txn.Position, out chan<- *txn
 // openReader opens the binlog files, or connects to the source server, to
 // read from start.
 func (r *run) openReader(ctx context.Context, start txn.Position) (*binlog.Reader, error) {
-	readAhead, decodeMax := pipeline.ReaderLimits(r.opts.MemoryBudget)
-	bo := binlog.Options{Start: start, SkipUnknown: r.opts.SkipUnknown,
-		DecodeRows: r.opts.Workers > 1, DecodeMaxBytes: decodeMax, ReadAheadBytes: readAhead, StreamAbove: decodeMax,
-		SkipDecode: r.pipe.SkipDecode(), DecodeJSON: r.gen.TargetMariaDB, NoContinuityCheck: r.opts.NoContinuityCheck}
-	if r.opts.Compact {
+	readAhead, decodeMax := budget.ReaderLimits(r.opts.Apply.MemoryBudget)
+	bo := binlog.Options{Start: start, SkipUnknown: r.opts.Recovery.SkipUnknown,
+		DecodeRows: r.opts.Apply.Workers > 1, DecodeMaxBytes: decodeMax, ReadAheadBytes: readAhead, StreamAbove: decodeMax,
+		SkipDecode: r.pipe.SkipDecode(), DecodeJSON: r.gen.TargetMariaDB, NoContinuityCheck: r.opts.Recovery.NoContinuityCheck}
+	if r.opts.Apply.Compact {
 		// Compaction reads the rows' key values.
 		bo.DecodeRows, bo.SkipDecode = true, nil
 	}
@@ -706,7 +711,7 @@ func (r *run) snapshot() Stats {
 }
 
 func (r *run) reportProgress(done <-chan struct{}) {
-	interval := r.opts.ProgressInterval
+	interval := r.opts.Report.ProgressInterval
 	if interval <= 0 {
 		interval = time.Second
 	}
@@ -717,7 +722,7 @@ func (r *run) reportProgress(done <-chan struct{}) {
 		case <-done:
 			return
 		case <-tick.C:
-			r.opts.Progress(r.snapshot())
+			r.opts.Report.Progress(r.snapshot())
 		}
 	}
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
-// Rewriting databases (Options.RewriteDB, package rewrite). A replay that
+// Rewriting databases (Options.Select.RewriteDB, package rewrite). A replay that
 // renames databases must never apply part of the binlogs one way and the
 // rest another, nor a transaction it cannot rename with certainty:
 //   - the checkpoint records the rules, and a resume (or a reconnection)
@@ -69,7 +69,7 @@ func (r *run) checkRewriteDB(cp *Checkpoint) error {
 	if cp == nil {
 		return nil
 	}
-	have, want := cp.RewriteDB, r.opts.RewriteDB.String()
+	have, want := cp.RewriteDB, r.opts.Select.RewriteDB.String()
 	switch {
 	case have == want:
 		return nil
@@ -89,14 +89,14 @@ func (r *run) checkRewriteDB(cp *Checkpoint) error {
 // of that other table, not one rolled forward (without it, the statement
 // fails, naming the missing table).
 func (r *run) checkSideTables(ctx context.Context) error {
-	if len(r.opts.RewriteDB) == 0 || len(r.opts.Tables) == 0 {
+	if len(r.opts.Select.RewriteDB) == 0 || len(r.opts.Select.Tables) == 0 {
 		return nil
 	}
 	kept := map[string]bool{}
-	for _, t := range r.opts.Tables {
+	for _, t := range r.opts.Select.Tables {
 		kept[t] = true
 	}
-	for _, rule := range r.opts.RewriteDB {
+	for _, rule := range r.opts.Select.RewriteDB {
 		rows, err := r.tgt.DB().QueryContext(ctx, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME", rule.To)
 		if err != nil {
 			return fmt.Errorf("list the tables of %s on the target: %w", rule.To, err)
@@ -131,7 +131,7 @@ func (r *run) checkSideTables(ctx context.Context) error {
 // rules, and refuses the replay (a *RewriteRefusedError) when some cannot
 // be applied with certainty, before anything is applied.
 func (r *run) checkRewrites(ctx context.Context, start txn.Position) error {
-	if len(r.opts.RewriteDB) == 0 || r.opts.Source.DSN != "" {
+	if len(r.opts.Select.RewriteDB) == 0 || r.opts.Source.DSN != "" {
 		return nil
 	}
 	refused, err := scanRewrites(ctx, r.opts, start)
@@ -149,8 +149,8 @@ func (r *run) checkRewrites(ctx context.Context, start txn.Position) error {
 // transactions the rewriter refuses (nil when none), with the error that
 // ended reading early, if any.
 func scanRewrites(ctx context.Context, o Options, start txn.Position) (*RewriteRefusedError, error) {
-	rd, err := binlog.NewReader(o.Files, binlog.Options{Start: start, SkipUnknown: o.SkipUnknown,
-		NoContinuityCheck: o.NoContinuityCheck, StreamAbove: scanPiece, ReadAheadBytes: scanPiece})
+	rd, err := binlog.NewReader(o.Files, binlog.Options{Start: start, SkipUnknown: o.Recovery.SkipUnknown,
+		NoContinuityCheck: o.Recovery.NoContinuityCheck, StreamAbove: scanPiece, ReadAheadBytes: scanPiece})
 	if err != nil {
 		return nil, err
 	}

@@ -192,9 +192,9 @@ func TestRewriteDB(t *testing.T) {
 		verify  verify.Options
 		want    []string
 	}{
-		{"databases", func(o *replay.Options) { o.Databases = []string{"shop"} }, shopTables,
+		{"databases", func(o *replay.Options) { o.Select.Databases = []string{"shop"} }, shopTables,
 			verify.Options{Databases: []string{"shop"}}, []string{"articles", "customers", "notes", "orders", "summary"}},
-		{"tables", func(o *replay.Options) { o.Tables = []string{"shop.orders"} }, []string{"orders"},
+		{"tables", func(o *replay.Options) { o.Select.Tables = []string{"shop.orders"} }, []string{"orders"},
 			verify.Options{Tables: []string{"shop.orders"}}, []string{"orders"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -202,8 +202,8 @@ func TestRewriteDB(t *testing.T) {
 			restoreSide(t, db, "shop_r", c.restore...)
 			before := checksums(t, db, "shop", "other")
 			o := opts(4)
-			o.Files, o.TargetDSN, o.StartPosition = p.Files, tgt.DSN(""), p.Start
-			o.StopBeforeGTID, o.RewriteDB = p.Drop, rewrite.Rules{{From: "shop", To: "shop_r"}}
+			o.Files, o.TargetDSN, o.Select.StartPosition = p.Files, tgt.DSN(""), p.Start
+			o.Select.StopBeforeGTID, o.Select.RewriteDB = p.Drop, rewrite.Rules{{From: "shop", To: "shop_r"}}
 			c.set(&o)
 			var log strings.Builder
 			sum, err := replay.Run(context.Background(), o, &log)
@@ -231,8 +231,8 @@ func TestRewriteDBTablesAlone(t *testing.T) {
 	tgt, db := sc.Target(t)
 	restoreSide(t, db, "shop_r", "orders", "customers")
 	o := opts(2)
-	o.Files, o.TargetDSN, o.StartPosition = sc.Files, tgt.DSN(""), sc.Start
-	o.Tables, o.RewriteDB = []string{"shop.orders"}, rewrite.Rules{{From: "shop", To: "shop_r"}}
+	o.Files, o.TargetDSN, o.Select.StartPosition = sc.Files, tgt.DSN(""), sc.Start
+	o.Select.Tables, o.Select.RewriteDB = []string{"shop.orders"}, rewrite.Rules{{From: "shop", To: "shop_r"}}
 	sum, err := replay.Run(context.Background(), o, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "holds shop_r.customers, which --tables does not name") || sum != nil && sum.Applied > 0 {
 		t.Fatalf("replay: %v (summary %+v), want a refusal naming shop_r.customers", err, sum)
@@ -281,7 +281,7 @@ func TestRewriteDBRefuses(t *testing.T) {
 		tgt, db := sc.Target(t)
 		restoreSide(t, db, "shop_r", shopTables...)
 		before := checksums(t, db, "shop_r")
-		o.TargetDSN, o.Databases, o.RewriteDB = tgt.TCPDSN(""), []string{"shop"}, rewrite.Rules{{From: "shop", To: "shop_r"}}
+		o.TargetDSN, o.Select.Databases, o.Select.RewriteDB = tgt.TCPDSN(""), []string{"shop"}, rewrite.Rules{{From: "shop", To: "shop_r"}}
 		sum, err := replay.Run(context.Background(), o, io.Discard)
 		return db, before, sum, err
 	}
@@ -289,7 +289,7 @@ func TestRewriteDBRefuses(t *testing.T) {
 		fmt.Sprintf("--exclude-gtids %d-%d-%d..%d", view.GTID.Domain, view.GTID.Server, view.GTID.Seq, view.GTID.Seq)}
 	t.Run("files", func(t *testing.T) {
 		o := opts(4)
-		o.Files, o.StartPosition = sc.Files, sc.Start
+		o.Files, o.Select.StartPosition = sc.Files, sc.Start
 		db, before, sum, err := run(t, o)
 		var refused *replay.RewriteRefusedError
 		if !errors.As(err, &refused) || refused.Total != 1 {
@@ -310,7 +310,7 @@ func TestRewriteDBRefuses(t *testing.T) {
 	})
 	t.Run("source", func(t *testing.T) {
 		o := sourceOpts(sc, 4)
-		o.StartPosition = sc.Start
+		o.Select.StartPosition = sc.Start
 		db, _, sum, err := run(t, o)
 		var rerr *rewrite.Error
 		if !errors.As(err, &rerr) || sum == nil || sum.Next != view.Start {
@@ -330,8 +330,8 @@ func TestRewriteDBRefuses(t *testing.T) {
 	})
 	t.Run("skipped", func(t *testing.T) {
 		o := opts(4)
-		o.Files, o.StartPosition = sc.Files, sc.Start
-		o.ExcludeGTIDs.Ranges = append(o.ExcludeGTIDs.Ranges, rangeOf(view.GTID))
+		o.Files, o.Select.StartPosition = sc.Files, sc.Start
+		o.Select.ExcludeGTIDs.Ranges = append(o.Select.ExcludeGTIDs.Ranges, rangeOf(view.GTID))
 		db, _, sum, err := run(t, o)
 		if err != nil || sum.Skipped != 1 {
 			t.Fatalf("replay: %v (summary %+v), want the view skipped alone", err, sum)

@@ -123,8 +123,8 @@ func TestSecondRunRefusedWhileFirstRuns(t *testing.T) {
 	total := len(scenarioTxns(t, sc))
 	tgt, db := sc.Target(t)
 	first := opts(2)
-	first.GroupTxns = 1
-	first.Files, first.StartPosition = sc.Files, sc.Start
+	first.Apply.GroupTxns = 1
+	first.Files, first.Select.StartPosition = sc.Files, sc.Start
 	first.TargetDSN = newDelayProxy(t, tgt, 5*time.Millisecond) // about 10 s for the 1000 transactions
 	done := make(chan replayResult, 1)
 	go func() {
@@ -158,9 +158,9 @@ func TestSecondRunRefusedWhileFirstRuns(t *testing.T) {
 
 	for _, resume := range []bool{false, true} {
 		second := opts(2)
-		second.Files, second.TargetDSN, second.Resume = sc.Files, tgt.DSN(""), resume
+		second.Files, second.TargetDSN, second.Recovery.Resume = sc.Files, tgt.DSN(""), resume
 		if !resume {
-			second.StartPosition = sc.Start
+			second.Select.StartPosition = sc.Start
 		}
 		var log strings.Builder
 		start := time.Now()
@@ -221,10 +221,10 @@ func TestReplayLockReleased(t *testing.T) {
 	// Interrupted: the first progress report looks at the lock, then
 	// cancels the run.
 	o := opts(2)
-	o.GroupTxns = 1
-	o.Files, o.StartPosition = sc.Files, sc.Start
+	o.Apply.GroupTxns = 1
+	o.Files, o.Select.StartPosition = sc.Files, sc.Start
 	o.TargetDSN = newDelayProxy(t, tgt, 2*time.Millisecond)
-	o.ProgressInterval = 20 * time.Millisecond
+	o.Report.ProgressInterval = 20 * time.Millisecond
 	var (
 		once     sync.Once
 		holder   uint64
@@ -232,7 +232,7 @@ func TestReplayLockReleased(t *testing.T) {
 	)
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	o.Progress = func(replay.Stats) {
+	o.Report.Progress = func(replay.Stats) {
 		once.Do(func() {
 			var id sql.NullInt64
 			if err := db.QueryRow("SELECT IS_USED_LOCK('binlog_replay')").Scan(&id); err == nil {
@@ -271,9 +271,9 @@ func TestReplayLockReleased(t *testing.T) {
 		{"a run without --resume", false, "use --resume"},
 	} {
 		o := opts(2)
-		o.Files, o.TargetDSN, o.Resume = sc.Files, tgt.DSN(""), c.resume
+		o.Files, o.TargetDSN, o.Recovery.Resume = sc.Files, tgt.DSN(""), c.resume
 		if !c.resume {
-			o.StartPosition = sc.Start
+			o.Select.StartPosition = sc.Start
 		}
 		log.Reset()
 		start := time.Now()
@@ -306,8 +306,8 @@ func TestReplayLockConnectionKilled(t *testing.T) {
 	total := len(scenarioTxns(t, sc))
 	tgt, db := sc.Target(t)
 	o := opts(2)
-	o.GroupTxns = 1
-	o.Files, o.StartPosition = sc.Files, sc.Start
+	o.Apply.GroupTxns = 1
+	o.Files, o.Select.StartPosition = sc.Files, sc.Start
 	o.TargetDSN = newDelayProxy(t, tgt, 3*time.Millisecond)
 	done := make(chan replayResult, 1)
 	go func() {

@@ -34,7 +34,7 @@ func TestSQLApplyJSONFixture(t *testing.T) {
 			srv := sandbox.ForTest(t, sandbox.Options{})
 			db := openUTC(t, srv)
 			o := opts(workers)
-			o.Files, o.TargetDSN, o.Reconnect = []string{path}, srv.DSN(""), 0
+			o.Files, o.TargetDSN, o.Recovery.Reconnect = []string{path}, srv.DSN(""), 0
 			var log strings.Builder
 			sum, err := replay.Run(context.Background(), o, &log)
 			if err != nil {
@@ -78,8 +78,8 @@ func TestSQLApplyPartialJSON(t *testing.T) {
 				t.Fatal(err)
 			}
 			o := opts(workers)
-			o.Files, o.TargetDSN, o.Reconnect = []string{path}, srv.DSN(""), 0
-			o.StartPosition = txn.Position{File: filepath.Base(path), Offset: 845}
+			o.Files, o.TargetDSN, o.Recovery.Reconnect = []string{path}, srv.DSN(""), 0
+			o.Select.StartPosition = txn.Position{File: filepath.Base(path), Offset: 845}
 			var log strings.Builder
 			sum, err := replay.Run(context.Background(), o, &log)
 			if err != nil {
@@ -273,7 +273,7 @@ func TestSQLApplyRefusals(t *testing.T) {
 			}
 			want := tableRows(t, db, "a.test_table_3")
 			o := opts(4)
-			o.Files, o.TargetDSN, o.Reconnect = []string{path}, srv.DSN(""), 0
+			o.Files, o.TargetDSN, o.Recovery.Reconnect = []string{path}, srv.DSN(""), 0
 			sum, err := replay.Run(context.Background(), o, io.Discard)
 			var ae *replay.ApplyError
 			if !errors.As(err, &ae) || ae.Seq != 3 || !strings.Contains(ae.Event, tc.event) || ae.Table != "a.test_table_3" ||
@@ -330,7 +330,7 @@ func TestSQLApplyTriggers(t *testing.T) {
 	sc := triggerScenario(t)
 	run := func(t *testing.T, o replay.Options) (*sql.DB, *replay.Summary, string, error) {
 		tgt, db := sc.Target(t)
-		o.Files, o.TargetDSN, o.StartPosition, o.Reconnect = sc.Files, tgt.DSN(""), sc.Start, 0
+		o.Files, o.TargetDSN, o.Select.StartPosition, o.Recovery.Reconnect = sc.Files, tgt.DSN(""), sc.Start, 0
 		var log strings.Builder
 		sum, err := replay.Run(context.Background(), o, &log)
 		return db, sum, log.String(), err
@@ -352,7 +352,7 @@ func TestSQLApplyTriggers(t *testing.T) {
 	})
 	t.Run("fire", func(t *testing.T) {
 		o := withApply(opts(4), replay.ApplySQL)
-		o.SQLTriggers = replay.TriggersFire
+		o.Apply.SQLTriggers = replay.TriggersFire
 		db, sum, log, err := run(t, o)
 		if err != nil {
 			t.Fatalf("replay: %v\nlog:\n%s", err, log)

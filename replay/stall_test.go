@@ -37,8 +37,8 @@ func TestStallReported(t *testing.T) {
 	tgt, db := sc.Target(t)
 	defer holdLock(t, db)()
 	o := opts(2)
-	o.Files, o.TargetDSN, o.StartPosition = sc.Files, tgt.DSN(""), sc.Start
-	o.LockWaitTimeout, o.MaxRetries, o.StallReport = 2*time.Second, 1, 500*time.Millisecond
+	o.Files, o.TargetDSN, o.Select.StartPosition = sc.Files, tgt.DSN(""), sc.Start
+	o.Recovery.LockWaitTimeout, o.Recovery.MaxRetries, o.Report.StallReport = 2*time.Second, 1, 500*time.Millisecond
 	var log syncLog
 	_, err := replay.Run(context.Background(), o, &log)
 	var ae *replay.ApplyError

@@ -20,11 +20,11 @@ import (
 // transaction; a run resuming from a checkpoint skips it, and so does bad
 // input there (the replay reports it where it comes).
 func (r *run) checkStartGap(ctx context.Context, start txn.Position) error {
-	if r.opts.StartGTIDs.IsEmpty() || r.start.resumed || r.opts.Source.DSN != "" {
+	if r.opts.Select.StartGTIDs.IsEmpty() || r.start.resumed || r.opts.Source.DSN != "" {
 		return nil // a source finds where a GTID start is itself
 	}
-	rd, err := binlog.NewReader(r.opts.Files, binlog.Options{Start: start, SkipUnknown: r.opts.SkipUnknown,
-		NoContinuityCheck: r.opts.NoContinuityCheck, StreamAbove: scanPiece})
+	rd, err := binlog.NewReader(r.opts.Files, binlog.Options{Start: start, SkipUnknown: r.opts.Recovery.SkipUnknown,
+		NoContinuityCheck: r.opts.Recovery.NoContinuityCheck, StreamAbove: scanPiece})
 	if err != nil {
 		return err
 	}
@@ -36,7 +36,7 @@ func (r *run) checkStartGap(ctx context.Context, start txn.Position) error {
 	if !known {
 		return nil
 	}
-	return filter.StartGap(r.opts.StartGTIDs, before, start.File)
+	return filter.StartGap(r.opts.Select.StartGTIDs, before, start.File)
 }
 
 // endOfBinlogs records why the reading ended at the end of the binlogs,
@@ -44,7 +44,7 @@ func (r *run) checkStartGap(ctx context.Context, start txn.Position) error {
 // set past the end of the binlogs is an error (after what was read is
 // applied); one that skipped everything says so.
 func (r *run) endOfBinlogs(f *filter.Filter, rd *binlog.Reader, sent int) {
-	s := r.opts.StartGTIDs
+	s := r.opts.Select.StartGTIDs
 	if s.IsEmpty() {
 		r.stopNotReached(f, rd, "reached the end of the binlogs")
 		return

@@ -48,9 +48,9 @@ func TestStartGTIDNotInBinlogs(t *testing.T) {
 		t.Helper()
 		tgt, db := sc.Target(t)
 		o := opts(4)
-		o.Files, o.TargetDSN, o.Reconnect = files, tgt.DSN(""), 0
+		o.Files, o.TargetDSN, o.Recovery.Reconnect = files, tgt.DSN(""), 0
 		var err error
-		if o.StartGTIDs, err = txn.ParseGTIDSet(set); err != nil {
+		if o.Select.StartGTIDs, err = txn.ParseGTIDSet(set); err != nil {
 			t.Fatal(err)
 		}
 		var log strings.Builder
@@ -116,8 +116,8 @@ func TestStartGTIDFromTarget(t *testing.T) {
 	t.Run("from gtid_slave_pos", func(t *testing.T) {
 		tgt, db := sc.Target(t)
 		o := opts(4)
-		o.Files, o.TargetDSN, o.StartPosition, o.Reconnect = sc.Files, tgt.DSN(""), sc.Start, 0
-		o.StopBeforeGTID = gtidOf(t, sc, 31)
+		o.Files, o.TargetDSN, o.Select.StartPosition, o.Recovery.Reconnect = sc.Files, tgt.DSN(""), sc.Start, 0
+		o.Select.StopBeforeGTID = gtidOf(t, sc, 31)
 		if _, err := replay.Run(context.Background(), o, io.Discard); err != nil {
 			t.Fatal(err)
 		}
@@ -128,7 +128,7 @@ func TestStartGTIDFromTarget(t *testing.T) {
 			t.Fatal(err)
 		}
 		o = opts(4)
-		o.Files, o.TargetDSN, o.Reconnect, o.StartGTIDsFromTarget = sc.Files, tgt.DSN(""), 0, true
+		o.Files, o.TargetDSN, o.Recovery.Reconnect, o.Select.StartGTIDsFromTarget = sc.Files, tgt.DSN(""), 0, true
 		var log strings.Builder
 		sum, err := replay.Run(context.Background(), o, &log)
 		if err != nil {
@@ -142,7 +142,7 @@ func TestStartGTIDFromTarget(t *testing.T) {
 	t.Run("no position", func(t *testing.T) {
 		tgt, _ := sc.Target(t)
 		o := opts(1)
-		o.Files, o.TargetDSN, o.Reconnect, o.StartGTIDsFromTarget = sc.Files, tgt.DSN(""), 0, true
+		o.Files, o.TargetDSN, o.Recovery.Reconnect, o.Select.StartGTIDsFromTarget = sc.Files, tgt.DSN(""), 0, true
 		if _, err := replay.Run(context.Background(), o, io.Discard); err == nil || !strings.Contains(err.Error(), "holds no GTID position") {
 			t.Fatalf("replay: %v; want a refusal: no GTID position", err)
 		}
@@ -158,7 +158,7 @@ func TestStartGTIDFromTarget(t *testing.T) {
 			t.Fatal(err)
 		}
 		o := opts(1)
-		o.Files, o.TargetDSN, o.Reconnect, o.StartGTIDsFromTarget = sc.Files, tgt.DSN(""), 0, true
+		o.Files, o.TargetDSN, o.Recovery.Reconnect, o.Select.StartGTIDsFromTarget = sc.Files, tgt.DSN(""), 0, true
 		if _, err := replay.Run(context.Background(), o, io.Discard); err == nil || !strings.Contains(err.Error(), "written by the target itself") {
 			t.Fatalf("replay: %v; want a refusal: the position is the target's own", err)
 		}

@@ -60,7 +60,7 @@ func (r *run) checkStops(ctx context.Context, start txn.Position) error {
 	if why := f.StopPassed(start, txn.GTIDSet{}, r.start.lastTime); why != "" {
 		return &StopPassedError{Why: why}
 	}
-	if r.opts.StopBeforeGTID.IsZero() || r.opts.Source.DSN != "" {
+	if r.opts.Select.StopBeforeGTID.IsZero() || r.opts.Source.DSN != "" {
 		return nil
 	}
 	atStart, end, met, err := scanGTIDs(ctx, r.opts, start, f)
@@ -71,12 +71,12 @@ func (r *run) checkStops(ctx context.Context, start txn.Position) error {
 	if why := f.StopPassed(start, atStart, r.start.lastTime); why != "" {
 		return &StopPassedError{Why: why}
 	}
-	if why := filter.StopUnknown(r.opts.StopBeforeGTID, end); why != "" {
+	if why := filter.StopUnknown(r.opts.Select.StopBeforeGTID, end); why != "" {
 		return fmt.Errorf("nothing applied: %s: check the GTID (a typo, or binlogs of another server?)", why)
 	}
 	if met == nil {
 		r.logf("warning: these binlogs end before --stop-before-gtid %s (they reach %s): the replay applies them all, then exits with the stop point not reached",
-			r.opts.StopBeforeGTID, end)
+			r.opts.Select.StopBeforeGTID, end)
 	}
 	return nil
 }
@@ -89,8 +89,8 @@ const scanPiece = 1 << 20
 // and returns their GTID history before start and at their end, and the
 // first transaction where f stops (nil when none).
 func scanGTIDs(ctx context.Context, o Options, start txn.Position, f *filter.Filter) (atStart, end txn.GTIDSet, met *txn.Ref, err error) {
-	rd, err := binlog.NewReader(o.Files, binlog.Options{Start: start, SkipUnknown: o.SkipUnknown,
-		NoContinuityCheck: o.NoContinuityCheck, StreamAbove: scanPiece, ReadAheadBytes: scanPiece})
+	rd, err := binlog.NewReader(o.Files, binlog.Options{Start: start, SkipUnknown: o.Recovery.SkipUnknown,
+		NoContinuityCheck: o.Recovery.NoContinuityCheck, StreamAbove: scanPiece, ReadAheadBytes: scanPiece})
 	if err != nil {
 		return atStart, end, nil, err
 	}
@@ -120,7 +120,7 @@ func scanGTIDs(ctx context.Context, o Options, start txn.Position, f *filter.Fil
 // returned its first transaction, or ended), a --stop-before-gtid that the
 // binlogs before the start point already reach.
 func (r *run) checkStopPassedAtStart(f *filter.Filter, rd *binlog.Reader, start txn.Position) error {
-	if r.opts.StopBeforeGTID.IsZero() {
+	if r.opts.Select.StopBeforeGTID.IsZero() {
 		return nil
 	}
 	atStart, _, _ := rd.GTIDHistory()
@@ -139,14 +139,14 @@ func (r *run) stopNotReached(f *filter.Filter, rd *binlog.Reader, why string) {
 		r.setStop(why)
 		return
 	}
-	if p := r.opts.StopPosition; !p.IsZero() && f.Reached(p, rd.ReadTo()) {
+	if p := r.opts.Select.StopPosition; !p.IsZero() && f.Reached(p, rd.ReadTo()) {
 		// Everything up to the stop position was read and applied.
 		r.setStop(fmt.Sprintf("%s, which is at or after --stop-position %s", why, p))
 		return
 	}
-	if !r.opts.StopBeforeGTID.IsZero() {
+	if !r.opts.Select.StopBeforeGTID.IsZero() {
 		_, end, _ := rd.GTIDHistory()
-		if unknown := filter.StopUnknown(r.opts.StopBeforeGTID, end); unknown != "" {
+		if unknown := filter.StopUnknown(r.opts.Select.StopBeforeGTID, end); unknown != "" {
 			why += "; " + unknown
 		}
 	}

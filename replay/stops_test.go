@@ -39,7 +39,7 @@ func TestStopPoints(t *testing.T) {
 	run := func(t *testing.T, set func(o *replay.Options)) (*replay.Summary, error, string) {
 		tgt, _ := sc.Target(t)
 		o := opts(4)
-		o.Files, o.TargetDSN, o.StartPosition = sc.Files, tgt.DSN(""), sc.Start
+		o.Files, o.TargetDSN, o.Select.StartPosition = sc.Files, tgt.DSN(""), sc.Start
 		set(&o)
 		var log strings.Builder
 		sum, err := replay.Run(context.Background(), o, &log)
@@ -51,27 +51,27 @@ func TestStopPoints(t *testing.T) {
 		applied uint64
 		want    string // "": no error; "not reached", "passed" or another error's text
 	}{
-		{"GTID of another server id, same domain", func(o *replay.Options) { o.StopBeforeGTID = otherServer }, 9, ""},
-		{"GTID sequence number past the end", func(o *replay.Options) { o.StopBeforeGTID = gtid(0, mid.Server, last.GTID.Seq+5) },
+		{"GTID of another server id, same domain", func(o *replay.Options) { o.Select.StopBeforeGTID = otherServer }, 9, ""},
+		{"GTID sequence number past the end", func(o *replay.Options) { o.Select.StopBeforeGTID = gtid(0, mid.Server, last.GTID.Seq+5) },
 			uint64(len(txns)), "not reached"},
 		{"GTID past the end, --stop-never-reached-ok", func(o *replay.Options) {
-			o.StopBeforeGTID, o.StopNeverReachedOK = gtid(0, mid.Server, last.GTID.Seq+5), true
+			o.Select.StopBeforeGTID, o.Select.StopNeverReachedOK = gtid(0, mid.Server, last.GTID.Seq+5), true
 		}, uint64(len(txns)), ""},
-		{"GTID of a domain never in the binlogs", func(o *replay.Options) { o.StopBeforeGTID = gtid(99, mid.Server, 3) },
+		{"GTID of a domain never in the binlogs", func(o *replay.Options) { o.Select.StopBeforeGTID = gtid(99, mid.Server, 3) },
 			0, "domain 99, which these binlogs never mention"},
 		{"GTID before the start point", func(o *replay.Options) {
-			o.StopBeforeGTID = txns[2].GTID
-			o.StartPosition = txns[5].Start
+			o.Select.StopBeforeGTID = txns[2].GTID
+			o.Select.StartPosition = txns[5].Start
 		}, 0, "passed"},
 		{"position past the end", func(o *replay.Options) {
-			o.StopPosition = pastEnd
+			o.Select.StopPosition = pastEnd
 		},
 			uint64(len(txns)), "not reached"},
-		{"position at the end of the binlogs", func(o *replay.Options) { o.StopPosition = atEnd }, uint64(len(txns)), ""},
+		{"position at the end of the binlogs", func(o *replay.Options) { o.Select.StopPosition = atEnd }, uint64(len(txns)), ""},
 		{"position before the start point", func(o *replay.Options) {
-			o.StopPosition, o.StartPosition = txns[2].End, txns[5].Start
+			o.Select.StopPosition, o.Select.StartPosition = txns[2].End, txns[5].Start
 		}, 0, "passed"},
-		{"datetime in the future", func(o *replay.Options) { o.StopDatetime = time.Now().Add(time.Hour) },
+		{"datetime in the future", func(o *replay.Options) { o.Select.StopDatetime = time.Now().Add(time.Hour) },
 			uint64(len(txns)), "not reached"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -109,21 +109,21 @@ func TestStopPassedOnResume(t *testing.T) {
 	txns := scenarioTxns(t, sc)
 	tgt, db := sc.Target(t)
 	o := opts(2)
-	o.Files, o.TargetDSN, o.StartPosition = sc.Files, tgt.DSN(""), sc.Start
-	o.StopBeforeGTID = txns[12].GTID
+	o.Files, o.TargetDSN, o.Select.StartPosition = sc.Files, tgt.DSN(""), sc.Start
+	o.Select.StopBeforeGTID = txns[12].GTID
 	if _, err := replay.Run(context.Background(), o, io.Discard); err != nil {
-		t.Fatalf("replay to %s: %v", o.StopBeforeGTID, err)
+		t.Fatalf("replay to %s: %v", o.Select.StopBeforeGTID, err)
 	}
 	for _, c := range []struct {
 		name string
 		set  func(o *replay.Options)
 	}{
-		{"GTID", func(o *replay.Options) { o.StopBeforeGTID = txns[6].GTID }},
-		{"datetime", func(o *replay.Options) { o.StopDatetime = txns[11].Time.Add(-time.Hour) }},
+		{"GTID", func(o *replay.Options) { o.Select.StopBeforeGTID = txns[6].GTID }},
+		{"datetime", func(o *replay.Options) { o.Select.StopDatetime = txns[11].Time.Add(-time.Hour) }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			o := opts(2)
-			o.Files, o.TargetDSN, o.Resume = sc.Files, tgt.DSN(""), true
+			o.Files, o.TargetDSN, o.Recovery.Resume = sc.Files, tgt.DSN(""), true
 			c.set(&o)
 			sum, err := replay.Run(context.Background(), o, io.Discard)
 			var passed *replay.StopPassedError

@@ -61,7 +61,7 @@ func TestStreamedTransactions(t *testing.T) {
 		for _, apply := range applyModes {
 			t.Run(fmt.Sprintf("%d workers, apply=%s", workers, apply), func(t *testing.T) {
 				o := withApply(opts(workers), apply)
-				o.MemoryBudget = 4 << 20
+				o.Apply.MemoryBudget = 4 << 20
 				db, sum := replayInto(t, sc, o)
 				replaytest.RequireEqual(t, db, sc.SourceDB, "bt")
 				if sum.BarrierReasons["a transaction too large to hold whole"] == 0 {
@@ -101,8 +101,8 @@ func TestStreamedTransactionCut(t *testing.T) {
 			}
 			proxy := newMatchingCutProxy(t, fmt.Sprintf("127.0.0.1:%d", tgt.Port), cutBefore, 1, match)
 			o := opts(4)
-			o.MemoryBudget = 4 << 20
-			o.Files, o.StartPosition, o.Reconnect = sc.Files, sc.Start, 30*time.Second
+			o.Apply.MemoryBudget = 4 << 20
+			o.Files, o.Select.StartPosition, o.Recovery.Reconnect = sc.Files, sc.Start, 30*time.Second
 			o.TargetDSN = strings.Replace(tgt.TCPDSN(""), fmt.Sprint(tgt.Port), fmt.Sprint(proxy.ln.Addr().(*net.TCPAddr).Port), 1)
 			var log strings.Builder
 			_, err := replay.Run(context.Background(), o, &log)
@@ -143,9 +143,9 @@ func TestStreamedTransactionStop(t *testing.T) {
 	}
 	tgt, db := sc.Target(t)
 	o := opts(2)
-	o.MemoryBudget = 4 << 20
-	o.Files, o.TargetDSN, o.StartPosition = sc.Files, tgt.DSN(""), sc.Start
-	o.StopPosition = txn.Position{File: big.End.File, Offset: big.End.Offset - 1}
+	o.Apply.MemoryBudget = 4 << 20
+	o.Files, o.TargetDSN, o.Select.StartPosition = sc.Files, tgt.DSN(""), sc.Start
+	o.Select.StopPosition = txn.Position{File: big.End.File, Offset: big.End.Offset - 1}
 	var log strings.Builder
 	sum, err := replay.Run(context.Background(), o, &log)
 	if err != nil {
@@ -180,8 +180,8 @@ func TestHugeTransactionMemory(t *testing.T) {
 		})
 	tgt, db := sc.Target(t)
 	o := opts(2)
-	o.MemoryBudget = 16 << 20
-	o.Files, o.TargetDSN, o.StartPosition = sc.Files, tgt.DSN(""), sc.Start
+	o.Apply.MemoryBudget = 16 << 20
+	o.Files, o.TargetDSN, o.Select.StartPosition = sc.Files, tgt.DSN(""), sc.Start
 	runtime.GC()
 	done := make(chan struct{})
 	peak := make(chan uint64)
@@ -212,8 +212,8 @@ func TestHugeTransactionMemory(t *testing.T) {
 	if sum.BytesApplied < 100<<20 {
 		t.Fatalf("the transaction was %d bytes, want over 100 MiB", sum.BytesApplied)
 	}
-	t.Logf("peak heap %d MiB for a %d MiB transaction, budget %d MiB, applied in %s", p>>20, sum.BytesApplied>>20, o.MemoryBudget>>20, sum.Elapsed)
-	if limit := uint64(o.MemoryBudget) + 48<<20; p > limit {
+	t.Logf("peak heap %d MiB for a %d MiB transaction, budget %d MiB, applied in %s", p>>20, sum.BytesApplied>>20, o.Apply.MemoryBudget>>20, sum.Elapsed)
+	if limit := uint64(o.Apply.MemoryBudget) + 48<<20; p > limit {
 		t.Fatalf("peak heap %d MiB, over the budget plus 48 MiB (%d MiB)", p>>20, limit>>20)
 	}
 	var n int

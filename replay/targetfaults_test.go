@@ -64,7 +64,7 @@ func TestTargetMissingTable(t *testing.T) {
 				t.Fatal(err)
 			}
 			o := opts(workers)
-			o.Files, o.TargetDSN, o.StartPosition, o.Reconnect = sc.Files, tgt.DSN(""), sc.Start, 0
+			o.Files, o.TargetDSN, o.Select.StartPosition, o.Recovery.Reconnect = sc.Files, tgt.DSN(""), sc.Start, 0
 			_, err := replay.Run(context.Background(), o, io.Discard)
 			var ae *replay.ApplyError
 			if !errors.As(err, &ae) || ae.Seq != 51 || ae.Event == "" || !strings.Contains(err.Error(), "tf.b") {
@@ -95,7 +95,7 @@ func TestTargetTableDiffers(t *testing.T) {
 					t.Fatal(err)
 				}
 				o := opts(workers)
-				o.Files, o.TargetDSN, o.StartPosition, o.Reconnect = sc.Files, tgt.DSN(""), sc.Start, 0
+				o.Files, o.TargetDSN, o.Select.StartPosition, o.Recovery.Reconnect = sc.Files, tgt.DSN(""), sc.Start, 0
 				_, err := replay.Run(context.Background(), o, io.Discard)
 				var ae *replay.ApplyError
 				if !errors.As(err, &ae) || ae.Seq != 51 || !strings.Contains(err.Error(), "tf.b") {
@@ -124,8 +124,8 @@ func TestReadOnlyTarget(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := opts(4)
-	o.Files, o.TargetDSN, o.StartPosition, o.Reconnect = sc.Files, strings.Replace(tgt.DSN(""), "root@", "app:pw@", 1), sc.Start, 0
-	o.StopBeforeGTID = gtidOf(t, sc, 31)
+	o.Files, o.TargetDSN, o.Select.StartPosition, o.Recovery.Reconnect = sc.Files, strings.Replace(tgt.DSN(""), "root@", "app:pw@", 1), sc.Start, 0
+	o.Select.StopBeforeGTID = gtidOf(t, sc, 31)
 	if _, err := replay.Run(context.Background(), o, io.Discard); err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestReadOnlyTarget(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Resume: from the checkpoint, to the end.
-	o.StopBeforeGTID, o.StartPosition, o.Resume = txn.GTID{}, txn.Position{}, true
+	o.Select.StopBeforeGTID, o.Select.StartPosition, o.Recovery.Resume = txn.GTID{}, txn.Position{}, true
 	_, err := replay.Run(context.Background(), o, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "read-only") && !strings.Contains(err.Error(), "1290") {
 		t.Fatalf("replay on a read-only target: %v; want the server's read-only error", err)
@@ -176,7 +176,7 @@ func TestUnknownDatabaseNamesTheUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := opts(1)
-	o.Files, o.TargetDSN, o.StartPosition, o.Reconnect = sc.Files, tgt.DSN(""), sc.Start, 0
+	o.Files, o.TargetDSN, o.Select.StartPosition, o.Recovery.Reconnect = sc.Files, tgt.DSN(""), sc.Start, 0
 	_, err := replay.Run(context.Background(), o, io.Discard)
 	var ae *replay.ApplyError
 	if !errors.As(err, &ae) || !strings.HasPrefix(ae.Statement, "USE `gone`") || !strings.Contains(err.Error(), "1049") {

@@ -95,6 +95,25 @@ const (
 // Status is the session context a query event carries in its status
 // variables. Has* fields say which parts the event actually contained.
 type Status struct {
+	// SessionModes are the statement's option flags, SQL mode and
+	// auto-increment settings.
+	SessionModes
+	// SessionLocale are its character sets, collations, time zone and
+	// names of days and months.
+	SessionLocale
+
+	// HasMicroseconds and Microseconds give the statement's start time
+	// fraction (MySQL Q_MICROSECONDS, MariaDB Q_HRNOW).
+	HasMicroseconds bool
+	Microseconds    uint32
+
+	HasExplicitDefaultsForTimestamp bool
+	ExplicitDefaultsForTimestamp    bool
+}
+
+// SessionModes are the option flags, SQL mode and auto-increment settings
+// a query event carries (see Status).
+type SessionModes struct {
 	HasFlags2 bool
 	// Flags2 holds OPTION_* bits: 1<<14 AUTO_IS_NULL, 1<<19 NOT_AUTOCOMMIT,
 	// 1<<26 NO_FOREIGN_KEY_CHECKS, 1<<27 RELAXED_UNIQUE_CHECKS.
@@ -106,7 +125,11 @@ type Status struct {
 	HasAutoIncrement    bool
 	AutoIncrementIncr   uint16
 	AutoIncrementOffset uint16
+}
 
+// SessionLocale are the character sets, collations, time zone and
+// lc_time_names a query event carries (see Status).
+type SessionLocale struct {
 	HasCharset bool
 	// CharsetClient, CollationConnection and CollationServer are collation ids.
 	CharsetClient       uint16
@@ -121,14 +144,6 @@ type Status struct {
 
 	HasCollationDatabase bool
 	CollationDatabase    uint16
-
-	// HasMicroseconds and Microseconds give the statement's start time
-	// fraction (MySQL Q_MICROSECONDS, MariaDB Q_HRNOW).
-	HasMicroseconds bool
-	Microseconds    uint32
-
-	HasExplicitDefaultsForTimestamp bool
-	ExplicitDefaultsForTimestamp    bool
 }
 
 // Flags2 bits.

@@ -13,7 +13,9 @@ import (
 	"github.com/binlog-replay/binlog-replay/binlog/rowedit"
 	"github.com/binlog-replay/binlog-replay/filter"
 	"github.com/binlog-replay/binlog-replay/internal/pipeline"
+	"github.com/binlog-replay/binlog-replay/internal/pipeline/budget"
 	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
+	"github.com/binlog-replay/binlog-replay/internal/sqlgen/dialect"
 	"github.com/binlog-replay/binlog-replay/internal/target"
 	"github.com/binlog-replay/binlog-replay/partition"
 	"github.com/binlog-replay/binlog-replay/txn"
@@ -25,15 +27,15 @@ import (
 func (u *undo) apply(ctx context.Context, l *later, start txn.Position, applied uint64, resume bool) error {
 	o := &u.opts
 	db := u.tgt.DB()
-	names, err := sqlgen.LoadCollations(ctx, db, u.logf)
+	names, err := dialect.LoadCollations(ctx, db, u.logf)
 	if err != nil {
 		return err
 	}
 	gen := &sqlgen.Generator{TargetMariaDB: true, IgnoredModes: sqlgen.IgnoredSQLModes(u.tgt.Version(), true),
 		Tables: u.defs.Table, Shapes: u.defs.Shape, Collations: names, Logf: u.logf}
-	mem := pipeline.NewBudget(o.MemoryBudget)
-	pipe := pipeline.New(pipeline.Config{Workers: o.Workers, GroupTxns: o.GroupTxns, GroupBytes: o.GroupBytes,
-		MaxRetries: o.MaxRetries, LogValues: o.LogValues, AppliedBefore: applied, Start: start, Channel: target.UndoChannel},
+	mem := budget.New(o.Apply.MemoryBudget)
+	pipe := pipeline.New(pipeline.Config{Workers: o.Apply.Workers, GroupTxns: o.Apply.GroupTxns, GroupBytes: o.Apply.GroupBytes,
+		MaxRetries: o.Apply.MaxRetries, LogValues: o.LogValues, AppliedBefore: applied, Start: start, Channel: target.UndoChannel},
 		pipeline.Deps{Target: sessions{u}, Tables: u.defs, Gen: &guard{gen: gen, tables: u.tables, logValues: o.LogValues},
 			Mem: mem, Logf: u.logf})
 	// Losing the replay lock's connection stops the run: it no longer
@@ -69,7 +71,7 @@ func (u *undo) apply(ctx context.Context, l *later, start txn.Position, applied 
 		err = lost
 	}
 	u.summarize(pipe.Snapshot())
-	if err != nil || ctx.Err() != nil || !u.fed {
+	if err != nil || ctx.Err() != nil || !u.sent.fed {
 		return err
 	}
 	// The pool's connections may come from the workers' sessions, with
@@ -112,46 +114,46 @@ func (u *undo) reportProgress(ctx context.Context, pipe *pipeline.Pipeline) {
 // start at or after it are undone), and closes out. With OnConflict skip,
 // the rows later transactions wrote are left out of them. It counts the
 // rows of each transaction it sends (u.counts).
-func (u *undo) feed(ctx context.Context, out chan<- *txn.Txn, l *later, mem *pipeline.Budget, pipe *pipeline.Pipeline,
+func (u *undo) feed(ctx context.Context, out chan<- *txn.Txn, l *later, mem *budget.Budget, pipe *pipeline.Pipeline,
 	start txn.Position, resume bool) error {
 	defer close(out)
-	b := u.spool.backward(u.pieceBytes())
+	b := u.spool.Backward(u.pieceBytes())
 	if resume {
 		undone := filter.New(filter.Options{Files: u.opts.Files})
 		for {
-			h, err := b.peek()
+			h, err := b.Peek()
 			if errors.Is(err, io.EOF) {
 				break
 			}
 			if err != nil {
 				return err
 			}
-			if !undone.Reached(start, h.start) {
+			if !undone.Reached(start, h.Start) {
 				break
 			}
-			if _, err := b.skip(); err != nil {
+			if _, err := b.Skip(); err != nil {
 				return err
 			}
 		}
 	}
-	b.filter = func(f *txn.Format, ev *txn.Event) (*txn.Event, error) { return u.keep(ctx, f, ev, l) }
+	b.Filter = func(f *txn.Format, ev *txn.Event) (*txn.Event, error) { return u.keep(ctx, f, ev, l) }
 	for {
-		t, err := b.next()
+		t, err := b.Next()
 		if errors.Is(err, io.EOF) {
-			u.mu.Lock()
-			u.fed = true
-			u.mu.Unlock()
+			u.sent.mu.Lock()
+			u.sent.fed = true
+			u.sent.mu.Unlock()
 			return nil
 		}
 		if err != nil {
 			return err
 		}
 		applied := pipe.Snapshot().Applied
-		u.mu.Lock()
-		u.counts.committed(applied)
-		u.counts.sent(t.Part <= 1, u.pending)
-		u.pending = nil
-		u.mu.Unlock()
+		u.sent.mu.Lock()
+		u.sent.counts.committed(applied)
+		u.sent.counts.sent(t.Part <= 1, u.sent.pending)
+		u.sent.pending = nil
+		u.sent.mu.Unlock()
 		if err := mem.Acquire(ctx, t); err != nil {
 			return nil // interrupted: a graceful stop
 		}
@@ -192,15 +194,15 @@ func (u *undo) keep(ctx context.Context, f *txn.Format, ev *txn.Event, l *later)
 	}
 	tm := ev.Rows.Table
 	name := tm.Schema + "." + tm.Table
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if u.pending == nil {
-		u.pending = map[string]*TableRows{}
+	u.sent.mu.Lock()
+	defer u.sent.mu.Unlock()
+	if u.sent.pending == nil {
+		u.sent.pending = map[string]*TableRows{}
 	}
-	c := u.pending[name]
+	c := u.sent.pending[name]
 	if c == nil {
 		c = &TableRows{Table: name}
-		u.pending[name] = c
+		u.sent.pending[name] = c
 	}
 	n := int64(rowCount(ev.Rows))
 	switch ev.Rows.Op {
@@ -278,10 +280,10 @@ func (u *undo) summarize(ps pipeline.Snapshot) {
 	s := &u.sum
 	s.Undone, s.First, s.Last, s.Retries = ps.Applied, ps.First, ps.Last, ps.Retries
 	s.Next = ps.Position
-	u.mu.Lock()
-	u.counts.committed(ps.Applied)
-	total := u.counts.total
-	u.mu.Unlock()
+	u.sent.mu.Lock()
+	u.sent.counts.committed(ps.Applied)
+	total := u.sent.counts.total
+	u.sent.mu.Unlock()
 	s.Tables = nil
 	for _, c := range total {
 		s.Tables = append(s.Tables, *c)
@@ -294,7 +296,7 @@ type sessions struct{ u *undo }
 
 // NewSession opens a target session for a worker.
 func (s sessions) NewSession(ctx context.Context) (pipeline.Session, error) {
-	return s.u.tgt.NewSession(ctx, s.u.opts.LockWaitTimeout)
+	return s.u.tgt.NewSession(ctx, s.u.opts.Apply.LockWaitTimeout)
 }
 
 // Unlogged is target.Target.Unlogged.

@@ -302,7 +302,7 @@ type Conflict struct {
 }
 
 // ConflictError refuses an undo whose range has rows that later
-// transactions wrote (Options.OnConflict is refuse): nothing was written.
+// transactions wrote (Options.Range.OnConflict is refuse): nothing was written.
 type ConflictError struct {
 	Conflicts []Conflict
 	// ScannedTo is where the scan of the later binlogs stopped.

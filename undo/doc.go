@@ -7,9 +7,9 @@
 //
 // A run:
 //
-//	read the range   binlog files -> inverse statements (inverse.go),
+//	read the range   binlog files -> inverse statements (undo/inverse),
 //	                 refusals (what cannot be undone), spooled to disk
-//	                 (spool.go)
+//	                 (undo/inverse)
 //	scan what follows  the binlogs after the range: later transactions
 //	                 that wrote a row of the range (conflict.go)
 //	apply            the spool read backward -> inverse transactions ->

@@ -10,7 +10,7 @@ import (
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
-// The range by GTIDs (Options.GTIDs). An undo reverses one run of
+// The range by GTIDs (Options.Range.GTIDs). An undo reverses one run of
 // consecutive transactions of the binlogs, as a whole, and reads the
 // later writes after its end; so the transactions the GTID ranges name
 // must be exactly such a run: each found once, and no other transaction

@@ -217,13 +217,13 @@ func TestValidateGTIDs(t *testing.T) {
 		set  func(o *Options)
 		err  string
 	}{
-		{"ranges", func(o *Options) { o.GTIDs = mustRanges(t, "0-1-5..7,0-1-9..9,0-2-5..7,1-1-5..5") }, ""},
+		{"ranges", func(o *Options) { o.Range.GTIDs = mustRanges(t, "0-1-5..7,0-1-9..9,0-2-5..7,1-1-5..5") }, ""},
 		{"no range at all", func(o *Options) {}, "its transactions by --gtids, or its end by --stop-position or --stop-datetime"},
-		{"with a start position", func(o *Options) { o.GTIDs, o.StartPosition = mustRanges(t, "0-1-5..7"), pos }, "not both"},
-		{"with a stop position", func(o *Options) { o.GTIDs, o.StopPosition = mustRanges(t, "0-1-5..7"), pos }, "not both"},
-		{"with a start datetime", func(o *Options) { o.GTIDs, o.StartDatetime = mustRanges(t, "0-1-5..7"), time.Now() }, "not both"},
-		{"with a stop datetime", func(o *Options) { o.GTIDs, o.StopDatetime = mustRanges(t, "0-1-5..7"), time.Now() }, "not both"},
-		{"overlapping", func(o *Options) { o.GTIDs = mustRanges(t, "0-1-5..7,1-1-1..1,0-1-7..9") },
+		{"with a start position", func(o *Options) { o.Range.GTIDs, o.Range.StartPosition = mustRanges(t, "0-1-5..7"), pos }, "not both"},
+		{"with a stop position", func(o *Options) { o.Range.GTIDs, o.Range.StopPosition = mustRanges(t, "0-1-5..7"), pos }, "not both"},
+		{"with a start datetime", func(o *Options) { o.Range.GTIDs, o.Range.StartDatetime = mustRanges(t, "0-1-5..7"), time.Now() }, "not both"},
+		{"with a stop datetime", func(o *Options) { o.Range.GTIDs, o.Range.StopDatetime = mustRanges(t, "0-1-5..7"), time.Now() }, "not both"},
+		{"overlapping", func(o *Options) { o.Range.GTIDs = mustRanges(t, "0-1-5..7,1-1-1..1,0-1-7..9") },
 			"the ranges 0-1-5..7 and 0-1-7..9 overlap"},
 	} {
 		o := base()

@@ -189,8 +189,8 @@ func (s *scenario) referenceTo(t *testing.T, stop txn.Position) *sql.DB {
 	tgt, db := s.Target(t)
 	run := func(start, stop txn.Position) {
 		o := replay.DefaultOptions()
-		o.Files, o.TargetDSN, o.StartPosition, o.StopPosition = s.Files, tgt.DSN(""), start, stop
-		o.StopNeverReachedOK = true
+		o.Files, o.TargetDSN, o.Select.StartPosition, o.Select.StopPosition = s.Files, tgt.DSN(""), start, stop
+		o.Select.StopNeverReachedOK = true
 		var log strings.Builder
 		if _, err := replay.Run(ctx, o, &log); err != nil {
 			t.Fatalf("replay %s..%s: %v\n%s", start, stop, err, log.String())
@@ -208,9 +208,9 @@ func (s *scenario) referenceTo(t *testing.T, stop txn.Position) *sql.DB {
 func (s *scenario) undoOptions(workers int) undo.Options {
 	o := undo.DefaultOptions()
 	o.Files, o.TargetDSN = s.Files, s.Source.DSN("")
-	o.StartPosition, o.StopPosition = s.first.Start, s.last.End
-	o.Until = s.end
-	o.Workers = workers
+	o.Range.StartPosition, o.Range.StopPosition = s.first.Start, s.last.End
+	o.Range.Until = s.end
+	o.Apply.Workers = workers
 	return o
 }
 
@@ -267,7 +267,7 @@ func TestUndoBadDelete(t *testing.T) {
 				redo(t, s)
 			}
 			o := s.undoOptions(4)
-			o.MemoryBudget = memory
+			o.Apply.MemoryBudget = memory
 			sum := runUndo(t, o)
 			if !sum.Finished || sum.Undone != 1 {
 				t.Errorf("summary: finished %v, %d transactions undone; want the one", sum.Finished, sum.Undone)
@@ -405,8 +405,8 @@ func TestUndoByGTIDs(t *testing.T) {
 	}
 	options := func(t *testing.T, spec string) undo.Options {
 		o := s.undoOptions(4)
-		o.StartPosition, o.StopPosition = txn.Position{}, txn.Position{}
-		o.GTIDs = ranges(t, spec)
+		o.Range.StartPosition, o.Range.StopPosition = txn.Position{}, txn.Position{}
+		o.Range.GTIDs = ranges(t, spec)
 		return o
 	}
 	ref := s.reference(t)
@@ -450,7 +450,7 @@ func TestUndoByGTIDs(t *testing.T) {
 	}
 	spec := fmt.Sprintf("%s..%d", gtid(a.Seq), b.Seq)
 	o := options(t, spec)
-	o.GroupTxns = 1
+	o.Apply.GroupTxns = 1
 	var log strings.Builder
 	sum, err := undo.Run(ctx, o, &log)
 	if !errors.Is(err, sqlgenErrRowDiffers()) {
@@ -481,7 +481,7 @@ func TestUndoByGTIDs(t *testing.T) {
 		t.Fatal(err)
 	}
 	o = options(t, spec)
-	o.Until, o.DryRun = txn.Position{}, true
+	o.Range.Until, o.DryRun = txn.Position{}, true
 	if o.Files, err = s.Source.BinlogFiles(); err != nil { // the source may have opened a new file since
 		t.Fatal(err)
 	}
@@ -510,8 +510,8 @@ func (s *scenario) txnOf(t *testing.T, seq uint64) *txn.Txn {
 func redo(t *testing.T, s *scenario) {
 	t.Helper()
 	o := replay.DefaultOptions()
-	o.Files, o.TargetDSN, o.StartPosition, o.StopPosition = s.Files, s.Source.DSN(""), s.first.Start, s.last.End
-	o.NoLogBin = true
+	o.Files, o.TargetDSN, o.Select.StartPosition, o.Select.StopPosition = s.Files, s.Source.DSN(""), s.first.Start, s.last.End
+	o.Apply.NoLogBin = true
 	var log strings.Builder
 	if _, err := replay.Run(context.Background(), o, &log); err != nil {
 		t.Fatalf("redo the accident: %v\n%s", err, log.String())
@@ -585,7 +585,7 @@ func TestUndoConflicts(t *testing.T) {
 	}
 	// Skipped: the conflicting rows stay as the later writes left them.
 	o := s.undoOptions(4)
-	o.OnConflict = undo.ConflictSkip
+	o.Range.OnConflict = undo.ConflictSkip
 	sum := runUndo(t, o)
 	if !sum.Finished || len(sum.Left) != 2 {
 		t.Errorf("summary: finished %v, left %+v", sum.Finished, sum.Left)
@@ -644,7 +644,7 @@ func TestUndoRefusals(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			o := undo.DefaultOptions()
 			o.Files, o.TargetDSN = sc.Files, sc.Source.DSN("")
-			o.StartPosition, o.StopPosition = txns[i].Start, txns[i].End
+			o.Range.StartPosition, o.Range.StopPosition = txns[i].Start, txns[i].End
 			var log strings.Builder
 			_, err := undo.Run(ctx, o, &log)
 			var re *undo.RefusedError
@@ -723,8 +723,8 @@ func TestUndoByDatetime(t *testing.T) {
 	}
 	ref := s.reference(t)
 	o := s.undoOptions(4)
-	o.StartPosition, o.StopPosition = txn.Position{}, txn.Position{}
-	o.StartDatetime, o.StopDatetime = s.first.Time, s.first.Time.Add(time.Second)
+	o.Range.StartPosition, o.Range.StopPosition = txn.Position{}, txn.Position{}
+	o.Range.StartDatetime, o.Range.StopDatetime = s.first.Time, s.first.Time.Add(time.Second)
 	sum := runUndo(t, o)
 	if sum.RangeTxns != 2 || sum.RangeStart != s.first.Start || sum.RangeEnd != s.last.End {
 		t.Errorf("range %s..%s of %d transactions, want the accident's two %s..%s", sum.RangeStart, sum.RangeEnd, sum.RangeTxns, s.first.Start, s.last.End)
@@ -760,7 +760,7 @@ func TestUndoRangeAtEndOfBinlogs(t *testing.T) {
 	// the accident's file.
 	undoTo := func(t *testing.T, size uint64) (*undo.Summary, string, error) {
 		o := s.undoOptions(4)
-		o.Files, o.Until = binlogsTo(t, s.Files, s.last.End.File, size), txn.Position{}
+		o.Files, o.Range.Until = binlogsTo(t, s.Files, s.last.End.File, size), txn.Position{}
 		var log strings.Builder
 		sum, err := undo.Run(ctx, o, &log)
 		return sum, log.String(), err

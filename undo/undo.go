@@ -11,10 +11,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/binlog-replay/binlog-replay/undo/inverse"
+
 	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/binlog/rowedit"
 	"github.com/binlog-replay/binlog-replay/filter"
 	"github.com/binlog-replay/binlog-replay/internal/pipeline"
+	"github.com/binlog-replay/binlog-replay/internal/pipeline/budget"
 	"github.com/binlog-replay/binlog-replay/internal/target"
 	"github.com/binlog-replay/binlog-replay/partition"
 	"github.com/binlog-replay/binlog-replay/schema"
@@ -55,7 +58,26 @@ type Options struct {
 	// LogValues lets errors and reports show data values.
 	LogValues bool
 
-	// The range: from StartPosition (a transaction boundary), or the first
+	// Range is the range to undo, and what to do about later writes to
+	// its rows.
+	Range Range
+	// Apply says how the inverses are applied.
+	Apply ApplyOptions
+
+	// DryRun reports what the undo would do, conflicts included, and
+	// writes nothing.
+	DryRun bool
+	// Resume continues the undo the target's checkpoint names, with the
+	// same range.
+	Resume bool
+	// SkipUnknown and NoContinuityCheck read the binlogs as for a replay.
+	SkipUnknown       bool
+	NoContinuityCheck bool
+}
+
+// Range is the range of transactions an undo reverses.
+type Range struct {
+	// From StartPosition (a transaction boundary), or the first
 	// transaction committed at or after StartDatetime, or the start of the
 	// files; to the last transaction that ends at or before StopPosition,
 	// or that was committed before StopDatetime (one of them is needed).
@@ -73,13 +95,10 @@ type Options struct {
 	Until txn.Position
 	// OnConflict is what to do with rows later transactions wrote.
 	OnConflict ConflictMode
-	// DryRun reports what the undo would do, conflicts included, and
-	// writes nothing.
-	DryRun bool
-	// Resume continues the undo the target's checkpoint names, with the
-	// same range.
-	Resume bool
+}
 
+// ApplyOptions say how an undo applies the inverses of its range.
+type ApplyOptions struct {
 	// Workers, GroupTxns, GroupBytes, MemoryBudget, LockWaitTimeout,
 	// MaxRetries are the pipeline's, as for a replay.
 	Workers         int
@@ -90,9 +109,6 @@ type Options struct {
 	MaxRetries      int
 	// NoLogBin keeps the undo out of the target's binary log.
 	NoLogBin bool
-	// SkipUnknown and NoContinuityCheck read the binlogs as for a replay.
-	SkipUnknown       bool
-	NoContinuityCheck bool
 	// SpoolDir is where the range's inverses are spooled (os.TempDir()
 	// when empty): about the size of the range's row events.
 	SpoolDir string
@@ -101,13 +117,15 @@ type Options struct {
 // DefaultOptions returns options with defaults suited to the machine.
 func DefaultOptions() Options {
 	return Options{
-		Workers:         min(max(2*runtime.NumCPU(), 4), 16),
-		GroupTxns:       64,
-		GroupBytes:      4 << 20,
-		MemoryBudget:    256 << 20,
-		LockWaitTimeout: 2 * time.Second,
-		MaxRetries:      20,
-		OnConflict:      ConflictRefuse,
+		Range: Range{OnConflict: ConflictRefuse},
+		Apply: ApplyOptions{
+			Workers:         min(max(2*runtime.NumCPU(), 4), 16),
+			GroupTxns:       64,
+			GroupBytes:      4 << 20,
+			MemoryBudget:    256 << 20,
+			LockWaitTimeout: 2 * time.Second,
+			MaxRetries:      20,
+		},
 	}
 }
 
@@ -118,29 +136,29 @@ func (o *Options) Validate() error {
 		return errors.New("no binlog files given")
 	case o.TargetDSN == "":
 		return errors.New("no target given (--target DSN)")
-	case len(o.GTIDs) > 0 && (!o.StartPosition.IsZero() || !o.StartDatetime.IsZero() || !o.StopPosition.IsZero() || !o.StopDatetime.IsZero()):
+	case len(o.Range.GTIDs) > 0 && (!o.Range.StartPosition.IsZero() || !o.Range.StartDatetime.IsZero() || !o.Range.StopPosition.IsZero() || !o.Range.StopDatetime.IsZero()):
 		return errors.New("give the range to undo by --gtids or by its start and stop (positions or datetimes), not both")
-	case len(o.GTIDs) == 0 && o.StopPosition.IsZero() && o.StopDatetime.IsZero():
+	case len(o.Range.GTIDs) == 0 && o.Range.StopPosition.IsZero() && o.Range.StopDatetime.IsZero():
 		return errors.New("give the range to undo: its transactions by --gtids, or its end by --stop-position or --stop-datetime")
-	case !o.StartPosition.IsZero() && !o.StartDatetime.IsZero():
+	case !o.Range.StartPosition.IsZero() && !o.Range.StartDatetime.IsZero():
 		return errors.New("give --start-position or --start-datetime, not both")
-	case !o.StartDatetime.IsZero() && !o.StopDatetime.IsZero() && !o.StartDatetime.Before(o.StopDatetime):
+	case !o.Range.StartDatetime.IsZero() && !o.Range.StopDatetime.IsZero() && !o.Range.StartDatetime.Before(o.Range.StopDatetime):
 		return errors.New("--start-datetime must be before --stop-datetime")
-	case o.Workers < 1:
-		return fmt.Errorf("workers must be at least 1, got %d", o.Workers)
-	case o.GroupTxns < 1:
-		return fmt.Errorf("group size must be at least 1, got %d", o.GroupTxns)
-	case o.MemoryBudget < 1<<20:
-		return fmt.Errorf("memory budget must be at least 1 MiB, got %d bytes", o.MemoryBudget)
-	case o.LockWaitTimeout < time.Second:
+	case o.Apply.Workers < 1:
+		return fmt.Errorf("workers must be at least 1, got %d", o.Apply.Workers)
+	case o.Apply.GroupTxns < 1:
+		return fmt.Errorf("group size must be at least 1, got %d", o.Apply.GroupTxns)
+	case o.Apply.MemoryBudget < 1<<20:
+		return fmt.Errorf("memory budget must be at least 1 MiB, got %d bytes", o.Apply.MemoryBudget)
+	case o.Apply.LockWaitTimeout < time.Second:
 		return errors.New("lock wait timeout must be at least 1s")
 	case o.DryRun && o.Resume:
 		return errors.New("--dry-run reports on a new undo: do not give --resume")
 	}
-	if err := checkGTIDRanges(o.GTIDs); err != nil {
+	if err := checkGTIDRanges(o.Range.GTIDs); err != nil {
 		return err
 	}
-	_, err := ParseConflictMode(string(o.OnConflict))
+	_, err := ParseConflictMode(string(o.Range.OnConflict))
 	return err
 }
 
@@ -200,14 +218,19 @@ type undo struct {
 	tables *tables
 	keyer  *partition.Keyer
 	keys   rangeKeys
-	spool  *spool
-	// sel selects the range by GTIDs (Options.GTIDs), nil otherwise.
+	spool  *inverse.Spool
+	// sel selects the range by GTIDs (Options.Range.GTIDs), nil otherwise.
 	sel    *gtidSelector
 	editor map[*txn.Format]*rowedit.Editor
 	sum    Summary
 
-	// counts are the rows the feed sent (see feed); pending those of the
-	// statement being read.
+	// sent is what the feed sent (see feed).
+	sent feedState
+}
+
+// feedState is what an undo's feed sent: counts are the rows it sent,
+// pending those of the statement being read.
+type feedState struct {
 	mu      sync.Mutex
 	counts  rowCounts
 	pending map[string]*TableRows
@@ -219,6 +242,10 @@ type undo struct {
 // (a row check names the rows). The target holds every inverse before it
 // and nothing of it.
 type ApplyError = pipeline.ApplyError
+
+// RefusedError says why a range cannot be undone. Nothing was written to
+// the target.
+type RefusedError = inverse.RefusedError
 
 // Run undoes the range opts describes on the target (see the package
 // documentation). It returns the summary and, when the undo did not
@@ -242,8 +269,8 @@ func Run(ctx context.Context, opts Options, logw io.Writer) (*Summary, error) {
 
 func (u *undo) run(ctx context.Context) error {
 	o := &u.opts
-	tgt, err := target.Open(ctx, target.Config{DSN: o.TargetDSN, TLS: o.TargetTLS, Conns: o.Workers + 2,
-		Resume: o.Resume, NoLogBin: o.NoLogBin}, u.logf)
+	tgt, err := target.Open(ctx, target.Config{DSN: o.TargetDSN, TLS: o.TargetTLS, Conns: o.Apply.Workers + 2,
+		Resume: o.Resume, NoLogBin: o.Apply.NoLogBin}, u.logf)
 	if err != nil {
 		return err
 	}
@@ -266,7 +293,7 @@ func (u *undo) run(ctx context.Context) error {
 	u.keyer = partition.NewKeyer(u.defs)
 	u.keyer.OwnKeysOnly = true
 	u.tables = newTables(u.defs, u.logf)
-	if u.spool, err = newSpool(o.SpoolDir); err != nil {
+	if u.spool, err = inverse.NewSpool(o.Apply.SpoolDir); err != nil {
 		return err
 	}
 	defer u.spool.Close()
@@ -274,7 +301,7 @@ func (u *undo) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	until := o.Until
+	until := o.Range.Until
 	if o.Resume {
 		if err := u.sameRange(rec); err != nil {
 			return err
@@ -290,7 +317,7 @@ func (u *undo) run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if len(cs) > 0 && o.OnConflict == ConflictRefuse {
+		if len(cs) > 0 && o.Range.OnConflict == ConflictRefuse {
 			if o.DryRun {
 				u.sum.Tables = u.rangeRows()
 			}
@@ -310,7 +337,7 @@ func (u *undo) run(ctx context.Context) error {
 	if o.Resume {
 		start, applied = cp.Next, cp.Applied
 		u.logf("resuming the undo from its checkpoint: everything from %s to the range's end is undone", cp.Next)
-	} else if err := u.record(ctx, &record{first: u.sum.RangeStart, end: u.sum.RangeEnd, until: l.end, onConflict: o.OnConflict}); err != nil {
+	} else if err := u.record(ctx, &record{first: u.sum.RangeStart, end: u.sum.RangeEnd, until: l.end, onConflict: o.Range.OnConflict}); err != nil {
 		return err
 	}
 	return u.apply(ctx, l, start, applied, o.Resume)
@@ -344,7 +371,7 @@ func (u *undo) earlier(ctx context.Context) (*record, *target.Checkpoint, error)
 		return nil, nil, err
 	case cp == nil:
 		return nil, nil, errors.New("--resume: the target has the record of an undo but no checkpoint for it")
-	case rec.onConflict != o.OnConflict:
+	case rec.onConflict != o.Range.OnConflict:
 		return nil, nil, fmt.Errorf("--resume: the undo being resumed was started with --on-conflict %s: give the same", rec.onConflict)
 	}
 	return rec, cp, nil
@@ -389,7 +416,7 @@ func (u *undo) record(ctx context.Context, rec *record) error {
 // pieceBytes is the size above which a transaction is read, spooled and
 // applied in pieces, as a replay does.
 func (u *undo) pieceBytes() int64 {
-	_, piece := pipeline.ReaderLimits(u.opts.MemoryBudget)
+	_, piece := budget.ReaderLimits(u.opts.Apply.MemoryBudget)
 	return piece
 }
 
@@ -405,23 +432,23 @@ type rangeTxn struct {
 }
 
 // readRange reads the range, spooling its inverses and keeping the keys of
-// its rows, and returns its first transaction. With Options.GTIDs the
+// its rows, and returns its first transaction. With Options.Range.GTIDs the
 // binlogs are read from their start, and u.sel says which transactions
 // are the range's.
 func (u *undo) readRange(ctx context.Context) (*txn.Txn, error) {
 	o := &u.opts
-	readAhead, _ := pipeline.ReaderLimits(o.MemoryBudget)
-	rd, err := binlog.NewReader(o.Files, binlog.Options{Start: o.StartPosition, DecodeRows: true, StreamAbove: u.pieceBytes(),
+	readAhead, _ := budget.ReaderLimits(o.Apply.MemoryBudget)
+	rd, err := binlog.NewReader(o.Files, binlog.Options{Start: o.Range.StartPosition, DecodeRows: true, StreamAbove: u.pieceBytes(),
 		ReadAheadBytes: readAhead, SkipUnknown: o.SkipUnknown, NoContinuityCheck: o.NoContinuityCheck})
 	if err != nil {
 		return nil, err
 	}
 	defer rd.Close()
-	stop := filter.New(filter.Options{Files: o.Files, StopPosition: o.StopPosition, StopDatetime: o.StopDatetime})
-	if len(o.GTIDs) > 0 {
-		u.sel = newGTIDSelector(o.GTIDs)
+	stop := filter.New(filter.Options{Files: o.Files, StopPosition: o.Range.StopPosition, StopDatetime: o.Range.StopDatetime})
+	if len(o.Range.GTIDs) > 0 {
+		u.sel = newGTIDSelector(o.Range.GTIDs)
 	}
-	iv := newInverter()
+	iv := inverse.NewInverter()
 	var (
 		first   *txn.Txn
 		cur     *rangeTxn
@@ -447,8 +474,8 @@ read:
 			// Every named transaction is found, and the range ends
 			// with the last of them.
 			break read
-		case (errors.Is(err, io.EOF) || errors.As(err, &trunc)) && first != nil && !o.StopPosition.IsZero() &&
-			stop.Reached(o.StopPosition, u.sum.RangeEnd):
+		case (errors.Is(err, io.EOF) || errors.As(err, &trunc)) && first != nil && !o.Range.StopPosition.IsZero() &&
+			stop.Reached(o.Range.StopPosition, u.sum.RangeEnd):
 			// The range ends where the binlogs do, at the stop position
 			// (the rest of a live server's last file, if any, is being
 			// written). Nothing of a later transaction is spooled: its
@@ -464,9 +491,9 @@ read:
 			return nil, fmt.Errorf("read the range: %w", err)
 		}
 		if t.Part <= 1 {
-			cur = &rangeTxn{spoolSize: u.spool.size, spoolTxns: u.spool.txns, keys: len(u.keys.keys),
+			cur = &rangeTxn{spoolSize: u.spool.Size, spoolTxns: u.spool.Txns, keys: len(u.keys.keys),
 				counts: map[*tableInfo]map[txn.Op]int64{}}
-			if t.Part == 1 && !o.StopPosition.IsZero() && stop.Reached(o.StopPosition, t.Start) {
+			if t.Part == 1 && !o.Range.StopPosition.IsZero() && stop.Reached(o.Range.StopPosition, t.Start) {
 				break read // it starts at or past the stop position: it ends past it
 			}
 			if u.sel != nil {
@@ -488,7 +515,7 @@ read:
 			}
 			break read
 		}
-		before := cur.before || whole && !o.StartDatetime.IsZero() && t.Time.Before(o.StartDatetime)
+		before := cur.before || whole && !o.Range.StartDatetime.IsZero() && t.Time.Before(o.Range.StartDatetime)
 		if cur.err == nil && !before {
 			cur.err = u.take(ctx, iv, t, cur)
 		}
@@ -516,7 +543,7 @@ read:
 		u.sum.RangeEnd = t.End
 		u.sum.RangeTxns++
 	}
-	if err := u.spool.finish(); err != nil {
+	if err := u.spool.Finish(); err != nil {
 		return nil, err
 	}
 	if first == nil {
@@ -524,7 +551,7 @@ read:
 	}
 	u.keys.seal()
 	u.logf("range: %d transactions from %s to %s, %d row keys; inverses spooled (%d bytes)",
-		u.sum.RangeTxns, u.sum.RangeStart, u.sum.RangeEnd, len(u.keys.keys), u.spool.size)
+		u.sum.RangeTxns, u.sum.RangeStart, u.sum.RangeEnd, len(u.keys.keys), u.spool.Size)
 	return first, nil
 }
 
@@ -532,13 +559,13 @@ read:
 // in pieces, which turns out to be outside the range.
 func (u *undo) retract(cur *rangeTxn) error {
 	u.keys.keys = u.keys.keys[:cur.keys]
-	return u.spool.truncate(cur.spoolSize, cur.spoolTxns)
+	return u.spool.Truncate(cur.spoolSize, cur.spoolTxns)
 }
 
 // take inverts t, a transaction of the range or a piece of one, checks its
 // tables, keys its rows and spools its inverse.
-func (u *undo) take(ctx context.Context, iv *inverter, t *txn.Txn, cur *rangeTxn) error {
-	stmts, err := iv.invert(t)
+func (u *undo) take(ctx context.Context, iv *inverse.Inverter, t *txn.Txn, cur *rangeTxn) error {
+	stmts, err := iv.Invert(t)
 	if err != nil {
 		return err
 	}
@@ -571,7 +598,7 @@ func (u *undo) take(ctx context.Context, iv *inverter, t *txn.Txn, cur *rangeTxn
 			u.keys.add(k)
 		}
 	}
-	return u.spool.add(t, stmts)
+	return u.spool.Add(t, stmts)
 }
 
 // rowCount is the number of rows of a row event.
@@ -585,7 +612,7 @@ func rowCount(r *txn.Rows) int {
 // scanLater scans the binlogs after the range, to until when set.
 func (u *undo) scanLater(ctx context.Context, until txn.Position) (*later, error) {
 	o := &u.opts
-	readAhead, _ := pipeline.ReaderLimits(o.MemoryBudget)
+	readAhead, _ := budget.ReaderLimits(o.Apply.MemoryBudget)
 	s := &scanner{files: o.Files, until: until, keys: &u.keys, tables: u.tables, keyer: u.keyer, logf: u.logf,
 		opts: binlog.Options{StreamAbove: u.pieceBytes(), ReadAheadBytes: readAhead, SkipUnknown: o.SkipUnknown,
 			NoContinuityCheck: o.NoContinuityCheck}}
@@ -606,8 +633,8 @@ func (u *undo) scanLater(ctx context.Context, until txn.Position) (*later, error
 // range that later transactions wrote.
 func (u *undo) conflicts(ctx context.Context, l *later) ([]Conflict, error) {
 	by := map[string]*Conflict{}
-	b := u.spool.backward(u.pieceBytes())
-	b.filter = func(_ *txn.Format, ev *txn.Event) (*txn.Event, error) {
+	b := u.spool.Backward(u.pieceBytes())
+	b.Filter = func(_ *txn.Format, ev *txn.Event) (*txn.Event, error) {
 		ti, rowKeys, err := u.rowKeys(ctx, ev)
 		if err != nil {
 			return nil, err
@@ -638,7 +665,7 @@ func (u *undo) conflicts(ctx context.Context, l *later) ([]Conflict, error) {
 		return nil, nil // counted: nothing to keep
 	}
 	for {
-		if _, err := b.next(); errors.Is(err, io.EOF) {
+		if _, err := b.Next(); errors.Is(err, io.EOF) {
 			break
 		} else if err != nil {
 			return nil, err

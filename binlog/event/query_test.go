@@ -40,13 +40,17 @@ func TestParseStatusAllCodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := txn.Status{
-		HasFlags2: true, Flags2: txn.Flags2AutoIsNull | txn.Flags2NoForeignKeyChecks,
-		HasSQLMode: true, SQLMode: 0x8000000000000201,
-		HasAutoIncrement: true, AutoIncrementIncr: 5, AutoIncrementOffset: 2,
-		HasCharset: true, CharsetClient: 33, CollationConnection: 45, CollationServer: 8,
-		HasTimeZone: true, TimeZone: "+00:00",
-		HasLCTimeNames: true, LCTimeNames: 7,
-		HasCollationDatabase: true, CollationDatabase: 224,
+		SessionModes: txn.SessionModes{
+			HasFlags2: true, Flags2: txn.Flags2AutoIsNull | txn.Flags2NoForeignKeyChecks,
+			HasSQLMode: true, SQLMode: 0x8000000000000201,
+			HasAutoIncrement: true, AutoIncrementIncr: 5, AutoIncrementOffset: 2,
+		},
+		SessionLocale: txn.SessionLocale{
+			HasCharset: true, CharsetClient: 33, CollationConnection: 45, CollationServer: 8,
+			HasTimeZone: true, TimeZone: "+00:00",
+			HasLCTimeNames: true, LCTimeNames: 7,
+			HasCollationDatabase: true, CollationDatabase: 224,
+		},
 		HasMicroseconds: true, Microseconds: 1, // Q_HRNOW comes last and wins
 		HasExplicitDefaultsForTimestamp: true, ExplicitDefaultsForTimestamp: true,
 	}

@@ -40,12 +40,12 @@ type BenchOptions struct {
 // AddFlags registers the options on fs, with defaults from bench.DefaultOptions.
 func (o *BenchOptions) AddFlags(fs *flag.FlagSet) {
 	o.Options = bench.DefaultOptions()
-	names := make([]string, len(o.Options.Profiles))
-	for i, p := range o.Options.Profiles {
+	names := make([]string, len(o.Options.Workload.Profiles))
+	for i, p := range o.Options.Workload.Profiles {
 		names[i] = string(p)
 	}
-	workers := make([]string, len(o.Options.Workers))
-	for i, w := range o.Options.Workers {
+	workers := make([]string, len(o.Options.Methods.Workers))
+	for i, w := range o.Options.Methods.Workers {
 		workers[i] = strconv.Itoa(w)
 	}
 	fs.StringVar(&o.Profiles, "profiles", strings.Join(names, ","), "comma-separated workload `profiles`, or all")
@@ -54,22 +54,22 @@ func (o *BenchOptions) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Apply, "apply", "binlog", "comma-separated `ways` binlog-replay applies row events, each measured with every worker count: "+
 		"binlog (passed through in BINLOG statements), sql (as SQL made from the row images, --apply sql)")
 	fs.StringVar(&o.Compact, "compact", "off", "comma-separated: off, on: binlog-replay without and with --compact, each measured with every worker count")
-	fs.Int64Var(&o.Seed, "seed", o.Seed, "workload random seed")
-	fs.IntVar(&o.Scale, "scale", o.Scale, "rows per table in the base")
-	fs.IntVar(&o.Txns, "txns", o.Txns, "transactions in the workload (with --duration: the most)")
-	fs.DurationVar(&o.Duration, "duration", 0, "run each workload for this long instead of --txns transactions")
-	fs.IntVar(&o.Threads, "threads", o.Threads, "client sessions generating the workload")
-	fs.IntVar(&o.Tables, "tables", o.Tables, "tables of the oltp and oltp-special profiles")
-	fs.IntVar(&o.Repeat, "repeat", o.Repeat, "runs per method (the median is reported, with the spread)")
-	fs.BoolVar(&o.Durable, "durable", o.Durable, "targets commit durably (innodb_flush_log_at_trx_commit=1)")
-	fs.BoolVar(&o.Native, "native", false, "also measure MariaDB's own parallel replication applying the same binlogs to the same base")
-	fs.IntVar(&o.NativeThreads, "native-threads", o.NativeThreads, "slave_parallel_threads for --native")
-	fs.StringVar(&o.NativeMode, "native-mode", o.NativeMode, "slave_parallel_mode for --native: optimistic or conservative")
-	fs.BoolVar(&o.Limit, "limit", false, "also measure the limit: the statements binlog-replay sends (default grouping), prepared in advance and sent back to back by one session")
-	fs.DurationVar(&o.TargetLatency, "target-latency", 0, "add this to every round trip to the targets: every method reaches its target over TCP through a proxy holding each byte for half of it each way (--native: the replica reaches its source through one)")
-	fs.DurationVar(&o.CommitLatency, "commit-latency", 0, "make every fsync and fdatasync of the targets wait this long first, as on a network-attached disk (a library preloaded into mariadbd, built with cc); needs --durable")
+	fs.Int64Var(&o.Workload.Seed, "seed", o.Workload.Seed, "workload random seed")
+	fs.IntVar(&o.Workload.Scale, "scale", o.Workload.Scale, "rows per table in the base")
+	fs.IntVar(&o.Workload.Txns, "txns", o.Workload.Txns, "transactions in the workload (with --duration: the most)")
+	fs.DurationVar(&o.Workload.Duration, "duration", 0, "run each workload for this long instead of --txns transactions")
+	fs.IntVar(&o.Workload.Threads, "threads", o.Workload.Threads, "client sessions generating the workload")
+	fs.IntVar(&o.Workload.Tables, "tables", o.Workload.Tables, "tables of the oltp and oltp-special profiles")
+	fs.IntVar(&o.Methods.Repeat, "repeat", o.Methods.Repeat, "runs per method (the median is reported, with the spread)")
+	fs.BoolVar(&o.Env.Durable, "durable", o.Env.Durable, "targets commit durably (innodb_flush_log_at_trx_commit=1)")
+	fs.BoolVar(&o.Methods.Native, "native", false, "also measure MariaDB's own parallel replication applying the same binlogs to the same base")
+	fs.IntVar(&o.Methods.NativeThreads, "native-threads", o.Methods.NativeThreads, "slave_parallel_threads for --native")
+	fs.StringVar(&o.Methods.NativeMode, "native-mode", o.Methods.NativeMode, "slave_parallel_mode for --native: optimistic or conservative")
+	fs.BoolVar(&o.Methods.Limit, "limit", false, "also measure the limit: the statements binlog-replay sends (default grouping), prepared in advance and sent back to back by one session")
+	fs.DurationVar(&o.Env.TargetLatency, "target-latency", 0, "add this to every round trip to the targets: every method reaches its target over TCP through a proxy holding each byte for half of it each way (--native: the replica reaches its source through one)")
+	fs.DurationVar(&o.Env.CommitLatency, "commit-latency", 0, "make every fsync and fdatasync of the targets wait this long first, as on a network-attached disk (a library preloaded into mariadbd, built with cc); needs --durable")
 	fs.StringVar(&o.Binlogs, "binlogs", "", "benchmark these binlogs (a `DIR`, an index file, or comma-separated files) instead of a generated workload; needs --base")
-	fs.StringVar(&o.Base, "base", "", "restored base `DATADIR` the --binlogs apply to (copied, never modified); targets are checked against the anchor's")
+	fs.StringVar(&o.Existing.Base, "base", "", "restored base `DATADIR` the --binlogs apply to (copied, never modified); targets are checked against the anchor's")
 	fs.StringVar(&o.StartPosition, "start-position", "", "with --binlogs: where the base leaves off, `FILE:POS` (default: the first file's beginning)")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the bases and every stopped server (datadirs, binlogs, error logs) in the temp dir for inspection")
 	fs.StringVar(&o.Plot, "plot", "", "also write a bar chart of the apply times to `FILE`: PNG or SVG, by its extension (.png, .svg)")
@@ -80,62 +80,62 @@ func (o *BenchOptions) AddFlags(fs *flag.FlagSet) {
 // parse turns the list flags into options and validates them. set holds
 // the names of the flags given on the command line.
 func (o *BenchOptions) parse(set map[string]bool) error {
-	o.Options.Profiles = nil
+	o.Options.Workload.Profiles = nil
 	for _, name := range splitList(o.Profiles) {
 		if name == "all" {
-			o.Options.Profiles = workload.Profiles()
+			o.Options.Workload.Profiles = workload.Profiles()
 			break
 		}
 		p := workload.Profile(name)
 		if !slices.Contains(workload.Profiles(), p) {
 			return fmt.Errorf("--profiles: unknown profile %q (known: %v)", name, workload.Profiles())
 		}
-		o.Options.Profiles = append(o.Options.Profiles, p)
+		o.Options.Workload.Profiles = append(o.Options.Workload.Profiles, p)
 	}
-	o.Options.Workers = nil
+	o.Options.Methods.Workers = nil
 	for _, s := range splitList(o.Workers) {
 		n, err := strconv.Atoi(s)
 		if err != nil {
 			return fmt.Errorf("--workers: %w", err)
 		}
-		o.Options.Workers = append(o.Options.Workers, n)
+		o.Options.Methods.Workers = append(o.Options.Methods.Workers, n)
 	}
-	o.Options.GroupTxns = nil
+	o.Options.Methods.GroupTxns = nil
 	for _, s := range splitList(o.GroupTxns) {
 		n, err := strconv.Atoi(s)
 		if err != nil {
 			return fmt.Errorf("--group-txns: %w", err)
 		}
-		o.Options.GroupTxns = append(o.Options.GroupTxns, n)
+		o.Options.Methods.GroupTxns = append(o.Options.Methods.GroupTxns, n)
 	}
-	o.Options.Apply = nil
+	o.Options.Methods.Apply = nil
 	for _, s := range splitList(o.Apply) {
 		a, err := replay.ParseApplyMode(s)
 		if err != nil || a == replay.ApplyAuto {
 			return fmt.Errorf("--apply: %q: want binlog or sql", s)
 		}
-		o.Options.Apply = append(o.Options.Apply, a)
+		o.Options.Methods.Apply = append(o.Options.Methods.Apply, a)
 	}
-	o.Options.Compact = nil
+	o.Options.Methods.Compact = nil
 	for _, s := range splitList(o.Compact) {
 		switch s {
 		case "off":
-			o.Options.Compact = append(o.Options.Compact, false)
+			o.Options.Methods.Compact = append(o.Options.Methods.Compact, false)
 		case "on":
-			o.Options.Compact = append(o.Options.Compact, true)
+			o.Options.Methods.Compact = append(o.Options.Methods.Compact, true)
 		default:
 			return fmt.Errorf("--compact: %q: want off or on", s)
 		}
 	}
-	if o.Duration > 0 && !set["txns"] {
-		o.Txns = durationTxnCap
+	if o.Workload.Duration > 0 && !set["txns"] {
+		o.Workload.Txns = durationTxnCap
 	}
 	if o.Binlogs != "" {
 		files, err := logfile.Resolve(splitList(o.Binlogs))
 		if err != nil {
 			return fmt.Errorf("--binlogs: %w", err)
 		}
-		o.Options.Binlogs = files
+		o.Options.Existing.Binlogs = files
 		if set["profiles"] || set["scale"] || set["txns"] || set["duration"] || set["threads"] || set["tables"] || set["seed"] {
 			return errors.New("--binlogs replaces the generated workload: do not also give --profiles, --scale, --txns, --duration, --threads, --tables or --seed")
 		}
@@ -152,7 +152,7 @@ func (o *BenchOptions) parse(set map[string]bool) error {
 	if err != nil {
 		return err
 	}
-	o.Start = start
+	o.Existing.Start = start
 	return o.Options.Validate()
 }
 

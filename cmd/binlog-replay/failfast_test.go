@@ -94,7 +94,7 @@ func TestReplayRunNeverConnected(t *testing.T) {
 	opts := replay.DefaultOptions()
 	opts.Files = []string{magicOnlyBinlog(t)}
 	opts.TargetDSN = "root@tcp(" + closedPort(t) + ")/"
-	opts.Reconnect = 2 * time.Minute
+	opts.Recovery.Reconnect = 2 * time.Minute
 	var log strings.Builder
 	begin := time.Now()
 	_, err := replay.Run(t.Context(), opts, &log)

@@ -36,7 +36,7 @@ const connectTimeout = 10 * time.Second
 // would then have to be told to ignore. fromBackup is the --from-backup
 // directory ("" when not given).
 func preflight(ctx context.Context, ro *replay.Options, fromBackup string) error {
-	if len(ro.Files) > 0 && !ro.Resume {
+	if len(ro.Files) > 0 && !ro.Recovery.Resume {
 		if err := checkStart(ctx, ro, fromBackup); err != nil {
 			return err
 		}
@@ -57,7 +57,7 @@ func preflight(ctx context.Context, ro *replay.Options, fromBackup string) error
 // the start comes from a backup that recorded its GTID position, the
 // transaction the one that follows that position.
 func checkStart(ctx context.Context, ro *replay.Options, fromBackup string) error {
-	start := ro.StartPosition
+	start := ro.Select.StartPosition
 	from := "--start-position"
 	var backup replay.BackupStart
 	if fromBackup != "" {
@@ -95,7 +95,7 @@ func checkStart(ctx context.Context, ro *replay.Options, fromBackup string) erro
 	case err != nil:
 		return fmt.Errorf("read the binlogs at the start position %s (from %s): %w. Nothing was applied", start, from, err)
 	}
-	if ro.NoContinuityCheck || backup.GTIDs.IsEmpty() || first.GTID.IsZero() {
+	if ro.Recovery.NoContinuityCheck || backup.GTIDs.IsEmpty() || first.GTID.IsZero() {
 		return nil
 	}
 	return followsBackup(first, backup)

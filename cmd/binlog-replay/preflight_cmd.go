@@ -35,9 +35,9 @@ func (o *PreflightOptions) AddFlags(fs *flag.FlagSet) {
 	d := replay.DefaultOptions()
 	fs.StringVar(&o.Target, "target", "", "target server DSN, e.g. 'root@unix(/run/mysqld/mysqld.sock)/' (password from MYSQL_PWD)")
 	o.SelectionFlags.AddFlags(fs)
-	fs.IntVar(&o.Workers, "workers", d.Workers, "the replay's worker count, which the estimate is for (0: the replay's default on a local target)")
+	fs.IntVar(&o.Workers, "workers", d.Apply.Workers, "the replay's worker count, which the estimate is for (0: the replay's default on a local target)")
 	fs.BoolVar(&o.NoLogBin, "no-log-bin", false, "the replay will run with --no-log-bin (out of the target's binlog): the estimate and the disk check count no binlog writes")
-	fs.StringVar(&o.Apply, "apply", string(d.Apply), "how the replay will apply row events (auto, binlog or sql, as replay --apply): "+
+	fs.StringVar(&o.Apply, "apply", string(d.Apply.Mode), "how the replay will apply row events (auto, binlog or sql, as replay --apply): "+
 		"an account that may not run BINLOG statements fails the check with binlog, and only warns with auto (the replay applies them as SQL)")
 	fs.BoolVar(&o.JSON, "json", false, "print the report as JSON on stdout")
 	fs.StringVar(&o.ScratchSchema, "scratch-schema", pf.DefaultScratchSchema, "the `database` the probe creates on the target and drops afterwards "+
@@ -153,15 +153,15 @@ func runPreflight(ctx context.Context, args []string, stdout, stderr io.Writer) 
 // fails. Reading from a source server or resuming, it says it does not
 // run (the preflight reads files from a start point).
 func dryRunPreflight(ctx context.Context, ro replay.Options, stderr io.Writer) int {
-	if ro.Source.DSN != "" || ro.Resume || ro.StartGTIDsFromTarget {
+	if ro.Source.DSN != "" || ro.Recovery.Resume || ro.Select.StartGTIDsFromTarget {
 		fmt.Fprintln(stderr, "dry run: preflight checks not run (they read binlog files from a start point: not with --source, --resume or --start-gtid target)")
 		return 0
 	}
 	po := pf.Options{TargetDSN: ro.TargetDSN, TargetTLS: ro.TargetTLS,
-		Selection: pf.Selection{Files: ro.Files, Start: ro.StartPosition, SkipUnknown: ro.SkipUnknown, NoContinuityCheck: ro.NoContinuityCheck, RewriteDB: ro.RewriteDB,
-			Filter: filter.Options{Files: ro.Files, StartGTIDs: ro.StartGTIDs, ExcludeGTIDs: ro.ExcludeGTIDs, StopPosition: ro.StopPosition,
-				StopDatetime: ro.StopDatetime, StopBeforeGTID: ro.StopBeforeGTID, Databases: ro.Databases, Tables: ro.Tables}},
-		Workers: ro.Workers, GroupTxns: ro.GroupTxns, GroupBytes: ro.GroupBytes, NoLogBin: ro.NoLogBin, Apply: string(ro.Apply), Log: stderr}
+		Selection: pf.Selection{Files: ro.Files, Start: ro.Select.StartPosition, SkipUnknown: ro.Recovery.SkipUnknown, NoContinuityCheck: ro.Recovery.NoContinuityCheck, RewriteDB: ro.Select.RewriteDB,
+			Filter: filter.Options{Files: ro.Files, StartGTIDs: ro.Select.StartGTIDs, ExcludeGTIDs: ro.Select.ExcludeGTIDs, StopPosition: ro.Select.StopPosition,
+				StopDatetime: ro.Select.StopDatetime, StopBeforeGTID: ro.Select.StopBeforeGTID, Databases: ro.Select.Databases, Tables: ro.Select.Tables}},
+		Workers: ro.Apply.Workers, GroupTxns: ro.Apply.GroupTxns, GroupBytes: ro.Apply.GroupBytes, NoLogBin: ro.Apply.NoLogBin, Apply: string(ro.Apply.Mode), Log: stderr}
 	rep, err := pf.Run(ctx, po)
 	if err != nil {
 		fmt.Fprintf(stderr, "dry run: preflight checks could not run: %v\n", err)

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/binlog-replay/binlog-replay/internal/progress"
+
 	"github.com/binlog-replay/binlog-replay/binlog/logfile"
 	"github.com/binlog-replay/binlog-replay/plan"
 	"github.com/binlog-replay/binlog-replay/replay"
@@ -24,41 +26,72 @@ import (
 // ReplayOptions are the flags of the replay command.
 type ReplayOptions struct {
 	SelectionFlags
-	Target     string
+	// Target is --target, the target server's DSN.
+	Target string
+	// SourceFlags read the binlogs from a live server instead of files.
+	SourceFlags
+	// TLS configures the connections to the target.
+	TLS tlsFlags
+	// The other flags, by concern.
+	ReplayApplyFlags
+	ReplayRecoveryFlags
+	ReplayOutputFlags
+	RehearsalFlags
+}
+
+// ReplayApplyFlags are the replay command's flags on how transactions are
+// applied: workers, groups, commit order, memory and the apply path.
+type ReplayApplyFlags struct {
 	Workers    int
 	GroupTxns  int
 	GroupBytes int64
 	// CommitOrder is --commit-order: server (chained commits) or client.
 	CommitOrder string
-	Resume      bool
-	// StopNeverReachedOK exits 0 when the binlogs end before the stop
-	// point given (by default: exit status 3).
-	StopNeverReachedOK bool
-	// Uncertain is --uncertain: what became of the transaction an earlier
-	// run left unfinished (applied or not-applied).
-	Uncertain string
-	NoLogBin  bool
+	NoLogBin    bool
 	// Compact is --compact: net-effect compaction inside each group.
 	Compact bool
-	Strict  bool
 	// TargetGTIDs is --target-gtids: auto, source or own.
 	TargetGTIDs string
 	// Apply is --apply: auto, binlog or sql; SQLTriggers is
 	// --sql-triggers: refuse or fire.
 	Apply       string
 	SQLTriggers string
-	JSON        bool
-	Progress    string
-	// Verbose adds the engine's details (workers, parallelism, barriers)
-	// to the progress bar's display, as a full line every 10 s.
-	Verbose   bool
+	Memory      byteSize
+}
+
+// ReplayRecoveryFlags are the replay command's flags on resuming an earlier
+// run, a stop point never reached, truncated binlogs and a lost or stalled
+// target.
+type ReplayRecoveryFlags struct {
+	Resume bool
+	// StopNeverReachedOK exits 0 when the binlogs end before the stop
+	// point given (by default: exit status 3).
+	StopNeverReachedOK bool
+	// Uncertain is --uncertain: what became of the transaction an earlier
+	// run left unfinished (applied or not-applied).
+	Uncertain string
+	Strict    bool
 	Reconnect time.Duration
-	Memory    byteSize
-	// SourceFlags read the binlogs from a live server instead of files.
-	SourceFlags
 	// StallReport is how long without a commit before the replay says what
 	// its target sessions are doing (a full disk makes a target wait).
 	StallReport time.Duration
+}
+
+// ReplayOutputFlags are the replay command's flags on what it prints.
+type ReplayOutputFlags struct {
+	JSON     bool
+	Progress string
+	// Verbose adds the engine's details (workers, parallelism, barriers)
+	// to the progress bar's display, as a full line every 10 s.
+	Verbose bool
+	// LogValues lets errors and reports show data values (statement
+	// literals, values in server messages, verify's key values).
+	LogValues bool
+}
+
+// RehearsalFlags are the replay command's flags for a rehearsal on a
+// staging target: --dry-run and --verify-against.
+type RehearsalFlags struct {
 	// VerifyAgainst, when set, compares the target with this reference
 	// server after the replay (a staging rehearsal).
 	VerifyAgainst string
@@ -66,13 +99,9 @@ type ReplayOptions struct {
 	// first checked as plan does, and nothing is applied if the replay
 	// would fail on them.
 	DryRun bool
-	// LogValues lets errors and reports show data values (statement
-	// literals, values in server messages, verify's key values).
-	LogValues bool
-	// TLS configures the connections to the target, ReferenceTLS those to
-	// the --verify-against reference.
-	TLS, ReferenceTLS tlsFlags
-
+	// ReferenceTLS configures the connections to the --verify-against
+	// reference.
+	ReferenceTLS tlsFlags
 	// reference and referenceTLS are VerifyAgainst resolved (password
 	// filled in) and ReferenceTLS loaded, by options.
 	reference    string
@@ -85,11 +114,11 @@ func (o *ReplayOptions) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Target, "target", "", "target server DSN, e.g. 'root@unix(/run/mysqld/mysqld.sock)/' (password from MYSQL_PWD)")
 	o.SourceFlags.AddFlags(fs)
 	o.SelectionFlags.AddFlags(fs)
-	fs.IntVar(&o.Workers, "workers", d.Workers, "parallel target connections (0: twice the processors here, 4 to 16, plus one per 250 µs of round trip to the target, up to 32)")
-	o.Memory = byteSize(d.MemoryBudget)
+	fs.IntVar(&o.Workers, "workers", d.Apply.Workers, "parallel target connections (0: twice the processors here, 4 to 16, plus one per 250 µs of round trip to the target, up to 32)")
+	o.Memory = byteSize(d.Apply.MemoryBudget)
 	fs.Var(&o.Memory, "memory", "memory `budget` for transactions between reading and commit, e.g. 256M or 1G; a transaction larger than it is applied alone")
-	fs.IntVar(&o.GroupTxns, "group-txns", d.GroupTxns, "most source transactions committed together in one target transaction (0: chosen as the replay goes, 64 to 1024: larger where each group waits for the one before)")
-	fs.Int64Var(&o.GroupBytes, "group-bytes", d.GroupBytes, "most binlog bytes committed together in one target transaction")
+	fs.IntVar(&o.GroupTxns, "group-txns", d.Apply.GroupTxns, "most source transactions committed together in one target transaction (0: chosen as the replay goes, 64 to 1024: larger where each group waits for the one before)")
+	fs.Int64Var(&o.GroupBytes, "group-bytes", d.Apply.GroupBytes, "most binlog bytes committed together in one target transaction")
 	fs.StringVar(&o.CommitOrder, "commit-order", "server", "how commits are kept in source order: server (a COMMIT is sent as soon as the one before it is sent; the target holds it until that one commits: one round trip for many commits over a network) or client (each COMMIT waits in the replay for the one before it to be acknowledged)")
 	fs.BoolVar(&o.Resume, "resume", false, "continue from the checkpoint saved on the target")
 	fs.BoolVar(&o.StopNeverReachedOK, "stop-never-reached-ok", false, "exit 0, not 3, when the binlogs end before the stop point given (--stop-position, --stop-datetime, --stop-before-gtid)")
@@ -100,21 +129,21 @@ func (o *ReplayOptions) AddFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.Compact, "compact", false, "apply, in each target commit, the net effect of several writes to one row as one write, where that provably "+
 		"leaves the same rows (tables with a primary key and no other unique key, no triggers, no foreign keys; full row images; "+
 		"row transactions only; docs/replay.md)")
-	fs.StringVar(&o.TargetGTIDs, "target-gtids", string(d.TargetGTIDs), "GTIDs the replayed transactions get in the target's binlog: source (keep the source's: MariaDB source and target, needs BINLOG ADMIN), own (the target's), auto (source where possible, says which at the start)")
-	fs.StringVar(&o.Apply, "apply", string(d.Apply), "how row events are applied: binlog (passed through in BINLOG statements, "+
+	fs.StringVar(&o.TargetGTIDs, "target-gtids", string(d.Apply.TargetGTIDs), "GTIDs the replayed transactions get in the target's binlog: source (keep the source's: MariaDB source and target, needs BINLOG ADMIN), own (the target's), auto (source where possible, says which at the start)")
+	fs.StringVar(&o.Apply, "apply", string(d.Apply.Mode), "how row events are applied: binlog (passed through in BINLOG statements, "+
 		"as mysqlbinlog does: the user needs BINLOG REPLAY on MariaDB 10.5+, BINLOG_ADMIN on MySQL 8, or SUPER), "+
 		"sql (as INSERT, UPDATE and DELETE made from the row images: the user needs only privileges on the tables; MariaDB targets), "+
 		"auto (binlog where the target user may run BINLOG statements, else sql; says which at the start)")
-	fs.StringVar(&o.SQLTriggers, "sql-triggers", string(d.SQLTriggers), "row events applied as SQL on a table with triggers on the target: "+
+	fs.StringVar(&o.SQLTriggers, "sql-triggers", string(d.Apply.SQLTriggers), "row events applied as SQL on a table with triggers on the target: "+
 		"refuse (stop before applying one, naming the table: SQL fires the triggers, and a row-format binlog already holds what "+
 		"the source's triggers wrote) or fire (apply it, the triggers firing: for triggers the source did not have)")
 	fs.BoolVar(&o.Strict, "strict", false, "refuse a last binlog file that ends inside a transaction (default: apply every complete transaction and say where it was cut)")
 	fs.BoolVar(&o.JSON, "json", false, "print the summary as JSON on stdout")
-	fs.StringVar(&o.Progress, "progress", progressAuto, "progress display: bar (one line redrawn in place: bytes, transactions/s, time left, source time reached), "+
+	fs.StringVar(&o.Progress, "progress", progress.ModeAuto, "progress display: bar (one line redrawn in place: bytes, transactions/s, time left, source time reached), "+
 		"plain (a full line every 10 s, with the workers, parallelism and barriers), none, or auto (bar on a terminal, else plain)")
 	fs.BoolVar(&o.Verbose, "verbose", false, "with the progress bar, also print the full progress line (workers busy and waiting, parallelism, barriers) every 10 s")
-	fs.DurationVar(&o.Reconnect, "reconnect-for", d.Reconnect, "when the target is lost, reconnect with backoff for this long, then resume from its checkpoint (0: stop at once)")
-	fs.DurationVar(&o.StallReport, "stall-report", d.StallReport, "when no transaction has committed for this long, say what the replay's sessions on the target are doing (0: never)")
+	fs.DurationVar(&o.Reconnect, "reconnect-for", d.Recovery.Reconnect, "when the target is lost, reconnect with backoff for this long, then resume from its checkpoint (0: stop at once)")
+	fs.DurationVar(&o.StallReport, "stall-report", d.Report.StallReport, "when no transaction has committed for this long, say what the replay's sessions on the target are doing (0: never)")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "rehearse on a staging target: check the binlogs as plan does first (apply nothing if the replay would fail on them), replay, verify with --verify-against, and report")
 	fs.StringVar(&o.VerifyAgainst, "verify-against", "", "after the replay, compare the target table by table with this reference `DSN` (exit 1 when they differ)")
 	fs.BoolVar(&o.LogValues, "log-values", false, "let errors and the verify report show data values (statement literals, values quoted by the server, key values); by default they are replaced by ?")
@@ -152,7 +181,7 @@ func (o *ReplayOptions) options(args []string, warn io.Writer) (replay.Options, 
 	// --start-gtid target: the set comes from the target at the start.
 	sel := o.SelectionFlags
 	if strings.EqualFold(strings.TrimSpace(sel.StartGTID), "target") {
-		sel.StartGTID, ro.StartGTIDsFromTarget = "", true
+		sel.StartGTID, ro.Select.StartGTIDsFromTarget = "", true
 	}
 	start, f, err := sel.parse(ro.Files)
 	if err != nil {
@@ -163,32 +192,32 @@ func (o *ReplayOptions) options(args []string, warn io.Writer) (replay.Options, 
 			return ro, err
 		}
 	}
-	ro.StartPosition, ro.StartGTIDs, ro.ExcludeGTIDs = start, f.StartGTIDs, f.ExcludeGTIDs
-	ro.StopPosition, ro.StopDatetime, ro.StopBeforeGTID = f.StopPosition, f.StopDatetime, f.StopBeforeGTID
-	ro.Databases, ro.Tables, ro.RewriteDB = f.Databases, f.Tables, rewrite.Rules(o.RewriteDB)
-	ro.Workers, ro.GroupTxns, ro.GroupBytes = o.Workers, o.GroupTxns, o.GroupBytes
+	ro.Select.StartPosition, ro.Select.StartGTIDs, ro.Select.ExcludeGTIDs = start, f.StartGTIDs, f.ExcludeGTIDs
+	ro.Select.StopPosition, ro.Select.StopDatetime, ro.Select.StopBeforeGTID = f.StopPosition, f.StopDatetime, f.StopBeforeGTID
+	ro.Select.Databases, ro.Select.Tables, ro.Select.RewriteDB = f.Databases, f.Tables, rewrite.Rules(o.RewriteDB)
+	ro.Apply.Workers, ro.Apply.GroupTxns, ro.Apply.GroupBytes = o.Workers, o.GroupTxns, o.GroupBytes
 	switch o.CommitOrder {
 	case "server":
 	case "client":
-		ro.ClientCommitOrder = true
+		ro.Apply.ClientCommitOrder = true
 	default:
 		return ro, fmt.Errorf("--commit-order %q: want server or client", o.CommitOrder)
 	}
-	ro.Resume, ro.NoLogBin, ro.SkipUnknown, ro.Strict = o.Resume, o.NoLogBin, o.SkipUnknown, o.Strict
-	ro.Compact = o.Compact
-	ro.NoContinuityCheck, ro.StopNeverReachedOK = o.NoContinuityCheck, o.StopNeverReachedOK
-	ro.Reconnect, ro.MemoryBudget, ro.StallReport, ro.LogValues = o.Reconnect, int64(o.Memory), o.StallReport, o.LogValues
-	if ro.TargetGTIDs, err = replay.ParseGTIDMode(o.TargetGTIDs); err != nil {
+	ro.Recovery.Resume, ro.Apply.NoLogBin, ro.Recovery.SkipUnknown, ro.Recovery.Strict = o.Resume, o.NoLogBin, o.SkipUnknown, o.Strict
+	ro.Apply.Compact = o.Compact
+	ro.Recovery.NoContinuityCheck, ro.Select.StopNeverReachedOK = o.NoContinuityCheck, o.StopNeverReachedOK
+	ro.Recovery.Reconnect, ro.Apply.MemoryBudget, ro.Report.StallReport, ro.Report.LogValues = o.Reconnect, int64(o.Memory), o.StallReport, o.LogValues
+	if ro.Apply.TargetGTIDs, err = replay.ParseGTIDMode(o.TargetGTIDs); err != nil {
 		return ro, err
 	}
-	if ro.Apply, err = replay.ParseApplyMode(o.Apply); err != nil {
+	if ro.Apply.Mode, err = replay.ParseApplyMode(o.Apply); err != nil {
 		return ro, err
 	}
-	if ro.SQLTriggers, err = replay.ParseTriggerMode(o.SQLTriggers); err != nil {
+	if ro.Apply.SQLTriggers, err = replay.ParseTriggerMode(o.SQLTriggers); err != nil {
 		return ro, err
 	}
 	if o.Uncertain != "" {
-		if ro.Uncertain, err = replay.ParseOutcome(o.Uncertain); err != nil {
+		if ro.Recovery.Uncertain, err = replay.ParseOutcome(o.Uncertain); err != nil {
 			return ro, err
 		}
 	}
@@ -252,7 +281,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "binlog-replay replay: %v\n", err)
 		return 1
 	}
-	progress, err := newProgress(o.Progress, o.Verbose, stderr, ro.Files, ro.StopPosition)
+	display, err := progress.New(o.Progress, o.Verbose, stderr, ro.Files, ro.Select.StopPosition)
 	if err != nil {
 		fmt.Fprintf(stderr, "binlog-replay replay: %v\n", err)
 		return 2
@@ -268,14 +297,14 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	// The budget bounds what the replay keeps live; the soft limit makes
 	// the garbage collector keep the heap near it, with room for the rest
 	// of the process (connections, the reader's read-ahead, the runtime).
-	debug.SetMemoryLimit(ro.MemoryBudget + memoryHeadroom)
-	ro.Progress, ro.ProgressInterval = progress.update, progress.interval()
-	sum, err := replay.Run(ctx, ro, progress.logWriter())
+	debug.SetMemoryLimit(ro.Apply.MemoryBudget + memoryHeadroom)
+	ro.Report.Progress, ro.Report.ProgressInterval = display.Update, display.Interval()
+	sum, err := replay.Run(ctx, ro, display.LogWriter())
 	var final *replay.Stats
 	if sum != nil {
 		final = &sum.Stats
 	}
-	progress.finish(final)
+	display.Finish(final)
 	if sum != nil {
 		printReplaySummary(stdout, sum, o.JSON, err)
 	}
@@ -323,14 +352,14 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 // made to stop where the check stopped reading, so that it applies what
 // was checked and nothing else.
 func dryRunCheck(ctx context.Context, ro *replay.Options, stderr io.Writer) int {
-	start := ro.StartPosition
-	if ro.Resume {
+	start := ro.Select.StartPosition
+	if ro.Recovery.Resume {
 		start = txn.Position{} // the checkpoint decides; check the files whole
 	}
-	po := plan.Options{Files: ro.Files, StartPosition: start, StartGTIDs: ro.StartGTIDs,
-		StopPosition: ro.StopPosition, StopDatetime: ro.StopDatetime, StopBeforeGTID: ro.StopBeforeGTID,
-		ExcludeGTIDs: ro.ExcludeGTIDs, Databases: ro.Databases, Tables: ro.Tables, RewriteDB: ro.RewriteDB, SkipUnknown: ro.SkipUnknown,
-		HideValues: !ro.LogValues, NoContinuityCheck: ro.NoContinuityCheck}
+	po := plan.Options{Files: ro.Files, StartPosition: start, StartGTIDs: ro.Select.StartGTIDs,
+		StopPosition: ro.Select.StopPosition, StopDatetime: ro.Select.StopDatetime, StopBeforeGTID: ro.Select.StopBeforeGTID,
+		ExcludeGTIDs: ro.Select.ExcludeGTIDs, Databases: ro.Select.Databases, Tables: ro.Select.Tables, RewriteDB: ro.Select.RewriteDB, SkipUnknown: ro.Recovery.SkipUnknown,
+		Analysis: plan.Analysis{HideValues: !ro.Report.LogValues}, NoContinuityCheck: ro.Recovery.NoContinuityCheck}
 	if ro.Source.DSN != "" {
 		src, err := ro.Source.Remote()
 		if err != nil {
@@ -357,8 +386,8 @@ func dryRunCheck(ctx context.Context, ro *replay.Options, stderr io.Writer) int 
 	}
 	fmt.Fprintf(stderr, "dry run: the binlogs read cleanly: %d transactions to apply\n", rep.Replay.Applied)
 	if po.Source != nil && rep.Replay.StoppedBefore == nil && rep.Contents.Last != nil {
-		ro.StopPosition = rep.Contents.Last.End
-		fmt.Fprintf(stderr, "dry run: the source's binlog was checked up to %s; the replay stops there\n", ro.StopPosition)
+		ro.Select.StopPosition = rep.Contents.Last.End
+		fmt.Fprintf(stderr, "dry run: the source's binlog was checked up to %s; the replay stops there\n", ro.Select.StopPosition)
 	}
 	return 0
 }
@@ -369,13 +398,13 @@ func dryRunCheck(ctx context.Context, ro *replay.Options, stderr io.Writer) int 
 // comparable.
 func verifyAfterReplay(ctx context.Context, ro replay.Options, o *ReplayOptions, stdout, stderr io.Writer) int {
 	vo := verifyOptions{Target: ro.TargetDSN, Reference: o.reference, ChunkSize: verify.DefaultChunkSize, SampleRows: verify.DefaultSampleRows,
-		LogValues: ro.LogValues, targetTLS: ro.TargetTLS, referenceTLS: o.referenceTLS, referenceFlag: "--verify-against"}
-	vo.Databases, vo.Tables = strings.Join(ro.Databases, ","), strings.Join(ro.Tables, ",")
-	if len(ro.RewriteDB) > 0 {
+		LogValues: ro.Report.LogValues, targetTLS: ro.TargetTLS, referenceTLS: o.referenceTLS, referenceFlag: "--verify-against"}
+	vo.Databases, vo.Tables = strings.Join(ro.Select.Databases, ","), strings.Join(ro.Select.Tables, ",")
+	if len(ro.Select.RewriteDB) > 0 {
 		// The reference holds the binlogs' databases; the target, the
 		// renamed ones.
 		vo.targetNames = map[string]string{}
-		for _, r := range ro.RewriteDB {
+		for _, r := range ro.Select.RewriteDB {
 			vo.targetNames[r.From] = r.To
 		}
 	}
@@ -409,7 +438,7 @@ func printReplaySummary(w io.Writer, s *replay.Summary, asJSON bool, runErr erro
 		_ = enc.Encode(out)
 		return
 	}
-	fmt.Fprintf(w, "applied %d transactions (%s of binlog) in %s", s.Applied, humanBytes(s.BytesApplied), s.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(w, "applied %d transactions (%s of binlog) in %s", s.Applied, progress.HumanBytes(s.BytesApplied), s.Elapsed.Round(time.Millisecond))
 	if secs := s.Elapsed.Seconds(); secs > 0 {
 		fmt.Fprintf(w, ", %.0f transactions/s", float64(s.Applied)/secs)
 	}
@@ -488,16 +517,4 @@ func splitList(s string) []string {
 		}
 	}
 	return out
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }

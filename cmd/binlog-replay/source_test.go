@@ -32,7 +32,7 @@ func TestSourceFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ro.StartPosition.String() != "mysql-bin.000007:1234" || ro.Source.StartGTID != "" || ro.Source.ServerID < 1<<31 ||
+	if ro.Select.StartPosition.String() != "mysql-bin.000007:1234" || ro.Source.StartGTID != "" || ro.Source.ServerID < 1<<31 ||
 		!strings.Contains(ro.Source.DSN, ":source-pw@") || !strings.Contains(ro.TargetDSN, ":target-pw@") || len(ro.Files) != 0 {
 		t.Fatalf("options %+v", ro)
 	}
@@ -40,7 +40,7 @@ func TestSourceFlags(t *testing.T) {
 	if ro, err = o.options(rest, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	if ro.Source.StartGTID != "0-1-100,1-2-5" || ro.Source.ServerID != 77 || !ro.StartPosition.IsZero() || ro.StartGTIDs.String() == "" {
+	if ro.Source.StartGTID != "0-1-100,1-2-5" || ro.Source.ServerID != 77 || !ro.Select.StartPosition.IsZero() || ro.Select.StartGTIDs.String() == "" {
 		t.Fatalf("options %+v", ro)
 	}
 	for _, bad := range [][]string{

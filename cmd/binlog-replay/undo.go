@@ -17,7 +17,25 @@ import (
 
 // UndoOptions are the flags of the undo command.
 type UndoOptions struct {
-	Target        string
+	// Target is --target, the target server's DSN; TLS configures its
+	// connections.
+	Target string
+	TLS    tlsFlags
+	// The range and how it is applied.
+	UndoRangeFlags
+	UndoApplyFlags
+	DryRun    bool
+	Resume    bool
+	LogValues bool
+	JSON      bool
+	// SkipUnknown and NoContinuityCheck read the binlogs as replay does.
+	SkipUnknown       bool
+	NoContinuityCheck bool
+}
+
+// UndoRangeFlags are the undo command's flags that say which transactions
+// it undoes, and what it does about later writes to their rows.
+type UndoRangeFlags struct {
 	StartPosition string
 	StartDatetime string
 	StopPosition  string
@@ -25,20 +43,17 @@ type UndoOptions struct {
 	GTIDs         string
 	Until         string
 	OnConflict    string
-	DryRun        bool
-	Resume        bool
-	Workers       int
-	GroupTxns     int
-	GroupBytes    int64
-	Memory        byteSize
-	NoLogBin      bool
-	LogValues     bool
-	JSON          bool
-	SpoolDir      string
-	// SkipUnknown and NoContinuityCheck read the binlogs as replay does.
-	SkipUnknown       bool
-	NoContinuityCheck bool
-	TLS               tlsFlags
+}
+
+// UndoApplyFlags are the undo command's flags on how the inverse
+// transactions are applied.
+type UndoApplyFlags struct {
+	Workers    int
+	GroupTxns  int
+	GroupBytes int64
+	Memory     byteSize
+	NoLogBin   bool
+	SpoolDir   string
 }
 
 // AddFlags registers the options on fs, with defaults from
@@ -54,14 +69,14 @@ func (o *UndoOptions) AddFlags(fs *flag.FlagSet) {
 		"(0-1-5001..5003; 0-1-5003..5003 is that one transaction), instead of the start and stop flags: they must be consecutive "+
 		"in the binlogs and each found there once, or nothing is undone")
 	fs.StringVar(&o.Until, "until", "", "read the binlogs after the range, for later writes to its rows, only to the transaction ending at or before `FILE:POS` (default: to their end)")
-	fs.StringVar(&o.OnConflict, "on-conflict", string(d.OnConflict), "when later transactions wrote rows of the range: refuse (undo nothing, report them) or skip (undo the other rows, report those left)")
+	fs.StringVar(&o.OnConflict, "on-conflict", string(d.Range.OnConflict), "when later transactions wrote rows of the range: refuse (undo nothing, report them) or skip (undo the other rows, report those left)")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "report what the undo would change back, and its conflicts, and write nothing")
 	fs.BoolVar(&o.Resume, "resume", false, "continue the undo the target's checkpoint names (give the same range and --on-conflict)")
-	fs.IntVar(&o.Workers, "workers", d.Workers, "parallel target connections")
-	o.Memory = byteSize(d.MemoryBudget)
+	fs.IntVar(&o.Workers, "workers", d.Apply.Workers, "parallel target connections")
+	o.Memory = byteSize(d.Apply.MemoryBudget)
 	fs.Var(&o.Memory, "memory", "memory `budget` for transactions between reading and commit, e.g. 256M; a larger one is applied in pieces")
-	fs.IntVar(&o.GroupTxns, "group-txns", d.GroupTxns, "most inverse transactions committed together in one target transaction")
-	fs.Int64Var(&o.GroupBytes, "group-bytes", d.GroupBytes, "most binlog bytes committed together in one target transaction")
+	fs.IntVar(&o.GroupTxns, "group-txns", d.Apply.GroupTxns, "most inverse transactions committed together in one target transaction")
+	fs.Int64Var(&o.GroupBytes, "group-bytes", d.Apply.GroupBytes, "most binlog bytes committed together in one target transaction")
 	fs.BoolVar(&o.NoLogBin, "no-log-bin", false, "keep the undo out of the target's binary log (SET sql_log_bin=0): its replicas do not get it")
 	fs.BoolVar(&o.LogValues, "log-values", false, "let errors and reports show data values (the keys of conflicting or changed rows, values quoted by the server); by default they are replaced by ?")
 	fs.BoolVar(&o.JSON, "json", false, "print the summary as JSON on stdout")
@@ -86,30 +101,30 @@ func (o *UndoOptions) options(args []string, warn io.Writer) (undo.Options, erro
 	if uo.TargetTLS, err = o.TLS.config(); err != nil {
 		return uo, err
 	}
-	if uo.StartPosition, err = parsePosition("start-position", o.StartPosition); err != nil {
+	if uo.Range.StartPosition, err = parsePosition("start-position", o.StartPosition); err != nil {
 		return uo, err
 	}
-	if uo.StopPosition, err = parsePosition("stop-position", o.StopPosition); err != nil {
+	if uo.Range.StopPosition, err = parsePosition("stop-position", o.StopPosition); err != nil {
 		return uo, err
 	}
-	if uo.Until, err = parsePosition("until", o.Until); err != nil {
+	if uo.Range.Until, err = parsePosition("until", o.Until); err != nil {
 		return uo, err
 	}
-	if uo.StartDatetime, err = parseDatetimeFlag("start-datetime", o.StartDatetime); err != nil {
+	if uo.Range.StartDatetime, err = parseDatetimeFlag("start-datetime", o.StartDatetime); err != nil {
 		return uo, err
 	}
-	if uo.StopDatetime, err = parseDatetimeFlag("stop-datetime", o.StopDatetime); err != nil {
+	if uo.Range.StopDatetime, err = parseDatetimeFlag("stop-datetime", o.StopDatetime); err != nil {
 		return uo, err
 	}
-	if uo.GTIDs, err = filter.ParseGTIDRanges(o.GTIDs); err != nil {
+	if uo.Range.GTIDs, err = filter.ParseGTIDRanges(o.GTIDs); err != nil {
 		return uo, fmt.Errorf("--gtids: %w", err)
 	}
-	if uo.OnConflict, err = undo.ParseConflictMode(o.OnConflict); err != nil {
+	if uo.Range.OnConflict, err = undo.ParseConflictMode(o.OnConflict); err != nil {
 		return uo, err
 	}
-	uo.DryRun, uo.Resume, uo.LogValues, uo.NoLogBin = o.DryRun, o.Resume, o.LogValues, o.NoLogBin
-	uo.Workers, uo.GroupTxns, uo.GroupBytes, uo.MemoryBudget = o.Workers, o.GroupTxns, o.GroupBytes, int64(o.Memory)
-	uo.SkipUnknown, uo.NoContinuityCheck, uo.SpoolDir = o.SkipUnknown, o.NoContinuityCheck, o.SpoolDir
+	uo.DryRun, uo.Resume, uo.LogValues, uo.Apply.NoLogBin = o.DryRun, o.Resume, o.LogValues, o.NoLogBin
+	uo.Apply.Workers, uo.Apply.GroupTxns, uo.Apply.GroupBytes, uo.Apply.MemoryBudget = o.Workers, o.GroupTxns, o.GroupBytes, int64(o.Memory)
+	uo.SkipUnknown, uo.NoContinuityCheck, uo.Apply.SpoolDir = o.SkipUnknown, o.NoContinuityCheck, o.SpoolDir
 	return uo, uo.Validate()
 }
 
@@ -138,7 +153,8 @@ var undoExitStatuses = []exitStatus{
 	{2, "usage: bad flags or arguments; nothing was written"},
 	{3, "refused: later transactions wrote rows of the range (the report names each table, its rows, and the first " +
 		"such transaction); nothing was written; --on-conflict skip undoes the other rows"},
-	{130, "interrupted (SIGINT or SIGTERM): stopped at a transaction boundary with the checkpoint saved; --resume continues"},
+	{130, "interrupted (SIGINT or SIGTERM): stopped at a transaction boundary with the checkpoint saved, or before writing anything " +
+		"(while reading the range or scanning the later binlogs); --resume continues, or the same command once nothing was undone"},
 }
 
 func runUndo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -162,7 +178,7 @@ func runUndo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "binlog-replay undo: %v\n", err)
 		return 2
 	}
-	debug.SetMemoryLimit(uo.MemoryBudget + memoryHeadroom)
+	debug.SetMemoryLimit(uo.Apply.MemoryBudget + memoryHeadroom)
 	sum, err := undo.Run(ctx, uo, stderr)
 	if sum != nil && (sum.RangeTxns > 0 || sum.Finished) {
 		printUndoSummary(stdout, sum, o.JSON, err)
@@ -172,6 +188,16 @@ func runUndo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.As(err, &ce):
 		fmt.Fprintf(stderr, "binlog-replay undo: %v", err)
 		return exitConflicts
+	case err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled):
+		// Cut short before the apply's own boundary: while reading the
+		// range or scanning the later binlogs, or starting.
+		var undone uint64
+		if sum != nil {
+			undone = sum.Undone
+		}
+		fmt.Fprintf(stderr, "binlog-replay undo: interrupted (%v): the target holds whole inverse transactions up to its checkpoint "+
+			"(%d by this run); the same command continues, with --resume once any was undone (exit status 130)\n", err, undone)
+		return exitInterrupted
 	case err != nil:
 		fmt.Fprintf(stderr, "binlog-replay undo: %v\n", explainPrivileges(err))
 		return 1

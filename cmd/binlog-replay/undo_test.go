@@ -93,8 +93,8 @@ func TestUndoKillAndResume(t *testing.T) {
 	ref, refDB := sc.Target(t)
 	for i, r := range [][2]txn.Position{{last.End, {}}} {
 		o := replay.DefaultOptions()
-		o.Files, o.TargetDSN, o.StartPosition, o.StopPosition = sc.Files, ref.DSN(""), r[0], r[1]
-		o.StopNeverReachedOK = true
+		o.Files, o.TargetDSN, o.Select.StartPosition, o.Select.StopPosition = sc.Files, ref.DSN(""), r[0], r[1]
+		o.Select.StopNeverReachedOK = true
 		if _, err := replay.Run(ctx, o, io.Discard); err != nil {
 			t.Fatalf("reference replay %d: %v", i, err)
 		}
@@ -234,8 +234,8 @@ func TestUndoGTIDsFlag(t *testing.T) {
 	}
 	uo, err := o.options([]string{files}, io.Discard)
 	want := []filter.GTIDRange{{Domain: 0, Server: 1, First: 5001, Last: 5003}, {Domain: 1, Server: 1, First: 7, Last: 7}}
-	if err != nil || !slices.Equal(uo.GTIDs, want) {
-		t.Fatalf("options: %+v, %v; want the ranges %+v", uo.GTIDs, err, want)
+	if err != nil || !slices.Equal(uo.Range.GTIDs, want) {
+		t.Fatalf("options: %+v, %v; want the ranges %+v", uo.Range.GTIDs, err, want)
 	}
 	for _, c := range []struct {
 		args []string
@@ -255,5 +255,19 @@ func TestUndoGTIDsFlag(t *testing.T) {
 		if code != 2 || !strings.Contains(stderr.String(), c.want) {
 			t.Errorf("%q: exit status %d, stderr %q; want 2 and %q", c.args, code, stderr.String(), c.want)
 		}
+	}
+}
+
+// TestUndoInterruptedEarly: an undo interrupted before it reaches the
+// target (here: cancelled before it starts) exits 130, saying what holds,
+// not 1 with a bare "context canceled".
+func TestUndoInterruptedEarly(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var stdout, stderr strings.Builder
+	code := runUndo(ctx, []string{"--target", "root@unix(/nonexistent/mysqld.sock)/", "--gtids", "0-1-5001..5003",
+		"../../testdata/binlogs/mariadb-10.11/row/"}, &stdout, &stderr)
+	if code != 130 || !strings.Contains(stderr.String(), "binlog-replay undo: interrupted (") {
+		t.Fatalf("exit status %d, stderr %q; want 130 and the interruption explained", code, stderr.String())
 	}
 }

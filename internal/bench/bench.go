@@ -30,66 +30,15 @@ import (
 
 // Options configure a benchmark run. Build them with DefaultOptions.
 type Options struct {
-	// Profiles are the workloads to generate (workload.Profiles names).
-	Profiles []workload.Profile
-	Seed     int64
-	// Scale is the rows per table in the base, Txns the transactions of
-	// the workload, Threads the client sessions generating it, Tables the
-	// number of tables of the oltp profile (the reference uses 8).
-	Scale, Txns, Threads, Tables int
-	// Duration, if positive, runs each workload for this long instead of
-	// until Txns transactions (which then only caps it).
-	Duration time.Duration
-	// Workers are the binlog-replay worker counts to measure (0: the
-	// replay's default, chosen from the machine and the round trip), each
-	// with every group size in GroupTxns (0, the default: adaptive) and
-	// every way of applying row events in Apply (default: passthrough
-	// only).
-	Workers   []int
-	GroupTxns []int
-	Apply     []replay.ApplyMode
-	// Compact lists, for every binlog-replay method, whether it runs
-	// without and with --compact (default: without only).
-	Compact []bool
-	// Repeat runs every method this many times; the median is reported.
-	Repeat int
-	// Native also measures MariaDB's own parallel replication applying the
-	// same binlogs to the same base: a replica with NativeThreads applier
-	// threads in NativeMode ("optimistic" or "conservative").
-	Native        bool
-	NativeThreads int
-	NativeMode    string
-	// Durable targets commit with innodb_flush_log_at_trx_commit=1, as a
-	// production server would.
-	Durable bool
-	// Limit also measures the limit: the target applying the same
-	// statements binlog-replay sends, grouped as its defaults group them,
-	// prepared before the clock starts and sent back to back by one
-	// session (see limit.go).
-	Limit bool
-
-	// TargetLatency, when positive, is added to every round trip to the
-	// targets: binlog-replay, the anchor's mariadb client and the limit's
-	// session reach their target over TCP through a proxy holding every
-	// byte for half of it in each direction (internal/netdelay), and a
-	// native replica reaches its source through one (the fetch is
-	// untimed: its appliers run inside the target). Zero connects over the
-	// unix socket, as before.
-	TargetLatency time.Duration
-	// CommitLatency, when positive, makes every fsync and fdatasync of the
-	// targets wait this long first (internal/syncdelay, built with the C
-	// compiler), as on a network-attached cloud disk: a durable commit
-	// waits it once. It needs Durable.
-	CommitLatency time.Duration
-
-	// Binlogs and Base, when Base is set, replace the generated workloads:
-	// the binlog files (in order) are applied to targets started from
-	// copies of the Base datadir (which is never modified), from Start
-	// (zero: the first file's beginning). Every target is verified against
-	// the anchor's, there being no source. Native is not available then.
-	Binlogs []string
-	Base    string
-	Start   txn.Position
+	// Workload is what is generated and replayed, unless Existing gives
+	// binlogs and a base instead.
+	Workload WorkloadOptions
+	// Existing replaces the generated workloads with binlogs given.
+	Existing ExistingBinlogs
+	// Methods are the ways of applying the binlogs measured.
+	Methods MethodOptions
+	// Env is the targets' environment: durability and latencies.
+	Env Environment
 
 	// Dir holds the bases; empty means a new temp dir, removed at the end
 	// unless Keep is set.
@@ -111,54 +60,132 @@ type Options struct {
 	syncEnv []string
 }
 
+// WorkloadOptions say what workloads a benchmark generates.
+type WorkloadOptions struct {
+	// Profiles are the workloads to generate (workload.Profiles names).
+	Profiles []workload.Profile
+	Seed     int64
+	// Scale is the rows per table in the base, Txns the transactions of
+	// the workload, Threads the client sessions generating it, Tables the
+	// number of tables of the oltp profile (the reference uses 8).
+	Scale, Txns, Threads, Tables int
+	// Duration, if positive, runs each workload for this long instead of
+	// until Txns transactions (which then only caps it).
+	Duration time.Duration
+}
+
+// ExistingBinlogs are binlogs and a base a benchmark applies instead of
+// generating workloads.
+type ExistingBinlogs struct {
+	// Binlogs and Base, when Base is set, replace the generated workloads:
+	// the binlog files (in order) are applied to targets started from
+	// copies of the Base datadir (which is never modified), from Start
+	// (zero: the first file's beginning). Every target is verified against
+	// the anchor's, there being no source. Native is not available then.
+	Binlogs []string
+	Base    string
+	Start   txn.Position
+}
+
+// MethodOptions say which ways of applying the binlogs a benchmark
+// measures.
+type MethodOptions struct {
+	// Workers are the binlog-replay worker counts to measure (0: the
+	// replay's default, chosen from the machine and the round trip), each
+	// with every group size in GroupTxns (0, the default: adaptive) and
+	// every way of applying row events in Apply (default: passthrough
+	// only).
+	Workers   []int
+	GroupTxns []int
+	Apply     []replay.ApplyMode
+	// Compact lists, for every binlog-replay method, whether it runs
+	// without and with --compact (default: without only).
+	Compact []bool
+	// Repeat runs every method this many times; the median is reported.
+	Repeat int
+	// Native also measures MariaDB's own parallel replication applying the
+	// same binlogs to the same base: a replica with NativeThreads applier
+	// threads in NativeMode ("optimistic" or "conservative").
+	Native        bool
+	NativeThreads int
+	NativeMode    string
+	// Limit also measures the limit: the target applying the same
+	// statements binlog-replay sends, grouped as its defaults group them,
+	// prepared before the clock starts and sent back to back by one
+	// session (see limit.go).
+	Limit bool
+}
+
+// Environment is the targets' environment in a benchmark.
+type Environment struct {
+	// Durable targets commit with innodb_flush_log_at_trx_commit=1, as a
+	// production server would.
+	Durable bool
+	// TargetLatency, when positive, is added to every round trip to the
+	// targets: binlog-replay, the anchor's mariadb client and the limit's
+	// session reach their target over TCP through a proxy holding every
+	// byte for half of it in each direction (internal/netdelay), and a
+	// native replica reaches its source through one (the fetch is
+	// untimed: its appliers run inside the target). Zero connects over the
+	// unix socket, as before.
+	TargetLatency time.Duration
+	// CommitLatency, when positive, makes every fsync and fdatasync of the
+	// targets wait this long first (internal/syncdelay, built with the C
+	// compiler), as on a network-attached cloud disk: a durable commit
+	// waits it once. It needs Durable.
+	CommitLatency time.Duration
+}
+
 // DefaultOptions returns a short benchmark (a minute or two on 2 cores).
 func DefaultOptions() Options {
 	return Options{
-		Profiles: []workload.Profile{workload.OLTP, workload.HotRows},
-		Seed:     1, Scale: 20000, Txns: 20000, Threads: 8, Tables: 8,
-		Workers: []int{1, 4, 8, 16}, Repeat: 1, Durable: true,
-		NativeThreads: 16, NativeMode: "optimistic",
+		Workload: WorkloadOptions{
+			Profiles: []workload.Profile{workload.OLTP, workload.HotRows},
+			Seed:     1, Scale: 20000, Txns: 20000, Threads: 8, Tables: 8,
+		},
+		Methods: MethodOptions{Workers: []int{1, 4, 8, 16}, Repeat: 1, NativeThreads: 16, NativeMode: "optimistic"},
+		Env:     Environment{Durable: true},
 	}
 }
 
 // Validate reports the first problem with o.
 func (o *Options) Validate() error {
 	switch {
-	case o.Base == "" && len(o.Binlogs) > 0:
+	case o.Existing.Base == "" && len(o.Existing.Binlogs) > 0:
 		return errors.New("binlogs given without the base datadir they apply to")
-	case o.Base != "" && len(o.Binlogs) == 0:
+	case o.Existing.Base != "" && len(o.Existing.Binlogs) == 0:
 		return errors.New("base datadir given without binlogs")
-	case o.Base != "" && o.Native:
+	case o.Existing.Base != "" && o.Methods.Native:
 		return errors.New("native replication needs a generated workload (a source to replicate from), not --binlogs")
-	case o.Base == "" && len(o.Profiles) == 0:
+	case o.Existing.Base == "" && len(o.Workload.Profiles) == 0:
 		return errors.New("no profiles")
-	case o.Repeat < 1:
+	case o.Methods.Repeat < 1:
 		return errors.New("repeat must be at least 1")
-	case o.Base == "" && (o.Scale < 1 || o.Txns < 1 || o.Threads < 1):
+	case o.Existing.Base == "" && (o.Workload.Scale < 1 || o.Workload.Txns < 1 || o.Workload.Threads < 1):
 		return errors.New("scale, txns and threads must be at least 1")
-	case o.Duration < 0:
+	case o.Workload.Duration < 0:
 		return errors.New("duration must not be negative")
-	case o.TargetLatency < 0 || o.CommitLatency < 0:
+	case o.Env.TargetLatency < 0 || o.Env.CommitLatency < 0:
 		return errors.New("target and commit latencies must not be negative")
-	case o.CommitLatency > 0 && !o.Durable:
+	case o.Env.CommitLatency > 0 && !o.Env.Durable:
 		return errors.New("commit latency slows the targets' flushes, which only durable targets make at each commit: it needs durable targets")
-	case o.Native && o.NativeThreads < 0:
+	case o.Methods.Native && o.Methods.NativeThreads < 0:
 		return errors.New("native threads must not be negative")
-	case o.Native && o.NativeMode != "optimistic" && o.NativeMode != "conservative" &&
-		o.NativeMode != "aggressive" && o.NativeMode != "minimal" && o.NativeMode != "none":
-		return fmt.Errorf("native mode %q: want optimistic, conservative, aggressive, minimal or none", o.NativeMode)
+	case o.Methods.Native && o.Methods.NativeMode != "optimistic" && o.Methods.NativeMode != "conservative" &&
+		o.Methods.NativeMode != "aggressive" && o.Methods.NativeMode != "minimal" && o.Methods.NativeMode != "none":
+		return fmt.Errorf("native mode %q: want optimistic, conservative, aggressive, minimal or none", o.Methods.NativeMode)
 	}
-	for _, w := range o.Workers {
+	for _, w := range o.Methods.Workers {
 		if w < 0 {
 			return fmt.Errorf("worker count %d: must be at least 1 (or 0: the replay's default)", w)
 		}
 	}
-	for _, g := range o.GroupTxns {
+	for _, g := range o.Methods.GroupTxns {
 		if g < 0 {
 			return fmt.Errorf("group size %d: must be at least 1 (or 0: adaptive)", g)
 		}
 	}
-	for _, a := range o.Apply {
+	for _, a := range o.Methods.Apply {
 		if a != replay.ApplyBinlog && a != replay.ApplySQL {
 			return fmt.Errorf("apply %q: want binlog or sql", a)
 		}
@@ -193,17 +220,9 @@ type Result struct {
 	Apply replay.ApplyMode `json:"apply,omitempty"`
 	// Compact says binlog-replay ran with --compact.
 	Compact bool `json:"compact,omitempty"`
-	// Seconds are the apply times of the repeats, sorted.
-	Seconds []float64 `json:"seconds"`
-	// Median is the reported apply time (the mean of the middle two for
-	// an even count).
-	Median float64 `json:"median_seconds"`
-	// TxnsPerSec and RowsPerSec are transactions and row changes over the
-	// median time.
-	TxnsPerSec float64 `json:"txns_per_second"`
-	RowsPerSec float64 `json:"rows_per_second"`
-	// Ratio is the anchor's median over this one's (speed-up).
-	Ratio float64 `json:"speedup_vs_anchor"`
+	// Timing is how long the applies took, and the rates and speed-up
+	// that gives.
+	Timing
 	// Verified is true when every checked target equalled its reference
 	// (the source, or the anchor's target when there is no source).
 	Verified bool `json:"verified"`
@@ -225,6 +244,22 @@ type Result struct {
 	ProxyRoundTripMs float64 `json:"proxy_round_trip_ms,omitempty"`
 }
 
+// Timing is how long a method's applies took, and the rates and speed-up
+// that gives (see Result).
+type Timing struct {
+	// Seconds are the apply times of the repeats, sorted.
+	Seconds []float64 `json:"seconds"`
+	// Median is the reported apply time (the mean of the middle two for
+	// an even count).
+	Median float64 `json:"median_seconds"`
+	// TxnsPerSec and RowsPerSec are transactions and row changes over the
+	// median time.
+	TxnsPerSec float64 `json:"txns_per_second"`
+	RowsPerSec float64 `json:"rows_per_second"`
+	// Ratio is the anchor's median over this one's (speed-up).
+	Ratio float64 `json:"speedup_vs_anchor"`
+}
+
 // ProfileReport holds the results of one workload profile (or of the
 // user's binlogs, as profile "binlogs").
 type ProfileReport struct {
@@ -243,8 +278,8 @@ type ProfileReport struct {
 type Report struct {
 	CPUs    int  `json:"cpus"`
 	Durable bool `json:"durable"`
-	// TargetLatencyMs and CommitLatencyMs are Options.TargetLatency and
-	// Options.CommitLatency in milliseconds.
+	// TargetLatencyMs and CommitLatencyMs are Options.Env.TargetLatency and
+	// Options.Env.CommitLatency in milliseconds.
 	TargetLatencyMs float64 `json:"target_latency_ms"`
 	CommitLatencyMs float64 `json:"commit_latency_ms"`
 	// LoadStart and LoadEnd are the machine's 1-minute load average when
@@ -299,9 +334,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 		o.Dir = dir
 	}
-	rep := &Report{CPUs: runtime.NumCPU(), Durable: o.Durable, LoadStart: loadAverage(),
-		TargetLatencyMs: millis(o.TargetLatency), CommitLatencyMs: millis(o.CommitLatency)}
-	if o.CommitLatency > 0 {
+	rep := &Report{CPUs: runtime.NumCPU(), Durable: o.Env.Durable, LoadStart: loadAverage(),
+		TargetLatencyMs: millis(o.Env.TargetLatency), CommitLatencyMs: millis(o.Env.CommitLatency)}
+	if o.Env.CommitLatency > 0 {
 		dir := filepath.Join(o.Dir, "syncdelay")
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("commit latency: %w", err)
@@ -310,7 +345,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		if err != nil {
 			return nil, fmt.Errorf("commit latency: %w", err)
 		}
-		o.syncEnv = syncdelay.Env(lib, o.CommitLatency)
+		o.syncEnv = syncdelay.Env(lib, o.Env.CommitLatency)
 	}
 	err := runAll(ctx, &o, rep)
 	rep.LoadEnd = loadAverage()
@@ -326,7 +361,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 // runAll measures the user's binlogs or every profile, adding what it
 // measured to rep, also on error.
 func runAll(ctx context.Context, o *Options, rep *Report) error {
-	if o.Base != "" {
+	if o.Existing.Base != "" {
 		pr, err := runUserBinlogs(ctx, o)
 		if pr != nil {
 			rep.Profiles = append(rep.Profiles, *pr)
@@ -336,7 +371,7 @@ func runAll(ctx context.Context, o *Options, rep *Report) error {
 		}
 		return nil
 	}
-	for _, p := range o.Profiles {
+	for _, p := range o.Workload.Profiles {
 		pr, err := runProfile(ctx, o, p)
 		if pr != nil {
 			rep.Profiles = append(rep.Profiles, *pr)
@@ -389,19 +424,19 @@ type method struct {
 // methods lists the methods o asks for, the anchor first.
 func (o *Options) methods() []method {
 	ms := []method{{name: AnchorMethod, kind: KindAnchor}}
-	apply := o.Apply
+	apply := o.Methods.Apply
 	if len(apply) == 0 {
 		apply = []replay.ApplyMode{replay.ApplyBinlog}
 	}
-	groups := o.GroupTxns
+	groups := o.Methods.GroupTxns
 	if len(groups) == 0 {
 		groups = []int{0}
 	}
-	compact := o.Compact
+	compact := o.Methods.Compact
 	if len(compact) == 0 {
 		compact = []bool{false}
 	}
-	for _, w := range o.Workers {
+	for _, w := range o.Methods.Workers {
 		for _, g := range groups {
 			for _, a := range apply {
 				for _, c := range compact {
@@ -420,11 +455,11 @@ func (o *Options) methods() []method {
 			}
 		}
 	}
-	if o.Native {
-		ms = append(ms, method{name: fmt.Sprintf("native parallel replication, %d threads, %s", o.NativeThreads, o.NativeMode),
-			kind: KindNative, workers: o.NativeThreads})
+	if o.Methods.Native {
+		ms = append(ms, method{name: fmt.Sprintf("native parallel replication, %d threads, %s", o.Methods.NativeThreads, o.Methods.NativeMode),
+			kind: KindNative, workers: o.Methods.NativeThreads})
 	}
-	if o.Limit {
+	if o.Methods.Limit {
 		ms = append(ms, method{name: LimitMethod, kind: KindLimit})
 	}
 	return ms
@@ -437,8 +472,8 @@ func runInput(ctx context.Context, o *Options, in *input, pr *ProfileReport) err
 	for _, m := range o.methods() {
 		res := Result{Method: m.name, Kind: m.kind, Workers: m.workers, GroupTxns: m.groupTxns, Apply: m.apply, Compact: m.compact, Verified: true}
 		var used usage
-		for run := 1; run <= o.Repeat; run++ {
-			fmt.Fprintf(o.Log, "bench: %s: %s (run %d of %d)\n", in.name, m.name, run, o.Repeat)
+		for run := 1; run <= o.Methods.Repeat; run++ {
+			fmt.Fprintf(o.Log, "bench: %s: %s (run %d of %d)\n", in.name, m.name, run, o.Methods.Repeat)
 			out, err := measure(ctx, o, in, m, run)
 			if err != nil {
 				return fmt.Errorf("%s: %w", m.name, err)

@@ -36,7 +36,7 @@ func requireServer(t *testing.T) {
 // tiny returns options for a run of a few seconds per profile.
 func tiny() Options {
 	o := DefaultOptions()
-	o.Scale, o.Txns, o.Threads, o.Tables, o.Workers, o.Durable = 50, 120, 2, 2, []int{1, 4}, false
+	o.Workload.Scale, o.Workload.Txns, o.Workload.Threads, o.Workload.Tables, o.Methods.Workers, o.Env.Durable = 50, 120, 2, 2, []int{1, 4}, false
 	return o
 }
 
@@ -66,14 +66,14 @@ func checkNoServers(t *testing.T) {
 func TestBenchTiny(t *testing.T) {
 	requireServer(t)
 	o := tiny()
-	o.Profiles = workload.Profiles()
-	o.Txns = 40
-	o.Native, o.Limit = true, true
+	o.Workload.Profiles = workload.Profiles()
+	o.Workload.Txns = 40
+	o.Methods.Native, o.Methods.Limit = true, true
 	rep, err := Run(t.Context(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkAll(t, rep, o, 3+len(o.Workers)) // anchor, workers, native, limit
+	checkAll(t, rep, o, 3+len(o.Methods.Workers)) // anchor, workers, native, limit
 	for _, p := range rep.Profiles {
 		if k := p.Results[len(p.Results)-2].Kind; k != KindNative {
 			t.Errorf("profile %s: last but one method is %s, want native", p.Profile, k)
@@ -90,8 +90,8 @@ func TestBenchTiny(t *testing.T) {
 // report says so.
 func checkAll(t *testing.T, rep *Report, o Options, n int) {
 	t.Helper()
-	if len(rep.Profiles) != len(o.Profiles) {
-		t.Fatalf("%d profiles reported, want %d", len(rep.Profiles), len(o.Profiles))
+	if len(rep.Profiles) != len(o.Workload.Profiles) {
+		t.Fatalf("%d profiles reported, want %d", len(rep.Profiles), len(o.Workload.Profiles))
 	}
 	for _, p := range rep.Profiles {
 		if len(p.Results) != n || p.Txns == 0 || p.Rows == 0 || p.BinlogBytes == 0 {
@@ -110,7 +110,7 @@ func checkAll(t *testing.T, rep *Report, o Options, n int) {
 	}
 	var out strings.Builder
 	if err := WriteText(&out, rep); err != nil || !strings.Contains(out.String(), AnchorMethod) ||
-		strings.Contains(out.String(), "FAILED") || strings.Count(out.String(), " yes\n") != len(o.Profiles)*n {
+		strings.Contains(out.String(), "FAILED") || strings.Count(out.String(), " yes\n") != len(o.Workload.Profiles)*n {
 		t.Errorf("text report: %v\n%s", err, out.String())
 	}
 }
@@ -125,14 +125,14 @@ func TestBenchRemoteSlowTarget(t *testing.T) {
 		t.Skip("--commit-latency needs a C compiler")
 	}
 	o := tiny()
-	o.Profiles = []workload.Profile{workload.OLTPSpecial}
-	o.Native, o.Limit, o.Durable = true, true, true
-	o.TargetLatency, o.CommitLatency = 2*time.Millisecond, time.Millisecond
+	o.Workload.Profiles = []workload.Profile{workload.OLTPSpecial}
+	o.Methods.Native, o.Methods.Limit, o.Env.Durable = true, true, true
+	o.Env.TargetLatency, o.Env.CommitLatency = 2*time.Millisecond, time.Millisecond
 	rep, err := Run(t.Context(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkAll(t, rep, o, 3+len(o.Workers))
+	checkAll(t, rep, o, 3+len(o.Methods.Workers))
 	for _, r := range rep.Profiles[0].Results {
 		if c := r.CPU; c != nil && r.Kind != KindNative && c.Proxy <= 0 {
 			t.Errorf("%s: no CPU counted for the latency proxy: %+v", r.Method, c)
@@ -158,7 +158,7 @@ func TestBenchRemoteSlowTarget(t *testing.T) {
 func TestBenchDetectsCorruption(t *testing.T) {
 	requireServer(t)
 	o := tiny()
-	o.Profiles = []workload.Profile{workload.OLTP}
+	o.Workload.Profiles = []workload.Profile{workload.OLTP}
 	victim := "binlog-replay --workers 4"
 	o.Tamper = func(ctx context.Context, method string, db *sql.DB) error {
 		if method != victim {
@@ -192,8 +192,8 @@ func TestBenchDetectsCorruption(t *testing.T) {
 func TestBenchApplySQL(t *testing.T) {
 	requireServer(t)
 	o := tiny()
-	o.Profiles, o.Workers = []workload.Profile{workload.OLTP}, []int{2}
-	o.Apply = []replay.ApplyMode{replay.ApplyBinlog, replay.ApplySQL}
+	o.Workload.Profiles, o.Methods.Workers = []workload.Profile{workload.OLTP}, []int{2}
+	o.Methods.Apply = []replay.ApplyMode{replay.ApplyBinlog, replay.ApplySQL}
 	rep, err := Run(t.Context(), o)
 	if err != nil {
 		t.Fatal(err)
@@ -216,7 +216,7 @@ func TestBenchApplySQL(t *testing.T) {
 func TestBenchUserBinlogs(t *testing.T) {
 	requireServer(t)
 	o := tiny()
-	o.Profiles, o.Workers = []workload.Profile{workload.OLTP}, []int{2}
+	o.Workload.Profiles, o.Methods.Workers = []workload.Profile{workload.OLTP}, []int{2}
 	o.Dir, o.Keep = t.TempDir(), true
 	rep, err := Run(t.Context(), o)
 	if err != nil {
@@ -234,8 +234,8 @@ func TestBenchUserBinlogs(t *testing.T) {
 	}
 
 	u := DefaultOptions()
-	u.Binlogs, u.Base, u.Start, u.Durable = files, filepath.Join(o.Dir, "oltp-base"), rep.Profiles[0].Start, false
-	u.Workers, u.Repeat = []int{1, 4}, 2
+	u.Existing.Binlogs, u.Existing.Base, u.Existing.Start, u.Env.Durable = files, filepath.Join(o.Dir, "oltp-base"), rep.Profiles[0].Start, false
+	u.Methods.Workers, u.Methods.Repeat = []int{1, 4}, 2
 	u.Tamper = func(ctx context.Context, method string, db *sql.DB) error {
 		if method != "binlog-replay --workers 4" {
 			return nil
@@ -291,7 +291,7 @@ func TestBenchCancel(t *testing.T) {
 	pattern := filepath.Join(os.TempDir(), "binlog-replay-bench-*")
 	before, _ := filepath.Glob(pattern)
 	o := tiny()
-	o.Profiles = []workload.Profile{workload.HotRows}
+	o.Workload.Profiles = []workload.Profile{workload.HotRows}
 	w := &cancelWriter{at: "binlog-replay --workers 4", cancel: cancel}
 	o.Log = w
 	rep, err := Run(ctx, o)
@@ -326,17 +326,19 @@ func TestReportJSON(t *testing.T) {
 // TestValidate checks that contradictory options are refused.
 func TestValidate(t *testing.T) {
 	bad := map[string]func(o *Options){
-		"no profiles":         func(o *Options) { o.Profiles = nil },
-		"repeat 0":            func(o *Options) { o.Repeat = 0 },
-		"negative workers":    func(o *Options) { o.Workers = []int{4, -1} },
-		"negative group size": func(o *Options) { o.GroupTxns = []int{0, -1} },
-		"binlogs, no base":    func(o *Options) { o.Binlogs = []string{"x.000001"} },
-		"base, no binlogs":    func(o *Options) { o.Base = "/data" },
-		"native with base":    func(o *Options) { o.Binlogs, o.Base, o.Native = []string{"x.000001"}, "/data", true },
-		"unknown native mode": func(o *Options) { o.Native, o.NativeMode = true, "fast" },
-		"negative latency":    func(o *Options) { o.TargetLatency = -time.Millisecond },
-		"slow commits, fast":  func(o *Options) { o.CommitLatency, o.Durable = time.Millisecond, false },
-		"apply auto":          func(o *Options) { o.Apply = []replay.ApplyMode{replay.ApplyBinlog, replay.ApplyAuto} },
+		"no profiles":         func(o *Options) { o.Workload.Profiles = nil },
+		"repeat 0":            func(o *Options) { o.Methods.Repeat = 0 },
+		"negative workers":    func(o *Options) { o.Methods.Workers = []int{4, -1} },
+		"negative group size": func(o *Options) { o.Methods.GroupTxns = []int{0, -1} },
+		"binlogs, no base":    func(o *Options) { o.Existing.Binlogs = []string{"x.000001"} },
+		"base, no binlogs":    func(o *Options) { o.Existing.Base = "/data" },
+		"native with base": func(o *Options) {
+			o.Existing.Binlogs, o.Existing.Base, o.Methods.Native = []string{"x.000001"}, "/data", true
+		},
+		"unknown native mode": func(o *Options) { o.Methods.Native, o.Methods.NativeMode = true, "fast" },
+		"negative latency":    func(o *Options) { o.Env.TargetLatency = -time.Millisecond },
+		"slow commits, fast":  func(o *Options) { o.Env.CommitLatency, o.Env.Durable = time.Millisecond, false },
+		"apply auto":          func(o *Options) { o.Methods.Apply = []replay.ApplyMode{replay.ApplyBinlog, replay.ApplyAuto} },
 	}
 	for name, change := range bad {
 		o := DefaultOptions()
@@ -355,7 +357,7 @@ func TestValidate(t *testing.T) {
 // size, each a method of its own name and directory.
 func TestMethodsGroupSizes(t *testing.T) {
 	o := DefaultOptions()
-	o.Workers, o.GroupTxns = []int{0, 8}, []int{0, 64}
+	o.Methods.Workers, o.Methods.GroupTxns = []int{0, 8}, []int{0, 64}
 	var names []string
 	slugs := map[string]bool{}
 	for _, m := range o.methods() {
@@ -380,8 +382,8 @@ func TestMethodsGroupSizes(t *testing.T) {
 // and slugged apart.
 func TestMethodsCompact(t *testing.T) {
 	o := DefaultOptions()
-	o.Workers, o.Compact = []int{0, 8}, []bool{false, true}
-	o.Apply = []replay.ApplyMode{replay.ApplyBinlog, replay.ApplySQL}
+	o.Methods.Workers, o.Methods.Compact = []int{0, 8}, []bool{false, true}
+	o.Methods.Apply = []replay.ApplyMode{replay.ApplyBinlog, replay.ApplySQL}
 	var names, labels []string
 	slugs := map[string]bool{}
 	for _, m := range o.methods() {

@@ -13,6 +13,7 @@ import (
 	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 	"github.com/binlog-replay/binlog-replay/internal/workload"
+	"github.com/binlog-replay/binlog-replay/internal/workload/reference"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -72,11 +73,11 @@ func closeServer(o *Options, srv *sandbox.Server, label string) {
 
 // runProfile generates profile p's workload and measures every method on it.
 func runProfile(ctx context.Context, o *Options, p workload.Profile) (*ProfileReport, error) {
-	size := fmt.Sprintf("%d transactions", o.Txns)
-	if o.Duration > 0 {
-		size = fmt.Sprintf("%s (at most %d transactions)", o.Duration, o.Txns)
+	size := fmt.Sprintf("%d transactions", o.Workload.Txns)
+	if o.Workload.Duration > 0 {
+		size = fmt.Sprintf("%s (at most %d transactions)", o.Workload.Duration, o.Workload.Txns)
 	}
-	fmt.Fprintf(o.Log, "bench: %s: generating the workload (%d rows per table, %s, %d sessions)\n", p, o.Scale, size, o.Threads)
+	fmt.Fprintf(o.Log, "bench: %s: generating the workload (%d rows per table, %s, %d sessions)\n", p, o.Workload.Scale, size, o.Workload.Threads)
 	in := &input{name: string(p), base: filepath.Join(o.Dir, string(p)+"-base")}
 	defer in.close(o)
 	if err := generate(ctx, o, p, in); err != nil {
@@ -88,10 +89,10 @@ func runProfile(ctx context.Context, o *Options, p workload.Profile) (*ProfileRe
 
 // runUserBinlogs measures every method on the user's binlogs and base.
 func runUserBinlogs(ctx context.Context, o *Options) (*ProfileReport, error) {
-	in := &input{name: "binlogs", base: o.Base, start: o.Start, files: o.Binlogs}
+	in := &input{name: "binlogs", base: o.Existing.Base, start: o.Existing.Start, files: o.Existing.Binlogs}
 	defer in.close(o)
 	if in.start.IsZero() {
-		in.start = txn.Position{File: filepath.Base(o.Binlogs[0]), Offset: 4}
+		in.start = txn.Position{File: filepath.Base(o.Existing.Binlogs[0]), Offset: 4}
 	}
 	if err := in.count(ctx); err != nil {
 		return nil, err
@@ -119,10 +120,10 @@ func generate(ctx context.Context, o *Options, p workload.Profile, in *input) er
 	if in.ref, err = srv.Open(ctx, ""); err != nil {
 		return err
 	}
-	wo := workload.Options{Profile: p, Seed: o.Seed, Scale: o.Scale, Txns: o.Txns, Threads: o.Threads, Format: "ROW"}
+	wo := workload.Options{Profile: p, Seed: o.Workload.Seed, Scale: o.Workload.Scale, Txns: o.Workload.Txns, Threads: o.Workload.Threads, Format: "ROW"}
 	switch p {
 	case workload.OLTP, workload.OLTPSpecial:
-		wo.Tables = o.Tables
+		wo.Tables = o.Workload.Tables
 	case workload.BigTxn:
 		wo.Scale = min(wo.Scale, maxBigTxnScale)
 	}
@@ -134,7 +135,7 @@ func generate(ctx context.Context, o *Options, p workload.Profile, in *input) er
 	if err := srv.Snapshot(ctx, in.base); err != nil {
 		return err
 	}
-	file, pos, err := workload.BinlogPosition(ctx, in.ref)
+	file, pos, err := reference.BinlogPosition(ctx, in.ref)
 	if err != nil {
 		return err
 	}
@@ -154,10 +155,10 @@ func generate(ctx context.Context, o *Options, p workload.Profile, in *input) er
 // runWorkload runs the workload on the source: Txns transactions, or as
 // many as fit in o.Duration.
 func runWorkload(ctx context.Context, o *Options, in *input, wo workload.Options) error {
-	if o.Duration <= 0 {
+	if o.Workload.Duration <= 0 {
 		return workload.Run(ctx, in.ref, wo)
 	}
-	wctx, cancel := context.WithTimeout(ctx, o.Duration)
+	wctx, cancel := context.WithTimeout(ctx, o.Workload.Duration)
 	err := workload.Run(wctx, in.ref, wo)
 	cancel()
 	switch {

@@ -11,7 +11,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/binlog-replay/binlog-replay/binlog"
-	"github.com/binlog-replay/binlog-replay/internal/pipeline"
+	"github.com/binlog-replay/binlog-replay/internal/pipeline/adapt"
 	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/txn"
@@ -58,11 +58,11 @@ func prepareLimit(ctx context.Context, files []string, start txn.Position, maxPa
 	}
 	defer r.Close()
 	defaults := replay.DefaultOptions()
-	groupMax := defaults.GroupTxns
+	groupMax := defaults.Apply.GroupTxns
 	if groupMax == 0 {
 		// The replay chooses the size as it goes: the limit uses the
 		// size it starts at.
-		groupMax = pipeline.BaseGroupTxns
+		groupMax = adapt.BaseGroupTxns
 	}
 	p := &limitPacker{limit: max(maxPacket/2, 64<<10)}
 	var (
@@ -86,7 +86,7 @@ func prepareLimit(ctx context.Context, files []string, start txn.Position, maxPa
 			return nil, fmt.Errorf("prepare the limit: %w", err)
 		}
 		alone := t.Kind != txn.KindRows
-		if alone || groupTxns >= groupMax || groupBytes+t.Bytes > defaults.GroupBytes {
+		if alone || groupTxns >= groupMax || groupBytes+t.Bytes > defaults.Apply.GroupBytes {
 			commit()
 		}
 		stmts, err := p.statements(ctx, t)

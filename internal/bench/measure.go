@@ -8,7 +8,7 @@ import (
 
 	"github.com/binlog-replay/binlog-replay/internal/netdelay"
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
-	"github.com/binlog-replay/binlog-replay/internal/workload"
+	"github.com/binlog-replay/binlog-replay/internal/workload/reference"
 	"github.com/binlog-replay/binlog-replay/redact"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/verify"
@@ -34,7 +34,7 @@ type outcome struct {
 // error is for what stops the run: a server that does not start, a failed
 // check, ctx ending, or an anchor failing when it is the reference.
 func measure(ctx context.Context, o *Options, in *input, m method, run int) (outcome, error) {
-	tgt, err := sandbox.Start(ctx, sandbox.Options{FromDatadir: in.base, Durable: o.Durable,
+	tgt, err := sandbox.Start(ctx, sandbox.Options{FromDatadir: in.base, Durable: o.Env.Durable,
 		Args: []string{"--innodb-buffer-pool-size=1G"}, Env: o.syncEnv})
 	if err != nil {
 		return outcome{}, err
@@ -126,9 +126,9 @@ func apply(ctx context.Context, o *Options, in *input, tgt *sandbox.Server, m me
 		upstream = in.source.Port
 	}
 	var proxy *netdelay.Proxy
-	if o.TargetLatency > 0 {
+	if o.Env.TargetLatency > 0 {
 		var err error
-		if proxy, err = netdelay.Listen(ctx, fmt.Sprintf("127.0.0.1:%d", upstream), o.TargetLatency); err != nil {
+		if proxy, err = netdelay.Listen(ctx, fmt.Sprintf("127.0.0.1:%d", upstream), o.Env.TargetLatency); err != nil {
 			return usage{}, err
 		}
 		defer proxy.Close()
@@ -166,12 +166,12 @@ func apply(ctx context.Context, o *Options, in *input, tgt *sandbox.Server, m me
 // applyAnchor applies the input with mariadb-binlog | mariadb, the client
 // connecting through proxy when there is one.
 func applyAnchor(ctx context.Context, in *input, tgt *sandbox.Server, proxy *netdelay.Proxy) (usage, error) {
-	client := workload.Client{Socket: tgt.Socket}
+	client := reference.Client{Socket: tgt.Socket}
 	if proxy != nil {
-		client = workload.Client{Host: "127.0.0.1", Port: proxy.Addr().Port}
+		client = reference.Client{Host: "127.0.0.1", Port: proxy.Addr().Port}
 	}
 	m := startMeter(tgt.Pid)
-	cpu, err := workload.ApplyWithMariaDBBinlog(ctx, in.files, in.start.File, in.start.Offset, client)
+	cpu, err := reference.ApplyWithMariaDBBinlog(ctx, in.files, in.start.File, in.start.Offset, client)
 	used := m.stop()
 	used.tool = cpu.Binlog + cpu.Client
 	return used, err
@@ -181,14 +181,14 @@ func applyAnchor(ctx context.Context, in *input, tgt *sandbox.Server, proxy *net
 // m.workers workers, through proxy when there is one.
 func applyReplay(ctx context.Context, o *Options, in *input, tgt *sandbox.Server, m method, proxy *netdelay.Proxy) (usage, error) {
 	ro := replay.DefaultOptions()
-	ro.Files, ro.TargetDSN, ro.StartPosition, ro.Workers = in.files, tgt.DSN(""), in.start, m.workers
-	ro.GroupTxns, ro.Compact = m.groupTxns, m.compact
+	ro.Files, ro.TargetDSN, ro.Select.StartPosition, ro.Apply.Workers = in.files, tgt.DSN(""), in.start, m.workers
+	ro.Apply.GroupTxns, ro.Apply.Compact = m.groupTxns, m.compact
 	if proxy != nil {
 		ro.TargetDSN = strings.Replace(tgt.TCPDSN(""), fmt.Sprintf(":%d)", tgt.Port), fmt.Sprintf(":%d)", proxy.Addr().Port), 1)
 	}
-	ro.LogValues = o.LogValues
+	ro.Report.LogValues = o.LogValues
 	if m.apply != "" {
-		ro.Apply = m.apply
+		ro.Apply.Mode = m.apply
 	}
 	mt := startMeter(tgt.Pid)
 	sum, err := replay.Run(ctx, ro, o.Log)

@@ -38,8 +38,8 @@ func applyNative(ctx context.Context, o *Options, in *input, tgt *sandbox.Server
 	setup := []string{
 		fmt.Sprintf("CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=%d, MASTER_USER='root', MASTER_PASSWORD='', "+
 			"MASTER_LOG_FILE='%s', MASTER_LOG_POS=%d, MASTER_USE_GTID=no", sourcePort, in.start.File, in.start.Offset),
-		fmt.Sprintf("SET GLOBAL slave_parallel_threads=%d", o.NativeThreads),
-		fmt.Sprintf("SET GLOBAL slave_parallel_mode='%s'", o.NativeMode),
+		fmt.Sprintf("SET GLOBAL slave_parallel_threads=%d", o.Methods.NativeThreads),
+		fmt.Sprintf("SET GLOBAL slave_parallel_mode='%s'", o.Methods.NativeMode),
 		"START SLAVE IO_THREAD",
 	}
 	for _, q := range setup {

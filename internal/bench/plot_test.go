@@ -16,15 +16,15 @@ func sampleReport() *Report {
 	return &Report{CPUs: 2, Durable: true, Profiles: []ProfileReport{{
 		Profile: "oltp", Txns: 20000, Rows: 80000, BinlogBytes: 41 << 20, CheckedAgainst: "source",
 		Results: []Result{
-			{Method: AnchorMethod, Kind: KindAnchor, Seconds: []float64{40}, Median: 40, Ratio: 1, Verified: true},
-			{Method: "binlog-replay --workers 4", Kind: KindReplay, Workers: 4, Seconds: []float64{10}, Median: 10, Ratio: 4, Verified: true},
-			{Method: "binlog-replay --workers 8", Kind: KindReplay, Workers: 8, Seconds: []float64{20}, Median: 20, Ratio: 2, Problem: "differs"},
+			{Method: AnchorMethod, Kind: KindAnchor, Timing: Timing{Seconds: []float64{40}, Median: 40, Ratio: 1}, Verified: true},
+			{Method: "binlog-replay --workers 4", Kind: KindReplay, Workers: 4, Timing: Timing{Seconds: []float64{10}, Median: 10, Ratio: 4}, Verified: true},
+			{Method: "binlog-replay --workers 8", Kind: KindReplay, Workers: 8, Timing: Timing{Seconds: []float64{20}, Median: 20, Ratio: 2}, Problem: "differs"},
 		},
 	}, {
 		Profile: "hot", Txns: 100, BinlogBytes: 1 << 20, CheckedAgainst: "source",
 		Results: []Result{
-			{Method: AnchorMethod, Kind: KindAnchor, Seconds: []float64{1.8, 2, 2.4}, Median: 2, Ratio: 1, Verified: true},
-			{Method: "native", Kind: KindNative, Workers: 16, Seconds: []float64{0.9, 1, 1.3}, Median: 1, Ratio: 2, Verified: true},
+			{Method: AnchorMethod, Kind: KindAnchor, Timing: Timing{Seconds: []float64{1.8, 2, 2.4}, Median: 2, Ratio: 1}, Verified: true},
+			{Method: "native", Kind: KindNative, Workers: 16, Timing: Timing{Seconds: []float64{0.9, 1, 1.3}, Median: 1, Ratio: 2}, Verified: true},
 		},
 	}}}
 }

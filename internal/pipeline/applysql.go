@@ -25,13 +25,13 @@ func (p *Pipeline) applySQL() bool {
 
 // SkipDecode is what the read stage's reader reads to know whether to
 // decode row images (binlog.Options.SkipDecode): off in serial stretches
-// (serial.go). It is nil when every row event is applied as SQL, whose
+// (internal/pipeline/adapt). It is nil when every row event is applied as SQL, whose
 // statements are made from the images: they are then always decoded.
 func (p *Pipeline) SkipDecode() *atomic.Bool {
 	if p.applySQL() {
 		return nil
 	}
-	return &p.serial.skip
+	return p.serial.SkipFlag()
 }
 
 // needsFormat reports whether t's row events are passed through in

@@ -3,9 +3,13 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"github.com/binlog-replay/binlog-replay/internal/target"
 	"strings"
 
+	"github.com/binlog-replay/binlog-replay/internal/pipeline/adapt"
+
+	"github.com/binlog-replay/binlog-replay/internal/pipeline/width"
+
+	"github.com/binlog-replay/binlog-replay/internal/target"
 	"github.com/binlog-replay/binlog-replay/partition"
 	"github.com/binlog-replay/binlog-replay/schema"
 	"github.com/binlog-replay/binlog-replay/sqlscan"
@@ -100,20 +104,20 @@ func (s *scheduler) schemaChanged(t *txn.Txn) {
 func (p *Pipeline) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- *group) error {
 	defer close(out)
 	sched := newScheduler(p)
-	sizer := newGroupSizer(p.cfg.GroupTxns)
+	sizer := adapt.NewGroupSizer(p.cfg.GroupTxns)
 	var (
 		cur    *group
 		ticket uint64
-		wide   width
+		wide   width.Meter
 	)
 	send := func(g *group) error {
-		sizer.observe(g)
+		sizer.Observe(g.first, g.dependsOn)
 		if sched.keyer != nil {
-			width := wide.add(g.last(), g.dependsOn)
+			width := wide.Add(g.last(), g.dependsOn)
 			p.mu.Lock()
 			p.prog.parallelism = width
 			p.mu.Unlock()
-			p.serial.dispatched(g)
+			p.serial.Dispatched(g.first, g.dependsOn, len(g.txns))
 		}
 		select {
 		case out <- g:
@@ -156,14 +160,14 @@ func (p *Pipeline) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- 
 		}
 		ddl := isDDLTxn(t)
 		if t.Kind != txn.KindRows {
-			p.temps.apply(t)
+			p.temps.Apply(t)
 		}
 		// Close a full group first (or, keeping source GTIDs, one of
 		// another domain or server: see GTIDMode), or the group before a
 		// transaction that runs alone: t's dependencies are worked out
 		// against the group it will join.
 		alone := solo != "" || ddl || t.Kind != txn.KindRows
-		if cur != nil && (alone || len(cur.txns) >= sizer.maxTxns() || cur.bytes+t.Bytes > p.cfg.GroupBytes ||
+		if cur != nil && (alone || len(cur.txns) >= sizer.MaxTxns() || cur.bytes+t.Bytes > p.cfg.GroupBytes ||
 			p.cfg.KeepGTIDs && target.GTIDOrigin(cur.txns[len(cur.txns)-1].GTID) != target.GTIDOrigin(t.GTID)) {
 			if err := flush(); err != nil {
 				return err
@@ -173,7 +177,7 @@ func (p *Pipeline) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- 
 		if cur != nil {
 			first = cur.first
 		}
-		sched.forget(p.seq.committedUpTo())
+		sched.forget(p.seq.CommittedUpTo())
 		dependsOn, barrier, reason, err := sched.depends(ctx, t, ticket, first, solo != "" || ddl)
 		if err != nil {
 			return err
@@ -181,7 +185,7 @@ func (p *Pipeline) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- 
 		switch {
 		case solo != "":
 			p.noteBarrier(t, "non-transactional or failed on the source")
-		case barrier && t.Kind == txn.KindRows && !rowsDecoded(t) && p.serial.serial():
+		case barrier && t.Kind == txn.KindRows && !rowsDecoded(t) && p.serial.Active():
 			p.counts.serialTxns.Add(1) // not decoded in a serial stretch: no barrier to report
 		case barrier:
 			p.noteBarrier(t, reason)
@@ -200,7 +204,7 @@ func (p *Pipeline) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- 
 			}
 			if g.ddl {
 				// Later transactions are keyed against the new schema.
-				if err := p.seq.waitCommitted(ctx, ticket); err != nil {
+				if err := p.seq.WaitCommitted(ctx, ticket); err != nil {
 					return err
 				}
 				sched.schemaChanged(t)
@@ -234,7 +238,7 @@ func (p *Pipeline) dispatchStream(ctx context.Context, in <-chan *txn.Txn, first
 	}
 	g := &group{txns: []*txn.Txn{first}, first: ticket, dependsOn: ticket - 1, ddl: isDDLTxn(first),
 		statement: true, bytes: first.Bytes, solo: solo, stream: make(chan *txn.Txn, 1)}
-	p.temps.apply(first)
+	p.temps.Apply(first)
 	g.temps = p.temps.String()
 	defer close(g.stream)
 	if err := send(g); err != nil {
@@ -251,7 +255,7 @@ func (p *Pipeline) dispatchStream(ctx context.Context, in <-chan *txn.Txn, first
 		if !ok {
 			return nil // the reading stopped before the last piece
 		}
-		p.temps.apply(t)
+		p.temps.Apply(t)
 		if t.Final {
 			g.temps = p.temps.String() // read by the worker once it has the last piece
 		}
@@ -264,7 +268,7 @@ func (p *Pipeline) dispatchStream(ctx context.Context, in <-chan *txn.Txn, first
 			continue
 		}
 		if g.ddl {
-			if err := p.seq.waitCommitted(ctx, ticket); err != nil {
+			if err := p.seq.WaitCommitted(ctx, ticket); err != nil {
 				return err
 			}
 			sched.schemaChanged(first)
@@ -282,7 +286,7 @@ func (p *Pipeline) dispatchStream(ctx context.Context, in <-chan *txn.Txn, first
 // at once.
 func (p *Pipeline) next(ctx context.Context, in <-chan *txn.Txn, cur *group, flush func() error) (*txn.Txn, bool, error) {
 	for cur != nil {
-		committed, changed := p.seq.progress()
+		committed, changed := p.seq.Progress()
 		if committed >= cur.dependsOn {
 			select {
 			case t, ok := <-in:

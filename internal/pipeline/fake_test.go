@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/binlog-replay/binlog-replay/internal/pipeline/budget"
+
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
@@ -57,6 +59,8 @@ type fakeTarget struct {
 	turns map[uint64]uint64
 	// chained counts the COMMITs that waited for a turn on the server.
 	chained int
+	// joined counts the ExecJoined calls.
+	joined int
 }
 
 // fakeTxn is how the fake target treats one transaction.
@@ -78,6 +82,10 @@ type fakeTxn struct {
 	commitDelay    time.Duration
 	failCommitOnce error
 	commitFailed   bool
+	// repack fails every ExecJoined of a group holding it with
+	// sqlgen.ErrRepack, as a joined packet that cannot be checked
+	// exactly does; Exec applies it.
+	repack bool
 }
 
 func newFakeTarget(t *testing.T, txns map[uint64]*fakeTxn) *fakeTarget {
@@ -160,6 +168,29 @@ func (s *fakeSession) Exec(ctx context.Context, stmts []sqlgen.Stmt) error {
 		}
 	}
 	return nil
+}
+
+// ExecEach is Exec (the fake has no packets).
+func (s *fakeSession) ExecEach(ctx context.Context, stmts []sqlgen.Stmt) error {
+	return s.Exec(ctx, stmts)
+}
+
+// ExecJoined is Exec, but fails with sqlgen.ErrRepack, before applying
+// anything, when a transaction of stmts has repack set.
+func (s *fakeSession) ExecJoined(ctx context.Context, stmts []sqlgen.Stmt) error {
+	s.f.mu.Lock()
+	s.f.joined++
+	s.f.mu.Unlock()
+	for i := range stmts {
+		st := &stmts[i]
+		if st.Txn == nil {
+			continue
+		}
+		if ft := s.f.txns[st.Txn.Seq]; ft != nil && ft.repack {
+			return &target.StmtError{Stmt: st, Err: fmt.Errorf("fake: %w", sqlgen.ErrRepack)}
+		}
+	}
+	return s.Exec(ctx, stmts)
 }
 
 func atoi(s string) uint64 {
@@ -381,7 +412,7 @@ func runPipeline(t *testing.T, ctx context.Context, f *fakeTarget, cfg Config, t
 	if cfg.MaxRetries == 0 {
 		cfg.MaxRetries = 5
 	}
-	p := New(cfg, Deps{Target: f, Tables: fakeTables{}, Gen: &sqlgen.Generator{}, Mem: NewBudget(64 << 20), Logf: t.Logf})
+	p := New(cfg, Deps{Target: f, Tables: fakeTables{}, Gen: &sqlgen.Generator{}, Mem: budget.New(64 << 20), Logf: t.Logf})
 	in := make(chan *txn.Txn, len(txns))
 	for _, tx := range txns {
 		if err := p.deps.Mem.Acquire(ctx, tx); err != nil {

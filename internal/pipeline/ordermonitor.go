@@ -14,7 +14,7 @@ import (
 // later group waits for its turn to commit and the earliest pending group
 // has been running its body for a while, it asks the target whether any
 // transaction is in a lock wait, and if so makes the later groups roll back
-// (sequencer.abortLater): their locks go, the earliest group's statement
+// (Sequencer.AbortLater): their locks go, the earliest group's statement
 // continues, and they run again after it commits. Commits are never
 // reordered. At worst a wrong guess (the lock wait was another one) makes
 // the waiting groups run their bodies again.
@@ -80,7 +80,7 @@ func (p *Pipeline) monitorOrder(ctx context.Context) {
 		if p.counts.waiting.Load() == 0 {
 			continue
 		}
-		earliest := p.seq.committedUpTo() + 1
+		earliest := p.seq.CommittedUpTo() + 1
 		since, ok := p.bodies.since(earliest)
 		if !ok || time.Since(since) < monitorPatience {
 			continue
@@ -96,7 +96,7 @@ func (p *Pipeline) monitorOrder(ctx context.Context) {
 			return
 		}
 		if waiting {
-			p.seq.abortLater(earliest)
+			p.seq.AbortLater(earliest)
 			p.counts.orderAborts.Add(1)
 			lastTicket, lastAbort = earliest, time.Now()
 		}

@@ -6,14 +6,15 @@
 //	  -> dispatch (dispatch.go): tickets, write sets (partition), groups
 //	  -> workers (worker.go): a target session each, a group's body, then
 //	     its turn and its COMMIT with the checkpoint
-//	  -> sequencer (sequencer.go): commit order, commit-order deadlocks
+//	  -> sequencer (internal/pipeline/sequencer): commit order, commit-order deadlocks
 //	     (ordermonitor.go)
 //
 // Transactions that cannot be applied in a group run alone: DDL (with a
 // fingerprint for exactly-once resume, worker.go and ctas.go), those
 // writing non-transactional tables (solo.go), those read in pieces
 // (stream.go). The memory the transactions in flight hold is bounded
-// (memory.go); serial stretches of binlog skip row decoding (serial.go).
+// (internal/pipeline/budget); serial stretches of binlog skip row decoding
+// (internal/pipeline/adapt).
 //
 // The pipeline talks to the target through Target and Session, and reads
 // table definitions through Tables, so that its logic is tested without a
@@ -30,6 +31,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/binlog-replay/binlog-replay/internal/pipeline/adapt"
+
+	"github.com/binlog-replay/binlog-replay/internal/pipeline/temptables"
+
+	"github.com/binlog-replay/binlog-replay/internal/pipeline/budget"
+
+	"github.com/binlog-replay/binlog-replay/internal/pipeline/sequencer"
+
 	"golang.org/x/sync/errgroup"
 
 	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
@@ -45,7 +54,7 @@ type Config struct {
 	Workers int
 	// GroupTxns and GroupBytes bound how many consecutive source
 	// transactions one target commit may hold; GroupTxns 0 lets the
-	// pipeline choose, as it goes (groupsize.go).
+	// pipeline choose, as it goes (internal/pipeline/adapt).
 	GroupTxns  int
 	GroupBytes int64
 	// MaxRetries bounds the retries of a group after lock conflicts.
@@ -95,6 +104,13 @@ type Session interface {
 	// Exec sends statements; an error about one of them is a
 	// *target.StmtError.
 	Exec(ctx context.Context, stmts []sqlgen.Stmt) error
+	// ExecJoined is Exec with the SQL apply path's statements of several
+	// row events and transactions sharing packets; an error may wrap
+	// sqlgen.ErrRepack (target.Session.ExecJoined).
+	ExecJoined(ctx context.Context, stmts []sqlgen.Stmt) error
+	// ExecEach is Exec with each statement of the SQL apply path in a
+	// packet of its own (target.Session.ExecEach).
+	ExecEach(ctx context.Context, stmts []sqlgen.Stmt) error
 	// Run sends sql, one packet (statements ending in a COMMIT, say).
 	Run(ctx context.Context, sql string) error
 	// RunUnlogged is Run out of the target's binlog when source GTIDs are
@@ -140,8 +156,8 @@ type Deps struct {
 	// Gen makes the statements that apply a transaction.
 	Gen Generator
 	// Mem is the memory budget the read stage takes shares of and the
-	// pipeline gives back (memory.go).
-	Mem *Budget
+	// pipeline gives back (internal/pipeline/budget).
+	Mem *budget.Budget
 	// Logf receives the pipeline's log lines.
 	Logf func(format string, args ...any)
 	// Compact, when set, returns the transactions whose statements apply
@@ -155,10 +171,10 @@ type Pipeline struct {
 	cfg  Config
 	deps Deps
 
-	seq    *sequencer
-	serial serialMode
-	temps  tempTables // dispatch only
-	bodies bodies     // the groups running their bodies, for the order monitor
+	seq    *sequencer.Sequencer
+	serial adapt.SerialMode
+	temps  temptables.Tables // dispatch only
+	bodies bodies            // the groups running their bodies, for the order monitor
 	stmt   stmtSession
 	counts counters
 
@@ -179,6 +195,7 @@ type counters struct {
 	busy, waiting                        atomic.Int64
 	retries, orderAborts, chained        atomic.Uint64
 	serialTxns, barriers, expectedErrors atomic.Uint64
+	repacked                             atomic.Uint64
 }
 
 // progress is what was committed, guarded by Pipeline.mu.
@@ -202,7 +219,7 @@ func New(cfg Config, deps Deps) *Pipeline {
 	if deps.Logf == nil {
 		deps.Logf = func(string, ...any) {}
 	}
-	p := &Pipeline{cfg: cfg, deps: deps, seq: newSequencer(0)}
+	p := &Pipeline{cfg: cfg, deps: deps, seq: sequencer.New(0)}
 	p.prog.position = cfg.Start
 	p.prog.pending = cfg.Pending
 	return p
@@ -245,7 +262,7 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan *txn.Txn) error {
 	}
 	err = g.Wait()
 	if err != nil {
-		p.seq.fail(err)
+		p.seq.Fail(err)
 	}
 	return err
 }
@@ -273,6 +290,21 @@ type UncertainGroup struct {
 
 // Snapshot is what the pipeline did so far.
 type Snapshot struct {
+	// Committed is how far the commits went.
+	Committed
+	// Busy and Waiting count the workers applying a group and those
+	// waiting for their turn to commit.
+	Busy, Waiting int
+	// Parallelism is what the binlog allows as dispatched (internal/pipeline/width).
+	Parallelism float64
+	// RunCounts count what happened on the way.
+	RunCounts
+	// Uncertain is the group whose commit was cut off, if any.
+	Uncertain *UncertainGroup
+}
+
+// Committed is how far a pipeline's commits went (see Snapshot).
+type Committed struct {
 	// Applied counts the source transactions committed, Bytes their
 	// binlog bytes; Position is where the next one starts, SourceTime the
 	// commit time of the last one; First and Last the first and last
@@ -282,11 +314,11 @@ type Snapshot struct {
 	Position    txn.Position
 	SourceTime  time.Time
 	First, Last *txn.Ref
-	// Busy and Waiting count the workers applying a group and those
-	// waiting for their turn to commit.
-	Busy, Waiting int
-	// Parallelism is what the binlog allows as dispatched (width.go).
-	Parallelism float64
+}
+
+// RunCounts count the groups run alone, the row events applied as SQL,
+// retries and other events of a pipeline's run (see Snapshot).
+type RunCounts struct {
 	// Barriers counts the transactions that ran alone, BarrierReasons by
 	// reason.
 	Barriers       uint64
@@ -299,16 +331,18 @@ type Snapshot struct {
 	// ChainedCommits counts the commits sent chained on the one before,
 	// before it was acknowledged (target/turns.go).
 	ChainedCommits uint64
-	// Uncertain is the group whose commit was cut off, if any.
-	Uncertain *UncertainGroup
+	// Repacked counts the groups applied again with their SQL apply
+	// statements one per packet, after packets joined across groups could
+	// not be checked exactly (sqlgen.ErrRepack).
+	Repacked uint64
 }
 
 // Snapshot returns what the pipeline did so far.
 func (p *Pipeline) Snapshot() Snapshot {
 	p.mu.Lock()
-	s := Snapshot{Applied: p.prog.applied, Bytes: p.prog.bytes, Position: p.prog.position,
-		SourceTime: p.prog.sourceTime, First: p.prog.first, Last: p.prog.last,
-		Parallelism: p.prog.parallelism, SQLRowEvents: p.prog.sqlRowEvents, Uncertain: p.prog.uncertain}
+	s := Snapshot{Committed: Committed{Applied: p.prog.applied, Bytes: p.prog.bytes, Position: p.prog.position,
+		SourceTime: p.prog.sourceTime, First: p.prog.first, Last: p.prog.last},
+		Parallelism: p.prog.parallelism, RunCounts: RunCounts{SQLRowEvents: p.prog.sqlRowEvents}, Uncertain: p.prog.uncertain}
 	if len(p.prog.barrierWhy) > 0 {
 		s.BarrierReasons = make(map[string]uint64, len(p.prog.barrierWhy))
 		for k, v := range p.prog.barrierWhy {
@@ -320,7 +354,7 @@ func (p *Pipeline) Snapshot() Snapshot {
 	s.Busy, s.Waiting = int(c.busy.Load()), int(c.waiting.Load())
 	s.Barriers, s.Retries, s.OrderAborts = c.barriers.Load(), c.retries.Load(), c.orderAborts.Load()
 	s.SerialTxns, s.ExpectedErrors = c.serialTxns.Load(), c.expectedErrors.Load()
-	s.ChainedCommits = c.chained.Load()
+	s.ChainedCommits, s.Repacked = c.chained.Load(), c.repacked.Load()
 	return s
 }
 
@@ -328,7 +362,7 @@ func (p *Pipeline) Snapshot() Snapshot {
 // commits, a group's acknowledgement may come before the one of the group
 // before it (whose commit it proves).
 func (p *Pipeline) committed(g *group) {
-	p.seq.done(g.last())
+	p.seq.Done(g.last())
 	if g.stream == nil { // a stream's pieces gave their memory back as they were sent
 		p.deps.Mem.Release(g.txns)
 	}
@@ -401,9 +435,15 @@ func (p *Pipeline) applyError(t *txn.Txn, s *sqlgen.Stmt, err error) error {
 	}
 	ae = &ApplyError{Seq: t.Seq, Start: t.Start, GTID: t.GTID.String(), Err: err, LogValues: p.cfg.LogValues}
 	if s != nil {
-		if s.Event != nil {
-			ae.Event = fmt.Sprintf("%s at %s", s.Event.TypeName, s.Event.Pos)
-			if rows := s.Event.Rows; rows != nil && rows.Table != nil {
+		e := s.Event
+		if s.Check != nil && len(s.Check.Events) > 0 {
+			// The statement's own row event, not its packet group's
+			// first (see sqlgen.Stmt.Check).
+			e = s.Check.Events[0]
+		}
+		if e != nil {
+			ae.Event = fmt.Sprintf("%s at %s", e.TypeName, e.Pos)
+			if rows := e.Rows; rows != nil && rows.Table != nil {
 				ae.Table = rows.Table.Schema + "." + rows.Table.Table
 			}
 		}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/binlog-replay/binlog-replay/internal/pipeline/budget"
+
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -109,6 +111,36 @@ func TestRetryAfterPartialBatch(t *testing.T) {
 	})
 }
 
+// TestRepackSplitsPackets: the bodies of row groups are sent with their
+// SQL apply packets joined (ExecJoined); a group whose joined packets
+// cannot be checked exactly (sqlgen.ErrRepack, from transaction 2) is
+// rolled back and applied again with them split (Exec), whole, and
+// commits once, in order; the other groups stay joined.
+func TestRepackSplitsPackets(t *testing.T) {
+	bothCommitModes(t, func(t *testing.T, chain bool) {
+		f := newFakeTarget(t, map[uint64]*fakeTxn{2: {repack: true}})
+		p, err := runPipeline(t, context.Background(), f, Config{ChainCommits: chain, Workers: 1, GroupTxns: 3},
+			rowTxn(1, 1), rowTxn(2, 2), rowTxn(3, 3), rowTxn(4, 4), rowTxn(5, 5), rowTxn(6, 6))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.result(); !slices.Equal(got, seqs(6)) {
+			t.Fatalf("committed %v, want 1 to 6", got)
+		}
+		if !slices.Equal(f.commits, []uint64{3, 6}) {
+			t.Fatalf("checkpoint counts %v, want 3 6 (two groups, each committed once)", f.commits)
+		}
+		if got := p.Snapshot().Repacked; got != 1 {
+			t.Fatalf("%d groups repacked, want 1", got)
+		}
+		if f.applied[1] != 1 || f.applied[2] != 1 || f.applied[4] != 1 || f.joined != 2 {
+			t.Fatalf("transactions 1, 2, 4 applied %d, %d, %d times, %d joined sends: want each applied once, "+
+				"the first group split after its joined send failed, the second joined",
+				f.applied[1], f.applied[2], f.applied[4], f.joined)
+		}
+	})
+}
+
 // TestFallbackOneAtATime: in a group of three, the target refuses the
 // second (a duplicate key): the transactions are applied one at a time,
 // the first commits, and the error names the second.
@@ -176,7 +208,7 @@ func TestCancellation(t *testing.T) {
 			t.Run(c.name, func(t *testing.T) {
 				f := newFakeTarget(t, c.txns)
 				p := New(Config{ChainCommits: chain, Workers: 3, GroupTxns: 1, GroupBytes: 1 << 20, MaxRetries: 5},
-					Deps{Target: f, Tables: fakeTables{}, Gen: sqlgenGenerator(), Mem: NewBudget(64 << 20), Logf: t.Logf})
+					Deps{Target: f, Tables: fakeTables{}, Gen: sqlgenGenerator(), Mem: budget.New(64 << 20), Logf: t.Logf})
 				in := make(chan *txn.Txn, 3)
 				for i := uint64(1); i <= 3; i++ {
 					tx := rowTxn(i, int64(i))

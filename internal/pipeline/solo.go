@@ -7,7 +7,9 @@ import (
 	"github.com/binlog-replay/binlog-replay/internal/target"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
+	"github.com/binlog-replay/binlog-replay/redact"
 	"github.com/binlog-replay/binlog-replay/schema"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -72,11 +74,50 @@ func (p *Pipeline) soloReason(ctx context.Context, t *txn.Txn) (string, error) {
 	case len(nonTrans) > 0:
 		return "it writes non-transactional tables: " + strings.Join(nonTrans, ", "), nil
 	case t.RolledBack:
-		return "the source rolled it back after it had written non-transactional tables" + tableList(tables), nil
+		return "the source rolled it back after it had written non-transactional tables" + tableList(tables) +
+			statementList(t, p.cfg.LogValues), nil
 	case t.NonTransactional:
-		return "the binlog marks it as writing non-transactional tables" + tableList(tables), nil
+		return "the binlog marks it as writing non-transactional tables" + tableList(tables) +
+			statementList(t, p.cfg.LogValues), nil
 	}
 	return "", nil
+}
+
+// statementList lists the statements of t (values hidden unless
+// logValues), for an operator to see which tables they write: a
+// statement-format transaction has no table maps to name them. Tables
+// that triggers write are not named by the statements.
+func statementList(t *txn.Txn, logValues bool) string {
+	const maxLen = 160
+	var stmts []string
+	for i := range t.Events {
+		q := t.Events[i].Query
+		if q == nil {
+			continue
+		}
+		sql := strings.TrimSpace(string(q.SQL))
+		if strings.EqualFold(sql, "BEGIN") || strings.EqualFold(sql, "COMMIT") {
+			continue
+		}
+		if !logValues {
+			sql = redact.SQL(sql)
+		}
+		if len(sql) > maxLen {
+			n := maxLen
+			for n > 0 && !utf8.RuneStart(sql[n]) {
+				n--
+			}
+			sql = sql[:n] + "..."
+		}
+		if q.Schema != "" {
+			sql = "(in " + q.Schema + ") " + sql
+		}
+		stmts = append(stmts, sql)
+	}
+	if len(stmts) == 0 {
+		return ""
+	}
+	return "; its statements: " + strings.Join(stmts, "; ") + " (and the tables their triggers write, if any)"
 }
 
 func tableList(tables []string) string {
@@ -90,7 +131,7 @@ func tableList(tables []string) string {
 // alone (see above).
 func (w *worker) applySolo(ctx context.Context, g *group) error {
 	t := g.txns[0]
-	if err := w.p.seq.waitCommitted(ctx, g.first-1); err != nil {
+	if err := w.p.seq.WaitCommitted(ctx, g.first-1); err != nil {
 		return err
 	}
 	if p := w.p.takePending(t); p != nil && w.p.cfg.Uncertain == OutcomeApplied {

@@ -53,7 +53,7 @@ func (st *streamApply) apply(ctx context.Context) error {
 			w.p.deps.Mem.Release([]*txn.Txn{held})
 		}
 	}()
-	if err := w.p.seq.waitCommitted(ctx, g.first-1); err != nil {
+	if err := w.p.seq.WaitCommitted(ctx, g.first-1); err != nil {
 		return err
 	}
 	var q *txn.Event

@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/binlog-replay/binlog-replay/internal/target"
 	"time"
+
+	"github.com/binlog-replay/binlog-replay/internal/pipeline/adapt"
+
+	"github.com/binlog-replay/binlog-replay/internal/pipeline/sequencer"
+	"github.com/binlog-replay/binlog-replay/internal/target"
 
 	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
 	"github.com/binlog-replay/binlog-replay/schema"
@@ -42,6 +46,12 @@ type group struct {
 	// the first (txns[0]); the dispatcher closes it after the last one, or
 	// earlier when the reading stops (stream.go).
 	stream chan *txn.Txn
+	// split sends the group's SQL apply statements one per packet
+	// (target.Session.ExecEach), after an attempt with them joined
+	// (target.Session.ExecJoined) could not check its rows exactly
+	// (sqlgen.ErrRepack) or was refused (the error then names the row
+	// event refused, not a packet of several).
+	split bool
 }
 
 func (g *group) last() uint64 { return g.first + uint64(len(g.txns)) - 1 }
@@ -79,7 +89,7 @@ func (w *worker) apply(ctx context.Context, g *group) error {
 		// committed (and everything after waits for it), the statement
 		// session is free. Wait first, lock after: an earlier statement
 		// group may still need the session.
-		if err := w.p.seq.waitCommitted(ctx, g.first-1); err != nil {
+		if err := w.p.seq.WaitCommitted(ctx, g.first-1); err != nil {
 			return err
 		}
 		w.p.stmt.mu.Lock()
@@ -102,20 +112,25 @@ func (w *worker) apply(ctx context.Context, g *group) error {
 			return nil
 		}
 		w.rollback()
-		var aborted errAborted
+		var aborted sequencer.ErrAborted
 		switch {
+		case errors.Is(err, sqlgen.ErrRepack) && !g.split:
+			// A joined packet could not be checked exactly: nothing is
+			// wrong, apply the group again with its packets split.
+			w.p.counts.repacked.Add(1)
+			g.split = true
 		case errors.As(err, &aborted):
 			// An earlier group needs our locks: let it commit first.
-			if err := seq.waitCommitted(ctx, aborted.until); err != nil {
+			if err := seq.WaitCommitted(ctx, aborted.Until); err != nil {
 				return err
 			}
 		case isRetryable(err) && attempt < w.p.cfg.MaxRetries:
 			w.p.counts.retries.Add(1)
-			if seq.committedUpTo() == g.first-1 {
+			if seq.CommittedUpTo() == g.first-1 {
 				// We are the earliest pending group: whoever holds our
 				// locks is a later group waiting for its turn.
-				seq.abortLater(g.first)
-			} else if err := seq.waitCommitted(ctx, g.first-1); err != nil {
+				seq.AbortLater(g.first)
+			} else if err := seq.WaitCommitted(ctx, g.first-1); err != nil {
 				return err
 			}
 		case isRetryable(err):
@@ -134,6 +149,12 @@ func (w *worker) apply(ctx context.Context, g *group) error {
 			// at a time, so that those before it commit and the error
 			// names the one that fails.
 			return w.applyEach(ctx, g)
+		case len(g.txns) == 1 && !g.split && g.sqlEvents > 1 && (isServerError(err) || sqlgen.IsRowsError(err)) && !errors.Is(err, errCommitUnknown):
+			// Refused with its SQL apply statements joined across row
+			// events: a server error is about a packet, not one event.
+			// Apply it again with one statement per packet, so that the
+			// error it stops on names the row event refused.
+			g.split = true
 		default:
 			return err
 		}
@@ -144,7 +165,7 @@ func (w *worker) apply(ctx context.Context, g *group) error {
 func (w *worker) applyEach(ctx context.Context, g *group) error {
 	for i, t := range g.txns {
 		one := &group{txns: g.txns[i : i+1], first: g.first + uint64(i), dependsOn: g.first + uint64(i) - 1,
-			statement: g.statement, bytes: t.Bytes}
+			statement: g.statement, bytes: t.Bytes, split: g.split}
 		if err := w.apply(ctx, one); err != nil {
 			return err
 		}
@@ -211,7 +232,7 @@ func (w *worker) applyOnce(ctx context.Context, g *group) error {
 		// Groups that use the same turn slot must be far apart (see
 		// target.TurnSlots): a group and the one chained on it have
 		// committed before a later group takes their slot again.
-		if err := w.p.seq.waitCommitted(ctx, turnWindow(g.first, groupTxnsBound(w.p.cfg.GroupTxns))); err != nil {
+		if err := w.p.seq.WaitCommitted(ctx, turnWindow(g.first, adapt.GroupTxnsBound(w.p.cfg.GroupTxns))); err != nil {
 			return err
 		}
 	}
@@ -225,10 +246,10 @@ func (w *worker) applyOnce(ctx context.Context, g *group) error {
 		}
 		lead = nil
 	}
-	if err := w.p.seq.waitCommitted(ctx, g.dependsOn); err != nil {
+	if err := w.p.seq.WaitCommitted(ctx, g.dependsOn); err != nil {
 		return err
 	}
-	gen := w.p.seq.generation()
+	gen := w.p.seq.Generation()
 	// The statements are made once the groups before have committed: a
 	// DDL among them may change the tables they read.
 	stmts, format, err := w.statements(ctx, g)
@@ -239,14 +260,18 @@ func (w *worker) applyOnce(ctx context.Context, g *group) error {
 	g.sqlEvents = sqlgen.SQLRowEvents(stmts)
 	stmts = append(lead, stmts...)
 	w.p.bodies.start(g.first)
-	err = w.exec(ctx, stmts)
+	if g.split {
+		err = w.stmtError(w.sess.ExecEach(ctx, stmts))
+	} else {
+		err = w.execJoined(ctx, stmts)
+	}
 	w.p.bodies.end(g.first)
 	if err != nil {
 		return err
 	}
 	w.sess.SetFormat(format)
 	w.p.counts.waiting.Add(1)
-	after, err := w.p.seq.waitTurn(ctx, g.first, gen, chain)
+	after, err := w.p.seq.WaitTurn(ctx, g.first, gen, chain)
 	w.p.counts.waiting.Add(-1)
 	if err != nil {
 		return err
@@ -256,7 +281,7 @@ func (w *worker) applyOnce(ctx context.Context, g *group) error {
 		commit = target.TurnWaitSQL(after, g.first) + ";\n" + commit
 	}
 	if chain {
-		w.p.seq.sending(g.first, g.last())
+		w.p.seq.Sending(g.first, g.last())
 	}
 	runCtx := ctx
 	if chain {
@@ -269,7 +294,7 @@ func (w *worker) applyOnce(ctx context.Context, g *group) error {
 			// The group before rolled back (or was slow to commit, or
 			// needs a lock this one holds): nothing was committed. Run
 			// again once it has committed.
-			return errAborted{until: g.first - 1}
+			return sequencer.ErrAborted{Until: g.first - 1}
 		}
 		// The commit may or may not have happened: the checkpoint on the
 		// target says which, and --resume reads it.
@@ -320,7 +345,7 @@ func turnWindow(first uint64, groupTxns int) uint64 {
 // DDL a second time.
 func (w *worker) applyDDL(ctx context.Context, g *group) error {
 	t := g.txns[0]
-	if err := w.p.seq.waitCommitted(ctx, g.first-1); err != nil {
+	if err := w.p.seq.WaitCommitted(ctx, g.first-1); err != nil {
 		return err
 	}
 	q, rowsOnly, skip, err := w.settleDDL(ctx, g)
@@ -552,7 +577,19 @@ func (w *worker) execUnlogged(ctx context.Context, sql string) error {
 // exec sends stmts on the worker's session (target.Session.Exec); an error
 // about one statement names its transaction, event and statement.
 func (w *worker) exec(ctx context.Context, stmts []sqlgen.Stmt) error {
-	err := w.sess.Exec(ctx, stmts)
+	return w.stmtError(w.sess.Exec(ctx, stmts))
+}
+
+// execJoined is exec with the SQL apply path's statements of several row
+// events and transactions sharing packets (target.Session.ExecJoined): an
+// error may then wrap sqlgen.ErrRepack.
+func (w *worker) execJoined(ctx context.Context, stmts []sqlgen.Stmt) error {
+	return w.stmtError(w.sess.ExecJoined(ctx, stmts))
+}
+
+// stmtError returns err, an error of the worker's session, naming the
+// transaction, event and statement it is about.
+func (w *worker) stmtError(err error) error {
 	var se *target.StmtError
 	if errors.As(err, &se) && se.Stmt != nil && se.Stmt.Txn != nil {
 		return w.p.applyError(se.Stmt.Txn, se.Stmt, se.Err)

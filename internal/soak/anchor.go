@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/binlog-replay/binlog-replay/internal/soak/binlogtext"
 )
 
 // anchorRange is the part of the binlogs the anchor applies: the files
@@ -22,7 +24,7 @@ type anchorRange struct {
 
 // rangeFor returns the range that applies txns[:n] of files (from
 // startPos), and false when n is 0 (nothing to apply).
-func rangeFor(files []string, startPos uint64, txns []BinTxn, n int) (anchorRange, bool) {
+func rangeFor(files []string, startPos uint64, txns []binlogtext.BinTxn, n int) (anchorRange, bool) {
 	if n == 0 {
 		return anchorRange{}, false
 	}

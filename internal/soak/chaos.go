@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"syscall"
 	"time"
+
+	"github.com/binlog-replay/binlog-replay/internal/soak/binlogtext"
 )
 
 // chaosEvent is a kill of the replay ("kill"), a SIGTERM of the replay
@@ -16,7 +18,7 @@ import (
 type chaosEvent struct {
 	kind     string // "" for none
 	delay    time.Duration
-	progress *BinTxn
+	progress *binlogtext.BinTxn
 	inDDL    bool
 }
 
@@ -82,7 +84,7 @@ func (r *replayer) trigger(ctx context.Context, events []chaosEvent, i int) <-ch
 // waitProgress polls the target's checkpoint until it is at or past the
 // end of t, in state 'ddl' if inDDL (true), or ctx ends (false). Errors
 // (the checkpoint not made yet, the target restarting) are polled through.
-func (r *replayer) waitProgress(ctx context.Context, t *BinTxn, inDDL bool) bool {
+func (r *replayer) waitProgress(ctx context.Context, t *binlogtext.BinTxn, inDDL bool) bool {
 	dbh, err := sql.Open("mysql", r.target.DSN("")+"&timeout=1s")
 	if err != nil {
 		return false
@@ -94,7 +96,7 @@ func (r *replayer) waitProgress(ctx context.Context, t *BinTxn, inDDL bool) bool
 		var file, state string
 		var pos uint64
 		err := dbh.QueryRowContext(ctx, "SELECT file, pos, state FROM binlog_replay.checkpoint").Scan(&file, &pos, &state)
-		if err == nil && !posBefore(file, pos, t.File, t.End) && (!inDDL || state == "ddl") {
+		if err == nil && !binlogtext.PosBefore(file, pos, t.File, t.End) && (!inDDL || state == "ddl") {
 			return true
 		}
 		select {

@@ -8,6 +8,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/binlog-replay/binlog-replay/internal/soak/binlogtext"
+
+	"github.com/binlog-replay/binlog-replay/internal/soak/seedgen"
+
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 	"github.com/binlog-replay/binlog-replay/verify"
 )
@@ -34,7 +38,7 @@ type Expect struct {
 // point is refused on purpose; when the binlogs end before the stop point,
 // everything is applied and the exit status is 3 (0 with
 // --stop-never-reached-ok).
-func expect(txns []BinTxn, c ReplayConfig) Expect {
+func expect(txns []binlogtext.BinTxn, c ReplayConfig) Expect {
 	refused := len(txns)
 	for i, t := range txns {
 		if t.Refused != "" {
@@ -77,7 +81,7 @@ type Failure struct {
 
 // checker compares a finished replay with the oracle.
 type checker struct {
-	txns   []BinTxn
+	txns   []binlogtext.BinTxn
 	exp    Expect
 	out    *Outcome
 	src    *Source
@@ -175,14 +179,14 @@ func (c *checker) checkData(ctx context.Context) error {
 		return fmt.Errorf("open anchor: %w", err)
 	}
 	defer adb.Close()
-	rep, err := verify.Compare(ctx, tdb, adb, verify.Options{Databases: []string{db}, SampleRows: 3})
+	rep, err := verify.Compare(ctx, tdb, adb, verify.Options{Databases: []string{seedgen.DB}, SampleRows: 3})
 	if err != nil {
 		c.fail("verify error", "compare with the anchor: %v", err)
 		return nil
 	}
 	differ := false
 	for _, d := range rep.Differences() {
-		if _, ok := c.exempt[d.Table]; ok && d.Schema == db {
+		if _, ok := c.exempt[d.Table]; ok && d.Schema == seedgen.DB {
 			continue
 		}
 		differ = true
@@ -313,7 +317,7 @@ func (c *checker) tags(msg string) []string {
 
 // txnOf returns the transaction an error names, by GTID or by the offset
 // of an event in it.
-func (c *checker) txnOf(msg string) *BinTxn {
+func (c *checker) txnOf(msg string) *binlogtext.BinTxn {
 	if m := reGTID.FindStringSubmatch(msg); m != nil {
 		for i := range c.txns {
 			if c.txns[i].GTID == m[1] {

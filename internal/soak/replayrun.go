@@ -14,6 +14,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/binlog-replay/binlog-replay/internal/soak/binlogtext"
+
+	"github.com/binlog-replay/binlog-replay/internal/soak/seedgen"
+
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 )
 
@@ -25,7 +29,7 @@ type ReplayConfig struct {
 	Workers   int
 	GroupTxns int    // 0: the default
 	Memory    string // "": the default
-	Stop      Stop
+	Stop      binlogtext.Stop
 	// NeverOK adds --stop-never-reached-ok.
 	NeverOK bool
 	// Kills is how many times the replay is killed with SIGKILL (or,
@@ -60,29 +64,29 @@ func (c ReplayConfig) String() string {
 // chooseReplay draws the replay configuration. Restarts are left out when
 // the plan has MEMORY tables (a restart empties them, as it would on any
 // server), and crashes when it has MyISAM tables (not crash safe).
-func chooseReplay(rng *rand.Rand, p Plan, txns []BinTxn, end binEnd) ReplayConfig {
+func chooseReplay(rng *rand.Rand, p seedgen.Plan, txns []binlogtext.BinTxn, end binlogtext.BinEnd) ReplayConfig {
 	c := ReplayConfig{Workers: 1 + rng.IntN(8)}
 	if rng.IntN(3) > 0 {
 		c.GroupTxns = []int{1, 2, 4, 16, 64}[rng.IntN(5)]
 	}
-	if p.has(FeatSmallMem) && rng.IntN(2) == 0 {
+	if p.Has(seedgen.FeatSmallMem) && rng.IntN(2) == 0 {
 		c.Memory = []string{"1M", "4M", "16M"}[rng.IntN(3)]
 	}
-	c.Stop = chooseStop(rng, p.Features, txns, end)
+	c.Stop = binlogtext.ChooseStop(rng, p.Features, txns, end)
 	c.NeverOK = rng.IntN(2) == 0
-	if p.has(FeatKill) {
+	if p.Has(seedgen.FeatKill) {
 		c.Kills = rng.IntN(4)
 	}
-	if p.has(FeatRestart, FeatCrash) && !p.has(FeatMemory) {
+	if p.Has(seedgen.FeatRestart, seedgen.FeatCrash) && !p.Has(seedgen.FeatMemory) {
 		c.Restarts = rng.IntN(3)
-		c.Crash = p.has(FeatCrash) && !p.has(FeatMyISAM, FeatErrorCode, FeatRollback) &&
-			(!p.has(FeatRestart) || rng.IntN(2) == 0)
+		c.Crash = p.Has(seedgen.FeatCrash) && !p.Has(seedgen.FeatMyISAM, seedgen.FeatErrorCode, seedgen.FeatRollback) &&
+			(!p.Has(seedgen.FeatRestart) || rng.IntN(2) == 0)
 	}
-	c.Term = p.has(FeatTerm) && c.Kills > 0
+	c.Term = p.Has(seedgen.FeatTerm) && c.Kills > 0
 	// Row events as SQL, but not with triggers: their row events are
 	// refused (they would fire the triggers again). Drawn last, so that
 	// a seed's other choices stay what they were.
-	if !p.has(FeatTriggers) && rng.IntN(3) == 0 {
+	if !p.Has(seedgen.FeatTriggers) && rng.IntN(3) == 0 {
 		c.Apply = "sql"
 	}
 	return c
@@ -144,7 +148,7 @@ type replayer struct {
 	rng    *rand.Rand
 	// txns are the transactions, applied how many of them the replay is
 	// expected to apply: chaos events wait for progress among them.
-	txns    []BinTxn
+	txns    []binlogtext.BinTxn
 	applied int
 	// files are the binlog files from the start file on (the anchors'
 	// input); dir is a directory for the anchors' LOAD DATA files.
@@ -368,7 +372,7 @@ func (r *replayer) checkInterrupted(ctx context.Context, out *Outcome, early boo
 	}
 	if s := out.Summary; s != nil && len(r.txns) > 0 {
 		last := r.txns[len(r.txns)-1]
-		if s.Next.File != "" && !posBefore(s.Next.File, s.Next.Offset, last.File, last.End) {
+		if s.Next.File != "" && !binlogtext.PosBefore(s.Next.File, s.Next.Offset, last.File, last.End) {
 			out.Notes = append(out.Notes, fmt.Sprintf("SIGTERM after the last transaction was applied: exit 130 (%s)", lastError(out)))
 		}
 	}

@@ -1,3 +1,20 @@
+// Package soak is a seeded, randomized differential soak of binlog-replay.
+//
+// Each seed starts a MariaDB source with its binlog on, sets up a base,
+// snapshots it, and runs a random workload in several concurrent sessions
+// (InnoDB and non-transactional tables, keys and foreign keys, triggers,
+// DDL, temporary tables, LOAD DATA, big transactions, failing statements,
+// ROW / MIXED / STATEMENT). Two targets are then restored from the base:
+// one is fed the binlogs by the real binlog-replay binary, with random
+// workers, groups, stop points, kill -9 and resume, and target restarts;
+// the other, the anchor, by mariadb-binlog | mariadb over the same range.
+// The expected range comes from mariadb-binlog's text output, never from
+// binlog-replay's own code. The check compares the two targets table by
+// table, the exit status and the stop point.
+//
+// The feature set of a seed is a random subset (drawn from the seed) of a
+// mask the caller gives, so a seed and a mask reproduce a run; see
+// Features.
 package soak
 
 import (
@@ -8,13 +25,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/binlog-replay/binlog-replay/internal/soak/binlogtext"
+
+	"github.com/binlog-replay/binlog-replay/internal/soak/seedgen"
+
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 )
 
 // Config is what a soak run is given: the same for every seed.
 type Config struct {
 	// Mask holds the features seeds draw theirs from.
-	Mask Features
+	Mask seedgen.Features
 	// Format forces the source's binlog format ("": drawn per seed).
 	Format string
 	// Bin is the binlog-replay binary.
@@ -59,7 +80,7 @@ const (
 // Result is the outcome of one seed.
 type Result struct {
 	Seed     uint64
-	Plan     Plan
+	Plan     seedgen.Plan
 	Replay   ReplayConfig
 	Expect   Expect
 	Outcome  *Outcome
@@ -142,7 +163,7 @@ func tailLines(s string, n int) string {
 // panics on a server failure: that is a Harness result.
 func RunSeed(ctx context.Context, cfg Config, seed uint64) *Result {
 	began := time.Now()
-	r := &Result{Seed: seed, Plan: NewPlan(seed, cfg.Mask, cfg.Format), Repro: cfg.Repro(seed)}
+	r := &Result{Seed: seed, Plan: seedgen.NewPlan(seed, cfg.Mask, cfg.Format), Repro: cfg.Repro(seed)}
 	dir, err := os.MkdirTemp(cfg.WorkDir, fmt.Sprintf("seed-%d-", seed))
 	if err != nil {
 		r.Status, r.Err = Harness, fmt.Errorf("create seed dir: %w", err)
@@ -174,7 +195,7 @@ func (r *Result) run(ctx context.Context, cfg Config, dir string) error {
 		r.Notes = append(r.Notes, fmt.Sprintf("the source refused %s", errorSummary(src.Errors)))
 	}
 	files := filesFrom(src.Files, src.StartFile)
-	txns, err := readBinlogTexts(ctx, files, src.StartPos)
+	txns, err := binlogtext.ReadBinlogTexts(ctx, files, src.StartPos)
 	if err != nil {
 		return err
 	}
@@ -183,7 +204,7 @@ func (r *Result) run(ctx context.Context, cfg Config, dir string) error {
 	if err != nil {
 		return err
 	}
-	r.Replay = chooseReplay(newRand(r.Seed, streamReplay), r.Plan, txns, end)
+	r.Replay = chooseReplay(seedgen.NewRand(r.Seed, seedgen.StreamReplay), r.Plan, txns, end)
 	r.Expect = expect(txns, r.Replay)
 	r.phase("source", &began)
 	anchor, err := r.runAnchor(ctx, src, files, txns, dir)
@@ -208,7 +229,7 @@ func (r *Result) run(ctx context.Context, cfg Config, dir string) error {
 
 // replayAndCheck replays into a target restored from the base and checks
 // it against the anchor.
-func (r *Result) replayAndCheck(ctx context.Context, cfg Config, src *Source, anchor *sandbox.Server, txns []BinTxn,
+func (r *Result) replayAndCheck(ctx context.Context, cfg Config, src *Source, anchor *sandbox.Server, txns []binlogtext.BinTxn,
 	files []string, dir string) error {
 	began := time.Now()
 	target, err := sandbox.Start(ctx, sandbox.Options{FromDatadir: src.Base})
@@ -216,7 +237,7 @@ func (r *Result) replayAndCheck(ctx context.Context, cfg Config, src *Source, an
 		return fmt.Errorf("start target: %w", err)
 	}
 	defer target.Close()
-	rp := &replayer{bin: cfg.Bin, target: target, src: src, cfg: r.Replay, rng: newRand(r.Seed, streamReplay+100),
+	rp := &replayer{bin: cfg.Bin, target: target, src: src, cfg: r.Replay, rng: seedgen.NewRand(r.Seed, seedgen.StreamReplay+100),
 		txns: txns, applied: r.Expect.Applied, files: files, dir: dir, term: r.Replay.Term}
 	r.Outcome, err = rp.run(ctx)
 	if r.Outcome != nil && r.Outcome.TempRefused != nil && r.Outcome.TempRefused.Anchor != nil {
@@ -250,7 +271,7 @@ func (r *Result) replayAndCheck(ctx context.Context, cfg Config, src *Source, an
 		return err
 	}
 	r.phase("check", &began)
-	if r.Plan.has(FeatStopBehind) && len(r.Failures) == 0 && out.Exit == 0 && r.Expect.Applied >= 2 {
+	if r.Plan.Has(seedgen.FeatStopBehind) && len(r.Failures) == 0 && out.Exit == 0 && r.Expect.Applied >= 2 {
 		return r.stopBehind(ctx, rp, c)
 	}
 	return nil
@@ -260,17 +281,17 @@ func (r *Result) replayAndCheck(ctx context.Context, cfg Config, src *Source, an
 // checkpoint (an applied transaction's end or GTID): the replay must
 // refuse (exit 1) and leave the target as it was.
 func (r *Result) stopBehind(ctx context.Context, rp *replayer, c *checker) error {
-	rng := newRand(r.Seed, streamReplay+200)
+	rng := seedgen.NewRand(r.Seed, seedgen.StreamReplay+200)
 	t := c.txns[rng.IntN(r.Expect.Applied-1)]
-	stop := Stop{Desc: "behind the checkpoint: gtid", Args: []string{"--stop-before-gtid", t.GTID}}
+	stop := binlogtext.Stop{Desc: "behind the checkpoint: gtid", Args: []string{"--stop-before-gtid", t.GTID}}
 	switch rng.IntN(3) {
 	case 0:
-		stop = Stop{Desc: "behind the checkpoint: position", Args: []string{"--stop-position", fmt.Sprintf("%s:%d", t.File, t.End)}}
+		stop = binlogtext.Stop{Desc: "behind the checkpoint: position", Args: []string{"--stop-position", fmt.Sprintf("%s:%d", t.File, t.End)}}
 	case 1:
 		// The checkpoint's commit time is the last applied transaction's:
 		// a stop at that second is behind it.
 		last := c.txns[r.Expect.Applied-1].Time
-		stop = Stop{Desc: "behind the checkpoint: datetime", Args: []string{"--stop-datetime", last.UTC().Format(time.RFC3339)}}
+		stop = binlogtext.Stop{Desc: "behind the checkpoint: datetime", Args: []string{"--stop-datetime", last.UTC().Format(time.RFC3339)}}
 	}
 	again := *rp
 	again.cfg.Stop, again.cfg.NeverOK, again.uncertain = stop, false, ""
@@ -302,20 +323,20 @@ func (r *Result) source(ctx context.Context, cfg Config, dir, loadDir string) (*
 	if cfg.From != "" {
 		return keptSource(cfg.From)
 	}
-	return runSource(ctx, r.Plan, Generate(r.Plan, loadDir), dir)
+	return runSource(ctx, r.Plan, seedgen.Generate(r.Plan, loadDir), dir)
 }
 
 // binlogEnd returns where the binlogs end: the last file and its size.
-func binlogEnd(files []string) (binEnd, error) {
+func binlogEnd(files []string) (binlogtext.BinEnd, error) {
 	if len(files) == 0 {
-		return binEnd{}, fmt.Errorf("no binlog files")
+		return binlogtext.BinEnd{}, fmt.Errorf("no binlog files")
 	}
 	last := files[len(files)-1]
 	st, err := os.Stat(last)
 	if err != nil {
-		return binEnd{}, fmt.Errorf("binlog end: %w", err)
+		return binlogtext.BinEnd{}, fmt.Errorf("binlog end: %w", err)
 	}
-	return binEnd{File: filepath.Base(last), Size: uint64(st.Size())}, nil
+	return binlogtext.BinEnd{File: filepath.Base(last), Size: uint64(st.Size())}, nil
 }
 
 func verdict(r *Result) Status {
@@ -331,7 +352,7 @@ func verdict(r *Result) Status {
 }
 
 // runAnchor starts the anchor target and applies the expected range to it.
-func (r *Result) runAnchor(ctx context.Context, src *Source, files []string, txns []BinTxn, dir string) (*sandbox.Server, error) {
+func (r *Result) runAnchor(ctx context.Context, src *Source, files []string, txns []binlogtext.BinTxn, dir string) (*sandbox.Server, error) {
 	anchor, err := sandbox.Start(ctx, sandbox.Options{FromDatadir: src.Base})
 	if err != nil {
 		return nil, fmt.Errorf("start anchor: %w", err)

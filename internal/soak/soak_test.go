@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/binlog-replay/binlog-replay/internal/soak/seedgen"
+
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 )
 
@@ -57,7 +59,7 @@ func TestSoak(t *testing.T) {
 			seedCfg.Format = s.format
 		}
 		if s.mask != "" && os.Getenv("SOAK_FEATURES") == "" {
-			mask, err := ParseFeatures(s.mask)
+			mask, err := seedgen.ParseFeatures(s.mask)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -92,7 +94,7 @@ func soakSettings(t *testing.T) (Config, []seedRun, time.Time) {
 	if maskText == "" && !soakMode {
 		maskText = "stable"
 	}
-	mask, err := ParseFeatures(maskText)
+	mask, err := seedgen.ParseFeatures(maskText)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/binlog-replay/binlog-replay/internal/soak/seedgen"
+
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
@@ -36,7 +38,7 @@ type Source struct {
 }
 
 // sourceArgs are the source's extra mariadbd arguments for plan p.
-func sourceArgs(p Plan) []string {
+func sourceArgs(p seedgen.Plan) []string {
 	args := []string{"--innodb-lock-wait-timeout=5", "--log-bin-trust-function-creators=1"}
 	if p.MaxBinlogSize > 0 {
 		args = append(args, fmt.Sprintf("--max-binlog-size=%d", p.MaxBinlogSize))
@@ -47,7 +49,7 @@ func sourceArgs(p Plan) []string {
 // runSource starts the source, builds and snapshots the base into dir/base,
 // runs the workload and flushes the binlogs. The caller closes the source
 // server (also on error, when it is not nil).
-func runSource(ctx context.Context, p Plan, w *Workload, dir string) (*Source, error) {
+func runSource(ctx context.Context, p seedgen.Plan, w *seedgen.Workload, dir string) (*Source, error) {
 	srv, err := sandbox.Start(ctx, sandbox.Options{Binlog: true, BinlogFormat: p.Format, Args: sourceArgs(p)})
 	if err != nil {
 		return nil, fmt.Errorf("start source: %w", err)
@@ -59,7 +61,7 @@ func runSource(ctx context.Context, p Plan, w *Workload, dir string) (*Source, e
 	if err := srv.Snapshot(ctx, src.Base); err != nil {
 		return src, fmt.Errorf("snapshot base: %w", err)
 	}
-	dbh, err := srv.Open(ctx, db)
+	dbh, err := srv.Open(ctx, seedgen.DB)
 	if err != nil {
 		return src, fmt.Errorf("open source: %w", err)
 	}
@@ -120,8 +122,8 @@ func masterStatus(ctx context.Context, dbh *sql.DB) (string, uint64, error) {
 // runSessions runs every session's scripts concurrently, each session on a
 // connection of its own, and closes them (the source then logs the drop of
 // their temporary tables).
-func (src *Source) runSessions(ctx context.Context, srv *sandbox.Server, sessions [][]Script) error {
-	dbh, err := srv.Open(ctx, db)
+func (src *Source) runSessions(ctx context.Context, srv *sandbox.Server, sessions [][]seedgen.Script) error {
+	dbh, err := srv.Open(ctx, seedgen.DB)
 	if err != nil {
 		return fmt.Errorf("open source: %w", err)
 	}
@@ -156,7 +158,7 @@ func (src *Source) runSessions(ctx context.Context, srv *sandbox.Server, session
 // runSession runs scripts on one connection. It returns the refused
 // statements by kind and error number, the number of statements run, and
 // an error only when the session cannot go on (its connection lost).
-func runSession(ctx context.Context, dbh *sql.DB, scripts []Script) (map[string]int, int, error) {
+func runSession(ctx context.Context, dbh *sql.DB, scripts []seedgen.Script) (map[string]int, int, error) {
 	conn, err := dbh.Conn(ctx)
 	if err != nil {
 		return nil, 0, fmt.Errorf("connect: %w", err)

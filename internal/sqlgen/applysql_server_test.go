@@ -498,3 +498,193 @@ func TestSQLApplyPackets(t *testing.T) {
 		}
 	}
 }
+
+// TestSQLApplyJoinedPackets sends the statements of several transactions
+// in one packet, as target.Session.ExecJoined does, and checks that
+// ExecChecked accepts it only where its row checks are exact: an UPDATE
+// that changed fewer rows than it carries, followed in the packet by
+// statements of another transaction, fails with ErrRepack (whatever those
+// statements did to its row: deleted it, or inserted the row it missed);
+// one in the packet's last group is checked there. Split one group per
+// packet, the same statements apply, or miss their row, as they must.
+func TestSQLApplyJoinedPackets(t *testing.T) {
+	ctx := context.Background()
+	srv := sandbox.ForTest(t, sandbox.Options{})
+	db := openDB(t, srv)
+	if err := execStatements(ctx, db, "CREATE DATABASE d", "CREATE TABLE d.t (id INT PRIMARY KEY, v INT)",
+		"INSERT INTO d.t VALUES (1, 10), (2, 20), (3, 30)"); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	g := &Generator{TargetMariaDB: true, ApplySQL: true, Tables: schema.NewCache(db).Table}
+	tm := &txn.TableMap{Schema: "d", Table: "t", ColumnTypes: []byte{typeLong, typeLong}, ColumnMeta: []uint16{0, 0}}
+	all := []bool{true, true}
+	upd := func(rows ...[]any) *txn.Rows {
+		return &txn.Rows{Op: txn.OpUpdate, Columns: all, ColumnsAfter: all, Rows: rows}
+	}
+	del := func(rows ...[]any) *txn.Rows { return &txn.Rows{Op: txn.OpDelete, Columns: all, Rows: rows} }
+	ins := func(rows ...[]any) *txn.Rows { return &txn.Rows{Op: txn.OpInsert, Columns: all, Rows: rows} }
+	// joined returns the statements of txs, all checked, for one packet.
+	joined := func(txs ...*txn.Txn) []*Stmt {
+		var packet []*Stmt
+		for _, tx := range txs {
+			body, err := g.Body(ctx, tx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range body {
+				if body[i].Check == nil {
+					t.Fatalf("statement %q is not of the SQL apply path", body[i].SQL)
+				}
+				packet = append(packet, &body[i])
+			}
+		}
+		return packet
+	}
+	inTxn := func(f func() error) error {
+		if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
+			t.Fatal(err)
+		}
+		err := f()
+		if _, rerr := conn.ExecContext(ctx, "ROLLBACK"); rerr != nil {
+			t.Fatal(rerr)
+		}
+		return err
+	}
+	rows := func() string {
+		var got []string
+		r, err := conn.QueryContext(ctx, "SELECT CONCAT(id, '=', v) FROM d.t ORDER BY id")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		for r.Next() {
+			var s string
+			if err := r.Scan(&s); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, s)
+		}
+		return strings.Join(got, " ")
+	}
+	const start = "1=10 2=20 3=30"
+	for _, tc := range []struct {
+		name  string
+		txs   []*txn.Txn
+		split error  // outcome with one packet per group: nil or ErrRowNotFound
+		want  string // rows after the joined packet, when it is accepted
+	}{
+		{"an update changing nothing, then its row deleted", []*txn.Txn{
+			rowsTxn(tm, upd(vals(2, 20), vals(2, 20))), rowsTxn(tm, del(vals(2, 20)))}, nil, ""},
+		{"an update missing its row, then the row inserted", []*txn.Txn{
+			rowsTxn(tm, upd(vals(9, 90), vals(9, 91))), rowsTxn(tm, ins(vals(9, 91)))}, ErrRowNotFound, ""},
+		{"every row changed", []*txn.Txn{
+			rowsTxn(tm, ins(vals(4, 40)), upd(vals(1, 10), vals(1, 11))), rowsTxn(tm, del(vals(2, 20)), upd(vals(4, 40), vals(4, 41))),
+			rowsTxn(tm, upd(vals(3, 30), vals(3, 31)))}, nil, "1=11 3=31 4=41"},
+		{"an update changing nothing in the last group", []*txn.Txn{
+			rowsTxn(tm, del(vals(2, 20))), rowsTxn(tm, upd(vals(3, 30), vals(3, 30)))}, nil, "1=10 3=30"},
+	} {
+		var got string
+		err := inTxn(func() error {
+			_, err := ExecChecked(ctx, conn, joined(tc.txs...))
+			got = rows()
+			return err
+		})
+		switch {
+		case tc.want == "" && (!errors.Is(err, ErrRepack) || IsRowsError(err)):
+			t.Errorf("%s, joined: %v; want ErrRepack, not a row error", tc.name, err)
+		case tc.want != "" && err != nil:
+			t.Errorf("%s, joined: %v", tc.name, err)
+		case tc.want != "" && got != tc.want:
+			t.Errorf("%s, joined: rows %s, want %s", tc.name, got, tc.want)
+		}
+		err = inTxn(func() error {
+			for _, tx := range tc.txs {
+				body, err := g.Body(ctx, tx)
+				if err != nil {
+					return err
+				}
+				if err := execBody(ctx, conn, body, 64<<10); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if (tc.split == nil) != (err == nil) || tc.split != nil && !errors.Is(err, tc.split) {
+			t.Errorf("%s, split: %v; want %v", tc.name, err, tc.split)
+		}
+		if got := rows(); got != start {
+			t.Fatalf("%s: rows %s after the rollback, want %s", tc.name, got, start)
+		}
+	}
+}
+
+// TestSQLApplyCommonSettings sends packets whose statements carry the
+// common SET STATEMENT prefix, which ExecChecked sends without it in the
+// session's settings (commonSettings), on a session whose own settings
+// differ from the prefix's in each: the statements run in the prefix's
+// settings (a TIMESTAMP literal read in UTC, a value too long refused),
+// and after the packet, also one that failed part way, the session has
+// its own settings back and the user variables that kept them are NULL.
+func TestSQLApplyCommonSettings(t *testing.T) {
+	ctx := context.Background()
+	srv := sandbox.ForTest(t, sandbox.Options{})
+	db := openDB(t, srv)
+	if err := execStatements(ctx, db, "CREATE DATABASE d", "CREATE TABLE d.t (id INT PRIMARY KEY, ts TIMESTAMP NULL, s VARCHAR(2))"); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "SET time_zone = '+05:00', sql_mode = 'ANSI_QUOTES', foreign_key_checks = 0, "+
+		"unique_checks = 0, check_constraint_checks = 1"); err != nil {
+		t.Fatal(err)
+	}
+	settings := func() string {
+		var s string
+		if err := conn.QueryRowContext(ctx, "SELECT CONCAT_WS(' ', @@time_zone, @@sql_mode, @@foreign_key_checks, "+
+			"@@unique_checks, @@check_constraint_checks, IFNULL(@_binlog_replay_time_zone, 'unset'))").Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	own := settings()
+	if !strings.HasPrefix(own, "+05:00 ANSI_QUOTES ") || !strings.HasSuffix(own, " unset") {
+		t.Fatalf("the session's own settings %q", own)
+	}
+	prefix := setStatementFor(prefixKey{})
+	e := &txn.Event{TypeName: "WRITE_ROWS_EVENT", Pos: txn.Position{File: "f", Offset: 4}}
+	insert := func(id int, value string) *Stmt {
+		return &Stmt{SQL: fmt.Sprintf("%sINSERT INTO `d`.`t` VALUES (%d, '2024-01-01 00:00:00', '%s')", prefix, id, value),
+			Event: e, Check: &RowCheck{Rows: 1, Events: []*txn.Event{e}}}
+	}
+	if n := len(newCommonSettings().packet([]*Stmt{insert(1, ""), insert(2, ""), insert(3, ""), insert(4, "")})); n != 6 {
+		t.Fatalf("a packet of 4 statements with the common prefix is sent in %d statements, want 6 (saved and restored around)", n)
+	}
+	if _, err := ExecChecked(ctx, conn, []*Stmt{insert(1, ""), insert(2, ""), insert(3, ""), insert(4, "")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := settings(); got != own {
+		t.Errorf("after a packet: the session's settings %q, want %q", got, own)
+	}
+	var n int
+	if err := conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM d.t WHERE UNIX_TIMESTAMP(ts) = 1704067200").Scan(&n); err != nil || n != 4 {
+		t.Errorf("%d rows (%v) hold 2024-01-01 00:00:00 UTC, want 4: the statements ran in another time zone", n, err)
+	}
+	// A value too long for the column: refused in the prefix's strict
+	// sql_mode (the session's own would truncate it), the packet's last
+	// statement, the restore after it not run.
+	_, err = ExecChecked(ctx, conn, []*Stmt{insert(5, ""), insert(6, ""), insert(7, ""), insert(8, "abc")})
+	if err == nil || !strings.Contains(err.Error(), "1406") {
+		t.Errorf("a value too long: %v, want error 1406 (strict)", err)
+	}
+	if got := settings(); got != own {
+		t.Errorf("after a packet that failed: the session's settings %q, want %q", got, own)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -12,19 +13,33 @@ import (
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
-// ExecChecked sends stmts, statements of the SQL apply path that may share
-// a packet (consecutive ones with the same Event, up to one with Alone; see
-// Stmt.Check), in one packet on conn, and checks that each changed the
-// rows it must (see RowCheck). On error it returns the statement it is
-// about and a *RowsError naming its Event, with the positions of the row
-// events its rows come from when there are several: a server error is
-// about the first statement (the driver does not say which statement of a
-// packet failed), and names every row event of the packet.
+// ErrRepack is returned by ExecChecked for a packet joined across packet
+// groups (see Stmt.Check) in which an UPDATE changed fewer rows than it
+// carries and a later statement of the packet, of another group, may have
+// changed what its Found query sees: whether it found its rows cannot be
+// told. Nothing is wrong with the rows; the caller rolls the transaction
+// back and applies it again with each group's statements in packets of
+// their own, where the Found query runs before any statement that could
+// change its answer.
+var ErrRepack = errors.New("an UPDATE changed fewer rows than it carries in a packet joined across groups: " +
+	"apply the transaction again with packets split at the groups")
+
+// ExecChecked sends stmts, statements of the SQL apply path, in one packet
+// on conn, and checks that each changed the rows it must (see RowCheck).
+// The statements of one packet group (consecutive ones with the same
+// Event, up to one with Alone; see Stmt.Check) may always share a packet;
+// a packet joining several groups (of several row events, of several
+// transactions) is checked as exactly, and fails with ErrRepack (not a
+// *RowsError) where it cannot be: when an UPDATE of a group before the
+// last changed fewer rows than it carries. On another error it returns
+// the statement it is about and a *RowsError naming its Event, with the
+// positions of the row events its rows come from when there are several:
+// a server error is about the first statement (the driver does not say
+// which statement of a packet failed), and names every row event of the
+// packet.
 func ExecChecked(ctx context.Context, conn *sql.Conn, stmts []*Stmt) (*Stmt, error) {
-	sqls := make([]string, len(stmts))
-	for i, s := range stmts {
-		sqls[i] = s.SQL
-	}
+	common := newCommonSettings()
+	sqls := common.packet(stmts)
 	var affected []int64
 	err := conn.Raw(func(dc any) error {
 		ex, ok := dc.(driver.ExecerContext)
@@ -42,18 +57,107 @@ func ExecChecked(ctx context.Context, conn *sql.Conn, stmts []*Stmt) (*Stmt, err
 		affected = mr.AllRowsAffected()
 		return nil
 	})
-	if err == nil && len(affected) != len(stmts) {
-		err = fmt.Errorf("the target reported %d results for %d statements", len(affected), len(stmts))
+	if err == nil && len(affected) != len(sqls) {
+		err = fmt.Errorf("the target reported %d results for %d statements", len(affected), len(sqls))
 	}
 	if err != nil {
+		if len(sqls) > len(stmts) {
+			// The statements after the failed one did not run.
+			if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), common.restore); rerr != nil {
+				err = fmt.Errorf("%w; and then setting the session back failed: %w", err, rerr)
+			}
+		}
 		return stmts[0], &RowsError{Event: stmts[0].Event, Err: withEvents(err, stmts)}
 	}
+	if len(sqls) > len(stmts) {
+		affected = affected[1 : len(affected)-1]
+	}
+	last := lastGroup(stmts)
 	for i, s := range stmts {
+		if i < last && affected[i] < s.Check.Rows && s.Check.Found != "" {
+			return s, fmt.Errorf("%w (%s at %s)", ErrRepack, s.Event.TypeName, s.Event.Pos)
+		}
 		if err := checkRows(ctx, conn, s, affected[i]); err != nil {
 			return s, &RowsError{Event: s.Event, Err: withEvents(err, stmts[i:i+1])}
 		}
 	}
 	return nil, nil
+}
+
+// minCommonStatements is how many statements of a packet must carry the
+// common SET STATEMENT prefix for ExecChecked to send them without it, in
+// the session's settings (commonSettings).
+const minCommonStatements = 4
+
+// commonSettings are the settings of the SET STATEMENT prefix that most
+// statements of the SQL apply path carry (no event flags, strict, no
+// timestamp): a prefix that costs the server about as much as the
+// statement it sets (the settings are set and put back for each). Where
+// enough statements of a packet carry it, ExecChecked sends them without
+// it, between a statement that saves the session's own values of these
+// settings and gives it the prefix's (save) and one that puts them back
+// (restore), so that what runs on the session after the packet sees the
+// session as it was. The values are kept in user variables named
+// @_binlog_replay_<setting>, set back to NULL by restore.
+type commonSettings struct {
+	prefix, save, restore string
+}
+
+// newCommonSettings returns the commonSettings of prefixKey{}.
+func newCommonSettings() commonSettings {
+	settings := settingsFor(prefixKey{})
+	var keep, set, back, unset []string
+	for _, s := range settings {
+		name, value, _ := strings.Cut(s, "=")
+		v := "@_binlog_replay_" + name
+		keep = append(keep, v+" = @@session."+name)
+		set = append(set, "@@session."+name+" = "+value)
+		back = append(back, "@@session."+name+" = "+v)
+		unset = append(unset, v+" = NULL")
+	}
+	// A SET evaluates every value before it assigns any: the first
+	// assignments read the values the later ones replace.
+	return commonSettings{prefix: setStatementFor(prefixKey{}),
+		save:    "SET " + strings.Join(append(keep, set...), ", "),
+		restore: "SET " + strings.Join(append(back, unset...), ", ")}
+}
+
+// packet returns the statements that send stmts in one packet: their SQL,
+// or, where at least minCommonStatements of them carry the common prefix,
+// their SQL without it between c.save and c.restore.
+func (c commonSettings) packet(stmts []*Stmt) []string {
+	n := 0
+	for _, s := range stmts {
+		if strings.HasPrefix(s.SQL, c.prefix) {
+			n++
+		}
+	}
+	if n < minCommonStatements {
+		sqls := make([]string, len(stmts))
+		for i, s := range stmts {
+			sqls[i] = s.SQL
+		}
+		return sqls
+	}
+	sqls := make([]string, 0, len(stmts)+2)
+	sqls = append(sqls, c.save)
+	for _, s := range stmts {
+		sqls = append(sqls, strings.TrimPrefix(s.SQL, c.prefix))
+	}
+	return append(sqls, c.restore)
+}
+
+// lastGroup returns the index in stmts of the first statement of the last
+// packet group (see Stmt.Check): the statements from there on change
+// nothing that a Found query of the group looks at, so the queries may run
+// after the packet; those of earlier groups may not.
+func lastGroup(stmts []*Stmt) int {
+	for i := len(stmts) - 1; i > 0; i-- {
+		if stmts[i].Alone || stmts[i].Event != stmts[i-1].Event {
+			return i
+		}
+	}
+	return 0
 }
 
 // withEvents adds to err the row events stmts apply, when they are more

@@ -49,8 +49,10 @@ import (
 // again), a table whose columns differ from the table map's, undecoded
 // images.
 //
-// Each statement runs with SET STATEMENT (MariaDB) time_zone '+00:00' (the
-// reader gives TIMESTAMP values in UTC), the event's foreign_key_checks and
+// Each statement runs with SET STATEMENT (MariaDB; or, for the common
+// settings of many statements of one packet, in a session given them
+// before the packet and its own back after it: see commonSettings)
+// time_zone '+00:00' (the reader gives TIMESTAMP values in UTC), the event's foreign_key_checks and
 // unique_checks, check_constraint_checks=0 (a replica does not check CHECK
 // constraints on row events: the source did), the event's time as
 // timestamp where the image lacks columns the target fills (defaults of

@@ -1041,22 +1041,22 @@ func appendHex(b, x []byte, introducer string) []byte {
 
 // setStatementFor returns the SET STATEMENT prefix of k.
 func setStatementFor(k prefixKey) string {
+	return "SET STATEMENT " + strings.Join(settingsFor(k), ", ") + " FOR "
+}
+
+// settingsFor returns the settings of the SET STATEMENT prefix of k, each
+// name=value.
+func settingsFor(k prefixKey) []string {
 	mode := sqlMode
 	if k.lax {
 		mode = laxSQLMode
 	}
-	var b strings.Builder
-	b.WriteString("SET STATEMENT time_zone='+00:00', sql_mode='")
-	b.WriteString(mode)
-	b.WriteString("', foreign_key_checks=")
-	b.WriteString(boolInt(k.flags&txn.RowsFlagNoForeignKeyChecks == 0))
-	b.WriteString(", unique_checks=")
-	b.WriteString(boolInt(k.flags&txn.RowsFlagRelaxedUniqueChecks == 0))
-	b.WriteString(", check_constraint_checks=0")
+	settings := []string{"time_zone='+00:00'", "sql_mode='" + mode + "'",
+		"foreign_key_checks=" + boolInt(k.flags&txn.RowsFlagNoForeignKeyChecks == 0),
+		"unique_checks=" + boolInt(k.flags&txn.RowsFlagRelaxedUniqueChecks == 0),
+		"check_constraint_checks=0"}
 	if k.timestamp != 0 {
-		b.WriteString(", timestamp=")
-		b.WriteString(strconv.FormatUint(uint64(k.timestamp), 10))
+		settings = append(settings, "timestamp="+strconv.FormatUint(uint64(k.timestamp), 10))
 	}
-	b.WriteString(" FOR ")
-	return b.String()
+	return settings
 }

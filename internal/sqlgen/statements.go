@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/binlog-replay/binlog-replay/internal/sqlgen/dialect"
+
 	"github.com/binlog-replay/binlog-replay/schema"
 	"github.com/binlog-replay/binlog-replay/sqlscan"
 	"github.com/binlog-replay/binlog-replay/txn"
@@ -35,12 +37,14 @@ type Stmt struct {
 	// preceding SET in the same multi-statement packet would not apply to.
 	Alone bool
 	// Check, when set, marks a statement of the SQL apply path. Consecutive
-	// statements with Check and the same Event are sent together, in one
-	// multi-statement packet within the packet limit (ExecChecked), and
-	// the rows each changed are checked; one with Alone set starts a new
-	// packet (its Found check must run before the statements after it).
-	// Event is then the first row event of the packet's statements, and
-	// Check.Events the row events each statement applies.
+	// statements with Check and the same Event form a packet group, sent
+	// together in one multi-statement packet within the packet limit
+	// (ExecChecked), and the rows each changed are checked; one with Alone
+	// set starts a new group (the Found checks of the group before must
+	// run before it). Event is then the first row event of the group's
+	// statements, and Check.Events the row events each statement applies.
+	// Several groups may share a packet too (target.Session.ExecJoined),
+	// where ExecChecked can check them exactly (else ErrRepack).
 	Check *RowCheck
 	// Expect, when set, marks a check of the rows the statements after it
 	// change (SQL and Events are empty): it is sent alone, in its own
@@ -109,7 +113,7 @@ type Generator struct {
 	Tables, Shapes TableFunc
 	// Collations are the target's, for the session context and user
 	// variables (nil: ids are used as they are).
-	Collations *Collations
+	Collations *dialect.Collations
 	// Logf, when set, reports (once per generator) that MySQL's
 	// invisible-column comments were rewritten.
 	Logf          func(format string, args ...any)
@@ -122,7 +126,7 @@ func (sa *Generator) querySQL(t *txn.Txn, e *txn.Event) string {
 	if sa == nil || !sa.TargetMariaDB || t.Format == nil || t.Format.Flavor != txn.FlavorMySQL {
 		return string(e.Query.SQL)
 	}
-	sql, changed := invisibleForMariaDB(e.Query.SQL)
+	sql, changed := dialect.InvisibleForMariaDB(e.Query.SQL)
 	if changed && sa.Logf != nil {
 		sa.invisibleTold.Do(func() {
 			sa.Logf("%s at %s: MySQL's /*!80023 INVISIBLE */, which MariaDB ignores, runs as INVISIBLE "+
@@ -175,7 +179,7 @@ func (sa *Generator) Modes() (applySQL, triggersFire bool) {
 // target cannot take them (sa nil: passthrough only; see rowsql.go); statement events run as SQL in their session
 // context. ctx bounds the reads of table definitions.
 func (sa *Generator) Body(ctx context.Context, t *txn.Txn) ([]Stmt, error) {
-	var names *Collations
+	var names *dialect.Collations
 	if sa != nil {
 		names = sa.Collations
 	}
@@ -316,7 +320,7 @@ func (sa *Generator) sqlModeMask() uint64 {
 // source session's context for q: what mysqlbinlog writes before a query.
 // The source's sql_mode is set with only the bits in modeMask; its thread
 // id as pseudo_thread_id when threadID is set.
-func contextStatement(q *txn.Query, e *txn.Event, names *Collations, modeMask uint64, threadID bool) Stmt {
+func contextStatement(q *txn.Query, e *txn.Event, names *dialect.Collations, modeMask uint64, threadID bool) Stmt {
 	st := q.Status
 	var sets []string
 	if threadID {
@@ -342,7 +346,7 @@ func contextStatement(q *txn.Query, e *txn.Event, names *Collations, modeMask ui
 	}
 	if st.HasCharset {
 		sets = append(sets, fmt.Sprintf("@@session.character_set_client=%d, @@session.collation_connection=%d, @@session.collation_server=%d",
-			names.sessionID(st.CharsetClient), names.sessionID(st.CollationConnection), names.sessionID(st.CollationServer)))
+			names.SessionID(st.CharsetClient), names.SessionID(st.CollationConnection), names.SessionID(st.CollationServer)))
 	}
 	if st.HasTimeZone {
 		sets = append(sets, "@@session.time_zone="+Quote(st.TimeZone))
@@ -351,7 +355,7 @@ func contextStatement(q *txn.Query, e *txn.Event, names *Collations, modeMask ui
 		sets = append(sets, fmt.Sprintf("@@session.lc_time_names=%d", st.LCTimeNames))
 	}
 	if st.HasCollationDatabase {
-		sets = append(sets, fmt.Sprintf("@@session.collation_database=%d", names.sessionID(st.CollationDatabase)))
+		sets = append(sets, fmt.Sprintf("@@session.collation_database=%d", names.SessionID(st.CollationDatabase)))
 	}
 	if st.HasExplicitDefaultsForTimestamp {
 		sets = append(sets, "@@session.explicit_defaults_for_timestamp="+boolInt(st.ExplicitDefaultsForTimestamp))
@@ -382,7 +386,7 @@ func querySetup(q *txn.Query, e *txn.Event) []Stmt {
 
 // varStatement turns an INTVAR, RAND or USER_VAR event into the SET that
 // gives the next query the same values.
-func varStatement(e *txn.Event, names *Collations) (Stmt, error) {
+func varStatement(e *txn.Event, names *dialect.Collations) (Stmt, error) {
 	switch e.Kind {
 	case txn.EventIntVar:
 		name := "INSERT_ID"
@@ -402,7 +406,7 @@ func varStatement(e *txn.Event, names *Collations) (Stmt, error) {
 
 // userVarLiteral renders a logged user variable value as an SQL literal of
 // the same type.
-func userVarLiteral(u *txn.UserVar, names *Collations) (string, error) {
+func userVarLiteral(u *txn.UserVar, names *dialect.Collations) (string, error) {
 	if u.IsNull {
 		return "NULL", nil
 	}
@@ -411,14 +415,14 @@ func userVarLiteral(u *txn.UserVar, names *Collations) (string, error) {
 		if u.Collation > math.MaxUint16 {
 			return "", fmt.Errorf("collation id %d out of range", u.Collation)
 		}
-		n, ok := names.lookup(uint16(u.Collation))
+		n, ok := names.Lookup(uint16(u.Collation))
 		if !ok {
 			return "", fmt.Errorf("collation id %d unknown to the target", u.Collation)
 		}
 		if len(u.Value) == 0 {
-			return fmt.Sprintf("_%s'' COLLATE %s", n.charset, QuoteIdent(n.name)), nil
+			return fmt.Sprintf("_%s'' COLLATE %s", n.Charset, QuoteIdent(n.Name)), nil
 		}
-		return fmt.Sprintf("_%s X'%x' COLLATE %s", n.charset, u.Value, QuoteIdent(n.name)), nil
+		return fmt.Sprintf("_%s X'%x' COLLATE %s", n.Charset, u.Value, QuoteIdent(n.Name)), nil
 	case txn.UserVarReal:
 		if len(u.Value) < 8 {
 			return "", fmt.Errorf("REAL value has %d bytes", len(u.Value))

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/binlog-replay/binlog-replay/internal/sqlgen/dialect"
+
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -51,7 +53,7 @@ func TestQuote(t *testing.T) {
 }
 
 func TestUserVarLiteral(t *testing.T) {
-	names := newCollations([]collation{{8, "latin1_swedish_ci", "latin1"}}, nil, nil)
+	names := dialect.NewCollations([]dialect.Collation{{ID: 8, Name: "latin1_swedish_ci", Charset: "latin1"}}, nil, nil)
 	le := func(v uint64) []byte { b := make([]byte, 8); binary.LittleEndian.PutUint64(b, v); return b }
 	tests := []struct {
 		v    txn.UserVar
@@ -111,10 +113,14 @@ func TestBodyStatementsGroupsRowEventsByStatement(t *testing.T) {
 
 func TestContextStatement(t *testing.T) {
 	q := &txn.Query{ThreadID: 9, Status: txn.Status{
-		HasFlags2: true, Flags2: txn.Flags2NoForeignKeyChecks,
-		HasSQLMode: true, SQLMode: 1411383296,
-		HasCharset: true, CharsetClient: 8, CollationConnection: 8, CollationServer: 45,
-		HasTimeZone: true, TimeZone: "+05:30",
+		SessionModes: txn.SessionModes{
+			HasFlags2: true, Flags2: txn.Flags2NoForeignKeyChecks,
+			HasSQLMode: true, SQLMode: 1411383296,
+		},
+		SessionLocale: txn.SessionLocale{
+			HasCharset: true, CharsetClient: 8, CollationConnection: 8, CollationServer: 45,
+			HasTimeZone: true, TimeZone: "+05:30",
+		},
 		HasMicroseconds: true, Microseconds: 42,
 	}}
 	got := contextStatement(q, &txn.Event{Timestamp: 1700000000}, nil, math.MaxUint64, true).SQL
@@ -130,14 +136,14 @@ func TestContextStatement(t *testing.T) {
 // target lacks are replaced by its default collation of their character
 // set, said once, while ids it knows, and ids it knows nothing of, stay.
 func TestMySQL8CollationStandIns(t *testing.T) {
-	utf8mb4 := collation{45, "utf8mb4_general_ci", "utf8mb4"}
-	latin1 := collation{8, "latin1_swedish_ci", "latin1"}
+	utf8mb4 := dialect.Collation{ID: 45, Name: "utf8mb4_general_ci", Charset: "utf8mb4"}
+	latin1 := dialect.Collation{ID: 8, Name: "latin1_swedish_ci", Charset: "latin1"}
 	var log []string
-	names := newCollations([]collation{utf8mb4, latin1, {46, "utf8mb4_bin", "utf8mb4"}},
-		map[string]collation{"utf8mb4": utf8mb4, "latin1": latin1},
+	names := dialect.NewCollations([]dialect.Collation{utf8mb4, latin1, {ID: 46, Name: "utf8mb4_bin", Charset: "utf8mb4"}},
+		map[string]dialect.Collation{"utf8mb4": utf8mb4, "latin1": latin1},
 		func(format string, args ...any) { log = append(log, fmt.Sprintf(format, args...)) })
-	q := &txn.Query{Status: txn.Status{HasCharset: true, CharsetClient: 255, CollationConnection: 255, CollationServer: 8,
-		HasCollationDatabase: true, CollationDatabase: 999}}
+	q := &txn.Query{Status: txn.Status{SessionLocale: txn.SessionLocale{HasCharset: true, CharsetClient: 255,
+		CollationConnection: 255, CollationServer: 8, HasCollationDatabase: true, CollationDatabase: 999}}}
 	got := contextStatement(q, &txn.Event{}, names, math.MaxUint64, true).SQL
 	for _, want := range []string{"character_set_client=45", "collation_connection=45", "collation_server=8", "collation_database=999"} {
 		if !strings.Contains(got, want) {
@@ -148,7 +154,7 @@ func TestMySQL8CollationStandIns(t *testing.T) {
 		v != "_utf8mb4 X'61' COLLATE `utf8mb4_general_ci`" {
 		t.Errorf("user variable in collation 309: %q, %v", v, err)
 	}
-	if names.sessionID(46) != 46 || names.sessionID(254) != 254 {
+	if names.SessionID(46) != 46 || names.SessionID(254) != 254 {
 		t.Error("a collation the target knows, or one of no MySQL 8 range, was replaced")
 	}
 	if len(log) != 2 || !strings.Contains(log[0], "collation id 255") || !strings.Contains(log[0], "utf8mb4_general_ci") {
@@ -181,7 +187,7 @@ func TestMySQL8SQLModes(t *testing.T) {
 			t.Errorf("IgnoredSQLModes(%q) = %#x, want %#x", c.version, got, c.want)
 		}
 	}
-	q := &txn.Query{Status: txn.Status{HasSQLMode: true, SQLMode: 1436549152}}
+	q := &txn.Query{Status: txn.Status{SessionModes: txn.SessionModes{HasSQLMode: true, SQLMode: 1436549152}}}
 	mysql8 := &Generator{IgnoredModes: IgnoredSQLModes("8.0.36", false)}
 	if got := contextStatement(q, &txn.Event{}, nil, mysql8.sqlModeMask(), true).SQL; !strings.Contains(got, "@@session.sql_mode=1168113696") {
 		t.Errorf("for MySQL 8: %s", got)

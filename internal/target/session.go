@@ -142,8 +142,44 @@ func (t *Target) PacketLimit(ctx context.Context) (int, error) {
 // after any statement event (whose context sets the source's
 // character_set_client, latin1 say), the session is given SET NAMES
 // utf8mb4, in a round trip of its own (a SET in the same multi-statement
-// packet would not apply to the statements after it).
+// packet would not apply to the statements after it). The SQL apply path's
+// statements go one packet group per packet (see sqlgen.Stmt.Check): a
+// group for each row event, or for several consecutive ones of a
+// transaction.
 func (sess *Session) Exec(ctx context.Context, stmts []sqlgen.Stmt) error {
+	return sess.exec(ctx, stmts, packGroups)
+}
+
+// ExecJoined is Exec, but with consecutive statements of the SQL apply path
+// sharing packets across packet groups, row events and transactions, as
+// far as the packet limit allows: one round trip where Exec may take one
+// per transaction. Where such a packet cannot be checked exactly (an
+// UPDATE that changed fewer rows than it carries, with statements of
+// later groups after it) it fails with an error wrapping sqlgen.ErrRepack:
+// roll the transaction back and send the statements again with Exec.
+func (sess *Session) ExecJoined(ctx context.Context, stmts []sqlgen.Stmt) error {
+	return sess.exec(ctx, stmts, packJoined)
+}
+
+// ExecEach is Exec, but with each statement of the SQL apply path in a
+// packet of its own: slower, and exact about which statement, and so
+// which row event, the target refuses (a server error is about a whole
+// packet).
+func (sess *Session) ExecEach(ctx context.Context, stmts []sqlgen.Stmt) error {
+	return sess.exec(ctx, stmts, packEach)
+}
+
+// packing says how exec packs the SQL apply path's statements.
+type packing int
+
+const (
+	packGroups packing = iota // one packet group per packet (Exec)
+	packJoined                // groups joined (ExecJoined)
+	packEach                  // one statement per packet (ExecEach)
+)
+
+// exec is Exec, ExecJoined or ExecEach, as pack says.
+func (sess *Session) exec(ctx context.Context, stmts []sqlgen.Stmt, pack packing) error {
 	limit := PacketLimit(sess.maxPacket)
 	var (
 		batch   []string       // SQL statements for one packet
@@ -202,8 +238,8 @@ func (sess *Session) Exec(ctx context.Context, stmts []sqlgen.Stmt) error {
 		}
 		// A change of kind, a statement that must go alone, or a full
 		// packet ends what is pending.
-		// Statements of the SQL apply path go one row event per packet,
-		// so that an error names the event that failed.
+		// Statements of the SQL apply path go one packet group per
+		// packet, unless joined.
 		if s.Expect != nil {
 			if err := flush(); err != nil {
 				return err
@@ -214,8 +250,14 @@ func (sess *Session) Exec(ctx context.Context, stmts []sqlgen.Stmt) error {
 			}
 			continue
 		}
-		if (s.Events != nil) != (len(events) > 0) || (s.Check != nil) != (len(checked) > 0) ||
-			len(checked) > 0 && checked[0].Event != s.Event || s.Alone || size+n > limit {
+		newGroup := s.Alone || len(checked) > 0 && checked[0].Event != s.Event
+		switch {
+		case s.Check != nil && pack == packJoined:
+			newGroup = false
+		case s.Check != nil && pack == packEach:
+			newGroup = true
+		}
+		if (s.Events != nil) != (len(events) > 0) || (s.Check != nil) != (len(checked) > 0) || newGroup || size+n > limit {
 			if err := flush(); err != nil {
 				return err
 			}

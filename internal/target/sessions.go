@@ -17,9 +17,9 @@ import (
 // the lost run's sessions, each idle in its open transaction and holding
 // its row locks, until it drops them (wait_timeout, hours by default). The
 // resumed run would wait on those locks and give up. So a run that resumes
-// (Options.Resume, or a reconnection), once it holds the target's replay
-// lock (below), first ends the lost run's sessions that are still there:
-// their work was not committed and is applied again. It ends those running
+// (replay.Options.Recovery.Resume, or a reconnection), once it holds the
+// target's replay lock (below), first ends the lost run's sessions that
+// are still there: their work was not committed and is applied again. It ends those running
 // a statement too (a lock wait, a long statement, a frozen process's
 // statement): left alone, such a session ends its statement idle in its
 // transaction, holding its locks, or, its process woken, commits a group

@@ -11,8 +11,8 @@ import (
 // full waits for space ("Waiting for someone to free space", retrying every
 // minute, for ever) while writing its binlog or an Aria/MyISAM table, and
 // the statement or COMMIT the replay sent simply does not return. So while
-// groups are being applied and none has committed for Options.StallReport,
-// the replay says what its sessions on the target are doing, and again
+// groups are being applied and none has committed for
+// replay.Options.Report.StallReport, the replay says what its sessions on the target are doing, and again
 // after each further period, until a commit goes through.
 
 // addSession records the target connection id of one of the run's workers

@@ -4,6 +4,12 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+
+	"github.com/binlog-replay/binlog-replay/internal/workload/unit"
+
+	"github.com/binlog-replay/binlog-replay/internal/workload/idset"
+
+	"github.com/binlog-replay/binlog-replay/internal/workload/sqlvals"
 )
 
 // charsetGen is the Charset profile: utf8mb4 text with emoji, latin1 bytes
@@ -66,10 +72,10 @@ var specialStrings = []string{
 	"tab\there", `"double"`, "`tick`", "😀🐬𝄞", "",
 }
 
-func (g *charsetGen) setup(r *rand.Rand) []unit {
-	var units []unit
+func (g *charsetGen) setup(r *rand.Rand) []unit.Unit {
+	var units []unit.Unit
 	for _, q := range charsetSchema {
-		units = append(units, autoUnit(q))
+		units = append(units, unit.Auto(q))
 	}
 	for ti, t := range g.tables {
 		var rows [][]string
@@ -77,7 +83,7 @@ func (g *charsetGen) setup(r *rand.Rand) []unit {
 			rows = append(rows, csRow(r, t, id, ti == 2))
 		}
 		cols := append([]string{"id"}, t.cols...)
-		units = append(units, txUnit(insertRows(ident(t.name), idents(cols...), rows, 100)...))
+		units = append(units, unit.Tx(sqlvals.InsertRows(sqlvals.Ident(t.name), sqlvals.Idents(cols...), rows, 100)...))
 	}
 	return units
 }
@@ -97,34 +103,34 @@ func csValue(r *rand.Rand, kind byte, id int, unique bool) string {
 	switch kind {
 	case 'u':
 		if r.IntN(4) == 0 {
-			return str(specialStrings[r.IntN(len(specialStrings))])
+			return sqlvals.Str(specialStrings[r.IntN(len(specialStrings))])
 		}
-		return orNull(r, 8, str(randText(r, 30)))
+		return sqlvals.OrNull(r, 8, sqlvals.Str(sqlvals.RandText(r, 30)))
 	case 'l':
 		if r.IntN(5) == 0 {
-			return str(specialStrings[r.IntN(len(specialStrings)-2)])
+			return sqlvals.Str(specialStrings[r.IntN(len(specialStrings)-2)])
 		}
-		return orNull(r, 8, latin1Lit(randLatin1(r, 60)))
+		return sqlvals.OrNull(r, 8, sqlvals.Latin1Lit(sqlvals.RandLatin1(r, 60)))
 	case 'b':
-		b := append([]byte("'\"\\\x00"), randPadded(r, 8)...)
+		b := append([]byte("'\"\\\x00"), sqlvals.RandPadded(r, 8)...)
 		r.Shuffle(len(b), func(i, j int) { b[i], b[j] = b[j], b[i] })
-		return orNull(r, 8, hexLit(b[:min(len(b), 8)]))
+		return sqlvals.OrNull(r, 8, sqlvals.HexLit(b[:min(len(b), 8)]))
 	default:
 		if unique {
 			return fmt.Sprint(id)
 		}
-		return orNull(r, 6, fmt.Sprint(r.IntN(1000)-500))
+		return sqlvals.OrNull(r, 6, fmt.Sprint(r.IntN(1000)-500))
 	}
 }
 
 func (g *charsetGen) session(s int, r *rand.Rand) txnSource {
-	o := owner{s: s, n: g.o.Threads}
-	cs := &charsetSession{g: g, r: r, alloc: newIDAlloc(o, g.o.Scale)}
+	o := idset.Owner{S: s, N: g.o.Threads}
+	cs := &charsetSession{g: g, r: r, alloc: idset.NewAlloc(o, g.o.Scale)}
 	for range g.tables {
-		ids := newIDSet()
+		ids := idset.New()
 		for id := 1; id <= g.o.Scale; id++ {
-			if o.owns(id) {
-				ids.add(id)
+			if o.Owns(id) {
+				ids.Add(id)
 			}
 		}
 		cs.rows = append(cs.rows, ids)
@@ -135,29 +141,29 @@ func (g *charsetGen) session(s int, r *rand.Rand) txnSource {
 type charsetSession struct {
 	g     *charsetGen
 	r     *rand.Rand
-	alloc *idAlloc
-	rows  []*idSet
+	alloc *idset.Alloc
+	rows  []*idset.Set
 }
 
-func (c *charsetSession) next(int) []unit {
+func (c *charsetSession) next(int) []unit.Unit {
 	switch c.r.IntN(8) {
 	case 0:
-		return []unit{c.latin1Names()}
+		return []unit.Unit{c.latin1Names()}
 	case 1:
-		return []unit{c.noBackslash()}
+		return []unit.Unit{c.noBackslash()}
 	case 2:
-		return []unit{c.rawBytes()}
+		return []unit.Unit{c.rawBytes()}
 	case 3:
-		return []unit{c.userVars()}
+		return []unit.Unit{c.userVars()}
 	}
 	var stmts []string
 	for range 1 + c.r.IntN(3) {
 		stmts = append(stmts, c.op())
 	}
 	if len(stmts) > 1 && c.r.IntN(3) != 0 {
-		return []unit{txUnit(stmts...)}
+		return []unit.Unit{unit.Tx(stmts...)}
 	}
-	return []unit{autoUnit(stmts...)}
+	return []unit.Unit{unit.Auto(stmts...)}
 }
 
 // op inserts, updates or deletes a row of a random table.
@@ -165,17 +171,17 @@ func (c *charsetSession) op() string {
 	r := c.r
 	ti := r.IntN(len(c.g.tables))
 	t, ids := c.g.tables[ti], c.rows[ti]
-	name := ident(t.name)
-	if ids.len() < 3 || r.IntN(4) == 0 {
-		id := c.alloc.fresh()
-		ids.add(id)
-		return insertRows(name, idents(append([]string{"id"}, t.cols...)...), [][]string{csRow(r, t, id, ti == 2)}, 1)[0]
+	name := sqlvals.Ident(t.name)
+	if ids.Len() < 3 || r.IntN(4) == 0 {
+		id := c.alloc.Fresh()
+		ids.Add(id)
+		return sqlvals.InsertRows(name, sqlvals.Idents(append([]string{"id"}, t.cols...)...), [][]string{csRow(r, t, id, ti == 2)}, 1)[0]
 	}
-	id := ids.pick(r)
+	id := ids.Pick(r)
 	switch r.IntN(4) {
 	case 0:
-		ids.remove(id)
-		return fmt.Sprintf("DELETE FROM %s WHERE %s=%d", name, ident("id"), id)
+		ids.Remove(id)
+		return fmt.Sprintf("DELETE FROM %s WHERE %s=%d", name, sqlvals.Ident("id"), id)
 	case 1:
 		if ti == 0 {
 			return fmt.Sprintf("UPDATE cs_text SET u=CONCAT(LEFT(u, 40), '😀'), l=CONCAT(LEFT(l, 40), _latin1 X'FF5C27'), "+
@@ -183,50 +189,50 @@ func (c *charsetSession) op() string {
 		}
 	}
 	i := r.IntN(len(t.cols))
-	return fmt.Sprintf("UPDATE %s SET %s=%s WHERE id=%d", name, ident(t.cols[i]), csValue(r, t.kinds[i], id, ti == 2), id)
+	return fmt.Sprintf("UPDATE %s SET %s=%s WHERE id=%d", name, sqlvals.Ident(t.cols[i]), csValue(r, t.kinds[i], id, ti == 2), id)
 }
 
 // latin1Names sends raw latin1 bytes in the statement text of a SET NAMES
 // latin1 session, into latin1 and utf8mb4 columns.
-func (c *charsetSession) latin1Names() unit {
-	id := c.alloc.fresh()
-	c.rows[0].add(id)
-	l1, l2 := string(randLatin1(c.r, 40)), string(randLatin1(c.r, 40))
-	return txUnit(
-		fmt.Sprintf("INSERT INTO cs_text (id, u, l, lt) VALUES (%d, %s, %s, %s)", id, strRaw(l1), strRaw(l2), strRaw(l1+l2)),
-		fmt.Sprintf("UPDATE latin1_tbl SET s=%s WHERE id=%d", strRaw(l2), 1+c.r.IntN(c.g.o.Scale)),
-	).with(env{charset: "latin1"})
+func (c *charsetSession) latin1Names() unit.Unit {
+	id := c.alloc.Fresh()
+	c.rows[0].Add(id)
+	l1, l2 := string(sqlvals.RandLatin1(c.r, 40)), string(sqlvals.RandLatin1(c.r, 40))
+	return unit.Tx(
+		fmt.Sprintf("INSERT INTO cs_text (id, u, l, lt) VALUES (%d, %s, %s, %s)", id, sqlvals.StrRaw(l1), sqlvals.StrRaw(l2), sqlvals.StrRaw(l1+l2)),
+		fmt.Sprintf("UPDATE latin1_tbl SET s=%s WHERE id=%d", sqlvals.StrRaw(l2), 1+c.r.IntN(c.g.o.Scale)),
+	).With(unit.Env{Charset: "latin1"})
 }
 
 // noBackslash writes strings with backslashes under NO_BACKSLASH_ESCAPES,
 // where they are ordinary characters.
-func (c *charsetSession) noBackslash() unit {
-	id := c.alloc.fresh()
-	c.rows[0].add(id)
+func (c *charsetSession) noBackslash() unit.Unit {
+	id := c.alloc.Fresh()
+	c.rows[0].Add(id)
 	s1 := specialStrings[c.r.IntN(4)] + `\n\0\'`
-	return autoUnit(
+	return unit.Auto(
 		fmt.Sprintf("INSERT INTO cs_text (id, u, ub, l) VALUES (%d, %s, %s, %s)", id,
-			strNoBackslash(s1), strNoBackslash(`\`+randText(c.r, 10)), strNoBackslash(`a\b'c`)),
-	).with(env{sqlMode: defaultSQLMode + ",NO_BACKSLASH_ESCAPES"})
+			sqlvals.StrNoBackslash(s1), sqlvals.StrNoBackslash(`\`+sqlvals.RandText(c.r, 10)), sqlvals.StrNoBackslash(`a\b'c`)),
+	).With(unit.Env{SQLMode: unit.DefaultSQLMode + ",NO_BACKSLASH_ESCAPES"})
 }
 
 // rawBytes sends NUL, control and non-UTF-8 bytes raw inside _binary
 // literals of the statement text.
-func (c *charsetSession) rawBytes() unit {
-	id := c.alloc.fresh()
-	c.rows[0].add(id)
-	b := string(append([]byte("a\x00b'c\\d\x1a\xff\xfe\r\n"), randBytes(c.r, 10)...))
-	return autoUnit(fmt.Sprintf("INSERT INTO cs_text (id, u, vb, bl, c8) VALUES (%d, %s, _binary %s, _binary %s, _binary %s)",
-		id, `'50\% off\_x \q'`, strRaw(b), strRaw(b+b), strRaw(b[:3])))
+func (c *charsetSession) rawBytes() unit.Unit {
+	id := c.alloc.Fresh()
+	c.rows[0].Add(id)
+	b := string(append([]byte("a\x00b'c\\d\x1a\xff\xfe\r\n"), sqlvals.RandBytes(c.r, 10)...))
+	return unit.Auto(fmt.Sprintf("INSERT INTO cs_text (id, u, vb, bl, c8) VALUES (%d, %s, _binary %s, _binary %s, _binary %s)",
+		id, `'50\% off\_x \q'`, sqlvals.StrRaw(b), sqlvals.StrRaw(b+b), sqlvals.StrRaw(b[:3])))
 }
 
 // userVars carries latin1, binary and utf8mb4 values in user variables.
-func (c *charsetSession) userVars() unit {
-	id := c.alloc.fresh()
-	c.rows[0].add(id)
-	return txUnit(
-		fmt.Sprintf("SET @l := %s, @b := %s, @u := %s", latin1Lit(randLatin1(c.r, 20)),
-			hexLit([]byte("\x00'\\\"\xff")), str(strings.Repeat("😀", 1+c.r.IntN(5)))),
+func (c *charsetSession) userVars() unit.Unit {
+	id := c.alloc.Fresh()
+	c.rows[0].Add(id)
+	return unit.Tx(
+		fmt.Sprintf("SET @l := %s, @b := %s, @u := %s", sqlvals.Latin1Lit(sqlvals.RandLatin1(c.r, 20)),
+			sqlvals.HexLit([]byte("\x00'\\\"\xff")), sqlvals.Str(strings.Repeat("😀", 1+c.r.IntN(5)))),
 		fmt.Sprintf("INSERT INTO cs_text (id, u, l, vb) VALUES (%d, @u, @l, @b)", id),
 	)
 }

@@ -3,6 +3,12 @@ package workload
 import (
 	"fmt"
 	"math/rand/v2"
+
+	"github.com/binlog-replay/binlog-replay/internal/workload/unit"
+
+	"github.com/binlog-replay/binlog-replay/internal/workload/idset"
+
+	"github.com/binlog-replay/binlog-replay/internal/workload/sqlvals"
 )
 
 // fkGen is the ForeignKeys profile: fk_parent <- fk_child <- fk_grandchild
@@ -64,17 +70,17 @@ CREATE TABLE fk_line (
   CONSTRAINT fk_line_order FOREIGN KEY (order_id) REFERENCES fk_order (id) ON DELETE CASCADE
 ) ENGINE=InnoDB`
 
-func (g *fkGen) setup(r *rand.Rand) []unit {
+func (g *fkGen) setup(r *rand.Rand) []unit.Unit {
 	g.parents, g.children, g.grand, g.refs = nil, map[int]int{}, map[int]int{}, map[int]int{}
-	var units []unit
-	for _, q := range splitStatements(fkSchema) {
-		units = append(units, autoUnit(q))
+	var units []unit.Unit
+	for _, q := range sqlvals.SplitStatements(fkSchema) {
+		units = append(units, unit.Auto(q))
 	}
 	n := g.o.Scale
 	var parents, children, grand, refs [][]string
 	for id := 1; id <= n; id++ {
 		g.parents = append(g.parents, id)
-		parents = append(parents, []string{fmt.Sprint(id), str(fmt.Sprintf("parent %d", id)), fmt.Sprint(r.IntN(100))})
+		parents = append(parents, []string{fmt.Sprint(id), sqlvals.Str(fmt.Sprintf("parent %d", id)), fmt.Sprint(r.IntN(100))})
 	}
 	for id := 1; id <= 2*n; id++ {
 		p := 1 + r.IntN(n)
@@ -82,7 +88,7 @@ func (g *fkGen) setup(r *rand.Rand) []unit {
 			p = 0
 		}
 		g.children[id] = p
-		children = append(children, []string{fmt.Sprint(id), nullInt(p), str(randASCII(r, 8))})
+		children = append(children, []string{fmt.Sprint(id), nullInt(p), sqlvals.Str(sqlvals.RandASCII(r, 8))})
 	}
 	for id := 1; id <= n; id++ {
 		c := 1 + r.IntN(2*n)
@@ -93,11 +99,11 @@ func (g *fkGen) setup(r *rand.Rand) []unit {
 	}
 	g.maxID = 2 * n
 	units = append(units,
-		txUnit(insertRows("fk_parent", idents("id", "name", "v"), parents, 100)...),
-		txUnit(insertRows("fk_child", idents("id", "parent_id", "note"), children, 100)...),
-		txUnit(insertRows("fk_grandchild", idents("id", "child_id", "qty"), grand, 100)...),
-		txUnit(insertRows("fk_ref", idents("id", "parent_id"), refs, 100)...),
-		txUnit("INSERT INTO fk_order (sess, tag) VALUES (-1, 'base')",
+		unit.Tx(sqlvals.InsertRows("fk_parent", sqlvals.Idents("id", "name", "v"), parents, 100)...),
+		unit.Tx(sqlvals.InsertRows("fk_child", sqlvals.Idents("id", "parent_id", "note"), children, 100)...),
+		unit.Tx(sqlvals.InsertRows("fk_grandchild", sqlvals.Idents("id", "child_id", "qty"), grand, 100)...),
+		unit.Tx(sqlvals.InsertRows("fk_ref", sqlvals.Idents("id", "parent_id"), refs, 100)...),
+		unit.Tx("INSERT INTO fk_order (sess, tag) VALUES (-1, 'base')",
 			"INSERT INTO fk_line (order_id, qty) VALUES (LAST_INSERT_ID(), 1), (LAST_INSERT_ID(), 2)"))
 	return units
 }
@@ -114,29 +120,29 @@ func nullInt(id int) string {
 // hangs below them (or, for a NULL parent, the rows it owns by id), so that
 // cascades never reach another session's rows.
 func (g *fkGen) session(s int, r *rand.Rand) txnSource {
-	o := owner{s: s, n: g.o.Threads}
-	fs := &fkSession{r: r, s: s, alloc: newIDAlloc(o, g.maxID), parents: newIDSet(),
-		children: newIDSet(), grand: newIDSet(), refs: newIDSet(),
+	o := idset.Owner{S: s, N: g.o.Threads}
+	fs := &fkSession{r: r, s: s, alloc: idset.NewAlloc(o, g.maxID), parents: idset.New(),
+		children: idset.New(), grand: idset.New(), refs: idset.New(),
 		childOf: map[int]int{}, grandOf: map[int]int{}, refOf: map[int]int{}}
 	for _, p := range g.parents {
-		if o.owns(p) {
-			fs.parents.add(p)
+		if o.Owns(p) {
+			fs.parents.Add(p)
 		}
 	}
-	mine := func(p, id int) bool { return (p != 0 && o.owns(p)) || (p == 0 && o.owns(id)) }
+	mine := func(p, id int) bool { return (p != 0 && o.Owns(p)) || (p == 0 && o.Owns(id)) }
 	for id := 1; id <= g.maxID; id++ {
 		if p, ok := g.children[id]; ok && mine(p, id) {
-			fs.children.add(id)
+			fs.children.Add(id)
 			fs.childOf[id] = p
 		}
 		if p, ok := g.refs[id]; ok && mine(p, id) {
-			fs.refs.add(id)
+			fs.refs.Add(id)
 			fs.refOf[id] = p
 		}
 	}
 	for id := 1; id <= g.maxID; id++ {
-		if c, ok := g.grand[id]; ok && fs.children.has(c) {
-			fs.grand.add(id)
+		if c, ok := g.grand[id]; ok && fs.children.Has(c) {
+			fs.grand.Add(id)
 			fs.grandOf[id] = c
 		}
 	}
@@ -146,74 +152,74 @@ func (g *fkGen) session(s int, r *rand.Rand) txnSource {
 type fkSession struct {
 	r                              *rand.Rand
 	s                              int
-	alloc                          *idAlloc
-	parents, children, grand, refs *idSet
+	alloc                          *idset.Alloc
+	parents, children, grand, refs *idset.Set
 	childOf, grandOf, refOf        map[int]int
 	orders                         []string // tags of this session's orders
 	nOrders                        int
 }
 
-func (f *fkSession) next(int) []unit {
+func (f *fkSession) next(int) []unit.Unit {
 	r := f.r
-	if f.parents.len() < 3 || f.children.len() < 3 {
-		return []unit{f.family()}
+	if f.parents.Len() < 3 || f.children.Len() < 3 {
+		return []unit.Unit{f.family()}
 	}
 	switch r.IntN(14) {
 	case 0, 1:
-		return []unit{f.family()}
+		return []unit.Unit{f.family()}
 	case 2:
-		return []unit{autoUnit(f.insertChild(f.parents.pick(r)))}
+		return []unit.Unit{unit.Auto(f.insertChild(f.parents.Pick(r)))}
 	case 3:
-		p, c := f.parents.pick(r), f.children.pick(r)
-		return []unit{txUnit(fmt.Sprintf("UPDATE fk_parent SET v=v+1 WHERE id=%d", p),
-			fmt.Sprintf("UPDATE fk_child SET note=%s WHERE id=%d", str(randASCII(r, 6)), c))}
+		p, c := f.parents.Pick(r), f.children.Pick(r)
+		return []unit.Unit{unit.Tx(fmt.Sprintf("UPDATE fk_parent SET v=v+1 WHERE id=%d", p),
+			fmt.Sprintf("UPDATE fk_child SET note=%s WHERE id=%d", sqlvals.Str(sqlvals.RandASCII(r, 6)), c))}
 	case 4:
-		return []unit{autoUnit(f.rekeyParent(true))}
+		return []unit.Unit{unit.Auto(f.rekeyParent(true))}
 	case 5:
-		return []unit{autoUnit(f.deleteParent(f.parents.pick(r), true))}
+		return []unit.Unit{unit.Auto(f.deleteParent(f.parents.Pick(r), true))}
 	case 6:
-		c, p := f.children.pick(r), f.parents.pick(r)
+		c, p := f.children.Pick(r), f.parents.Pick(r)
 		f.childOf[c] = p
-		return []unit{autoUnit(fmt.Sprintf("UPDATE fk_child SET parent_id=%d WHERE id=%d", p, c))}
+		return []unit.Unit{unit.Auto(fmt.Sprintf("UPDATE fk_child SET parent_id=%d WHERE id=%d", p, c))}
 	case 7:
-		return []unit{autoUnit(f.deleteChild(f.children.pick(r)))}
+		return []unit.Unit{unit.Auto(f.deleteChild(f.children.Pick(r)))}
 	case 8:
-		return []unit{autoUnit(f.rekeyChild())}
+		return []unit.Unit{unit.Auto(f.rekeyChild())}
 	case 9:
-		p := f.parents.pick(r)
-		return []unit{txUnit(f.deleteParent(p, true), f.insertParent(p), f.insertChild(p))}
+		p := f.parents.Pick(r)
+		return []unit.Unit{unit.Tx(f.deleteParent(p, true), f.insertParent(p), f.insertChild(p))}
 	case 10, 11:
-		return []unit{f.orderUnit()}
+		return []unit.Unit{f.orderUnit()}
 	default:
-		return []unit{f.noChecksUnit()}
+		return []unit.Unit{f.noChecksUnit()}
 	}
 }
 
 // family inserts two parents and their children, interleaved, and a
 // grandchild, in one transaction.
-func (f *fkSession) family() unit {
-	p1, p2 := f.alloc.fresh(), f.alloc.fresh()
+func (f *fkSession) family() unit.Unit {
+	p1, p2 := f.alloc.Fresh(), f.alloc.Fresh()
 	stmts := []string{f.insertParent(p1), f.insertChild(p1), f.insertParent(p2), f.insertChild(p2)}
-	stmts = append(stmts, f.insertGrand(f.children.ids[len(f.children.ids)-2]))
-	return txUnit(stmts...)
+	stmts = append(stmts, f.insertGrand(f.children.IDs[len(f.children.IDs)-2]))
+	return unit.Tx(stmts...)
 }
 
 func (f *fkSession) insertParent(p int) string {
-	f.parents.add(p)
+	f.parents.Add(p)
 	return fmt.Sprintf("INSERT INTO fk_parent (id, name, v) VALUES (%d, %s, %d)", p,
-		str(fmt.Sprintf("parent %d", p)), f.r.IntN(100))
+		sqlvals.Str(fmt.Sprintf("parent %d", p)), f.r.IntN(100))
 }
 
 func (f *fkSession) insertChild(p int) string {
-	c := f.alloc.fresh()
-	f.children.add(c)
+	c := f.alloc.Fresh()
+	f.children.Add(c)
 	f.childOf[c] = p
-	return fmt.Sprintf("INSERT INTO fk_child (id, parent_id, note) VALUES (%d, %d, %s)", c, p, str(randASCII(f.r, 8)))
+	return fmt.Sprintf("INSERT INTO fk_child (id, parent_id, note) VALUES (%d, %d, %s)", c, p, sqlvals.Str(sqlvals.RandASCII(f.r, 8)))
 }
 
 func (f *fkSession) insertGrand(c int) string {
-	g := f.alloc.fresh()
-	f.grand.add(g)
+	g := f.alloc.Fresh()
+	f.grand.Add(g)
 	f.grandOf[g] = c
 	return fmt.Sprintf("INSERT INTO fk_grandchild (id, child_id, qty) VALUES (%d, %d, %d)", g, c, f.r.IntN(50))
 }
@@ -221,14 +227,14 @@ func (f *fkSession) insertGrand(c int) string {
 // deleteParent deletes parent p; with checks its children (and theirs) go
 // by cascade and its refs become NULL, without checks they stay as orphans.
 func (f *fkSession) deleteParent(p int, checks bool) string {
-	f.parents.remove(p)
+	f.parents.Remove(p)
 	if checks {
-		for _, c := range append([]int(nil), f.children.ids...) {
+		for _, c := range append([]int(nil), f.children.IDs...) {
 			if f.childOf[c] == p {
 				f.dropChild(c)
 			}
 		}
-		for _, id := range f.refs.ids {
+		for _, id := range f.refs.IDs {
 			if f.refOf[id] == p {
 				f.refOf[id] = 0
 			}
@@ -244,11 +250,11 @@ func (f *fkSession) deleteChild(c int) string {
 
 // dropChild removes child c and its grandchildren from the model.
 func (f *fkSession) dropChild(c int) {
-	f.children.remove(c)
+	f.children.Remove(c)
 	delete(f.childOf, c)
-	for _, g := range append([]int(nil), f.grand.ids...) {
+	for _, g := range append([]int(nil), f.grand.IDs...) {
 		if f.grandOf[g] == c {
-			f.grand.remove(g)
+			f.grand.Remove(g)
 			delete(f.grandOf, g)
 		}
 	}
@@ -257,16 +263,16 @@ func (f *fkSession) dropChild(c int) {
 // rekeyParent gives a parent a new primary key; with checks the children
 // and refs follow (ON UPDATE CASCADE), without they become orphans.
 func (f *fkSession) rekeyParent(checks bool) string {
-	p, np := f.parents.pick(f.r), f.alloc.fresh()
-	f.parents.remove(p)
-	f.parents.add(np)
+	p, np := f.parents.Pick(f.r), f.alloc.Fresh()
+	f.parents.Remove(p)
+	f.parents.Add(np)
 	if checks {
-		for _, c := range f.children.ids {
+		for _, c := range f.children.IDs {
 			if f.childOf[c] == p {
 				f.childOf[c] = np
 			}
 		}
-		for _, id := range f.refs.ids {
+		for _, id := range f.refs.IDs {
 			if f.refOf[id] == p {
 				f.refOf[id] = np
 			}
@@ -279,16 +285,16 @@ func (f *fkSession) rekeyParent(checks bool) string {
 // orphan child is deleted instead: moving its key would check its own
 // foreign key against the missing parent.
 func (f *fkSession) rekeyChild() string {
-	c := f.children.pick(f.r)
-	if p := f.childOf[c]; p != 0 && !f.parents.has(p) {
+	c := f.children.Pick(f.r)
+	if p := f.childOf[c]; p != 0 && !f.parents.Has(p) {
 		return f.deleteChild(c)
 	}
-	nc := f.alloc.fresh()
-	f.children.remove(c)
-	f.children.add(nc)
+	nc := f.alloc.Fresh()
+	f.children.Remove(c)
+	f.children.Add(nc)
 	f.childOf[nc] = f.childOf[c]
 	delete(f.childOf, c)
-	for _, g := range f.grand.ids {
+	for _, g := range f.grand.IDs {
 		if f.grandOf[g] == c {
 			f.grandOf[g] = nc
 		}
@@ -298,18 +304,18 @@ func (f *fkSession) rekeyChild() string {
 
 // orderUnit inserts an order and its lines through LAST_INSERT_ID(), or
 // deletes one of this session's orders (its lines go by cascade).
-func (f *fkSession) orderUnit() unit {
+func (f *fkSession) orderUnit() unit.Unit {
 	if len(f.orders) > 0 && f.r.IntN(3) == 0 {
 		i := f.r.IntN(len(f.orders))
 		tag := f.orders[i]
 		f.orders = append(f.orders[:i], f.orders[i+1:]...)
-		return autoUnit(fmt.Sprintf("DELETE FROM fk_order WHERE sess=%d AND tag=%s", f.s, str(tag)))
+		return unit.Auto(fmt.Sprintf("DELETE FROM fk_order WHERE sess=%d AND tag=%s", f.s, sqlvals.Str(tag)))
 	}
 	f.nOrders++
 	tag := fmt.Sprintf("o%d", f.nOrders)
 	f.orders = append(f.orders, tag)
-	return txUnit(
-		fmt.Sprintf("INSERT INTO fk_order (sess, tag) VALUES (%d, %s)", f.s, str(tag)),
+	return unit.Tx(
+		fmt.Sprintf("INSERT INTO fk_order (sess, tag) VALUES (%d, %s)", f.s, sqlvals.Str(tag)),
 		"SET @o := LAST_INSERT_ID()",
 		fmt.Sprintf("INSERT INTO fk_line (order_id, qty) VALUES (LAST_INSERT_ID(), %d), (@o, %d)",
 			f.r.IntN(10), f.r.IntN(10)),
@@ -319,17 +325,17 @@ func (f *fkSession) orderUnit() unit {
 
 // noChecksUnit runs with foreign_key_checks=0: a child inserted before its
 // parent, or a parent deleted or re-keyed leaving orphans.
-func (f *fkSession) noChecksUnit() unit {
-	e := env{noFKChecks: true}
+func (f *fkSession) noChecksUnit() unit.Unit {
+	e := unit.Env{NoFKChecks: true}
 	switch f.r.IntN(3) {
 	case 0:
-		p := f.alloc.fresh()
+		p := f.alloc.Fresh()
 		child := f.insertChild(p)
-		return txUnit(child, f.insertParent(p)).with(e)
+		return unit.Tx(child, f.insertParent(p)).With(e)
 	case 1:
-		return autoUnit(f.deleteParent(f.parents.pick(f.r), false)).with(e)
+		return unit.Auto(f.deleteParent(f.parents.Pick(f.r), false)).With(e)
 	default:
-		return txUnit(f.rekeyParent(false), fmt.Sprintf("UPDATE fk_parent SET v=v+1 WHERE id=%d",
-			f.parents.pick(f.r))).with(e)
+		return unit.Tx(f.rekeyParent(false), fmt.Sprintf("UPDATE fk_parent SET v=v+1 WHERE id=%d",
+			f.parents.Pick(f.r))).With(e)
 	}
 }

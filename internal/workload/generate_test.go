@@ -5,6 +5,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/binlog-replay/binlog-replay/internal/workload/unit"
+
+	"github.com/binlog-replay/binlog-replay/internal/workload/sqlvals"
 )
 
 // plan returns every statement Setup and Run would send for o, in order,
@@ -16,10 +20,10 @@ func plan(o Options) []string {
 	}
 	g := generators[o.Profile](o)
 	var out []string
-	add := func(units []unit) {
+	add := func(units []unit.Unit) {
 		for _, u := range units {
-			out = append(out, "-- unit", u.env.resolved().sqlMode, u.env.resolved().timeZone)
-			out = append(out, u.stmts...)
+			out = append(out, "-- unit", u.Env.Resolved().SQLMode, u.Env.Resolved().TimeZone)
+			out = append(out, u.Stmts...)
 		}
 	}
 	add(g.setup(newRand(o.Seed, 0)))
@@ -60,7 +64,7 @@ func TestPlansCoverHazards(t *testing.T) {
 	want := map[Profile][]string{
 		Types: {"DECIMAL(65,30)", "'-838:59:59.000000'", "18446744073709551615", "'0000-00-00'",
 			"INVISIBLE", "VIRTUAL", "STORED", "INET6", "UUID", "BIT(64)", "_latin1 X'", "+05:30", "NOW(6)",
-			"DELETE FROM", permissiveSQLMode},
+			"DELETE FROM", unit.PermissiveSQLMode},
 		OLTP:        {"UPDATE `sbtest", "SET k=k+1", "DELETE FROM `sbtest", "INSERT INTO `sbtest"},
 		OLTPSpecial: {"UPDATE `sbtest", "SET k=k+1", "WHERE id=15", "WHERE id=16"},
 		HotRows:     {"WHERE id=1", "WHERE id=2"},
@@ -104,7 +108,7 @@ func fkChecksMarker(o Options) string {
 	src := g.session(0, newRand(o.Seed, 1))
 	for i := 0; i < o.Txns; i++ {
 		for _, u := range src.next(i) {
-			if u.env.noFKChecks {
+			if u.Env.NoFKChecks {
 				return "-- fk0"
 			}
 		}
@@ -117,7 +121,7 @@ func TestStatementFormatAvoidsUnsafe(t *testing.T) {
 		o := Options{Profile: p, Seed: 5, Scale: 30, Txns: 200, Format: FormatStatement, RealClock: true}
 		for _, q := range plan(o) {
 			if strings.Contains(q, "LIMIT") || strings.Contains(q, "UUID()") {
-				t.Errorf("%s: statement-format plan has unsafe %q", p, clip(q))
+				t.Errorf("%s: statement-format plan has unsafe %q", p, unit.Clip(q))
 			}
 		}
 	}
@@ -141,11 +145,11 @@ func TestBigRows(t *testing.T) {
 
 func TestQuoting(t *testing.T) {
 	cases := []struct{ got, want string }{
-		{ident("a`b"), "`a``b`"},
-		{str("it's \\ \x00\n\r\x1a"), `'it\'s \\ \0\n\r\Z'`},
-		{strRaw("a'b\\\x00"), "'a''b\\\\\x00'"},
-		{strNoBackslash(`a\'b`), `'a\''b'`},
-		{hexLit([]byte{0, 0xff}), "X'00ff'"},
+		{sqlvals.Ident("a`b"), "`a``b`"},
+		{sqlvals.Str("it's \\ \x00\n\r\x1a"), `'it\'s \\ \0\n\r\Z'`},
+		{sqlvals.StrRaw("a'b\\\x00"), "'a''b\\\\\x00'"},
+		{sqlvals.StrNoBackslash(`a\'b`), `'a\''b'`},
+		{sqlvals.HexLit([]byte{0, 0xff}), "X'00ff'"},
 	}
 	for _, c := range cases {
 		if c.got != c.want {
@@ -171,7 +175,7 @@ func TestTxnTimestamp(t *testing.T) {
 	if a.Year() != 2024 || !b.After(a) || b.Sub(a) > 2*time.Second {
 		t.Errorf("TxnTimestamp(0) = %v, TxnTimestamp(1) = %v", a, b)
 	}
-	sec, micros := fixedClock(runEpoch+1, 0)
+	sec, micros := unit.FixedClock(unit.RunEpoch+1, 0)
 	if got := time.Unix(sec, micros*1000).UTC(); !got.Equal(b) {
 		t.Errorf("TxnTimestamp(1) = %v, session clock %v", b, got)
 	}
@@ -180,7 +184,7 @@ func TestTxnTimestamp(t *testing.T) {
 func TestTypesTableIndex(t *testing.T) {
 	g := newTypesGen(Options{}.withDefaults()).(*typesGen)
 	for _, name := range []string{"ty_time", "ty_misc"} {
-		if got := g.tables[g.tableIndex(name)].name; got != name {
+		if got := g.tables[g.tableIndex(name)].Name; got != name {
 			t.Errorf("tableIndex(%q) names %q", name, got)
 		}
 	}

@@ -4,6 +4,12 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+
+	"github.com/binlog-replay/binlog-replay/internal/workload/unit"
+
+	"github.com/binlog-replay/binlog-replay/internal/workload/idset"
+
+	"github.com/binlog-replay/binlog-replay/internal/workload/sqlvals"
 )
 
 // noPKGen is the NoPK profile: tables without a primary key (one with no
@@ -50,19 +56,19 @@ var noPKWords = []string{"x", "y", "z", "é", "X", "it's", `back\slash`}
 func plainRow(r *rand.Rand) []string {
 	floats := []string{"1.5", "0.1", "3.14159", "-2.5e10", "NULL"}
 	return []string{
-		orNull(r, 8, fmt.Sprint(r.IntN(10))),
-		orNull(r, 8, str(noPKWords[r.IntN(len(noPKWords))])),
+		sqlvals.OrNull(r, 8, fmt.Sprint(r.IntN(10))),
+		sqlvals.OrNull(r, 8, sqlvals.Str(noPKWords[r.IntN(len(noPKWords))])),
 		floats[r.IntN(len(floats))],
-		orNull(r, 4, fmt.Sprintf("%.3f", float64(r.IntN(1000))/7)),
-		orNull(r, 4, str(strings.Repeat("t", r.IntN(40)))),
-		orNull(r, 4, hexLit([]byte{byte(r.IntN(3)), 0})),
+		sqlvals.OrNull(r, 4, fmt.Sprintf("%.3f", float64(r.IntN(1000))/7)),
+		sqlvals.OrNull(r, 4, sqlvals.Str(strings.Repeat("t", r.IntN(40)))),
+		sqlvals.OrNull(r, 4, sqlvals.HexLit([]byte{byte(r.IntN(3)), 0})),
 	}
 }
 
-func (g *noPKGen) setup(r *rand.Rand) []unit {
-	var units []unit
-	for _, q := range splitStatements(noPKSchema) {
-		units = append(units, autoUnit(q))
+func (g *noPKGen) setup(r *rand.Rand) []unit.Unit {
+	var units []unit.Unit
+	for _, q := range sqlvals.SplitStatements(noPKSchema) {
+		units = append(units, unit.Auto(q))
 	}
 	var plain, idx, nul, impl [][]string
 	for i := 0; i < g.o.Scale; i++ {
@@ -71,46 +77,46 @@ func (g *noPKGen) setup(r *rand.Rand) []unit {
 		if r.IntN(3) == 0 { // an exact duplicate
 			plain = append(plain, row)
 		}
-		idx = append(idx, []string{fmt.Sprint(r.IntN(20)), str(noPKWords[r.IntN(3)]), fmt.Sprint(r.IntN(5))})
+		idx = append(idx, []string{fmt.Sprint(r.IntN(20)), sqlvals.Str(noPKWords[r.IntN(3)]), fmt.Sprint(r.IntN(5))})
 		a := "NULL"
 		if i%2 == 0 {
 			a = fmt.Sprint(i + 1)
 		}
 		nul = append(nul, []string{a, fmt.Sprint(r.IntN(10))})
-		impl = append(impl, []string{fmt.Sprint(i + 1), str(noPKWords[r.IntN(len(noPKWords))])})
+		impl = append(impl, []string{fmt.Sprint(i + 1), sqlvals.Str(noPKWords[r.IntN(len(noPKWords))])})
 	}
 	return append(units,
-		txUnit(insertRows("np_plain", idents("a", "b", "f", "d", "t", "bl"), plain, 100)...),
-		txUnit(insertRows("np_idx", idents("a", "b", "v"), idx, 100)...),
-		txUnit(insertRows("np_uniq_null", idents("a", "b"), nul, 100)...),
-		txUnit(insertRows("np_implicit", idents("a", "b"), impl, 100)...),
+		unit.Tx(sqlvals.InsertRows("np_plain", sqlvals.Idents("a", "b", "f", "d", "t", "bl"), plain, 100)...),
+		unit.Tx(sqlvals.InsertRows("np_idx", sqlvals.Idents("a", "b", "v"), idx, 100)...),
+		unit.Tx(sqlvals.InsertRows("np_uniq_null", sqlvals.Idents("a", "b"), nul, 100)...),
+		unit.Tx(sqlvals.InsertRows("np_implicit", sqlvals.Idents("a", "b"), impl, 100)...),
 	)
 }
 
 func (g *noPKGen) session(s int, r *rand.Rand) txnSource {
-	return &noPKSession{g: g, r: r, alloc: newIDAlloc(owner{s: s, n: g.o.Threads}, g.o.Scale)}
+	return &noPKSession{g: g, r: r, alloc: idset.NewAlloc(idset.Owner{S: s, N: g.o.Threads}, g.o.Scale)}
 }
 
 type noPKSession struct {
 	g     *noPKGen
 	r     *rand.Rand
-	alloc *idAlloc // fresh values for the unique keys
+	alloc *idset.Alloc // fresh values for the unique keys
 }
 
-func (s *noPKSession) next(int) []unit {
+func (s *noPKSession) next(int) []unit.Unit {
 	var stmts []string
 	for range 1 + s.r.IntN(3) {
 		stmts = append(stmts, s.op())
 	}
 	if len(stmts) > 1 && s.r.IntN(4) != 0 {
-		return []unit{txUnit(stmts...)}
+		return []unit.Unit{unit.Tx(stmts...)}
 	}
-	return []unit{autoUnit(stmts...)}
+	return []unit.Unit{unit.Auto(stmts...)}
 }
 
 func (s *noPKSession) op() string {
 	r := s.r
-	k, w := r.IntN(10), str(noPKWords[r.IntN(len(noPKWords))])
+	k, w := r.IntN(10), sqlvals.Str(noPKWords[r.IntN(len(noPKWords))])
 	switch r.IntN(14) {
 	case 0, 1:
 		row := plainRow(r)
@@ -118,7 +124,7 @@ func (s *noPKSession) op() string {
 		if r.IntN(2) == 0 {
 			rows = append(rows, plainRow(r))
 		}
-		return insertRows("np_plain", idents("a", "b", "f", "d", "t", "bl"), rows, 10)[0]
+		return sqlvals.InsertRows("np_plain", sqlvals.Idents("a", "b", "f", "d", "t", "bl"), rows, 10)[0]
 	case 2:
 		return fmt.Sprintf("UPDATE np_plain SET b=%s WHERE a=%d", w, k)
 	case 3:
@@ -137,16 +143,16 @@ func (s *noPKSession) op() string {
 	case 8:
 		return fmt.Sprintf("DELETE FROM np_idx WHERE a=%d AND v>%d", k, r.IntN(3))
 	case 9:
-		return fmt.Sprintf("INSERT INTO np_uniq_null (a, b) VALUES (NULL, %d), (NULL, %d), (%d, %d)", k, k, s.alloc.fresh(), k)
+		return fmt.Sprintf("INSERT INTO np_uniq_null (a, b) VALUES (NULL, %d), (NULL, %d), (%d, %d)", k, k, s.alloc.Fresh(), k)
 	case 10:
 		if !s.g.o.safeOnly() {
-			return fmt.Sprintf("UPDATE np_uniq_null SET a=%d WHERE a IS NULL LIMIT 1", s.alloc.fresh())
+			return fmt.Sprintf("UPDATE np_uniq_null SET a=%d WHERE a IS NULL LIMIT 1", s.alloc.Fresh())
 		}
 		return fmt.Sprintf("UPDATE np_uniq_null SET a=NULL WHERE b=%d", k)
 	case 11:
 		return fmt.Sprintf("DELETE FROM np_uniq_null WHERE a IS NULL AND b=%d", k)
 	case 12:
-		return fmt.Sprintf("INSERT INTO np_implicit (a, b) VALUES (%d, %s)", s.alloc.fresh(), w)
+		return fmt.Sprintf("INSERT INTO np_implicit (a, b) VALUES (%d, %s)", s.alloc.Fresh(), w)
 	default:
 		a := 1 + r.IntN(s.g.o.Scale)
 		if r.IntN(2) == 0 {

@@ -4,6 +4,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+
+	"github.com/binlog-replay/binlog-replay/internal/workload/unit"
+
+	"github.com/binlog-replay/binlog-replay/internal/workload/sqlvals"
 )
 
 // oltpGen is sysbench oltp_write_only with uniformly drawn ids (OLTP) or
@@ -25,7 +29,7 @@ func (*oltpGen) stateless() {}
 // hotRows is how many rows HotRows transactions mostly touch.
 const hotRows = 5
 
-func oltpTable(t int) string { return ident(fmt.Sprintf("sbtest%d", t)) }
+func oltpTable(t int) string { return sqlvals.Ident(fmt.Sprintf("sbtest%d", t)) }
 
 // sysbenchString returns groups of 11 random digits joined by '-', as
 // sysbench fills c (10 groups) and pad (5 groups).
@@ -41,10 +45,10 @@ func sysbenchString(r *rand.Rand, groups int) string {
 	return strings.Join(parts, "-")
 }
 
-func (g *oltpGen) setup(r *rand.Rand) []unit {
-	var units []unit
+func (g *oltpGen) setup(r *rand.Rand) []unit.Unit {
+	var units []unit.Unit
 	for t := 1; t <= g.o.Tables; t++ {
-		units = append(units, autoUnit(fmt.Sprintf(`CREATE TABLE %s (
+		units = append(units, unit.Auto(fmt.Sprintf(`CREATE TABLE %s (
   id INT NOT NULL AUTO_INCREMENT,
   k INT NOT NULL DEFAULT 0,
   c CHAR(120) NOT NULL DEFAULT '',
@@ -55,9 +59,9 @@ func (g *oltpGen) setup(r *rand.Rand) []unit {
 		rows := make([][]string, g.o.Scale)
 		for i := range rows {
 			rows[i] = []string{fmt.Sprint(i + 1), fmt.Sprint(1 + r.IntN(g.o.Scale)),
-				str(sysbenchString(r, 10)), str(sysbenchString(r, 5))}
+				sqlvals.Str(sysbenchString(r, 10)), sqlvals.Str(sysbenchString(r, 5))}
 		}
-		units = append(units, txUnit(insertRows(oltpTable(t), idents("id", "k", "c", "pad"), rows, 100)...))
+		units = append(units, unit.Tx(sqlvals.InsertRows(oltpTable(t), sqlvals.Idents("id", "k", "c", "pad"), rows, 100)...))
 	}
 	return units
 }
@@ -115,17 +119,17 @@ func (s *oltpSession) k() int {
 
 func (s *oltpSession) table() string { return oltpTable(1 + s.r.IntN(s.g.o.Tables)) }
 
-func (s *oltpSession) next(int) []unit {
+func (s *oltpSession) next(int) []unit.Unit {
 	r := s.r
 	if s.g.hot && r.IntN(8) == 0 {
-		return []unit{autoUnit(fmt.Sprintf("UPDATE %s SET k=k+1 WHERE id=%d", s.table(), s.id()))}
+		return []unit.Unit{unit.Auto(fmt.Sprintf("UPDATE %s SET k=k+1 WHERE id=%d", s.table(), s.id()))}
 	}
 	del, delTable := s.id(), s.table()
-	return []unit{txUnit(
+	return []unit.Unit{unit.Tx(
 		fmt.Sprintf("UPDATE %s SET k=k+1 WHERE id=%d", s.table(), s.id()),
-		fmt.Sprintf("UPDATE %s SET c=%s WHERE id=%d", s.table(), str(sysbenchString(r, 10)), s.id()),
+		fmt.Sprintf("UPDATE %s SET c=%s WHERE id=%d", s.table(), sqlvals.Str(sysbenchString(r, 10)), s.id()),
 		fmt.Sprintf("DELETE FROM %s WHERE id=%d", delTable, del),
 		fmt.Sprintf("INSERT INTO %s (id, k, c, pad) VALUES (%d, %d, %s, %s)", delTable, del,
-			s.k(), str(sysbenchString(r, 10)), str(sysbenchString(r, 5))),
+			s.k(), sqlvals.Str(sysbenchString(r, 10)), sqlvals.Str(sysbenchString(r, 5))),
 	)}
 }

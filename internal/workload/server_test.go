@@ -10,6 +10,7 @@ import (
 
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 	"github.com/binlog-replay/binlog-replay/internal/workload"
+	"github.com/binlog-replay/binlog-replay/internal/workload/reference"
 )
 
 // small is the scale of the server-backed tests.
@@ -30,7 +31,7 @@ func open(t *testing.T, s *sandbox.Server) *sql.DB {
 // checksums returns the checksums of schema, failing t if it has no tables.
 func checksums(t *testing.T, db *sql.DB, schema string) map[string]uint64 {
 	t.Helper()
-	sums, err := workload.Checksums(t.Context(), db, schema)
+	sums, err := reference.Checksums(t.Context(), db, schema)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +91,7 @@ func replayAndCompare(t *testing.T, src *sandbox.Server, srcDB *sql.DB, dst *san
 	if err := workload.Setup(ctx, dstDB, o); err != nil {
 		t.Fatal(err)
 	}
-	file, pos, err := workload.BinlogPosition(ctx, srcDB)
+	file, pos, err := reference.BinlogPosition(ctx, srcDB)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,15 +106,15 @@ func replayAndCompare(t *testing.T, src *sandbox.Server, srcDB *sql.DB, dst *san
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := workload.ReplayWithMariaDBBinlog(ctx, files, file, pos, dst.Socket); err != nil {
+	if err := reference.ReplayWithMariaDBBinlog(ctx, files, file, pos, dst.Socket); err != nil {
 		t.Fatal(err)
 	}
 	replayDone := time.Now()
 	want, got := checksums(t, srcDB, schema), checksums(t, dstDB, schema)
-	if len(workload.DiffChecksums(base, want)) == 0 {
+	if len(reference.DiffChecksums(base, want)) == 0 {
 		t.Errorf("Run changed no table of %s", schema)
 	}
-	for _, d := range workload.DiffChecksums(want, got) {
+	for _, d := range reference.DiffChecksums(want, got) {
 		t.Errorf("target differs from source after replay: %s", d)
 	}
 	t.Logf("%d tables; setup %v, run %v, replay %v", len(want), setupDone.Sub(start).Round(time.Millisecond),
@@ -141,10 +142,10 @@ func TestSameSeedSameTables(t *testing.T) {
 				}
 			}
 			sumA, sumB := checksums(t, aDB, "wl_"+string(p)), checksums(t, bDB, "wl_"+string(p))
-			for _, d := range workload.DiffChecksums(sumA, sumB) {
+			for _, d := range reference.DiffChecksums(sumA, sumB) {
 				t.Errorf("same seed, different tables: %s", d)
 			}
-			if len(workload.DiffChecksums(sumB, checksums(t, bDB, other.Schema))) == 0 {
+			if len(reference.DiffChecksums(sumB, checksums(t, bDB, other.Schema))) == 0 {
 				t.Errorf("seeds 7 and 8 gave identical tables")
 			}
 		})
@@ -216,7 +217,7 @@ func TestChecksumsVirtualColumns(t *testing.T) {
 		if _, err := db.ExecContext(ctx, "FLUSH TABLES"); err != nil {
 			t.Fatal(err)
 		}
-		if d := workload.DiffChecksums(first, checksums(t, db, "wl_sum")); len(d) > 0 {
+		if d := reference.DiffChecksums(first, checksums(t, db, "wl_sum")); len(d) > 0 {
 			t.Fatalf("checksums changed without writes: %v", d)
 		}
 	}
@@ -225,7 +226,7 @@ func TestChecksumsVirtualColumns(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if d := workload.DiffChecksums(first, checksums(t, db, "wl_sum")); len(d) != 2 {
+	if d := reference.DiffChecksums(first, checksums(t, db, "wl_sum")); len(d) != 2 {
 		t.Fatalf("after changing both tables, differences = %v, want 2", d)
 	}
 }

@@ -3,6 +3,12 @@ package workload
 import (
 	"fmt"
 	"math/rand/v2"
+
+	"github.com/binlog-replay/binlog-replay/internal/workload/unit"
+
+	"github.com/binlog-replay/binlog-replay/internal/workload/idset"
+
+	"github.com/binlog-replay/binlog-replay/internal/workload/sqlvals"
 )
 
 // triggersGen is the Triggers profile: tr_items has BEFORE triggers that
@@ -65,10 +71,10 @@ END`,
 END`,
 }
 
-func (g *triggersGen) setup(r *rand.Rand) []unit {
-	var units []unit
+func (g *triggersGen) setup(r *rand.Rand) []unit.Unit {
+	var units []unit.Unit
 	for _, q := range triggersSchema {
-		units = append(units, autoUnit(q))
+		units = append(units, unit.Auto(q))
 	}
 	g.items = nil
 	var rows [][]string
@@ -76,20 +82,20 @@ func (g *triggersGen) setup(r *rand.Rand) []unit {
 		g.items = append(g.items, id)
 		rows = append(rows, itemRow(r, id))
 	}
-	return append(units, txUnit(insertRows("tr_items", idents("id", "name", "qty", "price"), rows, 100)...))
+	return append(units, unit.Tx(sqlvals.InsertRows("tr_items", sqlvals.Idents("id", "name", "qty", "price"), rows, 100)...))
 }
 
 func itemRow(r *rand.Rand, id int) []string {
-	return []string{fmt.Sprint(id), str(fmt.Sprintf("item %d %s", id, randASCII(r, 4))),
+	return []string{fmt.Sprint(id), sqlvals.Str(fmt.Sprintf("item %d %s", id, sqlvals.RandASCII(r, 4))),
 		fmt.Sprint(r.IntN(100)), fmt.Sprintf("%d.%02d", r.IntN(1000), r.IntN(100))}
 }
 
 func (g *triggersGen) session(s int, r *rand.Rand) txnSource {
-	o := owner{s: s, n: g.o.Threads}
-	ts := &triggersSession{r: r, o: o, alloc: newIDAlloc(o, g.o.Scale), items: newIDSet()}
+	o := idset.Owner{S: s, N: g.o.Threads}
+	ts := &triggersSession{r: r, o: o, alloc: idset.NewAlloc(o, g.o.Scale), items: idset.New()}
 	for _, id := range g.items {
-		if o.owns(id) {
-			ts.items.add(id)
+		if o.Owns(id) {
+			ts.items.Add(id)
 		}
 	}
 	return ts
@@ -97,47 +103,47 @@ func (g *triggersGen) session(s int, r *rand.Rand) txnSource {
 
 type triggersSession struct {
 	r     *rand.Rand
-	o     owner
-	alloc *idAlloc
-	items *idSet
+	o     idset.Owner
+	alloc *idset.Alloc
+	items *idset.Set
 }
 
-func (t *triggersSession) next(int) []unit {
+func (t *triggersSession) next(int) []unit.Unit {
 	var stmts []string
 	for range 1 + t.r.IntN(3) {
 		stmts = append(stmts, t.op()...)
 	}
 	if len(stmts) > 1 && t.r.IntN(4) != 0 {
-		return []unit{txUnit(stmts...)}
+		return []unit.Unit{unit.Tx(stmts...)}
 	}
-	return []unit{autoUnit(stmts...)}
+	return []unit.Unit{unit.Auto(stmts...)}
 }
 
 func (t *triggersSession) op() []string {
 	r := t.r
-	if t.items.len() < 3 {
+	if t.items.Len() < 3 {
 		return []string{t.insert(2)}
 	}
-	id := t.items.pick(r)
+	id := t.items.Pick(r)
 	switch r.IntN(8) {
 	case 0, 1:
 		return []string{t.insert(1 + r.IntN(3))}
 	case 2, 3:
 		return []string{fmt.Sprintf("UPDATE tr_items SET qty=qty+%d WHERE id=%d", 1+r.IntN(5), id)}
 	case 4:
-		where := fmt.Sprintf("id BETWEEN %d AND %d", id, id+5*t.o.n)
-		if t.o.n > 1 {
-			where += fmt.Sprintf(" AND (id-1) %% %d = %d", t.o.n, t.o.s)
+		where := fmt.Sprintf("id BETWEEN %d AND %d", id, id+5*t.o.N)
+		if t.o.N > 1 {
+			where += fmt.Sprintf(" AND (id-1) %% %d = %d", t.o.N, t.o.S)
 		}
 		return []string{fmt.Sprintf("UPDATE tr_items SET qty=(qty*2) %% 100000, price=price+0.01 WHERE %s", where)}
 	case 5:
-		t.items.remove(id)
+		t.items.Remove(id)
 		return []string{fmt.Sprintf("DELETE FROM tr_items WHERE id=%d", id)}
 	case 6: // deleted and inserted again: the audit sequence carries on
 		return []string{fmt.Sprintf("DELETE FROM tr_items WHERE id=%d", id),
-			insertRows("tr_items", idents("id", "name", "qty", "price"), [][]string{itemRow(r, id)}, 1)[0]}
+			sqlvals.InsertRows("tr_items", sqlvals.Idents("id", "name", "qty", "price"), [][]string{itemRow(r, id)}, 1)[0]}
 	default:
-		return []string{fmt.Sprintf("UPDATE tr_items SET name=%s WHERE id=%d", str(randText(r, 20)), id)}
+		return []string{fmt.Sprintf("UPDATE tr_items SET name=%s WHERE id=%d", sqlvals.Str(sqlvals.RandText(r, 20)), id)}
 	}
 }
 
@@ -145,9 +151,9 @@ func (t *triggersSession) op() []string {
 func (t *triggersSession) insert(n int) string {
 	var rows [][]string
 	for range n {
-		id := t.alloc.fresh()
-		t.items.add(id)
+		id := t.alloc.Fresh()
+		t.items.Add(id)
 		rows = append(rows, itemRow(t.r, id))
 	}
-	return insertRows("tr_items", idents("id", "name", "qty", "price"), rows, n)[0]
+	return sqlvals.InsertRows("tr_items", sqlvals.Idents("id", "name", "qty", "price"), rows, n)[0]
 }

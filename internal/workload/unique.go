@@ -4,6 +4,12 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+
+	"github.com/binlog-replay/binlog-replay/internal/workload/unit"
+
+	"github.com/binlog-replay/binlog-replay/internal/workload/idset"
+
+	"github.com/binlog-replay/binlog-replay/internal/workload/sqlvals"
 )
 
 // uniqueGen is the UniqueChurn profile. u_users has a case-insensitive
@@ -32,7 +38,7 @@ type uniquePair struct {
 
 func newUniqueGen(o Options) generator { return &uniqueGen{o: o} }
 
-func (g *uniqueGen) setup(r *rand.Rand) []unit {
+func (g *uniqueGen) setup(r *rand.Rand) []unit.Unit {
 	g.users, g.pairs = nil, nil
 	var users, pairs [][]string
 	for id := 1; id <= g.o.Scale; id++ {
@@ -41,7 +47,7 @@ func (g *uniqueGen) setup(r *rand.Rand) []unit {
 			u.nick = fmt.Sprintf("Nick%d", id)
 		}
 		g.users = append(g.users, u)
-		users = append(users, []string{fmt.Sprint(id), str(caseVariant(r, u.email)), nullStr(u.nick), fmt.Sprint(r.IntN(1000))})
+		users = append(users, []string{fmt.Sprint(id), sqlvals.Str(caseVariant(r, u.email)), nullStr(u.nick), fmt.Sprint(r.IntN(1000))})
 		p := uniquePair{id: id, a: id % 10}
 		if r.IntN(3) != 0 {
 			p.b = fmt.Sprintf("v%d", id)
@@ -49,8 +55,8 @@ func (g *uniqueGen) setup(r *rand.Rand) []unit {
 		g.pairs = append(g.pairs, p)
 		pairs = append(pairs, []string{fmt.Sprint(id), fmt.Sprint(p.a), nullStr(p.b)})
 	}
-	return []unit{
-		autoUnit(`CREATE TABLE u_users (
+	return []unit.Unit{
+		unit.Auto(`CREATE TABLE u_users (
   id INT NOT NULL PRIMARY KEY,
   email VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL,
   nick VARCHAR(32) NULL,
@@ -58,14 +64,14 @@ func (g *uniqueGen) setup(r *rand.Rand) []unit {
   UNIQUE KEY uk_email (email),
   UNIQUE KEY uk_nick (nick)
 ) ENGINE=InnoDB`),
-		autoUnit(`CREATE TABLE u_pairs (
+		unit.Auto(`CREATE TABLE u_pairs (
   id INT NOT NULL PRIMARY KEY,
   a INT NULL,
   b VARCHAR(8) NULL,
   UNIQUE KEY uk_ab (a, b)
 ) ENGINE=InnoDB`),
-		txUnit(insertRows("u_users", idents("id", "email", "nick", "val"), users, 100)...),
-		txUnit(insertRows("u_pairs", idents("id", "a", "b"), pairs, 100)...),
+		unit.Tx(sqlvals.InsertRows("u_users", sqlvals.Idents("id", "email", "nick", "val"), users, 100)...),
+		unit.Tx(sqlvals.InsertRows("u_pairs", sqlvals.Idents("id", "a", "b"), pairs, 100)...),
 	}
 }
 
@@ -74,7 +80,7 @@ func nullStr(s string) string {
 	if s == "" {
 		return "NULL"
 	}
-	return str(s)
+	return sqlvals.Str(s)
 }
 
 // caseVariant returns s with the case of some letters flipped (equal to s
@@ -92,18 +98,18 @@ func caseVariant(r *rand.Rand, s string) string {
 }
 
 func (g *uniqueGen) session(s int, r *rand.Rand) txnSource {
-	o := owner{s: s, n: g.o.Threads}
-	us := &uniqueSession{g: g, r: r, o: o, alloc: newIDAlloc(o, g.o.Scale),
-		users: newIDSet(), pairs: newIDSet(), user: map[int]*uniqueUser{}, pair: map[int]*uniquePair{}}
+	o := idset.Owner{S: s, N: g.o.Threads}
+	us := &uniqueSession{g: g, r: r, o: o, alloc: idset.NewAlloc(o, g.o.Scale),
+		users: idset.New(), pairs: idset.New(), user: map[int]*uniqueUser{}, pair: map[int]*uniquePair{}}
 	for _, u := range g.users {
-		if o.owns(u.id) {
-			us.users.add(u.id)
+		if o.Owns(u.id) {
+			us.users.Add(u.id)
 			us.user[u.id] = &u
 		}
 	}
 	for _, p := range g.pairs {
-		if o.owns(p.id) {
-			us.pairs.add(p.id)
+		if o.Owns(p.id) {
+			us.pairs.Add(p.id)
 			us.pair[p.id] = &p
 		}
 	}
@@ -113,9 +119,9 @@ func (g *uniqueGen) session(s int, r *rand.Rand) txnSource {
 type uniqueSession struct {
 	g            *uniqueGen
 	r            *rand.Rand
-	o            owner
-	alloc        *idAlloc
-	users, pairs *idSet
+	o            idset.Owner
+	alloc        *idset.Alloc
+	users, pairs *idset.Set
 	user         map[int]*uniqueUser
 	pair         map[int]*uniquePair
 	n            int // counter for new values
@@ -124,8 +130,8 @@ type uniqueSession struct {
 // freshID returns an owned id no user or pair row has.
 func (s *uniqueSession) freshID() int {
 	for {
-		id := s.alloc.fresh()
-		if !s.users.has(id) && !s.pairs.has(id) {
+		id := s.alloc.Fresh()
+		if !s.users.Has(id) && !s.pairs.Has(id) {
 			return id
 		}
 	}
@@ -133,13 +139,13 @@ func (s *uniqueSession) freshID() int {
 
 func (s *uniqueSession) newEmail() string {
 	s.n++
-	return fmt.Sprintf("s%d-new%d@example.com", s.o.s, s.n)
+	return fmt.Sprintf("s%d-new%d@example.com", s.o.S, s.n)
 }
 
-func (s *uniqueSession) next(int) []unit {
+func (s *uniqueSession) next(int) []unit.Unit {
 	r := s.r
-	if s.users.len() < 4 {
-		return []unit{autoUnit(s.insertUser(s.freshID(), s.newEmail(), ""))}
+	if s.users.Len() < 4 {
+		return []unit.Unit{unit.Auto(s.insertUser(s.freshID(), s.newEmail(), ""))}
 	}
 	switch r.IntN(12) {
 	case 0:
@@ -155,21 +161,21 @@ func (s *uniqueSession) next(int) []unit {
 	case 5:
 		return s.reinsert()
 	case 6:
-		u := s.user[s.users.pick(r)]
+		u := s.user[s.users.Pick(r)]
 		u.email = caseVariant(r, strings.ToUpper(u.email[:1])+u.email[1:])
-		return []unit{autoUnit(fmt.Sprintf("UPDATE u_users SET email=%s WHERE id=%d", str(u.email), u.id))}
+		return []unit.Unit{unit.Auto(fmt.Sprintf("UPDATE u_users SET email=%s WHERE id=%d", sqlvals.Str(u.email), u.id))}
 	case 7, 8:
 		return s.moveNick()
 	case 9:
 		return s.movePair()
 	case 10:
 		if r.IntN(2) == 0 {
-			return []unit{autoUnit(s.insertUser(s.freshID(), s.newEmail(), ""))}
+			return []unit.Unit{unit.Auto(s.insertUser(s.freshID(), s.newEmail(), ""))}
 		}
-		id := s.users.pick(r)
-		s.users.remove(id)
+		id := s.users.Pick(r)
+		s.users.Remove(id)
 		delete(s.user, id)
-		return []unit{autoUnit(fmt.Sprintf("DELETE FROM u_users WHERE id=%d", id))}
+		return []unit.Unit{unit.Auto(fmt.Sprintf("DELETE FROM u_users WHERE id=%d", id))}
 	default:
 		return s.pairNulls()
 	}
@@ -177,18 +183,18 @@ func (s *uniqueSession) next(int) []unit {
 
 // insertUser records and returns the insert of a user.
 func (s *uniqueSession) insertUser(id int, email, nick string) string {
-	s.users.add(id)
+	s.users.Add(id)
 	s.user[id] = &uniqueUser{id: id, email: email, nick: nick}
 	return fmt.Sprintf("INSERT INTO u_users (id, email, nick, val) VALUES (%d, %s, %s, %d)",
-		id, str(email), nullStr(nick), s.r.IntN(1000))
+		id, sqlvals.Str(email), nullStr(nick), s.r.IntN(1000))
 }
 
 // move deletes a user and inserts its email (in another letter case half
 // the time) under a new id: in one transaction or as two autocommits.
-func (s *uniqueSession) move(tx bool) []unit {
+func (s *uniqueSession) move(tx bool) []unit.Unit {
 	r := s.r
-	old := s.user[s.users.pick(r)]
-	s.users.remove(old.id)
+	old := s.user[s.users.Pick(r)]
+	s.users.Remove(old.id)
 	delete(s.user, old.id)
 	email := old.email
 	if r.IntN(2) == 0 {
@@ -197,20 +203,20 @@ func (s *uniqueSession) move(tx bool) []unit {
 	stmts := []string{fmt.Sprintf("DELETE FROM u_users WHERE id=%d", old.id),
 		s.insertUser(s.freshID(), email, old.nick)}
 	if tx {
-		return []unit{txUnit(stmts...)}
+		return []unit.Unit{unit.Tx(stmts...)}
 	}
-	return []unit{autoUnit(stmts...)}
+	return []unit.Unit{unit.Auto(stmts...)}
 }
 
 // swap exchanges the emails of two users through a temporary value, with
 // the values carried in user variables.
-func (s *uniqueSession) swap() []unit {
-	a, b := s.user[s.users.pick(s.r)], s.user[s.users.pick(s.r)]
+func (s *uniqueSession) swap() []unit.Unit {
+	a, b := s.user[s.users.Pick(s.r)], s.user[s.users.Pick(s.r)]
 	if a.id == b.id {
 		return s.move(true)
 	}
 	a.email, b.email = b.email, a.email
-	return []unit{txUnit(
+	return []unit.Unit{unit.Tx(
 		fmt.Sprintf("SET @ea := (SELECT email FROM u_users WHERE id=%d), @eb := (SELECT email FROM u_users WHERE id=%d)", a.id, b.id),
 		fmt.Sprintf("UPDATE u_users SET email=CONCAT('tmp-', id, '@swap') WHERE id=%d", a.id),
 		fmt.Sprintf("UPDATE u_users SET email=@ea WHERE id=%d", b.id),
@@ -220,106 +226,106 @@ func (s *uniqueSession) swap() []unit {
 
 // shiftOne moves a user to the primary key id+1000 (times the number of
 // sessions, to stay in this session's ids) when that key is free.
-func (s *uniqueSession) shiftOne() []unit {
-	d := 1000 * s.o.n
-	u := s.user[s.users.pick(s.r)]
-	if s.users.has(u.id + d) {
+func (s *uniqueSession) shiftOne() []unit.Unit {
+	d := 1000 * s.o.N
+	u := s.user[s.users.Pick(s.r)]
+	if s.users.Has(u.id + d) {
 		return s.reinsert()
 	}
 	id := u.id
 	s.rekey(id, id+d)
-	return []unit{autoUnit(fmt.Sprintf("UPDATE u_users SET id=id+%d WHERE id=%d", d, id))}
+	return []unit.Unit{unit.Auto(fmt.Sprintf("UPDATE u_users SET id=id+%d WHERE id=%d", d, id))}
 }
 
 // shiftRange moves the users with ids in [lo, hi] up by one step, highest
 // first (ORDER BY id DESC), so that each lands on a freed key.
-func (s *uniqueSession) shiftRange() []unit {
-	step := s.o.n
-	lo := s.users.pick(s.r)
+func (s *uniqueSession) shiftRange() []unit.Unit {
+	step := s.o.N
+	lo := s.users.Pick(s.r)
 	hi := lo + step*s.r.IntN(6)
 	top := 0
 	for id := hi; id >= lo; id -= step {
-		if s.users.has(id) {
+		if s.users.Has(id) {
 			top = id
 			break
 		}
 	}
-	if s.users.has(top + step) {
+	if s.users.Has(top + step) {
 		return s.swap()
 	}
 	for id := top; id >= lo; id -= step {
-		if s.users.has(id) {
+		if s.users.Has(id) {
 			s.rekey(id, id+step)
 		}
 	}
 	where := fmt.Sprintf("id BETWEEN %d AND %d", lo, hi)
-	if s.o.n > 1 {
-		where += fmt.Sprintf(" AND (id-1) %% %d = %d", s.o.n, s.o.s)
+	if s.o.N > 1 {
+		where += fmt.Sprintf(" AND (id-1) %% %d = %d", s.o.N, s.o.S)
 	}
-	return []unit{autoUnit(fmt.Sprintf("UPDATE u_users SET id=id+%d WHERE %s ORDER BY id DESC", step, where))}
+	return []unit.Unit{unit.Auto(fmt.Sprintf("UPDATE u_users SET id=id+%d WHERE %s ORDER BY id DESC", step, where))}
 }
 
 func (s *uniqueSession) rekey(from, to int) {
 	u := s.user[from]
-	s.users.remove(from)
+	s.users.Remove(from)
 	delete(s.user, from)
 	u.id = to
-	s.users.add(to)
+	s.users.Add(to)
 	s.user[to] = u
 }
 
 // reinsert deletes a user and inserts it again with the same key and email.
-func (s *uniqueSession) reinsert() []unit {
-	u := s.user[s.users.pick(s.r)]
-	return []unit{txUnit(fmt.Sprintf("DELETE FROM u_users WHERE id=%d", u.id),
+func (s *uniqueSession) reinsert() []unit.Unit {
+	u := s.user[s.users.Pick(s.r)]
+	return []unit.Unit{unit.Tx(fmt.Sprintf("DELETE FROM u_users WHERE id=%d", u.id),
 		s.insertUser(u.id, u.email, u.nick))}
 }
 
 // moveNick takes a's nick (or a new one) to b, leaving NULL behind.
-func (s *uniqueSession) moveNick() []unit {
-	a, b := s.user[s.users.pick(s.r)], s.user[s.users.pick(s.r)]
+func (s *uniqueSession) moveNick() []unit.Unit {
+	a, b := s.user[s.users.Pick(s.r)], s.user[s.users.Pick(s.r)]
 	if a.id == b.id || a.nick == "" {
 		s.n++
-		a.nick = fmt.Sprintf("n%d-%d", s.o.s, s.n)
-		return []unit{autoUnit(fmt.Sprintf("UPDATE u_users SET nick=%s WHERE id=%d", str(a.nick), a.id))}
+		a.nick = fmt.Sprintf("n%d-%d", s.o.S, s.n)
+		return []unit.Unit{unit.Auto(fmt.Sprintf("UPDATE u_users SET nick=%s WHERE id=%d", sqlvals.Str(a.nick), a.id))}
 	}
 	nick := caseVariant(s.r, a.nick)
 	a.nick, b.nick = "", nick
-	return []unit{txUnit(
+	return []unit.Unit{unit.Tx(
 		fmt.Sprintf("UPDATE u_users SET nick=NULL WHERE id=%d", a.id),
-		fmt.Sprintf("UPDATE u_users SET nick=%s WHERE id=%d", str(nick), b.id),
+		fmt.Sprintf("UPDATE u_users SET nick=%s WHERE id=%d", sqlvals.Str(nick), b.id),
 	)}
 }
 
 // movePair moves a non-NULL (a, b) pair to another row, leaving b NULL.
-func (s *uniqueSession) movePair() []unit {
-	if s.pairs.len() < 2 {
+func (s *uniqueSession) movePair() []unit.Unit {
+	if s.pairs.Len() < 2 {
 		return s.pairNulls()
 	}
-	x, y := s.pair[s.pairs.pick(s.r)], s.pair[s.pairs.pick(s.r)]
+	x, y := s.pair[s.pairs.Pick(s.r)], s.pair[s.pairs.Pick(s.r)]
 	if x.id == y.id || x.b == "" {
 		return s.pairNulls()
 	}
 	a, b := x.a, x.b
 	x.b, y.a, y.b = "", a, b
-	return []unit{txUnit(
+	return []unit.Unit{unit.Tx(
 		fmt.Sprintf("UPDATE u_pairs SET b=NULL WHERE id=%d", x.id),
-		fmt.Sprintf("UPDATE u_pairs SET a=%d, b=%s WHERE id=%d", a, str(strings.ToUpper(b)), y.id),
+		fmt.Sprintf("UPDATE u_pairs SET a=%d, b=%s WHERE id=%d", a, sqlvals.Str(strings.ToUpper(b)), y.id),
 	)}
 }
 
 // pairNulls inserts a pair whose b is NULL, duplicating an existing a (NULLs
 // never conflict), or deletes one.
-func (s *uniqueSession) pairNulls() []unit {
-	if s.pairs.len() > 2 && s.r.IntN(3) == 0 {
-		id := s.pairs.pick(s.r)
-		s.pairs.remove(id)
+func (s *uniqueSession) pairNulls() []unit.Unit {
+	if s.pairs.Len() > 2 && s.r.IntN(3) == 0 {
+		id := s.pairs.Pick(s.r)
+		s.pairs.Remove(id)
 		delete(s.pair, id)
-		return []unit{autoUnit(fmt.Sprintf("DELETE FROM u_pairs WHERE id=%d", id))}
+		return []unit.Unit{unit.Auto(fmt.Sprintf("DELETE FROM u_pairs WHERE id=%d", id))}
 	}
 	id := s.freshID()
 	p := &uniquePair{id: id, a: s.r.IntN(10)}
-	s.pairs.add(id)
+	s.pairs.Add(id)
 	s.pair[id] = p
-	return []unit{autoUnit(fmt.Sprintf("INSERT INTO u_pairs (id, a, b) VALUES (%d, %d, NULL)", id, p.a))}
+	return []unit.Unit{unit.Auto(fmt.Sprintf("INSERT INTO u_pairs (id, a, b) VALUES (%d, %d, NULL)", id, p.a))}
 }

@@ -20,6 +20,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/binlog-replay/binlog-replay/internal/workload/unit"
+
+	"github.com/binlog-replay/binlog-replay/internal/workload/sqlvals"
+
 	"golang.org/x/sync/errgroup"
 )
 
@@ -173,7 +177,7 @@ func (o Options) safeOnly() bool { return o.Format == FormatStatement }
 // returns the source of session s's transactions, owning the part of that
 // record that belongs to s. Neither touches a server.
 type generator interface {
-	setup(r *rand.Rand) []unit
+	setup(r *rand.Rand) []unit.Unit
 	session(s int, r *rand.Rand) txnSource
 }
 
@@ -184,7 +188,7 @@ type stateless interface{ stateless() }
 // txnSource returns the units of transaction i (a global index: session s
 // of n gets i = s, s+n, s+2n, ...).
 type txnSource interface {
-	next(i int) []unit
+	next(i int) []unit.Unit
 }
 
 // generators maps each profile to its constructor.
@@ -219,22 +223,22 @@ func Setup(ctx context.Context, db *sql.DB, opts Options) error {
 	o := opts.withDefaults()
 	g := generators[o.Profile](o)
 	units := g.setup(newRand(o.Seed, 0))
-	s, err := openSession(ctx, db, o, -1)
+	s, err := unit.Open(ctx, db, o.RealClock, -1)
 	if err != nil {
 		return err
 	}
-	defer s.close()
+	defer s.Close()
 	for _, q := range []string{
-		"DROP DATABASE IF EXISTS " + ident(o.Schema),
-		"CREATE DATABASE " + ident(o.Schema) + " CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci",
-		"USE " + ident(o.Schema),
+		"DROP DATABASE IF EXISTS " + sqlvals.Ident(o.Schema),
+		"CREATE DATABASE " + sqlvals.Ident(o.Schema) + " CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci",
+		"USE " + sqlvals.Ident(o.Schema),
 	} {
-		if err := s.exec(ctx, q); err != nil {
+		if err := s.Exec(ctx, q); err != nil {
 			return fmt.Errorf("set up %s: %w", o.Profile, err)
 		}
 	}
 	for j, u := range units {
-		if err := s.apply(ctx, u, setupEpoch, j); err != nil {
+		if err := s.Apply(ctx, u, unit.SetupEpoch, j); err != nil {
 			return fmt.Errorf("set up %s: %w", o.Profile, err)
 		}
 	}
@@ -272,17 +276,17 @@ func Run(ctx context.Context, db *sql.DB, opts Options) error {
 
 // runSession runs session s's share of the transactions.
 func runSession(ctx context.Context, db *sql.DB, o Options, s int, src txnSource) error {
-	sess, err := openSession(ctx, db, o, s)
+	sess, err := unit.Open(ctx, db, o.RealClock, s)
 	if err != nil {
 		return err
 	}
-	defer sess.close()
-	if err := sess.exec(ctx, "USE "+ident(o.Schema)); err != nil {
+	defer sess.Close()
+	if err := sess.Exec(ctx, "USE "+sqlvals.Ident(o.Schema)); err != nil {
 		return fmt.Errorf("run %s session %d: %w", o.Profile, s, err)
 	}
 	for i := s; i < o.Txns; i += o.Threads {
 		for j, u := range src.next(i) {
-			if err := sess.apply(ctx, u, runEpoch+int64(i), j); err != nil {
+			if err := sess.Apply(ctx, u, unit.RunEpoch+int64(i), j); err != nil {
 				return fmt.Errorf("run %s session %d txn %d: %w", o.Profile, s, i, err)
 			}
 		}
@@ -296,7 +300,7 @@ func runSession(ctx context.Context, db *sql.DB, o Options, s int, src txnSource
 // events of that transaction carry, and what NOW() returns in it. Setup runs
 // a day earlier, at 2024-03-01 00:00:00 UTC.
 func TxnTimestamp(i int) time.Time {
-	sec, micros := fixedClock(runEpoch+int64(i), 0)
+	sec, micros := unit.FixedClock(unit.RunEpoch+int64(i), 0)
 	return time.Unix(sec, micros*1000).UTC()
 }
 

@@ -1,0 +1,202 @@
+// Package sequencer orders the commits of the groups the pipeline's
+// workers apply concurrently: each group commits in its turn, in source
+// order, and a group that needs an earlier pending group's locks can have
+// the later ones roll back (see Sequencer).
+package sequencer
+
+import (
+	"context"
+	"sync"
+)
+
+// Sequencer orders the commits of concurrently applied groups.
+//
+// Every group of source transactions handed to a worker gets a contiguous
+// range of tickets [first, last], numbered from 1 in source order, and a
+// dependsOn ticket: the last ticket that must be committed before the group
+// may even start (its body would touch rows an earlier uncommitted
+// transaction also touches). A group:
+//
+//  1. waits until committed >= dependsOn, then runs its body on its own
+//     connection inside one target transaction;
+//  2. waits until committed == first-1 (its turn), then writes the
+//     checkpoint and commits;
+//  3. calls Done(last), which wakes the next in line.
+//
+// With chained commits (target/turns.go), step 2 also ends when the group
+// before has sent its COMMIT (Sending): the group then sends its own,
+// chained on it, and the server holds it until the one before commits.
+//
+// Worked example, 3 workers, groups in source order:
+//
+//	group  tickets  dependsOn  (why)
+//	A      1..2     0          first
+//	B      3..3     0          disjoint keys from A
+//	C      4..5     2          shares a key with ticket 2 (in A)
+//
+// A and B run their bodies at once; C waits for A's commit. B finishes its
+// body first but waits for its turn (committed == 2). A commits
+// (committed = 2): B may commit and C may start. B commits (committed = 3),
+// C runs and commits (committed = 5). The target only ever holds a prefix of
+// the source history: after A, after A+B, after A+B+C.
+//
+// Commit-order deadlock: B may hold a lock (a gap lock, a unique check) that
+// A's body needs while B waits for its turn; InnoDB sees no cycle and A's
+// lock wait times out. The worker of the earliest pending group (A) then
+// calls AbortLater: every group waiting for its turn with a later ticket
+// rolls back and waits for A to commit before it runs its body again, and A
+// retries. Commits are never reordered.
+type Sequencer struct {
+	mu        sync.Mutex
+	committed uint64
+	// abortGen counts AbortLater calls; abortFrom is the ticket of the group
+	// that asked (groups after it must roll back).
+	abortGen  uint64
+	abortFrom uint64
+	// sentFirst..sentLast is the latest group that sent its COMMIT.
+	sentFirst, sentLast uint64
+	changed             chan struct{} // closed and replaced on every state change
+	failed              error
+}
+
+// New returns a sequencer whose tickets up to committed count as committed.
+func New(committed uint64) *Sequencer {
+	return &Sequencer{committed: committed, changed: make(chan struct{})}
+}
+
+// notifyLocked wakes every waiter. s.mu must be held.
+func (s *Sequencer) notifyLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// waitFor blocks until cond (called with s.mu held) is true, ctx is done or
+// the sequencer failed.
+func (s *Sequencer) waitFor(ctx context.Context, cond func() bool) error {
+	for {
+		s.mu.Lock()
+		if s.failed != nil {
+			err := s.failed
+			s.mu.Unlock()
+			return err
+		}
+		if cond() {
+			s.mu.Unlock()
+			return nil
+		}
+		ch := s.changed
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// WaitCommitted blocks until every ticket up to n is committed.
+func (s *Sequencer) WaitCommitted(ctx context.Context, n uint64) error {
+	return s.waitFor(ctx, func() bool { return s.committed >= n })
+}
+
+// ErrAborted tells a group waiting for its turn that an earlier group needs
+// its locks: roll back and run the body again after that group commits.
+type ErrAborted struct{ Until uint64 }
+
+// Error implements error.
+func (e ErrAborted) Error() string { return "rolled back to let an earlier transaction commit" }
+
+// WaitTurn blocks until the group starting at first may commit. It returns
+// errAborted when an earlier group asked later ones to roll back after
+// this group started waiting (gen is the abort generation seen when its
+// body started). With chain, it also returns when the group before has
+// sent its COMMIT, with that group's first ticket (after): the COMMIT must
+// then be chained on it. after is 0 when every ticket before first is
+// committed.
+func (s *Sequencer) WaitTurn(ctx context.Context, first, gen uint64, chain bool) (after uint64, err error) {
+	var aborted *ErrAborted
+	err = s.waitFor(ctx, func() bool {
+		switch {
+		case s.committed == first-1:
+			return true
+		case s.abortGen != gen && s.committed < first-1:
+			aborted = &ErrAborted{Until: s.abortFrom}
+			return true
+		case chain && s.sentLast == first-1:
+			after = s.sentFirst
+			return true
+		}
+		return false
+	})
+	if err != nil {
+		return 0, err
+	}
+	if aborted != nil {
+		return 0, *aborted
+	}
+	return after, nil
+}
+
+// Sending records that the group of tickets first..last sends its COMMIT:
+// the group after it may send its own, chained.
+func (s *Sequencer) Sending(first, last uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if last > s.sentLast {
+		s.sentFirst, s.sentLast = first, last
+		s.notifyLocked()
+	}
+}
+
+// Generation returns the current abort generation.
+func (s *Sequencer) Generation() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.abortGen
+}
+
+// AbortLater makes every group that waits for its turn, other than the
+// earliest pending one (the caller, whose first ticket is first), roll back
+// (see the type's comment).
+func (s *Sequencer) AbortLater(first uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.abortGen++
+	s.abortFrom = first
+	s.notifyLocked()
+}
+
+// Done marks every ticket up to last as committed.
+func (s *Sequencer) Done(last uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if last > s.committed {
+		s.committed = last
+	}
+	s.notifyLocked()
+}
+
+// Fail wakes every waiter with err; later waits return it at once.
+func (s *Sequencer) Fail(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failed == nil {
+		s.failed = err
+		s.notifyLocked()
+	}
+}
+
+// Progress returns the last committed ticket and a channel closed at the
+// next change of the sequencer's state.
+func (s *Sequencer) Progress() (uint64, <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.committed, s.changed
+}
+
+// CommittedUpTo returns the last committed ticket.
+func (s *Sequencer) CommittedUpTo() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.committed
+}

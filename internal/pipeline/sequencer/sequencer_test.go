@@ -1,0 +1,141 @@
+package sequencer
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestSequencerCommitsInOrder runs many groups on several goroutines with
+// random body durations and checks that commits happen strictly in ticket
+// order and that no group starts before what it depends on committed.
+func TestSequencerCommitsInOrder(t *testing.T) {
+	const groups = 400
+	s := New(0)
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(1, 2))
+	deps := make([]uint64, groups+1)
+	delays := make([]time.Duration, groups+1)
+	for i := uint64(1); i <= groups; i++ {
+		deps[i] = rng.Uint64N(i) // any earlier ticket, or 0
+		delays[i] = time.Duration(rng.IntN(200)) * time.Microsecond
+	}
+	var (
+		mu    sync.Mutex
+		order []uint64
+	)
+	work := make(chan uint64)
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ticket := range work {
+				if err := s.WaitCommitted(ctx, deps[ticket]); err != nil {
+					t.Error(err)
+					return
+				}
+				if got := s.CommittedUpTo(); got < deps[ticket] {
+					t.Errorf("ticket %d started with %d committed, depends on %d", ticket, got, deps[ticket])
+				}
+				time.Sleep(delays[ticket])
+				if _, err := s.WaitTurn(ctx, ticket, s.Generation(), false); err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				order = append(order, ticket)
+				mu.Unlock()
+				s.Done(ticket)
+			}
+		}()
+	}
+	for i := uint64(1); i <= groups; i++ {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	if len(order) != groups {
+		t.Fatalf("committed %d groups, want %d", len(order), groups)
+	}
+	for i, ticket := range order {
+		if ticket != uint64(i+1) {
+			t.Fatalf("commit %d was ticket %d: commits out of order", i+1, ticket)
+		}
+	}
+}
+
+// TestSequencerAbortLater checks that a group waiting for its turn is told
+// to roll back when the earliest pending group asks, and the earliest is not.
+func TestSequencerAbortLater(t *testing.T) {
+	s := New(4) // tickets 1..4 committed; 5 is the earliest pending
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	gen := s.Generation()
+	got := make(chan error, 1)
+	go func() { _, err := s.WaitTurn(ctx, 7, gen, false); got <- err }() // group 7 waits for 5 and 6
+	time.Sleep(20 * time.Millisecond)
+	s.AbortLater(5)
+	err := <-got
+	var ab ErrAborted
+	if !errors.As(err, &ab) || ab.Until != 5 {
+		t.Fatalf("waitTurn(7) after abortLater(5) = %v, want errAborted{until: 5}", err)
+	}
+	// The earliest pending group itself is never aborted: it is its turn.
+	if _, err := s.WaitTurn(ctx, 5, gen, false); err != nil {
+		t.Fatalf("waitTurn(5) = %v, want nil", err)
+	}
+}
+
+// TestSequencerChain: with chained commits, a group may send its COMMIT
+// once the group just before it sent its own, chained on that group; not
+// earlier, and not on another group.
+func TestSequencerChain(t *testing.T) {
+	s := New(4) // 1..4 committed; groups 5..6 and 7..9 pending
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	type turn struct {
+		after uint64
+		err   error
+	}
+	got := make(chan turn, 1)
+	go func() { after, err := s.WaitTurn(ctx, 7, s.Generation(), true); got <- turn{after, err} }()
+	time.Sleep(20 * time.Millisecond)
+	s.Sending(3, 4) // an older group: not the one 7 follows
+	select {
+	case tu := <-got:
+		t.Fatalf("group 7 got its turn (%+v) before group 5..6 sent its COMMIT", tu)
+	case <-time.After(20 * time.Millisecond):
+	}
+	s.Sending(5, 6)
+	if tu := <-got; tu.err != nil || tu.after != 5 {
+		t.Fatalf("group 7 after 5..6 sent: %+v, want chained on 5", tu)
+	}
+	// Without chaining, the COMMIT sent is not enough.
+	go func() { after, err := s.WaitTurn(ctx, 7, s.Generation(), false); got <- turn{after, err} }()
+	select {
+	case tu := <-got:
+		t.Fatalf("unchained group 7 got its turn (%+v) before 6 committed", tu)
+	case <-time.After(20 * time.Millisecond):
+	}
+	s.Done(6)
+	if tu := <-got; tu.err != nil || tu.after != 0 {
+		t.Fatalf("group 7 after 6 committed: %+v, want its turn, not chained", tu)
+	}
+}
+
+// TestSequencerFail wakes waiters with the failure.
+func TestSequencerFail(t *testing.T) {
+	s := New(0)
+	boom := errors.New("boom")
+	got := make(chan error, 1)
+	go func() { got <- s.WaitCommitted(context.Background(), 10) }()
+	time.Sleep(10 * time.Millisecond)
+	s.Fail(boom)
+	if err := <-got; !errors.Is(err, boom) {
+		t.Fatalf("waitCommitted after fail = %v, want %v", err, boom)
+	}
+}

@@ -1,0 +1,38 @@
+package pipeline
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/binlog-replay/binlog-replay/txn"
+)
+
+// TestStatementList: a statement-format transaction that writes
+// non-transactional tables has no table maps to name them, so the reason
+// it is applied apart (and an uncertain refusal) lists its statements,
+// values hidden unless asked, and says triggers may write more.
+func TestStatementList(t *testing.T) {
+	q := func(schema, sql string) txn.Event {
+		return txn.Event{Kind: txn.EventQuery, Query: &txn.Query{Schema: schema, SQL: []byte(sql)}}
+	}
+	tx := &txn.Txn{Kind: txn.KindStatement, NonTransactional: true, Events: []txn.Event{
+		q("soak", "BEGIN"), q("soak", "UPDATE m3 SET n = n + 1 WHERE id = 42"),
+		q("soak", "INSERT INTO mcount VALUES ('secret', "+strings.Repeat("7", 300)+")"), q("soak", "COMMIT")}}
+	got := statementList(tx, false)
+	for _, want := range []string{"its statements: (in soak) UPDATE m3 SET", "(in soak) INSERT INTO mcount", "triggers"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("statementList = %q, want it to hold %q", got, want)
+		}
+	}
+	for _, hidden := range []string{"42", "secret", "BEGIN", "COMMIT"} {
+		if strings.Contains(got, hidden) {
+			t.Errorf("statementList = %q, holds %q", got, hidden)
+		}
+	}
+	if got := statementList(tx, true); !strings.Contains(got, "WHERE id = 42") || !strings.Contains(got, "777...") {
+		t.Errorf("statementList with values = %q, want the values, the long statement cut", got)
+	}
+	if got := statementList(&txn.Txn{}, false); got != "" {
+		t.Errorf("statementList of no statements = %q, want nothing", got)
+	}
+}

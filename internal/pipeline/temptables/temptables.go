@@ -1,0 +1,121 @@
+// Package temptables follows the temporary tables a binlog's statements
+// open and close, so that a replay can record them in its checkpoint and
+// refuse to resume where one is open.
+package temptables
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/binlog-replay/binlog-replay/internal/target"
+	"github.com/binlog-replay/binlog-replay/schema"
+	"github.com/binlog-replay/binlog-replay/sqlscan"
+	"github.com/binlog-replay/binlog-replay/txn"
+)
+
+// Tables follows, in source order, the temporary tables that the
+// binlog's statements (STATEMENT and MIXED formats) create and drop. They
+// live in the target session that applies those statements (the run's
+// statement session, as on the source each lived in its own session): a
+// session lost with a temporary table open loses the table, and a statement
+// using it later would fail, or worse, write the permanent table of the
+// same name. The checkpoint therefore records the tables open at each
+// point, and a run resuming where some are open refuses to go on
+// (Lost).
+//
+// The zero value is ready to use; it is not safe for concurrent use.
+type Tables struct {
+	open map[tempKey]bool
+}
+
+// tempKey is a temporary table of one source session.
+type tempKey struct {
+	thread uint32
+	name   schema.Name
+}
+
+// Apply follows the statements of t.
+func (tt *Tables) Apply(t *txn.Txn) {
+	for i := range t.Events {
+		q := t.Events[i].Query
+		if q != nil {
+			tt.statement(q)
+		}
+	}
+}
+
+// statement follows one statement: CREATE TEMPORARY TABLE, DROP
+// [TEMPORARY] TABLE, RENAME TABLE and ALTER TABLE ... RENAME of a
+// temporary table.
+func (tt *Tables) statement(q *txn.Query) {
+	toks := sqlscan.Tokens(q.SQL, 4)
+	if len(toks) < 2 {
+		return
+	}
+	names, ok := schema.DDLTables(q.SQL, q.Schema)
+	if !ok || len(names) == 0 {
+		return
+	}
+	switch {
+	case toks[0].Is("CREATE") && toks[1].Is("TEMPORARY"),
+		toks[0].Is("CREATE") && toks[1].Is("OR") && len(toks) > 3 && toks[3].Is("TEMPORARY"):
+		if tt.open == nil {
+			tt.open = map[tempKey]bool{}
+		}
+		tt.open[tempKey{q.ThreadID, names[0]}] = true
+	case toks[0].Is("DROP"):
+		for _, n := range names {
+			delete(tt.open, tempKey{q.ThreadID, n}) // a permanent table's name is not there
+		}
+	case toks[0].Is("RENAME"), toks[0].Is("ALTER"):
+		// names: from, to, from, to... (ALTER: the table, then its new name)
+		for i := 0; i+1 < len(names); i += 2 {
+			from := tempKey{q.ThreadID, names[i]}
+			if tt.open[from] {
+				delete(tt.open, from)
+				tt.open[tempKey{q.ThreadID, names[i+1]}] = true
+			}
+		}
+	}
+}
+
+// String lists the open temporary tables, sorted, "" when none.
+func (tt *Tables) String() string {
+	var out []string
+	for k := range tt.open {
+		out = append(out, fmt.Sprintf("%s.%s (session %d)", k.name.Schema, k.name.Table, k.thread))
+	}
+	slices.Sort(out)
+	return strings.Join(out, ", ")
+}
+
+// Lost explains why a run cannot resume at checkpoint cp, where
+// the binlog has temporary tables open. When cp also names the next
+// transaction as pending (applied apart and cut off: a DDL, or writes to
+// non-transactional tables), the refusal names it too, since the target
+// may hold part of it: the resume that would settle it cannot run.
+func Lost(cp *target.Checkpoint) error {
+	held := fmt.Sprintf("the target holds every transaction before %s", cp.Next)
+	if cp.State == target.StateDDL || cp.State == target.StateNonTrans {
+		id := cp.Pending.Start.String()
+		if cp.Pending.GTID != "" {
+			id += " (GTID " + cp.Pending.GTID + ")"
+		}
+		what := "a DDL statement"
+		if cp.State == target.StateNonTrans {
+			what = "writes to non-transactional tables"
+		}
+		if cp.Pending.What != "" {
+			what += ": " + cp.Pending.What
+		}
+		held += fmt.Sprintf(", and MAY HOLD PART OF THE TRANSACTION AT %s (%s): the earlier run was cut off while applying it, "+
+			"and its outcome is not settled (a CREATE OR REPLACE TABLE may have dropped its table without creating it again; "+
+			"writes to non-transactional tables may have been made in part)", id, what)
+	}
+	return fmt.Errorf("cannot resume at %s: the binlog has temporary tables open there (%s). They lived in the target "+
+		"session that applied them, which ended with the earlier run (or with the lost connection), so the statements "+
+		"after this point that use them cannot be applied as on the source (they would fail, or write a permanent table "+
+		"of the same name); %s. Restore the base backup again and replay without interruption, or replay from the base up to "+
+		"a point where no temporary table is open", cp.Next, cp.TempTables, held)
+}

@@ -1,0 +1,204 @@
+package seedgen
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+)
+
+// Feature is one switchable ingredient of a seed: a kind of workload
+// statement or a way the replay is run.
+type Feature string
+
+// Workload features.
+const (
+	FeatUniqueKeys  Feature = "uk"        // unique keys whose values move
+	FeatForeignKeys Feature = "fk"        // parent/child with ON DELETE/UPDATE CASCADE
+	FeatSelfRef     Feature = "selfref"   // a self-referencing FK tree
+	FeatNoKey       Feature = "nokey"     // a table without any key
+	FeatMyISAM      Feature = "myisam"    // MyISAM tables
+	FeatAria        Feature = "aria"      // Aria tables
+	FeatMemory      Feature = "memory"    // MEMORY tables
+	FeatTriggers    Feature = "trigger"   // triggers writing an audit table
+	FeatDDL         Feature = "ddl"       // ALTER ADD/DROP COLUMN and INDEX
+	FeatRename      Feature = "rename"    // RENAME TABLE, swaps included
+	FeatCTAS        Feature = "ctas"      // CREATE [OR REPLACE] TABLE ... SELECT
+	FeatTruncate    Feature = "truncate"  // TRUNCATE TABLE
+	FeatProcedure   Feature = "proc"      // CREATE/CALL/DROP PROCEDURE
+	FeatTempTables  Feature = "temp"      // temporary tables
+	FeatBigTxn      Feature = "bigtxn"    // transactions of tens of thousands of rows
+	FeatLoadData    Feature = "loaddata"  // LOAD DATA INFILE
+	FeatErrorCode   Feature = "errcode"   // a MyISAM multi-row insert failing part way
+	FeatRollback    Feature = "rollback"  // InnoDB+MyISAM transactions that ROLLBACK (applied, then rolled back)
+	FeatFormatSwap  Feature = "fmtswitch" // SET SESSION binlog_format in sessions
+	FeatXA          Feature = "xa"        // XA transactions (refused by the replay on purpose)
+)
+
+// Replay features.
+const (
+	FeatKill      Feature = "kill"      // kill -9 the replay, then --resume
+	FeatRestart   Feature = "restart"   // restart the target during the replay
+	FeatCrash     Feature = "crash"     // kill -9 the target during the replay
+	FeatStopPos   Feature = "stoppos"   // --stop-position
+	FeatStopTime  Feature = "stoptime"  // --stop-datetime
+	FeatStopGTID  Feature = "stopgtid"  // --stop-before-gtid
+	FeatStopNever Feature = "stopnever" // stop points the binlogs never reach
+	// FeatStopBehind resumes a finished replay with a stop point before
+	// its checkpoint (only with the new exit statuses: a refusal).
+	FeatStopBehind Feature = "stopbehind"
+	FeatSmallMem   Feature = "smallmem"  // a small --memory budget
+	FeatMultiFile  Feature = "multifile" // a small max_binlog_size: many binlog files
+	// FeatTerm makes some of the kills a SIGTERM: the replay must stop at
+	// a transaction boundary and exit 130, then --resume.
+	FeatTerm Feature = "term"
+)
+
+// allFeatures lists every feature in a fixed order (the order of reports).
+var allFeatures = []Feature{
+	FeatUniqueKeys, FeatForeignKeys, FeatSelfRef, FeatNoKey, FeatMyISAM, FeatAria, FeatMemory,
+	FeatTriggers, FeatDDL, FeatRename, FeatCTAS, FeatTruncate, FeatProcedure, FeatTempTables,
+	FeatBigTxn, FeatLoadData, FeatErrorCode, FeatRollback, FeatFormatSwap, FeatXA,
+	FeatKill, FeatRestart, FeatCrash, FeatStopPos, FeatStopTime, FeatStopGTID, FeatStopNever,
+	FeatSmallMem, FeatMultiFile, FeatStopBehind, FeatTerm,
+}
+
+// optIn are the features "all" leaves out: XA transactions are refused by
+// the replay on purpose, so every seed with them would end at the first
+// one.
+var optIn = []Feature{FeatXA}
+
+// StableFeatures is the mask `make test` runs: every workload feature and
+// stop point, which pass on main today (320 seeds of FEATURES=all, none
+// failing without chaos), without the chaos (kill, term, restart, crash):
+// see StableChaosFeatures.
+var StableFeatures = []Feature{
+	FeatUniqueKeys, FeatForeignKeys, FeatSelfRef, FeatNoKey, FeatMyISAM, FeatAria, FeatMemory,
+	FeatTriggers, FeatDDL, FeatRename, FeatCTAS, FeatTruncate, FeatProcedure, FeatTempTables,
+	FeatBigTxn, FeatLoadData, FeatErrorCode, FeatRollback, FeatFormatSwap,
+	FeatStopPos, FeatStopTime, FeatStopGTID, FeatStopNever, FeatSmallMem, FeatMultiFile, FeatStopBehind,
+}
+
+// StableChaosFeatures is the mask of the `make test` seed with chaos: kills
+// of the replay, with every workload feature but CREATE TABLE ... SELECT (a
+// kill inside one into a MyISAM table leaves it created with some of its
+// rows: the replay now stops with an UncertainError there, and the seeds
+// of `make test` leave the settling of such a table to the full soak). Left out, with the failure
+// classes they still show on main: target restarts and crashes (a target
+// lost during the replay's start-up is not reconnected to; a replay
+// stopped by an UncertainError or a temporary-table refusal after a lost
+// target says "reached the end of the binlogs") and SIGTERM (which, during
+// the start-up or while waiting to reconnect to a lost target, exited 1
+// rather than 130 until replay.InterruptedError; not yet in this set).
+var StableChaosFeatures = []Feature{
+	FeatUniqueKeys, FeatForeignKeys, FeatSelfRef, FeatNoKey, FeatMyISAM, FeatAria, FeatMemory,
+	FeatTriggers, FeatDDL, FeatRename, FeatTruncate, FeatProcedure, FeatTempTables,
+	FeatBigTxn, FeatLoadData, FeatErrorCode, FeatRollback, FeatFormatSwap,
+	FeatStopPos, FeatStopTime, FeatStopGTID, FeatStopNever, FeatSmallMem, FeatMultiFile, FeatStopBehind,
+	FeatKill,
+}
+
+// Features is a set of features.
+type Features map[Feature]bool
+
+// ParseFeatures parses a comma-separated list of feature names. "all" is
+// every feature but the opt-in ones (xa); "stable" is StableFeatures,
+// "stable-chaos" StableChaosFeatures; a name prefixed with "-" removes it
+// ("all,-kill"). The empty string is "all".
+func ParseFeatures(s string) (Features, error) {
+	if strings.TrimSpace(s) == "" {
+		s = "all"
+	}
+	fs := Features{}
+	for _, name := range strings.Split(s, ",") {
+		name = strings.TrimSpace(name)
+		remove := strings.HasPrefix(name, "-")
+		name = strings.TrimPrefix(name, "-")
+		var names []Feature
+		switch name {
+		case "":
+			continue
+		case "all":
+			for _, f := range allFeatures {
+				if !slices.Contains(optIn, f) {
+					names = append(names, f)
+				}
+			}
+		case "stable":
+			names = StableFeatures
+		case "stable-chaos":
+			names = StableChaosFeatures
+		default:
+			if !slices.Contains(allFeatures, Feature(name)) {
+				return nil, fmt.Errorf("parse features: unknown feature %q (known: %s)", name, joinFeatures(allFeatures))
+			}
+			names = []Feature{Feature(name)}
+		}
+		for _, f := range names {
+			if remove {
+				delete(fs, f)
+			} else {
+				fs[f] = true
+			}
+		}
+	}
+	return fs, nil
+}
+
+// String lists the set's features in the fixed order, comma-separated.
+func (fs Features) String() string {
+	var names []Feature
+	for _, f := range allFeatures {
+		if fs[f] {
+			names = append(names, f)
+		}
+	}
+	return joinFeatures(names)
+}
+
+func joinFeatures(fs []Feature) string {
+	s := make([]string, len(fs))
+	for i, f := range fs {
+		s[i] = string(f)
+	}
+	return strings.Join(s, ",")
+}
+
+// subset draws a seed's features from the mask: each feature of the mask
+// is kept with probability p. The draw walks allFeatures in order, so the
+// same rng state and mask give the same subset.
+func (fs Features) subset(rng *rand.Rand, p float64) Features {
+	out := Features{}
+	for _, f := range allFeatures {
+		if rng.Float64() < p && fs[f] {
+			out[f] = true
+		}
+	}
+	return out
+}
+
+// Compact writes the set in the shortest of its spellings that
+// ParseFeatures reads back: "all", "stable" or "stable-chaos" with
+// removals and additions, or the plain list.
+func (fs Features) Compact() string {
+	best := fs.String()
+	if best == "" {
+		return "none"
+	}
+	for _, base := range []string{"all", "stable", "stable-chaos"} {
+		from, _ := ParseFeatures(base)
+		var parts []string
+		for _, f := range allFeatures {
+			switch {
+			case fs[f] && !from[f]:
+				parts = append(parts, string(f))
+			case !fs[f] && from[f]:
+				parts = append(parts, "-"+string(f))
+			}
+		}
+		if s := strings.Join(append([]string{base}, parts...), ","); len(s) < len(best) {
+			best = s
+		}
+	}
+	return best
+}

@@ -1,0 +1,76 @@
+// Package seedgen draws what a soak seed runs from the seed alone: its Plan
+// (the random subset of Features and the binlog format) and its Workload
+// (the base schema and rows, and the scripts each source session runs,
+// DDL included). Nothing here touches a server.
+package seedgen
+
+import (
+	"fmt"
+	"math/rand/v2"
+)
+
+// Random streams of a seed: the workload and the replay draw from streams
+// of their own, so that switching a replay feature off does not change the
+// workload of a seed, and the reverse.
+const (
+	streamPlan uint64 = iota + 1
+	StreamReplay
+	streamFeatures
+	streamSession // + the session's number: keep last
+)
+
+// NewRand returns the random source of stream for seed.
+func NewRand(seed, stream uint64) *rand.Rand {
+	return rand.New(rand.NewPCG(seed, stream*0x9E3779B97F4A7C15))
+}
+
+// Plan is what a seed is made of, drawn from the seed and the mask.
+type Plan struct {
+	Seed     uint64
+	Features Features
+	// Format is the source's global binlog format.
+	Format string
+	// Sessions is the number of concurrent source sessions; TxnsPerSession
+	// how many scripts each one runs.
+	Sessions       int
+	TxnsPerSession int
+	// MaxBinlogSize is the source's max_binlog_size (0: the default).
+	MaxBinlogSize int
+}
+
+// NewPlan draws the plan of seed: its features (a subset of mask), its
+// binlog format (format, or drawn when empty) and its size.
+func NewPlan(seed uint64, mask Features, format string) Plan {
+	rng := NewRand(seed, streamPlan)
+	p := Plan{Seed: seed}
+	// Features come from a stream of their own, drawn over the fixed list
+	// of every feature: a feature added at the end of the list changes
+	// neither the other features of a seed nor its format and size.
+	p.Features = mask.subset(NewRand(seed, streamFeatures), 0.45)
+	formats := []string{"ROW", "MIXED", "STATEMENT"}
+	p.Format = formats[rng.IntN(len(formats))]
+	if format != "" {
+		p.Format = format
+	}
+	p.Sessions = 2 + rng.IntN(3)
+	p.TxnsPerSession = 250/p.Sessions + rng.IntN(40)
+	if p.Features[FeatMultiFile] {
+		p.MaxBinlogSize = 64<<10 + rng.IntN(192<<10)
+	}
+	return p
+}
+
+// Has reports whether the plan has any of the features.
+func (p Plan) Has(fs ...Feature) bool {
+	for _, f := range fs {
+		if p.Features[f] {
+			return true
+		}
+	}
+	return false
+}
+
+// String describes the plan in one line.
+func (p Plan) String() string {
+	return fmt.Sprintf("format=%s sessions=%d txns/session=%d features=%s", p.Format, p.Sessions, p.TxnsPerSession, p.Features)
+}
