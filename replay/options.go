@@ -111,6 +111,11 @@ type ApplyOptions struct {
 	MemoryBudget int64
 	// NoLogBin keeps the replay out of the target's binary log.
 	NoLogBin bool
+	// Compact applies, in each group of row transactions, the net effect
+	// of the writes to each row where that is provably the same (see
+	// internal/compact): several writes to one row become one. Rows are
+	// then decoded as they are read, whatever the other settings.
+	Compact bool
 	// Mode says how row events are applied: passed through in BINLOG
 	// statements, or as SQL made from their images (see ApplyMode);
 	// empty means ApplyAuto.

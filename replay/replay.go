@@ -46,6 +46,7 @@ import (
 	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/binlog/logfile"
 	"github.com/binlog-replay/binlog-replay/filter"
+	"github.com/binlog-replay/binlog-replay/internal/compact"
 	"github.com/binlog-replay/binlog-replay/internal/pipeline"
 	"github.com/binlog-replay/binlog-replay/internal/pipeline/temptables"
 	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
@@ -389,11 +390,17 @@ func (r *run) createFresh(ctx context.Context, conn *sql.Conn, start txn.Positio
 // pipeline runs the stages: read -> apply (internal/pipeline).
 func (r *run) pipeline(ctx context.Context, start txn.Position) error {
 	r.mem = budget.New(r.opts.Apply.MemoryBudget)
+	deps := pipeline.Deps{Target: targetSessions{r}, Tables: r.schemas, Gen: r.gen, Mem: r.mem, Logf: r.logf}
+	if r.opts.Apply.Compact {
+		c := compact.New(r.schemas)
+		deps.Compact = c.Group
+		defer func() { r.logf("%s", c.Describe()) }()
+	}
 	r.pipe = pipeline.New(pipeline.Config{Workers: r.opts.Apply.Workers, GroupTxns: r.opts.Apply.GroupTxns, GroupBytes: r.opts.Apply.GroupBytes,
 		MaxRetries: r.opts.Recovery.MaxRetries, KeepGTIDs: r.start.keepGTIDs, LogValues: r.opts.Report.LogValues,
 		ChainCommits: !r.opts.Apply.ClientCommitOrder, LockWait: r.opts.Recovery.LockWaitTimeout,
 		AppliedBefore: r.start.applied, Start: start, Pending: r.start.pending, Uncertain: r.opts.Recovery.Uncertain},
-		pipeline.Deps{Target: targetSessions{r}, Tables: r.schemas, Gen: r.gen, Mem: r.mem, Logf: r.logf})
+		deps)
 	// Losing the replay lock's connection stops the run as a lost target
 	// does: it no longer knows that no other run applies.
 	base, abort := context.WithCancelCause(context.WithoutCancel(ctx))
@@ -611,6 +618,10 @@ func (r *run) openReader(ctx context.Context, start txn.Position) (*binlog.Reade
 	bo := binlog.Options{Start: start, SkipUnknown: r.opts.Recovery.SkipUnknown,
 		DecodeRows: r.opts.Apply.Workers > 1, DecodeMaxBytes: decodeMax, ReadAheadBytes: readAhead, StreamAbove: decodeMax,
 		SkipDecode: r.pipe.SkipDecode(), DecodeJSON: r.gen.TargetMariaDB, NoContinuityCheck: r.opts.Recovery.NoContinuityCheck}
+	if r.opts.Apply.Compact {
+		// Compaction reads the rows' key values.
+		bo.DecodeRows, bo.SkipDecode = true, nil
+	}
 	if r.gen.ApplySQL {
 		// Every row event is applied from its images: all decoded, a
 		// large transaction too (it comes in pieces of at most decodeMax

@@ -213,7 +213,7 @@ func TestCacheDefinitions(t *testing.T) {
 		"CREATE DATABASE d",
 		`CREATE TABLE d.p (a INT, b INT, code VARCHAR(10) COLLATE utf8mb4_general_ci NOT NULL,
 			PRIMARY KEY (a, b), UNIQUE KEY uc (code), KEY ba (b, a))`,
-		`CREATE TABLE d.c (id BIGINT UNSIGNED PRIMARY KEY, pb INT, pa INT,
+		`CREATE TABLE d.c (id BIGINT UNSIGNED AUTO_INCREMENT PRIMARY KEY, pb INT, pa INT,
 			pcode VARCHAR(10) COLLATE utf8mb4_general_ci, bin BINARY(6), name VARCHAR(40) COLLATE utf8mb4_bin,
 			UNIQUE KEY un (name(8), bin),
 			CONSTRAINT fk1 FOREIGN KEY (pb, pa) REFERENCES d.p (b, a) ON DELETE CASCADE,
@@ -233,7 +233,7 @@ func TestCacheDefinitions(t *testing.T) {
 		t.Errorf("columns %v", got)
 	}
 	id, pcode, bin, name := c.Columns[0], c.Columns[3], c.Columns[4], c.Columns[5]
-	if !id.Unsigned || id.Nullable || id.DataType != "bigint" {
+	if !id.Unsigned || id.Nullable || id.DataType != "bigint" || !id.AutoIncrement || c.Columns[1].AutoIncrement {
 		t.Errorf("id: %+v", id)
 	}
 	if !pcode.CaseInsensitive || pcode.Charset != "utf8mb4" || !pcode.Nullable || pcode.CharMaxLen != 10 || !pcode.IsText() {

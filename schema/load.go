@@ -131,6 +131,7 @@ func loadColumns(ctx context.Context, db *sql.DB, t *Table) (explicitPeriod bool
 		c.Nullable = nullable == "YES"
 		c.Generated = isGenerated(extra)
 		c.Invisible = containsFold(extra, "invisible")
+		c.AutoIncrement = containsFold(extra, "auto_increment")
 		if c.DataType == "binary" {
 			c.BinaryPadLen = int(c.CharMaxLen)
 		}

@@ -67,6 +67,8 @@ type Column struct {
 	Hidden bool
 	// Nullable says whether the column accepts NULL.
 	Nullable bool
+	// AutoIncrement is set for the table's AUTO_INCREMENT column.
+	AutoIncrement bool
 	// CharMaxLen is CHARACTER_MAXIMUM_LENGTH (0 for non-string columns).
 	CharMaxLen int64
 	// BinaryPadLen is n for BINARY(n), whose values the server pads with

@@ -207,6 +207,47 @@ func checkInverse(t *testing.T, rel string, f *txn.Format, ed *Editor, tm, e, in
 	if none, err := ed.Keep(inv, func(int) bool { return false }); none != nil || err != nil {
 		t.Errorf("%s: keeping no row gives %v, %v; want nil, nil", at, none, err)
 	}
+	checkRebuild(t, at, f, ed, tm, e)
+}
+
+// checkRebuild checks Images and Rebuild on the row event e whose table
+// map is tm: rebuilt with its own images and flags, it is the same bytes;
+// rebuilt with its rows in reverse order and STMT_END_F flipped, it
+// decodes to those rows and flags.
+func checkRebuild(t *testing.T, at string, f *txn.Format, ed *Editor, tm, e *txn.Event) {
+	t.Helper()
+	images, err := ed.Images(e)
+	if err != nil {
+		t.Fatalf("%s: images: %v", at, err)
+	}
+	end := e.Rows.Flags&txn.RowsFlagStmtEnd != 0
+	same, err := ed.Rebuild(e, images, e.Rows.Rows, end)
+	if err != nil {
+		t.Fatalf("%s: rebuild: %v", at, err)
+	}
+	if !bytes.Equal(same.Raw, e.Raw) {
+		t.Errorf("%s: rebuilt with its own images, the event differs", at)
+	}
+	per := 1
+	if e.Rows.Op == txn.OpUpdate {
+		per = 2
+	}
+	var revImages [][]byte
+	var revRows [][]any
+	for i := len(images) - per; i >= 0; i -= per {
+		revImages = append(revImages, images[i:i+per]...)
+		revRows = append(revRows, e.Rows.Rows[i:i+per]...)
+	}
+	rev, err := ed.Rebuild(e, revImages, revRows, !end)
+	if err != nil {
+		t.Fatalf("%s: rebuild reversed: %v", at, err)
+	}
+	got := decodeAlone(t, at+" (rebuilt reversed)", f, tm, rev)
+	if !reflect.DeepEqual(got.Rows, revRows) || !reflect.DeepEqual(rev.Rows.Rows, revRows) ||
+		got.Flags != rev.Rows.Flags || (got.Flags&txn.RowsFlagStmtEnd != 0) == end {
+		t.Errorf("%s: rebuilt with its rows reversed, it decodes to %d rows flags %d, want %d rows, STMT_END_F %v",
+			at, len(got.Rows), got.Flags, len(revRows), !end)
+	}
 }
 
 // decodeAlone decodes the row event e after its table map tm with a new

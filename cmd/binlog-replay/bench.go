@@ -29,6 +29,7 @@ type BenchOptions struct {
 	Workers       string
 	GroupTxns     string
 	Apply         string
+	Compact       string
 	Binlogs       string
 	StartPosition string
 	Plot          string
@@ -52,6 +53,7 @@ func (o *BenchOptions) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.GroupTxns, "group-txns", "0", "comma-separated binlog-replay group `sizes` (--group-txns) to measure with every worker count (0: adaptive, the replay's default)")
 	fs.StringVar(&o.Apply, "apply", "binlog", "comma-separated `ways` binlog-replay applies row events, each measured with every worker count: "+
 		"binlog (passed through in BINLOG statements), sql (as SQL made from the row images, --apply sql)")
+	fs.StringVar(&o.Compact, "compact", "off", "comma-separated: off, on: binlog-replay without and with --compact, each measured with every worker count")
 	fs.Int64Var(&o.Workload.Seed, "seed", o.Workload.Seed, "workload random seed")
 	fs.IntVar(&o.Workload.Scale, "scale", o.Workload.Scale, "rows per table in the base")
 	fs.IntVar(&o.Workload.Txns, "txns", o.Workload.Txns, "transactions in the workload (with --duration: the most)")
@@ -113,6 +115,17 @@ func (o *BenchOptions) parse(set map[string]bool) error {
 			return fmt.Errorf("--apply: %q: want binlog or sql", s)
 		}
 		o.Options.Methods.Apply = append(o.Options.Methods.Apply, a)
+	}
+	o.Options.Methods.Compact = nil
+	for _, s := range splitList(o.Compact) {
+		switch s {
+		case "off":
+			o.Options.Methods.Compact = append(o.Options.Methods.Compact, false)
+		case "on":
+			o.Options.Methods.Compact = append(o.Options.Methods.Compact, true)
+		default:
+			return fmt.Errorf("--compact: %q: want off or on", s)
+		}
 	}
 	if o.Workload.Duration > 0 && !set["txns"] {
 		o.Workload.Txns = durationTxnCap

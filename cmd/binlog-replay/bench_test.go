@@ -31,6 +31,7 @@ func TestBenchFlags(t *testing.T) {
 		{"--target-latency", "-1ms"},
 		{"--commit-latency", "2ms", "--durable=false"},
 		{"--commit-latency", "soon"},
+		{"--compact", "off,yes"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := runBench(t.Context(), args, &stdout, &stderr); code != 2 {

@@ -48,6 +48,8 @@ type ReplayApplyFlags struct {
 	// CommitOrder is --commit-order: server (chained commits) or client.
 	CommitOrder string
 	NoLogBin    bool
+	// Compact is --compact: net-effect compaction inside each group.
+	Compact bool
 	// TargetGTIDs is --target-gtids: auto, source or own.
 	TargetGTIDs string
 	// Apply is --apply: auto, binlog or sql; SQLTriggers is
@@ -124,6 +126,9 @@ func (o *ReplayOptions) AddFlags(fs *flag.FlagSet) {
 		"(it writes non-transactional tables, or a DDL that cannot be told), the `outcome` the operator found: "+
 		"applied (it took effect: continue after it) or not-applied (apply it)")
 	fs.BoolVar(&o.NoLogBin, "no-log-bin", false, "keep the replay out of the target's binary log (SET sql_log_bin=0)")
+	fs.BoolVar(&o.Compact, "compact", false, "apply, in each target commit, the net effect of several writes to one row as one write, where that provably "+
+		"leaves the same rows (tables with a primary key and no other unique key, no triggers, no foreign keys; full row images; "+
+		"row transactions only; docs/replay.md)")
 	fs.StringVar(&o.TargetGTIDs, "target-gtids", string(d.Apply.TargetGTIDs), "GTIDs the replayed transactions get in the target's binlog: source (keep the source's: MariaDB source and target, needs BINLOG ADMIN), own (the target's), auto (source where possible, says which at the start)")
 	fs.StringVar(&o.Apply, "apply", string(d.Apply.Mode), "how row events are applied: binlog (passed through in BINLOG statements, "+
 		"as mysqlbinlog does: the user needs BINLOG REPLAY on MariaDB 10.5+, BINLOG_ADMIN on MySQL 8, or SUPER), "+
@@ -199,6 +204,7 @@ func (o *ReplayOptions) options(args []string, warn io.Writer) (replay.Options, 
 		return ro, fmt.Errorf("--commit-order %q: want server or client", o.CommitOrder)
 	}
 	ro.Recovery.Resume, ro.Apply.NoLogBin, ro.Recovery.SkipUnknown, ro.Recovery.Strict = o.Resume, o.NoLogBin, o.SkipUnknown, o.Strict
+	ro.Apply.Compact = o.Compact
 	ro.Recovery.NoContinuityCheck, ro.Select.StopNeverReachedOK = o.NoContinuityCheck, o.StopNeverReachedOK
 	ro.Recovery.Reconnect, ro.Apply.MemoryBudget, ro.Report.StallReport, ro.Report.LogValues = o.Reconnect, int64(o.Memory), o.StallReport, o.LogValues
 	if ro.Apply.TargetGTIDs, err = replay.ParseGTIDMode(o.TargetGTIDs); err != nil {

@@ -98,6 +98,9 @@ type MethodOptions struct {
 	Workers   []int
 	GroupTxns []int
 	Apply     []replay.ApplyMode
+	// Compact lists, for every binlog-replay method, whether it runs
+	// without and with --compact (default: without only).
+	Compact []bool
 	// Repeat runs every method this many times; the median is reported.
 	Repeat int
 	// Native also measures MariaDB's own parallel replication applying the
@@ -215,6 +218,8 @@ type Result struct {
 	GroupTxns int `json:"group_txns,omitempty"`
 	// Apply is how binlog-replay applied row events (replay.ApplyMode).
 	Apply replay.ApplyMode `json:"apply,omitempty"`
+	// Compact says binlog-replay ran with --compact.
+	Compact bool `json:"compact,omitempty"`
 	// Timing is how long the applies took, and the rates and speed-up
 	// that gives.
 	Timing
@@ -413,6 +418,7 @@ type method struct {
 	workers   int
 	groupTxns int              // binlog-replay's (0: adaptive)
 	apply     replay.ApplyMode // binlog-replay's
+	compact   bool             // binlog-replay's --compact
 }
 
 // methods lists the methods o asks for, the anchor first.
@@ -426,17 +432,26 @@ func (o *Options) methods() []method {
 	if len(groups) == 0 {
 		groups = []int{0}
 	}
+	compact := o.Methods.Compact
+	if len(compact) == 0 {
+		compact = []bool{false}
+	}
 	for _, w := range o.Methods.Workers {
 		for _, g := range groups {
 			for _, a := range apply {
-				name := fmt.Sprintf("binlog-replay --workers %d", w)
-				if g > 0 {
-					name += fmt.Sprintf(" --group-txns %d", g)
+				for _, c := range compact {
+					name := fmt.Sprintf("binlog-replay --workers %d", w)
+					if g > 0 {
+						name += fmt.Sprintf(" --group-txns %d", g)
+					}
+					if a == replay.ApplySQL {
+						name += " --apply sql"
+					}
+					if c {
+						name += " --compact"
+					}
+					ms = append(ms, method{name: name, kind: KindReplay, workers: w, groupTxns: g, apply: a, compact: c})
 				}
-				if a == replay.ApplySQL {
-					name += " --apply sql"
-				}
-				ms = append(ms, method{name: name, kind: KindReplay, workers: w, groupTxns: g, apply: a})
 			}
 		}
 	}
@@ -455,7 +470,7 @@ func (o *Options) methods() []method {
 // measured so far.
 func runInput(ctx context.Context, o *Options, in *input, pr *ProfileReport) error {
 	for _, m := range o.methods() {
-		res := Result{Method: m.name, Kind: m.kind, Workers: m.workers, GroupTxns: m.groupTxns, Apply: m.apply, Verified: true}
+		res := Result{Method: m.name, Kind: m.kind, Workers: m.workers, GroupTxns: m.groupTxns, Apply: m.apply, Compact: m.compact, Verified: true}
 		var used usage
 		for run := 1; run <= o.Methods.Repeat; run++ {
 			fmt.Fprintf(o.Log, "bench: %s: %s (run %d of %d)\n", in.name, m.name, run, o.Methods.Repeat)

@@ -376,3 +376,35 @@ func TestMethodsGroupSizes(t *testing.T) {
 		t.Errorf("methods %q, want %q", names, want)
 	}
 }
+
+// TestMethodsCompact checks that --compact off,on measures every
+// binlog-replay method without and with compaction, each named, labelled
+// and slugged apart.
+func TestMethodsCompact(t *testing.T) {
+	o := DefaultOptions()
+	o.Methods.Workers, o.Methods.Compact = []int{0, 8}, []bool{false, true}
+	o.Methods.Apply = []replay.ApplyMode{replay.ApplyBinlog, replay.ApplySQL}
+	var names, labels []string
+	slugs := map[string]bool{}
+	for _, m := range o.methods() {
+		if m.kind != KindReplay {
+			continue
+		}
+		names = append(names, m.name)
+		labels = append(labels, chartLabel(Result{Kind: m.kind, Workers: m.workers, Apply: m.apply, Compact: m.compact}))
+		if slugs[m.slug()] {
+			t.Errorf("slug %s twice", m.slug())
+		}
+		slugs[m.slug()] = true
+	}
+	want := []string{"binlog-replay --workers 0", "binlog-replay --workers 0 --compact",
+		"binlog-replay --workers 0 --apply sql", "binlog-replay --workers 0 --apply sql --compact",
+		"binlog-replay --workers 8", "binlog-replay --workers 8 --compact",
+		"binlog-replay --workers 8 --apply sql", "binlog-replay --workers 8 --apply sql --compact"}
+	if strings.Join(names, "|") != strings.Join(want, "|") {
+		t.Errorf("methods %q, want %q", names, want)
+	}
+	if labels[1] != "binlog-replay, workers auto, compact" || labels[3] != "binlog-replay, workers auto, SQL, compact" {
+		t.Errorf("chart labels %q", labels)
+	}
+}

@@ -110,6 +110,9 @@ func (m method) slug() string {
 	if m.apply == replay.ApplySQL {
 		slug += "-sql"
 	}
+	if m.compact {
+		slug += "-compact"
+	}
 	return slug
 }
 
@@ -179,7 +182,7 @@ func applyAnchor(ctx context.Context, in *input, tgt *sandbox.Server, proxy *net
 func applyReplay(ctx context.Context, o *Options, in *input, tgt *sandbox.Server, m method, proxy *netdelay.Proxy) (usage, error) {
 	ro := replay.DefaultOptions()
 	ro.Files, ro.TargetDSN, ro.Select.StartPosition, ro.Apply.Workers = in.files, tgt.DSN(""), in.start, m.workers
-	ro.Apply.GroupTxns = m.groupTxns
+	ro.Apply.GroupTxns, ro.Apply.Compact = m.groupTxns, m.compact
 	if proxy != nil {
 		ro.TargetDSN = strings.Replace(tgt.TCPDSN(""), fmt.Sprintf(":%d)", tgt.Port), fmt.Sprintf(":%d)", proxy.Addr().Port), 1)
 	}

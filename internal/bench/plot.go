@@ -344,6 +344,9 @@ func chartLabel(res Result) string {
 		if res.Apply == replay.ApplySQL {
 			label += ", SQL"
 		}
+		if res.Compact {
+			label += ", compact"
+		}
 		return label
 	}
 	return res.Method

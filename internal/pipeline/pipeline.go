@@ -160,6 +160,10 @@ type Deps struct {
 	Mem *budget.Budget
 	// Logf receives the pipeline's log lines.
 	Logf func(format string, args ...any)
+	// Compact, when set, returns the transactions whose statements apply
+	// a row group (not statement, DDL, solo or streamed) in its place:
+	// the same transactions, some with fewer row events (compact.Group).
+	Compact func(ctx context.Context, txns []*txn.Txn) []*txn.Txn
 }
 
 // Pipeline applies transactions. Run it once.

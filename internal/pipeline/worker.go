@@ -196,7 +196,11 @@ func (w *worker) statements(ctx context.Context, g *group) ([]sqlgen.Stmt, *txn.
 	// format is the format description the session will have once the
 	// statements are sent: w.sess.Format() changes only when they are.
 	format := w.sess.Format()
-	for _, t := range g.txns {
+	txns := g.txns
+	if w.p.deps.Compact != nil && !g.statement && g.solo == "" {
+		txns = w.p.deps.Compact(ctx, txns)
+	}
+	for _, t := range txns {
 		if t.Format != nil && t.Format != format && w.p.needsFormat(t) {
 			f := sqlgen.FormatStatement(t.Format)
 			f.Txn = t
