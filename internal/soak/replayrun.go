@@ -41,6 +41,8 @@ type ReplayConfig struct {
 	Term            bool
 	// Apply is --apply ("": the default, auto).
 	Apply string
+	// Compact adds --compact (net-effect compaction of each group).
+	Compact bool
 }
 
 // String describes the configuration in one line.
@@ -57,6 +59,9 @@ func (c ReplayConfig) String() string {
 	}
 	if c.Apply != "" {
 		s += " apply=" + c.Apply
+	}
+	if c.Compact {
+		s += " compact"
 	}
 	return s
 }
@@ -89,6 +94,9 @@ func chooseReplay(rng *rand.Rand, p seedgen.Plan, txns []binlogtext.BinTxn, end 
 	if !p.Has(seedgen.FeatTriggers) && rng.IntN(3) == 0 {
 		c.Apply = "sql"
 	}
+	// Net-effect compaction, drawn after everything else for the same
+	// reason.
+	c.Compact = rng.IntN(3) == 0
 	return c
 }
 
@@ -172,6 +180,9 @@ func (r *replayer) args(resume bool, workers int) []string {
 	}
 	if r.cfg.Apply != "" {
 		a = append(a, "--apply", r.cfg.Apply)
+	}
+	if r.cfg.Compact {
+		a = append(a, "--compact")
 	}
 	a = append(a, r.cfg.Stop.Args...)
 	if r.cfg.NeverOK {
