@@ -13,22 +13,8 @@ import (
 
 // MySQL/MariaDB server error numbers the applier branches on.
 const (
-	errAccessDenied     = 1045
-	errBadDB            = 1049
-	errBadField         = 1054
-	errNoSuchTable      = 1146
-	errLockWaitTimeout  = 1205
-	errLockDeadlock     = 1213
-	errTableExists      = 1050
-	errBadTable         = 1051
-	errDupFieldName     = 1060
-	errDupKeyName       = 1061
-	errCantDropField    = 1091
-	errDBCreateExists   = 1007
-	errDBDropExists     = 1008
-	errSPDoesNotExist   = 1305
-	errTrgDoesNotExist  = 1360
-	errTrgAlreadyExists = 1359
+	errLockWaitTimeout = 1205
+	errLockDeadlock    = 1213
 )
 
 // isMySQLError reports whether err is a server error with one of codes.
