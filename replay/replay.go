@@ -218,6 +218,15 @@ func runOnce(ctx context.Context, opts Options, again attempt, logw io.Writer) (
 	}
 	if err != nil {
 		res.stale = tgt.Stale()
+		if again.reconnected && r.start.resumed {
+			// A reconnected attempt read the target's checkpoint before
+			// it stopped: its summary says where the target is, and so
+			// settles a commit the lost attempt could not confirm.
+			r.mu.Lock()
+			r.read.stopWhy = fmt.Sprintf("stopped on an error (below) after reconnecting: the target holds every transaction before %s", r.start.pos)
+			r.mu.Unlock()
+			res.sum = r.summary()
+		}
 		return res, err
 	}
 	runErr := r.pipeline(ctx, start)
@@ -269,7 +278,7 @@ func (r *run) prepare(ctx context.Context) (txn.Position, *target.Checkpoint, er
 		return txn.Position{}, nil, errors.New("--resume: the target has no checkpoint to resume from")
 	case cp != nil:
 		start = cp.Next
-		r.start.applied, r.start.resumed = cp.Applied, true
+		r.start.applied, r.start.resumed, r.start.pos = cp.Applied, true, cp.Next
 		if cp.TempTables != "" {
 			return txn.Position{}, nil, temptables.Lost(cp)
 		}
