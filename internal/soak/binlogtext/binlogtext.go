@@ -86,7 +86,15 @@ func ReadBinlogTexts(ctx context.Context, files []string, startPos uint64) ([]Bi
 }
 
 func readBinlogText(ctx context.Context, args []string, file string) ([]BinTxn, error) {
-	cmd := exec.CommandContext(ctx, "mariadb-binlog", args...)
+	// LOAD DATA's files are written where --local-load says (by default
+	// the system's temporary directory, where they would stay): only the
+	// text is read here.
+	loadDir, err := os.MkdirTemp("", "binlogtext-load-")
+	if err != nil {
+		return nil, fmt.Errorf("run mariadb-binlog: %w", err)
+	}
+	defer os.RemoveAll(loadDir)
+	cmd := exec.CommandContext(ctx, "mariadb-binlog", append([]string{"--local-load=" + loadDir}, args...)...)
 	cmd.Env = append(os.Environ(), "TZ=UTC")
 	out, err := cmd.StdoutPipe()
 	if err != nil {

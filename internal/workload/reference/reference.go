@@ -78,7 +78,15 @@ func ApplyWithMariaDBBinlog(ctx context.Context, files []string, startFile strin
 	if err != nil {
 		return cpu, err
 	}
-	args := append([]string{fmt.Sprintf("--start-position=%d", startPos)}, files[from:]...)
+	// LOAD DATA's files go to a directory of this replay's, removed after
+	// (by default mariadb-binlog leaves them in the system's temporary
+	// directory).
+	loadDir, err := os.MkdirTemp("", "anchor-load-")
+	if err != nil {
+		return cpu, fmt.Errorf("replay with mariadb-binlog: %w", err)
+	}
+	defer os.RemoveAll(loadDir)
+	args := append([]string{"--local-load=" + loadDir, fmt.Sprintf("--start-position=%d", startPos)}, files[from:]...)
 	dump := exec.CommandContext(ctx, binlogProg, args...)
 	load := exec.CommandContext(ctx, clientProg, append(append([]string{"--no-defaults"}, c.args()...),
 		"--user=root", "--binary-mode", "--batch")...)
