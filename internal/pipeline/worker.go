@@ -402,7 +402,9 @@ func (w *worker) settleDDL(ctx context.Context, g *group) (q *txn.Event, rowsOnl
 		return nil, false, false, err
 	case applied && hasRowEvents(t) && g.solo != "":
 		return nil, false, false, &UncertainError{Start: t.Start, GTID: t.GTID.String(),
-			What: "its DDL ran before the stop, and the rows it writes go to non-transactional tables, which may hold some of them: " + g.solo}
+			What: "its DDL ran before the stop, and the rows it writes go to non-transactional tables, which may hold some of them: " + g.solo +
+				"; if they hold all of them, --uncertain applied; if not, drop the table it created, then --uncertain not-applied " +
+				"(which creates it again with its rows)"}
 	case applied && !hasRowEvents(t) && w.p.cfg.Uncertain == "":
 		// A CREATE TABLE ... SELECT logged as a statement is one
 		// statement, atomic only in a transactional engine: cut into a

@@ -171,6 +171,20 @@ func (r *replayer) settleUncertain(ctx context.Context, out *Outcome, m []string
 		s.Decision = "not-applied"
 	case len(dAfter) == 0:
 		s.Decision = "applied"
+	case cp.State == "ddl" && strings.Contains(msg, "drop the table it created, then --uncertain not-applied"):
+		// A CREATE TABLE ... SELECT into a non-transactional table cut
+		// while writing its rows: as the refusal says, drop the table it
+		// created (the tables missing before it) and apply it again.
+		missing := missingTables(dBefore)
+		if len(missing) == 0 || len(missing) != len(dBefore) {
+			refusalFail(out, class+"DDL with non-transactional rows: the target differs from before it beyond the table it creates",
+				"transaction #%d (%s) %s; target against the anchor before it:\n%s", k+1, t.GTID, msg, repBefore)
+			return "", nil
+		}
+		if err := dropTables(ctx, r.target, missing); err != nil {
+			return "", err
+		}
+		s.Decision, s.Undone = "not-applied", true
 	case cp.State == "ddl":
 		refusalFail(out, class+"DDL: the target holds neither the state before it nor after it",
 			"transaction #%d (%s) %s; target against the anchor before it:\n%s\nagainst the anchor after it:\n%s",
@@ -420,6 +434,33 @@ func restoreTables(ctx context.Context, from, to *sandbox.Server, tables []strin
 	load.Stdin, load.Stderr = &dumped, &loadErr
 	if err := load.Run(); err != nil {
 		return fmt.Errorf("load the dump of %s: %w: %s", strings.Join(tables, " "), err, loadErr.String())
+	}
+	return nil
+}
+
+// missingTables returns the tables a comparison (compareServers) found on
+// the target only.
+func missingTables(diffs map[string]string) []string {
+	var out []string
+	for _, name := range sortedKeys(diffs) {
+		if diffs[name] == verify.MissingInReference.String() {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// dropTables drops tables of the soak's database on srv.
+func dropTables(ctx context.Context, srv *sandbox.Server, tables []string) error {
+	db, err := srv.Open(ctx, "")
+	if err != nil {
+		return fmt.Errorf("open target: %w", err)
+	}
+	defer db.Close()
+	for _, name := range tables {
+		if _, err := db.ExecContext(ctx, "DROP TABLE `"+seedgen.DB+"`.`"+name+"`"); err != nil {
+			return fmt.Errorf("drop %s: %w", name, err)
+		}
 	}
 	return nil
 }
