@@ -37,7 +37,22 @@ func isConnectionLoss(err error) bool {
 		return true
 	}
 	var me *mysql.MySQLError
-	return errors.As(err, &me) && (me.Number == errServerShutdown || me.Number == errConnectionKilled)
+	return errors.As(err, &me) && (me.Number == errServerShutdown || me.Number == errConnectionKilled) ||
+		isBadConnNoWrite(err)
+}
+
+// isBadConnNoWrite reports whether err holds go-sql-driver's error for a
+// connection found broken before anything was sent on it (unexported
+// there, and not driver.ErrBadConn: its text is all that names it). It
+// reaches the replay from a connection taken from the pool while the
+// target restarts (soak seed 6007: "connect to target: bad connection").
+func isBadConnNoWrite(err error) bool {
+	for ; err != nil; err = errors.Unwrap(err) {
+		if err.Error() == "bad connection" {
+			return true
+		}
+	}
+	return false
 }
 
 // sourceError is an error reading from the source server (Options.Source):
