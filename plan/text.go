@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/binlog-replay/binlog-replay/internal/bytesize"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -59,7 +60,7 @@ func (p *printer) files(r *Report) {
 	if r.Source != "" {
 		p.f("source: %s, ", r.Source)
 	}
-	p.f("files: %d, %s", len(r.Files), humanBytes(total))
+	p.f("files: %d, %s", len(r.Files), bytesize.Human(total))
 	if n := len(r.Files); n > 0 {
 		p.f(" (%s", r.Files[0].Name)
 		if n > 1 {
@@ -81,7 +82,7 @@ func (p *printer) contents(r *Report) {
 	}
 	sort.Strings(kinds)
 	p.f("transactions: %d (%s), %s; %d events, %s read\n", c.Transactions, strings.Join(kinds, ", "),
-		humanBytes(c.Bytes), c.EventsRead, humanBytes(int64(c.BytesRead)))
+		bytesize.Human(c.Bytes), c.EventsRead, bytesize.Human(int64(c.BytesRead)))
 	if c.First != nil {
 		p.f("first: %s\nlast:  %s\n", p.ref(c.First), p.ref(c.Last))
 		if !c.Earliest.Equal(c.First.Time) || !c.Latest.Equal(c.Last.Time) {
@@ -150,7 +151,7 @@ func (p *printer) candidates(r *Report) {
 
 func (p *printer) replay(r *Report) {
 	pr := &r.Replay
-	p.f("\nreplay with these options: applies %d transactions (%s)", pr.Applied, humanBytes(pr.Bytes))
+	p.f("\nreplay with these options: applies %d transactions (%s)", pr.Applied, bytesize.Human(pr.Bytes))
 	if pr.Skipped > 0 {
 		p.f(", skips %d by GTID filters", pr.Skipped)
 	}
@@ -258,16 +259,4 @@ func (p *printer) problems(r *Report) {
 		p.f(" none")
 	}
 	p.f("\n")
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }

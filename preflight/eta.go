@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/binlog-replay/binlog-replay/internal/bytesize"
 	"github.com/binlog-replay/binlog-replay/preflight/probe"
 )
 
@@ -79,9 +80,9 @@ func estimate(in etaInput) ETA {
 		serial = (byTxns + byBytes) / 2
 		low, high = math.Min(byTxns, byBytes), math.Max(byTxns, byBytes)
 		e.Basis = append(e.Basis, fmt.Sprintf("one session applied %d of the binlogs' own transactions (%s) to scratch copies in %.2f s: "+
-			"%.0f transactions/s, %s/s", a.Txns, human(a.Bytes), a.Seconds, a.TxnsPerSec(), human(int64(a.BytesPerSec()))))
+			"%.0f transactions/s, %s/s", a.Txns, bytesize.Human(a.Bytes), a.Seconds, a.TxnsPerSec(), bytesize.Human(int64(a.BytesPerSec()))))
 		e.Basis = append(e.Basis, fmt.Sprintf("%d row transactions (%s) at that rate: %.1f s by transactions, %.1f s by bytes",
-			b.RowTxns, human(b.RowTxnBytes), byTxns, byBytes))
+			b.RowTxns, bytesize.Human(b.RowTxnBytes), byTxns, byBytes))
 	} else {
 		e.Basis = append(e.Basis, fmt.Sprintf("one session inserted %d rows in %d transactions in %.2f s (%s): %d row transactions at that rate: %.1f s",
 			a.Rows, a.Txns, a.Seconds, a.Why, b.RowTxns, byTxns))

@@ -23,6 +23,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/binlog-replay/binlog-replay/internal/bytesize"
 	"github.com/binlog-replay/binlog-replay/plan"
 	"github.com/binlog-replay/binlog-replay/preflight/probe"
 )
@@ -299,7 +300,7 @@ func runProbes(ctx context.Context, db *sql.DB, o *Options, rep *Report, binlogO
 	}
 	if d := rep.Target.Disk; d != nil && d.Free < minFreeForProbe {
 		rep.Probe.ApplySkipped = fmt.Sprintf("the target's datadir has %s free, less than the %s the apply probe wants before it writes",
-			human(int64(d.Free)), human(minFreeForProbe))
+			bytesize.Human(int64(d.Free)), bytesize.Human(minFreeForProbe))
 		return nil
 	}
 	a, err := probe.RunApplyProbe(ctx, sc, rep.Binlogs.sample, probe.ApplyOptions{GroupTxns: o.GroupTxns, GroupBytes: o.GroupBytes, Sessions: o.ProbeSessions})

@@ -3,6 +3,8 @@ package preflight
 import (
 	"fmt"
 	"strings"
+
+	"github.com/binlog-replay/binlog-replay/internal/bytesize"
 )
 
 // Commit latencies (the median of a small durable commit, as a client
@@ -81,7 +83,7 @@ func probeChecks(rep *Report) []Check {
 			"committed in groups as a replay worker does), and how that scales with several sessions at once."}
 	if a.Method == "passthrough" {
 		c.Value = fmt.Sprintf("%.0f transactions/s, %.0f rows/s, %s/s (%d transactions in %.2f s)",
-			a.TxnsPerSec(), a.RowsPerSec(), human(int64(a.BytesPerSec())), a.Txns, a.Seconds)
+			a.TxnsPerSec(), a.RowsPerSec(), bytesize.Human(int64(a.BytesPerSec())), a.Txns, a.Seconds)
 	} else {
 		c.Value = fmt.Sprintf("%.0f rows/s in multi-row inserts (%d rows in %.2f s)", a.RowsPerSec(), a.Rows, a.Seconds)
 	}

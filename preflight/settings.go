@@ -3,6 +3,8 @@ package preflight
 import (
 	"fmt"
 	"strings"
+
+	"github.com/binlog-replay/binlog-replay/internal/bytesize"
 )
 
 // Status is a check's outcome.
@@ -78,7 +80,7 @@ func settingChecks(in settingsInput) []Check {
 		c.During = "nothing"
 	default:
 		c.Status = OK
-		c.Finding = fmt.Sprintf("on: the replay writes about %s more to the target's binlog directory", human(b.Bytes))
+		c.Finding = fmt.Sprintf("on: the replay writes about %s more to the target's binlog directory", bytesize.Human(b.Bytes))
 		c.Cost = "disk: the binlog bytes again"
 		if hasSync && syncBinlog == 1 {
 			c.Cost += "; time: " + commitCost("binlog sync")
@@ -124,7 +126,7 @@ func settingChecks(in settingsInput) []Check {
 	out = append(out, c)
 
 	bp, _ := t.intVar("innodb_buffer_pool_size")
-	c = Check{Name: "innodb_buffer_pool_size", Value: human(bp),
+	c = Check{Name: "innodb_buffer_pool_size", Value: bytesize.Human(bp),
 		What: "InnoDB's page cache. When the tables the binlogs write do not fit, the replay reads pages from disk for its updates and deletes, " +
 			"and flushes more: it slows down, the more the disk is slow.",
 		During: "as large as the machine allows, at least the written tables' size (SET GLOBAL innodb_buffer_pool_size=...; it is resized online)",
@@ -135,16 +137,16 @@ func settingChecks(in settingsInput) []Check {
 	case t.DataBytes > bp:
 		c.Status = Warn
 		c.Finding = fmt.Sprintf("smaller than the %s of data and indexes of the %d tables the binlogs write (all tables: %s): "+
-			"the replay will read from disk; the estimate assumes they fit and may be short", human(t.DataBytes), len(b.Tables), human(t.AllDataBytes))
+			"the replay will read from disk; the estimate assumes they fit and may be short", bytesize.Human(t.DataBytes), len(b.Tables), bytesize.Human(t.AllDataBytes))
 	default:
 		c.Status = OK
-		c.Finding = fmt.Sprintf("holds the %s of the %d tables the binlogs write (all tables: %s)", human(t.DataBytes), len(b.Tables), human(t.AllDataBytes))
+		c.Finding = fmt.Sprintf("holds the %s of the %d tables the binlogs write (all tables: %s)", bytesize.Human(t.DataBytes), len(b.Tables), bytesize.Human(t.AllDataBytes))
 	}
 	out = append(out, c)
 
 	mp, ok := t.intVar("max_allowed_packet")
 	need := b.LargestPacket.Bytes
-	c = Check{Name: "max_allowed_packet", Value: human(mp),
+	c = Check{Name: "max_allowed_packet", Value: bytesize.Human(mp),
 		What: "the largest statement the server accepts. The replay sends each row event (with its table maps) base64-encoded in a BINLOG " +
 			"statement, about 4/3 of its size, splitting a statement's row events between events but never inside one.",
 		After: "what the applications need (it may stay larger)"}
@@ -156,11 +158,11 @@ func settingChecks(in settingsInput) []Check {
 	case need > mp:
 		c.Status = Fail
 		c.Finding = fmt.Sprintf("too small: the largest statement the replay must send whole is %s (%s at %s); the target would refuse it",
-			human(need), b.LargestPacket.What, b.LargestPacket.At)
+			bytesize.Human(need), b.LargestPacket.What, b.LargestPacket.At)
 		c.During = fmt.Sprintf("SET GLOBAL max_allowed_packet=%d (new sessions take it; at most 1G)", roundUpMiB(need))
 	default:
 		c.Status = OK
-		c.Finding = fmt.Sprintf("enough: the largest statement the replay must send whole is %s (%s at %s)", human(need), b.LargestPacket.What, b.LargestPacket.At)
+		c.Finding = fmt.Sprintf("enough: the largest statement the replay must send whole is %s (%s at %s)", bytesize.Human(need), b.LargestPacket.What, b.LargestPacket.At)
 		c.During = "nothing"
 	}
 	out = append(out, c)
@@ -201,31 +203,31 @@ func diskCheck(t *Target, b *Binlogs, logged bool) Check {
 	if t.Disk == nil {
 		c.Status, c.Value = Unknown, "not checked"
 		c.Finding = fmt.Sprintf("the target is not on this machine (or its datadir could not be looked at): could not check; "+
-			"it needs about %s free for data and %s for its binlog", human(rows), human(logBytes))
+			"it needs about %s free for data and %s for its binlog", bytesize.Human(rows), bytesize.Human(logBytes))
 		return c
 	}
 	need := rows
-	disks := []string{fmt.Sprintf("%s free of %s at %s", human(int64(t.Disk.Free)), human(int64(t.Disk.Total)), t.Disk.Path)}
+	disks := []string{fmt.Sprintf("%s free of %s at %s", bytesize.Human(int64(t.Disk.Free)), bytesize.Human(int64(t.Disk.Total)), t.Disk.Path)}
 	var short []string
 	if t.BinlogDisk != nil && t.BinlogDisk.Device != t.Disk.Device {
-		disks = append(disks, fmt.Sprintf("%s free of %s at %s", human(int64(t.BinlogDisk.Free)), human(int64(t.BinlogDisk.Total)), t.BinlogDisk.Path))
+		disks = append(disks, fmt.Sprintf("%s free of %s at %s", bytesize.Human(int64(t.BinlogDisk.Free)), bytesize.Human(int64(t.BinlogDisk.Total)), t.BinlogDisk.Path))
 		if uint64(logBytes) > t.BinlogDisk.Free {
-			short = append(short, fmt.Sprintf("the binlog directory needs about %s", human(logBytes)))
+			short = append(short, fmt.Sprintf("the binlog directory needs about %s", bytesize.Human(logBytes)))
 		}
 	} else {
 		need += logBytes
 	}
 	c.Value = strings.Join(disks, "; ")
 	if uint64(need) > t.Disk.Free {
-		short = append(short, fmt.Sprintf("the datadir needs about %s", human(need)))
+		short = append(short, fmt.Sprintf("the datadir needs about %s", bytesize.Human(need)))
 	}
 	switch {
 	case len(short) > 0:
 		c.Status, c.Finding = Fail, "too little: "+strings.Join(short, ", ")+"; the replay would stall, or the server abort, for want of space"
 	case uint64(2*need) > t.Disk.Free:
-		c.Status, c.Finding = Warn, fmt.Sprintf("tight: the replay needs about %s (data %s, binlog %s), more than half the space free", human(need), human(rows), human(logBytes))
+		c.Status, c.Finding = Warn, fmt.Sprintf("tight: the replay needs about %s (data %s, binlog %s), more than half the space free", bytesize.Human(need), bytesize.Human(rows), bytesize.Human(logBytes))
 	default:
-		c.Status, c.Finding = OK, fmt.Sprintf("enough: the replay needs about %s (data %s, binlog %s)", human(rows+logBytes), human(rows), human(logBytes))
+		c.Status, c.Finding = OK, fmt.Sprintf("enough: the replay needs about %s (data %s, binlog %s)", bytesize.Human(rows+logBytes), bytesize.Human(rows), bytesize.Human(logBytes))
 	}
 	return c
 }
@@ -240,17 +242,4 @@ func onOff(b bool) string {
 		return "ON"
 	}
 	return "OFF"
-}
-
-// human formats a byte count.
-func human(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }

@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/binlog-replay/binlog-replay/internal/bytesize"
 )
 
 // WriteText writes the report for people: the estimate first, then every
@@ -20,7 +22,7 @@ func WriteText(w io.Writer, r *Report) error {
 	}
 	fmt.Fprintf(bw, "target: %s %s, account %s, %s\n", flavor(t), t.Version, t.User, where)
 	fmt.Fprintf(bw, "binlogs to apply: %d transactions (%d row, %d statement, %d DDL), %s; largest transaction %s (%s)\n",
-		b.Transactions, b.RowTxns, b.StmtTxns, b.DDLTxns, human(b.Bytes), human(b.LargestTxn.Bytes), b.LargestTxn.At)
+		b.Transactions, b.RowTxns, b.StmtTxns, b.DDLTxns, bytesize.Human(b.Bytes), bytesize.Human(b.LargestTxn.Bytes), b.LargestTxn.At)
 	if b.ReadError != "" {
 		fmt.Fprintf(bw, "  the reading stopped early: %s\n", b.ReadError)
 	}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/binlog-replay/binlog-replay/internal/bytesize"
 	"github.com/binlog-replay/binlog-replay/internal/progress"
 
 	"github.com/binlog-replay/binlog-replay/binlog/logfile"
@@ -438,7 +439,7 @@ func printReplaySummary(w io.Writer, s *replay.Summary, asJSON bool, runErr erro
 		_ = enc.Encode(out)
 		return
 	}
-	fmt.Fprintf(w, "applied %d transactions (%s of binlog) in %s", s.Applied, progress.HumanBytes(s.BytesApplied), s.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(w, "applied %d transactions (%s of binlog) in %s", s.Applied, bytesize.Human(s.BytesApplied), s.Elapsed.Round(time.Millisecond))
 	if secs := s.Elapsed.Seconds(); secs > 0 {
 		fmt.Fprintf(w, ", %.0f transactions/s", float64(s.Applied)/secs)
 	}

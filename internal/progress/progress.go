@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/binlog-replay/binlog-replay/binlog/logfile"
+	"github.com/binlog-replay/binlog-replay/internal/bytesize"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -291,9 +292,9 @@ func plainLine(r reading) string {
 	var b strings.Builder
 	b.WriteString("progress: ")
 	if r.fraction >= 0 {
-		fmt.Fprintf(&b, "%.1f%% (%s of %s), ", 100*r.fraction, HumanBytes(r.done), HumanBytes(r.total))
+		fmt.Fprintf(&b, "%.1f%% (%s of %s), ", 100*r.fraction, bytesize.Human(r.done), bytesize.Human(r.total))
 	} else {
-		fmt.Fprintf(&b, "%s of binlog applied, ", HumanBytes(r.stats.BytesApplied))
+		fmt.Fprintf(&b, "%s of binlog applied, ", bytesize.Human(r.stats.BytesApplied))
 	}
 	fmt.Fprintf(&b, "%d txns, %s, ETA %s, source time %s; %s", r.stats.Applied, txnRate(r.txnRate),
 		etaText(r.eta), sourceTime(r.stats.SourceTime, true), details(r.stats))
@@ -370,11 +371,11 @@ func statusFields(r reading, level int) ([]string, bool) {
 	var f []string
 	if level < 3 {
 		if r.fraction >= 0 {
-			f = append(f, fmt.Sprintf("%s/%s", HumanBytes(r.done), HumanBytes(r.total)))
+			f = append(f, fmt.Sprintf("%s/%s", bytesize.Human(r.done), bytesize.Human(r.total)))
 		}
 	}
 	if r.fraction < 0 {
-		f = append(f, HumanBytes(s.BytesApplied)+" applied")
+		f = append(f, bytesize.Human(s.BytesApplied)+" applied")
 	}
 	if level < 2 {
 		f = append(f, fmt.Sprintf("%d txns", s.Applied))
@@ -458,17 +459,4 @@ func sourceTime(t time.Time, zone bool) string {
 		return t.UTC().Format("2006-01-02 15:04:05 UTC")
 	}
 	return t.UTC().Format("2006-01-02 15:04:05")
-}
-
-// HumanBytes writes n bytes in B, KiB, MiB or GiB.
-func HumanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }
