@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/binlog-replay/binlog-replay/filter"
 	pf "github.com/binlog-replay/binlog-replay/preflight"
@@ -147,15 +148,17 @@ func runPreflight(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	return 0
 }
 
-// dryRunPreflight runs the preflight checks and estimate at the start of
-// replay --dry-run, on the replay's target, binlogs and selection, and
-// prints them to stderr. It returns 1 (nothing applied) when a check
-// fails. Reading from a source server or resuming, it says it does not
-// run (the preflight reads files from a start point).
-func dryRunPreflight(ctx context.Context, ro replay.Options, stderr io.Writer) int {
+// preflightBeforeReplay runs the preflight checks and estimate before a
+// replay (--dry-run, --estimate), on the replay's target, binlogs and
+// selection, and prints them to stderr. It returns the estimate (nil when
+// none was made) and 1 (nothing applied) when a check fails. Reading from
+// a source server or resuming, it says it does not run (the preflight
+// reads files from a start point); a preflight that cannot run is said
+// and the replay goes on.
+func preflightBeforeReplay(ctx context.Context, ro replay.Options, stderr io.Writer, label string) (*pf.ETA, int) {
 	if ro.Source.DSN != "" || ro.Recovery.Resume || ro.Select.StartGTIDsFromTarget {
-		fmt.Fprintln(stderr, "dry run: preflight checks not run (they read binlog files from a start point: not with --source, --resume or --start-gtid target)")
-		return 0
+		fmt.Fprintf(stderr, "%s: preflight checks not run (they read binlog files from a start point: not with --source, --resume or --start-gtid target)\n", label)
+		return nil, 0
 	}
 	po := pf.Options{TargetDSN: ro.TargetDSN, TargetTLS: ro.TargetTLS,
 		Selection: pf.Selection{Files: ro.Files, Start: ro.Select.StartPosition, SkipUnknown: ro.Recovery.SkipUnknown, NoContinuityCheck: ro.Recovery.NoContinuityCheck, RewriteDB: ro.Select.RewriteDB,
@@ -164,15 +167,23 @@ func dryRunPreflight(ctx context.Context, ro replay.Options, stderr io.Writer) i
 		Workers: ro.Apply.Workers, GroupTxns: ro.Apply.GroupTxns, GroupBytes: ro.Apply.GroupBytes, NoLogBin: ro.Apply.NoLogBin, Apply: string(ro.Apply.Mode), Log: stderr}
 	rep, err := pf.Run(ctx, po)
 	if err != nil {
-		fmt.Fprintf(stderr, "dry run: preflight checks could not run: %v\n", err)
-		return 0
+		fmt.Fprintf(stderr, "%s: preflight checks could not run: %v\n", label, err)
+		return nil, 0
 	}
 	if err := pf.WriteText(stderr, rep); err != nil {
-		fmt.Fprintf(stderr, "dry run: %v\n", err)
+		fmt.Fprintf(stderr, "%s: %v\n", label, err)
 	}
 	if len(rep.Failed()) > 0 {
-		fmt.Fprintln(stderr, "binlog-replay replay --dry-run: nothing applied: a preflight check failed (above)")
-		return 1
+		fmt.Fprintf(stderr, "%s: nothing applied: a preflight check failed (above)\n", label)
+		return nil, 1
 	}
-	return 0
+	if rep.ETA.Seconds <= 0 {
+		return nil, 0
+	}
+	return &rep.ETA, 0
+}
+
+// seconds converts a count of seconds to a duration.
+func seconds(s float64) time.Duration {
+	return time.Duration(s * float64(time.Second))
 }

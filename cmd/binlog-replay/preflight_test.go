@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -30,7 +31,9 @@ func TestPreflightUsage(t *testing.T) {
 // TestPreflightCommand: binlogs holding a 3 MB row against a target whose
 // max_allowed_packet is 1 MB: preflight exits 1 naming the check (also
 // with --json), and replay --dry-run prints the checks and applies
-// nothing; with 16 MB both go ahead, the dry run printing the estimate.
+// nothing, and so does replay --estimate; with 16 MB both go ahead, the
+// dry run printing the estimate, and replay --estimate prints it before
+// and compares it with the replay's duration after.
 func TestPreflightCommand(t *testing.T) {
 	sc := replaytest.New(t, "ROW",
 		func(ctx context.Context, db *sql.DB) error {
@@ -88,6 +91,15 @@ func TestPreflightCommand(t *testing.T) {
 	if cp, err := replay.ReadCheckpoint(context.Background(), db); err != nil || cp != nil {
 		t.Fatalf("the refused dry run wrote a checkpoint: %+v, %v", cp, err)
 	}
+	stdout.Reset()
+	stderr.Reset()
+	if code := runMain(args("replay", small.DSN(""), "--estimate"), &stdout, &stderr); code != 1 ||
+		!strings.Contains(stderr.String(), "replay --estimate: nothing applied: a preflight check failed") {
+		t.Fatalf("replay --estimate on a 1 MB max_allowed_packet: exit status %d, want 1\n%s%s", code, stdout.String(), stderr.String())
+	}
+	if cp, err := replay.ReadCheckpoint(context.Background(), db); err != nil || cp != nil {
+		t.Fatalf("the refused replay --estimate wrote a checkpoint: %+v, %v", cp, err)
+	}
 
 	big := sandbox.ForTest(t, sandbox.Options{FromDatadir: sc.Base, Durable: true, Args: []string{"--max-allowed-packet=16M"}})
 	stdout.Reset()
@@ -100,5 +112,14 @@ func TestPreflightCommand(t *testing.T) {
 	if code := runMain(args("replay", big.DSN(""), "--dry-run"), &stdout, &stderr); code != 0 ||
 		!strings.Contains(stderr.String(), "ESTIMATE: the replay should take about") || !strings.Contains(stdout.String(), "applied 2 transactions") {
 		t.Fatalf("replay --dry-run on a 16 MB max_allowed_packet: exit status %d, want 0\n%s%s", code, stdout.String(), stderr.String())
+	}
+	// --estimate: the estimate before, the replay, and the comparison after.
+	fresh := sandbox.ForTest(t, sandbox.Options{FromDatadir: sc.Base, Durable: true, Args: []string{"--max-allowed-packet=16M"}})
+	stdout.Reset()
+	stderr.Reset()
+	if code := runMain(args("replay", fresh.DSN(""), "--estimate"), &stdout, &stderr); code != 0 ||
+		!strings.Contains(stderr.String(), "ESTIMATE: the replay should take about") || !strings.Contains(stdout.String(), "applied 2 transactions") ||
+		!regexp.MustCompile(`estimate: about [0-9.]+m?s \([0-9.]+m?s to [0-9.]+m?s\); the replay took [0-9.]+m?s`).MatchString(stderr.String()) {
+		t.Fatalf("replay --estimate on a 16 MB max_allowed_packet: exit status %d, want 0, the estimate before and the comparison after\n%s%s", code, stdout.String(), stderr.String())
 	}
 }

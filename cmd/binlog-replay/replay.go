@@ -15,6 +15,7 @@ import (
 
 	"github.com/binlog-replay/binlog-replay/internal/bytesize"
 	"github.com/binlog-replay/binlog-replay/internal/progress"
+	pf "github.com/binlog-replay/binlog-replay/preflight"
 
 	"github.com/binlog-replay/binlog-replay/binlog/logfile"
 	"github.com/binlog-replay/binlog-replay/plan"
@@ -88,6 +89,9 @@ type ReplayOutputFlags struct {
 	// LogValues lets errors and reports show data values (statement
 	// literals, values in server messages, verify's key values).
 	LogValues bool
+	// Estimate runs preflight's checks and estimate before applying, and
+	// has the progress display compare the replay with the estimate.
+	Estimate bool
 }
 
 // RehearsalFlags are the replay command's flags for a rehearsal on a
@@ -142,6 +146,8 @@ func (o *ReplayOptions) AddFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.JSON, "json", false, "print the summary as JSON on stdout")
 	fs.StringVar(&o.Progress, "progress", progress.ModeAuto, "progress display: bar (one line redrawn in place: bytes, transactions/s, time left, source time reached), "+
 		"plain (a full line every 10 s, with the workers, parallelism and barriers), none, or auto (bar on a terminal, else plain)")
+	fs.BoolVar(&o.Estimate, "estimate", false, "before applying, run preflight's checks and estimate (apply nothing if a check fails), then have the progress say when the replay departs from the estimate's range "+
+		"(reads the binlogs once more and writes a scratch schema it drops; --dry-run does this too)")
 	fs.BoolVar(&o.Verbose, "verbose", false, "with the progress bar, also print the full progress line (workers busy and waiting, parallelism, barriers) every 10 s")
 	fs.DurationVar(&o.Reconnect, "reconnect-for", d.Recovery.Reconnect, "when the target is lost, reconnect with backoff for this long, then resume from its checkpoint (0: stop at once)")
 	fs.DurationVar(&o.StallReport, "stall-report", d.Report.StallReport, "when no transaction has committed for this long, say what the replay's sessions on the target are doing (0: never)")
@@ -291,8 +297,19 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if code := dryRunCheck(ctx, &ro, stderr); code != 0 {
 			return code
 		}
-		if code := dryRunPreflight(ctx, ro, stderr); code != 0 {
+	}
+	var est *pf.ETA
+	if o.DryRun || o.Estimate {
+		label := "binlog-replay replay --estimate"
+		if o.DryRun {
+			label = "binlog-replay replay --dry-run"
+		}
+		var code int
+		if est, code = preflightBeforeReplay(ctx, ro, stderr, label); code != 0 {
 			return code
+		}
+		if est != nil {
+			display.Expect(progress.Estimate{About: seconds(est.Seconds), Low: seconds(est.LowSeconds), High: seconds(est.HighSeconds)})
 		}
 	}
 	// The budget bounds what the replay keeps live; the soft limit makes
@@ -308,6 +325,10 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	display.Finish(final)
 	if sum != nil {
 		printReplaySummary(stdout, sum, o.JSON, err)
+		if est != nil {
+			fmt.Fprintf(stderr, "estimate: about %s (%s to %s); the replay took %s\n", seconds(est.Seconds).Round(100*time.Millisecond),
+				seconds(est.LowSeconds).Round(100*time.Millisecond), seconds(est.HighSeconds).Round(100*time.Millisecond), sum.Elapsed.Round(100*time.Millisecond))
+		}
 	}
 	var missed *replay.StopNotReachedError
 	if errors.As(err, &missed) {

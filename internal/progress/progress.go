@@ -47,6 +47,19 @@ type Display struct {
 	lastPlain time.Time
 }
 
+// Estimate is the replay's duration as estimated before it started
+// (preflight's estimate, replay --estimate), with its range. The display
+// compares the duration the live rate projects with it.
+type Estimate struct {
+	About, Low, High time.Duration
+}
+
+// Expect gives the display the estimate to compare the replay with; call
+// it before the replay starts.
+func (p *Display) Expect(e Estimate) {
+	p.meter.expect = &e
+}
+
 // New returns the display for mode on w. files are the binlog
 // files (none when reading from a server) and stop the --stop-position,
 // which the percentage counts up to. With verbose, bar mode also prints
@@ -209,6 +222,8 @@ type meter struct {
 	starts  map[string]int64
 	total   int64
 	samples []sample
+	// expect is the estimate before the replay started, nil when none.
+	expect *Estimate
 }
 
 // sample is one observation, for the rates over the last rateWindow.
@@ -255,11 +270,16 @@ type reading struct {
 	// the time left at the recent byte rate, or -1 when unknown.
 	txnRate float64
 	eta     time.Duration
+	// expect is the estimate (nil when none) and projected the whole
+	// replay's duration at the recent rate (elapsed plus eta), or -1 when
+	// unknown.
+	expect    *Estimate
+	projected time.Duration
 }
 
 // observe records s, taken at now, and returns the reading.
 func (m *meter) observe(s replay.Stats, now time.Time) reading {
-	r := reading{stats: s, fraction: -1, eta: -1, total: m.total}
+	r := reading{stats: s, fraction: -1, eta: -1, total: m.total, expect: m.expect, projected: -1}
 	start, known := m.starts[s.Position.File]
 	if m.total > 0 && known {
 		r.done = min(start+int64(s.Position.Offset), m.total)
@@ -284,7 +304,47 @@ func (m *meter) observe(s replay.Stats, now time.Time) reading {
 	if r.fraction >= 1 {
 		r.eta = 0
 	}
+	if r.eta >= 0 {
+		r.projected = s.Elapsed + r.eta
+	}
 	return r
+}
+
+// departFrom is how far into the files (the fraction of their bytes) a
+// replay is before the display says it departs from the estimate: the
+// first seconds' rate says little.
+const departFrom = 0.05
+
+// departure says how the projected duration compares with the estimate's
+// range: "slower" or "faster" when it falls outside it, "" when inside it
+// or unknown.
+func departure(r reading) string {
+	e := r.expect
+	if e == nil || r.projected < 0 || r.fraction < departFrom || r.fraction >= 1 {
+		return ""
+	}
+	switch {
+	case r.projected > e.High:
+		return "slower"
+	case r.projected < e.Low:
+		return "faster"
+	}
+	return ""
+}
+
+// estimateText is the plain line's comparison with the estimate: the
+// estimate, and when the replay departs from its range, the duration the
+// recent rate projects. "" without an estimate.
+func estimateText(r reading) string {
+	e := r.expect
+	if e == nil {
+		return ""
+	}
+	s := fmt.Sprintf(", estimate %s (%s to %s)", etaText(e.About), etaText(e.Low), etaText(e.High))
+	if d := departure(r); d != "" {
+		s += fmt.Sprintf(": %s than estimated, about %s in all at this rate", strings.ToUpper(d), etaText(r.projected))
+	}
+	return s
 }
 
 // plainLine is the full progress line, with the engine's details.
@@ -296,8 +356,8 @@ func plainLine(r reading) string {
 	} else {
 		fmt.Fprintf(&b, "%s of binlog applied, ", bytesize.Human(r.stats.BytesApplied))
 	}
-	fmt.Fprintf(&b, "%d txns, %s, ETA %s, source time %s; %s", r.stats.Applied, txnRate(r.txnRate),
-		etaText(r.eta), sourceTime(r.stats.SourceTime, true), details(r.stats))
+	fmt.Fprintf(&b, "%d txns, %s, ETA %s%s, source time %s; %s", r.stats.Applied, txnRate(r.txnRate),
+		etaText(r.eta), estimateText(r), sourceTime(r.stats.SourceTime, true), details(r.stats))
 	return b.String()
 }
 
@@ -383,6 +443,11 @@ func statusFields(r reading, level int) ([]string, bool) {
 	f = append(f, txnRate(r.txnRate))
 	if r.fraction >= 0 {
 		f = append(f, "ETA "+etaText(r.eta))
+	}
+	if d := departure(r); d != "" {
+		f = append(f, fmt.Sprintf("(est %s: %s)", etaText(r.expect.About), d))
+	} else if r.expect != nil && level < 2 {
+		f = append(f, "(est "+etaText(r.expect.About)+")")
 	}
 	switch {
 	case level < 4:

@@ -157,3 +157,56 @@ func TestNewProgressMode(t *testing.T) {
 		t.Errorf("auto on a buffer: %v, %v", p, err)
 	}
 }
+
+// TestEstimate compares the live projection (elapsed plus time left) with
+// the estimate made before the replay: inside its range the lines only
+// show it; outside, the plain line says slower or faster and the
+// projected duration, and so does the status line at every width; before
+// 5% of the bytes nothing is said.
+func TestEstimate(t *testing.T) {
+	est := Estimate{About: 60 * time.Second, Low: 45 * time.Second, High: 80 * time.Second}
+	at := func(elapsed, eta time.Duration, fraction float64) reading {
+		r := sampleReading()
+		r.stats.Elapsed, r.eta, r.fraction, r.expect = elapsed, eta, fraction, &est
+		r.projected = elapsed + eta
+		return r
+	}
+	cases := []struct {
+		name  string
+		r     reading
+		plain string // in the plain line
+		short string // in the status line at 60 columns; "" for none there
+	}{
+		{"on course", at(30*time.Second, 40*time.Second, 0.4), ", estimate 1m00s (45s to 1m20s), source", ""},
+		{"slower", at(30*time.Second, 90*time.Second, 0.4), ", estimate 1m00s (45s to 1m20s): SLOWER than estimated, about 2m00s in all at this rate,", "(est 1m00s: slower)"},
+		{"faster", at(20*time.Second, 10*time.Second, 0.6), ": FASTER than estimated, about 30s in all", "(est 1m00s: faster)"},
+		{"too early to say", at(time.Second, 9*time.Minute, 0.01), ", estimate 1m00s (45s to 1m20s), source", ""},
+	}
+	for _, c := range cases {
+		if got := plainLine(c.r); !strings.Contains(got, c.plain) {
+			t.Errorf("%s: plain line %q, want it to hold %q", c.name, got, c.plain)
+		}
+		got := statusLine(c.r, 60)
+		if c.short != "" && !strings.Contains(got, c.short) {
+			t.Errorf("%s: status line %q, want it to hold %q", c.name, got, c.short)
+		}
+		if c.short == "" && (strings.Contains(got, ": slower") || strings.Contains(got, ": faster")) {
+			t.Errorf("%s: status line %q says it departs from the estimate", c.name, got)
+		}
+		if len(got) >= 60 {
+			t.Errorf("%s: status line %q is %d columns wide, want under 60", c.name, got, len(got))
+		}
+	}
+	if got := statusLine(cases[0].r, 200); !strings.Contains(got, "ETA 40s  (est 1m00s)") {
+		t.Errorf("on course, 200 columns: status line %q, want the estimate after the time left", got)
+	}
+	if r := sampleReading(); strings.Contains(plainLine(r), "estimate") || strings.Contains(statusLine(r, 200), "(est ") {
+		t.Errorf("without an estimate the lines mention one: %q", plainLine(r))
+	}
+	// The meter carries the estimate and projects elapsed + time left.
+	m := newMeter(nil, txn.Position{})
+	m.expect = &est
+	if r := m.observe(replay.Stats{Elapsed: 5 * time.Second}, time.Now()); r.expect != &est || r.projected != -1 {
+		t.Errorf("meter without a known total: expect %v projected %v, want the estimate and -1", r.expect, r.projected)
+	}
+}
