@@ -3,8 +3,9 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"github.com/binlog-replay/binlog-replay/internal/target"
 	"strings"
+
+	"github.com/binlog-replay/binlog-replay/internal/target"
 
 	"github.com/binlog-replay/binlog-replay/binlog/event"
 	"github.com/binlog-replay/binlog-replay/internal/sqlgen"

@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/binlog-replay/binlog-replay/internal/target"
 	"github.com/binlog-replay/binlog-replay/redact"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -17,33 +18,12 @@ const (
 	errLockDeadlock    = 1213
 )
 
-// isMySQLError reports whether err is a server error with one of codes.
-func isMySQLError(err error, codes ...uint16) bool {
-	var me *mysql.MySQLError
-	if !errors.As(err, &me) {
-		return false
-	}
-	for _, c := range codes {
-		if me.Number == c {
-			return true
-		}
-	}
-	return false
-}
-
-// isServerError reports whether err is an error the target server
-// returned for a statement (not a lost connection or a cancelled context).
-func isServerError(err error) bool {
-	var me *mysql.MySQLError
-	return errors.As(err, &me)
-}
-
 // errCommitUnknown marks a failed COMMIT, whose outcome is unknown.
 var errCommitUnknown = errors.New("commit (outcome unknown)")
 
 // isRetryable reports whether err is a lock conflict worth retrying.
 func isRetryable(err error) bool {
-	return isMySQLError(err, errLockWaitTimeout, errLockDeadlock)
+	return target.IsMySQLError(err, errLockWaitTimeout, errLockDeadlock)
 }
 
 // ApplyError is returned when a source transaction could not be applied. The

@@ -3,8 +3,9 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"github.com/binlog-replay/binlog-replay/internal/target"
 	"strings"
+
+	"github.com/binlog-replay/binlog-replay/internal/target"
 
 	"github.com/binlog-replay/binlog-replay/schema"
 	"github.com/binlog-replay/binlog-replay/txn"
@@ -107,7 +108,7 @@ func (w *worker) ddlApplied(ctx context.Context, t *txn.Txn, q *txn.Event, p *ta
 func (w *worker) skipApplied(ctx context.Context, g *group) error {
 	t := g.txns[len(g.txns)-1]
 	if err := w.execUnlogged(ctx, w.p.checkpointSQL(t, w.p.cfg.AppliedBefore+g.last(), g.temps)+";\nCOMMIT"); err != nil {
-		if !isServerError(err) {
+		if !target.IsServerError(err) {
 			w.p.commitUncertain(g)
 		}
 		return w.p.applyError(t, nil, fmt.Errorf("record the transaction an earlier run applied: %w", err))

@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/binlog-replay/binlog-replay/internal/target"
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/binlog-replay/binlog-replay/internal/target"
 
 	"github.com/binlog-replay/binlog-replay/redact"
 	"github.com/binlog-replay/binlog-replay/schema"
@@ -165,7 +166,7 @@ func (w *worker) applySolo(ctx context.Context, g *group) error {
 		err = w.sess.Run(ctx, commit)
 	}
 	if err != nil {
-		if !isServerError(err) {
+		if !target.IsServerError(err) {
 			w.p.commitUncertain(g)
 		}
 		return w.p.applyError(last, nil, fmt.Errorf("%w; --resume reads the checkpoint to find out: %w", errCommitUnknown, err))

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+
 	"github.com/binlog-replay/binlog-replay/internal/target"
 
 	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
@@ -237,7 +238,7 @@ func (st *streamApply) commit(ctx context.Context, last *txn.Txn) error {
 		err = w.sess.Run(ctx, commit)
 	}
 	if err != nil {
-		if !isServerError(err) {
+		if !target.IsServerError(err) {
 			w.p.commitUncertain(g)
 		}
 		return w.p.applyError(last, nil, fmt.Errorf("%w; --resume reads the checkpoint to find out: %w", errCommitUnknown, err))

@@ -135,7 +135,7 @@ func (w *worker) apply(ctx context.Context, g *group) error {
 			}
 		case isRetryable(err):
 			return fmt.Errorf("gave up after %d retries: %w", attempt, err)
-		case len(g.txns) == 1 && g.dependsOn < g.first-1 && (isServerError(err) || sqlgen.IsRowsError(err)) && !errors.Is(err, errCommitUnknown):
+		case len(g.txns) == 1 && g.dependsOn < g.first-1 && (target.IsServerError(err) || sqlgen.IsRowsError(err)) && !errors.Is(err, errCommitUnknown):
 			// It ran beside earlier transactions its write set said it
 			// does not touch, and was refused (a duplicate key, a row
 			// not found, a foreign key): had the write set missed a
@@ -144,12 +144,12 @@ func (w *worker) apply(ctx context.Context, g *group) error {
 			w.p.logf("transaction at %s was refused while earlier ones were in flight (%v): applying it again after them",
 				g.txns[0].Start, err)
 			g.dependsOn = g.first - 1
-		case len(g.txns) > 1 && (isServerError(err) || sqlgen.IsRowsError(err)) && !errors.Is(err, errCommitUnknown):
+		case len(g.txns) > 1 && (target.IsServerError(err) || sqlgen.IsRowsError(err)) && !errors.Is(err, errCommitUnknown):
 			// One of the grouped transactions is refused: apply them one
 			// at a time, so that those before it commit and the error
 			// names the one that fails.
 			return w.applyEach(ctx, g)
-		case len(g.txns) == 1 && !g.split && g.sqlEvents > 1 && (isServerError(err) || sqlgen.IsRowsError(err)) && !errors.Is(err, errCommitUnknown):
+		case len(g.txns) == 1 && !g.split && g.sqlEvents > 1 && (target.IsServerError(err) || sqlgen.IsRowsError(err)) && !errors.Is(err, errCommitUnknown):
 			// Refused with its SQL apply statements joined across row
 			// events: a server error is about a packet, not one event.
 			// Apply it again with one statement per packet, so that the
@@ -290,7 +290,7 @@ func (w *worker) applyOnce(ctx context.Context, g *group) error {
 		runCtx = c
 	}
 	if err := w.sess.Run(runCtx, commit); err != nil {
-		if after != 0 && isServerError(err) && (target.IsTurnLost(err) || isRetryable(err)) {
+		if after != 0 && target.IsServerError(err) && (target.IsTurnLost(err) || isRetryable(err)) {
 			// The group before rolled back (or was slow to commit, or
 			// needs a lock this one holds): nothing was committed. Run
 			// again once it has committed.
@@ -298,7 +298,7 @@ func (w *worker) applyOnce(ctx context.Context, g *group) error {
 		}
 		// The commit may or may not have happened: the checkpoint on the
 		// target says which, and --resume reads it.
-		if !isServerError(err) {
+		if !target.IsServerError(err) {
 			w.p.commitUncertain(g)
 		}
 		return w.p.applyError(last, nil, fmt.Errorf("%w; --resume reads the checkpoint to find out: %w", errCommitUnknown, err))
@@ -364,7 +364,7 @@ func (w *worker) applyDDL(ctx context.Context, g *group) error {
 		return err
 	}
 	if err := w.execUnlogged(ctx, w.p.checkpointSQL(t, w.p.cfg.AppliedBefore+g.last(), g.temps)+";\nCOMMIT"); err != nil {
-		if !isServerError(err) {
+		if !target.IsServerError(err) {
 			w.p.commitUncertain(g)
 		}
 		return w.p.applyError(t, nil, fmt.Errorf("record DDL end: %w", err))

@@ -213,7 +213,7 @@ func ReadCheckpointSettled(ctx context.Context, db queryRower) (*Checkpoint, err
 // given channel.
 func ReadChannelSettled(ctx context.Context, db queryRower, channel string) (*Checkpoint, error) {
 	cp, err := readCheckpoint(ctx, db, channel, " LOCK IN SHARE MODE")
-	if isMySQLError(err, errLockWaitTimeout) {
+	if IsMySQLError(err, errLockWaitTimeout) {
 		return nil, fmt.Errorf("another session holds the checkpoint (a commit of an earlier run still in progress on the target, "+
 			"waiting for disk space or a lock?): see SHOW PROCESSLIST on the target, then run again: %w", err)
 	}
@@ -232,10 +232,10 @@ func readCheckpoint(ctx context.Context, db queryRower, channel, lock string) (*
 		Scan(&cp.Applied, &cp.Next.File, &cp.Next.Offset, &cp.GTID, &srcTime, &cp.State,
 			&cp.Pending.Start.File, &cp.Pending.Start.Offset, &cp.Pending.GTID, &cp.Pending.Print,
 			&cp.Pending.What, &cp.TempTables)
-	if errors.Is(err, sql.ErrNoRows) || isMySQLError(err, errNoSuchTable, errBadDB) {
+	if errors.Is(err, sql.ErrNoRows) || IsMySQLError(err, errNoSuchTable, errBadDB) {
 		return nil, nil
 	}
-	if isMySQLError(err, errBadField) {
+	if IsMySQLError(err, errBadField) {
 		return readOldCheckpoint(ctx, db, channel, lock)
 	}
 	if err != nil {
@@ -257,7 +257,7 @@ func readRewriteDB(ctx context.Context, db queryRower, channel string) (string, 
 	err := db.QueryRowContext(ctx, "SELECT rewrite_db FROM `"+CheckpointSchema+"`.`checkpoint` WHERE channel = ?",
 		channel).Scan(&rules)
 	switch {
-	case isMySQLError(err, errBadField), errors.Is(err, sql.ErrNoRows):
+	case IsMySQLError(err, errBadField), errors.Is(err, sql.ErrNoRows):
 		return "", nil
 	case err != nil:
 		return "", fmt.Errorf("read checkpoint: %w", err)

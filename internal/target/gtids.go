@@ -107,7 +107,7 @@ func sourceGTIDsBlocked(ctx context.Context, conn *sql.Conn, mariadb, noLogBin b
 	}
 	_, err := conn.ExecContext(ctx, "SET SESSION sql_log_bin=1")
 	switch {
-	case isMySQLError(err, errSpecificAccessDenied):
+	case IsMySQLError(err, errSpecificAccessDenied):
 		return "the target user may not set sql_log_bin (grant it BINLOG ADMIN to keep the source GTIDs)", nil
 	case err != nil:
 		return "", fmt.Errorf("check that the target user may set sql_log_bin: %w", err)
@@ -117,7 +117,7 @@ func sourceGTIDsBlocked(ctx context.Context, conn *sql.Conn, mariadb, noLogBin b
 	// may have BINLOG ADMIN without it. Set to what it is, nothing changes.
 	_, err = conn.ExecContext(ctx, "SET SESSION gtid_domain_id=@@SESSION.gtid_domain_id")
 	switch {
-	case isMySQLError(err, errSpecificAccessDenied):
+	case IsMySQLError(err, errSpecificAccessDenied):
 		return "the target user may not set gtid_domain_id and gtid_seq_no (grant it BINLOG REPLAY to keep the source GTIDs)", nil
 	case err != nil:
 		return "", fmt.Errorf("check that the target user may set gtid_domain_id: %w", err)

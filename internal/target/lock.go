@@ -5,10 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
 )
 
 // One run at a time applies to a target: each holds the target's replay
@@ -204,10 +205,10 @@ func lockHeldError(h lockHolder, why string) error {
 func (t *Target) endLockHolder(ctx context.Context, conn *sql.Conn, h lockHolder) error {
 	_, err := conn.ExecContext(ctx, fmt.Sprintf("KILL CONNECTION %d", h.id))
 	switch {
-	case err == nil, isMySQLError(err, errNoSuchThread):
+	case err == nil, IsMySQLError(err, errNoSuchThread):
 		t.logf("ended session %d of the lost run, which held the target's replay lock, idle for %ds", h.id, h.idle)
 		return nil
-	case isMySQLError(err, errKillDenied, errSpecificAccessDenied):
+	case IsMySQLError(err, errKillDenied, errSpecificAccessDenied):
 		return fmt.Errorf("could not end %s, a lost run's session holding the target's replay lock: "+
 			"it is another user's, and ending it needs CONNECTION ADMIN or SUPER (or end it yourself: KILL CONNECTION %d): %w", h, h.id, err)
 	default:

@@ -49,7 +49,7 @@ func (t *Target) CheckBinlogPrivilege(ctx context.Context, f *txn.Format) error 
 	switch {
 	case err == nil:
 		return nil
-	case isMySQLError(err, errSpecificAccessDenied):
+	case IsMySQLError(err, errSpecificAccessDenied):
 		return fmt.Errorf("%w: grant it BINLOG REPLAY (MariaDB 10.5 and later), BINLOG_ADMIN (MySQL 8) or SUPER: %w",
 			ErrNoBinlogPrivilege, err)
 	default:
@@ -67,7 +67,7 @@ func (t *Target) MaySetPseudoThreadID(ctx context.Context) (bool, error) {
 	switch {
 	case err == nil:
 		return true, nil
-	case isMySQLError(err, errSpecificAccessDenied):
+	case IsMySQLError(err, errSpecificAccessDenied):
 		return false, nil
 	}
 	return false, fmt.Errorf("check that the target user may set pseudo_thread_id: %w", err)

@@ -308,7 +308,7 @@ func (sess *Session) exec(ctx context.Context, stmts []sqlgen.Stmt, pack packing
 func (sess *Session) expected(s *sqlgen.Stmt, err error) error {
 	var me *mysql.MySQLError
 	switch {
-	case isMySQLError(err, s.ExpectErr):
+	case IsMySQLError(err, s.ExpectErr):
 		if sess.Expected != nil {
 			sess.Expected(s)
 		}
@@ -354,7 +354,7 @@ func (sess *Session) execChecked(ctx context.Context, stmts []*sqlgen.Stmt) erro
 // driver does not say which statement of a packet failed), or nil: an
 // unknown database is the USE's, not the SET's before it.
 func culprit(batched []*sqlgen.Stmt, err error) *sqlgen.Stmt {
-	if !isMySQLError(err, errBadDB) {
+	if !IsMySQLError(err, errBadDB) {
 		return nil
 	}
 	for _, s := range batched {

@@ -5,11 +5,12 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"fmt"
-	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
 )
 
 // When the connection to the target is lost without the server noticing
@@ -182,7 +183,7 @@ func (t *Target) EndStaleSessions(ctx context.Context) {
 	rows.Close()
 	var ended []uint64
 	for _, s := range found {
-		if _, err := conn.ExecContext(ctx, fmt.Sprintf("KILL CONNECTION %d", s.id)); err != nil && !isMySQLError(err, errNoSuchThread) {
+		if _, err := conn.ExecContext(ctx, fmt.Sprintf("KILL CONNECTION %d", s.id)); err != nil && !IsMySQLError(err, errNoSuchThread) {
 			t.logf("could not end session %d of the lost run on the target: %v", s.id, err)
 			continue
 		}
@@ -263,7 +264,7 @@ func (t *Target) knownSessions(ctx context.Context, conn *sql.Conn) []uint64 {
 // in binlog_replay.sessions on this server run. Errors are logged.
 func (t *Target) recordedSessions(ctx context.Context, conn *sql.Conn) []uint64 {
 	rows, err := conn.QueryContext(ctx, "SELECT run, server_start, id FROM `"+CheckpointSchema+"`.`sessions` WHERE id <> 0")
-	if isMySQLError(err, errNoSuchTable, errBadDB) {
+	if IsMySQLError(err, errNoSuchTable, errBadDB) {
 		return nil // no run recorded any
 	}
 	if err != nil {

@@ -82,7 +82,7 @@ func Open(ctx context.Context, cfg Config, logf func(format string, args ...any)
 // identify pings the target and reads its version and start time.
 func (t *Target) identify(ctx context.Context) error {
 	if err := t.db.PingContext(ctx); err != nil {
-		if isMySQLError(err, errAccessDenied) {
+		if IsMySQLError(err, errAccessDenied) {
 			return fmt.Errorf("connect to target: %w (check the user and the password; "+
 				"an account that REQUIREs SSL also needs TLS: --tls-ca FILE, or tls=true in the DSN)", err)
 		}
@@ -155,8 +155,8 @@ const (
 	errLockWaitTimeout = 1205
 )
 
-// isMySQLError reports whether err is a server error with one of codes.
-func isMySQLError(err error, codes ...uint16) bool {
+// IsMySQLError reports whether err is a server error with one of codes.
+func IsMySQLError(err error, codes ...uint16) bool {
 	var me *mysql.MySQLError
 	if !errors.As(err, &me) {
 		return false

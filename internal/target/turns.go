@@ -95,7 +95,7 @@ func TurnWaitSQL(before, first uint64) string {
 
 // IsTurnLost reports whether err is TurnWaitSQL's failure: the group
 // awaited rolled back.
-func IsTurnLost(err error) bool { return isMySQLError(err, errDupEntry) }
+func IsTurnLost(err error) bool { return IsMySQLError(err, errDupEntry) }
 
 // errDupEntry is the server's duplicate key error.
 const errDupEntry = 1062
