@@ -137,6 +137,22 @@ func withGroup(s *Summary, u *pipeline.UncertainGroup) *Summary {
 	return &c
 }
 
+// addCounts returns the sum of two counts by name, in a new map (nil
+// when both are empty).
+func addCounts(a, b map[string]uint64) map[string]uint64 {
+	if len(a)+len(b) == 0 {
+		return nil
+	}
+	m := make(map[string]uint64, len(a)+len(b))
+	for k, v := range a {
+		m[k] += v
+	}
+	for k, v := range b {
+		m[k] += v
+	}
+	return m
+}
+
 // mergeSummaries adds b, a later run's summary, to a. A group whose commit
 // was cut off in a's run (its outcome unknown) is counted when b's
 // checkpoint shows it committed.
@@ -161,9 +177,12 @@ func mergeSummaries(a, b *Summary) *Summary {
 	m.SerialTxns += a.SerialTxns
 	m.OrderAborts += a.OrderAborts
 	m.ChainedCommits += a.ChainedCommits
+	m.Repacked += a.Repacked
 	m.ExpectedErrors += a.ExpectedErrors
 	m.SQLRowEvents += a.SQLRowEvents
 	m.Elapsed += a.Elapsed
+	m.BarrierReasons = addCounts(a.BarrierReasons, b.BarrierReasons)
+	m.SkippedEvents = addCounts(a.SkippedEvents, b.SkippedEvents)
 	if a.First != nil {
 		m.First = a.First
 	}

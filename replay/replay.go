@@ -75,7 +75,9 @@ type Summary struct {
 	// or ApplySQL (see ApplyMode).
 	Apply ApplyMode `json:"apply"`
 	// SkippedEvents counts, by event type, the events skipped because they
-	// are marked ignorable or because --skip-unknown was given.
+	// are marked ignorable or because --skip-unknown was given. After a
+	// reconnection each attempt's are added: an event read again by the
+	// resumed attempt counts twice, and none goes unmentioned.
 	SkippedEvents map[string]uint64 `json:"skipped_events,omitempty"`
 	// StopNotReached is set when the binlogs ended before the stop point
 	// given (see StopNotReachedError).
@@ -103,6 +105,10 @@ type GroupStats struct {
 	// them was acknowledged, the target keeping them in order
 	// (--commit-order server).
 	ChainedCommits uint64 `json:"chained_commits"`
+	// Repacked counts the groups applied as SQL sent again with one
+	// statement per packet, after a packet joining several statements
+	// could not be checked statement by statement (--apply sql).
+	Repacked uint64 `json:"repacked"`
 	// SerialTxns counts the transactions applied in serial stretches of
 	// the binlog, where every group waited for the one before: their row
 	// images were not decoded nor their write sets computed (internal/pipeline/adapt).
@@ -745,7 +751,7 @@ func (r *run) summary() *Summary {
 	if r.pipe != nil {
 		ps := r.pipe.Snapshot()
 		s.Retries, s.OrderAborts, s.SerialTxns, s.ExpectedErrors = ps.Retries, ps.OrderAborts, ps.SerialTxns, ps.ExpectedErrors
-		s.ChainedCommits = ps.ChainedCommits
+		s.ChainedCommits, s.Repacked = ps.ChainedCommits, ps.Repacked
 		s.First, s.Last, s.uncertain, s.BarrierReasons = ps.First, ps.Last, ps.Uncertain, ps.BarrierReasons
 	}
 	r.mu.Lock()

@@ -475,6 +475,9 @@ func printReplaySummary(w io.Writer, s *replay.Summary, asJSON bool, runErr erro
 	switch {
 	case s.Apply == replay.ApplySQL:
 		fmt.Fprintf(w, "applied %d row events as SQL made from their row images (--apply)\n", s.SQLRowEvents)
+		if s.Repacked > 0 {
+			fmt.Fprintf(w, "sent %d groups again with one statement per packet: a packet joining several statements could not be checked statement by statement\n", s.Repacked)
+		}
 	case s.SQLRowEvents > 0:
 		fmt.Fprintf(w, "applied %d row events as SQL instead of passthrough (MySQL JSON tables on a MariaDB target)\n", s.SQLRowEvents)
 	}
