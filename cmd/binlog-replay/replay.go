@@ -325,7 +325,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	display.Finish(final)
 	if sum != nil {
 		printReplaySummary(stdout, sum, o.JSON, err)
-		if est != nil {
+		if est != nil && err == nil {
 			fmt.Fprintf(stderr, "estimate: about %s (%s to %s); the replay took %s\n", seconds(est.Seconds).Round(100*time.Millisecond),
 				seconds(est.LowSeconds).Round(100*time.Millisecond), seconds(est.HighSeconds).Round(100*time.Millisecond), sum.Elapsed.Round(100*time.Millisecond))
 		}
