@@ -27,13 +27,13 @@ func shopScenario(t *testing.T, baseRows, rows, padBytes int) *replaytest.Scenar
 	t.Helper()
 	return replaytest.New(t, "ROW",
 		func(ctx context.Context, db *sql.DB) error {
-			return execAll(ctx, db, "CREATE DATABASE shop",
+			return replaytest.ExecAll(ctx, db, "CREATE DATABASE shop",
 				"CREATE TABLE shop.items (id INT PRIMARY KEY, k INT NOT NULL, pad VARCHAR(8000) NOT NULL, KEY (k)) ENGINE=InnoDB",
 				fmt.Sprintf("INSERT INTO shop.items SELECT seq, seq %% 100, REPEAT('x', 100) FROM shop.seq_1_to_%d", baseRows))
 		},
 		func(ctx context.Context, db *sql.DB) error {
 			for i := 0; i < rows; i += 10 {
-				if err := execAll(ctx, db, "BEGIN",
+				if err := replaytest.ExecAll(ctx, db, "BEGIN",
 					fmt.Sprintf("INSERT INTO shop.items SELECT seq, seq %% 100, REPEAT('y', %d) FROM shop.seq_%d_to_%d", padBytes, 1000001+i, 1000010+i),
 					fmt.Sprintf("UPDATE shop.items SET k = k + 1 WHERE id = %d", 1+i%baseRows),
 					fmt.Sprintf("DELETE FROM shop.items WHERE id = %d", baseRows/2+i/10),
@@ -43,20 +43,6 @@ func shopScenario(t *testing.T, baseRows, rows, padBytes int) *replaytest.Scenar
 			}
 			return nil
 		})
-}
-
-func execAll(ctx context.Context, db *sql.DB, stmts ...string) error {
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	for _, s := range stmts {
-		if _, err := conn.ExecContext(ctx, s); err != nil {
-			return fmt.Errorf("%s: %w", s, err)
-		}
-	}
-	return nil
 }
 
 // options are preflight options for the scenario's binlogs from its base,
@@ -236,10 +222,10 @@ func (p *delayProxy) port() int { return p.ln.Addr().(*net.TCPAddr).Port }
 func TestMaxAllowedPacketTooSmall(t *testing.T) {
 	sc := replaytest.New(t, "ROW",
 		func(ctx context.Context, db *sql.DB) error {
-			return execAll(ctx, db, "CREATE DATABASE big", "CREATE TABLE big.blobs (id INT PRIMARY KEY, b LONGBLOB) ENGINE=InnoDB")
+			return replaytest.ExecAll(ctx, db, "CREATE DATABASE big", "CREATE TABLE big.blobs (id INT PRIMARY KEY, b LONGBLOB) ENGINE=InnoDB")
 		},
 		func(ctx context.Context, db *sql.DB) error {
-			return execAll(ctx, db, "INSERT INTO big.blobs SELECT seq, REPEAT('z', 100) FROM big.seq_1_to_50",
+			return replaytest.ExecAll(ctx, db, "INSERT INTO big.blobs SELECT seq, REPEAT('z', 100) FROM big.seq_1_to_50",
 				"INSERT INTO big.blobs VALUES (1000, REPEAT('b', 3000000))")
 		})
 	small := sandbox.ForTest(t, sandbox.Options{FromDatadir: sc.Base, Args: []string{"--max-allowed-packet=1M"}})
@@ -328,7 +314,7 @@ func TestPrivileges(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if err := execAll(context.Background(), db, "CREATE USER 'pf'@'localhost' IDENTIFIED BY 'pw'",
+	if err := replaytest.ExecAll(context.Background(), db, "CREATE USER 'pf'@'localhost' IDENTIFIED BY 'pw'",
 		"GRANT ALL ON binlog_replay.* TO 'pf'@'localhost'", "GRANT SELECT ON shop.* TO 'pf'@'localhost'"); err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,7 @@ import (
 func badInputScenario(t *testing.T) (*replaytest.Scenario, []string) {
 	sc := replaytest.New(t, "ROW",
 		func(ctx context.Context, db *sql.DB) error {
-			return execAll(ctx, db, "CREATE DATABASE bad", "CREATE TABLE bad.t (id INT PRIMARY KEY, v VARCHAR(40))")
+			return replaytest.ExecAll(ctx, db, "CREATE DATABASE bad", "CREATE TABLE bad.t (id INT PRIMARY KEY, v VARCHAR(40))")
 		},
 		func(ctx context.Context, db *sql.DB) error {
 			for i := 0; i < 300; i++ {

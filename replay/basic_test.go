@@ -9,22 +9,6 @@ import (
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
 )
 
-// execAll runs statements in order on one connection, so session settings
-// carry from one to the next.
-func execAll(ctx context.Context, db *sql.DB, stmts ...string) error {
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	for _, s := range stmts {
-		if _, err := conn.ExecContext(ctx, s); err != nil {
-			return fmt.Errorf("%s: %w", s, err)
-		}
-	}
-	return nil
-}
-
 // TestReplayHandwritten replays a small hand-written history that touches
 // the hazards one by one: triggers on the source, a cascading foreign key,
 // a table without a primary key, latin1 bytes, DDL in the middle, a
@@ -32,7 +16,7 @@ func execAll(ctx context.Context, db *sql.DB, stmts ...string) error {
 // JSON column (which goes by passthrough, unlike MySQL's).
 func TestReplayHandwritten(t *testing.T) {
 	setup := func(ctx context.Context, db *sql.DB) error {
-		return execAll(ctx, db,
+		return replaytest.ExecAll(ctx, db,
 			"CREATE DATABASE h",
 			"CREATE TABLE h.parent (id INT PRIMARY KEY, name VARCHAR(20)) ENGINE=InnoDB",
 			"CREATE TABLE h.child (id INT PRIMARY KEY, pid INT, FOREIGN KEY (pid) REFERENCES h.parent(id) ON DELETE CASCADE)",
@@ -44,7 +28,7 @@ func TestReplayHandwritten(t *testing.T) {
 		)
 	}
 	work := func(ctx context.Context, db *sql.DB) error {
-		return execAll(ctx, db,
+		return replaytest.ExecAll(ctx, db,
 			"INSERT INTO h.parent VALUES (1,'a'),(2,'b'),(3,'c')",
 			"INSERT INTO h.child VALUES (10,1),(11,1),(20,2)",
 			"DELETE FROM h.parent WHERE id = 1",

@@ -303,7 +303,7 @@ func counterScenario(t *testing.T, units int) *replaytest.Scenario {
 	t.Helper()
 	return replaytest.New(t, "ROW",
 		func(ctx context.Context, db *sql.DB) error {
-			return execAll(ctx, db, "CREATE DATABASE cc", "CREATE TABLE cc.r (id INT PRIMARY KEY, v INT)",
+			return replaytest.ExecAll(ctx, db, "CREATE DATABASE cc", "CREATE TABLE cc.r (id INT PRIMARY KEY, v INT)",
 				"CREATE TABLE cc.c (id INT PRIMARY KEY, n INT)", "INSERT INTO cc.c VALUES (1, 0)")
 		},
 		func(ctx context.Context, db *sql.DB) error {
@@ -542,7 +542,7 @@ func TestResumeEndsBusyLostSession(t *testing.T) {
 	// Target only, and adding nothing to the data: the trigger sleeps while
 	// the test holds a named lock (a flag in a table would be locked by
 	// the sleeping statement's read of it).
-	if err := execAll(ctx, db, "CREATE TRIGGER cc.slow_counter BEFORE UPDATE ON cc.c FOR EACH ROW BEGIN "+
+	if err := replaytest.ExecAll(ctx, db, "CREATE TRIGGER cc.slow_counter BEFORE UPDATE ON cc.c FOR EACH ROW BEGIN "+
 		"IF IS_USED_LOCK('test_slow') IS NOT NULL THEN DO SLEEP(60); END IF; END"); err != nil {
 		t.Fatal(err)
 	}

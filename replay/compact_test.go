@@ -39,7 +39,7 @@ func hotScenario(t *testing.T, txns int) *replaytest.Scenario {
 				stmts = append(stmts, fmt.Sprintf("INSERT INTO cp.h VALUES (%d, 0, 's%d', 0.5, '2026-01-01 00:00:00.000001', 'b')", id, id),
 					fmt.Sprintf("INSERT INTO cp.u VALUES (%d, %d, 0)", id, id))
 			}
-			return execAll(ctx, db, stmts...)
+			return replaytest.ExecAll(ctx, db, stmts...)
 		},
 		func(ctx context.Context, db *sql.DB) error {
 			conn, err := db.Conn(ctx)

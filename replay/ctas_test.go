@@ -24,11 +24,11 @@ func ctasScenario(t *testing.T) *replaytest.Scenario {
 	t.Helper()
 	return replaytest.New(t, "ROW",
 		func(ctx context.Context, db *sql.DB) error {
-			return execAll(ctx, db, "CREATE DATABASE cs", "CREATE TABLE cs.src (id INT PRIMARY KEY, v VARCHAR(10))",
+			return replaytest.ExecAll(ctx, db, "CREATE DATABASE cs", "CREATE TABLE cs.src (id INT PRIMARY KEY, v VARCHAR(10))",
 				"INSERT INTO cs.src VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd')")
 		},
 		func(ctx context.Context, db *sql.DB) error {
-			return execAll(ctx, db,
+			return replaytest.ExecAll(ctx, db,
 				"CREATE TABLE cs.c ENGINE=InnoDB SELECT * FROM cs.src",
 				"INSERT INTO cs.c VALUES (5, 'e')",
 				"UPDATE cs.src SET v = 'z' WHERE id = 2",

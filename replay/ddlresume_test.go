@@ -27,7 +27,7 @@ func ddlResumeScenario(t *testing.T) *replaytest.Scenario {
 	t.Helper()
 	return replaytest.New(t, "ROW",
 		func(ctx context.Context, db *sql.DB) error {
-			return execAll(ctx, db, "CREATE DATABASE dd",
+			return replaytest.ExecAll(ctx, db, "CREATE DATABASE dd",
 				"CREATE TABLE dd.a (id INT PRIMARY KEY, v INT) ENGINE=InnoDB", "CREATE TABLE dd.b LIKE dd.a",
 				"CREATE TABLE dd.ma (id INT PRIMARY KEY, v INT) ENGINE=MyISAM", "CREATE TABLE dd.mb LIKE dd.ma",
 				"CREATE TABLE dd.t (id INT PRIMARY KEY, v INT) ENGINE=InnoDB",
@@ -37,7 +37,7 @@ func ddlResumeScenario(t *testing.T) *replaytest.Scenario {
 				"INSERT INTO dd.u VALUES (1, 1), (2, 2)")
 		},
 		func(ctx context.Context, db *sql.DB) error {
-			return execAll(ctx, db,
+			return replaytest.ExecAll(ctx, db,
 				"INSERT INTO dd.a VALUES (10, 10)",
 				"RENAME TABLE dd.a TO dd.tmp, dd.b TO dd.a, dd.tmp TO dd.b",
 				"INSERT INTO dd.a VALUES (11, 11)",
@@ -137,13 +137,13 @@ func TestDDLResumeExactlyOnce(t *testing.T) {
 func TestCreateSelectNonTransactionalResume(t *testing.T) {
 	sc := replaytest.New(t, "STATEMENT",
 		func(ctx context.Context, db *sql.DB) error {
-			return execAll(ctx, db, "CREATE DATABASE cs",
+			return replaytest.ExecAll(ctx, db, "CREATE DATABASE cs",
 				"CREATE TABLE cs.src (id INT PRIMARY KEY, v INT) ENGINE=InnoDB",
 				"INSERT INTO cs.src SELECT seq, seq FROM cs.seq_1_to_500",
 				"CREATE TABLE cs.r (id INT PRIMARY KEY) ENGINE=InnoDB", "INSERT INTO cs.r VALUES (1)")
 		},
 		func(ctx context.Context, db *sql.DB) error {
-			return execAll(ctx, db,
+			return replaytest.ExecAll(ctx, db,
 				"INSERT INTO cs.src VALUES (1000, 1)",
 				"CREATE TABLE cs.m (PRIMARY KEY (id)) ENGINE=MyISAM SELECT id, v FROM cs.src",
 				"INSERT INTO cs.src VALUES (1001, 1)",

@@ -24,16 +24,16 @@ import (
 // each of txns transactions.
 func padScenario(t *testing.T, txns, rows int) *replaytest.Scenario {
 	return replaytest.New(t, "ROW",
-		func(ctx context.Context, db *sql.DB) error { return execAll(ctx, db, "CREATE DATABASE df") },
+		func(ctx context.Context, db *sql.DB) error { return replaytest.ExecAll(ctx, db, "CREATE DATABASE df") },
 		func(ctx context.Context, db *sql.DB) error {
 			// Created by the replay: in TestDiskFullTarget, in the
 			// target's system tablespace.
-			if err := execAll(ctx, db, "CREATE TABLE df.t (id INT PRIMARY KEY, pad VARCHAR(1000) NOT NULL)"); err != nil {
+			if err := replaytest.ExecAll(ctx, db, "CREATE TABLE df.t (id INT PRIMARY KEY, pad VARCHAR(1000) NOT NULL)"); err != nil {
 				return err
 			}
 			for i := 0; i < txns; i++ {
 				q := fmt.Sprintf("INSERT INTO df.t SELECT %d * %d + seq, REPEAT('p', 900) FROM df.seq_1_to_%d", i, rows, rows)
-				if err := execAll(ctx, db, q); err != nil {
+				if err := replaytest.ExecAll(ctx, db, q); err != nil {
 					return err
 				}
 			}
@@ -46,19 +46,19 @@ func padScenario(t *testing.T, txns, rows int) *replaytest.Scenario {
 func fillTablespace(t *testing.T, db *sql.DB) int {
 	t.Helper()
 	ctx := context.Background()
-	if err := execAll(ctx, db, "CREATE DATABASE filler"); err != nil {
+	if err := replaytest.ExecAll(ctx, db, "CREATE DATABASE filler"); err != nil {
 		t.Fatal(err)
 	}
 	batch := "INSERT INTO filler.f%d (pad) SELECT REPEAT('f', 255) FROM filler.seq_1_to_500"
 	for n := 1; n <= 200; n++ {
-		if err := execAll(ctx, db, fmt.Sprintf("CREATE TABLE filler.f%d (id INT AUTO_INCREMENT PRIMARY KEY, pad CHAR(255) NOT NULL)", n)); err != nil {
+		if err := replaytest.ExecAll(ctx, db, fmt.Sprintf("CREATE TABLE filler.f%d (id INT AUTO_INCREMENT PRIMARY KEY, pad CHAR(255) NOT NULL)", n)); err != nil {
 			if isTableFull(err) {
 				return n - 1
 			}
 			t.Fatal(err)
 		}
 		for i := 0; i < 8; i++ {
-			if err := execAll(ctx, db, fmt.Sprintf(batch, n)); err != nil {
+			if err := replaytest.ExecAll(ctx, db, fmt.Sprintf(batch, n)); err != nil {
 				if isTableFull(err) {
 					return n
 				}
@@ -120,7 +120,7 @@ func TestDiskFullTarget(t *testing.T) {
 	}
 	// Room for a part of the workload only.
 	for i := 1; i <= freed; i++ {
-		if err := execAll(context.Background(), db, fmt.Sprintf("DROP TABLE filler.f%d", i)); err != nil {
+		if err := replaytest.ExecAll(context.Background(), db, fmt.Sprintf("DROP TABLE filler.f%d", i)); err != nil {
 			t.Fatalf("free some space: %v", err)
 		}
 	}
@@ -146,7 +146,7 @@ func TestDiskFullTarget(t *testing.T) {
 	}
 	// Space is back.
 	for i := freed + 1; i <= tables; i++ {
-		if err := execAll(context.Background(), db, fmt.Sprintf("DROP TABLE filler.f%d", i)); err != nil {
+		if err := replaytest.ExecAll(context.Background(), db, fmt.Sprintf("DROP TABLE filler.f%d", i)); err != nil {
 			t.Fatal(err)
 		}
 	}

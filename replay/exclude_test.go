@@ -44,7 +44,7 @@ func excludeWork(skip map[int]bool) func(ctx context.Context, db *sql.DB) error 
 }
 
 func excludeSetup(ctx context.Context, db *sql.DB) error {
-	return execAll(ctx, db, "CREATE DATABASE ex", "CREATE TABLE ex.r (id INT PRIMARY KEY, v INT)",
+	return replaytest.ExecAll(ctx, db, "CREATE DATABASE ex", "CREATE TABLE ex.r (id INT PRIMARY KEY, v INT)",
 		"CREATE TABLE ex.c (id INT PRIMARY KEY, n INT)", "INSERT INTO ex.c SELECT seq, 0 FROM ex.seq_1_to_30")
 }
 

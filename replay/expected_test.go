@@ -26,7 +26,7 @@ import (
 func TestExpectedError(t *testing.T) {
 	sc := replaytest.New(t, "MIXED",
 		func(ctx context.Context, db *sql.DB) error {
-			return execAll(ctx, db, "CREATE DATABASE ee", "CREATE TABLE ee.m (id INT PRIMARY KEY) ENGINE=MyISAM",
+			return replaytest.ExecAll(ctx, db, "CREATE DATABASE ee", "CREATE TABLE ee.m (id INT PRIMARY KEY) ENGINE=MyISAM",
 				"CREATE TABLE ee.i (id INT PRIMARY KEY) ENGINE=InnoDB", "INSERT INTO ee.m VALUES (1)")
 		},
 		func(ctx context.Context, db *sql.DB) error {
@@ -38,7 +38,7 @@ func TestExpectedError(t *testing.T) {
 			if _, err := conn.ExecContext(ctx, "INSERT INTO ee.m VALUES (2), (1), (3)"); err == nil {
 				return fmt.Errorf("the duplicate key did not fail on the source")
 			}
-			return execAll(ctx, db, "INSERT INTO ee.i VALUES (1)", "INSERT INTO ee.m VALUES (4)")
+			return replaytest.ExecAll(ctx, db, "INSERT INTO ee.i VALUES (1)", "INSERT INTO ee.m VALUES (4)")
 		})
 	t.Run("the same error", func(t *testing.T) {
 		db, sum := replayInto(t, sc, opts(4))
@@ -70,11 +70,11 @@ func TestExpectedError(t *testing.T) {
 func TestTemporaryTablesLost(t *testing.T) {
 	sc := replaytest.New(t, "STATEMENT",
 		func(ctx context.Context, db *sql.DB) error {
-			return execAll(ctx, db, "CREATE DATABASE tt", "CREATE TABLE tt.t (id INT PRIMARY KEY, v INT)",
+			return replaytest.ExecAll(ctx, db, "CREATE DATABASE tt", "CREATE TABLE tt.t (id INT PRIMARY KEY, v INT)",
 				"INSERT INTO tt.t VALUES (1, 1)")
 		},
 		func(ctx context.Context, db *sql.DB) error {
-			return execAll(ctx, db, "CREATE TEMPORARY TABLE tt.t (id INT PRIMARY KEY, v INT)",
+			return replaytest.ExecAll(ctx, db, "CREATE TEMPORARY TABLE tt.t (id INT PRIMARY KEY, v INT)",
 				"INSERT INTO tt.t VALUES (2, 2)", "UPDATE tt.t SET v = 20", "INSERT INTO tt.t VALUES (3, 3)",
 				"DROP TEMPORARY TABLE tt.t", "UPDATE tt.t SET v = 10")
 		})
@@ -125,13 +125,13 @@ func TestLoadData(t *testing.T) {
 		t.Run(format, func(t *testing.T) {
 			sc := replaytest.New(t, format,
 				func(ctx context.Context, db *sql.DB) error {
-					return execAll(ctx, db, "CREATE DATABASE ld", "CREATE TABLE ld.t (id INT PRIMARY KEY, v VARCHAR(100))")
+					return replaytest.ExecAll(ctx, db, "CREATE DATABASE ld", "CREATE TABLE ld.t (id INT PRIMARY KEY, v VARCHAR(100))")
 				},
 				func(ctx context.Context, db *sql.DB) error {
 					load := func(mode, file string) string {
 						return fmt.Sprintf("LOAD DATA INFILE %s %s INTO TABLE ld.t FIELDS TERMINATED BY ','", quoteLit(file), mode)
 					}
-					return execAll(ctx, db, load("", small), "UPDATE ld.t SET v = 'changed' WHERE id = 2",
+					return replaytest.ExecAll(ctx, db, load("", small), "UPDATE ld.t SET v = 'changed' WHERE id = 2",
 						load("REPLACE", small), load("IGNORE", small), load("", big))
 				})
 			db, _ := replayInto(t, sc, opts(4))
@@ -156,14 +156,14 @@ func quoteLit(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") +
 func TestTemporaryTablesLostAfterUnknownCommit(t *testing.T) {
 	sc := replaytest.New(t, "STATEMENT",
 		func(ctx context.Context, db *sql.DB) error {
-			return execAll(ctx, db, "CREATE DATABASE tu", "CREATE TABLE tu.p (id INT PRIMARY KEY, v INT)")
+			return replaytest.ExecAll(ctx, db, "CREATE DATABASE tu", "CREATE TABLE tu.p (id INT PRIMARY KEY, v INT)")
 		},
 		func(ctx context.Context, db *sql.DB) error {
 			stmts := []string{"CREATE TEMPORARY TABLE tu.tmp (id INT PRIMARY KEY)"}
 			for i := 1; i <= 6; i++ {
 				stmts = append(stmts, fmt.Sprintf("INSERT INTO tu.tmp VALUES (%d)", i), fmt.Sprintf("INSERT INTO tu.p SELECT id, %d FROM tu.tmp WHERE id = %d", i, i))
 			}
-			return execAll(ctx, db, append(stmts, "DROP TEMPORARY TABLE tu.tmp")...)
+			return replaytest.ExecAll(ctx, db, append(stmts, "DROP TEMPORARY TABLE tu.tmp")...)
 		})
 	hit := false
 	for n := 2; n <= 6 && !hit; n++ {

@@ -93,7 +93,7 @@ func fmtSetup(ctx context.Context, db *sql.DB) error {
 	for u := 1; u <= 20; u++ {
 		stmts = append(stmts, fmt.Sprintf("INSERT INTO fmt.uk (u, body, v) VALUES (%d, REPEAT('m', %d), %d)", u, 1000+u, u))
 	}
-	return execAll(ctx, db, stmts...)
+	return replaytest.ExecAll(ctx, db, stmts...)
 }
 
 // fmtWork changes some columns only (a plain one, a TEXT, a BLOB, one with
@@ -101,7 +101,7 @@ func fmtSetup(ctx context.Context, db *sql.DB) error {
 // hand-written tables, alone and in one transaction; then DDL, a
 // statement-format update and a table created during the workload.
 func fmtWork(ctx context.Context, db *sql.DB) error {
-	return execAll(ctx, db,
+	return replaytest.ExecAll(ctx, db,
 		"UPDATE fmt.docs SET a = a + 1 WHERE id % 3 = 0",
 		"UPDATE fmt.docs SET body = CONCAT(body, '!') WHERE id IN (2, 5, 8)",
 		"UPDATE fmt.docs SET img = NULL WHERE id = 7",
@@ -327,7 +327,7 @@ func TestFormatsRowOptions(t *testing.T) {
 
 // seqSetup creates a sequence and a table in the base.
 func seqSetup(ctx context.Context, db *sql.DB) error {
-	return execAll(ctx, db,
+	return replaytest.ExecAll(ctx, db,
 		"CREATE DATABASE sq",
 		"CREATE SEQUENCE sq.base_seq START WITH 1 INCREMENT BY 1 CACHE 5",
 		"CREATE TABLE sq.t (id INT PRIMARY KEY, v INT)",
@@ -381,7 +381,7 @@ func seqWork(format string) func(context.Context, *sql.DB) error {
 			"ALTER SEQUENCE sq.base_seq INCREMENT BY 2",
 			"CREATE SEQUENCE sq.unused START WITH 9 CACHE 0",
 		)
-		return execAll(ctx, db, stmts...)
+		return replaytest.ExecAll(ctx, db, stmts...)
 	}
 }
 

@@ -18,7 +18,7 @@ import (
 // ids, with DDL and statement-format transactions among row ones.
 func gtidScenario(t *testing.T) *replaytest.Scenario {
 	return replaytest.New(t, "ROW", func(ctx context.Context, db *sql.DB) error {
-		return execAll(ctx, db,
+		return replaytest.ExecAll(ctx, db,
 			"CREATE DATABASE g",
 			"CREATE TABLE g.a (id INT PRIMARY KEY, n INT NOT NULL)",
 			"CREATE TABLE g.b (id INT PRIMARY KEY, v VARCHAR(20))")
@@ -92,7 +92,7 @@ func TestTargetKeepsSourceGTIDs(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { db.Close() })
-		if err := execAll(context.Background(), db, "SET SESSION sql_log_bin=0",
+		if err := replaytest.ExecAll(context.Background(), db, "SET SESSION sql_log_bin=0",
 			"CREATE USER 'app'@'localhost' IDENTIFIED BY 'pw'",
 			"GRANT ALL ON *.* TO 'app'@'localhost'",
 			"REVOKE SUPER, BINLOG ADMIN ON *.* FROM 'app'@'localhost'"); err != nil {

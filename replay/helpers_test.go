@@ -90,7 +90,7 @@ func dropTriggers(t *testing.T, db *sql.DB) {
 		t.Fatal(err)
 	}
 	rows.Close()
-	if err := execAll(context.Background(), db, drops...); err != nil {
+	if err := replaytest.ExecAll(context.Background(), db, drops...); err != nil {
 		t.Fatal(err)
 	}
 }

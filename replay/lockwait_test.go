@@ -16,7 +16,7 @@ import (
 func lockScenario(t *testing.T) *replaytest.Scenario {
 	return replaytest.New(t, "ROW",
 		func(ctx context.Context, db *sql.DB) error {
-			return execAll(ctx, db, "CREATE DATABASE lk", "CREATE TABLE lk.t (id INT PRIMARY KEY, n INT)",
+			return replaytest.ExecAll(ctx, db, "CREATE DATABASE lk", "CREATE TABLE lk.t (id INT PRIMARY KEY, n INT)",
 				"INSERT INTO lk.t VALUES (1, 0), (2, 0)")
 		},
 		func(ctx context.Context, db *sql.DB) error {

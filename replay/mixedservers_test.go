@@ -22,11 +22,11 @@ import (
 func TestMixedServersRefused(t *testing.T) {
 	work := func(ctx context.Context, db *sql.DB) error {
 		for i := 1; i <= 30; i++ {
-			if err := execAll(ctx, db, fmt.Sprintf("INSERT INTO mx.t VALUES (%d)", i)); err != nil {
+			if err := replaytest.ExecAll(ctx, db, fmt.Sprintf("INSERT INTO mx.t VALUES (%d)", i)); err != nil {
 				return err
 			}
 			if i%10 == 0 {
-				if err := execAll(ctx, db, "FLUSH BINARY LOGS"); err != nil {
+				if err := replaytest.ExecAll(ctx, db, "FLUSH BINARY LOGS"); err != nil {
 					return err
 				}
 			}
@@ -34,7 +34,7 @@ func TestMixedServersRefused(t *testing.T) {
 		return nil
 	}
 	setup := func(ctx context.Context, db *sql.DB) error {
-		return execAll(ctx, db, "CREATE DATABASE mx", "CREATE TABLE mx.t (id INT PRIMARY KEY)")
+		return replaytest.ExecAll(ctx, db, "CREATE DATABASE mx", "CREATE TABLE mx.t (id INT PRIMARY KEY)")
 	}
 	a := replaytest.New(t, "ROW", setup, work)
 	// Server B: the same history of file names (a restart after setup, as
@@ -48,7 +48,7 @@ func TestMixedServersRefused(t *testing.T) {
 	if err := setup(context.Background(), bdb); err != nil {
 		t.Fatal(err)
 	}
-	if err := execAll(context.Background(), bdb, "FLUSH BINARY LOGS", "INSERT INTO mx.t VALUES (1000)"); err != nil {
+	if err := replaytest.ExecAll(context.Background(), bdb, "FLUSH BINARY LOGS", "INSERT INTO mx.t VALUES (1000)"); err != nil {
 		t.Fatal(err)
 	}
 	if err := work(context.Background(), bdb); err != nil {

@@ -32,7 +32,7 @@ func TestAwkwardNamesAndValues(t *testing.T) {
 	for _, format := range []string{"ROW", "MIXED", "STATEMENT"} {
 		t.Run(format, func(t *testing.T) {
 			sc := replaytest.New(t, format, func(ctx context.Context, db *sql.DB) error {
-				return execAll(ctx, db,
+				return replaytest.ExecAll(ctx, db,
 					"CREATE DATABASE "+q(dbName),
 					"CREATE TABLE "+tbl+" (id INT PRIMARY KEY, "+q(colName)+" VARBINARY(64), `ä ö` TEXT CHARACTER SET utf8mb4, "+
 						"UNIQUE KEY "+q("k`ey")+" ("+q(colName)+"))")

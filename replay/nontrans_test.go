@@ -25,7 +25,7 @@ func nonTransScenario(t *testing.T, units int) *replaytest.Scenario {
 	t.Helper()
 	return replaytest.New(t, "ROW",
 		func(ctx context.Context, db *sql.DB) error {
-			return execAll(ctx, db, "CREATE DATABASE nt",
+			return replaytest.ExecAll(ctx, db, "CREATE DATABASE nt",
 				"CREATE TABLE nt.k (id INT PRIMARY KEY, n INT) ENGINE=InnoDB",
 				"CREATE TABLE nt.m (v INT) ENGINE=MyISAM",
 				"CREATE TABLE nt.a (v INT) ENGINE=Aria",
@@ -45,7 +45,7 @@ func nonTransScenario(t *testing.T, units int) *replaytest.Scenario {
 					"BEGIN", "UPDATE nt.k SET n = n + 100 WHERE id = 1",
 					fmt.Sprintf("INSERT INTO nt.m VALUES (%d)", 2000+i), "ROLLBACK")
 			}
-			return execAll(ctx, db, stmts...)
+			return replaytest.ExecAll(ctx, db, stmts...)
 		})
 }
 

@@ -17,11 +17,11 @@ import (
 func TestLargeStatementSmallPacket(t *testing.T) {
 	sc := replaytest.New(t, "ROW",
 		func(ctx context.Context, db *sql.DB) error {
-			return execAll(ctx, db, "CREATE DATABASE big",
+			return replaytest.ExecAll(ctx, db, "CREATE DATABASE big",
 				"CREATE TABLE big.t (id INT PRIMARY KEY, pad VARCHAR(200))")
 		},
 		func(ctx context.Context, db *sql.DB) error {
-			return execAll(ctx, db,
+			return replaytest.ExecAll(ctx, db,
 				"INSERT INTO big.t SELECT seq, REPEAT(CHAR(65 + seq % 26), 150) FROM big.seq_1_to_60000",
 				"UPDATE big.t SET pad = REVERSE(pad) WHERE id % 3 = 0")
 		})

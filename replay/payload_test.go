@@ -13,6 +13,7 @@ import (
 
 	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/internal/fixtures"
+	"github.com/binlog-replay/binlog-replay/internal/replaytest"
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/txn"
@@ -64,7 +65,7 @@ func TestCompressedPayloadFixtures(t *testing.T) {
 			txns := readFixtureTxns(t, path)
 			srv := sandbox.ForTest(t, sandbox.Options{})
 			db := openUTC(t, srv)
-			if err := execAll(context.Background(), db, tc.setup...); err != nil {
+			if err := replaytest.ExecAll(context.Background(), db, tc.setup...); err != nil {
 				t.Fatal(err)
 			}
 			want := map[string]string{}

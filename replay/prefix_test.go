@@ -69,7 +69,7 @@ func prefixSetup(ctx context.Context, db *sql.DB) error {
 			fmt.Sprintf("CREATE TABLE prefix.t%d (id INT PRIMARY KEY, pad VARCHAR(100))", lane),
 			fmt.Sprintf("INSERT INTO prefix.lanes VALUES (%d, 0)", lane))
 	}
-	return execAll(ctx, db, stmts...)
+	return replaytest.ExecAll(ctx, db, stmts...)
 }
 
 // prefixSample is what one consistent snapshot of the target holds.

@@ -19,14 +19,14 @@ import (
 // privilege granted, the same user replays the binlogs.
 func TestMissingBinlogPrivilege(t *testing.T) {
 	setup := func(ctx context.Context, db *sql.DB) error {
-		return execAll(ctx, db, "CREATE DATABASE pv", "CREATE TABLE pv.t (id INT PRIMARY KEY, v INT)")
+		return replaytest.ExecAll(ctx, db, "CREATE DATABASE pv", "CREATE TABLE pv.t (id INT PRIMARY KEY, v INT)")
 	}
 	work := func(ctx context.Context, db *sql.DB) error {
-		return execAll(ctx, db, "INSERT INTO pv.t VALUES (1, 1), (2, 2)", "UPDATE pv.t SET v = 3 WHERE id = 2")
+		return replaytest.ExecAll(ctx, db, "INSERT INTO pv.t VALUES (1, 1), (2, 2)", "UPDATE pv.t SET v = 3 WHERE id = 2")
 	}
 	sc := replaytest.New(t, "ROW", setup, work)
 	tgt, db := sc.Target(t)
-	if err := execAll(context.Background(), db,
+	if err := replaytest.ExecAll(context.Background(), db,
 		"CREATE USER 'limited'@'localhost' IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD('pw')",
 		"GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX ON *.* TO 'limited'@'localhost'"); err != nil {
 		t.Fatal(err)
@@ -45,7 +45,7 @@ func TestMissingBinlogPrivilege(t *testing.T) {
 	if n != 0 {
 		t.Errorf("the refused replay created the checkpoint database")
 	}
-	if err := execAll(context.Background(), db, "GRANT BINLOG REPLAY ON *.* TO 'limited'@'localhost'"); err != nil {
+	if err := replaytest.ExecAll(context.Background(), db, "GRANT BINLOG REPLAY ON *.* TO 'limited'@'localhost'"); err != nil {
 		t.Fatal(err)
 	}
 	sum, err := replay.Run(context.Background(), o, io.Discard)
@@ -90,7 +90,7 @@ func TestApplyAutoWithoutBinlogPrivilege(t *testing.T) {
 			return nil
 		})
 	tgt, db := sc.Target(t)
-	if err := execAll(context.Background(), db,
+	if err := replaytest.ExecAll(context.Background(), db,
 		"CREATE USER 'dataonly'@'localhost' IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD('pw')",
 		"GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX, REFERENCES, CREATE TEMPORARY TABLES "+
 			"ON `wl\\_%`.* TO 'dataonly'@'localhost'",
@@ -127,14 +127,14 @@ func TestApplyAutoWithoutBinlogPrivilege(t *testing.T) {
 func TestSourceGTIDsNeedBinlogReplay(t *testing.T) {
 	sc := replaytest.New(t, "ROW",
 		func(ctx context.Context, db *sql.DB) error {
-			return execAll(ctx, db, "CREATE DATABASE pv", "CREATE TABLE pv.t (id INT PRIMARY KEY, v INT)")
+			return replaytest.ExecAll(ctx, db, "CREATE DATABASE pv", "CREATE TABLE pv.t (id INT PRIMARY KEY, v INT)")
 		},
 		func(ctx context.Context, db *sql.DB) error {
-			return execAll(ctx, db, "INSERT INTO pv.t VALUES (1, 1), (2, 2)", "UPDATE pv.t SET v = 3 WHERE id = 2")
+			return replaytest.ExecAll(ctx, db, "INSERT INTO pv.t VALUES (1, 1), (2, 2)", "UPDATE pv.t SET v = 3 WHERE id = 2")
 		})
 	tgt := sandbox.ForTest(t, sandbox.Options{FromDatadir: sc.Base, Binlog: true})
 	db := openServer(t, tgt)
-	if err := execAll(context.Background(), db,
+	if err := replaytest.ExecAll(context.Background(), db,
 		"CREATE USER 'binadmin'@'localhost' IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD('pw')",
 		"GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX, BINLOG ADMIN ON *.* TO 'binadmin'@'localhost'"); err != nil {
 		t.Fatal(err)

@@ -26,7 +26,7 @@ import (
 func TestTargetRestartedMidReplay(t *testing.T) {
 	sc := replaytest.New(t, "ROW",
 		func(ctx context.Context, db *sql.DB) error {
-			return execAll(ctx, db, "CREATE DATABASE rs", "CREATE TABLE rs.t (id INT PRIMARY KEY, n INT, v VARCHAR(30))")
+			return replaytest.ExecAll(ctx, db, "CREATE DATABASE rs", "CREATE TABLE rs.t (id INT PRIMARY KEY, n INT, v VARCHAR(30))")
 		},
 		func(ctx context.Context, db *sql.DB) error {
 			for i := 0; i < 8000; i++ {
@@ -86,7 +86,7 @@ func testTargetRestartedMidReplay(t *testing.T, sc *replaytest.Scenario, apply r
 func TestInterruptedEarly(t *testing.T) {
 	sc := replaytest.New(t, "ROW",
 		func(ctx context.Context, db *sql.DB) error {
-			return execAll(ctx, db, "CREATE DATABASE ie", "CREATE TABLE ie.t (id INT PRIMARY KEY, n INT)")
+			return replaytest.ExecAll(ctx, db, "CREATE DATABASE ie", "CREATE TABLE ie.t (id INT PRIMARY KEY, n INT)")
 		},
 		func(ctx context.Context, db *sql.DB) error {
 			for i := 0; i < 8000; i++ {
@@ -174,7 +174,7 @@ func TestAsInterruptedKeepsOtherErrors(t *testing.T) {
 func TestTargetLostWhileStarting(t *testing.T) {
 	sc := replaytest.New(t, "ROW",
 		func(ctx context.Context, db *sql.DB) error {
-			return execAll(ctx, db, "CREATE DATABASE ls", "CREATE TABLE ls.t (id INT PRIMARY KEY, n INT)")
+			return replaytest.ExecAll(ctx, db, "CREATE DATABASE ls", "CREATE TABLE ls.t (id INT PRIMARY KEY, n INT)")
 		},
 		func(ctx context.Context, db *sql.DB) error {
 			for i := 0; i < 300; i++ {

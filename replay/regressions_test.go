@@ -81,11 +81,11 @@ func TestSuppressUse(t *testing.T) {
 // BINLOG statement.
 func TestFirstErrorNamesEvent(t *testing.T) {
 	setup := func(ctx context.Context, db *sql.DB) error {
-		return execAll(ctx, db, "CREATE DATABASE kb", "CREATE TABLE kb.t (id INT PRIMARY KEY, v INT)",
+		return replaytest.ExecAll(ctx, db, "CREATE DATABASE kb", "CREATE TABLE kb.t (id INT PRIMARY KEY, v INT)",
 			"INSERT INTO kb.t VALUES (1, 1), (2, 2), (3, 3)")
 	}
 	work := func(ctx context.Context, db *sql.DB) error {
-		return execAll(ctx, db, "UPDATE kb.t SET v = v + 10 WHERE id = 2")
+		return replaytest.ExecAll(ctx, db, "UPDATE kb.t SET v = v + 10 WHERE id = 2")
 	}
 	sc := replaytest.New(t, "ROW", setup, work)
 	for _, workers := range []int{1, 4} {
@@ -130,10 +130,10 @@ func TestPartialUpdateRowsNamed(t *testing.T) {
 // BINLOG statement refuses the compressed types).
 func TestCompressedRows(t *testing.T) {
 	setup := func(ctx context.Context, db *sql.DB) error {
-		return execAll(ctx, db, "CREATE DATABASE kb", "CREATE TABLE kb.t (id INT PRIMARY KEY, body TEXT)")
+		return replaytest.ExecAll(ctx, db, "CREATE DATABASE kb", "CREATE TABLE kb.t (id INT PRIMARY KEY, body TEXT)")
 	}
 	work := func(ctx context.Context, db *sql.DB) error {
-		return execAll(ctx, db, "INSERT INTO kb.t VALUES (1, REPEAT('a', 500)), (2, REPEAT('b', 500))",
+		return replaytest.ExecAll(ctx, db, "INSERT INTO kb.t VALUES (1, REPEAT('a', 500)), (2, REPEAT('b', 500))",
 			"UPDATE kb.t SET body = REPEAT('c', 300) WHERE id = 2", "DELETE FROM kb.t WHERE id = 1")
 	}
 	sc := formatScenario(t, "ROW", compressArgs, setup, work)
@@ -159,12 +159,12 @@ func TestCompressedRows(t *testing.T) {
 // transaction's events shared a packet or not, with 1 and 4 workers.
 func TestSQLErrorNamesEventInTransaction(t *testing.T) {
 	setup := func(ctx context.Context, db *sql.DB) error {
-		return execAll(ctx, db, "CREATE DATABASE kq", "CREATE TABLE kq.a (id INT PRIMARY KEY, v INT)",
+		return replaytest.ExecAll(ctx, db, "CREATE DATABASE kq", "CREATE TABLE kq.a (id INT PRIMARY KEY, v INT)",
 			"CREATE TABLE kq.b (id INT PRIMARY KEY, v INT)", "CREATE TABLE kq.c (id INT PRIMARY KEY, v INT)")
 	}
 	work := func(ctx context.Context, db *sql.DB) error {
 		for i := 0; i < 20; i++ {
-			if err := execAll(ctx, db, "BEGIN", fmt.Sprintf("INSERT INTO kq.a VALUES (%d, 1)", i),
+			if err := replaytest.ExecAll(ctx, db, "BEGIN", fmt.Sprintf("INSERT INTO kq.a VALUES (%d, 1)", i),
 				fmt.Sprintf("INSERT INTO kq.b VALUES (%d, 1)", i), fmt.Sprintf("INSERT INTO kq.c VALUES (%d, 1)", i), "COMMIT"); err != nil {
 				return err
 			}

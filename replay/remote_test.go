@@ -18,7 +18,7 @@ import (
 
 // sourceSetup creates the tables of sourceWork.
 func sourceSetup(ctx context.Context, db *sql.DB) error {
-	return execAll(ctx, db, "CREATE DATABASE rs",
+	return replaytest.ExecAll(ctx, db, "CREATE DATABASE rs",
 		"CREATE TABLE rs.acct (id INT PRIMARY KEY, owner VARCHAR(30) NOT NULL, balance BIGINT NOT NULL, UNIQUE KEY (owner))",
 		"CREATE TABLE rs.ledger (id INT AUTO_INCREMENT PRIMARY KEY, acct INT NOT NULL, amount INT NOT NULL, pad TEXT, KEY (acct))",
 		"CREATE TABLE rs.total (id INT PRIMARY KEY, n BIGINT NOT NULL)",
@@ -165,7 +165,7 @@ func TestReplayFromSource(t *testing.T) {
 	})
 
 	t.Run("MissingPrivilege", func(t *testing.T) {
-		if err := execAll(context.Background(), sc.SourceDB, "CREATE USER 'noslave'@'%'", "GRANT SELECT ON *.* TO 'noslave'@'%'"); err != nil {
+		if err := replaytest.ExecAll(context.Background(), sc.SourceDB, "CREATE USER 'noslave'@'%'", "GRANT SELECT ON *.* TO 'noslave'@'%'"); err != nil {
 			t.Fatal(err)
 		}
 		tgt, db := sc.Target(t)

@@ -26,7 +26,7 @@ var shopTables = []string{"orders", "customers", "notes"}
 // primary key and an auto-increment, one with a secondary key, one
 // without a key) and another database.
 func shopSetup(ctx context.Context, db *sql.DB) error {
-	return execAll(ctx, db,
+	return replaytest.ExecAll(ctx, db,
 		"CREATE DATABASE shop", "CREATE DATABASE other",
 		"CREATE TABLE shop.orders (id INT AUTO_INCREMENT PRIMARY KEY, customer INT NOT NULL, amount DECIMAL(10,2), note VARCHAR(40), KEY (customer))",
 		"CREATE TABLE shop.customers (id INT PRIMARY KEY, name VARCHAR(30), orders_count INT NOT NULL DEFAULT 0)",
@@ -78,7 +78,7 @@ func shopWork(ctx context.Context, db *sql.DB) error {
 			stmts = append(stmts, "USE shop", "DELETE FROM orders WHERE id % 7 = 0", "UPDATE orders SET status = 2 WHERE customer = 3")
 		}
 	}
-	return execAll(ctx, db, stmts...)
+	return replaytest.ExecAll(ctx, db, stmts...)
 }
 
 // pointInTime is a scenario whose source has gone on past the point to
@@ -123,7 +123,7 @@ func newPointInTime(t *testing.T, setup, work func(ctx context.Context, db *sql.
 	if p.Drop, err = txn.ParseGTID(gtid); err != nil {
 		t.Fatal(err)
 	}
-	if err := execAll(ctx, sc.SourceDB, "INSERT INTO shop.customers (id, name) VALUES (99, 'late')", "FLUSH BINARY LOGS"); err != nil {
+	if err := replaytest.ExecAll(ctx, sc.SourceDB, "INSERT INTO shop.customers (id, name) VALUES (99, 'late')", "FLUSH BINARY LOGS"); err != nil {
 		t.Fatal(err)
 	}
 	if sc.Files, err = sc.Source.BinlogFiles(); err != nil {
@@ -143,7 +143,7 @@ func restoreSide(t *testing.T, db *sql.DB, side string, tables ...string) {
 		stmts = append(stmts, fmt.Sprintf("CREATE TABLE %s.%s LIKE shop.%s", side, tb, tb),
 			fmt.Sprintf("INSERT INTO %s.%s SELECT * FROM shop.%s", side, tb, tb))
 	}
-	if err := execAll(context.Background(), db, stmts...); err != nil {
+	if err := replaytest.ExecAll(context.Background(), db, stmts...); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -248,14 +248,14 @@ func tablesOf(t *testing.T, db *sql.DB, name string) []string {
 // refusedWork is shopWork with, in its middle, a view whose definition
 // names shop: it cannot be renamed with certainty.
 func refusedWork(ctx context.Context, db *sql.DB) error {
-	if err := execAll(ctx, db, "USE shop", "INSERT INTO orders (customer, amount) VALUES (1, 1)",
+	if err := replaytest.ExecAll(ctx, db, "USE shop", "INSERT INTO orders (customer, amount) VALUES (1, 1)",
 		"UPDATE customers SET orders_count = 7 WHERE id = 2"); err != nil {
 		return err
 	}
-	if err := execAll(ctx, db, "USE shop", "CREATE VIEW big AS SELECT * FROM shop.orders WHERE amount > 50"); err != nil {
+	if err := replaytest.ExecAll(ctx, db, "USE shop", "CREATE VIEW big AS SELECT * FROM shop.orders WHERE amount > 50"); err != nil {
 		return err
 	}
-	return execAll(ctx, db, "USE shop", "INSERT INTO orders (customer, amount) VALUES (2, 2)")
+	return replaytest.ExecAll(ctx, db, "USE shop", "INSERT INTO orders (customer, amount) VALUES (2, 2)")
 }
 
 // TestRewriteDBRefuses replays binlogs holding a DDL that cannot be

@@ -258,7 +258,7 @@ func TestSQLApplyRefusals(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := sandbox.ForTest(t, sandbox.Options{})
 			db := openUTC(t, srv)
-			if err := execAll(context.Background(), db, "CREATE DATABASE a", table); err != nil {
+			if err := replaytest.ExecAll(context.Background(), db, "CREATE DATABASE a", table); err != nil {
 				t.Fatal(err)
 			}
 			var before string
@@ -305,14 +305,14 @@ func triggerScenario(t *testing.T) *replaytest.Scenario {
 	t.Helper()
 	return replaytest.New(t, "ROW",
 		func(ctx context.Context, db *sql.DB) error {
-			return execAll(ctx, db, "CREATE DATABASE tg",
+			return replaytest.ExecAll(ctx, db, "CREATE DATABASE tg",
 				"CREATE TABLE tg.plain (id INT PRIMARY KEY)",
 				"CREATE TABLE tg.items (id INT PRIMARY KEY, v INT)",
 				"CREATE TABLE tg.audit (item INT NOT NULL)",
 				"CREATE TRIGGER tg.items_ai AFTER INSERT ON tg.items FOR EACH ROW INSERT INTO tg.audit VALUES (NEW.id)")
 		},
 		func(ctx context.Context, db *sql.DB) error {
-			return execAll(ctx, db, "INSERT INTO tg.plain VALUES (1), (2)",
+			return replaytest.ExecAll(ctx, db, "INSERT INTO tg.plain VALUES (1), (2)",
 				"INSERT INTO tg.items VALUES (1, 1), (2, 2), (3, 3)", "INSERT INTO tg.plain VALUES (3)")
 		})
 }
@@ -380,7 +380,7 @@ func TestSQLApplyTriggers(t *testing.T) {
 func TestSQLApplyAfterLatin1Statement(t *testing.T) {
 	sc := replaytest.New(t, "MIXED",
 		func(ctx context.Context, db *sql.DB) error {
-			return execAll(ctx, db, "CREATE DATABASE cz", "CREATE TABLE cz.src (id INT PRIMARY KEY, v VARCHAR(40))",
+			return replaytest.ExecAll(ctx, db, "CREATE DATABASE cz", "CREATE TABLE cz.src (id INT PRIMARY KEY, v VARCHAR(40))",
 				"CREATE TABLE cz.`café` (id INT PRIMARY KEY, v VARCHAR(40))", "INSERT INTO cz.src VALUES (1, 'a'), (2, 'b')")
 		},
 		func(ctx context.Context, db *sql.DB) error {

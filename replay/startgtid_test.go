@@ -22,15 +22,15 @@ import (
 func TestStartGTIDNotInBinlogs(t *testing.T) {
 	sc := replaytest.New(t, "ROW",
 		func(ctx context.Context, db *sql.DB) error {
-			return execAll(ctx, db, "CREATE DATABASE sg", "CREATE TABLE sg.t (id INT PRIMARY KEY)")
+			return replaytest.ExecAll(ctx, db, "CREATE DATABASE sg", "CREATE TABLE sg.t (id INT PRIMARY KEY)")
 		},
 		func(ctx context.Context, db *sql.DB) error {
 			for i := 1; i <= 30; i++ {
-				if err := execAll(ctx, db, fmt.Sprintf("INSERT INTO sg.t VALUES (%d)", i)); err != nil {
+				if err := replaytest.ExecAll(ctx, db, fmt.Sprintf("INSERT INTO sg.t VALUES (%d)", i)); err != nil {
 					return err
 				}
 				if i == 10 {
-					if err := execAll(ctx, db, "FLUSH BINARY LOGS"); err != nil {
+					if err := replaytest.ExecAll(ctx, db, "FLUSH BINARY LOGS"); err != nil {
 						return err
 					}
 				}
@@ -123,7 +123,7 @@ func TestStartGTIDFromTarget(t *testing.T) {
 		}
 		// As a restored backup: the data of 1..30, the GTID position, no
 		// checkpoint.
-		if err := execAll(context.Background(), db, "DROP DATABASE "+replay.CheckpointSchema,
+		if err := replaytest.ExecAll(context.Background(), db, "DROP DATABASE "+replay.CheckpointSchema,
 			"SET GLOBAL gtid_slave_pos = '"+g30.String()+"'"); err != nil {
 			t.Fatal(err)
 		}

@@ -27,14 +27,14 @@ func bigTxnScenario(t *testing.T) *replaytest.Scenario {
 	t.Helper()
 	return replaytest.New(t, "ROW",
 		func(ctx context.Context, db *sql.DB) error {
-			return execAll(ctx, db, "CREATE DATABASE bt",
+			return replaytest.ExecAll(ctx, db, "CREATE DATABASE bt",
 				"CREATE TABLE bt.a (id INT PRIMARY KEY, v VARCHAR(300)) ENGINE=InnoDB",
 				"CREATE TABLE bt.b (id INT PRIMARY KEY, v VARCHAR(300)) ENGINE=InnoDB",
 				"CREATE TABLE bt.m (id INT, v VARCHAR(300)) ENGINE=MyISAM",
 				"CREATE TABLE bt.s (id INT PRIMARY KEY, n INT) ENGINE=InnoDB", "INSERT INTO bt.s VALUES (1, 0)")
 		},
 		func(ctx context.Context, db *sql.DB) error {
-			return execAll(ctx, db, "USE bt",
+			return replaytest.ExecAll(ctx, db, "USE bt",
 				"UPDATE bt.s SET n = n + 1",
 				"BEGIN",
 				"INSERT INTO bt.a SELECT seq, REPEAT(CHAR(65 + seq % 26), 250) FROM seq_1_to_12000",
@@ -173,10 +173,10 @@ func TestHugeTransactionMemory(t *testing.T) {
 	}
 	sc := replaytest.New(t, "ROW",
 		func(ctx context.Context, db *sql.DB) error {
-			return execAll(ctx, db, "CREATE DATABASE hm", "CREATE TABLE hm.t (id INT PRIMARY KEY, v VARCHAR(300))")
+			return replaytest.ExecAll(ctx, db, "CREATE DATABASE hm", "CREATE TABLE hm.t (id INT PRIMARY KEY, v VARCHAR(300))")
 		},
 		func(ctx context.Context, db *sql.DB) error {
-			return execAll(ctx, db, "USE hm", "INSERT INTO hm.t SELECT seq, REPEAT(CHAR(65 + seq % 26), 280) FROM seq_1_to_400000")
+			return replaytest.ExecAll(ctx, db, "USE hm", "INSERT INTO hm.t SELECT seq, REPEAT(CHAR(65 + seq % 26), 280) FROM seq_1_to_400000")
 		})
 	tgt, db := sc.Target(t)
 	o := opts(2)

@@ -19,7 +19,7 @@ import (
 func twoTableScenario(t *testing.T) *replaytest.Scenario {
 	return replaytest.New(t, "ROW",
 		func(ctx context.Context, db *sql.DB) error {
-			return execAll(ctx, db, "CREATE DATABASE tf", "CREATE TABLE tf.a (id INT PRIMARY KEY)",
+			return replaytest.ExecAll(ctx, db, "CREATE DATABASE tf", "CREATE TABLE tf.a (id INT PRIMARY KEY)",
 				"CREATE TABLE tf.b (id INT PRIMARY KEY, v INT)")
 		},
 		func(ctx context.Context, db *sql.DB) error {
@@ -31,7 +31,7 @@ func twoTableScenario(t *testing.T) *replaytest.Scenario {
 				}
 				stmts = append(stmts, fmt.Sprintf("INSERT INTO tf.a VALUES (%d)", i))
 			}
-			return execAll(ctx, db, stmts...)
+			return replaytest.ExecAll(ctx, db, stmts...)
 		})
 }
 
@@ -118,7 +118,7 @@ func TestTargetTableDiffers(t *testing.T) {
 func TestReadOnlyTarget(t *testing.T) {
 	sc := twoTableScenario(t)
 	tgt, db := sc.Target(t)
-	if err := execAll(context.Background(), db,
+	if err := replaytest.ExecAll(context.Background(), db,
 		"CREATE USER 'app'@'localhost' IDENTIFIED BY 'pw'",
 		"GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX, BINLOG REPLAY ON *.* TO 'app'@'localhost'"); err != nil {
 		t.Fatal(err)
@@ -167,9 +167,9 @@ func gtidOf(t *testing.T, sc *replaytest.Scenario, n int) txn.GTID {
 // that failed, not the SET sent before it in the same packet.
 func TestUnknownDatabaseNamesTheUse(t *testing.T) {
 	sc := replaytest.New(t, "STATEMENT", func(ctx context.Context, db *sql.DB) error {
-		return execAll(ctx, db, "CREATE DATABASE gone", "CREATE TABLE gone.t (id INT PRIMARY KEY)")
+		return replaytest.ExecAll(ctx, db, "CREATE DATABASE gone", "CREATE TABLE gone.t (id INT PRIMARY KEY)")
 	}, func(ctx context.Context, db *sql.DB) error {
-		return execAll(ctx, db, "USE gone", "INSERT INTO t VALUES (1)")
+		return replaytest.ExecAll(ctx, db, "USE gone", "INSERT INTO t VALUES (1)")
 	})
 	tgt, db := sc.Target(t)
 	if _, err := db.Exec("DROP DATABASE gone"); err != nil {

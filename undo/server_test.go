@@ -29,21 +29,6 @@ import (
 // from the base that replays the same binlogs while skipping exactly the
 // accident's transactions.
 
-// execAll runs statements in order on one connection.
-func execAll(ctx context.Context, db *sql.DB, stmts ...string) error {
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	for _, s := range stmts {
-		if _, err := conn.ExecContext(ctx, s); err != nil {
-			return fmt.Errorf("%s: %w", s, err)
-		}
-	}
-	return nil
-}
-
 // shopSetup creates the tables of the tests: customers, their orders and
 // the orders' items (foreign keys without cascades), every kind of value
 // an undo must keep exact, and an unrelated table.
@@ -74,7 +59,7 @@ func shopSetup(ctx context.Context, db *sql.DB) error {
 		stmts = append(stmts, fmt.Sprintf("INSERT INTO app.items VALUES (%d, 1, 'SKU%05d', %d), (%d, 2, 'SKU%05d', %d)",
 			o, o%777, o%9+1, o, (o*7)%777, o%4+1))
 	}
-	return execAll(ctx, db, stmts...)
+	return replaytest.ExecAll(ctx, db, stmts...)
 }
 
 // accident is a scenario: work before the accident, the accident itself,
@@ -241,7 +226,7 @@ func unrelated(ctx context.Context, db *sql.DB) error {
 			fmt.Sprintf("UPDATE app.customers SET score = score + 1, note = 'later' WHERE id = %d", 1000+rng.IntN(i+1)),
 			"INSERT INTO app.audit (what) VALUES ('later')")
 	}
-	return execAll(ctx, db, stmts...)
+	return replaytest.ExecAll(ctx, db, stmts...)
 }
 
 // TestUndoBadDelete undoes a DELETE of thousands of rows across three
@@ -250,7 +235,7 @@ func unrelated(ctx context.Context, db *sql.DB) error {
 func TestUndoBadDelete(t *testing.T) {
 	s := newScenario(t, accident{
 		accident: func(ctx context.Context, db *sql.DB) error {
-			return execAll(ctx, db, "USE app", "BEGIN",
+			return replaytest.ExecAll(ctx, db, "USE app", "BEGIN",
 				"DELETE i FROM app.items i JOIN app.orders o ON o.id = i.order_id WHERE o.customer_id <= 250",
 				"DELETE FROM app.orders WHERE customer_id <= 250",
 				"DELETE FROM app.customers WHERE id <= 250",
@@ -312,7 +297,7 @@ func TestUndoUpdateWithoutWhere(t *testing.T) {
 	if err := s.SourceDB.QueryRow("SELECT seen FROM app.customers WHERE id = 42").Scan(&seen); err != nil {
 		t.Fatal(err)
 	}
-	if err := execAll(ctx, s.SourceDB, "SET SESSION sql_log_bin = 0", "UPDATE app.customers SET seen = '2000-01-01' WHERE id = 42"); err != nil {
+	if err := replaytest.ExecAll(ctx, s.SourceDB, "SET SESSION sql_log_bin = 0", "UPDATE app.customers SET seen = '2000-01-01' WHERE id = 42"); err != nil {
 		t.Fatal(err)
 	}
 	o := s.undoOptions(4)
@@ -326,7 +311,7 @@ func TestUndoUpdateWithoutWhere(t *testing.T) {
 	if err := s.SourceDB.QueryRow("SELECT COUNT(*) FROM app.customers WHERE note = 'oops'").Scan(&n); err != nil || n != 400 {
 		t.Fatalf("after the refused undo %d rows are still as the accident left them (%v), want all 400: nothing applied", n, err)
 	}
-	if err := execAll(ctx, s.SourceDB, "SET SESSION sql_log_bin = 0", "UPDATE app.customers SET seen = '"+seen+"' WHERE id = 42"); err != nil {
+	if err := replaytest.ExecAll(ctx, s.SourceDB, "SET SESSION sql_log_bin = 0", "UPDATE app.customers SET seen = '"+seen+"' WHERE id = 42"); err != nil {
 		t.Fatal(err)
 	}
 	o.Resume = true
@@ -343,7 +328,7 @@ func batch(run int) func(ctx context.Context, db *sql.DB) error {
 	return func(ctx context.Context, db *sql.DB) error {
 		for b := 0; b < 10; b++ {
 			lo, hi := 301+10*b, 310+10*b
-			err := execAll(ctx, db, "BEGIN",
+			err := replaytest.ExecAll(ctx, db, "BEGIN",
 				fmt.Sprintf("UPDATE app.customers SET balance = balance * 1.01 + 10, ratio = ratio * 2 WHERE id BETWEEN %d AND %d", lo, hi),
 				fmt.Sprintf("INSERT INTO app.orders SELECT 10000 + %d * 1000 + id, id, 10, NOW(3) FROM app.customers WHERE id BETWEEN %d AND %d", run, lo, hi),
 				fmt.Sprintf("INSERT INTO app.audit (what) VALUES ('batch %d part %d')", run, b),
@@ -444,7 +429,7 @@ func TestUndoByGTIDs(t *testing.T) {
 	if err := s.SourceDB.QueryRow("SELECT note FROM app.customers WHERE id = 301").Scan(&note); err != nil {
 		t.Fatal(err)
 	}
-	if err := execAll(ctx, s.SourceDB, "SET SESSION sql_log_bin = 0", "UPDATE app.customers SET note = 'outside' WHERE id = 301",
+	if err := replaytest.ExecAll(ctx, s.SourceDB, "SET SESSION sql_log_bin = 0", "UPDATE app.customers SET note = 'outside' WHERE id = 301",
 		"SET SESSION sql_log_bin = 1"); err != nil {
 		t.Fatal(err)
 	}
@@ -461,7 +446,7 @@ func TestUndoByGTIDs(t *testing.T) {
 			sum.RangeStart, sum.RangeEnd, sum.RangeTxns, s.first.Start, s.last.End, log.String())
 	}
 	t.Logf("first run: %d transactions undone before the row changed outside the binlogs", sum.Undone)
-	if err := execAll(ctx, s.SourceDB, "SET SESSION sql_log_bin = 0", "UPDATE app.customers SET note = '"+note+"' WHERE id = 301",
+	if err := replaytest.ExecAll(ctx, s.SourceDB, "SET SESSION sql_log_bin = 0", "UPDATE app.customers SET note = '"+note+"' WHERE id = 301",
 		"SET SESSION sql_log_bin = 1"); err != nil {
 		t.Fatal(err)
 	}
@@ -477,7 +462,7 @@ func TestUndoByGTIDs(t *testing.T) {
 	// which transaction --gtids names cannot be told, and a new undo by
 	// the same GTIDs is refused (a dry run, reading the binlogs to their
 	// end: the undo's own writes, then that transaction).
-	if err := execAll(ctx, s.SourceDB, fmt.Sprintf("SET SESSION gtid_seq_no = %d", a.Seq+2), "INSERT INTO app.audit (what) VALUES ('again')"); err != nil {
+	if err := replaytest.ExecAll(ctx, s.SourceDB, fmt.Sprintf("SET SESSION gtid_seq_no = %d", a.Seq+2), "INSERT INTO app.audit (what) VALUES ('again')"); err != nil {
 		t.Fatal(err)
 	}
 	o = options(t, spec)
@@ -530,7 +515,7 @@ func TestUndoConflicts(t *testing.T) {
 	ctx := context.Background()
 	s := newScenario(t, accident{
 		accident: func(ctx context.Context, db *sql.DB) error {
-			return execAll(ctx, db, "BEGIN",
+			return replaytest.ExecAll(ctx, db, "BEGIN",
 				"UPDATE app.customers SET score = 0, kind = 'c' WHERE id <= 100",
 				"DELETE FROM app.items WHERE order_id <= 20",
 				"COMMIT")
@@ -539,7 +524,7 @@ func TestUndoConflicts(t *testing.T) {
 			if err := unrelated(ctx, db); err != nil {
 				return err
 			}
-			return execAll(ctx, db,
+			return replaytest.ExecAll(ctx, db,
 				"UPDATE app.customers SET name = 'changed later' WHERE id IN (5, 6, 7)",
 				"INSERT INTO app.items VALUES (3, 1, 'AGAIN', 5)")
 		},
@@ -550,7 +535,7 @@ func TestUndoConflicts(t *testing.T) {
 	// left them.
 	again := s.txns[len(s.txns)-1]
 	ref := s.referenceTo(t, again.Start)
-	if err := execAll(ctx, ref,
+	if err := replaytest.ExecAll(ctx, ref,
 		"UPDATE app.customers SET score = 0, kind = 'c' WHERE id IN (5, 6, 7)",
 		"UPDATE app.items SET sku = 'AGAIN', qty = 5 WHERE order_id = 3 AND line = 1"); err != nil {
 		t.Fatal(err)
@@ -607,7 +592,7 @@ func TestUndoConflicts(t *testing.T) {
 func TestUndoRefusals(t *testing.T) {
 	ctx := context.Background()
 	setup := func(ctx context.Context, db *sql.DB) error {
-		return execAll(ctx, db,
+		return replaytest.ExecAll(ctx, db,
 			"CREATE DATABASE r",
 			"CREATE TABLE r.t (id INT PRIMARY KEY, v INT) ENGINE=InnoDB",
 			"CREATE TABLE r.parent (id INT PRIMARY KEY) ENGINE=InnoDB",
@@ -630,7 +615,7 @@ func TestUndoRefusals(t *testing.T) {
 	}
 	sc := replaytest.New(t, "ROW", setup, func(ctx context.Context, db *sql.DB) error {
 		for _, c := range cases {
-			if err := execAll(ctx, db, c.stmt...); err != nil {
+			if err := replaytest.ExecAll(ctx, db, c.stmt...); err != nil {
 				return err
 			}
 		}
@@ -666,13 +651,13 @@ func TestUndoRefusals(t *testing.T) {
 func TestUndoTriggerRows(t *testing.T) {
 	s := newScenario(t, accident{
 		before: func(ctx context.Context, db *sql.DB) error {
-			return execAll(ctx, db,
+			return replaytest.ExecAll(ctx, db,
 				"CREATE TABLE app.deleted (id INT AUTO_INCREMENT PRIMARY KEY, customer INT, name VARCHAR(40))",
 				"CREATE TRIGGER app.customers_ad AFTER DELETE ON app.customers FOR EACH ROW "+
 					"INSERT INTO app.deleted (customer, name) VALUES (OLD.id, OLD.name)")
 		},
 		accident: func(ctx context.Context, db *sql.DB) error {
-			return execAll(ctx, db, "USE app", "BEGIN",
+			return replaytest.ExecAll(ctx, db, "USE app", "BEGIN",
 				"DELETE i FROM app.items i JOIN app.orders o ON o.id = i.order_id WHERE o.customer_id BETWEEN 100 AND 149",
 				"DELETE FROM app.orders WHERE customer_id BETWEEN 100 AND 149",
 				"DELETE FROM app.customers WHERE id BETWEEN 100 AND 149",
@@ -709,7 +694,7 @@ func TestUndoByDatetime(t *testing.T) {
 	s := newScenario(t, accident{
 		before: pause,
 		accident: func(ctx context.Context, db *sql.DB) error {
-			return execAll(ctx, db, "UPDATE app.orders SET amount = 0", "UPDATE app.customers SET balance = 0")
+			return replaytest.ExecAll(ctx, db, "UPDATE app.orders SET amount = 0", "UPDATE app.customers SET balance = 0")
 		},
 		after: func(ctx context.Context, db *sql.DB) error {
 			if err := pause(ctx, db); err != nil {

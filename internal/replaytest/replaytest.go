@@ -6,6 +6,7 @@ package replaytest
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -94,4 +95,20 @@ func RequireEqual(t testing.TB, target, reference *sql.DB, dbs ...string) {
 	if !rep.Equal() {
 		t.Fatalf("target differs from the source:\n%s", rep.String())
 	}
+}
+
+// ExecAll runs statements in order on one connection, so session
+// settings carry from one to the next; an error names the statement.
+func ExecAll(ctx context.Context, db *sql.DB, stmts ...string) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	for _, s := range stmts {
+		if _, err := conn.ExecContext(ctx, s); err != nil {
+			return fmt.Errorf("%s: %w", s, err)
+		}
+	}
+	return nil
 }
