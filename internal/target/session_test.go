@@ -22,6 +22,10 @@ type packetDriver struct {
 
 func (d *packetDriver) Open(string) (driver.Conn, error) { return &packetConn{d: d}, nil }
 
+// Connect and Driver make packetDriver a driver.Connector, for sql.OpenDB.
+func (d *packetDriver) Connect(context.Context) (driver.Conn, error) { return d.Open("") }
+func (d *packetDriver) Driver() driver.Driver                        { return d }
+
 type packetConn struct{ d *packetDriver }
 
 func (c *packetConn) Prepare(string) (driver.Stmt, error) { return nil, errors.New("not supported") }
@@ -42,11 +46,7 @@ func (c *packetConn) ExecContext(_ context.Context, query string, _ []driver.Nam
 // network"). The statements before and after it share packets.
 func TestBinlogStatementEndsPacket(t *testing.T) {
 	d := &packetDriver{}
-	sql.Register("packet-recorder", d)
-	db, err := sql.Open("packet-recorder", "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := sql.OpenDB(d)
 	defer db.Close()
 	ctx := context.Background()
 	conn, err := db.Conn(ctx)
