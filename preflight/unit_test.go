@@ -131,6 +131,10 @@ func TestEstimate(t *testing.T) {
 	if serial.SpeedUp != 1 {
 		t.Errorf("four workers on a serial binlog: %+v", serial)
 	}
+	// A bound under chainedBound: the replay's grouping merges the chains.
+	if chained := estimate(etaInput{b: b, apply: a, workers: 4, bound: 1.3}); chained.SpeedUp != 1 || chained.Seconds != serial.Seconds {
+		t.Errorf("four workers, bound 1.3 (chains): %+v, want the serial estimate %+v", chained, serial)
+	}
 	synced := estimate(etaInput{b: b, apply: a, workers: 1, commitMs: 10, binlogSync: true})
 	if d := synced.Seconds - one.Seconds; d < 1.5 || d > 1.7 { // 160 groups of 62.5 at 10 ms
 		t.Errorf("binlog sync adds %.2f s, want 1.6: %+v", d, synced)
