@@ -33,10 +33,16 @@ func (e *InterruptedError) Unwrap() error { return e.Err }
 // asInterrupted returns err as an *InterruptedError when ctx was cancelled
 // and err is that cancellation reaching the replay's work, and err as it
 // is otherwise: an error of its own, or an *UncertainError, whose outcome
-// the cancellation does not settle.
+// the cancellation does not settle. The cancellation reaches the work as
+// context.Canceled, or as a lost connection: go-sql-driver closes a
+// connection whose query a cancel cut, and the next statement on it fails
+// with "driver: bad connection" (soak seed 9350: SIGTERM while the replay
+// started, then "reset the recorded target sessions: driver: bad
+// connection", exit 1). A target lost while the replay was being
+// interrupted is not reconnected to either: the interrupt wins.
 func asInterrupted(ctx context.Context, err error) error {
 	var ue *UncertainError
-	if err == nil || ctx.Err() == nil || !errors.Is(err, context.Canceled) || errors.As(err, &ue) {
+	if err == nil || ctx.Err() == nil || !errors.Is(err, context.Canceled) && !isConnectionLoss(err) || errors.As(err, &ue) {
 		return err
 	}
 	var ie *InterruptedError

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io"
@@ -148,12 +149,19 @@ func TestAsInterruptedKeepsOtherErrors(t *testing.T) {
 	if err := replay.AsInterrupted(cancelled, wrapped); !errors.As(err, &ie) || !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled, %v: got %v, want an *InterruptedError wrapping it", wrapped, err)
 	}
+	// A connection the cancel broke: the next statement on it fails with
+	// "driver: bad connection" (soak seed 9350).
+	badConn := fmt.Errorf("reset the recorded target sessions: %w", driver.ErrBadConn)
+	if err := replay.AsInterrupted(cancelled, badConn); !errors.As(err, &ie) || !errors.Is(err, driver.ErrBadConn) {
+		t.Errorf("cancelled, %v: got %v, want an *InterruptedError wrapping it", badConn, err)
+	}
 	for _, c := range []struct {
 		name string
 		ctx  context.Context
 		err  error
 	}{
 		{"not cancelled", context.Background(), wrapped},
+		{"a lost connection, not cancelled", context.Background(), badConn},
 		{"an error of its own", cancelled, errors.New("Table 'x.t' doesn't exist")},
 		{"uncertain", cancelled, &replay.UncertainError{What: "cut", Err: wrapped}},
 		{"nil", cancelled, nil},
