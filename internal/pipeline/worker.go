@@ -386,12 +386,18 @@ func (w *worker) settleDDL(ctx context.Context, g *group) (q *txn.Event, rowsOnl
 	if p == nil {
 		return q, false, false, nil
 	}
-	if !hasRowEvents(t) && w.p.cfg.Uncertain == "" && schema.IsCreateOrReplaceTable(q.Query.SQL) {
+	if w.p.cfg.Uncertain == "" && w.rerunnable(t, q) {
 		// CREATE OR REPLACE TABLE drops the table, then creates it (in
 		// two steps before MariaDB 11.2): cut between them, the table is
-		// gone, which the fingerprint reads as "ran". Run again on the
+		// gone, which the fingerprint reads as "ran"; cut after the
+		// CREATE of a CREATE OR REPLACE TABLE ... SELECT logged in row
+		// format, the new table is there without its rows (they commit
+		// with the checkpoint, or, in a non-transactional table, some of
+		// them may be there); and a table the server shows no identity
+		// of (MyISAM, Aria) may look the same replaced. Run again on the
 		// state the transactions before it left, it makes the same
-		// table whether or not the earlier run did it, in part or whole.
+		// table, with its rows, whether or not the earlier run did it, in
+		// part or whole.
 		w.p.logf("DDL at %s: CREATE OR REPLACE TABLE, which the earlier run may have run in part or whole: running it again "+
 			"(it makes the same table either way)", t.Start)
 		return q, false, false, nil
@@ -452,15 +458,28 @@ func (w *worker) partialCreateSelect(ctx context.Context, t *txn.Txn, q *txn.Eve
 		"(which runs the statement again)", name.Schema, name.Table, def.Engine), nil
 }
 
+// rerunnable reports whether the DDL q of t, left pending by an earlier
+// run, is run again on resume whatever became of it (settleDDL): CREATE OR
+// REPLACE TABLE, logged as a statement or with its rows. Not with its rows
+// when source GTIDs are kept: they then go through a staging table
+// (ctas.go), settled from the fingerprint.
+func (w *worker) rerunnable(t *txn.Txn, q *txn.Event) bool {
+	return schema.IsCreateOrReplaceTable(q.Query.SQL) && (!hasRowEvents(t) || !w.p.cfg.KeepGTIDs)
+}
+
 // markDDL commits the mark before the DDL statement q of t, with the
-// fingerprint of the objects it changes.
+// fingerprint of the objects it changes. A fingerprint that cannot tell
+// whether the DDL ran is marked ambiguous (a resume then refuses it),
+// unless the DDL is run again on resume whatever became of it and source
+// GTIDs are not kept (run again after the earlier run committed it, it
+// would be logged under its GTID a second time).
 func (w *worker) markDDL(ctx context.Context, t *txn.Txn, q *txn.Event, solo string) error {
 	print, err := schema.Fingerprint(ctx, w.sess.Conn(), q.Query.SQL, q.Query.Schema)
 	if err != nil {
 		return w.p.applyError(t, nil, fmt.Errorf("read the state of the objects the DDL changes: %w", err))
 	}
 	mark := print.Digest
-	if print.Ambiguous != "" {
+	if print.Ambiguous != "" && (w.p.cfg.KeepGTIDs || !w.rerunnable(t, q)) {
 		mark = "ambiguous: " + print.Ambiguous
 	}
 	if err := w.execUnlogged(ctx, w.p.pendingSQL(t, target.StateDDL, mark, solo)+";\nCOMMIT"); err != nil {
