@@ -156,13 +156,30 @@ func (w *worker) applySolo(ctx context.Context, g *group) error {
 	w.sess.SetFormat(format)
 	last := g.txns[len(g.txns)-1]
 	commit := w.p.checkpointSQL(last, w.p.cfg.AppliedBefore+g.last(), g.temps) + ";\nCOMMIT"
-	if t.RolledBack {
+	logged, err := w.loggedAlready(ctx, t)
+	if err != nil {
+		w.rollback()
+		return uncertain(err)
+	}
+	switch {
+	case t.RolledBack:
 		// As on the source: the transactional changes go, the others stay.
 		if err := w.sess.Run(ctx, "ROLLBACK"); err != nil {
 			return uncertain(fmt.Errorf("roll back as the source did: %w", err))
 		}
 		err = w.execUnlogged(ctx, commit)
-	} else {
+	case logged:
+		// The server logged the transaction's writes, under its source
+		// GTID, as each statement ended (non-transactional tables, row
+		// format): logged, the checkpoint's commit would take a GTID of
+		// the target's own, one a later source transaction then finds
+		// taken. The open transaction holds nothing else (checked): end
+		// it, and commit the checkpoint out of the binlog.
+		if err := w.sess.Run(ctx, "ROLLBACK"); err != nil {
+			return uncertain(fmt.Errorf("end the transaction the target logged: %w", err))
+		}
+		err = w.execUnlogged(ctx, commit)
+	default:
 		err = w.sess.Run(ctx, commit)
 	}
 	if err != nil {
@@ -173,4 +190,38 @@ func (w *worker) applySolo(ctx context.Context, g *group) error {
 	}
 	w.p.committed(g)
 	return nil
+}
+
+// loggedAlready reports whether, with source GTIDs kept, the target has
+// already logged t under its source GTID: its session's last logged GTID
+// (@@last_gtid, MariaDB) is t's. Non-transactional writes are logged as
+// their statement ends, before the COMMIT.
+func (w *worker) loggedAlready(ctx context.Context, t *txn.Txn) (bool, error) {
+	conn := w.sess.Conn()
+	if !w.p.cfg.KeepGTIDs || t.GTID.IsZero() || conn == nil {
+		return false, nil
+	}
+	var last string
+	if err := conn.QueryRowContext(ctx, "SELECT @@last_gtid").Scan(&last); err != nil {
+		if target.IsServerError(err) {
+			return false, nil // not MariaDB: no @@last_gtid, as before
+		}
+		return false, fmt.Errorf("read the GTID the target last logged: %w", err)
+	}
+	if last != t.GTID.String() {
+		return false, nil
+	}
+	// Logged: the open transaction must hold no transactional change of
+	// t's, which ending it would lose (not seen: the server logs such a
+	// transaction whole at its COMMIT).
+	var modified int64
+	err := conn.QueryRowContext(ctx, "SELECT COALESCE(SUM(trx_rows_modified), 0) FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id = CONNECTION_ID()").Scan(&modified)
+	switch {
+	case err != nil:
+		return false, fmt.Errorf("read what the open transaction holds: %w", err)
+	case modified > 0:
+		return false, fmt.Errorf("the target logged the transaction under its GTID %s before its COMMIT, "+
+			"with %d transactional row changes still open: committing them would log them under a GTID of the target's own", t.GTID, modified)
+	}
+	return true, nil
 }
