@@ -14,7 +14,8 @@ import (
 
 // TestNonTransactionalKeepsGTIDs replays, into a target that keeps the
 // source's GTIDs in its binlog under gtid_strict_mode, row transactions
-// writing MyISAM and Aria tables among InnoDB ones, and one last: each
+// writing MyISAM and Aria tables among InnoDB ones, one rolled back on the
+// source (its MyISAM write stays), and one last: each
 // non-transactional transaction is logged by the server as soon as its
 // statement ends, under the source GTID the replay set, so its checkpoint
 // write after it must not be logged under a GTID of the target's own (a
@@ -38,7 +39,10 @@ func TestNonTransactionalKeepsGTIDs(t *testing.T) {
 					fmt.Sprintf("UPDATE nt.i SET v = v + 1 WHERE id = %d", i),
 					fmt.Sprintf("INSERT INTO nt.a VALUES (%d, %d)", i, i))
 			}
-			stmts = append(stmts, "UPDATE nt.m SET v = v * 10")
+			// Rolled back on the source: the MyISAM write stays (logged on
+			// its own), the InnoDB one goes.
+			stmts = append(stmts, "BEGIN", "INSERT INTO nt.i VALUES (100, 1)", "INSERT INTO nt.m VALUES (100, 1)", "ROLLBACK",
+				"INSERT INTO nt.i VALUES (101, 1)", "UPDATE nt.m SET v = v * 10")
 			return replaytest.ExecAll(ctx, db, stmts...)
 		})
 	srcPos, _ := gtidState(t, sc.SourceDB)
