@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"io"
 	"regexp"
 	"strings"
 	"testing"
@@ -121,5 +122,19 @@ func TestPreflightCommand(t *testing.T) {
 		!strings.Contains(stderr.String(), "ESTIMATE: the replay should take about") || !strings.Contains(stdout.String(), "applied 2 transactions") ||
 		!regexp.MustCompile(`estimate: about [0-9.]+m?s \([0-9.]+m?s to [0-9.]+m?s\); the replay took [0-9.]+m?s`).MatchString(stderr.String()) {
 		t.Fatalf("replay --estimate on a 16 MB max_allowed_packet: exit status %d, want 0, the estimate before and the comparison after\n%s%s", code, stdout.String(), stderr.String())
+	}
+}
+
+// TestReplayInterruptedWhileChecking: SIGINT or SIGTERM while the replay
+// checks the target before anything is applied (here: a context already
+// cancelled, and no server behind the address) exits 130, interrupted,
+// not 1 (soak seed 10096: "context canceled. Nothing was applied", exit 1).
+func TestReplayInterruptedWhileChecking(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var stderr bytes.Buffer
+	args := []string{"--target", "root@tcp(127.0.0.1:1)/", "--resume", "--progress", "none", "../../testdata/binlogs/mariadb-10.11/row/mysql-bin.000001"}
+	if code := runReplay(ctx, args, io.Discard, &stderr); code != exitInterrupted || !strings.Contains(stderr.String(), "interrupted while checking the target") {
+		t.Fatalf("exit status %d, want %d (interrupted)\n%s", code, exitInterrupted, stderr.String())
 	}
 }

@@ -285,6 +285,13 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return 2
 	}
 	if err := preflight(ctx, &ro, o.FromBackup); err != nil {
+		if ctx.Err() != nil {
+			// SIGINT or SIGTERM while the target and the binlogs were
+			// being checked (soak seed 10096: exit 1 with "context
+			// canceled" before).
+			fmt.Fprintf(stderr, "binlog-replay replay: interrupted while checking the target and the binlogs (%v) (exit status 130)\n", err)
+			return exitInterrupted
+		}
 		fmt.Fprintf(stderr, "binlog-replay replay: %v\n", err)
 		return 1
 	}
