@@ -137,4 +137,11 @@ func TestReplayInterruptedWhileChecking(t *testing.T) {
 	if code := runReplay(ctx, args, io.Discard, &stderr); code != exitInterrupted || !strings.Contains(stderr.String(), "interrupted while checking the target") {
 		t.Fatalf("exit status %d, want %d (interrupted)\n%s", code, exitInterrupted, stderr.String())
 	}
+	// The same while --dry-run reads the binlogs as plan does.
+	stderr.Reset()
+	ro := replay.DefaultOptions()
+	ro.Files = args[len(args)-1:]
+	if code := dryRunCheck(ctx, &ro, &stderr); code != exitInterrupted {
+		t.Fatalf("--dry-run's check: exit status %d, want %d (interrupted)\n%s", code, exitInterrupted, stderr.String())
+	}
 }

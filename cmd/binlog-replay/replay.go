@@ -398,6 +398,10 @@ func dryRunCheck(ctx context.Context, ro *replay.Options, stderr io.Writer) int 
 		po.Source = &src
 	}
 	rep, err := plan.Run(ctx, po)
+	if err != nil && ctx.Err() != nil {
+		fmt.Fprintf(stderr, "binlog-replay replay --dry-run: interrupted while checking the binlogs (%v): nothing was applied (exit status 130)\n", err)
+		return exitInterrupted
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "binlog-replay replay --dry-run: check the binlogs: %v\n", err)
 		return 1
