@@ -88,7 +88,11 @@ func TestAddedRoundTrip(t *testing.T) {
 		if got < rtt || added > rtt+15*time.Millisecond {
 			t.Errorf("round trip %s: a turn took %s through the proxy, %s directly", rtt, got, direct)
 		}
-		if m := p.RoundTrip(); m < rtt || m > rtt+15*time.Millisecond {
+		// The proxy's own measure adds the mean lateness of its wake-ups:
+		// on a loaded machine one late wake-up moves it by tens of
+		// milliseconds (CI beside a soak: 28.6 ms for 2 ms), so only its
+		// lower bound is checked.
+		if m := p.RoundTrip(); m < rtt {
 			t.Errorf("round trip %s: the proxy measured %s", rtt, m)
 		}
 	}
