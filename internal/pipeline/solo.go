@@ -216,7 +216,7 @@ func (w *worker) loggedAlready(ctx context.Context, t *txn.Txn) (bool, error) {
 			rows = true
 		case e.TableMap != nil:
 			tbl, err := w.p.deps.Tables.Shape(ctx, e.TableMap.Schema, e.TableMap.Table)
-			if err != nil || tbl.Transactional {
+			if err != nil || tbl == nil || tbl.Transactional {
 				return false, nil
 			}
 		case e.Query != nil && !beginOrCommit(string(e.Query.SQL)):
