@@ -97,7 +97,7 @@ func statementList(t *txn.Txn, logValues bool) string {
 			continue
 		}
 		sql := strings.TrimSpace(string(q.SQL))
-		if strings.EqualFold(sql, "BEGIN") || strings.EqualFold(sql, "COMMIT") {
+		if beginOrCommit(sql) {
 			continue
 		}
 		if !logValues {
@@ -163,26 +163,21 @@ func (w *worker) applySolo(ctx context.Context, g *group) error {
 			return uncertain(err)
 		}
 	}
-	switch {
-	case t.RolledBack:
-		// As on the source: the transactional changes go, the others stay.
+	if t.RolledBack || logged {
+		// Rolled back on the source: the transactional changes go, the
+		// others stay, as there. Logged: the server logged the
+		// transaction's writes, under its source GTID, as each statement
+		// ended (non-transactional tables, row format), and the open
+		// transaction holds nothing of the source's (loggedAlready);
+		// logged, the checkpoint's commit would take a GTID of the
+		// target's own, one a later source transaction then finds taken.
+		// Either way: end the open transaction, and commit the checkpoint
+		// out of the binlog.
 		if err := w.sess.Run(ctx, "ROLLBACK"); err != nil {
-			return uncertain(fmt.Errorf("roll back as the source did: %w", err))
+			return uncertain(fmt.Errorf("end the transaction before its checkpoint: %w", err))
 		}
 		err = w.execUnlogged(ctx, commit)
-	case logged:
-		// The server logged the transaction's writes, under its source
-		// GTID, as each statement ended (non-transactional tables, row
-		// format): logged, the checkpoint's commit would take a GTID of
-		// the target's own, one a later source transaction then finds
-		// taken. The open transaction holds nothing of the source's
-		// (loggedAlready): end it, and commit the checkpoint out of the
-		// binlog.
-		if err := w.sess.Run(ctx, "ROLLBACK"); err != nil {
-			return uncertain(fmt.Errorf("end the transaction the target logged: %w", err))
-		}
-		err = w.execUnlogged(ctx, commit)
-	default:
+	} else {
 		err = w.sess.Run(ctx, commit)
 	}
 	if err != nil {
