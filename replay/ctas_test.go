@@ -150,19 +150,8 @@ func TestCreateTableSelectKeepsGTIDs(t *testing.T) {
 					}
 				}()
 			}
-			var log strings.Builder
-			sum, err := replay.Run(context.Background(), o, &log)
-			if err != nil {
-				t.Fatalf("replay: %v\nlog:\n%s", err, log.String())
-			}
-			if !sum.SourceGTIDs {
-				t.Fatalf("source GTIDs not kept\nlog:\n%s", log.String())
-			}
-			checkApplied(t, o, sum, log.String())
-			replaytest.RequireEqual(t, db, sc.SourceDB, "cs")
-			if pos, _ := gtidState(t, db); pos != srcPos {
-				t.Fatalf("target GTID position %q, want the source's %q", pos, srcPos)
-			}
+			sum, log := replayKeepingGTIDs(t, o, db, sc, srcPos, "cs")
+			checkApplied(t, o, sum, log)
 			seen := map[string]bool{}
 			rows, err := db.Query("SHOW BINLOG EVENTS")
 			if err != nil {

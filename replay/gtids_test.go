@@ -167,3 +167,24 @@ func TestTargetKeepsSourceGTIDs(t *testing.T) {
 		}
 	})
 }
+
+// replayKeepingGTIDs replays with o into target, which keeps the source's
+// GTIDs in its binlog, and fails unless the replay ends well with them
+// kept, the databases dbs equal the source's, and the target's GTID
+// position is the source's (srcPos). It returns the summary and the log.
+func replayKeepingGTIDs(t *testing.T, o replay.Options, target *sql.DB, sc *replaytest.Scenario, srcPos string, dbs ...string) (*replay.Summary, string) {
+	t.Helper()
+	var log strings.Builder
+	sum, err := replay.Run(context.Background(), o, &log)
+	if err != nil {
+		t.Fatalf("replay: %v\nlog:\n%s", err, log.String())
+	}
+	if !sum.SourceGTIDs {
+		t.Fatalf("source GTIDs not kept\nlog:\n%s", log.String())
+	}
+	replaytest.RequireEqual(t, target, sc.SourceDB, dbs...)
+	if pos, _ := gtidState(t, target); pos != srcPos {
+		t.Fatalf("target GTID position %q, want the source's %q", pos, srcPos)
+	}
+	return sum, log.String()
+}

@@ -4,12 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 	"testing"
 
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
-	"github.com/binlog-replay/binlog-replay/replay"
 )
 
 // TestNonTransactionalKeepsGTIDs replays, into a target that keeps the
@@ -56,18 +54,7 @@ func TestNonTransactionalKeepsGTIDs(t *testing.T) {
 			t.Cleanup(func() { db.Close() })
 			o := opts(workers)
 			o.Files, o.Select.StartPosition, o.TargetDSN = sc.Files, sc.Start, tgt.DSN("")
-			var log strings.Builder
-			sum, err := replay.Run(context.Background(), o, &log)
-			if err != nil {
-				t.Fatalf("replay: %v\nlog:\n%s", err, log.String())
-			}
-			if !sum.SourceGTIDs {
-				t.Fatalf("source GTIDs not kept\nlog:\n%s", log.String())
-			}
-			replaytest.RequireEqual(t, db, sc.SourceDB, "nt")
-			if pos, _ := gtidState(t, db); pos != srcPos {
-				t.Fatalf("target GTID position %q, want the source's %q", pos, srcPos)
-			}
+			replayKeepingGTIDs(t, o, db, sc, srcPos, "nt")
 		})
 	}
 }
