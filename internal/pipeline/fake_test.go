@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -61,6 +62,10 @@ type fakeTarget struct {
 	chained int
 	// joined counts the ExecJoined calls.
 	joined int
+	// slowLockQuery makes each LockWaiting query take that long, whatever
+	// its context (a slow server); lockQueries counts those running.
+	slowLockQuery time.Duration
+	lockQueries   atomic.Int32
 }
 
 // fakeTxn is how the fake target treats one transaction.
@@ -116,6 +121,9 @@ func (f *fakeTarget) Exec(_ context.Context, sql string) error {
 }
 
 func (f *fakeTarget) LockWaiting(context.Context) (bool, error) {
+	f.lockQueries.Add(1)
+	defer f.lockQueries.Add(-1)
+	time.Sleep(f.slowLockQuery)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.waiting > 0, nil

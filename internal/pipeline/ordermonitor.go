@@ -96,8 +96,10 @@ func (p *Pipeline) monitorOrder(ctx context.Context) {
 			return
 		}
 		if waiting {
-			p.seq.AbortLater(earliest)
+			// Counted first: the abort lets the run end, and its
+			// summary must include it.
 			p.counts.orderAborts.Add(1)
+			p.seq.AbortLater(earliest)
 			lastTicket, lastAbort = earliest, time.Now()
 		}
 	}

@@ -257,10 +257,20 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan *txn.Txn) error {
 			return w.loop(gctx, groups)
 		})
 	}
+	// The order monitor ends with Run: Run waits for it, so that no
+	// abort it makes or counts comes after Run returned.
+	mctx, stopMonitor := context.WithCancel(gctx)
+	var monitor sync.WaitGroup
 	if p.cfg.Workers > 1 {
-		go p.monitorOrder(gctx)
+		monitor.Add(1)
+		go func() {
+			defer monitor.Done()
+			p.monitorOrder(mctx)
+		}()
 	}
 	err = g.Wait()
+	stopMonitor()
+	monitor.Wait()
 	if err != nil {
 		p.seq.Fail(err)
 	}

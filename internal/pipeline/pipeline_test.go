@@ -65,6 +65,26 @@ func TestCommitOrderDeadlock(t *testing.T) {
 	})
 }
 
+// TestOrderMonitorEndsWithRun: the commit-order monitor's query of the
+// target's lock waits is slow; the run ends while one is running. Run
+// returns only once the monitor has stopped, so that nothing it aborts
+// or counts comes after the run's summary (a count once missed this
+// test's sibling above) and it never queries a target the caller has
+// closed.
+func TestOrderMonitorEndsWithRun(t *testing.T) {
+	f := newFakeTarget(t, map[uint64]*fakeTxn{1: {delay: 100 * time.Millisecond}})
+	f.slowLockQuery = 300 * time.Millisecond
+	if _, err := runPipeline(t, context.Background(), f, Config{Workers: 2}, rowTxn(1, 1), rowTxn(2, 2)); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.lockQueries.Load(); n != 0 {
+		t.Fatalf("%d lock-wait queries of the order monitor still running after Run returned", n)
+	}
+	if got := f.result(); !slices.Equal(got, seqs(2)) {
+		t.Fatalf("committed %v, want 1 2", got)
+	}
+}
+
 // TestLostCommitOutcome: the COMMIT of transaction 2 is sent and its
 // answer lost (the server committed it): the pipeline stops with the
 // commit's outcome unknown, naming the group, and does not go on.
