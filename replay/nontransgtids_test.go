@@ -3,11 +3,15 @@ package replay_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
+	"github.com/binlog-replay/binlog-replay/replay"
+	"github.com/binlog-replay/binlog-replay/txn"
 )
 
 // TestNonTransactionalKeepsGTIDs replays, into a target that keeps the
@@ -57,4 +61,124 @@ func TestNonTransactionalKeepsGTIDs(t *testing.T) {
 			replayKeepingGTIDs(t, o, db, sc, srcPos, "nt")
 		})
 	}
+}
+
+// TestStatementsKeepGTIDs is TestNonTransactionalKeepsGTIDs for binlogs
+// with statements (MIXED, STATEMENT) and targets logging in ROW and MIXED
+// format (MariaDB's default): a non-transactional table's statement (also
+// one that fails part way, logged with its error code, and one an InnoDB
+// table's trigger makes), which the target logs under the source GTID as
+// the statement ends, and temporary tables, whose CREATE and DROP do not
+// commit. Each source transaction must be logged once, under its GTID,
+// under gtid_strict_mode, and the target end at the source's position.
+func TestStatementsKeepGTIDs(t *testing.T) {
+	for _, format := range []string{"MIXED", "STATEMENT"} {
+		t.Run(format, func(t *testing.T) {
+			sc := replaytest.New(t, format,
+				func(ctx context.Context, db *sql.DB) error {
+					return replaytest.ExecAll(ctx, db, "CREATE DATABASE nt",
+						"CREATE TABLE nt.i (id INT PRIMARY KEY, v INT) ENGINE=InnoDB",
+						"CREATE TABLE nt.m (id INT PRIMARY KEY, v INT) ENGINE=MyISAM",
+						"CREATE TABLE nt.n (id INT PRIMARY KEY, n INT NOT NULL) ENGINE=MyISAM",
+						"INSERT INTO nt.n VALUES (1, 0)",
+						"CREATE TABLE nt.tr (id INT PRIMARY KEY, v INT) ENGINE=InnoDB",
+						"CREATE TRIGGER nt.tr_ai AFTER INSERT ON nt.tr FOR EACH ROW UPDATE nt.n SET n = n + 1 WHERE id = 1")
+				},
+				func(ctx context.Context, db *sql.DB) error {
+					var stmts []string
+					for i := 1; i <= 4; i++ {
+						stmts = append(stmts,
+							fmt.Sprintf("INSERT INTO nt.i VALUES (%d, %d)", i, i),
+							fmt.Sprintf("INSERT INTO nt.m VALUES (%d, %d)", i, i),
+							"UPDATE nt.n SET n = n + 1 WHERE id = 1",
+							"BEGIN", fmt.Sprintf("UPDATE nt.m SET v = v + 1 WHERE id = %d", i), "COMMIT",
+							fmt.Sprintf("INSERT INTO nt.tr VALUES (%d, %d)", i, i),
+							"CREATE TEMPORARY TABLE nt.tmp (id INT PRIMARY KEY, v INT) ENGINE=InnoDB",
+							fmt.Sprintf("INSERT INTO nt.tmp VALUES (%d, %d)", 100+i, i),
+							"INSERT INTO nt.i SELECT * FROM nt.tmp",
+							"DROP TEMPORARY TABLE nt.tmp")
+					}
+					if err := replaytest.ExecAll(ctx, db, stmts...); err != nil {
+						return err
+					}
+					// Fails part way on the source: row 50 stays, logged
+					// with error code 1062.
+					err := replaytest.ExecAll(ctx, db, "INSERT INTO nt.m VALUES (50, 1), (1, 1)")
+					if err == nil {
+						return fmt.Errorf("the duplicate key insert did not fail")
+					}
+					return replaytest.ExecAll(ctx, db, "INSERT INTO nt.i VALUES (200, 1)", "UPDATE nt.m SET v = v * 10")
+				})
+			srcPos, _ := gtidState(t, sc.SourceDB)
+			for _, target := range []string{"ROW", "MIXED"} {
+				for _, workers := range []int{1, 4} {
+					t.Run(fmt.Sprintf("%s target, %d workers", target, workers), func(t *testing.T) {
+						tgt := sandbox.ForTest(t, sandbox.Options{FromDatadir: sc.Base, Binlog: true, BinlogFormat: target,
+							Args: []string{"--gtid-strict-mode=1"}})
+						db, err := tgt.Open(context.Background(), "")
+						if err != nil {
+							t.Fatal(err)
+						}
+						t.Cleanup(func() { db.Close() })
+						o := opts(workers)
+						o.Files, o.Select.StartPosition, o.TargetDSN = sc.Files, sc.Start, tgt.DSN("")
+						replayKeepingGTIDs(t, o, db, sc, srcPos, "nt")
+					})
+				}
+			}
+		})
+	}
+}
+
+// TestSplitStatementStops: a STATEMENT-format source logs a transaction
+// whose statement writes an InnoDB table and, through a trigger, a MyISAM
+// one as one group; a target logging in ROW format logs the MyISAM rows
+// as the statement ends and the InnoDB ones at the commit: two groups,
+// the second under a GTID of the target's own, which the next source
+// transaction finds taken. The replay must stop there, the transaction
+// applied and checkpointed, saying so (never go on to a duplicate GTID,
+// or a refusal that leaves the operator guessing); --resume with
+// --target-gtids own then replays the rest.
+func TestSplitStatementStops(t *testing.T) {
+	sc := replaytest.New(t, "STATEMENT",
+		func(ctx context.Context, db *sql.DB) error {
+			return replaytest.ExecAll(ctx, db, "CREATE DATABASE nt",
+				"CREATE TABLE nt.i (id INT PRIMARY KEY, v INT) ENGINE=InnoDB",
+				"CREATE TABLE nt.n (id INT PRIMARY KEY, n INT NOT NULL) ENGINE=MyISAM",
+				"INSERT INTO nt.n VALUES (1, 0)",
+				"CREATE TABLE nt.tr (id INT PRIMARY KEY, v INT) ENGINE=InnoDB",
+				"CREATE TRIGGER nt.tr_ai AFTER INSERT ON nt.tr FOR EACH ROW UPDATE nt.n SET n = n + 1 WHERE id = 1")
+		},
+		func(ctx context.Context, db *sql.DB) error {
+			return replaytest.ExecAll(ctx, db, "INSERT INTO nt.i VALUES (1, 1)",
+				"BEGIN", "INSERT INTO nt.tr VALUES (1, 1)", "INSERT INTO nt.i VALUES (2, 2)", "COMMIT",
+				"INSERT INTO nt.i VALUES (3, 3)", "INSERT INTO nt.i VALUES (4, 4)")
+		})
+	tgt := sandbox.ForTest(t, sandbox.Options{FromDatadir: sc.Base, Binlog: true, BinlogFormat: "ROW", Args: []string{"--gtid-strict-mode=1"}})
+	db, err := tgt.Open(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	o := opts(1)
+	o.Files, o.Select.StartPosition, o.TargetDSN = sc.Files, sc.Start, tgt.DSN("")
+	var log strings.Builder
+	sum, err := replay.Run(context.Background(), o, &log)
+	var applied *replay.AppliedError
+	if !errors.As(err, &applied) || !strings.Contains(err.Error(), "two parts") {
+		t.Fatalf("replay: %v, want it to stop after the transaction the target logged in two parts\nlog:\n%s", err, log.String())
+	}
+	if sum == nil || sum.Applied != 2 || !strings.Contains(sum.StopReason, "holds the transaction it names") {
+		t.Fatalf("summary %+v, want 2 transactions applied, the stop after the second\nlog:\n%s", sum, log.String())
+	}
+	var n int
+	if err := db.QueryRow("SELECT n FROM nt.n WHERE id = 1").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("the trigger's MyISAM count is %d (%v), want 1: the transaction applied once", n, err)
+	}
+	o.Select.StartPosition, o.Recovery.Resume, o.Apply.TargetGTIDs = txn.Position{}, true, replay.GTIDsOwn
+	log.Reset()
+	if _, err := replay.Run(context.Background(), o, &log); err != nil {
+		t.Fatalf("resume with --target-gtids own: %v\nlog:\n%s", err, log.String())
+	}
+	replaytest.RequireEqual(t, db, sc.SourceDB, "nt")
 }

@@ -30,6 +30,12 @@ func ParseOutcome(s string) (Outcome, error) { return pipeline.ParseOutcome(s) }
 // transaction before it.
 type UncertainError = pipeline.UncertainError
 
+// AppliedError stops a replay after a transaction the target holds, with
+// its checkpoint, because something about it needs the operator (the
+// target logged it in two parts, say: see its message); --resume goes on
+// after it.
+type AppliedError = pipeline.AppliedError
+
 // ApplyError is returned when a source transaction could not be applied.
 // The target holds every transaction before it and nothing of it.
 type ApplyError = pipeline.ApplyError

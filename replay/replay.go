@@ -458,6 +458,9 @@ func (r *run) pipeline(ctx context.Context, start txn.Position) error {
 		// Whatever the reader reached, the run stopped on this error: the
 		// stop point is not what was missed.
 		r.read.stopWhy = "stopped on an error (below): the target holds every transaction before the one it names, and nothing of it"
+		if applied := (*pipeline.AppliedError)(nil); errors.As(err, &applied) {
+			r.read.stopWhy = "stopped on an error (below): the target holds the transaction it names, and every one before"
+		}
 		r.read.missed = nil
 	}
 	if err == nil {

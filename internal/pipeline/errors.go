@@ -80,3 +80,24 @@ func errorText(err error, logValues bool) string {
 	}
 	return strings.ReplaceAll(text, me.Message, redact.ServerMessage(me.Number, me.Message))
 }
+
+// AppliedError stops a run after a transaction the target holds whole,
+// with its checkpoint: something about it needs the operator before the
+// run goes on (see commitRest). Resuming goes on after it.
+type AppliedError struct {
+	// Start and GTID identify the transaction.
+	Start txn.Position
+	GTID  string
+	Err   error
+}
+
+func (e *AppliedError) Error() string {
+	id := e.Start.String()
+	if e.GTID != "" {
+		id += " (GTID " + e.GTID + ")"
+	}
+	return fmt.Sprintf("after the transaction at %s, applied and checkpointed: %v", id, e.Err)
+}
+
+// Unwrap returns the error.
+func (e *AppliedError) Unwrap() error { return e.Err }

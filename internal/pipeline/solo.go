@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
 	"github.com/binlog-replay/binlog-replay/internal/target"
 
 	"github.com/binlog-replay/binlog-replay/redact"
@@ -149,21 +150,23 @@ func (w *worker) applySolo(ctx context.Context, g *group) error {
 		w.rollback()
 		return uncertain(err)
 	}
-	if err := w.exec(ctx, append(w.lead(g, false), stmts...)); err != nil {
+	if err := w.execSolo(ctx, t, append(w.lead(g, false), stmts...)); err != nil {
 		w.rollback()
 		return uncertain(err)
 	}
 	w.sess.SetFormat(format)
 	last := g.txns[len(g.txns)-1]
 	commit := w.p.checkpointSQL(last, w.p.cfg.AppliedBefore+g.last(), g.temps) + ";\nCOMMIT"
-	var logged bool
+	var logged loggedAs
 	if !t.RolledBack {
 		if logged, err = w.loggedAlready(ctx, t); err != nil {
 			w.rollback()
 			return uncertain(err)
 		}
 	}
-	if t.RolledBack || logged {
+	var split error
+	switch {
+	case t.RolledBack || logged == loggedRows:
 		// Rolled back on the source: the transactional changes go, the
 		// others stay, as there. Logged: the server logged the
 		// transaction's writes, under its source GTID, as each statement
@@ -177,7 +180,19 @@ func (w *worker) applySolo(ctx context.Context, g *group) error {
 			return uncertain(fmt.Errorf("end the transaction before its checkpoint: %w", err))
 		}
 		err = w.execUnlogged(ctx, commit)
-	} else {
+	case logged == loggedStatements:
+		// The server logged the transaction under its source GTID as a
+		// statement ended; what the open transaction may still hold (a
+		// statement's transactional writes, which the server logs apart
+		// when its engines or binlog format differ from the source's)
+		// cannot be seen: commit it alone, then the checkpoint out of
+		// the binlog. A commit that logged something took a GTID of the
+		// target's own: say so once the checkpoint is written.
+		if split, err = w.commitRest(ctx, t); err != nil {
+			return uncertain(err)
+		}
+		err = w.execUnlogged(ctx, commit)
+	default:
 		err = w.sess.Run(ctx, commit)
 	}
 	if err != nil {
@@ -186,24 +201,80 @@ func (w *worker) applySolo(ctx context.Context, g *group) error {
 		}
 		return w.p.applyError(last, nil, fmt.Errorf("%w; --resume reads the checkpoint to find out: %w", errCommitUnknown, err))
 	}
+	if split != nil {
+		w.p.committed(g)
+		return &AppliedError{Start: t.Start, GTID: t.GTID.String(), Err: split}
+	}
 	w.p.committed(g)
 	return nil
 }
 
+// execSolo sends the statements of the solo transaction t. With source
+// GTIDs kept, a transaction that is one statement is run with autocommit
+// on, as the source ran it: a statement that writes transactional and
+// non-transactional tables (through a trigger, say) is then logged as one
+// group, under t's GTID, as on the source; in a transaction, the server
+// would log its non-transactional writes (in row format) as the statement
+// ends, apart from the others, which its commit logs later under a GTID
+// of the target's own (see commitRest). The checkpoint then commits out
+// of the binlog (loggedAlready).
+func (w *worker) execSolo(ctx context.Context, t *txn.Txn, stmts []sqlgen.Stmt) error {
+	if !w.p.cfg.KeepGTIDs || t.GTID.IsZero() || t.RolledBack || !oneStatement(t) {
+		return w.exec(ctx, stmts)
+	}
+	if err := w.sess.Run(ctx, "SET SESSION autocommit=1"); err != nil {
+		return fmt.Errorf("run a one-statement transaction with autocommit: %w", err)
+	}
+	err := w.exec(ctx, stmts)
+	if rerr := w.sess.Run(context.WithoutCancel(ctx), "SET SESSION autocommit=0"); rerr != nil && err == nil {
+		err = fmt.Errorf("set autocommit off again: %w", rerr)
+	}
+	return err
+}
+
+// oneStatement reports whether t is one statement (between its BEGIN and
+// COMMIT, if any), with no row events.
+func oneStatement(t *txn.Txn) bool {
+	n := 0
+	for i := range t.Events {
+		e := &t.Events[i]
+		switch {
+		case e.Kind == txn.EventRows || e.TableMap != nil:
+			return false
+		case e.Query != nil && !beginOrCommit(string(e.Query.SQL)):
+			n++
+		}
+	}
+	return n == 1
+}
+
+// loggedAs is how the target logged a transaction before its COMMIT (see
+// loggedAlready).
+type loggedAs int
+
+const (
+	notLogged        loggedAs = iota
+	loggedRows                // its rows, of non-transactional tables only
+	loggedStatements          // a statement of it, at the statement's end
+)
+
 // loggedAlready reports whether, with source GTIDs kept, the target has
-// already logged t under its source GTID: t writes rows of
-// non-transactional tables only (its table maps name no table that is
-// transactional on the target, and it holds no statement), which the
-// server logs as each statement ends, and the session's last logged GTID
-// (@@last_gtid, MariaDB) is t's. Then the open transaction holds nothing
-// of t's. A transaction with anything else is left as before: its COMMIT
-// logs what it holds.
-func (w *worker) loggedAlready(ctx context.Context, t *txn.Txn) (bool, error) {
+// already logged t under its source GTID: the session's last logged GTID
+// (@@last_gtid, MariaDB) is t's, which happens when t writes
+// non-transactional tables (the server logs them as each statement ends).
+// loggedRows: t is rows of non-transactional tables only (its table maps
+// name no table that is transactional on the target, and it holds no
+// statement), so the open transaction holds nothing of t's.
+// loggedStatements: t holds statements, which may write any table (through
+// triggers too): the open transaction may hold more of it (see
+// commitRest). A transaction with anything else is left as before: its
+// COMMIT logs what it holds.
+func (w *worker) loggedAlready(ctx context.Context, t *txn.Txn) (loggedAs, error) {
 	conn := w.sess.Conn()
 	if !w.p.cfg.KeepGTIDs || t.GTID.IsZero() || conn == nil {
-		return false, nil
+		return notLogged, nil
 	}
-	rows := false
+	rows, statements, transactional := false, false, false
 	for i := range t.Events {
 		e := &t.Events[i]
 		switch {
@@ -212,23 +283,57 @@ func (w *worker) loggedAlready(ctx context.Context, t *txn.Txn) (bool, error) {
 		case e.TableMap != nil:
 			tbl, err := w.p.deps.Tables.Shape(ctx, e.TableMap.Schema, e.TableMap.Table)
 			if err != nil || tbl == nil || tbl.Transactional {
-				return false, nil
+				transactional = true
 			}
 		case e.Query != nil && !beginOrCommit(string(e.Query.SQL)):
-			return false, nil
+			statements = true
 		}
 	}
-	if !rows {
-		return false, nil
+	if !statements && (!rows || transactional) {
+		return notLogged, nil
 	}
+	last, err := w.lastGTID(ctx)
+	switch {
+	case err != nil || last != t.GTID.String():
+		return notLogged, err
+	case statements:
+		return loggedStatements, nil
+	}
+	return loggedRows, nil
+}
+
+// lastGTID returns the GTID the worker's session last logged (@@last_gtid),
+// "" on a server without it (not MariaDB).
+func (w *worker) lastGTID(ctx context.Context) (string, error) {
 	var last string
-	if err := conn.QueryRowContext(ctx, "SELECT @@last_gtid").Scan(&last); err != nil {
+	if err := w.sess.Conn().QueryRowContext(ctx, "SELECT @@last_gtid").Scan(&last); err != nil {
 		if target.IsServerError(err) {
-			return false, nil // not MariaDB: no @@last_gtid, as before
+			return "", nil
 		}
-		return false, fmt.Errorf("read the GTID the target last logged: %w", err)
+		return "", fmt.Errorf("read the GTID the target last logged: %w", err)
 	}
-	return last == t.GTID.String(), nil
+	return last, nil
+}
+
+// commitRest commits what the open transaction holds of t, which the
+// target has logged under its source GTID (loggedStatements): nothing,
+// usually, and the commit logs nothing. When it logged something (the
+// target logged t in two parts, the second under a GTID of its own, which
+// a later source transaction will find taken), split says so; err is an
+// error of the commit itself.
+func (w *worker) commitRest(ctx context.Context, t *txn.Txn) (split, err error) {
+	if err := w.sess.Run(ctx, "COMMIT"); err != nil {
+		return nil, fmt.Errorf("commit the transaction the target logged as a statement ended: %w", err)
+	}
+	last, err := w.lastGTID(ctx)
+	if err != nil || last == t.GTID.String() {
+		return nil, err
+	}
+	return fmt.Errorf("the target logged this transaction in two parts: its non-transactional writes under the source GTID %s "+
+		"as a statement ended, and the rest (transactional writes of the same statements) as %s, a GTID of its own, which a "+
+		"later source transaction may find taken; its engines or binlog format differ from the source's, which logged them "+
+		"together. The transaction and its checkpoint are committed: to go on, --resume with --target-gtids own, "+
+		"or with the target's binlog_format set as the source's", t.GTID, last), nil
 }
 
 // beginOrCommit reports whether sql is the BEGIN or COMMIT of a group.

@@ -363,7 +363,17 @@ func (w *worker) applyDDL(ctx context.Context, g *group) error {
 	if err := w.execDDL(ctx, t, q, rowsOnly); err != nil {
 		return err
 	}
-	if err := w.execUnlogged(ctx, w.p.checkpointSQL(t, w.p.cfg.AppliedBefore+g.last(), g.temps)+";\nCOMMIT"); err != nil {
+	logged, err := w.ddlLogged(ctx, t)
+	if err != nil {
+		return w.p.applyError(t, nil, err)
+	}
+	commit := w.p.checkpointSQL(t, w.p.cfg.AppliedBefore+g.last(), g.temps) + ";\nCOMMIT"
+	if logged {
+		err = w.execUnlogged(ctx, commit)
+	} else {
+		err = w.sess.Run(ctx, commit)
+	}
+	if err != nil {
 		if !target.IsServerError(err) {
 			w.p.commitUncertain(g)
 		}
@@ -371,6 +381,26 @@ func (w *worker) applyDDL(ctx context.Context, g *group) error {
 	}
 	w.p.committed(g)
 	return nil
+}
+
+// ddlLogged reports whether the checkpoint after the DDL transaction t
+// goes out of the binlog: always, unless source GTIDs are kept and the
+// target has not logged t (@@last_gtid) as it ran: a DDL that does not
+// commit (CREATE or DROP TEMPORARY TABLE) is then logged, in MIXED or
+// STATEMENT format, at the commit of the transaction it opened, which the
+// checkpoint joins under t's GTID (sql_log_bin cannot change inside it);
+// or the target did not log it at all (a temporary table in ROW format),
+// and the checkpoint takes t's GTID instead of nothing. Row events after
+// the DDL (CREATE TABLE ... SELECT) commit with the checkpoint as before.
+func (w *worker) ddlLogged(ctx context.Context, t *txn.Txn) (bool, error) {
+	if !w.p.cfg.KeepGTIDs || t.GTID.IsZero() || hasRowEvents(t) || w.sess.Conn() == nil {
+		return true, nil
+	}
+	last, err := w.lastGTID(ctx)
+	if err != nil || last == "" {
+		return true, err
+	}
+	return last == t.GTID.String(), nil
 }
 
 // settleDDL returns the DDL statement of g's transaction and, when an
