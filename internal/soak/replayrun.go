@@ -43,6 +43,12 @@ type ReplayConfig struct {
 	Apply string
 	// Compact adds --compact (net-effect compaction of each group).
 	Compact bool
+	// TargetBinlog turns the binlog of the target (and the anchor) on,
+	// in TargetFormat: the replay keeps the source's GTIDs, and the check
+	// compares the GTIDs the two logged. StrictGTIDs sets
+	// gtid_strict_mode on the replay's target.
+	TargetBinlog, StrictGTIDs bool
+	TargetFormat              string
 }
 
 // String describes the configuration in one line.
@@ -62,6 +68,12 @@ func (c ReplayConfig) String() string {
 	}
 	if c.Compact {
 		s += " compact"
+	}
+	if c.TargetBinlog {
+		s += " target-binlog=" + c.TargetFormat
+		if c.StrictGTIDs {
+			s += " (gtid strict)"
+		}
 	}
 	return s
 }
@@ -97,6 +109,12 @@ func chooseReplay(rng *rand.Rand, p seedgen.Plan, txns []binlogtext.BinTxn, end 
 	// Net-effect compaction, drawn after everything else for the same
 	// reason.
 	c.Compact = rng.IntN(3) == 0
+	// The target's binlog on, source GTIDs kept: drawn after everything
+	// else for the same reason.
+	if rng.IntN(4) == 0 {
+		c.TargetBinlog, c.StrictGTIDs = true, rng.IntN(2) == 0
+		c.TargetFormat = []string{"ROW", "MIXED"}[rng.IntN(2)]
+	}
 	return c
 }
 

@@ -232,7 +232,7 @@ func (r *Result) run(ctx context.Context, cfg Config, dir string) error {
 func (r *Result) replayAndCheck(ctx context.Context, cfg Config, src *Source, anchor *sandbox.Server, txns []binlogtext.BinTxn,
 	files []string, dir string) error {
 	began := time.Now()
-	target, err := sandbox.Start(ctx, sandbox.Options{FromDatadir: src.Base})
+	target, err := sandbox.Start(ctx, targetOptions(src.Base, r.Replay, true))
 	if err != nil {
 		return fmt.Errorf("start target: %w", err)
 	}
@@ -272,8 +272,40 @@ func (r *Result) replayAndCheck(ctx context.Context, cfg Config, src *Source, an
 	}
 	r.phase("check", &began)
 	if r.Plan.Has(seedgen.FeatStopBehind) && len(r.Failures) == 0 && out.Exit == 0 && r.Expect.Applied >= 2 {
-		return r.stopBehind(ctx, rp, c)
+		if err := r.stopBehind(ctx, rp, c); err != nil {
+			return err
+		}
 	}
+	if r.Replay.TargetBinlog {
+		return r.checkGTIDs(ctx, target, anchor, txns)
+	}
+	return nil
+}
+
+// checkGTIDs checks the GTIDs the target logged (gtidFailures): each
+// source transaction applied is logged at most once, under its own GTID,
+// in order, whatever kills and restarts came on the way. When the replay
+// ended refusing where temporary tables are open, the anchor is a server
+// without a binlog: the counts are then not compared with it.
+func (r *Result) checkGTIDs(ctx context.Context, target, anchor *sandbox.Server, txns []binlogtext.BinTxn) error {
+	if r.Outcome.RefusalFailed {
+		return nil
+	}
+	exempt := map[string]bool{}
+	for _, s := range r.Outcome.Settled {
+		exempt[txns[s.Index].GTID] = true
+	}
+	got, err := binlogGTIDs(ctx, target)
+	if err != nil {
+		return fmt.Errorf("target: %w", err)
+	}
+	var want []string
+	if r.Outcome.TempRefused == nil {
+		if want, err = binlogGTIDs(ctx, anchor); err != nil {
+			return fmt.Errorf("anchor: %w", err)
+		}
+	}
+	r.Failures = append(r.Failures, gtidFailures(got, txns[:r.Expect.Applied], want, exempt)...)
 	return nil
 }
 
@@ -353,7 +385,7 @@ func verdict(r *Result) Status {
 
 // runAnchor starts the anchor target and applies the expected range to it.
 func (r *Result) runAnchor(ctx context.Context, src *Source, files []string, txns []binlogtext.BinTxn, dir string) (*sandbox.Server, error) {
-	anchor, err := sandbox.Start(ctx, sandbox.Options{FromDatadir: src.Base})
+	anchor, err := sandbox.Start(ctx, targetOptions(src.Base, r.Replay, false))
 	if err != nil {
 		return nil, fmt.Errorf("start anchor: %w", err)
 	}

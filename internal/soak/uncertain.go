@@ -425,7 +425,10 @@ func compareServers(ctx context.Context, a, b *sandbox.Server) (map[string]strin
 func restoreTables(ctx context.Context, from, to *sandbox.Server, tables []string) error {
 	dump := exec.CommandContext(ctx, "mariadb-dump", append([]string{"--no-defaults", "--socket=" + from.Socket, "--user=root",
 		"--skip-dump-date", seedgen.DB}, tables...)...)
-	load := exec.CommandContext(ctx, "mariadb", "--no-defaults", "--socket="+to.Socket, "--user=root", "--binary-mode", seedgen.DB)
+	// Out of the binlog, as an operator repairing a server that keeps
+	// its source's GTIDs would.
+	load := exec.CommandContext(ctx, "mariadb", "--no-defaults", "--socket="+to.Socket, "--user=root", "--binary-mode",
+		"--init-command=SET sql_log_bin=0", seedgen.DB)
 	var dumped, dumpErr, loadErr bytes.Buffer
 	dump.Stdout, dump.Stderr = &dumped, &dumpErr
 	if err := dump.Run(); err != nil {
@@ -457,8 +460,17 @@ func dropTables(ctx context.Context, srv *sandbox.Server, tables []string) error
 		return fmt.Errorf("open target: %w", err)
 	}
 	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("open target: %w", err)
+	}
+	defer conn.Close()
+	// Out of the binlog (see restoreTables).
+	if _, err := conn.ExecContext(ctx, "SET sql_log_bin=0"); err != nil {
+		return fmt.Errorf("drop tables: %w", err)
+	}
 	for _, name := range tables {
-		if _, err := db.ExecContext(ctx, "DROP TABLE `"+seedgen.DB+"`.`"+name+"`"); err != nil {
+		if _, err := conn.ExecContext(ctx, "DROP TABLE `"+seedgen.DB+"`.`"+name+"`"); err != nil {
 			return fmt.Errorf("drop %s: %w", name, err)
 		}
 	}

@@ -77,3 +77,38 @@ var sampleTxns = []binlogtext.BinTxn{
 	{File: "mysql-bin.000002", Start: 200, End: 300, GTID: "0-1-6", Time: time.Unix(1002, 0)},
 	{File: "mysql-bin.000003", Start: 300, End: 400, GTID: "0-1-7", Time: time.Unix(1001, 0)},
 }
+
+func TestGTIDFailures(t *testing.T) {
+	for info, want := range map[string]string{"BEGIN GTID 0-1-5": "0-1-5", "GTID 0-1-6": "0-1-6", "BEGIN GTID 0-1-7 cid=12": "0-1-7"} {
+		if got := gtidOfInfo(info); got != want {
+			t.Errorf("gtidOfInfo(%q) = %q, want %q", info, got, want)
+		}
+	}
+	anchor := []string{"0-1-5", "0-1-6", "0-1-6", "0-1-7"}
+	cases := []struct {
+		target  []string
+		applied int
+		exempt  map[string]bool
+		classes []string
+	}{
+		{[]string{"0-1-5", "0-1-6", "0-1-7"}, 3, nil, nil},
+		{[]string{"0-1-6", "0-1-7"}, 3, nil, nil},          // 5 and 6 one group
+		{[]string{"0-1-6", "0-1-6", "0-1-7"}, 3, nil, nil}, // as the anchor
+		{[]string{"0-1-5", "0-1-5", "0-1-7"}, 3, map[string]bool{"0-1-5": true}, nil},
+		{[]string{"0-1-5", "0-1-5", "0-1-7"}, 3, nil, []string{"target binlog: a GTID logged twice"}},
+		{[]string{"0-1-5", "0-1-7", "0-2-1"}, 3, nil, []string{"target binlog: a GTID that is not a source transaction applied"}},
+		{[]string{"0-1-5", "0-1-6", "0-1-7"}, 2, nil, []string{"target binlog: a GTID that is not a source transaction applied"}},
+		{[]string{"0-1-5", "0-1-7", "0-1-6"}, 3, nil, []string{"target binlog: GTIDs out of the source's order",
+			"target binlog: the last GTID of a domain is not the source's last applied"}},
+		{[]string{"0-1-5", "0-1-6"}, 3, nil, []string{"target binlog: the last GTID of a domain is not the source's last applied"}},
+	}
+	for i, c := range cases {
+		var got []string
+		for _, f := range gtidFailures(c.target, sampleTxns[:c.applied], anchor, c.exempt) {
+			got = append(got, f.Class)
+		}
+		if !reflect.DeepEqual(got, c.classes) {
+			t.Errorf("case %d: %q, want %q", i, got, c.classes)
+		}
+	}
+}
