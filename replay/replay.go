@@ -369,6 +369,11 @@ func (r *run) createCheckpoint(ctx context.Context, conn *sql.Conn, fresh bool, 
 	if err := target.EnsureTables(ctx, conn); err != nil {
 		return err
 	}
+	if r.start.keepGTIDs {
+		if err := target.OpenMemoryTables(ctx, conn); err != nil {
+			return err
+		}
+	}
 	if err := r.tgt.ResetSessions(ctx, conn); err != nil {
 		return err
 	}

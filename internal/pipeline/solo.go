@@ -8,7 +8,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
 	"github.com/binlog-replay/binlog-replay/internal/target"
 
 	"github.com/binlog-replay/binlog-replay/redact"
@@ -150,19 +149,30 @@ func (w *worker) applySolo(ctx context.Context, g *group) error {
 		w.rollback()
 		return uncertain(err)
 	}
-	if err := w.execSolo(ctx, t, append(w.lead(g, false), stmts...)); err != nil {
+	lg, err := w.startSoloLog(ctx, t)
+	if err != nil {
 		w.rollback()
+		return uncertain(err)
+	}
+	err = w.exec(ctx, append(w.lead(g, false), stmts...))
+	if lg.autocommit {
+		if rerr := w.sess.Run(context.WithoutCancel(ctx), "SET SESSION autocommit=0"); rerr != nil && err == nil {
+			err = fmt.Errorf("set autocommit off again: %w", rerr)
+		}
+	}
+	if err != nil {
+		w.rollback()
+		w.endSoloLog(ctx, lg)
 		return uncertain(err)
 	}
 	w.sess.SetFormat(format)
 	last := g.txns[len(g.txns)-1]
 	commit := w.p.checkpointSQL(last, w.p.cfg.AppliedBefore+g.last(), g.temps) + ";\nCOMMIT"
-	var logged loggedAs
-	if !t.RolledBack {
-		if logged, err = w.loggedAlready(ctx, t); err != nil {
-			w.rollback()
-			return uncertain(err)
-		}
+	logged, err := w.loggedDuring(ctx, t, lg)
+	if err != nil {
+		w.rollback()
+		w.endSoloLog(ctx, lg)
+		return uncertain(err)
 	}
 	var split error
 	switch {
@@ -171,24 +181,25 @@ func (w *worker) applySolo(ctx context.Context, g *group) error {
 		// others stay, as there. Logged: the server logged the
 		// transaction's writes, under its source GTID, as each statement
 		// ended (non-transactional tables, row format), and the open
-		// transaction holds nothing of the source's (loggedAlready);
+		// transaction holds nothing of the source's (loggedDuring);
 		// logged, the checkpoint's commit would take a GTID of the
 		// target's own, one a later source transaction then finds taken.
 		// Either way: end the open transaction, and commit the checkpoint
 		// out of the binlog.
 		if err := w.sess.Run(ctx, "ROLLBACK"); err != nil {
+			w.endSoloLog(ctx, lg)
 			return uncertain(fmt.Errorf("end the transaction before its checkpoint: %w", err))
 		}
 		err = w.execUnlogged(ctx, commit)
-	case logged == loggedStatements:
-		// The server logged the transaction under its source GTID as a
-		// statement ended; what the open transaction may still hold (a
-		// statement's transactional writes, which the server logs apart
-		// when its engines or binlog format differ from the source's)
-		// cannot be seen: commit it alone, then the checkpoint out of
-		// the binlog. A commit that logged something took a GTID of the
-		// target's own: say so once the checkpoint is written.
-		if split, err = w.commitRest(ctx, t); err != nil {
+	case logged == loggedStatements || logged == loggedSplit:
+		// The server logged the transaction, under its source GTID, as a
+		// statement ended; what the open transaction may still hold
+		// cannot be seen: commit it alone (it logs nothing, usually),
+		// then the checkpoint out of the binlog. Logged in two parts or
+		// more, the later ones under GTIDs of the target's own: say so
+		// once the checkpoint is written.
+		if split, err = w.commitRest(ctx, t, logged == loggedSplit); err != nil {
+			w.endSoloLog(ctx, lg)
 			return uncertain(err)
 		}
 		err = w.execUnlogged(ctx, commit)
@@ -196,40 +207,100 @@ func (w *worker) applySolo(ctx context.Context, g *group) error {
 		err = w.sess.Run(ctx, commit)
 	}
 	if err != nil {
+		w.endSoloLog(ctx, lg)
 		if !target.IsServerError(err) {
 			w.p.commitUncertain(g)
 		}
 		return w.p.applyError(last, nil, fmt.Errorf("%w; --resume reads the checkpoint to find out: %w", errCommitUnknown, err))
 	}
+	w.p.committed(g)
+	if err := w.endSoloLog(ctx, lg); err != nil {
+		return w.p.applyError(last, nil, err)
+	}
 	if split != nil {
-		w.p.committed(g)
 		return &AppliedError{Start: t.Start, GTID: t.GTID.String(), Err: split}
 	}
-	w.p.committed(g)
 	return nil
 }
 
-// execSolo sends the statements of the solo transaction t. With source
-// GTIDs kept, a transaction that is one statement is run with autocommit
-// on, as the source ran it: a statement that writes transactional and
-// non-transactional tables (through a trigger, say) is then logged as one
-// group, under t's GTID, as on the source; in a transaction, the server
-// would log its non-transactional writes (in row format) as the statement
-// ends, apart from the others, which its commit logs later under a GTID
-// of the target's own (see commitRest). The checkpoint then commits out
-// of the binlog (loggedAlready).
-func (w *worker) execSolo(ctx context.Context, t *txn.Txn, stmts []sqlgen.Stmt) error {
-	if !w.p.cfg.KeepGTIDs || t.GTID.IsZero() || t.RolledBack || !oneStatement(t) {
-		return w.exec(ctx, stmts)
+// soloLog is how the body of a solo transaction is logged by a target
+// that keeps the source's GTIDs (see startSoloLog).
+type soloLog struct {
+	// on: source GTIDs are kept on a MariaDB target; before is the GTID
+	// the session last logged before the body (@@last_gtid).
+	on     bool
+	before string
+	// statement: the body runs with binlog_format STATEMENT; autocommit:
+	// with autocommit on (both restored after it).
+	statement, autocommit bool
+}
+
+// startSoloLog prepares the session for the body of the solo transaction
+// t, with source GTIDs kept. The server logs a write to a
+// non-transactional table as its statement ends when nothing
+// transactional is pending in the transaction (always, in row format):
+// the target must log t as the source did, one group under t's GTID, and
+// the replay must know when it did not.
+//   - A transaction holding statements runs with binlog_format STATEMENT,
+//     as the source logged them: in row format, a MyISAM statement after
+//     InnoDB ones, or a statement whose trigger writes MyISAM, would be
+//     logged apart, before the rest, under t's GTID, and the rest at the
+//     commit under a GTID of the target's own. The server refuses the
+//     switch while the session has temporary tables open and logs in row
+//     format (MIXED format sticks to it then): the format stays.
+//   - A transaction that is one statement runs with autocommit on, as the
+//     source ran it: its writes of both kinds are logged together.
+//   - The GTID the session last logged is read first, to tell afterwards
+//     whether the body logged anything (loggedDuring).
+func (w *worker) startSoloLog(ctx context.Context, t *txn.Txn) (soloLog, error) {
+	var lg soloLog
+	if !w.p.cfg.KeepGTIDs || t.GTID.IsZero() || w.sess.Conn() == nil {
+		return lg, nil
 	}
-	if err := w.sess.Run(ctx, "SET SESSION autocommit=1"); err != nil {
-		return fmt.Errorf("run a one-statement transaction with autocommit: %w", err)
+	before, ok, err := w.lastGTID(ctx)
+	if err != nil || !ok {
+		return lg, err
 	}
-	err := w.exec(ctx, stmts)
-	if rerr := w.sess.Run(context.WithoutCancel(ctx), "SET SESSION autocommit=0"); rerr != nil && err == nil {
-		err = fmt.Errorf("set autocommit off again: %w", rerr)
+	lg.on, lg.before = true, before
+	if hasStatements(t) && !t.RolledBack {
+		switch err := w.sess.Run(ctx, "SET SESSION binlog_format='STATEMENT'"); {
+		case err == nil:
+			lg.statement = true
+		case !target.IsMySQLError(err, errTempTablesPreventSwitch):
+			return lg, fmt.Errorf("log the transaction's statements as statements, as the source did: %w", err)
+		}
 	}
-	return err
+	if oneStatement(t) && !t.RolledBack {
+		if err := w.sess.Run(ctx, "SET SESSION autocommit=1"); err != nil {
+			w.endSoloLog(ctx, lg)
+			return soloLog{}, fmt.Errorf("run a one-statement transaction with autocommit: %w", err)
+		}
+		lg.autocommit = true
+	}
+	return lg, nil
+}
+
+// endSoloLog restores the session's binlog format after a solo
+// transaction (startSoloLog), once it is committed or rolled back.
+func (w *worker) endSoloLog(ctx context.Context, lg soloLog) error {
+	if !lg.statement {
+		return nil
+	}
+	if err := w.sess.Run(context.WithoutCancel(ctx), "SET SESSION binlog_format=@@GLOBAL.binlog_format"); err != nil {
+		return fmt.Errorf("set the session's binlog_format back: %w", err)
+	}
+	return nil
+}
+
+// hasStatements reports whether t holds a statement other than its BEGIN
+// and COMMIT.
+func hasStatements(t *txn.Txn) bool {
+	for i := range t.Events {
+		if q := t.Events[i].Query; q != nil && !beginOrCommit(string(q.SQL)) {
+			return true
+		}
+	}
+	return false
 }
 
 // oneStatement reports whether t is one statement (between its BEGIN and
@@ -249,91 +320,82 @@ func oneStatement(t *txn.Txn) bool {
 }
 
 // loggedAs is how the target logged a transaction before its COMMIT (see
-// loggedAlready).
+// loggedDuring).
 type loggedAs int
 
 const (
 	notLogged        loggedAs = iota
-	loggedRows                // its rows, of non-transactional tables only
-	loggedStatements          // a statement of it, at the statement's end
+	loggedRows                // its rows, of non-transactional tables only, under its GTID
+	loggedStatements          // a statement of it, as it ended, under its GTID
+	loggedSplit               // two parts or more: the later under GTIDs of the target's own
+	notChecked                // not looked at (source GTIDs not kept, not MariaDB): as before
 )
 
-// loggedAlready reports whether, with source GTIDs kept, the target has
-// already logged t under its source GTID: the session's last logged GTID
-// (@@last_gtid, MariaDB) is t's, which happens when t writes
-// non-transactional tables (the server logs them as each statement ends).
-// loggedRows: t is rows of non-transactional tables only (its table maps
-// name no table that is transactional on the target, and it holds no
-// statement), so the open transaction holds nothing of t's.
-// loggedStatements: t holds statements, which may write any table (through
-// triggers too): the open transaction may hold more of it (see
-// commitRest). A transaction with anything else is left as before: its
-// COMMIT logs what it holds.
-func (w *worker) loggedAlready(ctx context.Context, t *txn.Txn) (loggedAs, error) {
-	conn := w.sess.Conn()
-	if !w.p.cfg.KeepGTIDs || t.GTID.IsZero() || conn == nil {
+// loggedDuring reports what the target logged of t while its body ran
+// (startSoloLog read the GTID the session last logged before it):
+// nothing (its COMMIT logs it), or t under its GTID, as statements ended
+// (non-transactional tables) — loggedRows when t is rows of
+// non-transactional tables only (its table maps name no table that is
+// transactional on the target, and it holds no statement), so the open
+// transaction holds nothing of it; loggedStatements when it may (see
+// commitRest) — or, when the session's last GTID is another, t in parts.
+func (w *worker) loggedDuring(ctx context.Context, t *txn.Txn, lg soloLog) (loggedAs, error) {
+	if !lg.on || t.RolledBack {
 		return notLogged, nil
 	}
-	rows, statements, transactional := false, false, false
-	for i := range t.Events {
-		e := &t.Events[i]
-		switch {
-		case e.Kind == txn.EventRows:
-			rows = true
-		case e.TableMap != nil:
-			tbl, err := w.p.deps.Tables.Shape(ctx, e.TableMap.Schema, e.TableMap.Table)
-			if err != nil || tbl == nil || tbl.Transactional {
-				transactional = true
-			}
-		case e.Query != nil && !beginOrCommit(string(e.Query.SQL)):
-			statements = true
-		}
-	}
-	if !statements && (!rows || transactional) {
-		return notLogged, nil
-	}
-	last, err := w.lastGTID(ctx)
+	last, _, err := w.lastGTID(ctx)
 	switch {
-	case err != nil || last != t.GTID.String():
+	case err != nil || last == lg.before:
 		return notLogged, err
-	case statements:
+	case last != t.GTID.String():
+		return loggedSplit, nil
+	case hasStatements(t):
 		return loggedStatements, nil
+	}
+	for i := range t.Events {
+		if tm := t.Events[i].TableMap; tm != nil {
+			tbl, err := w.p.deps.Tables.Shape(ctx, tm.Schema, tm.Table)
+			if err != nil || tbl == nil || tbl.Transactional {
+				return loggedStatements, nil // whatever else it holds, commitRest commits it
+			}
+		}
 	}
 	return loggedRows, nil
 }
 
-// lastGTID returns the GTID the worker's session last logged (@@last_gtid),
-// "" on a server without it (not MariaDB).
-func (w *worker) lastGTID(ctx context.Context) (string, error) {
-	var last string
+// lastGTID returns the GTID the worker's session last logged
+// (@@last_gtid: "" when it logged none); ok is false on a server without
+// it (not MariaDB).
+func (w *worker) lastGTID(ctx context.Context) (last string, ok bool, err error) {
 	if err := w.sess.Conn().QueryRowContext(ctx, "SELECT @@last_gtid").Scan(&last); err != nil {
 		if target.IsServerError(err) {
-			return "", nil
+			return "", false, nil
 		}
-		return "", fmt.Errorf("read the GTID the target last logged: %w", err)
+		return "", false, fmt.Errorf("read the GTID the target last logged: %w", err)
 	}
-	return last, nil
+	return last, true, nil
 }
 
 // commitRest commits what the open transaction holds of t, which the
-// target has logged under its source GTID (loggedStatements): nothing,
-// usually, and the commit logs nothing. When it logged something (the
-// target logged t in two parts, the second under a GTID of its own, which
-// a later source transaction will find taken), split says so; err is an
-// error of the commit itself.
-func (w *worker) commitRest(ctx context.Context, t *txn.Txn) (split, err error) {
+// target has logged, in part at least, as statements ended (loggedDuring;
+// split: in parts already): usually nothing, and the commit logs nothing.
+// When t was logged in parts, or the commit logged something (under a
+// GTID of the target's own, which a later source transaction will find
+// taken), splitErr says so; err is an error of the commit itself.
+func (w *worker) commitRest(ctx context.Context, t *txn.Txn, split bool) (splitErr, err error) {
 	if err := w.sess.Run(ctx, "COMMIT"); err != nil {
 		return nil, fmt.Errorf("commit the transaction the target logged as a statement ended: %w", err)
 	}
-	last, err := w.lastGTID(ctx)
-	if err != nil || last == t.GTID.String() {
+	last, _, err := w.lastGTID(ctx)
+	if err != nil || (last == t.GTID.String() && !split) {
 		return nil, err
 	}
-	return fmt.Errorf("the target logged this transaction in two parts: its non-transactional writes under the source GTID %s "+
-		"as a statement ended, and the rest (transactional writes of the same statements) as %s, a GTID of its own, which a "+
-		"later source transaction may find taken; its engines or binlog format differ from the source's, which logged them "+
-		"together. The transaction and its checkpoint are committed: to go on, --resume with --target-gtids own, "+
-		"or with the target's binlog_format set as the source's", t.GTID, last), nil
+	return fmt.Errorf("the target logged this transaction in parts: under its source GTID %s as a statement ended, "+
+		"then up to %s, GTIDs of its own, which later source transactions may find taken: the target logs "+
+		"non-transactional writes apart from the others in row format (also MIXED, while temporary tables are open), "+
+		"where the source logged them as one. The transaction and its checkpoint are committed: to go on, --resume "+
+		"--target-gtids own (refused where temporary tables are open: then replay again from the base backup with "+
+		"--target-gtids own, or into a target logging in STATEMENT format)", t.GTID, last), nil
 }
 
 // beginOrCommit reports whether sql is the BEGIN or COMMIT of a group.

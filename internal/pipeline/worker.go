@@ -368,10 +368,19 @@ func (w *worker) applyDDL(ctx context.Context, g *group) error {
 		return w.p.applyError(t, nil, err)
 	}
 	commit := w.p.checkpointSQL(t, w.p.cfg.AppliedBefore+g.last(), g.temps) + ";\nCOMMIT"
-	if logged {
-		err = w.execUnlogged(ctx, commit)
-	} else {
+	var split error
+	switch logged {
+	case notLogged:
 		err = w.sess.Run(ctx, commit)
+	case loggedStatements:
+		// Logged as it ran: a DDL that does not commit (CREATE
+		// TEMPORARY TABLE ... ENGINE=Aria, say) leaves a transaction
+		// open, in which sql_log_bin cannot change. Commit it first.
+		if split, err = w.commitRest(ctx, t, false); err == nil {
+			err = w.execUnlogged(ctx, commit)
+		}
+	default:
+		err = w.execUnlogged(ctx, commit)
 	}
 	if err != nil {
 		if !target.IsServerError(err) {
@@ -380,27 +389,35 @@ func (w *worker) applyDDL(ctx context.Context, g *group) error {
 		return w.p.applyError(t, nil, fmt.Errorf("record DDL end: %w", err))
 	}
 	w.p.committed(g)
+	if split != nil {
+		return &AppliedError{Start: t.Start, GTID: t.GTID.String(), Err: split}
+	}
 	return nil
 }
 
-// ddlLogged reports whether the checkpoint after the DDL transaction t
-// goes out of the binlog: always, unless source GTIDs are kept and the
-// target has not logged t (@@last_gtid) as it ran: a DDL that does not
-// commit (CREATE or DROP TEMPORARY TABLE) is then logged, in MIXED or
-// STATEMENT format, at the commit of the transaction it opened, which the
-// checkpoint joins under t's GTID (sql_log_bin cannot change inside it);
-// or the target did not log it at all (a temporary table in ROW format),
-// and the checkpoint takes t's GTID instead of nothing. Row events after
-// the DDL (CREATE TABLE ... SELECT) commit with the checkpoint as before.
-func (w *worker) ddlLogged(ctx context.Context, t *txn.Txn) (bool, error) {
+// ddlLogged returns how the target logged the DDL transaction t, with
+// source GTIDs kept: loggedStatements when it logged t under its GTID as
+// it ran (the checkpoint then commits out of the binlog), notLogged when
+// it did not: a DDL that does not commit (CREATE or DROP TEMPORARY TABLE
+// ... ENGINE=InnoDB) is then logged, in MIXED or STATEMENT format, at the
+// commit of the transaction it opened, which the checkpoint joins under
+// t's GTID (sql_log_bin cannot change inside it); or the target did not
+// log it at all (a temporary table in ROW format), and the checkpoint
+// takes t's GTID instead of nothing. notChecked: source GTIDs not kept,
+// not MariaDB, or row events after the DDL (CREATE TABLE ... SELECT),
+// which commit with a checkpoint out of the binlog, as before.
+func (w *worker) ddlLogged(ctx context.Context, t *txn.Txn) (loggedAs, error) {
 	if !w.p.cfg.KeepGTIDs || t.GTID.IsZero() || hasRowEvents(t) || w.sess.Conn() == nil {
-		return true, nil
+		return notChecked, nil
 	}
-	last, err := w.lastGTID(ctx)
-	if err != nil || last == "" {
-		return true, err
+	last, ok, err := w.lastGTID(ctx)
+	switch {
+	case err != nil || !ok:
+		return notChecked, err
+	case last == t.GTID.String():
+		return loggedStatements, nil
 	}
-	return last == t.GTID.String(), nil
+	return notLogged, nil
 }
 
 // settleDDL returns the DDL statement of g's transaction and, when an
