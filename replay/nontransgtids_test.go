@@ -140,15 +140,15 @@ func TestStatementsKeepGTIDs(t *testing.T) {
 
 // TestSplitStatementStops: a STATEMENT-format source logs a transaction
 // whose statement writes an InnoDB table and, through a trigger, a MyISAM
-// one as one group, while a temporary table is open; a target logging in
-// ROW format (which the replay cannot switch to STATEMENT for it: the
-// temporary table) logs the MyISAM rows as the statement ends and the
-// InnoDB ones at the commit: two groups, the second under a GTID of the
-// target's own, which the next source transaction finds taken. The
-// replay must stop there, the transaction applied and checkpointed,
-// saying so (never go on to a duplicate GTID, or a refusal that leaves
-// the operator guessing). A resume there is refused, as after any stop
-// with temporary tables open.
+// one as one group; a target logging in ROW format, whose sessions run at
+// READ COMMITTED (at which the replay cannot log the source's statements
+// as statements: InnoDB refuses), logs the MyISAM rows as the statement
+// ends and the InnoDB ones at the commit: two groups, the second under a
+// GTID of the target's own, which the next source transaction finds
+// taken. The replay must stop there, the transaction applied and
+// checkpointed, saying so (never go on to a duplicate GTID, or a refusal
+// that leaves the operator guessing); --resume --target-gtids own then
+// replays the rest.
 func TestSplitStatementStops(t *testing.T) {
 	sc := replaytest.New(t, "STATEMENT",
 		func(ctx context.Context, db *sql.DB) error {
@@ -161,12 +161,11 @@ func TestSplitStatementStops(t *testing.T) {
 		},
 		func(ctx context.Context, db *sql.DB) error {
 			return replaytest.ExecAll(ctx, db, "INSERT INTO nt.i VALUES (1, 1)",
-				"CREATE TEMPORARY TABLE nt.tmp (id INT PRIMARY KEY) ENGINE=InnoDB",
 				"BEGIN", "INSERT INTO nt.tr VALUES (1, 1)", "INSERT INTO nt.i VALUES (2, 2)", "COMMIT",
-				"DROP TEMPORARY TABLE nt.tmp",
 				"INSERT INTO nt.i VALUES (3, 3)", "INSERT INTO nt.i VALUES (4, 4)")
 		})
-	tgt := sandbox.ForTest(t, sandbox.Options{FromDatadir: sc.Base, Binlog: true, BinlogFormat: "ROW", Args: []string{"--gtid-strict-mode=1"}})
+	tgt := sandbox.ForTest(t, sandbox.Options{FromDatadir: sc.Base, Binlog: true, BinlogFormat: "ROW",
+		Args: []string{"--gtid-strict-mode=1", "--transaction-isolation=READ-COMMITTED"}})
 	db, err := tgt.Open(context.Background(), "")
 	if err != nil {
 		t.Fatal(err)
@@ -177,11 +176,11 @@ func TestSplitStatementStops(t *testing.T) {
 	var log strings.Builder
 	sum, err := replay.Run(context.Background(), o, &log)
 	var applied *replay.AppliedError
-	if !errors.As(err, &applied) || !strings.Contains(err.Error(), "in parts") {
-		t.Fatalf("replay: %v, want it to stop after the transaction the target logged in two parts\nlog:\n%s", err, log.String())
+	if !errors.As(err, &applied) || !strings.Contains(err.Error(), "in parts") || !strings.Contains(log.String(), "READ-COMMITTED") {
+		t.Fatalf("replay: %v, want it to stop after the transaction the target logged in parts (at READ-COMMITTED)\nlog:\n%s", err, log.String())
 	}
-	if sum == nil || sum.Applied != 3 || !strings.Contains(sum.StopReason, "holds the transaction it names") {
-		t.Fatalf("summary %+v, want 3 transactions applied, the stop after the third\nlog:\n%s", sum, log.String())
+	if sum == nil || sum.Applied != 2 || !strings.Contains(sum.StopReason, "holds the transaction it names") {
+		t.Fatalf("summary %+v, want 2 transactions applied, the stop after the second\nlog:\n%s", sum, log.String())
 	}
 	var n int
 	if err := db.QueryRow("SELECT n FROM nt.n WHERE id = 1").Scan(&n); err != nil || n != 1 {
@@ -189,9 +188,10 @@ func TestSplitStatementStops(t *testing.T) {
 	}
 	o.Select.StartPosition, o.Recovery.Resume, o.Apply.TargetGTIDs = txn.Position{}, true, replay.GTIDsOwn
 	log.Reset()
-	if _, err := replay.Run(context.Background(), o, &log); err == nil || !strings.Contains(err.Error(), "temporary tables open") {
-		t.Fatalf("resume with --target-gtids own: %v, want the refusal of a resume with temporary tables open\nlog:\n%s", err, log.String())
+	if _, err := replay.Run(context.Background(), o, &log); err != nil {
+		t.Fatalf("resume with --target-gtids own: %v\nlog:\n%s", err, log.String())
 	}
+	replaytest.RequireEqual(t, db, sc.SourceDB, "nt")
 }
 
 // TestMemoryTablesKeepGTIDs: a target restored from a base and started
@@ -230,6 +230,73 @@ func TestMemoryTablesKeepGTIDs(t *testing.T) {
 			o := opts(2)
 			o.Files, o.Select.StartPosition, o.TargetDSN = sc.Files, sc.Start, tgt.DSN("")
 			replayKeepingGTIDs(t, o, db, sc, srcPos, "nt")
+		})
+	}
+}
+
+// TestStopWithTemporaryTableKeepsGTIDs: the replay stops at a stop point
+// while a temporary table of the binlog is open in its statement
+// session. At a disconnect, the server logs a DROP of a session's
+// temporary tables under the session's domain and server id, the
+// source's: the next GTID of the source's, which a later resume (or the
+// source) then finds taken. The target must end at the GTID of the last
+// transaction applied, in ROW and MIXED format.
+func TestStopWithTemporaryTableKeepsGTIDs(t *testing.T) {
+	var stop, before string
+	sc := replaytest.New(t, "STATEMENT",
+		func(ctx context.Context, db *sql.DB) error {
+			return replaytest.ExecAll(ctx, db, "CREATE DATABASE nt",
+				"CREATE TABLE nt.i (id INT PRIMARY KEY, v INT) ENGINE=InnoDB")
+		},
+		func(ctx context.Context, db *sql.DB) error {
+			conn, err := db.Conn(ctx)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			for _, q := range []string{"CREATE TEMPORARY TABLE nt.tmp (id INT PRIMARY KEY) ENGINE=InnoDB",
+				"INSERT INTO nt.tmp VALUES (1)", "INSERT INTO nt.i SELECT id, 1 FROM nt.tmp"} {
+				if _, err := conn.ExecContext(ctx, q); err != nil {
+					return err
+				}
+			}
+			if err := conn.QueryRowContext(ctx, "SELECT @@last_gtid").Scan(&before); err != nil {
+				return err
+			}
+			if _, err := conn.ExecContext(ctx, "INSERT INTO nt.i VALUES (2, 2)"); err != nil {
+				return err
+			}
+			if err := conn.QueryRowContext(ctx, "SELECT @@last_gtid").Scan(&stop); err != nil {
+				return err
+			}
+			_, err = conn.ExecContext(ctx, "DROP TEMPORARY TABLE nt.tmp")
+			return err
+		})
+	stopAt, err := txn.ParseGTID(stop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range []string{"ROW", "MIXED"} {
+		t.Run(format, func(t *testing.T) {
+			tgt := sandbox.ForTest(t, sandbox.Options{FromDatadir: sc.Base, Binlog: true, BinlogFormat: format,
+				Args: []string{"--gtid-strict-mode=1"}})
+			db, err := tgt.Open(context.Background(), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			o := opts(2)
+			o.Files, o.Select.StartPosition, o.TargetDSN = sc.Files, sc.Start, tgt.DSN("")
+			o.Select.StopBeforeGTID = stopAt
+			var log strings.Builder
+			sum, err := replay.Run(context.Background(), o, &log)
+			if err != nil || !sum.SourceGTIDs {
+				t.Fatalf("replay: %v (source GTIDs kept: %v)\nlog:\n%s", err, sum != nil && sum.SourceGTIDs, log.String())
+			}
+			if pos, state := gtidState(t, db); pos != before {
+				t.Fatalf("target GTID position %q (state %q), want %q, the last transaction applied: the target logged "+
+					"GTIDs of its own past it", pos, state, before)
+			}
 		})
 	}
 }

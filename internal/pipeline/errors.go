@@ -16,9 +16,6 @@ import (
 const (
 	errLockWaitTimeout = 1205
 	errLockDeadlock    = 1213
-	// errTempTablesPreventSwitch: "Cannot switch out of the row-based
-	// binary log format when the session has open temporary tables".
-	errTempTablesPreventSwitch = 1559
 )
 
 // errCommitUnknown marks a failed COMMIT, whose outcome is unknown.

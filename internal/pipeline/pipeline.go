@@ -243,6 +243,9 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan *txn.Txn) error {
 		return err
 	}
 	defer sw.sess.Close()
+	if err := sw.logStatementsAsSource(ctx); err != nil {
+		return err
+	}
 	p.stmt.worker = sw
 	g, gctx := errgroup.WithContext(ctx)
 	groups := make(chan *group, p.cfg.Workers)

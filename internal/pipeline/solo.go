@@ -162,7 +162,6 @@ func (w *worker) applySolo(ctx context.Context, g *group) error {
 	}
 	if err != nil {
 		w.rollback()
-		w.endSoloLog(ctx, lg)
 		return uncertain(err)
 	}
 	w.sess.SetFormat(format)
@@ -171,7 +170,6 @@ func (w *worker) applySolo(ctx context.Context, g *group) error {
 	logged, err := w.loggedDuring(ctx, t, lg)
 	if err != nil {
 		w.rollback()
-		w.endSoloLog(ctx, lg)
 		return uncertain(err)
 	}
 	var split error
@@ -187,7 +185,6 @@ func (w *worker) applySolo(ctx context.Context, g *group) error {
 		// Either way: end the open transaction, and commit the checkpoint
 		// out of the binlog.
 		if err := w.sess.Run(ctx, "ROLLBACK"); err != nil {
-			w.endSoloLog(ctx, lg)
 			return uncertain(fmt.Errorf("end the transaction before its checkpoint: %w", err))
 		}
 		err = w.execUnlogged(ctx, commit)
@@ -199,7 +196,6 @@ func (w *worker) applySolo(ctx context.Context, g *group) error {
 		// more, the later ones under GTIDs of the target's own: say so
 		// once the checkpoint is written.
 		if split, err = w.commitRest(ctx, t, logged == loggedSplit); err != nil {
-			w.endSoloLog(ctx, lg)
 			return uncertain(err)
 		}
 		err = w.execUnlogged(ctx, commit)
@@ -207,16 +203,12 @@ func (w *worker) applySolo(ctx context.Context, g *group) error {
 		err = w.sess.Run(ctx, commit)
 	}
 	if err != nil {
-		w.endSoloLog(ctx, lg)
 		if !target.IsServerError(err) {
 			w.p.commitUncertain(g)
 		}
 		return w.p.applyError(last, nil, fmt.Errorf("%w; --resume reads the checkpoint to find out: %w", errCommitUnknown, err))
 	}
 	w.p.committed(g)
-	if err := w.endSoloLog(ctx, lg); err != nil {
-		return w.p.applyError(last, nil, err)
-	}
 	if split != nil {
 		return &AppliedError{Start: t.Start, GTID: t.GTID.String(), Err: split}
 	}
@@ -230,24 +222,17 @@ type soloLog struct {
 	// the session last logged before the body (@@last_gtid).
 	on     bool
 	before string
-	// statement: the body runs with binlog_format STATEMENT; autocommit:
-	// with autocommit on (both restored after it).
-	statement, autocommit bool
+	// autocommit: the body runs with autocommit on (turned off after it).
+	autocommit bool
 }
 
 // startSoloLog prepares the session for the body of the solo transaction
 // t, with source GTIDs kept. The server logs a write to a
 // non-transactional table as its statement ends when nothing
 // transactional is pending in the transaction (always, in row format):
-// the target must log t as the source did, one group under t's GTID, and
-// the replay must know when it did not.
-//   - A transaction holding statements runs with binlog_format STATEMENT,
-//     as the source logged them: in row format, a MyISAM statement after
-//     InnoDB ones, or a statement whose trigger writes MyISAM, would be
-//     logged apart, before the rest, under t's GTID, and the rest at the
-//     commit under a GTID of the target's own. The server refuses the
-//     switch while the session has temporary tables open and logs in row
-//     format (MIXED format sticks to it then): the format stays.
+// the target must log t as the source did, one group under t's GTID
+// (statements are logged as statements: logStatementsAsSource), and the
+// replay must know when it did not.
 //   - A transaction that is one statement runs with autocommit on, as the
 //     source ran it: its writes of both kinds are logged together.
 //   - The GTID the session last logged is read first, to tell afterwards
@@ -262,17 +247,8 @@ func (w *worker) startSoloLog(ctx context.Context, t *txn.Txn) (soloLog, error) 
 		return lg, err
 	}
 	lg.on, lg.before = true, before
-	if hasStatements(t) && !t.RolledBack {
-		switch err := w.sess.Run(ctx, "SET SESSION binlog_format='STATEMENT'"); {
-		case err == nil:
-			lg.statement = true
-		case !target.IsMySQLError(err, errTempTablesPreventSwitch):
-			return lg, fmt.Errorf("log the transaction's statements as statements, as the source did: %w", err)
-		}
-	}
 	if oneStatement(t) && !t.RolledBack {
 		if err := w.sess.Run(ctx, "SET SESSION autocommit=1"); err != nil {
-			w.endSoloLog(ctx, lg)
 			return soloLog{}, fmt.Errorf("run a one-statement transaction with autocommit: %w", err)
 		}
 		lg.autocommit = true
@@ -280,14 +256,34 @@ func (w *worker) startSoloLog(ctx context.Context, t *txn.Txn) (soloLog, error) 
 	return lg, nil
 }
 
-// endSoloLog restores the session's binlog format after a solo
-// transaction (startSoloLog), once it is committed or rolled back.
-func (w *worker) endSoloLog(ctx context.Context, lg soloLog) error {
-	if !lg.statement {
+// logStatementsAsSource sets, with source GTIDs kept, the statement
+// session (which applies the source's statements, and holds their
+// temporary tables) to log them in STATEMENT format, as the source logged
+// them, from its start: in ROW format (and in MIXED once a row event was
+// applied while temporary tables are open, when the server no longer lets
+// the session switch), the target logs a statement's non-transactional
+// writes as it ends, apart from the transaction's others, which its
+// commit then logs under a GTID of the target's own (see startSoloLog).
+// Row events are logged as rows whatever the format. Not at the
+// READ COMMITTED or READ UNCOMMITTED isolation levels, at which InnoDB
+// refuses statement logging (the source, which logged statements, did
+// not run at them): the format then stays, and loggedDuring tells what
+// came of it.
+func (w *worker) logStatementsAsSource(ctx context.Context) error {
+	conn := w.sess.Conn()
+	if !w.p.cfg.KeepGTIDs || conn == nil {
 		return nil
 	}
-	if err := w.sess.Run(context.WithoutCancel(ctx), "SET SESSION binlog_format=@@GLOBAL.binlog_format"); err != nil {
-		return fmt.Errorf("set the session's binlog_format back: %w", err)
+	var isolation string
+	if err := conn.QueryRowContext(ctx, "SELECT @@SESSION.tx_isolation").Scan(&isolation); err != nil {
+		return fmt.Errorf("read the statement session's isolation level: %w", err)
+	}
+	if strings.HasPrefix(strings.ToUpper(isolation), "READ-") {
+		w.p.logf("the statement session runs at %s: the source's statements are logged in the target's binlog format", isolation)
+		return nil
+	}
+	if err := w.sess.Run(ctx, "SET SESSION binlog_format='STATEMENT'"); err != nil {
+		return fmt.Errorf("log the source's statements as statements: %w", err)
 	}
 	return nil
 }
@@ -391,11 +387,12 @@ func (w *worker) commitRest(ctx context.Context, t *txn.Txn, split bool) (splitE
 		return nil, err
 	}
 	return fmt.Errorf("the target logged this transaction in parts: under its source GTID %s as a statement ended, "+
-		"then up to %s, GTIDs of its own, which later source transactions may find taken: the target logs "+
-		"non-transactional writes apart from the others in row format (also MIXED, while temporary tables are open), "+
-		"where the source logged them as one. The transaction and its checkpoint are committed: to go on, --resume "+
-		"--target-gtids own (refused where temporary tables are open: then replay again from the base backup with "+
-		"--target-gtids own, or into a target logging in STATEMENT format)", t.GTID, last), nil
+		"then up to %s, GTIDs of its own, which later source transactions may find taken: in row format, the target "+
+		"logs non-transactional writes apart from the others, where the source logged them as one (the replay logs "+
+		"the source's statements as statements, unless its sessions run at READ COMMITTED, or tables' engines differ "+
+		"from the source's). The transaction and its checkpoint are committed: to go on, --resume --target-gtids own "+
+		"(refused where temporary tables are open: then replay again from the base backup with --target-gtids own, "+
+		"or at REPEATABLE READ)", t.GTID, last), nil
 }
 
 // beginOrCommit reports whether sql is the BEGIN or COMMIT of a group.

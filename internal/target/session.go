@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io"
@@ -79,8 +80,27 @@ func (t *Target) NewSession(ctx context.Context, lockWait time.Duration) (*Sessi
 	return sess, nil
 }
 
-// Close returns the session's connection.
-func (sess *Session) Close() error { return sess.conn.Close() }
+// Close ends the session: its connection goes back to the pool.
+//
+// With source GTIDs kept, the connection is closed instead, out of the
+// binlog: at a disconnect, the server logs a DROP of the session's
+// temporary tables (in STATEMENT or MIXED format) under a GTID of the
+// session's domain and server id (the source's, which the source then uses
+// for a transaction of its own), and the session's settings (autocommit
+// off, those GTID variables) must not reach other uses of the pool.
+func (sess *Session) Close() error {
+	if !sess.t.keepGTIDs {
+		return sess.conn.Close()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := sess.conn.ExecContext(ctx, "SET SESSION sql_log_bin=0")
+	// driver.ErrBadConn makes database/sql close the connection instead
+	// of pooling it.
+	sess.conn.Raw(func(any) error { return driver.ErrBadConn })
+	sess.conn.Close()
+	return err
+}
 
 // Conn returns the session's connection, for reads that must see what the
 // session sees (its temporary tables: schema.Fingerprint).
