@@ -300,3 +300,38 @@ func TestStopWithTemporaryTableKeepsGTIDs(t *testing.T) {
 		})
 	}
 }
+
+// TestCreateTableSelectWithTemporaryTableKeepsGTIDs: a MIXED-format source
+// logs an unsafe CREATE TABLE ... SELECT (LIMIT) in row format while its
+// session has a temporary table open. Kept under its source GTID, it runs
+// in row format; the replay's statement session, which holds the
+// temporary table, logs in STATEMENT format, and the server lets such a
+// session switch to row format but not back ("Cannot switch out of the
+// row-based binary log format when the session has open temporary
+// tables"). The target must end at the source's GTID position with the
+// source's tables.
+func TestCreateTableSelectWithTemporaryTableKeepsGTIDs(t *testing.T) {
+	sc := replaytest.New(t, "MIXED",
+		func(ctx context.Context, db *sql.DB) error {
+			return replaytest.ExecAll(ctx, db, "CREATE DATABASE nt",
+				"CREATE TABLE nt.i (id INT PRIMARY KEY, v INT) ENGINE=InnoDB",
+				"INSERT INTO nt.i VALUES (1, 1), (2, 2), (3, 3)")
+		},
+		func(ctx context.Context, db *sql.DB) error {
+			return replaytest.ExecAll(ctx, db, "CREATE TEMPORARY TABLE nt.tmp (id INT PRIMARY KEY) ENGINE=InnoDB",
+				"INSERT INTO nt.tmp VALUES (10)",
+				"CREATE TABLE nt.cs (PRIMARY KEY (id)) SELECT id, v FROM nt.i LIMIT 2",
+				"INSERT INTO nt.i SELECT id, 1 FROM nt.tmp", "DROP TEMPORARY TABLE nt.tmp",
+				"INSERT INTO nt.i VALUES (20, 2)")
+		})
+	srcPos, _ := gtidState(t, sc.SourceDB)
+	tgt := sandbox.ForTest(t, sandbox.Options{FromDatadir: sc.Base, Binlog: true, BinlogFormat: "ROW", Args: []string{"--gtid-strict-mode=1"}})
+	db, err := tgt.Open(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	o := opts(2)
+	o.Files, o.Select.StartPosition, o.TargetDSN = sc.Files, sc.Start, tgt.DSN("")
+	replayKeepingGTIDs(t, o, db, sc, srcPos, "nt")
+}

@@ -127,8 +127,8 @@ func (w *worker) beginStage(ctx context.Context, t *txn.Txn, s *ctasStage) error
 }
 
 // finishStage commits the rows in the staging table, then runs the CREATE
-// statement with a SELECT of them under t's GTID, logged in row format,
-// and drops the staging table.
+// statement with a SELECT of them under t's GTID, logged in row format (on
+// a session of its own), and drops the staging table.
 func (w *worker) finishStage(ctx context.Context, t *txn.Txn, s *ctasStage) error {
 	if _, err := w.sess.Conn().ExecContext(ctx, "COMMIT;\nSET SESSION sql_log_bin=1"); err != nil {
 		return w.p.applyError(t, nil, fmt.Errorf("commit the staged rows of CREATE TABLE ... SELECT: %w", err))
@@ -137,10 +137,6 @@ func (w *worker) finishStage(ctx context.Context, t *txn.Txn, s *ctasStage) erro
 	if err != nil {
 		return w.p.applyError(t, nil, err)
 	}
-	var format string
-	if err := w.sess.Conn().QueryRowContext(ctx, "SELECT @@SESSION.binlog_format").Scan(&format); err != nil {
-		return w.p.applyError(t, nil, fmt.Errorf("read the session's binlog_format: %w", err))
-	}
 	ctas := s.statement(t, func(sql []byte) []byte {
 		return []byte(string(sql) + " SELECT " + cols + " FROM " + stageName())
 	})
@@ -148,12 +144,21 @@ func (w *worker) finishStage(ctx context.Context, t *txn.Txn, s *ctasStage) erro
 	if err != nil {
 		return err
 	}
+	// On a session of its own, in row format: the worker's session may
+	// have temporary tables open, with which the server lets a session
+	// switch to row format but not back.
+	sess, err := w.p.deps.Target.NewSession(ctx)
+	if err != nil {
+		return w.p.applyError(t, nil, fmt.Errorf("open a session for CREATE TABLE ... SELECT: %w", err))
+	}
 	body = append([]sqlgen.Stmt{{SQL: "SET SESSION binlog_format='ROW'", Txn: t}, {SQL: target.GTIDStatement(t.GTID), Txn: t}}, body...)
-	if err := w.exec(ctx, body); err != nil {
+	err = w.stmtError(sess.Exec(ctx, body))
+	sess.Close()
+	if err != nil {
 		return err
 	}
-	if _, err := w.sess.Conn().ExecContext(ctx, "SET SESSION binlog_format="+sqlgen.Quote(format)+";\n"+
-		"SET SESSION sql_log_bin=0;\nDROP TABLE IF EXISTS "+stageName()+";\nSET SESSION sql_log_bin=1"); err != nil {
+	if _, err := w.sess.Conn().ExecContext(ctx, "SET SESSION sql_log_bin=0;\nDROP TABLE IF EXISTS "+stageName()+";\n"+
+		"SET SESSION sql_log_bin=1"); err != nil {
 		return w.p.applyError(t, nil, fmt.Errorf("drop the staging table of CREATE TABLE ... SELECT: %w", err))
 	}
 	return nil
