@@ -335,3 +335,70 @@ func TestCreateTableSelectWithTemporaryTableKeepsGTIDs(t *testing.T) {
 	o.Files, o.Select.StartPosition, o.TargetDSN = sc.Files, sc.Start, tgt.DSN("")
 	replayKeepingGTIDs(t, o, db, sc, srcPos, "nt")
 }
+
+// TestResumeRefusesGTIDsPastCheckpoint: the target's binlog holds a GTID
+// of the source's domain past the checkpoint (the server logs one itself,
+// the DROP of a killed replay session's temporary tables, under the
+// session's domain and server id): resuming with the source's GTIDs kept
+// would log the next source transactions out of order, or twice without
+// gtid_strict_mode. The resume must refuse, naming it; with
+// --target-gtids own it goes on.
+func TestResumeRefusesGTIDsPastCheckpoint(t *testing.T) {
+	var stop string
+	sc := replaytest.New(t, "ROW",
+		func(ctx context.Context, db *sql.DB) error {
+			return replaytest.ExecAll(ctx, db, "CREATE DATABASE nt", "CREATE TABLE nt.i (id INT PRIMARY KEY, v INT) ENGINE=InnoDB")
+		},
+		func(ctx context.Context, db *sql.DB) error {
+			conn, err := db.Conn(ctx)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			for i := 1; i <= 6; i++ {
+				if _, err := conn.ExecContext(ctx, fmt.Sprintf("INSERT INTO nt.i VALUES (%d, %d)", i, i)); err != nil {
+					return err
+				}
+				if i == 4 {
+					if err := conn.QueryRowContext(ctx, "SELECT @@last_gtid").Scan(&stop); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+	stopAt, err := txn.ParseGTID(stop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tgt := sandbox.ForTest(t, sandbox.Options{FromDatadir: sc.Base, Binlog: true})
+	db, err := tgt.Open(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	o := opts(1)
+	o.Files, o.Select.StartPosition, o.TargetDSN = sc.Files, sc.Start, tgt.DSN("")
+	o.Select.StopBeforeGTID = stopAt
+	var log strings.Builder
+	if _, err := replay.Run(context.Background(), o, &log); err != nil {
+		t.Fatalf("replay: %v\nlog:\n%s", err, log.String())
+	}
+	// What a killed session's DROP of its temporary tables logs: the
+	// next sequence number of the source's domain, as the source's server.
+	if err := replaytest.ExecAll(context.Background(), db, fmt.Sprintf("SET SESSION server_id=%d", stopAt.Server),
+		"CREATE DATABASE scratch"); err != nil {
+		t.Fatal(err)
+	}
+	o.Select.StartPosition, o.Select.StopBeforeGTID, o.Recovery.Resume = txn.Position{}, txn.GTID{}, true
+	log.Reset()
+	if _, err := replay.Run(context.Background(), o, &log); err == nil || !strings.Contains(err.Error(), "past the checkpoint") {
+		t.Fatalf("resume: %v, want a refusal naming the GTID past the checkpoint\nlog:\n%s", err, log.String())
+	}
+	o.Apply.TargetGTIDs = replay.GTIDsOwn
+	log.Reset()
+	if _, err := replay.Run(context.Background(), o, &log); err != nil {
+		t.Fatalf("resume with --target-gtids own: %v\nlog:\n%s", err, log.String())
+	}
+	replaytest.RequireEqual(t, db, sc.SourceDB, "nt")
+}

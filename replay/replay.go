@@ -220,7 +220,7 @@ func runOnce(ctx context.Context, opts Options, again attempt, logw io.Writer) (
 		// From here on a checkpoint on the target is this run's: the
 		// one it accepted, or the one it creates.
 		res.decided = true
-		err = r.begin(ctx, start, cp == nil)
+		err = r.begin(ctx, start, cp)
 	}
 	if err != nil {
 		res.stale = tgt.Stale()
@@ -329,9 +329,9 @@ func (r *run) prepare(ctx context.Context) (txn.Position, *target.Checkpoint, er
 }
 
 // begin decides which GTIDs the target logs and creates the checkpoint
-// tables, and the checkpoint naming start when the target has none
-// (fresh).
-func (r *run) begin(ctx context.Context, start txn.Position, fresh bool) error {
+// tables, and the checkpoint naming start when the target has none (cp
+// nil).
+func (r *run) begin(ctx context.Context, start txn.Position, cp *target.Checkpoint) error {
 	conn, err := r.tgt.DB().Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("connect to target: %w", err)
@@ -346,7 +346,12 @@ func (r *run) begin(ctx context.Context, start txn.Position, fresh bool) error {
 	if r.start.keepGTIDs, err = r.tgt.DecideGTIDs(ctx, conn, mode); err != nil {
 		return err
 	}
-	return r.createCheckpoint(ctx, conn, fresh, start)
+	if r.start.keepGTIDs && cp != nil {
+		if err := target.CheckNothingLoggedPast(ctx, conn, cp.GTID, cp.Pending.GTID); err != nil {
+			return err
+		}
+	}
+	return r.createCheckpoint(ctx, conn, cp == nil, start)
 }
 
 // createCheckpoint creates the checkpoint and sessions tables if missing,

@@ -24,41 +24,49 @@ func targetOptions(base string, c ReplayConfig, replay bool) sandbox.Options {
 }
 
 // binlogGTIDs returns the GTIDs of the transactions in srv's binlog, in
-// the order they were logged.
-func binlogGTIDs(ctx context.Context, srv *sandbox.Server) ([]string, error) {
+// the order they were logged, and those of them that are the server's own
+// DROP of a session's temporary tables at its disconnect ("DROP /*!40005
+// TEMPORARY */ TABLE IF EXISTS"), logged under the session's GTID domain
+// and server id.
+func binlogGTIDs(ctx context.Context, srv *sandbox.Server) (gtids []string, dropped map[string]bool, err error) {
 	db, err := srv.Open(ctx, "")
 	if err != nil {
-		return nil, fmt.Errorf("binlog GTIDs: %w", err)
+		return nil, nil, fmt.Errorf("binlog GTIDs: %w", err)
 	}
 	defer db.Close()
 	files, err := queryColumn(ctx, db, "SHOW BINARY LOGS", 0)
 	if err != nil {
-		return nil, fmt.Errorf("binlog GTIDs: %w", err)
+		return nil, nil, fmt.Errorf("binlog GTIDs: %w", err)
 	}
-	var gtids []string
+	dropped = map[string]bool{}
 	for _, f := range files {
 		rows, err := db.QueryContext(ctx, "SHOW BINLOG EVENTS IN '"+f+"'")
 		if err != nil {
-			return nil, fmt.Errorf("binlog GTIDs of %s: %w", f, err)
+			return nil, nil, fmt.Errorf("binlog GTIDs of %s: %w", f, err)
 		}
+		prev := ""
 		for rows.Next() {
 			var name, typ, info string
 			var pos, serverID, end uint64
 			if err := rows.Scan(&name, &pos, &typ, &serverID, &end, &info); err != nil {
 				rows.Close()
-				return nil, fmt.Errorf("binlog GTIDs of %s: %w", f, err)
+				return nil, nil, fmt.Errorf("binlog GTIDs of %s: %w", f, err)
 			}
-			if typ == "Gtid" {
+			switch {
+			case typ == "Gtid":
 				gtids = append(gtids, gtidOfInfo(info))
+			case typ == "Query" && prev == "Gtid" && strings.Contains(info, "DROP /*!40005 TEMPORARY */ TABLE IF EXISTS"):
+				dropped[gtids[len(gtids)-1]] = true
 			}
+			prev = typ
 		}
 		err = rows.Err()
 		rows.Close()
 		if err != nil {
-			return nil, fmt.Errorf("binlog GTIDs of %s: %w", f, err)
+			return nil, nil, fmt.Errorf("binlog GTIDs of %s: %w", f, err)
 		}
 	}
-	return gtids, nil
+	return gtids, dropped, nil
 }
 
 // gtidOfInfo returns the GTID in a Gtid event's Info ("BEGIN GTID 0-1-5",

@@ -15,8 +15,10 @@ type Tally struct {
 	// guess and the soak settled, by decision; SettledSeeds the seeds.
 	Settled      map[string]int
 	SettledSeeds []uint64
-	// TempRefused are the seeds refused where temporary tables were open.
-	TempRefused []uint64
+	// TempRefused are the seeds refused where temporary tables were open;
+	// SplitStopped the seeds stopped after a transaction the target
+	// logged in parts (its GTIDs no longer the source's).
+	TempRefused, SplitStopped []uint64
 	// Notes maps observations that are not failures to their seeds.
 	Notes map[string][]uint64
 }
@@ -43,6 +45,9 @@ func (t *Tally) Add(r *Result) {
 		}
 		if r.Outcome.TempRefused != nil && r.Status == Refused {
 			t.TempRefused = append(t.TempRefused, r.Seed)
+		}
+		if r.Expect.Refusal == splitRefusal && r.Status == Refused {
+			t.SplitStopped = append(t.SplitStopped, r.Seed)
 		}
 		seen := map[string]bool{}
 		for _, n := range r.Outcome.Notes {
@@ -123,6 +128,10 @@ func (t *Tally) String() string {
 	if len(t.TempRefused) > 0 {
 		fmt.Fprintf(&b, "refused where temporary tables were open, after a kill or a restart: %d seeds (%s)\n",
 			len(t.TempRefused), seedList(t.TempRefused))
+	}
+	if len(t.SplitStopped) > 0 {
+		fmt.Fprintf(&b, "stopped after a transaction the target logged in parts (source GTIDs kept): %d seeds (%s)\n",
+			len(t.SplitStopped), seedList(t.SplitStopped))
 	}
 	if len(t.Notes) > 0 {
 		b.WriteString("notes (not failures):\n")

@@ -193,3 +193,40 @@ func OpenMemoryTables(ctx context.Context, conn *sql.Conn) error {
 	}
 	return nil
 }
+
+// CheckNothingLoggedPast returns an error when, resuming with source GTIDs
+// kept, the target's binlog holds a GTID of the domain of last (the last
+// transaction applied, as the checkpoint says) with a higher sequence
+// number, other than pending (the transaction the checkpoint names as
+// pending, which may have run): the next source transactions would be
+// logged out of order (refused under gtid_strict_mode) or twice (without
+// it). The server logs such a GTID itself when a session ends with
+// temporary tables open (their DROP, under the session's domain and server
+// id) after the replay process was killed; other clients' writes in that
+// domain do the same.
+func CheckNothingLoggedPast(ctx context.Context, conn *sql.Conn, last, pending string) error {
+	if last == "" {
+		return nil
+	}
+	lastGTID, err := txn.ParseGTID(last)
+	if err != nil || lastGTID.Flavor != txn.FlavorMariaDB {
+		return nil
+	}
+	var state string
+	if err := conn.QueryRowContext(ctx, "SELECT @@gtid_binlog_state").Scan(&state); err != nil {
+		return fmt.Errorf("read the target's binlog GTID state: %w", err)
+	}
+	for _, s := range strings.Split(state, ",") {
+		s = strings.TrimSpace(s)
+		g, err := txn.ParseGTID(s)
+		if err != nil || g.Domain != lastGTID.Domain || g.Seq <= lastGTID.Seq || s == pending {
+			continue
+		}
+		return fmt.Errorf("cannot resume keeping the source's GTIDs: the target's binlog holds GTID %s, past the "+
+			"checkpoint's last transaction %s: the server logged it when an earlier run's session ended with temporary "+
+			"tables open (their DROP), or another client wrote to the target; the next source transactions would be "+
+			"logged out of order (refused under gtid_strict_mode) or twice. Resume with --target-gtids own, or replay "+
+			"again from the base backup", s, last)
+	}
+	return nil
+}
