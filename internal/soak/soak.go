@@ -262,19 +262,24 @@ func (r *Result) replayAndCheck(ctx context.Context, cfg Config, src *Source, an
 			Why: fmt.Sprintf("refused after a kill or a restart: temporary tables open after transaction #%d (%s)", tr.Index, tr.Tables)}
 		anchor = tr.Anchor
 	}
-	split := splitStop(out, txns)
+	split, err := gtidStop(ctx, out, txns, target)
+	if err != nil {
+		return err
+	}
 	if split >= 0 {
-		// The replay stopped after a transaction the target logged in
-		// parts (its GTIDs can no longer be the source's): the target
-		// must hold everything up to it, and it.
-		if anchor, err = rp.anchorAt(ctx, split+1, out); anchor != nil {
+		// The replay stopped where the target's GTIDs can no longer be
+		// the source's (it logged a transaction in parts, or holds a
+		// GTID of the source's domain past the checkpoint): the target
+		// must hold the first split transactions, and --target-gtids own
+		// would go on.
+		if anchor, err = rp.anchorAt(ctx, split, out); anchor != nil {
 			defer anchor.Close()
 		}
 		if err != nil {
 			return err
 		}
-		r.Expect = Expect{Exit: 1, Applied: split + 1, Refusal: splitRefusal,
-			Why: fmt.Sprintf("stopped after transaction #%d, which the target logged in parts", split+1)}
+		r.Expect = Expect{Exit: 1, Applied: split, Refusal: gtidRefusal(out),
+			Why: fmt.Sprintf("stopped after transaction #%d: the target's GTIDs can no longer be the source's", split)}
 	}
 	c := &checker{txns: txns, exp: r.Expect, out: out, src: src, target: target, anchor: anchor}
 	if tr := out.TempRefused; tr != nil {
@@ -297,30 +302,50 @@ func (r *Result) replayAndCheck(ctx context.Context, cfg Config, src *Source, an
 	return nil
 }
 
-// splitRefusal is what the stop after a transaction the target logged in
-// parts says.
-const splitRefusal = "logged this transaction in parts"
+// The stops where the target's GTIDs can no longer be the source's: after
+// a transaction the target logged in parts, or, resuming, because its
+// binlog holds a GTID of the source's domain past the checkpoint.
+const (
+	splitRefusal = "logged this transaction in parts"
+	pastRefusal  = "past the checkpoint's last transaction"
+)
 
 // reSplit matches the stop after a transaction the target logged in parts.
 var reSplit = regexp.MustCompile(`after the transaction at (\S+):(\d+) \(GTID [^)]*\), applied and checkpointed: the target logged this transaction in parts`)
 
-// splitStop returns the index of the transaction the last run stopped
-// after because the target logged it in parts (AppliedError), -1 if it
-// did not.
-func splitStop(out *Outcome, txns []binlogtext.BinTxn) int {
+// gtidStop returns how many transactions the target must hold when the
+// last run stopped because the target's GTIDs can no longer be the
+// source's (see splitRefusal), -1 when it did not.
+func gtidStop(ctx context.Context, out *Outcome, txns []binlogtext.BinTxn, target *sandbox.Server) (int, error) {
 	if out.Exit != 1 {
-		return -1
+		return -1, nil
 	}
-	m := reSplit.FindStringSubmatch(lastError(out))
+	msg := lastError(out)
+	if strings.Contains(msg, pastRefusal) {
+		cp, err := readTargetCheckpoint(ctx, target)
+		if err != nil || cp == nil {
+			return -1, err
+		}
+		return int(cp.Seq), nil
+	}
+	m := reSplit.FindStringSubmatch(msg)
 	if m == nil {
-		return -1
+		return -1, nil
 	}
 	for i, t := range txns {
 		if t.File == m[1] && fmt.Sprint(t.Start) == m[2] {
-			return i
+			return i + 1, nil
 		}
 	}
-	return -1
+	return -1, nil
+}
+
+// gtidRefusal returns which of the stops of gtidStop the last run made.
+func gtidRefusal(out *Outcome) string {
+	if strings.Contains(lastError(out), pastRefusal) {
+		return pastRefusal
+	}
+	return splitRefusal
 }
 
 // checkGTIDs checks the GTIDs the target logged (gtidFailures): each

@@ -46,7 +46,7 @@ func (t *Tally) Add(r *Result) {
 		if r.Outcome.TempRefused != nil && r.Status == Refused {
 			t.TempRefused = append(t.TempRefused, r.Seed)
 		}
-		if r.Expect.Refusal == splitRefusal && r.Status == Refused {
+		if (r.Expect.Refusal == splitRefusal || r.Expect.Refusal == pastRefusal) && r.Status == Refused {
 			t.SplitStopped = append(t.SplitStopped, r.Seed)
 		}
 		seen := map[string]bool{}
@@ -130,7 +130,7 @@ func (t *Tally) String() string {
 			len(t.TempRefused), seedList(t.TempRefused))
 	}
 	if len(t.SplitStopped) > 0 {
-		fmt.Fprintf(&b, "stopped after a transaction the target logged in parts (source GTIDs kept): %d seeds (%s)\n",
+		fmt.Fprintf(&b, "stopped where the target's GTIDs can no longer be the source's (logged in parts, or past the checkpoint): %d seeds (%s)\n",
 			len(t.SplitStopped), seedList(t.SplitStopped))
 	}
 	if len(t.Notes) > 0 {
