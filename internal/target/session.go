@@ -94,11 +94,16 @@ func (sess *Session) Close() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, err := sess.conn.ExecContext(ctx, "SET SESSION sql_log_bin=0")
+	// sql_log_bin cannot change inside a transaction: end any first (a
+	// disconnect would roll it back anyway).
+	_, err := sess.conn.ExecContext(ctx, "ROLLBACK")
+	if err == nil {
+		_, err = sess.conn.ExecContext(ctx, "SET SESSION sql_log_bin=0")
+	}
 	// driver.ErrBadConn makes database/sql close the connection instead
 	// of pooling it.
-	sess.conn.Raw(func(any) error { return driver.ErrBadConn })
-	sess.conn.Close()
+	_ = sess.conn.Raw(func(any) error { return driver.ErrBadConn })
+	_ = sess.conn.Close()
 	return err
 }
 
