@@ -50,14 +50,7 @@ func TestNonTransactionalKeepsGTIDs(t *testing.T) {
 	srcPos, _ := gtidState(t, sc.SourceDB)
 	for _, workers := range []int{1, 4} {
 		t.Run(fmt.Sprintf("%d workers", workers), func(t *testing.T) {
-			tgt := sandbox.ForTest(t, sandbox.Options{FromDatadir: sc.Base, Binlog: true, Args: []string{"--gtid-strict-mode=1"}})
-			db, err := tgt.Open(context.Background(), "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			o := opts(workers)
-			o.Files, o.Select.StartPosition, o.TargetDSN = sc.Files, sc.Start, tgt.DSN("")
+			db, o := binlogTarget(t, sc, "", workers, "--gtid-strict-mode=1")
 			replayKeepingGTIDs(t, o, db, sc, srcPos, "nt")
 		})
 	}
@@ -121,15 +114,7 @@ func TestStatementsKeepGTIDs(t *testing.T) {
 			for _, target := range []string{"ROW", "MIXED"} {
 				for _, workers := range []int{1, 4} {
 					t.Run(fmt.Sprintf("%s target, %d workers", target, workers), func(t *testing.T) {
-						tgt := sandbox.ForTest(t, sandbox.Options{FromDatadir: sc.Base, Binlog: true, BinlogFormat: target,
-							Args: []string{"--gtid-strict-mode=1"}})
-						db, err := tgt.Open(context.Background(), "")
-						if err != nil {
-							t.Fatal(err)
-						}
-						t.Cleanup(func() { db.Close() })
-						o := opts(workers)
-						o.Files, o.Select.StartPosition, o.TargetDSN = sc.Files, sc.Start, tgt.DSN("")
+						db, o := binlogTarget(t, sc, target, workers, "--gtid-strict-mode=1")
 						replayKeepingGTIDs(t, o, db, sc, srcPos, "nt")
 					})
 				}
@@ -164,15 +149,7 @@ func TestSplitStatementStops(t *testing.T) {
 				"BEGIN", "INSERT INTO nt.tr VALUES (1, 1)", "INSERT INTO nt.i VALUES (2, 2)", "COMMIT",
 				"INSERT INTO nt.i VALUES (3, 3)", "INSERT INTO nt.i VALUES (4, 4)")
 		})
-	tgt := sandbox.ForTest(t, sandbox.Options{FromDatadir: sc.Base, Binlog: true, BinlogFormat: "ROW",
-		Args: []string{"--gtid-strict-mode=1", "--transaction-isolation=READ-COMMITTED"}})
-	db, err := tgt.Open(context.Background(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	o := opts(1)
-	o.Files, o.Select.StartPosition, o.TargetDSN = sc.Files, sc.Start, tgt.DSN("")
+	db, o := binlogTarget(t, sc, "ROW", 1, "--gtid-strict-mode=1", "--transaction-isolation=READ-COMMITTED")
 	var log strings.Builder
 	sum, err := replay.Run(context.Background(), o, &log)
 	var applied *replay.AppliedError
@@ -220,15 +197,7 @@ func TestMemoryTablesKeepGTIDs(t *testing.T) {
 	srcPos, _ := gtidState(t, sc.SourceDB)
 	for _, format := range []string{"ROW", "MIXED"} {
 		t.Run(format, func(t *testing.T) {
-			tgt := sandbox.ForTest(t, sandbox.Options{FromDatadir: sc.Base, Binlog: true, BinlogFormat: format,
-				Args: []string{"--gtid-strict-mode=1"}})
-			db, err := tgt.Open(context.Background(), "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			o := opts(2)
-			o.Files, o.Select.StartPosition, o.TargetDSN = sc.Files, sc.Start, tgt.DSN("")
+			db, o := binlogTarget(t, sc, format, 2, "--gtid-strict-mode=1")
 			replayKeepingGTIDs(t, o, db, sc, srcPos, "nt")
 		})
 	}
@@ -278,15 +247,7 @@ func TestStopWithTemporaryTableKeepsGTIDs(t *testing.T) {
 	}
 	for _, format := range []string{"ROW", "MIXED"} {
 		t.Run(format, func(t *testing.T) {
-			tgt := sandbox.ForTest(t, sandbox.Options{FromDatadir: sc.Base, Binlog: true, BinlogFormat: format,
-				Args: []string{"--gtid-strict-mode=1"}})
-			db, err := tgt.Open(context.Background(), "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			o := opts(2)
-			o.Files, o.Select.StartPosition, o.TargetDSN = sc.Files, sc.Start, tgt.DSN("")
+			db, o := binlogTarget(t, sc, format, 2, "--gtid-strict-mode=1")
 			o.Select.StopBeforeGTID = stopAt
 			var log strings.Builder
 			sum, err := replay.Run(context.Background(), o, &log)
@@ -325,14 +286,7 @@ func TestCreateTableSelectWithTemporaryTableKeepsGTIDs(t *testing.T) {
 				"INSERT INTO nt.i VALUES (20, 2)")
 		})
 	srcPos, _ := gtidState(t, sc.SourceDB)
-	tgt := sandbox.ForTest(t, sandbox.Options{FromDatadir: sc.Base, Binlog: true, BinlogFormat: "ROW", Args: []string{"--gtid-strict-mode=1"}})
-	db, err := tgt.Open(context.Background(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	o := opts(2)
-	o.Files, o.Select.StartPosition, o.TargetDSN = sc.Files, sc.Start, tgt.DSN("")
+	db, o := binlogTarget(t, sc, "ROW", 2, "--gtid-strict-mode=1")
 	replayKeepingGTIDs(t, o, db, sc, srcPos, "nt")
 }
 
@@ -371,14 +325,7 @@ func TestResumeRefusesGTIDsPastCheckpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tgt := sandbox.ForTest(t, sandbox.Options{FromDatadir: sc.Base, Binlog: true})
-	db, err := tgt.Open(context.Background(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	o := opts(1)
-	o.Files, o.Select.StartPosition, o.TargetDSN = sc.Files, sc.Start, tgt.DSN("")
+	db, o := binlogTarget(t, sc, "", 1)
 	o.Select.StopBeforeGTID = stopAt
 	var log strings.Builder
 	if _, err := replay.Run(context.Background(), o, &log); err != nil {
@@ -401,4 +348,20 @@ func TestResumeRefusesGTIDsPastCheckpoint(t *testing.T) {
 		t.Fatalf("resume with --target-gtids own: %v\nlog:\n%s", err, log.String())
 	}
 	replaytest.RequireEqual(t, db, sc.SourceDB, "nt")
+}
+
+// binlogTarget starts a target from sc's base with its binlog on, in
+// format ("": the sandbox's default), with args, and returns it open,
+// with the options that replay sc into it with workers.
+func binlogTarget(t *testing.T, sc *replaytest.Scenario, format string, workers int, args ...string) (*sql.DB, replay.Options) {
+	t.Helper()
+	tgt := sandbox.ForTest(t, sandbox.Options{FromDatadir: sc.Base, Binlog: true, BinlogFormat: format, Args: args})
+	db, err := tgt.Open(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	o := opts(workers)
+	o.Files, o.Select.StartPosition, o.TargetDSN = sc.Files, sc.Start, tgt.DSN("")
+	return db, o
 }
