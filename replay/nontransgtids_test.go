@@ -149,26 +149,32 @@ func TestSplitStatementStops(t *testing.T) {
 				"BEGIN", "INSERT INTO nt.tr VALUES (1, 1)", "INSERT INTO nt.i VALUES (2, 2)", "COMMIT",
 				"INSERT INTO nt.i VALUES (3, 3)", "INSERT INTO nt.i VALUES (4, 4)")
 		})
-	db, o := binlogTarget(t, sc, "ROW", 1, "--gtid-strict-mode=1", "--transaction-isolation=READ-COMMITTED")
-	var log strings.Builder
-	sum, err := replay.Run(context.Background(), o, &log)
-	var applied *replay.AppliedError
-	if !errors.As(err, &applied) || !strings.Contains(err.Error(), "in parts") || !strings.Contains(log.String(), "READ-COMMITTED") {
-		t.Fatalf("replay: %v, want it to stop after the transaction the target logged in parts (at READ-COMMITTED)\nlog:\n%s", err, log.String())
+	// With 4 workers, the transactions after it run beside it: none may
+	// be applied, nor its error be the run's.
+	for _, workers := range []int{1, 4} {
+		t.Run(fmt.Sprintf("%d workers", workers), func(t *testing.T) {
+			db, o := binlogTarget(t, sc, "ROW", workers, "--gtid-strict-mode=1", "--transaction-isolation=READ-COMMITTED")
+			var log strings.Builder
+			sum, err := replay.Run(context.Background(), o, &log)
+			var applied *replay.AppliedError
+			if !errors.As(err, &applied) || !strings.Contains(err.Error(), "in parts") || !strings.Contains(log.String(), "READ-COMMITTED") {
+				t.Fatalf("replay: %v, want it to stop after the transaction the target logged in parts (at READ-COMMITTED)\nlog:\n%s", err, log.String())
+			}
+			if sum == nil || sum.Applied != 2 || !strings.Contains(sum.StopReason, "holds the transaction it names") {
+				t.Fatalf("summary %+v, want 2 transactions applied, the stop after the second\nlog:\n%s", sum, log.String())
+			}
+			var n int
+			if err := db.QueryRow("SELECT n FROM nt.n WHERE id = 1").Scan(&n); err != nil || n != 1 {
+				t.Fatalf("the trigger's MyISAM count is %d (%v), want 1: the transaction applied once", n, err)
+			}
+			o.Select.StartPosition, o.Recovery.Resume, o.Apply.TargetGTIDs = txn.Position{}, true, replay.GTIDsOwn
+			log.Reset()
+			if _, err := replay.Run(context.Background(), o, &log); err != nil {
+				t.Fatalf("resume with --target-gtids own: %v\nlog:\n%s", err, log.String())
+			}
+			replaytest.RequireEqual(t, db, sc.SourceDB, "nt")
+		})
 	}
-	if sum == nil || sum.Applied != 2 || !strings.Contains(sum.StopReason, "holds the transaction it names") {
-		t.Fatalf("summary %+v, want 2 transactions applied, the stop after the second\nlog:\n%s", sum, log.String())
-	}
-	var n int
-	if err := db.QueryRow("SELECT n FROM nt.n WHERE id = 1").Scan(&n); err != nil || n != 1 {
-		t.Fatalf("the trigger's MyISAM count is %d (%v), want 1: the transaction applied once", n, err)
-	}
-	o.Select.StartPosition, o.Recovery.Resume, o.Apply.TargetGTIDs = txn.Position{}, true, replay.GTIDsOwn
-	log.Reset()
-	if _, err := replay.Run(context.Background(), o, &log); err != nil {
-		t.Fatalf("resume with --target-gtids own: %v\nlog:\n%s", err, log.String())
-	}
-	replaytest.RequireEqual(t, db, sc.SourceDB, "nt")
 }
 
 // TestMemoryTablesKeepGTIDs: a target restored from a base and started

@@ -371,6 +371,16 @@ func (p *Pipeline) Snapshot() Snapshot {
 	return s
 }
 
+// stopAfter records that g is committed on the target and stops the run
+// there with err: the groups after it, which wait for it to commit, get
+// err instead, so that none of them is applied (and err, not one of
+// theirs, is the run's).
+func (p *Pipeline) stopAfter(g *group, err error) error {
+	p.seq.Fail(err)
+	p.committed(g)
+	return err
+}
+
 // committed records that g is committed on the target. With chained
 // commits, a group's acknowledgement may come before the one of the group
 // before it (whose commit it proves).

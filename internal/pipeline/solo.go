@@ -208,10 +208,10 @@ func (w *worker) applySolo(ctx context.Context, g *group) error {
 		}
 		return w.p.applyError(last, nil, fmt.Errorf("%w; --resume reads the checkpoint to find out: %w", errCommitUnknown, err))
 	}
-	w.p.committed(g)
 	if split != nil {
-		return &AppliedError{Start: t.Start, GTID: t.GTID.String(), Err: split}
+		return w.p.stopAfter(g, &AppliedError{Start: t.Start, GTID: t.GTID.String(), Err: split})
 	}
+	w.p.committed(g)
 	return nil
 }
 

@@ -388,10 +388,10 @@ func (w *worker) applyDDL(ctx context.Context, g *group) error {
 		}
 		return w.p.applyError(t, nil, fmt.Errorf("record DDL end: %w", err))
 	}
-	w.p.committed(g)
 	if split != nil {
-		return &AppliedError{Start: t.Start, GTID: t.GTID.String(), Err: split}
+		return w.p.stopAfter(g, &AppliedError{Start: t.Start, GTID: t.GTID.String(), Err: split})
 	}
+	w.p.committed(g)
 	return nil
 }
 
