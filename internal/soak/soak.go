@@ -383,7 +383,8 @@ func (r *Result) checkGTIDs(ctx context.Context, target, anchor *sandbox.Server,
 		}
 		got = kept
 		r.Notes = append(r.Notes, "target binlog: not compared: the GTIDs of DROP TEMPORARY TABLE logged by the server at a killed "+
-			"session's disconnect (in the source's domain), or of the transaction pending at a refusal to resume")
+			"session's disconnect (in the source's domain), of a MEMORY table's TRUNCATE at its first open (by the check, when "+
+			"the replay refused before it began), or of the transaction pending at a refusal to resume")
 	}
 	var want []string
 	if r.Outcome.TempRefused == nil {
