@@ -371,3 +371,73 @@ func binlogTarget(t *testing.T, sc *replaytest.Scenario, format string, workers 
 	o.Files, o.Select.StartPosition, o.TargetDSN = sc.Files, sc.Start, tgt.DSN("")
 	return db, o
 }
+
+// TestPendingLoggedRefusesNotApplied: a kill left a transaction writing
+// MyISAM pending, after the target logged it under its source GTID (its
+// write done). Keeping the source's GTIDs, --uncertain not-applied would
+// apply it again and log its GTID twice (silently, without
+// gtid_strict_mode): the resume must refuse, saying the target logged it;
+// --uncertain applied goes on, and the target ends at the source's state
+// and GTID position.
+func TestPendingLoggedRefusesNotApplied(t *testing.T) {
+	var pending string
+	sc := replaytest.New(t, "ROW",
+		func(ctx context.Context, db *sql.DB) error {
+			return replaytest.ExecAll(ctx, db, "CREATE DATABASE nt",
+				"CREATE TABLE nt.i (id INT PRIMARY KEY, v INT) ENGINE=InnoDB",
+				"CREATE TABLE nt.m (id INT PRIMARY KEY, v INT) ENGINE=MyISAM")
+		},
+		func(ctx context.Context, db *sql.DB) error {
+			conn, err := db.Conn(ctx)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			for _, q := range []string{"INSERT INTO nt.i VALUES (1, 1)", "INSERT INTO nt.m VALUES (1, 1)", "INSERT INTO nt.i VALUES (2, 2)"} {
+				if _, err := conn.ExecContext(ctx, q); err != nil {
+					return err
+				}
+				if strings.Contains(q, "nt.m") {
+					if err := conn.QueryRowContext(ctx, "SELECT @@last_gtid").Scan(&pending); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+	srcPos, _ := gtidState(t, sc.SourceDB)
+	g, err := txn.ParseGTID(pending)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var start txn.Position
+	for _, tx := range scenarioTxns(t, sc) {
+		if tx.GTID == g {
+			start = tx.Start
+		}
+	}
+	db, o := binlogTarget(t, sc, "", 1)
+	o.Select.StopBeforeGTID = g
+	var log strings.Builder
+	if _, err := replay.Run(context.Background(), o, &log); err != nil {
+		t.Fatalf("replay: %v\nlog:\n%s", err, log.String())
+	}
+	// What a run killed after the target logged the MyISAM write leaves:
+	// the write, logged under its source GTID, and the pending mark.
+	if err := replaytest.ExecAll(context.Background(), db,
+		fmt.Sprintf("SET SESSION gtid_domain_id=%d, SESSION server_id=%d, SESSION gtid_seq_no=%d", g.Domain, g.Server, g.Seq),
+		"INSERT INTO nt.m VALUES (1, 1)", "SET SESSION sql_log_bin=0",
+		fmt.Sprintf("UPDATE binlog_replay.checkpoint SET state='nontrans', ddl_file='%s', ddl_pos=%d, pending_gtid='%s', "+
+			"pending_what='it writes non-transactional tables'", start.File, start.Offset, pending)); err != nil {
+		t.Fatal(err)
+	}
+	o.Select.StartPosition, o.Select.StopBeforeGTID, o.Recovery.Resume = txn.Position{}, txn.GTID{}, true
+	o.Recovery.Uncertain = replay.OutcomeNotApplied
+	log.Reset()
+	if _, err := replay.Run(context.Background(), o, &log); err == nil || !strings.Contains(err.Error(), "binlog holds GTID "+pending) {
+		t.Fatalf("resume --uncertain not-applied: %v, want a refusal: the target logged the pending transaction\nlog:\n%s", err, log.String())
+	}
+	o.Recovery.Uncertain = replay.OutcomeApplied
+	log.Reset()
+	replayKeepingGTIDs(t, o, db, sc, srcPos, "nt")
+}

@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -73,4 +74,22 @@ func (r *run) checkPending(cp *Checkpoint) error {
 		return uncertain
 	}
 	return nil
+}
+
+// checkPendingLogged refuses, keeping the source's GTIDs, to apply again
+// (--uncertain not-applied) a pending transaction whose GTID the target's
+// binlog holds: the target logged it as it ran (its writes to
+// non-transactional tables, at least), and would log it twice.
+func (r *run) checkPendingLogged(ctx context.Context, cp *Checkpoint) error {
+	if r.start.pending == nil || r.opts.Recovery.Uncertain != OutcomeNotApplied || cp.Pending.GTID == "" {
+		return nil
+	}
+	logged, err := target.LoggedGTID(ctx, r.tgt.DB(), cp.Pending.GTID)
+	if err != nil || !logged {
+		return err
+	}
+	return fmt.Errorf("--uncertain not-applied: the target's binlog holds GTID %s of the transaction at %s: the target logged it "+
+		"as it ran (its writes to non-transactional tables, at least), and applying it again keeping the source's GTIDs would "+
+		"log it twice. If its writes are on the target, resume with --uncertain applied; if you undid them by hand, with "+
+		"--uncertain not-applied --target-gtids own", cp.Pending.GTID, cp.Pending.Start)
 }

@@ -350,6 +350,9 @@ func (r *run) begin(ctx context.Context, start txn.Position, cp *target.Checkpoi
 		if err := target.CheckNothingLoggedPast(ctx, conn, cp.GTID, cp.Pending.GTID); err != nil {
 			return err
 		}
+		if err := r.checkPendingLogged(ctx, cp); err != nil {
+			return err
+		}
 	}
 	return r.createCheckpoint(ctx, conn, cp == nil, start)
 }

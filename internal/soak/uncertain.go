@@ -167,10 +167,13 @@ func (r *replayer) settleUncertain(ctx context.Context, out *Outcome, m []string
 	}
 	s := Settled{Index: k, Kind: cp.State, Tables: sortedKeys(dBefore)}
 	switch {
+	case len(dAfter) == 0:
+		// As after it (also when that is as before it: then it changed
+		// nothing, but a target keeping the source's GTIDs may have
+		// logged it, and refuses to apply it again).
+		s.Decision = "applied"
 	case len(dBefore) == 0:
 		s.Decision = "not-applied"
-	case len(dAfter) == 0:
-		s.Decision = "applied"
 	case cp.State == "ddl" && strings.Contains(msg, "drop the table it created, then --uncertain not-applied"):
 		// A CREATE TABLE ... SELECT into a non-transactional table cut
 		// while writing its rows: as the refusal says, drop the table it

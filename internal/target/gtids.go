@@ -230,3 +230,25 @@ func CheckNothingLoggedPast(ctx context.Context, conn *sql.Conn, last, pending s
 	}
 	return nil
 }
+
+// LoggedGTID reports whether the target's binlog holds g (a MariaDB GTID):
+// its GTID state has g's domain and server id at g's sequence number or
+// later. False for other GTIDs, or when the binlog is off.
+func LoggedGTID(ctx context.Context, db *sql.DB, g string) (bool, error) {
+	want, err := txn.ParseGTID(g)
+	if err != nil || want.Flavor != txn.FlavorMariaDB {
+		return false, nil
+	}
+	var logBin bool
+	var state string
+	if err := db.QueryRowContext(ctx, "SELECT @@log_bin, @@gtid_binlog_state").Scan(&logBin, &state); err != nil {
+		return false, fmt.Errorf("read the target's binlog GTID state: %w", err)
+	}
+	for _, s := range strings.Split(state, ",") {
+		have, err := txn.ParseGTID(strings.TrimSpace(s))
+		if err == nil && logBin && have.Domain == want.Domain && have.Server == want.Server && have.Seq >= want.Seq {
+			return true, nil
+		}
+	}
+	return false, nil
+}
