@@ -31,20 +31,27 @@ func targetOptions(base string, c ReplayConfig, replay bool) sandbox.Options {
 // open after a start (the soak's check opens them when the replay did
 // not: one refused before it began).
 func binlogGTIDs(ctx context.Context, srv *sandbox.Server) (gtids []string, dropped map[string]bool, err error) {
+	gtids, dropped, _, err = binlogGroups(ctx, srv)
+	return gtids, dropped, err
+}
+
+// binlogGroups is binlogGTIDs, with the Info of the first event after
+// each GTID event, for reports.
+func binlogGroups(ctx context.Context, srv *sandbox.Server) (gtids []string, dropped map[string]bool, first map[string]string, err error) {
 	db, err := srv.Open(ctx, "")
 	if err != nil {
-		return nil, nil, fmt.Errorf("binlog GTIDs: %w", err)
+		return nil, nil, nil, fmt.Errorf("binlog GTIDs: %w", err)
 	}
 	defer db.Close()
 	files, err := queryColumn(ctx, db, "SHOW BINARY LOGS", 0)
 	if err != nil {
-		return nil, nil, fmt.Errorf("binlog GTIDs: %w", err)
+		return nil, nil, nil, fmt.Errorf("binlog GTIDs: %w", err)
 	}
-	dropped = map[string]bool{}
+	dropped, first = map[string]bool{}, map[string]string{}
 	for _, f := range files {
 		rows, err := db.QueryContext(ctx, "SHOW BINLOG EVENTS IN '"+f+"'")
 		if err != nil {
-			return nil, nil, fmt.Errorf("binlog GTIDs of %s: %w", f, err)
+			return nil, nil, nil, fmt.Errorf("binlog GTIDs of %s: %w", f, err)
 		}
 		prev := ""
 		for rows.Next() {
@@ -52,7 +59,10 @@ func binlogGTIDs(ctx context.Context, srv *sandbox.Server) (gtids []string, drop
 			var pos, serverID, end uint64
 			if err := rows.Scan(&name, &pos, &typ, &serverID, &end, &info); err != nil {
 				rows.Close()
-				return nil, nil, fmt.Errorf("binlog GTIDs of %s: %w", f, err)
+				return nil, nil, nil, fmt.Errorf("binlog GTIDs of %s: %w", f, err)
+			}
+			if prev == "Gtid" && len(gtids) > 0 {
+				first[gtids[len(gtids)-1]] = typ + ": " + info
 			}
 			switch {
 			case typ == "Gtid":
@@ -66,10 +76,10 @@ func binlogGTIDs(ctx context.Context, srv *sandbox.Server) (gtids []string, drop
 		err = rows.Err()
 		rows.Close()
 		if err != nil {
-			return nil, nil, fmt.Errorf("binlog GTIDs of %s: %w", f, err)
+			return nil, nil, nil, fmt.Errorf("binlog GTIDs of %s: %w", f, err)
 		}
 	}
-	return gtids, dropped, nil
+	return gtids, dropped, first, nil
 }
 
 // gtidOfInfo returns the GTID in a Gtid event's Info ("BEGIN GTID 0-1-5",

@@ -361,14 +361,29 @@ func (r *Result) checkGTIDs(ctx context.Context, target, anchor *sandbox.Server,
 	for _, s := range r.Outcome.Settled {
 		exempt[txns[s.Index].GTID] = true
 	}
-	got, dropped, err := binlogGTIDs(ctx, target)
+	got, dropped, first, err := binlogGroups(ctx, target)
 	if err != nil {
 		return fmt.Errorf("target: %w", err)
 	}
 	if tr := r.Outcome.TempRefused; tr != nil && tr.Index < len(txns) {
 		// The transaction a kill left pending at the refusal (a DDL,
-		// say) may have run, and been logged.
+		// say) may have run, and been logged; and what the server
+		// logged as the lost session ended (its cached statements,
+		// with a ROLLBACK) comes after: the replay refuses to go on
+		// from there (and so would a resume, finding GTIDs past its
+		// checkpoint).
 		dropped[txns[tr.Index].GTID] = true
+		applied := map[string]bool{}
+		for _, t := range txns[:r.Expect.Applied] {
+			applied[t.GTID] = true
+		}
+		past := false
+		for _, g := range got {
+			if past && !applied[g] {
+				dropped[g] = true
+			}
+			past = past || (r.Expect.Applied > 0 && g == txns[r.Expect.Applied-1].GTID)
+		}
 	}
 	if len(dropped) > 0 {
 		// A replay process killed (or a connection lost) with temporary
@@ -384,7 +399,8 @@ func (r *Result) checkGTIDs(ctx context.Context, target, anchor *sandbox.Server,
 		got = kept
 		r.Notes = append(r.Notes, "target binlog: not compared: the GTIDs of DROP TEMPORARY TABLE logged by the server at a killed "+
 			"session's disconnect (in the source's domain), of a MEMORY table's TRUNCATE at its first open (by the check, when "+
-			"the replay refused before it began), or of the transaction pending at a refusal to resume")
+			"the replay refused before it began), or, at a refusal to resume, of the transaction pending and what the lost "+
+			"session's end logged after it")
 	}
 	var want []string
 	if r.Outcome.TempRefused == nil {
@@ -392,7 +408,18 @@ func (r *Result) checkGTIDs(ctx context.Context, target, anchor *sandbox.Server,
 			return fmt.Errorf("anchor: %w", err)
 		}
 	}
-	r.Failures = append(r.Failures, gtidFailures(got, txns[:r.Expect.Applied], want, exempt)...)
+	for _, f := range gtidFailures(got, txns[:r.Expect.Applied], want, exempt) {
+		// What the target logged under each GTID the failure names.
+		for _, g := range got {
+			if info, ok := first[g]; ok && strings.Contains(f.Detail, g) {
+				if len(info) > 160 {
+					info = info[:160]
+				}
+				f.Detail += fmt.Sprintf("\n%s: %s", g, info)
+			}
+		}
+		r.Failures = append(r.Failures, f)
+	}
 	return nil
 }
 
