@@ -88,6 +88,12 @@ func runResilient(ctx context.Context, opts Options, logw io.Writer) (*Summary, 
 		if err := asInterrupted(ctx, err); err != nil && errors.As(err, new(*InterruptedError)) {
 			return total, err
 		}
+		if !reached && isConnectionLoss(err) {
+			// Lost (or refused) before this process ever reached it:
+			// an address or a server to check, not an outage to wait
+			// out; nothing was applied.
+			return total, fmt.Errorf("cannot connect to the target: %w. Nothing was applied", err)
+		}
 		if !isConnectionLoss(err) || opts.Recovery.Reconnect <= 0 || ctx.Err() != nil || !reached {
 			return total, err
 		}
