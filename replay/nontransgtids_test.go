@@ -61,8 +61,8 @@ func TestNonTransactionalKeepsGTIDs(t *testing.T) {
 // format (MariaDB's default): a non-transactional table's statement (also
 // one that fails part way, logged with its error code, and one an InnoDB
 // table's trigger makes), which the target logs under the source GTID as
-// the statement ends, and temporary tables, whose CREATE and DROP do not
-// commit. Each source transaction must be logged once, under its GTID,
+// the statement ends, and temporary tables (InnoDB and Aria), whose CREATE
+// and DROP do not commit. Each source transaction must be logged once, under its GTID,
 // under gtid_strict_mode, and the target end at the source's position.
 func TestStatementsKeepGTIDs(t *testing.T) {
 	for _, format := range []string{"MIXED", "STATEMENT"} {
@@ -86,7 +86,7 @@ func TestStatementsKeepGTIDs(t *testing.T) {
 							"UPDATE nt.n SET n = n + 1 WHERE id = 1",
 							"BEGIN", fmt.Sprintf("UPDATE nt.m SET v = v + 1 WHERE id = %d", i), "COMMIT",
 							fmt.Sprintf("INSERT INTO nt.tr VALUES (%d, %d)", i, i),
-							"CREATE TEMPORARY TABLE nt.tmp (id INT PRIMARY KEY, v INT) ENGINE=InnoDB",
+							fmt.Sprintf("CREATE TEMPORARY TABLE nt.tmp (id INT PRIMARY KEY, v INT) ENGINE=%s", []string{"InnoDB", "Aria"}[i%2]),
 							fmt.Sprintf("INSERT INTO nt.tmp VALUES (%d, %d)", 100+i, i),
 							"INSERT INTO nt.i SELECT * FROM nt.tmp",
 							"DROP TEMPORARY TABLE nt.tmp")
