@@ -441,3 +441,69 @@ func TestPendingLoggedRefusesNotApplied(t *testing.T) {
 	log.Reset()
 	replayKeepingGTIDs(t, o, db, sc, srcPos, "nt")
 }
+
+// TestPendingDDLLoggedNotRunAgain: a kill left a CREATE OR REPLACE TABLE
+// ... SELECT pending (run again on resume whatever became of it, without
+// source GTIDs), after the target committed and logged it under its
+// source GTID. Keeping the source's GTIDs, the target's binlog says it
+// committed (a DDL is logged as it commits, whole): run again, it would
+// be logged twice (refused under gtid_strict_mode, silently without).
+// The resume must skip it, and the target end at the source's state and
+// GTID position.
+func TestPendingDDLLoggedNotRunAgain(t *testing.T) {
+	const ddl = "CREATE OR REPLACE TABLE nt.c (PRIMARY KEY (id)) SELECT id, v FROM nt.i"
+	var pending string
+	sc := replaytest.New(t, "STATEMENT",
+		func(ctx context.Context, db *sql.DB) error {
+			return replaytest.ExecAll(ctx, db, "CREATE DATABASE nt",
+				"CREATE TABLE nt.i (id INT PRIMARY KEY, v INT) ENGINE=InnoDB", "INSERT INTO nt.i VALUES (1, 1), (2, 2)")
+		},
+		func(ctx context.Context, db *sql.DB) error {
+			conn, err := db.Conn(ctx)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			for _, q := range []string{"INSERT INTO nt.i VALUES (3, 3)", ddl, "INSERT INTO nt.i VALUES (4, 4)"} {
+				if _, err := conn.ExecContext(ctx, q); err != nil {
+					return err
+				}
+				if q == ddl {
+					if err := conn.QueryRowContext(ctx, "SELECT @@last_gtid").Scan(&pending); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+	srcPos, _ := gtidState(t, sc.SourceDB)
+	g, err := txn.ParseGTID(pending)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var start txn.Position
+	for _, tx := range scenarioTxns(t, sc) {
+		if tx.GTID == g {
+			start = tx.Start
+		}
+	}
+	db, o := binlogTarget(t, sc, "", 1, "--gtid-strict-mode=1")
+	o.Select.StopBeforeGTID = g
+	var log strings.Builder
+	if _, err := replay.Run(context.Background(), o, &log); err != nil {
+		t.Fatalf("replay: %v\nlog:\n%s", err, log.String())
+	}
+	// What a run killed after the target committed the DDL leaves: the
+	// DDL, logged under its source GTID, and the pending mark.
+	if err := replaytest.ExecAll(context.Background(), db,
+		fmt.Sprintf("SET SESSION gtid_domain_id=%d, SESSION server_id=%d, SESSION gtid_seq_no=%d", g.Domain, g.Server, g.Seq),
+		ddl, "SET SESSION sql_log_bin=0",
+		fmt.Sprintf("UPDATE binlog_replay.checkpoint SET state='ddl', ddl_file='%s', ddl_pos=%d, pending_gtid='%s', "+
+			"pending_print='x'", start.File, start.Offset, pending)); err != nil {
+		t.Fatal(err)
+	}
+	o.Select.StartPosition, o.Select.StopBeforeGTID, o.Recovery.Resume = txn.Position{}, txn.GTID{}, true
+	if _, out := replayKeepingGTIDs(t, o, db, sc, srcPos, "nt"); !strings.Contains(out, "not run again") {
+		t.Fatalf("the resume did not say it skipped the DDL the target had logged\nlog:\n%s", out)
+	}
+}

@@ -433,6 +433,14 @@ func (w *worker) settleDDL(ctx context.Context, g *group) (q *txn.Event, rowsOnl
 	if p == nil {
 		return q, false, false, nil
 	}
+	if logged, err := w.pendingLogged(ctx, t); err != nil || logged {
+		// The target's binlog holds it: it committed (a DDL is logged
+		// as it commits, whole), and run again it would be logged twice.
+		if err == nil {
+			w.p.logf("DDL at %s: the target's binlog holds its GTID %s: the earlier run committed it, not run again", t.Start, t.GTID)
+		}
+		return q, false, err == nil, err
+	}
 	if w.p.cfg.Uncertain == "" && w.rerunnable(t, q) {
 		// CREATE OR REPLACE TABLE drops the table, then creates it (in
 		// two steps before MariaDB 11.2): cut between them, the table is
@@ -478,6 +486,19 @@ func (w *worker) settleDDL(ctx context.Context, g *group) (q *txn.Event, rowsOnl
 		return q, true, false, nil
 	}
 	return q, false, applied, nil
+}
+
+// pendingLogged reports whether, keeping the source's GTIDs, the target's
+// binlog holds the GTID of t, a transaction an earlier run left pending.
+func (w *worker) pendingLogged(ctx context.Context, t *txn.Txn) (bool, error) {
+	if !w.p.cfg.KeepGTIDs || t.GTID.IsZero() || w.sess.Conn() == nil {
+		return false, nil
+	}
+	logged, err := target.LoggedGTID(ctx, w.sess.Conn(), t.GTID.String())
+	if err != nil {
+		return false, w.p.applyError(t, nil, err)
+	}
+	return logged, nil
 }
 
 // partialCreateSelect returns, when the DDL q of t is CREATE TABLE ...

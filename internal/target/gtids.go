@@ -234,7 +234,7 @@ func CheckNothingLoggedPast(ctx context.Context, conn *sql.Conn, last, pending s
 // LoggedGTID reports whether the target's binlog holds g (a MariaDB GTID):
 // its GTID state has g's domain and server id at g's sequence number or
 // later. False for other GTIDs, or when the binlog is off.
-func LoggedGTID(ctx context.Context, db *sql.DB, g string) (bool, error) {
+func LoggedGTID(ctx context.Context, db RowQueryer, g string) (bool, error) {
 	want, err := txn.ParseGTID(g)
 	if err != nil || want.Flavor != txn.FlavorMariaDB {
 		return false, nil
@@ -251,4 +251,9 @@ func LoggedGTID(ctx context.Context, db *sql.DB, g string) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// RowQueryer is what reads one row: a *sql.DB or a *sql.Conn.
+type RowQueryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
