@@ -49,6 +49,15 @@ func (p Position) String() string { return fmt.Sprintf("%s:%d", p.File, p.Offset
 // IsZero reports whether p is unset.
 func (p Position) IsZero() bool { return p.File == "" && p.Offset == 0 }
 
+// Named returns p followed by gtid, as messages name a transaction:
+// "mysql-bin.000002:1234 (GTID 0-1-5)", or p alone when gtid is "".
+func (p Position) Named(gtid string) string {
+	if gtid == "" {
+		return p.String()
+	}
+	return p.String() + " (GTID " + gtid + ")"
+}
+
 // Kind says what a transaction holds, and so how it may be applied.
 type Kind uint8
 

@@ -51,10 +51,7 @@ type ApplyError struct {
 
 // Error names the transaction, its position and the failing statement.
 func (e *ApplyError) Error() string {
-	msg := fmt.Sprintf("apply transaction #%d at %s", e.Seq, e.Start)
-	if e.GTID != "" {
-		msg += " (GTID " + e.GTID + ")"
-	}
+	msg := fmt.Sprintf("apply transaction #%d at %s", e.Seq, e.Start.Named(e.GTID))
 	if e.Event != "" {
 		msg += ", " + e.Event
 	}
@@ -92,11 +89,7 @@ type AppliedError struct {
 }
 
 func (e *AppliedError) Error() string {
-	id := e.Start.String()
-	if e.GTID != "" {
-		id += " (GTID " + e.GTID + ")"
-	}
-	return fmt.Sprintf("after the transaction at %s, applied and checkpointed: %v", id, e.Err)
+	return fmt.Sprintf("after the transaction at %s, applied and checkpointed: %v", e.Start.Named(e.GTID), e.Err)
 }
 
 // Unwrap returns the error.

@@ -49,11 +49,7 @@ type UncertainError struct {
 
 // Error explains what is unknown and how to continue.
 func (e *UncertainError) Error() string {
-	id := e.Start.String()
-	if e.GTID != "" {
-		id += " (GTID " + e.GTID + ")"
-	}
-	msg := fmt.Sprintf("the outcome of the transaction at %s is unknown: %s", id, e.What)
+	msg := fmt.Sprintf("the outcome of the transaction at %s is unknown: %s", e.Start.Named(e.GTID), e.What)
 	if e.Err != nil {
 		msg += fmt.Sprintf("; it was interrupted: %v", e.Err)
 	}

@@ -98,10 +98,7 @@ func (tt *Tables) String() string {
 func Lost(cp *target.Checkpoint) error {
 	held := fmt.Sprintf("the target holds every transaction before %s", cp.Next)
 	if cp.State == target.StateDDL || cp.State == target.StateNonTrans {
-		id := cp.Pending.Start.String()
-		if cp.Pending.GTID != "" {
-			id += " (GTID " + cp.Pending.GTID + ")"
-		}
+		id := cp.Pending.Start.Named(cp.Pending.GTID)
 		what := "a DDL statement"
 		if cp.State == target.StateNonTrans {
 			what = "writes to non-transactional tables"
