@@ -43,7 +43,7 @@ func binlogGroups(ctx context.Context, srv *sandbox.Server) (gtids []string, dro
 		return nil, nil, nil, fmt.Errorf("binlog GTIDs: %w", err)
 	}
 	defer db.Close()
-	files, err := queryColumn(ctx, db, "SHOW BINARY LOGS", 0)
+	files, err := binlogFiles(ctx, db)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("binlog GTIDs: %w", err)
 	}
@@ -94,30 +94,24 @@ func gtidOfInfo(info string) string {
 	return info
 }
 
-// queryColumn returns column col of every row of query.
-func queryColumn(ctx context.Context, db *sql.DB, query string, col int) ([]string, error) {
-	rows, err := db.QueryContext(ctx, query)
+// binlogFiles returns the names of srv's binlog files (SHOW BINARY LOGS:
+// name and size, on MariaDB 10.11).
+func binlogFiles(ctx context.Context, db *sql.DB) ([]string, error) {
+	rows, err := db.QueryContext(ctx, "SHOW BINARY LOGS")
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return nil, err
-	}
-	var out []string
+	var files []string
 	for rows.Next() {
-		vals := make([]sql.NullString, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
+		var name string
+		var size uint64
+		if err := rows.Scan(&name, &size); err != nil {
 			return nil, err
 		}
-		out = append(out, vals[col].String)
+		files = append(files, name)
 	}
-	return out, rows.Err()
+	return files, rows.Err()
 }
 
 // gtidFailures compares the GTIDs the target logged (target) with the
