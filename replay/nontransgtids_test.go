@@ -224,33 +224,15 @@ func TestStopWithTemporaryTableKeepsGTIDs(t *testing.T) {
 				"CREATE TABLE nt.i (id INT PRIMARY KEY, v INT) ENGINE=InnoDB")
 		},
 		func(ctx context.Context, db *sql.DB) error {
-			conn, err := db.Conn(ctx)
-			if err != nil {
-				return err
+			gtids, err := execLogging(ctx, db, "CREATE TEMPORARY TABLE nt.tmp (id INT PRIMARY KEY) ENGINE=InnoDB",
+				"INSERT INTO nt.tmp VALUES (1)", "INSERT INTO nt.i SELECT id, 1 FROM nt.tmp",
+				"INSERT INTO nt.i VALUES (2, 2)", "DROP TEMPORARY TABLE nt.tmp")
+			if err == nil {
+				before, stop = gtids[2], gtids[3]
 			}
-			defer conn.Close()
-			for _, q := range []string{"CREATE TEMPORARY TABLE nt.tmp (id INT PRIMARY KEY) ENGINE=InnoDB",
-				"INSERT INTO nt.tmp VALUES (1)", "INSERT INTO nt.i SELECT id, 1 FROM nt.tmp"} {
-				if _, err := conn.ExecContext(ctx, q); err != nil {
-					return err
-				}
-			}
-			if err := conn.QueryRowContext(ctx, "SELECT @@last_gtid").Scan(&before); err != nil {
-				return err
-			}
-			if _, err := conn.ExecContext(ctx, "INSERT INTO nt.i VALUES (2, 2)"); err != nil {
-				return err
-			}
-			if err := conn.QueryRowContext(ctx, "SELECT @@last_gtid").Scan(&stop); err != nil {
-				return err
-			}
-			_, err = conn.ExecContext(ctx, "DROP TEMPORARY TABLE nt.tmp")
 			return err
 		})
-	stopAt, err := txn.ParseGTID(stop)
-	if err != nil {
-		t.Fatal(err)
-	}
+	stopAt := mustParseGTID(t, stop)
 	for _, format := range []string{"ROW", "MIXED"} {
 		t.Run(format, func(t *testing.T) {
 			db, o := binlogTarget(t, sc, format, 2, "--gtid-strict-mode=1")
@@ -310,27 +292,17 @@ func TestResumeRefusesGTIDsPastCheckpoint(t *testing.T) {
 			return replaytest.ExecAll(ctx, db, "CREATE DATABASE nt", "CREATE TABLE nt.i (id INT PRIMARY KEY, v INT) ENGINE=InnoDB")
 		},
 		func(ctx context.Context, db *sql.DB) error {
-			conn, err := db.Conn(ctx)
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
+			var stmts []string
 			for i := 1; i <= 6; i++ {
-				if _, err := conn.ExecContext(ctx, fmt.Sprintf("INSERT INTO nt.i VALUES (%d, %d)", i, i)); err != nil {
-					return err
-				}
-				if i == 4 {
-					if err := conn.QueryRowContext(ctx, "SELECT @@last_gtid").Scan(&stop); err != nil {
-						return err
-					}
-				}
+				stmts = append(stmts, fmt.Sprintf("INSERT INTO nt.i VALUES (%d, %d)", i, i))
 			}
-			return nil
+			gtids, err := execLogging(ctx, db, stmts...)
+			if err == nil {
+				stop = gtids[3]
+			}
+			return err
 		})
-	stopAt, err := txn.ParseGTID(stop)
-	if err != nil {
-		t.Fatal(err)
-	}
+	stopAt := mustParseGTID(t, stop)
 	db, o := binlogTarget(t, sc, "", 1)
 	o.Select.StopBeforeGTID = stopAt
 	var log strings.Builder
@@ -388,49 +360,22 @@ func TestPendingLoggedRefusesNotApplied(t *testing.T) {
 				"CREATE TABLE nt.m (id INT PRIMARY KEY, v INT) ENGINE=MyISAM")
 		},
 		func(ctx context.Context, db *sql.DB) error {
-			conn, err := db.Conn(ctx)
-			if err != nil {
-				return err
+			gtids, err := execLogging(ctx, db, "INSERT INTO nt.i VALUES (1, 1)", "INSERT INTO nt.m VALUES (1, 1)",
+				"INSERT INTO nt.i VALUES (2, 2)")
+			if err == nil {
+				pending = gtids[1]
 			}
-			defer conn.Close()
-			for _, q := range []string{"INSERT INTO nt.i VALUES (1, 1)", "INSERT INTO nt.m VALUES (1, 1)", "INSERT INTO nt.i VALUES (2, 2)"} {
-				if _, err := conn.ExecContext(ctx, q); err != nil {
-					return err
-				}
-				if strings.Contains(q, "nt.m") {
-					if err := conn.QueryRowContext(ctx, "SELECT @@last_gtid").Scan(&pending); err != nil {
-						return err
-					}
-				}
-			}
-			return nil
+			return err
 		})
 	srcPos, _ := gtidState(t, sc.SourceDB)
-	g, err := txn.ParseGTID(pending)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var start txn.Position
-	for _, tx := range scenarioTxns(t, sc) {
-		if tx.GTID == g {
-			start = tx.Start
-		}
-	}
 	db, o := binlogTarget(t, sc, "", 1)
-	o.Select.StopBeforeGTID = g
+	o.Select.StopBeforeGTID = mustParseGTID(t, pending)
 	var log strings.Builder
 	if _, err := replay.Run(context.Background(), o, &log); err != nil {
 		t.Fatalf("replay: %v\nlog:\n%s", err, log.String())
 	}
-	// What a run killed after the target logged the MyISAM write leaves:
-	// the write, logged under its source GTID, and the pending mark.
-	if err := replaytest.ExecAll(context.Background(), db,
-		fmt.Sprintf("SET SESSION gtid_domain_id=%d, SESSION server_id=%d, SESSION gtid_seq_no=%d", g.Domain, g.Server, g.Seq),
-		"INSERT INTO nt.m VALUES (1, 1)", "SET SESSION sql_log_bin=0",
-		fmt.Sprintf("UPDATE binlog_replay.checkpoint SET state='nontrans', ddl_file='%s', ddl_pos=%d, pending_gtid='%s', "+
-			"pending_what='it writes non-transactional tables'", start.File, start.Offset, pending)); err != nil {
-		t.Fatal(err)
-	}
+	// What a run killed after the target logged the MyISAM write leaves.
+	leavePending(t, sc, db, pending, "INSERT INTO nt.m VALUES (1, 1)", "nontrans")
 	o.Select.StartPosition, o.Select.StopBeforeGTID, o.Recovery.Resume = txn.Position{}, txn.GTID{}, true
 	o.Recovery.Uncertain = replay.OutcomeNotApplied
 	log.Reset()
@@ -459,51 +404,75 @@ func TestPendingDDLLoggedNotRunAgain(t *testing.T) {
 				"CREATE TABLE nt.i (id INT PRIMARY KEY, v INT) ENGINE=InnoDB", "INSERT INTO nt.i VALUES (1, 1), (2, 2)")
 		},
 		func(ctx context.Context, db *sql.DB) error {
-			conn, err := db.Conn(ctx)
-			if err != nil {
-				return err
+			gtids, err := execLogging(ctx, db, "INSERT INTO nt.i VALUES (3, 3)", ddl, "INSERT INTO nt.i VALUES (4, 4)")
+			if err == nil {
+				pending = gtids[1]
 			}
-			defer conn.Close()
-			for _, q := range []string{"INSERT INTO nt.i VALUES (3, 3)", ddl, "INSERT INTO nt.i VALUES (4, 4)"} {
-				if _, err := conn.ExecContext(ctx, q); err != nil {
-					return err
-				}
-				if q == ddl {
-					if err := conn.QueryRowContext(ctx, "SELECT @@last_gtid").Scan(&pending); err != nil {
-						return err
-					}
-				}
-			}
-			return nil
+			return err
 		})
 	srcPos, _ := gtidState(t, sc.SourceDB)
-	g, err := txn.ParseGTID(pending)
+	db, o := binlogTarget(t, sc, "", 1, "--gtid-strict-mode=1")
+	o.Select.StopBeforeGTID = mustParseGTID(t, pending)
+	var log strings.Builder
+	if _, err := replay.Run(context.Background(), o, &log); err != nil {
+		t.Fatalf("replay: %v\nlog:\n%s", err, log.String())
+	}
+	// What a run killed after the target committed the DDL leaves.
+	leavePending(t, sc, db, pending, ddl, "ddl")
+	o.Select.StartPosition, o.Select.StopBeforeGTID, o.Recovery.Resume = txn.Position{}, txn.GTID{}, true
+	if _, out := replayKeepingGTIDs(t, o, db, sc, srcPos, "nt"); !strings.Contains(out, "not run again") {
+		t.Fatalf("the resume did not say it skipped the DDL the target had logged\nlog:\n%s", out)
+	}
+}
+
+// execLogging runs stmts on one connection of db and returns, after each,
+// the GTID the session last logged (@@last_gtid).
+func execLogging(ctx context.Context, db *sql.DB, stmts ...string) ([]string, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	gtids := make([]string, len(stmts))
+	for i, q := range stmts {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return nil, fmt.Errorf("%s: %w", q, err)
+		}
+		if err := conn.QueryRowContext(ctx, "SELECT @@last_gtid").Scan(&gtids[i]); err != nil {
+			return nil, err
+		}
+	}
+	return gtids, nil
+}
+
+func mustParseGTID(t *testing.T, s string) txn.GTID {
+	t.Helper()
+	g, err := txn.ParseGTID(s)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return g
+}
+
+// leavePending makes the target db look as a run killed right after the
+// target committed stmt leaves it: stmt, the statement of sc's
+// transaction with GTID gtid, run and logged under that GTID, and the
+// checkpoint naming the transaction pending in state ("nontrans" or
+// "ddl").
+func leavePending(t *testing.T, sc *replaytest.Scenario, db *sql.DB, gtid, stmt, state string) {
+	t.Helper()
+	g := mustParseGTID(t, gtid)
 	var start txn.Position
 	for _, tx := range scenarioTxns(t, sc) {
 		if tx.GTID == g {
 			start = tx.Start
 		}
 	}
-	db, o := binlogTarget(t, sc, "", 1, "--gtid-strict-mode=1")
-	o.Select.StopBeforeGTID = g
-	var log strings.Builder
-	if _, err := replay.Run(context.Background(), o, &log); err != nil {
-		t.Fatalf("replay: %v\nlog:\n%s", err, log.String())
-	}
-	// What a run killed after the target committed the DDL leaves: the
-	// DDL, logged under its source GTID, and the pending mark.
 	if err := replaytest.ExecAll(context.Background(), db,
 		fmt.Sprintf("SET SESSION gtid_domain_id=%d, SESSION server_id=%d, SESSION gtid_seq_no=%d", g.Domain, g.Server, g.Seq),
-		ddl, "SET SESSION sql_log_bin=0",
-		fmt.Sprintf("UPDATE binlog_replay.checkpoint SET state='ddl', ddl_file='%s', ddl_pos=%d, pending_gtid='%s', "+
-			"pending_print='x'", start.File, start.Offset, pending)); err != nil {
+		stmt, "SET SESSION sql_log_bin=0",
+		fmt.Sprintf("UPDATE binlog_replay.checkpoint SET state='%s', ddl_file='%s', ddl_pos=%d, pending_gtid='%s', "+
+			"pending_print='x', pending_what='it writes non-transactional tables'", state, start.File, start.Offset, gtid)); err != nil {
 		t.Fatal(err)
-	}
-	o.Select.StartPosition, o.Select.StopBeforeGTID, o.Recovery.Resume = txn.Position{}, txn.GTID{}, true
-	if _, out := replayKeepingGTIDs(t, o, db, sc, srcPos, "nt"); !strings.Contains(out, "not run again") {
-		t.Fatalf("the resume did not say it skipped the DDL the target had logged\nlog:\n%s", out)
 	}
 }
