@@ -114,7 +114,7 @@ func loadDatabase(ctx context.Context, q querier, db string) (map[string]*tableS
 func loadTables(ctx context.Context, q querier, db string) (map[string]*tableSchema, error) {
 	rows, err := q.QueryContext(ctx, `SELECT TABLE_NAME, COALESCE(TABLE_COLLATION, '')
 		FROM information_schema.TABLES
-		WHERE TABLE_SCHEMA = ? AND TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED')`, db)
+		WHERE TABLE_SCHEMA = ? AND TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED', 'SEQUENCE')`, db)
 	if err != nil {
 		return nil, fmt.Errorf("list tables of %s: %w", quoteIdent(db), err)
 	}
