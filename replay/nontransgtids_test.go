@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 
@@ -474,5 +475,82 @@ func leavePending(t *testing.T, sc *replaytest.Scenario, db *sql.DB, gtid, stmt,
 		fmt.Sprintf("UPDATE binlog_replay.checkpoint SET state='%s', ddl_file='%s', ddl_pos=%d, pending_gtid='%s', "+
 			"pending_print='x', pending_what='it writes non-transactional tables'", state, start.File, start.Offset, gtid)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSequencesKeepGTIDs: a sequence's change survives a ROLLBACK, and a
+// target logging its binlog logs it as a transaction of its own, whatever
+// the transaction around it. A source transaction that only changes a
+// sequence (SELECT NEXTVAL, SETVAL) is kept under its source GTID; one
+// that also writes a table (INSERT ... NEXTVAL) would be logged in two
+// parts, the second under a GTID of the target's own: the replay must
+// stop before it, nothing of it applied, the target at the GTID and the
+// sequence state of the transaction before, and --resume --target-gtids
+// own goes on to the source's state (the sequence's included). Without
+// the target's binlog, every one of them is applied.
+func TestSequencesKeepGTIDs(t *testing.T) {
+	var before, mixed string // the GTIDs of the last sequence-only transaction and of the mixed one
+	var seqBefore int64      // the sequence's next_not_cached_value after the first
+	sc := replaytest.New(t, "ROW",
+		func(ctx context.Context, db *sql.DB) error {
+			return replaytest.ExecAll(ctx, db, "CREATE DATABASE sq",
+				"CREATE TABLE sq.i (id INT PRIMARY KEY, v INT) ENGINE=InnoDB",
+				"CREATE SEQUENCE sq.s START WITH 1 INCREMENT BY 1 NOCACHE")
+		},
+		func(ctx context.Context, db *sql.DB) error {
+			gtids, err := execLogging(ctx, db, "INSERT INTO sq.i VALUES (1, 1)", "SELECT NEXTVAL(sq.s)",
+				"INSERT INTO sq.i VALUES (2, 2)", "SELECT SETVAL(sq.s, 100)")
+			if err != nil {
+				return err
+			}
+			before = gtids[3]
+			if err := db.QueryRowContext(ctx, "SELECT next_not_cached_value FROM sq.s").Scan(&seqBefore); err != nil {
+				return err
+			}
+			if gtids, err = execLogging(ctx, db, "INSERT INTO sq.i VALUES (NEXTVAL(sq.s), 3)"); err != nil {
+				return err
+			}
+			mixed = gtids[0]
+			return replaytest.ExecAll(ctx, db, "INSERT INTO sq.i VALUES (500, 5)", "SELECT NEXTVAL(sq.s)")
+		})
+	if before == "" || before == mixed {
+		t.Fatalf("the source did not log the sequence's changes as expected: GTIDs %q, then %q", before, mixed)
+	}
+	t.Run("binlog off", func(t *testing.T) {
+		tgt, db := sc.Target(t)
+		o := opts(4)
+		o.Files, o.Select.StartPosition, o.TargetDSN = sc.Files, sc.Start, tgt.DSN("")
+		if _, err := replay.Run(context.Background(), o, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		replaytest.RequireEqual(t, db, sc.SourceDB, "sq")
+	})
+	srcPos, _ := gtidState(t, sc.SourceDB)
+	for _, workers := range []int{1, 4} {
+		t.Run(fmt.Sprintf("%d workers", workers), func(t *testing.T) {
+			db, o := binlogTarget(t, sc, "ROW", workers, "--gtid-strict-mode=1")
+			var log strings.Builder
+			_, err := replay.Run(context.Background(), o, &log)
+			var ae *replay.ApplyError
+			if !errors.As(err, &ae) || ae.GTID != mixed || !strings.Contains(err.Error(), "changes the sequence sq.s and other tables") {
+				t.Fatalf("replay: %v, want it stopped before %s, which changes the sequence and a table\nlog:\n%s", err, mixed, log.String())
+			}
+			var seq int64
+			if err := db.QueryRow("SELECT next_not_cached_value FROM sq.s").Scan(&seq); err != nil {
+				t.Fatal(err)
+			}
+			if pos, state := gtidState(t, db); pos != before || seq != seqBefore {
+				t.Fatalf("target GTID position %q (state %q), sequence at %d, want %q and %d: the transaction before the refused one",
+					pos, state, seq, before, seqBefore)
+			}
+			o.Select.StartPosition, o.Recovery.Resume, o.Apply.TargetGTIDs = txn.Position{}, true, replay.GTIDsOwn
+			if _, err := replay.Run(context.Background(), o, &log); err != nil {
+				t.Fatalf("resume with --target-gtids own: %v\nlog:\n%s", err, log.String())
+			}
+			replaytest.RequireEqual(t, db, sc.SourceDB, "sq")
+			if pos, _ := gtidState(t, db); pos == srcPos {
+				t.Fatalf("target GTID position %q is the source's: own GTIDs were asked for", pos)
+			}
+		})
 	}
 }

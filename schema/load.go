@@ -11,7 +11,7 @@ import (
 type tableInfo struct {
 	tableType     string // "BASE TABLE", "SYSTEM VERSIONED", "VIEW"...
 	engine        string
-	transactional bool // the engine's TRANSACTIONS in information_schema.ENGINES
+	transactional bool // the engine's TRANSACTIONS in information_schema.ENGINES, false for a sequence
 }
 
 // collationFunc returns the Collation of a collation name (nil when its
@@ -51,7 +51,7 @@ func loadShape(ctx context.Context, db *sql.DB, schema, table string, mariadb bo
 		return nil, fmt.Errorf("read table %s: %w", name, err)
 	}
 	t := &Table{Schema: schema, Name: table, SystemVersioned: info.tableType == "SYSTEM VERSIONED",
-		Engine: info.engine, Transactional: info.transactional}
+		Sequence: info.tableType == "SEQUENCE", Engine: info.engine, Transactional: info.transactional}
 	explicitPeriod, err := loadColumns(ctx, db, t)
 	if err != nil {
 		return nil, fmt.Errorf("read columns of %s: %w", name, err)
@@ -100,7 +100,10 @@ func loadTableInfo(ctx context.Context, db *sql.DB, schema, table string) (table
 		return info, fmt.Errorf("is a view: %w", ErrNoTable)
 	}
 	info.engine = engine.String
-	info.transactional = transactions.String == "YES"
+	// A sequence's row (MariaDB) is stored by a transactional engine,
+	// but its changes are not: they survive a ROLLBACK, and a target
+	// logging its binlog logs each as a transaction of its own.
+	info.transactional = transactions.String == "YES" && info.tableType != "SEQUENCE"
 	return info, nil
 }
 

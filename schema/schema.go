@@ -154,9 +154,15 @@ type Table struct {
 	HasTriggers bool
 	// SystemVersioned is set for MariaDB tables WITH SYSTEM VERSIONING.
 	SystemVersioned bool
+	// Sequence is set for a MariaDB sequence (CREATE SEQUENCE): its one
+	// row holds the sequence's state, and a row event on it sets that
+	// state whole.
+	Sequence bool
 	// Engine is the table's storage engine; Transactional says whether
 	// the server reports it as supporting transactions (InnoDB: yes;
-	// MyISAM, Aria, MEMORY, CSV: no, their writes survive a ROLLBACK).
+	// MyISAM, Aria, MEMORY, CSV: no, their writes survive a ROLLBACK),
+	// false for a sequence, whose changes survive a ROLLBACK whatever
+	// its engine.
 	Engine        string
 	Transactional bool
 }

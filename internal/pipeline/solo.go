@@ -67,6 +67,8 @@ func (p *Pipeline) soloReason(ctx context.Context, t *txn.Txn) (string, error) {
 			continue
 		case err != nil:
 			return "", fmt.Errorf("read the engine of %s on the target: %w", name, err)
+		case tbl.Sequence:
+			nonTrans = append(nonTrans, fmt.Sprintf("%s (a sequence on the target)", name))
 		case !tbl.Transactional:
 			nonTrans = append(nonTrans, fmt.Sprintf("%s (%s on the target)", name, tbl.Engine))
 		}
@@ -137,6 +139,9 @@ func (w *worker) applySolo(ctx context.Context, g *group) error {
 	}
 	if p := w.p.takePending(t); p != nil && w.p.cfg.Uncertain == OutcomeApplied {
 		return w.skipApplied(ctx, g)
+	}
+	if err := w.checkSequenceSplit(ctx, t); err != nil {
+		return err
 	}
 	if err := w.execUnlogged(ctx, w.p.pendingSQL(t, target.StateNonTrans, "", g.solo)+";\nCOMMIT"); err != nil {
 		return w.p.applyError(t, nil, fmt.Errorf("record the start of a transaction that must not be applied twice: %w", err))
@@ -213,6 +218,42 @@ func (w *worker) applySolo(ctx context.Context, g *group) error {
 	}
 	w.p.committed(g)
 	return nil
+}
+
+// checkSequenceSplit refuses, with source GTIDs kept, a transaction that
+// writes a sequence and something else, before anything of it is sent: a
+// target that logs its binlog logs a sequence's change as a transaction of
+// its own, whatever the transaction around it (row format, autocommit or
+// not), so the rest would be logged under a GTID of the target's own,
+// which a later source transaction then finds taken. A transaction that
+// only changes sequences is logged whole under its source GTID.
+func (w *worker) checkSequenceSplit(ctx context.Context, t *txn.Txn) error {
+	if !w.p.cfg.KeepGTIDs || t.GTID.IsZero() {
+		return nil
+	}
+	var seqs []string
+	other := hasStatements(t)
+	for i := range t.Events {
+		tm := t.Events[i].TableMap
+		if tm == nil {
+			continue
+		}
+		name := tm.Schema + "." + tm.Table
+		tbl, err := w.p.deps.Tables.Shape(ctx, tm.Schema, tm.Table)
+		switch {
+		case err != nil || tbl == nil || !tbl.Sequence:
+			other = true
+		case !slices.Contains(seqs, name):
+			seqs = append(seqs, name)
+		}
+	}
+	if len(seqs) == 0 || !other {
+		return nil
+	}
+	return w.p.applyError(t, nil, fmt.Errorf("it changes the sequence %s and other tables, and the target, which logs "+
+		"its binlog, logs a sequence's change as a transaction of its own: the rest of it would be logged under a GTID "+
+		"of the target's own, not its source GTID %s, which a later source transaction would then find taken. Nothing "+
+		"of it was applied: to go on, --resume --target-gtids own", strings.Join(seqs, ", "), t.GTID))
 }
 
 // soloLog is how the body of a solo transaction is logged by a target
@@ -388,7 +429,7 @@ func (w *worker) commitRest(ctx context.Context, t *txn.Txn, split bool) (splitE
 	}
 	return fmt.Errorf("the target logged this transaction in parts: under its source GTID %s as a statement ended, "+
 		"then up to %s, GTIDs of its own, which later source transactions may find taken: in row format, the target "+
-		"logs non-transactional writes apart from the others, where the source logged them as one (the replay logs "+
+		"logs non-transactional writes (a sequence's change too) apart from the others, where the source logged them as one (the replay logs "+
 		"the source's statements as statements, unless its sessions run at READ COMMITTED, or tables' engines differ "+
 		"from the source's). The transaction and its checkpoint are committed: to go on, --resume --target-gtids own "+
 		"(refused where temporary tables are open: then replay again from the base backup with --target-gtids own, "+
