@@ -279,7 +279,7 @@ func (r *Result) replayAndCheck(ctx context.Context, cfg Config, src *Source, an
 			return err
 		}
 		r.Expect = Expect{Exit: 1, Applied: split, Refusal: gtidRefusal(out),
-			Why: fmt.Sprintf("stopped after transaction #%d: the target's GTIDs can no longer be the source's", split)}
+			Why: fmt.Sprintf("stopped after transaction #%d: the target's GTIDs can no longer be the source's after it", split)}
 	}
 	c := &checker{txns: txns, exp: r.Expect, out: out, src: src, target: target, anchor: anchor}
 	if tr := out.TempRefused; tr != nil {
@@ -296,22 +296,30 @@ func (r *Result) replayAndCheck(ctx context.Context, cfg Config, src *Source, an
 			return err
 		}
 	}
-	if r.Replay.TargetBinlog && split < 0 {
+	// Stopped before a transaction that changes a sequence and other
+	// tables, the target's GTIDs are still the source's, up to the stop.
+	if r.Replay.TargetBinlog && (split < 0 || gtidRefusal(out) == sequenceRefusal) {
 		return r.checkGTIDs(ctx, target, anchor, txns)
 	}
 	return nil
 }
 
 // The stops where the target's GTIDs can no longer be the source's: after
-// a transaction the target logged in parts, or, resuming, because its
+// a transaction the target logged in parts; before one that changes a
+// sequence and other tables (which it would); or, resuming, because its
 // binlog holds a GTID of the source's domain past the checkpoint.
 const (
-	splitRefusal = "logged this transaction in parts"
-	pastRefusal  = "past the checkpoint's last transaction"
+	splitRefusal    = "logged this transaction in parts"
+	pastRefusal     = "past the checkpoint's last transaction"
+	sequenceRefusal = "logs a sequence's change as a transaction of its own"
 )
 
-// reSplit matches the stop after a transaction the target logged in parts.
-var reSplit = regexp.MustCompile(`after the transaction at (\S+):(\d+) \(GTID [^)]*\), applied and checkpointed: the target logged this transaction in parts`)
+// reSplit matches the stop after a transaction the target logged in parts,
+// reSequence the stop before one that changes a sequence and other tables.
+var (
+	reSplit    = regexp.MustCompile(`after the transaction at (\S+):(\d+) \(GTID [^)]*\), applied and checkpointed: the target logged this transaction in parts`)
+	reSequence = regexp.MustCompile(`apply transaction #\d+ at (\S+):(\d+) \(GTID [^)]*\): it changes the sequence .* logs a sequence's change as a transaction of its own`)
+)
 
 // gtidStop returns how many transactions the target must hold when the
 // last run stopped because the target's GTIDs can no longer be the
@@ -328,13 +336,17 @@ func gtidStop(ctx context.Context, out *Outcome, txns []binlogtext.BinTxn, targe
 		}
 		return int(cp.Seq), nil
 	}
+	after := 1 // the transaction named is applied
 	m := reSplit.FindStringSubmatch(msg)
+	if m == nil {
+		m, after = reSequence.FindStringSubmatch(msg), 0
+	}
 	if m == nil {
 		return -1, nil
 	}
 	for i, t := range txns {
 		if t.File == m[1] && fmt.Sprint(t.Start) == m[2] {
-			return i + 1, nil
+			return i + after, nil
 		}
 	}
 	return -1, nil
@@ -342,8 +354,11 @@ func gtidStop(ctx context.Context, out *Outcome, txns []binlogtext.BinTxn, targe
 
 // gtidRefusal returns which of the stops of gtidStop the last run made.
 func gtidRefusal(out *Outcome) string {
-	if strings.Contains(lastError(out), pastRefusal) {
+	switch msg := lastError(out); {
+	case strings.Contains(msg, pastRefusal):
 		return pastRefusal
+	case strings.Contains(msg, sequenceRefusal):
+		return sequenceRefusal
 	}
 	return splitRefusal
 }
@@ -403,7 +418,8 @@ func (r *Result) checkGTIDs(ctx context.Context, target, anchor *sandbox.Server,
 			"session's end logged after it")
 	}
 	var want []string
-	if r.Outcome.TempRefused == nil {
+	// The anchor of a refusal is a server without a binlog.
+	if r.Outcome.TempRefused == nil && r.Expect.Refusal != sequenceRefusal {
 		if want, _, err = binlogGTIDs(ctx, anchor); err != nil {
 			return fmt.Errorf("anchor: %w", err)
 		}

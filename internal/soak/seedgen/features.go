@@ -33,6 +33,10 @@ const (
 	FeatRollback    Feature = "rollback"  // InnoDB+MyISAM transactions that ROLLBACK (applied, then rolled back)
 	FeatFormatSwap  Feature = "fmtswitch" // SET SESSION binlog_format in sessions
 	FeatXA          Feature = "xa"        // XA transactions (refused by the replay on purpose)
+	// FeatContext: statement context (user variables, LAST_INSERT_ID,
+	// RAND, time, time zone, character sets, SQL mode, savepoints,
+	// multi-table statements, a sequence) and every column type.
+	FeatContext Feature = "context"
 )
 
 // Replay features.
@@ -60,7 +64,7 @@ var allFeatures = []Feature{
 	FeatTriggers, FeatDDL, FeatRename, FeatCTAS, FeatTruncate, FeatProcedure, FeatTempTables,
 	FeatBigTxn, FeatLoadData, FeatErrorCode, FeatRollback, FeatFormatSwap, FeatXA,
 	FeatKill, FeatRestart, FeatCrash, FeatStopPos, FeatStopTime, FeatStopGTID, FeatStopNever,
-	FeatSmallMem, FeatMultiFile, FeatStopBehind, FeatTerm,
+	FeatSmallMem, FeatMultiFile, FeatStopBehind, FeatTerm, FeatContext,
 }
 
 // optIn are the features "all" leaves out: XA transactions are refused by

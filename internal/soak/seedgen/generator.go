@@ -87,6 +87,7 @@ func (g *sessionGen) kinds() []kind {
 		{"temp", 2, []Feature{FeatTempTables}, (*sessionGen).tempTxn},
 		{"loaddata", 1, []Feature{FeatLoadData}, (*sessionGen).loadData},
 		{"xa", 1, []Feature{FeatXA}, (*sessionGen).xaTxn},
+		{"context", 4, []Feature{FeatContext}, (*sessionGen).contextTxn},
 	}
 	if g.ddl != nil {
 		ks = append(ks, g.ddlKinds()...)

@@ -73,6 +73,9 @@ func setupSQL(p Plan) []string {
 			s = append(s, "CREATE TABLE ldm (id INT PRIMARY KEY, v VARCHAR(32), n INT) ENGINE=MyISAM")
 		}
 	}
+	if p.Has(FeatContext) {
+		s = append(s, contextSetupSQL()...)
+	}
 	return s
 }
 
