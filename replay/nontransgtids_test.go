@@ -554,3 +554,54 @@ func TestSequencesKeepGTIDs(t *testing.T) {
 		})
 	}
 }
+
+// TestPendingTemporaryTableLoggedStops: a kill (or a restart of the
+// target) left a CREATE TEMPORARY TABLE pending after the target logged
+// it under its source GTID. The resume takes it as run (run again, its
+// GTID would be logged twice), but the table it created lived in the
+// earlier run's session and ended with it: the statements after it that
+// use it cannot be applied as on the source. The resume must record it
+// and stop there, as a resume refuses where temporary tables are open,
+// instead of failing on the next statement (1146) with its outcome
+// unknown.
+func TestPendingTemporaryTableLoggedStops(t *testing.T) {
+	const ddl = "CREATE TEMPORARY TABLE nt.tmp (id INT PRIMARY KEY) ENGINE=MyISAM"
+	var pending string
+	sc := replaytest.New(t, "STATEMENT",
+		func(ctx context.Context, db *sql.DB) error {
+			return replaytest.ExecAll(ctx, db, "CREATE DATABASE nt",
+				"CREATE TABLE nt.i (id INT PRIMARY KEY, v INT) ENGINE=InnoDB", "INSERT INTO nt.i VALUES (1, 1), (2, 2)")
+		},
+		func(ctx context.Context, db *sql.DB) error {
+			gtids, err := execLogging(ctx, db, "INSERT INTO nt.i VALUES (3, 3)", ddl, "INSERT INTO nt.tmp VALUES (1), (2)",
+				"INSERT INTO nt.i SELECT id + 10, 1 FROM nt.tmp", "DROP TEMPORARY TABLE nt.tmp", "INSERT INTO nt.i VALUES (4, 4)")
+			if err == nil {
+				pending = gtids[1]
+			}
+			return err
+		})
+	// MIXED: the target logs a CREATE TEMPORARY TABLE (ROW does not).
+	db, o := binlogTarget(t, sc, "MIXED", 1, "--gtid-strict-mode=1")
+	o.Select.StopBeforeGTID = mustParseGTID(t, pending)
+	var log strings.Builder
+	if _, err := replay.Run(context.Background(), o, &log); err != nil {
+		t.Fatalf("replay: %v\nlog:\n%s", err, log.String())
+	}
+	leavePending(t, sc, db, pending, ddl, "ddl")
+	o.Select.StartPosition, o.Select.StopBeforeGTID, o.Recovery.Resume = txn.Position{}, txn.GTID{}, true
+	_, err := replay.Run(context.Background(), o, &log)
+	if err == nil || !strings.Contains(err.Error(), "the binlog has temporary tables open there (nt.tmp") {
+		t.Fatalf("resume: %v, want it stopped after the CREATE TEMPORARY TABLE, naming the table lost with the earlier session\nlog:\n%s",
+			err, log.String())
+	}
+	if pos, _ := gtidState(t, db); pos != pending {
+		t.Fatalf("target GTID position %q, want %q: the CREATE TEMPORARY TABLE's, nothing after it", pos, pending)
+	}
+	cp, err := replay.ReadCheckpoint(context.Background(), db)
+	if err != nil || cp == nil || cp.Applied != 2 || !strings.Contains(cp.TempTables, "nt.tmp") {
+		t.Fatalf("checkpoint %+v (%v), want 2 transactions applied, the CREATE TEMPORARY TABLE recorded with nt.tmp open", cp, err)
+	}
+	if _, err := replay.Run(context.Background(), o, &log); err == nil || !strings.Contains(err.Error(), "temporary tables open there") {
+		t.Fatalf("a second resume: %v, want it refused where nt.tmp is open", err)
+	}
+}

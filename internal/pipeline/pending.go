@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/binlog-replay/binlog-replay/internal/pipeline/temptables"
 	"github.com/binlog-replay/binlog-replay/internal/target"
 
 	"github.com/binlog-replay/binlog-replay/schema"
@@ -111,6 +112,26 @@ func (w *worker) skipApplied(ctx context.Context, g *group) error {
 	}
 	w.p.committed(g)
 	return nil
+}
+
+// skipAppliedDDL is skipApplied for a pending DDL the earlier run ran
+// (settleDDL). When temporary tables are open after it, it opened them
+// (a resume refuses where any were open before it: Lost): in the earlier
+// run's session, which ended with them. The replay then stops after it,
+// as a resume there would (the statements after it that use them cannot
+// be applied as on the source).
+func (w *worker) skipAppliedDDL(ctx context.Context, g *group) error {
+	if g.temps == "" {
+		return w.skipApplied(ctx, g)
+	}
+	t := g.txns[len(g.txns)-1]
+	if err := w.execUnlogged(ctx, w.p.checkpointSQL(t, w.p.cfg.AppliedBefore+g.last(), g.temps)+";\nCOMMIT"); err != nil {
+		if !target.IsServerError(err) {
+			w.p.commitUncertain(g)
+		}
+		return w.p.applyError(t, nil, fmt.Errorf("record the transaction an earlier run applied: %w", err))
+	}
+	return w.p.stopAfter(g, temptables.Lost(&target.Checkpoint{Next: t.End, TempTables: g.temps}))
 }
 
 // markApart commits, from a session of its own, the mark that says t is

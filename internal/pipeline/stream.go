@@ -262,5 +262,8 @@ func (st *streamApply) skip(ctx context.Context) error {
 		part = t
 	}
 	st.g.txns = []*txn.Txn{st.whole(part)}
+	if st.g.ddl {
+		return st.w.skipAppliedDDL(ctx, st.g)
+	}
 	return st.w.skipApplied(ctx, st.g)
 }

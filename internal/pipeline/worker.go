@@ -353,7 +353,7 @@ func (w *worker) applyDDL(ctx context.Context, g *group) error {
 	case err != nil:
 		return err
 	case skip:
-		return w.skipApplied(ctx, g)
+		return w.skipAppliedDDL(ctx, g)
 	}
 	if !rowsOnly {
 		if err := w.markDDL(ctx, t, q, g.solo); err != nil {
