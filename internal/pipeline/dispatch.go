@@ -4,11 +4,10 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/binlog-replay/binlog-replay/internal/pipeline/adapt"
-
 	"github.com/binlog-replay/binlog-replay/internal/pipeline/width"
-
 	"github.com/binlog-replay/binlog-replay/internal/target"
 	"github.com/binlog-replay/binlog-replay/partition"
 	"github.com/binlog-replay/binlog-replay/schema"
@@ -111,7 +110,7 @@ func (p *Pipeline) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- 
 		wide   width.Meter
 	)
 	send := func(g *group) error {
-		sizer.Observe(g.first, g.dependsOn)
+		sizer.Observe(g.first, g.dependsOn, p.seq.CommittedUpTo(), time.Now())
 		if sched.keyer != nil {
 			width := wide.Add(g.last(), g.dependsOn)
 			p.mu.Lock()
