@@ -81,6 +81,7 @@ var StableFeatures = []Feature{
 	FeatTriggers, FeatDDL, FeatRename, FeatCTAS, FeatTruncate, FeatProcedure, FeatTempTables,
 	FeatBigTxn, FeatLoadData, FeatErrorCode, FeatRollback, FeatFormatSwap,
 	FeatStopPos, FeatStopTime, FeatStopGTID, FeatStopNever, FeatSmallMem, FeatMultiFile, FeatStopBehind,
+	FeatContext,
 }
 
 // StableChaosFeatures is the mask of the `make test` seed with chaos: kills
