@@ -307,11 +307,17 @@ func (r *Result) replayAndCheck(ctx context.Context, cfg Config, src *Source, an
 // The stops where the target's GTIDs can no longer be the source's: after
 // a transaction the target logged in parts; before one that changes a
 // sequence and other tables (which it would); or, resuming, because its
-// binlog holds a GTID of the source's domain past the checkpoint.
+// binlog holds a GTID of the source's domain past the checkpoint, or the
+// GTID of the pending transaction the soak undid (--uncertain
+// not-applied).
 const (
 	splitRefusal    = "logged this transaction in parts"
 	pastRefusal     = "past the checkpoint's last transaction"
 	sequenceRefusal = "logs a sequence's change as a transaction of its own"
+	// loggedRefusal: --uncertain not-applied for a pending transaction
+	// the target logged as it ran, after the soak undid its writes (the
+	// replay says to go on with --target-gtids own).
+	loggedRefusal = "applying it again keeping the source's GTIDs would log it twice"
 )
 
 // reSplit matches the stop after a transaction the target logged in parts,
@@ -329,7 +335,7 @@ func gtidStop(ctx context.Context, out *Outcome, txns []binlogtext.BinTxn, targe
 		return -1, nil
 	}
 	msg := lastError(out)
-	if strings.Contains(msg, pastRefusal) {
+	if strings.Contains(msg, pastRefusal) || strings.Contains(msg, loggedRefusal) {
 		cp, err := readTargetCheckpoint(ctx, target)
 		if err != nil || cp == nil {
 			return -1, err
@@ -357,6 +363,8 @@ func gtidRefusal(out *Outcome) string {
 	switch msg := lastError(out); {
 	case strings.Contains(msg, pastRefusal):
 		return pastRefusal
+	case strings.Contains(msg, loggedRefusal):
+		return loggedRefusal
 	case strings.Contains(msg, sequenceRefusal):
 		return sequenceRefusal
 	}
