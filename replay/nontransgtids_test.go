@@ -412,18 +412,28 @@ func TestPendingDDLLoggedNotRunAgain(t *testing.T) {
 			return err
 		})
 	srcPos, _ := gtidState(t, sc.SourceDB)
-	db, o := binlogTarget(t, sc, "", 1, "--gtid-strict-mode=1")
+	db, o := resumeAfterLoggedDDL(t, sc, "", ddl, pending)
+	if _, out := replayKeepingGTIDs(t, o, db, sc, srcPos, "nt"); !strings.Contains(out, "not run again") {
+		t.Fatalf("the resume did not say it skipped the DDL the target had logged\nlog:\n%s", out)
+	}
+}
+
+// resumeAfterLoggedDDL replays sc into a target logging its binlog in
+// format (under gtid_strict_mode) up to the DDL ddl, whose source GTID is
+// pending, then leaves the target as a run killed right after the target
+// committed and logged that DDL (leavePending), and returns the target
+// and the options of the resume.
+func resumeAfterLoggedDDL(t *testing.T, sc *replaytest.Scenario, format, ddl, pending string) (*sql.DB, replay.Options) {
+	t.Helper()
+	db, o := binlogTarget(t, sc, format, 1, "--gtid-strict-mode=1")
 	o.Select.StopBeforeGTID = mustParseGTID(t, pending)
 	var log strings.Builder
 	if _, err := replay.Run(context.Background(), o, &log); err != nil {
 		t.Fatalf("replay: %v\nlog:\n%s", err, log.String())
 	}
-	// What a run killed after the target committed the DDL leaves.
 	leavePending(t, sc, db, pending, ddl, "ddl")
 	o.Select.StartPosition, o.Select.StopBeforeGTID, o.Recovery.Resume = txn.Position{}, txn.GTID{}, true
-	if _, out := replayKeepingGTIDs(t, o, db, sc, srcPos, "nt"); !strings.Contains(out, "not run again") {
-		t.Fatalf("the resume did not say it skipped the DDL the target had logged\nlog:\n%s", out)
-	}
+	return db, o
 }
 
 // execLogging runs stmts on one connection of db and returns, after each,
@@ -581,14 +591,8 @@ func TestPendingTemporaryTableLoggedStops(t *testing.T) {
 			return err
 		})
 	// MIXED: the target logs a CREATE TEMPORARY TABLE (ROW does not).
-	db, o := binlogTarget(t, sc, "MIXED", 1, "--gtid-strict-mode=1")
-	o.Select.StopBeforeGTID = mustParseGTID(t, pending)
+	db, o := resumeAfterLoggedDDL(t, sc, "MIXED", ddl, pending)
 	var log strings.Builder
-	if _, err := replay.Run(context.Background(), o, &log); err != nil {
-		t.Fatalf("replay: %v\nlog:\n%s", err, log.String())
-	}
-	leavePending(t, sc, db, pending, ddl, "ddl")
-	o.Select.StartPosition, o.Select.StopBeforeGTID, o.Recovery.Resume = txn.Position{}, txn.GTID{}, true
 	_, err := replay.Run(context.Background(), o, &log)
 	if err == nil || !strings.Contains(err.Error(), "the binlog has temporary tables open there (nt.tmp") {
 		t.Fatalf("resume: %v, want it stopped after the CREATE TEMPORARY TABLE, naming the table lost with the earlier session\nlog:\n%s",

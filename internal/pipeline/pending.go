@@ -103,12 +103,8 @@ func (w *worker) ddlApplied(ctx context.Context, t *txn.Txn, q *txn.Event, p *ta
 // skipApplied records g, which an earlier run applied, as applied without
 // applying it again.
 func (w *worker) skipApplied(ctx context.Context, g *group) error {
-	t := g.txns[len(g.txns)-1]
-	if err := w.execUnlogged(ctx, w.p.checkpointSQL(t, w.p.cfg.AppliedBefore+g.last(), g.temps)+";\nCOMMIT"); err != nil {
-		if !target.IsServerError(err) {
-			w.p.commitUncertain(g)
-		}
-		return w.p.applyError(t, nil, fmt.Errorf("record the transaction an earlier run applied: %w", err))
+	if err := w.recordApplied(ctx, g); err != nil {
+		return err
 	}
 	w.p.committed(g)
 	return nil
@@ -124,6 +120,16 @@ func (w *worker) skipAppliedDDL(ctx context.Context, g *group) error {
 	if g.temps == "" {
 		return w.skipApplied(ctx, g)
 	}
+	if err := w.recordApplied(ctx, g); err != nil {
+		return err
+	}
+	t := g.txns[len(g.txns)-1]
+	return w.p.stopAfter(g, temptables.Lost(&target.Checkpoint{Next: t.End, TempTables: g.temps}))
+}
+
+// recordApplied writes the checkpoint past g, which an earlier run
+// applied, without applying it again.
+func (w *worker) recordApplied(ctx context.Context, g *group) error {
 	t := g.txns[len(g.txns)-1]
 	if err := w.execUnlogged(ctx, w.p.checkpointSQL(t, w.p.cfg.AppliedBefore+g.last(), g.temps)+";\nCOMMIT"); err != nil {
 		if !target.IsServerError(err) {
@@ -131,7 +137,7 @@ func (w *worker) skipAppliedDDL(ctx context.Context, g *group) error {
 		}
 		return w.p.applyError(t, nil, fmt.Errorf("record the transaction an earlier run applied: %w", err))
 	}
-	return w.p.stopAfter(g, temptables.Lost(&target.Checkpoint{Next: t.End, TempTables: g.temps}))
+	return nil
 }
 
 // markApart commits, from a session of its own, the mark that says t is
