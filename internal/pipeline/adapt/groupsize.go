@@ -85,8 +85,7 @@ type rateMeter struct {
 	started   bool      // that group has committed
 	at        time.Time // when its commit was first seen
 	committed uint64    // the last committed ticket then
-	txns      float64   // transactions committed since
-	perSec    float64   // their rate, 0 until enough have committed
+	perSec    float64   // the rate of the transactions committed since, 0 until enough have
 }
 
 // reset starts measuring anew from the group that starts at ticket from.
@@ -102,9 +101,9 @@ func (m *rateMeter) observe(committed uint64, now time.Time, limit int) {
 		m.started, m.at, m.committed = true, now, committed
 		return
 	}
-	m.txns = float64(committed - m.committed)
-	if secs := now.Sub(m.at).Seconds(); secs > 0 && m.txns >= float64(measureGroups*limit) {
-		m.perSec = m.txns / secs
+	txns := float64(committed - m.committed)
+	if secs := now.Sub(m.at).Seconds(); secs > 0 && txns >= float64(measureGroups*limit) {
+		m.perSec = txns / secs
 	}
 }
 
