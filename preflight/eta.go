@@ -91,6 +91,10 @@ func estimate(in etaInput) ETA {
 		low, high = math.Min(byTxns, byBytes), math.Max(byTxns, byBytes)
 		e.Basis = append(e.Basis, fmt.Sprintf("one session applied %d of the binlogs' own transactions (%s) to scratch copies in %.2f s: "+
 			"%.0f transactions/s, %s/s", a.Txns, bytesize.Human(a.Bytes), a.Seconds, a.TxnsPerSec(), bytesize.Human(int64(a.BytesPerSec()))))
+		if a.Compacted {
+			e.Basis = append(e.Basis, fmt.Sprintf("its groups compacted as the replay's will be (--compact): %d of the sample's %d row changes written",
+				a.RowsApplied, a.Rows))
+		}
 		e.Basis = append(e.Basis, fmt.Sprintf("%d row transactions (%s) at that rate: %.1f s by transactions, %.1f s by bytes",
 			b.RowTxns, bytesize.Human(b.RowTxnBytes), byTxns, byBytes))
 	} else {

@@ -24,8 +24,10 @@ import (
 	"time"
 
 	"github.com/binlog-replay/binlog-replay/internal/bytesize"
+	"github.com/binlog-replay/binlog-replay/internal/compact"
 	"github.com/binlog-replay/binlog-replay/plan"
 	"github.com/binlog-replay/binlog-replay/preflight/probe"
+	"github.com/binlog-replay/binlog-replay/schema"
 )
 
 // DefaultScratchSchema is the database the probe creates on the target
@@ -47,6 +49,9 @@ type Options struct {
 	GroupTxns  int
 	GroupBytes int64
 	NoLogBin   bool
+	// Compact is the replay's --compact: the apply probe then compacts
+	// its groups as the replay will (internal/compact).
+	Compact bool
 	// Apply is the replay's --apply: "auto" (or ""), "binlog" or "sql".
 	// It decides whether an account that may not run BINLOG statements
 	// fails the check (binlog) or only warns that the row events will be
@@ -303,7 +308,11 @@ func runProbes(ctx context.Context, db *sql.DB, o *Options, rep *Report, binlogO
 			bytesize.Human(int64(d.Free)), bytesize.Human(minFreeForProbe))
 		return nil
 	}
-	a, err := probe.RunApplyProbe(ctx, sc, rep.Binlogs.sample, probe.ApplyOptions{GroupTxns: o.GroupTxns, GroupBytes: o.GroupBytes, Sessions: o.ProbeSessions})
+	ao := probe.ApplyOptions{GroupTxns: o.GroupTxns, GroupBytes: o.GroupBytes, Sessions: o.ProbeSessions}
+	if o.Compact {
+		ao.Compact = compact.New(schema.NewCache(db)).Group
+	}
+	a, err := probe.RunApplyProbe(ctx, sc, rep.Binlogs.sample, ao)
 	if err != nil {
 		return err
 	}

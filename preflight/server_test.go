@@ -406,3 +406,50 @@ func TestTooLittleDisk(t *testing.T) {
 	}
 	t.Logf("%s: %s", c.Value, c.Finding)
 }
+
+// TestProbeCompacts: on hot rows, the apply probe compacts its groups as
+// the replay will (the default) and writes far fewer rows than the sample
+// changes, saying so in the estimate's basis; with Compact off it applies
+// every row event as logged.
+func TestProbeCompacts(t *testing.T) {
+	sc := replaytest.New(t, "ROW",
+		func(ctx context.Context, db *sql.DB) error {
+			return replaytest.ExecAll(ctx, db, "CREATE DATABASE hot",
+				"CREATE TABLE hot.c (id INT PRIMARY KEY, n INT NOT NULL) ENGINE=InnoDB",
+				"INSERT INTO hot.c SELECT seq, 0 FROM hot.seq_1_to_20")
+		},
+		func(ctx context.Context, db *sql.DB) error {
+			for i := 0; i < 300; i++ {
+				if err := replaytest.ExecAll(ctx, db, "BEGIN",
+					fmt.Sprintf("UPDATE hot.c SET n = n + 1 WHERE id = %d", 1+i%20),
+					fmt.Sprintf("UPDATE hot.c SET n = n + 2 WHERE id = %d", 1+(i*7)%20),
+					"COMMIT"); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	tgt := sandbox.ForTest(t, sandbox.Options{FromDatadir: sc.Base, Durable: true})
+	for _, on := range []bool{true, false} {
+		o := options(sc, tgt.DSN(""))
+		o.Compact = on
+		rep, err := preflight.Run(context.Background(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := report(t, rep)
+		a := rep.Probe.Apply
+		if a == nil || a.Method != "passthrough" || a.Txns != 300 || a.Rows != 600 {
+			t.Fatalf("compact %v: apply probe %+v, want 300 transactions of 600 rows passed through\n%s", on, a, text)
+		}
+		basis := strings.Join(rep.ETA.Basis, "\n")
+		switch {
+		case on && (!a.Compacted || a.RowsApplied == 0 || a.RowsApplied > a.Groups*20):
+			t.Errorf("compacted probe wrote %d rows in %d groups of a 20-row table: want at most 20 a group\n%s", a.RowsApplied, a.Groups, text)
+		case on && !strings.Contains(basis, fmt.Sprintf("%d of the sample's 600 row changes written", a.RowsApplied)):
+			t.Errorf("the estimate's basis does not say the probe compacted:\n%s", basis)
+		case !on && (a.Compacted || a.RowsApplied != 0 || strings.Contains(basis, "compacted")):
+			t.Errorf("probe without compaction: %+v\n%s", a, basis)
+		}
+	}
+}

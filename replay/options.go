@@ -248,6 +248,7 @@ func DefaultOptions() Options {
 			GroupTxns:    0,
 			GroupBytes:   4 << 20,
 			MemoryBudget: 256 << 20,
+			Compact:      true,
 			TargetGTIDs:  GTIDsAuto,
 			Mode:         ApplyAuto,
 			SQLTriggers:  TriggersRefuse,

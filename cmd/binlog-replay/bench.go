@@ -53,7 +53,7 @@ func (o *BenchOptions) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.GroupTxns, "group-txns", "0", "comma-separated binlog-replay group `sizes` (--group-txns) to measure with every worker count (0: adaptive, the replay's default)")
 	fs.StringVar(&o.Apply, "apply", "binlog", "comma-separated `ways` binlog-replay applies row events, each measured with every worker count: "+
 		"binlog (passed through in BINLOG statements), sql (as SQL made from the row images, --apply sql)")
-	fs.StringVar(&o.Compact, "compact", "off", "comma-separated: off, on: binlog-replay without and with --compact, each measured with every worker count")
+	fs.StringVar(&o.Compact, "compact", "on", "comma-separated: on, off: binlog-replay with net-effect compaction (its default) and without (--compact=false), each measured with every worker count")
 	fs.Int64Var(&o.Workload.Seed, "seed", o.Workload.Seed, "workload random seed")
 	fs.IntVar(&o.Workload.Scale, "scale", o.Workload.Scale, "rows per table in the base")
 	fs.IntVar(&o.Workload.Txns, "txns", o.Workload.Txns, "transactions in the workload (with --duration: the most)")

@@ -22,6 +22,7 @@ type PreflightOptions struct {
 	Target        string
 	Workers       int
 	NoLogBin      bool
+	Compact       bool
 	Apply         string
 	JSON          bool
 	ScratchSchema string
@@ -38,6 +39,8 @@ func (o *PreflightOptions) AddFlags(fs *flag.FlagSet) {
 	o.SelectionFlags.AddFlags(fs)
 	fs.IntVar(&o.Workers, "workers", d.Apply.Workers, "the replay's worker count, which the estimate is for (0: the replay's default on a local target)")
 	fs.BoolVar(&o.NoLogBin, "no-log-bin", false, "the replay will run with --no-log-bin (out of the target's binlog): the estimate and the disk check count no binlog writes")
+	fs.BoolVar(&o.Compact, "compact", d.Apply.Compact, "the replay will compact its groups (as replay --compact, the default): the apply probe compacts its groups too; "+
+		"--compact=false for a replay run with --compact=false")
 	fs.StringVar(&o.Apply, "apply", string(d.Apply.Mode), "how the replay will apply row events (auto, binlog or sql, as replay --apply): "+
 		"an account that may not run BINLOG statements fails the check with binlog, and only warns with auto (the replay applies them as SQL)")
 	fs.BoolVar(&o.JSON, "json", false, "print the report as JSON on stdout")
@@ -86,7 +89,7 @@ func (o *PreflightOptions) options(args []string, warn io.Writer) (pf.Options, e
 	po.Apply = string(apply)
 	po.Selection = pf.Selection{Files: files, Start: start, Filter: f, SkipUnknown: o.SkipUnknown, NoContinuityCheck: o.NoContinuityCheck,
 		RewriteDB: rewrite.Rules(o.RewriteDB)}
-	po.Workers, po.NoLogBin, po.ScratchSchema, po.Commits, po.SampleTxns = o.Workers, o.NoLogBin, o.ScratchSchema, o.Commits, o.Sample
+	po.Workers, po.NoLogBin, po.Compact, po.ScratchSchema, po.Commits, po.SampleTxns = o.Workers, o.NoLogBin, o.Compact, o.ScratchSchema, o.Commits, o.Sample
 	return po, nil
 }
 
@@ -164,7 +167,7 @@ func preflightBeforeReplay(ctx context.Context, ro replay.Options, stderr io.Wri
 		Selection: pf.Selection{Files: ro.Files, Start: ro.Select.StartPosition, SkipUnknown: ro.Recovery.SkipUnknown, NoContinuityCheck: ro.Recovery.NoContinuityCheck, RewriteDB: ro.Select.RewriteDB,
 			Filter: filter.Options{Files: ro.Files, StartGTIDs: ro.Select.StartGTIDs, ExcludeGTIDs: ro.Select.ExcludeGTIDs, StopPosition: ro.Select.StopPosition,
 				StopDatetime: ro.Select.StopDatetime, StopBeforeGTID: ro.Select.StopBeforeGTID, Databases: ro.Select.Databases, Tables: ro.Select.Tables}},
-		Workers: ro.Apply.Workers, GroupTxns: ro.Apply.GroupTxns, GroupBytes: ro.Apply.GroupBytes, NoLogBin: ro.Apply.NoLogBin, Apply: string(ro.Apply.Mode), Log: stderr}
+		Workers: ro.Apply.Workers, GroupTxns: ro.Apply.GroupTxns, GroupBytes: ro.Apply.GroupBytes, NoLogBin: ro.Apply.NoLogBin, Compact: ro.Apply.Compact, Apply: string(ro.Apply.Mode), Log: stderr}
 	rep, err := pf.Run(ctx, po)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: preflight checks could not run: %v\n", label, err)

@@ -131,9 +131,9 @@ func (o *ReplayOptions) AddFlags(fs *flag.FlagSet) {
 		"(it writes non-transactional tables, or a DDL that cannot be told), the `outcome` the operator found: "+
 		"applied (it took effect: continue after it) or not-applied (apply it)")
 	fs.BoolVar(&o.NoLogBin, "no-log-bin", false, "keep the replay out of the target's binary log (SET sql_log_bin=0)")
-	fs.BoolVar(&o.Compact, "compact", false, "apply, in each target commit, the net effect of several writes to one row as one write, where that provably "+
+	fs.BoolVar(&o.Compact, "compact", d.Apply.Compact, "apply, in each target commit, the net effect of several writes to one row as one write, where that provably "+
 		"leaves the same rows (tables with a primary key and no other unique key, no triggers, no foreign keys; full row images; "+
-		"row transactions only; docs/replay.md)")
+		"row transactions only; docs/replay.md); --compact=false applies every row event as logged")
 	fs.StringVar(&o.TargetGTIDs, "target-gtids", string(d.Apply.TargetGTIDs), "GTIDs the replayed transactions get in the target's binlog: source (keep the source's: MariaDB source and target, needs BINLOG ADMIN), own (the target's), auto (source where possible, says which at the start)")
 	fs.StringVar(&o.Apply, "apply", string(d.Apply.Mode), "how row events are applied: binlog (passed through in BINLOG statements, "+
 		"as mysqlbinlog does: the user needs BINLOG REPLAY on MariaDB 10.5+, BINLOG_ADMIN on MySQL 8, or SUPER), "+

@@ -99,7 +99,8 @@ type MethodOptions struct {
 	GroupTxns []int
 	Apply     []replay.ApplyMode
 	// Compact lists, for every binlog-replay method, whether it runs
-	// without and with --compact (default: without only).
+	// with net-effect compaction (the replay's default) and without it
+	// (--compact=false); default: with only.
 	Compact []bool
 	// Repeat runs every method this many times; the median is reported.
 	Repeat int
@@ -218,7 +219,8 @@ type Result struct {
 	GroupTxns int `json:"group_txns,omitempty"`
 	// Apply is how binlog-replay applied row events (replay.ApplyMode).
 	Apply replay.ApplyMode `json:"apply,omitempty"`
-	// Compact says binlog-replay ran with --compact.
+	// Compact says binlog-replay ran with net-effect compaction (its
+	// default; false: --compact=false).
 	Compact bool `json:"compact,omitempty"`
 	// Timing is how long the applies took, and the rates and speed-up
 	// that gives.
@@ -434,7 +436,7 @@ func (o *Options) methods() []method {
 	}
 	compact := o.Methods.Compact
 	if len(compact) == 0 {
-		compact = []bool{false}
+		compact = []bool{true}
 	}
 	for _, w := range o.Methods.Workers {
 		for _, g := range groups {
@@ -447,8 +449,8 @@ func (o *Options) methods() []method {
 					if a == replay.ApplySQL {
 						name += " --apply sql"
 					}
-					if c {
-						name += " --compact"
+					if !c {
+						name += " --compact=false"
 					}
 					ms = append(ms, method{name: name, kind: KindReplay, workers: w, groupTxns: g, apply: a, compact: c})
 				}

@@ -397,14 +397,15 @@ func TestMethodsCompact(t *testing.T) {
 		}
 		slugs[m.slug()] = true
 	}
-	want := []string{"binlog-replay --workers 0", "binlog-replay --workers 0 --compact",
-		"binlog-replay --workers 0 --apply sql", "binlog-replay --workers 0 --apply sql --compact",
-		"binlog-replay --workers 8", "binlog-replay --workers 8 --compact",
-		"binlog-replay --workers 8 --apply sql", "binlog-replay --workers 8 --apply sql --compact"}
+	want := []string{"binlog-replay --workers 0 --compact=false", "binlog-replay --workers 0",
+		"binlog-replay --workers 0 --apply sql --compact=false", "binlog-replay --workers 0 --apply sql",
+		"binlog-replay --workers 8 --compact=false", "binlog-replay --workers 8",
+		"binlog-replay --workers 8 --apply sql --compact=false", "binlog-replay --workers 8 --apply sql"}
 	if strings.Join(names, "|") != strings.Join(want, "|") {
 		t.Errorf("methods %q, want %q", names, want)
 	}
-	if labels[1] != "binlog-replay, workers auto, compact" || labels[3] != "binlog-replay, workers auto, SQL, compact" {
+	if labels[0] != "binlog-replay, workers auto, no compaction" || labels[1] != "binlog-replay, workers auto" ||
+		labels[2] != "binlog-replay, workers auto, SQL, no compaction" {
 		t.Errorf("chart labels %q", labels)
 	}
 }

@@ -110,8 +110,8 @@ func (m method) slug() string {
 	if m.apply == replay.ApplySQL {
 		slug += "-sql"
 	}
-	if m.compact {
-		slug += "-compact"
+	if !m.compact {
+		slug += "-nocompact"
 	}
 	return slug
 }

@@ -344,8 +344,8 @@ func chartLabel(res Result) string {
 		if res.Apply == replay.ApplySQL {
 			label += ", SQL"
 		}
-		if res.Compact {
-			label += ", compact"
+		if !res.Compact {
+			label += ", no compaction"
 		}
 		return label
 	}

@@ -41,7 +41,8 @@ type ReplayConfig struct {
 	Term            bool
 	// Apply is --apply ("": the default, auto).
 	Apply string
-	// Compact adds --compact (net-effect compaction of each group).
+	// Compact leaves the replay's net-effect compaction of each group on
+	// (its default); false adds --compact=false.
 	Compact bool
 	// TargetBinlog turns the binlog of the target (and the anchor) on,
 	// in TargetFormat: the replay keeps the source's GTIDs, and the check
@@ -66,8 +67,8 @@ func (c ReplayConfig) String() string {
 	if c.Apply != "" {
 		s += " apply=" + c.Apply
 	}
-	if c.Compact {
-		s += " compact"
+	if !c.Compact {
+		s += " no-compact"
 	}
 	if c.TargetBinlog {
 		s += " target-binlog=" + c.TargetFormat
@@ -106,9 +107,9 @@ func chooseReplay(rng *rand.Rand, p seedgen.Plan, txns []binlogtext.BinTxn, end 
 	if !p.Has(seedgen.FeatTriggers) && rng.IntN(3) == 0 {
 		c.Apply = "sql"
 	}
-	// Net-effect compaction, drawn after everything else for the same
-	// reason.
-	c.Compact = rng.IntN(3) == 0
+	// Net-effect compaction (the default) off for a third of the seeds,
+	// drawn after everything else for the same reason.
+	c.Compact = rng.IntN(3) != 0
 	// The target's binlog on, source GTIDs kept: drawn after everything
 	// else for the same reason.
 	if rng.IntN(4) == 0 {
@@ -199,8 +200,8 @@ func (r *replayer) args(resume bool, workers int) []string {
 	if r.cfg.Apply != "" {
 		a = append(a, "--apply", r.cfg.Apply)
 	}
-	if r.cfg.Compact {
-		a = append(a, "--compact")
+	if !r.cfg.Compact {
+		a = append(a, "--compact=false")
 	}
 	a = append(a, r.cfg.Stop.Args...)
 	if r.cfg.NeverOK {

@@ -48,6 +48,11 @@ type ApplyProbe struct {
 	Sessions        int     `json:"sessions,omitempty"`
 	ParallelSeconds float64 `json:"parallel_seconds,omitempty"`
 	Scaling         float64 `json:"scaling,omitempty"`
+	// Compacted says the groups were compacted as the replay's would be
+	// (ApplyOptions.Compact); RowsApplied is then the rows one session
+	// wrote of the Rows the sample changes.
+	Compacted   bool `json:"compacted,omitempty"`
+	RowsApplied int  `json:"rows_applied,omitempty"`
 }
 
 // TxnsPerSec is the single session's rate in source transactions.
@@ -102,6 +107,10 @@ type ApplyOptions struct {
 	GroupBytes int64
 	// Sessions is the number of sessions applying groups at once.
 	Sessions int
+	// Compact, when set, rewrites each group's transactions as the
+	// replay's net-effect compaction does (compact.Compactor.Group), so
+	// the probe applies what the replay would.
+	Compact func(ctx context.Context, txns []*txn.Txn) []*txn.Txn
 }
 
 // RunApplyProbe applies the sample to scratch copies of its tables.
@@ -142,13 +151,22 @@ func RunApplyProbe(ctx context.Context, sc *Scratch, sample []*txn.Txn, o ApplyO
 		return nil, fmt.Errorf("read max_allowed_packet: %w", err)
 	}
 	limit := max(maxPacket/2, 64<<10)
+	batches := splitGroups(sample, o)
+	if o.Compact != nil {
+		p.Compacted = true
+		for i, b := range batches {
+			b.apply = o.Compact(ctx, b.txns)
+			p.RowsApplied += countRows(b.apply)
+			batches[i] = b
+		}
+	}
 	var groups [][]group
 	for s := 0; s < sets; s++ {
 		ckpt, _ := sc.table(fmt.Sprintf("ckpt_%d", s))
 		if _, err := conn.ExecContext(ctx, "CREATE TABLE "+ckpt+" (id INT PRIMARY KEY, seq BIGINT, file VARCHAR(255), pos BIGINT) ENGINE=InnoDB"); err != nil {
 			return nil, fmt.Errorf("create the probe's checkpoint table: %w", err)
 		}
-		gs, err := buildGroups(sc, sample, tables, s, ckpt, o, limit)
+		gs, err := buildGroups(sc, batches, tables, s, ckpt, limit)
 		if err != nil {
 			return nil, err
 		}
@@ -402,77 +420,107 @@ type group struct {
 	bytes int64
 }
 
-// buildGroups turns the sample into groups of at most o.groupTxns
-// transactions and o.groupBytes bytes, as a replay worker commits them,
-// writing to the copies of set s: BINLOG statements of at most limit
-// bytes (the format description first when it changes), then a
-// checkpoint-like row written with the COMMIT.
-func buildGroups(sc *Scratch, sample []*txn.Txn, tables map[string]*sourceTable, s int, ckpt string, o ApplyOptions, limit int) ([]group, error) {
+// batch is the sample's transactions that one group commits (txns), and
+// what it applies of them (apply: txns, or their compaction).
+type batch struct {
+	txns, apply []*txn.Txn
+}
+
+// splitGroups cuts the sample into batches of at most o.GroupTxns
+// transactions and o.GroupBytes bytes, as a replay worker groups them.
+func splitGroups(sample []*txn.Txn, o ApplyOptions) []batch {
+	var (
+		out   []batch
+		cur   []*txn.Txn
+		bytes int64
+	)
+	for _, t := range sample {
+		if len(cur) > 0 && (len(cur) >= o.GroupTxns || bytes+t.Bytes > o.GroupBytes) {
+			out = append(out, batch{txns: cur, apply: cur})
+			cur, bytes = nil, 0
+		}
+		cur = append(cur, t)
+		bytes += t.Bytes
+	}
+	if len(cur) > 0 {
+		out = append(out, batch{txns: cur, apply: cur})
+	}
+	return out
+}
+
+// countRows counts the rows the row events of txns change (an update's
+// before and after images are one row).
+func countRows(txns []*txn.Txn) int {
+	n := 0
+	for _, t := range txns {
+		for i := range t.Events {
+			if r := t.Events[i].Rows; t.Events[i].Kind == txn.EventRows && r != nil {
+				if r.Op == txn.OpUpdate {
+					n += len(r.Rows) / 2
+				} else {
+					n += len(r.Rows)
+				}
+			}
+		}
+	}
+	return n
+}
+
+// buildGroups turns the batches into groups writing to the copies of set
+// s: each batch's applied transactions as BINLOG statements of at most
+// limit bytes (the format description first when it changes), then a
+// checkpoint-like row written with the COMMIT. A group counts its batch's
+// source transactions, rows and bytes.
+func buildGroups(sc *Scratch, batches []batch, tables map[string]*sourceTable, s int, ckpt string, limit int) ([]group, error) {
 	var (
 		out    []group
-		cur    group
 		events []*txn.Event
 		format *txn.Format
 	)
-	flushEvents := func() {
-		if len(events) > 0 {
-			cur.stmts = append(cur.stmts, sqlgen.BinlogStatement(events))
-			events = nil
-		}
-	}
-	seq := 0
-	endGroup := func() {
-		flushEvents()
-		if cur.txns == 0 {
-			return
-		}
-		seq++
-		cur.stmts = append(cur.stmts, fmt.Sprintf("INSERT INTO %s VALUES (1, %d, 'mysql-bin.000001', %d) ON DUPLICATE KEY UPDATE "+
-			"seq=VALUES(seq), file=VALUES(file), pos=VALUES(pos);\nCOMMIT", ckpt, seq, seq*1000))
-		out = append(out, cur)
-		cur = group{}
-	}
-	for _, t := range sample {
-		if cur.txns >= o.GroupTxns || cur.txns > 0 && cur.bytes+t.Bytes > o.GroupBytes {
-			endGroup()
-		}
-		if t.Format != format {
-			flushEvents()
-			cur.stmts = append(cur.stmts, sqlgen.BinlogStatement([]*txn.Event{{Raw: t.Format.Raw}}))
-			format = t.Format
-		}
-		var evs []*txn.Event
-		for i := range t.Events {
-			e := t.Events[i]
-			switch e.Kind {
-			case txn.EventTableMap:
-				st := tables[e.TableMap.Schema+"."+e.TableMap.Table]
-				raw, err := event.RetargetTableMap(e.Raw, t.Format, sc.Schema, st.copies[s])
-				if err != nil {
-					return nil, err
-				}
-				e.Raw = raw
-			case txn.EventRows:
-				if e.Rows != nil {
-					n := len(e.Rows.Rows)
-					if e.Rows.Op == txn.OpUpdate {
-						n /= 2
-					}
-					cur.rows += n
-				}
-			default:
-				continue
+	for seq, b := range batches {
+		cur := group{txns: len(b.txns), rows: countRows(b.txns)}
+		flushEvents := func() {
+			if len(events) > 0 {
+				cur.stmts = append(cur.stmts, sqlgen.BinlogStatement(events))
+				events = nil
 			}
-			evs = append(evs, &e)
 		}
-		if len(events) > 0 && sqlgen.BinlogSize(append(events[:len(events):len(events)], evs...)) > limit {
-			flushEvents()
+		for _, t := range b.txns {
+			cur.bytes += t.Bytes
 		}
-		events = append(events, evs...)
-		cur.txns++
-		cur.bytes += t.Bytes
+		for _, t := range b.apply {
+			if t.Format != format {
+				flushEvents()
+				cur.stmts = append(cur.stmts, sqlgen.BinlogStatement([]*txn.Event{{Raw: t.Format.Raw}}))
+				format = t.Format
+			}
+			var evs []*txn.Event
+			for i := range t.Events {
+				e := t.Events[i]
+				switch e.Kind {
+				case txn.EventTableMap:
+					st := tables[e.TableMap.Schema+"."+e.TableMap.Table]
+					raw, err := event.RetargetTableMap(e.Raw, t.Format, sc.Schema, st.copies[s])
+					if err != nil {
+						return nil, err
+					}
+					e.Raw = raw
+				case txn.EventRows:
+				default:
+					continue
+				}
+				evs = append(evs, &e)
+			}
+			if len(events) > 0 && sqlgen.BinlogSize(append(events[:len(events):len(events)], evs...)) > limit {
+				flushEvents()
+			}
+			events = append(events, evs...)
+		}
+		flushEvents()
+		cur.stmts = append(cur.stmts, fmt.Sprintf("INSERT INTO %s VALUES (1, %d, 'mysql-bin.000001', %d) ON DUPLICATE KEY UPDATE "+
+			"seq=VALUES(seq), file=VALUES(file), pos=VALUES(pos);\nCOMMIT", ckpt, seq+1, (seq+1)*1000))
+		out = append(out, cur)
 	}
-	endGroup()
 	return out, nil
 }
 
