@@ -35,7 +35,11 @@
 //   - UPDATE..., DELETE: one DELETE of the first before image (where the
 //     delete was);
 //   - INSERT, UPDATE..., DELETE: nothing; with an AUTO_INCREMENT column,
-//     whose counter the insert moves, the INSERT and a DELETE of its image;
+//     whose counter the insert moves, the INSERT and a DELETE of its image
+//     for the one such lifetime of the table that inserted the largest
+//     value (the counter ends past it whatever the others inserted), and
+//     nothing for the others (every one kept as INSERT and DELETE when a
+//     value is not a non-negative integer);
 //   - anything else (a single write, a run the rules above do not describe)
 //     is left as it is; a DELETE then an INSERT of the same key stay two.
 //
@@ -343,14 +347,15 @@ func tableUnsafe(def *schema.Table, tm *txn.TableMap) string {
 	return ""
 }
 
-// autoIncrement reports whether the table has an AUTO_INCREMENT column.
-func (tr *tableRows) autoIncrement() bool {
+// autoIncrement returns the position of the table's AUTO_INCREMENT
+// column, -1 when it has none.
+func (tr *tableRows) autoIncrement() int {
 	for i := range tr.def.Columns {
 		if tr.def.Columns[i].AutoIncrement {
-			return true
+			return i
 		}
 	}
-	return false
+	return -1
 }
 
 // compact adds to plan what becomes of the table's rows and returns how
@@ -382,15 +387,80 @@ func (tr *tableRows) compact(plan map[rowRef]action) int {
 	}
 	autoInc := tr.autoIncrement()
 	kept := 0
+	var vanished [][]int
 	for _, chain := range lists {
-		kept += tr.compactChain(chain, autoInc, plan)
+		kept += tr.compactChain(chain, autoInc >= 0, plan, &vanished)
+	}
+	return kept + tr.keepCounter(vanished, autoInc, plan)
+}
+
+// keepCounter adds to plan what becomes of the lifetimes that vanish in
+// the group (INSERT, UPDATE..., DELETE) of a table with an AUTO_INCREMENT
+// column at position col, and returns how many rows remain. Such a
+// lifetime leaves nothing but the table's counter moved past its inserted
+// value, and the counter only ever moves up to past the largest value
+// inserted: the lifetime that inserted the largest value is applied as
+// its INSERT and a DELETE of its image, the others not at all. When a
+// value is not a non-negative integer (a negative one, or an UNSIGNED
+// value read as a signed one), every such lifetime is applied as its
+// INSERT and DELETE.
+func (tr *tableRows) keepCounter(vanished [][]int, col int, plan map[rowRef]action) int {
+	if len(vanished) == 0 {
+		return 0
+	}
+	largest := -1
+	var top uint64
+	for i, life := range vanished {
+		v, ok := counterValue(tr.rows[life[0]].values[0], col)
+		if !ok {
+			largest = -1
+			break
+		}
+		if largest < 0 || v > top {
+			largest, top = i, v
+		}
+	}
+	kept := 0
+	for i, life := range vanished {
+		if largest >= 0 && i != largest {
+			for _, r := range life {
+				plan[tr.rows[r].ref] = action{drop: true}
+			}
+			continue
+		}
+		kept += 2
+		if inner := life[1 : len(life)-1]; len(inner) > 0 {
+			for _, r := range inner {
+				plan[tr.rows[r].ref] = action{drop: true}
+			}
+			first, last := &tr.rows[life[0]], &tr.rows[life[len(life)-1]]
+			plan[last.ref] = action{images: []image{first.imageOf(false)}}
+		}
 	}
 	return kept
 }
 
+// counterValue returns the value of column col of an inserted image as
+// the AUTO_INCREMENT counter compares it; false when it is not a
+// non-negative integer.
+func counterValue(image []any, col int) (uint64, bool) {
+	if col < 0 || col >= len(image) {
+		return 0, false
+	}
+	switch v := image[col].(type) {
+	case int64:
+		return uint64(v), v >= 0
+	case uint64:
+		return v, true
+	}
+	return 0, false
+}
+
 // compactChain adds to plan what becomes of the writes to one row (rows
-// indexes of tr.rows, in order) and returns how many rows remain.
-func (tr *tableRows) compactChain(chain []int, autoInc bool, plan map[rowRef]action) int {
+// indexes of tr.rows, in order) and returns how many rows remain. With
+// autoInc, the lifetimes that vanish are added to vanished instead, for
+// keepCounter.
+func (tr *tableRows) compactChain(chain []int, autoInc bool, plan map[rowRef]action, vanished *[][]int) int {
 	if !wellFormed(tr.rows, chain) {
 		return len(chain)
 	}
@@ -400,7 +470,12 @@ func (tr *tableRows) compactChain(chain []int, autoInc bool, plan map[rowRef]act
 		for end < len(chain) && tr.rows[chain[end-1]].op != txn.OpDelete {
 			end++
 		}
-		kept += tr.compactLife(chain[start:end], autoInc, plan)
+		life := chain[start:end]
+		if autoInc && len(life) > 1 && tr.rows[life[0]].op == txn.OpInsert && tr.rows[life[len(life)-1]].op == txn.OpDelete {
+			*vanished = append(*vanished, life)
+		} else {
+			kept += tr.compactLife(life, plan)
+		}
 		start = end
 	}
 	return kept
@@ -420,9 +495,10 @@ func wellFormed(rows []row, chain []int) bool {
 }
 
 // compactLife adds to plan what becomes of the writes of one lifetime of a
-// row: [INSERT] UPDATE* [DELETE], at least one write. It returns how many
-// remain.
-func (tr *tableRows) compactLife(life []int, autoInc bool, plan map[rowRef]action) int {
+// row: [INSERT] UPDATE* [DELETE], at least one write, in a table without
+// an AUTO_INCREMENT column when it vanishes (see keepCounter). It returns
+// how many remain.
+func (tr *tableRows) compactLife(life []int, plan map[rowRef]action) int {
 	if len(life) < 2 {
 		return len(life)
 	}
@@ -432,18 +508,10 @@ func (tr *tableRows) compactLife(life []int, autoInc bool, plan map[rowRef]actio
 			plan[tr.rows[i].ref] = action{drop: true}
 		}
 	}
-	inner := life[1 : len(life)-1]
 	switch {
-	case first.op == txn.OpInsert && last.op == txn.OpDelete && !autoInc:
+	case first.op == txn.OpInsert && last.op == txn.OpDelete:
 		drop(life)
 		return 0
-	case first.op == txn.OpInsert && last.op == txn.OpDelete:
-		if len(inner) == 0 {
-			return 2
-		}
-		drop(inner)
-		plan[last.ref] = action{images: []image{first.imageOf(false)}}
-		return 2
 	case first.op == txn.OpInsert:
 		drop(life[1:])
 		plan[first.ref] = action{images: []image{last.imageOf(true)}}
