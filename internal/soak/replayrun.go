@@ -373,10 +373,14 @@ func (r *replayer) startupLoss(out *Outcome) bool {
 }
 
 // interruptedEarly reports whether a run that exited 130 was interrupted
-// while starting or waiting to reconnect (replay.InterruptedError), not at
-// a transaction boundary of its own.
+// while starting or waiting to reconnect (replay.InterruptedError), or
+// while the command checked the target and the binlogs before the replay
+// began (nothing applied, the checkpoint as the run found it: seed 30137,
+// a pending transaction left by a lost target), not at a transaction
+// boundary of its own.
 func interruptedEarly(out *Outcome) bool {
-	return strings.Contains(out.Stderr, "binlog-replay replay: interrupted (")
+	return strings.Contains(out.Stderr, "binlog-replay replay: interrupted (") ||
+		strings.Contains(out.Stderr, "binlog-replay replay: interrupted while checking the target and the binlogs (")
 }
 
 // checkInterrupted checks the target after a run that SIGTERM stopped:

@@ -112,3 +112,18 @@ func TestGTIDFailures(t *testing.T) {
 		}
 	}
 }
+
+// TestInterruptedEarlyMessages: the two ways the replay command says it stopped
+// on SIGTERM before a transaction boundary of its own (seed 30137: the
+// second), and one at a boundary.
+func TestInterruptedEarlyMessages(t *testing.T) {
+	for msg, want := range map[string]bool{
+		"binlog-replay replay: interrupted (waiting to reconnect to the target, lost on: invalid connection): the target holds whole transactions": true,
+		"binlog-replay replay: interrupted while checking the target and the binlogs (context canceled. Nothing was applied) (exit status 130)":    true,
+		"binlog-replay: stopping at the next transaction boundary (interrupt again to exit at once)":                                               false,
+	} {
+		if got := interruptedEarly(&Outcome{Stderr: msg}); got != want {
+			t.Errorf("interruptedEarly(%q) = %v, want %v", msg, got, want)
+		}
+	}
+}
