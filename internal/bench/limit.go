@@ -11,6 +11,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/internal/compact"
 	"github.com/binlog-replay/binlog-replay/internal/pipeline/adapt"
 	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
 	"github.com/binlog-replay/binlog-replay/replay"
@@ -25,6 +26,10 @@ import (
 // back to back. It bounds what any one-session applier can reach on this
 // target: binlog-replay with one worker does the same round trips, plus
 // reading, decoding and scheduling, plus one checkpoint row per commit.
+// Each group is compacted as the replay's defaults compact it
+// (internal/compact), in groups of the size the adaptive replay starts at:
+// where the replay's groups grow larger on hot rows, it compacts more, and
+// can pass the limit.
 
 // limitPacket is one round trip of the limit's session.
 type limitPacket struct {
@@ -37,11 +42,11 @@ type limitPacket struct {
 // limitPackets returns the packets of the limit for a target whose
 // max_allowed_packet is maxPacket, prepared once per input and packet
 // size.
-func (in *input) limitPackets(ctx context.Context, maxPacket int) ([]limitPacket, error) {
+func (in *input) limitPackets(ctx context.Context, maxPacket int, tables compact.TableSource) ([]limitPacket, error) {
 	if in.limit != nil && in.limitMax == maxPacket {
 		return in.limit, nil
 	}
-	packets, err := prepareLimit(ctx, in.files, in.start, maxPacket)
+	packets, err := prepareLimit(ctx, in.files, in.start, maxPacket, tables)
 	if err != nil {
 		return nil, err
 	}
@@ -50,14 +55,20 @@ func (in *input) limitPackets(ctx context.Context, maxPacket int) ([]limitPacket
 }
 
 // prepareLimit reads the binlogs from start and returns the limit's
-// packets: each group's BINLOG statements and SQL, then its COMMIT.
-func prepareLimit(ctx context.Context, files []string, start txn.Position, maxPacket int) ([]limitPacket, error) {
-	r, err := binlog.NewReader(files, binlog.Options{Start: start})
+// packets: each group's BINLOG statements and SQL, then its COMMIT. With
+// the replay's default compaction, tables gives the target's table
+// definitions (nil: no compaction).
+func prepareLimit(ctx context.Context, files []string, start txn.Position, maxPacket int, tables compact.TableSource) ([]limitPacket, error) {
+	defaults := replay.DefaultOptions()
+	var compactor *compact.Compactor
+	if defaults.Apply.Compact && tables != nil {
+		compactor = compact.New(tables)
+	}
+	r, err := binlog.NewReader(files, binlog.Options{Start: start, DecodeRows: compactor != nil})
 	if err != nil {
 		return nil, fmt.Errorf("prepare the limit: %w", err)
 	}
 	defer r.Close()
-	defaults := replay.DefaultOptions()
 	groupMax := defaults.Apply.GroupTxns
 	if groupMax == 0 {
 		// The replay chooses the size as it goes: the limit uses the
@@ -66,16 +77,27 @@ func prepareLimit(ctx context.Context, files []string, start txn.Position, maxPa
 	}
 	p := &limitPacker{limit: max(maxPacket/2, 64<<10)}
 	var (
-		group      []sqlgen.Stmt
-		groupTxns  int
+		txns       []*txn.Txn
 		groupBytes int64
 	)
-	commit := func() {
-		if groupTxns > 0 {
+	commit := func() error {
+		if len(txns) > 0 {
+			if compactor != nil && txns[0].Kind == txn.KindRows {
+				txns = compactor.Group(ctx, txns)
+			}
+			var group []sqlgen.Stmt
+			for _, t := range txns {
+				stmts, err := p.statements(ctx, t)
+				if err != nil {
+					return err
+				}
+				group = append(group, stmts...)
+			}
 			p.add(group)
 			p.packets = append(p.packets, limitPacket{sql: "COMMIT"})
 		}
-		group, groupTxns, groupBytes = nil, 0, 0
+		txns, groupBytes = nil, 0
+		return nil
 	}
 	for {
 		t, err := r.Next(ctx)
@@ -86,19 +108,21 @@ func prepareLimit(ctx context.Context, files []string, start txn.Position, maxPa
 			return nil, fmt.Errorf("prepare the limit: %w", err)
 		}
 		alone := t.Kind != txn.KindRows
-		if alone || groupTxns >= groupMax || groupBytes+t.Bytes > defaults.Apply.GroupBytes {
-			commit()
+		if alone || len(txns) >= groupMax || groupBytes+t.Bytes > defaults.Apply.GroupBytes {
+			if err := commit(); err != nil {
+				return nil, err
+			}
 		}
-		stmts, err := p.statements(ctx, t)
-		if err != nil {
-			return nil, err
-		}
-		group, groupTxns, groupBytes = append(group, stmts...), groupTxns+1, groupBytes+t.Bytes
+		txns, groupBytes = append(txns, t), groupBytes+t.Bytes
 		if alone {
-			commit()
+			if err := commit(); err != nil {
+				return nil, err
+			}
 		}
 	}
-	commit()
+	if err := commit(); err != nil {
+		return nil, err
+	}
 	if p.err != nil {
 		return nil, p.err
 	}

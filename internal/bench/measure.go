@@ -11,6 +11,7 @@ import (
 	"github.com/binlog-replay/binlog-replay/internal/workload/reference"
 	"github.com/binlog-replay/binlog-replay/redact"
 	"github.com/binlog-replay/binlog-replay/replay"
+	"github.com/binlog-replay/binlog-replay/schema"
 	"github.com/binlog-replay/binlog-replay/verify"
 )
 
@@ -224,7 +225,7 @@ func applyLimitMethod(ctx context.Context, in *input, tgt *sandbox.Server, proxy
 	if err := conn.QueryRowContext(ctx, "SELECT @@max_allowed_packet").Scan(&maxPacket); err != nil {
 		return usage{}, fmt.Errorf("limit: %w", err)
 	}
-	packets, err := in.limitPackets(ctx, maxPacket)
+	packets, err := in.limitPackets(ctx, maxPacket, schema.NewCache(db))
 	if err != nil {
 		return usage{}, err
 	}
