@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/binlog-replay/binlog-replay/internal/pipeline"
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 	"github.com/binlog-replay/binlog-replay/replay"
@@ -416,6 +417,49 @@ func TestPendingDDLLoggedNotRunAgain(t *testing.T) {
 	if _, out := replayKeepingGTIDs(t, o, db, sc, srcPos, "nt"); !strings.Contains(out, "not run again") {
 		t.Fatalf("the resume did not say it skipped the DDL the target had logged\nlog:\n%s", out)
 	}
+}
+
+// TestPendingCreateLoggedAsDropStops: an earlier run's CREATE OR REPLACE
+// TABLE ... SELECT failed after dropping the table it replaces (a lost
+// target, soak seed 31426): the target logged the DROP it generates for
+// that under the transaction's GTID, and the table is gone. Resuming
+// keeping the source's GTIDs must stop before the DDL, naming the missing
+// table and --target-gtids own, with nothing applied (on main it skipped
+// the DDL as committed: the table stayed missing); --resume --target-gtids
+// own then runs it again, to the source's tables.
+func TestPendingCreateLoggedAsDropStops(t *testing.T) {
+	const ddl = "CREATE OR REPLACE TABLE nt.c (PRIMARY KEY (id)) SELECT id, v FROM nt.i"
+	var pending string
+	sc := replaytest.New(t, "STATEMENT",
+		func(ctx context.Context, db *sql.DB) error {
+			return replaytest.ExecAll(ctx, db, "CREATE DATABASE nt",
+				"CREATE TABLE nt.i (id INT PRIMARY KEY, v INT) ENGINE=InnoDB", "INSERT INTO nt.i VALUES (1, 1), (2, 2)",
+				"CREATE TABLE nt.c (id INT PRIMARY KEY, v INT) ENGINE=InnoDB", "INSERT INTO nt.c VALUES (9, 9)")
+		},
+		func(ctx context.Context, db *sql.DB) error {
+			gtids, err := execLogging(ctx, db, "INSERT INTO nt.i VALUES (3, 3)", ddl, "INSERT INTO nt.i VALUES (4, 4)",
+				"INSERT INTO nt.c VALUES (5, 5)")
+			if err == nil {
+				pending = gtids[1]
+			}
+			return err
+		})
+	db, o := resumeAfterLoggedDDL(t, sc, "", "DROP TABLE IF EXISTS nt.c /* Generated to handle failed CREATE OR REPLACE */", pending)
+	var log strings.Builder
+	_, err := replay.Run(context.Background(), o, &log)
+	if err == nil || !errors.Is(err, pipeline.ErrLoggedCreateMissing) || !strings.Contains(err.Error(), "nt.c") ||
+		!strings.Contains(err.Error(), "--target-gtids own") {
+		t.Fatalf("resume: %v, want a stop before the DDL naming nt.c and --target-gtids own\nlog:\n%s", err, log.String())
+	}
+	if pos, _ := gtidState(t, db); pos != pending {
+		t.Fatalf("target GTID position %q, want %q: nothing after the DROP the failed statement logged", pos, pending)
+	}
+	o.Apply.TargetGTIDs = replay.GTIDsOwn
+	log.Reset()
+	if _, err := replay.Run(context.Background(), o, &log); err != nil {
+		t.Fatalf("--resume --target-gtids own: %v\nlog:\n%s", err, log.String())
+	}
+	replaytest.RequireEqual(t, db, sc.SourceDB, "nt")
 }
 
 // resumeAfterLoggedDDL replays sc into a target logging its binlog in

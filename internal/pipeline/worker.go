@@ -437,6 +437,9 @@ func (w *worker) settleDDL(ctx context.Context, g *group) (q *txn.Event, rowsOnl
 		// The target's binlog holds it: it committed (a DDL is logged
 		// as it commits, whole), and run again it would be logged twice.
 		if err == nil {
+			err = w.loggedCreateMissing(ctx, t, q)
+		}
+		if err == nil {
 			w.p.logf("DDL at %s: the target's binlog holds its GTID %s: the earlier run committed it, not run again", t.Start, t.GTID)
 		}
 		return q, false, err == nil, err
@@ -500,6 +503,39 @@ func (w *worker) pendingLogged(ctx context.Context, t *txn.Txn) (bool, error) {
 	}
 	return logged, nil
 }
+
+// loggedCreateMissing returns an error when the pending DDL q of t, whose
+// GTID the target's binlog holds, is CREATE [OR REPLACE] TABLE and the
+// table is not on the target: the GTID is then not the statement's but
+// that of the DROP TABLE the server logs when a CREATE OR REPLACE TABLE
+// fails after dropping the table it replaces ("Generated to handle failed
+// CREATE OR REPLACE": an earlier run's statement cut by a lost target,
+// soak seed 31426). Run again keeping the source's GTIDs, the statement
+// would log that GTID twice; skipped, the table would be missing.
+func (w *worker) loggedCreateMissing(ctx context.Context, t *txn.Txn, q *txn.Event) error {
+	name, _, _, ok := schema.CreateTableName(q.Query.SQL, q.Query.Schema)
+	if !ok {
+		return nil
+	}
+	w.p.deps.Tables.Invalidate(name.Schema, name.Table)
+	_, err := w.p.deps.Tables.Table(ctx, name.Schema, name.Table)
+	switch {
+	case err == nil:
+		return nil
+	case !errors.Is(err, schema.ErrNoTable):
+		return w.p.applyError(t, nil, fmt.Errorf("read the table the pending DDL creates: %w", err))
+	}
+	return w.p.applyError(t, nil, fmt.Errorf("%w: the target's binlog holds this transaction's GTID %s, but the table %s.%s it creates "+
+		"is not on the target: the earlier run's statement failed after dropping the table it replaces, and the target logged that "+
+		"DROP under the GTID (\"Generated to handle failed CREATE OR REPLACE\"). Run again keeping the source's GTIDs, the statement "+
+		"would log the GTID twice. Resume with --resume --target-gtids own (it runs again, logged with a GTID of the target's), "+
+		"or replay again from the base backup", ErrLoggedCreateMissing, t.GTID, name.Schema, name.Table))
+}
+
+// ErrLoggedCreateMissing marks the stop before a pending CREATE [OR
+// REPLACE] TABLE whose GTID the target's binlog holds while the table is
+// missing (see loggedCreateMissing).
+var ErrLoggedCreateMissing = errors.New("a pending CREATE TABLE's GTID is logged, its table missing")
 
 // partialCreateSelect returns, when the DDL q of t is CREATE TABLE ...
 // SELECT and the table it made is in an engine without transactions, why

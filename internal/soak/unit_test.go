@@ -127,3 +127,22 @@ func TestInterruptedEarlyMessages(t *testing.T) {
 		}
 	}
 }
+
+// TestCreateRefusal: the stop before a pending CREATE OR REPLACE TABLE
+// whose GTID the target logged for the DROP it generated (seed 31426) is
+// a GTID stop, and names the missing table.
+func TestCreateRefusal(t *testing.T) {
+	msg := "binlog-replay replay: apply transaction #105 at mysql-bin.000002:70887 (GTID 0-35427-126): a pending CREATE TABLE's GTID is " +
+		"logged, its table missing: the target's binlog holds this transaction's GTID 0-35427-126, but the table soak.cs1 it creates " +
+		"is not on the target: the earlier run's statement failed after dropping the table it replaces, and the target logged that " +
+		"DROP under the GTID (\"Generated to handle failed CREATE OR REPLACE\"). Run again keeping the source's GTIDs, the statement " +
+		"would log the GTID twice. Resume with --resume --target-gtids own (it runs again, logged with a GTID of the target's), " +
+		"or replay again from the base backup"
+	out := &Outcome{Exit: 1, Stderr: msg}
+	if got := gtidRefusal(out); got != createRefusal {
+		t.Errorf("gtidRefusal = %q, want createRefusal", got)
+	}
+	if m := reCreateMissing.FindStringSubmatch(msg); m == nil || m[1] != "soak" || m[2] != "cs1" {
+		t.Errorf("reCreateMissing: %q", m)
+	}
+}
