@@ -88,7 +88,11 @@ func TestParallelEquivalenceSeeds(t *testing.T) {
 func TestOrderMonitorEndsCommitOrderDeadlocks(t *testing.T) {
 	const timeout = 60 * time.Second
 	var seen uint64
-	for _, seed := range []int64{1, 2, 3} {
+	// Whether a seed's replay meets a commit-order deadlock depends on
+	// timing: on a busy machine three seeds met none (a clean-clone CI
+	// run beside a soak, 2026-12-06). The test stops at the first seed
+	// that does.
+	for _, seed := range []int64{1, 2, 3, 4, 5, 6} {
 		wopts := workload.Options{Profile: workload.UniqueChurn, Seed: seed, Format: "ROW", Threads: 8, Txns: 3000, Scale: 2000}
 		sc := replaytest.New(t, "ROW",
 			func(ctx context.Context, db *sql.DB) error { return workload.Setup(ctx, db, wopts) },
@@ -112,7 +116,7 @@ func TestOrderMonitorEndsCommitOrderDeadlocks(t *testing.T) {
 			return
 		}
 	}
-	t.Fatal("no commit-order deadlock in 3 seeds: the test no longer exercises the monitor")
+	t.Fatal("no commit-order deadlock in 6 seeds: the test no longer exercises the monitor")
 }
 
 // TestMemoryBudgetSmallerThanATransaction replays a workload holding a
