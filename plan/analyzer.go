@@ -208,7 +208,7 @@ func (a *analyzer) countRows(r *txn.Rows) {
 		a.rep.Problems.UndecodedEvents++
 		return
 	}
-	n := rowCount(r)
+	n := uint64(r.Count())
 	a.facts.addRows(r.Op, name, n)
 	tc.Rows.add(r.Op, n)
 	c.Rows.add(r.Op, n)
@@ -216,14 +216,6 @@ func (a *analyzer) countRows(r *txn.Rows) {
 		tc.Minimal++
 		a.rep.Problems.MinimalEvents++
 	}
-}
-
-// rowCount is the number of rows a decoded event changes.
-func rowCount(r *txn.Rows) uint64 {
-	if r.Op == txn.OpUpdate {
-		return uint64(len(r.Rows) / 2)
-	}
-	return uint64(len(r.Rows))
 }
 
 // finish completes the report once reading has ended with readErr (nil at

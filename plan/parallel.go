@@ -58,7 +58,7 @@ func (p *parallel) add(t *txn.Txn) {
 	st := step{seq: t.Seq, bytes: t.Bytes}
 	for i := range t.Events {
 		if r := t.Events[i].Rows; r != nil && r.Decoded {
-			st.rows += rowCount(r)
+			st.rows += uint64(r.Count())
 		}
 	}
 	switch t.Kind {

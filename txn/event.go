@@ -278,6 +278,15 @@ type Rows struct {
 	Decoded bool
 }
 
+// Count is the number of rows the event changes: its images, an
+// update's before and after image counting as one row.
+func (r *Rows) Count() int {
+	if r.Op == OpUpdate {
+		return len(r.Rows) / 2
+	}
+	return len(r.Rows)
+}
+
 // JSONDiff is one change of a MySQL partial JSON update
 // (binlog_row_value_options=PARTIAL_JSON): the after image of a
 // PARTIAL_UPDATE_ROWS event holds, for a JSON column updated in part, the

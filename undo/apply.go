@@ -204,7 +204,7 @@ func (u *undo) keep(ctx context.Context, f *txn.Format, ev *txn.Event, l *later)
 		c = &TableRows{Table: name}
 		u.sent.pending[name] = c
 	}
-	n := int64(rowCount(ev.Rows))
+	n := int64(ev.Rows.Count())
 	switch ev.Rows.Op {
 	case txn.OpInsert:
 		c.Inserted += n

@@ -581,7 +581,7 @@ func (u *undo) take(ctx context.Context, iv *inverse.Inverter, t *txn.Txn, cur *
 		if cur.counts[ti] == nil {
 			cur.counts[ti] = map[txn.Op]int64{}
 		}
-		cur.counts[ti][e.Rows.Op] += int64(rowCount(e.Rows))
+		cur.counts[ti][e.Rows.Op] += int64(e.Rows.Count())
 		if ti.unkeyed != "" {
 			continue
 		}
@@ -599,14 +599,6 @@ func (u *undo) take(ctx context.Context, iv *inverse.Inverter, t *txn.Txn, cur *
 		}
 	}
 	return u.spool.Add(t, stmts)
-}
-
-// rowCount is the number of rows of a row event.
-func rowCount(r *txn.Rows) int {
-	if r.Op == txn.OpUpdate {
-		return len(r.Rows) / 2
-	}
-	return len(r.Rows)
 }
 
 // scanLater scans the binlogs after the range, to until when set.
@@ -644,7 +636,7 @@ func (u *undo) conflicts(ctx context.Context, l *later) ([]Conflict, error) {
 			c = &Conflict{Table: ti.name}
 			by[ti.name] = c
 		}
-		for i := range rowCount(ev.Rows) {
+		for i := range ev.Rows.Count() {
 			c.Total++
 			var keys []partition.Key
 			if rowKeys != nil {

@@ -229,11 +229,7 @@ func (in *input) count(ctx context.Context) error {
 			if ev.Kind != txn.EventRows || ev.Rows == nil {
 				continue
 			}
-			n := len(ev.Rows.Rows)
-			if ev.Rows.Op == txn.OpUpdate {
-				n /= 2
-			}
-			in.rows += int64(n)
+			in.rows += int64(ev.Rows.Count())
 		}
 	}
 }

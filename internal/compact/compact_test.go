@@ -318,12 +318,8 @@ func rowCount(txns []*txn.Txn) int {
 	n := 0
 	for _, t := range txns {
 		for i := range t.Events {
-			if r := t.Events[i].Rows; t.Events[i].Kind == txn.EventRows {
-				if r.Op == txn.OpUpdate {
-					n += len(r.Rows) / 2
-				} else {
-					n += len(r.Rows)
-				}
+			if t.Events[i].Kind == txn.EventRows {
+				n += t.Events[i].Rows.Count()
 			}
 		}
 	}

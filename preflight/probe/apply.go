@@ -455,11 +455,7 @@ func countRows(txns []*txn.Txn) int {
 	for _, t := range txns {
 		for i := range t.Events {
 			if r := t.Events[i].Rows; t.Events[i].Kind == txn.EventRows && r != nil {
-				if r.Op == txn.OpUpdate {
-					n += len(r.Rows) / 2
-				} else {
-					n += len(r.Rows)
-				}
+				n += r.Count()
 			}
 		}
 	}
