@@ -399,19 +399,7 @@ func TestPendingLoggedRefusesNotApplied(t *testing.T) {
 // GTID position.
 func TestPendingDDLLoggedNotRunAgain(t *testing.T) {
 	const ddl = "CREATE OR REPLACE TABLE nt.c (PRIMARY KEY (id)) SELECT id, v FROM nt.i"
-	var pending string
-	sc := replaytest.New(t, "STATEMENT",
-		func(ctx context.Context, db *sql.DB) error {
-			return replaytest.ExecAll(ctx, db, "CREATE DATABASE nt",
-				"CREATE TABLE nt.i (id INT PRIMARY KEY, v INT) ENGINE=InnoDB", "INSERT INTO nt.i VALUES (1, 1), (2, 2)")
-		},
-		func(ctx context.Context, db *sql.DB) error {
-			gtids, err := execLogging(ctx, db, "INSERT INTO nt.i VALUES (3, 3)", ddl, "INSERT INTO nt.i VALUES (4, 4)")
-			if err == nil {
-				pending = gtids[1]
-			}
-			return err
-		})
+	sc, pending := ntScenario(t, nil, []string{"INSERT INTO nt.i VALUES (3, 3)", ddl, "INSERT INTO nt.i VALUES (4, 4)"}, 1)
 	srcPos, _ := gtidState(t, sc.SourceDB)
 	db, o := resumeAfterLoggedDDL(t, sc, "", ddl, pending)
 	if _, out := replayKeepingGTIDs(t, o, db, sc, srcPos, "nt"); !strings.Contains(out, "not run again") {
@@ -429,21 +417,8 @@ func TestPendingDDLLoggedNotRunAgain(t *testing.T) {
 // own then runs it again, to the source's tables.
 func TestPendingCreateLoggedAsDropStops(t *testing.T) {
 	const ddl = "CREATE OR REPLACE TABLE nt.c (PRIMARY KEY (id)) SELECT id, v FROM nt.i"
-	var pending string
-	sc := replaytest.New(t, "STATEMENT",
-		func(ctx context.Context, db *sql.DB) error {
-			return replaytest.ExecAll(ctx, db, "CREATE DATABASE nt",
-				"CREATE TABLE nt.i (id INT PRIMARY KEY, v INT) ENGINE=InnoDB", "INSERT INTO nt.i VALUES (1, 1), (2, 2)",
-				"CREATE TABLE nt.c (id INT PRIMARY KEY, v INT) ENGINE=InnoDB", "INSERT INTO nt.c VALUES (9, 9)")
-		},
-		func(ctx context.Context, db *sql.DB) error {
-			gtids, err := execLogging(ctx, db, "INSERT INTO nt.i VALUES (3, 3)", ddl, "INSERT INTO nt.i VALUES (4, 4)",
-				"INSERT INTO nt.c VALUES (5, 5)")
-			if err == nil {
-				pending = gtids[1]
-			}
-			return err
-		})
+	sc, pending := ntScenario(t, []string{"CREATE TABLE nt.c (id INT PRIMARY KEY, v INT) ENGINE=InnoDB", "INSERT INTO nt.c VALUES (9, 9)"},
+		[]string{"INSERT INTO nt.i VALUES (3, 3)", ddl, "INSERT INTO nt.i VALUES (4, 4)", "INSERT INTO nt.c VALUES (5, 5)"}, 1)
 	db, o := resumeAfterLoggedDDL(t, sc, "", "DROP TABLE IF EXISTS nt.c /* Generated to handle failed CREATE OR REPLACE */", pending)
 	var log strings.Builder
 	_, err := replay.Run(context.Background(), o, &log)
@@ -460,6 +435,28 @@ func TestPendingCreateLoggedAsDropStops(t *testing.T) {
 		t.Fatalf("--resume --target-gtids own: %v\nlog:\n%s", err, log.String())
 	}
 	replaytest.RequireEqual(t, db, sc.SourceDB, "nt")
+}
+
+// ntScenario is a STATEMENT-format source whose base holds database nt
+// with table nt.i (rows 1 and 2) and the tables of setup; work runs after
+// the base on one session. It returns the scenario and the GTID
+// work[pending] was logged under.
+func ntScenario(t *testing.T, setup, work []string, pending int) (*replaytest.Scenario, string) {
+	t.Helper()
+	var gtid string
+	sc := replaytest.New(t, "STATEMENT",
+		func(ctx context.Context, db *sql.DB) error {
+			return replaytest.ExecAll(ctx, db, append([]string{"CREATE DATABASE nt",
+				"CREATE TABLE nt.i (id INT PRIMARY KEY, v INT) ENGINE=InnoDB", "INSERT INTO nt.i VALUES (1, 1), (2, 2)"}, setup...)...)
+		},
+		func(ctx context.Context, db *sql.DB) error {
+			gtids, err := execLogging(ctx, db, work...)
+			if err == nil {
+				gtid = gtids[pending]
+			}
+			return err
+		})
+	return sc, gtid
 }
 
 // resumeAfterLoggedDDL replays sc into a target logging its binlog in
@@ -620,20 +617,8 @@ func TestSequencesKeepGTIDs(t *testing.T) {
 // unknown.
 func TestPendingTemporaryTableLoggedStops(t *testing.T) {
 	const ddl = "CREATE TEMPORARY TABLE nt.tmp (id INT PRIMARY KEY) ENGINE=MyISAM"
-	var pending string
-	sc := replaytest.New(t, "STATEMENT",
-		func(ctx context.Context, db *sql.DB) error {
-			return replaytest.ExecAll(ctx, db, "CREATE DATABASE nt",
-				"CREATE TABLE nt.i (id INT PRIMARY KEY, v INT) ENGINE=InnoDB", "INSERT INTO nt.i VALUES (1, 1), (2, 2)")
-		},
-		func(ctx context.Context, db *sql.DB) error {
-			gtids, err := execLogging(ctx, db, "INSERT INTO nt.i VALUES (3, 3)", ddl, "INSERT INTO nt.tmp VALUES (1), (2)",
-				"INSERT INTO nt.i SELECT id + 10, 1 FROM nt.tmp", "DROP TEMPORARY TABLE nt.tmp", "INSERT INTO nt.i VALUES (4, 4)")
-			if err == nil {
-				pending = gtids[1]
-			}
-			return err
-		})
+	sc, pending := ntScenario(t, nil, []string{"INSERT INTO nt.i VALUES (3, 3)", ddl, "INSERT INTO nt.tmp VALUES (1), (2)",
+		"INSERT INTO nt.i SELECT id + 10, 1 FROM nt.tmp", "DROP TEMPORARY TABLE nt.tmp", "INSERT INTO nt.i VALUES (4, 4)"}, 1)
 	// MIXED: the target logs a CREATE TEMPORARY TABLE (ROW does not).
 	db, o := resumeAfterLoggedDDL(t, sc, "MIXED", ddl, pending)
 	var log strings.Builder
