@@ -513,14 +513,9 @@ func (w *worker) pendingLogged(ctx context.Context, t *txn.Txn) (bool, error) {
 // soak seed 31426). Run again keeping the source's GTIDs, the statement
 // would log that GTID twice; skipped, the table would be missing.
 func (w *worker) loggedCreateMissing(ctx context.Context, t *txn.Txn, q *txn.Event) error {
-	name, _, _, ok := schema.CreateTableName(q.Query.SQL, q.Query.Schema)
-	if !ok {
-		return nil
-	}
-	w.p.deps.Tables.Invalidate(name.Schema, name.Table)
-	_, err := w.p.deps.Tables.Table(ctx, name.Schema, name.Table)
+	name, _, ok, err := w.createdTable(ctx, q)
 	switch {
-	case err == nil:
+	case !ok || err == nil:
 		return nil
 	case !errors.Is(err, schema.ErrNoTable):
 		return w.p.applyError(t, nil, fmt.Errorf("read the table the pending DDL creates: %w", err))
@@ -530,6 +525,19 @@ func (w *worker) loggedCreateMissing(ctx context.Context, t *txn.Txn, q *txn.Eve
 		"DROP under the GTID (\"Generated to handle failed CREATE OR REPLACE\"). Run again keeping the source's GTIDs, the statement "+
 		"would log the GTID twice. Resume with --resume --target-gtids own (it runs again, logged with a GTID of the target's), "+
 		"or replay again from the base backup", ErrLoggedCreateMissing, t.GTID, name.Schema, name.Table))
+}
+
+// createdTable reads afresh, when the DDL q is CREATE [OR REPLACE] TABLE
+// (ok), the definition of the table it creates as the target has it now;
+// err is the schema cache's (wrapping schema.ErrNoTable for a missing
+// table).
+func (w *worker) createdTable(ctx context.Context, q *txn.Event) (name schema.Name, def *schema.Table, ok bool, err error) {
+	if name, _, _, ok = schema.CreateTableName(q.Query.SQL, q.Query.Schema); !ok {
+		return name, nil, false, nil
+	}
+	w.p.deps.Tables.Invalidate(name.Schema, name.Table)
+	def, err = w.p.deps.Tables.Table(ctx, name.Schema, name.Table)
+	return name, def, true, err
 }
 
 // ErrLoggedCreateMissing marks the stop before a pending CREATE [OR
@@ -545,12 +553,10 @@ func (w *worker) partialCreateSelect(ctx context.Context, t *txn.Txn, q *txn.Eve
 	if !schema.IsCreateSelect(q.Query.SQL) {
 		return "", nil
 	}
-	name, _, _, ok := schema.CreateTableName(q.Query.SQL, q.Query.Schema)
+	name, def, ok, err := w.createdTable(ctx, q)
 	if !ok {
 		return "", nil
 	}
-	w.p.deps.Tables.Invalidate(name.Schema, name.Table)
-	def, err := w.p.deps.Tables.Table(ctx, name.Schema, name.Table)
 	if err != nil {
 		return "", w.p.applyError(t, nil, fmt.Errorf("read the table the pending CREATE TABLE ... SELECT made: %w", err))
 	}
