@@ -307,9 +307,9 @@ func TestParallelCancelAndClose(t *testing.T) {
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if n := decodeWorkersRunning(); n != 0 {
-		t.Errorf("%d decode workers still running after Close returned", n)
-	}
+	// Close waits for the workers' WaitGroup; a worker's goroutine may
+	// still be returning from run after its deferred Done.
+	waitNoWorkers(t)
 	if _, err := r.Next(context.Background()); err == nil || errors.Is(err, io.EOF) {
 		t.Errorf("Next after Close: %v, want an error", err)
 	}
