@@ -13,6 +13,7 @@ import (
 
 	"github.com/binlog-replay/binlog-replay/internal/netdelay"
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
+	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 	"github.com/binlog-replay/binlog-replay/replay"
 )
 
@@ -80,6 +81,18 @@ type prefixSample struct {
 }
 
 // takePrefixSample reads the target in one consistent snapshot.
+//
+// The target must write a binary log for the snapshot to be an oracle of
+// commit order. InnoDB builds a read view by walking its lock-free hash
+// of active transactions (trx_sys_t::snapshot_ids), which is not atomic:
+// a walk that records transaction A as active, then reaches B's slot after
+// A and then B have committed, sees B's rows and not A's, even when B's
+// commit waited on the server for A's (MariaDB releases A's locks only
+// after A leaves the hash). With a binary log, commits become visible
+// under LOCK_commit_ordered, which START TRANSACTION WITH CONSISTENT
+// SNAPSHOT also holds, so a snapshot falls between two commits. Durable
+// state is a prefix either way: B's commit is logged after A's (InnoDB
+// redo is written in order), which the kill-and-resume tests check.
 func takePrefixSample(ctx context.Context, db *sql.DB) (prefixSample, error) {
 	s := prefixSample{lanes: map[int]int{}, applied: -1}
 	conn, err := db.Conn(ctx)
@@ -199,7 +212,12 @@ func TestCommitOrderPrefix(t *testing.T) {
 			name += fmt.Sprint(",rtt=", tc.rtt, ",client-order=", tc.clientOrder)
 		}
 		t.Run(name, func(t *testing.T) {
-			tgt, db := sc.Target(t)
+			tgt := sandbox.ForTest(t, sandbox.Options{FromDatadir: sc.Base, Binlog: true})
+			db, err := tgt.Open(context.Background(), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
 			o := opts(tc.workers)
 			o.Files, o.TargetDSN, o.Select.StartPosition, o.Recovery.Reconnect = sc.Files, tgt.DSN(""), sc.Start, 0
 			o.Apply.GroupTxns = prefixRun // more commits: more moments to sample
