@@ -102,6 +102,8 @@ func TestUndoKillAndResume(t *testing.T) {
 	args := []string{"undo", "--target", sc.Source.DSN(""), "--workers", "4", "--group-txns", "2", "--memory", "1M",
 		"--start-position", first.Start.String(), "--stop-position", last.End.String()}
 	rng := rand.New(rand.NewPCG(13, 17))
+	ticker := time.NewTicker(5 * time.Millisecond)
+	defer ticker.Stop()
 	kills := 0
 	for run := 0; ; run++ {
 		if run > 200 {
@@ -114,35 +116,58 @@ func TestUndoKillAndResume(t *testing.T) {
 		cmd := exec.Command(bin, append(a, sc.Files...)...)
 		var out strings.Builder
 		cmd.Stdout, cmd.Stderr = &out, &out
+		seq := undoApplied(t, sc.SourceDB)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
-		var timer <-chan time.Time
+		// A kill lands soon after the run's first commit, so that every
+		// killed run undoes some and is killed while it writes, however
+		// long reading the binlogs takes on this machine.
+		var poll <-chan time.Time
 		if kills < 12 {
-			timer = time.After(time.Duration(150+rng.IntN(600)) * time.Millisecond)
+			poll = ticker.C
 		}
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("run %d failed: %v\n%s", run, err, out.String())
+		var timer <-chan time.Time
+		for killed := false; !killed; {
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("run %d failed: %v\n%s", run, err, out.String())
+				}
+				if kills < 12 {
+					t.Fatalf("undo finished after only %d kills: the accident is too small for this test\n%s", kills, out.String())
+				}
+				if !strings.Contains(out.String(), "finished: the range") {
+					t.Fatalf("the last run does not say the undo finished:\n%s", out.String())
+				}
+				replaytest.RequireEqual(t, sc.SourceDB, refDB, "ku")
+				t.Logf("finished after %d kills and %d runs; last run:\n%s", kills, run+1, out.String())
+				return
+			case <-poll:
+				if undoApplied(t, sc.SourceDB) != seq {
+					poll, timer = nil, time.After(time.Duration(rng.IntN(80))*time.Millisecond)
+				}
+			case <-timer:
+				_ = cmd.Process.Kill()
+				<-done
+				kills, killed = kills+1, true
 			}
-			if kills < 12 {
-				t.Fatalf("undo finished after only %d kills: the accident is too small for this test\n%s", kills, out.String())
-			}
-			if !strings.Contains(out.String(), "finished: the range") {
-				t.Fatalf("the last run does not say the undo finished:\n%s", out.String())
-			}
-			replaytest.RequireEqual(t, sc.SourceDB, refDB, "ku")
-			t.Logf("finished after %d kills and %d runs; last run:\n%s", kills, run+1, out.String())
-			return
-		case <-timer:
-			_ = cmd.Process.Kill()
-			<-done
-			kills++
 		}
 	}
+}
+
+// undoApplied returns the undo checkpoint's count of inverse transactions
+// committed, -1 before the first.
+func undoApplied(t *testing.T, db *sql.DB) int64 {
+	t.Helper()
+	seq := int64(-1)
+	err := db.QueryRow("SELECT seq FROM binlog_replay.checkpoint WHERE channel = 'undo'").Scan(&seq)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) && !strings.Contains(err.Error(), "1146") {
+		t.Fatal(err)
+	}
+	return seq
 }
 
 // TestUndoSummaryText checks the lines of the undo's summary that depend
