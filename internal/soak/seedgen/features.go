@@ -37,6 +37,9 @@ const (
 	// RAND, time, time zone, character sets, SQL mode, savepoints,
 	// multi-table statements, a sequence) and every column type.
 	FeatContext Feature = "context"
+	// FeatCollationKeys: unique keys compared by collation (case- and
+	// accent-insensitive, a prefix with a nullable column, NO PAD).
+	FeatCollationKeys Feature = "collkeys"
 )
 
 // Replay features.
@@ -64,7 +67,7 @@ var allFeatures = []Feature{
 	FeatTriggers, FeatDDL, FeatRename, FeatCTAS, FeatTruncate, FeatProcedure, FeatTempTables,
 	FeatBigTxn, FeatLoadData, FeatErrorCode, FeatRollback, FeatFormatSwap, FeatXA,
 	FeatKill, FeatRestart, FeatCrash, FeatStopPos, FeatStopTime, FeatStopGTID, FeatStopNever,
-	FeatSmallMem, FeatMultiFile, FeatStopBehind, FeatTerm, FeatContext,
+	FeatSmallMem, FeatMultiFile, FeatStopBehind, FeatTerm, FeatContext, FeatCollationKeys,
 }
 
 // optIn are the features "all" leaves out: XA transactions are refused by

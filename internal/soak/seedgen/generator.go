@@ -88,6 +88,7 @@ func (g *sessionGen) kinds() []kind {
 		{"loaddata", 1, []Feature{FeatLoadData}, (*sessionGen).loadData},
 		{"xa", 1, []Feature{FeatXA}, (*sessionGen).xaTxn},
 		{"context", 4, []Feature{FeatContext}, (*sessionGen).contextTxn},
+		{"collkeys", 4, []Feature{FeatCollationKeys}, (*sessionGen).collationTxn},
 	}
 	if g.ddl != nil {
 		ks = append(ks, g.ddlKinds()...)

@@ -76,6 +76,9 @@ func setupSQL(p Plan) []string {
 	if p.Has(FeatContext) {
 		s = append(s, contextSetupSQL()...)
 	}
+	if p.Has(FeatCollationKeys) {
+		s = append(s, collationSetupSQL()...)
+	}
 	return s
 }
 
