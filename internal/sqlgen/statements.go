@@ -138,11 +138,18 @@ func (sa *Generator) querySQL(t *txn.Txn, e *txn.Event) string {
 
 // BinlogStatement returns the BINLOG statement that passes events through.
 func BinlogStatement(events []*txn.Event) string {
-	var b strings.Builder
+	// A packet's statement is megabytes: it is built in place, at its
+	// final size, each event encoded into one reused buffer.
+	var (
+		b   strings.Builder
+		enc []byte
+	)
+	b.Grow(BinlogSize(events))
 	b.WriteString("BINLOG '")
 	for _, e := range events {
 		b.WriteByte('\n')
-		b.WriteString(base64.StdEncoding.EncodeToString(e.Raw))
+		enc = base64.StdEncoding.AppendEncode(enc[:0], e.Raw)
+		b.Write(enc)
 	}
 	b.WriteString("\n'")
 	return b.String()
