@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
@@ -42,13 +43,14 @@ type guard struct {
 // Modes are those of the generator the statements come from.
 func (g *guard) Modes() (applySQL, triggersFire bool) { return g.gen.Modes() }
 
-// Body returns the statements that apply t, checks included.
-func (g *guard) Body(ctx context.Context, t *txn.Txn) ([]sqlgen.Stmt, error) {
+// AppendBody appends the statements that apply t, checks included, to
+// dst.
+func (g *guard) AppendBody(ctx context.Context, dst []sqlgen.Stmt, t *txn.Txn) ([]sqlgen.Stmt, error) {
 	body, err := g.gen.Body(ctx, t)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]sqlgen.Stmt, 0, 2*len(body))
+	out := slices.Grow(dst, 2*len(body))
 	checked := map[*txn.Event]bool{}
 	for _, s := range body {
 		events := s.Events

@@ -145,7 +145,8 @@ type Tables interface {
 // target's triggers fire (sqlgen.Generator.ApplySQL, TriggersFire; see
 // applysql.go).
 type Generator interface {
-	Body(ctx context.Context, t *txn.Txn) ([]sqlgen.Stmt, error)
+	// AppendBody appends the statements that apply t to dst.
+	AppendBody(ctx context.Context, dst []sqlgen.Stmt, t *txn.Txn) ([]sqlgen.Stmt, error)
 	Modes() (applySQL, triggersFire bool)
 }
 

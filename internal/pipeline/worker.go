@@ -192,7 +192,6 @@ func (w *worker) lead(g *group, chain bool) []sqlgen.Stmt {
 // the format description statements they need, and the format
 // description the session has once they are sent.
 func (w *worker) statements(ctx context.Context, g *group) ([]sqlgen.Stmt, *txn.Format, error) {
-	var stmts []sqlgen.Stmt
 	// format is the format description the session will have once the
 	// statements are sent: w.sess.Format() changes only when they are.
 	format := w.sess.Format()
@@ -200,6 +199,12 @@ func (w *worker) statements(ctx context.Context, g *group) ([]sqlgen.Stmt, *txn.
 	if w.p.deps.Compact != nil && !g.statement && g.solo == "" {
 		txns = w.p.deps.Compact(ctx, txns)
 	}
+	// About one statement per two events (a table map and its rows).
+	n := 0
+	for _, t := range txns {
+		n += len(t.Events)
+	}
+	stmts := make([]sqlgen.Stmt, 0, n/2+1)
 	for _, t := range txns {
 		if t.Format != nil && t.Format != format && w.p.needsFormat(t) {
 			f := sqlgen.FormatStatement(t.Format)
@@ -207,14 +212,14 @@ func (w *worker) statements(ctx context.Context, g *group) ([]sqlgen.Stmt, *txn.
 			stmts = append(stmts, f)
 			format = t.Format
 		}
-		body, err := w.p.deps.Gen.Body(ctx, t)
-		if err != nil {
+		from := len(stmts)
+		var err error
+		if stmts, err = w.p.deps.Gen.AppendBody(ctx, stmts, t); err != nil {
 			return nil, nil, w.p.applyError(t, sqlgen.FailedEvent(err), err)
 		}
-		for i := range body {
-			body[i].Txn = t
+		for i := from; i < len(stmts); i++ {
+			stmts[i].Txn = t
 		}
-		stmts = append(stmts, body...)
 	}
 	return stmts, format, nil
 }
@@ -650,7 +655,7 @@ func (w *worker) execPiece(ctx context.Context, t, part *txn.Txn) error {
 // bodyOf returns the statements that apply part, a part of t, marked as
 // t's.
 func (w *worker) bodyOf(ctx context.Context, t, part *txn.Txn) ([]sqlgen.Stmt, error) {
-	body, err := w.p.deps.Gen.Body(ctx, part)
+	body, err := w.p.deps.Gen.AppendBody(ctx, nil, part)
 	if err != nil {
 		return nil, w.p.applyError(t, sqlgen.FailedEvent(err), err)
 	}

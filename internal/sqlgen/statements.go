@@ -186,12 +186,19 @@ func (sa *Generator) Modes() (applySQL, triggersFire bool) {
 // target cannot take them (sa nil: passthrough only; see rowsql.go); statement events run as SQL in their session
 // context. ctx bounds the reads of table definitions.
 func (sa *Generator) Body(ctx context.Context, t *txn.Txn) ([]Stmt, error) {
+	return sa.AppendBody(ctx, nil, t)
+}
+
+// AppendBody appends the statements of Body(ctx, t) to dst and returns
+// the extended slice (dst's elements unchanged on an error): a group's
+// statements are made into one slice.
+func (sa *Generator) AppendBody(ctx context.Context, dst []Stmt, t *txn.Txn) ([]Stmt, error) {
 	var names *dialect.Collations
 	if sa != nil {
 		names = sa.Collations
 	}
 	var (
-		out     []Stmt
+		out     = dst
 		pending []*txn.Event // table maps and row events of one statement
 		batch   *batcher     // SQL apply statements under way
 	)
