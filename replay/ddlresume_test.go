@@ -21,8 +21,10 @@ import (
 // ddlResumeScenario runs DDL that must not run twice, each between row
 // transactions: a rename that swaps two InnoDB tables of one definition,
 // an unnamed index, a column renamed, a procedure created, a primary key
-// added, an unnamed foreign key, and a swap of two MyISAM tables of one
-// definition (whose identity the server does not show).
+// added, an unnamed foreign key, a swap of two MyISAM tables of one
+// definition (whose identity the server does not show), and a partition
+// exchanged with a table (definitions unchanged; run twice, the rows swap
+// back).
 func ddlResumeScenario(t *testing.T) *replaytest.Scenario {
 	t.Helper()
 	return replaytest.New(t, "ROW",
@@ -34,7 +36,11 @@ func ddlResumeScenario(t *testing.T) *replaytest.Scenario {
 				"CREATE TABLE dd.u (id INT NOT NULL, v INT) ENGINE=InnoDB",
 				"INSERT INTO dd.a VALUES (1, 1), (2, 1)", "INSERT INTO dd.b VALUES (1, 2), (2, 2), (3, 2)",
 				"INSERT INTO dd.ma VALUES (1, 3)", "INSERT INTO dd.mb VALUES (1, 4), (2, 4)",
-				"INSERT INTO dd.u VALUES (1, 1), (2, 2)")
+				"INSERT INTO dd.u VALUES (1, 1), (2, 2)",
+				"CREATE TABLE dd.tp (id INT PRIMARY KEY, v INT) ENGINE=InnoDB PARTITION BY RANGE (id) "+
+					"(PARTITION p0 VALUES LESS THAN (100), PARTITION p1 VALUES LESS THAN (200), PARTITION p2 VALUES LESS THAN MAXVALUE)",
+				"CREATE TABLE dd.tpx (id INT PRIMARY KEY, v INT) ENGINE=InnoDB",
+				"INSERT INTO dd.tp VALUES (1, 1), (150, 2), (300, 3)", "INSERT INTO dd.tpx VALUES (160, 4), (170, 5)")
 		},
 		func(ctx context.Context, db *sql.DB) error {
 			return replaytest.ExecAll(ctx, db,
@@ -50,7 +56,9 @@ func ddlResumeScenario(t *testing.T) *replaytest.Scenario {
 				"INSERT INTO dd.u VALUES (5, 5)",
 				"ALTER TABLE dd.t ADD FOREIGN KEY (w) REFERENCES dd.u (id)",
 				"RENAME TABLE dd.ma TO dd.tmp, dd.mb TO dd.ma, dd.tmp TO dd.mb",
-				"INSERT INTO dd.ma VALUES (12, 12)")
+				"INSERT INTO dd.ma VALUES (12, 12)",
+				"ALTER TABLE dd.tp EXCHANGE PARTITION p1 WITH TABLE dd.tpx",
+				"INSERT INTO dd.tp VALUES (180, 6)")
 		})
 }
 
@@ -104,6 +112,7 @@ func TestDDLResumeExactlyOnce(t *testing.T) {
 		{name: "unnamed foreign key ran", ddl: 5},
 		{name: "InnoDB swap did not run", match: func(b []byte) bool { return bytes.HasPrefix(b, []byte("RENAME TABLE dd.a")) }},
 		{name: "MyISAM swap ran", ddl: 6, uncertain: true},
+		{name: "EXCHANGE PARTITION ran", ddl: 7},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			tgt, db := sc.Target(t)

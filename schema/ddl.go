@@ -53,6 +53,20 @@ func DDLTables(sql []byte, defaultDB string) (names []Name, ok bool) {
 		if !ok {
 			return nil, false
 		}
+		// ALTER TABLE a EXCHANGE PARTITION p WITH TABLE b, CONVERT
+		// PARTITION p TO TABLE b, CONVERT TABLE b TO PARTITION p: b's
+		// rows or existence change too.
+		start := p.i
+		for p.skipTo("TABLE") {
+			if p.i >= 2 && (p.toks[p.i-2].Is("WITH") || p.toks[p.i-2].Is("TO") || p.toks[p.i-2].Is("CONVERT")) {
+				n, ok := p.name()
+				if !ok {
+					return nil, false
+				}
+				names = append(names, n)
+			}
+		}
+		p.i = start
 		// ALTER TABLE a ... RENAME [TO|AS] b (not RENAME COLUMN/INDEX/KEY)
 		for p.skipTo("RENAME") {
 			if p.any("COLUMN", "INDEX", "KEY") {
@@ -231,4 +245,34 @@ func (p *ddlParser) nameAfter(w string) ([]Name, bool) {
 func (p *ddlParser) noTables() bool {
 	p.any("AGGREGATE")
 	return p.any("VIEW", "PROCEDURE", "FUNCTION", "EVENT", "USER", "ROLE", "SERVER", "ALGORITHM", "SQL")
+}
+
+// ChecksPartitionRows reports whether sql is an ALTER TABLE that checks a
+// table's rows against a partition's bounds: EXCHANGE PARTITION ... WITH
+// TABLE, or CONVERT TABLE ... TO PARTITION. MariaDB 10.11 runs that check
+// in a transaction that waits on the session's own locks when autocommit
+// is off, until innodb_lock_wait_timeout ends it (error 1205): such a
+// statement must run with autocommit on.
+func ChecksPartitionRows(sql []byte) bool {
+	return alterHas(sql, "EXCHANGE", "PARTITION") || alterHas(sql, "CONVERT", "TABLE")
+}
+
+// alterHas reports whether sql is an ALTER TABLE with the words a b in a
+// row outside parentheses.
+func alterHas(sql []byte, a, b string) bool {
+	p := &ddlParser{toks: sqlscan.Tokens(sql, 0)}
+	if !p.word("ALTER") {
+		return false
+	}
+	p.any("ONLINE", "OFFLINE")
+	p.word("IGNORE")
+	if !p.word("TABLE") {
+		return false
+	}
+	for ; p.i+1 < len(p.toks); p.i++ {
+		if p.toks[p.i].Depth == 0 && p.toks[p.i].Is(a) && p.toks[p.i+1].Is(b) {
+			return true
+		}
+	}
+	return false
 }

@@ -35,9 +35,10 @@ type Print struct {
 	Digest string
 	// Ambiguous, when set, says why the statement could run without
 	// changing Digest: tables of the same definition renamed into each
-	// other's places, or replaced by CREATE OR REPLACE, whose identity the
-	// server does not show (not InnoDB, or a name InnoDB encodes in a way
-	// not handled here). Comparing digests then cannot tell whether it ran.
+	// other's places, replaced by CREATE OR REPLACE, or a partition
+	// exchanged with a table, whose identity the server does not show
+	// (not InnoDB, or a name InnoDB encodes in a way not handled here).
+	// Comparing digests then cannot tell whether it ran.
 	Ambiguous string
 }
 
@@ -296,9 +297,11 @@ func secondColumn(rows *sql.Rows) (string, error) {
 	return vals[1].String, rows.Err()
 }
 
-// identity returns the InnoDB table id of n (the smallest of its
-// partitions'), or "" when it has none or it cannot be read: not InnoDB,
-// no PROCESS privilege, or a name whose file-name encoding is not handled.
+// identity returns the InnoDB table ids of n (of each of its partitions,
+// by partition name), or "" when it has none or they cannot be read: not
+// InnoDB, no PROCESS privilege, or a name whose file-name encoding is not
+// handled. A partition's id changes when ALTER TABLE ... EXCHANGE or
+// TRUNCATE PARTITION runs, which leave the definition as it was.
 func (fp *fingerprinter) identity(n Name) (string, error) {
 	name, ok := innodbName(n)
 	if !ok || fp.innodbTables == "-" {
@@ -309,8 +312,11 @@ func (fp *fingerprinter) identity(n Name) (string, error) {
 		tables = []string{"INNODB_SYS_TABLES", "INNODB_TABLES"} // MariaDB and MySQL 5.7, MySQL 8
 	}
 	for _, t := range tables {
-		rows, err := fp.q.QueryContext(fp.ctx, "SELECT MIN(TABLE_ID) FROM information_schema."+t+
-			" WHERE NAME = ? OR (NAME > ? AND NAME < ?)", name, name+"#P#", name+"#P$")
+		// Partitions are named table#P#p (MariaDB, MySQL 5.7) or
+		// table#p#p (MySQL 8).
+		rows, err := fp.q.QueryContext(fp.ctx, "SELECT NAME, TABLE_ID FROM information_schema."+t+
+			" WHERE NAME = ? OR (NAME > ? AND NAME < ?) OR (NAME > ? AND NAME < ?) ORDER BY NAME",
+			name, name+"#P#", name+"#P$", name+"#p#", name+"#p$")
 		if isError(err, errUnknownTableIS) {
 			continue
 		}
@@ -321,18 +327,23 @@ func (fp *fingerprinter) identity(n Name) (string, error) {
 			return "", err
 		}
 		fp.innodbTables = t
-		var id sql.NullString
+		var ids []string
 		for rows.Next() {
-			if err := rows.Scan(&id); err != nil {
+			var part, id string
+			if err := rows.Scan(&part, &id); err != nil {
 				rows.Close()
 				return "", err
 			}
+			part = strings.TrimPrefix(part, name) // the table's name is not part of its identity
+			ids = append(ids, part+"="+id)
 		}
-		rows.Close()
-		if id.Valid {
-			return "innodb " + id.String, nil
+		if err := rows.Close(); err != nil {
+			return "", err
 		}
-		return "", nil
+		if len(ids) == 0 {
+			return "", nil
+		}
+		return "innodb " + strings.Join(ids, ","), nil
 	}
 	fp.innodbTables = "-"
 	return "", nil
@@ -390,6 +401,10 @@ func (fp *fingerprinter) ambiguity(sql []byte, objs []Object) string {
 				}
 			}
 		}
+	}
+	if alterHas(sql, "EXCHANGE", "PARTITION") && len(names) > 0 {
+		return fmt.Sprintf("EXCHANGE PARTITION swaps rows with table %s.%s, which has no identity the server shows: "+
+			"the tables do not look different after it", names[0].Schema, names[0].Table)
 	}
 	if IsCreateOrReplace(sql) && len(names) > 0 {
 		return fmt.Sprintf("CREATE OR REPLACE replaces table %s.%s, which has no identity the server shows: "+

@@ -59,7 +59,14 @@ func TestFingerprint(t *testing.T) {
 	for _, q := range []string{"CREATE DATABASE d", "USE d",
 		"CREATE TABLE a (id INT PRIMARY KEY, v INT) ENGINE=InnoDB", "CREATE TABLE b LIKE a",
 		"CREATE TABLE ma (id INT PRIMARY KEY) ENGINE=MyISAM", "CREATE TABLE mb LIKE ma",
-		"CREATE TABLE `we ird-name` (id INT PRIMARY KEY) ENGINE=InnoDB", "CREATE TABLE `x.y` LIKE `we ird-name`"} {
+		"CREATE TABLE `we ird-name` (id INT PRIMARY KEY) ENGINE=InnoDB", "CREATE TABLE `x.y` LIKE `we ird-name`",
+		"CREATE TABLE tp (id INT PRIMARY KEY, v INT) ENGINE=InnoDB PARTITION BY RANGE (id) " +
+			"(PARTITION p0 VALUES LESS THAN (100), PARTITION p1 VALUES LESS THAN (200), PARTITION p2 VALUES LESS THAN MAXVALUE)",
+		"CREATE TABLE tpx (id INT PRIMARY KEY, v INT) ENGINE=InnoDB",
+		"INSERT INTO tp VALUES (1, 1), (150, 2), (300, 3)", "INSERT INTO tpx VALUES (160, 4)",
+		"CREATE TABLE mp (id INT PRIMARY KEY) ENGINE=MyISAM PARTITION BY RANGE (id) " +
+			"(PARTITION p0 VALUES LESS THAN (100), PARTITION p1 VALUES LESS THAN MAXVALUE)",
+		"CREATE TABLE mpx (id INT PRIMARY KEY) ENGINE=MyISAM", "INSERT INTO mp VALUES (1), (200)", "INSERT INTO mpx VALUES (300)"} {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
 			t.Fatal(err)
 		}
@@ -80,7 +87,13 @@ func TestFingerprint(t *testing.T) {
 		{"CREATE USER u", true, ""},
 		{"GRANT SELECT ON d.* TO u", true, ""},
 		{"TRUNCATE TABLE a", true, ""}, // InnoDB gives the table a new id
+		// Partitions change places or ids, definitions stay (exchanging
+		// a partition that is not tp's first: its smallest id stays).
+		{"ALTER TABLE tp EXCHANGE PARTITION p1 WITH TABLE tpx", true, ""},
+		{"ALTER TABLE tp TRUNCATE PARTITION p2", true, ""},
+		{"ALTER TABLE tp CONVERT PARTITION p2 TO TABLE tq", true, ""},
 		{"RENAME TABLE ma TO tmp, mb TO ma, tmp TO mb", false, "same definition"},
+		{"ALTER TABLE mp EXCHANGE PARTITION p1 WITH TABLE mpx", false, "EXCHANGE PARTITION swaps rows"},
 	} {
 		t.Run(c.sql, func(t *testing.T) {
 			before, err := Fingerprint(ctx, conn, []byte(c.sql), "d")

@@ -606,9 +606,21 @@ func (w *worker) markDDL(ctx context.Context, t *txn.Txn, q *txn.Event, solo str
 // execDDL sends the DDL statement q of t (unless rowsOnly), then the rows
 // t holds after it, if any, checked against the table it made. With source
 // GTIDs kept, the GTID statement goes first.
-func (w *worker) execDDL(ctx context.Context, t *txn.Txn, q *txn.Event, rowsOnly bool) error {
+func (w *worker) execDDL(ctx context.Context, t *txn.Txn, q *txn.Event, rowsOnly bool) (err error) {
 	if s := w.stageFor(t, q); s != nil {
 		return w.execStaged(ctx, t, s)
+	}
+	if !rowsOnly && schema.ChecksPartitionRows(q.Query.SQL) {
+		// It would wait on the session's own locks with autocommit off
+		// (see schema.ChecksPartitionRows); it commits on its own anyway.
+		if err := w.sess.Run(ctx, "SET SESSION autocommit=1"); err != nil {
+			return w.p.applyError(t, nil, fmt.Errorf("run the DDL with autocommit: %w", err))
+		}
+		defer func() {
+			if rerr := w.sess.Run(context.WithoutCancel(ctx), "SET SESSION autocommit=0"); rerr != nil && err == nil {
+				err = w.p.applyError(t, nil, fmt.Errorf("set autocommit off again after the DDL: %w", rerr))
+			}
+		}()
 	}
 	statement, rows := splitDDL(t, q)
 	var body []sqlgen.Stmt
