@@ -40,6 +40,9 @@ const (
 	// FeatCollationKeys: unique keys compared by collation (case- and
 	// accent-insensitive, a prefix with a nullable column, NO PAD).
 	FeatCollationKeys Feature = "collkeys"
+	// FeatPartition: a table partitioned by key ranges, rows moving
+	// between partitions, EXCHANGE and TRUNCATE PARTITION.
+	FeatPartition Feature = "partition"
 )
 
 // Replay features.
@@ -68,6 +71,7 @@ var allFeatures = []Feature{
 	FeatBigTxn, FeatLoadData, FeatErrorCode, FeatRollback, FeatFormatSwap, FeatXA,
 	FeatKill, FeatRestart, FeatCrash, FeatStopPos, FeatStopTime, FeatStopGTID, FeatStopNever,
 	FeatSmallMem, FeatMultiFile, FeatStopBehind, FeatTerm, FeatContext, FeatCollationKeys,
+	FeatPartition,
 }
 
 // optIn are the features "all" leaves out: XA transactions are refused by

@@ -89,6 +89,7 @@ func (g *sessionGen) kinds() []kind {
 		{"xa", 1, []Feature{FeatXA}, (*sessionGen).xaTxn},
 		{"context", 4, []Feature{FeatContext}, (*sessionGen).contextTxn},
 		{"collkeys", 4, []Feature{FeatCollationKeys}, (*sessionGen).collationTxn},
+		{"partition", 3, []Feature{FeatPartition}, (*sessionGen).partitionTxn},
 	}
 	if g.ddl != nil {
 		ks = append(ks, g.ddlKinds()...)

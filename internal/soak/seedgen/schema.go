@@ -79,6 +79,9 @@ func setupSQL(p Plan) []string {
 	if p.Has(FeatCollationKeys) {
 		s = append(s, collationSetupSQL()...)
 	}
+	if p.Has(FeatPartition) {
+		s = append(s, partitionSetupSQL()...)
+	}
 	return s
 }
 
