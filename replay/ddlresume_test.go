@@ -15,6 +15,7 @@ import (
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 	"github.com/binlog-replay/binlog-replay/replay"
+	"github.com/binlog-replay/binlog-replay/schema"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -259,4 +260,27 @@ func (c cutRun) requireResumed(t *testing.T, uncertain bool, want ...string) {
 	if _, err := replay.Run(context.Background(), o, io.Discard); err != nil {
 		t.Fatalf("resume --uncertain applied: %v", err)
 	}
+}
+
+// TestDDLMarkOfEarlierVersion resumes where an earlier version left a DDL
+// pending with a fingerprint taken its own way (a digest without
+// schema.DigestVersion): the digests cannot be compared, so the replay
+// stops and asks (--uncertain) rather than take the difference for "ran".
+func TestDDLMarkOfEarlierVersion(t *testing.T) {
+	sc := ddlResumeScenario(t)
+	txns := scenarioTxns(t, sc)
+	tgt, db := sc.Target(t)
+	c := cutReplay(t, sc, tgt, 0, commitPacket(t, txns, 0), nil)
+	if c.err == nil {
+		t.Fatalf("the cut replay finished\nlog:\n%s", c.log)
+	}
+	res, err := db.Exec("UPDATE binlog_replay.checkpoint SET pending_print = SUBSTRING(pending_print, ?) "+
+		"WHERE state = 'ddl' AND pending_print LIKE ?", len(schema.DigestVersion)+1, schema.DigestVersion+"%")
+	if n, _ := res.RowsAffected(); err != nil || n != 1 {
+		t.Fatalf("make the mark an earlier version's: %d rows (%v)\nlog:\n%s", n, err, c.log)
+	}
+	c.opts.TargetDSN, c.opts.Recovery.Resume, c.opts.Select.StartPosition = tgt.DSN(""), true, txn.Position{}
+	_, c.err = replay.Run(context.Background(), c.opts, io.Discard)
+	c.requireResumed(t, true, "earlier version")
+	replaytest.RequireEqual(t, db, sc.SourceDB, "dd")
 }

@@ -42,6 +42,12 @@ type Print struct {
 	Ambiguous string
 }
 
+// DigestVersion begins every Digest. A digest taken by another version,
+// which read the objects otherwise (before 2026-12-06: one InnoDB id per
+// partitioned table, and not the table a partition is exchanged with),
+// cannot be compared with this version's.
+const DigestVersion = "fp2:"
+
 // Server errors Fingerprint takes as "the object does not exist".
 const (
 	errBadDB          = 1049
@@ -60,7 +66,7 @@ func Fingerprint(ctx context.Context, q Querier, sql []byte, defaultDB string) (
 			return Print{}, fmt.Errorf("fingerprint %s: %w", o, err)
 		}
 	}
-	p := Print{Digest: hex.EncodeToString(fp.h.Sum(nil))}
+	p := Print{Digest: DigestVersion + hex.EncodeToString(fp.h.Sum(nil))}
 	p.Ambiguous = fp.ambiguity(sql, objs)
 	return p, nil
 }

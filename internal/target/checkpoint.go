@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
+	"github.com/binlog-replay/binlog-replay/schema"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -243,6 +244,11 @@ func readCheckpoint(ctx context.Context, db queryRower, channel, lock string) (*
 	}
 	if srcTime.Valid {
 		cp.SourceTime, _ = time.Parse("2006-01-02 15:04:05.999999", srcTime.String)
+	}
+	if cp.State == StateDDL && !strings.HasPrefix(cp.Pending.Print, "ambiguous") &&
+		!strings.HasPrefix(cp.Pending.Print, schema.DigestVersion) {
+		cp.Pending.Print = "ambiguous: the DDL's fingerprint was taken by an earlier version, which read the objects " +
+			"otherwise: it cannot be compared with this version's"
 	}
 	if cp.RewriteDB, err = readRewriteDB(ctx, db, channel); err != nil {
 		return nil, err
