@@ -31,6 +31,7 @@ import (
 	"github.com/binlog-replay/binlog-replay/internal/soak/seedgen"
 
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
+	"github.com/binlog-replay/binlog-replay/internal/target"
 )
 
 // Config is what a soak run is given: the same for every seed.
@@ -340,13 +341,22 @@ var (
 // gtidStop returns how many transactions the target must hold when the
 // last run stopped because the target's GTIDs can no longer be the
 // source's (see splitRefusal), -1 when it did not.
-func gtidStop(ctx context.Context, out *Outcome, txns []binlogtext.BinTxn, target *sandbox.Server) (int, error) {
+func gtidStop(ctx context.Context, out *Outcome, txns []binlogtext.BinTxn, tgt *sandbox.Server) (int, error) {
 	if out.Exit != 1 {
 		return -1, nil
 	}
 	msg := lastError(out)
+	if strings.Contains(msg, target.LoggedPendingAsOwn) {
+		// The target completed the pending DDL in its crash recovery
+		// and logged it under its own server id (seed 37317).
+		cp, err := readTargetCheckpoint(ctx, tgt)
+		if err != nil || cp == nil {
+			return -1, err
+		}
+		return int(cp.Seq) + 1, nil
+	}
 	if strings.Contains(msg, pastRefusal) || strings.Contains(msg, loggedRefusal) || strings.Contains(msg, createRefusal) {
-		cp, err := readTargetCheckpoint(ctx, target)
+		cp, err := readTargetCheckpoint(ctx, tgt)
 		if err != nil || cp == nil {
 			return -1, err
 		}

@@ -216,11 +216,19 @@ func CheckNothingLoggedPast(ctx context.Context, conn *sql.Conn, last, pending s
 	if err := conn.QueryRowContext(ctx, "SELECT @@gtid_binlog_state").Scan(&state); err != nil {
 		return fmt.Errorf("read the target's binlog GTID state: %w", err)
 	}
+	pendingGTID, _ := txn.ParseGTID(pending)
 	for _, s := range strings.Split(state, ",") {
 		s = strings.TrimSpace(s)
 		g, err := txn.ParseGTID(s)
 		if err != nil || g.Domain != lastGTID.Domain || g.Seq <= lastGTID.Seq || s == pending {
 			continue
+		}
+		if pending != "" && g.Domain == pendingGTID.Domain && g.Seq == pendingGTID.Seq {
+			return fmt.Errorf("cannot resume keeping the source's GTIDs: the target's binlog holds GTID %s, the "+
+				"sequence number of the pending transaction %s under another server id: %s. The server logged that "+
+				"transaction itself, as MariaDB does for a DDL it completes in its crash recovery when the target was "+
+				"lost while running it (or another client wrote to the target). Resume with --target-gtids own: a "+
+				"DDL's fingerprint then tells whether it ran", s, pending, LoggedPendingAsOwn)
 		}
 		return fmt.Errorf("cannot resume keeping the source's GTIDs: the target's binlog holds GTID %s, past the "+
 			"checkpoint's last transaction %s: the server logged it when an earlier run's session ended with temporary "+
@@ -230,6 +238,10 @@ func CheckNothingLoggedPast(ctx context.Context, conn *sql.Conn, last, pending s
 	}
 	return nil
 }
+
+// LoggedPendingAsOwn is in the error of CheckNothingLoggedPast when the
+// GTID past the checkpoint has the pending transaction's sequence number.
+const LoggedPendingAsOwn = "the target logged the pending transaction under a GTID of its own"
 
 // LoggedGTID reports whether the target's binlog holds g (a MariaDB GTID):
 // its GTID state has g's domain and server id at g's sequence number or

@@ -1,0 +1,59 @@
+package target_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/binlog-replay/binlog-replay/internal/sandbox"
+	"github.com/binlog-replay/binlog-replay/internal/target"
+)
+
+// TestCheckNothingLoggedPast: a GTID past the checkpoint's last refuses a
+// resume keeping the source's GTIDs; when it has the pending transaction's
+// sequence number under another server id (MariaDB logs a DDL it completes
+// in crash recovery so), the refusal says so; the pending GTID itself is
+// no obstacle.
+func TestCheckNothingLoggedPast(t *testing.T) {
+	ctx := context.Background()
+	s := sandbox.ForTest(t, sandbox.Options{Binlog: true})
+	db, err := s.Open(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var own string
+	if err := conn.QueryRowContext(ctx, "SELECT @@server_id").Scan(&own); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"SET SESSION gtid_domain_id=7, SESSION server_id=100, SESSION gtid_seq_no=10", "CREATE DATABASE a",
+		"SET SESSION server_id=" + own + ", SESSION gtid_seq_no=11", "CREATE DATABASE b",
+	} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	logged := "7-" + own + "-11"
+	for _, c := range []struct {
+		pending, want string
+	}{
+		{"7-100-11", target.LoggedPendingAsOwn},
+		{"", "past the checkpoint's last transaction 7-100-10"},
+		{"7-100-12", "past the checkpoint's last transaction 7-100-10"},
+		{logged, ""},
+	} {
+		err := target.CheckNothingLoggedPast(ctx, conn, "7-100-10", c.pending)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("pending %q: %v, want nil", c.pending, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), logged)):
+			t.Errorf("pending %q: %v, want an error naming %s and saying %q", c.pending, err, logged, c.want)
+		}
+	}
+}
