@@ -223,12 +223,16 @@ func CheckNothingLoggedPast(ctx context.Context, conn *sql.Conn, last, pending s
 		if err != nil || g.Domain != lastGTID.Domain || g.Seq <= lastGTID.Seq || s == pending {
 			continue
 		}
-		if pending != "" && g.Domain == pendingGTID.Domain && g.Seq == pendingGTID.Seq {
-			return fmt.Errorf("cannot resume keeping the source's GTIDs: the target's binlog holds GTID %s, the "+
-				"sequence number of the pending transaction %s under another server id: %s. The server logged that "+
-				"transaction itself, as MariaDB does for a DDL it completes in its crash recovery when the target was "+
-				"lost while running it (or another client wrote to the target). Resume with --target-gtids own: a "+
-				"DDL's fingerprint then tells whether it ran", s, pending, LoggedPendingAsOwn)
+		// MariaDB 10.11 logs a DDL it completes in its crash recovery
+		// under its own server id and the domain's next sequence number
+		// (the pending one's, unless the source's numbers have gaps).
+		if pending != "" && g.Domain == pendingGTID.Domain && g.Server != pendingGTID.Server &&
+			(g.Seq == pendingGTID.Seq || g.Seq == lastGTID.Seq+1) {
+			return fmt.Errorf("cannot resume keeping the source's GTIDs: the target's binlog holds GTID %s, next after "+
+				"the checkpoint's last transaction %s, under another server id than the pending transaction %s: %s. "+
+				"The server logged that transaction itself, as MariaDB does for a DDL it completes in its crash recovery "+
+				"when the target was lost while running it (or another client wrote to the target). Resume with "+
+				"--target-gtids own: a DDL's fingerprint then tells whether it ran", s, last, pending, LoggedPendingAsOwn)
 		}
 		return fmt.Errorf("cannot resume keeping the source's GTIDs: the target's binlog holds GTID %s, past the "+
 			"checkpoint's last transaction %s: the server logged it when an earlier run's session ended with temporary "+
