@@ -122,14 +122,21 @@ func TestUndoKillAndResume(t *testing.T) {
 		}
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
-		// A kill lands soon after the run's first commit, so that every
-		// killed run undoes some and is killed while it writes, however
-		// long reading the binlogs takes on this machine.
-		var poll <-chan time.Time
-		if kills < 12 {
+		// Every other kill lands soon after the run's first commit, so
+		// that half the killed runs undo some and are killed while they
+		// write, however long reading the binlogs takes on this machine;
+		// the others within 300 ms of the start, mostly while it reads.
+		var (
+			poll  <-chan time.Time
+			timer <-chan time.Time
+		)
+		switch {
+		case kills >= 12:
+		case kills%2 == 0:
 			poll = ticker.C
+		default:
+			timer = time.After(time.Duration(30+rng.IntN(270)) * time.Millisecond)
 		}
-		var timer <-chan time.Time
 		for killed := false; !killed; {
 			select {
 			case err := <-done:
