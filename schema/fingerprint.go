@@ -340,10 +340,14 @@ func (fp *fingerprinter) identity(n Name) (string, error) {
 				rows.Close()
 				return "", err
 			}
-			part = strings.TrimPrefix(part, name) // the table's name is not part of its identity
+			if len(part) >= len(name) {
+				part = part[len(name):] // the table's name is not part of its identity
+			}
 			ids = append(ids, part+"="+id)
 		}
-		if err := rows.Close(); err != nil {
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
 			return "", err
 		}
 		if len(ids) == 0 {

@@ -216,7 +216,7 @@ func CheckNothingLoggedPast(ctx context.Context, conn *sql.Conn, last, pending s
 	if err := conn.QueryRowContext(ctx, "SELECT @@gtid_binlog_state").Scan(&state); err != nil {
 		return fmt.Errorf("read the target's binlog GTID state: %w", err)
 	}
-	pendingGTID, _ := txn.ParseGTID(pending)
+	pendingGTID, perr := txn.ParseGTID(pending)
 	for _, s := range strings.Split(state, ",") {
 		s = strings.TrimSpace(s)
 		g, err := txn.ParseGTID(s)
@@ -226,8 +226,9 @@ func CheckNothingLoggedPast(ctx context.Context, conn *sql.Conn, last, pending s
 		// MariaDB 10.11 logs a DDL it completes in its crash recovery
 		// under its own server id and the domain's next sequence number
 		// (the pending one's, unless the source's numbers have gaps).
-		if pending != "" && g.Domain == pendingGTID.Domain && g.Server != pendingGTID.Server &&
-			(g.Seq == pendingGTID.Seq || g.Seq == lastGTID.Seq+1) {
+		ownLogged := pending != "" && perr == nil && g.Domain == pendingGTID.Domain &&
+			g.Server != pendingGTID.Server && (g.Seq == pendingGTID.Seq || g.Seq == lastGTID.Seq+1)
+		if ownLogged {
 			return fmt.Errorf("cannot resume keeping the source's GTIDs: the target's binlog holds GTID %s, next after "+
 				"the checkpoint's last transaction %s, under another server id than the pending transaction %s: %s. "+
 				"The server logged that transaction itself, as MariaDB does for a DDL it completes in its crash recovery "+
