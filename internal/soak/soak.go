@@ -327,6 +327,10 @@ const (
 	// GTID the target logged for the DROP it generated when the earlier
 	// run's statement failed, the table gone (seed 31426).
 	createRefusal = "it runs again, logged with a GTID of the target's"
+	// ownRefusal: resuming, the target's binlog holds the domain's next
+	// GTID under the target's own server id: it completed the pending DDL
+	// in its crash recovery and logged it so (seed 37317).
+	ownRefusal = target.LoggedPendingAsOwn
 )
 
 // reSplit matches the stop after a transaction the target logged in parts,
@@ -346,19 +350,14 @@ func gtidStop(ctx context.Context, out *Outcome, txns []binlogtext.BinTxn, tgt *
 		return -1, nil
 	}
 	msg := lastError(out)
-	if strings.Contains(msg, target.LoggedPendingAsOwn) {
-		// The target completed the pending DDL in its crash recovery
-		// and logged it under its own server id (seed 37317).
+	own := strings.Contains(msg, ownRefusal)
+	if own || strings.Contains(msg, pastRefusal) || strings.Contains(msg, loggedRefusal) || strings.Contains(msg, createRefusal) {
 		cp, err := readTargetCheckpoint(ctx, tgt)
 		if err != nil || cp == nil {
 			return -1, err
 		}
-		return int(cp.Seq) + 1, nil
-	}
-	if strings.Contains(msg, pastRefusal) || strings.Contains(msg, loggedRefusal) || strings.Contains(msg, createRefusal) {
-		cp, err := readTargetCheckpoint(ctx, tgt)
-		if err != nil || cp == nil {
-			return -1, err
+		if own { // the pending DDL ran: the target completed it
+			return int(cp.Seq) + 1, nil
 		}
 		return int(cp.Seq), nil
 	}
@@ -387,6 +386,8 @@ func gtidRefusal(out *Outcome) string {
 		return loggedRefusal
 	case strings.Contains(msg, createRefusal):
 		return createRefusal
+	case strings.Contains(msg, ownRefusal):
+		return ownRefusal
 	case strings.Contains(msg, sequenceRefusal):
 		return sequenceRefusal
 	}

@@ -46,7 +46,7 @@ func (t *Tally) Add(r *Result) {
 		if r.Outcome.TempRefused != nil && r.Status == Refused {
 			t.TempRefused = append(t.TempRefused, r.Seed)
 		}
-		if (r.Expect.Refusal == splitRefusal || r.Expect.Refusal == pastRefusal) && r.Status == Refused {
+		if (r.Expect.Refusal == splitRefusal || r.Expect.Refusal == pastRefusal || r.Expect.Refusal == ownRefusal) && r.Status == Refused {
 			t.SplitStopped = append(t.SplitStopped, r.Seed)
 		}
 		seen := map[string]bool{}

@@ -2,10 +2,12 @@ package soak
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/binlog-replay/binlog-replay/internal/soak/binlogtext"
+	"github.com/binlog-replay/binlog-replay/internal/target"
 )
 
 func TestExpect(t *testing.T) {
@@ -144,5 +146,17 @@ func TestCreateRefusal(t *testing.T) {
 	}
 	if m := reCreateMissing.FindStringSubmatch(msg); m == nil || m[1] != "soak" || m[2] != "cs1" {
 		t.Errorf("reCreateMissing: %q", m)
+	}
+}
+
+// TestOwnRefusal: the refusal to resume where the target logged the
+// pending DDL under its own server id (seed 37317) is a GTID stop whose
+// text the check finds in the replay's error.
+func TestOwnRefusal(t *testing.T) {
+	msg := "binlog-replay replay: cannot resume keeping the source's GTIDs: the target's binlog holds GTID 0-36921-174, next " +
+		"after the checkpoint's last transaction 0-45303-173, under another server id than the pending transaction 0-45303-174: " +
+		target.LoggedPendingAsOwn + ". The server logged that transaction itself"
+	if got := gtidRefusal(&Outcome{Exit: 1, Stderr: msg}); got != ownRefusal || !strings.Contains(msg, got) {
+		t.Errorf("gtidRefusal = %q, want ownRefusal", got)
 	}
 }
