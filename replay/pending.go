@@ -68,9 +68,9 @@ func (r *run) checkPending(cp *Checkpoint) error {
 		uncertain.What = cp.Pending.What + "; the earlier run stopped while applying it, and writes to such tables " +
 			"survive a rollback, so they may have been made in part or in whole"
 		return uncertain
-	case strings.HasPrefix(cp.Pending.Print, "ambiguous"):
+	case strings.HasPrefix(cp.Pending.Print, target.AmbiguousPrint):
 		uncertain.What = "a DDL the earlier run stopped while applying; whether it ran cannot be told from the catalog: " +
-			strings.TrimPrefix(cp.Pending.Print, "ambiguous: ")
+			strings.TrimPrefix(cp.Pending.Print, target.AmbiguousPrint)
 		return uncertain
 	}
 	return nil

@@ -595,7 +595,7 @@ func (w *worker) markDDL(ctx context.Context, t *txn.Txn, q *txn.Event, solo str
 	}
 	mark := print.Digest
 	if print.Ambiguous != "" && (w.p.cfg.KeepGTIDs || !w.rerunnable(t, q)) {
-		mark = "ambiguous: " + print.Ambiguous
+		mark = target.AmbiguousPrint + print.Ambiguous
 	}
 	if err := w.execUnlogged(ctx, w.p.pendingSQL(t, target.StateDDL, mark, solo)+";\nCOMMIT"); err != nil {
 		return w.p.applyError(t, nil, fmt.Errorf("record DDL start: %w", err))

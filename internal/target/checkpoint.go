@@ -93,7 +93,7 @@ type Pending struct {
 	Start txn.Position
 	GTID  string
 	// Print is the DDL's fingerprint taken before it ran (a digest, or
-	// "ambiguous: " and why a digest cannot tell).
+	// AmbiguousPrint and why a digest cannot tell).
 	Print string
 	// What says why it was applied apart (the non-transactional tables it
 	// writes...).
@@ -106,6 +106,10 @@ const (
 	StateDDL      = "ddl"
 	StateNonTrans = "nontrans"
 )
+
+// AmbiguousPrint begins a Pending.Print that says, instead of a digest,
+// why a digest cannot tell whether the DDL ran.
+const AmbiguousPrint = "ambiguous: "
 
 // EnsureTables creates the checkpoint schema, the checkpoint
 // table, the sessions table (see sessions.go) and the turns table (see
@@ -245,9 +249,9 @@ func readCheckpoint(ctx context.Context, db queryRower, channel, lock string) (*
 	if srcTime.Valid {
 		cp.SourceTime, _ = time.Parse("2006-01-02 15:04:05.999999", srcTime.String)
 	}
-	if cp.State == StateDDL && !strings.HasPrefix(cp.Pending.Print, "ambiguous") &&
+	if cp.State == StateDDL && !strings.HasPrefix(cp.Pending.Print, AmbiguousPrint) &&
 		!strings.HasPrefix(cp.Pending.Print, schema.DigestVersion) {
-		cp.Pending.Print = "ambiguous: the DDL's fingerprint was taken by an earlier version, which read the objects " +
+		cp.Pending.Print = AmbiguousPrint + "the DDL's fingerprint was taken by an earlier version, which read the objects " +
 			"otherwise: it cannot be compared with this version's"
 	}
 	if cp.RewriteDB, err = readRewriteDB(ctx, db, channel); err != nil {
@@ -301,7 +305,7 @@ func readOldCheckpoint(ctx context.Context, db queryRower, channel, lock string)
 		cp.SourceTime, _ = time.Parse("2006-01-02 15:04:05.999999", srcTime.String)
 	}
 	if cp.State == StateDDL {
-		cp.Pending.Print = "ambiguous: the checkpoint was written by an earlier version, which kept no fingerprint of the DDL"
+		cp.Pending.Print = AmbiguousPrint + "the checkpoint was written by an earlier version, which kept no fingerprint of the DDL"
 	}
 	return &cp, nil
 }

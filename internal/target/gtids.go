@@ -225,9 +225,10 @@ func CheckNothingLoggedPast(ctx context.Context, conn *sql.Conn, last, pending s
 		}
 		// MariaDB 10.11 logs a DDL it completes in its crash recovery
 		// under its own server id and the domain's next sequence number
-		// (the pending one's, unless the source's numbers have gaps).
+		// (the pending transaction's, unless the source's numbers have
+		// gaps).
 		ownLogged := pending != "" && perr == nil && g.Domain == pendingGTID.Domain &&
-			g.Server != pendingGTID.Server && (g.Seq == pendingGTID.Seq || g.Seq == lastGTID.Seq+1)
+			g.Server != pendingGTID.Server && g.Seq == lastGTID.Seq+1
 		if ownLogged {
 			return fmt.Errorf("cannot resume keeping the source's GTIDs: the target's binlog holds GTID %s, next after "+
 				"the checkpoint's last transaction %s, under another server id than the pending transaction %s: %s. "+
@@ -245,7 +246,8 @@ func CheckNothingLoggedPast(ctx context.Context, conn *sql.Conn, last, pending s
 }
 
 // LoggedPendingAsOwn is in the error of CheckNothingLoggedPast when the
-// GTID past the checkpoint has the pending transaction's sequence number.
+// GTID past the checkpoint is the domain's next one, under another server
+// id than the pending transaction's.
 const LoggedPendingAsOwn = "the target logged the pending transaction under a GTID of its own"
 
 // LoggedGTID reports whether the target's binlog holds g (a MariaDB GTID):
