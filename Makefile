@@ -64,12 +64,13 @@ bench: build
 # SEED=S alone; FEATURES (default all; see internal/soak/seedgen/features.go),
 # FORMAT=ROW|MIXED|STATEMENT, DURATION=2h, KEEP=DIR (failing seeds' base and binlogs, default
 # bin/soak), FROM=DIR (rerun a kept seed's replay on its input), REPEAT=N
-# (each seed N times: kills land at random moments), RACE=1.
+# (each seed N times: kills land at random moments), RACE=1, APPLY=sql|binlog
+# (force the replay's --apply; by default a third of the seeds use sql).
 # Each failing seed is printed with the command that reproduces it.
 SEEDS ?= 20
 FIRST ?= 1
 KEEP ?= $(CURDIR)/bin/soak
 soak:
 	SOAK_SEEDS=$(if $(SEED),,$(SEEDS)) SOAK_SEED=$(SEED) SOAK_FIRST=$(FIRST) SOAK_FEATURES=$(FEATURES) \
-		SOAK_FORMAT=$(FORMAT) SOAK_DURATION=$(DURATION) SOAK_KEEP=$(KEEP) SOAK_FROM=$(FROM) SOAK_REPEAT=$(REPEAT) SOAK_RACE=$(RACE) \
+		SOAK_FORMAT=$(FORMAT) SOAK_DURATION=$(DURATION) SOAK_KEEP=$(KEEP) SOAK_FROM=$(FROM) SOAK_REPEAT=$(REPEAT) SOAK_RACE=$(RACE) SOAK_APPLY=$(APPLY) \
 		$(GO) test -run '^TestSoak$$' -count=1 -timeout 0 -v ./internal/soak

@@ -1,8 +1,10 @@
 package pipeline
 
 import (
+	"context"
 	"sync/atomic"
 
+	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
 	"github.com/binlog-replay/binlog-replay/partition"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -48,4 +50,26 @@ func (p *Pipeline) newKeyer() *partition.Keyer {
 		_, k.TriggersFire = p.deps.Gen.Modes()
 	}
 	return k
+}
+
+// groupGenerator is a Generator that makes the statements of a whole
+// group at once (sqlgen.Generator.AppendGroup): on the SQL apply path,
+// row events of several transactions then share statements.
+type groupGenerator interface {
+	AppendGroup(ctx context.Context, dst []sqlgen.Stmt, txns []*txn.Txn) ([]sqlgen.Stmt, error)
+}
+
+// txnOf returns the transaction of txns that holds s's event, or the
+// first when s is nil or none does.
+func txnOf(txns []*txn.Txn, s *sqlgen.Stmt) *txn.Txn {
+	if s != nil {
+		for _, t := range txns {
+			for i := range t.Events {
+				if &t.Events[i] == s.Event {
+					return t
+				}
+			}
+		}
+	}
+	return txns[0]
 }

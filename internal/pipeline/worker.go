@@ -205,6 +205,14 @@ func (w *worker) statements(ctx context.Context, g *group) ([]sqlgen.Stmt, *txn.
 		n += len(t.Events)
 	}
 	stmts := make([]sqlgen.Stmt, 0, n/2+1)
+	if gg, ok := w.p.deps.Gen.(groupGenerator); ok && w.p.applySQL() && !g.statement && g.solo == "" {
+		stmts, err := gg.AppendGroup(ctx, stmts, txns)
+		if err != nil {
+			failed := sqlgen.FailedEvent(err)
+			return nil, nil, w.p.applyError(txnOf(txns, failed), failed, err)
+		}
+		return stmts, format, nil
+	}
 	for _, t := range txns {
 		if t.Format != nil && t.Format != format && w.p.needsFormat(t) {
 			f := sqlgen.FormatStatement(t.Format)

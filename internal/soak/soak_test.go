@@ -36,6 +36,8 @@ var testSeeds = []seedRun{
 //	SOAK_FEATURES=L   the feature mask (default "all" with SOAK_SEEDS or
 //	                  SOAK_SEED, else each test seed's); see ParseFeatures
 //	SOAK_FORMAT=F     force the binlog format (ROW, MIXED, STATEMENT)
+//	SOAK_APPLY=A      force the replay's --apply (sql: every seed without
+//	                  triggers; binlog: every seed)
 //	SOAK_KEEP=DIR     keep failing seeds' base, binlogs and report there
 //	SOAK_FROM=DIR     rerun a kept seed's replay and check on its input
 //	SOAK_REPEAT=N     run each seed N times (kills and restarts land at
@@ -101,7 +103,11 @@ func soakSettings(t *testing.T) (Config, []seedRun, time.Time) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Mask: mask, Format: os.Getenv("SOAK_FORMAT"), Keep: os.Getenv("SOAK_KEEP"), From: os.Getenv("SOAK_FROM")}
+	cfg := Config{Mask: mask, Format: os.Getenv("SOAK_FORMAT"), Keep: os.Getenv("SOAK_KEEP"), From: os.Getenv("SOAK_FROM"),
+		Apply: os.Getenv("SOAK_APPLY")}
+	if a := cfg.Apply; a != "" && a != "sql" && a != "binlog" {
+		t.Fatalf("SOAK_APPLY=%s: want sql or binlog", a)
+	}
 	var seeds []seedRun
 	switch {
 	case os.Getenv("SOAK_SEED") != "":

@@ -13,8 +13,9 @@ import (
 
 // The statements of the SQL apply path, and how they are batched.
 //
-// Rows become statements in source order, each statement checked to change
-// the rows it carries (RowCheck):
+// Rows become statements in the order of their row events (a
+// transaction's, or a group's as AppendGroup orders them: group.go), each
+// statement checked to change the rows it carries (RowCheck):
 //
 //   - Inserts: consecutive rows of one table with the same columns present
 //     and the same session settings share one INSERT INTO t (cols) VALUES

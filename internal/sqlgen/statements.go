@@ -90,7 +90,8 @@ type Generator struct {
 	// statements: the target then needs no BINLOG privilege and need not
 	// read the source's row event format, but the row images must be
 	// decoded (txn.Rows.Decoded) and Tables set. Consecutive row events
-	// of a transaction share multi-row statements and packets. Refused
+	// of a transaction share multi-row statements and packets, and so do
+	// those of a group's transactions (AppendGroup). Refused
 	// (an error naming the event and table): tables with triggers on the
 	// target (unless TriggersFire), system-versioned tables, tables whose
 	// columns differ from the table map's. MariaDB targets only (the
@@ -118,6 +119,7 @@ type Generator struct {
 	// invisible-column comments were rewritten.
 	Logf          func(format string, args ...any)
 	invisibleTold sync.Once
+	keys          groupKeyer // AppendGroup's
 }
 
 // querySQL returns the text to run for the statement event e of t: as
