@@ -43,6 +43,9 @@ func sourceArgs(p seedgen.Plan) []string {
 	if p.MaxBinlogSize > 0 {
 		args = append(args, fmt.Sprintf("--max-binlog-size=%d", p.MaxBinlogSize))
 	}
+	if p.RowImage != "" {
+		args = append(args, "--binlog-row-image="+p.RowImage)
+	}
 	return args
 }
 

@@ -43,6 +43,10 @@ const (
 	// FeatPartition: a table partitioned by key ranges, rows moving
 	// between partitions, EXCHANGE and TRUNCATE PARTITION.
 	FeatPartition Feature = "partition"
+	// FeatRowImage: the source logs row events with binlog_row_image
+	// MINIMAL or NOBLOB (images without the columns a replica need not
+	// see), in ROW and MIXED formats.
+	FeatRowImage Feature = "rowimage"
 )
 
 // Replay features.
@@ -71,7 +75,7 @@ var allFeatures = []Feature{
 	FeatBigTxn, FeatLoadData, FeatErrorCode, FeatRollback, FeatFormatSwap, FeatXA,
 	FeatKill, FeatRestart, FeatCrash, FeatStopPos, FeatStopTime, FeatStopGTID, FeatStopNever,
 	FeatSmallMem, FeatMultiFile, FeatStopBehind, FeatTerm, FeatContext, FeatCollationKeys,
-	FeatPartition,
+	FeatPartition, FeatRowImage,
 }
 
 // optIn are the features "all" leaves out: XA transactions are refused by

@@ -36,6 +36,8 @@ type Plan struct {
 	TxnsPerSession int
 	// MaxBinlogSize is the source's max_binlog_size (0: the default).
 	MaxBinlogSize int
+	// RowImage is the source's binlog_row_image ("": FULL, the default).
+	RowImage string
 }
 
 // NewPlan draws the plan of seed: its features (a subset of mask), its
@@ -57,6 +59,10 @@ func NewPlan(seed uint64, mask Features, format string) Plan {
 	if p.Features[FeatMultiFile] {
 		p.MaxBinlogSize = 64<<10 + rng.IntN(192<<10)
 	}
+	// Drawn last: the draws above stay what they were for every seed.
+	if p.Features[FeatRowImage] {
+		p.RowImage = []string{"MINIMAL", "NOBLOB"}[rng.IntN(2)]
+	}
 	return p
 }
 
@@ -72,5 +78,9 @@ func (p Plan) Has(fs ...Feature) bool {
 
 // String describes the plan in one line.
 func (p Plan) String() string {
-	return fmt.Sprintf("format=%s sessions=%d txns/session=%d features=%s", p.Format, p.Sessions, p.TxnsPerSession, p.Features)
+	image := ""
+	if p.RowImage != "" {
+		image = " row_image=" + p.RowImage
+	}
+	return fmt.Sprintf("format=%s%s sessions=%d txns/session=%d features=%s", p.Format, image, p.Sessions, p.TxnsPerSession, p.Features)
 }
