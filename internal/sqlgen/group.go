@@ -67,10 +67,10 @@ type run struct {
 
 // AppendGroup appends to dst the statements that apply txns as one target
 // transaction, without BEGIN and COMMIT, each statement's Txn set to the
-// transaction of its first row event. On the SQL apply path, when every transaction
-// holds only table maps and row events, the row events are applied in an
-// order that batches them across transactions (see above); otherwise it
-// is AppendBody for each transaction in turn.
+// transaction of its first row event. On the SQL apply path, when every
+// transaction holds only table maps and row events, the row events are
+// applied in an order that batches them across transactions (see above);
+// otherwise it is AppendBody for each transaction in turn.
 func (sa *Generator) AppendGroup(ctx context.Context, dst []Stmt, txns []*txn.Txn) ([]Stmt, error) {
 	if !sa.groupable(txns) {
 		for _, t := range txns {
