@@ -7,7 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -687,4 +690,148 @@ func TestSQLApplyCommonSettings(t *testing.T) {
 	if got := settings(); got != own {
 		t.Errorf("after a packet that failed: the session's settings %q, want %q", got, own)
 	}
+}
+
+// TestAppendGroupOnServer applies random groups (randomGroup) on a
+// server as AppendGroup orders and batches them, in one transaction, and
+// checks every table against the model of the source order: the rows the
+// server holds, spelled as written ('a' and 'A' are one key of k's
+// case-insensitive primary key), and no statement refused.
+func TestAppendGroupOnServer(t *testing.T) {
+	ctx := context.Background()
+	srv := sandbox.ForTest(t, sandbox.Options{})
+	db := openDB(t, srv)
+	if err := execStatements(ctx, db, "CREATE DATABASE d",
+		"CREATE TABLE d.t (id INT PRIMARY KEY, v INT)",
+		"CREATE TABLE d.c (a INT, b INT, v INT, PRIMARY KEY (a, b))",
+		"CREATE TABLE d.k (k VARCHAR(10) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci PRIMARY KEY, v INT)",
+		"CREATE TABLE d.n (a INT, v INT)",
+		"CREATE TABLE d.u (id INT PRIMARY KEY, u INT, UNIQUE KEY (u))"); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	g := &Generator{TargetMariaDB: true, ApplySQL: true, Tables: schema.NewCache(db).Table}
+	tables := []string{"t", "c", "k", "n", "u"}
+	moved := 0
+	for seed := range uint64(400) {
+		rng := rand.New(rand.NewPCG(seed, 11))
+		start := groupModel{}
+		randomGroup(rng, start)
+		source := start.clone()
+		txns := randomGroup(rng, source)
+		if len(txns) < 2 {
+			continue
+		}
+		// The starting rows.
+		for _, table := range tables {
+			if _, err := db.ExecContext(ctx, "DELETE FROM d."+table); err != nil {
+				t.Fatal(err)
+			}
+			for _, row := range start[table] {
+				lits := make([]string, len(row))
+				for i, v := range row {
+					switch x := v.(type) {
+					case nil:
+						lits[i] = "NULL"
+					case string:
+						lits[i] = Quote(x)
+					default:
+						lits[i] = fmt.Sprint(x)
+					}
+				}
+				if _, err := db.ExecContext(ctx, "INSERT INTO d."+table+" VALUES ("+strings.Join(lits, ", ")+")"); err != nil {
+					t.Fatalf("seed %d: the starting rows: %v", seed, err)
+				}
+			}
+		}
+		// Text decodes to bytes: k's values as the binlog reader gives
+		// them (copies: the model's rows keep their strings).
+		for _, tx := range txns {
+			for i := range tx.Events {
+				r := tx.Events[i].Rows
+				if r == nil || r.Table.Table != "k" {
+					continue
+				}
+				for j, row := range r.Rows {
+					c := slices.Clone(row)
+					c[0] = []byte(c[0].(string))
+					r.Rows[j] = c
+				}
+			}
+		}
+		stmts, err := g.AppendGroup(ctx, nil, txns)
+		if err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		n := 0
+		for _, tx := range txns {
+			for i := range tx.Events {
+				if tx.Events[i].Kind == txn.EventRows {
+					n++
+				}
+			}
+		}
+		if len(stmts) < n {
+			moved++
+		}
+		if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
+			t.Fatal(err)
+		}
+		if err := execBody(ctx, conn, stmts, 64<<10); err != nil {
+			t.Fatalf("seed %d: the group refused: %v", seed, err)
+		}
+		if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+			t.Fatal(err)
+		}
+		got := groupModel{}
+		for _, table := range tables {
+			got[table] = map[string][]any{}
+			rows, err := db.QueryContext(ctx, "SELECT * FROM d."+table)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; rows.Next(); i++ {
+				vals := make([]any, 3)
+				ptrs := []any{&vals[0], &vals[1], &vals[2]}
+				cols, _ := rows.Columns()
+				if err := rows.Scan(ptrs[:len(cols)]...); err != nil {
+					t.Fatal(err)
+				}
+				row := vals[:len(cols)]
+				for j, v := range row {
+					if b, ok := v.([]byte); ok {
+						if table == "k" && j == 0 {
+							row[j] = string(b)
+						} else {
+							x, err := strconv.ParseInt(string(b), 10, 64)
+							if err != nil {
+								t.Fatal(err)
+							}
+							row[j] = x
+						}
+					}
+				}
+				got[table][fmt.Sprint(i)] = row
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, table := range tables {
+			if source[table] == nil {
+				source[table] = map[string][]any{}
+			}
+		}
+		if got.String() != source.String() {
+			t.Fatalf("seed %d: the server holds\n%s\nthe source order leaves\n%s", seed, got, source)
+		}
+	}
+	if moved < 130 {
+		t.Errorf("statements batched across events in %d groups of 400: the test does not exercise the order", moved)
+	}
+	t.Logf("statements batched across events in %d groups of 400", moved)
 }
