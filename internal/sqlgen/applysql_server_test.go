@@ -835,3 +835,41 @@ func TestAppendGroupOnServer(t *testing.T) {
 	}
 	t.Logf("statements batched across events in %d groups of 400", moved)
 }
+
+// TestSQLApplySequencePartialImage applies a sequence's row written with
+// binlog_row_image=MINIMAL (NEXTVAL logs the next value and the cycle
+// count only): the other columns keep the sequence's values, which a
+// plain INSERT would have no defaults for (error 1364).
+func TestSQLApplySequencePartialImage(t *testing.T) {
+	ctx := context.Background()
+	srv := sandbox.ForTest(t, sandbox.Options{})
+	db := openDB(t, srv)
+	if err := execStatements(ctx, db, "CREATE DATABASE d", "CREATE SEQUENCE d.s START WITH 1000 INCREMENT BY 3 CACHE 4"); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	g := &Generator{TargetMariaDB: true, ApplySQL: true, Tables: schema.NewCache(db).Table}
+	tm := &txn.TableMap{Schema: "d", Table: "s", ColumnTypes: []byte{typeLongLong, typeLongLong, typeLongLong, typeLongLong,
+		typeLongLong, typeLongLong, typeTiny, typeLongLong}, ColumnMeta: make([]uint16, 8)}
+	present := []bool{true, false, false, false, false, false, false, true}
+	img := []any{int64(1012), nil, nil, nil, nil, nil, nil, int64(0)}
+	if err := applyTxn(ctx, conn, g, rowsTxn(tm, &txn.Rows{Op: txn.OpInsert, Columns: present, Rows: [][]any{img}})); err != nil {
+		t.Fatal(err)
+	}
+	var got string
+	if err := db.QueryRowContext(ctx, "SELECT CONCAT_WS(',', next_not_cached_value, minimum_value, maximum_value, start_value, "+
+		"increment, cache_size, cycle_option, cycle_count) FROM d.s").Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if want := "1012,1,9223372036854775806,1000,3,4,0,0"; got != want {
+		t.Errorf("sequence row %s, want %s", got, want)
+	}
+	var next int64
+	if err := db.QueryRowContext(ctx, "SELECT NEXTVAL(d.s)").Scan(&next); err != nil || next != 1012 {
+		t.Errorf("NEXTVAL after the row: %d (%v), want 1012", next, err)
+	}
+}

@@ -657,6 +657,9 @@ func (b *batcher) insert(e *txn.Event, p *tablePlan, img []any) error {
 		return err
 	}
 	b.touch(e, p, key, ok)
+	if p.t.Sequence && !p.complete(present) {
+		return b.sequenceRow(e, p, present, img)
+	}
 	row := append(b.row[:0], '(')
 	first := true
 	for i := range p.cols {
@@ -703,6 +706,40 @@ func (b *batcher) insert(e *txn.Event, p *tablePlan, img []any) error {
 	c.buf = append(c.buf, row...)
 	c.rows++
 	b.addEvent(e)
+	return nil
+}
+
+// sequenceRow applies the write of a sequence's row whose image lacks
+// columns: with binlog_row_image=MINIMAL a source logs, for NEXTVAL and
+// SETVAL, the columns they change (the next value, the cycle count). The
+// others keep the sequence's current values (a sequence's columns have no
+// defaults, and only ALTER SEQUENCE, a statement, changes them):
+//
+//	INSERT INTO s (next_not_cached_value, minimum_value, ...) SELECT 1012, minimum_value, ... FROM s
+func (b *batcher) sequenceRow(e *txn.Event, p *tablePlan, present []bool, img []any) error {
+	var cols, vals []byte
+	var err error
+	for i := range p.cols {
+		if !p.cols[i].writable {
+			continue
+		}
+		if len(cols) > 0 {
+			cols = append(cols, ", "...)
+			vals = append(vals, ", "...)
+		}
+		cols = append(cols, p.cols[i].name...)
+		if i < len(present) && present[i] {
+			if vals, err = p.appendLiteral(vals, i, img); err != nil {
+				return err
+			}
+		} else {
+			vals = append(vals, p.cols[i].name...)
+		}
+	}
+	b.finish()
+	sql := b.prefixFor(e, p.lax(present, img), false) + "INSERT INTO " + p.name + " (" + string(cols) + ") SELECT " +
+		string(vals) + " FROM " + p.name
+	b.emit(sql, &RowCheck{Rows: 1, Events: []*txn.Event{e}})
 	return nil
 }
 
