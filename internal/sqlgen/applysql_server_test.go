@@ -419,7 +419,7 @@ func TestSQLApplyCharsets(t *testing.T) {
 // nothing (the target already holds the after image) followed in the same
 // transaction by other writes to the same rows, and checks that each
 // UPDATE's Found check ran before a later statement could hide its row;
-// then a multi-row DELETE and an UPDATE that miss a row, which must fail
+// then DELETEs and UPDATEs that miss a row, which must fail
 // naming the row events.
 func TestSQLApplyPackets(t *testing.T) {
 	ctx := context.Background()
@@ -452,7 +452,7 @@ func TestSQLApplyPackets(t *testing.T) {
 		ins(vals(2, 22)),
 		upd(vals(3, 30), vals(3, 30)),      // no change, then moved
 		upd(vals(3, 30), vals(8, 30)),      // its key moved
-		del(vals(4, 40)), del(vals(5, 50))) // one multi-row DELETE
+		del(vals(4, 40)), del(vals(5, 50))) // deletes sharing a packet
 	if err := applyTxn(ctx, conn, g, tx); err != nil {
 		t.Fatalf("updates that change nothing, then other writes to their rows: %v", err)
 	}
@@ -489,7 +489,7 @@ func TestSQLApplyPackets(t *testing.T) {
 		tx     *txn.Txn
 		events string
 	}{
-		{"multi-row delete", rowsTxn(tm, del(vals(7, 70)), del(vals(9, 90))), "rows of 2 row events"},
+		{"deletes in one packet", rowsTxn(tm, del(vals(7, 70)), del(vals(9, 90))), "rows of delete_rows at f:200"},
 		{"update", rowsTxn(tm, upd(vals(9, 90), vals(9, 91))), ""},
 		{"multi-row update", rowsTxn(tm, upd(vals(7, 70), vals(7, 71), vals(9, 90), vals(9, 91))), ""},
 		{"update without a key", rowsTxn(tn, upd(vals(5, 5), vals(5, 6))), ""},

@@ -111,20 +111,20 @@ func TestApplySQLBatches(t *testing.T) {
 		{"another table ends the statement", []txn.Event{ins("t", 1, vals(1, 1)), ins("n", 2, vals(1, 1)), ins("t", 3, vals(2, 2))},
 			[]string{"INSERT INTO `d`.`t` (`id`, `v`) VALUES (1, 1)", "INSERT INTO `d`.`n` (`a`, `v`) VALUES (1, 1)",
 				"INSERT INTO `d`.`t` (`id`, `v`) VALUES (2, 2)"}},
-		{"keyed deletes", []txn.Event{del("t", 1, vals(1, 1)), del("t", 2, vals(2, 2), vals(3, 3))},
-			[]string{"DELETE FROM `d`.`t` WHERE `id` IN (1, 2, 3)"}},
+		{"keyed deletes, one row each", []txn.Event{del("t", 1, vals(1, 1)), del("t", 2, vals(2, 2), vals(3, 3))},
+			[]string{"DELETE FROM `d`.`t` WHERE `id` = 1", "DELETE FROM `d`.`t` WHERE `id` = 2", "DELETE FROM `d`.`t` WHERE `id` = 3"}},
 		{"composite key deletes", []txn.Event{del("c", 1, vals(1, 2, 0), vals(3, 4, 0))},
-			[]string{"DELETE FROM `d`.`c` WHERE (`a` = 1 AND `b` = 2) OR (`a` = 3 AND `b` = 4)"}},
+			[]string{"DELETE FROM `d`.`c` WHERE `a` = 1 AND `b` = 2", "DELETE FROM `d`.`c` WHERE `a` = 3 AND `b` = 4"}},
 		{"deletes without a key, one row each", []txn.Event{del("n", 1, vals(1, 1), vals(1, 1))},
 			[]string{"DELETE FROM `d`.`n` WHERE `a` <=> 1 AND `v` <=> 1 LIMIT 1", "DELETE FROM `d`.`n` WHERE `a` <=> 1 AND `v` <=> 1 LIMIT 1"}},
 		{"deletes from a table referencing itself keep their order", []txn.Event{del("s", 1, vals(2, 1), vals(1, 0))},
 			[]string{"DELETE FROM `d`.`s` WHERE `id` = 2", "DELETE FROM `d`.`s` WHERE `id` = 1"}},
 		{"updates of other rows share a packet", []txn.Event{upd("t", 1, vals(1, 1), vals(1, 2)), upd("t", 2, vals(2, 1), vals(2, 2)),
 			del("t", 3, vals(3, 3)), ins("t", 4, vals(4, 4))},
-			[]string{"UPDATE `d`.`t` SET `v` = CASE `id` WHEN 1 THEN 2 WHEN 2 THEN 2 END WHERE `id` IN (1, 2)",
-				"DELETE FROM `d`.`t` WHERE `id` IN (3)", "INSERT INTO `d`.`t` (`id`, `v`) VALUES (4, 4)"}},
+			[]string{"UPDATE `d`.`t` FORCE INDEX (PRIMARY) SET `v` = CASE `id` WHEN 1 THEN 2 WHEN 2 THEN 2 END WHERE `id` IN (1, 2)",
+				"DELETE FROM `d`.`t` WHERE `id` = 3", "INSERT INTO `d`.`t` (`id`, `v`) VALUES (4, 4)"}},
 		{"composite key updates", []txn.Event{upd("c", 1, vals(1, 2, 0), vals(1, 2, 5), vals(3, 4, 0), vals(3, 4, 6))},
-			[]string{"UPDATE `d`.`c` SET `v` = CASE WHEN `a` = 1 AND `b` = 2 THEN 5 WHEN `a` = 3 AND `b` = 4 THEN 6 END " +
+			[]string{"UPDATE `d`.`c` FORCE INDEX (PRIMARY) SET `v` = CASE WHEN `a` = 1 AND `b` = 2 THEN 5 WHEN `a` = 3 AND `b` = 4 THEN 6 END " +
 				"WHERE (`a` = 1 AND `b` = 2) OR (`a` = 3 AND `b` = 4)"}},
 		{"key changes and parents updated one row each", []txn.Event{upd("t", 1, vals(1, 1), vals(9, 1), vals(2, 1), vals(10, 1)),
 			upd("p", 2, vals(1, 1), vals(1, 2), vals(2, 1), vals(2, 2))},
@@ -133,8 +133,8 @@ func TestApplySQLBatches(t *testing.T) {
 		{"a row updated again starts a packet", []txn.Event{upd("t", 1, vals(1, 1), vals(1, 2)), upd("t", 2, vals(1, 2), vals(1, 3))},
 			[]string{"UPDATE `d`.`t` SET `v` = 2 WHERE `id` = 1", "UPDATE `d`.`t` SET `v` = 3 WHERE `id` = 1 |new packet"}},
 		{"a row updated then deleted", []txn.Event{upd("t", 1, vals(1, 1), vals(1, 2)), del("t", 2, vals(2, 0), vals(1, 2))},
-			[]string{"UPDATE `d`.`t` SET `v` = 2 WHERE `id` = 1", "DELETE FROM `d`.`t` WHERE `id` IN (2)",
-				"DELETE FROM `d`.`t` WHERE `id` IN (1) |new packet"}},
+			[]string{"UPDATE `d`.`t` SET `v` = 2 WHERE `id` = 1", "DELETE FROM `d`.`t` WHERE `id` = 2",
+				"DELETE FROM `d`.`t` WHERE `id` = 1 |new packet"}},
 		{"a key moved onto an updated row", []txn.Event{upd("t", 1, vals(1, 1), vals(1, 2)), upd("t", 2, vals(5, 1), vals(1, 1))},
 			[]string{"UPDATE `d`.`t` SET `v` = 2 WHERE `id` = 1", "UPDATE `d`.`t` SET `id` = 1, `v` = 1 WHERE `id` = 5 |new packet"}},
 		{"text keys compared loosely", []txn.Event{upd("k", 1, []any{[]byte("a"), int64(1)}, []any{[]byte("a"), int64(2)}),
@@ -145,7 +145,7 @@ func TestApplySQLBatches(t *testing.T) {
 			[]string{"UPDATE `d`.`n` SET `a` = 1, `v` = 2 WHERE `a` <=> 1 AND `v` <=> 1 LIMIT 1",
 				"INSERT INTO `d`.`n` (`a`, `v`) VALUES (9, 9) |new packet", "INSERT INTO `d`.`t` (`id`, `v`) VALUES (9, 9)"}},
 		{"a cascading parent after an update", []txn.Event{upd("t", 1, vals(1, 1), vals(1, 2)), del("p", 2, vals(7, 7))},
-			[]string{"UPDATE `d`.`t` SET `v` = 2 WHERE `id` = 1", "DELETE FROM `d`.`p` WHERE `id` IN (7) |new packet"}},
+			[]string{"UPDATE `d`.`t` SET `v` = 2 WHERE `id` = 1", "DELETE FROM `d`.`p` WHERE `id` = 7 |new packet"}},
 	} {
 		tx := &txn.Txn{Seq: 1, Kind: txn.KindRows, Events: tc.events}
 		stmts, err := applyGen().Body(context.Background(), tx)
@@ -176,15 +176,15 @@ func TestApplySQLStatementChecks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(stmts) != 3 {
-		t.Fatalf("%d statements, want 3", len(stmts))
+	if len(stmts) != 4 {
+		t.Fatalf("%d statements, want 4", len(stmts))
 	}
 	ev := func(i int) *txn.Event { return &tx.Events[i] }
 	for i, want := range []struct {
 		rows   int64
 		events []*txn.Event
 		found  bool
-	}{{3, []*txn.Event{ev(0), ev(1)}, false}, {1, []*txn.Event{ev(2)}, true}, {2, []*txn.Event{ev(3)}, false}} {
+	}{{3, []*txn.Event{ev(0), ev(1)}, false}, {1, []*txn.Event{ev(2)}, true}, {1, []*txn.Event{ev(3)}, false}, {1, []*txn.Event{ev(3)}, false}} {
 		c := stmts[i].Check
 		if c == nil || c.Rows != want.rows || len(c.Events) != len(want.events) || (c.Found != "") != want.found {
 			t.Errorf("statement %d: check %+v, want rows %d of %d events, found query %v", i, c, want.rows, len(want.events), want.found)
