@@ -206,12 +206,14 @@ func (w *worker) statements(ctx context.Context, g *group) ([]sqlgen.Stmt, *txn.
 	}
 	stmts := make([]sqlgen.Stmt, 0, n/2+1)
 	if gg, ok := w.p.deps.Gen.(groupGenerator); ok && w.p.applySQL() && !g.statement && g.solo == "" {
-		stmts, err := gg.AppendGroup(ctx, stmts, txns)
+		// Row events as SQL: the group's transactions share statements
+		// (no format description statements on this path).
+		body, err := gg.AppendGroup(ctx, stmts, txns)
 		if err != nil {
 			failed := sqlgen.FailedEvent(err)
 			return nil, nil, w.p.applyError(txnOf(txns, failed), failed, err)
 		}
-		return stmts, format, nil
+		return body, format, nil
 	}
 	for _, t := range txns {
 		if t.Format != nil && t.Format != format && w.p.needsFormat(t) {
