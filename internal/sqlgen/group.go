@@ -28,7 +28,7 @@ import (
 //     values, so neither can change what the other finds, refuses or
 //     writes, and the rows end the same in either order.
 //
-// Any other event (another table's, or one that cannot be keyed) stays
+// Any other event (of a table not so, or one that cannot be keyed) stays
 // where it is and nothing moves past it. An event joins the latest earlier
 // event of its table and kind only when it commutes with every event after
 // that one; otherwise it stays after them all. Two events that share a key
@@ -38,9 +38,9 @@ import (
 // either way). The order inside the group is not observable from outside:
 // the group commits as one transaction.
 
-// maxGroupBuckets bounds how far back AppendGroup looks for an event's
-// table and kind: past that many runs of events it stays where it is.
-const maxGroupBuckets = 64
+// maxGroupRuns bounds how far back AppendGroup looks for an event's table
+// and kind: past that many runs of events it stays where it is.
+const maxGroupRuns = 64
 
 // groupKeyer is the key source of AppendGroup, made on first use.
 type groupKeyer struct {
@@ -189,7 +189,7 @@ func (sa *Generator) groupOrder(ctx context.Context, txns []*txn.Txn) ([]*txn.Ev
 // joinable returns the run e may join: the latest of its table and kind
 // such that e shares no key with any run after it; nil when there is none.
 func joinable(runs []*run, e *txn.Event, keys []partition.Key) *run {
-	for i, seen := len(runs)-1, 0; i >= 0 && seen < maxGroupBuckets; i, seen = i-1, seen+1 {
+	for i, seen := len(runs)-1, 0; i >= 0 && seen < maxGroupRuns; i, seen = i-1, seen+1 {
 		r := runs[i]
 		if r.barrier {
 			return nil
