@@ -423,18 +423,9 @@ func TestSQLApplyCharsets(t *testing.T) {
 // naming the row events.
 func TestSQLApplyPackets(t *testing.T) {
 	ctx := context.Background()
-	srv := sandbox.ForTest(t, sandbox.Options{})
-	db := openDB(t, srv)
-	if err := execStatements(ctx, db, "CREATE DATABASE d", "CREATE TABLE d.t (id INT PRIMARY KEY, v INT)",
+	db, conn := serverConn(ctx, t, "CREATE DATABASE d", "CREATE TABLE d.t (id INT PRIMARY KEY, v INT)",
 		"INSERT INTO d.t VALUES (1, 10), (2, 20), (3, 30), (4, 40), (5, 50), (7, 70)",
-		"CREATE TABLE d.n (a INT, v INT)", "INSERT INTO d.n VALUES (1, 1), (1, 1)"); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+		"CREATE TABLE d.n (a INT, v INT)", "INSERT INTO d.n VALUES (1, 1), (1, 1)")
 	g := &Generator{TargetMariaDB: true, ApplySQL: true, Tables: schema.NewCache(db).Table}
 	tm := &txn.TableMap{Schema: "d", Table: "t", ColumnTypes: []byte{typeLong, typeLong}, ColumnMeta: []uint16{0, 0}}
 	tn := &txn.TableMap{Schema: "d", Table: "n", ColumnTypes: []byte{typeLong, typeLong}, ColumnMeta: []uint16{0, 0}}
@@ -512,17 +503,8 @@ func TestSQLApplyPackets(t *testing.T) {
 // packet, the same statements apply, or miss their row, as they must.
 func TestSQLApplyJoinedPackets(t *testing.T) {
 	ctx := context.Background()
-	srv := sandbox.ForTest(t, sandbox.Options{})
-	db := openDB(t, srv)
-	if err := execStatements(ctx, db, "CREATE DATABASE d", "CREATE TABLE d.t (id INT PRIMARY KEY, v INT)",
-		"INSERT INTO d.t VALUES (1, 10), (2, 20), (3, 30)"); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	db, conn := serverConn(ctx, t, "CREATE DATABASE d", "CREATE TABLE d.t (id INT PRIMARY KEY, v INT)",
+		"INSERT INTO d.t VALUES (1, 10), (2, 20), (3, 30)")
 	g := &Generator{TargetMariaDB: true, ApplySQL: true, Tables: schema.NewCache(db).Table}
 	tm := &txn.TableMap{Schema: "d", Table: "t", ColumnTypes: []byte{typeLong, typeLong}, ColumnMeta: []uint16{0, 0}}
 	all := []bool{true, true}
@@ -635,16 +617,7 @@ func TestSQLApplyJoinedPackets(t *testing.T) {
 // its own settings back and the user variables that kept them are NULL.
 func TestSQLApplyCommonSettings(t *testing.T) {
 	ctx := context.Background()
-	srv := sandbox.ForTest(t, sandbox.Options{})
-	db := openDB(t, srv)
-	if err := execStatements(ctx, db, "CREATE DATABASE d", "CREATE TABLE d.t (id INT PRIMARY KEY, ts TIMESTAMP NULL, s VARCHAR(2))"); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	_, conn := serverConn(ctx, t, "CREATE DATABASE d", "CREATE TABLE d.t (id INT PRIMARY KEY, ts TIMESTAMP NULL, s VARCHAR(2))")
 	if _, err := conn.ExecContext(ctx, "SET time_zone = '+05:00', sql_mode = 'ANSI_QUOTES', foreign_key_checks = 0, "+
 		"unique_checks = 0, check_constraint_checks = 1"); err != nil {
 		t.Fatal(err)
@@ -683,7 +656,7 @@ func TestSQLApplyCommonSettings(t *testing.T) {
 	// A value too long for the column: refused in the prefix's strict
 	// sql_mode (the session's own would truncate it), the packet's last
 	// statement, the restore after it not run.
-	_, err = ExecChecked(ctx, conn, []*Stmt{insert(5, ""), insert(6, ""), insert(7, ""), insert(8, "abc")})
+	_, err := ExecChecked(ctx, conn, []*Stmt{insert(5, ""), insert(6, ""), insert(7, ""), insert(8, "abc")})
 	if err == nil || !strings.Contains(err.Error(), "1406") {
 		t.Errorf("a value too long: %v, want error 1406 (strict)", err)
 	}
@@ -699,21 +672,12 @@ func TestSQLApplyCommonSettings(t *testing.T) {
 // case-insensitive primary key), and no statement refused.
 func TestAppendGroupOnServer(t *testing.T) {
 	ctx := context.Background()
-	srv := sandbox.ForTest(t, sandbox.Options{})
-	db := openDB(t, srv)
-	if err := execStatements(ctx, db, "CREATE DATABASE d",
+	db, conn := serverConn(ctx, t, "CREATE DATABASE d",
 		"CREATE TABLE d.t (id INT PRIMARY KEY, v INT)",
 		"CREATE TABLE d.c (a INT, b INT, v INT, PRIMARY KEY (a, b))",
 		"CREATE TABLE d.k (k VARCHAR(10) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci PRIMARY KEY, v INT)",
 		"CREATE TABLE d.n (a INT, v INT)",
-		"CREATE TABLE d.u (id INT PRIMARY KEY, u INT, UNIQUE KEY (u))"); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+		"CREATE TABLE d.u (id INT PRIMARY KEY, u INT, UNIQUE KEY (u))")
 	g := &Generator{TargetMariaDB: true, ApplySQL: true, Tables: schema.NewCache(db).Table}
 	tables := []string{"t", "c", "k", "n", "u"}
 	moved := 0
@@ -842,16 +806,7 @@ func TestAppendGroupOnServer(t *testing.T) {
 // plain INSERT would have no defaults for (error 1364).
 func TestSQLApplySequencePartialImage(t *testing.T) {
 	ctx := context.Background()
-	srv := sandbox.ForTest(t, sandbox.Options{})
-	db := openDB(t, srv)
-	if err := execStatements(ctx, db, "CREATE DATABASE d", "CREATE SEQUENCE d.s START WITH 1000 INCREMENT BY 3 CACHE 4"); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	db, conn := serverConn(ctx, t, "CREATE DATABASE d", "CREATE SEQUENCE d.s START WITH 1000 INCREMENT BY 3 CACHE 4")
 	g := &Generator{TargetMariaDB: true, ApplySQL: true, Tables: schema.NewCache(db).Table}
 	tm := &txn.TableMap{Schema: "d", Table: "s", ColumnTypes: []byte{typeLongLong, typeLongLong, typeLongLong, typeLongLong,
 		typeLongLong, typeLongLong, typeTiny, typeLongLong}, ColumnMeta: make([]uint16, 8)}

@@ -87,10 +87,7 @@ func TestAppendGroupBatches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []string
-	for _, s := range stmts {
-		got = append(got, shape(s))
-	}
+	got := shapes(stmts)
 	want := []string{
 		"UPDATE `d`.`t` FORCE INDEX (PRIMARY) SET `v` = CASE `id` WHEN 1 THEN 1 WHEN 2 THEN 1 WHEN 3 THEN 1 END WHERE `id` IN (1, 2, 3)",
 		"DELETE FROM `d`.`c` WHERE `a` = 1 AND `b` = 1",
@@ -111,10 +108,7 @@ func TestAppendGroupBatches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got = got[:0]
-	for _, s := range stmts {
-		got = append(got, shape(s))
-	}
+	got = shapes(stmts)
 	want = []string{
 		"UPDATE `d`.`t` FORCE INDEX (PRIMARY) SET `v` = CASE `id` WHEN 1 THEN 1 WHEN 2 THEN 1 END WHERE `id` IN (1, 2)",
 		"DELETE FROM `d`.`c` WHERE `a` = 1 AND `b` = 1",

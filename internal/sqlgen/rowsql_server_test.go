@@ -293,17 +293,8 @@ func TestSQLApplyRoundTrip(t *testing.T) {
 // member removed, in order; a diff on a later path sees the earlier ones.
 func TestSQLApplyJSONDiffs(t *testing.T) {
 	ctx := context.Background()
-	srv := sandbox.ForTest(t, sandbox.Options{})
-	db := openDB(t, srv)
-	if err := execStatements(ctx, db, "CREATE DATABASE d", "CREATE TABLE d.j (id INT PRIMARY KEY, j JSON)",
-		`INSERT INTO d.j VALUES (1, '{"a": 0, "c": [5], "d": 1, "s": "str"}')`); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	db, conn := serverConn(ctx, t, "CREATE DATABASE d", "CREATE TABLE d.j (id INT PRIMARY KEY, j JSON)",
+		`INSERT INTO d.j VALUES (1, '{"a": 0, "c": [5], "d": 1, "s": "str"}')`)
 	tm := &txn.TableMap{Schema: "d", Table: "j", ColumnTypes: []byte{typeLong, txn.TypeJSON}, ColumnMeta: []uint16{0, 4}}
 	diffs := []txn.JSONDiff{
 		{Op: txn.JSONReplace, Path: "$.a", Value: `{"x": [1, 2]}`},
@@ -359,6 +350,22 @@ func openDB(t *testing.T, s *sandbox.Server) *sql.DB {
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
+}
+
+// serverConn starts a server for t, runs setup on it and returns it with
+// a connection of its own, closed when t ends.
+func serverConn(ctx context.Context, t *testing.T, setup ...string) (*sql.DB, *sql.Conn) {
+	t.Helper()
+	db := openDB(t, sandbox.ForTest(t, sandbox.Options{}))
+	if err := execStatements(ctx, db, setup...); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return db, conn
 }
 
 // execStatements runs statements in order.

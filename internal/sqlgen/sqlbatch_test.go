@@ -89,6 +89,15 @@ func shape(s Stmt) string {
 	return sql
 }
 
+// shapes returns the shape of each statement.
+func shapes(stmts []Stmt) []string {
+	var out []string
+	for _, s := range stmts {
+		out = append(out, shape(s))
+	}
+	return out
+}
+
 // TestApplySQLBatches checks how consecutive row events become
 // statements and packets.
 func TestApplySQLBatches(t *testing.T) {
@@ -153,10 +162,7 @@ func TestApplySQLBatches(t *testing.T) {
 			t.Errorf("%s: %v", tc.name, err)
 			continue
 		}
-		var got []string
-		for _, s := range stmts {
-			got = append(got, shape(s))
-		}
+		got := shapes(stmts)
 		if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
 			t.Errorf("%s:\ngot  %q\nwant %q", tc.name, got, tc.want)
 		}
