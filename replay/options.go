@@ -107,7 +107,8 @@ type ApplyOptions struct {
 	// MemoryBudget bounds, in bytes, what the replay holds in memory
 	// between reading transactions and committing them (see package
 	// internal/pipeline/budget), whatever the size of the binlogs. A
-	// transaction larger than the budget is applied alone.
+	// transaction larger than the budget is applied alone. 0 chooses it
+	// from the number of workers (AutoMemoryBudget).
 	MemoryBudget int64
 	// NoLogBin keeps the replay out of the target's binary log.
 	NoLogBin bool
@@ -240,6 +241,22 @@ func AutoWorkers(cpus int, rtt time.Duration) int {
 	return min(local+extra, maxAutoWorkers)
 }
 
+// Memory budgets AutoMemoryBudget chooses between, and its share per worker.
+const (
+	minAutoMemory   = 32 << 20
+	maxAutoMemory   = 256 << 20
+	memoryPerWorker = 8 << 20
+)
+
+// AutoMemoryBudget returns the memory budget for a replay with workers
+// workers: 8 MiB of transactions in flight per worker, from 32 MiB to
+// 256 MiB. The budget is what lets the reader stay ahead of the workers,
+// so it grows with the parallelism it feeds; on a small machine it keeps
+// the process well under 100 MB (docs/benchmarks.md, "Memory").
+func AutoMemoryBudget(workers int) int64 {
+	return min(max(int64(workers)*memoryPerWorker, minAutoMemory), maxAutoMemory)
+}
+
 // DefaultOptions returns options with defaults suited to the machine.
 func DefaultOptions() Options {
 	return Options{
@@ -247,7 +264,7 @@ func DefaultOptions() Options {
 			Workers:      0,
 			GroupTxns:    0,
 			GroupBytes:   4 << 20,
-			MemoryBudget: 256 << 20,
+			MemoryBudget: 0,
 			Compact:      true,
 			TargetGTIDs:  GTIDsAuto,
 			Mode:         ApplyAuto,
@@ -282,8 +299,8 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("workers must be at least 1 (or 0: chosen), got %d", o.Apply.Workers)
 	case o.Apply.GroupTxns < 0:
 		return fmt.Errorf("group size must be at least 1 (or 0: chosen), got %d", o.Apply.GroupTxns)
-	case o.Apply.MemoryBudget < 1<<20:
-		return fmt.Errorf("memory budget must be at least 1 MiB, got %d bytes", o.Apply.MemoryBudget)
+	case o.Apply.MemoryBudget != 0 && o.Apply.MemoryBudget < 1<<20:
+		return fmt.Errorf("memory budget must be at least 1 MiB (or 0: chosen), got %d bytes", o.Apply.MemoryBudget)
 	case o.Select.StartGTIDsFromTarget && !o.Select.StartGTIDs.IsEmpty():
 		return errors.New("--start-gtid: give a GTID set or target, not both")
 	case o.Select.StartGTIDsFromTarget && o.Source.DSN != "":

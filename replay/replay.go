@@ -215,6 +215,10 @@ func runOnce(ctx context.Context, opts Options, again attempt, logw io.Writer) (
 		r.opts.Apply.Workers = AutoWorkers(runtime.NumCPU(), rtt)
 		r.logf("workers: %d (%d processors here, a round trip of %s to the target)", r.opts.Apply.Workers, runtime.NumCPU(), rtt.Round(10*time.Microsecond))
 	}
+	if r.opts.Apply.MemoryBudget == 0 {
+		r.opts.Apply.MemoryBudget = AutoMemoryBudget(r.opts.Apply.Workers)
+		r.logf("memory budget: %d MiB (%d workers; --memory sets it)", r.opts.Apply.MemoryBudget>>20, r.opts.Apply.Workers)
+	}
 	start, cp, err := r.prepare(ctx)
 	if err == nil {
 		// From here on a checkpoint on the target is this run's: the

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -121,7 +122,7 @@ func (o *ReplayOptions) AddFlags(fs *flag.FlagSet) {
 	o.SelectionFlags.AddFlags(fs)
 	fs.IntVar(&o.Workers, "workers", d.Apply.Workers, "parallel target connections (0: twice the processors here, 4 to 16, plus one per 250 µs of round trip to the target, up to 32)")
 	o.Memory = byteSize(d.Apply.MemoryBudget)
-	fs.Var(&o.Memory, "memory", "memory `budget` for transactions between reading and commit, e.g. 256M or 1G; a transaction larger than it is applied alone")
+	fs.Var(&o.Memory, "memory", "memory `budget` for transactions between reading and commit, e.g. 256M or 1G; a transaction larger than it is applied alone (0: chosen, 8M per worker, 32M to 256M)")
 	fs.IntVar(&o.GroupTxns, "group-txns", d.Apply.GroupTxns, "most source transactions committed together in one target transaction (0: chosen as the replay goes, 64 to 1024: larger where each group waits for the one before)")
 	fs.Int64Var(&o.GroupBytes, "group-bytes", d.Apply.GroupBytes, "most binlog bytes committed together in one target transaction")
 	fs.StringVar(&o.CommitOrder, "commit-order", "server", "how commits are kept in source order: server (a COMMIT is sent as soon as the one before it is sent; the target holds it until that one commits: one round trip for many commits over a network) or client (each COMMIT waits in the replay for the one before it to be acknowledged)")
@@ -231,6 +232,21 @@ func (o *ReplayOptions) options(args []string, warn io.Writer) (replay.Options, 
 	return ro, ro.Validate()
 }
 
+// memoryLimit returns the Go runtime's soft memory limit for a replay
+// with a: its memory budget, or the largest one the replay may choose,
+// plus the headroom.
+func memoryLimit(a replay.ApplyOptions) int64 {
+	budget := a.MemoryBudget
+	switch {
+	case budget != 0:
+	case a.Workers != 0:
+		budget = replay.AutoMemoryBudget(a.Workers)
+	default:
+		budget = replay.AutoMemoryBudget(math.MaxInt32) // the workers are chosen later
+	}
+	return budget + memoryHeadroom
+}
+
 // memoryHeadroom is what the process may use beyond --memory.
 const memoryHeadroom = 64 << 20
 
@@ -322,7 +338,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	// The budget bounds what the replay keeps live; the soft limit makes
 	// the garbage collector keep the heap near it, with room for the rest
 	// of the process (connections, the reader's read-ahead, the runtime).
-	debug.SetMemoryLimit(ro.Apply.MemoryBudget + memoryHeadroom)
+	debug.SetMemoryLimit(memoryLimit(ro.Apply))
 	ro.Report.Progress, ro.Report.ProgressInterval = display.Update, display.Interval()
 	sum, err := replay.Run(ctx, ro, display.LogWriter())
 	var final *replay.Stats
