@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -96,7 +97,10 @@ func testKillAndResume(t *testing.T, format, apply string) {
 	sc := replaytest.New(t, format, resumeSetup, resumeWorkload)
 	tgt, db := sc.Target(t)
 	rng := rand.New(rand.NewPCG(11, uint64(len(format))))
-	kills := 0
+	// kills counts the runs killed; midApply those after which the
+	// checkpoint had moved: killed between commits, not while starting.
+	kills, midApply := 0, 0
+	var applied uint64
 	for run := 0; ; run++ {
 		if run > 300 {
 			t.Fatal("replay did not finish after 300 runs")
@@ -109,12 +113,19 @@ func testKillAndResume(t *testing.T, format, apply string) {
 		}
 		if cp != nil {
 			args = append(args, "--resume")
+			if cp.Applied > applied && run > 0 {
+				midApply++
+			}
+			applied = cp.Applied
 		} else {
 			args = append(args, "--start-position", sc.Start.String())
 		}
 		cmd := exec.Command(bin, append(args, sc.Files...)...)
-		var out strings.Builder
-		cmd.Stdout, cmd.Stderr = &out, &out
+		// The kill is timed from the moment the run says how it applies
+		// row events, once it has connected and checked the target, so
+		// that it lands among the commits whatever the machine's speed.
+		out := newWatchWriter("row events: ")
+		cmd.Stdout, cmd.Stderr = out, out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -122,22 +133,30 @@ func testKillAndResume(t *testing.T, format, apply string) {
 		go func() { done <- cmd.Wait() }()
 		var timer <-chan time.Time
 		if kills < 20 {
-			timer = time.After(time.Duration(20+rng.IntN(120)) * time.Millisecond)
+			select {
+			case <-out.seen:
+				timer = time.After(time.Duration(20+rng.IntN(130)) * time.Millisecond)
+			case err := <-done:
+				t.Fatalf("run %d ended before it started applying: %v\n%s", run, err, out)
+			}
 		}
 		select {
 		case err := <-done:
 			if err != nil {
-				t.Fatalf("run %d failed: %v\n%s", run, err, out.String())
+				t.Fatalf("run %d failed: %v\n%s", run, err, out)
 			}
 			if kills < 20 {
 				t.Fatalf("replay finished after only %d kills: the workload is too small for this test", kills)
 			}
 			if want := "row events: passed through"; apply == "sql" && !strings.Contains(out.String(), "row events: applied as SQL") ||
 				apply == "binlog" && !strings.Contains(out.String(), want) {
-				t.Fatalf("the last run does not say it applied row events by %s:\n%s", apply, out.String())
+				t.Fatalf("the last run does not say it applied row events by %s:\n%s", apply, out)
+			}
+			if midApply < 5 {
+				t.Fatalf("only %d of %d kills landed after a commit of the run killed: the test did not kill mid-apply", midApply, kills)
 			}
 			replaytest.RequireEqual(t, db, sc.SourceDB, "kr")
-			t.Logf("%s, apply=%s: finished after %d kills and %d runs", format, apply, kills, run+1)
+			t.Logf("%s, apply=%s: finished after %d kills (%d after a commit of the run killed) and %d runs", format, apply, kills, midApply, run+1)
 			return
 		case <-timer:
 			_ = cmd.Process.Kill()
@@ -145,6 +164,37 @@ func testKillAndResume(t *testing.T, format, apply string) {
 			kills++
 		}
 	}
+}
+
+// watchWriter collects a process's output and closes seen once the
+// output holds marker.
+type watchWriter struct {
+	mu     sync.Mutex
+	b      strings.Builder
+	marker string
+	seen   chan struct{}
+}
+
+func newWatchWriter(marker string) *watchWriter {
+	return &watchWriter{marker: marker, seen: make(chan struct{})}
+}
+
+func (w *watchWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	had := strings.Contains(w.b.String(), w.marker)
+	w.b.Write(p)
+	if !had && strings.Contains(w.b.String(), w.marker) {
+		close(w.seen)
+	}
+	return len(p), nil
+}
+
+// String returns the output so far.
+func (w *watchWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
 }
 
 // TestInterruptAndResume sends SIGINT (Ctrl-C) mid-replay: the tool must
