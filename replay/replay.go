@@ -37,6 +37,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/binlog-replay/binlog-replay/internal/pipeline/adapt"
 	"github.com/binlog-replay/binlog-replay/internal/pipeline/budget"
 	"github.com/binlog-replay/binlog-replay/internal/sqlgen/dialect"
 	"github.com/binlog-replay/binlog-replay/internal/target"
@@ -132,6 +133,8 @@ type run struct {
 	schemas *schema.Cache
 	gen     *sqlgen.Generator
 	mem     *budget.Budget
+	// startGroupTxns is where the adaptive group size starts (0: its least).
+	startGroupTxns int
 	// start is what prepare found: where to start, the checkpoint's
 	// count, time and pending transaction, whether source GTIDs are kept.
 	start startPoint
@@ -206,14 +209,22 @@ func runOnce(ctx context.Context, opts Options, again attempt, logw io.Writer) (
 	defer tgt.Close() // the replay lock last, once the run's other sessions are closed
 	r.tgt = tgt
 	res := attemptResult{reached: true}
-	if r.opts.Apply.Workers == 0 {
+	if r.opts.Apply.Workers == 0 || r.opts.Apply.GroupTxns == 0 {
 		rtt, err := tgt.RoundTrip(ctx)
 		if err != nil {
 			res.stale = tgt.Stale()
 			return res, err
 		}
-		r.opts.Apply.Workers = AutoWorkers(runtime.NumCPU(), rtt)
-		r.logf("workers: %d (%d processors here, a round trip of %s to the target)", r.opts.Apply.Workers, runtime.NumCPU(), rtt.Round(10*time.Microsecond))
+		if r.opts.Apply.Workers == 0 {
+			r.opts.Apply.Workers = AutoWorkers(runtime.NumCPU(), rtt)
+			r.logf("workers: %d (%d processors here, a round trip of %s to the target)", r.opts.Apply.Workers, runtime.NumCPU(), rtt.Round(10*time.Microsecond))
+		}
+		if r.opts.Apply.GroupTxns == 0 {
+			r.startGroupTxns = adapt.StartGroupTxns(rtt)
+			if r.startGroupTxns > adapt.BaseGroupTxns {
+				r.logf("groups: adaptive, from %d transactions (a round trip of %s to the target)", r.startGroupTxns, rtt.Round(10*time.Microsecond))
+			}
+		}
 	}
 	if r.opts.Apply.MemoryBudget == 0 {
 		r.opts.Apply.MemoryBudget = AutoMemoryBudget(r.opts.Apply.Workers)
@@ -429,7 +440,8 @@ func (r *run) pipeline(ctx context.Context, start txn.Position) error {
 		defer func() { r.logf("%s", c.Describe()) }()
 	}
 	r.pipe = pipeline.New(pipeline.Config{Workers: r.opts.Apply.Workers, GroupTxns: r.opts.Apply.GroupTxns, GroupBytes: r.opts.Apply.GroupBytes,
-		MaxRetries: r.opts.Recovery.MaxRetries, KeepGTIDs: r.start.keepGTIDs, LogValues: r.opts.Report.LogValues,
+		StartGroupTxns: r.startGroupTxns,
+		MaxRetries:     r.opts.Recovery.MaxRetries, KeepGTIDs: r.start.keepGTIDs, LogValues: r.opts.Report.LogValues,
 		ChainCommits: !r.opts.Apply.ClientCommitOrder, LockWait: r.opts.Recovery.LockWaitTimeout,
 		AppliedBefore: r.start.applied, Start: start, Pending: r.start.pending, Uncertain: r.opts.Recovery.Uncertain},
 		deps)

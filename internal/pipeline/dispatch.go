@@ -103,7 +103,7 @@ func (s *scheduler) schemaChanged(t *txn.Txn) {
 func (p *Pipeline) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- *group) error {
 	defer close(out)
 	sched := newScheduler(p)
-	sizer := adapt.NewGroupSizer(p.cfg.GroupTxns)
+	sizer := adapt.NewGroupSizer(p.cfg.GroupTxns, p.cfg.StartGroupTxns)
 	var (
 		cur    *group
 		ticket uint64

@@ -57,6 +57,9 @@ type Config struct {
 	// pipeline choose, as it goes (internal/pipeline/adapt).
 	GroupTxns  int
 	GroupBytes int64
+	// StartGroupTxns is the size the adaptive group size starts at
+	// (adapt.StartGroupTxns; 0: the least).
+	StartGroupTxns int
 	// MaxRetries bounds the retries of a group after lock conflicts.
 	MaxRetries int
 	// KeepGTIDs logs each commit with its source GTID on the target.

@@ -108,12 +108,30 @@ func (m *rateMeter) observe(committed uint64, now time.Time, limit int) {
 }
 
 // NewGroupSizer returns the sizer for a configured limit: fixed when it
-// is positive, adaptive (from baseGroupTxns) when it is 0.
-func NewGroupSizer(configured int) *GroupSizer {
+// is positive, adaptive when it is 0, starting at start (StartGroupTxns;
+// 0 or less: baseGroupTxns).
+func NewGroupSizer(configured, start int) *GroupSizer {
 	if configured > 0 {
 		return &GroupSizer{fixed: true, limit: configured}
 	}
-	return &GroupSizer{limit: baseGroupTxns, restart: true}
+	return &GroupSizer{limit: min(max(start, baseGroupTxns), maxGroupTxns), restart: true}
+}
+
+// StartGroupTxns returns the size the adaptive group size starts at for
+// a target rtt away: baseGroupTxns on a local target, doubled for every
+// doubling of the round trip from 250 µs on (512 at 1 ms, 1024 from
+// 2 ms). Over a network every step of a chain of groups pays its round
+// trips, and growing from 64 on evidence takes tens of thousands of
+// transactions; where the groups turn out independent the size halves
+// every window down to 64, and starting large cost less than it gained
+// on the workloads measured
+// (docs/design.md, "Where it starts", and docs/benchmarks.md).
+func StartGroupTxns(rtt time.Duration) int {
+	n := baseGroupTxns
+	for step := 250 * time.Microsecond; n < maxGroupTxns && rtt >= step; step *= 2 {
+		n *= 2
+	}
+	return n
 }
 
 // MaxTxns returns the most transactions a group may hold now.

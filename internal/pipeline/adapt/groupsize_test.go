@@ -54,7 +54,7 @@ func hotRows(txns int) time.Duration {
 }
 
 func TestGroupSizerGrowsOnChainsAndShrinksWhenParallel(t *testing.T) {
-	s := NewGroupSizer(0)
+	s := NewGroupSizer(0, 0)
 	m := newSim(s, overhead)
 	if got := s.MaxTxns(); got != baseGroupTxns {
 		t.Fatalf("initial limit %d, want %d", got, baseGroupTxns)
@@ -89,7 +89,7 @@ func TestGroupSizerGrowsOnChainsAndShrinksWhenParallel(t *testing.T) {
 // transactions per second, a doubling is tried, measured, undone, and
 // held off for holdWindows windows; then tried once more.
 func TestGroupSizerBrakes(t *testing.T) {
-	s := NewGroupSizer(0)
+	s := NewGroupSizer(0, 0)
 	m := newSim(s, hotRows)
 	sizes := map[int]int{} // windows spent at each size
 	tried := 0
@@ -113,7 +113,7 @@ func TestGroupSizerBrakes(t *testing.T) {
 // in flight), a chain grows the limit as before the brake; once a doubling
 // from a known rate is being measured, it waits for that measurement.
 func TestGroupSizerGrowsBeforeARate(t *testing.T) {
-	s := NewGroupSizer(0)
+	s := NewGroupSizer(0, 0)
 	next := uint64(1)
 	now := time.Unix(0, 0)
 	for i := 0; i < 5*sizeWindow; i++ {
@@ -125,7 +125,7 @@ func TestGroupSizerGrowsBeforeARate(t *testing.T) {
 	if got := s.MaxTxns(); got != maxGroupTxns {
 		t.Fatalf("limit %d with no commit seen, want %d: doubled on the chain alone", got, maxGroupTxns)
 	}
-	s = NewGroupSizer(0)
+	s = NewGroupSizer(0, 0)
 	m := newSim(s, overhead)
 	m.feed(sizeWindow, true) // 64 measured (commits come at once here): doubles from a known rate
 	if got := s.MaxTxns(); got != 2*baseGroupTxns || s.grownAt == 0 {
@@ -147,7 +147,7 @@ func TestGroupSizerGrowsBeforeARate(t *testing.T) {
 }
 
 func TestGroupSizerHoldsInBetween(t *testing.T) {
-	s := NewGroupSizer(0)
+	s := NewGroupSizer(0, 0)
 	m := newSim(s, overhead)
 	for s.MaxTxns() == baseGroupTxns {
 		m.feed(sizeWindow, true)
@@ -161,7 +161,7 @@ func TestGroupSizerHoldsInBetween(t *testing.T) {
 }
 
 func TestGroupSizerFixed(t *testing.T) {
-	s := NewGroupSizer(16)
+	s := NewGroupSizer(16, 0)
 	m := newSim(s, hotRows)
 	m.feed(5*sizeWindow, true)
 	if got := s.MaxTxns(); got != 16 {
@@ -169,5 +169,31 @@ func TestGroupSizerFixed(t *testing.T) {
 	}
 	if GroupTxnsBound(16) != 16 || GroupTxnsBound(0) != maxGroupTxns {
 		t.Fatalf("groupTxnsBound: %d, %d", GroupTxnsBound(16), GroupTxnsBound(0))
+	}
+}
+
+// TestStartGroupTxns: the start doubles with each doubling of the round
+// trip from 250 µs, and a large start halves back to the least where the
+// groups are independent.
+func TestStartGroupTxns(t *testing.T) {
+	for rtt, want := range map[time.Duration]int{
+		0: 64, 100 * time.Microsecond: 64, 250 * time.Microsecond: 128, 600 * time.Microsecond: 256,
+		time.Millisecond: 512, 1500 * time.Microsecond: 512, 2 * time.Millisecond: 1024, 5 * time.Millisecond: 1024,
+	} {
+		if got := StartGroupTxns(rtt); got != want {
+			t.Errorf("StartGroupTxns(%s) = %d, want %d", rtt, got, want)
+		}
+	}
+	s := NewGroupSizer(0, StartGroupTxns(5*time.Millisecond))
+	if got := s.MaxTxns(); got != maxGroupTxns {
+		t.Fatalf("initial limit %d, want %d", got, maxGroupTxns)
+	}
+	m := newSim(s, overhead)
+	m.feed(4*sizeWindow, false)
+	if got := s.MaxTxns(); got != baseGroupTxns {
+		t.Fatalf("after 4 windows of independent groups the limit is %d, want %d", got, baseGroupTxns)
+	}
+	if got := NewGroupSizer(16, 1024).MaxTxns(); got != 16 {
+		t.Fatalf("a configured size %d started at %d", 16, got)
 	}
 }
