@@ -172,6 +172,7 @@ type watchWriter struct {
 	mu     sync.Mutex
 	b      strings.Builder
 	marker string
+	found  bool // marker is in b: seen is closed
 	seen   chan struct{}
 }
 
@@ -182,9 +183,9 @@ func newWatchWriter(marker string) *watchWriter {
 func (w *watchWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	had := strings.Contains(w.b.String(), w.marker)
 	w.b.Write(p)
-	if !had && strings.Contains(w.b.String(), w.marker) {
+	if !w.found && strings.Contains(w.b.String(), w.marker) {
+		w.found = true
 		close(w.seen)
 	}
 	return len(p), nil

@@ -278,7 +278,7 @@ func (r *Result) replayAndCheck(ctx context.Context, cfg Config, src *Source, an
 			Why: fmt.Sprintf("refused after a kill or a restart: temporary tables open after transaction #%d (%s)", tr.Index, tr.Tables)}
 		anchor = tr.Anchor
 	}
-	split, recovered, err := gtidStop(ctx, out, txns, target)
+	split, dropped, err := gtidStop(ctx, out, txns, target)
 	if err != nil {
 		return err
 	}
@@ -301,12 +301,8 @@ func (r *Result) replayAndCheck(ctx context.Context, cfg Config, src *Source, an
 	if tr := out.TempRefused; tr != nil {
 		c.exempt = tr.Exempt
 	}
-	if m := reCreateMissing.FindStringSubmatch(lastError(out)); split >= 0 && m != nil && m[1] == seedgen.DB {
-		// The table the failed statement dropped: the stop says so.
-		c.exempt = map[string]string{m[2]: "dropped by the pending CREATE OR REPLACE TABLE's failed earlier run"}
-	}
-	if recovered != "" {
-		c.exempt = map[string]string{recovered: "dropped by the target's crash recovery of the pending CREATE OR REPLACE TABLE"}
+	if dropped != nil {
+		c.exempt = dropped
 	}
 	failures, err := c.check(ctx)
 	r.Failures = append(r.Failures, failures...)
@@ -362,30 +358,39 @@ var (
 
 // gtidStop returns how many transactions the target must hold when the
 // last run stopped because the target's GTIDs can no longer be the
-// source's (see splitRefusal), -1 when it did not; and, for ownRefusal,
-// the table of the pending CREATE OR REPLACE TABLE when the target's
-// crash recovery dropped it instead of completing the DDL.
-func gtidStop(ctx context.Context, out *Outcome, txns []binlogtext.BinTxn, tgt *sandbox.Server) (split int, recovered string, err error) {
+// source's (see splitRefusal), -1 when it did not; and the table a
+// pending CREATE OR REPLACE TABLE left dropped there, with why, to leave
+// out of the comparison (createRefusal: its failed earlier run;
+// ownRefusal: the target's crash recovery), nil when none.
+func gtidStop(ctx context.Context, out *Outcome, txns []binlogtext.BinTxn, tgt *sandbox.Server) (split int, dropped map[string]string, err error) {
 	if out.Exit != 1 {
-		return -1, "", nil
+		return -1, nil, nil
 	}
 	msg := lastError(out)
 	own := strings.Contains(msg, ownRefusal)
 	if own || strings.Contains(msg, pastRefusal) || strings.Contains(msg, loggedRefusal) || strings.Contains(msg, createRefusal) {
 		cp, err := readTargetCheckpoint(ctx, tgt)
 		if err != nil || cp == nil {
-			return -1, "", err
+			return -1, nil, err
 		}
 		if !own {
-			return int(cp.Seq), "", nil
+			if m := reCreateMissing.FindStringSubmatch(msg); m != nil && m[1] == seedgen.DB {
+				// The table the failed statement dropped: the stop says so.
+				dropped = map[string]string{m[2]: "dropped by the pending CREATE OR REPLACE TABLE's failed earlier run"}
+			}
+			return int(cp.Seq), dropped, nil
 		}
 		// The target's crash recovery finished the pending DDL: it
 		// completed it, or, for a CREATE OR REPLACE TABLE it could not
 		// complete, dropped the table it replaces (seed 42185).
-		if table, err := recoveryDrop(ctx, tgt, msg); err != nil || table != "" {
-			return int(cp.Seq), table, err
+		table, err := recoveryDrop(ctx, tgt, msg)
+		switch {
+		case err != nil:
+			return -1, nil, err
+		case table != "":
+			return int(cp.Seq), map[string]string{table: "dropped by the target's crash recovery of the pending CREATE OR REPLACE TABLE"}, nil
 		}
-		return int(cp.Seq) + 1, "", nil
+		return int(cp.Seq) + 1, nil, nil
 	}
 	after := 1 // the transaction named is applied
 	m := reSplit.FindStringSubmatch(msg)
@@ -393,14 +398,14 @@ func gtidStop(ctx context.Context, out *Outcome, txns []binlogtext.BinTxn, tgt *
 		m, after = reSequence.FindStringSubmatch(msg), 0
 	}
 	if m == nil {
-		return -1, "", nil
+		return -1, nil, nil
 	}
 	for i, t := range txns {
 		if t.File == m[1] && fmt.Sprint(t.Start) == m[2] {
-			return i + after, "", nil
+			return i + after, nil, nil
 		}
 	}
-	return -1, "", nil
+	return -1, nil, nil
 }
 
 // reOwnGTID finds, in ownRefusal's error, the GTID the target logged;
