@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -99,8 +100,17 @@ func TestUndoKillAndResume(t *testing.T) {
 			t.Fatalf("reference replay %d: %v", i, err)
 		}
 	}
+	// A killed undo must leave no spool file behind (its inverse row
+	// events: the size of the range's).
+	spoolDir := t.TempDir()
+	requireNoSpool := func(when string) {
+		t.Helper()
+		if left, err := os.ReadDir(spoolDir); err != nil || len(left) > 0 {
+			t.Fatalf("%s, the spool directory holds %d files (%v)", when, len(left), err)
+		}
+	}
 	args := []string{"undo", "--target", sc.Source.DSN(""), "--workers", "4", "--group-txns", "2", "--memory", "1M",
-		"--start-position", first.Start.String(), "--stop-position", last.End.String()}
+		"--spool-dir", spoolDir, "--start-position", first.Start.String(), "--stop-position", last.End.String()}
 	rng := rand.New(rand.NewPCG(13, 17))
 	ticker := time.NewTicker(5 * time.Millisecond)
 	defer ticker.Stop()
@@ -150,6 +160,7 @@ func TestUndoKillAndResume(t *testing.T) {
 					t.Fatalf("the last run does not say the undo finished:\n%s", out.String())
 				}
 				replaytest.RequireEqual(t, sc.SourceDB, refDB, "ku")
+				requireNoSpool("after the last run")
 				t.Logf("finished after %d kills and %d runs; last run:\n%s", kills, run+1, out.String())
 				return
 			case <-poll:
@@ -159,6 +170,7 @@ func TestUndoKillAndResume(t *testing.T) {
 			case <-timer:
 				_ = cmd.Process.Kill()
 				<-done
+				requireNoSpool(fmt.Sprintf("after kill %d", kills+1))
 				kills, killed = kills+1, true
 			}
 		}

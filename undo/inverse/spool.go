@@ -35,7 +35,11 @@ import (
 
 // Spool holds the inverse statements of a range on disk.
 type Spool struct {
-	f    *os.File
+	f *os.File
+	// name is the file's name while it is still linked: NewSpool unlinks
+	// it at once where the system allows (the open file lives on), so
+	// that a killed undo leaves nothing behind.
+	name string
 	w    *bufio.Writer
 	Size int64
 	// files and formats are the names and formats the records index.
@@ -53,21 +57,30 @@ type Spool struct {
 	buf  []byte
 }
 
-// NewSpool creates the spool's file in dir (os.TempDir() when empty),
-// removed when the spool is closed.
+// NewSpool creates the spool's file in dir (os.TempDir() when empty).
+// The file is unlinked at once where the system allows an open file to
+// be, and otherwise removed when the spool is closed: either way it
+// takes no space once the undo ends, even killed.
 func NewSpool(dir string) (*Spool, error) {
 	f, err := os.CreateTemp(dir, "binlog-replay-undo-*.spool")
 	if err != nil {
 		return nil, fmt.Errorf("create the undo's spool file: %w", err)
 	}
-	return &Spool{f: f, w: bufio.NewWriterSize(f, 1<<20), fileIdx: map[string]uint32{},
-		formatIdx: map[*txn.Format]uint32{}}, nil
+	s := &Spool{f: f, w: bufio.NewWriterSize(f, 1<<20), fileIdx: map[string]uint32{},
+		formatIdx: map[*txn.Format]uint32{}}
+	if os.Remove(f.Name()) != nil {
+		s.name = f.Name()
+	}
+	return s, nil
 }
 
-// Close closes and removes the spool's file.
+// Close closes the spool's file, and removes it if NewSpool could not.
 func (s *Spool) Close() error {
 	err := s.f.Close()
-	if rerr := os.Remove(s.f.Name()); err == nil {
+	if s.name == "" {
+		return err
+	}
+	if rerr := os.Remove(s.name); err == nil {
 		err = rerr
 	}
 	return err
