@@ -62,7 +62,7 @@ bench: build
 # stop points, kills and target restarts, and checked against mariadb-binlog |
 # mariadb over the same range. SEEDS=N seeds from FIRST (default 1), or
 # SEED=S alone; FEATURES (default all; see internal/soak/seedgen/features.go),
-# FORMAT=ROW|MIXED|STATEMENT, DURATION=2h, KEEP=DIR (failing seeds' base and binlogs, default
+# FORMAT=ROW|MIXED|STATEMENT, DURATION=2h, KEEP=DIR (failing and inconclusive seeds' base and binlogs, default
 # bin/soak), FROM=DIR (rerun a kept seed's replay on its input), REPEAT=N
 # (each seed N times: kills land at random moments), RACE=1, APPLY=sql|binlog
 # (force the replay's --apply; by default a third of the seeds use sql).

@@ -423,7 +423,8 @@ func (r *Reader) rowsEvent(e readyEvent) error {
 			return err
 		}
 	}
-	forced := r.opts.DecodeJSON && r.statementHasJSON()
+	forced := r.opts.DecodeJSON && r.statementHasJSON() ||
+		r.opts.DecodeSequences && te.tm.SequenceShaped() && partialImage(rows)
 	if h.Flags&txn.RowsFlagStmtEnd != 0 {
 		clear(r.group.tables) // table maps are scoped to their statement, as the server applies them
 	}
@@ -447,6 +448,11 @@ func (r *Reader) rowsEvent(e readyEvent) error {
 	r.group.cur.jobs = append(r.group.cur.jobs, rowsJob{rows: rows, tmpl: tmpl, table: te.tme, head: h, body: e.body,
 		pos: e.pos, typ: e.Type, inner: e.inner, forced: forced})
 	return nil
+}
+
+// partialImage reports whether a row event's images lack columns.
+func partialImage(rows *txn.Rows) bool {
+	return slices.Contains(rows.Columns, false) || slices.Contains(rows.ColumnsAfter, false)
 }
 
 // statementHasJSON reports whether a table map of the current statement

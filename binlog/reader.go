@@ -117,6 +117,13 @@ type Options struct {
 	// transaction exceeds DecodeMaxBytes: a MariaDB target cannot take
 	// them by passthrough, and SQL made from the images applies them.
 	DecodeJSON bool
+	// DecodeSequences decodes the row images of every row event whose
+	// image lacks columns (binlog_row_image=MINIMAL) on a table with a
+	// sequence's columns (txn.TableMap.SequenceShaped), even when
+	// DecodeRows is off or the transaction exceeds DecodeMaxBytes: a
+	// MariaDB target logging its binlog refuses such a row of a sequence
+	// by passthrough (MDEV-37366), and SQL made from the image applies it.
+	DecodeSequences bool
 	// ReadAheadBytes bounds the binlog bytes of the transactions read
 	// ahead while decode workers decode them (default 64 MiB).
 	ReadAheadBytes int64

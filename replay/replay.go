@@ -664,7 +664,8 @@ func (r *run) openReader(ctx context.Context, start txn.Position) (*binlog.Reade
 	readAhead, decodeMax := budget.ReaderLimits(r.opts.Apply.MemoryBudget)
 	bo := binlog.Options{Start: start, SkipUnknown: r.opts.Recovery.SkipUnknown,
 		DecodeRows: r.opts.Apply.Workers > 1, DecodeMaxBytes: decodeMax, ReadAheadBytes: readAhead, StreamAbove: decodeMax,
-		SkipDecode: r.pipe.SkipDecode(), DecodeJSON: r.gen.TargetMariaDB, NoContinuityCheck: r.opts.Recovery.NoContinuityCheck}
+		SkipDecode: r.pipe.SkipDecode(), DecodeJSON: r.gen.TargetMariaDB, DecodeSequences: r.gen.TargetMariaDB,
+		NoContinuityCheck: r.opts.Recovery.NoContinuityCheck}
 	if r.opts.Apply.Compact {
 		// Compaction reads the rows' key values.
 		bo.DecodeRows, bo.SkipDecode = true, nil

@@ -230,6 +230,25 @@ func (tm *TableMap) HasJSON() bool {
 	return false
 }
 
+// SequenceShaped reports whether the table map has the columns of a
+// MariaDB sequence (next_not_cached_value, minimum_value, maximum_value,
+// start_value, increment, cache_size: BIGINT; cycle_option: TINYINT;
+// cycle_count: BIGINT; none nullable). A table of the same columns may
+// be a plain table: the target's definition says which.
+func (tm *TableMap) SequenceShaped() bool {
+	const longlong, tiny = 8, 1
+	shape := [...]byte{longlong, longlong, longlong, longlong, longlong, longlong, tiny, longlong}
+	if len(tm.ColumnTypes) != len(shape) {
+		return false
+	}
+	for i, t := range tm.ColumnTypes {
+		if t != shape[i] || i < len(tm.Nullable) && tm.Nullable[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // Op is the operation of a row event.
 type Op uint8
 

@@ -45,7 +45,8 @@ type Config struct {
 	// WorkDir holds the seeds' temporary directories.
 	WorkDir string
 	// Keep, when set, receives the base, binlogs and replay log of each
-	// failing seed, in Keep/seed-N.
+	// failing or inconclusive seed (the anchor's failure is worth a look
+	// too), in Keep/seed-N.
 	Keep string
 	// From, when set, is such a kept seed's directory: the seed's replay
 	// and check run again on its base and binlogs, without a source.
@@ -236,7 +237,7 @@ func (r *Result) run(ctx context.Context, cfg Config, dir string) error {
 		return err
 	}
 	r.Status = verdict(r)
-	if r.Status == Fail && cfg.Keep != "" && cfg.From == "" {
+	if (r.Status == Fail || r.Status == Inconclusive) && cfg.Keep != "" && cfg.From == "" {
 		if err := keepSeed(cfg.Keep, r, src); err != nil {
 			r.Notes = append(r.Notes, err.Error())
 		}

@@ -38,7 +38,7 @@ var testSeeds = []seedRun{
 //	SOAK_FORMAT=F     force the binlog format (ROW, MIXED, STATEMENT)
 //	SOAK_APPLY=A      force the replay's --apply (sql: every seed without
 //	                  triggers; binlog: every seed)
-//	SOAK_KEEP=DIR     keep failing seeds' base, binlogs and report there
+//	SOAK_KEEP=DIR     keep failing and inconclusive seeds' base, binlogs and report there
 //	SOAK_FROM=DIR     rerun a kept seed's replay and check on its input
 //	SOAK_REPEAT=N     run each seed N times (kills and restarts land at
 //	                  random moments: a failure may need a few tries)

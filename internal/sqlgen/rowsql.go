@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -104,6 +105,36 @@ func needsSQL(f *txn.Format, targetMariaDB bool, events []*txn.Event) bool {
 		}
 	}
 	return false
+}
+
+// partialSequenceRows reports whether the row events of one source
+// statement write a sequence's row with columns left out of the image
+// (binlog_row_image=MINIMAL: NEXTVAL and SETVAL log the columns they
+// change), all of them decoded: they are applied as SQL (see
+// batcher.sequenceRow). A MariaDB target that logs its binlog refuses
+// such a row by passthrough, error 4085, because it checks the sequence's
+// options, the columns left out among them, before it fills them in
+// (MDEV-37366); mariadb-binlog | mariadb fails there too. A table the
+// target cannot describe is left to passthrough, which names the error.
+func (sa *Generator) partialSequenceRows(ctx context.Context, events []*txn.Event) bool {
+	if !sa.TargetMariaDB || sa.Tables == nil {
+		return false
+	}
+	found := false
+	for _, e := range events {
+		if e.Kind != txn.EventRows {
+			continue
+		}
+		if !e.Rows.Decoded {
+			return false
+		}
+		if found || !e.Rows.Table.SequenceShaped() || !slices.Contains(e.Rows.Columns, false) {
+			continue
+		}
+		t, err := sa.Tables(ctx, e.Rows.Table.Schema, e.Rows.Table.Table)
+		found = err == nil && t.Sequence
+	}
+	return found
 }
 
 // TableFunc returns the target's definition of a table (schema.Cache.Table).

@@ -208,7 +208,7 @@ func (sa *Generator) AppendBody(ctx context.Context, dst []Stmt, t *txn.Txn) ([]
 		if len(pending) == 0 {
 			return nil
 		}
-		if sa != nil && (sa.ApplySQL || needsSQL(t.Format, sa.TargetMariaDB, pending)) {
+		if sa != nil && (sa.ApplySQL || needsSQL(t.Format, sa.TargetMariaDB, pending) || sa.partialSequenceRows(ctx, pending)) {
 			if batch == nil {
 				batch = newBatcher(ctx, sa.Tables, sa.sqlOptions(), &out)
 			}
