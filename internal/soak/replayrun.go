@@ -148,6 +148,10 @@ type Outcome struct {
 	RefusalFailed bool
 	// Notes are observations of those checks that are not failures.
 	Notes []string
+	// AnchorUnfaithful is set when an anchor those checks compared with
+	// (anchorAt) failed statements the source did not: they cannot be
+	// judged.
+	AnchorUnfaithful bool
 	// Log holds every run's command and output, for reports.
 	Log strings.Builder
 }

@@ -372,7 +372,8 @@ func (r *replayer) exemptPending(ctx context.Context, out *Outcome, tr *TempRefu
 }
 
 // anchorAt starts a server from the base and applies the first n
-// transactions to it with mariadb-binlog | mariadb.
+// transactions to it with mariadb-binlog | mariadb (setting
+// out.AnchorUnfaithful if it fails statements the source did not).
 func (r *replayer) anchorAt(ctx context.Context, n int, out *Outcome) (*sandbox.Server, error) {
 	srv, err := sandbox.Start(ctx, sandbox.Options{FromDatadir: r.src.Base})
 	if err != nil {
@@ -396,6 +397,7 @@ func (r *replayer) anchorAt(ctx context.Context, n int, out *Outcome) (*sandbox.
 		want += t.ErrorCodes
 	}
 	if failed != want {
+		out.AnchorUnfaithful = out.AnchorUnfaithful || failed > want
 		out.Notes = append(out.Notes, fmt.Sprintf("anchor for %d transactions: %d statements failed, %d logged with an error code: %s",
 			n, failed, want, tailLines(stderr, 5)))
 	}

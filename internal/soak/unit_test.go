@@ -172,3 +172,25 @@ func TestOwnRefusal(t *testing.T) {
 		t.Errorf("reRecoveryDrop matches the DROP of a failed statement: %q", d)
 	}
 }
+
+// TestVerdict: an anchor that failed statements the source did not makes
+// a seed inconclusive, whether it is the whole range's or one the checks
+// started for part of it (anchorAt), before any failure is counted.
+func TestVerdict(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		r    Result
+		want Status
+	}{
+		{"passed", Result{Outcome: &Outcome{}}, Pass},
+		{"failed", Result{Outcome: &Outcome{}, Failures: []Failure{{}}}, Fail},
+		{"refused", Result{Outcome: &Outcome{Exit: 1}, Expect: Expect{Exit: 1}}, Refused},
+		{"the whole range's anchor unfaithful", Result{Outcome: &Outcome{}, Failures: []Failure{{}}, anchorUnfaithful: true}, Inconclusive},
+		{"a part's anchor unfaithful", Result{Outcome: &Outcome{AnchorUnfaithful: true}, Failures: []Failure{{}}}, Inconclusive},
+		{"no outcome", Result{}, Pass},
+	} {
+		if got := verdict(&c.r); got != c.want {
+			t.Errorf("%s: %s, want %s", c.name, got, c.want)
+		}
+	}
+}
