@@ -188,3 +188,68 @@ func replayKeepingGTIDs(t *testing.T, o replay.Options, target *sql.DB, sc *repl
 	}
 	return sum, log.String()
 }
+
+// TestTemporaryTablesInTwoDomains: statement-format sessions of two GTID
+// domains each use a temporary table, interleaved. A session holding a
+// temporary table may not change its gtid_domain_id (error 1953, on the
+// source as on the target), so with the source's GTIDs kept a single
+// statement session for the replay could not log the next domain's
+// statement while the other domain's table is open: each domain's
+// statements get a session of their own. The target must end at the
+// source's state and GTID position, whatever the workers.
+func TestTemporaryTablesInTwoDomains(t *testing.T) {
+	sc := replaytest.New(t, "STATEMENT", func(ctx context.Context, db *sql.DB) error {
+		return replaytest.ExecAll(ctx, db, "CREATE DATABASE tt",
+			"CREATE TABLE tt.p (id INT PRIMARY KEY, v VARCHAR(20)) ENGINE=InnoDB")
+	}, func(ctx context.Context, db *sql.DB) error {
+		conns := make([]*sql.Conn, 2)
+		for i := range conns {
+			c, err := db.Conn(ctx)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			if _, err := c.ExecContext(ctx, fmt.Sprintf("SET SESSION gtid_domain_id=%d", 3*i)); err != nil {
+				return err
+			}
+			if _, err := c.ExecContext(ctx, fmt.Sprintf("CREATE TEMPORARY TABLE tt.tmp%d (id INT PRIMARY KEY) ENGINE=InnoDB", i)); err != nil {
+				return err
+			}
+			conns[i] = c
+		}
+		for n := 0; n < 40; n++ {
+			i := n % 2
+			for _, q := range []string{
+				fmt.Sprintf("INSERT INTO tt.tmp%d VALUES (%d)", i, n),
+				fmt.Sprintf("INSERT INTO tt.p SELECT id, 'from tmp%d' FROM tt.tmp%d WHERE id = %d", i, i, n),
+			} {
+				if _, err := conns[i].ExecContext(ctx, q); err != nil {
+					return fmt.Errorf("%s: %w", q, err)
+				}
+			}
+		}
+		for i, c := range conns {
+			if _, err := c.ExecContext(ctx, fmt.Sprintf("DROP TEMPORARY TABLE tt.tmp%d", i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	srcPos, _ := gtidState(t, sc.SourceDB)
+	if !strings.Contains(srcPos, "3-") {
+		t.Fatalf("source GTID position %q: the workload did not log in domain 3", srcPos)
+	}
+	for _, workers := range []int{1, 4} {
+		t.Run(fmt.Sprintf("%d workers", workers), func(t *testing.T) {
+			db, o := binlogTarget(t, sc, "MIXED", workers, "--gtid-strict-mode=1")
+			var log strings.Builder
+			if _, err := replay.Run(context.Background(), o, &log); err != nil {
+				t.Fatalf("replay: %v\nlog:\n%s", err, log.String())
+			}
+			replaytest.RequireEqual(t, db, sc.SourceDB, "tt")
+			if pos, _ := gtidState(t, db); pos != srcPos {
+				t.Fatalf("target GTID position %q, want the source's %q", pos, srcPos)
+			}
+		})
+	}
+}

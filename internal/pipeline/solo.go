@@ -309,8 +309,8 @@ func (w *worker) startSoloLog(ctx context.Context, t *txn.Txn) (soloLog, error) 
 // READ COMMITTED or READ UNCOMMITTED isolation levels, at which InnoDB
 // refuses statement logging (the source, which logged statements, did
 // not run at them): the format then stays, and loggedDuring tells what
-// came of it.
-func (w *worker) logStatementsAsSource(ctx context.Context) error {
+// came of it (logged when first is set: once a run).
+func (w *worker) logStatementsAsSource(ctx context.Context, first bool) error {
 	conn := w.sess.Conn()
 	if !w.p.cfg.KeepGTIDs || conn == nil {
 		return nil
@@ -320,6 +320,9 @@ func (w *worker) logStatementsAsSource(ctx context.Context) error {
 		return fmt.Errorf("read the statement session's isolation level: %w", err)
 	}
 	if strings.HasPrefix(strings.ToUpper(isolation), "READ-") {
+		if !first {
+			return nil
+		}
 		w.p.logf("the statement session runs at %s: the source's statements are logged in the target's binlog format", isolation)
 		return nil
 	}

@@ -60,6 +60,8 @@ func (g *group) last() uint64 { return g.first + uint64(len(g.txns)) - 1 }
 type worker struct {
 	p    *Pipeline
 	sess Session
+	// stmt is set for a statement session (stmtSession).
+	stmt bool
 }
 
 // loop applies groups from in until it is closed or an error occurs.
@@ -84,7 +86,7 @@ func (w *worker) loop(ctx context.Context, in <-chan *group) error {
 
 // apply applies g, retrying on lock conflicts, until it is committed.
 func (w *worker) apply(ctx context.Context, g *group) error {
-	if g.statement && w != w.p.stmt.worker {
+	if g.statement && !w.stmt {
 		// Statement groups run alone: once everything before one has
 		// committed (and everything after waits for it), the statement
 		// session is free. Wait first, lock after: an earlier statement
@@ -94,7 +96,11 @@ func (w *worker) apply(ctx context.Context, g *group) error {
 		}
 		w.p.stmt.mu.Lock()
 		defer w.p.stmt.mu.Unlock()
-		return w.p.stmt.worker.apply(ctx, g)
+		sw, err := w.p.stmtWorker(ctx, g)
+		if err != nil {
+			return err
+		}
+		return sw.apply(ctx, g)
 	}
 	if g.stream != nil {
 		return w.applyStream(ctx, g)

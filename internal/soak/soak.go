@@ -89,12 +89,14 @@ const (
 
 // Result is the outcome of one seed.
 type Result struct {
-	Seed     uint64
-	Plan     seedgen.Plan
-	Replay   ReplayConfig
-	Expect   Expect
-	Outcome  *Outcome
-	Txns     int
+	Seed    uint64
+	Plan    seedgen.Plan
+	Replay  ReplayConfig
+	Expect  Expect
+	Outcome *Outcome
+	Txns    int
+	// Domains is the number of GTID domains of those transactions.
+	Domains  int
 	Status   Status
 	Failures []Failure
 	// Err is set for Harness: what could not be done.
@@ -116,6 +118,9 @@ func (r *Result) Line() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "seed %d %s %.1fs (%s) %s %d txns", r.Seed, r.Status, r.Duration.Seconds(),
 		strings.Join(r.Timing, ", "), r.Plan.Format, r.Txns)
+	if r.Domains > 1 {
+		fmt.Fprintf(&b, " in %d GTID domains", r.Domains)
+	}
 	if r.Outcome != nil {
 		o := r.Outcome
 		fmt.Fprintf(&b, "; %s; exit %d (want %d, %s); %d runs, %d kills, %d SIGTERMs, %d restarts done",
@@ -210,6 +215,7 @@ func (r *Result) run(ctx context.Context, cfg Config, dir string) error {
 		return err
 	}
 	r.Txns = len(txns)
+	r.Domains = countDomains(txns)
 	end, err := binlogEnd(files)
 	if err != nil {
 		return err
@@ -644,6 +650,17 @@ func (r *Result) runAnchor(ctx context.Context, src *Source, files []string, txn
 			failed, want, rg.Command(anchor.Socket), tailLines(stderr, 5)))
 	}
 	return anchor, nil
+}
+
+// countDomains returns the number of GTID domains of txns.
+func countDomains(txns []binlogtext.BinTxn) int {
+	domains := map[string]bool{}
+	for _, t := range txns {
+		if d, _, ok := strings.Cut(t.GTID, "-"); ok {
+			domains[d] = true
+		}
+	}
+	return len(domains)
 }
 
 // filesFrom returns the files from the one named start on.

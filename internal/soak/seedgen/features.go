@@ -47,6 +47,11 @@ const (
 	// MINIMAL or NOBLOB (images without the columns a replica need not
 	// see), in ROW and MIXED formats.
 	FeatRowImage Feature = "rowimage"
+	// FeatDomains: sessions switch their gtid_domain_id between
+	// transactions (domains 0 to 2), so that the binlog interleaves
+	// MariaDB GTID domains (groups, stop points, resumes and the
+	// target's GTIDs per domain).
+	FeatDomains Feature = "domains"
 )
 
 // Replay features.
@@ -75,7 +80,7 @@ var allFeatures = []Feature{
 	FeatBigTxn, FeatLoadData, FeatErrorCode, FeatRollback, FeatFormatSwap, FeatXA,
 	FeatKill, FeatRestart, FeatCrash, FeatStopPos, FeatStopTime, FeatStopGTID, FeatStopNever,
 	FeatSmallMem, FeatMultiFile, FeatStopBehind, FeatTerm, FeatContext, FeatCollationKeys,
-	FeatPartition, FeatRowImage,
+	FeatPartition, FeatRowImage, FeatDomains,
 }
 
 // optIn are the features "all" leaves out: XA transactions are refused by

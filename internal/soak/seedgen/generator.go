@@ -124,6 +124,9 @@ func (g *sessionGen) scripts(n int) []Script {
 		if g.rng.IntN(40) == 0 {
 			sc.Pause = time.Duration(200+g.rng.IntN(600)) * time.Millisecond
 		}
+		if g.p.Has(FeatDomains) && g.rng.IntN(8) == 0 {
+			sc.Stmts = append([]string{fmt.Sprintf("SET SESSION gtid_domain_id = %d", g.rng.IntN(3))}, sc.Stmts...)
+		}
 		if g.p.Has(FeatFormatSwap) && g.rng.IntN(25) == 0 && !g.tmpOpen {
 			formats := []string{"ROW", "MIXED", "STATEMENT"}
 			sc.Stmts = append([]string{"SET SESSION binlog_format = '" + formats[g.rng.IntN(3)] + "'"}, sc.Stmts...)
