@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,7 +21,17 @@ type anchorRange struct {
 	Files    []string
 	StartPos uint64
 	StopPos  uint64
+	// NoDomains drops the lines of mariadb-binlog's output that switch
+	// the session's GTID domain, for a server that logs no binlog (they
+	// change nothing there): one client session holding temporary tables
+	// of two domains may not switch (error 1953), as no source session
+	// did, and a binlog interleaving domains stops the anchor otherwise.
+	NoDomains bool
 }
+
+// domainSwitch starts the line of mariadb-binlog's output that sets the
+// session's GTID domain.
+const domainSwitch = "/*M!100001 SET @@session.gtid_domain_id="
 
 // rangeFor returns the range that applies txns[:n] of files (from
 // startPos), and false when n is 0 (nothing to apply).
@@ -53,8 +64,74 @@ func (r anchorRange) args() []string {
 
 // Command returns the anchor's shell pipeline, for reports.
 func (r anchorRange) Command(socket string) string {
-	return fmt.Sprintf("mariadb-binlog %s | mariadb --no-defaults --socket=%s --user=root --binary-mode --force --local-infile=1",
-		strings.Join(r.args(), " "), socket)
+	filter := ""
+	if r.NoDomains {
+		filter = " | grep -v -F '" + domainSwitch + "'"
+	}
+	return fmt.Sprintf("mariadb-binlog %s%s | mariadb --no-defaults --socket=%s --user=root --binary-mode --force --local-infile=1",
+		strings.Join(r.args(), " "), filter, socket)
+}
+
+// domainSwitchDropper writes what it is given to w, but for the lines
+// that start with domainSwitch.
+type domainSwitchDropper struct {
+	w         io.Writer
+	head      []byte // the start of the current line, until it tells
+	skip, mid bool   // in a line dropped, or passed through
+}
+
+func (d *domainSwitchDropper) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		if d.skip || d.mid {
+			end := len(p)
+			if i := bytes.IndexByte(p, '\n'); i >= 0 {
+				end = i + 1
+			}
+			if d.mid {
+				if _, err := d.w.Write(p[:end]); err != nil {
+					return 0, err
+				}
+			}
+			if p[end-1] == '\n' {
+				d.skip, d.mid = false, false
+			}
+			p = p[end:]
+			continue
+		}
+		// At a line's start: gather enough of it to tell.
+		for len(p) > 0 && len(d.head) < len(domainSwitch) {
+			c := p[0]
+			d.head, p = append(d.head, c), p[1:]
+			if c == '\n' {
+				break
+			}
+		}
+		last := d.head[len(d.head)-1]
+		switch {
+		case string(d.head) == domainSwitch:
+			d.skip = true
+		case len(d.head) < len(domainSwitch) && last != '\n':
+			continue // the rest of the line comes with the next write
+		default:
+			if _, err := d.w.Write(d.head); err != nil {
+				return 0, err
+			}
+			d.mid = last != '\n'
+		}
+		d.head = d.head[:0]
+	}
+	return n, nil
+}
+
+// Flush writes the start of a last line without a newline.
+func (d *domainSwitchDropper) Flush() error {
+	if len(d.head) == 0 {
+		return nil
+	}
+	_, err := d.w.Write(d.head)
+	d.head = d.head[:0]
+	return err
 }
 
 // applyAnchor feeds the range to the server at socket with mariadb-binlog |
@@ -74,6 +151,12 @@ func applyAnchor(ctx context.Context, r anchorRange, socket, tmpDir string) (fai
 		return 0, "", fmt.Errorf("apply anchor: create pipe: %w", err)
 	}
 	dump.Stdout, load.Stdin = pw, pr
+	var filter *domainSwitchDropper
+	if r.NoDomains {
+		// Through this process: pw stays open until mariadb-binlog ends.
+		filter = &domainSwitchDropper{w: pw}
+		dump.Stdout = filter
+	}
 	if err := load.Start(); err != nil {
 		pr.Close()
 		pw.Close()
@@ -85,8 +168,17 @@ func applyAnchor(ctx context.Context, r anchorRange, socket, tmpDir string) (fai
 		load.Wait()
 		return 0, "", fmt.Errorf("apply anchor: start mariadb-binlog: %w", err)
 	}
-	pw.Close()
-	dumpWait, loadWait := dump.Wait(), load.Wait()
+	if filter == nil {
+		pw.Close()
+	}
+	dumpWait := dump.Wait()
+	if filter != nil {
+		if err := filter.Flush(); err != nil && dumpWait == nil {
+			dumpWait = err
+		}
+		pw.Close()
+	}
+	loadWait := load.Wait()
 	stderr = loadErr.String()
 	failed = strings.Count("\n"+stderr, "\nERROR ")
 	if dumpWait != nil {

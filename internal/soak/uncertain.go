@@ -383,6 +383,7 @@ func (r *replayer) anchorAt(ctx context.Context, n int, out *Outcome) (*sandbox.
 	if !ok {
 		return srv, nil
 	}
+	rg.NoDomains = true // no binlog
 	loadDir, err := os.MkdirTemp(r.dir, "anchor-load-")
 	if err != nil {
 		return srv, fmt.Errorf("create anchor load dir: %w", err)

@@ -194,3 +194,29 @@ func TestVerdict(t *testing.T) {
 		}
 	}
 }
+
+// TestDomainSwitchDropper: the lines that switch the GTID domain are
+// dropped, every other byte passes, however the output is cut in writes.
+func TestDomainSwitchDropper(t *testing.T) {
+	in := "# at 4517\n" + domainSwitch + "1*//*!*/;\n/*M!100001 SET @@session.gtid_seq_no=1*//*!*/;\nSTART TRANSACTION\n\n" +
+		"/*M!100001 SET @@session.gtid_domain_id\n" + strings.Repeat("x", 100) + "\n" + domainSwitch + "0*//*!*/;\nCOMMIT"
+	want := "# at 4517\n/*M!100001 SET @@session.gtid_seq_no=1*//*!*/;\nSTART TRANSACTION\n\n" +
+		"/*M!100001 SET @@session.gtid_domain_id\n" + strings.Repeat("x", 100) + "\nCOMMIT"
+	for _, size := range []int{1, 2, 3, 7, 40, 41, 42, 1000} {
+		var out strings.Builder
+		d := &domainSwitchDropper{w: &out}
+		for p := in; len(p) > 0; {
+			n := min(size, len(p))
+			if k, err := d.Write([]byte(p[:n])); err != nil || k != n {
+				t.Fatalf("write of %d bytes: %d, %v", n, k, err)
+			}
+			p = p[n:]
+		}
+		if err := d.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if out.String() != want {
+			t.Errorf("writes of %d bytes: got\n%q\nwant\n%q", size, out.String(), want)
+		}
+	}
+}
