@@ -377,13 +377,20 @@ func (sess *Session) execChecked(ctx context.Context, stmts []*sqlgen.Stmt) erro
 // culprit returns, among the statements of a multi-statement packet that
 // failed with err, the one the error is about where its code tells (the
 // driver does not say which statement of a packet failed), or nil: an
-// unknown database is the USE's, not the SET's before it.
+// unknown database is the USE's, not the SET's before it; a GTID the
+// session may not switch to is the GTID statement's.
 func culprit(batched []*sqlgen.Stmt, err error) *sqlgen.Stmt {
-	if !IsMySQLError(err, errBadDB) {
+	var prefix string
+	switch {
+	case IsMySQLError(err, errBadDB):
+		prefix = "USE "
+	case IsMySQLError(err, errGTIDSwitch):
+		prefix = "SET SESSION gtid_domain_id="
+	default:
 		return nil
 	}
 	for _, s := range batched {
-		if strings.HasPrefix(s.SQL, "USE ") {
+		if strings.HasPrefix(s.SQL, prefix) {
 			return s
 		}
 	}

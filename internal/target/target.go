@@ -153,6 +153,9 @@ const (
 	errBadField        = 1054
 	errNoSuchTable     = 1146
 	errLockWaitTimeout = 1205
+	// errGTIDSwitch: gtid_domain_id or gtid_seq_no set where the session
+	// may not change them (in a transaction, or holding temporary tables).
+	errGTIDSwitch = 1953
 )
 
 // IsMySQLError reports whether err is a server error with one of codes.
