@@ -55,26 +55,31 @@ func (e *StmtError) Unwrap() error { return e.Err }
 // NewSession opens a session for a worker: autocommit off, the lock wait
 // timeout given (which bounds a commit-order deadlock), out of the binlog
 // with Config.NoLogBin; it records it (sessions.go).
-func (t *Target) NewSession(ctx context.Context, lockWait time.Duration) (*Session, error) {
+func (t *Target) NewSession(ctx context.Context, lockWait time.Duration) (sess *Session, err error) {
+	t.reserve(1)
 	conn, err := t.db.Conn(ctx)
 	if err != nil {
+		t.reserve(-1)
 		return nil, fmt.Errorf("connect to target: %w", err)
 	}
-	sess := &Session{t: t, conn: conn}
+	defer func() {
+		if err != nil {
+			conn.Close()
+			t.reserve(-1)
+		}
+	}()
+	sess = &Session{t: t, conn: conn}
 	setup := fmt.Sprintf("SET SESSION autocommit=0, SESSION innodb_lock_wait_timeout=%d", int(lockWait/time.Second))
 	if t.cfg.NoLogBin {
 		setup += ", SESSION sql_log_bin=0"
 	}
 	if _, err := conn.ExecContext(ctx, setup); err != nil {
-		conn.Close()
 		return nil, fmt.Errorf("set up target session: %w", err)
 	}
 	if err := conn.QueryRowContext(ctx, "SELECT @@max_allowed_packet, CONNECTION_ID()").Scan(&sess.maxPacket, &sess.id); err != nil {
-		conn.Close()
 		return nil, fmt.Errorf("read target session settings: %w", err)
 	}
 	if err := t.RecordSession(ctx, conn, t.addSession(sess.id)); err != nil {
-		conn.Close()
 		return nil, err
 	}
 	return sess, nil
@@ -89,6 +94,7 @@ func (t *Target) NewSession(ctx context.Context, lockWait time.Duration) (*Sessi
 // for a transaction of its own), and the session's settings (autocommit
 // off, those GTID variables) must not reach other uses of the pool.
 func (sess *Session) Close() error {
+	defer sess.t.reserve(-1)
 	if !sess.t.keepGTIDs {
 		return sess.conn.Close()
 	}

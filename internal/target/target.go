@@ -61,6 +61,21 @@ type Target struct {
 
 	mu       sync.Mutex
 	sessions []uint64 // the run's sessions' connection ids, by slot
+	open     int      // the sessions open (reserve)
+}
+
+// reserve counts a session opened (delta 1) or closed (-1), and sizes
+// the pool so that two connections stay free beyond the sessions for the
+// run's short reads (table definitions, the order monitor), however many
+// sessions it opens (a statement session per GTID domain): taken by
+// sessions, the pool would leave those reads waiting for ever.
+func (t *Target) reserve(delta int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.open += delta
+	n := max(t.cfg.Conns+1, t.open+2)
+	t.db.SetMaxOpenConns(n)
+	t.db.SetMaxIdleConns(n)
 }
 
 // Open connects to the target (a pool of cfg.Conns connections), checks
