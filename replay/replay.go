@@ -305,6 +305,9 @@ func (r *run) prepare(ctx context.Context) (txn.Position, *target.Checkpoint, er
 		}
 		r.start.lastTime = cp.SourceTime
 		r.logf("resuming from checkpoint %s (%d transactions applied before)", cp.Next, cp.Applied)
+		if err := r.resumeStartGTIDs(cp); err != nil {
+			return txn.Position{}, nil, err
+		}
 	}
 	if err := r.checkRewriteDB(cp); err != nil {
 		return txn.Position{}, nil, err
@@ -422,6 +425,9 @@ func (r *run) createFresh(ctx context.Context, conn *sql.Conn, start txn.Positio
 		return fmt.Errorf("create checkpoint: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, target.RewriteDBSQL(r.opts.Select.RewriteDB.String())); err != nil {
+		return fmt.Errorf("create checkpoint: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, target.StartGTIDsSQL(r.opts.Select.StartGTIDs.String())); err != nil {
 		return fmt.Errorf("create checkpoint: %w", err)
 	}
 	if err := tx.Commit(); err != nil {

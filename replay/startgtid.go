@@ -39,6 +39,24 @@ func (r *run) checkStartGap(ctx context.Context, start txn.Position) error {
 	return filter.StartGap(r.opts.Select.StartGTIDs, before, start.File)
 }
 
+// resumeStartGTIDs takes, resuming from cp, the --start-gtid set of the
+// run that made it: its transactions are skipped wherever they come (see
+// target.Checkpoint.StartGTIDs). A run cut before its first commit has its
+// checkpoint where its reading started, before the transactions the set
+// skips; without the set, the resume would apply them again.
+func (r *run) resumeStartGTIDs(cp *Checkpoint) error {
+	if cp.StartGTIDs == "" {
+		return nil
+	}
+	set, err := txn.ParseGTIDSet(cp.StartGTIDs)
+	if err != nil {
+		return fmt.Errorf("the checkpoint's --start-gtid set: %w", err)
+	}
+	r.opts.Select.StartGTIDs = set
+	r.logf("--start-gtid %s (the checkpoint's): its transactions are skipped", cp.StartGTIDs)
+	return nil
+}
+
 // endOfBinlogs records why the reading ended at the end of the binlogs,
 // sent transactions having been passed on to be applied. A --start-gtid
 // set past the end of the binlogs is an error (after what was read is

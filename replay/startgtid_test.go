@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/binlog-replay/binlog-replay/filter"
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 	"github.com/binlog-replay/binlog-replay/replay"
@@ -167,4 +168,104 @@ func TestStartGTIDFromTarget(t *testing.T) {
 			t.Fatalf("checkpoint schema created before the refusal (%d, %v)", n, err)
 		}
 	})
+}
+
+// TestStartGTIDResume: a resume goes on skipping the --start-gtid set of
+// the run that made the checkpoint. Two GTID domains interleave; the
+// target holds the set {domain 0 up to its 5th transaction, domain 1 up
+// to its 15th}, which is no prefix of the binlog: domain 1's 11th to
+// 15th come after domain 0's 6th to 10th. A first run stops after domain
+// 0's 10th, a resume goes to the end: it must skip domain 1's 11th to
+// 15th (they are in the target), which a resume from the checkpoint's
+// position alone applied again (each adds 1 to a row: exit 0, the target
+// 6 off, domain 1's 10th with them). And a run stopped before its first commit has its checkpoint
+// where its reading started: the resume must skip the set's transactions
+// there too.
+func TestStartGTIDResume(t *testing.T) {
+	var g0, g1 []string
+	// Statement format: a statement applied twice adds twice (a row
+	// image applied again may set the same value).
+	sc := replaytest.New(t, "STATEMENT", func(ctx context.Context, db *sql.DB) error {
+		return replaytest.ExecAll(ctx, db, "CREATE DATABASE sg",
+			"CREATE TABLE sg.t (id INT PRIMARY KEY, n INT NOT NULL) ENGINE=InnoDB", "INSERT INTO sg.t VALUES (1, 0), (2, 0)")
+	}, func(ctx context.Context, db *sql.DB) error {
+		var conns [2]*sql.Conn
+		for i := range conns {
+			c, err := db.Conn(ctx)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			if _, err := c.ExecContext(ctx, fmt.Sprintf("SET SESSION gtid_domain_id=%d", i)); err != nil {
+				return err
+			}
+			conns[i] = c
+		}
+		for n := 0; n < 20; n++ {
+			for i, c := range conns {
+				if _, err := c.ExecContext(ctx, fmt.Sprintf("UPDATE sg.t SET n = n + 1 WHERE id = %d", i+1)); err != nil {
+					return err
+				}
+				var g string
+				if err := c.QueryRowContext(ctx, "SELECT @@last_gtid").Scan(&g); err != nil {
+					return err
+				}
+				if i == 0 {
+					g0 = append(g0, g)
+				} else {
+					g1 = append(g1, g)
+				}
+			}
+		}
+		return nil
+	})
+	end := map[string]txn.Position{}
+	for _, tx := range scenarioTxns(t, sc) {
+		end[tx.GTID.String()] = tx.End
+	}
+	set := g0[4] + "," + g1[14]
+	first := mustParseGTID(t, g0[5])
+	for _, c := range []struct {
+		name string
+		stop txn.Position // of the first run
+	}{
+		{"stopped after commits", end[g0[9]]},
+		{"stopped before the first commit", end[g1[4]]},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			tgt, db := sc.Target(t)
+			// The target holds the set: everything up to domain 1's 15th
+			// but domain 0's 6th to 20th.
+			o := opts(2)
+			o.Files, o.Select.StartPosition, o.TargetDSN = sc.Files, sc.Start, tgt.DSN("")
+			o.Select.StopPosition = end[g1[14]]
+			var err error
+			o.Select.ExcludeGTIDs, err = filter.ParseGTIDs(fmt.Sprintf("%d-%d-%d..%d", first.Domain, first.Server, first.Seq, first.Seq+14))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := replay.Run(ctx, o, io.Discard); err != nil {
+				t.Fatalf("make the target hold %s: %v", set, err)
+			}
+			if _, err := db.Exec("DROP DATABASE " + replay.CheckpointSchema); err != nil {
+				t.Fatal(err)
+			}
+			o = opts(2)
+			o.Files, o.TargetDSN = sc.Files, tgt.DSN("")
+			if o.Select.StartGTIDs, err = txn.ParseGTIDSet(set); err != nil {
+				t.Fatal(err)
+			}
+			o.Select.StopPosition = c.stop
+			var log strings.Builder
+			if _, err := replay.Run(ctx, o, &log); err != nil {
+				t.Fatalf("first run: %v\nlog:\n%s", err, log.String())
+			}
+			o.Select.StartGTIDs, o.Select.StopPosition, o.Recovery.Resume = txn.GTIDSet{}, txn.Position{}, true
+			if _, err := replay.Run(ctx, o, &log); err != nil {
+				t.Fatalf("resume: %v\nlog:\n%s", err, log.String())
+			}
+			replaytest.RequireEqual(t, db, sc.SourceDB, "sg")
+		})
+	}
 }

@@ -524,6 +524,10 @@ func printReplaySummary(w io.Writer, s *replay.Summary, asJSON bool, runErr erro
 	if s.StopReason != "" {
 		fmt.Fprintf(w, "stop: %s\n", s.StopReason)
 	}
+	if s.Next.Offset == 0 {
+		fmt.Fprintf(w, "checkpoint: next transaction from the start of %s\n", s.Next.File)
+		return
+	}
 	fmt.Fprintf(w, "checkpoint: next transaction at %s\n", s.Next)
 }
 

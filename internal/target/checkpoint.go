@@ -29,6 +29,7 @@ import (
 //	  pending_what                          -- and why it is applied apart
 //	  temp_tables                           -- the binlog's temporary tables open at this point
 //	  rewrite_db                            -- the --rewrite-db rules of the replay that made it
+//	  start_gtids                           -- and its --start-gtid set, which a resume goes on skipping
 //	  updated_at  TIMESTAMP(6))
 //
 // binlog_replay.sessions, where each run records its sessions on the
@@ -84,6 +85,13 @@ type Checkpoint struct {
 	// checkpoint (rewrite.Rules.String), "" for none: a resume must give
 	// the same, or it would apply the rest of the binlogs elsewhere.
 	RewriteDB string
+	// StartGTIDs is the --start-gtid set of the replay that made the
+	// checkpoint (txn.GTIDSet.String), "" for none: its transactions
+	// are skipped wherever they come, also after the checkpoint (before
+	// the first commit, the checkpoint is where the reading started; a
+	// set from several domains may name transactions written after
+	// others it lacks), so a resume goes on skipping them.
+	StartGTIDs string
 }
 
 // Pending is the transaction a checkpoint names as started but not known
@@ -153,6 +161,7 @@ var addedColumns = []string{
 	"pending_what VARCHAR(2048) NOT NULL DEFAULT ''",
 	"temp_tables VARCHAR(4096) NOT NULL DEFAULT ''",
 	"rewrite_db VARCHAR(4096) NOT NULL DEFAULT ''",
+	"start_gtids TEXT NULL",
 }
 
 // addCheckpointColumns adds the addedColumns a checkpoint table made by an
@@ -257,6 +266,9 @@ func readCheckpoint(ctx context.Context, db queryRower, channel, lock string) (*
 	if cp.RewriteDB, err = readRewriteDB(ctx, db, channel); err != nil {
 		return nil, err
 	}
+	if cp.StartGTIDs, err = readStartGTIDs(ctx, db, channel); err != nil {
+		return nil, err
+	}
 	return &cp, nil
 }
 
@@ -273,6 +285,28 @@ func readRewriteDB(ctx context.Context, db queryRower, channel string) (string, 
 		return "", fmt.Errorf("read checkpoint: %w", err)
 	}
 	return rules, nil
+}
+
+// readStartGTIDs reads the start_gtids of the checkpoint of channel, ""
+// when NULL or from a table made by a version without it.
+func readStartGTIDs(ctx context.Context, db queryRower, channel string) (string, error) {
+	var set sql.NullString
+	err := db.QueryRowContext(ctx, "SELECT start_gtids FROM `"+CheckpointSchema+"`.`checkpoint` WHERE channel = ?",
+		channel).Scan(&set)
+	switch {
+	case IsMySQLError(err, errBadField), errors.Is(err, sql.ErrNoRows):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("read checkpoint: %w", err)
+	}
+	return set.String, nil
+}
+
+// StartGTIDsSQL records set (txn.GTIDSet.String) as the --start-gtid set
+// of the replay's checkpoint, in the transaction that creates it.
+func StartGTIDsSQL(set string) string {
+	return fmt.Sprintf("UPDATE `%s`.`checkpoint` SET start_gtids=%s WHERE channel=%s",
+		CheckpointSchema, sqlgen.Quote(set), sqlgen.Quote(ReplayChannel))
 }
 
 // RewriteDBSQL records rules (rewrite.Rules.String) as the --rewrite-db
