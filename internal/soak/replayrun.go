@@ -50,6 +50,9 @@ type ReplayConfig struct {
 	// gtid_strict_mode on the replay's target.
 	TargetBinlog, StrictGTIDs bool
 	TargetFormat              string
+	// StartGTID starts the first run with --start-gtid (the base's GTID
+	// position) and every file, instead of --start-position.
+	StartGTID bool
 }
 
 // String describes the configuration in one line.
@@ -75,6 +78,9 @@ func (c ReplayConfig) String() string {
 		if c.StrictGTIDs {
 			s += " (gtid strict)"
 		}
+	}
+	if c.StartGTID {
+		s += " start=gtid"
 	}
 	return s
 }
@@ -116,6 +122,8 @@ func chooseReplay(rng *rand.Rand, p seedgen.Plan, txns []binlogtext.BinTxn, end 
 		c.TargetBinlog, c.StrictGTIDs = true, rng.IntN(2) == 0
 		c.TargetFormat = []string{"ROW", "MIXED"}[rng.IntN(2)]
 	}
+	// Drawn last, for the same reason.
+	c.StartGTID = p.Has(seedgen.FeatStartGTID) && rng.IntN(2) == 0
 	return c
 }
 
@@ -216,6 +224,8 @@ func (r *replayer) args(resume bool, workers int) []string {
 		if r.uncertain != "" {
 			a = append(a, "--uncertain", r.uncertain)
 		}
+	} else if r.cfg.StartGTID && r.src.StartGTID != "" {
+		a = append(a, "--start-gtid", r.src.StartGTID)
 	} else {
 		a = append(a, "--start-position", fmt.Sprintf("%s:%d", r.src.StartFile, r.src.StartPos))
 	}

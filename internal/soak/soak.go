@@ -312,7 +312,8 @@ func (r *Result) replayAndCheck(ctx context.Context, cfg Config, src *Source, an
 		r.Expect = Expect{Exit: 1, Applied: split, Refusal: gtidRefusal(out),
 			Why: fmt.Sprintf("stopped after transaction #%d: the target's GTIDs can no longer be the source's after it", split)}
 	}
-	c := &checker{txns: txns, exp: r.Expect, out: out, src: src, target: target, anchor: anchor}
+	c := &checker{txns: txns, exp: r.Expect, out: out, src: src, target: target, anchor: anchor,
+		startGTID: r.Replay.StartGTID && src.StartGTID != ""}
 	if tr := out.TempRefused; tr != nil {
 		c.exempt = tr.Exempt
 	}

@@ -25,9 +25,12 @@ type Source struct {
 	Server *sandbox.Server
 	// Base is the datadir copy taken before the workload.
 	Base string
-	// StartFile and StartPos are the binlog position of the base.
+	// StartFile and StartPos are the binlog position of the base,
+	// StartGTID its GTID position (gtid_binlog_pos; "" in a seed kept
+	// before it was kept).
 	StartFile string
 	StartPos  uint64
+	StartGTID string
 	// Files are the binlog files, oldest first, closed by a flush.
 	Files []string
 	// Errors counts the workload statements the source refused, by
@@ -46,7 +49,7 @@ func sourceArgs(p seedgen.Plan) []string {
 	if p.RowImage != "" {
 		args = append(args, "--binlog-row-image="+p.RowImage)
 	}
-	return args
+	return append(args, p.BinlogOptions...)
 }
 
 // runSource starts the source, builds and snapshots the base into dir/base,
@@ -71,6 +74,9 @@ func runSource(ctx context.Context, p seedgen.Plan, w *seedgen.Workload, dir str
 	defer dbh.Close()
 	if src.StartFile, src.StartPos, err = masterStatus(ctx, dbh); err != nil {
 		return src, err
+	}
+	if err := dbh.QueryRowContext(ctx, "SELECT @@gtid_binlog_pos").Scan(&src.StartGTID); err != nil {
+		return src, fmt.Errorf("read the base's GTID position: %w", err)
 	}
 	for path, data := range w.Files {
 		if err := os.WriteFile(path, data, 0o644); err != nil {

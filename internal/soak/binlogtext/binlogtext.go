@@ -182,6 +182,9 @@ func (p *textParser) event(at uint64, m []string) error {
 	end, _ := strconv.ParseUint(m[3], 10, 64)
 	desc := m[4]
 	typ := strings.Fields(strings.ReplaceAll(desc, ":", " ") + " ?")[0]
+	if typ == "Query_compressed" {
+		typ = "Query" // log_bin_compress: shown decompressed
+	}
 	p.lastType = typ
 	switch {
 	case strings.HasPrefix(desc, "GTID "):

@@ -52,6 +52,10 @@ const (
 	// MariaDB GTID domains (groups, stop points, resumes and the
 	// target's GTIDs per domain).
 	FeatDomains Feature = "domains"
+	// FeatBinlogOptions: the source writes its binlog with some of
+	// log_bin_compress (compressed query and row events),
+	// binlog_checksum=NONE and binlog_annotate_row_events=OFF.
+	FeatBinlogOptions Feature = "binlogopts"
 )
 
 // Replay features.
@@ -71,6 +75,11 @@ const (
 	// FeatTerm makes some of the kills a SIGTERM: the replay must stop at
 	// a transaction boundary and exit 130, then --resume.
 	FeatTerm Feature = "term"
+	// FeatStartGTID starts some replays with --start-gtid (the source's
+	// gtid_binlog_pos when the base was taken) and every binlog file,
+	// instead of --start-position: the transactions before are skipped
+	// by their GTIDs, in every domain.
+	FeatStartGTID Feature = "startgtid"
 )
 
 // allFeatures lists every feature in a fixed order (the order of reports).
@@ -80,7 +89,7 @@ var allFeatures = []Feature{
 	FeatBigTxn, FeatLoadData, FeatErrorCode, FeatRollback, FeatFormatSwap, FeatXA,
 	FeatKill, FeatRestart, FeatCrash, FeatStopPos, FeatStopTime, FeatStopGTID, FeatStopNever,
 	FeatSmallMem, FeatMultiFile, FeatStopBehind, FeatTerm, FeatContext, FeatCollationKeys,
-	FeatPartition, FeatRowImage, FeatDomains,
+	FeatPartition, FeatRowImage, FeatDomains, FeatBinlogOptions, FeatStartGTID,
 }
 
 // optIn are the features "all" leaves out: XA transactions are refused by

@@ -7,6 +7,7 @@ package seedgen
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 )
 
 // Random streams of a seed: the workload and the replay draw from streams
@@ -38,6 +39,9 @@ type Plan struct {
 	MaxBinlogSize int
 	// RowImage is the source's binlog_row_image ("": FULL, the default).
 	RowImage string
+	// BinlogOptions are the source's mariadbd options that change how
+	// its binlog is written (FeatBinlogOptions).
+	BinlogOptions []string
 }
 
 // NewPlan draws the plan of seed: its features (a subset of mask), its
@@ -63,7 +67,29 @@ func NewPlan(seed uint64, mask Features, format string) Plan {
 	if p.Features[FeatRowImage] {
 		p.RowImage = []string{"MINIMAL", "NOBLOB"}[rng.IntN(2)]
 	}
+	if p.Features[FeatBinlogOptions] {
+		p.BinlogOptions = binlogOptions(NewRand(seed, streamPlan+100))
+	}
 	return p
+}
+
+// binlogOptions draws at least one of the source's binlog options.
+func binlogOptions(rng *rand.Rand) []string {
+	for {
+		var opts []string
+		if rng.IntN(2) == 0 {
+			opts = append(opts, "--log-bin-compress=ON", fmt.Sprintf("--log-bin-compress-min-len=%d", 10+rng.IntN(200)))
+		}
+		if rng.IntN(2) == 0 {
+			opts = append(opts, "--binlog-checksum=NONE")
+		}
+		if rng.IntN(2) == 0 {
+			opts = append(opts, "--binlog-annotate-row-events=OFF")
+		}
+		if len(opts) > 0 {
+			return opts
+		}
+	}
 }
 
 // Has reports whether the plan has any of the features.
@@ -81,6 +107,9 @@ func (p Plan) String() string {
 	image := ""
 	if p.RowImage != "" {
 		image = " row_image=" + p.RowImage
+	}
+	if len(p.BinlogOptions) > 0 {
+		image += " " + strings.Join(p.BinlogOptions, " ")
 	}
 	return fmt.Sprintf("format=%s%s sessions=%d txns/session=%d features=%s", p.Format, image, p.Sessions, p.TxnsPerSession, p.Features)
 }
