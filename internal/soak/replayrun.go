@@ -53,6 +53,9 @@ type ReplayConfig struct {
 	// StartGTID starts the first run with --start-gtid (the base's GTID
 	// position) and every file, instead of --start-position.
 	StartGTID bool
+	// Remote reads the binlogs from the source server (--source) instead
+	// of its files, when the source runs (not on a kept seed).
+	Remote bool
 }
 
 // String describes the configuration in one line.
@@ -81,6 +84,9 @@ func (c ReplayConfig) String() string {
 	}
 	if c.StartGTID {
 		s += " start=gtid"
+	}
+	if c.Remote {
+		s += " remote"
 	}
 	return s
 }
@@ -124,6 +130,7 @@ func chooseReplay(rng *rand.Rand, p seedgen.Plan, txns []binlogtext.BinTxn, end 
 	}
 	// Drawn last, for the same reason.
 	c.StartGTID = p.Has(seedgen.FeatStartGTID) && rng.IntN(2) == 0
+	c.Remote = p.Has(seedgen.FeatRemote) && rng.IntN(2) == 0
 	return c
 }
 
@@ -224,9 +231,24 @@ func (r *replayer) args(resume bool, workers int) []string {
 		if r.uncertain != "" {
 			a = append(a, "--uncertain", r.uncertain)
 		}
-	} else if r.cfg.StartGTID && r.src.StartGTID != "" {
+	}
+	startGTID := r.cfg.StartGTID && r.src.StartGTID != ""
+	if r.cfg.Remote && r.src.Server != nil {
+		a = append(a, "--source", r.src.Server.TCPDSN(""))
+		switch {
+		case resume:
+		case startGTID:
+			a = append(a, "--source-start", r.src.StartGTID)
+		default:
+			a = append(a, "--source-start", fmt.Sprintf("%s:%d", r.src.StartFile, r.src.StartPos))
+		}
+		return a
+	}
+	switch {
+	case resume:
+	case startGTID:
 		a = append(a, "--start-gtid", r.src.StartGTID)
-	} else {
+	default:
 		a = append(a, "--start-position", fmt.Sprintf("%s:%d", r.src.StartFile, r.src.StartPos))
 	}
 	return append(a, r.src.Files...)

@@ -80,6 +80,10 @@ const (
 	// instead of --start-position: the transactions before are skipped
 	// by their GTIDs, in every domain.
 	FeatStartGTID Feature = "startgtid"
+	// FeatRemote makes some replays read the binlogs from the source
+	// server over the replication protocol (--source, --source-start)
+	// instead of its files; a rerun on a kept seed reads the files.
+	FeatRemote Feature = "remote"
 )
 
 // allFeatures lists every feature in a fixed order (the order of reports).
@@ -89,7 +93,7 @@ var allFeatures = []Feature{
 	FeatBigTxn, FeatLoadData, FeatErrorCode, FeatRollback, FeatFormatSwap, FeatXA,
 	FeatKill, FeatRestart, FeatCrash, FeatStopPos, FeatStopTime, FeatStopGTID, FeatStopNever,
 	FeatSmallMem, FeatMultiFile, FeatStopBehind, FeatTerm, FeatContext, FeatCollationKeys,
-	FeatPartition, FeatRowImage, FeatDomains, FeatBinlogOptions, FeatStartGTID,
+	FeatPartition, FeatRowImage, FeatDomains, FeatBinlogOptions, FeatStartGTID, FeatRemote,
 }
 
 // optIn are the features "all" leaves out: XA transactions are refused by
