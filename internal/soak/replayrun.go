@@ -232,24 +232,19 @@ func (r *replayer) args(resume bool, workers int) []string {
 			a = append(a, "--uncertain", r.uncertain)
 		}
 	}
-	startGTID := r.cfg.StartGTID && r.src.StartGTID != ""
-	if r.cfg.Remote && r.src.Server != nil {
-		a = append(a, "--source", r.src.Server.TCPDSN(""))
-		switch {
-		case resume:
-		case startGTID:
-			a = append(a, "--source-start", r.src.StartGTID)
-		default:
-			a = append(a, "--source-start", fmt.Sprintf("%s:%d", r.src.StartFile, r.src.StartPos))
-		}
-		return a
+	flag, start := "--start-position", fmt.Sprintf("%s:%d", r.src.StartFile, r.src.StartPos)
+	if r.cfg.StartGTID && r.src.StartGTID != "" {
+		flag, start = "--start-gtid", r.src.StartGTID
 	}
-	switch {
-	case resume:
-	case startGTID:
-		a = append(a, "--start-gtid", r.src.StartGTID)
-	default:
-		a = append(a, "--start-position", fmt.Sprintf("%s:%d", r.src.StartFile, r.src.StartPos))
+	remote := r.cfg.Remote && r.src.Server != nil
+	if remote {
+		a, flag = append(a, "--source", r.src.Server.TCPDSN("")), "--source-start"
+	}
+	if !resume {
+		a = append(a, flag, start)
+	}
+	if remote {
+		return a
 	}
 	return append(a, r.src.Files...)
 }

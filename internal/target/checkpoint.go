@@ -263,43 +263,29 @@ func readCheckpoint(ctx context.Context, db queryRower, channel, lock string) (*
 		cp.Pending.Print = AmbiguousPrint + "the DDL's fingerprint was taken by an earlier version, which read the objects " +
 			"otherwise: it cannot be compared with this version's"
 	}
-	if cp.RewriteDB, err = readRewriteDB(ctx, db, channel); err != nil {
+	if cp.RewriteDB, err = readAddedColumn(ctx, db, channel, "rewrite_db"); err != nil {
 		return nil, err
 	}
-	if cp.StartGTIDs, err = readStartGTIDs(ctx, db, channel); err != nil {
+	if cp.StartGTIDs, err = readAddedColumn(ctx, db, channel, "start_gtids"); err != nil {
 		return nil, err
 	}
 	return &cp, nil
 }
 
-// readRewriteDB reads the rewrite_db of the checkpoint of channel, ""
-// from a table made by a version without it.
-func readRewriteDB(ctx context.Context, db queryRower, channel string) (string, error) {
-	var rules string
-	err := db.QueryRowContext(ctx, "SELECT rewrite_db FROM `"+CheckpointSchema+"`.`checkpoint` WHERE channel = ?",
-		channel).Scan(&rules)
+// readAddedColumn reads column, one of the addedColumns, of the
+// checkpoint of channel: "" when NULL, or from a table made by a version
+// without it.
+func readAddedColumn(ctx context.Context, db queryRower, channel, column string) (string, error) {
+	var v sql.NullString
+	err := db.QueryRowContext(ctx, "SELECT "+column+" FROM `"+CheckpointSchema+"`.`checkpoint` WHERE channel = ?",
+		channel).Scan(&v)
 	switch {
 	case IsMySQLError(err, errBadField), errors.Is(err, sql.ErrNoRows):
 		return "", nil
 	case err != nil:
 		return "", fmt.Errorf("read checkpoint: %w", err)
 	}
-	return rules, nil
-}
-
-// readStartGTIDs reads the start_gtids of the checkpoint of channel, ""
-// when NULL or from a table made by a version without it.
-func readStartGTIDs(ctx context.Context, db queryRower, channel string) (string, error) {
-	var set sql.NullString
-	err := db.QueryRowContext(ctx, "SELECT start_gtids FROM `"+CheckpointSchema+"`.`checkpoint` WHERE channel = ?",
-		channel).Scan(&set)
-	switch {
-	case IsMySQLError(err, errBadField), errors.Is(err, sql.ErrNoRows):
-		return "", nil
-	case err != nil:
-		return "", fmt.Errorf("read checkpoint: %w", err)
-	}
-	return set.String, nil
+	return v.String, nil
 }
 
 // StartGTIDsSQL records set (txn.GTIDSet.String) as the --start-gtid set
