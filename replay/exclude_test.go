@@ -94,3 +94,42 @@ func testExcludeGTIDRange(t *testing.T, format string) {
 		})
 	}
 }
+
+// TestExcludeGTIDsResume: the checkpoint keeps --exclude-gtids, and a
+// resume goes on skipping them, given again or not: a resume that forgot
+// them applied the transactions the operator meant to skip. A resume may
+// add more, which later resumes keep too. The first run stops (as a kill
+// would) before the excluded transactions.
+func TestExcludeGTIDsResume(t *testing.T) {
+	all := replaytest.New(t, "STATEMENT", excludeSetup, excludeWork(nil))
+	without := replaytest.New(t, "STATEMENT", excludeSetup, excludeWork(map[int]bool{12: true, 13: true, 14: true, 25: true}))
+	txns := scenarioTxns(t, all)
+	first, last, later := txns[11].GTID, txns[13].GTID, txns[24].GTID
+	exclude := fmt.Sprintf("%d-%d-%d..%d", first.Domain, first.Server, first.Seq, last.Seq)
+	laterRange := fmt.Sprintf("%d-%d-%d..%d", later.Domain, later.Server, later.Seq, later.Seq)
+	ctx := context.Background()
+	tgt, db := all.Target(t)
+	run := func(what, excl string, stop int, resume bool) {
+		t.Helper()
+		o := opts(2)
+		o.Files, o.TargetDSN, o.Recovery.Resume = all.Files, tgt.DSN(""), resume
+		if !resume {
+			o.Select.StartPosition = all.Start
+		}
+		if stop > 0 {
+			o.Select.StopPosition = txns[stop].Start
+		}
+		var err error
+		if o.Select.ExcludeGTIDs, err = filter.ParseGTIDs(excl); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := replay.Run(ctx, o, io.Discard); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	run("first run, --exclude-gtids "+exclude+", stopped before them", exclude, 5, false)
+	run("resume without --exclude-gtids, stopped before the later one", "", 20, true)
+	run("resume adding "+laterRange+", stopped before it", laterRange, 22, true)
+	run("resume without --exclude-gtids, to the end", "", 0, true)
+	replaytest.RequireEqual(t, db, without.SourceDB, "ex")
+}

@@ -158,6 +158,9 @@ type startPoint struct {
 	lastTime  time.Time
 	pending   *Pending // see checkPending
 	keepGTIDs bool
+	// excludeAdded is set when a resume was given --exclude-gtids its
+	// checkpoint lacks: createCheckpoint records them.
+	excludeAdded bool
 }
 
 // readState is what the read stage found, guarded by run.mu.
@@ -308,6 +311,9 @@ func (r *run) prepare(ctx context.Context) (txn.Position, *target.Checkpoint, er
 		if err := r.resumeStartGTIDs(cp); err != nil {
 			return txn.Position{}, nil, err
 		}
+		if err := r.resumeExcludeGTIDs(cp); err != nil {
+			return txn.Position{}, nil, err
+		}
 	}
 	if err := r.checkRewriteDB(cp); err != nil {
 		return txn.Position{}, nil, err
@@ -409,6 +415,11 @@ func (r *run) createCheckpoint(ctx context.Context, conn *sql.Conn, fresh bool, 
 	if fresh {
 		return r.createFresh(ctx, conn, start)
 	}
+	if r.start.excludeAdded {
+		if _, err := conn.ExecContext(ctx, target.SettingSQL(target.ColumnExcludeGTIDs, r.opts.Select.ExcludeGTIDs.String())); err != nil {
+			return fmt.Errorf("record the --exclude-gtids in the checkpoint: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -424,11 +435,14 @@ func (r *run) createFresh(ctx context.Context, conn *sql.Conn, start txn.Positio
 	if _, err := tx.ExecContext(ctx, target.CheckpointSQL(first, 0, "")); err != nil {
 		return fmt.Errorf("create checkpoint: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, target.RewriteDBSQL(r.opts.Select.RewriteDB.String())); err != nil {
-		return fmt.Errorf("create checkpoint: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, target.StartGTIDsSQL(r.opts.Select.StartGTIDs.String())); err != nil {
-		return fmt.Errorf("create checkpoint: %w", err)
+	for _, s := range [][2]string{
+		{target.ColumnRewriteDB, r.opts.Select.RewriteDB.String()},
+		{target.ColumnStartGTIDs, r.opts.Select.StartGTIDs.String()},
+		{target.ColumnExcludeGTIDs, r.opts.Select.ExcludeGTIDs.String()},
+	} {
+		if _, err := tx.ExecContext(ctx, target.SettingSQL(s[0], s[1])); err != nil {
+			return fmt.Errorf("create checkpoint: %w", err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("create checkpoint: %w", err)

@@ -57,6 +57,27 @@ func (r *run) resumeStartGTIDs(cp *Checkpoint) error {
 	return nil
 }
 
+// resumeExcludeGTIDs takes, resuming from cp, the --exclude-gtids of the
+// runs that made it, with those given now: a resume that forgot them would
+// apply the very transactions the operator meant to skip (the accident's
+// DROP or DELETE). Those given now that the checkpoint lacks are recorded
+// in it (createCheckpoint).
+func (r *run) resumeExcludeGTIDs(cp *Checkpoint) error {
+	if cp.ExcludeGTIDs == "" {
+		r.start.excludeAdded = !r.opts.Select.ExcludeGTIDs.IsEmpty()
+		return nil
+	}
+	all, err := filter.ParseGTIDs(cp.ExcludeGTIDs + "," + r.opts.Select.ExcludeGTIDs.String())
+	if err != nil {
+		return fmt.Errorf("the checkpoint's --exclude-gtids: %w", err)
+	}
+	r.start.excludeAdded = all.String() != cp.ExcludeGTIDs
+	r.opts.Select.ExcludeGTIDs = all
+	r.logf("--exclude-gtids %s (the checkpoint's%s): their transactions are skipped", all,
+		map[bool]string{true: ", with those given", false: ""}[r.start.excludeAdded])
+	return nil
+}
+
 // endOfBinlogs records why the reading ended at the end of the binlogs,
 // sent transactions having been passed on to be applied. A --start-gtid
 // set past the end of the binlogs is an error (after what was read is

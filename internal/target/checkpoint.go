@@ -30,6 +30,7 @@ import (
 //	  temp_tables                           -- the binlog's temporary tables open at this point
 //	  rewrite_db                            -- the --rewrite-db rules of the replay that made it
 //	  start_gtids                           -- and its --start-gtid set, which a resume goes on skipping
+//	  exclude_gtids                         -- and the --exclude-gtids of its runs, which a resume goes on skipping
 //	  updated_at  TIMESTAMP(6))
 //
 // binlog_replay.sessions, where each run records its sessions on the
@@ -92,6 +93,11 @@ type Checkpoint struct {
 	// set from several domains may name transactions written after
 	// others it lacks), so a resume goes on skipping them.
 	StartGTIDs string
+	// ExcludeGTIDs are the --exclude-gtids of the runs so far
+	// (filter.GTIDs.String), "" for none: a resume goes on skipping them
+	// (a resume that forgot them would apply the transaction the operator
+	// meant to skip: the DROP, the DELETE).
+	ExcludeGTIDs string
 }
 
 // Pending is the transaction a checkpoint names as started but not known
@@ -162,6 +168,7 @@ var addedColumns = []string{
 	"temp_tables VARCHAR(4096) NOT NULL DEFAULT ''",
 	"rewrite_db VARCHAR(4096) NOT NULL DEFAULT ''",
 	"start_gtids TEXT NULL",
+	"exclude_gtids TEXT NULL",
 }
 
 // addCheckpointColumns adds the addedColumns a checkpoint table made by an
@@ -263,10 +270,13 @@ func readCheckpoint(ctx context.Context, db queryRower, channel, lock string) (*
 		cp.Pending.Print = AmbiguousPrint + "the DDL's fingerprint was taken by an earlier version, which read the objects " +
 			"otherwise: it cannot be compared with this version's"
 	}
-	if cp.RewriteDB, err = readAddedColumn(ctx, db, channel, "rewrite_db"); err != nil {
+	if cp.RewriteDB, err = readAddedColumn(ctx, db, channel, ColumnRewriteDB); err != nil {
 		return nil, err
 	}
-	if cp.StartGTIDs, err = readAddedColumn(ctx, db, channel, "start_gtids"); err != nil {
+	if cp.StartGTIDs, err = readAddedColumn(ctx, db, channel, ColumnStartGTIDs); err != nil {
+		return nil, err
+	}
+	if cp.ExcludeGTIDs, err = readAddedColumn(ctx, db, channel, ColumnExcludeGTIDs); err != nil {
 		return nil, err
 	}
 	return &cp, nil
@@ -288,18 +298,20 @@ func readAddedColumn(ctx context.Context, db queryRower, channel, column string)
 	return v.String, nil
 }
 
-// StartGTIDsSQL records set (txn.GTIDSet.String) as the --start-gtid set
-// of the replay's checkpoint, in the transaction that creates it.
-func StartGTIDsSQL(set string) string {
-	return fmt.Sprintf("UPDATE `%s`.`checkpoint` SET start_gtids=%s WHERE channel=%s",
-		CheckpointSchema, sqlgen.Quote(set), sqlgen.Quote(ReplayChannel))
-}
+// The replay's settings its checkpoint keeps (Checkpoint.RewriteDB,
+// StartGTIDs, ExcludeGTIDs): the column each is in.
+const (
+	ColumnRewriteDB    = "rewrite_db"
+	ColumnStartGTIDs   = "start_gtids"
+	ColumnExcludeGTIDs = "exclude_gtids"
+)
 
-// RewriteDBSQL records rules (rewrite.Rules.String) as the --rewrite-db
-// rules of the replay's checkpoint, in the transaction that creates it.
-func RewriteDBSQL(rules string) string {
-	return fmt.Sprintf("UPDATE `%s`.`checkpoint` SET rewrite_db=%s WHERE channel=%s",
-		CheckpointSchema, sqlgen.Quote(rules), sqlgen.Quote(ReplayChannel))
+// SettingSQL records value in column, one of the settings the replay's
+// checkpoint keeps, in the transaction that creates it (or, for
+// ColumnExcludeGTIDs, by a resume that adds to them).
+func SettingSQL(column, value string) string {
+	return fmt.Sprintf("UPDATE `%s`.`checkpoint` SET %s=%s WHERE channel=%s",
+		CheckpointSchema, column, sqlgen.Quote(value), sqlgen.Quote(ReplayChannel))
 }
 
 // readOldCheckpoint reads a checkpoint table made by an earlier version,
