@@ -233,3 +233,64 @@ func TestSourceKilledMidStream(t *testing.T) {
 	}
 	replaytest.RequireEqual(t, db, sc.SourceDB, "rs")
 }
+
+// TestSourceStopBehindStart: reading from a source, a --stop-before-gtid
+// that the binlogs reach before the start point (a resume's checkpoint)
+// is refused, as it is for files: two GTID domains interleave, and the
+// stop names domain 0's 5th transaction while the checkpoint is past
+// domain 0's 10th. It was met at domain 0's next transaction instead,
+// after applying domain 1's transactions up to it (exit 0).
+func TestSourceStopBehindStart(t *testing.T) {
+	sc := replaytest.New(t, "ROW", func(ctx context.Context, db *sql.DB) error {
+		return replaytest.ExecAll(ctx, db, "CREATE DATABASE sb", "CREATE TABLE sb.t (id INT PRIMARY KEY, d INT)")
+	}, func(ctx context.Context, db *sql.DB) error {
+		var conns [2]*sql.Conn
+		for i := range conns {
+			c, err := db.Conn(ctx)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			if _, err := c.ExecContext(ctx, fmt.Sprintf("SET SESSION gtid_domain_id=%d", i)); err != nil {
+				return err
+			}
+			conns[i] = c
+		}
+		for n := 0; n < 20; n++ {
+			for i, c := range conns {
+				if _, err := c.ExecContext(ctx, fmt.Sprintf("INSERT INTO sb.t VALUES (%d, %d)", 2*n+i, i)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	txns := scenarioTxns(t, sc)
+	var domain0 []*txn.Txn
+	for _, tx := range txns {
+		if tx.GTID.Domain == 0 {
+			domain0 = append(domain0, tx)
+		}
+	}
+	tgt, db := sc.Target(t)
+	o := sourceOpts(sc, 2)
+	o.Select.StartPosition, o.Select.StopPosition = sc.Start, domain0[len(domain0)-10].End
+	if _, log, err := runFrom(tgt.DSN(""), o); err != nil {
+		t.Fatalf("first run: %v\n%s", err, log)
+	}
+	var before int
+	if err := db.QueryRow("SELECT COUNT(*) FROM sb.t").Scan(&before); err != nil {
+		t.Fatal(err)
+	}
+	o = sourceOpts(sc, 2)
+	o.Recovery.Resume, o.Select.StopBeforeGTID = true, domain0[len(domain0)-15].GTID
+	_, log, err := runFrom(tgt.DSN(""), o)
+	var passed *replay.StopPassedError
+	if !errors.As(err, &passed) {
+		t.Fatalf("resume with --stop-before-gtid %s behind the checkpoint: %v, want it refused\n%s", o.Select.StopBeforeGTID, err, log)
+	}
+	var after int
+	if err := db.QueryRow("SELECT COUNT(*) FROM sb.t").Scan(&after); err != nil || after != before {
+		t.Fatalf("the target holds %d rows after the refusal, %d before (%v)", after, before, err)
+	}
+}

@@ -60,8 +60,11 @@ func (r *run) checkStops(ctx context.Context, start txn.Position) error {
 	if why := f.StopPassed(start, txn.GTIDSet{}, r.start.lastTime); why != "" {
 		return &StopPassedError{Why: why}
 	}
-	if r.opts.Select.StopBeforeGTID.IsZero() || r.opts.Source.DSN != "" {
+	if r.opts.Select.StopBeforeGTID.IsZero() {
 		return nil
+	}
+	if r.opts.Source.DSN != "" {
+		return r.checkRemoteStop(ctx, start, f)
 	}
 	atStart, end, met, err := scanGTIDs(ctx, r.opts, start, f)
 	if err != nil {
@@ -77,6 +80,55 @@ func (r *run) checkStops(ctx context.Context, start txn.Position) error {
 	if met == nil {
 		r.logf("warning: these binlogs end before --stop-before-gtid %s (they reach %s): the replay applies them all, then exits with the stop point not reached",
 			r.opts.Select.StopBeforeGTID, end)
+	}
+	return nil
+}
+
+// checkRemoteStop refuses a --stop-before-gtid that the source's binlogs
+// already reach before start (a resume's checkpoint, or --source-start
+// FILE:POS), as checkStops does for files: it reads start's file from its
+// beginning up to start. Without it, with several GTID domains, a stop
+// behind the start was met at the stop domain's next transaction, after
+// the other domains' transactions up to it were applied.
+func (r *run) checkRemoteStop(ctx context.Context, start txn.Position, f *filter.Filter) error {
+	if start.File == "" || start.Offset <= 4 {
+		return nil // a start by GTID: the source finds it
+	}
+	src, err := r.opts.Source.Remote()
+	if err != nil {
+		return err
+	}
+	rd, err := binlog.NewRemoteReader(ctx, src, binlog.Options{Start: txn.Position{File: start.File, Offset: 4},
+		SkipUnknown: r.opts.Recovery.SkipUnknown, NoContinuityCheck: r.opts.Recovery.NoContinuityCheck,
+		StreamAbove: scanPiece, ReadAheadBytes: scanPiece})
+	if err != nil {
+		return sourceError{err}
+	}
+	defer rd.Close()
+	var before txn.GTIDSet
+	for {
+		t, err := rd.Next(ctx)
+		var trunc *binlog.TruncatedError
+		if errors.Is(err, io.EOF) || errors.As(err, &trunc) {
+			break
+		}
+		if err != nil {
+			return sourceError{err}
+		}
+		if t.Start.File != start.File || t.Start.Offset >= start.Offset {
+			break
+		}
+		if !t.GTID.IsZero() && (t.Part == 0 || t.Final) {
+			before.Add(t.GTID)
+		}
+	}
+	atFile, _, _ := rd.GTIDHistory()
+	all, err := txn.ParseGTIDSet(atFile.String() + "," + before.String())
+	if err != nil {
+		return err
+	}
+	if why := f.StopPassed(start, all, r.start.lastTime); why != "" {
+		return &StopPassedError{Why: why}
 	}
 	return nil
 }
