@@ -68,6 +68,11 @@ type Selection struct {
 	// StopNeverReachedOK makes Run return no error when the binlogs end
 	// before the stop point given (by default a *StopNotReachedError).
 	StopNeverReachedOK bool
+	// ToEnd, resuming, applies to the end of the binlogs: without it, a
+	// resume given no stop point keeps the one its checkpoint keeps (the
+	// stop point of the run that made it), so that a resume after a kill
+	// never applies past the point the operator asked for.
+	ToEnd bool
 	// ExcludeGTIDs are skipped (the checkpoint still moves past them): a
 	// GTID set, or MariaDB ranges naming exactly some transactions (see
 	// filter.GTIDs).
@@ -312,6 +317,10 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("--group-txns %d: at most %d with chained commits (--commit-order server)", o.Apply.GroupTxns, target.TurnSlots/2-1)
 	case o.Recovery.LockWaitTimeout < time.Second:
 		return errors.New("lock wait timeout must be at least 1s")
+	case o.Select.ToEnd && !o.Recovery.Resume:
+		return errors.New("--to-end drops the stop point a checkpoint keeps: it needs --resume")
+	case o.Select.ToEnd && o.Select.hasStop():
+		return errors.New("--to-end applies to the end of the binlogs: do not also give a stop point")
 	case o.Recovery.Uncertain != "" && !o.Recovery.Resume:
 		return errors.New("--uncertain settles a transaction an earlier run left unfinished: it needs --resume")
 	}

@@ -314,6 +314,9 @@ func (r *run) prepare(ctx context.Context) (txn.Position, *target.Checkpoint, er
 		if err := r.resumeExcludeGTIDs(cp); err != nil {
 			return txn.Position{}, nil, err
 		}
+		if err := r.resumeSelection(cp); err != nil {
+			return txn.Position{}, nil, err
+		}
 	}
 	if err := r.checkRewriteDB(cp); err != nil {
 		return txn.Position{}, nil, err
@@ -420,6 +423,11 @@ func (r *run) createCheckpoint(ctx context.Context, conn *sql.Conn, fresh bool, 
 			return fmt.Errorf("record the --exclude-gtids in the checkpoint: %w", err)
 		}
 	}
+	// The resume's stop point (given, kept or dropped by --to-end) is the
+	// one the next resume keeps.
+	if _, err := conn.ExecContext(ctx, target.SettingSQL(target.ColumnSelection, r.opts.Select.keep())); err != nil {
+		return fmt.Errorf("record the selection in the checkpoint: %w", err)
+	}
 	return nil
 }
 
@@ -439,6 +447,7 @@ func (r *run) createFresh(ctx context.Context, conn *sql.Conn, start txn.Positio
 		{target.ColumnRewriteDB, r.opts.Select.RewriteDB.String()},
 		{target.ColumnStartGTIDs, r.opts.Select.StartGTIDs.String()},
 		{target.ColumnExcludeGTIDs, r.opts.Select.ExcludeGTIDs.String()},
+		{target.ColumnSelection, r.opts.Select.keep()},
 	} {
 		if _, err := tx.ExecContext(ctx, target.SettingSQL(s[0], s[1])); err != nil {
 			return fmt.Errorf("create checkpoint: %w", err)

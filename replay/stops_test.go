@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/binlog-replay/binlog-replay/internal/replaytest"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -138,4 +139,57 @@ func TestStopPassedOnResume(t *testing.T) {
 	if cp, err := replay.ReadCheckpoint(context.Background(), db); err != nil || cp == nil || cp.Applied != 12 {
 		t.Fatalf("checkpoint %+v (%v), want 12 transactions applied", cp, err)
 	}
+}
+
+// TestResumeKeepsStopPoint: a resume given no stop point keeps the one of
+// the run that made the checkpoint (a resume after a kill must not apply
+// past the point the operator asked for: the DROP after it), says so, and
+// applies nothing once it is reached; another stop point given replaces
+// it, and --to-end drops it. It keeps --databases too, and refuses
+// others.
+func TestResumeKeepsStopPoint(t *testing.T) {
+	sc := replaytest.New(t, "ROW", excludeSetup, excludeWork(nil))
+	txns := scenarioTxns(t, sc)
+	ctx := context.Background()
+	tgt, db := sc.Target(t)
+	count := func() (n int) {
+		t.Helper()
+		if err := db.QueryRow("SELECT COUNT(*) FROM ex.r").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	run := func(what string, resume bool, set func(o *replay.Options), want int) string {
+		t.Helper()
+		o := opts(2)
+		o.Files, o.TargetDSN, o.Recovery.Resume = sc.Files, tgt.DSN(""), resume
+		if !resume {
+			o.Select.StartPosition = sc.Start
+		}
+		set(&o)
+		var log strings.Builder
+		if _, err := replay.Run(ctx, o, &log); err != nil {
+			t.Fatalf("%s: %v\nlog:\n%s", what, err, log.String())
+		}
+		if n := count(); n != want {
+			t.Fatalf("%s: the target holds %d of the transactions, want %d\nlog:\n%s", what, n, want, log.String())
+		}
+		return log.String()
+	}
+	run("first run, --stop-before-gtid #11, --databases ex", false, func(o *replay.Options) {
+		o.Select.StopBeforeGTID, o.Select.Databases = txns[10].GTID, []string{"ex"}
+	}, 10)
+	log := run("resume with no stop point", true, func(*replay.Options) {}, 10)
+	if !strings.Contains(log, "stop point kept from the checkpoint: --stop-before-gtid "+txns[10].GTID.String()) {
+		t.Errorf("the resume does not say it kept the stop point:\n%s", log)
+	}
+	run("resume with --stop-position after #20", true, func(o *replay.Options) { o.Select.StopPosition = txns[19].End }, 20)
+	run("resume with no stop point again", true, func(*replay.Options) {}, 20)
+	o := opts(2)
+	o.Files, o.TargetDSN, o.Recovery.Resume, o.Select.Databases = sc.Files, tgt.DSN(""), true, []string{"other"}
+	if _, err := replay.Run(ctx, o, io.Discard); err == nil || !strings.Contains(err.Error(), "a resume keeps them") {
+		t.Fatalf("a resume with other --databases: %v, want it refused", err)
+	}
+	run("resume --to-end", true, func(o *replay.Options) { o.Select.ToEnd = true }, 30)
+	replaytest.RequireEqual(t, db, sc.SourceDB, "ex")
 }

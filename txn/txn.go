@@ -10,6 +10,8 @@ package txn
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -45,6 +47,19 @@ type Position struct {
 
 // String formats p as FILE:OFFSET.
 func (p Position) String() string { return fmt.Sprintf("%s:%d", p.File, p.Offset) }
+
+// ParsePosition parses FILE:POS as String writes it.
+func ParsePosition(s string) (Position, error) {
+	i := strings.LastIndexByte(s, ':')
+	if i <= 0 {
+		return Position{}, fmt.Errorf("parse position %q: want FILE:POS", s)
+	}
+	off, err := strconv.ParseUint(s[i+1:], 10, 64)
+	if err != nil {
+		return Position{}, fmt.Errorf("parse position %q: %w", s, err)
+	}
+	return Position{File: s[:i], Offset: off}, nil
+}
 
 // IsZero reports whether p is unset.
 func (p Position) IsZero() bool { return p.File == "" && p.Offset == 0 }

@@ -70,6 +70,8 @@ type ReplayRecoveryFlags struct {
 	// StopNeverReachedOK exits 0 when the binlogs end before the stop
 	// point given (by default: exit status 3).
 	StopNeverReachedOK bool
+	// ToEnd, with Resume, drops the stop point the checkpoint keeps.
+	ToEnd bool
 	// Uncertain is --uncertain: what became of the transaction an earlier
 	// run left unfinished (applied or not-applied).
 	Uncertain string
@@ -126,7 +128,8 @@ func (o *ReplayOptions) AddFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.GroupTxns, "group-txns", d.Apply.GroupTxns, "most source transactions committed together in one target transaction (0: chosen as the replay goes, 64 to 1024: larger where each group waits for the one before)")
 	fs.Int64Var(&o.GroupBytes, "group-bytes", d.Apply.GroupBytes, "most binlog bytes committed together in one target transaction")
 	fs.StringVar(&o.CommitOrder, "commit-order", "server", "how commits are kept in source order: server (a COMMIT is sent as soon as the one before it is sent; the target holds it until that one commits: one round trip for many commits over a network) or client (each COMMIT waits in the replay for the one before it to be acknowledged)")
-	fs.BoolVar(&o.Resume, "resume", false, "continue from the checkpoint saved on the target")
+	fs.BoolVar(&o.Resume, "resume", false, "continue from the checkpoint saved on the target (with its stop point, --exclude-gtids, --databases and --tables unless given)")
+	fs.BoolVar(&o.ToEnd, "to-end", false, "with --resume, apply to the end of the binlogs instead of the stop point the checkpoint keeps")
 	fs.BoolVar(&o.StopNeverReachedOK, "stop-never-reached-ok", false, "exit 0, not 3, when the binlogs end before the stop point given (--stop-position, --stop-datetime, --stop-before-gtid)")
 	fs.StringVar(&o.Uncertain, "uncertain", "", "with --resume, when the earlier run stopped inside a transaction whose outcome cannot be known "+
 		"(it writes non-transactional tables, or a DDL that cannot be told), the `outcome` the operator found: "+
@@ -213,7 +216,7 @@ func (o *ReplayOptions) options(args []string, warn io.Writer) (replay.Options, 
 	}
 	ro.Recovery.Resume, ro.Apply.NoLogBin, ro.Recovery.SkipUnknown, ro.Recovery.Strict = o.Resume, o.NoLogBin, o.SkipUnknown, o.Strict
 	ro.Apply.Compact = o.Compact
-	ro.Recovery.NoContinuityCheck, ro.Select.StopNeverReachedOK = o.NoContinuityCheck, o.StopNeverReachedOK
+	ro.Recovery.NoContinuityCheck, ro.Select.StopNeverReachedOK, ro.Select.ToEnd = o.NoContinuityCheck, o.StopNeverReachedOK, o.ToEnd
 	ro.Recovery.Reconnect, ro.Apply.MemoryBudget, ro.Report.StallReport, ro.Report.LogValues = o.Reconnect, int64(o.Memory), o.StallReport, o.LogValues
 	if ro.Apply.TargetGTIDs, err = replay.ParseGTIDMode(o.TargetGTIDs); err != nil {
 		return ro, err

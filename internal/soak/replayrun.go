@@ -56,6 +56,9 @@ type ReplayConfig struct {
 	// Remote reads the binlogs from the source server (--source) instead
 	// of its files, when the source runs (not on a kept seed).
 	Remote bool
+	// ResumeBare gives each --resume no stop flag: it must keep the one
+	// its checkpoint keeps.
+	ResumeBare bool
 }
 
 // String describes the configuration in one line.
@@ -87,6 +90,9 @@ func (c ReplayConfig) String() string {
 	}
 	if c.Remote {
 		s += " remote"
+	}
+	if c.ResumeBare {
+		s += " resume-bare"
 	}
 	return s
 }
@@ -131,6 +137,7 @@ func chooseReplay(rng *rand.Rand, p seedgen.Plan, txns []binlogtext.BinTxn, end 
 	// Drawn last, for the same reason.
 	c.StartGTID = p.Has(seedgen.FeatStartGTID) && rng.IntN(2) == 0
 	c.Remote = p.Has(seedgen.FeatRemote) && rng.IntN(2) == 0
+	c.ResumeBare = c.Stop.Desc != "none" && rng.IntN(2) == 0
 	return c
 }
 
@@ -222,7 +229,9 @@ func (r *replayer) args(resume bool, workers int) []string {
 	if !r.cfg.Compact {
 		a = append(a, "--compact=false")
 	}
-	a = append(a, r.cfg.Stop.Args...)
+	if !resume || !r.cfg.ResumeBare {
+		a = append(a, r.cfg.Stop.Args...)
+	}
 	if r.cfg.NeverOK {
 		a = append(a, "--stop-never-reached-ok")
 	}

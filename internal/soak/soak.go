@@ -569,7 +569,7 @@ func (r *Result) stopBehind(ctx context.Context, rp *replayer, c *checker) error
 		stop = binlogtext.Stop{Desc: "behind the checkpoint: datetime", Args: []string{"--stop-datetime", last.UTC().Format(time.RFC3339)}}
 	}
 	again := *rp
-	again.cfg.Stop, again.cfg.NeverOK, again.uncertain = stop, false, ""
+	again.cfg.Stop, again.cfg.NeverOK, again.cfg.ResumeBare, again.uncertain = stop, false, false, ""
 	out := &Outcome{Runs: 1}
 	if _, err := again.runOnce(ctx, out, true, rp.cfg.Workers, nil); err != nil {
 		return err

@@ -31,6 +31,7 @@ import (
 //	  rewrite_db                            -- the --rewrite-db rules of the replay that made it
 //	  start_gtids                           -- and its --start-gtid set, which a resume goes on skipping
 //	  exclude_gtids                         -- and the --exclude-gtids of its runs, which a resume goes on skipping
+//	  selection                             -- and the last run's stop point and include filters, which a resume keeps
 //	  updated_at  TIMESTAMP(6))
 //
 // binlog_replay.sessions, where each run records its sessions on the
@@ -98,6 +99,10 @@ type Checkpoint struct {
 	// (a resume that forgot them would apply the transaction the operator
 	// meant to skip: the DROP, the DELETE).
 	ExcludeGTIDs string
+	// Selection is the rest of the last run's selection that a resume
+	// keeps (its stop point, --databases, --tables: JSON the replay
+	// package reads), "" from a version that did not keep it.
+	Selection string
 }
 
 // Pending is the transaction a checkpoint names as started but not known
@@ -169,6 +174,7 @@ var addedColumns = []string{
 	"rewrite_db VARCHAR(4096) NOT NULL DEFAULT ''",
 	"start_gtids TEXT NULL",
 	"exclude_gtids TEXT NULL",
+	"selection TEXT NULL",
 }
 
 // addCheckpointColumns adds the addedColumns a checkpoint table made by an
@@ -279,6 +285,9 @@ func readCheckpoint(ctx context.Context, db queryRower, channel, lock string) (*
 	if cp.ExcludeGTIDs, err = readAddedColumn(ctx, db, channel, ColumnExcludeGTIDs); err != nil {
 		return nil, err
 	}
+	if cp.Selection, err = readAddedColumn(ctx, db, channel, ColumnSelection); err != nil {
+		return nil, err
+	}
 	return &cp, nil
 }
 
@@ -304,11 +313,12 @@ const (
 	ColumnRewriteDB    = "rewrite_db"
 	ColumnStartGTIDs   = "start_gtids"
 	ColumnExcludeGTIDs = "exclude_gtids"
+	ColumnSelection    = "selection"
 )
 
 // SettingSQL records value in column, one of the settings the replay's
 // checkpoint keeps, in the transaction that creates it (or, for
-// ColumnExcludeGTIDs, by a resume that adds to them).
+// ColumnExcludeGTIDs and ColumnSelection, at a resume's start).
 func SettingSQL(column, value string) string {
 	return fmt.Sprintf("UPDATE `%s`.`checkpoint` SET %s=%s WHERE channel=%s",
 		CheckpointSchema, column, sqlgen.Quote(value), sqlgen.Quote(ReplayChannel))
