@@ -53,6 +53,76 @@ func rangeFor(files []string, startPos uint64, txns []binlogtext.BinTxn, n int) 
 	return r, true
 }
 
+// anchorRanges are the ranges an anchor applies, in order: one, or the
+// ranges before and after a transaction it skips (the accident, which the
+// replay skips with --exclude-gtids).
+type anchorRanges []anchorRange
+
+// rangesFor returns the ranges that apply txns[:n] of files (from
+// startPos) but txns[skip] (skip < 0: none).
+func rangesFor(files []string, startPos uint64, txns []binlogtext.BinTxn, n, skip int) anchorRanges {
+	if skip < 0 || skip >= n {
+		if r, ok := rangeFor(files, startPos, txns, n); ok {
+			return anchorRanges{r}
+		}
+		return nil
+	}
+	var out anchorRanges
+	if r, ok := rangeFor(files, startPos, txns, skip); ok {
+		out = append(out, r)
+	}
+	after := txns[skip]
+	if r, ok := rangeFor(filesFrom(files, after.File), after.End, txns, n); ok {
+		out = append(out, r)
+	}
+	return out
+}
+
+// withoutDomains returns rs with NoDomains set.
+func (rs anchorRanges) withoutDomains() anchorRanges {
+	out := make(anchorRanges, len(rs))
+	for i, r := range rs {
+		r.NoDomains = true
+		out[i] = r
+	}
+	return out
+}
+
+// Command returns the anchor's shell pipelines, for reports.
+func (rs anchorRanges) Command(socket string) string {
+	cmds := make([]string, len(rs))
+	for i, r := range rs {
+		cmds[i] = r.Command(socket)
+	}
+	return strings.Join(cmds, " && ")
+}
+
+// applyAnchors applies rs in order (applyAnchor): the failed statements
+// of all, their errors, the first error.
+func applyAnchors(ctx context.Context, rs anchorRanges, socket, tmpDir string) (failed int, stderr string, err error) {
+	var errs []string
+	for _, r := range rs {
+		f, e, err := applyAnchor(ctx, r, socket, tmpDir)
+		failed, errs = failed+f, append(errs, e)
+		if err != nil {
+			return failed, strings.Join(errs, ""), err
+		}
+	}
+	return failed, strings.Join(errs, ""), nil
+}
+
+// wantErrors returns how many statements of txns[:n] but txns[skip] the
+// source logged with an error code: the anchor fails them again.
+func wantErrors(txns []binlogtext.BinTxn, n, skip int) int {
+	want := 0
+	for i, t := range txns[:n] {
+		if i != skip {
+			want += t.ErrorCodes
+		}
+	}
+	return want
+}
+
 // args are mariadb-binlog's arguments for the range.
 func (r anchorRange) args() []string {
 	a := []string{fmt.Sprintf("--start-position=%d", r.StartPos)}

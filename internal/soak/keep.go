@@ -31,6 +31,9 @@ func keepSeed(keep string, r *Result, src *Source) error {
 	if err := os.WriteFile(filepath.Join(dir, "start_gtid"), []byte(src.StartGTID+"\n"), 0o644); err != nil {
 		return fmt.Errorf("keep seed start: %w", err)
 	}
+	if err := os.WriteFile(filepath.Join(dir, "accident"), []byte(src.Accident+"\n"), 0o644); err != nil {
+		return fmt.Errorf("keep seed accident: %w", err)
+	}
 	info := fmt.Sprintf("%s\nstart position: %s:%d\nrerun the replay and the check on this input: %s FROM=%s\n",
 		r.Report(), src.StartFile, src.StartPos, r.Repro, dir)
 	if err := os.WriteFile(filepath.Join(dir, "REPORT.txt"), []byte(info), 0o644); err != nil {
@@ -59,6 +62,9 @@ func keptSource(dir string) (*Source, error) {
 	src := &Source{Base: filepath.Join(dir, "base"), StartFile: start[:i], StartPos: pos, Files: files}
 	if g, err := os.ReadFile(filepath.Join(dir, "start_gtid")); err == nil {
 		src.StartGTID = strings.TrimSpace(string(g))
+	}
+	if g, err := os.ReadFile(filepath.Join(dir, "accident")); err == nil {
+		src.Accident = strings.TrimSpace(string(g))
 	}
 	return src, nil
 }

@@ -56,9 +56,14 @@ type ReplayConfig struct {
 	// Remote reads the binlogs from the source server (--source) instead
 	// of its files, when the source runs (not on a kept seed).
 	Remote bool
-	// ResumeBare gives each --resume no stop flag: it must keep the one
-	// its checkpoint keeps.
+	// ResumeBare gives each --resume no stop flag (nor --exclude-gtids):
+	// it must keep the ones its checkpoint keeps.
 	ResumeBare bool
+	// Accident is the index of the accident's transaction (FeatAccident)
+	// that the replay skips (--exclude-gtids Exclude) and the anchors
+	// leave out; -1 for none.
+	Accident int
+	Exclude  string
 }
 
 // String describes the configuration in one line.
@@ -94,6 +99,9 @@ func (c ReplayConfig) String() string {
 	if c.ResumeBare {
 		s += " resume-bare"
 	}
+	if c.Exclude != "" {
+		s += fmt.Sprintf(" exclude=#%d", c.Accident+1)
+	}
 	return s
 }
 
@@ -101,7 +109,7 @@ func (c ReplayConfig) String() string {
 // the plan has MEMORY tables (a restart empties them, as it would on any
 // server), and crashes when it has MyISAM tables (not crash safe).
 func chooseReplay(rng *rand.Rand, p seedgen.Plan, txns []binlogtext.BinTxn, end binlogtext.BinEnd) ReplayConfig {
-	c := ReplayConfig{Workers: 1 + rng.IntN(8)}
+	c := ReplayConfig{Workers: 1 + rng.IntN(8), Accident: -1}
 	if rng.IntN(3) > 0 {
 		c.GroupTxns = []int{1, 2, 4, 16, 64}[rng.IntN(5)]
 	}
@@ -231,6 +239,9 @@ func (r *replayer) args(resume bool, workers int) []string {
 	}
 	if !resume || !r.cfg.ResumeBare {
 		a = append(a, r.cfg.Stop.Args...)
+		if r.cfg.Exclude != "" {
+			a = append(a, "--exclude-gtids", r.cfg.Exclude)
+		}
 	}
 	if r.cfg.NeverOK {
 		a = append(a, "--stop-never-reached-ok")

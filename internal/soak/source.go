@@ -38,6 +38,9 @@ type Source struct {
 	Errors map[string]int
 	// Statements counts the statements run.
 	Statements int
+	// Accident is the GTID of the accident's transaction (FeatAccident),
+	// "" when there is none or the source refused it.
+	Accident string
 }
 
 // sourceArgs are the source's extra mariadbd arguments for plan p.
@@ -148,9 +151,12 @@ func (src *Source) runSessions(ctx context.Context, srv *sandbox.Server, session
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			counts, n, err := runSession(ctx, dbh, scripts)
+			counts, n, accident, err := runSession(ctx, dbh, scripts)
 			mu.Lock()
 			defer mu.Unlock()
+			if accident != "" {
+				src.Accident = accident
+			}
 			for k, v := range counts {
 				src.Errors[k] += v
 			}
@@ -165,33 +171,35 @@ func (src *Source) runSessions(ctx context.Context, srv *sandbox.Server, session
 }
 
 // runSession runs scripts on one connection. It returns the refused
-// statements by kind and error number, the number of statements run, and
-// an error only when the session cannot go on (its connection lost).
-func runSession(ctx context.Context, dbh *sql.DB, scripts []seedgen.Script) (map[string]int, int, error) {
+// statements by kind and error number, the number of statements run, the
+// GTID of the accident's transaction if it ran here, and an error only
+// when the session cannot go on (its connection lost).
+func runSession(ctx context.Context, dbh *sql.DB, scripts []seedgen.Script) (counts map[string]int, n int, accident string, err error) {
 	conn, err := dbh.Conn(ctx)
 	if err != nil {
-		return nil, 0, fmt.Errorf("connect: %w", err)
+		return nil, 0, "", fmt.Errorf("connect: %w", err)
 	}
 	defer conn.Close()
-	counts := map[string]int{}
-	n := 0
+	counts = map[string]int{}
 	for _, sc := range scripts {
 		if sc.Pause > 0 {
 			select {
 			case <-ctx.Done():
-				return counts, n, ctx.Err()
+				return counts, n, accident, ctx.Err()
 			case <-time.After(sc.Pause):
 			}
 		}
+		ran := true
 		for _, stmt := range sc.Stmts {
 			n++
 			_, err := conn.ExecContext(ctx, stmt)
 			if err == nil {
 				continue
 			}
+			ran = false
 			var me *mysql.MySQLError
 			if !errors.As(err, &me) {
-				return counts, n, fmt.Errorf("%s: %w", stmt, err)
+				return counts, n, accident, fmt.Errorf("%s: %w", stmt, err)
 			}
 			counts[fmt.Sprintf("%s: %d", sc.Kind, me.Number)]++
 			if me.Number == 1213 || me.Number == 1205 {
@@ -199,8 +207,13 @@ func runSession(ctx context.Context, dbh *sql.DB, scripts []seedgen.Script) (map
 				break
 			}
 		}
+		if sc.Kind == seedgen.AccidentKind && ran {
+			if err := conn.QueryRowContext(ctx, "SELECT @@last_gtid").Scan(&accident); err != nil {
+				return counts, n, accident, fmt.Errorf("read the accident's GTID: %w", err)
+			}
+		}
 	}
-	return counts, n, nil
+	return counts, n, accident, nil
 }
 
 // waitSessionsGone waits until the source has no client connection but

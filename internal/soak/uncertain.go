@@ -379,25 +379,20 @@ func (r *replayer) anchorAt(ctx context.Context, n int, out *Outcome) (*sandbox.
 	if err != nil {
 		return nil, fmt.Errorf("start an anchor for %d transactions: %w", n, err)
 	}
-	rg, ok := rangeFor(r.files, r.src.StartPos, r.txns, n)
-	if !ok {
+	rs := rangesFor(r.files, r.src.StartPos, r.txns, n, r.cfg.Accident).withoutDomains() // no binlog
+	if len(rs) == 0 {
 		return srv, nil
 	}
-	rg.NoDomains = true // no binlog
 	loadDir, err := os.MkdirTemp(r.dir, "anchor-load-")
 	if err != nil {
 		return srv, fmt.Errorf("create anchor load dir: %w", err)
 	}
 	defer os.RemoveAll(loadDir)
-	failed, stderr, err := applyAnchor(ctx, rg, srv.Socket, loadDir)
+	failed, stderr, err := applyAnchors(ctx, rs, srv.Socket, loadDir)
 	if err != nil {
 		return srv, err
 	}
-	want := 0
-	for _, t := range r.txns[:n] {
-		want += t.ErrorCodes
-	}
-	if failed != want {
+	if want := wantErrors(r.txns, n, r.cfg.Accident); failed != want {
 		out.AnchorUnfaithful = out.AnchorUnfaithful || failed > want
 		out.Notes = append(out.Notes, fmt.Sprintf("anchor for %d transactions: %d statements failed, %d logged with an error code: %s",
 			n, failed, want, tailLines(stderr, 5)))

@@ -56,6 +56,10 @@ const (
 	// log_bin_compress (compressed query and row events),
 	// binlog_checksum=NONE and binlog_annotate_row_events=OFF.
 	FeatBinlogOptions Feature = "binlogopts"
+	// FeatAccident: one session's transaction deletes a seventh of t1's
+	// base rows (AccidentKind), and the replay skips it with
+	// --exclude-gtids, as an operator skips the accident to recover from.
+	FeatAccident Feature = "accident"
 )
 
 // Replay features.
@@ -93,7 +97,7 @@ var allFeatures = []Feature{
 	FeatBigTxn, FeatLoadData, FeatErrorCode, FeatRollback, FeatFormatSwap, FeatXA,
 	FeatKill, FeatRestart, FeatCrash, FeatStopPos, FeatStopTime, FeatStopGTID, FeatStopNever,
 	FeatSmallMem, FeatMultiFile, FeatStopBehind, FeatTerm, FeatContext, FeatCollationKeys,
-	FeatPartition, FeatRowImage, FeatDomains, FeatBinlogOptions, FeatStartGTID, FeatRemote,
+	FeatPartition, FeatRowImage, FeatDomains, FeatBinlogOptions, FeatStartGTID, FeatRemote, FeatAccident,
 }
 
 // optIn are the features "all" leaves out: XA transactions are refused by

@@ -44,8 +44,21 @@ func Generate(p Plan, fileDir string) *Workload {
 		}
 		w.Sessions = append(w.Sessions, g.scripts(p.TxnsPerSession))
 	}
+	if p.Has(FeatAccident) {
+		// From a stream of its own: the other scripts stay what they were.
+		rng := NewRand(p.Seed, streamPlan+300)
+		s := rng.IntN(len(w.Sessions))
+		at := rng.IntN(len(w.Sessions[s]) + 1)
+		accident := Script{Kind: AccidentKind,
+			Stmts: []string{fmt.Sprintf("DELETE FROM t1 WHERE id <= %d AND id %% 7 = %d", baseRows, rng.IntN(7))}}
+		w.Sessions[s] = append(w.Sessions[s][:at], append([]Script{accident}, w.Sessions[s][at:]...)...)
+	}
 	return w
 }
+
+// AccidentKind is the Kind of the accident's script (FeatAccident): one
+// statement, run with autocommit.
+const AccidentKind = "accident"
 
 // sessionGen generates the scripts of one session.
 type sessionGen struct {
