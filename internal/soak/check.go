@@ -97,7 +97,7 @@ type checker struct {
 	// accident is the index of the transaction the replay skips
 	// (--exclude-gtids), -1 for none.
 	accident int
-	failures  []Failure
+	failures []Failure
 }
 
 func (c *checker) fail(class, format string, args ...any) {
