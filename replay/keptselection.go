@@ -1,12 +1,17 @@
 package replay
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/filter"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -60,11 +65,14 @@ func (k keptSelection) stopFlags() string {
 }
 
 // resumeSelection, resuming from cp, keeps the stop point of the run that
-// made it when none is given (nor --to-end), and its --databases and
-// --tables when none are given; other filters than it had are refused.
-// A checkpoint of a version that did not keep them (Selection "") keeps
-// nothing.
-func (r *run) resumeSelection(cp *Checkpoint) error {
+// made it when none is given (nor --to-end) and that run did not reach it
+// (it was killed, or stopped on an error, before): the transaction at the
+// checkpoint does not meet it. A stop point reached is done with: a bare
+// resume then goes on to the end, as after START SLAVE UNTIL. It keeps
+// the run's --databases and --tables when none are given, and refuses
+// others. A checkpoint of a version that did not keep them (Selection "")
+// keeps nothing.
+func (r *run) resumeSelection(ctx context.Context, cp *Checkpoint) error {
 	if cp.Selection == "" {
 		return nil
 	}
@@ -74,10 +82,20 @@ func (r *run) resumeSelection(cp *Checkpoint) error {
 	}
 	s := &r.opts.Select
 	if flags := k.stopFlags(); flags != "" && !s.hasStop() && !s.ToEnd {
-		if err := k.setStop(s); err != nil {
+		var kept Selection
+		if err := k.setStop(&kept); err != nil {
 			return fmt.Errorf("the stop point the checkpoint keeps: %w", err)
 		}
-		r.logf("stop point kept from the checkpoint: %s (give another stop point, or --to-end, to go further)", flags)
+		switch reached, err := r.stopMetAt(ctx, cp.Next, kept); {
+		case err != nil:
+			r.logf("could not read the binlogs at the checkpoint to tell whether the earlier run reached its stop point (%v): keeping it", err)
+			fallthrough
+		case !reached:
+			s.StopPosition, s.StopDatetime, s.StopBeforeGTID = kept.StopPosition, kept.StopDatetime, kept.StopBeforeGTID
+			r.logf("stop point kept from the checkpoint, which the earlier run did not reach: %s (give another stop point, or --to-end, to go further)", flags)
+		default:
+			r.logf("the earlier run reached its stop point (%s): this resume goes on to the end of the binlogs", flags)
+		}
 	}
 	switch {
 	case len(s.Databases) == 0 && len(s.Tables) == 0:
@@ -91,6 +109,53 @@ func (r *run) resumeSelection(cp *Checkpoint) error {
 			strings.Join(k.Databases, ","), strings.Join(k.Tables, ","), CheckpointSchema)
 	}
 	return nil
+}
+
+// stopMetAt reports whether a run with s's stop point that stopped at pos
+// had reached it: whether the first transaction from pos that the run's
+// GTID filters (--start-gtid, --exclude-gtids) do not skip meets it. No
+// transaction there (the end of the binlogs) meets none.
+func (r *run) stopMetAt(ctx context.Context, pos txn.Position, s Selection) (bool, error) {
+	bo := binlog.Options{Start: pos, SkipUnknown: r.opts.Recovery.SkipUnknown,
+		NoContinuityCheck: r.opts.Recovery.NoContinuityCheck, StreamAbove: scanPiece, ReadAheadBytes: scanPiece}
+	var rd *binlog.Reader
+	var err error
+	if r.opts.Source.DSN == "" {
+		rd, err = binlog.NewReader(r.opts.Files, bo)
+	} else {
+		src, serr := r.opts.Source.Remote()
+		if serr != nil {
+			return false, serr
+		}
+		rd, err = binlog.NewRemoteReader(ctx, src, bo)
+	}
+	if err != nil {
+		return false, err
+	}
+	defer rd.Close()
+	o := r.opts.Filter(r.opts.Files)
+	o.StopPosition, o.StopDatetime, o.StopBeforeGTID = s.StopPosition, s.StopDatetime, s.StopBeforeGTID
+	f := filter.New(o)
+	for {
+		t, err := rd.Next(ctx)
+		var trunc *binlog.TruncatedError
+		switch {
+		case errors.Is(err, io.EOF), errors.As(err, &trunc):
+			return false, nil
+		case err != nil:
+			return false, err
+		}
+		stop := f.Stop(t)
+		if t.Part > 0 {
+			stop = f.StopAt(t)
+		}
+		if stop != "" {
+			return true, nil
+		}
+		if !f.Skips(t) {
+			return false, nil
+		}
+	}
 }
 
 // setStop sets k's stop point in s.

@@ -314,7 +314,7 @@ func (r *run) prepare(ctx context.Context) (txn.Position, *target.Checkpoint, er
 		if err := r.resumeExcludeGTIDs(cp); err != nil {
 			return txn.Position{}, nil, err
 		}
-		if err := r.resumeSelection(cp); err != nil {
+		if err := r.resumeSelection(ctx, cp); err != nil {
 			return txn.Position{}, nil, err
 		}
 	}

@@ -3,6 +3,7 @@ package replay_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -142,11 +143,13 @@ func TestStopPassedOnResume(t *testing.T) {
 }
 
 // TestResumeKeepsStopPoint: a resume given no stop point keeps the one of
-// the run that made the checkpoint (a resume after a kill must not apply
-// past the point the operator asked for: the DROP after it), says so, and
-// applies nothing once it is reached; another stop point given replaces
-// it, and --to-end drops it. It keeps --databases too, and refuses
-// others.
+// the run that made the checkpoint when that run did not reach it (killed
+// before: the resume must not apply past the point the operator asked
+// for, the DROP after it), and says so; another stop point given
+// replaces it, --to-end drops it, and one the earlier run reached is done
+// with (a bare resume goes on to the end). It keeps --databases too, and
+// refuses others. A run killed before its stop point is simulated by
+// rewriting the stop point its checkpoint keeps.
 func TestResumeKeepsStopPoint(t *testing.T) {
 	sc := replaytest.New(t, "ROW", excludeSetup, excludeWork(nil))
 	txns := scenarioTxns(t, sc)
@@ -176,15 +179,24 @@ func TestResumeKeepsStopPoint(t *testing.T) {
 		}
 		return log.String()
 	}
+	killedBefore := func(i int) {
+		t.Helper()
+		sel := fmt.Sprintf(`{"stop_before_gtid":%q,"databases":["ex"]}`, txns[i].GTID.String())
+		if _, err := db.Exec("UPDATE binlog_replay.checkpoint SET selection = ? WHERE channel = 'default'", sel); err != nil {
+			t.Fatal(err)
+		}
+	}
 	run("first run, --stop-before-gtid #11, --databases ex", false, func(o *replay.Options) {
 		o.Select.StopBeforeGTID, o.Select.Databases = txns[10].GTID, []string{"ex"}
 	}, 10)
-	log := run("resume with no stop point", true, func(*replay.Options) {}, 10)
-	if !strings.Contains(log, "stop point kept from the checkpoint: --stop-before-gtid "+txns[10].GTID.String()) {
+	killedBefore(20)
+	log := run("resume with no stop point after a run killed before #21", true, func(*replay.Options) {}, 20)
+	if !strings.Contains(log, "stop point kept from the checkpoint, which the earlier run did not reach: --stop-before-gtid "+txns[20].GTID.String()) {
 		t.Errorf("the resume does not say it kept the stop point:\n%s", log)
 	}
-	run("resume with --stop-position after #20", true, func(o *replay.Options) { o.Select.StopPosition = txns[19].End }, 20)
-	run("resume with no stop point again", true, func(*replay.Options) {}, 20)
+	killedBefore(25)
+	run("resume with --stop-position after #23", true, func(o *replay.Options) { o.Select.StopPosition = txns[22].End }, 23)
+	killedBefore(25)
 	o := opts(2)
 	o.Files, o.TargetDSN, o.Recovery.Resume, o.Select.Databases = sc.Files, tgt.DSN(""), true, []string{"other"}
 	if _, err := replay.Run(ctx, o, io.Discard); err == nil || !strings.Contains(err.Error(), "a resume keeps them") {
@@ -192,4 +204,11 @@ func TestResumeKeepsStopPoint(t *testing.T) {
 	}
 	run("resume --to-end", true, func(o *replay.Options) { o.Select.ToEnd = true }, 30)
 	replaytest.RequireEqual(t, db, sc.SourceDB, "ex")
+
+	// A stop point reached is done with.
+	tgt, db = sc.Target(t)
+	run("a run stopped before #11", false, func(o *replay.Options) { o.Select.StopBeforeGTID = txns[10].GTID }, 10)
+	if log := run("resume with no stop point", true, func(*replay.Options) {}, 30); !strings.Contains(log, "the earlier run reached its stop point") {
+		t.Errorf("the resume does not say the stop point was reached:\n%s", log)
+	}
 }
