@@ -1,17 +1,12 @@
 package replay
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/binlog-replay/binlog-replay/binlog"
-	"github.com/binlog-replay/binlog-replay/filter"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -21,11 +16,14 @@ import (
 // so that a resume after a kill neither applies past the stop point the
 // operator asked for nor applies other databases.
 type keptSelection struct {
-	StopPosition   string   `json:"stop_position,omitempty"`
-	StopDatetime   string   `json:"stop_datetime,omitempty"` // RFC 3339, UTC
-	StopBeforeGTID string   `json:"stop_before_gtid,omitempty"`
-	Databases      []string `json:"databases,omitempty"`
-	Tables         []string `json:"tables,omitempty"`
+	StopPosition   string `json:"stop_position,omitempty"`
+	StopDatetime   string `json:"stop_datetime,omitempty"` // RFC 3339, UTC
+	StopBeforeGTID string `json:"stop_before_gtid,omitempty"`
+	// StopReached is set once a run reached the stop point, everything
+	// before it committed (recordStopReached).
+	StopReached bool     `json:"stop_reached,omitempty"`
+	Databases   []string `json:"databases,omitempty"`
+	Tables      []string `json:"tables,omitempty"`
 }
 
 // hasStop reports whether s gives a stop point.
@@ -33,9 +31,10 @@ func (s *Selection) hasStop() bool {
 	return !s.StopPosition.IsZero() || !s.StopDatetime.IsZero() || !s.StopBeforeGTID.IsZero()
 }
 
-// keep returns what a checkpoint keeps of s, as JSON.
-func (s *Selection) keep() string {
-	k := keptSelection{Databases: s.Databases, Tables: s.Tables}
+// keep returns what a checkpoint keeps of s, as JSON, saying whether a
+// run reached the stop point.
+func (s *Selection) keep(reached bool) string {
+	k := keptSelection{Databases: s.Databases, Tables: s.Tables, StopReached: reached}
 	if !s.StopPosition.IsZero() {
 		k.StopPosition = s.StopPosition.String()
 	}
@@ -66,13 +65,13 @@ func (k keptSelection) stopFlags() string {
 
 // resumeSelection, resuming from cp, keeps the stop point of the run that
 // made it when none is given (nor --to-end) and that run did not reach it
-// (it was killed, or stopped on an error, before): the transaction at the
-// checkpoint does not meet it. A stop point reached is done with: a bare
-// resume then goes on to the end, as after START SLAVE UNTIL. It keeps
-// the run's --databases and --tables when none are given, and refuses
-// others. A checkpoint of a version that did not keep them (Selection "")
-// keeps nothing.
-func (r *run) resumeSelection(ctx context.Context, cp *Checkpoint) error {
+// (it was killed, or stopped on an error, before: the checkpoint does not
+// say it was reached). A stop point reached is done with: a bare resume
+// then goes on to the end, as after START SLAVE UNTIL. It keeps the run's
+// --databases and --tables when none are given, and refuses others. A
+// checkpoint of a version that did not keep them (Selection "") keeps
+// nothing.
+func (r *run) resumeSelection(cp *Checkpoint) error {
 	if cp.Selection == "" {
 		return nil
 	}
@@ -82,19 +81,13 @@ func (r *run) resumeSelection(ctx context.Context, cp *Checkpoint) error {
 	}
 	s := &r.opts.Select
 	if flags := k.stopFlags(); flags != "" && !s.hasStop() && !s.ToEnd {
-		var kept Selection
-		if err := k.setStop(&kept); err != nil {
-			return fmt.Errorf("the stop point the checkpoint keeps: %w", err)
-		}
-		switch reached, err := r.stopMetAt(ctx, cp.Next, kept); {
-		case err != nil:
-			r.logf("could not read the binlogs at the checkpoint to tell whether the earlier run reached its stop point (%v): keeping it", err)
-			fallthrough
-		case !reached:
-			s.StopPosition, s.StopDatetime, s.StopBeforeGTID = kept.StopPosition, kept.StopDatetime, kept.StopBeforeGTID
-			r.logf("stop point kept from the checkpoint, which the earlier run did not reach: %s (give another stop point, or --to-end, to go further)", flags)
-		default:
+		if k.StopReached {
 			r.logf("the earlier run reached its stop point (%s): this resume goes on to the end of the binlogs", flags)
+		} else {
+			if err := k.setStop(s); err != nil {
+				return fmt.Errorf("the stop point the checkpoint keeps: %w", err)
+			}
+			r.logf("stop point kept from the checkpoint, which the earlier run did not reach: %s (give another stop point, or --to-end, to go further)", flags)
 		}
 	}
 	switch {
@@ -109,53 +102,6 @@ func (r *run) resumeSelection(ctx context.Context, cp *Checkpoint) error {
 			strings.Join(k.Databases, ","), strings.Join(k.Tables, ","), CheckpointSchema)
 	}
 	return nil
-}
-
-// stopMetAt reports whether a run with s's stop point that stopped at pos
-// had reached it: whether the first transaction from pos that the run's
-// GTID filters (--start-gtid, --exclude-gtids) do not skip meets it. No
-// transaction there (the end of the binlogs) meets none.
-func (r *run) stopMetAt(ctx context.Context, pos txn.Position, s Selection) (bool, error) {
-	bo := binlog.Options{Start: pos, SkipUnknown: r.opts.Recovery.SkipUnknown,
-		NoContinuityCheck: r.opts.Recovery.NoContinuityCheck, StreamAbove: scanPiece, ReadAheadBytes: scanPiece}
-	var rd *binlog.Reader
-	var err error
-	if r.opts.Source.DSN == "" {
-		rd, err = binlog.NewReader(r.opts.Files, bo)
-	} else {
-		src, serr := r.opts.Source.Remote()
-		if serr != nil {
-			return false, serr
-		}
-		rd, err = binlog.NewRemoteReader(ctx, src, bo)
-	}
-	if err != nil {
-		return false, err
-	}
-	defer rd.Close()
-	o := r.opts.Filter(r.opts.Files)
-	o.StopPosition, o.StopDatetime, o.StopBeforeGTID = s.StopPosition, s.StopDatetime, s.StopBeforeGTID
-	f := filter.New(o)
-	for {
-		t, err := rd.Next(ctx)
-		var trunc *binlog.TruncatedError
-		switch {
-		case errors.Is(err, io.EOF), errors.As(err, &trunc):
-			return false, nil
-		case err != nil:
-			return false, err
-		}
-		stop := f.Stop(t)
-		if t.Part > 0 {
-			stop = f.StopAt(t)
-		}
-		if stop != "" {
-			return true, nil
-		}
-		if !f.Skips(t) {
-			return false, nil
-		}
-	}
 }
 
 // setStop sets k's stop point in s.

@@ -146,10 +146,11 @@ func TestStopPassedOnResume(t *testing.T) {
 // the run that made the checkpoint when that run did not reach it (killed
 // before: the resume must not apply past the point the operator asked
 // for, the DROP after it), and says so; another stop point given
-// replaces it, --to-end drops it, and one the earlier run reached is done
-// with (a bare resume goes on to the end). It keeps --databases too, and
-// refuses others. A run killed before its stop point is simulated by
-// rewriting the stop point its checkpoint keeps.
+// replaces it, --to-end drops it, and one the earlier run reached (and
+// said so in the checkpoint: one killed right after its last commit did
+// not) is done with (a bare resume goes on to the end). It keeps
+// --databases too, and refuses others. A run killed before its stop point
+// is simulated by rewriting the stop point its checkpoint keeps.
 func TestResumeKeepsStopPoint(t *testing.T) {
 	sc := replaytest.New(t, "ROW", excludeSetup, excludeWork(nil))
 	txns := scenarioTxns(t, sc)
@@ -196,6 +197,11 @@ func TestResumeKeepsStopPoint(t *testing.T) {
 	}
 	killedBefore(25)
 	run("resume with --stop-position after #23", true, func(o *replay.Options) { o.Select.StopPosition = txns[22].End }, 23)
+	// Killed right after its last commit before its stop point: the
+	// checkpoint is at the transaction the stop point names, and the run
+	// did not say it reached it.
+	killedBefore(23)
+	run("resume with no stop point after a run killed at #24, its stop point", true, func(*replay.Options) {}, 23)
 	killedBefore(25)
 	o := opts(2)
 	o.Files, o.TargetDSN, o.Recovery.Resume, o.Select.Databases = sc.Files, tgt.DSN(""), true, []string{"other"}
