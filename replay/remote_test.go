@@ -294,3 +294,37 @@ func TestSourceStopBehindStart(t *testing.T) {
 		t.Fatalf("the target holds %d rows after the refusal, %d before (%v)", after, before, err)
 	}
 }
+
+// TestSourceGTIDStartResume: a run reading from a source after a GTID
+// position that commits nothing (its stop point comes first, as a kill
+// would) leaves a checkpoint with no position: a resume reads from the
+// source at the same GTID position (the checkpoint keeps the set) instead
+// of refusing, and applies the rest once.
+func TestSourceGTIDStartResume(t *testing.T) {
+	sc := replaytest.New(t, "ROW", sourceSetup, sourceWork(60, 20))
+	txns := scenarioTxns(t, sc)
+	k := len(txns) / 2
+	tgt, db := sc.Target(t)
+	// The target holds the first k transactions.
+	o := opts(2)
+	o.Files, o.Select.StartPosition, o.Select.StopPosition = sc.Files, sc.Start, txns[k-1].End
+	if sum, log, err := runFrom(tgt.DSN(""), o); err != nil || sum.Applied != uint64(k) {
+		t.Fatalf("replay the files up to %s: %v\n%s", txns[k-1].End, err, log)
+	}
+	if _, err := db.Exec("DROP DATABASE " + replay.CheckpointSchema); err != nil {
+		t.Fatal(err)
+	}
+	o = sourceOpts(sc, 2)
+	o.Source.StartGTID = txns[k-1].GTID.String()
+	o.Select.StartGTIDs, _ = txn.ParseGTIDSet(o.Source.StartGTID)
+	o.Select.StopBeforeGTID = txns[k].GTID
+	if sum, log, err := runFrom(tgt.DSN(""), o); err != nil || sum.Applied != 0 {
+		t.Fatalf("first run, stopped before the first transaction: applied %v, %v\n%s", sum, err, log)
+	}
+	o = sourceOpts(sc, 2)
+	o.Recovery.Resume, o.Select.ToEnd = true, true
+	if _, log, err := runFrom(tgt.DSN(""), o); err != nil {
+		t.Fatalf("resume: %v\n%s", err, log)
+	}
+	replaytest.RequireEqual(t, db, sc.SourceDB, "rs")
+}

@@ -330,6 +330,11 @@ func (r *run) prepare(ctx context.Context) (txn.Position, *target.Checkpoint, er
 	case !start.IsZero():
 	case r.opts.Source.DSN == "":
 		start = txn.Position{File: logfile.Name(r.opts.Files[0])}
+	case r.opts.Source.StartGTID == "" && cp != nil && cp.StartGTIDs != "":
+		// A run that started from a GTID position and committed nothing:
+		// the source finds that position again.
+		r.opts.Source.StartGTID = cp.StartGTIDs
+		r.logf("the checkpoint names no position yet: reading from the source at its --source-start %s", cp.StartGTIDs)
 	case r.opts.Source.StartGTID == "":
 		return txn.Position{}, nil, errors.New("the target's checkpoint names no position yet: start again with --source-start")
 	}
