@@ -101,6 +101,8 @@ func testKillAndResume(t *testing.T, format, apply string) {
 	// checkpoint had moved: killed between commits, not while starting.
 	kills, midApply := 0, 0
 	var applied uint64
+	ticker := time.NewTicker(5 * time.Millisecond)
+	defer ticker.Stop()
 	for run := 0; ; run++ {
 		if run > 300 {
 			t.Fatal("replay did not finish after 300 runs")
@@ -131,7 +133,7 @@ func testKillAndResume(t *testing.T, format, apply string) {
 		}
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
-		var timer <-chan time.Time
+		var timer, poll <-chan time.Time
 		if kills < 20 {
 			select {
 			case <-out.seen:
@@ -139,29 +141,40 @@ func testKillAndResume(t *testing.T, format, apply string) {
 			case err := <-done:
 				t.Fatalf("run %d ended before it started applying: %v\n%s", run, err, out)
 			}
+			if kills%2 == 1 {
+				// Every other kill lands soon after the run's first
+				// commit, however slow the machine is at the moment.
+				timer, poll = nil, ticker.C
+			}
 		}
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("run %d failed: %v\n%s", run, err, out)
+		for killed := false; !killed; {
+			select {
+			case <-poll:
+				if cp, err := replay.ReadCheckpoint(context.Background(), db); err == nil && cp != nil && cp.Applied > applied {
+					timer, poll = time.After(time.Duration(rng.IntN(40))*time.Millisecond), nil
+				}
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("run %d failed: %v\n%s", run, err, out)
+				}
+				if kills < 20 {
+					t.Fatalf("replay finished after only %d kills: the workload is too small for this test", kills)
+				}
+				if want := "row events: passed through"; apply == "sql" && !strings.Contains(out.String(), "row events: applied as SQL") ||
+					apply == "binlog" && !strings.Contains(out.String(), want) {
+					t.Fatalf("the last run does not say it applied row events by %s:\n%s", apply, out)
+				}
+				if midApply < 5 {
+					t.Fatalf("only %d of %d kills landed after a commit of the run killed: the test did not kill mid-apply", midApply, kills)
+				}
+				replaytest.RequireEqual(t, db, sc.SourceDB, "kr")
+				t.Logf("%s, apply=%s: finished after %d kills (%d after a commit of the run killed) and %d runs", format, apply, kills, midApply, run+1)
+				return
+			case <-timer:
+				_ = cmd.Process.Kill()
+				<-done
+				kills, killed = kills+1, true
 			}
-			if kills < 20 {
-				t.Fatalf("replay finished after only %d kills: the workload is too small for this test", kills)
-			}
-			if want := "row events: passed through"; apply == "sql" && !strings.Contains(out.String(), "row events: applied as SQL") ||
-				apply == "binlog" && !strings.Contains(out.String(), want) {
-				t.Fatalf("the last run does not say it applied row events by %s:\n%s", apply, out)
-			}
-			if midApply < 5 {
-				t.Fatalf("only %d of %d kills landed after a commit of the run killed: the test did not kill mid-apply", midApply, kills)
-			}
-			replaytest.RequireEqual(t, db, sc.SourceDB, "kr")
-			t.Logf("%s, apply=%s: finished after %d kills (%d after a commit of the run killed) and %d runs", format, apply, kills, midApply, run+1)
-			return
-		case <-timer:
-			_ = cmd.Process.Kill()
-			<-done
-			kills++
 		}
 	}
 }
