@@ -218,7 +218,7 @@ func TestCompactCutAtCommit(t *testing.T) {
 			t.Fatalf("replay to %s: %v, %v applied, want %d\nlog:\n%s", o.Select.StopBeforeGTID, err, first, txns/2, log.String())
 		}
 		o = opts(4)
-		o.Apply.Compact, o.Recovery.Resume = true, true
+		o.Apply.Compact, o.Recovery.Resume, o.Select.ToEnd = true, true, true
 		o.Files, o.TargetDSN = sc.Files, tgt.DSN("")
 		rest, err := replay.Run(context.Background(), o, &log)
 		if err != nil || rest.Applied != txns-txns/2 {

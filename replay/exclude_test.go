@@ -119,6 +119,7 @@ func TestExcludeGTIDsResume(t *testing.T) {
 		if stop > 0 {
 			o.Select.StopPosition = txns[stop].Start
 		}
+		o.Select.ToEnd = resume && stop == 0
 		var err error
 		if o.Select.ExcludeGTIDs, err = filter.ParseGTIDs(excl); err != nil {
 			t.Fatal(err)

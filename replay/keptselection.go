@@ -16,14 +16,11 @@ import (
 // so that a resume after a kill neither applies past the stop point the
 // operator asked for nor applies other databases.
 type keptSelection struct {
-	StopPosition   string `json:"stop_position,omitempty"`
-	StopDatetime   string `json:"stop_datetime,omitempty"` // RFC 3339, UTC
-	StopBeforeGTID string `json:"stop_before_gtid,omitempty"`
-	// StopReached is set once a run reached the stop point, everything
-	// before it committed (recordStopReached).
-	StopReached bool     `json:"stop_reached,omitempty"`
-	Databases   []string `json:"databases,omitempty"`
-	Tables      []string `json:"tables,omitempty"`
+	StopPosition   string   `json:"stop_position,omitempty"`
+	StopDatetime   string   `json:"stop_datetime,omitempty"` // RFC 3339, UTC
+	StopBeforeGTID string   `json:"stop_before_gtid,omitempty"`
+	Databases      []string `json:"databases,omitempty"`
+	Tables         []string `json:"tables,omitempty"`
 }
 
 // hasStop reports whether s gives a stop point.
@@ -31,10 +28,9 @@ func (s *Selection) hasStop() bool {
 	return !s.StopPosition.IsZero() || !s.StopDatetime.IsZero() || !s.StopBeforeGTID.IsZero()
 }
 
-// keep returns what a checkpoint keeps of s, as JSON, saying whether a
-// run reached the stop point.
-func (s *Selection) keep(reached bool) string {
-	k := keptSelection{Databases: s.Databases, Tables: s.Tables, StopReached: reached}
+// keep returns what a checkpoint keeps of s, as JSON.
+func (s *Selection) keep() string {
+	k := keptSelection{Databases: s.Databases, Tables: s.Tables}
 	if !s.StopPosition.IsZero() {
 		k.StopPosition = s.StopPosition.String()
 	}
@@ -64,13 +60,13 @@ func (k keptSelection) stopFlags() string {
 }
 
 // resumeSelection, resuming from cp, keeps the stop point of the run that
-// made it when none is given (nor --to-end) and that run did not reach it
-// (it was killed, or stopped on an error, before: the checkpoint does not
-// say it was reached). A stop point reached is done with: a bare resume
-// then goes on to the end, as after START SLAVE UNTIL. It keeps the run's
-// --databases and --tables when none are given, and refuses others. A
-// checkpoint of a version that did not keep them (Selection "") keeps
-// nothing.
+// made it when none is given, reached or not: a bare resume never applies
+// past the point the operator asked for (an interrupted run may have
+// reached it just before, or not at all: a resume cannot tell a Ctrl-C
+// at the end from one before it); another stop point replaces it, and
+// --to-end drops it. It keeps the run's --databases and --tables when none
+// are given, and refuses others. A checkpoint of a version that did not
+// keep them (Selection "") keeps nothing.
 func (r *run) resumeSelection(cp *Checkpoint) error {
 	if cp.Selection == "" {
 		return nil
@@ -81,14 +77,10 @@ func (r *run) resumeSelection(cp *Checkpoint) error {
 	}
 	s := &r.opts.Select
 	if flags := k.stopFlags(); flags != "" && !s.hasStop() && !s.ToEnd {
-		if k.StopReached {
-			r.logf("the earlier run reached its stop point (%s): this resume goes on to the end of the binlogs", flags)
-		} else {
-			if err := k.setStop(s); err != nil {
-				return fmt.Errorf("the stop point the checkpoint keeps: %w", err)
-			}
-			r.logf("stop point kept from the checkpoint, which the earlier run did not reach: %s (give another stop point, or --to-end, to go further)", flags)
+		if err := k.setStop(s); err != nil {
+			return fmt.Errorf("the stop point the checkpoint keeps: %w", err)
 		}
+		r.logf("stop point kept from the checkpoint: %s (give another stop point, or --to-end, to go further)", flags)
 	}
 	switch {
 	case len(s.Databases) == 0 && len(s.Tables) == 0:

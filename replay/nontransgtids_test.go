@@ -319,7 +319,7 @@ func TestResumeRefusesGTIDsPastCheckpoint(t *testing.T) {
 		"CREATE DATABASE scratch"); err != nil {
 		t.Fatal(err)
 	}
-	o.Select.StartPosition, o.Select.StopBeforeGTID, o.Recovery.Resume = txn.Position{}, txn.GTID{}, true
+	o.Select.StartPosition, o.Select.StopBeforeGTID, o.Recovery.Resume, o.Select.ToEnd = txn.Position{}, txn.GTID{}, true, true
 	log.Reset()
 	if _, err := replay.Run(context.Background(), o, &log); err == nil || !strings.Contains(err.Error(), "past the checkpoint") {
 		t.Fatalf("resume: %v, want a refusal naming the GTID past the checkpoint\nlog:\n%s", err, log.String())
@@ -380,7 +380,7 @@ func TestPendingLoggedRefusesNotApplied(t *testing.T) {
 	}
 	// What a run killed after the target logged the MyISAM write leaves.
 	leavePending(t, sc, db, pending, "INSERT INTO nt.m VALUES (1, 1)", "nontrans")
-	o.Select.StartPosition, o.Select.StopBeforeGTID, o.Recovery.Resume = txn.Position{}, txn.GTID{}, true
+	o.Select.StartPosition, o.Select.StopBeforeGTID, o.Recovery.Resume, o.Select.ToEnd = txn.Position{}, txn.GTID{}, true, true
 	o.Recovery.Uncertain = replay.OutcomeNotApplied
 	log.Reset()
 	if _, err := replay.Run(context.Background(), o, &log); err == nil || !strings.Contains(err.Error(), "binlog holds GTID "+pending) {
@@ -475,7 +475,7 @@ func resumeAfterLoggedDDL(t *testing.T, sc *replaytest.Scenario, format, ddl, pe
 		t.Fatalf("replay: %v\nlog:\n%s", err, log.String())
 	}
 	leavePending(t, sc, db, pending, ddl, "ddl")
-	o.Select.StartPosition, o.Select.StopBeforeGTID, o.Recovery.Resume = txn.Position{}, txn.GTID{}, true
+	o.Select.StartPosition, o.Select.StopBeforeGTID, o.Recovery.Resume, o.Select.ToEnd = txn.Position{}, txn.GTID{}, true, true
 	return db, o
 }
 

@@ -153,7 +153,7 @@ func TestReplayFromSource(t *testing.T) {
 		}
 		first := sum.Applied
 		o = sourceOpts(sc, 4)
-		o.Recovery.Resume = true
+		o.Recovery.Resume, o.Select.ToEnd = true, true
 		sum, log, err = runFrom(tgt.DSN(""), o)
 		if err != nil {
 			t.Fatalf("resume: %v\n%s", err, log)

@@ -165,9 +165,7 @@ type startPoint struct {
 
 // readState is what the read stage found, guarded by run.mu.
 type readState struct {
-	stopWhy string
-	// stopMet is set when the reading met the stop point given.
-	stopMet    bool
+	stopWhy    string
 	err        error
 	bytesTotal int64
 	// skippedEvents counts, by type, the events the reader skipped.
@@ -432,7 +430,7 @@ func (r *run) createCheckpoint(ctx context.Context, conn *sql.Conn, fresh bool, 
 	}
 	// The resume's stop point (given, kept or dropped by --to-end) is the
 	// one the next resume keeps.
-	if _, err := conn.ExecContext(ctx, target.SettingSQL(target.ColumnSelection, r.opts.Select.keep(false))); err != nil {
+	if _, err := conn.ExecContext(ctx, target.SettingSQL(target.ColumnSelection, r.opts.Select.keep())); err != nil {
 		return fmt.Errorf("record the selection in the checkpoint: %w", err)
 	}
 	return nil
@@ -454,7 +452,7 @@ func (r *run) createFresh(ctx context.Context, conn *sql.Conn, start txn.Positio
 		{target.ColumnRewriteDB, r.opts.Select.RewriteDB.String()},
 		{target.ColumnStartGTIDs, r.opts.Select.StartGTIDs.String()},
 		{target.ColumnExcludeGTIDs, r.opts.Select.ExcludeGTIDs.String()},
-		{target.ColumnSelection, r.opts.Select.keep(false)},
+		{target.ColumnSelection, r.opts.Select.keep()},
 	} {
 		if _, err := tx.ExecContext(ctx, target.SettingSQL(s[0], s[1])); err != nil {
 			return fmt.Errorf("create checkpoint: %w", err)
@@ -537,24 +535,7 @@ func (r *run) pipeline(ctx context.Context, start txn.Position) error {
 	if err == nil && ctx.Err() != nil && r.read.stopWhy == "" {
 		r.read.stopWhy = "interrupted: stopped at a transaction boundary, checkpoint saved"
 	}
-	if err == nil && ctx.Err() == nil && r.read.stopMet {
-		err = r.recordStopReached(ctx)
-	}
 	return err
-}
-
-// recordStopReached records in the checkpoint that the run reached its
-// stop point, everything before it committed: a bare --resume then goes
-// on to the end (see resumeSelection). A run cut before this (even right
-// after its last commit) leaves its stop point kept.
-func (r *run) recordStopReached(ctx context.Context) error {
-	// Its own commit: a pooled connection may have autocommit off (a
-	// worker's session, returned to the pool).
-	sql := target.SettingSQL(target.ColumnSelection, r.opts.Select.keep(true)) + ";\nCOMMIT"
-	if err := (targetSessions{r}).Exec(ctx, r.tgt.Unlogged(sql)); err != nil {
-		return fmt.Errorf("record in the checkpoint that the stop point was reached: %w", err)
-	}
-	return nil
 }
 
 // targetSessions is the run's target as the pipeline sees it.
@@ -675,7 +656,7 @@ func (r *run) readStage(ctx context.Context, start txn.Position, out chan<- *txn
 			}
 			switch stop := f.StopAt(t); {
 			case stop != "":
-				r.stopPointMet(stop)
+				r.setStop(stop)
 				return nil
 			case skipping:
 				if t.Final {
@@ -685,7 +666,7 @@ func (r *run) readStage(ctx context.Context, start txn.Position, out chan<- *txn
 			}
 		} else {
 			if stop := f.Stop(t); stop != "" {
-				r.stopPointMet(stop)
+				r.setStop(stop)
 				return nil
 			}
 			if f.Skips(t) {
@@ -762,16 +743,6 @@ func abbreviate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
-}
-
-// stopPointMet records that the reading met the stop point (why):
-// once everything before it is committed, the checkpoint says so
-// (recordStopReached).
-func (r *run) stopPointMet(why string) {
-	r.mu.Lock()
-	r.read.stopMet = true
-	r.mu.Unlock()
-	r.setStop(why)
 }
 
 func (r *run) setStop(why string) {

@@ -261,7 +261,7 @@ func TestStartGTIDResume(t *testing.T) {
 			if _, err := replay.Run(ctx, o, &log); err != nil {
 				t.Fatalf("first run: %v\nlog:\n%s", err, log.String())
 			}
-			o.Select.StartGTIDs, o.Select.StopPosition, o.Recovery.Resume = txn.GTIDSet{}, txn.Position{}, true
+			o.Select.StartGTIDs, o.Select.StopPosition, o.Recovery.Resume, o.Select.ToEnd = txn.GTIDSet{}, txn.Position{}, true, true
 			if _, err := replay.Run(ctx, o, &log); err != nil {
 				t.Fatalf("resume: %v\nlog:\n%s", err, log.String())
 			}

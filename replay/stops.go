@@ -193,7 +193,7 @@ func (r *run) stopNotReached(f *filter.Filter, rd *binlog.Reader, why string) {
 	}
 	if p := r.opts.Select.StopPosition; !p.IsZero() && f.Reached(p, rd.ReadTo()) {
 		// Everything up to the stop position was read and applied.
-		r.stopPointMet(fmt.Sprintf("%s, which is at or after --stop-position %s", why, p))
+		r.setStop(fmt.Sprintf("%s, which is at or after --stop-position %s", why, p))
 		return
 	}
 	if !r.opts.Select.StopBeforeGTID.IsZero() {

@@ -134,7 +134,7 @@ func TestReadOnlyTarget(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Resume: from the checkpoint, to the end.
-	o.Select.StopBeforeGTID, o.Select.StartPosition, o.Recovery.Resume = txn.GTID{}, txn.Position{}, true
+	o.Select.StopBeforeGTID, o.Select.StartPosition, o.Recovery.Resume, o.Select.ToEnd = txn.GTID{}, txn.Position{}, true, true
 	_, err := replay.Run(context.Background(), o, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "read-only") && !strings.Contains(err.Error(), "1290") {
 		t.Fatalf("replay on a read-only target: %v; want the server's read-only error", err)
