@@ -220,12 +220,23 @@ func TestInterruptAndResume(t *testing.T) {
 	tgt, db := sc.Target(t)
 	args := []string{"replay", "--target", tgt.DSN(""), "--workers", "4", "--group-txns", "2", "--progress", "none"}
 	cmd := exec.Command(bin, append(append(args, "--start-position", sc.Start.String()), sc.Files...)...)
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := newWatchWriter("row events: ")
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(400 * time.Millisecond)
+	// Once the run has committed (its checkpoint moved), however slow the
+	// machine is at the moment: an interrupt while it starts is another
+	// test's (TestInterruptedEarly).
+	<-out.seen
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(5 * time.Millisecond) {
+		if cp, err := replay.ReadCheckpoint(context.Background(), db); err == nil && cp != nil && cp.Applied > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the replay committed nothing in a minute:\n%s", out.String())
+		}
+	}
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
