@@ -206,20 +206,15 @@ func TestTemporaryTablesInDomains(t *testing.T) {
 		return replaytest.ExecAll(ctx, db, "CREATE DATABASE tt",
 			"CREATE TABLE tt.p (id INT PRIMARY KEY, v VARCHAR(20)) ENGINE=InnoDB")
 	}, func(ctx context.Context, db *sql.DB) error {
-		conns := make([]*sql.Conn, domains)
-		for i := range conns {
-			c, err := db.Conn(ctx)
-			if err != nil {
-				return err
-			}
+		conns, err := domainConns(ctx, db, 0, 3, 6, 9)
+		if err != nil {
+			return err
+		}
+		for i, c := range conns {
 			defer c.Close()
-			if _, err := c.ExecContext(ctx, fmt.Sprintf("SET SESSION gtid_domain_id=%d", 3*i)); err != nil {
-				return err
-			}
 			if _, err := c.ExecContext(ctx, fmt.Sprintf("CREATE TEMPORARY TABLE tt.tmp%d (id INT PRIMARY KEY) ENGINE=InnoDB", i)); err != nil {
 				return err
 			}
-			conns[i] = c
 		}
 		exec := func(i int, q string) error {
 			if _, err := conns[i].ExecContext(ctx, q); err != nil {

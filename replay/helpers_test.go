@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -158,4 +159,24 @@ func queryStrings(t *testing.T, db *sql.DB, query string, args ...any) []string 
 		t.Fatal(err)
 	}
 	return out
+}
+
+// domainConns returns one connection of db per domain, each logging in
+// that GTID domain; the caller closes them.
+func domainConns(ctx context.Context, db *sql.DB, domains ...int) ([]*sql.Conn, error) {
+	conns := make([]*sql.Conn, 0, len(domains))
+	for _, d := range domains {
+		c, err := db.Conn(ctx)
+		if err == nil {
+			_, err = c.ExecContext(ctx, fmt.Sprintf("SET SESSION gtid_domain_id=%d", d))
+			conns = append(conns, c)
+		}
+		if err != nil {
+			for _, c := range conns {
+				c.Close()
+			}
+			return nil, err
+		}
+	}
+	return conns, nil
 }

@@ -244,17 +244,12 @@ func TestSourceStopBehindStart(t *testing.T) {
 	sc := replaytest.New(t, "ROW", func(ctx context.Context, db *sql.DB) error {
 		return replaytest.ExecAll(ctx, db, "CREATE DATABASE sb", "CREATE TABLE sb.t (id INT PRIMARY KEY, d INT)")
 	}, func(ctx context.Context, db *sql.DB) error {
-		var conns [2]*sql.Conn
-		for i := range conns {
-			c, err := db.Conn(ctx)
-			if err != nil {
-				return err
-			}
+		conns, err := domainConns(ctx, db, 0, 1)
+		if err != nil {
+			return err
+		}
+		for _, c := range conns {
 			defer c.Close()
-			if _, err := c.ExecContext(ctx, fmt.Sprintf("SET SESSION gtid_domain_id=%d", i)); err != nil {
-				return err
-			}
-			conns[i] = c
 		}
 		for n := 0; n < 20; n++ {
 			for i, c := range conns {
