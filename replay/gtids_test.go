@@ -274,3 +274,76 @@ func TestTemporaryTablesInDomains(t *testing.T) {
 		})
 	}
 }
+
+// TestTemporaryTableFollowsItsSession: a source session creates a
+// temporary table in STATEMENT format in one GTID domain, switches to ROW
+// format (where MariaDB lets a session holding temporary tables change its
+// domain), writes and drops the table in another domain, then creates a
+// table of the same name again in the first. Its statements are the one
+// source session's: they must run on the target session that holds its
+// temporary tables, whichever domain logs them, or the DROP misses the
+// table (another domain's session does not hold it) and the second
+// CREATE fails (error 1050; soak seed 48357). A second session keeps a
+// temporary table of its own open on the first domain's session while the
+// first one switches, and a third uses the second domain as before.
+func TestTemporaryTableFollowsItsSession(t *testing.T) {
+	sc := replaytest.New(t, "STATEMENT", func(ctx context.Context, db *sql.DB) error {
+		return replaytest.ExecAll(ctx, db, "CREATE DATABASE tt",
+			"CREATE TABLE tt.p (id INT PRIMARY KEY, v VARCHAR(20)) ENGINE=InnoDB")
+	}, func(ctx context.Context, db *sql.DB) error {
+		conns, err := domainConns(ctx, db, 0, 0, 2)
+		if err != nil {
+			return err
+		}
+		for _, c := range conns {
+			defer c.Close()
+		}
+		steps := []struct {
+			conn int
+			sql  string
+		}{
+			{0, "CREATE TEMPORARY TABLE tt.tmp (id INT PRIMARY KEY) ENGINE=InnoDB"},
+			{1, "CREATE TEMPORARY TABLE tt.other (id INT PRIMARY KEY) ENGINE=InnoDB"},
+			{0, "INSERT INTO tt.tmp VALUES (1), (2)"},
+			{1, "INSERT INTO tt.other VALUES (10)"},
+			{0, "INSERT INTO tt.p SELECT id, 'first' FROM tt.tmp"},
+			{2, "INSERT INTO tt.p VALUES (100, 'domain 2')"},
+			{0, "SET SESSION binlog_format='ROW'"},
+			{0, "SET SESSION gtid_domain_id=2"},
+			{0, "INSERT INTO tt.p SELECT id + 2, 'row' FROM tt.tmp"},
+			{1, "INSERT INTO tt.p SELECT id, 'other' FROM tt.other"},
+			{0, "DROP TEMPORARY TABLE tt.tmp"},
+			{2, "INSERT INTO tt.p VALUES (101, 'domain 2')"},
+			{0, "SET SESSION binlog_format='STATEMENT'"},
+			{0, "SET SESSION gtid_domain_id=0"},
+			{0, "CREATE TEMPORARY TABLE tt.tmp (id INT PRIMARY KEY) ENGINE=InnoDB"},
+			{0, "INSERT INTO tt.tmp VALUES (5)"},
+			{0, "INSERT INTO tt.p SELECT id, 'second' FROM tt.tmp"},
+			{1, "DROP TEMPORARY TABLE tt.other"},
+			{0, "DROP TEMPORARY TABLE tt.tmp"},
+		}
+		for _, s := range steps {
+			if _, err := conns[s.conn].ExecContext(ctx, s.sql); err != nil {
+				return fmt.Errorf("session %d: %s: %w", s.conn, s.sql, err)
+			}
+		}
+		return nil
+	})
+	srcPos, _ := gtidState(t, sc.SourceDB)
+	if strings.Count(srcPos, ",") != 1 {
+		t.Fatalf("source GTID position %q: the workload did not log in 2 domains", srcPos)
+	}
+	for _, workers := range []int{1, 4} {
+		t.Run(fmt.Sprintf("%d workers", workers), func(t *testing.T) {
+			db, o := binlogTarget(t, sc, "MIXED", workers, "--gtid-strict-mode=1")
+			var log strings.Builder
+			if _, err := replay.Run(context.Background(), o, &log); err != nil {
+				t.Fatalf("replay: %v\nlog:\n%s", err, log.String())
+			}
+			replaytest.RequireEqual(t, db, sc.SourceDB, "tt")
+			if pos, _ := gtidState(t, db); pos != srcPos {
+				t.Fatalf("target GTID position %q, want the source's %q", pos, srcPos)
+			}
+		})
+	}
+}

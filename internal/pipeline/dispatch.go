@@ -158,8 +158,9 @@ func (p *Pipeline) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- 
 			return err
 		}
 		ddl := isDDLTxn(t)
+		var stmts group // where t's statements run, for a statement group
 		if t.Kind != txn.KindRows {
-			p.temps.Apply(t)
+			p.followStatements(&stmts, t)
 		}
 		// Close a full group first (or, keeping source GTIDs, one of
 		// another domain or server: see GTIDMode), or the group before a
@@ -197,7 +198,8 @@ func (p *Pipeline) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- 
 		// and those that must be applied once (solo.go), run alone.
 		if alone {
 			g := &group{txns: []*txn.Txn{t}, first: ticket, dependsOn: ticket - 1,
-				ddl: ddl, statement: t.Kind != txn.KindRows, bytes: t.Bytes, solo: solo, temps: p.temps.String()}
+				ddl: ddl, statement: t.Kind != txn.KindRows, bytes: t.Bytes, solo: solo, temps: p.temps.String(),
+				session: stmts.session, sessionHolds: stmts.sessionHolds}
 			if err := send(g); err != nil {
 				return err
 			}
@@ -237,7 +239,7 @@ func (p *Pipeline) dispatchStream(ctx context.Context, in <-chan *txn.Txn, first
 	}
 	g := &group{txns: []*txn.Txn{first}, first: ticket, dependsOn: ticket - 1, ddl: isDDLTxn(first),
 		statement: true, bytes: first.Bytes, solo: solo, stream: make(chan *txn.Txn, 1)}
-	p.temps.Apply(first)
+	p.followStatements(g, first)
 	g.temps = p.temps.String()
 	defer close(g.stream)
 	if err := send(g); err != nil {
@@ -254,9 +256,12 @@ func (p *Pipeline) dispatchStream(ctx context.Context, in <-chan *txn.Txn, first
 		if !ok {
 			return nil // the reading stopped before the last piece
 		}
-		p.temps.Apply(t)
+		holds := g.sessionHolds
+		p.followPiece(g, t) // g.sessionHolds is read by the worker once it has the last piece, like g.temps
 		if t.Final {
-			g.temps = p.temps.String() // read by the worker once it has the last piece
+			g.temps = p.temps.String()
+		} else {
+			g.sessionHolds = holds
 		}
 		select {
 		case g.stream <- t:

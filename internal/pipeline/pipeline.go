@@ -178,71 +178,13 @@ type Pipeline struct {
 	seq    *sequencer.Sequencer
 	serial adapt.SerialMode
 	temps  temptables.Tables // dispatch only
+	homes  stmtHomes         // dispatch only
 	bodies bodies            // the groups running their bodies, for the order monitor
 	stmt   stmtSession
 	counts counters
 
 	mu   sync.Mutex
 	prog progress // guarded by mu
-}
-
-// stmtSession is the session statement-format, DDL and streamed groups run
-// on, one at a time (mu), whichever worker picked them up: temporary
-// tables and session state carry from one to the next as on the source.
-// With source GTIDs kept, each MariaDB GTID domain has a session of its
-// own: a session holding temporary tables may not change its
-// gtid_domain_id (error 1953), and a source session holding them could
-// not either, so each temporary table lives in one domain's session.
-type stmtSession struct {
-	mu sync.Mutex
-	// spare is the session Run opens before the first statement group
-	// (so that a target refusing it fails the run at once), given to the
-	// first domain that needs one.
-	spare   *worker
-	domains map[uint32]*worker
-	opened  []*worker // every one, closed by Run
-}
-
-// stmtWorker returns the statement session of g's domain, opening it the
-// first time. The caller holds p.stmt.mu.
-func (p *Pipeline) stmtWorker(ctx context.Context, g *group) (*worker, error) {
-	var domain uint32
-	if first := g.txns[0].GTID; p.cfg.KeepGTIDs && first.Flavor == txn.FlavorMariaDB {
-		domain = first.Domain
-	}
-	s := &p.stmt
-	if w := s.domains[domain]; w != nil {
-		return w, nil
-	}
-	w := s.spare
-	if w != nil {
-		s.spare = nil
-	} else {
-		var err error
-		if w, err = p.openStmtWorker(ctx); err != nil {
-			return nil, err
-		}
-	}
-	if s.domains == nil {
-		s.domains = map[uint32]*worker{}
-	}
-	s.domains[domain] = w
-	return w, nil
-}
-
-// openStmtWorker opens a statement session. The caller holds p.stmt.mu,
-// or is Run before the workers start.
-func (p *Pipeline) openStmtWorker(ctx context.Context) (*worker, error) {
-	w, err := p.newWorker(ctx)
-	if err != nil {
-		return nil, err
-	}
-	w.stmt = true
-	p.stmt.opened = append(p.stmt.opened, w)
-	if err := w.logStatementsAsSource(ctx, len(p.stmt.opened) == 1); err != nil {
-		return nil, err
-	}
-	return w, nil
 }
 
 // counters count what the stages do, read by Snapshot.

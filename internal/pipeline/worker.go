@@ -42,6 +42,11 @@ type group struct {
 	// temps names the binlog's temporary tables open after the group, for
 	// the checkpoint (see tempTables).
 	temps string
+	// session names the statement session a statement group runs on, and
+	// sessionHolds says it holds temporary tables after the group
+	// (followStatements).
+	session      uint32
+	sessionHolds bool
 	// stream, for a transaction read in pieces, brings the pieces after
 	// the first (txns[0]); the dispatcher closes it after the last one, or
 	// earlier when the reading stops (stream.go).
@@ -61,7 +66,7 @@ type worker struct {
 	p    *Pipeline
 	sess Session
 	// stmt is set for a statement session (stmtSession).
-	stmt bool
+	stmt *stmtState
 }
 
 // loop applies groups from in until it is closed or an error occurs.
@@ -86,7 +91,7 @@ func (w *worker) loop(ctx context.Context, in <-chan *group) error {
 
 // apply applies g, retrying on lock conflicts, until it is committed.
 func (w *worker) apply(ctx context.Context, g *group) error {
-	if g.statement && !w.stmt {
+	if g.statement && w.stmt == nil {
 		// Statement groups run alone: once everything before one has
 		// committed (and everything after waits for it), the statement
 		// session is free. Wait first, lock after: an earlier statement
@@ -100,7 +105,7 @@ func (w *worker) apply(ctx context.Context, g *group) error {
 		if err != nil {
 			return err
 		}
-		return sw.apply(ctx, g)
+		return sw.applyStatements(ctx, g)
 	}
 	if g.stream != nil {
 		return w.applyStream(ctx, g)

@@ -80,6 +80,16 @@ func (tt *Tables) statement(q *txn.Query) {
 	}
 }
 
+// Holds reports whether source session thread has temporary tables open.
+func (tt *Tables) Holds(thread uint32) bool {
+	for k := range tt.open {
+		if k.thread == thread {
+			return true
+		}
+	}
+	return false
+}
+
 // String lists the open temporary tables, sorted, "" when none.
 func (tt *Tables) String() string {
 	var out []string

@@ -1,0 +1,198 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/binlog-replay/binlog-replay/txn"
+)
+
+// stmtSession is the session statement-format, DDL and streamed groups run
+// on, one at a time (mu), whichever worker picked them up: temporary
+// tables and session state carry from one to the next as on the source.
+// With source GTIDs kept, each MariaDB GTID domain has a session of its
+// own: a session holding temporary tables may not change its
+// gtid_domain_id in statement format (error 1953), and a source session
+// holding them could not either, so each temporary table lives in one
+// domain's session. A source session may change its domain holding them
+// in row format, though: its statements then stay on the session that
+// holds its tables (stmtHomes), which switches to row format to change
+// its domain, as the source's did (stmtSession.followDomain).
+type stmtSession struct {
+	mu sync.Mutex
+	// spare is the session Run opens before the first statement group
+	// (so that a target refusing it fails the run at once), given to the
+	// first domain that needs one.
+	spare   *worker
+	domains map[uint32]*worker
+	opened  []*worker // every one, closed by Run
+	// switched is set once a session changed its domain holding
+	// temporary tables (said once in the log).
+	switched bool
+}
+
+// stmtState is what a statement session's worker knows of its session.
+type stmtState struct {
+	// domain is the GTID domain the session's last group was logged in.
+	domain uint32
+	// holds says the session holds temporary tables after its last group.
+	holds bool
+	// restore is the binlog format to set again once the session holds
+	// no temporary tables, "" unless followDomain switched it to ROW.
+	restore string
+}
+
+// stmtHomes follows, in the dispatcher, which statement session (named by
+// its domain, see stmtDomain) holds the temporary tables of each source
+// session. The zero value is ready to use.
+type stmtHomes struct {
+	home map[uint32]uint32 // source session (pseudo_thread_id) → statement session
+}
+
+// stmtDomain is the domain whose statement session t runs on when its
+// source session holds no temporary tables: the domain of its GTID when
+// source GTIDs are kept, else 0 (one session).
+func (p *Pipeline) stmtDomain(t *txn.Txn) uint32 {
+	if p.cfg.KeepGTIDs && t.GTID.Flavor == txn.FlavorMariaDB {
+		return t.GTID.Domain
+	}
+	return 0
+}
+
+// sourceSession returns the source session of t's statements.
+func sourceSession(t *txn.Txn) (uint32, bool) {
+	for i := range t.Events {
+		if q := t.Events[i].Query; q != nil {
+			return q.ThreadID, true
+		}
+	}
+	return 0, false
+}
+
+// followStatements follows t's statements (the temporary tables they
+// create and drop) and sets g's statement session: the one holding the
+// temporary tables of t's source session if it holds some, else the one
+// of t's domain. Dispatch only.
+func (p *Pipeline) followStatements(g *group, t *txn.Txn) {
+	thread, ok := sourceSession(t)
+	g.session = p.stmtDomain(t)
+	if home, held := p.homes.home[thread]; ok && held {
+		g.session = home
+	}
+	p.followPiece(g, t)
+}
+
+// followPiece follows the statements of t, g's transaction or one of its
+// pieces, and records where its source session's temporary tables are
+// and whether g's session holds some after it. Dispatch only.
+func (p *Pipeline) followPiece(g *group, t *txn.Txn) {
+	p.temps.Apply(t)
+	if thread, ok := sourceSession(t); ok {
+		if p.temps.Holds(thread) {
+			if p.homes.home == nil {
+				p.homes.home = map[uint32]uint32{}
+			}
+			p.homes.home[thread] = g.session
+		} else {
+			delete(p.homes.home, thread)
+		}
+	}
+	g.sessionHolds = false
+	for _, s := range p.homes.home {
+		g.sessionHolds = g.sessionHolds || s == g.session
+	}
+}
+
+// stmtWorker returns the statement session g runs on (g.session), opening
+// it the first time. The caller holds p.stmt.mu.
+func (p *Pipeline) stmtWorker(ctx context.Context, g *group) (*worker, error) {
+	s := &p.stmt
+	if w := s.domains[g.session]; w != nil {
+		return w, nil
+	}
+	w := s.spare
+	if w != nil {
+		s.spare = nil
+	} else {
+		var err error
+		if w, err = p.openStmtWorker(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if s.domains == nil {
+		s.domains = map[uint32]*worker{}
+	}
+	s.domains[g.session] = w
+	return w, nil
+}
+
+// openStmtWorker opens a statement session. The caller holds p.stmt.mu,
+// or is Run before the workers start.
+func (p *Pipeline) openStmtWorker(ctx context.Context) (*worker, error) {
+	w, err := p.newWorker(ctx)
+	if err != nil {
+		return nil, err
+	}
+	w.stmt = &stmtState{}
+	p.stmt.opened = append(p.stmt.opened, w)
+	if err := w.logStatementsAsSource(ctx, len(p.stmt.opened) == 1); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// applyStatements applies g on statement session w. The caller holds
+// p.stmt.mu.
+func (w *worker) applyStatements(ctx context.Context, g *group) error {
+	if err := w.followDomain(ctx, g); err != nil {
+		return err
+	}
+	if err := w.apply(ctx, g); err != nil {
+		return err
+	}
+	st := w.stmt
+	st.domain, st.holds = w.p.stmtDomain(g.txns[0]), g.sessionHolds
+	if st.restore == "" || st.holds {
+		return nil
+	}
+	if err := w.sess.Run(ctx, "SET SESSION binlog_format='"+st.restore+"'"); err != nil {
+		return fmt.Errorf("set the statement session's binlog format back to %s once it holds no temporary table: %w", st.restore, err)
+	}
+	st.restore = ""
+	return nil
+}
+
+// followDomain readies statement session w for g: a session holding
+// temporary tables may change its gtid_domain_id in row format only (in
+// statement or mixed format: error 1953), as on the source, whose session
+// changed its domain so; the session stays in row format until it holds
+// none (the server does not let it go back before: error 1559).
+func (w *worker) followDomain(ctx context.Context, g *group) error {
+	st := w.stmt
+	if !st.holds || st.restore != "" || w.p.stmtDomain(g.txns[0]) == st.domain {
+		return nil
+	}
+	conn := w.sess.Conn()
+	if conn == nil {
+		return nil
+	}
+	var format string
+	if err := conn.QueryRowContext(ctx, "SELECT @@SESSION.binlog_format").Scan(&format); err != nil {
+		return fmt.Errorf("read the statement session's binlog format: %w", err)
+	}
+	if strings.EqualFold(format, "ROW") {
+		return nil
+	}
+	if err := w.sess.Run(ctx, "SET SESSION binlog_format='ROW'"); err != nil {
+		return fmt.Errorf("switch the statement session to row format to change its GTID domain holding temporary tables: %w", err)
+	}
+	st.restore = format
+	if !w.p.stmt.switched {
+		w.p.stmt.switched = true
+		w.p.logf("a source session changed its GTID domain holding temporary tables (at %s): the target session "+
+			"holding them logs in row format until it holds none, as the source's did", g.txns[0].Start.Named(g.txns[0].GTID.String()))
+	}
+	return nil
+}
