@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/binlog-replay/binlog-replay/binlog"
@@ -149,8 +148,7 @@ func (r *run) checkRewrites(ctx context.Context, start txn.Position) error {
 // transactions the rewriter refuses (nil when none), with the error that
 // ended reading early, if any.
 func scanRewrites(ctx context.Context, o Options, start txn.Position) (*RewriteRefusedError, error) {
-	rd, err := binlog.NewReader(o.Files, binlog.Options{Start: start, SkipUnknown: o.Recovery.SkipUnknown,
-		NoContinuityCheck: o.Recovery.NoContinuityCheck, StreamAbove: scanPiece, ReadAheadBytes: scanPiece})
+	rd, err := binlog.NewReader(o.Files, o.scanOptions(start))
 	if err != nil {
 		return nil, err
 	}
@@ -163,26 +161,15 @@ func scanRewrites(ctx context.Context, o Options, start txn.Position) (*RewriteR
 	var refused RewriteRefusedError
 	var lastSeq uint64 // of the last transaction refused (a streamed one has several pieces)
 	skipping := false
-	for {
-		t, err := rd.Next(ctx)
-		var trunc *binlog.TruncatedError
-		if errors.Is(err, io.EOF) || errors.As(err, &trunc) {
-			break
-		}
-		if err != nil {
-			if refused.Total > 0 {
-				return &refused, err
-			}
-			return nil, err
-		}
+	err = scan(ctx, rd, func(t *txn.Txn) (bool, error) {
 		if t.Part > 0 && f.StopAt(t) != "" || t.Part == 0 && f.Stop(t) != "" {
-			break
+			return false, nil
 		}
 		if t.Part <= 1 {
 			skipping = f.Skips(t)
 		}
 		if skipping {
-			continue
+			return true, nil
 		}
 		var re *rewrite.Error
 		switch err := rw.Apply(t); {
@@ -195,11 +182,12 @@ func scanRewrites(ctx context.Context, o Options, start txn.Position) (*RewriteR
 				}
 			}
 		case err != nil:
-			return nil, err
+			return false, err
 		}
-	}
+		return true, nil
+	})
 	if refused.Total > 0 {
-		return &refused, nil
+		return &refused, err
 	}
-	return nil, nil
+	return nil, err
 }

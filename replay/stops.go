@@ -2,9 +2,7 @@ package replay
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 
 	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/filter"
@@ -98,29 +96,23 @@ func (r *run) checkRemoteStop(ctx context.Context, start txn.Position, f *filter
 	if err != nil {
 		return err
 	}
-	rd, err := binlog.NewRemoteReader(ctx, src, binlog.Options{Start: txn.Position{File: start.File, Offset: 4},
-		SkipUnknown: r.opts.Recovery.SkipUnknown, NoContinuityCheck: r.opts.Recovery.NoContinuityCheck,
-		StreamAbove: scanPiece, ReadAheadBytes: scanPiece})
+	rd, err := binlog.NewRemoteReader(ctx, src, r.opts.scanOptions(txn.Position{File: start.File, Offset: 4}))
 	if err != nil {
 		return sourceError{err}
 	}
 	defer rd.Close()
 	var before txn.GTIDSet
-	for {
-		t, err := rd.Next(ctx)
-		var trunc *binlog.TruncatedError
-		if errors.Is(err, io.EOF) || errors.As(err, &trunc) {
-			break
-		}
-		if err != nil {
-			return sourceError{err}
-		}
+	err = scan(ctx, rd, func(t *txn.Txn) (bool, error) {
 		if t.Start.File != start.File || t.Start.Offset >= start.Offset {
-			break
+			return false, nil
 		}
 		if !t.GTID.IsZero() && (t.Part == 0 || t.Final) {
 			before.Add(t.GTID)
 		}
+		return true, nil
+	})
+	if err != nil {
+		return sourceError{err}
 	}
 	atFile, _, _ := rd.GTIDHistory()
 	all, err := txn.ParseGTIDSet(atFile.String() + "," + before.String())
@@ -133,29 +125,16 @@ func (r *run) checkRemoteStop(ctx context.Context, start txn.Position, f *filter
 	return nil
 }
 
-// scanPiece is the piece size of the reads ahead of the replay (the stop
-// and start checks), which hold no more of a huge transaction than that.
-const scanPiece = 1 << 20
-
 // scanGTIDs reads the binlog files from start without decoding row images
 // and returns their GTID history before start and at their end, and the
 // first transaction where f stops (nil when none).
 func scanGTIDs(ctx context.Context, o Options, start txn.Position, f *filter.Filter) (atStart, end txn.GTIDSet, met *txn.Ref, err error) {
-	rd, err := binlog.NewReader(o.Files, binlog.Options{Start: start, SkipUnknown: o.Recovery.SkipUnknown,
-		NoContinuityCheck: o.Recovery.NoContinuityCheck, StreamAbove: scanPiece, ReadAheadBytes: scanPiece})
+	rd, err := binlog.NewReader(o.Files, o.scanOptions(start))
 	if err != nil {
 		return atStart, end, nil, err
 	}
 	defer rd.Close()
-	for met == nil {
-		t, err := rd.Next(ctx)
-		var trunc *binlog.TruncatedError
-		if errors.Is(err, io.EOF) || errors.As(err, &trunc) {
-			break
-		}
-		if err != nil {
-			return atStart, end, nil, err
-		}
+	err = scan(ctx, rd, func(t *txn.Txn) (bool, error) {
 		stop := f.Stop(t)
 		if t.Part > 0 {
 			stop = f.StopAt(t)
@@ -163,6 +142,10 @@ func scanGTIDs(ctx context.Context, o Options, start txn.Position, f *filter.Fil
 		if stop != "" {
 			met = t.Ref()
 		}
+		return met == nil, nil
+	})
+	if err != nil {
+		return atStart, end, nil, err
 	}
 	atStart, end, _ = rd.GTIDHistory()
 	return atStart, end, met, nil
