@@ -350,6 +350,9 @@ func (r *run) prepare(ctx context.Context) (txn.Position, *target.Checkpoint, er
 	if err := r.checkSideTables(ctx); err != nil {
 		return txn.Position{}, nil, err
 	}
+	if err := r.checkFilterForeignKeys(ctx); err != nil {
+		return txn.Position{}, nil, err
+	}
 	if err := r.checkRewrites(ctx, start); err != nil {
 		return txn.Position{}, nil, err
 	}
