@@ -305,7 +305,7 @@ func TestRewriteRefusals(t *testing.T) {
 	if err := WriteText(&b, rep, nil); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"REFUSED: --rewrite-db cannot rename 1 of them", "--exclude-gtids 0-1-2..2"} {
+	for _, want := range []string{"REFUSED: --rewrite-db or --tables cannot apply 1 of them", "--exclude-gtids 0-1-2..2"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("the report does not say %q:\n%s", want, b.String())
 		}

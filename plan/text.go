@@ -160,7 +160,7 @@ func (p *printer) replay(r *Report) {
 		p.f("  first applied: %s\n  last applied:  %s\n", p.ref(pr.First), p.ref(pr.Last))
 	}
 	if pr.Refused > 0 {
-		p.f("  REFUSED: --rewrite-db cannot rename %d of them with certainty (problems below): reading files, the replay applies nothing\n",
+		p.f("  REFUSED: --rewrite-db or --tables cannot apply %d of them with certainty (problems below): reading files, the replay applies nothing\n",
 			pr.Refused)
 	}
 	switch {
@@ -241,7 +241,7 @@ func (p *printer) problems(r *Report) {
 	}
 	if len(pr.RewriteRefused) > 0 {
 		none = false
-		p.f("\n  --rewrite-db refuses %d transactions:", r.Replay.Refused)
+		p.f("\n  --rewrite-db or --tables refuses %d transactions:", r.Replay.Refused)
 		var skip []string
 		for _, x := range pr.RewriteRefused {
 			p.f("\n    %s: %s", p.ref(&x.Txn), x.Message)

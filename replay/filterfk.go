@@ -3,6 +3,7 @@ package replay
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/binlog-replay/binlog-replay/filter"
@@ -82,4 +83,44 @@ func (r *run) keptOnTarget(f *filter.Filter, db, table string) bool {
 		}
 	}
 	return f.KeepsTable(db, table)
+}
+
+// otherTables returns, with --tables and no --rewrite-db, the target's
+// tables of the databases of --tables that --tables leaves out: a
+// statement kept for a table of --tables that names one of them is
+// refused (rewrite.Config.OtherTables). With --rewrite-db the side
+// database holds no other table (checkSideTables).
+func (r *run) otherTables(ctx context.Context) ([]string, error) {
+	if len(r.opts.Select.Tables) == 0 || len(r.opts.Select.RewriteDB) > 0 {
+		return nil, nil
+	}
+	kept, dbs := map[string]bool{}, map[string]bool{}
+	for _, t := range r.opts.Select.Tables {
+		kept[t] = true
+		db, _, _ := strings.Cut(t, ".")
+		dbs[db] = true
+	}
+	var others []string
+	for db := range dbs {
+		rows, err := r.tgt.DB().QueryContext(ctx, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?", db)
+		if err != nil {
+			return nil, fmt.Errorf("list the tables of %s on the target: %w", db, err)
+		}
+		for rows.Next() {
+			var name string
+			if err := rows.Scan(&name); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("list the tables of %s on the target: %w", db, err)
+			}
+			if !kept[db+"."+name] {
+				others = append(others, db+"."+name)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("list the tables of %s on the target: %w", db, err)
+		}
+	}
+	slices.Sort(others)
+	return others, nil
 }

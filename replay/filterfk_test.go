@@ -3,6 +3,7 @@ package replay_test
 import (
 	"context"
 	"database/sql"
+	"io"
 	"strings"
 	"testing"
 
@@ -77,4 +78,64 @@ func TestFilterSplitsCascade(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestTablesKeepStatementsByTable: with --tables, statement-format events
+// were kept by their default database (as mysqlbinlog --database keeps
+// them), so a statement on another table of that database was applied to
+// it: a table --tables leaves out was written, exit 0. They are kept by
+// the tables they name now: the other table stays as the base had it,
+// and a statement that names a table of --tables and another (it reads
+// the other as the target holds it) is refused before anything is
+// applied.
+func TestTablesKeepStatementsByTable(t *testing.T) {
+	setup := func(ctx context.Context, db *sql.DB) error {
+		return replaytest.ExecAll(ctx, db, "CREATE DATABASE d",
+			"CREATE TABLE d.t1 (id INT PRIMARY KEY, v INT) ENGINE=InnoDB",
+			"CREATE TABLE d.t2 (id INT PRIMARY KEY, v INT) ENGINE=InnoDB",
+			"INSERT INTO d.t2 VALUES (1, 1), (2, 2)")
+	}
+	work := []string{"USE d", "INSERT INTO t2 VALUES (3, 3)", "UPDATE t2 SET v = v + 100", "INSERT INTO t1 VALUES (5, 5)",
+		"UPDATE t1 SET v = v + 1", "SET SESSION binlog_format = 'ROW'", "INSERT INTO t2 VALUES (4, 4)", "INSERT INTO t1 VALUES (6, 6)"}
+	run := func(t *testing.T, sc *replaytest.Scenario) (*sql.DB, error) {
+		tgt, db := sc.Target(t)
+		o := opts(2)
+		o.Files, o.TargetDSN, o.Select.StartPosition = sc.Files, tgt.DSN(""), sc.Start
+		o.Select.Tables = []string{"d.t1"}
+		_, err := replay.Run(context.Background(), o, io.Discard)
+		return db, err
+	}
+	t.Run("other table left out", func(t *testing.T) {
+		sc := replaytest.New(t, "STATEMENT", setup, func(ctx context.Context, db *sql.DB) error {
+			return replaytest.ExecAll(ctx, db, work...)
+		})
+		db, err := run(t, sc)
+		if err != nil {
+			t.Fatalf("replay: %v", err)
+		}
+		rep, err := verify.Compare(context.Background(), db, sc.SourceDB, verify.Options{Tables: []string{"d.t1"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !rep.Equal() || len(rep.Tables) != 1 {
+			t.Fatalf("d.t1 differs from the source's:\n%s", rep)
+		}
+		if got := strings.Join(queryStrings(t, db, "SELECT CONCAT(id, '=', v) FROM d.t2 ORDER BY id"), " "); got != "1=1 2=2" {
+			t.Fatalf("d.t2, which --tables leaves out, holds %s: want the base's 1=1 2=2", got)
+		}
+	})
+	t.Run("statement naming both refused", func(t *testing.T) {
+		sc := replaytest.New(t, "STATEMENT", setup, func(ctx context.Context, db *sql.DB) error {
+			return replaytest.ExecAll(ctx, db, append(work, "SET SESSION binlog_format = 'STATEMENT'",
+				"INSERT INTO t1 SELECT id + 10, v FROM t2")...)
+		})
+		db, err := run(t, sc)
+		want := "it names `t1`, a table of --tables, and d.t2, which --tables leaves out"
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.HasPrefix(err.Error(), "nothing applied: --tables cannot apply 1 transaction") {
+			t.Fatalf("replay: %v, want a refusal saying %q", err, want)
+		}
+		if n := queryStrings(t, db, "SELECT COUNT(*) FROM d.t1"); n[0] != "0" {
+			t.Fatalf("refused, yet d.t1 holds %s rows", n[0])
+		}
+	})
 }

@@ -161,6 +161,9 @@ type startPoint struct {
 	// excludeAdded is set when a resume was given --exclude-gtids its
 	// checkpoint lacks: createCheckpoint records them.
 	excludeAdded bool
+	// otherTables are the target's tables that --tables leaves out in
+	// its databases (see rewrite.Config.OtherTables).
+	otherTables []string
 }
 
 // readState is what the read stage found, guarded by run.mu.
@@ -351,6 +354,9 @@ func (r *run) prepare(ctx context.Context) (txn.Position, *target.Checkpoint, er
 		return txn.Position{}, nil, err
 	}
 	if err := r.checkFilterForeignKeys(ctx); err != nil {
+		return txn.Position{}, nil, err
+	}
+	if r.start.otherTables, err = r.otherTables(ctx); err != nil {
 		return txn.Position{}, nil, err
 	}
 	if err := r.checkRewrites(ctx, start); err != nil {
@@ -610,7 +616,7 @@ func (r *run) readStage(ctx context.Context, start txn.Position, out chan<- *txn
 		rd.Close()
 	}()
 	f := filter.New(r.opts.Filter(r.opts.Files))
-	rw, err := r.opts.rewriter(r.opts.Files)
+	rw, err := r.opts.rewriter(r.opts.Files, r.start.otherTables)
 	if err != nil {
 		return err
 	}
@@ -680,7 +686,7 @@ func (r *run) readStage(ctx context.Context, start txn.Position, out chan<- *txn
 		if rw == nil {
 			f.Include(t)
 		} else if err := rw.Apply(t); err != nil {
-			r.setReadErr(err, "refused by --rewrite-db: every transaction before it was applied, and nothing of it")
+			r.setReadErr(err, "refused by "+refusingFlag(err)+": every transaction before it was applied, and nothing of it")
 			return nil
 		}
 		if err := r.mem.Acquire(ctx, t); err != nil {

@@ -25,11 +25,22 @@ import (
 //     transaction when it comes: the target then holds every transaction
 //     before it, and nothing of it.
 
+// refusingFlag names the flag that refused a transaction (err, a
+// *rewrite.Error): --rewrite-db, or --tables.
+func refusingFlag(err error) string {
+	var re *rewrite.Error
+	if errors.As(err, &re) {
+		return re.Flag
+	}
+	return "--rewrite-db"
+}
+
 // maxRefusalsListed bounds the transactions a RewriteRefusedError names.
 const maxRefusalsListed = 20
 
 // RewriteRefusedError refuses, before anything is applied, a replay whose
-// binlogs hold transactions that --rewrite-db cannot apply with certainty.
+// binlogs hold transactions that --rewrite-db (or --tables, which keeps
+// statements by the tables they name) cannot apply with certainty.
 type RewriteRefusedError struct {
 	// Refused are the first of them (at most 20), in binlog order; Total
 	// counts them all.
@@ -40,7 +51,11 @@ type RewriteRefusedError struct {
 // Error names them, and the flags that stop before the first or skip them.
 func (e *RewriteRefusedError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "nothing applied: --rewrite-db cannot apply %d transaction(s) of these binlogs before the stop point:", e.Total)
+	flag := "--rewrite-db"
+	if len(e.Refused) > 0 {
+		flag = e.Refused[0].Flag
+	}
+	fmt.Fprintf(&b, "nothing applied: %s cannot apply %d transaction(s) of these binlogs before the stop point:", flag, e.Total)
 	var gtids []string
 	for _, r := range e.Refused {
 		fmt.Fprintf(&b, "\n  - %s", r.Detail())
@@ -130,15 +145,15 @@ func (r *run) checkSideTables(ctx context.Context) error {
 // rules, and refuses the replay (a *RewriteRefusedError) when some cannot
 // be applied with certainty, before anything is applied.
 func (r *run) checkRewrites(ctx context.Context, start txn.Position) error {
-	if len(r.opts.Select.RewriteDB) == 0 || r.opts.Source.DSN != "" {
+	if len(r.opts.Select.RewriteDB) == 0 && len(r.opts.Select.Tables) == 0 || r.opts.Source.DSN != "" {
 		return nil
 	}
-	refused, err := scanRewrites(ctx, r.opts, start)
+	refused, err := scanRewrites(ctx, r.opts, start, r.start.otherTables)
 	if refused != nil {
 		return refused
 	}
 	if err != nil {
-		r.logf("could not read the binlogs ahead to check --rewrite-db (%v): checked while replaying instead", err)
+		r.logf("could not read the binlogs ahead to check --rewrite-db or --tables (%v): checked while replaying instead", err)
 	}
 	return nil
 }
@@ -147,14 +162,14 @@ func (r *run) checkRewrites(ctx context.Context, start txn.Position) error {
 // read stage does but without decoding row images, and returns the
 // transactions the rewriter refuses (nil when none), with the error that
 // ended reading early, if any.
-func scanRewrites(ctx context.Context, o Options, start txn.Position) (*RewriteRefusedError, error) {
+func scanRewrites(ctx context.Context, o Options, start txn.Position, others []string) (*RewriteRefusedError, error) {
 	rd, err := binlog.NewReader(o.Files, o.scanOptions(start))
 	if err != nil {
 		return nil, err
 	}
 	defer rd.Close()
 	f := filter.New(o.Filter(o.Files))
-	rw, err := o.rewriter(o.Files)
+	rw, err := o.rewriter(o.Files, others)
 	if err != nil {
 		return nil, err
 	}

@@ -21,12 +21,15 @@ type Error struct {
 	Statement string
 	// Why says why.
 	Why string
+	// Flag is the flag that refuses it: --rewrite-db, or --tables for
+	// a Rewriter without rules.
+	Flag string
 	// gtid is the transaction's GTID, for the flags that skip it.
 	gtid txn.GTID
 }
 
 // Error says what is refused, why, and how to skip it or stop before it.
-func (e *Error) Error() string { return "--rewrite-db cannot apply " + e.Detail() }
+func (e *Error) Error() string { return e.Flag + " cannot apply " + e.Detail() }
 
 // Detail is Error without its first words: "the transaction #N at ...".
 func (e *Error) Detail() string {
@@ -78,7 +81,10 @@ func (e *Error) SkipGTIDs() string {
 
 // refuse returns the *Error refusing t because of its event e.
 func (rw *Rewriter) refuse(t *txn.Txn, e *txn.Event, why refusal) *Error {
-	err := &Error{Txn: t.Ref(), Event: fmt.Sprintf("%s at %s", e.TypeName, e.Pos), Why: string(why), gtid: t.GTID}
+	err := &Error{Txn: t.Ref(), Event: fmt.Sprintf("%s at %s", e.TypeName, e.Pos), Why: string(why), Flag: "--rewrite-db", gtid: t.GTID}
+	if len(rw.to) == 0 {
+		err.Flag = "--tables"
+	}
 	if e.Kind == txn.EventQuery {
 		sql := string(e.Query.SQL)
 		if !rw.logValues {

@@ -45,13 +45,20 @@ import (
 
 // Config configures a Rewriter.
 type Config struct {
-	// Rules are the databases to rename (at least one).
+	// Rules are the databases to rename: at least one, unless the filters
+	// have --tables, whose statements a Rewriter without rules keeps by
+	// the tables they name (see Tables).
 	Rules Rules
 	// Filter holds the include filters, which Apply applies first.
 	Filter *filter.Filter
 	// LogValues lets refusals quote the statement's literals (by default
 	// replaced by ?).
 	LogValues bool
+	// OtherTables are the tables ("db.table") of the databases of
+	// --tables that --tables leaves out: a statement kept for a table of
+	// --tables that also names one of them is refused (it would read or
+	// write that table as the target holds it, not as the source did).
+	OtherTables []string
 }
 
 // Rewriter applies the include filters and the rules to transactions, in
@@ -59,7 +66,8 @@ type Config struct {
 type Rewriter struct {
 	to        map[string]string // old name -> new name
 	filter    *filter.Filter
-	tables    []string // the table names of --tables, lower case
+	tables    []string          // the table names of --tables, lower case
+	others    map[string]string // the table names of OtherTables, lower case -> db.table
 	logValues bool
 	// renamed are the renamed copies of the reader's table maps, which
 	// transactions share (read-only): the same copy for the same map.
@@ -74,8 +82,14 @@ const maxRenamed = 4096
 // database of the binlogs would be applied as it is too), each old name
 // must be kept by them, and they must name no new name (they name the
 // databases as the binlogs do).
+//
+// Without rules, with --tables, it applies the filters alone, keeping
+// statements by the tables they name rather than by their default
+// database (as filter.Filter.Include does, and mysqlbinlog --database):
+// a statement on another table of the same database is left out, and one
+// that names a table of --tables and another is refused.
 func New(c Config) (*Rewriter, error) {
-	if len(c.Rules) == 0 {
+	if len(c.Rules) == 0 && (c.Filter == nil || !c.Filter.FiltersTables()) {
 		return nil, errNoRules
 	}
 	if err := c.Rules.Check(); err != nil {
@@ -97,6 +111,11 @@ func New(c Config) (*Rewriter, error) {
 	for _, t := range c.Filter.Tables() {
 		_, table, _ := strings.Cut(t, ".")
 		rw.tables = append(rw.tables, strings.ToLower(table))
+	}
+	rw.others = map[string]string{}
+	for _, t := range c.OtherTables {
+		_, table, _ := strings.Cut(t, ".")
+		rw.others[strings.ToLower(table)] = t
 	}
 	return rw, nil
 }

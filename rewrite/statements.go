@@ -1,6 +1,7 @@
 package rewrite
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/binlog-replay/binlog-replay/schema"
@@ -260,7 +261,8 @@ func (rw *Rewriter) concernsTables(q *txn.Query) (bool, refusal) {
 	}
 	st := parse(q.SQL)
 	if st.kind == kindServer {
-		return true, "" // refused as such
+		// Refused as such under rules; with --tables alone, no table's.
+		return len(rw.to) > 0, ""
 	}
 	names, ok := schema.DDLTables(q.SQL, q.Schema)
 	switch {
@@ -274,7 +276,7 @@ func (rw *Rewriter) concernsTables(q *txn.Query) (bool, refusal) {
 			}
 		}
 		if len(in) > 0 && len(out) > 0 {
-			return false, refusef("it changes tables of --tables (%s) and others (%s): the side database holds the first only",
+			return false, refusef("it changes tables of --tables (%s) and others (%s): --tables applies the first only",
 				strings.Join(in, ", "), strings.Join(out, ", "))
 		}
 		return len(in) > 0, ""
@@ -283,14 +285,23 @@ func (rw *Rewriter) concernsTables(q *txn.Query) (bool, refusal) {
 	case st.kind == kindDatabase || schema.IsDDL(q.SQL):
 		return true, "" // DROP TRIGGER, a form not known: applied, and it fails if it cannot be
 	}
+	kept, other := "", ""
 	for i, tok := range st.toks {
-		if st.name(i) {
-			for _, t := range rw.tables {
-				if strings.EqualFold(tok.Text, t) {
-					return true, ""
-				}
-			}
+		if !st.name(i) {
+			continue
+		}
+		name := strings.ToLower(tok.Text)
+		if kept == "" && slices.Contains(rw.tables, name) {
+			kept = tok.Text
+		}
+		if other == "" {
+			other = rw.others[name]
 		}
 	}
-	return false, ""
+	if kept != "" && other != "" {
+		return false, refusef("it names %s, a table of --tables, and %s, which --tables leaves out: applied, it would read "+
+			"or write %s as the target holds it, not as the source did; add %s to --tables, or use --databases",
+			quoteIdent(kept), other, other, other)
+	}
+	return kept != "", ""
 }
