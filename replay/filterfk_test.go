@@ -85,7 +85,8 @@ func TestFilterSplitsCascade(t *testing.T) {
 // them), so a statement on another table of that database was applied to
 // it: a table --tables leaves out was written, exit 0. They are kept by
 // the tables they name now: the other table stays as the base had it,
-// and a statement that names a table of --tables and another (it reads
+// a temporary table filling a table of --tables is kept with it, and a
+// statement that names a table of --tables and another (it reads
 // the other as the target holds it) is refused before anything is
 // applied.
 func TestTablesKeepStatementsByTable(t *testing.T) {
@@ -96,7 +97,8 @@ func TestTablesKeepStatementsByTable(t *testing.T) {
 			"INSERT INTO d.t2 VALUES (1, 1), (2, 2)")
 	}
 	work := []string{"USE d", "INSERT INTO t2 VALUES (3, 3)", "UPDATE t2 SET v = v + 100", "INSERT INTO t1 VALUES (5, 5)",
-		"UPDATE t1 SET v = v + 1", "SET SESSION binlog_format = 'ROW'", "INSERT INTO t2 VALUES (4, 4)", "INSERT INTO t1 VALUES (6, 6)"}
+		"UPDATE t1 SET v = v + 1", "CREATE TEMPORARY TABLE tmp (id INT PRIMARY KEY, v INT)", "INSERT INTO tmp VALUES (7, 7), (8, 8)",
+		"INSERT INTO t1 SELECT * FROM tmp", "DROP TEMPORARY TABLE tmp", "SET SESSION binlog_format = 'ROW'", "INSERT INTO t2 VALUES (4, 4)", "INSERT INTO t1 VALUES (6, 6)"}
 	run := func(t *testing.T, sc *replaytest.Scenario) (*sql.DB, error) {
 		tgt, db := sc.Target(t)
 		o := opts(2)

@@ -68,6 +68,7 @@ type Rewriter struct {
 	filter    *filter.Filter
 	tables    []string          // the table names of --tables, lower case
 	others    map[string]string // the table names of OtherTables, lower case -> db.table
+	temps     map[string]bool   // the temporary tables created and not dropped, lower case
 	logValues bool
 	// renamed are the renamed copies of the reader's table maps, which
 	// transactions share (read-only): the same copy for the same map.
@@ -112,7 +113,7 @@ func New(c Config) (*Rewriter, error) {
 		_, table, _ := strings.Cut(t, ".")
 		rw.tables = append(rw.tables, strings.ToLower(table))
 	}
-	rw.others = map[string]string{}
+	rw.others, rw.temps = map[string]string{}, map[string]bool{}
 	for _, t := range c.OtherTables {
 		_, table, _ := strings.Cut(t, ".")
 		rw.others[strings.ToLower(table)] = t

@@ -265,13 +265,36 @@ func (rw *Rewriter) concernsTables(q *txn.Query) (bool, refusal) {
 		return len(rw.to) > 0, ""
 	}
 	names, ok := schema.DDLTables(q.SQL, q.Schema)
+	temporary := st.temporaryTable()
 	switch {
 	case ok && len(names) > 0:
+		if st.word(0, "RENAME") || st.word(0, "ALTER") {
+			// RENAME TABLE tmp TO t2, ALTER TABLE tmp RENAME t2: names in
+			// pairs, the new name a temporary table as the old one.
+			for i := 0; i+1 < len(names); i += 2 {
+				if from := strings.ToLower(names[i].Table); rw.temps[from] {
+					delete(rw.temps, from)
+					rw.temps[strings.ToLower(names[i+1].Table)] = true
+					names[i].Table = names[i+1].Table // the table it is now
+				}
+			}
+		}
 		var in, out []string
 		for _, n := range names {
-			if rw.filter.KeepsTable(n.Schema, n.Table) {
+			switch name := strings.ToLower(n.Table); {
+			case temporary || rw.temps[name]:
+				// A temporary table lives in the applying session, not in
+				// the target's data: kept, so that a table of --tables
+				// filled from it gets its rows.
+				if st.word(0, "CREATE") {
+					rw.temps[name] = true
+				} else if st.word(0, "DROP") {
+					delete(rw.temps, name)
+				}
 				in = append(in, n.Schema+"."+n.Table)
-			} else {
+			case rw.filter.KeepsTable(n.Schema, n.Table):
+				in = append(in, n.Schema+"."+n.Table)
+			default:
 				out = append(out, n.Schema+"."+n.Table)
 			}
 		}
@@ -279,29 +302,62 @@ func (rw *Rewriter) concernsTables(q *txn.Query) (bool, refusal) {
 			return false, refusef("it changes tables of --tables (%s) and others (%s): --tables applies the first only",
 				strings.Join(in, ", "), strings.Join(out, ", "))
 		}
+		if temporary && len(in) > 0 {
+			// CREATE TEMPORARY TABLE ... SELECT from a table left out.
+			if _, other := rw.namesTables(st); other != "" {
+				return false, rw.readsOther(names[0].Table, other)
+			}
+		}
 		return len(in) > 0, ""
 	case ok:
 		return false, "" // views, routines, events, ANALYZE...: not a table of --tables
 	case st.kind == kindDatabase || schema.IsDDL(q.SQL):
 		return true, "" // DROP TRIGGER, a form not known: applied, and it fails if it cannot be
 	}
-	kept, other := "", ""
+	kept, other := rw.namesTables(st)
+	if kept != "" && other != "" {
+		return false, rw.readsOther(kept, other)
+	}
+	return kept != "", ""
+}
+
+// namesTables returns the first name st gives of a table of --tables (or
+// of a temporary table), and of a table of OtherTables ("db.table"); ""
+// when it names none.
+func (rw *Rewriter) namesTables(st *statement) (kept, other string) {
 	for i, tok := range st.toks {
 		if !st.name(i) {
 			continue
 		}
 		name := strings.ToLower(tok.Text)
-		if kept == "" && slices.Contains(rw.tables, name) {
+		if kept == "" && (slices.Contains(rw.tables, name) || rw.temps[name]) {
 			kept = tok.Text
 		}
-		if other == "" {
+		if other == "" && !rw.temps[name] {
 			other = rw.others[name]
 		}
 	}
-	if kept != "" && other != "" {
-		return false, refusef("it names %s, a table of --tables, and %s, which --tables leaves out: applied, it would read "+
-			"or write %s as the target holds it, not as the source did; add %s to --tables, or use --databases",
-			quoteIdent(kept), other, other, other)
+	return kept, other
+}
+
+// readsOther refuses a statement kept for table kept that also names
+// other, a table --tables leaves out.
+func (rw *Rewriter) readsOther(kept, other string) refusal {
+	return refusef("it names %s, a table of --tables, and %s, which --tables leaves out: applied, it would read "+
+		"or write %s as the target holds it, not as the source did; add %s to --tables, or use --databases",
+		quoteIdent(kept), other, other, other)
+}
+
+// temporaryTable reports whether st is CREATE [OR REPLACE] TEMPORARY
+// TABLE or DROP TEMPORARY TABLE.
+func (st *statement) temporaryTable() bool {
+	if !st.word(0, "CREATE") && !st.word(0, "DROP") {
+		return false
 	}
-	return kept != "", ""
+	for i := 1; i < len(st.toks) && i < 4; i++ {
+		if st.word(i, "TEMPORARY") {
+			return true
+		}
+	}
+	return false
 }
