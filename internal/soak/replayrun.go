@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -64,6 +65,10 @@ type ReplayConfig struct {
 	// leave out; -1 for none.
 	Accident int
 	Exclude  string
+	// Filter applies only some tables of the workload (FeatFilter):
+	// Tables ("db.table"), chosen once the target is restored.
+	Filter bool
+	Tables []string
 }
 
 // String describes the configuration in one line.
@@ -101,6 +106,9 @@ func (c ReplayConfig) String() string {
 	}
 	if c.Exclude != "" {
 		s += fmt.Sprintf(" exclude=#%d", c.Accident+1)
+	}
+	if c.Filter {
+		s += " tables=" + strings.Join(c.Tables, ",")
 	}
 	return s
 }
@@ -149,7 +157,41 @@ func chooseReplay(rng *rand.Rand, p seedgen.Plan, txns []binlogtext.BinTxn, end 
 	// binlogs end, exit 3), which the expectation does not model.
 	c.Remote = p.Has(seedgen.FeatRemote) && rng.IntN(2) == 0 && !c.Stop.UnknownDomain
 	c.ResumeBare = c.Stop.Desc != "none" && rng.IntN(2) == 0
+	// Drawn last, for the same reason: the oracle compares the tables
+	// kept, from a replay without chaos.
+	c.Filter = p.Has(seedgen.FeatFilter) && rng.IntN(2) == 0 && c.Kills == 0 && c.Restarts == 0 && !c.Remote && !c.TargetBinlog
 	return c
+}
+
+// chooseTables draws the tables of a filtered replay (ReplayConfig.Filter)
+// among those of the restored target: at least one, not all.
+func chooseTables(ctx context.Context, rng *rand.Rand, target *sandbox.Server) ([]string, error) {
+	db, err := target.Open(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(ctx, "SELECT TABLE_NAME FROM information_schema.TABLES "+
+		"WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME", seedgen.DB)
+	if err != nil {
+		return nil, fmt.Errorf("list the target's tables: %w", err)
+	}
+	defer rows.Close()
+	var all []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, err
+		}
+		all = append(all, seedgen.DB+"."+name)
+	}
+	if err := rows.Err(); err != nil || len(all) < 2 {
+		return nil, err
+	}
+	rng.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
+	kept := all[:1+rng.IntN(len(all)-1)]
+	slices.Sort(kept)
+	return kept, nil
 }
 
 // Outcome is what the replay did: the last process's exit status and
@@ -248,6 +290,9 @@ func (r *replayer) args(resume bool, workers int) []string {
 	}
 	if r.cfg.NeverOK {
 		a = append(a, "--stop-never-reached-ok")
+	}
+	if len(r.cfg.Tables) > 0 {
+		a = append(a, "--tables", strings.Join(r.cfg.Tables, ","))
 	}
 	if resume {
 		a = append(a, "--resume")

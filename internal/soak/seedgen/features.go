@@ -88,6 +88,10 @@ const (
 	// server over the replication protocol (--source, --source-start)
 	// instead of its files; a rerun on a kept seed reads the files.
 	FeatRemote Feature = "remote"
+	// FeatFilter makes some replays apply only some of the workload's
+	// tables (--tables), compared with the anchor on those tables alone;
+	// not with kills, restarts, remote reading nor the target's binlog.
+	FeatFilter Feature = "filter"
 )
 
 // allFeatures lists every feature in a fixed order (the order of reports).
@@ -98,6 +102,7 @@ var allFeatures = []Feature{
 	FeatKill, FeatRestart, FeatCrash, FeatStopPos, FeatStopTime, FeatStopGTID, FeatStopNever,
 	FeatSmallMem, FeatMultiFile, FeatStopBehind, FeatTerm, FeatContext, FeatCollationKeys,
 	FeatPartition, FeatRowImage, FeatDomains, FeatBinlogOptions, FeatStartGTID, FeatRemote, FeatAccident,
+	FeatFilter,
 }
 
 // optIn are the features "all" leaves out: XA transactions are refused by
