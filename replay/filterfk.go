@@ -2,9 +2,12 @@ package replay
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/binlog-replay/binlog-replay/sqlscan"
 
 	"github.com/binlog-replay/binlog-replay/filter"
 )
@@ -85,14 +88,21 @@ func (r *run) keptOnTarget(f *filter.Filter, db, table string) bool {
 	return f.KeepsTable(db, table)
 }
 
-// otherTables returns, with --tables and no --rewrite-db, the target's
-// tables of the databases of --tables that --tables leaves out: a
-// statement kept for a table of --tables that names one of them is
-// refused (rewrite.Config.OtherTables). With --rewrite-db the side
-// database holds no other table (checkSideTables).
-func (r *run) otherTables(ctx context.Context) ([]string, error) {
+// filterTables is what the target's databases of --tables hold beside
+// the tables of --tables (see rewrite.Config): with --tables and no
+// --rewrite-db, a statement kept for a table of --tables that names one
+// of the others, itself or through a table's triggers, is refused. With
+// --rewrite-db the side database holds no other table (checkSideTables).
+type filterTables struct {
+	others   []string            // "db.table"
+	triggers map[string][]string // table -> the names its triggers' bodies give
+}
+
+// tablesBeside reads filterTables from the target.
+func (r *run) tablesBeside(ctx context.Context) (filterTables, error) {
+	var ft filterTables
 	if len(r.opts.Select.Tables) == 0 || len(r.opts.Select.RewriteDB) > 0 {
-		return nil, nil
+		return ft, nil
 	}
 	kept, dbs := map[string]bool{}, map[string]bool{}
 	for _, t := range r.opts.Select.Tables {
@@ -100,27 +110,52 @@ func (r *run) otherTables(ctx context.Context) ([]string, error) {
 		db, _, _ := strings.Cut(t, ".")
 		dbs[db] = true
 	}
-	var others []string
+	ft.triggers = map[string][]string{}
 	for db := range dbs {
-		rows, err := r.tgt.DB().QueryContext(ctx, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?", db)
-		if err != nil {
-			return nil, fmt.Errorf("list the tables of %s on the target: %w", db, err)
-		}
-		for rows.Next() {
+		err := queryRows(ctx, r.tgt.DB(), func(sc func(...any) error) error {
 			var name string
-			if err := rows.Scan(&name); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("list the tables of %s on the target: %w", db, err)
+			if err := sc(&name); err != nil {
+				return err
 			}
 			if !kept[db+"."+name] {
-				others = append(others, db+"."+name)
+				ft.others = append(ft.others, db+"."+name)
 			}
+			return nil
+		}, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?", db)
+		if err != nil {
+			return ft, fmt.Errorf("list the tables of %s on the target: %w", db, err)
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("list the tables of %s on the target: %w", db, err)
+		err = queryRows(ctx, r.tgt.DB(), func(sc func(...any) error) error {
+			var table, body string
+			if err := sc(&table, &body); err != nil {
+				return err
+			}
+			for _, tok := range sqlscan.Tokens([]byte(body), 0) {
+				if tok.Kind == sqlscan.Word || tok.Kind == sqlscan.Ident {
+					ft.triggers[table] = append(ft.triggers[table], tok.Text)
+				}
+			}
+			return nil
+		}, "SELECT EVENT_OBJECT_TABLE, ACTION_STATEMENT FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ?", db)
+		if err != nil {
+			return ft, fmt.Errorf("read the triggers of %s on the target: %w", db, err)
 		}
 	}
-	slices.Sort(others)
-	return others, nil
+	slices.Sort(ft.others)
+	return ft, nil
+}
+
+// queryRows runs query on db and hands each row's Scan to each.
+func queryRows(ctx context.Context, db *sql.DB, each func(scan func(...any) error) error, query string, args ...any) error {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := each(rows.Scan); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }

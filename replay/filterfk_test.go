@@ -86,9 +86,9 @@ func TestFilterSplitsCascade(t *testing.T) {
 // it: a table --tables leaves out was written, exit 0. They are kept by
 // the tables they name now: the other table stays as the base had it,
 // a temporary table filling a table of --tables is kept with it, and a
-// statement that names a table of --tables and another (it reads
-// the other as the target holds it) is refused before anything is
-// applied.
+// statement that names a table of --tables and another (it reads the
+// other as the target holds it), or one on the other table whose trigger
+// writes a table of --tables, is refused before anything is applied.
 func TestTablesKeepStatementsByTable(t *testing.T) {
 	setup := func(ctx context.Context, db *sql.DB) error {
 		return replaytest.ExecAll(ctx, db, "CREATE DATABASE d",
@@ -124,6 +124,24 @@ func TestTablesKeepStatementsByTable(t *testing.T) {
 		}
 		if got := strings.Join(queryStrings(t, db, "SELECT CONCAT(id, '=', v) FROM d.t2 ORDER BY id"), " "); got != "1=1 2=2" {
 			t.Fatalf("d.t2, which --tables leaves out, holds %s: want the base's 1=1 2=2", got)
+		}
+	})
+	t.Run("trigger across refused", func(t *testing.T) {
+		sc := replaytest.New(t, "STATEMENT", func(ctx context.Context, db *sql.DB) error {
+			if err := setup(ctx, db); err != nil {
+				return err
+			}
+			return replaytest.ExecAll(ctx, db, "CREATE TRIGGER d.copy AFTER INSERT ON d.t2 FOR EACH ROW INSERT INTO d.t1 VALUES (NEW.id, NEW.v)")
+		}, func(ctx context.Context, db *sql.DB) error {
+			return replaytest.ExecAll(ctx, db, "USE d", "INSERT INTO t1 VALUES (50, 50)", "INSERT INTO t2 VALUES (3, 3)")
+		})
+		db, err := run(t, sc)
+		want := "and d.t2, which --tables leaves out (itself or through a table's triggers)"
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("replay: %v, want a refusal saying %q", err, want)
+		}
+		if n := queryStrings(t, db, "SELECT COUNT(*) FROM d.t1"); n[0] != "0" {
+			t.Fatalf("refused, yet d.t1 holds %s rows", n[0])
 		}
 	})
 	t.Run("statement naming both refused", func(t *testing.T) {

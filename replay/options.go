@@ -357,7 +357,7 @@ func (o *Options) validateRewrite() error {
 	if len(o.Select.RewriteDB) == 0 {
 		return nil
 	}
-	if _, err := o.rewriter(nil, nil); err != nil {
+	if _, err := o.rewriter(nil, filterTables{}); err != nil {
 		return err
 	}
 	switch {
@@ -373,15 +373,14 @@ func (o *Options) validateRewrite() error {
 
 // rewriter returns the rewriter of a run reading files (none for a
 // source), nil without RewriteDB nor Tables (with Tables alone, it keeps
-// statements by the tables they name: see rewrite.New). others are the
-// tables of the databases of Tables that Tables leaves out (see
-// rewrite.Config.OtherTables).
-func (o *Options) rewriter(files, others []string) (*rewrite.Rewriter, error) {
+// statements by the tables they name: see rewrite.New), with beside what
+// the databases of Tables hold beside them (tablesBeside).
+func (o *Options) rewriter(files []string, beside filterTables) (*rewrite.Rewriter, error) {
 	if len(o.Select.RewriteDB) == 0 && len(o.Select.Tables) == 0 {
 		return nil, nil
 	}
 	return rewrite.New(rewrite.Config{Rules: o.Select.RewriteDB, Filter: filter.New(o.Filter(files)), LogValues: o.Report.LogValues,
-		OtherTables: others})
+		OtherTables: beside.others, Triggers: beside.triggers})
 }
 
 // Stats is a snapshot of a running replay.

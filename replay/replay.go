@@ -161,9 +161,9 @@ type startPoint struct {
 	// excludeAdded is set when a resume was given --exclude-gtids its
 	// checkpoint lacks: createCheckpoint records them.
 	excludeAdded bool
-	// otherTables are the target's tables that --tables leaves out in
-	// its databases (see rewrite.Config.OtherTables).
-	otherTables []string
+	// beside is what the databases of --tables hold beside them
+	// (tablesBeside).
+	beside filterTables
 }
 
 // readState is what the read stage found, guarded by run.mu.
@@ -356,7 +356,7 @@ func (r *run) prepare(ctx context.Context) (txn.Position, *target.Checkpoint, er
 	if err := r.checkFilterForeignKeys(ctx); err != nil {
 		return txn.Position{}, nil, err
 	}
-	if r.start.otherTables, err = r.otherTables(ctx); err != nil {
+	if r.start.beside, err = r.tablesBeside(ctx); err != nil {
 		return txn.Position{}, nil, err
 	}
 	if err := r.checkRewrites(ctx, start); err != nil {
@@ -616,7 +616,7 @@ func (r *run) readStage(ctx context.Context, start txn.Position, out chan<- *txn
 		rd.Close()
 	}()
 	f := filter.New(r.opts.Filter(r.opts.Files))
-	rw, err := r.opts.rewriter(r.opts.Files, r.start.otherTables)
+	rw, err := r.opts.rewriter(r.opts.Files, r.start.beside)
 	if err != nil {
 		return err
 	}

@@ -148,7 +148,7 @@ func (r *run) checkRewrites(ctx context.Context, start txn.Position) error {
 	if len(r.opts.Select.RewriteDB) == 0 && len(r.opts.Select.Tables) == 0 || r.opts.Source.DSN != "" {
 		return nil
 	}
-	refused, err := scanRewrites(ctx, r.opts, start, r.start.otherTables)
+	refused, err := scanRewrites(ctx, r.opts, start, r.start.beside)
 	if refused != nil {
 		return refused
 	}
@@ -162,14 +162,14 @@ func (r *run) checkRewrites(ctx context.Context, start txn.Position) error {
 // read stage does but without decoding row images, and returns the
 // transactions the rewriter refuses (nil when none), with the error that
 // ended reading early, if any.
-func scanRewrites(ctx context.Context, o Options, start txn.Position, others []string) (*RewriteRefusedError, error) {
+func scanRewrites(ctx context.Context, o Options, start txn.Position, beside filterTables) (*RewriteRefusedError, error) {
 	rd, err := binlog.NewReader(o.Files, o.scanOptions(start))
 	if err != nil {
 		return nil, err
 	}
 	defer rd.Close()
 	f := filter.New(o.Filter(o.Files))
-	rw, err := o.rewriter(o.Files, others)
+	rw, err := o.rewriter(o.Files, beside)
 	if err != nil {
 		return nil, err
 	}

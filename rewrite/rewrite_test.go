@@ -353,9 +353,12 @@ func checkRaw(t *testing.T, raw []byte, checksum bool, db string) {
 // TestTablesAlone: without rules, with --tables d.t1, statements are kept
 // by the tables they name: those of another table of d are left out,
 // those naming t1 and a table left out are refused, and temporary tables
-// (created, filled, renamed, read into t1, dropped) are kept with t1's.
+// (created, filled, renamed, read into t1, dropped) are kept with t1's;
+// a statement on another table whose trigger (on the target, or created
+// in the binlog) writes t1 is refused.
 func TestTablesAlone(t *testing.T) {
-	rw, err := New(Config{Filter: filter.New(filter.Options{Tables: []string{"d.t1"}}), OtherTables: []string{"d.t2"}})
+	rw, err := New(Config{Filter: filter.New(filter.Options{Tables: []string{"d.t1"}}), OtherTables: []string{"d.t2", "d.t3"},
+		Triggers: map[string][]string{"t3": {"INSERT", "INTO", "t1", "VALUES", "NEW", "id"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -377,6 +380,9 @@ func TestTablesAlone(t *testing.T) {
 		{"CREATE TEMPORARY TABLE tmp3 SELECT * FROM t2", false, "which --tables leaves out"},
 		{"RENAME TABLE t1 TO t9, t2 TO t1", false, "it changes tables of --tables (d.t1, d.t1) and others (d.t9, d.t2)"},
 		{"GRANT SELECT ON d.* TO u", false, ""},
+		{"INSERT INTO t3 VALUES (1)", false, "and d.t3, which --tables leaves out (itself or through a table's triggers)"},
+		{"CREATE TRIGGER tr AFTER INSERT ON t2 FOR EACH ROW INSERT INTO t1 VALUES (NEW.id, 0)", false, ""},
+		{"INSERT INTO t2 VALUES (9)", false, "and d.t2, which --tables leaves out"},
 	} {
 		tx := query("d", c.sql)
 		err := rw.Apply(tx)

@@ -266,6 +266,15 @@ func (rw *Rewriter) concernsTables(q *txn.Query) (bool, refusal) {
 	}
 	names, ok := schema.DDLTables(q.SQL, q.Schema)
 	temporary := st.temporaryTable()
+	if ok && len(names) == 1 && st.object >= 0 && st.word(st.object, "TRIGGER") && st.word(0, "CREATE") {
+		// Its body runs with each statement on its table from now on.
+		t := strings.ToLower(names[0].Table)
+		for i, tok := range st.toks {
+			if st.name(i) {
+				rw.triggers[t] = append(rw.triggers[t], tok.Text)
+			}
+		}
+	}
 	switch {
 	case ok && len(names) > 0:
 		if st.word(0, "RENAME") || st.word(0, "ALTER") {
@@ -325,13 +334,21 @@ func (rw *Rewriter) concernsTables(q *txn.Query) (bool, refusal) {
 // of a temporary table), and of a table of OtherTables ("db.table"); ""
 // when it names none.
 func (rw *Rewriter) namesTables(st *statement) (kept, other string) {
+	var names []string
 	for i, tok := range st.toks {
-		if !st.name(i) {
-			continue
+		if st.name(i) {
+			names = append(names, tok.Text)
 		}
-		name := strings.ToLower(tok.Text)
+	}
+	// In statement format a table's triggers run again on the target:
+	// what they name counts as named by the statement.
+	for _, n := range names {
+		names = append(names, rw.triggers[strings.ToLower(n)]...)
+	}
+	for _, n := range names {
+		name := strings.ToLower(n)
 		if kept == "" && (slices.Contains(rw.tables, name) || rw.temps[name]) {
-			kept = tok.Text
+			kept = n
 		}
 		if other == "" && !rw.temps[name] {
 			other = rw.others[name]
@@ -343,8 +360,8 @@ func (rw *Rewriter) namesTables(st *statement) (kept, other string) {
 // readsOther refuses a statement kept for table kept that also names
 // other, a table --tables leaves out.
 func (rw *Rewriter) readsOther(kept, other string) refusal {
-	return refusef("it names %s, a table of --tables, and %s, which --tables leaves out: applied, it would read "+
-		"or write %s as the target holds it, not as the source did; add %s to --tables, or use --databases",
+	return refusef("it names %s, a table of --tables, and %s, which --tables leaves out (itself or through a table's triggers): "+
+		"applied, it would read or write %s as the target holds it, not as the source did; add %s to --tables, or use --databases",
 		quoteIdent(kept), other, other, other)
 }
 

@@ -101,7 +101,7 @@ type checker struct {
 	accident int
 	// tables are the tables of --tables, the only ones compared; nil for
 	// every table.
-	tables []string
+	tables   []string
 	failures []Failure
 }
 

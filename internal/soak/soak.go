@@ -659,7 +659,7 @@ var filterRefusals = []string{"--tables cannot apply", "splits tables that a cas
 // filterRefusal returns the refusal of --tables that ended out, "" for
 // none.
 func filterRefusal(out *Outcome) string {
-	if out.Exit != 1 || !strings.HasPrefix(lastError(out), "nothing applied") {
+	if out.Exit != 1 || !strings.Contains(lastError(out), "nothing applied: ") {
 		return ""
 	}
 	for _, r := range filterRefusals {
