@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/binlog-replay/binlog-replay/binlog/logfile"
+	"github.com/binlog-replay/binlog-replay/sqlscan"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -141,7 +142,10 @@ func (f *Filter) Include(t *txn.Txn) {
 // IncludeWith is Include with keepQuery deciding which statement events
 // stay, instead of their default database (--rewrite-db keeps statements
 // by the databases they name). Table maps and row events are kept by
-// their table.
+// their table. Statements that control the transaction (SAVEPOINT,
+// ROLLBACK [TO SAVEPOINT], RELEASE SAVEPOINT, BEGIN, COMMIT) always stay:
+// they belong to no database, and without a ROLLBACK TO SAVEPOINT the
+// row events before it would be applied, though the source undid them.
 func (f *Filter) IncludeWith(t *txn.Txn, keepQuery func(e *txn.Event) bool) {
 	kept := t.Events[:0]
 	keepTable := map[uint64]bool{}
@@ -158,7 +162,7 @@ func (f *Filter) IncludeWith(t *txn.Txn, keepQuery func(e *txn.Event) bool) {
 				continue
 			}
 		case txn.EventQuery:
-			if !keepQuery(e) {
+			if !controlsTransaction(e.Query.SQL) && !keepQuery(e) {
 				continue
 			}
 		}
@@ -232,4 +236,23 @@ func stream(g txn.GTID) string {
 		return fmt.Sprintf("domain %d", g.Domain)
 	}
 	return "source " + g.Source
+}
+
+// controlsTransaction reports whether sql is SAVEPOINT, ROLLBACK (TO
+// SAVEPOINT or whole), RELEASE SAVEPOINT, BEGIN [WORK], START TRANSACTION
+// or COMMIT.
+func controlsTransaction(sql []byte) bool {
+	toks := sqlscan.Tokens(sql, 2)
+	if len(toks) == 0 {
+		return false
+	}
+	switch t := toks[0]; {
+	case t.Is("SAVEPOINT"), t.Is("ROLLBACK"), t.Is("COMMIT"):
+		return true
+	case t.Is("BEGIN"): // not BEGIN NOT ATOMIC, a compound statement
+		return len(toks) == 1 || toks[1].Is("WORK")
+	case t.Is("RELEASE"), t.Is("START"):
+		return len(toks) > 1 && (toks[1].Is("SAVEPOINT") || toks[1].Is("TRANSACTION"))
+	}
+	return false
 }

@@ -76,3 +76,32 @@ func TestFilterInclude(t *testing.T) {
 		t.Errorf("kept events %+v, want only app.b's table map and rows", tx.Events)
 	}
 }
+
+// TestIncludeKeepsTransactionControl: a SAVEPOINT and the ROLLBACK TO
+// SAVEPOINT that undoes the row events between them stay, whatever their
+// default database, with --databases and with --tables: without the
+// ROLLBACK TO, the row events it undid on the source were applied (soak
+// seed 51025). Other statements of a database left out go.
+func TestIncludeKeepsTransactionControl(t *testing.T) {
+	b := &txn.TableMap{ID: 2, Schema: "app", Table: "b"}
+	query := func(sql string) txn.Event {
+		return txn.Event{Kind: txn.EventQuery, Query: &txn.Query{Schema: "other", SQL: []byte(sql)}}
+	}
+	for _, opts := range []Options{{Databases: []string{"app"}}, {Tables: []string{"app.b"}}} {
+		tx := &txn.Txn{Kind: txn.KindRows, Events: []txn.Event{
+			query("SAVEPOINT `sp1`"), {Kind: txn.EventTableMap, TableMap: b}, {Kind: txn.EventRows, Rows: &txn.Rows{Table: b}},
+			query("ROLLBACK TO `sp1`"), query("RELEASE SAVEPOINT sp1"), query("INSERT INTO t VALUES (1)"),
+			query("BEGIN NOT ATOMIC INSERT INTO t VALUES (2); END"),
+		}}
+		New(opts).Include(tx)
+		var kept []string
+		for _, e := range tx.Events {
+			if e.Query != nil {
+				kept = append(kept, string(e.Query.SQL))
+			}
+		}
+		if got := strings.Join(kept, "; "); len(tx.Events) != 5 || got != "SAVEPOINT `sp1`; ROLLBACK TO `sp1`; RELEASE SAVEPOINT sp1" {
+			t.Errorf("%+v: kept %d events, statements %q; want the row event and the three transaction controls", opts, len(tx.Events), got)
+		}
+	}
+}

@@ -85,7 +85,8 @@ func TestFilterSplitsCascade(t *testing.T) {
 // them), so a statement on another table of that database was applied to
 // it: a table --tables leaves out was written, exit 0. They are kept by
 // the tables they name now: the other table stays as the base had it,
-// a temporary table filling a table of --tables is kept with it, and a
+// a temporary table filling a table of --tables is kept with it, so is
+// a ROLLBACK TO SAVEPOINT (which names no table) undoing row events, and a
 // statement that names a table of --tables and another (it reads the
 // other as the target holds it), or one on the other table whose trigger
 // writes a table of --tables, is refused before anything is applied.
@@ -94,11 +95,14 @@ func TestTablesKeepStatementsByTable(t *testing.T) {
 		return replaytest.ExecAll(ctx, db, "CREATE DATABASE d",
 			"CREATE TABLE d.t1 (id INT PRIMARY KEY, v INT) ENGINE=InnoDB",
 			"CREATE TABLE d.t2 (id INT PRIMARY KEY, v INT) ENGINE=InnoDB",
-			"INSERT INTO d.t2 VALUES (1, 1), (2, 2)")
+			"INSERT INTO d.t2 VALUES (1, 1), (2, 2)", "CREATE TABLE d.m (id INT) ENGINE=MyISAM")
 	}
+	// The MyISAM write keeps the rolled-back row events in the binlog,
+	// followed by the ROLLBACK TO (without one, the server drops them).
 	work := []string{"USE d", "INSERT INTO t2 VALUES (3, 3)", "UPDATE t2 SET v = v + 100", "INSERT INTO t1 VALUES (5, 5)",
 		"UPDATE t1 SET v = v + 1", "CREATE TEMPORARY TABLE tmp (id INT PRIMARY KEY, v INT)", "INSERT INTO tmp VALUES (7, 7), (8, 8)",
-		"INSERT INTO t1 SELECT * FROM tmp", "DROP TEMPORARY TABLE tmp", "SET SESSION binlog_format = 'ROW'", "INSERT INTO t2 VALUES (4, 4)", "INSERT INTO t1 VALUES (6, 6)"}
+		"INSERT INTO t1 SELECT * FROM tmp", "DROP TEMPORARY TABLE tmp", "SET SESSION binlog_format = 'ROW'", "INSERT INTO t2 VALUES (4, 4)", "INSERT INTO t1 VALUES (6, 6)",
+		"START TRANSACTION", "UPDATE t1 SET v = v + 1", "INSERT INTO m VALUES (1)", "SAVEPOINT sp", "UPDATE t1 SET v = v + 1000", "ROLLBACK TO SAVEPOINT sp", "COMMIT"}
 	run := func(t *testing.T, sc *replaytest.Scenario) (*sql.DB, error) {
 		tgt, db := sc.Target(t)
 		o := opts(2)
