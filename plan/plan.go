@@ -128,12 +128,12 @@ func (o *Options) Validate() error {
 	return err
 }
 
-// rewriter returns the replay's rewriter, nil without RewriteDB nor
-// Tables (with Tables alone it keeps statements by the tables they name,
-// as the replay does; the replay also refuses a statement naming another
-// table of their databases, which it learns from the target).
+// rewriter returns the replay's rewriter, nil without RewriteDB,
+// Tables nor Databases (without RewriteDB it applies the filters as the
+// replay does; the replay also refuses a statement naming another table
+// of the databases of Tables, which it learns from the target).
 func (o *Options) rewriter() (*rewrite.Rewriter, error) {
-	if len(o.RewriteDB) == 0 && len(o.Tables) == 0 {
+	if len(o.RewriteDB) == 0 && len(o.Tables) == 0 && len(o.Databases) == 0 {
 		return nil, nil
 	}
 	return rewrite.New(rewrite.Config{Rules: o.RewriteDB, Filter: filter.New(o.filterOptions()), LogValues: !o.HideValues})

@@ -163,3 +163,55 @@ func TestTablesKeepStatementsByTable(t *testing.T) {
 		}
 	})
 }
+
+// TestDatabasesStatementsAcross: with --databases a, statement-format
+// events were kept by their default database (as mysqlbinlog --database):
+// one run in b that wrote a.t was left out, in silence, and one run in a
+// that wrote b.u was applied to b, a database left out. The first is now
+// refused, and so is the second; one run in b that only reads a is left
+// out, and one without a default database that writes a.t is applied.
+func TestDatabasesStatementsAcross(t *testing.T) {
+	setup := func(ctx context.Context, db *sql.DB) error {
+		return replaytest.ExecAll(ctx, db, "CREATE DATABASE a", "CREATE DATABASE b",
+			"CREATE TABLE a.t (id INT PRIMARY KEY) ENGINE=InnoDB", "CREATE TABLE b.u (id INT PRIMARY KEY) ENGINE=InnoDB")
+	}
+	base := []string{"INSERT INTO a.t VALUES (1)", "USE b", "INSERT INTO u SELECT id + 10 FROM a.t", "USE a", "INSERT INTO t VALUES (2)"}
+	for _, c := range []struct {
+		name, stmt, refusal string
+	}{
+		{"reads only", "", ""},
+		{"writes the kept from another", "USE b; INSERT INTO a.t VALUES (3)", "it runs in the database `b`, which the include filters do not apply, but it names `a`"},
+		{"writes another from the kept", "USE a; INSERT INTO b.u VALUES (3)", "it names the database `b`, which --databases and --tables do not apply"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			work := base
+			if c.stmt != "" {
+				work = append(append([]string(nil), base...), strings.Split(c.stmt, "; ")...)
+			}
+			sc := replaytest.New(t, "STATEMENT", setup, func(ctx context.Context, db *sql.DB) error {
+				return replaytest.ExecAll(ctx, db, work...)
+			})
+			tgt, db := sc.Target(t)
+			o := opts(2)
+			o.Files, o.TargetDSN, o.Select.StartPosition = sc.Files, tgt.DSN(""), sc.Start
+			o.Select.Databases = []string{"a"}
+			_, err := replay.Run(context.Background(), o, io.Discard)
+			if c.refusal != "" {
+				if err == nil || !strings.Contains(err.Error(), c.refusal) || !strings.HasPrefix(err.Error(), "nothing applied: --databases cannot apply 1 transaction") {
+					t.Fatalf("replay: %v, want a refusal saying %q", err, c.refusal)
+				}
+				if n := queryStrings(t, db, "SELECT COUNT(*) FROM a.t"); n[0] != "0" {
+					t.Fatalf("refused, yet a.t holds %s rows", n[0])
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("replay: %v", err)
+			}
+			replaytest.RequireEqual(t, db, sc.SourceDB, "a")
+			if n := queryStrings(t, db, "SELECT COUNT(*) FROM b.u"); n[0] != "0" {
+				t.Fatalf("b.u, left out, holds %s rows", n[0])
+			}
+		})
+	}
+}

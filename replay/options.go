@@ -371,12 +371,18 @@ func (o *Options) validateRewrite() error {
 	return nil
 }
 
+// rewriterNone reports whether the run has no rewriter: no --rewrite-db,
+// --databases nor --tables.
+func (o *Options) rewriterNone() bool {
+	return len(o.Select.RewriteDB) == 0 && len(o.Select.Tables) == 0 && len(o.Select.Databases) == 0
+}
+
 // rewriter returns the rewriter of a run reading files (none for a
-// source), nil without RewriteDB nor Tables (with Tables alone, it keeps
-// statements by the tables they name: see rewrite.New), with beside what
+// source), nil without RewriteDB, Tables nor Databases (without
+// RewriteDB it applies the filters: see rewrite.New), with beside what
 // the databases of Tables hold beside them (tablesBeside).
 func (o *Options) rewriter(files []string, beside filterTables) (*rewrite.Rewriter, error) {
-	if len(o.Select.RewriteDB) == 0 && len(o.Select.Tables) == 0 {
+	if o.rewriterNone() {
 		return nil, nil
 	}
 	return rewrite.New(rewrite.Config{Rules: o.Select.RewriteDB, Filter: filter.New(o.Filter(files)), LogValues: o.Report.LogValues,

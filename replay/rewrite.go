@@ -39,8 +39,8 @@ func refusingFlag(err error) string {
 const maxRefusalsListed = 20
 
 // RewriteRefusedError refuses, before anything is applied, a replay whose
-// binlogs hold transactions that --rewrite-db (or --tables, which keeps
-// statements by the tables they name) cannot apply with certainty.
+// binlogs hold transactions that --rewrite-db (or --databases or
+// --tables, see rewrite.New) cannot apply with certainty.
 type RewriteRefusedError struct {
 	// Refused are the first of them (at most 20), in binlog order; Total
 	// counts them all.
@@ -145,7 +145,7 @@ func (r *run) checkSideTables(ctx context.Context) error {
 // rules, and refuses the replay (a *RewriteRefusedError) when some cannot
 // be applied with certainty, before anything is applied.
 func (r *run) checkRewrites(ctx context.Context, start txn.Position) error {
-	if len(r.opts.Select.RewriteDB) == 0 && len(r.opts.Select.Tables) == 0 || r.opts.Source.DSN != "" {
+	if r.opts.rewriterNone() || r.opts.Source.DSN != "" {
 		return nil
 	}
 	refused, err := scanRewrites(ctx, r.opts, start, r.start.beside)

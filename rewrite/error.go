@@ -21,8 +21,8 @@ type Error struct {
 	Statement string
 	// Why says why.
 	Why string
-	// Flag is the flag that refuses it: --rewrite-db, or --tables for
-	// a Rewriter without rules.
+	// Flag is the flag that refuses it: --rewrite-db, or --tables or
+	// --databases for a Rewriter without rules.
 	Flag string
 	// gtid is the transaction's GTID, for the flags that skip it.
 	gtid txn.GTID
@@ -82,8 +82,12 @@ func (e *Error) SkipGTIDs() string {
 // refuse returns the *Error refusing t because of its event e.
 func (rw *Rewriter) refuse(t *txn.Txn, e *txn.Event, why refusal) *Error {
 	err := &Error{Txn: t.Ref(), Event: fmt.Sprintf("%s at %s", e.TypeName, e.Pos), Why: string(why), Flag: "--rewrite-db", gtid: t.GTID}
-	if len(rw.to) == 0 {
+	switch {
+	case len(rw.to) > 0:
+	case rw.filter.FiltersTables():
 		err.Flag = "--tables"
+	default:
+		err.Flag = "--databases"
 	}
 	if e.Kind == txn.EventQuery {
 		sql := string(e.Query.SQL)

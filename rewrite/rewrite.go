@@ -91,13 +91,17 @@ const maxRenamed = 4096
 // must be kept by them, and they must name no new name (they name the
 // databases as the binlogs do).
 //
-// Without rules, with --tables, it applies the filters alone, keeping
-// statements by the tables they name rather than by their default
-// database (as filter.Filter.Include does, and mysqlbinlog --database):
-// a statement on another table of the same database is left out, and one
-// that names a table of --tables and another is refused.
+// Without rules it applies the filters alone, with the same care for
+// statements that the rules need (rather than filter.Filter.Include's,
+// mysqlbinlog --database's, keeping them by their default database): a
+// statement kept that names, qualified, a database left out is refused;
+// one whose default database is left out that names a database kept is
+// applied when it has no default database, left out when it only reads
+// it, and refused otherwise; with --tables a statement is kept by the
+// tables it names, and one that names a table of --tables and another is
+// refused.
 func New(c Config) (*Rewriter, error) {
-	if len(c.Rules) == 0 && (c.Filter == nil || !c.Filter.FiltersTables()) {
+	if len(c.Rules) == 0 && (c.Filter == nil || !c.Filter.Filtering()) {
 		return nil, errNoRules
 	}
 	if err := c.Rules.Check(); err != nil {

@@ -33,6 +33,21 @@ func (rw *Rewriter) keepQuery(q *txn.Query) (bool, refusal) {
 	return rw.concernsTables(q)
 }
 
+// restored returns the database the statement naming db writes to on
+// the target, when it is one the replay restores: the old name of a rule
+// (see fromName), or, without rules, db when the filters keep it; ""
+// otherwise.
+func (rw *Rewriter) restored(db string) string {
+	if len(rw.to) == 0 {
+		if rw.filter.KeepsSchema(db) {
+			return db
+		}
+		return ""
+	}
+	from, _ := rw.fromName(db)
+	return from
+}
+
 // fromName returns the rule whose old name equals name in letter case
 // (exact), or in another (folded); "" when none.
 func (rw *Rewriter) fromName(name string) (from string, exact bool) {
@@ -56,6 +71,9 @@ func (rw *Rewriter) renameQuery(q *txn.Query) (*txn.Query, refusal) {
 	var why refusal
 	switch st.kind {
 	case kindServer:
+		if len(rw.to) == 0 {
+			return q, "" // no renaming: applied as an unfiltered replay applies it
+		}
 		return nil, "it changes the server's accounts, roles, servers or plugins, not a database: " +
 			"applied under --rewrite-db it would change the target's"
 	case kindDefinition:
@@ -186,6 +204,10 @@ func (rw *Rewriter) renameNames(st *statement) ([]edit, refusal) {
 // otherDatabase is the refusal of a statement that names, qualified, a
 // database the include filters do not apply.
 func (rw *Rewriter) otherDatabase(db string) refusal {
+	if len(rw.to) == 0 {
+		return refusef("it names the database %s, which --databases and --tables do not apply: "+
+			"it would read or write %s on the target as it is there now", quoteIdent(db), quoteIdent(db))
+	}
 	return refusef("it names the database %s, which the include filters do not apply and --rewrite-db does not rename: "+
 		"it would read or write %s on the target as it is there now", quoteIdent(db), quoteIdent(db))
 }
@@ -207,7 +229,7 @@ func (rw *Rewriter) outside(q *txn.Query) (bool, refusal) {
 	default:
 		for i, tok := range st.toks {
 			if st.head(i) || i == st.dbName {
-				if from, _ := rw.fromName(tok.Text); from != "" {
+				if from := rw.restored(tok.Text); from != "" {
 					named = from
 					break
 				}
@@ -221,12 +243,12 @@ func (rw *Rewriter) outside(q *txn.Query) (bool, refusal) {
 		return true, ""
 	}
 	if db, ok := st.insertInto(q.Schema); ok {
-		if from, _ := rw.fromName(db); from == "" {
+		if from := rw.restored(db); from == "" {
 			return false, ""
 		}
 	}
 	return false, refusef("it runs in the database %s, which the include filters do not apply, "+
-		"but it names %s, which --rewrite-db restores: it may write both", quoteIdent(q.Schema), quoteIdent(named))
+		"but it names %s, which they apply: it may write both", quoteIdent(q.Schema), quoteIdent(named))
 }
 
 // insertInto returns the database of the table an INSERT or REPLACE
