@@ -1,7 +1,9 @@
 // Package rewrite renames databases in the transactions a replay applies
 // (--rewrite-db old=new, as mysqlbinlog --rewrite-db): the backup of one
 // database, or of one table, restored under another name on a running
-// server is rolled forward there, leaving the original alone.
+// server is rolled forward there, leaving the original alone. Without
+// rules it applies the include filters alone, with the same care for the
+// statements (see New).
 //
 // What is renamed, in the events the include filters keep:
 //   - table maps: their raw event (which row events passed through in a

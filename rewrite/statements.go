@@ -352,8 +352,9 @@ func (rw *Rewriter) concernsTables(q *txn.Query) (bool, refusal) {
 	return kept != "", ""
 }
 
-// namesTables returns the first name st gives of a table of --tables (or
-// of a temporary table), and of a table of OtherTables ("db.table"); ""
+// namesTables returns the first name st gives, itself or through the
+// triggers of a table it names, of a table of --tables (or of a
+// temporary table), and of a table of OtherTables ("db.table"); ""
 // when it names none.
 func (rw *Rewriter) namesTables(st *statement) (kept, other string) {
 	var names []string
@@ -364,9 +365,11 @@ func (rw *Rewriter) namesTables(st *statement) (kept, other string) {
 	}
 	// In statement format a table's triggers run again on the target:
 	// what they name counts as named by the statement.
+	var viaTriggers []string
 	for _, n := range names {
-		names = append(names, rw.triggers[strings.ToLower(n)]...)
+		viaTriggers = append(viaTriggers, rw.triggers[strings.ToLower(n)]...)
 	}
+	names = append(names, viaTriggers...)
 	for _, n := range names {
 		name := strings.ToLower(n)
 		if kept == "" && (slices.Contains(rw.tables, name) || rw.temps[name]) {
