@@ -118,7 +118,8 @@ func readBinlogs(ctx context.Context, sel Selection, lim sampleLimits) (*Binlogs
 	b := &Binlogs{}
 	f := filter.New(sel.Filter)
 	include := func(t *txn.Txn) error { f.Include(t); return nil }
-	if len(sel.RewriteDB) > 0 {
+	if len(sel.RewriteDB) > 0 || f.Filtering() {
+		// As the replay: the rewriter applies the filters too.
 		rw, err := rewrite.New(rewrite.Config{Rules: sel.RewriteDB, Filter: f})
 		if err != nil {
 			return nil, err
