@@ -190,7 +190,59 @@ func chooseTables(ctx context.Context, rng *rand.Rand, target *sandbox.Server) (
 	}
 	rng.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
 	kept := all[:1+rng.IntN(len(all)-1)]
+	if rng.IntN(2) == 0 {
+		// Half the time, closed over the tables that foreign keys and
+		// triggers join: a replay the filter would refuse up front
+		// otherwise gets to apply.
+		if kept, err = closeTables(ctx, db, kept, all); err != nil {
+			return nil, err
+		}
+	}
 	slices.Sort(kept)
+	return kept, nil
+}
+
+// closeTables adds to kept, until none is left, the tables of all that a
+// foreign key or a trigger joins to one of kept.
+func closeTables(ctx context.Context, db *sql.DB, kept, all []string) ([]string, error) {
+	var pairs [][2]string
+	rows, err := db.QueryContext(ctx, "SELECT TABLE_NAME, REFERENCED_TABLE_NAME FROM information_schema.REFERENTIAL_CONSTRAINTS "+
+		"WHERE CONSTRAINT_SCHEMA = ? UNION ALL SELECT EVENT_OBJECT_TABLE, ACTION_STATEMENT FROM information_schema.TRIGGERS "+
+		"WHERE TRIGGER_SCHEMA = ?", seedgen.DB, seedgen.DB)
+	if err != nil {
+		return nil, fmt.Errorf("read the target's foreign keys and triggers: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var table, other string
+		if err := rows.Scan(&table, &other); err != nil {
+			return nil, err
+		}
+		for _, t := range all {
+			if name := strings.TrimPrefix(t, seedgen.DB+"."); name == other || strings.Contains(other, name) {
+				pairs = append(pairs, [2]string{seedgen.DB + "." + table, t})
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	in := map[string]bool{}
+	for _, t := range kept {
+		in[t] = true
+	}
+	for grown := true; grown; {
+		grown = false
+		for _, p := range pairs {
+			if in[p[0]] != in[p[1]] {
+				in[p[0]], in[p[1]], grown = true, true, true
+			}
+		}
+	}
+	kept = kept[:0:0]
+	for t := range in {
+		kept = append(kept, t)
+	}
 	return kept, nil
 }
 
