@@ -169,13 +169,15 @@ func TestTablesKeepStatementsByTable(t *testing.T) {
 // one run in b that wrote a.t was left out, in silence, and one run in a
 // that wrote b.u was applied to b, a database left out. The first is now
 // refused, and so is the second; one run in b that only reads a is left
-// out, and one without a default database that writes a.t is applied.
+// out, and one without a default database that writes a.t is applied, as
+// is a CREATE DATABASE a2 run in b (the server logs it in a2).
 func TestDatabasesStatementsAcross(t *testing.T) {
 	setup := func(ctx context.Context, db *sql.DB) error {
 		return replaytest.ExecAll(ctx, db, "CREATE DATABASE a", "CREATE DATABASE b",
 			"CREATE TABLE a.t (id INT PRIMARY KEY) ENGINE=InnoDB", "CREATE TABLE b.u (id INT PRIMARY KEY) ENGINE=InnoDB")
 	}
-	base := []string{"INSERT INTO a.t VALUES (1)", "USE b", "INSERT INTO u SELECT id + 10 FROM a.t", "USE a", "INSERT INTO t VALUES (2)"}
+	base := []string{"INSERT INTO a.t VALUES (1)", "USE b", "INSERT INTO u SELECT id + 10 FROM a.t", "USE a", "INSERT INTO t VALUES (2)",
+		"USE b", "CREATE DATABASE a2", "USE a2", "CREATE TABLE x (id INT PRIMARY KEY)", "INSERT INTO x VALUES (1)"}
 	for _, c := range []struct {
 		name, stmt, refusal string
 	}{
@@ -194,7 +196,7 @@ func TestDatabasesStatementsAcross(t *testing.T) {
 			tgt, db := sc.Target(t)
 			o := opts(2)
 			o.Files, o.TargetDSN, o.Select.StartPosition = sc.Files, tgt.DSN(""), sc.Start
-			o.Select.Databases = []string{"a"}
+			o.Select.Databases = []string{"a", "a2"}
 			_, err := replay.Run(context.Background(), o, io.Discard)
 			if c.refusal != "" {
 				if err == nil || !strings.Contains(err.Error(), c.refusal) || !strings.HasPrefix(err.Error(), "nothing applied: --databases cannot apply 1 transaction") {
@@ -208,7 +210,7 @@ func TestDatabasesStatementsAcross(t *testing.T) {
 			if err != nil {
 				t.Fatalf("replay: %v", err)
 			}
-			replaytest.RequireEqual(t, db, sc.SourceDB, "a")
+			replaytest.RequireEqual(t, db, sc.SourceDB, "a", "a2")
 			if n := queryStrings(t, db, "SELECT COUNT(*) FROM b.u"); n[0] != "0" {
 				t.Fatalf("b.u, left out, holds %s rows", n[0])
 			}
