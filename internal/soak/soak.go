@@ -23,6 +23,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -274,6 +275,24 @@ func (r *Result) replayAndCheck(ctx context.Context, cfg Config, src *Source, an
 	rp := &replayer{bin: cfg.Bin, target: target, src: src, cfg: r.Replay, rng: seedgen.NewRand(r.Seed, seedgen.StreamReplay+100),
 		txns: txns, applied: r.Expect.Applied, files: files, dir: dir, term: r.Replay.Term}
 	r.Outcome, err = rp.run(ctx)
+	// Refused up front, an operator adds the tables the refusal names
+	// and runs again: so does the soak, a few times.
+	for try := 0; err == nil && try < 4 && filterRefusal(r.Outcome) != ""; try++ {
+		more := addTables(r.Replay.Tables, lastError(r.Outcome))
+		if len(more) == len(r.Replay.Tables) {
+			break
+		}
+		r.Notes = append(r.Notes, fmt.Sprintf("--tables refused up front (%s): run again with %s", filterRefusal(r.Outcome),
+			strings.Join(more[len(r.Replay.Tables):], ",")))
+		r.Replay.Tables, rp.cfg.Tables = more, more
+		log := r.Outcome.Log.String()
+		r.Outcome, err = rp.run(ctx)
+		if r.Outcome != nil {
+			prev := log + r.Outcome.Log.String()
+			r.Outcome.Log.Reset()
+			r.Outcome.Log.WriteString(prev)
+		}
+	}
 	if r.Outcome != nil && r.Outcome.TempRefused != nil && r.Outcome.TempRefused.Anchor != nil {
 		defer r.Outcome.TempRefused.Anchor.Close()
 	}
@@ -650,6 +669,21 @@ func verdict(r *Result) Status {
 		return Refused
 	}
 	return Pass
+}
+
+// reSoakTable finds the workload's tables in a refusal.
+var reSoakTable = regexp.MustCompile(seedgen.DB + `\.[A-Za-z0-9_]+`)
+
+// addTables returns tables and, after them, the workload's tables that
+// msg names and tables lacks.
+func addTables(tables []string, msg string) []string {
+	out := slices.Clone(tables)
+	for _, t := range reSoakTable.FindAllString(msg, -1) {
+		if !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // filterRefusals are the refusals of --tables before anything is

@@ -220,3 +220,14 @@ func TestDomainSwitchDropper(t *testing.T) {
 		}
 	}
 }
+
+// TestAddTables: the tables a --tables refusal names are added once, after
+// those given.
+func TestAddTables(t *testing.T) {
+	msg := "nothing applied: --tables cannot apply 2 transaction(s): it names `t1`, a table of --tables, and soak.audit, which --tables " +
+		"leaves out; add soak.audit to --tables ...; soak.c's foreign key fk references soak.p ON DELETE CASCADE"
+	got := addTables([]string{"soak.t1", "soak.c"}, msg)
+	if want := "soak.t1,soak.c,soak.audit,soak.p"; strings.Join(got, ",") != want {
+		t.Fatalf("addTables: %v, want %s", got, want)
+	}
+}
