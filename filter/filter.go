@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/binlog-replay/binlog-replay/binlog/logfile"
+	"github.com/binlog-replay/binlog-replay/binlog/rowedit"
 	"github.com/binlog-replay/binlog-replay/sqlscan"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -131,12 +132,14 @@ func (f *Filter) Skips(t *txn.Txn) bool {
 
 // Include removes from t the events the include filters do not keep. A
 // transaction left empty is still applied, so that the checkpoint moves past
-// it; a statement or DDL transaction left empty no longer runs alone.
-func (f *Filter) Include(t *txn.Txn) {
+// it; a statement or DDL transaction left empty no longer runs alone. It
+// fails only where a row event must be edited (see IncludeWith) and
+// cannot be.
+func (f *Filter) Include(t *txn.Txn) error {
 	if f.databases == nil && f.tables == nil {
-		return
+		return nil
 	}
-	f.IncludeWith(t, func(e *txn.Event) bool { return f.keepSchema(e.Query.Schema) })
+	return f.IncludeWith(t, func(e *txn.Event) bool { return f.keepSchema(e.Query.Schema) })
 }
 
 // IncludeWith is Include with keepQuery deciding which statement events
@@ -146,32 +149,86 @@ func (f *Filter) Include(t *txn.Txn) {
 // ROLLBACK [TO SAVEPOINT], RELEASE SAVEPOINT, BEGIN, COMMIT) always stay:
 // they belong to no database, and without a ROLLBACK TO SAVEPOINT the
 // row events before it would be applied, though the source undid them.
-func (f *Filter) IncludeWith(t *txn.Txn, keepQuery func(e *txn.Event) bool) {
+//
+// A statement's row events end with one flagged STMT_END_F: when that one
+// is left out (a trigger's write to a table left out, say), the last one
+// kept is flagged in its place, or the server would keep the statement's
+// table maps open into the next statement (soak seed 52070: the next
+// statement's rows were applied wrong, in silence); a statement with no
+// row event kept loses its table maps too.
+func (f *Filter) IncludeWith(t *txn.Txn, keepQuery func(e *txn.Event) bool) error {
 	kept := t.Events[:0]
 	keepTable := map[uint64]bool{}
+	start, last := 0, -1 // the statement under way: where it starts in kept, its last row event kept
+	var ends []int       // row events kept that must end their statement
 	for i := range t.Events {
 		e := &t.Events[i]
 		switch e.Kind {
 		case txn.EventTableMap:
 			keepTable[e.TableMap.ID] = f.KeepsTable(e.TableMap.Schema, e.TableMap.Table)
-			if !keepTable[e.TableMap.ID] {
-				continue
+			if keepTable[e.TableMap.ID] {
+				kept = append(kept, *e)
 			}
 		case txn.EventRows:
-			if e.Rows != nil && e.Rows.Table != nil && !keepTable[e.Rows.Table.ID] {
+			keep := e.Rows == nil || e.Rows.Table == nil || keepTable[e.Rows.Table.ID]
+			if keep {
+				kept, last = append(kept, *e), len(kept)
+			}
+			if e.Rows == nil || e.Rows.Flags&txn.RowsFlagStmtEnd == 0 {
 				continue
 			}
+			switch {
+			case last < 0:
+				kept = withoutTableMaps(kept, start)
+			case !keep:
+				ends = append(ends, last)
+			}
+			start, last = len(kept), -1
 		case txn.EventQuery:
-			if !controlsTransaction(e.Query.SQL) && !keepQuery(e) {
-				continue
+			if controlsTransaction(e.Query.SQL) || keepQuery(e) {
+				kept = append(kept, *e)
 			}
+			if last < 0 {
+				start = len(kept)
+			}
+		default:
+			kept = append(kept, *e)
 		}
-		kept = append(kept, *e)
 	}
 	t.Events = kept
 	if t.Kind != txn.KindRows && len(kept) == 0 {
 		t.Kind = txn.KindRows
 	}
+	if len(ends) == 0 {
+		return nil
+	}
+	if t.Format == nil {
+		return fmt.Errorf("transaction at %s: a row event that ends its statement is left out, and the transaction has no format description to flag the one before it with", t.Start)
+	}
+	ed, err := rowedit.NewEditor(t.Format)
+	if err != nil {
+		return err
+	}
+	for _, i := range ends {
+		e, err := ed.SetStmtEnd(&kept[i])
+		if err != nil {
+			return fmt.Errorf("end the statement at the last row event kept: %w", err)
+		}
+		kept[i] = *e
+	}
+	return nil
+}
+
+// withoutTableMaps returns events with the table maps from index from on
+// removed: those of a statement none of whose row events is kept.
+func withoutTableMaps(events []txn.Event, from int) []txn.Event {
+	out := events[:from]
+	for _, e := range events[from:] {
+		if e.Kind != txn.EventTableMap {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // Databases returns the databases of --databases, as given.

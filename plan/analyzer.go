@@ -87,11 +87,11 @@ func (a *analyzer) predict(t *txn.Txn) bool {
 		p.Skipped++
 		return false
 	}
-	if a.rewriter == nil {
-		a.filter.Include(t)
-	} else if err := a.rewriter.Apply(t); err != nil {
-		a.refuse(t, err)
-		return false
+	if a.rewriter != nil { // the filters and --rewrite-db (none: nothing to leave out)
+		if err := a.rewriter.Apply(t); err != nil {
+			a.refuse(t, err)
+			return false
+		}
 	}
 	p.Applied++
 	p.Bytes += t.Bytes

@@ -117,7 +117,7 @@ func readBinlogs(ctx context.Context, sel Selection, lim sampleLimits) (*Binlogs
 	defer rd.Close()
 	b := &Binlogs{}
 	f := filter.New(sel.Filter)
-	include := func(t *txn.Txn) error { f.Include(t); return nil }
+	include := f.Include
 	if len(sel.RewriteDB) > 0 || f.Filtering() {
 		// As the replay: the rewriter applies the filters too.
 		rw, err := rewrite.New(rewrite.Config{Rules: sel.RewriteDB, Filter: f})

@@ -3,6 +3,7 @@ package replay_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -213,6 +214,49 @@ func TestDatabasesStatementsAcross(t *testing.T) {
 			replaytest.RequireEqual(t, db, sc.SourceDB, "a", "a2")
 			if n := queryStrings(t, db, "SELECT COUNT(*) FROM b.u"); n[0] != "0" {
 				t.Fatalf("b.u, left out, holds %s rows", n[0])
+			}
+		})
+	}
+}
+
+// TestTablesStatementEnd: in row format, a statement on t1 whose trigger
+// writes audit logs t1's and audit's row events interleaved, the last
+// (audit's) ending the statement. With --tables d.t1,d.t2, audit's events
+// were left out with that flag, and the server kept the statement open
+// into the next one, an UPDATE of t2 (soak seed 52070: t2 differed, exit
+// 0). The last row event kept ends the statement now.
+func TestTablesStatementEnd(t *testing.T) {
+	sc := replaytest.New(t, "ROW", func(ctx context.Context, db *sql.DB) error {
+		return replaytest.ExecAll(ctx, db, "CREATE DATABASE d",
+			"CREATE TABLE d.t1 (id INT PRIMARY KEY, v INT) ENGINE=InnoDB",
+			"CREATE TABLE d.t2 (id INT PRIMARY KEY, n INT) ENGINE=InnoDB",
+			"CREATE TABLE d.audit (id INT PRIMARY KEY, n INT) ENGINE=InnoDB",
+			"CREATE TRIGGER d.t1_ai AFTER INSERT ON d.t1 FOR EACH ROW INSERT INTO d.audit VALUES (NEW.id, 1) ON DUPLICATE KEY UPDATE n = n + 1",
+			"INSERT INTO d.t2 VALUES (1, 0), (2, 0), (3, 0), (4, 0)")
+	}, func(ctx context.Context, db *sql.DB) error {
+		var stmts []string
+		for i := 0; i < 5; i++ {
+			stmts = append(stmts, "START TRANSACTION", fmt.Sprintf("INSERT INTO d.t1 SELECT id + %d, n FROM d.t2", 10*i),
+				"UPDATE d.t2 SET n = n + 1 WHERE id <= 3", "COMMIT")
+		}
+		return replaytest.ExecAll(ctx, db, stmts...)
+	})
+	for _, workers := range []int{1, 4} {
+		t.Run(fmt.Sprintf("%d workers", workers), func(t *testing.T) {
+			tgt, db := sc.Target(t)
+			o := opts(workers)
+			o.Files, o.TargetDSN, o.Select.StartPosition = sc.Files, tgt.DSN(""), sc.Start
+			o.Select.Tables = []string{"d.t1", "d.t2"}
+			var log strings.Builder
+			if _, err := replay.Run(context.Background(), o, &log); err != nil {
+				t.Fatalf("replay: %v\nlog:\n%s", err, log.String())
+			}
+			rep, err := verify.Compare(context.Background(), db, sc.SourceDB, verify.Options{Tables: o.Select.Tables})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !rep.Equal() || len(rep.Tables) != 2 {
+				t.Fatalf("the tables kept differ from the source's:\n%s", rep)
 			}
 		})
 	}

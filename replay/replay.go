@@ -683,11 +683,11 @@ func (r *run) readStage(ctx context.Context, start txn.Position, out chan<- *txn
 				continue
 			}
 		}
-		if rw == nil {
-			f.Include(t)
-		} else if err := rw.Apply(t); err != nil {
-			r.setReadErr(err, "refused by "+refusingFlag(err)+": every transaction before it was applied, and nothing of it")
-			return nil
+		if rw != nil { // the filters and --rewrite-db (none: nothing to leave out)
+			if err := rw.Apply(t); err != nil {
+				r.setReadErr(err, refusedWhy(err)+": every transaction before it was applied, and nothing of it")
+				return nil
+			}
 		}
 		if err := r.mem.Acquire(ctx, t); err != nil {
 			return nil // cancelled: a graceful stop

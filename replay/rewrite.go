@@ -25,14 +25,14 @@ import (
 //     transaction when it comes: the target then holds every transaction
 //     before it, and nothing of it.
 
-// refusingFlag names the flag that refused a transaction (err, a
-// *rewrite.Error): --rewrite-db, or --tables.
-func refusingFlag(err error) string {
+// refusedWhy says why the rewriter stopped at a transaction (err): a
+// refusal of --rewrite-db, --databases or --tables, or an error.
+func refusedWhy(err error) string {
 	var re *rewrite.Error
 	if errors.As(err, &re) {
-		return re.Flag
+		return "refused by " + re.Flag
 	}
-	return "--rewrite-db"
+	return "could not apply the filters to it"
 }
 
 // maxRefusalsListed bounds the transactions a RewriteRefusedError names.

@@ -169,15 +169,18 @@ func checkFilters(rules Rules, f *filter.Filter) error {
 // rules.
 func (rw *Rewriter) Apply(t *txn.Txn) error {
 	var refused *Error
-	rw.filter.IncludeWith(t, func(e *txn.Event) bool {
+	err := rw.filter.IncludeWith(t, func(e *txn.Event) bool {
 		keep, why := rw.keepQuery(e.Query)
 		if why != "" && refused == nil {
 			refused = rw.refuse(t, e, why)
 		}
 		return keep
 	})
-	if refused != nil {
+	switch {
+	case refused != nil:
 		return refused
+	case err != nil:
+		return err
 	}
 	for i := range t.Events {
 		e := &t.Events[i]

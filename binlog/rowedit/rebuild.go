@@ -2,7 +2,9 @@ package rowedit
 
 import (
 	"encoding/binary"
+	"slices"
 
+	"github.com/binlog-replay/binlog-replay/binlog/event"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -72,6 +74,41 @@ func (ed *Editor) Rebuild(e *txn.Event, images [][]byte, values [][]any, stmtEnd
 	if r.Decoded {
 		r.Rows = values
 	}
+	c.Rows = &r
+	return &c, nil
+}
+
+// SetStmtEnd returns a copy of the row event e with STMT_END_F set: the
+// last row event left of a statement whose last one was dropped (by a
+// filter, by compaction) must end it, or the server keeps the
+// statement's table maps open into the next. It takes any row event type:
+// only its post-header changes (and its checksum).
+func (ed *Editor) SetStmtEnd(e *txn.Event) (*txn.Event, error) {
+	if e.Kind != txn.EventRows || e.Rows == nil {
+		return nil, ed.errorf(e, "not a row event")
+	}
+	raw, end := e.Raw, len(e.Raw)
+	if ed.format.Checksum {
+		if err := event.VerifyChecksum(raw); err != nil {
+			return nil, ed.errorf(e, "%w", err)
+		}
+		end -= 4
+	}
+	idLen := 6
+	if ed.format.PostHeaderLen(raw[4]) == 6 {
+		idLen = 4
+	}
+	at := event.HeaderSize + idLen
+	if at+2 > end {
+		return nil, ed.errorf(e, "row event of %d bytes too short for its flags", len(raw))
+	}
+	out := slices.Clone(raw[:end])
+	flags := binary.LittleEndian.Uint16(out[at:]) | txn.RowsFlagStmtEnd
+	binary.LittleEndian.PutUint16(out[at:], flags)
+	c := *e
+	c.Raw = ed.seal(out)
+	r := *e.Rows
+	r.Flags = flags
 	c.Rows = &r
 	return &c, nil
 }

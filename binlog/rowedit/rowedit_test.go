@@ -210,8 +210,9 @@ func checkInverse(t *testing.T, rel string, f *txn.Format, ed *Editor, tm, e, in
 	checkRebuild(t, at, f, ed, tm, e)
 }
 
-// checkRebuild checks Images and Rebuild on the row event e whose table
-// map is tm: rebuilt with its own images and flags, it is the same bytes;
+// checkRebuild checks Images, Rebuild and SetStmtEnd on the row event e
+// whose table map is tm: rebuilt with its own images and flags, it is the
+// same bytes; with STMT_END_F set, the bytes Rebuild makes ending it;
 // rebuilt with its rows in reverse order and STMT_END_F flipped, it
 // decodes to those rows and flags.
 func checkRebuild(t *testing.T, at string, f *txn.Format, ed *Editor, tm, e *txn.Event) {
@@ -227,6 +228,18 @@ func checkRebuild(t *testing.T, at string, f *txn.Format, ed *Editor, tm, e *txn
 	}
 	if !bytes.Equal(same.Raw, e.Raw) {
 		t.Errorf("%s: rebuilt with its own images, the event differs", at)
+	}
+	// SetStmtEnd, which edits the flags alone, is Rebuild with STMT_END_F.
+	set, err := ed.SetStmtEnd(e)
+	if err != nil {
+		t.Fatalf("%s: set STMT_END_F: %v", at, err)
+	}
+	ended, err := ed.Rebuild(e, images, e.Rows.Rows, true)
+	if err != nil {
+		t.Fatalf("%s: rebuild ending the statement: %v", at, err)
+	}
+	if !bytes.Equal(set.Raw, ended.Raw) || set.Rows.Flags != ended.Rows.Flags {
+		t.Errorf("%s: with STMT_END_F set, the event differs from the one rebuilt so", at)
 	}
 	per := 1
 	if e.Rows.Op == txn.OpUpdate {

@@ -596,7 +596,7 @@ func rewriteTxn(ic *imageCache, i int, t *txn.Txn, plan map[rowRef]action) ([]tx
 		case last >= 0 && ended && stmt[last].Rows.Flags&txn.RowsFlagStmtEnd == 0:
 			// The row event that ended it was dropped: the last one
 			// left ends it.
-			e, err := setStmtEnd(ic.ed, &stmt[last])
+			e, err := ic.ed.SetStmtEnd(&stmt[last])
 			if err != nil {
 				return err
 			}
@@ -635,15 +635,6 @@ func rewriteTxn(ic *imageCache, i int, t *txn.Txn, plan map[rowRef]action) ([]tx
 		}
 	}
 	return out, nil
-}
-
-// setStmtEnd returns the row event e with STMT_END_F set.
-func setStmtEnd(ed *rowedit.Editor, e *txn.Event) (*txn.Event, error) {
-	images, err := ed.Images(e)
-	if err != nil {
-		return nil, err
-	}
-	return ed.Rebuild(e, images, e.Rows.Rows, true)
 }
 
 // rebuildEvent returns the row event e (event at.ev of transaction at.tx)
