@@ -383,6 +383,10 @@ func TestTablesAlone(t *testing.T) {
 		{"INSERT INTO t3 VALUES (1)", false, "and d.t3, which --tables leaves out (itself or through a table's triggers)"},
 		{"CREATE TRIGGER tr AFTER INSERT ON t2 FOR EACH ROW INSERT INTO t1 VALUES (NEW.id, 0)", false, ""},
 		{"INSERT INTO t2 VALUES (9)", false, "and d.t2, which --tables leaves out"},
+		{"ALTER TABLE t1 ADD FOREIGN KEY (v) REFERENCES t2 (id) ON DELETE CASCADE", false, "a foreign key that cascades from d.t2"},
+		{"ALTER TABLE t1 ADD FOREIGN KEY (v) REFERENCES `d`.`t2` (id) ON UPDATE SET NULL", false, "cascades from d.t2"},
+		{"ALTER TABLE t1 ADD FOREIGN KEY (v) REFERENCES t2 (id)", true, ""}, // no cascade: the target refuses what crosses
+		{"ALTER TABLE t2 ADD FOREIGN KEY (v) REFERENCES t1 (id) ON DELETE CASCADE", false, ""}, // t2 left out: never on the target
 	} {
 		tx := query("d", c.sql)
 		err := rw.Apply(tx)

@@ -339,6 +339,9 @@ func (rw *Rewriter) concernsTables(q *txn.Query) (bool, refusal) {
 				return false, rw.readsOther(names[0].Table, other)
 			}
 		}
+		if why := rw.cascadeAcross(st, q.Schema, len(in) > 0); why != "" {
+			return false, why
+		}
 		return len(in) > 0, ""
 	case ok:
 		return false, "" // views, routines, events, ANALYZE...: not a table of --tables
@@ -380,6 +383,39 @@ func (rw *Rewriter) namesTables(st *statement) (kept, other string) {
 		}
 	}
 	return kept, other
+}
+
+// cascadeAcross refuses DDL, kept, that gives a table of --tables a
+// foreign key that cascades from a table left out: the changes of that
+// table are not applied, and what they changed by cascade on the source
+// is not in the binlog (see the replay's check of the target's foreign
+// keys at the start). DDL on a table left out is not applied: its
+// foreign key never exists on the target.
+func (rw *Rewriter) cascadeAcross(st *statement, db string, kept bool) refusal {
+	if !kept {
+		return ""
+	}
+	cascades := false
+	for i := range st.toks {
+		cascades = cascades || st.word(i, "CASCADE") || st.word(i, "SET") && (st.word(i+1, "NULL") || st.word(i+1, "DEFAULT"))
+	}
+	if !cascades {
+		return ""
+	}
+	for i := range st.toks {
+		if !st.word(i, "REFERENCES") || i+1 >= len(st.toks) || !st.name(i+1) {
+			continue
+		}
+		pdb, parent := db, st.toks[i+1].Text
+		if st.punct(i+2, ".") && i+3 < len(st.toks) && st.name(i+3) {
+			pdb, parent = parent, st.toks[i+3].Text
+		}
+		if !rw.filter.KeepsTable(pdb, parent) && !rw.temps[strings.ToLower(parent)] {
+			return refusef("it gives a table of --tables a foreign key that cascades from %s.%s, which --tables leaves out: "+
+				"what a cascade changes is not in the binlog; keep both tables", pdb, parent)
+		}
+	}
+	return ""
 }
 
 // readsOther refuses a statement kept for table kept that also names
