@@ -385,7 +385,7 @@ func TestTablesAlone(t *testing.T) {
 		{"INSERT INTO t2 VALUES (9)", false, "and d.t2, which --tables leaves out"},
 		{"ALTER TABLE t1 ADD FOREIGN KEY (v) REFERENCES t2 (id) ON DELETE CASCADE", false, "a foreign key that cascades from d.t2"},
 		{"ALTER TABLE t1 ADD FOREIGN KEY (v) REFERENCES `d`.`t2` (id) ON UPDATE SET NULL", false, "cascades from d.t2"},
-		{"ALTER TABLE t1 ADD FOREIGN KEY (v) REFERENCES t2 (id)", true, ""}, // no cascade: the target refuses what crosses
+		{"ALTER TABLE t1 ADD FOREIGN KEY (v) REFERENCES t2 (id)", true, ""},                    // no cascade: the target refuses what crosses
 		{"ALTER TABLE t2 ADD FOREIGN KEY (v) REFERENCES t1 (id) ON DELETE CASCADE", false, ""}, // t2 left out: never on the target
 	} {
 		tx := query("d", c.sql)
