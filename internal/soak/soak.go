@@ -282,8 +282,7 @@ func (r *Result) replayAndCheck(ctx context.Context, cfg Config, src *Source, an
 		if len(more) == len(r.Replay.Tables) {
 			break
 		}
-		r.Notes = append(r.Notes, fmt.Sprintf("--tables refused up front (%s): run again with %s", filterRefusal(r.Outcome),
-			strings.Join(more[len(r.Replay.Tables):], ",")))
+		r.Notes = append(r.Notes, "--tables refused up front: run again with the tables the refusal names")
 		r.Replay.Tables, rp.cfg.Tables = more, more
 		log := r.Outcome.Log.String()
 		r.Outcome, err = rp.run(ctx)
@@ -292,6 +291,9 @@ func (r *Result) replayAndCheck(ctx context.Context, cfg Config, src *Source, an
 			r.Outcome.Log.Reset()
 			r.Outcome.Log.WriteString(prev)
 		}
+	}
+	if err == nil && filterRefusal(r.Outcome) != "" {
+		r.Notes = append(r.Notes, "--tables refused: "+refusalClass(lastError(r.Outcome)))
 	}
 	if r.Outcome != nil && r.Outcome.TempRefused != nil && r.Outcome.TempRefused.Anchor != nil {
 		defer r.Outcome.TempRefused.Anchor.Close()
@@ -684,6 +686,22 @@ func addTables(tables []string, msg string) []string {
 		}
 	}
 	return out
+}
+
+// reRefusalReason finds the reason of a filter's first refusal.
+var reRefusalReason = regexp.MustCompile(`_EVENT at \S+: (it [^:;]+)`)
+
+// refusalClass reduces a refusal of --tables to its first reason, the
+// names in it replaced by ?.
+func refusalClass(msg string) string {
+	m := reRefusalReason.FindStringSubmatch(msg)
+	if m == nil {
+		if strings.Contains(msg, "cascading foreign key") {
+			return "a cascading foreign key across the tables"
+		}
+		return "?"
+	}
+	return reSoakTable.ReplaceAllString(reQuoted.ReplaceAllString(m[1], "?"), "?")
 }
 
 // filterRefusals are the refusals of --tables before anything is

@@ -231,3 +231,13 @@ func TestAddTables(t *testing.T) {
 		t.Fatalf("addTables: %v, want %s", got, want)
 	}
 }
+
+// TestRefusalClass: a --tables refusal is reduced to its first reason.
+func TestRefusalClass(t *testing.T) {
+	msg := "binlog-replay replay: nothing applied: --tables cannot apply 2 transaction(s) of these binlogs before the stop point:\n" +
+		"  - the transaction #16 at mysql-bin.000002:8645 (GTID 0-36785-41): QUERY_EVENT at mysql-bin.000002:8719: it names `t1`, " +
+		"a table of --tables, and soak.audit, which --tables leaves out (itself or through a table's triggers): applied, it would ..."
+	if got, want := refusalClass(msg), "it names ?, a table of --tables, and ?, which --tables leaves out (itself or through a table's triggers)"; got != want {
+		t.Fatalf("refusalClass: %q, want %q", got, want)
+	}
+}
