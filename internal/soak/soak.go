@@ -277,12 +277,13 @@ func (r *Result) replayAndCheck(ctx context.Context, cfg Config, src *Source, an
 	r.Outcome, err = rp.run(ctx)
 	// Refused up front, an operator adds the tables the refusal names
 	// and runs again: so does the soak, a few times.
+	retried := false
 	for try := 0; err == nil && try < 4 && filterRefusal(r.Outcome) != ""; try++ {
-		more := addTables(r.Replay.Tables, lastError(r.Outcome))
+		more := addTables(r.Replay.Tables, fullError(r.Outcome))
 		if len(more) == len(r.Replay.Tables) {
 			break
 		}
-		r.Notes = append(r.Notes, "--tables refused up front: run again with the tables the refusal names")
+		retried = true
 		r.Replay.Tables, rp.cfg.Tables = more, more
 		log := r.Outcome.Log.String()
 		r.Outcome, err = rp.run(ctx)
@@ -292,8 +293,11 @@ func (r *Result) replayAndCheck(ctx context.Context, cfg Config, src *Source, an
 			r.Outcome.Log.WriteString(prev)
 		}
 	}
+	if err == nil && retried {
+		r.Outcome.Notes = append(r.Outcome.Notes, "--tables refused up front: run again with the tables the refusal names")
+	}
 	if err == nil && filterRefusal(r.Outcome) != "" {
-		r.Notes = append(r.Notes, "--tables refused: "+refusalClass(lastError(r.Outcome)))
+		r.Outcome.Notes = append(r.Outcome.Notes, "--tables refused: "+refusalClass(fullError(r.Outcome)))
 	}
 	if r.Outcome != nil && r.Outcome.TempRefused != nil && r.Outcome.TempRefused.Anchor != nil {
 		defer r.Outcome.TempRefused.Anchor.Close()
@@ -686,6 +690,15 @@ func addTables(tables []string, msg string) []string {
 		}
 	}
 	return out
+}
+
+// fullError is the replay's whole error: a refusal lists its
+// transactions on the lines after its first.
+func fullError(out *Outcome) string {
+	if out.Summary != nil && out.Summary.Error != "" {
+		return out.Summary.Error
+	}
+	return out.Stderr
 }
 
 // reRefusalReason finds the reason of a filter's first refusal.
