@@ -7,10 +7,14 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/binlog-replay/binlog-replay/sqlscan"
-
 	"github.com/binlog-replay/binlog-replay/filter"
+	"github.com/binlog-replay/binlog-replay/sqlscan"
 )
+
+// What --databases and --tables need from the target before anything is
+// applied: its foreign keys that cascade across them (refused), and, with
+// --tables, the other tables of their databases and the triggers there
+// (for the rewriter, which applies the filters to statements).
 
 // checkFilterForeignKeys refuses, with --databases or --tables, a
 // foreign key of the target that cascades across what the filters keep.
