@@ -19,7 +19,7 @@ import (
 // domain's session. A source session may change its domain holding them
 // in row format, though: its statements then stay on the session that
 // holds its tables (stmtHomes), which switches to row format to change
-// its domain, as the source's did (stmtSession.followDomain).
+// its domain, as the source's did (worker.followDomain).
 type stmtSession struct {
 	mu sync.Mutex
 	// spare is the session Run opens before the first statement group
