@@ -333,8 +333,9 @@ func (rw *Rewriter) concernsTables(q *txn.Query) (bool, refusal) {
 			return false, refusef("it changes tables of --tables (%s) and others (%s): --tables applies the first only",
 				strings.Join(in, ", "), strings.Join(out, ", "))
 		}
-		if temporary && len(in) > 0 {
-			// CREATE TEMPORARY TABLE ... SELECT from a table left out.
+		if st.word(0, "CREATE") && len(in) > 0 {
+			// CREATE [TEMPORARY] TABLE ... SELECT (or LIKE) a table left
+			// out: in statement format it reads it on the target.
 			if _, other := rw.namesTables(st); other != "" {
 				return false, rw.readsOther(names[0].Table, other)
 			}
