@@ -13,8 +13,9 @@ import (
 
 // What --databases and --tables need from the target before anything is
 // applied: its foreign keys that cascade across them (refused), and, with
-// --tables, the other tables of their databases and the triggers there
-// (for the rewriter, which applies the filters to statements).
+// --tables, the other tables of their databases and the bodies of the
+// triggers and routines there (for the rewriter, which applies the
+// filters to statements).
 
 // checkFilterForeignKeys refuses, with --databases or --tables, a
 // foreign key of the target that cascades across what the filters keep.
@@ -95,11 +96,11 @@ func (r *run) keptOnTarget(f *filter.Filter, db, table string) bool {
 // filterTables is what the target's databases of --tables hold beside
 // the tables of --tables (see rewrite.Config): with --tables and no
 // --rewrite-db, a statement kept for a table of --tables that names one
-// of the others, itself or through a table's triggers, is refused. With
+// of the others, itself or through a trigger or a routine, is refused. With
 // --rewrite-db the side database holds no other table (checkSideTables).
 type filterTables struct {
-	others   []string            // "db.table"
-	triggers map[string][]string // table -> the names its triggers' bodies give
+	others []string            // "db.table"
+	bodies map[string][]string // a table with triggers, a routine -> the names their bodies give
 }
 
 // tablesBeside reads filterTables from the target.
@@ -114,7 +115,7 @@ func (r *run) tablesBeside(ctx context.Context) (filterTables, error) {
 		db, _, _ := strings.Cut(t, ".")
 		dbs[db] = true
 	}
-	ft.triggers = map[string][]string{}
+	ft.bodies = map[string][]string{}
 	for db := range dbs {
 		err := queryRows(ctx, r.tgt.DB(), func(sc func(...any) error) error {
 			var name string
@@ -130,19 +131,20 @@ func (r *run) tablesBeside(ctx context.Context) (filterTables, error) {
 			return ft, fmt.Errorf("list the tables of %s on the target: %w", db, err)
 		}
 		err = queryRows(ctx, r.tgt.DB(), func(sc func(...any) error) error {
-			var table, body string
-			if err := sc(&table, &body); err != nil {
+			var name, body string
+			if err := sc(&name, &body); err != nil {
 				return err
 			}
 			for _, tok := range sqlscan.Tokens([]byte(body), 0) {
 				if tok.Kind == sqlscan.Word || tok.Kind == sqlscan.Ident {
-					ft.triggers[table] = append(ft.triggers[table], tok.Text)
+					ft.bodies[name] = append(ft.bodies[name], tok.Text)
 				}
 			}
 			return nil
-		}, "SELECT EVENT_OBJECT_TABLE, ACTION_STATEMENT FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ?", db)
+		}, "SELECT EVENT_OBJECT_TABLE, ACTION_STATEMENT FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ? "+
+			"UNION ALL SELECT ROUTINE_NAME, COALESCE(ROUTINE_DEFINITION, '') FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ?", db, db)
 		if err != nil {
-			return ft, fmt.Errorf("read the triggers of %s on the target: %w", db, err)
+			return ft, fmt.Errorf("read the triggers and routines of %s on the target: %w", db, err)
 		}
 	}
 	slices.Sort(ft.others)

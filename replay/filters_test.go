@@ -141,7 +141,7 @@ func TestTablesKeepStatementsByTable(t *testing.T) {
 			return replaytest.ExecAll(ctx, db, "USE d", "INSERT INTO t1 VALUES (50, 50)", "INSERT INTO t2 VALUES (3, 3)")
 		})
 		db, err := run(t, sc)
-		want := "and d.t2, which --tables leaves out (itself or through a table's triggers)"
+		want := "and d.t2, which --tables leaves out (itself or through a trigger or a routine)"
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Fatalf("replay: %v, want a refusal saying %q", err, want)
 		}

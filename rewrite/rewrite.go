@@ -62,11 +62,12 @@ type Config struct {
 	// --tables that also names one of them is refused (it would read or
 	// write that table as the target holds it, not as the source did).
 	OtherTables []string
-	// Triggers are, for each table of the databases of --tables that has
-	// triggers (its name), the names their bodies give: with --tables,
-	// a statement on the table counts as naming them too (in statement
-	// format its triggers run again on the target).
-	Triggers map[string][]string
+	// Bodies are, for each table of the databases of --tables that has
+	// triggers, and each stored routine there (by name), the names the
+	// bodies give: with --tables, a statement naming the table or the
+	// routine counts as naming them too (in statement format they run
+	// again on the target).
+	Bodies map[string][]string
 }
 
 // Rewriter applies the include filters and the rules to transactions, in
@@ -77,7 +78,7 @@ type Rewriter struct {
 	tables    []string            // the table names of --tables, lower case
 	others    map[string]string   // the table names of OtherTables, lower case -> db.table
 	temps     map[string]bool     // the temporary tables created and not dropped, lower case
-	triggers  map[string][]string // Triggers, and those the binlog creates
+	bodies    map[string][]string // Bodies, and the triggers and routines the binlog creates
 	logValues bool
 	// renamed are the renamed copies of the reader's table maps, which
 	// transactions share (read-only): the same copy for the same map.
@@ -126,9 +127,9 @@ func New(c Config) (*Rewriter, error) {
 		_, table, _ := strings.Cut(t, ".")
 		rw.tables = append(rw.tables, strings.ToLower(table))
 	}
-	rw.others, rw.temps, rw.triggers = map[string]string{}, map[string]bool{}, map[string][]string{}
-	for t, names := range c.Triggers {
-		rw.triggers[strings.ToLower(t)] = slices.Clone(names)
+	rw.others, rw.temps, rw.bodies = map[string]string{}, map[string]bool{}, map[string][]string{}
+	for t, names := range c.Bodies {
+		rw.bodies[strings.ToLower(t)] = slices.Clone(names)
 	}
 	for _, t := range c.OtherTables {
 		_, table, _ := strings.Cut(t, ".")

@@ -358,7 +358,7 @@ func checkRaw(t *testing.T, raw []byte, checksum bool, db string) {
 // in the binlog) writes t1 is refused.
 func TestTablesAlone(t *testing.T) {
 	rw, err := New(Config{Filter: filter.New(filter.Options{Tables: []string{"d.t1"}}), OtherTables: []string{"d.t2", "d.t3"},
-		Triggers: map[string][]string{"t3": {"INSERT", "INTO", "t1", "VALUES", "NEW", "id"}}})
+		Bodies: map[string][]string{"t3": {"INSERT", "INTO", "t1", "VALUES", "NEW", "id"}, "f": {"RETURN", "SELECT", "MAX", "id", "FROM", "t2"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -382,7 +382,10 @@ func TestTablesAlone(t *testing.T) {
 		{"CREATE TABLE IF NOT EXISTS t1 LIKE t2", false, "and d.t2, which --tables leaves out"},
 		{"RENAME TABLE t1 TO t9, t2 TO t1", false, "it changes tables of --tables (d.t1, d.t1) and others (d.t9, d.t2)"},
 		{"GRANT SELECT ON d.* TO u", false, ""},
-		{"INSERT INTO t3 VALUES (1)", false, "and d.t3, which --tables leaves out (itself or through a table's triggers)"},
+		{"INSERT INTO t3 VALUES (1)", false, "and d.t3, which --tables leaves out (itself or through a trigger or a routine)"},
+		{"INSERT INTO t1 VALUES (f())", false, "and d.t2, which --tables leaves out"},
+		{"CREATE FUNCTION d.g() RETURNS INT RETURN (SELECT COUNT(*) FROM t2)", false, ""},
+		{"UPDATE t1 SET v = g()", false, "and d.t2, which --tables leaves out"},
 		{"CREATE TRIGGER tr AFTER INSERT ON t2 FOR EACH ROW INSERT INTO t1 VALUES (NEW.id, 0)", false, ""},
 		{"INSERT INTO t2 VALUES (9)", false, "and d.t2, which --tables leaves out"},
 		{"ALTER TABLE t1 ADD FOREIGN KEY (v) REFERENCES t2 (id) ON DELETE CASCADE", false, "a foreign key that cascades from d.t2"},

@@ -288,15 +288,7 @@ func (rw *Rewriter) concernsTables(q *txn.Query) (bool, refusal) {
 	}
 	names, ok := schema.DDLTables(q.SQL, q.Schema)
 	temporary := st.temporaryTable()
-	if ok && len(names) == 1 && st.object >= 0 && st.word(st.object, "TRIGGER") && st.word(0, "CREATE") {
-		// Its body runs with each statement on its table from now on.
-		t := strings.ToLower(names[0].Table)
-		for i, tok := range st.toks {
-			if st.name(i) {
-				rw.triggers[t] = append(rw.triggers[t], tok.Text)
-			}
-		}
-	}
+	rw.noteBody(st, names, ok)
 	switch {
 	case ok && len(names) > 0:
 		if st.word(0, "RENAME") || st.word(0, "ALTER") {
@@ -357,7 +349,8 @@ func (rw *Rewriter) concernsTables(q *txn.Query) (bool, refusal) {
 }
 
 // namesTables returns the first name st gives, itself or through the
-// triggers of a table it names, of a table of --tables (or of a
+// triggers of a table it names or a routine it calls, of a table of
+// --tables (or of a
 // temporary table), and of a table of OtherTables ("db.table"); ""
 // when it names none.
 func (rw *Rewriter) namesTables(st *statement) (kept, other string) {
@@ -367,13 +360,14 @@ func (rw *Rewriter) namesTables(st *statement) (kept, other string) {
 			names = append(names, tok.Text)
 		}
 	}
-	// In statement format a table's triggers run again on the target:
-	// what they name counts as named by the statement.
-	var viaTriggers []string
+	// In statement format a table's triggers, and the stored functions
+	// called, run again on the target: what they name counts as named by
+	// the statement.
+	var inBodies []string
 	for _, n := range names {
-		viaTriggers = append(viaTriggers, rw.triggers[strings.ToLower(n)]...)
+		inBodies = append(inBodies, rw.bodies[strings.ToLower(n)]...)
 	}
-	names = append(names, viaTriggers...)
+	names = append(names, inBodies...)
 	for _, n := range names {
 		name := strings.ToLower(n)
 		if kept == "" && (slices.Contains(rw.tables, name) || rw.temps[name]) {
@@ -384,6 +378,37 @@ func (rw *Rewriter) namesTables(st *statement) (kept, other string) {
 		}
 	}
 	return kept, other
+}
+
+// noteBody records the names a CREATE TRIGGER (for its table) or a
+// CREATE FUNCTION or PROCEDURE (for its name) gives in its body, st, which
+// runs with the statements that name them from now on.
+func (rw *Rewriter) noteBody(st *statement, names []schema.Name, ok bool) {
+	if !st.word(0, "CREATE") || st.object < 0 {
+		return
+	}
+	var key string
+	switch {
+	case st.word(st.object, "TRIGGER") && ok && len(names) == 1:
+		key = names[0].Table
+	case st.word(st.object, "FUNCTION") || st.word(st.object, "PROCEDURE"):
+		i := st.nameAfter(st.object)
+		if i < 0 {
+			return
+		}
+		if st.punct(i+1, ".") && i+2 < len(st.toks) {
+			i += 2 // db.name
+		}
+		key = st.toks[i].Text
+	default:
+		return
+	}
+	key = strings.ToLower(key)
+	for i, tok := range st.toks {
+		if st.name(i) {
+			rw.bodies[key] = append(rw.bodies[key], tok.Text)
+		}
+	}
 }
 
 // cascadeAcross refuses DDL, kept, that gives a table of --tables a
@@ -422,7 +447,7 @@ func (rw *Rewriter) cascadeAcross(st *statement, db string, kept bool) refusal {
 // readsOther refuses a statement kept for table kept that also names
 // other, a table --tables leaves out.
 func (rw *Rewriter) readsOther(kept, other string) refusal {
-	return refusef("it names %s, a table of --tables, and %s, which --tables leaves out (itself or through a table's triggers): "+
+	return refusef("it names %s, a table of --tables, and %s, which --tables leaves out (itself or through a trigger or a routine): "+
 		"applied, it would read or write %s as the target holds it, not as the source did; add %s to --tables, or use --databases",
 		quoteIdent(kept), other, other, other)
 }
