@@ -19,7 +19,8 @@ import (
 //   - StartBeyond: GTIDs of the set past the end of the binlogs, in a domain
 //     or source the binlogs follow: the target is newer than these
 //     binlogs (binlogs of another server, or newer binlogs missing).
-//     Found at the end of the binlogs.
+//     Refused before anything is applied where the replay can read the
+//     binlog files ahead; found at their end otherwise.
 //   - StartUnknown: domains or sources of the set the binlogs never mention
 //     (the backup came from a server with more replication streams, or
 //     from another server): nothing to skip there; reported, not refused.

@@ -39,6 +39,29 @@ func (r *run) checkStartGap(ctx context.Context, start txn.Position) error {
 	return filter.StartGap(r.opts.Select.StartGTIDs, before, start.File)
 }
 
+// checkStartBeyond refuses, reading binlog files, a --start-gtid set past
+// the end of the binlogs in a domain or source they follow (see
+// filter.StartBeyond) before anything is written: found at the end, it
+// came after every other domain's transactions were applied. It reads the
+// binlogs ahead from start, without row images, up to the stop point: a
+// run that stops before the end does not reach the end either. A resume
+// skips it (its set was checked when it started), and so does bad input
+// (the replay reports it where it comes).
+func (r *run) checkStartBeyond(ctx context.Context, start txn.Position) error {
+	if r.opts.Select.StartGTIDs.IsEmpty() || r.start.resumed || r.opts.Source.DSN != "" {
+		return nil
+	}
+	f := filter.New(r.opts.Filter(r.opts.Files))
+	_, end, met, err := scanGTIDs(ctx, r.opts, start, f)
+	if err != nil || met != nil {
+		return nil
+	}
+	if err := filter.StartBeyond(r.opts.Select.StartGTIDs, end); err != nil {
+		return fmt.Errorf("nothing applied: %w", err)
+	}
+	return nil
+}
+
 // resumeStartGTIDs takes, resuming from cp, the --start-gtid set of the
 // run that made it: its transactions are skipped wherever they come (see
 // target.Checkpoint.StartGTIDs). A run cut before its first commit has its

@@ -92,7 +92,7 @@ func TestStartGTIDNotInBinlogs(t *testing.T) {
 		}
 		t.Logf("error: %v", err)
 		var n int
-		if err := db.QueryRow("SELECT COUNT(*) FROM sg.t").Scan(&n); err != nil || n != 0 || sum == nil || sum.Applied != 0 {
+		if err := db.QueryRow("SELECT COUNT(*) FROM sg.t").Scan(&n); err != nil || n != 0 || sum != nil && sum.Applied != 0 {
 			t.Fatalf("target holds %d rows (%v), summary %+v: want nothing applied", n, err, sum)
 		}
 	})
@@ -262,5 +262,60 @@ func TestStartGTIDResume(t *testing.T) {
 			}
 			replaytest.RequireEqual(t, db, sc.SourceDB, "sg")
 		})
+	}
+}
+
+// TestStartGTIDPastEndInOneDomain: a --start-gtid set past the end of the
+// binlogs in one domain of two (the target is newer than these binlogs
+// there: binlogs of another server, or newer files missing) was found at
+// the end of the binlogs, once the other domain's transactions were
+// applied. Reading files, it is refused before anything is applied.
+func TestStartGTIDPastEndInOneDomain(t *testing.T) {
+	sc := replaytest.New(t, "ROW",
+		func(ctx context.Context, db *sql.DB) error {
+			return replaytest.ExecAll(ctx, db, "CREATE DATABASE sg", "CREATE TABLE sg.t (id INT PRIMARY KEY)")
+		},
+		func(ctx context.Context, db *sql.DB) error {
+			conns, err := domainConns(ctx, db, 0, 1)
+			if err != nil {
+				return err
+			}
+			for _, c := range conns {
+				defer c.Close()
+			}
+			for i := 1; i <= 20; i++ {
+				if _, err := conns[i%2].ExecContext(ctx, fmt.Sprintf("INSERT INTO sg.t VALUES (%d)", i)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	var zero, one []txn.GTID
+	for _, tx := range scenarioTxns(t, sc) {
+		if tx.GTID.Domain == 0 {
+			zero = append(zero, tx.GTID)
+		} else {
+			one = append(one, tx.GTID)
+		}
+	}
+	if len(zero) != 10 || len(one) != 10 {
+		t.Fatalf("%d transactions in domain 0 and %d in domain 1, want 10 each", len(zero), len(one))
+	}
+	set := fmt.Sprintf("0-%d-%d,1-%d-%d", zero[0].Server, zero[0].Seq-1, one[0].Server, one[9].Seq+5)
+	tgt, db := sc.Target(t)
+	o := opts(4)
+	o.Files, o.TargetDSN, o.Recovery.Reconnect = sc.Files, tgt.DSN(""), 0
+	var err error
+	if o.Select.StartGTIDs, err = txn.ParseGTIDSet(set); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := replay.Run(context.Background(), o, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "past the end of the binlogs") ||
+		!strings.Contains(err.Error(), fmt.Sprintf("domain 1 is at sequence number %d, the binlogs end at %d", one[9].Seq+5, one[9].Seq)) {
+		t.Fatalf("replay: %v; want an error saying domain 1 of the set is past the end", err)
+	}
+	var n int
+	if err := db.QueryRow("SELECT COUNT(*) FROM sg.t").Scan(&n); err != nil || n != 0 || sum != nil && sum.Applied != 0 {
+		t.Fatalf("target holds %d rows (%v), summary %+v: want nothing applied", n, err, sum)
 	}
 }
