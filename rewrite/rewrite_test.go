@@ -388,6 +388,8 @@ func TestTablesAlone(t *testing.T) {
 		{"UPDATE t1 SET v = g()", false, "and d.t2, which --tables leaves out"},
 		{"CREATE TRIGGER tr AFTER INSERT ON t2 FOR EACH ROW INSERT INTO t1 VALUES (NEW.id, 0)", false, ""},
 		{"INSERT INTO t2 VALUES (9)", false, "and d.t2, which --tables leaves out"},
+		{"UPDATE t1 SET v = (SELECT COUNT(*) FROM information_schema.TABLES)", true, ""},
+		{"UPDATE t1 SET v = (SELECT COUNT(*) FROM other.x)", false, "it names the database `other`, which --databases and --tables do not apply"},
 		{"ALTER TABLE t1 ADD FOREIGN KEY (v) REFERENCES t2 (id) ON DELETE CASCADE", false, "a foreign key that cascades from d.t2"},
 		{"ALTER TABLE t1 ADD FOREIGN KEY (v) REFERENCES `d`.`t2` (id) ON UPDATE SET NULL", false, "cascades from d.t2"},
 		{"ALTER TABLE t1 ADD FOREIGN KEY (v) REFERENCES t2 (id)", true, ""},                    // no cascade: the target refuses what crosses

@@ -194,11 +194,18 @@ func (rw *Rewriter) renameNames(st *statement) ([]edit, refusal) {
 			edits = append(edits, edit{span: st.spans[i], text: quoteIdent(rw.to[from])})
 		case i == st.dbName && !rw.filter.KeepsSchema(tok.Text):
 			return nil, refusef("it changes the database %s, which the include filters do not apply", quoteIdent(tok.Text))
-		case i != st.dbName && !other[strings.ToLower(tok.Text)] && !rw.filter.KeepsSchema(tok.Text):
+		case i != st.dbName && !other[strings.ToLower(tok.Text)] && !rw.filter.KeepsSchema(tok.Text) && !metadataSchema(tok.Text):
 			return nil, rw.otherDatabase(tok.Text)
 		}
 	}
 	return edits, ""
+}
+
+// metadataSchema reports whether db is information_schema or
+// performance_schema: views of the server, which a statement reads as an
+// unfiltered replay would, not a database the filters leave out.
+func metadataSchema(db string) bool {
+	return strings.EqualFold(db, "information_schema") || strings.EqualFold(db, "performance_schema")
 }
 
 // otherDatabase is the refusal of a statement that names, qualified, a

@@ -66,9 +66,12 @@ type ReplayConfig struct {
 	Accident int
 	Exclude  string
 	// Filter applies only some tables of the workload (FeatFilter):
-	// Tables ("db.table"), chosen once the target is restored.
-	Filter bool
-	Tables []string
+	// Tables ("db.table"), chosen once the target is restored, or, with
+	// Databases, the workload's database (--databases: every table, each
+	// statement through the filters' checks).
+	Filter    bool
+	Tables    []string
+	Databases bool
 }
 
 // String describes the configuration in one line.
@@ -107,7 +110,10 @@ func (c ReplayConfig) String() string {
 	if c.Exclude != "" {
 		s += fmt.Sprintf(" exclude=#%d", c.Accident+1)
 	}
-	if c.Filter {
+	switch {
+	case c.Filter && c.Databases:
+		s += " databases=" + seedgen.DB
+	case c.Filter:
 		s += " tables=" + strings.Join(c.Tables, ",")
 	}
 	return s
@@ -343,7 +349,10 @@ func (r *replayer) args(resume bool, workers int) []string {
 	if r.cfg.NeverOK {
 		a = append(a, "--stop-never-reached-ok")
 	}
-	if len(r.cfg.Tables) > 0 {
+	switch {
+	case r.cfg.Filter && r.cfg.Databases:
+		a = append(a, "--databases", seedgen.DB)
+	case len(r.cfg.Tables) > 0:
 		a = append(a, "--tables", strings.Join(r.cfg.Tables, ","))
 	}
 	if resume {

@@ -267,10 +267,16 @@ func (r *Result) replayAndCheck(ctx context.Context, cfg Config, src *Source, an
 	}
 	defer target.Close()
 	if r.Replay.Filter {
-		if r.Replay.Tables, err = chooseTables(ctx, seedgen.NewRand(r.Seed, seedgen.StreamReplay+200), target); err != nil {
-			return err
+		rng := seedgen.NewRand(r.Seed, seedgen.StreamReplay+200)
+		// A quarter with --databases and the workload's database: the
+		// whole replay, every statement through the filters' checks,
+		// none of which may refuse it.
+		if r.Replay.Databases = rng.IntN(4) == 0; !r.Replay.Databases {
+			if r.Replay.Tables, err = chooseTables(ctx, rng, target); err != nil {
+				return err
+			}
+			r.Replay.Filter = len(r.Replay.Tables) > 0
 		}
-		r.Replay.Filter = len(r.Replay.Tables) > 0
 	}
 	rp := &replayer{bin: cfg.Bin, target: target, src: src, cfg: r.Replay, rng: seedgen.NewRand(r.Seed, seedgen.StreamReplay+100),
 		txns: txns, applied: r.Expect.Applied, files: files, dir: dir, term: r.Replay.Term}
