@@ -389,6 +389,14 @@ func TestStreamedTransaction(t *testing.T) {
 			}
 			bytes += p.Bytes
 			evs := p.Events
+			// A piece that starts with a table map seen before starts
+			// inside a statement, and says so (MidStatement).
+			seen := part > 1 && evs[0].Kind == txn.EventTableMap && slices.ContainsFunc(events, func(e txn.Event) bool {
+				return e.Pos == evs[0].Pos
+			})
+			if p.MidStatement != seen {
+				t.Fatalf("piece %d of #%d: MidStatement %v, but its first event repeats one of the piece before: %v", part, w.Seq, p.MidStatement, seen)
+			}
 			if part > 1 && evs[0].Kind == txn.EventTableMap {
 				// Repeated table maps: those of the statement the piece
 				// starts in, already in the last piece.

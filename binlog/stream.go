@@ -79,6 +79,7 @@ func (r *Reader) cutPiece(end uint64) *pendingTxn {
 	// The next piece: the statement's table maps again, if it goes on.
 	c.t.Events = make([]txn.Event, 0, max(len(piece.Events), 16))
 	c.t.Events = append(c.t.Events, c.stream.stmtMaps...)
+	c.t.MidStatement = len(c.stream.stmtMaps) > 0
 	c.jobs = nil
 	c.stream.partStart = end
 	r.in.fr.NewSlab(logfile.MaxSlab)

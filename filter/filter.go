@@ -161,6 +161,7 @@ func (f *Filter) IncludeWith(t *txn.Txn, keepQuery func(e *txn.Event) bool) erro
 	keepTable := map[uint64]bool{}
 	start, last := 0, -1 // the statement under way: where it starts in kept, its last row event kept
 	var ends []int       // row events kept that must end their statement
+	first := true        // the statement under way is t's first (t.MidStatement: begun in the piece before)
 	for i := range t.Events {
 		e := &t.Events[i]
 		switch e.Kind {
@@ -178,12 +179,18 @@ func (f *Filter) IncludeWith(t *txn.Txn, keepQuery func(e *txn.Event) bool) erro
 				continue
 			}
 			switch {
+			case last < 0 && first && t.MidStatement && hasTableMap(kept[start:]):
+				// Its rows kept were in the piece before, handed out.
+				return fmt.Errorf("transaction at %s, piece %d (a transaction too large to hold whole): a statement begun in the "+
+					"piece before ends here with no row event the filters keep, and the last one they kept, in that piece, "+
+					"cannot be flagged as its end now; give the replay more memory (--memory) so that it holds the transaction "+
+					"whole, or keep the tables this statement writes", t.Start, t.Part)
 			case last < 0:
 				kept = withoutTableMaps(kept, start)
 			case !keep:
 				ends = append(ends, last)
 			}
-			start, last = len(kept), -1
+			start, last, first = len(kept), -1, false
 		case txn.EventQuery:
 			if controlsTransaction(e.Query.SQL) || keepQuery(e) {
 				kept = append(kept, *e)
@@ -217,6 +224,16 @@ func (f *Filter) IncludeWith(t *txn.Txn, keepQuery func(e *txn.Event) bool) erro
 		kept[i] = *e
 	}
 	return nil
+}
+
+// hasTableMap reports whether events hold a table map.
+func hasTableMap(events []txn.Event) bool {
+	for i := range events {
+		if events[i].Kind == txn.EventTableMap {
+			return true
+		}
+	}
+	return false
 }
 
 // withoutTableMaps returns events with the table maps from index from on

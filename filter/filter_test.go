@@ -105,3 +105,27 @@ func TestIncludeKeepsTransactionControl(t *testing.T) {
 		}
 	}
 }
+
+// TestIncludeStatementEnds: a statement whose row events are all left out
+// loses its table maps; one begun in the piece before (a transaction read
+// in pieces) that ends in this one with none of its row events kept is
+// refused: the last one kept, in that piece, cannot be flagged as its end
+// any more.
+func TestIncludeStatementEnds(t *testing.T) {
+	t1 := &txn.TableMap{ID: 1, Schema: "d", Table: "t1"}
+	audit := &txn.TableMap{ID: 2, Schema: "d", Table: "audit"}
+	piece := func(mid bool) *txn.Txn {
+		return &txn.Txn{Kind: txn.KindRows, Part: 2, MidStatement: mid, Events: []txn.Event{
+			{Kind: txn.EventTableMap, TableMap: t1}, {Kind: txn.EventTableMap, TableMap: audit},
+			{Kind: txn.EventRows, Rows: &txn.Rows{Table: audit, Flags: txn.RowsFlagStmtEnd}},
+		}}
+	}
+	f := New(Options{Tables: []string{"d.t1"}})
+	tx := piece(false)
+	if err := f.Include(tx); err != nil || len(tx.Events) != 0 {
+		t.Fatalf("a statement with no row event kept: %v, %d events left, want its table maps gone too", err, len(tx.Events))
+	}
+	if err := f.Include(piece(true)); err == nil || !strings.Contains(err.Error(), "cannot be flagged as its end") {
+		t.Fatalf("a statement begun in the piece before, ending with no row event kept: %v, want a refusal", err)
+	}
+}

@@ -146,6 +146,10 @@ type Txn struct {
 	// Bytes counts each piece's own bytes.
 	Part  int
 	Final bool
+	// MidStatement is set on a piece (Part > 1) that begins inside a
+	// statement begun in the piece before: its first events are that
+	// statement's table maps, repeated.
+	MidStatement bool
 	// RolledBack is set for a group that ends with ROLLBACK: the source
 	// rolled it back after it had changed non-transactional tables, whose
 	// changes stayed (and so were logged). It is applied the same way:
