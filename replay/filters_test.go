@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"io"
 	"strings"
 	"testing"
 
@@ -12,6 +11,20 @@ import (
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/verify"
 )
+
+// replayFiltered replays sc's binlogs with workers into a target restored
+// from its base, keeping tables (--tables) or dbs (--databases), and
+// returns the target, the summary, the log and the error.
+func replayFiltered(t *testing.T, sc *replaytest.Scenario, workers int, tables, dbs []string) (*sql.DB, *replay.Summary, string, error) {
+	t.Helper()
+	tgt, db := sc.Target(t)
+	o := opts(workers)
+	o.Files, o.TargetDSN, o.Select.StartPosition = sc.Files, tgt.DSN(""), sc.Start
+	o.Select.Tables, o.Select.Databases = tables, dbs
+	var log strings.Builder
+	sum, err := replay.Run(context.Background(), o, &log)
+	return db, sum, log.String(), err
+}
 
 // TestFilterSplitsCascade: a child table whose foreign key cascades from
 // its parent. A delete of a parent row deletes its children on the source,
@@ -45,15 +58,10 @@ func TestFilterSplitsCascade(t *testing.T) {
 		{"unrelated table", []string{"f.other"}, nil, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			tgt, db := sc.Target(t)
-			o := opts(2)
-			o.Files, o.TargetDSN, o.Select.StartPosition = sc.Files, tgt.DSN(""), sc.Start
-			o.Select.Tables, o.Select.Databases = c.tables, c.dbs
-			var log strings.Builder
-			sum, err := replay.Run(context.Background(), o, &log)
+			db, sum, log, err := replayFiltered(t, sc, 2, c.tables, c.dbs)
 			if c.refusal != "" {
 				if err == nil || !strings.Contains(err.Error(), c.refusal) || !strings.HasPrefix(err.Error(), "nothing applied") {
-					t.Fatalf("replay: %v, want a refusal saying %q\nlog:\n%s", err, c.refusal, log.String())
+					t.Fatalf("replay: %v, want a refusal saying %q\nlog:\n%s", err, c.refusal, log)
 				}
 				if sum != nil && sum.Applied > 0 {
 					t.Fatalf("refused, yet %d transactions applied", sum.Applied)
@@ -64,7 +72,7 @@ func TestFilterSplitsCascade(t *testing.T) {
 				return
 			}
 			if err != nil {
-				t.Fatalf("replay: %v\nlog:\n%s", err, log.String())
+				t.Fatalf("replay: %v\nlog:\n%s", err, log)
 			}
 			rep, err := verify.Compare(context.Background(), db, sc.SourceDB, verify.Options{Databases: c.dbs, Tables: c.tables})
 			if err != nil {
@@ -105,11 +113,7 @@ func TestTablesKeepStatementsByTable(t *testing.T) {
 		"INSERT INTO t1 SELECT * FROM tmp", "DROP TEMPORARY TABLE tmp", "SET SESSION binlog_format = 'ROW'", "INSERT INTO t2 VALUES (4, 4)", "INSERT INTO t1 VALUES (6, 6)",
 		"START TRANSACTION", "UPDATE t1 SET v = v + 1", "INSERT INTO m VALUES (1)", "SAVEPOINT sp", "UPDATE t1 SET v = v + 1000", "ROLLBACK TO SAVEPOINT sp", "COMMIT"}
 	run := func(t *testing.T, sc *replaytest.Scenario) (*sql.DB, error) {
-		tgt, db := sc.Target(t)
-		o := opts(2)
-		o.Files, o.TargetDSN, o.Select.StartPosition = sc.Files, tgt.DSN(""), sc.Start
-		o.Select.Tables = []string{"d.t1"}
-		_, err := replay.Run(context.Background(), o, io.Discard)
+		db, _, _, err := replayFiltered(t, sc, 2, []string{"d.t1"}, nil)
 		return db, err
 	}
 	t.Run("other table left out", func(t *testing.T) {
@@ -194,11 +198,7 @@ func TestDatabasesStatementsAcross(t *testing.T) {
 			sc := replaytest.New(t, "STATEMENT", setup, func(ctx context.Context, db *sql.DB) error {
 				return replaytest.ExecAll(ctx, db, work...)
 			})
-			tgt, db := sc.Target(t)
-			o := opts(2)
-			o.Files, o.TargetDSN, o.Select.StartPosition = sc.Files, tgt.DSN(""), sc.Start
-			o.Select.Databases = []string{"a", "a2"}
-			_, err := replay.Run(context.Background(), o, io.Discard)
+			db, _, _, err := replayFiltered(t, sc, 2, nil, []string{"a", "a2"})
 			if c.refusal != "" {
 				if err == nil || !strings.Contains(err.Error(), c.refusal) || !strings.HasPrefix(err.Error(), "nothing applied: --databases cannot apply 1 transaction") {
 					t.Fatalf("replay: %v, want a refusal saying %q", err, c.refusal)
@@ -243,15 +243,12 @@ func TestTablesStatementEnd(t *testing.T) {
 	})
 	for _, workers := range []int{1, 4} {
 		t.Run(fmt.Sprintf("%d workers", workers), func(t *testing.T) {
-			tgt, db := sc.Target(t)
-			o := opts(workers)
-			o.Files, o.TargetDSN, o.Select.StartPosition = sc.Files, tgt.DSN(""), sc.Start
-			o.Select.Tables = []string{"d.t1", "d.t2"}
-			var log strings.Builder
-			if _, err := replay.Run(context.Background(), o, &log); err != nil {
-				t.Fatalf("replay: %v\nlog:\n%s", err, log.String())
+			tables := []string{"d.t1", "d.t2"}
+			db, _, log, err := replayFiltered(t, sc, workers, tables, nil)
+			if err != nil {
+				t.Fatalf("replay: %v\nlog:\n%s", err, log)
 			}
-			rep, err := verify.Compare(context.Background(), db, sc.SourceDB, verify.Options{Tables: o.Select.Tables})
+			rep, err := verify.Compare(context.Background(), db, sc.SourceDB, verify.Options{Tables: tables})
 			if err != nil {
 				t.Fatal(err)
 			}
