@@ -140,9 +140,9 @@ func (r *run) checkSideTables(ctx context.Context) error {
 	return nil
 }
 
-// checkRewrites runs, reading binlog files with --rewrite-db, every
-// transaction from start to the stop point through the filters and the
-// rules, and refuses the replay (a *RewriteRefusedError) when some cannot
+// checkRewrites runs, reading binlog files with --rewrite-db,
+// --databases or --tables, every transaction from start to the stop point
+// through the filters and the rules, and refuses the replay (a *RewriteRefusedError) when some cannot
 // be applied with certainty, before anything is applied.
 func (r *run) checkRewrites(ctx context.Context, start txn.Position) error {
 	if r.opts.rewriterNone() || r.opts.Source.DSN != "" {
@@ -153,7 +153,7 @@ func (r *run) checkRewrites(ctx context.Context, start txn.Position) error {
 		return refused
 	}
 	if err != nil {
-		r.logf("could not read the binlogs ahead to check --rewrite-db or --tables (%v): checked while replaying instead", err)
+		r.logf("could not read the binlogs ahead to check --rewrite-db, --databases or --tables (%v): checked while replaying instead", err)
 	}
 	return nil
 }
