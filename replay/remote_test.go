@@ -12,6 +12,7 @@ import (
 
 	"github.com/binlog-replay/binlog-replay/binlog/event"
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
+	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -109,16 +110,8 @@ func TestReplayFromSource(t *testing.T) {
 	// then forgets its checkpoint and reads the rest from the source.
 	k := len(txns) / 2
 	midway := func(t *testing.T, set func(*replay.Options)) {
-		tgt, db := sc.Target(t)
-		o := opts(2)
-		o.Files, o.Select.StartPosition, o.Select.StopPosition = sc.Files, sc.Start, txns[k-1].End
-		if sum, log, err := runFrom(tgt.DSN(""), o); err != nil || sum.Applied != uint64(k) {
-			t.Fatalf("replay the files up to %s: %v\n%s", txns[k-1].End, err, log)
-		}
-		if _, err := db.Exec("DROP DATABASE " + replay.CheckpointSchema); err != nil {
-			t.Fatal(err)
-		}
-		o = sourceOpts(sc, 4)
+		tgt, db := holdingFirst(t, sc, txns, k)
+		o := sourceOpts(sc, 4)
 		set(&o)
 		sum, log, err := runFrom(tgt.DSN(""), o)
 		if err != nil {
@@ -299,17 +292,8 @@ func TestSourceGTIDStartResume(t *testing.T) {
 	sc := replaytest.New(t, "ROW", sourceSetup, sourceWork(60, 20))
 	txns := scenarioTxns(t, sc)
 	k := len(txns) / 2
-	tgt, db := sc.Target(t)
-	// The target holds the first k transactions.
-	o := opts(2)
-	o.Files, o.Select.StartPosition, o.Select.StopPosition = sc.Files, sc.Start, txns[k-1].End
-	if sum, log, err := runFrom(tgt.DSN(""), o); err != nil || sum.Applied != uint64(k) {
-		t.Fatalf("replay the files up to %s: %v\n%s", txns[k-1].End, err, log)
-	}
-	if _, err := db.Exec("DROP DATABASE " + replay.CheckpointSchema); err != nil {
-		t.Fatal(err)
-	}
-	o = sourceOpts(sc, 2)
+	tgt, db := holdingFirst(t, sc, txns, k)
+	o := sourceOpts(sc, 2)
 	o.Source.StartGTID = txns[k-1].GTID.String()
 	o.Select.StartGTIDs, _ = txn.ParseGTIDSet(o.Source.StartGTID)
 	o.Select.StopBeforeGTID = txns[k].GTID
@@ -322,4 +306,20 @@ func TestSourceGTIDStartResume(t *testing.T) {
 		t.Fatalf("resume: %v\n%s", err, log)
 	}
 	replaytest.RequireEqual(t, db, sc.SourceDB, "rs")
+}
+
+// holdingFirst returns a target restored from sc's base that holds its
+// first k transactions, replayed from the files, and no checkpoint.
+func holdingFirst(t *testing.T, sc *replaytest.Scenario, txns []*txn.Txn, k int) (*sandbox.Server, *sql.DB) {
+	t.Helper()
+	tgt, db := sc.Target(t)
+	o := opts(2)
+	o.Files, o.Select.StartPosition, o.Select.StopPosition = sc.Files, sc.Start, txns[k-1].End
+	if sum, log, err := runFrom(tgt.DSN(""), o); err != nil || sum.Applied != uint64(k) {
+		t.Fatalf("replay the files up to %s: %v\n%s", txns[k-1].End, err, log)
+	}
+	if _, err := db.Exec("DROP DATABASE " + replay.CheckpointSchema); err != nil {
+		t.Fatal(err)
+	}
+	return tgt, db
 }
