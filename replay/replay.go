@@ -164,6 +164,8 @@ type startPoint struct {
 	// beside is what the databases of --tables hold beside them
 	// (tablesBeside).
 	beside filterTables
+	// ahead is the binlogs read ahead from the start (gtidsAhead).
+	ahead *aheadScan
 }
 
 // readState is what the read stage found, guarded by run.mu.

@@ -51,8 +51,7 @@ func (r *run) checkStartBeyond(ctx context.Context, start txn.Position) error {
 	if r.opts.Select.StartGTIDs.IsEmpty() || r.start.resumed || r.opts.Source.DSN != "" {
 		return nil
 	}
-	f := filter.New(r.opts.Filter(r.opts.Files))
-	_, end, met, err := scanGTIDs(ctx, r.opts, start, f)
+	_, end, met, err := r.gtidsAhead(ctx, start)
 	if err != nil || met != nil {
 		return nil
 	}

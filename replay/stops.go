@@ -64,7 +64,7 @@ func (r *run) checkStops(ctx context.Context, start txn.Position) error {
 	if r.opts.Source.DSN != "" {
 		return r.checkRemoteStop(ctx, start, f)
 	}
-	atStart, end, met, err := scanGTIDs(ctx, r.opts, start, f)
+	atStart, end, met, err := r.gtidsAhead(ctx, start)
 	if err != nil {
 		r.logf("could not read the binlogs ahead to check --stop-before-gtid (%v): checked while replaying instead", err)
 		return nil
@@ -123,6 +123,28 @@ func (r *run) checkRemoteStop(ctx context.Context, start txn.Position, f *filter
 		return &StopPassedError{Why: why}
 	}
 	return nil
+}
+
+// aheadScan is what scanGTIDs found from a start point, kept for the
+// checks of one run's start that need it (start GTIDs, stop GTID): the
+// binlogs are read ahead once.
+type aheadScan struct {
+	from         txn.Position
+	atStart, end txn.GTIDSet
+	met          *txn.Ref
+	err          error
+}
+
+// gtidsAhead returns scanGTIDs of the run's binlog files from start, with
+// the run's filters, reading them the first time only.
+func (r *run) gtidsAhead(ctx context.Context, start txn.Position) (atStart, end txn.GTIDSet, met *txn.Ref, err error) {
+	if a := r.start.ahead; a == nil || a.from != start {
+		a = &aheadScan{from: start}
+		a.atStart, a.end, a.met, a.err = scanGTIDs(ctx, r.opts, start, filter.New(r.opts.Filter(r.opts.Files)))
+		r.start.ahead = a
+	}
+	a := r.start.ahead
+	return a.atStart, a.end, a.met, a.err
 }
 
 // scanGTIDs reads the binlog files from start without decoding row images
