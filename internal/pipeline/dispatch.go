@@ -256,12 +256,9 @@ func (p *Pipeline) dispatchStream(ctx context.Context, in <-chan *txn.Txn, first
 		if !ok {
 			return nil // the reading stopped before the last piece
 		}
-		holds := g.sessionHolds
 		p.followPiece(g, t) // g.sessionHolds is read by the worker once it has the last piece, like g.temps
 		if t.Final {
 			g.temps = p.temps.String()
-		} else {
-			g.sessionHolds = holds
 		}
 		select {
 		case g.stream <- t:
