@@ -117,18 +117,14 @@ func (r *run) tablesBeside(ctx context.Context) (filterTables, error) {
 	}
 	ft.bodies = map[string][]string{}
 	for db := range dbs {
-		err := queryRows(ctx, r.tgt.DB(), func(sc func(...any) error) error {
-			var name string
-			if err := sc(&name); err != nil {
-				return err
-			}
+		names, err := r.targetTables(ctx, db)
+		if err != nil {
+			return ft, err
+		}
+		for _, name := range names {
 			if !kept[db+"."+name] {
 				ft.others = append(ft.others, db+"."+name)
 			}
-			return nil
-		}, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?", db)
-		if err != nil {
-			return ft, fmt.Errorf("list the tables of %s on the target: %w", db, err)
 		}
 		err = queryRows(ctx, r.tgt.DB(), func(sc func(...any) error) error {
 			var name, body string
@@ -149,6 +145,23 @@ func (r *run) tablesBeside(ctx context.Context) (filterTables, error) {
 	}
 	slices.Sort(ft.others)
 	return ft, nil
+}
+
+// targetTables lists the tables of database db on the target, sorted.
+func (r *run) targetTables(ctx context.Context, db string) ([]string, error) {
+	var names []string
+	err := queryRows(ctx, r.tgt.DB(), func(scan func(...any) error) error {
+		var name string
+		if err := scan(&name); err != nil {
+			return err
+		}
+		names = append(names, name)
+		return nil
+	}, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME", db)
+	if err != nil {
+		return nil, fmt.Errorf("list the tables of %s on the target: %w", db, err)
+	}
+	return names, nil
 }
 
 // queryRows runs query on db and hands each row's Scan to each.

@@ -111,24 +111,15 @@ func (r *run) checkSideTables(ctx context.Context) error {
 		kept[t] = true
 	}
 	for _, rule := range r.opts.Select.RewriteDB {
-		rows, err := r.tgt.DB().QueryContext(ctx, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME", rule.To)
+		names, err := r.targetTables(ctx, rule.To)
 		if err != nil {
-			return fmt.Errorf("list the tables of %s on the target: %w", rule.To, err)
+			return err
 		}
 		var extra []string
-		for rows.Next() {
-			var name string
-			if err := rows.Scan(&name); err != nil {
-				rows.Close()
-				return fmt.Errorf("list the tables of %s on the target: %w", rule.To, err)
-			}
+		for _, name := range names {
 			if !kept[rule.From+"."+name] {
 				extra = append(extra, rule.To+"."+name)
 			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("list the tables of %s on the target: %w", rule.To, err)
 		}
 		if len(extra) > 0 {
 			return fmt.Errorf("nothing applied: --rewrite-db %s with --tables: the target's %s holds %s, which --tables does not name: "+
