@@ -133,8 +133,9 @@ func (r *run) checkSideTables(ctx context.Context) error {
 
 // checkRewrites runs, reading binlog files with --rewrite-db,
 // --databases or --tables, every transaction from start to the stop point
-// through the filters and the rules, and refuses the replay (a *RewriteRefusedError) when some cannot
-// be applied with certainty, before anything is applied.
+// through the filters and the rules, and refuses the replay (a
+// *RewriteRefusedError) when some cannot be applied with certainty,
+// before anything is applied.
 func (r *run) checkRewrites(ctx context.Context, start txn.Position) error {
 	if r.opts.rewriterNone() || r.opts.Source.DSN != "" {
 		return nil

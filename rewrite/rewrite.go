@@ -49,8 +49,8 @@ import (
 // Config configures a Rewriter.
 type Config struct {
 	// Rules are the databases to rename: at least one, unless the filters
-	// have --tables, whose statements a Rewriter without rules keeps by
-	// the tables they name (see Tables).
+	// are set (--databases or --tables), which a Rewriter without rules
+	// applies alone (see New).
 	Rules Rules
 	// Filter holds the include filters, which Apply applies first.
 	Filter *filter.Filter
