@@ -57,8 +57,9 @@ type ReplayConfig struct {
 	// Remote reads the binlogs from the source server (--source) instead
 	// of its files, when the source runs (not on a kept seed).
 	Remote bool
-	// ResumeBare gives each --resume no stop flag (nor --exclude-gtids):
-	// it must keep the ones its checkpoint keeps.
+	// ResumeBare gives each --resume no stop flag (nor --exclude-gtids,
+	// --tables or --databases): it must keep the ones its checkpoint
+	// keeps.
 	ResumeBare bool
 	// Accident is the index of the accident's transaction (FeatAccident)
 	// that the replay skips (--exclude-gtids Exclude) and the anchors
@@ -164,8 +165,12 @@ func chooseReplay(rng *rand.Rand, p seedgen.Plan, txns []binlogtext.BinTxn, end 
 	c.Remote = p.Has(seedgen.FeatRemote) && rng.IntN(2) == 0 && !c.Stop.UnknownDomain
 	c.ResumeBare = c.Stop.Desc != "none" && rng.IntN(2) == 0
 	// Drawn last, for the same reason: the oracle compares the tables
-	// kept, from a replay without chaos.
-	c.Filter = p.Has(seedgen.FeatFilter) && rng.IntN(2) == 0 && c.Kills == 0 && c.Restarts == 0 && !c.Remote && !c.TargetBinlog
+	// kept. Kills and restarts included (a resume keeps the filters), not
+	// remote reading (its refusals come as the binlogs arrive, not before
+	// anything is applied, which the expectation does not model) nor the
+	// target's binlog (the GTIDs it logs are those of the transactions
+	// kept).
+	c.Filter = p.Has(seedgen.FeatFilter) && rng.IntN(2) == 0 && !c.Remote && !c.TargetBinlog
 	return c
 }
 
@@ -349,7 +354,9 @@ func (r *replayer) args(resume bool, workers int) []string {
 	if r.cfg.NeverOK {
 		a = append(a, "--stop-never-reached-ok")
 	}
+	// A bare resume gives no filter either: the checkpoint keeps them.
 	switch {
+	case resume && r.cfg.ResumeBare:
 	case r.cfg.Filter && r.cfg.Databases:
 		a = append(a, "--databases", seedgen.DB)
 	case len(r.cfg.Tables) > 0:

@@ -157,11 +157,11 @@ func (r *replayer) settleUncertain(ctx context.Context, out *Outcome, m []string
 	if err != nil {
 		return "", err
 	}
-	dBefore, repBefore, err := compareServers(ctx, r.target, before)
+	dBefore, repBefore, err := r.compare(ctx, r.target, before)
 	if err != nil {
 		return "", err
 	}
-	dAfter, repAfter, err := compareServers(ctx, r.target, after)
+	dAfter, repAfter, err := r.compare(ctx, r.target, after)
 	if err != nil {
 		return "", err
 	}
@@ -194,7 +194,7 @@ func (r *replayer) settleUncertain(ctx context.Context, out *Outcome, m []string
 			k+1, t.GTID, msg, repBefore, repAfter)
 		return "", nil
 	default:
-		dTxn, _, err := compareServers(ctx, before, after)
+		dTxn, _, err := r.compare(ctx, before, after)
 		if err != nil {
 			return "", err
 		}
@@ -218,7 +218,7 @@ func (r *replayer) settleUncertain(ctx context.Context, out *Outcome, m []string
 		if err := restoreTables(ctx, before, r.target, s.Tables); err != nil {
 			return "", err
 		}
-		again, rep, err := compareServers(ctx, r.target, before)
+		again, rep, err := r.compare(ctx, r.target, before)
 		if err != nil {
 			return "", err
 		}
@@ -248,7 +248,7 @@ func (r *replayer) noteUnnamed(ctx context.Context, out *Outcome, s Settled, msg
 	if s.Kind != "nontrans" {
 		return
 	}
-	dTxn, _, err := compareServers(ctx, before, after)
+	dTxn, _, err := r.compare(ctx, before, after)
 	if err != nil {
 		return
 	}
@@ -315,7 +315,7 @@ func (r *replayer) confirmTempRefusal(ctx context.Context, out *Outcome, m []str
 // non-transactional (for a DDL: when the target is as after it, or the
 // refusal says the target may hold part of it).
 func (r *replayer) exemptPending(ctx context.Context, out *Outcome, tr *TempRefusal, cp *targetCheckpoint, k int, msg string) error {
-	dBefore, _, err := compareServers(ctx, r.target, tr.Anchor)
+	dBefore, _, err := r.compare(ctx, r.target, tr.Anchor)
 	if err != nil || len(dBefore) == 0 {
 		return err
 	}
@@ -326,11 +326,11 @@ func (r *replayer) exemptPending(ctx context.Context, out *Outcome, tr *TempRefu
 	if err != nil {
 		return err
 	}
-	dAfter, repAfter, err := compareServers(ctx, r.target, after)
+	dAfter, repAfter, err := r.compare(ctx, r.target, after)
 	if err != nil {
 		return err
 	}
-	dTxn, _, err := compareServers(ctx, tr.Anchor, after)
+	dTxn, _, err := r.compare(ctx, tr.Anchor, after)
 	if err != nil {
 		return err
 	}
@@ -400,10 +400,11 @@ func (r *replayer) anchorAt(ctx context.Context, n int, out *Outcome) (*sandbox.
 	return srv, nil
 }
 
-// compareServers compares the soak database of a (as the target) with b
-// (as the reference): the tables that differ, with their status, and the
+// compare compares the soak database of a (as the target) with b (as the
+// reference), on the tables the replay applies (all, or those of
+// ReplayConfig.Tables): the tables that differ, with their status, and the
 // report's text.
-func compareServers(ctx context.Context, a, b *sandbox.Server) (map[string]string, string, error) {
+func (r *replayer) compare(ctx context.Context, a, b *sandbox.Server) (map[string]string, string, error) {
 	adb, err := a.Open(ctx, "")
 	if err != nil {
 		return nil, "", fmt.Errorf("open server: %w", err)
@@ -418,9 +419,15 @@ func compareServers(ctx context.Context, a, b *sandbox.Server) (map[string]strin
 	if err != nil {
 		return nil, "", fmt.Errorf("compare: %w", err)
 	}
+	kept := map[string]bool{}
+	for _, t := range r.cfg.Tables {
+		kept[t] = true
+	}
 	diff := map[string]string{}
 	for _, d := range rep.Differences() {
-		diff[d.Table] = d.Status.String()
+		if len(kept) == 0 || kept[seedgen.DB+"."+d.Table] {
+			diff[d.Table] = d.Status.String()
+		}
 	}
 	return diff, rep.String(), nil
 }

@@ -89,8 +89,9 @@ const (
 	// instead of its files; a rerun on a kept seed reads the files.
 	FeatRemote Feature = "remote"
 	// FeatFilter makes some replays apply only some of the workload's
-	// tables (--tables), compared with the anchor on those tables alone;
-	// not with kills, restarts, remote reading nor the target's binlog.
+	// tables (--tables), compared with the anchor on those tables alone,
+	// through kills and restarts; not with remote reading nor the
+	// target's binlog.
 	FeatFilter Feature = "filter"
 )
 
