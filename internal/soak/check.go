@@ -101,8 +101,11 @@ type checker struct {
 	accident int
 	// tables are the tables of --tables, the only ones compared; nil for
 	// every table.
-	tables   []string
-	failures []Failure
+	tables []string
+	// rewriteDB is set when the replay applied the workload's database
+	// to SideDB (ReplayConfig.RewriteDB): the target's SideDB is compared.
+	rewriteDB bool
+	failures  []Failure
 }
 
 func (c *checker) fail(class, format string, args ...any) {
@@ -228,6 +231,9 @@ func (c *checker) checkData(ctx context.Context) error {
 			return nil
 		}
 		opts = verify.Options{Tables: tables, SampleRows: 3}
+	}
+	if c.rewriteDB {
+		opts.TargetNames = map[string]string{seedgen.DB: SideDB}
 	}
 	rep, err := verify.Compare(ctx, tdb, adb, opts)
 	if err != nil {

@@ -73,7 +73,15 @@ type ReplayConfig struct {
 	Filter    bool
 	Tables    []string
 	Databases bool
+	// RewriteDB applies the workload to a copy of the base under another
+	// name on the target (FeatRewriteDB): --rewrite-db DB=SideDB
+	// --databases DB.
+	RewriteDB bool
 }
+
+// SideDB is the name of the workload database's copy on the target that a
+// replay with ReplayConfig.RewriteDB applies the binlogs to.
+const SideDB = seedgen.DB + "_side"
 
 // String describes the configuration in one line.
 func (c ReplayConfig) String() string {
@@ -116,6 +124,9 @@ func (c ReplayConfig) String() string {
 		s += " databases=" + seedgen.DB
 	case c.Filter:
 		s += " tables=" + strings.Join(c.Tables, ",")
+	}
+	if c.RewriteDB {
+		s += " rewrite-db=" + seedgen.DB + "=" + SideDB
 	}
 	return s
 }
@@ -171,6 +182,9 @@ func chooseReplay(rng *rand.Rand, p seedgen.Plan, txns []binlogtext.BinTxn, end 
 	// target's binlog (the GTIDs it logs are those of the transactions
 	// kept).
 	c.Filter = p.Has(seedgen.FeatFilter) && rng.IntN(2) == 0 && !c.Remote && !c.TargetBinlog
+	// Drawn last, for the same reason; not with the filters (it takes
+	// --databases), remote reading nor the target's binlog, as the filters.
+	c.RewriteDB = p.Has(seedgen.FeatRewriteDB) && rng.IntN(2) == 0 && !c.Filter && !c.Remote && !c.TargetBinlog
 	return c
 }
 
@@ -355,9 +369,13 @@ func (r *replayer) args(resume bool, workers int) []string {
 		a = append(a, "--stop-never-reached-ok")
 	}
 	// A bare resume gives no filter either: the checkpoint keeps them.
+	if r.cfg.RewriteDB {
+		// Every resume too: one without the rules is refused.
+		a = append(a, "--rewrite-db", seedgen.DB+"="+SideDB)
+	}
 	switch {
 	case resume && r.cfg.ResumeBare:
-	case r.cfg.Filter && r.cfg.Databases:
+	case r.cfg.Filter && r.cfg.Databases, r.cfg.RewriteDB:
 		a = append(a, "--databases", seedgen.DB)
 	case len(r.cfg.Tables) > 0:
 		a = append(a, "--tables", strings.Join(r.cfg.Tables, ","))

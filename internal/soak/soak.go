@@ -278,6 +278,15 @@ func (r *Result) replayAndCheck(ctx context.Context, cfg Config, src *Source, an
 			r.Replay.Filter = len(r.Replay.Tables) > 0
 		}
 	}
+	var original map[string]string
+	if r.Replay.RewriteDB {
+		if err := makeSideDB(ctx, target); err != nil {
+			return err
+		}
+		if original, err = originalDigests(ctx, target); err != nil {
+			return err
+		}
+	}
 	rp := &replayer{bin: cfg.Bin, target: target, src: src, cfg: r.Replay, rng: seedgen.NewRand(r.Seed, seedgen.StreamReplay+100),
 		txns: txns, applied: r.Expect.Applied, files: files, dir: dir, term: r.Replay.Term}
 	r.Outcome, err = rp.run(ctx)
@@ -330,9 +339,10 @@ func (r *Result) replayAndCheck(ctx context.Context, cfg Config, src *Source, an
 		// and one before it failed on tr.Anchor too.
 		r.anchorUnfaithful = false
 	}
-	if refusal := filterRefusal(out); r.Replay.Filter && refusal != "" {
+	if refusal := filterRefusal(out); (r.Replay.Filter || r.Replay.RewriteDB) && refusal != "" {
 		// --tables split what the binlog does not log (a cascade, a
-		// statement naming a table kept and another): refused before
+		// statement naming a table kept and another), or --rewrite-db
+		// cannot rename a statement with certainty: refused before
 		// anything was applied, the target must be the base.
 		if anchor, err = rp.anchorAt(ctx, 0, out); anchor != nil {
 			defer anchor.Close()
@@ -364,7 +374,8 @@ func (r *Result) replayAndCheck(ctx context.Context, cfg Config, src *Source, an
 			Why: fmt.Sprintf("stopped after transaction #%d: the target's GTIDs can no longer be the source's after it", split)}
 	}
 	c := &checker{txns: txns, exp: r.Expect, out: out, src: src, target: target, anchor: anchor,
-		startGTID: r.Replay.StartGTID && src.StartGTID != "", accident: r.Replay.Accident, tables: r.Replay.Tables}
+		startGTID: r.Replay.StartGTID && src.StartGTID != "", accident: r.Replay.Accident, tables: r.Replay.Tables,
+		rewriteDB: r.Replay.RewriteDB}
 	c.remoteGTID = c.startGTID && r.Replay.Remote && src.Server != nil
 	if tr := out.TempRefused; tr != nil {
 		c.exempt = tr.Exempt
@@ -376,6 +387,13 @@ func (r *Result) replayAndCheck(ctx context.Context, cfg Config, src *Source, an
 	r.Failures = append(r.Failures, failures...)
 	if err != nil {
 		return err
+	}
+	if original != nil {
+		failures, err := checkOriginal(ctx, target, original)
+		r.Failures = append(r.Failures, failures...)
+		if err != nil {
+			return err
+		}
 	}
 	r.phase("check", &began)
 	if r.Plan.Has(seedgen.FeatStopBehind) && len(r.Failures) == 0 && out.Exit == 0 && r.Expect.Applied >= 2 {
@@ -723,9 +741,9 @@ func refusalClass(msg string) string {
 	return reSoakTable.ReplaceAllString(reQuoted.ReplaceAllString(m[1], "?"), "?")
 }
 
-// filterRefusals are the refusals of --tables before anything is
-// applied.
-var filterRefusals = []string{"--tables cannot apply", "splits tables that a cascading foreign key joins"}
+// filterRefusals are the refusals of --tables and --rewrite-db before
+// anything is applied.
+var filterRefusals = []string{"--tables cannot apply", "splits tables that a cascading foreign key joins", "--rewrite-db cannot apply"}
 
 // filterRefusal returns the refusal of --tables that ended out, "" for
 // none.

@@ -184,7 +184,7 @@ func (r *replayer) settleUncertain(ctx context.Context, out *Outcome, m []string
 				"transaction #%d (%s) %s; target against the anchor before it:\n%s", k+1, t.GTID, msg, repBefore)
 			return "", nil
 		}
-		if err := dropTables(ctx, r.target, missing); err != nil {
+		if err := dropTables(ctx, r.target, r.targetDB(), missing); err != nil {
 			return "", err
 		}
 		s.Decision, s.Undone = "not-applied", true
@@ -204,7 +204,7 @@ func (r *replayer) settleUncertain(ctx context.Context, out *Outcome, m []string
 		}
 		var bad []string
 		for _, name := range s.Tables {
-			engine := tableEngine(ctx, seedgen.DB, name, tdb)
+			engine := tableEngine(ctx, r.targetDB(), name, tdb)
 			if _, changes := dTxn[name]; engine == "InnoDB" || !changes {
 				bad = append(bad, fmt.Sprintf("%s (%s, %s; the transaction changes it: %v)", name, engine, dBefore[name], changes))
 			}
@@ -215,7 +215,7 @@ func (r *replayer) settleUncertain(ctx context.Context, out *Outcome, m []string
 				"transaction #%d (%s): %s; %s\ntarget against the anchor before it:\n%s", k+1, t.GTID, strings.Join(bad, ", "), msg, repBefore)
 			return "", nil
 		}
-		if err := restoreTables(ctx, before, r.target, s.Tables); err != nil {
+		if err := restoreTables(ctx, before, r.target, r.targetDB(), s.Tables); err != nil {
 			return "", err
 		}
 		again, rep, err := r.compare(ctx, r.target, before)
@@ -259,7 +259,7 @@ func (r *replayer) noteUnnamed(ctx context.Context, out *Outcome, s Settled, msg
 	defer adb.Close()
 	var unnamed []string
 	for _, name := range sortedKeys(dTxn) {
-		if e := tableEngine(ctx, seedgen.DB, name, adb); e != "InnoDB" && !strings.Contains(msg, seedgen.DB+"."+name) && !statementsName(msg, name) {
+		if e := tableEngine(ctx, seedgen.DB, name, adb); e != "InnoDB" && !strings.Contains(msg, seedgen.DB+"."+name) && !strings.Contains(msg, r.targetDB()+"."+name) && !statementsName(msg, name) {
 			unnamed = append(unnamed, name+" ("+e+")")
 		}
 	}
@@ -351,7 +351,7 @@ func (r *replayer) exemptPending(ctx context.Context, out *Outcome, tr *TempRefu
 	whole := r.cfg.TargetBinlog && len(dAfter) == 0
 	for name := range dBefore {
 		_, changes := dTxn[name]
-		if !changes || (cp.State == "nontrans" && !whole && tableEngine(ctx, seedgen.DB, name, tdb) == "InnoDB") {
+		if !changes || (cp.State == "nontrans" && !whole && tableEngine(ctx, r.targetDB(), name, tdb) == "InnoDB") {
 			ok = false
 		}
 	}
@@ -400,10 +400,10 @@ func (r *replayer) anchorAt(ctx context.Context, n int, out *Outcome) (*sandbox.
 	return srv, nil
 }
 
-// compare compares the soak database of a (as the target) with b (as the
-// reference), on the tables the replay applies (all, or those of
-// ReplayConfig.Tables): the tables that differ, with their status, and the
-// report's text.
+// compare compares the soak database of a (as the target; the replay's
+// target: the database it applies to) with b (as the reference), on the
+// tables the replay applies (all, or those of ReplayConfig.Tables): the
+// tables that differ, with their status, and the report's text.
 func (r *replayer) compare(ctx context.Context, a, b *sandbox.Server) (map[string]string, string, error) {
 	adb, err := a.Open(ctx, "")
 	if err != nil {
@@ -415,7 +415,11 @@ func (r *replayer) compare(ctx context.Context, a, b *sandbox.Server) (map[strin
 		return nil, "", fmt.Errorf("open server: %w", err)
 	}
 	defer bdb.Close()
-	rep, err := verify.Compare(ctx, adb, bdb, verify.Options{Databases: []string{seedgen.DB}, SampleRows: 3})
+	opts := verify.Options{Databases: []string{seedgen.DB}, SampleRows: 3}
+	if a == r.target && r.cfg.RewriteDB {
+		opts.TargetNames = map[string]string{seedgen.DB: SideDB}
+	}
+	rep, err := verify.Compare(ctx, adb, bdb, opts)
 	if err != nil {
 		return nil, "", fmt.Errorf("compare: %w", err)
 	}
@@ -432,15 +436,25 @@ func (r *replayer) compare(ctx context.Context, a, b *sandbox.Server) (map[strin
 	return diff, rep.String(), nil
 }
 
+// targetDB is the database of the target the replay applies the
+// workload's database to.
+func (r *replayer) targetDB() string {
+	if r.cfg.RewriteDB {
+		return SideDB
+	}
+	return seedgen.DB
+}
+
 // restoreTables copies tables of the soak database from one server to
-// another (mariadb-dump | mariadb: each is dropped and created again).
-func restoreTables(ctx context.Context, from, to *sandbox.Server, tables []string) error {
+// database toDB of another (mariadb-dump | mariadb: each is dropped and
+// created again).
+func restoreTables(ctx context.Context, from, to *sandbox.Server, toDB string, tables []string) error {
 	dump := exec.CommandContext(ctx, "mariadb-dump", append([]string{"--no-defaults", "--socket=" + from.Socket, "--user=root",
 		"--skip-dump-date", seedgen.DB}, tables...)...)
 	// Out of the binlog, as an operator repairing a server that keeps
 	// its source's GTIDs would.
 	load := exec.CommandContext(ctx, "mariadb", "--no-defaults", "--socket="+to.Socket, "--user=root", "--binary-mode",
-		"--init-command=SET sql_log_bin=0", seedgen.DB)
+		"--init-command=SET sql_log_bin=0", toDB)
 	var dumped, dumpErr, loadErr bytes.Buffer
 	dump.Stdout, dump.Stderr = &dumped, &dumpErr
 	if err := dump.Run(); err != nil {
@@ -465,14 +479,14 @@ func missingTables(diffs map[string]string) []string {
 	return out
 }
 
-// dropTables drops tables of the soak's database on srv.
-func dropTables(ctx context.Context, srv *sandbox.Server, tables []string) error {
-	db, err := srv.Open(ctx, "")
+// dropTables drops tables of database db on srv.
+func dropTables(ctx context.Context, srv *sandbox.Server, db string, tables []string) error {
+	h, err := srv.Open(ctx, "")
 	if err != nil {
 		return fmt.Errorf("open target: %w", err)
 	}
-	defer db.Close()
-	conn, err := db.Conn(ctx)
+	defer h.Close()
+	conn, err := h.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("open target: %w", err)
 	}
@@ -482,7 +496,7 @@ func dropTables(ctx context.Context, srv *sandbox.Server, tables []string) error
 		return fmt.Errorf("drop tables: %w", err)
 	}
 	for _, name := range tables {
-		if _, err := conn.ExecContext(ctx, "DROP TABLE `"+seedgen.DB+"`.`"+name+"`"); err != nil {
+		if _, err := conn.ExecContext(ctx, "DROP TABLE `"+db+"`.`"+name+"`"); err != nil {
 			return fmt.Errorf("drop %s: %w", name, err)
 		}
 	}

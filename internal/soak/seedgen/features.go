@@ -93,6 +93,13 @@ const (
 	// through kills and restarts; not with remote reading nor the
 	// target's binlog.
 	FeatFilter Feature = "filter"
+	// FeatRewriteDB makes some replays restore into a side database:
+	// the target holds the base under the workload's database and a copy
+	// of it under another name, and the replay applies the workload to
+	// the copy (--rewrite-db, with --databases), through kills and
+	// restarts; the copy is compared with the anchor, the original with
+	// the base. Not with remote reading nor the target's binlog.
+	FeatRewriteDB Feature = "rewritedb"
 )
 
 // allFeatures lists every feature in a fixed order (the order of reports).
@@ -103,7 +110,7 @@ var allFeatures = []Feature{
 	FeatKill, FeatRestart, FeatCrash, FeatStopPos, FeatStopTime, FeatStopGTID, FeatStopNever,
 	FeatSmallMem, FeatMultiFile, FeatStopBehind, FeatTerm, FeatContext, FeatCollationKeys,
 	FeatPartition, FeatRowImage, FeatDomains, FeatBinlogOptions, FeatStartGTID, FeatRemote, FeatAccident,
-	FeatFilter,
+	FeatFilter, FeatRewriteDB,
 }
 
 // optIn are the features "all" leaves out: XA transactions are refused by

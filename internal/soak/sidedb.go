@@ -1,0 +1,108 @@
+package soak
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os/exec"
+	"slices"
+	"strings"
+
+	"github.com/binlog-replay/binlog-replay/internal/sandbox"
+	"github.com/binlog-replay/binlog-replay/internal/soak/seedgen"
+	"github.com/binlog-replay/binlog-replay/verify"
+)
+
+// A replay into a side database (ReplayConfig.RewriteDB) runs on a target
+// that holds the base twice, as an operator restores a backup under
+// another name beside the live database: the workload's database and its
+// copy SideDB. The replay applies the binlogs to the copy; the check
+// compares the copy with the anchor, and the original with what it held
+// before the replay (the replay must not write it).
+
+// makeSideDB copies the workload's database on target to SideDB: its
+// default character set and collation, tables, rows, triggers and routines
+// (mariadb-dump | mariadb). It returns an error when the copy differs from
+// the original, table by table (the harness could not make it).
+func makeSideDB(ctx context.Context, target *sandbox.Server) error {
+	db, err := target.Open(ctx, "")
+	if err != nil {
+		return fmt.Errorf("side database: open target: %w", err)
+	}
+	defer db.Close()
+	var name, create string
+	if err := db.QueryRowContext(ctx, "SHOW CREATE DATABASE `"+seedgen.DB+"`").Scan(&name, &create); err != nil {
+		return fmt.Errorf("side database: %w", err)
+	}
+	create = strings.Replace(create, "`"+seedgen.DB+"`", "`"+SideDB+"`", 1)
+	if _, err := db.ExecContext(ctx, create); err != nil {
+		return fmt.Errorf("side database: %s: %w", create, err)
+	}
+	dump := exec.CommandContext(ctx, "mariadb-dump", "--no-defaults", "--socket="+target.Socket, "--user=root",
+		"--skip-dump-date", "--routines", "--triggers", "--hex-blob", seedgen.DB)
+	load := exec.CommandContext(ctx, "mariadb", "--no-defaults", "--socket="+target.Socket, "--user=root", "--binary-mode", SideDB)
+	var dumped, dumpErr, loadErr bytes.Buffer
+	dump.Stdout, dump.Stderr = &dumped, &dumpErr
+	if err := dump.Run(); err != nil {
+		return fmt.Errorf("side database: mariadb-dump: %w: %s", err, dumpErr.String())
+	}
+	load.Stdin, load.Stderr = &dumped, &loadErr
+	if err := load.Run(); err != nil {
+		return fmt.Errorf("side database: load the dump: %w: %s", err, loadErr.String())
+	}
+	rep, err := verify.Compare(ctx, db, db, verify.Options{Databases: []string{seedgen.DB},
+		TargetNames: map[string]string{seedgen.DB: SideDB}, SampleRows: 3})
+	if err != nil {
+		return fmt.Errorf("side database: compare with the original: %w", err)
+	}
+	if len(rep.Differences()) > 0 {
+		return fmt.Errorf("side database: the copy differs from the original:\n%s", rep)
+	}
+	return nil
+}
+
+// originalDigests returns the digests of the workload database's tables
+// on target (verify.Checksum).
+func originalDigests(ctx context.Context, target *sandbox.Server) (map[string]string, error) {
+	db, err := target.Open(ctx, "")
+	if err != nil {
+		return nil, fmt.Errorf("original database: open target: %w", err)
+	}
+	defer db.Close()
+	d, err := verify.Checksum(ctx, db, verify.Options{Databases: []string{seedgen.DB}})
+	if err != nil {
+		return nil, fmt.Errorf("original database: %w", err)
+	}
+	return d, nil
+}
+
+// checkOriginal compares the workload database's tables on target with
+// their digests before the replay: a table the replay wrote, created or
+// dropped there is a failure.
+func checkOriginal(ctx context.Context, target *sandbox.Server, before map[string]string) ([]Failure, error) {
+	after, err := originalDigests(ctx, target)
+	if err != nil {
+		return nil, err
+	}
+	var changed []string
+	for t, d := range before {
+		switch a, ok := after[t]; {
+		case !ok:
+			changed = append(changed, t+" (dropped)")
+		case a != d:
+			changed = append(changed, t+" (changed)")
+		}
+	}
+	for t := range after {
+		if _, ok := before[t]; !ok {
+			changed = append(changed, t+" (created)")
+		}
+	}
+	if len(changed) == 0 {
+		return nil, nil
+	}
+	slices.Sort(changed)
+	return []Failure{{Class: "--rewrite-db wrote the original database",
+		Detail: fmt.Sprintf("the target's %s, which --rewrite-db %s=%s leaves alone, differs from before the replay: %s",
+			seedgen.DB, seedgen.DB, SideDB, strings.Join(changed, ", "))}}, nil
+}
