@@ -61,17 +61,26 @@ type anchorRanges []anchorRange
 // rangesFor returns the ranges that apply txns[:n] of files (from
 // startPos) but txns[skip] (skip < 0: none).
 func rangesFor(files []string, startPos uint64, txns []binlogtext.BinTxn, n, skip int) anchorRanges {
-	if skip < 0 || skip >= n {
+	if skip < 0 {
+		return rangesSkipping(files, startPos, txns, n, n, n)
+	}
+	return rangesSkipping(files, startPos, txns, n, skip, skip+1)
+}
+
+// rangesSkipping returns the ranges that apply txns[:n] of files (from
+// startPos) but txns[from:to] (none when from >= n).
+func rangesSkipping(files []string, startPos uint64, txns []binlogtext.BinTxn, n, from, to int) anchorRanges {
+	if from >= n || to <= from {
 		if r, ok := rangeFor(files, startPos, txns, n); ok {
 			return anchorRanges{r}
 		}
 		return nil
 	}
 	var out anchorRanges
-	if r, ok := rangeFor(files, startPos, txns, skip); ok {
+	if r, ok := rangeFor(files, startPos, txns, from); ok {
 		out = append(out, r)
 	}
-	after := txns[skip]
+	after := txns[to-1]
 	if r, ok := rangeFor(filesFrom(files, after.File), after.End, txns, n); ok {
 		out = append(out, r)
 	}
@@ -114,9 +123,17 @@ func applyAnchors(ctx context.Context, rs anchorRanges, socket, tmpDir string) (
 // wantErrors returns how many statements of txns[:n] but txns[skip] the
 // source logged with an error code: the anchor fails them again.
 func wantErrors(txns []binlogtext.BinTxn, n, skip int) int {
+	if skip < 0 {
+		return wantErrorsSkipping(txns, n, n, n)
+	}
+	return wantErrorsSkipping(txns, n, skip, skip+1)
+}
+
+// wantErrorsSkipping is wantErrors for the anchor of rangesSkipping.
+func wantErrorsSkipping(txns []binlogtext.BinTxn, n, from, to int) int {
 	want := 0
 	for i, t := range txns[:n] {
-		if i != skip {
+		if i < from || i >= to {
 			want += t.ErrorCodes
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
-	"slices"
 	"strings"
 
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
@@ -61,47 +60,18 @@ func makeSideDB(ctx context.Context, target *sandbox.Server) error {
 	return nil
 }
 
-// originalDigests returns the digests of the workload database's tables
-// on target (verify.Checksum).
-func originalDigests(ctx context.Context, target *sandbox.Server) (map[string]string, error) {
-	db, err := target.Open(ctx, "")
-	if err != nil {
-		return nil, fmt.Errorf("original database: open target: %w", err)
-	}
-	defer db.Close()
-	d, err := verify.Checksum(ctx, db, verify.Options{Databases: []string{seedgen.DB}})
-	if err != nil {
-		return nil, fmt.Errorf("original database: %w", err)
-	}
-	return d, nil
-}
-
 // checkOriginal compares the workload database's tables on target with
-// their digests before the replay: a table the replay wrote, created or
-// dropped there is a failure.
+// their digests before the replay (digests): a table the replay wrote,
+// created or dropped there is a failure.
 func checkOriginal(ctx context.Context, target *sandbox.Server, before map[string]string) ([]Failure, error) {
-	after, err := originalDigests(ctx, target)
+	after, err := digests(ctx, target)
 	if err != nil {
 		return nil, err
 	}
-	var changed []string
-	for t, d := range before {
-		switch a, ok := after[t]; {
-		case !ok:
-			changed = append(changed, t+" (dropped)")
-		case a != d:
-			changed = append(changed, t+" (changed)")
-		}
-	}
-	for t := range after {
-		if _, ok := before[t]; !ok {
-			changed = append(changed, t+" (created)")
-		}
-	}
+	changed := changedTables(before, after)
 	if len(changed) == 0 {
 		return nil, nil
 	}
-	slices.Sort(changed)
 	return []Failure{{Class: "--rewrite-db wrote the original database",
 		Detail: fmt.Sprintf("the target's %s, which --rewrite-db %s=%s leaves alone, differs from before the replay: %s",
 			seedgen.DB, seedgen.DB, SideDB, strings.Join(changed, ", "))}}, nil

@@ -109,6 +109,9 @@ type Result struct {
 	// Notes are observations that are not failures (the anchor against
 	// the source, statements the source refused).
 	Notes []string
+	// Undo says what the undo phase (seedgen.FeatUndo) undid and how it
+	// ended; "" when it did not run.
+	Undo string
 	// anchorUnfaithful is set when the anchor failed statements the
 	// source did not log as failed.
 	anchorUnfaithful bool
@@ -132,6 +135,9 @@ func (r *Result) Line() string {
 		for _, s := range o.Settled {
 			fmt.Fprintf(&b, "; settled %s", s)
 		}
+	}
+	if r.Undo != "" {
+		fmt.Fprintf(&b, "; %s", r.Undo)
 	}
 	fmt.Fprintf(&b, "; features=%s", r.Plan.Features)
 	switch {
@@ -283,7 +289,7 @@ func (r *Result) replayAndCheck(ctx context.Context, cfg Config, src *Source, an
 		if err := makeSideDB(ctx, target); err != nil {
 			return err
 		}
-		if original, err = originalDigests(ctx, target); err != nil {
+		if original, err = digests(ctx, target); err != nil {
 			return err
 		}
 	}
@@ -404,7 +410,15 @@ func (r *Result) replayAndCheck(ctx context.Context, cfg Config, src *Source, an
 	// Stopped before a transaction that changes a sequence and other
 	// tables, the target's GTIDs are still the source's, up to the stop.
 	if r.Replay.TargetBinlog && (split < 0 || gtidRefusal(out) == sequenceRefusal) {
-		return r.checkGTIDs(ctx, target, anchor, txns)
+		if err := r.checkGTIDs(ctx, target, anchor, txns); err != nil {
+			return err
+		}
+	}
+	// Undo part of what the target holds, when it is the anchor's (not a
+	// filtered nor renamed replay, none skipped).
+	if r.Plan.Has(seedgen.FeatUndo) && len(r.Failures) == 0 && !r.anchorUnfaithful && !out.AnchorUnfaithful && out.Exit == 0 &&
+		r.Expect.Applied > 0 && split < 0 && out.TempRefused == nil && !r.Replay.Filter && !r.Replay.RewriteDB && r.Replay.Accident < 0 {
+		return r.undoPhase(ctx, rp, target)
 	}
 	return nil
 }

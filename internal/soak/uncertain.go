@@ -375,11 +375,19 @@ func (r *replayer) exemptPending(ctx context.Context, out *Outcome, tr *TempRefu
 // transactions to it with mariadb-binlog | mariadb (setting
 // out.AnchorUnfaithful if it fails statements the source did not).
 func (r *replayer) anchorAt(ctx context.Context, n int, out *Outcome) (*sandbox.Server, error) {
+	if r.cfg.Accident < 0 {
+		return r.anchorWithout(ctx, n, n, n, out)
+	}
+	return r.anchorWithout(ctx, n, r.cfg.Accident, r.cfg.Accident+1, out)
+}
+
+// anchorWithout is anchorAt leaving out txns[from:to] (not the accident).
+func (r *replayer) anchorWithout(ctx context.Context, n, from, to int, out *Outcome) (*sandbox.Server, error) {
 	srv, err := sandbox.Start(ctx, sandbox.Options{FromDatadir: r.src.Base})
 	if err != nil {
 		return nil, fmt.Errorf("start an anchor for %d transactions: %w", n, err)
 	}
-	rs := rangesFor(r.files, r.src.StartPos, r.txns, n, r.cfg.Accident).withoutDomains() // no binlog
+	rs := rangesSkipping(r.files, r.src.StartPos, r.txns, n, from, to).withoutDomains() // no binlog
 	if len(rs) == 0 {
 		return srv, nil
 	}
@@ -392,7 +400,7 @@ func (r *replayer) anchorAt(ctx context.Context, n int, out *Outcome) (*sandbox.
 	if err != nil {
 		return srv, err
 	}
-	if want := wantErrors(r.txns, n, r.cfg.Accident); failed != want {
+	if want := wantErrorsSkipping(r.txns, n, from, to); failed != want {
 		out.AnchorUnfaithful = out.AnchorUnfaithful || failed > want
 		out.Notes = append(out.Notes, fmt.Sprintf("anchor for %d transactions: %d statements failed, %d logged with an error code: %s",
 			n, failed, want, tailLines(stderr, 5)))

@@ -100,6 +100,12 @@ const (
 	// restarts; the copy is compared with the anchor, the original with
 	// the base. Not with remote reading nor the target's binlog.
 	FeatRewriteDB Feature = "rewritedb"
+	// FeatUndo undoes, after a replay that passed, one to three of the
+	// transactions the target holds (binlog-replay undo), compared with
+	// an anchor of the history without them; a refusal must leave the
+	// target as it was. Row format and InnoDB tables make undos that are
+	// not refused.
+	FeatUndo Feature = "undo"
 )
 
 // allFeatures lists every feature in a fixed order (the order of reports).
@@ -110,7 +116,7 @@ var allFeatures = []Feature{
 	FeatKill, FeatRestart, FeatCrash, FeatStopPos, FeatStopTime, FeatStopGTID, FeatStopNever,
 	FeatSmallMem, FeatMultiFile, FeatStopBehind, FeatTerm, FeatContext, FeatCollationKeys,
 	FeatPartition, FeatRowImage, FeatDomains, FeatBinlogOptions, FeatStartGTID, FeatRemote, FeatAccident,
-	FeatFilter, FeatRewriteDB,
+	FeatFilter, FeatRewriteDB, FeatUndo,
 }
 
 // optIn are the features "all" leaves out: XA transactions are refused by

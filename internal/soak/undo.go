@@ -1,0 +1,235 @@
+package soak
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/binlog-replay/binlog-replay/internal/sandbox"
+	"github.com/binlog-replay/binlog-replay/internal/soak/binlogtext"
+	"github.com/binlog-replay/binlog-replay/internal/soak/seedgen"
+	"github.com/binlog-replay/binlog-replay/verify"
+)
+
+// The undo phase (seedgen.FeatUndo), after a replay that passed: the
+// target holds the first n transactions of the binlogs, as the anchor
+// does. binlog-replay undo reverses a run of one to three of them on it
+// (by positions or by --gtids, the later writes read to the n-th), and
+// the oracle is an anchor of the first n without that run: undoing
+// transactions that no later one wrote over (by key) leaves what the
+// history without them leaves, row images being what they are. An undo
+// that refuses (exit 1: what it cannot undo; exit 3: later writes to the
+// range's rows) must leave the target as it was; a dry run must foresee
+// the refusal of later writes.
+
+// undoRun is the undo phase's draw.
+type undoRun struct {
+	from, to int // the range: txns[from:to]
+	args     []string
+	desc     string
+	dry      bool
+}
+
+// drawUndo draws the range of the undo phase among the first n
+// transactions, two times in three among those logged as row events alone
+// (the others are refused).
+func drawUndo(rng *rand.Rand, txns []binlogtext.BinTxn, n int) undoRun {
+	var rows []int
+	for i, t := range txns[:n] {
+		if !t.Statement && !t.DDL {
+			rows = append(rows, i)
+		}
+	}
+	from := rng.IntN(n)
+	if len(rows) > 0 && rng.IntN(3) > 0 {
+		from = rows[rng.IntN(len(rows))]
+	}
+	u := undoRun{from: from, to: from + 1 + rng.IntN(min(3, n-from)), dry: rng.IntN(3) == 0}
+	first, last := txns[u.from], txns[u.to-1]
+	if g := gtidRange(txns[u.from:u.to]); g != "" && rng.IntN(3) == 0 {
+		u.args, u.desc = []string{"--gtids", g}, "--gtids "+g
+	} else {
+		start, stop := fmt.Sprintf("%s:%d", first.File, first.Start), fmt.Sprintf("%s:%d", last.File, last.End)
+		u.args, u.desc = []string{"--start-position", start, "--stop-position", stop}, "positions "+start+".."+stop
+	}
+	// The later writes: to the n-th transaction (which the target holds),
+	// or, when it is the last, sometimes to the end of the binlogs.
+	if n < len(txns) || rng.IntN(2) == 0 {
+		u.args = append(u.args, "--until", fmt.Sprintf("%s:%d", txns[n-1].File, txns[n-1].End))
+	}
+	u.args = append(u.args, "--workers", strconv.Itoa(1+rng.IntN(8)))
+	return u
+}
+
+// gtidRange returns the --gtids range naming txns ("d-s-a..b"), "" when
+// they are not consecutive sequence numbers of one domain and server.
+func gtidRange(txns []binlogtext.BinTxn) string {
+	var domain, server string
+	var first, prev uint64
+	for i, t := range txns {
+		parts := strings.Split(t.GTID, "-")
+		if len(parts) != 3 {
+			return ""
+		}
+		seq, err := strconv.ParseUint(parts[2], 10, 64)
+		if err != nil {
+			return ""
+		}
+		switch {
+		case i == 0:
+			domain, server, first = parts[0], parts[1], seq
+		case parts[0] != domain || parts[1] != server || seq != prev+1:
+			return ""
+		}
+		prev = seq
+	}
+	if len(txns) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s-%s-%d..%d", domain, server, first, prev)
+}
+
+// undoPhase runs the undo phase on target, which holds the first
+// r.Expect.Applied transactions, and checks it.
+func (r *Result) undoPhase(ctx context.Context, rp *replayer, target *sandbox.Server) error {
+	n := r.Expect.Applied
+	u := drawUndo(seedgen.NewRand(r.Seed, seedgen.StreamReplay+300), rp.txns, n)
+	before, err := digests(ctx, target)
+	if err != nil {
+		return err
+	}
+	dryExit := -1
+	if u.dry {
+		if dryExit, _, err = r.runUndo(ctx, rp, target, u, true); err != nil {
+			return err
+		}
+	}
+	exit, msg, err := r.runUndo(ctx, rp, target, u, false)
+	if err != nil {
+		return err
+	}
+	what := fmt.Sprintf("undo of transactions #%d..#%d (%s)", u.from+1, u.to, u.desc)
+	r.Undo = fmt.Sprintf("%s: exit %d", what, exit)
+	note := fmt.Sprintf("undo: exit %d", exit)
+	if exit != 0 {
+		note += ": " + msg
+	}
+	r.Outcome.Notes = append(r.Outcome.Notes, note)
+	fail := func(class, format string, args ...any) {
+		r.Failures = append(r.Failures, Failure{Class: "undo: " + class, Detail: what + ": " + fmt.Sprintf(format, args...)})
+	}
+	if u.dry && (dryExit == 3) != (exit == 3) {
+		fail("the dry run foresaw another outcome", "--dry-run exit %d, the undo exit %d", dryExit, exit)
+	}
+	switch exit {
+	case 0:
+	case 1, 3:
+		// Refused, or stopped by the target's checks: nothing written
+		// (one target transaction at most for three source ones: the
+		// undo's groups hold up to 64).
+		after, err := digests(ctx, target)
+		if err != nil {
+			return err
+		}
+		if changed := changedTables(before, after); len(changed) > 0 {
+			fail(fmt.Sprintf("exit %d, the target changed", exit), "tables changed: %s", strings.Join(changed, ", "))
+		}
+		return nil
+	default:
+		fail(fmt.Sprintf("exit %d", exit), "want 0, 1 or 3")
+		return nil
+	}
+	var out Outcome
+	ref, err := rp.anchorWithout(ctx, n, u.from, u.to, &out)
+	if ref != nil {
+		defer ref.Close()
+	}
+	if err != nil {
+		return err
+	}
+	if out.AnchorUnfaithful {
+		r.Notes = append(r.Notes, what+": not compared: "+strings.Join(out.Notes, "; "))
+		return nil
+	}
+	diff, rep, err := rp.compare(ctx, target, ref)
+	if err != nil {
+		return err
+	}
+	if len(diff) > 0 {
+		fail("data differs from the history without the range", "target against an anchor of the first %d transactions without them:\n%s", n, rep)
+	}
+	return nil
+}
+
+// runUndo runs binlog-replay undo (dry: --dry-run) for u on target and
+// returns its exit status and its last message, logging its command and
+// output.
+func (r *Result) runUndo(ctx context.Context, rp *replayer, target *sandbox.Server, u undoRun, dry bool) (int, string, error) {
+	runCtx, cancel := context.WithTimeout(ctx, runTimeout)
+	defer cancel()
+	args := append([]string{"undo", "--target", target.DSN(""), "--json"}, u.args...)
+	if dry {
+		args = append(args, "--dry-run")
+	}
+	args = append(args, rp.files...)
+	cmd := exec.CommandContext(runCtx, rp.bin, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if runCtx.Err() != nil {
+		return 0, "", fmt.Errorf("undo: no end within %s", runTimeout)
+	}
+	exit := exitCode(err)
+	if exit < 0 {
+		return 0, "", fmt.Errorf("undo: %w", err)
+	}
+	fmt.Fprintf(&r.Outcome.Log, "$ binlog-replay %s\nexit %d\n%s%s\n", strings.Join(args, " "), exit, stdout.String(), tailLines(stderr.String(), 10))
+	msg := ""
+	for _, l := range strings.Split(stderr.String(), "\n") {
+		if strings.HasPrefix(l, "binlog-replay") {
+			msg = strings.TrimPrefix(l, "binlog-replay undo: ")
+		}
+	}
+	return exit, msg, nil
+}
+
+// digests returns the digests of the workload database's tables on srv
+// (verify.Checksum).
+func digests(ctx context.Context, srv *sandbox.Server) (map[string]string, error) {
+	db, err := srv.Open(ctx, "")
+	if err != nil {
+		return nil, fmt.Errorf("digests: open server: %w", err)
+	}
+	defer db.Close()
+	d, err := verify.Checksum(ctx, db, verify.Options{Databases: []string{seedgen.DB}})
+	if err != nil {
+		return nil, fmt.Errorf("digests: %w", err)
+	}
+	return d, nil
+}
+
+// changedTables lists the tables whose digests differ between before and
+// after, sorted, with how: "(changed)", "(dropped)", "(created)".
+func changedTables(before, after map[string]string) []string {
+	var changed []string
+	for t, d := range before {
+		switch a, ok := after[t]; {
+		case !ok:
+			changed = append(changed, t+" (dropped)")
+		case a != d:
+			changed = append(changed, t+" (changed)")
+		}
+	}
+	for t := range after {
+		if _, ok := before[t]; !ok {
+			changed = append(changed, t+" (created)")
+		}
+	}
+	slices.Sort(changed)
+	return changed
+}
