@@ -176,12 +176,11 @@ func chooseReplay(rng *rand.Rand, p seedgen.Plan, txns []binlogtext.BinTxn, end 
 	c.Remote = p.Has(seedgen.FeatRemote) && rng.IntN(2) == 0 && !c.Stop.UnknownDomain
 	c.ResumeBare = c.Stop.Desc != "none" && rng.IntN(2) == 0
 	// Drawn last, for the same reason: the oracle compares the tables
-	// kept. Kills and restarts included (a resume keeps the filters), not
-	// remote reading (its refusals come as the binlogs arrive, not before
-	// anything is applied, which the expectation does not model) nor the
-	// target's binlog (the GTIDs it logs are those of the transactions
-	// kept).
-	c.Filter = p.Has(seedgen.FeatFilter) && rng.IntN(2) == 0 && !c.Remote && !c.TargetBinlog
+	// kept. Kills, restarts and remote reading included (a resume keeps
+	// the filters; reading from the source, a refusal comes at its
+	// transaction, with every one before it applied), not the target's
+	// binlog (the GTIDs it logs are those of the transactions kept).
+	c.Filter = p.Has(seedgen.FeatFilter) && rng.IntN(2) == 0 && !c.TargetBinlog
 	// Drawn last, for the same reason; not with the filters (it takes
 	// --databases), remote reading nor the target's binlog, as the filters.
 	c.RewriteDB = p.Has(seedgen.FeatRewriteDB) && rng.IntN(2) == 0 && !c.Filter && !c.Remote && !c.TargetBinlog

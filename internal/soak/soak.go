@@ -359,6 +359,25 @@ func (r *Result) replayAndCheck(ctx context.Context, cfg Config, src *Source, an
 		r.anchorUnfaithful = false
 		r.Expect = Expect{Exit: 1, Applied: 0, Refusal: refusal, Why: "refused before anything was applied: " + refusal}
 	}
+	if k := filterStopAt(out, txns); r.Replay.Filter && r.Replay.Remote && k >= 0 {
+		// Reading from the source, --tables refuses a transaction when
+		// it comes (the binlogs cannot be read ahead): the target must
+		// hold every transaction before it.
+		if k > r.Expect.Applied {
+			r.Failures = append(r.Failures, Failure{Class: "--tables refused a transaction past the stop point",
+				Detail: fmt.Sprintf("refused transaction #%d, the stop point is before #%d: %s", k+1, r.Expect.Applied+1, lastError(out))})
+		}
+		if anchor, err = rp.anchorAt(ctx, k, out); anchor != nil {
+			defer anchor.Close()
+		}
+		if err != nil {
+			return err
+		}
+		r.anchorUnfaithful = false
+		r.Notes = append(r.Notes, "--tables refused a transaction read from the source: "+refusalClass(lastError(out)))
+		r.Expect = Expect{Exit: 1, Applied: k, Refusal: filterRefusals[0],
+			Why: fmt.Sprintf("refused at transaction #%d, read from the source: %s", k+1, refusalClass(lastError(out)))}
+	}
 	split, dropped, err := gtidStop(ctx, out, txns, target)
 	if err != nil {
 		return err
@@ -771,6 +790,27 @@ func filterRefusal(out *Outcome) string {
 		}
 	}
 	return ""
+}
+
+// reFilterAt finds the transaction a refusal of --tables names.
+var reFilterAt = regexp.MustCompile(`--tables cannot apply the transaction #\d+ at (\S+):(\d+)`)
+
+// filterStopAt returns the index in txns of the transaction a refusal of
+// --tables that ended out names, -1 for none.
+func filterStopAt(out *Outcome, txns []binlogtext.BinTxn) int {
+	if out.Exit != 1 {
+		return -1
+	}
+	m := reFilterAt.FindStringSubmatch(lastError(out))
+	if m == nil {
+		return -1
+	}
+	for i, t := range txns {
+		if t.File == m[1] && fmt.Sprint(t.Start) == m[2] {
+			return i
+		}
+	}
+	return -1
 }
 
 // runAnchor starts the anchor target and applies the expected range to it.
