@@ -16,14 +16,16 @@ import (
 
 // testSeeds are the seeds `make test` runs: a few, so that the package
 // stays well under two minutes with -race. One per binlog format with the
-// stable features, one with kills and target restarts (StableChaosFeatures),
-// seed 22, whose stable draw holds the statement context (FeatContext),
-// in STATEMENT format, and seed 109, whose draw with FeatFilter replays
-// some tables with --tables (refused up front once, then run again with
-// the table the refusal names), in STATEMENT format.
+// stable features (seed 1 then undoes a transaction the target holds,
+// FeatUndo, which its draw leaves unrefused; seed 2 replays into a side
+// database, FeatRewriteDB), one with kills and target restarts
+// (StableChaosFeatures), seed 22, whose stable draw holds the statement
+// context (FeatContext), in STATEMENT format, and seed 109, whose draw with
+// FeatFilter replays some tables with --tables (refused up front once,
+// then run again with the table the refusal names), in STATEMENT format.
 var testSeeds = []seedRun{
-	{1, "ROW", "stable"},
-	{2, "MIXED", "stable"},
+	{1, "ROW", "stable,undo"},
+	{2, "MIXED", "stable,rewritedb"},
 	{3, "STATEMENT", "stable"},
 	{4, "", "stable-chaos"},
 	{22, "STATEMENT", "stable"},
