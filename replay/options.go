@@ -357,7 +357,14 @@ func (o *Options) validateRewrite() error {
 	if len(o.Select.RewriteDB) == 0 {
 		return nil
 	}
-	if _, err := o.rewriter(nil, filterTables{}); err != nil {
+	if o.Recovery.Resume && len(o.Select.Databases) == 0 && len(o.Select.Tables) == 0 {
+		// A resume given no filters keeps the checkpoint's
+		// (resumeSelection); the rules are checked with them when the
+		// run makes its rewriter.
+		if err := o.Select.RewriteDB.Check(); err != nil {
+			return err
+		}
+	} else if _, err := o.rewriter(nil, filterTables{}); err != nil {
 		return err
 	}
 	switch {

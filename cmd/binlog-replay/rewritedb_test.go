@@ -53,8 +53,9 @@ func copyDatabase(t *testing.T, db *sql.DB, from, to string) {
 // killing the tool with SIGKILL at random moments and resuming each time:
 // kr_side must end equal to the source's kr (a transaction applied twice
 // would fail on a duplicate key or change a counter), and the target's kr
-// be untouched. A resume without --rewrite-db, or with other rules, is
-// refused and applies nothing.
+// be untouched. Every other resume gives the rules without --databases,
+// which the checkpoint keeps. A resume without --rewrite-db, or with other
+// rules (with --databases or without), is refused and applies nothing.
 func TestRewriteDBKillAndResume(t *testing.T) {
 	for _, format := range []string{"ROW", "STATEMENT"} {
 		t.Run(format, func(t *testing.T) { testRewriteDBKillAndResume(t, format) })
@@ -72,8 +73,9 @@ func testRewriteDBKillAndResume(t *testing.T, format string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := []string{"replay", "--target", tgt.DSN(""), "--workers", "4", "--group-txns", "2", "--progress", "none", "--databases", "kr"}
-	rules := []string{"--rewrite-db", "kr=kr_side"}
+	base := []string{"replay", "--target", tgt.DSN(""), "--workers", "4", "--group-txns", "2", "--progress", "none"}
+	// Every other resume gives no --databases: the checkpoint keeps it.
+	rules, filters := []string{"--rewrite-db", "kr=kr_side"}, []string{"--databases", "kr"}
 	rng := rand.New(rand.NewPCG(13, uint64(len(format))))
 	kills, refusedChecked := 0, false
 	for run := 0; ; run++ {
@@ -85,10 +87,15 @@ func testRewriteDBKillAndResume(t *testing.T, format string) {
 			t.Fatal(err)
 		}
 		args := append(append([]string{}, base...), rules...)
+		if cp == nil || run%2 == 0 {
+			args = append(args, filters...)
+		}
 		if cp != nil {
 			args = append(args, "--resume")
 			if !refusedChecked && cp.Applied > 0 {
-				checkResumeRefused(t, bin, db, append(append([]string{}, base...), "--resume"), sc.Files)
+				withFilters := append(append([]string{}, base...), filters...)
+				checkResumeRefused(t, bin, db, append(append([]string{}, withFilters...), "--resume"), sc.Files)
+				checkResumeRefused(t, bin, db, append(append([]string{}, withFilters...), "--resume", "--rewrite-db", "kr=other_side"), sc.Files)
 				checkResumeRefused(t, bin, db, append(append([]string{}, base...), "--resume", "--rewrite-db", "kr=other_side"), sc.Files)
 				refusedChecked = true
 			}
