@@ -74,8 +74,9 @@ type ReplayConfig struct {
 	Tables    []string
 	Databases bool
 	// RewriteDB applies the workload to a copy of the base under another
-	// name on the target (FeatRewriteDB): --rewrite-db DB=SideDB
-	// --databases DB.
+	// name on the target (FeatRewriteDB): --rewrite-db DB=SideDB with
+	// --databases DB, or with --tables Tables (the copy holding those
+	// tables alone).
 	RewriteDB bool
 }
 
@@ -122,7 +123,7 @@ func (c ReplayConfig) String() string {
 	switch {
 	case c.Filter && c.Databases:
 		s += " databases=" + seedgen.DB
-	case c.Filter:
+	case len(c.Tables) > 0:
 		s += " tables=" + strings.Join(c.Tables, ",")
 	}
 	if c.RewriteDB {
@@ -374,7 +375,7 @@ func (r *replayer) args(resume bool, workers int) []string {
 	}
 	switch {
 	case resume && r.cfg.ResumeBare:
-	case r.cfg.Filter && r.cfg.Databases, r.cfg.RewriteDB:
+	case r.cfg.Filter && r.cfg.Databases, r.cfg.RewriteDB && len(r.cfg.Tables) == 0:
 		a = append(a, "--databases", seedgen.DB)
 	case len(r.cfg.Tables) > 0:
 		a = append(a, "--tables", strings.Join(r.cfg.Tables, ","))

@@ -19,16 +19,20 @@ import (
 // compares the copy with the anchor, and the original with what it held
 // before the replay (the replay must not write it).
 
-// makeSideDB copies the workload's database on target to SideDB: its
-// default character set and collation, tables, rows, triggers and routines
-// (mariadb-dump | mariadb). It returns an error when the copy differs from
-// the original, table by table (the harness could not make it).
-func makeSideDB(ctx context.Context, target *sandbox.Server) error {
+// makeSideDB copies the workload's database on target to SideDB, made
+// anew: its default character set and collation, tables (all, or those
+// of tables, as "db.table"), rows, triggers and routines (mariadb-dump |
+// mariadb). It returns an error when the copy differs from the original,
+// table by table (the harness could not make it).
+func makeSideDB(ctx context.Context, target *sandbox.Server, tables []string) error {
 	db, err := target.Open(ctx, "")
 	if err != nil {
 		return fmt.Errorf("side database: open target: %w", err)
 	}
 	defer db.Close()
+	if _, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS `"+SideDB+"`"); err != nil {
+		return fmt.Errorf("side database: %w", err)
+	}
 	var name, create string
 	if err := db.QueryRowContext(ctx, "SHOW CREATE DATABASE `"+seedgen.DB+"`").Scan(&name, &create); err != nil {
 		return fmt.Errorf("side database: %w", err)
@@ -37,8 +41,12 @@ func makeSideDB(ctx context.Context, target *sandbox.Server) error {
 	if _, err := db.ExecContext(ctx, create); err != nil {
 		return fmt.Errorf("side database: %s: %w", create, err)
 	}
-	dump := exec.CommandContext(ctx, "mariadb-dump", "--no-defaults", "--socket="+target.Socket, "--user=root",
-		"--skip-dump-date", "--routines", "--triggers", "--hex-blob", seedgen.DB)
+	args := []string{"--no-defaults", "--socket=" + target.Socket, "--user=root", "--skip-dump-date", "--routines", "--triggers",
+		"--hex-blob", seedgen.DB}
+	for _, t := range tables {
+		args = append(args, strings.TrimPrefix(t, seedgen.DB+"."))
+	}
+	dump := exec.CommandContext(ctx, "mariadb-dump", args...)
 	load := exec.CommandContext(ctx, "mariadb", "--no-defaults", "--socket="+target.Socket, "--user=root", "--binary-mode", SideDB)
 	var dumped, dumpErr, loadErr bytes.Buffer
 	dump.Stdout, dump.Stderr = &dumped, &dumpErr
@@ -49,8 +57,11 @@ func makeSideDB(ctx context.Context, target *sandbox.Server) error {
 	if err := load.Run(); err != nil {
 		return fmt.Errorf("side database: load the dump: %w: %s", err, loadErr.String())
 	}
-	rep, err := verify.Compare(ctx, db, db, verify.Options{Databases: []string{seedgen.DB},
-		TargetNames: map[string]string{seedgen.DB: SideDB}, SampleRows: 3})
+	opts := verify.Options{Databases: []string{seedgen.DB}, TargetNames: map[string]string{seedgen.DB: SideDB}, SampleRows: 3}
+	if len(tables) > 0 {
+		opts.Databases, opts.Tables = nil, tables
+	}
+	rep, err := verify.Compare(ctx, db, db, opts)
 	if err != nil {
 		return fmt.Errorf("side database: compare with the original: %w", err)
 	}

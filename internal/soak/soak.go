@@ -286,7 +286,14 @@ func (r *Result) replayAndCheck(ctx context.Context, cfg Config, src *Source, an
 	}
 	var original map[string]string
 	if r.Replay.RewriteDB {
-		if err := makeSideDB(ctx, target); err != nil {
+		// Half the time some tables only (--tables), as an operator
+		// restores one table beside the live one.
+		if rng := seedgen.NewRand(r.Seed, seedgen.StreamReplay+200); rng.IntN(2) == 0 {
+			if r.Replay.Tables, err = chooseTables(ctx, rng, target); err != nil {
+				return err
+			}
+		}
+		if err := makeSideDB(ctx, target, r.Replay.Tables); err != nil {
 			return err
 		}
 		if original, err = digests(ctx, target); err != nil {
@@ -306,6 +313,11 @@ func (r *Result) replayAndCheck(ctx context.Context, cfg Config, src *Source, an
 		}
 		retried = true
 		r.Replay.Tables, rp.cfg.Tables = more, more
+		if r.Replay.RewriteDB {
+			if err := makeSideDB(ctx, target, more); err != nil {
+				return err
+			}
+		}
 		log := r.Outcome.Log.String()
 		r.Outcome, err = rp.run(ctx)
 		if r.Outcome != nil {
