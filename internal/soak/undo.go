@@ -117,6 +117,10 @@ func (r *Result) undoPhase(ctx context.Context, rp *replayer, target *sandbox.Se
 	r.Undo = fmt.Sprintf("%s: exit %d", what, exit)
 	note := fmt.Sprintf("undo: exit %d", exit)
 	if exit != 0 {
+		// The reason, for the tally (which cuts notes short).
+		if _, why, ok := strings.Cut(msg, "cannot be undone: "); ok {
+			msg = why
+		}
 		note += ": " + msg
 	}
 	r.Outcome.Notes = append(r.Outcome.Notes, note)
