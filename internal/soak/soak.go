@@ -242,6 +242,9 @@ func (r *Result) run(ctx context.Context, cfg Config, dir string) error {
 	}
 	r.Expect = expect(txns, r.Replay)
 	r.phase("source", &began)
+	if err := r.checkPlan(ctx, cfg.Bin, src, txns); err != nil {
+		return err
+	}
 	anchor, err := r.runAnchor(ctx, src, files, txns, dir)
 	if anchor != nil {
 		defer anchor.Close()
