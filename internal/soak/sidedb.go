@@ -49,13 +49,12 @@ func makeSideDB(ctx context.Context, target *sandbox.Server, tables []string) er
 		var have []string
 		for _, t := range tables {
 			if name := strings.TrimPrefix(t, seedgen.DB+"."); tableEngine(ctx, seedgen.DB, name, db) != "?" {
-				have = append(have, name)
+				args, have = append(args, name), append(have, t)
 			}
 		}
-		if len(have) == 0 {
+		if tables = have; len(tables) == 0 {
 			return nil
 		}
-		args = append(args, have...)
 	}
 	dump := exec.CommandContext(ctx, "mariadb-dump", args...)
 	load := exec.CommandContext(ctx, "mariadb", "--no-defaults", "--socket="+target.Socket, "--user=root", "--binary-mode", SideDB)

@@ -17,8 +17,10 @@ import (
 // testSeeds are the seeds `make test` runs: a few, so that the package
 // stays well under two minutes with -race. One per binlog format with the
 // stable features (seed 1 then undoes a transaction the target holds,
-// FeatUndo, which its draw leaves unrefused; seed 2 replays into a side
-// database, FeatRewriteDB), one with kills and target restarts
+// FeatUndo, which its draw leaves unrefused; seed 2 replays some tables
+// into a side database, FeatRewriteDB, refused up front for RENAME TABLE
+// swaps and run again with the tables named), one with kills and target
+// restarts
 // (StableChaosFeatures), seed 22, whose stable draw holds the statement
 // context (FeatContext), in STATEMENT format, and seed 109, whose draw with
 // FeatFilter replays some tables with --tables (refused up front once,
