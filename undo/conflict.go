@@ -38,7 +38,12 @@ import (
 //     database: all its rows (the table may no longer take the range's
 //     row events); CREATE and ALTER DATABASE change no table;
 //   - a later statement-format transaction, or DDL whose tables cannot be
-//     told: every row of the range.
+//     told: every row of the range;
+//   - a later delete or update of a table whose foreign keys (through a
+//     chain of them, or a table referencing itself) carry it to a table of
+//     the range with CASCADE, SET NULL or SET DEFAULT: all the range's
+//     rows of that table (the server changed child rows without logging
+//     them; tables.cascades).
 //
 // The scan holds the range's keys (8 bytes each, sorted) and the keys of
 // the range that later transactions wrote.
@@ -117,8 +122,11 @@ type scanner struct {
 	until  txn.Position
 	keys   *rangeKeys
 	tables *tables
-	keyer  *partition.Keyer
-	logf   func(format string, args ...any)
+	// cascades are the tables whose writes foreign keys carry to the
+	// range's tables, unlogged (tables.cascades).
+	cascades map[string][]cascade
+	keyer    *partition.Keyer
+	logf     func(format string, args ...any)
 	// check, when set, may refuse a later transaction (whole, or its
 	// last piece).
 	check func(t *txn.Txn) error
@@ -185,6 +193,12 @@ func (s *scanner) txn(ctx context.Context, t *txn.Txn, l *later) error {
 // rows records what the later row event e wrote of the range.
 func (s *scanner) rows(ctx context.Context, t *txn.Txn, e *txn.Event, l *later) error {
 	name := e.Rows.Table.Schema + "." + e.Rows.Table.Table
+	for _, c := range s.cascades[name] {
+		if e.Rows.Op == txn.OpDelete && c.onDelete || e.Rows.Op == txn.OpUpdate && c.onUpdate {
+			l.touch(c.child, t, fmt.Sprintf("it %ss rows of %s (%s at %s), which foreign key %s carries to %s without logging it",
+				e.Rows.Op, name, e.TypeName, e.Pos, c.fk, c.child))
+		}
+	}
 	ti := s.tables.byKey[name]
 	switch {
 	case ti == nil:

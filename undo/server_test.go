@@ -84,8 +84,14 @@ type scenario struct {
 // accident's transactions: those committed while a.accident ran.
 func newScenario(t *testing.T, a accident) *scenario {
 	t.Helper()
+	return newScenarioWith(t, shopSetup, a)
+}
+
+// newScenarioWith is newScenario with setup instead of shopSetup.
+func newScenarioWith(t *testing.T, setup func(context.Context, *sql.DB) error, a accident) *scenario {
+	t.Helper()
 	var from, to uint64
-	sc := replaytest.New(t, "ROW", shopSetup, func(ctx context.Context, db *sql.DB) error {
+	sc := replaytest.New(t, "ROW", setup, func(ctx context.Context, db *sql.DB) error {
 		if a.before != nil {
 			if err := a.before(ctx, db); err != nil {
 				return fmt.Errorf("before: %w", err)
@@ -583,6 +589,60 @@ func TestUndoConflicts(t *testing.T) {
 		t.Errorf("rows changed back: %+v; want 97 customers updated back, 39 items inserted back", sum.Tables)
 	}
 	replaytest.RequireEqual(t, s.SourceDB, ref, "app")
+}
+
+// TestUndoLaterCascade undoes an update of child rows after which the
+// parents of some were deleted or updated, their foreign keys (directly,
+// or through a chain of them) cascading to those children without logging
+// it: every later write that may have changed the children is a conflict
+// for all the range's rows of the child table, so the undo is refused with
+// nothing written (before, the undo wrote what it could and stopped at the
+// first child row the cascade had changed, which its row check found
+// differing: soak seed 61226).
+func TestUndoLaterCascade(t *testing.T) {
+	ctx := context.Background()
+	setup := func(ctx context.Context, db *sql.DB) error {
+		stmts := []string{
+			"CREATE DATABASE app",
+			"CREATE TABLE app.gp (id INT PRIMARY KEY) ENGINE=InnoDB",
+			"CREATE TABLE app.par (id INT PRIMARY KEY, gid INT, FOREIGN KEY (gid) REFERENCES app.gp(id) ON DELETE CASCADE) ENGINE=InnoDB",
+			"CREATE TABLE app.chi (id INT PRIMARY KEY, pid INT, v INT, " +
+				"FOREIGN KEY (pid) REFERENCES app.par(id) ON DELETE CASCADE ON UPDATE CASCADE) ENGINE=InnoDB",
+			"CREATE TABLE app.other (id INT PRIMARY KEY, v INT) ENGINE=InnoDB",
+		}
+		for i := 1; i <= 10; i++ {
+			stmts = append(stmts, fmt.Sprintf("INSERT INTO app.gp VALUES (%d)", i), fmt.Sprintf("INSERT INTO app.par VALUES (%d, %d)", i, i),
+				fmt.Sprintf("INSERT INTO app.chi VALUES (%d, %d, 0)", i, i), fmt.Sprintf("INSERT INTO app.other VALUES (%d, 0)", i))
+		}
+		return replaytest.ExecAll(ctx, db, stmts...)
+	}
+	for _, tc := range []struct {
+		name, later, why string
+	}{
+		{"parent deleted", "DELETE FROM app.par WHERE id = 3", "it deletes rows of app.par"},
+		{"parent updated", "UPDATE app.par SET id = 30 WHERE id = 3", "it updates rows of app.par"},
+		{"grandparent deleted", "DELETE FROM app.gp WHERE id = 4", "it deletes rows of app.gp"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newScenarioWith(t, setup, accident{
+				accident: func(ctx context.Context, db *sql.DB) error {
+					return replaytest.ExecAll(ctx, db, "UPDATE app.chi SET v = 99 WHERE id <= 5", "UPDATE app.other SET v = 1 WHERE id = 1")
+				},
+				after: func(ctx context.Context, db *sql.DB) error { return replaytest.ExecAll(ctx, db, tc.later) },
+			})
+			var log strings.Builder
+			_, err := undo.Run(ctx, s.undoOptions(2), &log)
+			var ce *undo.ConflictError
+			if !errors.As(err, &ce) || len(ce.Conflicts) != 1 || ce.Conflicts[0].Table != "app.chi" || ce.Conflicts[0].Rows != 5 ||
+				!strings.Contains(ce.Conflicts[0].Why, tc.why) || !strings.Contains(ce.Conflicts[0].Why, "carries to app.chi") {
+				t.Fatalf("got %v (%+v), want a ConflictError for all 5 rows of app.chi: %s\n%s", err, ce, tc.why, log.String())
+			}
+			var n int
+			if err := s.SourceDB.QueryRow("SELECT COUNT(*) FROM app.other WHERE v = 1").Scan(&n); err != nil || n != 1 {
+				t.Fatalf("app.other after the refusal: %d rows of the accident (%v), want 1: nothing written", n, err)
+			}
+		})
+	}
 }
 
 // TestUndoRefusals checks that what an undo cannot reverse is refused

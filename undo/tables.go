@@ -209,3 +209,75 @@ func (ts *tables) sorted() []*tableInfo {
 	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
 	return out
 }
+
+// cascade is a table whose writes the server may carry, through foreign
+// keys with a referential action that writes child rows (CASCADE, SET
+// NULL, SET DEFAULT), to rows of a table of the range, without logging
+// those changes: a later delete (onDelete) or update (onUpdate) of one of
+// its rows may have changed any row of child.
+type cascade struct {
+	child              string // db.table, a table of the range
+	fk                 string // the first constraint of the chain, `name` of db.table
+	onDelete, onUpdate bool
+}
+
+// cascades returns, by "db.table", the tables whose later deletes or
+// updates may change rows of the range's tables through cascading foreign
+// keys: the parents of a range table by such a key (a delete when its ON
+// DELETE action writes child rows, an update when its ON UPDATE one does),
+// their own parents by such keys (any write that may change the parent:
+// conservatively, a delete or an update the key's actions carry), and so
+// on; a table referencing itself is its own parent. The definitions of
+// the parents are read from the target.
+func (ts *tables) cascades(ctx context.Context) (map[string][]cascade, error) {
+	out := map[string][]cascade{}
+	for _, ti := range ts.sorted() {
+		// reach: the tables found for ti, each with what of their
+		// writes may change it (through the chain found first).
+		reach := map[string]cascade{}
+		type edge struct {
+			def        *schema.Table
+			del, upd   bool // a delete (update) of def's rows may change ti
+			constraint string
+		}
+		queue := []edge{{def: ti.def, del: true, upd: true}}
+		for len(queue) > 0 {
+			e := queue[0]
+			queue = queue[1:]
+			for _, fk := range e.def.ForeignKeys {
+				d, u := fk.ChangesChildren(true), fk.ChangesChildren(false)
+				if !d && !u {
+					continue
+				}
+				parent := fk.RefSchema + "." + fk.RefTable
+				if _, seen := reach[parent]; seen {
+					continue
+				}
+				constraint := e.constraint
+				if constraint == "" {
+					constraint = fmt.Sprintf("`%s` of %s", fk.Name, fk.Schema+"."+fk.Table)
+				}
+				// A delete of the parent deletes (CASCADE) or updates
+				// (SET NULL, SET DEFAULT) the child's rows; an update
+				// updates them: either may go on to ti.
+				c := cascade{child: ti.name, fk: constraint, onDelete: d && (e.del || e.upd), onUpdate: u && (e.del || e.upd)}
+				if !c.onDelete && !c.onUpdate {
+					continue
+				}
+				reach[parent] = c
+				pdef, err := ts.defs.Table(ctx, fk.RefSchema, fk.RefTable)
+				if errors.Is(err, schema.ErrNoTable) {
+					continue
+				}
+				if err != nil {
+					return nil, fmt.Errorf("read the definition of %s on the target: %w", parent, err)
+				}
+				queue = append(queue, edge{def: pdef, del: c.onDelete, upd: c.onUpdate, constraint: constraint})
+			}
+		}
+		for parent, c := range reach {
+			out[parent] = append(out[parent], c)
+		}
+	}
+	return out, nil
+}

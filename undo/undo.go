@@ -605,7 +605,11 @@ func (u *undo) take(ctx context.Context, iv *inverse.Inverter, t *txn.Txn, cur *
 func (u *undo) scanLater(ctx context.Context, until txn.Position) (*later, error) {
 	o := &u.opts
 	readAhead, _ := budget.ReaderLimits(o.Apply.MemoryBudget)
-	s := &scanner{files: o.Files, until: until, keys: &u.keys, tables: u.tables, keyer: u.keyer, logf: u.logf,
+	cascades, err := u.tables.cascades(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s := &scanner{files: o.Files, until: until, keys: &u.keys, tables: u.tables, cascades: cascades, keyer: u.keyer, logf: u.logf,
 		opts: binlog.Options{StreamAbove: u.pieceBytes(), ReadAheadBytes: readAhead, SkipUnknown: o.SkipUnknown,
 			NoContinuityCheck: o.NoContinuityCheck}}
 	if u.sel != nil {
