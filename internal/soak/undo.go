@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 	"github.com/binlog-replay/binlog-replay/internal/soak/binlogtext"
@@ -37,6 +39,10 @@ type undoRun struct {
 	// skip undoes the rows later transactions did not write
 	// (--on-conflict skip) rather than refusing.
 	skip bool
+	// kills are the delays after which runs of the undo are killed
+	// (SIGKILL), each followed by a run with --resume (a fresh run when
+	// the killed one had not recorded the undo yet).
+	kills []time.Duration
 }
 
 // drawUndo draws the range of the undo phase among the first n
@@ -53,7 +59,11 @@ func drawUndo(rng *rand.Rand, txns []binlogtext.BinTxn, n int) undoRun {
 	if len(rows) > 0 && rng.IntN(3) > 0 {
 		from = rows[rng.IntN(len(rows))]
 	}
-	u := undoRun{from: from, to: from + 1 + rng.IntN(min(3, n-from)), dry: rng.IntN(3) == 0}
+	length := 3
+	if rng.IntN(4) == 0 {
+		length = 20
+	}
+	u := undoRun{from: from, to: from + 1 + rng.IntN(min(length, n-from)), dry: rng.IntN(3) == 0}
 	first, last := txns[u.from], txns[u.to-1]
 	if g := gtidRange(txns[u.from:u.to]); g != "" && rng.IntN(3) == 0 {
 		u.args, u.desc = []string{"--gtids", g}, "--gtids "+g
@@ -69,6 +79,14 @@ func drawUndo(rng *rand.Rand, txns []binlogtext.BinTxn, n int) undoRun {
 	u.args = append(u.args, "--workers", strconv.Itoa(1+rng.IntN(8)))
 	if u.skip = rng.IntN(3) == 0; u.skip {
 		u.args, u.desc = append(u.args, "--on-conflict", "skip"), u.desc+", --on-conflict skip"
+	}
+	// Drawn last: a third of the undos are killed once or twice, their
+	// ranges a quarter of the time up to 20 transactions long.
+	if rng.IntN(3) == 0 {
+		for k := 1 + rng.IntN(2); k > 0; k-- {
+			u.kills = append(u.kills, time.Duration(rng.IntN(200))*time.Millisecond)
+		}
+		u.desc += fmt.Sprintf(", killed %d times", len(u.kills))
 	}
 	return u
 }
@@ -208,21 +226,75 @@ type undoLeft struct {
 	Rows, Total int64
 }
 
-// runUndo runs binlog-replay undo (dry: --dry-run) for u on target and
-// returns its exit status, its last message and the tables its summary
-// says it left rows of, logging its command and output.
+// runUndo runs binlog-replay undo (dry: --dry-run) for u on target, killed
+// and resumed as u says, and returns the last run's exit status, its last
+// message and the tables its summary says it left rows of, logging each
+// run's command and output.
 func (r *Result) runUndo(ctx context.Context, rp *replayer, target *sandbox.Server, u undoRun, dry bool) (int, string, []undoLeft, error) {
+	if dry {
+		return r.runUndoOnce(ctx, rp, target, u, "--dry-run", -1)
+	}
+	flag := ""
+	for k := 0; ; k++ {
+		kill := time.Duration(-1)
+		if k < len(u.kills) {
+			kill = u.kills[k]
+		}
+		exit, msg, left, err := r.runUndoOnce(ctx, rp, target, u, flag, kill)
+		if err != nil || exit != 128+int(syscall.SIGKILL) {
+			return exit, msg, left, err
+		}
+		// Killed: resume the undo its record names, or start it again
+		// when the killed run had not recorded it.
+		if flag, err = undoResumeFlag(ctx, target); err != nil {
+			return 0, "", nil, err
+		}
+	}
+}
+
+// undoResumeFlag returns "--resume" when target holds an undo's record,
+// "" when it holds none.
+func undoResumeFlag(ctx context.Context, target *sandbox.Server) (string, error) {
+	db, err := target.Open(ctx, "")
+	if err != nil {
+		return "", fmt.Errorf("undo record: %w", err)
+	}
+	defer db.Close()
+	var n int
+	err = db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'binlog_replay' AND TABLE_NAME = 'undo'").Scan(&n)
+	if err == nil && n > 0 {
+		err = db.QueryRowContext(ctx, "SELECT COUNT(*) FROM binlog_replay.undo").Scan(&n)
+	}
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("undo record: %w", err)
+	case n > 0:
+		return "--resume", nil
+	}
+	return "", nil
+}
+
+// runUndoOnce runs binlog-replay undo once (with flag, when not ""),
+// killing it (SIGKILL) after kill when that is not negative.
+func (r *Result) runUndoOnce(ctx context.Context, rp *replayer, target *sandbox.Server, u undoRun, flag string, kill time.Duration) (int, string, []undoLeft, error) {
 	runCtx, cancel := context.WithTimeout(ctx, runTimeout)
 	defer cancel()
 	args := append([]string{"undo", "--target", target.DSN(""), "--json"}, u.args...)
-	if dry {
-		args = append(args, "--dry-run")
+	if flag != "" {
+		args = append(args, flag)
 	}
 	args = append(args, rp.files...)
 	cmd := exec.CommandContext(runCtx, rp.bin, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		return 0, "", nil, fmt.Errorf("undo: %w", err)
+	}
+	if kill >= 0 {
+		t := time.AfterFunc(kill, func() { _ = cmd.Process.Kill() })
+		defer t.Stop()
+	}
+	err := cmd.Wait()
 	if runCtx.Err() != nil {
 		return 0, "", nil, fmt.Errorf("undo: no end within %s", runTimeout)
 	}
