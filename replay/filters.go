@@ -94,10 +94,13 @@ func (r *run) keptOnTarget(f *filter.Filter, db, table string) bool {
 }
 
 // filterTables is what the target's databases of --tables hold beside
-// the tables of --tables (see rewrite.Config): with --tables and no
-// --rewrite-db, a statement kept for a table of --tables that names one
-// of the others, itself or through a trigger or a routine, is refused. With
-// --rewrite-db the side database holds no other table (checkSideTables).
+// the tables of --tables (see rewrite.Config): with --tables, a statement
+// kept for a table of --tables that names one of the others, itself or
+// through a trigger or a routine, is refused. With --rewrite-db the
+// others are read from the database as the binlogs name it, where the
+// target has it (the live one, beside the side database, which holds the
+// tables of --tables alone: checkSideTables), and the triggers and
+// routines from the side database, whose run.
 type filterTables struct {
 	others []string            // "db.table"
 	bodies map[string][]string // a table with triggers, a routine -> the names their bodies give
@@ -106,7 +109,7 @@ type filterTables struct {
 // tablesBeside reads filterTables from the target.
 func (r *run) tablesBeside(ctx context.Context) (filterTables, error) {
 	var ft filterTables
-	if len(r.opts.Select.Tables) == 0 || len(r.opts.Select.RewriteDB) > 0 {
+	if len(r.opts.Select.Tables) == 0 {
 		return ft, nil
 	}
 	kept, dbs := map[string]bool{}, map[string]bool{}
@@ -138,13 +141,25 @@ func (r *run) tablesBeside(ctx context.Context) (filterTables, error) {
 			}
 			return nil
 		}, "SELECT EVENT_OBJECT_TABLE, ACTION_STATEMENT FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ? "+
-			"UNION ALL SELECT ROUTINE_NAME, COALESCE(ROUTINE_DEFINITION, '') FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ?", db, db)
+			"UNION ALL SELECT ROUTINE_NAME, COALESCE(ROUTINE_DEFINITION, '') FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ?",
+			r.renamed(db), r.renamed(db))
 		if err != nil {
 			return ft, fmt.Errorf("read the triggers and routines of %s on the target: %w", db, err)
 		}
 	}
 	slices.Sort(ft.others)
 	return ft, nil
+}
+
+// renamed returns the name --rewrite-db gives database db on the target
+// (db itself when no rule renames it).
+func (r *run) renamed(db string) string {
+	for _, rule := range r.opts.Select.RewriteDB {
+		if strings.EqualFold(db, rule.From) {
+			return rule.To
+		}
+	}
+	return db
 }
 
 // targetTables lists the tables of database db on the target, sorted.

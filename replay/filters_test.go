@@ -9,6 +9,7 @@ import (
 
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
 	"github.com/binlog-replay/binlog-replay/replay"
+	"github.com/binlog-replay/binlog-replay/rewrite"
 	"github.com/binlog-replay/binlog-replay/verify"
 )
 
@@ -165,6 +166,26 @@ func TestTablesKeepStatementsByTable(t *testing.T) {
 		}
 		if n := queryStrings(t, db, "SELECT COUNT(*) FROM d.t1"); n[0] != "0" {
 			t.Fatalf("refused, yet d.t1 holds %s rows", n[0])
+		}
+		// Into a side database holding t1 alone, beside the live d: the
+		// same refusal (it was applied, and stopped at the first such
+		// statement on error 1146, d_side.t2 missing: soak seed 67026).
+		tgt, db := sc.Target(t)
+		if err := replaytest.ExecAll(context.Background(), db, "CREATE DATABASE d_side", "CREATE TABLE d_side.t1 LIKE d.t1",
+			"INSERT INTO d_side.t1 SELECT * FROM d.t1"); err != nil {
+			t.Fatal(err)
+		}
+		o := opts(2)
+		o.Files, o.TargetDSN, o.Select.StartPosition = sc.Files, tgt.DSN(""), sc.Start
+		o.Select.Tables, o.Select.RewriteDB = []string{"d.t1"}, rewrite.Rules{{From: "d", To: "d_side"}}
+		var log strings.Builder
+		_, err = replay.Run(context.Background(), o, &log)
+		want = "it names `t1`, a table of --tables, and d.t2, which --tables leaves out"
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.HasPrefix(err.Error(), "nothing applied: --rewrite-db cannot apply 1 transaction") {
+			t.Fatalf("replay into d_side: %v, want a refusal saying %q\n%s", err, want, log.String())
+		}
+		if n := queryStrings(t, db, "SELECT COUNT(*) FROM d_side.t1"); n[0] != "0" {
+			t.Fatalf("refused, yet d_side.t1 holds %s rows", n[0])
 		}
 	})
 }

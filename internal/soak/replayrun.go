@@ -183,8 +183,9 @@ func chooseReplay(rng *rand.Rand, p seedgen.Plan, txns []binlogtext.BinTxn, end 
 	// binlog (the GTIDs it logs are those of the transactions kept).
 	c.Filter = p.Has(seedgen.FeatFilter) && rng.IntN(2) == 0 && !c.TargetBinlog
 	// Drawn last, for the same reason; not with the filters (it takes
-	// --databases), remote reading nor the target's binlog, as the filters.
-	c.RewriteDB = p.Has(seedgen.FeatRewriteDB) && rng.IntN(2) == 0 && !c.Filter && !c.Remote && !c.TargetBinlog
+	// --databases or --tables) nor the target's binlog (its GTIDs are
+	// the target's own with --rewrite-db).
+	c.RewriteDB = p.Has(seedgen.FeatRewriteDB) && rng.IntN(2) == 0 && !c.Filter && !c.TargetBinlog
 	return c
 }
 

@@ -384,10 +384,10 @@ func (r *Result) replayAndCheck(ctx context.Context, cfg Config, src *Source, an
 		r.anchorUnfaithful = false
 		r.Expect = Expect{Exit: 1, Applied: 0, Refusal: refusal, Why: "refused before anything was applied: " + refusal}
 	}
-	if k := filterStopAt(out, txns); r.Replay.Filter && r.Replay.Remote && k >= 0 {
-		// Reading from the source, --tables refuses a transaction when
-		// it comes (the binlogs cannot be read ahead): the target must
-		// hold every transaction before it.
+	if k := filterStopAt(out, txns); (r.Replay.Filter || r.Replay.RewriteDB) && r.Replay.Remote && k >= 0 {
+		// Reading from the source, --tables (or --rewrite-db) refuses a
+		// transaction when it comes (the binlogs cannot be read ahead):
+		// the target must hold every transaction before it.
 		if k > r.Expect.Applied {
 			r.Failures = append(r.Failures, Failure{Class: "--tables refused a transaction past the stop point",
 				Detail: fmt.Sprintf("refused transaction #%d, the stop point is before #%d: %s", k+1, r.Expect.Applied+1, lastError(out))})
@@ -817,11 +817,12 @@ func filterRefusal(out *Outcome) string {
 	return ""
 }
 
-// reFilterAt finds the transaction a refusal of --tables names.
-var reFilterAt = regexp.MustCompile(`--tables cannot apply the transaction #\d+ at (\S+):(\d+)`)
+// reFilterAt finds the transaction a refusal of --tables or --rewrite-db
+// names.
+var reFilterAt = regexp.MustCompile(`(?:--tables|--rewrite-db) cannot apply the transaction #\d+ at (\S+):(\d+)`)
 
 // filterStopAt returns the index in txns of the transaction a refusal of
-// --tables that ended out names, -1 for none.
+// --tables or --rewrite-db that ended out names, -1 for none.
 func filterStopAt(out *Outcome, txns []binlogtext.BinTxn) int {
 	if out.Exit != 1 {
 		return -1

@@ -97,8 +97,8 @@ const (
 	// the target holds the base under the workload's database and a copy
 	// of it under another name, and the replay applies the workload to
 	// the copy (--rewrite-db, with --databases), through kills and
-	// restarts; the copy is compared with the anchor, the original with
-	// the base. Not with remote reading nor the target's binlog.
+	// restarts and remote reading; the copy is compared with the anchor,
+	// the original with the base. Not with the target's binlog.
 	FeatRewriteDB Feature = "rewritedb"
 	// FeatUndo undoes, after a replay that passed, one to three of the
 	// transactions the target holds (binlog-replay undo), compared with
