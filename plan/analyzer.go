@@ -219,8 +219,8 @@ func (a *analyzer) countRows(r *txn.Rows) {
 }
 
 // finish completes the report once reading has ended with readErr (nil at
-// the end of the files).
-func (a *analyzer) finish(readErr error) {
+// the end of the files), having read to readTo (zero: not known).
+func (a *analyzer) finish(readErr error, readTo txn.Position) {
 	c := &a.rep.Contents
 	c.Tables = make([]TableCount, 0, len(a.tables))
 	for _, tc := range a.tables {
@@ -246,7 +246,13 @@ func (a *analyzer) finish(readErr error) {
 		a.rep.Replay.Fails = !a.stopped
 	}
 	if !a.stopped && !a.rep.Replay.Fails {
-		a.rep.Replay.StopNotReached = a.filter.Stops()
+		if p := a.opts.StopPosition; !p.IsZero() && a.filter.Reached(p, readTo) {
+			// Read to the stop position (past the last transaction):
+			// reached, as the replay says (it exits 0).
+			a.rep.Replay.StopReason = fmt.Sprintf("the binlogs end at %s, at or after --stop-position %s", readTo, p)
+		} else {
+			a.rep.Replay.StopNotReached = a.filter.Stops()
+		}
 	}
 }
 

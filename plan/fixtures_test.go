@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/binlog-replay/binlog-replay/internal/fixtures"
+	"github.com/binlog-replay/binlog-replay/txn"
 )
 
 // manifestEntry is one line of MANIFEST.tsv: the event counts a separate
@@ -185,5 +186,29 @@ func TestRunCancelled(t *testing.T) {
 	rep, err := Run(ctx, Options{Files: []string{path}})
 	if !errors.Is(err, context.Canceled) || rep != nil {
 		t.Errorf("got report %v, error %v; want context.Canceled", rep != nil, err)
+	}
+}
+
+// TestStopPositionPastLastTransaction: a --stop-position after the last
+// transaction, at or before the end of the binlogs, is reached, as the
+// replay says (it exits 0); past their end it is not (soak seed 66027:
+// plan said the replay would never reach a stop at the very end of the
+// last file, where the replay reached it).
+func TestStopPositionPastLastTransaction(t *testing.T) {
+	file := filepath.Join(fixtures.Repo(t), "mariadb-10.11/minimal/mysql-bin.000001") // last transaction ends at 1826, a Stop event at 1849
+	for _, c := range []struct {
+		offset  uint64
+		reached bool
+	}{{1826, true}, {1849, true}, {1850, false}, {4000, false}} {
+		stop := txn.Position{File: "mysql-bin.000001", Offset: c.offset}
+		rep, err := Run(context.Background(), Options{Files: []string{file}, StopPosition: stop})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := rep.Replay
+		if reached := p.StopNotReached == ""; reached != c.reached || p.StoppedBefore != nil || p.Applied != 7 ||
+			c.reached != strings.Contains(p.StopReason, "at or after --stop-position "+stop.String()) {
+			t.Errorf("--stop-position %s: %+v; want reached %v, 7 transactions applied", stop, p, c.reached)
+		}
 	}
 }

@@ -97,7 +97,7 @@ func analyse(o Options, txns []*txn.Txn) *Report {
 	for _, t := range txns {
 		a.add(cloneTxn(t))
 	}
-	a.finish(nil)
+	a.finish(nil, txn.Position{})
 	return rep
 }
 

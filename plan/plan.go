@@ -193,7 +193,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if len(st.Skipped) > 0 {
 		rep.Problems.SkippedEvents = st.Skipped
 	}
-	a.finish(readErr)
+	a.finish(readErr, rd.ReadTo())
 	return rep, nil
 }
 

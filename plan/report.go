@@ -192,7 +192,9 @@ type Prediction struct {
 	First   *txn.Ref `json:"first,omitempty"`
 	Last    *txn.Ref `json:"last,omitempty"`
 	// StoppedBefore is the transaction a stop option stops before, and
-	// StopReason the option; both empty when it reads to the end.
+	// StopReason the option; both empty when it reads to the end, but
+	// for StopReason when it reads to a --stop-position past the last
+	// transaction (reached: the replay exits 0).
 	StoppedBefore *txn.Ref `json:"stopped_before,omitempty"`
 	StopReason    string   `json:"stop_reason,omitempty"`
 	// StopNotReached, when stop options were given and the binlogs end

@@ -171,6 +171,8 @@ func (p *printer) replay(r *Report) {
 	case pr.StopNotReached != "":
 		p.f("  reads to the end of the binlogs WITHOUT REACHING THE STOP POINT (%s): the replay would apply everything and exit with status 3\n",
 			pr.StopNotReached)
+	case pr.StopReason != "":
+		p.f("  reads to the end of the binlogs (%s)\n", pr.StopReason)
 	default:
 		p.f("  reads to the end of the binlogs\n")
 	}
