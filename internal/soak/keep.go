@@ -21,6 +21,13 @@ func keepSeed(keep string, r *Result, src *Source) error {
 	if out, err := exec.Command("cp", append(args, filepath.Join(dir, "binlogs"))...).CombinedOutput(); err != nil {
 		return fmt.Errorf("keep seed binlogs: %w: %s", err, out)
 	}
+	if r.undoOnSource && r.end.File != "" {
+		// Without the undo's writes, which the source logged after the
+		// workload's transactions.
+		if err := os.Truncate(filepath.Join(dir, "binlogs", r.end.File), int64(r.end.Size)); err != nil {
+			return fmt.Errorf("keep seed binlogs: %w", err)
+		}
+	}
 	if out, err := exec.Command("cp", "-a", src.Base, filepath.Join(dir, "base")).CombinedOutput(); err != nil {
 		return fmt.Errorf("keep seed base: %w: %s", err, out)
 	}

@@ -110,8 +110,12 @@ type Result struct {
 	// the source, statements the source refused).
 	Notes []string
 	// Undo says what the undo phase (seedgen.FeatUndo) undid and how it
-	// ended; "" when it did not run.
-	Undo string
+	// ended; "" when it did not run. undoOnSource is set when it ran on
+	// the live source, whose binlogs then hold its writes after the
+	// workload's: a kept seed keeps them without (end).
+	Undo         string
+	undoOnSource bool
+	end          binlogtext.BinEnd
 	// anchorUnfaithful is set when the anchor failed statements the
 	// source did not log as failed.
 	anchorUnfaithful bool
@@ -230,6 +234,7 @@ func (r *Result) run(ctx context.Context, cfg Config, dir string) error {
 	if err != nil {
 		return err
 	}
+	r.end = end
 	r.Replay = chooseReplay(seedgen.NewRand(r.Seed, seedgen.StreamReplay), r.Plan, txns, end)
 	r.Replay.Accident, r.Replay.Exclude = accident(src, txns)
 	if r.Replay.Accident >= 0 {
