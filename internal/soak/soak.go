@@ -405,7 +405,11 @@ func (r *Result) replayAndCheck(ctx context.Context, cfg Config, src *Source, an
 		}
 		r.anchorUnfaithful = false
 		r.Notes = append(r.Notes, "--tables refused a transaction read from the source: "+refusalClass(lastError(out)))
-		r.Expect = Expect{Exit: 1, Applied: k, Refusal: filterRefusals[0],
+		refusal := filterRefusals[0]
+		if strings.Contains(lastError(out), "--rewrite-db cannot apply") {
+			refusal = "--rewrite-db cannot apply"
+		}
+		r.Expect = Expect{Exit: 1, Applied: k, Refusal: refusal,
 			Why: fmt.Sprintf("refused at transaction #%d, read from the source: %s", k+1, refusalClass(lastError(out)))}
 	}
 	split, dropped, err := gtidStop(ctx, out, txns, target)

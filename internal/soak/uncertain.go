@@ -188,6 +188,12 @@ func (r *replayer) settleUncertain(ctx context.Context, out *Outcome, m []string
 			return "", err
 		}
 		s.Decision, s.Undone = "not-applied", true
+	case cp.State == "ddl" && r.replacedGone(msg, dBefore):
+		// An interrupted CREATE OR REPLACE TABLE (a target restart)
+		// dropped the table it replaces and did not create the new one
+		// (MariaDB 10.11's is not atomic): as the refusal says, apply it
+		// again (seed 69038).
+		s.Decision = "not-applied"
 	case cp.State == "ddl":
 		refusalFail(out, class+"DDL: the target holds neither the state before it nor after it",
 			"transaction #%d (%s) %s; target against the anchor before it:\n%s\nagainst the anchor after it:\n%s",
@@ -473,6 +479,18 @@ func restoreTables(ctx context.Context, from, to *sandbox.Server, toDB string, t
 		return fmt.Errorf("load the dump of %s: %w: %s", strings.Join(tables, " "), err, loadErr.String())
 	}
 	return nil
+}
+
+// reReplaces finds the table a refusal of a pending CREATE OR REPLACE
+// TABLE names.
+var reReplaces = regexp.MustCompile("CREATE OR REPLACE replaces table ([^.\\s]+)\\.([^,\\s]+),")
+
+// replacedGone reports whether the target differs from the state before a
+// pending CREATE OR REPLACE TABLE (diffs, of r.compare) only by missing
+// the table it replaces.
+func (r *replayer) replacedGone(msg string, diffs map[string]string) bool {
+	m := reReplaces.FindStringSubmatch(msg)
+	return m != nil && m[1] == r.targetDB() && len(diffs) == 1 && diffs[m[2]] == verify.MissingInTarget.String()
 }
 
 // missingTables returns the tables a comparison (compareServers) found on
