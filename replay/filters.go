@@ -100,10 +100,14 @@ func (r *run) keptOnTarget(f *filter.Filter, db, table string) bool {
 // others are read from the database as the binlogs name it, where the
 // target has it (the live one, beside the side database, which holds the
 // tables of --tables alone: checkSideTables), and the triggers and
-// routines from the side database, whose run.
+// routines from both (the side database's run on the target; the live
+// one's tell what the statements on the tables left out did on the
+// source). Where the target lacks the database as the binlogs name it,
+// a statement there that names no table of --tables is refused (unseen).
 type filterTables struct {
 	others []string            // "db.table"
 	bodies map[string][]string // a table with triggers, a routine -> the names their bodies give
+	unseen []string            // databases renamed whose binlog name the target lacks (rewrite.Config.Unseen)
 }
 
 // tablesBeside reads filterTables from the target.
@@ -124,31 +128,48 @@ func (r *run) tablesBeside(ctx context.Context) (filterTables, error) {
 		if err != nil {
 			return ft, err
 		}
+		if len(names) == 0 && r.renamed(db) != db {
+			ft.unseen = append(ft.unseen, db)
+		}
 		for _, name := range names {
 			if !kept[db+"."+name] {
 				ft.others = append(ft.others, db+"."+name)
 			}
 		}
-		err = queryRows(ctx, r.tgt.DB(), func(sc func(...any) error) error {
-			var name, body string
-			if err := sc(&name, &body); err != nil {
-				return err
+		if err := r.readBodies(ctx, &ft, db); err != nil {
+			return ft, err
+		}
+		if side := r.renamed(db); side != db {
+			if err := r.readBodies(ctx, &ft, side); err != nil {
+				return ft, err
 			}
-			for _, tok := range sqlscan.Tokens([]byte(body), 0) {
-				if tok.Kind == sqlscan.Word || tok.Kind == sqlscan.Ident {
-					ft.bodies[name] = append(ft.bodies[name], tok.Text)
-				}
-			}
-			return nil
-		}, "SELECT EVENT_OBJECT_TABLE, ACTION_STATEMENT FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ? "+
-			"UNION ALL SELECT ROUTINE_NAME, COALESCE(ROUTINE_DEFINITION, '') FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ?",
-			r.renamed(db), r.renamed(db))
-		if err != nil {
-			return ft, fmt.Errorf("read the triggers and routines of %s on the target: %w", db, err)
 		}
 	}
 	slices.Sort(ft.others)
+	slices.Sort(ft.unseen)
 	return ft, nil
+}
+
+// readBodies adds to ft.bodies the names the triggers and routines of
+// database db on the target give.
+func (r *run) readBodies(ctx context.Context, ft *filterTables, db string) error {
+	err := queryRows(ctx, r.tgt.DB(), func(sc func(...any) error) error {
+		var name, body string
+		if err := sc(&name, &body); err != nil {
+			return err
+		}
+		for _, tok := range sqlscan.Tokens([]byte(body), 0) {
+			if tok.Kind == sqlscan.Word || tok.Kind == sqlscan.Ident {
+				ft.bodies[name] = append(ft.bodies[name], tok.Text)
+			}
+		}
+		return nil
+	}, "SELECT EVENT_OBJECT_TABLE, ACTION_STATEMENT FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ? "+
+		"UNION ALL SELECT ROUTINE_NAME, COALESCE(ROUTINE_DEFINITION, '') FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ?", db, db)
+	if err != nil {
+		return fmt.Errorf("read the triggers and routines of %s on the target: %w", db, err)
+	}
+	return nil
 }
 
 // renamed returns the name --rewrite-db gives database db on the target

@@ -153,6 +153,21 @@ func TestTablesKeepStatementsByTable(t *testing.T) {
 		if n := queryStrings(t, db, "SELECT COUNT(*) FROM d.t1"); n[0] != "0" {
 			t.Fatalf("refused, yet d.t1 holds %s rows", n[0])
 		}
+		// Into a side database holding t1 alone: beside the live d, the
+		// same refusal (the trigger read from d); on a target without d,
+		// whose triggers cannot be read, the statement on t2 is refused
+		// all the same. Before, it was left out and d_side.t1 lacked the
+		// row the trigger wrote, exit 0 (soak seed 72019).
+		for _, live := range []bool{true, false} {
+			_, err := replaySide(t, sc, "d.t1", live)
+			want := "and d.t2, which --tables leaves out (itself or through a trigger or a routine)"
+			if !live {
+				want = "it changes a table of `d` that --tables leaves out, whose triggers the target does not show"
+			}
+			if err == nil || !strings.Contains(err.Error(), want) || !strings.HasPrefix(err.Error(), "nothing applied: --rewrite-db cannot apply") {
+				t.Fatalf("replay into d_side (d on the target: %v): %v, want a refusal saying %q", live, err, want)
+			}
+		}
 	})
 	t.Run("statement naming both refused", func(t *testing.T) {
 		sc := replaytest.New(t, "STATEMENT", setup, func(ctx context.Context, db *sql.DB) error {
@@ -170,24 +185,39 @@ func TestTablesKeepStatementsByTable(t *testing.T) {
 		// Into a side database holding t1 alone, beside the live d: the
 		// same refusal (it was applied, and stopped at the first such
 		// statement on error 1146, d_side.t2 missing: soak seed 67026).
-		tgt, db := sc.Target(t)
-		if err := replaytest.ExecAll(context.Background(), db, "CREATE DATABASE d_side", "CREATE TABLE d_side.t1 LIKE d.t1",
-			"INSERT INTO d_side.t1 SELECT * FROM d.t1"); err != nil {
-			t.Fatal(err)
-		}
-		o := opts(2)
-		o.Files, o.TargetDSN, o.Select.StartPosition = sc.Files, tgt.DSN(""), sc.Start
-		o.Select.Tables, o.Select.RewriteDB = []string{"d.t1"}, rewrite.Rules{{From: "d", To: "d_side"}}
-		var log strings.Builder
-		_, err = replay.Run(context.Background(), o, &log)
+		db, err = replaySide(t, sc, "d.t1", true)
 		want = "it names `t1`, a table of --tables, and d.t2, which --tables leaves out"
 		if err == nil || !strings.Contains(err.Error(), want) || !strings.HasPrefix(err.Error(), "nothing applied: --rewrite-db cannot apply 1 transaction") {
-			t.Fatalf("replay into d_side: %v, want a refusal saying %q\n%s", err, want, log.String())
+			t.Fatalf("replay into d_side: %v, want a refusal saying %q", err, want)
 		}
 		if n := queryStrings(t, db, "SELECT COUNT(*) FROM d_side.t1"); n[0] != "0" {
 			t.Fatalf("refused, yet d_side.t1 holds %s rows", n[0])
 		}
 	})
+}
+
+// replaySide replays sc's binlogs with --tables table (of database d) and
+// --rewrite-db d=d_side into a target restored from its base, where d_side
+// holds a copy of table alone; live keeps the target's d beside it (else
+// it is dropped).
+func replaySide(t *testing.T, sc *replaytest.Scenario, table string, live bool) (*sql.DB, error) {
+	t.Helper()
+	tgt, db := sc.Target(t)
+	name := strings.TrimPrefix(table, "d.")
+	stmts := []string{"CREATE DATABASE d_side", "CREATE TABLE d_side." + name + " LIKE " + table,
+		"INSERT INTO d_side." + name + " SELECT * FROM " + table}
+	if !live {
+		stmts = append(stmts, "DROP DATABASE d")
+	}
+	if err := replaytest.ExecAll(context.Background(), db, stmts...); err != nil {
+		t.Fatal(err)
+	}
+	o := opts(2)
+	o.Files, o.TargetDSN, o.Select.StartPosition = sc.Files, tgt.DSN(""), sc.Start
+	o.Select.Tables, o.Select.RewriteDB = []string{table}, rewrite.Rules{{From: "d", To: "d_side"}}
+	var log strings.Builder
+	_, err := replay.Run(context.Background(), o, &log)
+	return db, err
 }
 
 // TestDatabasesStatementsAcross: with --databases a, statement-format

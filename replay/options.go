@@ -393,7 +393,7 @@ func (o *Options) rewriter(files []string, beside filterTables) (*rewrite.Rewrit
 		return nil, nil
 	}
 	return rewrite.New(rewrite.Config{Rules: o.Select.RewriteDB, Filter: filter.New(o.Filter(files)), LogValues: o.Report.LogValues,
-		OtherTables: beside.others, Bodies: beside.bodies})
+		OtherTables: beside.others, Bodies: beside.bodies, Unseen: beside.unseen})
 }
 
 // Stats is a snapshot of a running replay.

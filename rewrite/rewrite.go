@@ -68,6 +68,12 @@ type Config struct {
 	// routine counts as naming them too (in statement format they run
 	// again on the target).
 	Bodies map[string][]string
+	// Unseen are databases of --tables whose other tables, and their
+	// triggers, the target does not show (with --rewrite-db, the
+	// database as the binlogs name it is not on the target): a statement
+	// run there that names no table of --tables is refused rather than
+	// left out, since a trigger of a table it changes may write one.
+	Unseen []string
 }
 
 // Rewriter applies the include filters and the rules to transactions, in
@@ -79,6 +85,7 @@ type Rewriter struct {
 	others    map[string]string   // the table names of OtherTables, lower case -> db.table
 	temps     map[string]bool     // the temporary tables created and not dropped, lower case
 	bodies    map[string][]string // Bodies, and the triggers and routines the binlog creates
+	unseen    map[string]bool     // Unseen, lower case
 	logValues bool
 	// renamed are the renamed copies of the reader's table maps, which
 	// transactions share (read-only): the same copy for the same map.
@@ -130,6 +137,10 @@ func New(c Config) (*Rewriter, error) {
 	rw.others, rw.temps, rw.bodies = map[string]string{}, map[string]bool{}, map[string][]string{}
 	for t, names := range c.Bodies {
 		rw.bodies[strings.ToLower(t)] = slices.Clone(names)
+	}
+	rw.unseen = map[string]bool{}
+	for _, db := range c.Unseen {
+		rw.unseen[strings.ToLower(db)] = true
 	}
 	for _, t := range c.OtherTables {
 		_, table, _ := strings.Cut(t, ".")

@@ -410,3 +410,40 @@ func TestTablesAlone(t *testing.T) {
 		}
 	}
 }
+
+// TestTablesUnseen: with --rewrite-db, where the target lacks the database
+// as the binlogs name it (Config.Unseen), the tables --tables leaves out
+// and their triggers are not known: a statement there that names no table
+// of --tables is refused (a trigger of the table it changes may write one),
+// one on a table of --tables is applied, and one in another database is
+// left out by the filters first.
+func TestTablesUnseen(t *testing.T) {
+	rw, err := New(Config{Rules: Rules{{From: "d", To: "d_side"}}, Filter: filter.New(filter.Options{Tables: []string{"d.t1"}}),
+		Unseen: []string{"d"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		db, sql string
+		kept    bool
+		refuse  string
+	}{
+		{"d", "INSERT INTO t2 VALUES (1)", false, "it changes a table of `d` that --tables leaves out, whose triggers the target does not show"},
+		{"d", "UPDATE t1 SET v = v + 1", true, ""},
+		{"d", "CREATE TABLE t5 (id INT)", false, ""},
+		{"e", "INSERT INTO t2 VALUES (1)", false, ""},
+	} {
+		tx := query(c.db, c.sql)
+		err := rw.Apply(tx)
+		switch {
+		case c.refuse != "":
+			if err == nil || !strings.Contains(err.Error(), c.refuse) {
+				t.Errorf("%s: %v, want a refusal saying %q", c.sql, err, c.refuse)
+			}
+		case err != nil:
+			t.Errorf("%s: %v", c.sql, err)
+		case (len(tx.Events) > 0) != c.kept:
+			t.Errorf("%s: kept %v, want %v", c.sql, len(tx.Events) > 0, c.kept)
+		}
+	}
+}

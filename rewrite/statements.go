@@ -352,6 +352,11 @@ func (rw *Rewriter) concernsTables(q *txn.Query) (bool, refusal) {
 	if kept != "" && other != "" {
 		return false, rw.readsOther(kept, other)
 	}
+	if kept == "" && st.isDML() && rw.unseen[strings.ToLower(q.Schema)] {
+		return false, refusef("it changes a table of %s that --tables leaves out, whose triggers the target does not show "+
+			"(the database is not on the target): one may write a table of --tables; restore beside %s as the binlogs "+
+			"name it, or use --databases", quoteIdent(q.Schema), quoteIdent(q.Schema))
+	}
 	return kept != "", ""
 }
 
