@@ -21,14 +21,15 @@ import (
 
 // The undo phase (seedgen.FeatUndo), after a replay that passed: the
 // target holds the first n transactions of the binlogs, as the anchor
-// does. binlog-replay undo reverses a run of one to three of them on it
-// (by positions or by --gtids, the later writes read to the n-th), and
-// the oracle is an anchor of the first n without that run: undoing
-// transactions that no later one wrote over (by key) leaves what the
-// history without them leaves, row images being what they are. An undo
-// that refuses (exit 1: what it cannot undo; exit 3: later writes to the
-// range's rows) must leave the target as it was; a dry run must foresee
-// the refusal of later writes.
+// does (or, half the time, the live source holds them all).
+// binlog-replay undo reverses a run of them (one to three, sometimes up
+// to twenty; by positions or by --gtids, the later writes read to the
+// n-th; sometimes killed and resumed), and the oracle is an anchor of the
+// first n without that run: undoing transactions that no later one wrote
+// over (by key) leaves what the history without them leaves, row images
+// being what they are. An undo that refuses (exit 1: what it cannot undo;
+// exit 3: later writes to the range's rows) must leave the target as it
+// was; a dry run must foresee the refusal of later writes.
 
 // undoRun is the undo phase's draw.
 type undoRun struct {
@@ -45,9 +46,10 @@ type undoRun struct {
 	kills []time.Duration
 }
 
-// drawUndo draws the range of the undo phase among the first n
-// transactions, two times in three among those logged as row events alone
-// (the others are refused).
+// drawUndo draws the undo phase among the first n transactions: its
+// range (starting, two times in three, at one logged as row events alone:
+// the others are refused; up to 3 long, a quarter of the time up to 20),
+// its flags and its kills.
 func drawUndo(rng *rand.Rand, txns []binlogtext.BinTxn, n int) undoRun {
 	var rows []int
 	for i, t := range txns[:n] {
@@ -80,8 +82,7 @@ func drawUndo(rng *rand.Rand, txns []binlogtext.BinTxn, n int) undoRun {
 	if u.skip = rng.IntN(3) == 0; u.skip {
 		u.args, u.desc = append(u.args, "--on-conflict", "skip"), u.desc+", --on-conflict skip"
 	}
-	// Drawn last: a third of the undos are killed once or twice, their
-	// ranges a quarter of the time up to 20 transactions long.
+	// Drawn last: a third of the undos are killed once or twice.
 	if rng.IntN(3) == 0 {
 		for k := 1 + rng.IntN(2); k > 0; k-- {
 			u.kills = append(u.kills, time.Duration(rng.IntN(200))*time.Millisecond)
