@@ -177,11 +177,12 @@ func chooseReplay(rng *rand.Rand, p seedgen.Plan, txns []binlogtext.BinTxn, end 
 	c.Remote = p.Has(seedgen.FeatRemote) && rng.IntN(2) == 0 && !c.Stop.UnknownDomain
 	c.ResumeBare = c.Stop.Desc != "none" && rng.IntN(2) == 0
 	// Drawn last, for the same reason: the oracle compares the tables
-	// kept. Kills, restarts and remote reading included (a resume keeps
-	// the filters; reading from the source, a refusal comes at its
-	// transaction, with every one before it applied), not the target's
-	// binlog (the GTIDs it logs are those of the transactions kept).
-	c.Filter = p.Has(seedgen.FeatFilter) && rng.IntN(2) == 0 && !c.TargetBinlog
+	// kept. Kills, restarts, remote reading and the target's binlog
+	// included (a resume keeps the filters; reading from the source, a
+	// refusal comes at its transaction, with every one before it
+	// applied; a transaction left empty still commits its checkpoint,
+	// under its GTID).
+	c.Filter = p.Has(seedgen.FeatFilter) && rng.IntN(2) == 0
 	// Drawn last, for the same reason; not with the filters (it takes
 	// --databases or --tables) nor the target's binlog (its GTIDs are
 	// the target's own with --rewrite-db).

@@ -90,8 +90,8 @@ const (
 	FeatRemote Feature = "remote"
 	// FeatFilter makes some replays apply only some of the workload's
 	// tables (--tables), compared with the anchor on those tables alone,
-	// through kills, restarts and remote reading; not with the target's
-	// binlog.
+	// through kills, restarts, remote reading and the target's binlog
+	// (its GTIDs compared with the anchor's).
 	FeatFilter Feature = "filter"
 	// FeatRewriteDB makes some replays restore into a side database:
 	// the target holds the base under the workload's database and a copy
