@@ -236,6 +236,8 @@ func printUndoSummary(w io.Writer, s *undo.Summary, asJSON bool, runErr error) {
 	}
 	verb := "changed back"
 	switch {
+	case s.DryRun && len(s.Left) > 0:
+		verb = "of the range (but for those left as they are, below)"
 	case s.DryRun:
 		verb = "to change back"
 	case s.Undone > 0 || s.Finished || !s.Next.IsZero():

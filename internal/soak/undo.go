@@ -146,13 +146,13 @@ func (r *Result) undoPhase(ctx context.Context, rp *replayer, target *sandbox.Se
 	if err != nil {
 		return err
 	}
-	dryExit := -1
+	dryExit, drySum := -1, undoSummary{}
 	if u.dry {
-		if dryExit, _, _, err = r.runUndo(ctx, rp, target, u, true); err != nil {
+		if dryExit, _, drySum, err = r.runUndo(ctx, rp, target, u, true); err != nil {
 			return err
 		}
 	}
-	exit, msg, left, err := r.runUndo(ctx, rp, target, u, false)
+	exit, msg, sum, err := r.runUndo(ctx, rp, target, u, false)
 	if err != nil {
 		return err
 	}
@@ -172,6 +172,11 @@ func (r *Result) undoPhase(ctx context.Context, rp *replayer, target *sandbox.Se
 	}
 	if u.dry && (dryExit == 3) != (exit == 3) {
 		fail("the dry run foresaw another outcome", "--dry-run exit %d, the undo exit %d", dryExit, exit)
+	}
+	if u.dry && dryExit == 0 && exit == 0 && len(u.kills) == 0 && len(sum.Left) == 0 && !slices.Equal(drySum.Tables, sum.Tables) {
+		// A killed undo's last run counts only what it undid itself; a
+		// dry run's rows are the range's, those it would leave beside.
+		fail("the dry run foresaw other rows", "--dry-run: %+v, the undo: %+v", drySum.Tables, sum.Tables)
 	}
 	if exit == 1 && strings.Contains(msg, "rows differ on the target") {
 		// Nothing but the binlogs writes the target: a row the undo
@@ -220,7 +225,7 @@ func (r *Result) undoPhase(ctx context.Context, rp *replayer, target *sandbox.Se
 	if err != nil {
 		return err
 	}
-	for _, l := range left {
+	for _, l := range sum.Left {
 		name := strings.TrimPrefix(l.Table, seedgen.DB+".")
 		switch {
 		case l.Rows < l.Total:
@@ -262,6 +267,22 @@ func (r *Result) sourceIsAnchor(ctx context.Context, rp *replayer) (bool, error)
 	return true, nil
 }
 
+// undoSummary is the part of the undo's --json summary the phase reads:
+// the rows changed back per table, and the tables rows were left of.
+type undoSummary struct {
+	Tables []undoTableRows `json:"tables"`
+	Left   []undoLeft      `json:"left"`
+}
+
+// undoTableRows are the rows an undo changed back (or, dry, would) in a
+// table.
+type undoTableRows struct {
+	Table    string `json:"table"`
+	Inserted int64  `json:"inserted"`
+	Deleted  int64  `json:"deleted"`
+	Updated  int64  `json:"updated"`
+}
+
 // undoLeft is a table of the undo's --json summary whose rows of the
 // range later transactions wrote, which --on-conflict skip left as they
 // were.
@@ -272,9 +293,8 @@ type undoLeft struct {
 
 // runUndo runs binlog-replay undo (dry: --dry-run) for u on target, killed
 // and resumed as u says, and returns the last run's exit status, its last
-// message and the tables its summary says it left rows of, logging each
-// run's command and output.
-func (r *Result) runUndo(ctx context.Context, rp *replayer, target *sandbox.Server, u undoRun, dry bool) (int, string, []undoLeft, error) {
+// message and its summary, logging each run's command and output.
+func (r *Result) runUndo(ctx context.Context, rp *replayer, target *sandbox.Server, u undoRun, dry bool) (int, string, undoSummary, error) {
 	if dry {
 		return r.runUndoOnce(ctx, rp, target, u, "--dry-run", -1)
 	}
@@ -284,14 +304,14 @@ func (r *Result) runUndo(ctx context.Context, rp *replayer, target *sandbox.Serv
 		if k < len(u.kills) {
 			kill = u.kills[k]
 		}
-		exit, msg, left, err := r.runUndoOnce(ctx, rp, target, u, flag, kill)
+		exit, msg, sum, err := r.runUndoOnce(ctx, rp, target, u, flag, kill)
 		if err != nil || exit != 128+int(syscall.SIGKILL) {
-			return exit, msg, left, err
+			return exit, msg, sum, err
 		}
 		// Killed: resume the undo its record names, or start it again
 		// when the killed run had not recorded it.
 		if flag, err = undoResumeFlag(ctx, target); err != nil {
-			return 0, "", nil, err
+			return 0, "", undoSummary{}, err
 		}
 	}
 }
@@ -320,7 +340,7 @@ func undoResumeFlag(ctx context.Context, target *sandbox.Server) (string, error)
 
 // runUndoOnce runs binlog-replay undo once (with flag, when not ""),
 // killing it (SIGKILL) after kill when that is not negative.
-func (r *Result) runUndoOnce(ctx context.Context, rp *replayer, target *sandbox.Server, u undoRun, flag string, kill time.Duration) (int, string, []undoLeft, error) {
+func (r *Result) runUndoOnce(ctx context.Context, rp *replayer, target *sandbox.Server, u undoRun, flag string, kill time.Duration) (int, string, undoSummary, error) {
 	runCtx, cancel := context.WithTimeout(ctx, runTimeout)
 	defer cancel()
 	args := append([]string{"undo", "--target", target.DSN(""), "--json"}, u.args...)
@@ -332,7 +352,7 @@ func (r *Result) runUndoOnce(ctx context.Context, rp *replayer, target *sandbox.
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
-		return 0, "", nil, fmt.Errorf("undo: %w", err)
+		return 0, "", undoSummary{}, fmt.Errorf("undo: %w", err)
 	}
 	if kill >= 0 {
 		t := time.AfterFunc(kill, func() { _ = cmd.Process.Kill() })
@@ -340,11 +360,11 @@ func (r *Result) runUndoOnce(ctx context.Context, rp *replayer, target *sandbox.
 	}
 	err := cmd.Wait()
 	if runCtx.Err() != nil {
-		return 0, "", nil, fmt.Errorf("undo: no end within %s", runTimeout)
+		return 0, "", undoSummary{}, fmt.Errorf("undo: no end within %s", runTimeout)
 	}
 	exit := exitCode(err)
 	if exit < 0 {
-		return 0, "", nil, fmt.Errorf("undo: %w", err)
+		return 0, "", undoSummary{}, fmt.Errorf("undo: %w", err)
 	}
 	fmt.Fprintf(&r.Outcome.Log, "$ binlog-replay %s\nexit %d\n%s%s\n", strings.Join(args, " "), exit, stdout.String(), tailLines(stderr.String(), 10))
 	msg := ""
@@ -353,15 +373,13 @@ func (r *Result) runUndoOnce(ctx context.Context, rp *replayer, target *sandbox.
 			msg = strings.TrimPrefix(l, "binlog-replay undo: ")
 		}
 	}
-	var summary struct {
-		Left []undoLeft `json:"left"`
-	}
+	var sum undoSummary
 	if i := bytes.IndexByte(stdout.Bytes(), '{'); exit == 0 && i >= 0 {
-		if err := json.Unmarshal(stdout.Bytes()[i:], &summary); err != nil {
-			return 0, "", nil, fmt.Errorf("undo: its summary: %w", err)
+		if err := json.Unmarshal(stdout.Bytes()[i:], &sum); err != nil {
+			return 0, "", undoSummary{}, fmt.Errorf("undo: its summary: %w", err)
 		}
 	}
-	return exit, msg, summary.Left, nil
+	return exit, msg, sum, nil
 }
 
 // digests returns the digests of the workload database's tables on srv
