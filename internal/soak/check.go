@@ -256,12 +256,14 @@ func (c *checker) checkData(ctx context.Context) error {
 	return nil
 }
 
-// tableEngine returns the table's engine on the first server that has it.
+// tableEngine returns the table's engine on the first server that has it,
+// "SEQUENCE" for a sequence (whose changes a rollback does not undo,
+// whatever its engine), "?" when none has it.
 func tableEngine(ctx context.Context, schema, table string, dbs ...*sql.DB) string {
 	for _, d := range dbs {
 		var engine sql.NullString
-		err := d.QueryRowContext(ctx, "SELECT ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
-			schema, table).Scan(&engine)
+		err := d.QueryRowContext(ctx, "SELECT IF(TABLE_TYPE = 'SEQUENCE', 'SEQUENCE', ENGINE) FROM information_schema.TABLES "+
+			"WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?", schema, table).Scan(&engine)
 		if err == nil && engine.Valid {
 			return engine.String
 		}
