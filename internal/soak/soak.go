@@ -386,7 +386,7 @@ func (r *Result) replayAndCheck(ctx context.Context, cfg Config, src *Source, an
 		if err != nil {
 			return err
 		}
-		r.anchorUnfaithful = false
+		r.anchorUnfaithful, r.anchorNoGTIDs = false, true // as below
 		r.Expect = Expect{Exit: 1, Applied: 0, Refusal: refusal, Why: "refused before anything was applied: " + refusal}
 	}
 	if k := filterStopAt(out, txns); (r.Replay.Filter || r.Replay.RewriteDB) && r.Replay.Remote && k >= 0 {
@@ -403,7 +403,9 @@ func (r *Result) replayAndCheck(ctx context.Context, cfg Config, src *Source, an
 		if err != nil {
 			return err
 		}
-		r.anchorUnfaithful = false
+		// The anchor of a refusal is a server without a binlog: the
+		// target's GTIDs are compared with the transactions applied.
+		r.anchorUnfaithful, r.anchorNoGTIDs = false, true
 		r.Notes = append(r.Notes, "--tables refused a transaction read from the source: "+refusalClass(lastError(out)))
 		refusal := filterRefusals[0]
 		if strings.Contains(lastError(out), "--rewrite-db cannot apply") {
