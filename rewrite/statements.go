@@ -352,7 +352,7 @@ func (rw *Rewriter) concernsTables(q *txn.Query) (bool, refusal) {
 	if kept != "" && other != "" {
 		return false, rw.readsOther(kept, other)
 	}
-	if kept == "" && st.isDML() && rw.unseen[strings.ToLower(q.Schema)] {
+	if kept == "" && st.mayWrite() && rw.unseen[strings.ToLower(q.Schema)] {
 		return false, refusef("it changes a table of %s that --tables leaves out, whose triggers the target does not show "+
 			"(the database is not on the target): one may write a table of --tables; restore beside %s as the binlogs "+
 			"name it, or use --databases", quoteIdent(q.Schema), quoteIdent(q.Schema))
@@ -454,6 +454,18 @@ func (rw *Rewriter) cascadeAcross(st *statement, db string, kept bool) refusal {
 		}
 	}
 	return ""
+}
+
+// mayWrite reports whether st is DML that may write tables (and fire
+// their triggers): INSERT, REPLACE, UPDATE, DELETE, LOAD DATA, CALL, or a
+// WITH before one of them.
+func (st *statement) mayWrite() bool {
+	for _, w := range []string{"INSERT", "REPLACE", "UPDATE", "DELETE", "LOAD", "CALL", "WITH"} {
+		if st.word(0, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // readsOther refuses a statement kept for table kept that also names
