@@ -555,10 +555,8 @@ func gtidStop(ctx context.Context, out *Outcome, txns []binlogtext.BinTxn, tgt *
 	if m == nil {
 		return -1, nil, nil
 	}
-	for i, t := range txns {
-		if t.File == m[1] && fmt.Sprint(t.Start) == m[2] {
-			return i + after, nil, nil
-		}
+	if i := txnStarting(txns, m[1], m[2]); i >= 0 {
+		return i + after, nil, nil
 	}
 	return -1, nil, nil
 }
@@ -842,8 +840,14 @@ func filterStopAt(out *Outcome, txns []binlogtext.BinTxn) int {
 	if m == nil {
 		return -1
 	}
+	return txnStarting(txns, m[1], m[2])
+}
+
+// txnStarting returns the index in txns of the transaction that starts at
+// file:pos (as an error message gives them), -1 for none.
+func txnStarting(txns []binlogtext.BinTxn, file, pos string) int {
 	for i, t := range txns {
-		if t.File == m[1] && fmt.Sprint(t.Start) == m[2] {
+		if t.File == file && fmt.Sprint(t.Start) == pos {
 			return i
 		}
 	}
