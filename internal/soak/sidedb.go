@@ -1,10 +1,8 @@
 package soak
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os/exec"
 	"strings"
 
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
@@ -21,9 +19,9 @@ import (
 
 // makeSideDB copies the workload's database on target to SideDB, made
 // anew: its default character set and collation, tables (all, or those
-// of tables, as "db.table"), rows, triggers and routines (mariadb-dump |
-// mariadb). It returns an error when the copy differs from the original,
-// table by table (the harness could not make it).
+// of tables, as "db.table"), rows, triggers and routines (restoreTables).
+// It returns an error when the copy differs from the original, table by
+// table (the harness could not make it).
 func makeSideDB(ctx context.Context, target *sandbox.Server, tables []string) error {
 	db, err := target.Open(ctx, "")
 	if err != nil {
@@ -41,31 +39,22 @@ func makeSideDB(ctx context.Context, target *sandbox.Server, tables []string) er
 	if _, err := db.ExecContext(ctx, create); err != nil {
 		return fmt.Errorf("side database: %s: %w", create, err)
 	}
-	args := []string{"--no-defaults", "--socket=" + target.Socket, "--user=root", "--skip-dump-date", "--routines", "--triggers",
-		"--hex-blob", seedgen.DB}
+	var names []string
 	if len(tables) > 0 {
 		// Those the base holds: a refusal may name one the binlogs
 		// create.
 		var have []string
 		for _, t := range tables {
 			if name := strings.TrimPrefix(t, seedgen.DB+"."); tableEngine(ctx, seedgen.DB, name, db) != "?" {
-				args, have = append(args, name), append(have, t)
+				names, have = append(names, name), append(have, t)
 			}
 		}
 		if tables = have; len(tables) == 0 {
 			return nil
 		}
 	}
-	dump := exec.CommandContext(ctx, "mariadb-dump", args...)
-	load := exec.CommandContext(ctx, "mariadb", "--no-defaults", "--socket="+target.Socket, "--user=root", "--binary-mode", SideDB)
-	var dumped, dumpErr, loadErr bytes.Buffer
-	dump.Stdout, dump.Stderr = &dumped, &dumpErr
-	if err := dump.Run(); err != nil {
-		return fmt.Errorf("side database: mariadb-dump: %w: %s", err, dumpErr.String())
-	}
-	load.Stdin, load.Stderr = &dumped, &loadErr
-	if err := load.Run(); err != nil {
-		return fmt.Errorf("side database: load the dump: %w: %s", err, loadErr.String())
+	if err := restoreTables(ctx, target, target, SideDB, names, "--routines", "--hex-blob"); err != nil {
+		return fmt.Errorf("side database: %w", err)
 	}
 	opts := verify.Options{Databases: []string{seedgen.DB}, TargetNames: map[string]string{seedgen.DB: SideDB}, SampleRows: 3}
 	if len(tables) > 0 {

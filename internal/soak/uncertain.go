@@ -459,12 +459,13 @@ func (r *replayer) targetDB() string {
 	return seedgen.DB
 }
 
-// restoreTables copies tables of the soak database from one server to
-// database toDB of another (mariadb-dump | mariadb: each is dropped and
-// created again).
-func restoreTables(ctx context.Context, from, to *sandbox.Server, toDB string, tables []string) error {
-	dump := exec.CommandContext(ctx, "mariadb-dump", append([]string{"--no-defaults", "--socket=" + from.Socket, "--user=root",
-		"--skip-dump-date", seedgen.DB}, tables...)...)
+// restoreTables copies tables of the soak database (all when tables is
+// empty) from one server to database toDB of another, or of the same
+// (mariadb-dump with dumpFlags | mariadb: each is dropped and created
+// again).
+func restoreTables(ctx context.Context, from, to *sandbox.Server, toDB string, tables []string, dumpFlags ...string) error {
+	args := append([]string{"--no-defaults", "--socket=" + from.Socket, "--user=root", "--skip-dump-date"}, dumpFlags...)
+	dump := exec.CommandContext(ctx, "mariadb-dump", append(append(args, seedgen.DB), tables...)...)
 	// Out of the binlog, as an operator repairing a server that keeps
 	// its source's GTIDs would.
 	load := exec.CommandContext(ctx, "mariadb", "--no-defaults", "--socket="+to.Socket, "--user=root", "--binary-mode",
