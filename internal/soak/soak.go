@@ -473,7 +473,7 @@ func (r *Result) replayAndCheck(ctx context.Context, cfg Config, src *Source, an
 	// filtered nor renamed replay, none skipped).
 	if r.Plan.Has(seedgen.FeatUndo) && len(r.Failures) == 0 && !r.anchorUnfaithful && !out.AnchorUnfaithful && out.Exit == 0 &&
 		r.Expect.Applied > 0 && split < 0 && out.TempRefused == nil && !r.Replay.Filter && !r.Replay.RewriteDB && r.Replay.Accident < 0 {
-		return r.undoPhase(ctx, rp, target)
+		return r.undoPhase(ctx, rp, target, anchor)
 	}
 	return nil
 }
