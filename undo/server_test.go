@@ -798,6 +798,70 @@ func TestUndoByDatetime(t *testing.T) {
 	replaytest.RequireEqual(t, s.SourceDB, ref, "app")
 }
 
+// TestUndoByDatetimeTimeOutOfOrder selects by commit times a range whose
+// middle transaction was logged with an earlier time (SET TIMESTAMP, as a
+// statement that ran long is): the range starts with the first
+// transaction at or after --start-datetime and holds every one after it
+// up to the stop, so the middle one is undone too.
+func TestUndoByDatetimeTimeOutOfOrder(t *testing.T) {
+	pause := func(ctx context.Context, db *sql.DB) error {
+		time.Sleep(1100 * time.Millisecond)
+		return nil
+	}
+	s := newScenario(t, accident{
+		before: pause,
+		accident: func(ctx context.Context, db *sql.DB) error {
+			conn, err := db.Conn(ctx)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			for _, q := range []string{
+				"SET @t = UNIX_TIMESTAMP(NOW())",
+				"SET TIMESTAMP = @t",
+				"UPDATE app.orders SET amount = 0 WHERE customer_id <= 100",
+				"SET TIMESTAMP = @t - 10",
+				"UPDATE app.customers SET balance = 0",
+				"SET TIMESTAMP = @t",
+				"UPDATE app.orders SET amount = 1 WHERE customer_id > 200",
+				"SET TIMESTAMP = DEFAULT",
+			} {
+				if _, err := conn.ExecContext(ctx, q); err != nil {
+					return fmt.Errorf("%s: %w", q, err)
+				}
+			}
+			return nil
+		},
+		after: func(ctx context.Context, db *sql.DB) error {
+			if err := pause(ctx, db); err != nil {
+				return err
+			}
+			return unrelated(ctx, db)
+		},
+	})
+	var accident []*txn.Txn
+	for _, tx := range s.txns {
+		if len(accident) > 0 || tx == s.first {
+			accident = append(accident, tx)
+		}
+		if tx == s.last {
+			break
+		}
+	}
+	if len(accident) != 3 || !s.first.Time.Equal(s.last.Time) || !accident[1].Time.Before(s.first.Time) {
+		t.Fatalf("want the accident's three transactions, the middle one logged earlier: %+v", accident)
+	}
+	ref := s.reference(t)
+	o := s.undoOptions(4)
+	o.Range.StartPosition, o.Range.StopPosition = txn.Position{}, txn.Position{}
+	o.Range.StartDatetime, o.Range.StopDatetime = s.first.Time, s.first.Time.Add(time.Second)
+	sum := runUndo(t, o)
+	if sum.RangeTxns != 3 || sum.RangeStart != s.first.Start || sum.RangeEnd != s.last.End {
+		t.Errorf("range %s..%s of %d transactions, want the accident's three %s..%s", sum.RangeStart, sum.RangeEnd, sum.RangeTxns, s.first.Start, s.last.End)
+	}
+	replaytest.RequireEqual(t, s.SourceDB, ref, "app")
+}
+
 // TestUndoRangeAtEndOfBinlogs gives the undo binlogs that end where the
 // range does, as a live server's last file may: exactly at
 // --stop-position, and inside a later transaction being written. The

@@ -515,7 +515,11 @@ read:
 			}
 			break read
 		}
-		before := cur.before || whole && !o.Range.StartDatetime.IsZero() && t.Time.Before(o.Range.StartDatetime)
+		// By --start-datetime the range starts with the first transaction
+		// committed at or after it, and holds every one after that: a
+		// later one logged with an earlier time (a statement that ran long,
+		// SET TIMESTAMP) is inside the range, as in the replay's stop.
+		before := cur.before || whole && first == nil && !o.Range.StartDatetime.IsZero() && t.Time.Before(o.Range.StartDatetime)
 		if cur.err == nil && !before {
 			cur.err = u.take(ctx, iv, t, cur)
 		}
