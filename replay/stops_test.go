@@ -2,6 +2,7 @@ package replay_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -215,4 +216,69 @@ func TestResumeKeepsStopPoint(t *testing.T) {
 	run("a run stopped before #11", false, func(o *replay.Options) { o.Select.StopBeforeGTID = txns[10].GTID }, 10)
 	run("resume with no stop point after it", true, func(*replay.Options) {}, 10)
 	run("resume --to-end", true, func(o *replay.Options) { o.Select.ToEnd = true }, 30)
+}
+
+// TestStopDatetimePassedOutOfOrder resumes, with a --stop-datetime, a
+// replay whose checkpoint is past a transaction logged at or after that
+// time but whose last applied transaction was logged before it (commit
+// times need not rise in a binlog: SET TIMESTAMP, a statement that ran
+// long). The stop point, the first transaction at or after the time, is
+// behind the checkpoint: refused, nothing more applied.
+func TestStopDatetimePassedOutOfOrder(t *testing.T) {
+	sc := replaytest.New(t, "ROW",
+		func(ctx context.Context, db *sql.DB) error {
+			return replaytest.ExecAll(ctx, db, "CREATE DATABASE od", "CREATE TABLE od.r (id INT PRIMARY KEY)")
+		},
+		func(ctx context.Context, db *sql.DB) error {
+			conn, err := db.Conn(ctx)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			for i := 1; i <= 10; i++ {
+				qs := []string{fmt.Sprintf("INSERT INTO od.r VALUES (%d)", i)}
+				if i == 5 {
+					qs = []string{"SET TIMESTAMP = UNIX_TIMESTAMP() + 3600", qs[0], "SET TIMESTAMP = DEFAULT"}
+				}
+				for _, q := range qs {
+					if _, err := conn.ExecContext(ctx, q); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+	txns := scenarioTxns(t, sc)
+	if len(txns) != 10 || !txns[4].Time.After(txns[6].Time) {
+		t.Fatalf("want 10 transactions, the 5th logged an hour later: %d", len(txns))
+	}
+	ctx := context.Background()
+	tgt, db := sc.Target(t)
+	for _, workers := range []int{1, 4} {
+		o := opts(workers)
+		o.Files, o.TargetDSN, o.Select.StartPosition = sc.Files, tgt.DSN(""), sc.Start
+		o.Select.StopPosition = txns[6].End
+		if workers > 1 {
+			o.Files, o.Select.StartPosition, o.Recovery.Resume = sc.Files, txn.Position{}, true
+			o.Select.StopPosition = txns[7].End
+		}
+		if _, err := replay.Run(ctx, o, io.Discard); err != nil {
+			t.Fatalf("replay to %s: %v", o.Select.StopPosition, err)
+		}
+		o = opts(workers)
+		o.Files, o.TargetDSN, o.Recovery.Resume = sc.Files, tgt.DSN(""), true
+		o.Select.StopDatetime = txns[4].Time.Add(-30 * time.Minute)
+		sum, err := replay.Run(ctx, o, io.Discard)
+		var passed *replay.StopPassedError
+		if !errors.As(err, &passed) {
+			t.Fatalf("resume with --stop-datetime %s: %v, want a *StopPassedError", o.Select.StopDatetime, err)
+		}
+		if sum != nil && sum.Applied != 0 {
+			t.Fatalf("%d transactions applied after the refusal", sum.Applied)
+		}
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM od.r").Scan(&n); err != nil || n != 8 {
+		t.Fatalf("%d rows (%v), want the 8 applied before the refusals", n, err)
+	}
 }

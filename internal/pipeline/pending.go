@@ -131,7 +131,7 @@ func (w *worker) skipAppliedDDL(ctx context.Context, g *group) error {
 // applied, without applying it again.
 func (w *worker) recordApplied(ctx context.Context, g *group) error {
 	t := g.txns[len(g.txns)-1]
-	if err := w.execUnlogged(ctx, w.p.checkpointSQL(t, w.p.cfg.AppliedBefore+g.last(), g.temps)+";\nCOMMIT"); err != nil {
+	if err := w.execUnlogged(ctx, w.p.checkpointSQL(g)+";\nCOMMIT"); err != nil {
 		if !target.IsServerError(err) {
 			w.p.commitUncertain(g)
 		}

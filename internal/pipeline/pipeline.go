@@ -476,10 +476,19 @@ func (p *Pipeline) applyError(t *txn.Txn, s *sqlgen.Stmt, err error) error {
 	return ae
 }
 
-// checkpointSQL returns the statement that records t in the checkpoint
-// (target.CheckpointSQL) of the pipeline's channel.
-func (p *Pipeline) checkpointSQL(t *txn.Txn, applied uint64, temps string) string {
-	return target.ChannelCheckpointSQL(p.channel(), t, applied, temps)
+// checkpointSQL returns the statement that records g, applied, in the
+// checkpoint (target.CheckpointSQL) of the pipeline's channel: its last
+// transaction, with the latest commit time among its transactions (a
+// binlog's commit times need not rise: the checkpoint keeps the latest
+// applied, against which a resume's --stop-datetime is checked).
+func (p *Pipeline) checkpointSQL(g *group) string {
+	last := *g.txns[len(g.txns)-1]
+	for _, t := range g.txns {
+		if t.Time.After(last.Time) {
+			last.Time = t.Time
+		}
+	}
+	return target.ChannelCheckpointSQL(p.channel(), &last, p.cfg.AppliedBefore+g.last(), g.temps)
 }
 
 // pendingSQL returns the statement that marks t as applied apart

@@ -171,7 +171,7 @@ func (w *worker) applySolo(ctx context.Context, g *group) error {
 	}
 	w.sess.SetFormat(format)
 	last := g.txns[len(g.txns)-1]
-	commit := w.p.checkpointSQL(last, w.p.cfg.AppliedBefore+g.last(), g.temps) + ";\nCOMMIT"
+	commit := w.p.checkpointSQL(g) + ";\nCOMMIT"
 	logged, err := w.loggedDuring(ctx, t, lg)
 	if err != nil {
 		w.rollback()

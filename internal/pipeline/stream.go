@@ -222,7 +222,7 @@ func (st *streamApply) whole(last *txn.Txn) *txn.Txn {
 func (st *streamApply) commit(ctx context.Context, last *txn.Txn) error {
 	w, g := st.w, st.g
 	g.txns = []*txn.Txn{st.whole(last)}
-	commit := w.p.checkpointSQL(g.txns[0], w.p.cfg.AppliedBefore+g.last(), g.temps) + ";\nCOMMIT"
+	commit := w.p.checkpointSQL(g) + ";\nCOMMIT"
 	var err error
 	if st.stage != nil {
 		if err := w.finishStage(ctx, st.first, st.stage); err != nil {

@@ -302,7 +302,7 @@ func (w *worker) applyOnce(ctx context.Context, g *group) error {
 	if err != nil {
 		return err
 	}
-	commit := w.p.checkpointSQL(last, w.p.cfg.AppliedBefore+g.last(), g.temps) + ";\nCOMMIT"
+	commit := w.p.checkpointSQL(g) + ";\nCOMMIT"
 	if after != 0 {
 		commit = target.TurnWaitSQL(after, g.first) + ";\n" + commit
 	}
@@ -393,7 +393,7 @@ func (w *worker) applyDDL(ctx context.Context, g *group) error {
 	if err != nil {
 		return w.p.applyError(t, nil, err)
 	}
-	commit := w.p.checkpointSQL(t, w.p.cfg.AppliedBefore+g.last(), g.temps) + ";\nCOMMIT"
+	commit := w.p.checkpointSQL(g) + ";\nCOMMIT"
 	var split error
 	switch logged {
 	case notLogged:

@@ -22,7 +22,7 @@ import (
 //	  file        VARCHAR(255),             -- binlog file of the next transaction to apply
 //	  pos         BIGINT UNSIGNED,          -- its offset (the end of the last applied one)
 //	  gtid        VARCHAR(255),             -- GTID of the last applied transaction, '' if none
-//	  source_time DATETIME(6),              -- its commit time on the source (UTC)
+//	  source_time DATETIME(6),              -- the latest commit time applied so far, on the source (UTC)
 //	  state       VARCHAR(16),              -- 'running', or 'ddl' / 'nontrans' (see below)
 //	  ddl_file, ddl_pos                     -- start of the pending transaction, when state is not 'running'
 //	  pending_gtid, pending_print,          -- its GTID, the DDL's fingerprint before it ran,
@@ -71,7 +71,10 @@ type Checkpoint struct {
 	Applied uint64
 	// GTID is the last applied transaction's GTID, if it had one.
 	GTID string
-	// SourceTime is the last applied transaction's commit time.
+	// SourceTime is the latest commit time among the transactions applied
+	// (in all runs so far): a binlog's commit times need not rise (a
+	// statement that ran long, SET TIMESTAMP), and a --stop-datetime at or
+	// before it is behind the checkpoint.
 	SourceTime time.Time
 	// State is "running", or StateDDL / StateNonTrans when the process
 	// stopped between the mark before such a transaction and the commit
@@ -354,7 +357,8 @@ func readOldCheckpoint(ctx context.Context, db queryRower, channel, lock string)
 
 // CheckpointSQL returns the statement that records t as the last applied
 // transaction, applied being the running count, and temps as the
-// temporary tables open after it. It is sent in the same multi-statement
+// temporary tables open after it; the checkpoint's source time becomes
+// t.Time where that is later than the one it holds. It is sent in the same multi-statement
 // batch as COMMIT, so values are literals.
 func CheckpointSQL(t *txn.Txn, applied uint64, temps string) string {
 	return ChannelCheckpointSQL(ReplayChannel, t, applied, temps)
@@ -370,7 +374,8 @@ func ChannelCheckpointSQL(channel string, t *txn.Txn, applied uint64, temps stri
 	return fmt.Sprintf("INSERT INTO `%s`.`checkpoint` (channel, seq, file, pos, gtid, source_time, state, ddl_file, ddl_pos, temp_tables) "+
 		"VALUES (%s, %d, %s, %d, %s, %s, %s, '', 0, %s) ON DUPLICATE KEY UPDATE "+
 		"seq=VALUES(seq), file=VALUES(file), pos=VALUES(pos), gtid=VALUES(gtid), "+
-		"source_time=VALUES(source_time), state=VALUES(state), ddl_file='', ddl_pos=0, "+
+		"source_time=COALESCE(GREATEST(source_time, VALUES(source_time)), VALUES(source_time), source_time), "+
+		"state=VALUES(state), ddl_file='', ddl_pos=0, "+
 		"pending_gtid='', pending_print='', pending_what='', temp_tables=VALUES(temp_tables)",
 		CheckpointSchema, sqlgen.Quote(channel), applied, sqlgen.Quote(t.End.File), t.End.Offset,
 		sqlgen.Quote(t.GTID.String()), srcTime, sqlgen.Quote(StateRunning), sqlgen.Quote(temps))
