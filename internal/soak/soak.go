@@ -705,10 +705,10 @@ func (r *Result) stopBehind(ctx context.Context, rp *replayer, c *checker) error
 	case 0:
 		stop = binlogtext.Stop{Desc: "behind the checkpoint: position", Args: []string{"--stop-position", fmt.Sprintf("%s:%d", t.File, t.End)}}
 	case 1:
-		// The checkpoint's commit time is the last applied transaction's:
-		// a stop at that second is behind it.
-		last := c.txns[r.Expect.Applied-1].Time
-		stop = binlogtext.Stop{Desc: "behind the checkpoint: datetime", Args: []string{"--stop-datetime", last.UTC().Format(time.RFC3339)}}
+		// An applied transaction's commit second: the first transaction
+		// committed at or after it is at most that one (commit times need
+		// not rise along the binlog: the checkpoint keeps the latest).
+		stop = binlogtext.Stop{Desc: "behind the checkpoint: datetime", Args: []string{"--stop-datetime", t.Time.UTC().Format(time.RFC3339)}}
 	}
 	again := *rp
 	again.cfg.Stop, again.cfg.NeverOK, again.cfg.ResumeBare, again.uncertain = stop, false, false, ""

@@ -34,8 +34,10 @@ import (
 // undoRun is the undo phase's draw.
 type undoRun struct {
 	from, to int // the range: txns[from:to]
-	args     []string
-	desc     string
+	// sel are the flags selecting the range, what they say; args the
+	// other flags, more the rest of desc.
+	sel, args  []string
+	what, desc string
 	dry      bool
 	// skip undoes the rows later transactions did not write
 	// (--on-conflict skip) rather than refusing.
@@ -68,10 +70,10 @@ func drawUndo(rng *rand.Rand, txns []binlogtext.BinTxn, n int) undoRun {
 	u := undoRun{from: from, to: from + 1 + rng.IntN(min(length, n-from)), dry: rng.IntN(3) == 0}
 	first, last := txns[u.from], txns[u.to-1]
 	if g := gtidRange(txns[u.from:u.to]); g != "" && rng.IntN(3) == 0 {
-		u.args, u.desc = []string{"--gtids", g}, "--gtids "+g
+		u.sel, u.what = []string{"--gtids", g}, "--gtids "+g
 	} else {
 		start, stop := fmt.Sprintf("%s:%d", first.File, first.Start), fmt.Sprintf("%s:%d", last.File, last.End)
-		u.args, u.desc = []string{"--start-position", start, "--stop-position", stop}, "positions "+start+".."+stop
+		u.sel, u.what = []string{"--start-position", start, "--stop-position", stop}, "positions "+start+".."+stop
 	}
 	// The later writes: to the n-th transaction (which the target holds),
 	// or, when it is the last, sometimes to the end of the binlogs.
@@ -90,6 +92,33 @@ func drawUndo(rng *rand.Rand, txns []binlogtext.BinTxn, n int) undoRun {
 		u.desc += fmt.Sprintf(", killed %d times", len(u.kills))
 	}
 	return u
+}
+
+// byDatetime selects, when rng says so (a quarter of the time) and the
+// binlogs allow it, a range by --start-datetime and --stop-datetime
+// instead: from a transaction committed later than every one before it
+// (in the binlogs: the undo reads them from the start of their first
+// file, the base's setup before txns[0] included) to the next such one,
+// both among the n the target holds.
+func (u *undoRun) byDatetime(rng *rand.Rand, txns []binlogtext.BinTxn, n int) {
+	if rng.IntN(4) != 0 {
+		return
+	}
+	var bounds []int // transactions committed later than every one before them
+	latest := txns[0].Time
+	for i := 1; i < len(txns) && i <= n; i++ {
+		if txns[i].Time.After(latest) {
+			bounds = append(bounds, i)
+			latest = txns[i].Time
+		}
+	}
+	if len(bounds) < 2 {
+		return
+	}
+	k := rng.IntN(len(bounds) - 1)
+	u.from, u.to = bounds[k], bounds[k+1]
+	start, stop := txns[u.from].Time.UTC().Format(time.RFC3339), txns[u.to].Time.UTC().Format(time.RFC3339)
+	u.sel, u.what = []string{"--start-datetime", start, "--stop-datetime", stop}, "datetimes "+start+".."+stop
 }
 
 // gtidRange returns the --gtids range naming txns ("d-s-a..b"), "" when
@@ -139,6 +168,7 @@ func (r *Result) undoPhase(ctx context.Context, rp *replayer, target, anchor *sa
 		}
 	}
 	u := drawUndo(seedgen.NewRand(r.Seed, seedgen.StreamReplay+300), rp.txns, n)
+	u.byDatetime(seedgen.NewRand(r.Seed, seedgen.StreamReplay+302), rp.txns, n)
 	if r.undoOnSource {
 		u.desc += ", on the source"
 	}
@@ -156,7 +186,7 @@ func (r *Result) undoPhase(ctx context.Context, rp *replayer, target, anchor *sa
 	if err != nil {
 		return err
 	}
-	what := fmt.Sprintf("undo of transactions #%d..#%d (%s)", u.from+1, u.to, u.desc)
+	what := fmt.Sprintf("undo of transactions #%d..#%d (%s%s)", u.from+1, u.to, u.what, u.desc)
 	r.Undo = fmt.Sprintf("%s: exit %d", what, exit)
 	note := fmt.Sprintf("undo: exit %d", exit)
 	if exit != 0 {
@@ -347,7 +377,7 @@ func undoResumeFlag(ctx context.Context, target *sandbox.Server) (string, error)
 func (r *Result) runUndoOnce(ctx context.Context, rp *replayer, target *sandbox.Server, u undoRun, flag string, kill time.Duration) (int, string, undoSummary, error) {
 	runCtx, cancel := context.WithTimeout(ctx, runTimeout)
 	defer cancel()
-	args := append([]string{"undo", "--target", target.DSN(""), "--json"}, u.args...)
+	args := append(append([]string{"undo", "--target", target.DSN(""), "--json"}, u.sel...), u.args...)
 	if flag != "" {
 		args = append(args, flag)
 	}

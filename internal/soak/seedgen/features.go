@@ -60,6 +60,12 @@ const (
 	// base rows (AccidentKind), and the replay skips it with
 	// --exclude-gtids, as an operator skips the accident to recover from.
 	FeatAccident Feature = "accident"
+	// FeatClock: some transactions run with the session's clock set (SET
+	// TIMESTAMP) a second to an hour back or ahead, as a statement that
+	// ran long is logged with its start time: commit times out of order
+	// along the binlog, for --stop-datetime, undo's datetimes and the
+	// checkpoint's time.
+	FeatClock Feature = "clock"
 )
 
 // Replay features.
@@ -116,7 +122,7 @@ var allFeatures = []Feature{
 	FeatKill, FeatRestart, FeatCrash, FeatStopPos, FeatStopTime, FeatStopGTID, FeatStopNever,
 	FeatSmallMem, FeatMultiFile, FeatStopBehind, FeatTerm, FeatContext, FeatCollationKeys,
 	FeatPartition, FeatRowImage, FeatDomains, FeatBinlogOptions, FeatStartGTID, FeatRemote, FeatAccident,
-	FeatFilter, FeatRewriteDB, FeatUndo,
+	FeatFilter, FeatRewriteDB, FeatUndo, FeatClock,
 }
 
 // optIn are the features "all" leaves out: XA transactions are refused by

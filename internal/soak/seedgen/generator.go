@@ -140,6 +140,12 @@ func (g *sessionGen) scripts(n int) []Script {
 		if g.p.Has(FeatDomains) && g.rng.IntN(8) == 0 {
 			sc.Stmts = append([]string{fmt.Sprintf("SET SESSION gtid_domain_id = %d", g.rng.IntN(3))}, sc.Stmts...)
 		}
+		if g.p.Has(FeatClock) && g.rng.IntN(10) == 0 {
+			// A script that stops at a deadlock leaves the clock set: the
+			// session's next scripts are logged at that time too.
+			shift := []string{"- 3600", "- 3", "- 1", "+ 1", "+ 3", "+ 3600"}[g.rng.IntN(6)]
+			sc.Stmts = append(append([]string{"SET TIMESTAMP = UNIX_TIMESTAMP(NOW(6)) " + shift}, sc.Stmts...), "SET TIMESTAMP = DEFAULT")
+		}
 		if g.p.Has(FeatFormatSwap) && g.rng.IntN(25) == 0 && !g.tmpOpen {
 			formats := []string{"ROW", "MIXED", "STATEMENT"}
 			sc.Stmts = append([]string{"SET SESSION binlog_format = '" + formats[g.rng.IntN(3)] + "'"}, sc.Stmts...)
