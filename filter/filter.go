@@ -52,6 +52,9 @@ type Filter struct {
 	fileIndex map[string]int // binlog base name -> order
 	databases map[string]bool
 	tables    map[string]bool
+	// pastStart holds, per MariaDB domain of --start-gtid, the first
+	// transaction read that the set does not skip (CheckStartOrder).
+	pastStart map[uint32]*txn.Ref
 }
 
 // New returns a Filter for o.

@@ -24,9 +24,66 @@ import (
 //   - StartUnknown: domains or sources of the set the binlogs never mention
 //     (the backup came from a server with more replication streams, or
 //     from another server): nothing to skip there; reported, not refused.
+//   - Filter.CheckStartOrder: a transaction the set skips after one of its
+//     domain it does not skip (sequence numbers out of order): which of them
+//     the base holds cannot be told. Refused before anything is applied
+//     where the replay can read the binlog files ahead; where it comes
+//     otherwise, before that transaction.
 //
 // MariaDB sets are positions: domain d at sequence n holds every GTID of d
-// up to n, whatever the server id.
+// up to n, whatever the server id. That holds while a domain's sequence
+// numbers rise along the binlogs, as a server writes them; with
+// gtid_strict_mode off they may not (SET gtid_seq_no, a replica applying
+// another stream of the same domain, a failover that reused one).
+
+// StartOrderError refuses a MariaDB --start-gtid position in binlogs where
+// a transaction it skips comes after one of the same domain it does not
+// skip: the position cannot say whether the base holds either.
+type StartOrderError struct {
+	Start txn.GTIDSet
+	// Skipped is the transaction the set skips, After the earlier one of
+	// its domain it does not.
+	Skipped, After *txn.Ref
+	Domain         uint32
+	Seq            uint64 // the set's sequence number in Domain
+}
+
+// Error says which transactions, and what to do.
+func (e *StartOrderError) Error() string {
+	return fmt.Sprintf("--start-gtid %s: transaction %s at %s comes after %s at %s in the binlogs, "+
+		"but the position skips the first (domain %d up to sequence number %d) and not the second: "+
+		"domain %d's sequence numbers are out of order in these binlogs (gtid_strict_mode off: SET gtid_seq_no, "+
+		"another stream of the domain replicated in, a failover), so a GTID position cannot say which of them the base holds; "+
+		"start from the base's binlog position instead (--start-position FILE:POS, or --from-backup DIR)",
+		e.Start, e.Skipped.GTID, e.Skipped.Start, e.After.GTID, e.After.Start, e.Domain, e.Seq, e.Domain)
+}
+
+// CheckStartOrder returns a *StartOrderError when the MariaDB --start-gtid
+// position skips t but not an earlier transaction of its domain. Call it
+// for every transaction read, in binlog order (for one read in pieces, its
+// first), before Skips.
+func (f *Filter) CheckStartOrder(t *txn.Txn) error {
+	g := t.GTID
+	if g.IsZero() || g.Flavor != txn.FlavorMariaDB {
+		return nil
+	}
+	n, ok := f.o.StartGTIDs.DomainSeq(g.Domain)
+	switch {
+	case !ok:
+		return nil
+	case g.Seq > n:
+		if f.pastStart == nil {
+			f.pastStart = map[uint32]*txn.Ref{}
+		}
+		if f.pastStart[g.Domain] == nil {
+			f.pastStart[g.Domain] = t.Ref()
+		}
+		return nil
+	case f.pastStart[g.Domain] != nil:
+		return &StartOrderError{Start: f.o.StartGTIDs, Skipped: t.Ref(), After: f.pastStart[g.Domain], Domain: g.Domain, Seq: n}
+	}
+	return nil
+}
 
 // StartGap returns an error naming the missing transactions when the set
 // start lacks GTIDs of before, the GTID history written before the

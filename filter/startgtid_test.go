@@ -70,3 +70,43 @@ func TestStartGTIDsMySQLFixture(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckStartOrder runs sequences of MariaDB GTIDs, in binlog order,
+// past the position 0-1-10 (and 1-1-5): those the position skips must all
+// come before those it does not, in each of its domains.
+func TestCheckStartOrder(t *testing.T) {
+	start, err := txn.ParseGTIDSet("0-1-10,1-1-5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		gtids string
+		bad   string // the GTID refused, "" for none
+	}{
+		{"0-1-9,0-1-10,0-1-11,0-1-12", ""},
+		{"0-1-11,1-1-4,1-1-6,0-1-12,2-1-5,2-1-1", ""},   // a skipped one of another domain; a domain the set lacks
+		{"0-1-11,0-1-12,0-77-3", "0-77-3"},              // a lower sequence number from another server id
+		{"0-2-1000,0-1-10,0-1-11", "0-1-10"},            // the position itself after a higher one
+		{"1-1-6,0-1-9,0-1-11,1-1-5", "1-1-5"},           // in the second domain
+		{"0-1-8,0-1-7,0-1-10,0-1-11,0-1-13,0-1-12", ""}, // out of order on either side only
+		{"0-1-11,0-1-10", "0-1-10"},
+	} {
+		f := New(Options{StartGTIDs: start})
+		bad := ""
+		for i, g := range strings.Split(c.gtids, ",") {
+			gtid, err := txn.ParseGTID(g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = f.CheckStartOrder(&txn.Txn{GTID: gtid, Start: txn.Position{File: "b.000001", Offset: uint64(100 * (i + 1))}})
+			var oe *StartOrderError
+			if errors.As(err, &oe) {
+				bad = oe.Skipped.GTID
+				break
+			}
+		}
+		if bad != c.bad {
+			t.Errorf("%s: refused %q, want %q", c.gtids, bad, c.bad)
+		}
+	}
+}

@@ -352,6 +352,9 @@ func (r *run) prepare(ctx context.Context) (txn.Position, *target.Checkpoint, er
 	if err := r.checkStartBeyond(ctx, start); err != nil {
 		return txn.Position{}, nil, err
 	}
+	if err := r.checkStartOrderResumed(ctx); err != nil {
+		return txn.Position{}, nil, err
+	}
 	if err := r.checkStops(ctx, start); err != nil {
 		return txn.Position{}, nil, err
 	}
@@ -672,6 +675,8 @@ func (r *run) readStage(ctx context.Context, start txn.Position, out chan<- *txn
 			case stop != "":
 				r.setStop(stop)
 				return nil
+			case t.Part == 1 && r.startOrder(f, t):
+				return nil
 			case skipping:
 				if t.Final {
 					r.skipped.Add(1)
@@ -681,6 +686,9 @@ func (r *run) readStage(ctx context.Context, start txn.Position, out chan<- *txn
 		} else {
 			if stop := f.Stop(t); stop != "" {
 				r.setStop(stop)
+				return nil
+			}
+			if r.startOrder(f, t) {
 				return nil
 			}
 			if f.Skips(t) {
@@ -704,6 +712,16 @@ func (r *run) readStage(ctx context.Context, start txn.Position, out chan<- *txn
 			return nil
 		}
 	}
+}
+
+// startOrder reports whether the reading stops at t because --start-gtid
+// cannot place it (filter.CheckStartOrder), recording why.
+func (r *run) startOrder(f *filter.Filter, t *txn.Txn) bool {
+	if err := f.CheckStartOrder(t); err != nil {
+		r.setReadErr(err, "refused: --start-gtid cannot say whether the base holds this transaction: every transaction before it was applied, and nothing of it")
+		return true
+	}
+	return false
 }
 
 // openReader opens the binlog files, or connects to the source server, to

@@ -41,7 +41,8 @@ func (r *run) checkStartGap(ctx context.Context, start txn.Position) error {
 
 // checkStartBeyond refuses, reading binlog files, a --start-gtid set past
 // the end of the binlogs in a domain or source they follow (see
-// filter.StartBeyond) before anything is written: found at the end, it
+// filter.StartBeyond), or one that cannot place a transaction (see
+// filter.CheckStartOrder), before anything is written: found at the end, it
 // came after every other domain's transactions were applied. It reads the
 // binlogs ahead from start, without row images, up to the stop point: a
 // run that stops before the end does not reach the end either. A resume
@@ -51,12 +52,53 @@ func (r *run) checkStartBeyond(ctx context.Context, start txn.Position) error {
 	if r.opts.Select.StartGTIDs.IsEmpty() || r.start.resumed || r.opts.Source.DSN != "" {
 		return nil
 	}
-	_, end, met, err := r.gtidsAhead(ctx, start)
-	if err != nil || met != nil {
+	a := r.ahead(ctx, start)
+	if a.order != nil {
+		return fmt.Errorf("nothing applied: %w", a.order)
+	}
+	if a.err != nil || a.met != nil {
 		return nil
 	}
-	if err := filter.StartBeyond(r.opts.Select.StartGTIDs, end); err != nil {
+	if err := filter.StartBeyond(r.opts.Select.StartGTIDs, a.end); err != nil {
 		return fmt.Errorf("nothing applied: %w", err)
+	}
+	return nil
+}
+
+// checkStartOrderResumed refuses, resuming with a --start-gtid set from
+// binlog files, a transaction the set cannot place (see
+// filter.CheckStartOrder) before anything more is applied. The run that
+// made the checkpoint read ahead only to its own stop point, and which
+// transactions of a domain the set passed is known from the start of the
+// binlogs only: it reads them from the beginning of the first file to the
+// stop point, without row images. Bad input is left to the replay to
+// report where it comes.
+func (r *run) checkStartOrderResumed(ctx context.Context) error {
+	if r.opts.Select.StartGTIDs.IsEmpty() || !r.start.resumed || r.opts.Source.DSN != "" || len(r.opts.Files) == 0 {
+		return nil
+	}
+	rd, err := binlog.NewReader(r.opts.Files, r.opts.scanOptions(txn.Position{File: logfile.Name(r.opts.Files[0]), Offset: 4}))
+	if err != nil {
+		return nil
+	}
+	defer rd.Close()
+	f := filter.New(r.opts.Filter(r.opts.Files))
+	var order error
+	_ = scan(ctx, rd, func(t *txn.Txn) (bool, error) {
+		stop := f.Stop(t)
+		if t.Part > 0 {
+			stop = f.StopAt(t)
+		}
+		if stop != "" {
+			return false, nil
+		}
+		if t.Part <= 1 {
+			order = f.CheckStartOrder(t)
+		}
+		return order == nil, nil
+	})
+	if order != nil {
+		return fmt.Errorf("nothing applied: %w", order)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package replay_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -318,4 +319,103 @@ func TestStartGTIDPastEndInOneDomain(t *testing.T) {
 	if err := db.QueryRow("SELECT COUNT(*) FROM sg.t").Scan(&n); err != nil || n != 0 || sum != nil && sum.Applied != 0 {
 		t.Fatalf("target holds %d rows (%v), summary %+v: want nothing applied", n, err, sum)
 	}
+}
+
+// TestStartGTIDOutOfOrder replays, with the base's --start-gtid position,
+// binlogs where a transaction of the position's domain comes with a
+// sequence number at or below it after later ones (another server id,
+// gtid_seq_no set lower: gtid_strict_mode off): a position cannot say
+// whether the base holds it. Reading the files ahead, the replay refuses
+// before anything is applied; resumed (no reading ahead), it applies what
+// comes before that transaction and stops there, naming it. Without the
+// check it was skipped: exit 0, its row missing.
+func TestStartGTIDOutOfOrder(t *testing.T) {
+	sc := replaytest.New(t, "ROW",
+		func(ctx context.Context, db *sql.DB) error {
+			return replaytest.ExecAll(ctx, db, "CREATE DATABASE sg", "CREATE TABLE sg.t (id INT PRIMARY KEY)")
+		},
+		func(ctx context.Context, db *sql.DB) error {
+			conn, err := db.Conn(ctx)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			var qs []string
+			for i := 1; i <= 10; i++ {
+				qs = append(qs, fmt.Sprintf("INSERT INTO sg.t VALUES (%d)", i))
+			}
+			qs = append(qs, "SET @id = @@server_id", "SET SESSION server_id = 77", "SET SESSION gtid_seq_no = 1",
+				"INSERT INTO sg.t VALUES (11)", "SET SESSION server_id = @id", "INSERT INTO sg.t VALUES (12)")
+			for _, q := range qs {
+				if _, err := conn.ExecContext(ctx, q); err != nil {
+					return fmt.Errorf("%s: %w", q, err)
+				}
+			}
+			return nil
+		})
+	txns := scenarioTxns(t, sc)
+	if len(txns) != 12 || txns[10].GTID.Server != 77 || txns[10].GTID.Seq != 1 {
+		t.Fatalf("want 12 transactions, the 11th 0-77-1: %d", len(txns))
+	}
+	first := txns[0].GTID
+	base, err := txn.ParseGTIDSet(fmt.Sprintf("%d-%d-%d", first.Domain, first.Server, first.Seq-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	count := func(db *sql.DB) (n int) {
+		t.Helper()
+		if err := db.QueryRow("SELECT COUNT(*) FROM sg.t").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	wantOrder := func(t *testing.T, err error) {
+		t.Helper()
+		var oe *filter.StartOrderError
+		if !errors.As(err, &oe) || oe.Skipped.GTID != txns[10].GTID.String() || oe.After.GTID != txns[0].GTID.String() {
+			t.Fatalf("replay: %v; want a *filter.StartOrderError naming %s after %s", err, txns[10].GTID, txns[0].GTID)
+		}
+		t.Logf("error: %v", err)
+	}
+
+	t.Run("files read ahead", func(t *testing.T) {
+		tgt, db := sc.Target(t)
+		o := opts(4)
+		o.Files, o.TargetDSN, o.Select.StartGTIDs = sc.Files, tgt.DSN(""), base
+		sum, err := replay.Run(ctx, o, io.Discard)
+		wantOrder(t, err)
+		if n := count(db); n != 0 || sum != nil && sum.Applied != 0 {
+			t.Fatalf("target holds %d rows, summary %+v: want nothing applied", n, sum)
+		}
+	})
+
+	t.Run("resumed", func(t *testing.T) {
+		tgt, db := sc.Target(t)
+		o := opts(4)
+		o.Files, o.TargetDSN, o.Select.StartGTIDs, o.Select.StopPosition = sc.Files, tgt.DSN(""), base, txns[9].End
+		if _, err := replay.Run(ctx, o, io.Discard); err != nil {
+			t.Fatalf("replay to %s: %v", txns[9].End, err)
+		}
+		o = opts(4)
+		o.Files, o.TargetDSN, o.Recovery.Resume, o.Select.ToEnd = sc.Files, tgt.DSN(""), true, true
+		_, err := replay.Run(ctx, o, io.Discard)
+		wantOrder(t, err)
+		if n := count(db); n != 10 {
+			t.Fatalf("target holds %d rows, want the 10 before the transaction refused", n)
+		}
+	})
+
+	t.Run("from the source", func(t *testing.T) {
+		// The source sends what follows the position; the replay finds
+		// the transaction as it comes.
+		tgt, db := sc.Target(t)
+		o := sourceOpts(sc, 4)
+		o.Source.StartGTID, o.Select.StartGTIDs = base.String(), base
+		_, _, err := runFrom(tgt.DSN(""), o)
+		wantOrder(t, err)
+		if n := count(db); n != 10 {
+			t.Fatalf("target holds %d rows, want the 10 before the transaction refused", n)
+		}
+	})
 }

@@ -132,28 +132,39 @@ type aheadScan struct {
 	from         txn.Position
 	atStart, end txn.GTIDSet
 	met          *txn.Ref
-	err          error
+	// order is a --start-gtid that cannot place a transaction before the
+	// stop point (filter.CheckStartOrder).
+	order error
+	err   error
 }
 
 // gtidsAhead returns scanGTIDs of the run's binlog files from start, with
 // the run's filters, reading them the first time only.
 func (r *run) gtidsAhead(ctx context.Context, start txn.Position) (atStart, end txn.GTIDSet, met *txn.Ref, err error) {
-	if a := r.start.ahead; a == nil || a.from != start {
-		a = &aheadScan{from: start}
-		a.atStart, a.end, a.met, a.err = scanGTIDs(ctx, r.opts, start, filter.New(r.opts.Filter(r.opts.Files)))
-		r.start.ahead = a
-	}
-	a := r.start.ahead
+	a := r.ahead(ctx, start)
 	return a.atStart, a.end, a.met, a.err
 }
 
+// ahead returns what scanGTIDs found in the run's binlog files from
+// start, with the run's filters, reading them the first time only.
+func (r *run) ahead(ctx context.Context, start txn.Position) *aheadScan {
+	if a := r.start.ahead; a == nil || a.from != start {
+		a = &aheadScan{from: start}
+		a.atStart, a.end, a.met, a.order, a.err = scanGTIDs(ctx, r.opts, start, filter.New(r.opts.Filter(r.opts.Files)))
+		r.start.ahead = a
+	}
+	return r.start.ahead
+}
+
 // scanGTIDs reads the binlog files from start without decoding row images
-// and returns their GTID history before start and at their end, and the
-// first transaction where f stops (nil when none).
-func scanGTIDs(ctx context.Context, o Options, start txn.Position, f *filter.Filter) (atStart, end txn.GTIDSet, met *txn.Ref, err error) {
+// and returns their GTID history before start and at their end, the
+// first transaction where f stops (nil when none), and the first that
+// --start-gtid cannot place before it (filter.CheckStartOrder; nil when
+// none).
+func scanGTIDs(ctx context.Context, o Options, start txn.Position, f *filter.Filter) (atStart, end txn.GTIDSet, met *txn.Ref, order, err error) {
 	rd, err := binlog.NewReader(o.Files, o.scanOptions(start))
 	if err != nil {
-		return atStart, end, nil, err
+		return atStart, end, nil, nil, err
 	}
 	defer rd.Close()
 	err = scan(ctx, rd, func(t *txn.Txn) (bool, error) {
@@ -164,13 +175,16 @@ func scanGTIDs(ctx context.Context, o Options, start txn.Position, f *filter.Fil
 		if stop != "" {
 			met = t.Ref()
 		}
+		if met == nil && order == nil && t.Part <= 1 {
+			order = f.CheckStartOrder(t)
+		}
 		return met == nil, nil
 	})
 	if err != nil {
-		return atStart, end, nil, err
+		return atStart, end, nil, order, err
 	}
 	atStart, end, _ = rd.GTIDHistory()
-	return atStart, end, met, nil
+	return atStart, end, met, order, nil
 }
 
 // checkStopPassedAtStart refuses, once reading has started (rd has
