@@ -16,6 +16,7 @@ import (
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 	"github.com/binlog-replay/binlog-replay/internal/soak/binlogtext"
 	"github.com/binlog-replay/binlog-replay/internal/soak/seedgen"
+	"github.com/binlog-replay/binlog-replay/txn"
 	"github.com/binlog-replay/binlog-replay/verify"
 )
 
@@ -208,6 +209,12 @@ func (r *Result) undoPhase(ctx context.Context, rp *replayer, target, anchor *sa
 		// dry run's rows are the range's, those it would leave beside.
 		fail("the dry run foresaw other rows", "--dry-run: %+v, the undo: %+v", drySum.Tables, sum.Tables)
 	}
+	if first, last := rp.txns[u.from], rp.txns[u.to-1]; sum.RangeTxns > 0 &&
+		(sum.RangeStart != txn.Position{File: first.File, Offset: first.Start} || sum.RangeEnd != txn.Position{File: last.File, Offset: last.End}) {
+		// Printed whenever the range was read, refused or not.
+		fail("another range", "the undo's range %s..%s (%d transactions), want %s:%d..%s:%d",
+			sum.RangeStart, sum.RangeEnd, sum.RangeTxns, first.File, first.Start, last.File, last.End)
+	}
 	if exit == 1 && strings.Contains(msg, "rows differ on the target") {
 		// Nothing but the binlogs writes the target: a row the undo
 		// finds changed is a change its scan for later writes missed.
@@ -304,8 +311,11 @@ func (r *Result) sourceIsAnchor(ctx context.Context, rp *replayer, anchor *sandb
 // undoSummary is the part of the undo's --json summary the phase reads:
 // the rows changed back per table, and the tables rows were left of.
 type undoSummary struct {
-	Tables []undoTableRows `json:"tables"`
-	Left   []undoLeft      `json:"left"`
+	Tables     []undoTableRows `json:"tables"`
+	Left       []undoLeft      `json:"left"`
+	RangeStart txn.Position    `json:"range_start"`
+	RangeEnd   txn.Position    `json:"range_end"`
+	RangeTxns  int             `json:"range_txns"`
 }
 
 // undoTableRows are the rows an undo changed back (or, dry, would) in a
@@ -408,7 +418,7 @@ func (r *Result) runUndoOnce(ctx context.Context, rp *replayer, target *sandbox.
 		}
 	}
 	var sum undoSummary
-	if i := bytes.IndexByte(stdout.Bytes(), '{'); exit == 0 && i >= 0 {
+	if i := bytes.IndexByte(stdout.Bytes(), '{'); i >= 0 {
 		if err := json.Unmarshal(stdout.Bytes()[i:], &sum); err != nil {
 			return 0, "", undoSummary{}, fmt.Errorf("undo: its summary: %w", err)
 		}
