@@ -164,7 +164,7 @@ type startPoint struct {
 	// beside is what the databases of --tables hold beside them
 	// (tablesBeside).
 	beside filterTables
-	// ahead is the binlogs read ahead from the start (gtidsAhead).
+	// ahead is the binlogs read ahead from the start (run.ahead).
 	ahead *aheadScan
 }
 

@@ -53,8 +53,8 @@ func (r *run) checkStartBeyond(ctx context.Context, start txn.Position) error {
 		return nil
 	}
 	a := r.ahead(ctx, start)
-	if a.order != nil {
-		return fmt.Errorf("nothing applied: %w", a.order)
+	if a.startOrder != nil {
+		return fmt.Errorf("nothing applied: %w", a.startOrder)
 	}
 	if a.err != nil || a.met != nil {
 		return nil

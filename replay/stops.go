@@ -64,20 +64,23 @@ func (r *run) checkStops(ctx context.Context, start txn.Position) error {
 	if r.opts.Source.DSN != "" {
 		return r.checkRemoteStop(ctx, start, f)
 	}
-	atStart, end, met, err := r.gtidsAhead(ctx, start)
-	if err != nil {
-		r.logf("could not read the binlogs ahead to check --stop-before-gtid (%v): checked while replaying instead", err)
+	a := r.ahead(ctx, start)
+	if a.err != nil {
+		r.logf("could not read the binlogs ahead to check --stop-before-gtid (%v): checked while replaying instead", a.err)
 		return nil
 	}
-	if why := f.StopPassed(start, atStart, r.start.lastTime); why != "" {
+	if why := f.StopPassed(start, a.atStart, r.start.lastTime); why != "" {
 		return &StopPassedError{Why: why}
 	}
-	if why := filter.StopUnknown(r.opts.Select.StopBeforeGTID, end); why != "" {
+	if why := filter.StopUnknown(r.opts.Select.StopBeforeGTID, a.end); why != "" {
 		return fmt.Errorf("nothing applied: %s: check the GTID (a typo, or binlogs of another server?)", why)
 	}
-	if met == nil {
+	if a.stopOrder != nil {
+		return a.stopOrder
+	}
+	if a.met == nil {
 		r.logf("warning: these binlogs end before --stop-before-gtid %s (they reach %s): the replay applies them all, then exits with the stop point not reached",
-			r.opts.Select.StopBeforeGTID, end)
+			r.opts.Select.StopBeforeGTID, a.end)
 	}
 	return nil
 }
@@ -125,66 +128,92 @@ func (r *run) checkRemoteStop(ctx context.Context, start txn.Position, f *filter
 	return nil
 }
 
-// aheadScan is what scanGTIDs found from a start point, kept for the
+// aheadScan is what scanAhead found from a start point, kept for the
 // checks of one run's start that need it (start GTIDs, stop GTID): the
 // binlogs are read ahead once.
 type aheadScan struct {
-	from         txn.Position
+	from txn.Position
+	// atStart and end are the binlogs' GTID history before from and at
+	// the end of what was read.
 	atStart, end txn.GTIDSet
-	met          *txn.Ref
-	// order is a --start-gtid that cannot place a transaction before the
-	// stop point (filter.CheckStartOrder).
-	order error
-	err   error
+	// met is the first transaction where the filters stop (nil when none).
+	met *txn.Ref
+	// startOrder is a --start-gtid that cannot place a transaction before
+	// met (filter.CheckStartOrder); stopOrder a *StopOrderError, when met
+	// is at or beyond --stop-before-gtid without being it and the GTID
+	// itself comes later.
+	startOrder, stopOrder error
+	err                   error
 }
 
-// gtidsAhead returns scanGTIDs of the run's binlog files from start, with
-// the run's filters, reading them the first time only.
-func (r *run) gtidsAhead(ctx context.Context, start txn.Position) (atStart, end txn.GTIDSet, met *txn.Ref, err error) {
-	a := r.ahead(ctx, start)
-	return a.atStart, a.end, a.met, a.err
-}
-
-// ahead returns what scanGTIDs found in the run's binlog files from
+// ahead returns what scanAhead found in the run's binlog files from
 // start, with the run's filters, reading them the first time only.
 func (r *run) ahead(ctx context.Context, start txn.Position) *aheadScan {
 	if a := r.start.ahead; a == nil || a.from != start {
-		a = &aheadScan{from: start}
-		a.atStart, a.end, a.met, a.order, a.err = scanGTIDs(ctx, r.opts, start, filter.New(r.opts.Filter(r.opts.Files)))
-		r.start.ahead = a
+		r.start.ahead = scanAhead(ctx, r.opts, start, filter.New(r.opts.Filter(r.opts.Files)))
 	}
 	return r.start.ahead
 }
 
-// scanGTIDs reads the binlog files from start without decoding row images
-// and returns their GTID history before start and at their end, the
-// first transaction where f stops (nil when none), and the first that
-// --start-gtid cannot place before it (filter.CheckStartOrder; nil when
-// none).
-func scanGTIDs(ctx context.Context, o Options, start txn.Position, f *filter.Filter) (atStart, end txn.GTIDSet, met *txn.Ref, order, err error) {
+// scanAhead reads the binlog files from start without decoding row
+// images, up to the first transaction where f stops or, when that one is
+// at or beyond --stop-before-gtid without being it, to the GTID itself or
+// the end of the binlogs.
+func scanAhead(ctx context.Context, o Options, start txn.Position, f *filter.Filter) *aheadScan {
+	a := &aheadScan{from: start}
 	rd, err := binlog.NewReader(o.Files, o.scanOptions(start))
 	if err != nil {
-		return atStart, end, nil, nil, err
+		a.err = err
+		return a
 	}
 	defer rd.Close()
-	err = scan(ctx, rd, func(t *txn.Txn) (bool, error) {
+	stopGTID := o.Select.StopBeforeGTID
+	lookLater := false // met is at or beyond stopGTID, not stopGTID itself
+	a.err = scan(ctx, rd, func(t *txn.Txn) (bool, error) {
+		if a.met != nil {
+			if t.Part <= 1 && t.GTID == stopGTID {
+				a.stopOrder = &StopOrderError{Stop: stopGTID, Met: a.met, Later: t.Ref()}
+				return false, nil
+			}
+			return true, nil
+		}
 		stop := f.Stop(t)
 		if t.Part > 0 {
 			stop = f.StopAt(t)
 		}
 		if stop != "" {
-			met = t.Ref()
+			a.met = t.Ref()
+			lookLater = !stopGTID.IsZero() && t.GTID != stopGTID && filter.AtOrBeyond(t.GTID, stopGTID)
+			return lookLater, nil
 		}
-		if met == nil && order == nil && t.Part <= 1 {
-			order = f.CheckStartOrder(t)
+		if a.startOrder == nil && t.Part <= 1 {
+			a.startOrder = f.CheckStartOrder(t)
 		}
-		return met == nil, nil
+		return true, nil
 	})
-	if err != nil {
-		return atStart, end, nil, order, err
+	if a.err == nil {
+		a.atStart, a.end, _ = rd.GTIDHistory()
 	}
-	atStart, end, _ = rd.GTIDHistory()
-	return atStart, end, met, order, nil
+	return a
+}
+
+// StopOrderError refuses a --stop-before-gtid whose transaction occurs in
+// the binlogs after another of its MariaDB domain at or beyond its
+// sequence number: the sequence numbers are out of order, and the stop
+// cannot say which of the two the operator meant to stop before.
+type StopOrderError struct {
+	Stop       txn.GTID
+	Met, Later *txn.Ref
+}
+
+// Error says which transactions, and what to do.
+func (e *StopOrderError) Error() string {
+	return fmt.Sprintf("nothing applied: --stop-before-gtid %s: transaction %s at %s, at or beyond its sequence number in domain %d, "+
+		"comes before %s itself at %s: the domain's sequence numbers are out of order in these binlogs (gtid_strict_mode off), "+
+		"so the stop would be met at the first and not before the second; give the stop as --stop-position "+
+		"(%s:%d stops before the first, %s:%d before the second)",
+		e.Stop, e.Met.GTID, e.Met.Start, e.Stop.Domain, e.Stop, e.Later.Start,
+		e.Met.Start.File, e.Met.Start.Offset, e.Later.Start.File, e.Later.Start.Offset)
 }
 
 // checkStopPassedAtStart refuses, once reading has started (rd has

@@ -282,3 +282,64 @@ func TestStopDatetimePassedOutOfOrder(t *testing.T) {
 		t.Fatalf("%d rows (%v), want the 8 applied before the refusals", n, err)
 	}
 }
+
+// TestStopBeforeGTIDOutOfOrder stops before a GTID that occurs in the
+// binlogs after another transaction of its domain with a higher sequence
+// number (another server id: gtid_strict_mode off). The stop would be met
+// at that one, before the GTID named: refused, naming both, nothing
+// applied. Without the check the replay stopped there, exit 0, short of
+// the transaction between.
+func TestStopBeforeGTIDOutOfOrder(t *testing.T) {
+	sc := replaytest.New(t, "ROW",
+		func(ctx context.Context, db *sql.DB) error {
+			return replaytest.ExecAll(ctx, db, "CREATE DATABASE so", "CREATE TABLE so.r (id INT PRIMARY KEY)")
+		},
+		func(ctx context.Context, db *sql.DB) error {
+			conn, err := db.Conn(ctx)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			for i := 1; i <= 5; i++ {
+				if _, err := conn.ExecContext(ctx, fmt.Sprintf("INSERT INTO so.r VALUES (%d)", i)); err != nil {
+					return err
+				}
+			}
+			var pos string
+			if err := conn.QueryRowContext(ctx, "SELECT @@gtid_binlog_pos").Scan(&pos); err != nil {
+				return err
+			}
+			g, err := txn.ParseGTID(pos)
+			if err != nil {
+				return err
+			}
+			for _, q := range []string{
+				"SET @id = @@server_id",
+				fmt.Sprintf("SET SESSION server_id = 77, SESSION gtid_seq_no = %d", g.Seq+20), "INSERT INTO so.r VALUES (6)",
+				"SET SESSION server_id = @id", fmt.Sprintf("SET SESSION gtid_seq_no = %d", g.Seq+1), "INSERT INTO so.r VALUES (7)",
+				"INSERT INTO so.r VALUES (8)",
+			} {
+				if _, err := conn.ExecContext(ctx, q); err != nil {
+					return fmt.Errorf("%s: %w", q, err)
+				}
+			}
+			return nil
+		})
+	txns := scenarioTxns(t, sc)
+	if len(txns) != 8 || txns[5].GTID.Server != 77 || txns[6].GTID.Seq >= txns[5].GTID.Seq {
+		t.Fatalf("want 8 transactions, the 6th of server id 77 ahead of the 7th: %d", len(txns))
+	}
+	tgt, db := sc.Target(t)
+	o := opts(4)
+	o.Files, o.TargetDSN, o.Select.StartPosition, o.Select.StopBeforeGTID = sc.Files, tgt.DSN(""), sc.Start, txns[6].GTID
+	sum, err := replay.Run(context.Background(), o, io.Discard)
+	var oe *replay.StopOrderError
+	if !errors.As(err, &oe) || oe.Met.GTID != txns[5].GTID.String() || oe.Later.Start != txns[6].Start {
+		t.Fatalf("replay: %v (summary %+v); want a *replay.StopOrderError naming %s before %s", err, sum, txns[5].GTID, txns[6].GTID)
+	}
+	t.Logf("error: %v", err)
+	var n int
+	if err := db.QueryRow("SELECT COUNT(*) FROM so.r").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("target holds %d rows (%v), want nothing applied", n, err)
+	}
+}
