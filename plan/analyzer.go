@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/binlog/event"
@@ -76,12 +77,16 @@ func (a *analyzer) add(t *txn.Txn) {
 func (a *analyzer) predict(t *txn.Txn) bool {
 	p := &a.rep.Replay
 	if a.stopped {
+		a.checkStopOrder(t)
 		return false
 	}
 	if reason := a.filter.Stop(t); reason != "" {
 		a.stopped = true
 		p.StoppedBefore, p.StopReason = t.Ref(), reason
 		return false
+	}
+	if err := a.filter.CheckStartOrder(t); err != nil && a.rep.Problems.GTIDOrder == "" {
+		a.rep.Problems.GTIDOrder = err.Error()
 	}
 	if a.filter.Skips(t) {
 		p.Skipped++
@@ -101,6 +106,20 @@ func (a *analyzer) predict(t *txn.Txn) bool {
 	a.lastApplied = *t.Ref()
 	a.par.add(t)
 	return true
+}
+
+// checkStopOrder records, for t read after the predicted stop, that the
+// replay refuses --stop-before-gtid when t is its transaction and the stop
+// was met before it, at or beyond its sequence number (replay.StopOrderError).
+func (a *analyzer) checkStopOrder(t *txn.Txn) {
+	stop, before := a.opts.StopBeforeGTID, a.rep.Replay.StoppedBefore
+	if stop.IsZero() || t.GTID != stop || before == nil || before.GTID == stop.String() ||
+		!strings.Contains(a.rep.Replay.StopReason, "--stop-before-gtid") || a.rep.Problems.GTIDOrder != "" {
+		return
+	}
+	a.rep.Problems.GTIDOrder = fmt.Sprintf("--stop-before-gtid %s: transaction %s at %s, at or beyond its sequence number, comes before %s itself at %s "+
+		"(sequence numbers out of order): reading files, the replay refuses it; give --stop-position %s or %s",
+		stop, before.GTID, before.Start, stop, t.Start, before.Start, t.Start)
 }
 
 // maxRefusals bounds the refusals of --rewrite-db the report lists.

@@ -315,3 +315,36 @@ func TestRewriteRefusals(t *testing.T) {
 		t.Errorf("--rewrite-db without filters: %v", err)
 	}
 }
+
+// TestGTIDOrder: in binlogs whose domain 0 has sequence numbers out of
+// order (server id 77's 0-77-9 between 0-1-3 and 0-1-4, and 0-77-1 at the
+// end), plan says that the replay refuses --start-gtid 0-1-2 (0-77-1, which
+// it skips, comes after 0-1-3, which it does not) and --stop-before-gtid
+// 0-1-4 (met at 0-77-9, before 0-1-4 itself), and not --stop-before-gtid
+// 0-1-3.
+func TestGTIDOrder(t *testing.T) {
+	s := newSynth("bin.000001")
+	tm := s.table("app", "t", true)
+	other := mgtid(9)
+	other.Server = 77
+	again := mgtid(1)
+	again.Server = 77
+	for i, g := range []txn.GTID{mgtid(1), mgtid(2), mgtid(3), other, mgtid(4), again} {
+		s.rowsTxn(g, txn.OpInsert, tm, int64(i+1))
+	}
+	o := testOptions("bin.000001")
+	o.StopBeforeGTID = mgtid(4)
+	if p := analyse(o, s.txns).Problems.GTIDOrder; !strings.Contains(p, "0-77-9") || !strings.Contains(p, "--stop-before-gtid 0-1-4") {
+		t.Errorf("--stop-before-gtid 0-1-4: problem %q, want the refusal naming 0-77-9", p)
+	}
+	o = testOptions("bin.000001")
+	o.StartGTIDs, _ = txn.ParseGTIDSet("0-1-2")
+	if p := analyse(o, s.txns).Problems.GTIDOrder; !strings.Contains(p, "transaction 0-77-1") {
+		t.Errorf("--start-gtid 0-1-2: problem %q, want the refusal naming 0-77-1", p)
+	}
+	o = testOptions("bin.000001")
+	o.StopBeforeGTID = mgtid(3)
+	if p := analyse(o, s.txns).Problems.GTIDOrder; p != "" {
+		t.Errorf("--stop-before-gtid 0-1-3: problem %q, want none", p)
+	}
+}

@@ -284,6 +284,11 @@ type Problems struct {
 	// RewriteRefused are the transactions --rewrite-db cannot rename with
 	// certainty (the first 100; Prediction.Refused counts them all).
 	RewriteRefused []RewriteRefusal `json:"rewrite_refused,omitempty"`
+	// GTIDOrder says why the replay refuses its --start-gtid or
+	// --stop-before-gtid in these binlogs, whose sequence numbers are out
+	// of order in a domain (replay.StopOrderError, filter.StartOrderError):
+	// reading files, before anything is applied.
+	GTIDOrder string `json:"gtid_order,omitempty"`
 }
 
 // RewriteRefusal is a transaction the replay's --rewrite-db refuses.

@@ -257,6 +257,10 @@ func (p *printer) problems(r *Report) {
 			p.f("\n    to skip them all, once checked: --exclude-gtids %s", strings.Join(skip, ","))
 		}
 	}
+	if pr.GTIDOrder != "" {
+		none = false
+		p.f("\n  the replay refuses this GTID start or stop: %s", pr.GTIDOrder)
+	}
 	if none {
 		p.f(" none")
 	}

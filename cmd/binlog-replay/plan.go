@@ -97,7 +97,7 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"the parallelism the transactions allow.",
 		exitStatus{0, "the report was written, and a replay with these flags would read the binlogs cleanly"},
 		exitStatus{1, "error: the binlogs (or the source) could not be read, or a replay with these flags would fail on them " +
-			"or refuse some of their transactions (--rewrite-db; the report says where)"},
+			"or refuse some of their transactions (--rewrite-db), or its GTID start or stop in them (sequence numbers out of order); the report says where"},
 		exitStatus{2, "usage: bad flags or arguments"})
 	var o PlanOptions
 	o.AddFlags(fs)
@@ -133,6 +133,10 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if rep.Replay.Refused > 0 {
 		fmt.Fprintf(stderr, "binlog-replay plan: a replay with these options would refuse %d transactions that --rewrite-db "+
 			"cannot rename with certainty (listed under problems)\n", rep.Replay.Refused)
+		return 1
+	}
+	if rep.Problems.GTIDOrder != "" {
+		fmt.Fprintf(stderr, "binlog-replay plan: a replay with these options would refuse them: %s\n", rep.Problems.GTIDOrder)
 		return 1
 	}
 	return 0
