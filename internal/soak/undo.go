@@ -209,9 +209,11 @@ func (r *Result) undoPhase(ctx context.Context, rp *replayer, target, anchor *sa
 		// dry run's rows are the range's, those it would leave beside.
 		fail("the dry run foresaw other rows", "--dry-run: %+v, the undo: %+v", drySum.Tables, sum.Tables)
 	}
-	if first, last := rp.txns[u.from], rp.txns[u.to-1]; sum.RangeTxns > 0 &&
+	if first, last := rp.txns[u.from], rp.txns[u.to-1]; exit != 1 && sum.RangeTxns > 0 &&
 		(sum.RangeStart != txn.Position{File: first.File, Offset: first.Start} || sum.RangeEnd != txn.Position{File: last.File, Offset: last.End}) {
-		// Printed whenever the range was read, refused or not.
+		// Printed whenever the range was read whole: undone, or refused
+		// for later writes (exit 3); a refusal (exit 1) prints what was
+		// read up to the transaction refused.
 		fail("another range", "the undo's range %s..%s (%d transactions), want %s:%d..%s:%d",
 			sum.RangeStart, sum.RangeEnd, sum.RangeTxns, first.File, first.Start, last.File, last.End)
 	}
