@@ -66,6 +66,11 @@ const (
 	// along the binlog, for --stop-datetime, undo's datetimes and the
 	// checkpoint's time.
 	FeatClock Feature = "clock"
+	// FeatFKChecksOff: with fk, some parent and child writes run with
+	// foreign_key_checks=0 (orphan children; parent deletes and key
+	// changes that do not cascade), for a statement or within a
+	// transaction, as a dump's load or a bulk fix does.
+	FeatFKChecksOff Feature = "fkoff"
 )
 
 // Replay features.
@@ -122,7 +127,7 @@ var allFeatures = []Feature{
 	FeatKill, FeatRestart, FeatCrash, FeatStopPos, FeatStopTime, FeatStopGTID, FeatStopNever,
 	FeatSmallMem, FeatMultiFile, FeatStopBehind, FeatTerm, FeatContext, FeatCollationKeys,
 	FeatPartition, FeatRowImage, FeatDomains, FeatBinlogOptions, FeatStartGTID, FeatRemote, FeatAccident,
-	FeatFilter, FeatRewriteDB, FeatUndo, FeatClock,
+	FeatFilter, FeatRewriteDB, FeatUndo, FeatClock, FeatFKChecksOff,
 }
 
 // optIn are the features "all" leaves out: XA transactions are refused by

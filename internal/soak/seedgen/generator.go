@@ -252,6 +252,9 @@ func (g *sessionGen) uniqueTxn() []string {
 }
 
 func (g *sessionGen) fkTxn() []string {
+	if g.p.Has(FeatFKChecksOff) && g.rng.IntN(4) == 0 {
+		return g.fkOffTxn()
+	}
 	switch g.rng.IntN(5) {
 	case 0:
 		p := g.newKey()
@@ -265,6 +268,26 @@ func (g *sessionGen) fkTxn() []string {
 		return txn(fmt.Sprintf("UPDATE par SET id = %d WHERE id = %d", g.newKey(), g.anyKey()))
 	default:
 		return txn(fmt.Sprintf("UPDATE chi SET v = v + 1 WHERE pid = %d", g.anyKey()))
+	}
+}
+
+// fkOffTxn writes par and chi with foreign_key_checks=0 (FeatFKChecksOff):
+// nothing checks or cascades, so children are left orphans or point to
+// keys no parent has; a script that stops at a deadlock leaves the
+// session's checks off for its next scripts.
+func (g *sessionGen) fkOffTxn() []string {
+	off, on := "SET SESSION foreign_key_checks = 0", "SET SESSION foreign_key_checks = 1"
+	switch g.rng.IntN(4) {
+	case 0: // an orphan child
+		return []string{off, fmt.Sprintf("INSERT INTO chi (pid, v) VALUES (%d, %d)", g.newKey(), g.rng.IntN(100)), on}
+	case 1: // a parent deleted, its children kept
+		return []string{off, fmt.Sprintf("DELETE FROM par WHERE id = %d", g.anyKey()), on}
+	case 2: // a parent's key changed, its children's not
+		return append([]string{off}, append(txn(fmt.Sprintf("UPDATE par SET id = %d WHERE id = %d", g.newKey(), g.anyKey())), on)...)
+	default: // checks switched off inside a transaction: a cascading delete, then one that does not cascade
+		return []string{"BEGIN", fmt.Sprintf("DELETE FROM par WHERE id = %d", g.anyKey()), off,
+			fmt.Sprintf("DELETE FROM par WHERE id = %d", g.anyKey()),
+			fmt.Sprintf("INSERT INTO chi (pid, v) VALUES (%d, 3)", g.anyKey()), "COMMIT", on}
 	}
 }
 
