@@ -55,6 +55,20 @@ func (f *Filter) StopPassed(start txn.Position, atStart txn.GTIDSet, lastTime ti
 	return ""
 }
 
+// StopHeld returns why the stop point, met at t (Stop or StopAt said so),
+// lies behind what the target holds, "" when it does not: --start-gtid
+// skips t, the target already holds it (a transaction of the base, or
+// before it, committed at or after --stop-datetime, or the
+// --stop-before-gtid itself). The replay refuses such a stop when no
+// transaction before t is applied.
+func (f *Filter) StopHeld(t *txn.Txn) string {
+	if !f.o.StartGTIDs.Contains(t.GTID) {
+		return ""
+	}
+	return fmt.Sprintf("the stop point is met at transaction %s at %s, which --start-gtid %s says the target already holds",
+		t.GTID, t.Start, f.o.StartGTIDs)
+}
+
 // StopUnknown returns why --stop-before-gtid stop can never be met in
 // binlogs whose whole GTID history is end: its domain (source UUID) does
 // not occur there. "" when it does.

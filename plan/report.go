@@ -284,11 +284,12 @@ type Problems struct {
 	// RewriteRefused are the transactions --rewrite-db cannot rename with
 	// certainty (the first 100; Prediction.Refused counts them all).
 	RewriteRefused []RewriteRefusal `json:"rewrite_refused,omitempty"`
-	// GTIDOrder says why the replay refuses its --start-gtid or
-	// --stop-before-gtid in these binlogs, whose sequence numbers are out
-	// of order in a domain (replay.StopOrderError, filter.StartOrderError):
-	// reading files, before anything is applied.
-	GTIDOrder string `json:"gtid_order,omitempty"`
+	// StartStopRefused says why the replay refuses its start or stop
+	// point in these binlogs (reading files, before anything is applied):
+	// a stop met on a transaction --start-gtid holds (filter.StopHeld), or
+	// a domain's sequence numbers out of order for --start-gtid or
+	// --stop-before-gtid (filter.StartOrderError, replay.StopOrderError).
+	StartStopRefused string `json:"start_stop_refused,omitempty"`
 }
 
 // RewriteRefusal is a transaction the replay's --rewrite-db refuses.

@@ -257,9 +257,9 @@ func (p *printer) problems(r *Report) {
 			p.f("\n    to skip them all, once checked: --exclude-gtids %s", strings.Join(skip, ","))
 		}
 	}
-	if pr.GTIDOrder != "" {
+	if pr.StartStopRefused != "" {
 		none = false
-		p.f("\n  the replay refuses this GTID start or stop: %s", pr.GTIDOrder)
+		p.f("\n  the replay refuses its start or stop point here: %s", pr.StartStopRefused)
 	}
 	if none {
 		p.f(" none")

@@ -672,6 +672,8 @@ func (r *run) readStage(ctx context.Context, start txn.Position, out chan<- *txn
 				skipping = f.Skips(t)
 			}
 			switch stop := f.StopAt(t); {
+			case stop != "" && r.stopHeld(f, t, sent):
+				return nil
 			case stop != "":
 				r.setStop(stop)
 				return nil
@@ -684,7 +686,9 @@ func (r *run) readStage(ctx context.Context, start txn.Position, out chan<- *txn
 				continue
 			}
 		} else {
-			if stop := f.Stop(t); stop != "" {
+			if stop := f.Stop(t); stop != "" && r.stopHeld(f, t, sent) {
+				return nil
+			} else if stop != "" {
 				r.setStop(stop)
 				return nil
 			}
@@ -712,6 +716,26 @@ func (r *run) readStage(ctx context.Context, start txn.Position, out chan<- *txn
 			return nil
 		}
 	}
+}
+
+// stopHeld reports whether the reading ends at t, the stop point being
+// met on a transaction the target already holds (filter.StopHeld) before
+// this run sent anything to be applied: the stop point is behind the
+// start, refused (*StopPassedError). After transactions it applied (a
+// --start-gtid of several domains holds transactions written after some
+// it lacks) it warns and the replay stops there as usual: the target
+// keeps what it holds past the stop point.
+func (r *run) stopHeld(f *filter.Filter, t *txn.Txn, sent int) bool {
+	why := f.StopHeld(t)
+	switch {
+	case why == "":
+		return false
+	case sent == 0:
+		r.setReadErr(&StopPassedError{Why: why}, "nothing applied: the stop point is behind what the target holds")
+		return true
+	}
+	r.logf("warning: %s: it holds transactions past the stop point, which a replay cannot take back", why)
+	return false
 }
 
 // startOrder reports whether the reading stops at t because --start-gtid

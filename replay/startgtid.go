@@ -56,6 +56,9 @@ func (r *run) checkStartBeyond(ctx context.Context, start txn.Position) error {
 	if a.startOrder != nil {
 		return fmt.Errorf("nothing applied: %w", a.startOrder)
 	}
+	if a.err == nil && a.met != nil && a.metHeld != "" {
+		return &StopPassedError{Why: a.metHeld}
+	}
 	if a.err != nil || a.met != nil {
 		return nil
 	}

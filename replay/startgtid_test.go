@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/filter"
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
@@ -418,4 +419,71 @@ func TestStartGTIDOutOfOrder(t *testing.T) {
 			t.Fatalf("target holds %d rows, want the 10 before the transaction refused", n)
 		}
 	})
+}
+
+// TestStopHeldByStartGTID gives --start-gtid the base's position and a stop
+// point met on a transaction the position holds (a --stop-before-gtid of
+// the base, a --stop-datetime at the second of the base's last
+// transactions): the target is already past the stop point. Refused,
+// nothing applied, reading files ahead and reading from the source; it
+// stopped there with exit 0, nothing applied, the target past the stop.
+func TestStopHeldByStartGTID(t *testing.T) {
+	sc := replaytest.New(t, "ROW",
+		func(ctx context.Context, db *sql.DB) error {
+			return replaytest.ExecAll(ctx, db, "CREATE DATABASE sg", "CREATE TABLE sg.t (id INT PRIMARY KEY)", "DO SLEEP(1.1)")
+		},
+		func(ctx context.Context, db *sql.DB) error {
+			for i := 1; i <= 10; i++ {
+				if err := replaytest.ExecAll(ctx, db, fmt.Sprintf("INSERT INTO sg.t VALUES (%d)", i)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	txns := scenarioTxns(t, sc)
+	all := readTxns(t, sc.Files, binlog.Options{})
+	var held *txn.Txn // the base's last transaction
+	for _, tx := range all {
+		if tx.Start == txns[0].Start {
+			break
+		}
+		held = tx
+	}
+	if held == nil || held.GTID.Seq != txns[0].GTID.Seq-1 || !held.Time.Before(txns[0].Time) {
+		t.Fatalf("the base's last transaction %+v, the workload's first %+v", held, txns[0])
+	}
+	base, err := txn.ParseGTIDSet(held.GTID.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, c := range []struct {
+		name string
+		set  func(o *replay.Options)
+	}{
+		{"gtid, files", func(o *replay.Options) { o.Select.StopBeforeGTID = held.GTID }},
+		{"datetime, files", func(o *replay.Options) { o.Select.StopDatetime = held.Time }},
+		{"datetime, source", func(o *replay.Options) {
+			*o = sourceOpts(sc, 4)
+			o.Select.StartPosition, o.Select.StopDatetime = txn.Position{File: held.Start.File, Offset: 4}, held.Time
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tgt, db := sc.Target(t)
+			o := opts(4)
+			o.Files = sc.Files
+			c.set(&o)
+			o.TargetDSN, o.Select.StartGTIDs = tgt.DSN(""), base
+			sum, err := replay.Run(ctx, o, io.Discard)
+			var passed *replay.StopPassedError
+			if !errors.As(err, &passed) || !strings.Contains(err.Error(), "already holds") {
+				t.Fatalf("replay: %v (summary %+v); want a *StopPassedError: the stop is met on a transaction the target holds", err, sum)
+			}
+			t.Logf("error: %v", err)
+			var n int
+			if err := db.QueryRow("SELECT COUNT(*) FROM sg.t").Scan(&n); err != nil || n != 0 {
+				t.Fatalf("target holds %d rows (%v), want nothing applied", n, err)
+			}
+		})
+	}
 }

@@ -136,8 +136,11 @@ type aheadScan struct {
 	// atStart and end are the binlogs' GTID history before from and at
 	// the end of what was read.
 	atStart, end txn.GTIDSet
-	// met is the first transaction where the filters stop (nil when none).
-	met *txn.Ref
+	// met is the first transaction where the filters stop (nil when none),
+	// metHeld why that lies behind what the target holds when no
+	// transaction before it is applied (filter.StopHeld), "" otherwise.
+	met     *txn.Ref
+	metHeld string
 	// startOrder is a --start-gtid that cannot place a transaction before
 	// met (filter.CheckStartOrder); stopOrder a *StopOrderError, when met
 	// is at or beyond --stop-before-gtid without being it and the GTID
@@ -169,6 +172,7 @@ func scanAhead(ctx context.Context, o Options, start txn.Position, f *filter.Fil
 	defer rd.Close()
 	stopGTID := o.Select.StopBeforeGTID
 	lookLater := false // met is at or beyond stopGTID, not stopGTID itself
+	applies := false   // a transaction before met is applied (the filters do not skip it)
 	a.err = scan(ctx, rd, func(t *txn.Txn) (bool, error) {
 		if a.met != nil {
 			if t.Part <= 1 && t.GTID == stopGTID {
@@ -183,12 +187,16 @@ func scanAhead(ctx context.Context, o Options, start txn.Position, f *filter.Fil
 		}
 		if stop != "" {
 			a.met = t.Ref()
+			if !applies {
+				a.metHeld = f.StopHeld(t)
+			}
 			lookLater = !stopGTID.IsZero() && t.GTID != stopGTID && filter.AtOrBeyond(t.GTID, stopGTID)
 			return lookLater, nil
 		}
 		if a.startOrder == nil && t.Part <= 1 {
 			a.startOrder = f.CheckStartOrder(t)
 		}
+		applies = applies || t.Part <= 1 && !f.Skips(t)
 		return true, nil
 	})
 	if a.err == nil {

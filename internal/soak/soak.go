@@ -256,6 +256,9 @@ func (r *Result) run(ctx context.Context, cfg Config, dir string) error {
 		r.Replay.Apply = ""
 	}
 	r.Expect = expect(txns, r.Replay)
+	if err := r.expectStopHeld(ctx, src); err != nil {
+		return err
+	}
 	r.phase("source", &began)
 	if err := r.checkPlan(ctx, cfg.Bin, src, txns); err != nil {
 		return err
@@ -275,6 +278,36 @@ func (r *Result) run(ctx context.Context, cfg Config, dir string) error {
 	if (r.Status == Fail || r.Status == Inconclusive) && cfg.Keep != "" && cfg.From == "" {
 		if err := keepSeed(cfg.Keep, r, src); err != nil {
 			r.Notes = append(r.Notes, err.Error())
+		}
+	}
+	return nil
+}
+
+// heldRefusal is what the replay's error says when its stop point is met
+// on a transaction --start-gtid holds (filter.StopHeld).
+const heldRefusal = "says the target already holds"
+
+// expectStopHeld makes the expectation a refusal when the replay starts
+// with --start-gtid, reading the files from the start of the first (the
+// base's own transactions before its position included), and a
+// --stop-datetime is met on one of those, committed at or after it: the
+// base, which the set says the target holds, is past the stop point.
+func (r *Result) expectStopHeld(ctx context.Context, src *Source) error {
+	c := r.Replay
+	if !c.StartGTID || src.StartGTID == "" || c.Remote && src.Server != nil || c.Stop.Time.IsZero() || c.Stop.UnknownDomain {
+		return nil
+	}
+	// The files the replay reads (every one), to the base's.
+	upTo := src.Files[:len(src.Files)-len(filesFrom(src.Files, src.StartFile))+1]
+	pre, err := binlogtext.ReadBinlogTexts(ctx, upTo, 4)
+	if err != nil {
+		return err
+	}
+	for _, t := range pre {
+		if binlogtext.PosBefore(t.File, t.Start, src.StartFile, src.StartPos) && !t.Time.Before(c.Stop.Time) {
+			r.Expect = Expect{Exit: 1, Refusal: heldRefusal,
+				Why: fmt.Sprintf("refused: --stop-datetime is met on %s at %s:%d, before the base's position, which --start-gtid holds", t.GTID, t.File, t.Start)}
+			return nil
 		}
 	}
 	return nil

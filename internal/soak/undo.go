@@ -39,7 +39,7 @@ type undoRun struct {
 	// other flags, more the rest of desc.
 	sel, args  []string
 	what, desc string
-	dry      bool
+	dry        bool
 	// skip undoes the rows later transactions did not write
 	// (--on-conflict skip) rather than refusing.
 	skip bool

@@ -25,6 +25,8 @@ type Stop struct {
 	// UnknownDomain is true for a --stop-before-gtid in a domain the
 	// binlogs never mention.
 	UnknownDomain bool
+	// Time is the time of a --stop-datetime (zero for other stops).
+	Time time.Time
 }
 
 // PosBefore reports whether binlog position (fa, a) comes before (fb, b).
@@ -152,7 +154,7 @@ func stopAtDatetime(rng *rand.Rand, txns []BinTxn, never bool) Stop {
 // timeStop expects the replay to stop before the first transaction
 // committed at or after at.
 func timeStop(desc string, at time.Time, txns []BinTxn) Stop {
-	s := Stop{Desc: "datetime " + desc, Args: []string{"--stop-datetime", at.UTC().Format(time.RFC3339Nano)}}
+	s := Stop{Desc: "datetime " + desc, Args: []string{"--stop-datetime", at.UTC().Format(time.RFC3339Nano)}, Time: at}
 	s.Index = len(txns)
 	for i, t := range txns {
 		if !t.Time.Before(at) {
