@@ -354,3 +354,23 @@ func TestStartStopRefused(t *testing.T) {
 		t.Errorf("--start-gtid 0-1-3 --stop-before-gtid 0-1-3: problem %q, want the stop behind the target", p)
 	}
 }
+
+// TestCandidateGTIDOutOfOrder: a DROP whose GTID comes after another
+// transaction of its domain with a higher sequence number gets a warning
+// that --stop-before-gtid would not stop just before it.
+func TestCandidateGTIDOutOfOrder(t *testing.T) {
+	s := newSynth("bin.000001")
+	tm := s.table("app", "t", true)
+	other := mgtid(9)
+	other.Server = 77
+	s.rowsTxn(mgtid(1), txn.OpInsert, tm, 1)
+	s.rowsTxn(other, txn.OpInsert, tm, 2)
+	s.add(txn.KindDDL, mgtid(2), 90, ddl("app", "DROP TABLE t"))
+	rep := analyse(testOptions("bin.000001"), s.txns)
+	if len(rep.Candidates) != 1 {
+		t.Fatalf("candidates %+v", rep.Candidates)
+	}
+	if w := strings.Join(rep.Candidates[0].Warnings, "; "); !strings.Contains(w, "GTID 0-77-9") || !strings.Contains(w, "use --stop-position") {
+		t.Errorf("warnings %q, want one naming 0-77-9", w)
+	}
+}

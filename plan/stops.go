@@ -80,6 +80,11 @@ type stopFinder struct {
 	// times rose: the first transaction committed at or after any time T
 	// is the first mark at or after T.
 	marks []timeMark
+	// beyond is, per MariaDB domain, the first transaction of the highest
+	// sequence number seen so far: --stop-before-gtid D-S-N stops before
+	// the first transaction of domain D at or beyond N.
+	beyond map[uint32]*txn.Ref
+	seqs   map[uint32]uint64
 }
 
 type timeMark struct {
@@ -93,6 +98,14 @@ func newStopFinder(o *Options) *stopFinder { return &stopFinder{opts: o} }
 func (s *stopFinder) seen(t *txn.Txn) {
 	if n := len(s.marks); n == 0 || t.Time.After(s.marks[n-1].time) {
 		s.marks = append(s.marks, timeMark{t.Time, t.Ref()})
+	}
+	if g := t.GTID; g.Flavor == txn.FlavorMariaDB && !g.IsZero() {
+		if s.beyond == nil {
+			s.beyond, s.seqs = map[uint32]*txn.Ref{}, map[uint32]uint64{}
+		}
+		if seq, ok := s.seqs[g.Domain]; !ok || g.Seq > seq {
+			s.beyond[g.Domain], s.seqs[g.Domain] = t.Ref(), g.Seq
+		}
 	}
 }
 
@@ -172,6 +185,11 @@ func (s *stopFinder) stopFlags(t *txn.Txn, c *Candidate, gtidRepeat bool) {
 	}
 	c.StopBeforeGTID = g
 	c.Flags = append(c.Flags, "--stop-before-gtid "+g)
+	if b := s.beyond[t.GTID.Domain]; t.GTID.Flavor == txn.FlavorMariaDB && b != nil && s.seqs[t.GTID.Domain] >= t.GTID.Seq && b.GTID != g {
+		c.Warnings = append(c.Warnings, fmt.Sprintf("#%d at %s (GTID %s) comes earlier with a sequence number at or beyond %d "+
+			"(sequence numbers out of order): reading files, the replay refuses --stop-before-gtid %s; use --stop-position",
+			b.Seq, b.Start, b.GTID, t.GTID.Seq, g))
+	}
 	if gtidRepeat {
 		c.Warnings = append(c.Warnings, fmt.Sprintf("GTID %s appears earlier in the binlogs: --stop-before-gtid stops before the first one", g))
 	}
