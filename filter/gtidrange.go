@@ -153,3 +153,30 @@ func (gs GTIDs) String() string {
 	}
 	return strings.Join(parts, ",")
 }
+
+// ExcludeWide returns an error when a MariaDB position of --exclude-gtids
+// (d-s-n, every transaction of domain d up to n) skips t and t is not the
+// position's own transaction (sequence number n), nor skipped by
+// --start-gtid or named by a range: an operator naming one transaction
+// with a position would skip every one before it in silence. Call it for
+// every transaction the replay would otherwise apply (for one read in
+// pieces, its first).
+func (f *Filter) ExcludeWide(t *txn.Txn) error {
+	g, x := t.GTID, f.o.ExcludeGTIDs
+	if g.IsZero() || g.Flavor != txn.FlavorMariaDB || f.o.StartGTIDs.Contains(g) {
+		return nil
+	}
+	n, ok := x.Set.DomainSeq(g.Domain)
+	if !ok || g.Seq >= n {
+		return nil // not skipped by the position, or its own transaction
+	}
+	for _, r := range x.Ranges {
+		if r.Contains(g) {
+			return nil
+		}
+	}
+	return fmt.Errorf("--exclude-gtids holds a MariaDB GTID position of domain %d at sequence number %d, which names every transaction "+
+		"of the domain up to it, so it skips transaction %s at %s too, which the replay would otherwise apply: to skip one transaction, "+
+		"give it as a range (%d-%d-%d..%d for that one alone); to skip these, give them as a range (%d-%d-%d..%d) or start after them (--start-gtid)",
+		g.Domain, n, g, t.Start, g.Domain, g.Server, n, n, g.Domain, g.Server, g.Seq, n)
+}

@@ -83,13 +83,16 @@ func (a *analyzer) predict(t *txn.Txn) bool {
 	if reason := a.filter.Stop(t); reason != "" {
 		a.stopped = true
 		p.StoppedBefore, p.StopReason = t.Ref(), reason
-		if why := a.filter.StopHeld(t); why != "" && p.Applied == 0 && a.rep.Problems.StartStopRefused == "" {
-			a.rep.Problems.StartStopRefused = why + ": a stop point already behind what the target holds"
+		if why := a.filter.StopHeld(t); why != "" && p.Applied == 0 && a.rep.Problems.Refusal == "" {
+			a.rep.Problems.Refusal = why + ": a stop point already behind what the target holds"
 		}
 		return false
 	}
-	if err := a.filter.CheckStartOrder(t); err != nil && a.rep.Problems.StartStopRefused == "" {
-		a.rep.Problems.StartStopRefused = err.Error()
+	if err := a.filter.CheckStartOrder(t); err != nil && a.rep.Problems.Refusal == "" {
+		a.rep.Problems.Refusal = err.Error()
+	}
+	if err := a.filter.ExcludeWide(t); err != nil && a.rep.Problems.Refusal == "" {
+		a.rep.Problems.Refusal = err.Error()
 	}
 	if a.filter.Skips(t) {
 		p.Skipped++
@@ -117,10 +120,10 @@ func (a *analyzer) predict(t *txn.Txn) bool {
 func (a *analyzer) checkStopOrder(t *txn.Txn) {
 	stop, before := a.opts.StopBeforeGTID, a.rep.Replay.StoppedBefore
 	if stop.IsZero() || t.GTID != stop || before == nil || before.GTID == stop.String() ||
-		!strings.Contains(a.rep.Replay.StopReason, "--stop-before-gtid") || a.rep.Problems.StartStopRefused != "" {
+		!strings.Contains(a.rep.Replay.StopReason, "--stop-before-gtid") || a.rep.Problems.Refusal != "" {
 		return
 	}
-	a.rep.Problems.StartStopRefused = fmt.Sprintf("--stop-before-gtid %s: transaction %s at %s, at or beyond its sequence number, comes before %s itself at %s "+
+	a.rep.Problems.Refusal = fmt.Sprintf("--stop-before-gtid %s: transaction %s at %s, at or beyond its sequence number, comes before %s itself at %s "+
 		"(sequence numbers out of order): reading files, the replay refuses it; give --stop-position %s or %s",
 		stop, before.GTID, before.Start, stop, t.Start, before.Start, t.Start)
 }

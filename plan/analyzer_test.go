@@ -316,14 +316,15 @@ func TestRewriteRefusals(t *testing.T) {
 	}
 }
 
-// TestStartStopRefused: in binlogs whose domain 0 has sequence numbers out
+// TestRefusal: in binlogs whose domain 0 has sequence numbers out
 // of order (server id 77's 0-77-9 between 0-1-3 and 0-1-4, and 0-77-1 at
 // the end), plan says that the replay refuses --start-gtid 0-1-2 (0-77-1,
 // which it skips, comes after 0-1-3, which it does not) and
 // --stop-before-gtid 0-1-4 (met at 0-77-9, before 0-1-4 itself), and not
-// --stop-before-gtid 0-1-3; and that it refuses a stop met on a
-// transaction --start-gtid holds.
-func TestStartStopRefused(t *testing.T) {
+// --stop-before-gtid 0-1-3; that it refuses --exclude-gtids 0-1-3 (a
+// position skipping 0-1-1 and 0-1-2 too) and not 0-1-3..3; and that it
+// refuses a stop met on a transaction --start-gtid holds.
+func TestRefusal(t *testing.T) {
 	s := newSynth("bin.000001")
 	tm := s.table("app", "t", true)
 	other := mgtid(9)
@@ -335,22 +336,34 @@ func TestStartStopRefused(t *testing.T) {
 	}
 	o := testOptions("bin.000001")
 	o.StopBeforeGTID = mgtid(4)
-	if p := analyse(o, s.txns).Problems.StartStopRefused; !strings.Contains(p, "0-77-9") || !strings.Contains(p, "--stop-before-gtid 0-1-4") {
+	if p := analyse(o, s.txns).Problems.Refusal; !strings.Contains(p, "0-77-9") || !strings.Contains(p, "--stop-before-gtid 0-1-4") {
 		t.Errorf("--stop-before-gtid 0-1-4: problem %q, want the refusal naming 0-77-9", p)
 	}
 	o = testOptions("bin.000001")
 	o.StartGTIDs, _ = txn.ParseGTIDSet("0-1-2")
-	if p := analyse(o, s.txns).Problems.StartStopRefused; !strings.Contains(p, "transaction 0-77-1") {
+	if p := analyse(o, s.txns).Problems.Refusal; !strings.Contains(p, "transaction 0-77-1") {
 		t.Errorf("--start-gtid 0-1-2: problem %q, want the refusal naming 0-77-1", p)
 	}
 	o = testOptions("bin.000001")
 	o.StopBeforeGTID = mgtid(3)
-	if p := analyse(o, s.txns).Problems.StartStopRefused; p != "" {
+	if p := analyse(o, s.txns).Problems.Refusal; p != "" {
 		t.Errorf("--stop-before-gtid 0-1-3: problem %q, want none", p)
 	}
+	// A position in --exclude-gtids skipping more than its own transaction.
+	o = testOptions("bin.000001")
+	o.ExcludeGTIDs, _ = filter.ParseGTIDs("0-1-3")
+	if p := analyse(o, s.txns).Problems.Refusal; !strings.Contains(p, "skips transaction 0-1-1") {
+		t.Errorf("--exclude-gtids 0-1-3: problem %q, want the refusal naming 0-1-1", p)
+	}
+	o.ExcludeGTIDs, _ = filter.ParseGTIDs("0-1-3..3")
+	if p := analyse(o, s.txns).Problems.Refusal; p != "" {
+		t.Errorf("--exclude-gtids 0-1-3..3: problem %q, want none", p)
+	}
 	// A stop met on a transaction --start-gtid holds: behind the target.
+	o = testOptions("bin.000001")
+	o.StopBeforeGTID = mgtid(3)
 	o.StartGTIDs, _ = txn.ParseGTIDSet("0-1-3")
-	if p := analyse(o, s.txns).Problems.StartStopRefused; !strings.Contains(p, "which --start-gtid 0-1-3 says the target already holds") {
+	if p := analyse(o, s.txns).Problems.Refusal; !strings.Contains(p, "which --start-gtid 0-1-3 says the target already holds") {
 		t.Errorf("--start-gtid 0-1-3 --stop-before-gtid 0-1-3: problem %q, want the stop behind the target", p)
 	}
 }

@@ -284,12 +284,14 @@ type Problems struct {
 	// RewriteRefused are the transactions --rewrite-db cannot rename with
 	// certainty (the first 100; Prediction.Refused counts them all).
 	RewriteRefused []RewriteRefusal `json:"rewrite_refused,omitempty"`
-	// StartStopRefused says why the replay refuses its start or stop
-	// point in these binlogs (reading files, before anything is applied):
-	// a stop met on a transaction --start-gtid holds (filter.StopHeld), or
-	// a domain's sequence numbers out of order for --start-gtid or
-	// --stop-before-gtid (filter.StartOrderError, replay.StopOrderError).
-	StartStopRefused string `json:"start_stop_refused,omitempty"`
+	// Refusal says why the replay refuses its start, stop or skip options
+	// in these binlogs (reading files, before anything is applied): a stop
+	// met on a transaction --start-gtid holds (filter.StopHeld), a
+	// domain's sequence numbers out of order for --start-gtid or
+	// --stop-before-gtid (filter.StartOrderError, replay.StopOrderError),
+	// a MariaDB position in --exclude-gtids that skips more than its own
+	// transaction (filter.ExcludeWide).
+	Refusal string `json:"refusal,omitempty"`
 }
 
 // RewriteRefusal is a transaction the replay's --rewrite-db refuses.

@@ -257,9 +257,9 @@ func (p *printer) problems(r *Report) {
 			p.f("\n    to skip them all, once checked: --exclude-gtids %s", strings.Join(skip, ","))
 		}
 	}
-	if pr.StartStopRefused != "" {
+	if pr.Refusal != "" {
 		none = false
-		p.f("\n  the replay refuses its start or stop point here: %s", pr.StartStopRefused)
+		p.f("\n  the replay refuses these options here: %s", pr.Refusal)
 	}
 	if none {
 		p.f(" none")

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/binlog-replay/binlog-replay/filter"
@@ -51,7 +52,11 @@ func excludeSetup(ctx context.Context, db *sql.DB) error {
 // TestExcludeGTIDRange excludes three transactions by a MariaDB GTID range
 // (d-s-12..14): the target must equal a source where those three were
 // never run, and exactly three be skipped. The same GTID without a range
-// keeps its meaning, every transaction of the domain up to it.
+// is a position, every transaction of the domain up to it: where that
+// skips transactions of the range beside its own (the operator naming one
+// transaction would lose the others in silence) it is refused before
+// anything is applied; where it skips its own alone (the first of the
+// range), it is taken.
 func TestExcludeGTIDRange(t *testing.T) {
 	for _, format := range []string{"ROW", "STATEMENT"} {
 		t.Run(format, func(t *testing.T) { testExcludeGTIDRange(t, format) })
@@ -68,10 +73,11 @@ func testExcludeGTIDRange(t *testing.T, format string) {
 	first, last := txns[11].GTID, txns[13].GTID
 	for _, c := range []struct {
 		exclude string
-		skipped uint64
+		skipped uint64 // 0: refused
 	}{
 		{fmt.Sprintf("%d-%d-%d..%d", first.Domain, first.Server, first.Seq, last.Seq), 3},
-		{last.String(), 14},
+		{last.String(), 0},
+		{txns[0].GTID.String(), 1},
 	} {
 		t.Run(c.exclude, func(t *testing.T) {
 			o := opts(4)
@@ -82,6 +88,17 @@ func testExcludeGTIDRange(t *testing.T, format string) {
 			tgt, db := all.Target(t)
 			o.Files, o.TargetDSN, o.Select.StartPosition = all.Files, tgt.DSN(""), all.Start
 			sum, err := replay.Run(context.Background(), o, io.Discard)
+			if c.skipped == 0 {
+				want := fmt.Sprintf("skips transaction %s", txns[0].GTID)
+				if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "nothing applied") {
+					t.Fatalf("replay: %v (summary %+v); want a refusal naming %s", err, sum, txns[0].GTID)
+				}
+				var n int
+				if err := db.QueryRow("SELECT COUNT(*) FROM ex.r").Scan(&n); err != nil || n != 0 {
+					t.Fatalf("target holds %d rows (%v), want nothing applied", n, err)
+				}
+				return
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -133,4 +150,28 @@ func TestExcludeGTIDsResume(t *testing.T) {
 	run("resume adding "+laterRange+", stopped before it", laterRange, 22, true)
 	run("resume without --exclude-gtids, to the end", "", 0, true)
 	replaytest.RequireEqual(t, db, without.SourceDB, "ex")
+}
+
+// TestExcludeGTIDPositionFromSource: reading from the source server (no
+// reading ahead), a MariaDB position in --exclude-gtids that would skip a
+// transaction beside its own stops the replay at that transaction,
+// nothing of it applied.
+func TestExcludeGTIDPositionFromSource(t *testing.T) {
+	sc := replaytest.New(t, "ROW", excludeSetup, excludeWork(nil))
+	txns := scenarioTxns(t, sc)
+	tgt, db := sc.Target(t)
+	o := sourceOpts(sc, 4)
+	o.Select.StartPosition = sc.Start
+	var err error
+	if o.Select.ExcludeGTIDs, err = filter.ParseGTIDs(txns[13].GTID.String()); err != nil {
+		t.Fatal(err)
+	}
+	sum, _, err := runFrom(tgt.DSN(""), o)
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("skips transaction %s", txns[0].GTID)) {
+		t.Fatalf("replay: %v (summary %+v); want a refusal naming %s", err, sum, txns[0].GTID)
+	}
+	var n int
+	if err := db.QueryRow("SELECT COUNT(*) FROM ex.r").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("target holds %d rows (%v), want nothing applied", n, err)
+	}
 }

@@ -355,6 +355,9 @@ func (r *run) prepare(ctx context.Context) (txn.Position, *target.Checkpoint, er
 	if err := r.checkStartOrderResumed(ctx); err != nil {
 		return txn.Position{}, nil, err
 	}
+	if err := r.checkExcludeWide(ctx, start); err != nil {
+		return txn.Position{}, nil, err
+	}
 	if err := r.checkStops(ctx, start); err != nil {
 		return txn.Position{}, nil, err
 	}
@@ -677,7 +680,7 @@ func (r *run) readStage(ctx context.Context, start txn.Position, out chan<- *txn
 			case stop != "":
 				r.setStop(stop)
 				return nil
-			case t.Part == 1 && r.startOrder(f, t):
+			case t.Part == 1 && (r.startOrder(f, t) || r.excludeWide(f, t)):
 				return nil
 			case skipping:
 				if t.Final {
@@ -692,7 +695,7 @@ func (r *run) readStage(ctx context.Context, start txn.Position, out chan<- *txn
 				r.setStop(stop)
 				return nil
 			}
-			if r.startOrder(f, t) {
+			if r.startOrder(f, t) || r.excludeWide(f, t) {
 				return nil
 			}
 			if f.Skips(t) {
@@ -743,6 +746,17 @@ func (r *run) stopHeld(f *filter.Filter, t *txn.Txn, sent int) bool {
 func (r *run) startOrder(f *filter.Filter, t *txn.Txn) bool {
 	if err := f.CheckStartOrder(t); err != nil {
 		r.setReadErr(err, "refused: --start-gtid cannot say whether the base holds this transaction: every transaction before it was applied, and nothing of it")
+		return true
+	}
+	return false
+}
+
+// excludeWide reports whether the reading stops at t because a MariaDB
+// position of --exclude-gtids would skip it beside its own transaction
+// (filter.ExcludeWide), recording why.
+func (r *run) excludeWide(f *filter.Filter, t *txn.Txn) bool {
+	if err := f.ExcludeWide(t); err != nil {
+		r.setReadErr(err, "refused: --exclude-gtids names more than its own transaction here: every transaction before it was applied, and nothing of it")
 		return true
 	}
 	return false

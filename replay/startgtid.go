@@ -106,6 +106,21 @@ func (r *run) checkStartOrderResumed(ctx context.Context) error {
 	return nil
 }
 
+// checkExcludeWide refuses, reading binlog files, a MariaDB position in
+// --exclude-gtids that skips transactions beside its own (see
+// filter.ExcludeWide) between the start and the stop point, before
+// anything is written. Reading from a source server, the replay stops at
+// the first such transaction instead.
+func (r *run) checkExcludeWide(ctx context.Context, start txn.Position) error {
+	if len(r.opts.Select.ExcludeGTIDs.Set.Domains()) == 0 || r.opts.Source.DSN != "" {
+		return nil
+	}
+	if a := r.ahead(ctx, start); a.excludeWide != nil {
+		return fmt.Errorf("nothing applied: %w", a.excludeWide)
+	}
+	return nil
+}
+
 // resumeStartGTIDs takes, resuming from cp, the --start-gtid set of the
 // run that made it: its transactions are skipped wherever they come (see
 // target.Checkpoint.StartGTIDs). A run cut before its first commit has its

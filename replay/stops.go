@@ -146,7 +146,10 @@ type aheadScan struct {
 	// is at or beyond --stop-before-gtid without being it and the GTID
 	// itself comes later.
 	startOrder, stopOrder error
-	err                   error
+	// excludeWide is the first transaction before met that a MariaDB
+	// position of --exclude-gtids skips beside its own (filter.ExcludeWide).
+	excludeWide error
+	err         error
 }
 
 // ahead returns what scanAhead found in the run's binlog files from
@@ -195,6 +198,9 @@ func scanAhead(ctx context.Context, o Options, start txn.Position, f *filter.Fil
 		}
 		if a.startOrder == nil && t.Part <= 1 {
 			a.startOrder = f.CheckStartOrder(t)
+		}
+		if a.excludeWide == nil && t.Part <= 1 {
+			a.excludeWide = f.ExcludeWide(t)
 		}
 		applies = applies || t.Part <= 1 && !f.Skips(t)
 		return true, nil

@@ -97,7 +97,7 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"the parallelism the transactions allow.",
 		exitStatus{0, "the report was written, and a replay with these flags would read the binlogs cleanly"},
 		exitStatus{1, "error: the binlogs (or the source) could not be read, or a replay with these flags would fail on them " +
-			"or refuse some of their transactions (--rewrite-db), or its start or stop point in them (a stop already behind what --start-gtid holds, GTIDs out of order); the report says where"},
+			"or refuse some of their transactions (--rewrite-db), or its start, stop or skip options in them (a stop already behind what --start-gtid holds, GTIDs out of order, an --exclude-gtids position that skips more than its own transaction); the report says where"},
 		exitStatus{2, "usage: bad flags or arguments"})
 	var o PlanOptions
 	o.AddFlags(fs)
@@ -135,8 +135,8 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			"cannot rename with certainty (listed under problems)\n", rep.Replay.Refused)
 		return 1
 	}
-	if rep.Problems.StartStopRefused != "" {
-		fmt.Fprintf(stderr, "binlog-replay plan: a replay with these options would refuse them: %s\n", rep.Problems.StartStopRefused)
+	if rep.Problems.Refusal != "" {
+		fmt.Fprintf(stderr, "binlog-replay plan: a replay with these options would refuse them: %s\n", rep.Problems.Refusal)
 		return 1
 	}
 	return 0

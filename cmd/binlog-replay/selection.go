@@ -43,7 +43,8 @@ func (o *SelectionFlags) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.StopBeforeGTID, "stop-before-gtid", "", "stop before the transaction with this `GTID`, or before the first of its "+
 		"MariaDB domain (MySQL source UUID) at or beyond its sequence number when it does not occur as such")
 	fs.StringVar(&o.ExcludeGTIDs, "exclude-gtids", "", "skip the transactions in this GTID `SET` (as --start-gtid: MariaDB d-s-n is "+
-		"every transaction of domain d up to n), or exactly those of MariaDB ranges d-s-first..last (0-1-5001..5003; "+
+		"every transaction of domain d up to n, refused where that skips one the replay would apply beside d-s-n itself), "+
+		"or exactly those of MariaDB ranges d-s-first..last (0-1-5001..5003; "+
 		"0-1-5003..5003 is that one transaction); comma-separated, both may be mixed")
 	fs.StringVar(&o.Databases, "databases", "", "apply only these comma-separated databases")
 	fs.StringVar(&o.Tables, "tables", "", "apply only these comma-separated db.table tables")

@@ -27,7 +27,7 @@ type planPrediction struct {
 		Fails          bool     `json:"fails"`
 	} `json:"replay"`
 	Problems struct {
-		StartStopRefused string `json:"start_stop_refused"`
+		Refusal string `json:"refusal"`
 	} `json:"problems"`
 }
 
@@ -90,10 +90,10 @@ func (r *Result) checkPlan(ctx context.Context, bin string, src *Source, txns []
 			Detail: fmt.Sprintf("binlog-replay %s: %v (%v): %s", strings.Join(args, " "), err, jerr, tailLines(stderr.String(), 5))})
 		return nil
 	}
-	if held := strings.Contains(p.Problems.StartStopRefused, heldRefusal); held != (e.Refusal == heldRefusal) {
+	if held := strings.Contains(p.Problems.Refusal, heldRefusal); held != (e.Refusal == heldRefusal) {
 		r.Failures = append(r.Failures, Failure{Class: "plan: another prediction than the expectation",
 			Detail: fmt.Sprintf("binlog-replay %s (%s): it predicts the stop behind what --start-gtid holds: %v (%q)",
-				strings.Join(args, " "), e.Why, held, p.Problems.StartStopRefused)})
+				strings.Join(args, " "), e.Why, held, p.Problems.Refusal)})
 		return nil
 	} else if held {
 		return nil
