@@ -69,6 +69,23 @@ func (f *Filter) StopHeld(t *txn.Txn) string {
 		t.GTID, t.Start, f.o.StartGTIDs)
 }
 
+// StopBeforeStart returns why --stop-datetime lies behind the start point
+// when t, a transaction before it (the base holds it), was committed at or
+// after it: the first transaction committed at or after that time is
+// already on the target. "" when it was committed before.
+func (f *Filter) StopBeforeStart(t *txn.Txn, start txn.Position) string {
+	if f.o.StopDatetime.IsZero() || t.Time.Before(f.o.StopDatetime) {
+		return ""
+	}
+	name := "#" + fmt.Sprint(t.Seq)
+	if !t.GTID.IsZero() {
+		name = t.GTID.String()
+	}
+	return fmt.Sprintf("transaction %s at %s, before the start point %s, was committed at %s, at or after --stop-datetime %s: "+
+		"the target, restored to the start point, already holds it (is the base backup newer than the stop time?)",
+		name, t.Start, start, t.Time.UTC().Format("2006-01-02 15:04:05"), f.o.StopDatetime.UTC().Format("2006-01-02 15:04:05 MST"))
+}
+
 // StopUnknown returns why --stop-before-gtid stop can never be met in
 // binlogs whose whole GTID history is end: its domain (source UUID) does
 // not occur there. "" when it does.

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/binlog-replay/binlog-replay/internal/fixtures"
 	"github.com/binlog-replay/binlog-replay/txn"
@@ -209,6 +210,35 @@ func TestStopPositionPastLastTransaction(t *testing.T) {
 		if reached := p.StopNotReached == ""; reached != c.reached || p.StoppedBefore != nil || p.Applied != 7 ||
 			c.reached != strings.Contains(p.StopReason, "at or after --stop-position "+stop.String()) {
 			t.Errorf("--stop-position %s: %+v; want reached %v, 7 transactions applied", stop, p, c.reached)
+		}
+	}
+}
+
+// TestStopDatetimeBeforeStart: with a start position inside a file and a
+// --stop-datetime that a transaction before the start already reached,
+// plan says the replay refuses it (its transactions are on the target
+// restored to the start), and not with a stop after them.
+func TestStopDatetimeBeforeStart(t *testing.T) {
+	file := filepath.Join(fixtures.Repo(t), "mariadb-10.11/minimal/mysql-bin.000001")
+	all, err := Run(context.Background(), Options{Files: []string{file}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, last := all.Contents.First, all.Contents.Last
+	if first == nil || last == nil || first.Start == last.Start {
+		t.Fatalf("want several transactions in %s: %+v", file, all.Contents)
+	}
+	start := last.Start // the base holds every transaction but the last
+	for _, c := range []struct {
+		stop    time.Time
+		refused bool
+	}{{first.Time, true}, {last.Time.Add(time.Second), false}} {
+		rep, err := Run(context.Background(), Options{Files: []string{file}, StartPosition: start, StopDatetime: c.stop})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(rep.Problems.Refusal, "before the start point"); got != c.refused {
+			t.Errorf("--start-position %s --stop-datetime %s: refusal %q, want refused %v", start, c.stop, rep.Problems.Refusal, c.refused)
 		}
 	}
 }

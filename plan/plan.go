@@ -194,7 +194,45 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		rep.Problems.SkippedEvents = st.Skipped
 	}
 	a.finish(readErr, rd.ReadTo())
+	if why := stopBeforeStart(ctx, &opts, a.filter); why != "" && rep.Problems.Refusal == "" {
+		rep.Problems.Refusal = why + ": the stop point is already behind the start point"
+	}
 	return rep, nil
+}
+
+// stopBeforeStart returns why the replay refuses --stop-datetime as behind
+// its start position, as the replay finds it: a transaction of the start's
+// file before the start was committed at or after it
+// (filter.StopBeforeStart). "" when none was, or the file cannot be read.
+func stopBeforeStart(ctx context.Context, o *Options, f *filter.Filter) string {
+	start := o.StartPosition
+	if o.StopDatetime.IsZero() || start.File == "" || start.Offset <= 4 {
+		return ""
+	}
+	bo := binlog.Options{Start: txn.Position{File: start.File, Offset: 4}, SkipUnknown: o.SkipUnknown,
+		NoContinuityCheck: o.NoContinuityCheck, StreamAbove: 1 << 20, ReadAheadBytes: 1 << 20}
+	var rd *binlog.Reader
+	var err error
+	if o.Source != nil {
+		rd, err = binlog.NewRemoteReader(ctx, *o.Source, bo)
+	} else {
+		rd, err = binlog.NewReader(o.Files, bo)
+	}
+	if err != nil {
+		return ""
+	}
+	defer rd.Close()
+	for {
+		t, err := rd.Next(ctx)
+		if err != nil || t.Start.File != start.File || t.Start.Offset >= start.Offset {
+			return ""
+		}
+		if t.Part == 0 || t.Final {
+			if why := f.StopBeforeStart(t, start); why != "" {
+				return why
+			}
+		}
+	}
 }
 
 // openReader opens o's files, after listing them in rep, or connects to

@@ -58,6 +58,9 @@ func (r *run) checkStops(ctx context.Context, start txn.Position) error {
 	if why := f.StopPassed(start, txn.GTIDSet{}, r.start.lastTime); why != "" {
 		return &StopPassedError{Why: why}
 	}
+	if why := r.stopBeforeStart(ctx, start, f); why != "" {
+		return &StopPassedError{Why: why}
+	}
 	if r.opts.Select.StopBeforeGTID.IsZero() {
 		return nil
 	}
@@ -83,6 +86,46 @@ func (r *run) checkStops(ctx context.Context, start txn.Position) error {
 			r.opts.Select.StopBeforeGTID, a.end)
 	}
 	return nil
+}
+
+// stopBeforeStart returns why --stop-datetime lies behind the start
+// position of a fresh run (filter.StopBeforeStart), reading the start's
+// file, from the files or the source, from its beginning to the start; ""
+// when no transaction there was committed at or after it, or it cannot be
+// read (the replay reports bad input where it comes). A resume checks the
+// checkpoint's time instead, and a start by GTID (reading every file)
+// meets such a transaction itself (filter.StopHeld).
+func (r *run) stopBeforeStart(ctx context.Context, start txn.Position, f *filter.Filter) string {
+	if r.opts.Select.StopDatetime.IsZero() || r.start.resumed || start.File == "" || start.Offset <= 4 {
+		return ""
+	}
+	from := txn.Position{File: start.File, Offset: 4}
+	var rd *binlog.Reader
+	var err error
+	if r.opts.Source.DSN != "" {
+		src, serr := r.opts.Source.Remote()
+		if serr != nil {
+			return ""
+		}
+		rd, err = binlog.NewRemoteReader(ctx, src, r.opts.scanOptions(from))
+	} else {
+		rd, err = binlog.NewReader(r.opts.Files, r.opts.scanOptions(from))
+	}
+	if err != nil {
+		return ""
+	}
+	defer rd.Close()
+	why := ""
+	_ = scan(ctx, rd, func(t *txn.Txn) (bool, error) {
+		if t.Start.File != start.File || t.Start.Offset >= start.Offset {
+			return false, nil
+		}
+		if t.Part == 0 || t.Final {
+			why = f.StopBeforeStart(t, start)
+		}
+		return why == "", nil
+	})
+	return why
 }
 
 // checkRemoteStop refuses a --stop-before-gtid that the source's binlogs

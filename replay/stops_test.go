@@ -343,3 +343,53 @@ func TestStopBeforeGTIDOutOfOrder(t *testing.T) {
 		t.Fatalf("target holds %d rows (%v), want nothing applied", n, err)
 	}
 }
+
+// TestStopDatetimeBeforeStart starts at a position inside a binlog file
+// (a base backup taken there) with a --stop-datetime that a transaction
+// before the start, which the base holds, already reached: refused,
+// nothing applied, reading files and reading from the source. It stopped
+// before the first transaction read, exit 0, the target past the stop.
+func TestStopDatetimeBeforeStart(t *testing.T) {
+	sc := replaytest.New(t, "ROW",
+		func(ctx context.Context, db *sql.DB) error {
+			return replaytest.ExecAll(ctx, db, "CREATE DATABASE sb", "CREATE TABLE sb.r (id INT PRIMARY KEY)")
+		},
+		func(ctx context.Context, db *sql.DB) error {
+			for i := 1; i <= 10; i++ {
+				if i == 6 {
+					time.Sleep(1100 * time.Millisecond)
+				}
+				if err := replaytest.ExecAll(ctx, db, fmt.Sprintf("INSERT INTO sb.r VALUES (%d)", i)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	txns := scenarioTxns(t, sc)
+	if len(txns) != 10 || txns[7].Start.File != txns[0].Start.File || !txns[4].Time.Before(txns[5].Time) {
+		t.Fatalf("want 10 transactions in one file, a second between the 5th and the 6th: %d", len(txns))
+	}
+	for _, remote := range []bool{false, true} {
+		t.Run(map[bool]string{false: "files", true: "source"}[remote], func(t *testing.T) {
+			tgt, db := sc.Target(t)
+			o := opts(4)
+			o.Files = sc.Files
+			if remote {
+				o = sourceOpts(sc, 4)
+			}
+			o.TargetDSN = tgt.DSN("")
+			// The base holds the first 7; the stop is the first second.
+			o.Select.StartPosition, o.Select.StopDatetime = txns[7].Start, txns[0].Time
+			sum, err := replay.Run(context.Background(), o, io.Discard)
+			var passed *replay.StopPassedError
+			if !errors.As(err, &passed) || !strings.Contains(err.Error(), "before the start point") {
+				t.Fatalf("replay: %v (summary %+v); want a *StopPassedError naming a transaction before the start", err, sum)
+			}
+			t.Logf("error: %v", err)
+			var n int
+			if err := db.QueryRow("SELECT COUNT(*) FROM sb.r").Scan(&n); err != nil || n != 0 {
+				t.Fatalf("target holds %d rows (%v), want nothing applied", n, err)
+			}
+		})
+	}
+}

@@ -116,6 +116,9 @@ type Result struct {
 	Undo         string
 	undoOnSource bool
 	end          binlogtext.BinEnd
+	// planRefusal is the refusal plan must foresee reading the files with
+	// the replay's start flag (expectStopHeld), "" for none.
+	planRefusal string
 	// anchorUnfaithful is set when the anchor failed statements the
 	// source did not log as failed.
 	anchorUnfaithful bool
@@ -283,32 +286,52 @@ func (r *Result) run(ctx context.Context, cfg Config, dir string) error {
 	return nil
 }
 
-// heldRefusal is what the replay's error says when its stop point is met
-// on a transaction --start-gtid holds (filter.StopHeld).
-const heldRefusal = "says the target already holds"
+// heldRefusal and beforeStartRefusal are what the replay's error says
+// when its --stop-datetime is met on a transaction the target holds: one
+// --start-gtid holds (filter.StopHeld), or one before the start position
+// (filter.StopBeforeStart).
+const (
+	heldRefusal        = "says the target already holds"
+	beforeStartRefusal = "before the start point"
+)
 
-// expectStopHeld makes the expectation a refusal when the replay starts
-// with --start-gtid, reading the files from the start of the first (the
-// base's own transactions before its position included), and a
-// --stop-datetime is met on one of those, committed at or after it: the
-// base, which the set says the target holds, is past the stop point.
+// expectStopHeld makes the expectation a refusal when the replay's
+// --stop-datetime is met on a transaction before the base's position
+// (committed at or after it): the base, on the target, is past the stop
+// point. With --start-gtid and the files, the replay reads every file from
+// the start of the first (and finds it among them); from the base's
+// position, it reads the start file from its beginning (files or source);
+// with --start-gtid from the source, the source sends nothing before the
+// position and the replay cannot know. Plan, reading the files with the
+// same start flag, must foresee the same for the files (r.planRefusal).
 func (r *Result) expectStopHeld(ctx context.Context, src *Source) error {
 	c := r.Replay
-	if !c.StartGTID || src.StartGTID == "" || c.Remote && src.Server != nil || c.Stop.Time.IsZero() || c.Stop.UnknownDomain {
+	if c.Stop.Time.IsZero() || c.Stop.UnknownDomain {
 		return nil
 	}
-	// The files the replay reads (every one), to the base's.
-	upTo := src.Files[:len(src.Files)-len(filesFrom(src.Files, src.StartFile))+1]
-	pre, err := binlogtext.ReadBinlogTexts(ctx, upTo, 4)
+	byGTID := c.StartGTID && src.StartGTID != ""
+	files := src.Files[:len(src.Files)-len(filesFrom(src.Files, src.StartFile))+1] // to the base's
+	if !byGTID {
+		files = files[len(files)-1:] // the base's alone
+	}
+	pre, err := binlogtext.ReadBinlogTexts(ctx, files, 4)
 	if err != nil {
 		return err
 	}
 	for _, t := range pre {
-		if binlogtext.PosBefore(t.File, t.Start, src.StartFile, src.StartPos) && !t.Time.Before(c.Stop.Time) {
-			r.Expect = Expect{Exit: 1, Refusal: heldRefusal,
-				Why: fmt.Sprintf("refused: --stop-datetime is met on %s at %s:%d, before the base's position, which --start-gtid holds", t.GTID, t.File, t.Start)}
-			return nil
+		if !binlogtext.PosBefore(t.File, t.Start, src.StartFile, src.StartPos) || t.Time.Before(c.Stop.Time) {
+			continue
 		}
+		refusal := beforeStartRefusal
+		if byGTID {
+			refusal = heldRefusal
+		}
+		r.planRefusal = refusal
+		if !(byGTID && c.Remote && src.Server != nil) {
+			r.Expect = Expect{Exit: 1, Refusal: refusal,
+				Why: fmt.Sprintf("refused: --stop-datetime is met on %s at %s:%d, before the base's position", t.GTID, t.File, t.Start)}
+		}
+		return nil
 	}
 	return nil
 }
