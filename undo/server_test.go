@@ -787,13 +787,22 @@ func TestUndoByDatetime(t *testing.T) {
 	if !s.first.Time.Equal(s.last.Time) {
 		t.Skipf("the accident spans two seconds (%s, %s)", s.first.Time, s.last.Time)
 	}
+	undoAccidentSecond(t, s, 2)
+}
+
+// undoAccidentSecond undoes, by --start-datetime and --stop-datetime, the
+// second of s's accident (its first transaction's), which must be the
+// accident's n transactions, and compares the source with the history
+// without them.
+func undoAccidentSecond(t *testing.T, s *scenario, n int64) {
+	t.Helper()
 	ref := s.reference(t)
 	o := s.undoOptions(4)
 	o.Range.StartPosition, o.Range.StopPosition = txn.Position{}, txn.Position{}
 	o.Range.StartDatetime, o.Range.StopDatetime = s.first.Time, s.first.Time.Add(time.Second)
 	sum := runUndo(t, o)
-	if sum.RangeTxns != 2 || sum.RangeStart != s.first.Start || sum.RangeEnd != s.last.End {
-		t.Errorf("range %s..%s of %d transactions, want the accident's two %s..%s", sum.RangeStart, sum.RangeEnd, sum.RangeTxns, s.first.Start, s.last.End)
+	if sum.RangeTxns != n || sum.RangeStart != s.first.Start || sum.RangeEnd != s.last.End {
+		t.Errorf("range %s..%s of %d transactions, want the accident's %d %s..%s", sum.RangeStart, sum.RangeEnd, sum.RangeTxns, n, s.first.Start, s.last.End)
 	}
 	replaytest.RequireEqual(t, s.SourceDB, ref, "app")
 }
@@ -851,15 +860,7 @@ func TestUndoByDatetimeTimeOutOfOrder(t *testing.T) {
 	if len(accident) != 3 || !s.first.Time.Equal(s.last.Time) || !accident[1].Time.Before(s.first.Time) {
 		t.Fatalf("want the accident's three transactions, the middle one logged earlier: %+v", accident)
 	}
-	ref := s.reference(t)
-	o := s.undoOptions(4)
-	o.Range.StartPosition, o.Range.StopPosition = txn.Position{}, txn.Position{}
-	o.Range.StartDatetime, o.Range.StopDatetime = s.first.Time, s.first.Time.Add(time.Second)
-	sum := runUndo(t, o)
-	if sum.RangeTxns != 3 || sum.RangeStart != s.first.Start || sum.RangeEnd != s.last.End {
-		t.Errorf("range %s..%s of %d transactions, want the accident's three %s..%s", sum.RangeStart, sum.RangeEnd, sum.RangeTxns, s.first.Start, s.last.End)
-	}
-	replaytest.RequireEqual(t, s.SourceDB, ref, "app")
+	undoAccidentSecond(t, s, 3)
 }
 
 // TestUndoRangeAtEndOfBinlogs gives the undo binlogs that end where the
