@@ -25,8 +25,8 @@ import (
 //     (the backup came from a server with more replication streams, or
 //     from another server): nothing to skip there; reported, not refused.
 //   - Filter.CheckStartOrder: a transaction the set skips after one of its
-//     domain it does not skip (sequence numbers out of order): which of them
-//     the base holds cannot be told. Refused before anything is applied
+//     domain it does not skip, or after the position's own (sequence
+//     numbers out of order): whether the base holds it cannot be told. Refused before anything is applied
 //     where the replay can read the binlog files ahead; where it comes
 //     otherwise, before that transaction.
 //
@@ -37,8 +37,9 @@ import (
 // another stream of the same domain, a failover that reused one).
 
 // StartOrderError refuses a MariaDB --start-gtid position in binlogs where
-// a transaction it skips comes after one of the same domain it does not
-// skip: the position cannot say whether the base holds either.
+// a transaction it skips comes after the position (after one of the same
+// domain it does not skip, or its own last transaction): the position
+// cannot say whether the base holds it.
 type StartOrderError struct {
 	Start txn.GTIDSet
 	// Skipped is the transaction the set skips, After the earlier one of
@@ -50,18 +51,23 @@ type StartOrderError struct {
 
 // Error says which transactions, and what to do.
 func (e *StartOrderError) Error() string {
-	return fmt.Sprintf("--start-gtid %s: transaction %s at %s comes after %s at %s in the binlogs, "+
-		"but the position skips the first (domain %d up to sequence number %d) and not the second: "+
+	after := fmt.Sprintf("%s at %s in the binlogs, which is past the position or the position's own", e.After.GTID, e.After.Start)
+	if e.After.Start.IsZero() {
+		after = "the position, where the source server started sending"
+	}
+	return fmt.Sprintf("--start-gtid %s: transaction %s at %s, which the position skips (domain %d up to sequence number %d), "+
+		"comes after %s: "+
 		"domain %d's sequence numbers are out of order in these binlogs (gtid_strict_mode off: SET gtid_seq_no, "+
-		"another stream of the domain replicated in, a failover), so a GTID position cannot say which of them the base holds; "+
+		"another stream of the domain replicated in, a failover), so a GTID position cannot say whether the base holds it; "+
 		"start from the base's binlog position instead (--start-position FILE:POS, or --from-backup DIR)",
-		e.Start, e.Skipped.GTID, e.Skipped.Start, e.After.GTID, e.After.Start, e.Domain, e.Seq, e.Domain)
+		e.Start, e.Skipped.GTID, e.Skipped.Start, e.Domain, e.Seq, after, e.Domain)
 }
 
 // CheckStartOrder returns a *StartOrderError when the MariaDB --start-gtid
-// position skips t but not an earlier transaction of its domain. Call it
-// for every transaction read, in binlog order (for one read in pieces, its
-// first), before Skips.
+// position skips t, and t comes after an earlier transaction of its domain
+// that it does not skip or after the position's own (the one of the
+// position's sequence number). Call it for every transaction read, in
+// binlog order (for one read in pieces, its first), before Skips.
 func (f *Filter) CheckStartOrder(t *txn.Txn) error {
 	g := t.GTID
 	if g.IsZero() || g.Flavor != txn.FlavorMariaDB {
@@ -71,18 +77,33 @@ func (f *Filter) CheckStartOrder(t *txn.Txn) error {
 	switch {
 	case !ok:
 		return nil
-	case g.Seq > n:
-		if f.pastStart == nil {
-			f.pastStart = map[uint32]*txn.Ref{}
-		}
-		if f.pastStart[g.Domain] == nil {
-			f.pastStart[g.Domain] = t.Ref()
-		}
-		return nil
+	case g.Seq > n: // past the position: a transaction it does not skip
+		f.markPastStart(g.Domain, t.Ref())
 	case f.pastStart[g.Domain] != nil:
 		return &StartOrderError{Start: f.o.StartGTIDs, Skipped: t.Ref(), After: f.pastStart[g.Domain], Domain: g.Domain, Seq: n}
+	case g.Seq == n: // the position's own, the last the base holds of the domain
+		f.markPastStart(g.Domain, t.Ref())
 	}
 	return nil
+}
+
+// StartPassed tells CheckStartOrder that every transaction read from now
+// on comes after the --start-gtid position in each of its MariaDB domains,
+// as a source server sends them when asked to start at that position: one
+// the position skips is then out of order.
+func (f *Filter) StartPassed() {
+	for _, d := range f.o.StartGTIDs.Domains() {
+		f.markPastStart(d, &txn.Ref{})
+	}
+}
+
+func (f *Filter) markPastStart(domain uint32, at *txn.Ref) {
+	if f.pastStart == nil {
+		f.pastStart = map[uint32]*txn.Ref{}
+	}
+	if f.pastStart[domain] == nil {
+		f.pastStart[domain] = at
+	}
 }
 
 // StartGap returns an error naming the missing transactions when the set

@@ -90,6 +90,8 @@ func TestCheckStartOrder(t *testing.T) {
 		{"1-1-6,0-1-9,0-1-11,1-1-5", "1-1-5"},           // in the second domain
 		{"0-1-8,0-1-7,0-1-10,0-1-11,0-1-13,0-1-12", ""}, // out of order on either side only
 		{"0-1-11,0-1-10", "0-1-10"},
+		{"0-1-9,0-1-10,0-77-3", "0-77-3"}, // after the position's own, before any past it
+		{"0-1-9,0-77-3,0-1-10", ""},       // before the position's own: in the base
 	} {
 		f := New(Options{StartGTIDs: start})
 		bad := ""

@@ -51,8 +51,12 @@ type gtidTally struct {
 func newAnalyzer(o *Options, rep *Report) *analyzer {
 	rep.Contents.ByKind = map[string]uint64{}
 	rw, _ := o.rewriter() // checked by Validate
+	f := filter.New(o.filterOptions())
+	if o.Source != nil && o.StartPosition.IsZero() && o.Source.StartGTID != "" {
+		f.StartPassed() // the source sends what follows its GTID position
+	}
 	return &analyzer{rewriter: rw,
-		opts: o, rep: rep, filter: filter.New(o.filterOptions()), stops: newStopFinder(o),
+		opts: o, rep: rep, filter: f, stops: newStopFinder(o),
 		par:    newParallel(o),
 		tables: map[string]*TableCount{}, srv: serverTally{byKey: map[string]*ServerInfo{}},
 		gtid: gtidTally{streams: map[string]*gtidStream{}, names: map[[2]uint32]string{}}, names: tableNames{},

@@ -627,6 +627,9 @@ func (r *run) readStage(ctx context.Context, start txn.Position, out chan<- *txn
 		rd.Close()
 	}()
 	f := filter.New(r.opts.Filter(r.opts.Files))
+	if r.opts.Source.DSN != "" && start.IsZero() && r.opts.Source.StartGTID != "" {
+		f.StartPassed() // the source sends what follows its GTID position
+	}
 	rw, err := r.opts.rewriter(r.opts.Files, r.start.beside)
 	if err != nil {
 		return err
