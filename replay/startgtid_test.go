@@ -335,25 +335,11 @@ func TestStartGTIDOutOfOrder(t *testing.T) {
 		func(ctx context.Context, db *sql.DB) error {
 			return replaytest.ExecAll(ctx, db, "CREATE DATABASE sg", "CREATE TABLE sg.t (id INT PRIMARY KEY)")
 		},
-		func(ctx context.Context, db *sql.DB) error {
-			conn, err := db.Conn(ctx)
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			var qs []string
-			for i := 1; i <= 10; i++ {
-				qs = append(qs, fmt.Sprintf("INSERT INTO sg.t VALUES (%d)", i))
-			}
-			qs = append(qs, "SET @id = @@server_id", "SET SESSION server_id = 77", "SET SESSION gtid_seq_no = 1",
-				"INSERT INTO sg.t VALUES (11)", "SET SESSION server_id = @id", "INSERT INTO sg.t VALUES (12)")
-			for _, q := range qs {
-				if _, err := conn.ExecContext(ctx, q); err != nil {
-					return fmt.Errorf("%s: %w", q, err)
-				}
-			}
-			return nil
-		})
+		oneSession("INSERT INTO sg.t VALUES (1)", "INSERT INTO sg.t VALUES (2)", "INSERT INTO sg.t VALUES (3)",
+			"INSERT INTO sg.t VALUES (4)", "INSERT INTO sg.t VALUES (5)", "INSERT INTO sg.t VALUES (6)",
+			"INSERT INTO sg.t VALUES (7)", "INSERT INTO sg.t VALUES (8)", "INSERT INTO sg.t VALUES (9)",
+			"INSERT INTO sg.t VALUES (10)", "SET @id = @@server_id", "SET SESSION server_id = 77", "SET SESSION gtid_seq_no = 1",
+			"INSERT INTO sg.t VALUES (11)", "SET SESSION server_id = @id", "INSERT INTO sg.t VALUES (12)"))
 	txns := scenarioTxns(t, sc)
 	if len(txns) != 12 || txns[10].GTID.Server != 77 || txns[10].GTID.Seq != 1 {
 		t.Fatalf("want 12 transactions, the 11th 0-77-1: %d", len(txns))
@@ -364,13 +350,6 @@ func TestStartGTIDOutOfOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	count := func(db *sql.DB) (n int) {
-		t.Helper()
-		if err := db.QueryRow("SELECT COUNT(*) FROM sg.t").Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
 	wantOrder := func(t *testing.T, err error) {
 		t.Helper()
 		var oe *filter.StartOrderError
@@ -386,9 +365,10 @@ func TestStartGTIDOutOfOrder(t *testing.T) {
 		o.Files, o.TargetDSN, o.Select.StartGTIDs = sc.Files, tgt.DSN(""), base
 		sum, err := replay.Run(ctx, o, io.Discard)
 		wantOrder(t, err)
-		if n := count(db); n != 0 || sum != nil && sum.Applied != 0 {
-			t.Fatalf("target holds %d rows, summary %+v: want nothing applied", n, sum)
+		if sum != nil && sum.Applied != 0 {
+			t.Fatalf("summary %+v: want nothing applied", sum)
 		}
+		requireRows(t, db, "sg.t", 0)
 	})
 
 	t.Run("resumed", func(t *testing.T) {
@@ -402,9 +382,7 @@ func TestStartGTIDOutOfOrder(t *testing.T) {
 		o.Files, o.TargetDSN, o.Recovery.Resume, o.Select.ToEnd = sc.Files, tgt.DSN(""), true, true
 		_, err := replay.Run(ctx, o, io.Discard)
 		wantOrder(t, err)
-		if n := count(db); n != 10 {
-			t.Fatalf("target holds %d rows, want the 10 before the transaction refused", n)
-		}
+		requireRows(t, db, "sg.t", 10) // those before the transaction refused
 	})
 
 	t.Run("from the source", func(t *testing.T) {
@@ -415,9 +393,7 @@ func TestStartGTIDOutOfOrder(t *testing.T) {
 		o.Source.StartGTID, o.Select.StartGTIDs = base.String(), base
 		_, _, err := runFrom(tgt.DSN(""), o)
 		wantOrder(t, err)
-		if n := count(db); n != 10 {
-			t.Fatalf("target holds %d rows, want the 10 before the transaction refused", n)
-		}
+		requireRows(t, db, "sg.t", 10) // those before the transaction refused
 	})
 }
 
@@ -480,10 +456,7 @@ func TestStopHeldByStartGTID(t *testing.T) {
 				t.Fatalf("replay: %v (summary %+v); want a *StopPassedError: the stop is met on a transaction the target holds", err, sum)
 			}
 			t.Logf("error: %v", err)
-			var n int
-			if err := db.QueryRow("SELECT COUNT(*) FROM sg.t").Scan(&n); err != nil || n != 0 {
-				t.Fatalf("target holds %d rows (%v), want nothing applied", n, err)
-			}
+			requireRows(t, db, "sg.t", 0)
 		})
 	}
 }
@@ -498,20 +471,8 @@ func TestStartGTIDOutOfOrderFirst(t *testing.T) {
 		func(ctx context.Context, db *sql.DB) error {
 			return replaytest.ExecAll(ctx, db, "CREATE DATABASE sg", "CREATE TABLE sg.t (id INT PRIMARY KEY)")
 		},
-		func(ctx context.Context, db *sql.DB) error {
-			conn, err := db.Conn(ctx)
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			for _, q := range []string{"SET @id = @@server_id", "SET SESSION server_id = 77", "SET SESSION gtid_seq_no = 1",
-				"INSERT INTO sg.t VALUES (1)", "SET SESSION server_id = @id", "INSERT INTO sg.t VALUES (2)"} {
-				if _, err := conn.ExecContext(ctx, q); err != nil {
-					return fmt.Errorf("%s: %w", q, err)
-				}
-			}
-			return nil
-		})
+		oneSession("SET @id = @@server_id", "SET SESSION server_id = 77", "SET SESSION gtid_seq_no = 1",
+			"INSERT INTO sg.t VALUES (1)", "SET SESSION server_id = @id", "INSERT INTO sg.t VALUES (2)"))
 	txns := scenarioTxns(t, sc)
 	all := readTxns(t, sc.Files, binlog.Options{})
 	if len(txns) != 2 || txns[0].GTID.Server != 77 || len(all) < 3 {
@@ -538,10 +499,7 @@ func TestStartGTIDOutOfOrderFirst(t *testing.T) {
 				t.Fatalf("replay: %v (summary %+v); want a *filter.StartOrderError naming %s", err, sum, txns[0].GTID)
 			}
 			t.Logf("error: %v", err)
-			var n int
-			if err := db.QueryRow("SELECT COUNT(*) FROM sg.t").Scan(&n); err != nil || n != 0 {
-				t.Fatalf("target holds %d rows (%v), want nothing applied", n, err)
-			}
+			requireRows(t, db, "sg.t", 0)
 		})
 	}
 }

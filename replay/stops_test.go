@@ -229,25 +229,10 @@ func TestStopDatetimePassedOutOfOrder(t *testing.T) {
 		func(ctx context.Context, db *sql.DB) error {
 			return replaytest.ExecAll(ctx, db, "CREATE DATABASE od", "CREATE TABLE od.r (id INT PRIMARY KEY)")
 		},
-		func(ctx context.Context, db *sql.DB) error {
-			conn, err := db.Conn(ctx)
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			for i := 1; i <= 10; i++ {
-				qs := []string{fmt.Sprintf("INSERT INTO od.r VALUES (%d)", i)}
-				if i == 5 {
-					qs = []string{"SET TIMESTAMP = UNIX_TIMESTAMP() + 3600", qs[0], "SET TIMESTAMP = DEFAULT"}
-				}
-				for _, q := range qs {
-					if _, err := conn.ExecContext(ctx, q); err != nil {
-						return err
-					}
-				}
-			}
-			return nil
-		})
+		oneSession("INSERT INTO od.r VALUES (1)", "INSERT INTO od.r VALUES (2)", "INSERT INTO od.r VALUES (3)",
+			"INSERT INTO od.r VALUES (4)", "SET TIMESTAMP = UNIX_TIMESTAMP() + 3600", "INSERT INTO od.r VALUES (5)",
+			"SET TIMESTAMP = DEFAULT", "INSERT INTO od.r VALUES (6)", "INSERT INTO od.r VALUES (7)",
+			"INSERT INTO od.r VALUES (8)", "INSERT INTO od.r VALUES (9)", "INSERT INTO od.r VALUES (10)"))
 	txns := scenarioTxns(t, sc)
 	if len(txns) != 10 || !txns[4].Time.After(txns[6].Time) {
 		t.Fatalf("want 10 transactions, the 5th logged an hour later: %d", len(txns))
@@ -277,10 +262,7 @@ func TestStopDatetimePassedOutOfOrder(t *testing.T) {
 			t.Fatalf("%d transactions applied after the refusal", sum.Applied)
 		}
 	}
-	var n int
-	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM od.r").Scan(&n); err != nil || n != 8 {
-		t.Fatalf("%d rows (%v), want the 8 applied before the refusals", n, err)
-	}
+	requireRows(t, db, "od.r", 8) // those applied before the refusals
 }
 
 // TestStopBeforeGTIDOutOfOrder stops before a GTID that occurs in the
@@ -338,10 +320,7 @@ func TestStopBeforeGTIDOutOfOrder(t *testing.T) {
 		t.Fatalf("replay: %v (summary %+v); want a *replay.StopOrderError naming %s before %s", err, sum, txns[5].GTID, txns[6].GTID)
 	}
 	t.Logf("error: %v", err)
-	var n int
-	if err := db.QueryRow("SELECT COUNT(*) FROM so.r").Scan(&n); err != nil || n != 0 {
-		t.Fatalf("target holds %d rows (%v), want nothing applied", n, err)
-	}
+	requireRows(t, db, "so.r", 0)
 }
 
 // TestStopDatetimeBeforeStart starts at a position inside a binlog file
@@ -386,10 +365,7 @@ func TestStopDatetimeBeforeStart(t *testing.T) {
 				t.Fatalf("replay: %v (summary %+v); want a *StopPassedError naming a transaction before the start", err, sum)
 			}
 			t.Logf("error: %v", err)
-			var n int
-			if err := db.QueryRow("SELECT COUNT(*) FROM sb.r").Scan(&n); err != nil || n != 0 {
-				t.Fatalf("target holds %d rows (%v), want nothing applied", n, err)
-			}
+			requireRows(t, db, "sb.r", 0)
 		})
 	}
 }
