@@ -53,7 +53,9 @@ type Filter struct {
 	databases map[string]bool
 	tables    map[string]bool
 	// pastStart holds, per MariaDB domain of --start-gtid, the first
-	// transaction read that the set does not skip (CheckStartOrder).
+	// transaction read past the position (one the set does not skip, or
+	// the position's own; an empty Ref where a source starts sending
+	// there): CheckStartOrder, StartPassed.
 	pastStart map[uint32]*txn.Ref
 }
 

@@ -26,9 +26,10 @@ import (
 //     from another server): nothing to skip there; reported, not refused.
 //   - Filter.CheckStartOrder: a transaction the set skips after one of its
 //     domain it does not skip, or after the position's own (sequence
-//     numbers out of order): whether the base holds it cannot be told. Refused before anything is applied
-//     where the replay can read the binlog files ahead; where it comes
-//     otherwise, before that transaction.
+//     numbers out of order): whether the base holds it cannot be told.
+//     Refused before anything is applied where the replay can read the
+//     binlog files ahead; where it comes otherwise, before that
+//     transaction.
 //
 // MariaDB sets are positions: domain d at sequence n holds every GTID of d
 // up to n, whatever the server id. That holds while a domain's sequence
@@ -42,8 +43,9 @@ import (
 // cannot say whether the base holds it.
 type StartOrderError struct {
 	Start txn.GTIDSet
-	// Skipped is the transaction the set skips, After the earlier one of
-	// its domain it does not.
+	// Skipped is the transaction the set skips, After the earlier one
+	// past the position (one the set does not skip, or the position's
+	// own; with no position when a source server started there).
 	Skipped, After *txn.Ref
 	Domain         uint32
 	Seq            uint64 // the set's sequence number in Domain
