@@ -182,22 +182,10 @@ func domainConns(ctx context.Context, db *sql.DB, domains ...int) ([]*sql.Conn, 
 }
 
 // oneSession returns a workload that runs stmts in order on one
-// connection, so that session settings (SET TIMESTAMP, server_id,
-// gtid_seq_no) carry from one statement to the next.
+// connection (replaytest.ExecAll), so that session settings (SET
+// TIMESTAMP, server_id, gtid_seq_no) carry from one statement to the next.
 func oneSession(stmts ...string) func(context.Context, *sql.DB) error {
-	return func(ctx context.Context, db *sql.DB) error {
-		conn, err := db.Conn(ctx)
-		if err != nil {
-			return err
-		}
-		defer conn.Close()
-		for _, q := range stmts {
-			if _, err := conn.ExecContext(ctx, q); err != nil {
-				return fmt.Errorf("%s: %w", q, err)
-			}
-		}
-		return nil
-	}
+	return func(ctx context.Context, db *sql.DB) error { return replaytest.ExecAll(ctx, db, stmts...) }
 }
 
 // requireRows fails t unless table holds want rows on db.

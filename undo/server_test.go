@@ -820,26 +820,12 @@ func TestUndoByDatetimeTimeOutOfOrder(t *testing.T) {
 	s := newScenario(t, accident{
 		before: pause,
 		accident: func(ctx context.Context, db *sql.DB) error {
-			conn, err := db.Conn(ctx)
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			for _, q := range []string{
-				"SET @t = UNIX_TIMESTAMP(NOW())",
-				"SET TIMESTAMP = @t",
+			// One session: its clock set, the middle transaction ten
+			// seconds earlier.
+			return replaytest.ExecAll(ctx, db, "SET @t = UNIX_TIMESTAMP(NOW())", "SET TIMESTAMP = @t",
 				"UPDATE app.orders SET amount = 0 WHERE customer_id <= 100",
-				"SET TIMESTAMP = @t - 10",
-				"UPDATE app.customers SET balance = 0",
-				"SET TIMESTAMP = @t",
-				"UPDATE app.orders SET amount = 1 WHERE customer_id > 200",
-				"SET TIMESTAMP = DEFAULT",
-			} {
-				if _, err := conn.ExecContext(ctx, q); err != nil {
-					return fmt.Errorf("%s: %w", q, err)
-				}
-			}
-			return nil
+				"SET TIMESTAMP = @t - 10", "UPDATE app.customers SET balance = 0",
+				"SET TIMESTAMP = @t", "UPDATE app.orders SET amount = 1 WHERE customer_id > 200", "SET TIMESTAMP = DEFAULT")
 		},
 		after: func(ctx context.Context, db *sql.DB) error {
 			if err := pause(ctx, db); err != nil {
