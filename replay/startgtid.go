@@ -80,28 +80,9 @@ func (r *run) checkStartOrderResumed(ctx context.Context) error {
 	if r.opts.Select.StartGTIDs.IsEmpty() || !r.start.resumed || r.opts.Source.DSN != "" || len(r.opts.Files) == 0 {
 		return nil
 	}
-	rd, err := binlog.NewReader(r.opts.Files, r.opts.scanOptions(txn.Position{File: logfile.Name(r.opts.Files[0]), Offset: 4}))
-	if err != nil {
-		return nil
-	}
-	defer rd.Close()
-	f := filter.New(r.opts.Filter(r.opts.Files))
-	var order error
-	_ = scan(ctx, rd, func(t *txn.Txn) (bool, error) {
-		stop := f.Stop(t)
-		if t.Part > 0 {
-			stop = f.StopAt(t)
-		}
-		if stop != "" {
-			return false, nil
-		}
-		if t.Part <= 1 {
-			order = f.CheckStartOrder(t)
-		}
-		return order == nil, nil
-	})
-	if order != nil {
-		return fmt.Errorf("nothing applied: %w", order)
+	first := txn.Position{File: logfile.Name(r.opts.Files[0]), Offset: 4}
+	if a := scanAhead(ctx, r.opts, first, filter.New(r.opts.Filter(r.opts.Files))); a.startOrder != nil {
+		return fmt.Errorf("nothing applied: %w", a.startOrder)
 	}
 	return nil
 }

@@ -99,31 +99,10 @@ func (r *run) stopBeforeStart(ctx context.Context, start txn.Position, f *filter
 	if r.opts.Select.StopDatetime.IsZero() || r.start.resumed || start.File == "" || start.Offset <= 4 {
 		return ""
 	}
-	from := txn.Position{File: start.File, Offset: 4}
-	var rd *binlog.Reader
-	var err error
-	if r.opts.Source.DSN != "" {
-		src, serr := r.opts.Source.Remote()
-		if serr != nil {
-			return ""
-		}
-		rd, err = binlog.NewRemoteReader(ctx, src, r.opts.scanOptions(from))
-	} else {
-		rd, err = binlog.NewReader(r.opts.Files, r.opts.scanOptions(from))
-	}
-	if err != nil {
-		return ""
-	}
-	defer rd.Close()
 	why := ""
-	_ = scan(ctx, rd, func(t *txn.Txn) (bool, error) {
-		if t.Start.File != start.File || t.Start.Offset >= start.Offset {
-			return false, nil
-		}
-		if t.Part == 0 || t.Final {
-			why = f.StopBeforeStart(t, start)
-		}
-		return why == "", nil
+	_, _ = r.scanBeforeStart(ctx, start, func(t *txn.Txn) bool {
+		why = f.StopBeforeStart(t, start)
+		return why == ""
 	})
 	return why
 }
@@ -138,29 +117,16 @@ func (r *run) checkRemoteStop(ctx context.Context, start txn.Position, f *filter
 	if start.File == "" || start.Offset <= 4 {
 		return nil // a start by GTID: the source finds it
 	}
-	src, err := r.opts.Source.Remote()
+	var before txn.GTIDSet
+	atFile, err := r.scanBeforeStart(ctx, start, func(t *txn.Txn) bool {
+		if !t.GTID.IsZero() {
+			before.Add(t.GTID)
+		}
+		return true
+	})
 	if err != nil {
 		return err
 	}
-	rd, err := binlog.NewRemoteReader(ctx, src, r.opts.scanOptions(txn.Position{File: start.File, Offset: 4}))
-	if err != nil {
-		return sourceError{err}
-	}
-	defer rd.Close()
-	var before txn.GTIDSet
-	err = scan(ctx, rd, func(t *txn.Txn) (bool, error) {
-		if t.Start.File != start.File || t.Start.Offset >= start.Offset {
-			return false, nil
-		}
-		if !t.GTID.IsZero() && (t.Part == 0 || t.Final) {
-			before.Add(t.GTID)
-		}
-		return true, nil
-	})
-	if err != nil {
-		return sourceError{err}
-	}
-	atFile, _, _ := rd.GTIDHistory()
 	all, err := txn.ParseGTIDSet(atFile.String() + "," + before.String())
 	if err != nil {
 		return err
@@ -169,6 +135,42 @@ func (r *run) checkRemoteStop(ctx context.Context, start txn.Position, f *filter
 		return &StopPassedError{Why: why}
 	}
 	return nil
+}
+
+// scanBeforeStart reads start's file from its beginning, from the source
+// or the files, and hands each whole transaction before start to each
+// until it returns false; it returns the GTID history at the file's
+// beginning. Errors reading from the source are sourceErrors.
+func (r *run) scanBeforeStart(ctx context.Context, start txn.Position, each func(t *txn.Txn) bool) (txn.GTIDSet, error) {
+	from := r.opts.scanOptions(txn.Position{File: start.File, Offset: 4})
+	var rd *binlog.Reader
+	var err error
+	if r.opts.Source.DSN == "" {
+		rd, err = binlog.NewReader(r.opts.Files, from)
+	} else {
+		src, perr := r.opts.Source.Remote()
+		if perr != nil {
+			return txn.GTIDSet{}, perr
+		}
+		rd, err = binlog.NewRemoteReader(ctx, src, from)
+	}
+	if err == nil {
+		defer rd.Close()
+		err = scan(ctx, rd, func(t *txn.Txn) (bool, error) {
+			if t.Start.File != start.File || t.Start.Offset >= start.Offset {
+				return false, nil
+			}
+			return t.Part > 0 && !t.Final || each(t), nil
+		})
+	}
+	switch {
+	case err != nil && r.opts.Source.DSN != "":
+		return txn.GTIDSet{}, sourceError{err}
+	case err != nil:
+		return txn.GTIDSet{}, err
+	}
+	atFile, _, _ := rd.GTIDHistory()
+	return atFile, nil
 }
 
 // aheadScan is what scanAhead found from a start point, kept for the
