@@ -765,25 +765,31 @@ func TestUndoTriggerRows(t *testing.T) {
 	replaytest.RequireEqual(t, s.SourceDB, ref, "app")
 }
 
-// TestUndoByDatetime selects the range by commit times: the accident's
-// second, between writes of other seconds.
-func TestUndoByDatetime(t *testing.T) {
+// ownSecond is an accident in a second of its own: work a second before
+// it, unrelated writes a second after it.
+func ownSecond(a func(ctx context.Context, db *sql.DB) error) accident {
 	pause := func(ctx context.Context, db *sql.DB) error {
 		time.Sleep(1100 * time.Millisecond)
 		return nil
 	}
-	s := newScenario(t, accident{
-		before: pause,
-		accident: func(ctx context.Context, db *sql.DB) error {
-			return replaytest.ExecAll(ctx, db, "UPDATE app.orders SET amount = 0", "UPDATE app.customers SET balance = 0")
-		},
+	return accident{
+		before:   pause,
+		accident: a,
 		after: func(ctx context.Context, db *sql.DB) error {
 			if err := pause(ctx, db); err != nil {
 				return err
 			}
 			return unrelated(ctx, db)
 		},
-	})
+	}
+}
+
+// TestUndoByDatetime selects the range by commit times: the accident's
+// second, between writes of other seconds.
+func TestUndoByDatetime(t *testing.T) {
+	s := newScenario(t, ownSecond(func(ctx context.Context, db *sql.DB) error {
+		return replaytest.ExecAll(ctx, db, "UPDATE app.orders SET amount = 0", "UPDATE app.customers SET balance = 0")
+	}))
 	if !s.first.Time.Equal(s.last.Time) {
 		t.Skipf("the accident spans two seconds (%s, %s)", s.first.Time, s.last.Time)
 	}
@@ -813,27 +819,14 @@ func undoAccidentSecond(t *testing.T, s *scenario, n int64) {
 // transaction at or after --start-datetime and holds every one after it
 // up to the stop, so the middle one is undone too.
 func TestUndoByDatetimeTimeOutOfOrder(t *testing.T) {
-	pause := func(ctx context.Context, db *sql.DB) error {
-		time.Sleep(1100 * time.Millisecond)
-		return nil
-	}
-	s := newScenario(t, accident{
-		before: pause,
-		accident: func(ctx context.Context, db *sql.DB) error {
-			// One session: its clock set, the middle transaction ten
-			// seconds earlier.
-			return replaytest.ExecAll(ctx, db, "SET @t = UNIX_TIMESTAMP(NOW())", "SET TIMESTAMP = @t",
-				"UPDATE app.orders SET amount = 0 WHERE customer_id <= 100",
-				"SET TIMESTAMP = @t - 10", "UPDATE app.customers SET balance = 0",
-				"SET TIMESTAMP = @t", "UPDATE app.orders SET amount = 1 WHERE customer_id > 200", "SET TIMESTAMP = DEFAULT")
-		},
-		after: func(ctx context.Context, db *sql.DB) error {
-			if err := pause(ctx, db); err != nil {
-				return err
-			}
-			return unrelated(ctx, db)
-		},
-	})
+	s := newScenario(t, ownSecond(func(ctx context.Context, db *sql.DB) error {
+		// One session: its clock set, the middle transaction ten
+		// seconds earlier.
+		return replaytest.ExecAll(ctx, db, "SET @t = UNIX_TIMESTAMP(NOW())", "SET TIMESTAMP = @t",
+			"UPDATE app.orders SET amount = 0 WHERE customer_id <= 100",
+			"SET TIMESTAMP = @t - 10", "UPDATE app.customers SET balance = 0",
+			"SET TIMESTAMP = @t", "UPDATE app.orders SET amount = 1 WHERE customer_id > 200", "SET TIMESTAMP = DEFAULT")
+	}))
 	var accident []*txn.Txn
 	for _, tx := range s.txns {
 		if len(accident) > 0 || tx == s.first {
