@@ -259,6 +259,7 @@ func (r *Result) run(ctx context.Context, cfg Config, dir string) error {
 		r.Replay.Apply = ""
 	}
 	r.Expect = expect(txns, r.Replay)
+	r.expectSeqOrder(src, txns)
 	if err := r.expectStopHeld(ctx, src); err != nil {
 		return err
 	}

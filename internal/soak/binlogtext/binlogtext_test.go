@@ -66,11 +66,11 @@ func TestStopPoints(t *testing.T) {
 	if got := nextFileName("mysql-bin.000009"); got != "mysql-bin.000010" {
 		t.Errorf("nextFileName = %q", got)
 	}
-	if got := firstAtOrBeyond(sampleTxns, 0, 6); got != 1 {
-		t.Errorf("firstAtOrBeyond(0, 6) = %d, want 1", got)
+	if got := FirstAtOrBeyond(sampleTxns, 0, 6); got != 1 {
+		t.Errorf("FirstAtOrBeyond(0, 6) = %d, want 1", got)
 	}
-	if got := firstAtOrBeyond(sampleTxns, 0, 8); got != 3 {
-		t.Errorf("firstAtOrBeyond(0, 8) = %d, want 3", got)
+	if got := FirstAtOrBeyond(sampleTxns, 0, 8); got != 3 {
+		t.Errorf("FirstAtOrBeyond(0, 8) = %d, want 3", got)
 	}
 }
 

@@ -176,16 +176,23 @@ func stopBeforeGTID(rng *rand.Rand, txns []BinTxn, never bool) Stop {
 		i := rng.IntN(len(txns))
 		return Stop{Desc: "gtid of a transaction", Args: []string{"--stop-before-gtid", txns[i].GTID}, Index: i}
 	}
-	domain, server, seq := splitGTID(txns[len(txns)-1].GTID)
+	domain, server, seq := SplitGTID(txns[len(txns)-1].GTID)
 	s := Stop{Index: len(txns), NeverMet: true}
 	var g string
 	switch rng.IntN(3) {
 	case 0:
+		// Past the domain's highest sequence number, not only its last
+		// one's: they need not rise along the binlogs.
+		for _, t := range txns {
+			if d, _, n := SplitGTID(t.GTID); d == domain && n > seq {
+				seq = n
+			}
+		}
 		s.Desc, g = "gtid past the end", fmt.Sprintf("%d-%d-%d", domain, server, seq+5)
 	case 1:
-		_, _, n := splitGTID(txns[rng.IntN(len(txns))].GTID)
+		_, _, n := SplitGTID(txns[rng.IntN(len(txns))].GTID)
 		s.Desc, g = "gtid of another server id", fmt.Sprintf("%d-%d-%d", domain, server+1, n)
-		s.Index = firstAtOrBeyond(txns, domain, n)
+		s.Index = FirstAtOrBeyond(txns, domain, n)
 		s.NeverMet = s.Index == len(txns)
 	default:
 		s.Desc, g = "gtid of an unknown domain", fmt.Sprintf("%d-%d-%d", domain+7, server, 1+rng.IntN(int(seq)))
@@ -195,19 +202,19 @@ func stopBeforeGTID(rng *rand.Rand, txns []BinTxn, never bool) Stop {
 	return s
 }
 
-// firstAtOrBeyond returns the index of the first transaction of domain
+// FirstAtOrBeyond returns the index of the first transaction of domain
 // whose sequence number is at least seq (len(txns) when none is).
-func firstAtOrBeyond(txns []BinTxn, domain, seq uint64) int {
+func FirstAtOrBeyond(txns []BinTxn, domain, seq uint64) int {
 	for i, t := range txns {
-		if d, _, n := splitGTID(t.GTID); d == domain && n >= seq {
+		if d, _, n := SplitGTID(t.GTID); d == domain && n >= seq {
 			return i
 		}
 	}
 	return len(txns)
 }
 
-// splitGTID parses a MariaDB GTID domain-server-seq (zeros when it cannot).
-func splitGTID(g string) (domain, server, seq uint64) {
+// SplitGTID parses a MariaDB GTID domain-server-seq (zeros when it cannot).
+func SplitGTID(g string) (domain, server, seq uint64) {
 	parts := strings.Split(g, "-")
 	if len(parts) != 3 {
 		return 0, 0, 0

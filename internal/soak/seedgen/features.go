@@ -71,6 +71,13 @@ const (
 	// changes that do not cascade), for a statement or within a
 	// transaction, as a dump's load or a bulk fix does.
 	FeatFKChecksOff Feature = "fkoff"
+	// FeatSeqNo: some transactions are logged with a MariaDB GTID
+	// sequence number below the domain's last (SET gtid_seq_no, under a
+	// server id of their own, as gtid_strict_mode off allows: another
+	// stream replicated into the domain, a failover): sequence numbers
+	// out of order along the binlog, for --start-gtid, --stop-before-gtid
+	// and the target's GTIDs.
+	FeatSeqNo Feature = "seqno"
 )
 
 // Replay features.
@@ -127,7 +134,7 @@ var allFeatures = []Feature{
 	FeatKill, FeatRestart, FeatCrash, FeatStopPos, FeatStopTime, FeatStopGTID, FeatStopNever,
 	FeatSmallMem, FeatMultiFile, FeatStopBehind, FeatTerm, FeatContext, FeatCollationKeys,
 	FeatPartition, FeatRowImage, FeatDomains, FeatBinlogOptions, FeatStartGTID, FeatRemote, FeatAccident,
-	FeatFilter, FeatRewriteDB, FeatUndo, FeatClock, FeatFKChecksOff,
+	FeatFilter, FeatRewriteDB, FeatUndo, FeatClock, FeatFKChecksOff, FeatSeqNo,
 }
 
 // optIn are the features "all" leaves out: XA transactions are refused by

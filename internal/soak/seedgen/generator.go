@@ -73,6 +73,9 @@ type sessionGen struct {
 	tmpOpen bool
 	// ddl is the model of the DDL tables, for the DDL session only.
 	ddl *ddlModel
+	// seqNos counts the session's scripts logged with a lower GTID
+	// sequence number (FeatSeqNo), each under a server id of its own.
+	seqNos int
 }
 
 // kind is a weighted script generator enabled by features.
@@ -137,6 +140,11 @@ func (g *sessionGen) scripts(n int) []Script {
 		if g.rng.IntN(40) == 0 {
 			sc.Pause = time.Duration(200+g.rng.IntN(600)) * time.Millisecond
 		}
+		if g.p.Has(FeatSeqNo) && g.rng.IntN(12) == 0 {
+			// Prepended before the domain is: it runs after the session
+			// switches domain, and takes that domain's last sequence number.
+			sc.Stmts = append(append([]string{g.lowerSeqNo()}, sc.Stmts...), "SET SESSION server_id = @@GLOBAL.server_id")
+		}
 		if g.p.Has(FeatDomains) && g.rng.IntN(8) == 0 {
 			sc.Stmts = append([]string{fmt.Sprintf("SET SESSION gtid_domain_id = %d", g.rng.IntN(3))}, sc.Stmts...)
 		}
@@ -153,6 +161,21 @@ func (g *sessionGen) scripts(n int) []Script {
 		out = append(out, sc)
 	}
 	return out
+}
+
+// lowerSeqNo returns a statement that logs the script's first transaction
+// with a sequence number 1 to 40 below the last one the server's own id
+// logged in its domain (at least 1; the domain's last GTID when it has
+// none there), under a server id no other script uses: odd, so that one
+// above it (a stop point "of another server id") is never logged. The
+// GTID is new, its domain's sequence numbers are out of order.
+func (g *sessionGen) lowerSeqNo() string {
+	g.seqNos++
+	serverID := 10001 + 2*(g.id*1000+g.seqNos)
+	own := "REGEXP_SUBSTR(@@gtid_binlog_state, CONCAT('(^|,)', @@gtid_domain_id, '-', @@GLOBAL.server_id, '-[0-9]+'))"
+	domain := "REGEXP_SUBSTR(@@gtid_binlog_pos, CONCAT('(^|,)', @@gtid_domain_id, '-[0-9]+-[0-9]+'))"
+	last := "CAST(SUBSTRING_INDEX(COALESCE(" + own + ", " + domain + ", '0-0-1'), '-', -1) AS SIGNED)"
+	return fmt.Sprintf("SET SESSION server_id = %d, SESSION gtid_seq_no = GREATEST(1, %s - %d)", serverID, last, 1+g.rng.IntN(40))
 }
 
 func pick(rng *rand.Rand, ks []kind, total int) kind {
