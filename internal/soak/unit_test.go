@@ -2,10 +2,12 @@ package soak
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 	"github.com/binlog-replay/binlog-replay/internal/soak/binlogtext"
 	"github.com/binlog-replay/binlog-replay/internal/target"
 )
@@ -239,5 +241,52 @@ func TestRefusalClass(t *testing.T) {
 		"a table of --tables, and soak.audit, which --tables leaves out (itself or through a table's triggers): applied, it would ..."
 	if got, want := refusalClass(msg), "it names ?, a table of --tables, and ?, which --tables leaves out (itself or through a table's triggers)"; got != want {
 		t.Fatalf("refusalClass: %q, want %q", got, want)
+	}
+}
+
+func TestExpectSeqOrder(t *testing.T) {
+	// The base's position is 0-1-10; transaction #3 is logged with a
+	// sequence number it covers (0-10003-8), #5 with one below #4's but
+	// above the base (0-10005-12).
+	gtids := []string{"0-1-11", "0-1-12", "0-10003-8", "0-1-13", "0-10005-12", "0-1-14"}
+	txns := make([]binlogtext.BinTxn, len(gtids))
+	for i, g := range gtids {
+		txns[i] = binlogtext.BinTxn{File: "mysql-bin.000002", Start: uint64(100 * (i + 1)), GTID: g}
+	}
+	src := &Source{StartGTID: "0-1-10", Server: nil}
+	gtid := func(g string) binlogtext.Stop {
+		return binlogtext.Stop{Index: slices.Index(gtids, g), Args: []string{"--stop-before-gtid", g}}
+	}
+	cases := []struct {
+		name            string
+		cfg             ReplayConfig
+		remote          bool
+		exit, applied   int
+		refusal, inPlan string
+	}{
+		{"to the end by position", ReplayConfig{Stop: binlogtext.Stop{Index: 6}}, false, 0, 6, "", ""},
+		{"start-gtid skips #3", ReplayConfig{Stop: binlogtext.Stop{Index: 6}, StartGTID: true}, false, 1, 0, orderRefusal, orderRefusal},
+		{"start-gtid, the stop before #3", ReplayConfig{Stop: binlogtext.Stop{Index: 2}, StartGTID: true}, false, 0, 2, "", ""},
+		{"start-gtid from the source", ReplayConfig{Stop: binlogtext.Stop{Index: 6}, StartGTID: true, Remote: true}, true, 1, 2, orderRefusal, orderRefusal},
+		{"stop gtid met first at #4", ReplayConfig{Stop: gtid("0-10005-12")}, false, 1, 0, orderRefusal, orderRefusal},
+		{"the same from the source", ReplayConfig{Stop: gtid("0-10005-12"), Remote: true}, true, 0, 1, "", orderRefusal},
+		{"stop gtid the base reaches", ReplayConfig{Stop: gtid("0-10003-8")}, false, 1, 0, reachRefusal, reachRefusal},
+		{"the same with start-gtid", ReplayConfig{Stop: gtid("0-10003-8"), StartGTID: true}, false, 1, 0, heldRefusal, heldRefusal},
+		{"the same from the source by gtid", ReplayConfig{Stop: gtid("0-10003-8"), StartGTID: true, Remote: true}, true, 0, 0, "", heldRefusal},
+		{"stop gtid in order", ReplayConfig{Stop: gtid("0-1-14")}, false, 0, 5, "", ""},
+	}
+	for _, c := range cases {
+		r := &Result{Replay: c.cfg}
+		r.Replay.Accident = -1
+		s := *src
+		if c.remote {
+			s.Server = &sandbox.Server{}
+		}
+		r.Expect = expect(txns, r.Replay)
+		r.expectSeqOrder(&s, txns)
+		if e := r.Expect; e.Exit != c.exit || e.Applied != c.applied || e.Refusal != c.refusal || r.planRefusal != c.inPlan {
+			t.Errorf("%s: exit %d applied %d refusal %q plan %q (%s), want %d %d %q %q",
+				c.name, e.Exit, e.Applied, e.Refusal, r.planRefusal, e.Why, c.exit, c.applied, c.refusal, c.inPlan)
+		}
 	}
 }
