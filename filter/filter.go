@@ -52,11 +52,11 @@ type Filter struct {
 	fileIndex map[string]int // binlog base name -> order
 	databases map[string]bool
 	tables    map[string]bool
-	// pastStart holds, per MariaDB domain of --start-gtid, the first
-	// transaction read past the position (one the set does not skip, or
-	// the position's own; an empty Ref where a source starts sending
-	// there): CheckStartOrder, StartPassed.
-	pastStart map[uint32]*txn.Ref
+	// pastStart says, per MariaDB domain of --start-gtid, where the
+	// reading passed the position (the first transaction read past it or
+	// the position's own, where a source starts sending, the history
+	// before the start): CheckStartOrder, StartPassed, StartHistory.
+	pastStart map[uint32]string
 }
 
 // New returns a Filter for o.

@@ -43,26 +43,24 @@ import (
 // cannot say whether the base holds it.
 type StartOrderError struct {
 	Start txn.GTIDSet
-	// Skipped is the transaction the set skips, After the earlier one
-	// past the position (one the set does not skip, or the position's
-	// own; with no position when a source server started there).
-	Skipped, After *txn.Ref
-	Domain         uint32
-	Seq            uint64 // the set's sequence number in Domain
+	// Skipped is the transaction the set skips.
+	Skipped *txn.Ref
+	// After says where the position was passed before it: a transaction
+	// past the position or the position's own, where a source server
+	// started sending, or the binlogs before the reading started.
+	After  string
+	Domain uint32
+	Seq    uint64 // the set's sequence number in Domain
 }
 
 // Error says which transactions, and what to do.
 func (e *StartOrderError) Error() string {
-	after := fmt.Sprintf("%s at %s in the binlogs, which is past the position or the position's own", e.After.GTID, e.After.Start)
-	if e.After.Start.IsZero() {
-		after = "the position, where the source server started sending"
-	}
 	return fmt.Sprintf("--start-gtid %s: transaction %s at %s, which the position skips (domain %d up to sequence number %d), "+
 		"comes after %s: "+
 		"domain %d's sequence numbers are out of order in these binlogs (gtid_strict_mode off: SET gtid_seq_no, "+
 		"another stream of the domain replicated in, a failover), so a GTID position cannot say whether the base holds it; "+
 		"start from the base's binlog position instead (--start-position FILE:POS, or --from-backup DIR)",
-		e.Start, e.Skipped.GTID, e.Skipped.Start, e.Domain, e.Seq, after, e.Domain)
+		e.Start, e.Skipped.GTID, e.Skipped.Start, e.Domain, e.Seq, e.After, e.Domain)
 }
 
 // CheckStartOrder returns a *StartOrderError when the MariaDB --start-gtid
@@ -80,13 +78,17 @@ func (f *Filter) CheckStartOrder(t *txn.Txn) error {
 	case !ok:
 		return nil
 	case g.Seq > n: // past the position: a transaction it does not skip
-		f.markPastStart(g.Domain, t.Ref())
-	case f.pastStart[g.Domain] != nil:
+		f.markPastStart(g.Domain, passedAt(t))
+	case f.pastStart[g.Domain] != "":
 		return &StartOrderError{Start: f.o.StartGTIDs, Skipped: t.Ref(), After: f.pastStart[g.Domain], Domain: g.Domain, Seq: n}
 	case g.Seq == n: // the position's own, the last the base holds of the domain
-		f.markPastStart(g.Domain, t.Ref())
+		f.markPastStart(g.Domain, passedAt(t))
 	}
 	return nil
+}
+
+func passedAt(t *txn.Txn) string {
+	return fmt.Sprintf("%s at %s in the binlogs, which is past the position or the position's own", t.GTID, t.Start)
 }
 
 // StartPassed tells CheckStartOrder that every transaction read from now
@@ -95,15 +97,34 @@ func (f *Filter) CheckStartOrder(t *txn.Txn) error {
 // the position skips is then out of order.
 func (f *Filter) StartPassed() {
 	for _, d := range f.o.StartGTIDs.Domains() {
-		f.markPastStart(d, &txn.Ref{})
+		f.markPastStart(d, "the position, where the source server started sending")
 	}
 }
 
-func (f *Filter) markPastStart(domain uint32, at *txn.Ref) {
-	if f.pastStart == nil {
-		f.pastStart = map[uint32]*txn.Ref{}
+// StartHistory tells CheckStartOrder the GTID history written before the
+// point where reading starts (the GTID list at the start of the first file
+// read and the transactions before the start in it, as
+// binlog.Reader.GTIDHistory gives it, or a checkpoint's): in a MariaDB
+// domain whose history already reaches the --start-gtid position's
+// sequence number, the position's own transaction or one past it was
+// logged before, so every transaction read from now on comes after the
+// position there. Without it, binlogs that begin after the position (a
+// backup taken at a rotation) or a resume in the middle of them would skip
+// a transaction the position covers that the base lacks.
+func (f *Filter) StartHistory(before txn.GTIDSet) {
+	for _, d := range f.o.StartGTIDs.Domains() {
+		n, _ := f.o.StartGTIDs.DomainSeq(d)
+		if seq, ok := before.DomainSeq(d); ok && seq >= n {
+			f.markPastStart(d, fmt.Sprintf("the binlogs before the point where the reading started, whose GTID history already reaches sequence number %d of the domain", seq))
+		}
 	}
-	if f.pastStart[domain] == nil {
+}
+
+func (f *Filter) markPastStart(domain uint32, at string) {
+	if f.pastStart == nil {
+		f.pastStart = map[uint32]string{}
+	}
+	if f.pastStart[domain] == "" {
 		f.pastStart[domain] = at
 	}
 }

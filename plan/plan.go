@@ -184,7 +184,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			a.add(t)
 		}
 	}
-	readErr, err := pipe(ctx, rd, add)
+	readErr, err := pipe(ctx, rd, a.filter.StartHistory, add)
 	if err != nil {
 		return nil, err
 	}
@@ -264,16 +264,21 @@ func (r *Report) addRemoteFile(t *txn.Txn) {
 }
 
 // pipe reads transactions from rd in one goroutine and hands them to add,
-// in order, in the calling one. It returns the reader's own error (nil at
-// the end of the files), or ctx's error.
-func pipe(ctx context.Context, rd *binlog.Reader, add func(*txn.Txn)) (readErr, err error) {
+// in order, in the calling one, after handing the GTID history before the
+// reading start (once the first is read) to start. It returns the reader's
+// own error (nil at the end of the files), or ctx's error.
+func pipe(ctx context.Context, rd *binlog.Reader, start func(atStart txn.GTIDSet), add func(*txn.Txn)) (readErr, err error) {
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	ch := make(chan *txn.Txn, 32)
+	type read struct {
+		t       *txn.Txn
+		atStart *txn.GTIDSet // with the first transaction
+	}
+	ch := make(chan read, 32)
 	done := make(chan error, 1)
 	go func() {
 		defer close(ch)
-		for {
+		for first := true; ; first = false {
 			t, err := rd.Next(rctx)
 			if err != nil {
 				if errors.Is(err, io.EOF) {
@@ -282,16 +287,24 @@ func pipe(ctx context.Context, rd *binlog.Reader, add func(*txn.Txn)) (readErr, 
 				done <- err
 				return
 			}
+			r := read{t: t}
+			if first {
+				atStart, _, _ := rd.GTIDHistory()
+				r.atStart = &atStart
+			}
 			select {
-			case ch <- t:
+			case ch <- r:
 			case <-rctx.Done():
 				done <- rctx.Err()
 				return
 			}
 		}
 	}()
-	for t := range ch {
-		add(t)
+	for r := range ch {
+		if r.atStart != nil {
+			start(*r.atStart)
+		}
+		add(r.t)
 	}
 	readErr = <-done
 	if ctx.Err() != nil {

@@ -630,6 +630,16 @@ func (r *run) readStage(ctx context.Context, start txn.Position, out chan<- *txn
 	if r.opts.Source.DSN != "" && start.IsZero() && r.opts.Source.StartGTID != "" {
 		f.StartPassed() // the source sends what follows its GTID position
 	}
+	if r.opts.Source.DSN != "" && !start.IsZero() && !r.opts.Select.StartGTIDs.IsEmpty() {
+		// Resumed from the source: what was logged before the checkpoint
+		// says where --start-gtid's position lies (the source, asked to
+		// start there, sends none of it).
+		before, err := r.historyBefore(ctx, start)
+		if err != nil {
+			return err
+		}
+		f.StartHistory(before)
+	}
 	rw, err := r.opts.rewriter(r.opts.Files, r.start.beside)
 	if err != nil {
 		return err
@@ -639,6 +649,8 @@ func (r *run) readStage(ctx context.Context, start txn.Position, out chan<- *txn
 	for first := true; ; first = false {
 		t, err := rd.Next(ctx)
 		if first && (err == nil || errors.Is(err, io.EOF)) {
+			atStart, _, _ := rd.GTIDHistory()
+			f.StartHistory(atStart)
 			if err := r.checkStopPassedAtStart(f, rd, start); err != nil {
 				r.setReadErr(err, "nothing applied: the stop point is behind the start point")
 				return nil

@@ -10,9 +10,11 @@ import (
 	"testing"
 
 	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/binlog/logfile"
 	"github.com/binlog-replay/binlog-replay/filter"
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
+	"github.com/binlog-replay/binlog-replay/plan"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -395,6 +397,76 @@ func TestStartGTIDOutOfOrder(t *testing.T) {
 		wantOrder(t, err)
 		requireRows(t, db, "sg.t", 10) // those before the transaction refused
 	})
+
+	t.Run("from the source, resumed", func(t *testing.T) {
+		// The resumed run reads from the checkpoint: the source sends
+		// nothing of what came before it, which passed the position. It
+		// skipped 0-77-1 (row 11 lost) and applied row 12, exit 0.
+		tgt, db := sc.Target(t)
+		o := sourceOpts(sc, 4)
+		o.Source.StartGTID, o.Select.StartGTIDs, o.Select.StopPosition = base.String(), base, txns[9].End
+		if _, _, err := runFrom(tgt.DSN(""), o); err != nil {
+			t.Fatalf("replay to %s: %v", txns[9].End, err)
+		}
+		o = sourceOpts(sc, 4)
+		o.Recovery.Resume, o.Select.ToEnd = true, true
+		sum, _, err := runFrom(tgt.DSN(""), o)
+		if err == nil {
+			t.Fatalf("resumed: no error (summary %+v)", sum)
+		}
+		wantOrder(t, err)
+		requireRows(t, db, "sg.t", 10)
+	})
+}
+
+// TestStartGTIDOutOfOrderAfterRotation gives --start-gtid the base's
+// position and only the binlogs written after it, from a rotation right
+// after the base (a backup taken at FLUSH BINARY LOGS): their first file's
+// GTID list already reaches the position, so a transaction it covers
+// logged in them (0-77-1) comes after the position's own. Refused reading
+// the files, and by plan; the replay skipped it (row 1 lost) and applied
+// row 2, exit 0, and plan predicted that.
+func TestStartGTIDOutOfOrderAfterRotation(t *testing.T) {
+	sc := replaytest.New(t, "ROW",
+		func(ctx context.Context, db *sql.DB) error {
+			return replaytest.ExecAll(ctx, db, "CREATE DATABASE sg", "CREATE TABLE sg.t (id INT PRIMARY KEY)", "FLUSH BINARY LOGS")
+		},
+		oneSession("SET @id = @@server_id", "SET SESSION server_id = 77", "SET SESSION gtid_seq_no = 1",
+			"INSERT INTO sg.t VALUES (1)", "SET SESSION server_id = @id", "INSERT INTO sg.t VALUES (2)"))
+	txns := scenarioTxns(t, sc)
+	all := readTxns(t, sc.Files, binlog.Options{})
+	if len(txns) != 2 || txns[0].GTID.Server != 77 || len(all) < 4 {
+		t.Fatalf("want 2 transactions, the first 0-77-1: %d of %d", len(txns), len(all))
+	}
+	held := all[len(all)-3].GTID // the base's last
+	base, err := txn.ParseGTIDSet(held.String())
+	if err != nil || txns[0].GTID.Seq > held.Seq || txns[0].Start.File == all[0].Start.File {
+		t.Fatalf("base %s (%v), first %s at %s", held, err, txns[0].GTID, txns[0].Start)
+	}
+	var after []string // the files from the rotation on
+	for _, f := range sc.Files {
+		if logfile.Name(f) >= txns[0].Start.File {
+			after = append(after, f)
+		}
+	}
+	tgt, db := sc.Target(t)
+	o := opts(4)
+	o.Files, o.TargetDSN, o.Select.StartGTIDs = after, tgt.DSN(""), base
+	sum, err := replay.Run(context.Background(), o, io.Discard)
+	var oe *filter.StartOrderError
+	if !errors.As(err, &oe) || oe.Skipped.GTID != txns[0].GTID.String() {
+		t.Fatalf("replay: %v (summary %+v); want a *filter.StartOrderError naming %s", err, sum, txns[0].GTID)
+	}
+	t.Logf("error: %v", err)
+	requireRows(t, db, "sg.t", 0)
+
+	rep, err := plan.Run(context.Background(), plan.Options{Files: after, StartGTIDs: base})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(rep.Problems.Refusal, "out of order") {
+		t.Fatalf("plan: refusal %q, want the start order's", rep.Problems.Refusal)
+	}
 }
 
 // TestStopHeldByStartGTID gives --start-gtid the base's position and a stop

@@ -117,6 +117,21 @@ func (r *run) checkRemoteStop(ctx context.Context, start txn.Position, f *filter
 	if start.File == "" || start.Offset <= 4 {
 		return nil // a start by GTID: the source finds it
 	}
+	all, err := r.historyBefore(ctx, start)
+	if err != nil {
+		return err
+	}
+	if why := f.StopPassed(start, all, r.start.lastTime); why != "" {
+		return &StopPassedError{Why: why}
+	}
+	return nil
+}
+
+// historyBefore returns the GTID history before start, a position inside a
+// file: the GTID list at the file's beginning and the transactions before
+// start in it, read from the files or the source (which, asked to start
+// there, sends neither).
+func (r *run) historyBefore(ctx context.Context, start txn.Position) (txn.GTIDSet, error) {
 	var before txn.GTIDSet
 	atFile, err := r.scanBeforeStart(ctx, start, func(t *txn.Txn) bool {
 		if !t.GTID.IsZero() {
@@ -125,16 +140,9 @@ func (r *run) checkRemoteStop(ctx context.Context, start txn.Position, f *filter
 		return true
 	})
 	if err != nil {
-		return err
+		return txn.GTIDSet{}, err
 	}
-	all, err := txn.ParseGTIDSet(atFile.String() + "," + before.String())
-	if err != nil {
-		return err
-	}
-	if why := f.StopPassed(start, all, r.start.lastTime); why != "" {
-		return &StopPassedError{Why: why}
-	}
-	return nil
+	return txn.ParseGTIDSet(atFile.String() + "," + before.String())
 }
 
 // scanBeforeStart reads start's file from its beginning, from the source
@@ -221,7 +229,13 @@ func scanAhead(ctx context.Context, o Options, start txn.Position, f *filter.Fil
 	stopGTID := o.Select.StopBeforeGTID
 	lookLater := false // met is at or beyond stopGTID, not stopGTID itself
 	applies := false   // a transaction before met is applied (the filters do not skip it)
+	first := true
 	a.err = scan(ctx, rd, func(t *txn.Txn) (bool, error) {
+		if first {
+			atStart, _, _ := rd.GTIDHistory()
+			f.StartHistory(atStart)
+			first = false
+		}
 		if a.met != nil {
 			if t.Part <= 1 && t.GTID == stopGTID {
 				a.stopOrder = &StopOrderError{Stop: stopGTID, Met: a.met, Later: t.Ref()}
