@@ -14,7 +14,7 @@ import (
 // order"); the binlogs before the base's position already reach
 // --stop-before-gtid's sequence number.
 const (
-	orderRefusal = "out of order in these binlogs"
+	orderRefusal = "out of order"
 	reachRefusal = "already reach sequence number"
 )
 

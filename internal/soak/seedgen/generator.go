@@ -143,7 +143,9 @@ func (g *sessionGen) scripts(n int) []Script {
 		if g.p.Has(FeatSeqNo) && g.rng.IntN(12) == 0 {
 			// Prepended before the domain is: it runs after the session
 			// switches domain, and takes that domain's last sequence number.
-			sc.Stmts = append(append([]string{g.lowerSeqNo()}, sc.Stmts...), "SET SESSION server_id = @@GLOBAL.server_id")
+			// The number is dropped at the end when no statement logged it
+			// (all failed): the server's own id would log it again.
+			sc.Stmts = append(append([]string{g.lowerSeqNo()}, sc.Stmts...), "SET SESSION server_id = @@GLOBAL.server_id, SESSION gtid_seq_no = 0")
 		}
 		if g.p.Has(FeatDomains) && g.rng.IntN(8) == 0 {
 			sc.Stmts = append([]string{fmt.Sprintf("SET SESSION gtid_domain_id = %d", g.rng.IntN(3))}, sc.Stmts...)
