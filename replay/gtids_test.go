@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
 	"math/rand"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 	"github.com/binlog-replay/binlog-replay/replay"
+	"github.com/binlog-replay/binlog-replay/txn"
 )
 
 // gtidScenario writes a workload in two GTID domains and from two server
@@ -346,4 +348,84 @@ func TestTemporaryTableFollowsItsSession(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestTemporaryTablesOfTwoServerIDs replays one source session that writes
+// under two server ids (SET SESSION server_id; on a multi-source replica
+// logging what it applies, two masters' sessions of one thread id), each
+// with a temporary table tt.tmp of its own: a server keys temporary tables
+// by server id and thread id, so the two are different tables on the
+// source, and a statement under one id does not see the other's. The
+// second CREATE has IF NOT EXISTS: applied in one target session keyed by
+// the thread id alone, it found the first id's table, the INSERT ...
+// SELECT copied both ids' rows (a replay stopped just after it: exit 0,
+// tt.p holding 1 and 2 where the source had 2), and the first id's later
+// INSERT ... SELECT failed, its table dropped (the target's own GTIDs, 1
+// and 4 workers). With the source's GTIDs kept, each transaction sets its
+// server id on the target session, as a replica's SQL thread does.
+func TestTemporaryTablesOfTwoServerIDs(t *testing.T) {
+	sc := replaytest.New(t, "STATEMENT", func(ctx context.Context, db *sql.DB) error {
+		return replaytest.ExecAll(ctx, db, "CREATE DATABASE tt",
+			"CREATE TABLE tt.p (id INT PRIMARY KEY) ENGINE=InnoDB")
+	}, oneSession(
+		"SET @id = @@server_id", "SET SESSION server_id = 77",
+		"CREATE TEMPORARY TABLE tt.tmp (id INT PRIMARY KEY) ENGINE=InnoDB",
+		"INSERT INTO tt.tmp VALUES (1)",
+		"SET SESSION server_id = @id",
+		"CREATE TEMPORARY TABLE IF NOT EXISTS tt.tmp (id INT PRIMARY KEY) ENGINE=InnoDB",
+		"INSERT INTO tt.tmp VALUES (2)",
+		"INSERT INTO tt.p SELECT id FROM tt.tmp",
+		"DROP TEMPORARY TABLE tt.tmp",
+		"SET SESSION server_id = 77",
+		"INSERT INTO tt.p SELECT id + 10 FROM tt.tmp",
+		"DROP TEMPORARY TABLE tt.tmp",
+		"SET SESSION server_id = @id",
+		"INSERT INTO tt.p VALUES (100)"))
+	var want string
+	if err := sc.SourceDB.QueryRow("SELECT GROUP_CONCAT(id ORDER BY id) FROM tt.p").Scan(&want); err != nil || want != "2,11,100" {
+		t.Fatalf("source: tt.p holds %q (%v), want 2,11,100", want, err)
+	}
+	for _, c := range []struct {
+		name    string
+		workers int
+		keep    bool
+	}{{"own GTIDs, 1 worker", 1, false}, {"own GTIDs, 4 workers", 4, false}, {"source GTIDs", 4, true}} {
+		t.Run(c.name, func(t *testing.T) {
+			var db *sql.DB
+			o := opts(c.workers)
+			if c.keep {
+				db, o = binlogTarget(t, sc, "MIXED", c.workers)
+			} else {
+				var tgt *sandbox.Server
+				tgt, db = sc.Target(t)
+				o.Files, o.Select.StartPosition, o.TargetDSN = sc.Files, sc.Start, tgt.DSN("")
+			}
+			var log strings.Builder
+			if _, err := replay.Run(context.Background(), o, &log); err != nil {
+				t.Fatalf("replay: %v\nlog:\n%s", err, log.String())
+			}
+			replaytest.RequireEqual(t, db, sc.SourceDB, "tt")
+		})
+	}
+	t.Run("stopped after the copy", func(t *testing.T) {
+		var copied *txn.Txn
+		for _, tx := range scenarioTxns(t, sc) {
+			if q := tx.Events[0].Query; q != nil && strings.Contains(string(q.SQL), "SELECT id FROM") {
+				copied = tx
+			}
+		}
+		if copied == nil {
+			t.Fatal("no INSERT ... SELECT id FROM tt.tmp in the binlogs")
+		}
+		tgt, db := sc.Target(t)
+		o := opts(4)
+		o.Files, o.Select.StartPosition, o.Select.StopPosition, o.TargetDSN = sc.Files, sc.Start, copied.End, tgt.DSN("")
+		if _, err := replay.Run(context.Background(), o, io.Discard); err != nil {
+			t.Fatalf("replay to %s: %v", copied.End, err)
+		}
+		var got string
+		if err := db.QueryRow("SELECT GROUP_CONCAT(id ORDER BY id) FROM tt.p").Scan(&got); err != nil || got != "2" {
+			t.Fatalf("tt.p holds %q (%v), want 2 as on the source then", got, err)
+		}
+	})
 }

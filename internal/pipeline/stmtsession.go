@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/binlog-replay/binlog-replay/internal/pipeline/temptables"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -19,15 +20,16 @@ import (
 // domain's session. A source session may change its domain holding them
 // in row format, though: its statements then stay on the session that
 // holds its tables (stmtHomes), which switches to row format to change
-// its domain, as the source's did (worker.followDomain).
+// its domain, as the source's did (worker.followDomain). Otherwise each
+// source server id has a session of its own (stmtKeyOf).
 type stmtSession struct {
 	mu sync.Mutex
 	// spare is the session Run opens before the first statement group
 	// (so that a target refusing it fails the run at once), given to the
 	// first domain that needs one.
-	spare   *worker
-	domains map[uint32]*worker
-	opened  []*worker // every one, closed by Run
+	spare    *worker
+	sessions map[stmtKey]*worker
+	opened   []*worker // every one, closed by Run
 	// switched is set once a session changed its domain holding
 	// temporary tables (said once in the log).
 	switched bool
@@ -44,31 +46,49 @@ type stmtState struct {
 	restore string
 }
 
-// stmtHomes follows, in the dispatcher, which statement session (named by
-// its domain, see stmtDomain) holds the temporary tables of each source
-// session. The zero value is ready to use.
+// stmtHomes follows, in the dispatcher, which statement session (see
+// stmtKeyOf) holds the temporary tables of each source session. The zero
+// value is ready to use.
 type stmtHomes struct {
-	home map[uint32]uint32 // source session (pseudo_thread_id) → statement session
+	home map[temptables.Session]stmtKey // source session → statement session
 }
 
-// stmtDomain is the domain whose statement session t runs on when its
-// source session holds no temporary tables: the domain of its GTID when
-// source GTIDs are kept, else 0 (one session).
-func (p *Pipeline) stmtDomain(t *txn.Txn) uint32 {
+// stmtKey names a statement session: by GTID domain when the source's
+// MariaDB GTIDs are kept, else by source server id (see stmtKeyOf).
+type stmtKey struct {
+	domain, server uint32
+}
+
+// stmtKeyOf names the statement session t runs on when its source session
+// holds no temporary tables. A server scopes temporary tables by server id
+// and thread id (pseudo_thread_id). Keeping MariaDB GTIDs, each
+// transaction sets its server id on the session (target.GTIDStatement), as
+// a replica's SQL thread does, and each domain has a session. Otherwise
+// the target session keeps its own server id, so each source server id (a
+// multi-source replica's masters, a session's SET server_id) has a session
+// of its own: in one, two source sessions of one thread id would share
+// their temporary tables.
+func (p *Pipeline) stmtKeyOf(t *txn.Txn) stmtKey {
 	if p.cfg.KeepGTIDs && t.GTID.Flavor == txn.FlavorMariaDB {
-		return t.GTID.Domain
+		return stmtKey{domain: t.GTID.Domain}
 	}
-	return 0
+	return stmtKey{server: t.ServerID}
+}
+
+// stmtDomain is the GTID domain a statement session logs t in: its
+// GTID's when source GTIDs are kept, else 0.
+func (p *Pipeline) stmtDomain(t *txn.Txn) uint32 {
+	return p.stmtKeyOf(t).domain
 }
 
 // sourceSession returns the source session of t's statements.
-func sourceSession(t *txn.Txn) (uint32, bool) {
+func sourceSession(t *txn.Txn) (temptables.Session, bool) {
 	for i := range t.Events {
 		if q := t.Events[i].Query; q != nil {
-			return q.ThreadID, true
+			return temptables.SessionOf(t, q), true
 		}
 	}
-	return 0, false
+	return temptables.Session{}, false
 }
 
 // followStatements follows t's statements (the temporary tables they
@@ -76,9 +96,9 @@ func sourceSession(t *txn.Txn) (uint32, bool) {
 // temporary tables of t's source session if it holds some, else the one
 // of t's domain. Dispatch only.
 func (p *Pipeline) followStatements(g *group, t *txn.Txn) {
-	thread, ok := sourceSession(t)
-	g.session = p.stmtDomain(t)
-	if home, held := p.homes.home[thread]; ok && held {
+	sess, ok := sourceSession(t)
+	g.session = p.stmtKeyOf(t)
+	if home, held := p.homes.home[sess]; ok && held {
 		g.session = home
 	}
 	p.followPiece(g, t)
@@ -89,14 +109,14 @@ func (p *Pipeline) followStatements(g *group, t *txn.Txn) {
 // and whether g's session holds some after it. Dispatch only.
 func (p *Pipeline) followPiece(g *group, t *txn.Txn) {
 	p.temps.Apply(t)
-	if thread, ok := sourceSession(t); ok {
-		if p.temps.Holds(thread) {
+	if sess, ok := sourceSession(t); ok {
+		if p.temps.Holds(sess) {
 			if p.homes.home == nil {
-				p.homes.home = map[uint32]uint32{}
+				p.homes.home = map[temptables.Session]stmtKey{}
 			}
-			p.homes.home[thread] = g.session
+			p.homes.home[sess] = g.session
 		} else {
-			delete(p.homes.home, thread)
+			delete(p.homes.home, sess)
 		}
 	}
 	g.sessionHolds = false
@@ -109,7 +129,7 @@ func (p *Pipeline) followPiece(g *group, t *txn.Txn) {
 // it the first time. The caller holds p.stmt.mu.
 func (p *Pipeline) stmtWorker(ctx context.Context, g *group) (*worker, error) {
 	s := &p.stmt
-	if w := s.domains[g.session]; w != nil {
+	if w := s.sessions[g.session]; w != nil {
 		return w, nil
 	}
 	w := s.spare
@@ -121,10 +141,10 @@ func (p *Pipeline) stmtWorker(ctx context.Context, g *group) (*worker, error) {
 			return nil, err
 		}
 	}
-	if s.domains == nil {
-		s.domains = map[uint32]*worker{}
+	if s.sessions == nil {
+		s.sessions = map[stmtKey]*worker{}
 	}
-	s.domains[g.session] = w
+	s.sessions[g.session] = w
 	return w, nil
 }
 

@@ -33,8 +33,39 @@ func TestFollowStatements(t *testing.T) {
 	} {
 		var g group
 		p.followStatements(&g, c.txn)
-		if g.session != c.session || g.sessionHolds != c.holds {
-			t.Fatalf("step %d (%s): session %d, holds %v; want %d, %v", i, c.txn.Events[0].Query.SQL, g.session, g.sessionHolds, c.session, c.holds)
+		if g.session != (stmtKey{domain: c.session}) || g.sessionHolds != c.holds {
+			t.Fatalf("step %d (%s): session %+v, holds %v; want domain %d, %v", i, c.txn.Events[0].Query.SQL, g.session, g.sessionHolds, c.session, c.holds)
+		}
+	}
+}
+
+// TestFollowStatementsByServerID: with the target's own GTIDs (its session
+// keeps its own server id), each source server id has a statement session,
+// and a source session is its server id and thread id, as a server scopes
+// temporary tables: thread 7 under server ids 1 and 2 holds two tables
+// tmp, in two target sessions (in one, keyed by thread id alone, the
+// second CREATE found the first's table).
+func TestFollowStatementsByServerID(t *testing.T) {
+	p := New(Config{}, Deps{})
+	stmt := func(server, thread uint32, sql string) *txn.Txn {
+		return &txn.Txn{Kind: txn.KindStatement, ServerID: server, GTID: txn.GTID{Flavor: txn.FlavorMariaDB, Server: server, Seq: 1},
+			Events: []txn.Event{{Kind: txn.EventQuery, Query: &txn.Query{Schema: "d", ThreadID: thread, SQL: []byte(sql)}}}}
+	}
+	for i, c := range []struct {
+		txn    *txn.Txn
+		server uint32
+		holds  bool
+	}{
+		{stmt(1, 7, "CREATE TEMPORARY TABLE tmp (id INT)"), 1, true},
+		{stmt(2, 7, "CREATE TEMPORARY TABLE IF NOT EXISTS tmp (id INT)"), 2, true},
+		{stmt(2, 7, "DROP TEMPORARY TABLE tmp"), 2, false},
+		{stmt(1, 7, "INSERT INTO t SELECT * FROM tmp"), 1, true},
+		{stmt(1, 7, "DROP TEMPORARY TABLE tmp"), 1, false},
+	} {
+		var g group
+		p.followStatements(&g, c.txn)
+		if g.session != (stmtKey{server: c.server}) || g.sessionHolds != c.holds {
+			t.Fatalf("step %d (%s): session %+v, holds %v; want server %d, %v", i, c.txn.Events[0].Query.SQL, g.session, g.sessionHolds, c.server, c.holds)
 		}
 	}
 }

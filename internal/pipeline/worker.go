@@ -45,7 +45,7 @@ type group struct {
 	// session names the statement session a statement group runs on, and
 	// sessionHolds says it holds temporary tables after the group
 	// (followStatements).
-	session      uint32
+	session      stmtKey
 	sessionHolds bool
 	// stream, for a transaction read in pieces, brings the pieces after
 	// the first (txns[0]); the dispatcher closes it after the last one, or

@@ -29,10 +29,24 @@ type Tables struct {
 	open map[tempKey]bool
 }
 
+// Session names a source session as a server scopes its temporary tables:
+// the server id its statements are logged under and its thread id
+// (pseudo_thread_id). One connection that changes its server id (SET
+// SESSION server_id), or two masters' sessions of one thread id logged by
+// a multi-source replica, are two sessions.
+type Session struct {
+	Server, Thread uint32
+}
+
+// SessionOf returns the source session of q, a statement of t.
+func SessionOf(t *txn.Txn, q *txn.Query) Session {
+	return Session{Server: t.ServerID, Thread: q.ThreadID}
+}
+
 // tempKey is a temporary table of one source session.
 type tempKey struct {
-	thread uint32
-	name   schema.Name
+	session Session
+	name    schema.Name
 }
 
 // Apply follows the statements of t.
@@ -40,7 +54,7 @@ func (tt *Tables) Apply(t *txn.Txn) {
 	for i := range t.Events {
 		q := t.Events[i].Query
 		if q != nil {
-			tt.statement(q)
+			tt.statement(SessionOf(t, q), q)
 		}
 	}
 }
@@ -48,7 +62,7 @@ func (tt *Tables) Apply(t *txn.Txn) {
 // statement follows one statement: CREATE TEMPORARY TABLE, DROP
 // [TEMPORARY] TABLE, RENAME TABLE and ALTER TABLE ... RENAME of a
 // temporary table.
-func (tt *Tables) statement(q *txn.Query) {
+func (tt *Tables) statement(sess Session, q *txn.Query) {
 	toks := sqlscan.Tokens(q.SQL, 4)
 	if len(toks) < 2 {
 		return
@@ -63,27 +77,27 @@ func (tt *Tables) statement(q *txn.Query) {
 		if tt.open == nil {
 			tt.open = map[tempKey]bool{}
 		}
-		tt.open[tempKey{q.ThreadID, names[0]}] = true
+		tt.open[tempKey{sess, names[0]}] = true
 	case toks[0].Is("DROP"):
 		for _, n := range names {
-			delete(tt.open, tempKey{q.ThreadID, n}) // a permanent table's name is not there
+			delete(tt.open, tempKey{sess, n}) // a permanent table's name is not there
 		}
 	case toks[0].Is("RENAME"), toks[0].Is("ALTER"):
 		// names: from, to, from, to... (ALTER: the table, then its new name)
 		for i := 0; i+1 < len(names); i += 2 {
-			from := tempKey{q.ThreadID, names[i]}
+			from := tempKey{sess, names[i]}
 			if tt.open[from] {
 				delete(tt.open, from)
-				tt.open[tempKey{q.ThreadID, names[i+1]}] = true
+				tt.open[tempKey{sess, names[i+1]}] = true
 			}
 		}
 	}
 }
 
-// Holds reports whether source session thread has temporary tables open.
-func (tt *Tables) Holds(thread uint32) bool {
+// Holds reports whether source session sess has temporary tables open.
+func (tt *Tables) Holds(sess Session) bool {
 	for k := range tt.open {
-		if k.thread == thread {
+		if k.session == sess {
 			return true
 		}
 	}
@@ -94,7 +108,7 @@ func (tt *Tables) Holds(thread uint32) bool {
 func (tt *Tables) String() string {
 	var out []string
 	for k := range tt.open {
-		out = append(out, fmt.Sprintf("%s.%s (session %d)", k.name.Schema, k.name.Table, k.thread))
+		out = append(out, fmt.Sprintf("%s.%s (session %d of server %d)", k.name.Schema, k.name.Table, k.session.Thread, k.session.Server))
 	}
 	slices.Sort(out)
 	return strings.Join(out, ", ")

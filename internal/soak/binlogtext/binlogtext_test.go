@@ -24,7 +24,7 @@ func TestParseBinlogText(t *testing.T) {
 		{File: "mysql-bin.000002", Start: 1170, End: 1330, GTID: "0-1-17", Time: at("2026-12-04 18:55:26"), Statement: true, Generated: true},
 		// log_bin_compress: a Query_compressed event is a query like any other.
 		{File: "mysql-bin.000002", Start: 1330, End: 1440, GTID: "0-1-18", Time: at("2026-12-04 18:55:27"), Statement: true,
-			ErrorCodes: 1, TempOps: []string{"+8:tmp_s1"}},
+			ErrorCodes: 1, TempOps: []string{"+1/8:tmp_s1"}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got\n%+v\nwant\n%+v", got, want)
