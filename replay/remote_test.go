@@ -308,6 +308,34 @@ func TestSourceGTIDStartResume(t *testing.T) {
 	replaytest.RequireEqual(t, db, sc.SourceDB, "rs")
 }
 
+// TestSourceGTIDStartResumedMidway: a run reading from a source after a
+// GTID position commits part of the binlogs, then a resume reads the rest
+// from the source, with the --start-gtid set its checkpoint keeps: the
+// resume reads the GTID history before its checkpoint from the source
+// first, then opens its own dump. Opened in the other order, the second
+// dump connection of the run's server id made the source end the first:
+// "ERROR 4052: A slave with the same server_uuid/server_id is already
+// connected" once the replay read on (soak seed 90208).
+func TestSourceGTIDStartResumedMidway(t *testing.T) {
+	sc := replaytest.New(t, "ROW", sourceSetup, sourceWork(600, 2000))
+	txns := scenarioTxns(t, sc)
+	k := len(txns) / 10
+	tgt, db := holdingFirst(t, sc, txns, k)
+	o := sourceOpts(sc, 2)
+	o.Source.StartGTID = txns[k-1].GTID.String()
+	o.Select.StartGTIDs, _ = txn.ParseGTIDSet(o.Source.StartGTID)
+	o.Select.StopPosition = txns[2*k].End
+	if sum, log, err := runFrom(tgt.DSN(""), o); err != nil || sum.Applied != uint64(k+1) {
+		t.Fatalf("first run, to %s: applied %v, %v\n%s", txns[2*k].End, sum, err, log)
+	}
+	o = sourceOpts(sc, 2)
+	o.Recovery.Resume, o.Select.ToEnd = true, true
+	if _, log, err := runFrom(tgt.DSN(""), o); err != nil {
+		t.Fatalf("resume: %v\n%s", err, log)
+	}
+	replaytest.RequireEqual(t, db, sc.SourceDB, "rs")
+}
+
 // holdingFirst returns a target restored from sc's base that holds its
 // first k transactions, replayed from the files, and no checkpoint.
 func holdingFirst(t *testing.T, sc *replaytest.Scenario, txns []*txn.Txn, k int) (*sandbox.Server, *sql.DB) {

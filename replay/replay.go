@@ -615,6 +615,18 @@ func (r *run) readStage(ctx context.Context, start txn.Position, out chan<- *txn
 	r.mu.Lock()
 	r.read.bytesTotal = total
 	r.mu.Unlock()
+	var resumedFrom *txn.GTIDSet
+	if r.opts.Source.DSN != "" && !start.IsZero() && !r.opts.Select.StartGTIDs.IsEmpty() {
+		// Resumed from the source: what was logged before the checkpoint
+		// says where --start-gtid's position lies (the source, asked to
+		// start there, sends none of it). Read first: a second dump
+		// connection of the run's server id would end the reader's.
+		before, err := r.historyBefore(ctx, start)
+		if err != nil {
+			return err
+		}
+		resumedFrom = &before
+	}
 	rd, err := r.openReader(ctx, start)
 	if err != nil {
 		return err
@@ -630,15 +642,8 @@ func (r *run) readStage(ctx context.Context, start txn.Position, out chan<- *txn
 	if r.opts.Source.DSN != "" && start.IsZero() && r.opts.Source.StartGTID != "" {
 		f.StartPassed() // the source sends what follows its GTID position
 	}
-	if r.opts.Source.DSN != "" && !start.IsZero() && !r.opts.Select.StartGTIDs.IsEmpty() {
-		// Resumed from the source: what was logged before the checkpoint
-		// says where --start-gtid's position lies (the source, asked to
-		// start there, sends none of it).
-		before, err := r.historyBefore(ctx, start)
-		if err != nil {
-			return err
-		}
-		f.StartHistory(before)
+	if resumedFrom != nil {
+		f.StartHistory(*resumedFrom)
 	}
 	rw, err := r.opts.rewriter(r.opts.Files, r.start.beside)
 	if err != nil {
