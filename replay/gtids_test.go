@@ -429,3 +429,44 @@ func TestTemporaryTablesOfTwoServerIDs(t *testing.T) {
 		}
 	})
 }
+
+// TestStrictTargetOutOfOrderGTIDs keeps the source's GTIDs on a target with
+// gtid_strict_mode on, from binlogs whose domain 0 logs 0-77-1 after
+// higher sequence numbers (gtid_strict_mode off on the source): the target
+// refuses to log it (error 1950). The replay stops there, the target
+// holding every transaction before it, and says what to do; with 4
+// workers the refusal came at the chained COMMIT, which it called of
+// unknown outcome. Then --resume finishes equal to the source, with
+// gtid_strict_mode off on the target, or with --target-gtids own.
+func TestStrictTargetOutOfOrderGTIDs(t *testing.T) {
+	sc := replaytest.New(t, "ROW", func(ctx context.Context, db *sql.DB) error {
+		return replaytest.ExecAll(ctx, db, "CREATE DATABASE tt", "CREATE TABLE tt.p (id INT PRIMARY KEY) ENGINE=InnoDB")
+	}, oneSession("INSERT INTO tt.p VALUES (1)", "INSERT INTO tt.p VALUES (2)", "INSERT INTO tt.p VALUES (3)",
+		"SET @id = @@server_id", "SET SESSION server_id = 77", "SET SESSION gtid_seq_no = 1",
+		"INSERT INTO tt.p VALUES (4)", "SET SESSION server_id = @id", "INSERT INTO tt.p VALUES (5)"))
+	for _, workers := range []int{1, 4} {
+		t.Run(fmt.Sprintf("%d workers", workers), func(t *testing.T) {
+			strictOff := workers == 1 // else the resume takes --target-gtids own
+			db, o := binlogTarget(t, sc, "ROW", workers, "--gtid-strict-mode=1")
+			_, err := replay.Run(context.Background(), o, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), "0-77-1") || !strings.Contains(err.Error(), "gtid_strict_mode=OFF") ||
+				strings.Contains(err.Error(), "outcome unknown") {
+				t.Fatalf("replay: %v; want the strict target's refusal of 0-77-1, with what to do", err)
+			}
+			t.Logf("error: %v", err)
+			requireRows(t, db, "tt.p", 3)
+			if strictOff {
+				if _, err := db.Exec("SET GLOBAL gtid_strict_mode = OFF"); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				o.Apply.TargetGTIDs = replay.GTIDsOwn
+			}
+			o.Recovery.Resume, o.Select.StartPosition = true, txn.Position{}
+			if _, err := replay.Run(context.Background(), o, io.Discard); err != nil {
+				t.Fatalf("resume: %v", err)
+			}
+			replaytest.RequireEqual(t, db, sc.SourceDB, "tt")
+		})
+	}
+}

@@ -16,10 +16,20 @@ import (
 const (
 	errLockWaitTimeout = 1205
 	errLockDeadlock    = 1213
+	// errGTIDStrictOrder: with gtid_strict_mode on, the server refuses
+	// to log a GTID whose sequence number is not above its domain's last.
+	errGTIDStrictOrder = 1950
 )
 
-// errCommitUnknown marks a failed COMMIT, whose outcome is unknown.
-var errCommitUnknown = errors.New("commit (outcome unknown)")
+// errCommit marks a failed commit packet, which is not run again:
+// errCommitUnknown one whose outcome is unknown (the connection failed),
+// errCommitRefused one the server answered with an error (the packet stops
+// at the failing statement, and a COMMIT that fails rolls back).
+var (
+	errCommit        = errors.New("commit")
+	errCommitUnknown = fmt.Errorf("%w (outcome unknown)", errCommit)
+	errCommitRefused = fmt.Errorf("%w refused by the server (nothing of the group committed)", errCommit)
+)
 
 // isRetryable reports whether err is a lock conflict worth retrying.
 func isRetryable(err error) bool {
@@ -61,7 +71,13 @@ func (e *ApplyError) Error() string {
 	if e.Statement != "" {
 		msg += ", statement " + e.Statement
 	}
-	return msg + ": " + errorText(e.Err, e.LogValues)
+	msg += ": " + errorText(e.Err, e.LogValues)
+	if target.IsMySQLError(e.Err, errGTIDStrictOrder) {
+		msg += "; the source's binlogs have this domain's sequence numbers out of order (gtid_strict_mode was off there), " +
+			"which the target's gtid_strict_mode refuses to log: run SET GLOBAL gtid_strict_mode=OFF on the target, " +
+			"or replay with --target-gtids own, then --resume"
+	}
+	return msg
 }
 
 // Unwrap returns the underlying error.

@@ -146,7 +146,7 @@ func (w *worker) apply(ctx context.Context, g *group) error {
 			}
 		case isRetryable(err):
 			return fmt.Errorf("gave up after %d retries: %w", attempt, err)
-		case len(g.txns) == 1 && g.dependsOn < g.first-1 && (target.IsServerError(err) || sqlgen.IsRowsError(err)) && !errors.Is(err, errCommitUnknown):
+		case len(g.txns) == 1 && g.dependsOn < g.first-1 && (target.IsServerError(err) || sqlgen.IsRowsError(err)) && !errors.Is(err, errCommit):
 			// It ran beside earlier transactions its write set said it
 			// does not touch, and was refused (a duplicate key, a row
 			// not found, a foreign key): had the write set missed a
@@ -155,12 +155,12 @@ func (w *worker) apply(ctx context.Context, g *group) error {
 			w.p.logf("transaction at %s was refused while earlier ones were in flight (%v): applying it again after them",
 				g.txns[0].Start, err)
 			g.dependsOn = g.first - 1
-		case len(g.txns) > 1 && (target.IsServerError(err) || sqlgen.IsRowsError(err)) && !errors.Is(err, errCommitUnknown):
+		case len(g.txns) > 1 && (target.IsServerError(err) || sqlgen.IsRowsError(err)) && !errors.Is(err, errCommit):
 			// One of the grouped transactions is refused: apply them one
 			// at a time, so that those before it commit and the error
 			// names the one that fails.
 			return w.applyEach(ctx, g)
-		case len(g.txns) == 1 && !g.split && g.sqlEvents > 1 && (target.IsServerError(err) || sqlgen.IsRowsError(err)) && !errors.Is(err, errCommitUnknown):
+		case len(g.txns) == 1 && !g.split && g.sqlEvents > 1 && (target.IsServerError(err) || sqlgen.IsRowsError(err)) && !errors.Is(err, errCommit):
 			// Refused with its SQL apply statements joined across row
 			// events: a server error is about a packet, not one event.
 			// Apply it again with one statement per packet, so that the
@@ -322,11 +322,12 @@ func (w *worker) applyOnce(ctx context.Context, g *group) error {
 			// again once it has committed.
 			return sequencer.ErrAborted{Until: g.first - 1}
 		}
+		if target.IsServerError(err) {
+			return w.p.applyError(last, nil, fmt.Errorf("%w: %w", errCommitRefused, err))
+		}
 		// The commit may or may not have happened: the checkpoint on the
 		// target says which, and --resume reads it.
-		if !target.IsServerError(err) {
-			w.p.commitUncertain(g)
-		}
+		w.p.commitUncertain(g)
 		return w.p.applyError(last, nil, fmt.Errorf("%w; --resume reads the checkpoint to find out: %w", errCommitUnknown, err))
 	}
 	if after != 0 {
