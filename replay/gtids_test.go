@@ -470,3 +470,29 @@ func TestStrictTargetOutOfOrderGTIDs(t *testing.T) {
 		})
 	}
 }
+
+// TestResumeAfterLowerSequenceNumber keeps the source's GTIDs on a target
+// whose gtid_strict_mode is off, stops just after 0-77-1, logged after
+// higher sequence numbers of its domain, and resumes: the target's binlog
+// holds those higher numbers, which the replay logged itself. The resume
+// was refused ("the target's binlog holds GTID 0-S-3, past the checkpoint's
+// last transaction 0-77-1"); it reads how high the domain went before the
+// checkpoint and goes on.
+func TestResumeAfterLowerSequenceNumber(t *testing.T) {
+	sc := replaytest.New(t, "ROW", func(ctx context.Context, db *sql.DB) error {
+		return replaytest.ExecAll(ctx, db, "CREATE DATABASE tt", "CREATE TABLE tt.p (id INT PRIMARY KEY) ENGINE=InnoDB")
+	}, oneSession("INSERT INTO tt.p VALUES (1)", "INSERT INTO tt.p VALUES (2)", "INSERT INTO tt.p VALUES (3)",
+		"SET @id = @@server_id", "SET SESSION server_id = 77", "SET SESSION gtid_seq_no = 1",
+		"INSERT INTO tt.p VALUES (4)", "SET SESSION server_id = @id", "INSERT INTO tt.p VALUES (5)"))
+	txns := scenarioTxns(t, sc)
+	db, o := binlogTarget(t, sc, "ROW", 1)
+	o.Select.StopPosition = txns[3].End
+	if _, err := replay.Run(context.Background(), o, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	o.Recovery.Resume, o.Select.StartPosition, o.Select.StopPosition, o.Select.ToEnd = true, txn.Position{}, txn.Position{}, true
+	if _, err := replay.Run(context.Background(), o, io.Discard); err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	replaytest.RequireEqual(t, db, sc.SourceDB, "tt")
+}

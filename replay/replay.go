@@ -399,14 +399,39 @@ func (r *run) begin(ctx context.Context, start txn.Position, cp *target.Checkpoi
 		return err
 	}
 	if r.start.keepGTIDs && cp != nil {
-		if err := target.CheckNothingLoggedPast(ctx, conn, cp.GTID, cp.Pending.GTID); err != nil {
-			return err
+		if err := target.CheckNothingLoggedPast(ctx, conn, cp.GTID, cp.Pending.GTID, 0); err != nil {
+			// The source's sequence numbers need not rise: the target may
+			// have logged higher ones of the domain before the checkpoint's
+			// last transaction. Read how high they went.
+			if high, ok := r.highestBefore(ctx, cp); ok {
+				err = target.CheckNothingLoggedPast(ctx, conn, cp.GTID, cp.Pending.GTID, high)
+			}
+			if err != nil {
+				return err
+			}
 		}
 		if err := r.checkPendingLogged(ctx, cp); err != nil {
 			return err
 		}
 	}
 	return r.createCheckpoint(ctx, conn, cp == nil, start)
+}
+
+// highestBefore returns the highest sequence number of the domain of cp's
+// last transaction in the binlogs before cp's next position (the GTID list
+// at the start of its file and the transactions before it there); false
+// when it cannot be read.
+func (r *run) highestBefore(ctx context.Context, cp *target.Checkpoint) (uint64, bool) {
+	last, err := txn.ParseGTID(cp.GTID)
+	if err != nil || last.Flavor != txn.FlavorMariaDB || cp.Next.IsZero() {
+		return 0, false
+	}
+	before, err := r.historyBefore(ctx, cp.Next)
+	if err != nil {
+		r.logf("could not read the binlogs before the checkpoint %s (%v)", cp.Next, err)
+		return 0, false
+	}
+	return before.DomainSeq(last.Domain)
 }
 
 // createCheckpoint creates the checkpoint and sessions tables if missing,

@@ -204,7 +204,12 @@ func OpenMemoryTables(ctx context.Context, conn *sql.Conn) error {
 // temporary tables open (their DROP, under the session's domain and server
 // id) after the replay process was killed; other clients' writes in that
 // domain do the same.
-func CheckNothingLoggedPast(ctx context.Context, conn *sql.Conn, last, pending string) error {
+//
+// highest, when above last's sequence number, is the highest one of last's
+// domain in the source's binlogs up to the checkpoint: with
+// gtid_strict_mode off there they need not rise, and the target logged the
+// higher ones before last (0 when unknown).
+func CheckNothingLoggedPast(ctx context.Context, conn *sql.Conn, last, pending string, highest uint64) error {
 	if last == "" {
 		return nil
 	}
@@ -212,6 +217,7 @@ func CheckNothingLoggedPast(ctx context.Context, conn *sql.Conn, last, pending s
 	if err != nil || lastGTID.Flavor != txn.FlavorMariaDB {
 		return nil
 	}
+	past := max(lastGTID.Seq, highest)
 	var state string
 	if err := conn.QueryRowContext(ctx, "SELECT @@gtid_binlog_state").Scan(&state); err != nil {
 		return fmt.Errorf("read the target's binlog GTID state: %w", err)
@@ -220,7 +226,7 @@ func CheckNothingLoggedPast(ctx context.Context, conn *sql.Conn, last, pending s
 	for _, s := range strings.Split(state, ",") {
 		s = strings.TrimSpace(s)
 		g, err := txn.ParseGTID(s)
-		if err != nil || g.Domain != lastGTID.Domain || g.Seq <= lastGTID.Seq || s == pending {
+		if err != nil || g.Domain != lastGTID.Domain || g.Seq <= past || s == pending {
 			continue
 		}
 		// MariaDB 10.11 logs what its crash recovery does with a DDL

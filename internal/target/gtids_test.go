@@ -13,7 +13,8 @@ import (
 // resume keeping the source's GTIDs; when it has the pending transaction's
 // sequence number under another server id (MariaDB logs a DDL it completes
 // in crash recovery so), the refusal says so; the pending GTID itself is
-// no obstacle.
+// no obstacle, and neither is one no higher than the highest the source's
+// binlogs logged in the domain before the checkpoint (they need not rise).
 func TestCheckNothingLoggedPast(t *testing.T) {
 	ctx := context.Background()
 	s := sandbox.ForTest(t, sandbox.Options{Binlog: true})
@@ -42,14 +43,17 @@ func TestCheckNothingLoggedPast(t *testing.T) {
 	logged := "7-" + own + "-11"
 	for _, c := range []struct {
 		pending, want string
+		highest       uint64
 	}{
-		{"7-100-11", target.LoggedPendingAsOwn},
-		{"7-100-15", target.LoggedPendingAsOwn}, // the source's numbers have a gap
-		{"7-" + own + "-12", "past the checkpoint's last transaction 7-100-10"},
-		{"", "past the checkpoint's last transaction 7-100-10"},
-		{logged, ""},
+		{"7-100-11", target.LoggedPendingAsOwn, 0},
+		{"7-100-15", target.LoggedPendingAsOwn, 0}, // the source's numbers have a gap
+		{"7-" + own + "-12", "past the checkpoint's last transaction 7-100-10", 0},
+		{"", "past the checkpoint's last transaction 7-100-10", 0},
+		{"", "past the checkpoint's last transaction 7-100-10", 10},
+		{"", "", 11}, // the source logged 11 before 10: the target logged it so
+		{logged, "", 0},
 	} {
-		err := target.CheckNothingLoggedPast(ctx, conn, "7-100-10", c.pending)
+		err := target.CheckNothingLoggedPast(ctx, conn, "7-100-10", c.pending, c.highest)
 		switch {
 		case c.want == "" && err != nil:
 			t.Errorf("pending %q: %v, want nil", c.pending, err)
