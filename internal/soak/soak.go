@@ -670,6 +670,10 @@ func (r *Result) checkGTIDs(ctx context.Context, target, anchor *sandbox.Server,
 	if r.Outcome.RefusalFailed {
 		return nil
 	}
+	if r.Outcome.OwnGTIDs {
+		r.Notes = append(r.Notes, "target binlog: not compared: resumed with --target-gtids own after the strict target's refusal")
+		return nil
+	}
 	exempt := map[string]bool{}
 	for _, s := range r.Outcome.Settled {
 		exempt[txns[s.Index].GTID] = true
