@@ -2,7 +2,9 @@ package replay
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 
 	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/filter"
@@ -92,11 +94,24 @@ func (r *run) checkStops(ctx context.Context, start txn.Position) error {
 // position of a fresh run (filter.StopBeforeStart), reading the start's
 // file, from the files or the source, from its beginning to the start; ""
 // when no transaction there was committed at or after it, or it cannot be
-// read (the replay reports bad input where it comes). A resume checks the
-// checkpoint's time instead, and a start by GTID (reading every file)
-// meets such a transaction itself (filter.StopHeld).
+// read (the replay reports bad input where it comes). A source server
+// asked to start at a GTID position starts at the first transaction it
+// sends (sourceStart). A resume checks the checkpoint's time instead, and
+// a start by GTID from files (reading every file) meets such a
+// transaction itself (filter.StopHeld).
 func (r *run) stopBeforeStart(ctx context.Context, start txn.Position, f *filter.Filter) string {
-	if r.opts.Select.StopDatetime.IsZero() || r.start.resumed || start.File == "" || start.Offset <= 4 {
+	if r.opts.Select.StopDatetime.IsZero() || r.start.resumed {
+		return ""
+	}
+	if start.IsZero() && r.opts.Source.DSN != "" && r.opts.Source.StartGTID != "" {
+		first, err := r.sourceStart(ctx)
+		if err != nil {
+			r.logf("could not read where the source starts sending (%v): --stop-datetime is not checked against the transactions before it", err)
+			return ""
+		}
+		start = first
+	}
+	if start.File == "" || start.Offset <= 4 {
 		return ""
 	}
 	why := ""
@@ -105,6 +120,31 @@ func (r *run) stopBeforeStart(ctx context.Context, start txn.Position, f *filter
 		return why == ""
 	})
 	return why
+}
+
+// sourceStart returns where the source server, asked to start at the
+// run's GTID position, starts sending: the position of the first
+// transaction it sends (zero when it sends none). It reads it with a dump
+// connection of its own, closed before the run opens its own (a second
+// dump of the run's server id would end the first).
+func (r *run) sourceStart(ctx context.Context) (txn.Position, error) {
+	src, err := r.opts.Source.Remote()
+	if err != nil {
+		return txn.Position{}, err
+	}
+	rd, err := binlog.NewRemoteReader(ctx, src, r.opts.scanOptions(txn.Position{}))
+	if err != nil {
+		return txn.Position{}, sourceError{err}
+	}
+	defer rd.Close()
+	t, err := rd.Next(ctx)
+	switch {
+	case errors.Is(err, io.EOF):
+		return txn.Position{}, nil
+	case err != nil:
+		return txn.Position{}, sourceError{err}
+	}
+	return t.Start, nil
 }
 
 // checkRemoteStop refuses a --stop-before-gtid that the source's binlogs

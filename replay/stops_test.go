@@ -348,17 +348,25 @@ func TestStopDatetimeBeforeStart(t *testing.T) {
 	if len(txns) != 10 || txns[7].Start.File != txns[0].Start.File || !txns[4].Time.Before(txns[5].Time) {
 		t.Fatalf("want 10 transactions in one file, a second between the 5th and the 6th: %d", len(txns))
 	}
-	for _, remote := range []bool{false, true} {
-		t.Run(map[bool]string{false: "files", true: "source"}[remote], func(t *testing.T) {
+	for _, from := range []string{"files", "source", "source by GTID"} {
+		t.Run(from, func(t *testing.T) {
 			tgt, db := sc.Target(t)
 			o := opts(4)
 			o.Files = sc.Files
-			if remote {
+			if from != "files" {
 				o = sourceOpts(sc, 4)
 			}
 			o.TargetDSN = tgt.DSN("")
 			// The base holds the first 7; the stop is the first second.
 			o.Select.StartPosition, o.Select.StopDatetime = txns[7].Start, txns[0].Time
+			if from == "source by GTID" {
+				// Where the source starts sending is the start: read
+				// with a dump of its own (it stopped before the first
+				// transaction, nothing applied, exit 0, until
+				// 2026-12-06).
+				o.Select.StartPosition, o.Source.StartGTID = txn.Position{}, txns[6].GTID.String()
+				o.Select.StartGTIDs, _ = txn.ParseGTIDSet(o.Source.StartGTID)
+			}
 			sum, err := replay.Run(context.Background(), o, io.Discard)
 			var passed *replay.StopPassedError
 			if !errors.As(err, &passed) || !strings.Contains(err.Error(), "before the start point") {

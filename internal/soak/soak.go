@@ -302,9 +302,9 @@ const (
 // point. With --start-gtid and the files, the replay reads every file from
 // the start of the first (and finds it among them); from the base's
 // position, it reads the start file from its beginning (files or source);
-// with --start-gtid from the source, the source sends nothing before the
-// position and the replay cannot know. Plan, reading the files with the
-// same start flag, must foresee the same for the files (r.planRefusal).
+// with --start-gtid from the source, the file where the source starts
+// sending (the base's) from its beginning. Plan, reading the files with
+// the same start flag, must foresee the files' refusal (r.planRefusal).
 func (r *Result) expectStopHeld(ctx context.Context, src *Source) error {
 	c := r.Replay
 	if c.Stop.Time.IsZero() || c.Stop.UnknownDomain {
@@ -319,20 +319,33 @@ func (r *Result) expectStopHeld(ctx context.Context, src *Source) error {
 	if err != nil {
 		return err
 	}
-	for _, t := range pre {
-		if !binlogtext.PosBefore(t.File, t.Start, src.StartFile, src.StartPos) || t.Time.Before(c.Stop.Time) {
-			continue
-		}
-		refusal := beforeStartRefusal
-		if byGTID {
-			refusal = heldRefusal
-		}
-		r.planRefusal = refusal
-		if !(byGTID && c.Remote && src.Server != nil) {
-			r.Expect = Expect{Exit: 1, Refusal: refusal,
-				Why: fmt.Sprintf("refused: --stop-datetime is met on %s at %s:%d, before the base's position", t.GTID, t.File, t.Start)}
+	// held returns the first transaction before the base's position
+	// committed at or after the stop, in the base's file alone or in
+	// every file read.
+	held := func(baseFile bool) *binlogtext.BinTxn {
+		for i, t := range pre {
+			if baseFile && t.File != src.StartFile {
+				continue
+			}
+			if binlogtext.PosBefore(t.File, t.Start, src.StartFile, src.StartPos) && !t.Time.Before(c.Stop.Time) {
+				return &pre[i]
+			}
 		}
 		return nil
+	}
+	t, refusal := held(false), beforeStartRefusal
+	if byGTID {
+		refusal = heldRefusal
+	}
+	if t != nil {
+		r.planRefusal = refusal
+	}
+	if byGTID && c.Remote && src.Server != nil {
+		t, refusal = held(true), beforeStartRefusal
+	}
+	if t != nil {
+		r.Expect = Expect{Exit: 1, Refusal: refusal,
+			Why: fmt.Sprintf("refused: --stop-datetime is met on %s at %s:%d, before the base's position", t.GTID, t.File, t.Start)}
 	}
 	return nil
 }
