@@ -119,8 +119,8 @@ func (c *checker) check(ctx context.Context) ([]Failure, error) {
 	case out.Hung:
 		c.fail("hang", "a replay process ran longer than %s", runTimeout)
 		return c.failures, nil
-	case lastSummaryFailure(out, c.txns) != nil:
-		c.failures = append(c.failures, *lastSummaryFailure(out, c.txns))
+	case lastSummaryFailure(out, c.txns, c.accident) != nil:
+		c.failures = append(c.failures, *lastSummaryFailure(out, c.txns, c.accident))
 	}
 	switch {
 	case out.Exit != c.exp.Exit:

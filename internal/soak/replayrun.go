@@ -613,7 +613,7 @@ func (r *replayer) checkInterrupted(ctx context.Context, out *Outcome, early boo
 			"after exit 130 the checkpoint is in state %q, pending %s:%d (GTID %s): %s",
 			cp.State, cp.PendingFile, cp.PendingPos, cp.PendingGTID, lastError(out))
 	}
-	if f := lastSummaryFailure(out, r.txns); f != nil {
+	if f := lastSummaryFailure(out, r.txns, r.cfg.Accident); f != nil {
 		f.Class += " (SIGTERM)"
 		out.Failures = append(out.Failures, *f)
 	}

@@ -140,7 +140,7 @@ func (r *replayer) settleUncertain(ctx context.Context, out *Outcome, m []string
 			"checkpoint %+v; the refusal names #%d at %s:%d: %s", cp, k+1, t.File, t.Start, msg)
 		return "", nil
 	}
-	if c := lastSummaryFailure(out, r.txns); c != nil {
+	if c := lastSummaryFailure(out, r.txns, r.cfg.Accident); c != nil {
 		out.Failures = append(out.Failures, *c)
 	}
 	before, err := r.anchorAt(ctx, k, out)
@@ -532,9 +532,14 @@ func dropTables(ctx context.Context, srv *sandbox.Server, db string, tables []st
 
 // lastSummaryFailure returns the failure of a run that stopped on an error
 // (or a signal) before the end of the binlogs while its summary says it
-// reached the end (nil when it does not).
-func lastSummaryFailure(out *Outcome, txns []binlogtext.BinTxn) *Failure {
+// reached the end (nil when it does not). accident is the index of the
+// transaction --exclude-gtids skips (-1: none): skipped last, it commits
+// no checkpoint, and the summary's next position is its start (seed 90706).
+func lastSummaryFailure(out *Outcome, txns []binlogtext.BinTxn, accident int) *Failure {
 	s := out.Summary
+	if accident >= 0 && accident == len(txns)-1 {
+		txns = txns[:accident]
+	}
 	if out.Exit == 0 || s == nil || !strings.HasPrefix(s.StopReason, "reached the end") || len(txns) == 0 {
 		return nil
 	}
