@@ -31,6 +31,7 @@ import (
 	"github.com/binlog-replay/binlog-replay/binlog/logfile"
 	"github.com/binlog-replay/binlog-replay/binlog/remote"
 	"github.com/binlog-replay/binlog-replay/filter"
+	"github.com/binlog-replay/binlog-replay/internal/startcheck"
 	"github.com/binlog-replay/binlog-replay/rewrite"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -201,38 +202,35 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 }
 
 // stopBeforeStart returns why the replay refuses --stop-datetime as behind
-// its start position, as the replay finds it: a transaction of the start's
-// file before the start was committed at or after it
-// (filter.StopBeforeStart). "" when none was, or the file cannot be read.
+// its start position, as the replay finds it (startcheck.StopDatetimeBehind:
+// a transaction before the start, in its file or, when none comes before
+// it there, in the file before, was committed at or after it; from a
+// source server asked to start at a GTID position, the start is the first
+// transaction it sends). "" when none was, or the binlogs cannot be read.
 func stopBeforeStart(ctx context.Context, o *Options, f *filter.Filter) string {
+	if o.StopDatetime.IsZero() {
+		return ""
+	}
+	open := func(ctx context.Context, from txn.Position) (*binlog.Reader, error) {
+		bo := binlog.Options{Start: from, SkipUnknown: o.SkipUnknown,
+			NoContinuityCheck: o.NoContinuityCheck, StreamAbove: 1 << 20, ReadAheadBytes: 1 << 20}
+		if o.Source != nil {
+			return binlog.NewRemoteReader(ctx, *o.Source, bo)
+		}
+		return binlog.NewReader(o.Files, bo)
+	}
 	start := o.StartPosition
-	if o.StopDatetime.IsZero() || start.File == "" || start.Offset <= 4 {
-		return ""
-	}
-	bo := binlog.Options{Start: txn.Position{File: start.File, Offset: 4}, SkipUnknown: o.SkipUnknown,
-		NoContinuityCheck: o.NoContinuityCheck, StreamAbove: 1 << 20, ReadAheadBytes: 1 << 20}
-	var rd *binlog.Reader
-	var err error
-	if o.Source != nil {
-		rd, err = binlog.NewRemoteReader(ctx, *o.Source, bo)
-	} else {
-		rd, err = binlog.NewReader(o.Files, bo)
-	}
-	if err != nil {
-		return ""
-	}
-	defer rd.Close()
-	for {
-		t, err := rd.Next(ctx)
-		if err != nil || t.Start.File != start.File || t.Start.Offset >= start.Offset {
+	if start.IsZero() && o.Source != nil && o.Source.StartGTID != "" {
+		var err error
+		if start, err = startcheck.SourceStart(ctx, open); err != nil {
 			return ""
 		}
-		if t.Part == 0 || t.Final {
-			if why := f.StopBeforeStart(t, start); why != "" {
-				return why
-			}
-		}
 	}
+	if start.File == "" {
+		return ""
+	}
+	why, _ := startcheck.StopDatetimeBehind(ctx, open, f, start, startcheck.PreviousFile(start.File, o.Files, logfile.Name))
+	return why
 }
 
 // openReader opens o's files, after listing them in rep, or connects to

@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 
 	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/binlog/logfile"
 	"github.com/binlog-replay/binlog-replay/filter"
+	"github.com/binlog-replay/binlog-replay/internal/startcheck"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -91,60 +92,54 @@ func (r *run) checkStops(ctx context.Context, start txn.Position) error {
 }
 
 // stopBeforeStart returns why --stop-datetime lies behind the start
-// position of a fresh run (filter.StopBeforeStart), reading the start's
-// file, from the files or the source, from its beginning to the start; ""
-// when no transaction there was committed at or after it, or it cannot be
-// read (the replay reports bad input where it comes). A source server
-// asked to start at a GTID position starts at the first transaction it
-// sends (sourceStart). A resume checks the checkpoint's time instead, and
-// a start by GTID from files (reading every file) meets such a
-// transaction itself (filter.StopHeld).
+// position of a fresh run given a start point (startcheck.StopDatetimeBehind:
+// the start's file from its beginning, or the file before when none comes
+// before the start in it), from the files or the source; "" when no
+// transaction there was committed at or after it, or it cannot be read
+// (logged). A source server asked to start at a GTID position starts at
+// the first transaction it sends. A resume checks the checkpoint's time
+// instead, and a start by GTID from files (reading every file) meets such
+// a transaction itself (filter.StopHeld).
 func (r *run) stopBeforeStart(ctx context.Context, start txn.Position, f *filter.Filter) string {
 	if r.opts.Select.StopDatetime.IsZero() || r.start.resumed {
 		return ""
 	}
 	if start.IsZero() && r.opts.Source.DSN != "" && r.opts.Source.StartGTID != "" {
-		first, err := r.sourceStart(ctx)
+		first, err := startcheck.SourceStart(ctx, r.scanOpener())
 		if err != nil {
-			r.logf("could not read where the source starts sending (%v): --stop-datetime is not checked against the transactions before it", err)
+			r.logf("warning: could not read where the source starts sending (%v): whether the base is already past --stop-datetime is not checked", err)
 			return ""
 		}
 		start = first
 	}
-	if start.File == "" || start.Offset <= 4 {
-		return ""
+	if start.File == "" || start.Offset <= 4 && r.opts.Select.StartPosition.IsZero() && r.opts.Source.StartGTID == "" {
+		return "" // the default start, the first file's beginning: nothing before it is given
 	}
-	why := ""
-	_, _ = r.scanBeforeStart(ctx, start, func(t *txn.Txn) bool {
-		why = f.StopBeforeStart(t, start)
-		return why == ""
-	})
+	prev := startcheck.PreviousFile(start.File, r.opts.Files, logfile.Name)
+	why, notChecked := startcheck.StopDatetimeBehind(ctx, r.scanOpener(), f, start, prev)
+	if notChecked != "" {
+		r.logf("warning: %s: whether the base is already past --stop-datetime is not checked", notChecked)
+	}
 	return why
 }
 
-// sourceStart returns where the source server, asked to start at the
-// run's GTID position, starts sending: the position of the first
-// transaction it sends (zero when it sends none). It reads it with a dump
-// connection of its own, closed before the run opens its own (a second
-// dump of the run's server id would end the first).
-func (r *run) sourceStart(ctx context.Context) (txn.Position, error) {
-	src, err := r.opts.Source.Remote()
-	if err != nil {
-		return txn.Position{}, err
+// scanOpener opens the run's binlogs, its files or its source, for the
+// checks that read them without row images.
+func (r *run) scanOpener() startcheck.Opener {
+	return func(ctx context.Context, from txn.Position) (*binlog.Reader, error) {
+		if r.opts.Source.DSN == "" {
+			return binlog.NewReader(r.opts.Files, r.opts.scanOptions(from))
+		}
+		src, err := r.opts.Source.Remote()
+		if err != nil {
+			return nil, err
+		}
+		rd, err := binlog.NewRemoteReader(ctx, src, r.opts.scanOptions(from))
+		if err != nil {
+			return nil, sourceError{err}
+		}
+		return rd, nil
 	}
-	rd, err := binlog.NewRemoteReader(ctx, src, r.opts.scanOptions(txn.Position{}))
-	if err != nil {
-		return txn.Position{}, sourceError{err}
-	}
-	defer rd.Close()
-	t, err := rd.Next(ctx)
-	switch {
-	case errors.Is(err, io.EOF):
-		return txn.Position{}, nil
-	case err != nil:
-		return txn.Position{}, sourceError{err}
-	}
-	return t.Start, nil
 }
 
 // checkRemoteStop refuses a --stop-before-gtid that the source's binlogs
@@ -190,35 +185,12 @@ func (r *run) historyBefore(ctx context.Context, start txn.Position) (txn.GTIDSe
 // until it returns false; it returns the GTID history at the file's
 // beginning. Errors reading from the source are sourceErrors.
 func (r *run) scanBeforeStart(ctx context.Context, start txn.Position, each func(t *txn.Txn) bool) (txn.GTIDSet, error) {
-	from := r.opts.scanOptions(txn.Position{File: start.File, Offset: 4})
-	var rd *binlog.Reader
-	var err error
-	if r.opts.Source.DSN == "" {
-		rd, err = binlog.NewReader(r.opts.Files, from)
-	} else {
-		src, perr := r.opts.Source.Remote()
-		if perr != nil {
-			return txn.GTIDSet{}, perr
-		}
-		rd, err = binlog.NewRemoteReader(ctx, src, from)
+	atFile, err := startcheck.Before(ctx, r.scanOpener(), start, each)
+	var se sourceError
+	if err != nil && r.opts.Source.DSN != "" && !errors.As(err, &se) {
+		err = sourceError{err}
 	}
-	if err == nil {
-		defer rd.Close()
-		err = scan(ctx, rd, func(t *txn.Txn) (bool, error) {
-			if t.Start.File != start.File || t.Start.Offset >= start.Offset {
-				return false, nil
-			}
-			return t.Part > 0 && !t.Final || each(t), nil
-		})
-	}
-	switch {
-	case err != nil && r.opts.Source.DSN != "":
-		return txn.GTIDSet{}, sourceError{err}
-	case err != nil:
-		return txn.GTIDSet{}, err
-	}
-	atFile, _, _ := rd.GTIDHistory()
-	return atFile, nil
+	return atFile, err
 }
 
 // aheadScan is what scanAhead found from a start point, kept for the

@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/binlog-replay/binlog-replay/binlog/logfile"
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
+	"github.com/binlog-replay/binlog-replay/plan"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -374,6 +376,82 @@ func TestStopDatetimeBeforeStart(t *testing.T) {
 			}
 			t.Logf("error: %v", err)
 			requireRows(t, db, "sb.r", 0)
+		})
+	}
+}
+
+// TestStopDatetimeBeforeRotation starts right after a rotation (a base
+// backup taken at FLUSH BINARY LOGS, as mysqldump --flush-logs takes it),
+// with a --stop-datetime that transactions the base holds, all in the file
+// before, already reach: the base is past the stop point. Refused, reading
+// that file whole, from the files or the source; until 2026-12-06 the
+// replay stopped before its first transaction, nothing applied, exit 0.
+// Given only the files from the rotation on, it cannot tell: it says so.
+func TestStopDatetimeBeforeRotation(t *testing.T) {
+	sc := replaytest.New(t, "ROW",
+		func(ctx context.Context, db *sql.DB) error {
+			return replaytest.ExecAll(ctx, db, "CREATE DATABASE sb", "CREATE TABLE sb.r (id INT PRIMARY KEY)")
+		},
+		func(ctx context.Context, db *sql.DB) error {
+			for i := 1; i <= 10; i++ {
+				if i == 6 {
+					time.Sleep(1100 * time.Millisecond)
+					if err := replaytest.ExecAll(ctx, db, "FLUSH BINARY LOGS"); err != nil {
+						return err
+					}
+				}
+				if err := replaytest.ExecAll(ctx, db, fmt.Sprintf("INSERT INTO sb.r VALUES (%d)", i)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	txns := scenarioTxns(t, sc)
+	if len(txns) != 10 || txns[5].Start.File == txns[4].Start.File || txns[6].Start.File != txns[5].Start.File {
+		t.Fatalf("want 10 transactions, the 6th the first of a new file: %d", len(txns))
+	}
+	var fromRotation []string
+	for _, f := range sc.Files {
+		if logfile.Name(f) >= txns[5].Start.File {
+			fromRotation = append(fromRotation, f)
+		}
+	}
+	for _, from := range []string{"files", "source", "files from the rotation"} {
+		t.Run(from, func(t *testing.T) {
+			tgt, db := sc.Target(t)
+			o := opts(4)
+			o.Files = sc.Files
+			switch from {
+			case "source":
+				o = sourceOpts(sc, 4)
+			case "files from the rotation":
+				o.Files = fromRotation
+			}
+			o.TargetDSN = tgt.DSN("")
+			// The base holds the first 5, in the file before; the stop
+			// is the first second.
+			o.Select.StartPosition, o.Select.StopDatetime = txns[5].Start, txns[0].Time
+			var log strings.Builder
+			sum, err := replay.Run(context.Background(), o, &log)
+			if from == "files from the rotation" {
+				if err != nil || !strings.Contains(log.String(), "the file before it is not given") {
+					t.Fatalf("replay: %v; want a warning that the file before the start is not given\n%s", err, log.String())
+				}
+				requireRows(t, db, "sb.r", 0)
+				return
+			}
+			var passed *replay.StopPassedError
+			if !errors.As(err, &passed) || !strings.Contains(err.Error(), "before the start point") {
+				t.Fatalf("replay: %v (summary %+v); want a *StopPassedError naming a transaction before the start\n%s", err, sum, log.String())
+			}
+			t.Logf("error: %v", err)
+			requireRows(t, db, "sb.r", 0)
+			if from == "files" {
+				rep, err := plan.Run(context.Background(), plan.Options{Files: sc.Files, StartPosition: txns[5].Start, StopDatetime: txns[0].Time})
+				if err != nil || !strings.Contains(rep.Problems.Refusal, "before the start point") {
+					t.Fatalf("plan: %v, refusal %q; want the same refusal", err, rep.Problems.Refusal)
+				}
+			}
 		})
 	}
 }

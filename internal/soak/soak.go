@@ -301,10 +301,11 @@ const (
 // (committed at or after it): the base, on the target, is past the stop
 // point. With --start-gtid and the files, the replay reads every file from
 // the start of the first (and finds it among them); from the base's
-// position, it reads the start file from its beginning (files or source);
-// with --start-gtid from the source, the file where the source starts
-// sending (the base's) from its beginning. Plan, reading the files with
-// the same start flag, must foresee the files' refusal (r.planRefusal).
+// position, it reads the start file from its beginning, or the file before
+// when none comes before the base there (files or source); with
+// --start-gtid from the source, the same from where the source starts
+// sending (the base). Plan, reading the files with the same start flag,
+// must foresee the files' refusal (r.planRefusal).
 func (r *Result) expectStopHeld(ctx context.Context, src *Source) error {
 	c := r.Replay
 	if c.Stop.Time.IsZero() || c.Stop.UnknownDomain {
@@ -312,19 +313,28 @@ func (r *Result) expectStopHeld(ctx context.Context, src *Source) error {
 	}
 	byGTID := c.StartGTID && src.StartGTID != ""
 	files := src.Files[:len(src.Files)-len(filesFrom(src.Files, src.StartFile))+1] // to the base's
-	if !byGTID {
-		files = files[len(files)-1:] // the base's alone
+	if !byGTID && len(files) > 2 {
+		files = files[len(files)-2:] // the base's and the one before
 	}
 	pre, err := binlogtext.ReadBinlogTexts(ctx, files, 4)
 	if err != nil {
 		return err
 	}
+	// The file the replay reads before its start: the base's, or, when no
+	// transaction comes before the base there (a rotation just before it),
+	// the one before (startcheck.StopDatetimeBehind).
+	read := src.StartFile
+	if len(files) > 1 && !slices.ContainsFunc(pre, func(t binlogtext.BinTxn) bool {
+		return t.File == src.StartFile && binlogtext.PosBefore(t.File, t.Start, src.StartFile, src.StartPos)
+	}) {
+		read = filepath.Base(files[len(files)-2])
+	}
 	// held returns the first transaction before the base's position
-	// committed at or after the stop, in the base's file alone or in
-	// every file read.
-	held := func(baseFile bool) *binlogtext.BinTxn {
+	// committed at or after the stop, in the file the replay reads before
+	// its start, or in every file read.
+	held := func(startFile bool) *binlogtext.BinTxn {
 		for i, t := range pre {
-			if baseFile && t.File != src.StartFile {
+			if startFile && t.File != read {
 				continue
 			}
 			if binlogtext.PosBefore(t.File, t.Start, src.StartFile, src.StartPos) && !t.Time.Before(c.Stop.Time) {
@@ -333,9 +343,9 @@ func (r *Result) expectStopHeld(ctx context.Context, src *Source) error {
 		}
 		return nil
 	}
-	t, refusal := held(false), beforeStartRefusal
+	t, refusal := held(true), beforeStartRefusal
 	if byGTID {
-		refusal = heldRefusal
+		t, refusal = held(false), heldRefusal
 	}
 	if t != nil {
 		r.planRefusal = refusal
