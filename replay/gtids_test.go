@@ -439,11 +439,7 @@ func TestTemporaryTablesOfTwoServerIDs(t *testing.T) {
 // unknown outcome. Then --resume finishes equal to the source, with
 // gtid_strict_mode off on the target, or with --target-gtids own.
 func TestStrictTargetOutOfOrderGTIDs(t *testing.T) {
-	sc := replaytest.New(t, "ROW", func(ctx context.Context, db *sql.DB) error {
-		return replaytest.ExecAll(ctx, db, "CREATE DATABASE tt", "CREATE TABLE tt.p (id INT PRIMARY KEY) ENGINE=InnoDB")
-	}, oneSession("INSERT INTO tt.p VALUES (1)", "INSERT INTO tt.p VALUES (2)", "INSERT INTO tt.p VALUES (3)",
-		"SET @id = @@server_id", "SET SESSION server_id = 77", "SET SESSION gtid_seq_no = 1",
-		"INSERT INTO tt.p VALUES (4)", "SET SESSION server_id = @id", "INSERT INTO tt.p VALUES (5)"))
+	sc := lowerSeqNoScenario(t)
 	for _, workers := range []int{1, 4} {
 		t.Run(fmt.Sprintf("%d workers", workers), func(t *testing.T) {
 			strictOff := workers == 1 // else the resume takes --target-gtids own
@@ -479,11 +475,7 @@ func TestStrictTargetOutOfOrderGTIDs(t *testing.T) {
 // last transaction 0-77-1"); it reads how high the domain went before the
 // checkpoint and goes on.
 func TestResumeAfterLowerSequenceNumber(t *testing.T) {
-	sc := replaytest.New(t, "ROW", func(ctx context.Context, db *sql.DB) error {
-		return replaytest.ExecAll(ctx, db, "CREATE DATABASE tt", "CREATE TABLE tt.p (id INT PRIMARY KEY) ENGINE=InnoDB")
-	}, oneSession("INSERT INTO tt.p VALUES (1)", "INSERT INTO tt.p VALUES (2)", "INSERT INTO tt.p VALUES (3)",
-		"SET @id = @@server_id", "SET SESSION server_id = 77", "SET SESSION gtid_seq_no = 1",
-		"INSERT INTO tt.p VALUES (4)", "SET SESSION server_id = @id", "INSERT INTO tt.p VALUES (5)"))
+	sc := lowerSeqNoScenario(t)
 	txns := scenarioTxns(t, sc)
 	db, o := binlogTarget(t, sc, "ROW", 1)
 	o.Select.StopPosition = txns[3].End
@@ -495,4 +487,16 @@ func TestResumeAfterLowerSequenceNumber(t *testing.T) {
 		t.Fatalf("resume: %v", err)
 	}
 	replaytest.RequireEqual(t, db, sc.SourceDB, "tt")
+}
+
+// lowerSeqNoScenario returns a scenario of five one-row inserts into tt.p,
+// the 4th logged as 0-77-1, below the domain's earlier sequence numbers
+// (gtid_strict_mode off).
+func lowerSeqNoScenario(t *testing.T) *replaytest.Scenario {
+	t.Helper()
+	return replaytest.New(t, "ROW", func(ctx context.Context, db *sql.DB) error {
+		return replaytest.ExecAll(ctx, db, "CREATE DATABASE tt", "CREATE TABLE tt.p (id INT PRIMARY KEY) ENGINE=InnoDB")
+	}, oneSession("INSERT INTO tt.p VALUES (1)", "INSERT INTO tt.p VALUES (2)", "INSERT INTO tt.p VALUES (3)",
+		"SET @id = @@server_id", "SET SESSION server_id = 77", "SET SESSION gtid_seq_no = 1",
+		"INSERT INTO tt.p VALUES (4)", "SET SESSION server_id = @id", "INSERT INTO tt.p VALUES (5)"))
 }

@@ -331,22 +331,7 @@ func TestStopBeforeGTIDOutOfOrder(t *testing.T) {
 // nothing applied, reading files and reading from the source. It stopped
 // before the first transaction read, exit 0, the target past the stop.
 func TestStopDatetimeBeforeStart(t *testing.T) {
-	sc := replaytest.New(t, "ROW",
-		func(ctx context.Context, db *sql.DB) error {
-			return replaytest.ExecAll(ctx, db, "CREATE DATABASE sb", "CREATE TABLE sb.r (id INT PRIMARY KEY)")
-		},
-		func(ctx context.Context, db *sql.DB) error {
-			for i := 1; i <= 10; i++ {
-				if i == 6 {
-					time.Sleep(1100 * time.Millisecond)
-				}
-				if err := replaytest.ExecAll(ctx, db, fmt.Sprintf("INSERT INTO sb.r VALUES (%d)", i)); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-	txns := scenarioTxns(t, sc)
+	sc, txns := tenInsertsSecondApart(t, false)
 	if len(txns) != 10 || txns[7].Start.File != txns[0].Start.File || !txns[4].Time.Before(txns[5].Time) {
 		t.Fatalf("want 10 transactions in one file, a second between the 5th and the 6th: %d", len(txns))
 	}
@@ -388,25 +373,7 @@ func TestStopDatetimeBeforeStart(t *testing.T) {
 // replay stopped before its first transaction, nothing applied, exit 0.
 // Given only the files from the rotation on, it cannot tell: it says so.
 func TestStopDatetimeBeforeRotation(t *testing.T) {
-	sc := replaytest.New(t, "ROW",
-		func(ctx context.Context, db *sql.DB) error {
-			return replaytest.ExecAll(ctx, db, "CREATE DATABASE sb", "CREATE TABLE sb.r (id INT PRIMARY KEY)")
-		},
-		func(ctx context.Context, db *sql.DB) error {
-			for i := 1; i <= 10; i++ {
-				if i == 6 {
-					time.Sleep(1100 * time.Millisecond)
-					if err := replaytest.ExecAll(ctx, db, "FLUSH BINARY LOGS"); err != nil {
-						return err
-					}
-				}
-				if err := replaytest.ExecAll(ctx, db, fmt.Sprintf("INSERT INTO sb.r VALUES (%d)", i)); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-	txns := scenarioTxns(t, sc)
+	sc, txns := tenInsertsSecondApart(t, true)
 	if len(txns) != 10 || txns[5].Start.File == txns[4].Start.File || txns[6].Start.File != txns[5].Start.File {
 		t.Fatalf("want 10 transactions, the 6th the first of a new file: %d", len(txns))
 	}
@@ -454,4 +421,32 @@ func TestStopDatetimeBeforeRotation(t *testing.T) {
 			}
 		})
 	}
+}
+
+// tenInsertsSecondApart returns a scenario of ten one-row inserts into
+// sb.r, a second between the 5th and the 6th, and, with rotate, the binlog
+// rotated (FLUSH BINARY LOGS) just before the 6th; and its transactions.
+func tenInsertsSecondApart(t *testing.T, rotate bool) (*replaytest.Scenario, []*txn.Txn) {
+	t.Helper()
+	sc := replaytest.New(t, "ROW",
+		func(ctx context.Context, db *sql.DB) error {
+			return replaytest.ExecAll(ctx, db, "CREATE DATABASE sb", "CREATE TABLE sb.r (id INT PRIMARY KEY)")
+		},
+		func(ctx context.Context, db *sql.DB) error {
+			for i := 1; i <= 10; i++ {
+				if i == 6 {
+					time.Sleep(1100 * time.Millisecond)
+					if rotate {
+						if err := replaytest.ExecAll(ctx, db, "FLUSH BINARY LOGS"); err != nil {
+							return err
+						}
+					}
+				}
+				if err := replaytest.ExecAll(ctx, db, fmt.Sprintf("INSERT INTO sb.r VALUES (%d)", i)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	return sc, scenarioTxns(t, sc)
 }
