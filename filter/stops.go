@@ -41,16 +41,19 @@ func (f *Filter) StopPassed(start txn.Position, atStart txn.GTIDSet, lastTime ti
 	case o.StopBeforeGTID.IsZero():
 		return ""
 	}
-	stop := o.StopBeforeGTID
+	stop, at := o.StopBeforeGTID, start.String()
+	if start.IsZero() {
+		at = "(the GTID position a source server started at)"
+	}
 	if stop.Flavor == txn.FlavorMariaDB {
 		if seq, ok := atStart.DomainSeq(stop.Domain); ok && seq >= stop.Seq {
 			return fmt.Sprintf("the binlogs before the start point %s already reach sequence number %d of domain %d, "+
-				"at or beyond --stop-before-gtid %s", start, seq, stop.Domain, stop)
+				"at or beyond --stop-before-gtid %s", at, seq, stop.Domain, stop)
 		}
 		return ""
 	}
 	if atStart.Contains(stop) {
-		return fmt.Sprintf("the binlogs before the start point %s already hold --stop-before-gtid %s", start, stop)
+		return fmt.Sprintf("the binlogs before the start point %s already hold --stop-before-gtid %s", at, stop)
 	}
 	return ""
 }

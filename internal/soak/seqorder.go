@@ -72,18 +72,21 @@ func (r *Result) expectSeqOrder(src *Source, txns []binlogtext.BinTxn) {
 		stopGTID = c.Stop.Args[1]
 		d, _, s := binlogtext.SplitGTID(stopGTID)
 		if p, ok := base[d]; ok && p >= s {
-			// Reached before the base's position: the reading-ahead and
-			// the source's position history refuse it; with --start-gtid
-			// from the source, the source sends nothing before the base.
+			// Reached before the base's position: reading the files by
+			// GTID, it is met there, on a transaction the base holds;
+			// otherwise the GTID history before the start reaches it
+			// (the start file's, or the list a source server sends as
+			// it starts at a GTID position: seed 90926).
 			refusal, why := reachRefusal, "the binlogs before the base's position reach "+stopGTID
 			if byGTID {
 				refusal, why = heldRefusal, "--stop-before-gtid "+stopGTID+" is met before the base's position, which holds it"
 			}
 			r.planRefusal = refusal
-			if !(byGTID && remote) {
-				refuse(0, refusal, why)
-				return
+			if byGTID && remote {
+				refusal = reachRefusal
 			}
+			refuse(0, refusal, why)
+			return
 		}
 		met = binlogtext.FirstAtOrBeyond(txns, d, s)
 		for k, t := range txns {

@@ -272,7 +272,7 @@ func TestExpectSeqOrder(t *testing.T) {
 		{"the same from the source", ReplayConfig{Stop: gtid("0-10005-12"), Remote: true}, true, 0, 1, "", orderRefusal},
 		{"stop gtid the base reaches", ReplayConfig{Stop: gtid("0-10003-8")}, false, 1, 0, reachRefusal, reachRefusal},
 		{"the same with start-gtid", ReplayConfig{Stop: gtid("0-10003-8"), StartGTID: true}, false, 1, 0, heldRefusal, heldRefusal},
-		{"the same from the source by gtid", ReplayConfig{Stop: gtid("0-10003-8"), StartGTID: true, Remote: true}, true, 0, 0, "", heldRefusal},
+		{"the same from the source by gtid", ReplayConfig{Stop: gtid("0-10003-8"), StartGTID: true, Remote: true}, true, 1, 0, reachRefusal, heldRefusal},
 		{"stop gtid in order", ReplayConfig{Stop: gtid("0-1-14")}, false, 0, 5, "", ""},
 	}
 	for _, c := range cases {
