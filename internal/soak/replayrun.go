@@ -481,10 +481,12 @@ func (r *replayer) run(ctx context.Context) (*Outcome, error) {
 				if resume, err = r.hasCheckpoint(ctx); err != nil {
 					return out, err
 				}
-				// It stopped at a transaction boundary, as a SIGTERM stops
-				// it: the resume may refuse where temporary tables are
-				// open (seed 92057), and no outcome is unknown.
-				afterKill, afterTerm = true, true
+				// The resume may refuse where temporary tables are open
+				// (seed 92057), or to guess the outcome of a transaction
+				// applied alone, writing non-transactional tables, whose
+				// GTID the target refused as it began (seed 92116): both
+				// are checked and settled as after a kill.
+				afterKill, afterTerm = true, false
 				continue
 			}
 			if out.Exit != 1 || !(afterKill || out.Restarts > restartsBefore) {
