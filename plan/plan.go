@@ -185,7 +185,16 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			a.add(t)
 		}
 	}
-	readErr, err := pipe(ctx, rd, a.filter.StartHistory, add)
+	atStart := func(before txn.GTIDSet) {
+		a.filter.StartHistory(before)
+		// As the replay refuses once reading starts: a stop point the
+		// binlogs before the start already reach (a --stop-before-gtid
+		// whose sequence number the GTID history there reaches).
+		if why := a.filter.StopPassed(opts.StartPosition, before, time.Time{}); why != "" && rep.Problems.Refusal == "" {
+			rep.Problems.Refusal = why + ": the stop point is already behind the start point"
+		}
+	}
+	readErr, err := pipe(ctx, rd, atStart, add)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package replay_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
+	"github.com/binlog-replay/binlog-replay/plan"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -499,4 +501,27 @@ func lowerSeqNoScenario(t *testing.T) *replaytest.Scenario {
 	}, oneSession("INSERT INTO tt.p VALUES (1)", "INSERT INTO tt.p VALUES (2)", "INSERT INTO tt.p VALUES (3)",
 		"SET @id = @@server_id", "SET SESSION server_id = 77", "SET SESSION gtid_seq_no = 1",
 		"INSERT INTO tt.p VALUES (4)", "SET SESSION server_id = @id", "INSERT INTO tt.p VALUES (5)"))
+}
+
+// TestStopGTIDReachedBeforeStart gives --stop-before-gtid 0-77-1, a
+// transaction after the start whose sequence number the binlogs before the
+// start already reach (the base's own transactions): the replay refuses
+// once reading starts, and plan foresees it (it predicted no refusal: soak
+// seed 92771).
+func TestStopGTIDReachedBeforeStart(t *testing.T) {
+	sc := lowerSeqNoScenario(t)
+	txns := scenarioTxns(t, sc)
+	tgt, db := sc.Target(t)
+	o := opts(2)
+	o.Files, o.Select.StartPosition, o.TargetDSN, o.Select.StopBeforeGTID = sc.Files, sc.Start, tgt.DSN(""), txns[3].GTID
+	_, err := replay.Run(context.Background(), o, io.Discard)
+	var passed *replay.StopPassedError
+	if !errors.As(err, &passed) || !strings.Contains(err.Error(), "already reach sequence number") {
+		t.Fatalf("replay: %v; want a *StopPassedError: the binlogs before the start reach %s", err, txns[3].GTID)
+	}
+	requireRows(t, db, "tt.p", 0)
+	rep, err := plan.Run(context.Background(), plan.Options{Files: sc.Files, StartPosition: sc.Start, StopBeforeGTID: txns[3].GTID})
+	if err != nil || !strings.Contains(rep.Problems.Refusal, "already reach sequence number") {
+		t.Fatalf("plan: %v, refusal %q; want the replay's", err, rep.Problems.Refusal)
+	}
 }
