@@ -23,12 +23,13 @@ const (
 
 // errCommit marks a failed commit packet, which is not run again:
 // errCommitUnknown one whose outcome is unknown (the connection failed),
-// errCommitRefused one the server answered with an error (the packet stops
-// at the failing statement, and a COMMIT that fails rolls back).
+// errCommitRefused one the server answered with an error (the packet
+// stops at the failing statement; the checkpoint on the target says what
+// committed).
 var (
 	errCommit        = errors.New("commit")
 	errCommitUnknown = fmt.Errorf("%w (outcome unknown)", errCommit)
-	errCommitRefused = fmt.Errorf("%w refused by the server (nothing of the group committed)", errCommit)
+	errCommitRefused = fmt.Errorf("%w refused by the server", errCommit)
 )
 
 // isRetryable reports whether err is a lock conflict worth retrying.
