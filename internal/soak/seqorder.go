@@ -25,8 +25,9 @@ const (
 //
 //   - a --stop-before-gtid is met at the first transaction of its domain at
 //     or beyond its sequence number (as START SLAVE UNTIL); the binlogs
-//     before the base's position reaching it is refused, by position and
-//     reading the files with --start-gtid (the base holds where it is met);
+//     before the base's position reaching it is refused (the GTID history
+//     before the start reaches it; reading the files with --start-gtid,
+//     the base holds where it is met);
 //   - reading files, the replay reads ahead up to where the stop is met and
 //     refuses, before applying anything, a transaction --start-gtid skips
 //     (one the base's position covers) before it; a stop met on a
