@@ -352,7 +352,7 @@ func (r *run) prepare(ctx context.Context) (txn.Position, *target.Checkpoint, er
 	if err := r.checkStartBeyond(ctx, start); err != nil {
 		return txn.Position{}, nil, err
 	}
-	if err := r.checkStartOrderResumed(ctx); err != nil {
+	if err := r.checkStartOrderResumed(ctx, start); err != nil {
 		return txn.Position{}, nil, err
 	}
 	if err := r.checkExcludeWide(ctx, start); err != nil {

@@ -71,17 +71,17 @@ func (r *run) checkStartBeyond(ctx context.Context, start txn.Position) error {
 // checkStartOrderResumed refuses, resuming with a --start-gtid set from
 // binlog files, a transaction the set cannot place (see
 // filter.CheckStartOrder) before anything more is applied. The run that
-// made the checkpoint read ahead only to its own stop point, and which
-// transactions of a domain the set passed is known from the start of the
-// binlogs only: it reads them from the beginning of the first file to the
-// stop point, without row images. Bad input is left to the replay to
-// report where it comes.
-func (r *run) checkStartOrderResumed(ctx context.Context) error {
+// made the checkpoint read ahead only to its own stop point: this one
+// reads ahead from the checkpoint to its stop point (the reading the other
+// checks of its start share, run.ahead), without row images; which domains
+// the set passed before the checkpoint, the GTID history there says
+// (filter.StartHistory). Bad input is left to the replay to report where
+// it comes.
+func (r *run) checkStartOrderResumed(ctx context.Context, start txn.Position) error {
 	if r.opts.Select.StartGTIDs.IsEmpty() || !r.start.resumed || r.opts.Source.DSN != "" || len(r.opts.Files) == 0 {
 		return nil
 	}
-	first := txn.Position{File: logfile.Name(r.opts.Files[0]), Offset: 4}
-	if a := scanAhead(ctx, r.opts, first, filter.New(r.opts.Filter(r.opts.Files))); a.startOrder != nil {
+	if a := r.ahead(ctx, start); a.startOrder != nil {
 		return fmt.Errorf("nothing applied: %w", a.startOrder)
 	}
 	return nil
