@@ -166,6 +166,16 @@ type startPoint struct {
 	beside filterTables
 	// ahead is the binlogs read ahead from the start (run.ahead).
 	ahead *aheadScan
+	// before is the GTID history before a position (run.historyBefore),
+	// read once: the stop checks, the checkpoint check and the read
+	// stage of a resume from the source each need it.
+	before *historyAt
+}
+
+// historyAt is the GTID history before a binlog position.
+type historyAt struct {
+	pos txn.Position
+	set txn.GTIDSet
 }
 
 // readState is what the read stage found, guarded by run.mu.

@@ -165,8 +165,11 @@ func (r *run) checkRemoteStop(ctx context.Context, start txn.Position, f *filter
 // historyBefore returns the GTID history before start, a position inside a
 // file: the GTID list at the file's beginning and the transactions before
 // start in it, read from the files or the source (which, asked to start
-// there, sends neither).
+// there, sends neither), once per position (run.start.before).
 func (r *run) historyBefore(ctx context.Context, start txn.Position) (txn.GTIDSet, error) {
+	if h := r.start.before; h != nil && h.pos == start {
+		return h.set, nil
+	}
 	var before txn.GTIDSet
 	atFile, err := r.scanBeforeStart(ctx, start, func(t *txn.Txn) bool {
 		if !t.GTID.IsZero() {
@@ -177,7 +180,12 @@ func (r *run) historyBefore(ctx context.Context, start txn.Position) (txn.GTIDSe
 	if err != nil {
 		return txn.GTIDSet{}, err
 	}
-	return txn.ParseGTIDSet(atFile.String() + "," + before.String())
+	set, err := txn.ParseGTIDSet(atFile.String() + "," + before.String())
+	if err != nil {
+		return txn.GTIDSet{}, err
+	}
+	r.start.before = &historyAt{pos: start, set: set}
+	return set, nil
 }
 
 // scanBeforeStart reads start's file from its beginning, from the source
