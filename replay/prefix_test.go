@@ -270,6 +270,13 @@ func TestCommitOrderPrefix(t *testing.T) {
 			if chained := sum.ChainedCommits > 0; tc.rtt > 0 && chained == tc.clientOrder {
 				t.Fatalf("%d commits chained with client-order=%v", sum.ChainedCommits, tc.clientOrder)
 			}
+			// Groups start before the ones they depend on commit
+			// (docs/design.md, "Early start") only with the order kept on
+			// the server; with more workers than lanes, a group's
+			// predecessor in its lane is still in flight when it starts.
+			if early := sum.EarlyStarts > 0; early && tc.clientOrder || !early && !tc.clientOrder && tc.workers > prefixLanes {
+				t.Fatalf("%d early starts with client-order=%v, %d workers", sum.EarlyStarts, tc.clientOrder, tc.workers)
+			}
 			final, err := takePrefixSample(context.Background(), db)
 			if err != nil {
 				t.Fatal(err)
@@ -295,7 +302,8 @@ func TestCommitOrderPrefix(t *testing.T) {
 			if distinct < 5 {
 				t.Fatalf("only %d distinct states in %d samples: the replay went too fast to sample", distinct, len(samples))
 			}
-			t.Logf("%d samples, %d distinct prefixes, all consistent; %d commits chained", len(samples), distinct, sum.ChainedCommits)
+			t.Logf("%d samples, %d distinct prefixes, all consistent; %d commits chained, %d early starts",
+				len(samples), distinct, sum.ChainedCommits, sum.EarlyStarts)
 			replaytest.RequireEqual(t, db, sc.SourceDB, "prefix")
 		})
 	}

@@ -183,6 +183,7 @@ func mergeSummaries(a, b *Summary) *Summary {
 	m.SerialTxns += a.SerialTxns
 	m.OrderAborts += a.OrderAborts
 	m.ChainedCommits += a.ChainedCommits
+	m.EarlyStarts += a.EarlyStarts
 	m.Repacked += a.Repacked
 	m.ExpectedErrors += a.ExpectedErrors
 	m.SQLRowEvents += a.SQLRowEvents

@@ -106,6 +106,10 @@ type GroupStats struct {
 	// them was acknowledged, the target keeping them in order
 	// (--commit-order server).
 	ChainedCommits uint64 `json:"chained_commits"`
+	// EarlyStarts counts the groups whose statements were sent before the
+	// groups they depend on had committed, the target holding them on
+	// those groups' row locks (--commit-order server).
+	EarlyStarts uint64 `json:"early_starts"`
 	// Repacked counts the groups applied as SQL sent again with one
 	// statement per packet, after a packet joining several statements
 	// could not be checked statement by statement (--apply sql).
@@ -628,9 +632,9 @@ func (ts targetSessions) Exec(ctx context.Context, sql string) error {
 	return err
 }
 
-// LockWaiting is target.Target.LockWaiting.
-func (ts targetSessions) LockWaiting(ctx context.Context) (bool, error) {
-	return ts.r.tgt.LockWaiting(ctx)
+// LockWaits is target.Target.LockWaits.
+func (ts targetSessions) LockWaits(ctx context.Context) (int, error) {
+	return ts.r.tgt.LockWaits(ctx)
 }
 
 // read reads transactions from the files, filters them and sends the ones
@@ -943,7 +947,7 @@ func (r *run) summary() *Summary {
 	if r.pipe != nil {
 		ps := r.pipe.Snapshot()
 		s.Retries, s.OrderAborts, s.SerialTxns, s.ExpectedErrors = ps.Retries, ps.OrderAborts, ps.SerialTxns, ps.ExpectedErrors
-		s.ChainedCommits, s.Repacked = ps.ChainedCommits, ps.Repacked
+		s.ChainedCommits, s.Repacked, s.EarlyStarts = ps.ChainedCommits, ps.Repacked, ps.EarlyStarts
 		s.First, s.Last, s.uncertain, s.BarrierReasons = ps.First, ps.Last, ps.Uncertain, ps.BarrierReasons
 	}
 	r.mu.Lock()

@@ -280,7 +280,8 @@ func (p *Pipeline) dispatchStream(ctx context.Context, in <-chan *txn.Txn, first
 
 // next receives the next transaction. While a group is being built and
 // nothing more is queued, it sends the group (flush) as soon as the group
-// could start, that is once what it depends on has committed: until then,
+// could start, that is once what it depends on has committed (or, for an
+// early start, run its body: Pipeline.earlyStart): until then,
 // the group keeps taking transactions as they arrive. A serial stream (hot
 // rows) thus gets groups as large as the wait for the previous commit
 // allows, whatever the number of workers, and an independent one is sent
@@ -288,7 +289,7 @@ func (p *Pipeline) dispatchStream(ctx context.Context, in <-chan *txn.Txn, first
 func (p *Pipeline) next(ctx context.Context, in <-chan *txn.Txn, cur *group, flush func() error) (*txn.Txn, bool, error) {
 	for cur != nil {
 		committed, changed := p.seq.Progress()
-		if committed >= cur.dependsOn {
+		if committed >= cur.dependsOn || p.earlyStart(cur) && p.seq.RanUpTo(cur.dependsOn) {
 			select {
 			case t, ok := <-in:
 				return t, ok, nil

@@ -43,8 +43,17 @@ type fakeTarget struct {
 	// commits the checkpoint counts of the commits.
 	committed []uint64
 	commits   []uint64
-	// applied counts how often each transaction's statements were sent.
-	applied map[uint64]int
+	// applied counts how often each transaction's statements were sent;
+	// started is when they were first, ran when they had first taken
+	// their locks; committedAt is when it committed.
+	applied     map[uint64]int
+	started     map[uint64]time.Time
+	ran         map[uint64]time.Time
+	committedAt map[uint64]time.Time
+	// saw holds, for each transaction committed, the transactions that
+	// were committed, or before it in its own target transaction, when its
+	// statements took their locks (what its rows were applied on).
+	saw map[uint64][]uint64
 	// waiting counts the sessions waiting for a lock.
 	waiting int
 	// marks are the checkpoint marks written apart (solo, DDL).
@@ -62,7 +71,7 @@ type fakeTarget struct {
 	chained int
 	// joined counts the ExecJoined calls.
 	joined int
-	// slowLockQuery makes each LockWaiting query take that long, whatever
+	// slowLockQuery makes each LockWaits query take that long, whatever
 	// its context (a slow server); lockQueries counts those running.
 	slowLockQuery time.Duration
 	lockQueries   atomic.Int32
@@ -94,7 +103,8 @@ type fakeTxn struct {
 }
 
 func newFakeTarget(t *testing.T, txns map[uint64]*fakeTxn) *fakeTarget {
-	f := &fakeTarget{t: t, txns: txns, locks: map[string]*fakeSession{}, applied: map[uint64]int{}, lockWait: 300 * time.Millisecond,
+	f := &fakeTarget{t: t, txns: txns, locks: map[string]*fakeSession{}, applied: map[uint64]int{},
+		started: map[uint64]time.Time{}, ran: map[uint64]time.Time{}, committedAt: map[uint64]time.Time{}, saw: map[uint64][]uint64{}, lockWait: 300 * time.Millisecond,
 		turns: map[uint64]uint64{}}
 	f.cond = sync.NewCond(&f.mu)
 	if f.txns == nil {
@@ -120,13 +130,13 @@ func (f *fakeTarget) Exec(_ context.Context, sql string) error {
 	return nil
 }
 
-func (f *fakeTarget) LockWaiting(context.Context) (bool, error) {
+func (f *fakeTarget) LockWaits(context.Context) (int, error) {
 	f.lockQueries.Add(1)
 	defer f.lockQueries.Add(-1)
 	time.Sleep(f.slowLockQuery)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.waiting > 0, nil
+	return f.waiting, nil
 }
 
 // result returns what was committed, in order.
@@ -144,6 +154,8 @@ type fakeSession struct {
 	format *txn.Format
 	// turns are the tickets its open transaction wrote, by slot.
 	turns map[uint64]uint64
+	// saw is fakeTarget.saw for its open transaction.
+	saw map[uint64][]uint64
 }
 
 func serverError(code uint16) error {
@@ -242,20 +254,33 @@ func (s *fakeSession) apply(ctx context.Context, st *sqlgen.Stmt) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.applied[seq]++
+	if f.started[seq].IsZero() {
+		f.started[seq] = time.Now()
+	}
 	switch {
 	case ft.fail != nil:
 		return &target.StmtError{Stmt: st, Err: ft.fail}
 	case ft.failOnce != nil && f.applied[seq] == 1:
 		return &target.StmtError{Stmt: st, Err: ft.failOnce}
-	case ft.needs != 0 && !slices.Contains(f.committed, ft.needs):
-		return &target.StmtError{Stmt: st, Err: serverError(1062)}
 	}
+	// As a server's row events: the locks first (waiting for the
+	// transactions holding them to end), then the rows they find.
 	for _, l := range ft.locks {
 		if err := s.lock(ctx, l); err != nil {
 			return &target.StmtError{Stmt: st, Err: err}
 		}
 	}
+	if ft.needs != 0 && !slices.Contains(f.committed, ft.needs) {
+		return &target.StmtError{Stmt: st, Err: serverError(1062)}
+	}
+	if s.saw == nil {
+		s.saw = map[uint64][]uint64{}
+	}
+	s.saw[seq] = append(slices.Clone(f.committed), s.open...)
 	s.open = append(s.open, seq)
+	if f.ran[seq].IsZero() {
+		f.ran[seq] = time.Now()
+	}
 	return nil
 }
 
@@ -331,22 +356,28 @@ func (s *fakeSession) Run(ctx context.Context, sql string) error {
 	if f.loseCommit != 0 && count == f.loseCommit {
 		f.loseCommit = 0
 		if f.commitLost {
-			f.committed = append(f.committed, s.open...)
-			f.commits = append(f.commits, count)
-			for slot, ticket := range s.turns {
-				f.turns[slot] = ticket
-			}
+			f.commit(s, count)
 		}
 		s.release()
 		return io.ErrUnexpectedEOF // the answer never came
 	}
+	f.commit(s, count)
+	s.release()
+	return nil
+}
+
+// commit makes the session's open transaction committed, with the
+// checkpoint count count. f.mu is held.
+func (f *fakeTarget) commit(s *fakeSession, count uint64) {
 	f.committed = append(f.committed, s.open...)
 	f.commits = append(f.commits, count)
+	for _, seq := range s.open {
+		f.committedAt[seq] = time.Now()
+		f.saw[seq] = s.saw[seq]
+	}
 	for slot, ticket := range s.turns {
 		f.turns[slot] = ticket
 	}
-	s.release()
-	return nil
 }
 
 // release ends the session's transaction. f.mu is held.
@@ -356,7 +387,7 @@ func (s *fakeSession) release() {
 			delete(s.f.locks, l)
 		}
 	}
-	s.open, s.held, s.turns = nil, nil, nil
+	s.open, s.held, s.turns, s.saw = nil, nil, nil, nil
 	s.f.cond.Broadcast()
 }
 

@@ -97,9 +97,9 @@ type Target interface {
 	Unlogged(sql string) string
 	// Exec runs sql on a session of its own (autocommit).
 	Exec(ctx context.Context, sql string) error
-	// LockWaiting reports whether a transaction on the target waits for a
+	// LockWaits counts the transactions on the target that wait for a
 	// row lock.
-	LockWaiting(ctx context.Context) (bool, error)
+	LockWaits(ctx context.Context) (int, error)
 }
 
 // Session is a target session as a worker uses it (see target.Session).
@@ -191,6 +191,7 @@ type Pipeline struct {
 type counters struct {
 	busy, waiting                        atomic.Int64
 	retries, orderAborts, chained        atomic.Uint64
+	earlyStarts                          atomic.Uint64
 	serialTxns, barriers, expectedErrors atomic.Uint64
 	repacked                             atomic.Uint64
 }
@@ -345,6 +346,9 @@ type RunCounts struct {
 	// ChainedCommits counts the commits sent chained on the one before,
 	// before it was acknowledged (target/turns.go).
 	ChainedCommits uint64
+	// EarlyStarts counts the group bodies started before the groups they
+	// depend on had committed (worker.go, earlyStart).
+	EarlyStarts uint64
 	// Repacked counts the groups applied again with their SQL apply
 	// statements one per packet, after packets joined across groups could
 	// not be checked exactly (sqlgen.ErrRepack).
@@ -368,7 +372,7 @@ func (p *Pipeline) Snapshot() Snapshot {
 	s.Busy, s.Waiting = int(c.busy.Load()), int(c.waiting.Load())
 	s.Barriers, s.Retries, s.OrderAborts = c.barriers.Load(), c.retries.Load(), c.orderAborts.Load()
 	s.SerialTxns, s.ExpectedErrors = c.serialTxns.Load(), c.expectedErrors.Load()
-	s.ChainedCommits, s.Repacked = c.chained.Load(), c.repacked.Load()
+	s.ChainedCommits, s.Repacked, s.EarlyStarts = c.chained.Load(), c.repacked.Load(), c.earlyStarts.Load()
 	return s
 }
 

@@ -3,6 +3,8 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -196,10 +198,12 @@ func TestSingleTransactionRetriedAlone(t *testing.T) {
 
 // TestDependentTransactionsWait: transactions sharing a key never run
 // side by side: 2 writes the row 1 writes, so it starts only once 1 has
-// committed, whatever the workers.
+// committed, or (with chained commits) once 1 has run its body and holds
+// the row's lock, whatever the workers; either way it finds 1's row.
 func TestDependentTransactionsWait(t *testing.T) {
 	bothCommitModes(t, func(t *testing.T, chain bool) {
-		f := newFakeTarget(t, map[uint64]*fakeTxn{1: {delay: 100 * time.Millisecond}, 2: {needs: 1}})
+		row := []string{"row 7"}
+		f := newFakeTarget(t, map[uint64]*fakeTxn{1: {delay: 100 * time.Millisecond, locks: row}, 2: {needs: 1, locks: row}})
 		_, err := runPipeline(t, context.Background(), f, Config{ChainCommits: chain, Workers: 4}, rowTxn(1, 7), rowTxn(2, 7), rowTxn(3, 8))
 		if err != nil {
 			t.Fatal(err)
@@ -208,6 +212,86 @@ func TestDependentTransactionsWait(t *testing.T) {
 			t.Fatalf("committed %v, transaction 2 applied %d times: it ran before 1 committed", got, f.applied[2])
 		}
 	})
+}
+
+// TestEarlyStart: 2 writes the row 1 writes, and 1's body and COMMIT are
+// slow (a slow disk). With chained commits 2's statements are sent once 1
+// has run its body (and holds the row's lock), before 1 commits, and the
+// target holds them on the lock until it has: 2 finds 1's row, and they
+// commit in order. Without, 2 starts once 1 has committed.
+func TestEarlyStart(t *testing.T) {
+	bothCommitModes(t, func(t *testing.T, chain bool) {
+		row := []string{"row 1"}
+		f := newFakeTarget(t, map[uint64]*fakeTxn{
+			1: {delay: 100 * time.Millisecond, commitDelay: 200 * time.Millisecond, locks: row},
+			2: {needs: 1, locks: row}})
+		_, err := runPipeline(t, context.Background(), f, Config{ChainCommits: chain, Workers: 2}, rowTxn(1, 1), rowTxn(2, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.result(); !slices.Equal(got, seqs(2)) || f.applied[2] != 1 || !slices.Equal(f.saw[2], []uint64{1}) {
+			t.Fatalf("committed %v, 2 applied %d times on %v: want 1 2, 2 applied once on 1", got, f.applied[2], f.saw[2])
+		}
+		if f.started[2].Before(f.ran[1]) {
+			t.Fatalf("2 was sent before 1 had run its body")
+		}
+		if early := f.started[2].Before(f.committedAt[1]); early != chain {
+			t.Fatalf("2 sent before 1 committed: %v, with chained commits %v", early, chain)
+		}
+	})
+}
+
+// TestEarlyStartRandom applies random transactions that share a few rows,
+// with slow bodies and COMMITs, failed statements, deadlocks and COMMITs
+// that fail, with early starts, and checks that they commit in source
+// order and that each was applied on every earlier one it shares a row
+// with (what it saw when its statements took their locks): the row locks
+// and the commit order together never let a transaction commit what it
+// applied on rows an earlier one had not committed, whatever fails.
+func TestEarlyStartRandom(t *testing.T) {
+	for seed := int64(1); seed <= 12; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			t.Parallel()
+			rnd := rand.New(rand.NewPCG(uint64(seed), 0))
+			const n = 40
+			scripts := map[uint64]*fakeTxn{}
+			txns := make([]*txn.Txn, n)
+			rows := map[uint64]string{}
+			for i := range uint64(n) {
+				seq := i + 1
+				id := rnd.Int64N(4) + 1
+				rows[seq] = fmt.Sprint("row ", id)
+				ft := &fakeTxn{locks: []string{rows[seq]}}
+				switch rnd.IntN(8) {
+				case 0:
+					ft.delay = time.Duration(rnd.IntN(30)) * time.Millisecond
+				case 1:
+					ft.commitDelay = time.Duration(rnd.IntN(30)) * time.Millisecond
+				case 2:
+					ft.failOnce = serverError(1213)
+				case 3:
+					ft.commitDelay, ft.failCommitOnce = 10*time.Millisecond, serverError(1213)
+				}
+				scripts[seq] = ft
+				txns[i] = rowTxn(seq, id)
+			}
+			f := newFakeTarget(t, scripts)
+			cfg := Config{ChainCommits: true, Workers: 4, GroupTxns: 1 + rnd.IntN(3), MaxRetries: 20}
+			if _, err := runPipeline(t, context.Background(), f, cfg, txns...); err != nil {
+				t.Fatal(err)
+			}
+			if got := f.result(); !slices.Equal(got, seqs(n)) {
+				t.Fatalf("committed %v, want 1..%d in order", got, n)
+			}
+			for j := uint64(1); j <= n; j++ {
+				for i := uint64(1); i < j; i++ {
+					if rows[i] == rows[j] && !slices.Contains(f.saw[j], i) {
+						t.Fatalf("%d (%s) was applied on %v, without %d, which wrote the row before it", j, rows[j], f.saw[j], i)
+					}
+				}
+			}
+		})
+	}
 }
 
 // TestCancellation cancels the pipeline at every stage: while a body is

@@ -51,6 +51,10 @@ type group struct {
 	// the first (txns[0]); the dispatcher closes it after the last one, or
 	// earlier when the reading stops (stream.go).
 	stream chan *txn.Txn
+	// late makes the group start only once every ticket up to dependsOn
+	// has committed, set after an attempt failed; early says the attempt
+	// under way started before they had (see earlyStart).
+	late, early bool
 	// split sends the group's SQL apply statements one per packet
 	// (target.Session.ExecEach), after an attempt with them joined
 	// (target.Session.ExecJoined) could not check its rows exactly
@@ -123,8 +127,23 @@ func (w *worker) apply(ctx context.Context, g *group) error {
 			return nil
 		}
 		w.rollback()
+		seq.RolledBack(g.first)
+		early := g.early
+		g.early, g.late = false, true
 		var aborted sequencer.ErrAborted
 		switch {
+		case early && !errors.Is(err, errCommit) && (target.IsServerError(err) || sqlgen.IsRowsError(err) || errors.As(err, &aborted)):
+			// It started before the groups it depends on had committed,
+			// and failed or was told to roll back: whatever the cause,
+			// run it again once they have, as without an early start
+			// (and after the group that asked, if one did).
+			until := g.dependsOn
+			if errors.As(err, &aborted) {
+				until = max(until, aborted.Until)
+			}
+			if err := seq.WaitCommitted(ctx, until); err != nil {
+				return err
+			}
 		case errors.Is(err, sqlgen.ErrRepack) && !g.split:
 			// A joined packet could not be checked exactly: nothing is
 			// wrong, apply the group again with its packets split.
@@ -272,7 +291,14 @@ func (w *worker) applyOnce(ctx context.Context, g *group) error {
 		}
 		lead = nil
 	}
-	if err := w.p.seq.WaitCommitted(ctx, g.dependsOn); err != nil {
+	var ranGen uint64
+	if w.p.earlyStart(g) {
+		gen, committed, err := w.p.seq.WaitRan(ctx, g.dependsOn)
+		if err != nil {
+			return err
+		}
+		ranGen, g.early = gen, !committed
+	} else if err := w.p.seq.WaitCommitted(ctx, g.dependsOn); err != nil {
 		return err
 	}
 	gen := w.p.seq.Generation()
@@ -285,7 +311,12 @@ func (w *worker) applyOnce(ctx context.Context, g *group) error {
 	last := g.txns[len(g.txns)-1]
 	g.sqlEvents = sqlgen.SQLRowEvents(stmts)
 	stmts = append(lead, stmts...)
-	w.p.bodies.start(g.first)
+	var early uint64
+	if g.early {
+		early = g.dependsOn
+		w.p.counts.earlyStarts.Add(1)
+	}
+	w.p.bodies.start(g.first, early)
 	if g.split {
 		err = w.stmtError(w.sess.ExecEach(ctx, stmts))
 	} else {
@@ -296,11 +327,19 @@ func (w *worker) applyOnce(ctx context.Context, g *group) error {
 		return err
 	}
 	w.sess.SetFormat(format)
+	if chain {
+		w.p.seq.Ran(g.first, g.last())
+	}
 	w.p.counts.waiting.Add(1)
 	after, err := w.p.seq.WaitTurn(ctx, g.first, gen, chain)
 	w.p.counts.waiting.Add(-1)
 	if err != nil {
 		return err
+	}
+	if g.early && !w.p.seq.RanSince(ranGen, g.dependsOn) {
+		// A group it started on rolled back: its body may have run on
+		// rows without that group's changes.
+		return sequencer.ErrAborted{Until: g.dependsOn}
 	}
 	commit := w.p.checkpointSQL(g) + ";\nCOMMIT"
 	if after != 0 {
@@ -335,6 +374,29 @@ func (w *worker) applyOnce(ctx context.Context, g *group) error {
 	}
 	w.p.committed(g)
 	return nil
+}
+
+// earlyStart reports whether g may run its body once the groups it
+// depends on have run theirs, before they commit (see the sequencer's
+// "Early start"): with chained commits, for groups of row events applied
+// in one target transaction that no attempt has failed. A group it
+// depends on then holds its row locks until it commits, and the server
+// holds g's statements on them until it has; should it roll back
+// instead, g runs again (Sequencer.RanSince). Statement groups, DDL and
+// the transactions applied alone wait for every commit before them, and
+// so does every group when the SQL apply path fires the target's
+// triggers: a trigger may read rows without locking them, and would then
+// not see what the group before changed.
+func (p *Pipeline) earlyStart(g *group) bool {
+	if !p.cfg.ChainCommits || g.late || g.statement || g.ddl || g.solo != "" || g.stream != nil {
+		return false
+	}
+	if p.deps.Gen != nil {
+		if applySQL, triggersFire := p.deps.Gen.Modes(); applySQL && triggersFire {
+			return false
+		}
+	}
+	return true
 }
 
 // graceContext returns a context that ends d after ctx ends.

@@ -6,6 +6,7 @@ package sequencer
 
 import (
 	"context"
+	"slices"
 	"sync"
 )
 
@@ -40,6 +41,14 @@ import (
 // C runs and commits (committed = 5). The target only ever holds a prefix of
 // the source history: after A, after A+B, after A+B+C.
 //
+// Early start (chained commits only): a group may also start once every
+// ticket up to dependsOn is committed or belongs to a group that has run
+// its body (Ran) and holds its locks until it commits: the server's row
+// locks then hold the later group's statements until the earlier one
+// commits, and it sees its rows (WaitRan). Should such an earlier group
+// roll back instead (RolledBack), the later one ran on rows it may not
+// see again: RanSince tells it to roll back and run again.
+//
 // Commit-order deadlock: B may hold a lock (a gap lock, a unique check) that
 // A's body needs while B waits for its turn; InnoDB sees no cycle and A's
 // lock wait times out. The worker of the earliest pending group (A) then
@@ -55,13 +64,27 @@ type Sequencer struct {
 	abortFrom uint64
 	// sentFirst..sentLast is the latest group that sent its COMMIT.
 	sentFirst, sentLast uint64
-	changed             chan struct{} // closed and replaced on every state change
-	failed              error
+	// ran holds the groups not committed that have run their bodies, by
+	// first ticket: their last ticket. rerunGen counts the rollbacks of
+	// such groups; reruns are the latest (see RanSince).
+	ran      map[uint64]uint64
+	rerunGen uint64
+	reruns   []rerun
+	changed  chan struct{} // closed and replaced on every state change
+	failed   error
 }
+
+// rerun records that the group starting at first rolled back after it had
+// run its body; gen is rerunGen after it.
+type rerun struct{ gen, first uint64 }
+
+// maxReruns bounds the rollbacks remembered: a group that started early
+// before the oldest one remembered runs again (RanSince).
+const maxReruns = 256
 
 // New returns a sequencer whose tickets up to committed count as committed.
 func New(committed uint64) *Sequencer {
-	return &Sequencer{committed: committed, changed: make(chan struct{})}
+	return &Sequencer{committed: committed, changed: make(chan struct{}), ran: map[uint64]uint64{}}
 }
 
 // notifyLocked wakes every waiter. s.mu must be held.
@@ -173,7 +196,98 @@ func (s *Sequencer) Done(last uint64) {
 	if last > s.committed {
 		s.committed = last
 	}
+	for first := range s.ran {
+		if first <= s.committed {
+			delete(s.ran, first)
+		}
+	}
 	s.notifyLocked()
+}
+
+// Ran records that the group of tickets first..last has run its body and
+// holds its locks until it commits or rolls back.
+func (s *Sequencer) Ran(first, last uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if first > s.committed {
+		s.ran[first] = last
+		s.notifyLocked()
+	}
+}
+
+// RolledBack records that the group starting at first rolled back: if it
+// had run its body, the groups that started on it must run again
+// (RanSince).
+func (s *Sequencer) RolledBack(first uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.ran[first]; !ok {
+		return
+	}
+	delete(s.ran, first)
+	s.rerunGen++
+	s.reruns = append(s.reruns, rerun{gen: s.rerunGen, first: first})
+	if len(s.reruns) > maxReruns {
+		s.reruns = slices.Delete(s.reruns, 0, len(s.reruns)-maxReruns/2)
+	}
+	s.notifyLocked()
+}
+
+// ranUpToLocked reports whether every ticket up to n is committed or in a
+// group that has run its body. s.mu must be held.
+func (s *Sequencer) ranUpToLocked(n uint64) bool {
+	t := s.committed
+	for t < n {
+		last, ok := s.ran[t+1]
+		if !ok {
+			return false
+		}
+		t = last
+	}
+	return true
+}
+
+// RanUpTo reports whether every ticket up to n is committed or in a group
+// that has run its body (Ran).
+func (s *Sequencer) RanUpTo(n uint64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ranUpToLocked(n)
+}
+
+// WaitRan blocks until every ticket up to n is committed or in a group
+// that has run its body (Ran). It returns the rerun generation to give
+// RanSince, and whether every ticket up to n was committed (the group
+// then did not start early).
+func (s *Sequencer) WaitRan(ctx context.Context, n uint64) (gen uint64, committed bool, err error) {
+	err = s.waitFor(ctx, func() bool {
+		if !s.ranUpToLocked(n) {
+			return false
+		}
+		gen, committed = s.rerunGen, s.committed >= n
+		return true
+	})
+	return gen, committed, err
+}
+
+// RanSince reports whether no group with a ticket up to n has rolled back
+// after running its body since WaitRan returned gen: if one has, a group
+// that started on it ran on rows it may not see again, and must roll back.
+func (s *Sequencer) RanSince(gen, n uint64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if gen == s.rerunGen {
+		return true
+	}
+	if len(s.reruns) == 0 || s.reruns[0].gen > gen+1 {
+		return false // forgotten: assume the worst
+	}
+	for _, r := range s.reruns {
+		if r.gen > gen && r.first <= n {
+			return false
+		}
+	}
+	return true
 }
 
 // Fail wakes every waiter with err; later waits return it at once.

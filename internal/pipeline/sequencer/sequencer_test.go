@@ -139,3 +139,81 @@ func TestSequencerFail(t *testing.T) {
 		t.Fatalf("waitCommitted after fail = %v, want %v", err, boom)
 	}
 }
+
+// TestSequencerEarlyStart: a group may start once every ticket before
+// the one it depends on is committed or in a group that has run its body;
+// a rollback of such a group tells the groups that started on it to run
+// again, and only those.
+func TestSequencerEarlyStart(t *testing.T) {
+	s := New(2) // 1..2 committed; groups 3..4, 5..5 and 6..8 pending
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	type started struct {
+		gen       uint64
+		committed bool
+		err       error
+	}
+	got := make(chan started, 1)
+	go func() { gen, committed, err := s.WaitRan(ctx, 5); got <- started{gen, committed, err} }()
+	s.Ran(5, 5) // not enough: 3..4 has not run
+	select {
+	case st := <-got:
+		t.Fatalf("a group depending on 5 started (%+v) before 3..4 ran its body", st)
+	case <-time.After(20 * time.Millisecond):
+	}
+	s.Ran(3, 4)
+	st := <-got
+	if st.err != nil || st.committed {
+		t.Fatalf("after 3..4 and 5 ran: %+v, want an early start", st)
+	}
+	if !s.RanSince(st.gen, 5) {
+		t.Fatal("RanSince without a rollback: false")
+	}
+	s.RolledBack(9) // never ran: nothing to tell
+	s.RolledBack(6)
+	if !s.RanSince(st.gen, 5) {
+		t.Fatal("a group depending on 5 told to run again after a rollback of nothing it started on")
+	}
+	s.Ran(6, 8)
+	s.RolledBack(6) // ran, but after 5
+	if !s.RanSince(st.gen, 5) {
+		t.Fatal("a group depending on 5 told to run again after 6..8 rolled back")
+	}
+	s.RolledBack(5)
+	if s.RanSince(st.gen, 5) || !s.RanSince(st.gen, 4) {
+		t.Fatal("after 5 rolled back: a group depending on 5 must run again, one depending on 4 need not")
+	}
+	if s.RanUpTo(5) {
+		t.Fatal("5 rolled back, yet every ticket up to 5 counts as run")
+	}
+	s.Done(4)
+	if !s.RanUpTo(4) || s.RanUpTo(5) {
+		t.Fatal("after 3..4 committed: RanUpTo(4) must hold, RanUpTo(5) not")
+	}
+	if _, committed, err := s.WaitRan(ctx, 4); err != nil || !committed {
+		t.Fatalf("WaitRan(4) after 4 committed: committed %v, %v", committed, err)
+	}
+	// A rollback of a group that committed-and-was-forgotten is not one.
+	s.RolledBack(3)
+	if gen, _, _ := s.WaitRan(ctx, 4); !s.RanSince(gen, 8) {
+		t.Fatal("RanSince after the rollback of a committed group: false")
+	}
+}
+
+// TestSequencerForgetsReruns: a group that started before the oldest
+// rollback remembered is told to run again.
+func TestSequencerForgetsReruns(t *testing.T) {
+	s := New(0)
+	s.Ran(1, 1)
+	gen, _, err := s.WaitRan(context.Background(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range uint64(maxReruns + 1) {
+		s.Ran(100+i, 100+i)
+		s.RolledBack(100 + i)
+	}
+	if s.RanSince(gen, 1) {
+		t.Fatal("RanSince after the rollbacks since were forgotten: true")
+	}
+}
