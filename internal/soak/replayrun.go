@@ -285,6 +285,10 @@ type Outcome struct {
 	Restarts int
 	// Terms counts the runs that a SIGTERM stopped (exit 130).
 	Terms int
+	// EarlyStarts and OrderAborts add up the runs' summaries' (the runs
+	// that printed one): how often the seed exercised the early start
+	// and the order monitor.
+	EarlyStarts, OrderAborts uint64
 	// Hung is true when a process outlived runTimeout.
 	Hung bool
 	// Settled lists the transactions whose outcome a run refused to guess
@@ -327,6 +331,9 @@ type summaryJSON struct {
 		Offset uint64 `json:"offset"`
 	} `json:"next"`
 	Error string `json:"error"`
+	// EarlyStarts and OrderAborts: see replay.Summary.
+	EarlyStarts uint64 `json:"early_starts"`
+	OrderAborts uint64 `json:"order_aborts"`
 }
 
 // replayer runs the binlog-replay binary against a target.
@@ -554,6 +561,10 @@ func (r *replayer) runOnce(ctx context.Context, out *Outcome, resume bool, worke
 	out.Exit = exitCode(waitErr)
 	out.Stdout, out.Stderr = stdout.String(), stderr.String()
 	out.Summary = parseSummary(out.Stdout)
+	if s := out.Summary; s != nil {
+		out.EarlyStarts += s.EarlyStarts
+		out.OrderAborts += s.OrderAborts
+	}
 	switch {
 	case termed && out.Exit == 130:
 		return "interrupted", nil
