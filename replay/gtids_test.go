@@ -13,6 +13,7 @@ import (
 
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
+	"github.com/binlog-replay/binlog-replay/internal/workload/reference"
 	"github.com/binlog-replay/binlog-replay/plan"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/txn"
@@ -524,4 +525,17 @@ func TestStopGTIDReachedBeforeStart(t *testing.T) {
 	if err != nil || !strings.Contains(rep.Problems.Refusal, "already reach sequence number") {
 		t.Fatalf("plan: %v, refusal %q; want the replay's", err, rep.Problems.Refusal)
 	}
+}
+
+// TestAnchorLowerSequenceNumber: the anchor of the tests and of bench
+// (mariadb-binlog | mariadb) applies binlogs whose sequence numbers do not
+// rise in a domain; mariadb-binlog refuses them by default ("Found out of
+// order GTID"), which made bench --binlogs fail on them.
+func TestAnchorLowerSequenceNumber(t *testing.T) {
+	sc := lowerSeqNoScenario(t)
+	tgt, db := sc.Target(t)
+	if err := reference.ReplayWithMariaDBBinlog(context.Background(), sc.Files, sc.Start.File, sc.Start.Offset, tgt.Socket); err != nil {
+		t.Fatalf("anchor: %v", err)
+	}
+	requireRows(t, db, "tt.p", 5)
 }
