@@ -704,3 +704,51 @@ func TestPendingTemporaryTableLoggedStops(t *testing.T) {
 		t.Fatalf("a second resume: %v, want it refused where nt.tmp is open", err)
 	}
 }
+
+// TestPendingDDLBelowServerSequence: the source logged a DDL under a
+// sequence number below one its server id had logged before (SET
+// gtid_seq_no, gtid_strict_mode off). An earlier run stopped with the DDL
+// marked pending and not run, so the target's GTID state holds the higher
+// number for that server id. The resume must run the DDL: the target's
+// binlog does not hold its GTID. It took the higher number for its GTID
+// logged and skipped the DDL, exit 0, the column missing.
+func TestPendingDDLBelowServerSequence(t *testing.T) {
+	const ddl = "ALTER TABLE nt.i ADD COLUMN w INT NOT NULL DEFAULT 7"
+	sc, pending := ntScenario(t, nil, []string{"SET SESSION server_id = 77", "SET SESSION gtid_seq_no = 100",
+		"INSERT INTO nt.i VALUES (3, 3)", "SET SESSION gtid_seq_no = 50", ddl, "INSERT INTO nt.i (id, v) VALUES (4, 4)"}, 4)
+	if !strings.HasSuffix(pending, "-77-50") {
+		t.Fatalf("the DDL was logged as %s, want 0-77-50", pending)
+	}
+	var start txn.Position
+	for _, tx := range scenarioTxns(t, sc) {
+		if tx.GTID.String() == pending {
+			start = tx.Start
+		}
+	}
+	db, o := binlogTarget(t, sc, "", 1)
+	o.Select.StopPosition = start
+	if _, err := replay.Run(context.Background(), o, io.Discard); err != nil {
+		t.Fatalf("replay up to the DDL: %v", err)
+	}
+	// Leave the DDL pending, not run: its mark holds the print of the
+	// table as it is before it.
+	ctx := context.Background()
+	print, err := schema.Fingerprint(ctx, db, []byte(ddl), "nt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := replaytest.ExecAll(ctx, db, "SET SESSION sql_log_bin=0",
+		fmt.Sprintf("UPDATE binlog_replay.checkpoint SET state='ddl', ddl_file='%s', ddl_pos=%d, pending_gtid='%s', "+
+			"pending_print='%s', pending_what=''", start.File, start.Offset, pending, print.Digest)); err != nil {
+		t.Fatal(err)
+	}
+	o.Select.StartPosition, o.Select.StopPosition, o.Recovery.Resume, o.Select.ToEnd = txn.Position{}, txn.Position{}, true, true
+	var log strings.Builder
+	if _, err := replay.Run(ctx, o, &log); err != nil {
+		t.Fatalf("resume: %v\nlog:\n%s", err, log.String())
+	}
+	if strings.Contains(log.String(), "not run again") {
+		t.Fatalf("the resume skipped the DDL as logged\nlog:\n%s", log.String())
+	}
+	replaytest.RequireEqual(t, db, sc.SourceDB, "nt")
+}

@@ -260,10 +260,19 @@ func CheckNothingLoggedPast(ctx context.Context, conn *sql.Conn, last, pending s
 // id than the pending transaction's.
 const LoggedPendingAsOwn = "the target logged the pending transaction under a GTID of its own"
 
-// LoggedGTID reports whether the target's binlog holds g (a MariaDB GTID):
-// its GTID state has g's domain and server id at g's sequence number or
-// later. False for other GTIDs, or when the binlog is off.
-func LoggedGTID(ctx context.Context, db RowQueryer, g string) (bool, error) {
+// LoggedGTID reports whether the target's binlog holds g (a MariaDB GTID),
+// the GTID of a transaction an earlier run left pending: nothing after it
+// was committed, so if the target logged it, it is the last GTID its
+// domain and server id logged (the GTID state holds that one, the last
+// logged, whatever its number) or, if the statement logged more event
+// groups after it (a second one takes the domain's next number), it is in
+// the newest binlog files. A GTID state below g says it was not logged;
+// above g, the newest binlog files are read for it (maxLoggedScan of them):
+// a domain's numbers need not rise (gtid_strict_mode off: SET
+// gtid_seq_no), so an earlier transaction of the same server id may have
+// logged a higher number. False for other GTIDs, or when the binlog is
+// off.
+func LoggedGTID(ctx context.Context, db Queryer, g string) (bool, error) {
 	want, err := txn.ParseGTID(g)
 	if err != nil || want.Flavor != txn.FlavorMariaDB {
 		return false, nil
@@ -273,16 +282,118 @@ func LoggedGTID(ctx context.Context, db RowQueryer, g string) (bool, error) {
 	if err := db.QueryRowContext(ctx, "SELECT @@log_bin, @@gtid_binlog_state").Scan(&logBin, &state); err != nil {
 		return false, fmt.Errorf("read the target's binlog GTID state: %w", err)
 	}
+	if !logBin {
+		return false, nil
+	}
 	for _, s := range strings.Split(state, ",") {
 		have, err := txn.ParseGTID(strings.TrimSpace(s))
-		if err == nil && logBin && have.Domain == want.Domain && have.Server == want.Server && have.Seq >= want.Seq {
+		if err != nil || have.Domain != want.Domain || have.Server != want.Server {
+			continue
+		}
+		switch {
+		case have.Seq == want.Seq:
 			return true, nil
+		case have.Seq > want.Seq:
+			return binlogHolds(ctx, db, want)
 		}
 	}
 	return false, nil
 }
 
-// RowQueryer is what reads one row: a *sql.DB or a *sql.Conn.
-type RowQueryer interface {
+// maxLoggedScan is how many of the newest binlog files LoggedGTID reads.
+// The pending transaction was the last the earlier run applied: it is in
+// the newest file, or an earlier one if the target rotated since (a
+// restart rotates once).
+const maxLoggedScan = 5
+
+// binlogHolds reports whether one of the target's newest binlog files
+// (maxLoggedScan) holds the GTID g.
+func binlogHolds(ctx context.Context, db Queryer, g txn.GTID) (bool, error) {
+	files, err := binlogFiles(ctx, db)
+	if err != nil {
+		return false, err
+	}
+	for i := len(files) - 1; i >= 0 && i >= len(files)-maxLoggedScan; i-- {
+		found, err := fileHoldsGTID(ctx, db, files[i], g)
+		if err != nil || found {
+			return found, err
+		}
+	}
+	return false, nil
+}
+
+// binlogFiles lists the target's binlog files, oldest first.
+func binlogFiles(ctx context.Context, db Queryer) ([]string, error) {
+	rows, err := db.QueryContext(ctx, "SHOW BINARY LOGS")
+	if err != nil {
+		return nil, fmt.Errorf("list the target's binlog files, to find a pending transaction's GTID: %w", err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	var files []string
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		var name string
+		vals[0] = &name
+		for i := 1; i < len(vals); i++ {
+			vals[i] = new(sql.RawBytes)
+		}
+		if err := rows.Scan(vals...); err != nil {
+			return nil, err
+		}
+		files = append(files, name)
+	}
+	return files, rows.Err()
+}
+
+// fileHoldsGTID reports whether the target's binlog file holds a GTID
+// event of g ("BEGIN GTID 0-1-5", "GTID 0-1-5 cid=7" in SHOW BINLOG
+// EVENTS).
+func fileHoldsGTID(ctx context.Context, db Queryer, file string, g txn.GTID) (bool, error) {
+	rows, err := db.QueryContext(ctx, "SHOW BINLOG EVENTS IN "+quoteString(file))
+	if err != nil {
+		return false, fmt.Errorf("read the target's binlog file %s, to find a pending transaction's GTID: %w", file, err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return false, err
+	}
+	want := g.String()
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		var eventType, info sql.NullString
+		for i := range vals {
+			vals[i] = new(sql.RawBytes)
+		}
+		// Log_name, Pos, Event_type, Server_id, End_log_pos, Info
+		vals[2], vals[len(vals)-1] = &eventType, &info
+		if err := rows.Scan(vals...); err != nil {
+			return false, err
+		}
+		if eventType.String != "Gtid" {
+			continue
+		}
+		fields := strings.Fields(info.String)
+		for i := 0; i+1 < len(fields); i++ {
+			if fields[i] == "GTID" && fields[i+1] == want {
+				return true, nil
+			}
+		}
+	}
+	return false, rows.Err()
+}
+
+// Queryer is what reads rows: a *sql.DB or a *sql.Conn.
+type Queryer interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// quoteString quotes s as an SQL string literal.
+func quoteString(s string) string {
+	return "'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "'", "''") + "'"
 }

@@ -62,3 +62,46 @@ func TestCheckNothingLoggedPast(t *testing.T) {
 		}
 	}
 }
+
+// TestLoggedGTID: the GTID state holds the last GTID each domain and server
+// id logged, which need not be its highest: a GTID below it is logged only
+// if the binlog holds it (a statement logging a second event group takes
+// the domain's next number after it), one above it is not.
+func TestLoggedGTID(t *testing.T) {
+	ctx := context.Background()
+	s := sandbox.ForTest(t, sandbox.Options{Binlog: true})
+	db, err := s.Open(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, q := range []string{
+		"SET SESSION gtid_domain_id=7, SESSION server_id=100, SESSION gtid_seq_no=20", "CREATE DATABASE a",
+		"SET SESSION gtid_seq_no=10", "CREATE DATABASE b", // 7-100-10, after 20
+		"CREATE DATABASE c", // 7-100-21: the domain's next
+		"SET SESSION gtid_domain_id=8, SESSION gtid_seq_no=30", "CREATE DATABASE d",
+	} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	for g, want := range map[string]bool{
+		"7-100-21": true,  // the last
+		"7-100-10": true,  // below the last, in the binlog
+		"7-100-15": false, // below the last, not in the binlog
+		"7-100-22": false, // above the last
+		"7-101-21": false, // another server id
+		"8-100-30": true,
+		"8-100-29": false,
+	} {
+		got, err := target.LoggedGTID(ctx, conn, g)
+		if err != nil || got != want {
+			t.Errorf("LoggedGTID(%s) = %v, %v; want %v", g, got, err, want)
+		}
+	}
+}
