@@ -76,7 +76,9 @@ const (
 	// server id of their own, as gtid_strict_mode off allows: another
 	// stream replicated into the domain, a failover): sequence numbers
 	// out of order along the binlog, for --start-gtid, --stop-before-gtid
-	// and the target's GTIDs.
+	// and the target's GTIDs; and one server id's numbers going down (a
+	// script logged ahead of the domain, the next one just below it under
+	// the same server id), for the target's GTID state.
 	FeatSeqNo Feature = "seqno"
 )
 

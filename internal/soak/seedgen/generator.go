@@ -74,8 +74,11 @@ type sessionGen struct {
 	// ddl is the model of the DDL tables, for the DDL session only.
 	ddl *ddlModel
 	// seqNos counts the session's scripts logged with a lower GTID
-	// sequence number (FeatSeqNo), each under a server id of its own.
+	// sequence number (FeatSeqNo), each under a server id of its own;
+	// ahead says the last script was logged ahead of its domain under
+	// one, and the next goes on under it just below (aheadSeqNo).
 	seqNos int
+	ahead  bool
 }
 
 // kind is a weighted script generator enabled by features.
@@ -140,12 +143,23 @@ func (g *sessionGen) scripts(n int) []Script {
 		if g.rng.IntN(40) == 0 {
 			sc.Pause = time.Duration(200+g.rng.IntN(600)) * time.Millisecond
 		}
-		if g.p.Has(FeatSeqNo) && g.rng.IntN(12) == 0 {
+		const ownSeqNo = "SET SESSION server_id = @@GLOBAL.server_id, SESSION gtid_seq_no = 0"
+		switch {
+		case g.ahead:
+			// Under the server id of the script before, just below the
+			// number it started at: that server id's numbers go down.
+			sc.Stmts = append(append([]string{"SET SESSION gtid_seq_no = GREATEST(1, @seqno_ahead - 1)"}, sc.Stmts...), ownSeqNo)
+			g.ahead = false
+		case !g.p.Has(FeatSeqNo) || g.rng.IntN(12) != 0:
+		case g.rng.IntN(3) == 0:
+			sc.Stmts = append(g.aheadSeqNo(), sc.Stmts...)
+			g.ahead = true
+		default:
 			// Prepended before the domain is: it runs after the session
 			// switches domain, and takes that domain's last sequence number.
 			// The number is dropped at the end when no statement logged it
 			// (all failed): the server's own id would log it again.
-			sc.Stmts = append(append([]string{g.lowerSeqNo()}, sc.Stmts...), "SET SESSION server_id = @@GLOBAL.server_id, SESSION gtid_seq_no = 0")
+			sc.Stmts = append(append([]string{g.lowerSeqNo()}, sc.Stmts...), ownSeqNo)
 		}
 		if g.p.Has(FeatDomains) && g.rng.IntN(8) == 0 {
 			sc.Stmts = append([]string{fmt.Sprintf("SET SESSION gtid_domain_id = %d", g.rng.IntN(3))}, sc.Stmts...)
@@ -178,6 +192,23 @@ func (g *sessionGen) lowerSeqNo() string {
 	domain := "REGEXP_SUBSTR(@@gtid_binlog_pos, CONCAT('(^|,)', @@gtid_domain_id, '-[0-9]+-[0-9]+'))"
 	last := "CAST(SUBSTRING_INDEX(COALESCE(" + own + ", " + domain + ", '0-0-1'), '-', -1) AS SIGNED)"
 	return fmt.Sprintf("SET SESSION server_id = %d, SESSION gtid_seq_no = GREATEST(1, %s - %d)", serverID, last, 1+g.rng.IntN(40))
+}
+
+// aheadSeqNo returns statements that log the script's first transaction
+// 50 to 89 past the domain's last sequence number, under a server id no
+// other script uses (as lowerSeqNo), and keep that number in
+// @seqno_ahead: the session's next script logs under the same server id
+// just below it (a number no one logged: the domain went on past it), so
+// that one server id's numbers go down, as a second stream replicated
+// under the same id, or SET gtid_seq_no, makes them. The GTID state then
+// holds the lower number for the server id, below one it logged before.
+func (g *sessionGen) aheadSeqNo() []string {
+	g.seqNos++
+	serverID := 10001 + 2*(g.id*1000+g.seqNos)
+	domain := "REGEXP_SUBSTR(@@gtid_binlog_pos, CONCAT('(^|,)', @@gtid_domain_id, '-[0-9]+-[0-9]+'))"
+	last := "CAST(SUBSTRING_INDEX(COALESCE(" + domain + ", '0-0-1'), '-', -1) AS SIGNED)"
+	return []string{fmt.Sprintf("SET @seqno_ahead = %s + %d", last, 50+g.rng.IntN(40)),
+		fmt.Sprintf("SET SESSION server_id = %d, SESSION gtid_seq_no = @seqno_ahead", serverID)}
 }
 
 func pick(rng *rand.Rand, ks []kind, total int) kind {
