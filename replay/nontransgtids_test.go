@@ -13,6 +13,7 @@ import (
 	"github.com/binlog-replay/binlog-replay/internal/pipeline"
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
+	"github.com/binlog-replay/binlog-replay/internal/target"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/schema"
 	"github.com/binlog-replay/binlog-replay/txn"
@@ -749,6 +750,49 @@ func TestPendingDDLBelowServerSequence(t *testing.T) {
 	}
 	if strings.Contains(log.String(), "not run again") {
 		t.Fatalf("the resume skipped the DDL as logged\nlog:\n%s", log.String())
+	}
+	replaytest.RequireEqual(t, db, sc.SourceDB, "nt")
+}
+
+// TestPendingDDLLoggedAsOwnInAnotherDomain: the target was lost while it
+// ran a DDL of domain 0, after a transaction of domain 1; its crash
+// recovery completed the DDL and logged it under its own server id and
+// the domain's next number. Resuming keeping the source's GTIDs must
+// refuse, as when the domains are one: the check read only the last
+// transaction's domain, and the resume went on, exit 0, the target's
+// binlog holding its own GTID for the source's DDL (soak seed 93641).
+func TestPendingDDLLoggedAsOwnInAnotherDomain(t *testing.T) {
+	const ddl = "ALTER TABLE nt.i ADD COLUMN w INT NOT NULL DEFAULT 7"
+	sc, pending := ntScenario(t, nil, []string{"INSERT INTO nt.i VALUES (3, 3)", "SET SESSION gtid_domain_id = 1",
+		"INSERT INTO nt.i VALUES (4, 4)", "SET SESSION gtid_domain_id = 0", ddl, "INSERT INTO nt.i (id, v) VALUES (5, 5)"}, 4)
+	g := mustParseGTID(t, pending)
+	var start txn.Position
+	for _, tx := range scenarioTxns(t, sc) {
+		if tx.GTID == g {
+			start = tx.Start
+		}
+	}
+	db, o := binlogTarget(t, sc, "", 1)
+	o.Select.StopPosition = start
+	if _, err := replay.Run(context.Background(), o, io.Discard); err != nil {
+		t.Fatalf("replay up to the DDL: %v", err)
+	}
+	// As the crash recovery: the DDL run and logged under the target's
+	// own server id, the checkpoint naming it pending.
+	if err := replaytest.ExecAll(context.Background(), db,
+		fmt.Sprintf("SET SESSION gtid_domain_id=%d, SESSION gtid_seq_no=%d", g.Domain, g.Seq), ddl, "SET SESSION sql_log_bin=0",
+		fmt.Sprintf("UPDATE binlog_replay.checkpoint SET state='ddl', ddl_file='%s', ddl_pos=%d, pending_gtid='%s', "+
+			"pending_print='%sx', pending_what=''", start.File, start.Offset, pending, schema.DigestVersion)); err != nil {
+		t.Fatal(err)
+	}
+	o.Select.StartPosition, o.Select.StopPosition, o.Recovery.Resume, o.Select.ToEnd = txn.Position{}, txn.Position{}, true, true
+	_, err := replay.Run(context.Background(), o, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), target.LoggedPendingAsOwn) {
+		t.Fatalf("resume keeping the source's GTIDs: %v; want a refusal: %s", err, target.LoggedPendingAsOwn)
+	}
+	o.Apply.TargetGTIDs = replay.GTIDsOwn
+	if _, err := replay.Run(context.Background(), o, io.Discard); err != nil {
+		t.Fatalf("--resume --target-gtids own: %v", err)
 	}
 	replaytest.RequireEqual(t, db, sc.SourceDB, "nt")
 }

@@ -424,11 +424,37 @@ func (r *run) begin(ctx context.Context, start txn.Position, cp *target.Checkpoi
 				return err
 			}
 		}
+		if err := r.checkPendingDomain(ctx, conn, cp); err != nil {
+			return err
+		}
 		if err := r.checkPendingLogged(ctx, cp); err != nil {
 			return err
 		}
 	}
 	return r.createCheckpoint(ctx, conn, cp == nil, start)
+}
+
+// checkPendingDomain checks, keeping source GTIDs, the domain of the
+// transaction the checkpoint names as pending when it is not the domain of
+// the last transaction applied (target.CheckPendingDomainLoggedPast): the
+// GTID history before the checkpoint says how far the source's binlogs
+// went in it.
+func (r *run) checkPendingDomain(ctx context.Context, conn *sql.Conn, cp *target.Checkpoint) error {
+	pending, err := txn.ParseGTID(cp.Pending.GTID)
+	if err != nil || pending.Flavor != txn.FlavorMariaDB || cp.Next.IsZero() {
+		return nil
+	}
+	if last, err := txn.ParseGTID(cp.GTID); err == nil && last.Domain == pending.Domain {
+		return nil // CheckNothingLoggedPast's
+	}
+	before, err := r.historyBefore(ctx, cp.Next)
+	if err != nil {
+		r.logf("could not read the binlogs before the checkpoint %s (%v): what the target logged in the pending transaction's "+
+			"domain %d is not checked", cp.Next, err, pending.Domain)
+		return nil
+	}
+	high, _ := before.DomainSeq(pending.Domain)
+	return target.CheckPendingDomainLoggedPast(ctx, conn, cp.Pending.GTID, high)
 }
 
 // highestBefore returns the highest sequence number of the domain of cp's

@@ -217,16 +217,45 @@ func CheckNothingLoggedPast(ctx context.Context, conn *sql.Conn, last, pending s
 	if err != nil || lastGTID.Flavor != txn.FlavorMariaDB {
 		return nil
 	}
-	past := max(lastGTID.Seq, highest)
 	var state string
 	if err := conn.QueryRowContext(ctx, "SELECT @@gtid_binlog_state").Scan(&state); err != nil {
 		return fmt.Errorf("read the target's binlog GTID state: %w", err)
 	}
+	return loggedPast(state, lastGTID.Domain, max(lastGTID.Seq, highest), lastGTID.Seq+1, last, pending)
+}
+
+// CheckPendingDomainLoggedPast is CheckNothingLoggedPast for the domain of
+// pending, the transaction the checkpoint names as pending, when it is not
+// the domain of the checkpoint's last transaction (which
+// CheckNothingLoggedPast checks): highest is the highest sequence number
+// of that domain in the source's binlogs before the checkpoint (0, known
+// false, when they have none). MariaDB's crash recovery logs a DDL it
+// completes under its own server id in the DDL's domain, whichever domain
+// the transactions applied last were in (soak seed 93641).
+func CheckPendingDomainLoggedPast(ctx context.Context, conn *sql.Conn, pending string, highest uint64) error {
+	p, err := txn.ParseGTID(pending)
+	if err != nil || p.Flavor != txn.FlavorMariaDB {
+		return nil
+	}
+	var state string
+	if err := conn.QueryRowContext(ctx, "SELECT @@gtid_binlog_state").Scan(&state); err != nil {
+		return fmt.Errorf("read the target's binlog GTID state: %w", err)
+	}
+	return loggedPast(state, p.Domain, highest, highest+1,
+		fmt.Sprintf("of domain %d (sequence number %d before the checkpoint)", p.Domain, highest), pending)
+}
+
+// loggedPast returns CheckNothingLoggedPast's error when the GTID state
+// holds a GTID of domain past sequence number past, other than pending;
+// next is the domain's next number after the transactions applied, what
+// the server's own GTID for the pending transaction takes; last names
+// the checkpoint's last transaction in the error.
+func loggedPast(state string, domain uint32, past, next uint64, last, pending string) error {
 	pendingGTID, perr := txn.ParseGTID(pending)
 	for _, s := range strings.Split(state, ",") {
 		s = strings.TrimSpace(s)
 		g, err := txn.ParseGTID(s)
-		if err != nil || g.Domain != lastGTID.Domain || g.Seq <= past || s == pending {
+		if err != nil || g.Domain != domain || g.Seq <= past || s == pending {
 			continue
 		}
 		// MariaDB 10.11 logs what its crash recovery does with a DDL
@@ -236,7 +265,7 @@ func CheckNothingLoggedPast(ctx context.Context, conn *sql.Conn, last, pending s
 		// sequence number (the pending transaction's, unless the
 		// source's numbers have gaps).
 		ownLogged := pending != "" && perr == nil && g.Domain == pendingGTID.Domain &&
-			g.Server != pendingGTID.Server && g.Seq == lastGTID.Seq+1
+			g.Server != pendingGTID.Server && g.Seq == next
 		if ownLogged {
 			return fmt.Errorf("cannot resume keeping the source's GTIDs: the target's binlog holds GTID %s, next after "+
 				"the checkpoint's last transaction %s, under another server id than the pending transaction %s: %s. "+
