@@ -217,11 +217,20 @@ func CheckNothingLoggedPast(ctx context.Context, conn *sql.Conn, last, pending s
 	if err != nil || lastGTID.Flavor != txn.FlavorMariaDB {
 		return nil
 	}
-	var state string
-	if err := conn.QueryRowContext(ctx, "SELECT @@gtid_binlog_state").Scan(&state); err != nil {
-		return fmt.Errorf("read the target's binlog GTID state: %w", err)
+	state, err := binlogState(ctx, conn)
+	if err != nil {
+		return err
 	}
 	return loggedPast(state, lastGTID.Domain, max(lastGTID.Seq, highest), lastGTID.Seq+1, last, pending)
+}
+
+// binlogState reads the target's @@gtid_binlog_state.
+func binlogState(ctx context.Context, conn *sql.Conn) (string, error) {
+	var state string
+	if err := conn.QueryRowContext(ctx, "SELECT @@gtid_binlog_state").Scan(&state); err != nil {
+		return "", fmt.Errorf("read the target's binlog GTID state: %w", err)
+	}
+	return state, nil
 }
 
 // CheckPendingDomainLoggedPast is CheckNothingLoggedPast for the domain of
@@ -237,9 +246,9 @@ func CheckPendingDomainLoggedPast(ctx context.Context, conn *sql.Conn, pending s
 	if err != nil || p.Flavor != txn.FlavorMariaDB {
 		return nil
 	}
-	var state string
-	if err := conn.QueryRowContext(ctx, "SELECT @@gtid_binlog_state").Scan(&state); err != nil {
-		return fmt.Errorf("read the target's binlog GTID state: %w", err)
+	state, err := binlogState(ctx, conn)
+	if err != nil {
+		return err
 	}
 	return loggedPast(state, p.Domain, highest, highest+1,
 		fmt.Sprintf("of domain %d (sequence number %d before the checkpoint)", p.Domain, highest), pending)

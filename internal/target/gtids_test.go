@@ -2,6 +2,7 @@ package target_test
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 	"testing"
 
@@ -17,17 +18,7 @@ import (
 // binlogs logged in the domain before the checkpoint (they need not rise).
 func TestCheckNothingLoggedPast(t *testing.T) {
 	ctx := context.Background()
-	s := sandbox.ForTest(t, sandbox.Options{Binlog: true})
-	db, err := s.Open(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := binlogConn(t)
 	var own string
 	if err := conn.QueryRowContext(ctx, "SELECT @@server_id").Scan(&own); err != nil {
 		t.Fatal(err)
@@ -69,17 +60,7 @@ func TestCheckNothingLoggedPast(t *testing.T) {
 // the domain's next number after it), one above it is not.
 func TestLoggedGTID(t *testing.T) {
 	ctx := context.Background()
-	s := sandbox.ForTest(t, sandbox.Options{Binlog: true})
-	db, err := s.Open(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := binlogConn(t)
 	for _, q := range []string{
 		"SET SESSION gtid_domain_id=7, SESSION server_id=100, SESSION gtid_seq_no=20", "CREATE DATABASE a",
 		"SET SESSION gtid_seq_no=10", "CREATE DATABASE b", // 7-100-10, after 20
@@ -104,4 +85,22 @@ func TestLoggedGTID(t *testing.T) {
 			t.Errorf("LoggedGTID(%s) = %v, %v; want %v", g, got, err, want)
 		}
 	}
+}
+
+// binlogConn returns a connection to a throwaway server writing a binlog.
+func binlogConn(t *testing.T) *sql.Conn {
+	t.Helper()
+	ctx := context.Background()
+	s := sandbox.ForTest(t, sandbox.Options{Binlog: true})
+	db, err := s.Open(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
 }
