@@ -658,9 +658,9 @@ func (ts targetSessions) Exec(ctx context.Context, sql string) error {
 	return err
 }
 
-// LockWaits is target.Target.LockWaits.
-func (ts targetSessions) LockWaits(ctx context.Context) (int, error) {
-	return ts.r.tgt.LockWaits(ctx)
+// LockWaiting is target.Target.LockWaiting.
+func (ts targetSessions) LockWaiting(ctx context.Context) (bool, error) {
+	return ts.r.tgt.LockWaiting(ctx)
 }
 
 // read reads transactions from the files, filters them and sends the ones

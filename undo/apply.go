@@ -308,5 +308,5 @@ func (s sessions) Exec(ctx context.Context, sql string) error {
 	return err
 }
 
-// LockWaits is target.Target.LockWaits.
-func (s sessions) LockWaits(ctx context.Context) (int, error) { return s.u.tgt.LockWaits(ctx) }
+// LockWaiting is target.Target.LockWaiting.
+func (s sessions) LockWaiting(ctx context.Context) (bool, error) { return s.u.tgt.LockWaiting(ctx) }

@@ -71,7 +71,7 @@ type fakeTarget struct {
 	chained int
 	// joined counts the ExecJoined calls.
 	joined int
-	// slowLockQuery makes each LockWaits query take that long, whatever
+	// slowLockQuery makes each LockWaiting query take that long, whatever
 	// its context (a slow server); lockQueries counts those running.
 	slowLockQuery time.Duration
 	lockQueries   atomic.Int32
@@ -130,13 +130,13 @@ func (f *fakeTarget) Exec(_ context.Context, sql string) error {
 	return nil
 }
 
-func (f *fakeTarget) LockWaits(context.Context) (int, error) {
+func (f *fakeTarget) LockWaiting(context.Context) (bool, error) {
 	f.lockQueries.Add(1)
 	defer f.lockQueries.Add(-1)
 	time.Sleep(f.slowLockQuery)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.waiting, nil
+	return f.waiting > 0, nil
 }
 
 // result returns what was committed, in order.

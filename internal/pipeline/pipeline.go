@@ -97,9 +97,9 @@ type Target interface {
 	Unlogged(sql string) string
 	// Exec runs sql on a session of its own (autocommit).
 	Exec(ctx context.Context, sql string) error
-	// LockWaits counts the transactions on the target that wait for a
+	// LockWaiting reports whether a transaction on the target waits for a
 	// row lock.
-	LockWaits(ctx context.Context) (int, error)
+	LockWaiting(ctx context.Context) (bool, error)
 }
 
 // Session is a target session as a worker uses it (see target.Session).

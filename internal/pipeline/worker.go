@@ -311,12 +311,10 @@ func (w *worker) applyOnce(ctx context.Context, g *group) error {
 	last := g.txns[len(g.txns)-1]
 	g.sqlEvents = sqlgen.SQLRowEvents(stmts)
 	stmts = append(lead, stmts...)
-	var early uint64
 	if g.early {
-		early = g.dependsOn
 		w.p.counts.earlyStarts.Add(1)
 	}
-	w.p.bodies.start(g.first, early)
+	w.p.bodies.start(g.first)
 	if g.split {
 		err = w.stmtError(w.sess.ExecEach(ctx, stmts))
 	} else {

@@ -202,13 +202,13 @@ func abbreviate(s string, n int) string {
 	return s[:n] + "..."
 }
 
-// LockWaits counts the transactions on the target that wait for a row
+// LockWaiting reports whether a transaction on the target waits for a row
 // lock (InnoDB refreshes this view at most every 0.1 s).
-func (t *Target) LockWaits(ctx context.Context) (int, error) {
+func (t *Target) LockWaiting(ctx context.Context) (bool, error) {
 	var n int
 	err := t.db.QueryRowContext(ctx,
 		"SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'").Scan(&n)
-	return n, err
+	return n > 0, err
 }
 
 // RoundTrip measures the round trip to the target: the median of a few
