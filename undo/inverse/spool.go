@@ -58,17 +58,27 @@ type Spool struct {
 }
 
 // NewSpool creates the spool's file in dir (os.TempDir() when empty).
-// The file is unlinked at once where the system allows an open file to
-// be, and otherwise removed when the spool is closed: either way it
-// takes no space once the undo ends, even killed.
+// The file has no name where the system can create it so (Linux's
+// O_TMPFILE); else it is unlinked at once where the system allows an open
+// file to be, and otherwise removed when the spool is closed: it takes no
+// space once the undo ends, even killed (but for a kill between its
+// creation and its unlinking, where O_TMPFILE is missing).
 func NewSpool(dir string) (*Spool, error) {
-	f, err := os.CreateTemp(dir, "binlog-replay-undo-*.spool")
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	f, unnamed, err := createUnlinked(dir)
 	if err != nil {
-		return nil, fmt.Errorf("create the undo's spool file: %w", err)
+		return nil, err
+	}
+	if !unnamed {
+		if f, err = os.CreateTemp(dir, "binlog-replay-undo-*.spool"); err != nil {
+			return nil, fmt.Errorf("create the undo's spool file: %w", err)
+		}
 	}
 	s := &Spool{f: f, w: bufio.NewWriterSize(f, 1<<20), fileIdx: map[string]uint32{},
 		formatIdx: map[*txn.Format]uint32{}}
-	if os.Remove(f.Name()) != nil {
+	if !unnamed && os.Remove(f.Name()) != nil {
 		s.name = f.Name()
 	}
 	return s, nil
