@@ -186,12 +186,26 @@ func (g *sessionGen) scripts(n int) []Script {
 // above it (a stop point "of another server id") is never logged. The
 // GTID is new, its domain's sequence numbers are out of order.
 func (g *sessionGen) lowerSeqNo() string {
-	g.seqNos++
-	serverID := 10001 + 2*(g.id*1000+g.seqNos)
 	own := "REGEXP_SUBSTR(@@gtid_binlog_state, CONCAT('(^|,)', @@gtid_domain_id, '-', @@GLOBAL.server_id, '-[0-9]+'))"
-	domain := "REGEXP_SUBSTR(@@gtid_binlog_pos, CONCAT('(^|,)', @@gtid_domain_id, '-[0-9]+-[0-9]+'))"
-	last := "CAST(SUBSTRING_INDEX(COALESCE(" + own + ", " + domain + ", '0-0-1'), '-', -1) AS SIGNED)"
-	return fmt.Sprintf("SET SESSION server_id = %d, SESSION gtid_seq_no = GREATEST(1, %s - %d)", serverID, last, 1+g.rng.IntN(40))
+	return fmt.Sprintf("SET SESSION server_id = %d, SESSION gtid_seq_no = GREATEST(1, %s - %d)",
+		g.seqNoServerID(), lastSeq(own, domainLastGTID), 1+g.rng.IntN(40))
+}
+
+// domainLastGTID is an SQL expression for the session's domain's last GTID
+// in the server's binlog position (NULL when it has none).
+const domainLastGTID = "REGEXP_SUBSTR(@@gtid_binlog_pos, CONCAT('(^|,)', @@gtid_domain_id, '-[0-9]+-[0-9]+'))"
+
+// lastSeq returns an SQL expression for the sequence number of the first
+// of the GTID expressions gtids that is not NULL (1 when all are).
+func lastSeq(gtids ...string) string {
+	return "CAST(SUBSTRING_INDEX(COALESCE(" + strings.Join(gtids, ", ") + ", '0-0-1'), '-', -1) AS SIGNED)"
+}
+
+// seqNoServerID returns the server id of the session's next script logged
+// out of order (FeatSeqNo): odd, and no other script's.
+func (g *sessionGen) seqNoServerID() int {
+	g.seqNos++
+	return 10001 + 2*(g.id*1000+g.seqNos)
 }
 
 // aheadSeqNo returns statements that log the script's first transaction
@@ -203,11 +217,8 @@ func (g *sessionGen) lowerSeqNo() string {
 // under the same id, or SET gtid_seq_no, makes them. The GTID state then
 // holds the lower number for the server id, below one it logged before.
 func (g *sessionGen) aheadSeqNo() []string {
-	g.seqNos++
-	serverID := 10001 + 2*(g.id*1000+g.seqNos)
-	domain := "REGEXP_SUBSTR(@@gtid_binlog_pos, CONCAT('(^|,)', @@gtid_domain_id, '-[0-9]+-[0-9]+'))"
-	last := "CAST(SUBSTRING_INDEX(COALESCE(" + domain + ", '0-0-1'), '-', -1) AS SIGNED)"
-	return []string{fmt.Sprintf("SET @seqno_ahead = %s + %d", last, 50+g.rng.IntN(40)),
+	serverID := g.seqNoServerID()
+	return []string{fmt.Sprintf("SET @seqno_ahead = %s + %d", lastSeq(domainLastGTID), 50+g.rng.IntN(40)),
 		fmt.Sprintf("SET SESSION server_id = %d, SESSION gtid_seq_no = @seqno_ahead", serverID)}
 }
 
