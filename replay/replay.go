@@ -417,8 +417,11 @@ func (r *run) begin(ctx context.Context, start txn.Position, cp *target.Checkpoi
 			// The source's sequence numbers need not rise: the target may
 			// have logged higher ones of the domain before the checkpoint's
 			// last transaction. Read how high they went.
-			if high, ok := r.highestBefore(ctx, cp); ok {
-				err = target.CheckNothingLoggedPast(ctx, conn, cp.GTID, cp.Pending.GTID, high)
+			last, perr := txn.ParseGTID(cp.GTID)
+			if perr == nil && last.Flavor == txn.FlavorMariaDB {
+				if high, ok := r.highestBefore(ctx, cp, last.Domain); ok && high > last.Seq {
+					err = target.CheckNothingLoggedPast(ctx, conn, cp.GTID, cp.Pending.GTID, high)
+				}
 			}
 			if err != nil {
 				return err
@@ -441,37 +444,35 @@ func (r *run) begin(ctx context.Context, start txn.Position, cp *target.Checkpoi
 // went in it.
 func (r *run) checkPendingDomain(ctx context.Context, conn *sql.Conn, cp *target.Checkpoint) error {
 	pending, err := txn.ParseGTID(cp.Pending.GTID)
-	if err != nil || pending.Flavor != txn.FlavorMariaDB || cp.Next.IsZero() {
+	if err != nil || pending.Flavor != txn.FlavorMariaDB {
 		return nil
 	}
 	if last, err := txn.ParseGTID(cp.GTID); err == nil && last.Domain == pending.Domain {
 		return nil // CheckNothingLoggedPast's
 	}
-	before, err := r.historyBefore(ctx, cp.Next)
-	if err != nil {
-		r.logf("could not read the binlogs before the checkpoint %s (%v): what the target logged in the pending transaction's "+
-			"domain %d is not checked", cp.Next, err, pending.Domain)
+	high, ok := r.highestBefore(ctx, cp, pending.Domain)
+	if !ok {
 		return nil
 	}
-	high, _ := before.DomainSeq(pending.Domain)
 	return target.CheckPendingDomainLoggedPast(ctx, conn, cp.Pending.GTID, high)
 }
 
-// highestBefore returns the highest sequence number of the domain of cp's
-// last transaction in the binlogs before cp's next position (the GTID list
-// at the start of its file and the transactions before it there); false
-// when it cannot be read.
-func (r *run) highestBefore(ctx context.Context, cp *target.Checkpoint) (uint64, bool) {
-	last, err := txn.ParseGTID(cp.GTID)
-	if err != nil || last.Flavor != txn.FlavorMariaDB || cp.Next.IsZero() {
+// highestBefore returns the highest sequence number of domain in the
+// binlogs before cp's next position (the GTID list at the start of its
+// file and the transactions before it there), 0 when they have none;
+// false when they cannot be read (it says so).
+func (r *run) highestBefore(ctx context.Context, cp *target.Checkpoint, domain uint32) (uint64, bool) {
+	if cp.Next.IsZero() {
 		return 0, false
 	}
 	before, err := r.historyBefore(ctx, cp.Next)
 	if err != nil {
-		r.logf("could not read the binlogs before the checkpoint %s (%v)", cp.Next, err)
+		r.logf("could not read the binlogs before the checkpoint %s (%v): the target's GTIDs of domain %d are not checked "+
+			"against them", cp.Next, err, domain)
 		return 0, false
 	}
-	return before.DomainSeq(last.Domain)
+	seq, _ := before.DomainSeq(domain)
+	return seq, true
 }
 
 // createCheckpoint creates the checkpoint and sessions tables if missing,
