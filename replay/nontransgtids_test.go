@@ -517,21 +517,54 @@ func mustParseGTID(t *testing.T, s string) txn.GTID {
 func leavePending(t *testing.T, sc *replaytest.Scenario, db *sql.DB, gtid, stmt, state string) {
 	t.Helper()
 	g := mustParseGTID(t, gtid)
-	var start txn.Position
-	for _, tx := range scenarioTxns(t, sc) {
-		if tx.GTID == g {
-			start = tx.Start
-		}
-	}
-	if err := replaytest.ExecAll(context.Background(), db,
-		fmt.Sprintf("SET SESSION gtid_domain_id=%d, SESSION server_id=%d, SESSION gtid_seq_no=%d", g.Domain, g.Server, g.Seq),
-		stmt, "SET SESSION sql_log_bin=0",
-		// A print of this version that matches nothing: a DDL reads as run.
-		fmt.Sprintf("UPDATE binlog_replay.checkpoint SET state='%s', ddl_file='%s', ddl_pos=%d, pending_gtid='%s', "+
-			"pending_print='%sx', pending_what='it writes non-transactional tables'", state, start.File, start.Offset, gtid,
-			schema.DigestVersion)); err != nil {
+	// A print of this version that matches nothing: a DDL reads as run.
+	leaveMarked(t, db, fmt.Sprintf("SET SESSION gtid_domain_id=%d, SESSION server_id=%d, SESSION gtid_seq_no=%d", g.Domain, g.Server, g.Seq),
+		stmt, markPendingSQL(state, txnStart(t, sc, g), gtid, schema.DigestVersion+"x", "it writes non-transactional tables"))
+}
+
+// leaveMarked runs stmts on one connection of db, the last ones out of
+// the binlog from the mark on (the checkpoint's, markPendingSQL).
+func leaveMarked(t *testing.T, db *sql.DB, stmts ...string) {
+	t.Helper()
+	last := len(stmts) - 1
+	stmts = append(stmts[:last:last], "SET SESSION sql_log_bin=0", stmts[last])
+	if err := replaytest.ExecAll(context.Background(), db, stmts...); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// markPendingSQL is the statement that makes the checkpoint name the
+// transaction starting at start, with GTID gtid, pending in state ("ddl",
+// "nontrans"), with the print and what given.
+func markPendingSQL(state string, start txn.Position, gtid, print, what string) string {
+	return fmt.Sprintf("UPDATE binlog_replay.checkpoint SET state='%s', ddl_file='%s', ddl_pos=%d, pending_gtid='%s', "+
+		"pending_print='%s', pending_what='%s'", state, start.File, start.Offset, gtid, print, what)
+}
+
+// txnStart returns where sc's transaction with GTID g starts.
+func txnStart(t *testing.T, sc *replaytest.Scenario, g txn.GTID) txn.Position {
+	t.Helper()
+	for _, tx := range scenarioTxns(t, sc) {
+		if tx.GTID == g {
+			return tx.Start
+		}
+	}
+	t.Fatalf("no transaction with GTID %s", g)
+	return txn.Position{}
+}
+
+// replayUpTo replays sc, keeping the source's GTIDs, onto a target
+// writing its binlog up to the transaction starting at start, and returns
+// the target and the options that resume from there to the end.
+func replayUpTo(t *testing.T, sc *replaytest.Scenario, start txn.Position) (*sql.DB, replay.Options) {
+	t.Helper()
+	db, o := binlogTarget(t, sc, "", 1)
+	o.Select.StopPosition = start
+	if _, err := replay.Run(context.Background(), o, io.Discard); err != nil {
+		t.Fatalf("replay up to %s: %v", start, err)
+	}
+	o.Select.StartPosition, o.Select.StopPosition, o.Recovery.Resume, o.Select.ToEnd = txn.Position{}, txn.Position{}, true, true
+	return db, o
 }
 
 // TestSequencesKeepGTIDs: a sequence's change survives a ROLLBACK, and a
@@ -720,17 +753,8 @@ func TestPendingDDLBelowServerSequence(t *testing.T) {
 	if !strings.HasSuffix(pending, "-77-50") {
 		t.Fatalf("the DDL was logged as %s, want 0-77-50", pending)
 	}
-	var start txn.Position
-	for _, tx := range scenarioTxns(t, sc) {
-		if tx.GTID.String() == pending {
-			start = tx.Start
-		}
-	}
-	db, o := binlogTarget(t, sc, "", 1)
-	o.Select.StopPosition = start
-	if _, err := replay.Run(context.Background(), o, io.Discard); err != nil {
-		t.Fatalf("replay up to the DDL: %v", err)
-	}
+	start := txnStart(t, sc, mustParseGTID(t, pending))
+	db, o := replayUpTo(t, sc, start)
 	// Leave the DDL pending, not run: its mark holds the print of the
 	// table as it is before it.
 	ctx := context.Background()
@@ -738,12 +762,7 @@ func TestPendingDDLBelowServerSequence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := replaytest.ExecAll(ctx, db, "SET SESSION sql_log_bin=0",
-		fmt.Sprintf("UPDATE binlog_replay.checkpoint SET state='ddl', ddl_file='%s', ddl_pos=%d, pending_gtid='%s', "+
-			"pending_print='%s', pending_what=''", start.File, start.Offset, pending, print.Digest)); err != nil {
-		t.Fatal(err)
-	}
-	o.Select.StartPosition, o.Select.StopPosition, o.Recovery.Resume, o.Select.ToEnd = txn.Position{}, txn.Position{}, true, true
+	leaveMarked(t, db, markPendingSQL("ddl", start, pending, print.Digest, ""))
 	var log strings.Builder
 	if _, err := replay.Run(ctx, o, &log); err != nil {
 		t.Fatalf("resume: %v\nlog:\n%s", err, log.String())
@@ -766,26 +785,12 @@ func TestPendingDDLLoggedAsOwnInAnotherDomain(t *testing.T) {
 	sc, pending := ntScenario(t, nil, []string{"INSERT INTO nt.i VALUES (3, 3)", "SET SESSION gtid_domain_id = 1",
 		"INSERT INTO nt.i VALUES (4, 4)", "SET SESSION gtid_domain_id = 0", ddl, "INSERT INTO nt.i (id, v) VALUES (5, 5)"}, 4)
 	g := mustParseGTID(t, pending)
-	var start txn.Position
-	for _, tx := range scenarioTxns(t, sc) {
-		if tx.GTID == g {
-			start = tx.Start
-		}
-	}
-	db, o := binlogTarget(t, sc, "", 1)
-	o.Select.StopPosition = start
-	if _, err := replay.Run(context.Background(), o, io.Discard); err != nil {
-		t.Fatalf("replay up to the DDL: %v", err)
-	}
+	start := txnStart(t, sc, g)
+	db, o := replayUpTo(t, sc, start)
 	// As the crash recovery: the DDL run and logged under the target's
 	// own server id, the checkpoint naming it pending.
-	if err := replaytest.ExecAll(context.Background(), db,
-		fmt.Sprintf("SET SESSION gtid_domain_id=%d, SESSION gtid_seq_no=%d", g.Domain, g.Seq), ddl, "SET SESSION sql_log_bin=0",
-		fmt.Sprintf("UPDATE binlog_replay.checkpoint SET state='ddl', ddl_file='%s', ddl_pos=%d, pending_gtid='%s', "+
-			"pending_print='%sx', pending_what=''", start.File, start.Offset, pending, schema.DigestVersion)); err != nil {
-		t.Fatal(err)
-	}
-	o.Select.StartPosition, o.Select.StopPosition, o.Recovery.Resume, o.Select.ToEnd = txn.Position{}, txn.Position{}, true, true
+	leaveMarked(t, db, fmt.Sprintf("SET SESSION gtid_domain_id=%d, SESSION gtid_seq_no=%d", g.Domain, g.Seq), ddl,
+		markPendingSQL("ddl", start, pending, schema.DigestVersion+"x", ""))
 	_, err := replay.Run(context.Background(), o, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), target.LoggedPendingAsOwn) {
 		t.Fatalf("resume keeping the source's GTIDs: %v; want a refusal: %s", err, target.LoggedPendingAsOwn)
