@@ -25,7 +25,7 @@ type Cache struct {
 	fks       *fkGraph            // nil until loaded
 	dirty     []tableKey          // invalidated since fks was read
 	assembled map[tableKey]*Table // own + foreign keys, as handed out
-	shapes    map[tableKey]*Table // columns and keys only (Shape)
+	shapes    map[tableKey]*Table // without weights and foreign keys (Shape)
 	mariadb   *bool               // server flavor, nil until asked
 
 	collMu     sync.Mutex
@@ -44,12 +44,12 @@ func NewCache(db *sql.DB) *Cache {
 	}
 }
 
-// Shape returns the columns (in binlog order, hidden ones included) and keys
-// of schema.table, for callers that need no more, such as a check of a row
-// image's column count: the Table read by Table when there is one, else one
-// read without its collations' weights, triggers and foreign keys (Weights
-// nil, HasTriggers false, no foreign keys), which is cheaper. Errors are
-// Table's.
+// Shape returns the columns (in binlog order, hidden ones included), keys
+// and HasTriggers of schema.table, for callers that need no more, such as a
+// check of a row image's column count: the Table read by Table when there
+// is one, else one read without its collations' weights and foreign keys
+// (Weights nil, no foreign keys), which is cheaper; Table reads only those
+// on top of it. Errors are Table's.
 func (c *Cache) Shape(ctx context.Context, schema, table string) (*Table, error) {
 	k := tableKey{schema, table}
 	c.mu.RLock()
@@ -99,7 +99,7 @@ func (c *Cache) Table(ctx context.Context, schema, table string) (*Table, error)
 // load reads what is missing for k and assembles its Table.
 func (c *Cache) load(ctx context.Context, k tableKey) (*Table, error) {
 	c.mu.RLock()
-	gen, own, fks, flavor := c.gen, c.own[k], c.fks, c.mariadb
+	gen, own, shape, fks, flavor := c.gen, c.own[k], c.shapes[k], c.fks, c.mariadb
 	dirty := c.dirty
 	c.mu.RUnlock()
 
@@ -109,8 +109,13 @@ func (c *Cache) load(ctx context.Context, k tableKey) (*Table, error) {
 			return nil, err
 		}
 	}
+	if own == nil && shape == nil {
+		if shape, err = loadShape(ctx, c.db, k.schema, k.table, *flavor); err != nil {
+			return nil, err
+		}
+	}
 	if own == nil {
-		if own, err = loadTable(ctx, c.db, k.schema, k.table, *flavor, c.collation); err != nil {
+		if own, err = withWeights(ctx, shape, c.collation); err != nil {
 			return nil, err
 		}
 	}

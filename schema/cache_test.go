@@ -382,8 +382,9 @@ func TestCacheConcurrent(t *testing.T) {
 }
 
 // TestCacheShape checks that Shape reads a table's columns, hidden ones
-// included, without its weights or triggers, hands out the full Table once
-// read, and sees a change after Invalidate.
+// included, and its triggers, without its weights; that Table built on it
+// leaves it as it was; that Shape hands out the full Table once read; and
+// that both see a change after Invalidate.
 func TestCacheShape(t *testing.T) {
 	ctx := context.Background()
 	s := sandbox.ForTest(t, sandbox.Options{})
@@ -403,8 +404,8 @@ func TestCacheShape(t *testing.T) {
 		t.Fatal(err)
 	}
 	// id, v, b and the hidden DB_ROW_HASH_1 of the long unique key on b.
-	if n := len(shape.Columns); n != 4 || !shape.Columns[3].Hidden || shape.Columns[1].Weights != nil || shape.HasTriggers {
-		t.Fatalf("shape: %d columns, last hidden %v, weights %v, triggers %v; want 4, hidden, none, false",
+	if n := len(shape.Columns); n != 4 || !shape.Columns[3].Hidden || shape.Columns[1].Weights != nil || !shape.HasTriggers {
+		t.Fatalf("shape: %d columns, last hidden %v, weights %v, triggers %v; want 4, hidden, none, true",
 			n, n == 4 && shape.Columns[3].Hidden, shape.Columns[1].Weights != nil, shape.HasTriggers)
 	}
 	full, err := cache.Table(ctx, "d", "t")
@@ -413,6 +414,9 @@ func TestCacheShape(t *testing.T) {
 	}
 	if len(full.Columns) != len(shape.Columns) || full.Columns[1].Weights == nil || !full.HasTriggers {
 		t.Fatalf("table: %d columns, weights %v, triggers %v", len(full.Columns), full.Columns[1].Weights != nil, full.HasTriggers)
+	}
+	if shape.Columns[1].Weights != nil {
+		t.Fatal("Table, built on the shape read before, wrote the weights into the shape handed out")
 	}
 	if again, err := cache.Shape(ctx, "d", "t"); err != nil || again.Columns[1].Weights == nil {
 		t.Fatalf("shape after Table: %v, weights read %v; want the full Table", err, err == nil && again.Columns[1].Weights != nil)
@@ -423,6 +427,9 @@ func TestCacheShape(t *testing.T) {
 	cache.Invalidate("d", "t")
 	if shape, err = cache.Shape(ctx, "d", "t"); err != nil || len(shape.Columns) != 5 {
 		t.Fatalf("shape after invalidation: %v, %d columns; want 5", err, len(shape.Columns))
+	}
+	if full, err = cache.Table(ctx, "d", "t"); err != nil || len(full.Columns) != 5 || full.Columns[1].Weights == nil {
+		t.Fatalf("table after invalidation: %v, %+v; want 5 columns with weights", err, full)
 	}
 	if _, err := cache.Shape(ctx, "d", "missing"); !errors.Is(err, ErrNoTable) {
 		t.Fatalf("missing table: %v; want ErrNoTable", err)

@@ -195,14 +195,15 @@ func (c *Collation) loadSupplementary(ctx context.Context, db *sql.DB) error {
 		return nil // no supplementary characters
 	}
 	samples := []rune{0x10000, 0x1D400, 0x1F600, 0x20000, 0xE0001, 0x10FFFD}
-	var weights [][]byte
-	for _, r := range samples {
-		var w []byte
-		q := fmt.Sprintf("SELECT WEIGHT_STRING(%s COLLATE %s)", c.charExpr(fmt.Sprint(r)), c.Name)
-		if err := db.QueryRowContext(ctx, q).Scan(&w); err != nil {
-			return err
-		}
-		weights = append(weights, w)
+	exprs := make([]string, len(samples))
+	weights := make([][]byte, len(samples))
+	dest := make([]any, len(samples))
+	for i, r := range samples {
+		exprs[i] = fmt.Sprintf("WEIGHT_STRING(%s COLLATE %s)", c.charExpr(fmt.Sprint(r)), c.Name)
+		dest[i] = &weights[i]
+	}
+	if err := db.QueryRowContext(ctx, "SELECT "+strings.Join(exprs, ", ")).Scan(dest...); err != nil {
+		return err
 	}
 	uniform := true
 	for _, w := range weights[1:] {

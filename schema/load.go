@@ -12,53 +12,43 @@ type tableInfo struct {
 	tableType     string // "BASE TABLE", "SYSTEM VERSIONED", "VIEW"...
 	engine        string
 	transactional bool // the engine's TRANSACTIONS in information_schema.ENGINES, false for a sequence
+	triggers      bool // the table has triggers
 }
 
 // collationFunc returns the Collation of a collation name (nil when its
 // charset is not covered).
 type collationFunc func(ctx context.Context, name, charset string) (*Collation, error)
 
-// loadTable reads a table's columns with their collations' weights, its
-// keys and triggers (not its foreign keys). mariadb says whether to expect
-// MariaDB's hidden columns.
-func loadTable(ctx context.Context, db *sql.DB, schema, table string, mariadb bool, colls collationFunc) (*Table, error) {
-	t, err := loadShape(ctx, db, schema, table, mariadb)
-	if err != nil {
-		return nil, err
-	}
-	name := quoteName(schema, table)
+// withWeights returns a copy of shape (loadShape's) with its columns'
+// collations' weights.
+func withWeights(ctx context.Context, shape *Table, colls collationFunc) (*Table, error) {
+	t := *shape
+	t.Columns = append([]Column(nil), shape.Columns...)
 	for i := range t.Columns {
 		col := &t.Columns[i]
 		if needsCollation(col.Collation) {
+			var err error
 			if col.Weights, err = colls(ctx, col.Collation, col.Charset); err != nil {
-				return nil, fmt.Errorf("read column %s of %s: %w", col.Name, name, err)
+				return nil, fmt.Errorf("read column %s of %s: %w", col.Name, quoteName(t.Schema, t.Name), err)
 			}
 		}
 	}
-	if t.HasTriggers, err = loadHasTriggers(ctx, db, schema, table); err != nil {
-		return nil, fmt.Errorf("read triggers of %s: %w", name, err)
-	}
-	return t, nil
+	return &t, nil
 }
 
 // loadShape reads a table's columns, in binlog order with MariaDB's hidden
-// ones, and its keys: not its collations' weights, triggers or foreign
-// keys.
+// ones, its keys and whether it has triggers: not its collations' weights
+// or foreign keys. Two statements: the table, its triggers and columns in
+// one, its keys in the other (each round trip counts on a distant target).
 func loadShape(ctx context.Context, db *sql.DB, schema, table string, mariadb bool) (*Table, error) {
 	name := quoteName(schema, table)
-	info, err := loadTableInfo(ctx, db, schema, table)
+	t := &Table{Schema: schema, Name: table}
+	info, explicitPeriod, err := loadColumns(ctx, db, t)
 	if err != nil {
 		return nil, fmt.Errorf("read table %s: %w", name, err)
 	}
-	t := &Table{Schema: schema, Name: table, SystemVersioned: info.tableType == "SYSTEM VERSIONED",
-		Sequence: info.tableType == "SEQUENCE", Engine: info.engine, Transactional: info.transactional}
-	explicitPeriod, err := loadColumns(ctx, db, t)
-	if err != nil {
-		return nil, fmt.Errorf("read columns of %s: %w", name, err)
-	}
-	if len(t.Columns) == 0 {
-		return nil, fmt.Errorf("read columns of %s: %w", name, ErrNoTable)
-	}
+	t.SystemVersioned, t.Sequence = info.tableType == "SYSTEM VERSIONED", info.tableType == "SEQUENCE"
+	t.Engine, t.Transactional, t.HasTriggers = info.engine, info.transactional, info.triggers
 	if mariadb && t.SystemVersioned && !explicitPeriod {
 		t.Columns = append(t.Columns,
 			hiddenColumn("row_start", "timestamp", "timestamp(6)", false),
@@ -84,49 +74,40 @@ func hiddenColumn(name, dataType, columnType string, unsigned bool) Column {
 		Generated: true, Hidden: true, Nullable: unsigned}
 }
 
-// loadTableInfo reads the TABLES row; a missing table or a view is ErrNoTable.
-func loadTableInfo(ctx context.Context, db *sql.DB, schema, table string) (tableInfo, error) {
-	var info tableInfo
-	var engine, transactions sql.NullString
-	err := db.QueryRowContext(ctx, `SELECT t.TABLE_TYPE, t.ENGINE, e.TRANSACTIONS
-		FROM information_schema.TABLES t LEFT JOIN information_schema.ENGINES e ON e.ENGINE = t.ENGINE
-		WHERE t.TABLE_SCHEMA = ? AND t.TABLE_NAME = ?`, schema, table).Scan(&info.tableType, &engine, &transactions)
-	switch {
-	case err == sql.ErrNoRows:
-		return info, ErrNoTable
-	case err != nil:
-		return info, err
-	case info.tableType == "VIEW":
-		return info, fmt.Errorf("is a view: %w", ErrNoTable)
-	}
-	info.engine = engine.String
-	// A sequence's row (MariaDB) is stored by a transactional engine,
-	// but its changes are not: they survive a ROLLBACK, and a target
-	// logging its binlog logs each as a transaction of its own.
-	info.transactional = transactions.String == "YES" && info.tableType != "SEQUENCE"
-	return info, nil
-}
-
-// loadColumns fills t.Columns in ORDINAL_POSITION order. It reports whether
-// the table declares its system-versioning period columns (MariaDB's
-// GENERATION_EXPRESSION is then "ROW START"/"ROW END").
-func loadColumns(ctx context.Context, db *sql.DB, t *Table) (explicitPeriod bool, err error) {
-	rows, err := db.QueryContext(ctx, `SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE,
-			IFNULL(CHARACTER_SET_NAME, ''), IFNULL(COLLATION_NAME, ''), IS_NULLABLE,
-			IFNULL(CHARACTER_MAXIMUM_LENGTH, 0), EXTRA, IFNULL(GENERATION_EXPRESSION, '')
-		FROM information_schema.COLUMNS
-		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?
-		ORDER BY ORDINAL_POSITION`, t.Schema, t.Name)
+// loadColumns reads the TABLES row of t, whether it has triggers, and fills
+// t.Columns in ORDINAL_POSITION order, in one statement: a missing table or
+// a view is ErrNoTable. It reports whether the table declares its
+// system-versioning period columns (MariaDB's GENERATION_EXPRESSION is then
+// "ROW START"/"ROW END").
+//
+// Each information_schema table has its own constant schema and table name
+// in the WHERE clause: MariaDB then opens the one table (EXPLAIN: "Scanned
+// 0 databases"), where a join condition (c.TABLE_NAME = t.TABLE_NAME)
+// would have it scan every database's columns.
+func loadColumns(ctx context.Context, db *sql.DB, t *Table) (info tableInfo, explicitPeriod bool, err error) {
+	rows, err := db.QueryContext(ctx, `SELECT t.TABLE_TYPE, IFNULL(t.ENGINE, ''), IFNULL(e.TRANSACTIONS, ''),
+			(SELECT COUNT(*) FROM information_schema.TRIGGERS g
+				WHERE g.TRIGGER_SCHEMA = ? AND g.EVENT_OBJECT_SCHEMA = ? AND g.EVENT_OBJECT_TABLE = ?),
+			c.COLUMN_NAME, c.DATA_TYPE, c.COLUMN_TYPE,
+			IFNULL(c.CHARACTER_SET_NAME, ''), IFNULL(c.COLLATION_NAME, ''), c.IS_NULLABLE,
+			IFNULL(c.CHARACTER_MAXIMUM_LENGTH, 0), c.EXTRA, IFNULL(c.GENERATION_EXPRESSION, '')
+		FROM information_schema.TABLES t JOIN information_schema.COLUMNS c
+			LEFT JOIN information_schema.ENGINES e ON e.ENGINE = t.ENGINE
+		WHERE t.TABLE_SCHEMA = ? AND t.TABLE_NAME = ? AND c.TABLE_SCHEMA = ? AND c.TABLE_NAME = ?
+		ORDER BY c.ORDINAL_POSITION`, t.Schema, t.Schema, t.Name, t.Schema, t.Name, t.Schema, t.Name)
 	if err != nil {
-		return false, err
+		return info, false, err
 	}
 	defer rows.Close()
+	var transactions string
+	var triggers int
 	for rows.Next() {
 		var c Column
 		var nullable, extra, genExpr string
-		if err := rows.Scan(&c.Name, &c.DataType, &c.ColumnType, &c.Charset, &c.Collation,
+		if err := rows.Scan(&info.tableType, &info.engine, &transactions, &triggers,
+			&c.Name, &c.DataType, &c.ColumnType, &c.Charset, &c.Collation,
 			&nullable, &c.CharMaxLen, &extra, &genExpr); err != nil {
-			return false, err
+			return info, false, err
 		}
 		c.DataType = strings.ToLower(c.DataType)
 		c.Unsigned = containsFold(c.ColumnType, "unsigned")
@@ -143,7 +124,21 @@ func loadColumns(ctx context.Context, db *sql.DB, t *Table) (explicitPeriod bool
 		}
 		t.Columns = append(t.Columns, c)
 	}
-	return explicitPeriod, rows.Err()
+	if err := rows.Err(); err != nil {
+		return info, false, err
+	}
+	switch {
+	case len(t.Columns) == 0:
+		return info, false, ErrNoTable
+	case info.tableType == "VIEW":
+		return info, false, fmt.Errorf("is a view: %w", ErrNoTable)
+	}
+	// A sequence's row (MariaDB) is stored by a transactional engine,
+	// but its changes are not: they survive a ROLLBACK, and a target
+	// logging its binlog logs each as a transaction of its own.
+	info.transactional = transactions == "YES" && info.tableType != "SEQUENCE"
+	info.triggers = triggers > 0
+	return info, explicitPeriod, nil
 }
 
 // isGenerated reads COLUMNS.EXTRA: "VIRTUAL GENERATED", "STORED GENERATED"
@@ -194,15 +189,6 @@ func loadIndexes(ctx context.Context, db *sql.DB, t *Table) (longUnique []string
 		t.Indexes[i].Prefix = append(t.Indexes[i].Prefix, prefix)
 	}
 	return longUnique, rows.Err()
-}
-
-// loadHasTriggers reports whether the table has triggers.
-func loadHasTriggers(ctx context.Context, db *sql.DB, schema, table string) (bool, error) {
-	var n int
-	err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.TRIGGERS
-		WHERE TRIGGER_SCHEMA = ? AND EVENT_OBJECT_SCHEMA = ? AND EVENT_OBJECT_TABLE = ?`,
-		schema, schema, table).Scan(&n)
-	return n > 0, err
 }
 
 // quoteName formats `schema`.`table`, doubling backticks.
