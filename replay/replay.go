@@ -523,7 +523,8 @@ func (r *run) createCheckpoint(ctx context.Context, conn *sql.Conn, fresh bool, 
 }
 
 // createFresh creates the checkpoint naming start, with the run's
-// --rewrite-db rules, in one transaction.
+// --rewrite-db rules, in one transaction, its statements sent together
+// (conn is the target pool's, which takes several statements at once).
 func (r *run) createFresh(ctx context.Context, conn *sql.Conn, start txn.Position) error {
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
@@ -531,18 +532,17 @@ func (r *run) createFresh(ctx context.Context, conn *sql.Conn, start txn.Positio
 	}
 	defer tx.Rollback()
 	first := &txn.Txn{End: start}
-	if _, err := tx.ExecContext(ctx, target.CheckpointSQL(first, 0, "")); err != nil {
-		return fmt.Errorf("create checkpoint: %w", err)
-	}
+	stmts := []string{target.CheckpointSQL(first, 0, "")}
 	for _, s := range [][2]string{
 		{target.ColumnRewriteDB, r.opts.Select.RewriteDB.String()},
 		{target.ColumnStartGTIDs, r.opts.Select.StartGTIDs.String()},
 		{target.ColumnExcludeGTIDs, r.opts.Select.ExcludeGTIDs.String()},
 		{target.ColumnSelection, r.opts.Select.keep()},
 	} {
-		if _, err := tx.ExecContext(ctx, target.SettingSQL(s[0], s[1])); err != nil {
-			return fmt.Errorf("create checkpoint: %w", err)
-		}
+		stmts = append(stmts, target.SettingSQL(s[0], s[1]))
+	}
+	if _, err := tx.ExecContext(ctx, strings.Join(stmts, ";\n")); err != nil {
+		return fmt.Errorf("create checkpoint: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("create checkpoint: %w", err)

@@ -135,7 +135,9 @@ const AmbiguousPrint = "ambiguous: "
 
 // EnsureTables creates the checkpoint schema, the checkpoint
 // table, the sessions table (see sessions.go) and the turns table (see
-// turns.go) if missing.
+// turns.go) if missing. conn is a connection of the target's pool (Open),
+// which takes several statements at once: the four CREATEs go in one
+// round trip.
 func EnsureTables(ctx context.Context, conn *sql.Conn) error {
 	stmts := []string{
 		"CREATE DATABASE IF NOT EXISTS `" + CheckpointSchema + "`",
@@ -152,19 +154,16 @@ func EnsureTables(ctx context.Context, conn *sql.Conn) error {
 			"updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6), " +
 			strings.Join(addedColumns, ", ") +
 			") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+		sessionsTableSQL,
+		turnsTableSQL,
 	}
-	for _, q := range stmts {
-		if _, err := conn.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("create checkpoint table: %w", err)
-		}
+	if _, err := conn.ExecContext(ctx, strings.Join(stmts, ";\n")); err != nil {
+		return fmt.Errorf("create the checkpoint, sessions and turns tables: %w", err)
 	}
 	if err := addCheckpointColumns(ctx, conn); err != nil {
 		return err
 	}
-	if _, err := conn.ExecContext(ctx, sessionsTableSQL); err != nil {
-		return fmt.Errorf("create sessions table: %w", err)
-	}
-	return EnsureTurns(ctx, conn)
+	return fillTurns(ctx, conn)
 }
 
 // addedColumns are the checkpoint's columns that earlier versions did not

@@ -48,12 +48,12 @@ const TurnSlots = 4096
 // turnsTable is the turns table's qualified name.
 const turnsTable = "`" + CheckpointSchema + "`.`turns`"
 
-// EnsureTurns creates the turns table with its rows, if missing.
-func EnsureTurns(ctx context.Context, conn *sql.Conn) error {
-	if _, err := conn.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+turnsTable+" ("+
-		"slot INT NOT NULL PRIMARY KEY, ticket BIGINT UNSIGNED NOT NULL) ENGINE=InnoDB"); err != nil {
-		return fmt.Errorf("create the turns table: %w", err)
-	}
+// turnsTableSQL creates the turns table, without its rows (fillTurns).
+const turnsTableSQL = "CREATE TABLE IF NOT EXISTS " + turnsTable + " (" +
+	"slot INT NOT NULL PRIMARY KEY, ticket BIGINT UNSIGNED NOT NULL) ENGINE=InnoDB"
+
+// fillTurns writes the rows the turns table lacks.
+func fillTurns(ctx context.Context, conn *sql.Conn) error {
 	var n int
 	if err := conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+turnsTable).Scan(&n); err != nil {
 		return fmt.Errorf("read the turns table: %w", err)
