@@ -773,6 +773,43 @@ func TestPendingDDLBelowServerSequence(t *testing.T) {
 	replaytest.RequireEqual(t, db, sc.SourceDB, "nt")
 }
 
+// TestPendingDDLBelowServerSequenceRotated is
+// TestPendingDDLBelowServerSequence with the target's binlog rotated five
+// times since the run stopped: its newest files, which the resume reads
+// for the DDL's GTID, do not hold it, and the older ones were not read.
+// The resume must say that it cannot tell (it said "not logged", and a
+// DDL the target had logged there would have run twice), and go on when
+// the operator settles it.
+func TestPendingDDLBelowServerSequenceRotated(t *testing.T) {
+	const ddl = "ALTER TABLE nt.i ADD COLUMN w INT NOT NULL DEFAULT 7"
+	sc, pending := ntScenario(t, nil, []string{"SET SESSION server_id = 77", "SET SESSION gtid_seq_no = 100",
+		"INSERT INTO nt.i VALUES (3, 3)", "SET SESSION gtid_seq_no = 50", ddl, "INSERT INTO nt.i (id, v) VALUES (4, 4)"}, 4)
+	start := txnStart(t, sc, mustParseGTID(t, pending))
+	db, o := replayUpTo(t, sc, start)
+	ctx := context.Background()
+	print, err := schema.Fingerprint(ctx, db, []byte(ddl), "nt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const flush = "FLUSH NO_WRITE_TO_BINLOG BINARY LOGS"
+	leaveMarked(t, db, flush, flush, flush, flush, flush, markPendingSQL("ddl", start, pending, print.Digest, ""))
+	var log strings.Builder
+	_, err = replay.Run(ctx, o, &log)
+	var ue *replay.UncertainError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "the older ones were not read") {
+		t.Fatalf("resume: %v; want an *UncertainError saying the older binlog files were not read\nlog:\n%s", err, log.String())
+	}
+	o.Recovery.Uncertain = replay.OutcomeNotApplied
+	log.Reset()
+	if _, err := replay.Run(ctx, o, &log); err != nil {
+		t.Fatalf("resume --uncertain not-applied: %v\nlog:\n%s", err, log.String())
+	}
+	if !strings.Contains(log.String(), "settled by --uncertain not-applied") {
+		t.Fatalf("the resume did not say what settled the DDL\nlog:\n%s", log.String())
+	}
+	replaytest.RequireEqual(t, db, sc.SourceDB, "nt")
+}
+
 // TestPendingDDLLoggedAsOwnInAnotherDomain: the target was lost while it
 // ran a DDL of domain 0, after a transaction of domain 1; its crash
 // recovery completed the DDL and logged it under its own server id and

@@ -2,6 +2,7 @@ package replay
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -85,6 +86,11 @@ func (r *run) checkPendingLogged(ctx context.Context, cp *Checkpoint) error {
 		return nil
 	}
 	logged, err := target.LoggedGTID(ctx, r.tgt.DB(), cp.Pending.GTID)
+	if errors.Is(err, target.ErrLoggedUnknown) {
+		r.logf("--uncertain not-applied: %v: applying the transaction at %s again, as told (if the target did log it, its "+
+			"binlog will hold the GTID twice)", err, cp.Pending.Start)
+		return nil
+	}
 	if err != nil || !logged {
 		return err
 	}

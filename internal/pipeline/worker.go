@@ -580,12 +580,21 @@ func (w *worker) settleDDL(ctx context.Context, g *group) (q *txn.Event, rowsOnl
 
 // pendingLogged reports whether, keeping the source's GTIDs, the target's
 // binlog holds the GTID of t, a transaction an earlier run left pending.
+// When that cannot be told (target.ErrLoggedUnknown), the operator's
+// --uncertain settles it, and without it the outcome is unknown.
 func (w *worker) pendingLogged(ctx context.Context, t *txn.Txn) (bool, error) {
 	if !w.p.cfg.KeepGTIDs || t.GTID.IsZero() || w.sess.Conn() == nil {
 		return false, nil
 	}
 	logged, err := target.LoggedGTID(ctx, w.sess.Conn(), t.GTID.String())
-	if err != nil {
+	switch {
+	case errors.Is(err, target.ErrLoggedUnknown) && w.p.cfg.Uncertain != "":
+		w.p.logf("DDL at %s: %v: settled by --uncertain %s", t.Start, err, w.p.cfg.Uncertain)
+		return false, nil
+	case errors.Is(err, target.ErrLoggedUnknown):
+		return false, &UncertainError{Start: t.Start, GTID: t.GTID.String(),
+			What: "a DDL the earlier run stopped while applying, keeping the source's GTIDs: " + err.Error()}
+	case err != nil:
 		return false, w.p.applyError(t, nil, err)
 	}
 	return logged, nil

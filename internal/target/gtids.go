@@ -3,6 +3,7 @@ package target
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -305,11 +306,12 @@ const LoggedPendingAsOwn = "the target logged the pending transaction under a GT
 // logged, whatever its number) or, if the statement logged more event
 // groups after it (a second one takes the domain's next number), it is in
 // the newest binlog files. A GTID state below g says it was not logged;
-// above g, the newest binlog files are read for it (maxLoggedScan of them):
-// a domain's numbers need not rise (gtid_strict_mode off: SET
-// gtid_seq_no), so an earlier transaction of the same server id may have
-// logged a higher number. False for other GTIDs, or when the binlog is
-// off.
+// above g, the newest binlog files are read for it (maxLoggedScan of them;
+// not found there while older ones exist, the error wraps
+// ErrLoggedUnknown): a domain's numbers need not rise (gtid_strict_mode
+// off: SET gtid_seq_no), so an earlier transaction of the same server id
+// may have logged a higher number. False for other GTIDs, or when the
+// binlog is off.
 func LoggedGTID(ctx context.Context, db Queryer, g string) (bool, error) {
 	want, err := txn.ParseGTID(g)
 	if err != nil || want.Flavor != txn.FlavorMariaDB {
@@ -344,8 +346,15 @@ func LoggedGTID(ctx context.Context, db Queryer, g string) (bool, error) {
 // restart rotates once).
 const maxLoggedScan = 5
 
+// ErrLoggedUnknown is in LoggedGTID's error when the target's newest
+// binlog files do not hold the GTID and older ones, which may, were not
+// read.
+var ErrLoggedUnknown = errors.New("cannot tell whether the target logged the GTID")
+
 // binlogHolds reports whether one of the target's newest binlog files
-// (maxLoggedScan) holds the GTID g.
+// (maxLoggedScan) holds the GTID g; when they do not and the target has
+// older ones, the error wraps ErrLoggedUnknown (the GTID may be there:
+// not read, it is not taken as absent).
 func binlogHolds(ctx context.Context, db Queryer, g txn.GTID) (bool, error) {
 	files, err := binlogFiles(ctx, db)
 	if err != nil {
@@ -356,6 +365,12 @@ func binlogHolds(ctx context.Context, db Queryer, g txn.GTID) (bool, error) {
 		if err != nil || found {
 			return found, err
 		}
+	}
+	if len(files) > maxLoggedScan {
+		return false, fmt.Errorf("%w %s: the target's GTID state holds a higher number of its domain and server id (the source "+
+			"logged numbers that go down), and the newest %d of the target's %d binlog files, from %s, do not hold it; the older "+
+			"ones were not read (see them with SHOW BINLOG EVENTS IN 'file' or mariadb-binlog on the target)",
+			ErrLoggedUnknown, g, maxLoggedScan, len(files), files[len(files)-maxLoggedScan])
 	}
 	return false, nil
 }

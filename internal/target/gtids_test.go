@@ -3,6 +3,7 @@ package target_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"strings"
 	"testing"
 
@@ -83,6 +84,25 @@ func TestLoggedGTID(t *testing.T) {
 		got, err := target.LoggedGTID(ctx, conn, g)
 		if err != nil || got != want {
 			t.Errorf("LoggedGTID(%s) = %v, %v; want %v", g, got, err, want)
+		}
+	}
+
+	// Five rotations later, 7-100-10 is in a file older than the five
+	// newest, which LoggedGTID reads: it cannot tell, rather than say
+	// "not logged" (nor can it for 7-100-15). The last is still told.
+	for range 5 {
+		if _, err := conn.ExecContext(ctx, "FLUSH NO_WRITE_TO_BINLOG BINARY LOGS"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, g := range []string{"7-100-10", "7-100-15"} {
+		if got, err := target.LoggedGTID(ctx, conn, g); !errors.Is(err, target.ErrLoggedUnknown) {
+			t.Errorf("LoggedGTID(%s), in no file read = %v, %v; want ErrLoggedUnknown", g, got, err)
+		}
+	}
+	for _, g := range []string{"7-100-21", "8-100-30"} {
+		if got, err := target.LoggedGTID(ctx, conn, g); err != nil || !got {
+			t.Errorf("LoggedGTID(%s), the last = %v, %v; want true", g, got, err)
 		}
 	}
 }
