@@ -45,6 +45,8 @@ type ReplayConfig struct {
 	// Compact leaves the replay's net-effect compaction of each group on
 	// (its default); false adds --compact=false.
 	Compact bool
+	// ClientOrder adds --commit-order client.
+	ClientOrder bool
 	// TargetBinlog turns the binlog of the target (and the anchor) on,
 	// in TargetFormat: the replay keeps the source's GTIDs, and the check
 	// compares the GTIDs the two logged. StrictGTIDs sets
@@ -101,6 +103,9 @@ func (c ReplayConfig) String() string {
 	}
 	if !c.Compact {
 		s += " no-compact"
+	}
+	if c.ClientOrder {
+		s += " commit-order=client"
 	}
 	if c.TargetBinlog {
 		s += " target-binlog=" + c.TargetFormat
@@ -187,6 +192,10 @@ func chooseReplay(rng *rand.Rand, p seedgen.Plan, txns []binlogtext.BinTxn, end 
 	// --databases or --tables) nor the target's binlog (its GTIDs are
 	// the target's own with --rewrite-db).
 	c.RewriteDB = p.Has(seedgen.FeatRewriteDB) && rng.IntN(2) == 0 && !c.Filter && !c.TargetBinlog
+	// Drawn last, for the same reason: the replay keeping the commit
+	// order itself (no chained commits, no early start) for a quarter of
+	// the seeds.
+	c.ClientOrder = rng.IntN(4) == 0
 	return c
 }
 
@@ -378,6 +387,9 @@ func (r *replayer) args(resume bool, workers int) []string {
 	}
 	if !r.cfg.Compact {
 		a = append(a, "--compact=false")
+	}
+	if r.cfg.ClientOrder {
+		a = append(a, "--commit-order", "client")
 	}
 	if !resume || !r.cfg.ResumeBare {
 		a = append(a, r.cfg.Stop.Args...)
