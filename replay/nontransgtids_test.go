@@ -747,24 +747,9 @@ func TestPendingTemporaryTableLoggedStops(t *testing.T) {
 // binlog does not hold its GTID. It took the higher number for its GTID
 // logged and skipped the DDL, exit 0, the column missing.
 func TestPendingDDLBelowServerSequence(t *testing.T) {
-	const ddl = "ALTER TABLE nt.i ADD COLUMN w INT NOT NULL DEFAULT 7"
-	sc, pending := ntScenario(t, nil, []string{"SET SESSION server_id = 77", "SET SESSION gtid_seq_no = 100",
-		"INSERT INTO nt.i VALUES (3, 3)", "SET SESSION gtid_seq_no = 50", ddl, "INSERT INTO nt.i (id, v) VALUES (4, 4)"}, 4)
-	if !strings.HasSuffix(pending, "-77-50") {
-		t.Fatalf("the DDL was logged as %s, want 0-77-50", pending)
-	}
-	start := txnStart(t, sc, mustParseGTID(t, pending))
-	db, o := replayUpTo(t, sc, start)
-	// Leave the DDL pending, not run: its mark holds the print of the
-	// table as it is before it.
-	ctx := context.Background()
-	print, err := schema.Fingerprint(ctx, db, []byte(ddl), "nt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaveMarked(t, db, markPendingSQL("ddl", start, pending, print.Digest, ""))
+	sc, db, o := leaveBelowServerSequence(t)
 	var log strings.Builder
-	if _, err := replay.Run(ctx, o, &log); err != nil {
+	if _, err := replay.Run(context.Background(), o, &log); err != nil {
 		t.Fatalf("resume: %v\nlog:\n%s", err, log.String())
 	}
 	if strings.Contains(log.String(), "not run again") {
@@ -781,33 +766,46 @@ func TestPendingDDLBelowServerSequence(t *testing.T) {
 // DDL the target had logged there would have run twice), and go on when
 // the operator settles it.
 func TestPendingDDLBelowServerSequenceRotated(t *testing.T) {
-	const ddl = "ALTER TABLE nt.i ADD COLUMN w INT NOT NULL DEFAULT 7"
-	sc, pending := ntScenario(t, nil, []string{"SET SESSION server_id = 77", "SET SESSION gtid_seq_no = 100",
-		"INSERT INTO nt.i VALUES (3, 3)", "SET SESSION gtid_seq_no = 50", ddl, "INSERT INTO nt.i (id, v) VALUES (4, 4)"}, 4)
-	start := txnStart(t, sc, mustParseGTID(t, pending))
-	db, o := replayUpTo(t, sc, start)
-	ctx := context.Background()
-	print, err := schema.Fingerprint(ctx, db, []byte(ddl), "nt")
-	if err != nil {
-		t.Fatal(err)
-	}
 	const flush = "FLUSH NO_WRITE_TO_BINLOG BINARY LOGS"
-	leaveMarked(t, db, flush, flush, flush, flush, flush, markPendingSQL("ddl", start, pending, print.Digest, ""))
+	sc, db, o := leaveBelowServerSequence(t, flush, flush, flush, flush, flush)
 	var log strings.Builder
-	_, err = replay.Run(ctx, o, &log)
+	_, err := replay.Run(context.Background(), o, &log)
 	var ue *replay.UncertainError
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "the older ones were not read") {
 		t.Fatalf("resume: %v; want an *UncertainError saying the older binlog files were not read\nlog:\n%s", err, log.String())
 	}
 	o.Recovery.Uncertain = replay.OutcomeNotApplied
 	log.Reset()
-	if _, err := replay.Run(ctx, o, &log); err != nil {
+	if _, err := replay.Run(context.Background(), o, &log); err != nil {
 		t.Fatalf("resume --uncertain not-applied: %v\nlog:\n%s", err, log.String())
 	}
 	if !strings.Contains(log.String(), "settled by --uncertain not-applied") {
 		t.Fatalf("the resume did not say what settled the DDL\nlog:\n%s", log.String())
 	}
 	replaytest.RequireEqual(t, db, sc.SourceDB, "nt")
+}
+
+// leaveBelowServerSequence makes the scenario of
+// TestPendingDDLBelowServerSequence: a DDL logged with a number below its
+// server id's last, replayed up to it and marked pending, not run (its
+// mark holds the print of the table as it is before it), after running
+// stmts on the target. It returns the resume's options.
+func leaveBelowServerSequence(t *testing.T, stmts ...string) (*replaytest.Scenario, *sql.DB, replay.Options) {
+	t.Helper()
+	const ddl = "ALTER TABLE nt.i ADD COLUMN w INT NOT NULL DEFAULT 7"
+	sc, pending := ntScenario(t, nil, []string{"SET SESSION server_id = 77", "SET SESSION gtid_seq_no = 100",
+		"INSERT INTO nt.i VALUES (3, 3)", "SET SESSION gtid_seq_no = 50", ddl, "INSERT INTO nt.i (id, v) VALUES (4, 4)"}, 4)
+	if !strings.HasSuffix(pending, "-77-50") {
+		t.Fatalf("the DDL was logged as %s, want 0-77-50", pending)
+	}
+	start := txnStart(t, sc, mustParseGTID(t, pending))
+	db, o := replayUpTo(t, sc, start)
+	print, err := schema.Fingerprint(context.Background(), db, []byte(ddl), "nt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaveMarked(t, db, append(stmts, markPendingSQL("ddl", start, pending, print.Digest, ""))...)
+	return sc, db, o
 }
 
 // TestPendingDDLLoggedAsOwnInAnotherDomain: the target was lost while it
