@@ -611,7 +611,7 @@ func gtidStop(ctx context.Context, out *Outcome, txns []binlogtext.BinTxn, tgt *
 		if !own {
 			if m := reCreateMissing.FindStringSubmatch(msg); m != nil && m[1] == seedgen.DB {
 				// The table the failed statement dropped: the stop says so.
-				dropped = map[string]string{m[2]: "dropped by the pending CREATE OR REPLACE TABLE's failed earlier run"}
+				dropped = map[string]string{m[2]: failedReplaceDropped}
 			}
 			if strings.Contains(msg, loggedRefusal) {
 				// Its outcome unknown (a table without identity), the
@@ -622,7 +622,7 @@ func gtidStop(ctx context.Context, out *Outcome, txns []binlogtext.BinTxn, tgt *
 					return -1, nil, err
 				}
 				if table != "" {
-					dropped = map[string]string{table: "dropped by the pending CREATE OR REPLACE TABLE's failed earlier run"}
+					dropped = map[string]string{table: failedReplaceDropped}
 				}
 			}
 			return int(cp.Seq), dropped, nil
@@ -652,6 +652,11 @@ func gtidStop(ctx context.Context, out *Outcome, txns []binlogtext.BinTxn, tgt *
 	}
 	return -1, nil, nil
 }
+
+// failedReplaceDropped says why gtidStop leaves out of the comparison a
+// table that a pending CREATE OR REPLACE TABLE's failed earlier run
+// dropped.
+const failedReplaceDropped = "dropped by the pending CREATE OR REPLACE TABLE's failed earlier run"
 
 // reOwnGTID finds, in ownRefusal's error, the GTID the target logged;
 // reRecoveryDrop, in the target's binlog, the DROP its DDL crash recovery
