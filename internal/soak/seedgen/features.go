@@ -80,6 +80,12 @@ const (
 	// script logged ahead of the domain, the next one just below it under
 	// the same server id), for the target's GTID state.
 	FeatSeqNo Feature = "seqno"
+	// FeatKeyTypes: unique keys on unsigned integers beyond the signed
+	// range, DOUBLE, DECIMAL, BINARY(n), fractional DATETIME and TIME,
+	// TIMESTAMP under several time zones, YEAR, and ENUM with BIT: values
+	// the server calls equal under other bytes (-0 and 0, 1.5 and 1.500,
+	// 'a' and 'a\0'), drawn from small pools.
+	FeatKeyTypes Feature = "keytypes"
 )
 
 // Replay features.
@@ -136,7 +142,7 @@ var allFeatures = []Feature{
 	FeatKill, FeatRestart, FeatCrash, FeatStopPos, FeatStopTime, FeatStopGTID, FeatStopNever,
 	FeatSmallMem, FeatMultiFile, FeatStopBehind, FeatTerm, FeatContext, FeatCollationKeys,
 	FeatPartition, FeatRowImage, FeatDomains, FeatBinlogOptions, FeatStartGTID, FeatRemote, FeatAccident,
-	FeatFilter, FeatRewriteDB, FeatUndo, FeatClock, FeatFKChecksOff, FeatSeqNo,
+	FeatFilter, FeatRewriteDB, FeatUndo, FeatClock, FeatFKChecksOff, FeatSeqNo, FeatKeyTypes,
 }
 
 // optIn are the features "all" leaves out: XA transactions are refused by

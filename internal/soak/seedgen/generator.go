@@ -109,6 +109,7 @@ func (g *sessionGen) kinds() []kind {
 		{"context", 4, []Feature{FeatContext}, (*sessionGen).contextTxn},
 		{"collkeys", 4, []Feature{FeatCollationKeys}, (*sessionGen).collationTxn},
 		{"partition", 3, []Feature{FeatPartition}, (*sessionGen).partitionTxn},
+		{"keytypes", 4, []Feature{FeatKeyTypes}, (*sessionGen).keyTypesTxn},
 	}
 	if g.ddl != nil {
 		ks = append(ks, g.ddlKinds()...)

@@ -82,6 +82,9 @@ func setupSQL(p Plan) []string {
 	if p.Has(FeatPartition) {
 		s = append(s, partitionSetupSQL()...)
 	}
+	if p.Has(FeatKeyTypes) {
+		s = append(s, keyTypesSetupSQL()...)
+	}
 	return s
 }
 
