@@ -146,12 +146,23 @@ type SessionLocale struct {
 	CollationDatabase    uint16
 }
 
-// Flags2 bits.
+// Flags2 bits. The first four are written by every server; the others by
+// MariaDB (Format.Flags2Written says which of them a binlog's server
+// writes).
 const (
 	Flags2AutoIsNull          = 1 << 14
 	Flags2NotAutocommit       = 1 << 19
 	Flags2NoForeignKeyChecks  = 1 << 26
 	Flags2RelaxedUniqueChecks = 1 << 27
+
+	// Flags2NoCheckConstraintChecks is check_constraint_checks=0.
+	Flags2NoCheckConstraintChecks = 1 << 15
+	// Flags2ExplicitDefaultsForTimestamp is explicit_defaults_for_timestamp=1.
+	Flags2ExplicitDefaultsForTimestamp = 1 << 24
+	// Flags2IfExists is sql_if_exists=1.
+	Flags2IfExists = 1 << 28
+	// Flags2InsertHistory is system_versioning_insert_history=1.
+	Flags2InsertHistory = 1 << 30
 )
 
 // IntVar is an INTVAR event: the LAST_INSERT_ID() or INSERT_ID a following

@@ -163,6 +163,12 @@ type Format struct {
 	ServerVersion string
 	// Checksum is true when every event ends with a CRC32 checksum.
 	Checksum bool
+	// Flags2Written are the MariaDB bits of a query event's flags2
+	// (Flags2NoCheckConstraintChecks and the others after it) that this
+	// server writes: a bit in it that is clear says the source session
+	// had the variable at its default; a bit outside it says nothing of
+	// the source session.
+	Flags2Written uint32
 	// Raw is the whole event as it is in the file, for BINLOG statements.
 	Raw []byte
 	// Pos is where the event is.

@@ -50,6 +50,7 @@ func ParseFormat(raw []byte, pos txn.Position) (*Format, error) {
 	if strings.Contains(strings.ToLower(version), "mariadb") {
 		f.Flavor = txn.FlavorMariaDB
 	}
+	f.Flags2Written = flags2Written(version, f.Flavor)
 	rest := body[fixed:]
 	if hasChecksumAlg(version, f.Flavor) {
 		// post-header lengths, then the algorithm (1) and the checksum (4),
@@ -90,14 +91,40 @@ func (f *Format) PostHeaderLen(t byte) int {
 // checksum algorithm in its format description: MySQL 5.6.1 and MariaDB 5.3.0
 // onwards.
 func hasChecksumAlg(version string, flavor txn.Flavor) bool {
-	want := [3]int{5, 6, 1}
 	if flavor == txn.FlavorMariaDB {
-		want = [3]int{5, 3, 0}
+		return atLeast(splitVersion(version), [3]int{5, 3, 0})
 	}
-	got := splitVersion(version)
-	for i := range got {
-		if got[i] != want[i] {
-			return got[i] > want[i]
+	return atLeast(splitVersion(version), [3]int{5, 6, 1})
+}
+
+// flags2Written returns the MariaDB bits of a query event's flags2 that a
+// server of this version writes, as mariadb-binlog (10.11) reads them:
+// check_constraint_checks and system_versioning_insert_history from every
+// server (one that does not know them never turns them on), sql_if_exists
+// from MariaDB 10.5.2, explicit_defaults_for_timestamp from the MariaDB
+// releases that began to write it: 10.5.17, 10.6.9, 10.7.5, 10.8.4, 10.9.2
+// and every release from 10.10.
+func flags2Written(version string, flavor txn.Flavor) uint32 {
+	bits := uint32(txn.Flags2NoCheckConstraintChecks | txn.Flags2InsertHistory)
+	if flavor != txn.FlavorMariaDB {
+		return bits
+	}
+	v := splitVersion(version)
+	if atLeast(v, [3]int{10, 5, 2}) {
+		bits |= txn.Flags2IfExists
+	}
+	firstPatch := map[int]int{5: 17, 6: 9, 7: 5, 8: 4, 9: 2}
+	if p, ok := firstPatch[v[1]]; v[0] > 10 || v[0] == 10 && (v[1] >= 10 || ok && v[2] >= p) {
+		bits |= txn.Flags2ExplicitDefaultsForTimestamp
+	}
+	return bits
+}
+
+// atLeast reports whether version v is want or later.
+func atLeast(v, want [3]int) bool {
+	for i := range v {
+		if v[i] != want[i] {
+			return v[i] > want[i]
 		}
 	}
 	return true

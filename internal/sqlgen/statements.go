@@ -266,7 +266,7 @@ func (sa *Generator) AppendBody(ctx context.Context, dst []Stmt, t *txn.Txn) ([]
 					"session whose pseudo_thread_id is set, and the target user may not set it: grant it BINLOG REPLAY or SUPER",
 					e.TypeName, e.Pos)
 			}
-			out = append(out, contextStatement(e.Query, e, names, sa.sqlModeMask(), sa == nil || !sa.NoPseudoThreadID))
+			out = append(out, contextStatement(e.Query, e, t.Format, names, sa.sqlModeMask(), sa == nil || !sa.NoPseudoThreadID))
 			out = append(out, querySetup(e.Query, e)...)
 			q := Stmt{SQL: sa.querySQL(t, e), Alone: true, Event: e, ExpectErr: e.Query.ErrorCode}
 			if e.Query.Load != nil {
@@ -334,9 +334,15 @@ func (sa *Generator) sqlModeMask() uint64 {
 
 // contextStatement returns the SET statement that gives the session the
 // source session's context for q: what mysqlbinlog writes before a query.
-// The source's sql_mode is set with only the bits in modeMask; its thread
-// id as pseudo_thread_id when threadID is set.
-func contextStatement(q *txn.Query, e *txn.Event, names *dialect.Collations, modeMask uint64, threadID bool) Stmt {
+// A setting the event leaves out because the source session had it at
+// its default (auto_increment_increment and _offset, lc_time_names, the
+// MariaDB options of flags2 that f's server writes) is set to that
+// default, as mysqlbinlog does: the session that applies the query may
+// have applied one that changed it. MariaDB's own variables are in
+// executable comments, skipped by a server that lacks them. The source's
+// sql_mode is set with only the bits in modeMask; its thread id as
+// pseudo_thread_id when threadID is set.
+func contextStatement(q *txn.Query, e *txn.Event, f *txn.Format, names *dialect.Collations, modeMask uint64, threadID bool) Stmt {
 	st := q.Status
 	var sets []string
 	if threadID {
@@ -356,10 +362,11 @@ func contextStatement(q *txn.Query, e *txn.Event, names *dialect.Collations, mod
 	if st.HasSQLMode {
 		sets = append(sets, fmt.Sprintf("@@session.sql_mode=%d", st.SQLMode&modeMask))
 	}
+	incr, offset := uint16(1), uint16(1)
 	if st.HasAutoIncrement {
-		sets = append(sets, fmt.Sprintf("@@session.auto_increment_increment=%d, @@session.auto_increment_offset=%d",
-			st.AutoIncrementIncr, st.AutoIncrementOffset))
+		incr, offset = st.AutoIncrementIncr, st.AutoIncrementOffset
 	}
+	sets = append(sets, fmt.Sprintf("@@session.auto_increment_increment=%d, @@session.auto_increment_offset=%d", incr, offset))
 	if st.HasCharset {
 		sets = append(sets, fmt.Sprintf("@@session.character_set_client=%d, @@session.collation_connection=%d, @@session.collation_server=%d",
 			names.SessionID(st.CharsetClient), names.SessionID(st.CollationConnection), names.SessionID(st.CollationServer)))
@@ -367,16 +374,47 @@ func contextStatement(q *txn.Query, e *txn.Event, names *dialect.Collations, mod
 	if st.HasTimeZone {
 		sets = append(sets, "@@session.time_zone="+Quote(st.TimeZone))
 	}
-	if st.HasLCTimeNames {
-		sets = append(sets, fmt.Sprintf("@@session.lc_time_names=%d", st.LCTimeNames))
-	}
+	sets = append(sets, fmt.Sprintf("@@session.lc_time_names=%d", st.LCTimeNames)) // 0 (en_US) when left out
 	if st.HasCollationDatabase {
 		sets = append(sets, fmt.Sprintf("@@session.collation_database=%d", names.SessionID(st.CollationDatabase)))
 	}
 	if st.HasExplicitDefaultsForTimestamp {
 		sets = append(sets, "@@session.explicit_defaults_for_timestamp="+boolInt(st.ExplicitDefaultsForTimestamp))
 	}
-	return Stmt{SQL: "SET " + strings.Join(sets, ", "), Event: e}
+	sql := "SET " + strings.Join(sets, ", ")
+	if st.HasFlags2 && f != nil {
+		sql += mariadbOptions(st.Flags2, f.Flags2Written)
+	}
+	return Stmt{SQL: sql, Event: e}
+}
+
+// flags2Options are MariaDB's session options that a query event's flags2
+// carries: the variable, its bit, whether a set bit turns it off, and the
+// first MariaDB version that has it (for an executable comment).
+var flags2Options = []struct {
+	name    string
+	bit     uint32
+	negated bool
+	since   string
+}{
+	{"check_constraint_checks", txn.Flags2NoCheckConstraintChecks, true, "100201"},
+	{"sql_if_exists", txn.Flags2IfExists, false, "100502"},
+	{"explicit_defaults_for_timestamp", txn.Flags2ExplicitDefaultsForTimestamp, false, "100300"},
+	{"system_versioning_insert_history", txn.Flags2InsertHistory, false, "101100"},
+}
+
+// mariadbOptions returns the SET list's tail (", ..." in executable
+// comments) giving the session the MariaDB options of flags2 among the
+// bits written.
+func mariadbOptions(flags2, written uint32) string {
+	var b strings.Builder
+	for _, o := range flags2Options {
+		if written&o.bit == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, " /*M!%s , @@session.%s=%s*/", o.since, o.name, boolInt(flags2&o.bit != 0 != o.negated))
+	}
+	return b.String()
 }
 
 // callsConnectionID reports whether sql calls CONNECTION_ID() (outside

@@ -123,11 +123,49 @@ func TestContextStatement(t *testing.T) {
 		},
 		HasMicroseconds: true, Microseconds: 42,
 	}}
-	got := contextStatement(q, &txn.Event{Timestamp: 1700000000}, nil, math.MaxUint64, true).SQL
+	got := contextStatement(q, &txn.Event{Timestamp: 1700000000}, nil, nil, math.MaxUint64, true).SQL
 	for _, want := range []string{"pseudo_thread_id=9", "TIMESTAMP=1700000000.000042", "foreign_key_checks=0",
-		"unique_checks=1", "sql_mode=1411383296", "character_set_client=8", "collation_server=45", "time_zone='+05:30'"} {
+		"unique_checks=1", "sql_mode=1411383296", "character_set_client=8", "collation_server=45", "time_zone='+05:30'",
+		// Left out of the event: the source session had the defaults.
+		"auto_increment_increment=1, @@session.auto_increment_offset=1", "lc_time_names=0"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("context statement %q lacks %q", got, want)
+		}
+	}
+	if strings.Contains(got, "check_constraint_checks") {
+		t.Errorf("context statement %q sets MariaDB options without a format to say which its server writes", got)
+	}
+}
+
+// TestContextStatementMariaDBOptions checks the MariaDB options of flags2:
+// set from the bits the source's server writes, in executable comments,
+// and left alone where it does not write them.
+func TestContextStatementMariaDBOptions(t *testing.T) {
+	const all = txn.Flags2NoCheckConstraintChecks | txn.Flags2IfExists | txn.Flags2ExplicitDefaultsForTimestamp | txn.Flags2InsertHistory
+	for _, c := range []struct {
+		written, flags2 uint32
+		want, absent    []string
+	}{
+		{all, txn.Flags2ExplicitDefaultsForTimestamp,
+			[]string{"/*M!100201 , @@session.check_constraint_checks=1*/", "/*M!100502 , @@session.sql_if_exists=0*/",
+				"/*M!100300 , @@session.explicit_defaults_for_timestamp=1*/", "/*M!101100 , @@session.system_versioning_insert_history=0*/"}, nil},
+		{all, txn.Flags2NoCheckConstraintChecks | txn.Flags2IfExists | txn.Flags2InsertHistory,
+			[]string{"check_constraint_checks=0", "sql_if_exists=1", "explicit_defaults_for_timestamp=0", "system_versioning_insert_history=1"}, nil},
+		{txn.Flags2NoCheckConstraintChecks | txn.Flags2InsertHistory, 0,
+			[]string{"check_constraint_checks=1", "system_versioning_insert_history=0"}, []string{"sql_if_exists", "explicit_defaults_for_timestamp"}},
+	} {
+		f := &txn.Format{Flags2Written: c.written}
+		q := &txn.Query{Status: txn.Status{SessionModes: txn.SessionModes{HasFlags2: true, Flags2: c.flags2}}}
+		got := contextStatement(q, &txn.Event{}, f, nil, math.MaxUint64, true).SQL
+		for _, w := range c.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("written %#x, flags2 %#x: %q lacks %q", c.written, c.flags2, got, w)
+			}
+		}
+		for _, a := range c.absent {
+			if strings.Contains(got, a) {
+				t.Errorf("written %#x, flags2 %#x: %q sets %s, which the source's server does not write", c.written, c.flags2, got, a)
+			}
 		}
 	}
 }
@@ -144,7 +182,7 @@ func TestMySQL8CollationStandIns(t *testing.T) {
 		func(format string, args ...any) { log = append(log, fmt.Sprintf(format, args...)) })
 	q := &txn.Query{Status: txn.Status{SessionLocale: txn.SessionLocale{HasCharset: true, CharsetClient: 255,
 		CollationConnection: 255, CollationServer: 8, HasCollationDatabase: true, CollationDatabase: 999}}}
-	got := contextStatement(q, &txn.Event{}, names, math.MaxUint64, true).SQL
+	got := contextStatement(q, &txn.Event{}, nil, names, math.MaxUint64, true).SQL
 	for _, want := range []string{"character_set_client=45", "collation_connection=45", "collation_server=8", "collation_database=999"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("context statement %q lacks %q", got, want)
@@ -189,11 +227,11 @@ func TestMySQL8SQLModes(t *testing.T) {
 	}
 	q := &txn.Query{Status: txn.Status{SessionModes: txn.SessionModes{HasSQLMode: true, SQLMode: 1436549152}}}
 	mysql8 := &Generator{IgnoredModes: IgnoredSQLModes("8.0.36", false)}
-	if got := contextStatement(q, &txn.Event{}, nil, mysql8.sqlModeMask(), true).SQL; !strings.Contains(got, "@@session.sql_mode=1168113696") {
+	if got := contextStatement(q, &txn.Event{}, nil, nil, mysql8.sqlModeMask(), true).SQL; !strings.Contains(got, "@@session.sql_mode=1168113696") {
 		t.Errorf("for MySQL 8: %s", got)
 	}
 	mariadb := &Generator{TargetMariaDB: true}
-	if got := contextStatement(q, &txn.Event{}, nil, mariadb.sqlModeMask(), true).SQL; !strings.Contains(got, "@@session.sql_mode=1436549152") {
+	if got := contextStatement(q, &txn.Event{}, nil, nil, mariadb.sqlModeMask(), true).SQL; !strings.Contains(got, "@@session.sql_mode=1436549152") {
 		t.Errorf("for MariaDB: %s", got)
 	}
 }

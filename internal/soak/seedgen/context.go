@@ -21,7 +21,7 @@ func contextSetupSQL() []string {
 			"b BLOB, vb VARBINARY(32), j JSON, l1 VARCHAR(32) CHARACTER SET latin1, u VARCHAR(32), " +
 			"ts TIMESTAMP(6) NULL, dt DATETIME(6), tm TIME(3), yr YEAR, tiny TINYINT, " +
 			"sq BIGINT, gv INT AS (ref * 2) VIRTUAL, gs VARCHAR(40) AS (CONCAT(u, '!')) STORED, " +
-			"hid INT INVISIBLE DEFAULT 7, KEY (ref)) ENGINE=InnoDB",
+			"hid INT INVISIBLE DEFAULT 7, KEY (ref), CONSTRAINT cx_ref CHECK (ref >= 0)) ENGINE=InnoDB",
 		"CREATE SEQUENCE cx_seq START WITH 1000 INCREMENT BY 3",
 		fill("cx", "(ref, u) SELECT seq, CONCAT('base', seq)"),
 	}
@@ -29,7 +29,28 @@ func contextSetupSQL() []string {
 
 // contextTxn is one script of the statement-context kind.
 func (g *sessionGen) contextTxn() []string {
-	switch g.rng.IntN(10) {
+	switch g.rng.IntN(12) {
+	case 10: // settings a query event carries only when not at their default
+		incr := 2 + g.rng.IntN(4)
+		return []string{fmt.Sprintf("SET SESSION auto_increment_increment = %d, auto_increment_offset = %d, lc_time_names = '%s'",
+			incr, 1+g.rng.IntN(incr), []string{"de_DE", "fr_FR", "ja_JP"}[g.rng.IntN(3)]),
+			fmt.Sprintf("INSERT INTO cx (ref, u) VALUES (%d, DATE_FORMAT(NOW(), '%%W %%M')), (%d, MONTHNAME(NOW()))", g.rng.IntN(100), g.rng.IntN(100)),
+			"SET SESSION auto_increment_increment = DEFAULT, auto_increment_offset = DEFAULT, lc_time_names = DEFAULT",
+			fmt.Sprintf("INSERT INTO cx (ref, u) VALUES (%d, DATE_FORMAT(NOW(), '%%W %%M')), (%d, 'default')", g.rng.IntN(100), g.rng.IntN(100))}
+	case 11: // MariaDB's options in a query event's flags2
+		if g.rng.IntN(2) == 0 {
+			return []string{"SET SESSION check_constraint_checks = 0",
+				fmt.Sprintf("INSERT INTO cx (ref, u) VALUES (-%d, 'unchecked')", 1+g.rng.IntN(100)),
+				"SET SESSION check_constraint_checks = DEFAULT"}
+		}
+		// Without explicit defaults, a TIMESTAMP column is NOT NULL DEFAULT
+		// CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP.
+		t := fmt.Sprintf("cxt_%d_%d", g.id, g.n)
+		return []string{"SET SESSION explicit_defaults_for_timestamp = 0",
+			fmt.Sprintf("CREATE TABLE %s (id INT PRIMARY KEY, v INT, ts TIMESTAMP) ENGINE=InnoDB", t),
+			"SET SESSION explicit_defaults_for_timestamp = DEFAULT",
+			fmt.Sprintf("INSERT INTO %s (id, v) VALUES (1, 1), (2, 2)", t),
+			fmt.Sprintf("UPDATE %s SET v = v + 1 WHERE id = 1", t)}
 	case 0: // user variables, LAST_INSERT_ID and INSERT_ID
 		return txn(fmt.Sprintf("SET @r := %d, @w := '%s'", g.rng.IntN(100), g.word()),
 			"INSERT INTO cx (ref, u) VALUES (@r, @w)",
