@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
@@ -16,13 +18,25 @@ import (
 // session that applied the first must not keep its value for the second.
 // mysqlbinlog writes the defaults back in its output for such events. And
 // MariaDB's options of a query event's flags2 (check_constraint_checks,
-// explicit_defaults_for_timestamp) must be applied as the source had them.
+// explicit_defaults_for_timestamp) must be applied as the source had them,
+// as must a collation_database the session set (which reads a LOAD DATA
+// file) over its default database's.
 func TestStatementContextDefaults(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "ld.csv")
+	if err := os.WriteFile(file, []byte("1,caf\xc3\xa9\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	setup := func(ctx context.Context, db *sql.DB) error {
 		return replaytest.ExecAll(ctx, db,
 			"CREATE DATABASE h",
 			"CREATE TABLE h.ai (id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(40)) ENGINE=InnoDB",
 			"CREATE TABLE h.ck (id INT PRIMARY KEY, c INT, CHECK (c > 0)) ENGINE=InnoDB",
+			"CREATE DATABASE hu CHARACTER SET utf8mb4",
+			"CREATE TABLE hu.ld (id INT PRIMARY KEY, v VARCHAR(20)) ENGINE=InnoDB",
 		)
 	}
 	work := func(ctx context.Context, db *sql.DB) error {
@@ -44,13 +58,17 @@ func TestStatementContextDefaults(t *testing.T) {
 			"INSERT INTO h.ts (id, v) VALUES (1, 1)",
 			"SET TIMESTAMP = 1765000100",
 			"UPDATE h.ts SET v = 2",
+			"USE hu",
+			"SET SESSION collation_database = 'latin1_swedish_ci'",
+			"LOAD DATA INFILE "+quoteLit(file)+" INTO TABLE ld FIELDS TERMINATED BY ','",
+			"SET SESSION collation_database = DEFAULT",
 		)
 	}
 	sc := replaytest.New(t, "STATEMENT", setup, work)
 	for _, workers := range []int{1, 4} {
 		t.Run(fmt.Sprint("workers=", workers), func(t *testing.T) {
 			db, _ := replayInto(t, sc, opts(workers))
-			replaytest.RequireEqual(t, db, sc.SourceDB, "h")
+			replaytest.RequireEqual(t, db, sc.SourceDB, "h", "hu")
 		})
 	}
 }

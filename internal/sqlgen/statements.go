@@ -266,8 +266,11 @@ func (sa *Generator) AppendBody(ctx context.Context, dst []Stmt, t *txn.Txn) ([]
 					"session whose pseudo_thread_id is set, and the target user may not set it: grant it BINLOG REPLAY or SUPER",
 					e.TypeName, e.Pos)
 			}
-			out = append(out, contextStatement(e.Query, e, t.Format, names, sa.sqlModeMask(), sa == nil || !sa.NoPseudoThreadID))
+			// USE first, as mysqlbinlog writes it: it sets the session's
+			// collation_database to the database's, which the context
+			// then sets to the source session's.
 			out = append(out, querySetup(e.Query, e)...)
+			out = append(out, contextStatement(e.Query, e, t.Format, names, sa.sqlModeMask(), sa == nil || !sa.NoPseudoThreadID))
 			q := Stmt{SQL: sa.querySQL(t, e), Alone: true, Event: e, ExpectErr: e.Query.ErrorCode}
 			if e.Query.Load != nil {
 				q.SQL, q.LoadName = loadStatement(q.SQL, e)
@@ -335,9 +338,9 @@ func (sa *Generator) sqlModeMask() uint64 {
 // contextStatement returns the SET statement that gives the session the
 // source session's context for q: what mysqlbinlog writes before a query.
 // A setting the event leaves out because the source session had it at
-// its default (auto_increment_increment and _offset, lc_time_names, the
-// MariaDB options of flags2 that f's server writes) is set to that
-// default, as mysqlbinlog does: the session that applies the query may
+// its default (auto_increment_increment and _offset, lc_time_names,
+// collation_database, the MariaDB options of flags2 that f's server
+// writes) is set to that default, as mysqlbinlog does: the session that applies the query may
 // have applied one that changed it. MariaDB's own variables are in
 // executable comments, skipped by a server that lacks them. The source's
 // sql_mode is set with only the bits in modeMask; its thread id as
@@ -377,6 +380,8 @@ func contextStatement(q *txn.Query, e *txn.Event, f *txn.Format, names *dialect.
 	sets = append(sets, fmt.Sprintf("@@session.lc_time_names=%d", st.LCTimeNames)) // 0 (en_US) when left out
 	if st.HasCollationDatabase {
 		sets = append(sets, fmt.Sprintf("@@session.collation_database=%d", names.SessionID(st.CollationDatabase)))
+	} else {
+		sets = append(sets, "@@session.collation_database=DEFAULT") // the default database's
 	}
 	if st.HasExplicitDefaultsForTimestamp {
 		sets = append(sets, "@@session.explicit_defaults_for_timestamp="+boolInt(st.ExplicitDefaultsForTimestamp))

@@ -491,13 +491,16 @@ func (g *sessionGen) bigTxn() []string {
 }
 
 // loadData writes a file and loads it with LOAD DATA INFILE (the source
-// logs the file's contents with the statement, or rows).
+// logs the file's contents with the statement, or rows). The file holds
+// UTF-8 text, which the server reads in the session's
+// character_set_database: the database's (latin1), or for a third of the
+// loads utf8mb4, set for the statement (the query event then carries it).
 func (g *sessionGen) loadData() []string {
 	path := filepath.Join(g.fileDir, fmt.Sprintf("load-s%d-%d.csv", g.id, g.n))
 	var b strings.Builder
 	rows := 5 + g.rng.IntN(200)
 	for i := 0; i < rows; i++ {
-		fmt.Fprintf(&b, "%d,%s,%d\n", 1+g.rng.IntN(400), g.word(), g.rng.IntN(1000))
+		fmt.Fprintf(&b, "%d,%s\u00e9,%d\n", 1+g.rng.IntN(400), g.word(), g.rng.IntN(1000))
 	}
 	g.files[path] = []byte(b.String())
 	table := "ld"
@@ -505,7 +508,11 @@ func (g *sessionGen) loadData() []string {
 		table = "ldm"
 	}
 	mode := []string{"IGNORE", "REPLACE"}[g.rng.IntN(2)]
-	return []string{fmt.Sprintf("LOAD DATA INFILE '%s' %s INTO TABLE %s FIELDS TERMINATED BY ',' (id, v, n)", path, mode, table)}
+	load := fmt.Sprintf("LOAD DATA INFILE '%s' %s INTO TABLE %s FIELDS TERMINATED BY ',' (id, v, n)", path, mode, table)
+	if g.rng.IntN(3) != 0 {
+		return []string{load}
+	}
+	return []string{"SET SESSION collation_database = 'utf8mb4_general_ci'", load, "SET SESSION collation_database = DEFAULT"}
 }
 
 // xaTxn is an XA transaction, which the replay refuses on purpose.
