@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
@@ -12,11 +13,12 @@ import (
 
 // targetOptions returns the options of a server restored from base for
 // the replay (replay: with gtid_strict_mode when the configuration draws
-// it) or the anchor: with the target's binlog drawn on, both log what they
-// apply, the replay keeping the source's GTIDs (--target-gtids auto) and
-// the anchor as mariadb-binlog's output sets them.
+// it) or the anchor, both with the configuration's TargetArgs: with the
+// target's binlog drawn on, both log what they apply, the replay keeping
+// the source's GTIDs (--target-gtids auto) and the anchor as
+// mariadb-binlog's output sets them.
 func targetOptions(base string, c ReplayConfig, replay bool) sandbox.Options {
-	o := sandbox.Options{FromDatadir: base, Binlog: c.TargetBinlog, BinlogFormat: c.TargetFormat}
+	o := sandbox.Options{FromDatadir: base, Binlog: c.TargetBinlog, BinlogFormat: c.TargetFormat, Args: slices.Clone(c.TargetArgs)}
 	if c.TargetBinlog && replay && c.StrictGTIDs {
 		o.Args = append(o.Args, "--gtid-strict-mode=1")
 	}

@@ -75,6 +75,9 @@ type ReplayConfig struct {
 	Filter    bool
 	Tables    []string
 	Databases bool
+	// TargetArgs are the targets' mariadbd arguments of FeatTargetConfig:
+	// global settings other than the source's (the anchor's too).
+	TargetArgs []string
 	// RewriteDB applies the workload to a copy of the base under another
 	// name on the target (FeatRewriteDB): --rewrite-db DB=SideDB with
 	// --databases DB, or with --tables Tables (the copy holding those
@@ -133,6 +136,9 @@ func (c ReplayConfig) String() string {
 	}
 	if c.RewriteDB {
 		s += " rewrite-db=" + seedgen.DB + "=" + SideDB
+	}
+	if len(c.TargetArgs) > 0 {
+		s += " target-config=" + strings.Join(c.TargetArgs, " ")
 	}
 	return s
 }
@@ -196,7 +202,40 @@ func chooseReplay(rng *rand.Rand, p seedgen.Plan, txns []binlogtext.BinTxn, end 
 	// order itself (no chained commits, no early start) for a quarter of
 	// the seeds.
 	c.ClientOrder = rng.IntN(4) == 0
+	// Drawn last, for the same reason.
+	if p.Has(seedgen.FeatTargetConfig) {
+		c.TargetArgs = chooseTargetArgs(rng)
+	}
 	return c
+}
+
+// targetSettings are FeatTargetConfig's choices: each is drawn with
+// probability one half, one of its variants.
+var targetSettings = [][]string{
+	{"--sql-mode=ANSI_QUOTES,NO_BACKSLASH_ESCAPES,PIPES_AS_CONCAT,ONLY_FULL_GROUP_BY,STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_AUTO_VALUE_ON_ZERO",
+		"--sql-mode=ORACLE", "--sql-mode="},
+	{"--default-time-zone=+05:30", "--default-time-zone=-08:00"},
+	{"--transaction-isolation=READ-COMMITTED", "--transaction-isolation=READ-UNCOMMITTED", "--transaction-isolation=SERIALIZABLE"},
+	{"--autocommit=0"},
+	{"--auto-increment-increment=3 --auto-increment-offset=2"},
+	{"--character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci"},
+	{"--explicit-defaults-for-timestamp=0"},
+	{"--lc-time-names=de_DE"},
+	{"--innodb-lock-wait-timeout=2"},
+	{"--wait-timeout=2"},
+}
+
+// chooseTargetArgs draws FeatTargetConfig's settings: at least one.
+func chooseTargetArgs(rng *rand.Rand) []string {
+	var args []string
+	for len(args) == 0 {
+		for _, vs := range targetSettings {
+			if rng.IntN(2) == 0 {
+				args = append(args, strings.Fields(vs[rng.IntN(len(vs))])...)
+			}
+		}
+	}
+	return args
 }
 
 // chooseTables draws the tables of a filtered replay (ReplayConfig.Filter)

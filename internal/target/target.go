@@ -114,7 +114,10 @@ func (t *Target) identify(ctx context.Context) error {
 
 // openPool opens the target with the settings the applier relies on (many
 // statements per packet, no client-side time parsing, the server's packet
-// limit), over TLS with tlsConfig when it is set.
+// limit, autocommit on whatever the server's global default: a statement
+// outside BEGIN ... COMMIT must not open a transaction that holds its
+// locks and snapshot, nor refuse a later SET sql_log_bin), over TLS with
+// tlsConfig when it is set.
 func openPool(dsn string, tlsConfig *tls.Config, conns int) (*sql.DB, error) {
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
@@ -128,6 +131,10 @@ func openPool(dsn string, tlsConfig *tls.Config, conns int) (*sql.DB, error) {
 	cfg.InterpolateParams = true
 	cfg.ParseTime = false
 	cfg.MaxAllowedPacket = 0 // use the server's
+	if cfg.Params == nil {
+		cfg.Params = map[string]string{}
+	}
+	cfg.Params["autocommit"] = "1"
 	connector, err := mysql.NewConnector(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open target: %w", err)

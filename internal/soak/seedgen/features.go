@@ -132,6 +132,16 @@ const (
 	// target as it was. Row format and InnoDB tables make undos that are
 	// not refused.
 	FeatUndo Feature = "undo"
+	// FeatTargetConfig starts the targets (the replay's and the anchor's)
+	// with global settings other than the source's, as a recovery
+	// server's own configuration may have them: sql_mode (ANSI_QUOTES,
+	// NO_BACKSLASH_ESCAPES, PIPES_AS_CONCAT...), time zone, isolation
+	// level, autocommit off, auto-increment step, character set,
+	// explicit_defaults_for_timestamp, lc_time_names, a short lock wait
+	// timeout, a short wait_timeout. What a statement needs of its
+	// session comes with it (mariadb-binlog sets the same), so the
+	// outcome must not change.
+	FeatTargetConfig Feature = "targetcfg"
 )
 
 // allFeatures lists every feature in a fixed order (the order of reports).
@@ -142,7 +152,7 @@ var allFeatures = []Feature{
 	FeatKill, FeatRestart, FeatCrash, FeatStopPos, FeatStopTime, FeatStopGTID, FeatStopNever,
 	FeatSmallMem, FeatMultiFile, FeatStopBehind, FeatTerm, FeatContext, FeatCollationKeys,
 	FeatPartition, FeatRowImage, FeatDomains, FeatBinlogOptions, FeatStartGTID, FeatRemote, FeatAccident,
-	FeatFilter, FeatRewriteDB, FeatUndo, FeatClock, FeatFKChecksOff, FeatSeqNo, FeatKeyTypes,
+	FeatFilter, FeatRewriteDB, FeatUndo, FeatClock, FeatFKChecksOff, FeatSeqNo, FeatKeyTypes, FeatTargetConfig,
 }
 
 // optIn are the features "all" leaves out: XA transactions are refused by

@@ -1,0 +1,69 @@
+package replay_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"testing"
+
+	"github.com/binlog-replay/binlog-replay/internal/replaytest"
+	"github.com/binlog-replay/binlog-replay/internal/sandbox"
+	"github.com/binlog-replay/binlog-replay/replay"
+	"github.com/binlog-replay/binlog-replay/txn"
+)
+
+// TestTargetGlobalSettings replays statements and rows onto a target whose
+// global settings differ from the source's, as a recovery server's own
+// configuration may: autocommit off, another isolation level, sql_mode,
+// time zone, auto-increment step, lc_time_names and
+// explicit_defaults_for_timestamp; its binlog on, so that the replay keeps
+// the source's GTIDs and writes its own tables out of the binlog (with
+// autocommit off, that failed: "Cannot modify @@session.sql_log_bin
+// inside a transaction"). The replay stops half way and resumes. The
+// target must end equal to the source.
+func TestTargetGlobalSettings(t *testing.T) {
+	setup := func(ctx context.Context, db *sql.DB) error {
+		return replaytest.ExecAll(ctx, db,
+			"CREATE DATABASE g",
+			"CREATE TABLE g.t (id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(40), ts TIMESTAMP NULL) ENGINE=InnoDB",
+		)
+	}
+	work := func(ctx context.Context, db *sql.DB) error {
+		var stmts []string
+		for i := 0; i < 12; i++ {
+			stmts = append(stmts,
+				fmt.Sprintf("INSERT INTO g.t (v, ts) VALUES (CONCAT('a', %d, '\\\\', MONTHNAME(NOW())), NOW()), ('b', FROM_UNIXTIME(1765000000))", i),
+				fmt.Sprintf("UPDATE g.t SET v = CONCAT(v, '\"x\"') WHERE id %% 5 = %d", i%5))
+		}
+		stmts = append(stmts, "CREATE TABLE g.d (id INT PRIMARY KEY, ts TIMESTAMP) ENGINE=InnoDB", "INSERT INTO g.d (id) VALUES (1)")
+		return replaytest.ExecAll(ctx, db, stmts...)
+	}
+	for _, format := range []string{"STATEMENT", "ROW"} {
+		t.Run(format, func(t *testing.T) {
+			sc := replaytest.New(t, format, setup, work)
+			txns := scenarioTxns(t, sc)
+			tgt := sandbox.ForTest(t, sandbox.Options{FromDatadir: sc.Base, Binlog: true, BinlogFormat: "MIXED", Args: []string{
+				"--autocommit=0", "--transaction-isolation=READ-COMMITTED",
+				"--sql-mode=ANSI_QUOTES,NO_BACKSLASH_ESCAPES,PIPES_AS_CONCAT,ONLY_FULL_GROUP_BY,STRICT_ALL_TABLES",
+				"--default-time-zone=+05:30", "--auto-increment-increment=3", "--auto-increment-offset=2",
+				"--lc-time-names=de_DE", "--explicit-defaults-for-timestamp=0"}})
+			db, err := tgt.Open(context.Background(), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			o := opts(4)
+			o.Files, o.TargetDSN, o.Select.StartPosition = sc.Files, tgt.DSN(""), sc.Start
+			o.Select.StopPosition = txns[len(txns)/2].End
+			if _, err := replay.Run(context.Background(), o, io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			o.Recovery.Resume, o.Select.StartPosition, o.Select.StopPosition, o.Select.ToEnd = true, txn.Position{}, txn.Position{}, true
+			if _, err := replay.Run(context.Background(), o, io.Discard); err != nil {
+				t.Fatalf("resume: %v", err)
+			}
+			replaytest.RequireEqual(t, db, sc.SourceDB, "g")
+		})
+	}
+}
