@@ -554,6 +554,19 @@ func parsePosition(flagName, s string) (txn.Position, error) {
 // parseDatetime parses a --stop-datetime value: RFC 3339, or
 // "YYYY-MM-DD HH:MM:SS[.ffffff]" in the local time zone (as mysqlbinlog).
 func parseDatetime(s string) (time.Time, error) {
+	t, err := parseDatetimeIn(s, time.Local)
+	if err != nil {
+		return t, fmt.Errorf("--stop-datetime: %w", err)
+	}
+	return t, nil
+}
+
+// parseDatetimeIn parses a datetime flag's value: RFC 3339, or
+// "YYYY-MM-DD HH:MM:SS[.ffffff]" in loc. A wall-clock time loc skips (the
+// hour a clock goes forward) or passes twice (the hour it goes back) is
+// refused: it names no instant, or two, and a stop point taken an hour
+// away from the one meant applies an hour too much or too little.
+func parseDatetimeIn(s string, loc *time.Location) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
@@ -561,11 +574,40 @@ func parseDatetime(s string) (time.Time, error) {
 		return t, nil
 	}
 	for _, layout := range []string{"2006-01-02 15:04:05.999999", "2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-01-02"} {
-		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
-			return t, nil
+		t, err := time.ParseInLocation(layout, s, loc)
+		if err != nil {
+			continue
+		}
+		if asked, _ := time.Parse(layout, s); !wallClock(t.In(loc)).Equal(asked) {
+			return time.Time{}, fmt.Errorf("%q does not exist in the time zone %s (its clocks skip it): give the instant in RFC 3339, with its offset", s, loc)
+		}
+		if other, ok := otherInstant(t, loc); ok {
+			return time.Time{}, fmt.Errorf("%q happens twice in the time zone %s (%s and %s): give the instant meant in RFC 3339, with its offset",
+				s, loc, t.Format(time.RFC3339), other.Format(time.RFC3339))
+		}
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("cannot parse %q: want 'YYYY-MM-DD HH:MM:SS' (local time) or RFC 3339", s)
+}
+
+// wallClock returns t's wall-clock time as the same time in UTC.
+func wallClock(t time.Time) time.Time {
+	y, mo, d := t.Date()
+	h, mi, sec := t.Clock()
+	return time.Date(y, mo, d, h, mi, sec, t.Nanosecond(), time.UTC)
+}
+
+// otherInstant returns another instant than t that shows the same
+// wall-clock time in loc, if there is one within three hours (a clock
+// turned back: the time passes twice).
+func otherInstant(t time.Time, loc *time.Location) (time.Time, bool) {
+	want := wallClock(t.In(loc))
+	for d := -3 * time.Hour; d <= 3*time.Hour; d += 15 * time.Minute {
+		if u := t.Add(d); d != 0 && wallClock(u.In(loc)).Equal(want) {
+			return u, true
 		}
 	}
-	return time.Time{}, fmt.Errorf("--stop-datetime: cannot parse %q: want 'YYYY-MM-DD HH:MM:SS' (local time) or RFC 3339", s)
+	return time.Time{}, false
 }
 
 func splitList(s string) []string {

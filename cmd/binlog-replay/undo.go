@@ -131,9 +131,9 @@ func (o *UndoOptions) options(args []string, warn io.Writer) (undo.Options, erro
 // parseDatetimeFlag parses the value of the datetime flag name (see
 // parseDatetime).
 func parseDatetimeFlag(name, s string) (time.Time, error) {
-	t, err := parseDatetime(s)
+	t, err := parseDatetimeIn(s, time.Local)
 	if err != nil {
-		return t, fmt.Errorf("--%s: cannot parse %q: want 'YYYY-MM-DD HH:MM:SS' (local time) or RFC 3339", name, s)
+		return t, fmt.Errorf("--%s: %w", name, err)
 	}
 	return t, nil
 }
