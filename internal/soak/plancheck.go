@@ -71,13 +71,14 @@ func (r *Result) checkPlan(ctx context.Context, bin string, src *Source, txns []
 	} else {
 		args = append(args, "--start-position", fmt.Sprintf("%s:%d", src.StartFile, src.StartPos))
 	}
-	args = append(args, c.Stop.Args...)
+	args = append(args, c.stopArgs()...)
 	if c.Exclude != "" {
 		args = append(args, "--exclude-gtids", c.Exclude)
 	}
 	runCtx, cancel := context.WithTimeout(ctx, runTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(runCtx, bin, append(args, src.Files...)...)
+	cmd.Env = c.env()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -8,12 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
 	"syscall"
 	"time"
+	_ "time/tzdata" // StopZone, where the machine has no time zone database
 
 	"github.com/binlog-replay/binlog-replay/internal/soak/binlogtext"
 
@@ -75,6 +77,10 @@ type ReplayConfig struct {
 	Filter    bool
 	Tables    []string
 	Databases bool
+	// StopZone, for a --stop-datetime, runs the replay (and plan) with
+	// TZ set to this zone and gives the stop as its local wall-clock time
+	// ('YYYY-MM-DD HH:MM:SS'), not RFC 3339 in UTC.
+	StopZone string
 	// TargetArgs are the targets' mariadbd arguments of FeatTargetConfig:
 	// global settings other than the source's (the anchor's too).
 	TargetArgs []string
@@ -140,7 +146,32 @@ func (c ReplayConfig) String() string {
 	if len(c.TargetArgs) > 0 {
 		s += " target-config=" + strings.Join(c.TargetArgs, " ")
 	}
+	if c.StopZone != "" {
+		s += " stop-zone=" + c.StopZone
+	}
 	return s
+}
+
+// stopArgs are the replay's stop flags: Stop.Args, a --stop-datetime
+// given in StopZone's local time when that is set.
+func (c ReplayConfig) stopArgs() []string {
+	if c.StopZone == "" || len(c.Stop.Args) != 2 || c.Stop.Args[0] != "--stop-datetime" {
+		return c.Stop.Args
+	}
+	loc, err := time.LoadLocation(c.StopZone)
+	if err != nil {
+		return c.Stop.Args // the zone is one of the soak's own: not reached
+	}
+	return []string{"--stop-datetime", c.Stop.Time.In(loc).Format("2006-01-02 15:04:05.999999")}
+}
+
+// env is the environment of the replay's and plan's processes: TZ set to
+// StopZone when that is set.
+func (c ReplayConfig) env() []string {
+	if c.StopZone == "" {
+		return nil // the soak's own
+	}
+	return append(os.Environ(), "TZ="+c.StopZone)
 }
 
 // chooseReplay draws the replay configuration. Restarts are left out when
@@ -205,6 +236,12 @@ func chooseReplay(rng *rand.Rand, p seedgen.Plan, txns []binlogtext.BinTxn, end 
 	// Drawn last, for the same reason.
 	if p.Has(seedgen.FeatTargetConfig) {
 		c.TargetArgs = chooseTargetArgs(rng)
+	}
+	// Drawn last, for the same reason: a stop datetime in local time, in
+	// a zone half an hour off the hour and without daylight saving (a
+	// wall-clock time passed twice is refused).
+	if !c.Stop.Time.IsZero() && rng.IntN(2) == 0 {
+		c.StopZone = "Asia/Kolkata"
 	}
 	return c
 }
@@ -431,7 +468,7 @@ func (r *replayer) args(resume bool, workers int) []string {
 		a = append(a, "--commit-order", "client")
 	}
 	if !resume || !r.cfg.ResumeBare {
-		a = append(a, r.cfg.Stop.Args...)
+		a = append(a, r.cfg.stopArgs()...)
 		if r.cfg.Exclude != "" {
 			a = append(a, "--exclude-gtids", r.cfg.Exclude)
 		}
@@ -590,6 +627,7 @@ func (r *replayer) runOnce(ctx context.Context, out *Outcome, resume bool, worke
 	defer cancel()
 	args := r.args(resume, workers)
 	cmd := exec.CommandContext(runCtx, r.bin, args...)
+	cmd.Env = r.cfg.env()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	fmt.Fprintf(&out.Log, "$ binlog-replay %s\n", strings.Join(args[:len(args)-len(r.src.Files)], " "))
