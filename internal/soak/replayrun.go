@@ -258,8 +258,9 @@ var targetSettings = [][]string{
 	{"--character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci"},
 	{"--explicit-defaults-for-timestamp=0"},
 	{"--lc-time-names=de_DE"},
-	{"--innodb-lock-wait-timeout=2"},
+	{"--innodb-lock-wait-timeout=2", "--innodb-deadlock-detect=OFF --innodb-lock-wait-timeout=5"},
 	{"--wait-timeout=2"},
+	{"--innodb-autoinc-lock-mode=0", "--innodb-autoinc-lock-mode=2"},
 }
 
 // chooseTargetArgs draws FeatTargetConfig's settings: at least one.
