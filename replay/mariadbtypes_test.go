@@ -58,7 +58,7 @@ func TestMariaDBTypes(t *testing.T) {
 					}
 					replaytest.RequireEqual(t, db, sc.SourceDB, "mv")
 					history := func(d *sql.DB) (n int, sum string) {
-						if err := d.QueryRow("SELECT COUNT(*), COALESCE(SUM(CRC32(CONCAT_WS(',', id, v, row_start, row_end))), 0) " +
+						if err := d.QueryRow("SELECT COUNT(*), COALESCE(SUM(CRC32(CONCAT_WS(',', id, v, row_start, row_end))), 0) "+
 							"FROM mv.sv FOR SYSTEM_TIME ALL").Scan(&n, &sum); err != nil {
 							t.Fatal(err)
 						}
