@@ -54,7 +54,9 @@ const (
 	FeatDomains Feature = "domains"
 	// FeatBinlogOptions: the source writes its binlog with some of
 	// log_bin_compress (compressed query and row events),
-	// binlog_checksum=NONE and binlog_annotate_row_events=OFF.
+	// binlog_checksum=NONE, binlog_annotate_row_events=OFF,
+	// binlog_row_metadata FULL or MINIMAL, and binlog_row_event_max_size
+	// 1024 (a statement's rows over many row events).
 	FeatBinlogOptions Feature = "binlogopts"
 	// FeatAccident: one session's transaction deletes a seventh of t1's
 	// base rows (AccidentKind), and the replay skips it with

@@ -86,6 +86,15 @@ func binlogOptions(rng *rand.Rand) []string {
 		if rng.IntN(2) == 0 {
 			opts = append(opts, "--binlog-annotate-row-events=OFF")
 		}
+		if rng.IntN(2) == 0 {
+			// Table maps with column names, signedness, character sets,
+			// keys (FULL) or some of them (MINIMAL).
+			opts = append(opts, "--binlog-row-metadata="+[]string{"FULL", "MINIMAL"}[rng.IntN(2)])
+		}
+		if rng.IntN(3) == 0 {
+			// One statement's rows split over many row events.
+			opts = append(opts, "--binlog-row-event-max-size=1024")
+		}
 		if len(opts) > 0 {
 			return opts
 		}
