@@ -88,7 +88,11 @@ func (r *Reader) dispatch(e readyEvent) (*pendingTxn, error) {
 	case event.TypeIncident:
 		return nil, incidentError(e.body)
 	case event.TypeStartEncryption:
-		return nil, errors.New("encrypted binlogs are not supported")
+		if r.in.remote != nil {
+			return nil, nil // the source decrypts what it sends
+		}
+		return nil, errors.New("the binlog file is encrypted (encrypt_binlog), which binlog-replay cannot read: " +
+			"read the binlogs from the server that wrote them with --source, which sends them decrypted")
 	case event.TypeXAPrepare:
 		return nil, errors.New("XA transactions are not supported")
 	}
