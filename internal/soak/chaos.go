@@ -85,7 +85,7 @@ func (r *replayer) trigger(ctx context.Context, events []chaosEvent, i int) <-ch
 // end of t, in state 'ddl' if inDDL (true), or ctx ends (false). Errors
 // (the checkpoint not made yet, the target restarting) are polled through.
 func (r *replayer) waitProgress(ctx context.Context, t *binlogtext.BinTxn, inDDL bool) bool {
-	dbh, err := sql.Open("mysql", r.target.DSN("")+"&timeout=1s")
+	dbh, err := sql.Open("mysql", r.target.DSN("")+"&timeout=1s&autocommit=1") // its reads hold no locks (FeatTargetConfig: autocommit=0)
 	if err != nil {
 		return false
 	}

@@ -35,7 +35,8 @@ func makeSideDB(ctx context.Context, target *sandbox.Server, tables []string) er
 	if err := db.QueryRowContext(ctx, "SHOW CREATE DATABASE `"+seedgen.DB+"`").Scan(&name, &create); err != nil {
 		return fmt.Errorf("side database: %w", err)
 	}
-	create = strings.Replace(create, "`"+seedgen.DB+"`", "`"+SideDB+"`", 1)
+	// Quoted with double quotes under ANSI_QUOTES (FeatTargetConfig).
+	create = strings.NewReplacer("`"+seedgen.DB+"`", "`"+SideDB+"`", `"`+seedgen.DB+`"`, `"`+SideDB+`"`).Replace(create)
 	if _, err := db.ExecContext(ctx, create); err != nil {
 		return fmt.Errorf("side database: %s: %w", create, err)
 	}
