@@ -240,6 +240,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	rep.Checks = append(rep.Checks, binlogsCheck(b))
 	rep.Checks = append(rep.Checks, probeChecks(rep)...)
 	rep.Checks = append(rep.Checks, settingChecks(settingsInput{t: t, b: b, commitMs: rep.Probe.Commit.MedianMs, groups: groups, logged: logged})...)
+	rep.Checks = append(rep.Checks, eventsCheck(ctx, db, opts.Selection))
 	rep.Checks = append(rep.Checks, diskCheck(t, b, logged))
 	rep.Checks = append(rep.Checks, privilegeChecks(ctx, db, t, b, opts.Selection, opts.Apply, binlogOn)...)
 	load, loadErr := opts.LoadAvg()

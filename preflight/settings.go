@@ -1,10 +1,13 @@
 package preflight
 
 import (
+	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 
 	"github.com/binlog-replay/binlog-replay/internal/bytesize"
+	"github.com/binlog-replay/binlog-replay/internal/target"
 )
 
 // Status is a check's outcome.
@@ -242,4 +245,30 @@ func onOff(b bool) string {
 		return "ON"
 	}
 	return "OFF"
+}
+
+// eventsCheck reports the target's event scheduler: on while events are
+// enabled in the databases the replay writes, the replay refuses to start
+// (target.CheckEvents), as those events would write again what the
+// binlogs hold.
+func eventsCheck(ctx context.Context, db *sql.DB, sel Selection) Check {
+	c := Check{Name: "event_scheduler", What: "the target's event scheduler runs its enabled events. The source logged what its " +
+		"own events wrote, which the replay applies: the target's twins of those events, run during the replay, would write it again.",
+		After: "ON again once the recovery is done, if the server ran it"}
+	var scheduler string
+	if err := db.QueryRowContext(ctx, "SELECT @@GLOBAL.event_scheduler").Scan(&scheduler); err != nil {
+		c.Status, c.Finding = Unknown, err.Error()
+		return c
+	}
+	c.Value = scheduler
+	note, err := target.CheckEvents(ctx, db, sel.RewriteDB.WrittenDatabases(sel.Filter.Databases, sel.Filter.Tables))
+	switch {
+	case err != nil:
+		c.Status, c.Finding, c.During = Fail, err.Error(), "SET GLOBAL event_scheduler = OFF"
+	case note != "":
+		c.Status, c.Finding, c.During = Warn, note, "SET GLOBAL event_scheduler = OFF"
+	default:
+		c.Status, c.Finding, c.During = OK, "the scheduler is off: no event runs during the replay", "nothing"
+	}
+	return c
 }

@@ -174,14 +174,7 @@ func (r *run) readBodies(ctx context.Context, ft *filterTables, db string) error
 
 // renamed returns the name --rewrite-db gives database db on the target
 // (db itself when no rule renames it).
-func (r *run) renamed(db string) string {
-	for _, rule := range r.opts.Select.RewriteDB {
-		if strings.EqualFold(db, rule.From) {
-			return rule.To
-		}
-	}
-	return db
-}
+func (r *run) renamed(db string) string { return r.opts.Select.RewriteDB.Rename(db) }
 
 // targetTables lists the tables of database db on the target, sorted.
 func (r *run) targetTables(ctx context.Context, db string) ([]string, error) {

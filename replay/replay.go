@@ -340,6 +340,13 @@ func (r *run) prepare(ctx context.Context) (txn.Position, *target.Checkpoint, er
 	if err := r.checkRewriteDB(cp); err != nil {
 		return txn.Position{}, nil, err
 	}
+	// After the selection a resume keeps is restored: the databases the
+	// replay writes.
+	if note, err := target.CheckEvents(ctx, db, r.opts.Select.RewriteDB.WrittenDatabases(r.opts.Select.Databases, r.opts.Select.Tables)); err != nil {
+		return txn.Position{}, nil, err
+	} else if note != "" {
+		r.logf("%s", note)
+	}
 	if err := r.checkPending(cp); err != nil {
 		return txn.Position{}, nil, err
 	}

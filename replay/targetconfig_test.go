@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
@@ -66,4 +67,61 @@ func TestTargetGlobalSettings(t *testing.T) {
 			replaytest.RequireEqual(t, db, sc.SourceDB, "g")
 		})
 	}
+}
+
+// TestTargetEvents replays onto a target whose event scheduler is on while
+// an event is enabled in the replayed database: the event would write
+// during the replay what the binlogs already hold (its source twin's
+// writes are logged), so the replay is refused up front, naming the event
+// and what to do; with --databases naming another database only, or the
+// scheduler off, it runs.
+func TestTargetEvents(t *testing.T) {
+	setup := func(ctx context.Context, db *sql.DB) error {
+		return replaytest.ExecAll(ctx, db,
+			"CREATE DATABASE ev", "CREATE DATABASE other",
+			"CREATE TABLE ev.n (id INT PRIMARY KEY, ticks INT NOT NULL)", "INSERT INTO ev.n VALUES (1, 0)",
+			"CREATE TABLE other.t (id INT PRIMARY KEY)",
+			"CREATE EVENT ev.tick ON SCHEDULE EVERY 1 SECOND DO UPDATE ev.n SET ticks = ticks + 1",
+		)
+	}
+	work := func(ctx context.Context, db *sql.DB) error {
+		return replaytest.ExecAll(ctx, db, "UPDATE ev.n SET ticks = ticks + 100", "INSERT INTO other.t VALUES (1)")
+	}
+	sc := replaytest.New(t, "ROW", setup, work)
+	start := func(t *testing.T, scheduler string) (*sandbox.Server, *sql.DB) {
+		tgt := sandbox.ForTest(t, sandbox.Options{FromDatadir: sc.Base, Args: []string{"--event-scheduler=" + scheduler}})
+		db, err := tgt.Open(context.Background(), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return tgt, db
+	}
+	t.Run("SchedulerOn", func(t *testing.T) {
+		tgt, _ := start(t, "ON")
+		o := opts(2)
+		o.Files, o.TargetDSN, o.Select.StartPosition = sc.Files, tgt.DSN(""), sc.Start
+		_, err := replay.Run(context.Background(), o, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "ev.tick") || !strings.Contains(err.Error(), "event_scheduler = OFF") {
+			t.Fatalf("replay: %v, want a refusal naming ev.tick and the scheduler", err)
+		}
+	})
+	t.Run("OtherDatabase", func(t *testing.T) {
+		tgt, db := start(t, "ON")
+		o := opts(2)
+		o.Files, o.TargetDSN, o.Select.StartPosition, o.Select.Databases = sc.Files, tgt.DSN(""), sc.Start, []string{"other"}
+		if _, err := replay.Run(context.Background(), o, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		replaytest.RequireEqual(t, db, sc.SourceDB, "other")
+	})
+	t.Run("SchedulerOff", func(t *testing.T) {
+		tgt, db := start(t, "OFF")
+		o := opts(2)
+		o.Files, o.TargetDSN, o.Select.StartPosition = sc.Files, tgt.DSN(""), sc.Start
+		if _, err := replay.Run(context.Background(), o, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		replaytest.RequireEqual(t, db, sc.SourceDB, "ev", "other")
+	})
 }

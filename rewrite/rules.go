@@ -3,6 +3,7 @@ package rewrite
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -103,6 +104,35 @@ func (rs Rules) Check() error {
 
 // String formats the rules sorted by old name, comma-separated: two sets
 // of the same rules give the same string.
+// Rename returns the name the rules give database db: its rule's To,
+// or db when no rule names it (compared as MariaDB compares database
+// names on a case-insensitive file system: without case).
+func (rs Rules) Rename(db string) string {
+	for _, r := range rs {
+		if strings.EqualFold(db, r.From) {
+			return r.To
+		}
+	}
+	return db
+}
+
+// WrittenDatabases returns the databases a replay keeping only databases
+// and tables ("db.table") writes, renamed by rs, sorted; nil when it
+// keeps every database (neither is given).
+func (rs Rules) WrittenDatabases(databases, tables []string) []string {
+	var out []string
+	for _, db := range databases {
+		out = append(out, rs.Rename(db))
+	}
+	for _, t := range tables {
+		if db, _, ok := strings.Cut(t, "."); ok {
+			out = append(out, rs.Rename(db))
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
 func (rs Rules) String() string {
 	parts := make([]string, len(rs))
 	for i, r := range rs {
