@@ -236,6 +236,12 @@ func chooseReplay(rng *rand.Rand, p seedgen.Plan, txns []binlogtext.BinTxn, end 
 	// Drawn last, for the same reason.
 	if p.Has(seedgen.FeatTargetConfig) {
 		c.TargetArgs = chooseTargetArgs(rng)
+		if p.Has(seedgen.FeatBigTxn) {
+			// mariadb-binlog writes a statement's row events as one BINLOG
+			// statement, which a big transaction's make larger than 1M:
+			// the anchor would fail where the replay splits them.
+			c.TargetArgs = slices.DeleteFunc(c.TargetArgs, func(a string) bool { return strings.HasPrefix(a, "--max-allowed-packet") })
+		}
 	}
 	// Drawn last, for the same reason: a stop datetime in local time, in
 	// a zone half an hour off the hour and without daylight saving (a
@@ -261,6 +267,7 @@ var targetSettings = [][]string{
 	{"--innodb-lock-wait-timeout=2", "--innodb-deadlock-detect=OFF --innodb-lock-wait-timeout=5"},
 	{"--wait-timeout=2"},
 	{"--innodb-autoinc-lock-mode=0", "--innodb-autoinc-lock-mode=2"},
+	{"--max-allowed-packet=1M"},
 }
 
 // chooseTargetArgs draws FeatTargetConfig's settings: at least one.
