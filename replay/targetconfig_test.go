@@ -125,3 +125,32 @@ func TestTargetEvents(t *testing.T) {
 		replaytest.RequireEqual(t, db, sc.SourceDB, "ev", "other")
 	})
 }
+
+// TestTargetColumnOrder replays row events logged with their column names
+// (binlog_row_metadata=FULL) onto a target whose table has the same
+// columns in another order: the server applies a row image by position,
+// so each value would land in the other column, silently. The replay
+// refuses it, naming the columns, by passthrough and as SQL.
+func TestTargetColumnOrder(t *testing.T) {
+	sc := formatScenario(t, "ROW", []string{"--binlog-row-metadata=FULL"},
+		func(ctx context.Context, db *sql.DB) error {
+			return replaytest.ExecAll(ctx, db, "CREATE DATABASE co", "CREATE TABLE co.t (id INT PRIMARY KEY, a INT, b INT)")
+		},
+		func(ctx context.Context, db *sql.DB) error {
+			return replaytest.ExecAll(ctx, db, "INSERT INTO co.t VALUES (1, 10, 20), (2, 30, 40)", "UPDATE co.t SET a = a + 1")
+		})
+	for _, apply := range []replay.ApplyMode{replay.ApplyAuto, replay.ApplySQL} {
+		t.Run(fmt.Sprint(apply), func(t *testing.T) {
+			tgt, db := sc.Target(t)
+			if _, err := db.Exec("ALTER TABLE co.t MODIFY b INT AFTER id"); err != nil {
+				t.Fatal(err)
+			}
+			o := withApply(opts(2), apply)
+			o.Files, o.TargetDSN, o.Select.StartPosition = sc.Files, tgt.DSN(""), sc.Start
+			_, err := replay.Run(context.Background(), o, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), "column 2 is `a` in the binlog's table map and `b` on the target") {
+				t.Fatalf("replay: %v, want a refusal naming columns a and b", err)
+			}
+		})
+	}
+}

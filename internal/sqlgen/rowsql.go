@@ -189,6 +189,19 @@ func sameColumns(t *schema.Table, n int) bool {
 	return true
 }
 
+// renamedColumn returns, when tm names its columns (the source's
+// binlog_row_metadata=FULL) and one is not the target's column at its
+// place, what differs; "" otherwise. The server applies a row image by
+// column position: a column of another name there takes the value.
+func renamedColumn(tm *txn.TableMap, t *schema.Table) string {
+	for i, name := range tm.ColumnNames {
+		if i < len(t.Columns) && !strings.EqualFold(name, t.Columns[i].Name) {
+			return fmt.Sprintf("column %d is `%s` in the binlog's table map and `%s` on the target", i+1, name, t.Columns[i].Name)
+		}
+	}
+	return ""
+}
+
 // setStatement returns the SET STATEMENT prefix giving a statement the
 // session the SQL apply path needs, with the row event's checks.
 func setStatement(flags uint16) string {

@@ -128,6 +128,9 @@ func newTablePlan(tm *txn.TableMap, t *schema.Table, name string, opt sqlOptions
 	if !sameColumns(t, len(tm.ColumnTypes)) {
 		return nil, fmt.Errorf("table %s: the binlog has %d columns, the target's table %d", name, len(tm.ColumnTypes), len(t.Columns))
 	}
+	if d := renamedColumn(tm, t); d != "" {
+		return nil, fmt.Errorf("table %s: %s: the target's table differs from the source's", name, d)
+	}
 	if t.HasTriggers && !opt.triggersFire {
 		return nil, fmt.Errorf("table %s has triggers on the target, which SQL statements would fire (row events do not); "+
 			"MariaDB cannot turn them off for a session: apply by passthrough, drop the triggers on the target, or accept that they fire", name)

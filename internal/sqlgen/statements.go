@@ -574,7 +574,7 @@ func boolInt(b bool) string {
 
 // checkColumnCounts refuses the row events of one source statement when a
 // table they write has another number of columns on the target than in
-// its table map: the server would apply them anyway, as replication does
+// its table map, or, where the table map names them, other columns: the server would apply them anyway, as replication does
 // for tables that differ (extra columns filled with defaults, missing ones
 // dropped), where a recovery must stop. A table missing on the target is
 // left to the server, which refuses it naming it.
@@ -593,6 +593,9 @@ func checkColumnCounts(ctx context.Context, tables TableFunc, events []*txn.Even
 		case !sameColumns(t, len(tm.ColumnTypes)):
 			return &RowsError{Event: blame, Err: fmt.Errorf("table %s.%s has %d columns in the binlog and %d on the target: "+
 				"the target's table differs from the source's", tm.Schema, tm.Table, len(tm.ColumnTypes), len(t.Columns))}
+		case renamedColumn(tm, t) != "":
+			return &RowsError{Event: blame, Err: fmt.Errorf("table %s.%s: %s: the target's table differs from the source's",
+				tm.Schema, tm.Table, renamedColumn(tm, t))}
 		}
 	}
 	return nil
