@@ -154,3 +154,46 @@ func TestTargetColumnOrder(t *testing.T) {
 		})
 	}
 }
+
+// TestStartBeforeBase replays, from the start of the binlogs, onto a target
+// that already holds their first transactions: an earlier replay applied
+// them under their source GTIDs and its checkpoint was dropped (as an
+// operator starting again from the wrong place would). The statements
+// would run twice (UPDATE ... n = n + 1), exit 0; the replay refuses,
+// naming the GTID the target holds; from the base's position it ends
+// equal to the source.
+func TestStartBeforeBase(t *testing.T) {
+	sc := replaytest.New(t, "STATEMENT",
+		func(ctx context.Context, db *sql.DB) error {
+			return replaytest.ExecAll(ctx, db, "CREATE DATABASE sb", "CREATE TABLE sb.c (id INT PRIMARY KEY, n INT NOT NULL)",
+				"INSERT INTO sb.c VALUES (1, 0)")
+		},
+		func(ctx context.Context, db *sql.DB) error {
+			var stmts []string
+			for range 10 {
+				stmts = append(stmts, "UPDATE sb.c SET n = n + 1")
+			}
+			return replaytest.ExecAll(ctx, db, stmts...)
+		})
+	txns := scenarioTxns(t, sc)
+	db, o := binlogTarget(t, sc, "MIXED", 2)
+	o.Select.StopPosition = txns[4].End
+	if _, err := replay.Run(context.Background(), o, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	// Out of the target's binlog: logged, the DROP would move the domain's
+	// position to a GTID of the target's own.
+	if err := replaytest.ExecAll(context.Background(), db, "SET SESSION sql_log_bin = 0", "DROP DATABASE binlog_replay"); err != nil {
+		t.Fatal(err)
+	}
+	o.Select.StopPosition = txn.Position{}
+	_, err := replay.Run(context.Background(), o, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "already holds GTID "+txns[0].GTID.String()) {
+		t.Fatalf("replay from before the base: %v, want a refusal naming %s", err, txns[0].GTID)
+	}
+	o.Select.StartPosition = txns[5].Start
+	if _, err := replay.Run(context.Background(), o, io.Discard); err != nil {
+		t.Fatalf("from the base's position: %v", err)
+	}
+	replaytest.RequireEqual(t, db, sc.SourceDB, "sb")
+}
