@@ -31,8 +31,10 @@ type column struct {
 	Precision  sql.NullInt64
 	Scale      sql.NullInt64
 	GenExpr    string
-	Virtual    bool // VIRTUAL generated: computed on read, not hashed
-	Period     bool // system-versioning ROW START/END: differs by design, not hashed
+	Default    string // normalizeDefault of COLUMN_DEFAULT
+	OnUpdate   string // the ON UPDATE of EXTRA, e.g. "CURRENT_TIMESTAMP(6)"; empty for none
+	Virtual    bool   // VIRTUAL generated: computed on read, not hashed
+	Period     bool   // system-versioning ROW START/END: differs by design, not hashed
 }
 
 // indexPart is one column of an index; SubPart > 0 for a prefix.
@@ -138,7 +140,7 @@ func loadColumns(ctx context.Context, q querier, db string, tables map[string]*t
 	rows, err := q.QueryContext(ctx, `SELECT TABLE_NAME, COLUMN_NAME, ORDINAL_POSITION,
 		LOWER(DATA_TYPE), COLUMN_TYPE, IS_NULLABLE, COALESCE(CHARACTER_SET_NAME, ''),
 		COALESCE(COLLATION_NAME, ''), NUMERIC_PRECISION, NUMERIC_SCALE,
-		COALESCE(GENERATION_EXPRESSION, ''), UPPER(EXTRA)
+		COALESCE(GENERATION_EXPRESSION, ''), UPPER(EXTRA), COLUMN_DEFAULT
 		FROM information_schema.COLUMNS
 		WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME, ORDINAL_POSITION`, db)
 	if err != nil {
@@ -147,12 +149,14 @@ func loadColumns(ctx context.Context, q querier, db string, tables map[string]*t
 	defer rows.Close()
 	for rows.Next() {
 		var table, nullable, extra string
+		var def sql.NullString
 		var c column
 		if err := rows.Scan(&table, &c.Name, &c.Ordinal, &c.DataType, &c.ColumnType, &nullable,
-			&c.Charset, &c.Collation, &c.Precision, &c.Scale, &c.GenExpr, &extra); err != nil {
+			&c.Charset, &c.Collation, &c.Precision, &c.Scale, &c.GenExpr, &extra, &def); err != nil {
 			return fmt.Errorf("read columns of %s: %w", quoteIdent(db), err)
 		}
 		c.Nullable = nullable == "YES"
+		c.Default, c.OnUpdate = normalizeDefault(def), onUpdate(extra)
 		c.Virtual = strings.Contains(extra, "VIRTUAL")
 		c.Period = strings.Contains(extra, "ROW START") || strings.Contains(extra, "ROW END")
 		c.ColumnType = normalizeColumnType(c.ColumnType)
@@ -261,6 +265,43 @@ func schemaDiff(target, ref *tableSchema) []string {
 	return append(diffs, indexDiff(target.Indexes, ref.Indexes)...)
 }
 
+// normalizeDefault returns a column's COLUMN_DEFAULT in one spelling for
+// MariaDB and MySQL: NULL for none (MariaDB writes the text NULL, MySQL
+// SQL NULL), a string without MariaDB's quotes (MySQL writes none),
+// CURRENT_TIMESTAMP without MariaDB's parentheses and in capitals.
+func normalizeDefault(d sql.NullString) string {
+	if !d.Valid || d.String == "NULL" {
+		return "NULL"
+	}
+	s := d.String
+	if len(s) >= 2 && s[0] == '\'' && s[len(s)-1] == '\'' {
+		return strings.ReplaceAll(s[1:len(s)-1], "''", "'")
+	}
+	return normalizeNow(s)
+}
+
+// onUpdate returns the ON UPDATE clause of a column's EXTRA (upper
+// case), normalized as normalizeNow, or "".
+func onUpdate(extra string) string {
+	_, after, ok := strings.Cut(extra, "ON UPDATE ")
+	if !ok {
+		return ""
+	}
+	word, _, _ := strings.Cut(after, " ")
+	return normalizeNow(word)
+}
+
+// normalizeNow writes CURRENT_TIMESTAMP, current_timestamp() and their
+// precisions alike: CURRENT_TIMESTAMP, CURRENT_TIMESTAMP(6). Other text
+// is returned as it is.
+func normalizeNow(s string) string {
+	u := strings.ToUpper(s)
+	if !strings.HasPrefix(u, "CURRENT_TIMESTAMP") {
+		return s
+	}
+	return strings.TrimSuffix(u, "()")
+}
+
 func columnDiff(t, r column) []string {
 	var diffs []string
 	add := func(what, tv, rv string) {
@@ -273,6 +314,10 @@ func columnDiff(t, r column) []string {
 	add("nullable", fmt.Sprint(t.Nullable), fmt.Sprint(r.Nullable))
 	add("collation", normalizeCollation(t.Collation), normalizeCollation(r.Collation))
 	add("generation expression", t.GenExpr, r.GenExpr)
+	if t.GenExpr == "" && r.GenExpr == "" {
+		add("default", t.Default, r.Default)
+	}
+	add("on update", t.OnUpdate, r.OnUpdate)
 	add("virtual", fmt.Sprint(t.Virtual), fmt.Sprint(r.Virtual))
 	return diffs
 }
@@ -327,8 +372,8 @@ func (t *tableSchema) fingerprint() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "collation=%s\n", t.Collation)
 	for _, c := range t.Columns {
-		fmt.Fprintf(&b, "col %d %q %s null=%v coll=%s gen=%q virtual=%v\n",
-			c.Ordinal, c.Name, c.ColumnType, c.Nullable, normalizeCollation(c.Collation), c.GenExpr, c.Virtual)
+		fmt.Fprintf(&b, "col %d %q %s null=%v coll=%s gen=%q virtual=%v default=%q onupdate=%q\n",
+			c.Ordinal, c.Name, c.ColumnType, c.Nullable, normalizeCollation(c.Collation), c.GenExpr, c.Virtual, c.Default, c.OnUpdate)
 	}
 	for _, ix := range t.Indexes {
 		fmt.Fprintf(&b, "index %q %s\n", ix.Name, ix.describe())

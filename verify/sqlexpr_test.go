@@ -164,3 +164,32 @@ func TestReportString(t *testing.T) {
 		t.Errorf("equal report: %v %q", ok.Equal(), ok.String())
 	}
 }
+
+// TestNormalizeDefault checks that MariaDB's and MySQL's spellings of one
+// column default (or ON UPDATE) compare equal, and different ones do not.
+func TestNormalizeDefault(t *testing.T) {
+	same := [][2]sql.NullString{
+		{{String: "NULL", Valid: true}, {}},
+		{{String: "'abc'", Valid: true}, {String: "abc", Valid: true}},
+		{{String: "current_timestamp()", Valid: true}, {String: "CURRENT_TIMESTAMP", Valid: true}},
+		{{String: "current_timestamp(6)", Valid: true}, {String: "CURRENT_TIMESTAMP(6)", Valid: true}},
+		{{String: "'it''s'", Valid: true}, {String: "it's", Valid: true}},
+	}
+	for _, p := range same {
+		if a, b := normalizeDefault(p[0]), normalizeDefault(p[1]); a != b {
+			t.Errorf("%+v and %+v: %q and %q, want equal", p[0], p[1], a, b)
+		}
+	}
+	differ := [][2]sql.NullString{
+		{{String: "'a'", Valid: true}, {String: "'b'", Valid: true}},
+		{{String: "0", Valid: true}, {}},
+	}
+	for _, p := range differ {
+		if a, b := normalizeDefault(p[0]), normalizeDefault(p[1]); a == b {
+			t.Errorf("%+v and %+v: both %q, want different", p[0], p[1], a)
+		}
+	}
+	if a, b := onUpdate("ON UPDATE CURRENT_TIMESTAMP()"), onUpdate("DEFAULT_GENERATED ON UPDATE CURRENT_TIMESTAMP"); a != b || a == "" {
+		t.Errorf("on update: %q and %q", a, b)
+	}
+}

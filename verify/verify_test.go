@@ -231,6 +231,23 @@ func TestCompare(t *testing.T) {
 		}
 	})
 
+	t.Run("column default", func(t *testing.T) {
+		p.setup(t, "v_def", baseSchema, []string{"ALTER TABLE $db.texts ALTER s SET DEFAULT 'a'"},
+			[]string{"ALTER TABLE $db.texts ALTER s SET DEFAULT 'b'"})
+		tr := expectOnly(t, p.compare(t, verify.Options{Databases: []string{"v_def"}}), "v_def", "texts", verify.SchemaDiffers)
+		if !strings.Contains(tr.Detail, "default") || !strings.Contains(tr.Detail, "`s`") {
+			t.Errorf("detail does not name the column default: %q", tr.Detail)
+		}
+	})
+
+	t.Run("on update", func(t *testing.T) {
+		p.setup(t, "v_onupd", baseSchema, []string{"ALTER TABLE $db.times MODIFY ts TIMESTAMP(3) NULL DEFAULT NULL ON UPDATE CURRENT_TIMESTAMP(3)"}, nil)
+		tr := expectOnly(t, p.compare(t, verify.Options{Databases: []string{"v_onupd"}}), "v_onupd", "times", verify.SchemaDiffers)
+		if !strings.Contains(tr.Detail, "on update") {
+			t.Errorf("detail does not name the ON UPDATE: %q", tr.Detail)
+		}
+	})
+
 	t.Run("index differs", func(t *testing.T) {
 		p.setup(t, "v_idx", baseSchema, []string{"ALTER TABLE $db.times ADD UNIQUE KEY u (dt, id)"},
 			[]string{"ALTER TABLE $db.times ADD UNIQUE KEY u (dt)"})
