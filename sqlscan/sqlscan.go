@@ -178,6 +178,35 @@ func scan(sql []byte, emit func(Token, Span) bool) {
 	}
 }
 
+// ClosingParen returns the index just past the parenthesis that closes the
+// first one opened at or after from, skipping quoted text and comments;
+// -1 when there is none.
+func ClosingParen(sql []byte, from int) int {
+	depth := 0
+	for i := from; i < len(sql); {
+		switch c := sql[i]; {
+		case c == '\'' || c == '"' || c == '`':
+			i = skipQuoted(sql, i)
+			continue
+		case c == '/' && i+1 < len(sql) && sql[i+1] == '*' && (i+2 >= len(sql) || sql[i+2] != '!' && sql[i+2] != 'M'):
+			end := bytes.Index(sql[i+2:], []byte("*/"))
+			if end < 0 {
+				return -1
+			}
+			i += end + 4
+			continue
+		case c == '(':
+			depth++
+		case c == ')' && depth > 0:
+			if depth--; depth == 0 {
+				return i + 1
+			}
+		}
+		i++
+	}
+	return -1
+}
+
 // skipQuoted returns the index just past the quoted text starting at i:
 // doubled quotes and (for strings) backslash escapes stay inside.
 func skipQuoted(sql []byte, i int) int {

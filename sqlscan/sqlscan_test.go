@@ -58,3 +58,24 @@ func TestValueSpans(t *testing.T) {
 		}
 	}
 }
+
+func TestClosingParen(t *testing.T) {
+	for _, c := range []struct {
+		sql  string
+		want string // the text up to the index returned; "" for -1
+	}{
+		{"CREATE TABLE t (a INT, b VARCHAR(3)) ENGINE=InnoDB", "CREATE TABLE t (a INT, b VARCHAR(3))"},
+		{"CREATE TABLE t (a INT COMMENT 'x)(', b INT DEFAULT ')') PARTITION BY HASH (a)", "CREATE TABLE t (a INT COMMENT 'x)(', b INT DEFAULT ')')"},
+		{"CREATE TABLE t (`c)` INT /* ) */)", "CREATE TABLE t (`c)` INT /* ) */)"},
+		{"CREATE TABLE t (a INT", ""},
+		{"CREATE TABLE t LIKE u", ""},
+	} {
+		got := ""
+		if i := ClosingParen([]byte(c.sql), 0); i >= 0 {
+			got = c.sql[:i]
+		}
+		if got != c.want {
+			t.Errorf("ClosingParen(%q) takes %q, want %q", c.sql, got, c.want)
+		}
+	}
+}

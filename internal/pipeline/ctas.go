@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -10,6 +12,7 @@ import (
 	"github.com/binlog-replay/binlog-replay/binlog/event"
 	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
 	"github.com/binlog-replay/binlog-replay/schema"
+	"github.com/binlog-replay/binlog-replay/sqlscan"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -114,8 +117,20 @@ func (w *worker) beginStage(ctx context.Context, t *txn.Txn, s *ctasStage) error
 	if _, err := w.sess.Conn().ExecContext(ctx, "SET SESSION sql_log_bin=0;\nDROP TABLE IF EXISTS "+stageName()); err != nil {
 		return w.p.applyError(t, nil, fmt.Errorf("prepare the staging table of CREATE TABLE ... SELECT: %w", err))
 	}
+	defaults, err := w.databaseDefaults(ctx, s.table.Schema)
+	if err != nil {
+		return w.p.applyError(t, nil, err)
+	}
 	create := s.statement(t, func(sql []byte) []byte {
-		return []byte(string(sql[:s.start]) + stageName() + string(sql[s.end:]))
+		out := []byte(string(sql[:s.start]) + stageName() + string(sql[s.end:]))
+		// Columns without a character set take the database's: the
+		// created table's, not binlog_replay's (the logged CREATE names
+		// none the source session did not write). Later table options,
+		// the statement's own, win over this one.
+		if i := sqlscan.ClosingParen(out, s.start+len(stageName())); i >= 0 && defaults != "" {
+			out = append(out[:i:i], append([]byte(defaults), out[i:]...)...)
+		}
+		return out
 	})
 	body, err := w.bodyOf(ctx, t, create)
 	if err != nil {
@@ -198,6 +213,22 @@ func (w *worker) stageColumns(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("the staging table %s has no columns", stageName())
 	}
 	return strings.Join(cols, ", "), nil
+}
+
+// databaseDefaults returns the table options giving a table the default
+// character set and collation of database db on the target
+// (" DEFAULT CHARACTER SET x COLLATE y"), "" when it has none.
+func (w *worker) databaseDefaults(ctx context.Context, db string) (string, error) {
+	var cs, coll string
+	err := w.sess.Conn().QueryRowContext(ctx, "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME "+
+		"FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", db).Scan(&cs, &coll)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil // the CREATE says so itself
+	}
+	if err != nil {
+		return "", fmt.Errorf("read the default character set of database %s: %w", sqlgen.QuoteIdent(db), err)
+	}
+	return " DEFAULT CHARACTER SET " + cs + " COLLATE " + coll, nil
 }
 
 func stageName() string {
