@@ -159,10 +159,11 @@ func (c ReplayConfig) stopArgs() []string {
 		return c.Stop.Args
 	}
 	loc, err := time.LoadLocation(c.StopZone)
-	if err != nil {
-		return c.Stop.Args // the zone is one of the soak's own: not reached
+	at, err2 := time.Parse(time.RFC3339Nano, c.Stop.Args[1]) // not Stop.Time: the stop behind the checkpoint sets none
+	if err != nil || err2 != nil {
+		return c.Stop.Args // the zone is the soak's own, the time RFC 3339: not reached
 	}
-	return []string{"--stop-datetime", c.Stop.Time.In(loc).Format("2006-01-02 15:04:05.999999")}
+	return []string{"--stop-datetime", at.In(loc).Format("2006-01-02 15:04:05.999999")}
 }
 
 // env is the environment of the replay's and plan's processes: TZ set to
