@@ -419,6 +419,15 @@ func (c *comparer) compareDatabase(ctx context.Context, db string) ([]TableRepor
 		}
 		out = append(out, tr)
 	}
+	if len(c.opts.Tables) == 0 {
+		tr, err := c.compareObjects(ctx, db)
+		if err != nil {
+			return nil, err
+		}
+		if tr != nil {
+			out = append(out, *tr)
+		}
+	}
 	return out, nil
 }
 

@@ -248,6 +248,18 @@ func TestCompare(t *testing.T) {
 		}
 	})
 
+	t.Run("stored objects", func(t *testing.T) {
+		p.setup(t, "v_obj", baseSchema,
+			[]string{"CREATE PROCEDURE $db.p() SELECT 1", "CREATE TRIGGER $db.tr BEFORE INSERT ON $db.texts FOR EACH ROW SET NEW.s = 'a'"},
+			[]string{"CREATE PROCEDURE $db.p() SELECT 2", "CREATE VIEW $db.v AS SELECT id FROM $db.texts"})
+		tr := expectOnly(t, p.compare(t, verify.Options{Databases: []string{"v_obj"}}), "v_obj", verify.ObjectsTable, verify.SchemaDiffers)
+		for _, want := range []string{"procedure `p`: defined otherwise", "trigger `tr`: missing in reference", "view `v`: missing in target"} {
+			if !strings.Contains(tr.Detail, want) {
+				t.Errorf("detail lacks %q: %q", want, tr.Detail)
+			}
+		}
+	})
+
 	t.Run("index differs", func(t *testing.T) {
 		p.setup(t, "v_idx", baseSchema, []string{"ALTER TABLE $db.times ADD UNIQUE KEY u (dt, id)"},
 			[]string{"ALTER TABLE $db.times ADD UNIQUE KEY u (dt)"})
