@@ -71,7 +71,7 @@ func (r *run) checkStartHeld(ctx context.Context, start txn.Position) error {
 	}
 	return fmt.Errorf("nothing applied: the target already holds GTID %s, the first transaction at the start point %s "+
 		"(%s): the start point is before the base, and the transactions between would be applied twice; "+
-		"start at the base's position (--from-backup DIR, --start-position FILE:POS, or --start-gtid with the base's GTID position)",
+		"start at the base's position (--from-backup DIR, --start-position FILE:POS), or skip what the target holds with --start-gtid target",
 		t.GTID, t.Start, pos)
 }
 

@@ -4,22 +4,31 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
 // StartGTIDs reads the GTID set the target already holds (replay's
-// --start-gtid target): MariaDB's @@gtid_current_pos (its binlog
-// position, or gtid_slave_pos where that is further, as set from a base
-// backup's GTID), MySQL's @@gtid_executed.
+// --start-gtid target): MySQL's @@gtid_executed; MariaDB's, per domain,
+// the furthest of gtid_slave_pos (as set from a base backup's GTID) and
+// the GTIDs of other server ids than its own in gtid_binlog_state (the
+// source's, which an earlier replay logged keeping them: gtid_current_pos
+// leaves those out).
 //
 // A MariaDB position is a sequence number per domain, whatever the server
-// id: a domain whose position the target wrote itself (its own server id,
-// say a CREATE USER after the restore with its binlog on) would make it
-// skip source transactions it does not hold, so it is refused.
+// id: a domain the target holds only GTIDs of its own in (say a CREATE
+// USER after the restore with its binlog on) cannot say which source
+// transactions it holds, so it is refused.
 func (t *Target) StartGTIDs(ctx context.Context) (txn.GTIDSet, error) {
-	pos, serverID, err := t.gtidPosition(ctx)
+	var pos string
+	var err error
+	if t.mariadb {
+		pos, err = t.mariadbStart(ctx)
+	} else {
+		pos, _, err = t.gtidPosition(ctx)
+	}
 	if err != nil {
 		return txn.GTIDSet{}, fmt.Errorf("--start-gtid target: %w", err)
 	}
@@ -32,18 +41,52 @@ func (t *Target) StartGTIDs(ctx context.Context) (txn.GTIDSet, error) {
 	if err != nil {
 		return txn.GTIDSet{}, fmt.Errorf("--start-gtid target: the target's GTID position %q: %w", pos, err)
 	}
-	if t.mariadb {
-		for _, part := range strings.Split(pos, ",") {
-			if g, err := txn.ParseGTID(part); err == nil && g.Server == serverID {
-				return txn.GTIDSet{}, fmt.Errorf("--start-gtid target: the target's position in domain %d, %s, was written by the "+
-					"target itself (server_id %d), not by the source: it cannot say which source transactions the target holds; "+
-					"set gtid_slave_pos from the base backup and keep the target's own writes out of that domain, "+
-					"or give --start-gtid SET", g.Domain, g, serverID)
-			}
-		}
-	}
 	t.logf("start GTID set read from the target: %s", pos)
 	return set, nil
+}
+
+// mariadbStart returns a MariaDB target's start position (see
+// StartGTIDs): per domain the GTID of the highest sequence number in
+// gtid_slave_pos and, of other server ids than the target's, in
+// gtid_binlog_state; an error for a domain it holds GTIDs of its own
+// server id in only.
+func (t *Target) mariadbStart(ctx context.Context) (string, error) {
+	var slave, state string
+	var serverID uint32
+	if err := t.db.QueryRowContext(ctx, "SELECT @@GLOBAL.gtid_slave_pos, @@GLOBAL.gtid_binlog_state, @@server_id").
+		Scan(&slave, &state, &serverID); err != nil {
+		return "", fmt.Errorf("read the target's GTID state: %w", err)
+	}
+	best, own := map[uint32]txn.GTID{}, map[uint32]txn.GTID{}
+	keep := func(m map[uint32]txn.GTID, g txn.GTID) {
+		if cur, ok := m[g.Domain]; !ok || g.Seq > cur.Seq {
+			m[g.Domain] = g
+		}
+	}
+	for _, part := range strings.Split(slave+","+state, ",") {
+		g, err := txn.ParseGTID(strings.TrimSpace(part))
+		switch {
+		case err != nil:
+		case g.Server == serverID:
+			keep(own, g)
+		default:
+			keep(best, g)
+		}
+	}
+	for d, g := range own {
+		if _, ok := best[d]; !ok {
+			return "", fmt.Errorf("the target's GTIDs in domain %d, up to %s, were written by the target itself "+
+				"(server_id %d), not by the source: they cannot say which source transactions the target holds; "+
+				"set gtid_slave_pos from the base backup and keep the target's own writes out of that domain, "+
+				"or give --start-gtid SET", d, g, serverID)
+		}
+	}
+	parts := make([]string, 0, len(best))
+	for _, g := range best {
+		parts = append(parts, g.String())
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ","), nil
 }
 
 // gtidPosition reads the target's GTID position (MariaDB's
