@@ -67,6 +67,10 @@ type Options struct {
 	// Progress, if set, is called after each chunk with the number of
 	// reference rows of the table compared so far.
 	Progress func(db, table string, rowsDone int64)
+	// TablesOnly leaves out the databases' stored objects (routines,
+	// triggers, views, events), which are compared when whole databases
+	// are (no Tables).
+	TablesOnly bool
 }
 
 func (o Options) chunkSize() int {
@@ -419,7 +423,7 @@ func (c *comparer) compareDatabase(ctx context.Context, db string) ([]TableRepor
 		}
 		out = append(out, tr)
 	}
-	if len(c.opts.Tables) == 0 {
+	if len(c.opts.Tables) == 0 && !c.opts.TablesOnly {
 		tr, err := c.compareObjects(ctx, db)
 		if err != nil {
 			return nil, err

@@ -34,6 +34,8 @@ type verifyOptions struct {
 	// targetNames maps a reference database to its name on the target
 	// (replay's --rewrite-db).
 	targetNames map[string]string
+	// tablesOnly leaves out the stored objects (verify.Options.TablesOnly).
+	tablesOnly bool
 }
 
 func (o *verifyOptions) addFlags(fs *flag.FlagSet) {
@@ -88,6 +90,7 @@ func (o *verifyOptions) compareOptions() verify.Options {
 		SampleRows:  sample,
 		HideValues:  !o.LogValues,
 		TargetNames: o.targetNames,
+		TablesOnly:  o.tablesOnly,
 	}
 }
 
