@@ -22,6 +22,8 @@ import (
 // session's temporary tables are seen as its statements see them.
 type Querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
 // Print is the state, on a server, of the catalog objects a DDL statement
@@ -44,9 +46,10 @@ type Print struct {
 
 // DigestVersion begins every Digest. A digest taken by another version,
 // which read the objects otherwise (before 2026-12-06: one InnoDB id per
-// partitioned table, and not the table a partition is exchanged with),
-// cannot be compared with this version's.
-const DigestVersion = "fp2:"
+// partitioned table, and not the table a partition is exchanged with;
+// before 2026-12-07: SHOW CREATE in the session's sql_mode, which
+// ANSI_QUOTES or ORACLE change), cannot be compared with this version's.
+const DigestVersion = "fp3:"
 
 // Server errors Fingerprint takes as "the object does not exist".
 const (
@@ -57,7 +60,27 @@ const (
 
 // Fingerprint returns the Print of the objects that the DDL statement sql,
 // run with default database defaultDB, may change, read through q.
-func Fingerprint(ctx context.Context, q Querier, sql []byte, defaultDB string) (Print, error) {
+//
+// The objects are read in the same session settings whatever the
+// session's (sql_mode and sql_quote_show_create, which change SHOW
+// CREATE's text: a print taken before a DDL by a session running the
+// source's sql_mode and one taken after a crash by a new session in the
+// server's ORACLE mode differed, and the DDL was taken as run); q's are
+// set back before it returns.
+func Fingerprint(ctx context.Context, q Querier, sql []byte, defaultDB string) (p Print, err error) {
+	var mode string
+	var quote int
+	if err := q.QueryRowContext(ctx, "SELECT @@SESSION.sql_mode, @@SESSION.sql_quote_show_create").Scan(&mode, &quote); err != nil {
+		return Print{}, fmt.Errorf("fingerprint: read the session's settings: %w", err)
+	}
+	if _, err := q.ExecContext(ctx, "SET SESSION sql_mode = '', sql_quote_show_create = 1"); err != nil {
+		return Print{}, fmt.Errorf("fingerprint: set the session's settings: %w", err)
+	}
+	defer func() {
+		if _, rerr := q.ExecContext(context.WithoutCancel(ctx), "SET SESSION sql_mode = ?, sql_quote_show_create = ?", mode, quote); rerr != nil && err == nil {
+			err = fmt.Errorf("fingerprint: set the session's settings back: %w", rerr)
+		}
+	}()
 	fp := &fingerprinter{ctx: ctx, q: q, h: sha256.New(), defs: map[Name]tableDef{}}
 	objs := dedupe(DDLObjects(sql, defaultDB))
 	for _, o := range objs {
@@ -66,7 +89,7 @@ func Fingerprint(ctx context.Context, q Querier, sql []byte, defaultDB string) (
 			return Print{}, fmt.Errorf("fingerprint %s: %w", o, err)
 		}
 	}
-	p := Print{Digest: DigestVersion + hex.EncodeToString(fp.h.Sum(nil))}
+	p = Print{Digest: DigestVersion + hex.EncodeToString(fp.h.Sum(nil))}
 	p.Ambiguous = fp.ambiguity(sql, objs)
 	return p, nil
 }

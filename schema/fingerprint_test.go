@@ -134,3 +134,50 @@ func TestCreateTableName(t *testing.T) {
 		}
 	}
 }
+
+// TestFingerprintSessionSettings takes a table's print in sessions whose
+// sql_mode quotes, or writes, SHOW CREATE TABLE otherwise (ANSI_QUOTES,
+// ORACLE) and with sql_quote_show_create off: the prints must be equal
+// (a print taken before a DDL and one after a crash, in a new session
+// with the server's ORACLE mode, differed, and the DDL, which had not run,
+// was taken as run), and the session's settings must be set back.
+func TestFingerprintSessionSettings(t *testing.T) {
+	ctx := context.Background()
+	s := sandbox.ForTest(t, sandbox.Options{})
+	db := openDB(t, s, "")
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, q := range []string{"CREATE DATABASE d", "USE d",
+		"CREATE TABLE a (id INT PRIMARY KEY, v VARCHAR(10) DEFAULT 'x', ts TIMESTAMP NULL, KEY (v)) ENGINE=InnoDB"} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var first string
+	for _, set := range []string{"sql_mode = '', sql_quote_show_create = 1", "sql_mode = 'ANSI_QUOTES', sql_quote_show_create = 1",
+		"sql_mode = 'ORACLE', sql_quote_show_create = 1", "sql_mode = 'NO_TABLE_OPTIONS,NO_KEY_OPTIONS,NO_FIELD_OPTIONS', sql_quote_show_create = 0"} {
+		if _, err := conn.ExecContext(ctx, "SET SESSION "+set); err != nil {
+			t.Fatal(err)
+		}
+		var modeBefore string
+		if err := conn.QueryRowContext(ctx, "SELECT @@SESSION.sql_mode").Scan(&modeBefore); err != nil {
+			t.Fatal(err)
+		}
+		p, err := Fingerprint(ctx, conn, []byte("ALTER TABLE a ADD COLUMN w INT"), "d")
+		if err != nil {
+			t.Fatalf("%s: %v", set, err)
+		}
+		if first == "" {
+			first = p.Digest
+		} else if p.Digest != first {
+			t.Errorf("SET SESSION %s: print %s, in the default settings %s", set, p.Digest, first)
+		}
+		var modeAfter string
+		if err := conn.QueryRowContext(ctx, "SELECT @@SESSION.sql_mode").Scan(&modeAfter); err != nil || modeAfter != modeBefore {
+			t.Errorf("SET SESSION %s: sql_mode %q after the print (%v), %q before", set, modeAfter, err, modeBefore)
+		}
+	}
+}
