@@ -370,9 +370,6 @@ func (r *run) prepare(ctx context.Context) (txn.Position, *target.Checkpoint, er
 	if err := r.checkStartGap(ctx, start); err != nil {
 		return txn.Position{}, nil, err
 	}
-	if err := r.checkStartHeld(ctx, start); err != nil {
-		return txn.Position{}, nil, err
-	}
 	if err := r.checkStartBeyond(ctx, start); err != nil {
 		return txn.Position{}, nil, err
 	}

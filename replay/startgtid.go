@@ -39,42 +39,6 @@ func (r *run) checkStartGap(ctx context.Context, start txn.Position) error {
 	return filter.StartGap(r.opts.Select.StartGTIDs, before, start.File)
 }
 
-// checkStartHeld refuses a fresh replay of every table from binlog files
-// whose first transaction the target already holds by its GTIDs
-// (target.Holds): the start point is before the base, and what lies
-// between would be applied twice (statements run again; rows mostly
-// refused, some silently rewritten). It reads the binlogs from start up to
-// their first transaction. A resume, a --start-gtid set (which skips what
-// it holds), reading from a source server and a filtered replay
-// (--databases, --tables, --rewrite-db: the target may be a live server
-// holding every GTID, some tables restored beside it) are left alone, as
-// is bad input there (the replay reports it where it comes).
-func (r *run) checkStartHeld(ctx context.Context, start txn.Position) error {
-	sel := r.opts.Select
-	if r.start.resumed || !sel.StartGTIDs.IsEmpty() || r.opts.Source.DSN != "" ||
-		len(sel.Databases) > 0 || len(sel.Tables) > 0 || len(sel.RewriteDB) > 0 {
-		return nil
-	}
-	rd, err := binlog.NewReader(r.opts.Files, binlog.Options{Start: start, SkipUnknown: r.opts.Recovery.SkipUnknown,
-		NoContinuityCheck: r.opts.Recovery.NoContinuityCheck, StreamAbove: scanPiece})
-	if err != nil {
-		return nil
-	}
-	defer rd.Close()
-	t, err := rd.Next(ctx)
-	if err != nil {
-		return nil
-	}
-	held, pos, err := r.tgt.Holds(ctx, t.GTID)
-	if err != nil || !held {
-		return err
-	}
-	return fmt.Errorf("nothing applied: the target already holds GTID %s, the first transaction at the start point %s "+
-		"(%s): the start point is before the base, and the transactions between would be applied twice; "+
-		"start at the base's position (--from-backup DIR, --start-position FILE:POS), or skip what the target holds with --start-gtid target",
-		t.GTID, t.Start, pos)
-}
-
 // checkStartBeyond refuses, reading binlog files, a --start-gtid set past
 // the end of the binlogs in a domain or source they follow (see
 // filter.StartBeyond), or one that cannot place a transaction (see
