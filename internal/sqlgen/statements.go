@@ -340,11 +340,11 @@ func (sa *Generator) sqlModeMask() uint64 {
 // A setting the event leaves out because the source session had it at
 // its default (auto_increment_increment and _offset, lc_time_names,
 // collation_database, the MariaDB options of flags2 that f's server
-// writes) is set to that default, as mysqlbinlog does: the session that applies the query may
-// have applied one that changed it. MariaDB's own variables are in
-// executable comments, skipped by a server that lacks them. The source's
-// sql_mode is set with only the bits in modeMask; its thread id as
-// pseudo_thread_id when threadID is set.
+// writes) is set to that default, as mysqlbinlog does: the session that
+// applies the query may have applied one that changed it. MariaDB's own
+// variables are in executable comments, skipped by a server that lacks
+// them. The source's sql_mode is set with only the bits in modeMask; its
+// thread id as pseudo_thread_id when threadID is set.
 func contextStatement(q *txn.Query, e *txn.Event, f *txn.Format, names *dialect.Collations, modeMask uint64, threadID bool) Stmt {
 	st := q.Status
 	var sets []string
@@ -574,8 +574,9 @@ func boolInt(b bool) string {
 
 // checkColumnCounts refuses the row events of one source statement when a
 // table they write has another number of columns on the target than in
-// its table map, or, where the table map names them, other columns: the server would apply them anyway, as replication does
-// for tables that differ (extra columns filled with defaults, missing ones
+// its table map, or, where the table map names them, other columns: the
+// server would apply them anyway, by position, as replication does for
+// tables that differ (extra columns filled with defaults, missing ones
 // dropped), where a recovery must stop. A table missing on the target is
 // left to the server, which refuses it naming it.
 func checkColumnCounts(ctx context.Context, tables TableFunc, events []*txn.Event, blame *txn.Event) error {
@@ -593,9 +594,10 @@ func checkColumnCounts(ctx context.Context, tables TableFunc, events []*txn.Even
 		case !sameColumns(t, len(tm.ColumnTypes)):
 			return &RowsError{Event: blame, Err: fmt.Errorf("table %s.%s has %d columns in the binlog and %d on the target: "+
 				"the target's table differs from the source's", tm.Schema, tm.Table, len(tm.ColumnTypes), len(t.Columns))}
-		case renamedColumn(tm, t) != "":
+		}
+		if d := renamedColumn(tm, t); d != "" {
 			return &RowsError{Event: blame, Err: fmt.Errorf("table %s.%s: %s: the target's table differs from the source's",
-				tm.Schema, tm.Table, renamedColumn(tm, t))}
+				tm.Schema, tm.Table, d)}
 		}
 	}
 	return nil
