@@ -2,6 +2,7 @@ package schema
 
 import (
 	"context"
+	"database/sql"
 	"reflect"
 	"strings"
 	"testing"
@@ -49,28 +50,17 @@ func TestDDLObjects(t *testing.T) {
 // flagged ambiguous beforehand.
 func TestFingerprint(t *testing.T) {
 	ctx := context.Background()
-	s := sandbox.ForTest(t, sandbox.Options{})
-	db := openDB(t, s, "")
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	for _, q := range []string{"CREATE DATABASE d", "USE d",
+	conn := sessionWith(t, "CREATE DATABASE d", "USE d",
 		"CREATE TABLE a (id INT PRIMARY KEY, v INT) ENGINE=InnoDB", "CREATE TABLE b LIKE a",
 		"CREATE TABLE ma (id INT PRIMARY KEY) ENGINE=MyISAM", "CREATE TABLE mb LIKE ma",
 		"CREATE TABLE `we ird-name` (id INT PRIMARY KEY) ENGINE=InnoDB", "CREATE TABLE `x.y` LIKE `we ird-name`",
-		"CREATE TABLE tp (id INT PRIMARY KEY, v INT) ENGINE=InnoDB PARTITION BY RANGE (id) " +
+		"CREATE TABLE tp (id INT PRIMARY KEY, v INT) ENGINE=InnoDB PARTITION BY RANGE (id) "+
 			"(PARTITION p0 VALUES LESS THAN (100), PARTITION p1 VALUES LESS THAN (200), PARTITION p2 VALUES LESS THAN MAXVALUE)",
 		"CREATE TABLE tpx (id INT PRIMARY KEY, v INT) ENGINE=InnoDB",
 		"INSERT INTO tp VALUES (1, 1), (150, 2), (300, 3)", "INSERT INTO tpx VALUES (160, 4)",
-		"CREATE TABLE mp (id INT PRIMARY KEY) ENGINE=MyISAM PARTITION BY RANGE (id) " +
+		"CREATE TABLE mp (id INT PRIMARY KEY) ENGINE=MyISAM PARTITION BY RANGE (id) "+
 			"(PARTITION p0 VALUES LESS THAN (100), PARTITION p1 VALUES LESS THAN MAXVALUE)",
-		"CREATE TABLE mpx (id INT PRIMARY KEY) ENGINE=MyISAM", "INSERT INTO mp VALUES (1), (200)", "INSERT INTO mpx VALUES (300)"} {
-		if _, err := conn.ExecContext(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
+		"CREATE TABLE mpx (id INT PRIMARY KEY) ENGINE=MyISAM", "INSERT INTO mp VALUES (1), (200)", "INSERT INTO mpx VALUES (300)")
 	for _, c := range []struct {
 		sql       string
 		changes   bool
@@ -143,19 +133,8 @@ func TestCreateTableName(t *testing.T) {
 // was taken as run), and the session's settings must be set back.
 func TestFingerprintSessionSettings(t *testing.T) {
 	ctx := context.Background()
-	s := sandbox.ForTest(t, sandbox.Options{})
-	db := openDB(t, s, "")
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	for _, q := range []string{"CREATE DATABASE d", "USE d",
-		"CREATE TABLE a (id INT PRIMARY KEY, v VARCHAR(10) DEFAULT 'x', ts TIMESTAMP NULL, KEY (v)) ENGINE=InnoDB"} {
-		if _, err := conn.ExecContext(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
+	conn := sessionWith(t, "CREATE DATABASE d", "USE d",
+		"CREATE TABLE a (id INT PRIMARY KEY, v VARCHAR(10) DEFAULT 'x', ts TIMESTAMP NULL, KEY (v)) ENGINE=InnoDB")
 	var first string
 	for _, set := range []string{"sql_mode = '', sql_quote_show_create = 1", "sql_mode = 'ANSI_QUOTES', sql_quote_show_create = 1",
 		"sql_mode = 'ORACLE', sql_quote_show_create = 1", "sql_mode = 'NO_TABLE_OPTIONS,NO_KEY_OPTIONS,NO_FIELD_OPTIONS', sql_quote_show_create = 0"} {
@@ -180,4 +159,23 @@ func TestFingerprintSessionSettings(t *testing.T) {
 			t.Errorf("SET SESSION %s: sql_mode %q after the print (%v), %q before", set, modeAfter, err, modeBefore)
 		}
 	}
+}
+
+// sessionWith starts a server and returns a session of it that has run
+// stmts, closed with the test.
+func sessionWith(t *testing.T, stmts ...string) *sql.Conn {
+	t.Helper()
+	ctx := context.Background()
+	db := openDB(t, sandbox.ForTest(t, sandbox.Options{}), "")
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	for _, q := range stmts {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return conn
 }
