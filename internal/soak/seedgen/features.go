@@ -88,6 +88,11 @@ const (
 	// the server calls equal under other bytes (-0 and 0, 1.5 and 1.500,
 	// 'a' and 'a\0'), drawn from small pools.
 	FeatKeyTypes Feature = "keytypes"
+	// FeatNames: tables and columns whose names need quoting (letters
+	// beyond ASCII, spaces, backticks, dots, quotes, reserved words, 64
+	// characters, a name that differs from another in letter case only),
+	// written by every statement form, a column added and dropped.
+	FeatNames Feature = "names"
 )
 
 // Replay features.
@@ -154,7 +159,7 @@ var allFeatures = []Feature{
 	FeatKill, FeatRestart, FeatCrash, FeatStopPos, FeatStopTime, FeatStopGTID, FeatStopNever,
 	FeatSmallMem, FeatMultiFile, FeatStopBehind, FeatTerm, FeatContext, FeatCollationKeys,
 	FeatPartition, FeatRowImage, FeatDomains, FeatBinlogOptions, FeatStartGTID, FeatRemote, FeatAccident,
-	FeatFilter, FeatRewriteDB, FeatUndo, FeatClock, FeatFKChecksOff, FeatSeqNo, FeatKeyTypes, FeatTargetConfig,
+	FeatFilter, FeatRewriteDB, FeatUndo, FeatClock, FeatFKChecksOff, FeatSeqNo, FeatKeyTypes, FeatTargetConfig, FeatNames,
 }
 
 // optIn are the features "all" leaves out: XA transactions are refused by

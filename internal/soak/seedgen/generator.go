@@ -110,6 +110,7 @@ func (g *sessionGen) kinds() []kind {
 		{"collkeys", 4, []Feature{FeatCollationKeys}, (*sessionGen).collationTxn},
 		{"partition", 3, []Feature{FeatPartition}, (*sessionGen).partitionTxn},
 		{"keytypes", 4, []Feature{FeatKeyTypes}, (*sessionGen).keyTypesTxn},
+		{"names", 4, []Feature{FeatNames}, (*sessionGen).namesTxn},
 	}
 	if g.ddl != nil {
 		ks = append(ks, g.ddlKinds()...)

@@ -85,6 +85,9 @@ func setupSQL(p Plan) []string {
 	if p.Has(FeatKeyTypes) {
 		s = append(s, keyTypesSetupSQL()...)
 	}
+	if p.Has(FeatNames) {
+		s = append(s, namesSetupSQL()...)
+	}
 	return s
 }
 
