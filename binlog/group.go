@@ -273,6 +273,7 @@ func (r *Reader) queryEvent(e readyEvent) (*pendingTxn, error) {
 		}
 	}
 	q.SuppressUse = e.Flags&event.FlagSuppressUse != 0
+	q.ThreadSpecific = e.Flags&event.FlagThreadSpecific != 0
 	switch classify(q.SQL) {
 	case sqlXA:
 		return nil, fmt.Errorf("XA transactions are not supported (%.40q)", q.SQL)

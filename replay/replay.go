@@ -139,6 +139,9 @@ type run struct {
 	mem     *budget.Budget
 	// startGroupTxns is where the adaptive group size starts (0: its least).
 	startGroupTxns int
+	// connectionIDObjects: the target has triggers, routines or views
+	// calling CONNECTION_ID() (pipeline.Config.ConnectionIDObjects).
+	connectionIDObjects bool
 	// start is what prepare found: where to start, the checkpoint's
 	// count, time and pending transaction, whether source GTIDs are kept.
 	start startPoint
@@ -346,6 +349,15 @@ func (r *run) prepare(ctx context.Context) (txn.Position, *target.Checkpoint, er
 		return txn.Position{}, nil, err
 	} else if note != "" {
 		r.logf("%s", note)
+	}
+	objs, err := target.ConnectionIDObjects(ctx, db)
+	if err != nil {
+		return txn.Position{}, nil, err
+	}
+	if r.connectionIDObjects = len(objs) > 0; r.connectionIDObjects {
+		r.logf("the target has triggers, routines or views calling CONNECTION_ID() (%s): a statement firing one is flagged "+
+			"as one using a temporary table is, so statements using a temporary table created before the start point "+
+			"(a base taken while a session held it) are not told apart and refused", strings.Join(objs, ", "))
 	}
 	if err := r.checkPending(cp); err != nil {
 		return txn.Position{}, nil, err
@@ -570,7 +582,8 @@ func (r *run) pipeline(ctx context.Context, start txn.Position) error {
 		StartGroupTxns: r.startGroupTxns,
 		MaxRetries:     r.opts.Recovery.MaxRetries, KeepGTIDs: r.start.keepGTIDs, LogValues: r.opts.Report.LogValues,
 		ChainCommits: !r.opts.Apply.ClientCommitOrder, LockWait: r.opts.Recovery.LockWaitTimeout,
-		AppliedBefore: r.start.applied, Start: start, Pending: r.start.pending, Uncertain: r.opts.Recovery.Uncertain},
+		AppliedBefore: r.start.applied, Start: start, Pending: r.start.pending, Uncertain: r.opts.Recovery.Uncertain,
+		ConnectionIDObjects: r.connectionIDObjects},
 		deps)
 	// Losing the replay lock's connection stops the run as a lost target
 	// does: it no longer knows that no other run applies.

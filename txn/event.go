@@ -55,6 +55,10 @@ type Query struct {
 	// statement must not run with Schema as default database, which may
 	// not exist (it may be the database being created).
 	SuppressUse bool
+	// ThreadSpecific is set when the server flagged the event
+	// LOG_EVENT_THREAD_SPECIFIC_F: the statement used a temporary table
+	// (or called CONNECTION_ID()), so it depends on its session.
+	ThreadSpecific bool
 	// SQL is the statement text as bytes: its character set is the one in
 	// Status, not necessarily UTF-8.
 	SQL []byte

@@ -34,8 +34,12 @@ type Header struct {
 
 // Header flags.
 const (
-	FlagInUse       = 0x01 // LOG_EVENT_BINLOG_IN_USE_F: set in the format description while the server writes the file
-	FlagSuppressUse = 0x08 // LOG_EVENT_SUPPRESS_USE_F: the query must not run in its logged default database
+	FlagInUse = 0x01 // LOG_EVENT_BINLOG_IN_USE_F: set in the format description while the server writes the file
+	// FlagThreadSpecific (LOG_EVENT_THREAD_SPECIFIC_F) marks a statement
+	// whose outcome depends on its session: it used a temporary table or
+	// called CONNECTION_ID().
+	FlagThreadSpecific = 0x04
+	FlagSuppressUse    = 0x08 // LOG_EVENT_SUPPRESS_USE_F: the query must not run in its logged default database
 	// FlagArtificial (LOG_EVENT_ARTIFICIAL_F) marks events a source makes
 	// up for a dump (a ROTATE naming the file, MariaDB's GTID_LIST at a
 	// GTID start), which are not in its files.

@@ -199,3 +199,107 @@ func hotBackupLoad(ctx context.Context, db *sql.DB, s int) error {
 	}
 	return nil
 }
+
+// TestTempTableBeforeBackup: a hot backup taken while a session holds a
+// temporary table that shadows a permanent one (STATEMENT format): the
+// session's statements after the backup write its temporary table, which
+// the base does not hold. Applied on the target they would write the
+// permanent table instead, in silence; the replay refuses the first of
+// them, naming it, with every transaction before it applied and nothing
+// of it.
+func TestTempTableBeforeBackup(t *testing.T) {
+	backupTool := requireMariabackup(t)
+	ctx := t.Context()
+	src := sandbox.ForTest(t, sandbox.Options{Binlog: true, BinlogFormat: "STATEMENT"})
+	srcDB, err := src.Open(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srcDB.Close()
+	if err := replaytest.ExecAll(ctx, srcDB, "CREATE DATABASE tb", "CREATE TABLE tb.t (id INT PRIMARY KEY, v VARCHAR(20)) ENGINE=InnoDB",
+		"INSERT INTO tb.t SELECT seq, 'base' FROM tb.seq_1_to_10", "CREATE TABLE tb.other (id INT PRIMARY KEY) ENGINE=InnoDB"); err != nil {
+		t.Fatal(err)
+	}
+	sess, err := srcDB.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	for _, s := range []string{"CREATE TEMPORARY TABLE tb.t (id INT PRIMARY KEY, v VARCHAR(20)) ENGINE=InnoDB", "INSERT INTO tb.t VALUES (1, 'temporary')"} {
+		if _, err := sess.ExecContext(ctx, s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+	backup := filepath.Join(t.TempDir(), "backup")
+	if out, err := exec.CommandContext(ctx, backupTool, "--no-defaults", "--backup", "--user=root", "--socket="+src.Socket,
+		"--datadir="+src.Datadir, "--target-dir="+backup).CombinedOutput(); err != nil {
+		t.Fatalf("mariabackup --backup: %v\n%s", err, tail(out))
+	}
+	if out, err := exec.CommandContext(ctx, backupTool, "--no-defaults", "--prepare", "--target-dir="+backup).CombinedOutput(); err != nil {
+		t.Fatalf("mariabackup --prepare: %v\n%s", err, tail(out))
+	}
+	// After the backup: one transaction of another table, then the
+	// session's write to its temporary table.
+	if err := replaytest.ExecAll(ctx, srcDB, "INSERT INTO tb.other VALUES (1)"); err != nil {
+		t.Fatal(err)
+	}
+	// The session ends as one that disconnects: the server logs DROP
+	// TEMPORARY TABLE IF EXISTS, which on the target drops nothing.
+	for _, s := range []string{"UPDATE tb.t SET v = 'temporary, changed'", "DROP TEMPORARY TABLE IF EXISTS tb.t"} {
+		if _, err := sess.ExecContext(ctx, s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+	if _, err := srcDB.ExecContext(ctx, "FLUSH BINARY LOGS"); err != nil {
+		t.Fatal(err)
+	}
+	files, err := src.BinlogFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tgt := sandbox.ForTest(t, sandbox.Options{FromDatadir: backup})
+	tgtDB, err := tgt.Open(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tgtDB.Close()
+	code, out, _ := runReplayCLI(t, append([]string{"--target", tgt.DSN(""), "--from-backup", backup}, files...)...)
+	if code != 1 {
+		t.Fatalf("replay: exit %d, want 1:\n%s", code, out)
+	}
+	requireMessage(t, out, "statement UPDATE tb.t SET v = ?", "it uses a temporary table created before the start point",
+		"Nothing of this transaction was applied")
+	var changed, other int
+	if err := tgtDB.QueryRowContext(ctx, "SELECT COUNT(*) FROM tb.t WHERE v <> 'base'").Scan(&changed); err != nil {
+		t.Fatal(err)
+	}
+	if err := tgtDB.QueryRowContext(ctx, "SELECT COUNT(*) FROM tb.other").Scan(&other); err != nil {
+		t.Fatal(err)
+	}
+	if changed != 0 || other != 1 {
+		t.Errorf("target: %d rows of the permanent tb.t changed (want 0), tb.other holds %d rows (want 1, the transaction before)", changed, other)
+	}
+}
+
+// TestConnectionIDTrigger: a trigger calling CONNECTION_ID() makes its
+// source flag the statements firing it as it flags those using a
+// temporary table (STATEMENT format): with such a trigger on the target,
+// those statements are applied, not refused as using a temporary table
+// created before the start point, and the replay says why it cannot tell.
+func TestConnectionIDTrigger(t *testing.T) {
+	setup := func(ctx context.Context, db *sql.DB) error {
+		return replaytest.ExecAll(ctx, db, "CREATE DATABASE ci", "CREATE TABLE ci.t (id INT PRIMARY KEY, conn BIGINT)",
+			"CREATE TRIGGER ci.stamp BEFORE INSERT ON ci.t FOR EACH ROW SET NEW.conn = CONNECTION_ID()")
+	}
+	work := func(ctx context.Context, db *sql.DB) error {
+		return replaytest.ExecAll(ctx, db, "INSERT INTO ci.t (id) VALUES (1)", "INSERT INTO ci.t (id) VALUES (2)")
+	}
+	sc := replaytest.New(t, "STATEMENT", setup, work)
+	tgt, tgtDB := sc.Target(t)
+	code, out, _ := runReplayCLI(t, append([]string{"--target", tgt.DSN(""), "--start-position", sc.Start.String()}, sc.Files...)...)
+	if code != 0 {
+		t.Fatalf("replay: exit %d, want 0:\n%s", code, out)
+	}
+	requireMessage(t, out, "calling CONNECTION_ID() (ci.stamp)")
+	replaytest.RequireEqual(t, tgtDB, sc.SourceDB, "ci")
+}

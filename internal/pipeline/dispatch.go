@@ -199,7 +199,7 @@ func (p *Pipeline) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- 
 		if alone {
 			g := &group{txns: []*txn.Txn{t}, first: ticket, dependsOn: ticket - 1,
 				ddl: ddl, statement: t.Kind != txn.KindRows, bytes: t.Bytes, solo: solo, temps: p.temps.String(),
-				session: stmts.session, sessionHolds: stmts.sessionHolds}
+				session: stmts.session, sessionHolds: stmts.sessionHolds, beforeStart: stmts.beforeStart}
 			if err := send(g); err != nil {
 				return err
 			}

@@ -86,6 +86,12 @@ type Config struct {
 	// Channel is the checkpoint's channel (target.ReplayChannel when
 	// empty; an undo keeps its own, target.UndoChannel).
 	Channel string
+	// ConnectionIDObjects says the target has triggers, routines or views
+	// calling CONNECTION_ID() (target.ConnectionIDObjects): a statement
+	// firing one is flagged as a statement using a temporary table is, so
+	// the refusal of statements using a temporary table created before
+	// the start point is off (temptables.Tables.FlagAmbiguous).
+	ConnectionIDObjects bool
 }
 
 // Target is what the pipeline needs of the target server.
@@ -220,6 +226,9 @@ func New(cfg Config, deps Deps) *Pipeline {
 	p := &Pipeline{cfg: cfg, deps: deps, seq: sequencer.New(0)}
 	p.prog.position = cfg.Start
 	p.prog.pending = cfg.Pending
+	if cfg.ConnectionIDObjects {
+		p.temps.FlagAmbiguous()
+	}
 	return p
 }
 

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/binlog-replay/binlog-replay/internal/pipeline/temptables"
+	"github.com/binlog-replay/binlog-replay/redact"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -94,21 +95,28 @@ func sourceSession(t *txn.Txn) (temptables.Session, bool) {
 // followStatements follows t's statements (the temporary tables they
 // create and drop) and sets g's statement session: the one holding the
 // temporary tables of t's source session if it holds some, else the one
-// of t's domain. Dispatch only.
+// of t's domain. When one of t's statements uses a temporary table
+// created before the binlogs read, g is refused (g.beforeStart). Of a
+// transaction read in pieces only the first is checked so: the group is
+// under way when the next ones come. Dispatch only.
 func (p *Pipeline) followStatements(g *group, t *txn.Txn) {
 	sess, ok := sourceSession(t)
 	g.session = p.stmtKeyOf(t)
 	if home, held := p.homes.home[sess]; ok && held {
 		g.session = home
 	}
-	p.followPiece(g, t)
+	if q := p.followPiece(g, t); q != nil {
+		g.beforeStart = p.tempBeforeStart(t, q)
+	}
 }
 
 // followPiece follows the statements of t, g's transaction or one of its
 // pieces, and records where its source session's temporary tables are
-// and whether g's session holds some after it. Dispatch only.
-func (p *Pipeline) followPiece(g *group, t *txn.Txn) {
-	p.temps.Apply(t)
+// and whether g's session holds some after it. It returns the first
+// statement of t that uses a temporary table created before the binlogs
+// read (temptables.Tables.Apply). Dispatch only.
+func (p *Pipeline) followPiece(g *group, t *txn.Txn) *txn.Query {
+	before := p.temps.Apply(t)
 	if sess, ok := sourceSession(t); ok {
 		if p.temps.Holds(sess) {
 			if p.homes.home == nil {
@@ -123,6 +131,7 @@ func (p *Pipeline) followPiece(g *group, t *txn.Txn) {
 	for _, s := range p.homes.home {
 		g.sessionHolds = g.sessionHolds || s == g.session
 	}
+	return before
 }
 
 // stmtWorker returns the statement session g runs on (g.session), opening
@@ -215,4 +224,29 @@ func (w *worker) followDomain(ctx context.Context, g *group) error {
 			"holding them logs in row format until it holds none, as the source's did", g.txns[0].Start.Named(g.txns[0].GTID.String()))
 	}
 	return nil
+}
+
+// tempBeforeStart is the refusal of t, whose statement q uses a temporary
+// table its source session created before the binlogs read
+// (temptables.Tables.Apply).
+func (p *Pipeline) tempBeforeStart(t *txn.Txn, q *txn.Query) error {
+	ae := &ApplyError{Seq: t.Seq, Start: t.Start, GTID: t.GTID.String(), LogValues: p.cfg.LogValues}
+	for i := range t.Events {
+		if e := &t.Events[i]; e.Query == q {
+			ae.Event = fmt.Sprintf("%s at %s", e.TypeName, e.Pos)
+		}
+	}
+	sql := strings.TrimSpace(string(q.SQL))
+	if !p.cfg.LogValues {
+		sql = redact.SQL(sql)
+	}
+	ae.Statement = sql
+	ae.Err = fmt.Errorf("the source flagged this statement as using a temporary table (or CONNECTION_ID()), and its "+
+		"session (thread %d of server %d) created no temporary table it names in the binlogs read: it uses a temporary table created "+
+		"before the start point (a base backup taken while the session held it, a start position after its CREATE, or "+
+		"the CREATE's transaction skipped). On the target it would fail, or write a permanent table of the same name. "+
+		"Nothing of this transaction was applied; every transaction before it was. Replay from a base and start point "+
+		"where no session held temporary tables (an earlier base, or one taken when the sessions that use them had ended)",
+		q.ThreadID, t.ServerID)
+	return ae
 }

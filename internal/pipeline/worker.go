@@ -47,6 +47,10 @@ type group struct {
 	// (followStatements).
 	session      stmtKey
 	sessionHolds bool
+	// beforeStart, when set, refuses the group before anything of it is
+	// applied: one of its statements uses a temporary table its source
+	// session created before the binlogs read (followPiece).
+	beforeStart error
 	// stream, for a transaction read in pieces, brings the pieces after
 	// the first (txns[0]); the dispatcher closes it after the last one, or
 	// earlier when the reading stops (stream.go).
@@ -102,6 +106,9 @@ func (w *worker) apply(ctx context.Context, g *group) error {
 		// group may still need the session.
 		if err := w.p.seq.WaitCommitted(ctx, g.first-1); err != nil {
 			return err
+		}
+		if g.beforeStart != nil {
+			return g.beforeStart
 		}
 		w.p.stmt.mu.Lock()
 		defer w.p.stmt.mu.Unlock()

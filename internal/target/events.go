@@ -41,3 +41,35 @@ func CheckEvents(ctx context.Context, db *sql.DB, schemas []string) (note string
 	return "the target's event scheduler is on: an event the binlogs create would run on the target as it ran on the source " +
 		"(SET GLOBAL event_scheduler = OFF for the recovery to be sure)", nil
 }
+
+// ConnectionIDObjects returns the triggers, stored routines and views of
+// the target whose definitions call CONNECTION_ID() (as the replay's
+// account sees them; not those of the server's own schemas, such as
+// sys), "db.name" sorted. A statement firing one is flagged
+// by its source as depending on its session (LOG_EVENT_THREAD_SPECIFIC_F)
+// as one using a temporary table is, so the replay cannot tell from the
+// flag that a statement uses a temporary table created before the start
+// point (see temptables).
+func ConnectionIDObjects(ctx context.Context, db *sql.DB) ([]string, error) {
+	const system = "NOT IN ('sys', 'mysql', 'information_schema', 'performance_schema')"
+	const q = "SELECT CONCAT(TRIGGER_SCHEMA, '.', TRIGGER_NAME) FROM information_schema.TRIGGERS " +
+		"WHERE ACTION_STATEMENT LIKE '%CONNECTION_ID%' AND TRIGGER_SCHEMA " + system +
+		" UNION ALL SELECT CONCAT(ROUTINE_SCHEMA, '.', ROUTINE_NAME) FROM information_schema.ROUTINES " +
+		"WHERE ROUTINE_DEFINITION LIKE '%CONNECTION_ID%' AND ROUTINE_SCHEMA " + system +
+		" UNION ALL SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) FROM information_schema.VIEWS " +
+		"WHERE VIEW_DEFINITION LIKE '%CONNECTION_ID%' AND TABLE_SCHEMA " + system + " ORDER BY 1"
+	rows, err := db.QueryContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("read the target's triggers, routines and views calling CONNECTION_ID(): %w", err)
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, fmt.Errorf("read the target's triggers, routines and views calling CONNECTION_ID(): %w", err)
+		}
+		names = append(names, n)
+	}
+	return names, rows.Err()
+}

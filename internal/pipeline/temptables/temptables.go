@@ -27,7 +27,17 @@ import (
 // The zero value is ready to use; it is not safe for concurrent use.
 type Tables struct {
 	open map[tempKey]bool
+	// ambiguous: a trigger, routine or view calls CONNECTION_ID(), so
+	// that the server's flag no longer tells a statement using a
+	// temporary table (see beforeStart).
+	ambiguous bool
 }
+
+// FlagAmbiguous turns off Apply's finding of statements that use a
+// temporary table created before the start point: the target has
+// triggers, routines or views calling CONNECTION_ID(), and a statement
+// firing one is flagged as one using a temporary table is.
+func (tt *Tables) FlagAmbiguous() { tt.ambiguous = true }
 
 // Session names a source session as a server scopes its temporary tables:
 // the server id its statements are logged under and its thread id
@@ -49,14 +59,110 @@ type tempKey struct {
 	name    schema.Name
 }
 
-// Apply follows the statements of t.
-func (tt *Tables) Apply(t *txn.Txn) {
+// Apply follows the statements of t. It returns the first of them that
+// uses a temporary table its session created before the binlogs read
+// (see beforeStart), nil when none does.
+func (tt *Tables) Apply(t *txn.Txn) *txn.Query {
+	var before *txn.Query
 	for i := range t.Events {
 		q := t.Events[i].Query
-		if q != nil {
-			tt.statement(SessionOf(t, q), q)
+		if q == nil {
+			continue
+		}
+		sess := SessionOf(t, q)
+		if before == nil && tt.beforeStart(sess, q) {
+			before = q
+		}
+		tt.statement(sess, q)
+	}
+	return before
+}
+
+// beforeStart reports whether q uses a temporary table that its session
+// created before the binlogs read: a base taken while the session held
+// it (a hot backup), a start position after its CREATE, or the CREATE's
+// transaction skipped. On the target such a statement would fail, or
+// write a permanent table of the same name. The server flags a statement
+// that used a temporary table (txn.Query.ThreadSpecific); q is flagged,
+// is a write the server flags for no other reason (see below), calls no
+// CONNECTION_ID() (the flag's other cause), and names no temporary table
+// open in its session. Once the target or the binlogs have a trigger,
+// routine or view calling CONNECTION_ID(), which flags the statements
+// firing it, nothing is judged (FlagAmbiguous).
+func (tt *Tables) beforeStart(sess Session, q *txn.Query) bool {
+	if tt.ambiguous {
+		return false
+	}
+	if !q.ThreadSpecific {
+		// A trigger, routine or view the binlogs create that calls
+		// CONNECTION_ID() makes the flag ambiguous from then on.
+		if first := sqlscan.Tokens(q.SQL, 1); len(first) == 1 && first[0].Is("CREATE") &&
+			callsConnectionID(sqlscan.Tokens(q.SQL, 0)) {
+			tt.ambiguous = true
+		}
+		return false
+	}
+	toks := sqlscan.Tokens(q.SQL, 0)
+	if len(toks) == 0 || callsConnectionID(toks) {
+		return false
+	}
+	// The server flags more than the statements that use a temporary
+	// table: a multi-table DELETE, every DROP TABLE, CREATE OR REPLACE
+	// TABLE (MariaDB 10.11, seen). Only the statements it flags for
+	// their temporary tables alone are judged: single-table writes,
+	// LOAD DATA, TRUNCATE, ALTER and RENAME.
+	switch first := toks[0]; {
+	case first.Is("INSERT"), first.Is("REPLACE"), first.Is("UPDATE"), first.Is("LOAD"),
+		first.Is("TRUNCATE"), first.Is("ALTER"), first.Is("RENAME"):
+	case first.Is("DELETE"):
+		if multiTableDelete(toks) {
+			return false
+		}
+	default:
+		return false
+	}
+	for _, tok := range toks {
+		if tok.Kind != sqlscan.Word && tok.Kind != sqlscan.Ident {
+			continue
+		}
+		for k := range tt.open {
+			if k.session == sess && strings.EqualFold(k.name.Table, tok.Text) {
+				return false
+			}
 		}
 	}
+	return true
+}
+
+// callsConnectionID reports whether toks name CONNECTION_ID.
+func callsConnectionID(toks []sqlscan.Token) bool {
+	for _, tok := range toks {
+		if tok.Is("CONNECTION_ID") {
+			return true
+		}
+	}
+	return false
+}
+
+// multiTableDelete reports whether toks, a DELETE, is in a multi-table
+// form: DELETE t1[, t2] FROM ..., or DELETE FROM t1[, t2] USING ....
+func multiTableDelete(toks []sqlscan.Token) bool {
+	i := 1
+	for i < len(toks) && (toks[i].Is("LOW_PRIORITY") || toks[i].Is("QUICK") || toks[i].Is("IGNORE")) {
+		i++
+	}
+	if i >= len(toks) || !toks[i].Is("FROM") {
+		return true // tables named before FROM
+	}
+	for _, tok := range toks[i+1:] {
+		if tok.Depth == 0 && (tok.Is("USING") || tok.Is("JOIN") || tok.Kind == sqlscan.Punct && tok.Text == ",") {
+			return true
+		}
+		if tok.Depth == 0 && (tok.Is("WHERE") || tok.Is("ORDER") || tok.Is("LIMIT") || tok.Is("RETURNING")) {
+			break
+		}
+	}
+	return false
 }
 
 // statement follows one statement: CREATE TEMPORARY TABLE, DROP
