@@ -9,6 +9,8 @@ import (
 	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/binlog/event"
 	"github.com/binlog-replay/binlog-replay/filter"
+	"github.com/binlog-replay/binlog-replay/internal/pipeline/temptables"
+	"github.com/binlog-replay/binlog-replay/redact"
 	"github.com/binlog-replay/binlog-replay/rewrite"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -29,6 +31,10 @@ type analyzer struct {
 	gtid    gtidTally
 	names   tableNames
 	stopped bool // the predicted replay has stopped
+	// temps follows the temporary tables the statements open, as the
+	// replay does, to predict its refusal of a statement using one
+	// created before the start point.
+	temps temptables.Tables
 
 	// The last transactions read and applied, copied into the report by
 	// finish (a pointer per transaction would be garbage).
@@ -108,6 +114,12 @@ func (a *analyzer) predict(t *txn.Txn) bool {
 			return false
 		}
 	}
+	if t.Kind != txn.KindRows {
+		if q := a.temps.Apply(t); q != nil {
+			a.refuseTemp(t, q)
+			return false
+		}
+	}
 	p.Applied++
 	p.Bytes += t.Bytes
 	if p.First == nil {
@@ -130,6 +142,23 @@ func (a *analyzer) checkStopOrder(t *txn.Txn) {
 	a.rep.Problems.Refusal = fmt.Sprintf("--stop-before-gtid %s: transaction %s at %s, at or beyond its sequence number, comes before %s itself at %s "+
 		"(sequence numbers out of order): reading files, the replay refuses it; give --stop-position %s or %s",
 		stop, before.GTID, before.Start, stop, t.Start, before.Start, t.Start)
+}
+
+// refuseTemp records that the replay stops at t, whose statement q uses
+// a temporary table its session created before the start point
+// (temptables.Tables.Apply).
+func (a *analyzer) refuseTemp(t *txn.Txn, q *txn.Query) {
+	a.stopped = true
+	p := &a.rep.Replay
+	p.StoppedBefore, p.StopReason = t.Ref(), "refused: a statement uses a temporary table created before the start point"
+	sql := q.SQL
+	if a.opts.HideValues {
+		sql = []byte(redact.SQL(string(sql)))
+	}
+	a.rep.Problems.TempBeforeStart = fmt.Sprintf("transaction at %s: %s uses a temporary table its session (thread %d of server %d) "+
+		"created before the start point (a base taken while the session held it): the replay stops there, exit status 1, "+
+		"unless the target has triggers, routines or views calling CONNECTION_ID() (then it applies it, as a statement "+
+		"flagged for them)", t.Start.Named(t.GTID.String()), shortSQL(sql, 160), q.ThreadID, t.ServerID)
 }
 
 // maxRefusals bounds the refusals of --rewrite-db the report lists.

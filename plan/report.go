@@ -292,6 +292,10 @@ type Problems struct {
 	// a MariaDB position in --exclude-gtids that skips more than its own
 	// transaction (filter.ExcludeWide).
 	Refusal string `json:"refusal,omitempty"`
+	// TempBeforeStart, when set, names the statement at which the replay
+	// stops: it uses a temporary table its session created before the
+	// start point (see temptables.Tables.Apply).
+	TempBeforeStart string `json:"temp_table_before_start,omitempty"`
 }
 
 // RewriteRefusal is a transaction the replay's --rewrite-db refuses.

@@ -261,6 +261,10 @@ func (p *printer) problems(r *Report) {
 		none = false
 		p.f("\n  the replay refuses these options here: %s", pr.Refusal)
 	}
+	if pr.TempBeforeStart != "" {
+		none = false
+		p.f("\n  %s", pr.TempBeforeStart)
+	}
 	if none {
 		p.f(" none")
 	}

@@ -257,6 +257,13 @@ func TestTempTableBeforeBackup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// plan predicts the stop, exit status 1.
+	var planOut, planErr strings.Builder
+	if code := runPlan(ctx, append([]string{"--from-backup", backup}, files...), &planOut, &planErr); code != 1 {
+		t.Fatalf("plan: exit %d:\n%s%s", code, planOut.String(), planErr.String())
+	}
+	requireMessage(t, planOut.String(), "stops before #2", "UPDATE tb.t SET v = ? uses a temporary table its session")
+
 	tgt := sandbox.ForTest(t, sandbox.Options{FromDatadir: backup})
 	tgtDB, err := tgt.Open(ctx, "")
 	if err != nil {
