@@ -66,9 +66,12 @@ func (r *Result) checkPlan(ctx context.Context, bin string, src *Source, txns []
 		return nil
 	}
 	args := []string{"plan", "--json"}
-	if c.StartGTID && src.StartGTID != "" {
+	switch {
+	case c.StartGTID && src.StartGTID != "":
 		args = append(args, "--start-gtid", src.StartGTID)
-	} else {
+	case c.FromBackup:
+		args = append(args, "--from-backup", src.Base)
+	default:
 		args = append(args, "--start-position", fmt.Sprintf("%s:%d", src.StartFile, src.StartPos))
 	}
 	args = append(args, c.stopArgs()...)

@@ -58,6 +58,10 @@ type ReplayConfig struct {
 	// StartGTID starts the first run with --start-gtid (the base's GTID
 	// position) and every file, instead of --start-position.
 	StartGTID bool
+	// FromBackup starts the first run with --from-backup (the base, a
+	// prepared mariabackup backup: FeatHotBackup) instead of
+	// --start-position.
+	FromBackup bool
 	// Remote reads the binlogs from the source server (--source) instead
 	// of its files, when the source runs (not on a kept seed).
 	Remote bool
@@ -124,6 +128,9 @@ func (c ReplayConfig) String() string {
 	}
 	if c.StartGTID {
 		s += " start=gtid"
+	}
+	if c.FromBackup {
+		s += " start=from-backup"
 	}
 	if c.Remote {
 		s += " remote"
@@ -244,6 +251,9 @@ func chooseReplay(rng *rand.Rand, p seedgen.Plan, txns []binlogtext.BinTxn, end 
 			c.TargetArgs = slices.DeleteFunc(c.TargetArgs, func(a string) bool { return strings.HasPrefix(a, "--max-allowed-packet") })
 		}
 	}
+	// Drawn last, for the same reason: the start the backup recorded,
+	// read by the replay from the backup (files only).
+	c.FromBackup = p.Has(seedgen.FeatHotBackup) && !c.StartGTID && !c.Remote && rng.IntN(2) == 0
 	// Drawn last, for the same reason: a stop datetime in local time, in
 	// a zone half an hour off the hour and without daylight saving (a
 	// wall-clock time passed twice is refused).
@@ -507,8 +517,11 @@ func (r *replayer) args(resume bool, workers int) []string {
 		}
 	}
 	flag, start := "--start-position", fmt.Sprintf("%s:%d", r.src.StartFile, r.src.StartPos)
-	if r.cfg.StartGTID && r.src.StartGTID != "" {
+	switch {
+	case r.cfg.StartGTID && r.src.StartGTID != "":
 		flag, start = "--start-gtid", r.src.StartGTID
+	case r.cfg.FromBackup:
+		flag, start = "--from-backup", r.src.Base
 	}
 	remote := r.cfg.Remote && r.src.Server != nil
 	if remote {

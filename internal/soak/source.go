@@ -67,26 +67,36 @@ func runSource(ctx context.Context, p seedgen.Plan, w *seedgen.Workload, dir str
 	if err := runSetup(ctx, srv, w.Setup); err != nil {
 		return src, err
 	}
-	if err := srv.Snapshot(ctx, src.Base); err != nil {
-		return src, fmt.Errorf("snapshot base: %w", err)
+	hot := p.Has(seedgen.FeatHotBackup)
+	if !hot {
+		if err := srv.Snapshot(ctx, src.Base); err != nil {
+			return src, fmt.Errorf("snapshot base: %w", err)
+		}
 	}
 	dbh, err := srv.Open(ctx, seedgen.DB)
 	if err != nil {
 		return src, fmt.Errorf("open source: %w", err)
 	}
 	defer dbh.Close()
-	if src.StartFile, src.StartPos, err = masterStatus(ctx, dbh); err != nil {
-		return src, err
-	}
-	if err := dbh.QueryRowContext(ctx, "SELECT @@gtid_binlog_pos").Scan(&src.StartGTID); err != nil {
-		return src, fmt.Errorf("read the base's GTID position: %w", err)
+	if !hot {
+		if src.StartFile, src.StartPos, err = masterStatus(ctx, dbh); err != nil {
+			return src, err
+		}
+		if err := dbh.QueryRowContext(ctx, "SELECT @@gtid_binlog_pos").Scan(&src.StartGTID); err != nil {
+			return src, fmt.Errorf("read the base's GTID position: %w", err)
+		}
 	}
 	for path, data := range w.Files {
 		if err := os.WriteFile(path, data, 0o644); err != nil {
 			return src, fmt.Errorf("write load file: %w", err)
 		}
 	}
-	if err := src.runSessions(ctx, srv, w.Sessions); err != nil {
+	if hot {
+		delay := time.Duration(seedgen.NewRand(p.Seed, seedgen.StreamReplay+300).IntN(600)) * time.Millisecond
+		if err := src.runSessionsWithBackup(ctx, srv, w.Sessions, delay); err != nil {
+			return src, err
+		}
+	} else if err := src.runSessions(ctx, srv, w.Sessions); err != nil {
 		return src, err
 	}
 	if err := waitSessionsGone(ctx, dbh); err != nil {

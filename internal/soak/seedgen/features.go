@@ -149,6 +149,11 @@ const (
 	// session comes with it (mariadb-binlog sets the same), so the
 	// outcome must not change.
 	FeatTargetConfig Feature = "targetcfg"
+	// FeatHotBackup takes the base with mariabackup while the sessions
+	// write (a hot backup, prepared), instead of a copy of the stopped
+	// source before them: the start is the binlog position the backup
+	// recorded, and half the replays are given it as --from-backup.
+	FeatHotBackup Feature = "hotbackup"
 )
 
 // allFeatures lists every feature in a fixed order (the order of reports).
@@ -159,7 +164,7 @@ var allFeatures = []Feature{
 	FeatKill, FeatRestart, FeatCrash, FeatStopPos, FeatStopTime, FeatStopGTID, FeatStopNever,
 	FeatSmallMem, FeatMultiFile, FeatStopBehind, FeatTerm, FeatContext, FeatCollationKeys,
 	FeatPartition, FeatRowImage, FeatDomains, FeatBinlogOptions, FeatStartGTID, FeatRemote, FeatAccident,
-	FeatFilter, FeatRewriteDB, FeatUndo, FeatClock, FeatFKChecksOff, FeatSeqNo, FeatKeyTypes, FeatTargetConfig, FeatNames,
+	FeatFilter, FeatRewriteDB, FeatUndo, FeatClock, FeatFKChecksOff, FeatSeqNo, FeatKeyTypes, FeatTargetConfig, FeatNames, FeatHotBackup,
 }
 
 // optIn are the features "all" leaves out: XA transactions are refused by
