@@ -54,6 +54,10 @@ func (e *UncertainError) Error() string {
 	if e.Err != nil {
 		msg += fmt.Sprintf("; it was interrupted: %v", e.Err)
 	}
+	if strings.Contains(e.What, "(MEMORY on the target)") && target.IsMySQLError(e.Err, 1032) {
+		msg += ". A MEMORY table's rows live in the server's memory: a base backup holds none, so after a restore " +
+			"the table is empty where the binlogs change rows the source had (and the source empties it on a restart too)"
+	}
 	return msg + ". Check the objects it writes on the target against the source (or the binlog), " +
 		"then run again with --resume --uncertain applied (it took effect: continue after it) " +
 		"or --resume --uncertain not-applied (apply it again)"

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/binlog-replay/binlog-replay/txn"
+	"github.com/go-sql-driver/mysql"
 )
 
 // TestStatementList: a statement-format transaction that writes
@@ -34,5 +35,29 @@ func TestStatementList(t *testing.T) {
 	}
 	if got := statementList(&txn.Txn{}, false); got != "" {
 		t.Errorf("statementList of no statements = %q, want nothing", got)
+	}
+}
+
+// TestUncertainMemoryHint: a transaction writing a MEMORY table that the
+// target refuses with "can't find record" is explained (a base backup
+// holds no MEMORY rows); other tables and errors are not.
+func TestUncertainMemoryHint(t *testing.T) {
+	const hint = "a base backup holds none"
+	notFound := &mysql.MySQLError{Number: 1032, Message: "Can't find record in 'm'"}
+	cases := []struct {
+		what string
+		err  error
+		want bool
+	}{
+		{"it writes non-transactional tables: d.m (MEMORY on the target)", notFound, true},
+		{"it writes non-transactional tables: d.m (MyISAM on the target)", notFound, false},
+		{"it writes non-transactional tables: d.m (MEMORY on the target)", &mysql.MySQLError{Number: 1062}, false},
+		{"it writes non-transactional tables: d.m (MEMORY on the target)", nil, false},
+	}
+	for _, c := range cases {
+		msg := (&UncertainError{What: c.what, Err: c.err}).Error()
+		if got := strings.Contains(msg, hint); got != c.want {
+			t.Errorf("%s, %v: hint %v, want %v: %s", c.what, c.err, got, c.want, msg)
+		}
 	}
 }
