@@ -310,3 +310,26 @@ func TestConnectionIDTrigger(t *testing.T) {
 	requireMessage(t, out, "calling CONNECTION_ID() (ci.stamp)")
 	replaytest.RequireEqual(t, tgtDB, sc.SourceDB, "ci")
 }
+
+// TestRowFormatCreateFromTemporary: in ROW format a CREATE TABLE ...
+// SELECT from a temporary table is logged flagged as using a temporary
+// table, as the new table's definition, while the temporary table's own
+// CREATE is not logged: the replay applies it (it is not a statement
+// using a temporary table created before the start point).
+func TestRowFormatCreateFromTemporary(t *testing.T) {
+	setup := func(ctx context.Context, db *sql.DB) error {
+		return replaytest.ExecAll(ctx, db, "CREATE DATABASE rt")
+	}
+	work := func(ctx context.Context, db *sql.DB) error {
+		return replaytest.ExecAll(ctx, db, "CREATE TEMPORARY TABLE rt.tmp (id INT PRIMARY KEY, v INT)",
+			"INSERT INTO rt.tmp VALUES (1, 10), (2, 20)", "CREATE TABLE rt.made SELECT * FROM rt.tmp",
+			"TRUNCATE TABLE rt.tmp", "DROP TEMPORARY TABLE rt.tmp")
+	}
+	sc := replaytest.New(t, "ROW", setup, work)
+	tgt, tgtDB := sc.Target(t)
+	code, out, _ := runReplayCLI(t, append([]string{"--target", tgt.DSN(""), "--start-position", sc.Start.String()}, sc.Files...)...)
+	if code != 0 {
+		t.Fatalf("replay: exit %d, want 0:\n%s", code, out)
+	}
+	replaytest.RequireEqual(t, tgtDB, sc.SourceDB, "rt")
+}

@@ -109,8 +109,11 @@ func (tt *Tables) beforeStart(sess Session, q *txn.Query) bool {
 	// The server flags more than the statements that use a temporary
 	// table: a multi-table DELETE, every DROP TABLE, CREATE OR REPLACE
 	// TABLE (MariaDB 10.11, seen). Only the statements it flags for
-	// their temporary tables alone are judged: single-table writes,
-	// LOAD DATA, TRUNCATE, ALTER and RENAME.
+	// their temporary tables alone are judged: INSERT, REPLACE, UPDATE,
+	// single-table DELETE, LOAD DATA, TRUNCATE, ALTER and RENAME. Not
+	// CREATE TABLE: in ROW format a CREATE TABLE ... SELECT from a
+	// temporary table is logged flagged, as the new table's definition,
+	// while the temporary table's own CREATE is not logged at all.
 	switch first := toks[0]; {
 	case first.Is("INSERT"), first.Is("REPLACE"), first.Is("UPDATE"), first.Is("LOAD"),
 		first.Is("TRUNCATE"), first.Is("ALTER"), first.Is("RENAME"):
