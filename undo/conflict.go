@@ -78,6 +78,10 @@ type later struct {
 	// tables are the range's tables later transactions wrote rows of that
 	// cannot be told apart, each with the first and why.
 	tables map[string]touch
+	// moved are, by table of the range, the other tables that later DDL
+	// named with it (EXCHANGE PARTITION, RENAME): the range's rows may
+	// have gone there.
+	moved map[string][]string
 	// all, when set, is the first later transaction that may have written
 	// any row, and why.
 	all *touch
@@ -135,7 +139,7 @@ type scanner struct {
 // scan reads the binlogs from where the range ends (from) to their end or
 // s.until, and returns what later transactions wrote of the range.
 func (s *scanner) scan(ctx context.Context, from txn.Position) (*later, error) {
-	l := &later{hits: map[partition.Key]*txn.Ref{}, tables: map[string]touch{}, end: from}
+	l := &later{hits: map[partition.Key]*txn.Ref{}, tables: map[string]touch{}, moved: map[string][]string{}, end: from}
 	opts := s.opts
 	opts.Start, opts.DecodeRows = from, true
 	rd, err := binlog.NewReader(s.files, opts)
@@ -255,12 +259,35 @@ func (s *scanner) query(t *txn.Txn, e *txn.Event, l *later) {
 		l.touchAll(t, fmt.Sprintf("it holds statement-format DML (%s at %s), whose rows the binlog does not hold", e.TypeName, e.Pos))
 		return
 	}
+	// The other tables the DDL names may now hold the range's rows (ALTER
+	// TABLE ... EXCHANGE PARTITION ... WITH TABLE, RENAME TABLE a TO b):
+	// the operator is told where to look (later.moved).
+	var others []string
+	for _, n := range names {
+		if name := n.Schema + "." + n.Table; s.tables.byKey[name] == nil && !slices.Contains(others, name) {
+			others = append(others, name)
+		}
+	}
 	for _, n := range names {
 		name := n.Schema + "." + n.Table
 		if s.tables.byKey[name] != nil {
 			l.touch(name, t, fmt.Sprintf("it changes the definition of %s (DDL at %s)", name, e.Pos))
+			for _, o := range others {
+				if !slices.Contains(l.moved[name], o) {
+					l.moved[name] = append(l.moved[name], o)
+				}
+			}
 		}
 	}
+}
+
+// movedTo returns what Conflict.Why adds for table: the other tables later
+// DDL named with it, where the range's rows may be now ("" for none).
+func (l *later) movedTo(table string) string {
+	if len(l.moved[table]) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("a later DDL also names %s: the range's rows may be there now", strings.Join(l.moved[table], ", "))
 }
 
 // databaseDDL returns the verb (CREATE, ALTER or DROP) and the database

@@ -1,6 +1,7 @@
 package undo
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/binlog-replay/binlog-replay/partition"
@@ -77,6 +78,25 @@ func TestLaterStatements(t *testing.T) {
 		if _, table := l.tables["app.t"]; table != tc.table || (l.all != nil) != tc.all {
 			t.Errorf("%s: touches app.t %v, everything %v; want %v, %v", tc.sql, table, l.all != nil, tc.table, tc.all)
 		}
+	}
+}
+
+// TestLaterDDLNamesOthers: later DDL that names a table of the range and
+// others (EXCHANGE PARTITION, RENAME) says where the range's rows may be
+// now, whichever DDL came first.
+func TestLaterDDLNamesOthers(t *testing.T) {
+	s := &scanner{tables: &tables{byKey: map[string]*tableInfo{"app.t": {name: "app.t", def: &schema.Table{Schema: "app", Name: "t"}}}}}
+	l := &later{hits: map[partition.Key]*txn.Ref{}, tables: map[string]touch{}, moved: map[string][]string{}}
+	for i, sql := range []string{"ALTER TABLE t TRUNCATE PARTITION p3", "ALTER TABLE t EXCHANGE PARTITION p0 WITH TABLE tx",
+		"RENAME TABLE app.t TO app.t_old, app.t_new TO app.t", "ALTER TABLE t EXCHANGE PARTITION p1 WITH TABLE tx"} {
+		e := &txn.Event{Kind: txn.EventQuery, TypeName: "QUERY_EVENT", Query: &txn.Query{SQL: []byte(sql), Schema: "app"}}
+		s.query(&txn.Txn{Seq: uint64(i + 1)}, e, l)
+	}
+	if got, want := l.movedTo("app.t"), "a later DDL also names app.tx, app.t_old, app.t_new: the range's rows may be there now"; got != want {
+		t.Errorf("moved: %q, want %q", got, want)
+	}
+	if r, why := l.conflict(&tableInfo{name: "app.t"}, nil); r == nil || r.Seq != 1 || !strings.Contains(why, "TRUNCATE") && !strings.Contains(why, "definition") {
+		t.Errorf("the first later DDL: %v %q", r, why)
 	}
 }
 

@@ -673,9 +673,15 @@ func (u *undo) conflicts(ctx context.Context, l *later) ([]Conflict, error) {
 	}
 	var out []Conflict
 	for _, c := range by {
-		if c.Rows > 0 {
-			out = append(out, *c)
+		if c.Rows == 0 {
+			continue
 		}
+		if m := l.movedTo(c.Table); m != "" && c.Why != "" {
+			c.Why += "; " + m
+		} else if m != "" {
+			c.Why = m
+		}
+		out = append(out, *c)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Table < out[j].Table })
 	return out, nil
