@@ -4,14 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
+	"github.com/binlog-replay/binlog-replay/internal/soak/binlogtext"
 	"github.com/binlog-replay/binlog-replay/internal/soak/seedgen"
 )
 
@@ -94,4 +97,29 @@ func lastLines(out []byte, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// binlogPosAt returns the GTID position (gtid_binlog_pos) of the binlogs
+// files at file:pos: the last GTID each domain logged before it, read by
+// mariadb-binlog from the first file (a soak source's binlogs start with
+// the server).
+func binlogPosAt(ctx context.Context, files []string, file string, pos uint64) (string, error) {
+	txns, err := binlogtext.ReadBinlogTexts(ctx, files, 4)
+	if err != nil {
+		return "", fmt.Errorf("hot backup: the binlog's GTID position at %s:%d: %w", file, pos, err)
+	}
+	last := map[uint64]string{}
+	for _, t := range txns {
+		if t.GTID == "" || !binlogtext.PosBefore(t.File, t.Start, file, pos) {
+			continue
+		}
+		d, _, _ := binlogtext.SplitGTID(t.GTID)
+		last[d] = t.GTID
+	}
+	domains := slices.Sorted(maps.Keys(last))
+	out := make([]string, len(domains))
+	for i, d := range domains {
+		out[i] = last[d]
+	}
+	return strings.Join(out, ","), nil
 }

@@ -108,6 +108,15 @@ func runSource(ctx context.Context, p seedgen.Plan, w *seedgen.Workload, dir str
 	if src.Files, err = srv.BinlogFiles(); err != nil {
 		return src, fmt.Errorf("list source binlogs: %w", err)
 	}
+	if hot {
+		// The GTID position the backup recorded is the source's
+		// gtid_current_pos, which leaves out a domain whose last
+		// transaction came under another server id (FeatSeqNo): the
+		// base's is the binlog's position there (seed 109314).
+		if src.StartGTID, err = binlogPosAt(ctx, src.Files, src.StartFile, src.StartPos); err != nil {
+			return src, err
+		}
+	}
 	return src, nil
 }
 
