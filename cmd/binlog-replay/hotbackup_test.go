@@ -416,3 +416,60 @@ func TestHotBackupSysbench(t *testing.T) {
 		})
 	}
 }
+
+// TestBackupOtherServerIDDomain: mariabackup records the source's
+// gtid_current_pos, which leaves out a domain whose last transaction was
+// logged under another server id: `replay --from-backup` must not take
+// the first transaction of that domain after the backup for binlogs of
+// another server (it refused them before 2026-12-07).
+func TestBackupOtherServerIDDomain(t *testing.T) {
+	backupTool := requireMariabackup(t)
+	ctx := t.Context()
+	src := sandbox.ForTest(t, sandbox.Options{Binlog: true})
+	srcDB, err := src.Open(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srcDB.Close()
+	conn, err := srcDB.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	exec1 := func(stmts ...string) {
+		t.Helper()
+		for _, s := range stmts {
+			if _, err := conn.ExecContext(ctx, s); err != nil {
+				t.Fatalf("%s: %v", s, err)
+			}
+		}
+	}
+	other := "SET SESSION gtid_domain_id = 1, SESSION server_id = 999"
+	own := "SET SESSION gtid_domain_id = 0, SESSION server_id = @@GLOBAL.server_id"
+	exec1("CREATE DATABASE od", "CREATE TABLE od.t (id INT PRIMARY KEY, v INT)", "INSERT INTO od.t VALUES (1, 1)",
+		other, "INSERT INTO od.t VALUES (2, 2)", own)
+	backup := filepath.Join(t.TempDir(), "backup")
+	if out, err := exec.CommandContext(ctx, backupTool, "--no-defaults", "--backup", "--user=root", "--socket="+src.Socket,
+		"--datadir="+src.Datadir, "--target-dir="+backup).CombinedOutput(); err != nil {
+		t.Fatalf("mariabackup --backup: %v\n%s", err, tail(out))
+	}
+	if out, err := exec.CommandContext(ctx, backupTool, "--no-defaults", "--prepare", "--target-dir="+backup).CombinedOutput(); err != nil {
+		t.Fatalf("mariabackup --prepare: %v\n%s", err, tail(out))
+	}
+	exec1(other, "UPDATE od.t SET v = v + 10", own, "INSERT INTO od.t VALUES (3, 3)", "FLUSH BINARY LOGS")
+	files, err := src.BinlogFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tgt := sandbox.ForTest(t, sandbox.Options{FromDatadir: backup})
+	tgtDB, err := tgt.Open(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tgtDB.Close()
+	code, out, _ := runReplayCLI(t, append([]string{"--target", tgt.DSN(""), "--from-backup", backup}, files...)...)
+	if code != 0 {
+		t.Fatalf("replay --from-backup: exit %d, want 0:\n%s", code, out)
+	}
+	replaytest.RequireEqual(t, tgtDB, srcDB, "od")
+}
