@@ -2,10 +2,13 @@ package replay
 
 import (
 	"bufio"
+	"compress/gzip"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
@@ -22,13 +25,17 @@ type BackupStart struct {
 	Source string
 }
 
-// StartFromBackup reads the binlog position a base backup recorded:
-// xtrabackup_binlog_info / mariadb_backup_binlog_info (mariabackup,
-// xtrabackup: "FILE<TAB>POS[<TAB>GTIDS]") or mydumper's metadata file (old
-// "SHOW MASTER STATUS:" style or the newer "[source]" / "[master]" INI
-// style). It returns an error naming the files it looked for when none is
-// found or parsable.
+// StartFromBackup reads the binlog position a base backup recorded: in a
+// directory, xtrabackup_binlog_info / mariadb_backup_binlog_info
+// (mariabackup, xtrabackup: "FILE<TAB>POS[<TAB>GTIDS]") or mydumper's
+// metadata file (old "SHOW MASTER STATUS:" style or the newer "[source]"
+// / "[master]" INI style); or a dump file (see StartFromDump). It returns
+// an error naming the files it looked for when none is found or
+// parsable.
 func StartFromBackup(dir string) (BackupStart, error) {
+	if fi, err := os.Stat(dir); err == nil && fi.Mode().IsRegular() {
+		return StartFromDump(dir)
+	}
 	for _, name := range []string{"mariadb_backup_binlog_info", "xtrabackup_binlog_info"} {
 		p := filepath.Join(dir, name)
 		data, err := os.ReadFile(p)
@@ -146,4 +153,52 @@ func checkBinlogName(name string) error {
 		}
 	}
 	return nil
+}
+
+// dumpHead bounds how much of a dump StartFromDump reads: the position
+// comes before any data.
+const dumpHead = 1 << 20
+
+// reDumpPosition finds the position mysqldump or mariadb-dump writes with
+// --master-data/--source-data (commented or not; MySQL 8's CHANGE
+// REPLICATION SOURCE TO ... SOURCE_LOG_FILE too).
+var reDumpPosition = regexp.MustCompile(`(?i)CHANGE\s+(?:MASTER|REPLICATION\s+SOURCE)\s+TO\s+(?:MASTER|SOURCE)_LOG_FILE\s*=\s*'([^']+)'\s*,\s*(?:MASTER|SOURCE)_LOG_POS\s*=\s*(\d+)`)
+
+// StartFromDump reads the binlog position a logical dump recorded at its
+// top: mysqldump or mariadb-dump with --master-data (--source-data), plain
+// or gzip-compressed (.gz). Only the first MiB is read: a MariaDB dump
+// writes its GTID position (--gtid) at its end, so none is returned.
+func StartFromDump(path string) (BackupStart, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return BackupStart{}, fmt.Errorf("read backup position: %w", err)
+	}
+	defer f.Close()
+	var r io.Reader = f
+	if strings.HasSuffix(path, ".gz") {
+		gz, err := gzip.NewReader(f)
+		if err != nil {
+			return BackupStart{}, fmt.Errorf("read backup position: %s: %w", path, err)
+		}
+		defer gz.Close()
+		r = gz
+	}
+	head, err := io.ReadAll(io.LimitReader(r, dumpHead))
+	if err != nil {
+		return BackupStart{}, fmt.Errorf("read backup position: %s: %w", path, err)
+	}
+	m := reDumpPosition.FindSubmatch(head)
+	if m == nil {
+		return BackupStart{}, fmt.Errorf("read backup position: %s: no CHANGE MASTER TO MASTER_LOG_FILE=..., MASTER_LOG_POS=... "+
+			"in its first MiB (a dump made without --master-data or --source-data records none)", path)
+	}
+	pos, err := strconv.ParseUint(string(m[2]), 10, 64)
+	if err != nil {
+		return BackupStart{}, fmt.Errorf("read backup position: %s: position: %w", path, err)
+	}
+	bs := BackupStart{Position: txn.Position{File: string(m[1]), Offset: pos}, Source: path}
+	if err := checkBinlogName(bs.Position.File); err != nil {
+		return BackupStart{}, fmt.Errorf("read backup position: %s: %w", path, err)
+	}
+	return bs, nil
 }

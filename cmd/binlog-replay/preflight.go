@@ -253,8 +253,15 @@ func checkFromBackupDir(dir string) error {
 			"(where mariabackup, xtrabackup or mydumper wrote its binlog position)", dir)
 	case err != nil:
 		return fmt.Errorf("--from-backup %s: %w", dir, err)
+	case !fi.IsDir() && !fi.Mode().IsRegular():
+		return fmt.Errorf("--from-backup %s: neither a directory nor a file: give the directory of the base backup, "+
+			"or the dump file", dir)
 	case !fi.IsDir():
-		return fmt.Errorf("--from-backup %s: not a directory: give the directory of the base backup", dir)
+		if _, err := replay.StartFromDump(dir); err != nil {
+			return fmt.Errorf("--from-backup %s: %s: give the dump made with --master-data (or --source-data), "+
+				"or the position with --start-position FILE:POS", dir, strings.TrimPrefix(err.Error(), "read backup position: "))
+		}
+		return nil
 	}
 	if _, err := replay.StartFromBackup(dir); err != nil {
 		return fmt.Errorf("--from-backup %s: %s. It is not a base backup directory that recorded its binlog position "+
