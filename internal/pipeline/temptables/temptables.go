@@ -110,16 +110,21 @@ func (tt *Tables) beforeStart(sess Session, q *txn.Query) bool {
 	// table: a multi-table DELETE, every DROP TABLE, CREATE OR REPLACE
 	// TABLE (MariaDB 10.11, seen). Only the statements it flags for
 	// their temporary tables alone are judged: INSERT, REPLACE, UPDATE,
-	// single-table DELETE, LOAD DATA, TRUNCATE, ALTER and RENAME. Not
-	// CREATE TABLE: in ROW format a CREATE TABLE ... SELECT from a
-	// temporary table is logged flagged, as the new table's definition,
-	// while the temporary table's own CREATE is not logged at all.
+	// single-table DELETE, LOAD DATA, TRUNCATE, ALTER, RENAME, and CREATE
+	// TABLE ... SELECT as a statement. Not a CREATE TABLE without SELECT:
+	// in ROW format a CREATE TABLE ... SELECT from a temporary table is
+	// logged flagged, as the new table's definition, while the temporary
+	// table's own CREATE is not logged at all.
 	switch first := toks[0]; {
 	case first.Is("INSERT"), first.Is("REPLACE"), first.Is("UPDATE"), first.Is("LOAD"),
 		first.Is("TRUNCATE"), first.Is("ALTER"), first.Is("RENAME"):
 	case first.Is("DELETE"):
 		if multiTableDelete(toks) {
 			return false
+		}
+	case first.Is("CREATE"):
+		if len(toks) < 2 || !toks[1].Is("TABLE") || !slices.ContainsFunc(toks, func(t sqlscan.Token) bool { return t.Is("SELECT") }) {
+			return false // OR REPLACE, TEMPORARY, other objects, a definition
 		}
 	default:
 		return false

@@ -106,6 +106,8 @@ func TestBeforeStart(t *testing.T) {
 		// ROW format: the definition of a table made from a temporary one,
 		// whose CREATE is not logged.
 		{stmt(b, true, "CREATE TABLE `p2` (`id` int(11) NOT NULL, `v` int(11) DEFAULT NULL)"), false},
+		{stmt(b, true, "CREATE TABLE p3 SELECT * FROM pre"), true},        // STATEMENT format
+		{stmt(a, true, "CREATE TABLE p4 AS (SELECT * FROM tmp2)"), false}, // a's own
 		{stmt(a, false, "CREATE TRIGGER tr BEFORE INSERT ON u FOR EACH ROW SET NEW.v = CONNECTION_ID()"), false},
 		{stmt(b, true, "INSERT INTO u VALUES (1, 0)"), false}, // the trigger flags it
 		{stmt(b, true, "UPDATE pre SET v = 1"), false},        // and nothing is told apart any more
