@@ -350,7 +350,7 @@ func (r *run) prepare(ctx context.Context) (txn.Position, *target.Checkpoint, er
 	} else if note != "" {
 		r.logf("%s", note)
 	}
-	objs, err := target.ConnectionIDObjects(ctx, db)
+	objs, err := target.ConnectionIDObjects(ctx, db, r.opts.Select.RewriteDB.WrittenDatabases(r.opts.Select.Databases, r.opts.Select.Tables))
 	if err != nil {
 		return txn.Position{}, nil, err
 	}

@@ -45,20 +45,32 @@ func CheckEvents(ctx context.Context, db *sql.DB, schemas []string) (note string
 // ConnectionIDObjects returns the triggers, stored routines and views of
 // the target whose definitions call CONNECTION_ID() (as the replay's
 // account sees them; not those of the server's own schemas, such as
-// sys), "db.name" sorted. A statement firing one is flagged
+// sys), "db.name" sorted: the triggers of the databases the replay writes
+// (schemas; nil: every database), which fire on its writes, and every
+// routine and view, which a statement may call or read from anywhere. A statement firing one is flagged
 // by its source as depending on its session (LOG_EVENT_THREAD_SPECIFIC_F)
 // as one using a temporary table is, so the replay cannot tell from the
 // flag that a statement uses a temporary table created before the start
 // point (see temptables).
-func ConnectionIDObjects(ctx context.Context, db *sql.DB) ([]string, error) {
+func ConnectionIDObjects(ctx context.Context, db *sql.DB, schemas []string) ([]string, error) {
 	const system = "NOT IN ('sys', 'mysql', 'information_schema', 'performance_schema')"
-	const q = "SELECT CONCAT(TRIGGER_SCHEMA, '.', TRIGGER_NAME) FROM information_schema.TRIGGERS " +
-		"WHERE ACTION_STATEMENT LIKE '%CONNECTION_ID%' AND TRIGGER_SCHEMA " + system +
+	triggers := "TRIGGER_SCHEMA " + system
+	args := make([]any, len(schemas))
+	if len(schemas) > 0 {
+		// Scanning every table's triggers opens every table: only the
+		// databases written.
+		triggers = "TRIGGER_SCHEMA IN (?" + strings.Repeat(", ?", len(schemas)-1) + ")"
+		for i, s := range schemas {
+			args[i] = s
+		}
+	}
+	q := "SELECT CONCAT(TRIGGER_SCHEMA, '.', TRIGGER_NAME) FROM information_schema.TRIGGERS " +
+		"WHERE ACTION_STATEMENT LIKE '%CONNECTION_ID%' AND " + triggers +
 		" UNION ALL SELECT CONCAT(ROUTINE_SCHEMA, '.', ROUTINE_NAME) FROM information_schema.ROUTINES " +
 		"WHERE ROUTINE_DEFINITION LIKE '%CONNECTION_ID%' AND ROUTINE_SCHEMA " + system +
 		" UNION ALL SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) FROM information_schema.VIEWS " +
 		"WHERE VIEW_DEFINITION LIKE '%CONNECTION_ID%' AND TABLE_SCHEMA " + system + " ORDER BY 1"
-	rows, err := db.QueryContext(ctx, q)
+	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read the target's triggers, routines and views calling CONNECTION_ID(): %w", err)
 	}
