@@ -29,87 +29,133 @@ import (
 // taken before the backup's position would apply statements twice, one
 // after it would lose transactions: both show here as a difference.
 func TestHotBackupDrill(t *testing.T) {
-	backupTool := requireMariabackup(t)
+	tool := requireMariabackup(t)
 	for _, format := range []string{"ROW", "MIXED", "STATEMENT"} {
 		t.Run(format, func(t *testing.T) {
-			ctx := t.Context()
-			src := sandbox.ForTest(t, sandbox.Options{Binlog: true, BinlogFormat: format})
-			srcDB, err := src.Open(ctx, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer srcDB.Close()
-			if err := replaytest.ExecAll(ctx, srcDB, hotBackupSetup...); err != nil {
-				t.Fatal(err)
-			}
-
-			// Sessions write before, during and after the backup.
-			loadCtx, stopLoad := context.WithCancel(ctx)
-			var wg sync.WaitGroup
-			errs := make(chan error, 4)
-			for s := range 4 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					if err := hotBackupLoad(loadCtx, srcDB, s, true); err != nil {
-						errs <- err
-					}
-				}()
-			}
+			d := newBackupDrill(t, format, hotBackupSetup...)
+			stop := d.load(true) // before, during and after the backup
 			time.Sleep(500 * time.Millisecond)
-			backup := filepath.Join(t.TempDir(), "backup")
-			out, err := exec.CommandContext(ctx, backupTool, "--no-defaults", "--backup", "--user=root",
-				"--socket="+src.Socket, "--datadir="+src.Datadir, "--target-dir="+backup).CombinedOutput()
-			if err != nil {
-				stopLoad()
-				wg.Wait()
-				t.Fatalf("mariabackup --backup: %v\n%s", err, tail(out))
-			}
+			backup := d.mariabackup(tool)
 			time.Sleep(500 * time.Millisecond)
-			stopLoad()
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				t.Fatal(err)
-			}
-			if out, err := exec.CommandContext(ctx, backupTool, "--no-defaults", "--prepare", "--target-dir="+backup).CombinedOutput(); err != nil {
-				t.Fatalf("mariabackup --prepare: %v\n%s", err, tail(out))
-			}
-			if _, err := srcDB.ExecContext(ctx, "FLUSH BINARY LOGS"); err != nil {
-				t.Fatal(err)
-			}
-			files, err := src.BinlogFiles()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var applied int
-			if err := srcDB.QueryRowContext(ctx, "SELECT COUNT(*) FROM hb.log").Scan(&applied); err != nil {
-				t.Fatal(err)
-			}
-
-			tgt := sandbox.ForTest(t, sandbox.Options{FromDatadir: backup})
-			tgtDB, err := tgt.Open(ctx, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer tgtDB.Close()
-			var inBase int
-			if err := tgtDB.QueryRowContext(ctx, "SELECT COUNT(*) FROM hb.log").Scan(&inBase); err != nil {
-				t.Fatal(err)
-			}
-			// The drill means something only when the backup was taken
-			// mid-load: transactions before it and after it.
-			if inBase == 0 || inBase == applied {
-				t.Fatalf("the backup holds %d of the %d logged transactions: not taken during the load", inBase, applied)
-			}
-			code, outText, _ := runReplayCLI(t, append([]string{"--target", tgt.DSN(""), "--from-backup", backup}, files...)...)
+			stop()
+			files := d.binlogs()
+			tgt, tgtDB := d.target(backup)
+			inBase, all := d.midLoad(tgtDB)
+			code, out, _ := runReplayCLI(t, append([]string{"--target", tgt.DSN(""), "--from-backup", backup}, files...)...)
 			if code != 0 {
-				t.Fatalf("replay --from-backup: exit %d:\n%s", code, outText)
+				t.Fatalf("replay --from-backup: exit %d:\n%s", code, out)
 			}
-			replaytest.RequireEqual(t, tgtDB, srcDB, "hb")
-			t.Logf("%s: the backup held %d of %d transactions; the replay applied the rest", format, inBase, applied)
+			replaytest.RequireEqual(t, tgtDB, d.srcDB, "hb")
+			t.Logf("%s: the backup held %d of %d transactions; the replay applied the rest", format, inBase, all)
 		})
 	}
+}
+
+// backupDrill is a source server with its binlog on, the base of a drill.
+type backupDrill struct {
+	t     *testing.T
+	src   *sandbox.Server
+	srcDB *sql.DB
+}
+
+// newBackupDrill starts a source in format and runs setup on it.
+func newBackupDrill(t *testing.T, format string, setup ...string) *backupDrill {
+	t.Helper()
+	d := &backupDrill{t: t, src: sandbox.ForTest(t, sandbox.Options{Binlog: true, BinlogFormat: format})}
+	var err error
+	if d.srcDB, err = d.src.Open(t.Context(), ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.srcDB.Close() })
+	if err := replaytest.ExecAll(t.Context(), d.srcDB, setup...); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// load starts four sessions of hotBackupLoad; the function returned stops
+// them and fails the test on a session's error.
+func (d *backupDrill) load(myisam bool) (stop func()) {
+	ctx, cancel := context.WithCancel(d.t.Context())
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for s := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := hotBackupLoad(ctx, d.srcDB, s, myisam); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	return func() {
+		d.t.Helper()
+		cancel()
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			d.t.Fatal(err)
+		}
+	}
+}
+
+// mariabackup takes a backup of the source into a new directory and
+// prepares it.
+func (d *backupDrill) mariabackup(tool string) string {
+	d.t.Helper()
+	ctx := d.t.Context()
+	dir := filepath.Join(d.t.TempDir(), "backup")
+	if out, err := exec.CommandContext(ctx, tool, "--no-defaults", "--backup", "--user=root", "--socket="+d.src.Socket,
+		"--datadir="+d.src.Datadir, "--target-dir="+dir).CombinedOutput(); err != nil {
+		d.t.Fatalf("mariabackup --backup: %v\n%s", err, tail(out))
+	}
+	if out, err := exec.CommandContext(ctx, tool, "--no-defaults", "--prepare", "--target-dir="+dir).CombinedOutput(); err != nil {
+		d.t.Fatalf("mariabackup --prepare: %v\n%s", err, tail(out))
+	}
+	return dir
+}
+
+// binlogs closes the source's binlog and returns its files.
+func (d *backupDrill) binlogs() []string {
+	d.t.Helper()
+	if _, err := d.srcDB.ExecContext(d.t.Context(), "FLUSH BINARY LOGS"); err != nil {
+		d.t.Fatal(err)
+	}
+	files, err := d.src.BinlogFiles()
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	return files
+}
+
+// target starts a server (from datadir, when given) and opens it.
+func (d *backupDrill) target(datadir string) (*sandbox.Server, *sql.DB) {
+	d.t.Helper()
+	tgt := sandbox.ForTest(d.t, sandbox.Options{FromDatadir: datadir})
+	db, err := tgt.Open(d.t.Context(), "")
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	d.t.Cleanup(func() { db.Close() })
+	return tgt, db
+}
+
+// midLoad fails the test unless the base (on tgtDB) holds some of the
+// transactions hb.log counts on the source and not all: a drill means
+// something only when the base was taken during the load.
+func (d *backupDrill) midLoad(tgtDB *sql.DB) (inBase, all int) {
+	d.t.Helper()
+	ctx := d.t.Context()
+	if err := tgtDB.QueryRowContext(ctx, "SELECT COUNT(*) FROM hb.log").Scan(&inBase); err != nil {
+		d.t.Fatal(err)
+	}
+	if err := d.srcDB.QueryRowContext(ctx, "SELECT COUNT(*) FROM hb.log").Scan(&all); err != nil {
+		d.t.Fatal(err)
+	}
+	if inBase == 0 || inBase == all {
+		d.t.Fatalf("the base holds %d of the %d logged transactions: not taken during the load", inBase, all)
+	}
+	return inBase, all
 }
 
 // requireMariabackup returns the path of mariabackup; without it the test
@@ -212,19 +258,11 @@ func hotBackupLoad(ctx context.Context, db *sql.DB, s int, myisam bool) error {
 // them, naming it, with every transaction before it applied and nothing
 // of it.
 func TestTempTableBeforeBackup(t *testing.T) {
-	backupTool := requireMariabackup(t)
+	tool := requireMariabackup(t)
 	ctx := t.Context()
-	src := sandbox.ForTest(t, sandbox.Options{Binlog: true, BinlogFormat: "STATEMENT"})
-	srcDB, err := src.Open(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srcDB.Close()
-	if err := replaytest.ExecAll(ctx, srcDB, "CREATE DATABASE tb", "CREATE TABLE tb.t (id INT PRIMARY KEY, v VARCHAR(20)) ENGINE=InnoDB",
-		"INSERT INTO tb.t SELECT seq, 'base' FROM tb.seq_1_to_10", "CREATE TABLE tb.other (id INT PRIMARY KEY) ENGINE=InnoDB"); err != nil {
-		t.Fatal(err)
-	}
-	sess, err := srcDB.Conn(ctx)
+	d := newBackupDrill(t, "STATEMENT", "CREATE DATABASE tb", "CREATE TABLE tb.t (id INT PRIMARY KEY, v VARCHAR(20)) ENGINE=InnoDB",
+		"INSERT INTO tb.t SELECT seq, 'base' FROM tb.seq_1_to_10", "CREATE TABLE tb.other (id INT PRIMARY KEY) ENGINE=InnoDB")
+	sess, err := d.srcDB.Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,17 +272,10 @@ func TestTempTableBeforeBackup(t *testing.T) {
 			t.Fatalf("%s: %v", s, err)
 		}
 	}
-	backup := filepath.Join(t.TempDir(), "backup")
-	if out, err := exec.CommandContext(ctx, backupTool, "--no-defaults", "--backup", "--user=root", "--socket="+src.Socket,
-		"--datadir="+src.Datadir, "--target-dir="+backup).CombinedOutput(); err != nil {
-		t.Fatalf("mariabackup --backup: %v\n%s", err, tail(out))
-	}
-	if out, err := exec.CommandContext(ctx, backupTool, "--no-defaults", "--prepare", "--target-dir="+backup).CombinedOutput(); err != nil {
-		t.Fatalf("mariabackup --prepare: %v\n%s", err, tail(out))
-	}
+	backup := d.mariabackup(tool)
 	// After the backup: one transaction of another table, then the
 	// session's write to its temporary table.
-	if err := replaytest.ExecAll(ctx, srcDB, "INSERT INTO tb.other VALUES (1)"); err != nil {
+	if err := replaytest.ExecAll(ctx, d.srcDB, "INSERT INTO tb.other VALUES (1)"); err != nil {
 		t.Fatal(err)
 	}
 	// The session ends as one that disconnects: the server logs DROP
@@ -254,13 +285,7 @@ func TestTempTableBeforeBackup(t *testing.T) {
 			t.Fatalf("%s: %v", s, err)
 		}
 	}
-	if _, err := srcDB.ExecContext(ctx, "FLUSH BINARY LOGS"); err != nil {
-		t.Fatal(err)
-	}
-	files, err := src.BinlogFiles()
-	if err != nil {
-		t.Fatal(err)
-	}
+	files := d.binlogs()
 	// plan predicts the stop, exit status 1.
 	var planOut, planErr strings.Builder
 	if code := runPlan(ctx, append([]string{"--from-backup", backup}, files...), &planOut, &planErr); code != 1 {
@@ -268,12 +293,7 @@ func TestTempTableBeforeBackup(t *testing.T) {
 	}
 	requireMessage(t, planOut.String(), "stops before #2", "UPDATE tb.t SET v = ? uses a temporary table its session")
 
-	tgt := sandbox.ForTest(t, sandbox.Options{FromDatadir: backup})
-	tgtDB, err := tgt.Open(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tgtDB.Close()
+	tgt, tgtDB := d.target(backup)
 	code, out, _ := runReplayCLI(t, append([]string{"--target", tgt.DSN(""), "--from-backup", backup}, files...)...)
 	if code != 1 {
 		t.Fatalf("replay: exit %d, want 1:\n%s", code, out)
@@ -344,7 +364,7 @@ func TestRowFormatCreateFromTemporary(t *testing.T) {
 // equal to the source. Without sysbench it is skipped, or fails when
 // CI=true (scripts/install-mariadb.sh installs it).
 func TestHotBackupSysbench(t *testing.T) {
-	backupTool := requireMariabackup(t)
+	tool := requireMariabackup(t)
 	sysbench, err := exec.LookPath("sysbench")
 	if err != nil {
 		if os.Getenv("CI") == "true" {
@@ -355,18 +375,10 @@ func TestHotBackupSysbench(t *testing.T) {
 	for _, format := range []string{"ROW", "STATEMENT"} {
 		t.Run(format, func(t *testing.T) {
 			ctx := t.Context()
-			src := sandbox.ForTest(t, sandbox.Options{Binlog: true, BinlogFormat: format})
-			srcDB, err := src.Open(ctx, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer srcDB.Close()
-			if _, err := srcDB.ExecContext(ctx, "CREATE DATABASE sbtest"); err != nil {
-				t.Fatal(err)
-			}
+			d := newBackupDrill(t, format, "CREATE DATABASE sbtest")
 			sb := func(args ...string) *exec.Cmd {
 				return exec.CommandContext(ctx, sysbench, append([]string{"oltp_write_only", "--db-driver=mysql",
-					"--mysql-socket=" + src.Socket, "--mysql-user=root", "--mysql-db=sbtest", "--tables=4", "--table-size=2000"}, args...)...)
+					"--mysql-socket=" + d.src.Socket, "--mysql-user=root", "--mysql-db=sbtest", "--tables=4", "--table-size=2000"}, args...)...)
 			}
 			if out, err := sb("prepare").CombinedOutput(); err != nil {
 				t.Fatalf("sysbench prepare: %v\n%s", err, tail(out))
@@ -378,31 +390,12 @@ func TestHotBackupSysbench(t *testing.T) {
 				t.Fatal(err)
 			}
 			time.Sleep(time.Second)
-			backup := filepath.Join(t.TempDir(), "backup")
-			out, backupErr := exec.CommandContext(ctx, backupTool, "--no-defaults", "--backup", "--user=root",
-				"--socket="+src.Socket, "--datadir="+src.Datadir, "--target-dir="+backup).CombinedOutput()
+			backup := d.mariabackup(tool)
 			if err := load.Wait(); err != nil {
 				t.Fatalf("sysbench run: %v\n%s", err, loadOut.String())
 			}
-			if backupErr != nil {
-				t.Fatalf("mariabackup --backup: %v\n%s", backupErr, tail(out))
-			}
-			if out, err := exec.CommandContext(ctx, backupTool, "--no-defaults", "--prepare", "--target-dir="+backup).CombinedOutput(); err != nil {
-				t.Fatalf("mariabackup --prepare: %v\n%s", err, tail(out))
-			}
-			if _, err := srcDB.ExecContext(ctx, "FLUSH BINARY LOGS"); err != nil {
-				t.Fatal(err)
-			}
-			files, err := src.BinlogFiles()
-			if err != nil {
-				t.Fatal(err)
-			}
-			tgt := sandbox.ForTest(t, sandbox.Options{FromDatadir: backup})
-			tgtDB, err := tgt.Open(ctx, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer tgtDB.Close()
+			files := d.binlogs()
+			tgt, tgtDB := d.target(backup)
 			code, outText, _ := runReplayCLI(t, append([]string{"--target", tgt.DSN(""), "--from-backup", backup}, files...)...)
 			if code != 0 {
 				t.Fatalf("replay --from-backup: exit %d:\n%s", code, outText)
@@ -411,7 +404,7 @@ func TestHotBackupSysbench(t *testing.T) {
 			if !strings.Contains(outText, "applied ") || strings.Contains(outText, "applied 0 transactions") {
 				t.Fatalf("nothing applied after the backup:\n%s", outText)
 			}
-			replaytest.RequireEqual(t, tgtDB, srcDB, "sbtest")
+			replaytest.RequireEqual(t, tgtDB, d.srcDB, "sbtest")
 			for _, line := range strings.Split(outText, "\n") {
 				if strings.HasPrefix(strings.TrimSpace(line), "applied ") {
 					t.Logf("%s: %s", format, strings.TrimSpace(line))
@@ -427,55 +420,23 @@ func TestHotBackupSysbench(t *testing.T) {
 // the first transaction of that domain after the backup for binlogs of
 // another server (it refused them before 2026-12-07).
 func TestBackupOtherServerIDDomain(t *testing.T) {
-	backupTool := requireMariabackup(t)
-	ctx := t.Context()
-	src := sandbox.ForTest(t, sandbox.Options{Binlog: true})
-	srcDB, err := src.Open(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srcDB.Close()
-	conn, err := srcDB.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	exec1 := func(stmts ...string) {
-		t.Helper()
-		for _, s := range stmts {
-			if _, err := conn.ExecContext(ctx, s); err != nil {
-				t.Fatalf("%s: %v", s, err)
-			}
-		}
-	}
+	tool := requireMariabackup(t)
 	other := "SET SESSION gtid_domain_id = 1, SESSION server_id = 999"
 	own := "SET SESSION gtid_domain_id = 0, SESSION server_id = @@GLOBAL.server_id"
-	exec1("CREATE DATABASE od", "CREATE TABLE od.t (id INT PRIMARY KEY, v INT)", "INSERT INTO od.t VALUES (1, 1)",
-		other, "INSERT INTO od.t VALUES (2, 2)", own)
-	backup := filepath.Join(t.TempDir(), "backup")
-	if out, err := exec.CommandContext(ctx, backupTool, "--no-defaults", "--backup", "--user=root", "--socket="+src.Socket,
-		"--datadir="+src.Datadir, "--target-dir="+backup).CombinedOutput(); err != nil {
-		t.Fatalf("mariabackup --backup: %v\n%s", err, tail(out))
-	}
-	if out, err := exec.CommandContext(ctx, backupTool, "--no-defaults", "--prepare", "--target-dir="+backup).CombinedOutput(); err != nil {
-		t.Fatalf("mariabackup --prepare: %v\n%s", err, tail(out))
-	}
-	exec1(other, "UPDATE od.t SET v = v + 10", own, "INSERT INTO od.t VALUES (3, 3)", "FLUSH BINARY LOGS")
-	files, err := src.BinlogFiles()
-	if err != nil {
+	// ExecAll runs them on one connection: the session's settings hold.
+	d := newBackupDrill(t, "ROW", "CREATE DATABASE od", "CREATE TABLE od.t (id INT PRIMARY KEY, v INT)",
+		"INSERT INTO od.t VALUES (1, 1)", other, "INSERT INTO od.t VALUES (2, 2)", own)
+	backup := d.mariabackup(tool)
+	if err := replaytest.ExecAll(t.Context(), d.srcDB, other, "UPDATE od.t SET v = v + 10", own, "INSERT INTO od.t VALUES (3, 3)"); err != nil {
 		t.Fatal(err)
 	}
-	tgt := sandbox.ForTest(t, sandbox.Options{FromDatadir: backup})
-	tgtDB, err := tgt.Open(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tgtDB.Close()
+	files := d.binlogs()
+	tgt, tgtDB := d.target(backup)
 	code, out, _ := runReplayCLI(t, append([]string{"--target", tgt.DSN(""), "--from-backup", backup}, files...)...)
 	if code != 0 {
 		t.Fatalf("replay --from-backup: exit %d, want 0:\n%s", code, out)
 	}
-	replaytest.RequireEqual(t, tgtDB, srcDB, "od")
+	replaytest.RequireEqual(t, tgtDB, d.srcDB, "od")
 }
 
 // TestDumpBackupDrill is the drill with a logical base: mariadb-dump
@@ -487,88 +448,44 @@ func TestDumpBackupDrill(t *testing.T) {
 	for _, format := range []string{"ROW", "STATEMENT"} {
 		t.Run(format, func(t *testing.T) {
 			ctx := t.Context()
-			src := sandbox.ForTest(t, sandbox.Options{Binlog: true, BinlogFormat: format})
-			srcDB, err := src.Open(ctx, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer srcDB.Close()
-			if err := replaytest.ExecAll(ctx, srcDB, hotBackupSetup...); err != nil {
-				t.Fatal(err)
-			}
-			loadCtx, stopLoad := context.WithCancel(ctx)
-			var wg sync.WaitGroup
-			errs := make(chan error, 4)
-			for s := range 4 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					if err := hotBackupLoad(loadCtx, srcDB, s, false); err != nil {
-						errs <- err
-					}
-				}()
-			}
+			d := newBackupDrill(t, format, hotBackupSetup...)
+			stop := d.load(false)
 			time.Sleep(500 * time.Millisecond)
 			dump := filepath.Join(t.TempDir(), "base.sql")
 			f, err := os.Create(dump)
 			if err != nil {
 				t.Fatal(err)
 			}
-			cmd := exec.CommandContext(ctx, "mariadb-dump", "--no-defaults", "--user=root", "--socket="+src.Socket,
+			cmd := exec.CommandContext(ctx, "mariadb-dump", "--no-defaults", "--user=root", "--socket="+d.src.Socket,
 				"--single-transaction", "--master-data=2", "--databases", "hb")
 			var dumpErr strings.Builder
 			cmd.Stdout, cmd.Stderr = f, &dumpErr
 			runErr := cmd.Run()
 			f.Close()
 			time.Sleep(500 * time.Millisecond)
-			stopLoad()
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				t.Fatal(err)
-			}
+			stop()
 			if runErr != nil {
 				t.Fatalf("mariadb-dump: %v\n%s", runErr, dumpErr.String())
 			}
-			if _, err := srcDB.ExecContext(ctx, "FLUSH BINARY LOGS"); err != nil {
-				t.Fatal(err)
-			}
-			files, err := src.BinlogFiles()
-			if err != nil {
-				t.Fatal(err)
-			}
-			tgt := sandbox.ForTest(t, sandbox.Options{})
-			load := exec.CommandContext(ctx, "mariadb", "--no-defaults", "--user=root", "--socket="+tgt.Socket)
+			files := d.binlogs()
+			tgt, tgtDB := d.target("")
 			in, err := os.Open(dump)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer in.Close()
+			load := exec.CommandContext(ctx, "mariadb", "--no-defaults", "--user=root", "--socket="+tgt.Socket)
 			load.Stdin = in
 			if out, err := load.CombinedOutput(); err != nil {
 				t.Fatalf("load the dump: %v\n%s", err, tail(out))
 			}
-			tgtDB, err := tgt.Open(ctx, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer tgtDB.Close()
-			var inBase, applied int
-			if err := tgtDB.QueryRowContext(ctx, "SELECT COUNT(*) FROM hb.log").Scan(&inBase); err != nil {
-				t.Fatal(err)
-			}
-			if err := srcDB.QueryRowContext(ctx, "SELECT COUNT(*) FROM hb.log").Scan(&applied); err != nil {
-				t.Fatal(err)
-			}
-			if inBase == 0 || inBase == applied {
-				t.Fatalf("the dump holds %d of the %d logged transactions: not taken during the load", inBase, applied)
-			}
+			inBase, all := d.midLoad(tgtDB)
 			code, out, _ := runReplayCLI(t, append([]string{"--target", tgt.DSN(""), "--from-backup", dump}, files...)...)
 			if code != 0 {
 				t.Fatalf("replay --from-backup %s: exit %d:\n%s", dump, code, out)
 			}
-			replaytest.RequireEqual(t, tgtDB, srcDB, "hb")
-			t.Logf("%s: the dump held %d of %d transactions; the replay applied the rest", format, inBase, applied)
+			replaytest.RequireEqual(t, tgtDB, d.srcDB, "hb")
+			t.Logf("%s: the dump held %d of %d transactions; the replay applied the rest", format, inBase, all)
 		})
 	}
 }
