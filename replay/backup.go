@@ -21,6 +21,9 @@ type BackupStart struct {
 	Position txn.Position
 	// GTIDs is the executed GTID set recorded with the backup, if any.
 	GTIDs txn.GTIDSet
+	// ServerIDs are, per MariaDB domain of GTIDs, the server id of its
+	// GTID as recorded (GTIDSet keeps none).
+	ServerIDs map[uint32]uint32
 	// Source names the file it was read from.
 	Source string
 }
@@ -73,7 +76,7 @@ func parseXtrabackupInfo(path, data string) (BackupStart, error) {
 		return BackupStart{}, fmt.Errorf("parse %s: %w", path, err)
 	}
 	if len(fields) > 2 {
-		if bs.GTIDs, err = txn.ParseGTIDSet(strings.TrimSpace(strings.Join(fields[2:], ","))); err != nil {
+		if bs.GTIDs, bs.ServerIDs, err = parseBackupGTIDs(strings.TrimSpace(strings.Join(fields[2:], ","))); err != nil {
 			return BackupStart{}, fmt.Errorf("parse %s: %w", path, err)
 		}
 	}
@@ -131,7 +134,7 @@ func parseMydumperMetadata(path string, f *os.File) (BackupStart, error) {
 	}
 	if gtids != "" {
 		var err error
-		if bs.GTIDs, err = txn.ParseGTIDSet(gtids); err != nil {
+		if bs.GTIDs, bs.ServerIDs, err = parseBackupGTIDs(gtids); err != nil {
 			return BackupStart{}, fmt.Errorf("parse %s: %w", path, err)
 		}
 	}
@@ -201,4 +204,20 @@ func StartFromDump(path string) (BackupStart, error) {
 		return BackupStart{}, fmt.Errorf("read backup position: %s: %w", path, err)
 	}
 	return bs, nil
+}
+
+// parseBackupGTIDs parses a backup's GTID position, and the server id of
+// each of its MariaDB GTIDs (d-s-n) by domain.
+func parseBackupGTIDs(s string) (txn.GTIDSet, map[uint32]uint32, error) {
+	set, err := txn.ParseGTIDSet(s)
+	if err != nil || set.IsEmpty() {
+		return set, nil, err
+	}
+	servers := map[uint32]uint32{}
+	for _, part := range strings.Split(s, ",") {
+		if g, err := txn.ParseGTID(strings.TrimSpace(part)); err == nil && g.Flavor == txn.FlavorMariaDB {
+			servers[g.Domain] = g.Server
+		}
+	}
+	return set, servers, nil
 }

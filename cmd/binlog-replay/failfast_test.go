@@ -200,7 +200,14 @@ func TestFollowsBackup(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return replay.BackupStart{Position: txn.Position{File: "mysql-bin.000002", Offset: 342}, GTIDs: set, Source: "xtrabackup_binlog_info"}
+		servers := map[uint32]uint32{}
+		for _, part := range strings.Split(gtids, ",") {
+			if g, err := txn.ParseGTID(part); err == nil && g.Flavor == txn.FlavorMariaDB {
+				servers[g.Domain] = g.Server
+			}
+		}
+		return replay.BackupStart{Position: txn.Position{File: "mysql-bin.000002", Offset: 342}, GTIDs: set, ServerIDs: servers,
+			Source: "xtrabackup_binlog_info"}
 	}
 	first := func(gtid string) *txn.Txn {
 		g, err := txn.ParseGTID(gtid)
@@ -216,6 +223,8 @@ func TestFollowsBackup(t *testing.T) {
 		{"0-1-10", "0-7-11", ""},      // another server id of the same domain (a failover)
 		{"0-1-10,1-1-5", "2-3-1", ""}, // a new domain's first transaction
 		{"0-1-10", "0-1-10", "the backup already holds it"},
+		{"0-1-10", "0-1-7", "the backup already holds it"},
+		{"2-1-97", "2-12011-84", ""}, // logged out of order under another server id
 		{"0-1-10", "0-2-57", "the next of domain 0 would be sequence number 11, so 46 transactions would be in neither"},
 		// A domain the position leaves out: mariabackup records
 		// gtid_current_pos, without a domain last written under another
