@@ -58,6 +58,13 @@ func NewPlan(seed uint64, mask Features, format string) Plan {
 		// server's memory): the binlogs after it change rows its base
 		// lacks, which the replay and the anchor both refuse.
 		delete(p.Features, FeatMemory)
+		// Nor sequence numbers out of order: a hot base lands among them,
+		// where a GTID position is ambiguous (MariaDB, asked to start at
+		// one, sends from the first higher sequence number, which may be
+		// in the base: seed 110047); reading files, the replay refuses
+		// such a start, and the soak's model of it assumes a base before
+		// the workload.
+		delete(p.Features, FeatSeqNo)
 	}
 	formats := []string{"ROW", "MIXED", "STATEMENT"}
 	p.Format = formats[rng.IntN(len(formats))]
