@@ -157,8 +157,8 @@ func (r anchorRange) Command(socket string) string {
 	if r.NoDomains {
 		filter = " | grep -v -F '" + domainSwitch + "'"
 	}
-	return fmt.Sprintf("mariadb-binlog %s%s | mariadb --no-defaults --socket=%s --user=root --binary-mode --force --local-infile=1",
-		strings.Join(r.args(), " "), filter, socket)
+	return fmt.Sprintf("mariadb-binlog %s%s | mariadb --no-defaults --socket=%s --user=root --binary-mode --force --local-infile=1 '%s'",
+		strings.Join(r.args(), " "), filter, socket, anchorInit)
 }
 
 // domainSwitchDropper writes what it is given to w, but for the lines
@@ -223,16 +223,27 @@ func (d *domainSwitchDropper) Flush() error {
 	return err
 }
 
+// anchorInit is the anchor client's session start (see applyAnchor).
+const anchorInit = "--init-command=SET SESSION autocommit = 1"
+
 // applyAnchor feeds the range to the server at socket with mariadb-binlog |
 // mariadb, the sequential reference. The client runs with --force: a
 // statement the source logged with an error code fails again on the anchor
 // and must not stop it. It returns the number of statements that failed
 // (the client's "ERROR" lines) and an error when either program fails
 // otherwise. tmpDir holds mariadb-binlog's LOAD DATA files.
+//
+// The session starts with autocommit on whatever the server's default
+// (FeatTargetConfig's --autocommit=0): mariadb-binlog sets the session's
+// flags only where they change from the ones it printed last, so the
+// first transaction's SET autocommit=1 comes after its START
+// TRANSACTION, which it then commits: its statements are committed one by
+// one and a ROLLBACK at its end undoes nothing (seed 111005, a hot base
+// whose first transaction rolls back).
 func applyAnchor(ctx context.Context, r anchorRange, socket, tmpDir string) (failed int, stderr string, err error) {
 	dump := exec.CommandContext(ctx, "mariadb-binlog", append([]string{"--local-load=" + tmpDir}, r.args()...)...)
 	load := exec.CommandContext(ctx, "mariadb", "--no-defaults", "--socket="+socket, "--user=root",
-		"--binary-mode", "--batch", "--force", "--local-infile=1")
+		"--binary-mode", "--batch", "--force", "--local-infile=1", anchorInit)
 	var dumpErr, loadErr bytes.Buffer
 	dump.Stderr, load.Stderr = &dumpErr, &loadErr
 	pr, pw, err := os.Pipe()
