@@ -394,6 +394,10 @@ func TestHotBackupSysbench(t *testing.T) {
 			if err := load.Wait(); err != nil {
 				t.Fatalf("sysbench run: %v\n%s", err, loadOut.String())
 			}
+			// Some load after the backup, however long it took.
+			if out, err := sb("--threads=2", "--events=300", "--time=0", "run").CombinedOutput(); err != nil {
+				t.Fatalf("sysbench run after the backup: %v\n%s", err, tail(out))
+			}
 			files := d.binlogs()
 			tgt, tgtDB := d.target(backup)
 			code, outText, _ := runReplayCLI(t, append([]string{"--target", tgt.DSN(""), "--from-backup", backup}, files...)...)
