@@ -18,6 +18,8 @@ import (
 
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
+	"github.com/binlog-replay/binlog-replay/replay"
+	"github.com/binlog-replay/binlog-replay/txn"
 )
 
 // TestHotBackupDrill rehearses the recovery the tool is for with the real
@@ -492,4 +494,54 @@ func TestDumpBackupDrill(t *testing.T) {
 			t.Logf("%s: the dump held %d of %d transactions; the replay applied the rest", format, inBase, all)
 		})
 	}
+}
+
+// TestIncrementalBackupDrill: a full backup, then an incremental one
+// taken while sessions write, both prepared into the full one as
+// mariabackup documents it; `replay --from-backup` with the full
+// backup's directory must start where the incremental one ended.
+func TestIncrementalBackupDrill(t *testing.T) {
+	tool := requireMariabackup(t)
+	ctx := t.Context()
+	d := newBackupDrill(t, "ROW", hotBackupSetup...)
+	stop := d.load(true)
+	time.Sleep(300 * time.Millisecond)
+	full := filepath.Join(t.TempDir(), "full")
+	inc := filepath.Join(t.TempDir(), "inc")
+	backup := func(args ...string) {
+		t.Helper()
+		if out, err := exec.CommandContext(ctx, tool, append([]string{"--no-defaults", "--backup", "--user=root",
+			"--socket=" + d.src.Socket, "--datadir=" + d.src.Datadir}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("mariabackup --backup %v: %v\n%s", args, err, tail(out))
+		}
+	}
+	backup("--target-dir=" + full)
+	time.Sleep(300 * time.Millisecond)
+	backup("--target-dir="+inc, "--incremental-basedir="+full)
+	time.Sleep(300 * time.Millisecond)
+	stop()
+	var starts []txn.Position
+	for _, args := range [][]string{{"--target-dir=" + full}, {"--target-dir=" + full, "--incremental-dir=" + inc}} {
+		if out, err := exec.CommandContext(ctx, tool, append([]string{"--no-defaults", "--prepare"}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("mariabackup --prepare %v: %v\n%s", args, err, tail(out))
+		}
+		bs, err := replay.StartFromBackup(full)
+		if err != nil {
+			t.Fatal(err)
+		}
+		starts = append(starts, bs.Position)
+	}
+	// The drill means something only when the incremental backup moved
+	// the start.
+	if incStart, err := replay.StartFromBackup(inc); err != nil || starts[1] != incStart.Position || starts[0] == starts[1] {
+		t.Fatalf("positions: full %s, then %s after the incremental; the incremental's %+v (%v)", starts[0], starts[1], incStart, err)
+	}
+	files := d.binlogs()
+	tgt, tgtDB := d.target(full)
+	d.midLoad(tgtDB)
+	code, out, _ := runReplayCLI(t, append([]string{"--target", tgt.DSN(""), "--from-backup", full}, files...)...)
+	if code != 0 {
+		t.Fatalf("replay --from-backup: exit %d:\n%s", code, out)
+	}
+	replaytest.RequireEqual(t, tgtDB, d.srcDB, "hb")
 }
