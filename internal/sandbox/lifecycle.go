@@ -207,6 +207,9 @@ func (s *Server) Close() error {
 	}
 	s.closed = true
 	stopErr := s.stopLocked()
+	if s.portLock != nil {
+		s.portLock.Close()
+	}
 	if err := os.RemoveAll(s.Dir); err != nil {
 		return errors.Join(stopErr, fmt.Errorf("remove server dir: %w", err))
 	}

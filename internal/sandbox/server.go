@@ -19,7 +19,6 @@ package sandbox
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -79,6 +78,8 @@ type Server struct {
 
 	opts Options
 	bins binaries
+	// portLock reserves Port while the server lives (reservePort).
+	portLock *os.File
 
 	mu     sync.Mutex
 	proc   *process // nil while stopped
@@ -127,10 +128,10 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("start mariadb: %w", err)
 	}
-	// A port picked by freePort can be taken by someone else before mariadbd
-	// binds it: try again with a new port in that case.
+	// A port reserved can still be taken by someone else (not a sandbox)
+	// before mariadbd binds it: try again with a new port in that case.
 	for attempt := 1; ; attempt++ {
-		if s.Port, err = freePort(); err != nil {
+		if s.Port, s.portLock, err = reservePort(); err != nil {
 			break
 		}
 		s.ServerID = opts.ServerID
@@ -141,9 +142,13 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		if err == nil || attempt == 3 || !portTaken(s.ErrorLog) {
 			break
 		}
+		s.portLock.Close()
 		os.Truncate(s.ErrorLog, 0)
 	}
 	if err != nil {
+		if s.portLock != nil {
+			s.portLock.Close()
+		}
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("start mariadb: %w", err)
 	}
@@ -200,16 +205,6 @@ func (s *Server) prepareDir(src string) error {
 		return fmt.Errorf("create server tmpdir: %w", err)
 	}
 	return nil
-}
-
-// freePort asks the kernel for a free TCP port on 127.0.0.1.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("pick a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // portTaken reports whether the error log says the TCP port was in use.
