@@ -221,9 +221,17 @@ func (c *checker) checkData(ctx context.Context) error {
 	if c.tables != nil {
 		// Those that exist at the end: --tables may name one the binlogs
 		// create and drop.
+		// With --rewrite-db the target's copy is in SideDB (its original
+		// database keeps the base's tables: seed 114139, a hot base's
+		// table the binlogs drop).
+		targetDB := seedgen.DB
+		if c.rewriteDB {
+			targetDB = SideDB
+		}
 		var tables []string
 		for _, t := range c.tables {
-			if tableEngine(ctx, seedgen.DB, strings.TrimPrefix(t, seedgen.DB+"."), adb, tdb) != "?" {
+			name := strings.TrimPrefix(t, seedgen.DB+".")
+			if tableEngine(ctx, seedgen.DB, name, adb) != "?" || tableEngine(ctx, targetDB, name, tdb) != "?" {
 				tables = append(tables, t)
 			}
 		}
