@@ -345,12 +345,13 @@ func (r *run) prepare(ctx context.Context) (txn.Position, *target.Checkpoint, er
 	}
 	// After the selection a resume keeps is restored: the databases the
 	// replay writes.
-	if note, err := target.CheckEvents(ctx, db, r.opts.Select.RewriteDB.WrittenDatabases(r.opts.Select.Databases, r.opts.Select.Tables)); err != nil {
+	written := r.opts.Select.RewriteDB.WrittenDatabases(r.opts.Select.Databases, r.opts.Select.Tables)
+	if note, err := target.CheckEvents(ctx, db, written); err != nil {
 		return txn.Position{}, nil, err
 	} else if note != "" {
 		r.logf("%s", note)
 	}
-	objs, err := target.ConnectionIDObjects(ctx, db, r.opts.Select.RewriteDB.WrittenDatabases(r.opts.Select.Databases, r.opts.Select.Tables))
+	objs, err := target.ConnectionIDObjects(ctx, db, written)
 	if err != nil {
 		return txn.Position{}, nil, err
 	}

@@ -7,7 +7,7 @@ import (
 	"sync"
 
 	"github.com/binlog-replay/binlog-replay/internal/pipeline/temptables"
-	"github.com/binlog-replay/binlog-replay/redact"
+	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -230,23 +230,17 @@ func (w *worker) followDomain(ctx context.Context, g *group) error {
 // table its source session created before the binlogs read
 // (temptables.Tables.Apply).
 func (p *Pipeline) tempBeforeStart(t *txn.Txn, q *txn.Query) error {
-	ae := &ApplyError{Seq: t.Seq, Start: t.Start, GTID: t.GTID.String(), LogValues: p.cfg.LogValues}
+	s := &sqlgen.Stmt{SQL: strings.TrimSpace(string(q.SQL))}
 	for i := range t.Events {
-		if e := &t.Events[i]; e.Query == q {
-			ae.Event = fmt.Sprintf("%s at %s", e.TypeName, e.Pos)
+		if t.Events[i].Query == q {
+			s.Event = &t.Events[i]
 		}
 	}
-	sql := strings.TrimSpace(string(q.SQL))
-	if !p.cfg.LogValues {
-		sql = redact.SQL(sql)
-	}
-	ae.Statement = sql
-	ae.Err = fmt.Errorf("the source flagged this statement as using a temporary table (or CONNECTION_ID()), and its "+
+	return p.applyError(t, s, fmt.Errorf("the source flagged this statement as using a temporary table (or CONNECTION_ID()), and its "+
 		"session (thread %d of server %d) created no temporary table it names in the binlogs read: it uses a temporary table created "+
 		"before the start point (a base backup taken while the session held it, a start position after its CREATE, or "+
 		"the CREATE's transaction skipped). On the target it would fail, or write a permanent table of the same name. "+
 		"Nothing of this transaction was applied; every transaction before it was. Replay from a base and start point "+
 		"where no session held temporary tables (an earlier base, or one taken when the sessions that use them had ended)",
-		q.ThreadID, t.ServerID)
-	return ae
+		q.ThreadID, t.ServerID))
 }

@@ -19,12 +19,9 @@ func CheckEvents(ctx context.Context, db *sql.DB, schemas []string) (note string
 	var enabled sql.NullString
 	q := "SELECT @@GLOBAL.event_scheduler, (SELECT GROUP_CONCAT(CONCAT(EVENT_SCHEMA, '.', EVENT_NAME) " +
 		"ORDER BY EVENT_SCHEMA, EVENT_NAME SEPARATOR ', ') FROM information_schema.EVENTS WHERE STATUS = 'ENABLED'"
-	args := make([]any, len(schemas))
+	in, args := inList(schemas)
 	if len(schemas) > 0 {
-		q += " AND EVENT_SCHEMA IN (?" + strings.Repeat(", ?", len(schemas)-1) + ")"
-		for i, s := range schemas {
-			args[i] = s
-		}
+		q += " AND EVENT_SCHEMA " + in
 	}
 	err = db.QueryRowContext(ctx, q+")", args...).Scan(&scheduler, &enabled)
 	if err != nil {
@@ -55,14 +52,11 @@ func CheckEvents(ctx context.Context, db *sql.DB, schemas []string) (note string
 func ConnectionIDObjects(ctx context.Context, db *sql.DB, schemas []string) ([]string, error) {
 	const system = "NOT IN ('sys', 'mysql', 'information_schema', 'performance_schema')"
 	triggers := "TRIGGER_SCHEMA " + system
-	args := make([]any, len(schemas))
+	in, args := inList(schemas)
 	if len(schemas) > 0 {
 		// Scanning every table's triggers opens every table: only the
 		// databases written.
-		triggers = "TRIGGER_SCHEMA IN (?" + strings.Repeat(", ?", len(schemas)-1) + ")"
-		for i, s := range schemas {
-			args[i] = s
-		}
+		triggers = "TRIGGER_SCHEMA " + in
 	}
 	q := "SELECT CONCAT(TRIGGER_SCHEMA, '.', TRIGGER_NAME) FROM information_schema.TRIGGERS " +
 		"WHERE ACTION_STATEMENT LIKE '%CONNECTION_ID%' AND " + triggers +
@@ -84,4 +78,13 @@ func ConnectionIDObjects(ctx context.Context, db *sql.DB, schemas []string) ([]s
 		names = append(names, n)
 	}
 	return names, rows.Err()
+}
+
+// inList returns "IN (?, ?...)" for values and the arguments it takes.
+func inList(values []string) (string, []any) {
+	args := make([]any, len(values))
+	for i, v := range values {
+		args[i] = v
+	}
+	return "IN (" + strings.TrimPrefix(strings.Repeat(", ?", len(values)), ", ") + ")", args
 }
