@@ -31,13 +31,13 @@ import (
 // taken before the backup's position would apply statements twice, one
 // after it would lose transactions: both show here as a difference.
 func TestHotBackupDrill(t *testing.T) {
-	tool := requireMariabackup(t)
+	requireMariabackup(t)
 	for _, format := range []string{"ROW", "MIXED", "STATEMENT"} {
 		t.Run(format, func(t *testing.T) {
 			d := newBackupDrill(t, format, hotBackupSetup...)
 			stop := d.load(true) // before, during and after the backup
 			time.Sleep(500 * time.Millisecond)
-			backup := d.mariabackup(tool)
+			backup := d.mariabackup()
 			time.Sleep(500 * time.Millisecond)
 			stop()
 			files := d.binlogs()
@@ -101,18 +101,13 @@ func (d *backupDrill) load(myisam bool) (stop func()) {
 	}
 }
 
-// mariabackup takes a backup of the source into a new directory and
-// prepares it.
-func (d *backupDrill) mariabackup(tool string) string {
+// mariabackup takes a hot backup of the source into a new directory,
+// prepared.
+func (d *backupDrill) mariabackup() string {
 	d.t.Helper()
-	ctx := d.t.Context()
 	dir := filepath.Join(d.t.TempDir(), "backup")
-	if out, err := exec.CommandContext(ctx, tool, "--no-defaults", "--backup", "--user=root", "--socket="+d.src.Socket,
-		"--datadir="+d.src.Datadir, "--target-dir="+dir).CombinedOutput(); err != nil {
-		d.t.Fatalf("mariabackup --backup: %v\n%s", err, tail(out))
-	}
-	if out, err := exec.CommandContext(ctx, tool, "--no-defaults", "--prepare", "--target-dir="+dir).CombinedOutput(); err != nil {
-		d.t.Fatalf("mariabackup --prepare: %v\n%s", err, tail(out))
+	if err := d.src.HotBackup(d.t.Context(), dir); err != nil {
+		d.t.Fatal(err)
 	}
 	return dir
 }
@@ -160,20 +155,19 @@ func (d *backupDrill) midLoad(tgtDB *sql.DB) (inBase, all int) {
 	return inBase, all
 }
 
-// requireMariabackup returns the path of mariabackup; without it the test
-// is skipped, or fails when CI=true (scripts/install-mariadb.sh installs
-// it).
+// requireMariabackup skips the test without mariadb-backup, or fails it
+// when CI=true (scripts/install-mariadb.sh installs it), and returns its
+// path.
 func requireMariabackup(t *testing.T) string {
 	t.Helper()
-	for _, name := range []string{"mariadb-backup", "mariabackup"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
+	tool, err := sandbox.BackupTool()
+	if err == nil {
+		return tool
 	}
 	if os.Getenv("CI") == "true" {
-		t.Fatal("mariadb-backup is required when CI=true (apt-get install mariadb-backup)")
+		t.Fatalf("%v: required when CI=true", err)
 	}
-	t.Skip("mariadb-backup not installed (apt-get install mariadb-backup)")
+	t.Skip(err)
 	return ""
 }
 
@@ -260,7 +254,7 @@ func hotBackupLoad(ctx context.Context, db *sql.DB, s int, myisam bool) error {
 // them, naming it, with every transaction before it applied and nothing
 // of it.
 func TestTempTableBeforeBackup(t *testing.T) {
-	tool := requireMariabackup(t)
+	requireMariabackup(t)
 	ctx := t.Context()
 	d := newBackupDrill(t, "STATEMENT", "CREATE DATABASE tb", "CREATE TABLE tb.t (id INT PRIMARY KEY, v VARCHAR(20)) ENGINE=InnoDB",
 		"INSERT INTO tb.t SELECT seq, 'base' FROM tb.seq_1_to_10", "CREATE TABLE tb.other (id INT PRIMARY KEY) ENGINE=InnoDB")
@@ -274,7 +268,7 @@ func TestTempTableBeforeBackup(t *testing.T) {
 			t.Fatalf("%s: %v", s, err)
 		}
 	}
-	backup := d.mariabackup(tool)
+	backup := d.mariabackup()
 	// After the backup: one transaction of another table, then the
 	// session's write to its temporary table.
 	if err := replaytest.ExecAll(ctx, d.srcDB, "INSERT INTO tb.other VALUES (1)"); err != nil {
@@ -366,7 +360,7 @@ func TestRowFormatCreateFromTemporary(t *testing.T) {
 // equal to the source. Without sysbench it is skipped, or fails when
 // CI=true (scripts/install-mariadb.sh installs it).
 func TestHotBackupSysbench(t *testing.T) {
-	tool := requireMariabackup(t)
+	requireMariabackup(t)
 	sysbench, err := exec.LookPath("sysbench")
 	if err != nil {
 		if os.Getenv("CI") == "true" {
@@ -392,7 +386,7 @@ func TestHotBackupSysbench(t *testing.T) {
 				t.Fatal(err)
 			}
 			time.Sleep(time.Second)
-			backup := d.mariabackup(tool)
+			backup := d.mariabackup()
 			if err := load.Wait(); err != nil {
 				t.Fatalf("sysbench run: %v\n%s", err, loadOut.String())
 			}
@@ -426,13 +420,13 @@ func TestHotBackupSysbench(t *testing.T) {
 // the first transaction of that domain after the backup for binlogs of
 // another server (it refused them before 2026-12-07).
 func TestBackupOtherServerIDDomain(t *testing.T) {
-	tool := requireMariabackup(t)
+	requireMariabackup(t)
 	other := "SET SESSION gtid_domain_id = 1, SESSION server_id = 999"
 	own := "SET SESSION gtid_domain_id = 0, SESSION server_id = @@GLOBAL.server_id"
 	// ExecAll runs them on one connection: the session's settings hold.
 	d := newBackupDrill(t, "ROW", "CREATE DATABASE od", "CREATE TABLE od.t (id INT PRIMARY KEY, v INT)",
 		"INSERT INTO od.t VALUES (1, 1)", other, "INSERT INTO od.t VALUES (2, 2)", own)
-	backup := d.mariabackup(tool)
+	backup := d.mariabackup()
 	if err := replaytest.ExecAll(t.Context(), d.srcDB, other, "UPDATE od.t SET v = v + 10", own, "INSERT INTO od.t VALUES (3, 3)"); err != nil {
 		t.Fatal(err)
 	}

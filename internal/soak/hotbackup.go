@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -19,13 +18,12 @@ import (
 )
 
 // runSessionsWithBackup runs the sessions (runSessions) and, delay after
-// they start, takes the base with mariabackup while they write
-// (FeatHotBackup); once they are done it prepares the backup into
-// src.Base and reads the binlog position the backup recorded as the
+// they start, takes the base into src.Base with mariabackup while they
+// write, prepared (sandbox.Server.HotBackup; FeatHotBackup); once they
+// are done it reads the binlog position the backup recorded as the
 // start.
 func (src *Source) runSessionsWithBackup(ctx context.Context, srv *sandbox.Server, sessions [][]seedgen.Script, delay time.Duration) error {
-	tool, err := mariabackupPath()
-	if err != nil {
+	if _, err := sandbox.BackupTool(); err != nil {
 		return err
 	}
 	done := make(chan error, 1)
@@ -37,32 +35,16 @@ func (src *Source) runSessionsWithBackup(ctx context.Context, srv *sandbox.Serve
 	case sessionsErr = <-done:
 		ended = true
 	}
-	out, backupErr := exec.CommandContext(ctx, tool, "--no-defaults", "--backup", "--user=root",
-		"--socket="+srv.Socket, "--datadir="+srv.Datadir, "--target-dir="+src.Base).CombinedOutput()
+	backupErr := srv.HotBackup(ctx, src.Base)
 	if !ended {
 		sessionsErr = <-done
 	}
-	if backupErr != nil {
-		return errors.Join(sessionsErr, fmt.Errorf("hot backup: mariabackup --backup: %w\n%s", backupErr, lastLines(out, 15)))
+	if err := errors.Join(sessionsErr, backupErr); err != nil {
+		return err
 	}
-	if sessionsErr != nil {
-		return sessionsErr
-	}
-	if out, err := exec.CommandContext(ctx, tool, "--no-defaults", "--prepare", "--target-dir="+src.Base).CombinedOutput(); err != nil {
-		return fmt.Errorf("hot backup: mariabackup --prepare: %w\n%s", err, lastLines(out, 15))
-	}
+	var err error
 	src.StartFile, src.StartPos, src.StartGTID, err = backupBinlogInfo(src.Base)
 	return err
-}
-
-// mariabackupPath finds mariabackup (package mariadb-backup).
-func mariabackupPath() (string, error) {
-	for _, name := range []string{"mariadb-backup", "mariabackup"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p, nil
-		}
-	}
-	return "", errors.New("hot backup: mariadb-backup is not installed (apt-get install mariadb-backup)")
 }
 
 // backupBinlogInfo reads the binlog position and GTID position a
@@ -88,15 +70,6 @@ func backupBinlogInfo(dir string) (file string, pos uint64, gtids string, err er
 		gtids = f[2]
 	}
 	return f[0], pos, gtids, nil
-}
-
-// lastLines returns the last n lines of a command's output.
-func lastLines(out []byte, n int) string {
-	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // binlogPosAt returns the GTID position (gtid_binlog_pos) of the binlogs
