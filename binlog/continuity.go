@@ -19,6 +19,10 @@ import (
 // catches files of two servers mixed under the same names, and a file
 // missing from the middle of a sequence that was renumbered.
 //
+// A MariaDB server restarting after a crash may write a list behind the
+// history (crash.go): where a file the server did not close is followed by
+// the first file of a server start, the list must only not be ahead of it.
+//
 // Legitimate sequences that break this, and need Options.NoContinuityCheck:
 // RESET MASTER TO n (the history starts over), FLUSH BINARY LOGS
 // DELETE_DOMAIN_ID (a MariaDB domain leaves the list), SET GLOBAL
@@ -86,15 +90,33 @@ type continuity struct {
 	rotatePos uint64 // that ROTATE's offset
 	rotateIn  string // the file holding it
 
+	// inUse is set when the current file was not closed by its server
+	// (event.Format.InUse), and restarted when the current file is the
+	// first of a server start that follows such a file: a crash.
+	inUse, restarted bool
+
 	now     gtidHistory // up to the last event read
 	start   gtidHistory // as of the reader's start position, once startSet
 	started bool
+
+	undo lastAdded // what the last txnStart changed in now
 }
 
-// beginFile is called at the format description of each file, before any
-// other of its events: it checks that the ROTATE ending the previous file,
-// if any, named this one.
-func (c *continuity) beginFile(name string) error {
+// lastAdded is what txnStart changed in a MariaDB history: the entry of
+// key, which held seq (had: at all) before.
+type lastAdded struct {
+	key      event.MariaKey
+	seq      uint64
+	had, set bool
+}
+
+// beginFile is called at the format description f of each file, before
+// any other of its events (notClosed: f.InUse, or any file a source
+// sends, which clears the flag in what it sends): it checks that the
+// ROTATE ending the previous file, if any, named this one.
+func (c *continuity) beginFile(name string, f *event.Format, notClosed bool) error {
+	c.restarted = c.file != "" && c.inUse && f.Created != 0
+	c.inUse = notClosed
 	c.prevFile, c.file = c.file, name
 	rotateTo, pos, in := c.rotateTo, c.rotatePos, c.rotateIn
 	c.rotateTo = ""
@@ -138,7 +160,29 @@ func (c *continuity) txnStart(g txn.GTID, skipping bool) {
 	if !skipping && !c.started {
 		c.start, c.started = c.now.clone(), true
 	}
+	c.undo = lastAdded{}
+	if g.Flavor == txn.FlavorMariaDB && !g.IsZero() {
+		k := event.MariaKey{Domain: g.Domain, Server: g.Server}
+		seq, had := c.now.maria[k]
+		c.undo = lastAdded{key: k, seq: seq, had: had, set: true}
+	}
 	c.now.add(g)
+}
+
+// dropLast takes the GTID of the last transaction started out of the
+// history, as if it had not been read: a crash cut it (crash.go), and the
+// server that restarted does not count it. Only MariaDB GTIDs are taken
+// out; the reader leaves out no other.
+func (c *continuity) dropLast() {
+	if !c.undo.set {
+		return
+	}
+	if c.undo.had {
+		c.now.maria[c.undo.key] = c.undo.seq
+	} else {
+		delete(c.now.maria, c.undo.key)
+	}
+	c.undo = lastAdded{}
 }
 
 // list handles the GTID_LIST or PREVIOUS_GTIDS event of the current file:
@@ -162,6 +206,18 @@ func (c *continuity) list(typ byte, body []byte) error {
 	if prev.kind != typ {
 		return fmt.Errorf("%s is a %s binlog but %s is not: files from different servers? (--no-continuity-check reads on)",
 			c.file, flavorOfList(typ), c.prevFile)
+	}
+	if c.restarted && typ == event.TypeMariaGTIDList {
+		// A MariaDB server restarting after a crash recovers its GTID
+		// state from its binlog, and may write a list behind what the
+		// files before hold (seen on 10.11: 0-1-4 after a file that
+		// started at 0-1-5), while it logs on from its real state. Only a
+		// list ahead of them says that transactions are missing.
+		if mine, theirs, ahead := mariaAhead(got.maria, prev.maria); ahead {
+			return fmt.Errorf("%s, written as its server restarted after a crash, starts after %s but %s ended at %s: "+
+				"files from different servers or a missing file? (--no-continuity-check reads on)", c.file, mine, c.prevFile, theirs)
+		}
+		return nil
 	}
 	if mine, theirs, differ := historyDiff(got, prev); differ {
 		return fmt.Errorf("%s starts after %s but %s ended at %s: files from different servers or a missing file? "+
@@ -204,6 +260,27 @@ func orNothing(s, what string) string {
 		return "nothing of " + what
 	}
 	return s
+}
+
+// mariaAhead describes the first domain where a reaches a higher sequence
+// number than b.
+func mariaAhead(a, b map[event.MariaKey]uint64) (inA, inB string, ahead bool) {
+	top := func(m map[event.MariaKey]uint64, d uint32) (seq uint64, ok bool) {
+		for k, s := range m {
+			if k.Domain == d && (!ok || s > seq) {
+				seq, ok = s, true
+			}
+		}
+		return seq, ok
+	}
+	for _, d := range mariaDomains(a, b) {
+		sa, okA := top(a, d)
+		sb, okB := top(b, d)
+		if okA && (!okB || sa > sb) {
+			return mariaDomain(a, d), mariaDomain(b, d), true
+		}
+	}
+	return "", "", false
 }
 
 // mariaDomains returns the domains of a and b, sorted.

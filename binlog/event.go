@@ -66,7 +66,10 @@ func (r *Reader) startFile(ev event.Framed) error {
 		return err
 	}
 	r.parse.format = f
-	if err := r.in.cont.beginFile(r.in.fr.Name()); err != nil {
+	if err := r.checkCut(f); err != nil {
+		return err
+	}
+	if err := r.in.cont.beginFile(r.in.fr.Name(), f, r.notClosed(f)); err != nil {
 		return err
 	}
 	return r.newParsers(ev.Raw)

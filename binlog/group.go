@@ -36,7 +36,10 @@ type builder struct {
 	state     int
 	statement bool // holds statement-format content
 	nonTrans  bool // the binlog says it changed non-transactional tables
-	context   bool // holds INTVAR/RAND/USER_VAR events
+	// transactional: a MariaDB GTID says it changed transactional tables
+	// only, and holds no DDL.
+	transactional bool
+	context       bool // holds INTVAR/RAND/USER_VAR events
 	// rowBytes counts the row event bytes so far; undecoded is set once
 	// they exceed Options.DecodeMaxBytes, or from the start when
 	// Options.SkipDecode says so.
@@ -214,6 +217,7 @@ func (r *Reader) mariaGTIDEvent(e readyEvent) error {
 	// The server flags a group that changed only transactional tables
 	// (and DDL apart); a group without either flag changed others.
 	r.group.cur.nonTrans = !g.Standalone && !g.Transactional && !g.DDL
+	r.group.cur.transactional = !g.Standalone && g.Transactional && !g.DDL
 	return nil
 }
 

@@ -79,6 +79,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"sync/atomic"
 
 	"github.com/go-mysql-org/go-mysql/replication"
@@ -159,6 +160,9 @@ type Stats struct {
 	// Skipped counts, by event type name, the events skipped because they
 	// carry the IGNORABLE flag or because Options.SkipUnknown was set.
 	Skipped map[string]uint64
+	// Cut lists the transactions left out because a crash of the source
+	// cut them short (crash.go).
+	Cut []CutTxn
 }
 
 // framer frames the events of one binlog file for a Reader: a file read
@@ -223,6 +227,7 @@ type grouping struct {
 	tables     map[uint64]*tableEntry // table maps of the current statement
 	tableCache map[string]*tableEntry // decoded table maps of this file, by event body
 	skipping   bool                   // before opts.Start in its file
+	cut        *pendingCut            // a transaction a crash may have cut, until the next file says (crash.go)
 	lastEnd    txn.Position           // End of the last transaction grouped (all before any error are returned)
 	readTo     txn.Position           // just past the last event read (see ReadTo)
 	hint       sizeHint               // sizes of the last transaction, to size the next one's
@@ -324,6 +329,7 @@ func (r *Reader) Stats() Stats {
 	for k, v := range r.stats.Skipped {
 		s.Skipped[k] = v
 	}
+	s.Cut = slices.Clone(r.stats.Cut)
 	return s
 }
 
@@ -529,14 +535,21 @@ func (r *Reader) endOfFile() error {
 		r.group.skipping = false // the start was the end of the file
 	}
 	if r.group.cur != nil {
-		if r.in.last {
+		if r.in.last && !nextFollows(fr) {
 			return &TruncatedError{File: fr.Name(), Size: fr.DataEnd(), Partial: r.group.cur.t.Start, LastEnd: r.group.lastEnd}
 		}
-		return &event.Error{File: fr.Name(), Offset: fr.DataEnd(),
-			Err: fmt.Errorf("file ends inside the transaction starting at %s, and more files follow", r.group.cur.t.Start)}
+		return r.cutAtEnd(&event.Error{File: fr.Name(), Offset: fr.DataEnd(),
+			Err: fmt.Errorf("file ends inside the transaction starting at %s, and more files follow", r.group.cur.t.Start)})
 	}
 	r.in.fr = nil
 	return fr.Close()
+}
+
+// nextFollows reports whether fr, a file the source sends, ended where
+// the source began sending the next one.
+func nextFollows(fr framer) bool {
+	rf, ok := fr.(*remote.File)
+	return ok && rf.NextFollows()
 }
 
 // shortFile handles a file that ends inside the event at ev.Pos.
@@ -553,8 +566,12 @@ func (r *Reader) shortFile(ev event.Framed) error {
 		return &event.Error{File: fr.Name(), Offset: ev.Pos,
 			Err: fmt.Errorf("file ends inside this event (file size %d), before the start position", fr.DataEnd())}
 	}
-	return &event.Error{File: fr.Name(), Offset: ev.Pos,
+	notCut := &event.Error{File: fr.Name(), Offset: ev.Pos,
 		Err: fmt.Errorf("file ends inside this event (file size %d), and more files follow", fr.DataEnd())}
+	if r.group.cur == nil {
+		return notCut
+	}
+	return r.cutAtEnd(notCut)
 }
 
 // wrapErr makes err an *event.Error naming ev, unless it already is one.

@@ -203,6 +203,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if len(st.Skipped) > 0 {
 		rep.Problems.SkippedEvents = st.Skipped
 	}
+	rep.Problems.CutByCrash = st.Cut
 	a.finish(readErr, rd.ReadTo())
 	if why := stopBeforeStart(ctx, &opts, a.filter); why != "" && rep.Problems.Refusal == "" {
 		rep.Problems.Refusal = why + ": the stop point is already behind the start point"

@@ -3,6 +3,7 @@ package plan
 import (
 	"time"
 
+	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -281,6 +282,10 @@ type Problems struct {
 	// SkippedEvents counts by type the events the reader skipped (ignorable
 	// events, or unknown ones with SkipUnknown).
 	SkippedEvents map[string]uint64 `json:"skipped_events,omitempty"`
+	// CutByCrash are the transactions the replay leaves out because a
+	// crash of the source cut its binlog file inside them and the server
+	// restarted, rolling them back (binlog.CutTxn).
+	CutByCrash []binlog.CutTxn `json:"cut_by_crash,omitempty"`
 	// RewriteRefused are the transactions --rewrite-db cannot rename with
 	// certainty (the first 100; Prediction.Refused counts them all).
 	RewriteRefused []RewriteRefusal `json:"rewrite_refused,omitempty"`

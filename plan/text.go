@@ -241,6 +241,10 @@ func (p *printer) problems(r *Report) {
 		none = false
 		p.f("\n  skipped events: %v", pr.SkippedEvents)
 	}
+	for _, c := range pr.CutByCrash {
+		none = false
+		p.f("\n  left out %s", c)
+	}
 	if len(pr.RewriteRefused) > 0 {
 		none = false
 		p.f("\n  --rewrite-db or --tables refuses %d transactions:", r.Replay.Refused)

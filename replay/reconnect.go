@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"time"
 
+	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/internal/pipeline"
 	"github.com/binlog-replay/binlog-replay/internal/target"
 
@@ -190,6 +192,7 @@ func mergeSummaries(a, b *Summary) *Summary {
 	m.Elapsed += a.Elapsed
 	m.BarrierReasons = addCounts(a.BarrierReasons, b.BarrierReasons)
 	m.SkippedEvents = addCounts(a.SkippedEvents, b.SkippedEvents)
+	m.CutByCrash = joinCuts(a.CutByCrash, b.CutByCrash)
 	if a.First != nil {
 		m.First = a.First
 	}
@@ -197,4 +200,16 @@ func mergeSummaries(a, b *Summary) *Summary {
 		m.Last = a.Last
 	}
 	return &m
+}
+
+// joinCuts returns the transactions of a then those of b not in a: a
+// resumed attempt may read again the file of one a crash cut.
+func joinCuts(a, b []binlog.CutTxn) []binlog.CutTxn {
+	out := slices.Clone(a)
+	for _, c := range b {
+		if !slices.ContainsFunc(a, func(x binlog.CutTxn) bool { return x.Start == c.Start }) {
+			out = append(out, c)
+		}
+	}
+	return out
 }

@@ -80,6 +80,11 @@ type Summary struct {
 	// reconnection each attempt's are added: an event read again by the
 	// resumed attempt counts twice, and none goes unmentioned.
 	SkippedEvents map[string]uint64 `json:"skipped_events,omitempty"`
+	// CutByCrash lists the transactions left out because a crash of the
+	// source cut its binlog file inside them and the server restarted,
+	// rolling them back (binlog.CutTxn). After a reconnection each is
+	// listed once.
+	CutByCrash []binlog.CutTxn `json:"cut_by_crash,omitempty"`
 	// StopNotReached is set when the binlogs ended before the stop point
 	// given (see StopNotReachedError).
 	StopNotReached bool `json:"stop_not_reached,omitempty"`
@@ -192,6 +197,9 @@ type readState struct {
 	bytesTotal int64
 	// skippedEvents counts, by type, the events the reader skipped.
 	skippedEvents map[string]uint64
+	// cut lists the transactions the reader left out after a crash of
+	// the source.
+	cut []binlog.CutTxn
 	// missed is set when reading ended before the stop point given
 	// (stops.go).
 	missed *StopNotReachedError
@@ -719,9 +727,9 @@ func (r *run) readStage(ctx context.Context, start txn.Position, out chan<- *txn
 		return err
 	}
 	defer func() {
-		skipped := rd.Stats().Skipped
+		st := rd.Stats()
 		r.mu.Lock()
-		r.read.skippedEvents = skipped
+		r.read.skippedEvents, r.read.cut = st.Skipped, st.Cut
 		r.mu.Unlock()
 		rd.Close()
 	}()
@@ -1004,6 +1012,7 @@ func (r *run) summary() *Summary {
 	if len(r.read.skippedEvents) > 0 {
 		s.SkippedEvents = r.read.skippedEvents
 	}
+	s.CutByCrash = r.read.cut
 	s.Next = s.Position
 	return s
 }

@@ -14,6 +14,14 @@ import (
 // Format is what the reader knows about a file's FORMAT_DESCRIPTION event.
 type Format struct {
 	*txn.Format
+	// InUse is LOG_EVENT_BINLOG_IN_USE_F: the server had not closed the
+	// file, because it was still writing it or because it stopped
+	// without closing it (a crash).
+	InUse bool
+	// Created is the event's create time (seconds since the epoch): the
+	// server sets it in the first file it writes as it starts, and leaves
+	// it zero in the files it rotates to.
+	Created uint32
 	// postHeader holds the post-header length of each event type
 	// (index type-1), as the event lists them.
 	postHeader []byte
@@ -45,7 +53,8 @@ func ParseFormat(raw []byte, pos txn.Position) (*Format, error) {
 	if hl := body[56]; hl != HeaderSize {
 		return nil, fmt.Errorf("event header length %d is not supported (want %d)", hl, HeaderSize)
 	}
-	f := &Format{Format: &txn.Format{ServerVersion: version, Pos: pos, Raw: raw}}
+	f := &Format{Format: &txn.Format{ServerVersion: version, Pos: pos, Raw: raw},
+		InUse: raw[17]&FlagInUse != 0, Created: binary.LittleEndian.Uint32(body[52:])}
 	f.Flavor = txn.FlavorMySQL
 	if strings.Contains(strings.ToLower(version), "mariadb") {
 		f.Flavor = txn.FlavorMariaDB

@@ -374,6 +374,7 @@ type File struct {
 	end  uint64 // end of the last event returned
 	done bool
 	fde  bool // the file's format description was returned
+	next bool // it ended where the source began sending the next file
 }
 
 // Next returns the next event of the file, io.EOF where the source moves
@@ -392,13 +393,17 @@ func (f *File) Next() (event.Framed, error) {
 	}
 	if file != f.name || ev.Type == event.TypeFormatDescription && f.fde {
 		f.s.unread(ev, file) // the first event of the next file
-		f.done = true
+		f.done, f.next = true, true
 		return event.Framed{Pos: f.end}, io.EOF
 	}
 	f.fde = f.fde || ev.Type == event.TypeFormatDescription
 	f.end = ev.Pos + uint64(ev.Size)
 	return ev, nil
 }
+
+// NextFollows reports whether Next returned io.EOF because the source
+// began sending its next file (not because its log ended).
+func (f *File) NextFollows() bool { return f.next }
 
 // NewSlab does nothing: each event the source sends has its own memory.
 func (f *File) NewSlab(int) {}

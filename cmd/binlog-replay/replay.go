@@ -521,6 +521,9 @@ func printReplaySummary(w io.Writer, s *replay.Summary, asJSON bool, runErr erro
 	for typ, n := range s.SkippedEvents {
 		fmt.Fprintf(w, "skipped %d %s events (ignorable, or --skip-unknown)\n", n, typ)
 	}
+	for _, c := range s.CutByCrash {
+		fmt.Fprintf(w, "left out %s\n", c)
+	}
 	if s.Last != nil {
 		fmt.Fprintf(w, "last applied: #%d at %s", s.Last.Seq, s.Last.Start)
 		if s.Last.GTID != "" {

@@ -1,0 +1,117 @@
+package replay_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/binlog-replay/binlog-replay/binlog"
+	"github.com/binlog-replay/binlog-replay/internal/replaytest"
+	"github.com/binlog-replay/binlog-replay/internal/workload/reference"
+	"github.com/binlog-replay/binlog-replay/plan"
+)
+
+// TestSourceCrashCut replays the binlogs of a source that crashed while it
+// wrote a transaction to its binlog, and restarted: the file it was
+// writing ends inside the transaction (cut here after a kill, as such a
+// crash leaves it), which its crash recovery rolled back, and the
+// restarted server logged its next transaction under the same GTID. Before,
+// the replay refused the files ("file ends inside the transaction ...,
+// and more files follow"): recovering from such a source was not possible
+// without cutting the binlogs by hand. It must now apply every other
+// transaction, leave the cut one out and say so, as `mariadb-binlog |
+// mariadb` does (it prints a ROLLBACK where the restarted server's first
+// file starts), reading the files or the source (which, before, stopped
+// at the cut with exit 0: "the last binlog ends inside a transaction"),
+// and plan must say the same.
+func TestSourceCrashCut(t *testing.T) {
+	ctx := context.Background()
+	sc := replaytest.New(t, "ROW",
+		oneSession("CREATE DATABASE cc", "CREATE TABLE cc.t (id INT PRIMARY KEY, v INT) ENGINE=InnoDB",
+			"INSERT INTO cc.t VALUES (1, 1), (2, 2), (3, 3)"),
+		oneSession("UPDATE cc.t SET v = v + 1 WHERE id = 1", "INSERT INTO cc.t VALUES (4, 4)"))
+	if err := replaytest.ExecAll(ctx, sc.SourceDB, "BEGIN", "UPDATE cc.t SET v = v + 100",
+		"INSERT INTO cc.t VALUES (100, 100)", "COMMIT"); err != nil {
+		t.Fatal(err)
+	}
+	files, err := sc.Source.BinlogFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur := files[len(files)-1]
+	written := readTxns(t, []string{cur}, binlog.Options{})
+	cut := written[len(written)-1]
+	if err := sc.Source.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	// Before its XID event (19 bytes of header, 8 of XID, 4 of checksum).
+	// A cut inside an event makes the source refuse to send the file
+	// (error 1236, "binlog truncated in the middle of event"), as it
+	// would to a replica: binlog's TestCrashCutTransaction reads such a
+	// file.
+	end := cut.End.Offset - 31
+	if err := os.Truncate(cur, int64(end)); err != nil {
+		t.Fatal(err)
+	}
+	if err := sc.Source.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := replaytest.ExecAll(ctx, sc.SourceDB, "UPDATE cc.t SET v = v + 1000 WHERE id <= 2",
+		"INSERT INTO cc.t VALUES (5, 5)", "FLUSH BINARY LOGS"); err != nil {
+		t.Fatal(err)
+	}
+	if sc.Files, err = sc.Source.BinlogFiles(); err != nil {
+		t.Fatal(err)
+	}
+	restarted := filepath.Base(sc.Files[len(files)])
+
+	anchor, anchorDB := sc.Target(t)
+	if err := reference.ReplayWithMariaDBBinlog(ctx, sc.Files, sc.Start.File, sc.Start.Offset, anchor.Socket); err != nil {
+		t.Fatalf("anchor: %v", err)
+	}
+	db, sum := replayInto(t, sc, opts(4))
+	want := binlog.CutTxn{Start: cut.Start, FileEnd: end, GTID: cut.GTID.String(), Next: restarted}
+	if len(sum.CutByCrash) != 1 || sum.CutByCrash[0] != want {
+		t.Fatalf("summary lists %+v as cut; want %+v", sum.CutByCrash, want)
+	}
+	replaytest.RequireEqual(t, db, anchorDB, "cc")
+	// The kill came after the cut transaction committed, so the source
+	// holds it (a crash while it was written to the binlog would have
+	// left it prepared, and rolled back), and the full row images the
+	// restarted source logged for ids 1 and 2 carry its +100: id 3, which
+	// nothing wrote after it, and row 100 show it left out.
+	var n100, v3 int
+	if err := db.QueryRow("SELECT (SELECT COUNT(*) FROM cc.t WHERE id = 100), (SELECT v FROM cc.t WHERE id = 3)").Scan(&n100, &v3); err != nil {
+		t.Fatal(err)
+	}
+	if n100 != 0 || v3 != 3 {
+		t.Fatalf("rows with id 100: %d, id 3's v: %d; want the cut transaction left out (0, 3)", n100, v3)
+	}
+	requireRows(t, db, "cc.t", 5)
+
+	// Read from the source: it sends the cut file's format description
+	// without the flag that says the file was not closed.
+	remoteTgt, remoteDB := sc.Target(t)
+	o := sourceOpts(sc, 4)
+	o.Select.StartPosition = sc.Start
+	remoteSum, log, err := runFrom(remoteTgt.DSN(""), o)
+	if err != nil {
+		t.Fatalf("replay from the source: %v\n%s", err, log)
+	}
+	if len(remoteSum.CutByCrash) != 1 || remoteSum.CutByCrash[0] != want || remoteSum.Applied != sum.Applied ||
+		!strings.Contains(remoteSum.StopReason, "end of the source's binlog") {
+		t.Fatalf("from the source: applied %d, cut %+v, stop %q; want %d, %+v, the end of the source's binlog",
+			remoteSum.Applied, remoteSum.CutByCrash, remoteSum.StopReason, sum.Applied, want)
+	}
+	replaytest.RequireEqual(t, remoteDB, anchorDB, "cc")
+
+	rep, err := plan.Run(ctx, plan.Options{Files: sc.Files, StartPosition: sc.Start})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Problems.CutByCrash) != 1 || rep.Problems.CutByCrash[0] != want || rep.Replay.Applied != sum.Applied || rep.Replay.Fails {
+		t.Fatalf("plan: cut %+v, %d transactions; want %+v and the replay's %d", rep.Problems.CutByCrash, rep.Replay.Applied, want, sum.Applied)
+	}
+}
