@@ -77,7 +77,7 @@ func backupBinlogInfo(dir string) (file string, pos uint64, gtids string, err er
 // mariadb-binlog from the first file (a soak source's binlogs start with
 // the server).
 func binlogPosAt(ctx context.Context, files []string, file string, pos uint64) (string, error) {
-	txns, err := binlogtext.ReadBinlogTexts(ctx, files, 4)
+	txns, _, err := binlogtext.ReadBinlogTexts(ctx, files, 4)
 	if err != nil {
 		return "", fmt.Errorf("hot backup: the binlog's GTID position at %s:%d: %w", file, pos, err)
 	}

@@ -227,9 +227,16 @@ func (r *Result) run(ctx context.Context, cfg Config, dir string) error {
 		r.Notes = append(r.Notes, fmt.Sprintf("the source refused %s", errorSummary(src.Errors)))
 	}
 	files := filesFrom(src.Files, src.StartFile)
-	txns, err := binlogtext.ReadBinlogTexts(ctx, files, src.StartPos)
+	txns, cuts, err := binlogtext.ReadBinlogTexts(ctx, files, src.StartPos)
 	if err != nil {
 		return err
+	}
+	if src.CrashCut != "" {
+		note := "the source crashed, its binlog cut at " + src.CrashCut
+		for _, c := range cuts {
+			note += fmt.Sprintf("; transaction %s at %s:%d cut, left out", c.GTID, c.File, c.Start)
+		}
+		r.Notes = append(r.Notes, note)
 	}
 	r.Txns = len(txns)
 	r.Domains = countDomains(txns)
@@ -316,7 +323,7 @@ func (r *Result) expectStopHeld(ctx context.Context, src *Source) error {
 	if !byGTID && len(files) > 2 {
 		files = files[len(files)-2:] // the base's and the one before
 	}
-	pre, err := binlogtext.ReadBinlogTexts(ctx, files, 4)
+	pre, _, err := binlogtext.ReadBinlogTexts(ctx, files, 4)
 	if err != nil {
 		return err
 	}

@@ -41,6 +41,9 @@ type Source struct {
 	// Accident is the GTID of the accident's transaction (FeatAccident),
 	// "" when there is none or the source refused it.
 	Accident string
+	// CrashCut says where the source's crash cut its binlog
+	// (FeatSourceCrash), "" without one.
+	CrashCut string
 }
 
 // sourceArgs are the source's extra mariadbd arguments for plan p.
@@ -101,6 +104,16 @@ func runSource(ctx context.Context, p seedgen.Plan, w *seedgen.Workload, dir str
 	}
 	if err := waitSessionsGone(ctx, dbh); err != nil {
 		return src, err
+	}
+	if p.Crash != nil {
+		dbh.Close() // the crash ends its connections
+		if err := src.crashSource(ctx, srv, p.Crash, w); err != nil {
+			return src, err
+		}
+		if dbh, err = srv.Open(ctx, seedgen.DB); err != nil {
+			return src, fmt.Errorf("open source: %w", err)
+		}
+		defer dbh.Close()
 	}
 	if _, err := dbh.ExecContext(ctx, "FLUSH BINARY LOGS"); err != nil {
 		return src, fmt.Errorf("flush binary logs: %w", err)

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -58,6 +59,27 @@ type BinTxn struct {
 	// TRUNCATE at its first open after a restart), which a replay applies
 	// and logs under the same GTID.
 	Generated bool
+	// Trans is true when its GTID event flags it as writing
+	// transactional tables only ("trans").
+	Trans bool
+	// group is true when it opens with START TRANSACTION (not a
+	// standalone statement); ended is true once its last event was read:
+	// an XID, a COMMIT or ROLLBACK query, or a standalone statement.
+	group, ended bool
+}
+
+// CutByCrash is BinTxn.Refused for a transaction a crash of the source cut
+// at the end of its file, which the replay refuses: it wrote
+// non-transactional tables (a transactional one it leaves out, and
+// ReadBinlogTexts drops it).
+const CutByCrash = "a non-transactional transaction cut by a crash of the source"
+
+// Cut is a transaction a crash of the source cut at the end of its file
+// (the server restarted in the next file), which the replay leaves out.
+type Cut struct {
+	File  string
+	Start uint64
+	GTID  string
 }
 
 // eventHeader matches the line mariadb-binlog prints after "# at N":
@@ -65,18 +87,30 @@ type BinTxn struct {
 var eventHeader = regexp.MustCompile(`^#(\d{6} [ \d]\d:\d\d:\d\d) server id (\d+)\s+end_log_pos (\d+)\s+(?:CRC32 0x[0-9a-f]+\s+)?(.*)$`)
 
 // ReadBinlogTexts runs mariadb-binlog on each file (from startPos in the
-// first) and returns the transactions in order.
-func ReadBinlogTexts(ctx context.Context, files []string, startPos uint64) ([]BinTxn, error) {
-	var all []BinTxn
+// first) and returns the transactions in order. A transaction that a file
+// ends inside, when the next file is the first its server wrote as it
+// started (a crash cut it: mariadb-binlog prints a ROLLBACK there), is
+// dropped and returned in cuts when its GTID event says it wrote
+// transactional tables only; otherwise it is kept, refused (CutByCrash).
+func ReadBinlogTexts(ctx context.Context, files []string, startPos uint64) (all []BinTxn, cuts []Cut, err error) {
 	open := map[string]bool{}
 	for i, f := range files {
 		args := []string{"--base64-output=decode-rows"}
 		if i == 0 {
 			args = append(args, fmt.Sprintf("--start-position=%d", startPos))
 		}
-		txns, err := readBinlogText(ctx, append(args, f), filepath.Base(f))
+		txns, startup, err := readBinlogText(ctx, append(args, f), filepath.Base(f))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
+		}
+		if i > 0 {
+			var cut *Cut
+			if all, cut, err = settleCut(all, filepath.Base(files[i-1]), filepath.Base(f), startup); err != nil {
+				return nil, nil, err
+			}
+			if cut != nil {
+				cuts = append(cuts, *cut)
+			}
 		}
 		for j := range txns {
 			for _, op := range txns[j].TempOps {
@@ -95,16 +129,42 @@ func ReadBinlogTexts(ctx context.Context, files []string, startPos uint64) ([]Bi
 		}
 		all = append(all, txns...)
 	}
-	return all, nil
+	return all, cuts, nil
 }
 
-func readBinlogText(ctx context.Context, args []string, file string) ([]BinTxn, error) {
+// settleCut handles the end of file prev, after which comes file, whose
+// server wrote it as it started when startup is true: when all, the
+// transactions up to the end of prev, ends inside one of prev, it is
+// dropped and returned when its GTID event says it wrote transactional
+// tables only, else refused (CutByCrash); without a server start, that is
+// an error.
+func settleCut(all []BinTxn, prev, file string, startup bool) ([]BinTxn, *Cut, error) {
+	n := len(all)
+	if n == 0 || all[n-1].ended || all[n-1].File != prev {
+		return all, nil, nil
+	}
+	last := &all[n-1]
+	switch {
+	case !startup:
+		return nil, nil, fmt.Errorf("%s ends inside the transaction at %d, and %s is not the first file of a server start",
+			last.File, last.Start, file)
+	case last.Trans && !last.DDL:
+		return all[:n-1], &Cut{File: last.File, Start: last.Start, GTID: last.GTID}, nil
+	case last.Refused == "":
+		last.Refused = CutByCrash
+	}
+	return all, nil, nil
+}
+
+// readBinlogText returns the transactions of one file, and whether its
+// server wrote it as it started.
+func readBinlogText(ctx context.Context, args []string, file string) (txns []BinTxn, startup bool, err error) {
 	// LOAD DATA's files are written where --local-load says (by default
 	// the system's temporary directory, where they would stay): only the
 	// text is read here.
 	loadDir, err := os.MkdirTemp("", "binlogtext-load-")
 	if err != nil {
-		return nil, fmt.Errorf("run mariadb-binlog: %w", err)
+		return nil, false, fmt.Errorf("run mariadb-binlog: %w", err)
 	}
 	defer os.RemoveAll(loadDir)
 	// --skip-gtid-strict-mode: sequence numbers need not rise in a domain
@@ -114,22 +174,22 @@ func readBinlogText(ctx context.Context, args []string, file string) ([]BinTxn, 
 	cmd.Env = append(os.Environ(), "TZ=UTC")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, fmt.Errorf("run mariadb-binlog: %w", err)
+		return nil, false, fmt.Errorf("run mariadb-binlog: %w", err)
 	}
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("run mariadb-binlog: %w", err)
+		return nil, false, fmt.Errorf("run mariadb-binlog: %w", err)
 	}
-	txns, parseErr := parseBinlogText(out, file)
+	p, parseErr := parseBinlogText(out, file)
 	io.Copy(io.Discard, out)
 	if err := cmd.Wait(); err != nil {
-		return nil, fmt.Errorf("mariadb-binlog %s: %w: %s", file, err, stderr.String())
+		return nil, false, fmt.Errorf("mariadb-binlog %s: %w: %s", file, err, stderr.String())
 	}
 	if parseErr != nil {
-		return nil, fmt.Errorf("parse mariadb-binlog output of %s: %w", file, parseErr)
+		return nil, false, fmt.Errorf("parse mariadb-binlog output of %s: %w", file, parseErr)
 	}
-	return txns, nil
+	return p.txns, p.startup, nil
 }
 
 // textParser groups mariadb-binlog's events into transactions.
@@ -141,13 +201,16 @@ type textParser struct {
 	// thread_id of the query event being read.
 	lastType   string
 	lastThread string
+	// startup is true when the file's format description says its server
+	// wrote it as it started ("created ... at startup").
+	startup bool
 }
 
 // parseBinlogText reads mariadb-binlog output of one file. A transaction
 // starts at a GTID event and ends before the next GTID event or the next
 // event that belongs to no transaction (rotate, stop, GTID list, binlog
 // checkpoint, format description).
-func parseBinlogText(r io.Reader, file string) ([]BinTxn, error) {
+func parseBinlogText(r io.Reader, file string) (*textParser, error) {
 	p := &textParser{file: file}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
@@ -174,7 +237,7 @@ func parseBinlogText(r io.Reader, file string) ([]BinTxn, error) {
 		return nil, err
 	}
 	p.close()
-	return p.txns, nil
+	return p, nil
 }
 
 func (p *textParser) close() {
@@ -201,12 +264,15 @@ func (p *textParser) event(at uint64, m []string) error {
 	case strings.HasPrefix(desc, "GTID "):
 		p.close()
 		f := strings.Fields(desc)
-		p.cur = &BinTxn{File: p.file, Start: at, GTID: f[1]}
+		p.cur = &BinTxn{File: p.file, Start: at, GTID: f[1], Trans: slices.Contains(f[2:], "trans")}
 		if strings.Contains(desc, " ddl") {
 			p.cur.Statement, p.cur.DDL = true, true
 		}
 	case outsideTxn(typ, desc):
 		p.close()
+		if typ == "Start" && strings.HasSuffix(desc, " at startup") {
+			p.startup = true
+		}
 		return nil
 	}
 	if p.cur == nil {
@@ -253,9 +319,14 @@ func (p *textParser) body(line string) {
 		strings.HasPrefix(u, "XA COMMIT"):
 		p.cur.Refused = "XA"
 	case p.lastType == "Query" && u == "ROLLBACK":
-		p.cur.RolledBack, p.cur.Statement = true, true
+		p.cur.RolledBack, p.cur.Statement, p.cur.ended = true, true, true
+	case u == "START TRANSACTION":
+		p.cur.group = true
+	case u == "COMMIT" || strings.HasPrefix(u, "COMMIT/*"):
+		p.cur.ended = true
 	case p.lastType == "Query" && isStatementText(u):
 		p.cur.Statement = true
+		p.cur.ended = p.cur.ended || !p.cur.group
 		p.cur.Generated = p.cur.Generated || strings.Contains(u, "/* GENERATED BY SERVER")
 		ops := tempOps(u)
 		if ops == nil {

@@ -8,26 +8,75 @@ import (
 )
 
 func TestParseBinlogText(t *testing.T) {
-	got, err := parseBinlogText(strings.NewReader(sampleText), "mysql-bin.000002")
+	p, err := parseBinlogText(strings.NewReader(sampleText), "mysql-bin.000002")
 	if err != nil {
 		t.Fatal(err)
 	}
+	got := p.txns
 	at := func(s string) time.Time {
 		tm, _ := time.Parse("2006-01-02 15:04:05", s)
 		return tm
 	}
 	want := []BinTxn{
-		{File: "mysql-bin.000002", Start: 385, End: 550, GTID: "0-1-13", Time: at("2026-12-04 18:55:21"), Statement: true, DDL: true},
-		{File: "mysql-bin.000002", Start: 550, End: 759, GTID: "0-1-14", Time: at("2026-12-04 08:55:23"), ErrorCodes: 1, Statement: true},
-		{File: "mysql-bin.000002", Start: 759, End: 981, GTID: "0-1-15", Time: at("2026-12-04 18:55:25")},
-		{File: "mysql-bin.000002", Start: 981, End: 1170, GTID: "0-1-16", Time: at("2026-12-04 18:55:25"), RolledBack: true, Statement: true},
-		{File: "mysql-bin.000002", Start: 1170, End: 1330, GTID: "0-1-17", Time: at("2026-12-04 18:55:26"), Statement: true, Generated: true},
+		{File: "mysql-bin.000002", Start: 385, End: 550, GTID: "0-1-13", Time: at("2026-12-04 18:55:21"), Statement: true, DDL: true, ended: true},
+		{File: "mysql-bin.000002", Start: 550, End: 759, GTID: "0-1-14", Time: at("2026-12-04 08:55:23"), ErrorCodes: 1, Statement: true, group: true, ended: true},
+		{File: "mysql-bin.000002", Start: 759, End: 981, GTID: "0-1-15", Time: at("2026-12-04 18:55:25"), Trans: true, group: true, ended: true},
+		{File: "mysql-bin.000002", Start: 981, End: 1170, GTID: "0-1-16", Time: at("2026-12-04 18:55:25"), RolledBack: true, Statement: true, group: true, ended: true},
+		{File: "mysql-bin.000002", Start: 1170, End: 1330, GTID: "0-1-17", Time: at("2026-12-04 18:55:26"), Statement: true, Generated: true, ended: true},
 		// log_bin_compress: a Query_compressed event is a query like any other.
 		{File: "mysql-bin.000002", Start: 1330, End: 1440, GTID: "0-1-18", Time: at("2026-12-04 18:55:27"), Statement: true,
-			ErrorCodes: 1, TempOps: []string{"+1/8:tmp_s1"}},
+			ErrorCodes: 1, TempOps: []string{"+1/8:tmp_s1"}, ended: true},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+// TestSettleCut: the transaction a file ends inside, when the next file
+// is a server start's, is dropped when it wrote transactional tables only
+// (as binlog-replay and mariadb-binlog's ROLLBACK leave it out), refused
+// otherwise; without a server start, reading fails.
+func TestSettleCut(t *testing.T) {
+	cutText := func(gtid string) string {
+		return sampleText[:strings.Index(sampleText, "# at 1440")] + "# at 1440\n" +
+			"#261204 18:55:28 server id 1  end_log_pos 1482 CRC32 0xd \t" + gtid + "\nSTART TRANSACTION\n/*!*/;\n" +
+			"# at 1482\n#261204 18:55:28 server id 1  end_log_pos 1530 CRC32 0xe \tTable_map: `d`.`i` mapped to number 18\n"
+	}
+	for _, tc := range []struct {
+		gtid    string
+		startup bool
+		n       int
+		cut     bool
+		refused string
+		err     bool
+	}{
+		{gtid: "GTID 0-1-19 trans", startup: true, n: 6, cut: true},
+		{gtid: "GTID 0-1-19", startup: true, n: 7, refused: CutByCrash},
+		{gtid: "GTID 0-1-19 trans", startup: false, err: true},
+	} {
+		p, err := parseBinlogText(strings.NewReader(cutText(tc.gtid)), "mysql-bin.000002")
+		if err != nil {
+			t.Fatal(err)
+		}
+		all, cut, err := settleCut(p.txns, "mysql-bin.000002", "mysql-bin.000003", tc.startup)
+		if tc.err {
+			if err == nil {
+				t.Errorf("%s, no server start: no error", tc.gtid)
+			}
+			continue
+		}
+		if err != nil || len(all) != tc.n || (cut != nil) != tc.cut || all[len(all)-1].Refused != tc.refused {
+			t.Errorf("%s: %d transactions, cut %+v, last refused %q, %v; want %d, cut %v, %q",
+				tc.gtid, len(all), cut, all[len(all)-1].Refused, err, tc.n, tc.cut, tc.refused)
+		}
+		if cut != nil && (cut.GTID != "0-1-19" || cut.Start != 1440) {
+			t.Errorf("cut %+v", cut)
+		}
+	}
+	// A file that ends after a complete transaction: nothing to settle.
+	p, _ := parseBinlogText(strings.NewReader(sampleText), "mysql-bin.000002")
+	if all, cut, err := settleCut(p.txns, "mysql-bin.000002", "mysql-bin.000003", false); err != nil || cut != nil || len(all) != 6 {
+		t.Errorf("complete file: %d transactions, cut %+v, %v", len(all), cut, err)
 	}
 }
 

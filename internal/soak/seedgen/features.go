@@ -154,6 +154,11 @@ const (
 	// source before them: the start is the binlog position the backup
 	// recorded, and half the replays are given it as --from-backup.
 	FeatHotBackup Feature = "hotbackup"
+	// FeatSourceCrash crashes the source after the sessions, while it
+	// writes a last transaction to its binlog (killed, the file cut inside
+	// that transaction, as such a crash leaves it), and restarts it, which
+	// then writes a little more (Plan.Crash).
+	FeatSourceCrash Feature = "sourcecrash"
 )
 
 // allFeatures lists every feature in a fixed order (the order of reports).
@@ -165,6 +170,7 @@ var allFeatures = []Feature{
 	FeatSmallMem, FeatMultiFile, FeatStopBehind, FeatTerm, FeatContext, FeatCollationKeys,
 	FeatPartition, FeatRowImage, FeatDomains, FeatBinlogOptions, FeatStartGTID, FeatRemote, FeatAccident,
 	FeatFilter, FeatRewriteDB, FeatUndo, FeatClock, FeatFKChecksOff, FeatSeqNo, FeatKeyTypes, FeatTargetConfig, FeatNames, FeatHotBackup,
+	FeatSourceCrash,
 }
 
 // optIn are the features "all" leaves out: XA transactions are refused by

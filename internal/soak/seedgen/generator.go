@@ -26,6 +26,10 @@ type Script struct {
 type Workload struct {
 	// Setup builds the base (run before the snapshot, not replayed).
 	Setup []string
+	// Crash and AfterCrash are the statements of the transaction the
+	// source crashes while writing, and those the restarted source runs
+	// (Plan.Crash), on one session each.
+	Crash, AfterCrash []string
 	// Sessions holds the scripts of each concurrent session.
 	Sessions [][]Script
 	// Files are the LOAD DATA input files to write before the workload,
@@ -52,6 +56,23 @@ func Generate(p Plan, fileDir string) *Workload {
 		accident := Script{Kind: AccidentKind,
 			Stmts: []string{fmt.Sprintf("DELETE FROM t1 WHERE id <= %d AND id %% 7 = %d", baseRows, rng.IntN(7))}}
 		w.Sessions[s] = append(w.Sessions[s][:at], append([]Script{accident}, w.Sessions[s][at:]...)...)
+	}
+	if p.Crash != nil {
+		rng := NewRand(p.Seed, streamPlan+500)
+		table := "tc_i"
+		if p.Crash.NonTrans {
+			table = "tc_m"
+		}
+		id := 1 + rng.IntN(baseRows)
+		w.Crash = []string{"BEGIN",
+			fmt.Sprintf("UPDATE %s SET v = v + 1000 WHERE id <= %d", table, 1+rng.IntN(20)),
+			fmt.Sprintf("INSERT INTO %s VALUES (%d, 7)", table, baseRows+1+rng.IntN(1000)),
+			fmt.Sprintf("DELETE FROM %s WHERE id = %d", table, id),
+			"COMMIT"}
+		w.AfterCrash = []string{
+			fmt.Sprintf("UPDATE tc_i SET v = v + 1 WHERE id <= %d", 1+rng.IntN(30)),
+			fmt.Sprintf("UPDATE tc_m SET v = v + 1 WHERE id <= %d", 1+rng.IntN(30)),
+			"INSERT INTO t1 (k, v) VALUES (1, 'after the crash')"}
 	}
 	return w
 }

@@ -42,6 +42,21 @@ type Plan struct {
 	// BinlogOptions are the source's mariadbd options that change how
 	// its binlog is written (FeatBinlogOptions).
 	BinlogOptions []string
+	// Crash is the source's crash (FeatSourceCrash), nil without one.
+	Crash *CrashPlan
+}
+
+// CrashPlan is how the source crashes (FeatSourceCrash): while it writes
+// a last transaction to its binlog, which writes the InnoDB table tc_i, or
+// (NonTrans) the MyISAM table tc_m. The file is cut At (0 to 1) of the
+// way through that transaction's bytes: 0 leaves none of it (the crash
+// came just before), else at an event boundary inside it after its GTID
+// event, or (MidEvent) at any byte after that event. The restarted server
+// then runs After.
+type CrashPlan struct {
+	NonTrans bool
+	At       float64
+	MidEvent bool
 }
 
 // NewPlan draws the plan of seed: its features (a subset of mask), its
@@ -82,6 +97,13 @@ func NewPlan(seed uint64, mask Features, format string) Plan {
 	}
 	if p.Features[FeatBinlogOptions] {
 		p.BinlogOptions = binlogOptions(NewRand(seed, streamPlan+100))
+	}
+	if p.Features[FeatSourceCrash] {
+		rng := NewRand(seed, streamPlan+400)
+		p.Crash = &CrashPlan{NonTrans: rng.IntN(5) == 0, MidEvent: rng.IntN(3) == 0}
+		if rng.IntN(6) > 0 {
+			p.Crash.At = rng.Float64()
+		}
 	}
 	return p
 }

@@ -20,6 +20,11 @@ func setupSQL(p Plan) []string {
 		fill("t1", "(k, v) SELECT seq % 100, CONCAT('base', seq)"),
 		fill("t2", "(k, v) SELECT seq % 100, CONCAT('base', seq)"),
 	}
+	if p.Crash != nil {
+		s = append(s, "CREATE TABLE tc_i (id INT PRIMARY KEY, v INT NOT NULL) ENGINE=InnoDB",
+			"CREATE TABLE tc_m (id INT PRIMARY KEY, v INT NOT NULL) ENGINE=MyISAM",
+			fill("tc_i", "SELECT seq, seq"), fill("tc_m", "SELECT seq, seq"))
+	}
 	if p.Has(FeatUniqueKeys) {
 		s = append(s, "CREATE TABLE tu (id INT PRIMARY KEY, u INT, w VARCHAR(32), UNIQUE KEY (u)) ENGINE=InnoDB",
 			fill("tu", "SELECT seq, seq, 'base'"))
