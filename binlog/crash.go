@@ -22,9 +22,10 @@ import (
 // So the reader leaves out a transaction that a file other than the last
 // ends inside when the file was not closed (read from a source server,
 // which clears the flag in what it sends, any file), the next file is the
-// first of a server start, and the transaction is one a rollback undoes: a MariaDB
-// group the server flags as writing transactional tables only (FL_TRANSACTIONAL,
-// not DDL), of which nothing was handed out yet. It records it in
+// first of a server start, and the transaction is one a rollback undoes:
+// a MariaDB group the server flags as writing transactional tables only
+// (FL_TRANSACTIONAL, not DDL), of which nothing was handed out yet. It
+// records it in
 // Stats().Cut. Anything else there is still an error: a transaction
 // writing non-transactional tables changed them on the source whatever
 // the binlog kept of it, DDL commits on its own, MySQL's GTID events do
@@ -56,10 +57,10 @@ func (c CutTxn) String() string {
 }
 
 // cutAtEnd handles the end of a file other than the last inside the
-// transaction being assembled (the file ends there, or inside its event at
-// pos). It leaves the transaction out, pending the next file's format
-// description (checkCut), when the crash rule above may allow it, and
-// returns the error to report otherwise.
+// transaction being assembled (between two of its events, or inside one),
+// notCut being the error that reports it. It leaves the transaction out,
+// pending the next file's format description (checkCut), when the crash
+// rule above may allow it, and returns notCut otherwise.
 func (r *Reader) cutAtEnd(notCut *event.Error) error {
 	b := r.group.cur
 	if !r.notClosed(r.parse.format) || !b.transactional {
