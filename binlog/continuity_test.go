@@ -2,6 +2,7 @@ package binlog
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/binlog-replay/binlog-replay/binlog/logfile"
 	"github.com/binlog-replay/binlog-replay/internal/fixtures"
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
+	"github.com/binlog-replay/binlog-replay/txn"
 )
 
 // TestContinuityFixtures reads every run of consecutively numbered fixture
@@ -207,4 +209,57 @@ func TestContinuityRotate(t *testing.T) {
 		t.Fatalf("renumbered files: %v; want an *event.Error on the ROTATE of mysql-bin.000007", err)
 	}
 	t.Logf("error: %v", err)
+}
+
+// mariaList returns the body of a GTID_LIST event holding gtids
+// (domain, server, sequence number).
+func mariaList(gtids ...[3]uint64) []byte {
+	body := binary.LittleEndian.AppendUint32(nil, uint32(len(gtids)))
+	for _, g := range gtids {
+		body = binary.LittleEndian.AppendUint32(body, uint32(g[0]))
+		body = binary.LittleEndian.AppendUint32(body, uint32(g[1]))
+		body = binary.LittleEndian.AppendUint64(body, g[2])
+	}
+	return body
+}
+
+// TestContinuityAfterCrash: where a file the server did not close is
+// followed by the first file of a server start, the restarted server's
+// GTID list may be behind the history (seen on 10.11), not ahead of it;
+// anywhere else it must equal it.
+func TestContinuityAfterCrash(t *testing.T) {
+	started := &event.Format{Created: 1796648158}
+	rotated := &event.Format{}
+	for _, tc := range []struct {
+		name      string
+		notClosed bool
+		next      *event.Format
+		list      [][3]uint64
+		ok        bool
+	}{
+		{"restart, equal", true, started, [][3]uint64{{0, 1, 5}}, true},
+		{"restart, behind", true, started, [][3]uint64{{0, 1, 4}}, true},
+		{"restart, ahead", true, started, [][3]uint64{{0, 1, 6}}, false},
+		{"restart, another domain", true, started, [][3]uint64{{0, 1, 5}, {1, 1, 1}}, false},
+		{"closed, behind", false, started, [][3]uint64{{0, 1, 4}}, false},
+		{"rotated, behind", true, rotated, [][3]uint64{{0, 1, 4}}, false},
+	} {
+		var c continuity
+		if err := c.beginFile("mysql-bin.000001", &event.Format{}, tc.notClosed); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.list(event.TypeMariaGTIDList, mariaList()); err != nil {
+			t.Fatal(err)
+		}
+		for seq := uint64(1); seq <= 5; seq++ {
+			c.txnStart(txn.GTID{Flavor: txn.FlavorMariaDB, Domain: 0, Server: 1, Seq: seq}, false)
+		}
+		if err := c.beginFile("mysql-bin.000002", tc.next, false); err != nil {
+			t.Fatal(err)
+		}
+		err := c.list(event.TypeMariaGTIDList, mariaList(tc.list...))
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: %v; want ok %v", tc.name, err, tc.ok)
+		}
+	}
 }
