@@ -18,6 +18,38 @@ const (
 	reachRefusal = "already reach sequence number"
 )
 
+// expectStopReached makes the expectation a refusal, and reports whether
+// it did, when the binlogs before the base's position already reach the
+// sequence number of --stop-before-gtid in its domain (a GTID of another
+// server id, or in binlogs whose sequence numbers do not rise): reading
+// the files by GTID, it is met there, on a transaction the base holds;
+// otherwise the GTID history before the start reaches it (the start
+// file's, or the list a source server sends as it starts at a GTID
+// position: seed 90926). Seed 108344 (another server id, GTID domains
+// whose numbers rise) was expected to stop before its first transaction.
+func (r *Result) expectStopReached(src *Source) bool {
+	c := r.Replay
+	if len(c.Stop.Args) != 2 || c.Stop.Args[0] != "--stop-before-gtid" {
+		return false
+	}
+	stopGTID := c.Stop.Args[1]
+	d, _, s := binlogtext.SplitGTID(stopGTID)
+	if p, ok := positionSeqs(src.StartGTID)[d]; !ok || p < s {
+		return false
+	}
+	byGTID := c.StartGTID && src.StartGTID != ""
+	refusal, why := reachRefusal, "the binlogs before the base's position reach "+stopGTID
+	if byGTID {
+		refusal, why = heldRefusal, "--stop-before-gtid "+stopGTID+" is met before the base's position, which holds it"
+	}
+	r.planRefusal = refusal
+	if byGTID && c.Remote && src.Server != nil {
+		refusal = reachRefusal
+	}
+	r.Expect = Expect{Exit: 1, Applied: 0, Refusal: refusal, Why: "refused: " + why}
+	return true
+}
+
 // expectSeqOrder makes the expectation what the replay's documented rules
 // give where a domain's sequence numbers do not rise along the binlogs (a
 // MariaDB GTID position, "domain d up to n", then names transactions on
@@ -42,7 +74,7 @@ const (
 // left to expect.
 func (r *Result) expectSeqOrder(src *Source, txns []binlogtext.BinTxn) {
 	c := r.Replay
-	if c.Stop.UnknownDomain || !seqOutOfOrder(txns) {
+	if c.Stop.UnknownDomain || r.expectStopReached(src) || !seqOutOfOrder(txns) {
 		return
 	}
 	base := positionSeqs(src.StartGTID)
@@ -72,23 +104,6 @@ func (r *Result) expectSeqOrder(src *Source, txns []binlogtext.BinTxn) {
 	if len(c.Stop.Args) == 2 && c.Stop.Args[0] == "--stop-before-gtid" {
 		stopGTID = c.Stop.Args[1]
 		d, _, s := binlogtext.SplitGTID(stopGTID)
-		if p, ok := base[d]; ok && p >= s {
-			// Reached before the base's position: reading the files by
-			// GTID, it is met there, on a transaction the base holds;
-			// otherwise the GTID history before the start reaches it
-			// (the start file's, or the list a source server sends as
-			// it starts at a GTID position: seed 90926).
-			refusal, why := reachRefusal, "the binlogs before the base's position reach "+stopGTID
-			if byGTID {
-				refusal, why = heldRefusal, "--stop-before-gtid "+stopGTID+" is met before the base's position, which holds it"
-			}
-			r.planRefusal = refusal
-			if byGTID && remote {
-				refusal = reachRefusal
-			}
-			refuse(0, refusal, why)
-			return
-		}
 		met = binlogtext.FirstAtOrBeyond(txns, d, s)
 		for k, t := range txns {
 			if t.GTID == stopGTID {
