@@ -154,6 +154,12 @@ func TestCrashCutTransaction(t *testing.T) {
 	if last := txns[len(txns)-1]; last.Start.File != m.Start.File || last.GTID != x.GTID {
 		t.Fatalf("last returned: %s GTID %s; want the restarted server's first transaction, under GTID %s", last.Start, last.GTID, x.GTID)
 	}
+	// The first transaction after the restart, and it only, is marked.
+	for _, tx := range txns {
+		if want := tx.Start.File == m.Start.File && tx.Start.File != txns[0].Start.File && tx == firstOf(txns, tx.Start.File); tx.ServerRestarted != want {
+			t.Errorf("transaction at %s: ServerRestarted %v, want %v", tx.Start, tx.ServerRestarted, want)
+		}
+	}
 
 	dir := t.TempDir()
 	t.Run("cut inside an event", func(t *testing.T) {
@@ -203,4 +209,14 @@ func TestCrashCutTransaction(t *testing.T) {
 			t.Fatalf("read: %v, cut %+v; want a refusal naming %s", err, st.Cut, x.Start.File)
 		}
 	})
+}
+
+// firstOf returns the first of txns in file.
+func firstOf(txns []*txn.Txn, file string) *txn.Txn {
+	for _, tx := range txns {
+		if tx.Start.File == file {
+			return tx
+		}
+	}
+	return nil
 }

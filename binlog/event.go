@@ -69,6 +69,9 @@ func (r *Reader) startFile(ev event.Framed) error {
 	if err := r.checkCut(f); err != nil {
 		return err
 	}
+	if f.Created != 0 && r.in.cont.file != "" {
+		r.group.restarted = true // txn.Txn.ServerRestarted
+	}
 	if err := r.in.cont.beginFile(r.in.fr.Name(), f, r.notClosed(f)); err != nil {
 		return err
 	}

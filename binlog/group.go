@@ -138,6 +138,7 @@ func (r *Reader) begin(e readyEvent, g txn.GTID, state int) {
 		Format:   r.parse.format.Format,
 		Events:   make([]txn.Event, 0, min(max(r.group.hint.events, 1), 64)),
 	}}
+	r.group.cur.t.ServerRestarted, r.group.restarted = r.group.restarted, false
 	r.group.cur.undecoded = r.opts.SkipDecode != nil && r.opts.SkipDecode.Load()
 	if r.opts.DecodeRows && !r.group.cur.undecoded && r.group.hint.jobs > 0 {
 		r.group.cur.jobs = make([]rowsJob, 0, min(r.group.hint.jobs, 64))

@@ -228,6 +228,7 @@ type grouping struct {
 	tableCache map[string]*tableEntry // decoded table maps of this file, by event body
 	skipping   bool                   // before opts.Start in its file
 	cut        *pendingCut            // a transaction a crash may have cut, until the next file says (crash.go)
+	restarted  bool                   // a server start's file began after other files: the next transaction is marked
 	lastEnd    txn.Position           // End of the last transaction grouped (all before any error are returned)
 	readTo     txn.Position           // just past the last event read (see ReadTo)
 	hint       sizeHint               // sizes of the last transaction, to size the next one's

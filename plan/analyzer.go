@@ -86,6 +86,9 @@ func (a *analyzer) add(t *txn.Txn) {
 // applied.
 func (a *analyzer) predict(t *txn.Txn) bool {
 	p := &a.rep.Replay
+	if t.ServerRestarted {
+		a.temps.Restarted()
+	}
 	if a.stopped {
 		a.checkStopOrder(t)
 		return false

@@ -745,9 +745,15 @@ func (r *run) readStage(ctx context.Context, start txn.Position, out chan<- *txn
 		return err
 	}
 	sent := 0
-	skipping := false // the pieces of a transaction the GTID filters skip
+	skipping := false  // the pieces of a transaction the GTID filters skip
+	restarted := false // a transaction the filters skip was the first after its server restarted
 	for first := true; ; first = false {
 		t, err := rd.Next(ctx)
+		if t != nil {
+			// Passed on to the next transaction applied: the pipeline
+			// drops the temporary tables of before the restart there.
+			restarted = restarted || t.ServerRestarted
+		}
 		if first && (err == nil || errors.Is(err, io.EOF)) {
 			atStart, _, _ := rd.GTIDHistory()
 			f.StartHistory(atStart)
@@ -827,6 +833,7 @@ func (r *run) readStage(ctx context.Context, start txn.Position, out chan<- *txn
 		if err := r.mem.Acquire(ctx, t); err != nil {
 			return nil // cancelled: a graceful stop
 		}
+		t.ServerRestarted, restarted = restarted, false
 		select {
 		case out <- t:
 			sent++

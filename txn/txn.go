@@ -137,6 +137,11 @@ type Txn struct {
 	// GTID event lacks the FL_TRANSACTIONAL flag. Its writes survive a
 	// rollback on the target too, so it must never be applied twice.
 	NonTransactional bool
+	// ServerRestarted is set on the first transaction read after its
+	// server started again (a file whose format description has a create
+	// time, after other files were read): the temporary tables its
+	// sessions held before are gone, as a replica drops them there.
+	ServerRestarted bool
 	// Part numbers the pieces of a transaction too large to hold whole,
 	// which a reader hands out as it reads them (binlog.Options.
 	// StreamAbove): 0 for a whole transaction, 1, 2... for the pieces of a

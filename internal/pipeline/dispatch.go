@@ -141,6 +141,9 @@ func (p *Pipeline) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- 
 			}
 			return err
 		}
+		if t.ServerRestarted {
+			p.sourceRestarted(t)
+		}
 		ticket++
 		if t.Part > 0 {
 			// A transaction read in pieces runs alone, the pieces
@@ -200,6 +203,9 @@ func (p *Pipeline) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- 
 			g := &group{txns: []*txn.Txn{t}, first: ticket, dependsOn: ticket - 1,
 				ddl: ddl, statement: t.Kind != txn.KindRows, bytes: t.Bytes, solo: solo, temps: p.temps.String(),
 				session: stmts.session, sessionHolds: stmts.sessionHolds, beforeStart: stmts.beforeStart}
+			if g.statement {
+				g.reset, p.reset = p.reset, nil
+			}
 			if err := send(g); err != nil {
 				return err
 			}
@@ -241,6 +247,7 @@ func (p *Pipeline) dispatchStream(ctx context.Context, in <-chan *txn.Txn, first
 		statement: true, bytes: first.Bytes, solo: solo, stream: make(chan *txn.Txn, 1)}
 	p.followStatements(g, first)
 	g.temps = p.temps.String()
+	g.reset, p.reset = p.reset, nil
 	defer close(g.stream)
 	if err := send(g); err != nil {
 		return err

@@ -185,6 +185,7 @@ type Pipeline struct {
 	serial adapt.SerialMode
 	temps  temptables.Tables // dispatch only
 	homes  stmtHomes         // dispatch only
+	reset  *stmtReset        // dispatch only: for the next statement group (sourceRestarted)
 	bodies bodies            // the groups running their bodies, for the order monitor
 	stmt   stmtSession
 	counts counters

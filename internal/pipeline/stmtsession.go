@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -243,4 +244,64 @@ func (p *Pipeline) tempBeforeStart(t *txn.Txn, q *txn.Query) error {
 		"Nothing of this transaction was applied; every transaction before it was. Replay from a base and start point "+
 		"where no session held temporary tables (an earlier base, or one taken when the sessions that use them had ended)",
 		q.ThreadID, t.ServerID))
+}
+
+// stmtReset is what a restart of the source ended (txn.Txn.ServerRestarted):
+// the statement sessions (keys) holding the temporary tables of its
+// sessions, which a statement group closes before it runs (group.reset).
+type stmtReset struct {
+	keys   []stmtKey
+	at     txn.Position // the first transaction after the restart
+	tables string       // the temporary tables ended
+}
+
+// sourceRestarted follows a restart of the source before t (the first
+// transaction after it): every session that held temporary tables ended
+// without logging their drop, so, as a replica does, the replay drops
+// them: it forgets them, and the next statement group closes the target
+// sessions holding them (see closeStmtSessions). Left open, they would
+// take the place of the permanent tables of their names in the statements
+// of a later session given the same thread id by the restarted server.
+// Dispatch only.
+func (p *Pipeline) sourceRestarted(t *txn.Txn) {
+	tables := p.temps.String()
+	p.temps.Restarted()
+	keys := map[stmtKey]bool{}
+	for _, k := range p.homes.home {
+		keys[k] = true
+	}
+	p.homes.home = nil
+	if len(keys) == 0 {
+		return
+	}
+	r := p.reset
+	if r == nil {
+		r = &stmtReset{at: t.Start}
+		p.reset = r
+	}
+	r.tables = strings.TrimPrefix(r.tables+", "+tables, ", ")
+	for k := range keys {
+		if !slices.Contains(r.keys, k) {
+			r.keys = append(r.keys, k)
+		}
+	}
+}
+
+// closeStmtSessions closes the statement sessions r names, whose
+// temporary tables a restart of the source ended. Keeping source GTIDs,
+// their drop stays out of the target's binlog (target.Session.Close), as
+// a replica drops them without logging: the source logged none. The
+// caller holds p.stmt.mu.
+func (p *Pipeline) closeStmtSessions(r *stmtReset) {
+	for _, k := range r.keys {
+		w := p.stmt.sessions[k]
+		if w == nil {
+			continue
+		}
+		w.sess.Close()
+		delete(p.stmt.sessions, k)
+		p.stmt.opened = slices.DeleteFunc(p.stmt.opened, func(o *worker) bool { return o == w })
+	}
+	p.logf("the source restarted before %s: its sessions ended, and their temporary tables (%s) with them; "+
+		"closed the target sessions holding them, as a replica drops them", r.at, r.tables)
 }

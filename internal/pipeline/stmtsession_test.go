@@ -69,3 +69,37 @@ func TestFollowStatementsByServerID(t *testing.T) {
 		}
 	}
 }
+
+// TestSourceRestarted: a restart of the source (txn.Txn.ServerRestarted)
+// ends every source session's temporary tables: the dispatcher forgets
+// them (the checkpoint then names none), a session of the lost one's
+// thread id holds none, and the statement sessions that held them are to
+// be closed before the next statement group runs (p.reset), once.
+func TestSourceRestarted(t *testing.T) {
+	p := New(Config{}, Deps{})
+	stmt := func(server, thread uint32, sql string) *txn.Txn {
+		return &txn.Txn{Kind: txn.KindStatement, ServerID: server, GTID: txn.GTID{Flavor: txn.FlavorMariaDB, Server: server, Seq: 1},
+			Events: []txn.Event{{Kind: txn.EventQuery, Query: &txn.Query{Schema: "d", ThreadID: thread, SQL: []byte(sql)}}}}
+	}
+	var g group
+	p.followStatements(&g, stmt(1, 7, "CREATE TEMPORARY TABLE tmp (id INT)"))
+	p.followStatements(&g, stmt(2, 8, "CREATE TEMPORARY TABLE tmp2 (id INT)"))
+	if p.temps.String() == "" || p.reset != nil {
+		t.Fatalf("before the restart: temps %q, reset %+v", p.temps.String(), p.reset)
+	}
+	after := stmt(1, 7, "CREATE TABLE tmp (id INT)")
+	after.ServerRestarted, after.Start = true, txn.Position{File: "mysql-bin.000002", Offset: 342}
+	p.sourceRestarted(after)
+	if p.temps.String() != "" || p.reset == nil || len(p.reset.keys) != 2 || p.reset.at != after.Start {
+		t.Fatalf("after the restart: temps %q, reset %+v; want none, and the sessions of servers 1 and 2 to close", p.temps.String(), p.reset)
+	}
+	p.followStatements(&g, after)
+	if g.sessionHolds || g.session != (stmtKey{server: 1}) {
+		t.Fatalf("the later session of thread 7: session %+v, holds %v", g.session, g.sessionHolds)
+	}
+	p.reset = nil
+	p.sourceRestarted(after) // nothing held: nothing to close
+	if p.reset != nil {
+		t.Fatalf("a restart with no temporary table: reset %+v", p.reset)
+	}
+}

@@ -51,6 +51,10 @@ type group struct {
 	// applied: one of its statements uses a temporary table its source
 	// session created before the binlogs read (followPiece).
 	beforeStart error
+	// reset, set on a statement group, closes the statement sessions
+	// holding temporary tables that a restart of the source ended, before
+	// the group runs (sourceRestarted).
+	reset *stmtReset
 	// stream, for a transaction read in pieces, brings the pieces after
 	// the first (txns[0]); the dispatcher closes it after the last one, or
 	// earlier when the reading stops (stream.go).
@@ -112,6 +116,10 @@ func (w *worker) apply(ctx context.Context, g *group) error {
 		}
 		w.p.stmt.mu.Lock()
 		defer w.p.stmt.mu.Unlock()
+		if g.reset != nil {
+			w.p.closeStmtSessions(g.reset)
+			g.reset = nil
+		}
 		sw, err := w.p.stmtWorker(ctx, g)
 		if err != nil {
 			return err

@@ -85,17 +85,24 @@ func (t *Target) NewSession(ctx context.Context, lockWait time.Duration) (sess *
 	return sess, nil
 }
 
-// Close ends the session: its connection goes back to the pool.
+// Close ends the session and closes its connection (it never goes back
+// to the pool): the session's temporary tables end with it, as a
+// statement session's must when the source restarted (a pooled connection
+// would keep them for its next use), and its settings (autocommit off,
+// pseudo_thread_id, the GTID variables) must not reach other uses of the
+// pool.
 //
-// With source GTIDs kept, the connection is closed instead, out of the
-// binlog: at a disconnect, the server logs a DROP of the session's
-// temporary tables (in STATEMENT or MIXED format) under a GTID of the
-// session's domain and server id (the source's, which the source then uses
-// for a transaction of its own), and the session's settings (autocommit
-// off, those GTID variables) must not reach other uses of the pool.
+// With source GTIDs kept, it is closed out of the binlog: at a
+// disconnect, the server logs a DROP of the session's temporary tables (in
+// STATEMENT or MIXED format) under a GTID of the session's domain and
+// server id (the source's, which the source then uses for a transaction of
+// its own).
 func (sess *Session) Close() error {
 	defer sess.t.reserve(-1)
 	if !sess.t.keepGTIDs {
+		// driver.ErrBadConn makes database/sql close the connection
+		// instead of pooling it.
+		_ = sess.conn.Raw(func(any) error { return driver.ErrBadConn })
 		return sess.conn.Close()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

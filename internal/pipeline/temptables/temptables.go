@@ -208,6 +208,11 @@ func (tt *Tables) statement(sess Session, q *txn.Query) {
 	}
 }
 
+// Restarted forgets every temporary table open: the source server
+// started again (txn.Txn.ServerRestarted), which ended every session that
+// held one, without logging their drop.
+func (tt *Tables) Restarted() { tt.open = nil }
+
 // Holds reports whether source session sess has temporary tables open.
 func (tt *Tables) Holds(sess Session) bool {
 	for k := range tt.open {
