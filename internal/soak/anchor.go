@@ -3,6 +3,7 @@ package soak
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
@@ -99,6 +100,7 @@ func (rs anchorRanges) withoutDomains() anchorRanges {
 
 // Command returns the anchor's shell pipelines, for reports.
 func (rs anchorRanges) Command(socket string) string {
+	rs = rs.bySession()
 	cmds := make([]string, len(rs))
 	for i, r := range rs {
 		cmds[i] = r.Command(socket)
@@ -106,11 +108,52 @@ func (rs anchorRanges) Command(socket string) string {
 	return strings.Join(cmds, " && ")
 }
 
-// applyAnchors applies rs in order (applyAnchor): the failed statements
-// of all, their errors, the first error.
+// bySession returns rs with each range cut where a file its server wrote
+// as it started again begins (a source crash, FeatSourceCrash: its sessions
+// ended without logging the drop of their temporary tables), so that each
+// part is applied by a client session of its own, as a replica drops the
+// temporary tables there; one session would keep them, and a later source
+// session of the same thread id would find them.
+func (rs anchorRanges) bySession() anchorRanges {
+	var out anchorRanges
+	for _, r := range rs {
+		part := r
+		part.Files, part.StopPos = nil, 0
+		for i, f := range r.Files {
+			if i > 0 && serverStart(f) {
+				out = append(out, part)
+				part = r
+				part.Files, part.StartPos, part.StopPos = nil, 4, 0
+			}
+			part.Files = append(part.Files, f)
+		}
+		part.StopPos = r.StopPos
+		out = append(out, part)
+	}
+	return out
+}
+
+// serverStart reports whether the binlog file at path is the first its
+// server wrote as it started: its format description has a create time.
+func serverStart(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var b [4 + 19 + 56]byte
+	if _, err := io.ReadFull(f, b[:]); err != nil {
+		return false
+	}
+	return binary.LittleEndian.Uint32(b[4+19+52:]) != 0
+}
+
+// applyAnchors applies rs in order (applyAnchor), each part of a range
+// between two server starts by a client of its own (bySession): the
+// failed statements of all, their errors, the first error.
 func applyAnchors(ctx context.Context, rs anchorRanges, socket, tmpDir string) (failed int, stderr string, err error) {
 	var errs []string
-	for _, r := range rs {
+	for _, r := range rs.bySession() {
 		f, e, err := applyAnchor(ctx, r, socket, tmpDir)
 		failed, errs = failed+f, append(errs, e)
 		if err != nil {

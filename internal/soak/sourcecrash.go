@@ -28,6 +28,18 @@ func (src *Source) crashSource(ctx context.Context, srv *sandbox.Server, c *seed
 		return fmt.Errorf("source crash: %w", err)
 	}
 	defer dbh.Close()
+	var shadow *sql.Conn
+	var thread uint64
+	if c.Shadow {
+		if shadow, thread, err = connWithThread(ctx, dbh, 20, false); err != nil {
+			return fmt.Errorf("source crash: %w", err)
+		}
+		defer shadow.Close()
+		if err := execConn(ctx, shadow, "SET SESSION binlog_format = 'STATEMENT'",
+			"CREATE TEMPORARY TABLE tc_shadow (id INT PRIMARY KEY, v INT)", "INSERT INTO tc_shadow VALUES (1, 1), (2, 2)"); err != nil {
+			return fmt.Errorf("source crash: the session lost with a temporary table: %w", err)
+		}
+	}
 	file, start, err := masterStatus(ctx, dbh)
 	if err != nil {
 		return fmt.Errorf("source crash: %w", err)
@@ -39,7 +51,8 @@ func (src *Source) crashSource(ctx context.Context, srv *sandbox.Server, c *seed
 	if err != nil {
 		return fmt.Errorf("source crash: %w", err)
 	}
-	dbh.Close()
+	// Killed with the connections open: a session closing logs the drop
+	// of its temporary tables.
 	if err := srv.Kill(); err != nil {
 		return fmt.Errorf("source crash: %w", err)
 	}
@@ -70,6 +83,61 @@ func (src *Source) crashSource(ctx context.Context, srv *sandbox.Server, c *seed
 	defer dbh2.Close()
 	if err := execSession(ctx, dbh2, w.AfterCrash); err != nil {
 		return fmt.Errorf("source crash: after the restart: %w", err)
+	}
+	if !c.Shadow {
+		return nil
+	}
+	// The thread id of the lost session, given to a later one.
+	later, _, err := connWithThread(ctx, dbh2, thread, true)
+	if err != nil {
+		return fmt.Errorf("source crash: %w", err)
+	}
+	defer later.Close()
+	if err := execConn(ctx, later, "SET SESSION binlog_format = 'STATEMENT'",
+		"CREATE TABLE tc_shadow (id INT PRIMARY KEY, v INT) ENGINE=InnoDB", "INSERT INTO tc_shadow VALUES (1, 10), (3, 30)",
+		"UPDATE tc_shadow SET v = v + 1 WHERE id = 1"); err != nil {
+		return fmt.Errorf("source crash: the later session of the lost one's thread id: %w", err)
+	}
+	return nil
+}
+
+// connWithThread opens connections to db until one has a thread id of at
+// least want (exactly want when exact) and returns it with its id; the
+// others go back to the pool.
+func connWithThread(ctx context.Context, db *sql.DB, want uint64, exact bool) (*sql.Conn, uint64, error) {
+	var held []*sql.Conn
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for range 500 {
+		c, err := db.Conn(ctx)
+		if err != nil {
+			return nil, 0, err
+		}
+		var id uint64
+		if err := c.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&id); err != nil {
+			c.Close()
+			return nil, 0, err
+		}
+		if id == want || id > want && !exact {
+			return c, id, nil
+		}
+		held = append(held, c)
+		if id > want {
+			return nil, 0, fmt.Errorf("thread id %d went by (now %d)", want, id)
+		}
+	}
+	return nil, 0, fmt.Errorf("no connection of thread id %d in 500", want)
+}
+
+// execConn runs stmts in order on conn.
+func execConn(ctx context.Context, conn *sql.Conn, stmts ...string) error {
+	for _, q := range stmts {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("%s: %w", q, err)
+		}
 	}
 	return nil
 }

@@ -1,6 +1,9 @@
 package soak
 
 import (
+	"encoding/binary"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -313,5 +316,32 @@ func TestExpectSeqOrder(t *testing.T) {
 			t.Errorf("%s: exit %d applied %d refusal %q plan %q (%s), want %d %d %q %q",
 				c.name, e.Exit, e.Applied, e.Refusal, r.planRefusal, e.Why, c.exit, c.applied, c.refusal, c.inPlan)
 		}
+	}
+}
+
+// TestAnchorBySession: an anchor range is cut where a file its server
+// wrote as it started begins (a format description with a create time),
+// each part applied by a client session of its own; the first file's
+// start and the last's stop stay where they were.
+func TestAnchorBySession(t *testing.T) {
+	dir := t.TempDir()
+	file := func(name string, created uint32) string {
+		b := make([]byte, 4+19+56)
+		binary.LittleEndian.PutUint32(b[4+19+52:], created)
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	f2, f3, f4, f5 := file("mysql-bin.000002", 1), file("mysql-bin.000003", 0), file("mysql-bin.000004", 7), file("mysql-bin.000005", 0)
+	got := anchorRanges{{Files: []string{f2, f3, f4, f5}, StartPos: 342, StopPos: 900}}.bySession()
+	want := anchorRanges{{Files: []string{f2, f3}, StartPos: 342}, {Files: []string{f4, f5}, StartPos: 4, StopPos: 900}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %+v\nwant %+v", got, want)
+	}
+	one := anchorRanges{{Files: []string{f3, f4}, StartPos: 4, StopPos: 0, NoDomains: true}}.bySession()
+	if len(one) != 2 || !one[1].NoDomains || one[0].StopPos != 0 {
+		t.Fatalf("got %+v", one)
 	}
 }

@@ -103,6 +103,11 @@ func ReadBinlogTexts(ctx context.Context, files []string, startPos uint64) (all 
 		if err != nil {
 			return nil, nil, err
 		}
+		if i > 0 && startup {
+			// The server started again: its sessions, and their
+			// temporary tables, ended (a crash logs no drop of them).
+			clear(open)
+		}
 		if i > 0 {
 			var cut *Cut
 			if all, cut, err = settleCut(all, filepath.Base(files[i-1]), filepath.Base(f), startup); err != nil {

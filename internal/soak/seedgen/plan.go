@@ -53,10 +53,17 @@ type Plan struct {
 // came just before), else at an event boundary inside it after its GTID
 // event, or (MidEvent) at any byte after that event. The restarted server
 // then runs After.
+//
+// With Shadow, a session holding a temporary table tc_shadow (statement
+// format) is lost in the crash, and a session of the restarted server
+// given its thread id creates a permanent tc_shadow and writes it: where
+// the binlogs show the restart, the temporary tables of before must be
+// gone, as on the source.
 type CrashPlan struct {
 	NonTrans bool
 	At       float64
 	MidEvent bool
+	Shadow   bool
 }
 
 // NewPlan draws the plan of seed: its features (a subset of mask), its
@@ -104,6 +111,7 @@ func NewPlan(seed uint64, mask Features, format string) Plan {
 		if rng.IntN(6) > 0 {
 			p.Crash.At = rng.Float64()
 		}
+		p.Crash.Shadow = rng.IntN(2) == 0
 	}
 	return p
 }
