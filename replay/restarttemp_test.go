@@ -2,7 +2,6 @@ package replay_test
 
 import (
 	"context"
-	"database/sql"
 	"testing"
 
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
@@ -27,7 +26,10 @@ func TestSourceRestartEndsTemporaryTables(t *testing.T) {
 		oneSession("INSERT INTO rt.p VALUES (1)"))
 	// A session of a known thread id, at least 20: the restarted server's
 	// first sessions get lower ones.
-	lost, id := connWithID(ctx, t, sc.SourceDB, 20, false)
+	lost, id, err := replaytest.ConnWithThread(ctx, sc.SourceDB, 20, false)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, q := range []string{"SET SESSION binlog_format = 'STATEMENT'", "CREATE TEMPORARY TABLE rt.tt (id INT)",
 		"INSERT INTO rt.tt VALUES (1)", "INSERT INTO rt.p VALUES (2)"} {
 		if _, err := lost.ExecContext(ctx, q); err != nil {
@@ -41,7 +43,10 @@ func TestSourceRestartEndsTemporaryTables(t *testing.T) {
 	if err := sc.Source.Restart(ctx); err != nil {
 		t.Fatal(err)
 	}
-	later, _ := connWithID(ctx, t, sc.SourceDB, id, true)
+	later, _, err := replaytest.ConnWithThread(ctx, sc.SourceDB, id, true)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, q := range []string{"SET SESSION binlog_format = 'STATEMENT'", "CREATE TABLE rt.tt (id INT) ENGINE=InnoDB",
 		"INSERT INTO rt.tt VALUES (42)", "INSERT INTO rt.p VALUES (3)", "FLUSH BINARY LOGS"} {
 		if _, err := later.ExecContext(ctx, q); err != nil {
@@ -49,7 +54,6 @@ func TestSourceRestartEndsTemporaryTables(t *testing.T) {
 		}
 	}
 	later.Close()
-	var err error
 	if sc.Files, err = sc.Source.BinlogFiles(); err != nil {
 		t.Fatal(err)
 	}
@@ -60,36 +64,4 @@ func TestSourceRestartEndsTemporaryTables(t *testing.T) {
 	if err != nil || rep.Replay.Fails || rep.Problems.TempBeforeStart != "" {
 		t.Fatalf("plan: %v, fails %v, %q", err, rep.Replay.Fails, rep.Problems.TempBeforeStart)
 	}
-}
-
-// connWithID opens connections to db until one has a thread id of at
-// least want (exactly want when exact), and returns it with its id; the
-// others are closed.
-func connWithID(ctx context.Context, t *testing.T, db *sql.DB, want uint64, exact bool) (*sql.Conn, uint64) {
-	t.Helper()
-	var held []*sql.Conn
-	defer func() {
-		for _, c := range held {
-			c.Close()
-		}
-	}()
-	for range 200 {
-		c, err := db.Conn(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var id uint64
-		if err := c.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&id); err != nil {
-			t.Fatal(err)
-		}
-		if id == want || id > want && !exact {
-			return c, id
-		}
-		if id > want {
-			t.Fatalf("thread id %d went by (now %d)", want, id)
-		}
-		held = append(held, c)
-	}
-	t.Fatalf("no connection with a thread id of %d or more in 200", want)
-	return nil, 0
 }

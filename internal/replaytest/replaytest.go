@@ -113,3 +113,35 @@ func ExecAll(ctx context.Context, db *sql.DB, stmts ...string) error {
 	}
 	return nil
 }
+
+// ConnWithThread opens connections to db until one has a thread id of at
+// least want (exactly want when exact: a server restarted gives its
+// sessions thread ids from the start again) and returns it with its id;
+// the others go back to the pool.
+func ConnWithThread(ctx context.Context, db *sql.DB, want uint64, exact bool) (*sql.Conn, uint64, error) {
+	var held []*sql.Conn
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for range 500 {
+		c, err := db.Conn(ctx)
+		if err != nil {
+			return nil, 0, err
+		}
+		var id uint64
+		if err := c.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&id); err != nil {
+			c.Close()
+			return nil, 0, err
+		}
+		if id == want || id > want && !exact {
+			return c, id, nil
+		}
+		held = append(held, c)
+		if id > want {
+			return nil, 0, fmt.Errorf("thread id %d went by (now %d)", want, id)
+		}
+	}
+	return nil, 0, fmt.Errorf("no connection of thread id %d in 500", want)
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/binlog-replay/binlog-replay/internal/replaytest"
 	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 	"github.com/binlog-replay/binlog-replay/internal/soak/seedgen"
 )
@@ -31,7 +32,7 @@ func (src *Source) crashSource(ctx context.Context, srv *sandbox.Server, c *seed
 	var shadow *sql.Conn
 	var thread uint64
 	if c.Shadow {
-		if shadow, thread, err = connWithThread(ctx, dbh, 20, false); err != nil {
+		if shadow, thread, err = replaytest.ConnWithThread(ctx, dbh, 20, false); err != nil {
 			return fmt.Errorf("source crash: %w", err)
 		}
 		defer shadow.Close()
@@ -44,7 +45,7 @@ func (src *Source) crashSource(ctx context.Context, srv *sandbox.Server, c *seed
 	if err != nil {
 		return fmt.Errorf("source crash: %w", err)
 	}
-	if err := execSession(ctx, dbh, w.Crash); err != nil {
+	if err := replaytest.ExecAll(ctx, dbh, w.Crash...); err != nil {
 		return fmt.Errorf("source crash: the transaction to cut: %w", err)
 	}
 	after, end, err := masterStatus(ctx, dbh)
@@ -81,14 +82,14 @@ func (src *Source) crashSource(ctx context.Context, srv *sandbox.Server, c *seed
 		return fmt.Errorf("source crash: %w", err)
 	}
 	defer dbh2.Close()
-	if err := execSession(ctx, dbh2, w.AfterCrash); err != nil {
+	if err := replaytest.ExecAll(ctx, dbh2, w.AfterCrash...); err != nil {
 		return fmt.Errorf("source crash: after the restart: %w", err)
 	}
 	if !c.Shadow {
 		return nil
 	}
 	// The thread id of the lost session, given to a later one.
-	later, _, err := connWithThread(ctx, dbh2, thread, true)
+	later, _, err := replaytest.ConnWithThread(ctx, dbh2, thread, true)
 	if err != nil {
 		return fmt.Errorf("source crash: %w", err)
 	}
@@ -99,37 +100,6 @@ func (src *Source) crashSource(ctx context.Context, srv *sandbox.Server, c *seed
 		return fmt.Errorf("source crash: the later session of the lost one's thread id: %w", err)
 	}
 	return nil
-}
-
-// connWithThread opens connections to db until one has a thread id of at
-// least want (exactly want when exact) and returns it with its id; the
-// others go back to the pool.
-func connWithThread(ctx context.Context, db *sql.DB, want uint64, exact bool) (*sql.Conn, uint64, error) {
-	var held []*sql.Conn
-	defer func() {
-		for _, c := range held {
-			c.Close()
-		}
-	}()
-	for range 500 {
-		c, err := db.Conn(ctx)
-		if err != nil {
-			return nil, 0, err
-		}
-		var id uint64
-		if err := c.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&id); err != nil {
-			c.Close()
-			return nil, 0, err
-		}
-		if id == want || id > want && !exact {
-			return c, id, nil
-		}
-		held = append(held, c)
-		if id > want {
-			return nil, 0, fmt.Errorf("thread id %d went by (now %d)", want, id)
-		}
-	}
-	return nil, 0, fmt.Errorf("no connection of thread id %d in 500", want)
 }
 
 // execConn runs stmts in order on conn.
@@ -171,19 +141,4 @@ func cutOffset(path string, start, end uint64, c *seedgen.CrashPlan) (uint64, er
 		return bounds[0] + uint64(c.At*float64(end-bounds[0]-1)), nil
 	}
 	return bounds[min(int(c.At*float64(len(bounds))), len(bounds)-1)], nil
-}
-
-// execSession runs stmts in order on one connection of dbh.
-func execSession(ctx context.Context, dbh *sql.DB, stmts []string) error {
-	conn, err := dbh.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	for _, q := range stmts {
-		if _, err := conn.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("%s: %w", q, err)
-		}
-	}
-	return nil
 }
