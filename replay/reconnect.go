@@ -163,7 +163,11 @@ func addCounts(a, b map[string]uint64) map[string]uint64 {
 
 // mergeSummaries adds b, a later run's summary, to a. A group whose commit
 // was cut off in a's run (its outcome unknown) is counted when b's
-// checkpoint shows it committed.
+// checkpoint shows it committed, and so is any other transaction the
+// checkpoint b resumed from holds beyond what a counted (a group chained
+// after the cut one, committed on the server while a's run was ending,
+// its answer never read: seen in a CI run of TestCompactCutAtCommit, one
+// group short).
 func mergeSummaries(a, b *Summary) *Summary {
 	switch {
 	case b == nil:
@@ -176,6 +180,11 @@ func mergeSummaries(a, b *Summary) *Summary {
 	if u := a.uncertain; u != nil && b.base >= a.base+a.Applied+u.Txns {
 		// The commit cut off in a's run did happen: b resumed after it.
 		a = withGroup(a, u)
+	}
+	if held := b.base - a.base; b.base > a.base && held > a.Applied {
+		c := *a
+		c.Applied = held
+		a = &c
 	}
 	m.Applied += a.Applied
 	m.Skipped += a.Skipped

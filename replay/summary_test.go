@@ -3,6 +3,8 @@ package replay
 import (
 	"reflect"
 	"testing"
+
+	"github.com/binlog-replay/binlog-replay/internal/pipeline"
 )
 
 // TestMergeSummariesAddsEveryCount: the summary of a replay that
@@ -66,5 +68,28 @@ func checkCounters(t *testing.T, v reflect.Value, path string, want int) {
 		case f.Kind() == reflect.Int64 && f.Type() == reflect.TypeOf(int64(0)) && f.Int() != int64(want):
 			t.Errorf("%s = %d, want %d (the runs' counts added)", name, f.Int(), want)
 		}
+	}
+}
+
+// TestMergeSummariesCountsWhatTheCheckpointHolds: a run cut off counts
+// what it saw committed; the run that resumed started from a checkpoint
+// holding more (the group whose commit was cut, and one chained after it
+// that committed on the server while the first run ended, its answer never
+// read). The merged summary counts every transaction the checkpoint
+// holds, once.
+func TestMergeSummariesCountsWhatTheCheckpointHolds(t *testing.T) {
+	run := func(base, applied uint64) *Summary {
+		s := &Summary{base: base}
+		s.Applied = applied
+		return s
+	}
+	a := run(10, 48)
+	a.uncertain = &pipeline.UncertainGroup{Txns: 16}
+	if m := mergeSummaries(a, run(10+48+16+16, 320)); m.Applied != 48+16+16+320 {
+		t.Errorf("applied %d, want %d", m.Applied, 48+16+16+320)
+	}
+	// Resumed where the first run's count says: nothing added.
+	if m := mergeSummaries(run(10, 48), run(58, 5)); m.Applied != 53 {
+		t.Errorf("applied %d, want 53", m.Applied)
 	}
 }
