@@ -2,10 +2,13 @@ package replay_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
+	"github.com/binlog-replay/binlog-replay/internal/sandbox"
 	"github.com/binlog-replay/binlog-replay/plan"
+	"github.com/binlog-replay/binlog-replay/replay"
 )
 
 // TestSourceRestartEndsTemporaryTables: a source session holding a
@@ -57,9 +60,33 @@ func TestSourceRestartEndsTemporaryTables(t *testing.T) {
 	if sc.Files, err = sc.Source.BinlogFiles(); err != nil {
 		t.Fatal(err)
 	}
+	sourcePos, _ := gtidState(t, sc.SourceDB)
 	db, _ := replayInto(t, sc, opts(4))
 	replaytest.RequireEqual(t, db, sc.SourceDB, "rt")
 	requireRows(t, db, "rt.tt", 1)
+
+	// A target logging the source's GTIDs under gtid_strict_mode: the
+	// session holding the lost table is closed out of the binlog (its
+	// drop, logged, would take the source's next GTID of the domain,
+	// which the strict target then refuses).
+	keep := sandbox.ForTest(t, sandbox.Options{FromDatadir: sc.Base, Binlog: true, Args: []string{"--gtid-strict-mode=1"}})
+	keepDB, err := keep.Open(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer keepDB.Close()
+	o := opts(4)
+	o.Files, o.TargetDSN, o.Select.StartPosition = sc.Files, keep.DSN(""), sc.Start
+	var log strings.Builder
+	sum, err := replay.Run(ctx, o, &log)
+	if err != nil || !sum.SourceGTIDs {
+		t.Fatalf("replay keeping the source's GTIDs: %v (kept: %v)\nlog:\n%s", err, sum != nil && sum.SourceGTIDs, log.String())
+	}
+	replaytest.RequireEqual(t, keepDB, sc.SourceDB, "rt")
+	if pos, _ := gtidState(t, keepDB); pos != sourcePos {
+		t.Fatalf("target GTID position %q, want the source's %q (nothing logged of the target's own)", pos, sourcePos)
+	}
+
 	rep, err := plan.Run(ctx, plan.Options{Files: sc.Files, StartPosition: sc.Start})
 	if err != nil || rep.Replay.Fails || rep.Problems.TempBeforeStart != "" {
 		t.Fatalf("plan: %v, fails %v, %q", err, rep.Replay.Fails, rep.Problems.TempBeforeStart)
