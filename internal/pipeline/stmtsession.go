@@ -250,7 +250,7 @@ func (p *Pipeline) tempBeforeStart(t *txn.Txn, q *txn.Query) error {
 // the statement sessions (keys) holding the temporary tables of its
 // sessions, which a statement group closes before it runs (group.reset).
 type stmtReset struct {
-	keys   []stmtKey
+	keys   map[stmtKey]bool
 	at     txn.Position // the first transaction after the restart
 	tables string       // the temporary tables ended
 }
@@ -264,27 +264,17 @@ type stmtReset struct {
 // of a later session given the same thread id by the restarted server.
 // Dispatch only.
 func (p *Pipeline) sourceRestarted(t *txn.Txn) {
-	tables := p.temps.String()
-	p.temps.Restarted()
-	keys := map[stmtKey]bool{}
-	for _, k := range p.homes.home {
-		keys[k] = true
-	}
-	p.homes.home = nil
-	if len(keys) == 0 {
-		return
-	}
-	r := p.reset
-	if r == nil {
-		r = &stmtReset{at: t.Start}
-		p.reset = r
-	}
-	r.tables = strings.TrimPrefix(r.tables+", "+tables, ", ")
-	for k := range keys {
-		if !slices.Contains(r.keys, k) {
-			r.keys = append(r.keys, k)
+	if len(p.homes.home) > 0 {
+		if p.reset == nil {
+			p.reset = &stmtReset{at: t.Start, keys: map[stmtKey]bool{}}
 		}
+		for _, k := range p.homes.home {
+			p.reset.keys[k] = true
+		}
+		p.reset.tables = strings.TrimPrefix(p.reset.tables+", "+p.temps.String(), ", ")
 	}
+	p.temps.Restarted()
+	p.homes.home = nil
 }
 
 // closeStmtSessions closes the statement sessions r names, whose
@@ -293,7 +283,7 @@ func (p *Pipeline) sourceRestarted(t *txn.Txn) {
 // a replica drops them without logging: the source logged none. The
 // caller holds p.stmt.mu.
 func (p *Pipeline) closeStmtSessions(r *stmtReset) {
-	for _, k := range r.keys {
+	for k := range r.keys {
 		w := p.stmt.sessions[k]
 		if w == nil {
 			continue

@@ -22,7 +22,10 @@ import (
 // (a small max_binlog_size), the file holding it was closed: the crash
 // then comes after it, nothing cut. The kill comes after the
 // transaction committed, so the source holds it; the replay's oracle is
-// mariadb-binlog's reading of the binlogs, not the source.
+// mariadb-binlog's reading of the binlogs, not the source. With
+// c.Shadow, a session holding a temporary table tc_shadow is open at the
+// kill, and after the restart a session given its thread id creates and
+// writes a permanent tc_shadow.
 func (src *Source) crashSource(ctx context.Context, srv *sandbox.Server, c *seedgen.CrashPlan, w *seedgen.Workload) error {
 	dbh, err := srv.Open(ctx, seedgen.DB)
 	if err != nil {

@@ -99,19 +99,15 @@ func (t *Target) NewSession(ctx context.Context, lockWait time.Duration) (sess *
 // its own).
 func (sess *Session) Close() error {
 	defer sess.t.reserve(-1)
-	if !sess.t.keepGTIDs {
-		// driver.ErrBadConn makes database/sql close the connection
-		// instead of pooling it.
-		_ = sess.conn.Raw(func(any) error { return driver.ErrBadConn })
-		return sess.conn.Close()
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	// sql_log_bin cannot change inside a transaction: end any first (a
-	// disconnect would roll it back anyway).
-	_, err := sess.conn.ExecContext(ctx, "ROLLBACK")
-	if err == nil {
-		_, err = sess.conn.ExecContext(ctx, "SET SESSION sql_log_bin=0")
+	var err error
+	if sess.t.keepGTIDs {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		// sql_log_bin cannot change inside a transaction: end any first
+		// (a disconnect would roll it back anyway).
+		if _, err = sess.conn.ExecContext(ctx, "ROLLBACK"); err == nil {
+			_, err = sess.conn.ExecContext(ctx, "SET SESSION sql_log_bin=0")
+		}
 	}
 	// driver.ErrBadConn makes database/sql close the connection instead
 	// of pooling it.
