@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -33,11 +34,14 @@ func lane(i int) int { return (i - 1) / prefixRun % prefixLanes }
 // prefixWork returns a workload of n transactions, committed one after
 // another by one session: transaction i inserts row i into table
 // t<lane(i)> and records i as that lane's last row in
-// prefix.lanes. Transactions of different lanes are independent, so a
+// prefix.lanes; with hot > 0, every hot-th also adds 1 to the hot row
+// (prefix.hot): each group then waits for the one before it, and runs the
+// transactions of its lane before its first hot one beside it (docs/
+// design.md, "Head start"). Transactions of different lanes are independent, so a
 // parallel replay runs them concurrently; a target holding a prefix of
 // the source history holds rows 1..k and, for each lane, the largest of
 // them in the lane.
-func prefixWork(n int) func(context.Context, *sql.DB) error {
+func prefixWork(n, hot int) func(context.Context, *sql.DB) error {
 	return func(ctx context.Context, db *sql.DB) error {
 		conn, err := db.Conn(ctx)
 		if err != nil {
@@ -52,6 +56,9 @@ func prefixWork(n int) func(context.Context, *sql.DB) error {
 				fmt.Sprintf("UPDATE prefix.lanes SET last = %d WHERE lane = %d", i, lane),
 				"COMMIT",
 			}
+			if hot > 0 && i%hot == 0 {
+				stmts = slices.Insert(stmts, 3, "UPDATE prefix.hot SET n = n + 1 WHERE id = 1")
+			}
 			for _, s := range stmts {
 				if _, err := conn.ExecContext(ctx, s); err != nil {
 					return fmt.Errorf("transaction %d: %s: %w", i, s, err)
@@ -64,7 +71,9 @@ func prefixWork(n int) func(context.Context, *sql.DB) error {
 
 func prefixSetup(ctx context.Context, db *sql.DB) error {
 	stmts := []string{"CREATE DATABASE prefix",
-		"CREATE TABLE prefix.lanes (lane INT PRIMARY KEY, last INT NOT NULL)"}
+		"CREATE TABLE prefix.lanes (lane INT PRIMARY KEY, last INT NOT NULL)",
+		"CREATE TABLE prefix.hot (id INT PRIMARY KEY, n INT NOT NULL)",
+		"INSERT INTO prefix.hot VALUES (1, 0)"}
 	for lane := range prefixLanes {
 		stmts = append(stmts,
 			fmt.Sprintf("CREATE TABLE prefix.t%d (id INT PRIMARY KEY, pad VARCHAR(100))", lane),
@@ -77,6 +86,8 @@ func prefixSetup(ctx context.Context, db *sql.DB) error {
 type prefixSample struct {
 	ids     []int       // every row id, sorted
 	lanes   map[int]int // lane -> last
+	hot     int         // prefix.hot's count
+	every   int         // the workload's hot: a prefix 1..k counts k/every
 	applied int64       // checkpoint seq, -1 when the snapshot has no checkpoint
 }
 
@@ -93,8 +104,8 @@ type prefixSample struct {
 // SNAPSHOT also holds, so a snapshot falls between two commits. Durable
 // state is a prefix either way: B's commit is logged after A's (InnoDB
 // redo is written in order), which the kill-and-resume tests check.
-func takePrefixSample(ctx context.Context, db *sql.DB) (prefixSample, error) {
-	s := prefixSample{lanes: map[int]int{}, applied: -1}
+func takePrefixSample(ctx context.Context, db *sql.DB, hot int) (prefixSample, error) {
+	s := prefixSample{lanes: map[int]int{}, applied: -1, every: hot}
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return s, err
@@ -142,6 +153,9 @@ func takePrefixSample(ctx context.Context, db *sql.DB) (prefixSample, error) {
 	if err := rows.Close(); err != nil {
 		return s, err
 	}
+	if err := conn.QueryRowContext(ctx, "SELECT n FROM prefix.hot").Scan(&s.hot); err != nil {
+		return s, err
+	}
 	// The checkpoint table appears with the replay's first commit.
 	err = conn.QueryRowContext(ctx, "SELECT seq FROM binlog_replay.checkpoint").Scan(&s.applied)
 	if err != nil && !isNoTable(err) && err != sql.ErrNoRows {
@@ -181,6 +195,13 @@ func (s prefixSample) check() string {
 			return fmt.Sprintf("holds rows 1..%d, lane %d says last=%d, want %d", k, l, s.lanes[l], want)
 		}
 	}
+	want := 0
+	if s.every > 0 {
+		want = k / s.every
+	}
+	if s.hot != want {
+		return fmt.Sprintf("holds rows 1..%d, the hot row counts %d, want %d", k, s.hot, want)
+	}
 	// The replay creates its checkpoint before its first commit: a
 	// snapshot without one holds no replayed row.
 	if s.applied != int64(k) && !(s.applied < 0 && k == 0) {
@@ -197,19 +218,30 @@ func (s prefixSample) check() string {
 //
 // The replay also runs through a proxy adding 2 ms of round trip, with
 // commits chained on the server (the default) and kept in order by the
-// client, so that many commits are in flight at once.
+// client, so that many commits are in flight at once. And on a second
+// workload, every fourth transaction also writes a hot row: groups then
+// run their heads beside the group before them (docs/design.md, "Head
+// start").
 func TestCommitOrderPrefix(t *testing.T) {
 	const n = 3000
-	sc := replaytest.New(t, "ROW", prefixSetup, prefixWork(n))
+	lanes := replaytest.New(t, "ROW", prefixSetup, prefixWork(n, 0))
+	hot := replaytest.New(t, "ROW", prefixSetup, prefixWork(n, 4))
 	for _, tc := range []struct {
 		workers     int
 		rtt         time.Duration
 		clientOrder bool
-	}{{1, 0, false}, {2, 0, false}, {8, 0, false}, {32, 0, false},
-		{8, 2 * time.Millisecond, false}, {32, 2 * time.Millisecond, false}, {8, 2 * time.Millisecond, true}} {
+		hot         int
+	}{{1, 0, false, 0}, {2, 0, false, 0}, {8, 0, false, 0}, {32, 0, false, 0},
+		{8, 2 * time.Millisecond, false, 0}, {32, 2 * time.Millisecond, false, 0}, {8, 2 * time.Millisecond, true, 0},
+		{4, 0, false, 4}, {8, 2 * time.Millisecond, false, 4}, {8, 2 * time.Millisecond, true, 4}} {
 		name := fmt.Sprint("workers=", tc.workers)
 		if tc.rtt > 0 {
 			name += fmt.Sprint(",rtt=", tc.rtt, ",client-order=", tc.clientOrder)
+		}
+		sc := lanes
+		if tc.hot > 0 {
+			name += fmt.Sprint(",hot=", tc.hot)
+			sc = hot
 		}
 		t.Run(name, func(t *testing.T) {
 			tgt := sandbox.ForTest(t, sandbox.Options{FromDatadir: sc.Base, Binlog: true})
@@ -242,7 +274,7 @@ func TestCommitOrderPrefix(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for ctx.Err() == nil {
-					s, err := takePrefixSample(ctx, db)
+					s, err := takePrefixSample(ctx, db, tc.hot)
 					if err != nil {
 						if ctx.Err() == nil {
 							sampErr = err
@@ -277,7 +309,14 @@ func TestCommitOrderPrefix(t *testing.T) {
 			if early := sum.EarlyStarts > 0; early && tc.clientOrder || !early && !tc.clientOrder && tc.workers > prefixLanes {
 				t.Fatalf("%d early starts with client-order=%v, %d workers", sum.EarlyStarts, tc.clientOrder, tc.workers)
 			}
-			final, err := takePrefixSample(context.Background(), db)
+			// On the hot row, each group waits for the one before and runs
+			// the transactions before its first hot one as its head, with
+			// the order kept on the server; without it, no group waits for
+			// the one just before (runs of prefixRun per lane).
+			if heads := sum.HeadStarts > 0; heads != (tc.hot > 0 && !tc.clientOrder) {
+				t.Fatalf("%d head starts with client-order=%v, %d workers", sum.HeadStarts, tc.clientOrder, tc.workers)
+			}
+			final, err := takePrefixSample(context.Background(), db, tc.hot)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -302,8 +341,8 @@ func TestCommitOrderPrefix(t *testing.T) {
 			if distinct < 5 {
 				t.Fatalf("only %d distinct states in %d samples: the replay went too fast to sample", distinct, len(samples))
 			}
-			t.Logf("%d samples, %d distinct prefixes, all consistent; %d commits chained, %d early starts",
-				len(samples), distinct, sum.ChainedCommits, sum.EarlyStarts)
+			t.Logf("%d samples, %d distinct prefixes, all consistent; %d commits chained, %d early starts, %d head starts",
+				len(samples), distinct, sum.ChainedCommits, sum.EarlyStarts, sum.HeadStarts)
 			replaytest.RequireEqual(t, db, sc.SourceDB, "prefix")
 		})
 	}

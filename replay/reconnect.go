@@ -195,6 +195,7 @@ func mergeSummaries(a, b *Summary) *Summary {
 	m.OrderAborts += a.OrderAborts
 	m.ChainedCommits += a.ChainedCommits
 	m.EarlyStarts += a.EarlyStarts
+	m.HeadStarts += a.HeadStarts
 	m.Repacked += a.Repacked
 	m.ExpectedErrors += a.ExpectedErrors
 	m.SQLRowEvents += a.SQLRowEvents

@@ -115,6 +115,10 @@ type GroupStats struct {
 	// groups they depend on had committed, the target holding them on
 	// those groups' row locks (--commit-order server).
 	EarlyStarts uint64 `json:"early_starts"`
+	// HeadStarts counts the groups that ran the transactions not waiting
+	// for the group before them while it still ran its own, and the rest
+	// after it (--commit-order server; docs/design.md, "Head start").
+	HeadStarts uint64 `json:"head_starts"`
 	// Repacked counts the groups applied as SQL sent again with one
 	// statement per packet, after a packet joining several statements
 	// could not be checked statement by statement (--apply sql).
@@ -1010,7 +1014,7 @@ func (r *run) summary() *Summary {
 	if r.pipe != nil {
 		ps := r.pipe.Snapshot()
 		s.Retries, s.OrderAborts, s.SerialTxns, s.ExpectedErrors = ps.Retries, ps.OrderAborts, ps.SerialTxns, ps.ExpectedErrors
-		s.ChainedCommits, s.Repacked, s.EarlyStarts = ps.ChainedCommits, ps.Repacked, ps.EarlyStarts
+		s.ChainedCommits, s.Repacked, s.EarlyStarts, s.HeadStarts = ps.ChainedCommits, ps.Repacked, ps.EarlyStarts, ps.HeadStarts
 		s.First, s.Last, s.uncertain, s.BarrierReasons = ps.First, ps.Last, ps.Uncertain, ps.BarrierReasons
 	}
 	r.mu.Lock()

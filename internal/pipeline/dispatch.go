@@ -32,29 +32,30 @@ func newScheduler(p *Pipeline) *scheduler {
 	return &scheduler{cache: p.deps.Tables, keyer: p.newKeyer(), tracker: partition.NewTracker(0), newKeyer: p.newKeyer}
 }
 
-// depends returns the ticket t depends on and whether it is a barrier.
+// depends returns the ticket t depends on, whether it is a barrier, and
+// its write set (valid until the next call).
 // first is the first ticket of the group t would join (ticket when none):
 // the ticket returned is the latest before the group that t depends on
 // beyond what the group waits for already (see
 // partition.Tracker.AddToGroup); for a barrier, first-1, every transaction
 // before the group. alone makes t a barrier whatever its write set.
-func (s *scheduler) depends(ctx context.Context, t *txn.Txn, ticket, first uint64, alone bool) (uint64, bool, string, error) {
+func (s *scheduler) depends(ctx context.Context, t *txn.Txn, ticket, first uint64, alone bool) (uint64, bool, []partition.Key, string, error) {
 	if s.keyer == nil {
-		return first - 1, alone || t.Kind != txn.KindRows, "", nil
+		return first - 1, alone || t.Kind != txn.KindRows, nil, "", nil
 	}
 	if alone {
 		s.tracker.Add(ticket, nil, true) // later transactions wait for it
-		return first - 1, true, "", nil
+		return first - 1, true, nil, "", nil
 	}
 	keys, barrier, reason, err := s.keyer.KeysOf(ctx, t)
 	if err != nil {
-		return 0, false, "", fmt.Errorf("compute write set of transaction #%d at %s: %w", t.Seq, t.Start, err)
+		return 0, false, nil, "", fmt.Errorf("compute write set of transaction #%d at %s: %w", t.Seq, t.Start, err)
 	}
 	if barrier {
 		s.tracker.Add(ticket, keys, true) // later transactions wait for it
-		return first - 1, true, reason, nil
+		return first - 1, true, nil, reason, nil
 	}
-	return s.tracker.AddToGroup(ticket, first, keys), false, reason, nil
+	return s.tracker.AddToGroup(ticket, first, keys), false, keys, reason, nil
 }
 
 // forget drops what the tracker remembers of the transactions up to the
@@ -108,8 +109,13 @@ func (p *Pipeline) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- 
 		cur    *group
 		ticket uint64
 		wide   width.Meter
+		// prevFirst is the first ticket of the group sent last, which
+		// the group being built may start its head beside (head.go).
+		prevFirst uint64
 	)
 	send := func(g *group) error {
+		g.sealed()
+		prevFirst = g.first
 		sizer.Observe(g.first, g.dependsOn, p.seq.CommittedUpTo(), time.Now())
 		if sched.keyer != nil {
 			width := wide.Add(g.last(), g.dependsOn)
@@ -181,7 +187,7 @@ func (p *Pipeline) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- 
 			first = cur.first
 		}
 		sched.forget(p.seq.CommittedUpTo())
-		dependsOn, barrier, reason, err := sched.depends(ctx, t, ticket, first, solo != "" || ddl)
+		dependsOn, barrier, keys, reason, err := sched.depends(ctx, t, ticket, first, solo != "" || ddl)
 		if err != nil {
 			return err
 		}
@@ -222,8 +228,7 @@ func (p *Pipeline) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- 
 			cur = &group{first: ticket}
 		}
 		cur.temps = p.temps.String()
-		cur.dependsOn = max(cur.dependsOn, dependsOn)
-		cur.txns = append(cur.txns, t)
+		cur.join(t, dependsOn, keys, barrier || sched.keyer == nil, prevFirst)
 		cur.bytes += t.Bytes
 	}
 }
@@ -240,7 +245,7 @@ func (p *Pipeline) dispatchStream(ctx context.Context, in <-chan *txn.Txn, first
 		return err
 	}
 	p.noteBarrier(first, "a transaction too large to hold whole")
-	if _, _, _, err := sched.depends(ctx, first, ticket, ticket, true); err != nil {
+	if _, _, _, _, err := sched.depends(ctx, first, ticket, ticket, true); err != nil {
 		return err
 	}
 	g := &group{txns: []*txn.Txn{first}, first: ticket, dependsOn: ticket - 1, ddl: isDDLTxn(first),

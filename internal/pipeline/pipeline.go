@@ -198,7 +198,7 @@ type Pipeline struct {
 type counters struct {
 	busy, waiting                        atomic.Int64
 	retries, orderAborts, chained        atomic.Uint64
-	earlyStarts                          atomic.Uint64
+	earlyStarts, headStarts              atomic.Uint64
 	serialTxns, barriers, expectedErrors atomic.Uint64
 	repacked                             atomic.Uint64
 }
@@ -359,6 +359,9 @@ type RunCounts struct {
 	// EarlyStarts counts the group bodies started before the groups they
 	// depend on had committed (worker.go, earlyStart).
 	EarlyStarts uint64
+	// HeadStarts counts the groups that ran their heads beside the group
+	// before them (head.go).
+	HeadStarts uint64
 	// Repacked counts the groups applied again with their SQL apply
 	// statements one per packet, after packets joined across groups could
 	// not be checked exactly (sqlgen.ErrRepack).
@@ -383,6 +386,7 @@ func (p *Pipeline) Snapshot() Snapshot {
 	s.Barriers, s.Retries, s.OrderAborts = c.barriers.Load(), c.retries.Load(), c.orderAborts.Load()
 	s.SerialTxns, s.ExpectedErrors = c.serialTxns.Load(), c.expectedErrors.Load()
 	s.ChainedCommits, s.Repacked, s.EarlyStarts = c.chained.Load(), c.repacked.Load(), c.earlyStarts.Load()
+	s.HeadStarts = c.headStarts.Load()
 	return s
 }
 

@@ -149,7 +149,7 @@ func (w *worker) applySolo(ctx context.Context, g *group) error {
 	uncertain := func(err error) error {
 		return &UncertainError{Start: t.Start, GTID: t.GTID.String(), What: g.solo, Err: err}
 	}
-	stmts, format, err := w.statements(ctx, g)
+	stmts, format, err := w.statements(ctx, g, g.txns)
 	if err != nil {
 		w.rollback()
 		return uncertain(err)

@@ -12,6 +12,7 @@ import (
 	"github.com/binlog-replay/binlog-replay/internal/target"
 
 	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
+	"github.com/binlog-replay/binlog-replay/partition"
 	"github.com/binlog-replay/binlog-replay/schema"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -69,6 +70,13 @@ type group struct {
 	// (sqlgen.ErrRepack) or was refused (the error then names the row
 	// event refused, not a packet of several).
 	split bool
+	// tied marks the transactions that wait for the group sent before
+	// this one, and headDependsOn is what the others (the head) depend
+	// on; tied is nil when none does (see "Head start" in head.go).
+	// tiedKeys holds the keys of the marked ones while the group is built.
+	tied          []bool
+	headDependsOn uint64
+	tiedKeys      map[partition.Key]struct{}
 }
 
 func (g *group) last() uint64 { return g.first + uint64(len(g.txns)) - 1 }
@@ -233,14 +241,14 @@ func (w *worker) lead(g *group, chain bool) []sqlgen.Stmt {
 	return stmts
 }
 
-// statements returns the statements that apply g's transactions, with
+// statements returns the statements that apply txns, g's transactions or
+// a part of them (head.go), with
 // the format description statements they need, and the format
 // description the session has once they are sent.
-func (w *worker) statements(ctx context.Context, g *group) ([]sqlgen.Stmt, *txn.Format, error) {
+func (w *worker) statements(ctx context.Context, g *group, txns []*txn.Txn) ([]sqlgen.Stmt, *txn.Format, error) {
 	// format is the format description the session will have once the
 	// statements are sent: w.sess.Format() changes only when they are.
 	format := w.sess.Format()
-	txns := g.txns
 	if w.p.deps.Compact != nil && !g.statement && g.solo == "" {
 		txns = w.p.deps.Compact(ctx, txns)
 	}
@@ -307,39 +315,42 @@ func (w *worker) applyOnce(ctx context.Context, g *group) error {
 		lead = nil
 	}
 	var ranGen uint64
+	body, tail := g.txns, []*txn.Txn(nil)
 	if w.p.earlyStart(g) {
-		gen, committed, err := w.p.seq.WaitRan(ctx, g.dependsOn)
+		waitFor := g.dependsOn
+		if head, rest, ok := g.parts(); ok {
+			// The head first, beside the group before (head.go).
+			body, tail, waitFor = head, rest, g.headDependsOn
+		}
+		gen, _, err := w.p.seq.WaitRan(ctx, waitFor)
 		if err != nil {
 			return err
 		}
-		ranGen, g.early = gen, !committed
+		ranGen, g.early = gen, w.p.seq.CommittedUpTo() < g.dependsOn
 	} else if err := w.p.seq.WaitCommitted(ctx, g.dependsOn); err != nil {
 		return err
 	}
 	gen := w.p.seq.Generation()
-	// The statements are made once the groups before have committed: a
-	// DDL among them may change the tables they read.
-	stmts, format, err := w.statements(ctx, g)
-	if err != nil {
-		return err
-	}
-	last := g.txns[len(g.txns)-1]
-	g.sqlEvents = sqlgen.SQLRowEvents(stmts)
-	stmts = append(lead, stmts...)
 	if g.early {
 		w.p.counts.earlyStarts.Add(1)
 	}
-	w.p.bodies.start(g.first)
-	if g.split {
-		err = w.stmtError(w.sess.ExecEach(ctx, stmts))
-	} else {
-		err = w.execJoined(ctx, stmts)
-	}
-	w.p.bodies.end(g.first)
-	if err != nil {
+	g.sqlEvents = 0
+	if err := w.runBody(ctx, g, lead, body); err != nil {
 		return err
 	}
-	w.sess.SetFormat(format)
+	if tail != nil {
+		w.p.counts.headStarts.Add(1)
+		w.p.counts.waiting.Add(1)
+		err := w.p.seq.WaitRanOrAbort(ctx, g.dependsOn, gen)
+		w.p.counts.waiting.Add(-1)
+		if err != nil {
+			return err
+		}
+		if err := w.runBody(ctx, g, nil, tail); err != nil {
+			return err
+		}
+	}
+	last := g.txns[len(g.txns)-1]
 	if chain {
 		w.p.seq.Ran(g.first, g.last())
 	}
@@ -386,6 +397,31 @@ func (w *worker) applyOnce(ctx context.Context, g *group) error {
 		w.p.counts.chained.Add(1)
 	}
 	w.p.committed(g)
+	return nil
+}
+
+// runBody sends lead and the statements that apply txns (g's
+// transactions, or a part of them) on the session.
+func (w *worker) runBody(ctx context.Context, g *group, lead []sqlgen.Stmt, txns []*txn.Txn) error {
+	// The statements are made once the groups before have run: a DDL
+	// among them may change the tables they read.
+	stmts, format, err := w.statements(ctx, g, txns)
+	if err != nil {
+		return err
+	}
+	g.sqlEvents += sqlgen.SQLRowEvents(stmts)
+	stmts = append(lead, stmts...)
+	w.p.bodies.start(g.first)
+	if g.split {
+		err = w.stmtError(w.sess.ExecEach(ctx, stmts))
+	} else {
+		err = w.execJoined(ctx, stmts)
+	}
+	w.p.bodies.end(g.first)
+	if err != nil {
+		return err
+	}
+	w.sess.SetFormat(format)
 	return nil
 }
 

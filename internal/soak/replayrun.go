@@ -393,10 +393,10 @@ type Outcome struct {
 	Restarts int
 	// Terms counts the runs that a SIGTERM stopped (exit 130).
 	Terms int
-	// EarlyStarts and OrderAborts add up the runs' summaries' (the runs
-	// that printed one): how often the seed exercised the early start
-	// and the order monitor.
-	EarlyStarts, OrderAborts uint64
+	// EarlyStarts, HeadStarts and OrderAborts add up the runs'
+	// summaries' (the runs that printed one): how often the seed
+	// exercised the early start, the head start and the order monitor.
+	EarlyStarts, HeadStarts, OrderAborts uint64
 	// Hung is true when a process outlived runTimeout.
 	Hung bool
 	// Settled lists the transactions whose outcome a run refused to guess
@@ -439,8 +439,9 @@ type summaryJSON struct {
 		Offset uint64 `json:"offset"`
 	} `json:"next"`
 	Error string `json:"error"`
-	// EarlyStarts and OrderAborts: see replay.Summary.
+	// EarlyStarts, HeadStarts and OrderAborts: see replay.Summary.
 	EarlyStarts uint64 `json:"early_starts"`
+	HeadStarts  uint64 `json:"head_starts"`
 	OrderAborts uint64 `json:"order_aborts"`
 }
 
@@ -678,6 +679,7 @@ func (r *replayer) runOnce(ctx context.Context, out *Outcome, resume bool, worke
 	out.Summary = parseSummary(out.Stdout)
 	if s := out.Summary; s != nil {
 		out.EarlyStarts += s.EarlyStarts
+		out.HeadStarts += s.HeadStarts
 		out.OrderAborts += s.OrderAborts
 	}
 	switch {

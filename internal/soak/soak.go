@@ -137,8 +137,8 @@ func (r *Result) Line() string {
 	}
 	if r.Outcome != nil {
 		o := r.Outcome
-		fmt.Fprintf(&b, "; %s; exit %d (want %d, %s); %d runs, %d kills, %d SIGTERMs, %d restarts done; %d early starts, %d order aborts",
-			r.Replay, o.Exit, r.Expect.Exit, r.Expect.Why, o.Runs, o.Kills, o.Terms, o.Restarts, o.EarlyStarts, o.OrderAborts)
+		fmt.Fprintf(&b, "; %s; exit %d (want %d, %s); %d runs, %d kills, %d SIGTERMs, %d restarts done; %d early starts, %d head starts, %d order aborts",
+			r.Replay, o.Exit, r.Expect.Exit, r.Expect.Why, o.Runs, o.Kills, o.Terms, o.Restarts, o.EarlyStarts, o.HeadStarts, o.OrderAborts)
 		for _, s := range o.Settled {
 			fmt.Fprintf(&b, "; settled %s", s)
 		}

@@ -270,6 +270,33 @@ func (s *Sequencer) WaitRan(ctx context.Context, n uint64) (gen uint64, committe
 	return gen, committed, err
 }
 
+// WaitRanOrAbort is WaitRan for a group that has run part of its body
+// (the pipeline's head start) and holds locks while it waits: it also
+// returns ErrAborted, as WaitTurn does, when an earlier group asked later
+// ones to roll back (AbortLater) after the abort generation gen. (While
+// a ticket before it has not run, the group is not the earliest pending
+// one, which asks.)
+func (s *Sequencer) WaitRanOrAbort(ctx context.Context, n, gen uint64) error {
+	var aborted *ErrAborted
+	err := s.waitFor(ctx, func() bool {
+		switch {
+		case s.ranUpToLocked(n):
+			return true
+		case s.abortGen != gen:
+			aborted = &ErrAborted{Until: s.abortFrom}
+			return true
+		}
+		return false
+	})
+	if err != nil {
+		return err
+	}
+	if aborted != nil {
+		return *aborted
+	}
+	return nil
+}
+
 // RanSince reports whether no group with a ticket up to n has rolled back
 // after running its body since WaitRan returned gen: if one has, a group
 // that started on it ran on rows it may not see again, and must roll back.

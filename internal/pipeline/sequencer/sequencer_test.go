@@ -217,3 +217,41 @@ func TestSequencerForgetsReruns(t *testing.T) {
 		t.Fatal("RanSince after the rollbacks since were forgotten: true")
 	}
 }
+
+// TestSequencerWaitRanOrAbort: the wait of a group that has run part of
+// its body ends once the groups it waits for have run theirs, or with
+// ErrAborted when an earlier group asks later ones to roll back, and not
+// for an abort asked before it began (its generation).
+func TestSequencerWaitRanOrAbort(t *testing.T) {
+	ctx := context.Background()
+	s := New(0)
+	gen := s.Generation()
+	done := make(chan error, 1)
+	go func() { done <- s.WaitRanOrAbort(ctx, 4, gen) }()
+	s.Ran(1, 2)
+	select {
+	case err := <-done:
+		t.Fatalf("returned %v before tickets 3-4 ran", err)
+	case <-time.After(20 * time.Millisecond):
+	}
+	s.Ran(3, 4)
+	if err := <-done; err != nil {
+		t.Fatalf("after 1-4 ran: %v", err)
+	}
+
+	go func() { done <- s.WaitRanOrAbort(ctx, 6, gen) }()
+	s.AbortLater(5)
+	err := <-done
+	if a, ok := err.(ErrAborted); !ok || a.Until != 5 {
+		t.Fatalf("after AbortLater(5): %v, want ErrAborted{5}", err)
+	}
+
+	// An abort of an earlier generation is not for it.
+	gen = s.Generation()
+	s.Done(6)
+	go func() { done <- s.WaitRanOrAbort(ctx, 8, gen) }()
+	s.Ran(7, 8)
+	if err := <-done; err != nil {
+		t.Fatalf("with an abort of an earlier generation: %v", err)
+	}
+}
