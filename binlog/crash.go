@@ -2,6 +2,7 @@ package binlog
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/binlog-replay/binlog-replay/binlog/event"
 	"github.com/binlog-replay/binlog-replay/txn"
@@ -56,6 +57,37 @@ func (c CutTxn) String() string {
 		c.Start, gtid, c.Start.File, c.FileEnd, c.Next)
 }
 
+// CutError is the error Next returns for a transaction that a file other
+// than the last ends inside and that it cannot leave out (see above).
+// Partial is what was read of it: its sequence number (set when Next
+// returns the error), start, GTID, the
+// time of its last event read (its commit's is no earlier) and, as its
+// End, where its file ends (it would end no earlier): a stop point the
+// transaction is past by those is honoured before it, as it would be
+// were the transaction whole.
+type CutError struct {
+	Partial *txn.Txn
+	Err     *event.Error
+}
+
+// Error implements error.
+func (e *CutError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the *event.Error naming the file and offset.
+func (e *CutError) Unwrap() error { return e.Err }
+
+// partial returns what was read of the transaction being assembled, for
+// a CutError.
+func (r *Reader) partial() *txn.Txn {
+	t := r.group.cur.t
+	p := &txn.Txn{Kind: t.Kind, GTID: t.GTID, Start: t.Start, ServerID: t.ServerID,
+		End: txn.Position{File: r.in.fr.Name(), Offset: r.in.fr.DataEnd()}, Time: t.Time}
+	if n := len(t.Events); n > 0 {
+		p.Time = time.Unix(int64(t.Events[n-1].Timestamp), 0).UTC()
+	}
+	return p
+}
+
 // cutAtEnd handles the end of a file other than the last inside the
 // transaction being assembled (between two of its events, or inside one),
 // notCut being the error that reports it. It leaves the transaction out,
@@ -64,14 +96,15 @@ func (c CutTxn) String() string {
 func (r *Reader) cutAtEnd(notCut *event.Error) error {
 	b := r.group.cur
 	if !r.notClosed(r.parse.format) || !b.transactional {
-		return notCut
+		return &CutError{Partial: r.partial(), Err: notCut}
 	}
 	if b.stream.part > 0 {
 		notCut.Err = fmt.Errorf("%w; the file was not closed (a crash?), but the transaction was handed out in pieces already: "+
 			"read whole (a larger --memory), it is left out where the next file is the first of a server start", notCut.Err)
 		return notCut
 	}
-	r.group.cut = &pendingCut{CutTxn: CutTxn{Start: b.t.Start, FileEnd: r.in.fr.DataEnd(), GTID: b.t.GTID.String()}, err: notCut}
+	r.group.cut = &pendingCut{CutTxn: CutTxn{Start: b.t.Start, FileEnd: r.in.fr.DataEnd(), GTID: b.t.GTID.String()}, err: notCut,
+		partial: r.partial()}
 	r.in.cont.dropLast()
 	r.group.cur = nil
 	clear(r.group.tables)
@@ -91,7 +124,8 @@ func (r *Reader) notClosed(f *event.Format) bool {
 // whether a server start followed it.
 type pendingCut struct {
 	CutTxn
-	err *event.Error // the error to report if not
+	err     *event.Error // the error to report if not
+	partial *txn.Txn     // for CutError
 }
 
 // checkCut is called at the format description f of each file: a
@@ -108,7 +142,7 @@ func (r *Reader) checkCut(f *event.Format) error {
 		err := *c.err
 		err.Err = fmt.Errorf("%w; the file was not closed (a crash?), but %s, which follows, is not the first file of a server start "+
 			"(its format description has no create time): a file missing, or files of another server?", c.err.Err, r.in.fr.Name())
-		return &err
+		return &CutError{Partial: c.partial, Err: &err}
 	}
 	c.Next = r.in.fr.Name()
 	r.stats.Cut = append(r.stats.Cut, c.CutTxn)

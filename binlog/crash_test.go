@@ -142,6 +142,14 @@ func TestCrashCutTransaction(t *testing.T) {
 		!strings.Contains(err.Error(), "and more files follow") {
 		t.Fatalf("read: %v; want a refusal of the MyISAM transaction cut at the end of %s", err, m.Start.File)
 	}
+	// What was read of it goes with the refusal, so that a stop point
+	// before it is honoured.
+	var cut *CutError
+	if !errors.As(err, &cut) || cut.Partial.Start != m.Start || cut.Partial.GTID != m.GTID ||
+		cut.Partial.Seq != uint64(len(txns)+1) || cut.Partial.End.File != m.Start.File || cut.Partial.End.Offset <= m.Start.Offset ||
+		cut.Partial.Time.IsZero() {
+		t.Fatalf("refusal %#v; want a CutError with the transaction at %s (GTID %s, #%d)", err, m.Start, m.GTID, len(txns)+1)
+	}
 	if len(st.Cut) != 1 || st.Cut[0].Start != x.Start || st.Cut[0].GTID != x.GTID.String() ||
 		st.Cut[0].Next != filepath.Base(files[1]) || st.Cut[0].FileEnd != x.End.Offset-10 {
 		t.Fatalf("cut: %+v; want the transaction at %s (GTID %s), up to %d, then %s", st.Cut, x.Start, x.GTID, x.End.Offset-10, files[1])
@@ -207,6 +215,9 @@ func TestCrashCutTransaction(t *testing.T) {
 		if !errors.As(err, &evErr) || evErr.File != x.Start.File ||
 			!strings.Contains(err.Error(), "is not the first file of a server start") || len(st.Cut) != 0 {
 			t.Fatalf("read: %v, cut %+v; want a refusal naming %s", err, st.Cut, x.Start.File)
+		}
+		if !errors.As(err, &cut) || cut.Partial.Start != x.Start || cut.Partial.GTID != x.GTID {
+			t.Fatalf("refusal %#v; want a CutError with the transaction at %s (GTID %s)", err, x.Start, x.GTID)
 		}
 	})
 }

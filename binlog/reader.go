@@ -355,14 +355,20 @@ func (r *Reader) Close() error {
 
 // Next returns the next complete transaction, or io.EOF after the last one.
 // It returns ctx.Err() if ctx is done (the reader can be used again), an
-// *event.Error for input it cannot read, or a *TruncatedError when the last
-// file ends inside an event or a transaction. Errors come in binlog order:
+// *event.Error for input it cannot read (inside a *CutError when a file
+// other than the last ends inside a transaction it cannot leave out), or
+// a *TruncatedError when the last file ends inside an event or a
+// transaction. Errors come in binlog order:
 // every transaction before the bad input is returned first. After io.EOF or
 // a read error, every call returns the same error.
 func (r *Reader) Next(ctx context.Context) (*txn.Txn, error) {
 	for {
 		if len(r.ahead.queue) == 0 && r.err != nil {
 			r.stopDecoders() // nothing left for them to do
+			var cut *CutError
+			if errors.As(r.err, &cut) {
+				cut.Partial.Seq = r.group.seq + 1 // every transaction before it was returned
+			}
 			return nil, r.err
 		}
 		if err := ctx.Err(); err != nil {

@@ -279,6 +279,24 @@ func (a *analyzer) countRows(r *txn.Rows) {
 	}
 }
 
+// cut predicts, when reading ended at a transaction a crash cut that the
+// reader cannot leave out (binlog.CutError), whether the replay's stop
+// point comes before it, as the replay checks it.
+func (a *analyzer) cut(readErr error) {
+	var cut *binlog.CutError
+	if a.stopped || !errors.As(readErr, &cut) {
+		return
+	}
+	t, p := cut.Partial, &a.rep.Replay
+	if reason := a.filter.Stop(t); reason != "" {
+		a.stopped = true
+		p.StoppedBefore, p.StopReason = t.Ref(), reason
+		if why := a.filter.StopHeld(t); why != "" && p.Applied == 0 && a.rep.Problems.Refusal == "" {
+			a.rep.Problems.Refusal = why + ": a stop point already behind what the target holds"
+		}
+	}
+}
+
 // finish completes the report once reading has ended with readErr (nil at
 // the end of the files), having read to readTo (zero: not known).
 func (a *analyzer) finish(readErr error, readTo txn.Position) {

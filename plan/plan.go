@@ -204,6 +204,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		rep.Problems.SkippedEvents = st.Skipped
 	}
 	rep.Problems.CutByCrash = st.Cut
+	a.cut(readErr)
 	a.finish(readErr, rd.ReadTo())
 	if why := stopBeforeStart(ctx, &opts, a.filter); why != "" && rep.Problems.Refusal == "" {
 		rep.Problems.Refusal = why + ": the stop point is already behind the start point"
@@ -288,6 +289,16 @@ func pipe(ctx context.Context, rd *binlog.Reader, start func(atStart txn.GTIDSet
 		defer close(ch)
 		for first := true; ; first = false {
 			t, err := rd.Next(rctx)
+			var cut *binlog.CutError
+			if first && errors.As(err, &cut) {
+				// A stop point before it is still checked (analyzer.cut),
+				// after the start history, as the replay does.
+				atStart, _, _ := rd.GTIDHistory()
+				select {
+				case ch <- read{atStart: &atStart}:
+				case <-rctx.Done():
+				}
+			}
 			if err != nil {
 				if errors.Is(err, io.EOF) {
 					err = nil
@@ -312,7 +323,9 @@ func pipe(ctx context.Context, rd *binlog.Reader, start func(atStart txn.GTIDSet
 		if r.atStart != nil {
 			start(*r.atStart)
 		}
-		add(r.t)
+		if r.t != nil {
+			add(r.t)
+		}
 	}
 	readErr = <-done
 	if ctx.Err() != nil {

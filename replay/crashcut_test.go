@@ -2,6 +2,7 @@ package replay_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -114,4 +115,85 @@ func TestSourceCrashCut(t *testing.T) {
 	if len(rep.Problems.CutByCrash) != 1 || rep.Problems.CutByCrash[0] != want || rep.Replay.Applied != sum.Applied || rep.Replay.Fails {
 		t.Fatalf("plan: cut %+v, %d transactions; want %+v and the replay's %d", rep.Problems.CutByCrash, rep.Replay.Applied, want, sum.Applied)
 	}
+}
+
+// TestStopBeforeCrashCut replays the binlogs of a source that crashed
+// while it wrote a MyISAM transaction, which the replay cannot leave out
+// (the source changed the table whatever its binlog kept): a stop point
+// before that transaction (its GTID, or its start position) must stop the
+// replay there, exit 0, as it would before the transaction whole. Before,
+// the replay refused the files there whatever the stop point (seed
+// 120027: a stop GTID of the cut transaction, exit 1), and so did plan.
+// Without a stop point before it, it is still refused, naming the file.
+func TestStopBeforeCrashCut(t *testing.T) {
+	ctx := context.Background()
+	sc := replaytest.New(t, "ROW",
+		oneSession("CREATE DATABASE sc", "CREATE TABLE sc.t (id INT PRIMARY KEY, v INT) ENGINE=InnoDB",
+			"CREATE TABLE sc.m (id INT PRIMARY KEY, v INT) ENGINE=MyISAM"),
+		oneSession("INSERT INTO sc.t VALUES (1, 1)", "INSERT INTO sc.t VALUES (2, 2)"))
+	if err := replaytest.ExecAll(ctx, sc.SourceDB, "INSERT INTO sc.m VALUES (1, 1), (2, 2)"); err != nil {
+		t.Fatal(err)
+	}
+	files, err := sc.Source.BinlogFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur := files[len(files)-1]
+	written := readTxns(t, []string{cur}, binlog.Options{})
+	cut := written[len(written)-1]
+	if err := sc.Source.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(cur, int64(cut.Start.Offset+cut.End.Offset)/2); err != nil {
+		t.Fatal(err)
+	}
+	if err := sc.Source.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := replaytest.ExecAll(ctx, sc.SourceDB, "INSERT INTO sc.t VALUES (3, 3)", "FLUSH BINARY LOGS"); err != nil {
+		t.Fatal(err)
+	}
+	if sc.Files, err = sc.Source.BinlogFiles(); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, stop := range []string{"gtid", "position"} {
+		t.Run(stop, func(t *testing.T) {
+			o := opts(4)
+			if stop == "gtid" {
+				o.Select.StopBeforeGTID = cut.GTID
+			} else {
+				o.Select.StopPosition = cut.Start
+			}
+			db, sum := replayInto(t, sc, o)
+			if sum.Applied != 2 || !strings.Contains(sum.StopReason, "--stop-") {
+				t.Fatalf("applied %d, stop %q; want 2, stopped before the cut transaction at %s", sum.Applied, sum.StopReason, cut.Start)
+			}
+			requireRows(t, db, "sc.t", 2)
+			requireRows(t, db, "sc.m", 0)
+
+			popts := plan.Options{Files: sc.Files, StartPosition: sc.Start}
+			popts.StopBeforeGTID, popts.StopPosition = o.Select.StopBeforeGTID, o.Select.StopPosition
+			rep, err := plan.Run(ctx, popts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Replay.Fails || rep.Replay.Applied != 2 || rep.Replay.StoppedBefore == nil || rep.Replay.StoppedBefore.Start != cut.Start {
+				t.Fatalf("plan: fails %v, %d applied, stops before %+v; want 2 applied, stopped before %s",
+					rep.Replay.Fails, rep.Replay.Applied, rep.Replay.StoppedBefore, cut.Start)
+			}
+		})
+	}
+
+	t.Run("no stop point", func(t *testing.T) {
+		tgt, db := sc.Target(t)
+		o := opts(4)
+		o.Files, o.Select.StartPosition = sc.Files, sc.Start
+		sum, log, err := runFrom(tgt.DSN(""), o)
+		var cutErr *binlog.CutError
+		if !errors.As(err, &cutErr) || cutErr.Partial.Start != cut.Start || sum == nil || sum.Applied != 2 {
+			t.Fatalf("replay: %v (summary %+v)\n%s; want the cut transaction at %s refused after 2", err, sum, log, cut.Start)
+		}
+		requireRows(t, db, "sc.t", 2)
+	})
 }

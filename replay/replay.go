@@ -758,7 +758,9 @@ func (r *run) readStage(ctx context.Context, start txn.Position, out chan<- *txn
 			// drops the temporary tables of before the restart there.
 			restarted = restarted || t.ServerRestarted
 		}
-		if first && (err == nil || errors.Is(err, io.EOF)) {
+		var cut *binlog.CutError
+		cutErr := errors.As(err, &cut)
+		if first && (err == nil || errors.Is(err, io.EOF) || cutErr) {
 			atStart, _, _ := rd.GTIDHistory()
 			f.StartHistory(atStart)
 			if err := r.checkStopPassedAtStart(f, rd, start); err != nil {
@@ -776,6 +778,16 @@ func (r *run) readStage(ctx context.Context, start txn.Position, out chan<- *txn
 		}
 		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 			return nil
+		}
+		if cutErr {
+			// A transaction a crash cut that cannot be left out: a stop
+			// point before it is honoured, as before it whole.
+			if stop := f.Stop(cut.Partial); stop != "" && r.stopHeld(f, cut.Partial, sent) {
+				return nil
+			} else if stop != "" {
+				r.setStop(stop)
+				return nil
+			}
 		}
 		var trunc *binlog.TruncatedError
 		if errors.As(err, &trunc) && !r.opts.Recovery.Strict {
