@@ -492,6 +492,15 @@ func (r *Result) replayAndCheck(ctx context.Context, cfg Config, src *Source, an
 		r.Expect = Expect{Exit: 1, Applied: k, Refusal: binlogtext.TempBeforeStart,
 			Why: fmt.Sprintf("refused on purpose: %s transaction #%d (--tables left out the ones before)", binlogtext.TempBeforeStart, k+1)}
 	}
+	if r.Expect.Refusal == binlogtext.TempBeforeStart && len(r.Replay.Tables) > 0 && out.Exit == 0 && tempRefusedAt(out, txns) < 0 {
+		// --tables left out every statement that uses a temporary
+		// table created before the start (each writes another table,
+		// or only the temporary one), and the replay ran on (seed
+		// 120013). The soak cannot tell from the binlog's text which
+		// tables such a statement writes, and its anchor fails them:
+		// not judged, as when the anchor fails them past a refusal.
+		r.anchorUnfaithful = true
+	}
 	if k := filterStopAt(out, txns); (r.Replay.Filter || r.Replay.RewriteDB) && r.Replay.Remote && k >= 0 {
 		// Reading from the source, --tables (or --rewrite-db) refuses a
 		// transaction when it comes (the binlogs cannot be read ahead):
