@@ -159,6 +159,11 @@ const (
 	// that transaction, as such a crash leaves it), and restarts it, which
 	// then writes a little more (Plan.Crash).
 	FeatSourceCrash Feature = "sourcecrash"
+	// FeatHotCold has sessions insert rows of their own and, one time in
+	// three, count themselves in one row every session writes: each
+	// group of the replay then waits for the one before it (the hot row)
+	// and runs the rest beside it (the pipeline's head start).
+	FeatHotCold Feature = "hotcold"
 )
 
 // allFeatures lists every feature in a fixed order (the order of reports).
@@ -170,7 +175,7 @@ var allFeatures = []Feature{
 	FeatSmallMem, FeatMultiFile, FeatStopBehind, FeatTerm, FeatContext, FeatCollationKeys,
 	FeatPartition, FeatRowImage, FeatDomains, FeatBinlogOptions, FeatStartGTID, FeatRemote, FeatAccident,
 	FeatFilter, FeatRewriteDB, FeatUndo, FeatClock, FeatFKChecksOff, FeatSeqNo, FeatKeyTypes, FeatTargetConfig, FeatNames, FeatHotBackup,
-	FeatSourceCrash,
+	FeatSourceCrash, FeatHotCold,
 }
 
 // optIn are the features "all" leaves out: XA transactions are refused by

@@ -132,6 +132,7 @@ func (g *sessionGen) kinds() []kind {
 		{"partition", 3, []Feature{FeatPartition}, (*sessionGen).partitionTxn},
 		{"keytypes", 4, []Feature{FeatKeyTypes}, (*sessionGen).keyTypesTxn},
 		{"names", 4, []Feature{FeatNames}, (*sessionGen).namesTxn},
+		{"hotcold", 20, []Feature{FeatHotCold}, (*sessionGen).hotColdTxn},
 	}
 	if g.ddl != nil {
 		ks = append(ks, g.ddlKinds()...)
@@ -308,6 +309,16 @@ func (g *sessionGen) innoDBTxn() []string {
 	}
 	if len(stmts) == 1 && g.rng.IntN(2) == 0 {
 		return stmts // autocommit
+	}
+	return txn(stmts...)
+}
+
+// hotColdTxn inserts a row of its own and, one time in three, counts
+// itself in a row every session writes (FeatHotCold).
+func (g *sessionGen) hotColdTxn() []string {
+	stmts := []string{fmt.Sprintf("INSERT INTO t1 (k, v) VALUES (%d, '%s')", g.rng.IntN(100), g.word())}
+	if g.rng.IntN(3) == 0 {
+		stmts = append(stmts, "UPDATE t2 SET n = n + 1 WHERE id = 1")
 	}
 	return txn(stmts...)
 }
