@@ -12,6 +12,7 @@ import (
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
 	"github.com/binlog-replay/binlog-replay/internal/workload/reference"
 	"github.com/binlog-replay/binlog-replay/plan"
+	"github.com/binlog-replay/binlog-replay/txn"
 )
 
 // TestSourceCrashCut replays the binlogs of a source that crashed while it
@@ -37,32 +38,17 @@ func TestSourceCrashCut(t *testing.T) {
 		"INSERT INTO cc.t VALUES (100, 100)", "COMMIT"); err != nil {
 		t.Fatal(err)
 	}
-	files, err := sc.Source.BinlogFiles()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cur := files[len(files)-1]
-	written := readTxns(t, []string{cur}, binlog.Options{})
-	cut := written[len(written)-1]
-	if err := sc.Source.Kill(); err != nil {
-		t.Fatal(err)
-	}
 	// Before its XID event (19 bytes of header, 8 of XID, 4 of checksum).
 	// A cut inside an event makes the source refuse to send the file
 	// (error 1236, "binlog truncated in the middle of event"), as it
 	// would to a replica: binlog's TestCrashCutTransaction reads such a
 	// file.
-	end := cut.End.Offset - 31
-	if err := os.Truncate(cur, int64(end)); err != nil {
-		t.Fatal(err)
-	}
-	if err := sc.Source.Restart(ctx); err != nil {
-		t.Fatal(err)
-	}
+	cut, end, files := crashWhileWriting(t, sc, func(cut *txn.Txn) uint64 { return cut.End.Offset - 31 })
 	if err := replaytest.ExecAll(ctx, sc.SourceDB, "UPDATE cc.t SET v = v + 1000 WHERE id <= 2",
 		"INSERT INTO cc.t VALUES (5, 5)", "FLUSH BINARY LOGS"); err != nil {
 		t.Fatal(err)
 	}
+	var err error
 	if sc.Files, err = sc.Source.BinlogFiles(); err != nil {
 		t.Fatal(err)
 	}
@@ -134,25 +120,11 @@ func TestStopBeforeCrashCut(t *testing.T) {
 	if err := replaytest.ExecAll(ctx, sc.SourceDB, "INSERT INTO sc.m VALUES (1, 1), (2, 2)"); err != nil {
 		t.Fatal(err)
 	}
-	files, err := sc.Source.BinlogFiles()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cur := files[len(files)-1]
-	written := readTxns(t, []string{cur}, binlog.Options{})
-	cut := written[len(written)-1]
-	if err := sc.Source.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(cur, int64(cut.Start.Offset+cut.End.Offset)/2); err != nil {
-		t.Fatal(err)
-	}
-	if err := sc.Source.Restart(ctx); err != nil {
-		t.Fatal(err)
-	}
+	cut, _, _ := crashWhileWriting(t, sc, func(cut *txn.Txn) uint64 { return (cut.Start.Offset + cut.End.Offset) / 2 })
 	if err := replaytest.ExecAll(ctx, sc.SourceDB, "INSERT INTO sc.t VALUES (3, 3)", "FLUSH BINARY LOGS"); err != nil {
 		t.Fatal(err)
 	}
+	var err error
 	if sc.Files, err = sc.Source.BinlogFiles(); err != nil {
 		t.Fatal(err)
 	}
@@ -196,4 +168,31 @@ func TestStopBeforeCrashCut(t *testing.T) {
 		}
 		requireRows(t, db, "sc.t", 2)
 	})
+}
+
+// crashWhileWriting makes sc's source look as if it crashed while it wrote
+// its last transaction to its binlog: it kills the source, cuts the file
+// at the offset at returns for that transaction, and restarts it. It
+// returns the transaction cut, the size the file was cut to, and the
+// binlog files before the restart.
+func crashWhileWriting(t *testing.T, sc *replaytest.Scenario, at func(cut *txn.Txn) uint64) (*txn.Txn, uint64, []string) {
+	t.Helper()
+	files, err := sc.Source.BinlogFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur := files[len(files)-1]
+	written := readTxns(t, []string{cur}, binlog.Options{})
+	cut := written[len(written)-1]
+	if err := sc.Source.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	end := at(cut)
+	if err := os.Truncate(cur, int64(end)); err != nil {
+		t.Fatal(err)
+	}
+	if err := sc.Source.Restart(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return cut, end, files
 }

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/binlog-replay/binlog-replay/partition"
 	"github.com/binlog-replay/binlog-replay/txn"
@@ -88,50 +87,25 @@ func TestHeadStartRandom(t *testing.T) {
 			t.Run(fmt.Sprint(seed), func(t *testing.T) {
 				t.Parallel()
 				rnd := rand.New(rand.NewPCG(uint64(seed), 1))
-				const n = 80
-				scripts := map[uint64]*fakeTxn{}
-				txns := make([]*txn.Txn, n)
-				rows := map[uint64]string{}
-				for i := range uint64(n) {
-					seq := i + 1
-					id := rnd.Int64N(10) + 1
+				hotOrNot := func() int64 {
 					if rnd.IntN(2) == 0 {
-						id = 1 // a hot row: the groups chain
+						return 1 // a hot row: the groups chain
 					}
-					rows[seq] = fmt.Sprint("row ", id)
-					ft := &fakeTxn{locks: []string{rows[seq]}}
+					return rnd.Int64N(10) + 1
+				}
+				gapLock := func(ft *fakeTxn) {
 					if rnd.IntN(10) == 0 {
 						ft.locks = append(ft.locks, fmt.Sprint("gap ", rnd.IntN(2)))
 					}
-					switch rnd.IntN(10) {
-					case 0:
-						ft.delay = time.Duration(rnd.IntN(20)) * time.Millisecond
-					case 1:
-						ft.commitDelay = time.Duration(rnd.IntN(20)) * time.Millisecond
-					case 2:
-						ft.failOnce = serverError(1213)
-					case 3:
-						ft.commitDelay, ft.failCommitOnce = 10*time.Millisecond, serverError(1213)
-					}
-					scripts[seq] = ft
-					txns[i] = rowTxn(seq, id)
 				}
-				f := newFakeTarget(t, scripts)
+				w := newRandomWork(rnd, 80, hotOrNot, gapLock)
+				f := newFakeTarget(t, w.scripts)
 				cfg := Config{ChainCommits: true, Workers: 4, GroupTxns: 2 + rnd.IntN(7), MaxRetries: 20}
-				p, err := runPipeline(t, context.Background(), f, cfg, txns...)
+				p, err := runPipeline(t, context.Background(), f, cfg, w.txns...)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if err := f.prefixes(n); err != nil {
-					t.Fatal(err)
-				}
-				for j := uint64(1); j <= n; j++ {
-					for i := uint64(1); i < j; i++ {
-						if rows[i] == rows[j] && !slices.Contains(f.saw[j], i) {
-							t.Fatalf("%d (%s) was applied on %v, without %d, which wrote the row before it", j, rows[j], f.saw[j], i)
-						}
-					}
-				}
+				w.check(t, f)
 				heads.Add(p.Snapshot().HeadStarts)
 			})
 		}

@@ -255,43 +255,67 @@ func TestEarlyStartRandom(t *testing.T) {
 			t.Parallel()
 			rnd := rand.New(rand.NewPCG(uint64(seed), 0))
 			const n = 40
-			scripts := map[uint64]*fakeTxn{}
-			txns := make([]*txn.Txn, n)
-			rows := map[uint64]string{}
-			for i := range uint64(n) {
-				seq := i + 1
-				id := rnd.Int64N(4) + 1
-				rows[seq] = fmt.Sprint("row ", id)
-				ft := &fakeTxn{locks: []string{rows[seq]}}
-				switch rnd.IntN(8) {
-				case 0:
-					ft.delay = time.Duration(rnd.IntN(30)) * time.Millisecond
-				case 1:
-					ft.commitDelay = time.Duration(rnd.IntN(30)) * time.Millisecond
-				case 2:
-					ft.failOnce = serverError(1213)
-				case 3:
-					ft.commitDelay, ft.failCommitOnce = 10*time.Millisecond, serverError(1213)
-				}
-				scripts[seq] = ft
-				txns[i] = rowTxn(seq, id)
-			}
-			f := newFakeTarget(t, scripts)
+			w := newRandomWork(rnd, n, func() int64 { return rnd.Int64N(4) + 1 }, nil)
+			f := newFakeTarget(t, w.scripts)
 			cfg := Config{ChainCommits: true, Workers: 4, GroupTxns: 1 + rnd.IntN(3), MaxRetries: 20}
-			if _, err := runPipeline(t, context.Background(), f, cfg, txns...); err != nil {
+			if _, err := runPipeline(t, context.Background(), f, cfg, w.txns...); err != nil {
 				t.Fatal(err)
 			}
-			if err := f.prefixes(n); err != nil {
-				t.Fatal(err)
-			}
-			for j := uint64(1); j <= n; j++ {
-				for i := uint64(1); i < j; i++ {
-					if rows[i] == rows[j] && !slices.Contains(f.saw[j], i) {
-						t.Fatalf("%d (%s) was applied on %v, without %d, which wrote the row before it", j, rows[j], f.saw[j], i)
-					}
-				}
-			}
+			w.check(t, f)
 		})
+	}
+}
+
+// randomWork is n transactions, each writing one row (rows, by sequence
+// number), and the fake target's scripts for them: one time in eight
+// each, a slow body, a slow commit, a deadlock, a commit that fails once.
+type randomWork struct {
+	txns    []*txn.Txn
+	scripts map[uint64]*fakeTxn
+	rows    map[uint64]string
+}
+
+// newRandomWork returns n transactions on the rows id draws; extra, when
+// set, may add to each script.
+func newRandomWork(rnd *rand.Rand, n int, id func() int64, extra func(*fakeTxn)) randomWork {
+	w := randomWork{scripts: map[uint64]*fakeTxn{}, rows: map[uint64]string{}}
+	for i := range uint64(n) {
+		seq, id := i+1, id()
+		w.rows[seq] = fmt.Sprint("row ", id)
+		ft := &fakeTxn{locks: []string{w.rows[seq]}}
+		if extra != nil {
+			extra(ft)
+		}
+		switch rnd.IntN(8) {
+		case 0:
+			ft.delay = time.Duration(rnd.IntN(30)) * time.Millisecond
+		case 1:
+			ft.commitDelay = time.Duration(rnd.IntN(30)) * time.Millisecond
+		case 2:
+			ft.failOnce = serverError(1213)
+		case 3:
+			ft.commitDelay, ft.failCommitOnce = 10*time.Millisecond, serverError(1213)
+		}
+		w.scripts[seq] = ft
+		w.txns = append(w.txns, rowTxn(seq, id))
+	}
+	return w
+}
+
+// check fails t unless f committed every transaction, each commit holding
+// a prefix of them, and each was applied on every earlier one that wrote
+// its row (what it saw when its statements took their locks).
+func (w randomWork) check(t *testing.T, f *fakeTarget) {
+	t.Helper()
+	if err := f.prefixes(len(w.txns)); err != nil {
+		t.Fatal(err)
+	}
+	for j := uint64(1); j <= uint64(len(w.txns)); j++ {
+		for i := uint64(1); i < j; i++ {
+			if w.rows[i] == w.rows[j] && !slices.Contains(f.saw[j], i) {
+				t.Fatalf("%d (%s) was applied on %v, without %d, which wrote the row before it", j, w.rows[j], f.saw[j], i)
+			}
+		}
 	}
 }
 
