@@ -77,7 +77,7 @@ func (e *CutError) Error() string { return e.Err.Error() }
 func (e *CutError) Unwrap() error { return e.Err }
 
 // partial returns what was read of the transaction being assembled, for
-// a CutError.
+// a CutError or a TruncatedError.
 func (r *Reader) partial() *txn.Txn {
 	t := r.group.cur.t
 	p := &txn.Txn{Kind: t.Kind, GTID: t.GTID, Start: t.Start, ServerID: t.ServerID,

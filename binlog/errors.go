@@ -26,6 +26,9 @@ type TruncatedError struct {
 	// InEvent is true when the file ends inside an event (not only inside a
 	// transaction).
 	InEvent bool
+	// Txn is what was read of the transaction the file ends inside, as
+	// CutError.Partial; nil when the file ends before its first event.
+	Txn *txn.Txn
 }
 
 // Error describes the truncation and where to resume.
@@ -44,3 +47,20 @@ func (e *TruncatedError) Error() string {
 
 // Is reports whether target is ErrTruncated.
 func (e *TruncatedError) Is(target error) bool { return target == ErrTruncated }
+
+// PartialTxn returns what was read of the transaction a read error is
+// about: the one the last file ends inside (TruncatedError.Txn) or the one
+// a crash cut that the reader cannot leave out (CutError.Partial); nil for
+// any other error. A stop point before it is honoured, as before the
+// transaction whole.
+func PartialTxn(err error) *txn.Txn {
+	var cut *CutError
+	var trunc *TruncatedError
+	switch {
+	case errors.As(err, &cut):
+		return cut.Partial
+	case errors.As(err, &trunc):
+		return trunc.Txn
+	}
+	return nil
+}

@@ -365,9 +365,15 @@ func (r *Reader) Next(ctx context.Context) (*txn.Txn, error) {
 	for {
 		if len(r.ahead.queue) == 0 && r.err != nil {
 			r.stopDecoders() // nothing left for them to do
+			// Every transaction before it was returned: what was read of
+			// the next one gets its number.
 			var cut *CutError
-			if errors.As(r.err, &cut) {
-				cut.Partial.Seq = r.group.seq + 1 // every transaction before it was returned
+			var trunc *TruncatedError
+			switch {
+			case errors.As(r.err, &cut):
+				cut.Partial.Seq = r.group.seq + 1
+			case errors.As(r.err, &trunc) && trunc.Txn != nil:
+				trunc.Txn.Seq = r.group.seq + 1
 			}
 			return nil, r.err
 		}
@@ -543,7 +549,8 @@ func (r *Reader) endOfFile() error {
 	}
 	if r.group.cur != nil {
 		if r.in.last && !nextFollows(fr) {
-			return &TruncatedError{File: fr.Name(), Size: fr.DataEnd(), Partial: r.group.cur.t.Start, LastEnd: r.group.lastEnd}
+			return &TruncatedError{File: fr.Name(), Size: fr.DataEnd(), Partial: r.group.cur.t.Start, LastEnd: r.group.lastEnd,
+				Txn: r.partial()}
 		}
 		return r.cutAtEnd(&event.Error{File: fr.Name(), Offset: fr.DataEnd(),
 			Err: fmt.Errorf("file ends inside the transaction starting at %s, and more files follow", r.group.cur.t.Start)})
@@ -567,7 +574,11 @@ func (r *Reader) shortFile(ev event.Framed) error {
 		partial = r.group.cur.t.Start
 	}
 	if r.in.last && !r.group.skipping {
-		return &TruncatedError{File: fr.Name(), Size: fr.DataEnd(), Partial: partial, LastEnd: r.group.lastEnd, InEvent: true}
+		te := &TruncatedError{File: fr.Name(), Size: fr.DataEnd(), Partial: partial, LastEnd: r.group.lastEnd, InEvent: true}
+		if r.group.cur != nil {
+			te.Txn = r.partial()
+		}
+		return te
 	}
 	if r.in.last {
 		return &event.Error{File: fr.Name(), Offset: ev.Pos,

@@ -279,15 +279,16 @@ func (a *analyzer) countRows(r *txn.Rows) {
 	}
 }
 
-// cut predicts, when reading ended at a transaction a crash cut that the
-// reader cannot leave out (binlog.CutError), whether the replay's stop
-// point comes before it, as the replay checks it.
+// cut predicts, when reading ended inside a transaction (the last file
+// ends inside it, or a crash cut it and the reader cannot leave it out),
+// whether the replay's stop point comes before it, as the replay checks
+// it.
 func (a *analyzer) cut(readErr error) {
-	var cut *binlog.CutError
-	if a.stopped || !errors.As(readErr, &cut) {
+	t := binlog.PartialTxn(readErr)
+	if a.stopped || t == nil {
 		return
 	}
-	t, p := cut.Partial, &a.rep.Replay
+	p := &a.rep.Replay
 	if reason := a.filter.Stop(t); reason != "" {
 		a.stopped = true
 		p.StoppedBefore, p.StopReason = t.Ref(), reason

@@ -289,8 +289,7 @@ func pipe(ctx context.Context, rd *binlog.Reader, start func(atStart txn.GTIDSet
 		defer close(ch)
 		for first := true; ; first = false {
 			t, err := rd.Next(rctx)
-			var cut *binlog.CutError
-			if first && errors.As(err, &cut) {
+			if first && binlog.PartialTxn(err) != nil {
 				// A stop point before it is still checked (analyzer.cut),
 				// after the start history, as the replay does.
 				atStart, _, _ := rd.GTIDHistory()

@@ -14,6 +14,7 @@ import (
 	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/binlog/event"
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
+	"github.com/binlog-replay/binlog-replay/plan"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -118,6 +119,33 @@ func TestTruncatedLastFile(t *testing.T) {
 			t.Fatalf("replay --strict on a truncated binlog: %v, want ErrTruncated", err)
 		}
 	})
+	// A stop point before the transaction the file ends inside is
+	// reached there, --strict or not: before, the replay said the stop
+	// point was never reached (exit 3) when it was that transaction's
+	// GTID, and --strict refused.
+	partial := binlog.PartialTxn(readErr)
+	if partial == nil || partial.GTID.IsZero() || partial.Seq != uint64(complete+1) {
+		t.Fatalf("what was read of the cut transaction: %+v; want its GTID, #%d", partial, complete+1)
+	}
+	for _, strict := range []bool{false, true} {
+		t.Run(fmt.Sprint("stop before it, strict=", strict), func(t *testing.T) {
+			tgt, db := sc.Target(t)
+			o := opts(4)
+			o.Files, o.TargetDSN, o.Select.StartPosition, o.Recovery.Strict = files, tgt.DSN(""), sc.Start, strict
+			o.Select.StopBeforeGTID = partial.GTID
+			sum, err := replay.Run(context.Background(), o, io.Discard)
+			if err != nil || !strings.Contains(sum.StopReason, "--stop-before-gtid") {
+				t.Fatalf("replay: %v, stop %q; want stopped before GTID %s", err, sum.StopReason, partial.GTID)
+			}
+			if got := countRows(t, db); got != complete || int(sum.Applied) != complete {
+				t.Errorf("target has %d rows, summary %d applied; want the %d complete transactions", got, sum.Applied, complete)
+			}
+			rep, err := plan.Run(context.Background(), plan.Options{Files: files, StartPosition: sc.Start, StopBeforeGTID: partial.GTID})
+			if err != nil || rep.Replay.Fails || rep.Replay.StoppedBefore == nil || rep.Replay.StoppedBefore.Start != partial.Start {
+				t.Fatalf("plan: %v, fails %v, stops before %+v; want a stop before %s", err, rep.Replay.Fails, rep.Replay.StoppedBefore, partial.Start)
+			}
+		})
+	}
 }
 
 func TestFlippedByte(t *testing.T) {

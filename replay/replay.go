@@ -758,9 +758,11 @@ func (r *run) readStage(ctx context.Context, start txn.Position, out chan<- *txn
 			// drops the temporary tables of before the restart there.
 			restarted = restarted || t.ServerRestarted
 		}
-		var cut *binlog.CutError
-		cutErr := errors.As(err, &cut)
-		if first && (err == nil || errors.Is(err, io.EOF) || cutErr) {
+		// What was read of a transaction the binlogs end inside, or a
+		// crash cut: a stop point before it is honoured, as before it
+		// whole.
+		partial := binlog.PartialTxn(err)
+		if first && (err == nil || errors.Is(err, io.EOF) || partial != nil) {
 			atStart, _, _ := rd.GTIDHistory()
 			f.StartHistory(atStart)
 			if err := r.checkStopPassedAtStart(f, rd, start); err != nil {
@@ -779,10 +781,8 @@ func (r *run) readStage(ctx context.Context, start txn.Position, out chan<- *txn
 		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 			return nil
 		}
-		if cutErr {
-			// A transaction a crash cut that cannot be left out: a stop
-			// point before it is honoured, as before it whole.
-			if stop := f.Stop(cut.Partial); stop != "" && r.stopHeld(f, cut.Partial, sent) {
+		if partial != nil {
+			if stop := f.Stop(partial); stop != "" && r.stopHeld(f, partial, sent) {
 				return nil
 			} else if stop != "" {
 				r.setStop(stop)
