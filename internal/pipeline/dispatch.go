@@ -116,7 +116,8 @@ func (p *Pipeline) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- 
 	send := func(g *group) error {
 		g.sealed()
 		prevFirst = g.first
-		sizer.Observe(g.first, g.dependsOn, p.seq.CommittedUpTo(), time.Now())
+		saturated := p.counts.busy.Load() >= int64(p.cfg.Workers)
+		sizer.Observe(g.first, g.dependsOn, p.seq.CommittedUpTo(), saturated, time.Now())
 		if sched.keyer != nil {
 			width := wide.Add(g.last(), g.dependsOn)
 			p.mu.Lock()

@@ -13,6 +13,7 @@ type sim struct {
 	committed uint64 // the last committed ticket
 	now       time.Time
 	cost      func(txns int) time.Duration
+	saturated bool // every group is dispatched with every worker busy
 }
 
 func newSim(s *GroupSizer, cost func(int) time.Duration) *sim {
@@ -29,7 +30,7 @@ func (m *sim) feed(n int, chained bool) {
 			dependsOn = first - 1
 		}
 		m.next += uint64(txns)
-		m.s.Observe(first, dependsOn, m.committed, m.now)
+		m.s.Observe(first, dependsOn, m.committed, m.saturated, m.now)
 		m.now = m.now.Add(m.cost(txns))
 		m.committed = m.next - 1
 	}
@@ -119,7 +120,7 @@ func TestGroupSizerGrowsBeforeARate(t *testing.T) {
 	for i := 0; i < 5*sizeWindow; i++ {
 		first := next
 		next += uint64(s.MaxTxns())
-		s.Observe(first, first-1, 0, now)
+		s.Observe(first, first-1, 0, false, now)
 		now = now.Add(time.Millisecond)
 	}
 	if got := s.MaxTxns(); got != maxGroupTxns {
@@ -138,7 +139,7 @@ func TestGroupSizerGrowsBeforeARate(t *testing.T) {
 	for i := 0; i < 3*sizeWindow; i++ { // nothing commits: 256 is not measured
 		first := m.next
 		m.next += uint64(s.MaxTxns())
-		s.Observe(first, first-1, m.committed, m.now)
+		s.Observe(first, first-1, m.committed, false, m.now)
 		m.now = m.now.Add(time.Millisecond)
 	}
 	if got := s.MaxTxns(); got != 4*baseGroupTxns {
@@ -195,5 +196,46 @@ func TestStartGroupTxns(t *testing.T) {
 	}
 	if got := NewGroupSizer(16, 1024).MaxTxns(); got != 16 {
 		t.Fatalf("a configured size %d started at %d", 16, got)
+	}
+}
+
+// TestGroupSizerGrowsWhenWorkersAreBusy: groups that run side by side but
+// find every worker busy (saturated) gain nothing from running at once,
+// and grow while larger groups raise the commit rate (a target where a
+// commit costs), not where they do not (each transaction costing the
+// same, whatever its group): the brake takes the size back to the base.
+func TestGroupSizerGrowsWhenWorkersAreBusy(t *testing.T) {
+	s := NewGroupSizer(0, 0)
+	m := newSim(s, overhead)
+	m.saturated = true
+	for i := 0; i < 20; i++ {
+		m.feed(sizeWindow, false)
+	}
+	if got := s.MaxTxns(); got != maxGroupTxns {
+		t.Fatalf("saturated, where commits cost: limit %d, want %d", got, maxGroupTxns)
+	}
+
+	flat := func(txns int) time.Duration { return time.Duration(txns) * 20 * time.Microsecond }
+	s = NewGroupSizer(0, 0)
+	m = newSim(s, flat)
+	m.saturated = true
+	most := 0
+	for i := 0; i < 20; i++ {
+		m.feed(sizeWindow, false)
+		most = max(most, s.MaxTxns())
+	}
+	if got := s.MaxTxns(); got != baseGroupTxns || most > 2*baseGroupTxns {
+		t.Fatalf("saturated, where a group's size changes nothing: limit %d (at most %d), want %d (at most %d)",
+			got, most, baseGroupTxns, 2*baseGroupTxns)
+	}
+
+	// Not saturated: side by side, it stays at the base.
+	s = NewGroupSizer(0, 0)
+	m = newSim(s, overhead)
+	for i := 0; i < 20; i++ {
+		m.feed(sizeWindow, false)
+	}
+	if got := s.MaxTxns(); got != baseGroupTxns {
+		t.Fatalf("parallel, workers free: limit %d, want %d", got, baseGroupTxns)
 	}
 }
