@@ -88,6 +88,9 @@ func (a *analyzer) predict(t *txn.Txn) bool {
 	p := &a.rep.Replay
 	if t.ServerRestarted {
 		a.temps.Restarted()
+		if a.rewriter != nil {
+			a.rewriter.SourceRestarted()
+		}
 	}
 	if a.stopped {
 		a.checkStopOrder(t)

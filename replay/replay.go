@@ -841,6 +841,9 @@ func (r *run) readStage(ctx context.Context, start txn.Position, out chan<- *txn
 			}
 		}
 		if rw != nil { // the filters and --rewrite-db (none: nothing to leave out)
+			if restarted {
+				rw.SourceRestarted()
+			}
 			if err := rw.Apply(t); err != nil {
 				r.setReadErr(err, refusedWhy(err)+": every transaction before it was applied, and nothing of it")
 				return nil

@@ -174,6 +174,12 @@ func checkFilters(rules Rules, f *filter.Filter) error {
 	return nil
 }
 
+// SourceRestarted forgets the temporary tables the binlogs' sessions
+// had open: a source that restarted (txn.Txn.ServerRestarted) ended them
+// without logging their drop, and a table of one's name created later is
+// another, permanent one, which --tables leaves out unless it names it.
+func (rw *Rewriter) SourceRestarted() { clear(rw.temps) }
+
 // Apply removes from t the events the include filters do not keep, as
 // filter.Filter.Include does but for the statements (see keepQuery), and
 // renames the databases of the others. It returns an *Error, leaving t in

@@ -411,6 +411,39 @@ func TestTablesAlone(t *testing.T) {
 	}
 }
 
+// TestTablesSourceRestarted: a temporary table is kept with --tables
+// until the source restarts (its sessions end without logging a drop);
+// a table of its name created after that is a permanent one, which
+// --tables leaves out, and so are the writes to it (soak seed 123026: the
+// permanent table was created on the target, outside --tables).
+func TestTablesSourceRestarted(t *testing.T) {
+	rw, err := New(Config{Filter: filter.New(filter.Options{Tables: []string{"d.t1"}}), OtherTables: []string{"d.t2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		sql       string
+		restarted bool
+		kept      bool
+	}{
+		{"CREATE TEMPORARY TABLE shadow (id INT)", false, true},
+		{"INSERT INTO shadow VALUES (1)", false, true},
+		{"CREATE TABLE shadow (id INT PRIMARY KEY)", true, false},
+		{"INSERT INTO shadow VALUES (2)", false, false},
+	} {
+		tx := query("d", c.sql)
+		if c.restarted {
+			rw.SourceRestarted()
+		}
+		if err := rw.Apply(tx); err != nil {
+			t.Fatalf("%s: %v", c.sql, err)
+		}
+		if kept := len(tx.Events) > 0; kept != c.kept {
+			t.Errorf("%s (after a restart: %v): kept %v, want %v", c.sql, c.restarted, kept, c.kept)
+		}
+	}
+}
+
 // TestTablesUnseen: with --rewrite-db, where the target lacks the database
 // as the binlogs name it (Config.Unseen), the tables --tables leaves out
 // and their triggers are not known: a statement there that names no table
