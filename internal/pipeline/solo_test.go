@@ -61,3 +61,34 @@ func TestUncertainMemoryHint(t *testing.T) {
 		}
 	}
 }
+
+// TestSoloNothingLeft: a transaction the binlog marks as writing
+// non-transactional tables is applied apart (its outcome can be unknown
+// after a lost target), but not once the filters have left nothing of it
+// but BEGIN and COMMIT: its commit then holds the checkpoint alone, and a
+// resume must not refuse to guess its outcome (soak seed 123082).
+func TestSoloNothingLeft(t *testing.T) {
+	q := func(sql string) txn.Event {
+		return txn.Event{Kind: txn.EventQuery, Query: &txn.Query{Schema: "soak", SQL: []byte(sql)}}
+	}
+	p := &Pipeline{}
+	for _, c := range []struct {
+		name   string
+		events []txn.Event
+		solo   bool
+	}{
+		{"a statement", []txn.Event{q("BEGIN"), q("INSERT INTO tmp_s0 VALUES (1, 2)"), q("COMMIT")}, true},
+		{"BEGIN and COMMIT only", []txn.Event{q("BEGIN"), q("COMMIT")}, false},
+		{"no event", nil, false},
+		{"rows", []txn.Event{q("BEGIN"), {Kind: txn.EventRows, Rows: &txn.Rows{}}}, true},
+	} {
+		tx := &txn.Txn{Kind: txn.KindStatement, NonTransactional: true, Events: c.events}
+		why, err := p.soloReason(t.Context(), tx)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if got := why != ""; got != c.solo {
+			t.Errorf("%s: applied apart %v (%q), want %v", c.name, got, why, c.solo)
+		}
+	}
+}
