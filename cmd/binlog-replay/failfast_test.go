@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/binlog-replay/binlog-replay/binlog"
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/txn"
@@ -355,4 +357,77 @@ func TestFailFastFirstMinute(t *testing.T) {
 		t.Fatalf("the right binlogs: exit %d:\n%s", code, out)
 	}
 	replaytest.RequireEqual(t, db, a.SourceDB, "ff")
+}
+
+// TestCheckStartTruncated: the last binlog ends inside the transaction
+// at the start position (the source crashed while writing it). The start
+// check takes what was read of it as the first transaction, as for one a
+// crash cut in an earlier file: the position is a boundary, and the
+// backup's continuity is checked on its GTID; the replay then stops
+// before it or reports the truncation. Before, the start check refused
+// the files whatever the stop point, where the replay stops before such
+// a transaction.
+func TestCheckStartTruncated(t *testing.T) {
+	dir := t.TempDir()
+	src := "../../testdata/binlogs/mariadb-10.11/row"
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, filepath.Join(dir, e.Name()))
+		if err := os.WriteFile(files[len(files)-1], b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The last transaction of the last file.
+	rd, err := binlog.NewReader(files, binlog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last *txn.Txn
+	for {
+		tx, err := rd.Next(t.Context())
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tx.Start.File == filepath.Base(files[len(files)-1]) {
+			last = tx
+		}
+	}
+	rd.Close()
+	if last == nil || last.GTID.IsZero() {
+		t.Fatalf("no transaction with a GTID in %s", files[len(files)-1])
+	}
+	backupAt := func(gtid string) string {
+		d := t.TempDir()
+		info := fmt.Sprintf("%s\t%d\t%s\n", last.Start.File, last.Start.Offset, gtid)
+		if err := os.WriteFile(filepath.Join(d, "mariadb_backup_binlog_info"), []byte(info), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	before := txn.GTID{Flavor: last.GTID.Flavor, Domain: last.GTID.Domain, Server: last.GTID.Server, Seq: last.GTID.Seq - 1}
+	if err := os.Truncate(files[len(files)-1], int64(last.Start.Offset+last.End.Offset)/2); err != nil {
+		t.Fatal(err)
+	}
+	ro := replay.DefaultOptions()
+	ro.Files, ro.Select.StartPosition = files, last.Start
+	if err := checkStart(t.Context(), &ro, ""); err != nil {
+		t.Errorf("start at it: %v", err)
+	}
+	if err := checkStart(t.Context(), &ro, backupAt(before.String())); err != nil {
+		t.Errorf("a backup just before it: %v", err)
+	}
+	if err := checkStart(t.Context(), &ro, backupAt(last.GTID.String())); err == nil || !strings.Contains(err.Error(), "the backup already holds it") {
+		t.Errorf("a backup that holds it: %v, want the continuity check's refusal", err)
+	}
 }
