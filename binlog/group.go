@@ -348,7 +348,9 @@ func (r *Reader) commitEvent(e readyEvent) (*pendingTxn, error) {
 	if r.group.cur == nil || r.group.cur.state != stGroup {
 		return nil, r.inTxnError(e)
 	}
-	return r.finish(e, r.groupKind()), nil
+	p := r.finish(e, r.groupKind())
+	p.t.XID = true
+	return p, nil
 }
 
 // contextEvent adds an INTVAR, RAND or USER_VAR event, which belongs to the

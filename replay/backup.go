@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/binlog-replay/binlog-replay/txn"
@@ -26,6 +27,11 @@ type BackupStart struct {
 	ServerIDs map[uint32]uint32
 	// Source names the file it was read from.
 	Source string
+	// Ended is when a mariabackup or xtrabackup backup ended (end_time of
+	// its xtrabackup_info or mariadb_backup_info, read in this host's
+	// time zone, as the backup tool writes it in its own); zero when the
+	// backup has no such file (a dump, mydumper). See HotBaseError.
+	Ended time.Time
 }
 
 // StartFromBackup reads the binlog position a base backup recorded: in a
@@ -48,7 +54,12 @@ func StartFromBackup(dir string) (BackupStart, error) {
 		if err != nil {
 			return BackupStart{}, fmt.Errorf("read backup position: %w", err)
 		}
-		return parseXtrabackupInfo(p, string(data))
+		bs, err := parseXtrabackupInfo(p, string(data))
+		if err != nil {
+			return bs, err
+		}
+		bs.Ended, err = backupEnded(dir)
+		return bs, err
 	}
 	p := filepath.Join(dir, "metadata")
 	f, err := os.Open(p)
@@ -60,6 +71,34 @@ func StartFromBackup(dir string) (BackupStart, error) {
 	}
 	defer f.Close()
 	return parseMydumperMetadata(p, f)
+}
+
+// backupEnded reads the end_time of a mariabackup or xtrabackup
+// backup's info file in dir (zero when there is none, or it has none).
+func backupEnded(dir string) (time.Time, error) {
+	for _, name := range []string{"mariadb_backup_info", "xtrabackup_info"} {
+		p := filepath.Join(dir, name)
+		data, err := os.ReadFile(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return time.Time{}, fmt.Errorf("read the backup's end time: %w", err)
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			key, val, ok := strings.Cut(line, "=")
+			if !ok || strings.TrimSpace(key) != "end_time" {
+				continue
+			}
+			end, err := time.ParseInLocation(time.DateTime, strings.TrimSpace(val), time.Local)
+			if err != nil {
+				return time.Time{}, fmt.Errorf("parse %s: end_time: %w", p, err)
+			}
+			return end, nil
+		}
+		return time.Time{}, nil
+	}
+	return time.Time{}, nil
 }
 
 func parseXtrabackupInfo(path, data string) (BackupStart, error) {

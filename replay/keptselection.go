@@ -21,6 +21,9 @@ type keptSelection struct {
 	StopBeforeGTID string   `json:"stop_before_gtid,omitempty"`
 	Databases      []string `json:"databases,omitempty"`
 	Tables         []string `json:"tables,omitempty"`
+	// HotBaseEnded is Selection.HotBaseEnded (RFC 3339, UTC): a resume,
+	// which is given no --from-backup, goes on checking against it.
+	HotBaseEnded string `json:"hot_base_ended,omitempty"`
 }
 
 // hasStop reports whether s gives a stop point.
@@ -39,6 +42,9 @@ func (s *Selection) keep() string {
 	}
 	if !s.StopBeforeGTID.IsZero() {
 		k.StopBeforeGTID = s.StopBeforeGTID.String()
+	}
+	if !s.HotBaseEnded.IsZero() {
+		k.HotBaseEnded = s.HotBaseEnded.UTC().Format(time.RFC3339)
 	}
 	b, _ := json.Marshal(k) // strings only: cannot fail
 	return string(b)
@@ -65,7 +71,8 @@ func (k keptSelection) stopFlags() string {
 // reached it just before, or not at all: a resume cannot tell a Ctrl-C
 // at the end from one before it); another stop point replaces it, and
 // --to-end drops it. It keeps the run's --databases and --tables when none
-// are given, and refuses others. A checkpoint of a version that did not
+// are given, and refuses others, and the end of its hot base
+// (Selection.HotBaseEnded). A checkpoint of a version that did not
 // keep them (Selection "") keeps nothing.
 func (r *run) resumeSelection(cp *Checkpoint) error {
 	if cp.Selection == "" {
@@ -81,6 +88,12 @@ func (r *run) resumeSelection(cp *Checkpoint) error {
 			return fmt.Errorf("the stop point the checkpoint keeps: %w", err)
 		}
 		r.logf("stop point kept from the checkpoint: %s (give another stop point, or --to-end, to go further)", flags)
+	}
+	if k.HotBaseEnded != "" && s.HotBaseEnded.IsZero() {
+		var err error
+		if s.HotBaseEnded, err = time.Parse(time.RFC3339, k.HotBaseEnded); err != nil {
+			return fmt.Errorf("the hot base's end the checkpoint keeps: %w", err)
+		}
 	}
 	switch {
 	case len(s.Databases) == 0 && len(s.Tables) == 0:

@@ -89,6 +89,14 @@ type Selection struct {
 	// with GTIDs of its own (they are not the source's), and a resume must
 	// give the same rules (the checkpoint records them).
 	RewriteDB rewrite.Rules
+	// HotBaseEnded is when the hot base backup the replay starts from
+	// ended (BackupStart.Ended; zero: unknown, not checked): a transaction
+	// after its position that changed non-transactional tables inside a
+	// transaction begun by then is refused (HotBaseError), unless
+	// HotBaseChecked says the operator checked that the base does not
+	// hold those changes.
+	HotBaseEnded   time.Time
+	HotBaseChecked bool
 }
 
 // ApplyOptions say how a replay applies the transactions it selects.

@@ -839,6 +839,10 @@ func (r *run) readStage(ctx context.Context, start txn.Position, out chan<- *txn
 				r.skipped.Add(1)
 				continue
 			}
+			if err := hotBaseRisk(t, r.opts.Select.HotBaseEnded); err != nil && !r.opts.Select.HotBaseChecked {
+				r.setReadErr(err, "refused: the hot base backup may already hold this transaction's non-transactional changes: every transaction before it was applied, and nothing of it")
+				return nil
+			}
 		}
 		if rw != nil { // the filters and --rewrite-db (none: nothing to leave out)
 			if restarted {

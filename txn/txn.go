@@ -137,6 +137,11 @@ type Txn struct {
 	// GTID event lacks the FL_TRANSACTIONAL flag. Its writes survive a
 	// rollback on the target too, so it must never be applied twice.
 	NonTransactional bool
+	// XID is set when the group ended with an XID event: a transactional
+	// commit. With NonTransactional, the transaction changed both kinds
+	// of tables, and its non-transactional changes were made before its
+	// commit was logged (see replay.HotBaseError).
+	XID bool
 	// ServerRestarted is set on the first transaction read after its
 	// server started again (a file whose format description has a create
 	// time, after other files were read): the temporary tables its
@@ -147,7 +152,7 @@ type Txn struct {
 	// StreamAbove): 0 for a whole transaction, 1, 2... for the pieces of a
 	// streamed one, the last with Final set. Every piece has the
 	// transaction's Seq, GTID, Start and Format; End, Time,
-	// NonTransactional and RolledBack are set on the last one only, and
+	// NonTransactional, XID and RolledBack are set on the last one only, and
 	// Bytes counts each piece's own bytes.
 	Part  int
 	Final bool

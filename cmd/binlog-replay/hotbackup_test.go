@@ -539,3 +539,73 @@ func TestIncrementalBackupDrill(t *testing.T) {
 	}
 	replaytest.RequireEqual(t, tgtDB, d.srcDB, "hb")
 }
+
+// TestHotBaseMixedTransaction: a statement-format transaction that
+// changed an InnoDB and a MyISAM table is open while mariabackup runs.
+// The backup holds its MyISAM change (made when the statement ran) while
+// the binlog logs it, with the transaction, after the backup's position:
+// applied from there, the increment would be counted twice, exit 0 (as
+// `mariadb-binlog | mariadb` does). The replay refuses it, naming it,
+// with nothing of it applied; once the operator has taken the change out
+// of the base, --resume --hot-base-checked applies it and the target
+// equals the source.
+func TestHotBaseMixedTransaction(t *testing.T) {
+	requireMariabackup(t)
+	ctx := t.Context()
+	d := newBackupDrill(t, "STATEMENT", "CREATE DATABASE hm", "CREATE TABLE hm.t (id INT PRIMARY KEY) ENGINE=InnoDB",
+		"CREATE TABLE hm.m (id INT PRIMARY KEY, n INT NOT NULL) ENGINE=MyISAM", "INSERT INTO hm.m VALUES (1, 0)")
+	sess, err := d.srcDB.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	for _, s := range []string{"BEGIN", "INSERT INTO hm.t VALUES (1)", "UPDATE hm.m SET n = n + 1 WHERE id = 1"} {
+		if _, err := sess.ExecContext(ctx, s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+	backup := d.mariabackup()
+	if _, err := sess.ExecContext(ctx, "COMMIT"); err != nil {
+		t.Fatal(err)
+	}
+	files := d.binlogs()
+	tgt, tgtDB := d.target(backup)
+	counter := func() int {
+		t.Helper()
+		var n int
+		if err := tgtDB.QueryRowContext(ctx, "SELECT n FROM hm.m WHERE id = 1").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := counter(); n != 1 {
+		t.Fatalf("the base's counter is %d: want 1, the open transaction's MyISAM change (the hazard)", n)
+	}
+	code, out, _ := runReplayCLI(t, append([]string{"--target", tgt.DSN(""), "--from-backup", backup}, files...)...)
+	if code != 1 {
+		t.Fatalf("replay: exit %d, want 1:\n%s", code, out)
+	}
+	requireMessage(t, out, "changed non-transactional tables inside a transaction that began at", "before the base backup ended",
+		"Nothing of it was applied", "--hot-base-checked")
+	var rows int
+	if err := tgtDB.QueryRowContext(ctx, "SELECT COUNT(*) FROM hm.t").Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 0 || counter() != 1 {
+		t.Fatalf("after the refusal: hm.t holds %d rows (want 0), the counter is %d (want 1)", rows, counter())
+	}
+	// The operator takes the change out of the base, then says so.
+	if _, err := tgtDB.ExecContext(ctx, "UPDATE hm.m SET n = 0 WHERE id = 1"); err != nil {
+		t.Fatal(err)
+	}
+	// A bare resume is refused again: the checkpoint keeps the base's end.
+	code, out, _ = runReplayCLI(t, append([]string{"--target", tgt.DSN(""), "--resume"}, files...)...)
+	if code != 1 || !strings.Contains(out, "before the base backup ended") {
+		t.Fatalf("replay --resume: exit %d, want 1 and the refusal again:\n%s", code, out)
+	}
+	code, out, _ = runReplayCLI(t, append([]string{"--target", tgt.DSN(""), "--resume", "--hot-base-checked"}, files...)...)
+	if code != 0 {
+		t.Fatalf("replay --resume --hot-base-checked: exit %d:\n%s", code, out)
+	}
+	replaytest.RequireEqual(t, tgtDB, d.srcDB, "hm")
+}

@@ -72,6 +72,9 @@ type ReplayRecoveryFlags struct {
 	StopNeverReachedOK bool
 	// ToEnd, with Resume, drops the stop point the checkpoint keeps.
 	ToEnd bool
+	// HotBaseChecked applies the transactions a hot base may hold in
+	// part (replay.HotBaseError): the operator checked that it does not.
+	HotBaseChecked bool
 	// Uncertain is --uncertain: what became of the transaction an earlier
 	// run left unfinished (applied or not-applied).
 	Uncertain string
@@ -130,6 +133,8 @@ func (o *ReplayOptions) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.CommitOrder, "commit-order", "server", "how commits are kept in source order: server (a COMMIT is sent as soon as the one before it is sent, the target holding it until that one commits, and a group that writes rows of the groups before starts once they have run their statements, the target holding it on their row locks, and its transactions that write no row of the group just before it start beside that group: fewer round trips over a network, more of the target at work) or client (each COMMIT waits in the replay for the one before it to be acknowledged, and a dependent group, whole, for the commits it depends on)")
 	fs.BoolVar(&o.Resume, "resume", false, "continue from the checkpoint saved on the target (with its stop point, --exclude-gtids, --databases and --tables unless given)")
 	fs.BoolVar(&o.ToEnd, "to-end", false, "with --resume, apply to the end of the binlogs instead of the stop point the checkpoint keeps")
+	fs.BoolVar(&o.HotBaseChecked, "hot-base-checked", false, "with --from-backup, apply the transactions whose non-transactional changes the hot base backup may already hold "+
+		"(refused by default, naming the first: it was open while the backup ran): you checked that the base does not hold them")
 	fs.BoolVar(&o.StopNeverReachedOK, "stop-never-reached-ok", false, "exit 0, not 3, when the binlogs end before the stop point given (--stop-position, --stop-datetime, --stop-before-gtid)")
 	fs.StringVar(&o.Uncertain, "uncertain", "", "with --resume, when the earlier run stopped inside a transaction whose outcome cannot be known "+
 		"(it writes non-transactional tables, or a DDL that cannot be told), the `outcome` the operator found: "+
@@ -217,6 +222,14 @@ func (o *ReplayOptions) options(args []string, warn io.Writer) (replay.Options, 
 	ro.Recovery.Resume, ro.Apply.NoLogBin, ro.Recovery.SkipUnknown, ro.Recovery.Strict = o.Resume, o.NoLogBin, o.SkipUnknown, o.Strict
 	ro.Apply.Compact = o.Compact
 	ro.Recovery.NoContinuityCheck, ro.Select.StopNeverReachedOK, ro.Select.ToEnd = o.NoContinuityCheck, o.StopNeverReachedOK, o.ToEnd
+	ro.Select.HotBaseChecked = o.HotBaseChecked
+	if o.FromBackup != "" {
+		bs, err := replay.StartFromBackup(o.FromBackup)
+		if err != nil {
+			return ro, err
+		}
+		ro.Select.HotBaseEnded = bs.Ended
+	}
 	ro.Recovery.Reconnect, ro.Apply.MemoryBudget, ro.Report.StallReport, ro.Report.LogValues = o.Reconnect, int64(o.Memory), o.StallReport, o.LogValues
 	if ro.Apply.TargetGTIDs, err = replay.ParseGTIDMode(o.TargetGTIDs); err != nil {
 		return ro, err

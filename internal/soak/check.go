@@ -110,10 +110,14 @@ type checker struct {
 
 // refusalText returns what the replay's error says when it refuses a
 // transaction for the reason refusal (Expect.Refusal): the refusal itself,
-// but for a transaction a crash of the source cut (the reader's error).
+// but for a transaction a crash of the source cut (the reader's error) and
+// one a hot base may hold in part.
 func refusalText(refusal string) string {
-	if refusal == binlogtext.CutByCrash {
+	switch refusal {
+	case binlogtext.CutByCrash:
 		return "and more files follow"
+	case binlogtext.HotBaseRisk:
+		return "before the base backup ended"
 	}
 	return refusal
 }

@@ -72,6 +72,21 @@ func backupBinlogInfo(dir string) (file string, pos uint64, gtids string, err er
 	return f[0], pos, gtids, nil
 }
 
+// backupEnded reads when the prepared hot backup in dir ended (end_time
+// of its xtrabackup_info, written in this host's time zone).
+func backupEnded(dir string) (time.Time, error) {
+	data, err := os.ReadFile(filepath.Join(dir, "xtrabackup_info"))
+	if err != nil {
+		return time.Time{}, fmt.Errorf("hot backup: its end: %w", err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "end_time = "); ok {
+			return time.ParseInLocation("2006-01-02 15:04:05", strings.TrimSpace(v), time.Local)
+		}
+	}
+	return time.Time{}, fmt.Errorf("hot backup: no end_time in %s", filepath.Join(dir, "xtrabackup_info"))
+}
+
 // binlogPosAt returns the GTID position (gtid_binlog_pos) of the binlogs
 // files at file:pos: the last GTID each domain logged before it, read by
 // mariadb-binlog from the first file (a soak source's binlogs start with

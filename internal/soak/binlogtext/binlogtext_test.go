@@ -18,14 +18,19 @@ func TestParseBinlogText(t *testing.T) {
 		return tm
 	}
 	want := []BinTxn{
-		{File: "mysql-bin.000002", Start: 385, End: 550, GTID: "0-1-13", Time: at("2026-12-04 18:55:21"), Statement: true, DDL: true, ended: true},
-		{File: "mysql-bin.000002", Start: 550, End: 759, GTID: "0-1-14", Time: at("2026-12-04 08:55:23"), ErrorCodes: 1, Statement: true, group: true, ended: true},
-		{File: "mysql-bin.000002", Start: 759, End: 981, GTID: "0-1-15", Time: at("2026-12-04 18:55:25"), Trans: true, group: true, ended: true},
-		{File: "mysql-bin.000002", Start: 981, End: 1170, GTID: "0-1-16", Time: at("2026-12-04 18:55:25"), RolledBack: true, Statement: true, group: true, ended: true},
-		{File: "mysql-bin.000002", Start: 1170, End: 1330, GTID: "0-1-17", Time: at("2026-12-04 18:55:26"), Statement: true, Generated: true, ended: true},
+		{File: "mysql-bin.000002", Start: 385, End: 550, GTID: "0-1-13", Time: at("2026-12-04 18:55:21"), Statement: true, DDL: true, ended: true,
+			Began: at("2026-12-04 18:55:21")},
+		{File: "mysql-bin.000002", Start: 550, End: 759, GTID: "0-1-14", Time: at("2026-12-04 08:55:23"), ErrorCodes: 1, Statement: true, group: true, ended: true,
+			Began: at("2026-12-04 18:55:22")},
+		{File: "mysql-bin.000002", Start: 759, End: 981, GTID: "0-1-15", Time: at("2026-12-04 18:55:25"), Trans: true, group: true, ended: true,
+			XID: true, Began: at("2026-12-04 18:55:24")},
+		{File: "mysql-bin.000002", Start: 981, End: 1170, GTID: "0-1-16", Time: at("2026-12-04 18:55:25"), RolledBack: true, Statement: true, group: true, ended: true,
+			Began: at("2026-12-04 18:55:25")},
+		{File: "mysql-bin.000002", Start: 1170, End: 1330, GTID: "0-1-17", Time: at("2026-12-04 18:55:26"), Statement: true, Generated: true, ended: true,
+			Began: at("2026-12-04 18:55:26")},
 		// log_bin_compress: a Query_compressed event is a query like any other.
 		{File: "mysql-bin.000002", Start: 1330, End: 1440, GTID: "0-1-18", Time: at("2026-12-04 18:55:27"), Statement: true,
-			ErrorCodes: 1, TempOps: []string{"+1/8:tmp_s1"}, ended: true},
+			ErrorCodes: 1, TempOps: []string{"+1/8:tmp_s1"}, ended: true, Began: at("2026-12-04 18:55:27")},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got\n%+v\nwant\n%+v", got, want)
@@ -209,3 +214,29 @@ CREATE TEMPORARY TABLE tmp_s1 (id INT PRIMARY KEY) ENGINE=MyISAM
 # at 1440
 #261204 18:55:26 server id 1  end_log_pos 1485 CRC32 0xa 	Rotate to mysql-bin.000003  pos: 4
 `
+
+// TestMarkHotBase: a transaction that changed non-transactional tables
+// inside a transaction (no "trans" flag, an Xid at its end, or a ROLLBACK)
+// whose first statement ran by the hot backup's end, to the second, is
+// refused; transactional ones, non-transactional ones alone, later ones
+// and ones refused for another reason are not marked.
+func TestMarkHotBase(t *testing.T) {
+	ended := time.Date(2026, 12, 7, 18, 33, 51, 0, time.UTC)
+	before, after := ended.Add(-2*time.Second), ended.Add(time.Second)
+	txns := []BinTxn{
+		{GTID: "mixed", XID: true, Began: before},
+		{GTID: "mixed in the end's second", XID: true, Began: ended.Add(900 * time.Millisecond)},
+		{GTID: "mixed after", XID: true, Began: after},
+		{GTID: "transactional", Trans: true, XID: true, Began: before},
+		{GTID: "non-transactional alone", Began: before},
+		{GTID: "rolled back", RolledBack: true, Began: before},
+		{GTID: "XA", XID: true, Began: before, Refused: "XA"},
+	}
+	MarkHotBase(txns, ended)
+	want := []string{HotBaseRisk, HotBaseRisk, "", "", "", HotBaseRisk, "XA"}
+	for i, tx := range txns {
+		if tx.Refused != want[i] {
+			t.Errorf("%s: refused %q, want %q", tx.GTID, tx.Refused, want[i])
+		}
+	}
+}
