@@ -72,6 +72,12 @@ type Options struct {
 	// NoContinuityCheck reads on where a binlog file does not carry on from
 	// the one before it, as the replay's --no-continuity-check does.
 	NoContinuityCheck bool
+	// HotBaseEnded is when the hot base backup of --from-backup ended
+	// (replay.Selection.HotBaseEnded): the replay refuses a transaction
+	// whose non-transactional changes the base may hold
+	// (startcheck.HotBase), unless HotBaseChecked.
+	HotBaseEnded   time.Time
+	HotBaseChecked bool
 
 	// Analysis says what the report looks for and how it shows it.
 	Analysis

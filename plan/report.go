@@ -301,6 +301,10 @@ type Problems struct {
 	// stops: it uses a temporary table its session created before the
 	// start point (see temptables.Tables.Apply).
 	TempBeforeStart string `json:"temp_table_before_start,omitempty"`
+	// HotBase, when set, says why the replay stops at a transaction whose
+	// non-transactional changes the hot base may already hold
+	// (startcheck.HotBaseError).
+	HotBase string `json:"hot_base,omitempty"`
 }
 
 // RewriteRefusal is a transaction the replay's --rewrite-db refuses.

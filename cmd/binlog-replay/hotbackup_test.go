@@ -581,6 +581,12 @@ func TestHotBaseMixedTransaction(t *testing.T) {
 	if n := counter(); n != 1 {
 		t.Fatalf("the base's counter is %d: want 1, the open transaction's MyISAM change (the hazard)", n)
 	}
+	// plan predicts the refusal, exit status 1.
+	var planOut, planErr strings.Builder
+	if code := runPlan(ctx, append([]string{"--from-backup", backup}, files...), &planOut, &planErr); code != 1 {
+		t.Fatalf("plan: exit %d:\n%s%s", code, planOut.String(), planErr.String())
+	}
+	requireMessage(t, planOut.String(), "stops before #1", "before the base backup ended")
 	code, out, _ := runReplayCLI(t, append([]string{"--target", tgt.DSN(""), "--from-backup", backup}, files...)...)
 	if code != 1 {
 		t.Fatalf("replay: exit %d, want 1:\n%s", code, out)

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/binlog-replay/binlog-replay/plan"
+	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/rewrite"
 )
 
@@ -72,6 +73,13 @@ func (o *PlanOptions) options(args []string, warn io.Writer) (plan.Options, erro
 	po.StopPosition, po.StopDatetime, po.StopBeforeGTID = f.StopPosition, f.StopDatetime, f.StopBeforeGTID
 	po.Databases, po.Tables, po.RewriteDB = f.Databases, f.Tables, rewrite.Rules(o.RewriteDB)
 	po.SkipUnknown, po.TableKeys, po.HideValues, po.NoContinuityCheck = o.SkipUnknown, o.TableKeys, !o.LogValues, o.NoContinuityCheck
+	if o.FromBackup != "" {
+		bs, err := replay.StartFromBackup(o.FromBackup)
+		if err != nil {
+			return po, err
+		}
+		po.HotBaseEnded = bs.Ended
+	}
 	if o.BigRows < 1 {
 		return po, fmt.Errorf("--big-rows must be at least 1, got %d", o.BigRows)
 	}
@@ -141,6 +149,10 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if rep.Problems.TempBeforeStart != "" {
 		fmt.Fprintf(stderr, "binlog-replay plan: a replay with these options would stop, refusing the %s\n", rep.Problems.TempBeforeStart)
+		return 1
+	}
+	if rep.Problems.HotBase != "" {
+		fmt.Fprintf(stderr, "binlog-replay plan: a replay with these options would stop, refusing %s\n", rep.Problems.HotBase)
 		return 1
 	}
 	return 0
