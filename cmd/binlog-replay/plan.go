@@ -105,7 +105,7 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"the parallelism the transactions allow.",
 		exitStatus{0, "the report was written, and a replay with these flags would read the binlogs cleanly"},
 		exitStatus{1, "error: the binlogs (or the source) could not be read, or a replay with these flags would fail on them " +
-			"or refuse some of their transactions (--rewrite-db, a statement using a temporary table created before the start point), or its start, stop or skip options in them (a stop already behind what --start-gtid holds, GTIDs out of order, an --exclude-gtids position that skips more than its own transaction); the report says where"},
+			"or refuse some of their transactions (--rewrite-db, a statement using a temporary table created before the start point, one whose non-transactional changes the hot base of --from-backup may hold), or its start, stop or skip options in them (a stop already behind what --start-gtid holds, GTIDs out of order, an --exclude-gtids position that skips more than its own transaction); the report says where"},
 		exitStatus{2, "usage: bad flags or arguments"})
 	var o PlanOptions
 	o.AddFlags(fs)
