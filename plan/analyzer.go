@@ -10,7 +10,6 @@ import (
 	"github.com/binlog-replay/binlog-replay/binlog/event"
 	"github.com/binlog-replay/binlog-replay/filter"
 	"github.com/binlog-replay/binlog-replay/internal/pipeline/temptables"
-	"github.com/binlog-replay/binlog-replay/internal/startcheck"
 	"github.com/binlog-replay/binlog-replay/redact"
 	"github.com/binlog-replay/binlog-replay/rewrite"
 	"github.com/binlog-replay/binlog-replay/txn"
@@ -115,7 +114,7 @@ func (a *analyzer) predict(t *txn.Txn) bool {
 		p.Skipped++
 		return false
 	}
-	if err := startcheck.HotBase(t, a.opts.HotBaseEnded); err != nil && !a.opts.HotBaseChecked {
+	if err := a.opts.HotBase.Risk(t); err != nil && !a.opts.HotBaseChecked {
 		a.stopped = true
 		p.StoppedBefore, p.StopReason = t.Ref(), "refused: the hot base backup may already hold its non-transactional changes"
 		a.rep.Problems.HotBase = err.Error()

@@ -72,11 +72,10 @@ type Options struct {
 	// NoContinuityCheck reads on where a binlog file does not carry on from
 	// the one before it, as the replay's --no-continuity-check does.
 	NoContinuityCheck bool
-	// HotBaseEnded is when the hot base backup of --from-backup ended
-	// (replay.Selection.HotBaseEnded): the replay refuses a transaction
-	// whose non-transactional changes the base may hold
-	// (startcheck.HotBase), unless HotBaseChecked.
-	HotBaseEnded   time.Time
+	// HotBase is the base of --from-backup (replay.Selection.HotBase): the
+	// replay refuses a transaction whose non-transactional changes it may
+	// hold (startcheck.HotBase.Risk), unless HotBaseChecked.
+	HotBase        startcheck.HotBase
 	HotBaseChecked bool
 
 	// Analysis says what the report looks for and how it shows it.

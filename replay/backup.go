@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/binlog-replay/binlog-replay/internal/startcheck"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -27,11 +28,6 @@ type BackupStart struct {
 	ServerIDs map[uint32]uint32
 	// Source names the file it was read from.
 	Source string
-	// Ended is when a mariabackup or xtrabackup backup ended (end_time of
-	// its xtrabackup_info or mariadb_backup_info, read in this host's
-	// time zone, as the backup tool writes it in its own); zero when the
-	// backup has no such file (a dump, mydumper). See HotBaseError.
-	Ended time.Time
 }
 
 // StartFromBackup reads the binlog position a base backup recorded: in a
@@ -54,12 +50,7 @@ func StartFromBackup(dir string) (BackupStart, error) {
 		if err != nil {
 			return BackupStart{}, fmt.Errorf("read backup position: %w", err)
 		}
-		bs, err := parseXtrabackupInfo(p, string(data))
-		if err != nil {
-			return bs, err
-		}
-		bs.Ended, err = backupEnded(dir)
-		return bs, err
+		return parseXtrabackupInfo(p, string(data))
 	}
 	p := filepath.Join(dir, "metadata")
 	f, err := os.Open(p)
@@ -71,6 +62,84 @@ func StartFromBackup(dir string) (BackupStart, error) {
 	}
 	defer f.Close()
 	return parseMydumperMetadata(p, f)
+}
+
+// HotBase is what the replay knows of a base copied while the source was
+// written: when the copy ended, and whether it is a logical dump (see
+// HotBaseError).
+type HotBase = startcheck.HotBase
+
+// ReadHotBase reads, from the base a --from-backup path names, when it
+// ended: a mariabackup or xtrabackup directory's end_time (its
+// xtrabackup_info or mariadb_backup_info), or a dump's "Dump completed on"
+// line at its end (mariadb-dump and mysqldump write it unless
+// --skip-dump-date or --skip-comments). Both are in the time zone of the
+// host that made them and are read in this host's. A base without one
+// (mydumper, a dump without the line) has no end: nothing is checked.
+// Reading a compressed dump's end reads it whole.
+func ReadHotBase(path string) (HotBase, error) {
+	if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() {
+		end, err := dumpEnded(path)
+		return HotBase{Ended: end, Dump: true}, err
+	}
+	end, err := backupEnded(path)
+	return HotBase{Ended: end}, err
+}
+
+// reDumpCompleted matches the line a dump ends with.
+var reDumpCompleted = regexp.MustCompile(`-- Dump completed on (\d{4}-\d\d-\d\d +\d?\d:\d\d:\d\d)`)
+
+// dumpEnded reads the "Dump completed on" line in the last KiB of the
+// dump at path (zero when there is none).
+func dumpEnded(path string) (time.Time, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read the dump's end: %w", err)
+	}
+	defer f.Close()
+	var tail []byte
+	if strings.HasSuffix(path, ".gz") {
+		gz, err := gzip.NewReader(f)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("read the dump's end: %s: %w", path, err)
+		}
+		defer gz.Close()
+		ring := make([]byte, 0, 2<<10)
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := gz.Read(buf)
+			ring = append(ring, buf[:n]...)
+			if len(ring) > 1<<10 {
+				ring = append(ring[:0], ring[len(ring)-1<<10:]...)
+			}
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return time.Time{}, fmt.Errorf("read the dump's end: %s: %w", path, err)
+			}
+		}
+		tail = ring
+	} else {
+		fi, err := f.Stat()
+		if err != nil {
+			return time.Time{}, fmt.Errorf("read the dump's end: %w", err)
+		}
+		off := max(fi.Size()-1<<10, 0)
+		tail = make([]byte, fi.Size()-off)
+		if _, err := f.ReadAt(tail, off); err != nil && err != io.EOF {
+			return time.Time{}, fmt.Errorf("read the dump's end: %s: %w", path, err)
+		}
+	}
+	m := reDumpCompleted.FindSubmatch(tail)
+	if m == nil {
+		return time.Time{}, nil
+	}
+	end, err := time.ParseInLocation(time.DateTime, strings.Join(strings.Fields(string(m[1])), " "), time.Local)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("parse the dump's end in %s: %w", path, err)
+	}
+	return end, nil
 }
 
 // backupEnded reads the end_time of a mariabackup or xtrabackup

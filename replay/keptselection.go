@@ -21,9 +21,10 @@ type keptSelection struct {
 	StopBeforeGTID string   `json:"stop_before_gtid,omitempty"`
 	Databases      []string `json:"databases,omitempty"`
 	Tables         []string `json:"tables,omitempty"`
-	// HotBaseEnded is Selection.HotBaseEnded (RFC 3339, UTC): a resume,
-	// which is given no --from-backup, goes on checking against it.
+	// HotBaseEnded and HotBaseDump are Selection.HotBase (RFC 3339, UTC):
+	// a resume, which is given no --from-backup, goes on checking.
 	HotBaseEnded string `json:"hot_base_ended,omitempty"`
+	HotBaseDump  bool   `json:"hot_base_dump,omitempty"`
 }
 
 // hasStop reports whether s gives a stop point.
@@ -43,8 +44,8 @@ func (s *Selection) keep() string {
 	if !s.StopBeforeGTID.IsZero() {
 		k.StopBeforeGTID = s.StopBeforeGTID.String()
 	}
-	if !s.HotBaseEnded.IsZero() {
-		k.HotBaseEnded = s.HotBaseEnded.UTC().Format(time.RFC3339)
+	if !s.HotBase.Ended.IsZero() {
+		k.HotBaseEnded, k.HotBaseDump = s.HotBase.Ended.UTC().Format(time.RFC3339), s.HotBase.Dump
 	}
 	b, _ := json.Marshal(k) // strings only: cannot fail
 	return string(b)
@@ -72,7 +73,7 @@ func (k keptSelection) stopFlags() string {
 // at the end from one before it); another stop point replaces it, and
 // --to-end drops it. It keeps the run's --databases and --tables when none
 // are given, and refuses others, and the end of its hot base
-// (Selection.HotBaseEnded). A checkpoint of a version that did not
+// (Selection.HotBase). A checkpoint of a version that did not
 // keep them (Selection "") keeps nothing.
 func (r *run) resumeSelection(cp *Checkpoint) error {
 	if cp.Selection == "" {
@@ -89,11 +90,12 @@ func (r *run) resumeSelection(cp *Checkpoint) error {
 		}
 		r.logf("stop point kept from the checkpoint: %s (give another stop point, or --to-end, to go further)", flags)
 	}
-	if k.HotBaseEnded != "" && s.HotBaseEnded.IsZero() {
+	if k.HotBaseEnded != "" && s.HotBase.Ended.IsZero() {
 		var err error
-		if s.HotBaseEnded, err = time.Parse(time.RFC3339, k.HotBaseEnded); err != nil {
+		if s.HotBase.Ended, err = time.Parse(time.RFC3339, k.HotBaseEnded); err != nil {
 			return fmt.Errorf("the hot base's end the checkpoint keeps: %w", err)
 		}
+		s.HotBase.Dump = k.HotBaseDump
 	}
 	switch {
 	case len(s.Databases) == 0 && len(s.Tables) == 0:

@@ -89,13 +89,12 @@ type Selection struct {
 	// with GTIDs of its own (they are not the source's), and a resume must
 	// give the same rules (the checkpoint records them).
 	RewriteDB rewrite.Rules
-	// HotBaseEnded is when the hot base backup the replay starts from
-	// ended (BackupStart.Ended; zero: unknown, not checked): a transaction
-	// after its position that changed non-transactional tables inside a
-	// transaction begun by then is refused (HotBaseError), unless
-	// HotBaseChecked says the operator checked that the base does not
-	// hold those changes.
-	HotBaseEnded   time.Time
+	// HotBase is the base copied while the source was written that the
+	// replay starts from (ReadHotBase; zero: unknown, nothing checked): a
+	// transaction after its position whose non-transactional changes it
+	// may hold is refused (HotBaseError), unless HotBaseChecked says the
+	// operator checked that it does not hold them.
+	HotBase        HotBase
 	HotBaseChecked bool
 }
 

@@ -40,7 +40,6 @@ import (
 	"github.com/binlog-replay/binlog-replay/internal/pipeline/adapt"
 	"github.com/binlog-replay/binlog-replay/internal/pipeline/budget"
 	"github.com/binlog-replay/binlog-replay/internal/sqlgen/dialect"
-	"github.com/binlog-replay/binlog-replay/internal/startcheck"
 	"github.com/binlog-replay/binlog-replay/internal/target"
 
 	"golang.org/x/sync/errgroup"
@@ -840,7 +839,7 @@ func (r *run) readStage(ctx context.Context, start txn.Position, out chan<- *txn
 				r.skipped.Add(1)
 				continue
 			}
-			if err := startcheck.HotBase(t, r.opts.Select.HotBaseEnded); err != nil && !r.opts.Select.HotBaseChecked {
+			if err := r.opts.Select.HotBase.Risk(t); err != nil && !r.opts.Select.HotBaseChecked {
 				r.setReadErr(err, "refused: the hot base backup may already hold this transaction's non-transactional changes: every transaction before it was applied, and nothing of it")
 				return nil
 			}

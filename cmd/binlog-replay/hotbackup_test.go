@@ -615,3 +615,109 @@ func TestHotBaseMixedTransaction(t *testing.T) {
 	}
 	replaytest.RequireEqual(t, tgtDB, d.srcDB, "hm")
 }
+
+// TestDumpBaseNonTransactional: mariadb-dump --single-transaction reads a
+// MyISAM table as it is when it reaches it, not at its position. An
+// update of a MyISAM counter made after the dump took its position
+// (while it waited for a lock on a table dumped before) is in the dump
+// and in the binlog after the position: applied from there, it would be
+// counted twice, exit 0. The replay refuses it, naming it; plan predicts
+// it; with the change taken out of the base, --resume --hot-base-checked
+// applies it and the target equals the source.
+func TestDumpBaseNonTransactional(t *testing.T) {
+	ctx := t.Context()
+	d := newBackupDrill(t, "STATEMENT", "CREATE DATABASE hd", "CREATE TABLE hd.a_big (id INT PRIMARY KEY) ENGINE=InnoDB",
+		"INSERT INTO hd.a_big VALUES (1)", "CREATE TABLE hd.z_m (id INT PRIMARY KEY, n INT NOT NULL) ENGINE=MyISAM",
+		"INSERT INTO hd.z_m VALUES (1, 0)")
+	locker, err := d.srcDB.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer locker.Close()
+	if _, err := locker.ExecContext(ctx, "LOCK TABLES hd.a_big WRITE"); err != nil {
+		t.Fatal(err)
+	}
+	dump := filepath.Join(t.TempDir(), "base.sql")
+	f, err := os.Create(dump)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(ctx, "mariadb-dump", "--no-defaults", "--user=root", "--socket="+d.src.Socket,
+		"--single-transaction", "--master-data=2", "--databases", "hd")
+	var dumpErr strings.Builder
+	cmd.Stdout, cmd.Stderr = f, &dumpErr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// The dump has taken its position and waits for hd.a_big.
+	for waited := 0; ; waited++ {
+		var n int
+		if err := d.srcDB.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.PROCESSLIST "+
+			"WHERE INFO LIKE '%FROM `a_big`%' AND STATE LIKE 'Waiting for table metadata lock%'").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			break
+		}
+		if waited == 200 {
+			t.Fatalf("mariadb-dump never waited for hd.a_big: %s", dumpErr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := d.srcDB.ExecContext(ctx, "UPDATE hd.z_m SET n = n + 1 WHERE id = 1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := locker.ExecContext(ctx, "UNLOCK TABLES"); err != nil {
+		t.Fatal(err)
+	}
+	runErr := cmd.Wait()
+	f.Close()
+	if runErr != nil {
+		t.Fatalf("mariadb-dump: %v\n%s", runErr, dumpErr.String())
+	}
+	files := d.binlogs()
+	tgt, tgtDB := d.target("")
+	in, err := os.Open(dump)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	load := exec.CommandContext(ctx, "mariadb", "--no-defaults", "--user=root", "--socket="+tgt.Socket)
+	load.Stdin = in
+	if out, err := load.CombinedOutput(); err != nil {
+		t.Fatalf("load the dump: %v\n%s", err, tail(out))
+	}
+	counter := func() int {
+		t.Helper()
+		var n int
+		if err := tgtDB.QueryRowContext(ctx, "SELECT n FROM hd.z_m WHERE id = 1").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := counter(); n != 1 {
+		t.Fatalf("the dump's counter is %d: want 1, the update made after its position (the hazard)", n)
+	}
+	var planOut, planErr strings.Builder
+	if code := runPlan(ctx, append([]string{"--from-backup", dump}, files...), &planOut, &planErr); code != 1 {
+		t.Fatalf("plan: exit %d:\n%s%s", code, planOut.String(), planErr.String())
+	}
+	requireMessage(t, planOut.String(), "stops before #1", "before the base backup ended")
+	code, out, _ := runReplayCLI(t, append([]string{"--target", tgt.DSN(""), "--from-backup", dump}, files...)...)
+	if code != 1 {
+		t.Fatalf("replay: exit %d, want 1:\n%s", code, out)
+	}
+	requireMessage(t, out, "changed non-transactional tables that began at", "a dump made with --single-transaction",
+		"Nothing of it was applied", "--hot-base-checked")
+	if n := counter(); n != 1 {
+		t.Fatalf("after the refusal the counter is %d, want 1", n)
+	}
+	if _, err := tgtDB.ExecContext(ctx, "UPDATE hd.z_m SET n = 0 WHERE id = 1"); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = runReplayCLI(t, append([]string{"--target", tgt.DSN(""), "--resume", "--hot-base-checked"}, files...)...)
+	if code != 0 {
+		t.Fatalf("replay --resume --hot-base-checked: exit %d:\n%s", code, out)
+	}
+	replaytest.RequireEqual(t, tgtDB, d.srcDB, "hd")
+}

@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
 	// Local times in datetime flags follow TZ, also where the machine
 	// has no time zone database.
 	_ "time/tzdata"

@@ -74,11 +74,9 @@ func (o *PlanOptions) options(args []string, warn io.Writer) (plan.Options, erro
 	po.Databases, po.Tables, po.RewriteDB = f.Databases, f.Tables, rewrite.Rules(o.RewriteDB)
 	po.SkipUnknown, po.TableKeys, po.HideValues, po.NoContinuityCheck = o.SkipUnknown, o.TableKeys, !o.LogValues, o.NoContinuityCheck
 	if o.FromBackup != "" {
-		bs, err := replay.StartFromBackup(o.FromBackup)
-		if err != nil {
+		if po.HotBase, err = replay.ReadHotBase(o.FromBackup); err != nil {
 			return po, err
 		}
-		po.HotBaseEnded = bs.Ended
 	}
 	if o.BigRows < 1 {
 		return po, fmt.Errorf("--big-rows must be at least 1, got %d", o.BigRows)

@@ -224,11 +224,9 @@ func (o *ReplayOptions) options(args []string, warn io.Writer) (replay.Options, 
 	ro.Recovery.NoContinuityCheck, ro.Select.StopNeverReachedOK, ro.Select.ToEnd = o.NoContinuityCheck, o.StopNeverReachedOK, o.ToEnd
 	ro.Select.HotBaseChecked = o.HotBaseChecked
 	if o.FromBackup != "" {
-		bs, err := replay.StartFromBackup(o.FromBackup)
-		if err != nil {
+		if ro.Select.HotBase, err = replay.ReadHotBase(o.FromBackup); err != nil {
 			return ro, err
 		}
-		ro.Select.HotBaseEnded = bs.Ended
 	}
 	ro.Recovery.Reconnect, ro.Apply.MemoryBudget, ro.Report.StallReport, ro.Report.LogValues = o.Reconnect, int64(o.Memory), o.StallReport, o.LogValues
 	if ro.Apply.TargetGTIDs, err = replay.ParseGTIDMode(o.TargetGTIDs); err != nil {

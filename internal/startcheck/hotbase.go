@@ -9,50 +9,80 @@ import (
 
 // A hot base and non-transactional tables.
 //
-// mariabackup copies non-transactional tables (MyISAM, Aria...) while it
-// holds commits back, and records the binlog position there. A
-// transaction then open that changed both kinds of tables in statement
-// format keeps its non-transactional statements in its transaction cache
-// until its commit: the backup holds their changes (made when they ran),
-// while the binlog logs them, with the transaction, after the recorded
-// position. Applied from that position, they would be made twice: a
-// duplicate key, or in silence an increment counted twice (seen with
-// mariabackup 10.11: a transaction's UPDATE of a MyISAM counter, held open
-// while the backup ran, is in the prepared base and after its position).
-// `mariadb-binlog | mariadb` does the same. Neither the binlog nor the
-// base tells whether such a transaction's changes were copied, so the
-// replay refuses the first one that began before the backup ended.
-// In row format the server logs non-transactional changes at once, as
-// their own group, so only statement-format (and MIXED) transactions are
-// at risk, and only those that also commit transactionally (XID) or that
-// the source rolled back.
+// A base copied while the source was written is consistent with its
+// binlog position for InnoDB, not always for non-transactional tables
+// (MyISAM, Aria, MEMORY), which have no snapshot:
+//
+//   - mariabackup copies them while it holds commits back, and records
+//     the position there. A statement-format transaction then open that
+//     changed both kinds of tables keeps its non-transactional statements
+//     in its transaction cache until its commit: the backup holds their
+//     changes (made when they ran) while the binlog logs them, with the
+//     transaction, after the position (seen with mariabackup 10.11: a
+//     MyISAM counter's increment, held open over the backup, counted twice
+//     by a replay from the position, exit 0). In row format the server
+//     logs a non-transactional change at once, as its own group, so only
+//     a transaction that also commits transactionally (XID) or that the
+//     source rolled back is at risk.
+//   - mariadb-dump (mysqldump) --single-transaction reads InnoDB tables in
+//     a snapshot at its position, but a non-transactional table as it is
+//     when the dump reaches it: every change made to one between the
+//     position and then is in the dump and after the position (seen with
+//     mariadb-dump 10.11: a MyISAM row's update made while the dump waited
+//     on another table). Any transaction that changed non-transactional
+//     tables is at risk. A dump under --lock-all-tables (--master-data
+//     without --single-transaction) lets no write through until it ends.
+//
+// Applied from the position, such changes are made twice: a duplicate
+// key, or in silence an increment counted twice (`mariadb-binlog |
+// mariadb` does the same). Neither the binlog nor the base says whether a
+// given change was copied, so the replay refuses the first transaction at
+// risk whose first statement ran by the time the copy ended.
+
+// HotBase is what the replay knows of a base copied while the source was
+// written (see above).
+type HotBase struct {
+	// Ended is when the copy ended (zero: unknown, nothing is checked).
+	Ended time.Time
+	// Dump is set for a logical dump (mariadb-dump, mysqldump), clear for
+	// a physical backup (mariabackup, xtrabackup).
+	Dump bool
+}
 
 // HotBaseError refuses a transaction whose non-transactional changes the
-// hot base backup the replay starts from may already hold (see above):
-// nothing of it was applied, every transaction before it was.
+// base the replay starts from may already hold (see above): nothing of it
+// was applied, every transaction before it was.
 type HotBaseError struct {
 	Txn *txn.Ref
-	// Began is the time of its first statement; Ended the backup's end.
-	Began, Ended time.Time
+	// Began is the time of its first statement.
+	Began time.Time
+	Base  HotBase
 }
 
 // Error says what to check and how to go on.
 func (e *HotBaseError) Error() string {
-	return fmt.Sprintf("the transaction #%d at %s (GTID %s) changed non-transactional tables inside a transaction that began at %s, "+
-		"before the base backup ended (%s): mariabackup copies such tables while it holds commits back, so the base may already "+
-		"hold those changes while the binlog logs them after the backup's position, and applying them would make them twice "+
-		"(an increment counted twice, a row inserted twice). Nothing of it was applied; every transaction before it was. "+
-		"Compare the non-transactional tables it changes (binlog-replay plan shows its statements) in the restored base with the "+
-		"source's binlog: if the base does not hold its changes, run again with --resume --hot-base-checked; if it does, "+
-		"take them out of the base first (or restore from a backup taken while no such transaction was open)",
-		e.Txn.Seq, e.Txn.Start, gtidOrNone(e.Txn.GTID), e.Began.UTC().Format(time.DateTime+" UTC"), e.Ended.UTC().Format(time.DateTime+" UTC"))
+	what, how := "changed non-transactional tables inside a transaction", "mariabackup copies such tables while it holds commits back"
+	if e.Base.Dump {
+		what, how = "changed non-transactional tables", "a dump made with --single-transaction copies such a table when it reaches it, not at its position"
+	}
+	gtid := e.Txn.GTID
+	if gtid == "" {
+		gtid = "none"
+	}
+	return fmt.Sprintf("the transaction #%d at %s (GTID %s) %s that began at %s, before the base backup ended (%s): %s, "+
+		"so the base may already hold those changes while the binlog logs them after the backup's position, and applying them "+
+		"would make them twice (an increment counted twice, a row inserted twice). Nothing of it was applied; every transaction "+
+		"before it was. Compare the non-transactional tables it changes (binlog-replay plan shows its statements) in the "+
+		"restored base with the source's binlog: if the base does not hold its changes, run again with --resume "+
+		"--hot-base-checked; if it does, take them out of the base first (or restore from a base taken while no such "+
+		"table was written)",
+		e.Txn.Seq, e.Txn.Start, gtid, what, e.Began.UTC().Format(time.DateTime+" UTC"), e.Base.Ended.UTC().Format(time.DateTime+" UTC"), how)
 }
 
-// HotBase returns the refusal of t when it may have changed
-// non-transactional tables that the hot base backup ending at ended
-// holds (see above), nil otherwise.
-func HotBase(t *txn.Txn, ended time.Time) *HotBaseError {
-	if ended.IsZero() || !t.NonTransactional || !(t.XID || t.RolledBack) {
+// Risk returns the refusal of t when the base may hold some of its
+// non-transactional changes (see above), nil otherwise.
+func (b HotBase) Risk(t *txn.Txn) *HotBaseError {
+	if b.Ended.IsZero() || !t.NonTransactional || !b.Dump && !t.XID && !t.RolledBack {
 		return nil
 	}
 	var began uint32
@@ -61,17 +91,10 @@ func HotBase(t *txn.Txn, ended time.Time) *HotBaseError {
 			began = ts
 		}
 	}
-	// Timestamps are whole seconds: one in the backup's last second is
+	// Timestamps are whole seconds: one in the copy's last second is
 	// before its end.
-	if began == 0 || int64(began) > ended.Unix() {
+	if began == 0 || int64(began) > b.Ended.Unix() {
 		return nil
 	}
-	return &HotBaseError{Txn: t.Ref(), Began: time.Unix(int64(began), 0), Ended: ended}
-}
-
-func gtidOrNone(g string) string {
-	if g == "" {
-		return "none"
-	}
-	return g
+	return &HotBaseError{Txn: t.Ref(), Began: time.Unix(int64(began), 0), Base: b}
 }

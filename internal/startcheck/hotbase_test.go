@@ -7,9 +7,11 @@ import (
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
-// TestHotBaseRisk: only a transaction that changed non-transactional
-// tables and committed transactionally (XID) or was rolled back, one of
-// whose statements began by the backup's end (to the second), is at risk.
+// TestHotBaseRisk: from a mariabackup base, a transaction that changed
+// non-transactional tables and committed transactionally (XID) or was
+// rolled back; from a dump, any that changed non-transactional tables;
+// in both, only one whose first statement began by the copy's end (to
+// the second).
 func TestHotBaseRisk(t *testing.T) {
 	ended := time.Date(2026, 12, 7, 18, 33, 51, 0, time.UTC)
 	at := func(d time.Duration) uint32 { return uint32(ended.Add(d).Unix()) }
@@ -25,16 +27,20 @@ func TestHotBaseRisk(t *testing.T) {
 		t     *txn.Txn
 		ended time.Time
 		risk  bool
+		dump  bool
 	}{
-		{"mixed, began before the end", tx(true, true, false, at(-3*time.Second), at(time.Second)), ended, true},
-		{"mixed, began in the end's second", tx(true, true, false, at(0)), ended, true},
-		{"mixed, began after the end", tx(true, true, false, at(time.Second)), ended, false},
-		{"rolled back, began before", tx(true, false, true, at(-time.Second)), ended, true},
-		{"non-transactional only (COMMIT query)", tx(true, false, false, at(-time.Second)), ended, false},
-		{"transactional only", tx(false, true, false, at(-time.Second)), ended, false},
-		{"no backup end known", tx(true, true, false, at(-time.Second)), time.Time{}, false},
+		{"mixed, began before the end", tx(true, true, false, at(-3*time.Second), at(time.Second)), ended, true, false},
+		{"mixed, began in the end's second", tx(true, true, false, at(0)), ended, true, false},
+		{"mixed, began after the end", tx(true, true, false, at(time.Second)), ended, false, false},
+		{"rolled back, began before", tx(true, false, true, at(-time.Second)), ended, true, false},
+		{"non-transactional only (COMMIT query)", tx(true, false, false, at(-time.Second)), ended, false, false},
+		{"transactional only", tx(false, true, false, at(-time.Second)), ended, false, false},
+		{"no backup end known", tx(true, true, false, at(-time.Second)), time.Time{}, false, false},
+		{"dump: non-transactional only", tx(true, false, false, at(-time.Second)), ended, true, true},
+		{"dump: non-transactional only, after", tx(true, false, false, at(time.Second)), ended, false, true},
+		{"dump: transactional only", tx(false, true, false, at(-time.Second)), ended, false, true},
 	} {
-		err := HotBase(c.t, c.ended)
+		err := HotBase{Ended: c.ended, Dump: c.dump}.Risk(c.t)
 		if got := err != nil; got != c.risk {
 			t.Errorf("%s: at risk %v (%v), want %v", c.name, got, err, c.risk)
 		}
