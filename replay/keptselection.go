@@ -47,7 +47,7 @@ func (s *Selection) keep() string {
 	if !s.HotBase.Ended.IsZero() {
 		k.HotBaseEnded, k.HotBaseDump = s.HotBase.Ended.UTC().Format(time.RFC3339), s.HotBase.Dump
 	}
-	b, _ := json.Marshal(k) // strings only: cannot fail
+	b, _ := json.Marshal(k) // strings and a bool: cannot fail
 	return string(b)
 }
 

@@ -133,8 +133,8 @@ func (o *ReplayOptions) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.CommitOrder, "commit-order", "server", "how commits are kept in source order: server (a COMMIT is sent as soon as the one before it is sent, the target holding it until that one commits, and a group that writes rows of the groups before starts once they have run their statements, the target holding it on their row locks, and its transactions that write no row of the group just before it start beside that group: fewer round trips over a network, more of the target at work) or client (each COMMIT waits in the replay for the one before it to be acknowledged, and a dependent group, whole, for the commits it depends on)")
 	fs.BoolVar(&o.Resume, "resume", false, "continue from the checkpoint saved on the target (with its stop point, --exclude-gtids, --databases and --tables unless given)")
 	fs.BoolVar(&o.ToEnd, "to-end", false, "with --resume, apply to the end of the binlogs instead of the stop point the checkpoint keeps")
-	fs.BoolVar(&o.HotBaseChecked, "hot-base-checked", false, "with --from-backup, apply the transactions whose non-transactional changes the hot base backup may already hold "+
-		"(refused by default, naming the first: it was open while the backup ran): you checked that the base does not hold them")
+	fs.BoolVar(&o.HotBaseChecked, "hot-base-checked", false, "apply the transactions whose non-transactional changes the base of --from-backup, copied while the source was written, "+
+		"may already hold (refused by default, naming the first; a --resume keeps the base's end): you checked that the base does not hold them")
 	fs.BoolVar(&o.StopNeverReachedOK, "stop-never-reached-ok", false, "exit 0, not 3, when the binlogs end before the stop point given (--stop-position, --stop-datetime, --stop-before-gtid)")
 	fs.StringVar(&o.Uncertain, "uncertain", "", "with --resume, when the earlier run stopped inside a transaction whose outcome cannot be known "+
 		"(it writes non-transactional tables, or a DDL that cannot be told), the `outcome` the operator found: "+
