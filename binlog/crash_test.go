@@ -185,6 +185,28 @@ func TestCrashCutTransaction(t *testing.T) {
 			t.Fatalf("cut: %+v; want the transaction at %s, up to %d", st.Cut, x.Start, size)
 		}
 	})
+	// A cut inside the first event of a transaction: nothing of it can be
+	// read, so whether it wrote non-transactional tables cannot be told.
+	// It is refused, with its start, so that a stop point before it is
+	// honoured (soak seed 124233: before, a bare event.Error).
+	t.Run("cut inside its first event", func(t *testing.T) {
+		in := filepath.Join(dir, "first-event")
+		if err := os.Mkdir(in, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		size := int64(x.Start.Offset + 5)
+		first := patchedCopy(t, files[0], in, size, nil)
+		txns, st, err := readStats(t, []string{first, files[1]}, Options{DecodeRows: true})
+		var cut *CutError
+		if !errors.As(err, &cut) || cut.Partial.Start != x.Start || cut.Partial.End.Offset != uint64(size) ||
+			cut.Partial.Seq != uint64(len(txns)+1) || !strings.Contains(err.Error(), "nothing of what it starts can be read") ||
+			len(st.Cut) != 0 {
+			t.Fatalf("read: %#v, cut %+v; want a CutError at %s, up to %d", err, st.Cut, x.Start, size)
+		}
+		if PartialTxn(err) != cut.Partial {
+			t.Fatalf("PartialTxn: %+v, want %+v", PartialTxn(err), cut.Partial)
+		}
+	})
 	t.Run("handed out in pieces", func(t *testing.T) {
 		_, st, err := readStats(t, files[:2], Options{StreamAbove: 64})
 		if !errors.As(err, &evErr) || evErr.File != x.Start.File || !strings.Contains(err.Error(), "handed out in pieces") || len(st.Cut) != 0 {

@@ -587,7 +587,16 @@ func (r *Reader) shortFile(ev event.Framed) error {
 	notCut := &event.Error{File: fr.Name(), Offset: ev.Pos,
 		Err: fmt.Errorf("file ends inside this event (file size %d), and more files follow", fr.DataEnd())}
 	if r.group.cur == nil {
-		return notCut
+		// Nothing of what the event starts can be read: a transaction
+		// the source was writing when it crashed, perhaps, but whether
+		// it changed non-transactional tables (which keep its changes
+		// on the source) cannot be told, so it is not left out. What is
+		// known of it goes with the refusal, so that a stop point at or
+		// before its start is honoured (soak seed 124233).
+		notCut.Err = fmt.Errorf("%w: nothing of what it starts can be read (a transaction the source was writing when it crashed?); "+
+			"were it a transaction that changed non-transactional tables, the source kept its changes, so it is not left out; "+
+			"a stop point at or before %s is honoured", notCut.Err, partial)
+		return &CutError{Partial: &txn.Txn{Start: partial, End: txn.Position{File: fr.Name(), Offset: fr.DataEnd()}}, Err: notCut}
 	}
 	return r.cutAtEnd(notCut)
 }

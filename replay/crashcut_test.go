@@ -196,3 +196,51 @@ func crashWhileWriting(t *testing.T, sc *replaytest.Scenario, at func(cut *txn.T
 	}
 	return cut, end, files
 }
+
+// TestStopBeforeCrashCutFirstEvent: the crash cut the file inside the
+// first event of its last transaction, so nothing of it can be read
+// (whether it wrote non-transactional tables cannot be told): it is
+// refused, but a stop position at its start is honoured, exit 0, by the
+// replay and plan. Before (soak seed 124233), the refusal carried no
+// position, and a stop point there did not help.
+func TestStopBeforeCrashCutFirstEvent(t *testing.T) {
+	ctx := context.Background()
+	sc := replaytest.New(t, "ROW",
+		oneSession("CREATE DATABASE sf", "CREATE TABLE sf.t (id INT PRIMARY KEY, v INT) ENGINE=InnoDB"),
+		oneSession("INSERT INTO sf.t VALUES (1, 1)", "INSERT INTO sf.t VALUES (2, 2)"))
+	if err := replaytest.ExecAll(ctx, sc.SourceDB, "INSERT INTO sf.t VALUES (3, 3)"); err != nil {
+		t.Fatal(err)
+	}
+	cut, _, _ := crashWhileWriting(t, sc, func(cut *txn.Txn) uint64 { return cut.Start.Offset + 5 })
+	if err := replaytest.ExecAll(ctx, sc.SourceDB, "INSERT INTO sf.t VALUES (4, 4)", "FLUSH BINARY LOGS"); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	if sc.Files, err = sc.Source.BinlogFiles(); err != nil {
+		t.Fatal(err)
+	}
+	o := opts(4)
+	o.Select.StopPosition = cut.Start
+	db, sum := replayInto(t, sc, o)
+	if sum.Applied != 2 || !strings.Contains(sum.StopReason, "--stop-position") {
+		t.Fatalf("applied %d, stop %q; want 2, stopped before the cut at %s", sum.Applied, sum.StopReason, cut.Start)
+	}
+	requireRows(t, db, "sf.t", 2)
+	rep, err := plan.Run(ctx, plan.Options{Files: sc.Files, StartPosition: sc.Start, StopPosition: cut.Start})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Replay.Fails || rep.Replay.Applied != 2 || rep.Replay.StoppedBefore == nil || rep.Replay.StoppedBefore.Start != cut.Start {
+		t.Fatalf("plan: fails %v, %d applied, stops before %+v; want 2 applied, stopped before %s",
+			rep.Replay.Fails, rep.Replay.Applied, rep.Replay.StoppedBefore, cut.Start)
+	}
+	tgt, _ := sc.Target(t)
+	o = opts(4)
+	o.Files, o.Select.StartPosition = sc.Files, sc.Start
+	sum, log, err := runFrom(tgt.DSN(""), o)
+	var cutErr *binlog.CutError
+	if !errors.As(err, &cutErr) || cutErr.Partial.Start != cut.Start || sum == nil || sum.Applied != 2 ||
+		!strings.Contains(err.Error(), "nothing of what it starts can be read") {
+		t.Fatalf("replay: %v (summary %+v)\n%s; want the cut at %s refused after 2", err, sum, log, cut.Start)
+	}
+}

@@ -240,3 +240,26 @@ func TestMarkHotBase(t *testing.T) {
 		}
 	}
 }
+
+// TestCutOutside: a file that mariadb-binlog says ends inside an event,
+// after a transaction that ended, ends inside the first event of the next
+// one (which the replay refuses, nothing of it being readable): its start
+// is the end of the last event printed; inside an open transaction it is
+// settleCut's case instead.
+func TestCutOutside(t *testing.T) {
+	p, err := parseBinlogText(strings.NewReader(sampleText), "mysql-bin.000002")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.cutOutside(); got != 0 {
+		t.Errorf("not truncated: cut at %d, want none", got)
+	}
+	p.truncated = true
+	if got := p.cutOutside(); got != 1485 {
+		t.Errorf("truncated after the rotate event: cut at %d, want 1485", got)
+	}
+	p.txns[len(p.txns)-1].ended = false
+	if got := p.cutOutside(); got != 0 {
+		t.Errorf("truncated inside an open transaction: cut at %d, want none (settleCut's)", got)
+	}
+}

@@ -172,11 +172,20 @@ func timeStop(desc string, at time.Time, txns []BinTxn) Stop {
 // sequence number, as START SLAVE UNTIL), or in a domain the binlogs never
 // mention (refused).
 func stopBeforeGTID(rng *rand.Rand, txns []BinTxn, never bool) Stop {
+	var logged []int // the transactions with a GTID (not a crash's cut first event)
+	for i, t := range txns {
+		if t.GTID != "" {
+			logged = append(logged, i)
+		}
+	}
+	if len(logged) == 0 {
+		return Stop{Desc: "none", Index: len(txns)}
+	}
 	if !never {
-		i := rng.IntN(len(txns))
+		i := logged[rng.IntN(len(logged))]
 		return Stop{Desc: "gtid of a transaction", Args: []string{"--stop-before-gtid", txns[i].GTID}, Index: i}
 	}
-	domain, server, seq := SplitGTID(txns[len(txns)-1].GTID)
+	domain, server, seq := SplitGTID(txns[logged[len(logged)-1]].GTID)
 	s := Stop{Index: len(txns), NeverMet: true}
 	var g string
 	switch rng.IntN(3) {
@@ -190,7 +199,7 @@ func stopBeforeGTID(rng *rand.Rand, txns []BinTxn, never bool) Stop {
 		}
 		s.Desc, g = "gtid past the end", fmt.Sprintf("%d-%d-%d", domain, server, seq+5)
 	case 1:
-		_, _, n := SplitGTID(txns[rng.IntN(len(txns))].GTID)
+		_, _, n := SplitGTID(txns[logged[rng.IntN(len(logged))]].GTID)
 		s.Desc, g = "gtid of another server id", fmt.Sprintf("%d-%d-%d", domain, server+1, n)
 		s.Index = FirstAtOrBeyond(txns, domain, n)
 		s.NeverMet = s.Index == len(txns)
