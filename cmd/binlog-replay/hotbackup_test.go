@@ -570,50 +570,8 @@ func TestHotBaseMixedTransaction(t *testing.T) {
 	}
 	files := d.binlogs()
 	tgt, tgtDB := d.target(backup)
-	counter := func() int {
-		t.Helper()
-		var n int
-		if err := tgtDB.QueryRowContext(ctx, "SELECT n FROM hm.m WHERE id = 1").Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	if n := counter(); n != 1 {
-		t.Fatalf("the base's counter is %d: want 1, the open transaction's MyISAM change (the hazard)", n)
-	}
-	// plan predicts the refusal, exit status 1.
-	var planOut, planErr strings.Builder
-	if code := runPlan(ctx, append([]string{"--from-backup", backup}, files...), &planOut, &planErr); code != 1 {
-		t.Fatalf("plan: exit %d:\n%s%s", code, planOut.String(), planErr.String())
-	}
-	requireMessage(t, planOut.String(), "stops before #1", "before the base backup ended")
-	code, out, _ := runReplayCLI(t, append([]string{"--target", tgt.DSN(""), "--from-backup", backup}, files...)...)
-	if code != 1 {
-		t.Fatalf("replay: exit %d, want 1:\n%s", code, out)
-	}
-	requireMessage(t, out, "changed non-transactional tables inside a transaction that began at", "before the base backup ended",
-		"Nothing of it was applied", "--hot-base-checked")
-	var rows int
-	if err := tgtDB.QueryRowContext(ctx, "SELECT COUNT(*) FROM hm.t").Scan(&rows); err != nil {
-		t.Fatal(err)
-	}
-	if rows != 0 || counter() != 1 {
-		t.Fatalf("after the refusal: hm.t holds %d rows (want 0), the counter is %d (want 1)", rows, counter())
-	}
-	// The operator takes the change out of the base, then says so.
-	if _, err := tgtDB.ExecContext(ctx, "UPDATE hm.m SET n = 0 WHERE id = 1"); err != nil {
-		t.Fatal(err)
-	}
-	// A bare resume is refused again: the checkpoint keeps the base's end.
-	code, out, _ = runReplayCLI(t, append([]string{"--target", tgt.DSN(""), "--resume"}, files...)...)
-	if code != 1 || !strings.Contains(out, "before the base backup ended") {
-		t.Fatalf("replay --resume: exit %d, want 1 and the refusal again:\n%s", code, out)
-	}
-	code, out, _ = runReplayCLI(t, append([]string{"--target", tgt.DSN(""), "--resume", "--hot-base-checked"}, files...)...)
-	if code != 0 {
-		t.Fatalf("replay --resume --hot-base-checked: exit %d:\n%s", code, out)
-	}
-	replaytest.RequireEqual(t, tgtDB, d.srcDB, "hm")
+	requireHotBaseRefusal(t, d, tgt, tgtDB, backup, files, "hm", "hm.m", "hm.t",
+		"changed non-transactional tables inside a transaction that began at")
 }
 
 // TestDumpBaseNonTransactional: mariadb-dump --single-transaction reads a
@@ -687,37 +645,68 @@ func TestDumpBaseNonTransactional(t *testing.T) {
 	if out, err := load.CombinedOutput(); err != nil {
 		t.Fatalf("load the dump: %v\n%s", err, tail(out))
 	}
+	requireHotBaseRefusal(t, d, tgt, tgtDB, dump, files, "hd", "hd.z_m", "",
+		"changed non-transactional tables that began at", "a dump made with --single-transaction")
+}
+
+// requireHotBaseRefusal checks a replay --from-backup base (restored on
+// tgt) whose counter (row 1 of counterTable, column n) holds a change the
+// binlog logs after the base's position, as 1 where the source holds 1:
+// plan predicts the refusal of that transaction (exit 1), the replay
+// refuses it with want in its error, nothing of it applied (the counter
+// still 1, innodbTable, when given, still empty); a bare resume refuses
+// again; once the change is taken out of the base (the counter set to 0),
+// --resume --hot-base-checked applies it and database db equals the
+// source's.
+func requireHotBaseRefusal(t *testing.T, d *backupDrill, tgt *sandbox.Server, tgtDB *sql.DB, from string, files []string,
+	db, counterTable, innodbTable string, want ...string) {
+	t.Helper()
+	ctx := t.Context()
 	counter := func() int {
 		t.Helper()
 		var n int
-		if err := tgtDB.QueryRowContext(ctx, "SELECT n FROM hd.z_m WHERE id = 1").Scan(&n); err != nil {
+		if err := tgtDB.QueryRowContext(ctx, "SELECT n FROM "+counterTable+" WHERE id = 1").Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n
 	}
 	if n := counter(); n != 1 {
-		t.Fatalf("the dump's counter is %d: want 1, the update made after its position (the hazard)", n)
+		t.Fatalf("the base's counter is %d: want 1, the change the binlog logs after its position (the hazard)", n)
 	}
 	var planOut, planErr strings.Builder
-	if code := runPlan(ctx, append([]string{"--from-backup", dump}, files...), &planOut, &planErr); code != 1 {
+	if code := runPlan(ctx, append([]string{"--from-backup", from}, files...), &planOut, &planErr); code != 1 {
 		t.Fatalf("plan: exit %d:\n%s%s", code, planOut.String(), planErr.String())
 	}
 	requireMessage(t, planOut.String(), "stops before #1", "before the base backup ended")
-	code, out, _ := runReplayCLI(t, append([]string{"--target", tgt.DSN(""), "--from-backup", dump}, files...)...)
+	code, out, _ := runReplayCLI(t, append([]string{"--target", tgt.DSN(""), "--from-backup", from}, files...)...)
 	if code != 1 {
 		t.Fatalf("replay: exit %d, want 1:\n%s", code, out)
 	}
-	requireMessage(t, out, "changed non-transactional tables that began at", "a dump made with --single-transaction",
-		"Nothing of it was applied", "--hot-base-checked")
+	requireMessage(t, out, append(want, "before the base backup ended", "Nothing of it was applied", "--hot-base-checked")...)
 	if n := counter(); n != 1 {
 		t.Fatalf("after the refusal the counter is %d, want 1", n)
 	}
-	if _, err := tgtDB.ExecContext(ctx, "UPDATE hd.z_m SET n = 0 WHERE id = 1"); err != nil {
+	if innodbTable != "" {
+		var rows int
+		if err := tgtDB.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+innodbTable).Scan(&rows); err != nil {
+			t.Fatal(err)
+		}
+		if rows != 0 {
+			t.Fatalf("after the refusal %s holds %d rows, want 0", innodbTable, rows)
+		}
+	}
+	// A bare resume is refused again: the checkpoint keeps the base's end.
+	code, out, _ = runReplayCLI(t, append([]string{"--target", tgt.DSN(""), "--resume"}, files...)...)
+	if code != 1 || !strings.Contains(out, "before the base backup ended") {
+		t.Fatalf("replay --resume: exit %d, want 1 and the refusal again:\n%s", code, out)
+	}
+	// The operator takes the change out of the base, then says so.
+	if _, err := tgtDB.ExecContext(ctx, "UPDATE "+counterTable+" SET n = 0 WHERE id = 1"); err != nil {
 		t.Fatal(err)
 	}
 	code, out, _ = runReplayCLI(t, append([]string{"--target", tgt.DSN(""), "--resume", "--hot-base-checked"}, files...)...)
 	if code != 0 {
 		t.Fatalf("replay --resume --hot-base-checked: exit %d:\n%s", code, out)
 	}
-	replaytest.RequireEqual(t, tgtDB, d.srcDB, "hd")
+	replaytest.RequireEqual(t, tgtDB, d.srcDB, db)
 }
