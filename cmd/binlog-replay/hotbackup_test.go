@@ -137,6 +137,24 @@ func (d *backupDrill) target(datadir string) (*sandbox.Server, *sql.DB) {
 	return tgt, db
 }
 
+// dumpTarget starts an empty server, loads the dump at path into it with
+// the mariadb client, and opens it.
+func (d *backupDrill) dumpTarget(path string) (*sandbox.Server, *sql.DB) {
+	d.t.Helper()
+	tgt, db := d.target("")
+	in, err := os.Open(path)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	defer in.Close()
+	load := exec.CommandContext(d.t.Context(), "mariadb", "--no-defaults", "--user=root", "--socket="+tgt.Socket)
+	load.Stdin = in
+	if out, err := load.CombinedOutput(); err != nil {
+		d.t.Fatalf("load the dump: %v\n%s", err, tail(out))
+	}
+	return tgt, db
+}
+
 // midLoad fails the test unless the base (on tgtDB) holds some of the
 // transactions hb.log counts on the source and not all: a drill means
 // something only when the base was taken during the load.
@@ -468,17 +486,7 @@ func TestDumpBackupDrill(t *testing.T) {
 				t.Fatalf("mariadb-dump: %v\n%s", runErr, dumpErr.String())
 			}
 			files := d.binlogs()
-			tgt, tgtDB := d.target("")
-			in, err := os.Open(dump)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer in.Close()
-			load := exec.CommandContext(ctx, "mariadb", "--no-defaults", "--user=root", "--socket="+tgt.Socket)
-			load.Stdin = in
-			if out, err := load.CombinedOutput(); err != nil {
-				t.Fatalf("load the dump: %v\n%s", err, tail(out))
-			}
+			tgt, tgtDB := d.dumpTarget(dump)
 			inBase, all := d.midLoad(tgtDB)
 			code, out, _ := runReplayCLI(t, append([]string{"--target", tgt.DSN(""), "--from-backup", dump}, files...)...)
 			if code != 0 {
@@ -634,17 +642,7 @@ func TestDumpBaseNonTransactional(t *testing.T) {
 		t.Fatalf("mariadb-dump: %v\n%s", runErr, dumpErr.String())
 	}
 	files := d.binlogs()
-	tgt, tgtDB := d.target("")
-	in, err := os.Open(dump)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	load := exec.CommandContext(ctx, "mariadb", "--no-defaults", "--user=root", "--socket="+tgt.Socket)
-	load.Stdin = in
-	if out, err := load.CombinedOutput(); err != nil {
-		t.Fatalf("load the dump: %v\n%s", err, tail(out))
-	}
+	tgt, tgtDB := d.dumpTarget(dump)
 	requireHotBaseRefusal(t, d, tgt, tgtDB, dump, files, "hd", "hd.z_m", "",
 		"changed non-transactional tables that began at", "a dump made with --single-transaction")
 }
