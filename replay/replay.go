@@ -407,6 +407,14 @@ func (r *run) prepare(ctx context.Context) (txn.Position, *target.Checkpoint, er
 	if err := r.checkStops(ctx, start); err != nil {
 		return txn.Position{}, nil, err
 	}
+	if !r.start.resumed && !r.opts.Select.HotBaseChecked {
+		why, err := r.opts.Select.HotBase.ClockBehind(ctx, r.scanOpener(), start)
+		if err != nil {
+			r.logf("warning: %v: whether the base's end is read in the right time zone is not checked", err)
+		} else if why != "" {
+			return txn.Position{}, nil, errors.New(why)
+		}
+	}
 	if err := r.checkSideTables(ctx); err != nil {
 		return txn.Position{}, nil, err
 	}

@@ -108,6 +108,11 @@ type checker struct {
 	failures  []Failure
 }
 
+// clockRefusal is Expect.Refusal, and what the replay's error says, when
+// it refuses a hot base whose end, read in its time zone, is before the
+// last transaction the base holds committed.
+const clockRefusal = "as read in this host's time zone"
+
 // refusalText returns what the replay's error says when it refuses a
 // transaction for the reason refusal (Expect.Refusal): the refusal itself,
 // but for a transaction a crash of the source cut (the reader's error) and

@@ -73,18 +73,45 @@ func backupBinlogInfo(dir string) (file string, pos uint64, gtids string, err er
 }
 
 // backupEnded reads when the prepared hot backup in dir ended (end_time
-// of its xtrabackup_info, written in this host's time zone).
-func backupEnded(dir string) (time.Time, error) {
+// of its xtrabackup_info, written in the backup's time zone), read in
+// loc, as the replay reads it in its own.
+func backupEnded(dir string, loc *time.Location) (time.Time, error) {
 	data, err := os.ReadFile(filepath.Join(dir, "xtrabackup_info"))
 	if err != nil {
 		return time.Time{}, fmt.Errorf("hot backup: its end: %w", err)
 	}
 	for _, line := range strings.Split(string(data), "\n") {
 		if v, ok := strings.CutPrefix(line, "end_time = "); ok {
-			return time.ParseInLocation("2006-01-02 15:04:05", strings.TrimSpace(v), time.Local)
+			return time.ParseInLocation("2006-01-02 15:04:05", strings.TrimSpace(v), loc)
 		}
 	}
 	return time.Time{}, fmt.Errorf("hot backup: no end_time in %s", filepath.Join(dir, "xtrabackup_info"))
+}
+
+// heldAfter returns what the replay says when the last transaction
+// before src's start in its file (which the base holds) committed more
+// than a minute after ended, the base's end as the replay reads it (its
+// time zone another than the backup's): "" otherwise.
+func heldAfter(ctx context.Context, src *Source, ended time.Time) (string, error) {
+	i := slices.IndexFunc(src.Files, func(f string) bool { return filepath.Base(f) == src.StartFile })
+	if i < 0 {
+		return "", nil
+	}
+	txns, _, err := binlogtext.ReadBinlogTexts(ctx, src.Files[i:i+1], 4)
+	if err != nil {
+		return "", fmt.Errorf("hot backup: the transactions before its position: %w", err)
+	}
+	var last *binlogtext.BinTxn
+	for k := range txns {
+		if txns[k].Start < src.StartPos {
+			last = &txns[k]
+		}
+	}
+	if last == nil || last.Time.Unix() <= ended.Unix()+60 {
+		return "", nil
+	}
+	return fmt.Sprintf("the base's end %s, read in the replay's time zone, is before the transaction at %s:%d (%s) it holds committed (%s)",
+		ended, last.File, last.Start, last.GTID, last.Time), nil
 }
 
 // binlogPosAt returns the GTID position (gtid_binlog_pos) of the binlogs

@@ -265,12 +265,25 @@ func (r *Result) run(ctx context.Context, cfg Config, dir string) error {
 	case "binlog":
 		r.Replay.Apply = ""
 	}
+	var clockBehind string
 	if r.Replay.FromBackup {
 		// The replay refuses a transaction the hot base may hold in
 		// part: one that changed non-transactional tables inside a
-		// transaction begun by the backup's end.
-		ended, err := backupEnded(src.Base)
+		// transaction begun by the backup's end, which it reads in its
+		// own time zone (StopZone's when set: seed 125242); and, before
+		// anything, an end so read before the last transaction the base
+		// holds committed.
+		loc := time.Local
+		if r.Replay.StopZone != "" {
+			if loc, err = time.LoadLocation(r.Replay.StopZone); err != nil {
+				return err
+			}
+		}
+		ended, err := backupEnded(src.Base, loc)
 		if err != nil {
+			return err
+		}
+		if clockBehind, err = heldAfter(ctx, src, ended); err != nil {
 			return err
 		}
 		binlogtext.MarkHotBase(txns, ended)
@@ -280,6 +293,9 @@ func (r *Result) run(ctx context.Context, cfg Config, dir string) error {
 	}
 	r.Expect = expect(txns, r.Replay)
 	r.expectSeqOrder(src, txns)
+	if clockBehind != "" && !r.Replay.Stop.UnknownDomain {
+		r.Expect = Expect{Exit: 1, Applied: 0, Refusal: clockRefusal, Why: "refused before anything was applied: " + clockBehind}
+	}
 	if err := r.expectStopHeld(ctx, src); err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package startcheck
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -97,4 +98,32 @@ func (b HotBase) Risk(t *txn.Txn) *HotBaseError {
 		return nil
 	}
 	return &HotBaseError{Txn: t.Ref(), Began: time.Unix(int64(began), 0), Base: b}
+}
+
+// ClockBehind returns why b's end cannot be right: the last transaction
+// before start in its file (which the base holds) committed more than a
+// minute after it. The end is read in this host's time zone, the backup
+// tool wrote it in its own: a host east of the backup's reads it too
+// early, and transactions at risk would pass unchecked. "" when the end
+// is unknown, or no transaction comes before start in its file.
+func (b HotBase) ClockBehind(ctx context.Context, open Opener, start txn.Position) (string, error) {
+	if b.Ended.IsZero() || start.File == "" {
+		return "", nil
+	}
+	var last *txn.Txn
+	if _, err := Before(ctx, open, start, func(t *txn.Txn) bool {
+		last = t
+		return true
+	}); err != nil {
+		return "", fmt.Errorf("read %s before the start: %w", start.File, err)
+	}
+	if last == nil || last.Time.Unix() <= b.Ended.Unix()+60 {
+		return "", nil
+	}
+	zone, _ := time.Now().Zone()
+	return fmt.Sprintf("the base's copy ended at %s as read in this host's time zone (%s), but the transaction #%d at %s, which it "+
+		"holds, committed at %s, later: the backup tool wrote its end in the time zone of the host that made it. Run the replay "+
+		"with that zone (TZ=...), so that the transactions whose non-transactional changes the base may hold are found; "+
+		"--hot-base-checked skips the check. Nothing was applied",
+		b.Ended.Format(time.DateTime), zone, last.Seq, last.Start, last.Time.UTC().Format(time.DateTime+" UTC")), nil
 }
