@@ -281,6 +281,24 @@ func TestSourceStopBehindStart(t *testing.T) {
 	if err := db.QueryRow("SELECT COUNT(*) FROM sb.t").Scan(&after); err != nil || after != before {
 		t.Fatalf("the target holds %d rows after the refusal, %d before (%v)", after, before, err)
 	}
+	// A fresh run from a GTID position (--source-start SET): the source
+	// sends nothing the set holds, so a stop the set already reaches was
+	// met at the domain's next transaction, exit 0, the target past the
+	// stop point (soak seed 125288, a stop GTID of another server id).
+	behind := domain0[len(domain0)-15].GTID
+	other := behind
+	other.Server++
+	for _, stop := range []txn.GTID{behind, other} {
+		tgt, _ := sc.Target(t)
+		o := sourceOpts(sc, 2)
+		o.Select.StartPosition, o.Source.StartGTID = txn.Position{}, domain0[len(domain0)-10].GTID.String()
+		o.Select.StartGTIDs, _ = txn.ParseGTIDSet(o.Source.StartGTID)
+		o.Select.StopBeforeGTID = stop
+		sum, log, err := runFrom(tgt.DSN(""), o)
+		if !errors.As(err, &passed) {
+			t.Fatalf("--source-start %s --stop-before-gtid %s: %v (summary %+v), want it refused\n%s", o.Source.StartGTID, stop, err, sum, log)
+		}
+	}
 }
 
 // TestSourceGTIDStartResume: a run reading from a source after a GTID

@@ -145,12 +145,28 @@ func (r *run) scanOpener() startcheck.Opener {
 // checkRemoteStop refuses a --stop-before-gtid that the source's binlogs
 // already reach before start (a resume's checkpoint, or --source-start
 // FILE:POS), as checkStops does for files: it reads start's file from its
-// beginning up to start. Without it, with several GTID domains, a stop
+// beginning up to start; or that a --source-start GTID set already
+// reaches. Without it, with several GTID domains, a stop
 // behind the start was met at the stop domain's next transaction, after
 // the other domains' transactions up to it were applied.
 func (r *run) checkRemoteStop(ctx context.Context, start txn.Position, f *filter.Filter) error {
+	if start.File == "" && r.opts.Source.StartGTID != "" {
+		// A start by GTID: the source finds it, and sends nothing the
+		// set holds, so a --stop-before-gtid the set already reaches
+		// (a sequence number of its domain at or below the set's) would
+		// be met at the first transaction after it, exit 0 with the
+		// target past the stop point (soak seed 125288).
+		set, err := txn.ParseGTIDSet(r.opts.Source.StartGTID)
+		if err != nil {
+			return fmt.Errorf("--source-start %s: %w", r.opts.Source.StartGTID, err)
+		}
+		if why := f.StopPassed(start, set, r.start.lastTime); why != "" {
+			return &StopPassedError{Why: why}
+		}
+		return nil
+	}
 	if start.File == "" || start.Offset <= 4 {
-		return nil // a start by GTID: the source finds it
+		return nil // the file's beginning: nothing before it
 	}
 	all, err := r.historyBefore(ctx, start)
 	if err != nil {
