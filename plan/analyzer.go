@@ -114,7 +114,7 @@ func (a *analyzer) predict(t *txn.Txn) bool {
 		p.Skipped++
 		return false
 	}
-	if err := a.opts.HotBase.Risk(t); err != nil && !a.opts.HotBaseChecked {
+	if err := a.opts.HotBase.Risk(t); err != nil {
 		a.stopped = true
 		p.StoppedBefore, p.StopReason = t.Ref(), "refused: the hot base backup may already hold its non-transactional changes"
 		a.rep.Problems.HotBase = err.Error()

@@ -74,9 +74,8 @@ type Options struct {
 	NoContinuityCheck bool
 	// HotBase is the base of --from-backup (replay.Selection.HotBase): the
 	// replay refuses a transaction whose non-transactional changes it may
-	// hold (startcheck.HotBase.Risk), unless HotBaseChecked.
-	HotBase        startcheck.HotBase
-	HotBaseChecked bool
+	// hold (startcheck.HotBase.Risk), unless HotBase.Checked.
+	HotBase startcheck.HotBase
 
 	// Analysis says what the report looks for and how it shows it.
 	Analysis

@@ -7,5 +7,5 @@ import "github.com/binlog-replay/binlog-replay/internal/startcheck"
 // already hold: one that changed non-transactional tables (inside a
 // transaction, from a mariabackup backup) and began by the time the copy
 // ended. Nothing of it was applied, every transaction before it was;
-// Selection.HotBaseChecked applies it.
+// HotBase.Checked applies it.
 type HotBaseError = startcheck.HotBaseError

@@ -92,10 +92,9 @@ type Selection struct {
 	// HotBase is the base copied while the source was written that the
 	// replay starts from (ReadHotBase; zero: unknown, nothing checked): a
 	// transaction after its position whose non-transactional changes it
-	// may hold is refused (HotBaseError), unless HotBaseChecked says the
+	// may hold is refused (HotBaseError), unless HotBase.Checked says the
 	// operator checked that it does not hold them.
-	HotBase        HotBase
-	HotBaseChecked bool
+	HotBase HotBase
 }
 
 // ApplyOptions say how a replay applies the transactions it selects.

@@ -407,7 +407,7 @@ func (r *run) prepare(ctx context.Context) (txn.Position, *target.Checkpoint, er
 	if err := r.checkStops(ctx, start); err != nil {
 		return txn.Position{}, nil, err
 	}
-	if !r.start.resumed && !r.opts.Select.HotBaseChecked {
+	if !r.start.resumed {
 		why, err := r.opts.Select.HotBase.ClockBehind(ctx, r.scanOpener(), start)
 		if err != nil {
 			r.logf("warning: %v: whether the base's end is read in the right time zone is not checked", err)
@@ -847,7 +847,7 @@ func (r *run) readStage(ctx context.Context, start txn.Position, out chan<- *txn
 				r.skipped.Add(1)
 				continue
 			}
-			if err := r.opts.Select.HotBase.Risk(t); err != nil && !r.opts.Select.HotBaseChecked {
+			if err := r.opts.Select.HotBase.Risk(t); err != nil {
 				r.setReadErr(err, "refused: the hot base backup may already hold this transaction's non-transactional changes: every transaction before it was applied, and nothing of it")
 				return nil
 			}

@@ -222,12 +222,12 @@ func (o *ReplayOptions) options(args []string, warn io.Writer) (replay.Options, 
 	ro.Recovery.Resume, ro.Apply.NoLogBin, ro.Recovery.SkipUnknown, ro.Recovery.Strict = o.Resume, o.NoLogBin, o.SkipUnknown, o.Strict
 	ro.Apply.Compact = o.Compact
 	ro.Recovery.NoContinuityCheck, ro.Select.StopNeverReachedOK, ro.Select.ToEnd = o.NoContinuityCheck, o.StopNeverReachedOK, o.ToEnd
-	ro.Select.HotBaseChecked = o.HotBaseChecked
 	if o.FromBackup != "" {
 		if ro.Select.HotBase, err = replay.ReadHotBase(o.FromBackup); err != nil {
 			return ro, err
 		}
 	}
+	ro.Select.HotBase.Checked = o.HotBaseChecked
 	ro.Recovery.Reconnect, ro.Apply.MemoryBudget, ro.Report.StallReport, ro.Report.LogValues = o.Reconnect, int64(o.Memory), o.StallReport, o.LogValues
 	if ro.Apply.TargetGTIDs, err = replay.ParseGTIDMode(o.TargetGTIDs); err != nil {
 		return ro, err
