@@ -41,15 +41,9 @@ func StartFromBackup(dir string) (BackupStart, error) {
 	if fi, err := os.Stat(dir); err == nil && fi.Mode().IsRegular() {
 		return StartFromDump(dir)
 	}
-	for _, name := range []string{"mariadb_backup_binlog_info", "xtrabackup_binlog_info"} {
-		p := filepath.Join(dir, name)
-		data, err := os.ReadFile(p)
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return BackupStart{}, fmt.Errorf("read backup position: %w", err)
-		}
+	if p, data, err := readFirst(dir, "mariadb_backup_binlog_info", "xtrabackup_binlog_info"); err != nil {
+		return BackupStart{}, fmt.Errorf("read backup position: %w", err)
+	} else if p != "" {
 		return parseXtrabackupInfo(p, string(data))
 	}
 	p := filepath.Join(dir, "metadata")
@@ -145,29 +139,36 @@ func dumpEnded(path string) (time.Time, error) {
 // backupEnded reads the end_time of a mariabackup or xtrabackup
 // backup's info file in dir (zero when there is none, or it has none).
 func backupEnded(dir string) (time.Time, error) {
-	for _, name := range []string{"mariadb_backup_info", "xtrabackup_info"} {
+	p, data, err := readFirst(dir, "mariadb_backup_info", "xtrabackup_info")
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read the backup's end time: %w", err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		key, val, ok := strings.Cut(line, "=")
+		if !ok || strings.TrimSpace(key) != "end_time" {
+			continue
+		}
+		end, err := time.ParseInLocation(time.DateTime, strings.TrimSpace(val), time.Local)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("parse %s: end_time: %w", p, err)
+		}
+		return end, nil
+	}
+	return time.Time{}, nil
+}
+
+// readFirst reads the first of the files names in dir that exists,
+// returning its path and contents; "" and nil when none does.
+func readFirst(dir string, names ...string) (string, []byte, error) {
+	for _, name := range names {
 		p := filepath.Join(dir, name)
 		data, err := os.ReadFile(p)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
-		if err != nil {
-			return time.Time{}, fmt.Errorf("read the backup's end time: %w", err)
-		}
-		for _, line := range strings.Split(string(data), "\n") {
-			key, val, ok := strings.Cut(line, "=")
-			if !ok || strings.TrimSpace(key) != "end_time" {
-				continue
-			}
-			end, err := time.ParseInLocation(time.DateTime, strings.TrimSpace(val), time.Local)
-			if err != nil {
-				return time.Time{}, fmt.Errorf("parse %s: end_time: %w", p, err)
-			}
-			return end, nil
-		}
-		return time.Time{}, nil
+		return p, data, err
 	}
-	return time.Time{}, nil
+	return "", nil, nil
 }
 
 func parseXtrabackupInfo(path, data string) (BackupStart, error) {

@@ -89,15 +89,16 @@ func checkStart(ctx context.Context, ro *replay.Options, fromBackup string) erro
 	}
 	defer rd.Close()
 	first, err := rd.Next(ctx)
+	partial := binlog.PartialTxn(err)
 	switch {
 	case errors.Is(err, io.EOF):
 		return nil // nothing after the start: the replay says so
-	case binlog.PartialTxn(err) != nil:
+	case partial != nil:
 		// A crash cut the first transaction and it cannot be left out,
 		// or the last file ends inside it: its start is a boundary and
 		// its GTID known; the replay stops before it, or refuses it or
 		// (--strict aside) reports the truncation.
-		first = binlog.PartialTxn(err)
+		first = partial
 	case err != nil:
 		return fmt.Errorf("read the binlogs at the start position %s (from %s): %w. Nothing was applied", start, from, err)
 	}
