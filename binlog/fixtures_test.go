@@ -99,7 +99,7 @@ func checkCorpus(t *testing.T, dir string) {
 	manifest := readManifest(t, dir)
 	seen := 0
 	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || d.Name() == "MANIFEST.tsv" {
+		if err != nil || d.IsDir() || fixtures.Meta(d.Name()) {
 			return err
 		}
 		rel, _ := filepath.Rel(dir, p)

@@ -19,7 +19,7 @@ import (
 const fuzzInputTimeout = 10 * time.Second
 
 // fuzzSeedFixtures are the external fixtures whose transactions seed
-// FuzzReader when the external corpus is there (docs/testing.md): MySQL 5.7
+// FuzzReader (docs/testing.md): MySQL 5.7
 // and 8.0 row events, JSON and partial JSON, compressed transaction
 // payloads, user variables in statement format, MariaDB 10.0 and 10.5.
 var fuzzSeedFixtures = []string{crcFixture,
@@ -78,16 +78,15 @@ func cutTransactions(t testing.TB, path string, max int) [][]byte {
 //
 // The seeds are small: a format description and one transaction each,
 // from testdata/fuzz/FuzzReader (cut from MariaDB 10.11 binlogs written by
-// TestWriteFuzzSeeds) and, when the external corpus is there, cut from
-// its MySQL and MariaDB fixtures at start-up. Run it with
+// TestWriteFuzzSeeds) and cut from the external corpus's MySQL and
+// MariaDB fixtures at start-up. Run it with
 // `go test -run '^$' -fuzz '^FuzzReader$' -fuzztime 30s ./binlog`; plain
 // `go test` runs the seeds.
 func FuzzReader(f *testing.F) {
-	if dir, err := fixtures.Find(); err == nil {
-		for _, rel := range fuzzSeedFixtures {
-			for _, seed := range cutTransactions(f, filepath.Join(dir, rel), 4) {
-				f.Add(seed)
-			}
+	corpus := fixtures.Dir(f)
+	for _, rel := range fuzzSeedFixtures {
+		for _, seed := range cutTransactions(f, filepath.Join(corpus, rel), 4) {
+			f.Add(seed)
 		}
 	}
 	dir := f.TempDir()

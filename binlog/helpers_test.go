@@ -14,8 +14,8 @@ import (
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
-// fixture returns the path of a file of the external corpus, skipping the
-// test if it is absent (failing it when CI=true).
+// fixture returns the path of a file of the external corpus, failing the
+// test if it is absent.
 func fixture(t testing.TB, rel string) string {
 	t.Helper()
 	return fixtures.External(t, rel)

@@ -65,7 +65,7 @@ func TestRowEditorFixtures(t *testing.T) {
 	fixtures.Each(t, func(t *testing.T, c fixtures.Corpus) {
 		var inverted, refused int
 		err := filepath.WalkDir(c.Dir, func(p string, d os.DirEntry, err error) error {
-			if err != nil || d.IsDir() || d.Name() == "MANIFEST.tsv" {
+			if err != nil || d.IsDir() || fixtures.Meta(d.Name()) {
 				return err
 			}
 			rel, _ := filepath.Rel(c.Dir, p)
