@@ -83,7 +83,7 @@ type Rewriter struct {
 	filter    *filter.Filter
 	tables    []string            // the table names of --tables, lower case
 	others    map[string]string   // the table names of OtherTables, lower case -> db.table
-	temps     map[string]bool     // the temporary tables created and not dropped, lower case
+	temps     map[tempTable]bool  // the temporary tables created and not dropped
 	bodies    map[string][]string // Bodies, and the triggers and routines the binlog creates
 	unseen    map[string]bool     // Unseen, lower case
 	logValues bool
@@ -134,7 +134,7 @@ func New(c Config) (*Rewriter, error) {
 		_, table, _ := strings.Cut(t, ".")
 		rw.tables = append(rw.tables, strings.ToLower(table))
 	}
-	rw.others, rw.temps, rw.bodies = map[string]string{}, map[string]bool{}, map[string][]string{}
+	rw.others, rw.temps, rw.bodies = map[string]string{}, map[tempTable]bool{}, map[string][]string{}
 	for t, names := range c.Bodies {
 		rw.bodies[strings.ToLower(t)] = slices.Clone(names)
 	}
@@ -174,6 +174,31 @@ func checkFilters(rules Rules, f *filter.Filter) error {
 	return nil
 }
 
+// session names a source session as a server scopes its temporary
+// tables: the server id its statements are logged under and its thread id
+// (pseudo_thread_id). One connection that changes its server id (SET
+// SESSION server_id) has two sessions, each with its own temporary
+// tables, as on the source (temptables.Session in the pipeline).
+type session struct{ server, thread uint32 }
+
+// sessionOf returns the source session of q, a statement of t.
+func sessionOf(t *txn.Txn, q *txn.Query) session {
+	return session{server: t.ServerID, thread: q.ThreadID}
+}
+
+// tempTable is a temporary table of one source session, by its name in
+// lower case.
+type tempTable struct {
+	session session
+	name    string
+}
+
+// temp reports whether name is a temporary table that session s created
+// and has not dropped.
+func (rw *Rewriter) temp(s session, name string) bool {
+	return rw.temps[tempTable{s, strings.ToLower(name)}]
+}
+
 // SourceRestarted forgets the temporary tables the binlogs' sessions
 // had open: a source that restarted (txn.Txn.ServerRestarted) ended them
 // without logging their drop, and a table of one's name created later is
@@ -188,7 +213,7 @@ func (rw *Rewriter) SourceRestarted() { clear(rw.temps) }
 func (rw *Rewriter) Apply(t *txn.Txn) error {
 	var refused *Error
 	err := rw.filter.IncludeWith(t, func(e *txn.Event) bool {
-		keep, why := rw.keepQuery(e.Query)
+		keep, why := rw.keepQuery(sessionOf(t, e.Query), e.Query)
 		if why != "" && refused == nil {
 			refused = rw.refuse(t, e, why)
 		}

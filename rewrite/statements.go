@@ -23,14 +23,14 @@ import (
 //     each is checked when it is renamed), left out when it is an INSERT
 //     or REPLACE into a table of another database (it only reads the
 //     renamed one), and refused otherwise.
-func (rw *Rewriter) keepQuery(q *txn.Query) (bool, refusal) {
+func (rw *Rewriter) keepQuery(sess session, q *txn.Query) (bool, refusal) {
 	if !rw.filter.KeepsSchema(q.Schema) {
 		keep, why := rw.outside(q)
 		if !keep || why != "" {
 			return false, why
 		}
 	}
-	return rw.concernsTables(q)
+	return rw.concernsTables(sess, q)
 }
 
 // restored returns the database the statement naming db writes to on
@@ -283,8 +283,9 @@ func (st *statement) insertInto(defaultDB string) (string, bool) {
 // concernsTables decides, with --tables, whether a statement the filters
 // keep (by its default database) is applied: only when it names a table
 // of --tables; one that changes both such a table and another is
-// refused. Without --tables every kept statement is applied.
-func (rw *Rewriter) concernsTables(q *txn.Query) (bool, refusal) {
+// refused. Without --tables every kept statement is applied. A temporary
+// table is the statement's session's (sess): the server scopes them so.
+func (rw *Rewriter) concernsTables(sess session, q *txn.Query) (bool, refusal) {
 	if !rw.filter.FiltersTables() {
 		return true, ""
 	}
@@ -302,16 +303,16 @@ func (rw *Rewriter) concernsTables(q *txn.Query) (bool, refusal) {
 			// RENAME TABLE tmp TO t2, ALTER TABLE tmp RENAME t2: names in
 			// pairs, the new name a temporary table as the old one.
 			for i := 0; i+1 < len(names); i += 2 {
-				if from := strings.ToLower(names[i].Table); rw.temps[from] {
+				if from := (tempTable{sess, strings.ToLower(names[i].Table)}); rw.temps[from] {
 					delete(rw.temps, from)
-					rw.temps[strings.ToLower(names[i+1].Table)] = true
+					rw.temps[tempTable{sess, strings.ToLower(names[i+1].Table)}] = true
 					names[i].Table = names[i+1].Table // the table it is now
 				}
 			}
 		}
 		var in, out []string
 		for _, n := range names {
-			switch name := strings.ToLower(n.Table); {
+			switch name := (tempTable{sess, strings.ToLower(n.Table)}); {
 			case temporary || rw.temps[name]:
 				// A temporary table lives in the applying session, not in
 				// the target's data: kept, so that a table of --tables
@@ -335,11 +336,11 @@ func (rw *Rewriter) concernsTables(q *txn.Query) (bool, refusal) {
 		if st.word(0, "CREATE") && len(in) > 0 {
 			// CREATE [TEMPORARY] TABLE ... SELECT (or LIKE) a table left
 			// out: in statement format it reads it on the target.
-			if _, other := rw.namesTables(st); other != "" {
+			if _, other := rw.namesTables(sess, st); other != "" {
 				return false, rw.readsOther(names[0].Table, other)
 			}
 		}
-		if why := rw.cascadeAcross(st, q.Schema, len(in) > 0); why != "" {
+		if why := rw.cascadeAcross(sess, st, q.Schema, len(in) > 0); why != "" {
 			return false, why
 		}
 		return len(in) > 0, ""
@@ -348,7 +349,7 @@ func (rw *Rewriter) concernsTables(q *txn.Query) (bool, refusal) {
 	case st.kind == kindDatabase || schema.IsDDL(q.SQL):
 		return true, "" // DROP TRIGGER, a form not known: applied, and it fails if it cannot be
 	}
-	kept, other := rw.namesTables(st)
+	kept, other := rw.namesTables(sess, st)
 	if kept != "" && other != "" {
 		return false, rw.readsOther(kept, other)
 	}
@@ -365,7 +366,7 @@ func (rw *Rewriter) concernsTables(q *txn.Query) (bool, refusal) {
 // --tables (or of a
 // temporary table), and of a table of OtherTables ("db.table"); ""
 // when it names none.
-func (rw *Rewriter) namesTables(st *statement) (kept, other string) {
+func (rw *Rewriter) namesTables(sess session, st *statement) (kept, other string) {
 	var names []string
 	for i, tok := range st.toks {
 		if st.name(i) {
@@ -382,10 +383,10 @@ func (rw *Rewriter) namesTables(st *statement) (kept, other string) {
 	names = append(names, inBodies...)
 	for _, n := range names {
 		name := strings.ToLower(n)
-		if kept == "" && (slices.Contains(rw.tables, name) || rw.temps[name]) {
+		if kept == "" && (slices.Contains(rw.tables, name) || rw.temp(sess, name)) {
 			kept = n
 		}
-		if other == "" && !rw.temps[name] {
+		if other == "" && !rw.temp(sess, name) {
 			other = rw.others[name]
 		}
 	}
@@ -429,7 +430,7 @@ func (rw *Rewriter) noteBody(st *statement, names []schema.Name, ok bool) {
 // is not in the binlog (see the replay's check of the target's foreign
 // keys at the start). DDL on a table left out is not applied: its
 // foreign key never exists on the target.
-func (rw *Rewriter) cascadeAcross(st *statement, db string, kept bool) refusal {
+func (rw *Rewriter) cascadeAcross(sess session, st *statement, db string, kept bool) refusal {
 	if !kept {
 		return ""
 	}
@@ -448,7 +449,7 @@ func (rw *Rewriter) cascadeAcross(st *statement, db string, kept bool) refusal {
 		if st.punct(i+2, ".") && i+3 < len(st.toks) && st.name(i+3) {
 			pdb, parent = parent, st.toks[i+3].Text
 		}
-		if !rw.filter.KeepsTable(pdb, parent) && !rw.temps[strings.ToLower(parent)] {
+		if !rw.filter.KeepsTable(pdb, parent) && !rw.temp(sess, parent) {
 			return refusef("it gives a table of --tables a foreign key that cascades from %s.%s, which --tables leaves out: "+
 				"what a cascade changes is not in the binlog; keep both tables", pdb, parent)
 		}
