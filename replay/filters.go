@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/binlog-replay/binlog-replay/filter"
-	"github.com/binlog-replay/binlog-replay/sqlscan"
+	"github.com/binlog-replay/binlog-replay/rewrite"
 )
 
 // What --databases and --tables need from the target before anything is
@@ -158,11 +158,7 @@ func (r *run) readBodies(ctx context.Context, ft *filterTables, db string) error
 		if err := sc(&name, &body); err != nil {
 			return err
 		}
-		for _, tok := range sqlscan.Tokens([]byte(body), 0) {
-			if tok.Kind == sqlscan.Word || tok.Kind == sqlscan.Ident {
-				ft.bodies[name] = append(ft.bodies[name], tok.Text)
-			}
-		}
+		ft.bodies[name] = append(ft.bodies[name], rewrite.Names([]byte(body))...)
 		return nil
 	}, "SELECT EVENT_OBJECT_TABLE, ACTION_STATEMENT FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ? "+
 		"UNION ALL SELECT ROUTINE_NAME, COALESCE(ROUTINE_DEFINITION, '') FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ?", db, db)

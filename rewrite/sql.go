@@ -76,6 +76,17 @@ var modifiers = wordSet("OR", "REPLACE", "ONLINE", "OFFLINE", "IGNORE", "TEMPORA
 	"TEMPTABLE", "DEFINER", "CURRENT_USER", "SQL", "SECURITY", "INVOKER", "AGGREGATE", "UNIQUE", "FULLTEXT", "SPATIAL",
 	"IF", "NOT", "EXISTS")
 
+// reservedWords are words reserved in every MariaDB and MySQL version
+// this tool reads (a subset: those a table of a database may be named,
+// quoted, and those around them): unquoted, and not after a dot, one is
+// never a table's name (ORDER BY does not name a table `order`).
+var reservedWords = wordSet("ADD", "ALL", "ALTER", "AND", "AS", "ASC", "BETWEEN", "BY", "CASE", "CHECK", "COLUMN",
+	"CONDITION", "CONSTRAINT", "CREATE", "CROSS", "DEFAULT", "DELETE", "DESC", "DISTINCT", "DROP", "ELSE", "EXISTS",
+	"FOR", "FOREIGN", "FROM", "GROUP", "HAVING", "IN", "INDEX", "INNER", "INSERT", "INTERVAL", "INTO", "IS", "JOIN",
+	"KEY", "KEYS", "LEFT", "LIKE", "LIMIT", "LOCK", "NOT", "NULL", "ON", "OR", "ORDER", "OUTER", "PRIMARY", "RANGE",
+	"READ", "REFERENCES", "RELEASE", "RENAME", "REPLACE", "RETURN", "RIGHT", "SELECT", "SET", "TABLE", "THEN",
+	"UNION", "UNIQUE", "UPDATE", "USING", "VALUES", "WHEN", "WHERE", "WITH", "WRITE")
+
 func wordSet(words ...string) map[string]bool {
 	m := make(map[string]bool, len(words))
 	for _, w := range words {
@@ -170,6 +181,31 @@ func (st *statement) name(i int) bool {
 	start := st.spans[i].Start
 	return start == 0 || st.sql[start-1] != '@'
 }
+
+// reserved reports whether token i is an unquoted reserved word that is
+// not the part of a qualified name after the dot (where MySQL and MariaDB
+// take one as a name).
+func (st *statement) reserved(i int) bool {
+	t := st.toks[i]
+	return t.Kind == sqlscan.Word && reservedWords[strings.ToUpper(t.Text)] && !st.punct(i-1, ".")
+}
+
+// names returns the names st gives: its identifiers, bare or quoted, but
+// variables and unquoted reserved words.
+func (st *statement) names() []string {
+	var out []string
+	for i, tok := range st.toks {
+		if st.name(i) && !st.reserved(i) {
+			out = append(out, tok.Text)
+		}
+	}
+	return out
+}
+
+// Names returns the names the SQL text sql gives, as a statement's are
+// read with --tables: what a trigger's or a routine's body names
+// (Config.Bodies).
+func Names(sql []byte) []string { return parse(sql).names() }
 
 // head reports whether token i is the first part of a qualified name: a
 // name followed by a dot and not itself after one.

@@ -367,12 +367,7 @@ func (rw *Rewriter) concernsTables(sess session, q *txn.Query) (bool, refusal) {
 // temporary table), and of a table of OtherTables ("db.table"); ""
 // when it names none.
 func (rw *Rewriter) namesTables(sess session, st *statement) (kept, other string) {
-	var names []string
-	for i, tok := range st.toks {
-		if st.name(i) {
-			names = append(names, tok.Text)
-		}
-	}
+	names := st.names()
 	// In statement format a table's triggers, and the stored functions
 	// called, run again on the target: what they name counts as named by
 	// the statement.
@@ -417,11 +412,7 @@ func (rw *Rewriter) noteBody(st *statement, names []schema.Name, ok bool) {
 		return
 	}
 	key = strings.ToLower(key)
-	for i, tok := range st.toks {
-		if st.name(i) {
-			rw.bodies[key] = append(rw.bodies[key], tok.Text)
-		}
-	}
+	rw.bodies[key] = append(rw.bodies[key], st.names()...)
 }
 
 // cascadeAcross refuses DDL, kept, that gives a table of --tables a
