@@ -81,6 +81,11 @@ func (r *Result) expectSeqOrder(src *Source, txns []binlogtext.BinTxn) {
 	byGTID := c.StartGTID && src.StartGTID != ""
 	remote := c.Remote && src.Server != nil
 	held := func(k int) bool { // the base's position covers txns[k]
+		if txns[k].GTID == "" {
+			// A transaction whose GTID event a crash cut (appendFirstEventCut):
+			// no GTID, nothing of it read.
+			return false
+		}
 		d, _, n := binlogtext.SplitGTID(txns[k].GTID)
 		p, ok := base[d]
 		return byGTID && ok && n <= p

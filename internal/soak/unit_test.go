@@ -317,6 +317,18 @@ func TestExpectSeqOrder(t *testing.T) {
 				c.name, e.Exit, e.Applied, e.Refusal, r.planRefusal, e.Why, c.exit, c.applied, c.refusal, c.inPlan)
 		}
 	}
+
+	// A transaction whose GTID event a crash cut has no GTID: not one the
+	// base's position covers (soak seed 127106 expected it refused so).
+	cut := append(slices.Clone(txns[:2]), binlogtext.BinTxn{File: "mysql-bin.000002", Start: 300})
+	r := &Result{Replay: ReplayConfig{Stop: binlogtext.Stop{Index: 3}, StartGTID: true}}
+	r.Replay.Accident = -1
+	r.Expect = expect(cut, r.Replay)
+	want := r.Expect
+	r.expectSeqOrder(src, cut)
+	if r.Expect != want || r.planRefusal != "" {
+		t.Errorf("a transaction cut in its GTID event: %+v, plan %q; want %+v, no plan refusal", r.Expect, r.planRefusal, want)
+	}
 }
 
 // TestAnchorBySession: an anchor range is cut where a file its server
