@@ -35,21 +35,26 @@ type anchorRange struct {
 const domainSwitch = "/*M!100001 SET @@session.gtid_domain_id="
 
 // rangeFor returns the range that applies txns[:n] of files (from
-// startPos), and false when n is 0 (nothing to apply).
+// startPos), and false when n is 0 (nothing to apply). It stops where
+// txns[n] starts, or where the last transaction ends: a live source's
+// files may have grown since txns was read (seed 126225: the
+// soak's own check of the restarted source opened a MEMORY table, and
+// the server logged its TRUNCATE, which an anchor reading to the end of
+// the files applied).
 func rangeFor(files []string, startPos uint64, txns []binlogtext.BinTxn, n int) (anchorRange, bool) {
 	if n == 0 {
 		return anchorRange{}, false
 	}
-	r := anchorRange{Files: files, StartPos: startPos}
+	stopFile, stopPos := txns[n-1].File, txns[n-1].End
 	if n < len(txns) {
-		stop := txns[n]
-		for i, f := range files {
-			if filepath.Base(f) == stop.File {
-				r.Files = files[:i+1]
-				break
-			}
+		stopFile, stopPos = txns[n].File, txns[n].Start
+	}
+	r := anchorRange{Files: files, StartPos: startPos, StopPos: stopPos}
+	for i, f := range files {
+		if filepath.Base(f) == stopFile {
+			r.Files = files[:i+1]
+			break
 		}
-		r.StopPos = stop.Start
 	}
 	return r, true
 }
