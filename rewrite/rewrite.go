@@ -174,28 +174,17 @@ func checkFilters(rules Rules, f *filter.Filter) error {
 	return nil
 }
 
-// session names a source session as a server scopes its temporary
-// tables: the server id its statements are logged under and its thread id
-// (pseudo_thread_id). One connection that changes its server id (SET
-// SESSION server_id) has two sessions, each with its own temporary
-// tables, as on the source (temptables.Session in the pipeline).
-type session struct{ server, thread uint32 }
-
-// sessionOf returns the source session of q, a statement of t.
-func sessionOf(t *txn.Txn, q *txn.Query) session {
-	return session{server: t.ServerID, thread: q.ThreadID}
-}
-
-// tempTable is a temporary table of one source session, by its name in
-// lower case.
+// tempTable is a temporary table of one source session (as the server
+// scopes them: one connection that changes its server id has two
+// sessions), by its name in lower case.
 type tempTable struct {
-	session session
+	session txn.Session
 	name    string
 }
 
 // temp reports whether name is a temporary table that session s created
 // and has not dropped.
-func (rw *Rewriter) temp(s session, name string) bool {
+func (rw *Rewriter) temp(s txn.Session, name string) bool {
 	return rw.temps[tempTable{s, strings.ToLower(name)}]
 }
 
@@ -213,7 +202,7 @@ func (rw *Rewriter) SourceRestarted() { clear(rw.temps) }
 func (rw *Rewriter) Apply(t *txn.Txn) error {
 	var refused *Error
 	err := rw.filter.IncludeWith(t, func(e *txn.Event) bool {
-		keep, why := rw.keepQuery(sessionOf(t, e.Query), e.Query)
+		keep, why := rw.keepQuery(t.SessionOf(e.Query), e.Query)
 		if why != "" && refused == nil {
 			refused = rw.refuse(t, e, why)
 		}

@@ -23,7 +23,7 @@ import (
 //     each is checked when it is renamed), left out when it is an INSERT
 //     or REPLACE into a table of another database (it only reads the
 //     renamed one), and refused otherwise.
-func (rw *Rewriter) keepQuery(sess session, q *txn.Query) (bool, refusal) {
+func (rw *Rewriter) keepQuery(sess txn.Session, q *txn.Query) (bool, refusal) {
 	if !rw.filter.KeepsSchema(q.Schema) {
 		keep, why := rw.outside(q)
 		if !keep || why != "" {
@@ -285,7 +285,7 @@ func (st *statement) insertInto(defaultDB string) (string, bool) {
 // of --tables; one that changes both such a table and another is
 // refused. Without --tables every kept statement is applied. A temporary
 // table is the statement's session's (sess): the server scopes them so.
-func (rw *Rewriter) concernsTables(sess session, q *txn.Query) (bool, refusal) {
+func (rw *Rewriter) concernsTables(sess txn.Session, q *txn.Query) (bool, refusal) {
 	if !rw.filter.FiltersTables() {
 		return true, ""
 	}
@@ -366,7 +366,7 @@ func (rw *Rewriter) concernsTables(sess session, q *txn.Query) (bool, refusal) {
 // --tables (or of a
 // temporary table), and of a table of OtherTables ("db.table"); ""
 // when it names none.
-func (rw *Rewriter) namesTables(sess session, st *statement) (kept, other string) {
+func (rw *Rewriter) namesTables(sess txn.Session, st *statement) (kept, other string) {
 	names := st.names()
 	// In statement format a table's triggers, and the stored functions
 	// called, run again on the target: what they name counts as named by
@@ -421,7 +421,7 @@ func (rw *Rewriter) noteBody(st *statement, names []schema.Name, ok bool) {
 // is not in the binlog (see the replay's check of the target's foreign
 // keys at the start). DDL on a table left out is not applied: its
 // foreign key never exists on the target.
-func (rw *Rewriter) cascadeAcross(sess session, st *statement, db string, kept bool) refusal {
+func (rw *Rewriter) cascadeAcross(sess txn.Session, st *statement, db string, kept bool) refusal {
 	if !kept {
 		return ""
 	}

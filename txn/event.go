@@ -63,7 +63,7 @@ type Query struct {
 	// Status, not necessarily UTF-8.
 	SQL []byte
 	// ThreadID is the source session's id (pseudo_thread_id, which scopes
-	// temporary tables).
+	// temporary tables, with the server id: Txn.SessionOf).
 	ThreadID uint32
 	// ErrorCode is the error the statement raised on the source, if any.
 	ErrorCode uint16
@@ -352,3 +352,17 @@ const (
 	RowsFlagNoForeignKeyChecks  = 2
 	RowsFlagRelaxedUniqueChecks = 4
 )
+
+// Session names a source session as a server scopes its temporary tables:
+// the server id its statements are logged under and its thread id
+// (pseudo_thread_id). One connection that changes its server id (SET
+// SESSION server_id), or two masters' sessions of one thread id logged by
+// a multi-source replica, are two sessions.
+type Session struct {
+	Server, Thread uint32
+}
+
+// SessionOf returns the source session of q, a statement of t.
+func (t *Txn) SessionOf(q *Query) Session {
+	return Session{Server: t.ServerID, Thread: q.ThreadID}
+}

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/binlog-replay/binlog-replay/internal/pipeline/temptables"
 	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
@@ -52,7 +51,7 @@ type stmtState struct {
 // stmtKeyOf) holds the temporary tables of each source session. The zero
 // value is ready to use.
 type stmtHomes struct {
-	home map[temptables.Session]stmtKey // source session → statement session
+	home map[txn.Session]stmtKey // source session → statement session
 }
 
 // stmtKey names a statement session: by GTID domain when the source's
@@ -84,13 +83,13 @@ func (p *Pipeline) stmtDomain(t *txn.Txn) uint32 {
 }
 
 // sourceSession returns the source session of t's statements.
-func sourceSession(t *txn.Txn) (temptables.Session, bool) {
+func sourceSession(t *txn.Txn) (txn.Session, bool) {
 	for i := range t.Events {
 		if q := t.Events[i].Query; q != nil {
-			return temptables.SessionOf(t, q), true
+			return t.SessionOf(q), true
 		}
 	}
-	return temptables.Session{}, false
+	return txn.Session{}, false
 }
 
 // followStatements follows t's statements (the temporary tables they
@@ -121,7 +120,7 @@ func (p *Pipeline) followPiece(g *group, t *txn.Txn) *txn.Query {
 	if sess, ok := sourceSession(t); ok {
 		if p.temps.Holds(sess) {
 			if p.homes.home == nil {
-				p.homes.home = map[temptables.Session]stmtKey{}
+				p.homes.home = map[txn.Session]stmtKey{}
 			}
 			p.homes.home[sess] = g.session
 		} else {

@@ -39,23 +39,9 @@ type Tables struct {
 // firing one is flagged as one using a temporary table is.
 func (tt *Tables) FlagAmbiguous() { tt.ambiguous = true }
 
-// Session names a source session as a server scopes its temporary tables:
-// the server id its statements are logged under and its thread id
-// (pseudo_thread_id). One connection that changes its server id (SET
-// SESSION server_id), or two masters' sessions of one thread id logged by
-// a multi-source replica, are two sessions.
-type Session struct {
-	Server, Thread uint32
-}
-
-// SessionOf returns the source session of q, a statement of t.
-func SessionOf(t *txn.Txn, q *txn.Query) Session {
-	return Session{Server: t.ServerID, Thread: q.ThreadID}
-}
-
 // tempKey is a temporary table of one source session.
 type tempKey struct {
-	session Session
+	session txn.Session
 	name    schema.Name
 }
 
@@ -69,7 +55,7 @@ func (tt *Tables) Apply(t *txn.Txn) *txn.Query {
 		if q == nil {
 			continue
 		}
-		sess := SessionOf(t, q)
+		sess := t.SessionOf(q)
 		if before == nil && tt.beforeStart(sess, q) {
 			before = q
 		}
@@ -89,7 +75,7 @@ func (tt *Tables) Apply(t *txn.Txn) *txn.Query {
 // open in its session. Once the target or the binlogs have a trigger,
 // routine or view calling CONNECTION_ID(), which flags the statements
 // firing it, nothing is judged (FlagAmbiguous).
-func (tt *Tables) beforeStart(sess Session, q *txn.Query) bool {
+func (tt *Tables) beforeStart(sess txn.Session, q *txn.Query) bool {
 	if tt.ambiguous {
 		return false
 	}
@@ -176,7 +162,7 @@ func multiTableDelete(toks []sqlscan.Token) bool {
 // statement follows one statement: CREATE TEMPORARY TABLE, DROP
 // [TEMPORARY] TABLE, RENAME TABLE and ALTER TABLE ... RENAME of a
 // temporary table.
-func (tt *Tables) statement(sess Session, q *txn.Query) {
+func (tt *Tables) statement(sess txn.Session, q *txn.Query) {
 	toks := sqlscan.Tokens(q.SQL, 4)
 	if len(toks) < 2 {
 		return
@@ -214,7 +200,7 @@ func (tt *Tables) statement(sess Session, q *txn.Query) {
 func (tt *Tables) Restarted() { tt.open = nil }
 
 // Holds reports whether source session sess has temporary tables open.
-func (tt *Tables) Holds(sess Session) bool {
+func (tt *Tables) Holds(sess txn.Session) bool {
 	for k := range tt.open {
 		if k.session == sess {
 			return true

@@ -41,8 +41,8 @@ func TestTempTablesLostNamesPending(t *testing.T) {
 // under two server ids is two sessions, as a server scopes them), and the
 // server's DROP ... IF EXISTS of a session's tables releases it.
 func TestHolds(t *testing.T) {
-	a, b := Session{Server: 1, Thread: 7}, Session{Server: 2, Thread: 7}
-	stmt := func(s Session, sql string) *txn.Txn {
+	a, b := txn.Session{Server: 1, Thread: 7}, txn.Session{Server: 2, Thread: 7}
+	stmt := func(s txn.Session, sql string) *txn.Txn {
 		return &txn.Txn{ServerID: s.Server, Events: []txn.Event{{Query: &txn.Query{Schema: "d", SQL: []byte(sql), ThreadID: s.Thread}}}}
 	}
 	var tt Tables
@@ -75,8 +75,8 @@ func TestHolds(t *testing.T) {
 // flagged are not; once a trigger calling CONNECTION_ID() is created,
 // nothing is.
 func TestBeforeStart(t *testing.T) {
-	a, b := Session{Server: 1, Thread: 7}, Session{Server: 1, Thread: 8}
-	stmt := func(s Session, flagged bool, sql string) *txn.Txn {
+	a, b := txn.Session{Server: 1, Thread: 7}, txn.Session{Server: 1, Thread: 8}
+	stmt := func(s txn.Session, flagged bool, sql string) *txn.Txn {
 		return &txn.Txn{ServerID: s.Server, Events: []txn.Event{{Query: &txn.Query{Schema: "d", SQL: []byte(sql),
 			ThreadID: s.Thread, ThreadSpecific: flagged}}}}
 	}
