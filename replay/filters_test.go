@@ -136,6 +136,38 @@ func TestTablesKeepStatementsByTable(t *testing.T) {
 			t.Fatalf("d.t2, which --tables leaves out, holds %s: want the base's 1=1 2=2", got)
 		}
 	})
+	t.Run("temporary table per source session", func(t *testing.T) {
+		// One connection holds tmp, switches its server id, creates and
+		// drops a tmp of its own there, and switches back: its first tmp
+		// is still there (the server scopes temporary tables by server id
+		// and thread id), and t1 is filled from it. Before, --tables took
+		// the drop for the first tmp's, left out the write to it as one
+		// to a permanent table, and t1 got the stale rows, exit 0 (soak
+		// seed 127011).
+		sc := replaytest.New(t, "STATEMENT", setup, func(ctx context.Context, db *sql.DB) error {
+			return replaytest.ExecAll(ctx, db, "USE d",
+				"CREATE TEMPORARY TABLE tmp (id INT PRIMARY KEY, v INT) ENGINE=MEMORY", "INSERT INTO tmp VALUES (1, 1)",
+				"SET SESSION server_id = 777",
+				"CREATE TEMPORARY TABLE tmp (id INT PRIMARY KEY, v INT) ENGINE=InnoDB", "INSERT INTO tmp VALUES (50, 50)",
+				"DROP TEMPORARY TABLE tmp",
+				"SET SESSION server_id = @@GLOBAL.server_id",
+				"INSERT INTO tmp VALUES (2, 2)", "INSERT INTO t1 SELECT * FROM tmp")
+		})
+		db, err := run(t, sc)
+		if err != nil {
+			t.Fatalf("replay: %v", err)
+		}
+		if got := strings.Join(queryStrings(t, sc.SourceDB, "SELECT CONCAT(id, '=', v) FROM d.t1 ORDER BY id"), " "); got != "1=1 2=2" {
+			t.Fatalf("the source's d.t1 holds %s, want 1=1 2=2 (the server scopes temporary tables otherwise?)", got)
+		}
+		rep, err := verify.Compare(context.Background(), db, sc.SourceDB, verify.Options{Tables: []string{"d.t1"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !rep.Equal() {
+			t.Fatalf("d.t1 differs from the source's:\n%s", rep)
+		}
+	})
 	t.Run("trigger across refused", func(t *testing.T) {
 		sc := replaytest.New(t, "STATEMENT", func(ctx context.Context, db *sql.DB) error {
 			if err := setup(ctx, db); err != nil {
