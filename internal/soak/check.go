@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -36,10 +35,7 @@ type Expect struct {
 
 // expect computes the expectation from the stop point and the
 // transactions: a stop point in a domain the binlogs never mention is
-// refused before anything is applied, unless a crash of the source cut a
-// transaction the replay cannot leave out (CutByCrash: more files follow
-// it), where its reading ahead stops: it then goes on to the first
-// refusal (seed 128015); an XA transaction before the stop
+// refused before anything is applied; an XA transaction before the stop
 // point is refused on purpose; when the binlogs end before the stop point,
 // everything is applied and the exit status is 3 (0 with
 // --stop-never-reached-ok).
@@ -52,9 +48,8 @@ func expect(txns []binlogtext.BinTxn, c ReplayConfig) Expect {
 		}
 	}
 	s := c.Stop
-	cutAhead := slices.ContainsFunc(txns, func(t binlogtext.BinTxn) bool { return t.Refused == binlogtext.CutByCrash })
 	switch {
-	case s.UnknownDomain && !cutAhead:
+	case s.UnknownDomain:
 		return Expect{Exit: 1, Applied: 0, Why: "refused: --stop-before-gtid in a domain the binlogs never mention"}
 	case refused < s.Index:
 		return Expect{Exit: 1, Applied: refused, Refusal: txns[refused].Refused,
