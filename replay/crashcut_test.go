@@ -157,6 +157,24 @@ func TestStopBeforeCrashCut(t *testing.T) {
 		})
 	}
 
+	t.Run("stop GTID of an unknown domain", func(t *testing.T) {
+		// Reading ahead stops at the cut, as the replay does: a domain not
+		// mentioned up to it is refused before anything is applied, as
+		// without the cut. Before (soak seeds 128015, 128108), the check
+		// was left to the replay, which applied every transaction up to
+		// the cut, past where a typo'd stop meant to stop.
+		tgt, db := sc.Target(t)
+		o := opts(4)
+		o.Files, o.Select.StartPosition = sc.Files, sc.Start
+		o.Select.StopBeforeGTID = cut.GTID
+		o.Select.StopBeforeGTID.Domain += 7
+		sum, log, err := runFrom(tgt.DSN(""), o)
+		if err == nil || !strings.Contains(err.Error(), "nothing applied: --stop-before-gtid") ||
+			!strings.Contains(err.Error(), "which these binlogs never mention") || sum != nil && sum.Applied != 0 {
+			t.Fatalf("replay: %v (summary %+v)\n%s; want the unknown domain refused, nothing applied", err, sum, log)
+		}
+		requireRows(t, db, "sc.t", 0)
+	})
 	t.Run("no stop point", func(t *testing.T) {
 		tgt, db := sc.Target(t)
 		o := opts(4)

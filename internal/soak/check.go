@@ -35,7 +35,8 @@ type Expect struct {
 
 // expect computes the expectation from the stop point and the
 // transactions: a stop point in a domain the binlogs never mention is
-// refused before anything is applied; an XA transaction before the stop
+// refused before anything is applied (where a crash cut stops the reading
+// ahead too: the replay cannot read past it); an XA transaction before the stop
 // point is refused on purpose; when the binlogs end before the stop point,
 // everything is applied and the exit status is 3 (0 with
 // --stop-never-reached-ok).

@@ -22,6 +22,8 @@ func TestExpect(t *testing.T) {
 	rolledBack[1].RolledBack = true
 	never := binlogtext.Stop{Index: 3, NeverMet: true}
 	unknown := binlogtext.Stop{Index: 3, UnknownDomain: true}
+	cut := append([]binlogtext.BinTxn(nil), sampleTxns...)
+	cut[2].Refused = binlogtext.CutByCrash
 	reached := binlogtext.Stop{Index: 3, Args: []string{"--stop-position", "mysql-bin.000004:400"}}
 	cases := []struct {
 		txns    []binlogtext.BinTxn
@@ -34,6 +36,7 @@ func TestExpect(t *testing.T) {
 		{sampleTxns, ReplayConfig{Stop: never}, 3, 3},
 		{sampleTxns, ReplayConfig{Stop: never, NeverOK: true}, 0, 3},
 		{sampleTxns, ReplayConfig{Stop: unknown}, 1, 0},
+		{cut, ReplayConfig{Stop: unknown}, 1, 0}, // refused before the cut too: seeds 128015, 128108
 		{sampleTxns, ReplayConfig{Stop: reached}, 0, 3},
 		{refusing, ReplayConfig{Stop: binlogtext.Stop{Index: 3}}, 1, 1},
 		{refusing, ReplayConfig{Stop: binlogtext.Stop{Index: 1}}, 0, 1},
