@@ -44,6 +44,11 @@ type Options struct {
 	// keeps everything. A statement or DDL is kept when its default
 	// database is kept (as mysqlbinlog --database does).
 	Databases, Tables []string
+	// FoldCase compares the names of databases and tables in lower case,
+	// as a server whose lower_case_table_names is 1 or 2 does: its
+	// statements may name a table in another case than its row events
+	// and --tables do (TRUNCATE TABLE T1 of table t1).
+	FoldCase bool
 }
 
 // Filter applies Options to transactions. It is not safe for concurrent use.
@@ -65,20 +70,33 @@ func New(o Options) *Filter {
 	for i, name := range o.Files {
 		f.fileIndex[logfile.Name(name)] = i
 	}
-	f.databases = set(o.Databases)
-	f.tables = set(o.Tables)
+	f.databases = set(o.Databases, o.FoldCase)
+	f.tables = set(o.Tables, o.FoldCase)
 	return f
 }
 
-func set(names []string) map[string]bool {
+// set returns names as a set, in lower case when fold is set; nil when
+// there are none.
+func set(names []string, fold bool) map[string]bool {
 	if len(names) == 0 {
 		return nil
 	}
 	m := map[string]bool{}
 	for _, n := range names {
+		if fold {
+			n = strings.ToLower(n)
+		}
 		m[n] = true
 	}
 	return m
+}
+
+// name returns a database or table name as the sets hold it.
+func (f *Filter) name(n string) string {
+	if f.o.FoldCase {
+		return strings.ToLower(n)
+	}
+	return n
 }
 
 // before reports whether position a comes before b in the input files, or
@@ -274,6 +292,7 @@ func (f *Filter) KeepsSchema(db string) bool { return !f.Filtering() || f.keepSc
 func (f *Filter) KeepsTable(db, table string) bool { return !f.Filtering() || f.keepTable(db, table) }
 
 func (f *Filter) keepSchema(db string) bool {
+	db = f.name(db)
 	if f.databases == nil {
 		return f.tables == nil || f.tablesInSchema(db)
 	}
@@ -290,6 +309,7 @@ func (f *Filter) tablesInSchema(db string) bool {
 }
 
 func (f *Filter) keepTable(db, table string) bool {
+	db, table = f.name(db), f.name(table)
 	if f.tables != nil {
 		return f.tables[db+"."+table]
 	}

@@ -129,3 +129,21 @@ func TestIncludeStatementEnds(t *testing.T) {
 		t.Fatalf("a statement begun in the piece before, ending with no row event kept: %v, want a refusal", err)
 	}
 }
+
+// TestFoldCase: names compare exactly, or in lower case with FoldCase (a
+// source whose lower_case_table_names is 1 or 2).
+func TestFoldCase(t *testing.T) {
+	exact := New(Options{Databases: []string{"Shop"}, Tables: nil})
+	if exact.KeepsSchema("shop") || !exact.KeepsSchema("Shop") {
+		t.Error("exact: Shop kept as shop, or not as Shop")
+	}
+	for _, o := range []Options{{Tables: []string{"Shop.Orders"}, FoldCase: true}, {Databases: []string{"SHOP"}, FoldCase: true}} {
+		f := New(o)
+		if !f.KeepsSchema("shop") || !f.KeepsTable("shop", "orders") || !f.KeepsTable("SHOP", "ORDERS") {
+			t.Errorf("%+v: shop.orders not kept in another case", o)
+		}
+		if o.Tables != nil && f.KeepsTable("shop", "order_items") {
+			t.Errorf("%+v: shop.order_items kept", o)
+		}
+	}
+}

@@ -110,6 +110,24 @@ type filterTables struct {
 	unseen []string            // databases renamed whose binlog name the target lacks (rewrite.Config.Unseen)
 }
 
+// foldCase sets Select.FoldCase from the target's lower_case_table_names
+// when --databases or --tables is given: a source that folds the case of
+// names logs statements naming a table in any case (TRUNCATE TABLE T1 of
+// table t1), which an exact comparison would leave out in silence.
+func (r *run) foldCase(ctx context.Context) error {
+	if len(r.opts.Select.Databases) == 0 && len(r.opts.Select.Tables) == 0 {
+		return nil
+	}
+	var lctn int
+	if err := r.tgt.DB().QueryRowContext(ctx, "SELECT @@lower_case_table_names").Scan(&lctn); err != nil {
+		return fmt.Errorf("read the target's lower_case_table_names: %w", err)
+	}
+	if r.opts.Select.FoldCase = lctn != 0; r.opts.Select.FoldCase {
+		r.logf("names: --databases and --tables compared in lower case (the target's lower_case_table_names is %d)", lctn)
+	}
+	return nil
+}
+
 // tablesBeside reads filterTables from the target.
 func (r *run) tablesBeside(ctx context.Context) (filterTables, error) {
 	var ft filterTables
@@ -118,6 +136,9 @@ func (r *run) tablesBeside(ctx context.Context) (filterTables, error) {
 	}
 	kept, dbs := map[string]bool{}, map[string]bool{}
 	for _, t := range r.opts.Select.Tables {
+		if r.opts.Select.FoldCase {
+			t = strings.ToLower(t)
+		}
 		kept[t] = true
 		db, _, _ := strings.Cut(t, ".")
 		dbs[db] = true
@@ -132,7 +153,7 @@ func (r *run) tablesBeside(ctx context.Context) (filterTables, error) {
 			ft.unseen = append(ft.unseen, db)
 		}
 		for _, name := range names {
-			if !kept[db+"."+name] {
+			if k := db + "." + name; !kept[k] && !(r.opts.Select.FoldCase && kept[strings.ToLower(k)]) {
 				ft.others = append(ft.others, db+"."+name)
 			}
 		}

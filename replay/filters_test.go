@@ -341,3 +341,45 @@ func TestTablesStatementEnd(t *testing.T) {
 		})
 	}
 }
+
+// TestFiltersFoldCase: on servers whose lower_case_table_names is 1, a
+// statement names a table in any case (TRUNCATE TABLE T1 of table t1),
+// and the operator may give --databases and --tables in any case too.
+// Before, the names were compared exactly: the statements were left out,
+// or everything was, exit 0 (the target kept rows the source truncated).
+// Now the replay reads the target's lower_case_table_names and compares
+// them in lower case.
+func TestFiltersFoldCase(t *testing.T) {
+	sc := replaytest.NewArgs(t, "ROW", []string{"--lower-case-table-names=1"}, func(ctx context.Context, db *sql.DB) error {
+		return replaytest.ExecAll(ctx, db, "CREATE DATABASE d", "CREATE TABLE d.t1 (id INT PRIMARY KEY, v INT) ENGINE=InnoDB",
+			"CREATE TABLE d.t2 (id INT PRIMARY KEY) ENGINE=InnoDB", "INSERT INTO d.t1 VALUES (1, 1), (2, 2)")
+	}, func(ctx context.Context, db *sql.DB) error {
+		return replaytest.ExecAll(ctx, db, "USE D", "INSERT INTO T1 VALUES (3, 3)", "TRUNCATE TABLE T1",
+			"INSERT INTO t1 VALUES (9, 9)", "ALTER TABLE T1 ADD COLUMN w INT DEFAULT 5", "INSERT INTO T2 VALUES (1)")
+	})
+	for _, c := range []struct {
+		name        string
+		tables, dbs []string
+	}{
+		{"tables", []string{"d.t1"}, nil},
+		{"tables in upper case", []string{"D.T1"}, nil},
+		{"databases in upper case", nil, []string{"D"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			db, _, log, err := replayFiltered(t, sc, 2, c.tables, c.dbs)
+			if err != nil {
+				t.Fatalf("replay: %v\n%s", err, log)
+			}
+			if !strings.Contains(log, "compared in lower case") {
+				t.Errorf("the log does not say names are compared in lower case:\n%s", log)
+			}
+			rep, err := verify.Compare(context.Background(), db, sc.SourceDB, verify.Options{Tables: []string{"d.t1"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !rep.Equal() {
+				t.Fatalf("d.t1 differs from the source's:\n%s", rep)
+			}
+		})
+	}
+}

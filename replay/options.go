@@ -82,6 +82,11 @@ type Selection struct {
 	// database is kept (as mysqlbinlog --database does).
 	Databases []string
 	Tables    []string
+	// FoldCase compares the names Databases and Tables give with the
+	// binlogs' in lower case (filter.Options.FoldCase). The run sets it
+	// from the target's lower_case_table_names, which a base restored
+	// from the source must share with it.
+	FoldCase bool
 	// RewriteDB renames databases (--rewrite-db old=new): what the
 	// include filters keep of the old database is applied to the new one
 	// (see package rewrite). It needs Databases or Tables, which name the
@@ -226,7 +231,7 @@ func (s Source) Remote() (remote.Source, error) {
 func (o *Options) Filter(files []string) filter.Options {
 	return filter.Options{Files: files, StartGTIDs: o.Select.StartGTIDs, ExcludeGTIDs: o.Select.ExcludeGTIDs,
 		StopPosition: o.Select.StopPosition, StopDatetime: o.Select.StopDatetime, StopBeforeGTID: o.Select.StopBeforeGTID,
-		Databases: o.Select.Databases, Tables: o.Select.Tables}
+		Databases: o.Select.Databases, Tables: o.Select.Tables, FoldCase: o.Select.FoldCase}
 }
 
 // Worker counts AutoWorkers chooses between.

@@ -246,6 +246,10 @@ func runOnce(ctx context.Context, opts Options, again attempt, logw io.Writer) (
 	defer tgt.Close() // the replay lock last, once the run's other sessions are closed
 	r.tgt = tgt
 	res := attemptResult{reached: true}
+	if err := r.foldCase(ctx); err != nil {
+		res.stale = tgt.Stale()
+		return res, err
+	}
 	if r.opts.Apply.Workers == 0 || r.opts.Apply.GroupTxns == 0 {
 		rtt, err := tgt.RoundTrip(ctx)
 		if err != nil {

@@ -26,15 +26,25 @@ type Scenario struct {
 	Start txn.Position
 	// Files are all the source's binlog files, closed by a flush.
 	Files []string
+	// args are the extra mariadbd arguments of the source, and of the
+	// targets restored from its base.
+	args []string
 }
 
 // New starts a source with the given binlog format, runs setup, snapshots
 // the base, runs work and flushes the binlogs. It fails the test on error.
 func New(t testing.TB, format string, setup, work func(ctx context.Context, db *sql.DB) error) *Scenario {
 	t.Helper()
+	return NewArgs(t, format, nil, setup, work)
+}
+
+// NewArgs is New with extra mariadbd arguments for the source and the
+// targets (sandbox.Options.Args), e.g. "--lower-case-table-names=1".
+func NewArgs(t testing.TB, format string, args []string, setup, work func(ctx context.Context, db *sql.DB) error) *Scenario {
+	t.Helper()
 	ctx := context.Background()
-	src := sandbox.ForTest(t, sandbox.Options{Binlog: true, BinlogFormat: format})
-	sc := &Scenario{Source: src, Base: filepath.Join(t.TempDir(), "base")}
+	src := sandbox.ForTest(t, sandbox.Options{Binlog: true, BinlogFormat: format, Args: args})
+	sc := &Scenario{Source: src, Base: filepath.Join(t.TempDir(), "base"), args: args}
 	db := open(t, src)
 	if err := setup(ctx, db); err != nil {
 		t.Fatalf("setup: %v", err)
@@ -70,7 +80,7 @@ func New(t testing.TB, format string, setup, work func(ctx context.Context, db *
 // Target starts a server restored from the base, closed with the test.
 func (sc *Scenario) Target(t testing.TB) (*sandbox.Server, *sql.DB) {
 	t.Helper()
-	tgt := sandbox.ForTest(t, sandbox.Options{FromDatadir: sc.Base})
+	tgt := sandbox.ForTest(t, sandbox.Options{FromDatadir: sc.Base, Args: sc.args})
 	return tgt, open(t, tgt)
 }
 
