@@ -134,12 +134,12 @@ func (r *run) tablesBeside(ctx context.Context) (filterTables, error) {
 	if len(r.opts.Select.Tables) == 0 {
 		return ft, nil
 	}
-	kept, dbs := map[string]bool{}, map[string]bool{}
+	keeps := filter.New(r.opts.Filter(r.opts.Files))
+	dbs := map[string]bool{}
 	for _, t := range r.opts.Select.Tables {
 		if r.opts.Select.FoldCase {
 			t = strings.ToLower(t)
 		}
-		kept[t] = true
 		db, _, _ := strings.Cut(t, ".")
 		dbs[db] = true
 	}
@@ -153,7 +153,7 @@ func (r *run) tablesBeside(ctx context.Context) (filterTables, error) {
 			ft.unseen = append(ft.unseen, db)
 		}
 		for _, name := range names {
-			if k := db + "." + name; !kept[k] && !(r.opts.Select.FoldCase && kept[strings.ToLower(k)]) {
+			if !keeps.KeepsTable(db, name) {
 				ft.others = append(ft.others, db+"."+name)
 			}
 		}
