@@ -505,36 +505,48 @@ func (r *Result) replayAndCheck(ctx context.Context, cfg Config, src *Source, an
 		r.anchorUnfaithful, r.anchorNoGTIDs = false, true // as below
 		r.Expect = Expect{Exit: 1, Applied: 0, Refusal: refusal, Why: "refused before anything was applied: " + refusal}
 	}
-	if k := tempRefusedAt(out, txns); r.Expect.Refusal == binlogtext.TempBeforeStart && len(r.Replay.Tables) > 0 &&
-		k > r.Expect.Applied && txns[k].Refused == binlogtext.TempBeforeStart {
-		// --tables leaves out a statement that writes only a temporary
-		// table (none is of --tables): the replay refuses the first one
-		// it keeps that uses a temporary table created before the start
-		// (seed 109345).
-		if anchor, err = rp.anchorAt(ctx, k, out); anchor != nil {
-			defer anchor.Close()
+	// refusedAt expects the replay refused at txns[k] for refusal, and
+	// returns the anchor of what comes before it, where --tables left out
+	// the transaction the oracle expected refused for a temporary table
+	// of before the start; nil when it did not.
+	refusedAt := func(k int, refusal string) (*sandbox.Server, error) {
+		if k <= r.Expect.Applied || r.Expect.Refusal != binlogtext.TempBeforeStart || len(r.Replay.Tables) == 0 ||
+			txns[k].Refused != binlogtext.TempBeforeStart {
+			return nil, nil
+		}
+		a, err := rp.anchorAt(ctx, k, out)
+		if a != nil {
+			anchor = a
 		}
 		if err != nil {
-			return err
+			return a, err
 		}
 		r.anchorUnfaithful, r.anchorNoGTIDs = false, true
-		r.Expect = Expect{Exit: 1, Applied: k, Refusal: binlogtext.TempBeforeStart,
-			Why: fmt.Sprintf("refused on purpose: %s transaction #%d (--tables left out the ones before)", binlogtext.TempBeforeStart, k+1)}
+		r.Expect = Expect{Exit: 1, Applied: k, Refusal: refusal,
+			Why: fmt.Sprintf("refused on purpose: %s transaction #%d (--tables left out the ones before)", refusal, k+1)}
+		return a, nil
 	}
-	if k := hotBaseRefusedAt(out, txns); r.Expect.Refusal == binlogtext.TempBeforeStart && len(r.Replay.Tables) > 0 &&
-		k > r.Expect.Applied && txns[k].Refused == binlogtext.TempBeforeStart && r.Replay.FromBackup {
-		// The same, where the first one it keeps is also one the hot
-		// base may hold in part: the reading refuses it for that first,
-		// before the target fails its statement (seed 126179).
-		if anchor, err = rp.anchorAt(ctx, k, out); anchor != nil {
-			defer anchor.Close()
+	// --tables leaves out a statement that writes only a temporary
+	// table (none is of --tables): the replay refuses the first one it
+	// keeps that uses a temporary table created before the start (seed
+	// 109345). Or the first one it keeps is also one the hot base may
+	// hold in part: the reading refuses it for that first, before the
+	// target fails its statement (seed 126179).
+	a, err := refusedAt(tempRefusedAt(out, txns), binlogtext.TempBeforeStart)
+	if a != nil {
+		defer a.Close()
+	}
+	if err != nil {
+		return err
+	}
+	if r.Replay.FromBackup {
+		a, err := refusedAt(hotBaseRefusedAt(out, txns), binlogtext.HotBaseRisk)
+		if a != nil {
+			defer a.Close()
 		}
 		if err != nil {
 			return err
 		}
-		r.anchorUnfaithful, r.anchorNoGTIDs = false, true
-		r.Expect = Expect{Exit: 1, Applied: k, Refusal: binlogtext.HotBaseRisk,
-			Why: fmt.Sprintf("refused on purpose: %s transaction #%d (--tables left out the ones before)", binlogtext.HotBaseRisk, k+1)}
 	}
 	if r.Expect.Refusal == binlogtext.TempBeforeStart && len(r.Replay.Tables) > 0 && out.Exit == 0 && tempRefusedAt(out, txns) < 0 {
 		// --tables left out every statement that uses a temporary
