@@ -127,8 +127,13 @@ func (a *analyzer) predict(t *txn.Txn) bool {
 		}
 	}
 	if t.Kind != txn.KindRows {
-		if q := a.temps.Apply(t); q != nil {
-			a.refuseTemp(t, q)
+		before, _, unsure := a.temps.Apply(t)
+		switch {
+		case before != nil:
+			a.refuseTemp(t, before)
+			return false
+		case unsure != nil:
+			a.refuseTempUnsure(t, unsure)
 			return false
 		}
 	}
@@ -171,6 +176,23 @@ func (a *analyzer) refuseTemp(t *txn.Txn, q *txn.Query) {
 		"created before the start point (a base taken while the session held it): the replay stops there, exit status 1, "+
 		"unless the target has triggers, routines or views calling CONNECTION_ID() (then it applies it, as a statement "+
 		"flagged for them)", t.Start.Named(t.GTID.String()), shortSQL(sql, 160), q.ThreadID, t.ServerID)
+}
+
+// refuseTempUnsure records that the replay stops at t, whose disconnect
+// drop q ended temporary tables of sessions that cannot be told
+// (temptables.Tables.Apply).
+func (a *analyzer) refuseTempUnsure(t *txn.Txn, q *txn.Query) {
+	a.stopped = true
+	p := &a.rep.Replay
+	p.StoppedBefore, p.StopReason = t.Ref(), "refused: a drop of temporary tables whose sessions cannot be told"
+	sql := q.SQL
+	if a.opts.HideValues {
+		sql = []byte(redact.SQL(string(sql)))
+	}
+	a.rep.Problems.TempUnsure = fmt.Sprintf("transaction at %s: %s, the drop of the temporary tables of a connection that ended "+
+		"(thread %d, last under server %d), names a table once more than its own session holds, while more sessions of its "+
+		"thread id under other server ids hold one: which it ended cannot be told, and the replay stops there, exit status 1",
+		t.Start.Named(t.GTID.String()), shortSQL(sql, 160), q.ThreadID, t.ServerID)
 }
 
 // maxRefusals bounds the refusals of --rewrite-db the report lists.

@@ -269,6 +269,10 @@ func (p *printer) problems(r *Report) {
 		none = false
 		p.f("\n  %s", pr.TempBeforeStart)
 	}
+	if pr.TempUnsure != "" {
+		none = false
+		p.f("\n  %s", pr.TempUnsure)
+	}
 	if pr.HotBase != "" {
 		none = false
 		p.f("\n  the replay stops there: %s", pr.HotBase)

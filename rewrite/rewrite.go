@@ -43,6 +43,7 @@ import (
 
 	"github.com/binlog-replay/binlog-replay/binlog/event"
 	"github.com/binlog-replay/binlog-replay/filter"
+	"github.com/binlog-replay/binlog-replay/schema"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -186,6 +187,37 @@ type tempTable struct {
 // and has not dropped.
 func (rw *Rewriter) temp(s txn.Session, name string) bool {
 	return rw.temps[tempTable{s, strings.ToLower(name)}]
+}
+
+// disconnect forgets the temporary tables that a disconnect drop of
+// session sess naming names ended (txn.DisconnectEnds): its own and those
+// its connection held under other server ids. It reports false when which
+// sessions' tables it ended cannot be told.
+func (rw *Rewriter) disconnect(sess txn.Session, names []schema.Name) bool {
+	count := map[string]int{}
+	var distinct []string
+	for _, n := range names {
+		name := strings.ToLower(n.Table)
+		if count[name] == 0 {
+			distinct = append(distinct, name)
+		}
+		count[name]++
+	}
+	sure := true
+	for _, name := range distinct {
+		var holders []txn.Session
+		for k := range rw.temps {
+			if k.name == name {
+				holders = append(holders, k.session)
+			}
+		}
+		ended, ok := txn.DisconnectEnds(sess, count[name], holders)
+		sure = sure && ok
+		for _, s := range ended {
+			delete(rw.temps, tempTable{s, name})
+		}
+	}
+	return sure
 }
 
 // SourceRestarted forgets the temporary tables the binlogs' sessions

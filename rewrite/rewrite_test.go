@@ -477,6 +477,13 @@ func TestTablesTemporaryPerSession(t *testing.T) {
 		{21255, 7, "INSERT INTO t1 SELECT id FROM tmp_s1", true},
 		{21255, 8, "INSERT INTO tmp_s1 VALUES (3)", false}, // another session: a permanent tmp_s1
 		{12007, 7, "INSERT INTO tmp_s1 VALUES (4)", false}, // dropped under this server id
+		// The connection ends, holding tmp_s1 under 21255 and tmp_s2
+		// under 12007: the server drops both under its last server id.
+		{12007, 7, "CREATE TEMPORARY TABLE tmp_s2 (id INT)", true},
+		{21255, 9, "CREATE TEMPORARY TABLE tmp_s1 (id INT)", true},
+		{12007, 7, "DROP /*!40005 TEMPORARY */ TABLE IF EXISTS `tmp_s1`,`tmp_s2`", true},
+		{21255, 7, "INSERT INTO tmp_s1 VALUES (5)", false}, // a later session given thread 7: a permanent tmp_s1
+		{21255, 9, "INSERT INTO tmp_s1 VALUES (6)", true},  // thread 9's own
 	} {
 		tx := query("d", c.sql)
 		tx.ServerID, tx.Events[0].Query.ThreadID = c.server, c.thread

@@ -299,6 +299,11 @@ func (rw *Rewriter) concernsTables(sess txn.Session, q *txn.Query) (bool, refusa
 	rw.noteBody(st, names, ok)
 	switch {
 	case ok && len(names) > 0:
+		if txn.IsDisconnectDrop(q.SQL) && !rw.disconnect(sess, names) {
+			return false, refusef("it drops the temporary tables of a connection that ended (thread %d), naming a table once "+
+				"more than its own session holds, while more sessions of its thread id under other server ids hold one: "+
+				"which it ended cannot be told", sess.Thread)
+		}
 		if st.word(0, "RENAME") || st.word(0, "ALTER") {
 			// RENAME TABLE tmp TO t2, ALTER TABLE tmp RENAME t2: names in
 			// pairs, the new name a temporary table as the old one.

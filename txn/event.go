@@ -352,17 +352,3 @@ const (
 	RowsFlagNoForeignKeyChecks  = 2
 	RowsFlagRelaxedUniqueChecks = 4
 )
-
-// Session names a source session as a server scopes its temporary tables:
-// the server id its statements are logged under and its thread id
-// (pseudo_thread_id). One connection that changes its server id (SET
-// SESSION server_id), or two masters' sessions of one thread id logged by
-// a multi-source replica, are two sessions.
-type Session struct {
-	Server, Thread uint32
-}
-
-// SessionOf returns the source session of q, a statement of t.
-func (t *Txn) SessionOf(q *Query) Session {
-	return Session{Server: t.ServerID, Thread: q.ThreadID}
-}

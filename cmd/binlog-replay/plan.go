@@ -149,6 +149,10 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "binlog-replay plan: a replay with these options would stop, refusing the %s\n", rep.Problems.TempBeforeStart)
 		return 1
 	}
+	if rep.Problems.TempUnsure != "" {
+		fmt.Fprintf(stderr, "binlog-replay plan: a replay with these options would stop, refusing the %s\n", rep.Problems.TempUnsure)
+		return 1
+	}
 	if rep.Problems.HotBase != "" {
 		fmt.Fprintf(stderr, "binlog-replay plan: a replay with these options would stop, refusing %s\n", rep.Problems.HotBase)
 		return 1

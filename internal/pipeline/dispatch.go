@@ -209,7 +209,7 @@ func (p *Pipeline) dispatch(ctx context.Context, in <-chan *txn.Txn, out chan<- 
 		if alone {
 			g := &group{txns: []*txn.Txn{t}, first: ticket, dependsOn: ticket - 1,
 				ddl: ddl, statement: t.Kind != txn.KindRows, bytes: t.Bytes, solo: solo, temps: p.temps.String(),
-				session: stmts.session, sessionHolds: stmts.sessionHolds, beforeStart: stmts.beforeStart}
+				session: stmts.session, sessionHolds: stmts.sessionHolds, refused: stmts.refused, ended: stmts.ended}
 			if g.statement {
 				g.reset, p.reset = p.reset, nil
 			}
@@ -269,7 +269,11 @@ func (p *Pipeline) dispatchStream(ctx context.Context, in <-chan *txn.Txn, first
 		if !ok {
 			return nil // the reading stopped before the last piece
 		}
-		p.followPiece(g, t) // g.sessionHolds is read by the worker once it has the last piece, like g.temps
+		// g.sessionHolds is read by the worker once it has the last
+		// piece, like g.temps. A disconnect drop, which may end other
+		// sessions' tables (g.ended), is never a piece: the server logs
+		// it alone.
+		p.followPiece(g, t)
 		if t.Final {
 			g.temps = p.temps.String()
 		}

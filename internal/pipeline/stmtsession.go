@@ -7,7 +7,9 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/binlog-replay/binlog-replay/internal/pipeline/temptables"
 	"github.com/binlog-replay/binlog-replay/internal/sqlgen"
+	"github.com/binlog-replay/binlog-replay/schema"
 	"github.com/binlog-replay/binlog-replay/txn"
 )
 
@@ -84,29 +86,42 @@ func (p *Pipeline) stmtDomain(t *txn.Txn) uint32 {
 
 // sourceSession returns the source session of t's statements.
 func sourceSession(t *txn.Txn) (txn.Session, bool) {
-	for i := range t.Events {
-		if q := t.Events[i].Query; q != nil {
-			return t.SessionOf(q), true
-		}
+	if e, ok := firstQuery(t); ok {
+		return t.SessionOf(e.Query), true
 	}
 	return txn.Session{}, false
+}
+
+// firstQuery returns t's first statement event.
+func firstQuery(t *txn.Txn) (*txn.Event, bool) {
+	for i := range t.Events {
+		if t.Events[i].Query != nil {
+			return &t.Events[i], true
+		}
+	}
+	return nil, false
 }
 
 // followStatements follows t's statements (the temporary tables they
 // create and drop) and sets g's statement session: the one holding the
 // temporary tables of t's source session if it holds some, else the one
 // of t's domain. When one of t's statements uses a temporary table
-// created before the binlogs read, g is refused (g.beforeStart). Of a
-// transaction read in pieces only the first is checked so: the group is
-// under way when the next ones come. Dispatch only.
+// created before the binlogs read, or is a disconnect drop whose tables
+// cannot be told, g is refused (g.refused). Of a transaction read in
+// pieces only the first is checked so: the group is under way when the
+// next ones come. Dispatch only.
 func (p *Pipeline) followStatements(g *group, t *txn.Txn) {
 	sess, ok := sourceSession(t)
 	g.session = p.stmtKeyOf(t)
 	if home, held := p.homes.home[sess]; ok && held {
 		g.session = home
 	}
-	if q := p.followPiece(g, t); q != nil {
-		g.beforeStart = p.tempBeforeStart(t, q)
+	before, unsure := p.followPiece(g, t)
+	switch {
+	case before != nil:
+		g.refused = p.tempBeforeStart(t, before)
+	case unsure != nil:
+		g.refused = p.tempUnsure(t, unsure)
 	}
 }
 
@@ -114,9 +129,22 @@ func (p *Pipeline) followStatements(g *group, t *txn.Txn) {
 // pieces, and records where its source session's temporary tables are
 // and whether g's session holds some after it. It returns the first
 // statement of t that uses a temporary table created before the binlogs
-// read (temptables.Tables.Apply). Dispatch only.
-func (p *Pipeline) followPiece(g *group, t *txn.Txn) *txn.Query {
-	before := p.temps.Apply(t)
+// read and the first disconnect drop whose tables cannot be told
+// (temptables.Tables.Apply). The tables of other sessions that t's
+// disconnect drops end go to g.ended. Dispatch only.
+func (p *Pipeline) followPiece(g *group, t *txn.Txn) (before, unsure *txn.Query) {
+	before, ended, unsure := p.temps.Apply(t)
+	g.ended = append(g.ended, p.endedDrops(t, ended)...)
+	for _, e := range ended {
+		if !p.temps.Holds(e.Session) {
+			delete(p.homes.home, e.Session)
+		}
+	}
+	for i := range t.Events {
+		if q := t.Events[i].Query; q != nil {
+			uniqueDisconnectDrop(q)
+		}
+	}
 	if sess, ok := sourceSession(t); ok {
 		if p.temps.Holds(sess) {
 			if p.homes.home == nil {
@@ -131,7 +159,7 @@ func (p *Pipeline) followPiece(g *group, t *txn.Txn) *txn.Query {
 	for _, s := range p.homes.home {
 		g.sessionHolds = g.sessionHolds || s == g.session
 	}
-	return before
+	return before, unsure
 }
 
 // stmtWorker returns the statement session g runs on (g.session), opening
@@ -243,6 +271,142 @@ func (p *Pipeline) tempBeforeStart(t *txn.Txn, q *txn.Query) error {
 		"Nothing of this transaction was applied; every transaction before it was. Replay from a base and start point "+
 		"where no session held temporary tables (an earlier base, or one taken when the sessions that use them had ended)",
 		q.ThreadID, t.ServerID))
+}
+
+// tempUnsure is the refusal of t, whose disconnect drop q names a
+// temporary table once more than its own session holds, while more
+// sessions of its thread id under other server ids hold one
+// (txn.DisconnectEnds).
+func (p *Pipeline) tempUnsure(t *txn.Txn, q *txn.Query) error {
+	s := &sqlgen.Stmt{SQL: strings.TrimSpace(string(q.SQL))}
+	for i := range t.Events {
+		if t.Events[i].Query == q {
+			s.Event = &t.Events[i]
+		}
+	}
+	return p.applyError(t, s, fmt.Errorf("the source logged this drop of the temporary tables of a connection that ended "+
+		"(thread %d, last under server %d); it names tables the connection held under other server ids too, and more "+
+		"sessions of thread %d under other server ids hold tables of those names than it names (%s): which of them it "+
+		"ended cannot be told, and one left open would take the place of a permanent table of its name, one dropped "+
+		"would be missing. Nothing of this transaction was applied; every transaction before it was",
+		q.ThreadID, t.ServerID, q.ThreadID, p.temps.String()))
+}
+
+// endedDrop drops, on the statement session key, the temporary tables of
+// a source session that a disconnect drop logged under another server id
+// ended: drop is that session's DROP TEMPORARY TABLE (see dropEnded).
+type endedDrop struct {
+	key  stmtKey
+	drop *txn.Txn
+}
+
+// endedDrops returns the drops, one per source session, of the tables of
+// ended, which t's disconnect drop ended: each session's DROP TEMPORARY
+// TABLE IF EXISTS, in the context of t's statement (its default database,
+// thread id and session settings) under the session's server id, to run
+// on the statement session holding its tables. Dispatch only, before
+// their sessions' homes are forgotten.
+func (p *Pipeline) endedDrops(t *txn.Txn, ended []temptables.Ended) []endedDrop {
+	first, _ := firstQuery(t)
+	var out []endedDrop
+	for len(ended) > 0 {
+		sess := ended[0].Session
+		var names []string
+		rest := ended[:0:0]
+		for _, e := range ended {
+			if e.Session == sess {
+				names = append(names, sqlgen.QuoteIdent(e.Name.Schema)+"."+sqlgen.QuoteIdent(e.Name.Table))
+			} else {
+				rest = append(rest, e)
+			}
+		}
+		ended = rest
+		key, held := p.homes.home[sess]
+		if !held || first == nil {
+			continue // never applied on the target: nothing there to drop
+		}
+		q := *first.Query
+		q.SQL = []byte("DROP TEMPORARY TABLE IF EXISTS " + strings.Join(names, ", "))
+		q.ThreadID = sess.Thread
+		ev := *first
+		ev.Query = &q
+		drop := *t
+		drop.Events = []txn.Event{ev}
+		drop.ServerID = sess.Server
+		drop.GTID.Server = sess.Server
+		out = append(out, endedDrop{key: key, drop: &drop})
+	}
+	return out
+}
+
+// uniqueDisconnectDrop names each table of q once when q is a disconnect
+// drop naming one several times (txn.IsDisconnectDrop: a connection that
+// held tables of one name under several server ids). No session can run
+// it as logged (error 1066, not unique table): the statement session
+// applying it holds the tables of its own server id only, and those of
+// the others are dropped where they live (dropEnded).
+func uniqueDisconnectDrop(q *txn.Query) {
+	if !txn.IsDisconnectDrop(q.SQL) {
+		return
+	}
+	names, ok := schema.DDLTables(q.SQL, q.Schema)
+	if !ok {
+		return
+	}
+	seen := map[schema.Name]bool{}
+	var unique []string
+	for _, n := range names {
+		if !seen[n] {
+			seen[n] = true
+			unique = append(unique, sqlgen.QuoteIdent(n.Schema)+"."+sqlgen.QuoteIdent(n.Table))
+		}
+	}
+	if len(unique) < len(names) {
+		q.SQL = []byte("DROP /*!40005 TEMPORARY */ TABLE IF EXISTS " + strings.Join(unique, ","))
+	}
+}
+
+// dropEnded drops, where they live on the target, the temporary tables of
+// other source sessions that g's disconnect drop ended (g.ended): on the
+// statement session holding them, in their session's context. Keeping
+// source GTIDs, the statement session sets the source session's server id
+// first (the target scopes its tables by it, as the source did), and the
+// drop stays out of the target's binlog, as the source logged none apart
+// (logged, it would take a GTID of the source's domain). Otherwise it is
+// logged, as the target logged their CREATE. The caller holds p.stmt.mu.
+func (p *Pipeline) dropEnded(ctx context.Context, g *group) error {
+	for _, d := range g.ended {
+		w := p.stmt.sessions[d.key]
+		if w == nil {
+			continue // closed since (the source restarted): the tables with it
+		}
+		t := d.drop
+		body, err := p.deps.Gen.AppendBody(ctx, nil, t)
+		if err != nil {
+			return p.applyError(t, sqlgen.FailedEvent(err), err)
+		}
+		unlogged := p.cfg.KeepGTIDs && t.GTID.Flavor == txn.FlavorMariaDB
+		if unlogged {
+			body = append([]sqlgen.Stmt{{SQL: fmt.Sprintf("SET SESSION sql_log_bin=0, SESSION server_id=%d", t.ServerID)}}, body...)
+		}
+		body = append(body, sqlgen.Stmt{SQL: "COMMIT"})
+		if unlogged {
+			body = append(body, sqlgen.Stmt{SQL: "SET SESSION sql_log_bin=1"})
+		}
+		for i := range body {
+			body[i].Txn = t
+		}
+		if err := w.exec(ctx, body); err != nil {
+			if unlogged {
+				if rerr := w.sess.Run(context.WithoutCancel(ctx), "ROLLBACK; SET SESSION sql_log_bin=1"); rerr != nil {
+					p.logf("could not set sql_log_bin back to 1 on a statement session after %v: %v", err, rerr)
+				}
+			}
+			return fmt.Errorf("drop the temporary tables a disconnect drop ended of session %d of server %d: %w",
+				t.Events[0].Query.ThreadID, t.ServerID, err)
+		}
+	}
+	return nil
 }
 
 // stmtReset is what a restart of the source ended (txn.Txn.ServerRestarted):

@@ -48,10 +48,15 @@ type group struct {
 	// (followStatements).
 	session      stmtKey
 	sessionHolds bool
-	// beforeStart, when set, refuses the group before anything of it is
+	// refused, when set, refuses the group before anything of it is
 	// applied: one of its statements uses a temporary table its source
-	// session created before the binlogs read (followPiece).
-	beforeStart error
+	// session created before the binlogs read, or is a disconnect drop
+	// whose tables cannot be told (followStatements).
+	refused error
+	// ended are the temporary tables of other source sessions that the
+	// group's disconnect drop ended, dropped where they live before the
+	// group runs (dropEnded).
+	ended []endedDrop
 	// reset, set on a statement group, closes the statement sessions
 	// holding temporary tables that a restart of the source ended, before
 	// the group runs (sourceRestarted).
@@ -119,14 +124,17 @@ func (w *worker) apply(ctx context.Context, g *group) error {
 		if err := w.p.seq.WaitCommitted(ctx, g.first-1); err != nil {
 			return err
 		}
-		if g.beforeStart != nil {
-			return g.beforeStart
+		if g.refused != nil {
+			return g.refused
 		}
 		w.p.stmt.mu.Lock()
 		defer w.p.stmt.mu.Unlock()
 		if g.reset != nil {
 			w.p.closeStmtSessions(g.reset)
 			g.reset = nil
+		}
+		if err := w.p.dropEnded(ctx, g); err != nil {
+			return err
 		}
 		sw, err := w.p.stmtWorker(ctx, g)
 		if err != nil {

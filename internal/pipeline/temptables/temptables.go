@@ -4,6 +4,7 @@
 package temptables
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -45,11 +46,21 @@ type tempKey struct {
 	name    schema.Name
 }
 
+// Ended is a temporary table of another source session that a disconnect
+// drop ended (txn.DisconnectEnds): the table its connection held under
+// another server id.
+type Ended struct {
+	Session txn.Session
+	Name    schema.Name
+}
+
 // Apply follows the statements of t. It returns the first of them that
 // uses a temporary table its session created before the binlogs read
-// (see beforeStart), nil when none does.
-func (tt *Tables) Apply(t *txn.Txn) *txn.Query {
-	var before *txn.Query
+// (see beforeStart), nil when none does; the tables of other sessions its
+// disconnect drops ended (see disconnect); and the first disconnect drop
+// whose tables cannot be told (unsure: two sessions of its thread id
+// under other server ids hold a table it names once more), nil when none.
+func (tt *Tables) Apply(t *txn.Txn) (before *txn.Query, ended []Ended, unsure *txn.Query) {
 	for i := range t.Events {
 		q := t.Events[i].Query
 		if q == nil {
@@ -59,9 +70,13 @@ func (tt *Tables) Apply(t *txn.Txn) *txn.Query {
 		if before == nil && tt.beforeStart(sess, q) {
 			before = q
 		}
-		tt.statement(sess, q)
+		e, sure := tt.statement(sess, q)
+		ended = append(ended, e...)
+		if !sure && unsure == nil {
+			unsure = q
+		}
 	}
-	return before
+	return before, ended, unsure
 }
 
 // beforeStart reports whether q uses a temporary table that its session
@@ -161,15 +176,19 @@ func multiTableDelete(toks []sqlscan.Token) bool {
 
 // statement follows one statement: CREATE TEMPORARY TABLE, DROP
 // [TEMPORARY] TABLE, RENAME TABLE and ALTER TABLE ... RENAME of a
-// temporary table.
-func (tt *Tables) statement(sess txn.Session, q *txn.Query) {
+// temporary table. It returns what a disconnect drop ended of other
+// sessions and whether that was sure (see disconnect).
+func (tt *Tables) statement(sess txn.Session, q *txn.Query) (ended []Ended, sure bool) {
 	toks := sqlscan.Tokens(q.SQL, 4)
 	if len(toks) < 2 {
-		return
+		return nil, true
 	}
 	names, ok := schema.DDLTables(q.SQL, q.Schema)
 	if !ok || len(names) == 0 {
-		return
+		return nil, true
+	}
+	if txn.IsDisconnectDrop(q.SQL) {
+		return tt.disconnect(sess, names)
 	}
 	switch {
 	case toks[0].Is("CREATE") && toks[1].Is("TEMPORARY"),
@@ -192,6 +211,46 @@ func (tt *Tables) statement(sess txn.Session, q *txn.Query) {
 			}
 		}
 	}
+	return nil, true
+}
+
+// disconnect follows the drop the server logged, under session sess, for
+// the temporary tables of a connection that ended (txn.IsDisconnectDrop):
+// names holds each table as many times as the connection held one of its
+// name, under sess's server id and the others it switched to. It forgets
+// each table the drop ended (txn.DisconnectEnds) and returns those of the
+// other sessions, which the target must drop where they live; sure is
+// false when the sessions of one name cannot be told.
+func (tt *Tables) disconnect(sess txn.Session, names []schema.Name) (ended []Ended, sure bool) {
+	count := map[schema.Name]int{}
+	var distinct []schema.Name
+	for _, n := range names {
+		if count[n] == 0 {
+			distinct = append(distinct, n)
+		}
+		count[n]++
+	}
+	sure = true
+	for _, n := range distinct {
+		var holders []txn.Session
+		for k := range tt.open {
+			if k.name == n {
+				holders = append(holders, k.session)
+			}
+		}
+		slices.SortFunc(holders, func(a, b txn.Session) int {
+			return cmp.Or(cmp.Compare(a.Server, b.Server), cmp.Compare(a.Thread, b.Thread))
+		})
+		ends, ok := txn.DisconnectEnds(sess, count[n], holders)
+		sure = sure && ok
+		for _, s := range ends {
+			delete(tt.open, tempKey{s, n})
+			if s != sess {
+				ended = append(ended, Ended{Session: s, Name: n})
+			}
+		}
+	}
+	return ended, sure
 }
 
 // Restarted forgets every temporary table open: the source server
