@@ -169,7 +169,8 @@ func applyAnchors(ctx context.Context, rs anchorRanges, socket, tmpDir string) (
 }
 
 // wantErrors returns how many statements of txns[:n] but txns[skip] the
-// source logged with an error code: the anchor fails them again.
+// source logged with an error code, and of those no session can run
+// again (BinTxn.AnchorFails): the anchor fails them.
 func wantErrors(txns []binlogtext.BinTxn, n, skip int) int {
 	if skip < 0 {
 		return wantErrorsSkipping(txns, n, n, n)
@@ -182,7 +183,7 @@ func wantErrorsSkipping(txns []binlogtext.BinTxn, n, from, to int) int {
 	want := 0
 	for i, t := range txns[:n] {
 		if i < from || i >= to {
-			want += t.ErrorCodes
+			want += t.ErrorCodes + t.AnchorFails
 		}
 	}
 	return want
