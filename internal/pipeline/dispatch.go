@@ -271,8 +271,8 @@ func (p *Pipeline) dispatchStream(ctx context.Context, in <-chan *txn.Txn, first
 		}
 		// g.sessionHolds is read by the worker once it has the last
 		// piece, like g.temps. A disconnect drop, which may end other
-		// sessions' tables (g.ended), is never a piece: the server logs
-		// it alone.
+		// sessions' tables (dropEnded), is never a piece: the server
+		// logs it alone.
 		p.followPiece(g, t)
 		if t.Final {
 			g.temps = p.temps.String()

@@ -116,7 +116,8 @@ func (p *Pipeline) followStatements(g *group, t *txn.Txn) {
 	if home, held := p.homes.home[sess]; ok && held {
 		g.session = home
 	}
-	before, unsure := p.followPiece(g, t)
+	before, unsure, ended := p.followPiece(g, t)
+	g.ended = ended
 	switch {
 	case before != nil:
 		g.refused = p.tempBeforeStart(t, before)
@@ -130,15 +131,18 @@ func (p *Pipeline) followStatements(g *group, t *txn.Txn) {
 // and whether g's session holds some after it. It returns the first
 // statement of t that uses a temporary table created before the binlogs
 // read and the first disconnect drop whose tables cannot be told
-// (temptables.Tables.Apply). The tables of other sessions that t's
-// disconnect drops end go to g.ended. Dispatch only.
-func (p *Pipeline) followPiece(g *group, t *txn.Txn) (before, unsure *txn.Query) {
+// (temptables.Tables.Apply), and the drops of the tables of other
+// sessions that t's disconnect drops ended (see dropEnded). Dispatch only.
+func (p *Pipeline) followPiece(g *group, t *txn.Txn) (before, unsure *txn.Query, drops []endedDrop) {
 	before, ended, unsure := p.temps.Apply(t)
-	g.ended = append(g.ended, p.endedDrops(t, ended)...)
+	drops = p.endedDrops(t, ended)
 	for _, e := range ended {
 		if !p.temps.Holds(e.Session) {
 			delete(p.homes.home, e.Session)
 		}
+	}
+	for i := range drops {
+		drops[i].holds = p.homesOn(drops[i].key)
 	}
 	for i := range t.Events {
 		if q := t.Events[i].Query; q != nil {
@@ -155,11 +159,19 @@ func (p *Pipeline) followPiece(g *group, t *txn.Txn) (before, unsure *txn.Query)
 			delete(p.homes.home, sess)
 		}
 	}
-	g.sessionHolds = false
-	for _, s := range p.homes.home {
-		g.sessionHolds = g.sessionHolds || s == g.session
+	g.sessionHolds = p.homesOn(g.session)
+	return before, unsure, drops
+}
+
+// homesOn reports whether statement session key holds the temporary
+// tables of a source session. Dispatch only.
+func (p *Pipeline) homesOn(key stmtKey) bool {
+	for _, k := range p.homes.home {
+		if k == key {
+			return true
+		}
 	}
-	return before, unsure
+	return false
 }
 
 // stmtWorker returns the statement session g runs on (g.session), opening
@@ -294,10 +306,13 @@ func (p *Pipeline) tempUnsure(t *txn.Txn, q *txn.Query) error {
 
 // endedDrop drops, on the statement session key, the temporary tables of
 // a source session that a disconnect drop logged under another server id
-// ended: drop is that session's DROP TEMPORARY TABLE (see dropEnded).
+// ended: drop is that session's DROP TEMPORARY TABLE (see dropEnded), and
+// holds says whether the statement session holds temporary tables after
+// it.
 type endedDrop struct {
-	key  stmtKey
-	drop *txn.Txn
+	key   stmtKey
+	drop  *txn.Txn
+	holds bool
 }
 
 // endedDrops returns the drops, one per source session, of the tables of
@@ -405,6 +420,7 @@ func (p *Pipeline) dropEnded(ctx context.Context, g *group) error {
 			return fmt.Errorf("drop the temporary tables a disconnect drop ended of session %d of server %d: %w",
 				t.Events[0].Query.ThreadID, t.ServerID, err)
 		}
+		w.stmt.holds = d.holds
 	}
 	return nil
 }
