@@ -40,7 +40,7 @@ import (
 func (o *Options) filterOptions() filter.Options {
 	return filter.Options{Files: o.Files, StartGTIDs: o.StartGTIDs, ExcludeGTIDs: o.ExcludeGTIDs,
 		StopPosition: o.StopPosition, StopDatetime: o.StopDatetime, StopBeforeGTID: o.StopBeforeGTID,
-		Databases: o.Databases, Tables: o.Tables}
+		Databases: o.Databases, Tables: o.Tables, FoldCase: o.FoldCase}
 }
 
 // Options say which binlogs to analyse and which replay to predict. The
@@ -62,6 +62,11 @@ type Options struct {
 	ExcludeGTIDs   filter.GTIDs
 	Databases      []string
 	Tables         []string
+	// FoldCase compares the names Databases and Tables give with the
+	// binlogs' in lower case, as the replay does on a target whose
+	// lower_case_table_names is 1 or 2 (replay.Selection.FoldCase): the
+	// plan has no target to read it from.
+	FoldCase bool
 	// RewriteDB are the replay's --rewrite-db rules: the report says which
 	// transactions the replay would refuse under them (the contents and
 	// stop candidates name the binlogs' databases).

@@ -193,8 +193,19 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	opts := o.withDefaults()
 	rep := &Report{}
+	db, err := openTarget(ctx, opts.TargetDSN, opts.TargetTLS, opts.ConnectTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("preflight: %w", err)
+	}
+	defer db.Close()
+	// --databases and --tables compare names as the replay does on this
+	// target: in lower case where its lower_case_table_names is 1 or 2.
+	var lctn int
+	if err := db.QueryRowContext(ctx, "SELECT @@lower_case_table_names").Scan(&lctn); err != nil {
+		return nil, fmt.Errorf("preflight: read the target's lower_case_table_names: %w", err)
+	}
+	opts.Selection.Filter.FoldCase = lctn != 0
 	fmt.Fprintln(opts.Log, "preflight: reading the binlogs")
-	var err error
 	if rep.Binlogs, err = readBinlogs(ctx, opts.Selection, sampleLimits{txns: opts.SampleTxns, bytes: 16 << 20, maxTxn: 1 << 20}); err != nil {
 		return nil, fmt.Errorf("preflight: %w", err)
 	}
@@ -217,11 +228,6 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			rep.CriticalPath = &p
 		}
 	}
-	db, err := openTarget(ctx, opts.TargetDSN, opts.TargetTLS, opts.ConnectTimeout)
-	if err != nil {
-		return nil, fmt.Errorf("preflight: %w", err)
-	}
-	defer db.Close()
 	if rep.Target, err = readTarget(ctx, db, rep.Binlogs.Tables); err != nil {
 		return nil, fmt.Errorf("preflight: %w", err)
 	}
@@ -266,7 +272,7 @@ func planOptions(o Options) plan.Options {
 	f := s.Filter
 	return plan.Options{Files: s.Files, StartPosition: s.Start, StartGTIDs: f.StartGTIDs, StopPosition: f.StopPosition,
 		StopDatetime: f.StopDatetime, StopBeforeGTID: f.StopBeforeGTID, ExcludeGTIDs: f.ExcludeGTIDs,
-		Databases: f.Databases, Tables: f.Tables, SkipUnknown: s.SkipUnknown, NoContinuityCheck: s.NoContinuityCheck,
+		Databases: f.Databases, Tables: f.Tables, FoldCase: f.FoldCase, SkipUnknown: s.SkipUnknown, NoContinuityCheck: s.NoContinuityCheck,
 		Analysis: plan.Analysis{Workers: []int{o.Workers}, HideValues: true}}
 }
 

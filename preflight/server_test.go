@@ -453,3 +453,29 @@ func TestProbeCompacts(t *testing.T) {
 		}
 	}
 }
+
+// TestFiltersFoldCase: on a target whose lower_case_table_names is 1 (as
+// the source's, which a restored base shares), --tables names compare in
+// lower case, as the replay compares them (replay TestFiltersFoldCase):
+// the rows of shop.items count under --tables SHOP.ITEMS. Before, the
+// preflight compared exactly and counted none of them.
+func TestFiltersFoldCase(t *testing.T) {
+	args := []string{"--lower-case-table-names=1"}
+	sc := replaytest.NewArgs(t, "ROW", args,
+		func(ctx context.Context, db *sql.DB) error {
+			return replaytest.ExecAll(ctx, db, "CREATE DATABASE shop", "CREATE TABLE shop.items (id INT PRIMARY KEY, v INT) ENGINE=InnoDB")
+		},
+		func(ctx context.Context, db *sql.DB) error {
+			return replaytest.ExecAll(ctx, db, "USE SHOP", "INSERT INTO Items VALUES (1, 1)", "INSERT INTO ITEMS VALUES (2, 2)")
+		})
+	tgt := sandbox.ForTest(t, sandbox.Options{FromDatadir: sc.Base, Args: args})
+	o := options(sc, tgt.DSN(""))
+	o.Selection.Filter.Tables = []string{"SHOP.ITEMS"}
+	rep, err := preflight.Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Binlogs.Tables) != 1 || rep.Binlogs.Tables[0].Schema != "shop" || rep.Binlogs.Tables[0].Table != "items" {
+		t.Fatalf("tables the binlogs write under --tables SHOP.ITEMS: %+v, want shop.items\n%s", rep.Binlogs.Tables, report(t, rep))
+	}
+}

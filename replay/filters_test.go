@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/binlog-replay/binlog-replay/internal/replaytest"
+	"github.com/binlog-replay/binlog-replay/plan"
 	"github.com/binlog-replay/binlog-replay/replay"
 	"github.com/binlog-replay/binlog-replay/rewrite"
 	"github.com/binlog-replay/binlog-replay/verify"
@@ -369,6 +370,20 @@ func TestFiltersFoldCase(t *testing.T) {
 			db, _, log, err := replayFiltered(t, sc, 2, c.tables, c.dbs)
 			if err != nil {
 				t.Fatalf("replay: %v\n%s", err, log)
+			}
+			// plan, told the target's setting, predicts the two DDL
+			// statements on T1 applied; not told, it compares exactly
+			// and leaves them out.
+			for _, fold := range []bool{true, false} {
+				rep, err := plan.Run(context.Background(), plan.Options{Files: sc.Files, StartPosition: sc.Start,
+					Tables: c.tables, Databases: c.dbs, FoldCase: fold})
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := map[bool]uint64{true: 2, false: 0}[fold] // TRUNCATE TABLE T1, ALTER TABLE T1
+				if got := rep.Parallelism.BarrierReasons["ddl"]; got != want {
+					t.Errorf("plan with FoldCase %v predicts %d DDL statements applied, want %d", fold, got, want)
+				}
 			}
 			if !strings.Contains(log, "compared in lower case") {
 				t.Errorf("the log does not say names are compared in lower case:\n%s", log)

@@ -26,6 +26,9 @@ type PlanOptions struct {
 	JSON      bool
 	// LogValues shows data values: statement literals and hot key values.
 	LogValues bool
+	// LowerCaseTableNames is the target's lower_case_table_names, which
+	// the replay reads and the plan is told (plan.Options.FoldCase).
+	LowerCaseTableNames int
 }
 
 // AddFlags registers the options on fs. The replay flags have the replay
@@ -39,6 +42,8 @@ func (o *PlanOptions) AddFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.HotKeys, "hot-keys", 10, "how many of the most touched keys to list")
 	fs.BoolVar(&o.JSON, "json", false, "print the whole report as JSON")
 	fs.BoolVar(&o.LogValues, "log-values", false, "show data values: the literals of the statements at stop points and the values of hot keys (by default replaced by ?)")
+	fs.IntVar(&o.LowerCaseTableNames, "lower-case-table-names", 0, "the target's lower_case_table_names (`N`: 0, 1 or 2), which the replay reads: "+
+		"with 1 or 2, --databases and --tables compare names in lower case")
 }
 
 // options turns the flags and file arguments into plan options. Warnings
@@ -72,6 +77,10 @@ func (o *PlanOptions) options(args []string, warn io.Writer) (plan.Options, erro
 	po.StartPosition, po.StartGTIDs, po.ExcludeGTIDs = start, f.StartGTIDs, f.ExcludeGTIDs
 	po.StopPosition, po.StopDatetime, po.StopBeforeGTID = f.StopPosition, f.StopDatetime, f.StopBeforeGTID
 	po.Databases, po.Tables, po.RewriteDB = f.Databases, f.Tables, rewrite.Rules(o.RewriteDB)
+	if o.LowerCaseTableNames < 0 || o.LowerCaseTableNames > 2 {
+		return po, fmt.Errorf("--lower-case-table-names %d: want 0, 1 or 2", o.LowerCaseTableNames)
+	}
+	po.FoldCase = o.LowerCaseTableNames != 0
 	po.SkipUnknown, po.TableKeys, po.HideValues, po.NoContinuityCheck = o.SkipUnknown, o.TableKeys, !o.LogValues, o.NoContinuityCheck
 	if o.FromBackup != "" {
 		if po.HotBase, err = replay.ReadHotBase(o.FromBackup); err != nil {
