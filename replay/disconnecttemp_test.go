@@ -172,3 +172,52 @@ func waitDisconnectDrop(t *testing.T, db *sql.DB) string {
 	t.Fatal("the server logged no drop of the disconnected session's temporary tables in 10 s")
 	return ""
 }
+
+// TestDisconnectDropUnsure: two connections of one thread id (one sets
+// pseudo_thread_id) hold a temporary table tmp under server ids 1 and 3;
+// the first also holds one under 777, where it ends. Its drop names tmp
+// twice under 777: its own and one of the other two, which cannot be told
+// apart. The replay refuses it, exit 1, naming it, with every transaction
+// before it applied; plan says so.
+func TestDisconnectDropUnsure(t *testing.T) {
+	ctx := context.Background()
+	sc := replaytest.New(t, "STATEMENT",
+		oneSession("CREATE DATABASE du", "CREATE TABLE du.p (id INT PRIMARY KEY) ENGINE=InnoDB"),
+		oneSession("INSERT INTO du.p VALUES (1)"))
+	held, id, err := replaytest.ConnWithThread(ctx, sc.SourceDB, 1, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := sc.SourceDB.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	execOn(t, held, "SET SESSION binlog_format = 'STATEMENT'", "USE du",
+		"CREATE TEMPORARY TABLE tmp (id INT) ENGINE=InnoDB", "SET SESSION server_id = 777",
+		"CREATE TEMPORARY TABLE tmp (id INT) ENGINE=InnoDB")
+	execOn(t, other, "SET SESSION binlog_format = 'STATEMENT'", "USE du", fmt.Sprintf("SET SESSION pseudo_thread_id = %d", id),
+		"SET SESSION server_id = 3", "CREATE TEMPORARY TABLE tmp (id INT) ENGINE=InnoDB", "INSERT INTO p VALUES (2)")
+	_ = held.Raw(func(any) error { return driver.ErrBadConn })
+	held.Close()
+	waitDisconnectDrop(t, sc.SourceDB)
+	execOn(t, other, "SET SESSION server_id = @@GLOBAL.server_id", "INSERT INTO p VALUES (3)", "FLUSH BINARY LOGS")
+	if sc.Files, err = sc.Source.BinlogFiles(); err != nil {
+		t.Fatal(err)
+	}
+	tgt, db := sc.Target(t)
+	o := opts(2)
+	o.Files, o.TargetDSN, o.Select.StartPosition = sc.Files, tgt.DSN(""), sc.Start
+	_, err = replay.Run(ctx, o, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "which of them it ended cannot be told") ||
+		!strings.Contains(err.Error(), "DROP /*!40005 TEMPORARY */ TABLE IF EXISTS") {
+		t.Fatalf("replay: %v, want the disconnect drop refused", err)
+	}
+	if got := strings.Join(queryStrings(t, db, "SELECT id FROM du.p ORDER BY id"), " "); got != "1 2" {
+		t.Fatalf("du.p holds %s, want 1 2 (every transaction before the drop, none after)", got)
+	}
+	rep, err := plan.Run(ctx, plan.Options{Files: sc.Files, StartPosition: sc.Start})
+	if err != nil || rep.Problems.TempUnsure == "" {
+		t.Fatalf("plan: %v, problems %+v: want the drop named", err, rep.Problems)
+	}
+}
