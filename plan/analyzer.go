@@ -165,34 +165,35 @@ func (a *analyzer) checkStopOrder(t *txn.Txn) {
 // a temporary table its session created before the start point
 // (temptables.Tables.Apply).
 func (a *analyzer) refuseTemp(t *txn.Txn, q *txn.Query) {
-	a.stopped = true
-	p := &a.rep.Replay
-	p.StoppedBefore, p.StopReason = t.Ref(), "refused: a statement uses a temporary table created before the start point"
-	sql := q.SQL
-	if a.opts.HideValues {
-		sql = []byte(redact.SQL(string(sql)))
-	}
+	sql := a.stopAtStatement(t, q, "refused: a statement uses a temporary table created before the start point")
 	a.rep.Problems.TempBeforeStart = fmt.Sprintf("transaction at %s: %s uses a temporary table its session (thread %d of server %d) "+
 		"created before the start point (a base taken while the session held it): the replay stops there, exit status 1, "+
 		"unless the target has triggers, routines or views calling CONNECTION_ID() (then it applies it, as a statement "+
-		"flagged for them)", t.Start.Named(t.GTID.String()), shortSQL(sql, 160), q.ThreadID, t.ServerID)
+		"flagged for them)", t.Start.Named(t.GTID.String()), sql, q.ThreadID, t.ServerID)
 }
 
 // refuseTempUnsure records that the replay stops at t, whose disconnect
 // drop q ended temporary tables of sessions that cannot be told
 // (temptables.Tables.Apply).
 func (a *analyzer) refuseTempUnsure(t *txn.Txn, q *txn.Query) {
+	sql := a.stopAtStatement(t, q, "refused: a drop of temporary tables whose sessions cannot be told")
+	a.rep.Problems.TempUnsure = fmt.Sprintf("transaction at %s: %s, the drop of the temporary tables of a connection that ended "+
+		"(thread %d, last under server %d), names a table once more than its own session holds, while more sessions of its "+
+		"thread id under other server ids hold one: which it ended cannot be told, and the replay stops there, exit status 1",
+		t.Start.Named(t.GTID.String()), sql, q.ThreadID, t.ServerID)
+}
+
+// stopAtStatement records that the replay stops at t, refused (reason)
+// at its statement q, and returns q shortened for the report, its
+// values hidden unless asked for.
+func (a *analyzer) stopAtStatement(t *txn.Txn, q *txn.Query, reason string) string {
 	a.stopped = true
-	p := &a.rep.Replay
-	p.StoppedBefore, p.StopReason = t.Ref(), "refused: a drop of temporary tables whose sessions cannot be told"
+	a.rep.Replay.StoppedBefore, a.rep.Replay.StopReason = t.Ref(), reason
 	sql := q.SQL
 	if a.opts.HideValues {
 		sql = []byte(redact.SQL(string(sql)))
 	}
-	a.rep.Problems.TempUnsure = fmt.Sprintf("transaction at %s: %s, the drop of the temporary tables of a connection that ended "+
-		"(thread %d, last under server %d), names a table once more than its own session holds, while more sessions of its "+
-		"thread id under other server ids hold one: which it ended cannot be told, and the replay stops there, exit status 1",
-		t.Start.Named(t.GTID.String()), shortSQL(sql, 160), q.ThreadID, t.ServerID)
+	return shortSQL(sql, 160)
 }
 
 // maxRefusals bounds the refusals of --rewrite-db the report lists.

@@ -303,7 +303,7 @@ type Problems struct {
 	TempBeforeStart string `json:"temp_table_before_start,omitempty"`
 	// TempUnsure, when set, names the disconnect drop at which the
 	// replay stops: which sessions' temporary tables it ended cannot be
-	// told (see txn.DisconnectEnds).
+	// told (see txn.EndDisconnected).
 	TempUnsure string `json:"temp_table_drop_unsure,omitempty"`
 	// HotBase, when set, says why the replay stops at a transaction whose
 	// non-transactional changes the hot base may already hold

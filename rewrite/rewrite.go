@@ -190,34 +190,26 @@ func (rw *Rewriter) temp(s txn.Session, name string) bool {
 }
 
 // disconnect forgets the temporary tables that a disconnect drop of
-// session sess naming names ended (txn.DisconnectEnds): its own and those
-// its connection held under other server ids. It reports false when which
-// sessions' tables it ended cannot be told.
+// session sess naming names ended (txn.EndDisconnected): its own and
+// those its connection held under other server ids. It reports false when
+// which sessions' tables it ended cannot be told.
 func (rw *Rewriter) disconnect(sess txn.Session, names []schema.Name) bool {
-	count := map[string]int{}
-	var distinct []string
-	for _, n := range names {
-		name := strings.ToLower(n.Table)
-		if count[name] == 0 {
-			distinct = append(distinct, name)
-		}
-		count[name]++
+	lower := make([]string, len(names))
+	for i, n := range names {
+		lower[i] = strings.ToLower(n.Table)
 	}
-	sure := true
-	for _, name := range distinct {
-		var holders []txn.Session
+	holders := func(name string) []txn.Session {
+		var out []txn.Session
 		for k := range rw.temps {
 			if k.name == name {
-				holders = append(holders, k.session)
+				out = append(out, k.session)
 			}
 		}
-		ended, ok := txn.DisconnectEnds(sess, count[name], holders)
-		sure = sure && ok
-		for _, s := range ended {
-			delete(rw.temps, tempTable{s, name})
-		}
+		return out
 	}
-	return sure
+	return txn.EndDisconnected(sess, lower, holders, func(s txn.Session, name string) {
+		delete(rw.temps, tempTable{s, name})
+	})
 }
 
 // SourceRestarted forgets the temporary tables the binlogs' sessions

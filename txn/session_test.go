@@ -41,9 +41,9 @@ func TestDisconnectEnds(t *testing.T) {
 		{"none held", 2, nil, nil, true},
 		{"another thread's alone", 2, []Session{otherThread}, nil, true},
 	} {
-		got, ok := DisconnectEnds(s, c.n, c.holders)
+		got, ok := disconnectEnds(s, c.n, c.holders)
 		if !slices.Equal(got, c.want) || ok != c.ok {
-			t.Errorf("%s: DisconnectEnds = %v, %v; want %v, %v", c.name, got, ok, c.want, c.ok)
+			t.Errorf("%s: disconnectEnds = %v, %v; want %v, %v", c.name, got, ok, c.want, c.ok)
 		}
 	}
 }

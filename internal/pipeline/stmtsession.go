@@ -270,13 +270,7 @@ func (w *worker) followDomain(ctx context.Context, g *group) error {
 // table its source session created before the binlogs read
 // (temptables.Tables.Apply).
 func (p *Pipeline) tempBeforeStart(t *txn.Txn, q *txn.Query) error {
-	s := &sqlgen.Stmt{SQL: strings.TrimSpace(string(q.SQL))}
-	for i := range t.Events {
-		if t.Events[i].Query == q {
-			s.Event = &t.Events[i]
-		}
-	}
-	return p.applyError(t, s, fmt.Errorf("the source flagged this statement as using a temporary table (or CONNECTION_ID()), and its "+
+	return p.refuseStatement(t, q, fmt.Errorf("the source flagged this statement as using a temporary table (or CONNECTION_ID()), and its "+
 		"session (thread %d of server %d) created no temporary table it names in the binlogs read: it uses a temporary table created "+
 		"before the start point (a base backup taken while the session held it, a start position after its CREATE, or "+
 		"the CREATE's transaction skipped). On the target it would fail, or write a permanent table of the same name. "+
@@ -288,20 +282,26 @@ func (p *Pipeline) tempBeforeStart(t *txn.Txn, q *txn.Query) error {
 // tempUnsure is the refusal of t, whose disconnect drop q names a
 // temporary table once more than its own session holds, while more
 // sessions of its thread id under other server ids hold one
-// (txn.DisconnectEnds).
+// (txn.EndDisconnected).
 func (p *Pipeline) tempUnsure(t *txn.Txn, q *txn.Query) error {
+	return p.refuseStatement(t, q, fmt.Errorf("the source logged this drop of the temporary tables of a connection that ended "+
+		"(thread %d, last under server %d); it names tables the connection held under other server ids too, and more "+
+		"sessions of thread %d under other server ids hold tables of those names than it names (%s): which of them it "+
+		"ended cannot be told, and one left open would take the place of a permanent table of its name, one dropped "+
+		"would be missing. Nothing of this transaction was applied; every transaction before it was",
+		q.ThreadID, t.ServerID, q.ThreadID, p.temps.String()))
+}
+
+// refuseStatement is the refusal (err) of t at its statement q, an
+// ApplyError naming the statement and its event.
+func (p *Pipeline) refuseStatement(t *txn.Txn, q *txn.Query, err error) error {
 	s := &sqlgen.Stmt{SQL: strings.TrimSpace(string(q.SQL))}
 	for i := range t.Events {
 		if t.Events[i].Query == q {
 			s.Event = &t.Events[i]
 		}
 	}
-	return p.applyError(t, s, fmt.Errorf("the source logged this drop of the temporary tables of a connection that ended "+
-		"(thread %d, last under server %d); it names tables the connection held under other server ids too, and more "+
-		"sessions of thread %d under other server ids hold tables of those names than it names (%s): which of them it "+
-		"ended cannot be told, and one left open would take the place of a permanent table of its name, one dropped "+
-		"would be missing. Nothing of this transaction was applied; every transaction before it was",
-		q.ThreadID, t.ServerID, q.ThreadID, p.temps.String()))
+	return p.applyError(t, s, err)
 }
 
 // endedDrop drops, on the statement session key, the temporary tables of

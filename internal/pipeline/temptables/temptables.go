@@ -47,7 +47,7 @@ type tempKey struct {
 }
 
 // Ended is a temporary table of another source session that a disconnect
-// drop ended (txn.DisconnectEnds): the table its connection held under
+// drop ended (txn.EndDisconnected): the table its connection held under
 // another server id.
 type Ended struct {
 	Session txn.Session
@@ -218,38 +218,28 @@ func (tt *Tables) statement(sess txn.Session, q *txn.Query) (ended []Ended, sure
 // the temporary tables of a connection that ended (txn.IsDisconnectDrop):
 // names holds each table as many times as the connection held one of its
 // name, under sess's server id and the others it switched to. It forgets
-// each table the drop ended (txn.DisconnectEnds) and returns those of the
-// other sessions, which the target must drop where they live; sure is
+// each table the drop ended (txn.EndDisconnected) and returns those of
+// the other sessions, which the target must drop where they live; sure is
 // false when the sessions of one name cannot be told.
 func (tt *Tables) disconnect(sess txn.Session, names []schema.Name) (ended []Ended, sure bool) {
-	count := map[schema.Name]int{}
-	var distinct []schema.Name
-	for _, n := range names {
-		if count[n] == 0 {
-			distinct = append(distinct, n)
-		}
-		count[n]++
-	}
-	sure = true
-	for _, n := range distinct {
-		var holders []txn.Session
+	holders := func(n schema.Name) []txn.Session {
+		var out []txn.Session
 		for k := range tt.open {
 			if k.name == n {
-				holders = append(holders, k.session)
+				out = append(out, k.session)
 			}
 		}
-		slices.SortFunc(holders, func(a, b txn.Session) int {
+		slices.SortFunc(out, func(a, b txn.Session) int {
 			return cmp.Or(cmp.Compare(a.Server, b.Server), cmp.Compare(a.Thread, b.Thread))
 		})
-		ends, ok := txn.DisconnectEnds(sess, count[n], holders)
-		sure = sure && ok
-		for _, s := range ends {
-			delete(tt.open, tempKey{s, n})
-			if s != sess {
-				ended = append(ended, Ended{Session: s, Name: n})
-			}
-		}
+		return out
 	}
+	sure = txn.EndDisconnected(sess, names, holders, func(s txn.Session, n schema.Name) {
+		delete(tt.open, tempKey{s, n})
+		if s != sess {
+			ended = append(ended, Ended{Session: s, Name: n})
+		}
+	})
 	return ended, sure
 }
 
