@@ -22,6 +22,7 @@ import (
 func TestReplayEquivalence(t *testing.T) {
 	for _, format := range []string{"ROW", "MIXED", "STATEMENT"} {
 		t.Run(format, func(t *testing.T) {
+			t.Parallel() // each format its own servers: CI's long pole overlaps the rest
 			profiles := workload.Profiles()
 			wopts := func(p workload.Profile) workload.Options {
 				return workload.Options{Profile: p, Seed: 42, Format: format}

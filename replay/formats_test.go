@@ -297,6 +297,7 @@ func TestFormatsRowOptions(t *testing.T) {
 	}
 	for _, fc := range formatCases {
 		t.Run(fc.name, func(t *testing.T) {
+			t.Parallel() // each case its own servers: CI's long pole overlaps the rest
 			sc := formatScenario(t, "ROW", fc.args, setup, work)
 			c := takeCensus(t, sc)
 			if msg := fc.check(c); msg != "" {

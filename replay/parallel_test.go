@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -55,10 +56,15 @@ func hazardScenario(t *testing.T, seed int64) *replaytest.Scenario {
 // different groups, which then run side by side unless their dependency
 // is found.
 func TestParallelEquivalenceSeeds(t *testing.T) {
-	var aborts, retries uint64
+	var aborts, retries atomic.Uint64
+	// After the seeds, which run in parallel once this function returns.
+	t.Cleanup(func() {
+		t.Logf("commit-order deadlocks ended by the monitor: %d; lock conflicts retried: %d", aborts.Load(), retries.Load())
+	})
 	configs := []struct{ workers, group int }{{1, 64}, {2, 1}, {8, 2}, {32, 64}}
 	for _, seed := range []int64{1, 2, 3} {
 		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
+			t.Parallel() // each seed its own servers: CI's long pole overlaps the rest
 			sc := hazardScenario(t, seed)
 			for _, c := range configs {
 				for _, apply := range applyModes {
@@ -69,15 +75,14 @@ func TestParallelEquivalenceSeeds(t *testing.T) {
 						if sum.Applied == 0 {
 							t.Fatal("nothing applied")
 						}
-						aborts += sum.OrderAborts
-						retries += sum.Retries
+						aborts.Add(sum.OrderAborts)
+						retries.Add(sum.Retries)
 						replaytest.RequireEqual(t, db, sc.SourceDB)
 					})
 				}
 			}
 		})
 	}
-	t.Logf("commit-order deadlocks ended by the monitor: %d; lock conflicts retried: %d", aborts, retries)
 }
 
 // TestOrderMonitorEndsCommitOrderDeadlocks replays unique-key churn from 8
