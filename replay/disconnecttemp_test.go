@@ -49,9 +49,7 @@ func TestDisconnectDropAcrossServerIDs(t *testing.T) {
 		"INSERT INTO p SELECT id FROM tmp",
 		"SET SESSION server_id = @@GLOBAL.server_id", "INSERT INTO p SELECT id FROM tmp",
 		"SET SESSION server_id = 777")
-	// A real disconnect: the pool would keep the connection open.
-	_ = held.Raw(func(any) error { return driver.ErrBadConn })
-	held.Close()
+	disconnect(held)
 	drop := waitDisconnectDrop(t, sc.SourceDB)
 	if !strings.Contains(drop, "`tmp`,`tmp`") {
 		t.Fatalf("the server logged %q at the disconnect: want tmp named twice (it scopes temporary tables otherwise?)", drop)
@@ -136,6 +134,13 @@ func execOn(t *testing.T, conn *sql.Conn, stmts ...string) {
 	}
 }
 
+// disconnect closes conn's connection to the server: Close alone would
+// give it back to the pool, open.
+func disconnect(conn *sql.Conn) {
+	_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+	conn.Close()
+}
+
 // waitDisconnectDrop waits for the server behind db to log the drop of a
 // disconnected session's temporary tables (it does so after the client is
 // gone) and returns it.
@@ -198,8 +203,7 @@ func TestDisconnectDropUnsure(t *testing.T) {
 		"CREATE TEMPORARY TABLE tmp (id INT) ENGINE=InnoDB")
 	execOn(t, other, "SET SESSION binlog_format = 'STATEMENT'", "USE du", fmt.Sprintf("SET SESSION pseudo_thread_id = %d", id),
 		"SET SESSION server_id = 3", "CREATE TEMPORARY TABLE tmp (id INT) ENGINE=InnoDB", "INSERT INTO p VALUES (2)")
-	_ = held.Raw(func(any) error { return driver.ErrBadConn })
-	held.Close()
+	disconnect(held)
 	waitDisconnectDrop(t, sc.SourceDB)
 	execOn(t, other, "SET SESSION server_id = @@GLOBAL.server_id", "INSERT INTO p VALUES (3)", "FLUSH BINARY LOGS")
 	if sc.Files, err = sc.Source.BinlogFiles(); err != nil {

@@ -33,12 +33,8 @@ func TestSourceRestartEndsTemporaryTables(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{"SET SESSION binlog_format = 'STATEMENT'", "CREATE TEMPORARY TABLE rt.tt (id INT)",
-		"INSERT INTO rt.tt VALUES (1)", "INSERT INTO rt.p VALUES (2)"} {
-		if _, err := lost.ExecContext(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	execOn(t, lost, "SET SESSION binlog_format = 'STATEMENT'", "CREATE TEMPORARY TABLE rt.tt (id INT)",
+		"INSERT INTO rt.tt VALUES (1)", "INSERT INTO rt.p VALUES (2)")
 	if err := sc.Source.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -50,12 +46,8 @@ func TestSourceRestartEndsTemporaryTables(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{"SET SESSION binlog_format = 'STATEMENT'", "CREATE TABLE rt.tt (id INT) ENGINE=InnoDB",
-		"INSERT INTO rt.tt VALUES (42)", "INSERT INTO rt.p VALUES (3)", "FLUSH BINARY LOGS"} {
-		if _, err := later.ExecContext(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	execOn(t, later, "SET SESSION binlog_format = 'STATEMENT'", "CREATE TABLE rt.tt (id INT) ENGINE=InnoDB",
+		"INSERT INTO rt.tt VALUES (42)", "INSERT INTO rt.p VALUES (3)", "FLUSH BINARY LOGS")
 	later.Close()
 	if sc.Files, err = sc.Source.BinlogFiles(); err != nil {
 		t.Fatal(err)
